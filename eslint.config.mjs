@@ -1,0 +1,33 @@
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.tools/**', '.local/**', 'bin/**', 'jest.config.js'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    files: ['**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'no-console': 'off',
+    },
+  },
+  {
+    // Orchestrators must be deterministic: no wall clock, no randomness.
+    files: ['src/orchestrations/**/*.ts'],
+    rules: {
+      'no-restricted-properties': ['error',
+        { object: 'Date', property: 'now', message: 'Use context.df.currentUtcDateTime in orchestrators.' },
+        { object: 'Math', property: 'random', message: 'Orchestrators must be deterministic.' }],
+    },
+  },
+  {
+    // The core is pure: no wall clock either; time is passed in.
+    files: ['src/core/**/*.ts'],
+    rules: {
+      'no-restricted-properties': ['error',
+        { object: 'Date', property: 'now', message: 'Pass time in as a value.' }],
+      'no-restricted-imports': ['error', { patterns: ['@azure/*', 'node:fs', 'fs', 'node:http', 'node:https', 'http', 'https', 'node:net'] }],
+    },
+  },
+);

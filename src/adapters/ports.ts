@@ -1,0 +1,95 @@
+/**
+ * The small interfaces the orchestrations' activities depend on. One adapter module implements each;
+ * tests and the local service plug in real implementations pointed at loopback servers.
+ */
+import type { Descriptor, FindingsResult, ImageId, ResolvedManifest, Verdict } from '../core/types';
+
+/** A manifest fetched from a registry, with its raw bytes (needed to verify digests and to copy it). */
+export interface FetchedManifest extends ResolvedManifest {
+  /** Raw manifest bytes exactly as served. */
+  bytes: Buffer;
+  /** Parsed JSON of `bytes`. */
+  json: Record<string, unknown>;
+}
+
+/** ACR manifest attributes (`/acr/v1/<repo>/_manifests/<digest>` `changeableAttributes`). */
+export interface ManifestAttributes {
+  deleteEnabled?: boolean;
+  writeEnabled?: boolean;
+  readEnabled?: boolean;
+  listEnabled?: boolean;
+  quarantineState?: string;
+  quarantineDetails?: string;
+}
+
+/** One page-able listing result. */
+export interface Page<T> {
+  items: T[];
+  /** Opaque continuation for the next page (the `last` value), absent on the last page. */
+  next?: string;
+}
+
+/**
+ * OCI distribution client for one registry host (with ACR extensions where the host supports them).
+ * Every repository name and reference is validated before it reaches a URL; a bad one throws
+ * `GuardError` `INVALID_INPUT` and makes no request. Transient failures throw `TRANSIENT`.
+ */
+export interface RegistryClient {
+  /** The registry host this client talks to. */
+  readonly host: string;
+  /** Resolve a tag to a digest (HEAD, falling back to GET). */
+  resolveTag(repository: string, tag: string): Promise<string>;
+  /** GET a manifest by digest or tag with an Accept header listing OCI and Docker types; verifies the digest. */
+  getManifest(repository: string, reference: string): Promise<FetchedManifest>;
+  /** PUT a manifest (bytes as given) by tag or digest; returns the digest the registry reports. */
+  putManifest(repository: string, reference: string, bytes: Buffer, mediaType: string): Promise<string>;
+  /** DELETE a manifest by digest; a 404 counts as done (returns false when it was already gone). */
+  deleteManifest(repository: string, digest: string): Promise<boolean>;
+  /** GET a blob's bytes (verifies the digest); `maxBytes` guards memory (MALFORMED when exceeded). */
+  getBlob(repository: string, digest: string, maxBytes?: number): Promise<Buffer>;
+  /** Upload a blob (monolithic POST+PUT). */
+  putBlob(repository: string, bytes: Buffer): Promise<string>;
+  /** Cross-repository blob mount; falls back to copy when the registry does not mount. */
+  mountBlob(targetRepository: string, digest: string, fromRepository: string): Promise<void>;
+  /** Referrers of a digest (OCI 1.1 API, with the `sha256-<hex>` tag-schema fallback). */
+  listReferrers(repository: string, digest: string, artifactType?: string): Promise<Descriptor[]>;
+  /** Tags of a repository, one page (`n`, `last`, `Link` pagination). */
+  listTags(repository: string, options?: { pageSize?: number; last?: string }): Promise<Page<string>>;
+  /** Repositories of the registry, one page. */
+  listRepositories(options?: { pageSize?: number; last?: string }): Promise<Page<string>>;
+  /** True when the host supports ACR's `/acr/v1` metadata and quarantine attributes. */
+  supportsAcrAttributes(): boolean;
+  /** ACR: read a manifest's changeable attributes. Throws `UNSUPPORTED` elsewhere. */
+  getManifestAttributes(repository: string, digest: string): Promise<ManifestAttributes>;
+  /** ACR: PATCH a manifest's changeable attributes. Throws `UNSUPPORTED` elsewhere. */
+  setManifestAttributes(repository: string, digest: string, attributes: ManifestAttributes): Promise<void>;
+}
+
+/** Opens a client for a registry host (the allowlist is checked before this is called). */
+export type RegistryClientFactory = (host: string) => RegistryClient;
+
+/** Request to a findings source for one manifest (a platform manifest, never an index). */
+export interface FindingsQuery {
+  image: ImageId;
+  /** Reports older than this (ms) are stale and ignored. */
+  maxReportAgeMs: number;
+  /** Epoch ms "now" (orchestration time) used for report age. */
+  nowMs: number;
+}
+
+/** One source of vulnerability findings (Defender through Resource Graph; reports attached as referrers). */
+export interface FindingsSource {
+  readonly name: FindingsResult['source'];
+  /** Never throws for "no data yet" (that is `pending`); throws `TRANSIENT` for retryable failures. */
+  collect(query: FindingsQuery): Promise<FindingsResult>;
+}
+
+/** Where verdicts are recorded (Azure Table storage in Azure, the same against Azurite locally). */
+export interface AuditStore {
+  /** Append a verdict (never overwrites an earlier one). */
+  recordVerdict(verdict: Verdict): Promise<void>;
+  /** The latest recorded verdict of an image, or undefined. */
+  latestVerdict(image: ImageId): Promise<Verdict | undefined>;
+  /** Latest verdicts of a repository (newest first). */
+  listVerdicts(registry: string, repository: string, limit?: number): Promise<Verdict[]>;
+}

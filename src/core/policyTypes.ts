@@ -1,0 +1,106 @@
+/**
+ * The validated, normalised policy. The YAML file (see `policy/acr-guard.yaml`) is loaded by
+ * `loadPolicy` in `policy.ts`, which fills defaults, converts durations to milliseconds and freezes it.
+ */
+import type { FindingsSourceName, Severity } from './types';
+
+/** How a verdict is applied on a registry. */
+export type ApplyMode = 'quarantine' | 'promote' | 'none';
+
+/** One registry acr-guard may act on. The YAML accepts a bare host string for `{ host }`. */
+export interface RegistryPolicy {
+  /** Lower-case host[:port], e.g. `contosoacrprod.azurecr.io`, `127.0.0.1:5000`. */
+  host: string;
+  /**
+   * How verdicts are applied. Default: `quarantine` for `*.azurecr.io` hosts (ACR quarantine attributes),
+   * otherwise `promote` when the matching gate rule names `promote.repository`, else `none` (record only).
+   */
+  apply?: ApplyMode;
+}
+
+/** A CVE exception: the finding does not block until `expires` (end of that UTC day). */
+export interface VulnerabilityException {
+  id: string;
+  /** `YYYY-MM-DD`; the exception applies through the end of that UTC day. */
+  expires: string;
+  /** Epoch ms of the end of the expiry day (exclusive), derived from `expires`. */
+  expiresAtMs: number;
+  reason: string;
+  /** Optional: only for these packages (exact names); all packages when absent. */
+  packages?: string[];
+}
+
+export interface VulnerabilityPolicy {
+  /** Severities that block. Default `[critical, high]`. */
+  block: Severity[];
+  /** Block only findings that have a fixed version. Default false. */
+  onlyFixable: boolean;
+  /** Attached reports older than this are ignored (stale). YAML duration like `7d`; default 7d. */
+  maxReportAgeMs: number;
+  exceptions: VulnerabilityException[];
+  /** Which sources to consult. Default `[defender, reports]` on ACR hosts, `[reports]` elsewhere (resolved at decision time when absent). */
+  sources?: FindingsSourceName[];
+  /**
+   * `any`: decide once at least one source is ready (others still pending are recorded as skipped).
+   * `all`: every listed source must be ready. Default `any`.
+   */
+  require: 'any' | 'all';
+  /** How long to wait for a pending source before blocking. YAML duration; default 30m. */
+  scanDeadlineMs: number;
+  /** How often to poll a pending source while waiting. YAML duration; default 1m. */
+  pollIntervalMs: number;
+}
+
+export interface SignaturePolicy {
+  /** When true, at least one signature must verify against `trustPolicy`. Default false. */
+  required: boolean;
+  /** Name of the trust policy (notation `trustpolicy.json` entry) that applies. */
+  trustPolicy?: string;
+}
+
+export interface PromotePolicy {
+  /**
+   * Target repository for released images on registries without quarantine. `{repository}` is replaced
+   * by the source repository: `release/{repository}`.
+   */
+  repository: string;
+}
+
+/** One gate rule. The first rule whose `scope` glob matches the repository applies. */
+export interface GateRule {
+  /** Repository glob: `*` matches within one path segment, `**` across segments. `contoso/*`. */
+  scope: string;
+  vulnerabilities: VulnerabilityPolicy;
+  signatures: SignaturePolicy;
+  promote?: PromotePolicy;
+  /** Position in the file, for verdict reasons: `gate[0]`. */
+  index: number;
+}
+
+/** One retention rule (applied by the purge feature; validated here). */
+export interface RetentionRule {
+  scope: string;
+  /** Keep this many most recent tagged manifests. */
+  keep?: number;
+  /** Only delete manifests older than this (ms). */
+  olderThanMs?: number;
+  /** Delete untagged manifests. */
+  untagged?: boolean;
+  /** Regex on tags eligible for deletion. */
+  tagPattern?: string;
+  /** Never delete images in use in Container Apps / ACI. Default true. */
+  protectInUse: boolean;
+  /** Delete locked manifests too. Default false. */
+  includeLocked: boolean;
+  index: number;
+}
+
+/** The whole policy. Frozen after load. */
+export interface Policy {
+  version: 1;
+  registries: RegistryPolicy[];
+  gate: GateRule[];
+  retention: RetentionRule[];
+  /** sha256 (hex) of the canonical JSON of the normalised policy; recorded in every verdict. */
+  hash: string;
+}

@@ -1,0 +1,151 @@
+/**
+ * Shared data shapes of acr-guard. Everything here is plain JSON-serialisable data, because it crosses
+ * Durable activity boundaries and goes into the audit store.
+ */
+
+/** An image named by digest: what every decision and action works on (never a tag). */
+export interface ImageId {
+  /** Registry host as it appears in references, lower case, with port when not default: `contoso.azurecr.io`, `127.0.0.1:5000`. */
+  registry: string;
+  /** Repository path, OCI grammar: `contoso/api`. */
+  repository: string;
+  /** `sha256:<64 hex>` (or `sha512:<128 hex>`). */
+  digest: string;
+}
+
+/** A parsed image reference; `digest` or `tag` (or both) are present. */
+export interface ImageReference {
+  registry: string;
+  repository: string;
+  tag?: string;
+  digest?: string;
+}
+
+/** Vulnerability severities, normalised across Defender, SARIF and CycloneDX. */
+export type Severity = 'critical' | 'high' | 'medium' | 'low' | 'negligible' | 'unknown';
+
+/** All severities, most severe first. */
+export const SEVERITIES: readonly Severity[] = ['critical', 'high', 'medium', 'low', 'negligible', 'unknown'];
+
+/** Where findings came from. */
+export type FindingsSourceName = 'defender' | 'reports';
+
+/** One vulnerability finding, normalised. */
+export interface Finding {
+  /** CVE or advisory id, e.g. `CVE-2024-1234`, `GHSA-xxxx-xxxx-xxxx`. */
+  id: string;
+  severity: Severity;
+  /** Package name (purl or plain name) when the source gives it. */
+  package?: string;
+  installedVersion?: string;
+  /** Version that fixes it; absent when no fix is known. */
+  fixedVersion?: string;
+  /** `defender`, or `sarif:<report digest>` / `cyclonedx:<report digest>`. */
+  source: string;
+  title?: string;
+}
+
+/**
+ * What one findings source said about one image manifest.
+ * - `ready`: the source has a conclusive answer (possibly zero findings).
+ * - `pending`: not known yet (Defender has no rows yet, no report attached yet). Never means "clean".
+ * - `error`: the source failed or returned something unparseable; an inconclusive check, never a pass.
+ */
+export type FindingsResult =
+  | { source: FindingsSourceName; status: 'ready'; findings: Finding[]; detail: string }
+  | { source: FindingsSourceName; status: 'pending'; detail: string }
+  | { source: FindingsSourceName; status: 'error'; code: string; detail: string };
+
+/** Status of one check in a verdict. */
+export type CheckStatus = 'pass' | 'fail' | 'skip' | 'inconclusive';
+
+/** One recorded check: every verdict keeps all of them, with a reason for each. */
+export interface Check {
+  /** Stable name, e.g. `vulnerabilities`, `scan:defender`, `scan:reports`, `signatures`, `exceptions`, `manifest`. */
+  name: string;
+  status: CheckStatus;
+  /** Human-readable reason: which CVE, which policy line, which source. */
+  reason: string;
+  /** Platform manifest digest the check is about, for indexes. */
+  manifest?: string;
+  /** Structured detail (blocking finding ids, expired exceptions, …). */
+  details?: Record<string, unknown>;
+}
+
+/** The outcome of a gate. */
+export type Decision = 'release' | 'block';
+
+/** Result of verifying the signatures of one manifest. Until the signature verifier lands, `inconclusive`. */
+export interface SignatureResult {
+  status: 'verified' | 'failed' | 'inconclusive' | 'skipped';
+  reason: string;
+  /** Per signature found, its checks (issue: signature verification). */
+  signatures: Array<{ digest: string; checks: Check[] }>;
+}
+
+/** A decided verdict for one image (an index's verdict covers all its platform manifests). */
+export interface Verdict {
+  image: ImageId;
+  /** Tag the image was pushed or requested with, when known (informational only). */
+  tag?: string;
+  decision: Decision;
+  /** One-line summary, e.g. `blocked: CVE-2024-1 (critical) in openssl 3.0.1; signatures inconclusive`. */
+  summary: string;
+  checks: Check[];
+  /** Counts of (non-excepted) findings by severity across all sources. */
+  findingCounts: Partial<Record<Severity, number>>;
+  /** The gate rule that applied: `gate[<index>] scope "<glob>"`. */
+  rule: string;
+  /** Policy identity: its `version` and a sha256 of its normalised content. */
+  policy: { version: number; hash: string };
+  /** ISO 8601 time the decision was made (orchestration time, not wall clock). */
+  decidedAt: string;
+}
+
+/** What applying a verdict did. */
+export interface ApplyResult {
+  /** `quarantine` (ACR attribute), `promote` (copy into a release repository), `none` (record only), `dry-run`. */
+  mode: 'quarantine' | 'promote' | 'none' | 'dry-run';
+  /** What was done, e.g. `quarantineState=Passed` or `promoted to release/contoso/api@sha256:…`. */
+  detail: string;
+  ok: boolean;
+  code?: string;
+}
+
+/** Manifest media types acr-guard understands. */
+export const MediaTypes = {
+  ociManifest: 'application/vnd.oci.image.manifest.v1+json',
+  ociIndex: 'application/vnd.oci.image.index.v1+json',
+  dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
+  dockerManifestList: 'application/vnd.docker.distribution.manifest.list.v2+json',
+  ociEmpty: 'application/vnd.oci.empty.v1+json',
+  ociConfig: 'application/vnd.oci.image.config.v1+json',
+  sarif: 'application/sarif+json',
+  cyclonedx: 'application/vnd.cyclonedx+json',
+  notarySignature: 'application/vnd.cncf.notary.signature',
+} as const;
+
+/** An OCI descriptor. */
+export interface Descriptor {
+  mediaType: string;
+  digest: string;
+  size: number;
+  artifactType?: string;
+  annotations?: Record<string, string>;
+  platform?: { architecture: string; os: string; variant?: string };
+}
+
+/** A resolved manifest: what the registry adapter returns and the gate reasons about. */
+export interface ResolvedManifest {
+  digest: string;
+  mediaType: string;
+  /** For an index: its platform manifests. Empty for a single manifest. */
+  children: Descriptor[];
+  /** For a manifest: its config and layers (blobs). Empty for an index. */
+  blobs: Descriptor[];
+  artifactType?: string;
+  subject?: Descriptor;
+  annotations?: Record<string, string>;
+  /** Size of the manifest bytes. */
+  size: number;
+}
