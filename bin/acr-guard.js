@@ -1,4 +1,4 @@
 #!/usr/bin/env node
 'use strict';
-// Thin launcher: the CLI is compiled to dist/ by `npm run build`.
-require('../dist/src/cli/main.js');
+// Thin launcher: the CLI is bundled into dist/ by `npm run build`.
+require('../dist/src/cli/main.js').run();

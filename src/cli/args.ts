@@ -1,0 +1,44 @@
+/**
+ * CLI argument handling shared by the commands: exit codes, usage errors, output selection.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+/** Documented exit codes. */
+export const ExitCodes = {
+  /** Released / verified / plan carried out. */
+  OK: 0,
+  /** Runtime error (registry unreachable, unexpected failure). */
+  RUNTIME: 1,
+  /** Usage or configuration error (bad argument, bad policy, registry not allowed). */
+  USAGE: 2,
+  /** Blocked / not verified. */
+  BLOCKED: 3,
+} as const;
+
+/** Raised for usage and configuration errors; `main` prints the message and exits with 2. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+/** Parses `argv` strictly (unknown options are usage errors that name the option). */
+export function parseCommandArgs<T extends NonNullable<ParseArgsConfig['options']>>(
+  argv: string[],
+  options: T,
+): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
+  try {
+    const parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    return { values: parsed.values as Record<string, string | boolean | undefined>, positionals: parsed.positionals };
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+/** Reads `--output`: `table` (default) or `json`. */
+export function outputFormat(value: string | boolean | undefined): 'table' | 'json' {
+  if (value === undefined || value === 'table') return 'table';
+  if (value === 'json') return 'json';
+  throw new UsageError(`--output: expected "json" or "table", got ${JSON.stringify(value)}`);
+}

@@ -1,0 +1,100 @@
+/**
+ * `acr-guard gate <registry>/<repo>(:<tag>|@<digest>) --policy <file> [--plain-http] [--output json] [--dry-run]`
+ *
+ * Runs the same orchestration, decision and apply code as the Functions app, in-process.
+ * Exit 0 released, 3 blocked, 2 usage or configuration error, 1 runtime error.
+ */
+import { readFileSync } from 'node:fs';
+import { DefaultAzureCredential } from '@azure/identity';
+import { parseImageReference, formatImage } from '../core/reference';
+import { loadPolicy, isRegistryAllowed } from '../core/policy';
+import { parseDuration } from '../core/duration';
+import { isGuardError } from '../core/errors';
+import type { Policy } from '../core/policyTypes';
+import type { ImageId } from '../core/types';
+import { FileAuditStore, MemoryAuditStore } from '../adapters/auditStore';
+import { allowlistedRegistryFactory, composeGateServices } from '../compose';
+import { runGateLocally } from '../local/localGate';
+import type { GateOutcome } from '../orchestrations/imageGate';
+import { ExitCodes, UsageError, outputFormat, parseCommandArgs } from './args';
+import { isLoopbackHost } from '../local/loopback';
+import { renderVerdictTable, verdictJson } from './render';
+
+export const GATE_USAGE = `usage: acr-guard gate <registry>/<repository>(:<tag>|@<digest>) --policy <file>
+                       [--plain-http] [--output json|table] [--dry-run] [--audit-dir <dir>]
+                       [--scan-deadline <duration>]
+  Gates one image: collects findings, verifies signatures, decides against the policy, applies the verdict.
+  --plain-http         talk http to a loopback registry (127.0.0.0/8, localhost, [::1] only)
+  --dry-run            decide without applying (no quarantine change, no promotion)
+  --audit-dir <dir>    append the verdict to JSON-lines files in <dir> (default: not recorded)
+  --scan-deadline <d>  override the policy's wait for pending scan results (e.g. 0s, 5m)
+  exit codes: 0 released, 3 blocked, 2 usage or configuration error, 1 runtime error`;
+
+/** Runs the `gate` command; returns the exit code. */
+export async function gateCommand(argv: string[], io: { out: (s: string) => void; err: (s: string) => void }): Promise<number> {
+  const { values, positionals } = parseCommandArgs(argv, {
+    policy: { type: 'string' },
+    'plain-http': { type: 'boolean' },
+    output: { type: 'string' },
+    'dry-run': { type: 'boolean' },
+    'audit-dir': { type: 'string' },
+    'scan-deadline': { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (values.help) {
+    io.out(GATE_USAGE);
+    return ExitCodes.OK;
+  }
+  if (positionals.length !== 1) throw new UsageError(`expected exactly one image reference, got ${positionals.length}\n${GATE_USAGE}`);
+  if (typeof values.policy !== 'string') throw new UsageError(`--policy <file> is required\n${GATE_USAGE}`);
+  const format = outputFormat(values.output);
+  const ref = parseImageReference(positionals[0], { field: 'image' });
+  let policy: Policy = loadPolicy(readPolicyFile(values.policy), values.policy);
+  if (typeof values['scan-deadline'] === 'string') policy = withScanDeadline(policy, parseDuration(values['scan-deadline'], '--scan-deadline'));
+  if (!isRegistryAllowed(policy, ref.registry)) {
+    throw new UsageError(`registry ${ref.registry} is not in the policy's registries allowlist (${values.policy}); no request was made`);
+  }
+  const plainHttp = values['plain-http'] === true;
+  if (plainHttp && !isLoopbackHost(ref.registry)) {
+    throw new UsageError(`--plain-http is allowed only for loopback registries (127.0.0.0/8, localhost, [::1]), not ${ref.registry}`);
+  }
+  const credential = ref.registry.endsWith('.azurecr.io') ? new DefaultAzureCredential() : undefined;
+  const options = { policy: () => policy, credential, plainHttpHosts: plainHttp ? [ref.registry] : [] };
+  const digest = ref.digest ?? (await allowlistedRegistryFactory(options).resolveTag(ref.repository, ref.tag as string));
+  const image: ImageId = { registry: ref.registry, repository: ref.repository, digest };
+  const audit = typeof values['audit-dir'] === 'string' ? new FileAuditStore(values['audit-dir']) : new MemoryAuditStore();
+  const services = composeGateServices({ ...options, audit });
+  const outcome: GateOutcome = await runGateLocally({ image, tag: ref.tag, trigger: 'cli', dryRun: values['dry-run'] === true, services, timers: 'real' });
+
+  if (outcome.status !== 'decided' || !outcome.verdict) {
+    const reason = outcome.reason ?? 'the gate produced no verdict';
+    if (format === 'json') io.out(JSON.stringify({ image: formatImage(image), decision: 'block', status: outcome.status, reason }, null, 2));
+    else io.err(`${formatImage(image)}: ${outcome.status}: ${reason}`);
+    // An ignored image (e.g. a signature artifact) was not released: not a pass.
+    return ExitCodes.BLOCKED;
+  }
+  if (format === 'json') io.out(JSON.stringify(verdictJson(outcome.verdict, outcome.apply), null, 2));
+  else io.out(renderVerdictTable([{ verdict: outcome.verdict, apply: outcome.apply }], { details: true }));
+  return outcome.verdict.decision === 'release' ? ExitCodes.OK : ExitCodes.BLOCKED;
+}
+
+function readPolicyFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new UsageError(`--policy: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+/** A copy of the policy with every gate rule's scan deadline replaced (the CLI's `--scan-deadline`). */
+function withScanDeadline(policy: Policy, deadlineMs: number): Policy {
+  return {
+    ...policy,
+    gate: policy.gate.map((rule) => ({ ...rule, vulnerabilities: { ...rule.vulnerabilities, scanDeadlineMs: deadlineMs } })),
+  };
+}
+
+/** True for errors that are the caller's to fix (exit 2). */
+export function isUsageError(err: unknown): boolean {
+  return err instanceof UsageError || isGuardError(err, 'INVALID_INPUT', 'INVALID_POLICY', 'INVALID_CONFIG', 'REGISTRY_NOT_ALLOWED');
+}

@@ -1,0 +1,61 @@
+/**
+ * acr-guard command line: `gate` (one image), `demo` (what `npm start` runs).
+ */
+import { isGuardError } from '../core/errors';
+import { ExitCodes } from './args';
+import { gateCommand, isUsageError, GATE_USAGE } from './gate';
+import { demoCommand, DEMO_USAGE } from './demo';
+
+const USAGE = `usage: acr-guard <command> [options]
+commands:
+  gate   gate one image against a policy (exit 0 released, 3 blocked, 2 usage, 1 runtime error)
+  demo   start a loopback registry, push sample images, gate each, print the verdicts (npm start)
+
+${GATE_USAGE}
+
+${DEMO_USAGE}`;
+
+/** Runs the CLI with `argv` (without node and script); resolves to the exit code. */
+export async function main(argv: string[], io = { out: (s: string) => console.log(s), err: (s: string) => console.error(s) }): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'gate':
+        return await gateCommand(rest, io);
+      case 'demo':
+        return await demoCommand(rest, io);
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        io.out(USAGE);
+        return command === undefined ? ExitCodes.USAGE : ExitCodes.OK;
+      default:
+        io.err(`acr-guard: unknown command ${JSON.stringify(command)}\n${USAGE}`);
+        return ExitCodes.USAGE;
+    }
+  } catch (err) {
+    if (isUsageError(err)) {
+      io.err(`acr-guard ${command}: ${(err as Error).message}`);
+      return ExitCodes.USAGE;
+    }
+    const code = isGuardError(err) ? ` [${err.code}]` : '';
+    io.err(`acr-guard ${command}: error${code}: ${(err as Error).message}\nNothing was released.`);
+    return ExitCodes.RUNTIME;
+  }
+}
+
+/** Runs `main` on `process.argv` and sets the process exit code. */
+export function run(): void {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err) => {
+      console.error(err);
+      process.exitCode = ExitCodes.RUNTIME;
+    },
+  );
+}
+
+if (require.main === module) run();

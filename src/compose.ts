@@ -1,0 +1,83 @@
+/**
+ * The composition root: builds the gate's services (registry clients, findings sources, audit store) from
+ * a policy and a few options. The Functions app (`runtime.ts`), the CLI and the local demo all use it, so
+ * they run the same adapters.
+ */
+import type { TokenCredential } from '@azure/identity';
+import { GuardError, ErrorCodes } from './core/errors';
+import { isRegistryAllowed } from './core/policy';
+import type { Policy } from './core/policyTypes';
+import type { AuditStore, FindingsSource, RegistryClient, RegistryClientFactory } from './adapters/ports';
+import { createRegistryClient } from './adapters/registry';
+import { ReportsFindingsSource } from './adapters/reportsSource';
+import { DefenderFindingsSource } from './adapters/defenderSource';
+import type { GateServices } from './orchestrations/services';
+
+/** Options for {@link composeGateServices}. */
+export interface ComposeOptions {
+  /** Returns the current policy (loaded and validated once by the caller). */
+  policy: () => Policy;
+  audit: AuditStore;
+  /** Entra ID credential for ACR and Resource Graph; absent locally (anonymous registries, no Defender). */
+  credential?: TokenCredential;
+  /** Hosts that may be reached over plain http (loopback only; validated by config/CLI). */
+  plainHttpHosts?: readonly string[];
+  /** Subscriptions Resource Graph searches for Defender findings; all accessible ones when empty. */
+  defenderSubscriptions?: readonly string[];
+  /** Overrides the signature verifier (the signature issue plugs in here). */
+  verifySignatures?: GateServices['verifySignatures'];
+}
+
+/**
+ * A registry client factory that refuses any host outside the policy's allowlist before a connection is
+ * made (defence in depth: triggers check the allowlist too), and reuses one client (and its token cache)
+ * per host.
+ */
+export function allowlistedRegistryFactory(options: Pick<ComposeOptions, 'policy' | 'credential' | 'plainHttpHosts'>): RegistryClientFactory {
+  const clients = new Map<string, RegistryClient>();
+  return (host: string): RegistryClient => {
+    if (!isRegistryAllowed(options.policy(), host)) {
+      throw new GuardError(ErrorCodes.REGISTRY_NOT_ALLOWED, `registry ${host} is not in the policy's registries allowlist; no request was made`, { field: 'registry' });
+    }
+    let client = clients.get(host);
+    if (!client) {
+      client = createRegistryClient({
+        host,
+        plainHttp: options.plainHttpHosts?.includes(host) ?? false,
+        credential: host.endsWith('.azurecr.io') ? options.credential : undefined,
+        userAgent: 'acr-guard/0.1',
+      });
+      clients.set(host, client);
+    }
+    return client;
+  };
+}
+
+/** Builds the services the `imageGate` activities use. */
+export function composeGateServices(options: ComposeOptions): GateServices {
+  const registry = allowlistedRegistryFactory(options);
+  const sources: FindingsSource[] = [new ReportsFindingsSource({ registry })];
+  if (options.credential) {
+    sources.push(
+      new DefenderFindingsSource({ credential: options.credential, subscriptions: options.defenderSubscriptions ? [...options.defenderSubscriptions] : undefined }),
+    );
+  }
+  const services: GateServices = {
+    policy: options.policy,
+    registry,
+    sources,
+    audit: options.audit,
+    verifySignatures: options.verifySignatures ?? defaultVerifySignatures,
+  };
+  return services;
+}
+
+/**
+ * Until the signature verifier lands, every signature check is inconclusive: it blocks whenever the policy
+ * requires signatures, and is recorded as skipped otherwise.
+ */
+export const defaultVerifySignatures: GateServices['verifySignatures'] = async () => ({
+  status: 'inconclusive',
+  reason: 'signature verification is not available yet (no verifier configured)',
+  signatures: [],
+});

@@ -1,0 +1,31 @@
+/**
+ * Adapts the Functions host's durable client to {@link GateStarter}.
+ */
+import type * as df from 'durable-functions';
+import type { GateStarter, InstanceState } from './gateStarter';
+
+/**
+ * durable-functions 3.x `getStatus` throws a plain Error for an unknown instance, with no code; its message
+ * says "HTTP 404". This is the one place that reads it, so a library change breaks one adapter, not callers.
+ */
+function isNotFound(err: unknown): boolean {
+  return err instanceof Error && /\bHTTP 404\b/.test(err.message);
+}
+
+/** A {@link GateStarter} over the real durable client (`df.getClient(context)`). */
+export function durableGateStarter(client: df.DurableClient): GateStarter {
+  return {
+    async getState(instanceId: string): Promise<InstanceState | undefined> {
+      try {
+        const status = await client.getStatus(instanceId, { showHistory: false, showInput: false });
+        return (status?.runtimeStatus as InstanceState | undefined) ?? undefined;
+      } catch (err) {
+        if (isNotFound(err)) return undefined;
+        throw err;
+      }
+    },
+    async start(orchestrator: string, instanceId: string, input: unknown): Promise<void> {
+      await client.startNew(orchestrator, { instanceId, input });
+    },
+  };
+}

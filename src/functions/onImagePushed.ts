@@ -1,0 +1,57 @@
+/**
+ * Event Grid trigger: `Microsoft.ContainerRegistry.ImagePushed` (Event Grid schema or CloudEvents 1.0).
+ * Parses and validates the event, checks the registry allowlist, and starts `imageGate` once per digest.
+ */
+import { app, InvocationContext } from '@azure/functions';
+import * as df from 'durable-functions';
+import { parseAcrEvent } from '../core/events';
+import { isRegistryAllowed } from '../core/policy';
+import type { Policy } from '../core/policyTypes';
+import { startGateOnce, type GateStarter, type StartResult } from './gateStarter';
+import { durableGateStarter } from './durableStarter';
+import { getRuntime } from '../runtime';
+
+/** What the handler did with one event. */
+export type PushHandling =
+  | { outcome: 'ignored'; reason: string }
+  | ({ outcome: 'start' } & StartResult);
+
+/** Dependencies of {@link handleImagePushed}: the policy (for the allowlist) and a durable starter. */
+export interface ImagePushedDeps {
+  policy: Policy;
+  starter: GateStarter;
+}
+
+/**
+ * Handles one ACR push event. Other event types and registries outside the allowlist are ignored
+ * (logged, not an error: Event Grid must not retry them). A malformed push event throws `INVALID_INPUT`
+ * naming the field; the Functions host then fails the invocation and Event Grid retries or dead-letters
+ * it, so the event is never lost silently.
+ */
+export async function handleImagePushed(event: unknown, deps: ImagePushedDeps, context: InvocationContext): Promise<PushHandling> {
+  const parsed = parseAcrEvent(event);
+  if (parsed.kind === 'ignored') {
+    context.log(`onImagePushed: ignored event ${parsed.eventId ?? '(no id)'}: ${parsed.reason}`);
+    return { outcome: 'ignored', reason: parsed.reason };
+  }
+  if (!isRegistryAllowed(deps.policy, parsed.image.registry)) {
+    const reason = `registry ${parsed.image.registry} is not in the policy's registries allowlist`;
+    context.warn(`onImagePushed: ignored event ${parsed.eventId}: ${reason}`);
+    return { outcome: 'ignored', reason };
+  }
+  const result = await startGateOnce(deps.starter, { image: parsed.image, tag: parsed.tag, trigger: 'push' });
+  context.log(
+    result.started
+      ? `onImagePushed: started gate ${result.instanceId} for ${result.image}`
+      : `onImagePushed: not started for ${result.image}: ${result.reason}`,
+  );
+  return { outcome: 'start', ...result };
+}
+
+app.eventGrid('onImagePushed', {
+  extraInputs: [df.input.durableClient()],
+  handler: async (event: unknown, context: InvocationContext): Promise<void> => {
+    const runtime = getRuntime();
+    await handleImagePushed(event, { policy: runtime.policy(), starter: durableGateStarter(df.getClient(context)) }, context);
+  },
+});
