@@ -1,0 +1,205 @@
+/**
+ * Findings from vulnerability reports attached to the image as OCI referrers (SARIF or CycloneDX, e.g.
+ * `oras attach --artifact-type application/sarif+json`, `trivy … --format sarif`, `grype -o cyclonedx-json`).
+ * Lists the referrers of the digest, reads each report's manifest and its single layer (size-limited,
+ * digest-verified by the registry client) and parses it with src/core/reports.ts.
+ *
+ * Outcome for one image manifest:
+ * - any fresh report that cannot be used (unparseable, wrong version, names another image, over the size
+ *   limit, not one layer): `error`, naming the report digest. A report that cannot be parsed at all counts
+ *   as fresh unless its manifest annotation `org.opencontainers.image.created` shows it is old (fail closed);
+ * - no fresh report: `pending` (a CycloneDX SBOM without `vulnerabilities` is not a report and is skipped);
+ * - otherwise `ready` with the findings of the newest fresh report of each format, merged.
+ */
+import { ErrorCodes, GuardError, isGuardError } from '../core/errors';
+import { MAX_REPORT_BYTES, parseReport, ReportErrorCodes, reportFormatOf, type ReportFormat } from '../core/reports';
+import type { Descriptor, Finding, FindingsResult } from '../core/types';
+import type { FetchedManifest, FindingsQuery, FindingsSource, RegistryClient } from './ports';
+
+/** Options of {@link ReportsFindingsSource}. */
+export interface ReportsFindingsSourceOptions {
+  /** Opens a registry client for a host (the composition root applies the allowlist). */
+  registry: (host: string) => RegistryClient;
+  /** Largest report blob read (default and ceiling: 20 MiB). */
+  maxReportBytes?: number;
+  /** Most report referrers examined per image (newest by annotation first; default 32). */
+  maxReports?: number;
+}
+
+const DEFAULTS = { maxReports: 32 } as const;
+const CREATED = 'org.opencontainers.image.created';
+
+interface UsableReport {
+  digest: string;
+  format: ReportFormat;
+  createdMs: number;
+  createdAt: string;
+  findings: Finding[];
+}
+
+interface ReportProblem {
+  digest: string;
+  code: string;
+  detail: string;
+}
+
+/** Reads vulnerability reports attached to an image manifest. */
+export class ReportsFindingsSource implements FindingsSource {
+  readonly name = 'reports' as const;
+  private readonly registry: (host: string) => RegistryClient;
+  private readonly maxReportBytes: number;
+  private readonly maxReports: number;
+
+  constructor(options: ReportsFindingsSourceOptions) {
+    this.registry = options.registry;
+    this.maxReportBytes = Math.min(options.maxReportBytes ?? MAX_REPORT_BYTES, MAX_REPORT_BYTES);
+    this.maxReports = options.maxReports ?? DEFAULTS.maxReports;
+  }
+
+  /** Never throws for "no report yet" (`pending`); throws `TRANSIENT` when the registry is unavailable. */
+  async collect(query: FindingsQuery): Promise<FindingsResult> {
+    const { image } = query;
+    let client: RegistryClient;
+    let referrers: Descriptor[];
+    try {
+      client = this.registry(image.registry);
+      referrers = await client.listReferrers(image.repository, image.digest);
+    } catch (err) {
+      return failure(err, `listing the referrers of ${image.repository}@${image.digest}`);
+    }
+
+    // Reports by artifactType; descriptors without one are checked against their manifest below.
+    const candidates = referrers
+      .filter((d) => d.artifactType === undefined || reportFormatOf(d.artifactType) !== undefined)
+      .sort((a, b) => annotationTime(b.annotations) - annotationTime(a.annotations))
+      .slice(0, this.maxReports);
+
+    const usable: UsableReport[] = [];
+    const problems: ReportProblem[] = [];
+    const staleOnes: string[] = [];
+    for (const descriptor of candidates) {
+      const outcome = await this.readReport(client, descriptor, query);
+      if (outcome.kind === 'skip') continue;
+      if (outcome.kind === 'problem') problems.push(outcome.problem);
+      else if (outcome.kind === 'stale') staleOnes.push(descriptor.digest);
+      else usable.push(outcome.report);
+    }
+
+    const name = `${image.registry}/${image.repository}@${image.digest}`;
+    if (problems.length > 0) {
+      const first = problems[0];
+      return {
+        source: 'reports',
+        status: 'error',
+        code: first.code,
+        detail: `${problems.length} attached report(s) of ${name} could not be used; ${problems.map((p) => `report ${p.digest}: ${p.detail}`).join('; ')}`,
+      };
+    }
+    if (usable.length === 0) {
+      const days = Math.round((query.maxReportAgeMs / 86_400_000) * 10) / 10;
+      const stale = staleOnes.length > 0 ? ` (${staleOnes.length} older or undated report(s) ignored)` : '';
+      return { source: 'reports', status: 'pending', detail: `no vulnerability report attached to ${name} younger than ${days}d${stale}` };
+    }
+    const newest = new Map<ReportFormat, UsableReport>();
+    for (const r of usable) {
+      const seen = newest.get(r.format);
+      if (!seen || r.createdMs > seen.createdMs || (r.createdMs === seen.createdMs && r.digest < seen.digest)) newest.set(r.format, r);
+    }
+    const chosen = [...newest.values()].sort((a, b) => a.format.localeCompare(b.format));
+    return {
+      source: 'reports',
+      status: 'ready',
+      findings: chosen.flatMap((r) => r.findings),
+      detail: chosen.map((r) => `${r.format} report ${r.digest} (${r.createdAt}, ${r.findings.length} finding(s))`).join('; '),
+    };
+  }
+
+  private async readReport(
+    client: RegistryClient,
+    descriptor: Descriptor,
+    query: FindingsQuery,
+  ): Promise<{ kind: 'skip' } | { kind: 'problem'; problem: ReportProblem } | { kind: 'stale' } | { kind: 'report'; report: UsableReport }> {
+    const { image } = query;
+    const problem = (code: string, detail: string) => ({ kind: 'problem' as const, problem: { digest: descriptor.digest, code, detail } });
+    // An unusable report still only counts when it may be fresh: its annotation is the only time we have.
+    const isOld = (annotations?: Record<string, string>): boolean => {
+      const t = annotationTime(annotations ?? descriptor.annotations);
+      return t > 0 && query.nowMs - t > query.maxReportAgeMs;
+    };
+
+    let manifest: FetchedManifest;
+    try {
+      manifest = await client.getManifest(image.repository, descriptor.digest);
+    } catch (err) {
+      if (isGuardError(err, ErrorCodes.NOT_FOUND)) return { kind: 'skip' }; // deleted since it was listed
+      if (isGuardError(err, ErrorCodes.TRANSIENT)) throw err;
+      // Without an artifactType we cannot tell a report from a signature: only a declared report counts.
+      if (reportFormatOf(descriptor.artifactType) === undefined || isOld()) return { kind: 'skip' };
+      return problem(isGuardError(err) ? err.code : ErrorCodes.MALFORMED, `its manifest could not be read (${messageOf(err)})`);
+    }
+    const json = manifest.json;
+    const config = typeof json.config === 'object' && json.config !== null ? (json.config as { mediaType?: unknown }) : undefined;
+    const artifactType = manifest.artifactType ?? descriptor.artifactType ?? (typeof config?.mediaType === 'string' ? config.mediaType : undefined);
+    const format = reportFormatOf(artifactType);
+    if (!format) return { kind: 'skip' }; // a referrer of another kind (signature, SBOM without findings, …)
+    const annotations = { ...(descriptor.annotations ?? {}), ...(manifest.annotations ?? {}) };
+
+    if (manifest.subject?.digest !== image.digest) {
+      return problem('REPORT_SUBJECT_MISMATCH', `its manifest subject is ${manifest.subject?.digest ?? 'absent'}, not ${image.digest}`);
+    }
+    const layers = Array.isArray(json.layers) ? (json.layers as Descriptor[]) : [];
+    if (layers.length !== 1 || typeof layers[0]?.digest !== 'string') {
+      if (isOld(annotations)) return { kind: 'stale' };
+      return problem(ErrorCodes.MALFORMED, `expected exactly one layer holding the report, found ${layers.length}`);
+    }
+    const layer = layers[0];
+    if (typeof layer.size === 'number' && layer.size > this.maxReportBytes) {
+      if (isOld(annotations)) return { kind: 'stale' };
+      return problem(ErrorCodes.MALFORMED, `layers[0] is ${layer.size} bytes; the limit is ${this.maxReportBytes}`);
+    }
+    let bytes: Buffer;
+    try {
+      bytes = await client.getBlob(image.repository, layer.digest, this.maxReportBytes);
+    } catch (err) {
+      if (isGuardError(err, ErrorCodes.TRANSIENT)) throw err;
+      if (isOld(annotations)) return { kind: 'stale' };
+      return problem(isGuardError(err) ? err.code : ErrorCodes.MALFORMED, `its report blob ${layer.digest} could not be read (${messageOf(err)})`);
+    }
+    const layerFormat = reportFormatOf(layer.mediaType);
+    const parsed = parseReport({
+      mediaType: layerFormat === format ? layer.mediaType : (artifactType as string),
+      bytes,
+      imageDigest: image.digest,
+      reportDigest: descriptor.digest,
+      nowMs: query.nowMs,
+      maxAgeMs: query.maxReportAgeMs,
+      annotations,
+    });
+    if (!parsed.ok) {
+      if (parsed.code === ReportErrorCodes.NOT_A_VULNERABILITY_REPORT) return { kind: 'skip' }; // an SBOM
+      if (isOld(annotations)) return { kind: 'stale' };
+      return problem(parsed.code, parsed.detail);
+    }
+    if (parsed.stale || parsed.createdAt === undefined) return { kind: 'stale' };
+    return {
+      kind: 'report',
+      report: { digest: descriptor.digest, format: parsed.format, createdAt: parsed.createdAt, createdMs: Date.parse(parsed.createdAt.replace(/(\.\d{3})\d+/, '$1')), findings: parsed.findings },
+    };
+  }
+}
+
+function annotationTime(annotations?: Record<string, string>): number {
+  const value = annotations?.[CREATED];
+  const ms = typeof value === 'string' ? Date.parse(value) : NaN;
+  return Number.isNaN(ms) ? 0 : ms;
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message.slice(0, 200) : String(err).slice(0, 200);
+}
+
+function failure(err: unknown, doing: string): FindingsResult {
+  if (isGuardError(err, ErrorCodes.TRANSIENT)) throw err;
+  if (err instanceof GuardError) return { source: 'reports', status: 'error', code: err.code, detail: `${doing}: ${err.message}` };
+  throw err;
+}

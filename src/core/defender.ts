@@ -1,0 +1,360 @@
+/**
+ * Microsoft Defender for Containers findings, read from Azure Resource Graph (`securityresources`): the one
+ * KQL query acr-guard sends, and the mapping of its rows to a {@link FindingsResult}. Pure.
+ *
+ * Two row shapes exist in 2026 and both are read:
+ * - individual recommendations (GA 2026-05-05): `type == "microsoft.security/assessments"`, resource type
+ *   `.containerimage`, `Source == "Azure"`, category `SoftwareUpdate`; the image identity in
+ *   `properties.resourceAdditionalData` (`Digest`, `RepositoryDetails.{RegistryHost,RepositoryName}`,
+ *   sometimes a JSON string), the CVEs in `properties.additionalData.CvesDetails` (an array, or a JSON
+ *   string of one: `CveId`, `Severity`, `Cvss[{Key,Value:{Base}}]`, `FixStatus`, `FixedVersion`), the
+ *   package in `additionalData.SoftwareName` / `ScannersDetails.mdvm.DetectedSoftwareVersions`, the
+ *   recommendation severity in `properties.metadata.severity`, the state in `properties.status.code`;
+ * - grouped sub-assessments of the MDVM recommendation `c0b7cfc6-3172-465a-b378-53c7ff2cc0d5`
+ *   (`microsoft.security/assessments/subassessments`, retiring since 2026-07-31): one row per CVE with
+ *   `properties.id`, `properties.status.{code,severity}`, `additionalData.artifactDetails.{registryHost,
+ *   repositoryName,digest}`, `additionalData.softwareDetails.{packageName,version,fixedVersion}`.
+ * When any individual row exists for the digest, grouped rows are ignored (both describe the same scan;
+ * mixing them would count a CVE twice or keep a retired answer alive). Grouped rows are the fallback.
+ *
+ * "No rows" means "not known yet", never "no vulnerabilities": Defender publishes minutes to hours after a
+ * push, and a query that stopped matching fails silently. Only a row saying `Healthy` for this digest is
+ * evidence of a clean scan.
+ *
+ * Sources read (search tool, stored copies):
+ * - learn.microsoft.com/azure/defender-for-cloud/subassessment-rest-api (MicrosoftDocs/azure-docs
+ *   articles/defender-for-cloud/subassessment-rest-api.md): the grouped row, field by field, and the
+ *   MDVM key c0b7cfc6-…;
+ * - learn.microsoft.com/azure/container-registry/resource-graph-samples and the Defender for Cloud ARG
+ *   samples page: `securityresources`, `properties.status.code`, `properties.resourceDetails`;
+ * - learn.microsoft.com/azure/defender-for-cloud/agentless-vulnerability-assessment-azure: the note on the
+ *   transition from grouped to individual recommendations (the transition page itself
+ *   transition-grouped-individual-recommendations was not in the stored corpus);
+ * - a public migration write-up of a Defender-to-CSV tool (docs/mdvm-individual-migration.md, 2026-08)
+ *   with field paths of the individual rows confirmed by a `bag_keys` probe in a real tenant:
+ *   `recommendationCategory == "SoftwareUpdate"`, `ResourceType == ".containerimage"`,
+ *   `Source == "Azure"`, `resourceAdditionalData.{Digest,RepositoryDetails.*}`, `CvesDetails[].{CveId,
+ *   Severity,Cvss,FixStatus,FixedVersion}`, `ScannersDetails.mdvm.DetectedSoftwareVersions`.
+ * These field names are not formally documented by Microsoft for containers; every path read here is in
+ * this file, and the recorded fixtures in test/fixtures/defender/ pin them.
+ */
+import { GuardError, ErrorCodes, invalidInput } from './errors';
+import { validateDigest, validateRegistryHost, validateRepository } from './reference';
+import type { Finding, FindingsResult, ImageId, Severity } from './types';
+
+/** Assessment key of "Azure registry container images should have vulnerabilities resolved (MDVM)". */
+export const DEFENDER_REGISTRY_IMAGES_KEY = 'c0b7cfc6-3172-465a-b378-53c7ff2cc0d5';
+/** Assessment keys of the running-container-images recommendations (rows for the same digest count too). */
+export const DEFENDER_RUNNING_IMAGES_KEYS = ['33422d8f-ab1e-42be-bc9a-38685bb567b9', 'c609cf0f-71ab-41e9-a3c6-9a1f7fe1b8d5'] as const;
+/** Resource Graph's page size cap; the adapter pages with `$skipToken` beyond it. */
+export const RESOURCE_GRAPH_PAGE_SIZE = 1000;
+
+const INDIVIDUAL_TYPE = 'microsoft.security/assessments';
+const GROUPED_TYPE = 'microsoft.security/assessments/subassessments';
+
+function validateImage(image: ImageId): void {
+  if (typeof image !== 'object' || image === null) throw invalidInput('image', 'an image { registry, repository, digest }', image);
+  validateRegistryHost(image.registry, 'image.registry');
+  validateRepository(image.repository, 'image.repository');
+  validateDigest(image.digest, 'image.digest');
+}
+
+/**
+ * A KQL string literal. Inputs are validated before they get here (no quote can occur), but the literal
+ * is still escaped so that this function alone is safe for any string without control characters.
+ */
+export function kqlString(value: string): string {
+  if ([...value].some((ch) => ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f)) throw invalidInput('kql literal', 'a string without control characters');
+  return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
+/**
+ * The Resource Graph query for one image manifest: individual assessment rows and grouped sub-assessment
+ * rows that name the digest, raw (`id`, `type`, `name`, `properties`) so that the mapping below reads
+ * every field in one place. Throws `INVALID_INPUT` for a registry, repository or digest outside the
+ * OCI grammar; nothing unvalidated is put into the query.
+ */
+export function buildDefenderQuery(image: ImageId): { query: string } {
+  validateImage(image);
+  const digest = kqlString(image.digest);
+  const query = [
+    'securityresources',
+    `| where (type == "${INDIVIDUAL_TYPE}"`,
+    '    and tostring(properties.resourceDetails.ResourceType) =~ ".containerimage"',
+    '    and tostring(properties.resourceDetails.Source) =~ "Azure"',
+    `    and (tostring(properties.resourceDetails.Id) contains ${digest}`,
+    `      or tostring(parse_json(tostring(properties.resourceAdditionalData)).Digest) == ${digest}))`,
+    `  or (type == "${GROUPED_TYPE}"`,
+    '    and tostring(properties.additionalData.assessedResourceType) == "AzureContainerRegistryVulnerability"',
+    `    and tostring(properties.additionalData.artifactDetails.digest) == ${digest})`,
+    '| project id, type, name, properties',
+    '| order by id asc',
+  ].join('\n');
+  return { query };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Row mapping
+
+class RowError extends Error {
+  constructor(readonly path: string, expected: string, got?: unknown) {
+    super(`${path}: expected ${expected}${got === undefined ? '' : `, got ${show(got)}`}`);
+  }
+}
+
+function show(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return `an array of ${v.length}`;
+  if (typeof v === 'string') return JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}…` : v);
+  if (typeof v === 'object') return 'an object';
+  return `${typeof v} ${String(v)}`;
+}
+
+type Json = Record<string, unknown>;
+const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function obj(v: unknown, path: string): Json {
+  if (!isObj(v)) throw new RowError(path, 'an object', v);
+  return v;
+}
+function optObj(v: unknown, path: string): Json | undefined {
+  return v === undefined || v === null ? undefined : obj(v, path);
+}
+function optStr(v: unknown, path: string): string | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string') throw new RowError(path, 'a string', v);
+  return v.trim() === '' ? undefined : v.trim();
+}
+/** Fields Resource Graph returns either as objects or as JSON-encoded strings. */
+function jsonish(v: unknown, path: string): unknown {
+  if (typeof v !== 'string') return v;
+  if (v.trim() === '') return undefined;
+  try {
+    return JSON.parse(v);
+  } catch {
+    throw new RowError(path, 'JSON', v);
+  }
+}
+
+function severityOf(text: string | undefined): Severity | undefined {
+  switch (text?.toLowerCase()) {
+    case 'critical':
+      return 'critical';
+    case 'high':
+      return 'high';
+    case 'medium':
+    case 'moderate':
+      return 'medium';
+    case 'low':
+      return 'low';
+    case 'informational':
+    case 'info':
+    case 'none':
+      return 'negligible';
+    case 'unknown':
+      return 'unknown';
+    default:
+      return undefined;
+  }
+}
+
+function severityOfScore(score: unknown): Severity | undefined {
+  if (typeof score !== 'number' || !Number.isFinite(score) || score < 0 || score > 10) return undefined;
+  if (score >= 9) return 'critical';
+  if (score >= 7) return 'high';
+  if (score >= 4) return 'medium';
+  if (score > 0) return 'low';
+  return 'negligible';
+}
+
+const RANK: Record<Severity, number> = { critical: 5, high: 4, medium: 3, low: 2, negligible: 1, unknown: 0 };
+
+type Status = 'Healthy' | 'Unhealthy' | 'NotApplicable';
+
+function statusOf(props: Json, path: string): Status {
+  const status = obj(props.status, `${path}.status`);
+  const code = optStr(status.code, `${path}.status.code`);
+  if (code === 'Healthy' || code === 'Unhealthy' || code === 'NotApplicable') return code;
+  throw new RowError(`${path}.status.code`, 'Healthy, Unhealthy or NotApplicable', status.code);
+}
+
+interface RowReading {
+  shape: 'individual' | 'grouped';
+  /** False when the row is about another registry/repository/digest (ignored). */
+  matches: boolean;
+  status: Status;
+  findings: Finding[];
+}
+
+function sameHost(a: string, b: string): boolean {
+  return a.toLowerCase() === b.toLowerCase();
+}
+
+function readIndividual(row: Json, image: ImageId, path: string): RowReading {
+  const props = obj(row.properties, `${path}.properties`);
+  const status = statusOf(props, `${path}.properties`);
+  const details = obj(props.resourceDetails, `${path}.properties.resourceDetails`);
+  const resourceId = optStr(details.Id ?? details.id, `${path}.properties.resourceDetails.Id`);
+  const rad = optObj(jsonish(props.resourceAdditionalData, `${path}.properties.resourceAdditionalData`), `${path}.properties.resourceAdditionalData`);
+  const digest = rad ? optStr(rad.Digest, `${path}.properties.resourceAdditionalData.Digest`) : undefined;
+  const repoDetails = rad ? optObj(rad.RepositoryDetails, `${path}.properties.resourceAdditionalData.RepositoryDetails`) : undefined;
+  const host = repoDetails ? optStr(repoDetails.RegistryHost, `${path}.properties.resourceAdditionalData.RepositoryDetails.RegistryHost`) : undefined;
+  const repository = repoDetails ? optStr(repoDetails.RepositoryName, `${path}.properties.resourceAdditionalData.RepositoryDetails.RepositoryName`) : undefined;
+
+  const digestMatches = digest !== undefined ? digest.toLowerCase() === image.digest : (resourceId ?? '').toLowerCase().endsWith(image.digest);
+  const matches = digestMatches && (host === undefined || sameHost(host, image.registry)) && (repository === undefined || repository === image.repository);
+  if (!matches || status === 'Healthy') return { shape: 'individual', matches, status, findings: [] };
+
+  const additional = optObj(props.additionalData, `${path}.properties.additionalData`) ?? {};
+  const metadata = optObj(props.metadata, `${path}.properties.metadata`);
+  const recommendationSeverity = severityOf(metadata ? optStr(metadata.severity, `${path}.properties.metadata.severity`) : undefined);
+  const pkg = optStr(additional.SoftwareName, `${path}.properties.additionalData.SoftwareName`);
+  const scanners = optObj(jsonish(additional.ScannersDetails, `${path}.properties.additionalData.ScannersDetails`), `${path}.properties.additionalData.ScannersDetails`);
+  const mdvm = scanners ? optObj(scanners.mdvm, `${path}.properties.additionalData.ScannersDetails.mdvm`) : undefined;
+  let installed: string | undefined;
+  if (mdvm && Array.isArray(mdvm.DetectedSoftwareVersions)) installed = optStr(mdvm.DetectedSoftwareVersions[0], `${path}.properties.additionalData.ScannersDetails.mdvm.DetectedSoftwareVersions[0]`);
+  const scannerFixed = mdvm ? optStr(mdvm.FixedVersion, `${path}.properties.additionalData.ScannersDetails.mdvm.FixedVersion`) : undefined;
+
+  const cvesPath = `${path}.properties.additionalData.CvesDetails`;
+  const cvesValue = jsonish(additional.CvesDetails, cvesPath);
+  const cves: unknown[] = cvesValue === undefined || cvesValue === null ? [] : Array.isArray(cvesValue) ? cvesValue : [obj(cvesValue, cvesPath)];
+  const findings: Finding[] = [];
+  cves.forEach((cveValue, i) => {
+    const cve = obj(cveValue, `${cvesPath}[${i}]`);
+    const id = optStr(cve.CveId, `${cvesPath}[${i}].CveId`);
+    if (!id) throw new RowError(`${cvesPath}[${i}].CveId`, 'a CVE id', cve.CveId);
+    let score: unknown;
+    if (Array.isArray(cve.Cvss) && isObj(cve.Cvss[0]) && isObj(cve.Cvss[0].Value)) score = cve.Cvss[0].Value.Base;
+    const severity =
+      nonUnknown(severityOf(optStr(cve.Severity, `${cvesPath}[${i}].Severity`))) ?? severityOfScore(score) ?? recommendationSeverity ?? 'unknown';
+    const fixed = optStr(cve.FixedVersion, `${cvesPath}[${i}].FixedVersion`) ?? scannerFixed;
+    findings.push(finding({ id, severity, pkg, installed, fixed }));
+  });
+  if (findings.length === 0) {
+    // One row per CVE may carry its id outside CvesDetails; an unhealthy row naming no CVE at all is not
+    // something the gate can reason about.
+    const id = optStr(additional.CveId, `${path}.properties.additionalData.CveId`) ?? cveLike(optStr(props.displayName, `${path}.properties.displayName`));
+    if (!id) throw new RowError(cvesPath, `CVE details on a row with status ${status}`, additional.CvesDetails);
+    findings.push(finding({ id, severity: recommendationSeverity ?? 'unknown', pkg, installed, fixed: scannerFixed }));
+  }
+  return { shape: 'individual', matches, status, findings };
+}
+
+function nonUnknown(s: Severity | undefined): Severity | undefined {
+  return s === 'unknown' ? undefined : s;
+}
+
+function cveLike(text: string | undefined): string | undefined {
+  return text && /^(CVE-\d{4}-\d{4,}|GHSA(-[a-z0-9]{4}){3})$/i.test(text) ? text : undefined;
+}
+
+function finding(f: { id: string; severity: Severity; pkg?: string; installed?: string; fixed?: string }): Finding {
+  const out: Finding = { id: f.id, severity: f.severity, source: 'defender' };
+  if (f.pkg) out.package = f.pkg;
+  if (f.installed) out.installedVersion = f.installed;
+  if (f.fixed) out.fixedVersion = f.fixed;
+  return out;
+}
+
+function readGrouped(row: Json, image: ImageId, path: string): RowReading {
+  const props = obj(row.properties, `${path}.properties`);
+  const status = statusOf(props, `${path}.properties`);
+  const additional = obj(props.additionalData, `${path}.properties.additionalData`);
+  const artifact = obj(additional.artifactDetails, `${path}.properties.additionalData.artifactDetails`);
+  const digest = optStr(artifact.digest, `${path}.properties.additionalData.artifactDetails.digest`);
+  const host = optStr(artifact.registryHost, `${path}.properties.additionalData.artifactDetails.registryHost`);
+  const repository = optStr(artifact.repositoryName, `${path}.properties.additionalData.artifactDetails.repositoryName`);
+  const matches =
+    digest?.toLowerCase() === image.digest && (host === undefined || sameHost(host, image.registry)) && (repository === undefined || repository === image.repository);
+  if (!matches || status === 'Healthy') return { shape: 'grouped', matches, status, findings: [] };
+
+  const vuln = optObj(additional.vulnerabilityDetails, `${path}.properties.additionalData.vulnerabilityDetails`);
+  const software = optObj(additional.softwareDetails, `${path}.properties.additionalData.softwareDetails`);
+  const id = optStr(props.id, `${path}.properties.id`) ?? (vuln ? optStr(vuln.cveId, `${path}.properties.additionalData.vulnerabilityDetails.cveId`) : undefined);
+  if (!id) throw new RowError(`${path}.properties.id`, 'a CVE id', props.id);
+  const statusObj = obj(props.status, `${path}.properties.status`);
+  const severity =
+    nonUnknown(severityOf(optStr(statusObj.severity, `${path}.properties.status.severity`))) ??
+    nonUnknown(severityOf(vuln ? optStr(vuln.severity, `${path}.properties.additionalData.vulnerabilityDetails.severity`) : undefined)) ??
+    severityOfScore(additional.cvssV30Score) ??
+    'unknown';
+  return {
+    shape: 'grouped',
+    matches,
+    status,
+    findings: [
+      finding({
+        id,
+        severity,
+        pkg: software ? optStr(software.packageName, `${path}.properties.additionalData.softwareDetails.packageName`) : undefined,
+        installed: software ? optStr(software.version, `${path}.properties.additionalData.softwareDetails.version`) : undefined,
+        fixed: software ? optStr(software.fixedVersion, `${path}.properties.additionalData.softwareDetails.fixedVersion`) : undefined,
+      }),
+    ],
+  };
+}
+
+/**
+ * Maps Resource Graph rows (the `data` of every page, `objectArray` format) to a findings result:
+ * - no row about this digest: `pending` (not known yet, never "clean");
+ * - rows about it: `ready` with their findings (zero when Defender says `Healthy`); individual rows win over
+ *   grouped ones; `NotApplicable` (exempted in Defender) rows still count as findings, because waivers
+ *   belong to the policy's exceptions, which expire;
+ * - a row that is not the documented shape: `error` `MALFORMED` naming the row and field.
+ */
+export function mapDefenderRows(rows: unknown[], image: ImageId): FindingsResult {
+  validateImage(image);
+  const readings: RowReading[] = [];
+  try {
+    if (!Array.isArray(rows)) throw new RowError('rows', 'an array', rows);
+    rows.forEach((rowValue, i) => {
+      const path = `rows[${i}]`;
+      const row = obj(rowValue, path);
+      const type = typeof row.type === 'string' ? row.type.toLowerCase() : undefined;
+      if (type === INDIVIDUAL_TYPE) readings.push(readIndividual(row, image, path));
+      else if (type === GROUPED_TYPE) readings.push(readGrouped(row, image, path));
+      else throw new RowError(`${path}.type`, `"${INDIVIDUAL_TYPE}" or "${GROUPED_TYPE}"`, row.type);
+    });
+  } catch (err) {
+    if (err instanceof RowError) {
+      return { source: 'defender', status: 'error', code: ErrorCodes.MALFORMED, detail: `Resource Graph row not in a known Defender shape: ${err.message}` };
+    }
+    throw err;
+  }
+
+  const ours = readings.filter((r) => r.matches);
+  const individual = ours.filter((r) => r.shape === 'individual');
+  const used = individual.length > 0 ? individual : ours.filter((r) => r.shape === 'grouped');
+  const name = `${image.registry}/${image.repository}@${image.digest}`;
+  if (used.length === 0) {
+    return {
+      source: 'defender',
+      status: 'pending',
+      detail: `Defender has no assessment of ${name} yet (not known yet; this is not a clean result)`,
+    };
+  }
+  const byKey = new Map<string, Finding>();
+  for (const f of used.flatMap((r) => r.findings)) {
+    const key = `${f.id}\u0000${f.package ?? ''}\u0000${f.installedVersion ?? ''}`;
+    const seen = byKey.get(key);
+    if (!seen) byKey.set(key, f);
+    else if (RANK[f.severity] > RANK[seen.severity]) seen.severity = f.severity;
+  }
+  const findings = [...byKey.values()];
+  const shape = individual.length > 0 ? 'individual recommendations' : 'grouped sub-assessments (retiring)';
+  const healthy = used.filter((r) => r.status === 'Healthy').length;
+  const exempt = used.filter((r) => r.status === 'NotApplicable').length;
+  const extras = [healthy ? `${healthy} healthy` : '', exempt ? `${exempt} exempted in Defender (still counted)` : ''].filter(Boolean).join(', ');
+  return {
+    source: 'defender',
+    status: 'ready',
+    findings,
+    detail: `Defender ${shape}: ${used.length} row(s)${extras ? ` (${extras})` : ''}, ${findings.length} finding(s) for ${name}`,
+  };
+}
+
+/** Thrown by callers that need a GuardError for a malformed Defender answer outside row mapping. */
+export function malformedDefenderResponse(detail: string): GuardError {
+  return new GuardError(ErrorCodes.MALFORMED, `Resource Graph response not understood: ${detail}`);
+}

@@ -1,0 +1,697 @@
+/**
+ * Vulnerability reports attached to an image as OCI referrers: SARIF 2.1.0 (Trivy, Grype) and CycloneDX
+ * 1.4–1.6 (Trivy, Grype/Syft), parsed into normalised findings. Pure: bytes, digests and time come in as
+ * values; nothing here throws on bad bytes, every failure is an `{ ok: false }` result naming the path.
+ *
+ * Decisions (fail closed unless the reason is written here):
+ * - Subject. A report that names one or more image digests must name the gated digest, otherwise
+ *   `REPORT_SUBJECT_MISMATCH`. A report that names no digest at all is accepted: it is only ever read as a
+ *   referrer whose manifest `subject` is the gated digest (the manifest bytes are digest-verified by the
+ *   registry client, and the adapter checks the subject again), so the binding is structural; Grype's SARIF
+ *   never names the image digest, so refusing those would refuse a mainstream scanner outright. Config
+ *   digests (`imageID`, Trivy's `ImageID` property) are not manifest digests and are never compared.
+ * - Age. The newest scan time in the report (SARIF `invocations[].endTimeUtc|startTimeUtc`, CycloneDX
+ *   `metadata.timestamp`), else the `org.opencontainers.image.created` annotation. No time at all means
+ *   `stale: true` (an undated report is never evidence of a recent scan). A time more than
+ *   {@link MAX_CLOCK_SKEW_MS} in the future is MALFORMED (it would otherwise stay "fresh" forever).
+ * - Severity. The most severe of the signals a scanner gives (CVSS `security-severity`, textual severity in
+ *   properties/tags/help text, CycloneDX ratings); SARIF `level` only when nothing else is there.
+ * - Scanner-side suppressions (CycloneDX `analysis.state` such as `not_affected`) do not drop findings: the
+ *   policy's exceptions (with expiry) are the one place where a finding is waived.
+ */
+import type { Finding, Severity } from './types';
+
+/** Largest report acr-guard parses (20 MiB). */
+export const MAX_REPORT_BYTES = 20 * 1024 * 1024;
+/** Deepest JSON nesting accepted; real reports stay well under 20 levels. */
+export const MAX_JSON_DEPTH = 64;
+/** How far in the future a report time may be (clock skew between scanner and gate). */
+export const MAX_CLOCK_SKEW_MS = 10 * 60 * 1000;
+
+/** Stable codes of {@link parseReport} failures. */
+export const ReportErrorCodes = {
+  MALFORMED: 'MALFORMED',
+  REPORT_SUBJECT_MISMATCH: 'REPORT_SUBJECT_MISMATCH',
+  UNSUPPORTED: 'UNSUPPORTED',
+  /** A CycloneDX document without `vulnerabilities`: an SBOM, not a scan result (callers skip it). */
+  NOT_A_VULNERABILITY_REPORT: 'NOT_A_VULNERABILITY_REPORT',
+} as const;
+
+/** Report formats acr-guard reads. */
+export type ReportFormat = 'sarif' | 'cyclonedx';
+
+/** Input of {@link parseReport}. */
+export interface ParseReportInput {
+  /** Media type of the report blob (the referrer's layer, or its artifactType). */
+  mediaType: string;
+  bytes: Buffer;
+  /** The gated image manifest digest the report must be about. */
+  imageDigest: string;
+  /** Digest of the report blob (used in `Finding.source`). */
+  reportDigest: string;
+  /** Epoch ms "now" (orchestration time). */
+  nowMs: number;
+  /** Reports older than this are `stale`. */
+  maxAgeMs: number;
+  /** Annotations of the referrer manifest (for `org.opencontainers.image.created`). */
+  annotations?: Record<string, string>;
+}
+
+/** Result of {@link parseReport}. */
+export type ParsedReport =
+  | {
+      ok: true;
+      format: ReportFormat;
+      findings: Finding[];
+      /** ISO time the scan ran (or the report was made), when the report or its annotations say. */
+      createdAt?: string;
+      stale: boolean;
+      /** True when the report itself names the gated digest; false when only the OCI subject ties it. */
+      subjectNamed: boolean;
+    }
+  | { ok: false; code: string; detail: string };
+
+/** Maps a media type to a report format; undefined for anything else. Parameters are ignored here. */
+export function reportFormatOf(mediaType: string | undefined): ReportFormat | undefined {
+  if (typeof mediaType !== 'string') return undefined;
+  const base = mediaType.split(';')[0].trim().toLowerCase();
+  if (base === 'application/sarif+json') return 'sarif';
+  if (base === 'application/vnd.cyclonedx+json') return 'cyclonedx';
+  return undefined;
+}
+
+/**
+ * Parses one attached vulnerability report. Never throws: unparseable, wrongly typed, too large or too
+ * deeply nested input gives `{ ok: false, code: 'MALFORMED', detail }` with the JSON path at fault.
+ */
+export function parseReport(input: ParseReportInput): ParsedReport {
+  try {
+    return parseOrThrow(input);
+  } catch (err) {
+    if (err instanceof ReportFailure) return { ok: false, code: err.code, detail: err.message };
+    // A bug here must not release anything: report it as malformed with the error's message only.
+    return { ok: false, code: ReportErrorCodes.MALFORMED, detail: `report could not be read: ${err instanceof Error ? err.message : String(err)}` };
+  }
+}
+
+class ReportFailure extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function malformed(path: string, expected: string, got?: unknown): ReportFailure {
+  const shown = got === undefined ? '' : `, got ${describe(got)}`;
+  return new ReportFailure(ReportErrorCodes.MALFORMED, `${path}: expected ${expected}${shown}`);
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return `an array of ${value.length}`;
+  if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value);
+  if (typeof value === 'object') return 'an object';
+  return `${typeof value} ${String(value)}`;
+}
+
+function parseOrThrow(input: ParseReportInput): ParsedReport {
+  const format = reportFormatOf(input.mediaType);
+  if (!format) {
+    throw new ReportFailure(ReportErrorCodes.UNSUPPORTED, `media type ${describe(input.mediaType)} is not a SARIF or CycloneDX JSON report`);
+  }
+  if (!Buffer.isBuffer(input.bytes)) throw malformed('$', 'report bytes');
+  if (input.bytes.length > MAX_REPORT_BYTES) {
+    throw malformed('$', `at most ${MAX_REPORT_BYTES} bytes (20 MiB)`, `${input.bytes.length} bytes`);
+  }
+  if (format === 'cyclonedx') checkCycloneDxMediaTypeVersion(input.mediaType);
+  const doc = decodeJson(input.bytes);
+  const parsed = format === 'sarif' ? readSarif(doc, input.reportDigest) : readCycloneDx(doc, input.reportDigest);
+
+  const named = parsed.digests;
+  const subjectNamed = named.includes(input.imageDigest.toLowerCase());
+  if (named.length > 0 && !subjectNamed) {
+    throw new ReportFailure(
+      ReportErrorCodes.REPORT_SUBJECT_MISMATCH,
+      `report names ${named.slice(0, 3).join(', ')} but is attached to ${input.imageDigest}; it is about another image`,
+    );
+  }
+
+  let createdAt = parsed.createdAt;
+  let createdPath = parsed.createdPath;
+  if (createdAt === undefined && input.annotations && typeof input.annotations['org.opencontainers.image.created'] === 'string') {
+    createdAt = input.annotations['org.opencontainers.image.created'];
+    createdPath = 'annotations["org.opencontainers.image.created"]';
+  }
+  let stale = true;
+  if (createdAt !== undefined) {
+    const ms = parseTime(createdAt, createdPath ?? '$');
+    if (ms > input.nowMs + MAX_CLOCK_SKEW_MS) throw malformed(createdPath ?? '$', 'a time that is not in the future', createdAt);
+    stale = input.nowMs - ms > input.maxAgeMs;
+  }
+  return { ok: true, format, findings: dedupe(parsed.findings), createdAt, stale, subjectNamed };
+}
+
+function checkCycloneDxMediaTypeVersion(mediaType: string): void {
+  const params = mediaType.split(';').slice(1);
+  for (const param of params) {
+    const [key, value] = param.split('=').map((s) => s.trim().toLowerCase());
+    if (key === 'version' && !/^1\.[4-6]$/.test(value ?? '')) {
+      throw malformed('mediaType;version', 'CycloneDX version 1.4, 1.5 or 1.6', value);
+    }
+  }
+}
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/i;
+
+function parseTime(value: string, path: string): number {
+  if (!RFC3339.test(value)) throw malformed(path, 'an RFC 3339 date-time', value);
+  // Date.parse handles at most millisecond precision; trim longer fractions (.NET writes 7 digits).
+  const ms = Date.parse(value.replace(/(\.\d{3})\d+/, '$1'));
+  if (Number.isNaN(ms)) throw malformed(path, 'an RFC 3339 date-time', value);
+  return ms;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// JSON decoding with limits
+
+function decodeJson(bytes: Buffer): unknown {
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);
+  } catch {
+    throw malformed('$', 'UTF-8 JSON', 'bytes that are not valid UTF-8');
+  }
+  checkDepth(text);
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw malformed('$', 'JSON', `a syntax error (${err instanceof Error ? err.message.slice(0, 100) : 'unknown'})`);
+  }
+}
+
+/** Rejects nesting deeper than {@link MAX_JSON_DEPTH} in one linear pass, before JSON.parse sees it. */
+function checkDepth(text: string): void {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+      continue;
+    }
+    if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      depth++;
+      if (depth > MAX_JSON_DEPTH) throw malformed('$', `JSON nested at most ${MAX_JSON_DEPTH} levels deep`, `deeper nesting at offset ${i}`);
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Typed readers that name the path at fault
+
+type Json = Record<string, unknown>;
+
+function isObject(v: unknown): v is Json {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function obj(v: unknown, path: string): Json {
+  if (!isObject(v)) throw malformed(path, 'an object', v);
+  return v;
+}
+
+function optObj(v: unknown, path: string): Json | undefined {
+  return v === undefined || v === null ? undefined : obj(v, path);
+}
+
+function arr(v: unknown, path: string): unknown[] {
+  if (!Array.isArray(v)) throw malformed(path, 'an array', v);
+  return v;
+}
+
+function optArr(v: unknown, path: string): unknown[] {
+  return v === undefined || v === null ? [] : arr(v, path);
+}
+
+function str(v: unknown, path: string): string {
+  if (typeof v !== 'string') throw malformed(path, 'a string', v);
+  return v;
+}
+
+function optStr(v: unknown, path: string): string | undefined {
+  return v === undefined || v === null ? undefined : str(v, path);
+}
+
+/** A non-empty trimmed string or undefined (scanners write `""` for "no fixed version"). */
+function nonEmpty(v: string | undefined): string | undefined {
+  const t = v?.trim();
+  return t ? t : undefined;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Severity
+
+const SEVERITY_RANK: Record<Severity, number> = { critical: 5, high: 4, medium: 3, low: 2, negligible: 1, unknown: 0 };
+
+function moreSevere(a: Severity, b: Severity): Severity {
+  return SEVERITY_RANK[b] > SEVERITY_RANK[a] ? b : a;
+}
+
+/** CVSS base score to severity (the CVSS v3 qualitative scale GitHub code scanning also uses). */
+export function severityFromScore(score: number): Severity {
+  if (!Number.isFinite(score) || score < 0 || score > 10) return 'unknown';
+  if (score >= 9) return 'critical';
+  if (score >= 7) return 'high';
+  if (score >= 4) return 'medium';
+  if (score > 0) return 'low';
+  return 'negligible';
+}
+
+/** A textual severity as scanners write it (`CRITICAL`, `High`, `moderate`, `info`, …); undefined otherwise. */
+export function severityFromText(text: string): Severity | undefined {
+  switch (text.trim().toLowerCase()) {
+    case 'critical':
+      return 'critical';
+    case 'high':
+    case 'important':
+      return 'high';
+    case 'medium':
+    case 'moderate':
+      return 'medium';
+    case 'low':
+      return 'low';
+    case 'negligible':
+    case 'info':
+    case 'informational':
+    case 'none':
+      return 'negligible';
+    case 'unknown':
+      return 'unknown';
+    default:
+      return undefined;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// SARIF 2.1.0
+
+interface Parsed {
+  findings: Finding[];
+  /** Manifest digests the report names (lower case). */
+  digests: string[];
+  createdAt?: string;
+  createdPath?: string;
+}
+
+const DIGEST_RE = /^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$/;
+const DIGEST_IN_TEXT = /(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})/i;
+/** Vulnerability ids at the start of a rule id (Grype writes `CVE-2024-1234-openssl`). */
+const VULN_ID_PREFIX = /^(CVE-\d{4}-\d{4,}|GHSA(-[23456789cfghjmpqrvwx]{4}){3}|[A-Z][A-Z0-9]*-[A-Za-z0-9:._-]+)/;
+const CVE_OR_GHSA = /^(CVE-\d{4}-\d{4,}|GHSA(-[23456789cfghjmpqrvwx]{4}){3})/i;
+
+function readSarif(doc: unknown, reportDigest: string): Parsed {
+  const root = obj(doc, '$');
+  if (root.version !== '2.1.0') throw malformed('$.version', 'SARIF version "2.1.0"', root.version);
+  const runs = arr(root.runs, '$.runs');
+  // SARIF allows an empty `runs`, but a report that ran nothing says nothing about the image.
+  if (runs.length === 0) throw malformed('$.runs', 'at least one run', runs);
+  const findings: Finding[] = [];
+  const digests = new Set<string>();
+  let newest: { ms: number; value: string; path: string } | undefined;
+  const source = `sarif:${reportDigest}`;
+
+  runs.forEach((runValue, r) => {
+    const runPath = `$.runs[${r}]`;
+    const run = obj(runValue, runPath);
+    const driver = obj(obj(run.tool, `${runPath}.tool`).driver, `${runPath}.tool.driver`);
+    str(driver.name, `${runPath}.tool.driver.name`);
+    const rules = optArr(driver.rules, `${runPath}.tool.driver.rules`).map((rule, i) => obj(rule, `${runPath}.tool.driver.rules[${i}]`));
+    const rulesById = new Map<string, { rule: Json; index: number }>();
+    rules.forEach((rule, i) => {
+      const id = str(rule.id, `${runPath}.tool.driver.rules[${i}].id`);
+      if (!rulesById.has(id)) rulesById.set(id, { rule, index: i });
+    });
+
+    const props = optObj(run.properties, `${runPath}.properties`);
+    if (props) collectSarifDigests(props, `${runPath}.properties`, digests);
+
+    optArr(run.invocations, `${runPath}.invocations`).forEach((invValue, i) => {
+      const inv = obj(invValue, `${runPath}.invocations[${i}]`);
+      for (const key of ['endTimeUtc', 'startTimeUtc'] as const) {
+        const path = `${runPath}.invocations[${i}].${key}`;
+        const value = optStr(inv[key], path);
+        if (value === undefined) continue;
+        const ms = parseTime(value, path);
+        if (!newest || ms > newest.ms) newest = { ms, value, path };
+        break; // end time preferred; start time only when there is no end time
+      }
+    });
+
+    // Absent `results` means the tool did not run to completion (SARIF §3.14.23); an empty array is "no results".
+    const results = arr(run.results, `${runPath}.results`);
+    results.forEach((resultValue, i) => {
+      const path = `${runPath}.results[${i}]`;
+      const result = obj(resultValue, path);
+      const { rule, ruleId } = resolveRule(result, rules, rulesById, path);
+      findings.push(sarifFinding({ result, rule, ruleId, path, source }));
+    });
+  });
+
+  return { findings, digests: [...digests], createdAt: newest?.value, createdPath: newest?.path };
+}
+
+function collectSarifDigests(props: Json, path: string, into: Set<string>): void {
+  // Trivy: repoDigests ["repo@sha256:…"]; others write imageDigest / digest. `imageID` is Trivy's config
+  // digest, not a manifest digest, so it is deliberately not read.
+  optArr(props.repoDigests, `${path}.repoDigests`).forEach((v, i) => {
+    const s = str(v, `${path}.repoDigests[${i}]`);
+    const at = s.lastIndexOf('@');
+    const digest = (at >= 0 ? s.slice(at + 1) : s).toLowerCase();
+    if (!DIGEST_RE.test(digest)) throw malformed(`${path}.repoDigests[${i}]`, 'name@<digest>', s);
+    into.add(digest);
+  });
+  for (const key of ['imageDigest', 'digest']) {
+    const v = optStr(props[key], `${path}.${key}`);
+    if (v === undefined) continue;
+    const digest = v.toLowerCase();
+    if (!DIGEST_RE.test(digest)) throw malformed(`${path}.${key}`, 'a digest', v);
+    into.add(digest);
+  }
+}
+
+function resolveRule(
+  result: Json,
+  rules: Json[],
+  rulesById: Map<string, { rule: Json; index: number }>,
+  path: string,
+): { rule?: Json; ruleId: string } {
+  let ruleId = optStr(result.ruleId, `${path}.ruleId`);
+  const ruleRef = optObj(result.rule, `${path}.rule`);
+  if (ruleId === undefined && ruleRef) ruleId = optStr(ruleRef.id, `${path}.rule.id`);
+  let index: number | undefined;
+  const rawIndex = result.ruleIndex ?? ruleRef?.index;
+  if (rawIndex !== undefined && rawIndex !== null) {
+    if (typeof rawIndex !== 'number' || !Number.isInteger(rawIndex) || rawIndex < 0) throw malformed(`${path}.ruleIndex`, 'a non-negative integer', rawIndex);
+    index = rawIndex;
+  }
+  let rule: Json | undefined;
+  if (index !== undefined) {
+    rule = rules[index];
+    if (!rule) throw malformed(`${path}.ruleIndex`, `an index below ${rules.length}`, index);
+    if (ruleId !== undefined && rule.id !== ruleId) throw malformed(`${path}.ruleIndex`, `the index of rule ${JSON.stringify(ruleId)}`, index);
+  } else if (ruleId !== undefined) {
+    rule = rulesById.get(ruleId)?.rule;
+  }
+  const id = ruleId ?? (rule ? (rule.id as string) : undefined);
+  if (id === undefined || id.trim() === '') throw malformed(`${path}.ruleId`, 'a rule id (the vulnerability id)');
+  return { rule, ruleId: id };
+}
+
+/** `Key: value` lines of Trivy/Grype message and help texts. */
+function textFields(text: string | undefined): Map<string, string> {
+  const out = new Map<string, string>();
+  if (!text) return out;
+  for (const line of text.split(/\r?\n/)) {
+    const m = /^\s*([A-Za-z][A-Za-z ]{1,30}):\s?(.*)$/.exec(line);
+    if (m && !out.has(m[1].toLowerCase())) out.set(m[1].toLowerCase(), m[2].trim());
+  }
+  return out;
+}
+
+/** The id in a "Vulnerability CVE-…" line (Trivy's and Grype's message/help text). */
+function vulnerabilityNamedIn(text: string | undefined): string | undefined {
+  return text ? /^\W*Vulnerability\s+([A-Za-z][A-Za-z0-9:._-]+)/m.exec(text)?.[1] : undefined;
+}
+
+function messageText(v: unknown, path: string): string | undefined {
+  const m = optObj(v, path);
+  return m ? optStr(m.text, `${path}.text`) : undefined;
+}
+
+function sarifFinding(options: { result: Json; rule?: Json; ruleId: string; path: string; source: string }): Finding {
+  const { result, rule, path, source } = options;
+  let ruleId = options.ruleId.trim();
+
+  // Trivy's older template wrote rule ids like "[HIGH] CVE-2024-1234".
+  let severity: Severity = 'unknown';
+  const bracket = /^\[([A-Za-z]+)\]\s*(.+)$/.exec(ruleId);
+  if (bracket) {
+    severity = moreSevere(severity, severityFromText(bracket[1]) ?? 'unknown');
+    ruleId = bracket[2].trim();
+  }
+
+  const resultProps = optObj(result.properties, `${path}.properties`);
+  const ruleProps = rule ? optObj(rule.properties, `${path}(rule).properties`) : undefined;
+  const message = messageText(result.message, `${path}.message`);
+  const help = rule ? messageText(rule.help, `${path}(rule).help`) : undefined;
+  const fields = textFields(message);
+  for (const [k, v] of textFields(help)) if (!fields.has(k)) fields.set(k, v);
+
+  let explicit = severity !== 'unknown';
+  for (const [props, where] of [
+    [resultProps, `${path}.properties`],
+    [ruleProps, `${path}(rule).properties`],
+  ] as const) {
+    if (!props) continue;
+    const score = props['security-severity'];
+    if (score !== undefined && score !== null) {
+      const n = typeof score === 'number' ? score : typeof score === 'string' && score.trim() !== '' ? Number(score) : NaN;
+      if (!Number.isFinite(n) || n < 0 || n > 10) throw malformed(`${where}["security-severity"]`, 'a CVSS score 0.0–10.0', score);
+      severity = moreSevere(severity, severityFromScore(n));
+      explicit = true;
+    }
+    const text = optStr(props.severity, `${where}.severity`);
+    const fromText = text === undefined ? undefined : severityFromText(text);
+    if (fromText) {
+      severity = moreSevere(severity, fromText);
+      explicit = true;
+    }
+    optArr(props.tags, `${where}.tags`).forEach((tag, i) => {
+      const fromTag = severityFromText(str(tag, `${where}.tags[${i}]`));
+      if (fromTag && fromTag !== 'unknown') {
+        severity = moreSevere(severity, fromTag);
+        explicit = true;
+      }
+    });
+  }
+  const fromField = fields.get('severity');
+  if (fromField && severityFromText(fromField)) {
+    severity = moreSevere(severity, severityFromText(fromField)!);
+    explicit = true;
+  }
+  if (!explicit) {
+    const level = optStr(result.level, `${path}.level`) ?? (rule ? levelOfRule(rule, path) : undefined);
+    if (level === 'error') severity = 'high';
+    else if (level === 'warning') severity = 'medium';
+    else if (level === 'note') severity = 'low';
+  }
+
+  // The vulnerability id: Trivy's rule id is the CVE; Grype's is "<CVE>-<package>"; the message or help
+  // text ("Vulnerability CVE-…") settles which prefix is the id.
+  const named = vulnerabilityNamedIn(message) ?? vulnerabilityNamedIn(help);
+  let id = ruleId;
+  if (named && ruleId.startsWith(named)) id = named;
+  else {
+    const m = CVE_OR_GHSA.exec(ruleId);
+    if (m) id = m[1].toUpperCase();
+    else if (!named) id = VULN_ID_PREFIX.exec(ruleId)?.[1] ?? ruleId;
+  }
+
+  const pkg = nonEmpty(optStr(resultProps?.pkgName ?? resultProps?.package, `${path}.properties.pkgName`)) ?? nonEmpty(fields.get('package'));
+  const installed =
+    nonEmpty(optStr(resultProps?.installedVersion, `${path}.properties.installedVersion`)) ?? nonEmpty(fields.get('installed version')) ?? nonEmpty(fields.get('version'));
+  const fixed =
+    nonEmpty(optStr(resultProps?.fixedVersion, `${path}.properties.fixedVersion`)) ?? nonEmpty(fields.get('fixed version')) ?? nonEmpty(fields.get('fix version'));
+  const title = rule ? messageText(rule.shortDescription, `${path}(rule).shortDescription`) : undefined;
+
+  const finding: Finding = { id, severity, source };
+  if (pkg) finding.package = pkg;
+  if (installed) finding.installedVersion = installed;
+  if (fixed) finding.fixedVersion = fixed;
+  if (title) finding.title = title.slice(0, 200);
+  return finding;
+}
+
+function levelOfRule(rule: Json, path: string): string | undefined {
+  const config = optObj(rule.defaultConfiguration, `${path}(rule).defaultConfiguration`);
+  return config ? optStr(config.level, `${path}(rule).defaultConfiguration.level`) : undefined;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// CycloneDX 1.4–1.6
+
+function readCycloneDx(doc: unknown, reportDigest: string): Parsed {
+  const root = obj(doc, '$');
+  if (root.bomFormat !== 'CycloneDX') throw malformed('$.bomFormat', '"CycloneDX"', root.bomFormat);
+  const spec = str(root.specVersion, '$.specVersion');
+  if (!/^1\.[4-6]$/.test(spec)) throw malformed('$.specVersion', 'CycloneDX 1.4, 1.5 or 1.6', spec);
+  const source = `cyclonedx:${reportDigest}`;
+  // An SBOM attached with the same media type is not a scan: "no vulnerabilities key" must never read as
+  // "no vulnerabilities". Scanners write `"vulnerabilities": []` when they found none.
+  if (root.vulnerabilities === undefined) {
+    throw new ReportFailure(ReportErrorCodes.NOT_A_VULNERABILITY_REPORT, '$.vulnerabilities is absent: this CycloneDX document is an SBOM, not a vulnerability scan');
+  }
+
+  const digests = new Set<string>();
+  let createdAt: string | undefined;
+  const metadata = optObj(root.metadata, '$.metadata');
+  if (metadata) {
+    createdAt = optStr(metadata.timestamp, '$.metadata.timestamp');
+    const component = optObj(metadata.component, '$.metadata.component');
+    if (component) collectComponentDigests(component, '$.metadata.component', digests);
+    collectPropertyDigests(metadata.properties, '$.metadata.properties', digests);
+  }
+
+  // Components by bom-ref, walking nested components without recursion (bounded by the JSON depth check).
+  const components = new Map<string, { name?: string; version?: string; purl?: string }>();
+  const stack: Array<{ value: unknown; path: string }> = optArr(root.components, '$.components').map((value, i) => ({ value, path: `$.components[${i}]` }));
+  while (stack.length > 0) {
+    const { value, path } = stack.pop()!;
+    const c = obj(value, path);
+    const ref = optStr(c['bom-ref'], `${path}["bom-ref"]`);
+    const entry = {
+      name: optStr(c.name, `${path}.name`),
+      version: optStr(c.version, `${path}.version`),
+      purl: optStr(c.purl, `${path}.purl`),
+    };
+    if (ref !== undefined) components.set(ref, entry);
+    optArr(c.components, `${path}.components`).forEach((child, i) => stack.push({ value: child, path: `${path}.components[${i}]` }));
+  }
+
+  const findings: Finding[] = [];
+  optArr(root.vulnerabilities, '$.vulnerabilities').forEach((vValue, i) => {
+    const path = `$.vulnerabilities[${i}]`;
+    const v = obj(vValue, path);
+    const id = str(v.id, `${path}.id`).trim();
+    if (id === '') throw malformed(`${path}.id`, 'a vulnerability id', v.id);
+    let severity: Severity = 'unknown';
+    optArr(v.ratings, `${path}.ratings`).forEach((rValue, j) => {
+      const rPath = `${path}.ratings[${j}]`;
+      const rating = obj(rValue, rPath);
+      const text = optStr(rating.severity, `${rPath}.severity`);
+      if (text !== undefined) {
+        const s = severityFromText(text);
+        if (!s) throw malformed(`${rPath}.severity`, 'critical, high, medium, low, info, none or unknown', text);
+        severity = moreSevere(severity, s);
+      } else if (rating.score !== undefined && rating.score !== null) {
+        if (typeof rating.score !== 'number') throw malformed(`${rPath}.score`, 'a number', rating.score);
+        severity = moreSevere(severity, severityFromScore(rating.score));
+      }
+    });
+    const title = nonEmpty(optStr(v.description, `${path}.description`));
+    const recommendation = optStr(v.recommendation, `${path}.recommendation`);
+    const fromRecommendation = recommendation ? /\bto version\s+(\S+?)\.?$/i.exec(recommendation.trim())?.[1] : undefined;
+    const analysis = optObj(v.analysis, `${path}.analysis`);
+    if (analysis) optStr(analysis.state, `${path}.analysis.state`);
+
+    const affects = optArr(v.affects, `${path}.affects`);
+    if (affects.length === 0) {
+      const f: Finding = { id, severity, source };
+      if (title) f.title = title.slice(0, 200);
+      if (fromRecommendation) f.fixedVersion = fromRecommendation;
+      findings.push(f);
+      return;
+    }
+    affects.forEach((aValue, j) => {
+      const aPath = `${path}.affects[${j}]`;
+      const a = obj(aValue, aPath);
+      const ref = str(a.ref, `${aPath}.ref`);
+      const component = components.get(ref);
+      let fixed: string | undefined;
+      let affectedVersion: string | undefined;
+      optArr(a.versions, `${aPath}.versions`).forEach((verValue, k) => {
+        const verPath = `${aPath}.versions[${k}]`;
+        const ver = obj(verValue, verPath);
+        const version = optStr(ver.version, `${verPath}.version`) ?? optStr(ver.range, `${verPath}.range`);
+        const status = optStr(ver.status, `${verPath}.status`) ?? 'affected';
+        if (status === 'unaffected' && version && !fixed) fixed = version;
+        if (status === 'affected' && version && !affectedVersion) affectedVersion = version;
+      });
+      const f: Finding = { id, severity, source };
+      const pkg = component?.name ?? nameFromPurl(component?.purl ?? ref);
+      if (pkg) f.package = pkg;
+      const installed = component?.version ?? affectedVersion;
+      if (installed) f.installedVersion = installed;
+      const fixedVersion = nonEmpty(fixed ?? fromRecommendation);
+      if (fixedVersion) f.fixedVersion = fixedVersion;
+      if (title) f.title = title.slice(0, 200);
+      findings.push(f);
+    });
+  });
+
+  return { findings, digests: [...digests], createdAt, createdPath: createdAt === undefined ? undefined : '$.metadata.timestamp' };
+}
+
+function collectComponentDigests(component: Json, path: string, into: Set<string>): void {
+  const version = optStr(component.version, `${path}.version`);
+  if (version && DIGEST_RE.test(version.toLowerCase())) into.add(version.toLowerCase());
+  for (const key of ['purl', 'bom-ref']) {
+    const value = optStr(component[key], `${path}["${key}"]`);
+    const digest = value ? digestFromPurl(value) : undefined;
+    if (digest) into.add(digest);
+  }
+  optArr(component.hashes, `${path}.hashes`).forEach((hValue, i) => {
+    const h = obj(hValue, `${path}.hashes[${i}]`);
+    const alg = str(h.alg, `${path}.hashes[${i}].alg`).toUpperCase();
+    const content = str(h.content, `${path}.hashes[${i}].content`).toLowerCase();
+    if (alg === 'SHA-256' && /^[a-f0-9]{64}$/.test(content)) into.add(`sha256:${content}`);
+    if (alg === 'SHA-512' && /^[a-f0-9]{128}$/.test(content)) into.add(`sha512:${content}`);
+  });
+  collectPropertyDigests(component.properties, `${path}.properties`, into);
+}
+
+/** `properties: [{ name, value }]`: Trivy's `aquasecurity:trivy:RepoDigest` and any `…digest` property (not `ImageID`). */
+function collectPropertyDigests(value: unknown, path: string, into: Set<string>): void {
+  optArr(value, path).forEach((pValue, i) => {
+    const p = obj(pValue, `${path}[${i}]`);
+    const name = str(p.name, `${path}[${i}].name`);
+    const v = optStr(p.value, `${path}[${i}].value`);
+    if (!v || !/digest/i.test(name)) return;
+    const m = DIGEST_IN_TEXT.exec(v);
+    if (m) into.add(m[1].toLowerCase());
+  });
+}
+
+/** The version of a `pkg:oci/…@<digest>` purl (percent-encoded `sha256%3A…`), when it is a digest. */
+function digestFromPurl(purl: string): string | undefined {
+  if (!/^pkg:oci\//i.test(purl)) return undefined;
+  const at = purl.indexOf('@');
+  if (at < 0) return undefined;
+  let version = purl.slice(at + 1).split(/[?#]/)[0];
+  try {
+    version = decodeURIComponent(version);
+  } catch {
+    return undefined;
+  }
+  version = version.toLowerCase();
+  return DIGEST_RE.test(version) ? version : undefined;
+}
+
+function nameFromPurl(purl: string): string | undefined {
+  const m = /^pkg:[a-z0-9.+-]+\/(?:[^@?#]*\/)?([^/@?#]+)/i.exec(purl);
+  if (!m) return undefined;
+  try {
+    return decodeURIComponent(m[1]);
+  } catch {
+    return m[1];
+  }
+}
+
+function dedupe(findings: Finding[]): Finding[] {
+  const byKey = new Map<string, Finding>();
+  for (const f of findings) {
+    const key = `${f.id}\u0000${f.package ?? ''}\u0000${f.installedVersion ?? ''}`;
+    const seen = byKey.get(key);
+    if (!seen) byKey.set(key, f);
+    else {
+      if (SEVERITY_RANK[f.severity] > SEVERITY_RANK[seen.severity]) seen.severity = f.severity;
+      if (!seen.fixedVersion && f.fixedVersion) seen.fixedVersion = f.fixedVersion;
+    }
+  }
+  return [...byKey.values()];
+}
