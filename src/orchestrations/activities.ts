@@ -1,0 +1,382 @@
+/**
+ * The activities of `imageGate`: plain async functions from JSON input to JSON output, registered with the
+ * Functions host at the bottom and handed to the local durable driver as {@link gateActivities}.
+ *
+ * Errors lose their class across the activity boundary, so outcomes are data: a permanent failure comes back
+ * as `{ ok: false, code, detail }`; a transient one (`GuardError` `TRANSIENT`) is thrown so the orchestration's
+ * Durable retry options retry it.
+ */
+import * as df from 'durable-functions';
+import { ErrorCodes, GuardError, isGuardError } from '../core/errors';
+import { applyModeFor, effectiveSources, findGateRule, isRegistryAllowed, promoteTarget } from '../core/policy';
+import type { ApplyMode, GateRule } from '../core/policyTypes';
+import { blockedVerdict, decide, type ManifestEvidence } from '../core/decision';
+import {
+  MediaTypes,
+  type ApplyResult,
+  type Check,
+  type Descriptor,
+  type FindingsResult,
+  type FindingsSourceName,
+  type ImageId,
+  type ResolvedManifest,
+  type SignatureResult,
+  type Verdict,
+} from '../core/types';
+import type { RegistryClient } from '../adapters/ports';
+import { Activities } from './names';
+import { getGateServices } from './services';
+
+/** A permanent failure of an activity, as data. */
+export interface ActivityFailure {
+  ok: false;
+  code: string;
+  detail: string;
+}
+
+/** Runs `work`; permanent GuardErrors become {@link ActivityFailure}, transient ones (and bugs) are rethrown. */
+async function permanentAsData<T>(work: () => Promise<T>): Promise<T | ActivityFailure> {
+  try {
+    return await work();
+  } catch (err) {
+    if (isGuardError(err) && err.code !== ErrorCodes.TRANSIENT) return { ok: false, code: err.code, detail: err.message };
+    throw err;
+  }
+}
+
+// ---- loadGateContext ----
+
+/** Input of {@link loadGateContext}. */
+export interface LoadGateContextInput {
+  image: ImageId;
+}
+
+/** What the policy says about one image, resolved once at the start of the gate. */
+export interface GateContext {
+  ok: true;
+  registryAllowed: boolean;
+  rule?: GateRule;
+  /** `gate[<i>] scope "<glob>"`, or `none` when no rule matches. */
+  ruleLabel: string;
+  sources: FindingsSourceName[];
+  applyMode: ApplyMode;
+  /** Release repository for `promote` mode. */
+  promoteTarget?: string;
+  policyVersion: number;
+  policyHash: string;
+  scanDeadlineMs: number;
+  pollIntervalMs: number;
+  maxReportAgeMs: number;
+  trustPolicy?: string;
+}
+
+/** Reads the policy for an image: allowlist, gate rule, sources, apply mode, wait times. */
+export async function loadGateContext(input: LoadGateContextInput): Promise<GateContext | ActivityFailure> {
+  return permanentAsData(async () => {
+    const policy = getGateServices().policy();
+    const { registry, repository } = input.image;
+    const rule = findGateRule(policy, repository);
+    const applyMode = applyModeFor(policy, registry, rule);
+    return {
+      ok: true as const,
+      registryAllowed: isRegistryAllowed(policy, registry),
+      rule,
+      ruleLabel: rule ? `gate[${rule.index}] scope "${rule.scope}"` : 'none',
+      sources: rule ? effectiveSources(rule, registry) : [],
+      applyMode,
+      promoteTarget: rule && applyMode === 'promote' ? promoteTarget(rule, repository) : undefined,
+      policyVersion: policy.version,
+      policyHash: policy.hash,
+      scanDeadlineMs: rule?.vulnerabilities.scanDeadlineMs ?? 0,
+      pollIntervalMs: rule?.vulnerabilities.pollIntervalMs ?? 60_000,
+      maxReportAgeMs: rule?.vulnerabilities.maxReportAgeMs ?? 0,
+      trustPolicy: rule?.signatures.trustPolicy,
+    };
+  });
+}
+
+// ---- resolveManifest ----
+
+/** A platform manifest to gate. */
+export interface PlatformManifest {
+  digest: string;
+  /** `os/architecture[/variant]`. */
+  platform?: string;
+}
+
+/** What was pushed. */
+export interface ResolvedImage {
+  ok: true;
+  /** `artifact`: a referrer (signature, report, SBOM) or a non-image artifact; not gated. */
+  kind: 'image' | 'index' | 'artifact';
+  manifest: ResolvedManifest;
+  /** The manifests to collect findings for: the image itself, or an index's platform manifests. */
+  platforms: PlatformManifest[];
+}
+
+const INDEX_TYPES: ReadonlySet<string> = new Set([MediaTypes.ociIndex, MediaTypes.dockerManifestList]);
+const IMAGE_CONFIG_TYPES: ReadonlySet<string> = new Set([MediaTypes.ociConfig, 'application/vnd.docker.container.image.v1+json']);
+
+function platformLabel(platform: Descriptor['platform']): string | undefined {
+  if (!platform) return undefined;
+  return [platform.os, platform.architecture, platform.variant].filter((p) => p !== undefined && p !== '').join('/');
+}
+
+/** Buildx attestation manifests ride in an index as `unknown/unknown` platforms; they are not images. */
+function isAttestation(child: Descriptor): boolean {
+  return child.annotations?.['vnd.docker.reference.type'] === 'attestation-manifest' || (child.platform?.os === 'unknown' && child.platform?.architecture === 'unknown');
+}
+
+/** A manifest is an artifact (not an image) when it refers to another one or its config is not an image config. */
+function isArtifact(manifest: ResolvedManifest): boolean {
+  if (manifest.subject) return true;
+  if (manifest.artifactType && !IMAGE_CONFIG_TYPES.has(manifest.artifactType)) return true;
+  if (INDEX_TYPES.has(manifest.mediaType)) return false;
+  const config = manifest.blobs[0];
+  return config !== undefined && !IMAGE_CONFIG_TYPES.has(config.mediaType);
+}
+
+/** Only the JSON-safe descriptor data of a fetched manifest (no bytes) crosses the activity boundary. */
+function plainManifest(m: ResolvedManifest): ResolvedManifest {
+  return {
+    digest: m.digest,
+    mediaType: m.mediaType,
+    children: m.children,
+    blobs: m.blobs,
+    artifactType: m.artifactType,
+    subject: m.subject,
+    annotations: m.annotations,
+    size: m.size,
+  };
+}
+
+/** Fetches the pushed manifest by digest and classifies it. */
+export async function resolveManifest(input: { image: ImageId }): Promise<ResolvedImage | ActivityFailure> {
+  return permanentAsData(async () => {
+    const { image } = input;
+    const manifest = plainManifest(await getGateServices().registry(image.registry).getManifest(image.repository, image.digest));
+    if (isArtifact(manifest)) return { ok: true as const, kind: 'artifact' as const, manifest, platforms: [] };
+    if (INDEX_TYPES.has(manifest.mediaType)) {
+      const platforms = manifest.children.filter((c) => !isAttestation(c)).map((c) => ({ digest: c.digest, platform: platformLabel(c.platform) }));
+      return { ok: true as const, kind: 'index' as const, manifest, platforms };
+    }
+    return { ok: true as const, kind: 'image' as const, manifest, platforms: [{ digest: image.digest }] };
+  });
+}
+
+// ---- collectFindings ----
+
+/** Input of {@link collectFindings}: one platform manifest, one source. */
+export interface CollectFindingsInput {
+  /** The platform manifest (never an index). */
+  image: ImageId;
+  source: FindingsSourceName;
+  maxReportAgeMs: number;
+  /** Orchestration time, epoch ms. */
+  nowMs: number;
+}
+
+/**
+ * Asks one findings source about one manifest. Never reports a permanent failure as a failure: a source that
+ * errs gives a `status: 'error'` result, which the decision treats as inconclusive (never clean).
+ */
+export async function collectFindings(input: CollectFindingsInput): Promise<FindingsResult> {
+  const source = getGateServices().sources.find((s) => s.name === input.source);
+  if (!source) {
+    return { source: input.source, status: 'error', code: ErrorCodes.UNSUPPORTED, detail: `findings source "${input.source}" is not configured in this deployment` };
+  }
+  try {
+    return await source.collect({ image: input.image, maxReportAgeMs: input.maxReportAgeMs, nowMs: input.nowMs });
+  } catch (err) {
+    if (isGuardError(err) && err.code !== ErrorCodes.TRANSIENT) return { source: input.source, status: 'error', code: err.code, detail: err.message };
+    throw err;
+  }
+}
+
+// ---- verifySignatures ----
+
+/** Input of {@link verifySignatures}. */
+export interface VerifySignaturesActivityInput {
+  /** The pushed digest: an index's signatures sign the index. */
+  image: ImageId;
+  manifest: ResolvedManifest;
+  trustPolicy?: string;
+}
+
+/** Verifies the signatures of the pushed manifest; a permanent error is an inconclusive result, never a pass. */
+export async function verifySignatures(input: VerifySignaturesActivityInput): Promise<SignatureResult> {
+  try {
+    return await getGateServices().verifySignatures(input);
+  } catch (err) {
+    if (isGuardError(err) && err.code !== ErrorCodes.TRANSIENT) {
+      return { status: 'inconclusive', reason: `signature verification failed to run: ${err.code}: ${err.message}`, signatures: [] };
+    }
+    throw err;
+  }
+}
+
+// ---- decide ----
+
+/** Input of {@link decideActivity}: the evidence (the activity adds the policy), or a fail-closed block. */
+export type DecideActivityInput =
+  | {
+      image: ImageId;
+      tag?: string;
+      rule?: GateRule;
+      sources: FindingsSourceName[];
+      manifests: ManifestEvidence[];
+      deadlinePassed: boolean;
+      extraChecks?: Check[];
+      /** Orchestration time, ISO 8601. */
+      now: string;
+    }
+  | {
+      image: ImageId;
+      tag?: string;
+      /** The check that failed before evidence existed: the verdict is a block naming it. */
+      blocked: Check;
+      now: string;
+    };
+
+/** Decides with the current policy (pure core); or builds the fail-closed block verdict. */
+export async function decideActivity(input: DecideActivityInput): Promise<Verdict> {
+  const policy = getGateServices().policy();
+  const now = new Date(input.now);
+  if ('blocked' in input) return blockedVerdict({ policy, image: input.image, tag: input.tag, now, check: input.blocked });
+  return decide({
+    policy,
+    rule: input.rule,
+    image: input.image,
+    tag: input.tag,
+    sources: input.sources,
+    manifests: input.manifests,
+    deadlinePassed: input.deadlinePassed,
+    extraChecks: input.extraChecks,
+    now,
+  });
+}
+
+// ---- applyVerdict ----
+
+/** Input of {@link applyVerdict}. */
+export interface ApplyVerdictInput {
+  verdict: Verdict;
+  mode: ApplyMode;
+  dryRun: boolean;
+  /** Release repository (promote mode). */
+  promoteTarget?: string;
+}
+
+/** What applying a verdict will do; computed first, then executed (or, for a dry run, only described). */
+type ApplyPlan =
+  | { kind: 'attributes'; attributes: { quarantineState: 'Passed' | 'Quarantined'; quarantineDetails: string }; detail: string }
+  | { kind: 'promote'; target: string; tag?: string; detail: string }
+  | { kind: 'nothing'; detail: string };
+
+/** ACR's `quarantineDetails` is a free string; keep it small (4 KiB) and machine-readable. */
+export const MAX_QUARANTINE_DETAILS = 4096;
+
+/** A compact JSON summary of a verdict for `quarantineDetails`: decision, summary, rule, failing checks. */
+export function quarantineDetails(verdict: Verdict): string {
+  const failing = verdict.checks
+    .filter((c) => c.status === 'fail' || c.status === 'inconclusive')
+    .map((c) => ({ name: c.name, status: c.status, reason: c.reason.length > 300 ? `${c.reason.slice(0, 300)}…` : c.reason, ...(c.manifest ? { manifest: c.manifest } : {}) }));
+  const base = {
+    scanner: 'acr-guard',
+    decision: verdict.decision,
+    summary: verdict.summary.length > 500 ? `${verdict.summary.slice(0, 500)}…` : verdict.summary,
+    rule: verdict.rule,
+    policy: verdict.policy,
+    decidedAt: verdict.decidedAt,
+    findingCounts: verdict.findingCounts,
+  };
+  // Drop failing checks from the end until the whole document fits; say how many were left out.
+  for (let keep = failing.length; keep >= 0; keep--) {
+    const text = JSON.stringify({ ...base, checks: failing.slice(0, keep), ...(keep < failing.length ? { omittedChecks: failing.length - keep } : {}) });
+    if (Buffer.byteLength(text, 'utf8') <= MAX_QUARANTINE_DETAILS) return text;
+  }
+  return JSON.stringify({ scanner: 'acr-guard', decision: verdict.decision, decidedAt: verdict.decidedAt, omittedChecks: failing.length });
+}
+
+function planApply(input: ApplyVerdictInput): ApplyPlan {
+  const { verdict, mode } = input;
+  const released = verdict.decision === 'release';
+  switch (mode) {
+    case 'quarantine': {
+      const state = released ? 'Passed' : 'Quarantined';
+      return { kind: 'attributes', attributes: { quarantineState: state, quarantineDetails: quarantineDetails(verdict) }, detail: `quarantineState=${state}` };
+    }
+    case 'promote': {
+      if (!released) return { kind: 'nothing', detail: 'blocked: not promoted' };
+      if (!input.promoteTarget) throw new GuardError(ErrorCodes.INVALID_POLICY, `promote mode needs promote.repository in gate rule ${verdict.rule}`, { field: 'gate.promote.repository' });
+      return { kind: 'promote', target: input.promoteTarget, tag: verdict.tag, detail: `promoted to ${input.promoteTarget}@${verdict.image.digest}${verdict.tag ? ` and :${verdict.tag}` : ''}` };
+    }
+    default:
+      return { kind: 'nothing', detail: 'verdict recorded only (apply mode none)' };
+  }
+}
+
+/** Copies one manifest (and, for an index, its child manifests) with all blobs into `target`, by digest. */
+async function copyByDigest(client: RegistryClient, from: string, target: string, digest: string): Promise<void> {
+  const manifest = await client.getManifest(from, digest);
+  for (const child of manifest.children) await copyByDigest(client, from, target, child.digest);
+  for (const blob of manifest.blobs) await client.mountBlob(target, blob.digest, from);
+  const put = await client.putManifest(target, digest, manifest.bytes, manifest.mediaType);
+  if (put !== digest) throw new GuardError(ErrorCodes.DIGEST_MISMATCH, `${target}: the registry stored ${put} for manifest ${digest}; the copy is not faithful`);
+}
+
+/**
+ * Applies a verdict on the registry. Idempotent: setting attributes and copying by digest can be repeated.
+ * quarantine: `Passed` on release, `Quarantined` (with the reasons) on block. promote: copy into the release
+ * repository on release; nothing on block. none: nothing. Dry run: nothing, and says what it would have done.
+ */
+export async function applyVerdict(input: ApplyVerdictInput): Promise<ApplyResult> {
+  let plan: ApplyPlan;
+  try {
+    plan = planApply(input);
+  } catch (err) {
+    if (isGuardError(err)) return { mode: input.mode, ok: false, code: err.code, detail: err.message };
+    throw err;
+  }
+  if (input.dryRun) return { mode: 'dry-run', ok: true, detail: `dry run (${input.mode}): would apply ${plan.detail}` };
+  const { image } = input.verdict;
+  const result = await permanentAsData(async () => {
+    const client = getGateServices().registry(image.registry);
+    if (plan.kind === 'attributes') await client.setManifestAttributes(image.repository, image.digest, plan.attributes);
+    if (plan.kind === 'promote') {
+      await copyByDigest(client, image.repository, plan.target, image.digest);
+      if (plan.tag) {
+        const manifest = await client.getManifest(image.repository, image.digest);
+        await client.putManifest(plan.target, plan.tag, manifest.bytes, manifest.mediaType);
+      }
+    }
+    return { mode: input.mode, ok: true, detail: plan.detail } satisfies ApplyResult;
+  });
+  return 'code' in result && result.ok === false ? { mode: input.mode, ok: false, code: result.code, detail: result.detail } : (result as ApplyResult);
+}
+
+// ---- recordVerdict ----
+
+/** Appends the verdict to the audit store. */
+export async function recordVerdict(input: { verdict: Verdict }): Promise<{ ok: true } | ActivityFailure> {
+  return permanentAsData(async () => {
+    await getGateServices().audit.recordVerdict(input.verdict);
+    return { ok: true as const };
+  });
+}
+
+/** Every activity of `imageGate` by its registered name (the local driver runs them from here). */
+export const gateActivities = {
+  [Activities.loadGateContext]: loadGateContext,
+  [Activities.resolveManifest]: resolveManifest,
+  [Activities.collectFindings]: collectFindings,
+  [Activities.verifySignatures]: verifySignatures,
+  [Activities.decide]: decideActivity,
+  [Activities.applyVerdict]: applyVerdict,
+  [Activities.recordVerdict]: recordVerdict,
+} as const;
+
+for (const [name, handler] of Object.entries(gateActivities)) {
+  const run = handler as (input: unknown) => Promise<unknown>;
+  df.app.activity(name, { handler: (input: unknown) => run(input) });
+}

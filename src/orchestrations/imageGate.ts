@@ -1,0 +1,232 @@
+/**
+ * `imageGate`: one instance per `registry/repository@digest`. Control flow only: every side effect is an
+ * activity, time comes from `context.df.currentUtcDateTime`, waiting is a durable timer.
+ *
+ * loadGateContext → (registry not allowed: ignored) → resolveManifest (artifact: ignored) → collect findings
+ * for every platform manifest × source in parallel, re-collecting only what is still pending after each poll
+ * interval until the scan deadline → verifySignatures (the pushed digest) → decide → applyVerdict →
+ * recordVerdict.
+ *
+ * Fail closed: when an activity fails for good (after its retries) or reports a permanent failure, the gate
+ * builds a block verdict naming the step and the code, applies the block and records it. It never releases.
+ */
+import * as df from 'durable-functions';
+import { blockedVerdict, scanComplete, type ManifestEvidence } from '../core/decision';
+import { isAcrHost } from '../core/policy';
+import type { ApplyMode } from '../core/policyTypes';
+import type { ApplyResult, Check, FindingsResult, FindingsSourceName, ImageId, SignatureResult, Verdict } from '../core/types';
+import type {
+  ActivityFailure,
+  ApplyVerdictInput,
+  CollectFindingsInput,
+  DecideActivityInput,
+  GateContext,
+  LoadGateContextInput,
+  ResolvedImage,
+  VerifySignaturesActivityInput,
+} from './activities';
+import { Activities, ORCH_IMAGE_GATE } from './names';
+
+/** Input of `imageGate`. */
+export interface GateInput {
+  image: ImageId;
+  /** Tag the image was pushed or requested with, when known (informational; the gate acts on the digest). */
+  tag?: string;
+  trigger: 'push' | 'rescan' | 'cli';
+  /** Decide without applying. */
+  dryRun?: boolean;
+}
+
+/** Output of `imageGate`. */
+export interface GateOutcome {
+  /** `ignored`: not gated (registry outside the allowlist, or a signature/report/SBOM artifact). */
+  status: 'decided' | 'ignored';
+  verdict?: Verdict;
+  apply?: ApplyResult;
+  reason?: string;
+}
+
+/** Durable retry policy of every gate activity: first retry after 2 s, doubling, at most 4 attempts. */
+export const GATE_RETRY = { firstRetryIntervalMs: 2_000, backoffCoefficient: 2, maxNumberOfAttempts: 4, maxRetryIntervalMs: 60_000 } as const;
+
+function retryOptions(): df.RetryOptions {
+  const options = new df.RetryOptions(GATE_RETRY.firstRetryIntervalMs, GATE_RETRY.maxNumberOfAttempts);
+  options.backoffCoefficient = GATE_RETRY.backoffCoefficient;
+  options.maxRetryIntervalInMilliseconds = GATE_RETRY.maxRetryIntervalMs;
+  return options;
+}
+
+/** Progress exposed through the instance's custom status. */
+export type GateProgress =
+  | { step: 'loading-policy' | 'resolving-manifest' | 'verifying-signatures' | 'deciding' | 'applying' | 'recording' | 'done' }
+  | { step: 'collecting-findings'; pending: string[] }
+  | { step: 'waiting-for-scan'; pending: string[]; until: string };
+
+/** A step's outcome: its value, or why it failed (after retries, or as a permanent failure). */
+type StepResult<T> = { ok: true; value: T } | { ok: false; code: string; detail: string };
+
+type Gen<T> = Generator<df.Task, T, unknown>;
+
+/** The code a failed activity carried, when the host passed it through (FailureDetails.Properties). */
+function failureCode(err: unknown): string {
+  const code = (err as df.TaskFailedError | undefined)?.failureDetails?.properties?.code;
+  return typeof code === 'string' ? code : 'ACTIVITY_FAILED';
+}
+
+function failureDetail(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function isFailure(value: unknown): value is ActivityFailure {
+  return typeof value === 'object' && value !== null && (value as { ok?: unknown }).ok === false;
+}
+
+/** Calls an activity with the gate's retry policy and turns every failure into data. */
+function* step<I, T>(context: df.OrchestrationContext, name: string, input: I): Gen<StepResult<Exclude<T, ActivityFailure>>> {
+  try {
+    const value = (yield context.df.callActivityWithRetry(name, retryOptions(), input)) as T;
+    if (isFailure(value)) return { ok: false, code: value.code, detail: value.detail };
+    return { ok: true, value: value as Exclude<T, ActivityFailure> };
+  } catch (err) {
+    return { ok: false, code: failureCode(err), detail: `failed after ${GATE_RETRY.maxNumberOfAttempts} attempts: ${failureDetail(err)}` };
+  }
+}
+
+function key(digest: string, source: FindingsSourceName): string {
+  return `${digest}|${source}`;
+}
+
+function label(digest: string, source: FindingsSourceName, platform?: string): string {
+  return `${platform ?? digest.slice(0, 19)}:${source}`;
+}
+
+/** The gate orchestrator. */
+export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<GateOutcome> {
+  const input = context.df.getInput() as GateInput;
+  const { image, tag } = input;
+  const startedAt = context.df.currentUtcDateTime.getTime();
+  const progress = (p: GateProgress): void => context.df.setCustomStatus(p);
+  const nowIso = (): string => context.df.currentUtcDateTime.toISOString();
+  // Until the policy is read, a block is applied as ACR quarantine on ACR hosts and recorded only elsewhere.
+  const applyTo: { mode: ApplyMode; promoteTarget?: string } = { mode: isAcrHost(image.registry) ? 'quarantine' : 'none' };
+
+  /** Applies and records a verdict; a release that cannot be applied becomes a block. */
+  function* finish(verdict: Verdict): Gen<GateOutcome> {
+    progress({ step: 'applying' });
+    const applyMode = applyTo.mode;
+    const applyInput: ApplyVerdictInput = { verdict, mode: applyMode, dryRun: input.dryRun === true, promoteTarget: applyTo.promoteTarget };
+    const applied = yield* step<ApplyVerdictInput, ApplyResult>(context, Activities.applyVerdict, applyInput);
+    let apply: ApplyResult = applied.ok ? applied.value : { mode: applyMode, ok: false, code: applied.code, detail: applied.detail };
+    let final = verdict;
+    if (verdict.decision === 'release' && !apply.ok) {
+      // The release could not be carried out: block, and keep (or put) the image in quarantine.
+      final = yield* blocked({ name: 'apply', status: 'fail', reason: `applyVerdict (${applyMode}) failed: ${apply.code ?? 'ERROR'}: ${apply.detail}`, details: { step: 'applyVerdict', code: apply.code } });
+      const reapplied = yield* step<ApplyVerdictInput, ApplyResult>(context, Activities.applyVerdict, { ...applyInput, verdict: final });
+      apply = reapplied.ok ? reapplied.value : { mode: applyMode, ok: false, code: reapplied.code, detail: reapplied.detail };
+    }
+    progress({ step: 'recording' });
+    const recorded = yield* step<{ verdict: Verdict }, { ok: true }>(context, Activities.recordVerdict, { verdict: final });
+    progress({ step: 'done' });
+    return { status: 'decided', verdict: final, apply, ...(recorded.ok ? {} : { reason: `verdict not recorded: ${recorded.code}: ${recorded.detail}` }) };
+  }
+
+  /** A block verdict for a failure before (or instead of) a decision; computed in-line if even that step fails. */
+  function* blocked(check: Check): Gen<Verdict> {
+    const built = yield* step<DecideActivityInput, Verdict>(context, Activities.decide, { image, tag, blocked: check, now: nowIso() });
+    if (built.ok) return built.value;
+    // The decision is pure core, so the orchestrator can still produce the fail-closed verdict itself.
+    return blockedVerdict({ policy: undefined, image, tag, now: context.df.currentUtcDateTime, check });
+  }
+
+  function* failClosed(stepName: string, checkName: string, failure: { code: string; detail: string }, manifest?: string): Gen<GateOutcome> {
+    const reason = `${stepName} failed: ${failure.code}: ${failure.detail}`;
+    return yield* finish(yield* blocked({ name: checkName, status: 'inconclusive', reason, ...(manifest ? { manifest } : {}), details: { step: stepName, code: failure.code } }));
+  }
+
+  // 1. Policy.
+  progress({ step: 'loading-policy' });
+  const loaded = yield* step<LoadGateContextInput, GateContext>(context, Activities.loadGateContext, { image });
+  if (!loaded.ok) return yield* failClosed('loadGateContext', 'policy', loaded);
+  const gate = loaded.value;
+  if (!gate.registryAllowed) return { status: 'ignored', reason: `registry ${image.registry} is not in the policy's registries allowlist; nothing was done` };
+  applyTo.mode = gate.applyMode;
+  applyTo.promoteTarget = gate.promoteTarget;
+
+  // 2. What was pushed.
+  progress({ step: 'resolving-manifest' });
+  const resolved = yield* step<{ image: ImageId }, ResolvedImage>(context, Activities.resolveManifest, { image });
+  if (!resolved.ok) return yield* failClosed('resolveManifest', 'manifest', resolved);
+  const { kind, manifest, platforms } = resolved.value;
+  if (kind === 'artifact') {
+    return { status: 'ignored', reason: `ignored: artifact (${manifest.artifactType ?? manifest.mediaType}${manifest.subject ? `, refers to ${manifest.subject.digest}` : ''}) is not an image` };
+  }
+
+  // 3. Findings: every platform × source in parallel; poll only what is still pending, until the deadline.
+  const sources = gate.rule ? gate.sources : [];
+  const results = new Map<string, FindingsResult>();
+  const deadline = startedAt + gate.scanDeadlineMs;
+  let deadlinePassed = false;
+  let wanted = platforms.flatMap((p) => sources.map((source) => ({ ...p, source })));
+  while (gate.rule && wanted.length > 0) {
+    progress({ step: 'collecting-findings', pending: wanted.map((w) => label(w.digest, w.source, w.platform)) });
+    const nowMs = context.df.currentUtcDateTime.getTime();
+    const tasks = wanted.map((w) =>
+      context.df.callActivityWithRetry(Activities.collectFindings, retryOptions(), {
+        image: { ...image, digest: w.digest },
+        source: w.source,
+        maxReportAgeMs: gate.maxReportAgeMs,
+        nowMs,
+      } satisfies CollectFindingsInput),
+    );
+    try {
+      const collected = (yield context.df.Task.all(tasks)) as FindingsResult[];
+      collected.forEach((r, i) => results.set(key(wanted[i].digest, wanted[i].source), r));
+    } catch (err) {
+      const i = tasks.findIndex((t) => t.isFaulted);
+      const failedOne = wanted[Math.max(i, 0)];
+      return yield* failClosed(`collectFindings(${failedOne.source})`, `scan:${failedOne.source}`, { code: failureCode(err), detail: `failed after ${GATE_RETRY.maxNumberOfAttempts} attempts: ${failureDetail(err)}` }, failedOne.digest);
+    }
+    const rule = gate.rule;
+    const incomplete = platforms.filter((p) => !scanComplete({ rule, sources, findings: sources.map((s) => results.get(key(p.digest, s))).filter((r): r is FindingsResult => r !== undefined) }));
+    // Only `pending` answers can change by waiting; an `error` is final for this gate.
+    wanted = incomplete.flatMap((p) => sources.filter((s) => results.get(key(p.digest, s))?.status === 'pending').map((source) => ({ ...p, source })));
+    if (wanted.length === 0) break;
+    const now = context.df.currentUtcDateTime.getTime();
+    if (now >= deadline) {
+      deadlinePassed = true;
+      break;
+    }
+    const until = new Date(Math.min(now + gate.pollIntervalMs, deadline));
+    progress({ step: 'waiting-for-scan', pending: wanted.map((w) => label(w.digest, w.source, w.platform)), until: until.toISOString() });
+    yield context.df.createTimer(until);
+  }
+
+  // 4. Signatures of the pushed digest (an index's signature signs the index).
+  progress({ step: 'verifying-signatures' });
+  const signed = yield* step<VerifySignaturesActivityInput, SignatureResult>(context, Activities.verifySignatures, { image, manifest, trustPolicy: gate.trustPolicy });
+  if (!signed.ok) return yield* failClosed('verifySignatures', 'signatures', signed);
+
+  // 5. Decide.
+  progress({ step: 'deciding' });
+  const manifests: ManifestEvidence[] = platforms.map((p) => ({
+    digest: p.digest,
+    ...(p.platform ? { platform: p.platform } : {}),
+    findings: sources.map((s) => results.get(key(p.digest, s))).filter((r): r is FindingsResult => r !== undefined),
+    signatures: signed.value,
+  }));
+  const decided = yield* step<DecideActivityInput, Verdict>(context, Activities.decide, {
+    image,
+    tag,
+    rule: gate.rule,
+    sources,
+    manifests,
+    deadlinePassed,
+    now: nowIso(),
+  });
+  if (!decided.ok) return yield* failClosed('decide', 'decision', decided);
+
+  // 6 + 7. Apply and record.
+  return yield* finish(decided.value);
+}
+
+df.app.orchestration(ORCH_IMAGE_GATE, imageGateOrchestrator);

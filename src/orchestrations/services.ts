@@ -1,0 +1,56 @@
+/**
+ * The services the `imageGate` activities use. Activities are invoked by the host (or the local driver) with
+ * JSON input only, so their dependencies live in one process-wide container set once at startup by the
+ * composition root (`runtime.ts` in Azure, `local/localGate.ts` locally).
+ */
+import type { AuditStore, FindingsSource, RegistryClientFactory } from '../adapters/ports';
+import type { Policy } from '../core/policyTypes';
+import type { ImageId, ResolvedManifest, SignatureResult } from '../core/types';
+
+/** Input of {@link GateServices.verifySignatures}. */
+export interface VerifySignaturesInput {
+  /** The pushed image (for an index: the index digest, which is what its signatures sign). */
+  image: ImageId;
+  manifest: ResolvedManifest;
+  /** Trust policy name from the gate rule. */
+  trustPolicy?: string;
+}
+
+/** Everything the gate's activities depend on. */
+export interface GateServices {
+  /** The current, validated policy. */
+  policy: () => Policy;
+  /** Registry clients by host (allowlisted by the factory). */
+  registry: RegistryClientFactory;
+  /** Findings sources; the rule's effective sources pick among them by name. */
+  sources: FindingsSource[];
+  audit: AuditStore;
+  verifySignatures: (input: VerifySignaturesInput) => Promise<SignatureResult>;
+}
+
+let current: GateServices | undefined;
+
+/** Installs the services (replacing any earlier ones). */
+export function setGateServices(services: GateServices): void {
+  current = services;
+}
+
+/** The installed services; throws when none were installed (a wiring mistake, not a runtime condition). */
+export function getGateServices(): GateServices {
+  if (!current) {
+    throw new Error(
+      'imageGate services are not configured: call setGateServices() (runtime.ts in Azure, runGateLocally locally) before running the gate',
+    );
+  }
+  return current;
+}
+
+/**
+ * The signature verifier used until the signature-verification feature lands: every result is inconclusive,
+ * which blocks when the policy requires signatures and is recorded as skipped otherwise.
+ */
+export const notYetVerifySignatures: GateServices['verifySignatures'] = async () => ({
+  status: 'inconclusive',
+  reason: 'signature verification is not available yet (no verifier configured)',
+  signatures: [],
+});
