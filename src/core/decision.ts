@@ -1,0 +1,356 @@
+/**
+ * THE gate decision: a pure function of (policy rule, findings, signature results, now) -> verdict.
+ *
+ * Every check is recorded with a reason. One line decides: release iff every check is `pass` or `skip` and
+ * there was at least one manifest to judge. Everything else blocks: a failing check, an inconclusive one
+ * (a source that errored, a scan that never came, a signature that could not be verified), a missing rule.
+ * Unscanned is never clean.
+ */
+import { SEVERITIES, type Check, type Finding, type FindingsResult, type FindingsSourceName, type ImageId, type Severity, type SignatureResult, type Verdict } from './types';
+import type { GateRule, Policy, VulnerabilityException } from './policyTypes';
+
+/** The evidence gathered for one manifest (one per platform manifest of an index; one for a plain image). */
+export interface ManifestEvidence {
+  digest: string;
+  /** `linux/amd64` etc., for indexes. */
+  platform?: string;
+  findings: FindingsResult[];
+  signatures: SignatureResult;
+}
+
+/** Input of {@link decide}. */
+export interface DecideInput {
+  policy: Policy;
+  rule: GateRule | undefined;
+  image: ImageId;
+  tag?: string;
+  /** Effective sources for this image. */
+  sources: FindingsSourceName[];
+  /** One per platform manifest (one for a plain image). */
+  manifests: ManifestEvidence[];
+  /** The scan wait deadline has passed. */
+  deadlinePassed: boolean;
+  /** Checks recorded upstream (resolution errors...), always kept. */
+  extraChecks?: Check[];
+  /** Orchestration time. */
+  now: Date;
+}
+
+/** A finding after de-duplication across sources. */
+interface MergedFinding extends Finding {
+  sources: string[];
+}
+
+const MAX_SUMMARY_ITEMS = 3;
+
+function severityRank(s: Severity): number {
+  const i = SEVERITIES.indexOf(s);
+  return i < 0 ? SEVERITIES.length : i;
+}
+
+function findingKey(f: Finding): string {
+  return `${f.id.toUpperCase()}\u0000${f.package ?? ''}`;
+}
+
+/**
+ * De-duplicates findings by (id, package), keeping the more severe one. A fixed version known to any
+ * source is kept, because `onlyFixable` must not pass a finding over just because one source lacks the fix.
+ */
+function mergeFindings(findings: Finding[]): MergedFinding[] {
+  const byKey = new Map<string, MergedFinding>();
+  for (const f of findings) {
+    const key = findingKey(f);
+    const existing = byKey.get(key);
+    if (!existing) {
+      byKey.set(key, { ...f, sources: [f.source] });
+      continue;
+    }
+    const sources = existing.sources.includes(f.source) ? existing.sources : [...existing.sources, f.source];
+    const winner: MergedFinding = severityRank(f.severity) < severityRank(existing.severity) ? { ...f, sources } : { ...existing, sources };
+    if (!winner.fixedVersion) winner.fixedVersion = existing.fixedVersion ?? f.fixedVersion;
+    if (!winner.installedVersion) winner.installedVersion = existing.installedVersion ?? f.installedVersion;
+    byKey.set(key, winner);
+  }
+  return [...byKey.values()].sort((a, b) => severityRank(a.severity) - severityRank(b.severity) || a.id.localeCompare(b.id));
+}
+
+function exceptionMatches(exception: VulnerabilityException, finding: Finding): boolean {
+  if (exception.id.toUpperCase() !== finding.id.toUpperCase()) return false;
+  if (!exception.packages) return true;
+  return finding.package !== undefined && exception.packages.includes(finding.package);
+}
+
+function describeFinding(f: MergedFinding): string {
+  const pkg = f.package ? ` in ${f.package}` : '';
+  const version = f.installedVersion ? ` ${f.installedVersion}` : '';
+  const fix = f.fixedVersion ? ` -> ${f.fixedVersion}` : ' (no fix)';
+  return `${f.id} (${f.severity})${pkg}${version}${fix} [${f.sources.join(', ')}]`;
+}
+
+function shortFinding(f: Finding): string {
+  return `${f.id} (${f.severity})${f.package ? ` in ${f.package}` : ''}`;
+}
+
+/** Completion of the scan for one manifest: which sources are ready, and whether waiting can still help. */
+function sourceResult(findings: FindingsResult[], source: FindingsSourceName): FindingsResult {
+  return findings.find((r) => r.source === source) ?? { source, status: 'pending', detail: 'no result recorded' };
+}
+
+/**
+ * True when waiting longer cannot change the findings for one manifest: with `require: all`, no source is
+ * still pending; with `require: any`, one source is ready or none is pending. (Errors end the wait; they
+ * block in {@link decide} either way.)
+ */
+export function scanComplete(input: { rule: GateRule; sources: FindingsSourceName[]; findings: FindingsResult[] }): boolean {
+  const results = input.sources.map((s) => sourceResult(input.findings, s));
+  const pending = results.some((r) => r.status === 'pending');
+  if (input.rule.vulnerabilities.require === 'all') return !pending;
+  return results.some((r) => r.status === 'ready') || !pending;
+}
+
+function ruleLabel(rule: GateRule): string {
+  return `gate[${rule.index}] scope "${rule.scope}"`;
+}
+
+interface ManifestOutcome {
+  checks: Check[];
+  blocking: MergedFinding[];
+  counted: MergedFinding[];
+  expiredNotes: Map<string, string>;
+  /** Keys of findings removed by an exception in force. */
+  excepted: string[];
+}
+
+function evaluateManifest(input: DecideInput, rule: GateRule, m: ManifestEvidence, isIndex: boolean): ManifestOutcome {
+  const checks: Check[] = [];
+  const where = isIndex ? `platform ${m.platform ?? 'unknown'} (${m.digest}): ` : '';
+  const withManifest = (check: Check): Check => (isIndex ? { ...check, manifest: m.digest } : check);
+  const vuln = rule.vulnerabilities;
+  const rulePath = `gate[${rule.index}].vulnerabilities`;
+
+  // 1. One scan:<source> check per source.
+  const results = input.sources.map((s) => sourceResult(m.findings, s));
+  const ready = results.filter((r): r is Extract<FindingsResult, { status: 'ready' }> => r.status === 'ready');
+  for (const r of results) {
+    const name = `scan:${r.source}`;
+    if (r.status === 'ready') {
+      checks.push(withManifest({ name, status: 'pass', reason: `${where}${r.findings.length} findings from ${r.source}: ${r.detail}`, details: { findings: r.findings.length } }));
+    } else if (r.status === 'pending') {
+      const others = ready.filter((o) => o.source !== r.source).map((o) => o.source);
+      if (vuln.require === 'any' && others.length > 0) {
+        checks.push(withManifest({ name, status: 'skip', reason: `${where}no results from ${r.source} yet; ${others.join(', ')} ready and ${rulePath}.require is any` }));
+      } else {
+        const when = input.deadlinePassed ? 'by the deadline' : 'yet';
+        checks.push(withManifest({ name, status: 'inconclusive', reason: `${where}no results from ${r.source} ${when}; unscanned is never clean (${r.detail})` }));
+      }
+    } else {
+      checks.push(withManifest({ name, status: 'inconclusive', reason: `${where}${r.source} failed (${r.code}): ${r.detail}`, details: { code: r.code } }));
+    }
+  }
+
+  // 2. Vulnerabilities over the ready sources.
+  const merged = mergeFindings(ready.flatMap((r) => r.findings));
+  const blocking: MergedFinding[] = [];
+  const counted: MergedFinding[] = [];
+  const expiredNotes = new Map<string, string>();
+  let passedOver = 0;
+  const excepted: string[] = [];
+  let belowThreshold = 0;
+  for (const f of merged) {
+    const matching = vuln.exceptions.map((e, i) => ({ e, i })).filter(({ e }) => exceptionMatches(e, f));
+    const valid = matching.find(({ e }) => input.now.getTime() < e.expiresAtMs);
+    const wouldBlock = vuln.block.includes(f.severity) && (!vuln.onlyFixable || Boolean(f.fixedVersion));
+    if (valid) {
+      excepted.push(findingKey(f));
+      // Record the exceptions that changed the outcome; one for a finding below the threshold only leaves the counts.
+      if (vuln.block.includes(f.severity)) {
+        checks.push(
+          withManifest({
+            name: 'exceptions',
+            status: 'pass',
+            reason: `${where}exception ${rulePath}.exceptions[${valid.i}] for ${f.id} applies until ${valid.e.expires}: ${valid.e.reason}`,
+            details: { exception: `${rulePath}.exceptions[${valid.i}]`, id: f.id, package: f.package, expires: valid.e.expires },
+          }),
+        );
+      }
+      continue;
+    }
+    counted.push(f);
+    if (!vuln.block.includes(f.severity)) {
+      belowThreshold++;
+      continue;
+    }
+    if (!wouldBlock) {
+      passedOver++;
+      continue;
+    }
+    blocking.push(f);
+    const expired = matching[0];
+    if (expired) {
+      const note = `exception ${rulePath}.exceptions[${expired.i}] for ${f.id} expired ${expired.e.expires}; it no longer applies`;
+      expiredNotes.set(findingKey(f), note);
+      checks.push(
+        withManifest({
+          name: 'exceptions',
+          status: 'skip',
+          reason: `${where}${note}`,
+          details: { exception: `${rulePath}.exceptions[${expired.i}]`, id: f.id, package: f.package, expired: expired.e.expires },
+        }),
+      );
+    }
+  }
+  const notes: string[] = [];
+  if (belowThreshold > 0) notes.push(`${belowThreshold} below the block threshold`);
+  if (passedOver > 0) notes.push(`${passedOver} without a fixed version passed over (${rulePath}.onlyFixable)`);
+  if (excepted.length > 0) notes.push(`${excepted.length} excepted`);
+  const noteText = notes.length > 0 ? `; ${notes.join(', ')}` : '';
+  const complete = vuln.require === 'all' ? ready.length === results.length : ready.length > 0;
+  const details = {
+    blocking: blocking.map((f) => ({ id: f.id, severity: f.severity, package: f.package, installedVersion: f.installedVersion, fixedVersion: f.fixedVersion, sources: f.sources })),
+    passedOver,
+    excepted: excepted.length,
+    belowThreshold,
+    expiredExceptions: [...expiredNotes.values()],
+  };
+  if (blocking.length > 0) {
+    const expiredText = expiredNotes.size > 0 ? `; ${[...expiredNotes.values()].join('; ')}` : '';
+    checks.push(
+      withManifest({
+        name: 'vulnerabilities',
+        status: 'fail',
+        reason: `${where}${blocking.length} blocking findings (${rulePath}.block: ${vuln.block.join(', ')}): ${blocking.map(describeFinding).join('; ')}${noteText}${expiredText}`,
+        details,
+      }),
+    );
+  } else if (ready.length === 0) {
+    checks.push(withManifest({ name: 'vulnerabilities', status: 'inconclusive', reason: `${where}no findings source is ready (${input.sources.join(', ') || 'none configured'}); cannot evaluate vulnerabilities`, details }));
+  } else if (!complete) {
+    const missing = results.filter((r) => r.status !== 'ready').map((r) => r.source);
+    checks.push(
+      withManifest({ name: 'vulnerabilities', status: 'inconclusive', reason: `${where}0 blocking findings so far, but ${missing.join(', ')} not ready and ${rulePath}.require is all${noteText}`, details }),
+    );
+  } else {
+    checks.push(withManifest({ name: 'vulnerabilities', status: 'pass', reason: `${where}0 blocking findings from ${ready.map((r) => r.source).join(', ')}${noteText}`, details }));
+  }
+
+  // 3. Signatures.
+  const sig = m.signatures;
+  const sigPath = `gate[${rule.index}].signatures`;
+  const trust = rule.signatures.trustPolicy ? ` (trust policy ${rule.signatures.trustPolicy})` : '';
+  if (rule.signatures.required) {
+    const status = sig.status === 'verified' ? 'pass' : sig.status === 'failed' ? 'fail' : 'inconclusive';
+    checks.push(withManifest({ name: 'signatures', status, reason: `${where}signatures ${sig.status}${trust}: ${sig.reason}`, details: { status: sig.status, required: true } }));
+  } else {
+    const status = sig.status === 'verified' ? 'pass' : 'skip';
+    checks.push(withManifest({ name: 'signatures', status, reason: `${where}signatures ${sig.status}, not required by ${sigPath}: ${sig.reason}`, details: { status: sig.status, required: false } }));
+  }
+  return { checks, blocking, counted, expiredNotes, excepted };
+}
+
+function countFindings(findings: MergedFinding[]): Partial<Record<Severity, number>> {
+  const counts: Partial<Record<Severity, number>> = {};
+  const seen = new Set<string>();
+  for (const f of findings) {
+    const key = findingKey(f);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    counts[f.severity] = (counts[f.severity] ?? 0) + 1;
+  }
+  return counts;
+}
+
+/** Short phrases for the summary line, most important first. */
+function blockingPhrases(checks: Check[], blocking: MergedFinding[], expiredNotes: Map<string, string>): string[] {
+  const phrases: string[] = [];
+  const unique = mergeFindings(blocking);
+  for (const f of unique.slice(0, MAX_SUMMARY_ITEMS)) {
+    const expired = expiredNotes.get(findingKey(f));
+    phrases.push(`${shortFinding(f)}${expired ? ' (exception expired)' : ''}`);
+  }
+  if (unique.length > MAX_SUMMARY_ITEMS) phrases.push(`${unique.length - MAX_SUMMARY_ITEMS} more blocking findings`);
+  const seen = new Set<string>();
+  for (const check of checks) {
+    if (check.status === 'pass' || check.status === 'skip') continue;
+    if (check.name === 'vulnerabilities' && check.status === 'fail') continue;
+    let phrase: string;
+    if (check.name === 'signatures') phrase = `signatures ${check.status === 'fail' ? 'failed' : 'inconclusive'}`;
+    else if (check.name.startsWith('scan:')) phrase = `${check.name.slice(5)} ${check.status === 'fail' ? 'failed' : 'inconclusive'}`;
+    else if (check.name === 'vulnerabilities') phrase = 'vulnerabilities inconclusive';
+    else phrase = `${check.name} ${check.status}: ${check.reason}`;
+    if (!seen.has(phrase)) {
+      seen.add(phrase);
+      phrases.push(phrase);
+    }
+  }
+  return phrases;
+}
+
+function verdictBase(input: { policy: Policy | undefined; image: ImageId; tag?: string; now: Date }): Pick<Verdict, 'image' | 'tag' | 'policy' | 'decidedAt'> {
+  const base: Pick<Verdict, 'image' | 'tag' | 'policy' | 'decidedAt'> = {
+    image: { registry: input.image.registry, repository: input.image.repository, digest: input.image.digest },
+    policy: { version: input.policy?.version ?? 0, hash: input.policy?.hash ?? 'none' },
+    decidedAt: input.now.toISOString(),
+  };
+  if (input.tag !== undefined) base.tag = input.tag;
+  return base;
+}
+
+/**
+ * Decides the gate for one image. Fails closed: any check that is not `pass` or `skip` blocks, and so do
+ * a missing rule and an empty manifest list.
+ */
+export function decide(input: DecideInput): Verdict {
+  const checks: Check[] = [...(input.extraChecks ?? [])];
+  const rule = input.rule;
+  if (!rule) {
+    checks.push({ name: 'policy', status: 'fail', reason: `no gate rule matches ${input.image.repository}; unmatched images are blocked` });
+    return { ...verdictBase(input), decision: 'block', summary: `blocked: no gate rule matches ${input.image.repository}`, checks, findingCounts: {}, rule: 'none' };
+  }
+  if (input.manifests.length === 0) {
+    checks.push({ name: 'manifest', status: 'inconclusive', reason: 'no manifest evidence to evaluate' });
+  }
+  const isIndex = input.manifests.length > 1 || input.manifests.some((m) => m.digest !== input.image.digest);
+  const blocking: MergedFinding[] = [];
+  const counted: MergedFinding[] = [];
+  const expiredNotes = new Map<string, string>();
+  const excepted = new Set<string>();
+  for (const m of input.manifests) {
+    const outcome = evaluateManifest(input, rule, m, isIndex);
+    checks.push(...outcome.checks);
+    blocking.push(...outcome.blocking);
+    counted.push(...outcome.counted);
+    for (const [k, v] of outcome.expiredNotes) expiredNotes.set(k, v);
+    for (const key of outcome.excepted) excepted.add(key);
+  }
+  // The one line that decides.
+  const release = input.manifests.length > 0 && checks.every((c) => c.status === 'pass' || c.status === 'skip');
+  const findingCounts = countFindings(counted);
+  let summary: string;
+  if (release) {
+    const total = Object.values(findingCounts).reduce((a, b) => a + (b ?? 0), 0);
+    const parts = [`0 blocking findings`, `${total} other findings`];
+    if (excepted.size > 0) parts.push(`${excepted.size} excepted`);
+    const sigs = checks.filter((c) => c.name === 'signatures');
+    const sigText = sigs.length > 0 && sigs.every((c) => c.status === 'pass') ? 'signatures verified' : 'signatures not required';
+    summary = `released: ${parts.join(', ')}; ${sigText}`;
+  } else {
+    const phrases = blockingPhrases(checks, blocking, expiredNotes);
+    summary = `blocked: ${phrases.length > 0 ? phrases.join('; ') : 'a check did not pass'}`;
+  }
+  return { ...verdictBase(input), decision: release ? 'release' : 'block', summary, checks, findingCounts, rule: ruleLabel(rule) };
+}
+
+/**
+ * A fail-closed verdict for an error before any evidence exists (policy unreadable, manifest unresolvable,
+ * registry not allowed). Always `block`, whatever the status of the given check.
+ */
+export function blockedVerdict(input: { policy: Policy | undefined; image: ImageId; tag?: string; now: Date; check: Check }): Verdict {
+  return {
+    ...verdictBase(input),
+    decision: 'block',
+    summary: `blocked: ${input.check.name} ${input.check.status}: ${input.check.reason}`,
+    checks: [input.check],
+    findingCounts: {},
+    rule: 'none',
+  };
+}
