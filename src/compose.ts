@@ -11,7 +11,7 @@ import type { AuditStore, FindingsSource, RegistryClient, RegistryClientFactory 
 import { createRegistryClient } from './adapters/registry';
 import { ReportsFindingsSource } from './adapters/reportsSource';
 import { DefenderFindingsSource } from './adapters/defenderSource';
-import type { GateServices } from './orchestrations/services';
+import { notYetVerifySignatures, type GateServices } from './orchestrations/services';
 
 /** Options for {@link composeGateServices}. */
 export interface ComposeOptions {
@@ -67,17 +67,7 @@ export function composeGateServices(options: ComposeOptions): GateServices {
     registry,
     sources,
     audit: options.audit,
-    verifySignatures: options.verifySignatures ?? defaultVerifySignatures,
+    verifySignatures: options.verifySignatures ?? notYetVerifySignatures,
   };
   return services;
 }
-
-/**
- * Until the signature verifier lands, every signature check is inconclusive: it blocks whenever the policy
- * requires signatures, and is recorded as skipped otherwise.
- */
-export const defaultVerifySignatures: GateServices['verifySignatures'] = async () => ({
-  status: 'inconclusive',
-  reason: 'signature verification is not available yet (no verifier configured)',
-  signatures: [],
-});

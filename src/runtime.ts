@@ -11,12 +11,13 @@ import type { Policy } from './core/policyTypes';
 import { TableAuditStore, FileAuditStore } from './adapters/auditStore';
 import type { AuditStore } from './adapters/ports';
 import { composeGateServices } from './compose';
-import { setGateServices } from './orchestrations/services';
+import type { GateServices } from './orchestrations/services';
 
 /** What the triggers need from the runtime. */
 export interface Runtime {
   config: AppConfig;
   policy: () => Policy;
+  services: GateServices;
 }
 
 let runtime: Runtime | undefined;
@@ -41,15 +42,13 @@ export function getRuntime(): Runtime {
   const policyText = config.policy.kind === 'inline' ? config.policy.text : readFileSync(config.policy.path, 'utf8');
   const policy = loadPolicy(policyText, config.policy.kind === 'inline' ? 'ACR_GUARD_POLICY' : config.policy.path);
   const credential = credentialFor(config);
-  setGateServices(
-    composeGateServices({
-      policy: () => policy,
-      audit: auditFor(config, credential),
-      credential,
-      plainHttpHosts: config.plainHttpRegistries,
-      defenderSubscriptions: config.defenderSubscriptions,
-    }),
-  );
-  runtime = Object.freeze({ config, policy: () => policy });
+  const services = composeGateServices({
+    policy: () => policy,
+    audit: auditFor(config, credential),
+    credential,
+    plainHttpHosts: config.plainHttpRegistries,
+    defenderSubscriptions: config.defenderSubscriptions,
+  });
+  runtime = Object.freeze({ config, policy: () => policy, services });
   return runtime;
 }

@@ -13,7 +13,7 @@ import { isGuardError } from '../core/errors';
 import type { Policy } from '../core/policyTypes';
 import type { ImageId } from '../core/types';
 import { FileAuditStore, MemoryAuditStore } from '../adapters/auditStore';
-import { allowlistedRegistryFactory, composeGateServices } from '../compose';
+import { composeGateServices } from '../compose';
 import { runGateLocally } from '../local/localGate';
 import type { GateOutcome } from '../orchestrations/imageGate';
 import { ExitCodes, UsageError, outputFormat, parseCommandArgs } from './args';
@@ -59,11 +59,11 @@ export async function gateCommand(argv: string[], io: { out: (s: string) => void
     throw new UsageError(`--plain-http is allowed only for loopback registries (127.0.0.0/8, localhost, [::1]), not ${ref.registry}`);
   }
   const credential = ref.registry.endsWith('.azurecr.io') ? new DefaultAzureCredential() : undefined;
-  const options = { policy: () => policy, credential, plainHttpHosts: plainHttp ? [ref.registry] : [] };
-  const digest = ref.digest ?? (await allowlistedRegistryFactory(options).resolveTag(ref.repository, ref.tag as string));
-  const image: ImageId = { registry: ref.registry, repository: ref.repository, digest };
   const audit = typeof values['audit-dir'] === 'string' ? new FileAuditStore(values['audit-dir']) : new MemoryAuditStore();
-  const services = composeGateServices({ ...options, audit });
+  const services = composeGateServices({ policy: () => policy, credential, plainHttpHosts: plainHttp ? [ref.registry] : [], audit });
+  // Act on digests, never tags: a tag is resolved once, here, and the gate works on the digest.
+  const digest = ref.digest ?? (await services.registry(ref.registry).resolveTag(ref.repository, ref.tag as string));
+  const image: ImageId = { registry: ref.registry, repository: ref.repository, digest };
   const outcome: GateOutcome = await runGateLocally({ image, tag: ref.tag, trigger: 'cli', dryRun: values['dry-run'] === true, services, timers: 'real' });
 
   if (outcome.status !== 'decided' || !outcome.verdict) {

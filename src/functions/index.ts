@@ -2,6 +2,11 @@
  * The Functions app's entry point (package.json `main`): importing a module registers its functions.
  * Bundled into one file so the app holds a single copy of @azure/functions and durable-functions.
  */
+import { setGateServicesProvider } from '../orchestrations/services';
+import { getRuntime } from '../runtime';
 import './onImagePushed';
 import '../orchestrations/imageGate';
 import '../orchestrations/activities';
+
+// Activities may run on a worker that has not run a trigger yet: build the runtime on first use.
+setGateServicesProvider(() => getRuntime().services);

@@ -29,14 +29,24 @@ export interface GateServices {
 }
 
 let current: GateServices | undefined;
+let provider: (() => GateServices) | undefined;
 
 /** Installs the services (replacing any earlier ones). */
 export function setGateServices(services: GateServices): void {
   current = services;
 }
 
+/**
+ * Installs a provider that builds the services on first use. In Azure an activity may run on a worker
+ * that never ran a trigger, so the app registers the runtime's builder here instead of relying on order.
+ */
+export function setGateServicesProvider(build: () => GateServices): void {
+  provider = build;
+}
+
 /** The installed services; throws when none were installed (a wiring mistake, not a runtime condition). */
 export function getGateServices(): GateServices {
+  if (!current && provider) current = provider();
   if (!current) {
     throw new Error(
       'imageGate services are not configured: call setGateServices() (runtime.ts in Azure, runGateLocally locally) before running the gate',
