@@ -5,8 +5,7 @@
 import { setGateServicesProvider } from '../orchestrations/services';
 import { getRuntime } from '../runtime';
 import './onImagePushed';
-import '../orchestrations/imageGate';
-import '../orchestrations/activities';
+import '../orchestrations/register';
 
 // Activities may run on a worker that has not run a trigger yet: build the runtime on first use.
 setGateServicesProvider(() => getRuntime().services);

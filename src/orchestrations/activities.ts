@@ -6,7 +6,6 @@
  * as `{ ok: false, code, detail }`; a transient one (`GuardError` `TRANSIENT`) is thrown so the orchestration's
  * Durable retry options retry it.
  */
-import * as df from 'durable-functions';
 import { ErrorCodes, GuardError, isGuardError } from '../core/errors';
 import { applyModeFor, effectiveSources, findGateRule, isRegistryAllowed, promoteTarget } from '../core/policy';
 import type { ApplyMode, GateRule } from '../core/policyTypes';
@@ -375,8 +374,3 @@ export const gateActivities = {
   [Activities.applyVerdict]: applyVerdict,
   [Activities.recordVerdict]: recordVerdict,
 } as const;
-
-for (const [name, handler] of Object.entries(gateActivities)) {
-  const run = handler as (input: unknown) => Promise<unknown>;
-  df.app.activity(name, { handler: (input: unknown) => run(input) });
-}

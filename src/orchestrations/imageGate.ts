@@ -25,7 +25,7 @@ import type {
   ResolvedImage,
   VerifySignaturesActivityInput,
 } from './activities';
-import { Activities, ORCH_IMAGE_GATE } from './names';
+import { Activities } from './names';
 
 /** Input of `imageGate`. */
 export interface GateInput {
@@ -229,4 +229,3 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
   return yield* finish(decided.value);
 }
 
-df.app.orchestration(ORCH_IMAGE_GATE, imageGateOrchestrator);

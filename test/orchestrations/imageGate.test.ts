@@ -11,10 +11,11 @@ import { gateActivities } from '../../src/orchestrations/activities';
 import { imageGateOrchestrator, type GateInput, type GateOutcome, type GateProgress } from '../../src/orchestrations/imageGate';
 import { Activities, ORCH_IMAGE_GATE } from '../../src/orchestrations/names';
 import { getGateServices, notYetVerifySignatures, setGateServices } from '../../src/orchestrations/services';
+import '../../src/orchestrations/register';
 import { MemoryAudit, MemoryRegistry, ScriptedSource, pending, ready } from '../support/durableGateFakes';
 
-// A stand-in for the Functions host's core module, so the registrations at the bottom of the orchestration and
-// activity modules are recorded instead of dropped in "test mode".
+// A stand-in for the Functions host's core module, so the registrations in src/orchestrations/register.ts
+// are recorded instead of dropped in "test mode".
 jest.mock(
   '@azure/functions-core',
   () => {

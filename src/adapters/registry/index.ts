@@ -1,0 +1,408 @@
+/**
+ * OCI distribution client with ACR extensions: the registry adapter behind `RegistryClient`.
+ * Every repository, tag and digest is validated before it reaches a URL; manifests are verified against
+ * their digests; HTTP failures become GuardErrors with stable codes (TRANSIENT ones are retried by Durable).
+ */
+import { createHash } from 'node:crypto';
+import type { TokenCredential } from '@azure/identity';
+import { ErrorCodes, GuardError } from '../../core/errors';
+import { validateDigest, validateRegistryHost, validateRepository, validateTag } from '../../core/reference';
+import { MediaTypes, type Descriptor } from '../../core/types';
+import type { FetchedManifest, ManifestAttributes, Page, RegistryClient } from '../ports';
+import { RegistryAuth } from './auth';
+
+/** Options for {@link createRegistryClient}. */
+export interface RegistryClientOptions {
+  host: string;
+  /** Use http instead of https (loopback registries in tests and the local demo). */
+  plainHttp?: boolean;
+  /** Entra ID credential (ACR token exchange). */
+  credential?: TokenCredential;
+  basic?: { username: string; password: string };
+  userAgent?: string;
+  timeoutMs?: number;
+  maxManifestBytes?: number;
+  fetch?: typeof fetch;
+  /** ACR extensions (`/acr/v1`, quarantine attributes); default: host ends with `.azurecr.io`. */
+  acr?: boolean;
+}
+
+/** Defaults, in one place. */
+export const REGISTRY_DEFAULTS = {
+  timeoutMs: 30_000,
+  maxManifestBytes: 4 * 1024 * 1024,
+  maxBlobBytes: 64 * 1024 * 1024,
+  userAgent: 'acr-guard',
+} as const;
+
+/** The Accept header for manifests: OCI and Docker types (docker-registry 2.8 answers 404 without them). */
+export const MANIFEST_ACCEPT = [MediaTypes.ociManifest, MediaTypes.ociIndex, MediaTypes.dockerManifest, MediaTypes.dockerManifestList].join(', ');
+
+/** sha256/sha512 digest of bytes in OCI form. */
+export function digestOf(bytes: Buffer, algorithm: 'sha256' | 'sha512' = 'sha256'): string {
+  return `${algorithm}:${createHash(algorithm).update(bytes).digest('hex')}`;
+}
+
+function verifyDigest(bytes: Buffer, digest: string, what: string): void {
+  const algorithm = digest.startsWith('sha512:') ? 'sha512' : 'sha256';
+  const actual = digestOf(bytes, algorithm);
+  if (actual !== digest) throw new GuardError(ErrorCodes.DIGEST_MISMATCH, `${what}: content digest ${actual} does not match ${digest}`);
+}
+
+function isDigest(reference: string): boolean {
+  return reference.startsWith('sha256:') || reference.startsWith('sha512:');
+}
+
+function parseNext(link: string | null): string | undefined {
+  if (!link) return undefined;
+  const m = /<([^>]+)>\s*;\s*rel="?next"?/.exec(link);
+  if (!m) return undefined;
+  try {
+    return new URL(m[1], 'http://x').searchParams.get('last') ?? undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function asDescriptor(value: unknown): Descriptor | undefined {
+  if (!value || typeof value !== 'object') return undefined;
+  const d = value as Record<string, unknown>;
+  if (typeof d.mediaType !== 'string' || typeof d.digest !== 'string' || typeof d.size !== 'number') return undefined;
+  return d as unknown as Descriptor;
+}
+
+function descriptors(value: unknown, field: string, where: string): Descriptor[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) throw new GuardError(ErrorCodes.MALFORMED, `${where}: ${field} is not an array`);
+  return value.map((v, i) => {
+    const d = asDescriptor(v);
+    if (!d) throw new GuardError(ErrorCodes.MALFORMED, `${where}: ${field}[${i}] is not a descriptor`);
+    validateDigest(d.digest, `${field}[${i}].digest`);
+    return d;
+  });
+}
+
+class OciRegistryClient implements RegistryClient {
+  readonly host: string;
+  private readonly base: string;
+  private readonly auth: RegistryAuth;
+  private readonly fetchImpl: typeof fetch;
+  private readonly timeoutMs: number;
+  private readonly maxManifestBytes: number;
+  private readonly userAgent: string;
+  private readonly acr: boolean;
+
+  constructor(options: RegistryClientOptions) {
+    this.host = validateRegistryHost(options.host, 'host');
+    this.base = `${options.plainHttp ? 'http' : 'https'}://${this.host}`;
+    this.fetchImpl = options.fetch ?? fetch;
+    this.timeoutMs = options.timeoutMs ?? REGISTRY_DEFAULTS.timeoutMs;
+    this.maxManifestBytes = options.maxManifestBytes ?? REGISTRY_DEFAULTS.maxManifestBytes;
+    this.userAgent = options.userAgent ?? REGISTRY_DEFAULTS.userAgent;
+    this.acr = options.acr ?? this.host.endsWith('.azurecr.io');
+    this.auth = new RegistryAuth({
+      host: this.host,
+      plainHttp: options.plainHttp ?? false,
+      basic: options.basic,
+      credential: options.credential,
+      acr: this.acr,
+      fetch: this.fetchImpl,
+      timeoutMs: this.timeoutMs,
+      userAgent: this.userAgent,
+    });
+  }
+
+  /** One authenticated request: answers a 401 challenge once, maps failures to codes. */
+  private async request(options: {
+    method: string;
+    path: string;
+    scope: string;
+    headers?: Record<string, string>;
+    body?: Buffer;
+    what: string;
+    /** Statuses the caller handles itself (not turned into errors). */
+    accept?: number[];
+    redirect?: 'follow' | 'manual' | 'error';
+  }): Promise<Response> {
+    const send = async (authorization?: string): Promise<Response> => {
+      const headers: Record<string, string> = { 'user-agent': this.userAgent, ...options.headers };
+      if (authorization) headers.authorization = authorization;
+      try {
+        return await this.fetchImpl(`${this.base}${options.path}`, {
+          method: options.method,
+          headers,
+          body: options.body,
+          redirect: options.redirect ?? 'follow',
+          signal: AbortSignal.timeout(this.timeoutMs),
+        });
+      } catch (err) {
+        throw new GuardError(ErrorCodes.TRANSIENT, `registry ${this.host}: ${options.what} failed: ${(err as Error).name === 'TimeoutError' ? `timed out after ${this.timeoutMs} ms` : (err as Error).message}`, { cause: err });
+      }
+    };
+    let res = await send(this.auth.cachedHeader(options.scope));
+    if (res.status === 401) {
+      const authorization = await this.auth.answer(res.headers.get('www-authenticate'), options.scope);
+      await res.arrayBuffer().catch(() => undefined);
+      if (authorization) res = await send(authorization);
+    }
+    if (res.ok || options.accept?.includes(res.status)) return res;
+    await res.arrayBuffer().catch(() => undefined);
+    throw this.httpError(res, options.what);
+  }
+
+  private httpError(res: Response, what: string): GuardError {
+    const status = res.status;
+    const where = `registry ${this.host}: ${what}`;
+    if (status === 408 || status === 429 || status >= 500) {
+      const retryAfter = Number(res.headers.get('retry-after'));
+      return new GuardError(ErrorCodes.TRANSIENT, `${where} answered ${status}; retry later`, { status, retryAfterSeconds: Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : undefined });
+    }
+    if (status === 401 || status === 403) return new GuardError(ErrorCodes.REGISTRY_AUTH, `${where} was refused (${status}); check the identity's role on the registry`, { status });
+    if (status === 404) return new GuardError(ErrorCodes.NOT_FOUND, `${where}: not found`, { status });
+    return new GuardError(ErrorCodes.REGISTRY_REJECTED, `${where} was rejected (${status})`, { status });
+  }
+
+  private async readLimited(res: Response, max: number, what: string): Promise<Buffer> {
+    const declared = Number(res.headers.get('content-length'));
+    if (Number.isFinite(declared) && declared > max) {
+      await res.body?.cancel();
+      throw new GuardError(ErrorCodes.MALFORMED, `registry ${this.host}: ${what} is ${declared} bytes, over the ${max}-byte limit`);
+    }
+    const bytes = Buffer.from(await res.arrayBuffer());
+    if (bytes.length > max) throw new GuardError(ErrorCodes.MALFORMED, `registry ${this.host}: ${what} is over the ${max}-byte limit`);
+    return bytes;
+  }
+
+  private static pull(repository: string): string {
+    return `repository:${repository}:pull`;
+  }
+
+  private static repoPath(repository: string): string {
+    // Validated against the OCI grammar first: only [a-z0-9._/-], so no segment needs encoding.
+    return validateRepository(repository);
+  }
+
+  private static reference(reference: string): string {
+    return isDigest(reference) ? validateDigest(reference, 'reference') : validateTag(reference, 'reference');
+  }
+
+  async resolveTag(repository: string, tag: string): Promise<string> {
+    const repo = OciRegistryClient.repoPath(repository);
+    validateTag(tag);
+    const res = await this.request({ method: 'HEAD', path: `/v2/${repo}/manifests/${tag}`, scope: OciRegistryClient.pull(repo), headers: { accept: MANIFEST_ACCEPT }, what: `resolve ${repo}:${tag}` });
+    const digest = res.headers.get('docker-content-digest');
+    if (digest) return validateDigest(digest, 'Docker-Content-Digest');
+    return (await this.getManifest(repo, tag)).digest;
+  }
+
+  async getManifest(repository: string, reference: string): Promise<FetchedManifest> {
+    const repo = OciRegistryClient.repoPath(repository);
+    const ref = OciRegistryClient.reference(reference);
+    const what = `manifest ${repo}${isDigest(ref) ? '@' : ':'}${ref}`;
+    const res = await this.request({ method: 'GET', path: `/v2/${repo}/manifests/${ref}`, scope: OciRegistryClient.pull(repo), headers: { accept: MANIFEST_ACCEPT }, what });
+    const bytes = await this.readLimited(res, this.maxManifestBytes, what);
+    const digest = isDigest(ref) ? ref : validateDigest(res.headers.get('docker-content-digest') ?? digestOf(bytes), 'Docker-Content-Digest');
+    verifyDigest(bytes, digest, `registry ${this.host}: ${what}`);
+    let json: Record<string, unknown>;
+    try {
+      json = JSON.parse(bytes.toString('utf8')) as Record<string, unknown>;
+    } catch {
+      throw new GuardError(ErrorCodes.MALFORMED, `registry ${this.host}: ${what} is not JSON`);
+    }
+    if (!json || typeof json !== 'object' || Array.isArray(json)) throw new GuardError(ErrorCodes.MALFORMED, `registry ${this.host}: ${what} is not a JSON object`);
+    const mediaType = typeof json.mediaType === 'string' ? json.mediaType : (res.headers.get('content-type') ?? '').split(';')[0].trim();
+    const isIndex = mediaType === MediaTypes.ociIndex || mediaType === MediaTypes.dockerManifestList || (Array.isArray(json.manifests) && !json.layers);
+    const children = isIndex ? descriptors(json.manifests, 'manifests', what) : [];
+    const config = isIndex ? undefined : asDescriptor(json.config);
+    const blobs = isIndex ? [] : [...(config ? [config] : []), ...descriptors(json.layers, 'layers', what)];
+    const subject = asDescriptor(json.subject);
+    return {
+      digest,
+      mediaType,
+      children,
+      blobs,
+      artifactType: typeof json.artifactType === 'string' ? json.artifactType : config && config.mediaType !== MediaTypes.ociConfig && config.mediaType !== 'application/vnd.docker.container.image.v1+json' && config.mediaType !== MediaTypes.ociEmpty ? config.mediaType : undefined,
+      subject,
+      annotations: json.annotations && typeof json.annotations === 'object' ? (json.annotations as Record<string, string>) : undefined,
+      size: bytes.length,
+      bytes,
+      json,
+    };
+  }
+
+  async putManifest(repository: string, reference: string, bytes: Buffer, mediaType: string): Promise<string> {
+    const repo = OciRegistryClient.repoPath(repository);
+    const ref = OciRegistryClient.reference(reference);
+    if (isDigest(ref)) verifyDigest(bytes, ref, `manifest for ${repo}@${ref}`);
+    const res = await this.request({
+      method: 'PUT',
+      path: `/v2/${repo}/manifests/${ref}`,
+      scope: `repository:${repo}:pull,push`,
+      headers: { 'content-type': mediaType },
+      body: bytes,
+      what: `put manifest ${repo}${isDigest(ref) ? '@' : ':'}${ref}`,
+    });
+    await res.arrayBuffer();
+    return res.headers.get('docker-content-digest') ?? digestOf(bytes);
+  }
+
+  async deleteManifest(repository: string, digest: string): Promise<boolean> {
+    const repo = OciRegistryClient.repoPath(repository);
+    validateDigest(digest);
+    const res = await this.request({ method: 'DELETE', path: `/v2/${repo}/manifests/${digest}`, scope: `repository:${repo}:delete`, what: `delete ${repo}@${digest}`, accept: [404] });
+    await res.arrayBuffer();
+    // A 404 counts as done: someone (or an earlier attempt) deleted it already.
+    return res.status !== 404;
+  }
+
+  async getBlob(repository: string, digest: string, maxBytes: number = REGISTRY_DEFAULTS.maxBlobBytes): Promise<Buffer> {
+    const repo = OciRegistryClient.repoPath(repository);
+    validateDigest(digest);
+    const what = `blob ${repo}@${digest}`;
+    const res = await this.request({ method: 'GET', path: `/v2/${repo}/blobs/${digest}`, scope: OciRegistryClient.pull(repo), what });
+    const bytes = await this.readLimited(res, maxBytes, what);
+    verifyDigest(bytes, digest, `registry ${this.host}: ${what}`);
+    return bytes;
+  }
+
+  private async blobExists(repo: string, digest: string): Promise<boolean> {
+    const res = await this.request({ method: 'HEAD', path: `/v2/${repo}/blobs/${digest}`, scope: OciRegistryClient.pull(repo), what: `check blob ${repo}@${digest}`, accept: [404] });
+    return res.status !== 404;
+  }
+
+  /** Monolithic upload: POST to start, PUT with the digest. Location may be relative or absolute. */
+  async putBlob(repository: string, bytes: Buffer): Promise<string> {
+    const repo = OciRegistryClient.repoPath(repository);
+    const digest = digestOf(bytes);
+    if (await this.blobExists(repo, digest)) return digest;
+    const scope = `repository:${repo}:pull,push`;
+    const started = await this.request({ method: 'POST', path: `/v2/${repo}/blobs/uploads/`, scope, what: `start upload to ${repo}` });
+    await started.arrayBuffer();
+    const location = this.uploadPath(started.headers.get('location'), repo);
+    const sep = location.includes('?') ? '&' : '?';
+    const done = await this.request({
+      method: 'PUT',
+      path: `${location}${sep}digest=${encodeURIComponent(digest)}`,
+      scope,
+      headers: { 'content-type': 'application/octet-stream' },
+      body: bytes,
+      what: `upload blob to ${repo}`,
+    });
+    await done.arrayBuffer();
+    return digest;
+  }
+
+  /** An upload Location must stay on this registry; returns its path and query. */
+  private uploadPath(location: string | null, repo: string): string {
+    if (!location) throw new GuardError(ErrorCodes.MALFORMED, `registry ${this.host}: upload to ${repo} returned no Location`);
+    const url = new URL(location, this.base);
+    if (url.host !== this.host) throw new GuardError(ErrorCodes.REGISTRY_REJECTED, `registry ${this.host}: upload Location points at another host; refused`);
+    return `${url.pathname}${url.search}`;
+  }
+
+  async mountBlob(targetRepository: string, digest: string, fromRepository: string): Promise<void> {
+    const target = OciRegistryClient.repoPath(targetRepository);
+    const from = OciRegistryClient.repoPath(fromRepository);
+    validateDigest(digest);
+    if (await this.blobExists(target, digest)) return;
+    const res = await this.request({
+      method: 'POST',
+      path: `/v2/${target}/blobs/uploads/?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(from)}`,
+      scope: `repository:${target}:pull,push repository:${from}:pull`,
+      what: `mount ${digest} from ${from} into ${target}`,
+    });
+    await res.arrayBuffer();
+    if (res.status === 201) return;
+    // 202: the registry started an upload instead of mounting; copy the blob through it.
+    const bytes = await this.getBlob(from, digest);
+    const location = this.uploadPath(res.headers.get('location'), target);
+    const sep = location.includes('?') ? '&' : '?';
+    const done = await this.request({ method: 'PUT', path: `${location}${sep}digest=${encodeURIComponent(digest)}`, scope: `repository:${target}:pull,push`, headers: { 'content-type': 'application/octet-stream' }, body: bytes, what: `copy blob into ${target}` });
+    await done.arrayBuffer();
+  }
+
+  async listReferrers(repository: string, digest: string, artifactType?: string): Promise<Descriptor[]> {
+    const repo = OciRegistryClient.repoPath(repository);
+    validateDigest(digest);
+    const filter = (list: Descriptor[]): Descriptor[] => (artifactType ? list.filter((d) => d.artifactType === artifactType) : list);
+    const query = artifactType ? `?artifactType=${encodeURIComponent(artifactType)}` : '';
+    const res = await this.request({ method: 'GET', path: `/v2/${repo}/referrers/${digest}${query}`, scope: OciRegistryClient.pull(repo), headers: { accept: MediaTypes.ociIndex }, what: `referrers of ${repo}@${digest}`, accept: [404, 400, 405] });
+    if (res.ok && (res.headers.get('content-type') ?? '').startsWith(MediaTypes.ociIndex)) {
+      const body = await this.readLimited(res, this.maxManifestBytes, `referrers of ${repo}@${digest}`);
+      const index = JSON.parse(body.toString('utf8')) as { manifests?: unknown };
+      const found = descriptors(index.manifests, 'manifests', `referrers of ${repo}@${digest}`);
+      // Pagination via Link is rare for referrers; follow it when present.
+      return filter(found);
+    }
+    await res.arrayBuffer().catch(() => undefined);
+    // Fallback tag schema (OCI distribution 1.1): an index tagged `<alg>-<hex>` lists the referrers.
+    const fallbackTag = digest.replace(':', '-');
+    try {
+      const index = await this.getManifest(repo, fallbackTag);
+      return filter(index.children);
+    } catch (err) {
+      if (err instanceof GuardError && err.code === ErrorCodes.NOT_FOUND) return [];
+      throw err;
+    }
+  }
+
+  async listTags(repository: string, options: { pageSize?: number; last?: string } = {}): Promise<Page<string>> {
+    const repo = OciRegistryClient.repoPath(repository);
+    const params = new URLSearchParams();
+    if (options.pageSize) params.set('n', String(options.pageSize));
+    if (options.last) params.set('last', validateTag(options.last, 'last'));
+    const qs = params.toString();
+    const res = await this.request({ method: 'GET', path: `/v2/${repo}/tags/list${qs ? `?${qs}` : ''}`, scope: OciRegistryClient.pull(repo), what: `tags of ${repo}` });
+    const body = JSON.parse((await this.readLimited(res, this.maxManifestBytes, `tags of ${repo}`)).toString('utf8')) as { tags?: unknown };
+    const tags = Array.isArray(body.tags) ? body.tags.filter((t): t is string => typeof t === 'string') : [];
+    return { items: tags, next: parseNext(res.headers.get('link')) };
+  }
+
+  async listRepositories(options: { pageSize?: number; last?: string } = {}): Promise<Page<string>> {
+    const params = new URLSearchParams();
+    if (options.pageSize) params.set('n', String(options.pageSize));
+    if (options.last) params.set('last', validateRepository(options.last, 'last'));
+    const qs = params.toString();
+    const res = await this.request({ method: 'GET', path: `/v2/_catalog${qs ? `?${qs}` : ''}`, scope: 'registry:catalog:*', what: 'catalog' });
+    const body = JSON.parse((await this.readLimited(res, this.maxManifestBytes, 'catalog')).toString('utf8')) as { repositories?: unknown };
+    const repos = Array.isArray(body.repositories) ? body.repositories.filter((t): t is string => typeof t === 'string') : [];
+    return { items: repos, next: parseNext(res.headers.get('link')) };
+  }
+
+  supportsAcrAttributes(): boolean {
+    return this.acr;
+  }
+
+  private requireAcr(operation: string): void {
+    if (!this.acr) throw new GuardError(ErrorCodes.UNSUPPORTED, `registry ${this.host} is not an Azure Container Registry: ${operation} needs ACR's /acr/v1 API`);
+  }
+
+  async getManifestAttributes(repository: string, digest: string): Promise<ManifestAttributes> {
+    this.requireAcr('reading manifest attributes');
+    const repo = OciRegistryClient.repoPath(repository);
+    validateDigest(digest);
+    const res = await this.request({ method: 'GET', path: `/acr/v1/${repo}/_manifests/${digest}`, scope: OciRegistryClient.pull(repo), what: `attributes of ${repo}@${digest}` });
+    const body = JSON.parse((await this.readLimited(res, this.maxManifestBytes, 'attributes')).toString('utf8')) as { manifest?: { changeableAttributes?: ManifestAttributes }; changeableAttributes?: ManifestAttributes };
+    return body.manifest?.changeableAttributes ?? body.changeableAttributes ?? {};
+  }
+
+  async setManifestAttributes(repository: string, digest: string, attributes: ManifestAttributes): Promise<void> {
+    this.requireAcr('changing manifest attributes');
+    const repo = OciRegistryClient.repoPath(repository);
+    validateDigest(digest);
+    const res = await this.request({
+      method: 'PATCH',
+      path: `/acr/v1/${repo}/_manifests/${digest}`,
+      scope: `repository:${repo}:metadata_write`,
+      headers: { 'content-type': 'application/json' },
+      body: Buffer.from(JSON.stringify(attributes)),
+      what: `update attributes of ${repo}@${digest}`,
+    });
+    await res.arrayBuffer();
+  }
+}
+
+/** Creates a client for one registry host. */
+export function createRegistryClient(options: RegistryClientOptions): RegistryClient {
+  return new OciRegistryClient(options);
+}

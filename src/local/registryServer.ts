@@ -1,0 +1,135 @@
+/**
+ * Runs Debian's `docker-registry` (the open-source distribution registry 2.8) on loopback for tests,
+ * `npm start` and the benchmark. Filesystem storage in a directory of ours, deletes enabled, optional
+ * notification endpoints.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** A running loopback registry. */
+export interface RunningRegistry {
+  /** `127.0.0.1:<port>` */
+  host: string;
+  /** `http://127.0.0.1:<port>` */
+  url: string;
+  dataDir: string;
+  stop(): Promise<void>;
+}
+
+/** Options for {@link startRegistry}. */
+export interface StartRegistryOptions {
+  dataDir?: string;
+  port?: number;
+  /** Registry notification endpoints (the registry POSTs push/pull/delete events there). */
+  notifications?: Array<{ url: string; token?: string }>;
+  deleteEnabled?: boolean;
+}
+
+/** Finds a free loopback port by listening on port 0 and closing. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function registryBinary(): string {
+  const bin = process.env.DOCKER_REGISTRY_BIN ?? '/usr/bin/docker-registry';
+  if (!existsSync(bin)) {
+    throw new Error(`docker-registry not found at ${bin}; run scripts/ensure-tools.sh (installs Debian's docker-registry) or set DOCKER_REGISTRY_BIN`);
+  }
+  return bin;
+}
+
+function configYaml(options: { port: number; dataDir: string; deleteEnabled: boolean; notifications: Array<{ url: string; token?: string }> }): string {
+  const lines = [
+    'version: 0.1',
+    'log:',
+    '  level: error',
+    '  accesslog:',
+    '    disabled: true',
+    'storage:',
+    '  filesystem:',
+    `    rootdirectory: ${JSON.stringify(options.dataDir)}`,
+    '  delete:',
+    `    enabled: ${options.deleteEnabled}`,
+    '  maintenance:',
+    '    uploadpurging:',
+    '      enabled: false',
+    'http:',
+    `  addr: 127.0.0.1:${options.port}`,
+    '  headers:',
+    '    X-Content-Type-Options: [nosniff]',
+  ];
+  if (options.notifications.length > 0) {
+    lines.push('notifications:', '  events:', '    includereferences: true', '  endpoints:');
+    options.notifications.forEach((n, i) => {
+      lines.push(`    - name: endpoint${i}`, `      url: ${JSON.stringify(n.url)}`, '      timeout: 2s', '      threshold: 5', '      backoff: 1s');
+      if (n.token) lines.push('      headers:', `        Authorization: [${JSON.stringify(`Bearer ${n.token}`)}]`);
+    });
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+async function waitUntilUp(url: string, child: ChildProcess, stderr: () => string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`docker-registry exited with ${child.exitCode}: ${stderr().slice(-500)}`);
+    try {
+      const res = await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(1000) });
+      await res.arrayBuffer();
+      if (res.status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`docker-registry did not answer at ${url}/v2/ within ${timeoutMs} ms: ${stderr().slice(-500)}`);
+}
+
+/** Starts a registry on 127.0.0.1 and waits until `/v2/` answers. */
+export async function startRegistry(options: StartRegistryOptions = {}): Promise<RunningRegistry> {
+  const bin = registryBinary();
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'acr-guard-registry-'));
+  mkdirSync(dataDir, { recursive: true });
+  const port = options.port ?? (await freePort());
+  const configPath = join(dataDir, '..', `registry-${port}.yml`);
+  writeFileSync(configPath, configYaml({ port, dataDir, deleteEnabled: options.deleteEnabled ?? true, notifications: options.notifications ?? [] }));
+  const child = spawn(bin, ['serve', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let errText = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    errText = (errText + chunk.toString()).slice(-4000);
+  });
+  const host = `127.0.0.1:${port}`;
+  const url = `http://${host}`;
+  try {
+    await waitUntilUp(url, child, () => errText, 10_000);
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
+  }
+  return {
+    host,
+    url,
+    dataDir,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+        child.once('exit', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+        child.kill('SIGTERM');
+      }),
+  };
+}

@@ -1,0 +1,15 @@
+/**
+ * Registers `imageGate` and its activities with the Functions host. Imported only by the app's entry
+ * point (`src/functions/index.ts`): the CLI and the local driver run the same functions without the host.
+ */
+import * as df from 'durable-functions';
+import { gateActivities } from './activities';
+import { imageGateOrchestrator } from './imageGate';
+import { ORCH_IMAGE_GATE } from './names';
+
+df.app.orchestration(ORCH_IMAGE_GATE, imageGateOrchestrator);
+
+for (const [name, handler] of Object.entries(gateActivities)) {
+  const run = handler as (input: unknown) => Promise<unknown>;
+  df.app.activity(name, { handler: (input: unknown) => run(input) });
+}
