@@ -69,7 +69,7 @@ describe('registry adapter on a real docker-registry', () => {
     expect(artifact.artifactType).toBe(MediaTypes.sarif);
   });
 
-  it('pages tags and the catalog with n/last and the Link header', async () => {
+  it('lists every tag, and pages the catalog with n/last and the Link header', async () => {
     for (let i = 0; i < 5; i++) await pushImage(client, 'it/paged', { tag: `t${i}`, layers: [Buffer.from(`p${i}`)] });
     const seen: string[] = [];
     let last: string | undefined;
@@ -82,14 +82,19 @@ describe('registry adapter on a real docker-registry', () => {
     } while (last && pages < 10);
     // docker-registry 2.8 does not promise an order across pages; every tag exactly once is the contract.
     expect([...seen].sort()).toEqual(['t0', 't1', 't2', 't3', 't4']);
-    expect(pages).toBe(3);
+    // 2.8 ignores `n` on tags/list (one page); the catalog does page, which exercises Link/last.
+    expect(pages).toBeGreaterThanOrEqual(1);
     const repos: string[] = [];
+    let catalogPages = 0;
     last = undefined;
     do {
       const page = await client.listRepositories({ pageSize: 2, last });
+      expect(page.items.length).toBeLessThanOrEqual(2);
       repos.push(...page.items);
       last = page.next;
-    } while (last);
+      catalogPages++;
+    } while (last && catalogPages < 20);
+    expect(catalogPages).toBeGreaterThan(1);
     expect(repos).toEqual(expect.arrayContaining(['it/app', 'it/multi', 'it/paged', 'it/ref']));
   });
 
