@@ -24,6 +24,11 @@ export interface ComposeOptions {
   plainHttpHosts?: readonly string[];
   /** Subscriptions Resource Graph searches for Defender findings; all accessible ones when empty. */
   defenderSubscriptions?: readonly string[];
+  /**
+   * Builds the client for an (allowlisted) host instead of the default: for registries that need options the
+   * defaults cannot infer, such as an ACR-compatible endpoint on a non-`azurecr.io` host in tests.
+   */
+  createClient?: (host: string) => RegistryClient;
   /** Overrides the signature verifier (the signature issue plugs in here). */
   verifySignatures?: GateServices['verifySignatures'];
 }
@@ -33,7 +38,7 @@ export interface ComposeOptions {
  * made (defence in depth: triggers check the allowlist too), and reuses one client (and its token cache)
  * per host.
  */
-export function allowlistedRegistryFactory(options: Pick<ComposeOptions, 'policy' | 'credential' | 'plainHttpHosts'>): RegistryClientFactory {
+export function allowlistedRegistryFactory(options: Pick<ComposeOptions, 'policy' | 'credential' | 'plainHttpHosts' | 'createClient'>): RegistryClientFactory {
   const clients = new Map<string, RegistryClient>();
   return (host: string): RegistryClient => {
     if (!isRegistryAllowed(options.policy(), host)) {
@@ -41,7 +46,7 @@ export function allowlistedRegistryFactory(options: Pick<ComposeOptions, 'policy
     }
     let client = clients.get(host);
     if (!client) {
-      client = createRegistryClient({
+      client = options.createClient?.(host) ?? createRegistryClient({
         host,
         plainHttp: options.plainHttpHosts?.includes(host) ?? false,
         credential: host.endsWith('.azurecr.io') ? options.credential : undefined,

@@ -136,7 +136,10 @@ class OciRegistryClient implements RegistryClient {
           signal: AbortSignal.timeout(this.timeoutMs),
         });
       } catch (err) {
-        throw new GuardError(ErrorCodes.TRANSIENT, `registry ${this.host}: ${options.what} failed: ${(err as Error).name === 'TimeoutError' ? `timed out after ${this.timeoutMs} ms` : (err as Error).message}`, { cause: err });
+        // undici reports "fetch failed" and keeps the useful part (ECONNREFUSED, a reset, …) in `cause`.
+        const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+        const why = (err as Error).name === 'TimeoutError' ? `timed out after ${this.timeoutMs} ms` : `${(err as Error).message}${cause ? ` (${cause.code ?? cause.message})` : ''}`;
+        throw new GuardError(ErrorCodes.TRANSIENT, `registry ${this.host}: ${options.what} failed: ${why}`, { cause: err });
       }
     };
     let res = await send(this.auth.cachedHeader(options.scope));
