@@ -3,7 +3,7 @@ import { build } from 'esbuild';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 
-const root = new URL('..', import.meta.url).pathname;
+const root = join(import.meta.dirname, '..');
 // One bundle for the Functions host (src/functions/index.ts imports every registration, so the app has a
 // single copy of @azure/functions and durable-functions), one for the CLI, one for the benchmark.
 const entryPoints = ['src/functions/index.ts', 'src/cli/main.ts', 'bench/gateBench.ts'];
