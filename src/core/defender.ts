@@ -38,6 +38,8 @@
  * These field names are not formally documented by Microsoft for containers; every path read here is in
  * this file, and the recorded fixtures in test/fixtures/defender/ pin them.
  */
+import { describeFound } from './errors';
+import { SEVERITY_RANK, severityFromScore, severityFromText } from './severity';
 import { GuardError, ErrorCodes, invalidInput } from './errors';
 import { validateDigest, validateRegistryHost, validateRepository } from './reference';
 import type { Finding, FindingsResult, ImageId, Severity } from './types';
@@ -98,18 +100,10 @@ export function buildDefenderQuery(image: ImageId): { query: string } {
 
 class RowError extends Error {
   constructor(readonly path: string, expected: string, got?: unknown) {
-    super(`${path}: expected ${expected}${got === undefined ? '' : `, got ${show(got)}`}`);
+    super(`${path}: expected ${expected}${got === undefined ? '' : `, got ${describeFound(got)}`}`);
   }
 }
 
-function show(v: unknown): string {
-  if (v === undefined) return 'nothing';
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return `an array of ${v.length}`;
-  if (typeof v === 'string') return JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}…` : v);
-  if (typeof v === 'object') return 'an object';
-  return `${typeof v} ${String(v)}`;
-}
 
 type Json = Record<string, unknown>;
 const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -138,37 +132,14 @@ function jsonish(v: unknown, path: string): unknown {
 }
 
 function severityOf(text: string | undefined): Severity | undefined {
-  switch (text?.toLowerCase()) {
-    case 'critical':
-      return 'critical';
-    case 'high':
-      return 'high';
-    case 'medium':
-    case 'moderate':
-      return 'medium';
-    case 'low':
-      return 'low';
-    case 'informational':
-    case 'info':
-    case 'none':
-      return 'negligible';
-    case 'unknown':
-      return 'unknown';
-    default:
-      return undefined;
-  }
+  return text === undefined ? undefined : severityFromText(text);
 }
 
 function severityOfScore(score: unknown): Severity | undefined {
+  // Out-of-range or non-numeric scores say nothing (undefined), rather than `unknown`.
   if (typeof score !== 'number' || !Number.isFinite(score) || score < 0 || score > 10) return undefined;
-  if (score >= 9) return 'critical';
-  if (score >= 7) return 'high';
-  if (score >= 4) return 'medium';
-  if (score > 0) return 'low';
-  return 'negligible';
+  return severityFromScore(score);
 }
-
-const RANK: Record<Severity, number> = { critical: 5, high: 4, medium: 3, low: 2, negligible: 1, unknown: 0 };
 
 type Status = 'Healthy' | 'Unhealthy' | 'NotApplicable';
 
@@ -339,7 +310,7 @@ export function mapDefenderRows(rows: unknown[], image: ImageId): FindingsResult
     const key = `${f.id}\u0000${f.package ?? ''}\u0000${f.installedVersion ?? ''}`;
     const seen = byKey.get(key);
     if (!seen) byKey.set(key, f);
-    else if (RANK[f.severity] > RANK[seen.severity]) seen.severity = f.severity;
+    else if (SEVERITY_RANK[f.severity] > SEVERITY_RANK[seen.severity]) seen.severity = f.severity;
   }
   const findings = [...byKey.values()];
   const shape = individual.length > 0 ? 'individual recommendations' : 'grouped sub-assessments (retiring)';

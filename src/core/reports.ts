@@ -19,6 +19,8 @@
  * - Scanner-side suppressions (CycloneDX `analysis.state` such as `not_affected`) do not drop findings: the
  *   policy's exceptions (with expiry) are the one place where a finding is waived.
  */
+import { describeFound } from './errors';
+import { SEVERITY_RANK, moreSevere, severityFromScore, severityFromText } from './severity';
 import type { Finding, Severity } from './types';
 
 /** Largest report acr-guard parses (20 MiB). */
@@ -104,23 +106,15 @@ class ReportFailure extends Error {
 }
 
 function malformed(path: string, expected: string, got?: unknown): ReportFailure {
-  const shown = got === undefined ? '' : `, got ${describe(got)}`;
+  const shown = got === undefined ? '' : `, got ${describeFound(got)}`;
   return new ReportFailure(ReportErrorCodes.MALFORMED, `${path}: expected ${expected}${shown}`);
 }
 
-function describe(value: unknown): string {
-  if (value === undefined) return 'nothing';
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return `an array of ${value.length}`;
-  if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value);
-  if (typeof value === 'object') return 'an object';
-  return `${typeof value} ${String(value)}`;
-}
 
 function parseOrThrow(input: ParseReportInput): ParsedReport {
   const format = reportFormatOf(input.mediaType);
   if (!format) {
-    throw new ReportFailure(ReportErrorCodes.UNSUPPORTED, `media type ${describe(input.mediaType)} is not a SARIF or CycloneDX JSON report`);
+    throw new ReportFailure(ReportErrorCodes.UNSUPPORTED, `media type ${describeFound(input.mediaType)} is not a SARIF or CycloneDX JSON report`);
   }
   if (!Buffer.isBuffer(input.bytes)) throw malformed('$', 'report bytes');
   if (input.bytes.length > MAX_REPORT_BYTES) {
@@ -256,46 +250,8 @@ function nonEmpty(v: string | undefined): string | undefined {
 // ---------------------------------------------------------------------------------------------------------
 // Severity
 
-const SEVERITY_RANK: Record<Severity, number> = { critical: 5, high: 4, medium: 3, low: 2, negligible: 1, unknown: 0 };
-
-function moreSevere(a: Severity, b: Severity): Severity {
-  return SEVERITY_RANK[b] > SEVERITY_RANK[a] ? b : a;
-}
-
-/** CVSS base score to severity (the CVSS v3 qualitative scale GitHub code scanning also uses). */
-export function severityFromScore(score: number): Severity {
-  if (!Number.isFinite(score) || score < 0 || score > 10) return 'unknown';
-  if (score >= 9) return 'critical';
-  if (score >= 7) return 'high';
-  if (score >= 4) return 'medium';
-  if (score > 0) return 'low';
-  return 'negligible';
-}
-
-/** A textual severity as scanners write it (`CRITICAL`, `High`, `moderate`, `info`, …); undefined otherwise. */
-export function severityFromText(text: string): Severity | undefined {
-  switch (text.trim().toLowerCase()) {
-    case 'critical':
-      return 'critical';
-    case 'high':
-    case 'important':
-      return 'high';
-    case 'medium':
-    case 'moderate':
-      return 'medium';
-    case 'low':
-      return 'low';
-    case 'negligible':
-    case 'info':
-    case 'informational':
-    case 'none':
-      return 'negligible';
-    case 'unknown':
-      return 'unknown';
-    default:
-      return undefined;
-  }
-}
+// moreSevere, severityFromScore and severityFromText live in severity.ts (shared with Defender).
+export { severityFromScore, severityFromText };
 
 // ---------------------------------------------------------------------------------------------------------
 // SARIF 2.1.0
