@@ -8,4 +8,5 @@ module.exports = {
   testTimeout: 60000,
   // Integration suites start real servers; two workers fit a 2-core machine.
   maxWorkers: 2,
+  reporters: ['default', '<rootDir>/scripts/jest-summary-reporter.js'],
 };
