@@ -23,17 +23,62 @@ async function putJson(client: RegistryClient, repository: string, reference: st
   return { digest, size: bytes.length, mediaType };
 }
 
-/** Pushes a single-platform OCI image (config + gzip layers) and returns its manifest descriptor. */
-export async function pushImage(
-  client: RegistryClient,
-  repository: string,
-  options: { tag?: string; layers?: Buffer[]; created?: string; platform?: { os: string; architecture: string }; annotations?: Record<string, string> } = {},
-): Promise<Pushed> {
-  const layers = (options.layers ?? [Buffer.from(`layer of ${repository}`)]).map((content) => gzipSync(content, { level: 1 }));
+/**
+ * A one-file POSIX tar (ustar) archive holding `content` as `name`: a real layer that tools unpacking it
+ * (umoci, skopeo, a runtime) accept. Deterministic: mtime 0, uid/gid 0, mode 0644.
+ */
+export function tarOneFile(name: string, content: Buffer): Buffer {
+  const header = Buffer.alloc(512);
+  const put = (text: string, offset: number, length: number): void => {
+    header.write(text.slice(0, length), offset, length, 'ascii');
+  };
+  const octal = (value: number, length: number): string => `${value.toString(8).padStart(length - 1, '0')}\0`;
+  put(name, 0, 100);
+  put(octal(0o644, 8), 100, 8);
+  put(octal(0, 8), 108, 8);
+  put(octal(0, 8), 116, 8);
+  put(octal(content.length, 12), 124, 12);
+  put(octal(0, 12), 136, 12);
+  header.fill(' ', 148, 156); // checksum is computed with its own field as spaces
+  put('0', 156, 1);
+  put('ustar\0', 257, 6);
+  put('00', 263, 2);
+  let sum = 0;
+  for (const byte of header) sum += byte;
+  put(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 8);
+  const padding = Buffer.alloc((512 - (content.length % 512)) % 512);
+  return Buffer.concat([header, content, padding, Buffer.alloc(1024)]);
+}
+
+/** Options for {@link pushImage}. */
+export interface PushImageOptions {
+  tag?: string;
+  /**
+   * Contents of the layers, one file each (packed as a one-file tar, gzip-compressed). Default: one layer
+   * whose content is `seed` (or the repository name), so the same call always makes the same digest.
+   */
+  layers?: Buffer[];
+  /** Seed for the default layer. */
+  seed?: string;
+  /** The config's `created` timestamp (RFC 3339); default the epoch, for reproducible digests. */
+  created?: string;
+  platform?: { os: string; architecture: string; variant?: string };
+  annotations?: Record<string, string>;
+}
+
+/** Pushes a single-platform OCI image (config + tar+gzip layers) and returns its manifest descriptor. */
+export async function pushImage(client: RegistryClient, repository: string, options: PushImageOptions = {}): Promise<Pushed> {
+  const contents = options.layers ?? [Buffer.from(options.seed ?? `layer of ${repository}`)];
   const layerDescriptors: Descriptor[] = [];
-  for (const layer of layers) {
+  const diffIds: string[] = [];
+  for (const [i, content] of contents.entries()) {
+    const tar = tarOneFile(`layer${i}.txt`, content);
+    // gzip with no file name and mtime 0: the same content always compresses to the same digest.
+    const layer = gzipSync(tar, { level: 1 });
     const digest = await client.putBlob(repository, layer);
     layerDescriptors.push({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest, size: layer.length });
+    // diff_ids name the uncompressed layers (OCI image spec, config `rootfs`).
+    diffIds.push(digestOf(tar));
   }
   const platform = options.platform ?? { os: 'linux', architecture: 'amd64' };
   const config = Buffer.from(
@@ -41,8 +86,9 @@ export async function pushImage(
       created: options.created ?? '1970-01-01T00:00:00Z',
       architecture: platform.architecture,
       os: platform.os,
+      ...(platform.variant ? { variant: platform.variant } : {}),
       config: {},
-      rootfs: { type: 'layers', diff_ids: layerDescriptors.map((l) => l.digest) },
+      rootfs: { type: 'layers', diff_ids: diffIds },
     }),
   );
   const configDigest = await client.putBlob(repository, config);
@@ -61,7 +107,7 @@ export async function pushImage(
   );
 }
 
-/** Pushes an OCI image index over already pushed manifests. */
+/** Pushes an OCI image index over already pushed manifests (give each descriptor its `platform`). */
 export async function pushIndex(client: RegistryClient, repository: string, options: { tag?: string; manifests: Descriptor[] }): Promise<Pushed> {
   return putJson(client, repository, options.tag, { schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests: options.manifests }, MediaTypes.ociIndex);
 }

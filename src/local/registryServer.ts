@@ -4,10 +4,11 @@
  * notification endpoints.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ErrorCodes, GuardError } from '../core/errors';
 
 /** A running loopback registry. */
 export interface RunningRegistry {
@@ -15,16 +16,26 @@ export interface RunningRegistry {
   host: string;
   /** `http://127.0.0.1:<port>` */
   url: string;
+  /** Where the registry stores its content (removed by `stop()` when startRegistry made it). */
   dataDir: string;
+  /** SIGTERM, then SIGKILL after {@link REGISTRY_STOP_GRACE_MS}; resolves when the process has exited. */
   stop(): Promise<void>;
 }
 
+/** How long `stop()` waits after SIGTERM before SIGKILL. */
+export const REGISTRY_STOP_GRACE_MS = 3000;
+/** How long `startRegistry` waits for `/v2/` to answer. */
+export const REGISTRY_START_TIMEOUT_MS = 10_000;
+
 /** Options for {@link startRegistry}. */
 export interface StartRegistryOptions {
+  /** Storage directory (kept after stop); default a fresh temp directory (removed on stop). */
   dataDir?: string;
+  /** Port on 127.0.0.1; default a free one. */
   port?: number;
   /** Registry notification endpoints (the registry POSTs push/pull/delete events there). */
   notifications?: Array<{ url: string; token?: string }>;
+  /** `storage.delete.enabled` (default true). */
   deleteEnabled?: boolean;
 }
 
@@ -45,7 +56,7 @@ export async function freePort(): Promise<number> {
 function registryBinary(): string {
   const bin = process.env.DOCKER_REGISTRY_BIN ?? '/usr/bin/docker-registry';
   if (!existsSync(bin)) {
-    throw new Error(`docker-registry not found at ${bin}; run scripts/ensure-tools.sh (installs Debian's docker-registry) or set DOCKER_REGISTRY_BIN`);
+    throw new GuardError(ErrorCodes.INVALID_CONFIG, `docker-registry not found at ${bin}; run scripts/ensure-tools.sh (installs Debian's docker-registry) or set DOCKER_REGISTRY_BIN`, { field: 'DOCKER_REGISTRY_BIN' });
   }
   return bin;
 }
@@ -83,7 +94,7 @@ function configYaml(options: { port: number; dataDir: string; deleteEnabled: boo
 async function waitUntilUp(url: string, child: ChildProcess, stderr: () => string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`docker-registry exited with ${child.exitCode}: ${stderr().slice(-500)}`);
+    if (child.exitCode !== null) throw new GuardError(ErrorCodes.UPSTREAM, `docker-registry exited with ${child.exitCode}: ${stderr().slice(-500)}`);
     try {
       const res = await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(1000) });
       await res.arrayBuffer();
@@ -93,28 +104,43 @@ async function waitUntilUp(url: string, child: ChildProcess, stderr: () => strin
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  throw new Error(`docker-registry did not answer at ${url}/v2/ within ${timeoutMs} ms: ${stderr().slice(-500)}`);
+  throw new GuardError(ErrorCodes.UPSTREAM, `docker-registry did not answer at ${url}/v2/ within ${timeoutMs} ms: ${stderr().slice(-500)}`);
 }
 
 /** Starts a registry on 127.0.0.1 and waits until `/v2/` answers. */
 export async function startRegistry(options: StartRegistryOptions = {}): Promise<RunningRegistry> {
   const bin = registryBinary();
-  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'acr-guard-registry-'));
+  // The config (and, unless given, the storage) live in a directory of ours, removed on stop.
+  const workDir = mkdtempSync(join(tmpdir(), 'acr-guard-registry-'));
+  const dataDir = options.dataDir ?? join(workDir, 'data');
   mkdirSync(dataDir, { recursive: true });
   const port = options.port ?? (await freePort());
-  const configPath = join(dataDir, '..', `registry-${port}.yml`);
+  const configPath = join(workDir, 'config.yml');
   writeFileSync(configPath, configYaml({ port, dataDir, deleteEnabled: options.deleteEnabled ?? true, notifications: options.notifications ?? [] }));
   const child = spawn(bin, ['serve', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // Never leave a registry behind when the test process (or the local service) exits without stop().
+  const killOnExit = (): void => {
+    child.kill('SIGKILL');
+  };
+  process.once('exit', killOnExit);
+  const cleanup = (): void => {
+    process.removeListener('exit', killOnExit);
+    rmSync(workDir, { recursive: true, force: true });
+  };
   let errText = '';
+  child.on('error', (err) => {
+    errText += `\n${err.message}`;
+  });
   child.stderr?.on('data', (chunk: Buffer) => {
     errText = (errText + chunk.toString()).slice(-4000);
   });
   const host = `127.0.0.1:${port}`;
   const url = `http://${host}`;
   try {
-    await waitUntilUp(url, child, () => errText, 10_000);
+    await waitUntilUp(url, child, () => errText, REGISTRY_START_TIMEOUT_MS);
   } catch (err) {
     child.kill('SIGKILL');
+    cleanup();
     throw err;
   }
   return {
@@ -123,11 +149,15 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
     dataDir,
     stop: () =>
       new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+        const done = (): void => {
+          cleanup();
+          resolve();
+        };
+        if (child.exitCode !== null || child.signalCode !== null) return done();
+        const timer = setTimeout(() => child.kill('SIGKILL'), REGISTRY_STOP_GRACE_MS);
         child.once('exit', () => {
           clearTimeout(timer);
-          resolve();
+          done();
         });
         child.kill('SIGTERM');
       }),

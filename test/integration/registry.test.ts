@@ -1,29 +1,28 @@
 /**
  * The registry adapter against a real Debian docker-registry 2.8 on loopback.
  */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { isGuardError } from '../../src/core/errors';
 import { MediaTypes } from '../../src/core/types';
 import { createRegistryClient, digestOf } from '../../src/adapters/registry';
 import type { RegistryClient } from '../../src/adapters/ports';
 import { pushArtifact, pushImage, pushIndex } from '../../src/local/ociPush';
-import { startRegistry, type RunningRegistry } from '../../src/local/registryServer';
+import { startRegistry } from '../../src/local/registryServer';
+import { useRegistry } from '../support/registry';
 
 describe('registry adapter on a real docker-registry', () => {
-  let registry: RunningRegistry;
+  const reg = useRegistry();
   let client: RegistryClient;
-  let requests: string[];
+  const requests = reg.requests;
 
-  beforeAll(async () => {
-    registry = await startRegistry();
-    requests = [];
-    const counting: typeof fetch = (input, init) => {
-      requests.push(`${init?.method ?? 'GET'} ${String(input)}`);
-      return fetch(input, init);
-    };
-    client = createRegistryClient({ host: registry.host, plainHttp: true, fetch: counting });
-  });
-  afterAll(async () => {
-    await registry?.stop();
+  beforeAll(() => {
+    client = reg.client;
   });
 
   it('pushes an image and reads it back by tag and by digest, with the digest verified', async () => {
@@ -120,6 +119,13 @@ describe('registry adapter on a real docker-registry', () => {
     ['../etc/passwd'],
     ['it/../../x'],
     ['it/%2e%2e/x'],
+    ['a/%2e%2e/b'],
+    ['../x'],
+    ['a//b'],
+    ['UPPER'],
+    ['it/app/'],
+    ['it/app\n'],
+    ['it/app/../../v2/_catalog'],
     ['UPPER/case'],
     ['it//double'],
     ['/leading'],
@@ -130,7 +136,19 @@ describe('registry adapter on a real docker-registry', () => {
     const before = requests.length;
     const error = await client.getManifest(name, 'v1').catch((e: unknown) => e);
     expect(isGuardError(error, 'INVALID_INPUT')).toBe(true);
-    await expect(client.deleteManifest(name, `sha256:${'0'.repeat(64)}`)).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    const zero = `sha256:${'0'.repeat(64)}`;
+    const calls: Array<() => Promise<unknown>> = [
+      () => client.deleteManifest(name, zero),
+      () => client.resolveTag(name, 'v1'),
+      () => client.getBlob(name, zero),
+      () => client.putBlob(name, Buffer.from('x')),
+      () => client.putManifest(name, 'v1', Buffer.from('{}'), MediaTypes.ociManifest),
+      () => client.mountBlob(name, zero, 'it/app'),
+      () => client.mountBlob('it/app', zero, name),
+      () => client.listReferrers(name, zero),
+      () => client.listTags(name),
+    ];
+    for (const call of calls) await expect(call()).rejects.toMatchObject({ code: 'INVALID_INPUT' });
     expect(requests.length).toBe(before);
   });
 
@@ -151,5 +169,111 @@ describe('registry adapter on a real docker-registry', () => {
   it('refuses ACR-only operations on a plain registry', async () => {
     await expect(client.setManifestAttributes('it/app', `sha256:${'0'.repeat(64)}`, { quarantineState: 'Passed' })).rejects.toMatchObject({ code: 'UNSUPPORTED' });
     expect(client.supportsAcrAttributes()).toBe(false);
+  });
+
+  it('pushes layers that are real gzip-compressed tar archives, with diff_ids naming the uncompressed tar', async () => {
+    const image = await pushImage(client, 'it/tar', { seed: 'hello layer' });
+    const again = await pushImage(client, 'it/tar', { seed: 'hello layer' });
+    expect(again.digest).toBe(image.digest); // deterministic
+    const manifest = await client.getManifest('it/tar', image.digest);
+    const layer = await client.getBlob('it/tar', manifest.blobs[1].digest);
+    const tar = gunzipSync(layer);
+    const config = JSON.parse((await client.getBlob('it/tar', manifest.blobs[0].digest)).toString());
+    expect(config.rootfs.diff_ids).toEqual([digestOf(tar)]);
+    expect(tar.subarray(257, 262).toString()).toBe('ustar');
+    expect(tar.subarray(512, 512 + 11).toString()).toBe('hello layer');
+    if (existsSync('/usr/bin/tar') || existsSync('/bin/tar')) {
+      const listing = execFileSync('tar', ['-tvf', '-'], { input: tar }).toString();
+      expect(listing).toMatch(/layer0\.txt/);
+    }
+  });
+
+  it('keeps the tag-schema referrers index when artifacts are pushed for several subjects', async () => {
+    const a = await pushImage(client, 'it/refs2', { seed: 'a' });
+    const b = await pushImage(client, 'it/refs2', { seed: 'b' });
+    const sigA = await pushArtifact(client, 'it/refs2', { subject: a, artifactType: MediaTypes.notarySignature, blob: Buffer.from('sig a'), blobMediaType: 'application/jose+json', annotations: { 'org.opencontainers.image.created': '2026-01-01T00:00:00Z' } });
+    // Pushing the same artifact twice does not list it twice.
+    await pushArtifact(client, 'it/refs2', { subject: a, artifactType: MediaTypes.notarySignature, blob: Buffer.from('sig a'), blobMediaType: 'application/jose+json', annotations: { 'org.opencontainers.image.created': '2026-01-01T00:00:00Z' } });
+    const sigB = await pushArtifact(client, 'it/refs2', { subject: b, artifactType: MediaTypes.notarySignature, blob: Buffer.from('sig b'), blobMediaType: 'application/jose+json' });
+    const ofA = await client.listReferrers('it/refs2', a.digest);
+    expect(ofA).toEqual([expect.objectContaining({ digest: sigA.digest, artifactType: MediaTypes.notarySignature, annotations: { 'org.opencontainers.image.created': '2026-01-01T00:00:00Z' } })]);
+    expect((await client.listReferrers('it/refs2', b.digest)).map((d) => d.digest)).toEqual([sigB.digest]);
+    expect(await client.listReferrers('it/refs2', b.digest, MediaTypes.sarif)).toEqual([]);
+  });
+
+  it('answers NOT_FOUND for a missing tag, manifest, blob or repository', async () => {
+    await expect(client.getManifest('it/app', 'no-such-tag')).rejects.toMatchObject({ code: 'NOT_FOUND', status: 404 });
+    await expect(client.resolveTag('it/app', 'no-such-tag')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(client.getBlob('it/app', `sha256:${'1'.repeat(64)}`)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(client.listTags('it/never-pushed')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
+});
+
+describe('startRegistry', () => {
+  it('sends push notifications to the configured endpoint with its token', async () => {
+    const received: Array<{ auth?: string; actions: string[] }> = [];
+    const sink = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const body = JSON.parse(Buffer.concat(chunks).toString()) as { events?: Array<{ action: string; target?: { repository?: string; tag?: string } }> };
+        received.push({ auth: req.headers.authorization, actions: (body.events ?? []).map((e) => `${e.action} ${e.target?.repository}:${e.target?.tag ?? ''}`) });
+        res.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve));
+    const port = (sink.address() as AddressInfo).port;
+    const registry = await startRegistry({ notifications: [{ url: `http://127.0.0.1:${port}/events`, token: 'sink-token' }] });
+    try {
+      const client = createRegistryClient({ host: registry.host, plainHttp: true });
+      await pushImage(client, 'notify/app', { tag: 'v1' });
+      const deadline = Date.now() + 5000;
+      while (!received.some((r) => r.actions.includes('push notify/app:v1')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      const push = received.find((r) => r.actions.includes('push notify/app:v1'));
+      expect(push?.auth).toBe('Bearer sink-token');
+    } finally {
+      await registry.stop();
+      await new Promise<void>((resolve) => sink.close(() => resolve()));
+    }
+  });
+
+  it('stops the process and removes the storage it made; keeps a storage directory it was given', async () => {
+    const own = await startRegistry();
+    expect(existsSync(own.dataDir)).toBe(true);
+    await own.stop();
+    expect(existsSync(own.dataDir)).toBe(false);
+    await expect(fetch(`${own.url}/v2/`)).rejects.toThrow();
+    await own.stop(); // idempotent
+
+    const given = mkdtempSync(join(tmpdir(), 'acr-guard-given-'));
+    try {
+      const kept = await startRegistry({ dataDir: given, deleteEnabled: false });
+      const client = createRegistryClient({ host: kept.host, plainHttp: true });
+      const image = await pushImage(client, 'keep/app', { tag: 'v1' });
+      // With deletes disabled the registry refuses (405 UNSUPPORTED): a permanent rejection.
+      await expect(client.deleteManifest('keep/app', image.digest)).rejects.toMatchObject({ code: 'REGISTRY_REJECTED', status: 405 });
+      await kept.stop();
+      expect(existsSync(join(given, 'docker'))).toBe(true);
+      // The same storage serves the same content after a restart.
+      const again = await startRegistry({ dataDir: given });
+      try {
+        expect(await createRegistryClient({ host: again.host, plainHttp: true }).resolveTag('keep/app', 'v1')).toBe(image.digest);
+      } finally {
+        await again.stop();
+      }
+    } finally {
+      rmSync(given, { recursive: true, force: true });
+    }
+  });
+
+  it('names the fix when the binary is missing', async () => {
+    const saved = process.env.DOCKER_REGISTRY_BIN;
+    process.env.DOCKER_REGISTRY_BIN = '/nonexistent/docker-registry';
+    try {
+      await expect(startRegistry()).rejects.toMatchObject({ code: 'INVALID_CONFIG', message: expect.stringContaining('scripts/ensure-tools.sh') });
+    } finally {
+      if (saved === undefined) delete process.env.DOCKER_REGISTRY_BIN;
+      else process.env.DOCKER_REGISTRY_BIN = saved;
+    }
   });
 });

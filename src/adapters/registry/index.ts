@@ -5,11 +5,14 @@
  */
 import { createHash } from 'node:crypto';
 import type { TokenCredential } from '@azure/identity';
-import { ErrorCodes, GuardError } from '../../core/errors';
+import { ErrorCodes, GuardError, invalidInput } from '../../core/errors';
 import { validateDigest, validateRegistryHost, validateRepository, validateTag } from '../../core/reference';
 import { MediaTypes, type Descriptor } from '../../core/types';
 import type { FetchedManifest, ManifestAttributes, Page, RegistryClient } from '../ports';
 import { RegistryAuth } from './auth';
+import { createTlsFetch } from './tlsFetch';
+
+export { ACR_AAD_SCOPE, parseBearerChallenge } from './auth';
 
 /** Options for {@link createRegistryClient}. */
 export interface RegistryClientOptions {
@@ -18,13 +21,23 @@ export interface RegistryClientOptions {
   plainHttp?: boolean;
   /** Entra ID credential (ACR token exchange). */
   credential?: TokenCredential;
+  /** Entra ID scope asked of `credential`; default `https://containerregistry.azure.net/.default`. */
+  aadScope?: string;
+  /** Entra ID tenant sent to `/oauth2/exchange`, when known. */
+  tenantId?: string;
+  /** HTTP basic credentials (sent to the registry itself or to its own token realm only). */
   basic?: { username: string; password: string };
   userAgent?: string;
+  /** Per-request timeout, ms (default 30000). */
   timeoutMs?: number;
+  /** Largest manifest (and listing) accepted, bytes (default 4 MiB). */
   maxManifestBytes?: number;
+  /** A fetch to use instead of the global one. */
   fetch?: typeof fetch;
   /** ACR extensions (`/acr/v1`, quarantine attributes); default: host ends with `.azurecr.io`. */
   acr?: boolean;
+  /** Extra trust for https (tests and local runs with a throw-away CA); ignored when `fetch` is given. */
+  tls?: { ca?: string };
 }
 
 /** Defaults, in one place. */
@@ -33,6 +46,8 @@ export const REGISTRY_DEFAULTS = {
   maxManifestBytes: 4 * 1024 * 1024,
   maxBlobBytes: 64 * 1024 * 1024,
   userAgent: 'acr-guard',
+  /** Referrers pages followed through `Link` before giving up (a registry that loops must not hang a gate). */
+  maxReferrersPages: 20,
 } as const;
 
 /** The Accept header for manifests: OCI and Docker types (docker-registry 2.8 answers 404 without them). */
@@ -53,12 +68,24 @@ function isDigest(reference: string): boolean {
   return reference.startsWith('sha256:') || reference.startsWith('sha512:');
 }
 
-function parseNext(link: string | null): string | undefined {
+/** A listing page size: an integer 1..10000 (INVALID_INPUT otherwise). */
+function pageSize(n: number): number {
+  if (!Number.isInteger(n) || n < 1 || n > 10_000) throw invalidInput('pageSize', 'an integer from 1 to 10000', n);
+  return n;
+}
+
+/** The target of a `Link: <…>; rel="next"` header, or undefined. */
+function nextLink(link: string | null): string | undefined {
   if (!link) return undefined;
-  const m = /<([^>]+)>\s*;\s*rel="?next"?/.exec(link);
-  if (!m) return undefined;
+  return /<([^>]+)>\s*;\s*rel="?next"?/.exec(link)?.[1];
+}
+
+/** The `last` parameter of a `Link: <…>; rel="next"` header: the continuation of tag and catalog listings. */
+function parseNext(link: string | null): string | undefined {
+  const target = nextLink(link);
+  if (!target) return undefined;
   try {
-    return new URL(m[1], 'http://x').searchParams.get('last') ?? undefined;
+    return new URL(target, 'http://x').searchParams.get('last') ?? undefined;
   } catch {
     return undefined;
   }
@@ -82,6 +109,32 @@ function descriptors(value: unknown, field: string, where: string): Descriptor[]
   });
 }
 
+const BOOLEAN_ATTRIBUTES = ['deleteEnabled', 'writeEnabled', 'readEnabled', 'listEnabled'] as const;
+const STRING_ATTRIBUTES = ['quarantineState', 'quarantineDetails'] as const;
+
+/** The changeable attributes of a value, typed; wrong types are MALFORMED from a registry, INVALID_INPUT from a caller. */
+function pickAttributes(value: unknown, where: string, input = false): ManifestAttributes {
+  if (value === undefined || value === null) return {};
+  const fail = (field: string, expected: string): GuardError =>
+    input ? new GuardError(ErrorCodes.INVALID_INPUT, `${where}.${field}: expected ${expected}`, { field: `${where}.${field}` }) : new GuardError(ErrorCodes.MALFORMED, `${where}: changeableAttributes.${field} is not ${expected}`);
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    throw input ? new GuardError(ErrorCodes.INVALID_INPUT, `${where}: expected an object`, { field: where }) : new GuardError(ErrorCodes.MALFORMED, `${where}: changeableAttributes is not an object`);
+  }
+  const v = value as Record<string, unknown>;
+  const out: ManifestAttributes = {};
+  for (const key of BOOLEAN_ATTRIBUTES) {
+    if (v[key] === undefined) continue;
+    if (typeof v[key] !== 'boolean') throw fail(key, 'a boolean');
+    out[key] = v[key];
+  }
+  for (const key of STRING_ATTRIBUTES) {
+    if (v[key] === undefined) continue;
+    if (typeof v[key] !== 'string') throw fail(key, 'a string');
+    out[key] = v[key];
+  }
+  return out;
+}
+
 class OciRegistryClient implements RegistryClient {
   readonly host: string;
   private readonly base: string;
@@ -91,11 +144,13 @@ class OciRegistryClient implements RegistryClient {
   private readonly maxManifestBytes: number;
   private readonly userAgent: string;
   private readonly acr: boolean;
+  /** False once the registry showed it has no referrers API (then only the tag schema is asked). */
+  private referrersApi = true;
 
   constructor(options: RegistryClientOptions) {
     this.host = validateRegistryHost(options.host, 'host');
     this.base = `${options.plainHttp ? 'http' : 'https'}://${this.host}`;
-    this.fetchImpl = options.fetch ?? fetch;
+    this.fetchImpl = options.fetch ?? (options.tls?.ca ? createTlsFetch({ ca: options.tls.ca }) : fetch);
     this.timeoutMs = options.timeoutMs ?? REGISTRY_DEFAULTS.timeoutMs;
     this.maxManifestBytes = options.maxManifestBytes ?? REGISTRY_DEFAULTS.maxManifestBytes;
     this.userAgent = options.userAgent ?? REGISTRY_DEFAULTS.userAgent;
@@ -105,6 +160,8 @@ class OciRegistryClient implements RegistryClient {
       plainHttp: options.plainHttp ?? false,
       basic: options.basic,
       credential: options.credential,
+      aadScope: options.aadScope,
+      tenantId: options.tenantId,
       acr: this.acr,
       fetch: this.fetchImpl,
       timeoutMs: this.timeoutMs,
@@ -144,8 +201,8 @@ class OciRegistryClient implements RegistryClient {
     };
     let res = await send(this.auth.cachedHeader(options.scope));
     if (res.status === 401) {
-      const authorization = await this.auth.answer(res.headers.get('www-authenticate'), options.scope);
       await res.arrayBuffer().catch(() => undefined);
+      const authorization = await this.auth.answer(res.headers.get('www-authenticate'), options.scope);
       if (authorization) res = await send(authorization);
     }
     if (res.ok || options.accept?.includes(res.status)) return res;
@@ -165,15 +222,47 @@ class OciRegistryClient implements RegistryClient {
     return new GuardError(ErrorCodes.REGISTRY_REJECTED, `${where} was rejected (${status})`, { status });
   }
 
+  /** Reads a body, stopping (MALFORMED) as soon as it passes `max` bytes; a stalled or cut body is TRANSIENT. */
   private async readLimited(res: Response, max: number, what: string): Promise<Buffer> {
     const declared = Number(res.headers.get('content-length'));
     if (Number.isFinite(declared) && declared > max) {
-      await res.body?.cancel();
+      await res.body?.cancel().catch(() => undefined);
       throw new GuardError(ErrorCodes.MALFORMED, `registry ${this.host}: ${what} is ${declared} bytes, over the ${max}-byte limit`);
     }
-    const bytes = Buffer.from(await res.arrayBuffer());
-    if (bytes.length > max) throw new GuardError(ErrorCodes.MALFORMED, `registry ${this.host}: ${what} is over the ${max}-byte limit`);
-    return bytes;
+    if (!res.body) return Buffer.alloc(0);
+    const reader = res.body.getReader();
+    const chunks: Buffer[] = [];
+    let total = 0;
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        total += value.byteLength;
+        if (total > max) {
+          await reader.cancel().catch(() => undefined);
+          throw new GuardError(ErrorCodes.MALFORMED, `registry ${this.host}: ${what} is over the ${max}-byte limit`);
+        }
+        chunks.push(Buffer.from(value));
+      }
+    } catch (err) {
+      if (err instanceof GuardError) throw err;
+      const why = (err as Error).name === 'TimeoutError' ? `timed out after ${this.timeoutMs} ms` : (err as Error).message;
+      throw new GuardError(ErrorCodes.TRANSIENT, `registry ${this.host}: reading ${what} failed: ${why}`, { cause: err });
+    }
+    return Buffer.concat(chunks);
+  }
+
+  /** Parses a JSON object body (MALFORMED otherwise). */
+  private async readJson(res: Response, what: string): Promise<Record<string, unknown>> {
+    const bytes = await this.readLimited(res, this.maxManifestBytes, what);
+    let value: unknown;
+    try {
+      value = JSON.parse(bytes.toString('utf8'));
+    } catch {
+      throw new GuardError(ErrorCodes.MALFORMED, `registry ${this.host}: ${what} is not JSON`);
+    }
+    if (!value || typeof value !== 'object' || Array.isArray(value)) throw new GuardError(ErrorCodes.MALFORMED, `registry ${this.host}: ${what} is not a JSON object`);
+    return value as Record<string, unknown>;
   }
 
   private static pull(repository: string): string {
@@ -192,9 +281,10 @@ class OciRegistryClient implements RegistryClient {
   async resolveTag(repository: string, tag: string): Promise<string> {
     const repo = OciRegistryClient.repoPath(repository);
     validateTag(tag);
-    const res = await this.request({ method: 'HEAD', path: `/v2/${repo}/manifests/${tag}`, scope: OciRegistryClient.pull(repo), headers: { accept: MANIFEST_ACCEPT }, what: `resolve ${repo}:${tag}` });
-    const digest = res.headers.get('docker-content-digest');
+    const res = await this.request({ method: 'HEAD', path: `/v2/${repo}/manifests/${tag}`, scope: OciRegistryClient.pull(repo), headers: { accept: MANIFEST_ACCEPT }, what: `resolve ${repo}:${tag}`, accept: [405] });
+    const digest = res.ok ? res.headers.get('docker-content-digest') : null;
     if (digest) return validateDigest(digest, 'Docker-Content-Digest');
+    // No digest header (or no HEAD at all): GET computes and verifies it.
     return (await this.getManifest(repo, tag)).digest;
   }
 
@@ -246,7 +336,13 @@ class OciRegistryClient implements RegistryClient {
       what: `put manifest ${repo}${isDigest(ref) ? '@' : ':'}${ref}`,
     });
     await res.arrayBuffer();
-    return res.headers.get('docker-content-digest') ?? digestOf(bytes);
+    const reported = res.headers.get('docker-content-digest');
+    if (!reported) return isDigest(ref) ? ref : digestOf(bytes);
+    validateDigest(reported, 'Docker-Content-Digest');
+    // The registry must have stored exactly these bytes.
+    const algorithm = reported.startsWith('sha512:') ? 'sha512' : 'sha256';
+    if (reported !== digestOf(bytes, algorithm)) throw new GuardError(ErrorCodes.DIGEST_MISMATCH, `registry ${this.host}: put manifest ${repo}: the registry reports ${reported}, the bytes sent are ${digestOf(bytes, algorithm)}`);
+    return reported;
   }
 
   async deleteManifest(repository: string, digest: string): Promise<boolean> {
@@ -328,16 +424,13 @@ class OciRegistryClient implements RegistryClient {
     const repo = OciRegistryClient.repoPath(repository);
     validateDigest(digest);
     const filter = (list: Descriptor[]): Descriptor[] => (artifactType ? list.filter((d) => d.artifactType === artifactType) : list);
-    const query = artifactType ? `?artifactType=${encodeURIComponent(artifactType)}` : '';
-    const res = await this.request({ method: 'GET', path: `/v2/${repo}/referrers/${digest}${query}`, scope: OciRegistryClient.pull(repo), headers: { accept: MediaTypes.ociIndex }, what: `referrers of ${repo}@${digest}`, accept: [404, 400, 405] });
-    if (res.ok && (res.headers.get('content-type') ?? '').startsWith(MediaTypes.ociIndex)) {
-      const body = await this.readLimited(res, this.maxManifestBytes, `referrers of ${repo}@${digest}`);
-      const index = JSON.parse(body.toString('utf8')) as { manifests?: unknown };
-      const found = descriptors(index.manifests, 'manifests', `referrers of ${repo}@${digest}`);
-      // Pagination via Link is rare for referrers; follow it when present.
-      return filter(found);
+    if (this.referrersApi) {
+      const found = await this.referrersFromApi(repo, digest, artifactType);
+      if (found) return filter(found);
+      // The distribution spec forbids a 404 from a registry that has the referrers API: this one has none,
+      // so later calls go straight to the tag schema (one round trip fewer per image).
+      this.referrersApi = false;
     }
-    await res.arrayBuffer().catch(() => undefined);
     // Fallback tag schema (OCI distribution 1.1): an index tagged `<alg>-<hex>` lists the referrers.
     const fallbackTag = digest.replace(':', '-');
     try {
@@ -349,25 +442,50 @@ class OciRegistryClient implements RegistryClient {
     }
   }
 
+  /** The referrers API, following `Link` pages; undefined when the registry has no such API. */
+  private async referrersFromApi(repo: string, digest: string, artifactType?: string): Promise<Descriptor[] | undefined> {
+    const what = `referrers of ${repo}@${digest}`;
+    const firstPath = `/v2/${repo}/referrers/${digest}`;
+    let path = `${firstPath}${artifactType ? `?artifactType=${encodeURIComponent(artifactType)}` : ''}`;
+    const found: Descriptor[] = [];
+    for (let page = 0; page < REGISTRY_DEFAULTS.maxReferrersPages; page++) {
+      const res = await this.request({ method: 'GET', path, scope: OciRegistryClient.pull(repo), headers: { accept: MediaTypes.ociIndex }, what, accept: [404, 405] });
+      if (!res.ok || !(res.headers.get('content-type') ?? '').startsWith(MediaTypes.ociIndex)) {
+        await res.arrayBuffer().catch(() => undefined);
+        if (page === 0) return undefined;
+        throw new GuardError(ErrorCodes.MALFORMED, `registry ${this.host}: page ${page + 1} of ${what} is not an image index (${res.status})`);
+      }
+      const index = await this.readJson(res, what);
+      found.push(...descriptors(index.manifests, 'manifests', what));
+      const next = nextLink(res.headers.get('link'));
+      if (!next) return found;
+      // A next page must stay on this registry and on this listing: never follow a link elsewhere.
+      const url = new URL(next, `${this.base}${path}`);
+      if (url.host !== this.host || url.pathname !== firstPath) throw new GuardError(ErrorCodes.MALFORMED, `registry ${this.host}: ${what} links to a next page outside the listing; refused`);
+      path = `${url.pathname}${url.search}`;
+    }
+    throw new GuardError(ErrorCodes.MALFORMED, `registry ${this.host}: ${what} has more than ${REGISTRY_DEFAULTS.maxReferrersPages} pages`);
+  }
+
   async listTags(repository: string, options: { pageSize?: number; last?: string } = {}): Promise<Page<string>> {
     const repo = OciRegistryClient.repoPath(repository);
     const params = new URLSearchParams();
-    if (options.pageSize) params.set('n', String(options.pageSize));
+    if (options.pageSize !== undefined) params.set('n', String(pageSize(options.pageSize)));
     if (options.last) params.set('last', validateTag(options.last, 'last'));
     const qs = params.toString();
     const res = await this.request({ method: 'GET', path: `/v2/${repo}/tags/list${qs ? `?${qs}` : ''}`, scope: OciRegistryClient.pull(repo), what: `tags of ${repo}` });
-    const body = JSON.parse((await this.readLimited(res, this.maxManifestBytes, `tags of ${repo}`)).toString('utf8')) as { tags?: unknown };
+    const body = await this.readJson(res, `tags of ${repo}`);
     const tags = Array.isArray(body.tags) ? body.tags.filter((t): t is string => typeof t === 'string') : [];
     return { items: tags, next: parseNext(res.headers.get('link')) };
   }
 
   async listRepositories(options: { pageSize?: number; last?: string } = {}): Promise<Page<string>> {
     const params = new URLSearchParams();
-    if (options.pageSize) params.set('n', String(options.pageSize));
+    if (options.pageSize !== undefined) params.set('n', String(pageSize(options.pageSize)));
     if (options.last) params.set('last', validateRepository(options.last, 'last'));
     const qs = params.toString();
     const res = await this.request({ method: 'GET', path: `/v2/_catalog${qs ? `?${qs}` : ''}`, scope: 'registry:catalog:*', what: 'catalog' });
-    const body = JSON.parse((await this.readLimited(res, this.maxManifestBytes, 'catalog')).toString('utf8')) as { repositories?: unknown };
+    const body = await this.readJson(res, 'catalog');
     const repos = Array.isArray(body.repositories) ? body.repositories.filter((t): t is string => typeof t === 'string') : [];
     return { items: repos, next: parseNext(res.headers.get('link')) };
   }
@@ -384,15 +502,19 @@ class OciRegistryClient implements RegistryClient {
     this.requireAcr('reading manifest attributes');
     const repo = OciRegistryClient.repoPath(repository);
     validateDigest(digest);
-    const res = await this.request({ method: 'GET', path: `/acr/v1/${repo}/_manifests/${digest}`, scope: OciRegistryClient.pull(repo), what: `attributes of ${repo}@${digest}` });
-    const body = JSON.parse((await this.readLimited(res, this.maxManifestBytes, 'attributes')).toString('utf8')) as { manifest?: { changeableAttributes?: ManifestAttributes }; changeableAttributes?: ManifestAttributes };
-    return body.manifest?.changeableAttributes ?? body.changeableAttributes ?? {};
+    const what = `attributes of ${repo}@${digest}`;
+    const res = await this.request({ method: 'GET', path: `/acr/v1/${repo}/_manifests/${digest}`, scope: OciRegistryClient.pull(repo), what });
+    // ACR answers `{ registry, imageName, manifest: { digest, …, changeableAttributes } }`.
+    const body = (await this.readJson(res, what)) as { manifest?: { changeableAttributes?: unknown }; changeableAttributes?: unknown };
+    return pickAttributes(body.manifest?.changeableAttributes ?? body.changeableAttributes, `registry ${this.host}: ${what}`);
   }
 
   async setManifestAttributes(repository: string, digest: string, attributes: ManifestAttributes): Promise<void> {
     this.requireAcr('changing manifest attributes');
     const repo = OciRegistryClient.repoPath(repository);
     validateDigest(digest);
+    // Only the documented changeable attributes are sent, whatever else the caller's object carries.
+    attributes = pickAttributes(attributes, 'attributes', true);
     const res = await this.request({
       method: 'PATCH',
       path: `/acr/v1/${repo}/_manifests/${digest}`,
