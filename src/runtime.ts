@@ -5,11 +5,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { DefaultAzureCredential, ManagedIdentityCredential, type TokenCredential } from '@azure/identity';
-import { loadConfig, type AppConfig } from './config';
+import { loadConfig, readPolicyText, type AppConfig } from './config';
 import { loadPolicy } from './core/policy';
 import type { Policy } from './core/policyTypes';
-import { TableAuditStore, FileAuditStore } from './adapters/auditStore';
-import type { AuditStore } from './adapters/ports';
+import { auditStoreFor } from './adapters/auditStore';
 import { composeGateServices } from './compose';
 import type { GateServices } from './orchestrations/services';
 
@@ -28,23 +27,16 @@ function credentialFor(config: AppConfig): TokenCredential {
   return config.azureClientId ? new ManagedIdentityCredential({ clientId: config.azureClientId }) : new DefaultAzureCredential();
 }
 
-function auditFor(config: AppConfig, credential: TokenCredential): AuditStore {
-  if (config.audit.kind === 'table') {
-    return new TableAuditStore({ endpoint: config.audit.endpoint, tableName: config.audit.tableName, credential });
-  }
-  return new FileAuditStore(config.audit.dir);
-}
-
 /** The runtime, built on first call from `process.env`. */
 export function getRuntime(): Runtime {
   if (runtime) return runtime;
   const config = loadConfig(process.env);
-  const policyText = config.policy.kind === 'inline' ? config.policy.text : readFileSync(config.policy.path, 'utf8');
+  const policyText = readPolicyText(config, (path) => readFileSync(path, 'utf8'));
   const policy = loadPolicy(policyText, config.policy.kind === 'inline' ? 'ACR_GUARD_POLICY' : config.policy.path);
   const credential = credentialFor(config);
   const services = composeGateServices({
     policy: () => policy,
-    audit: auditFor(config, credential),
+    audit: auditStoreFor(config.audit, credential),
     credential,
     plainHttpHosts: config.plainHttpRegistries,
     defenderSubscriptions: config.defenderSubscriptions,

@@ -1,19 +1,77 @@
 /**
- * Verdict audit stores: Azure Table storage in Azure (managed identity; Azurite locally), and in-memory and
- * JSON-lines file stores for the CLI and local runs. All append-only: a verdict is never overwritten.
+ * Verdict audit stores: Azure Table storage in Azure (managed identity; Azurite's dev account locally), and
+ * in-memory and JSON-lines file stores for the CLI and local runs. All append-only: a verdict is never
+ * updated or overwritten, and all three order verdicts the same way (newest `decidedAt` first; among equal
+ * times, the one recorded last first — on the Table store, equal times are in random order).
  */
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { TableClient, type NamedKeyCredential, type TableEntity } from '@azure/data-tables';
+import { AzureNamedKeyCredential, TableClient, odata, type NamedKeyCredential, type TableEntity, type TransactionAction } from '@azure/data-tables';
 import type { TokenCredential } from '@azure/identity';
-import { ErrorCodes, GuardError } from '../core/errors';
+import { ErrorCodes, GuardError, invalidInput } from '../core/errors';
 import type { ImageId, Verdict } from '../core/types';
+import type { AuditConfig } from '../config';
 import type { AuditStore } from './ports';
 
-/** Newest first, then by insertion (stable). */
-function newestFirst(a: Verdict, b: Verdict): number {
-  return b.decidedAt.localeCompare(a.decidedAt);
+/** Default table name of the verdict store. */
+export const DEFAULT_AUDIT_TABLE = 'AcrGuardVerdicts';
+
+/**
+ * Azurite's well-known development account (public constants documented by Microsoft for the storage
+ * emulator: https://learn.microsoft.com/azure/storage/common/storage-use-azurite). Not a secret.
+ */
+export const AZURITE_DEV_ACCOUNT = Object.freeze({
+  name: 'devstoreaccount1',
+  key: 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==',
+  /** Azurite's default Table endpoint (what `UseDevelopmentStorage=true` means for tables). */
+  tableUrl: 'http://127.0.0.1:10002/devstoreaccount1',
+});
+
+/** A credential for Azurite's well-known development account. */
+export function azuriteDevCredential(): NamedKeyCredential {
+  return new AzureNamedKeyCredential(AZURITE_DEV_ACCOUNT.name, AZURITE_DEV_ACCOUNT.key);
+}
+
+/** Digest grammar of the OCI image spec; checked before a digest becomes part of a RowKey or file. */
+const DIGEST = /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
+
+/** Validates the keys of a verdict or an image (all stores, so they share semantics). */
+function checkImage(image: ImageId, field: string): void {
+  if (typeof image.registry !== 'string' || image.registry === '') throw invalidInput(`${field}.registry`, 'a registry host', image.registry);
+  if (typeof image.repository !== 'string' || image.repository === '') throw invalidInput(`${field}.repository`, 'a repository name', image.repository);
+  if (typeof image.digest !== 'string' || image.digest.length > 200 || !DIGEST.test(image.digest)) {
+    throw invalidInput(`${field}.digest`, 'a digest such as sha256:<64 hex>', image.digest);
+  }
+}
+
+function decidedMs(verdict: Verdict): number {
+  const ms = Date.parse(verdict.decidedAt);
+  if (!Number.isFinite(ms) || ms < 0) throw invalidInput('verdict.decidedAt', 'an ISO 8601 time after 1970', verdict.decidedAt);
+  return ms;
+}
+
+function checkVerdict(verdict: Verdict): number {
+  checkImage(verdict.image, 'verdict.image');
+  return decidedMs(verdict);
+}
+
+/** Sorts records (oldest recorded first) newest first; equal times keep the one recorded last first. */
+function newestFirst(recordedOldestFirst: Verdict[]): Verdict[] {
+  return recordedOldestFirst
+    .map((v, i) => ({ v, i, ms: Date.parse(v.decidedAt) }))
+    .sort((a, b) => b.ms - a.ms || b.i - a.i)
+    .map((x) => x.v);
+}
+
+function normalLimit(limit: number | undefined): number {
+  if (limit === undefined) return 100;
+  if (!Number.isInteger(limit) || limit < 0) throw invalidInput('limit', 'a whole number of verdicts (0 or more)', limit);
+  return limit;
+}
+
+function sameImage(a: ImageId, b: ImageId): boolean {
+  return a.registry === b.registry && a.repository === b.repository && a.digest === b.digest;
 }
 
 /** Keeps verdicts in memory (dry runs, tests, the benchmark). */
@@ -21,52 +79,86 @@ export class MemoryAuditStore implements AuditStore {
   private readonly verdicts: Verdict[] = [];
 
   async recordVerdict(verdict: Verdict): Promise<void> {
+    checkVerdict(verdict);
+    // A copy: later changes to the caller's object must not rewrite history.
     this.verdicts.push(structuredClone(verdict));
   }
 
   async latestVerdict(image: ImageId): Promise<Verdict | undefined> {
-    return this.verdicts
-      .filter((v) => v.image.registry === image.registry && v.image.repository === image.repository && v.image.digest === image.digest)
-      .sort(newestFirst)[0];
+    checkImage(image, 'image');
+    const latest = newestFirst(this.verdicts.filter((v) => sameImage(v.image, image)))[0];
+    return latest && structuredClone(latest);
   }
 
-  async listVerdicts(registry: string, repository: string, limit = 100): Promise<Verdict[]> {
-    return this.verdicts.filter((v) => v.image.registry === registry && v.image.repository === repository).sort(newestFirst).slice(0, limit);
+  async listVerdicts(registry: string, repository: string, limit?: number): Promise<Verdict[]> {
+    const n = normalLimit(limit);
+    return structuredClone(newestFirst(this.verdicts.filter((v) => v.image.registry === registry && v.image.repository === repository)).slice(0, n));
   }
 }
 
-/** One JSON-lines file per repository under `dir` (the local CLI without Azurite). */
+/**
+ * One JSON-lines file per repository under `dir` (the local CLI without Azurite). The file name is a hash of
+ * `registry/repository`, so no repository name can reach outside `dir`. Appends from one process are
+ * serialised per file; a line that does not parse (a write cut short by a crash) is skipped when reading.
+ */
 export class FileAuditStore implements AuditStore {
+  private readonly writing = new Map<string, Promise<void>>();
+
   constructor(private readonly dir: string) {}
 
   private file(registry: string, repository: string): string {
-    // A hash, not the names: no path traversal whatever the names are.
     return join(this.dir, `${createHash('sha256').update(`${registry}/${repository}`).digest('hex').slice(0, 32)}.jsonl`);
   }
 
   async recordVerdict(verdict: Verdict): Promise<void> {
-    await mkdir(this.dir, { recursive: true });
-    await appendFile(this.file(verdict.image.registry, verdict.image.repository), `${JSON.stringify(verdict)}\n`, 'utf8');
+    checkVerdict(verdict);
+    const file = this.file(verdict.image.registry, verdict.image.repository);
+    const line = `${JSON.stringify(verdict)}\n`;
+    const previous = this.writing.get(file) ?? Promise.resolve();
+    const next = previous.then(async () => {
+      await mkdir(this.dir, { recursive: true });
+      await appendFile(file, line, 'utf8');
+    });
+    // The chain must not stay rejected after one failed write.
+    const settled = next.catch(() => undefined);
+    this.writing.set(file, settled);
+    void settled.then(() => {
+      if (this.writing.get(file) === settled) this.writing.delete(file);
+    });
+    await next;
   }
 
-  async listVerdicts(registry: string, repository: string, limit = 100): Promise<Verdict[]> {
+  private async readAll(registry: string, repository: string): Promise<Verdict[]> {
+    const file = this.file(registry, repository);
+    await this.writing.get(file);
     let text: string;
     try {
-      text = await readFile(this.file(registry, repository), 'utf8');
+      text = await readFile(file, 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw err;
+      throw new GuardError(ErrorCodes.UPSTREAM, `audit store: reading ${file} failed (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
     }
-    const all = text
-      .split('\n')
-      .filter((line) => line.trim() !== '')
-      .map((line) => JSON.parse(line) as Verdict)
-      .filter((v) => v.image.registry === registry && v.image.repository === repository);
-    return all.reverse().sort(newestFirst).slice(0, limit);
+    const out: Verdict[] = [];
+    for (const line of text.split('\n')) {
+      if (line.trim() === '') continue;
+      try {
+        const v = JSON.parse(line) as Verdict;
+        if (v?.image?.registry === registry && v.image.repository === repository) out.push(v);
+      } catch {
+        // A partial line from an interrupted write: skip it rather than lose the whole history.
+      }
+    }
+    return out;
+  }
+
+  async listVerdicts(registry: string, repository: string, limit?: number): Promise<Verdict[]> {
+    const n = normalLimit(limit);
+    return newestFirst(await this.readAll(registry, repository)).slice(0, n);
   }
 
   async latestVerdict(image: ImageId): Promise<Verdict | undefined> {
-    return (await this.listVerdicts(image.registry, image.repository, Number.MAX_SAFE_INTEGER)).find((v) => v.image.digest === image.digest);
+    checkImage(image, 'image');
+    return newestFirst((await this.readAll(image.registry, image.repository)).filter((v) => v.image.digest === image.digest))[0];
   }
 }
 
@@ -74,87 +166,162 @@ export class FileAuditStore implements AuditStore {
 export interface TableAuditStoreOptions {
   /** Table service URL, e.g. `https://<account>.table.core.windows.net` or Azurite's `http://127.0.0.1:<port>/devstoreaccount1`. */
   endpoint: string;
+  /** Table name (default {@link DEFAULT_AUDIT_TABLE}); created when missing. */
   tableName?: string;
-  /** Managed identity in Azure; Azurite's well-known dev account locally. */
+  /** Managed identity in Azure; Azurite's well-known dev account ({@link azuriteDevCredential}) locally. */
   credential: TokenCredential | NamedKeyCredential;
+  /** Allow plain http (Azurite on loopback only). */
   allowInsecureConnection?: boolean;
-}
-
-/** Largest string stored in one property (Table properties hold up to 64 KiB: 32K UTF-16 chars). */
-const CHUNK_CHARS = 30_000;
-/** At most this many chunks (~900 KB, under the 1 MiB entity limit). */
-const MAX_CHUNKS = 30;
-/** Far-future epoch ms used to invert time so that newer rows sort first. */
-const INVERT_BASE = 9_999_999_999_999;
-
-/** PartitionKey for a repository: base64url of `registry/repository` (no `/ \ # ?` or control chars). */
-export function partitionKeyFor(registry: string, repository: string): string {
-  return Buffer.from(`${registry}/${repository}`).toString('base64url');
-}
-
-function rowKeyPrefix(digest: string): string {
-  return digest.replace(':', '-');
-}
-
-function toStoreError(err: unknown, what: string): GuardError {
-  const status = (err as { statusCode?: number }).statusCode;
-  if (status === 403) return new GuardError(ErrorCodes.UPSTREAM, `audit store: ${what} was refused (403); grant the app's identity "Storage Table Data Contributor" on the storage account`, { status });
-  if (status === undefined || status === 408 || status === 429 || status >= 500) return new GuardError(ErrorCodes.TRANSIENT, `audit store: ${what} failed (${status ?? (err as Error).name}); retry later`, { status });
-  return new GuardError(ErrorCodes.UPSTREAM, `audit store: ${what} failed (${status})`, { status });
+  /** SDK retries of a failed request before the store reports `TRANSIENT` (SDK default: 3). */
+  maxRetries?: number;
 }
 
 /**
- * Verdicts in Azure Table storage. PartitionKey = base64url(registry/repository); RowKey =
- * `<alg>-<hex>_<inverted epoch ms, 13 digits>_<random>` so the newest verdict of a digest is the first row of
- * a range query. The verdict JSON is split across `v0..vN` properties; queryable columns sit beside it.
+ * Characters per verdict property. The Table service counts strings as UTF-16 and allows 64 KiB per
+ * property, i.e. 32,768 chars; 32,000 leaves room.
+ */
+const CHUNK_CHARS = 32_000;
+/** Chunks per entity: 15 x 64,000 bytes = 960,000 bytes, under the 1 MiB entity limit with the columns. */
+const MAX_CHUNKS = 15;
+const MAX_JSON_CHARS = CHUNK_CHARS * MAX_CHUNKS;
+/** Longest `summary` column (the verdict JSON keeps the whole summary). */
+const SUMMARY_COLUMN_CHARS = 1_000;
+/** 10^19 - 1: inverted 100 ns ticks since 1970 stay 19 digits for the next ~31,000 years. */
+const INVERT_BASE = 9_999_999_999_999_999_999n;
+
+/**
+ * PartitionKey for a repository: base64url of `registry/repository` — its alphabet (`A-Z a-z 0-9 - _`) has
+ * none of the characters keys forbid (`/ \ # ?`, controls), it is reversible and keeps distinct names
+ * distinct. Keys are limited to 1 KiB, so a very long name uses `~` + base64url(sha256(name)) instead (`~` is
+ * outside the base64url alphabet, so the two forms never collide); rows carry the plain names as columns.
+ */
+export function partitionKeyFor(registry: string, repository: string): string {
+  const name = `${registry}/${repository}`;
+  const plain = Buffer.from(name, 'utf8').toString('base64url');
+  return plain.length <= 512 ? plain : `~${createHash('sha256').update(name).digest('base64url')}`;
+}
+
+/** `sha256:abc…` -> `sha256-abc…` (`:` is allowed in keys, but `-` keeps keys URL-friendly). */
+function digestKey(digest: string): string {
+  return digest.replace(':', '-');
+}
+
+/** Inverted 100 ns ticks since 1970, 19 digits: newer times sort first. */
+function invertedTicks(ms: number): string {
+  return (INVERT_BASE - BigInt(ms) * 10_000n).toString().padStart(19, '0');
+}
+
+/**
+ * Fits a verdict into `MAX_JSON_CHARS` of JSON. Findings-heavy `details` go first, then long reasons, then
+ * checks beyond what fits; each step says what it dropped, in the record itself.
+ */
+function fitVerdict(verdict: Verdict): { json: string; truncation?: string } {
+  const json = JSON.stringify(verdict);
+  if (json.length <= MAX_JSON_CHARS) return { json };
+  const note = `details dropped: the verdict (${json.length} chars of JSON) exceeded the audit record limit`;
+  const noDetails: Verdict = { ...verdict, checks: verdict.checks.map((c) => (c.details === undefined ? c : { ...c, details: { truncated: note } })) };
+  let out = JSON.stringify(noDetails);
+  if (out.length <= MAX_JSON_CHARS) return { json: out, truncation: note };
+  const shortReasons: Verdict = { ...noDetails, checks: noDetails.checks.map((c) => (c.reason.length > 2_000 ? { ...c, reason: `${c.reason.slice(0, 2_000)}…(truncated)` } : c)) };
+  out = JSON.stringify(shortReasons);
+  const note2 = `${note}; reasons cut to 2000 chars`;
+  if (out.length <= MAX_JSON_CHARS) return { json: out, truncation: note2 };
+  // Keep the checks that fit (failing ones first, they explain a block), then say how many were left out.
+  const ordered = [...shortReasons.checks].sort((a, b) => Number(b.status === 'fail') - Number(a.status === 'fail'));
+  const base = JSON.stringify({ ...shortReasons, summary: shortReasons.summary.slice(0, 10_000), checks: [] }).length + 500;
+  const kept: Verdict['checks'] = [];
+  let size = base;
+  for (const c of ordered) {
+    const s = JSON.stringify(c).length + 1;
+    if (size + s > MAX_JSON_CHARS) break;
+    kept.push(c);
+    size += s;
+  }
+  const note3 = `${note2}; ${ordered.length - kept.length} of ${ordered.length} checks left out`;
+  kept.push({ name: 'audit', status: 'skip', reason: note3 });
+  return { json: JSON.stringify({ ...shortReasons, summary: shortReasons.summary.slice(0, 10_000), checks: kept }), truncation: note3 };
+}
+
+function toStoreError(err: unknown, what: string): GuardError {
+  // Only the status and the service's error code are used: a RestError's message and request can carry
+  // the request URL and headers, which must not reach an error or a log.
+  const status = (err as { statusCode?: unknown }).statusCode;
+  const code = (err as { code?: unknown }).code;
+  const shown = typeof code === 'string' && /^[A-Za-z_]{1,60}$/.test(code) ? ` ${code}` : '';
+  if (status === 403) {
+    return new GuardError(ErrorCodes.UPSTREAM, `audit store: ${what} was refused (403${shown}); grant the app's managed identity the "Storage Table Data Contributor" role on the storage account`, { status });
+  }
+  if (typeof status !== 'number' || status === 408 || status === 429 || status >= 500) {
+    return new GuardError(ErrorCodes.TRANSIENT, `audit store: ${what} failed (${typeof status === 'number' ? status : 'no response'}${shown}); retry later`, { status: typeof status === 'number' ? status : undefined });
+  }
+  return new GuardError(ErrorCodes.UPSTREAM, `audit store: ${what} failed (${status}${shown})`, { status });
+}
+
+/**
+ * Verdicts in Azure Table storage. Each verdict is written as two rows of one entity-group transaction (so
+ * both or neither exist), in the partition {@link partitionKeyFor}(registry, repository):
+ * - `<alg>-<hex>_<inverted ticks, 19 digits>_<8 hex random>`: the newest verdict of a digest is the first
+ *   row of the range `[<alg>-<hex>_, <alg>-<hex>\`)` — `latestVerdict` is one query with `top: 1`;
+ * - `t_<inverted ticks>_<same random>`: the repository's verdicts newest first — `listVerdicts` is one
+ *   range query with `top: limit`. (`t_` cannot collide with a digest row: those have `-` after the algorithm.)
+ * The verdict JSON is split across `v0..vN` properties (see {@link fitVerdict} for oversized ones), beside
+ * the queryable columns registry, repository, digest, tag, decision, summary, decidedAt, policyHash.
+ * Rows are only ever created (`createEntity`), never updated.
  */
 export class TableAuditStore implements AuditStore {
   private readonly client: TableClient;
   private created?: Promise<void>;
 
   constructor(options: TableAuditStoreOptions) {
-    this.client = new TableClient(options.endpoint, options.tableName ?? 'AcrGuardVerdicts', options.credential as TokenCredential, {
+    const tableName = options.tableName ?? DEFAULT_AUDIT_TABLE;
+    if (!/^[A-Za-z][A-Za-z0-9]{2,62}$/.test(tableName)) throw invalidInput('tableName', 'a table name of 3-63 letters and digits starting with a letter', tableName);
+    // The client's overloads take either credential type; the union is resolved at runtime by the SDK.
+    this.client = new TableClient(options.endpoint, tableName, options.credential as TokenCredential, {
       allowInsecureConnection: options.allowInsecureConnection,
+      ...(options.maxRetries === undefined ? {} : { retryOptions: { maxRetries: options.maxRetries } }),
     });
   }
 
+  /** Creates the table once per store; `createTable` itself treats 409 TableAlreadyExists as success. */
   private ensureTable(): Promise<void> {
     this.created ??= this.client.createTable().catch((err: unknown) => {
       this.created = undefined;
+      if ((err as { statusCode?: number }).statusCode === 409) return;
       throw toStoreError(err, 'creating the verdict table');
     });
     return this.created;
   }
 
   async recordVerdict(verdict: Verdict): Promise<void> {
+    const ms = checkVerdict(verdict);
     await this.ensureTable();
-    let json = JSON.stringify(verdict);
-    let truncated = false;
-    if (json.length > CHUNK_CHARS * MAX_CHUNKS) {
-      // Keep the decision and every check's status and reason; drop bulky details.
-      json = JSON.stringify({ ...verdict, checks: verdict.checks.map(({ details: _details, ...rest }) => rest) });
-      truncated = true;
-    }
+    const { json, truncation } = fitVerdict(verdict);
     const chunks: Record<string, string> = {};
-    for (let i = 0; i * CHUNK_CHARS < json.length && i < MAX_CHUNKS; i++) chunks[`v${i}`] = json.slice(i * CHUNK_CHARS, (i + 1) * CHUNK_CHARS);
-    const decidedMs = Date.parse(verdict.decidedAt);
-    const entity: TableEntity = {
-      partitionKey: partitionKeyFor(verdict.image.registry, verdict.image.repository),
-      rowKey: `${rowKeyPrefix(verdict.image.digest)}_${String(INVERT_BASE - (Number.isFinite(decidedMs) ? decidedMs : 0)).padStart(13, '0')}_${randomBytes(4).toString('hex')}`,
+    for (let i = 0; i * CHUNK_CHARS < json.length; i++) chunks[`v${i}`] = json.slice(i * CHUNK_CHARS, (i + 1) * CHUNK_CHARS);
+    const inv = invertedTicks(ms);
+    const uniq = randomBytes(4).toString('hex');
+    const partitionKey = partitionKeyFor(verdict.image.registry, verdict.image.repository);
+    const columns = {
       registry: verdict.image.registry,
       repository: verdict.image.repository,
       digest: verdict.image.digest,
       tag: verdict.tag ?? '',
       decision: verdict.decision,
-      summary: verdict.summary.slice(0, 4000),
+      summary: verdict.summary.length > SUMMARY_COLUMN_CHARS ? `${verdict.summary.slice(0, SUMMARY_COLUMN_CHARS)}…` : verdict.summary,
       decidedAt: verdict.decidedAt,
-      policyHash: verdict.policy.hash,
+      policyHash: verdict.policy?.hash ?? '',
       chunks: Object.keys(chunks).length,
-      truncated,
+      truncated: truncation !== undefined,
+      ...(truncation === undefined ? {} : { truncation }),
       ...chunks,
     };
+    const rows: TableEntity[] = [
+      { partitionKey, rowKey: `${digestKey(verdict.image.digest)}_${inv}_${uniq}`, ...columns },
+      { partitionKey, rowKey: `t_${inv}_${uniq}`, ...columns },
+    ];
+    const actions: TransactionAction[] = rows.map((row) => ['create', row]);
     try {
-      await this.client.createEntity(entity);
+      await this.client.submitTransaction(actions);
     } catch (err) {
       throw toStoreError(err, `recording the verdict of ${verdict.image.repository}@${verdict.image.digest}`);
     }
@@ -164,36 +331,56 @@ export class TableAuditStore implements AuditStore {
     const n = Number(entity.chunks ?? 0);
     let json = '';
     for (let i = 0; i < n; i++) json += String(entity[`v${i}`] ?? '');
-    return JSON.parse(json) as Verdict;
+    try {
+      return JSON.parse(json) as Verdict;
+    } catch {
+      throw new GuardError(ErrorCodes.MALFORMED, `audit store: the record ${String(entity.rowKey)} does not hold a verdict`);
+    }
   }
 
-  private async query(filter: string, limit: number): Promise<Verdict[]> {
+  private async query(filter: string, limit: number, keep: (e: Record<string, unknown>) => boolean): Promise<Verdict[]> {
+    if (limit === 0) return [];
     await this.ensureTable();
     const out: Verdict[] = [];
     try {
       const pages = this.client.listEntities<Record<string, unknown>>({ queryOptions: { filter } }).byPage({ maxPageSize: Math.min(limit, 1000) });
       for await (const page of pages) {
         for (const entity of page) {
+          if (!keep(entity)) continue;
           out.push(TableAuditStore.parse(entity));
           if (out.length >= limit) return out;
         }
       }
     } catch (err) {
+      if (err instanceof GuardError) throw err;
       throw toStoreError(err, 'reading verdicts');
     }
     return out;
   }
 
   async latestVerdict(image: ImageId): Promise<Verdict | undefined> {
+    checkImage(image, 'image');
     const pk = partitionKeyFor(image.registry, image.repository);
-    const prefix = rowKeyPrefix(image.digest);
-    // RowKeys of one digest lie in [prefix_, prefix`) ('`' follows '_'); the newest sorts first.
-    const filter = `PartitionKey eq '${pk}' and RowKey ge '${prefix}_' and RowKey lt '${prefix}\`'`;
-    return (await this.query(filter, 1))[0];
+    const prefix = digestKey(image.digest);
+    // '`' is the character after '_', so this range is exactly the rows that start with `<prefix>_`.
+    const filter = odata`PartitionKey eq ${pk} and RowKey ge ${`${prefix}_`} and RowKey lt ${`${prefix}\``}`;
+    return (await this.query(filter, 1, (e) => e.registry === image.registry && e.repository === image.repository))[0];
   }
 
-  async listVerdicts(registry: string, repository: string, limit = 100): Promise<Verdict[]> {
-    const verdicts = await this.query(`PartitionKey eq '${partitionKeyFor(registry, repository)}'`, 10_000);
-    return verdicts.sort(newestFirst).slice(0, limit);
+  async listVerdicts(registry: string, repository: string, limit?: number): Promise<Verdict[]> {
+    const n = normalLimit(limit);
+    const filter = odata`PartitionKey eq ${partitionKeyFor(registry, repository)} and RowKey ge ${'t_'} and RowKey lt ${'t`'}`;
+    return this.query(filter, n, (e) => e.registry === registry && e.repository === repository);
   }
+}
+
+/**
+ * The audit store the configuration names: a Table store with `credential` (managed identity), or with
+ * Azurite's dev account over http when the configuration says Azurite, or a file store.
+ */
+export function auditStoreFor(audit: AuditConfig, credential: TokenCredential): AuditStore {
+  if (audit.kind === 'file') return new FileAuditStore(audit.dir);
+  return audit.devAccount
+    ? new TableAuditStore({ endpoint: audit.endpoint, tableName: audit.tableName, credential: azuriteDevCredential(), allowInsecureConnection: true })
+    : new TableAuditStore({ endpoint: audit.endpoint, tableName: audit.tableName, credential });
 }

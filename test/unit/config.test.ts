@@ -1,16 +1,20 @@
 /**
- * App settings: every bad setting is named with the expected form; no secret is accepted.
+ * App settings: every bad setting is named with the expected form; no key or SAS is accepted.
  */
-import { describeConfig, loadConfig } from '../../src/config';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describeConfig, loadConfig, readPolicyText, type AppConfig } from '../../src/config';
 
 const BASE = { ACR_GUARD_AUDIT_TABLE_ENDPOINT: 'https://stacrguard.table.core.windows.net' };
+const KEY = 'c2VjcmV0c2VjcmV0c2VjcmV0';
 
 describe('loadConfig', () => {
   it('reads a minimal Azure configuration with defaults, frozen', () => {
     const config = loadConfig(BASE);
     expect(config).toEqual({
       policy: { kind: 'file', path: 'policy/acr-guard.yaml' },
-      audit: { kind: 'table', endpoint: 'https://stacrguard.table.core.windows.net', tableName: 'AcrGuardVerdicts' },
+      audit: { kind: 'table', endpoint: 'https://stacrguard.table.core.windows.net', tableName: 'AcrGuardVerdicts', devAccount: false, from: 'ACR_GUARD_AUDIT_TABLE_ENDPOINT' },
       azureClientId: undefined,
       defenderSubscriptions: [],
       plainHttpRegistries: [],
@@ -18,23 +22,36 @@ describe('loadConfig', () => {
     });
     expect(Object.isFrozen(config)).toBe(true);
     expect(Object.isFrozen(config.audit)).toBe(true);
+    expect(Object.isFrozen(config.defenderSubscriptions)).toBe(true);
   });
 
-  it('takes the identity-based AzureWebJobsStorage table URI, inline policy, subscriptions, loopback plain-http registries', () => {
+  it('takes inline policy, subscriptions, loopback plain-http registries, a user-assigned identity and dry run', () => {
     const config = loadConfig({
       AzureWebJobsStorage__tableServiceUri: 'https://st.table.core.windows.net/',
       ACR_GUARD_POLICY: 'version: 1',
       ACR_GUARD_DEFENDER_SUBSCRIPTIONS: '00000000-0000-0000-0000-000000000001, 00000000-0000-0000-0000-000000000002',
-      ACR_GUARD_PLAIN_HTTP_REGISTRIES: '127.0.0.1:5000,localhost:5001',
+      ACR_GUARD_PLAIN_HTTP_REGISTRIES: '127.0.0.1:5000,localhost:5001,[::1]:5002,127.1.2.3',
       AZURE_CLIENT_ID: '11111111-2222-3333-4444-555555555555',
-      ACR_GUARD_DRY_RUN: 'true',
+      ACR_GUARD_DRY_RUN: 'TRUE',
+      // Not a setting acr-guard reads: its instrumentation key is none of the audit store's business.
+      APPLICATIONINSIGHTS_CONNECTION_STRING: 'InstrumentationKey=00000000-0000-0000-0000-000000000000',
     });
-    expect(config.audit).toEqual({ kind: 'table', endpoint: 'https://st.table.core.windows.net', tableName: 'AcrGuardVerdicts' });
+    expect(config.audit).toEqual({ kind: 'table', endpoint: 'https://st.table.core.windows.net', tableName: 'AcrGuardVerdicts', devAccount: false, from: 'AzureWebJobsStorage__tableServiceUri' });
     expect(config.policy).toEqual({ kind: 'inline', text: 'version: 1' });
     expect(config.defenderSubscriptions).toHaveLength(2);
-    expect(config.plainHttpRegistries).toEqual(['127.0.0.1:5000', 'localhost:5001']);
+    expect(config.plainHttpRegistries).toEqual(['127.0.0.1:5000', 'localhost:5001', '[::1]:5002', '127.1.2.3']);
     expect(config.dryRun).toBe(true);
     expect(describeConfig(config)).toContain('user-assigned 11111111-2222-3333-4444-555555555555');
+  });
+
+  it.each<[string, Record<string, string>, AppConfig['audit']]>([
+    ['an explicit endpoint, with a table name', { ...BASE, ACR_GUARD_AUDIT_TABLE: 'Verdicts2' }, { kind: 'table', endpoint: 'https://stacrguard.table.core.windows.net', tableName: 'Verdicts2', devAccount: false, from: 'ACR_GUARD_AUDIT_TABLE_ENDPOINT' }],
+    ['the identity-based host storage account', { AzureWebJobsStorage__accountName: 'stacrguard', AzureWebJobsStorage__credential: 'managedidentity' }, { kind: 'table', endpoint: 'https://stacrguard.table.core.windows.net', tableName: 'AcrGuardVerdicts', devAccount: false, from: 'AzureWebJobsStorage__accountName' }],
+    ['Azurite by UseDevelopmentStorage=true', { AzureWebJobsStorage: 'UseDevelopmentStorage=true' }, { kind: 'table', endpoint: 'http://127.0.0.1:10002/devstoreaccount1', tableName: 'AcrGuardVerdicts', devAccount: true, from: 'AzureWebJobsStorage' }],
+    ['Azurite by its loopback URL', { ACR_GUARD_AUDIT_TABLE_ENDPOINT: 'http://127.0.0.1:41234/devstoreaccount1' }, { kind: 'table', endpoint: 'http://127.0.0.1:41234/devstoreaccount1', tableName: 'AcrGuardVerdicts', devAccount: true, from: 'ACR_GUARD_AUDIT_TABLE_ENDPOINT' }],
+    ['a local directory over the host storage', { ACR_GUARD_AUDIT_DIR: '.acr-guard/audit', AzureWebJobsStorage: 'UseDevelopmentStorage=true' }, { kind: 'file', dir: '.acr-guard/audit' }],
+  ])('chooses the audit store from %s', (_name, env, audit) => {
+    expect(loadConfig(env).audit).toEqual(audit);
   });
 
   it.each([
@@ -42,14 +59,26 @@ describe('loadConfig', () => {
     ['ACR_GUARD_AUDIT_TABLE_ENDPOINT', { ACR_GUARD_AUDIT_TABLE_ENDPOINT: 'http://st.table.core.windows.net' }],
     ['ACR_GUARD_AUDIT_TABLE_ENDPOINT', { ACR_GUARD_AUDIT_TABLE_ENDPOINT: 'not a url' }],
     ['ACR_GUARD_AUDIT_TABLE_ENDPOINT', { ACR_GUARD_AUDIT_TABLE_ENDPOINT: 'https://user:pw@st.table.core.windows.net' }],
+    ['ACR_GUARD_AUDIT_TABLE_ENDPOINT', { ACR_GUARD_AUDIT_TABLE_ENDPOINT: `https://st.table.core.windows.net/?sv=2024-01-01&sig=${KEY}` }],
+    ['ACR_GUARD_AUDIT_TABLE_ENDPOINT', { ACR_GUARD_AUDIT_TABLE_ENDPOINT: `DefaultEndpointsProtocol=https;AccountName=st;AccountKey=${KEY}` }],
+    ['AzureWebJobsStorage__tableServiceUri', { AzureWebJobsStorage__tableServiceUri: 'http://10.0.0.4:10002/devstoreaccount1' }],
+    ['AzureWebJobsStorage__accountName', { AzureWebJobsStorage__accountName: 'Not_An_Account' }],
+    ['AzureWebJobsStorage', { ...BASE, AzureWebJobsStorage: `DefaultEndpointsProtocol=https;AccountName=st;AccountKey=${KEY};EndpointSuffix=core.windows.net` }],
     ['ACR_GUARD_AUDIT_TABLE', { ...BASE, ACR_GUARD_AUDIT_TABLE: 'bad-name' }],
+    ['ACR_GUARD_AUDIT_TABLE', { ...BASE, ACR_GUARD_AUDIT_TABLE: '1abc' }],
+    ['ACR_GUARD_AUDIT_TABLE', { ...BASE, ACR_GUARD_AUDIT_TABLE: 'ab' }],
+    ['ACR_GUARD_AUDIT_TABLE', { ...BASE, ACR_GUARD_AUDIT_TABLE: `a${'b'.repeat(63)}` }],
+    ['ACR_GUARD_AUDIT_DIR', { ...BASE, ACR_GUARD_AUDIT_DIR: '/tmp/audit' }],
     ['AZURE_CLIENT_ID', { ...BASE, AZURE_CLIENT_ID: 'not-a-guid' }],
     ['ACR_GUARD_DEFENDER_SUBSCRIPTIONS', { ...BASE, ACR_GUARD_DEFENDER_SUBSCRIPTIONS: '00000000-0000-0000-0000-000000000001,nope' }],
     ['ACR_GUARD_PLAIN_HTTP_REGISTRIES', { ...BASE, ACR_GUARD_PLAIN_HTTP_REGISTRIES: 'registry.example.com' }],
+    ['ACR_GUARD_PLAIN_HTTP_REGISTRIES', { ...BASE, ACR_GUARD_PLAIN_HTTP_REGISTRIES: '127.0.0.1:5000,10.0.0.5:5000' }],
+    ['ACR_GUARD_PLAIN_HTTP_REGISTRIES', { ...BASE, ACR_GUARD_PLAIN_HTTP_REGISTRIES: 'localhost.example.com' }],
     ['ACR_GUARD_PLAIN_HTTP_REGISTRIES[0]', { ...BASE, ACR_GUARD_PLAIN_HTTP_REGISTRIES: 'user@127.0.0.1' }],
     ['ACR_GUARD_DRY_RUN', { ...BASE, ACR_GUARD_DRY_RUN: 'yes' }],
     ['ACR_GUARD_POLICY', { ...BASE, ACR_GUARD_POLICY: 'version: 1', ACR_GUARD_POLICY_FILE: 'p.yaml' }],
-    ['ACR_GUARD_AUDIT_CONNECTION', { ...BASE, ACR_GUARD_AUDIT_CONNECTION: 'DefaultEndpointsProtocol=https;AccountName=x;AccountKey=c2VjcmV0c2VjcmV0' }],
+    ['ACR_GUARD_AUDIT_CONNECTION', { ...BASE, ACR_GUARD_AUDIT_CONNECTION: `DefaultEndpointsProtocol=https;AccountName=x;AccountKey=${KEY}` }],
+    ['ACR_GUARD_AUDIT_SAS', { ...BASE, ACR_GUARD_AUDIT_SAS: `SharedAccessSignature=sv=2024&sig=${KEY}` }],
   ])('names %s when it is wrong', (field, env) => {
     let error: (Error & { code?: string; field?: string }) | undefined;
     try {
@@ -61,6 +90,35 @@ describe('loadConfig', () => {
     expect(['INVALID_CONFIG', 'INVALID_INPUT']).toContain(error?.code);
     expect(error?.field).toBe(field);
     expect(error?.message).toContain(field);
-    expect(error?.message).not.toContain('c2VjcmV0c2VjcmV0');
+    expect(error?.message).toMatch(/expected/);
+    expect(error?.message).not.toContain(KEY);
+  });
+});
+
+describe('describeConfig', () => {
+  it('summarises without the inline policy text', () => {
+    const text = describeConfig(loadConfig({ AzureWebJobsStorage: 'UseDevelopmentStorage=true', ACR_GUARD_POLICY: 'version: 1 # internal-note' }));
+    expect(text).toContain('inline (');
+    expect(text).toContain('Azurite dev account');
+    expect(text).not.toContain('internal-note');
+  });
+});
+
+describe('readPolicyText', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'acr-guard-config-'));
+  const read = (path: string) => readFileSync(path, 'utf8');
+
+  it('returns the inline policy, or reads the named file', () => {
+    expect(readPolicyText(loadConfig({ ...BASE, ACR_GUARD_POLICY: 'version: 1\n' }), read)).toBe('version: 1\n');
+    writeFileSync(join(dir, 'policy.yaml'), 'version: 2\n');
+    expect(readPolicyText(loadConfig({ ...BASE, ACR_GUARD_POLICY_FILE: join(dir, 'policy.yaml') }), read)).toBe('version: 2\n');
+  });
+
+  it('names ACR_GUARD_POLICY_FILE when the file cannot be read', () => {
+    expect(() => readPolicyText(loadConfig({ ...BASE, ACR_GUARD_POLICY_FILE: join(dir, 'missing.yaml') }), read)).toThrow(expect.objectContaining({
+      code: 'INVALID_CONFIG',
+      field: 'ACR_GUARD_POLICY_FILE',
+      message: expect.stringContaining('ENOENT'),
+    }));
   });
 });
