@@ -18,6 +18,12 @@ param location string
 @description('Optional. Tags applied to every resource.')
 param tags object = {}
 
+@description('Optional. Zone redundancy for the registry, the Container Apps environment and the Function App plan; set false in a region without availability zones.')
+param zoneRedundant bool = true
+
+@description('Optional. Create the Event Grid subscription to onImagePushed. Event Grid checks that the function exists, so the first `azd up` provisions without it and the postdeploy hook provisions again with it (SUBSCRIBE_EVENTS=true).')
+param subscribeEvents bool = false
+
 @description('Optional. Policy YAML (the content of policy/acr-guard.yaml) passed to acr-guard as ACR_GUARD_POLICY; empty uses the packaged policy/acr-guard.yaml.')
 param policyYaml string = ''
 
@@ -122,6 +128,7 @@ module registry 'modules/registry.bicep' = {
     vnetId: network.outputs.vnetId
     repositories: repositories
     deletePolicy: registryDeletePolicy
+    zoneRedundant: zoneRedundant
     tags: tags
     roleAssignments: [
       { principalId: guardPrincipalId, roleDefinitionId: roles.acrPull }
@@ -169,6 +176,7 @@ module containerApps 'modules/containerApps.bicep' = {
     keyVaultUri: keyVault.outputs.vaultUri
     keyVaultSecretNames: apiSecretNames
     authClientId: apiAuthClientId
+    zoneRedundant: zoneRedundant
     tags: tags
     roleAssignments: [
       // In-use protection lists the images this app runs.
@@ -219,6 +227,7 @@ module guard 'modules/functionApp.bicep' = {
     subnetId: network.outputs.functionSubnetId
     workspaceId: monitoring.outputs.workspaceId
     appInsightsConnectionString: monitoring.outputs.appInsightsConnectionString
+    zoneRedundant: zoneRedundant
     tags: tags
     // acr-guard's own settings (src/config.ts). None holds a secret: every service is reached with the
     // managed identity, and token passwords go to Key Vault, never here.
@@ -250,7 +259,7 @@ module metricsPublisher 'modules/appInsightsRole.bicep' = {
   }
 }
 
-module events 'modules/eventGrid.bicep' = {
+module events 'modules/eventGrid.bicep' = if (subscribeEvents) {
   scope: rg
   name: 'eventGrid'
   params: {

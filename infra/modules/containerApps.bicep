@@ -36,6 +36,9 @@ param keyVaultSecretNames array = []
 @description('Required. Client id of the Entra ID app registration that callers get tokens for.')
 param authClientId string
 
+@description('Optional. Zone redundancy; set false in a region without availability zones.')
+param zoneRedundant bool = true
+
 @description('Optional. Role assignments on the API app: objects with principalId and roleDefinitionId (a built-in role GUID).')
 param roleAssignments array = []
 
@@ -49,7 +52,7 @@ resource environment 'Microsoft.App/managedEnvironments@2024-03-01' = {
   properties: {
     vnetConfiguration: { infrastructureSubnetId: subnetId, internal: true }
     appLogsConfiguration: { destination: 'azure-monitor' }
-    zoneRedundant: true
+    zoneRedundant: zoneRedundant
     workloadProfiles: [ { name: 'Consumption', workloadProfileType: 'Consumption' } ]
   }
 }
@@ -59,6 +62,8 @@ resource environmentDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-0
   name: 'to-log-analytics'
   properties: {
     workspaceId: workspaceId
+    // Resource-specific tables (ContainerAppSystemLogs, ContainerAppConsoleLogs): the failed-pull alert reads them.
+    logAnalyticsDestinationType: 'Dedicated'
     logs: [ { categoryGroup: 'allLogs', enabled: true } ]
     metrics: [ { category: 'AllMetrics', enabled: true } ]
   }

@@ -30,6 +30,9 @@ param appInsightsConnectionString string
 @description('Required. App settings for acr-guard itself (name/value objects); none may hold a secret.')
 param appSettings array
 
+@description('Optional. Zone redundancy; set false in a region without availability zones.')
+param zoneRedundant bool = true
+
 @description('Optional. Tags applied to every resource.')
 param tags object = {}
 
@@ -90,7 +93,7 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   tags: tags
   kind: 'functionapp'
   sku: { tier: 'FlexConsumption', name: 'FC1' }
-  properties: { reserved: true, zoneRedundant: true }
+  properties: { reserved: true, zoneRedundant: zoneRedundant }
 }
 
 // Host settings (identity-based storage, Application Insights over Entra ID) and the audit table this

@@ -30,6 +30,9 @@ param deletePolicy string = 'softDelete'
 @maxValue(90)
 param deleteRetentionDays int = 7
 
+@description('Optional. Zone redundancy; set false in a region without availability zones.')
+param zoneRedundant bool = true
+
 @description('Optional. Role assignments on the registry: objects with principalId and roleDefinitionId (a role GUID).')
 param roleAssignments array = []
 
@@ -54,7 +57,7 @@ resource registry 'Microsoft.ContainerRegistry/registries@2023-11-01-preview' = 
     networkRuleBypassOptions: 'AzureServices'
     anonymousPullEnabled: false
     dataEndpointEnabled: true
-    zoneRedundancy: 'Enabled'
+    zoneRedundancy: zoneRedundant ? 'Enabled' : 'Disabled'
     policies: {
       quarantinePolicy: { status: 'enabled' }
       retentionPolicy: { status: deletePolicy == 'retention' ? 'enabled' : 'disabled', days: deleteRetentionDays }

@@ -227,8 +227,9 @@ function guardAssignments(): string[] {
   // The Functions host's storage roles, inside the Function App module.
   const fa = file(FUNCTION_APP);
   const faRoles = literalMap(fa, 'roles');
-  const storageLoop = declarationBody(fa, 'resource', 'storageRoles');
-  for (const m of storageLoop.text.matchAll(/roles\.(\w+)/g)) {
+  const storageLoop = declarations(fa).find((d) => d.kind === 'resource' && d.name === 'storageRoles');
+  if (!storageLoop) throw new Error(`${fa.path}: no storageRoles`);
+  for (const m of storageLoop.node.text.matchAll(/roles\.(\w+)/g)) {
     const name = NAME_OF.get(faRoles.get(m[1]) ?? '');
     if (!name) throw new Error(`unknown storage role ${m[0]}`);
     if (!out.includes(`${name} @ storage`)) out.push(`${name} @ storage`);

@@ -141,11 +141,13 @@ export function declarations(file: BicepFile): Declaration[] {
   return out;
 }
 
-/** The body (last named child) of the named top-level declaration, e.g. a `var`'s object or a module's body. */
+/** The body of the named top-level declaration: a `var`'s value, or a resource's or module's object (also when conditional). */
 export function declarationBody(file: BicepFile, kind: string, name: string): Node {
   const d = declarations(file).find((x) => x.kind === kind && x.name === name);
   if (!d) throw new Error(`${file.path}: no ${kind} ${name}`);
-  const body = d.node.namedChildren[d.node.namedChildren.length - 1];
+  let body = d.node.namedChildren[d.node.namedChildren.length - 1];
+  // `= if (condition) { … }` and `= [for … : { … }]`: the object inside.
+  if (body?.type === 'if_statement' || body?.type === 'for_statement') body = body.namedChildren[body.namedChildren.length - 1];
   if (!body) throw new Error(`${file.path}: ${kind} ${name} has no body`);
   return body;
 }
