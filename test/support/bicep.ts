@@ -161,3 +161,18 @@ export function literalMap(file: BicepFile, name: string): Map<string, string> {
   }
   return out;
 }
+
+/** The node at a dotted property path below an object, e.g. `properties.configuration.ingress`. */
+export function at(obj: Node, path: string): Node | undefined {
+  let cur: Node | undefined = obj;
+  for (const key of path.split('.')) {
+    if (!cur || cur.type !== 'object') return undefined;
+    cur = properties(cur).get(key);
+  }
+  return cur;
+}
+
+/** The object of the named `resource` declaration (inside `if`/`for` when conditional or looped). */
+export function resourceBody(file: BicepFile, name: string): Node {
+  return declarationBody(file, 'resource', name);
+}
