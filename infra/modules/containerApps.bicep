@@ -24,7 +24,7 @@ param registryLoginServer string
 @description('Required. Resource id of the API app\'s user-assigned identity (AcrPull, Key Vault Secrets User).')
 param identityId string
 
-@description('Optional. Image of the API app; azd replaces it on deploy.')
+@description('Optional. Image of the API app (a placeholder until the API\'s own pipeline deploys it from the registry).')
 param image string = 'mcr.microsoft.com/k8se/quickstart:latest'
 
 @description('Required. Key Vault URI the secret references point into.')
@@ -82,7 +82,7 @@ var secretEnv = [for s in keyVaultSecretNames: {
 resource api 'Microsoft.App/containerApps@2024-03-01' = {
   name: 'ca-api-${resourceToken}'
   location: location
-  tags: union(tags, { 'azd-service-name': 'api' })
+  tags: tags
   identity: { type: 'UserAssigned', userAssignedIdentities: { '${identityId}': {} } }
   properties: {
     environmentId: environment.id
