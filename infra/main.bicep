@@ -1,241 +1,287 @@
-// acr-guard: the image gate's own resources. Deploys into one resource group:
-// a Premium ACR with quarantine (admin user off, no public access), the Function App (Flex Consumption,
-// Node 22) with a user-assigned identity, identity-based storage (no keys), the audit table, Application
-// Insights on Log Analytics, the Event Grid system topic with an ImagePushed subscription (retry and
-// dead-letter) and the least-privilege role assignments the code needs.
+// acr-guard and the secured container platform it guards, in one deployment (`azd up`, or
+// `az deployment sub create -f infra/main.bicep -p infra/main.parameters.json`).
 //
-// Scope of this file today: what the image gate needs. The full secured platform (private endpoints and
-// VNet, Container Apps, ACI, Key Vault, Defender pricing, token scope maps) is the infrastructure issue.
-targetScope = 'resourceGroup'
+// Subscription scope for two things only: the resource group and the Defender for Containers pricing.
+// Everything else is in the resource group, built by the modules under ./modules, and every role
+// assignment is scoped to the single resource it is about (no Owner, no Contributor, nothing at
+// subscription or resource-group scope).
+targetScope = 'subscription'
 
-@description('Required. Short environment name used in resource names, e.g. "prod".')
+@description('Required. Short environment name used in resource names, e.g. "prod" (azd sets it).')
 @minLength(2)
 @maxLength(12)
 param environmentName string
 
-@description('Optional. Azure region; defaults to the resource group\'s.')
-param location string = resourceGroup().location
+@description('Required. Azure region of every regional resource.')
+param location string
 
 @description('Optional. Tags applied to every resource.')
 param tags object = {}
 
-@description('Optional. Policy YAML (the content of policy/acr-guard.yaml) passed to the app as ACR_GUARD_POLICY.')
+@description('Optional. Zone redundancy for the registry, the Container Apps environment and the Function App plan; set false in a region without availability zones.')
+param zoneRedundant bool = true
+
+@description('Optional. Create the Event Grid subscription to onImagePushed. Event Grid checks that the function exists, so the first `azd up` provisions without it and the postdeploy hook provisions again with it (SUBSCRIBE_EVENTS=true).')
+param subscribeEvents bool = false
+
+@description('Optional. Policy YAML (the content of policy/acr-guard.yaml) passed to acr-guard as ACR_GUARD_POLICY; empty uses the packaged policy/acr-guard.yaml.')
 param policyYaml string = ''
 
-var resourceToken = toLower(uniqueString(subscription().id, resourceGroup().id, environmentName))
+@description('Optional. Repositories the scope maps (production-pull-only, ci-push) cover.')
+param repositories array = [ 'contoso/api', 'contoso/frontend', 'contoso/worker' ]
 
-// Built-in role definition ids, by name (https://learn.microsoft.com/azure/role-based-access-control/built-in-roles).
+@description('Optional. "softDelete" (deleted manifests recoverable; acr-guard purges untagged ones, sparing images in use) or "retention" (ACR deletes untagged manifests itself). ACR allows only one of the two.')
+@allowed([ 'softDelete', 'retention' ])
+param registryDeletePolicy string = 'softDelete'
+
+@description('Optional. E-mail address the failed-image-pull alert notifies.')
+param alertEmail string = ''
+
+@description('Required. Client id of the Entra ID app registration that protects the API (callers without a token for it get 401).')
+param apiAuthClientId string
+
+@description('Optional. Key Vault secret names the API reads as Key Vault references. They must exist in the vault before the API revision starts.')
+param apiSecretNames array = []
+
+@description('Optional. Deploy the batch worker on Container Instances. Its secret must exist in the vault first (workerSecretName), because the deployment reads it with getSecret.')
+param deployWorker bool = false
+
+@description('Optional. Image of the batch worker in the private registry, e.g. "<login server>/contoso/worker:1.0".')
+param workerImage string = ''
+
+@description('Optional. Key Vault secret the worker receives as the secure environment variable WORKER_SECRET.')
+param workerSecretName string = 'worker-secret'
+
+@description('Optional. "Standard", or "Confidential" to run the worker on the confidential-container SKU.')
+@allowed([ 'Standard', 'Confidential' ])
+param workerSku string = 'Standard'
+
+@description('Optional. Confidential computing enforcement policy (base64) for the Confidential SKU.')
+param workerCcePolicy string = ''
+
+@description('Optional. NCRONTAB schedule of acr-guard\'s nightly purge.')
+param purgeSchedule string = '0 0 3 * * *'
+
+var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
+
+// Built-in role definition ids, by name (learn.microsoft.com/azure/role-based-access-control/built-in-roles).
 var roles = {
   acrPull: '7f951dda-4ed3-4680-a7ca-43fe172d538d'
+  acrDelete: 'c2f4ef07-c644-48eb-af81-4b1b4947fb11'
   acrQuarantineWriter: 'c8d4ff99-41c3-41a8-9f60-21dfdad59608'
-  acrQuarantineReader: 'cdda3590-29a3-44f6-95f2-9f980659eb04'
-  storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
-  storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
-  storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
+  keyVaultSecretsOfficer: 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
+  keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
+  logAnalyticsReader: '73c42c96-874c-492b-b04d-ab87d138a893'
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
+  reader: 'acdd72a7-3385-48ef-bd42-f606fba81ae7'
 }
 
-resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
-  name: 'id-acrguard-${resourceToken}'
+resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+  name: 'rg-${environmentName}'
   location: location
-  tags: tags
+  tags: union(tags, { 'azd-env-name': environmentName })
 }
 
-resource workspace 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
-  name: 'log-acrguard-${resourceToken}'
-  location: location
-  tags: tags
-  properties: {
-    sku: { name: 'PerGB2018' }
-    retentionInDays: 90
+// Microsoft Defender for Containers: registry image scanning and runtime protection.
+resource defenderForContainers 'Microsoft.Security/pricings@2024-01-01' = {
+  // checkov:skip=CKV_AZURE_87: this pricing is the Containers plan; checkov reads every Microsoft.Security/pricings resource as the Key Vault plan. Defender for Key Vault is a separate subscription-wide decision left to the owner.
+  name: 'Containers'
+  properties: { pricingTier: 'Standard' }
+}
+
+module identities 'modules/identities.bicep' = {
+  scope: rg
+  name: 'identities'
+  params: { location: location, resourceToken: resourceToken, tags: tags }
+}
+
+var guardPrincipalId = identities.outputs.guardPrincipalId
+
+module network 'modules/network.bicep' = {
+  scope: rg
+  name: 'network'
+  params: { location: location, resourceToken: resourceToken, tags: tags }
+}
+
+module monitoring 'modules/monitoring.bicep' = {
+  scope: rg
+  name: 'monitoring'
+  params: {
+    location: location
+    resourceToken: resourceToken
+    alertEmail: alertEmail
+    tags: tags
+    roleAssignments: [
+      { principalId: guardPrincipalId, roleDefinitionId: roles.logAnalyticsReader }
+    ]
   }
 }
 
-resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
-  name: 'appi-acrguard-${resourceToken}'
-  location: location
-  tags: tags
-  kind: 'web'
-  properties: {
-    Application_Type: 'web'
-    WorkspaceResourceId: workspace.id
-    DisableLocalAuth: true
+module registry 'modules/registry.bicep' = {
+  scope: rg
+  name: 'registry'
+  params: {
+    location: location
+    resourceToken: resourceToken
+    workspaceId: monitoring.outputs.workspaceId
+    privateEndpointSubnetId: network.outputs.privateEndpointSubnetId
+    vnetId: network.outputs.vnetId
+    repositories: repositories
+    deletePolicy: registryDeletePolicy
+    zoneRedundant: zoneRedundant
+    tags: tags
+    roleAssignments: [
+      { principalId: guardPrincipalId, roleDefinitionId: roles.acrPull }
+      { principalId: guardPrincipalId, roleDefinitionId: roles.acrQuarantineWriter }
+      { principalId: guardPrincipalId, roleDefinitionId: roles.acrDelete }
+      // Resource Graph returns the registry's Defender assessments only to readers of the registry.
+      { principalId: guardPrincipalId, roleDefinitionId: roles.reader }
+      { principalId: identities.outputs.apiPrincipalId, roleDefinitionId: roles.acrPull }
+      { principalId: identities.outputs.workerPrincipalId, roleDefinitionId: roles.acrPull }
+    ]
+    tokenCredentialPrincipalIds: [ guardPrincipalId ]
   }
 }
 
-resource registry 'Microsoft.ContainerRegistry/registries@2023-11-01-preview' = {
-  name: 'acr${resourceToken}'
-  location: location
-  tags: tags
-  sku: { name: 'Premium' }
-  properties: {
-    adminUserEnabled: false
-    publicNetworkAccess: 'Disabled'
-    networkRuleBypassOptions: 'AzureServices'
-    anonymousPullEnabled: false
-    dataEndpointEnabled: true
-    zoneRedundancy: 'Enabled'
-    policies: {
-      quarantinePolicy: { status: 'enabled' }
-      retentionPolicy: { status: 'enabled', days: 7 }
-      softDeletePolicy: { status: 'enabled', retentionDays: 7 }
-      exportPolicy: { status: 'disabled' }
-      azureADAuthenticationAsArmPolicy: { status: 'enabled' }
-    }
+module keyVault 'modules/keyVault.bicep' = {
+  scope: rg
+  name: 'keyVault'
+  params: {
+    location: location
+    resourceToken: resourceToken
+    workspaceId: monitoring.outputs.workspaceId
+    privateEndpointSubnetId: network.outputs.privateEndpointSubnetId
+    vnetId: network.outputs.vnetId
+    tags: tags
+    roleAssignments: [
+      // acr-guard writes rotated token passwords.
+      { principalId: guardPrincipalId, roleDefinitionId: roles.keyVaultSecretsOfficer }
+      // The API resolves its Key Vault references.
+      { principalId: identities.outputs.apiPrincipalId, roleDefinitionId: roles.keyVaultSecretsUser }
+    ]
   }
 }
 
-resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
-  name: 'st${resourceToken}'
-  location: location
-  tags: tags
-  kind: 'StorageV2'
-  sku: { name: 'Standard_ZRS' }
-  properties: {
-    allowSharedKeyAccess: false
-    allowBlobPublicAccess: false
-    minimumTlsVersion: 'TLS1_2'
-    supportsHttpsTrafficOnly: true
-    defaultToOAuthAuthentication: true
-  }
-  resource blobService 'blobServices' = {
-    name: 'default'
-    properties: { deleteRetentionPolicy: { enabled: true, days: 7 } }
-    resource deployments 'containers' = { name: 'app-package' }
-    resource deadLetters 'containers' = { name: 'eventgrid-deadletter' }
-  }
-  resource tableService 'tableServices' = {
-    name: 'default'
-    resource verdicts 'tables' = { name: 'AcrGuardVerdicts' }
+module containerApps 'modules/containerApps.bicep' = {
+  scope: rg
+  name: 'containerApps'
+  params: {
+    location: location
+    resourceToken: resourceToken
+    subnetId: network.outputs.containerAppsSubnetId
+    vnetAddressPrefix: network.outputs.addressPrefix
+    workspaceId: monitoring.outputs.workspaceId
+    registryLoginServer: registry.outputs.loginServer
+    identityId: identities.outputs.apiId
+    keyVaultUri: keyVault.outputs.vaultUri
+    keyVaultSecretNames: apiSecretNames
+    authClientId: apiAuthClientId
+    zoneRedundant: zoneRedundant
+    tags: tags
+    roleAssignments: [
+      // In-use protection lists the images this app runs.
+      { principalId: guardPrincipalId, roleDefinitionId: roles.reader }
+    ]
   }
 }
 
-resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
-  name: 'plan-acrguard-${resourceToken}'
-  location: location
-  tags: tags
-  kind: 'functionapp'
-  sku: { tier: 'FlexConsumption', name: 'FC1' }
-  properties: { reserved: true }
+resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = if (deployWorker) {
+  scope: rg
+  name: 'kv-${resourceToken}'
 }
 
-resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
-  name: 'func-acrguard-${resourceToken}'
-  location: location
-  tags: union(tags, { 'azd-service-name': 'acr-guard' })
-  kind: 'functionapp,linux'
-  identity: {
-    type: 'UserAssigned'
-    userAssignedIdentities: { '${identity.id}': {} }
+module worker 'modules/containerInstance.bicep' = if (deployWorker) {
+  scope: rg
+  name: 'worker'
+  params: {
+    location: location
+    resourceToken: resourceToken
+    subnetId: network.outputs.aciSubnetId
+    registryLoginServer: registry.outputs.loginServer
+    identityId: identities.outputs.workerId
+    image: workerImage
+    workerSecret: vault.getSecret(workerSecretName)
+    sku: workerSku
+    ccePolicy: workerCcePolicy
+    tags: tags
+    roleAssignments: [
+      // In-use protection lists the images this container group runs.
+      { principalId: guardPrincipalId, roleDefinitionId: roles.reader }
+    ]
   }
-  properties: {
-    serverFarmId: plan.id
-    httpsOnly: true
-    functionAppConfig: {
-      deployment: {
-        storage: {
-          type: 'blobContainer'
-          value: '${storage.properties.primaryEndpoints.blob}app-package'
-          authentication: { type: 'UserAssignedIdentity', userAssignedIdentityResourceId: identity.id }
-        }
-      }
-      scaleAndConcurrency: { maximumInstanceCount: 40, instanceMemoryMB: 2048 }
-      runtime: { name: 'node', version: '22' }
-    }
-    siteConfig: {
-      minTlsVersion: '1.2'
-      ftpsState: 'Disabled'
-      http20Enabled: true
-      appSettings: [
-        // Identity-based connections: no connection strings, no keys.
-        { name: 'AzureWebJobsStorage__accountName', value: storage.name }
-        { name: 'AzureWebJobsStorage__credential', value: 'managedidentity' }
-        { name: 'AzureWebJobsStorage__clientId', value: identity.properties.clientId }
-        { name: 'AZURE_CLIENT_ID', value: identity.properties.clientId }
-        { name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', value: 'ClientId=${identity.properties.clientId};Authorization=AAD' }
-        { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: appInsights.properties.ConnectionString }
-        { name: 'ACR_GUARD_AUDIT_TABLE_ENDPOINT', value: storage.properties.primaryEndpoints.table }
-        { name: 'ACR_GUARD_AUDIT_TABLE', value: 'AcrGuardVerdicts' }
-        { name: 'ACR_GUARD_DEFENDER_SUBSCRIPTIONS', value: subscription().subscriptionId }
-        { name: 'ACR_GUARD_POLICY', value: policyYaml }
-      ]
-    }
-  }
+  dependsOn: [ keyVault ]
 }
 
-// Least privilege: every assignment is scoped to the one resource it is about.
-resource storageBlobRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  scope: storage
-  name: guid(storage.id, identity.id, roles.storageBlobDataOwner)
-  properties: { principalId: identity.properties.principalId, principalType: 'ServicePrincipal', roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataOwner) }
-}
-resource storageQueueRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  scope: storage
-  name: guid(storage.id, identity.id, roles.storageQueueDataContributor)
-  properties: { principalId: identity.properties.principalId, principalType: 'ServicePrincipal', roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageQueueDataContributor) }
-}
-resource storageTableRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  scope: storage
-  name: guid(storage.id, identity.id, roles.storageTableDataContributor)
-  properties: { principalId: identity.properties.principalId, principalType: 'ServicePrincipal', roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageTableDataContributor) }
-}
-resource acrPullRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  scope: registry
-  name: guid(registry.id, identity.id, roles.acrPull)
-  properties: { principalId: identity.properties.principalId, principalType: 'ServicePrincipal', roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.acrPull) }
-}
-resource acrQuarantineReaderRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  scope: registry
-  name: guid(registry.id, identity.id, roles.acrQuarantineReader)
-  properties: { principalId: identity.properties.principalId, principalType: 'ServicePrincipal', roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.acrQuarantineReader) }
-}
-resource acrQuarantineWriterRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  scope: registry
-  name: guid(registry.id, identity.id, roles.acrQuarantineWriter)
-  properties: { principalId: identity.properties.principalId, principalType: 'ServicePrincipal', roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.acrQuarantineWriter) }
-}
-resource metricsRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  scope: appInsights
-  name: guid(appInsights.id, identity.id, roles.monitoringMetricsPublisher)
-  properties: { principalId: identity.properties.principalId, principalType: 'ServicePrincipal', roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.monitoringMetricsPublisher) }
-}
+// Where in-use protection looks: the API app, and the worker when it is deployed.
+var inUseScopes = deployWorker ? '${containerApps.outputs.apiId},${worker.outputs.workerId}' : containerApps.outputs.apiId
 
-resource systemTopic 'Microsoft.EventGrid/systemTopics@2024-06-01-preview' = {
-  name: 'evgt-acrguard-${resourceToken}'
-  location: location
-  tags: tags
-  properties: {
-    source: registry.id
-    topicType: 'Microsoft.ContainerRegistry.Registries'
+module guard 'modules/functionApp.bicep' = {
+  scope: rg
+  name: 'acrGuard'
+  params: {
+    location: location
+    resourceToken: resourceToken
+    identityId: identities.outputs.guardId
+    identityClientId: identities.outputs.guardClientId
+    identityPrincipalId: guardPrincipalId
+    subnetId: network.outputs.functionSubnetId
+    workspaceId: monitoring.outputs.workspaceId
+    appInsightsConnectionString: monitoring.outputs.appInsightsConnectionString
+    zoneRedundant: zoneRedundant
+    tags: tags
+    // acr-guard's own settings (src/config.ts). None holds a secret: every service is reached with the
+    // managed identity, and token passwords go to Key Vault, never here.
+    appSettings: [
+      { name: 'AZURE_CLIENT_ID', value: identities.outputs.guardClientId }
+      { name: 'ACR_GUARD_POLICY', value: policyYaml }
+      { name: 'ACR_GUARD_DEFENDER_SUBSCRIPTIONS', value: subscription().subscriptionId }
+      { name: 'ACR_GUARD_DRY_RUN', value: 'false' }
+      { name: 'ACR_GUARD_REGISTRY_RESOURCE_ID', value: registry.outputs.registryId }
+      { name: 'ACR_GUARD_TRUST_POLICY_FILE', value: 'policy/trustpolicy.json' }
+      { name: 'ACR_GUARD_TRUST_STORE_DIR', value: 'policy/truststore' }
+      { name: 'ACR_GUARD_PURGE_SCHEDULE', value: purgeSchedule }
+      { name: 'ACR_GUARD_INUSE_SCOPES', value: inUseScopes }
+      { name: 'ACR_GUARD_LOG_ANALYTICS_WORKSPACE_ID', value: monitoring.outputs.workspaceCustomerId }
+      { name: 'ACR_GUARD_KEY_VAULT_URL', value: keyVault.outputs.vaultUri }
+      { name: 'ACR_GUARD_ROTATE_TOKENS', value: join(registry.outputs.tokenNames, ',') }
+      { name: 'ACR_GUARD_ALERT_ACTION_GROUP_ID', value: monitoring.outputs.actionGroupId }
+    ]
   }
 }
 
-resource pushSubscription 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2024-06-01-preview' = {
-  parent: systemTopic
-  name: 'image-pushed-to-acr-guard'
-  properties: {
-    destination: {
-      endpointType: 'AzureFunction'
-      properties: {
-        resourceId: '${functionApp.id}/functions/onImagePushed'
-        maxEventsPerBatch: 1
-      }
-    }
-    filter: { includedEventTypes: [ 'Microsoft.ContainerRegistry.ImagePushed' ] }
-    eventDeliverySchema: 'CloudEventSchemaV1_0'
-    retryPolicy: { maxDeliveryAttempts: 30, eventTimeToLiveInMinutes: 1440 }
-    deadLetterDestination: {
-      endpointType: 'StorageBlob'
-      properties: { resourceId: storage.id, blobContainerName: 'eventgrid-deadletter' }
-    }
+module metricsPublisher 'modules/appInsightsRole.bicep' = {
+  scope: rg
+  name: 'appInsightsRole'
+  params: {
+    appInsightsName: last(split(monitoring.outputs.appInsightsId, '/'))
+    principalId: guardPrincipalId
+    roleDefinitionId: roles.monitoringMetricsPublisher
   }
 }
 
+module events 'modules/eventGrid.bicep' = if (subscribeEvents) {
+  scope: rg
+  name: 'eventGrid'
+  params: {
+    location: location
+    resourceToken: resourceToken
+    registryId: registry.outputs.registryId
+    functionAppId: guard.outputs.siteId
+    functionName: 'onImagePushed'
+    deadLetterStorageName: guard.outputs.storageName
+    tags: tags
+  }
+}
+
+@description('Required. Name of the resource group.')
+output AZURE_RESOURCE_GROUP string = rg.name
 @description('Required. Login server of the registry acr-guard gates.')
-output registryLoginServer string = registry.properties.loginServer
-
-@description('Required. Name of the Function App.')
-output functionAppName string = functionApp.name
-
+output AZURE_CONTAINER_REGISTRY_ENDPOINT string = registry.outputs.loginServer
+@description('Required. Name of the acr-guard Function App.')
+output ACR_GUARD_FUNCTION_APP_NAME string = guard.outputs.siteName
 @description('Required. Client id of the identity acr-guard runs as.')
-output identityClientId string = identity.properties.clientId
+output ACR_GUARD_IDENTITY_CLIENT_ID string = identities.outputs.guardClientId
+@description('Required. Name of the Key Vault.')
+output AZURE_KEY_VAULT_NAME string = keyVault.outputs.vaultName
+@description('Required. Internal FQDN of the API container app.')
+output API_FQDN string = containerApps.outputs.apiFqdn

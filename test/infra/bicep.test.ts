@@ -1,0 +1,338 @@
+/**
+ * The Bicep against itself and against the code: every file parses (tree-sitter-bicep), every parameter
+ * and output is described, every app setting the code reads is set, every role the code needs is
+ * assigned on the single resource it is about (and nothing more), and Event Grid targets a function that
+ * exists.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  ROOT,
+  declarationBody,
+  declarations,
+  literalMap,
+  objectsWith,
+  parseBicep,
+  parseInfra,
+  properties,
+  stringLiteral,
+  syntaxProblems,
+  type BicepFile,
+  type Node,
+} from '../support/bicep';
+
+const MAIN = 'infra/main.bicep';
+const FUNCTION_APP = 'infra/modules/functionApp.bicep';
+
+let files: Map<string, BicepFile>;
+beforeAll(async () => {
+  files = await parseInfra();
+});
+
+function file(path: string): BicepFile {
+  const f = files.get(path);
+  if (!f) throw new Error(`missing ${path}`);
+  return f;
+}
+
+/** The app's own source (what runs in Azure): src/ without the local stand-ins and the CLI. */
+function appSources(): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const e of readdirSync(join(ROOT, 'src'), { withFileTypes: true, recursive: true })) {
+    const abs = join(e.parentPath, e.name);
+    const rel = abs.slice(ROOT.length + 1);
+    if (!e.isFile() || !e.name.endsWith('.ts') || rel.startsWith('src/local/') || rel.startsWith('src/cli/')) continue;
+    out.set(rel, readFileSync(abs, 'utf8'));
+  }
+  return out;
+}
+
+/** App setting names the code reads: `env.NAME`, `env['NAME']`, `process.env.NAME`. */
+function settingsReadByCode(): Set<string> {
+  const names = new Set<string>();
+  for (const text of appSources().values()) {
+    for (const m of text.matchAll(/\benv(?:\.([A-Za-z_][A-Za-z0-9_]*)|\[\s*['"]([A-Za-z_][A-Za-z0-9_]*)['"]\s*\])/g)) names.add(m[1] ?? m[2]);
+  }
+  return names;
+}
+
+/**
+ * Settings the code reads that Azure must NOT set, each with its reason. Everything else the code reads
+ * has to be in the Function App's app settings.
+ */
+const NOT_SET_IN_AZURE: Record<string, string> = {
+  ACR_GUARD_AUDIT_DIR: 'local JSON-lines audit store for the CLI and npm start; Azure records to the table',
+  ACR_GUARD_PLAIN_HTTP_REGISTRIES: 'loopback registries over plain http, local use only',
+  ACR_GUARD_POLICY_FILE: 'alternative to ACR_GUARD_POLICY (the two exclude each other); the packaged policy/acr-guard.yaml is the default',
+  AzureWebJobsStorage: 'UseDevelopmentStorage=true for Azurite; Azure uses the identity-based AzureWebJobsStorage__* settings',
+  AzureWebJobsStorage__tableServiceUri: 'alternative to ACR_GUARD_AUDIT_TABLE_ENDPOINT, which is set',
+};
+
+/**
+ * Settings the Bicep provides for features built in parallel branches, before their code reads them. The
+ * test fails once the code reads one (move it out of this list) and names any ACR_GUARD_* setting that
+ * nothing reads (a typo or a renamed setting).
+ */
+const PROVIDED_AHEAD = new Set([
+  'ACR_GUARD_REGISTRY_RESOURCE_ID',
+  'ACR_GUARD_TRUST_POLICY_FILE',
+  'ACR_GUARD_TRUST_STORE_DIR',
+  'ACR_GUARD_PURGE_SCHEDULE',
+  'ACR_GUARD_INUSE_SCOPES',
+  'ACR_GUARD_LOG_ANALYTICS_WORKSPACE_ID',
+  'ACR_GUARD_KEY_VAULT_URL',
+  'ACR_GUARD_ROTATE_TOKENS',
+  'ACR_GUARD_ALERT_ACTION_GROUP_ID',
+]);
+
+/** `{ name: '…', value: … }` entries of the Function App's settings: main's appSettings and the module's hostSettings. */
+function appSettingsInBicep(): Map<string, Node> {
+  const out = new Map<string, Node>();
+  const scopes = [declarationBody(file(MAIN), 'module', 'guard'), declarationBody(file(FUNCTION_APP), 'var', 'hostSettings')];
+  for (const scope of scopes) {
+    for (const o of objectsWith(scope, 'name', 'value')) {
+      const props = properties(o);
+      const name = stringLiteral(props.get('name'));
+      if (name === undefined) throw new Error(`app setting with a computed name: ${o.text}`);
+      if (out.has(name)) throw new Error(`app setting ${name} is set twice`);
+      out.set(name, props.get('value') as Node);
+    }
+  }
+  return out;
+}
+
+describe('every Bicep file', () => {
+  it('parses with tree-sitter-bicep without error or missing nodes', () => {
+    expect(files.size).toBeGreaterThanOrEqual(10);
+    const problems = [...files.values()].flatMap((f) => syntaxProblems(f.root).map((p) => `${f.path}:${p}`));
+    expect(problems).toEqual([]);
+  });
+
+  it('describes every parameter ("Required." without a default, "Optional." with one) and every output', () => {
+    const bad: string[] = [];
+    for (const f of files.values()) {
+      for (const d of declarations(f)) {
+        if (d.kind !== 'param' && d.kind !== 'output') continue;
+        const expected = d.kind === 'output' ? /^(Required|Optional)\. \S/ : d.hasDefault ? /^Optional\. \S/ : /^Required\. \S/;
+        if (!d.description || !expected.test(d.description)) bad.push(`${f.path}: ${d.kind} ${d.name}: ${d.description ?? '(no @description)'}`);
+      }
+    }
+    expect(bad).toEqual([]);
+  });
+
+  it('the syntax check sees a real error (the grammar is loaded, not an empty stub)', async () => {
+    expect(syntaxProblems(await parseBicep("param x string = \nresource r 'T@1' = {{"))).not.toEqual([]);
+    expect(syntaxProblems(await parseBicep("param x string = 'a'\n"))).toEqual([]);
+    expect(stringLiteral((await parseBicep("var x = 'it\\'s'")).descendantsOfType('string')[0])).toBe("it's");
+  });
+});
+
+describe('app settings', () => {
+  it('every setting the code reads is set on the Function App, unless it is local-only', () => {
+    const read = settingsReadByCode();
+    const set = appSettingsInBicep();
+    expect(read.size).toBeGreaterThan(5);
+    const missing = [...read].filter((n) => !set.has(n) && !(n in NOT_SET_IN_AZURE));
+    expect(missing).toEqual([]);
+  });
+
+  it('the local-only list names settings the code really reads, and none of them is set in Azure', () => {
+    const read = settingsReadByCode();
+    const set = appSettingsInBicep();
+    expect(Object.keys(NOT_SET_IN_AZURE).filter((n) => !read.has(n))).toEqual([]);
+    expect(Object.keys(NOT_SET_IN_AZURE).filter((n) => set.has(n))).toEqual([]);
+  });
+
+  it('every ACR_GUARD_* setting in the Bicep is read by the code or listed as provided ahead', () => {
+    const read = settingsReadByCode();
+    const set = [...appSettingsInBicep().keys()].filter((n) => n.startsWith('ACR_GUARD_'));
+    expect(set.filter((n) => !read.has(n) && !PROVIDED_AHEAD.has(n))).toEqual([]);
+    // Once a parallel branch reads a setting, it leaves the "ahead" list.
+    expect([...PROVIDED_AHEAD].filter((n) => read.has(n))).toEqual([]);
+    expect([...PROVIDED_AHEAD].filter((n) => !set.includes(n))).toEqual([]);
+  });
+
+  it('no setting carries a secret: no key, SAS, connection string with a key, listKeys() or secure parameter', () => {
+    const secureParams = [...files.values()].flatMap((f) =>
+      declarations(f)
+        .filter((d) => d.kind === 'param' && /@secure\(\)/.test(f.text.slice(Math.max(0, d.node.startIndex - 400), d.node.startIndex)))
+        .map((d) => d.name),
+    );
+    for (const [name, value] of appSettingsInBicep()) {
+      expect({ name, value: value.text }).not.toEqual(expect.objectContaining({ value: expect.stringMatching(/AccountKey=|SharedAccessSignature|sig=|listKeys|listCredentials|getSecret/i) }));
+      for (const p of secureParams) expect({ name, uses: value.text.includes(p) ? p : undefined }).toEqual({ name, uses: undefined });
+    }
+    expect(file(FUNCTION_APP).text).toMatch(/allowSharedKeyAccess:\s*false/);
+    expect(appSettingsInBicep().get('AzureWebJobsStorage__credential')?.text).toBe("'managedidentity'");
+  });
+});
+
+/** Role GUIDs of Azure's built-in roles (learn.microsoft.com/azure/role-based-access-control/built-in-roles). */
+const BUILT_IN = {
+  AcrPull: '7f951dda-4ed3-4680-a7ca-43fe172d538d',
+  AcrDelete: 'c2f4ef07-c644-48eb-af81-4b1b4947fb11',
+  AcrQuarantineWriter: 'c8d4ff99-41c3-41a8-9f60-21dfdad59608',
+  'Key Vault Secrets Officer': 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7',
+  'Key Vault Secrets User': '4633458b-17de-408a-b874-0445c86b69e6',
+  'Log Analytics Reader': '73c42c96-874c-492b-b04d-ab87d138a893',
+  'Monitoring Metrics Publisher': '3913510d-42f4-4e42-8a64-420c390055eb',
+  Reader: 'acdd72a7-3385-48ef-bd42-f606fba81ae7',
+  'Storage Blob Data Owner': 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b',
+  'Storage Blob Data Contributor': 'ba92f5b4-2d11-453d-a403-e96b0029c9fe',
+  'Storage Queue Data Contributor': '974c5e8b-45b9-4653-ba55-5f855dd0fb88',
+  'Storage Table Data Contributor': '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3',
+} as const;
+type RoleName = keyof typeof BUILT_IN | 'token credential generator (custom)';
+const NAME_OF = new Map<string, RoleName>(Object.entries(BUILT_IN).map(([n, id]) => [id, n as RoleName]));
+
+/** Which module's resource an assignment is on, from the module the assignment list is passed to. */
+const TARGET_OF_MODULE: Record<string, string> = {
+  'modules/registry.bicep': 'registry',
+  'modules/keyVault.bicep': 'key vault',
+  'modules/monitoring.bicep': 'workspace',
+  'modules/containerApps.bicep': 'API container app',
+  'modules/containerInstance.bicep': 'worker container group',
+  'modules/appInsightsRole.bicep': 'Application Insights',
+};
+
+/** acr-guard's role assignments as `role @ resource`, read from the Bicep. */
+function guardAssignments(): string[] {
+  const main = file(MAIN);
+  const roles = literalMap(main, 'roles');
+  const out: string[] = [];
+  const moduleOf = (n: Node): string => {
+    let p: Node | null = n;
+    while (p && p.type !== 'module_declaration') p = p.parent;
+    const path = stringLiteral(p?.namedChildren[1]);
+    const target = path && TARGET_OF_MODULE[path];
+    if (!target) throw new Error(`role assignment outside a known module: ${n.text}`);
+    return target;
+  };
+  const roleName = (expr: string): RoleName => {
+    const key = /^roles\.(\w+)$/.exec(expr)?.[1];
+    const id = key && roles.get(key);
+    const name = id && NAME_OF.get(id);
+    if (!name) throw new Error(`unknown role ${expr} (${id ?? 'not in the roles map'})`);
+    return name;
+  };
+  // Lists passed to modules, and the Application Insights module's flat params:
+  // { principalId: guardPrincipalId, roleDefinitionId: roles.x }.
+  for (const o of objectsWith(main.root, 'principalId', 'roleDefinitionId')) {
+    const props = properties(o);
+    if (props.get('principalId')?.text === 'guardPrincipalId') out.push(`${roleName(props.get('roleDefinitionId')?.text ?? '')} @ ${moduleOf(o)}`);
+  }
+  // The narrow custom role for token credentials.
+  const registryParams = properties(properties(declarationBody(main, 'module', 'registry')).get('params') as Node);
+  if (/\bguardPrincipalId\b/.test(registryParams.get('tokenCredentialPrincipalIds')?.text ?? '')) out.push('token credential generator (custom) @ registry');
+  // The Functions host's storage roles, inside the Function App module.
+  const fa = file(FUNCTION_APP);
+  const faRoles = literalMap(fa, 'roles');
+  const storageLoop = declarations(fa).find((d) => d.kind === 'resource' && d.name === 'storageRoles');
+  if (!storageLoop) throw new Error(`${fa.path}: no storageRoles`);
+  for (const m of storageLoop.node.text.matchAll(/roles\.(\w+)/g)) {
+    const name = NAME_OF.get(faRoles.get(m[1]) ?? '');
+    if (!name) throw new Error(`unknown storage role ${m[0]}`);
+    if (!out.includes(`${name} @ storage`)) out.push(`${name} @ storage`);
+  }
+  return out.sort();
+}
+
+/**
+ * What the code does → the role it needs on which resource. A rule applies when its pattern occurs in the
+ * app's source, so a feature that starts calling an API demands its role here.
+ */
+const NEEDS: { uses: RegExp; what: string; role: string }[] = [
+  { uses: /\/v2\/\$\{/, what: 'reads manifests and blobs (OCI API)', role: 'AcrPull @ registry' },
+  { uses: /quarantineState/, what: 'sets quarantineState (ACR PATCH)', role: 'AcrQuarantineWriter @ registry' },
+  { uses: /method:\s*'DELETE'/, what: 'deletes manifests (purge)', role: 'AcrDelete @ registry' },
+  { uses: /ResourceGraphClient/, what: "reads the registry's Defender assessments from Resource Graph", role: 'Reader @ registry' },
+  { uses: /TableClient/, what: 'writes verdicts to Table storage', role: 'Storage Table Data Contributor @ storage' },
+  { uses: /generateCredentials/, what: 'generates token passwords', role: 'token credential generator (custom) @ registry' },
+  { uses: /\bSecretClient\b/, what: 'writes rotated token passwords to Key Vault', role: 'Key Vault Secrets Officer @ key vault' },
+  { uses: /LogsQueryClient/, what: 'runs alert queries on Log Analytics', role: 'Log Analytics Reader @ workspace' },
+  { uses: /ContainerAppsAPIClient|arm-appcontainers/, what: 'lists images in use by Container Apps', role: 'Reader @ API container app' },
+  { uses: /ContainerInstanceManagementClient|arm-containerinstance/, what: 'lists images in use by Container Instances', role: 'Reader @ worker container group' },
+];
+
+/** Roles of the Functions host itself (not of acr-guard's code). */
+const HOST_NEEDS = ['Storage Blob Data Owner @ storage', 'Storage Queue Data Contributor @ storage', 'Monitoring Metrics Publisher @ Application Insights'];
+
+describe('roles', () => {
+  it('every role the code needs is assigned to acr-guard on the one resource it is about', () => {
+    const code = [...appSources().values()].join('\n');
+    const assigned = guardAssignments();
+    const applying = NEEDS.filter((n) => n.uses.test(code));
+    // The gate on main already reads the registry, quarantines, and records to Table storage.
+    expect(applying.map((n) => n.role)).toEqual(expect.arrayContaining(['AcrPull @ registry', 'AcrQuarantineWriter @ registry', 'Storage Table Data Contributor @ storage']));
+    expect(applying.filter((n) => !assigned.includes(n.role)).map((n) => `${n.what}: ${n.role}`)).toEqual([]);
+  });
+
+  it("acr-guard holds exactly the issue's least-privilege set, nothing more", () => {
+    expect(guardAssignments()).toEqual([...new Set([...NEEDS.map((n) => n.role), ...HOST_NEEDS])].sort());
+  });
+
+  it('no Owner, Contributor or User Access Administrator; every assignment is scoped to one resource', () => {
+    const forbidden = ['8e3af657-a8ff-443c-a75c-2fe8c4bcb635', 'b24988ac-6180-42a0-ab88-20f7382dd24c', '18d7d88d-d35e-4fb5-a5c3-7773c20a72d9'];
+    const bad: string[] = [];
+    for (const f of files.values()) {
+      for (const id of forbidden) if (f.text.includes(id)) bad.push(`${f.path}: ${id}`);
+      for (const d of declarations(f)) {
+        if (d.kind !== 'resource' || !/Microsoft\.Authorization\/roleAssignments@/.test(d.node.namedChildren[1]?.text ?? '')) continue;
+        const scope = objectsWith(d.node, 'principalId').length ? d.node.descendantsOfType('object_property').find((p) => p.namedChildren[0]?.text === 'scope') : undefined;
+        const target = scope?.namedChildren[1]?.text ?? '';
+        if (!target || /\(/.test(target)) bad.push(`${f.path}: ${d.name} is not scoped to a resource (${target || 'no scope'})`);
+      }
+    }
+    // Role assignments live in resource-group modules only; main (subscription scope) assigns nothing itself.
+    expect(declarations(file(MAIN)).filter((d) => d.kind === 'resource' && /roleAssignments@/.test(d.node.text))).toEqual([]);
+    expect(bad).toEqual([]);
+  });
+
+  it('the custom role only reads tokens and generates their credentials (no wildcard)', () => {
+    const role = declarationBody(file('infra/modules/registry.bicep'), 'resource', 'tokenCredentialRole');
+    const actions = objectsWith(role, 'actions')[0];
+    const list = properties(actions).get('actions')?.namedChildren.map((n) => stringLiteral(n)) ?? [];
+    expect(list.sort()).toEqual([
+      'Microsoft.ContainerRegistry/registries/generateCredentials/action',
+      'Microsoft.ContainerRegistry/registries/read',
+      'Microsoft.ContainerRegistry/registries/tokens/read',
+    ]);
+  });
+
+  it("the roles map's GUIDs are the built-in roles they are named after", () => {
+    const expected: Record<string, string> = {
+      acrPull: BUILT_IN.AcrPull,
+      acrDelete: BUILT_IN.AcrDelete,
+      acrQuarantineWriter: BUILT_IN.AcrQuarantineWriter,
+      keyVaultSecretsOfficer: BUILT_IN['Key Vault Secrets Officer'],
+      keyVaultSecretsUser: BUILT_IN['Key Vault Secrets User'],
+      logAnalyticsReader: BUILT_IN['Log Analytics Reader'],
+      monitoringMetricsPublisher: BUILT_IN['Monitoring Metrics Publisher'],
+      reader: BUILT_IN.Reader,
+    };
+    expect(Object.fromEntries(literalMap(file(MAIN), 'roles'))).toEqual(expected);
+  });
+});
+
+describe('Event Grid', () => {
+  it('the ImagePushed subscription targets an Event Grid function registered in src/functions', () => {
+    const params = properties(properties(declarationBody(file(MAIN), 'module', 'events')).get('params') as Node);
+    const target = stringLiteral(params.get('functionName'));
+    const registered = new Set<string>();
+    for (const f of readdirSync(join(ROOT, 'src', 'functions'))) {
+      for (const m of readFileSync(join(ROOT, 'src', 'functions', f), 'utf8').matchAll(/app\.eventGrid\(\s*'([^']+)'/g)) registered.add(m[1]);
+    }
+    expect(registered.has(target ?? '(computed)')).toBe(true);
+    const eg = file('infra/modules/eventGrid.bicep').text;
+    expect(eg).toMatch(/includedEventTypes:\s*\[\s*'Microsoft\.ContainerRegistry\.ImagePushed'\s*\]/);
+    expect(eg).toMatch(/resourceId:\s*'\$\{functionAppId\}\/functions\/\$\{functionName\}'/);
+    expect(eg).toMatch(/retryPolicy:/);
+    expect(eg).toMatch(/deadLetterWithResourceIdentity:/);
+  });
+
+  it("azd's service name in azure.yaml is the Function App's azd-service-name tag", () => {
+    const azure = readFileSync(join(ROOT, 'azure.yaml'), 'utf8');
+    const service = /^services:\n\s+([\w-]+):/m.exec(azure)?.[1];
+    expect(file(FUNCTION_APP).text).toContain(`'azd-service-name': '${service}'`);
+  });
+});
