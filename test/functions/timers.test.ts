@@ -35,12 +35,15 @@ function context(name: string, lines: string[]): InvocationContext {
 }
 
 describe('timer triggers', () => {
-  it('registers alertQueries and rotateTokens as timers with their schedules', () => {
+  it('registers alertQueries and rotateTokens as timers with their schedules', async () => {
     process.env.ACR_GUARD_ALERT_SCHEDULE = '0 */10 * * * *';
-    jest.isolateModules(() => {
-      require('../../src/functions/index');
-    });
-    delete process.env.ACR_GUARD_ALERT_SCHEDULE;
+    try {
+      await jest.isolateModulesAsync(async () => {
+        await import('../../src/functions/index');
+      });
+    } finally {
+      delete process.env.ACR_GUARD_ALERT_SCHEDULE;
+    }
     const { registered } = jest.requireMock('@azure/functions-core') as { registered: Array<{ name: string; bindings: Record<string, { type: string; schedule?: string }> }> };
     const timers = Object.fromEntries(registered.filter((r) => ['alertQueries', 'rotateTokens'].includes(r.name)).map((r) => [r.name, Object.values(r.bindings).find((b) => b.type === 'timerTrigger')?.schedule]));
     expect(timers).toEqual({ alertQueries: '0 */10 * * * *', rotateTokens: '0 30 3 * * *' });
