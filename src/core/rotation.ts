@@ -46,7 +46,7 @@ export interface RotationSettings {
 
 /** Something about a token that needs a human. */
 export interface TokenFlag {
-  code: 'disabled-but-published' | 'expired' | 'no-expiry' | 'published-password-missing';
+  code: 'disabled-but-published' | 'expired' | 'no-expiry' | 'published-password-missing' | 'unmanaged-passwords';
   detail: string;
 }
 
@@ -82,12 +82,15 @@ function otherSlot(slot: PasswordSlot): PasswordSlot {
   return slot === 'password1' ? 'password2' : 'password1';
 }
 
-/** The slot to fill when nothing is published: an empty slot, else the one expiring first. */
-function freeSlot(token: TokenInfo): PasswordSlot {
+/**
+ * The slot to fill when nothing is published: an empty slot, else an expired one (earliest first). Undefined
+ * when both slots hold unexpired passwords: someone may be using either, so neither is regenerated blindly.
+ */
+function freeSlot(token: TokenInfo, nowMs: number): PasswordSlot | undefined {
   const empty = PASSWORD_SLOTS.find((s) => !token.passwords.some((p) => p.name === s));
   if (empty) return empty;
-  const [a, b] = PASSWORD_SLOTS.map((s) => token.passwords.find((p) => p.name === s)!);
-  return (b.expiry ?? Infinity) < (a.expiry ?? Infinity) ? 'password2' : 'password1';
+  const expired = token.passwords.filter((p) => p.expiry !== undefined && p.expiry <= nowMs).sort((a, b) => a.expiry! - b.expiry!);
+  return expired[0]?.name;
 }
 
 /** Flags of a token: disabled but published, expired passwords, passwords without expiry. */
@@ -114,7 +117,12 @@ export function planRotation(token: TokenInfo, published: PublishedInfo | undefi
   const base = { token: token.name, registry: token.registry, tokenId: token.id, publishedSlot: published?.slot, flags };
   if (token.status === 'disabled') return { ...base, action: 'skip', reason: 'token is disabled; nothing is generated for it' };
   const rotate = (slot: PasswordSlot, reason: string): RotationPlan => ({ ...base, action: 'rotate', slot, expiry: new Date(nowMs + settings.validityMs).toISOString(), reason });
-  if (!published) return rotate(freeSlot(token), 'nothing is published in Key Vault yet');
+  if (!published) {
+    const slot = freeSlot(token, nowMs);
+    if (slot) return rotate(slot, `nothing is published in Key Vault yet; ${slot} is ${token.passwords.some((p) => p.name === slot) ? 'expired' : 'empty'}`);
+    const detail = `both passwords of ${token.name} are valid and neither is published by acr-guard: regenerating one could cut off whoever uses it; delete one (az acr token credential delete --password2) or let it expire, and the next run publishes into that slot`;
+    return { ...base, flags: [...flags, { code: 'unmanaged-passwords', detail }], action: 'skip', reason: detail };
+  }
   const current = token.passwords.find((p) => p.name === published.slot);
   const next = otherSlot(published.slot);
   if (!current) return rotate(next, `the published ${published.slot} no longer exists on the token`);

@@ -124,6 +124,22 @@ describe('rotateTokens against ARM and Key Vault stand-ins (real SDK clients)', 
     expect((hook.received.slice(hookBefore)[0] as { title: string }).title).toMatch(/failed at generate/);
   });
 
+  it('read-back mismatch (the vault holds something else): reported as a failure at verify and alerted', async () => {
+    const id = tokenId('verify-token');
+    arm.tokens.set(id, { status: 'enabled', passwords: {} });
+    vault.onStore = (v) => {
+      v.value = 'something-else';
+    };
+    const hookBefore = hook.received.length;
+    try {
+      const [outcome] = await rotateTokens(options([id], Date.now()));
+      expect(outcome).toMatchObject({ result: 'failed', error: { step: 'verify', code: 'VERIFY_MISMATCH' } });
+    } finally {
+      vault.onStore = undefined;
+    }
+    expect((hook.received.slice(hookBefore)[0] as { title: string }).title).toMatch(/failed at verify/);
+  });
+
   it('dry run: plans only — no generateCredentials, no secret write', async () => {
     const id = tokenId('dry-run-token');
     arm.tokens.set(id, { status: 'enabled', passwords: {} });

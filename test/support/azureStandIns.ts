@@ -160,6 +160,8 @@ export interface KeyVaultStandIn {
   putFaults: RouteResponse[];
   /** Requests answered with the 401 challenge. */
   challenges: number;
+  /** Called on each stored version (a test can simulate a vault that stores something else). */
+  onStore?: (version: VaultSecretVersion) => void;
 }
 
 export async function startKeyVault(): Promise<KeyVaultStandIn> {
@@ -191,6 +193,7 @@ export async function startKeyVault(): Promise<KeyVaultStandIn> {
       const body = req.json as { value?: unknown; contentType?: string; tags?: Record<string, string>; attributes?: { enabled?: boolean; exp?: number } } | undefined;
       if (typeof body?.value !== 'string') return { status: 400, body: { error: { code: 'BadParameter', message: 'value is required' } } };
       const v: VaultSecretVersion = { version: randomBytes(16).toString('hex'), value: body.value, contentType: body.contentType, tags: body.tags ?? {}, enabled: body.attributes?.enabled !== false, exp: body.attributes?.exp };
+      state.onStore?.(v);
       state.secrets.set(name, [...(state.secrets.get(name) ?? []), v]);
       return { status: 200, body: bundle(name, v) };
     }

@@ -20,9 +20,12 @@ describe('planRotation', () => {
     expect(planRotation(token([]), undefined, SETTINGS, NOW).slot).toBe('password1');
   });
 
-  it('nothing published and both slots used: regenerates the one expiring first', () => {
-    const plan = planRotation(token([{ name: 'password1', expiry: NOW + 9 * DAY }, { name: 'password2', expiry: NOW + 2 * DAY }]), undefined, SETTINGS, NOW);
-    expect(plan.slot).toBe('password2');
+  it('nothing published and both slots used: regenerates an expired one, never a valid one someone may use', () => {
+    const plan = planRotation(token([{ name: 'password1', expiry: NOW - 2 * DAY }, { name: 'password2', expiry: NOW - DAY }]), undefined, SETTINGS, NOW);
+    expect(plan).toMatchObject({ action: 'rotate', slot: 'password1' });
+    const adopt = planRotation(token([{ name: 'password1', expiry: NOW + 9 * DAY }, { name: 'password2' }]), undefined, SETTINGS, NOW);
+    expect(adopt.action).toBe('skip');
+    expect(adopt.flags.map((f) => f.code)).toEqual(['no-expiry', 'unmanaged-passwords']);
   });
 
   it('keeps a published password far from expiry, and never touches the published slot', () => {
