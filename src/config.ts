@@ -236,10 +236,24 @@ export function timerSchedule(env: Env, setting: keyof typeof TIMER_SCHEDULES): 
   return value;
 }
 
+/**
+ * Hosts each Azure endpoint setting may name (public and sovereign clouds), or a loopback stand-in: the app
+ * sends its managed identity's tokens there, so a typo must not send them elsewhere.
+ */
+const ENDPOINT_HOSTS: Record<string, [RegExp, string]> = {
+  ACR_GUARD_LOG_ANALYTICS_ENDPOINT: [/^api\.loganalytics\.(io|azure\.cn|us)$/, 'https://api.loganalytics.io/v1'],
+  ACR_GUARD_ALERT_EVENTGRID_ENDPOINT: [/^[a-z0-9-]+\.[a-z0-9-]+\.eventgrid\.azure\.(net|cn|us)$/, 'https://<topic>.<region>-1.eventgrid.azure.net/api/events'],
+  ACR_GUARD_KEY_VAULT_URL: [/^[a-z0-9-]{3,24}\.vault\.(azure\.net|azure\.cn|usgovcloudapi\.net)$/, 'https://<vault>.vault.azure.net'],
+  ACR_GUARD_ARM_ENDPOINT: [/^management\.(azure\.com|chinacloudapi\.cn|usgovcloudapi\.net)$/, 'https://management.azure.com'],
+};
+
 function optionalHttps(env: Env, setting: string, fallback?: string): string | undefined {
   const value = env[setting]?.trim() || fallback;
   if (value === undefined) return undefined;
   const url = httpsUrl(setting, value, false);
+  const host = new URL(url).host.toLowerCase();
+  const [allowed, example] = ENDPOINT_HOSTS[setting] ?? [];
+  if (allowed && !allowed.test(host) && !isLoopbackHost(host)) throw invalid(setting, `an https URL on the service's Azure host, like ${example} (or a loopback stand-in)`, value);
   return url;
 }
 

@@ -40,12 +40,20 @@ describe('alert timer settings', () => {
     [{ ACR_GUARD_LOG_ANALYTICS_WORKSPACE_ID: WS, ACR_GUARD_ALERT_WEBHOOK_SECRET: 'bad name!', ACR_GUARD_KEY_VAULT_URL: KV }, 'ACR_GUARD_ALERT_WEBHOOK_SECRET'],
     [{ ACR_GUARD_LOG_ANALYTICS_WORKSPACE_ID: WS, ACR_GUARD_ALERT_EVENTGRID_ENDPOINT: EG, ACR_GUARD_ALERT_CONCURRENCY: '0' }, 'ACR_GUARD_ALERT_CONCURRENCY'],
     [{ ACR_GUARD_LOG_ANALYTICS_WORKSPACE_ID: WS, ACR_GUARD_ALERT_EVENTGRID_ENDPOINT: EG, ACR_GUARD_LOG_ANALYTICS_ENDPOINT: 'https://x.example/v1?sig=abc' }, 'ACR_GUARD_LOG_ANALYTICS_ENDPOINT'],
+    // The identity's tokens go to these hosts: anything but the service's Azure hosts (or loopback) is refused.
+    [{ ACR_GUARD_LOG_ANALYTICS_WORKSPACE_ID: WS, ACR_GUARD_ALERT_EVENTGRID_ENDPOINT: EG, ACR_GUARD_LOG_ANALYTICS_ENDPOINT: 'https://api.loganalytics.io.evil.example/v1' }, 'ACR_GUARD_LOG_ANALYTICS_ENDPOINT'],
+    [{ ACR_GUARD_LOG_ANALYTICS_WORKSPACE_ID: WS, ACR_GUARD_ALERT_EVENTGRID_ENDPOINT: 'https://collector.example/api/events' }, 'ACR_GUARD_ALERT_EVENTGRID_ENDPOINT'],
+    [{ ACR_GUARD_LOG_ANALYTICS_WORKSPACE_ID: WS, ACR_GUARD_ALERT_WEBHOOK_SECRET: 'hook', ACR_GUARD_KEY_VAULT_URL: 'https://vault.example' }, 'ACR_GUARD_KEY_VAULT_URL'],
   ])('%j -> %s', (env, setting) => {
     expect(settingOf(() => loadAlertsConfig(env))).toBe(setting);
   });
 });
 
 describe('rotation timer settings', () => {
+  it('accepts sovereign-cloud hosts and loopback stand-ins', () => {
+    expect(loadRotationConfig({ ACR_GUARD_ROTATION_TOKENS: TOKEN, ACR_GUARD_KEY_VAULT_URL: 'https://kv1.vault.azure.cn', ACR_GUARD_ARM_ENDPOINT: 'https://127.0.0.1:8443', ACR_GUARD_ALERT_EVENTGRID_ENDPOINT: EG }).armEndpoint).toBe('https://127.0.0.1:8443');
+  });
+
   it('defaults: 30 d validity, renewed 7 d ahead, public ARM', () => {
     expect(loadRotationConfig({ ACR_GUARD_ROTATION_TOKENS: TOKEN, ACR_GUARD_KEY_VAULT_URL: KV, ACR_GUARD_ALERT_EVENTGRID_ENDPOINT: EG })).toMatchObject({
       tokens: [TOKEN],
@@ -63,6 +71,7 @@ describe('rotation timer settings', () => {
     [{ ACR_GUARD_ROTATION_TOKENS: TOKEN, ACR_GUARD_KEY_VAULT_URL: KV, ACR_GUARD_ALERT_EVENTGRID_ENDPOINT: EG, ACR_GUARD_ROTATION_VALIDITY: '10d' }, 'ACR_GUARD_ROTATION_VALIDITY'],
     [{ ACR_GUARD_ROTATION_TOKENS: TOKEN, ACR_GUARD_KEY_VAULT_URL: KV, ACR_GUARD_ALERT_EVENTGRID_ENDPOINT: EG, ACR_GUARD_ROTATION_RENEW_BEFORE: 'soon' }, 'ACR_GUARD_ROTATION_RENEW_BEFORE'],
     [{ ACR_GUARD_ROTATION_TOKENS: TOKEN, ACR_GUARD_KEY_VAULT_URL: KV }, 'ACR_GUARD_ALERT_EVENTGRID_ENDPOINT'],
+    [{ ACR_GUARD_ROTATION_TOKENS: TOKEN, ACR_GUARD_KEY_VAULT_URL: KV, ACR_GUARD_ALERT_EVENTGRID_ENDPOINT: EG, ACR_GUARD_ARM_ENDPOINT: 'https://management.example.com' }, 'ACR_GUARD_ARM_ENDPOINT'],
   ])('%j -> %s', (env, setting) => {
     expect(settingOf(() => loadRotationConfig(env))).toBe(setting);
   });
