@@ -120,7 +120,7 @@ export function planRotation(token: TokenInfo, published: PublishedInfo | undefi
   if (!published) {
     const slot = freeSlot(token, nowMs);
     if (slot) return rotate(slot, `nothing is published in Key Vault yet; ${slot} is ${token.passwords.some((p) => p.name === slot) ? 'expired' : 'empty'}`);
-    const detail = `both passwords of ${token.name} are valid and neither is published by acr-guard: regenerating one could cut off whoever uses it; delete one (az acr token credential delete --password2) or let it expire, and the next run publishes into that slot`;
+    const detail = `both passwords of ${token.name} are valid and neither is published by acr-guard: regenerating one could cut off whoever uses it; delete one (az acr token credential delete -n ${token.name} -r ${token.registry} --password2) or let it expire, and the next run publishes into that slot`;
     return { ...base, flags: [...flags, { code: 'unmanaged-passwords', detail }], action: 'skip', reason: detail };
   }
   const current = token.passwords.find((p) => p.name === published.slot);
