@@ -219,6 +219,8 @@ export interface RotationConfig {
   renewBeforeMs: number;
   armEndpoint: string;
   sinks: AlertSinksConfig;
+  /** Table de-duplicating rotation alerts (shared with the alert timer). */
+  stateTable: string;
 }
 
 /** Timer schedules (NCRONTAB, six fields) and their defaults. */
@@ -265,6 +267,12 @@ function durationSetting(env: Env, setting: string, fallback: string): number {
   }
 }
 
+function stateTableSetting(env: Env): string {
+  const stateTable = env.ACR_GUARD_ALERT_STATE_TABLE?.trim() || 'AcrGuardAlertState';
+  if (!/^[A-Za-z][A-Za-z0-9]{2,62}$/.test(stateTable)) throw invalid('ACR_GUARD_ALERT_STATE_TABLE', 'a table name of 3-63 letters and digits starting with a letter', stateTable);
+  return stateTable;
+}
+
 function sinksConfig(env: Env): AlertSinksConfig {
   const webhookUrlSecret = env.ACR_GUARD_ALERT_WEBHOOK_SECRET?.trim() || undefined;
   if (webhookUrlSecret && !/^[0-9a-zA-Z-]{1,127}$/.test(webhookUrlSecret)) throw invalid('ACR_GUARD_ALERT_WEBHOOK_SECRET', 'the name of a Key Vault secret (1-127 letters, digits and dashes) holding the webhook URL', webhookUrlSecret);
@@ -286,8 +294,7 @@ export function loadAlertsConfig(env: Env, options: { requireSinks?: boolean } =
   const concurrencyText = env.ACR_GUARD_ALERT_CONCURRENCY?.trim() || '4';
   const concurrency = Number(concurrencyText);
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 16) throw invalid('ACR_GUARD_ALERT_CONCURRENCY', 'an integer from 1 to 16', concurrencyText);
-  const stateTable = env.ACR_GUARD_ALERT_STATE_TABLE?.trim() || 'AcrGuardAlertState';
-  if (!/^[A-Za-z][A-Za-z0-9]{2,62}$/.test(stateTable)) throw invalid('ACR_GUARD_ALERT_STATE_TABLE', 'a table name of 3-63 letters and digits starting with a letter', stateTable);
+  const stateTable = stateTableSetting(env);
   const sinks = sinksConfig(env);
   if (options.requireSinks !== false) requireSink(sinks);
   return Object.freeze({
@@ -321,6 +328,7 @@ export function loadRotationConfig(env: Env, options: { requireSinks?: boolean }
     renewBeforeMs,
     armEndpoint: optionalHttps(env, 'ACR_GUARD_ARM_ENDPOINT', 'https://management.azure.com')!,
     sinks,
+    stateTable: stateTableSetting(env),
   });
 }
 

@@ -124,5 +124,5 @@ export async function tokensCommand(argv: string[], io: Io, ctx: TimerCommandCon
 }
 
 function rotationRun(config: ReturnType<typeof loadRotationConfig>, ctx: TimerCommandContext, io: Io, dryRun: boolean) {
-  return rotationRunFor(config, { credential: credentialOf(ctx), ca: ctx.ca, log: (l) => io.err(l) }, { dryRun });
+  return rotationRunFor(config, auditOf(ctx.env), { credential: credentialOf(ctx), ca: ctx.ca, log: (l) => io.err(l) }, { dryRun });
 }

@@ -8,10 +8,11 @@
  * so the next run retries (at least once); a failed state write may repeat an alert, never lose one.
  */
 import { describeValue, isGuardError } from '../core/errors';
-import { evaluateRule, incidentAlert, operationalAlert, shouldAlert, type Alert, type Incident } from '../core/alerts/evaluate';
+import { evaluateRule, incidentAlert, operationalAlert, type Alert, type Incident } from '../core/alerts/evaluate';
 import { renderQuery, type AlertRule } from '../core/alerts/rule';
 import type { AlertSink, AlertStateStore, AuditStore, LogQueryClient } from '../adapters/ports';
 import { mapLimit } from './mapLimit';
+import { notifyOnce } from './notify';
 
 /** A log line sink (InvocationContext.log / console); never given a secret. */
 export type Log = (line: string) => void;
@@ -57,22 +58,16 @@ export interface AlertRunReport {
 const OPERATIONAL_SUPPRESS_MS = 3_600_000;
 
 async function deliver(alert: Alert, suppressMs: number, o: AlertRunOptions, outcome: RuleOutcome): Promise<void> {
-  const previous = await o.state.get(alert.rule, alert.incidentId);
-  if (!shouldAlert(previous, o.nowMs, suppressMs)) {
-    outcome.suppressed++;
-    return;
+  const result = await notifyOnce(alert, suppressMs, {
+    ...o,
+    onFailure: (sink, err) => o.log?.(`alerts: rule ${alert.rule}: sending to ${sink} failed (${isGuardError(err) ? err.message : describeValue((err as Error).name)}); will retry next run`),
+  });
+  if (result === 'suppressed') outcome.suppressed++;
+  else {
+    if (result !== 'failed') outcome.alerts.push(alert);
+    if (result === 'sent') outcome.alerted++;
+    if (result === 'failed') outcome.failed++;
   }
-  outcome.alerts.push(alert);
-  if (o.dryRun) return;
-  try {
-    for (const sink of o.sinks) await sink.send(alert);
-  } catch (err) {
-    outcome.failed++;
-    o.log?.(`alerts: rule ${alert.rule}: sending failed (${isGuardError(err) ? err.message : describeValue((err as Error).name)}); will retry next run`);
-    return;
-  }
-  await o.state.put(alert.rule, alert.incidentId, { lastAlertedAt: o.nowMs, alerts: (previous?.alerts ?? 0) + 1 });
-  outcome.alerted++;
 }
 
 /** Drops rows naming an image the gate released (an audit lookup failure keeps the row: alert rather than miss). */

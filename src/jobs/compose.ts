@@ -95,8 +95,9 @@ export function alertRunFor(config: AlertsConfig, audit: AuditConfig | undefined
 }
 
 /** Everything {@link rotateTokens} needs except the time. */
-export function rotationRunFor(config: RotationConfig, deps: TimerDeps, options: { dryRun: boolean }): Omit<RotationRunOptions, 'nowMs'> {
+export function rotationRunFor(config: RotationConfig, audit: AuditConfig | undefined, deps: TimerDeps, options: { dryRun: boolean }): Omit<RotationRunOptions, 'nowMs'> {
   return {
+    state: alertStateFor(audit, config.stateTable, deps.credential),
     tokenIds: config.tokens,
     tokens: new ArmTokenAdmin({ credential: deps.credential, endpoint: config.armEndpoint, ca: deps.ca }),
     secrets: new KeyVaultSecretStore({ credential: deps.credential, vaultUrl: config.keyVaultUrl, ca: deps.ca }),

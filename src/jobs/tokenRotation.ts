@@ -10,9 +10,11 @@ import { timingSafeEqual } from 'node:crypto';
 import { isGuardError } from '../core/errors';
 import { operationalAlert } from '../core/alerts/evaluate';
 import { planRotation, secretNameFor, type RotationPlan, type RotationSettings } from '../core/rotation';
-import type { AlertSink, SecretStore, TokenAdmin } from '../adapters/ports';
+import type { AlertSink, AlertStateStore, SecretStore, TokenAdmin } from '../adapters/ports';
+import { MemoryAlertStateStore } from '../adapters/alertState';
 import { SLOT_TAG, TOKEN_TAG } from '../adapters/keyVaultSecrets';
 import type { Log } from './alertRun';
+import { notifyOnce } from './notify';
 
 /** Content type of a published token password. */
 export const PASSWORD_CONTENT_TYPE = 'text/plain; acr-token-password';
@@ -24,6 +26,8 @@ export interface RotationRunOptions {
   secrets: SecretStore;
   /** Sinks for failures and flags (operational alerts). */
   sinks: readonly AlertSink[];
+  /** De-duplication of those alerts across runs (in memory for this run when absent). */
+  state?: AlertStateStore;
   settings: RotationSettings;
   nowMs: number;
   dryRun?: boolean;
@@ -47,15 +51,18 @@ function sameSecret(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-async function alertAll(o: RotationRunOptions, subject: string, code: string, title: string, fields: Record<string, unknown>): Promise<void> {
+/** Flags are re-alerted at most daily; failures at most hourly (per token and code). */
+const FLAG_SUPPRESS_MS = 86_400_000;
+const FAILURE_SUPPRESS_MS = 3_600_000;
+
+async function alertAll(o: RotationRunOptions, subject: string, code: string, title: string, fields: Record<string, unknown>, suppressForMs: number): Promise<void> {
   const alert = operationalAlert({ subject, code, title, nowMs: o.nowMs, fields });
-  for (const sink of o.sinks) {
-    try {
-      await sink.send(alert);
-    } catch (err) {
-      o.log?.(`rotation: alert to ${sink.name} failed (${isGuardError(err) ? err.message : 'unexpected error'})`);
-    }
-  }
+  await notifyOnce(alert, suppressForMs, {
+    state: o.state ?? new MemoryAlertStateStore(),
+    sinks: o.sinks,
+    nowMs: o.nowMs,
+    onFailure: (sink, err) => o.log?.(`rotation: alert to ${sink} failed (${isGuardError(err) ? err.message : 'unexpected error'})`),
+  }).catch((err: unknown) => o.log?.(`rotation: alert state failed (${isGuardError(err) ? err.message : 'unexpected error'})`));
 }
 
 async function rotateOne(tokenId: string, o: RotationRunOptions): Promise<TokenOutcome> {
@@ -70,7 +77,7 @@ async function rotateOne(tokenId: string, o: RotationRunOptions): Promise<TokenO
     outcome.plan = plan;
     for (const flag of plan.flags) {
       o.log?.(`rotation: ${token.name}: FLAG ${flag.code}: ${flag.detail}`);
-      if (!o.dryRun) await alertAll(o, `token:${token.registry}/${token.name}`, flag.code, `ACR token ${token.registry}/${token.name}: ${flag.detail}`, { tokenId });
+      if (!o.dryRun) await alertAll(o, `token:${token.registry}/${token.name}`, flag.code, `ACR token ${token.registry}/${token.name}: ${flag.detail}`, { tokenId }, FLAG_SUPPRESS_MS);
     }
     if (plan.action !== 'rotate') {
       outcome.result = plan.action === 'keep' ? 'kept' : 'skipped';
@@ -99,7 +106,7 @@ async function rotateOne(tokenId: string, o: RotationRunOptions): Promise<TokenO
     outcome.error = { step, code, message };
     const kept = outcome.plan?.publishedSlot ? `the published ${outcome.plan.publishedSlot} is unchanged and still valid` : 'nothing was published before';
     o.log?.(`rotation: ${tokenId}: FAILED at ${step} [${code}]: ${message}; ${kept}`);
-    await alertAll(o, `token:${tokenId}`, `ROTATION_${step.toUpperCase()}_FAILED`, `ACR token rotation failed at ${step}: ${message}; ${kept}`, { tokenId, step, code });
+    await alertAll(o, `token:${tokenId}`, `ROTATION_${step.toUpperCase()}_FAILED`, `ACR token rotation failed at ${step}: ${message}; ${kept}`, { tokenId, step, code }, FAILURE_SUPPRESS_MS);
     return outcome;
   }
 }

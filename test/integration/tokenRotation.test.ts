@@ -8,6 +8,7 @@
 import { ArmTokenAdmin } from '../../src/adapters/acrTokens';
 import { KeyVaultSecretStore } from '../../src/adapters/keyVaultSecrets';
 import { WebhookSink } from '../../src/adapters/alertSinks';
+import { MemoryAlertStateStore } from '../../src/adapters/alertState';
 import { createTlsFetch } from '../../src/adapters/registry/tlsFetch';
 import { rotateTokens, PASSWORD_CONTENT_TYPE, type RotationRunOptions } from '../../src/jobs/tokenRotation';
 import { latestSecret, startArm, startKeyVault, startSink, testCredential, type ArmStandIn, type KeyVaultStandIn, type SinkStandIn } from '../support/azureStandIns';
@@ -138,6 +139,21 @@ describe('rotateTokens against ARM and Key Vault stand-ins (real SDK clients)', 
       vault.onStore = undefined;
     }
     expect((hook.received.slice(hookBefore)[0] as { title: string }).title).toMatch(/failed at verify/);
+  });
+
+  it('repeated failures of one token alert once per hour when runs share the alert state', async () => {
+    const id = tokenId('flaky-token');
+    arm.tokens.set(id, { status: 'enabled', passwords: {} });
+    const state = new MemoryAlertStateStore();
+    const denied = { status: 403, body: { error: { code: 'AuthorizationFailed', message: 'no' } } };
+    arm.generateFaults.push(denied, denied, denied);
+    const hookBefore = hook.received.length;
+    const t0 = Date.now();
+    await rotateTokens(options([id], t0, { state }));
+    await rotateTokens(options([id], t0 + 10 * 60_000, { state }));
+    expect(hook.received.length - hookBefore).toBe(1);
+    await rotateTokens(options([id], t0 + 61 * 60_000, { state }));
+    expect(hook.received.length - hookBefore).toBe(2);
   });
 
   it('dry run: plans only — no generateCredentials, no secret write', async () => {
