@@ -193,6 +193,8 @@ export interface AlertSinksConfig {
   eventGridEndpoint?: string;
   /** Name of the Key Vault secret holding the webhook URL (the URL embeds its own secret). */
   webhookUrlSecret?: string;
+  /** Webhook JSON flavour: `messagecard` (Teams connector + Slack), `adaptivecard` (Teams Workflows), `slack`. */
+  webhookFormat: 'messagecard' | 'adaptivecard' | 'slack';
   /** Key Vault holding the webhook URL secret and the token passwords. */
   keyVaultUrl?: string;
 }
@@ -278,7 +280,9 @@ function sinksConfig(env: Env): AlertSinksConfig {
   if (webhookUrlSecret && !/^[0-9a-zA-Z-]{1,127}$/.test(webhookUrlSecret)) throw invalid('ACR_GUARD_ALERT_WEBHOOK_SECRET', 'the name of a Key Vault secret (1-127 letters, digits and dashes) holding the webhook URL', webhookUrlSecret);
   const keyVaultUrl = optionalHttps(env, 'ACR_GUARD_KEY_VAULT_URL');
   if (webhookUrlSecret && !keyVaultUrl) throw invalid('ACR_GUARD_KEY_VAULT_URL', 'the vault URL (https://<vault>.vault.azure.net) holding ACR_GUARD_ALERT_WEBHOOK_SECRET');
-  return Object.freeze({ eventGridEndpoint: optionalHttps(env, 'ACR_GUARD_ALERT_EVENTGRID_ENDPOINT'), webhookUrlSecret, keyVaultUrl });
+  const webhookFormat = (env.ACR_GUARD_ALERT_WEBHOOK_FORMAT?.trim() || 'messagecard') as AlertSinksConfig['webhookFormat'];
+  if (!['messagecard', 'adaptivecard', 'slack'].includes(webhookFormat)) throw invalid('ACR_GUARD_ALERT_WEBHOOK_FORMAT', 'messagecard, adaptivecard or slack', webhookFormat);
+  return Object.freeze({ eventGridEndpoint: optionalHttps(env, 'ACR_GUARD_ALERT_EVENTGRID_ENDPOINT'), webhookUrlSecret, webhookFormat, keyVaultUrl });
 }
 
 function requireSink(sinks: AlertSinksConfig): void {

@@ -82,21 +82,54 @@ export class EventGridSink implements AlertSink {
 export interface WebhookSinkOptions {
   /** Returns the webhook URL (read from Key Vault in Azure; it embeds its own secret). */
   url: () => Promise<string>;
+  /** JSON flavour (default `messagecard`). */
+  format?: WebhookFormat;
   fetch?: Fetch;
 }
 
 const COLOURS: Record<Alert['severity'], string> = { critical: 'A4262C', high: 'D83B01', medium: 'FFB900', low: '0078D4' };
 
-/** The JSON posted to a webhook: a Teams MessageCard whose `text` Slack shows as the message. */
-export function webhookPayload(alert: Alert): Record<string, unknown> {
+/**
+ * Webhook JSON flavours: `messagecard` (default) is a Teams MessageCard whose `text` Slack shows as the
+ * message, so one URL of either kind works; `adaptivecard` is the `{type: "message", attachments: [Adaptive
+ * Card]}` envelope Teams Workflows ("when a webhook request is received") expects; `slack` is `{text}` only.
+ */
+export type WebhookFormat = 'messagecard' | 'adaptivecard' | 'slack';
+export const WEBHOOK_FORMATS: readonly WebhookFormat[] = ['messagecard', 'adaptivecard', 'slack'];
+
+/** The JSON posted to a webhook for `alert` in `format`. */
+export function webhookPayload(alert: Alert, format: WebhookFormat = 'messagecard'): Record<string, unknown> {
   const facts = Object.entries(alert.fields).map(([name, value]) => ({ name, value: typeof value === 'string' ? value : JSON.stringify(value) }));
+  const headline = `[${alert.severity.toUpperCase()}] ${alert.title}`;
+  const text = `${headline}\n${facts.map((f) => `${f.name}: ${f.value}`).join('\n')}`;
+  if (format === 'slack') return { text };
+  if (format === 'adaptivecard') {
+    return {
+      type: 'message',
+      attachments: [
+        {
+          contentType: 'application/vnd.microsoft.card.adaptive',
+          content: {
+            $schema: 'http://adaptivecards.io/schemas/adaptive-card.json',
+            type: 'AdaptiveCard',
+            version: '1.4',
+            body: [
+              { type: 'TextBlock', text: headline, weight: 'Bolder', wrap: true, color: alert.severity === 'low' ? 'Default' : 'Attention' },
+              { type: 'TextBlock', text: `acr-guard ${alert.kind} alert: ${alert.rule}`, isSubtle: true, wrap: true },
+              { type: 'FactSet', facts: facts.map((f) => ({ title: f.name, value: f.value })) },
+            ],
+          },
+        },
+      ],
+    };
+  }
   return {
     '@type': 'MessageCard',
     '@context': 'https://schema.org/extensions',
     summary: alert.title.slice(0, 200),
     themeColor: COLOURS[alert.severity],
-    title: `[${alert.severity.toUpperCase()}] ${alert.title}`,
-    text: `[${alert.severity.toUpperCase()}] ${alert.title}\n${facts.map((f) => `${f.name}: ${f.value}`).join('\n')}`,
+    title: headline,
+    text,
     sections: [{ activityTitle: `acr-guard ${alert.kind} alert: ${alert.rule}`, facts }],
   };
 }
@@ -109,6 +142,6 @@ export class WebhookSink implements AlertSink {
   async send(alert: Alert): Promise<void> {
     const url = httpsOnly(await this.options.url(), 'webhook URL').toString();
     // The URL is a secret: errors name the sink, never the URL.
-    await post(this.options.fetch ?? fetch, url, webhookPayload(alert), {}, 'webhook');
+    await post(this.options.fetch ?? fetch, url, webhookPayload(alert, this.options.format), {}, 'webhook');
   }
 }

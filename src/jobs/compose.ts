@@ -59,6 +59,7 @@ export function sinksFor(config: AlertSinksConfig, deps: TimerDeps): AlertSink[]
           });
           return url;
         },
+        format: config.webhookFormat,
         fetch: fetchFn,
       }),
     );

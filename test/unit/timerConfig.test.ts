@@ -26,7 +26,7 @@ describe('alert timer settings', () => {
       logsEndpoint: 'https://api.loganalytics.io/v1',
       rulesFile: undefined,
       concurrency: 4,
-      sinks: { eventGridEndpoint: EG, webhookUrlSecret: undefined, keyVaultUrl: undefined },
+      sinks: { eventGridEndpoint: EG, webhookUrlSecret: undefined, webhookFormat: 'messagecard', keyVaultUrl: undefined },
       stateTable: 'AcrGuardAlertState',
     });
     expect(loadAlertsConfig({ ACR_GUARD_LOG_ANALYTICS_WORKSPACE_ID: WS }, { requireSinks: false }).sinks.eventGridEndpoint).toBeUndefined();
@@ -39,6 +39,7 @@ describe('alert timer settings', () => {
     [{ ACR_GUARD_LOG_ANALYTICS_WORKSPACE_ID: WS, ACR_GUARD_ALERT_WEBHOOK_SECRET: 'hook' }, 'ACR_GUARD_KEY_VAULT_URL'],
     [{ ACR_GUARD_LOG_ANALYTICS_WORKSPACE_ID: WS, ACR_GUARD_ALERT_WEBHOOK_SECRET: 'bad name!', ACR_GUARD_KEY_VAULT_URL: KV }, 'ACR_GUARD_ALERT_WEBHOOK_SECRET'],
     [{ ACR_GUARD_LOG_ANALYTICS_WORKSPACE_ID: WS, ACR_GUARD_ALERT_EVENTGRID_ENDPOINT: EG, ACR_GUARD_ALERT_CONCURRENCY: '0' }, 'ACR_GUARD_ALERT_CONCURRENCY'],
+    [{ ACR_GUARD_LOG_ANALYTICS_WORKSPACE_ID: WS, ACR_GUARD_ALERT_EVENTGRID_ENDPOINT: EG, ACR_GUARD_ALERT_WEBHOOK_FORMAT: 'html' }, 'ACR_GUARD_ALERT_WEBHOOK_FORMAT'],
     [{ ACR_GUARD_LOG_ANALYTICS_WORKSPACE_ID: WS, ACR_GUARD_ALERT_EVENTGRID_ENDPOINT: EG, ACR_GUARD_LOG_ANALYTICS_ENDPOINT: 'https://x.example/v1?sig=abc' }, 'ACR_GUARD_LOG_ANALYTICS_ENDPOINT'],
     // The identity's tokens go to these hosts: anything but the service's Azure hosts (or loopback) is refused.
     [{ ACR_GUARD_LOG_ANALYTICS_WORKSPACE_ID: WS, ACR_GUARD_ALERT_EVENTGRID_ENDPOINT: EG, ACR_GUARD_LOG_ANALYTICS_ENDPOINT: 'https://api.loganalytics.io.evil.example/v1' }, 'ACR_GUARD_LOG_ANALYTICS_ENDPOINT'],
