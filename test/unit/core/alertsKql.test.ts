@@ -3,6 +3,7 @@
  * analyses cleanly with Microsoft's Kusto language service against the declared table schemas; the checker
  * itself catches unknown tables, unknown columns and syntax errors (so a green run means something).
  */
+import { readFileSync } from 'node:fs';
 import { renderQuery } from '../../../src/core/alerts/rule';
 import { loadRuleSet } from '../../../src/core/alerts/ruleSet';
 import { shippedRules } from '../../../src/core/alerts/shipped';
@@ -48,5 +49,14 @@ describe('shipped alert rules against the declared Log Analytics schemas', () =>
       expect(() => evaluateRule(rule, { columns, rows: [] })).not.toThrow();
       for (const c of columns) expect(rule.query).toMatch(new RegExp(`\\b${c}\\b`));
     }
+  });
+});
+
+describe('the example alerts file (samples/alerts.yaml)', () => {
+  it('loads, and every enabled rule analyses cleanly against the declared schemas', () => {
+    const rules = loadRuleSet(readFileSync(`${__dirname}/../../../samples/alerts.yaml`, 'utf8'), 'samples/alerts.yaml');
+    const enabled = rules.filter((r) => r.enabled);
+    expect(enabled.map((r) => r.name)).toContain('registry-deletes');
+    for (const rule of enabled) expect([rule.name, kqlDiagnostics(renderQuery(rule))]).toEqual([rule.name, []]);
   });
 });
