@@ -17,6 +17,8 @@ export interface Runtime {
   config: AppConfig;
   policy: () => Policy;
   services: GateServices;
+  /** The app's Entra ID credential (managed identity), for the timers' Azure clients. */
+  credential: TokenCredential;
 }
 
 let runtime: Runtime | undefined;
@@ -41,6 +43,6 @@ export function getRuntime(): Runtime {
     plainHttpHosts: config.plainHttpRegistries,
     defenderSubscriptions: config.defenderSubscriptions,
   });
-  runtime = Object.freeze({ config, policy: () => policy, services });
+  runtime = Object.freeze({ config, policy: () => policy, services, credential });
   return runtime;
 }

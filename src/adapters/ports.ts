@@ -3,6 +3,8 @@
  * tests and the local service plug in real implementations pointed at loopback servers.
  */
 import type { Descriptor, FindingsResult, ImageId, ResolvedManifest, Verdict } from '../core/types';
+import type { Alert, IncidentState, ResultTable } from '../core/alerts/evaluate';
+import type { PasswordSlot, PublishedInfo, TokenInfo } from '../core/rotation';
 
 /** A manifest fetched from a registry, with its raw bytes (needed to verify digests and to copy it). */
 export interface FetchedManifest extends ResolvedManifest {
@@ -92,4 +94,57 @@ export interface AuditStore {
   latestVerdict(image: ImageId): Promise<Verdict | undefined>;
   /** Latest verdicts of a repository (newest first). */
   listVerdicts(registry: string, repository: string, limit?: number): Promise<Verdict[]>;
+}
+
+// ---- Alert rules and token rotation (timers `alertQueries` and `rotateTokens`) ----
+
+/** A query result as the alert runner sees it. */
+export interface LogQueryResult {
+  /** `partial`: Log Analytics answered with part of the data and an error (limits, a failing workspace). */
+  status: 'complete' | 'partial';
+  /** The primary result table (empty when the service returned none). */
+  table: ResultTable;
+  /** The service's code and message for a partial result (never the query text). */
+  partialError?: { code: string; message: string };
+}
+
+/** Runs KQL over one Log Analytics workspace. Throws `TRANSIENT` (429/5xx) or `UPSTREAM` (bad query, access). */
+export interface LogQueryClient {
+  query(kql: string, windowMs: number): Promise<LogQueryResult>;
+}
+
+/** Remembers which incidents were alerted, for de-duplication across timer runs. */
+export interface AlertStateStore {
+  get(rule: string, incidentId: string): Promise<IncidentState | undefined>;
+  put(rule: string, incidentId: string, state: IncidentState): Promise<void>;
+}
+
+/** Where alerts go (Event Grid custom topic, HTTPS webhook). Throws on failure; the caller keeps state unchanged. */
+export interface AlertSink {
+  readonly name: string;
+  send(alert: Alert): Promise<void>;
+}
+
+/** ARM side of ACR tokens. Never logs or returns a password except the one `generatePassword` returns. */
+export interface TokenAdmin {
+  getToken(tokenId: string): Promise<TokenInfo>;
+  /** Generates `slot` with `expiry` (ISO) and returns the new password (shown once by ARM). */
+  generatePassword(tokenId: string, slot: PasswordSlot, expiry: string): Promise<string>;
+}
+
+/** Metadata written with a published password. */
+export interface PublishOptions {
+  expiresOn: Date;
+  tags: Record<string, string>;
+  contentType: string;
+}
+
+/** Key Vault side of token passwords. */
+export interface SecretStore {
+  /** What is published under `name` (from tags and attributes), or undefined when no secret exists. */
+  getPublished(name: string): Promise<PublishedInfo | undefined>;
+  /** Writes a new version of `name`. */
+  publish(name: string, value: string, options: PublishOptions): Promise<void>;
+  /** Reads the current version back (value, tags, expiry) to confirm a write. */
+  readBack(name: string): Promise<{ value: string; tags: Record<string, string>; expiresOn?: Date }>;
 }

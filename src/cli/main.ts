@@ -5,15 +5,22 @@ import { isGuardError } from '../core/errors';
 import { ExitCodes } from './args';
 import { gateCommand, isUsageError, GATE_USAGE } from './gate';
 import { demoCommand, DEMO_USAGE } from './demo';
+import { alertsCommand, tokensCommand, ALERTS_USAGE, TOKENS_USAGE } from './timers';
 
 const USAGE = `usage: acr-guard <command> [options]
 commands:
   gate   gate one image against a policy (exit 0 released, 3 blocked, 2 usage, 1 runtime error)
   demo   start a loopback registry, push sample images, gate each, print the verdicts (npm start)
+  alerts list or run the KQL alert rules (Log Analytics)
+  tokens rotate ACR token passwords into Key Vault
 
 ${GATE_USAGE}
 
-${DEMO_USAGE}`;
+${DEMO_USAGE}
+
+${ALERTS_USAGE}
+
+${TOKENS_USAGE}`;
 
 /** Runs the CLI with `argv` (without node and script); resolves to the exit code. */
 export async function main(argv: string[], io = { out: (s: string) => console.log(s), err: (s: string) => console.error(s) }): Promise<number> {
@@ -24,6 +31,10 @@ export async function main(argv: string[], io = { out: (s: string) => console.lo
         return await gateCommand(rest, io);
       case 'demo':
         return await demoCommand(rest, io);
+      case 'alerts':
+        return await alertsCommand(rest, io);
+      case 'tokens':
+        return await tokensCommand(rest, io);
       case undefined:
       case 'help':
       case '--help':

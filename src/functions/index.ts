@@ -5,6 +5,8 @@
 import { setGateServicesProvider } from '../orchestrations/services';
 import { getRuntime } from '../runtime';
 import './onImagePushed';
+import './alertQueries';
+import './rotateTokens';
 import '../orchestrations/register';
 
 // Activities may run on a worker that has not run a trigger yet: build the runtime on first use.

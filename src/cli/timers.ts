@@ -1,0 +1,128 @@
+/**
+ * `acr-guard alerts list|run` and `acr-guard tokens rotate`: the timers' code, run from a shell with the same
+ * app settings (environment variables) the Functions app reads. Endpoints are settings
+ * (ACR_GUARD_LOG_ANALYTICS_ENDPOINT, ACR_GUARD_ARM_ENDPOINT, ACR_GUARD_KEY_VAULT_URL, sinks), so the same
+ * commands run against loopback stand-ins.
+ */
+import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
+import { loadAlertsConfig, loadConfig, loadRotationConfig, type AuditConfig } from '../config';
+import { ruleSummary } from '../core/alerts/rule';
+import { isGuardError } from '../core/errors';
+import { alertRunFor, rotationRunFor, rulesFor } from '../jobs/compose';
+import { runAlertRules } from '../jobs/alertRun';
+import { rotateTokens } from '../jobs/tokenRotation';
+import { ExitCodes, UsageError, outputFormat, parseCommandArgs } from './args';
+
+type Io = { out: (s: string) => void; err: (s: string) => void };
+
+/** Where the commands get settings, identity and (for loopback stand-ins) an extra CA. */
+export interface TimerCommandContext {
+  env: Record<string, string | undefined>;
+  credential?: TokenCredential;
+  ca?: string;
+  nowMs?: number;
+}
+
+export const ALERTS_USAGE = `usage: acr-guard alerts list [--output json|table]
+       acr-guard alerts run [--rule NAME] [--dry-run] [--output json|table]
+  list   the enabled alert rules (shipped, changed by ACR_GUARD_ALERT_RULES_FILE): name, query, window, threshold, severity
+  run    query Log Analytics (ACR_GUARD_LOG_ANALYTICS_WORKSPACE_ID), evaluate, alert once per incident;
+         --rule runs one rule (even a disabled one); --dry-run sends nothing and records nothing
+  exit codes: 0 every rule ran completely, 1 a rule failed or got partial results, 2 usage or configuration error`;
+
+export const TOKENS_USAGE = `usage: acr-guard tokens rotate [--dry-run] [--output json|table]
+  Rotates the ACR tokens in ACR_GUARD_ROTATION_TOKENS into ACR_GUARD_KEY_VAULT_URL; --dry-run prints what would rotate.
+  exit codes: 0 every token rotated or kept, 1 a token failed (its published password is unchanged), 2 usage error`;
+
+function defaultContext(): TimerCommandContext {
+  return { env: process.env };
+}
+
+function credentialOf(ctx: TimerCommandContext): TokenCredential {
+  return ctx.credential ?? new DefaultAzureCredential();
+}
+
+/** The audit settings when the environment has them (for the verdict lookup and Table state); else none. */
+function auditOf(env: TimerCommandContext['env']): AuditConfig | undefined {
+  try {
+    return loadConfig(env).audit;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Configuration errors are usage errors (exit 2) naming the setting. */
+async function asUsage<T>(fn: () => T | Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (isGuardError(err, 'INVALID_CONFIG', 'INVALID_POLICY', 'INVALID_INPUT')) throw new UsageError(err.message);
+    throw err;
+  }
+}
+
+/** `acr-guard alerts ...` */
+export async function alertsCommand(argv: string[], io: Io, ctx: TimerCommandContext = defaultContext()): Promise<number> {
+  const [sub, ...rest] = argv;
+  const { values } = parseCommandArgs(rest, { output: { type: 'string' }, rule: { type: 'string' }, 'dry-run': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } });
+  if (values.help || sub === undefined || sub === 'help') {
+    io.out(ALERTS_USAGE);
+    return sub === undefined ? ExitCodes.USAGE : ExitCodes.OK;
+  }
+  const format = outputFormat(values.output);
+  if (sub === 'list') {
+    if (values.rule !== undefined || values['dry-run']) throw new UsageError(`alerts list takes only --output\n${ALERTS_USAGE}`);
+    const rules = await asUsage(() => rulesFor({ rulesFile: ctx.env.ACR_GUARD_ALERT_RULES_FILE?.trim() || undefined }));
+    const enabled = rules.filter((r) => r.enabled).map(ruleSummary);
+    if (format === 'json') io.out(JSON.stringify(enabled, null, 2));
+    else for (const r of enabled) io.out(`${r.name.padEnd(36)} ${r.severity.padEnd(8)} window ${r.window.padEnd(4)} > ${r.threshold.above}${r.threshold.column ? ` (${r.threshold.column})` : ' rows'}`);
+    return ExitCodes.OK;
+  }
+  if (sub !== 'run') throw new UsageError(`unknown alerts subcommand ${JSON.stringify(sub)}\n${ALERTS_USAGE}`);
+  const dryRun = values['dry-run'] === true;
+  const rule = typeof values.rule === 'string' ? values.rule : undefined;
+  const run = await asUsage(() => {
+    const config = loadAlertsConfig(ctx.env, { requireSinks: !dryRun });
+    return alertRunFor(config, auditOf(ctx.env), { credential: credentialOf(ctx), ca: ctx.ca, log: (l) => io.err(l) }, { dryRun, rule });
+  });
+  const report = await runAlertRules({ ...run, nowMs: ctx.nowMs ?? Date.now() });
+  if (format === 'json') io.out(JSON.stringify(report, null, 2));
+  else {
+    for (const r of report.rules) {
+      io.out(`${r.rule.padEnd(36)} ${r.status.padEnd(8)} incidents ${r.incidents}  ${dryRun ? 'would alert' : 'alerted'} ${dryRun ? r.alerts.length : r.alerted}  suppressed ${r.suppressed}${r.detail ? `  ${r.detail}` : ''}`);
+      for (const a of r.alerts) io.out(`    ${a.kind} ${a.severity}: ${a.title}`);
+    }
+  }
+  return report.rules.every((r) => r.status === 'ok' && r.failed === 0) ? ExitCodes.OK : ExitCodes.RUNTIME;
+}
+
+/** `acr-guard tokens rotate [--dry-run]` */
+export async function tokensCommand(argv: string[], io: Io, ctx: TimerCommandContext = defaultContext()): Promise<number> {
+  const [sub, ...rest] = argv;
+  const { values } = parseCommandArgs(rest, { output: { type: 'string' }, 'dry-run': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } });
+  if (values.help || sub === undefined || sub === 'help') {
+    io.out(TOKENS_USAGE);
+    return sub === undefined ? ExitCodes.USAGE : ExitCodes.OK;
+  }
+  if (sub !== 'rotate') throw new UsageError(`unknown tokens subcommand ${JSON.stringify(sub)}\n${TOKENS_USAGE}`);
+  const format = outputFormat(values.output);
+  const dryRun = values['dry-run'] === true;
+  const run = await asUsage(() => {
+    const config = loadRotationConfig(ctx.env, { requireSinks: !dryRun });
+    return rotationRun(config, ctx, io, dryRun);
+  });
+  const outcomes = await rotateTokens({ ...run, nowMs: ctx.nowMs ?? Date.now() });
+  if (format === 'json') io.out(JSON.stringify(outcomes, null, 2));
+  else {
+    for (const o of outcomes) {
+      const p = o.plan;
+      io.out(`${(o.secretName ?? o.tokenId).padEnd(40)} ${o.result.padEnd(8)} ${p ? `${p.action}${p.slot ? ` ${p.slot} until ${p.expiry}` : ''}: ${p.reason}` : ''}${o.error ? ` FAILED at ${o.error.step}: ${o.error.message}` : ''}`);
+      for (const f of p?.flags ?? []) io.out(`    FLAG ${f.code}: ${f.detail}`);
+    }
+  }
+  return outcomes.some((o) => o.result === 'failed') ? ExitCodes.RUNTIME : ExitCodes.OK;
+}
+
+function rotationRun(config: ReturnType<typeof loadRotationConfig>, ctx: TimerCommandContext, io: Io, dryRun: boolean) {
+  return rotationRunFor(config, auditOf(ctx.env), { credential: credentialOf(ctx), ca: ctx.ca, log: (l) => io.err(l) }, { dryRun });
+}

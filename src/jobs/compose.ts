@@ -1,0 +1,110 @@
+/**
+ * Builds the alert run and the rotation run from validated settings, for the timers and the CLI alike.
+ * `ca` (a PEM to trust) exists for loopback stand-ins in tests and local runs; Azure uses the system CAs.
+ */
+import { readFileSync } from 'node:fs';
+import type { TokenCredential } from '@azure/identity';
+import type { AlertsConfig, AlertSinksConfig, AuditConfig, RotationConfig } from '../config';
+import { loadRuleSet } from '../core/alerts/ruleSet';
+import type { AlertRule } from '../core/alerts/rule';
+import { ErrorCodes, GuardError } from '../core/errors';
+import { azuriteDevCredential, auditStoreFor } from '../adapters/auditStore';
+import { EventGridSink, WebhookSink } from '../adapters/alertSinks';
+import { MemoryAlertStateStore, TableAlertStateStore } from '../adapters/alertState';
+import { ArmTokenAdmin } from '../adapters/acrTokens';
+import { KeyVaultSecretStore } from '../adapters/keyVaultSecrets';
+import { LogAnalyticsQueryClient } from '../adapters/logAnalytics';
+import type { AlertSink, AlertStateStore } from '../adapters/ports';
+import { createTlsFetch } from '../adapters/registry/tlsFetch';
+import type { AlertRunOptions, Log } from './alertRun';
+import type { RotationRunOptions } from './tokenRotation';
+
+/** What every timer run needs besides its settings. */
+export interface TimerDeps {
+  credential: TokenCredential;
+  /** Extra CA (PEM) for loopback stand-ins (tests, local runs). */
+  ca?: string;
+  log?: Log;
+  /** Reads a file (alerts rules file); default `fs.readFileSync`. */
+  readFile?: (path: string) => string;
+}
+
+/** The alert rules: shipped, changed by the alerts file when one is configured. */
+export function rulesFor(config: Pick<AlertsConfig, 'rulesFile'>, readFile: (path: string) => string = (p) => readFileSync(p, 'utf8')): AlertRule[] {
+  if (!config.rulesFile) return loadRuleSet(undefined);
+  let text: string;
+  try {
+    text = readFile(config.rulesFile);
+  } catch (err) {
+    throw new GuardError(ErrorCodes.INVALID_CONFIG, `app setting ACR_GUARD_ALERT_RULES_FILE: cannot read ${config.rulesFile} (${String((err as NodeJS.ErrnoException).code ?? 'error')})`, { field: 'ACR_GUARD_ALERT_RULES_FILE' });
+  }
+  return loadRuleSet(text, config.rulesFile);
+}
+
+/** The configured sinks (Event Grid topic, webhook whose URL is read from Key Vault once per process). */
+export function sinksFor(config: AlertSinksConfig, deps: TimerDeps): AlertSink[] {
+  const fetchFn = deps.ca ? createTlsFetch({ ca: deps.ca }) : undefined;
+  const sinks: AlertSink[] = [];
+  if (config.eventGridEndpoint) sinks.push(new EventGridSink({ endpoint: config.eventGridEndpoint, credential: deps.credential, fetch: fetchFn }));
+  if (config.webhookUrlSecret && config.keyVaultUrl) {
+    const vault = new KeyVaultSecretStore({ credential: deps.credential, vaultUrl: config.keyVaultUrl, ca: deps.ca });
+    const name = config.webhookUrlSecret;
+    let url: Promise<string> | undefined;
+    sinks.push(
+      new WebhookSink({
+        url: () => {
+          url ??= vault.readBack(name).then((s) => s.value, (err: unknown) => {
+            url = undefined;
+            throw err;
+          });
+          return url;
+        },
+        format: config.webhookFormat,
+        fetch: fetchFn,
+      }),
+    );
+  }
+  return sinks;
+}
+
+/** De-duplication state beside the audit table (same account); in memory when the audit store is files. */
+export function alertStateFor(audit: AuditConfig | undefined, tableName: string, credential: TokenCredential): AlertStateStore {
+  if (!audit || audit.kind === 'file') return new MemoryAlertStateStore();
+  return audit.devAccount
+    ? new TableAlertStateStore({ endpoint: audit.endpoint, tableName, credential: azuriteDevCredential(), allowInsecureConnection: true })
+    : new TableAlertStateStore({ endpoint: audit.endpoint, tableName, credential });
+}
+
+/** Everything {@link runAlertRules} needs except the time. */
+export function alertRunFor(config: AlertsConfig, audit: AuditConfig | undefined, deps: TimerDeps, options: { dryRun: boolean; rule?: string }): Omit<AlertRunOptions, 'nowMs'> {
+  let rules = rulesFor(config, deps.readFile);
+  if (options.rule !== undefined) {
+    const one = rules.find((r) => r.name === options.rule);
+    if (!one) throw new GuardError(ErrorCodes.INVALID_INPUT, `--rule: expected one of ${rules.map((r) => r.name).join(', ')}, got ${JSON.stringify(options.rule)}`, { field: 'rule' });
+    rules = [{ ...one, enabled: true }];
+  }
+  return {
+    rules,
+    logs: new LogAnalyticsQueryClient({ credential: deps.credential, workspaceId: config.workspaceId, endpoint: config.logsEndpoint, ca: deps.ca }),
+    state: alertStateFor(audit, config.stateTable, deps.credential),
+    sinks: sinksFor(config.sinks, deps),
+    audit: audit ? auditStoreFor(audit, deps.credential) : undefined,
+    concurrency: config.concurrency,
+    dryRun: options.dryRun,
+    log: deps.log,
+  };
+}
+
+/** Everything {@link rotateTokens} needs except the time. */
+export function rotationRunFor(config: RotationConfig, audit: AuditConfig | undefined, deps: TimerDeps, options: { dryRun: boolean }): Omit<RotationRunOptions, 'nowMs'> {
+  return {
+    state: alertStateFor(audit, config.stateTable, deps.credential),
+    tokenIds: config.tokens,
+    tokens: new ArmTokenAdmin({ credential: deps.credential, endpoint: config.armEndpoint, ca: deps.ca }),
+    secrets: new KeyVaultSecretStore({ credential: deps.credential, vaultUrl: config.keyVaultUrl, ca: deps.ca }),
+    sinks: sinksFor(config.sinks, deps),
+    settings: { validityMs: config.validityMs, renewBeforeMs: config.renewBeforeMs },
+    dryRun: options.dryRun,
+    log: deps.log,
+  };
+}
