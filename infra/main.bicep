@@ -59,6 +59,31 @@ param workerSku string = 'Standard'
 @description('Optional. Confidential computing enforcement policy (base64) for the Confidential SKU.')
 param workerCcePolicy string = ''
 
+@description('Optional. Lifetime of each new ACR token password acr-guard generates (duration such as 30d).')
+param tokenPasswordValidity string = '30d'
+
+@description('Optional. How long before the published token password expires acr-guard publishes the other slot (the overlap; at most half the validity).')
+param tokenPasswordRenewBefore string = '7d'
+
+@description('Optional. NCRONTAB schedule of the token rotation timer.')
+param rotationSchedule string = '0 30 3 * * *'
+
+@description('Optional. NCRONTAB schedule of the KQL alert timer (its shipped rules look back 10-15 minutes).')
+param alertSchedule string = '0 */5 * * * *'
+
+@description('Optional. Path (in the deployed package) of an alerts file that enables, disables or adds KQL alert rules; empty runs the shipped rules.')
+param alertRulesFile string = ''
+
+@description('Optional. Key Vault secret holding the Teams/Slack webhook URL acr-guard alerts to (the URL embeds a secret, so it lives in the vault). Store the secret before alerts are due.')
+param alertWebhookSecretName string = 'alert-webhook-url'
+
+@description('Optional. Webhook JSON: "messagecard" (Teams connector card, also shown by Slack), "adaptivecard" (Teams Workflows) or "slack".')
+@allowed([ 'messagecard', 'adaptivecard', 'slack' ])
+param alertWebhookFormat string = 'messagecard'
+
+@description('Optional. Event Grid custom topic endpoint (https://<topic>.<region>-1.eventgrid.azure.net/api/events) acr-guard also sends alerts to; grant its identity EventGrid Data Sender on that topic. Empty sends to the webhook only.')
+param alertEventGridEndpoint string = ''
+
 @description('Optional. NCRONTAB schedule of acr-guard\'s nightly purge.')
 param purgeSchedule string = '0 0 3 * * *'
 
@@ -243,8 +268,19 @@ module guard 'modules/functionApp.bicep' = {
       { name: 'ACR_GUARD_INUSE_SCOPES', value: inUseScopes }
       { name: 'ACR_GUARD_LOG_ANALYTICS_WORKSPACE_ID', value: monitoring.outputs.workspaceCustomerId }
       { name: 'ACR_GUARD_KEY_VAULT_URL', value: keyVault.outputs.vaultUri }
-      { name: 'ACR_GUARD_ROTATE_TOKENS', value: join(registry.outputs.tokenNames, ',') }
-      { name: 'ACR_GUARD_ALERT_ACTION_GROUP_ID', value: monitoring.outputs.actionGroupId }
+      { name: 'ACR_GUARD_ROTATION_TOKENS', value: join(registry.outputs.tokenIds, ',') }
+      { name: 'ACR_GUARD_ROTATION_VALIDITY', value: tokenPasswordValidity }
+      { name: 'ACR_GUARD_ROTATION_RENEW_BEFORE', value: tokenPasswordRenewBefore }
+      { name: 'ACR_GUARD_ROTATION_SCHEDULE', value: rotationSchedule }
+      { name: 'ACR_GUARD_ARM_ENDPOINT', value: environment().resourceManager }
+      { name: 'ACR_GUARD_LOG_ANALYTICS_ENDPOINT', value: 'https://api.loganalytics.io/v1' }
+      { name: 'ACR_GUARD_ALERT_SCHEDULE', value: alertSchedule }
+      { name: 'ACR_GUARD_ALERT_RULES_FILE', value: alertRulesFile }
+      { name: 'ACR_GUARD_ALERT_CONCURRENCY', value: '4' }
+      { name: 'ACR_GUARD_ALERT_STATE_TABLE', value: 'AcrGuardAlertState' }
+      { name: 'ACR_GUARD_ALERT_WEBHOOK_SECRET', value: alertWebhookSecretName }
+      { name: 'ACR_GUARD_ALERT_WEBHOOK_FORMAT', value: alertWebhookFormat }
+      { name: 'ACR_GUARD_ALERT_EVENTGRID_ENDPOINT', value: alertEventGridEndpoint }
     ]
   }
 }

@@ -176,3 +176,5 @@ output registryName string = registry.name
 output loginServer string = registry.properties.loginServer
 @description('Required. Names of the scope-map tokens acr-guard rotates.')
 output tokenNames array = [ pullToken.name, pushToken.name ]
+@description('Required. Resource ids of the scope-map tokens acr-guard rotates (ACR_GUARD_ROTATION_TOKENS).')
+output tokenIds array = [ pullToken.id, pushToken.id ]

@@ -52,6 +52,10 @@ function settingsReadByCode(): Set<string> {
   const names = new Set<string>();
   for (const text of appSources().values()) {
     for (const m of text.matchAll(/\benv(?:\.([A-Za-z_][A-Za-z0-9_]*)|\[\s*['"]([A-Za-z_][A-Za-z0-9_]*)['"]\s*\])/g)) names.add(m[1] ?? m[2]);
+    // Read through a helper: `durationSetting(env, 'NAME', …)`.
+    for (const m of text.matchAll(/\benv\s*,\s*['"]([A-Za-z_][A-Za-z0-9_]*)['"]/g)) names.add(m[1]);
+    // Keys of setting tables (`TIMER_SCHEDULES`, `ENDPOINT_HOSTS`) read through `env[setting]`.
+    for (const m of text.matchAll(/^\s*(ACR_GUARD_[A-Z0-9_]+)\s*:/gm)) names.add(m[1]);
   }
   return names;
 }
@@ -79,10 +83,6 @@ const PROVIDED_AHEAD = new Set([
   'ACR_GUARD_TRUST_STORE_DIR',
   'ACR_GUARD_PURGE_SCHEDULE',
   'ACR_GUARD_INUSE_SCOPES',
-  'ACR_GUARD_LOG_ANALYTICS_WORKSPACE_ID',
-  'ACR_GUARD_KEY_VAULT_URL',
-  'ACR_GUARD_ROTATE_TOKENS',
-  'ACR_GUARD_ALERT_ACTION_GROUP_ID',
 ]);
 
 /** `{ name: '…', value: … }` entries of the Function App's settings: main's appSettings and the module's hostSettings. */

@@ -85,3 +85,32 @@ describe('timer schedules', () => {
     expect(settingOf(() => timerSchedule({ ACR_GUARD_ALERT_SCHEDULE: '*/5 * * * *' }, 'ACR_GUARD_ALERT_SCHEDULE'))).toBe('ACR_GUARD_ALERT_SCHEDULE');
   });
 });
+
+describe('the values infra/main.bicep sets', () => {
+  it('load as they are written there: vault URI and ARM endpoint with trailing slashes, empty optional settings', () => {
+    const env = {
+      ACR_GUARD_LOG_ANALYTICS_WORKSPACE_ID: WS,
+      ACR_GUARD_LOG_ANALYTICS_ENDPOINT: 'https://api.loganalytics.io/v1',
+      ACR_GUARD_KEY_VAULT_URL: `${KV}/`,
+      ACR_GUARD_ARM_ENDPOINT: 'https://management.azure.com/',
+      ACR_GUARD_ROTATION_TOKENS: `${TOKEN},${TOKEN.replace('ci-pull', 'ci-push')}`,
+      ACR_GUARD_ROTATION_VALIDITY: '30d',
+      ACR_GUARD_ROTATION_RENEW_BEFORE: '7d',
+      ACR_GUARD_ALERT_RULES_FILE: '',
+      ACR_GUARD_ALERT_CONCURRENCY: '4',
+      ACR_GUARD_ALERT_STATE_TABLE: 'AcrGuardAlertState',
+      ACR_GUARD_ALERT_WEBHOOK_SECRET: 'alert-webhook-url',
+      ACR_GUARD_ALERT_WEBHOOK_FORMAT: 'messagecard',
+      ACR_GUARD_ALERT_EVENTGRID_ENDPOINT: '',
+      ACR_GUARD_ALERT_SCHEDULE: '0 */5 * * * *',
+      ACR_GUARD_ROTATION_SCHEDULE: '0 30 3 * * *',
+    };
+    const alerts = loadAlertsConfig(env);
+    expect(alerts.sinks).toMatchObject({ webhookUrlSecret: 'alert-webhook-url', eventGridEndpoint: undefined });
+    expect(alerts.rulesFile).toBeUndefined();
+    const rotation = loadRotationConfig(env);
+    expect(rotation.tokens).toHaveLength(2);
+    expect(rotation.keyVaultUrl).toMatch(/^https:\/\/contoso-kv\.vault\.azure\.net\/?$/);
+    expect(timerSchedule(env, 'ACR_GUARD_ALERT_SCHEDULE')).toBe('0 */5 * * * *');
+  });
+});
