@@ -2,20 +2,20 @@
  * Timer `rotateTokens` (schedule: app setting ACR_GUARD_ROTATION_SCHEDULE, default daily 03:30 UTC): rotates
  * the configured ACR token passwords into Key Vault with overlap. Parses settings and delegates.
  */
-import { app, type InvocationContext, type Timer } from '@azure/functions';
+import type { InvocationContext } from '@azure/functions';
 import { ErrorCodes, GuardError } from '../core/errors';
-import { loadRotationConfig, timerSchedule, type AuditConfig } from '../config';
-import { rotationRunFor, type TimerDeps } from '../jobs/compose';
+import { loadRotationConfig } from '../config';
+import { rotationRunFor } from '../jobs/compose';
 import { rotateTokens, type TokenOutcome } from '../jobs/tokenRotation';
-import { getRuntime } from '../runtime';
+import { registerRuntimeTimer, withInvocationLog, type TimerJobDeps } from './runtimeTimer';
 
 /**
  * Runs one rotation pass with the settings in `env`. Throws `UPSTREAM` after the pass when any token failed,
  * so the invocation shows as failed in the host's monitoring (the failures were already alerted).
  */
-export async function handleRotateTokens(env: Record<string, string | undefined>, deps: TimerDeps & { audit?: AuditConfig; dryRun: boolean; nowMs: number }, context: InvocationContext): Promise<TokenOutcome[]> {
+export async function handleRotateTokens(env: Record<string, string | undefined>, deps: TimerJobDeps, context: InvocationContext): Promise<TokenOutcome[]> {
   const config = loadRotationConfig(env, { requireSinks: !deps.dryRun });
-  const outcomes = await rotateTokens({ ...rotationRunFor(config, deps.audit, { ...deps, log: (l) => context.log(l) }, { dryRun: deps.dryRun }), nowMs: deps.nowMs });
+  const outcomes = await rotateTokens({ ...rotationRunFor(config, deps.audit, withInvocationLog(deps, context), { dryRun: deps.dryRun }), nowMs: deps.nowMs });
   const failed = outcomes.filter((o) => o.result === 'failed');
   context.log(`rotateTokens: ${outcomes.map((o) => `${o.secretName ?? o.tokenId}: ${o.result}`).join('; ')}`);
   if (failed.length > 0) {
@@ -24,10 +24,4 @@ export async function handleRotateTokens(env: Record<string, string | undefined>
   return outcomes;
 }
 
-app.timer('rotateTokens', {
-  schedule: timerSchedule(process.env, 'ACR_GUARD_ROTATION_SCHEDULE'),
-  handler: async (_timer: Timer, context: InvocationContext): Promise<void> => {
-    const runtime = getRuntime();
-    await handleRotateTokens(process.env, { credential: runtime.credential, audit: runtime.config.audit, dryRun: runtime.config.dryRun, nowMs: Date.now() }, context);
-  },
-});
+registerRuntimeTimer('rotateTokens', 'ACR_GUARD_ROTATION_SCHEDULE', handleRotateTokens);
