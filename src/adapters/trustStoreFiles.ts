@@ -7,6 +7,7 @@
 import { lstat, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GuardError, ErrorCodes } from '../core/errors';
+import type { SignatureTrust } from './signatureVerifier';
 import { buildTrustStore, parseTrustPolicyDocument, type TrustPolicyDocument, type TrustStore, type TrustStoreFile, type TrustStoreType } from '../core/signatures';
 
 /** Reads and validates a `trustpolicy.json`. */
@@ -35,8 +36,12 @@ async function entries(dir: string): Promise<string[]> {
   }
 }
 
-/** Reads every store under `root` (a notation trust store directory) and parses it. */
-export async function loadTrustStoreDir(root: string, field = 'trustStore'): Promise<TrustStore> {
+/**
+ * Reads the stores under `root` (a notation trust store directory) and parses them: only those named in
+ * `only` (`type:name`) when given, as notation reads only the stores a policy names, so an unrelated bad
+ * store does not break verification.
+ */
+export async function loadTrustStoreDir(root: string, field = 'trustStore', only?: ReadonlySet<string>): Promise<TrustStore> {
   const rootStat = await lstat(root).catch(() => undefined);
   if (!rootStat?.isDirectory()) throw new GuardError(ErrorCodes.INVALID_CONFIG, `${field}: ${root} is not a directory (expected notation's trust store layout x509/ca/<name>/)`, { field });
   const files: TrustStoreFile[] = [];
@@ -48,6 +53,7 @@ export async function loadTrustStoreDir(root: string, field = 'trustStore'): Pro
   ];
   for (const { type, dir } of layouts) {
     for (const name of await entries(dir)) {
+      if (only && !only.has(`${type}:${name}`)) continue;
       const storeDir = join(dir, name);
       const st = await lstat(storeDir);
       if (st.isSymbolicLink()) throw new GuardError(ErrorCodes.INVALID_CONFIG, `${field}: ${storeDir} is a symbolic link; trust stores must not contain links`, { field });
@@ -63,4 +69,14 @@ export async function loadTrustStoreDir(root: string, field = 'trustStore'): Pro
     }
   }
   return buildTrustStore(files);
+}
+
+/**
+ * Loads a trust policy file and the stores it names from a trust store directory: the "warm" trust material
+ * the verifier keeps for the life of the process. `fields` name the settings or flags in errors.
+ */
+export async function loadSignatureTrust(policyFile: string, storeDir: string, fields: { policy: string; store: string } = { policy: 'trustPolicy', store: 'trustStore' }): Promise<SignatureTrust> {
+  const trustPolicy = await loadTrustPolicyFile(policyFile, fields.policy);
+  const named = new Set(trustPolicy.trustPolicies.flatMap((p) => p.trustStores.map((s) => `${s.type}:${s.name}`)));
+  return { trustPolicy, trustStore: await loadTrustStoreDir(storeDir, fields.store, named) };
 }

@@ -5,7 +5,7 @@
  * Pure: the file reading lives in `adapters/trustStoreFiles.ts`.
  */
 import { GuardError, ErrorCodes, describeFound } from '../errors';
-import { type CertInfo, CertificateParseError, parseCertificate, parseDistinguishedName, splitPem } from './x509';
+import { type CertInfo, CertificateParseError, parseCertificate, parseDistinguishedName, splitPem, subjectMatches } from './x509';
 import { createPublicKey, type KeyObject } from 'node:crypto';
 
 /** Verification levels of the spec. */
@@ -148,7 +148,7 @@ function parseIdentities(value: unknown, path: string): TrustPolicy['trustedIden
     if (list.length > 1) throw fail(path, '"*" alone or a list of x509.subject identities', value);
     return '*';
   }
-  return list.map((text, i) => {
+  const parsed = list.map((text, i) => {
     const at = `${path}[${i}]`;
     if (!text.startsWith('x509.subject:')) throw fail(at, '"x509.subject:<distinguished name>"', text);
     const attributes = parseDistinguishedName(text.slice('x509.subject:'.length));
@@ -156,6 +156,13 @@ function parseIdentities(value: unknown, path: string): TrustPolicy['trustedIden
     for (const required of ['C', 'ST', 'O']) if (!attributes.has(required)) throw fail(at, `a distinguished name with ${required}`, text);
     return { text, attributes };
   });
+  // notation refuses identities where one matches everything another does (one would make the other moot).
+  parsed.forEach((a, i) =>
+    parsed.forEach((b, j) => {
+      if (i !== j && subjectMatches(a.attributes, b.attributes)) throw fail(`${path}[${j}]`, `identities that do not overlap (${a.text} already covers it)`, b.text);
+    }),
+  );
+  return parsed;
 }
 
 /**
@@ -209,12 +216,17 @@ export function buildTrustStore(files: TrustStoreFile[]): TrustStore {
     }
     for (const cert of certs) {
       const isCa = cert.basicConstraints?.ca === true;
-      if (f.type === 'tsa' ? !cert.selfSigned : !isCa && !cert.selfSigned) {
-        const need = f.type === 'tsa' ? 'a self-signed root certificate' : 'a CA or self-signed signing certificate';
+      if (f.type === 'tsa' ? !(isCa && cert.selfSigned) : !isCa && !cert.selfSigned) {
+        const need = f.type === 'tsa' ? 'a self-signed root CA certificate' : 'a CA or self-signed signing certificate';
         throw new GuardError(ErrorCodes.INVALID_CONFIG, `trust store ${where}: certificate "${cert.subject}" is not ${need}`, { field: where });
       }
     }
     store.certificates.set(key, [...(store.certificates.get(key) ?? []), ...certs]);
   }
   return store;
+}
+
+/** The same policy at another level (the level's own actions, no overrides): for tests and what-if runs. */
+export function atLevel(policy: TrustPolicy, level: VerificationLevel): TrustPolicy {
+  return { ...policy, level, actions: { ...LEVEL_ACTIONS[level] } };
 }
