@@ -19,6 +19,11 @@ export interface AppConfig {
   /** Loopback registries that may be reached over plain http. */
   plainHttpRegistries: readonly string[];
   dryRun: boolean;
+  /**
+   * notation trust policy file and trust store directory for signature verification
+   * (`ACR_GUARD_TRUST_POLICY_FILE`, `ACR_GUARD_TRUST_STORE_DIR`); absent: signatures are inconclusive.
+   */
+  signatureTrust?: { policyFile: string; storeDir: string };
 }
 
 /**
@@ -144,7 +149,15 @@ export function loadConfig(env: Env): AppConfig {
   const dryRunText = (env.ACR_GUARD_DRY_RUN ?? 'false').trim().toLowerCase();
   if (dryRunText !== 'true' && dryRunText !== 'false') throw invalid('ACR_GUARD_DRY_RUN', '"true" or "false"', env.ACR_GUARD_DRY_RUN);
 
+  const trustPolicyFile = env.ACR_GUARD_TRUST_POLICY_FILE?.trim();
+  const trustStoreDir = env.ACR_GUARD_TRUST_STORE_DIR?.trim();
+  if (Boolean(trustPolicyFile) !== Boolean(trustStoreDir)) {
+    const missing = trustPolicyFile ? 'ACR_GUARD_TRUST_STORE_DIR' : 'ACR_GUARD_TRUST_POLICY_FILE';
+    throw invalid(missing, 'to be set together with ' + (trustPolicyFile ? 'ACR_GUARD_TRUST_POLICY_FILE (a notation trust store directory: x509/ca/<name>/...)' : 'ACR_GUARD_TRUST_STORE_DIR (a notation trustpolicy.json path)'));
+  }
+
   return Object.freeze({
+    signatureTrust: trustPolicyFile && trustStoreDir ? Object.freeze({ policyFile: trustPolicyFile, storeDir: trustStoreDir }) : undefined,
     policy: Object.freeze(policy),
     audit: Object.freeze(audit),
     azureClientId,
@@ -165,7 +178,7 @@ export function describeConfig(config: AppConfig): string {
       ? `table ${config.audit.tableName} at ${config.audit.endpoint}${config.audit.devAccount ? ' (Azurite dev account)' : ''} (from ${config.audit.from})`
       : `files in ${config.audit.dir}`;
   const plainHttp = config.plainHttpRegistries.length ? config.plainHttpRegistries.join(',') : 'none';
-  return `policy: ${policy}; audit: ${audit}; identity: ${config.azureClientId ? `user-assigned ${config.azureClientId}` : 'system-assigned'}; defender subscriptions: ${config.defenderSubscriptions.length || 'all accessible'}; plain-http registries: ${plainHttp}; dry run: ${config.dryRun}`;
+  return `policy: ${policy}; audit: ${audit}; identity: ${config.azureClientId ? `user-assigned ${config.azureClientId}` : 'system-assigned'}; defender subscriptions: ${config.defenderSubscriptions.length || 'all accessible'}; plain-http registries: ${plainHttp}; dry run: ${config.dryRun}; signature trust: ${config.signatureTrust ? `${config.signatureTrust.policyFile} + ${config.signatureTrust.storeDir}` : 'not configured'}`;
 }
 
 /**

@@ -5,7 +5,7 @@
  * and a trust store loaded once (warm). Registry failures propagate (TRANSIENT retries; others become an
  * inconclusive result in the activity) — never a pass.
  */
-import { GuardError, ErrorCodes, isGuardError } from '../core/errors';
+import { ErrorCodes, isGuardError } from '../core/errors';
 import {
   CosignNames,
   MAX_ENVELOPE_BYTES,
@@ -32,8 +32,12 @@ export interface SignatureTrust {
 /** Options for {@link createSignatureVerifier}. */
 export interface SignatureVerifierOptions {
   registry: RegistryClientFactory;
-  /** Absent: every result is inconclusive with a reason saying what to configure (fail closed). */
-  trust?: SignatureTrust;
+  /**
+   * The trust material, or a loader run once on first use (loading reads files; a failure is retried on the
+   * next call and answers inconclusive meanwhile). Absent: every result is inconclusive with a reason saying
+   * what to configure (fail closed).
+   */
+  trust?: SignatureTrust | (() => Promise<SignatureTrust>);
   /** Verification time; defaults to the wall clock. */
   now?: () => Date;
   /** Cap on signatures verified per image (bounds work on an image with many referrers). Default 16. */
@@ -52,22 +56,33 @@ export const MAX_SIGNATURES_PER_IMAGE = 16;
 
 /** Reason given when no trust policy/store is configured. */
 export const NO_TRUST_CONFIGURED =
-  'no trust policy is configured (set SIGNATURE_TRUST_POLICY_FILE and SIGNATURE_TRUST_STORE_DIR, or --trust-policy/--trust-store); signatures were not verified';
+  'no trust policy is configured (app settings ACR_GUARD_TRUST_POLICY_FILE and ACR_GUARD_TRUST_STORE_DIR, or --trust-policy/--trust-store); signatures were not verified';
 
 /** Builds the `verifySignatures` service the gate activity calls. */
 export function createSignatureVerifier(options: SignatureVerifierOptions): (input: VerifyRequest) => Promise<SignatureResult> {
   const now = options.now ?? (() => new Date());
   const max = options.maxSignatures ?? MAX_SIGNATURES_PER_IMAGE;
+  const source = options.trust;
+  let loading: Promise<SignatureTrust> | undefined;
+  const trustNow = async (): Promise<SignatureTrust | undefined> => {
+    if (typeof source !== 'function') return source;
+    loading ??= source().catch((err: unknown) => {
+      loading = undefined;
+      throw err;
+    });
+    return loading;
+  };
   return async (input) => {
-    if (!options.trust) return { status: 'inconclusive', reason: NO_TRUST_CONFIGURED, signatures: [] };
+    const trust = await trustNow();
+    if (!trust) return { status: 'inconclusive', reason: NO_TRUST_CONFIGURED, signatures: [] };
     const scope = `${input.image.registry}/${input.image.repository}`;
-    const policy = selectTrustPolicy(options.trust.trustPolicy, scope, input.trustPolicy);
+    const policy = selectTrustPolicy(trust.trustPolicy, scope, input.trustPolicy);
     if (!policy) {
       const why = input.trustPolicy ? `the gate names trust policy "${input.trustPolicy}", which the trust policy file does not define` : `no trust policy's registryScopes covers ${scope} (and there is no "*" policy)`;
       return { status: 'inconclusive', reason: `${why}; signatures were not verified`, signatures: [] };
     }
     const client = options.registry(input.image.registry);
-    const verifications = await verifyAll({ client, image: input.image, manifest: input.manifest, policy, store: options.trust.trustStore, now: now(), max });
+    const verifications = await verifyAll({ client, image: input.image, manifest: input.manifest, policy, store: trust.trustStore, now: now(), max });
     return summarize(policy, verifications);
   };
 }
@@ -131,9 +146,4 @@ async function cosignManifest(client: RegistryClient, image: ImageId): Promise<R
     if (isGuardError(err, ErrorCodes.NOT_FOUND)) return undefined;
     throw err;
   }
-}
-
-/** Thrown for an unusable `--trust-policy`/`--trust-store` pair (one without the other). */
-export function trustPairError(field: string): GuardError {
-  return new GuardError(ErrorCodes.INVALID_CONFIG, `${field}: set both the trust policy file and the trust store directory, or neither`, { field });
 }

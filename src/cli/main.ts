@@ -1,19 +1,23 @@
 /**
- * acr-guard command line: `gate` (one image), `demo` (what `npm start` runs).
+ * acr-guard command line: `gate` (one image), `demo` (what `npm start` runs), `verify` (signatures of one image).
  */
 import { isGuardError } from '../core/errors';
 import { ExitCodes } from './args';
 import { gateCommand, isUsageError, GATE_USAGE } from './gate';
 import { demoCommand, DEMO_USAGE } from './demo';
+import { verifyCommand, VERIFY_USAGE } from './verify';
 
 const USAGE = `usage: acr-guard <command> [options]
 commands:
   gate   gate one image against a policy (exit 0 released, 3 blocked, 2 usage, 1 runtime error)
   demo   start a loopback registry, push sample images, gate each, print the verdicts (npm start)
+  verify verify an image's signatures against a notation trust policy and trust store (exit 0 verified, 3 not)
 
 ${GATE_USAGE}
 
-${DEMO_USAGE}`;
+${DEMO_USAGE}
+
+${VERIFY_USAGE}`;
 
 /** Runs the CLI with `argv` (without node and script); resolves to the exit code. */
 export async function main(argv: string[], io = { out: (s: string) => console.log(s), err: (s: string) => console.error(s) }): Promise<number> {
@@ -24,6 +28,8 @@ export async function main(argv: string[], io = { out: (s: string) => console.lo
         return await gateCommand(rest, io);
       case 'demo':
         return await demoCommand(rest, io);
+      case 'verify':
+        return await verifyCommand(rest, io);
       case undefined:
       case 'help':
       case '--help':
