@@ -77,6 +77,9 @@ export const MAX_ENVELOPE_BYTES = 4 * 1024 * 1024;
 
 function b64url(value: unknown, field: string): string {
   if (typeof value !== 'string' || !B64URL.test(value)) throw new EnvelopeError(`${field} is not unpadded base64url`);
+  // Canonical only: a string whose unused low bits differ decodes to the same bytes, so two envelopes would
+  // carry one signature; refuse anything that does not re-encode to itself.
+  if (Buffer.from(value, 'base64url').toString('base64url') !== value) throw new EnvelopeError(`${field} is not canonical base64url`);
   return value;
 }
 

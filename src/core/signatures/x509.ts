@@ -63,8 +63,18 @@ export class CertificateParseError extends Error {}
 
 const CURVES: Record<string, string> = { prime256v1: 'P-256', secp384r1: 'P-384', secp521r1: 'P-521' };
 
-/** Parses one DER (or PEM) certificate. Throws {@link CertificateParseError} on malformed input. */
+/** Parses one DER (or PEM) certificate. Throws {@link CertificateParseError} on malformed input, nothing else. */
 export function parseCertificate(bytes: Buffer): CertInfo {
+  try {
+    return parseCertificateFields(bytes);
+  } catch (err) {
+    // node's X509Certificate getters (public key, names) can throw on odd certificates that parsed.
+    if (err instanceof CertificateParseError) throw err;
+    throw new CertificateParseError(`not a usable X.509 certificate (${(err as Error).message})`);
+  }
+}
+
+function parseCertificateFields(bytes: Buffer): CertInfo {
   let x509: X509Certificate;
   let asn: Certificate;
   try {
