@@ -100,9 +100,9 @@ interface VerifyAllInput {
 async function verifyAll(input: VerifyAllInput): Promise<SignatureVerification[]> {
   const { client, image } = input;
   const out: SignatureVerification[] = [];
-  const referrers = await client.listReferrers(image.repository, image.digest, NotationMediaTypes.signature);
-  for (const ref of referrers.slice(0, input.max)) out.push(await verifyNotationReferrer(input, ref.digest));
-  const cosign = await cosignManifest(client, image);
+  // Both discoveries at once: one round trip of latency instead of two.
+  const [referrers, cosign] = await Promise.all([client.listReferrers(image.repository, image.digest, NotationMediaTypes.signature), cosignManifest(client, image)]);
+  out.push(...(await Promise.all(referrers.slice(0, input.max).map((ref) => verifyNotationReferrer(input, ref.digest)))));
   if (cosign) {
     const layers = cosign.blobs.filter((b) => b.mediaType === CosignNames.simpleSigning).slice(0, Math.max(0, input.max - out.length));
     for (const [i, layer] of layers.entries()) {
