@@ -95,6 +95,23 @@ describe('loadConfig', () => {
   });
 });
 
+describe('signature trust settings', () => {
+  it('reads ACR_GUARD_TRUST_POLICY_FILE and ACR_GUARD_TRUST_STORE_DIR together, and shows them in the summary', () => {
+    const config = loadConfig({ ...BASE, ACR_GUARD_TRUST_POLICY_FILE: ' trust/trustpolicy.json ', ACR_GUARD_TRUST_STORE_DIR: 'trust/truststore' });
+    expect(config.signatureTrust).toEqual({ policyFile: 'trust/trustpolicy.json', storeDir: 'trust/truststore' });
+    expect(Object.isFrozen(config.signatureTrust)).toBe(true);
+    expect(describeConfig(config)).toContain('signature trust: trust/trustpolicy.json + trust/truststore');
+    expect(loadConfig(BASE).signatureTrust).toBeUndefined();
+  });
+
+  it.each([
+    [{ ACR_GUARD_TRUST_POLICY_FILE: 'trustpolicy.json' }, 'ACR_GUARD_TRUST_STORE_DIR'],
+    [{ ACR_GUARD_TRUST_STORE_DIR: 'truststore' }, 'ACR_GUARD_TRUST_POLICY_FILE'],
+  ])('one without the other is refused naming the missing setting', (env, field) => {
+    expect(() => loadConfig({ ...BASE, ...env })).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG', field }));
+  });
+});
+
 describe('describeConfig', () => {
   it('summarises without the inline policy text', () => {
     const text = describeConfig(loadConfig({ AzureWebJobsStorage: 'UseDevelopmentStorage=true', ACR_GUARD_POLICY: 'version: 1 # internal-note' }));
