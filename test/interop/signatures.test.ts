@@ -114,6 +114,15 @@ d('signatures made by the real notation, cosign and oras', () => {
     expect(r.signatures[0].checks.find((c) => c.name === 'trustedIdentity')?.reason).toMatch(/matches x509\.subject:C=US, ST=WA, L=Seattle, O=Acme, CN=acme-signer/);
   });
 
+  it('accepts a COSE signature made by notation (--signature-format cose)', async () => {
+    const { pushed, repo, ref } = await image('cose');
+    await notationSign(home, ref, { key: 'acme', format: 'cose' });
+    expect(await notationVerify(home, ref)).toBe(true);
+    const r = await verifyImage(repo, pushed);
+    expect(r.status).toBe('verified');
+    expect(r.signatures[0].checks[0].reason).toMatch(/^COSE PS256 signature by "C=US, ST=WA, L=Seattle, O=Acme, CN=acme-signer" verifies/);
+  });
+
   it('refuses an unsigned image: no signature', async () => {
     const { pushed, repo, ref } = await image('unsigned');
     const sbom = join(dir, 'sbom2.json');

@@ -90,9 +90,9 @@ export async function notationHome(dir: string, options: { keys: Record<string, 
   return { env, trustStore: join(config, 'truststore'), trustPolicyFile };
 }
 
-/** Signs `ref` (`host/repo@digest`) with notation (JWS envelope, plain-http loopback registry). */
-export async function notationSign(home: NotationHome, ref: string, options: { key?: string; expiry?: string } = {}): Promise<void> {
-  const args = ['sign', '--insecure-registry', '--signature-format', 'jws'];
+/** Signs `ref` (`host/repo@digest`) with notation (JWS envelope unless told, plain-http loopback registry). */
+export async function notationSign(home: NotationHome, ref: string, options: { key?: string; expiry?: string; format?: 'jws' | 'cose' } = {}): Promise<void> {
+  const args = ['sign', '--insecure-registry', '--signature-format', options.format ?? 'jws'];
   if (options.key) args.push('--key', options.key);
   if (options.expiry) args.push('--expiry', options.expiry);
   await exec(tool('notation') as string, [...args, ref], home.env);

@@ -4,7 +4,7 @@
  * policy and a parsed trust store at a given time. Pure: no I/O, the clock is an argument.
  *
  * Checks, and the validation of the level table that governs each:
- * - `envelope` (integrity): JWS JSON serialization, protected header (alg, cty, crit, signing scheme, times),
+ * - `envelope` (integrity): JWS JSON serialization or COSE_Sign1, protected header (alg, cty, crit, signing scheme, times),
  *   certificate chain structure, signature value;
  * - `target` (integrity): the signed descriptor names the gated digest, media type and size;
  * - `authenticity`: the chain contains a certificate from the policy's `ca` (or `signingAuthority`) stores;
@@ -15,6 +15,10 @@
  */
 import { verify as cryptoVerify, constants } from 'node:crypto';
 import { CheckTable, bad, good, unsure, type Finding, type SignatureVerification } from './checks';
+import { parseCoseEnvelope } from './cose';
+import { EnvelopeError, MAX_ENVELOPE_BYTES, type ParsedEnvelope } from './envelope';
+
+export { EnvelopeError, MAX_ENVELOPE_BYTES, type ParsedEnvelope };
 import type { TrustPolicy, TrustStore } from './trustPolicy';
 import { type CertInfo, CertificateParseError, chainProblems, parseCertificate, subjectMatches, validityProblem } from './x509';
 
@@ -56,24 +60,10 @@ export interface TargetDescriptor {
   size: number;
 }
 
-/** A parsed JWS envelope (structure only; nothing verified yet). */
-export interface JwsEnvelope {
-  protectedB64: string;
-  payloadB64: string;
-  signature: Buffer;
-  header: Record<string, unknown>;
-  payload: Buffer;
-  certificates: Buffer[];
-  timestampToken?: Buffer;
-}
 
-/** Thrown by {@link parseJwsEnvelope} for malformed envelopes. */
-export class EnvelopeError extends Error {}
 
 const B64URL = /^[A-Za-z0-9_-]*$/;
 const B64 = /^[A-Za-z0-9+/]*={0,2}$/;
-/** Upper bound of an envelope: notation's envelopes are a few kB; anything huge is refused before parsing. */
-export const MAX_ENVELOPE_BYTES = 4 * 1024 * 1024;
 
 function b64url(value: unknown, field: string): string {
   if (typeof value !== 'string' || !B64URL.test(value)) throw new EnvelopeError(`${field} is not unpadded base64url`);
@@ -95,7 +85,7 @@ function jsonObject(bytes: Buffer, what: string): Record<string, unknown> {
 }
 
 /** Parses the JWS JSON serialization of a Notary Project envelope. Throws {@link EnvelopeError}. */
-export function parseJwsEnvelope(bytes: Buffer): JwsEnvelope {
+export function parseJwsEnvelope(bytes: Buffer): ParsedEnvelope {
   if (bytes.length > MAX_ENVELOPE_BYTES) throw new EnvelopeError(`envelope is larger than ${MAX_ENVELOPE_BYTES} bytes`);
   const env = jsonObject(bytes, 'envelope');
   const protectedB64 = b64url(env.protected, 'protected');
@@ -117,7 +107,8 @@ export function parseJwsEnvelope(bytes: Buffer): JwsEnvelope {
     timestampToken = Buffer.from(tst, 'base64');
   }
   const header = jsonObject(Buffer.from(protectedB64, 'base64url'), 'protected header');
-  return { protectedB64, payloadB64, signature, header, payload: Buffer.from(payloadB64, 'base64url'), certificates, timestampToken };
+  const signingInput = Buffer.from(`${protectedB64}.${payloadB64}`, 'ascii');
+  return { format: 'jws', signingInput, signature, header, payload: Buffer.from(payloadB64, 'base64url'), certificates, timestampToken };
 }
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
@@ -177,9 +168,9 @@ function keyMatches(alg: string, leaf: CertInfo): boolean {
   return want === have;
 }
 
-function verifyJwsSignature(env: JwsEnvelope, alg: string, leaf: CertInfo): boolean {
+function verifyEnvelopeSignature(env: ParsedEnvelope, alg: string, leaf: CertInfo): boolean {
   const a = ALGORITHMS[alg];
-  const data = Buffer.from(`${env.protectedB64}.${env.payloadB64}`, 'ascii');
+  const data = env.signingInput;
   try {
     if (a.ec) return cryptoVerify(a.hash, data, { key: leaf.x509.publicKey, dsaEncoding: 'ieee-p1363' }, env.signature);
     return cryptoVerify(a.hash, data, { key: leaf.x509.publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_AUTO }, env.signature);
@@ -226,30 +217,26 @@ export function verifyNotationSignature(input: NotationVerifyInput): SignatureVe
     return { digest: input.signatureDigest, kind: 'notation', outcome: 'skipped', reason: `trust policy ${policy.name} is configured to skip verification`, checks: [] };
   }
   const later = ['target', 'authenticity', 'trustedIdentity', 'authenticTimestamp', 'expiry', 'revocation'];
-  if (input.envelopeMediaType === NotationMediaTypes.cose) {
-    table.record('envelope', 'integrity', unsure('COSE envelopes (application/cose) are not verified by acr-guard yet; sign with the JWS format (notation --signature-format jws)'));
-    table.notEvaluated(later, 'the envelope could not be verified');
-    return table.outcome(input.signatureDigest, 'notation');
-  }
-  let env: JwsEnvelope;
+  let env: ParsedEnvelope;
   let header: ProtectedHeader;
   let chain: CertInfo[];
   try {
-    if (input.envelopeMediaType !== NotationMediaTypes.jws) throw new EnvelopeError(`blob media type ${JSON.stringify(input.envelopeMediaType)} is not a signature envelope (${NotationMediaTypes.jws})`);
-    env = parseJwsEnvelope(input.envelope);
+    if (input.envelopeMediaType === NotationMediaTypes.jws) env = parseJwsEnvelope(input.envelope);
+    else if (input.envelopeMediaType === NotationMediaTypes.cose) env = parseCoseEnvelope(input.envelope);
+    else throw new EnvelopeError(`blob media type ${JSON.stringify(input.envelopeMediaType)} is not a signature envelope (${NotationMediaTypes.jws} or ${NotationMediaTypes.cose})`);
     header = checkProtectedHeader(env.header);
     chain = env.certificates.map(parseCertificate);
     const problems = chainProblems(chain);
     if (problems.length > 0) throw new EnvelopeError(`invalid certificate chain: ${problems.join('; ')}`);
     if (!keyMatches(header.alg, chain[0])) throw new EnvelopeError(`algorithm ${header.alg} does not match the signing key (${ALGORITHMS[header.alg].key} required)`);
-    if (!verifyJwsSignature(env, header.alg, chain[0])) throw new EnvelopeError('the signature does not verify (envelope or payload tampered, or signed by another key)');
+    if (!verifyEnvelopeSignature(env, header.alg, chain[0])) throw new EnvelopeError('the signature does not verify (envelope or payload tampered, or signed by another key)');
   } catch (err) {
     const why = err instanceof EnvelopeError || err instanceof CertificateParseError ? err.message : `unexpected envelope content (${(err as Error).message})`;
     table.record('envelope', 'integrity', bad(why));
     table.notEvaluated(later, 'integrity failed');
     return table.outcome(input.signatureDigest, 'notation');
   }
-  table.record('envelope', 'integrity', good(`${header.alg} signature by "${chain[0].subject}" verifies (${header.scheme})`, { signingScheme: header.scheme, leafSha256: chain[0].sha256 }));
+  table.record('envelope', 'integrity', good(`${env.format.toUpperCase()} ${header.alg} signature by "${chain[0].subject}" verifies (${header.scheme})`, { format: env.format, signingScheme: header.scheme, leafSha256: chain[0].sha256 }));
   if (!table.record('target', 'integrity', checkPayload(env.payload, input.target))) {
     table.notEvaluated(later.slice(1), 'the signature is for another artifact');
     return table.outcome(input.signatureDigest, 'notation');
@@ -285,7 +272,7 @@ function trustedIdentity(leaf: CertInfo, policy: TrustPolicy): Finding {
   return bad(`signing certificate subject "${leaf.subject}" is not in trustedIdentities of trust policy ${policy.name}`);
 }
 
-function authenticTimestamp(chain: CertInfo[], header: ProtectedHeader, env: JwsEnvelope, input: NotationVerifyInput): Finding {
+function authenticTimestamp(chain: CertInfo[], header: ProtectedHeader, env: ParsedEnvelope, input: NotationVerifyInput): Finding {
   if (header.scheme === 'notary.x509.signingAuthority') {
     const at = header.authenticSigningTime as Date;
     const problem = validityProblem(chain, at);
