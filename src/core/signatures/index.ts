@@ -38,3 +38,5 @@ function describeChecks(v: SignatureVerification): string {
   if (revocation) parts.push('revocation not performed');
   return parts.length > 0 ? parts.join('; ') : 'all checks passed';
 }
+export { parseCoseEnvelope } from './cose';
+export { verifyTimestampToken, TimestampError, type VerifiedTimestamp } from './timestamp';

@@ -14,8 +14,9 @@
  * - `revocation`: not performed (reported as such).
  */
 import { verify as cryptoVerify, constants } from 'node:crypto';
-import { CheckTable, bad, good, unsure, type Finding, type SignatureVerification } from './checks';
+import { CheckTable, bad, good, type Finding, type SignatureVerification } from './checks';
 import { parseCoseEnvelope } from './cose';
+import { TimestampError, verifyTimestampToken, type VerifiedTimestamp } from './timestamp';
 import { EnvelopeError, MAX_ENVELOPE_BYTES, type ParsedEnvelope } from './envelope';
 
 export { EnvelopeError, MAX_ENVELOPE_BYTES, type ParsedEnvelope };
@@ -278,9 +279,26 @@ function authenticTimestamp(chain: CertInfo[], header: ProtectedHeader, env: Par
     const problem = validityProblem(chain, at);
     return problem ? bad(problem.replace('verification time', 'authentic signing time')) : good(`chain valid at the authentic signing time ${at.toISOString()}`);
   }
-  const hasTsa = input.policy.trustStores.some((s) => s.type === 'tsa');
+  // notation's rule: the timestamp is verified when the policy names a tsa store, unless verifyTimestamp is
+  // afterCertExpiry and the chain is still valid; otherwise the chain must be valid now.
+  const tsaStores = input.policy.trustStores.filter((s) => s.type === 'tsa');
   const expiredNow = validityProblem(chain, input.now);
-  const needsTimestamp = env.timestampToken !== undefined && hasTsa && (input.policy.verifyTimestamp === 'always' || expiredNow !== undefined);
-  if (needsTimestamp) return unsure('the RFC 3161 timestamp countersignature is not verified by acr-guard yet (trust policy names a tsa store)');
-  return expiredNow ? bad(expiredNow) : good(`chain valid at verification time ${input.now.toISOString()}`);
+  const perform = tsaStores.length > 0 && !(input.policy.verifyTimestamp === 'afterCertExpiry' && expiredNow === undefined);
+  if (!perform) return expiredNow ? bad(expiredNow) : good(`chain valid at verification time ${input.now.toISOString()}`);
+  if (!env.timestampToken) return bad('no timestamp countersignature was found in the signature envelope');
+  const roots = tsaStores.flatMap((s) => input.store.certificates.get(`tsa:${s.name}`) ?? []);
+  if (roots.length === 0) return bad(`the tsa trust stores ${tsaStores.map((s) => `tsa:${s.name}`).join(', ')} hold no certificate`);
+  let ts: VerifiedTimestamp;
+  try {
+    ts = verifyTimestampToken(env.timestampToken, env.signature, roots);
+  } catch (err) {
+    return bad(err instanceof TimestampError ? err.message : `the timestamp token could not be read (${(err as Error).message})`);
+  }
+  for (const cert of chain) {
+    if (ts.from < cert.notBefore) return bad(`timestamp can be before certificate "${cert.subject}" validity period, it will be valid from ${cert.notBefore.toUTCString()}`);
+    if (ts.to > cert.notAfter) return bad(`timestamp can be after certificate "${cert.subject}" validity period, it was expired at ${cert.notAfter.toUTCString()}`);
+  }
+  return good(`timestamped by "${ts.tsa}" at ${ts.genTime.toISOString()} (range ${ts.from.toISOString()} to ${ts.to.toISOString()}); the chain was valid then`, {
+    timestamp: { genTime: ts.genTime.toISOString(), from: ts.from.toISOString(), to: ts.to.toISOString(), tsa: ts.tsa },
+  });
 }

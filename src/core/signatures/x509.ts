@@ -15,6 +15,8 @@ import {
   id_ce_basicConstraints,
   id_ce_extKeyUsage,
   id_ce_keyUsage,
+  id_ce_subjectKeyIdentifier,
+  SubjectKeyIdentifier,
 } from '@peculiar/asn1-x509';
 
 /** OIDs used by the checks. */
@@ -49,6 +51,8 @@ export interface CertInfo {
   basicConstraints?: { ca: boolean; pathLength?: number; critical: boolean };
   keyUsage?: { digitalSignature: boolean; keyCertSign: boolean; critical: boolean };
   extKeyUsage?: string[];
+  /** Subject key identifier, when the extension is present (CMS signers may be named by it). */
+  subjectKeyId?: Buffer;
   /** Key algorithm facts: `rsa` with bits, or `ec` with curve. */
   key: { type: 'rsa'; bits: number } | { type: 'ec'; curve: string } | { type: 'other'; name: string };
   /** Name of the certificate's own signature algorithm when it is a weak one. */
@@ -112,6 +116,8 @@ function parseCertificateFields(bytes: Buffer): CertInfo {
         info.keyUsage = { digitalSignature: (ku.toNumber() & KeyUsageFlags.digitalSignature) !== 0, keyCertSign: (ku.toNumber() & KeyUsageFlags.keyCertSign) !== 0, critical: ext.critical };
       } else if (ext.extnID === id_ce_extKeyUsage) {
         info.extKeyUsage = [...AsnConvert.parse(ext.extnValue, ExtendedKeyUsage)].map(String);
+      } else if (ext.extnID === id_ce_subjectKeyIdentifier) {
+        info.subjectKeyId = Buffer.from(AsnConvert.parse(ext.extnValue, SubjectKeyIdentifier).buffer);
       }
     }
   } catch (err) {

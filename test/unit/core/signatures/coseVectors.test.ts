@@ -4,7 +4,7 @@
  */
 import fc from 'fast-check';
 import { Decoder, Tag } from 'cbor-x/decode-no-eval';
-import { parseTrustPolicyDocument, verifyNotationSignature, type TrustPolicy } from '../../../../src/core/signatures';
+import { buildTrustStore, parseTrustPolicyDocument, verifyNotationSignature, type TrustPolicy } from '../../../../src/core/signatures';
 import { haveVectors, storeOf, vector } from '../../../support/vectors';
 
 const d = haveVectors ? describe : describe.skip;
@@ -63,14 +63,17 @@ d('COSE envelopes', () => {
     );
   });
 
-  test('COSE with a timestamp countersignature and a tsa store in the policy is inconclusive (RFC 3161 not verified), never verified', () => {
+  test('COSE with a timestamp countersignature, policy with a tsa store: the token is verified against it', () => {
     const policy = parseTrustPolicyDocument(JSON.parse(vector('notation-go/derived/trustpolicy.timestamp.oci.json').toString('utf8'))).trustPolicies[0];
-    const tsStore = storeOf({ 'valid-trust-store': ['notation-go/verifier/testdata/truststore/x509/ca/valid-trust-store/TestTimestamp.crt'] });
+    const tsStore = buildTrustStore([
+      { type: 'ca', name: 'valid-trust-store', file: 'TestTimestamp.crt', bytes: vector('notation-go/verifier/testdata/truststore/x509/ca/valid-trust-store/TestTimestamp.crt') },
+      { type: 'tsa', name: 'test-timestamp', file: 'globalsignRoot.cer', bytes: vector('notation-go/verifier/testdata/truststore/x509/tsa/test-timestamp/globalsignRoot.cer') },
+    ]);
     const envelope = vector('notation-go/verifier/testdata/timestamp/sigEnv/coseWithTimestamp.sig');
     const decoded = new Decoder({ mapsAsObjects: false, useRecords: false } as never).decode(envelope) as Tag;
     const payload = JSON.parse(Buffer.from((decoded.value as Uint8Array[])[2]).toString('utf8')) as { targetArtifact: typeof ALPINE };
     const r = verifyNotationSignature({ signatureDigest: 'x', envelope, envelopeMediaType: 'application/cose', target: payload.targetArtifact, policy, store: tsStore, now: NOW });
-    expect(r.outcome).toBe('inconclusive');
-    expect(r.reason).toMatch(/authenticTimestamp: the RFC 3161 timestamp countersignature is not verified/);
+    expect(r.outcome).toBe('verified');
+    expect(r.checks.find((c) => c.name === 'authenticTimestamp')?.reason).toMatch(/^timestamped by ".*GlobalSign.*" at 2024-06-18/);
   });
 });
