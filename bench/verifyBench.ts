@@ -17,14 +17,8 @@ import { createSignatureVerifier } from '../src/adapters/signatureVerifier';
 import { loadSignatureTrust } from '../src/adapters/trustStoreFiles';
 import { startRegistry } from '../src/local/registryServer';
 import { pushImage } from '../src/local/ociPush';
+import { intFromEnv } from './benchEnv';
 import { haveSigningTools, issueLeaf, makeCa, notationHome, notationSign, notationVerify } from '../test/support/signingTools';
-
-function count(name: string, fallback: number, max: number): number {
-  const raw = process.env[name];
-  const n = raw === undefined ? fallback : Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > max) throw new Error(`${name}: expected an integer 1..${max}, got ${JSON.stringify(raw)}`);
-  return n;
-}
 
 /** Runs `work` over items sequentially for at least `minMs` (whole rounds); returns verifications/s. */
 async function rate<T>(items: T[], minMs: number, work: (item: T) => Promise<void> | void): Promise<{ perSecond: number; runs: number }> {
@@ -44,7 +38,7 @@ async function main(): Promise<void> {
     console.log('bench:verify skipped: notation is not in .tools/bin (run scripts/ensure-tools.sh with Go installed)');
     return;
   }
-  const n = count('BENCH_SIGNED_IMAGES', 20, 500);
+  const n = intFromEnv('BENCH_SIGNED_IMAGES', 20, 500);
   const dir = mkdtempSync(join(tmpdir(), 'acr-guard-verify-bench-'));
   const registry = await startRegistry();
   try {

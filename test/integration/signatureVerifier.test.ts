@@ -4,45 +4,17 @@
  * tag-schema fallback this registry needs. Also the fail-closed answers: no trust material, an unknown trust
  * policy name, a trust store that fails to load (retried on the next call).
  */
-import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { RegistryClient } from '../../src/adapters/ports';
 import { createSignatureVerifier, NO_TRUST_CONFIGURED, type SignatureTrust } from '../../src/adapters/signatureVerifier';
 import { loadSignatureTrust } from '../../src/adapters/trustStoreFiles';
 import { verifySignatures } from '../../src/orchestrations/activities';
 import { setGateServices } from '../../src/orchestrations/services';
 import type { GateServices } from '../../src/orchestrations/services';
-import { E2E_SUBJECT, VECTORS, haveVectors, layout } from '../support/vectors';
+import { E2E_SUBJECT, VECTORS, haveVectors, layout, pushLayout } from '../support/vectors';
 import { useRegistry } from '../support/registry';
 
 const d = haveVectors ? describe : describe.skip;
 if (!haveVectors) console.log('skipping signature verifier integration tests: ../shared/vectors is absent');
-
-/** Pushes an OCI image layout as it is: blobs, then manifests by digest, then its tags. */
-async function pushLayout(client: RegistryClient, repository: string, name: string): Promise<void> {
-  const l = layout(name);
-  const manifests: Array<{ digest: string; bytes: Buffer; mediaType: string }> = [];
-  for (const hex of readdirSync(join(l.dir, 'blobs/sha256'))) {
-    const bytes = l.blob(`sha256:${hex}`);
-    let mediaType: string | undefined;
-    try {
-      mediaType = (JSON.parse(bytes.toString('utf8')) as { mediaType?: string }).mediaType;
-    } catch {
-      mediaType = undefined;
-    }
-    if (mediaType?.startsWith('application/vnd.oci.image.')) manifests.push({ digest: `sha256:${hex}`, bytes, mediaType });
-    else await client.putBlob(repository, bytes);
-  }
-  // Subjects before the manifests that refer to them (image manifests before signature manifests and indexes).
-  const rank = (m: { bytes: Buffer; mediaType: string }): number => (m.mediaType.endsWith('index.v1+json') ? 2 : m.bytes.includes('"subject"') ? 1 : 0);
-  manifests.sort((a, b) => rank(a) - rank(b));
-  for (const m of manifests) await client.putManifest(repository, m.digest, m.bytes, m.mediaType);
-  const index = JSON.parse(readFileSync(join(l.dir, 'index.json'), 'utf8')) as { manifests: Array<{ digest: string; mediaType: string; annotations?: Record<string, string> }> };
-  for (const m of index.manifests) {
-    const tag = m.annotations?.['org.opencontainers.image.ref.name'];
-    if (tag) await client.putManifest(repository, tag, l.blob(m.digest), m.mediaType);
-  }
-}
 
 d('signature verifier on a real registry with notation-made signatures', () => {
   const reg = useRegistry();

@@ -8,7 +8,7 @@
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '../../src/cli/main';
+import { runCli } from '../support/cli';
 import { MediaTypes, type SignatureResult } from '../../src/core/types';
 import { createSignatureVerifier, type SignatureTrust } from '../../src/adapters/signatureVerifier';
 import { loadSignatureTrust } from '../../src/adapters/trustStoreFiles';
@@ -35,12 +35,7 @@ if (!haveSigningTools) console.log('skipping signature interop tests: notation, 
 
 const SIGNER_DN = 'x509.subject:C=US, ST=WA, L=Seattle, O=Acme, CN=acme-signer';
 
-async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(argv, { out: (s) => (out += `${s}\n`), err: (s) => (err += `${s}\n`) });
-  return { code, out, err };
-}
+const run = runCli;
 
 d('signatures made by the real notation, cosign and oras', () => {
   const reg = useRegistry();

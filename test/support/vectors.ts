@@ -3,6 +3,7 @@
  * are never copied into the project. Tests that need them skip with one line when the folder is absent.
  */
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import type { RegistryClient } from '../../src/adapters/ports';
 import { join, resolve } from 'node:path';
 import { buildTrustStore, parseTrustPolicyDocument, type TrustPolicyDocument, type TrustStore, type TrustStoreFile } from '../../src/core/signatures';
 
@@ -60,4 +61,30 @@ export function layout(name: string): Layout {
       return out;
     },
   };
+}
+
+/** Pushes an OCI image layout as it is: blobs, then manifests by digest, then its tags. */
+export async function pushLayout(client: RegistryClient, repository: string, name: string): Promise<void> {
+  const l = layout(name);
+  const manifests: Array<{ digest: string; bytes: Buffer; mediaType: string }> = [];
+  for (const hex of readdirSync(join(l.dir, 'blobs/sha256'))) {
+    const bytes = l.blob(`sha256:${hex}`);
+    let mediaType: string | undefined;
+    try {
+      mediaType = (JSON.parse(bytes.toString('utf8')) as { mediaType?: string }).mediaType;
+    } catch {
+      mediaType = undefined;
+    }
+    if (mediaType?.startsWith('application/vnd.oci.image.')) manifests.push({ digest: `sha256:${hex}`, bytes, mediaType });
+    else await client.putBlob(repository, bytes);
+  }
+  // Subjects before the manifests that refer to them (image manifests before signature manifests and indexes).
+  const rank = (m: { bytes: Buffer; mediaType: string }): number => (m.mediaType.endsWith('index.v1+json') ? 2 : m.bytes.includes('"subject"') ? 1 : 0);
+  manifests.sort((a, b) => rank(a) - rank(b));
+  for (const m of manifests) await client.putManifest(repository, m.digest, m.bytes, m.mediaType);
+  const index = JSON.parse(readFileSync(join(l.dir, 'index.json'), 'utf8')) as { manifests: Array<{ digest: string; mediaType: string; annotations?: Record<string, string> }> };
+  for (const m of index.manifests) {
+    const tag = m.annotations?.['org.opencontainers.image.ref.name'];
+    if (tag) await client.putManifest(repository, tag, l.blob(m.digest), m.mediaType);
+  }
 }

@@ -204,6 +204,9 @@ export function buildTrustStore(files: TrustStoreFile[]): TrustStore {
       } catch {
         throw new GuardError(ErrorCodes.INVALID_CONFIG, `trust store ${where}: expected a PEM public key (cosign.pub)`, { field: where });
       }
+      const details = k.asymmetricKeyDetails ?? {};
+      const weak = k.asymmetricKeyType === 'rsa' && (details.modulusLength ?? 0) < 2048 ? `RSA ${details.modulusLength}-bit key is too weak (at least 2048)` : undefined;
+      if (weak) throw new GuardError(ErrorCodes.INVALID_CONFIG, `trust store ${where}: ${weak}`, { field: where });
       store.cosignKeys.set(key, [...(store.cosignKeys.get(key) ?? []), k]);
       continue;
     }
