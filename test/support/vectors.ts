@@ -37,9 +37,9 @@ export interface Layout {
   signatures(subject: string): Array<{ digest: string; manifest: Record<string, unknown>; envelope: Buffer; envelopeMediaType: string }>;
 }
 
-/** Opens `notation/registry/oci_layout/<name>`. */
+/** Opens `notation/registry/oci_layout/<name>`, or a layout at a path under the vectors (a name with a `/`). */
 export function layout(name: string): Layout {
-  const dir = join(VECTORS, 'notation/registry/oci_layout', name);
+  const dir = name.includes('/') ? join(VECTORS, name) : join(VECTORS, 'notation/registry/oci_layout', name);
   const blob = (digest: string): Buffer => readFileSync(join(dir, 'blobs', ...digest.split(':')));
   return {
     dir,
