@@ -11,6 +11,7 @@ import type { Policy } from './core/policyTypes';
 import { auditStoreFor } from './adapters/auditStore';
 import { composeGateServices } from './compose';
 import { loadSignatureTrust } from './adapters/trustStoreFiles';
+import { loadSignatureTrustFromBlob } from './adapters/trustStoreBlob';
 import type { SignatureTrust } from './adapters/signatureVerifier';
 import type { GateServices } from './orchestrations/services';
 
@@ -30,9 +31,10 @@ function credentialFor(config: AppConfig): TokenCredential {
 }
 
 /** Loads the signature trust material named by the settings once, on the first verification. */
-function trustLoader(config: AppConfig): (() => Promise<SignatureTrust>) | undefined {
+function trustLoader(config: AppConfig, credential: TokenCredential): (() => Promise<SignatureTrust>) | undefined {
   const t = config.signatureTrust;
   if (!t) return undefined;
+  if (t.kind === 'blob') return () => loadSignatureTrustFromBlob({ url: t.url, credential, field: 'ACR_GUARD_TRUST_BLOB_URL' });
   return () => loadSignatureTrust(t.policyFile, t.storeDir, { policy: 'ACR_GUARD_TRUST_POLICY_FILE', store: 'ACR_GUARD_TRUST_STORE_DIR' });
 }
 
@@ -49,7 +51,7 @@ export function getRuntime(): Runtime {
     credential,
     plainHttpHosts: config.plainHttpRegistries,
     defenderSubscriptions: config.defenderSubscriptions,
-    signatureTrust: trustLoader(config),
+    signatureTrust: trustLoader(config, credential),
   });
   runtime = Object.freeze({ config, policy: () => policy, services });
   return runtime;

@@ -18,11 +18,16 @@ export async function loadTrustPolicyFile(path: string, field = 'trustPolicy'): 
   } catch (err) {
     throw new GuardError(ErrorCodes.INVALID_CONFIG, `${field}: cannot read trust policy file ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, { field });
   }
+  return parseTrustPolicyText(text, path, field);
+}
+
+/** Parses and validates the text of a `trustpolicy.json` read from `where`. */
+export function parseTrustPolicyText(text: string, where: string, field: string): TrustPolicyDocument {
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch {
-    throw new GuardError(ErrorCodes.INVALID_CONFIG, `${field}: trust policy file ${path} is not JSON`, { field });
+    throw new GuardError(ErrorCodes.INVALID_CONFIG, `${field}: trust policy ${where} is not JSON`, { field });
   }
   return parseTrustPolicyDocument(json);
 }
