@@ -75,7 +75,7 @@ export interface Check {
 /** The outcome of a gate. */
 export type Decision = 'release' | 'block';
 
-/** Result of verifying the signatures of one manifest. Until the signature verifier lands, `inconclusive`. */
+/** Result of verifying the signatures of one manifest (`core/signatures`, `adapters/signatureVerifier.ts`). */
 export interface SignatureResult {
   status: 'verified' | 'failed' | 'inconclusive' | 'skipped';
   reason: string;
