@@ -72,7 +72,7 @@ export function parseCoseEnvelope(bytes: Buffer): ParsedEnvelope {
     else if (label === LABEL.crit) header.crit = Array.isArray(value) ? value.map((c) => (typeof c === 'number' ? `COSE label ${c}` : c)) : value;
     else if (label === LABEL.contentType) header.cty = value;
     else if (typeof label === 'string') {
-      if (label in header) throw new EnvelopeError(`protected header ${label} appears twice`);
+      if (label === '__proto__' || Object.hasOwn(header, label)) throw new EnvelopeError(`protected header ${label} appears twice or is reserved`);
       // COSE carries times as tag 1 (epoch seconds), which the decoder gives as a Date; anything else is invalid.
       header[label] = TIME_HEADERS.has(label) ? (value instanceof Date && !Number.isNaN(value.getTime()) ? value.toISOString() : { invalid: true }) : value;
     } else throw new EnvelopeError(`protected header has an unexpected label ${String(label)}`);

@@ -134,7 +134,7 @@ export interface ProtectedHeader {
 /** Validates the protected header per the spec. Throws {@link EnvelopeError}. */
 export function checkProtectedHeader(h: Record<string, unknown>): ProtectedHeader {
   const alg = h.alg;
-  if (typeof alg !== 'string' || !(alg in ALGORITHMS)) throw new EnvelopeError(`algorithm ${JSON.stringify(alg)} is not allowed (PS256, PS384, PS512, ES256, ES384, ES512)`);
+  if (typeof alg !== 'string' || !Object.hasOwn(ALGORITHMS, alg)) throw new EnvelopeError(`algorithm ${JSON.stringify(alg)} is not allowed (PS256, PS384, PS512, ES256, ES384, ES512)`);
   if (h.cty !== NotationMediaTypes.payload) throw new EnvelopeError(`content type (cty) must be ${NotationMediaTypes.payload}`);
   const scheme = h[H.scheme];
   if (scheme !== 'notary.x509' && scheme !== 'notary.x509.signingAuthority') throw new EnvelopeError(`signing scheme ${JSON.stringify(scheme)} is not notary.x509 or notary.x509.signingAuthority`);
@@ -142,7 +142,7 @@ export function checkProtectedHeader(h: Record<string, unknown>): ProtectedHeade
   if (!Array.isArray(crit) || crit.length === 0 || crit.some((c) => typeof c !== 'string')) throw new EnvelopeError('crit must be a non-empty array of header names');
   if (new Set(crit).size !== crit.length) throw new EnvelopeError('crit lists a header twice');
   for (const name of crit as string[]) {
-    if (!(name in h)) throw new EnvelopeError(`critical header ${name} is not present`);
+    if (!Object.hasOwn(h, name)) throw new EnvelopeError(`critical header ${name} is not present`);
     if (name === H.plugin || name === H.pluginMinVersion) throw new EnvelopeError(`signature requires verification plugin ${JSON.stringify(h[H.plugin])}, which acr-guard does not run`);
     if (!UNDERSTOOD_CRITICAL.includes(name)) throw new EnvelopeError(`unknown critical header ${name}`);
   }

@@ -103,7 +103,7 @@ export function parseTrustPolicyDocument(json: unknown): TrustPolicyDocument {
     const sv = p.signatureVerification;
     if (typeof sv !== 'object' || sv === null || Array.isArray(sv)) throw fail(`${path}.signatureVerification`, 'an object with "level"', sv);
     const v = sv as Record<string, unknown>;
-    if (typeof v.level !== 'string' || !(v.level in LEVEL_ACTIONS)) throw fail(`${path}.signatureVerification.level`, 'strict, permissive, audit or skip', v.level);
+    if (typeof v.level !== 'string' || !Object.hasOwn(LEVEL_ACTIONS, v.level)) throw fail(`${path}.signatureVerification.level`, 'strict, permissive, audit or skip', v.level);
     const level = v.level as VerificationLevel;
     const actions = { ...LEVEL_ACTIONS[level] };
     if (v.override !== undefined) {

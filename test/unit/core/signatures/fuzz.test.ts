@@ -140,4 +140,15 @@ d('signature parsers under malformed input', () => {
       { numRuns: 200 },
     );
   });
+
+  test('names inherited from Object.prototype are not algorithms, levels or headers', () => {
+    const header = JSON.parse(Buffer.from(valid.protected as string, 'base64url').toString('utf8'));
+    for (const alg of ['constructor', 'toString', '__proto__']) {
+      const protectedB64 = Buffer.from(JSON.stringify({ ...header, alg })).toString('base64url');
+      expect(verifyBytes(Buffer.from(JSON.stringify({ ...valid, protected: protectedB64 }))).reason).toMatch(/is not allowed/);
+    }
+    const withCrit = Buffer.from(JSON.stringify({ ...header, crit: ['io.cncf.notary.signingScheme', 'toString'] })).toString('base64url');
+    expect(verifyBytes(Buffer.from(JSON.stringify({ ...valid, protected: withCrit }))).reason).toMatch(/critical header toString is not present/);
+    expect(() => parseTrustPolicyDocument({ version: '1.0', trustPolicies: [{ name: 'x', registryScopes: ['*'], signatureVerification: { level: 'toString' }, trustStores: ['ca:x'], trustedIdentities: ['*'] }] })).toThrow(/level: expected strict, permissive, audit or skip/);
+  });
 });
