@@ -101,8 +101,19 @@ async function verifyAll(input: VerifyAllInput): Promise<SignatureVerification[]
   const { client, image } = input;
   const out: SignatureVerification[] = [];
   // Both discoveries at once: one round trip of latency instead of two.
-  const [referrers, cosign] = await Promise.all([client.listReferrers(image.repository, image.digest, NotationMediaTypes.signature), cosignManifest(client, image)]);
-  out.push(...(await Promise.all(referrers.slice(0, input.max).map((ref) => verifyNotationReferrer(input, ref.digest)))));
+  const [referrers, cosign] = await Promise.all([client.listReferrers(image.repository, image.digest), cosignManifest(client, image)]);
+  const notation = referrers.filter((r) => r.artifactType === NotationMediaTypes.signature).slice(0, input.max);
+  out.push(...(await Promise.all(notation.map((ref) => verifyNotationReferrer(input, ref.digest)))));
+  // Sigstore bundles (cosign v3, keyless, attestations) as referrers: seen, not verified here — inconclusive.
+  for (const ref of referrers.filter((r) => r.artifactType?.startsWith(CosignNames.bundleArtifactPrefix)).slice(0, Math.max(0, input.max - out.length))) {
+    out.push({
+      digest: ref.digest,
+      kind: 'cosign',
+      outcome: input.policy.level === 'skip' ? 'skipped' : 'inconclusive',
+      reason: `envelope: sigstore bundle (${ref.artifactType}) is not verified by acr-guard yet`,
+      checks: [{ name: 'envelope', status: input.policy.level === 'skip' ? 'skip' : 'inconclusive', reason: `sigstore bundle (${ref.artifactType}) is not verified by acr-guard yet (key-based cosign signatures under the sha256-<hex>.sig tag are)`, details: { validation: 'integrity' } }],
+    });
+  }
   if (cosign) {
     const layers = cosign.blobs.filter((b) => b.mediaType === CosignNames.simpleSigning).slice(0, Math.max(0, input.max - out.length));
     for (const [i, layer] of layers.entries()) {

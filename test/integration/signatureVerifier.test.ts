@@ -10,7 +10,8 @@ import { loadSignatureTrust } from '../../src/adapters/trustStoreFiles';
 import { verifySignatures } from '../../src/orchestrations/activities';
 import { setGateServices } from '../../src/orchestrations/services';
 import type { GateServices } from '../../src/orchestrations/services';
-import { E2E_SUBJECT, VECTORS, haveVectors, layout, pushLayout } from '../support/vectors';
+import { E2E_SUBJECT, VECTORS, haveVectors, layout, pushLayout, vector } from '../support/vectors';
+import { pushArtifact } from '../../src/local/ociPush';
 import { useRegistry } from '../support/registry';
 
 const d = haveVectors ? describe : describe.skip;
@@ -75,5 +76,14 @@ d('signature verifier on a real registry with notation-made signatures', () => {
     expect(first.reason).toMatch(/INVALID_CONFIG: ACR_GUARD_TRUST_STORE_DIR/);
     expect((await verifySignatures(await request('e2e-valid-signature'))).status).toBe('verified');
     expect(attempts).toBe(2);
+  });
+
+  it('a sigstore bundle attached as a referrer is seen and answered inconclusive (never verified, never ignored)', async () => {
+    await pushLayout(reg.client, 'vectors/bundle', 'e2e');
+    const bundle = vector('cosign/pkg/cosign/testdata/oci-attestation.sigstore.json');
+    await pushArtifact(reg.client, 'vectors/bundle', { subject: E2E_SUBJECT, artifactType: 'application/vnd.dev.sigstore.bundle.v0.3+json', blob: bundle, blobMediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json' });
+    const r = await createSignatureVerifier({ registry: () => reg.client, trust, now: NOW })(await request('bundle'));
+    expect(r.status).toBe('inconclusive');
+    expect(r.reason).toMatch(/sigstore bundle \(application\/vnd\.dev\.sigstore\.bundle\.v0\.3\+json\) is not verified/);
   });
 });

@@ -16,6 +16,8 @@ export const CosignNames = {
   certificate: 'dev.sigstore.cosign/certificate',
   bundle: 'dev.sigstore.cosign/bundle',
   artifactType: 'application/vnd.dev.cosign.artifact.sig.v1+json',
+  /** Sigstore bundles attached as referrers: `application/vnd.dev.sigstore.bundle.v0.3+json` and later. */
+  bundleArtifactPrefix: 'application/vnd.dev.sigstore.bundle',
 } as const;
 
 /** cosign's signature tag for a digest: `sha256-<hex>.sig`. */
