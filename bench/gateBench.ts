@@ -18,16 +18,9 @@ import { startRegistry } from '../src/local/registryServer';
 import { pushArtifact, pushImage } from '../src/local/ociPush';
 import { sampleSarif } from '../src/local/sampleReports';
 import { runGateLocally } from '../src/local/localGate';
+import { intFromEnv } from './benchEnv';
 
 const ACCEPT = [MediaTypes.ociManifest, MediaTypes.ociIndex, MediaTypes.dockerManifest, MediaTypes.dockerManifestList].join(', ');
-
-function intFromEnv(name: string, fallback: number, max: number): number {
-  const raw = process.env[name];
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > max) throw new Error(`${name}: expected an integer 1..${max}, got ${JSON.stringify(raw)}`);
-  return n;
-}
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];

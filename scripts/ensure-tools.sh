@@ -36,3 +36,27 @@ if [ ! -x "$VENV/bin/checkov" ] || [ ! -f "$VENV/.checkov-$CHECKOV_VERSION" ]; t
   "$VENV/bin/pip" install -q --disable-pip-version-check "checkov==$CHECKOV_VERSION" >/dev/null
   rm -f "$VENV"/.checkov-* && touch "$VENV/.checkov-$CHECKOV_VERSION"
 fi
+
+# Signature interop tools (issue 3): notation, cosign and oras, pinned, built into .tools/bin (git-ignored).
+# `go mod download` + `go build` inside the pinned module (what `go install mod@version` does) because
+# `go install` also asks the proxy for the module's version list, which the proxy refuses for notation.
+# Skipped quietly when Go is absent (the interop tests then skip with one line).
+GO_TOOLS_BIN="$(cd "$(dirname "$0")/.." && pwd)/.tools/bin"
+go_tools=(
+  "notation|github.com/notaryproject/notation/cmd/notation@v1.3.2"
+  "cosign|github.com/sigstore/cosign/v2/cmd/cosign@v2.5.0"
+  "oras|oras.land/oras/cmd/oras@v1.2.3"
+)
+if command -v go >/dev/null 2>&1; then
+  for entry in "${go_tools[@]}"; do
+    name="${entry%%|*}"; module="${entry#*|}"; version="${module##*@}"
+    stamp="$GO_TOOLS_BIN/.$name.version"
+    if [ -x "$GO_TOOLS_BIN/$name" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$version" ]; then continue; fi
+    echo "ensure-tools: go install $module" >&2
+    mkdir -p "$GO_TOOLS_BIN"
+    pkg="${module%@*}"; modpath="${pkg%/cmd/*}"
+    dir="$(go mod download -json "$modpath@$version" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+    (cd "$dir" && GOFLAGS=-mod=readonly go build -trimpath -o "$GO_TOOLS_BIN/$name" "./${pkg#"$modpath"/}")
+    echo "$version" > "$stamp"
+  done
+fi

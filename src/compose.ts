@@ -11,7 +11,8 @@ import type { AuditStore, FindingsSource, RegistryClient, RegistryClientFactory 
 import { createRegistryClient } from './adapters/registry';
 import { ReportsFindingsSource } from './adapters/reportsSource';
 import { DefenderFindingsSource } from './adapters/defenderSource';
-import { notYetVerifySignatures, type GateServices } from './orchestrations/services';
+import { createSignatureVerifier, type SignatureTrust } from './adapters/signatureVerifier';
+import type { GateServices } from './orchestrations/services';
 
 /** Options for {@link composeGateServices}. */
 export interface ComposeOptions {
@@ -29,8 +30,13 @@ export interface ComposeOptions {
    * defaults cannot infer, such as an ACR-compatible endpoint on a non-`azurecr.io` host in tests.
    */
   createClient?: (host: string) => RegistryClient;
-  /** Overrides the signature verifier (the signature issue plugs in here). */
+  /** Overrides the signature verifier (tests). */
   verifySignatures?: GateServices['verifySignatures'];
+  /**
+   * Trust policy and trust store for the in-process signature verifier (or a loader run on first use).
+   * Absent: signatures answer inconclusive, saying what to configure.
+   */
+  signatureTrust?: SignatureTrust | (() => Promise<SignatureTrust>);
 }
 
 /**
@@ -72,7 +78,7 @@ export function composeGateServices(options: ComposeOptions): GateServices {
     registry,
     sources,
     audit: options.audit,
-    verifySignatures: options.verifySignatures ?? notYetVerifySignatures,
+    verifySignatures: options.verifySignatures ?? createSignatureVerifier({ registry, trust: options.signatureTrust }),
   };
   return services;
 }

@@ -21,6 +21,12 @@ export interface AppConfig {
   /** Loopback registries that may be reached over plain http. */
   plainHttpRegistries: readonly string[];
   dryRun: boolean;
+  /**
+   * Where the signature trust material is: a notation trust policy file and trust store directory
+   * (`ACR_GUARD_TRUST_POLICY_FILE` + `ACR_GUARD_TRUST_STORE_DIR`), or a blob container holding
+   * `trustpolicy.json` and `truststore/` (`ACR_GUARD_TRUST_BLOB_URL`). Absent: signatures are inconclusive.
+   */
+  signatureTrust?: { kind: 'files'; policyFile: string; storeDir: string } | { kind: 'blob'; url: string };
 }
 
 /**
@@ -146,7 +152,32 @@ export function loadConfig(env: Env): AppConfig {
   const dryRunText = (env.ACR_GUARD_DRY_RUN ?? 'false').trim().toLowerCase();
   if (dryRunText !== 'true' && dryRunText !== 'false') throw invalid('ACR_GUARD_DRY_RUN', '"true" or "false"', env.ACR_GUARD_DRY_RUN);
 
+  const trustPolicyFile = env.ACR_GUARD_TRUST_POLICY_FILE?.trim();
+  const trustStoreDir = env.ACR_GUARD_TRUST_STORE_DIR?.trim();
+  if (Boolean(trustPolicyFile) !== Boolean(trustStoreDir)) {
+    const missing = trustPolicyFile ? 'ACR_GUARD_TRUST_STORE_DIR' : 'ACR_GUARD_TRUST_POLICY_FILE';
+    throw invalid(missing, 'to be set together with ' + (trustPolicyFile ? 'ACR_GUARD_TRUST_POLICY_FILE (a notation trust store directory: x509/ca/<name>/...)' : 'ACR_GUARD_TRUST_STORE_DIR (a notation trustpolicy.json path)'));
+  }
+  const trustBlobUrl = env.ACR_GUARD_TRUST_BLOB_URL?.trim();
+  if (trustBlobUrl && trustPolicyFile) throw invalid('ACR_GUARD_TRUST_BLOB_URL', 'either ACR_GUARD_TRUST_BLOB_URL or the ACR_GUARD_TRUST_POLICY_FILE/ACR_GUARD_TRUST_STORE_DIR pair, not both');
+  if (trustBlobUrl) {
+    let url: URL | undefined;
+    try {
+      url = new URL(trustBlobUrl);
+    } catch {
+      url = undefined;
+    }
+    const ok = url && (url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackHost(url.host))) && !url.search && !url.username && url.pathname.length > 1;
+    if (!ok) throw invalid('ACR_GUARD_TRUST_BLOB_URL', 'a blob container URL https://<account>.blob.core.windows.net/<container>[/<folder>] (no SAS: the managed identity reads it)', trustBlobUrl);
+  }
+  const signatureTrust: AppConfig['signatureTrust'] = trustBlobUrl
+    ? Object.freeze({ kind: 'blob' as const, url: trustBlobUrl })
+    : trustPolicyFile && trustStoreDir
+      ? Object.freeze({ kind: 'files' as const, policyFile: trustPolicyFile, storeDir: trustStoreDir })
+      : undefined;
+
   return Object.freeze({
+    signatureTrust,
     policy: Object.freeze(policy),
     audit: Object.freeze(audit),
     azureClientId,
@@ -167,7 +198,12 @@ export function describeConfig(config: AppConfig): string {
       ? `table ${config.audit.tableName} at ${config.audit.endpoint}${config.audit.devAccount ? ' (Azurite dev account)' : ''} (from ${config.audit.from})`
       : `files in ${config.audit.dir}`;
   const plainHttp = config.plainHttpRegistries.length ? config.plainHttpRegistries.join(',') : 'none';
-  return `policy: ${policy}; audit: ${audit}; identity: ${config.azureClientId ? `user-assigned ${config.azureClientId}` : 'system-assigned'}; defender subscriptions: ${config.defenderSubscriptions.length || 'all accessible'}; plain-http registries: ${plainHttp}; dry run: ${config.dryRun}`;
+  return `policy: ${policy}; audit: ${audit}; identity: ${config.azureClientId ? `user-assigned ${config.azureClientId}` : 'system-assigned'}; defender subscriptions: ${config.defenderSubscriptions.length || 'all accessible'}; plain-http registries: ${plainHttp}; dry run: ${config.dryRun}; signature trust: ${describeTrust(config.signatureTrust)}`;
+}
+
+function describeTrust(trust: AppConfig['signatureTrust']): string {
+  if (!trust) return 'not configured';
+  return trust.kind === 'blob' ? `blob ${trust.url}` : `${trust.policyFile} + ${trust.storeDir}`;
 }
 
 /**

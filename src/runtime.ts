@@ -10,6 +10,9 @@ import { loadPolicy } from './core/policy';
 import type { Policy } from './core/policyTypes';
 import { auditStoreFor } from './adapters/auditStore';
 import { composeGateServices } from './compose';
+import { loadSignatureTrust } from './adapters/trustStoreFiles';
+import { loadSignatureTrustFromBlob } from './adapters/trustStoreBlob';
+import type { SignatureTrust } from './adapters/signatureVerifier';
 import type { GateServices } from './orchestrations/services';
 
 /** What the triggers need from the runtime. */
@@ -29,6 +32,14 @@ function credentialFor(config: AppConfig): TokenCredential {
   return config.azureClientId ? new ManagedIdentityCredential({ clientId: config.azureClientId }) : new DefaultAzureCredential();
 }
 
+/** Loads the signature trust material named by the settings once, on the first verification. */
+function trustLoader(config: AppConfig, credential: TokenCredential): (() => Promise<SignatureTrust>) | undefined {
+  const t = config.signatureTrust;
+  if (!t) return undefined;
+  if (t.kind === 'blob') return () => loadSignatureTrustFromBlob({ url: t.url, credential, field: 'ACR_GUARD_TRUST_BLOB_URL' });
+  return () => loadSignatureTrust(t.policyFile, t.storeDir, { policy: 'ACR_GUARD_TRUST_POLICY_FILE', store: 'ACR_GUARD_TRUST_STORE_DIR' });
+}
+
 /** The runtime, built on first call from `process.env`. */
 export function getRuntime(): Runtime {
   if (runtime) return runtime;
@@ -42,6 +53,7 @@ export function getRuntime(): Runtime {
     credential,
     plainHttpHosts: config.plainHttpRegistries,
     defenderSubscriptions: config.defenderSubscriptions,
+    signatureTrust: trustLoader(config, credential),
   });
   runtime = Object.freeze({ config, policy: () => policy, services, credential });
   return runtime;

@@ -70,6 +70,8 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
     properties: { deleteRetentionPolicy: { enabled: true, days: 7 } }
     resource deployments 'containers' = { name: 'app-package' }
     resource deadLetters 'containers' = { name: 'eventgrid-deadletter' }
+    // Signature trust material: notation's trustpolicy.json and truststore/ folder, uploaded as they are.
+    resource trust 'containers' = { name: 'signature-trust' }
   }
   resource tableService 'tableServices' = {
     name: 'default'
@@ -101,6 +103,7 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
 var hostSettings = [
   { name: 'ACR_GUARD_AUDIT_TABLE_ENDPOINT', value: storage.properties.primaryEndpoints.table }
   { name: 'ACR_GUARD_AUDIT_TABLE', value: storage::tableService::verdicts.name }
+  { name: 'ACR_GUARD_TRUST_BLOB_URL', value: '${storage.properties.primaryEndpoints.blob}${storage::blobService::trust.name}' }
   { name: 'AzureWebJobsStorage__accountName', value: storage.name }
   { name: 'AzureWebJobsStorage__credential', value: 'managedidentity' }
   { name: 'AzureWebJobsStorage__clientId', value: identityClientId }

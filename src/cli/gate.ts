@@ -14,6 +14,7 @@ import type { Policy } from '../core/policyTypes';
 import type { ImageId } from '../core/types';
 import { FileAuditStore, MemoryAuditStore } from '../adapters/auditStore';
 import { composeGateServices } from '../compose';
+import { loadSignatureTrust } from '../adapters/trustStoreFiles';
 import { runGateLocally } from '../local/localGate';
 import type { GateOutcome } from '../orchestrations/imageGate';
 import { ExitCodes, UsageError, outputFormat, parseCommandArgs } from './args';
@@ -22,12 +23,14 @@ import { renderVerdictTable, verdictJson } from './render';
 
 export const GATE_USAGE = `usage: acr-guard gate <registry>/<repository>(:<tag>|@<digest>) --policy <file>
                        [--plain-http] [--output json|table] [--dry-run] [--audit-dir <dir>]
-                       [--scan-deadline <duration>]
+                       [--scan-deadline <duration>] [--trust-policy <file> --trust-store <dir>]
   Gates one image: collects findings, verifies signatures, decides against the policy, applies the verdict.
   --plain-http         talk http to a loopback registry (127.0.0.0/8, localhost, [::1] only)
   --dry-run            decide without applying (no quarantine change, no promotion)
   --audit-dir <dir>    append the verdict to JSON-lines files in <dir> (default: not recorded)
   --scan-deadline <d>  override the policy's wait for pending scan results (e.g. 0s, 5m)
+  --trust-policy <f>, --trust-store <d>  notation trustpolicy.json and trust store for signature checks
+                       (without them signatures are inconclusive)
   exit codes: 0 released, 3 blocked, 2 usage or configuration error, 1 runtime error`;
 
 /** Runs the `gate` command; returns the exit code. */
@@ -39,6 +42,8 @@ export async function gateCommand(argv: string[], io: { out: (s: string) => void
     'dry-run': { type: 'boolean' },
     'audit-dir': { type: 'string' },
     'scan-deadline': { type: 'string' },
+    'trust-policy': { type: 'string' },
+    'trust-store': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
@@ -60,7 +65,11 @@ export async function gateCommand(argv: string[], io: { out: (s: string) => void
   }
   const credential = ref.registry.endsWith('.azurecr.io') ? new DefaultAzureCredential() : undefined;
   const audit = typeof values['audit-dir'] === 'string' ? new FileAuditStore(values['audit-dir']) : new MemoryAuditStore();
-  const services = composeGateServices({ policy: () => policy, credential, plainHttpHosts: plainHttp ? [ref.registry] : [], audit });
+  const trustPolicy = values['trust-policy'];
+  const trustStore = values['trust-store'];
+  if ((typeof trustPolicy === 'string') !== (typeof trustStore === 'string')) throw new UsageError('--trust-policy and --trust-store go together');
+  const signatureTrust = typeof trustPolicy === 'string' && typeof trustStore === 'string' ? await loadSignatureTrust(trustPolicy, trustStore, { policy: '--trust-policy', store: '--trust-store' }) : undefined;
+  const services = composeGateServices({ policy: () => policy, credential, plainHttpHosts: plainHttp ? [ref.registry] : [], audit, signatureTrust });
   // Act on digests, never tags: a tag is resolved once, here, and the gate works on the digest.
   const digest = ref.digest ?? (await services.registry(ref.registry).resolveTag(ref.repository, ref.tag as string));
   const image: ImageId = { registry: ref.registry, repository: ref.repository, digest };

@@ -1,11 +1,12 @@
 /**
- * acr-guard command line: `gate` (one image), `demo` (what `npm start` runs).
+ * acr-guard command line: `gate` (one image), `demo` (what `npm start` runs), `verify` (signatures of one image).
  */
 import { isGuardError } from '../core/errors';
 import { ExitCodes } from './args';
 import { gateCommand, isUsageError, GATE_USAGE } from './gate';
 import { demoCommand, DEMO_USAGE } from './demo';
 import { alertsCommand, tokensCommand, ALERTS_USAGE, TOKENS_USAGE } from './timers';
+import { verifyCommand, VERIFY_USAGE } from './verify';
 
 const USAGE = `usage: acr-guard <command> [options]
 commands:
@@ -13,6 +14,7 @@ commands:
   demo   start a loopback registry, push sample images, gate each, print the verdicts (npm start)
   alerts list or run the KQL alert rules (Log Analytics)
   tokens rotate ACR token passwords into Key Vault
+  verify verify an image's signatures against a notation trust policy and trust store (exit 0 verified, 3 not)
 
 ${GATE_USAGE}
 
@@ -20,7 +22,9 @@ ${DEMO_USAGE}
 
 ${ALERTS_USAGE}
 
-${TOKENS_USAGE}`;
+${TOKENS_USAGE}
+
+${VERIFY_USAGE}`;
 
 /** Runs the CLI with `argv` (without node and script); resolves to the exit code. */
 export async function main(argv: string[], io = { out: (s: string) => console.log(s), err: (s: string) => console.error(s) }): Promise<number> {
@@ -35,6 +39,8 @@ export async function main(argv: string[], io = { out: (s: string) => console.lo
         return await alertsCommand(rest, io);
       case 'tokens':
         return await tokensCommand(rest, io);
+      case 'verify':
+        return await verifyCommand(rest, io);
       case undefined:
       case 'help':
       case '--help':

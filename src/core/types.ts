@@ -75,12 +75,20 @@ export interface Check {
 /** The outcome of a gate. */
 export type Decision = 'release' | 'block';
 
-/** Result of verifying the signatures of one manifest. Until the signature verifier lands, `inconclusive`. */
+/** Result of verifying the signatures of one manifest (`core/signatures`, `adapters/signatureVerifier.ts`). */
 export interface SignatureResult {
   status: 'verified' | 'failed' | 'inconclusive' | 'skipped';
   reason: string;
   /** Per signature found, its checks (issue: signature verification). */
-  signatures: Array<{ digest: string; checks: Check[] }>;
+  signatures: Array<{
+    digest: string;
+    /** `notation` (Notary Project) or `cosign`. */
+    kind?: 'notation' | 'cosign';
+    /** This signature's own outcome. */
+    outcome?: 'verified' | 'failed' | 'inconclusive' | 'skipped';
+    reason?: string;
+    checks: Check[];
+  }>;
 }
 
 /** A decided verdict for one image (an index's verdict covers all its platform manifests). */

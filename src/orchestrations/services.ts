@@ -56,8 +56,8 @@ export function getGateServices(): GateServices {
 }
 
 /**
- * The signature verifier used until the signature-verification feature lands: every result is inconclusive,
- * which blocks when the policy requires signatures and is recorded as skipped otherwise.
+ * A signature verifier that answers inconclusive for every image (orchestration tests that are not about
+ * signatures). The app's verifier is `adapters/signatureVerifier.ts`, wired by `compose.ts`.
  */
 export const notYetVerifySignatures: GateServices['verifySignatures'] = async () => ({
   status: 'inconclusive',

@@ -4,7 +4,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '../../src/cli/main';
+import { runCli } from '../support/cli';
 import { MediaTypes } from '../../src/core/types';
 import { createRegistryClient } from '../../src/adapters/registry';
 import type { RegistryClient } from '../../src/adapters/ports';
@@ -13,12 +13,7 @@ import { sampleCycloneDx } from '../../src/local/sampleReports';
 import { startRegistry, type RunningRegistry } from '../../src/local/registryServer';
 import { runDemo } from '../../src/local/demo';
 
-async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(argv, { out: (s) => (out += `${s}\n`), err: (s) => (err += `${s}\n`) });
-  return { code, out, err };
-}
+const run = runCli;
 
 describe('acr-guard gate', () => {
   let registry: RunningRegistry;

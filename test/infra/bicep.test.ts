@@ -57,7 +57,8 @@ function settingsReadByCode(): Set<string> {
     // Keys of setting tables (`TIMER_SCHEDULES`, `ENDPOINT_HOSTS`) read through `env[setting]`.
     for (const m of text.matchAll(/^\s*(ACR_GUARD_[A-Z0-9_]+)\s*:/gm)) names.add(m[1]);
   }
-  return names;
+  // Setting names start with a capital (ACR_GUARD_*, AZURE_*, AzureWebJobsStorage…); `env.payload` is an envelope.
+  return new Set([...names].filter((n) => /^[A-Z]/.test(n)));
 }
 
 /**
@@ -69,6 +70,8 @@ const NOT_SET_IN_AZURE: Record<string, string> = {
   ACR_GUARD_PLAIN_HTTP_REGISTRIES: 'loopback registries over plain http, local use only',
   ACR_GUARD_POLICY_FILE: 'alternative to ACR_GUARD_POLICY (the two exclude each other); the packaged policy/acr-guard.yaml is the default',
   AzureWebJobsStorage: 'UseDevelopmentStorage=true for Azurite; Azure uses the identity-based AzureWebJobsStorage__* settings',
+  ACR_GUARD_TRUST_POLICY_FILE: 'trust material from files, for the CLI and local runs; Azure reads it from the signature-trust container (ACR_GUARD_TRUST_BLOB_URL)',
+  ACR_GUARD_TRUST_STORE_DIR: 'goes with ACR_GUARD_TRUST_POLICY_FILE (local runs); the two exclude ACR_GUARD_TRUST_BLOB_URL',
   AzureWebJobsStorage__tableServiceUri: 'alternative to ACR_GUARD_AUDIT_TABLE_ENDPOINT, which is set',
 };
 
@@ -79,8 +82,6 @@ const NOT_SET_IN_AZURE: Record<string, string> = {
  */
 const PROVIDED_AHEAD = new Set([
   'ACR_GUARD_REGISTRY_RESOURCE_ID',
-  'ACR_GUARD_TRUST_POLICY_FILE',
-  'ACR_GUARD_TRUST_STORE_DIR',
   'ACR_GUARD_PURGE_SCHEDULE',
   'ACR_GUARD_INUSE_SCOPES',
 ]);

@@ -95,6 +95,33 @@ describe('loadConfig', () => {
   });
 });
 
+describe('signature trust settings', () => {
+  it('reads ACR_GUARD_TRUST_POLICY_FILE and ACR_GUARD_TRUST_STORE_DIR together, and shows them in the summary', () => {
+    const config = loadConfig({ ...BASE, ACR_GUARD_TRUST_POLICY_FILE: ' trust/trustpolicy.json ', ACR_GUARD_TRUST_STORE_DIR: 'trust/truststore' });
+    expect(config.signatureTrust).toEqual({ kind: 'files', policyFile: 'trust/trustpolicy.json', storeDir: 'trust/truststore' });
+    expect(Object.isFrozen(config.signatureTrust)).toBe(true);
+    expect(describeConfig(config)).toContain('signature trust: trust/trustpolicy.json + trust/truststore');
+    expect(loadConfig(BASE).signatureTrust).toBeUndefined();
+  });
+
+  it('reads ACR_GUARD_TRUST_BLOB_URL (https, or loopback http for Azurite), never with a SAS or with the file pair', () => {
+    expect(loadConfig({ ...BASE, ACR_GUARD_TRUST_BLOB_URL: 'https://sttrust.blob.core.windows.net/trust/prod' }).signatureTrust).toEqual({ kind: 'blob', url: 'https://sttrust.blob.core.windows.net/trust/prod' });
+    expect(describeConfig(loadConfig({ ...BASE, ACR_GUARD_TRUST_BLOB_URL: 'http://127.0.0.1:10000/devstoreaccount1/trust' }))).toContain('signature trust: blob http://127.0.0.1:10000/devstoreaccount1/trust');
+    for (const url of ['http://sttrust.blob.core.windows.net/trust', 'https://sttrust.blob.core.windows.net/', 'not a url']) {
+      expect(() => loadConfig({ ...BASE, ACR_GUARD_TRUST_BLOB_URL: url })).toThrow(expect.objectContaining({ field: 'ACR_GUARD_TRUST_BLOB_URL' }));
+    }
+    expect(() => loadConfig({ ...BASE, ACR_GUARD_TRUST_BLOB_URL: 'https://sttrust.blob.core.windows.net/trust?sv=2024&sig=abc' })).toThrow(/ACR_GUARD_TRUST_BLOB_URL: expected no account key or SAS/);
+    expect(() => loadConfig({ ...BASE, ACR_GUARD_TRUST_BLOB_URL: 'https://s.blob.core.windows.net/t', ACR_GUARD_TRUST_POLICY_FILE: 'a', ACR_GUARD_TRUST_STORE_DIR: 'b' })).toThrow(/not both/);
+  });
+
+  it.each([
+    [{ ACR_GUARD_TRUST_POLICY_FILE: 'trustpolicy.json' }, 'ACR_GUARD_TRUST_STORE_DIR'],
+    [{ ACR_GUARD_TRUST_STORE_DIR: 'truststore' }, 'ACR_GUARD_TRUST_POLICY_FILE'],
+  ])('one without the other is refused naming the missing setting', (env, field) => {
+    expect(() => loadConfig({ ...BASE, ...env })).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG', field }));
+  });
+});
+
 describe('describeConfig', () => {
   it('summarises without the inline policy text', () => {
     const text = describeConfig(loadConfig({ AzureWebJobsStorage: 'UseDevelopmentStorage=true', ACR_GUARD_POLICY: 'version: 1 # internal-note' }));

@@ -1,0 +1,119 @@
+/**
+ * `npm run bench:verify`: signs N images in a loopback docker-registry with the real `notation`, then
+ * verifies them (a) in-process with the gate's verifier and a warm trust store (registry round trips
+ * included), (b) in-process over envelope bytes already fetched (the pure verification cost), and (c) with
+ * `notation verify` run once per image — the baseline, measured in the same run on the same images. The raw
+ * registry reads a verification needs are timed too (the floor any verifier that reads the registry has).
+ *
+ *   BENCH_SIGNED_IMAGES=20 npm run bench:verify
+ */
+import { cpus, totalmem, tmpdir } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { ImageId, ResolvedManifest } from '../src/core/types';
+import { NotationMediaTypes, verifyNotationSignature } from '../src/core/signatures';
+import { createRegistryClient } from '../src/adapters/registry';
+import { createSignatureVerifier } from '../src/adapters/signatureVerifier';
+import { loadSignatureTrust } from '../src/adapters/trustStoreFiles';
+import { startRegistry } from '../src/local/registryServer';
+import { pushImage } from '../src/local/ociPush';
+import { intFromEnv } from './benchEnv';
+import { haveSigningTools, issueLeaf, makeCa, notationHome, notationSign, notationVerify } from '../test/support/signingTools';
+
+/** Runs `work` over items sequentially for at least `minMs` (whole rounds); returns verifications/s. */
+async function rate<T>(items: T[], minMs: number, work: (item: T) => Promise<void> | void): Promise<{ perSecond: number; runs: number }> {
+  let runs = 0;
+  const start = performance.now();
+  do {
+    for (const item of items) {
+      await work(item);
+      runs++;
+    }
+  } while (performance.now() - start < minMs);
+  return { perSecond: runs / ((performance.now() - start) / 1000), runs };
+}
+
+async function main(): Promise<void> {
+  if (!haveSigningTools) {
+    console.log('bench:verify skipped: notation is not in .tools/bin (run scripts/ensure-tools.sh with Go installed)');
+    return;
+  }
+  const n = intFromEnv('BENCH_SIGNED_IMAGES', 20, 500);
+  const dir = mkdtempSync(join(tmpdir(), 'acr-guard-verify-bench-'));
+  const registry = await startRegistry();
+  try {
+    const client = createRegistryClient({ host: registry.host, plainHttp: true });
+    const ca = await makeCa(dir, 'bench-root', '/C=US/ST=WA/O=Bench/CN=Bench Root CA');
+    const leaf = await issueLeaf(dir, 'bench-signer', '/C=US/ST=WA/O=Bench/CN=bench-signer', ca);
+    const home = await notationHome(join(dir, 'home'), {
+      keys: { bench: leaf },
+      caStores: { bench: [ca.cert] },
+      trustPolicy: { version: '1.0', trustPolicies: [{ name: 'bench', registryScopes: ['*'], signatureVerification: { level: 'strict' }, trustStores: ['ca:bench'], trustedIdentities: ['x509.subject:C=US, ST=WA, O=Bench, CN=bench-signer'] }] },
+    });
+    const images: Array<{ image: ImageId; manifest: ResolvedManifest; ref: string }> = [];
+    for (let i = 0; i < n; i++) {
+      const pushed = await pushImage(client, 'bench/signed', { seed: `signed image ${i}` });
+      const ref = `${registry.host}/bench/signed@${pushed.digest}`;
+      await notationSign(home, ref);
+      const image = { registry: registry.host, repository: 'bench/signed', digest: pushed.digest };
+      images.push({ image, manifest: await client.getManifest(image.repository, image.digest), ref });
+    }
+
+    const trust = await loadSignatureTrust(home.trustPolicyFile, home.trustStore);
+    const verify = createSignatureVerifier({ registry: () => client, trust });
+    const policy = trust.trustPolicy.trustPolicies[0];
+    // Envelopes fetched once for the pure-verification line.
+    const envelopes = await Promise.all(
+      images.map(async ({ image, manifest }) => {
+        const [sig] = await client.listReferrers(image.repository, image.digest, NotationMediaTypes.signature);
+        const sigManifest = await client.getManifest(image.repository, sig.digest);
+        const layer = sigManifest.blobs.find((b) => b.mediaType === NotationMediaTypes.jws);
+        return { sig: sig.digest, manifest, envelope: await client.getBlob(image.repository, layer?.digest as string) };
+      }),
+    );
+
+    for (const { image, manifest } of images) {
+      const r = await verify({ image, manifest });
+      if (r.status !== 'verified') throw new Error(`in-process verification of ${image.digest} did not verify: ${r.reason}`);
+    }
+    const inProcess = await rate(images, 2000, async ({ image, manifest }) => {
+      await verify({ image, manifest });
+    });
+    const now = new Date();
+    const pure = await rate(envelopes, 1000, ({ sig, manifest, envelope }) => {
+      verifyNotationSignature({ signatureDigest: sig, envelope, envelopeMediaType: NotationMediaTypes.jws, target: { mediaType: manifest.mediaType, digest: manifest.digest, size: manifest.size }, policy, store: trust.trustStore, now });
+    });
+    // The floor: the same registry reads a verification needs (tag-schema index, cosign tag probe, signature
+    // manifest, envelope blob), raw over HTTP, sequential as the verifier's dependent requests are.
+    const floor = await rate(envelopes.map((e, i) => ({ ...e, image: images[i].image })), 1000, async ({ sig, image }) => {
+      const base = `${registry.url}/v2/${image.repository}`;
+      const hex = image.digest.slice(7);
+      const accept = { accept: 'application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json' };
+      const [index] = await Promise.all([fetch(`${base}/manifests/sha256-${hex}`, { headers: accept }), fetch(`${base}/manifests/sha256-${hex}.sig`, { headers: accept }).then((r) => r.arrayBuffer())]);
+      await index.arrayBuffer();
+      const manifest = (await (await fetch(`${base}/manifests/${sig}`, { headers: accept })).json()) as { layers: Array<{ digest: string }> };
+      await (await fetch(`${base}/blobs/${manifest.layers[0].digest}`)).arrayBuffer();
+    });
+    const cli = await rate(images, 0, async ({ ref }) => {
+      if (!(await notationVerify(home, ref))) throw new Error(`notation verify refused ${ref}`);
+    });
+
+    const cpu = cpus();
+    console.log(`machine: ${cpu.length} x ${cpu[0]?.model ?? 'unknown cpu'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, node ${process.version}, ${process.platform}/${process.arch}`);
+    console.log(`images: ${n} signed by notation (JWS, RSA-2048 leaf + CA), loopback docker-registry ${registry.host}, sequential`);
+    console.log(`in-process, warm trust store, with registry round trips ${inProcess.perSecond.toFixed(1).padStart(9)} verifications/s (${inProcess.runs} runs)`);
+    console.log(`registry reads only (the floor, raw HTTP)              ${floor.perSecond.toFixed(1).padStart(9)} reads/s (${floor.runs} runs)`);
+    console.log(`in-process, envelope bytes only                         ${pure.perSecond.toFixed(1).padStart(9)} verifications/s (${pure.runs} runs)`);
+    console.log(`notation verify, one process per image (baseline)       ${cli.perSecond.toFixed(1).padStart(9)} verifications/s (${cli.runs} runs)`);
+    console.log(`ratio in-process / notation verify: ${(inProcess.perSecond / cli.perSecond).toFixed(1)}x (envelope only: ${(pure.perSecond / cli.perSecond).toFixed(1)}x); in-process reaches ${((100 * inProcess.perSecond) / floor.perSecond).toFixed(0)}% of the registry floor`);
+  } finally {
+    await registry.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});

@@ -1,0 +1,72 @@
+/**
+ * `acr-guard verify <registry>/<repo>(:<tag>|@<digest>) --trust-policy <file> --trust-store <dir>
+ *  [--policy-name <name>] [--plain-http] [--output json|table]`
+ *
+ * Verifies an image's signatures in-process with the gate's verifier, using notation's trust policy and
+ * trust store formats. Exit 0 verified, 3 not verified, 2 usage or configuration error, 1 runtime error.
+ */
+import { DefaultAzureCredential } from '@azure/identity';
+import { formatImage, parseImageReference } from '../core/reference';
+import type { ImageId, SignatureResult } from '../core/types';
+import { createRegistryClient } from '../adapters/registry';
+import { createSignatureVerifier } from '../adapters/signatureVerifier';
+import { loadSignatureTrust } from '../adapters/trustStoreFiles';
+import { isLoopbackHost } from '../local/loopback';
+import { ExitCodes, UsageError, outputFormat, parseCommandArgs } from './args';
+
+export const VERIFY_USAGE = `usage: acr-guard verify <registry>/<repository>(:<tag>|@<digest>) --trust-policy <file> --trust-store <dir>
+                         [--policy-name <name>] [--plain-http] [--output json|table]
+  Verifies the image's Notary Project and cosign signatures in-process against a notation trust policy
+  (trustpolicy.json) and trust store directory (x509/ca/<name>/..., cosign/<name>/*.pub).
+  --policy-name <name> use this trust policy instead of the one whose registryScopes match the image
+  --plain-http         talk http to a loopback registry (127.0.0.0/8, localhost, [::1] only)
+  exit codes: 0 verified, 3 not verified, 2 usage or configuration error, 1 runtime error`;
+
+/** Runs the `verify` command; returns the exit code. */
+export async function verifyCommand(argv: string[], io: { out: (s: string) => void; err: (s: string) => void }, now?: () => Date): Promise<number> {
+  const { values, positionals } = parseCommandArgs(argv, {
+    'trust-policy': { type: 'string' },
+    'trust-store': { type: 'string' },
+    'policy-name': { type: 'string' },
+    'plain-http': { type: 'boolean' },
+    output: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (values.help) {
+    io.out(VERIFY_USAGE);
+    return ExitCodes.OK;
+  }
+  if (positionals.length !== 1) throw new UsageError(`expected exactly one image reference, got ${positionals.length}\n${VERIFY_USAGE}`);
+  if (typeof values['trust-policy'] !== 'string') throw new UsageError(`--trust-policy <file> is required\n${VERIFY_USAGE}`);
+  if (typeof values['trust-store'] !== 'string') throw new UsageError(`--trust-store <dir> is required\n${VERIFY_USAGE}`);
+  const format = outputFormat(values.output);
+  const ref = parseImageReference(positionals[0], { field: 'image' });
+  const plainHttp = values['plain-http'] === true;
+  if (plainHttp && !isLoopbackHost(ref.registry)) throw new UsageError(`--plain-http is allowed only for loopback registries (127.0.0.0/8, localhost, [::1]), not ${ref.registry}`);
+  const trust = await loadSignatureTrust(values['trust-policy'], values['trust-store'], { policy: '--trust-policy', store: '--trust-store' });
+  const client = createRegistryClient({
+    host: ref.registry,
+    plainHttp,
+    credential: ref.registry.endsWith('.azurecr.io') ? new DefaultAzureCredential() : undefined,
+    userAgent: 'acr-guard/0.1',
+  });
+  // Act on digests, never tags: a tag is resolved once, here.
+  const manifest = await client.getManifest(ref.repository, ref.digest ?? (ref.tag as string));
+  const image: ImageId = { registry: ref.registry, repository: ref.repository, digest: manifest.digest };
+  const verify = createSignatureVerifier({ registry: () => client, trust, now });
+  const policyName = typeof values['policy-name'] === 'string' ? values['policy-name'] : undefined;
+  const result = await verify({ image, manifest, trustPolicy: policyName });
+  if (format === 'json') io.out(JSON.stringify({ image: formatImage(image), ...result }, null, 2));
+  else io.out(renderSignatureResult(image, result));
+  return result.status === 'verified' ? ExitCodes.OK : ExitCodes.BLOCKED;
+}
+
+/** Human-readable result: the overall line, then each signature's checks. */
+export function renderSignatureResult(image: ImageId, result: SignatureResult): string {
+  const lines = [`${formatImage(image)}: signatures ${result.status}: ${result.reason}`];
+  for (const sig of result.signatures) {
+    lines.push(`  ${sig.kind ?? 'signature'} ${sig.digest}: ${sig.outcome ?? ''}`);
+    for (const c of sig.checks) lines.push(`    ${c.status.padEnd(12)} ${c.name.padEnd(18)} ${c.reason}`);
+  }
+  return lines.join('\n');
+}
