@@ -1,10 +1,10 @@
 /**
  * COSE_Sign1 envelopes of the Notary Project (`application/cose`, notaryproject/specifications
- * signature-envelope-cose.md). CBOR decoding is `cbor-x` (its no-eval decoder); the Sig_structure the
+ * signature-envelope-cose.md). CBOR decoding is `cbor` (node-cbor: pure JavaScript, maps as Map, duplicate keys refused); the Sig_structure the
  * signature covers is encoded here, because it must be byte-exact: ["Signature1", protected, h'', payload].
  * The protected header is translated to the JWS names so the same header checks apply to both formats.
  */
-import { Decoder, Tag } from 'cbor-x/decode-no-eval';
+import { Tagged, decodeFirstSync } from 'cbor';
 import { EnvelopeError, MAX_ENVELOPE_BYTES, type ParsedEnvelope } from './envelope';
 
 /** COSE algorithm identifiers allowed by the spec, by JWS name. */
@@ -20,11 +20,12 @@ const COSE_SIGN1_TAG = 18;
 const LABEL = { alg: 1, crit: 2, contentType: 3, x5chain: 33 } as const;
 const TIME_HEADERS = new Set(['io.cncf.notary.signingTime', 'io.cncf.notary.authenticSigningTime', 'io.cncf.notary.expiry']);
 
-const decoder = new Decoder({ mapsAsObjects: false, useRecords: false } as ConstructorParameters<typeof Decoder>[0]);
+/** Every map decodes as a Map (labels keep their CBOR type); a repeated key or nesting deeper than 16 is an error. */
+const DECODE_OPTIONS = { preferMap: true, preventDuplicateKeys: true, max_depth: 16 } as const;
 
 function decode(bytes: Uint8Array, what: string): unknown {
   try {
-    return decoder.decode(bytes) as unknown;
+    return decodeFirstSync(bytes, DECODE_OPTIONS) as unknown;
   } catch (err) {
     throw new EnvelopeError(`${what} is not valid CBOR (${(err as Error).message})`);
   }
@@ -57,7 +58,7 @@ export function sigStructure(protectedBytes: Buffer, payload: Buffer): Buffer {
 export function parseCoseEnvelope(bytes: Buffer): ParsedEnvelope {
   if (bytes.length > MAX_ENVELOPE_BYTES) throw new EnvelopeError(`envelope is larger than ${MAX_ENVELOPE_BYTES} bytes`);
   const top = decode(bytes, 'envelope');
-  if (!(top instanceof Tag) || top.tag !== COSE_SIGN1_TAG || !Array.isArray(top.value) || top.value.length !== 4) throw new EnvelopeError('envelope is not a tagged COSE_Sign1 message (tag 18, array of 4)');
+  if (!(top instanceof Tagged) || top.tag !== COSE_SIGN1_TAG || !Array.isArray(top.value) || top.value.length !== 4) throw new EnvelopeError('envelope is not a tagged COSE_Sign1 message (tag 18, array of 4)');
   const [protectedValue, unprotected, payloadValue, signatureValue] = top.value as unknown[];
   const protectedBytes = bstr(protectedValue, 'protected header');
   const payload = bstr(payloadValue, 'payload (detached payloads are not supported)');

@@ -3,7 +3,7 @@
  * the same verdicts from both formats, tampering refused, malformed CBOR a clean failure.
  */
 import fc from 'fast-check';
-import { Decoder, Tag } from 'cbor-x/decode-no-eval';
+import { Tagged, decodeFirstSync } from 'cbor';
 import { buildTrustStore, parseTrustPolicyDocument, verifyNotationSignature, type TrustPolicy } from '../../../../src/core/signatures';
 import { haveVectors, storeOf, vector } from '../../../support/vectors';
 
@@ -70,7 +70,7 @@ d('COSE envelopes', () => {
       { type: 'tsa', name: 'test-timestamp', file: 'globalsignRoot.cer', bytes: vector('notation-go/verifier/testdata/truststore/x509/tsa/test-timestamp/globalsignRoot.cer') },
     ]);
     const envelope = vector('notation-go/verifier/testdata/timestamp/sigEnv/coseWithTimestamp.sig');
-    const decoded = new Decoder({ mapsAsObjects: false, useRecords: false } as never).decode(envelope) as Tag;
+    const decoded = decodeFirstSync(envelope, { preferMap: true }) as Tagged;
     const payload = JSON.parse(Buffer.from((decoded.value as Uint8Array[])[2]).toString('utf8')) as { targetArtifact: typeof ALPINE };
     const r = verifyNotationSignature({ signatureDigest: 'x', envelope, envelopeMediaType: 'application/cose', target: payload.targetArtifact, policy, store: tsStore, now: NOW });
     expect(r.outcome).toBe('verified');
