@@ -148,3 +148,22 @@ export interface SecretStore {
   /** Reads the current version back (value, tags, expiry) to confirm a write. */
   readBack(name: string): Promise<{ value: string; tags: Record<string, string>; expiresOn?: Date }>;
 }
+
+// ---- Retention and purge: images still deployed ----
+
+/** One container image reference found deployed. */
+export interface DeployedImage {
+  /** The reference exactly as deployed (`host/repo:tag`, `host/repo@sha256:…` or `host/repo:tag@sha256:…`). */
+  image: string;
+  /** Where it runs: the ARM id of the Container Apps revision or container group, and the container's name. */
+  source: string;
+}
+
+/**
+ * Lists the images referenced by running Container Apps revisions and Container Instances groups in the
+ * configured scopes (`ACR_GUARD_INUSE_SCOPES`). Throws when any scope cannot be listed completely: the purge
+ * then does not run (fail closed), it never purges on a partial answer.
+ */
+export interface InUseLookup {
+  listDeployedImages(): Promise<DeployedImage[]>;
+}
