@@ -51,7 +51,7 @@ export interface ArmInUseLookupOptions {
 const SETTING = 'ACR_GUARD_INUSE_SCOPES';
 
 function roleHint(scope: InUseScope): string {
-  return `grant the app's managed identity read access on ${scope.id} (Reader, or the narrower role with Microsoft.App/containerApps/read, Microsoft.App/containerApps/revisions/read, Microsoft.App/jobs/read and Microsoft.ContainerInstance/containerGroups/read that infra/main.bicep assigns), or correct ${SETTING}`;
+  return `grant the app's managed identity read access on ${scope.id} (the "acr-guard in-use reader" role of infra/modules/inUseReader.bicep: Microsoft.App/containerApps/read, containerApps/revisions/read, jobs/read, Microsoft.ContainerInstance/containerGroups/read; or Reader), or correct ${SETTING}`;
 }
 
 /** Where one image was found, for `DeployedImage.source`. */
