@@ -112,37 +112,46 @@ export class ArmInUseLookup implements InUseLookup {
         found.push(image);
       }
     };
+    // Scopes one after another (each is a handful of list calls); an app's revisions are listed concurrently.
     for (const scope of this.options.scopes) {
-      const run = new ScopeRun(this, scope, abortSignal, timeoutMs, add);
-      await run.collect();
+      await new ScopeRun({
+        scope,
+        apps: this.appsClient(scope.subscriptionId),
+        instances: this.instancesClient(scope.subscriptionId),
+        abortSignal,
+        timeoutMs,
+        concurrency: Math.max(1, this.options.concurrency ?? 4),
+        add,
+      }).collect();
     }
     return found;
   }
+}
 
-  /** @internal */
-  clientsFor(subscriptionId: string): { apps: ContainerAppsAPIClient; instances: ContainerInstanceManagementClient } {
-    return { apps: this.appsClient(subscriptionId), instances: this.instancesClient(subscriptionId) };
-  }
-
-  /** @internal */
-  get concurrency(): number {
-    return Math.max(1, this.options.concurrency ?? 4);
-  }
+/** What one scope's listing needs. */
+interface ScopeRunOptions {
+  scope: InUseScope;
+  apps: ContainerAppsAPIClient;
+  instances: ContainerInstanceManagementClient;
+  abortSignal: AbortSignal;
+  timeoutMs: number;
+  concurrency: number;
+  add: (image: DeployedImage) => void;
 }
 
 /** One scope's listing: every SDK call goes through {@link ScopeRun.call}, which names the scope on failure. */
 class ScopeRun {
-  constructor(
-    private readonly lookup: ArmInUseLookup,
-    private readonly scope: InUseScope,
-    private readonly abortSignal: AbortSignal,
-    private readonly timeoutMs: number,
-    private readonly add: (image: DeployedImage) => void,
-  ) {}
+  private readonly scope: InUseScope;
+  private readonly abortSignal: AbortSignal;
+
+  constructor(private readonly o: ScopeRunOptions) {
+    this.scope = o.scope;
+    this.abortSignal = o.abortSignal;
+  }
 
   private fail(err: unknown, what: string): GuardError {
     if (this.abortSignal.aborted) {
-      return new GuardError(ErrorCodes.TRANSIENT, `in-use lookup: ${what} in scope ${this.scope.id} did not finish within ${Math.round(this.timeoutMs / 1000)} s; nothing is known to be unused, retry later`);
+      return new GuardError(ErrorCodes.TRANSIENT, `in-use lookup: ${what} in scope ${this.scope.id} did not finish within ${Math.round(this.o.timeoutMs / 1000)} s; nothing is known to be unused, retry later`);
     }
     const e = sdkError(err, `in-use lookup: ${what} in scope ${this.scope.id}`, roleHint(this.scope));
     // A scope that does not exist is a configuration error, not "nothing deployed": fail closed.
@@ -186,7 +195,7 @@ class ScopeRun {
 
   async collect(): Promise<void> {
     const s = this.scope;
-    const { apps, instances } = this.lookup.clientsFor(s.subscriptionId);
+    const { apps, instances } = this.o;
     const opts = { abortSignal: this.abortSignal };
     switch (s.kind) {
       case 'subscription':
@@ -217,17 +226,17 @@ class ScopeRun {
     for (const [kind, list] of [['container', containers], ['init container', template?.initContainers ?? []]] as const) {
       for (const c of list) {
         if (typeof c.image !== 'string' || c.image.trim() === '') throw this.malformed(`${what} ${resourceId} has a ${kind} without an image`);
-        this.add({ image: c.image, source: sourceOf(resourceId, kind, c.name, note) });
+        this.o.add({ image: c.image, source: sourceOf(resourceId, kind, c.name, note) });
       }
     }
   }
 
   private async containerApps(list: ContainerApp[]): Promise<void> {
-    const { apps } = this.lookup.clientsFor(this.scope.subscriptionId);
+    const { apps } = this.o;
     const ids = list.map((app) => this.resource(app.id, 'containerApp', 'a Container App'));
     // The app's current template first: it is the revision being rolled out (or the latest one).
     list.forEach((app, i) => this.template(ids[i].id, app.template, 'Container App', ' (current template)'));
-    await limit(ids, this.lookup.concurrency, async (app) => {
+    await limit(ids, this.o.concurrency, async (app) => {
       const revisions: Revision[] = await this.all(`listing revisions of Container App ${app.name}`, apps.containerAppsRevisions.listRevisions(app.resourceGroup, app.name, { abortSignal: this.abortSignal }));
       for (const revision of revisions) {
         if (revision.active === false) continue;
@@ -242,7 +251,7 @@ class ScopeRun {
   }
 
   private async groups(list: ContainerGroup[]): Promise<void> {
-    const { instances } = this.lookup.clientsFor(this.scope.subscriptionId);
+    const { instances } = this.o;
     for (let group of list) {
       const ref = this.resource(group.id, 'containerGroup', 'a container group');
       // A listing should carry the containers; if one comes without, read the group itself rather than guess.
@@ -251,7 +260,7 @@ class ScopeRun {
       for (const [kind, list2] of [['container', group.containers], ['init container', group.initContainers ?? []]] as const) {
         for (const c of list2) {
           if (typeof c.image !== 'string' || c.image.trim() === '') throw this.malformed(`container group ${ref.id} has a ${kind} without an image`);
-          this.add({ image: c.image, source: sourceOf(ref.id, kind, c.name) });
+          this.o.add({ image: c.image, source: sourceOf(ref.id, kind, c.name) });
         }
       }
     }

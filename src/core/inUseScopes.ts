@@ -6,7 +6,11 @@
  */
 import { ErrorCodes, GuardError } from './errors';
 
-/** One validated scope. `id` is normalised (canonical segment names, no trailing slash); names keep their case. */
+/**
+ * One validated scope. `id` is normalised: canonical segment keywords, no trailing slash, the subscription id
+ * and resource names in lower case (ARM compares them without case, and these names are lower case by rule);
+ * the resource group keeps its case.
+ */
 export type InUseScope =
   | { kind: 'subscription'; id: string; subscriptionId: string }
   | { kind: 'resourceGroup'; id: string; subscriptionId: string; resourceGroup: string }
@@ -54,8 +58,10 @@ export function parseInUseScope(text: string, field: string): InUseScope {
   if (parts.length !== 9 || parts[5].toLowerCase() !== 'providers') throw fail('a resource id has the form …/providers/<namespace>/<type>/<name>');
   const type = RESOURCE_TYPES[`${parts[6]}/${parts[7]}`.toLowerCase()];
   if (!type) throw fail(`resource type ${parts[6]}/${parts[7]} is not one in-use protection reads`);
-  const name = parts[8];
-  if (!type.name.test(name)) throw fail(`${type.canonical} name ${JSON.stringify(name)} is not valid (${type.rule})`);
+  // ARM ids compare without case, and ARM itself sometimes returns names in another case than they were
+  // created with: the name is checked and kept in lower case, the only case the naming rule allows.
+  const name = parts[8].toLowerCase();
+  if (!type.name.test(name)) throw fail(`${type.canonical} name ${JSON.stringify(parts[8])} is not valid (${type.rule})`);
   return { kind: type.kind, id: `${group}/providers/${type.canonical}/${name}`, subscriptionId: subscriptionId.toLowerCase(), resourceGroup, name };
 }
 

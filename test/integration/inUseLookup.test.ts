@@ -167,6 +167,19 @@ describe('ArmInUseLookup against an ARM stand-in (real SDK clients)', () => {
     expect(new Set(found.map((d) => `${d.image} ${d.source}`)).size).toBe(found.length);
   });
 
+  it('ids ARM returns in another case (a known ARM quirk) are still followed to the revisions', async () => {
+    arm.fault = (req) =>
+      req.path === `${rg('rg-dev')}/providers/Microsoft.App/containerApps`
+        ? {
+            status: 200,
+            body: { value: [{ id: `/subscriptions/${SUB}/resourcegroups/RG-DEV/providers/microsoft.app/containerapps/BATCH`, name: 'batch', type: 'Microsoft.App/containerApps', properties: { template: { containers: [{ name: 'batch', image: `${ACR}/contoso/batch:dev` }] } } }] },
+          }
+        : undefined;
+    const found = await lookup(rg('rg-dev')).listDeployedImages();
+    expect(found).toContainEqual({ image: `${ACR}/contoso/batch:dev`, source: `${rg('RG-DEV')}/providers/Microsoft.App/containerApps/batch (current template), container batch` });
+    expect(arm.server.requests.map((r) => r.path)).toContain(`${rg('RG-DEV')}/providers/Microsoft.App/containerApps/batch/revisions`);
+  });
+
   it('the bearer token is asked for the ARM endpoint scope', async () => {
     const credential = testCredential();
     await lookup(rg('rg-dev'), { credential }).listDeployedImages();

@@ -27,8 +27,8 @@ describe('ACR_GUARD_INUSE_SCOPES', () => {
   });
 
   it('a malformed scope fails the configuration, naming the setting, the item and the expected forms', () => {
-    expect(() => loadConfig({ ...BASE, ACR_GUARD_INUSE_SCOPES: `/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.App/containerApps/Bad_Name` })).toThrow(
-      /^app setting ACR_GUARD_INUSE_SCOPES\[0\]: Microsoft\.App\/containerApps name "Bad_Name" is not valid .*; expected \/subscriptions\/<guid>/,
+    expect(() => loadConfig({ ...BASE, ACR_GUARD_INUSE_SCOPES: `/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.App/containerApps/bad_name` })).toThrow(
+      /^app setting ACR_GUARD_INUSE_SCOPES\[0\]: Microsoft\.App\/containerApps name "bad_name" is not valid .*; expected \/subscriptions\/<guid>/,
     );
     try {
       loadConfig({ ...BASE, ACR_GUARD_INUSE_SCOPES: 'rg-prod' });

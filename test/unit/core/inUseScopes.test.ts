@@ -17,9 +17,10 @@ describe('parseInUseScope', () => {
     expect(parseInUseScope(`${RG}/providers/Microsoft.ContainerInstance/containerGroups/w`, 'f')).toMatchObject({ kind: 'containerGroup', name: 'w' });
   });
 
-  it('matches segment keywords without regard to case and returns canonical ones; names keep their case', () => {
-    const s = parseInUseScope(`/Subscriptions/${SUB}/RESOURCEGROUPS/My.Group(1)_x/PROVIDERS/microsoft.app/CONTAINERAPPS/api`, 'f');
+  it('matches keywords and names without regard to case, as ARM does: canonical keywords, lower-case names, the group as given', () => {
+    const s = parseInUseScope(`/Subscriptions/${SUB}/RESOURCEGROUPS/My.Group(1)_x/PROVIDERS/microsoft.app/CONTAINERAPPS/Api`, 'f');
     expect(s.id).toBe(`/subscriptions/${SUB}/resourceGroups/My.Group(1)_x/providers/Microsoft.App/containerApps/api`);
+    expect(s).toMatchObject({ name: 'api' });
     expect(parseInUseScope(`/subscriptions/${SUB}/resourceGroups/grüppe-ü`, 'f')).toMatchObject({ resourceGroup: 'grüppe-ü' });
   });
 
@@ -37,7 +38,7 @@ describe('parseInUseScope', () => {
     [`${RG}/providers/Microsoft.App/containerApps/api/revisions/api--v1`, /providers\/<namespace>\/<type>\/<name>/],
     [`${RG}/providers/Microsoft.Web/sites/api`, /Microsoft\.Web\/sites is not one in-use protection reads/],
     [`${RG}/providers/Microsoft.App/managedEnvironments/env`, /not one in-use protection reads/],
-    [`${RG}/providers/Microsoft.App/containerApps/API`, /containerApps name "API" is not valid \(2-32 lower-case/],
+    [`${RG}/providers/Microsoft.App/containerApps/API_1`, /containerApps name "API_1" is not valid \(2-32 lower-case/],
     [`${RG}/providers/Microsoft.App/containerApps/a`, /is not valid/],
     [`${RG}/providers/Microsoft.App/containerApps/1api`, /is not valid/],
     [`${RG}/providers/Microsoft.App/containerApps/api-`, /is not valid/],
