@@ -4,7 +4,9 @@
 // Subscription scope for two things only: the resource group and the Defender for Containers pricing.
 // Everything else is in the resource group, built by the modules under ./modules, and every role
 // assignment is scoped to the single resource it is about (no Owner, no Contributor, nothing at
-// subscription or resource-group scope).
+// subscription scope). One exception, on purpose: in-use protection reads the container workloads of the
+// whole resource group (a custom role with four read actions, modules/inUseReader.bicep), so that an app
+// deployed here later is protected from the purge without anyone remembering to list it.
 targetScope = 'subscription'
 
 @description('Required. Short environment name used in resource names, e.g. "prod" (azd sets it).')
@@ -86,6 +88,9 @@ param alertEventGridEndpoint string = ''
 
 @description('Optional. NCRONTAB schedule of acr-guard\'s nightly purge.')
 param purgeSchedule string = '0 0 3 * * *'
+
+@description('Optional. Further scopes whose Container Apps, jobs and container groups run images from the registry (ARM ids of subscriptions, resource groups or single resources), beyond this deployment\'s resource group. Grant acr-guard\'s identity read access there yourself: without it the purge stops (fail closed).')
+param inUseAdditionalScopes array = []
 
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 
@@ -203,10 +208,6 @@ module containerApps 'modules/containerApps.bicep' = {
     authClientId: apiAuthClientId
     zoneRedundant: zoneRedundant
     tags: tags
-    roleAssignments: [
-      // In-use protection lists the images this app runs.
-      { principalId: guardPrincipalId, roleDefinitionId: roles.reader }
-    ]
   }
 }
 
@@ -229,16 +230,19 @@ module worker 'modules/containerInstance.bicep' = if (deployWorker) {
     sku: workerSku
     ccePolicy: workerCcePolicy
     tags: tags
-    roleAssignments: [
-      // In-use protection lists the images this container group runs.
-      { principalId: guardPrincipalId, roleDefinitionId: roles.reader }
-    ]
   }
   dependsOn: [ keyVault ]
 }
 
-// Where in-use protection looks: the API app, and the worker when it is deployed.
-var inUseScopes = deployWorker ? '${containerApps.outputs.apiId},${worker.outputs.workerId}' : containerApps.outputs.apiId
+// Where in-use protection looks: every Container App, job and container group of the resource group (the
+// API app, the worker, and whatever is deployed here later), plus the scopes the owner adds.
+module inUseReader 'modules/inUseReader.bicep' = {
+  scope: rg
+  name: 'inUseReader'
+  params: { resourceToken: resourceToken, principalIds: [ guardPrincipalId ] }
+}
+
+var inUseScopes = join(concat([ rg.id ], inUseAdditionalScopes), ',')
 
 module guard 'modules/functionApp.bicep' = {
   scope: rg

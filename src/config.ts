@@ -7,6 +7,7 @@ import { validateRegistryHost } from './core/reference';
 import { isLoopbackHost } from './local/loopback';
 import { parseDuration } from './core/duration';
 import { parseTokenId, validateRotationSettings } from './core/rotation';
+import { parseInUseScopes, type InUseScope } from './core/inUseScopes';
 
 /** Validated configuration of the Functions app. */
 export interface AppConfig {
@@ -27,6 +28,12 @@ export interface AppConfig {
    * `trustpolicy.json` and `truststore/` (`ACR_GUARD_TRUST_BLOB_URL`). Absent: signatures are inconclusive.
    */
   signatureTrust?: { kind: 'files'; policyFile: string; storeDir: string } | { kind: 'blob'; url: string };
+  /**
+   * In-use protection (`ACR_GUARD_INUSE_SCOPES`): where the purge looks for images deployed in Container Apps
+   * and Container Instances, and the ARM endpoint (`ACR_GUARD_ARM_ENDPOINT`). Absent when the setting is empty
+   * (local runs): the purge then reports in-use protection as off. The Bicep always sets it.
+   */
+  inUse?: { scopes: readonly InUseScope[]; armEndpoint: string };
 }
 
 /**
@@ -176,8 +183,11 @@ export function loadConfig(env: Env): AppConfig {
       ? Object.freeze({ kind: 'files' as const, policyFile: trustPolicyFile, storeDir: trustStoreDir })
       : undefined;
 
+  const inUse = inUseConfig(env);
+
   return Object.freeze({
     signatureTrust,
+    inUse,
     policy: Object.freeze(policy),
     audit: Object.freeze(audit),
     azureClientId,
@@ -185,6 +195,17 @@ export function loadConfig(env: Env): AppConfig {
     plainHttpRegistries: Object.freeze(plainHttpRegistries),
     dryRun: dryRunText === 'true',
   });
+}
+
+function inUseConfig(env: Env): AppConfig['inUse'] {
+  let scopes: InUseScope[];
+  try {
+    scopes = parseInUseScopes(env.ACR_GUARD_INUSE_SCOPES ?? '', 'ACR_GUARD_INUSE_SCOPES');
+  } catch (err) {
+    throw new GuardError(ErrorCodes.INVALID_CONFIG, `app setting ${(err as Error).message}`, { field: 'ACR_GUARD_INUSE_SCOPES' });
+  }
+  if (scopes.length === 0) return undefined;
+  return Object.freeze({ scopes: Object.freeze(scopes.map((s) => Object.freeze(s))), armEndpoint: optionalHttps(env, 'ACR_GUARD_ARM_ENDPOINT', 'https://management.azure.com')! });
 }
 
 /**
@@ -198,7 +219,7 @@ export function describeConfig(config: AppConfig): string {
       ? `table ${config.audit.tableName} at ${config.audit.endpoint}${config.audit.devAccount ? ' (Azurite dev account)' : ''} (from ${config.audit.from})`
       : `files in ${config.audit.dir}`;
   const plainHttp = config.plainHttpRegistries.length ? config.plainHttpRegistries.join(',') : 'none';
-  return `policy: ${policy}; audit: ${audit}; identity: ${config.azureClientId ? `user-assigned ${config.azureClientId}` : 'system-assigned'}; defender subscriptions: ${config.defenderSubscriptions.length || 'all accessible'}; plain-http registries: ${plainHttp}; dry run: ${config.dryRun}; signature trust: ${describeTrust(config.signatureTrust)}`;
+  return `policy: ${policy}; audit: ${audit}; identity: ${config.azureClientId ? `user-assigned ${config.azureClientId}` : 'system-assigned'}; defender subscriptions: ${config.defenderSubscriptions.length || 'all accessible'}; plain-http registries: ${plainHttp}; dry run: ${config.dryRun}; signature trust: ${describeTrust(config.signatureTrust)}; in-use protection: ${config.inUse ? `${config.inUse.scopes.length} scope(s)` : 'off (ACR_GUARD_INUSE_SCOPES not set)'}`;
 }
 
 function describeTrust(trust: AppConfig['signatureTrust']): string {

@@ -83,7 +83,6 @@ const NOT_SET_IN_AZURE: Record<string, string> = {
 const PROVIDED_AHEAD = new Set([
   'ACR_GUARD_REGISTRY_RESOURCE_ID',
   'ACR_GUARD_PURGE_SCHEDULE',
-  'ACR_GUARD_INUSE_SCOPES',
 ]);
 
 /** `{ name: '…', value: … }` entries of the Function App's settings: main's appSettings and the module's hostSettings. */
@@ -183,7 +182,7 @@ const BUILT_IN = {
   'Storage Queue Data Contributor': '974c5e8b-45b9-4653-ba55-5f855dd0fb88',
   'Storage Table Data Contributor': '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3',
 } as const;
-type RoleName = keyof typeof BUILT_IN | 'token credential generator (custom)';
+type RoleName = keyof typeof BUILT_IN | 'token credential generator (custom)' | 'in-use reader (custom)';
 const NAME_OF = new Map<string, RoleName>(Object.entries(BUILT_IN).map(([n, id]) => [id, n as RoleName]));
 
 /** Which module's resource an assignment is on, from the module the assignment list is passed to. */
@@ -225,6 +224,9 @@ function guardAssignments(): string[] {
   // The narrow custom role for token credentials.
   const registryParams = properties(properties(declarationBody(main, 'module', 'registry')).get('params') as Node);
   if (/\bguardPrincipalId\b/.test(registryParams.get('tokenCredentialPrincipalIds')?.text ?? '')) out.push('token credential generator (custom) @ registry');
+  // The narrow custom role for in-use protection, on the resource group (the one group-scoped assignment).
+  const inUseParams = properties(properties(declarationBody(main, 'module', 'inUseReader')).get('params') as Node);
+  if (/\bguardPrincipalId\b/.test(inUseParams.get('principalIds')?.text ?? '')) out.push('in-use reader (custom) @ resource group');
   // The Functions host's storage roles, inside the Function App module.
   const fa = file(FUNCTION_APP);
   const faRoles = literalMap(fa, 'roles');
@@ -251,9 +253,17 @@ const NEEDS: { uses: RegExp; what: string; role: string }[] = [
   { uses: /generateCredentials/, what: 'generates token passwords', role: 'token credential generator (custom) @ registry' },
   { uses: /\bSecretClient\b/, what: 'writes rotated token passwords to Key Vault', role: 'Key Vault Secrets Officer @ key vault' },
   { uses: /LogsQueryClient/, what: 'runs alert queries on Log Analytics', role: 'Log Analytics Reader @ workspace' },
-  { uses: /ContainerAppsAPIClient|arm-appcontainers/, what: 'lists images in use by Container Apps', role: 'Reader @ API container app' },
-  { uses: /ContainerInstanceManagementClient|arm-containerinstance/, what: 'lists images in use by Container Instances', role: 'Reader @ worker container group' },
+  { uses: /ContainerAppsAPIClient|arm-appcontainers/, what: 'lists images in use by Container Apps (apps, revisions, jobs)', role: 'in-use reader (custom) @ resource group' },
+  { uses: /ContainerInstanceManagementClient|arm-containerinstance/, what: 'lists images in use by Container Instances', role: 'in-use reader (custom) @ resource group' },
 ];
+
+/**
+ * Role assignments allowed at resource-group scope, each with its reason. Every other assignment is on one resource.
+ */
+const RESOURCE_GROUP_SCOPED: Record<string, string> = {
+  'infra/modules/inUseReader.bicep:inUseReaderAssignments':
+    'in-use protection must see every Container App, job and container group of the group, including ones deployed later; the custom role holds four read actions only',
+};
 
 /** Roles of the Functions host itself (not of acr-guard's code). */
 const HOST_NEEDS = ['Storage Blob Data Owner @ storage', 'Storage Queue Data Contributor @ storage', 'Monitoring Metrics Publisher @ Application Insights'];
@@ -272,7 +282,7 @@ describe('roles', () => {
     expect(guardAssignments()).toEqual([...new Set([...NEEDS.map((n) => n.role), ...HOST_NEEDS])].sort());
   });
 
-  it('no Owner, Contributor or User Access Administrator; every assignment is scoped to one resource', () => {
+  it('no Owner, Contributor or User Access Administrator; every assignment is scoped to one resource, but the in-use reader on the resource group', () => {
     const forbidden = ['8e3af657-a8ff-443c-a75c-2fe8c4bcb635', 'b24988ac-6180-42a0-ab88-20f7382dd24c', '18d7d88d-d35e-4fb5-a5c3-7773c20a72d9'];
     const bad: string[] = [];
     for (const f of files.values()) {
@@ -281,12 +291,31 @@ describe('roles', () => {
         if (d.kind !== 'resource' || !/Microsoft\.Authorization\/roleAssignments@/.test(d.node.namedChildren[1]?.text ?? '')) continue;
         const scope = objectsWith(d.node, 'principalId').length ? d.node.descendantsOfType('object_property').find((p) => p.namedChildren[0]?.text === 'scope') : undefined;
         const target = scope?.namedChildren[1]?.text ?? '';
+        // The group-scoped exception: no scope property in a module whose target scope is a resource group.
+        if (RESOURCE_GROUP_SCOPED[`${f.path}:${d.name}`] && target === '' && /^targetScope = 'resourceGroup'$/m.test(f.text)) continue;
         if (!target || /\(/.test(target)) bad.push(`${f.path}: ${d.name} is not scoped to a resource (${target || 'no scope'})`);
       }
     }
     // Role assignments live in resource-group modules only; main (subscription scope) assigns nothing itself.
     expect(declarations(file(MAIN)).filter((d) => d.kind === 'resource' && /roleAssignments@/.test(d.node.text))).toEqual([]);
     expect(bad).toEqual([]);
+  });
+
+  it('the in-use reader reads container workloads only (no wildcard), assignable on its resource group only, and covers the whole group', () => {
+    const f = file('infra/modules/inUseReader.bicep');
+    const role = declarationBody(f, 'resource', 'inUseReaderRole');
+    const list = properties(objectsWith(role, 'actions')[0]).get('actions')?.namedChildren.map((n) => stringLiteral(n)) ?? [];
+    expect(list.sort()).toEqual([
+      'Microsoft.App/containerApps/read',
+      'Microsoft.App/containerApps/revisions/read',
+      'Microsoft.App/jobs/read',
+      'Microsoft.ContainerInstance/containerGroups/read',
+    ]);
+    for (const key of ['dataActions', 'notActions', 'notDataActions']) expect(properties(objectsWith(role, 'actions')[0]).get(key)?.text).toBe('[]');
+    expect(properties(properties(role).get('properties') as Node).get('assignableScopes')?.text).toBe('[ resourceGroup().id ]');
+    // The setting names the resource group first, so new workloads there are covered without a change here.
+    expect(appSettingsInBicep().get('ACR_GUARD_INUSE_SCOPES')?.text).toBe('inUseScopes');
+    expect(declarationBody(file(MAIN), 'var', 'inUseScopes').text).toMatch(/^join\(concat\(\[ rg\.id \], inUseAdditionalScopes\), ','\)$/);
   });
 
   it('the custom role only reads tokens and generates their credentials (no wildcard)', () => {

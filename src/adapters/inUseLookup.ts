@@ -1,0 +1,286 @@
+/**
+ * In-use protection: the container images deployed in Azure Container Apps and Azure Container Instances
+ * within the configured scopes (`ACR_GUARD_INUSE_SCOPES`), read through ARM with the real SDK clients:
+ * - `@azure/arm-appcontainers` 3.0.0 (api-version 2025-07-01): `GET …/providers/Microsoft.App/containerApps`
+ *   (by subscription or resource group, paged by `nextLink`) or one app, then `GET …/containerApps/<app>/revisions`
+ *   (paged); `GET …/providers/Microsoft.App/jobs` likewise.
+ * - `@azure/arm-containerinstance` 9.1.0 (api-version 2023-05-01): `GET …/providers/Microsoft.ContainerInstance/containerGroups`
+ *   (by subscription or resource group, paged) or one group.
+ *
+ * What counts as in use (chosen conservatively: an image wrongly kept costs storage, one wrongly deleted
+ * breaks a workload):
+ * - Container Apps: every revision ARM does not report as inactive (`active: false`), whatever its replica
+ *   count or traffic weight (an active revision scaled to zero pulls its image again on the next request),
+ *   plus the app's own current template (the revision being provisioned right now). Containers and init
+ *   containers alike. Inactive revisions are ignored: re-activating one is an operator's deliberate act.
+ * - Container Apps jobs: the job's template (every future execution pulls it).
+ * - Container Instances: every container group that exists, whatever its state (a stopped group restarts
+ *   from its images), containers and init containers alike.
+ *
+ * Fail closed: any error (403, 404, 5xx after the SDK's retries, a timeout, a response without the images)
+ * throws a GuardError naming the scope; a partial list is never returned.
+ */
+import type { TokenCredential } from '@azure/identity';
+import { ContainerAppsAPIClient, type ContainerApp, type Job, type Revision, type Template } from '@azure/arm-appcontainers';
+import { ContainerInstanceManagementClient, type ContainerGroup } from '@azure/arm-containerinstance';
+import type { AppConfig } from '../config';
+import { ErrorCodes, GuardError } from '../core/errors';
+import { parseInUseScope, type InUseScope } from '../core/inUseScopes';
+import type { DeployedImage, InUseLookup } from './ports';
+import { sdkError } from './sdkErrors';
+
+/** Options of {@link ArmInUseLookup}. */
+export interface ArmInUseLookupOptions {
+  credential: TokenCredential;
+  /** Validated scopes (see `parseInUseScopes`). */
+  scopes: readonly InUseScope[];
+  /** ARM endpoint; default `https://management.azure.com` (tests: a loopback server). */
+  endpoint?: string;
+  /** Extra CA (PEM) to trust, for loopback test servers only. */
+  ca?: string;
+  /** SDK retries of 429/5xx/resets before `TRANSIENT` (default 3). */
+  maxRetries?: number;
+  /** First retry delay of the SDK's exponential back-off (default 1 s; tests use less). */
+  retryDelayMs?: number;
+  /** Deadline of one whole lookup (default 120 s); past it the lookup throws `TRANSIENT`. */
+  timeoutMs?: number;
+  /** Apps whose revisions are listed at the same time (default 4). */
+  concurrency?: number;
+}
+
+const SETTING = 'ACR_GUARD_INUSE_SCOPES';
+
+function roleHint(scope: InUseScope): string {
+  return `grant the app's managed identity read access on ${scope.id} (the "acr-guard in-use reader" role of infra/modules/inUseReader.bicep: Microsoft.App/containerApps/read, containerApps/revisions/read, jobs/read, Microsoft.ContainerInstance/containerGroups/read; or Reader), or correct ${SETTING}`;
+}
+
+/** Where one image was found, for `DeployedImage.source`. */
+function sourceOf(resourceId: string, kind: 'container' | 'init container', name: string | undefined, note = ''): string {
+  return `${resourceId}${note}, ${kind} ${name ?? '(unnamed)'}`;
+}
+
+/** {@link InUseLookup} over ARM. One SDK client of each kind per subscription. */
+export class ArmInUseLookup implements InUseLookup {
+  private readonly apps = new Map<string, ContainerAppsAPIClient>();
+  private readonly instances = new Map<string, ContainerInstanceManagementClient>();
+  private readonly endpoint: string;
+
+  constructor(private readonly options: ArmInUseLookupOptions) {
+    this.endpoint = (options.endpoint ?? 'https://management.azure.com').replace(/\/+$/, '');
+  }
+
+  /** The scopes this lookup reads (for a log line saying what in-use protection covers). */
+  get scopes(): readonly InUseScope[] {
+    return this.options.scopes;
+  }
+
+  private clientOptions(): { endpoint: string; retryOptions: { maxRetries: number; retryDelayInMs: number; maxRetryDelayInMs: number }; tlsOptions?: { ca: string } } {
+    return {
+      endpoint: this.endpoint,
+      retryOptions: { maxRetries: this.options.maxRetries ?? 3, retryDelayInMs: this.options.retryDelayMs ?? 1000, maxRetryDelayInMs: 30_000 },
+      ...(this.options.ca ? { tlsOptions: { ca: this.options.ca } } : {}),
+    };
+  }
+
+  private appsClient(subscriptionId: string): ContainerAppsAPIClient {
+    let client = this.apps.get(subscriptionId);
+    if (!client) {
+      client = new ContainerAppsAPIClient(this.options.credential, subscriptionId, this.clientOptions());
+      this.apps.set(subscriptionId, client);
+    }
+    return client;
+  }
+
+  private instancesClient(subscriptionId: string): ContainerInstanceManagementClient {
+    let client = this.instances.get(subscriptionId);
+    if (!client) {
+      client = new ContainerInstanceManagementClient(this.options.credential, subscriptionId, this.clientOptions());
+      this.instances.set(subscriptionId, client);
+    }
+    return client;
+  }
+
+  async listDeployedImages(): Promise<DeployedImage[]> {
+    const timeoutMs = this.options.timeoutMs ?? 120_000;
+    const abortSignal = AbortSignal.timeout(timeoutMs);
+    const found: DeployedImage[] = [];
+    const seen = new Set<string>();
+    const add = (image: DeployedImage): void => {
+      const key = `${image.image}\n${image.source}`;
+      if (!seen.has(key)) {
+        seen.add(key);
+        found.push(image);
+      }
+    };
+    // Scopes one after another (each is a handful of list calls); an app's revisions are listed concurrently.
+    for (const scope of this.options.scopes) {
+      await new ScopeRun({
+        scope,
+        apps: this.appsClient(scope.subscriptionId),
+        instances: this.instancesClient(scope.subscriptionId),
+        abortSignal,
+        timeoutMs,
+        concurrency: Math.max(1, this.options.concurrency ?? 4),
+        add,
+      }).collect();
+    }
+    return found;
+  }
+}
+
+/** What one scope's listing needs. */
+interface ScopeRunOptions {
+  scope: InUseScope;
+  apps: ContainerAppsAPIClient;
+  instances: ContainerInstanceManagementClient;
+  abortSignal: AbortSignal;
+  timeoutMs: number;
+  concurrency: number;
+  add: (image: DeployedImage) => void;
+}
+
+/** One scope's listing: every SDK call goes through {@link ScopeRun.call}, which names the scope on failure. */
+class ScopeRun {
+  private readonly scope: InUseScope;
+  private readonly abortSignal: AbortSignal;
+
+  constructor(private readonly o: ScopeRunOptions) {
+    this.scope = o.scope;
+    this.abortSignal = o.abortSignal;
+  }
+
+  private fail(err: unknown, what: string): GuardError {
+    if (this.abortSignal.aborted) {
+      return new GuardError(ErrorCodes.TRANSIENT, `in-use lookup: ${what} in scope ${this.scope.id} did not finish within ${Math.round(this.o.timeoutMs / 1000)} s; nothing is known to be unused, retry later`);
+    }
+    const e = sdkError(err, `in-use lookup: ${what} in scope ${this.scope.id}`, roleHint(this.scope));
+    // A scope that does not exist is a configuration error, not "nothing deployed": fail closed.
+    if (e.code === ErrorCodes.NOT_FOUND) {
+      return new GuardError(ErrorCodes.UPSTREAM, `${e.message}; the scope does not exist (or is not visible to the app's identity): correct ${SETTING}`, { status: e.status });
+    }
+    return e;
+  }
+
+  private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw this.fail(err, what);
+    }
+  }
+
+  private async all<T>(what: string, pages: AsyncIterable<T>): Promise<T[]> {
+    return this.call(what, async () => {
+      const out: T[] = [];
+      for await (const item of pages) out.push(item);
+      return out;
+    });
+  }
+
+  private malformed(what: string): GuardError {
+    return new GuardError(ErrorCodes.MALFORMED, `in-use lookup: ${what} in scope ${this.scope.id}; the images in use cannot be known, so nothing counts as unused`);
+  }
+
+  /** The resource id ARM returned, validated as the expected kind before its names reach another URL. */
+  private resource(id: string | undefined, kind: InUseScope['kind'], what: string): Extract<InUseScope, { name: string }> {
+    let parsed: InUseScope | undefined;
+    try {
+      parsed = id === undefined ? undefined : parseInUseScope(id, 'id');
+    } catch {
+      parsed = undefined;
+    }
+    if (!parsed || parsed.kind !== kind || !('name' in parsed)) throw this.malformed(`${what} has no valid resource id (${JSON.stringify(id?.slice(0, 200))})`);
+    return parsed;
+  }
+
+  async collect(): Promise<void> {
+    const s = this.scope;
+    const { apps, instances } = this.o;
+    const opts = { abortSignal: this.abortSignal };
+    switch (s.kind) {
+      case 'subscription':
+        await this.containerApps(await this.all('listing Container Apps', apps.containerApps.listBySubscription(opts)));
+        this.jobs(await this.all('listing Container Apps jobs', apps.jobs.listBySubscription(opts)));
+        await this.groups(await this.all('listing container groups', instances.containerGroups.list(opts)));
+        return;
+      case 'resourceGroup':
+        await this.containerApps(await this.all('listing Container Apps', apps.containerApps.listByResourceGroup(s.resourceGroup, opts)));
+        this.jobs(await this.all('listing Container Apps jobs', apps.jobs.listByResourceGroup(s.resourceGroup, opts)));
+        await this.groups(await this.all('listing container groups', instances.containerGroups.listByResourceGroup(s.resourceGroup, opts)));
+        return;
+      case 'containerApp':
+        await this.containerApps([await this.call(`reading Container App ${s.name}`, () => apps.containerApps.get(s.resourceGroup, s.name, opts))]);
+        return;
+      case 'containerAppJob':
+        this.jobs([await this.call(`reading Container Apps job ${s.name}`, () => apps.jobs.get(s.resourceGroup, s.name, opts))]);
+        return;
+      case 'containerGroup':
+        await this.groups([await this.call(`reading container group ${s.name}`, () => instances.containerGroups.get(s.resourceGroup, s.name, opts))]);
+        return;
+    }
+  }
+
+  private template(resourceId: string, template: Template | undefined, what: string, note = ''): void {
+    const containers = template?.containers ?? [];
+    if (containers.length === 0) throw this.malformed(`${what} ${resourceId} came without template.containers`);
+    for (const [kind, list] of [['container', containers], ['init container', template?.initContainers ?? []]] as const) {
+      for (const c of list) {
+        if (typeof c.image !== 'string' || c.image.trim() === '') throw this.malformed(`${what} ${resourceId} has a ${kind} without an image`);
+        this.o.add({ image: c.image, source: sourceOf(resourceId, kind, c.name, note) });
+      }
+    }
+  }
+
+  private async containerApps(list: ContainerApp[]): Promise<void> {
+    const { apps } = this.o;
+    const ids = list.map((app) => this.resource(app.id, 'containerApp', 'a Container App'));
+    // The app's current template first: it is the revision being rolled out (or the latest one).
+    list.forEach((app, i) => this.template(ids[i].id, app.template, 'Container App', ' (current template)'));
+    await limit(ids, this.o.concurrency, async (app) => {
+      const revisions: Revision[] = await this.all(`listing revisions of Container App ${app.name}`, apps.containerAppsRevisions.listRevisions(app.resourceGroup, app.name, { abortSignal: this.abortSignal }));
+      for (const revision of revisions) {
+        if (revision.active === false) continue;
+        const revisionId = revision.id ?? `${app.id}/revisions/${revision.name ?? '(unnamed)'}`;
+        this.template(revisionId, revision.template, 'revision');
+      }
+    });
+  }
+
+  private jobs(list: Job[]): void {
+    for (const job of list) this.template(this.resource(job.id, 'containerAppJob', 'a Container Apps job').id, job.template, 'Container Apps job');
+  }
+
+  private async groups(list: ContainerGroup[]): Promise<void> {
+    const { instances } = this.o;
+    for (let group of list) {
+      const ref = this.resource(group.id, 'containerGroup', 'a container group');
+      // A listing should carry the containers; if one comes without, read the group itself rather than guess.
+      if (!group.containers?.length) group = await this.call(`reading container group ${ref.name}`, () => instances.containerGroups.get(ref.resourceGroup, ref.name, { abortSignal: this.abortSignal }));
+      if (!group.containers?.length) throw this.malformed(`container group ${ref.id} came without containers`);
+      for (const [kind, list2] of [['container', group.containers], ['init container', group.initContainers ?? []]] as const) {
+        for (const c of list2) {
+          if (typeof c.image !== 'string' || c.image.trim() === '') throw this.malformed(`container group ${ref.id} has a ${kind} without an image`);
+          this.o.add({ image: c.image, source: sourceOf(ref.id, kind, c.name) });
+        }
+      }
+    }
+  }
+}
+
+/** Runs `fn` over `items` with at most `n` in flight; rejects with the first failure. */
+async function limit<T>(items: readonly T[], n: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) await fn(items[next++]);
+  };
+  await Promise.all(Array.from({ length: Math.min(n, items.length) }, worker));
+}
+
+/**
+ * The in-use lookup the configuration asks for, or `undefined` when `ACR_GUARD_INUSE_SCOPES` is empty (local
+ * runs): the purge must then say that in-use protection is off. `ca` trusts a loopback ARM stand-in.
+ */
+export function inUseLookupFor(config: Pick<AppConfig, 'inUse'>, credential: TokenCredential, options: { ca?: string } = {}): ArmInUseLookup | undefined {
+  if (!config.inUse) return undefined;
+  return new ArmInUseLookup({ credential, scopes: config.inUse.scopes, endpoint: config.inUse.armEndpoint, ca: options.ca });
+}
