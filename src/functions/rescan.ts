@@ -20,7 +20,7 @@ import * as df from 'durable-functions';
 import { ErrorCodes, GuardError, invalidInput } from '../core/errors';
 import { isRegistryAllowed } from '../core/policy';
 import type { Policy } from '../core/policyTypes';
-import { formatImage, parseImageReference } from '../core/reference';
+import { formatImage, isReferrerTag, parseImageReference } from '../core/reference';
 import type { ImageId } from '../core/types';
 import type { RegistryClientFactory } from '../adapters/ports';
 import { getRuntime } from '../runtime';
@@ -30,12 +30,6 @@ import { AppRoles, HttpErrorCodes, answer, errorResponse, jsonResponse, readJson
 
 /** Most tags a repository rescan resolves; a repository with more is refused (rescan by image instead). */
 export const MAX_REPOSITORY_TAGS = 100;
-
-/**
- * Tags that are not images: the OCI referrers tag schema (`sha256-<hex>`, an index of an image's referrers on
- * registries without the referrers API) and cosign's `sha256-<hex>.sig|.att|.sbom`.
- */
-const REFERRER_TAG = /^sha(?:256|512)-[0-9a-f]{64,128}(?:\.[a-z]+)?$/;
 
 /** Dependencies of the rescan handlers. */
 export interface RescanDeps {
@@ -103,7 +97,7 @@ async function resolveTarget(target: RescanTarget, registry: RegistryClientFacto
     last = page.next;
   } while (last !== undefined);
   const byDigest = new Map<string, { image: ImageId; tag?: string }>();
-  for (const tag of tags.filter((t) => !REFERRER_TAG.test(t))) {
+  for (const tag of tags.filter((t) => !isReferrerTag(t))) {
     const digest = await client.resolveTag(target.repository, tag);
     if (!byDigest.has(digest)) byDigest.set(digest, { image: { registry: target.registry, repository: target.repository, digest }, tag });
   }

@@ -43,7 +43,7 @@ function get(path: string, params: Record<string, string>, headers: Record<strin
   return new HttpRequest({ method: 'GET', url: `${ORIGIN}${path}`, headers, params });
 }
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Json = Record<string, any>;
 
 function body(res: HttpResponseInit): Json {
   return res.jsonBody as Json;
