@@ -41,6 +41,8 @@ export interface LocalStackOptions {
 export interface LocalStack {
   service: LocalService;
   registry: RunningRegistry;
+  /** The bearer token the registry sends with its notifications (fresh per start; never printed). */
+  notificationToken: string;
   /** Resolves when seeding finished (at once with `seed: false`). */
   seeded: Promise<void>;
   /** Stops the registry and the service (in that order: no notification is left half-delivered). */
@@ -78,6 +80,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   return {
     service,
     registry,
+    notificationToken,
     seeded,
     stop: async () => {
       await registry.stop();
