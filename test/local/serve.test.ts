@@ -19,6 +19,8 @@ import { pushArtifact, pushImage } from '../../src/local/ociPush';
 import { sampleSarif } from '../../src/local/sampleReports';
 import { freePort } from '../../src/local/registryServer';
 import { startLocalStack, type LocalStack } from '../../src/local/stack';
+import { startService } from '../../src/local/serve';
+import { loadPolicy } from '../../src/core/policy';
 
 const ROOT = join(__dirname, '../..');
 
@@ -136,6 +138,31 @@ describe('local service (in-process)', () => {
   it('skips the timers that are not configured, with one line each', () => {
     expect(logs.filter((l) => l.startsWith('timer alertQueries: skipped'))).toHaveLength(1);
     expect(logs.filter((l) => l.startsWith('timer rotateTokens: skipped'))).toHaveLength(1);
+  });
+});
+
+describe('local service with --auth easyauth', () => {
+  it('checks x-ms-client-principal and the app roles as in Azure', async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), 'acr-guard-auth-'));
+    const policy = loadPolicy('version: 1\nregistries: [{ host: "registry.example.com" }]\ngate: []\nretention: []\n', 'test policy');
+    const service = await startService({ policy, stateDir, auth: 'easyauth', env: {} });
+    try {
+      const principal = (roles: string[]) => Buffer.from(JSON.stringify({ auth_typ: 'aad', claims: roles.map((val) => ({ typ: 'roles', val })) })).toString('base64');
+      const verdict = `${service.url}/api/verdicts/registry.example.com/team/api@sha256:${'a'.repeat(64)}`;
+      expect((await fetch(verdict)).status).toBe(401);
+      expect((await fetch(verdict, { headers: { 'x-ms-client-principal': principal(['Verdicts.Read']) } })).status).toBe(404);
+      const rescan = (roles: string[]) =>
+        fetch(`${service.url}/api/rescan`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-ms-client-principal': principal(roles) },
+          body: JSON.stringify({ image: '169.254.169.254/x:1' }),
+        });
+      expect((await rescan(['Verdicts.Read'])).status).toBe(403);
+      expect(((await (await rescan(['Rescan.Request'])).json()) as any).error.code).toBe('REGISTRY_NOT_ALLOWED');
+    } finally {
+      await service.stop();
+      rmSync(stateDir, { recursive: true, force: true });
+    }
   });
 });
 
