@@ -71,5 +71,8 @@ export async function serveCommand(
   });
   io.err(`${signal}: stopping the registry and the service; running gates resume on the next start`);
   await stack.stop();
+  // A gate still waiting for a timer or an activity would keep the process alive; its history is saved up to
+  // its last step and it resumes on the next start, so the process need not wait for it.
+  if (signals === process) setTimeout(() => process.exit(ExitCodes.OK), 200).unref();
   return ExitCodes.OK;
 }

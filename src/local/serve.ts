@@ -285,7 +285,12 @@ export async function startService(options: ServeOptions): Promise<LocalService>
       return send(res, await handleRescan(toRequest(req, {}, body), rescanDeps, context('rescan', log)));
     }
     if (method === 'GET' && path.startsWith('/api/rescan/')) {
-      const instanceId = decodeURIComponent(path.slice('/api/rescan/'.length));
+      let instanceId = path.slice('/api/rescan/'.length);
+      try {
+        instanceId = decodeURIComponent(instanceId);
+      } catch {
+        // Left as sent: the handler refuses it as a malformed id (400).
+      }
       return send(res, await handleRescanStatus(toRequest(req, { instanceId }), rescanDeps, context('rescanStatus', log)));
     }
     if (method === 'GET' && path.startsWith('/api/verdicts/')) {

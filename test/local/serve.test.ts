@@ -267,10 +267,16 @@ describe('local service restart (child process killed mid-gate)', () => {
     // Only one gate instance exists for the image (no duplicate start from a redelivered notification).
     expect(histories().filter((h) => h.events.some((e) => e.EventType === EventType.ExecutionStarted && e.Input?.includes(image.digest)))).toHaveLength(1);
 
-    // Ctrl-C (SIGTERM here): the service stops the registry and exits 0.
+    // Ctrl-C (SIGTERM here) while another gate waits for its scan: the service stops the registry and exits 0
+    // at once, without waiting for that gate (it resumes on the next start).
+    const other = await pushWithReport(host, 'demo/slow', '2', false);
+    await until('the second gate to wait', async () => histories().find((x) => x.id === gateInstanceId(other) && x.events.some((e) => e.EventType === EventType.TimerCreated)), 15_000);
+    const stopAt = Date.now();
     process.kill(child.pid as number, 'SIGTERM');
     const code = await new Promise<number | null>((r) => child?.once('exit', (c) => r(c)));
     expect(code).toBe(0);
+    expect(Date.now() - stopAt).toBeLessThan(2_500);
+    expect(histories().find((x) => x.id === gateInstanceId(other))?.events.some((e) => e.EventType === EventType.ExecutionCompleted)).toBe(false);
     expect(await portOpen(registryPort)).toBe(false);
     expect(await portOpen(port)).toBe(false);
   }, 90_000);
