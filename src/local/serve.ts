@@ -252,11 +252,16 @@ export async function startService(options: ServeOptions): Promise<LocalService>
   const rescanDeps = { policy, starter: runner, registry: services.registry, auth };
   const page = pageDir();
   let origin = '';
+  const allowedHosts = new Set<string>();
 
   const toRequest = (req: IncomingMessage, params: Record<string, string>, body?: Buffer): HttpRequest =>
     new HttpRequest({ method: req.method ?? 'GET', url: `${origin}${req.url ?? '/'}`, headers: headerRecord(req), params, ...(body ? { body: { bytes: body } } : {}) });
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // DNS rebinding: a web page whose name resolves to 127.0.0.1 reaches this port with its own Host header.
+    if (!allowedHosts.has((req.headers.host ?? '').toLowerCase())) {
+      return send(res, errorResponse(421, 'MISDIRECTED_REQUEST', `host: expected ${[...allowedHosts].join(' or ')} (the local service answers on loopback names only)`, 'host'));
+    }
     const url = new URL(req.url ?? '/', origin);
     const path = url.pathname;
     const method = req.method ?? 'GET';
@@ -357,6 +362,7 @@ export async function startService(options: ServeOptions): Promise<LocalService>
   });
   const port = (server.address() as AddressInfo).port;
   origin = `http://${options.host ?? '127.0.0.1'}:${port}`;
+  for (const name of [options.host ?? '127.0.0.1', '127.0.0.1', 'localhost', '[::1]']) allowedHosts.add(`${name}:${port}`);
   const resumed = await runner.resume();
 
   const env = options.env ?? process.env;

@@ -7,6 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
@@ -132,6 +133,19 @@ describe('local service (in-process)', () => {
     expect(await page.text()).toContain('<table id="images">');
     expect((await fetch(`${stack.service.url}/app.js`)).headers.get('content-type')).toContain('javascript');
     expect((await fetch(`${stack.service.url}/../../etc/passwd`)).status).toBe(404);
+    // DNS rebinding: the same port reached under another name is refused.
+    const withHost = (host: string) =>
+      new Promise<number>((resolve, reject) => {
+        const req = httpRequest({ host: '127.0.0.1', port: stack.service.port, path: '/api/images', headers: { host } }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    expect(await withHost(`attacker.example:${stack.service.port}`)).toBe(421);
+    expect(await withHost(`127.0.0.1.nip.io:${stack.service.port}`)).toBe(421);
+    expect(await withHost(`localhost:${stack.service.port}`)).toBe(200);
     expect((await fetch(`${stack.service.url}/api/rescan`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: 'x'.repeat(10_000) })).status).toBe(413);
   });
 
