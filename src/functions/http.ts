@@ -24,8 +24,20 @@ export const AppRoles = {
   read: 'Verdicts.Read',
 } as const;
 
-/** How callers are authenticated beyond the function key. */
-export type HttpAuthMode = 'easyauth' | 'off';
+/**
+ * How callers are authenticated beyond the function key: `easyauth` trusts the principal App Service
+ * authentication passes; `unconfigured` refuses every call (App Service authentication is off, so the header
+ * could be forged by any holder of a function key); `off` checks nothing (the local service, by default).
+ */
+export type HttpAuthMode = 'easyauth' | 'unconfigured' | 'off';
+
+/**
+ * The mode of the HTTP functions in Azure: `easyauth` when App Service authentication is on (App Service sets
+ * `WEBSITE_AUTH_ENABLED=True` then), `unconfigured` otherwise.
+ */
+export function azureAuthMode(env: Record<string, string | undefined>): HttpAuthMode {
+  return env.WEBSITE_AUTH_ENABLED?.trim().toLowerCase() === 'true' ? 'easyauth' : 'unconfigured';
+}
 
 /** Codes of HTTP-level refusals (beside the GuardError codes). */
 export const HttpErrorCodes = {
@@ -172,6 +184,16 @@ export function readClientPrincipal(request: HttpRequest): ClientPrincipal | und
  */
 export function requireRole(request: HttpRequest, mode: HttpAuthMode, roles: readonly string[]): ClientPrincipal | undefined {
   if (mode === 'off') return undefined;
+  if (mode === 'unconfigured') {
+    throw new HttpRefusal(
+      errorResponse(
+        401,
+        HttpErrorCodes.UNAUTHENTICATED,
+        'App Service authentication (Easy Auth) is not enabled on this function app, so no caller can be trusted; deploy with guardApiClientId set (README, "HTTP API")',
+        'x-ms-client-principal',
+      ),
+    );
+  }
   const principal = readClientPrincipal(request);
   if (!principal) {
     throw new HttpRefusal(

@@ -26,7 +26,7 @@ import type { RegistryClientFactory } from '../adapters/ports';
 import { getRuntime } from '../runtime';
 import { durableGateStarter } from './durableStarter';
 import { startRescan, type GateStatusStarter } from './gateStarter';
-import { AppRoles, HttpErrorCodes, answer, errorResponse, jsonResponse, readJsonBody, requireRole, type HttpAuthMode } from './http';
+import { AppRoles, HttpErrorCodes, answer, azureAuthMode, errorResponse, jsonResponse, readJsonBody, requireRole, type HttpAuthMode } from './http';
 
 /** Most tags a repository rescan resolves; a repository with more is refused (rescan by image instead). */
 export const MAX_REPOSITORY_TAGS = 100;
@@ -173,7 +173,7 @@ app.http('rescan', {
   extraInputs: [df.input.durableClient()],
   handler: (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
     const runtime = getRuntime();
-    return handleRescan(request, { policy: runtime.policy(), starter: durableGateStarter(df.getClient(context)), registry: runtime.services.registry, auth: 'easyauth' }, context);
+    return handleRescan(request, { policy: runtime.policy(), starter: durableGateStarter(df.getClient(context)), registry: runtime.services.registry, auth: azureAuthMode(process.env) }, context);
   },
 });
 
@@ -183,5 +183,5 @@ app.http('rescanStatus', {
   route: 'rescan/{instanceId}',
   extraInputs: [df.input.durableClient()],
   handler: (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> =>
-    handleRescanStatus(request, { starter: durableGateStarter(df.getClient(context)), auth: 'easyauth' }, context),
+    handleRescanStatus(request, { starter: durableGateStarter(df.getClient(context)), auth: azureAuthMode(process.env) }, context),
 });

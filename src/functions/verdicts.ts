@@ -14,7 +14,7 @@ import { formatImage, parseImageReference } from '../core/reference';
 import type { ImageId } from '../core/types';
 import type { AuditStore } from '../adapters/ports';
 import { getRuntime } from '../runtime';
-import { AppRoles, HttpErrorCodes, answer, errorResponse, jsonResponse, requireRole, type HttpAuthMode } from './http';
+import { AppRoles, HttpErrorCodes, answer, azureAuthMode, errorResponse, jsonResponse, requireRole, type HttpAuthMode } from './http';
 
 /** Dependencies of {@link handleVerdict}. */
 export interface VerdictDeps {
@@ -70,6 +70,6 @@ app.http('verdicts', {
   route: 'verdicts/{*image}',
   handler: (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
     const runtime = getRuntime();
-    return handleVerdict(request, { policy: runtime.policy(), audit: runtime.services.audit, auth: 'easyauth' }, context);
+    return handleVerdict(request, { policy: runtime.policy(), audit: runtime.services.audit, auth: azureAuthMode(process.env) }, context);
   },
 });

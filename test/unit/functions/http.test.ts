@@ -1,6 +1,6 @@
 /** The HTTP edge helpers with real HttpRequest objects: Easy Auth principals, body limits, content types. */
 import { HttpRequest } from '@azure/functions';
-import { HttpRefusal, readClientPrincipal, readJsonBody, requireRole } from '../../../src/functions/http';
+import { HttpRefusal, azureAuthMode, readClientPrincipal, readJsonBody, requireRole } from '../../../src/functions/http';
 
 const b64 = (value: unknown) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64');
 
@@ -74,5 +74,17 @@ describe('JSON bodies', () => {
     expect(await refusal(readJsonBody(req({ 'content-type': 'application/json' }, `"${'x'.repeat(100)}"`), 64))).toBe(413);
     const invalidUtf8 = new HttpRequest({ method: 'POST', url: 'http://localhost/', headers: { 'content-type': 'application/json' }, body: { bytes: new Uint8Array([0x22, 0xff, 0xfe, 0x22]) } });
     expect(await refusal(readJsonBody(invalidUtf8))).toBe(400);
+  });
+});
+
+describe('auth mode in Azure', () => {
+  it('trusts the principal header only when App Service authentication is on', async () => {
+    expect(azureAuthMode({ WEBSITE_AUTH_ENABLED: 'True' })).toBe('easyauth');
+    expect(azureAuthMode({ WEBSITE_AUTH_ENABLED: 'False' })).toBe('unconfigured');
+    expect(azureAuthMode({})).toBe('unconfigured');
+    // Without Easy Auth, a forged principal with the right role is still refused.
+    const forged = req({ 'x-ms-client-principal': b64({ auth_typ: 'aad', claims: [{ typ: 'roles', val: 'Rescan.Request' }] }) });
+    expect(await refusal(() => requireRole(forged, 'unconfigured', ['Rescan.Request']))).toBe(401);
+    expect(requireRole(forged, 'easyauth', ['Rescan.Request'])?.roles).toEqual(['Rescan.Request']);
   });
 });
