@@ -22,7 +22,11 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
 import type { TokenCredential } from '@azure/identity';
-import { loadAlertsConfig, loadRotationConfig } from '../config';
+import { TIMER_SCHEDULES, loadAlertsConfig, loadRotationConfig, timerSchedule } from '../config';
+import { MemoryAlertStateStore } from '../adapters/alertState';
+import { alertRunFor, rotationRunFor, type TimerDeps } from '../jobs/compose';
+import { runAlertRules } from '../jobs/alertRun';
+import { rotateTokens } from '../jobs/tokenRotation';
 import { parseRegistryNotification, type PushEventParse } from '../core/events';
 import { isGuardError } from '../core/errors';
 import { cronMatches, parseCron, type CronSchedule } from '../core/cron';
@@ -66,6 +70,8 @@ export interface ServeOptions {
   /** Credential for the timers' Azure clients (default `DefaultAzureCredential`, created only when a timer runs). */
   credential?: () => TokenCredential;
   signatureTrust?: SignatureTrust | (() => Promise<SignatureTrust>);
+  /** Extra CA (PEM) the timers' Azure clients trust: loopback stand-ins in tests. */
+  ca?: string;
   log?: (line: string) => void;
 }
 
@@ -212,13 +218,35 @@ interface LocalTimer {
   run: () => Promise<void>;
 }
 
-/** The timers whose settings are present; each one missing is skipped with one log line. */
-async function localTimers(env: Record<string, string | undefined>, credential: () => TokenCredential, log: (line: string) => void): Promise<LocalTimer[]> {
+/**
+ * The timers whose settings are present; each one missing is skipped with one log line. They run the same
+ * jobs as the Functions timers (`runAlertRules`, `rotateTokens` over `alertRunFor`/`rotationRunFor`); the alert
+ * de-duplication state lives for the service's lifetime (in Azure it is a table).
+ */
+function localTimers(env: Record<string, string | undefined>, deps: () => TimerDeps, log: (line: string) => void): LocalTimer[] {
   const timers: LocalTimer[] = [];
-  const { timerSchedule } = await import('../config');
-  const candidates = [
-    { name: 'alertQueries', setting: 'ACR_GUARD_ALERT_SCHEDULE' as const, check: () => loadAlertsConfig(env, { requireSinks: false }), module: () => import('../functions/alertQueries'), handler: 'handleAlertQueries' },
-    { name: 'rotateTokens', setting: 'ACR_GUARD_ROTATION_SCHEDULE' as const, check: () => loadRotationConfig(env, { requireSinks: false }), module: () => import('../functions/rotateTokens'), handler: 'handleRotateTokens' },
+  const alertState = new MemoryAlertStateStore();
+  const candidates: Array<{ name: string; setting: keyof typeof TIMER_SCHEDULES; check: () => unknown; run: () => Promise<void> }> = [
+    {
+      name: 'alertQueries',
+      setting: 'ACR_GUARD_ALERT_SCHEDULE',
+      check: () => loadAlertsConfig(env),
+      run: async () => {
+        const config = loadAlertsConfig(env);
+        const report = await runAlertRules({ ...alertRunFor(config, undefined, deps(), { dryRun: false }), state: alertState, nowMs: Date.now() });
+        const failed = report.rules.filter((r) => r.status !== 'ok').map((r) => r.rule);
+        log(`alertQueries: ${report.rules.length} rule(s), ${report.rules.reduce((n, r) => n + r.alerted, 0)} alert(s) sent${failed.length ? `; not complete: ${failed.join(', ')}` : ''}`);
+      },
+    },
+    {
+      name: 'rotateTokens',
+      setting: 'ACR_GUARD_ROTATION_SCHEDULE',
+      check: () => loadRotationConfig(env),
+      run: async () => {
+        const outcomes = await rotateTokens({ ...rotationRunFor(loadRotationConfig(env), undefined, deps(), { dryRun: false }), nowMs: Date.now() });
+        log(`rotateTokens: ${outcomes.map((o) => `${o.secretName ?? o.tokenId}: ${o.result}`).join('; ')}`);
+      },
+    },
   ];
   for (const c of candidates) {
     try {
@@ -228,14 +256,7 @@ async function localTimers(env: Record<string, string | undefined>, credential: 
       continue;
     }
     const schedule = parseCron(timerSchedule(env, c.setting), c.setting);
-    const mod = (await c.module()) as unknown as Record<string, (env: Record<string, string | undefined>, deps: object, ctx: InvocationContext) => Promise<unknown>>;
-    timers.push({
-      name: c.name,
-      schedule,
-      run: async () => {
-        await mod[c.handler](env, { credential: credential(), dryRun: false, nowMs: Date.now() }, context(c.name, log));
-      },
-    });
+    timers.push({ name: c.name, schedule, run: c.run });
     log(`timer ${c.name}: on schedule "${schedule.text}"`);
   }
   return timers;
@@ -376,7 +397,7 @@ export async function startService(options: ServeOptions): Promise<LocalService>
     }
     return credential;
   };
-  const timers = await localTimers(env, getCredential, log);
+  const timers = localTimers(env, () => ({ credential: getCredential(), ca: options.ca, log }), log);
   const busy = new Set<string>();
   let lastSecond = -1;
   const tick = setInterval(() => {
