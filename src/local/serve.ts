@@ -16,37 +16,27 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { randomUUID, timingSafeEqual, createHash } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
 import type { TokenCredential } from '@azure/identity';
-import { TIMER_SCHEDULES, loadAlertsConfig, loadRotationConfig, timerSchedule } from '../config';
-import { MemoryAlertStateStore } from '../adapters/alertState';
-import { alertRunFor, rotationRunFor, type TimerDeps } from '../jobs/compose';
-import { runAlertRules } from '../jobs/alertRun';
-import { rotateTokens } from '../jobs/tokenRotation';
-import { parseRegistryNotification, type PushEventParse } from '../core/events';
-import { isGuardError } from '../core/errors';
-import { cronMatches, parseCron, type CronSchedule } from '../core/cron';
 import type { Policy } from '../core/policyTypes';
-import { formatImage, isReferrerTag } from '../core/reference';
+import { formatImage } from '../core/reference';
 import type { Verdict } from '../core/types';
 import { FileAuditStore } from '../adapters/auditStore';
 import type { AuditStore } from '../adapters/ports';
-import { ACR_GUARD_USER_AGENT, composeGateServices } from '../compose';
+import { composeGateServices } from '../compose';
 import type { SignatureTrust } from '../adapters/signatureVerifier';
-import { startGateForPush } from '../functions/onImagePushed';
 import { handleRescan, handleRescanStatus, verdictPath } from '../functions/rescan';
 import { handleVerdict } from '../functions/verdicts';
 import { MAX_BODY_BYTES, errorResponse, jsonResponse, type HttpAuthMode } from '../functions/http';
 import type { GateOutcome, GateProgress } from '../orchestrations/imageGate';
 import { FileHistoryStore } from './fileHistoryStore';
 import { LocalGateRunner } from './gateRunner';
-
-/** Largest registry notification envelope accepted (bytes). */
-export const MAX_NOTIFICATION_BYTES = 1024 * 1024;
+import { MAX_NOTIFICATION_BYTES, checkNotificationHeaders, receiveNotification } from './notifications';
+import { startLocalTimers } from './localTimers';
 
 /** Options of {@link startService}. */
 export interface ServeOptions {
@@ -155,12 +145,6 @@ function send(res: ServerResponse, response: HttpResponseInit): void {
   res.end(payload);
 }
 
-function sameToken(given: string, expected: string): boolean {
-  const a = createHash('sha256').update(given).digest();
-  const b = createHash('sha256').update(expected).digest();
-  return timingSafeEqual(a, b);
-}
-
 function context(functionName: string, log: (line: string) => void): InvocationContext {
   return new InvocationContext({
     invocationId: randomUUID(),
@@ -210,56 +194,6 @@ async function latestPurgeSummary(audit: AuditStore): Promise<unknown> {
   } catch {
     return null;
   }
-}
-
-interface LocalTimer {
-  name: string;
-  schedule: CronSchedule;
-  run: () => Promise<void>;
-}
-
-/**
- * The timers whose settings are present; each one missing is skipped with one log line. They run the same
- * jobs as the Functions timers (`runAlertRules`, `rotateTokens` over `alertRunFor`/`rotationRunFor`); the alert
- * de-duplication state lives for the service's lifetime (in Azure it is a table).
- */
-function localTimers(env: Record<string, string | undefined>, deps: () => TimerDeps, log: (line: string) => void): LocalTimer[] {
-  const timers: LocalTimer[] = [];
-  const alertState = new MemoryAlertStateStore();
-  const candidates: Array<{ name: string; setting: keyof typeof TIMER_SCHEDULES; check: () => unknown; run: () => Promise<void> }> = [
-    {
-      name: 'alertQueries',
-      setting: 'ACR_GUARD_ALERT_SCHEDULE',
-      check: () => loadAlertsConfig(env),
-      run: async () => {
-        const config = loadAlertsConfig(env);
-        const report = await runAlertRules({ ...alertRunFor(config, undefined, deps(), { dryRun: false }), state: alertState, nowMs: Date.now() });
-        const failed = report.rules.filter((r) => r.status !== 'ok').map((r) => r.rule);
-        log(`alertQueries: ${report.rules.length} rule(s), ${report.rules.reduce((n, r) => n + r.alerted, 0)} alert(s) sent${failed.length ? `; not complete: ${failed.join(', ')}` : ''}`);
-      },
-    },
-    {
-      name: 'rotateTokens',
-      setting: 'ACR_GUARD_ROTATION_SCHEDULE',
-      check: () => loadRotationConfig(env),
-      run: async () => {
-        const outcomes = await rotateTokens({ ...rotationRunFor(loadRotationConfig(env), undefined, deps(), { dryRun: false }), nowMs: Date.now() });
-        log(`rotateTokens: ${outcomes.map((o) => `${o.secretName ?? o.tokenId}: ${o.result}`).join('; ')}`);
-      },
-    },
-  ];
-  for (const c of candidates) {
-    try {
-      c.check();
-    } catch (err) {
-      log(`timer ${c.name}: skipped (not configured: ${isGuardError(err) ? err.message : 'settings missing'})`);
-      continue;
-    }
-    const schedule = parseCron(timerSchedule(env, c.setting), c.setting);
-    timers.push({ name: c.name, schedule, run: c.run });
-    log(`timer ${c.name}: on schedule "${schedule.text}"`);
-  }
-  return timers;
 }
 
 /** Starts the local service. */
@@ -328,39 +262,11 @@ export async function startService(options: ServeOptions): Promise<LocalService>
     }
     if (path === '/api/registry/notifications') {
       if (method !== 'POST') return send(res, errorResponse(405, 'METHOD_NOT_ALLOWED', 'POST /api/registry/notifications'));
-      if (options.notificationToken) {
-        const given = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '';
-        if (!sameToken(given, options.notificationToken)) return send(res, errorResponse(401, 'UNAUTHENTICATED', 'authorization: expected the bearer token configured for the registry notifications', 'authorization'));
-      }
-      const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
-      if (type !== 'application/vnd.docker.distribution.events.v1+json' && type !== 'application/json') {
-        return send(res, errorResponse(415, 'UNSUPPORTED_MEDIA_TYPE', 'Content-Type: expected application/vnd.docker.distribution.events.v1+json', 'content-type'));
-      }
+      const refused = checkNotificationHeaders(headerRecord(req), options.notificationToken);
+      if (refused) return send(res, refused);
       const body = await readBody(req, MAX_NOTIFICATION_BYTES);
       if (!body) return send(res, errorResponse(413, 'PAYLOAD_TOO_LARGE', `body: expected at most ${MAX_NOTIFICATION_BYTES} bytes`, 'body'));
-      let raw: unknown;
-      let parsed: PushEventParse[];
-      try {
-        raw = JSON.parse(body.toString('utf8'));
-        parsed = parseRegistryNotification(raw);
-      } catch (err) {
-        return send(res, errorResponse(400, 'INVALID_INPUT', isGuardError(err) ? err.message : 'body: expected a registry notification envelope { "events": [...] }', isGuardError(err) ? err.field : 'body'));
-      }
-      const rawEvents = (raw as { events: Array<{ request?: { useragent?: unknown } }> }).events;
-      let started = 0;
-      const logger = { log, warn: (line: string) => log(`[warning] ${line}`) };
-      for (const [i, event] of parsed.entries()) {
-        // Pulls, mounts and blob pushes are most of the traffic: dropped without a log line.
-        if (event.kind !== 'push') continue;
-        // On registries without the referrers API, an image's referrers are listed by a `sha256-<hex>` tag: not an image.
-        if (event.tag !== undefined && isReferrerTag(event.tag)) continue;
-        // acr-guard's own writes (promotion into the release repository) copy a digest it has just gated.
-        const agent = rawEvents[i]?.request?.useragent;
-        if (typeof agent === 'string' && agent.startsWith(`${ACR_GUARD_USER_AGENT}/`)) continue;
-        const handled = await startGateForPush(event, { policy, starter: runner }, logger, 'registry notification');
-        if (handled.outcome === 'start' && handled.started) started++;
-      }
-      return send(res, jsonResponse(200, { received: parsed.length, started }));
+      return send(res, await receiveNotification(body, { policy, starter: runner, log }));
     }
     return send(res, errorResponse(404, 'NOT_FOUND', `no route ${method} ${path}`));
   }
@@ -397,24 +303,7 @@ export async function startService(options: ServeOptions): Promise<LocalService>
     }
     return credential;
   };
-  const timers = localTimers(env, () => ({ credential: getCredential(), ca: options.ca, log }), log);
-  const busy = new Set<string>();
-  let lastSecond = -1;
-  const tick = setInterval(() => {
-    const now = new Date();
-    const second = Math.floor(now.getTime() / 1000);
-    if (second === lastSecond) return;
-    lastSecond = second;
-    for (const timer of timers) {
-      if (!cronMatches(timer.schedule, now) || busy.has(timer.name)) continue;
-      busy.add(timer.name);
-      timer
-        .run()
-        .catch((err: unknown) => log(`timer ${timer.name} failed: ${isGuardError(err) ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : String(err)}`))
-        .finally(() => busy.delete(timer.name));
-    }
-  }, 250);
-  tick.unref();
+  const timers = startLocalTimers(env, () => ({ credential: getCredential(), ca: options.ca, log }), log);
 
   return {
     url: origin,
@@ -424,7 +313,7 @@ export async function startService(options: ServeOptions): Promise<LocalService>
     audit,
     resumed,
     stop: async () => {
-      clearInterval(tick);
+      timers.stop();
       runner.stop();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
