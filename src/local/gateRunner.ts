@@ -78,8 +78,6 @@ export class LocalGateRunner implements GateStatusStarter {
 
   constructor(private readonly options: LocalGateRunnerOptions) {
     this.history = options.history ?? new ListableMemoryHistoryStore();
-    // Activities find their services in the process-wide container (as on a Functions worker).
-    setGateServices(options.services);
   }
 
   /** Loads every saved instance and resumes the unfinished ones; resolves to the ids resumed. */
@@ -138,6 +136,9 @@ export class LocalGateRunner implements GateStatusStarter {
   }
 
   private launch(instanceId: string, input: GateInput): void {
+    // Activities find their services in the process-wide container (as on a Functions worker); set when a
+    // gate starts, so a runner that never runs one (a service that failed to start) changes nothing.
+    setGateServices(this.options.services);
     const now = (this.options.now ?? (() => new Date()))();
     const current = this.instances.get(instanceId);
     this.update({ ...(current ?? { createdTime: now.toISOString() }), instanceId, runtimeStatus: 'Running', input, lastUpdatedTime: now.toISOString() });

@@ -22,6 +22,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
 import type { TokenCredential } from '@azure/identity';
+import { ErrorCodes, GuardError } from '../core/errors';
 import type { Policy } from '../core/policyTypes';
 import { formatImage } from '../core/reference';
 import type { Verdict } from '../core/types';
@@ -281,9 +282,15 @@ export async function startService(options: ServeOptions): Promise<LocalService>
   server.requestTimeout = 30_000;
   server.headersTimeout = 10_000;
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    const onError = (err: NodeJS.ErrnoException): void =>
+      reject(
+        err.code === 'EADDRINUSE'
+          ? new GuardError(ErrorCodes.INVALID_CONFIG, `port ${options.port} on ${options.host ?? '127.0.0.1'} is in use; stop what listens there or pass another --port`, { field: 'port' })
+          : err,
+      );
+    server.once('error', onError);
     server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
-      server.off('error', reject);
+      server.off('error', onError);
       resolve();
     });
   });

@@ -149,6 +149,14 @@ describe('local service (in-process)', () => {
     expect((await fetch(`${stack.service.url}/api/rescan`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: 'x'.repeat(10_000) })).status).toBe(413);
   });
 
+  it('names the port when it is taken', async () => {
+    const policy = loadPolicy('version: 1\nregistries: [{ host: "registry.example.com" }]\ngate: []\nretention: []\n', 'test policy');
+    await expect(startService({ policy, stateDir, port: stack.service.port, env: {} })).rejects.toMatchObject({
+      code: 'INVALID_CONFIG',
+      field: 'port',
+    });
+  });
+
   it('skips the timers that are not configured, with one line each', () => {
     expect(logs.filter((l) => l.startsWith('timer alertQueries: skipped'))).toHaveLength(1);
     expect(logs.filter((l) => l.startsWith('timer rotateTokens: skipped'))).toHaveLength(1);
