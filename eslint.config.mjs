@@ -17,6 +17,11 @@ export default tseslint.config(
     languageOptions: { sourceType: 'commonjs', globals: { module: 'writable', process: 'readonly', require: 'readonly' } },
   },
   {
+    // The local service's page: plain browser JavaScript served as it is.
+    files: ['src/local/page/**/*.js'],
+    languageOptions: { sourceType: 'script', globals: { document: 'readonly', fetch: 'readonly', setTimeout: 'readonly', JSON: 'readonly' } },
+  },
+  {
     // Tests build hostile and malformed inputs on purpose.
     files: ['test/**/*.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },

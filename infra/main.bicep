@@ -42,6 +42,9 @@ param alertEmail string = ''
 @description('Required. Client id of the Entra ID app registration that protects the API (callers without a token for it get 401).')
 param apiAuthClientId string
 
+@description('Optional. Client id of the Entra ID app registration of acr-guard\'s own HTTP API (rescan, verdicts), with the app roles Rescan.Request and Verdicts.Read. Empty: App Service authentication stays off on the Function App and its HTTP functions answer 401.')
+param guardApiClientId string = ''
+
 @description('Optional. Key Vault secret names the API reads as Key Vault references. They must exist in the vault before the API revision starts.')
 param apiSecretNames array = []
 
@@ -258,6 +261,7 @@ module guard 'modules/functionApp.bicep' = {
     appInsightsConnectionString: monitoring.outputs.appInsightsConnectionString
     zoneRedundant: zoneRedundant
     tags: tags
+    guardApiClientId: guardApiClientId
     // acr-guard's own settings (src/config.ts). None holds a secret: every service is reached with the
     // managed identity, and token passwords go to Key Vault, never here.
     appSettings: [

@@ -8,6 +8,11 @@ set -euo pipefail
 need_apt=()
 command -v docker-registry >/dev/null 2>&1 || [ -x /usr/bin/docker-registry ] || need_apt+=(docker-registry)
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+# Debian's chromium for the local service's browser test (test/local/page.test.ts, driven by playwright-core).
+# Optional outside CI: without root or sudo it is skipped with one line, and that test skips too.
+if ! [ -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = "0" ] || command -v sudo >/dev/null 2>&1; then need_apt+=(chromium); else echo "ensure-tools: chromium not installed (no root); the browser test will skip" >&2; fi
+fi
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" != "0" ] && ! command -v sudo >/dev/null 2>&1; then

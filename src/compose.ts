@@ -14,6 +14,9 @@ import { DefenderFindingsSource } from './adapters/defenderSource';
 import { createSignatureVerifier, type SignatureTrust } from './adapters/signatureVerifier';
 import type { GateServices } from './orchestrations/services';
 
+/** Product token of the User-Agent acr-guard's registry clients send (`acr-guard/<version>`). */
+export const ACR_GUARD_USER_AGENT = 'acr-guard';
+
 /** Options for {@link composeGateServices}. */
 export interface ComposeOptions {
   /** Returns the current policy (loaded and validated once by the caller). */
@@ -56,7 +59,7 @@ export function allowlistedRegistryFactory(options: Pick<ComposeOptions, 'policy
         host,
         plainHttp: options.plainHttpHosts?.includes(host) ?? false,
         credential: host.endsWith('.azurecr.io') ? options.credential : undefined,
-        userAgent: 'acr-guard/0.1',
+        userAgent: `${ACR_GUARD_USER_AGENT}/0.1`,
       });
       clients.set(host, client);
     }

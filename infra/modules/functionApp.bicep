@@ -36,6 +36,9 @@ param zoneRedundant bool = true
 @description('Optional. Tags applied to every resource.')
 param tags object = {}
 
+@description('Optional. Client id of the Entra ID app registration of the acr-guard HTTP API (app roles Rescan.Request and Verdicts.Read). Set: App Service authentication requires a token for it on every call except the Event Grid webhook; empty: authentication stays off and the HTTP functions answer 401 (they require the principal it provides).')
+param guardApiClientId string = ''
+
 var roles = {
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
   storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
@@ -158,6 +161,42 @@ resource scmPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2
   parent: site
   name: 'scm'
   properties: { allow: false }
+}
+
+// App Service authentication ("Easy Auth") in front of the HTTP functions: it validates the caller's Entra ID
+// token, strips any client-sent x-ms-client-principal and passes its own, whose roles the handlers check
+// (src/functions/http.ts). Event Grid cannot present a token: its webhook stays key-protected only.
+// checkov applies its site checks to every Microsoft.Web/sites/config resource; this one is authsettingsV2, and
+// those checks run (and pass) on `site` itself.
+resource easyAuth 'Microsoft.Web/sites/config@2024-04-01' = if (!empty(guardApiClientId)) {
+  // checkov:skip=CKV_AZURE_13: this resource is the authentication settings; the check reads a site property.
+  // checkov:skip=CKV_AZURE_63: site check (HTTP logging), checked on `site`.
+  // checkov:skip=CKV_AZURE_65: site check (detailed error messages), checked on `site`.
+  // checkov:skip=CKV_AZURE_66: site check (failed request tracing), checked on `site`.
+  // checkov:skip=CKV_AZURE_80: site check (.NET version), checked on `site`.
+  // checkov:skip=CKV_AZURE_88: site check (Azure Files storage), checked on `site`.
+  // checkov:skip=CKV_AZURE_222: site check (public network access), decided on `site`.
+  parent: site
+  name: 'authsettingsV2'
+  properties: {
+    platform: { enabled: true }
+    globalValidation: {
+      requireAuthentication: true
+      unauthenticatedClientAction: 'Return401'
+      excludedPaths: [ '/runtime/webhooks/eventgrid' ]
+    }
+    identityProviders: {
+      azureActiveDirectory: {
+        enabled: true
+        registration: {
+          clientId: guardApiClientId
+          openIdIssuer: '${az.environment().authentication.loginEndpoint}${subscription().tenantId}/v2.0'
+        }
+        validation: { allowedAudiences: [ 'api://${guardApiClientId}' ] }
+      }
+    }
+    login: { tokenStore: { enabled: false } }
+  }
 }
 
 resource diagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {

@@ -1,5 +1,5 @@
 /**
- * `acr-guard demo` (what `npm start` runs): loopback registry, sample images, verdict table.
+ * `acr-guard demo`: loopback registry, sample images, verdict table, in one shot (`npm start` runs `serve`).
  */
 import { runDemoWithRegistry } from '../local/demo';
 import { ExitCodes, outputFormat, parseCommandArgs } from './args';

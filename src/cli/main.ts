@@ -1,5 +1,5 @@
 /**
- * acr-guard command line: `gate` (one image), `demo` (what `npm start` runs), `verify` (signatures of one image).
+ * acr-guard command line: `gate` (one image), `serve` (what `npm start` runs), `demo` (one shot), `verify` (signatures of one image).
  */
 import { isGuardError } from '../core/errors';
 import { ExitCodes } from './args';
@@ -7,16 +7,20 @@ import { gateCommand, isUsageError, GATE_USAGE } from './gate';
 import { demoCommand, DEMO_USAGE } from './demo';
 import { alertsCommand, tokensCommand, ALERTS_USAGE, TOKENS_USAGE } from './timers';
 import { verifyCommand, VERIFY_USAGE } from './verify';
+import { serveCommand, SERVE_USAGE } from './serve';
 
 const USAGE = `usage: acr-guard <command> [options]
 commands:
   gate   gate one image against a policy (exit 0 released, 3 blocked, 2 usage, 1 runtime error)
-  demo   start a loopback registry, push sample images, gate each, print the verdicts (npm start)
+  serve  run the whole app locally: loopback registry, HTTP API, page, gates that survive restarts (npm start)
+  demo   start a loopback registry, push sample images, gate each, print the verdicts (one shot)
   alerts list or run the KQL alert rules (Log Analytics)
   tokens rotate ACR token passwords into Key Vault
   verify verify an image's signatures against a notation trust policy and trust store (exit 0 verified, 3 not)
 
 ${GATE_USAGE}
+
+${SERVE_USAGE}
 
 ${DEMO_USAGE}
 
@@ -33,6 +37,8 @@ export async function main(argv: string[], io = { out: (s: string) => console.lo
     switch (command) {
       case 'gate':
         return await gateCommand(rest, io);
+      case 'serve':
+        return await serveCommand(rest, io);
       case 'demo':
         return await demoCommand(rest, io);
       case 'alerts':

@@ -208,3 +208,11 @@ export function rescanInstanceId(image: ImageId, nonce: string): string {
   // The newline separates the two parts, so (image, nonce) pairs cannot run together into the same text.
   return `rescan-${sha256Hex(`${image.registry}/${image.repository}@${image.digest}\n${nonce}`).slice(0, 32)}`;
 }
+
+/**
+ * True for tags that name no image: the OCI referrers tag schema (`sha256-<hex>`, the index of an image's
+ * referrers on registries without the referrers API) and cosign's `sha256-<hex>.sig`, `.att`, `.sbom`.
+ */
+export function isReferrerTag(tag: string): boolean {
+  return /^sha(?:256|512)-[0-9a-f]{64,128}(?:\.[a-z]+)?$/.test(tag);
+}

@@ -2,7 +2,7 @@
  * Adapts the Functions host's durable client to {@link GateStarter}.
  */
 import type * as df from 'durable-functions';
-import type { GateStarter, InstanceState } from './gateStarter';
+import type { GateStatusStarter, InstanceState, InstanceStatus } from './gateStarter';
 
 /**
  * durable-functions 3.x `getStatus` throws a plain Error for an unknown instance, with no code; its message
@@ -12,9 +12,30 @@ function isNotFound(err: unknown): boolean {
   return err instanceof Error && /\bHTTP 404\b/.test(err.message);
 }
 
-/** A {@link GateStarter} over the real durable client (`df.getClient(context)`). */
-export function durableGateStarter(client: df.DurableClient): GateStarter {
+function iso(value: unknown): string | undefined {
+  return value instanceof Date ? value.toISOString() : typeof value === 'string' ? value : undefined;
+}
+
+/** A {@link GateStatusStarter} over the real durable client (`df.getClient(context)`). */
+export function durableGateStarter(client: df.DurableClient): GateStatusStarter {
   return {
+    async getStatus(instanceId: string): Promise<InstanceStatus | undefined> {
+      try {
+        const status = await client.getStatus(instanceId, { showHistory: false, showInput: false });
+        if (!status?.runtimeStatus) return undefined;
+        return {
+          instanceId,
+          runtimeStatus: status.runtimeStatus as InstanceState,
+          customStatus: status.customStatus,
+          output: status.output,
+          createdTime: iso(status.createdTime),
+          lastUpdatedTime: iso(status.lastUpdatedTime),
+        };
+      } catch (err) {
+        if (isNotFound(err)) return undefined;
+        throw err;
+      }
+    },
     async getState(instanceId: string): Promise<InstanceState | undefined> {
       try {
         const status = await client.getStatus(instanceId, { showHistory: false, showInput: false });

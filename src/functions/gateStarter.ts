@@ -3,7 +3,7 @@
  * receiver and the CLI; the durable client is behind the small {@link GateStarter} interface so the same
  * logic runs against the Functions host's client and the local driver.
  */
-import { gateInstanceId, formatImage } from '../core/reference';
+import { gateInstanceId, formatImage, rescanInstanceId } from '../core/reference';
 import type { ImageId } from '../core/types';
 import { ORCH_IMAGE_GATE } from '../orchestrations/names';
 import type { GateInput } from '../orchestrations/imageGate';
@@ -59,6 +59,38 @@ export async function startGateOnce(
     return { started: false, instanceId, image, reason: `a gate for ${image} is already ${state.toLowerCase()} (${instanceId}); use a rescan to gate it again` };
   }
   const input: GateInput = { image: request.image, tag: request.tag, trigger: request.trigger };
+  await starter.start(ORCH_IMAGE_GATE, instanceId, input);
+  return { started: true, instanceId, image };
+}
+
+/** What the durable client reports about one instance (no history, no input). */
+export interface InstanceStatus {
+  instanceId: string;
+  runtimeStatus: InstanceState;
+  customStatus?: unknown;
+  output?: unknown;
+  createdTime?: string;
+  lastUpdatedTime?: string;
+}
+
+/** A {@link GateStarter} that can also report an instance's status (the rescan status endpoint). */
+export interface GateStatusStarter extends GateStarter {
+  /** The instance's status, or undefined when no instance has that id. */
+  getStatus(instanceId: string): Promise<InstanceStatus | undefined>;
+}
+
+/**
+ * Starts a rescan: `imageGate` under a fresh instance id (`rescan-…`, from the image and `nonce`), so it runs
+ * even when the push-triggered gate of the same digest has completed. A nonce already used is refused by the
+ * state check, so a retried request with the same nonce does not start a second gate.
+ */
+export async function startRescan(starter: GateStarter, request: { image: ImageId; tag?: string; nonce: string }): Promise<StartResult> {
+  const instanceId = rescanInstanceId(request.image, request.nonce);
+  const image = formatImage(request.image);
+  if ((await starter.getState(instanceId)) !== undefined) {
+    return { started: false, instanceId, image, reason: `a rescan with this id already exists (${instanceId})` };
+  }
+  const input: GateInput = { image: request.image, tag: request.tag, trigger: 'rescan' };
   await starter.start(ORCH_IMAGE_GATE, instanceId, input);
   return { started: true, instanceId, image };
 }

@@ -5,6 +5,8 @@
 import { setGateServicesProvider } from '../orchestrations/services';
 import { getRuntime } from '../runtime';
 import './onImagePushed';
+import './rescan';
+import './verdicts';
 import './alertQueries';
 import './rotateTokens';
 import '../orchestrations/register';

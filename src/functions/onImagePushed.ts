@@ -4,7 +4,7 @@
  */
 import { app, InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
-import { parseAcrEvent } from '../core/events';
+import { parseAcrEvent, type PushEventParse } from '../core/events';
 import { isRegistryAllowed } from '../core/policy';
 import type { Policy } from '../core/policyTypes';
 import { startGateOnce, type GateStarter, type StartResult } from './gateStarter';
@@ -29,21 +29,34 @@ export interface ImagePushedDeps {
  * it, so the event is never lost silently.
  */
 export async function handleImagePushed(event: unknown, deps: ImagePushedDeps, context: InvocationContext): Promise<PushHandling> {
-  const parsed = parseAcrEvent(event);
+  return startGateForPush(parseAcrEvent(event), deps, { log: (line) => context.log(line), warn: (line) => context.warn(line) }, 'onImagePushed');
+}
+
+/**
+ * The part of a push shared by every source of push events (Event Grid here, the registry's own
+ * notifications in the local service): ignore what is not a push or not allowlisted, else start the gate
+ * once per digest.
+ */
+export async function startGateForPush(
+  parsed: PushEventParse,
+  deps: ImagePushedDeps,
+  log: { log: (line: string) => void; warn: (line: string) => void },
+  source: string,
+): Promise<PushHandling> {
   if (parsed.kind === 'ignored') {
-    context.log(`onImagePushed: ignored event ${parsed.eventId ?? '(no id)'}: ${parsed.reason}`);
+    log.log(`${source}: ignored event ${parsed.eventId ?? '(no id)'}: ${parsed.reason}`);
     return { outcome: 'ignored', reason: parsed.reason };
   }
   if (!isRegistryAllowed(deps.policy, parsed.image.registry)) {
     const reason = `registry ${parsed.image.registry} is not in the policy's registries allowlist`;
-    context.warn(`onImagePushed: ignored event ${parsed.eventId}: ${reason}`);
+    log.warn(`${source}: ignored event ${parsed.eventId}: ${reason}`);
     return { outcome: 'ignored', reason };
   }
   const result = await startGateOnce(deps.starter, { image: parsed.image, tag: parsed.tag, trigger: 'push' });
-  context.log(
+  log.log(
     result.started
-      ? `onImagePushed: started gate ${result.instanceId} for ${result.image}`
-      : `onImagePushed: not started for ${result.image}: ${result.reason}`,
+      ? `${source}: started gate ${result.instanceId} for ${result.image}`
+      : `${source}: not started for ${result.image}: ${result.reason}`,
   );
   return { outcome: 'start', ...result };
 }

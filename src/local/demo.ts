@@ -43,7 +43,7 @@ retention:
 }
 
 /** One sample image of the demo. */
-interface Sample {
+export interface Sample {
   repository: string;
   tag: string;
   /** What the sample shows, printed next to its verdict. */
@@ -92,7 +92,7 @@ async function attachReport(client: RegistryClient, repository: string, subject:
 }
 
 /** Pushes one sample (image or index, with its reports); returns the digest to gate. */
-async function seedSample(client: RegistryClient, sample: Sample, now: Date): Promise<string> {
+export async function seedSample(client: RegistryClient, sample: Sample, now: Date): Promise<string> {
   if (sample.platforms) {
     const children: Descriptor[] = [];
     for (const p of sample.platforms) {

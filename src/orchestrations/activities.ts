@@ -356,10 +356,19 @@ export async function applyVerdict(input: ApplyVerdictInput): Promise<ApplyResul
 
 // ---- recordVerdict ----
 
-/** Appends the verdict to the audit store. */
+/**
+ * Appends the verdict to the audit store, once. Activities run at least once: a worker (or the local service)
+ * that dies after the write but before its completion is recorded runs this again with the same verdict. The
+ * gate's verdict is deterministic (decided at orchestration time), so the latest verdict of the image being
+ * this one means the write happened: it is not appended twice.
+ */
 export async function recordVerdict(input: { verdict: Verdict }): Promise<{ ok: true } | ActivityFailure> {
   return permanentAsData(async () => {
-    await getGateServices().audit.recordVerdict(input.verdict);
+    const { audit } = getGateServices();
+    const v = input.verdict;
+    const latest = await audit.latestVerdict(v.image);
+    const same = latest !== undefined && latest.decidedAt === v.decidedAt && latest.decision === v.decision && latest.summary === v.summary && latest.policy?.hash === v.policy?.hash;
+    if (!same) await audit.recordVerdict(v);
     return { ok: true as const };
   });
 }

@@ -148,3 +148,16 @@ describe('monitoring', () => {
     expect(text(resourceBody(file('main'), 'defenderForContainers'), 'name')).toBe("'Containers'");
   });
 });
+
+describe('HTTP API authentication (Easy Auth)', () => {
+  it('requires an Entra token for the API on every path but the Event Grid webhook, and passes the guard API client id', () => {
+    const auth = resourceBody(file('functionApp'), 'easyAuth');
+    expect(text(auth, 'properties.platform.enabled')).toBe('true');
+    expect(text(auth, 'properties.globalValidation.requireAuthentication')).toBe('true');
+    expect(text(auth, 'properties.globalValidation.unauthenticatedClientAction')).toBe("'Return401'");
+    expect(text(auth, 'properties.globalValidation.excludedPaths')?.replace(/\s+/g, ' ')).toBe("[ '/runtime/webhooks/eventgrid' ]");
+    expect(text(auth, 'properties.identityProviders.azureActiveDirectory.validation.allowedAudiences')).toContain("'api://${guardApiClientId}'");
+    const params = properties(at(declarationBody(file('main'), 'module', 'guard'), 'params') as Node);
+    expect(params.get('guardApiClientId')?.text).toBe('guardApiClientId');
+  });
+});

@@ -1,0 +1,187 @@
+/**
+ * HTTP `POST /api/rescan`: gate an image again on demand (after a new CVE, a changed exception or trust
+ * policy), and `GET /api/rescan/{instanceId}`: follow it.
+ *
+ * Body (JSON, at most 4 KiB), exactly one of:
+ * - `{ "image": "<registry>/<repository>@<digest>" }` — that digest;
+ * - `{ "image": "<registry>/<repository>:<tag>" }` — the tag resolved to a digest first (the gate acts on the digest);
+ * - `{ "repository": "<registry>/<repository>" }` — every tagged digest of the repository (at most
+ *   {@link MAX_REPOSITORY_TAGS} tags; more is refused, nothing started; referrer and signature tags skipped).
+ *
+ * The registry must be in the policy's allowlist, checked before any request leaves the app (403 otherwise,
+ * also for IP literals, ports or hosts that are merely similar: the match is exact). Each image gets a fresh
+ * `rescan-…` instance id, so a rescan runs even when the push-triggered gate of that digest completed. The
+ * answer is 202 with one entry per started gate and links to this app's own status and verdict endpoints;
+ * the Durable webhook URLs are not returned, because they carry the host's system key in their query.
+ */
+import { randomUUID } from 'node:crypto';
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import * as df from 'durable-functions';
+import { ErrorCodes, GuardError, invalidInput } from '../core/errors';
+import { isRegistryAllowed } from '../core/policy';
+import type { Policy } from '../core/policyTypes';
+import { formatImage, isReferrerTag, parseImageReference } from '../core/reference';
+import type { ImageId } from '../core/types';
+import type { RegistryClientFactory } from '../adapters/ports';
+import { getRuntime } from '../runtime';
+import { durableGateStarter } from './durableStarter';
+import { startRescan, type GateStatusStarter } from './gateStarter';
+import { AppRoles, HttpErrorCodes, answer, azureAuthMode, errorResponse, jsonResponse, readJsonBody, requireRole, type HttpAuthMode } from './http';
+
+/** Most tags a repository rescan resolves; a repository with more is refused (rescan by image instead). */
+export const MAX_REPOSITORY_TAGS = 100;
+
+/** Dependencies of the rescan handlers. */
+export interface RescanDeps {
+  policy: Policy;
+  starter: GateStatusStarter;
+  /** Registry clients (for tag resolution); only called for allowlisted hosts. */
+  registry: RegistryClientFactory;
+  /** `easyauth` in Azure; the local service may turn it off. */
+  auth: HttpAuthMode;
+  /** Nonce of a request's instance ids (default a random UUID). */
+  nonce?: () => string;
+}
+
+/** What a rescan request names, validated. */
+export type RescanTarget =
+  | { kind: 'image'; registry: string; repository: string; tag?: string; digest?: string }
+  | { kind: 'repository'; registry: string; repository: string };
+
+const BODY_FORM = 'a JSON object with exactly one of "image" ("<registry>/<repository>@<digest>" or ":<tag>") or "repository" ("<registry>/<repository>")';
+
+/**
+ * Validates a rescan body (pure): one object, exactly one known key, a reference in the OCI grammar. Throws
+ * `INVALID_INPUT` naming the field and the expected form.
+ */
+export function parseRescanBody(body: unknown): RescanTarget {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalidInput('body', BODY_FORM, body);
+  const keys = Object.keys(body);
+  const unknown = keys.find((k) => k !== 'image' && k !== 'repository');
+  if (unknown !== undefined) throw invalidInput(unknown.length > 64 ? 'body' : unknown, `no other field than "image" or "repository" (${BODY_FORM})`);
+  const { image, repository } = body as { image?: unknown; repository?: unknown };
+  if ((image === undefined) === (repository === undefined)) throw invalidInput('body', BODY_FORM, body);
+  if (image !== undefined) {
+    if (typeof image !== 'string') throw invalidInput('image', 'a string "<registry>/<repository>@<digest>" or "<registry>/<repository>:<tag>"', image);
+    const ref = parseImageReference(image, { field: 'image' });
+    return { kind: 'image', registry: ref.registry, repository: ref.repository, ...(ref.tag ? { tag: ref.tag } : {}), ...(ref.digest ? { digest: ref.digest } : {}) };
+  }
+  if (typeof repository !== 'string') throw invalidInput('repository', 'a string "<registry>/<repository>"', repository);
+  const ref = parseImageReference(repository, { field: 'repository', allowBare: true });
+  if (ref.tag !== undefined || ref.digest !== undefined) throw invalidInput('repository', '"<registry>/<repository>" without a tag or digest (use "image" for one image)', repository);
+  return { kind: 'repository', registry: ref.registry, repository: ref.repository };
+}
+
+/** Refuses a registry outside the allowlist before anything is sent to it. */
+function checkAllowed(policy: Policy, registry: string, field: string): void {
+  if (!isRegistryAllowed(policy, registry)) {
+    throw new GuardError(ErrorCodes.REGISTRY_NOT_ALLOWED, `${field}: registry ${registry} is not in the policy's registries allowlist; no request was made to it`, { field });
+  }
+}
+
+/** The images (digests) a target stands for; tags are resolved through the (allowlisted) registry. */
+async function resolveTarget(target: RescanTarget, registry: RegistryClientFactory): Promise<Array<{ image: ImageId; tag?: string }>> {
+  if (target.kind === 'image') {
+    const digest = target.digest ?? (await registry(target.registry).resolveTag(target.repository, target.tag as string));
+    return [{ image: { registry: target.registry, repository: target.repository, digest }, ...(target.tag ? { tag: target.tag } : {}) }];
+  }
+  const client = registry(target.registry);
+  const tags: string[] = [];
+  let last: string | undefined;
+  do {
+    const page = await client.listTags(target.repository, { pageSize: MAX_REPOSITORY_TAGS, last });
+    tags.push(...page.items);
+    if (tags.length > MAX_REPOSITORY_TAGS) {
+      throw invalidInput('repository', `a repository with at most ${MAX_REPOSITORY_TAGS} tags (this one has more; nothing was started: rescan its images one by one with "image")`);
+    }
+    last = page.next;
+  } while (last !== undefined);
+  const byDigest = new Map<string, { image: ImageId; tag?: string }>();
+  for (const tag of tags.filter((t) => !isReferrerTag(t))) {
+    const digest = await client.resolveTag(target.repository, tag);
+    if (!byDigest.has(digest)) byDigest.set(digest, { image: { registry: target.registry, repository: target.repository, digest }, tag });
+  }
+  return [...byDigest.values()];
+}
+
+/** Origin of the request URL (for the links in answers). */
+function originOf(request: HttpRequest): string {
+  try {
+    return new URL(request.url).origin;
+  } catch {
+    return '';
+  }
+}
+
+/** The API path of an image's latest verdict. */
+export function verdictPath(image: ImageId): string {
+  return `/api/verdicts/${image.registry}/${image.repository}@${image.digest}`;
+}
+
+/** `POST /api/rescan`. */
+export async function handleRescan(request: HttpRequest, deps: RescanDeps, context: InvocationContext): Promise<HttpResponseInit> {
+  return answer(async () => {
+    const principal = requireRole(request, deps.auth, [AppRoles.rescan]);
+    const target = parseRescanBody(await readJsonBody(request));
+    checkAllowed(deps.policy, target.registry, target.kind);
+    const images = await resolveTarget(target, deps.registry);
+    const origin = originOf(request);
+    const nonce = (deps.nonce ?? randomUUID)();
+    const rescans = [];
+    for (const [i, { image, tag }] of images.entries()) {
+      const started = await startRescan(deps.starter, { image, tag, nonce: `${nonce}:${i}` });
+      context.log(`rescan: ${started.started ? 'started' : 'not started'} ${started.instanceId} for ${started.image}${principal?.name ? ` (requested by ${principal.name})` : ''}`);
+      rescans.push({
+        id: started.instanceId,
+        image: formatImage(image),
+        ...(tag ? { tag } : {}),
+        started: started.started,
+        statusQueryGetUri: `${origin}/api/rescan/${started.instanceId}`,
+        verdictGetUri: `${origin}${verdictPath(image)}`,
+      });
+    }
+    const headers: Record<string, string> = rescans.length === 1 ? { location: rescans[0].statusQueryGetUri } : {};
+    return jsonResponse(202, { rescans }, headers);
+  }, (line) => context.warn(`rescan: ${line}`));
+}
+
+const INSTANCE_ID = /^(?:rescan-[0-9a-f]{32}|gate-[0-9a-f]{40})$/;
+
+/** `GET /api/rescan/{instanceId}`: the gate's runtime status, progress (custom status) and outcome. */
+export async function handleRescanStatus(request: HttpRequest, deps: Pick<RescanDeps, 'starter' | 'auth'>, context: InvocationContext): Promise<HttpResponseInit> {
+  return answer(async () => {
+    requireRole(request, deps.auth, [AppRoles.read, AppRoles.rescan]);
+    const id = request.params.instanceId ?? '';
+    if (!INSTANCE_ID.test(id)) throw invalidInput('instanceId', 'an instance id from a rescan answer: rescan-<32 hex> or gate-<40 hex>', id);
+    const status = await deps.starter.getStatus(id);
+    if (!status) return errorResponse(404, HttpErrorCodes.NOT_FOUND, `no gate instance ${id}`, 'instanceId');
+    return jsonResponse(200, {
+      id,
+      runtimeStatus: status.runtimeStatus,
+      customStatus: status.customStatus ?? null,
+      output: status.output ?? null,
+      createdTime: status.createdTime ?? null,
+      lastUpdatedTime: status.lastUpdatedTime ?? null,
+    });
+  }, (line) => context.warn(`rescanStatus: ${line}`));
+}
+
+app.http('rescan', {
+  methods: ['POST'],
+  authLevel: 'function',
+  route: 'rescan',
+  extraInputs: [df.input.durableClient()],
+  handler: (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
+    const runtime = getRuntime();
+    return handleRescan(request, { policy: runtime.policy(), starter: durableGateStarter(df.getClient(context)), registry: runtime.services.registry, auth: azureAuthMode(process.env) }, context);
+  },
+});
+
+app.http('rescanStatus', {
+  methods: ['GET'],
+  authLevel: 'function',
+  route: 'rescan/{instanceId}',
+  extraInputs: [df.input.durableClient()],
+  handler: (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> =>
+    handleRescanStatus(request, { starter: durableGateStarter(df.getClient(context)), auth: azureAuthMode(process.env) }, context),
+});

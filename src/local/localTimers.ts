@@ -1,0 +1,91 @@
+/**
+ * The timers of the local service: `alertQueries` and `rotateTokens` on their NCRONTAB schedules, running
+ * the same jobs as the Functions timers (`runAlertRules`, `rotateTokens` over `alertRunFor`/`rotationRunFor`),
+ * when their settings are present; each one not configured is skipped with one log line. A run still going
+ * when its next time comes is not started twice.
+ */
+import { TIMER_SCHEDULES, loadAlertsConfig, loadRotationConfig, timerSchedule } from '../config';
+import { cronMatches, parseCron, type CronSchedule } from '../core/cron';
+import { isGuardError } from '../core/errors';
+import { MemoryAlertStateStore } from '../adapters/alertState';
+import { alertRunFor, rotationRunFor, type TimerDeps } from '../jobs/compose';
+import { runAlertRules } from '../jobs/alertRun';
+import { rotateTokens } from '../jobs/tokenRotation';
+
+interface LocalTimer {
+  name: string;
+  schedule: CronSchedule;
+  run: () => Promise<void>;
+}
+
+/** Running timers. */
+export interface LocalTimers {
+  /** Names of the timers on a schedule. */
+  names: string[];
+  stop(): void;
+}
+
+/**
+ * The timers whose settings are in `env`. The alert de-duplication state lives as long as the service (in
+ * Azure it is a table): an incident still open after a restart alerts again once.
+ */
+function configuredTimers(env: Record<string, string | undefined>, deps: () => TimerDeps, log: (line: string) => void): LocalTimer[] {
+  const alertState = new MemoryAlertStateStore();
+  const candidates: Array<{ name: string; setting: keyof typeof TIMER_SCHEDULES; check: () => unknown; run: () => Promise<void> }> = [
+    {
+      name: 'alertQueries',
+      setting: 'ACR_GUARD_ALERT_SCHEDULE',
+      check: () => loadAlertsConfig(env),
+      run: async () => {
+        const report = await runAlertRules({ ...alertRunFor(loadAlertsConfig(env), undefined, deps(), { dryRun: false }), state: alertState, nowMs: Date.now() });
+        const failed = report.rules.filter((r) => r.status !== 'ok').map((r) => r.rule);
+        log(`alertQueries: ${report.rules.length} rule(s), ${report.rules.reduce((n, r) => n + r.alerted, 0)} alert(s) sent${failed.length ? `; not complete: ${failed.join(', ')}` : ''}`);
+      },
+    },
+    {
+      name: 'rotateTokens',
+      setting: 'ACR_GUARD_ROTATION_SCHEDULE',
+      check: () => loadRotationConfig(env),
+      run: async () => {
+        const outcomes = await rotateTokens({ ...rotationRunFor(loadRotationConfig(env), undefined, deps(), { dryRun: false }), nowMs: Date.now() });
+        log(`rotateTokens: ${outcomes.map((o) => `${o.secretName ?? o.tokenId}: ${o.result}`).join('; ')}`);
+      },
+    },
+  ];
+  const timers: LocalTimer[] = [];
+  for (const c of candidates) {
+    try {
+      c.check();
+    } catch (err) {
+      log(`timer ${c.name}: skipped (not configured: ${isGuardError(err) ? err.message : 'settings missing'})`);
+      continue;
+    }
+    const schedule = parseCron(timerSchedule(env, c.setting), c.setting);
+    timers.push({ name: c.name, schedule, run: c.run });
+    log(`timer ${c.name}: on schedule "${schedule.text}"`);
+  }
+  return timers;
+}
+
+/** Starts the configured timers; each fires on the whole seconds its schedule matches (UTC). */
+export function startLocalTimers(env: Record<string, string | undefined>, deps: () => TimerDeps, log: (line: string) => void): LocalTimers {
+  const timers = configuredTimers(env, deps, log);
+  const busy = new Set<string>();
+  let lastSecond = -1;
+  const tick = setInterval(() => {
+    const now = new Date();
+    const second = Math.floor(now.getTime() / 1000);
+    if (second === lastSecond) return;
+    lastSecond = second;
+    for (const timer of timers) {
+      if (!cronMatches(timer.schedule, now) || busy.has(timer.name)) continue;
+      busy.add(timer.name);
+      timer
+        .run()
+        .catch((err: unknown) => log(`timer ${timer.name} failed: ${isGuardError(err) ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : String(err)}`))
+        .finally(() => busy.delete(timer.name));
+    }
+  }, 250);
+  tick.unref();
+  return { names: timers.map((t) => t.name), stop: () => clearInterval(tick) };
+}

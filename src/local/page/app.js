@@ -1,0 +1,122 @@
+// The local service's page: polls GET /api/images and renders each image's latest verdict; a rescan button
+// per image posts to /api/rescan. Plain browser JavaScript, no build step; text goes in through textContent only.
+'use strict';
+
+const POLL_MS = 1500;
+const SEVERITIES = ['critical', 'high', 'medium', 'low', 'negligible', 'unknown'];
+
+function el(tag, attrs, children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (key === 'text') node.textContent = value;
+    else if (key === 'class') node.className = value;
+    else node.setAttribute(key, value);
+  }
+  for (const child of children || []) node.append(child);
+  return node;
+}
+
+function shortDigest(digest) {
+  return digest.length > 19 ? digest.slice(0, 19) + '…' : digest;
+}
+
+function verdictCell(row) {
+  if (row.verdict) return el('td', {}, [el('span', { class: 'verdict ' + row.verdict.decision, 'data-verdict': row.verdict.decision, text: row.verdict.decision })]);
+  const status = row.gate.runtimeStatus === 'Running' ? 'gating' : row.gate.runtimeStatus.toLowerCase();
+  return el('td', {}, [el('span', { class: 'verdict pending', 'data-verdict': 'none', text: status })]);
+}
+
+function findingsCell(verdict) {
+  const td = el('td');
+  if (!verdict) return td;
+  const counts = verdict.findingCounts || {};
+  const present = SEVERITIES.filter((s) => counts[s]);
+  if (present.length === 0) td.append(el('span', { class: 'muted', text: 'none' }));
+  for (const s of present) td.append(el('span', { class: 'sev ' + s, 'data-severity': s, text: s + ' ' + counts[s] }));
+  return td;
+}
+
+function checksCell(verdict) {
+  const td = el('td');
+  if (!verdict) return td;
+  const failed = verdict.checks.filter((c) => c.status === 'fail' || c.status === 'inconclusive');
+  if (failed.length === 0) {
+    td.append(el('span', { class: 'muted', text: 'all passed' }));
+    return td;
+  }
+  const list = el('ul', { class: 'checks' });
+  for (const c of failed) {
+    list.append(el('li', { class: c.status }, [el('span', { class: 'name', text: c.name + ' (' + c.status + ')' }), document.createTextNode(': ' + c.reason)]));
+  }
+  td.append(list);
+  return td;
+}
+
+function gateCell(row) {
+  const gate = row.gate;
+  const step = gate.progress && gate.progress.step ? ' · ' + gate.progress.step : '';
+  const when = row.verdict ? row.verdict.decidedAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '';
+  return el('td', {}, [el('div', { text: gate.runtimeStatus + (gate.runtimeStatus === 'Running' ? step : '') + (gate.trigger ? ' (' + gate.trigger + ')' : '') }), el('div', { class: 'muted', text: when })]);
+}
+
+async function rescan(row, button) {
+  button.disabled = true;
+  button.textContent = 'rescanning…';
+  try {
+    const res = await fetch('/api/rescan', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ image: row.image }) });
+    const body = await res.json();
+    if (res.status !== 202) throw new Error((body.error && body.error.message) || 'HTTP ' + res.status);
+    setStatus('rescan started for ' + row.repository + ' (' + body.rescans[0].id + ')');
+  } catch (err) {
+    setStatus('rescan failed: ' + err.message);
+  } finally {
+    button.disabled = false;
+    button.textContent = 'Rescan';
+  }
+}
+
+function render(data) {
+  const tbody = document.querySelector('#images tbody');
+  const rows = data.images.map((row) => {
+    const button = el('button', { type: 'button', 'data-action': 'rescan', 'aria-label': 'Rescan ' + row.image, text: 'Rescan' });
+    button.addEventListener('click', () => rescan(row, button));
+    const name = row.repository + (row.tag ? ':' + row.tag : '');
+    return el('tr', { 'data-image': row.image, 'data-repository': row.repository, 'data-decided-at': row.verdict ? row.verdict.decidedAt : '' }, [
+      el('td', { class: 'image' }, [el('div', { text: name }), el('code', { title: row.image, text: row.registry + ' · ' + shortDigest(row.digest) })]),
+      verdictCell(row),
+      findingsCell(row.verdict),
+      checksCell(row.verdict),
+      gateCell(row),
+      el('td', {}, [button]),
+    ]);
+  });
+  // Keep a button that is mid-click: replace rows only when something changed.
+  const signature = JSON.stringify(data.images.map((r) => [r.image, r.gate.id, r.gate.runtimeStatus, r.gate.progress, r.verdict && r.verdict.decidedAt]));
+  if (tbody.dataset.signature !== signature) {
+    tbody.replaceChildren(...rows);
+    tbody.dataset.signature = signature;
+  }
+  document.getElementById('empty').hidden = data.images.length > 0;
+  const purge = document.getElementById('purge');
+  purge.textContent = data.purge ? JSON.stringify(data.purge, null, 2) : 'no purge yet';
+}
+
+function setStatus(text) {
+  document.getElementById('status').textContent = text;
+}
+
+async function refresh() {
+  try {
+    const res = await fetch('/api/images', { cache: 'no-store' });
+    if (!res.ok) throw new Error('HTTP ' + res.status);
+    const data = await res.json();
+    render(data);
+    setStatus(data.images.length + ' image(s); ' + data.gatesRunning + ' gate(s) running; updated ' + new Date().toLocaleTimeString());
+  } catch (err) {
+    setStatus('cannot reach the local service: ' + err.message);
+  } finally {
+    setTimeout(refresh, POLL_MS);
+  }
+}
+
+refresh();

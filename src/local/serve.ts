@@ -1,0 +1,331 @@
+/**
+ * The local service (`acr-guard serve`, what `npm start` runs): the app's HTTP functions, the registry's push
+ * notifications, the timers and the gate orchestrations, hosted in one process without the Functions host.
+ *
+ * - `POST /api/rescan`, `GET /api/rescan/{id}`, `GET /api/verdicts/{*image}`: the same handlers as in Azure,
+ *   called with real `HttpRequest`/`InvocationContext` objects built from the node request.
+ * - `POST /api/registry/notifications`: the open-source registry's notification envelope, fed to the same
+ *   push path as Event Grid events (`startGateForPush`: allowlist, one gate per digest).
+ * - `GET /api/images`: the latest verdict of every image the service has gated, and the last purge summary
+ *   (for the page at `/`).
+ * - Gates run through {@link LocalGateRunner}: the real orchestrator replayed by the local durable driver,
+ *   histories in `<stateDir>/history`, resumed on start. Verdicts in `<stateDir>/audit` (JSON lines, the store
+ *   `acr-guard demo` uses).
+ * - Timers `alertQueries` and `rotateTokens` run on their NCRONTAB schedules when their settings are present;
+ *   otherwise they are skipped with one log line.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
+import type { TokenCredential } from '@azure/identity';
+import { ErrorCodes, GuardError } from '../core/errors';
+import type { Policy } from '../core/policyTypes';
+import { formatImage } from '../core/reference';
+import type { Verdict } from '../core/types';
+import { FileAuditStore } from '../adapters/auditStore';
+import type { AuditStore } from '../adapters/ports';
+import { composeGateServices } from '../compose';
+import type { SignatureTrust } from '../adapters/signatureVerifier';
+import { handleRescan, handleRescanStatus, verdictPath } from '../functions/rescan';
+import { handleVerdict } from '../functions/verdicts';
+import { MAX_BODY_BYTES, errorResponse, jsonResponse, type HttpAuthMode } from '../functions/http';
+import type { GateOutcome, GateProgress } from '../orchestrations/imageGate';
+import { FileHistoryStore } from './fileHistoryStore';
+import { LocalGateRunner } from './gateRunner';
+import { MAX_NOTIFICATION_BYTES, checkNotificationHeaders, receiveNotification } from './notifications';
+import { startLocalTimers } from './localTimers';
+
+/** Options of {@link startService}. */
+export interface ServeOptions {
+  policy: Policy;
+  /** Where histories and verdicts are kept (`.local/state` for `npm start`). */
+  stateDir: string;
+  /** Port on `host` (0: a free one). */
+  port?: number;
+  /** Listen address; loopback by default. */
+  host?: string;
+  /** Loopback registries reached over plain http. */
+  plainHttpHosts?: readonly string[];
+  /** `off` (default locally) or `easyauth` (callers send `x-ms-client-principal`, as behind App Service). */
+  auth?: HttpAuthMode;
+  /** Bearer token the registry sends with its notifications (required on that endpoint when set). */
+  notificationToken?: string;
+  /** `real` (default) waits for durable timers; `virtual` fires them at once (tests). */
+  timers?: 'real' | 'virtual';
+  /** Settings for the timers (default `process.env`). */
+  env?: Record<string, string | undefined>;
+  /** Credential for the timers' Azure clients (default `DefaultAzureCredential`, created only when a timer runs). */
+  credential?: () => TokenCredential;
+  signatureTrust?: SignatureTrust | (() => Promise<SignatureTrust>);
+  /** Extra CA (PEM) the timers' Azure clients trust: loopback stand-ins in tests. */
+  ca?: string;
+  log?: (line: string) => void;
+}
+
+/** A running local service. */
+export interface LocalService {
+  /** `http://127.0.0.1:<port>` */
+  url: string;
+  port: number;
+  /** Where the registry posts its notifications. */
+  notificationsUrl: string;
+  runner: LocalGateRunner;
+  audit: AuditStore;
+  /** Ids of the gates resumed from disk at start. */
+  resumed: string[];
+  /** Stops the timers and the server; running gates stop where their histories were last saved. */
+  stop(): Promise<void>;
+}
+
+/** One image row of `GET /api/images`. */
+export interface ImageRow {
+  image: string;
+  registry: string;
+  repository: string;
+  digest: string;
+  tag?: string;
+  gate: { id: string; runtimeStatus: string; trigger?: string; progress?: GateProgress; createdTime?: string };
+  verdict?: Verdict;
+  verdictUrl: string;
+}
+
+/** Where the page's files are: next to this module in the sources, or copied beside the bundle by the build. */
+function pageDir(): string | undefined {
+  const candidates = [join(__dirname, 'page'), join(__dirname, '..', 'local', 'page'), join(__dirname, '..', '..', '..', 'src', 'local', 'page'), join(process.cwd(), 'src', 'local', 'page')];
+  return candidates.find((dir) => existsSync(join(dir, 'index.html')));
+}
+
+const PAGE_FILES: Record<string, string> = {
+  '/': 'index.html',
+  '/index.html': 'index.html',
+  '/app.js': 'app.js',
+  '/style.css': 'style.css',
+};
+const PAGE_TYPES: Record<string, string> = { html: 'text/html; charset=utf-8', js: 'text/javascript; charset=utf-8', css: 'text/css; charset=utf-8' };
+
+/** Reads at most `max` bytes of a request body; undefined when it is longer. */
+async function readBody(req: IncomingMessage, max: number): Promise<Buffer | undefined> {
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > max) return undefined;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > max) return undefined;
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+function headerRecord(req: IncomingMessage): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value === undefined) continue;
+    out[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return out;
+}
+
+function send(res: ServerResponse, response: HttpResponseInit): void {
+  const headers: Record<string, string> = {};
+  const given = response.headers as Record<string, string> | undefined;
+  if (given) for (const [k, v] of Object.entries(given)) headers[k.toLowerCase()] = String(v);
+  let payload = '';
+  if (response.jsonBody !== undefined) {
+    payload = JSON.stringify(response.jsonBody);
+    headers['content-type'] ??= 'application/json; charset=utf-8';
+  } else if (typeof response.body === 'string') {
+    payload = response.body;
+  }
+  headers['content-length'] = String(Buffer.byteLength(payload));
+  res.writeHead(response.status ?? 200, headers);
+  res.end(payload);
+}
+
+function context(functionName: string, log: (line: string) => void): InvocationContext {
+  return new InvocationContext({
+    invocationId: randomUUID(),
+    functionName,
+    logHandler: (level, ...args) => log(`${level === 'information' ? '' : `[${level}] `}${args.map(String).join(' ')}`),
+  });
+}
+
+/** The latest gate and verdict of every image the runner knows (artifacts and ignored pushes left out). */
+export async function listImages(runner: LocalGateRunner, audit: AuditStore): Promise<ImageRow[]> {
+  const rows = new Map<string, ImageRow>();
+  for (const instance of runner.list()) {
+    const input = instance.input;
+    if (!input) continue;
+    const outcome = instance.output as GateOutcome | undefined;
+    if (outcome?.status === 'ignored') continue;
+    const progress = instance.customStatus as GateProgress | undefined;
+    // A running gate shows up once it is past the manifest (until then it may be an artifact it will ignore).
+    if (instance.runtimeStatus === 'Running' && (!progress || progress.step === 'loading-policy' || progress.step === 'resolving-manifest')) continue;
+    const key = formatImage(input.image);
+    const existing = rows.get(key);
+    if (existing) {
+      existing.tag ??= input.tag;
+      continue;
+    }
+    rows.set(key, {
+      image: key,
+      ...input.image,
+      ...(input.tag ? { tag: input.tag } : {}),
+      gate: { id: instance.instanceId, runtimeStatus: instance.runtimeStatus, trigger: input.trigger, progress, createdTime: instance.createdTime },
+      verdictUrl: verdictPath(input.image),
+    });
+  }
+  for (const row of rows.values()) {
+    const verdict = await audit.latestVerdict(row).catch(() => undefined);
+    if (verdict) row.verdict = verdict;
+  }
+  return [...rows.values()].sort((a, b) => a.repository.localeCompare(b.repository) || String(b.gate.createdTime).localeCompare(String(a.gate.createdTime)));
+}
+
+/** The last purge summary, when the audit store records them (purge: issue 4); null otherwise. */
+async function latestPurgeSummary(audit: AuditStore): Promise<unknown> {
+  const reader = (audit as { latestPurgeSummary?: () => Promise<unknown> }).latestPurgeSummary;
+  if (typeof reader !== 'function') return null;
+  try {
+    return (await reader.call(audit)) ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** Starts the local service. */
+export async function startService(options: ServeOptions): Promise<LocalService> {
+  const log = options.log ?? (() => undefined);
+  const policy = options.policy;
+  const audit = new FileAuditStore(join(options.stateDir, 'audit'));
+  const services = composeGateServices({ policy: () => policy, audit, plainHttpHosts: options.plainHttpHosts, signatureTrust: options.signatureTrust });
+  const runner = new LocalGateRunner({ services, history: new FileHistoryStore(join(options.stateDir, 'history')), timers: options.timers ?? 'real', log });
+  const auth = options.auth ?? 'off';
+  const rescanDeps = { policy, starter: runner, registry: services.registry, auth };
+  const page = pageDir();
+  let origin = '';
+  const allowedHosts = new Set<string>();
+
+  const toRequest = (req: IncomingMessage, params: Record<string, string>, body?: Buffer): HttpRequest =>
+    new HttpRequest({ method: req.method ?? 'GET', url: `${origin}${req.url ?? '/'}`, headers: headerRecord(req), params, ...(body ? { body: { bytes: body } } : {}) });
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // DNS rebinding: a web page whose name resolves to 127.0.0.1 reaches this port with its own Host header.
+    if (!allowedHosts.has((req.headers.host ?? '').toLowerCase())) {
+      return send(res, errorResponse(421, 'MISDIRECTED_REQUEST', `host: expected ${[...allowedHosts].join(' or ')} (the local service answers on loopback names only)`, 'host'));
+    }
+    const url = new URL(req.url ?? '/', origin);
+    const path = url.pathname;
+    const method = req.method ?? 'GET';
+    if (method === 'GET' && PAGE_FILES[path]) {
+      if (!page) return send(res, errorResponse(404, 'NOT_FOUND', 'the page files (src/local/page) are not installed beside this build'));
+      const name = PAGE_FILES[path];
+      const text = await readFile(join(page, name), 'utf8');
+      return send(res, {
+        status: 200,
+        body: text,
+        headers: {
+          'content-type': PAGE_TYPES[name.split('.').pop() as string],
+          'cache-control': 'no-cache',
+          'x-content-type-options': 'nosniff',
+          'content-security-policy': "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'",
+        },
+      });
+    }
+    if (path === '/api/rescan') {
+      if (method !== 'POST') return send(res, errorResponse(405, 'METHOD_NOT_ALLOWED', 'POST /api/rescan'));
+      const body = await readBody(req, MAX_BODY_BYTES);
+      if (!body) {
+        res.setHeader('connection', 'close');
+        return send(res, errorResponse(413, 'PAYLOAD_TOO_LARGE', `body: expected at most ${MAX_BODY_BYTES} bytes of JSON`, 'body'));
+      }
+      return send(res, await handleRescan(toRequest(req, {}, body), rescanDeps, context('rescan', log)));
+    }
+    if (method === 'GET' && path.startsWith('/api/rescan/')) {
+      let instanceId = path.slice('/api/rescan/'.length);
+      try {
+        instanceId = decodeURIComponent(instanceId);
+      } catch {
+        // Left as sent: the handler refuses it as a malformed id (400).
+      }
+      return send(res, await handleRescanStatus(toRequest(req, { instanceId }), rescanDeps, context('rescanStatus', log)));
+    }
+    if (method === 'GET' && path.startsWith('/api/verdicts/')) {
+      const image = path.slice('/api/verdicts/'.length);
+      return send(res, await handleVerdict(toRequest(req, { image }), { policy, audit, auth }, context('verdicts', log)));
+    }
+    if (method === 'GET' && path === '/api/images') {
+      return send(res, jsonResponse(200, { images: await listImages(runner, audit), purge: await latestPurgeSummary(audit), gatesRunning: runner.list().filter((i) => i.runtimeStatus === 'Running').length }));
+    }
+    if (path === '/api/registry/notifications') {
+      if (method !== 'POST') return send(res, errorResponse(405, 'METHOD_NOT_ALLOWED', 'POST /api/registry/notifications'));
+      const refused = checkNotificationHeaders(headerRecord(req), options.notificationToken);
+      if (refused) return send(res, refused);
+      const body = await readBody(req, MAX_NOTIFICATION_BYTES);
+      if (!body) return send(res, errorResponse(413, 'PAYLOAD_TOO_LARGE', `body: expected at most ${MAX_NOTIFICATION_BYTES} bytes`, 'body'));
+      return send(res, await receiveNotification(body, { policy, starter: runner, log }));
+    }
+    return send(res, errorResponse(404, 'NOT_FOUND', `no route ${method} ${path}`));
+  }
+
+  const server: Server = createServer((req, res) => {
+    route(req, res).catch((err: unknown) => {
+      log(`local service: ${req.method} ${req.url?.split('?')[0]} failed: ${err instanceof Error ? err.message : String(err)}`);
+      if (!res.headersSent) send(res, errorResponse(500, 'INTERNAL', 'the local service failed to answer; see its log'));
+      else res.destroy();
+    });
+  });
+  server.requestTimeout = 30_000;
+  server.headersTimeout = 10_000;
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException): void =>
+      reject(
+        err.code === 'EADDRINUSE'
+          ? new GuardError(ErrorCodes.INVALID_CONFIG, `port ${options.port} on ${options.host ?? '127.0.0.1'} is in use; stop what listens there or pass another --port`, { field: 'port' })
+          : err,
+      );
+    server.once('error', onError);
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  origin = `http://${options.host ?? '127.0.0.1'}:${port}`;
+  for (const name of [options.host ?? '127.0.0.1', '127.0.0.1', 'localhost', '[::1]']) allowedHosts.add(`${name}:${port}`);
+  const resumed = await runner.resume();
+
+  const env = options.env ?? process.env;
+  let credential: TokenCredential | undefined;
+  const getCredential = (): TokenCredential => {
+    if (!credential) {
+      // Loaded lazily: most local runs have no timer configured and never need Azure credentials.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { DefaultAzureCredential } = require('@azure/identity') as typeof import('@azure/identity');
+      credential = options.credential?.() ?? new DefaultAzureCredential();
+    }
+    return credential;
+  };
+  const timers = startLocalTimers(env, () => ({ credential: getCredential(), ca: options.ca, log }), log);
+
+  return {
+    url: origin,
+    port,
+    notificationsUrl: `${origin}/api/registry/notifications`,
+    runner,
+    audit,
+    resumed,
+    stop: async () => {
+      timers.stop();
+      runner.stop();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+}

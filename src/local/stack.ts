@@ -1,0 +1,106 @@
+/**
+ * The whole app on one machine (`acr-guard serve`, `npm start`): a loopback docker-registry whose push
+ * notifications go to the local service, the service itself (see `serve.ts`), and the demo's sample images.
+ * Embedded defaults only: the demo policy for the loopback registry, state under `.local/state`.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadPolicy } from '../core/policy';
+import { isGuardError } from '../core/errors';
+import { createRegistryClient } from '../adapters/registry';
+import { DEMO_SAMPLES, demoPolicyYaml, seedSample } from './demo';
+import { freePort, startRegistry, type RunningRegistry } from './registryServer';
+import { startService, type LocalService } from './serve';
+import type { HttpAuthMode } from '../functions/http';
+
+/** Default port of the local service (the Functions host's local default). */
+export const DEFAULT_SERVICE_PORT = 7071;
+/** Default port of the loopback registry. */
+export const DEFAULT_REGISTRY_PORT = 7072;
+
+/** Options of {@link startLocalStack}. */
+export interface LocalStackOptions {
+  stateDir: string;
+  /** Service port (0: a free one). */
+  port?: number;
+  /**
+   * Registry port (0: a free one). Keep it fixed across restarts: the policy allowlists `127.0.0.1:<port>`
+   * and verdicts and histories name that host.
+   */
+  registryPort?: number;
+  /** Push the demo's sample images (those whose tag is not there yet). Default true. */
+  seed?: boolean;
+  auth?: HttpAuthMode;
+  timers?: 'real' | 'virtual';
+  env?: Record<string, string | undefined>;
+  log?: (line: string) => void;
+}
+
+/** A running stack. */
+export interface LocalStack {
+  service: LocalService;
+  registry: RunningRegistry;
+  /** The bearer token the registry sends with its notifications (fresh per start; never printed). */
+  notificationToken: string;
+  /** Resolves when seeding finished (at once with `seed: false`). */
+  seeded: Promise<void>;
+  /** Stops the registry and the service (in that order: no notification is left half-delivered). */
+  stop(): Promise<void>;
+}
+
+/** Starts registry + service (+ seeding in the background). */
+export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  const log = options.log ?? (() => undefined);
+  const registryPort = options.registryPort === 0 || options.registryPort === undefined ? await freePort() : options.registryPort;
+  const registryHost = `127.0.0.1:${registryPort}`;
+  const policy = loadPolicy(demoPolicyYaml(registryHost), 'embedded demo policy');
+  mkdirSync(options.stateDir, { recursive: true });
+  // A fresh token per start: only this registry's notifications are accepted.
+  const notificationToken = randomBytes(24).toString('base64url');
+  const service = await startService({
+    policy,
+    stateDir: options.stateDir,
+    port: options.port ?? DEFAULT_SERVICE_PORT,
+    plainHttpHosts: [registryHost],
+    auth: options.auth,
+    notificationToken,
+    timers: options.timers,
+    env: options.env,
+    log,
+  });
+  let registry: RunningRegistry;
+  try {
+    registry = await startRegistry({ port: registryPort, dataDir: join(options.stateDir, 'registry'), notifications: [{ url: service.notificationsUrl, token: notificationToken }] });
+  } catch (err) {
+    await service.stop();
+    throw err;
+  }
+  const seeded = options.seed === false ? Promise.resolve() : seedSamples(registryHost, log);
+  return {
+    service,
+    registry,
+    notificationToken,
+    seeded,
+    stop: async () => {
+      await registry.stop();
+      await service.stop();
+    },
+  };
+}
+
+/** Pushes each demo sample whose tag is not in the registry yet; the notifications start their gates. */
+async function seedSamples(registryHost: string, log: (line: string) => void): Promise<void> {
+  const client = createRegistryClient({ host: registryHost, plainHttp: true });
+  const now = new Date();
+  for (const sample of DEMO_SAMPLES) {
+    try {
+      await client.resolveTag(sample.repository, sample.tag);
+      continue;
+    } catch (err) {
+      if (!isGuardError(err, 'NOT_FOUND')) throw err;
+    }
+    const digest = await seedSample(client, sample, now);
+    log(`seeded ${sample.repository}:${sample.tag}@${digest.slice(0, 19)}… (${sample.story})`);
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * The local service's page in a real headless Chromium (Debian's `chromium`, driven by playwright-core):
+ * an image pushed to the loopback registry appears with its verdict, failed check and findings; a click on
+ * its rescan button brings a new verdict. A screenshot goes to test-artifacts/ (git-ignored).
+ * In CI (CI=true) the test runs or fails; elsewhere it skips with one line when chromium is absent.
+ */
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type BrowserContext } from 'playwright-core';
+import { MediaTypes, type ImageId } from '../../src/core/types';
+import { createRegistryClient } from '../../src/adapters/registry';
+import { pushArtifact, pushImage } from '../../src/local/ociPush';
+import { sampleSarif } from '../../src/local/sampleReports';
+import { startLocalStack, type LocalStack } from '../../src/local/stack';
+
+const CHROMIUM = '/usr/bin/chromium';
+const ARTIFACTS = join(__dirname, '../../test-artifacts');
+const inCi = process.env.CI === 'true';
+const available = existsSync(CHROMIUM);
+if (!available && !inCi) console.log(`page.test: skipped: ${CHROMIUM} is not installed (scripts/ensure-tools.sh installs Debian's chromium as root)`);
+const maybe = available || inCi ? describe : describe.skip;
+
+async function pushVulnerable(host: string, repository: string, tag: string): Promise<ImageId> {
+  const client = createRegistryClient({ host, plainHttp: true });
+  const now = new Date();
+  const pushed = await pushImage(client, repository, { tag, layers: [Buffer.from(`${repository}:${tag}:${now.toISOString()}`)], created: now.toISOString() });
+  const sarif = sampleSarif({
+    imageName: `${host}/${repository}@${pushed.digest}`,
+    digest: pushed.digest,
+    scannedAt: now.toISOString(),
+    vulnerabilities: [
+      { id: 'CVE-2024-6119', severity: 'critical', package: 'openssl', installedVersion: '3.0.13', fixedVersion: '3.0.14' },
+      { id: 'CVE-2011-3374', severity: 'low', package: 'apt', installedVersion: '2.6.1' },
+    ],
+  });
+  await pushArtifact(client, repository, { subject: { mediaType: pushed.mediaType, digest: pushed.digest, size: pushed.size }, artifactType: MediaTypes.sarif, blob: sarif, blobMediaType: MediaTypes.sarif });
+  return { registry: host, repository, digest: pushed.digest };
+}
+
+maybe('local service page in headless Chromium', () => {
+  let stack: LocalStack;
+  let stateDir: string;
+  let profile: string;
+  let browser: BrowserContext;
+
+  beforeAll(async () => {
+    if (!available) throw new Error(`CI=true but ${CHROMIUM} is missing: scripts/ensure-tools.sh installs it (apt, as root)`);
+    stateDir = mkdtempSync(join(tmpdir(), 'acr-guard-page-'));
+    profile = mkdtempSync(join(tmpdir(), 'acr-guard-chromium-'));
+    stack = await startLocalStack({ stateDir, port: 0, registryPort: 0, seed: false, env: {} });
+    // A persistent context is how playwright takes a fresh --user-data-dir of our own.
+    browser = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      chromiumSandbox: false,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      viewport: { width: 1400, height: 800 },
+    });
+  }, 60_000);
+  afterAll(async () => {
+    await browser?.close();
+    await stack?.stop();
+    if (stateDir) rmSync(stateDir, { recursive: true, force: true });
+    if (profile) rmSync(profile, { recursive: true, force: true });
+  });
+
+  it('shows a pushed image with its verdict, failed check and findings; a rescan brings a new verdict', async () => {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (err) => errors.push(err.message));
+    await page.goto(`${stack.service.url}/`);
+    await page.waitForSelector('#empty:not([hidden])');
+
+    const image = await pushVulnerable(stack.registry.host, 'demo/web', '1');
+    const row = page.locator(`tr[data-image="${image.registry}/${image.repository}@${image.digest}"]`);
+    await row.locator('[data-verdict="block"]').waitFor({ timeout: 20_000 });
+    await expectText(row.locator('ul.checks'), 'CVE-2024-6119');
+    await expectText(row.locator('[data-severity="critical"]'), 'critical 1');
+    await expectText(row.locator('[data-severity="low"]'), 'low 1');
+    const firstDecidedAt = await row.getAttribute('data-decided-at');
+    expect(firstDecidedAt).toMatch(/^\d{4}-/);
+    await expectText(page.locator('#purge'), 'no purge yet');
+
+    await row.locator('button[data-action="rescan"]').click();
+    await page.waitForFunction(
+      ({ selector, before }) => {
+        // Runs in the page; the test's TypeScript has no DOM types.
+        const tr = (globalThis as any).document.querySelector(selector) as { getAttribute(n: string): string | null; querySelector(s: string): unknown } | null;
+        return tr !== null && tr.getAttribute('data-decided-at') !== before && tr.querySelector('[data-verdict="block"]') !== null;
+      },
+      { selector: `tr[data-image="${image.registry}/${image.repository}@${image.digest}"]`, before: firstDecidedAt },
+      { timeout: 20_000 },
+    );
+    expect(Date.parse(String(await row.getAttribute('data-decided-at')))).toBeGreaterThan(Date.parse(String(firstDecidedAt)));
+    await expectText(row, 'rescan');
+
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, 'local-service-page.png'), fullPage: true });
+    expect(errors).toEqual([]);
+  }, 60_000);
+});
+
+async function expectText(locator: import('playwright-core').Locator, text: string): Promise<void> {
+  await locator.first().waitFor({ timeout: 10_000 });
+  expect(await locator.first().innerText()).toContain(text);
+}
