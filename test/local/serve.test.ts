@@ -74,7 +74,12 @@ describe('local service (in-process)', () => {
       return r.status === 200 ? r.body : undefined;
     });
     expect(verdict).toMatchObject({ decision: 'release', image, tag: '1' });
-    expect((await getJson(`${service.url}/api/rescan/${gateInstanceId(image)}`)).body.runtimeStatus).toBe('Completed');
+    // The verdict is recorded by the gate's last activity; the orchestration completes right after it.
+    const gateStatus = await until('the gate to complete', async () => {
+      const body = (await getJson(`${service.url}/api/rescan/${gateInstanceId(image)}`)).body;
+      return body.runtimeStatus === 'Running' || body.runtimeStatus === 'Pending' ? undefined : body.runtimeStatus;
+    });
+    expect(gateStatus).toBe('Completed');
 
     const images = (await getJson(`${service.url}/api/images`)).body;
     expect(images.purge).toBeNull();
