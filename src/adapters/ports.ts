@@ -24,6 +24,21 @@ export interface ManifestAttributes {
   quarantineDetails?: string;
 }
 
+/** One manifest as ACR's `/acr/v1/<repo>/_manifests` listing reports it. */
+export interface AcrManifestInfo {
+  digest: string;
+  tags: string[];
+  mediaType?: string;
+  /** ISO 8601 times. */
+  createdTime?: string;
+  lastUpdateTime?: string;
+  /** Bytes of the manifest and its layers as ACR counts them. */
+  imageSize?: number;
+  /** For an index: the digests of the manifests it lists (ACR `references`). */
+  references?: string[];
+  changeableAttributes: ManifestAttributes;
+}
+
 /** One page-able listing result. */
 export interface Page<T> {
   items: T[];
@@ -61,6 +76,12 @@ export interface RegistryClient {
   listRepositories(options?: { pageSize?: number; last?: string }): Promise<Page<string>>;
   /** True when the host supports ACR's `/acr/v1` metadata and quarantine attributes. */
   supportsAcrAttributes(): boolean;
+  /**
+   * ACR: one page of `/acr/v1/<repo>/_manifests` (digests, tags, times, size, attributes); `next` is the
+   * `last` digest of the following page. Throws `UNSUPPORTED` elsewhere. Optional: clients of registries
+   * without ACR's API need not have it.
+   */
+  listAcrManifests?(repository: string, options?: { pageSize?: number; last?: string }): Promise<Page<AcrManifestInfo>>;
   /** ACR: read a manifest's changeable attributes. Throws `UNSUPPORTED` elsewhere. */
   getManifestAttributes(repository: string, digest: string): Promise<ManifestAttributes>;
   /** ACR: PATCH a manifest's changeable attributes. Throws `UNSUPPORTED` elsewhere. */

@@ -19,9 +19,10 @@
  * a kept subject keeps its referrers; a kept referrer (locked, in use, listed by a kept index) keeps its subject. Everything else that
  * was selected, or that only a deleted index listed, or that refers to a deleted subject, is deleted.
  *
- * Deletes are ordered in waves: wave 0 holds what nothing else being deleted points at; a manifest comes after
- * every deleted referrer of it and every deleted index that lists it. So an interrupted purge never leaves an
- * index pointing at a missing child or a signature whose image is gone while the signature stays.
+ * Deletes are ordered in waves: a manifest comes after every deleted referrer of it and every deleted index that
+ * lists it, so an interrupted purge never leaves an index pointing at a missing child, nor a signature whose
+ * image is gone. One exception: the `sha256-<hex>` fallback tag index (an index with a subject) goes after the
+ * referrers it lists, because on a registry without the referrers API it is the only way to find them.
  */
 import type { RetentionRule } from '../policyTypes';
 
@@ -79,7 +80,19 @@ export type PlanEntry = {
   size?: number;
   /** Human-readable: which rule line or which other manifest decided it. */
   detail: string;
-} & ({ action: 'keep'; reason: KeepReason } | { action: 'delete'; reason: DeleteReason; wave: number; locked: boolean });
+} & (
+  | { action: 'keep'; reason: KeepReason }
+  | {
+      action: 'delete';
+      reason: DeleteReason;
+      /** Execution wave: everything in a wave may be deleted at once, after every earlier wave. */
+      wave: number;
+      /** Locked, and the rule says includeLocked: unlock before deleting (ACR). */
+      locked: boolean;
+      /** Deleted manifests that list or refer to this one: if one of them could not be deleted, this one stays. */
+      after: string[];
+    }
+);
 
 /** A delete entry. */
 export type PlanDelete = Extract<PlanEntry, { action: 'delete' }>;
@@ -276,14 +289,20 @@ export function planPurge(input: PlanInput): PurgePlan {
   // Waves: a manifest is deleted after every deleted manifest that points at it (lists it, or refers to it).
   const doomed = new Set(digests.filter((d) => !kept.has(d)));
   const pointers = new Map<string, string[]>();
+  const before = (first: string, then: string): void => {
+    if (first === then || !doomed.has(first) || !doomed.has(then)) return;
+    const list = pointers.get(then) ?? [];
+    if (!list.includes(first)) list.push(first);
+    pointers.set(then, list);
+  };
   for (const d of doomed) {
     const m = byDigest.get(d) as ManifestRecord;
-    const targets = new Set<string>([...(m.children ?? []), ...(m.subject !== undefined ? [m.subject] : [])]);
-    for (const t of targets) {
-      if (t === d || !doomed.has(t)) continue;
-      const list = pointers.get(t) ?? [];
-      list.push(d);
-      pointers.set(t, list);
+    if (m.subject !== undefined) before(d, m.subject);
+    for (const c of m.children ?? []) {
+      // An index that is itself a referrer (the `sha256-<hex>` fallback tag index) is how a plain registry finds
+      // the referrers it lists: it goes after them, so an interrupted run never leaves one undiscoverable.
+      if (m.subject !== undefined) before(c, d);
+      else before(d, c);
     }
   }
   const wave = new Map<string, number>();
@@ -311,7 +330,7 @@ export function planPurge(input: PlanInput): PurgePlan {
       keeps.push(entry);
     } else {
       const why = deleteReason(d);
-      const entry: PlanDelete = { digest: d, tags: m.tags, mediaType: m.mediaType, action: 'delete', reason: why.reason, detail: why.detail, wave: waveOf(d), locked: m.locked === true };
+      const entry: PlanDelete = { digest: d, tags: m.tags, mediaType: m.mediaType, action: 'delete', reason: why.reason, detail: why.detail, wave: waveOf(d), locked: m.locked === true, after: (pointers.get(d) ?? []).slice().sort() };
       if (m.size !== undefined) entry.size = m.size;
       deletes.push(entry);
     }
