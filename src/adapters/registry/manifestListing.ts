@@ -4,8 +4,8 @@
  *
  * - On ACR (`listAcrManifests`): `/acr/v1/<repo>/_manifests`, paged, gives digests, tags, created and last
  *   update times, sizes, lock attributes and index references. ACR's listing does not say which manifest is a
- *   referrer, so the bodies of untagged non-index manifests (where signatures, SBOMs and reports live) are read
- *   for their `subject`; an index without `references` is read for its children.
+ *   referrer, so the bodies of untagged non-index manifests that no index references (where signatures, SBOMs
+ *   and reports live) are read for their `subject`; an index without `references` is read for its children.
  * - Elsewhere: the tags list, each tag's manifest, the image config's `created` time as the age (an index: its
  *   newest child's), then every index's children and every manifest's referrers (the OCI 1.1 API, or the
  *   `sha256-<hex>` fallback tag index), recursively. An untagged manifest that no index lists and no referrers
@@ -104,7 +104,11 @@ async function listAcr(client: RegistryClient, repository: string, options: List
     last = page.next;
   }
   // Bodies where the listing is silent: untagged non-indexes (subject), indexes without references (children).
-  const toRead = [...records.values()].filter((r) => (r.tags.length === 0 && !isIndexType(r.mediaType)) || (isIndexType(r.mediaType) && r.children === undefined) || r.tags.some((t) => FALLBACK_TAG_RE.test(t)));
+  // (Platform manifests an index references are children, not referrers: their bodies are not needed.)
+  const listedChildren = new Set([...records.values()].flatMap((r) => r.children ?? []));
+  const toRead = [...records.values()].filter(
+    (r) => (r.tags.length === 0 && !isIndexType(r.mediaType) && !listedChildren.has(r.digest)) || (isIndexType(r.mediaType) && r.children === undefined) || r.tags.some((t) => FALLBACK_TAG_RE.test(t)),
+  );
   await eachLimited(toRead, options.concurrency ?? LISTING_DEFAULTS.concurrency, async (r) => {
     let manifest: FetchedManifest;
     try {
