@@ -7,6 +7,7 @@ import { gateCommand, isUsageError, GATE_USAGE } from './gate';
 import { demoCommand, DEMO_USAGE } from './demo';
 import { alertsCommand, tokensCommand, ALERTS_USAGE, TOKENS_USAGE } from './timers';
 import { verifyCommand, VERIFY_USAGE } from './verify';
+import { purgeCommand, PURGE_USAGE } from './purge';
 
 const USAGE = `usage: acr-guard <command> [options]
 commands:
@@ -15,6 +16,7 @@ commands:
   alerts list or run the KQL alert rules (Log Analytics)
   tokens rotate ACR token passwords into Key Vault
   verify verify an image's signatures against a notation trust policy and trust store (exit 0 verified, 3 not)
+  purge  apply the retention rules: plan (and unless --dry-run delete) with a reason per manifest
 
 ${GATE_USAGE}
 
@@ -24,10 +26,19 @@ ${ALERTS_USAGE}
 
 ${TOKENS_USAGE}
 
-${VERIFY_USAGE}`;
+${VERIFY_USAGE}
+
+${PURGE_USAGE}`;
+
+const defaultIo = { out: (s: string) => console.log(s), err: (s: string) => console.error(s) };
+
+/** Progress on a terminal: one stderr line rewritten in place. */
+function ttyProgress(s: string): void {
+  process.stderr.write(`\r\x1b[2K${s.slice(0, (process.stderr.columns || 80) - 1)}`);
+}
 
 /** Runs the CLI with `argv` (without node and script); resolves to the exit code. */
-export async function main(argv: string[], io = { out: (s: string) => console.log(s), err: (s: string) => console.error(s) }): Promise<number> {
+export async function main(argv: string[], io = defaultIo): Promise<number> {
   const [command, ...rest] = argv;
   try {
     switch (command) {
@@ -41,6 +52,8 @@ export async function main(argv: string[], io = { out: (s: string) => console.lo
         return await tokensCommand(rest, io);
       case 'verify':
         return await verifyCommand(rest, io);
+      case 'purge':
+        return await purgeCommand(rest, { ...io, ...(process.stderr.isTTY && io.err === defaultIo.err ? { progress: ttyProgress } : {}) });
       case undefined:
       case 'help':
       case '--help':

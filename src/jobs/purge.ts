@@ -9,7 +9,8 @@ import { ErrorCodes, GuardError } from '../core/errors';
 import { matchDeployedImages } from '../core/purge/inUse';
 import { keptByReason, planPurge, ruleLabel, type PurgePlan } from '../core/purge/plan';
 import type { RepositoryOutcome } from '../core/purge/summary';
-import type { RetentionRule } from '../core/policyTypes';
+import { findRetentionRule } from '../core/policy';
+import type { Policy, RetentionRule } from '../core/policyTypes';
 import type { DeployedImage, InUseLookup, RegistryClient } from '../adapters/ports';
 import { listRepositoryManifests, type ListingOptions } from '../adapters/registry/manifestListing';
 import { executePurge, type ExecuteOptions, type ExecuteResult } from './purgeExecute';
@@ -105,4 +106,28 @@ export async function purgeRepository(options: PurgeRepositoryOptions): Promise<
     outcome.error = { code: first.code, detail: `${execution.failed.length} delete(s) failed (first: ${first.digest}: ${first.detail}); ${execution.notAttempted.length} kept because they wait for a failed one; deleted ${removed.length} of ${plan.deletes.length}` };
   }
   return { plan, execution, outcome };
+}
+
+/** Most repositories one purge run covers (a guard against a catalog that never ends). */
+export const MAX_PURGE_REPOSITORIES = 100_000;
+
+/**
+ * The repositories of a registry that a retention rule covers, with that rule (the first whose scope matches),
+ * from the catalog, paged; sorted by name.
+ */
+export async function repositoriesToPurge(client: RegistryClient, policy: Policy, options: { pageSize?: number } = {}): Promise<Array<{ repository: string; rule: RetentionRule }>> {
+  const out: Array<{ repository: string; rule: RetentionRule }> = [];
+  let last: string | undefined;
+  let seen = 0;
+  for (;;) {
+    const page = await client.listRepositories({ pageSize: options.pageSize ?? 1000, ...(last ? { last } : {}) });
+    for (const repository of page.items) {
+      const rule = findRetentionRule(policy, repository);
+      if (rule) out.push({ repository, rule });
+    }
+    seen += page.items.length;
+    if (!page.next || page.next === last || seen > MAX_PURGE_REPOSITORIES) break;
+    last = page.next;
+  }
+  return out.sort((a, b) => (a.repository < b.repository ? -1 : a.repository > b.repository ? 1 : 0));
 }
