@@ -46,6 +46,7 @@ describe('runOrchestration with sub-orchestrations', () => {
   });
 
   it('names an unnamed sub-orchestration from its parent and task number, and passes a string input through', async () => {
+    // eslint-disable-next-line require-yield -- an orchestrator that returns at once
     const echo: Orchestrator = function* (context) {
       return `${context.df.instanceId}:${String(context.df.getInput())}`;
     };
@@ -90,6 +91,7 @@ describe('runOrchestration with sub-orchestrations', () => {
   });
 
   it('surfaces a failed sub-orchestration as a TaskFailedError the parent can catch', async () => {
+    // eslint-disable-next-line require-yield -- an orchestrator that fails at once
     const broken: Orchestrator = function* () {
       throw new Error('inner broke');
     };
