@@ -5,6 +5,7 @@
 import type { Descriptor, FindingsResult, ImageId, ResolvedManifest, Verdict } from '../core/types';
 import type { Alert, IncidentState, ResultTable } from '../core/alerts/evaluate';
 import type { PasswordSlot, PublishedInfo, TokenInfo } from '../core/rotation';
+import type { PurgeSummary } from '../core/purge/summary';
 
 /** A manifest fetched from a registry, with its raw bytes (needed to verify digests and to copy it). */
 export interface FetchedManifest extends ResolvedManifest {
@@ -115,6 +116,10 @@ export interface AuditStore {
   latestVerdict(image: ImageId): Promise<Verdict | undefined>;
   /** Latest verdicts of a repository (newest first). */
   listVerdicts(registry: string, repository: string, limit?: number): Promise<Verdict[]>;
+  /** Append the summary of a purge run (never overwrites an earlier one). */
+  recordPurgeSummary(summary: PurgeSummary): Promise<void>;
+  /** The most recent purge summary of a registry (latest `finishedAt`), or undefined. */
+  latestPurgeSummary(registry: string): Promise<PurgeSummary | undefined>;
 }
 
 // ---- Alert rules and token rotation (timers `alertQueries` and `rotateTokens`) ----
