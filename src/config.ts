@@ -265,6 +265,8 @@ export interface RotationConfig {
 export const TIMER_SCHEDULES = {
   ACR_GUARD_ALERT_SCHEDULE: '0 */5 * * * *',
   ACR_GUARD_ROTATION_SCHEDULE: '0 30 3 * * *',
+  /** `nightlyPurge` (retention over every repository a rule covers); the Bicep's default is the same. */
+  ACR_GUARD_PURGE_SCHEDULE: '0 0 3 * * *',
 } as const;
 
 const NCRONTAB = /^\s*(\S+\s+){5}\S+\s*$/;

@@ -7,6 +7,7 @@ import { getRuntime } from '../runtime';
 import './onImagePushed';
 import './alertQueries';
 import './rotateTokens';
+import './nightlyPurge';
 import '../orchestrations/register';
 
 // Activities may run on a worker that has not run a trigger yet: build the runtime on first use.

@@ -82,7 +82,6 @@ const NOT_SET_IN_AZURE: Record<string, string> = {
  */
 const PROVIDED_AHEAD = new Set([
   'ACR_GUARD_REGISTRY_RESOURCE_ID',
-  'ACR_GUARD_PURGE_SCHEDULE',
   'ACR_GUARD_INUSE_SCOPES',
 ]);
 
