@@ -441,10 +441,23 @@ export class TableAuditStore implements AuditStore {
     let json = JSON.stringify(summary);
     let truncation: string | undefined;
     if (json.length > MAX_JSON_CHARS) {
-      const outcomes = [...summary.outcomes];
-      while (outcomes.length > 0 && JSON.stringify({ ...summary, outcomes }).length > MAX_JSON_CHARS - 200) outcomes.pop();
-      truncation = `${summary.outcomes.length - outcomes.length} of ${summary.outcomes.length} repository outcomes left out (over the audit record limit); the totals cover all`;
-      json = JSON.stringify({ ...summary, outcomes, truncation });
+      // Keep the totals; keep the outcomes, then the errors, that fit (in order), and say what was left out.
+      const budget = MAX_JSON_CHARS - JSON.stringify({ ...summary, outcomes: [], errors: [] }).length - 500;
+      const fit = <T>(items: readonly T[], room: number): { kept: T[]; used: number } => {
+        const kept: T[] = [];
+        let used = 0;
+        for (const item of items) {
+          const size = JSON.stringify(item).length + 1;
+          if (used + size > room) break;
+          kept.push(item);
+          used += size;
+        }
+        return { kept, used };
+      };
+      const errors = fit(summary.errors, Math.floor(budget / 2));
+      const outcomes = fit(summary.outcomes, budget - errors.used);
+      truncation = `${summary.outcomes.length - outcomes.kept.length} of ${summary.outcomes.length} repository outcomes and ${summary.errors.length - errors.kept.length} of ${summary.errors.length} errors left out (over the audit record limit); the totals cover all`;
+      json = JSON.stringify({ ...summary, outcomes: outcomes.kept, errors: errors.kept, truncation });
     }
     const chunks: Record<string, string> = {};
     for (let i = 0; i * CHUNK_CHARS < json.length; i++) chunks[`v${i}`] = json.slice(i * CHUNK_CHARS, (i + 1) * CHUNK_CHARS);
