@@ -7,7 +7,7 @@ import type { TokenCredential } from '@azure/identity';
 import { GuardError, ErrorCodes } from './core/errors';
 import { isRegistryAllowed } from './core/policy';
 import type { Policy } from './core/policyTypes';
-import type { AuditStore, FindingsSource, RegistryClient, RegistryClientFactory } from './adapters/ports';
+import type { AuditStore, FindingsSource, InUseLookup, RegistryClient, RegistryClientFactory } from './adapters/ports';
 import { createRegistryClient } from './adapters/registry';
 import { ReportsFindingsSource } from './adapters/reportsSource';
 import { DefenderFindingsSource } from './adapters/defenderSource';
@@ -40,6 +40,8 @@ export interface ComposeOptions {
    * Absent: signatures answer inconclusive, saying what to configure.
    */
   signatureTrust?: SignatureTrust | (() => Promise<SignatureTrust>);
+  /** Deployed-image lookup for retention's in-use protection (absent: rules that protect images in use do not run). */
+  inUse?: InUseLookup;
 }
 
 /**
@@ -82,6 +84,7 @@ export function composeGateServices(options: ComposeOptions): GateServices {
     sources,
     audit: options.audit,
     verifySignatures: options.verifySignatures ?? createSignatureVerifier({ registry, trust: options.signatureTrust }),
+    ...(options.inUse ? { inUse: options.inUse } : {}),
   };
   return services;
 }

@@ -197,7 +197,8 @@ export function loadConfig(env: Env): AppConfig {
   });
 }
 
-function inUseConfig(env: Env): AppConfig['inUse'] {
+/** The in-use lookup's settings (`ACR_GUARD_INUSE_SCOPES`, `ACR_GUARD_ARM_ENDPOINT`); undefined when no scope is set. */
+export function inUseConfig(env: Env): AppConfig['inUse'] {
   let scopes: InUseScope[];
   try {
     scopes = parseInUseScopes(env.ACR_GUARD_INUSE_SCOPES ?? '', 'ACR_GUARD_INUSE_SCOPES');
@@ -286,6 +287,8 @@ export interface RotationConfig {
 export const TIMER_SCHEDULES = {
   ACR_GUARD_ALERT_SCHEDULE: '0 */5 * * * *',
   ACR_GUARD_ROTATION_SCHEDULE: '0 30 3 * * *',
+  /** `nightlyPurge` (retention over every repository a rule covers); the Bicep's default is the same. */
+  ACR_GUARD_PURGE_SCHEDULE: '0 0 3 * * *',
 } as const;
 
 const NCRONTAB = /^\s*(\S+\s+){5}\S+\s*$/;

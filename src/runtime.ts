@@ -10,6 +10,7 @@ import { loadPolicy } from './core/policy';
 import type { Policy } from './core/policyTypes';
 import { auditStoreFor } from './adapters/auditStore';
 import { composeGateServices } from './compose';
+import { inUseLookupFor } from './adapters/inUseLookup';
 import { loadSignatureTrust } from './adapters/trustStoreFiles';
 import { loadSignatureTrustFromBlob } from './adapters/trustStoreBlob';
 import type { SignatureTrust } from './adapters/signatureVerifier';
@@ -54,6 +55,9 @@ export function getRuntime(): Runtime {
     plainHttpHosts: config.plainHttpRegistries,
     defenderSubscriptions: config.defenderSubscriptions,
     signatureTrust: trustLoader(config, credential),
+    // Retention (per push and nightly) never deletes what Container Apps or container groups run; without
+    // ACR_GUARD_INUSE_SCOPES, rules that protect images in use skip their repositories.
+    inUse: inUseLookupFor(config, credential),
   });
   runtime = Object.freeze({ config, policy: () => policy, services, credential });
   return runtime;

@@ -11,6 +11,7 @@ import { AzureNamedKeyCredential, TableClient, odata, type NamedKeyCredential, t
 import type { TokenCredential } from '@azure/identity';
 import { ErrorCodes, GuardError, invalidInput } from '../core/errors';
 import type { ImageId, Verdict } from '../core/types';
+import type { PurgeSummary } from '../core/purge/summary';
 import type { AuditConfig } from '../config';
 import type { AuditStore } from './ports';
 
@@ -56,6 +57,24 @@ function checkVerdict(verdict: Verdict): number {
   return decidedMs(verdict);
 }
 
+/** Validates a purge summary's keys; returns its `finishedAt` in epoch ms. */
+function checkSummary(summary: PurgeSummary): number {
+  if (typeof summary?.registry !== 'string' || summary.registry === '' || summary.registry.length > 260) throw invalidInput('summary.registry', 'a registry host', summary?.registry);
+  const ms = Date.parse(summary.finishedAt);
+  if (!Number.isFinite(ms) || ms < 0) throw invalidInput('summary.finishedAt', 'an ISO 8601 time after 1970', summary.finishedAt);
+  return ms;
+}
+
+/** The latest of recorded summaries (latest `finishedAt`; among equal times, the one recorded last). */
+function latestOf(recordedOldestFirst: PurgeSummary[]): PurgeSummary | undefined {
+  let best: { s: PurgeSummary; ms: number } | undefined;
+  for (const s of recordedOldestFirst) {
+    const ms = Date.parse(s.finishedAt);
+    if (!best || ms >= best.ms) best = { s, ms };
+  }
+  return best?.s;
+}
+
 /** Sorts records (oldest recorded first) newest first; equal times keep the one recorded last first. */
 function newestFirst(recordedOldestFirst: Verdict[]): Verdict[] {
   return recordedOldestFirst
@@ -77,6 +96,17 @@ function sameImage(a: ImageId, b: ImageId): boolean {
 /** Keeps verdicts in memory (dry runs, tests, the benchmark). */
 export class MemoryAuditStore implements AuditStore {
   private readonly verdicts: Verdict[] = [];
+  private readonly summaries: PurgeSummary[] = [];
+
+  async recordPurgeSummary(summary: PurgeSummary): Promise<void> {
+    checkSummary(summary);
+    this.summaries.push(structuredClone(summary));
+  }
+
+  async latestPurgeSummary(registry: string): Promise<PurgeSummary | undefined> {
+    const latest = latestOf(this.summaries.filter((s) => s.registry === registry));
+    return latest && structuredClone(latest);
+  }
 
   async recordVerdict(verdict: Verdict): Promise<void> {
     checkVerdict(verdict);
@@ -110,10 +140,46 @@ export class FileAuditStore implements AuditStore {
     return join(this.dir, `${createHash('sha256').update(`${registry}/${repository}`).digest('hex').slice(0, 32)}.jsonl`);
   }
 
+  /** Purge summaries of a registry: `purge-<hash>.jsonl` (a verdict file name has no prefix, so they never meet). */
+  private purgeFile(registry: string): string {
+    return join(this.dir, `purge-${createHash('sha256').update(registry).digest('hex').slice(0, 32)}.jsonl`);
+  }
+
+  async recordPurgeSummary(summary: PurgeSummary): Promise<void> {
+    checkSummary(summary);
+    await this.append(this.purgeFile(summary.registry), `${JSON.stringify(summary)}\n`);
+  }
+
+  async latestPurgeSummary(registry: string): Promise<PurgeSummary | undefined> {
+    const file = this.purgeFile(registry);
+    await this.writing.get(file);
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw new GuardError(ErrorCodes.UPSTREAM, `audit store: reading ${file} failed (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+    const all: PurgeSummary[] = [];
+    for (const line of text.split('\n')) {
+      if (line.trim() === '') continue;
+      try {
+        const s = JSON.parse(line) as PurgeSummary;
+        if (s?.registry === registry) all.push(s);
+      } catch {
+        // a partial line from an interrupted write
+      }
+    }
+    return latestOf(all);
+  }
+
   async recordVerdict(verdict: Verdict): Promise<void> {
     checkVerdict(verdict);
-    const file = this.file(verdict.image.registry, verdict.image.repository);
-    const line = `${JSON.stringify(verdict)}\n`;
+    await this.append(this.file(verdict.image.registry, verdict.image.repository), `${JSON.stringify(verdict)}\n`);
+  }
+
+  /** Appends a line; appends from one process are serialised per file. */
+  private async append(file: string, line: string): Promise<void> {
     const previous = this.writing.get(file) ?? Promise.resolve();
     const next = previous.then(async () => {
       await mkdir(this.dir, { recursive: true });
@@ -199,6 +265,11 @@ export function partitionKeyFor(registry: string, repository: string): string {
   const name = `${registry}/${repository}`;
   const plain = Buffer.from(name, 'utf8').toString('base64url');
   return plain.length <= 512 ? plain : `~${createHash('sha256').update(name).digest('base64url')}`;
+}
+
+/** PartitionKey of a registry's purge summaries (see {@link TableAuditStore.recordPurgeSummary}). */
+function purgePartitionKey(registry: string): string {
+  return `p~${Buffer.from(registry, 'utf8').toString('base64url')}`;
 }
 
 /** `sha256:abc…` -> `sha256-abc…` (`:` is allowed in keys, but `-` keeps keys URL-friendly). */
@@ -356,6 +427,82 @@ export class TableAuditStore implements AuditStore {
       throw toStoreError(err, 'reading verdicts');
     }
     return out;
+  }
+
+  /**
+   * Purge summaries live in the same table, partition `p~<base64url(registry)>` (a verdict partition is plain
+   * base64url or `~<hash>`, so `p~` cannot be one), row `<inverted ticks of finishedAt>_<random>`: the latest
+   * summary is the first row. The JSON is split across `v0..vN` like a verdict; per-repository outcomes that do
+   * not fit are left out, and the record says how many.
+   */
+  async recordPurgeSummary(summary: PurgeSummary): Promise<void> {
+    const ms = checkSummary(summary);
+    await this.ensureTable();
+    let json = JSON.stringify(summary);
+    let truncation: string | undefined;
+    if (json.length > MAX_JSON_CHARS) {
+      // Keep the totals; keep the outcomes, then the errors, that fit (in order), and say what was left out.
+      const budget = MAX_JSON_CHARS - JSON.stringify({ ...summary, outcomes: [], errors: [] }).length - 500;
+      const fit = <T>(items: readonly T[], room: number): { kept: T[]; used: number } => {
+        const kept: T[] = [];
+        let used = 0;
+        for (const item of items) {
+          const size = JSON.stringify(item).length + 1;
+          if (used + size > room) break;
+          kept.push(item);
+          used += size;
+        }
+        return { kept, used };
+      };
+      const errors = fit(summary.errors, Math.floor(budget / 2));
+      const outcomes = fit(summary.outcomes, budget - errors.used);
+      truncation = `${summary.outcomes.length - outcomes.kept.length} of ${summary.outcomes.length} repository outcomes and ${summary.errors.length - errors.kept.length} of ${summary.errors.length} errors left out (over the audit record limit); the totals cover all`;
+      json = JSON.stringify({ ...summary, outcomes: outcomes.kept, errors: errors.kept, truncation });
+    }
+    const chunks: Record<string, string> = {};
+    for (let i = 0; i * CHUNK_CHARS < json.length; i++) chunks[`v${i}`] = json.slice(i * CHUNK_CHARS, (i + 1) * CHUNK_CHARS);
+    const entity: TableEntity = {
+      partitionKey: purgePartitionKey(summary.registry),
+      rowKey: `${invertedTicks(ms)}_${randomBytes(4).toString('hex')}`,
+      registry: summary.registry,
+      finishedAt: summary.finishedAt,
+      deleted: summary.deleted,
+      failed: summary.failed,
+      dryRun: summary.dryRun,
+      chunks: Object.keys(chunks).length,
+      ...(truncation === undefined ? {} : { truncation }),
+      ...chunks,
+    };
+    try {
+      await this.client.createEntity(entity);
+    } catch (err) {
+      throw toStoreError(err, `recording the purge summary of ${summary.registry}`);
+    }
+  }
+
+  async latestPurgeSummary(registry: string): Promise<PurgeSummary | undefined> {
+    await this.ensureTable();
+    const filter = odata`PartitionKey eq ${purgePartitionKey(registry)}`;
+    try {
+      const pages = this.client.listEntities<Record<string, unknown>>({ queryOptions: { filter } }).byPage({ maxPageSize: 1 });
+      for await (const page of pages) {
+        for (const entity of page) {
+          if (entity.registry !== registry) continue;
+          const n = Number(entity.chunks ?? 0);
+          let json = '';
+          for (let i = 0; i < n; i++) json += String(entity[`v${i}`] ?? '');
+          try {
+            return JSON.parse(json) as PurgeSummary;
+          } catch {
+            throw new GuardError(ErrorCodes.MALFORMED, `audit store: the record ${String(entity.rowKey)} does not hold a purge summary`);
+          }
+        }
+      }
+    } catch (err) {
+      if (err instanceof GuardError) throw err;
+      throw toStoreError(err, 'reading purge summaries');
+    }
+    return undefined;
   }
 
   async latestVerdict(image: ImageId): Promise<Verdict | undefined> {

@@ -5,6 +5,7 @@
 import type { Descriptor, FindingsResult, ImageId, ResolvedManifest, Verdict } from '../core/types';
 import type { Alert, IncidentState, ResultTable } from '../core/alerts/evaluate';
 import type { PasswordSlot, PublishedInfo, TokenInfo } from '../core/rotation';
+import type { PurgeSummary } from '../core/purge/summary';
 
 /** A manifest fetched from a registry, with its raw bytes (needed to verify digests and to copy it). */
 export interface FetchedManifest extends ResolvedManifest {
@@ -22,6 +23,21 @@ export interface ManifestAttributes {
   listEnabled?: boolean;
   quarantineState?: string;
   quarantineDetails?: string;
+}
+
+/** One manifest as ACR's `/acr/v1/<repo>/_manifests` listing reports it. */
+export interface AcrManifestInfo {
+  digest: string;
+  tags: string[];
+  mediaType?: string;
+  /** ISO 8601 times. */
+  createdTime?: string;
+  lastUpdateTime?: string;
+  /** Bytes of the manifest and its layers as ACR counts them. */
+  imageSize?: number;
+  /** For an index: the digests of the manifests it lists (ACR `references`). */
+  references?: string[];
+  changeableAttributes: ManifestAttributes;
 }
 
 /** One page-able listing result. */
@@ -61,6 +77,12 @@ export interface RegistryClient {
   listRepositories(options?: { pageSize?: number; last?: string }): Promise<Page<string>>;
   /** True when the host supports ACR's `/acr/v1` metadata and quarantine attributes. */
   supportsAcrAttributes(): boolean;
+  /**
+   * ACR: one page of `/acr/v1/<repo>/_manifests` (digests, tags, times, size, attributes); `next` is the
+   * `last` digest of the following page. Throws `UNSUPPORTED` elsewhere. Optional: clients of registries
+   * without ACR's API need not have it.
+   */
+  listAcrManifests?(repository: string, options?: { pageSize?: number; last?: string }): Promise<Page<AcrManifestInfo>>;
   /** ACR: read a manifest's changeable attributes. Throws `UNSUPPORTED` elsewhere. */
   getManifestAttributes(repository: string, digest: string): Promise<ManifestAttributes>;
   /** ACR: PATCH a manifest's changeable attributes. Throws `UNSUPPORTED` elsewhere. */
@@ -94,6 +116,10 @@ export interface AuditStore {
   latestVerdict(image: ImageId): Promise<Verdict | undefined>;
   /** Latest verdicts of a repository (newest first). */
   listVerdicts(registry: string, repository: string, limit?: number): Promise<Verdict[]>;
+  /** Append the summary of a purge run (never overwrites an earlier one). */
+  recordPurgeSummary(summary: PurgeSummary): Promise<void>;
+  /** The most recent purge summary of a registry (latest `finishedAt`), or undefined. */
+  latestPurgeSummary(registry: string): Promise<PurgeSummary | undefined>;
 }
 
 // ---- Alert rules and token rotation (timers `alertQueries` and `rotateTokens`) ----

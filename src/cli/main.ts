@@ -8,6 +8,11 @@ import { demoCommand, DEMO_USAGE } from './demo';
 import { alertsCommand, tokensCommand, ALERTS_USAGE, TOKENS_USAGE } from './timers';
 import { verifyCommand, VERIFY_USAGE } from './verify';
 import { serveCommand, SERVE_USAGE } from './serve';
+import { purgeCommand, PURGE_USAGE } from './purge';
+import { DefaultAzureCredential } from '@azure/identity';
+import { inUseConfig } from '../config';
+import { inUseLookupFor } from '../adapters/inUseLookup';
+import type { InUseLookup } from '../adapters/ports';
 
 const USAGE = `usage: acr-guard <command> [options]
 commands:
@@ -17,6 +22,7 @@ commands:
   alerts list or run the KQL alert rules (Log Analytics)
   tokens rotate ACR token passwords into Key Vault
   verify verify an image's signatures against a notation trust policy and trust store (exit 0 verified, 3 not)
+  purge  apply the retention rules: plan (and unless --dry-run delete) with a reason per manifest
 
 ${GATE_USAGE}
 
@@ -28,10 +34,25 @@ ${ALERTS_USAGE}
 
 ${TOKENS_USAGE}
 
-${VERIFY_USAGE}`;
+${VERIFY_USAGE}
+
+${PURGE_USAGE}`;
+
+const defaultIo = { out: (s: string) => console.log(s), err: (s: string) => console.error(s) };
+
+/** Progress on a terminal: one stderr line rewritten in place. */
+function ttyProgress(s: string): void {
+  process.stderr.write(`\r\x1b[2K${s.slice(0, (process.stderr.columns || 80) - 1)}`);
+}
+
+/** The ARM in-use lookup when `ACR_GUARD_INUSE_SCOPES` is set (signed in with `DefaultAzureCredential`). */
+function inUseFromEnvironment(env: NodeJS.ProcessEnv): InUseLookup | undefined {
+  const settings = inUseConfig(env);
+  return settings ? inUseLookupFor({ inUse: settings }, new DefaultAzureCredential()) : undefined;
+}
 
 /** Runs the CLI with `argv` (without node and script); resolves to the exit code. */
-export async function main(argv: string[], io = { out: (s: string) => console.log(s), err: (s: string) => console.error(s) }): Promise<number> {
+export async function main(argv: string[], io = defaultIo): Promise<number> {
   const [command, ...rest] = argv;
   try {
     switch (command) {
@@ -47,6 +68,11 @@ export async function main(argv: string[], io = { out: (s: string) => console.lo
         return await tokensCommand(rest, io);
       case 'verify':
         return await verifyCommand(rest, io);
+      case 'purge': {
+        // With ACR_GUARD_INUSE_SCOPES set (as in Azure), the deployed images come from ARM; otherwise --deployed.
+        const inUse = inUseFromEnvironment(process.env);
+        return await purgeCommand(rest, { ...io, ...(inUse ? { inUse } : {}), ...(process.stderr.isTTY && io.err === defaultIo.err ? { progress: ttyProgress } : {}) });
+      }
       case undefined:
       case 'help':
       case '--help':

@@ -22,6 +22,8 @@ export const AppRoles = {
   rescan: 'Rescan.Request',
   /** May read verdicts and rescan status. */
   read: 'Verdicts.Read',
+  /** May run retention on demand (the local service's `POST /api/purge`). */
+  purge: 'Purge.Run',
 } as const;
 
 /**

@@ -9,6 +9,7 @@ import './rescan';
 import './verdicts';
 import './alertQueries';
 import './rotateTokens';
+import './nightlyPurge';
 import '../orchestrations/register';
 
 // Activities may run on a worker that has not run a trigger yet: build the runtime on first use.

@@ -2,7 +2,7 @@
  * Registers a timer whose job runs with the runtime's identity and audit store: the schedule comes from its
  * app setting (validated when the app loads), the handler builds the job's dependencies and delegates.
  */
-import { app, type InvocationContext, type Timer } from '@azure/functions';
+import { app, type FunctionInput, type InvocationContext, type Timer } from '@azure/functions';
 import { timerSchedule, type AuditConfig, type TIMER_SCHEDULES } from '../config';
 import type { TimerDeps } from '../jobs/compose';
 import { getRuntime } from '../runtime';
@@ -19,9 +19,11 @@ export function registerRuntimeTimer(
   name: string,
   scheduleSetting: keyof typeof TIMER_SCHEDULES,
   job: (env: Record<string, string | undefined>, deps: TimerJobDeps, context: InvocationContext) => Promise<unknown>,
+  options: { extraInputs?: FunctionInput[] } = {},
 ): void {
   app.timer(name, {
     schedule: timerSchedule(process.env, scheduleSetting),
+    ...(options.extraInputs ? { extraInputs: options.extraInputs } : {}),
     handler: async (_timer: Timer, context: InvocationContext): Promise<void> => {
       const runtime = getRuntime();
       await job(process.env, { credential: runtime.credential, audit: runtime.config.audit, dryRun: runtime.config.dryRun, nowMs: Date.now() }, context);

@@ -37,8 +37,10 @@ gate:
         - { id: CVE-2023-52425, expires: 2025-01-31, reason: "temporary waiver during the Q4 freeze" }
     signatures: { required: false }
     promote: { repository: "release/{repository}" }
+# Nothing runs from the loopback registry, so in-use protection has nothing to look up here; in Azure keep
+# protectInUse (the default) and set ACR_GUARD_INUSE_SCOPES.
 retention:
-  - { scope: "demo/**", keep: 5, olderThan: 30d, untagged: true, protectInUse: true }
+  - { scope: "demo/**", keep: 5, olderThan: 30d, untagged: true, protectInUse: false }
 `;
 }
 

@@ -63,6 +63,12 @@ const historyClasses = {
   TaskFailedEvent: (require('durable-functions/lib/src/history/TaskFailedEvent') as Record<string, HistoryEventClass>).TaskFailedEvent,
   TimerCreatedEvent: (require('durable-functions/lib/src/history/TimerCreatedEvent') as Record<string, HistoryEventClass>).TimerCreatedEvent,
   TimerFiredEvent: (require('durable-functions/lib/src/history/TimerFiredEvent') as Record<string, HistoryEventClass>).TimerFiredEvent,
+  SubOrchestrationInstanceCreatedEvent: (require('durable-functions/lib/src/history/SubOrchestrationInstanceCreatedEvent') as Record<string, HistoryEventClass>)
+    .SubOrchestrationInstanceCreatedEvent,
+  SubOrchestrationInstanceCompletedEvent: (require('durable-functions/lib/src/history/SubOrchestrationInstanceCompletedEvent') as Record<string, HistoryEventClass>)
+    .SubOrchestrationInstanceCompletedEvent,
+  SubOrchestrationInstanceFailedEvent: (require('durable-functions/lib/src/history/SubOrchestrationInstanceFailedEvent') as Record<string, HistoryEventClass>)
+    .SubOrchestrationInstanceFailedEvent,
 };
 /* eslint-enable @typescript-eslint/no-require-imports */
 
@@ -81,6 +87,9 @@ export const EventType = {
   TaskScheduled: 4,
   TaskCompleted: 5,
   TaskFailed: 6,
+  SubOrchestrationInstanceCreated: 7,
+  SubOrchestrationInstanceCompleted: 8,
+  SubOrchestrationInstanceFailed: 9,
   TimerCreated: 10,
   TimerFired: 11,
   OrchestratorStarted: 12,
@@ -108,6 +117,18 @@ export interface HistoryEvent {
   FailureDetails?: { ErrorType: string; ErrorMessage: string; StackTrace?: string; IsNonRetriable: boolean; Properties?: Record<string, unknown> };
   OrchestrationStatus?: 'Completed' | 'Failed';
   RetryOf?: number;
+  /** Instance id of a sub-orchestration (`SubOrchestrationInstanceCreated`). */
+  InstanceId?: string;
+}
+
+/** Events that record something the orchestrator asked for: an activity, a timer or a sub-orchestration. */
+function isScheduling(e: HistoryEvent): boolean {
+  return e.EventType === EventType.TaskScheduled || e.EventType === EventType.TimerCreated || e.EventType === EventType.SubOrchestrationInstanceCreated;
+}
+
+/** Events that record an attempt of a retryable task (an activity or a sub-orchestration). */
+function isAttempt(e: HistoryEvent): boolean {
+  return e.EventType === EventType.TaskScheduled || e.EventType === EventType.SubOrchestrationInstanceCreated;
 }
 
 /** Where histories are kept between replays, so a restarted process resumes an orchestration where it stopped. */
@@ -143,9 +164,10 @@ function makeEvent(kind: keyof typeof historyClasses, eventId: number, at: Date,
 /** What the orchestrator asked for, normalised for comparison with history. */
 export type ActionRecord =
   | { kind: 'activity'; name: string; input?: string; retry?: RetryPolicy }
-  | { kind: 'timer'; fireAt: string; canceled: boolean };
+  | { kind: 'timer'; fireAt: string; canceled: boolean }
+  | { kind: 'suborchestration'; name: string; input?: string; instanceId?: string; retry?: RetryPolicy };
 
-/** Host-side retry policy of a `callActivityWithRetry` action. */
+/** Host-side retry policy of a `callActivityWithRetry` (or `callSubOrchestratorWithRetry`) action. */
 export interface RetryPolicy {
   firstRetryIntervalMs: number;
   maxNumberOfAttempts: number;
@@ -156,6 +178,7 @@ export interface RetryPolicy {
 interface RawAction {
   actionType: number;
   functionName?: string;
+  instanceId?: string;
   input?: unknown;
   fireAt?: Date | string;
   isCanceled?: boolean;
@@ -163,10 +186,8 @@ interface RawAction {
   compoundActions?: RawAction[];
 }
 
-const ActionType = { CallActivity: 0, CallActivityWithRetry: 1, CreateTimer: 5, WhenAny: 11, WhenAll: 12 } as const;
+const ActionType = { CallActivity: 0, CallActivityWithRetry: 1, CallSubOrchestrator: 2, CallSubOrchestratorWithRetry: 3, CreateTimer: 5, WhenAny: 11, WhenAll: 12 } as const;
 const ACTION_NAMES: Record<number, string> = {
-  2: 'callSubOrchestrator',
-  3: 'callSubOrchestratorWithRetry',
   4: 'continueAsNew',
   6: 'waitForExternalEvent',
   7: 'callEntity',
@@ -180,6 +201,17 @@ const ACTION_NAMES: Record<number, string> = {
 function canonicalInput(input: unknown): string | undefined {
   if (input === undefined) return undefined;
   return typeof input === 'string' ? input : JSON.stringify(input);
+}
+
+function retryPolicyOf(action: RawAction): RetryPolicy {
+  const o = action.retryOptions;
+  if (!o) throw new Error(`"${action.functionName}" was called with retry but has no retry options`);
+  return {
+    firstRetryIntervalMs: o.firstRetryIntervalInMilliseconds,
+    maxNumberOfAttempts: o.maxNumberOfAttempts,
+    backoffCoefficient: o.backoffCoefficient ?? 1,
+    maxRetryIntervalMs: o.maxRetryIntervalInMilliseconds,
+  };
 }
 
 /**
@@ -222,13 +254,22 @@ function flattenActions(actions: readonly unknown[]): ActionRecord[] {
         });
         return;
       }
+      case ActionType.CallSubOrchestrator:
+      case ActionType.CallSubOrchestratorWithRetry: {
+        // The library JSON-encodes activity inputs but passes sub-orchestration inputs as they are: encode here.
+        const record: ActionRecord = { kind: 'suborchestration', name: String(action.functionName), input: action.input === undefined ? undefined : JSON.stringify(action.input) };
+        if (action.instanceId) record.instanceId = action.instanceId;
+        if (action.actionType === ActionType.CallSubOrchestratorWithRetry) record.retry = retryPolicyOf(action);
+        out.push(record);
+        return;
+      }
       case ActionType.CreateTimer:
         out.push({ kind: 'timer', fireAt: new Date(action.fireAt as Date | string).toISOString(), canceled: action.isCanceled === true });
         return;
       default:
         throw new Error(
           `the local durable driver does not support ${ACTION_NAMES[action.actionType] ?? `action type ${action.actionType}`}; ` +
-            'only activities (with or without retry), timers, Task.all and Task.any are driven in-process',
+            'only activities and sub-orchestrations (with or without retry), timers, Task.all and Task.any are driven in-process',
         );
     }
   };
@@ -240,17 +281,20 @@ function describeAction(a: ActionRecord | undefined): string {
   if (!a) return 'nothing';
   if (a.kind === 'timer') return `timer firing at ${a.fireAt}`;
   const input = a.input === undefined ? '' : a.input.length > 200 ? `${a.input.slice(0, 200)}…` : a.input;
-  return `activity "${a.name}"(${input})`;
+  return a.kind === 'suborchestration' ? `sub-orchestration "${a.name}"(${input})` : `activity "${a.name}"(${input})`;
 }
 
 function describeEvent(e: HistoryEvent): ActionRecord {
-  return e.EventType === EventType.TimerCreated
-    ? { kind: 'timer', fireAt: String(e.FireAt), canceled: false }
-    : { kind: 'activity', name: String(e.Name), input: e.Input };
+  if (e.EventType === EventType.TimerCreated) return { kind: 'timer', fireAt: String(e.FireAt), canceled: false };
+  if (e.EventType === EventType.SubOrchestrationInstanceCreated) return { kind: 'suborchestration', name: String(e.Name), input: e.Input };
+  return { kind: 'activity', name: String(e.Name), input: e.Input };
 }
 
 function sameAction(fromHistory: HistoryEvent, replayed: ActionRecord): boolean {
   if (fromHistory.EventType === EventType.TimerCreated) return replayed.kind === 'timer' && replayed.fireAt === fromHistory.FireAt;
+  if (fromHistory.EventType === EventType.SubOrchestrationInstanceCreated) {
+    return replayed.kind === 'suborchestration' && replayed.name === fromHistory.Name && replayed.input === fromHistory.Input && (replayed.instanceId === undefined || replayed.instanceId === fromHistory.InstanceId);
+  }
   return replayed.kind === 'activity' && replayed.name === fromHistory.Name && replayed.input === fromHistory.Input;
 }
 
@@ -343,6 +387,12 @@ export interface RunOrchestrationOptions {
   orchestrator: (context: df.OrchestrationContext) => Generator<unknown, unknown, unknown>;
   /** Activity functions by name: JSON in, JSON out; a throw is a failed attempt. */
   activities: Readonly<Record<string, (input: never) => Promise<unknown>>>;
+  /**
+   * Orchestrators the orchestration may call as sub-orchestrations, by name. Each runs through this driver
+   * with the same activities, orchestrators, timer mode and history store; a failed sub-orchestration is a
+   * failed attempt of its task (retried host-side like an activity when called with retry).
+   */
+  orchestrators?: Readonly<Record<string, (context: df.OrchestrationContext) => Generator<unknown, unknown, unknown>>>;
   instanceId: string;
   input: unknown;
   /** Orchestration time of the first episode. */
@@ -423,13 +473,13 @@ class OrchestrationRun {
   private nextEventId(): number {
     let max = -1;
     for (const e of this.history) {
-      if ((e.EventType === EventType.TaskScheduled || e.EventType === EventType.TimerCreated) && e.EventId > max) max = e.EventId;
+      if (isScheduling(e) && e.EventId > max) max = e.EventId;
     }
     return max + 1;
   }
 
   private scheduledById(id: number): HistoryEvent | undefined {
-    return this.history.find((e) => (e.EventType === EventType.TaskScheduled || e.EventType === EventType.TimerCreated) && e.EventId === id);
+    return this.history.find((e) => isScheduling(e) && e.EventId === id);
   }
 
   private advanceClock(): void {
@@ -498,6 +548,10 @@ class OrchestrationRun {
       for (const action of replay.actions.slice(orchestratorEvents.length)) {
         if (action.kind === 'activity') {
           this.append(makeEvent('TaskScheduledEvent', id++, this.clock, { name: action.name, input: action.input }));
+        } else if (action.kind === 'suborchestration') {
+          // The host names an unnamed sub-orchestration deterministically from its parent and task number.
+          const instanceId = action.instanceId ?? `${options.instanceId}:${id}`;
+          this.append(makeEvent('SubOrchestrationInstanceCreatedEvent', id++, this.clock, { name: action.name, input: action.input, instanceId }));
         } else {
           this.append(makeEvent('TimerCreatedEvent', id++, this.clock, { fireAt: new Date(action.fireAt) }));
         }
@@ -528,7 +582,7 @@ class OrchestrationRun {
    */
   private checkDeterminism(actions: readonly ActionRecord[]): HistoryEvent[] {
     const recorded = this.history
-      .filter((e) => (e.EventType === EventType.TaskScheduled || e.EventType === EventType.TimerCreated) && e.RetryOf === undefined)
+      .filter((e) => isScheduling(e) && e.RetryOf === undefined)
       .sort((a, b) => a.EventId - b.EventId);
     recorded.forEach((event, i) => {
       const replayed = actions[i];
@@ -547,13 +601,62 @@ class OrchestrationRun {
     return recorded;
   }
 
-  /** Activities scheduled in history but neither completed nor running (new ones, or left over by a restart). */
+  /** Activities and sub-orchestrations scheduled in history but neither finished nor running (new ones, or left over by a restart). */
   private startOpenActivities(): void {
-    const finished = new Set(this.history.filter((e) => e.EventType === EventType.TaskCompleted || e.EventType === EventType.TaskFailed).map((e) => e.TaskScheduledId));
+    const finishedTypes: number[] = [EventType.TaskCompleted, EventType.TaskFailed, EventType.SubOrchestrationInstanceCompleted, EventType.SubOrchestrationInstanceFailed];
+    const finished = new Set(this.history.filter((e) => finishedTypes.includes(e.EventType)).map((e) => e.TaskScheduledId));
     for (const event of this.history) {
-      if (event.EventType !== EventType.TaskScheduled || finished.has(event.EventId) || this.started.has(event.EventId)) continue;
-      this.startActivity(event);
+      if (!isAttempt(event) || finished.has(event.EventId) || this.started.has(event.EventId)) continue;
+      if (event.EventType === EventType.SubOrchestrationInstanceCreated) this.startSubOrchestration(event);
+      else this.startActivity(event);
     }
+  }
+
+  /** Runs a sub-orchestration through this driver; its outcome completes (or fails) the parent's task. */
+  private startSubOrchestration(created: HistoryEvent): void {
+    const id = created.EventId;
+    const name = String(created.Name);
+    this.inFlight.add(id);
+    this.started.add(id);
+    const orchestrator = this.options.orchestrators?.[name];
+    const input = created.Input === undefined ? undefined : JSON.parse(created.Input);
+    const fail = (message: string, type = 'Error', stack?: string): void =>
+      this.finish(id, {
+        events: [
+          makeEvent('SubOrchestrationInstanceFailedEvent', -1, this.clock, {
+            taskScheduledId: id,
+            reason: `Sub-orchestration '${name}' failed: ${message}`,
+            details: stack ?? message,
+            failureDetails: { ErrorType: type, ErrorMessage: message, StackTrace: stack, IsNonRetriable: false },
+          }),
+        ],
+      });
+    if (!orchestrator) {
+      // Reported as a failure of the task, as the host does for an unknown function.
+      void Promise.resolve().then(() => fail(`orchestrator "${name}" is not registered with the local durable driver`));
+      return;
+    }
+    runOrchestration({
+      name,
+      orchestrator,
+      activities: this.options.activities,
+      orchestrators: this.options.orchestrators,
+      instanceId: String(created.InstanceId),
+      input,
+      startTime: new Date(this.clock.getTime()),
+      timers: this.options.timers,
+      history: this.options.history,
+    }).then(
+      (result) => {
+        if (result.status === 'Completed') {
+          this.finish(id, { events: [makeEvent('SubOrchestrationInstanceCompletedEvent', -1, this.clock, { taskScheduledId: id, result: JSON.stringify(result.output ?? null) })] });
+        } else fail(result.error ?? 'failed');
+      },
+      (err: unknown) => {
+        const e = errorFields(err);
+        fail(e.message, e.type, e.stack);
+      },
+    );
   }
 
   private startActivity(scheduled: HistoryEvent): void {
@@ -601,7 +704,7 @@ class OrchestrationRun {
     const fired = new Set(this.history.filter((e) => e.EventType === EventType.TimerFired).map((e) => e.TimerId));
     const orchestratorIndex = new Map<number, number>();
     this.history
-      .filter((e) => (e.EventType === EventType.TaskScheduled || e.EventType === EventType.TimerCreated) && e.RetryOf === undefined)
+      .filter((e) => isScheduling(e) && e.RetryOf === undefined)
       .sort((a, b) => a.EventId - b.EventId)
       .forEach((e, i) => orchestratorIndex.set(e.EventId, i));
     return this.history
@@ -655,7 +758,7 @@ class OrchestrationRun {
    * `RetryableTask` expects.
    */
   private scheduleRetryStep(event: HistoryEvent, actions: readonly ActionRecord[]): void {
-    if (event.EventType === EventType.TaskFailed) {
+    if (event.EventType === EventType.TaskFailed || event.EventType === EventType.SubOrchestrationInstanceFailed) {
       const attempt = this.scheduledById(Number(event.TaskScheduledId));
       if (!attempt) return;
       const firstId = attempt.RetryOf ?? attempt.EventId;
@@ -671,22 +774,30 @@ class OrchestrationRun {
       const policy = this.retryPolicyOf(firstId, actions);
       const first = this.scheduledById(firstId);
       if (!policy || !first) return;
-      if (this.attemptsOf(firstId) < policy.maxNumberOfAttempts) {
-        this.append({ ...makeEvent('TaskScheduledEvent', this.nextEventId(), this.clock, { name: first.Name, input: first.Input }), RetryOf: firstId });
+      const attempts = this.attemptsOf(firstId);
+      if (attempts < policy.maxNumberOfAttempts) {
+        const next = this.nextEventId();
+        if (first.EventType === EventType.SubOrchestrationInstanceCreated) {
+          // A new attempt is a new instance (the failed one keeps its history).
+          const instanceId = `${String(first.InstanceId)}-attempt${attempts + 1}`;
+          this.append({ ...makeEvent('SubOrchestrationInstanceCreatedEvent', next, this.clock, { name: first.Name, input: first.Input, instanceId }), RetryOf: firstId });
+        } else {
+          this.append({ ...makeEvent('TaskScheduledEvent', next, this.clock, { name: first.Name, input: first.Input }), RetryOf: firstId });
+        }
       }
     }
   }
 
   private attemptsOf(firstId: number): number {
-    return this.history.filter((e) => e.EventType === EventType.TaskScheduled && (e.EventId === firstId || e.RetryOf === firstId)).length;
+    return this.history.filter((e) => isAttempt(e) && (e.EventId === firstId || e.RetryOf === firstId)).length;
   }
 
   private retryPolicyOf(firstId: number, actions: readonly ActionRecord[]): RetryPolicy | undefined {
     const index = this.history
-      .filter((e) => (e.EventType === EventType.TaskScheduled || e.EventType === EventType.TimerCreated) && e.RetryOf === undefined)
+      .filter((e) => isScheduling(e) && e.RetryOf === undefined)
       .sort((a, b) => a.EventId - b.EventId)
       .findIndex((e) => e.EventId === firstId);
     const action = index < 0 ? undefined : actions[index];
-    return action?.kind === 'activity' ? action.retry : undefined;
+    return action?.kind === 'activity' || action?.kind === 'suborchestration' ? action.retry : undefined;
   }
 }

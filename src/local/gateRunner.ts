@@ -12,6 +12,7 @@ import type { GateStatusStarter, InstanceState, InstanceStatus } from '../functi
 import type { GateInput } from '../orchestrations/imageGate';
 import { imageGateOrchestrator } from '../orchestrations/imageGate';
 import { gateActivities } from '../orchestrations/activities';
+import { purgeActivities } from '../orchestrations/purgeActivities';
 import { ORCH_IMAGE_GATE } from '../orchestrations/names';
 import { setGateServices, type GateServices } from '../orchestrations/services';
 import { EventType, MemoryHistoryStore, runOrchestration, type HistoryEvent, type HistoryStore } from './durableDriver';
@@ -145,7 +146,8 @@ export class LocalGateRunner implements GateStatusStarter {
     const run = runOrchestration({
       name: ORCH_IMAGE_GATE,
       orchestrator: imageGateOrchestrator,
-      activities: gateActivities,
+      // The gate's activities and the purge's: a push runs its repository's retention after the verdict.
+      activities: { ...gateActivities, ...purgeActivities },
       instanceId,
       input,
       startTime: now,

@@ -7,6 +7,7 @@ import type { ImageId } from '../core/types';
 import { imageGateOrchestrator, type GateInput, type GateOutcome } from '../orchestrations/imageGate';
 import { ORCH_IMAGE_GATE } from '../orchestrations/names';
 import { gateActivities } from '../orchestrations/activities';
+import { purgeActivities } from '../orchestrations/purgeActivities';
 import { setGateServices, type GateServices } from '../orchestrations/services';
 import { runOrchestration } from './durableDriver';
 
@@ -32,7 +33,8 @@ export async function runGateLocally(options: LocalGateOptions): Promise<GateOut
   const result = await runOrchestration({
     name: ORCH_IMAGE_GATE,
     orchestrator: imageGateOrchestrator,
-    activities: gateActivities,
+    // The purge activities too: a push runs its repository's retention after the verdict.
+    activities: { ...gateActivities, ...purgeActivities },
     instanceId: options.instanceId ?? gateInstanceId(options.image),
     input,
     startTime: options.startTime ?? new Date(),

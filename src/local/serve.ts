@@ -32,12 +32,17 @@ import { composeGateServices } from '../compose';
 import type { SignatureTrust } from '../adapters/signatureVerifier';
 import { handleRescan, handleRescanStatus, verdictPath } from '../functions/rescan';
 import { handleVerdict } from '../functions/verdicts';
-import { MAX_BODY_BYTES, errorResponse, jsonResponse, type HttpAuthMode } from '../functions/http';
+import { AppRoles, HttpRefusal, MAX_BODY_BYTES, errorResponse, jsonResponse, readJsonBody, requireRole, type HttpAuthMode } from '../functions/http';
+import { inUseConfig } from '../config';
+import { inUseLookupFor } from '../adapters/inUseLookup';
+import type { PurgeSummary } from '../core/purge/summary';
 import type { GateOutcome, GateProgress } from '../orchestrations/imageGate';
 import { FileHistoryStore } from './fileHistoryStore';
 import { LocalGateRunner } from './gateRunner';
 import { MAX_NOTIFICATION_BYTES, checkNotificationHeaders, receiveNotification } from './notifications';
 import { startLocalTimers } from './localTimers';
+import { runPurgeLocally } from './localPurge';
+import { latestPurgeSummaryOf } from './purgeSummaries';
 
 /** Options of {@link startService}. */
 export interface ServeOptions {
@@ -186,26 +191,64 @@ export async function listImages(runner: LocalGateRunner, audit: AuditStore): Pr
   return [...rows.values()].sort((a, b) => a.repository.localeCompare(b.repository) || String(b.gate.createdTime).localeCompare(String(a.gate.createdTime)));
 }
 
-/** The last purge summary, when the audit store records them (purge: issue 4); null otherwise. */
-async function latestPurgeSummary(audit: AuditStore): Promise<unknown> {
-  const reader = (audit as { latestPurgeSummary?: () => Promise<unknown> }).latestPurgeSummary;
-  if (typeof reader !== 'function') return null;
-  try {
-    return (await reader.call(audit)) ?? null;
-  } catch {
-    return null;
-  }
-}
-
 /** Starts the local service. */
 export async function startService(options: ServeOptions): Promise<LocalService> {
   const log = options.log ?? (() => undefined);
   const policy = options.policy;
   const audit = new FileAuditStore(join(options.stateDir, 'audit'));
-  const services = composeGateServices({ policy: () => policy, audit, plainHttpHosts: options.plainHttpHosts, signatureTrust: options.signatureTrust });
+  const env = options.env ?? process.env;
+  let credential: TokenCredential | undefined;
+  const getCredential = (): TokenCredential => {
+    if (!credential) {
+      // Loaded lazily: most local runs have no timer configured and never need Azure credentials.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { DefaultAzureCredential } = require('@azure/identity') as typeof import('@azure/identity');
+      credential = options.credential?.() ?? new DefaultAzureCredential();
+    }
+    return credential;
+  };
+  // In-use protection for retention (per push and `POST /api/purge`) when ACR_GUARD_INUSE_SCOPES is set;
+  // without it, rules that protect images in use skip their repositories (fail closed).
+  const inUseSettings = inUseConfig(env);
+  const inUse = inUseSettings ? inUseLookupFor({ inUse: inUseSettings }, getCredential(), { ca: options.ca }) : undefined;
+  const services = composeGateServices({ policy: () => policy, audit, plainHttpHosts: options.plainHttpHosts, signatureTrust: options.signatureTrust, ...(inUse ? { inUse } : {}) });
   const runner = new LocalGateRunner({ services, history: new FileHistoryStore(join(options.stateDir, 'history')), timers: options.timers ?? 'real', log });
   const auth = options.auth ?? 'off';
   const rescanDeps = { policy, starter: runner, registry: services.registry, auth };
+  /** Retention over the local registries (timer and `POST /api/purge`); one run at a time. */
+  let purging: Promise<PurgeSummary[]> | undefined;
+  const runPurge = (dryRun: boolean, trigger: PurgeSummary['trigger']): Promise<PurgeSummary[]> => {
+    if (purging) return purging;
+    const now = new Date();
+    // The real registryPurge orchestration (and its repositoryPurge sub-orchestrations), replayed in memory:
+    // a purge cut short by a restart is simply run again next time, so its history need not survive.
+    purging = runPurgeLocally({ input: { dryRun, trigger }, services, instanceId: `purge-local-${now.toISOString().replace(/[^0-9]/g, '')}`, startTime: now, timers: 'real' })
+      .then(({ output }) => {
+        if (output.error) throw new GuardError(ErrorCodes.UPSTREAM, `purge: ${output.error}`);
+        return output.summaries;
+      })
+      .finally(() => {
+        purging = undefined;
+      });
+    return purging;
+  };
+  /** `POST /api/purge` with `{ "dryRun": true|false }`: runs retention now and answers with the summaries. */
+  const handlePurge = async (request: HttpRequest): Promise<HttpResponseInit> => {
+    try {
+      requireRole(request, auth, [AppRoles.purge]);
+      const body = await readJsonBody(request);
+      if (typeof body !== 'object' || body === null || Array.isArray(body) || Object.keys(body).some((k) => k !== 'dryRun')) {
+        throw new HttpRefusal(errorResponse(400, 'INVALID_INPUT', 'body: expected a JSON object { "dryRun": true|false }', 'body'));
+      }
+      const dryRun = (body as { dryRun?: unknown }).dryRun ?? true;
+      if (typeof dryRun !== 'boolean') throw new HttpRefusal(errorResponse(400, 'INVALID_INPUT', 'dryRun: expected true or false', 'dryRun'));
+      const summaries = await runPurge(dryRun, 'cli');
+      return jsonResponse(200, { summaries });
+    } catch (err) {
+      if (err instanceof HttpRefusal) return err.response;
+      throw err;
+    }
+  };
   const page = pageDir();
   let origin = '';
   const allowedHosts = new Set<string>();
@@ -258,8 +301,14 @@ export async function startService(options: ServeOptions): Promise<LocalService>
       const image = path.slice('/api/verdicts/'.length);
       return send(res, await handleVerdict(toRequest(req, { image }), { policy, audit, auth }, context('verdicts', log)));
     }
+    if (path === '/api/purge') {
+      if (method !== 'POST') return send(res, errorResponse(405, 'METHOD_NOT_ALLOWED', 'POST /api/purge'));
+      const body = await readBody(req, MAX_BODY_BYTES);
+      if (!body) return send(res, errorResponse(413, 'PAYLOAD_TOO_LARGE', `body: expected at most ${MAX_BODY_BYTES} bytes of JSON`, 'body'));
+      return send(res, await handlePurge(toRequest(req, {}, body)));
+    }
     if (method === 'GET' && path === '/api/images') {
-      return send(res, jsonResponse(200, { images: await listImages(runner, audit), purge: await latestPurgeSummary(audit), gatesRunning: runner.list().filter((i) => i.runtimeStatus === 'Running').length }));
+      return send(res, jsonResponse(200, { images: await listImages(runner, audit), purge: await latestPurgeSummaryOf(policy, audit), gatesRunning: runner.list().filter((i) => i.runtimeStatus === 'Running').length }));
     }
     if (path === '/api/registry/notifications') {
       if (method !== 'POST') return send(res, errorResponse(405, 'METHOD_NOT_ALLOWED', 'POST /api/registry/notifications'));
@@ -299,17 +348,6 @@ export async function startService(options: ServeOptions): Promise<LocalService>
   for (const name of [options.host ?? '127.0.0.1', '127.0.0.1', 'localhost', '[::1]']) allowedHosts.add(`${name}:${port}`);
   const resumed = await runner.resume();
 
-  const env = options.env ?? process.env;
-  let credential: TokenCredential | undefined;
-  const getCredential = (): TokenCredential => {
-    if (!credential) {
-      // Loaded lazily: most local runs have no timer configured and never need Azure credentials.
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const { DefaultAzureCredential } = require('@azure/identity') as typeof import('@azure/identity');
-      credential = options.credential?.() ?? new DefaultAzureCredential();
-    }
-    return credential;
-  };
   const timers = startLocalTimers(env, () => ({ credential: getCredential(), ca: options.ca, log }), log);
 
   return {

@@ -7,8 +7,8 @@
  * Durable retry options retry it.
  */
 import { ErrorCodes, GuardError, isGuardError } from '../core/errors';
-import { applyModeFor, effectiveSources, findGateRule, isRegistryAllowed, promoteTarget } from '../core/policy';
-import type { ApplyMode, GateRule } from '../core/policyTypes';
+import { applyModeFor, effectiveSources, findGateRule, findRetentionRule, isRegistryAllowed, promoteTarget } from '../core/policy';
+import type { ApplyMode, GateRule, Policy } from '../core/policyTypes';
 import { blockedVerdict, decide, type ManifestEvidence } from '../core/decision';
 import {
   MediaTypes,
@@ -67,6 +67,8 @@ export interface GateContext {
   pollIntervalMs: number;
   maxReportAgeMs: number;
   trustPolicy?: string;
+  /** The retention rule covering the repository, when one does: the gate runs it after recording the verdict. */
+  retentionRule?: string;
 }
 
 /** Reads the policy for an image: allowlist, gate rule, sources, apply mode, wait times. */
@@ -90,8 +92,15 @@ export async function loadGateContext(input: LoadGateContextInput): Promise<Gate
       pollIntervalMs: rule?.vulnerabilities.pollIntervalMs ?? 60_000,
       maxReportAgeMs: rule?.vulnerabilities.maxReportAgeMs ?? 0,
       trustPolicy: rule?.signatures.trustPolicy,
+      ...retentionOf(policy, repository),
     };
   });
+}
+
+/** The retention rule covering a repository, as a label (only present when one does: the gate then runs it). */
+function retentionOf(policy: Policy, repository: string): { retentionRule?: string } {
+  const rule = findRetentionRule(policy, repository);
+  return rule ? { retentionRule: `retention[${rule.index}] scope "${rule.scope}"` } : {};
 }
 
 // ---- resolveManifest ----

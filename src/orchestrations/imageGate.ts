@@ -5,7 +5,8 @@
  * loadGateContext → (registry not allowed: ignored) → resolveManifest (artifact: ignored) → collect findings
  * for every platform manifest × source in parallel, re-collecting only what is still pending after each poll
  * interval until the scan deadline → verifySignatures (the pushed digest) → decide → applyVerdict →
- * recordVerdict.
+ * recordVerdict → (on a push, when a retention rule covers the repository) the repository's retention, with the
+ * image just gated protected. A retention failure is reported in the outcome and never changes the verdict.
  *
  * Fail closed: when an activity fails for good (after its retries) or reports a permanent failure, the gate
  * builds a block verdict naming the step and the code, applies the block and records it. It never releases.
@@ -25,7 +26,9 @@ import type {
   ResolvedImage,
   VerifySignaturesActivityInput,
 } from './activities';
-import { Activities } from './names';
+import { Activities, PurgeActivities } from './names';
+import type { RepositoryOutcome } from '../core/purge/summary';
+import type { PurgeRepositoryInput } from './purgeActivities';
 
 /** Input of `imageGate`. */
 export interface GateInput {
@@ -44,6 +47,8 @@ export interface GateOutcome {
   verdict?: Verdict;
   apply?: ApplyResult;
   reason?: string;
+  /** The per-push retention step, when it ran (a failure here never changes the verdict). */
+  retention?: RepositoryOutcome;
 }
 
 /** Durable retry policy of every gate activity: first retry after 2 s, doubling, at most 4 attempts. */
@@ -58,7 +63,7 @@ function retryOptions(): df.RetryOptions {
 
 /** Progress exposed through the instance's custom status. */
 export type GateProgress =
-  | { step: 'loading-policy' | 'resolving-manifest' | 'verifying-signatures' | 'deciding' | 'applying' | 'recording' | 'done' }
+  | { step: 'loading-policy' | 'resolving-manifest' | 'verifying-signatures' | 'deciding' | 'applying' | 'recording' | 'retention' | 'done' }
   | { step: 'collecting-findings'; pending: string[] }
   | { step: 'waiting-for-scan'; pending: string[]; until: string };
 
@@ -109,6 +114,8 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
   const nowIso = (): string => context.df.currentUtcDateTime.toISOString();
   // Until the policy is read, a block is applied as ACR quarantine on ACR hosts and recorded only elsewhere.
   const applyTo: { mode: ApplyMode; promoteTarget?: string } = { mode: isAcrHost(image.registry) ? 'quarantine' : 'none' };
+  /** The retention rule covering the repository, once the policy is read. */
+  const retention: { rule?: string } = {};
 
   /** Applies and records a verdict; a release that cannot be applied becomes a block. */
   function* finish(verdict: Verdict): Gen<GateOutcome> {
@@ -126,8 +133,22 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
     }
     progress({ step: 'recording' });
     const recorded = yield* step<{ verdict: Verdict }, { ok: true }>(context, Activities.recordVerdict, { verdict: final });
+    const retained = yield* retentionStep();
     progress({ step: 'done' });
-    return { status: 'decided', verdict: final, apply, ...(recorded.ok ? {} : { reason: `verdict not recorded: ${recorded.code}: ${recorded.detail}` }) };
+    return { status: 'decided', verdict: final, apply, ...(recorded.ok ? {} : { reason: `verdict not recorded: ${recorded.code}: ${recorded.detail}` }), ...(retained ? { retention: retained } : {}) };
+  }
+
+  /**
+   * The repository's retention after a push (not a rescan, a CLI gate or a dry run), the image just gated
+   * protected. Its outcome is reported; a failure is data and never touches the verdict.
+   */
+  function* retentionStep(): Gen<RepositoryOutcome | undefined> {
+    if (!retention.rule || input.trigger !== 'push' || input.dryRun === true) return undefined;
+    progress({ step: 'retention' });
+    const purge: PurgeRepositoryInput = { registry: image.registry, repository: image.repository, now: nowIso(), dryRun: false, protect: [image.digest] };
+    const ran = yield* step<PurgeRepositoryInput, RepositoryOutcome>(context, PurgeActivities.gateRetention, purge);
+    if (ran.ok) return ran.value;
+    return { repository: image.repository, rule: retention.rule, status: 'failed', deleted: 0, alreadyGone: 0, failed: 0, notAttempted: 0, bytesFreed: 0, sizeUnknown: 0, keptByReason: {}, error: { code: ran.code, detail: ran.detail } };
   }
 
   /** A block verdict for a failure before (or instead of) a decision; computed in-line if even that step fails. */
@@ -151,6 +172,7 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
   if (!gate.registryAllowed) return { status: 'ignored', reason: `registry ${image.registry} is not in the policy's registries allowlist; nothing was done` };
   applyTo.mode = gate.applyMode;
   applyTo.promoteTarget = gate.promoteTarget;
+  retention.rule = gate.retentionRule;
 
   // 2. What was pushed.
   progress({ step: 'resolving-manifest' });

@@ -19,3 +19,15 @@ export const Activities = {
 
 /** One activity name of `imageGate`. */
 export type ActivityName = (typeof Activities)[keyof typeof Activities];
+
+/** The nightly purge over a registry (one instance per timer run) and its per-repository sub-orchestration. */
+export const ORCH_REGISTRY_PURGE = 'registryPurge';
+export const ORCH_REPOSITORY_PURGE = 'repositoryPurge';
+
+/** Activity names of the purge (the gate's retention step included). */
+export const PurgeActivities = {
+  listTargets: 'registryPurge_listTargets',
+  purgeRepository: 'repositoryPurge_purgeRepository',
+  recordSummary: 'registryPurge_recordSummary',
+  gateRetention: 'imageGate_retention',
+} as const;

@@ -5,11 +5,15 @@
 import * as df from 'durable-functions';
 import { gateActivities } from './activities';
 import { imageGateOrchestrator } from './imageGate';
-import { ORCH_IMAGE_GATE } from './names';
+import { ORCH_IMAGE_GATE, ORCH_REGISTRY_PURGE, ORCH_REPOSITORY_PURGE } from './names';
+import { purgeActivities } from './purgeActivities';
+import { registryPurgeOrchestrator, repositoryPurgeOrchestrator } from './purge';
 
 df.app.orchestration(ORCH_IMAGE_GATE, imageGateOrchestrator);
+df.app.orchestration(ORCH_REGISTRY_PURGE, registryPurgeOrchestrator);
+df.app.orchestration(ORCH_REPOSITORY_PURGE, repositoryPurgeOrchestrator);
 
-for (const [name, handler] of Object.entries(gateActivities)) {
+for (const [name, handler] of Object.entries({ ...gateActivities, ...purgeActivities })) {
   const run = handler as (input: unknown) => Promise<unknown>;
   df.app.activity(name, { handler: (input: unknown) => run(input) });
 }

@@ -3,7 +3,7 @@
  * JSON input only, so their dependencies live in one process-wide container set once at startup by the
  * composition root (`runtime.ts` in Azure, `local/localGate.ts` locally).
  */
-import type { AuditStore, FindingsSource, RegistryClientFactory } from '../adapters/ports';
+import type { AuditStore, FindingsSource, InUseLookup, RegistryClientFactory } from '../adapters/ports';
 import type { Policy } from '../core/policyTypes';
 import type { ImageId, ResolvedManifest, SignatureResult } from '../core/types';
 
@@ -26,6 +26,11 @@ export interface GateServices {
   sources: FindingsSource[];
   audit: AuditStore;
   verifySignatures: (input: VerifySignaturesInput) => Promise<SignatureResult>;
+  /**
+   * Images deployed in Container Apps and Container Instances (retention's in-use protection). Absent: a
+   * retention rule that protects images in use does not run (fail closed).
+   */
+  inUse?: InUseLookup;
 }
 
 let current: GateServices | undefined;

@@ -83,7 +83,6 @@ const NOT_SET_IN_AZURE: Record<string, string> = {
  */
 const PROVIDED_AHEAD = new Set([
   'ACR_GUARD_REGISTRY_RESOURCE_ID',
-  'ACR_GUARD_PURGE_SCHEDULE',
 ]);
 
 /** `{ name: '…', value: … }` entries of the Function App's settings: main's appSettings and the module's hostSettings. */

@@ -100,6 +100,24 @@ describe('local service (in-process)', () => {
     expect(await audit.listVerdicts(image.registry, image.repository)).toHaveLength(2);
   }, 60_000);
 
+  it('runs retention on demand (POST /api/purge) through the registryPurge orchestration; the page data shows its summary', async () => {
+    const { service, registry } = stack;
+    await pushWithReport(registry.host, 'demo/retained', '1', true);
+    const post = (body: string) => fetch(`${service.url}/api/purge`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    const bad = await post(JSON.stringify({ dryRun: 'yes' }));
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as any).error.field).toBe('dryRun');
+    const res = await post(JSON.stringify({ dryRun: true }));
+    expect(res.status).toBe(200);
+    const { summaries } = (await res.json()) as any;
+    expect(summaries).toHaveLength(1);
+    // Everything here is younger than the demo rule's 30 days: nothing goes, and each manifest says why it stays.
+    expect(summaries[0]).toMatchObject({ registry: registry.host, dryRun: true, deleted: 0, failed: 0, errors: [] });
+    expect(summaries[0].outcomes.map((o: any) => o.repository)).toContain('demo/retained');
+    expect(Object.values(summaries[0].keptByReason as Record<string, number>).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+    expect((await getJson(`${service.url}/api/images`)).body.purge).toMatchObject({ registry: registry.host, dryRun: true, trigger: 'cli' });
+  }, 60_000);
+
   it('guards the notification endpoint (token, media type, size, shape) and starts one gate per digest on duplicate deliveries', async () => {
     const { service, registry } = stack;
     const sample = JSON.parse(readFileSync(join(ROOT, '../shared/reference/registry-push-event-sample.json'), 'utf8')).body;

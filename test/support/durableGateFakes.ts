@@ -3,6 +3,7 @@
  * flow is under test there, not the adapters (those have their own tests against real servers). The registry
  * stores real manifest bytes addressed by their real sha256 digests.
  */
+import type { PurgeSummary } from '../../src/core/purge/summary';
 import { createHash } from 'node:crypto';
 import { ErrorCodes, GuardError } from '../../src/core/errors';
 import { MediaTypes, type Descriptor, type FindingsResult, type FindingsSourceName, type ImageId, type Verdict } from '../../src/core/types';
@@ -200,6 +201,15 @@ export class ScriptedSource implements FindingsSource {
 /** An append-only audit store in memory. */
 export class MemoryAudit implements AuditStore {
   readonly verdicts: Verdict[] = [];
+  readonly purgeSummaries: PurgeSummary[] = [];
+
+  async recordPurgeSummary(summary: PurgeSummary): Promise<void> {
+    this.purgeSummaries.push(structuredClone(summary));
+  }
+
+  async latestPurgeSummary(registry: string): Promise<PurgeSummary | undefined> {
+    return [...this.purgeSummaries].reverse().find((s) => s.registry === registry);
+  }
 
   async recordVerdict(verdict: Verdict): Promise<void> {
     this.verdicts.push(structuredClone(verdict));

@@ -8,7 +8,7 @@ import type { TokenCredential } from '@azure/identity';
 import { ErrorCodes, GuardError, invalidInput } from '../../core/errors';
 import { validateDigest, validateRegistryHost, validateRepository, validateTag } from '../../core/reference';
 import { MediaTypes, type Descriptor } from '../../core/types';
-import type { FetchedManifest, ManifestAttributes, Page, RegistryClient } from '../ports';
+import type { AcrManifestInfo, FetchedManifest, ManifestAttributes, Page, RegistryClient } from '../ports';
 import { RegistryAuth } from './auth';
 import { createTlsFetch } from './tlsFetch';
 
@@ -496,6 +496,44 @@ class OciRegistryClient implements RegistryClient {
 
   private requireAcr(operation: string): void {
     if (!this.acr) throw new GuardError(ErrorCodes.UNSUPPORTED, `registry ${this.host} is not an Azure Container Registry: ${operation} needs ACR's /acr/v1 API`);
+  }
+
+  async listAcrManifests(repository: string, options: { pageSize?: number; last?: string } = {}): Promise<Page<AcrManifestInfo>> {
+    this.requireAcr('listing manifests with their times and attributes');
+    const repo = OciRegistryClient.repoPath(repository);
+    const params = new URLSearchParams();
+    if (options.pageSize !== undefined) params.set('n', String(pageSize(options.pageSize)));
+    if (options.last) params.set('last', validateDigest(options.last, 'last'));
+    const qs = params.toString();
+    const what = `manifests of ${repo}`;
+    const res = await this.request({ method: 'GET', path: `/acr/v1/${repo}/_manifests${qs ? `?${qs}` : ''}`, scope: `repository:${repo}:metadata_read`, what });
+    const body = await this.readJson(res, what);
+    const where = `registry ${this.host}: ${what}`;
+    if (body.manifests !== undefined && !Array.isArray(body.manifests)) throw new GuardError(ErrorCodes.MALFORMED, `${where}: manifests is not an array`);
+    const items = ((body.manifests as unknown[] | undefined) ?? []).map((value, i): AcrManifestInfo => {
+      if (!value || typeof value !== 'object') throw new GuardError(ErrorCodes.MALFORMED, `${where}: manifests[${i}] is not an object`);
+      const m = value as Record<string, unknown>;
+      const digest = validateDigest(m.digest as string, `manifests[${i}].digest`);
+      const text = (field: string): string | undefined => {
+        if (m[field] === undefined || m[field] === null) return undefined;
+        if (typeof m[field] !== 'string') throw new GuardError(ErrorCodes.MALFORMED, `${where}: manifests[${i}].${field} is not a string`);
+        return m[field];
+      };
+      if (m.tags !== undefined && m.tags !== null && !(Array.isArray(m.tags) && m.tags.every((t) => typeof t === 'string'))) throw new GuardError(ErrorCodes.MALFORMED, `${where}: manifests[${i}].tags is not a list of strings`);
+      const out: AcrManifestInfo = { digest, tags: ((m.tags as string[] | null | undefined) ?? []).slice(), changeableAttributes: pickAttributes(m.changeableAttributes, `${where}: manifests[${i}]`) };
+      const mediaType = text('mediaType');
+      if (mediaType !== undefined) out.mediaType = mediaType;
+      const created = text('createdTime');
+      if (created !== undefined) out.createdTime = created;
+      const updated = text('lastUpdateTime');
+      if (updated !== undefined) out.lastUpdateTime = updated;
+      if (typeof m.imageSize === 'number' && Number.isFinite(m.imageSize) && m.imageSize >= 0) out.imageSize = m.imageSize;
+      if (Array.isArray(m.references)) {
+        out.references = m.references.map((r, j) => validateDigest((r as { digest?: string } | null)?.digest as string, `manifests[${i}].references[${j}].digest`));
+      }
+      return out;
+    });
+    return { items, next: parseNext(res.headers.get('link')) };
   }
 
   async getManifestAttributes(repository: string, digest: string): Promise<ManifestAttributes> {

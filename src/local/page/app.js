@@ -98,7 +98,33 @@ function render(data) {
   }
   document.getElementById('empty').hidden = data.images.length > 0;
   const purge = document.getElementById('purge');
-  purge.textContent = data.purge ? JSON.stringify(data.purge, null, 2) : 'no purge yet';
+  purge.textContent = data.purge ? purgeText(data.purge) : 'no purge yet';
+}
+
+/** A purge summary as lines of text: totals, what was kept and why, what went wrong. */
+function purgeText(s) {
+  const lines = [];
+  lines.push((s.dryRun ? 'dry run' : 'purge') + ' of ' + s.registry + ' (' + s.trigger + '), finished ' + new Date(s.finishedAt).toLocaleString());
+  const freed = s.bytesFreed > 0 ? ', ' + (s.bytesFreed / 1048576).toFixed(1) + ' MiB freed' + (s.sizeUnknown ? ' (+' + s.sizeUnknown + ' of unknown size)' : '') : '';
+  lines.push(s.repositories + ' repositories: ' + s.deleted + (s.dryRun ? ' would be deleted' : ' deleted') + freed + (s.failed ? ', ' + s.failed + ' failed' : ''));
+  const kept = Object.entries(s.keptByReason || {}).map(([reason, n]) => reason + ' ' + n);
+  lines.push('kept: ' + (kept.length ? kept.join(', ') : 'nothing'));
+  for (const e of s.errors || []) lines.push('error in ' + e.repository + ': ' + e.code + ': ' + e.detail);
+  return lines.join('\n');
+}
+
+async function previewPurge(button) {
+  button.disabled = true;
+  try {
+    const res = await fetch('/api/purge', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ dryRun: true }) });
+    const body = await res.json();
+    if (res.status !== 200) throw new Error((body.error && body.error.message) || 'HTTP ' + res.status);
+    setStatus('retention dry run finished: ' + body.summaries.map((s) => s.deleted + ' would be deleted in ' + s.registry).join('; '));
+  } catch (err) {
+    setStatus('retention dry run failed: ' + err.message);
+  } finally {
+    button.disabled = false;
+  }
 }
 
 function setStatus(text) {
@@ -119,4 +145,6 @@ async function refresh() {
   }
 }
 
+const previewButton = document.getElementById('purge-preview');
+previewButton.addEventListener('click', () => previewPurge(previewButton));
 refresh();

@@ -1,0 +1,196 @@
+/**
+ * `acr-guard purge --registry <host> --policy <file> [--dry-run] [--plain-http] [--output json]
+ *                  [--repository <name>] [--deployed <file>] [--concurrency <n>]`
+ *
+ * Plans the retention of every repository a retention rule covers (or one), prints every manifest's fate and
+ * why, and, unless `--dry-run`, deletes exactly what it printed. Exit 0 when the plan was carried out (or
+ * printed), 1 when some deletes failed or a repository could not be purged, 2 for usage or configuration errors.
+ */
+import { readFileSync } from 'node:fs';
+import { DefaultAzureCredential } from '@azure/identity';
+import { loadPolicy, findRetentionRule, isRegistryAllowed } from '../core/policy';
+import { validateRegistryHost, validateRepository } from '../core/reference';
+import type { Policy, RetentionRule } from '../core/policyTypes';
+import { summarisePurge, type RepositoryOutcome } from '../core/purge/summary';
+import type { DeployedImage, InUseLookup } from '../adapters/ports';
+import { allowlistedRegistryFactory } from '../compose';
+import { isLoopbackHost } from '../local/loopback';
+import { purgeRepository, repositoriesToPurge, type PurgeRepositoryResult } from '../jobs/purge';
+import { ExitCodes, UsageError, outputFormat, parseCommandArgs } from './args';
+
+export const PURGE_USAGE = `usage: acr-guard purge --registry <host> --policy <file> [--dry-run] [--plain-http]
+                        [--output json|table] [--repository <name>] [--deployed <file>] [--concurrency <n>]
+  Applies the policy's retention rules: every manifest is kept or deleted, with the reason.
+  --dry-run            print the plan; delete nothing (a real run deletes exactly what the dry run prints)
+  --repository <name>  only this repository (default: every repository a retention rule covers)
+  --deployed <file>    JSON list of deployed images [{"image": "<host>/<repo>:<tag>|@<digest>", "source": "…"}];
+                       needed when a rule protects images in use (protectInUse, the default), unless
+                       ACR_GUARD_INUSE_SCOPES names the Container Apps / Container Instances scopes to ask ARM
+  --concurrency <n>    most deletes in flight, 1-32 (default 32; adapts down on 429)
+  --plain-http         talk http to a loopback registry (127.0.0.0/8, localhost, [::1] only)
+  exit codes: 0 plan carried out (or printed), 1 some deletes failed, 2 usage or configuration error`;
+
+/** What the command needs from outside (tests pass their own; the in-use lookup is optional). */
+export interface PurgeIo {
+  out: (s: string) => void;
+  err: (s: string) => void;
+  /** Progress on a terminal (stderr, rewritten in place); absent when not a TTY. */
+  progress?: (s: string) => void;
+  /** Deployed-image lookup (Container Apps / ACI) when configured; `--deployed` takes precedence. */
+  inUse?: InUseLookup;
+  /** Epoch ms "now"; default the clock. */
+  now?: () => number;
+}
+
+function readText(path: string, option: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new UsageError(`${option}: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+function readDeployed(path: string): DeployedImage[] {
+  let value: unknown;
+  try {
+    value = JSON.parse(readText(path, '--deployed'));
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    throw new UsageError(`--deployed: ${path} is not JSON`);
+  }
+  if (!Array.isArray(value)) throw new UsageError(`--deployed: expected a JSON list of {"image", "source"} in ${path}`);
+  return value.map((item, i) => {
+    const v = item as { image?: unknown; source?: unknown } | null;
+    if (!v || typeof v.image !== 'string' || (v.source !== undefined && typeof v.source !== 'string')) throw new UsageError(`--deployed: [${i}] expected {"image": "<reference>", "source": "<where>"} in ${path}`);
+    return { image: v.image, source: typeof v.source === 'string' ? v.source : path };
+  });
+}
+
+function concurrency(value: string | boolean | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (typeof value !== 'string' || !Number.isInteger(n) || n < 1 || n > 32) throw new UsageError(`--concurrency: expected a whole number 1-32, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+/** Runs the `purge` command; returns the exit code. */
+export async function purgeCommand(argv: string[], io: PurgeIo): Promise<number> {
+  const { values, positionals } = parseCommandArgs(argv, {
+    registry: { type: 'string' },
+    policy: { type: 'string' },
+    'dry-run': { type: 'boolean' },
+    'plain-http': { type: 'boolean' },
+    output: { type: 'string' },
+    repository: { type: 'string' },
+    deployed: { type: 'string' },
+    concurrency: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (values.help) {
+    io.out(PURGE_USAGE);
+    return ExitCodes.OK;
+  }
+  if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}\n${PURGE_USAGE}`);
+  if (typeof values.registry !== 'string') throw new UsageError(`--registry <host> is required\n${PURGE_USAGE}`);
+  if (typeof values.policy !== 'string') throw new UsageError(`--policy <file> is required\n${PURGE_USAGE}`);
+  const format = outputFormat(values.output);
+  const host = validateRegistryHost(values.registry, '--registry');
+  const policy: Policy = loadPolicy(readText(values.policy, '--policy'), values.policy);
+  if (!isRegistryAllowed(policy, host)) throw new UsageError(`registry ${host} is not in the policy's registries allowlist (${values.policy}); no request was made`);
+  const plainHttp = values['plain-http'] === true;
+  if (plainHttp && !isLoopbackHost(host)) throw new UsageError(`--plain-http is allowed only for loopback registries (127.0.0.0/8, localhost, [::1]), not ${host}`);
+  const dryRun = values['dry-run'] === true;
+  const maxConcurrency = concurrency(values.concurrency);
+  const deployed = typeof values.deployed === 'string' ? readDeployed(values.deployed) : undefined;
+  const only = typeof values.repository === 'string' ? validateRepository(values.repository, '--repository') : undefined;
+
+  const client = allowlistedRegistryFactory({ policy: () => policy, credential: host.endsWith('.azurecr.io') ? new DefaultAzureCredential() : undefined, plainHttpHosts: plainHttp ? [host] : [] })(host);
+  let targets: Array<{ repository: string; rule: RetentionRule }>;
+  if (only) {
+    const rule = findRetentionRule(policy, only);
+    targets = rule ? [{ repository: only, rule }] : [];
+    if (!rule) io.err(`no retention rule of ${values.policy} covers ${only}; nothing to purge`);
+  } else {
+    targets = await repositoriesToPurge(client, policy);
+  }
+  if (!deployed && !io.inUse && targets.some((t) => t.rule.protectInUse)) {
+    throw new UsageError(
+      'a retention rule protects images in use (protectInUse), but no deployed-image list was given: pass --deployed <file> ' +
+        '(e.g. from `az containerapp list` and `az container list`), or set protectInUse: false on the rule. Nothing was deleted',
+    );
+  }
+
+  // One lookup for the whole run: every repository is planned against the same answer.
+  let shared: readonly DeployedImage[] | undefined = deployed;
+  let lookupError: Error | undefined;
+  if (!shared && io.inUse && targets.some((t) => t.rule.protectInUse)) {
+    try {
+      shared = await io.inUse.listDeployedImages();
+    } catch (err) {
+      lookupError = err as Error;
+    }
+  }
+  const failing: InUseLookup | undefined = lookupError ? { listDeployedImages: () => Promise.reject(lookupError) } : undefined;
+
+  const startedAt = new Date(io.now?.() ?? Date.now()).toISOString();
+  const results: Array<PurgeRepositoryResult & { repository: string }> = [];
+  for (const [i, t] of targets.entries()) {
+    const label = `${i + 1}/${targets.length} ${t.repository}`;
+    io.progress?.(`${label}: listing and planning…`);
+    const result = await purgeRepository({
+      client,
+      repository: t.repository,
+      rule: t.rule,
+      ...(failing ? { inUse: failing } : shared ? { deployed: shared } : {}),
+      nowMs: io.now?.() ?? Date.now(),
+      dryRun,
+      listing: { onProgress: (found) => io.progress?.(`${label}: ${found} manifests found`) },
+      execute: {
+        ...(maxConcurrency ? { maxConcurrency, initialConcurrency: Math.min(8, maxConcurrency) } : {}),
+        onProgress: ({ done, total, concurrency: c }) => io.progress?.(`${label}: deleted ${done}/${total} (${c} in flight)`),
+      },
+    });
+    results.push({ ...result, repository: t.repository });
+  }
+  io.progress?.('');
+  const summary = summarisePurge({ registry: host, trigger: 'cli', dryRun, startedAt, finishedAt: new Date(io.now?.() ?? Date.now()).toISOString(), outcomes: results.map((r) => r.outcome) });
+
+  if (format === 'json') io.out(JSON.stringify(purgeJson(results, summary, dryRun), null, 2));
+  else io.out(purgeTable(results, summary.outcomes, dryRun));
+  const troubled = results.some((r) => r.outcome.status === 'partial' || r.outcome.status === 'failed' || r.outcome.status === 'skipped');
+  return troubled ? ExitCodes.RUNTIME : ExitCodes.OK;
+}
+
+/** The JSON document: `deleted` and `kept` entries with repository, digest, tags, reason (and detail). */
+export function purgeJson(results: ReadonlyArray<PurgeRepositoryResult & { repository: string }>, summary: ReturnType<typeof summarisePurge>, dryRun: boolean): Record<string, unknown> {
+  const entry = (repository: string, e: { digest: string; tags: string[]; reason?: string; detail: string }): Record<string, unknown> => ({ repository, digest: e.digest, tags: e.tags, reason: e.reason, detail: e.detail });
+  const deleted: Array<Record<string, unknown>> = [];
+  const kept: Array<Record<string, unknown>> = [];
+  const failed: Array<Record<string, unknown>> = [];
+  for (const r of results) {
+    for (const k of r.plan?.keeps ?? []) kept.push(entry(r.repository, k));
+    if (dryRun || !r.execution) {
+      if (dryRun) for (const d of r.plan?.deletes ?? []) deleted.push(entry(r.repository, d));
+      continue;
+    }
+    for (const d of [...r.execution.deleted, ...r.execution.alreadyGone]) deleted.push(entry(r.repository, d));
+    for (const f of [...r.execution.failed, ...r.execution.notAttempted]) failed.push({ repository: r.repository, digest: f.digest, tags: f.tags, code: f.code, detail: f.detail });
+  }
+  const { outcomes, ...totals } = summary;
+  return { ...totals, repositories: outcomes, deleted, kept, failed };
+}
+
+function purgeTable(results: ReadonlyArray<PurgeRepositoryResult & { repository: string }>, outcomes: readonly RepositoryOutcome[], dryRun: boolean): string {
+  const lines: string[] = [];
+  const short = (d: string): string => d.slice(0, 19);
+  for (const r of results) {
+    const o = outcomes.find((x) => x.repository === r.repository) as RepositoryOutcome;
+    lines.push(`${r.repository}  (${o.rule}): ${o.status}${o.error ? ` — ${o.error.code}: ${o.error.detail}` : ''}`);
+    const failed = new Set([...(r.execution?.failed ?? []), ...(r.execution?.notAttempted ?? [])].map((f) => f.digest));
+    for (const d of r.plan?.deletes ?? []) lines.push(`  ${dryRun ? 'would delete' : failed.has(d.digest) ? 'NOT deleted ' : 'deleted     '} ${short(d.digest)}  ${(d.tags.join(',') || '<untagged>').padEnd(20)} ${d.reason}: ${d.detail}`);
+    for (const k of r.plan?.keeps ?? []) lines.push(`  keep         ${short(k.digest)}  ${(k.tags.join(',') || '<untagged>').padEnd(20)} ${k.reason}: ${k.detail}`);
+  }
+  const total = outcomes.reduce((n, o) => n + o.deleted, 0);
+  lines.push(`${dryRun ? 'dry run: would delete' : 'deleted'} ${total} manifest(s) in ${outcomes.length} repositor${outcomes.length === 1 ? 'y' : 'ies'}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,347 @@
+/**
+ * The purge plan: a pure function of (a repository's manifests, its retention rule, the images deployed from
+ * it, now) that says for EVERY manifest `delete` or `keep`, with a reason. A dry run prints this plan; a real
+ * run executes exactly this plan (the executor never re-decides), so the two cannot disagree.
+ *
+ * How a rule selects (each manifest, in this order):
+ * 1. Protected, whatever the rule says: in use (by digest, or by a tag that points at it; when
+ *    `protectInUse`), locked (`deleteEnabled: false` or `writeEnabled: false`, unless `includeLocked`),
+ *    explicitly protected by the caller (the image a gate just decided).
+ * 2. Referrers (a `subject`: signatures, SBOMs, reports, and the fallback `sha256-<hex>` tag index) are never
+ *    selected on their own: they go with their subject. A referrer whose subject is not in the repository is
+ *    kept (never purged on its own).
+ * 3. Tagged manifests: the `keep` most recent (by last update, else creation time) stay. The rest are
+ *    candidates when the rule has `keep`, `olderThan` or `tagPattern`, they are older than `olderThan`, and
+ *    EVERY tag matches `tagPattern` (deleting by digest removes all its tags, so one ineligible tag keeps it).
+ * 4. Untagged manifests that no index lists: candidates only with `untagged: true`, and older than `olderThan`.
+ * 5. Untagged manifests that an index lists follow that index.
+ * Then protection spreads to a fixed point: a kept index keeps every manifest it lists (nested indexes too);
+ * a kept subject keeps its referrers; a kept referrer (locked, in use, listed by a kept index) keeps its subject. Everything else that
+ * was selected, or that only a deleted index listed, or that refers to a deleted subject, is deleted.
+ *
+ * Deletes are ordered in waves: a manifest comes after every deleted referrer of it and every deleted index that
+ * lists it, so an interrupted purge never leaves an index pointing at a missing child, nor a signature whose
+ * image is gone. One exception: the `sha256-<hex>` fallback tag index (an index with a subject) goes after the
+ * referrers it lists, because on a registry without the referrers API it is the only way to find them.
+ */
+import type { RetentionRule } from '../policyTypes';
+
+/** One manifest of a repository as the listing found it. Times are epoch ms. */
+export interface ManifestRecord {
+  digest: string;
+  tags: string[];
+  mediaType: string;
+  /** When the manifest was created (ACR `createdTime`; elsewhere the image config's `created`). */
+  createdMs?: number;
+  /** When the manifest last changed (ACR `lastUpdateTime`: a tag or attribute change). */
+  updatedMs?: number;
+  /** ACR `deleteEnabled: false` or `writeEnabled: false`. */
+  locked?: boolean;
+  /** The digest this manifest refers to (OCI `subject`, or the digest a `sha256-<hex>` fallback index names). */
+  subject?: string;
+  /** For an index: the digests it lists. */
+  children?: string[];
+  /** Bytes, when the registry reports them (ACR `imageSize`). */
+  size?: number;
+}
+
+/** An image found deployed, matched to this repository: by digest, by tag, or both. */
+export interface InUseRef {
+  digest?: string;
+  tag?: string;
+  /** Where it runs (Container Apps revision or container group, and container). */
+  source: string;
+}
+
+/** Why a manifest is kept. Stable codes: the CLI's JSON and the audit summary carry them. */
+export type KeepReason =
+  | 'in-use'
+  | 'locked'
+  | 'protected'
+  | 'within-keep'
+  | 'too-recent'
+  | 'age-unknown'
+  | 'tag-not-eligible'
+  | 'untagged-not-selected'
+  | 'no-tag-criteria'
+  | 'listed-by-kept-index'
+  | 'subject-kept'
+  | 'has-kept-referrer'
+  | 'orphan-referrer';
+
+/** Why a manifest is deleted. */
+export type DeleteReason = 'rule' | 'untagged' | 'child-of-deleted-index' | 'referrer-of-deleted-subject';
+
+/** One manifest's decision. */
+export type PlanEntry = {
+  digest: string;
+  tags: string[];
+  mediaType: string;
+  size?: number;
+  /** Human-readable: which rule line or which other manifest decided it. */
+  detail: string;
+} & (
+  | { action: 'keep'; reason: KeepReason }
+  | {
+      action: 'delete';
+      reason: DeleteReason;
+      /** Execution wave: everything in a wave may be deleted at once, after every earlier wave. */
+      wave: number;
+      /** Locked, and the rule says includeLocked: unlock before deleting (ACR). */
+      locked: boolean;
+      /** Deleted manifests that list or refer to this one: if one of them could not be deleted, this one stays. */
+      after: string[];
+    }
+);
+
+/** A delete entry. */
+export type PlanDelete = Extract<PlanEntry, { action: 'delete' }>;
+/** A keep entry. */
+export type PlanKeep = Extract<PlanEntry, { action: 'keep' }>;
+
+/** Input of {@link planPurge}. */
+export interface PlanInput {
+  repository: string;
+  manifests: readonly ManifestRecord[];
+  rule: RetentionRule;
+  /** Deployed images of this repository (see `matchDeployedImages`); ignored unless `rule.protectInUse`. */
+  inUse: readonly InUseRef[];
+  /** Digests the caller protects whatever the rule says (the image a gate just decided). */
+  protect?: readonly string[];
+  nowMs: number;
+}
+
+/** The plan of one repository. */
+export interface PurgePlan {
+  repository: string;
+  /** `retention[<index>] scope "<glob>"`. */
+  rule: string;
+  /** Deletes in execution order (by wave, then digest). */
+  deletes: PlanDelete[];
+  /** Kept manifests, by digest. */
+  keeps: PlanKeep[];
+}
+
+/** Short form of a digest for reasons: `sha256:0123456789ab`. */
+export function shortDigest(digest: string): string {
+  return digest.slice(0, digest.indexOf(':') + 13);
+}
+
+function formatAge(ms: number): string {
+  const d = 86_400_000;
+  if (ms % d === 0) return `${ms / d}d`;
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  return `${Math.round(ms / 1000)}s`;
+}
+
+/** The time a manifest's age and recency are measured from: its last update, else its creation. */
+export function manifestTime(m: ManifestRecord): number | undefined {
+  if (m.updatedMs !== undefined && m.createdMs !== undefined) return Math.max(m.updatedMs, m.createdMs);
+  return m.updatedMs ?? m.createdMs;
+}
+
+/** Label of a rule for reasons and summaries. */
+export function ruleLabel(rule: RetentionRule): string {
+  return `retention[${rule.index}] scope "${rule.scope}"`;
+}
+
+type Decision = { action: 'keep'; reason: KeepReason; detail: string } | { action: 'delete'; reason: DeleteReason; detail: string } | { action: 'follow' };
+
+/** Computes the plan. Pure and deterministic: the same input always gives the same plan. */
+export function planPurge(input: PlanInput): PurgePlan {
+  const { rule, nowMs } = input;
+  const label = ruleLabel(rule);
+  // Duplicate listings of one digest (a listing paged while it changed) merge: union of tags, any lock wins.
+  const byDigest = new Map<string, ManifestRecord>();
+  for (const m of input.manifests) {
+    const seen = byDigest.get(m.digest);
+    if (!seen) byDigest.set(m.digest, { ...m, tags: [...new Set(m.tags)].sort() });
+    else byDigest.set(m.digest, { ...seen, tags: [...new Set([...seen.tags, ...m.tags])].sort(), locked: seen.locked === true || m.locked === true });
+  }
+  const digests = [...byDigest.keys()].sort();
+
+  // Edges: who lists whom, who refers to whom (only within the repository).
+  const parents = new Map<string, string[]>();
+  const referrers = new Map<string, string[]>();
+  for (const d of digests) {
+    const m = byDigest.get(d) as ManifestRecord;
+    for (const c of new Set(m.children ?? [])) {
+      if (c === d || !byDigest.has(c)) continue;
+      const list = parents.get(c) ?? [];
+      list.push(d);
+      parents.set(c, list);
+    }
+    if (m.subject && m.subject !== d && byDigest.has(m.subject)) {
+      const list = referrers.get(m.subject) ?? [];
+      list.push(d);
+      referrers.set(m.subject, list);
+    }
+  }
+
+  // In use: by digest, or by a tag (which protects the digest that tag points at now).
+  const inUseDigest = new Map<string, string>();
+  const inUseTag = new Map<string, string>();
+  if (rule.protectInUse) {
+    for (const ref of input.inUse) {
+      if (ref.digest && !inUseDigest.has(ref.digest)) inUseDigest.set(ref.digest, ref.source);
+      if (ref.tag && !inUseTag.has(ref.tag)) inUseTag.set(ref.tag, ref.source);
+    }
+  }
+  const protect = new Set(input.protect ?? []);
+  let pattern: RegExp | undefined;
+  if (rule.tagPattern !== undefined) pattern = new RegExp(rule.tagPattern);
+  const hasTagCriteria = rule.keep !== undefined || rule.olderThanMs !== undefined || rule.tagPattern !== undefined;
+
+  // `keep` most recent tagged manifests (referrers, such as fallback tag indexes, do not count).
+  const withinKeep = new Set<string>();
+  if (rule.keep !== undefined && rule.keep > 0) {
+    const tagged = digests.filter((d) => {
+      const m = byDigest.get(d) as ManifestRecord;
+      return m.tags.length > 0 && m.subject === undefined;
+    });
+    // Newest first; an unknown time counts as newest (kept rather than guessed old); ties by digest.
+    tagged.sort((a, b) => {
+      const ta = manifestTime(byDigest.get(a) as ManifestRecord) ?? Number.POSITIVE_INFINITY;
+      const tb = manifestTime(byDigest.get(b) as ManifestRecord) ?? Number.POSITIVE_INFINITY;
+      return tb - ta || (a < b ? -1 : a > b ? 1 : 0);
+    });
+    for (const d of tagged.slice(0, rule.keep)) withinKeep.add(d);
+  }
+
+  const ageCheck = (m: ManifestRecord): Decision | undefined => {
+    if (rule.olderThanMs === undefined) return undefined;
+    const t = manifestTime(m);
+    if (t === undefined) return { action: 'keep', reason: 'age-unknown', detail: `${label}: the registry gave no time for it, so it is not known to be older than ${formatAge(rule.olderThanMs)}` };
+    if (nowMs - t <= rule.olderThanMs) return { action: 'keep', reason: 'too-recent', detail: `${label}: not older than ${formatAge(rule.olderThanMs)}` };
+    return undefined;
+  };
+
+  // 1-5: each manifest's own decision.
+  const own = new Map<string, Decision>();
+  for (const d of digests) {
+    const m = byDigest.get(d) as ManifestRecord;
+    const tagInUse = m.tags.find((t) => inUseTag.has(t));
+    let decision: Decision;
+    if (inUseDigest.has(d)) decision = { action: 'keep', reason: 'in-use', detail: `deployed by digest in ${inUseDigest.get(d)}` };
+    else if (tagInUse !== undefined) decision = { action: 'keep', reason: 'in-use', detail: `deployed as tag ${tagInUse} in ${inUseTag.get(tagInUse)}` };
+    else if (m.locked && !rule.includeLocked) decision = { action: 'keep', reason: 'locked', detail: 'locked (deleteEnabled or writeEnabled is false) and the rule does not say includeLocked' };
+    else if (protect.has(d)) decision = { action: 'keep', reason: 'protected', detail: 'protected by the caller (the image just gated)' };
+    else if (m.subject !== undefined) {
+      decision = byDigest.has(m.subject) ? { action: 'follow' } : { action: 'keep', reason: 'orphan-referrer', detail: `refers to ${shortDigest(m.subject)}, which is not in the repository; referrers are never purged on their own` };
+    } else if (m.tags.length > 0) {
+      const ineligible = pattern ? m.tags.find((t) => !(pattern as RegExp).test(t)) : undefined;
+      if (withinKeep.has(d)) decision = { action: 'keep', reason: 'within-keep', detail: `${label}: one of the ${rule.keep} most recent tagged manifests` };
+      else if (!hasTagCriteria) decision = { action: 'keep', reason: 'no-tag-criteria', detail: `${label} has no keep, olderThan or tagPattern, so it selects no tagged manifest` };
+      else if (ineligible !== undefined) decision = { action: 'keep', reason: 'tag-not-eligible', detail: `${label}: tag ${ineligible} does not match tagPattern ${rule.tagPattern}` };
+      else {
+        const parts: string[] = [];
+        if (rule.keep !== undefined) parts.push(`beyond the ${rule.keep} most recent tagged`);
+        if (rule.olderThanMs !== undefined) parts.push(`older than ${formatAge(rule.olderThanMs)}`);
+        if (rule.tagPattern !== undefined) parts.push(`every tag matches ${rule.tagPattern}`);
+        decision = ageCheck(m) ?? { action: 'delete', reason: 'rule', detail: `${label}: ${parts.join(', ')}` };
+      }
+    } else if (parents.has(d)) decision = { action: 'follow' };
+    else if (rule.untagged === true) {
+      decision = ageCheck(m) ?? { action: 'delete', reason: 'untagged', detail: `${label}: untagged${rule.olderThanMs !== undefined ? ` and older than ${formatAge(rule.olderThanMs)}` : ''}` };
+    } else decision = { action: 'keep', reason: 'untagged-not-selected', detail: `${label} does not select untagged manifests (untagged: true)` };
+    own.set(d, decision);
+  }
+
+  // Protection spreads to a fixed point (breadth first, digests in order, so reasons are deterministic).
+  const kept = new Map<string, { reason: KeepReason; detail: string }>();
+  const queue: string[] = [];
+  for (const d of digests) {
+    const decision = own.get(d) as Decision;
+    if (decision.action === 'keep') {
+      kept.set(d, { reason: decision.reason, detail: decision.detail });
+      queue.push(d);
+    }
+  }
+  const keepFor = (d: string, reason: KeepReason, detail: string): void => {
+    if (kept.has(d)) return;
+    kept.set(d, { reason, detail });
+    queue.push(d);
+  };
+  for (let i = 0; i < queue.length; i++) {
+    const d = queue[i];
+    const m = byDigest.get(d) as ManifestRecord;
+    const why = kept.get(d) as { reason: KeepReason };
+    for (const c of [...new Set(m.children ?? [])].sort()) {
+      if (c !== d && byDigest.has(c)) keepFor(c, 'listed-by-kept-index', `listed by the kept index ${shortDigest(d)}`);
+    }
+    for (const r of (referrers.get(d) ?? []).slice().sort()) keepFor(r, 'subject-kept', `refers to the kept manifest ${shortDigest(d)}`);
+    // A kept referrer (locked, in use, listed by a kept index) keeps what it refers to, so no kept signature or
+    // report is ever orphaned; one kept for its subject's sake adds nothing.
+    if (m.subject !== undefined && byDigest.has(m.subject)) keepFor(m.subject, 'has-kept-referrer', `its referrer ${shortDigest(d)} is kept (${why.reason})`);
+  }
+
+  // What is not kept is deleted; its reason is its own, or the index or subject it went with.
+  const deleteReason = (d: string): { reason: DeleteReason; detail: string } => {
+    const decision = own.get(d) as Decision;
+    if (decision.action === 'delete') return { reason: decision.reason, detail: decision.detail };
+    const m = byDigest.get(d) as ManifestRecord;
+    if (m.subject !== undefined) return { reason: 'referrer-of-deleted-subject', detail: `refers to ${shortDigest(m.subject)}, which is deleted` };
+    const listing = (parents.get(d) ?? []).slice().sort();
+    return { reason: 'child-of-deleted-index', detail: `listed only by deleted index${listing.length > 1 ? 'es' : ''} ${listing.map(shortDigest).join(', ')}` };
+  };
+
+  // Waves: a manifest is deleted after every deleted manifest that points at it (lists it, or refers to it).
+  const doomed = new Set(digests.filter((d) => !kept.has(d)));
+  const pointers = new Map<string, string[]>();
+  const before = (first: string, then: string): void => {
+    if (first === then || !doomed.has(first) || !doomed.has(then)) return;
+    const list = pointers.get(then) ?? [];
+    if (!list.includes(first)) list.push(first);
+    pointers.set(then, list);
+  };
+  for (const d of doomed) {
+    const m = byDigest.get(d) as ManifestRecord;
+    if (m.subject !== undefined) before(d, m.subject);
+    for (const c of m.children ?? []) {
+      // An index that is itself a referrer (the `sha256-<hex>` fallback tag index) is how a plain registry finds
+      // the referrers it lists: it goes after them, so an interrupted run never leaves one undiscoverable.
+      if (m.subject !== undefined) before(c, d);
+      else before(d, c);
+    }
+  }
+  const wave = new Map<string, number>();
+  const visiting = new Set<string>();
+  const waveOf = (d: string): number => {
+    const known = wave.get(d);
+    if (known !== undefined) return known;
+    if (visiting.has(d)) return 0; // a cycle cannot happen with content digests; do not loop if the input has one
+    visiting.add(d);
+    let w = 0;
+    for (const p of pointers.get(d) ?? []) w = Math.max(w, waveOf(p) + 1);
+    visiting.delete(d);
+    wave.set(d, w);
+    return w;
+  };
+
+  const deletes: PlanDelete[] = [];
+  const keeps: PlanKeep[] = [];
+  for (const d of digests) {
+    const m = byDigest.get(d) as ManifestRecord;
+    const k = kept.get(d);
+    if (k) {
+      const entry: PlanKeep = { digest: d, tags: m.tags, mediaType: m.mediaType, action: 'keep', reason: k.reason, detail: k.detail };
+      if (m.size !== undefined) entry.size = m.size;
+      keeps.push(entry);
+    } else {
+      const why = deleteReason(d);
+      const entry: PlanDelete = { digest: d, tags: m.tags, mediaType: m.mediaType, action: 'delete', reason: why.reason, detail: why.detail, wave: waveOf(d), locked: m.locked === true, after: (pointers.get(d) ?? []).slice().sort() };
+      if (m.size !== undefined) entry.size = m.size;
+      deletes.push(entry);
+    }
+  }
+  deletes.sort((a, b) => a.wave - b.wave || (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0));
+  return { repository: input.repository, rule: label, deletes, keeps };
+}
+
+/** Counts of kept manifests by reason. */
+export function keptByReason(plan: Pick<PurgePlan, 'keeps'>): Partial<Record<KeepReason, number>> {
+  const counts: Partial<Record<KeepReason, number>> = {};
+  for (const k of plan.keeps) counts[k.reason] = (counts[k.reason] ?? 0) + 1;
+  return counts;
+}

@@ -1,0 +1,73 @@
+/** The summary of a purge run, as recorded in the audit store and shown by the CLI. Pure. */
+import type { KeepReason } from './plan';
+
+/** What one repository's purge did (plain data: it crosses activity boundaries). */
+export interface RepositoryOutcome {
+  repository: string;
+  /** `retention[<i>] scope "<glob>"`, or empty when no rule matched. */
+  rule: string;
+  status: 'done' | 'dry-run' | 'partial' | 'skipped' | 'failed';
+  deleted: number;
+  alreadyGone: number;
+  failed: number;
+  notAttempted: number;
+  /** Bytes freed, summed over deletes whose size the registry reported. */
+  bytesFreed: number;
+  /** Deletes whose size was not known (plain registries report none). */
+  sizeUnknown: number;
+  keptByReason: Partial<Record<KeepReason, number>>;
+  /** Why the repository was skipped or failed, or what stopped it. */
+  error?: { code: string; detail: string };
+}
+
+/** The summary of one purge run over a registry. */
+export interface PurgeSummary {
+  registry: string;
+  trigger: 'timer' | 'push' | 'cli';
+  dryRun: boolean;
+  /** ISO 8601 (orchestration time in Azure). */
+  startedAt: string;
+  finishedAt: string;
+  repositories: number;
+  deleted: number;
+  alreadyGone: number;
+  failed: number;
+  bytesFreed: number;
+  sizeUnknown: number;
+  keptByReason: Partial<Record<KeepReason, number>>;
+  errors: Array<{ repository: string; code: string; detail: string }>;
+  /** Per repository, sorted by name. */
+  outcomes: RepositoryOutcome[];
+}
+
+/** Adds up repository outcomes. */
+export function summarisePurge(options: { registry: string; trigger: PurgeSummary['trigger']; dryRun: boolean; startedAt: string; finishedAt: string; outcomes: readonly RepositoryOutcome[] }): PurgeSummary {
+  const outcomes = [...options.outcomes].sort((a, b) => (a.repository < b.repository ? -1 : a.repository > b.repository ? 1 : 0));
+  const keptByReason: Partial<Record<KeepReason, number>> = {};
+  const summary: PurgeSummary = {
+    registry: options.registry,
+    trigger: options.trigger,
+    dryRun: options.dryRun,
+    startedAt: options.startedAt,
+    finishedAt: options.finishedAt,
+    repositories: outcomes.length,
+    deleted: 0,
+    alreadyGone: 0,
+    failed: 0,
+    bytesFreed: 0,
+    sizeUnknown: 0,
+    keptByReason,
+    errors: [],
+    outcomes,
+  };
+  for (const o of outcomes) {
+    summary.deleted += o.deleted;
+    summary.alreadyGone += o.alreadyGone;
+    summary.failed += o.failed;
+    summary.bytesFreed += o.bytesFreed;
+    summary.sizeUnknown += o.sizeUnknown;
+    for (const [reason, n] of Object.entries(o.keptByReason) as Array<[KeepReason, number]>) keptByReason[reason] = (keptByReason[reason] ?? 0) + n;
+    if (o.error) summary.errors.push({ repository: o.repository, ...o.error });
+  }
+  return summary;
+}

@@ -1,0 +1,133 @@
+/**
+ * One repository's purge: list → match the deployed images → plan → (unless a dry run) execute exactly that
+ * plan. Used by the CLI, the per-push retention activity and the nightly `repositoryPurge` activity alike.
+ *
+ * Fail closed: when the rule protects images in use and the in-use lookup fails (or none is configured), the
+ * plan is not made and nothing is deleted; the outcome says why.
+ */
+import { ErrorCodes, GuardError } from '../core/errors';
+import { matchDeployedImages } from '../core/purge/inUse';
+import { keptByReason, planPurge, ruleLabel, type PurgePlan } from '../core/purge/plan';
+import type { RepositoryOutcome } from '../core/purge/summary';
+import { findRetentionRule } from '../core/policy';
+import type { Policy, RetentionRule } from '../core/policyTypes';
+import type { DeployedImage, InUseLookup, RegistryClient } from '../adapters/ports';
+import { listRepositoryManifests, type ListingOptions } from '../adapters/registry/manifestListing';
+import { executePurge, type ExecuteOptions, type ExecuteResult } from './purgeExecute';
+
+/** Options for {@link purgeRepository}. */
+export interface PurgeRepositoryOptions {
+  client: RegistryClient;
+  repository: string;
+  rule: RetentionRule;
+  /** Where deployed images are looked up; required when the rule protects images in use. */
+  inUse?: InUseLookup;
+  /** Deployed images already looked up for the whole run (one lookup shared by every repository). */
+  deployed?: readonly DeployedImage[];
+  nowMs: number;
+  dryRun: boolean;
+  /** Digests protected whatever the rule says (the image a gate just decided). */
+  protect?: readonly string[];
+  listing?: ListingOptions;
+  execute?: Omit<ExecuteOptions, 'client' | 'repository' | 'deletes'>;
+}
+
+/** What {@link purgeRepository} did: the plan, the execution (absent on a dry run or a refusal), the outcome. */
+export interface PurgeRepositoryResult {
+  plan?: PurgePlan;
+  execution?: ExecuteResult;
+  outcome: RepositoryOutcome;
+}
+
+function emptyOutcome(repository: string, rule: string, status: RepositoryOutcome['status'], error?: { code: string; detail: string }): RepositoryOutcome {
+  return { repository, rule, status, deleted: 0, alreadyGone: 0, failed: 0, notAttempted: 0, bytesFreed: 0, sizeUnknown: 0, keptByReason: {}, ...(error ? { error } : {}) };
+}
+
+function codeOf(err: unknown): string {
+  return err instanceof GuardError ? err.code : typeof (err as { code?: unknown })?.code === 'string' ? String((err as { code: string }).code) : 'ERROR';
+}
+
+/** The deployed images: from the run's shared lookup, or this call's; throws (fail closed) when none can be had. */
+async function deployedImages(options: PurgeRepositoryOptions): Promise<readonly DeployedImage[]> {
+  if (!options.rule.protectInUse) return [];
+  if (options.deployed) return options.deployed;
+  if (!options.inUse) {
+    throw new GuardError(ErrorCodes.INVALID_CONFIG, `${ruleLabel(options.rule)} protects images in use, but no in-use lookup is configured (ACR_GUARD_INUSE_SCOPES, or the CLI's --deployed file); nothing was deleted`, { field: 'ACR_GUARD_INUSE_SCOPES' });
+  }
+  return options.inUse.listDeployedImages();
+}
+
+/** Plans and (unless `dryRun`) executes the purge of one repository. Never throws: failures are in the outcome. */
+export async function purgeRepository(options: PurgeRepositoryOptions): Promise<PurgeRepositoryResult> {
+  const { client, repository, rule } = options;
+  const label = ruleLabel(rule);
+  let deployed: readonly DeployedImage[];
+  try {
+    deployed = await deployedImages(options);
+  } catch (err) {
+    return { outcome: emptyOutcome(repository, label, 'skipped', { code: codeOf(err) === 'ERROR' ? 'IN_USE_UNKNOWN' : codeOf(err), detail: `in-use lookup failed, so the purge of ${repository} did not run (nothing was deleted): ${(err as Error).message}` }) };
+  }
+  let plan: PurgePlan;
+  try {
+    const inUse = matchDeployedImages({ deployed, registry: client.host, repository });
+    const manifests = await listRepositoryManifests(client, repository, options.listing);
+    plan = planPurge({ repository, manifests, rule, inUse, protect: options.protect, nowMs: options.nowMs });
+  } catch (err) {
+    return { outcome: emptyOutcome(repository, label, 'failed', { code: codeOf(err), detail: `listing or planning ${repository} failed (nothing was deleted): ${(err as Error).message}` }) };
+  }
+  const kept = keptByReason(plan);
+  if (options.dryRun) {
+    const sized = plan.deletes.filter((d) => d.size !== undefined);
+    return {
+      plan,
+      outcome: { ...emptyOutcome(repository, label, 'dry-run'), deleted: plan.deletes.length, bytesFreed: sized.reduce((n, d) => n + (d.size ?? 0), 0), sizeUnknown: plan.deletes.length - sized.length, keptByReason: kept },
+    };
+  }
+  const execution = await executePurge({ ...options.execute, client, repository, deletes: plan.deletes });
+  const removed = [...execution.deleted, ...execution.alreadyGone];
+  const sized = execution.deleted.filter((d) => d.size !== undefined);
+  const partial = execution.failed.length > 0 || execution.notAttempted.length > 0;
+  const outcome: RepositoryOutcome = {
+    repository,
+    rule: label,
+    status: partial ? 'partial' : 'done',
+    deleted: execution.deleted.length,
+    alreadyGone: execution.alreadyGone.length,
+    failed: execution.failed.length,
+    notAttempted: execution.notAttempted.length,
+    bytesFreed: sized.reduce((n, d) => n + (d.size ?? 0), 0),
+    sizeUnknown: execution.deleted.length - sized.length,
+    keptByReason: kept,
+  };
+  if (execution.stopped) {
+    outcome.error = { code: execution.stopped.code, detail: `stopped: ${execution.stopped.detail}. Deleted ${removed.length} of ${plan.deletes.length}; ${execution.notAttempted.length} not attempted and ${execution.failed.length} failed are still in the registry` };
+  } else if (execution.failed.length > 0) {
+    const first = execution.failed[0];
+    outcome.error = { code: first.code, detail: `${execution.failed.length} delete(s) failed (first: ${first.digest}: ${first.detail}); ${execution.notAttempted.length} kept because they wait for a failed one; deleted ${removed.length} of ${plan.deletes.length}` };
+  }
+  return { plan, execution, outcome };
+}
+
+/** Most repositories one purge run covers (a guard against a catalog that never ends). */
+export const MAX_PURGE_REPOSITORIES = 100_000;
+
+/**
+ * The repositories of a registry that a retention rule covers, with that rule (the first whose scope matches),
+ * from the catalog, paged; sorted by name.
+ */
+export async function repositoriesToPurge(client: RegistryClient, policy: Policy, options: { pageSize?: number } = {}): Promise<Array<{ repository: string; rule: RetentionRule }>> {
+  const out: Array<{ repository: string; rule: RetentionRule }> = [];
+  let last: string | undefined;
+  let seen = 0;
+  for (;;) {
+    const page = await client.listRepositories({ pageSize: options.pageSize ?? 1000, ...(last ? { last } : {}) });
+    for (const repository of page.items) {
+      const rule = findRetentionRule(policy, repository);
+      if (rule) out.push({ repository, rule });
+    }
+    seen += page.items.length;
+    if (!page.next || page.next === last || seen > MAX_PURGE_REPOSITORIES) break;
+    last = page.next;
+  }
+  return out.sort((a, b) => (a.repository < b.repository ? -1 : a.repository > b.repository ? 1 : 0));
+}

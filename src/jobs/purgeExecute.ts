@@ -1,0 +1,183 @@
+/**
+ * Carries out the deletes of a purge plan, by digest, and nothing else: the plan decided, this only executes.
+ *
+ * - Waves in order; within a wave, a pool whose size adapts (AIMD): it grows by one per `limit` successes up to
+ *   `maxConcurrency`, halves on a 429, and every worker pauses until the `Retry-After` has passed.
+ * - 429, 5xx, 408, timeouts and connection resets (`TRANSIENT`) are retried with exponential back-off (or the
+ *   server's `Retry-After`); a 404 counts as done (someone, or an earlier attempt, deleted it already).
+ * - 401/403 (`REGISTRY_AUTH`) stops the run cleanly: nothing new starts, what is in flight finishes, and the
+ *   result says what was and was not deleted.
+ * - A delete that failed for good keeps everything that waits for it (`after`): a child stays while the index
+ *   that lists it stays, a subject stays while its referrer stays.
+ * - A locked manifest the plan deletes (the rule says `includeLocked`) is unlocked first on ACR.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ErrorCodes, GuardError } from '../core/errors';
+import type { PlanDelete } from '../core/purge/plan';
+import type { RegistryClient } from '../adapters/ports';
+
+/** Defaults of the executor, in one place. */
+export const EXECUTE_DEFAULTS = {
+  /** Most deletes in flight (acr purge caps its `--concurrency` at 32). */
+  maxConcurrency: 32,
+  /** Deletes in flight when a run starts. */
+  initialConcurrency: 8,
+  /** Attempts per delete for transient failures (429 included). */
+  maxAttempts: 8,
+  /** First back-off after a transient failure without Retry-After, ms (doubles each attempt). */
+  firstBackoffMs: 200,
+  /** Longest wait honoured for one Retry-After or back-off, ms. */
+  maxBackoffMs: 60_000,
+} as const;
+
+/** Options for {@link executePurge}. */
+export interface ExecuteOptions {
+  client: RegistryClient;
+  repository: string;
+  deletes: readonly PlanDelete[];
+  maxConcurrency?: number;
+  initialConcurrency?: number;
+  maxAttempts?: number;
+  firstBackoffMs?: number;
+  maxBackoffMs?: number;
+  /** Called after each delete settles. */
+  onProgress?: (progress: { done: number; total: number; concurrency: number }) => void;
+  /** Waits `ms` (tests may shorten); default a real timer. */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/** One delete that did not happen. */
+export interface DeleteFailure {
+  digest: string;
+  tags: string[];
+  code: string;
+  detail: string;
+}
+
+/** What an execution did. */
+export interface ExecuteResult {
+  /** Deleted by this run. */
+  deleted: PlanDelete[];
+  /** Already gone when deleted (404): counted as done. */
+  alreadyGone: PlanDelete[];
+  /** Attempted and failed for good. */
+  failed: DeleteFailure[];
+  /** Not attempted: the run stopped, or something they wait for was not deleted. */
+  notAttempted: DeleteFailure[];
+  /** Why the run stopped early (auth refused), when it did. */
+  stopped?: { code: string; detail: string };
+  /** 429 answers seen, and transient retries made. */
+  throttled: number;
+  retries: number;
+  elapsedMs: number;
+}
+
+/** Deletes what the plan says, in its order; never throws for a registry failure (the result says what happened). */
+export async function executePurge(options: ExecuteOptions): Promise<ExecuteResult> {
+  const started = performance.now();
+  const max = Math.max(1, Math.min(options.maxConcurrency ?? EXECUTE_DEFAULTS.maxConcurrency, 256));
+  const maxAttempts = options.maxAttempts ?? EXECUTE_DEFAULTS.maxAttempts;
+  const firstBackoff = options.firstBackoffMs ?? EXECUTE_DEFAULTS.firstBackoffMs;
+  const maxBackoff = options.maxBackoffMs ?? EXECUTE_DEFAULTS.maxBackoffMs;
+  const wait = options.sleep ?? ((ms: number) => sleep(ms));
+  const { client, repository } = options;
+  const result: ExecuteResult = { deleted: [], alreadyGone: [], failed: [], notAttempted: [], throttled: 0, retries: 0, elapsedMs: 0 };
+  const gone = new Set<string>();
+  let limit = Math.max(1, Math.min(options.initialConcurrency ?? EXECUTE_DEFAULTS.initialConcurrency, max));
+  let credit = 0;
+  let pausedUntil = 0;
+  let done = 0;
+  const total = options.deletes.length;
+
+  const waves = new Map<number, PlanDelete[]>();
+  for (const d of options.deletes) {
+    const list = waves.get(d.wave) ?? [];
+    list.push(d);
+    waves.set(d.wave, list);
+  }
+  const skip = (d: PlanDelete, code: string, detail: string): void => {
+    result.notAttempted.push({ digest: d.digest, tags: d.tags, code, detail });
+    done++;
+  };
+
+  /** One delete with its retries; returns normally whatever happened (recorded in `result`). */
+  const deleteOne = async (d: PlanDelete): Promise<void> => {
+    for (let attempt = 1; ; attempt++) {
+      const pause = pausedUntil - performance.now();
+      if (pause > 0) await wait(pause);
+      if (result.stopped) return skip(d, result.stopped.code, `not attempted: the run stopped (${result.stopped.detail})`);
+      try {
+        if (d.locked && client.supportsAcrAttributes()) await client.setManifestAttributes(repository, d.digest, { deleteEnabled: true, writeEnabled: true });
+        const existed = await client.deleteManifest(repository, d.digest);
+        (existed ? result.deleted : result.alreadyGone).push(d);
+        gone.add(d.digest);
+        done++;
+        // Additive increase: one more slot per `limit` successes.
+        if (limit < max && ++credit >= limit) {
+          credit = 0;
+          limit++;
+        }
+        return;
+      } catch (err) {
+        const code = err instanceof GuardError ? err.code : 'ERROR';
+        const detail = err instanceof Error ? err.message : String(err);
+        if (code === ErrorCodes.REGISTRY_AUTH) {
+          result.stopped ??= { code, detail };
+          result.failed.push({ digest: d.digest, tags: d.tags, code, detail });
+          done++;
+          return;
+        }
+        if (code !== ErrorCodes.TRANSIENT || attempt >= maxAttempts) {
+          result.failed.push({ digest: d.digest, tags: d.tags, code, detail: code === ErrorCodes.TRANSIENT ? `${detail} (gave up after ${attempt} attempts)` : detail });
+          done++;
+          return;
+        }
+        result.retries++;
+        const status = err instanceof GuardError ? err.status : undefined;
+        const retryAfter = err instanceof GuardError && err.retryAfterSeconds !== undefined ? err.retryAfterSeconds * 1000 : undefined;
+        if (status === 429) {
+          result.throttled++;
+          // Multiplicative decrease, and everyone waits out the server's Retry-After.
+          limit = Math.max(1, Math.floor(limit / 2));
+          credit = 0;
+          const until = performance.now() + Math.min(retryAfter ?? firstBackoff * 2 ** (attempt - 1), maxBackoff);
+          if (until > pausedUntil) pausedUntil = until;
+        } else {
+          await wait(Math.min(retryAfter ?? firstBackoff * 2 ** (attempt - 1), maxBackoff));
+        }
+      }
+    }
+  };
+
+  for (const wave of [...waves.keys()].sort((a, b) => a - b)) {
+    const items = waves.get(wave) as PlanDelete[];
+    let next = 0;
+    let running = 0;
+    await new Promise<void>((resolve) => {
+      const pump = (): void => {
+        while (running < limit && next < items.length) {
+          const d = items[next++];
+          if (result.stopped) {
+            skip(d, result.stopped.code, `not attempted: the run stopped (${result.stopped.detail})`);
+            continue;
+          }
+          const blocker = d.after.find((p) => !gone.has(p));
+          if (blocker !== undefined) {
+            skip(d, 'KEPT_BY_FAILED_DELETE', `not attempted: ${blocker} lists or refers to it and was not deleted`);
+            continue;
+          }
+          running++;
+          void deleteOne(d).then(() => {
+            running--;
+            options.onProgress?.({ done, total, concurrency: limit });
+            pump();
+          });
+        }
+        if (running === 0 && next >= items.length) resolve();
+      };
+      pump();
+    });
+  }
+  result.elapsedMs = performance.now() - started;
+  return result;
+}

@@ -1,0 +1,85 @@
+/**
+ * The purge's activities (nightly `registryPurge` / `repositoryPurge`, and the gate's per-push retention step):
+ * JSON in, JSON out, over the same services as the gate. A transient failure (listing, in-use lookup) is
+ * thrown so Durable retries it; every other outcome, failures included, comes back as data.
+ */
+import { ErrorCodes, GuardError } from '../core/errors';
+import { findRetentionRule, isRegistryAllowed } from '../core/policy';
+import type { RepositoryOutcome, PurgeSummary } from '../core/purge/summary';
+import { purgeRepository, repositoriesToPurge } from '../jobs/purge';
+import { PurgeActivities } from './names';
+import { getGateServices } from './services';
+
+/** Input of {@link listPurgeTargets}: one registry, or every allowlisted registry when absent. */
+export interface ListTargetsInput {
+  registry?: string;
+}
+
+/** The repositories to purge, per registry, and the registries that could not be listed. */
+export interface PurgeTargets {
+  registries: Array<{ registry: string; repositories: string[] }>;
+}
+
+/** Lists the repositories each registry's retention rules cover. A catalog failure throws (retried). */
+export async function listPurgeTargets(input: ListTargetsInput): Promise<PurgeTargets> {
+  const services = getGateServices();
+  const policy = services.policy();
+  if (policy.retention.length === 0) return { registries: [] };
+  const hosts = input.registry ? [input.registry] : policy.registries.map((r) => r.host);
+  const registries: PurgeTargets['registries'] = [];
+  for (const registry of hosts) {
+    if (!isRegistryAllowed(policy, registry)) throw new GuardError(ErrorCodes.REGISTRY_NOT_ALLOWED, `registry ${registry} is not in the policy's registries allowlist; nothing was purged`);
+    const targets = await repositoriesToPurge(services.registry(registry), policy);
+    registries.push({ registry, repositories: targets.map((t) => t.repository) });
+  }
+  return { registries };
+}
+
+/** Input of {@link purgeRepositoryActivity}. */
+export interface PurgeRepositoryInput {
+  registry: string;
+  repository: string;
+  /** ISO 8601 orchestration time: the plan's "now". */
+  now: string;
+  dryRun: boolean;
+  /** Digests protected whatever the rule says (the gate's retention step: the image just gated). */
+  protect?: string[];
+}
+
+/**
+ * Plans and executes one repository's retention with the policy's rule. Throws `TRANSIENT` when listing or the
+ * in-use lookup failed transiently (Durable retries the whole repository: a fresh listing, a fresh plan).
+ */
+export async function purgeRepositoryActivity(input: PurgeRepositoryInput): Promise<RepositoryOutcome> {
+  const services = getGateServices();
+  const policy = services.policy();
+  const rule = findRetentionRule(policy, input.repository);
+  if (!rule) return { repository: input.repository, rule: '', status: 'skipped', deleted: 0, alreadyGone: 0, failed: 0, notAttempted: 0, bytesFreed: 0, sizeUnknown: 0, keptByReason: {}, error: { code: 'NO_RULE', detail: `no retention rule covers ${input.repository}; nothing was purged` } };
+  const { outcome } = await purgeRepository({
+    client: services.registry(input.registry),
+    repository: input.repository,
+    rule,
+    inUse: services.inUse,
+    nowMs: Date.parse(input.now),
+    dryRun: input.dryRun,
+    protect: input.protect,
+  });
+  if ((outcome.status === 'failed' || outcome.status === 'skipped') && outcome.error?.code === ErrorCodes.TRANSIENT) {
+    throw new GuardError(ErrorCodes.TRANSIENT, outcome.error.detail);
+  }
+  return outcome;
+}
+
+/** Records a purge run's summary in the audit store. */
+export async function recordPurgeSummaryActivity(input: { summary: PurgeSummary }): Promise<{ ok: true }> {
+  await getGateServices().audit.recordPurgeSummary(input.summary);
+  return { ok: true };
+}
+
+/** Every purge activity by its registered name. */
+export const purgeActivities = {
+  [PurgeActivities.listTargets]: listPurgeTargets,
+  [PurgeActivities.purgeRepository]: purgeRepositoryActivity,
+  [PurgeActivities.recordSummary]: recordPurgeSummaryActivity,
+  [PurgeActivities.gateRetention]: purgeRepositoryActivity,
+} as const;

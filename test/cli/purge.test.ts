@@ -1,0 +1,136 @@
+/**
+ * `acr-guard purge`: exit codes and the JSON (`deleted` and `kept` with repository, digest, tags, reason),
+ * against a real docker-registry on loopback; the dry run and the real run agree.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli } from '../support/cli';
+import { useRegistry } from '../support/registry';
+import { seedRepository, whatIsLeft } from '../support/purgeFixtures';
+import { listRepositoryManifests } from '../../src/adapters/registry/manifestListing';
+
+jest.setTimeout(60_000);
+
+interface Entry {
+  repository: string;
+  digest: string;
+  tags: string[];
+  reason: string;
+}
+
+describe('acr-guard purge', () => {
+  const reg = useRegistry();
+  let dir: string;
+  let policyFile: string;
+  let deployedFile: string;
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'acr-guard-purge-cli-'));
+    policyFile = join(dir, 'policy.yaml');
+    deployedFile = join(dir, 'deployed.json');
+  });
+
+  function writePolicy(): void {
+    writeFileSync(
+      policyFile,
+      `version: 1
+registries: ["${reg.registry.host}"]
+gate: []
+retention:
+  - scope: "team/**"
+    keep: 1
+    olderThan: 30d
+    untagged: true
+`,
+    );
+  }
+
+  it('dry run prints the plan, the real run deletes exactly that, exit 0; the registry holds the rest', async () => {
+    writePolicy();
+    const now = Date.now();
+    const web = await seedRepository(reg.client, 'team/web', now);
+    const api = await seedRepository(reg.client, 'team/api', now);
+    await seedRepository(reg.client, 'other/untouched', now);
+    writeFileSync(deployedFile, JSON.stringify([{ image: `${reg.registry.host}/team/web:v2`, source: 'containerApps/web' }]));
+    const args = ['purge', '--registry', reg.registry.host, '--policy', policyFile, '--plain-http', '--deployed', deployedFile, '--output', 'json'];
+
+    const dry = await runCli([...args, '--dry-run']);
+    expect(dry.err).toBe('');
+    expect(dry.code).toBe(0);
+    const planned = JSON.parse(dry.out) as { dryRun: boolean; deleted: Entry[]; kept: Entry[]; repositories: Array<{ repository: string }> };
+    expect(planned.dryRun).toBe(true);
+    expect(planned.repositories.map((r) => r.repository)).toEqual(['team/api', 'team/web']);
+    expect(reg.requests.some((r) => r.startsWith('DELETE'))).toBe(false);
+    expect(planned.kept).toContainEqual(expect.objectContaining({ repository: 'team/web', digest: web.v2.digest, tags: ['v2'], reason: 'in-use' }));
+    expect(planned.deleted).toContainEqual(expect.objectContaining({ repository: 'team/api', digest: api.v2.digest, tags: ['v2'], reason: 'rule' }));
+    expect(planned.deleted).toContainEqual(expect.objectContaining({ repository: 'team/web', digest: web.oldChildren[0].digest, tags: [], reason: 'child-of-deleted-index' }));
+
+    const real = await runCli(args);
+    expect(real.code).toBe(0);
+    const done = JSON.parse(real.out) as { dryRun: boolean; deleted: Entry[]; kept: Entry[]; failed: unknown[] };
+    expect(done.dryRun).toBe(false);
+    expect(done.failed).toEqual([]);
+    const key = (e: Entry): string => `${e.repository}@${e.digest}:${e.reason}`;
+    expect(done.deleted.map(key).sort()).toEqual(planned.deleted.map(key).sort());
+    expect(done.kept.map(key).sort()).toEqual(planned.kept.map(key).sort());
+
+    // Listed afterwards: exactly the kept entries are left, the other repository is untouched.
+    for (const repository of ['team/web', 'team/api']) {
+      const kept = planned.kept.filter((e) => e.repository === repository).map((e) => e.digest).sort();
+      const all = [...kept, ...planned.deleted.filter((e) => e.repository === repository).map((e) => e.digest)];
+      expect((await whatIsLeft(reg.client, repository, all)).present).toEqual(kept);
+      expect((await listRepositoryManifests(reg.client, repository)).map((m) => m.digest).sort()).toEqual(kept);
+    }
+    expect((await listRepositoryManifests(reg.client, 'other/untouched')).length).toBe(16); // 13 pushed + 3 fallback tag indexes
+  });
+
+  it('refuses (exit 2) a run whose rules protect images in use without a deployed-image list, before deleting anything', async () => {
+    writePolicy();
+    await seedRepository(reg.client, 'team/guarded', Date.now());
+    const before = reg.requests.filter((r) => r.startsWith('DELETE')).length;
+    const result = await runCli(['purge', '--registry', reg.registry.host, '--policy', policyFile, '--plain-http', '--repository', 'team/guarded']);
+    expect(result.code).toBe(2);
+    expect(result.err).toContain('--deployed <file>');
+    expect(reg.requests.filter((r) => r.startsWith('DELETE')).length).toBe(before);
+  });
+
+  it('usage errors exit 2 and name the option', async () => {
+    writePolicy();
+    expect((await runCli(['purge', '--policy', policyFile])).err).toContain('--registry <host> is required');
+    const notAllowed = await runCli(['purge', '--registry', 'other.example.com', '--policy', policyFile]);
+    expect(notAllowed.code).toBe(2);
+    expect(notAllowed.err).toContain('not in the policy');
+    expect((await runCli(['purge', '--registry', reg.registry.host, '--policy', policyFile, '--plain-http', '--concurrency', '99'])).err).toContain('--concurrency: expected a whole number 1-32');
+    expect((await runCli(['purge', '--registry', 'contoso.azurecr.io', '--policy', policyFile, '--plain-http'])).code).toBe(2);
+  });
+
+  it('prints a table with a reason per manifest', async () => {
+    writePolicy();
+    await seedRepository(reg.client, 'team/table', Date.now());
+    writeFileSync(deployedFile, '[]');
+    const table = await runCli(['purge', '--registry', reg.registry.host, '--policy', policyFile, '--plain-http', '--repository', 'team/table', '--deployed', deployedFile, '--dry-run']);
+    expect(table.code).toBe(0);
+    expect(table.out).toMatch(/would delete +sha256:[0-9a-f]{12} +v1 +rule: retention\[0\] scope "team\/\*\*": beyond the 1 most recent tagged, older than 30d/);
+    expect(table.out).toMatch(/keep +sha256:[0-9a-f]{12} +v3 +within-keep/);
+    expect(table.out).toMatch(/dry run: would delete \d+ manifest\(s\) in 1 repository/);
+  });
+});
+
+describe('acr-guard purge on a registry that refuses deletes', () => {
+  const reg = useRegistry({ deleteEnabled: false });
+
+  it('exits 1 and lists what was not deleted, with the code', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'acr-guard-purge-cli-'));
+    const policyFile = join(dir, 'policy.yaml');
+    writeFileSync(policyFile, `version: 1\nregistries: ["${reg.registry.host}"]\ngate: []\nretention:\n  - { scope: "team/**", olderThan: 30d, protectInUse: false }\n`);
+    await seedRepository(reg.client, 'team/locked', Date.now());
+    const result = await runCli(['purge', '--registry', reg.registry.host, '--policy', policyFile, '--plain-http', '--output', 'json']);
+    expect(result.code).toBe(1);
+    const json = JSON.parse(result.out) as { failed: Array<{ code: string; digest: string }>; deleted: unknown[]; errors: Array<{ repository: string; code: string }> };
+    expect(json.deleted).toEqual([]);
+    expect(json.failed.length).toBeGreaterThan(0);
+    expect(json.failed.filter((f) => f.code !== 'KEPT_BY_FAILED_DELETE').every((f) => f.code === 'REGISTRY_REJECTED')).toBe(true);
+    expect(json.errors).toEqual([expect.objectContaining({ repository: 'team/locked', code: 'REGISTRY_REJECTED' })]);
+  });
+});

@@ -1,0 +1,152 @@
+/**
+ * The purge against a real loopback docker-registry (deletes enabled): list → plan → execute, then the
+ * registry is listed again to prove what is left. Then the same with a fault-injecting proxy in front
+ * (429 + Retry-After, 503, connections dropped before and after the registry acted): same end state, and no
+ * DELETE ever reaches the registry for a manifest the plan keeps.
+ */
+import { useRegistry } from '../support/registry';
+import { seedRepository, startFaultProxy, whatIsLeft, type SeededRepository } from '../support/purgeFixtures';
+import { purgeRepository } from '../../src/jobs/purge';
+import { createRegistryClient } from '../../src/adapters/registry';
+import { listRepositoryManifests } from '../../src/adapters/registry/manifestListing';
+import type { InUseLookup } from '../../src/adapters/ports';
+import type { RetentionRule } from '../../src/core/policyTypes';
+
+jest.setTimeout(60_000);
+
+const NOW = Date.UTC(2026, 10, 30, 12);
+const RULE: RetentionRule = { scope: 'app/**', keep: 1, olderThanMs: 30 * 86_400_000, untagged: true, protectInUse: true, includeLocked: false, index: 0 };
+
+/** An in-use lookup as the Container Apps / ACI adapter answers: v2 runs by tag. */
+function deployedV2(host: string, repository: string): InUseLookup {
+  return { listDeployedImages: async () => [{ image: `${host}/${repository}:v2`, source: '/subscriptions/s/resourceGroups/rg/providers/Microsoft.App/containerApps/web/revisions/web--3/containers/web' }] };
+}
+
+function all(s: SeededRepository): string[] {
+  return [s.v1, s.v2, s.v3, s.dev1, s.oldIndex, ...s.oldChildren, s.newIndex, ...s.newChildren, s.sigV1, s.sbomOfSigV1, s.sigV3].map((p) => p.digest);
+}
+
+function expectedLeft(s: SeededRepository): string[] {
+  return [s.v2, s.v3, s.newIndex, ...s.newChildren, s.sigV3].map((p) => p.digest).sort();
+}
+
+describe('purge on a loopback docker-registry', () => {
+  const reg = useRegistry();
+
+  it('lists tagged, untagged index children, indexes and referrers (with the fallback tag index)', async () => {
+    const s = await seedRepository(reg.client, 'app/list', NOW);
+    const listed = await listRepositoryManifests(reg.client, 'app/list');
+    const byDigest = new Map(listed.map((m) => [m.digest, m]));
+    for (const d of all(s)) expect(byDigest.has(d)).toBe(true);
+    expect(byDigest.get(s.oldIndex.digest)).toMatchObject({ tags: ['multi-old'], children: s.oldChildren.map((c) => c.digest), createdMs: NOW - 80 * 86_400_000 });
+    expect(byDigest.get(s.sbomOfSigV1.digest)?.subject).toBe(s.sigV1.digest);
+    expect(byDigest.get(s.v1.digest)?.createdMs).toBe(NOW - 100 * 86_400_000);
+    const fallback = listed.find((m) => m.tags.includes(s.v1.digest.replace(':', '-')));
+    expect(fallback?.subject).toBe(s.v1.digest);
+    // 15 pushed manifests + 3 fallback tag indexes (of v1, of v1's signature, of v3).
+    expect(listed).toHaveLength(all(s).length + 3);
+  });
+
+  it('a dry run plans exactly what the real run then deletes; the registry keeps the rest', async () => {
+    const s = await seedRepository(reg.client, 'app/web', NOW);
+    const inUse = deployedV2(reg.registry.host, 'app/web');
+    const dry = await purgeRepository({ client: reg.client, repository: 'app/web', rule: RULE, inUse, nowMs: NOW, dryRun: true });
+    expect(dry.outcome.status).toBe('dry-run');
+    const before = reg.requests.filter((r) => r.startsWith('DELETE')).length;
+    expect(before).toBe(0);
+    const planned = (dry.plan?.deletes ?? []).map((d) => d.digest);
+    expect(dry.plan?.keeps.find((k) => k.digest === s.v2.digest)).toMatchObject({ reason: 'in-use' });
+    expect(dry.plan?.keeps.find((k) => k.digest === s.v3.digest)).toMatchObject({ reason: 'within-keep' });
+    expect(dry.plan?.keeps.find((k) => k.digest === s.newIndex.digest)).toMatchObject({ reason: 'too-recent' });
+    expect(dry.plan?.keeps.find((k) => k.digest === s.sigV3.digest)).toMatchObject({ reason: 'subject-kept' });
+
+    const real = await purgeRepository({ client: reg.client, repository: 'app/web', rule: RULE, inUse, nowMs: NOW, dryRun: false });
+    expect(real.outcome).toMatchObject({ status: 'done', failed: 0, notAttempted: 0 });
+    expect((real.execution?.deleted ?? []).map((d) => d.digest).sort()).toEqual([...planned].sort());
+    expect(real.plan?.deletes.map((d) => d.digest)).toEqual(planned);
+    // Referrers went before their subjects, indexes before their children.
+    const order = reg.requests.filter((r) => r.startsWith('DELETE')).map((r) => r.split('/manifests/')[1]);
+    expect(order.indexOf(s.sbomOfSigV1.digest)).toBeLessThan(order.indexOf(s.sigV1.digest));
+    expect(order.indexOf(s.sigV1.digest)).toBeLessThan(order.indexOf(s.v1.digest));
+    expect(order.indexOf(s.oldIndex.digest)).toBeLessThan(order.indexOf(s.oldChildren[0].digest));
+    // The fallback tag index goes after the referrers it lists (the only way to find them on this registry).
+    const fallbackOfV1 = dry.plan?.deletes.find((d) => d.tags.includes(s.v1.digest.replace(':', '-')))?.digest as string;
+    expect(order.indexOf(s.sigV1.digest)).toBeLessThan(order.indexOf(fallbackOfV1));
+    expect(order.indexOf(fallbackOfV1)).toBeLessThan(order.indexOf(s.v1.digest));
+
+    const left = await whatIsLeft(reg.client, 'app/web', all(s));
+    expect(left.present).toEqual(expectedLeft(s));
+    expect(left.tags).toEqual(['multi-new', s.v3.digest.replace(':', '-'), 'v2', 'v3'].sort());
+
+    // A second run finds nothing more to do.
+    const again = await purgeRepository({ client: reg.client, repository: 'app/web', rule: RULE, inUse, nowMs: NOW, dryRun: false });
+    expect(again.plan?.deletes).toEqual([]);
+  });
+
+  it('does not run when the in-use lookup fails (fail closed)', async () => {
+    const s = await seedRepository(reg.client, 'app/closed', NOW);
+    const failing: InUseLookup = { listDeployedImages: async () => Promise.reject(Object.assign(new Error('ARM answered 503 for scope rg-prod'), { code: 'TRANSIENT' })) };
+    const result = await purgeRepository({ client: reg.client, repository: 'app/closed', rule: RULE, inUse: failing, nowMs: NOW, dryRun: false });
+    expect(result.outcome).toMatchObject({ status: 'skipped', deleted: 0, error: { code: 'TRANSIENT' } });
+    expect(result.outcome.error?.detail).toContain('nothing was deleted');
+    expect((await whatIsLeft(reg.client, 'app/closed', all(s))).present).toEqual(all(s).sort());
+  });
+
+  it('under 429 + Retry-After, 503 and dropped connections: same end state, no extra deletions', async () => {
+    const s = await seedRepository(reg.client, 'app/faults', NOW);
+    const inUse = deployedV2(reg.registry.host, 'app/faults');
+    const dry = await purgeRepository({ client: reg.client, repository: 'app/faults', rule: RULE, inUse, nowMs: NOW, dryRun: true });
+    const planned = new Set((dry.plan?.deletes ?? []).map((d) => d.digest));
+    let i = 0;
+    const faults = ['429', '503', 'drop-before', 'drop-after', 'pass'] as const;
+    // Every delete meets one fault first (cycling through the kinds), then passes.
+    const proxy = await startFaultProxy(reg.registry.host, (_path, n) => (n === 1 ? faults[i++ % 4] : 'pass'));
+    try {
+      const client = createRegistryClient({ host: proxy.host, plainHttp: true, timeoutMs: 5000 });
+      // The deployed reference names the real registry's host: match it against the proxy's host too.
+      const proxied = deployedV2(proxy.host, 'app/faults');
+      const result = await purgeRepository({ client, repository: 'app/faults', rule: RULE, inUse: proxied, nowMs: NOW, dryRun: false, execute: { firstBackoffMs: 20 } });
+      expect(result.outcome).toMatchObject({ status: 'done', failed: 0, notAttempted: 0 });
+      expect(result.outcome.deleted + result.outcome.alreadyGone).toBe(planned.size);
+      expect(result.execution?.throttled).toBeGreaterThan(0);
+      expect(proxy.injected['429'] + proxy.injected['503'] + proxy.injected['drop-before'] + proxy.injected['drop-after']).toBe(planned.size);
+      expect(proxy.injected['drop-after']).toBeGreaterThan(0);
+      // Only planned digests ever reached the registry; a repeat after a lost answer got 404 (counted done).
+      for (const f of proxy.forwarded) expect(planned.has(f.path.split('/manifests/')[1])).toBe(true);
+      expect(proxy.forwarded.filter((f) => f.status === 202).length).toBe(planned.size);
+    } finally {
+      await proxy.close();
+    }
+    expect((await whatIsLeft(reg.client, 'app/faults', all(s))).present).toEqual(expectedLeft(s));
+    expect(faults).toHaveLength(5);
+  });
+
+  it('stops cleanly on 403 and says what was and was not deleted', async () => {
+    await seedRepository(reg.client, 'app/auth', NOW);
+    const before = await listRepositoryManifests(reg.client, 'app/auth');
+    let deletes = 0;
+    const proxy = await startFaultProxy(reg.registry.host, () => 'pass');
+    // A proxy that refuses every DELETE after the first two, as a registry does when the role is removed mid-run.
+    const refusing: typeof fetch = async (input, init) => {
+      if (init?.method === 'DELETE' && ++deletes > 2) return new Response('{"errors":[{"code":"DENIED"}]}', { status: 403 });
+      return fetch(input, init);
+    };
+    let result;
+    try {
+      const client = createRegistryClient({ host: proxy.host, plainHttp: true, fetch: refusing });
+      result = await purgeRepository({ client, repository: 'app/auth', rule: { ...RULE, protectInUse: false }, nowMs: NOW, dryRun: false, execute: { maxConcurrency: 1, initialConcurrency: 1 } });
+      expect(result.outcome.status).toBe('partial');
+      expect(result.outcome.deleted).toBe(2);
+      expect(result.outcome.failed).toBe(1);
+      expect(result.outcome.error?.code).toBe('REGISTRY_AUTH');
+      expect(result.outcome.error?.detail).toMatch(/^stopped: .*refused \(403\).*Deleted 2 of \d+; \d+ not attempted and 1 failed are still in the registry$/);
+      expect(result.outcome.notAttempted).toBe((result.plan?.deletes.length ?? 0) - 3);
+    } finally {
+      await proxy.close();
+    }
+    // Exactly the two reported deleted are gone (checked by digest: on a registry without a manifest listing, the
+    // untagged children of a deleted index can no longer be listed, though they are still there).
+    const left = await whatIsLeft(reg.client, 'app/auth', before.map((m) => m.digest));
+    expect(before.map((m) => m.digest).filter((d) => !left.present.includes(d)).sort()).toEqual((result.execution?.deleted ?? []).map((d) => d.digest).sort());
+  });
+});
