@@ -10,15 +10,14 @@ import { handleImagePushed } from '../../src/functions/onImagePushed';
 import { loadPolicy } from '../../src/core/policy';
 import { gateInstanceId } from '../../src/core/reference';
 import { isGuardError } from '../../src/core/errors';
-import { MediaTypes, type ImageId } from '../../src/core/types';
+import type { ImageId } from '../../src/core/types';
 import type { Policy } from '../../src/core/policyTypes';
 import { MemoryAuditStore } from '../../src/adapters/auditStore';
 import { createRegistryClient } from '../../src/adapters/registry';
 import type { RegistryClient } from '../../src/adapters/ports';
 import { composeGateServices } from '../../src/compose';
 import { localGateStarter } from '../../src/local/localStarter';
-import { pushArtifact, pushImage } from '../../src/local/ociPush';
-import { sampleSarif } from '../../src/local/sampleReports';
+import { pushWithReport as pushSample } from '../support/pushSamples';
 import { startRegistry } from '../../src/local/registryServer';
 
 const SAMPLE_EVENT = JSON.parse(readFileSync(join(__dirname, '../../samples/image-pushed.eventgrid.json'), 'utf8'));
@@ -71,18 +70,7 @@ gate:
     await registry?.stop();
   });
 
-  async function pushWithReport(repository: string, tag: string, vulnerable: boolean): Promise<ImageId> {
-    const now = new Date();
-    const pushed = await pushImage(client, repository, { tag, layers: [Buffer.from(`${repository}:${tag}:${vulnerable}`)], created: now.toISOString() });
-    const report = sampleSarif({
-      imageName: `${registry.host}/${repository}@${pushed.digest}`,
-      digest: pushed.digest,
-      scannedAt: now.toISOString(),
-      vulnerabilities: vulnerable ? [{ id: 'CVE-2024-6119', severity: 'critical', package: 'openssl', installedVersion: '3.0.13', fixedVersion: '3.0.14' }] : [],
-    });
-    await pushArtifact(client, repository, { subject: { mediaType: pushed.mediaType, digest: pushed.digest, size: pushed.size }, artifactType: MediaTypes.sarif, blob: report, blobMediaType: MediaTypes.sarif });
-    return { registry: registry.host, repository, digest: pushed.digest };
-  }
+  const pushWithReport = (repository: string, tag: string, vulnerable: boolean): Promise<ImageId> => pushSample(client, repository, tag, vulnerable);
 
   function setup() {
     const audit = new MemoryAuditStore();

@@ -19,8 +19,7 @@ import { createRegistryClient } from '../../src/adapters/registry';
 import type { RegistryClient, RegistryClientFactory } from '../../src/adapters/ports';
 import { composeGateServices } from '../../src/compose';
 import { LocalGateRunner } from '../../src/local/gateRunner';
-import { pushArtifact, pushImage } from '../../src/local/ociPush';
-import { sampleSarif } from '../../src/local/sampleReports';
+import { pushWithReport as pushSample } from '../support/pushSamples';
 import { startRegistry } from '../../src/local/registryServer';
 
 const ORIGIN = 'http://localhost:7071';
@@ -72,18 +71,7 @@ gate:
     await registry?.stop();
   });
 
-  async function pushWithReport(repository: string, tag: string, vulnerable: boolean): Promise<ImageId> {
-    const now = new Date();
-    const pushed = await pushImage(client, repository, { tag, layers: [Buffer.from(`${repository}:${tag}:${vulnerable}`)], created: now.toISOString() });
-    const report = sampleSarif({
-      imageName: `${registry.host}/${repository}@${pushed.digest}`,
-      digest: pushed.digest,
-      scannedAt: now.toISOString(),
-      vulnerabilities: vulnerable ? [{ id: 'CVE-2024-6119', severity: 'critical', package: 'openssl', installedVersion: '3.0.13', fixedVersion: '3.0.14' }] : [],
-    });
-    await pushArtifact(client, repository, { subject: { mediaType: pushed.mediaType, digest: pushed.digest, size: pushed.size }, artifactType: MediaTypes.sarif, blob: report, blobMediaType: MediaTypes.sarif });
-    return { registry: registry.host, repository, digest: pushed.digest };
-  }
+  const pushWithReport = (repository: string, tag: string, vulnerable: boolean): Promise<ImageId> => pushSample(client, repository, tag, vulnerable);
 
   /** Services over the real registry; the factory counts the hosts it was asked for. */
   function setup(auth: HttpAuthMode = 'off') {
