@@ -13,7 +13,8 @@
  * 3. Tagged manifests: the `keep` most recent (by last update, else creation time) stay. The rest are
  *    candidates when the rule has `keep`, `olderThan` or `tagPattern`, they are older than `olderThan`, and
  *    EVERY tag matches `tagPattern` (deleting by digest removes all its tags, so one ineligible tag keeps it).
- * 4. Untagged manifests that no index lists: candidates only with `untagged: true`, and older than `olderThan`.
+ * 4. Untagged manifests that no index lists: candidates only with `untagged: true`, older than `olderThan`, and
+ *    untagged for at least {@link UNTAGGED_SETTLE_MS} (an index or tag of a push in flight may still come).
  * 5. Untagged manifests that an index lists follow that index.
  * Then protection spreads to a fixed point: a kept index keeps every manifest it lists (nested indexes too);
  * a kept subject keeps its referrers; a kept referrer (locked, in use, listed by a kept index) keeps its subject. Everything else that
@@ -122,6 +123,12 @@ export interface PurgePlan {
   keeps: PlanKeep[];
 }
 
+/**
+ * How long an untagged manifest that no index lists is left alone, whatever the rule: the time a push may take
+ * to send the index or tag that will claim it.
+ */
+export const UNTAGGED_SETTLE_MS = 3_600_000;
+
 /** Short form of a digest for reasons: `sha256:0123456789ab`. */
 export function shortDigest(digest: string): string {
   return digest.slice(0, digest.indexOf(':') + 13);
@@ -217,6 +224,16 @@ export function planPurge(input: PlanInput): PurgePlan {
     return undefined;
   };
 
+  // An untagged manifest that no index lists may be part of a push still in flight: a multi-platform push
+  // sends its platform manifests before the index that lists them, and a push by digest comes before its tag.
+  const settleCheck = (m: ManifestRecord): Decision | undefined => {
+    const t = manifestTime(m);
+    if (t !== undefined && nowMs - t < UNTAGGED_SETTLE_MS) {
+      return { action: 'keep', reason: 'too-recent', detail: `untagged for less than ${formatAge(UNTAGGED_SETTLE_MS)}: the index or tag of a push still in flight may not have arrived yet` };
+    }
+    return undefined;
+  };
+
   // 1-5: each manifest's own decision.
   const own = new Map<string, Decision>();
   for (const d of digests) {
@@ -243,7 +260,7 @@ export function planPurge(input: PlanInput): PurgePlan {
       }
     } else if (parents.has(d)) decision = { action: 'follow' };
     else if (rule.untagged === true) {
-      decision = ageCheck(m) ?? { action: 'delete', reason: 'untagged', detail: `${label}: untagged${rule.olderThanMs !== undefined ? ` and older than ${formatAge(rule.olderThanMs)}` : ''}` };
+      decision = ageCheck(m) ?? settleCheck(m) ?? { action: 'delete', reason: 'untagged', detail: `${label}: untagged${rule.olderThanMs !== undefined ? ` and older than ${formatAge(rule.olderThanMs)}` : ''}` };
     } else decision = { action: 'keep', reason: 'untagged-not-selected', detail: `${label} does not select untagged manifests (untagged: true)` };
     own.set(d, decision);
   }

@@ -47,6 +47,16 @@ describe('planPurge: the rules', () => {
     expect(decision(plan, 2)).toBe('keep:too-recent');
   });
 
+  it('leaves an untagged manifest alone for an hour even without olderThan: a multi-platform push sends its platform manifests before the index', () => {
+    const HOUR = 3_600_000;
+    const fresh: ManifestRecord = { digest: dg(1), tags: [], mediaType: MediaTypes.ociManifest, createdMs: NOW - 10 * 60_000 };
+    const settled: ManifestRecord = { digest: dg(2), tags: [], mediaType: MediaTypes.ociManifest, createdMs: NOW - HOUR - 1 };
+    const plan = planPurge({ repository: 'app', manifests: [fresh, settled], rule: rule({ untagged: true }), inUse: [], nowMs: NOW });
+    expect(decision(plan, 1)).toBe('keep:too-recent');
+    expect(plan.keeps.find((k) => k.digest === dg(1))?.detail).toMatch(/^untagged for less than 1h/);
+    expect(decision(plan, 2)).toBe('delete:untagged');
+  });
+
   it('a rule with only untagged selects no tagged manifest', () => {
     const plan = planPurge({ repository: 'app', manifests: [image(1, ['a'], 900)], rule: rule({ untagged: true }), inUse: [], nowMs: NOW });
     expect(decision(plan, 1)).toBe('keep:no-tag-criteria');
