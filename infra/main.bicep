@@ -269,7 +269,6 @@ module guard 'modules/functionApp.bicep' = {
       { name: 'ACR_GUARD_POLICY', value: policyYaml }
       { name: 'ACR_GUARD_DEFENDER_SUBSCRIPTIONS', value: subscription().subscriptionId }
       { name: 'ACR_GUARD_DRY_RUN', value: 'false' }
-      { name: 'ACR_GUARD_REGISTRY_RESOURCE_ID', value: registry.outputs.registryId }
       { name: 'ACR_GUARD_PURGE_SCHEDULE', value: purgeSchedule }
       { name: 'ACR_GUARD_INUSE_SCOPES', value: inUseScopes }
       { name: 'ACR_GUARD_LOG_ANALYTICS_WORKSPACE_ID', value: monitoring.outputs.workspaceCustomerId }
