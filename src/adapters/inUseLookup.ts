@@ -44,6 +44,15 @@ export interface ArmInUseLookupOptions {
   retryDelayMs?: number;
   /** Deadline of one whole lookup (default 120 s); past it the lookup throws `TRANSIENT`. */
   timeoutMs?: number;
+  /**
+   * One complete answer is shared by the calls of the next `reuseForMs` (default 0: every call asks ARM). The
+   * nightly purge runs one activity per repository; sharing an answer for a few minutes keeps a registry of
+   * hundreds of repositories from listing every app and revision hundreds of times (ARM read throttling).
+   * A failed lookup is never shared: the next call asks again.
+   */
+  reuseForMs?: number;
+  /** Clock for `reuseForMs` (tests). */
+  now?: () => number;
   /** Apps whose revisions are listed at the same time (default 4). */
   concurrency?: number;
 }
@@ -100,7 +109,27 @@ export class ArmInUseLookup implements InUseLookup {
     return client;
   }
 
-  async listDeployedImages(): Promise<DeployedImage[]> {
+  private shared?: { at: number; answer: Promise<DeployedImage[]> };
+
+  /** Every image deployed in the scopes; throws (never a partial list) when any scope cannot be read completely. */
+  listDeployedImages(): Promise<DeployedImage[]> {
+    const reuseForMs = this.options.reuseForMs ?? 0;
+    const now = (this.options.now ?? Date.now)();
+    if (reuseForMs > 0 && this.shared && now - this.shared.at >= 0 && now - this.shared.at < reuseForMs) {
+      return this.shared.answer.then((list) => list.map((d) => ({ ...d })));
+    }
+    const answer = this.lookUp();
+    if (reuseForMs > 0) {
+      const entry = { at: now, answer };
+      this.shared = entry;
+      answer.catch(() => {
+        if (this.shared === entry) this.shared = undefined;
+      });
+    }
+    return answer;
+  }
+
+  private async lookUp(): Promise<DeployedImage[]> {
     const timeoutMs = this.options.timeoutMs ?? 120_000;
     const abortSignal = AbortSignal.timeout(timeoutMs);
     const found: DeployedImage[] = [];
@@ -276,11 +305,14 @@ async function limit<T>(items: readonly T[], n: number, fn: (item: T) => Promise
   await Promise.all(Array.from({ length: Math.min(n, items.length) }, worker));
 }
 
+/** How long the app shares one complete in-use answer between repositories (see `reuseForMs`). */
+export const IN_USE_REUSE_MS = 120_000;
+
 /**
  * The in-use lookup the configuration asks for, or `undefined` when `ACR_GUARD_INUSE_SCOPES` is empty (local
  * runs): the purge must then say that in-use protection is off. `ca` trusts a loopback ARM stand-in.
  */
-export function inUseLookupFor(config: Pick<AppConfig, 'inUse'>, credential: TokenCredential, options: { ca?: string } = {}): ArmInUseLookup | undefined {
+export function inUseLookupFor(config: Pick<AppConfig, 'inUse'>, credential: TokenCredential, options: { ca?: string; reuseForMs?: number } = {}): ArmInUseLookup | undefined {
   if (!config.inUse) return undefined;
-  return new ArmInUseLookup({ credential, scopes: config.inUse.scopes, endpoint: config.inUse.armEndpoint, ca: options.ca });
+  return new ArmInUseLookup({ credential, scopes: config.inUse.scopes, endpoint: config.inUse.armEndpoint, ca: options.ca, reuseForMs: options.reuseForMs ?? IN_USE_REUSE_MS });
 }

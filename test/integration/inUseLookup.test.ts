@@ -239,6 +239,25 @@ describe('fail closed: no partial list, ever', () => {
     expect(images(found)).toContain(`${ACR}/contoso/report:5`);
   });
 
+  it('reuseForMs: calls within the window share one complete answer; a failure is not shared; past the window ARM is asked again', async () => {
+    let clock = 1_000_000;
+    const shared = lookup(rg('rg-prod'), { reuseForMs: 60_000, now: () => clock });
+    const count = (): number => arm.server.requests.filter((r) => r.path.endsWith('/containerGroups')).length;
+    arm.fault = (req) => (req.path.endsWith('/containerGroups') ? { status: 500, body: { error: { code: 'InternalServerError', message: 'boom' } } } : undefined);
+    await reject(shared);
+    const afterFailure = count();
+    arm.fault = undefined;
+    const first = await shared.listDeployedImages();
+    expect(count()).toBeGreaterThan(afterFailure);
+    const asked = count();
+    clock += 59_000;
+    expect(images(await shared.listDeployedImages())).toEqual(images(first));
+    expect(count()).toBe(asked);
+    clock += 1_000;
+    await shared.listDeployedImages();
+    expect(count()).toBeGreaterThan(asked);
+  });
+
   it('a resource group or resource that does not exist: throws UPSTREAM asking to correct the setting', async () => {
     const missingGroup = await reject(lookup(rg('rg-gone')));
     expect(isGuardError(missingGroup, 'UPSTREAM')).toBe(true);
