@@ -242,7 +242,7 @@ export async function startService(options: ServeOptions): Promise<LocalService>
       }
       const dryRun = (body as { dryRun?: unknown }).dryRun ?? true;
       if (typeof dryRun !== 'boolean') throw new HttpRefusal(errorResponse(400, 'INVALID_INPUT', 'dryRun: expected true or false', 'dryRun'));
-      const summaries = await runPurge(dryRun, 'cli');
+      const summaries = await runPurge(dryRun, 'manual');
       return jsonResponse(200, { summaries });
     } catch (err) {
       if (err instanceof HttpRefusal) return err.response;

@@ -95,6 +95,12 @@ maybe('local service page in headless Chromium', () => {
     expect(Date.parse(String(await row.getAttribute('data-decided-at')))).toBeGreaterThan(Date.parse(String(firstDecidedAt)));
     await expectText(row, 'rescan');
 
+    // Retention preview: the real registryPurge runs as a dry run and its summary replaces "no purge yet".
+    await page.locator('#purge-preview').click();
+    await page.waitForFunction(() => /^dry run of /.test(String((globalThis as any).document.getElementById('purge').textContent)), undefined, { timeout: 20_000 });
+    await expectText(page.locator('#purge'), 'would be deleted');
+    await expectText(page.locator('#purge'), 'kept: ');
+
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: join(ARTIFACTS, 'local-service-page.png'), fullPage: true });
     expect(errors).toEqual([]);

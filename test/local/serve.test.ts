@@ -115,7 +115,7 @@ describe('local service (in-process)', () => {
     expect(summaries[0]).toMatchObject({ registry: registry.host, dryRun: true, deleted: 0, failed: 0, errors: [] });
     expect(summaries[0].outcomes.map((o: any) => o.repository)).toContain('demo/retained');
     expect(Object.values(summaries[0].keptByReason as Record<string, number>).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
-    expect((await getJson(`${service.url}/api/images`)).body.purge).toMatchObject({ registry: registry.host, dryRun: true, trigger: 'cli' });
+    expect((await getJson(`${service.url}/api/images`)).body.purge).toMatchObject({ registry: registry.host, dryRun: true, trigger: 'manual' });
   }, 60_000);
 
   it('guards the notification endpoint (token, media type, size, shape) and starts one gate per digest on duplicate deliveries', async () => {

@@ -23,7 +23,7 @@ export interface RepositoryOutcome {
 /** The summary of one purge run over a registry. */
 export interface PurgeSummary {
   registry: string;
-  trigger: 'timer' | 'push' | 'cli';
+  trigger: 'timer' | 'push' | 'cli' | 'manual';
   dryRun: boolean;
   /** ISO 8601 (orchestration time in Azure). */
   startedAt: string;
