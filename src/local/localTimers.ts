@@ -6,7 +6,7 @@
  */
 import { TIMER_SCHEDULES, loadAlertsConfig, loadRotationConfig, timerSchedule } from '../config';
 import { cronMatches, parseCron, type CronSchedule } from '../core/cron';
-import { isGuardError } from '../core/errors';
+import { ErrorCodes, GuardError, isGuardError } from '../core/errors';
 import { MemoryAlertStateStore } from '../adapters/alertState';
 import { alertRunFor, rotationRunFor, type TimerDeps } from '../jobs/compose';
 import { runAlertRules } from '../jobs/alertRun';
@@ -16,6 +16,12 @@ interface LocalTimer {
   name: string;
   schedule: CronSchedule;
   run: () => Promise<void>;
+}
+
+/** Jobs the service itself provides to its timers. */
+export interface LocalTimerJobs {
+  /** Runs retention over the local registries; resolves to a one-line summary. */
+  purge?: () => Promise<string>;
 }
 
 /** Running timers. */
@@ -29,7 +35,7 @@ export interface LocalTimers {
  * The timers whose settings are in `env`. The alert de-duplication state lives as long as the service (in
  * Azure it is a table): an incident still open after a restart alerts again once.
  */
-function configuredTimers(env: Record<string, string | undefined>, deps: () => TimerDeps, log: (line: string) => void): LocalTimer[] {
+function configuredTimers(env: Record<string, string | undefined>, deps: () => TimerDeps, log: (line: string) => void, extra: LocalTimerJobs): LocalTimer[] {
   const alertState = new MemoryAlertStateStore();
   const candidates: Array<{ name: string; setting: keyof typeof TIMER_SCHEDULES; check: () => unknown; run: () => Promise<void> }> = [
     {
@@ -51,6 +57,16 @@ function configuredTimers(env: Record<string, string | undefined>, deps: () => T
         log(`rotateTokens: ${outcomes.map((o) => `${o.secretName ?? o.tokenId}: ${o.result}`).join('; ')}`);
       },
     },
+    {
+      name: 'nightlyPurge',
+      setting: 'ACR_GUARD_PURGE_SCHEDULE',
+      // Locally the purge deletes from the developer's registry only when asked: by this setting, or POST /api/purge.
+      check: () => {
+        if (!env.ACR_GUARD_PURGE_SCHEDULE?.trim()) throw new GuardError(ErrorCodes.INVALID_CONFIG, 'ACR_GUARD_PURGE_SCHEDULE is not set; locally retention runs on a push, from the page or POST /api/purge', { field: 'ACR_GUARD_PURGE_SCHEDULE' });
+        if (!extra.purge) throw new GuardError(ErrorCodes.INVALID_CONFIG, 'this service has no purge runner', { field: 'ACR_GUARD_PURGE_SCHEDULE' });
+      },
+      run: async () => log(`nightlyPurge: ${await (extra.purge as () => Promise<string>)()}`),
+    },
   ];
   const timers: LocalTimer[] = [];
   for (const c of candidates) {
@@ -68,8 +84,8 @@ function configuredTimers(env: Record<string, string | undefined>, deps: () => T
 }
 
 /** Starts the configured timers; each fires on the whole seconds its schedule matches (UTC). */
-export function startLocalTimers(env: Record<string, string | undefined>, deps: () => TimerDeps, log: (line: string) => void): LocalTimers {
-  const timers = configuredTimers(env, deps, log);
+export function startLocalTimers(env: Record<string, string | undefined>, deps: () => TimerDeps, log: (line: string) => void, extra: LocalTimerJobs = {}): LocalTimers {
+  const timers = configuredTimers(env, deps, log, extra);
   const busy = new Set<string>();
   let lastSecond = -1;
   const tick = setInterval(() => {

@@ -348,7 +348,12 @@ export async function startService(options: ServeOptions): Promise<LocalService>
   for (const name of [options.host ?? '127.0.0.1', '127.0.0.1', 'localhost', '[::1]']) allowedHosts.add(`${name}:${port}`);
   const resumed = await runner.resume();
 
-  const timers = startLocalTimers(env, () => ({ credential: getCredential(), ca: options.ca, log }), log);
+  const timers = startLocalTimers(env, () => ({ credential: getCredential(), ca: options.ca, log }), log, {
+    purge: async () =>
+      (await runPurge((env.ACR_GUARD_DRY_RUN ?? '').trim().toLowerCase() === 'true', 'timer'))
+        .map((s) => `${s.registry}: ${s.deleted} ${s.dryRun ? 'would be deleted' : 'deleted'}, ${s.failed} failed, ${s.errors.length} error(s) over ${s.repositories} repositories`)
+        .join('; '),
+  });
 
   return {
     url: origin,

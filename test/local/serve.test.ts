@@ -183,7 +183,26 @@ describe('local service (in-process)', () => {
   it('skips the timers that are not configured, with one line each', () => {
     expect(logs.filter((l) => l.startsWith('timer alertQueries: skipped'))).toHaveLength(1);
     expect(logs.filter((l) => l.startsWith('timer rotateTokens: skipped'))).toHaveLength(1);
+    expect(logs.filter((l) => l.startsWith('timer nightlyPurge: skipped (not configured: ACR_GUARD_PURGE_SCHEDULE is not set'))).toHaveLength(1);
   });
+});
+
+describe('local service with ACR_GUARD_PURGE_SCHEDULE', () => {
+  it('runs retention over the local registry on that schedule and records a timer summary', async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), 'acr-guard-purge-timer-'));
+    const logs: string[] = [];
+    const stack = await startLocalStack({ stateDir, port: 0, registryPort: 0, seed: false, env: { ACR_GUARD_PURGE_SCHEDULE: '*/2 * * * * *' }, log: (line) => logs.push(line) });
+    try {
+      expect(logs).toContain('timer nightlyPurge: on schedule "*/2 * * * * *"');
+      const line = await until('a timer purge', async () => logs.find((l) => l.startsWith('nightlyPurge: ')));
+      expect(line).toBe(`nightlyPurge: ${stack.registry.host}: 0 deleted, 0 failed, 0 error(s) over 0 repositories`);
+      const summary = await new FileAuditStore(join(stateDir, 'audit')).latestPurgeSummary(stack.registry.host);
+      expect(summary).toMatchObject({ registry: stack.registry.host, trigger: 'timer', dryRun: false, deleted: 0 });
+    } finally {
+      await stack.stop();
+      rmSync(stateDir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
 
 describe('local service with --auth easyauth', () => {
