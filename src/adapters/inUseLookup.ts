@@ -44,14 +44,7 @@ export interface ArmInUseLookupOptions {
   retryDelayMs?: number;
   /** Deadline of one whole lookup (default 120 s); past it the lookup throws `TRANSIENT`. */
   timeoutMs?: number;
-  /**
-   * One complete answer is shared by the calls of the next `reuseForMs` (default 0: every call asks ARM). The
-   * nightly purge runs one activity per repository; sharing an answer for a few minutes keeps a registry of
-   * hundreds of repositories from listing every app and revision hundreds of times (ARM read throttling).
-   * A failed lookup is never shared: the next call asks again.
-   */
-  reuseForMs?: number;
-  /** Clock for `reuseForMs` (tests). */
+  /** Clock for `maxAgeMs` (tests). */
   now?: () => number;
   /** Apps whose revisions are listed at the same time (default 4). */
   concurrency?: number;
@@ -109,24 +102,26 @@ export class ArmInUseLookup implements InUseLookup {
     return client;
   }
 
-  private shared?: { at: number; answer: Promise<DeployedImage[]> };
+  /** The last lookup (running or complete) and when it started; dropped when it fails. */
+  private last?: { at: number; answer: Promise<DeployedImage[]> };
 
-  /** Every image deployed in the scopes; throws (never a partial list) when any scope cannot be read completely. */
-  listDeployedImages(): Promise<DeployedImage[]> {
-    const reuseForMs = this.options.reuseForMs ?? 0;
+  /**
+   * Every image deployed in the scopes; throws (never a partial list) when any scope cannot be read completely.
+   * With `maxAgeMs`, a lookup started less than that long ago answers again (the nightly purge's repositories
+   * share one answer); without it ARM is always asked.
+   */
+  listDeployedImages(options: { maxAgeMs?: number } = {}): Promise<DeployedImage[]> {
     const now = (this.options.now ?? Date.now)();
-    if (reuseForMs > 0 && this.shared && now - this.shared.at >= 0 && now - this.shared.at < reuseForMs) {
-      return this.shared.answer.then((list) => list.map((d) => ({ ...d })));
+    const maxAgeMs = options.maxAgeMs ?? 0;
+    if (maxAgeMs > 0 && this.last && now - this.last.at >= 0 && now - this.last.at < maxAgeMs) {
+      return this.last.answer.then((list) => list.map((d) => ({ ...d })));
     }
-    const answer = this.lookUp();
-    if (reuseForMs > 0) {
-      const entry = { at: now, answer };
-      this.shared = entry;
-      answer.catch(() => {
-        if (this.shared === entry) this.shared = undefined;
-      });
-    }
-    return answer;
+    const entry = { at: now, answer: this.lookUp() };
+    this.last = entry;
+    entry.answer.catch(() => {
+      if (this.last === entry) this.last = undefined;
+    });
+    return entry.answer;
   }
 
   private async lookUp(): Promise<DeployedImage[]> {
@@ -305,14 +300,11 @@ async function limit<T>(items: readonly T[], n: number, fn: (item: T) => Promise
   await Promise.all(Array.from({ length: Math.min(n, items.length) }, worker));
 }
 
-/** How long the app shares one complete in-use answer between repositories (see `reuseForMs`). */
-export const IN_USE_REUSE_MS = 120_000;
-
 /**
  * The in-use lookup the configuration asks for, or `undefined` when `ACR_GUARD_INUSE_SCOPES` is empty (local
  * runs): the purge must then say that in-use protection is off. `ca` trusts a loopback ARM stand-in.
  */
-export function inUseLookupFor(config: Pick<AppConfig, 'inUse'>, credential: TokenCredential, options: { ca?: string; reuseForMs?: number } = {}): ArmInUseLookup | undefined {
+export function inUseLookupFor(config: Pick<AppConfig, 'inUse'>, credential: TokenCredential, options: { ca?: string } = {}): ArmInUseLookup | undefined {
   if (!config.inUse) return undefined;
-  return new ArmInUseLookup({ credential, scopes: config.inUse.scopes, endpoint: config.inUse.armEndpoint, ca: options.ca, reuseForMs: options.reuseForMs ?? IN_USE_REUSE_MS });
+  return new ArmInUseLookup({ credential, scopes: config.inUse.scopes, endpoint: config.inUse.armEndpoint, ca: options.ca });
 }

@@ -191,5 +191,9 @@ export interface DeployedImage {
  * then does not run (fail closed), it never purges on a partial answer.
  */
 export interface InUseLookup {
-  listDeployedImages(): Promise<DeployedImage[]>;
+  /**
+   * `maxAgeMs`: a complete answer started at most this long ago may be returned instead of asking again
+   * (default 0: always a fresh answer). A failed lookup is never reused.
+   */
+  listDeployedImages(options?: { maxAgeMs?: number }): Promise<DeployedImage[]>;
 }

@@ -9,6 +9,7 @@ import type { RepositoryOutcome, PurgeSummary } from '../core/purge/summary';
 import { purgeRepository, repositoriesToPurge } from '../jobs/purge';
 import { PurgeActivities } from './names';
 import { getGateServices } from './services';
+import type { InUseLookup } from '../adapters/ports';
 
 /** Input of {@link listPurgeTargets}: one registry, or every allowlisted registry when absent. */
 export interface ListTargetsInput {
@@ -47,10 +48,27 @@ export interface PurgeRepositoryInput {
 }
 
 /**
+ * How old an in-use answer the nightly purge's repositories may share: a registry of hundreds of repositories
+ * must not list every app and revision hundreds of times against ARM's read limits. The per-push retention
+ * step always asks afresh.
+ */
+export const NIGHTLY_IN_USE_MAX_AGE_MS = 120_000;
+
+/** The nightly `repositoryPurge` step: {@link purgeOneRepository} with a shared in-use answer. */
+export function purgeRepositoryActivity(input: PurgeRepositoryInput): Promise<RepositoryOutcome> {
+  return purgeOneRepository(input, NIGHTLY_IN_USE_MAX_AGE_MS);
+}
+
+/** The gate's per-push retention step: {@link purgeOneRepository} with a fresh in-use answer. */
+export function gateRetentionActivity(input: PurgeRepositoryInput): Promise<RepositoryOutcome> {
+  return purgeOneRepository(input, 0);
+}
+
+/**
  * Plans and executes one repository's retention with the policy's rule. Throws `TRANSIENT` when listing or the
  * in-use lookup failed transiently (Durable retries the whole repository: a fresh listing, a fresh plan).
  */
-export async function purgeRepositoryActivity(input: PurgeRepositoryInput): Promise<RepositoryOutcome> {
+async function purgeOneRepository(input: PurgeRepositoryInput, inUseMaxAgeMs: number): Promise<RepositoryOutcome> {
   const services = getGateServices();
   const policy = services.policy();
   const rule = findRetentionRule(policy, input.repository);
@@ -59,7 +77,7 @@ export async function purgeRepositoryActivity(input: PurgeRepositoryInput): Prom
     client: services.registry(input.registry),
     repository: input.repository,
     rule,
-    inUse: services.inUse,
+    ...(services.inUse ? { inUse: withMaxAge(services.inUse, inUseMaxAgeMs) } : {}),
     nowMs: Date.parse(input.now),
     dryRun: input.dryRun,
     protect: input.protect,
@@ -68,6 +86,10 @@ export async function purgeRepositoryActivity(input: PurgeRepositoryInput): Prom
     throw new GuardError(ErrorCodes.TRANSIENT, outcome.error.detail);
   }
   return outcome;
+}
+
+function withMaxAge(lookup: InUseLookup, maxAgeMs: number): InUseLookup {
+  return maxAgeMs > 0 ? { listDeployedImages: () => lookup.listDeployedImages({ maxAgeMs }) } : lookup;
 }
 
 /** Records a purge run's summary in the audit store. */
@@ -81,5 +103,5 @@ export const purgeActivities = {
   [PurgeActivities.listTargets]: listPurgeTargets,
   [PurgeActivities.purgeRepository]: purgeRepositoryActivity,
   [PurgeActivities.recordSummary]: recordPurgeSummaryActivity,
-  [PurgeActivities.gateRetention]: purgeRepositoryActivity,
+  [PurgeActivities.gateRetention]: gateRetentionActivity,
 } as const;

@@ -239,22 +239,26 @@ describe('fail closed: no partial list, ever', () => {
     expect(images(found)).toContain(`${ACR}/contoso/report:5`);
   });
 
-  it('reuseForMs: calls within the window share one complete answer; a failure is not shared; past the window ARM is asked again', async () => {
+  it('maxAgeMs: a lookup started within that window answers again; a failure is not reused; past it, or without it, ARM is asked', async () => {
     let clock = 1_000_000;
-    const shared = lookup(rg('rg-prod'), { reuseForMs: 60_000, now: () => clock });
+    const shared = lookup(rg('rg-prod'), { now: () => clock });
+    const ask = () => shared.listDeployedImages({ maxAgeMs: 60_000 });
     const count = (): number => arm.server.requests.filter((r) => r.path.endsWith('/containerGroups')).length;
     arm.fault = (req) => (req.path.endsWith('/containerGroups') ? { status: 500, body: { error: { code: 'InternalServerError', message: 'boom' } } } : undefined);
-    await reject(shared);
+    await expect(ask()).rejects.toThrow();
     const afterFailure = count();
     arm.fault = undefined;
-    const first = await shared.listDeployedImages();
+    const first = await ask();
     expect(count()).toBeGreaterThan(afterFailure);
-    const asked = count();
+    let asked = count();
     clock += 59_000;
-    expect(images(await shared.listDeployedImages())).toEqual(images(first));
+    expect(images(await ask())).toEqual(images(first));
     expect(count()).toBe(asked);
-    clock += 1_000;
     await shared.listDeployedImages();
+    expect(count()).toBeGreaterThan(asked);
+    asked = count();
+    clock += 60_000;
+    await ask();
     expect(count()).toBeGreaterThan(asked);
   });
 
