@@ -9,18 +9,22 @@ import { join } from 'node:path';
 import { invalidInput } from '../core/errors';
 import type { HistoryEvent, HistoryStore } from './durableDriver';
 
-/** Instance ids the store accepts as file names (Durable ids acr-guard makes: `gate-…`, `rescan-…`). */
-const INSTANCE_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$/;
+/**
+ * Instance ids the store accepts (Durable ids acr-guard makes: `gate-…`, `rescan-…`, and the driver's default
+ * sub-orchestration ids `<parent>:<n>`). In file names `:` becomes `~` (not allowed in ids, so reversible;
+ * some file systems refuse `:`).
+ */
+const INSTANCE_ID = /^[A-Za-z0-9][A-Za-z0-9_:-]{0,199}$/;
 
-/** Histories as `<dir>/<instanceId>.json`. */
+/** Histories as `<dir>/<instanceId with : as ~>.json`. */
 export class FileHistoryStore implements HistoryStore {
   private writes = 0;
 
   constructor(readonly dir: string) {}
 
   private file(instanceId: string): string {
-    if (!INSTANCE_ID.test(instanceId)) throw invalidInput('instanceId', 'an instance id of letters, digits, "-" and "_" (at most 100 chars)', instanceId);
-    return join(this.dir, `${instanceId}.json`);
+    if (!INSTANCE_ID.test(instanceId)) throw invalidInput('instanceId', 'an instance id of letters, digits, "-", "_" and ":" (at most 200 chars)', instanceId);
+    return join(this.dir, `${instanceId.replace(/:/g, '~')}.json`);
   }
 
   async load(instanceId: string): Promise<HistoryEvent[] | undefined> {
@@ -49,6 +53,9 @@ export class FileHistoryStore implements HistoryStore {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw err;
     }
-    return names.filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -'.json'.length)).filter((id) => INSTANCE_ID.test(id));
+    return names
+      .filter((n) => n.endsWith('.json'))
+      .map((n) => n.slice(0, -'.json'.length).replace(/~/g, ':'))
+      .filter((id) => INSTANCE_ID.test(id));
   }
 }

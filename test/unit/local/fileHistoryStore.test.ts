@@ -25,7 +25,15 @@ describe('FileHistoryStore', () => {
     expect(readdirSync(join(dir, 'history')).filter((n) => n.endsWith('.tmp'))).toEqual([]);
   });
 
-  it.each(['../escape', 'a/b', '', '.hidden', 'x'.repeat(101)])('refuses the instance id %j as a file name', async (id) => {
+  it('keeps sub-orchestration ids (<parent>:<n>) under a file name without ":" and lists them back', async () => {
+    const store = new FileHistoryStore(dir);
+    await store.save('purge-1:3', [event(0)]);
+    expect(readdirSync(dir)).toEqual(['purge-1~3.json']);
+    expect(await store.list()).toEqual(['purge-1:3']);
+    expect((await store.load('purge-1:3'))?.map((e) => e.EventId)).toEqual([0]);
+  });
+
+  it.each(['../escape', 'a/b', '', '.hidden', 'a~b', 'x'.repeat(201)])('refuses the instance id %j as a file name', async (id) => {
     const store = new FileHistoryStore(dir);
     await expect(store.save(id, [])).rejects.toMatchObject({ code: 'INVALID_INPUT', field: 'instanceId' });
     await expect(store.load(id)).rejects.toMatchObject({ code: 'INVALID_INPUT' });
