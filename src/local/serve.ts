@@ -215,14 +215,17 @@ export async function startService(options: ServeOptions): Promise<LocalService>
   const runner = new LocalGateRunner({ services, history: new FileHistoryStore(join(options.stateDir, 'history')), timers: options.timers ?? 'real', log });
   const auth = options.auth ?? 'off';
   const rescanDeps = { policy, starter: runner, registry: services.registry, auth };
-  /** Retention over the local registries (timer and `POST /api/purge`); one run at a time. */
-  let purging: Promise<PurgeSummary[]> | undefined;
-  const runPurge = (dryRun: boolean, trigger: PurgeSummary['trigger']): Promise<PurgeSummary[]> => {
-    if (purging) return purging;
+  /**
+   * Retention over the local registries (timer and `POST /api/purge`), one run at a time: a request for the
+   * same kind of run (dry or real) while one runs gets that run's answer; the other kind gets undefined.
+   */
+  let purging: { dryRun: boolean; done: Promise<PurgeSummary[]> } | undefined;
+  const runPurge = (dryRun: boolean, trigger: PurgeSummary['trigger']): Promise<PurgeSummary[]> | undefined => {
+    if (purging) return purging.dryRun === dryRun ? purging.done : undefined;
     const now = new Date();
     // The real registryPurge orchestration (and its repositoryPurge sub-orchestrations), replayed in memory:
     // a purge cut short by a restart is simply run again next time, so its history need not survive.
-    purging = runPurgeLocally({ input: { dryRun, trigger }, services, instanceId: `purge-local-${now.toISOString().replace(/[^0-9]/g, '')}`, startTime: now, timers: 'real' })
+    const done = runPurgeLocally({ input: { dryRun, trigger }, services, instanceId: `purge-local-${now.toISOString().replace(/[^0-9]/g, '')}`, startTime: now, timers: 'real' })
       .then(({ output }) => {
         if (output.error) throw new GuardError(ErrorCodes.UPSTREAM, `purge: ${output.error}`);
         return output.summaries;
@@ -230,7 +233,8 @@ export async function startService(options: ServeOptions): Promise<LocalService>
       .finally(() => {
         purging = undefined;
       });
-    return purging;
+    purging = { dryRun, done };
+    return done;
   };
   /** `POST /api/purge` with `{ "dryRun": true|false }`: runs retention now and answers with the summaries. */
   const handlePurge = async (request: HttpRequest): Promise<HttpResponseInit> => {
@@ -242,8 +246,9 @@ export async function startService(options: ServeOptions): Promise<LocalService>
       }
       const dryRun = (body as { dryRun?: unknown }).dryRun ?? true;
       if (typeof dryRun !== 'boolean') throw new HttpRefusal(errorResponse(400, 'INVALID_INPUT', 'dryRun: expected true or false', 'dryRun'));
-      const summaries = await runPurge(dryRun, 'manual');
-      return jsonResponse(200, { summaries });
+      const running = runPurge(dryRun, 'manual');
+      if (!running) return errorResponse(409, 'CONFLICT', `a ${dryRun ? 'real purge' : 'dry run'} is running; ask again when it has finished`);
+      return jsonResponse(200, { summaries: await running });
     } catch (err) {
       if (err instanceof HttpRefusal) return err.response;
       throw err;
@@ -349,10 +354,13 @@ export async function startService(options: ServeOptions): Promise<LocalService>
   const resumed = await runner.resume();
 
   const timers = startLocalTimers(env, () => ({ credential: getCredential(), ca: options.ca, log }), log, {
-    purge: async () =>
-      (await runPurge((env.ACR_GUARD_DRY_RUN ?? '').trim().toLowerCase() === 'true', 'timer'))
+    purge: async () => {
+      const running = runPurge((env.ACR_GUARD_DRY_RUN ?? '').trim().toLowerCase() === 'true', 'timer');
+      if (!running) return 'skipped: a purge of the other kind (dry or real) is running';
+      return (await running)
         .map((s) => `${s.registry}: ${s.deleted} ${s.dryRun ? 'would be deleted' : 'deleted'}, ${s.failed} failed, ${s.errors.length} error(s) over ${s.repositories} repositories`)
-        .join('; '),
+        .join('; ');
+    },
   });
 
   return {
