@@ -7,6 +7,8 @@
 import { createRegistryClient } from '../../../src/adapters/registry';
 import type { PlanDelete } from '../../../src/core/purge/plan';
 import { executePurge } from '../../../src/jobs/purgeExecute';
+import { purgeRepository } from '../../../src/jobs/purge';
+import type { RetentionRule } from '../../../src/core/policyTypes';
 import { sendJson, startLoopback, type LoopbackServer } from '../../support/loopbackHttp';
 
 const d = (i: number): string => `sha256:${i.toString(16).padStart(64, '0')}`;
@@ -24,6 +26,8 @@ describe('executePurge', () => {
   const transient = new Map<string, number>();
   let forbidDigest = '';
   let forbidRelock = false;
+  /** What `/acr/v1/app/_manifests` lists (each tagged `old`, created 2026-01-01). */
+  let listed: string[] = [];
   const deletedAt = new Map<string, number>();
   let throttleNext = 0;
   let throttledAt = 0;
@@ -45,6 +49,10 @@ describe('executePurge', () => {
         if (next.deleteEnabled && next.writeEnabled) locked.delete(patch[1]);
         else locked.add(patch[1]);
         return sendJson(res, 200, {});
+      }
+      if (req.method === 'GET' && req.path === '/acr/v1/app/_manifests') {
+        const manifests = listed.map((digest) => ({ digest, imageSize: 10, createdTime: '2026-01-01T00:00:00Z', lastUpdateTime: '2026-01-01T00:00:00Z', mediaType: 'application/vnd.oci.image.manifest.v1+json', tags: ['old'], changeableAttributes: current(digest) }));
+        return sendJson(res, 200, { registry: server.host, imageName: 'app', manifests });
       }
       const m = /^\/v2\/app\/manifests\/(sha256:[0-9a-f]{64})$/.exec(req.path);
       if (req.method !== 'DELETE' || !m) return sendJson(res, 404, {});
@@ -79,6 +87,7 @@ describe('executePurge', () => {
     transient.clear();
     forbidDigest = '';
     forbidRelock = false;
+    listed = [];
     server.requests.length = 0;
     deletedAt.clear();
     throttleNext = 0;
@@ -169,5 +178,17 @@ describe('executePurge', () => {
     expect(result.deleted.map((x) => x.digest)).toEqual([d(330)]);
     expect(result.retries).toBe(2);
     expect(patchesOf(d(330))).toEqual([{ deleteEnabled: true, writeEnabled: true }]);
+  });
+
+  it('names a manifest left unlocked in the repository outcome', async () => {
+    listed = [d(340)];
+    locked.add(d(340));
+    failDigest = d(340);
+    forbidRelock = true;
+    const client = createRegistryClient({ host: server.host, plainHttp: true, acr: true });
+    const rule: RetentionRule = { scope: 'app', tagPattern: '^old$', olderThanMs: 86_400_000, protectInUse: false, includeLocked: true, index: 0 };
+    const { outcome } = await purgeRepository({ client, repository: 'app', rule, nowMs: Date.parse('2026-11-30T00:00:00Z'), dryRun: false });
+    expect(outcome).toMatchObject({ status: 'partial', failed: 1, error: { code: 'REGISTRY_REJECTED' } });
+    expect(outcome.error?.detail).toMatch(new RegExp(`LEFT UNLOCKED .*: ${d(340)}$`));
   });
 });
