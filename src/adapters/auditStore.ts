@@ -2,9 +2,11 @@
  * Verdict audit stores: Azure Table storage in Azure (managed identity; Azurite's dev account locally), and
  * in-memory and JSON-lines file stores for the CLI and local runs. All append-only: a verdict is never
  * updated or overwritten, and all three order verdicts the same way (newest `decidedAt` first; among equal
- * times, the one recorded last first — on the Table store, equal times are in random order).
+ * times, the one recorded last first — on the Table store, equal times are in random order). Purge summaries
+ * are idempotent instead: each has a key derived from the run (see {@link purgeSummaryKey}), so an activity
+ * retried after it recorded one replaces that record rather than adding a second.
  */
-import { appendFile, mkdir, readFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { AzureNamedKeyCredential, TableClient, odata, type NamedKeyCredential, type TableEntity, type TransactionAction } from '@azure/data-tables';
@@ -65,6 +67,16 @@ function checkSummary(summary: PurgeSummary): number {
   return ms;
 }
 
+/**
+ * The key of a purge summary: inverted ticks of `finishedAt` (newest first in a Table partition), then 8 hex of
+ * sha256(`registry|trigger|startedAt|dryRun`) — the same run recorded again (an activity runs at least once)
+ * gets the same key and replaces its record; distinct runs finishing in the same instant keep theirs.
+ */
+export function purgeSummaryKey(summary: PurgeSummary, finishedMs = Date.parse(summary.finishedAt)): string {
+  const run = createHash('sha256').update(`${summary.registry}|${summary.trigger}|${summary.startedAt}|${summary.dryRun}`).digest('hex').slice(0, 8);
+  return `${invertedTicks(finishedMs)}_${run}`;
+}
+
 /** The latest of recorded summaries (latest `finishedAt`; among equal times, the one recorded last). */
 function latestOf(recordedOldestFirst: PurgeSummary[]): PurgeSummary | undefined {
   let best: { s: PurgeSummary; ms: number } | undefined;
@@ -100,7 +112,11 @@ export class MemoryAuditStore implements AuditStore {
 
   async recordPurgeSummary(summary: PurgeSummary): Promise<void> {
     checkSummary(summary);
-    this.summaries.push(structuredClone(summary));
+    // The same run recorded again replaces its record (see `purgeSummaryKey`).
+    const key = purgeSummaryKey(summary);
+    const same = this.summaries.findIndex((s) => s.registry === summary.registry && purgeSummaryKey(s) === key);
+    if (same >= 0) this.summaries[same] = structuredClone(summary);
+    else this.summaries.push(structuredClone(summary));
   }
 
   async latestPurgeSummary(registry: string): Promise<PurgeSummary | undefined> {
@@ -147,7 +163,35 @@ export class FileAuditStore implements AuditStore {
 
   async recordPurgeSummary(summary: PurgeSummary): Promise<void> {
     checkSummary(summary);
-    await this.append(this.purgeFile(summary.registry), `${JSON.stringify(summary)}\n`);
+    const file = this.purgeFile(summary.registry);
+    const line = JSON.stringify(summary);
+    const key = purgeSummaryKey(summary);
+    await this.serialise(file, async () => {
+      let text = '';
+      try {
+        text = await readFile(file, 'utf8');
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new GuardError(ErrorCodes.UPSTREAM, `audit store: reading ${file} failed (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      }
+      const lines = text.split('\n');
+      const same = lines.findIndex((l) => {
+        try {
+          const s = JSON.parse(l) as PurgeSummary;
+          return s?.registry === summary.registry && purgeSummaryKey(s) === key;
+        } catch {
+          return false;
+        }
+      });
+      if (same < 0) {
+        await appendFile(file, `${line}\n`, 'utf8');
+        return;
+      }
+      // The same run recorded again: replace its line (write aside, then rename, so a crash leaves one or the other).
+      lines[same] = line;
+      const aside = `${file}.${process.pid}.tmp`;
+      await writeFile(aside, lines.join('\n'), 'utf8');
+      await rename(aside, file);
+    });
   }
 
   async latestPurgeSummary(registry: string): Promise<PurgeSummary | undefined> {
@@ -180,10 +224,15 @@ export class FileAuditStore implements AuditStore {
 
   /** Appends a line; appends from one process are serialised per file. */
   private async append(file: string, line: string): Promise<void> {
+    await this.serialise(file, () => appendFile(file, line, 'utf8'));
+  }
+
+  /** Runs `write` on `file` after the writes to it already queued (in this process), the directory created. */
+  private async serialise(file: string, write: () => Promise<void>): Promise<void> {
     const previous = this.writing.get(file) ?? Promise.resolve();
     const next = previous.then(async () => {
       await mkdir(this.dir, { recursive: true });
-      await appendFile(file, line, 'utf8');
+      await write();
     });
     // The chain must not stay rejected after one failed write.
     const settled = next.catch(() => undefined);
@@ -431,8 +480,9 @@ export class TableAuditStore implements AuditStore {
 
   /**
    * Purge summaries live in the same table, partition `p~<base64url(registry)>` (a verdict partition is plain
-   * base64url or `~<hash>`, so `p~` cannot be one), row `<inverted ticks of finishedAt>_<random>`: the latest
-   * summary is the first row. The JSON is split across `v0..vN` like a verdict; per-repository outcomes that do
+   * base64url or `~<hash>`, so `p~` cannot be one), row {@link purgeSummaryKey} (inverted ticks of finishedAt,
+   * then a hash of the run): the latest summary is the first row, and recording the same run again replaces
+   * its row (upsert) instead of adding one. The JSON is split across `v0..vN` like a verdict; per-repository outcomes that do
    * not fit are left out, and the record says how many.
    */
   async recordPurgeSummary(summary: PurgeSummary): Promise<void> {
@@ -463,7 +513,7 @@ export class TableAuditStore implements AuditStore {
     for (let i = 0; i * CHUNK_CHARS < json.length; i++) chunks[`v${i}`] = json.slice(i * CHUNK_CHARS, (i + 1) * CHUNK_CHARS);
     const entity: TableEntity = {
       partitionKey: purgePartitionKey(summary.registry),
-      rowKey: `${invertedTicks(ms)}_${randomBytes(4).toString('hex')}`,
+      rowKey: purgeSummaryKey(summary, ms),
       registry: summary.registry,
       finishedAt: summary.finishedAt,
       deleted: summary.deleted,
@@ -474,7 +524,8 @@ export class TableAuditStore implements AuditStore {
       ...chunks,
     };
     try {
-      await this.client.createEntity(entity);
+      // Replace, not merge: a shorter record must not keep chunks of a longer one.
+      await this.client.upsertEntity(entity, 'Replace');
     } catch (err) {
       throw toStoreError(err, `recording the purge summary of ${summary.registry}`);
     }

@@ -26,6 +26,7 @@ import { ContainerInstanceManagementClient, type ContainerGroup } from '@azure/a
 import type { AppConfig } from '../config';
 import { ErrorCodes, GuardError } from '../core/errors';
 import { parseInUseScope, type InUseScope } from '../core/inUseScopes';
+import { mapLimit } from '../jobs/mapLimit';
 import type { DeployedImage, InUseLookup } from './ports';
 import { sdkError } from './sdkErrors';
 
@@ -260,7 +261,8 @@ class ScopeRun {
     const ids = list.map((app) => this.resource(app.id, 'containerApp', 'a Container App'));
     // The app's current template first: it is the revision being rolled out (or the latest one).
     list.forEach((app, i) => this.template(ids[i].id, app.template, 'Container App', ' (current template)'));
-    await limit(ids, this.o.concurrency, async (app) => {
+    // At most `concurrency` listings in flight; the first failure rejects (the answer is then incomplete).
+    await mapLimit(ids, this.o.concurrency, async (app) => {
       const revisions: Revision[] = await this.all(`listing revisions of Container App ${app.name}`, apps.containerAppsRevisions.listRevisions(app.resourceGroup, app.name, { abortSignal: this.abortSignal }));
       for (const revision of revisions) {
         if (revision.active === false) continue;
@@ -291,14 +293,6 @@ class ScopeRun {
   }
 }
 
-/** Runs `fn` over `items` with at most `n` in flight; rejects with the first failure. */
-async function limit<T>(items: readonly T[], n: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) await fn(items[next++]);
-  };
-  await Promise.all(Array.from({ length: Math.min(n, items.length) }, worker));
-}
 
 /**
  * The in-use lookup the configuration asks for, or `undefined` when `ACR_GUARD_INUSE_SCOPES` is empty (local

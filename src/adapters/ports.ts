@@ -116,7 +116,7 @@ export interface AuditStore {
   latestVerdict(image: ImageId): Promise<Verdict | undefined>;
   /** Latest verdicts of a repository (newest first). */
   listVerdicts(registry: string, repository: string, limit?: number): Promise<Verdict[]>;
-  /** Append the summary of a purge run (never overwrites an earlier one). */
+  /** Record the summary of a purge run (never overwrites another run's; the same run recorded again replaces its own). */
   recordPurgeSummary(summary: PurgeSummary): Promise<void>;
   /** The most recent purge summary of a registry (latest `finishedAt`), or undefined. */
   latestPurgeSummary(registry: string): Promise<PurgeSummary | undefined>;

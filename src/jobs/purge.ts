@@ -105,6 +105,9 @@ export async function purgeRepository(options: PurgeRepositoryOptions): Promise<
     const first = execution.failed[0];
     outcome.error = { code: first.code, detail: `${execution.failed.length} delete(s) failed (first: ${first.digest}: ${first.detail}); ${execution.notAttempted.length} kept because they wait for a failed one; deleted ${removed.length} of ${plan.deletes.length}` };
   }
+  if (outcome.error && execution.leftUnlocked.length > 0) {
+    outcome.error.detail += `; LEFT UNLOCKED (unlocked for a delete that did not happen, the lock could not be put back): ${execution.leftUnlocked.join(', ')}`;
+  }
   return { plan, execution, outcome };
 }
 

@@ -9,12 +9,15 @@
  *   result says what was and was not deleted.
  * - A delete that failed for good keeps everything that waits for it (`after`): a child stays while the index
  *   that lists it stays, a subject stays while its referrer stays.
- * - A locked manifest the plan deletes (the rule says `includeLocked`) is unlocked first on ACR.
+ * - A locked manifest the plan deletes (the rule says `includeLocked`) is unlocked first on ACR: its attributes are
+ *   read, then `deleteEnabled`/`writeEnabled` set to true. If its delete then fails for good, or the run stops
+ *   before it is retried, the lock is put back as it was (best effort); the failure's detail and `lock` say
+ *   whether it was restored, and `leftUnlocked` lists the manifests whose lock could not be.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCodes, GuardError } from '../core/errors';
 import type { PlanDelete } from '../core/purge/plan';
-import type { RegistryClient } from '../adapters/ports';
+import type { ManifestAttributes, RegistryClient } from '../adapters/ports';
 
 /** Defaults of the executor, in one place. */
 export const EXECUTE_DEFAULTS = {
@@ -29,6 +32,9 @@ export const EXECUTE_DEFAULTS = {
   /** Longest wait honoured for one Retry-After or back-off, ms. */
   maxBackoffMs: 60_000,
 } as const;
+
+/** Tries to put back a lock after a delete that did not happen (transient failures only are retried). */
+const RELOCK_ATTEMPTS = 3;
 
 /** Options for {@link executePurge}. */
 export interface ExecuteOptions {
@@ -52,6 +58,8 @@ export interface DeleteFailure {
   tags: string[];
   code: string;
   detail: string;
+  /** Set when the manifest was unlocked for this delete: whether its lock was put back afterwards. */
+  lock?: 'restored' | 'not-restored';
 }
 
 /** What an execution did. */
@@ -64,6 +72,8 @@ export interface ExecuteResult {
   failed: DeleteFailure[];
   /** Not attempted: the run stopped, or something they wait for was not deleted. */
   notAttempted: DeleteFailure[];
+  /** Manifests unlocked for a delete that did not happen, whose lock could not be put back: lock them by hand. */
+  leftUnlocked: string[];
   /** Why the run stopped early (auth refused), when it did. */
   stopped?: { code: string; detail: string };
   /** 429 answers seen, and transient retries made. */
@@ -81,7 +91,7 @@ export async function executePurge(options: ExecuteOptions): Promise<ExecuteResu
   const maxBackoff = options.maxBackoffMs ?? EXECUTE_DEFAULTS.maxBackoffMs;
   const wait = options.sleep ?? ((ms: number) => sleep(ms));
   const { client, repository } = options;
-  const result: ExecuteResult = { deleted: [], alreadyGone: [], failed: [], notAttempted: [], throttled: 0, retries: 0, elapsedMs: 0 };
+  const result: ExecuteResult = { deleted: [], alreadyGone: [], failed: [], notAttempted: [], leftUnlocked: [], throttled: 0, retries: 0, elapsedMs: 0 };
   const gone = new Set<string>();
   let limit = Math.max(1, Math.min(options.initialConcurrency ?? EXECUTE_DEFAULTS.initialConcurrency, max));
   let credit = 0;
@@ -100,14 +110,61 @@ export async function executePurge(options: ExecuteOptions): Promise<ExecuteResu
     done++;
   };
 
+  /**
+   * Puts back the lock of a manifest unlocked for a delete that did not happen (a few tries for transient
+   * failures); returns what to add to the failure.
+   */
+  const relock = async (d: PlanDelete, previous: ManifestAttributes): Promise<Pick<DeleteFailure, 'lock'> & { note: string }> => {
+    const attributes = { deleteEnabled: previous.deleteEnabled ?? false, writeEnabled: previous.writeEnabled ?? false };
+    const shown = `deleteEnabled=${attributes.deleteEnabled}, writeEnabled=${attributes.writeEnabled}`;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await client.setManifestAttributes(repository, d.digest, attributes);
+        return { lock: 'restored', note: `; it had been unlocked for the delete and its lock was restored (${shown})` };
+      } catch (err) {
+        const code = err instanceof GuardError ? err.code : 'ERROR';
+        if (code === ErrorCodes.TRANSIENT && attempt < RELOCK_ATTEMPTS) {
+          await wait(Math.min(firstBackoff * 2 ** (attempt - 1), maxBackoff));
+          continue;
+        }
+        result.leftUnlocked.push(d.digest);
+        const why = err instanceof Error ? err.message : String(err);
+        return { lock: 'not-restored', note: `; it had been unlocked for the delete and its lock could NOT be restored (${why}): it is left deleteEnabled=true, writeEnabled=true — set ${shown} by hand` };
+      }
+    }
+  };
+
   /** One delete with its retries; returns normally whatever happened (recorded in `result`). */
   const deleteOne = async (d: PlanDelete): Promise<void> => {
+    /** The attributes before this run unlocked the manifest, once it has. */
+    let unlockedFrom: ManifestAttributes | undefined;
+    /** Records a delete that did not happen, putting back the lock first if this run removed it. */
+    const give = async (list: DeleteFailure[], code: string, detail: string): Promise<void> => {
+      const entry: DeleteFailure = { digest: d.digest, tags: d.tags, code, detail };
+      if (unlockedFrom) {
+        const { lock, note } = await relock(d, unlockedFrom);
+        entry.lock = lock;
+        entry.detail += note;
+      }
+      list.push(entry);
+      done++;
+    };
     for (let attempt = 1; ; attempt++) {
       const pause = pausedUntil - performance.now();
       if (pause > 0) await wait(pause);
-      if (result.stopped) return skip(d, result.stopped.code, `not attempted: the run stopped (${result.stopped.detail})`);
+      if (result.stopped) {
+        if (unlockedFrom) return give(result.notAttempted, result.stopped.code, `not attempted: the run stopped (${result.stopped.detail})`);
+        return skip(d, result.stopped.code, `not attempted: the run stopped (${result.stopped.detail})`);
+      }
       try {
-        if (d.locked && client.supportsAcrAttributes()) await client.setManifestAttributes(repository, d.digest, { deleteEnabled: true, writeEnabled: true });
+        if (d.locked && !unlockedFrom && client.supportsAcrAttributes()) {
+          // Read first, so that a failed delete can put back exactly the lock it found.
+          const before = await client.getManifestAttributes(repository, d.digest);
+          if (before.deleteEnabled === false || before.writeEnabled === false) {
+            await client.setManifestAttributes(repository, d.digest, { deleteEnabled: true, writeEnabled: true });
+            unlockedFrom = before;
+          }
+        }
         const existed = await client.deleteManifest(repository, d.digest);
         (existed ? result.deleted : result.alreadyGone).push(d);
         gone.add(d.digest);
@@ -123,14 +180,10 @@ export async function executePurge(options: ExecuteOptions): Promise<ExecuteResu
         const detail = err instanceof Error ? err.message : String(err);
         if (code === ErrorCodes.REGISTRY_AUTH) {
           result.stopped ??= { code, detail };
-          result.failed.push({ digest: d.digest, tags: d.tags, code, detail });
-          done++;
-          return;
+          return give(result.failed, code, detail);
         }
         if (code !== ErrorCodes.TRANSIENT || attempt >= maxAttempts) {
-          result.failed.push({ digest: d.digest, tags: d.tags, code, detail: code === ErrorCodes.TRANSIENT ? `${detail} (gave up after ${attempt} attempts)` : detail });
-          done++;
-          return;
+          return give(result.failed, code, code === ErrorCodes.TRANSIENT ? `${detail} (gave up after ${attempt} attempts)` : detail);
         }
         result.retries++;
         const status = err instanceof GuardError ? err.status : undefined;

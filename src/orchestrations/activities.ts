@@ -10,6 +10,7 @@ import { ErrorCodes, GuardError, isGuardError } from '../core/errors';
 import { applyModeFor, effectiveSources, findGateRule, findRetentionRule, isRegistryAllowed, promoteTarget } from '../core/policy';
 import type { ApplyMode, GateRule, Policy } from '../core/policyTypes';
 import { blockedVerdict, decide, type ManifestEvidence } from '../core/decision';
+import { ruleLabel } from '../core/purge/plan';
 import {
   MediaTypes,
   type ApplyResult,
@@ -100,7 +101,7 @@ export async function loadGateContext(input: LoadGateContextInput): Promise<Gate
 /** The retention rule covering a repository, as a label (only present when one does: the gate then runs it). */
 function retentionOf(policy: Policy, repository: string): { retentionRule?: string } {
   const rule = findRetentionRule(policy, repository);
-  return rule ? { retentionRule: `retention[${rule.index}] scope "${rule.scope}"` } : {};
+  return rule ? { retentionRule: ruleLabel(rule) } : {};
 }
 
 // ---- resolveManifest ----

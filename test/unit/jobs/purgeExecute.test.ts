@@ -1,11 +1,14 @@
 /**
  * The purge executor against a loopback server speaking the registry's DELETE and ACR's attribute PATCH:
  * a locked manifest the plan deletes (includeLocked) is unlocked first; a 429 with Retry-After pauses every
- * worker for that long and halves the concurrency; a failed delete keeps what waits for it.
+ * worker for that long and halves the concurrency; a failed delete keeps what waits for it; a locked manifest
+ * whose delete does not happen gets its lock back (or the result says it could not).
  */
 import { createRegistryClient } from '../../../src/adapters/registry';
 import type { PlanDelete } from '../../../src/core/purge/plan';
 import { executePurge } from '../../../src/jobs/purgeExecute';
+import { purgeRepository } from '../../../src/jobs/purge';
+import type { RetentionRule } from '../../../src/core/policyTypes';
 import { sendJson, startLoopback, type LoopbackServer } from '../../support/loopbackHttp';
 
 const d = (i: number): string => `sha256:${i.toString(16).padStart(64, '0')}`;
@@ -17,6 +20,14 @@ function del(i: number, extra: Partial<PlanDelete> = {}): PlanDelete {
 describe('executePurge', () => {
   let server: LoopbackServer;
   const locked = new Set<string>();
+  /** Attributes the stand-in reports and PATCH changes (a digest in `locked` without an entry: both false). */
+  const attrs = new Map<string, { deleteEnabled: boolean; writeEnabled: boolean }>();
+  /** DELETE answers 503 this many times per digest. */
+  const transient = new Map<string, number>();
+  let forbidDigest = '';
+  let forbidRelock = false;
+  /** What `/acr/v1/app/_manifests` lists (each tagged `old`, created 2026-01-01). */
+  let listed: string[] = [];
   const deletedAt = new Map<string, number>();
   let throttleNext = 0;
   let throttledAt = 0;
@@ -28,10 +39,20 @@ describe('executePurge', () => {
   beforeAll(async () => {
     server = await startLoopback(async (req, res) => {
       const patch = /^\/acr\/v1\/app\/_manifests\/(sha256:[0-9a-f]{64})$/.exec(req.path);
+      const current = (digest: string): { deleteEnabled: boolean; writeEnabled: boolean } => attrs.get(digest) ?? { deleteEnabled: !locked.has(digest), writeEnabled: !locked.has(digest) };
+      if (req.method === 'GET' && patch) return sendJson(res, 200, { registry: server.host, imageName: 'app', manifest: { digest: patch[1], changeableAttributes: current(patch[1]) } });
       if (req.method === 'PATCH' && patch) {
         const body = JSON.parse(req.body.toString()) as { deleteEnabled?: boolean; writeEnabled?: boolean };
-        if (body.deleteEnabled === true && body.writeEnabled === true) locked.delete(patch[1]);
+        if (forbidRelock && (body.deleteEnabled === false || body.writeEnabled === false)) return sendJson(res, 403, { errors: [{ code: 'DENIED' }] });
+        const next = { ...current(patch[1]), ...body };
+        attrs.set(patch[1], next);
+        if (next.deleteEnabled && next.writeEnabled) locked.delete(patch[1]);
+        else locked.add(patch[1]);
         return sendJson(res, 200, {});
+      }
+      if (req.method === 'GET' && req.path === '/acr/v1/app/_manifests') {
+        const manifests = listed.map((digest) => ({ digest, imageSize: 10, createdTime: '2026-01-01T00:00:00Z', lastUpdateTime: '2026-01-01T00:00:00Z', mediaType: 'application/vnd.oci.image.manifest.v1+json', tags: ['old'], changeableAttributes: current(digest) }));
+        return sendJson(res, 200, { registry: server.host, imageName: 'app', manifests });
       }
       const m = /^\/v2\/app\/manifests\/(sha256:[0-9a-f]{64})$/.exec(req.path);
       if (req.method !== 'DELETE' || !m) return sendJson(res, 404, {});
@@ -42,6 +63,12 @@ describe('executePurge', () => {
         return sendJson(res, 429, { errors: [{ code: 'TOOMANYREQUESTS' }] }, { 'retry-after': '1' });
       }
       if (m[1] === failDigest) return sendJson(res, 400, { errors: [{ code: 'BAD' }] });
+      if (m[1] === forbidDigest) return sendJson(res, 403, { errors: [{ code: 'DENIED' }] });
+      const left = transient.get(m[1]) ?? 0;
+      if (left > 0) {
+        transient.set(m[1], left - 1);
+        return sendJson(res, 503, { errors: [{ code: 'UNAVAILABLE' }] });
+      }
       if (locked.has(m[1])) return sendJson(res, 405, { errors: [{ code: 'UNSUPPORTED', message: 'locked' }] });
       inFlight++;
       maxInFlight = Math.max(maxInFlight, inFlight);
@@ -56,6 +83,12 @@ describe('executePurge', () => {
   });
   beforeEach(() => {
     locked.clear();
+    attrs.clear();
+    transient.clear();
+    forbidDigest = '';
+    forbidRelock = false;
+    listed = [];
+    server.requests.length = 0;
     deletedAt.clear();
     throttleNext = 0;
     failDigest = '';
@@ -93,5 +126,69 @@ describe('executePurge', () => {
     expect(result.notAttempted).toEqual([expect.objectContaining({ digest: d(202), code: 'KEPT_BY_FAILED_DELETE' })]);
     expect(result.deleted.map((x) => x.digest).sort()).toEqual([d(201), d(203)]);
     expect(deletedAt.has(d(202))).toBe(false);
+  });
+
+  const patchesOf = (digest: string): unknown[] => server.requests.filter((r) => r.method === 'PATCH' && r.path.endsWith(digest)).map((r) => JSON.parse(r.body.toString()));
+
+  it('puts back exactly the lock it removed when the delete of a locked manifest fails for good', async () => {
+    attrs.set(d(300), { deleteEnabled: false, writeEnabled: true });
+    locked.add(d(300));
+    failDigest = d(300);
+    const client = createRegistryClient({ host: server.host, plainHttp: true, acr: true });
+    const result = await executePurge({ client, repository: 'app', deletes: [del(300, { locked: true })] });
+    expect(result.failed).toEqual([expect.objectContaining({ digest: d(300), code: 'REGISTRY_REJECTED', lock: 'restored' })]);
+    expect(result.failed[0].detail).toMatch(/lock was restored \(deleteEnabled=false, writeEnabled=true\)/);
+    expect(result.leftUnlocked).toEqual([]);
+    expect(patchesOf(d(300))).toEqual([{ deleteEnabled: true, writeEnabled: true }, { deleteEnabled: false, writeEnabled: true }]);
+    expect(attrs.get(d(300))).toEqual({ deleteEnabled: false, writeEnabled: true });
+  });
+
+  it('locks again a manifest it unlocked when the run stops (403) before its delete is retried', async () => {
+    locked.add(d(310));
+    transient.set(d(310), 1);
+    forbidDigest = d(311);
+    const client = createRegistryClient({ host: server.host, plainHttp: true, acr: true });
+    const result = await executePurge({ client, repository: 'app', deletes: [del(310, { locked: true }), del(311)], firstBackoffMs: 100, sleep: (ms) => new Promise((r) => setTimeout(r, ms)) });
+    expect(result.stopped).toMatchObject({ code: 'REGISTRY_AUTH' });
+    expect(result.failed).toEqual([expect.objectContaining({ digest: d(311), code: 'REGISTRY_AUTH' })]);
+    expect(result.failed[0].lock).toBeUndefined();
+    expect(result.notAttempted).toEqual([expect.objectContaining({ digest: d(310), code: 'REGISTRY_AUTH', lock: 'restored' })]);
+    expect(result.notAttempted[0].detail).toMatch(/^not attempted: the run stopped .*lock was restored \(deleteEnabled=false, writeEnabled=false\)/);
+    expect(deletedAt.has(d(310))).toBe(false);
+    expect(attrs.get(d(310))).toEqual({ deleteEnabled: false, writeEnabled: false });
+  });
+
+  it('says so, in the failure and in leftUnlocked, when the lock cannot be put back', async () => {
+    locked.add(d(320));
+    failDigest = d(320);
+    forbidRelock = true;
+    const client = createRegistryClient({ host: server.host, plainHttp: true, acr: true });
+    const result = await executePurge({ client, repository: 'app', deletes: [del(320, { locked: true })] });
+    expect(result.failed).toEqual([expect.objectContaining({ digest: d(320), code: 'REGISTRY_REJECTED', lock: 'not-restored' })]);
+    expect(result.failed[0].detail).toMatch(/lock could NOT be restored .*refused \(403\).*set deleteEnabled=false, writeEnabled=false by hand/);
+    expect(result.leftUnlocked).toEqual([d(320)]);
+    expect(attrs.get(d(320))).toEqual({ deleteEnabled: true, writeEnabled: true });
+  });
+
+  it('does not touch the attributes of a locked manifest whose delete succeeds, beyond the unlock', async () => {
+    locked.add(d(330));
+    transient.set(d(330), 2);
+    const client = createRegistryClient({ host: server.host, plainHttp: true, acr: true });
+    const result = await executePurge({ client, repository: 'app', deletes: [del(330, { locked: true })], firstBackoffMs: 1 });
+    expect(result.deleted.map((x) => x.digest)).toEqual([d(330)]);
+    expect(result.retries).toBe(2);
+    expect(patchesOf(d(330))).toEqual([{ deleteEnabled: true, writeEnabled: true }]);
+  });
+
+  it('names a manifest left unlocked in the repository outcome', async () => {
+    listed = [d(340)];
+    locked.add(d(340));
+    failDigest = d(340);
+    forbidRelock = true;
+    const client = createRegistryClient({ host: server.host, plainHttp: true, acr: true });
+    const rule: RetentionRule = { scope: 'app', tagPattern: '^old$', olderThanMs: 86_400_000, protectInUse: false, includeLocked: true, index: 0 };
+    const { outcome } = await purgeRepository({ client, repository: 'app', rule, nowMs: Date.parse('2026-11-30T00:00:00Z'), dryRun: false });
+    expect(outcome).toMatchObject({ status: 'partial', failed: 1, error: { code: 'REGISTRY_REJECTED' } });
+    expect(outcome.error?.detail).toMatch(new RegExp(`LEFT UNLOCKED .*: ${d(340)}$`));
   });
 });
