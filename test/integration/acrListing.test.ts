@@ -130,14 +130,14 @@ describe('ACR manifest listing (/acr/v1/<repo>/_manifests) through the real clie
       // Attested yesterday: the newest tagged manifest, which must not take v5's place among the `keep` 1.
       item(digestOf(attB), [tagOf(d('b'), 'att')], '2026-11-29T00:00:00Z'),
     ];
-    server.route('GET', '/acr/v1/team/signed/_manifests', (req) => {
+    server.route('GET', '/acr/v1/team/signed/_manifests', (req): RouteResponse => {
       if (tokens.get(String(req.headers.authorization ?? '').replace(/^Bearer /, '')) !== 'repository:team/signed:metadata_read') {
         return { status: 401, headers: { 'www-authenticate': `Bearer realm="${server.url}/oauth2/token",service="${host}",scope="repository:team/signed:metadata_read"` }, body: {} };
       }
       return { status: 200, body: { registry: host, imageName: 'team/signed', manifests: items } };
     });
     for (const [digest, bytes] of bodies) {
-      server.route('GET', `/v2/team/signed/manifests/${digest}`, (req) => {
+      server.route('GET', `/v2/team/signed/manifests/${digest}`, (req): RouteResponse => {
         if (tokens.get(String(req.headers.authorization ?? '').replace(/^Bearer /, '')) !== 'repository:team/signed:pull') {
           return { status: 401, headers: { 'www-authenticate': `Bearer realm="${server.url}/oauth2/token",service="${host}",scope="repository:team/signed:pull"` }, body: {} };
         }
