@@ -216,3 +216,14 @@ export function rescanInstanceId(image: ImageId, nonce: string): string {
 export function isReferrerTag(tag: string): boolean {
   return /^sha(?:256|512)-[0-9a-f]{64,128}(?:\.[a-z]+)?$/.test(tag);
 }
+
+/**
+ * The digest a referrer tag names (see {@link isReferrerTag}): `sha256-<hex>` and cosign's `sha256-<hex>.sig`,
+ * `.att`, `.sbom` all name `sha256:<hex>`, the manifest they refer to. Undefined for any other tag, and for a
+ * hex part whose length does not fit the algorithm (64 for sha256, 128 for sha512).
+ */
+export function referrerTagSubject(tag: string): string | undefined {
+  if (!isReferrerTag(tag)) return undefined;
+  const m = /^(sha256-[0-9a-f]{64}|sha512-[0-9a-f]{128})(?:\.[a-z]+)?$/.exec(tag);
+  return m ? m[1].replace('-', ':') : undefined;
+}

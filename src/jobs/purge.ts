@@ -70,7 +70,7 @@ export async function purgeRepository(options: PurgeRepositoryOptions): Promise<
   let plan: PurgePlan;
   try {
     const inUse = matchDeployedImages({ deployed, registry: client.host, repository });
-    const manifests = await listRepositoryManifests(client, repository, options.listing);
+    const manifests = await listRepositoryManifests(client, repository, { nowMs: options.nowMs, ...options.listing });
     plan = planPurge({ repository, manifests, rule, inUse, protect: options.protect, nowMs: options.nowMs });
   } catch (err) {
     return { outcome: emptyOutcome(repository, label, 'failed', { code: codeOf(err), detail: `listing or planning ${repository} failed (nothing was deleted): ${(err as Error).message}` }) };

@@ -96,4 +96,83 @@ describe('ACR manifest listing (/acr/v1/<repo>/_manifests) through the real clie
     ]);
     expect(plan.deletes.reduce((n, e) => n + (e.size ?? 0), 0)).toBe(8010);
   });
+
+  /** A cosign signature as cosign lays it out: image config, simple-signing layer, no `subject`. */
+  const cosignBody = (subject: string): Buffer =>
+    Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: MediaTypes.ociManifest,
+        config: { mediaType: MediaTypes.ociConfig, digest: d('9'), size: 233 },
+        layers: [{ mediaType: 'application/vnd.dev.cosign.simplesigning.v1+json', digest: d('8'), size: 250, annotations: { 'dev.cosignproject.cosign/signature': Buffer.from(`sig of ${subject}`).toString('base64') } }],
+      }),
+    );
+
+  it('cosign .sig/.att tags are read and follow their subject; missing lock attributes count as locked', async () => {
+    const { digestOf } = await import('../../src/adapters/registry');
+    const host = new URL(server.url).host;
+    const sigA = cosignBody(d('a'));
+    const attB = cosignBody(d('b'));
+    const bodies = new Map([
+      [digestOf(sigA), sigA],
+      [digestOf(attB), attB],
+    ]);
+    const full = { deleteEnabled: true, writeEnabled: true, readEnabled: true, listEnabled: true };
+    const item = (digest: string, tags: string[], created: string, extra: Record<string, unknown> = { changeableAttributes: full }): Record<string, unknown> => ({ digest, imageSize: 100, createdTime: created, lastUpdateTime: created, mediaType: MediaTypes.ociManifest, tags, ...extra });
+    const tagOf = (subject: string, suffix: string): string => `${subject.replace(':', '-')}.${suffix}`;
+    const items = [
+      item(d('a'), ['v1'], '2026-01-01T00:00:00Z'),
+      item(d('b'), ['v2'], '2026-01-02T00:00:00Z'),
+      item(d('c'), ['v3'], '2026-01-03T00:00:00Z', {}), // no changeableAttributes at all
+      item(d('e'), ['v4'], '2026-01-04T00:00:00Z', { changeableAttributes: { deleteEnabled: true, readEnabled: true } }), // no writeEnabled
+      item(d('f'), ['v5'], '2026-06-01T00:00:00Z'),
+      item(digestOf(sigA), [tagOf(d('a'), 'sig')], '2026-01-05T00:00:00Z'),
+      // Attested yesterday: the newest tagged manifest, which must not take v5's place among the `keep` 1.
+      item(digestOf(attB), [tagOf(d('b'), 'att')], '2026-11-29T00:00:00Z'),
+    ];
+    server.route('GET', '/acr/v1/team/signed/_manifests', (req): RouteResponse => {
+      if (tokens.get(String(req.headers.authorization ?? '').replace(/^Bearer /, '')) !== 'repository:team/signed:metadata_read') {
+        return { status: 401, headers: { 'www-authenticate': `Bearer realm="${server.url}/oauth2/token",service="${host}",scope="repository:team/signed:metadata_read"` }, body: {} };
+      }
+      return { status: 200, body: { registry: host, imageName: 'team/signed', manifests: items } };
+    });
+    for (const [digest, bytes] of bodies) {
+      server.route('GET', `/v2/team/signed/manifests/${digest}`, (req): RouteResponse => {
+        if (tokens.get(String(req.headers.authorization ?? '').replace(/^Bearer /, '')) !== 'repository:team/signed:pull') {
+          return { status: 401, headers: { 'www-authenticate': `Bearer realm="${server.url}/oauth2/token",service="${host}",scope="repository:team/signed:pull"` }, body: {} };
+        }
+        return { status: 200, headers: { 'content-type': MediaTypes.ociManifest, 'docker-content-digest': digest }, body: bytes };
+      });
+    }
+    const client = createRegistryClient({ host, acr: true, basic: { username: 'puller', password: 'secret' }, tls: { ca: server.ca } });
+    const listed = new Map((await listRepositoryManifests(client, 'team/signed')).map((m) => [m.digest, m]));
+    expect(listed.get(digestOf(sigA))?.subject).toBe(d('a'));
+    expect(listed.get(digestOf(attB))?.subject).toBe(d('b'));
+    expect(listed.get(d('c'))?.locked).toBe(true);
+    expect(listed.get(d('e'))?.locked).toBe(true);
+    expect(listed.get(d('f'))?.locked).toBeUndefined();
+    const read = server.requests.filter((r) => r.path.startsWith('/v2/team/signed/') && tokens.has(String(r.headers.authorization ?? '').replace(/^Bearer /, '')));
+    expect(read.map((r) => r.path).sort()).toEqual([...bodies.keys()].map((k) => `/v2/team/signed/manifests/${k}`).sort());
+
+    const plan = planPurge({
+      repository: 'team/signed',
+      manifests: [...listed.values()],
+      rule: { scope: 'team/*', keep: 1, olderThanMs: 30 * 86_400_000, untagged: true, protectInUse: true, includeLocked: false, index: 0 },
+      inUse: [{ digest: d('b'), source: 'containerApps/web' }],
+      nowMs: Date.parse('2026-11-30T00:00:00Z'),
+    });
+    expect(plan.deletes.map((e) => [e.digest, e.reason, e.wave])).toEqual([
+      [digestOf(sigA), 'referrer-of-deleted-subject', 0],
+      [d('a'), 'rule', 1],
+    ]);
+    expect(plan.keeps.map((k) => [k.digest, k.reason]).sort()).toEqual(
+      [
+        [d('b'), 'in-use'],
+        [digestOf(attB), 'subject-kept'],
+        [d('c'), 'locked'],
+        [d('e'), 'locked'],
+        [d('f'), 'within-keep'],
+      ].sort(),
+    );
+  });
 });

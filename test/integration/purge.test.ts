@@ -5,7 +5,8 @@
  * DELETE ever reaches the registry for a manifest the plan keeps.
  */
 import { useRegistry } from '../support/registry';
-import { seedRepository, startFaultProxy, whatIsLeft, type SeededRepository } from '../support/purgeFixtures';
+import { daysAgo, pushCosignStyle, seedRepository, startFaultProxy, whatIsLeft, type SeededRepository } from '../support/purgeFixtures';
+import { pushImage } from '../../src/local/ociPush';
 import { purgeRepository } from '../../src/jobs/purge';
 import { createRegistryClient } from '../../src/adapters/registry';
 import { listRepositoryManifests } from '../../src/adapters/registry/manifestListing';
@@ -81,6 +82,82 @@ describe('purge on a loopback docker-registry', () => {
     // A second run finds nothing more to do.
     const again = await purgeRepository({ client: reg.client, repository: 'app/web', rule: RULE, inUse, nowMs: NOW, dryRun: false });
     expect(again.plan?.deletes).toEqual([]);
+  });
+
+  it('cosign signatures and attestations (sha256-<hex>.sig/.att tags) go with their subject, never alone, and never count in keep', async () => {
+    const repo = 'app/cosign';
+    const v1 = await pushImage(reg.client, repo, { tag: 'v1', seed: 'cosign v1', created: daysAgo(NOW, 100) });
+    const v2 = await pushImage(reg.client, repo, { tag: 'v2', seed: 'cosign v2', created: daysAgo(NOW, 95) });
+    const v3 = await pushImage(reg.client, repo, { tag: 'v3', seed: 'cosign v3', created: daysAgo(NOW, 40) });
+    const sigV1 = await pushCosignStyle(reg.client, repo, v1, { suffix: 'sig' });
+    const sigV2 = await pushCosignStyle(reg.client, repo, v2, { suffix: 'sig' });
+    // Attested yesterday: the newest tagged manifest, which must not take v3's place among the `keep` 1.
+    const attV3 = await pushCosignStyle(reg.client, repo, v3, { suffix: 'att', created: daysAgo(NOW, 1) });
+    const tag = (p: { digest: string }, suffix: string): string => `${p.digest.replace(':', '-')}.${suffix}`;
+
+    const listed = new Map((await listRepositoryManifests(reg.client, repo, { nowMs: NOW })).map((m) => [m.digest, m]));
+    expect(listed.get(sigV1.digest)).toMatchObject({ tags: [tag(v1, 'sig')], subject: v1.digest });
+    expect(listed.get(sigV2.digest)).toMatchObject({ tags: [tag(v2, 'sig')], subject: v2.digest });
+    expect(listed.get(attV3.digest)).toMatchObject({ tags: [tag(v3, 'att')], subject: v3.digest });
+
+    const inUse = deployedV2(reg.registry.host, repo);
+    const dry = await purgeRepository({ client: reg.client, repository: repo, rule: RULE, inUse, nowMs: NOW, dryRun: true });
+    expect(dry.plan?.deletes.map((e) => [e.digest, e.reason, e.wave])).toEqual([
+      [sigV1.digest, 'referrer-of-deleted-subject', 0],
+      [v1.digest, 'rule', 1],
+    ]);
+    const keeps = new Map(dry.plan?.keeps.map((k) => [k.digest, k.reason]));
+    expect(keeps.get(v2.digest)).toBe('in-use');
+    expect(keeps.get(sigV2.digest)).toBe('subject-kept');
+    expect(keeps.get(v3.digest)).toBe('within-keep');
+    expect(keeps.get(attV3.digest)).toBe('subject-kept');
+
+    const real = await purgeRepository({ client: reg.client, repository: repo, rule: RULE, inUse, nowMs: NOW, dryRun: false });
+    expect(real.outcome).toMatchObject({ status: 'done', deleted: 2, failed: 0 });
+    const order = reg.requests.filter((r) => r.startsWith(`DELETE /v2/${repo}/`)).map((r) => r.split('/manifests/')[1]);
+    expect(order).toEqual([sigV1.digest, v1.digest]);
+    const left = await whatIsLeft(reg.client, repo, [v1, v2, v3, sigV1, sigV2, attV3].map((p) => p.digest));
+    expect(left.present).toEqual([v2, v3, sigV2, attV3].map((p) => p.digest).sort());
+    expect(left.tags).toEqual([tag(v2, 'sig'), tag(v3, 'att'), 'v2', 'v3'].sort());
+  });
+
+  it('refuses a tag listing that repeats its continuation (it would hide tags a delete by digest removes too)', async () => {
+    const repo = 'app/loop';
+    for (const t of ['a1', 'a2', 'a3']) await pushImage(reg.client, repo, { tag: t, seed: `loop ${t}`, created: daysAgo(NOW, 100) });
+    let deletes = 0;
+    // A registry whose tags list always says "next: after a1": the second page points back at itself.
+    const looping: typeof fetch = async (input, init) => {
+      const url = new URL(input instanceof Request ? input.url : String(input));
+      if (init?.method === 'DELETE') deletes++;
+      const res = await fetch(input, init);
+      if (!url.pathname.endsWith('/tags/list') || res.status !== 200) return res;
+      const headers = new Headers(res.headers);
+      headers.set('link', `</v2/${repo}/tags/list?last=a1&n=1>; rel="next"`);
+      return new Response(await res.arrayBuffer(), { status: 200, headers });
+    };
+    const client = createRegistryClient({ host: reg.registry.host, plainHttp: true, fetch: looping });
+    await expect(listRepositoryManifests(client, repo, { pageSize: 1, nowMs: NOW })).rejects.toMatchObject({ code: 'MALFORMED', message: expect.stringContaining('repeats its continuation a1') });
+    const result = await purgeRepository({ client, repository: repo, rule: { ...RULE, keep: undefined, protectInUse: false }, nowMs: NOW, dryRun: false, listing: { pageSize: 1 } });
+    expect(result.outcome).toMatchObject({ status: 'failed', deleted: 0, error: { code: 'MALFORMED' } });
+    expect(deletes).toBe(0);
+    expect((await reg.client.listTags(repo, { pageSize: 100 })).items.sort()).toEqual(['a1', 'a2', 'a3']);
+  });
+
+  it('an implausible build time (before 2000, as reproducible builds write, or more than a day ahead) is no age: kept under olderThan', async () => {
+    const repo = 'app/repro';
+    const ko = await pushImage(reg.client, repo, { tag: 'ko', seed: 'repro ko', created: '1980-01-01T00:00:01Z' });
+    const epoch = await pushImage(reg.client, repo, { tag: 'epoch', seed: 'repro epoch' }); // 1970-01-01
+    const ahead = await pushImage(reg.client, repo, { tag: 'ahead', seed: 'repro ahead', created: daysAgo(NOW, -2) });
+    const old = await pushImage(reg.client, repo, { tag: 'old', seed: 'repro old', created: daysAgo(NOW, 100) });
+    const y2k = await pushImage(reg.client, repo, { tag: 'y2k', seed: 'repro y2k', created: '2000-01-01T00:00:00Z' });
+    const listed = new Map((await listRepositoryManifests(reg.client, repo, { nowMs: NOW })).map((m) => [m.digest, m]));
+    for (const p of [ko, epoch, ahead]) expect(listed.get(p.digest)?.createdMs).toBeUndefined();
+    expect(listed.get(old.digest)?.createdMs).toBe(NOW - 100 * 86_400_000);
+    expect(listed.get(y2k.digest)?.createdMs).toBe(Date.UTC(2000, 0, 1));
+    const dry = await purgeRepository({ client: reg.client, repository: repo, rule: { ...RULE, keep: undefined, protectInUse: false }, nowMs: NOW, dryRun: true });
+    expect(dry.plan?.deletes.map((e) => e.digest).sort()).toEqual([old.digest, y2k.digest].sort());
+    const keeps = new Map(dry.plan?.keeps.map((k) => [k.digest, k.reason]));
+    for (const p of [ko, epoch, ahead]) expect(keeps.get(p.digest)).toBe('age-unknown');
   });
 
   it('does not run when the in-use lookup fails (fail closed)', async () => {

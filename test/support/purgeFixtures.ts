@@ -5,6 +5,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { RegistryClient } from '../../src/adapters/ports';
+import { digestOf } from '../../src/adapters/registry';
 import { pushArtifact, pushImage, pushIndex, type Pushed } from '../../src/local/ociPush';
 import { MediaTypes } from '../../src/core/types';
 
@@ -144,4 +145,26 @@ export async function startFaultProxy(target: string, plan: (path: string, n: nu
         server.close(() => resolve());
       }),
   };
+}
+
+/**
+ * Pushes a signature as cosign lays it out (its default, non-OCI-1.1 mode): an OCI image manifest with an image
+ * config and one `application/vnd.dev.cosign.simplesigning.v1+json` layer carrying the signature annotation, NO
+ * `subject`, tagged `sha256-<hex of the subject>.<suffix>` (`sig`, `att`, `sbom`). `created` is the config's
+ * time (cosign writes the zero time, `0001-01-01T00:00:00Z`).
+ */
+export async function pushCosignStyle(client: RegistryClient, repository: string, subject: Pushed, options: { suffix: 'sig' | 'att' | 'sbom'; created?: string }): Promise<Pushed> {
+  const payload = Buffer.from(JSON.stringify({ critical: { identity: { 'docker-reference': repository }, image: { 'docker-manifest-digest': subject.digest }, type: 'cosign container image signature' }, optional: null }));
+  const payloadDigest = await client.putBlob(repository, payload);
+  const config = Buffer.from(JSON.stringify({ architecture: '', created: options.created ?? '0001-01-01T00:00:00Z', history: [{ created: '0001-01-01T00:00:00Z' }], os: '', rootfs: { type: 'layers', diff_ids: [payloadDigest] }, config: {} }));
+  const configDigest = await client.putBlob(repository, config);
+  const manifest = {
+    schemaVersion: 2,
+    mediaType: MediaTypes.ociManifest,
+    config: { mediaType: MediaTypes.ociConfig, digest: configDigest, size: config.length },
+    layers: [{ mediaType: 'application/vnd.dev.cosign.simplesigning.v1+json', digest: payloadDigest, size: payload.length, annotations: { 'dev.cosignproject.cosign/signature': Buffer.from(`${options.suffix} of ${subject.digest}`).toString('base64') } }],
+  };
+  const bytes = Buffer.from(JSON.stringify(manifest));
+  await client.putManifest(repository, `${subject.digest.replace(':', '-')}.${options.suffix}`, bytes, MediaTypes.ociManifest);
+  return { digest: digestOf(bytes), size: bytes.length, mediaType: MediaTypes.ociManifest };
 }

@@ -3,18 +3,26 @@
  * subject, index children, size), through the `RegistryClient` port.
  *
  * - On ACR (`listAcrManifests`): `/acr/v1/<repo>/_manifests`, paged, gives digests, tags, created and last
- *   update times, sizes, lock attributes and index references. ACR's listing does not say which manifest is a
- *   referrer, so the bodies of untagged non-index manifests that no index references (where signatures, SBOMs
- *   and reports live) are read for their `subject`; an index without `references` is read for its children.
- * - Elsewhere: the tags list, each tag's manifest, the image config's `created` time as the age (an index: its
- *   newest child's), then every index's children and every manifest's referrers (the OCI 1.1 API, or the
- *   `sha256-<hex>` fallback tag index), recursively. An untagged manifest that no index lists and no referrers
- *   listing names cannot be found on a plain registry (the distribution API has no "list manifests"): it is
- *   neither kept nor deleted, because the purge never sees it.
+ *   update times, sizes, lock attributes and index references. A manifest whose `deleteEnabled` or
+ *   `writeEnabled` is false, or not reported, is locked (fail closed). ACR's listing does not say which manifest
+ *   is a referrer, so the bodies of untagged non-index manifests that no index references (where signatures,
+ *   SBOMs and reports live) and of manifests with a referrer tag are read for their `subject`; an index without
+ *   `references` is read for its children.
+ * - Elsewhere: the tags list (a listing that does not end cleanly is refused), each tag's manifest, the image
+ *   config's `created` time as the age (an index: its newest child's), then every index's children and every
+ *   manifest's referrers (the OCI 1.1 API, or the `sha256-<hex>` fallback tag index), recursively. A `created`
+ *   before 2000 or more than a day after now (reproducible builds set 1970 or 1980) is no age: unknown. An
+ *   untagged manifest that no index lists and no referrers listing names cannot be found on a plain registry
+ *   (the distribution API has no "list manifests"): it is neither kept nor deleted, because the purge never sees it.
+ * - Both: a manifest with a referrer tag (`sha256-<hex>`, cosign's `sha256-<hex>.sig`, `.att`, `.sbom`) and no
+ *   `subject` in its body refers to the digest the tag names (cosign's convention), so it goes with that
+ *   manifest and never counts as an image of its own.
  */
 import { ErrorCodes, GuardError } from '../../core/errors';
 import type { ManifestRecord } from '../../core/purge/plan';
+import { isReferrerTag, referrerTagSubject } from '../../core/reference';
 import { MediaTypes } from '../../core/types';
+import { mapLimit } from '../../jobs/mapLimit';
 import type { FetchedManifest, RegistryClient } from '../ports';
 
 /** Defaults of the listing, in one place. */
@@ -27,6 +35,10 @@ export const LISTING_DEFAULTS = {
   maxManifests: 1_000_000,
   /** Largest image config read for its `created` time. */
   maxConfigBytes: 1024 * 1024,
+  /** A build time before this is no age (reproducible builds set 1970 or 1980): 2000-01-01T00:00:00Z. */
+  earliestPlausibleMs: Date.UTC(2000, 0, 1),
+  /** A build time later than now plus this is no age either (a clock far ahead): one day. */
+  futureSlackMs: 86_400_000,
 } as const;
 
 /** Options for {@link listRepositoryManifests}. */
@@ -35,28 +47,18 @@ export interface ListingOptions {
   concurrency?: number;
   /** Called as manifests are found (progress displays). */
   onProgress?: (found: number) => void;
+  /** Now, epoch ms: a build time more than a day after it is no age. Default: the clock when the listing starts. */
+  nowMs?: number;
 }
 
-const FALLBACK_TAG_RE = /^(sha256|sha512)-([a-f0-9]{64}|[a-f0-9]{128})$/;
 const IMAGE_CONFIG_TYPES = new Set<string>([MediaTypes.ociConfig, 'application/vnd.docker.container.image.v1+json']);
 
-/** Runs `work` over `items` with at most `limit` at once; the first error stops taking new items and is thrown. */
-async function eachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failed: unknown;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (failed === undefined && next < items.length) {
-        const item = items[next++];
-        try {
-          await work(item);
-        } catch (err) {
-          failed ??= err;
-        }
-      }
-    }),
-  );
-  if (failed !== undefined) throw failed;
+/** {@link mapLimit}'s options here: the first error stops taking new items, and is thrown. */
+const STOP_ON_ERROR = { stopOnError: true } as const;
+
+/** The digest the first referrer tag of `tags` names, unless it is `self` (a manifest does not refer to itself). */
+function tagSubject(tags: readonly string[], self: string): string | undefined {
+  return tags.map(referrerTagSubject).find((d) => d !== undefined && d !== self);
 }
 
 function parseTime(text: string | undefined): number | undefined {
@@ -90,7 +92,8 @@ async function listAcr(client: RegistryClient, repository: string, options: List
       const updated = parseTime(m.lastUpdateTime);
       if (created !== undefined) record.createdMs = created;
       if (updated !== undefined) record.updatedMs = updated;
-      if (a.deleteEnabled === false || a.writeEnabled === false) record.locked = true;
+      // Not reported is not known to be unlocked: fail closed.
+      if (a.deleteEnabled !== true || a.writeEnabled !== true) record.locked = true;
       if (m.imageSize !== undefined) record.size = m.imageSize;
       if (m.references) record.children = m.references;
       records.set(m.digest, record);
@@ -103,13 +106,13 @@ async function listAcr(client: RegistryClient, repository: string, options: List
     seenPages.add(page.next);
     last = page.next;
   }
-  // Bodies where the listing is silent: untagged non-indexes (subject), indexes without references (children).
-  // (Platform manifests an index references are children, not referrers: their bodies are not needed.)
+  // Bodies where the listing is silent: untagged non-indexes and referrer-tagged manifests (subject), indexes
+  // without references (children). (Platform manifests an index references are children, not referrers.)
   const listedChildren = new Set([...records.values()].flatMap((r) => r.children ?? []));
   const toRead = [...records.values()].filter(
-    (r) => (r.tags.length === 0 && !isIndexType(r.mediaType) && !listedChildren.has(r.digest)) || (isIndexType(r.mediaType) && r.children === undefined) || r.tags.some((t) => FALLBACK_TAG_RE.test(t)),
+    (r) => (r.tags.length === 0 && !isIndexType(r.mediaType) && !listedChildren.has(r.digest)) || (isIndexType(r.mediaType) && r.children === undefined) || r.tags.some(isReferrerTag),
   );
-  await eachLimited(toRead, options.concurrency ?? LISTING_DEFAULTS.concurrency, async (r) => {
+  await mapLimit(toRead, options.concurrency ?? LISTING_DEFAULTS.concurrency, async (r) => {
     let manifest: FetchedManifest;
     try {
       manifest = await client.getManifest(repository, r.digest);
@@ -124,17 +127,20 @@ async function listAcr(client: RegistryClient, repository: string, options: List
     if (!r.mediaType) r.mediaType = manifest.mediaType;
     if (manifest.subject) r.subject = manifest.subject.digest;
     if (manifest.children.length > 0) r.children = manifest.children.map((c) => c.digest);
-    const fallback = r.tags.map((t) => FALLBACK_TAG_RE.exec(t)).find(Boolean);
-    if (fallback && !r.subject) r.subject = `${fallback[1]}:${fallback[2]}`;
-  });
+    r.subject ??= tagSubject(r.tags, r.digest);
+  }, STOP_ON_ERROR);
   return [...records.values()];
 }
 
 async function listPlain(client: RegistryClient, repository: string, options: ListingOptions): Promise<ManifestRecord[]> {
   const concurrency = options.concurrency ?? LISTING_DEFAULTS.concurrency;
+  const nowMs = options.nowMs ?? Date.now();
+  // A build time outside [2000, now + 1 day] says nothing about the age (reproducible builds: 1970, 1980).
+  const plausible = (ms: number | undefined): number | undefined => (ms !== undefined && ms >= LISTING_DEFAULTS.earliestPlausibleMs && ms <= nowMs + LISTING_DEFAULTS.futureSlackMs ? ms : undefined);
   const tagsByDigest = new Map<string, Set<string>>();
   const tags: string[] = [];
   let last: string | undefined;
+  const seenPages = new Set<string>();
   for (;;) {
     let page;
     try {
@@ -145,7 +151,11 @@ async function listPlain(client: RegistryClient, repository: string, options: Li
       throw err;
     }
     tags.push(...page.items);
-    if (!page.next || page.next === last || tags.length > LISTING_DEFAULTS.maxManifests) break;
+    // A listing cut short would hide tags that a delete by digest removes too: refuse rather than plan on it.
+    if (tags.length > LISTING_DEFAULTS.maxManifests) throw new GuardError(ErrorCodes.MALFORMED, `registry ${client.host}: ${repository} lists more than ${LISTING_DEFAULTS.maxManifests} tags; refused`);
+    if (!page.next) break;
+    if (page.next === last || seenPages.has(page.next)) throw new GuardError(ErrorCodes.MALFORMED, `registry ${client.host}: the tag listing of ${repository} repeats its continuation ${page.next}`);
+    seenPages.add(page.next);
     last = page.next;
   }
 
@@ -166,28 +176,28 @@ async function listPlain(client: RegistryClient, repository: string, options: Li
     if (manifest.children.length > 0) record.children = manifest.children.map((c) => c.digest);
     const config = manifest.blobs[0];
     if (config && IMAGE_CONFIG_TYPES.has(config.mediaType) && !manifest.subject) record.configDigest = config.digest;
-    const annotated = parseTime(manifest.annotations?.['org.opencontainers.image.created']);
+    const annotated = plausible(parseTime(manifest.annotations?.['org.opencontainers.image.created']));
     if (annotated !== undefined) record.annotationCreated = annotated;
     records.set(manifest.digest, record);
     return true;
   };
 
   // 1. Every tag's manifest.
-  await eachLimited(tags, concurrency, async (tag) => {
+  await mapLimit(tags, concurrency, async (tag) => {
     const manifest = await read(tag);
     if (!manifest) return;
     add(manifest);
     const set = tagsByDigest.get(manifest.digest) ?? new Set<string>();
     set.add(tag);
     tagsByDigest.set(manifest.digest, set);
-  });
+  }, STOP_ON_ERROR);
   options.onProgress?.(records.size);
 
   // 2. Index children and referrers, breadth first, until nothing new turns up.
   let frontier = [...records.keys()];
   while (frontier.length > 0) {
     const found: string[] = [];
-    await eachLimited(frontier, concurrency, async (digest) => {
+    await mapLimit(frontier, concurrency, async (digest) => {
       const record = records.get(digest);
       if (!record) return;
       const linked = [...(record.children ?? [])];
@@ -198,15 +208,26 @@ async function listPlain(client: RegistryClient, repository: string, options: Li
         const manifest = await read(d);
         if (manifest && add(manifest)) found.push(manifest.digest);
       }
-    });
+    }, STOP_ON_ERROR);
     if (records.size > LISTING_DEFAULTS.maxManifests) throw new GuardError(ErrorCodes.MALFORMED, `registry ${client.host}: ${repository} has more than ${LISTING_DEFAULTS.maxManifests} manifests; refused`);
     options.onProgress?.(records.size);
     frontier = found;
   }
 
-  // 3. Ages: the image config's `created`, else the manifest's `org.opencontainers.image.created` annotation.
+  // A referrer tag without a body `subject` (cosign's `.sig`, `.att`, `.sbom`) refers to the digest it names.
+  for (const r of records.values()) {
+    if (r.subject) continue;
+    const subject = tagSubject([...(tagsByDigest.get(r.digest) ?? [])].sort(), r.digest);
+    if (subject) {
+      r.subject = subject;
+      delete r.configDigest; // a referrer goes with its subject: its age is not needed
+    }
+  }
+
+  // 3. Ages: the image config's `created`, else the manifest's `org.opencontainers.image.created` annotation
+  // (either only when plausible).
   const withConfig = [...records.values()].filter((r) => r.configDigest !== undefined);
-  await eachLimited(withConfig, concurrency, async (r) => {
+  await mapLimit(withConfig, concurrency, async (r) => {
     let bytes: Buffer;
     try {
       bytes = await client.getBlob(repository, r.configDigest as string, LISTING_DEFAULTS.maxConfigBytes);
@@ -215,12 +236,12 @@ async function listPlain(client: RegistryClient, repository: string, options: Li
       throw err;
     }
     try {
-      const created = parseTime((JSON.parse(bytes.toString('utf8')) as { created?: string }).created);
+      const created = plausible(parseTime((JSON.parse(bytes.toString('utf8')) as { created?: string }).created));
       if (created !== undefined) r.createdMs = created;
     } catch {
       // not JSON: age unknown
     }
-  });
+  }, STOP_ON_ERROR);
 
   const out: ManifestRecord[] = [];
   for (const r of records.values()) {
@@ -230,8 +251,6 @@ async function listPlain(client: RegistryClient, repository: string, options: Li
     if (r.size !== undefined) record.size = r.size;
     if (r.subject) record.subject = r.subject;
     if (r.children) record.children = r.children;
-    const fallback = record.tags.map((t) => FALLBACK_TAG_RE.exec(t)).find(Boolean);
-    if (fallback && !record.subject) record.subject = `${fallback[1]}:${fallback[2]}`;
     out.push(record);
   }
   // An index is as old as its newest child (when it has no time of its own).

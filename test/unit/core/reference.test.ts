@@ -2,6 +2,7 @@ import {
   formatImage,
   gateInstanceId,
   parseImageReference,
+  referrerTagSubject,
   rescanInstanceId,
   validateDigest,
   validateRegistryHost,
@@ -224,5 +225,16 @@ describe('formatImage and instance ids', () => {
     expect(rescanInstanceId(image, 'n1')).toBe(a);
     expect(rescanInstanceId(image, 'n2')).not.toBe(a);
     expect(a).not.toBe(gateInstanceId(image));
+  });
+});
+
+describe('referrerTagSubject', () => {
+  const hex = 'ab'.repeat(32);
+  it('names the digest of the fallback tag and of cosign\'s .sig, .att, .sbom tags', () => {
+    for (const tag of [`sha256-${hex}`, `sha256-${hex}.sig`, `sha256-${hex}.att`, `sha256-${hex}.sbom`]) expect(referrerTagSubject(tag)).toBe(`sha256:${hex}`);
+    expect(referrerTagSubject(`sha512-${hex}${hex}.sig`)).toBe(`sha512:${hex}${hex}`);
+  });
+  it('is undefined for other tags and for a hex part that does not fit the algorithm', () => {
+    for (const tag of ['v1', 'latest', `sha256-${hex}.SIG`, `sha256-${hex}0`, `sha512-${hex}`, `sha256-${hex}.sig.att`]) expect(referrerTagSubject(tag)).toBeUndefined();
   });
 });
