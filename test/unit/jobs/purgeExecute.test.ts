@@ -112,8 +112,9 @@ describe('executePurge', () => {
     expect(result.deleted).toHaveLength(60);
     expect(result.throttled).toBe(3);
     // No new DELETE reached the registry for (almost) the second after the last 429: the pause covered every
-    // worker (requests already on the wire when the 429 came may still land in its first moments).
-    expect(arrivals.filter((t) => t > throttledAt + 150 && t < throttledAt + 900)).toEqual([]);
+    // worker. Requests already on the wire when the 429 came may still land in its first moments, later on a
+    // loaded 2-core machine (seen: past 150 ms), so the quiet window starts at 400 ms.
+    expect(arrivals.filter((t) => t > throttledAt + 400 && t < throttledAt + 900)).toEqual([]);
     expect(arrivals.some((t) => t >= throttledAt + 900)).toBe(true);
     expect(maxInFlight).toBeLessThanOrEqual(16);
   });
