@@ -83,8 +83,11 @@ export interface RegistryClient {
    * without ACR's API need not have it.
    */
   listAcrManifests?(repository: string, options?: { pageSize?: number; last?: string }): Promise<Page<AcrManifestInfo>>;
-  /** ACR: read a manifest's changeable attributes. Throws `UNSUPPORTED` elsewhere. */
-  getManifestAttributes(repository: string, digest: string): Promise<ManifestAttributes>;
+  /**
+   * ACR: read a manifest's changeable attributes, and its tags as ACR reports them now (`[]` when it has none).
+   * Throws `UNSUPPORTED` elsewhere.
+   */
+  getManifestAttributes(repository: string, digest: string): Promise<ManifestAttributes & { tags?: string[] }>;
   /** ACR: PATCH a manifest's changeable attributes. Throws `UNSUPPORTED` elsewhere. */
   setManifestAttributes(repository: string, digest: string, attributes: ManifestAttributes): Promise<void>;
 }

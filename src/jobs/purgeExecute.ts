@@ -9,6 +9,8 @@
  *   result says what was and was not deleted.
  * - A delete that failed for good keeps everything that waits for it (`after`): a child stays while the index
  *   that lists it stays, a subject stays while its referrer stays.
+ * - On ACR each manifest is read once more just before its delete: if a tag was pushed onto it or it was
+ *   locked since the plan, it is left (`CHANGED_SINCE_PLAN`), since a delete by digest would take that tag too.
  * - A locked manifest the plan deletes (the rule says `includeLocked`) is unlocked first on ACR: its attributes are
  *   read, then `deleteEnabled`/`writeEnabled` set to true. If its delete then fails for good, or the run stops
  *   before it is retried, the lock is put back as it was (best effort); the failure's detail and `lock` say
@@ -82,6 +84,17 @@ export interface ExecuteResult {
   elapsedMs: number;
 }
 
+/** What changed on a manifest since it was planned for deletion, or undefined: its tags, or a lock it did not have. */
+function changeSincePlan(d: PlanDelete, now: ManifestAttributes & { tags?: string[] }): string | undefined {
+  const planned = [...d.tags].sort();
+  const current = [...(now.tags ?? [])].sort();
+  if (planned.length !== current.length || planned.some((t, i) => t !== current[i])) {
+    return `its tags changed (planned [${planned.join(', ')}], now [${current.join(', ')}])`;
+  }
+  if (!d.locked && (now.deleteEnabled === false || now.writeEnabled === false)) return 'it was locked';
+  return undefined;
+}
+
 /** Deletes what the plan says, in its order; never throws for a registry failure (the result says what happened). */
 export async function executePurge(options: ExecuteOptions): Promise<ExecuteResult> {
   const started = performance.now();
@@ -138,6 +151,8 @@ export async function executePurge(options: ExecuteOptions): Promise<ExecuteResu
   const deleteOne = async (d: PlanDelete): Promise<void> => {
     /** The attributes before this run unlocked the manifest, once it has. */
     let unlockedFrom: ManifestAttributes | undefined;
+    /** ACR: the manifest's tags and attributes read just before its first attempt. */
+    let checked: (ManifestAttributes & { tags?: string[] }) | undefined;
     /** Records a delete that did not happen, putting back the lock first if this run removed it. */
     const give = async (list: DeleteFailure[], code: string, detail: string): Promise<void> => {
       const entry: DeleteFailure = { digest: d.digest, tags: d.tags, code, detail };
@@ -157,9 +172,27 @@ export async function executePurge(options: ExecuteOptions): Promise<ExecuteResu
         return skip(d, result.stopped.code, `not attempted: the run stopped (${result.stopped.detail})`);
       }
       try {
-        if (d.locked && !unlockedFrom && client.supportsAcrAttributes()) {
-          // Read first, so that a failed delete can put back exactly the lock it found.
-          const before = await client.getManifestAttributes(repository, d.digest);
+        if (!checked && client.supportsAcrAttributes()) {
+          // Between the listing and now a tag may have been pushed onto this digest (a rollback by tag), or the
+          // manifest locked: a delete by digest would take the new tag with it. Read it once more and leave it
+          // if it changed; the next run plans it again.
+          let current: ManifestAttributes & { tags?: string[] };
+          try {
+            current = await client.getManifestAttributes(repository, d.digest);
+          } catch (err) {
+            if (!(err instanceof GuardError && err.code === ErrorCodes.NOT_FOUND)) throw err;
+            result.alreadyGone.push(d);
+            gone.add(d.digest);
+            done++;
+            return;
+          }
+          checked = current;
+          const change = changeSincePlan(d, current);
+          if (change) return give(result.notAttempted, 'CHANGED_SINCE_PLAN', `not deleted: ${change} since the plan; the next run plans it again`);
+        }
+        if (d.locked && !unlockedFrom && checked) {
+          // Read above, so that a failed delete can put back exactly the lock it found.
+          const before = checked;
           if (before.deleteEnabled === false || before.writeEnabled === false) {
             await client.setManifestAttributes(repository, d.digest, { deleteEnabled: true, writeEnabled: true });
             unlockedFrom = before;

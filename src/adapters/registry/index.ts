@@ -536,15 +536,19 @@ class OciRegistryClient implements RegistryClient {
     return { items, next: parseNext(res.headers.get('link')) };
   }
 
-  async getManifestAttributes(repository: string, digest: string): Promise<ManifestAttributes> {
+  async getManifestAttributes(repository: string, digest: string): Promise<ManifestAttributes & { tags: string[] }> {
     this.requireAcr('reading manifest attributes');
     const repo = OciRegistryClient.repoPath(repository);
     validateDigest(digest);
     const what = `attributes of ${repo}@${digest}`;
     const res = await this.request({ method: 'GET', path: `/acr/v1/${repo}/_manifests/${digest}`, scope: OciRegistryClient.pull(repo), what });
     // ACR answers `{ registry, imageName, manifest: { digest, …, changeableAttributes } }`.
-    const body = (await this.readJson(res, what)) as { manifest?: { changeableAttributes?: unknown }; changeableAttributes?: unknown };
-    return pickAttributes(body.manifest?.changeableAttributes ?? body.changeableAttributes, `registry ${this.host}: ${what}`);
+    const body = (await this.readJson(res, what)) as { manifest?: { changeableAttributes?: unknown; tags?: unknown }; changeableAttributes?: unknown };
+    const attributes = pickAttributes(body.manifest?.changeableAttributes ?? body.changeableAttributes, `registry ${this.host}: ${what}`);
+    // ACR leaves `tags` out (or null) for an untagged manifest.
+    const tags = body.manifest?.tags ?? [];
+    if (!Array.isArray(tags) || tags.some((t) => typeof t !== 'string')) throw new GuardError(ErrorCodes.MALFORMED, `registry ${this.host}: ${what}: manifest.tags is not a list of strings`);
+    return { ...attributes, tags: tags as string[] };
   }
 
   async setManifestAttributes(repository: string, digest: string, attributes: ManifestAttributes): Promise<void> {

@@ -102,7 +102,7 @@ describe('ACR Entra ID exchange and manifest attributes', () => {
     const aadCalls: string[] = [];
     const client = createRegistryClient({ host: acr.host, plainHttp: true, acr: true, credential: credential(aadCalls), tenantId: TENANT });
     expect(client.supportsAcrAttributes()).toBe(true);
-    expect(await client.getManifestAttributes('contoso/api', DIGEST)).toEqual({ deleteEnabled: true, writeEnabled: true, readEnabled: true, listEnabled: true, quarantineState: 'Quarantined' });
+    expect(await client.getManifestAttributes('contoso/api', DIGEST)).toEqual({ deleteEnabled: true, writeEnabled: true, readEnabled: true, listEnabled: true, quarantineState: 'Quarantined', tags: [] });
     await client.setManifestAttributes('contoso/api', DIGEST, { quarantineState: 'Passed', quarantineDetails: '{"decision":"release"}' });
     expect(acr.attributes.get(`contoso/api@${DIGEST}`)).toMatchObject({ quarantineState: 'Passed', quarantineDetails: '{"decision":"release"}', deleteEnabled: true });
     expect((await client.getManifestAttributes('contoso/api', DIGEST)).quarantineState).toBe('Passed');

@@ -28,6 +28,10 @@ describe('executePurge', () => {
   let forbidRelock = false;
   /** What `/acr/v1/app/_manifests` lists (each tagged `old`, created 2026-01-01). */
   let listed: string[] = [];
+  /** Tags the attributes GET reports now, when they differ from the listing (a tag pushed since). */
+  const tagsNow = new Map<string, string[]>();
+  /** Digests the attributes GET answers 404 for (deleted by someone else since the plan). */
+  const vanished = new Set<string>();
   const deletedAt = new Map<string, number>();
   let throttleNext = 0;
   let throttledAt = 0;
@@ -40,7 +44,11 @@ describe('executePurge', () => {
     server = await startLoopback(async (req, res) => {
       const patch = /^\/acr\/v1\/app\/_manifests\/(sha256:[0-9a-f]{64})$/.exec(req.path);
       const current = (digest: string): { deleteEnabled: boolean; writeEnabled: boolean } => attrs.get(digest) ?? { deleteEnabled: !locked.has(digest), writeEnabled: !locked.has(digest) };
-      if (req.method === 'GET' && patch) return sendJson(res, 200, { registry: server.host, imageName: 'app', manifest: { digest: patch[1], changeableAttributes: current(patch[1]) } });
+      if (req.method === 'GET' && patch) {
+        if (vanished.has(patch[1])) return sendJson(res, 404, { errors: [{ code: 'MANIFEST_UNKNOWN' }] });
+        const tags = tagsNow.get(patch[1]) ?? (listed.includes(patch[1]) ? ['old'] : []);
+        return sendJson(res, 200, { registry: server.host, imageName: 'app', manifest: { digest: patch[1], ...(tags.length ? { tags } : {}), changeableAttributes: current(patch[1]) } });
+      }
       if (req.method === 'PATCH' && patch) {
         const body = JSON.parse(req.body.toString()) as { deleteEnabled?: boolean; writeEnabled?: boolean };
         if (forbidRelock && (body.deleteEnabled === false || body.writeEnabled === false)) return sendJson(res, 403, { errors: [{ code: 'DENIED' }] });
@@ -88,11 +96,30 @@ describe('executePurge', () => {
     forbidDigest = '';
     forbidRelock = false;
     listed = [];
+    tagsNow.clear();
+    vanished.clear();
     server.requests.length = 0;
     deletedAt.clear();
     throttleNext = 0;
     failDigest = '';
     maxInFlight = 0;
+  });
+
+  it('on ACR leaves a manifest that gained a tag or a lock since the plan, and what waits for it; one already gone counts as done', async () => {
+    tagsNow.set(d(20), ['v2-rollback']);
+    attrs.set(d(22), { deleteEnabled: false, writeEnabled: true });
+    vanished.add(d(23));
+    const client = createRegistryClient({ host: server.host, plainHttp: true, acr: true });
+    const result = await executePurge({ client, repository: 'app', deletes: [del(20), del(22), del(23), del(24), del(21, { wave: 1, after: [d(20)] })] });
+    expect(result.notAttempted).toEqual([
+      expect.objectContaining({ digest: d(20), code: 'CHANGED_SINCE_PLAN', detail: 'not deleted: its tags changed (planned [], now [v2-rollback]) since the plan; the next run plans it again' }),
+      expect.objectContaining({ digest: d(22), code: 'CHANGED_SINCE_PLAN', detail: expect.stringContaining('it was locked since the plan') }),
+      expect.objectContaining({ digest: d(21), code: 'KEPT_BY_FAILED_DELETE' }),
+    ]);
+    expect(result.alreadyGone.map((x) => x.digest)).toEqual([d(23)]);
+    expect(result.deleted.map((x) => x.digest)).toEqual([d(24)]);
+    expect([...deletedAt.keys()]).toEqual([d(24)]);
+    expect(server.requests.filter((r) => r.method === 'PATCH')).toEqual([]);
   });
 
   it('unlocks a locked manifest on ACR before deleting it', async () => {
