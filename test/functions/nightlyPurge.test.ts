@@ -5,22 +5,10 @@
 import { InvocationContext } from '@azure/functions';
 import { handleNightlyPurge, purgeInstanceId } from '../../src/functions/nightlyPurge';
 import type { GateStarter, InstanceState } from '../../src/functions/gateStarter';
+import { registeredFunctions } from '../support/functionsCore';
 
-jest.mock(
-  '@azure/functions-core',
-  () => {
-    const registered: Array<{ name: string; bindings: Record<string, { type: string; schedule?: string }> }> = [];
-    return {
-      registered,
-      setProgrammingModel: () => undefined,
-      registerFunction: (metadata: { name: string; bindings: Record<string, { type: string; schedule?: string }> }) => {
-        registered.push(metadata);
-        return { dispose: () => undefined };
-      },
-    };
-  },
-  { virtual: true },
-);
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- jest.mock factories cannot use imports
+jest.mock('@azure/functions-core', () => require('../support/functionsCore').recordingFunctionsCore(), { virtual: true });
 
 /** A starter that keeps instances in memory, as the durable client's store would. */
 class MemoryStarter implements GateStarter {
@@ -43,7 +31,7 @@ describe('nightlyPurge', () => {
     } finally {
       delete process.env.ACR_GUARD_PURGE_SCHEDULE;
     }
-    const { registered } = jest.requireMock('@azure/functions-core') as { registered: Array<{ name: string; bindings: Record<string, { type: string; schedule?: string }> }> };
+    const registered = registeredFunctions();
     // The last registration: this file's own import of the handler registered it once already, with the default.
     const timers = registered.filter((r) => r.name === 'nightlyPurge');
     const timer = timers.at(-1);

@@ -9,22 +9,10 @@ import { handleRotateTokens } from '../../src/functions/rotateTokens';
 import { isGuardError } from '../../src/core/errors';
 import { latestSecret, startArm, startKeyVault, startLogAnalytics, startSink, testCredential, type ArmStandIn, type KeyVaultStandIn, type LogAnalyticsStandIn, type SinkStandIn } from '../support/azureStandIns';
 import { testTlsMaterial } from '../support/httpsServer';
+import { registeredFunctions } from '../support/functionsCore';
 
-jest.mock(
-  '@azure/functions-core',
-  () => {
-    const registered: Array<{ name: string; bindings: Record<string, { type: string; schedule?: string }> }> = [];
-    return {
-      registered,
-      setProgrammingModel: () => undefined,
-      registerFunction: (metadata: { name: string; bindings: Record<string, { type: string; schedule?: string }> }) => {
-        registered.push(metadata);
-        return { dispose: () => undefined };
-      },
-    };
-  },
-  { virtual: true },
-);
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- jest.mock factories cannot use imports
+jest.mock('@azure/functions-core', () => require('../support/functionsCore').recordingFunctionsCore(), { virtual: true });
 
 const WORKSPACE = '0d5c3a1e-8b7f-4c2d-9e6a-5f4b3c2d1e0f';
 const SUB = '1f4b2c3d-5e6f-4a7b-8c9d-0e1f2a3b4c5d';
@@ -44,7 +32,7 @@ describe('timer triggers', () => {
     } finally {
       delete process.env.ACR_GUARD_ALERT_SCHEDULE;
     }
-    const { registered } = jest.requireMock('@azure/functions-core') as { registered: Array<{ name: string; bindings: Record<string, { type: string; schedule?: string }> }> };
+    const registered = registeredFunctions();
     const timers = Object.fromEntries(registered.filter((r) => ['alertQueries', 'rotateTokens'].includes(r.name)).map((r) => [r.name, Object.values(r.bindings).find((b) => b.type === 'timerTrigger')?.schedule]));
     expect(timers).toEqual({ alertQueries: '0 */10 * * * *', rotateTokens: '0 30 3 * * *' });
   });

@@ -13,24 +13,12 @@ import { Activities, ORCH_IMAGE_GATE } from '../../src/orchestrations/names';
 import { getGateServices, notYetVerifySignatures, setGateServices } from '../../src/orchestrations/services';
 import '../../src/orchestrations/register';
 import { MemoryAudit, MemoryRegistry, ScriptedSource, pending, ready } from '../support/durableGateFakes';
+import { registeredFunctions } from '../support/functionsCore';
 
 // A stand-in for the Functions host's core module, so the registrations in src/orchestrations/register.ts
 // are recorded instead of dropped in "test mode".
-jest.mock(
-  '@azure/functions-core',
-  () => {
-    const registered: string[] = [];
-    return {
-      registered,
-      setProgrammingModel: () => undefined,
-      registerFunction: (metadata: { name: string }) => {
-        registered.push(metadata.name);
-        return { dispose: () => undefined };
-      },
-    };
-  },
-  { virtual: true },
-);
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- jest.mock factories cannot use imports
+jest.mock('@azure/functions-core', () => require('../support/functionsCore').recordingFunctionsCore(), { virtual: true });
 
 const START = new Date('2025-06-01T12:00:00.000Z');
 const ACR = 'contoso.azurecr.io';
@@ -110,7 +98,7 @@ const LOW = { id: 'CVE-2011-3374', severity: 'low' as const, package: 'apt' };
 
 describe('imageGate orchestration', () => {
   it('registers the orchestration and every activity with the host', () => {
-    const { registered } = jest.requireMock('@azure/functions-core') as { registered: string[] };
+    const registered = registeredFunctions().map((r) => r.name);
     expect(registered).toEqual(expect.arrayContaining([ORCH_IMAGE_GATE, ...Object.values(Activities)]));
   });
 

@@ -1,0 +1,30 @@
+/**
+ * A stand-in for the Functions host's core module (`@azure/functions-core`, which only the host provides), so
+ * that registrations made at import time are recorded instead of dropped in "test mode". Use it from a
+ * `jest.mock('@azure/functions-core', () => require('../support/functionsCore').recordingFunctionsCore(), { virtual: true })`
+ * and read what was registered with `registeredFunctions()`.
+ */
+
+/** What a registration carried that the tests look at. */
+export interface RegisteredFunction {
+  name: string;
+  bindings: Record<string, { type: string; schedule?: string }>;
+}
+
+/** The module object jest hands to the code under test. */
+export function recordingFunctionsCore(): { registered: RegisteredFunction[]; setProgrammingModel: () => void; registerFunction: (metadata: RegisteredFunction) => { dispose: () => void } } {
+  const registered: RegisteredFunction[] = [];
+  return {
+    registered,
+    setProgrammingModel: () => undefined,
+    registerFunction: (metadata) => {
+      registered.push(metadata);
+      return { dispose: () => undefined };
+    },
+  };
+}
+
+/** Every function registered so far in this test file. */
+export function registeredFunctions(): RegisteredFunction[] {
+  return (jest.requireMock('@azure/functions-core') as { registered: RegisteredFunction[] }).registered;
+}
