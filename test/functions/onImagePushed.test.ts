@@ -7,7 +7,6 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InvocationContext } from '@azure/functions';
 import { handleImagePushed } from '../../src/functions/onImagePushed';
-import { loadPolicy } from '../../src/core/policy';
 import { gateInstanceId } from '../../src/core/reference';
 import { isGuardError } from '../../src/core/errors';
 import type { ImageId } from '../../src/core/types';
@@ -17,7 +16,7 @@ import { createRegistryClient } from '../../src/adapters/registry';
 import type { RegistryClient } from '../../src/adapters/ports';
 import { composeGateServices } from '../../src/compose';
 import { localGateStarter } from '../../src/local/localStarter';
-import { pushWithReport as pushSample } from '../support/pushSamples';
+import { pushWithReport as pushSample, reportsGatePolicy } from '../support/pushSamples';
 import { startRegistry } from '../../src/local/registryServer';
 
 const SAMPLE_EVENT = JSON.parse(readFileSync(join(__dirname, '../../samples/image-pushed.eventgrid.json'), 'utf8'));
@@ -55,16 +54,7 @@ describe('onImagePushed', () => {
   beforeAll(async () => {
     registry = await startRegistry();
     client = createRegistryClient({ host: registry.host, plainHttp: true });
-    policy = loadPolicy(
-      `version: 1
-registries: [{ host: "${registry.host}", apply: none }]
-gate:
-  - scope: "team/**"
-    vulnerabilities: { block: [critical, high], maxReportAge: 7d, sources: [reports], scanDeadline: 2m, pollInterval: 1m }
-    signatures: { required: false }
-`,
-      'test policy',
-    );
+    policy = reportsGatePolicy(registry.host);
   });
   afterAll(async () => {
     await registry?.stop();

@@ -10,7 +10,6 @@ import { handleRescan, handleRescanStatus, MAX_REPOSITORY_TAGS, parseRescanBody 
 import { handleVerdict } from '../../src/functions/verdicts';
 import { startGateOnce } from '../../src/functions/gateStarter';
 import { MAX_BODY_BYTES, type HttpAuthMode } from '../../src/functions/http';
-import { loadPolicy } from '../../src/core/policy';
 import { gateInstanceId } from '../../src/core/reference';
 import { MediaTypes, type ImageId, type Verdict } from '../../src/core/types';
 import type { Policy } from '../../src/core/policyTypes';
@@ -19,7 +18,7 @@ import { createRegistryClient } from '../../src/adapters/registry';
 import type { RegistryClient, RegistryClientFactory } from '../../src/adapters/ports';
 import { composeGateServices } from '../../src/compose';
 import { LocalGateRunner } from '../../src/local/gateRunner';
-import { pushWithReport as pushSample } from '../support/pushSamples';
+import { pushWithReport as pushSample, reportsGatePolicy } from '../support/pushSamples';
 import { startRegistry } from '../../src/local/registryServer';
 
 const ORIGIN = 'http://localhost:7071';
@@ -56,16 +55,7 @@ describe('HTTP rescan and verdicts', () => {
   beforeAll(async () => {
     registry = await startRegistry();
     client = createRegistryClient({ host: registry.host, plainHttp: true });
-    policy = loadPolicy(
-      `version: 1
-registries: [{ host: "${registry.host}", apply: none }]
-gate:
-  - scope: "team/**"
-    vulnerabilities: { block: [critical, high], maxReportAge: 7d, sources: [reports], scanDeadline: 2m, pollInterval: 1m }
-    signatures: { required: false }
-`,
-      'test policy',
-    );
+    policy = reportsGatePolicy(registry.host);
   });
   afterAll(async () => {
     await registry?.stop();

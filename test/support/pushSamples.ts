@@ -1,5 +1,7 @@
-/** Pushes a small image with a SARIF report attached as a referrer (clean, or with one critical CVE). */
+/** Test images with attached reports, and the policy that gates them on those reports. */
 import type { RegistryClient } from '../../src/adapters/ports';
+import { loadPolicy } from '../../src/core/policy';
+import type { Policy } from '../../src/core/policyTypes';
 import { MediaTypes, type ImageId } from '../../src/core/types';
 import { pushArtifact, pushImage } from '../../src/local/ociPush';
 import { sampleSarif } from '../../src/local/sampleReports';
@@ -16,4 +18,18 @@ export async function pushWithReport(client: RegistryClient, repository: string,
   });
   await pushArtifact(client, repository, { subject: { mediaType: pushed.mediaType, digest: pushed.digest, size: pushed.size }, artifactType: MediaTypes.sarif, blob: report, blobMediaType: MediaTypes.sarif });
   return { registry: client.host, repository, digest: pushed.digest };
+}
+
+/** A policy for `host` (applied nowhere) gating `team/**` on attached reports: critical and high block. */
+export function reportsGatePolicy(host: string): Policy {
+  return loadPolicy(
+    `version: 1
+registries: [{ host: "${host}", apply: none }]
+gate:
+  - scope: "team/**"
+    vulnerabilities: { block: [critical, high], maxReportAge: 7d, sources: [reports], scanDeadline: 2m, pollInterval: 1m }
+    signatures: { required: false }
+`,
+    'test policy',
+  );
 }
