@@ -13,8 +13,9 @@
  * 3. Tagged manifests: the `keep` most recent (by last update, else creation time) stay. The rest are
  *    candidates when the rule has `keep`, `olderThan` or `tagPattern`, they are older than `olderThan`, and
  *    EVERY tag matches `tagPattern` (deleting by digest removes all its tags, so one ineligible tag keeps it).
- * 4. Untagged manifests that no index lists: candidates only with `untagged: true`, older than `olderThan`, and
- *    untagged for at least {@link UNTAGGED_SETTLE_MS} (an index or tag of a push in flight may still come).
+ * 4. Untagged manifests that no index lists: candidates only with `untagged: true`, and older than `olderThan`.
+ *    Candidates of 3 and 4 pushed or changed less than {@link SETTLE_MS} ago stay (a push or its gate may still
+ *    be running).
  * 5. Untagged manifests that an index lists follow that index.
  * Then protection spreads to a fixed point: a kept index keeps every manifest it lists (nested indexes too);
  * a kept subject keeps its referrers; a kept referrer (locked, in use, listed by a kept index) keeps its subject. Everything else that
@@ -124,10 +125,10 @@ export interface PurgePlan {
 }
 
 /**
- * How long an untagged manifest that no index lists is left alone, whatever the rule: the time a push may take
- * to send the index or tag that will claim it.
+ * How long a manifest is left alone after it was pushed or changed, whatever the rule: the time a push may take
+ * to send the index or tag that will claim its parts, and its gate to finish.
  */
-export const UNTAGGED_SETTLE_MS = 3_600_000;
+export const SETTLE_MS = 3_600_000;
 
 /** Short form of a digest for reasons: `sha256:0123456789ab`. */
 export function shortDigest(digest: string): string {
@@ -224,12 +225,14 @@ export function planPurge(input: PlanInput): PurgePlan {
     return undefined;
   };
 
-  // An untagged manifest that no index lists may be part of a push still in flight: a multi-platform push
-  // sends its platform manifests before the index that lists them, and a push by digest comes before its tag.
+  // A manifest pushed or changed in the last hour may be part of a push still in flight (a multi-platform push
+  // sends its platform manifests before the index that lists them; a push by digest comes before its tag) or
+  // be in the middle of its own gate: whatever the rule, it is not deleted yet.
   const settleCheck = (m: ManifestRecord): Decision | undefined => {
     const t = manifestTime(m);
-    if (t !== undefined && nowMs - t < UNTAGGED_SETTLE_MS) {
-      return { action: 'keep', reason: 'too-recent', detail: `untagged for less than ${formatAge(UNTAGGED_SETTLE_MS)}: the index or tag of a push still in flight may not have arrived yet` };
+    if (t !== undefined && nowMs - t < SETTLE_MS) {
+      const why = m.tags.length === 0 ? 'the index or tag of a push still in flight may not have arrived yet' : 'its push or its gate may still be running';
+      return { action: 'keep', reason: 'too-recent', detail: `pushed or changed less than ${formatAge(SETTLE_MS)} ago: ${why}` };
     }
     return undefined;
   };
@@ -256,7 +259,7 @@ export function planPurge(input: PlanInput): PurgePlan {
         if (rule.keep !== undefined) parts.push(`beyond the ${rule.keep} most recent tagged`);
         if (rule.olderThanMs !== undefined) parts.push(`older than ${formatAge(rule.olderThanMs)}`);
         if (rule.tagPattern !== undefined) parts.push(`every tag matches ${rule.tagPattern}`);
-        decision = ageCheck(m) ?? { action: 'delete', reason: 'rule', detail: `${label}: ${parts.join(', ')}` };
+        decision = ageCheck(m) ?? settleCheck(m) ?? { action: 'delete', reason: 'rule', detail: `${label}: ${parts.join(', ')}` };
       }
     } else if (parents.has(d)) decision = { action: 'follow' };
     else if (rule.untagged === true) {

@@ -53,8 +53,20 @@ describe('planPurge: the rules', () => {
     const settled: ManifestRecord = { digest: dg(2), tags: [], mediaType: MediaTypes.ociManifest, createdMs: NOW - HOUR - 1 };
     const plan = planPurge({ repository: 'app', manifests: [fresh, settled], rule: rule({ untagged: true }), inUse: [], nowMs: NOW });
     expect(decision(plan, 1)).toBe('keep:too-recent');
-    expect(plan.keeps.find((k) => k.digest === dg(1))?.detail).toMatch(/^untagged for less than 1h/);
+    expect(plan.keeps.find((k) => k.digest === dg(1))?.detail).toMatch(/^pushed or changed less than 1h ago: the index or tag/);
     expect(decision(plan, 2)).toBe('delete:untagged');
+  });
+
+  it('leaves a tagged manifest pushed or retagged in the last hour, even beyond keep: its push or its gate may still be running', () => {
+    const HOUR = 3_600_000;
+    const burst = [1, 2, 3].map((i) => ({ digest: dg(i), tags: [`pr-${i}`], mediaType: MediaTypes.ociManifest, createdMs: NOW - i * 60_000 }));
+    const retagged: ManifestRecord = { digest: dg(4), tags: ['pr-4'], mediaType: MediaTypes.ociManifest, createdMs: NOW - 90 * DAY, updatedMs: NOW - 5 * 60_000 };
+    const settled: ManifestRecord = { digest: dg(5), tags: ['pr-5'], mediaType: MediaTypes.ociManifest, createdMs: NOW - HOUR - 1 };
+    const plan = planPurge({ repository: 'app', manifests: [...burst, retagged, settled], rule: rule({ keep: 1, tagPattern: '^pr-' }), inUse: [], nowMs: NOW });
+    expect(decision(plan, 1)).toBe('keep:within-keep');
+    expect([2, 3, 4].map((i) => decision(plan, i))).toEqual(['keep:too-recent', 'keep:too-recent', 'keep:too-recent']);
+    expect(plan.keeps.find((k) => k.digest === dg(2))?.detail).toMatch(/^pushed or changed less than 1h ago: its push or its gate/);
+    expect(decision(plan, 5)).toBe('delete:rule');
   });
 
   it('a rule with only untagged selects no tagged manifest', () => {
