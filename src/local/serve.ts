@@ -32,7 +32,7 @@ import { composeGateServices } from '../compose';
 import type { SignatureTrust } from '../adapters/signatureVerifier';
 import { handleRescan, handleRescanStatus, verdictPath } from '../functions/rescan';
 import { handleVerdict } from '../functions/verdicts';
-import { AppRoles, HttpRefusal, MAX_BODY_BYTES, errorResponse, jsonResponse, readJsonBody, requireRole, type HttpAuthMode } from '../functions/http';
+import { AppRoles, HttpRefusal, MAX_BODY_BYTES, answer, errorResponse, jsonResponse, readJsonBody, requireRole, type HttpAuthMode } from '../functions/http';
 import { inUseConfig } from '../config';
 import { inUseLookupFor } from '../adapters/inUseLookup';
 import type { PurgeSummary } from '../core/purge/summary';
@@ -41,8 +41,7 @@ import { FileHistoryStore } from './fileHistoryStore';
 import { LocalGateRunner } from './gateRunner';
 import { MAX_NOTIFICATION_BYTES, checkNotificationHeaders, receiveNotification } from './notifications';
 import { startLocalTimers } from './localTimers';
-import { runPurgeLocally } from './localPurge';
-import { latestPurgeSummaryOf } from './purgeSummaries';
+import { latestPurgeSummaryOf, runPurgeLocally } from './localPurge';
 
 /** Options of {@link startService}. */
 export interface ServeOptions {
@@ -237,8 +236,8 @@ export async function startService(options: ServeOptions): Promise<LocalService>
     return done;
   };
   /** `POST /api/purge` with `{ "dryRun": true|false }`: runs retention now and answers with the summaries. */
-  const handlePurge = async (request: HttpRequest): Promise<HttpResponseInit> => {
-    try {
+  const handlePurge = (request: HttpRequest): Promise<HttpResponseInit> =>
+    answer(async () => {
       requireRole(request, auth, [AppRoles.purge]);
       const body = await readJsonBody(request);
       if (typeof body !== 'object' || body === null || Array.isArray(body) || Object.keys(body).some((k) => k !== 'dryRun')) {
@@ -249,11 +248,7 @@ export async function startService(options: ServeOptions): Promise<LocalService>
       const running = runPurge(dryRun, 'manual');
       if (!running) return errorResponse(409, 'CONFLICT', `a ${dryRun ? 'real purge' : 'dry run'} is running; ask again when it has finished`);
       return jsonResponse(200, { summaries: await running });
-    } catch (err) {
-      if (err instanceof HttpRefusal) return err.response;
-      throw err;
-    }
-  };
+    }, log);
   const page = pageDir();
   let origin = '';
   const allowedHosts = new Set<string>();
