@@ -17,7 +17,7 @@ import { composeGateServices } from '../src/compose';
 import { startRegistry } from '../src/local/registryServer';
 import { pushArtifact, pushImage } from '../src/local/ociPush';
 import { sampleSarif } from '../src/local/sampleReports';
-import { runGateLocally } from '../src/local/localGate';
+import { runGateLocally } from '../src/local/gateRunner';
 import { intFromEnv } from './benchEnv';
 
 const ACCEPT = [MediaTypes.ociManifest, MediaTypes.ociIndex, MediaTypes.dockerManifest, MediaTypes.dockerManifestList].join(', ');

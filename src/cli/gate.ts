@@ -15,7 +15,7 @@ import type { ImageId } from '../core/types';
 import { FileAuditStore, MemoryAuditStore } from '../adapters/auditStore';
 import { composeGateServices } from '../compose';
 import { loadSignatureTrust } from '../adapters/trustStoreFiles';
-import { runGateLocally } from '../local/localGate';
+import { runGateLocally } from '../local/gateRunner';
 import type { GateOutcome } from '../orchestrations/imageGate';
 import { ExitCodes, UsageError, outputFormat, parseCommandArgs } from './args';
 import { isLoopbackHost } from '../local/loopback';

@@ -16,7 +16,7 @@ import { composeGateServices } from '../compose';
 import { startRegistry } from './registryServer';
 import { pushArtifact, pushImage, pushIndex } from './ociPush';
 import { sampleCycloneDx, sampleSarif, type SampleVulnerability } from './sampleReports';
-import { runGateLocally } from './localGate';
+import { runGateLocally } from './gateRunner';
 
 /** The demo's policy: the loopback registry, reports as the findings source, promotion into `release/…`. */
 export function demoPolicyYaml(registryHost: string): string {

@@ -25,6 +25,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type * as df from 'durable-functions';
+import { SILENT_ACTIVITY_CONTEXT, type ActivityContext } from '../orchestrations/services';
 
 // ---- durable-functions internals (untyped deep imports; esbuild bundles them from these literal paths) ----
 
@@ -386,7 +387,9 @@ export interface RunOrchestrationOptions {
   name: string;
   orchestrator: (context: df.OrchestrationContext) => Generator<unknown, unknown, unknown>;
   /** Activity functions by name: JSON in, JSON out; a throw is a failed attempt. */
-  activities: Readonly<Record<string, (input: never) => Promise<unknown>>>;
+  activities: Readonly<Record<string, (input: never, context: ActivityContext) => Promise<unknown>>>;
+  /** The context every activity gets (its log); default: lines are dropped. */
+  activityContext?: ActivityContext;
   /**
    * Orchestrators the orchestration may call as sub-orchestrations, by name. Each runs through this driver
    * with the same activities, orchestrators, timer mode and history store; a failed sub-orchestration is a
@@ -640,6 +643,7 @@ class OrchestrationRun {
       name,
       orchestrator,
       activities: this.options.activities,
+      activityContext: this.options.activityContext,
       orchestrators: this.options.orchestrators,
       instanceId: String(created.InstanceId),
       input,
@@ -668,7 +672,7 @@ class OrchestrationRun {
     const input = scheduled.Input === undefined ? undefined : JSON.parse(scheduled.Input);
     const run = async (): Promise<unknown> => {
       if (!fn) throw new Error(`activity "${name}" is not registered with the local durable driver`);
-      return fn(input as never);
+      return fn(input as never, this.options.activityContext ?? SILENT_ACTIVITY_CONTEXT);
     };
     run().then(
       (result) => this.finish(id, { events: [makeEvent('TaskCompletedEvent', -1, this.clock, { taskScheduledId: id, result: JSON.stringify(result ?? null) })] }),

@@ -1,21 +1,37 @@
 /**
- * The local service's orchestration runner: starts `imageGate` instances in this process through the local
- * durable driver (the real orchestrator, replayed), keeps every history in a {@link HistoryStore} (on disk
- * for the service), and on start-up resumes every instance whose history has no `ExecutionCompleted`.
+ * The one local orchestration runner (the CLI, the local service, the demo, the benchmarks and the tests all
+ * use it): it hosts `imageGate`, `registryPurge` and `repositoryPurge` in this process through the local
+ * durable driver (the real orchestrators, replayed), with the activities built from the services it is given.
+ *
+ * Started gates are tracked: every history is kept in a {@link HistoryStore} (on disk for the service), and on
+ * start-up {@link LocalGateRunner.resume} resumes every instance whose history has no `ExecutionCompleted`.
  * It is the local stand-in for the Durable Task backend: the triggers talk to it through the same
- * {@link GateStatusStarter} interface as to the durable client in Azure.
+ * {@link GateStatusStarter} interface as to the durable client in Azure. {@link LocalGateRunner.run} runs one
+ * orchestration to completion instead (the CLI's gate, a purge).
  *
  * One process owns a history directory at a time. An activity that was running when the process died is run
  * again on resume (Durable's at-least-once activity semantics); the orchestration itself completes once.
  */
 import type { GateStatusStarter, InstanceState, InstanceStatus } from '../functions/gateStarter';
-import type { GateInput } from '../orchestrations/imageGate';
-import { imageGateOrchestrator } from '../orchestrations/imageGate';
+import { gateInstanceId } from '../core/reference';
+import type { ImageId } from '../core/types';
+import { imageGateOrchestrator, type GateInput, type GateOutcome } from '../orchestrations/imageGate';
 import { gateActivities } from '../orchestrations/activities';
 import { purgeActivities } from '../orchestrations/purgeActivities';
-import { ORCH_IMAGE_GATE } from '../orchestrations/names';
-import { setGateServices, type GateServices } from '../orchestrations/services';
-import { EventType, MemoryHistoryStore, runOrchestration, type HistoryEvent, type HistoryStore } from './durableDriver';
+import { registryPurgeOrchestrator, repositoryPurgeOrchestrator, type RegistryPurgeInput, type RegistryPurgeOutput } from '../orchestrations/purge';
+import { ORCH_IMAGE_GATE, ORCH_REGISTRY_PURGE, ORCH_REPOSITORY_PURGE } from '../orchestrations/names';
+import type { ActivityContext, GateServices } from '../orchestrations/services';
+import { EventType, MemoryHistoryStore, runOrchestration, type HistoryEvent, type HistoryStore, type OrchestrationResult } from './durableDriver';
+
+/** The orchestrators the local runner hosts, by their registered names. */
+const ORCHESTRATORS = {
+  [ORCH_IMAGE_GATE]: imageGateOrchestrator,
+  [ORCH_REGISTRY_PURGE]: registryPurgeOrchestrator,
+  [ORCH_REPOSITORY_PURGE]: repositoryPurgeOrchestrator,
+} as const;
+
+/** A name of an orchestration the local runner hosts. */
+export type LocalOrchestration = keyof typeof ORCHESTRATORS;
 
 /** A history store that can list its instances (needed to resume after a restart). */
 export type ListableHistoryStore = HistoryStore & { list(): Promise<string[]> };
@@ -75,10 +91,30 @@ export class LocalGateRunner implements GateStatusStarter {
   private readonly instances = new Map<string, GateInstance>();
   private readonly running = new Map<string, Promise<void>>();
   private readonly history: ListableHistoryStore;
+  /** The activities of every hosted orchestration, built once over this runner's services. */
+  private readonly activities: ReturnType<typeof gateActivities> & ReturnType<typeof purgeActivities>;
+  private readonly activityContext: ActivityContext;
   private stopped = false;
 
   constructor(private readonly options: LocalGateRunnerOptions) {
     this.history = options.history ?? new ListableMemoryHistoryStore();
+    // A push runs its repository's retention after the verdict: the gate needs the purge's activities too.
+    this.activities = { ...gateActivities(options.services), ...purgeActivities(options.services) };
+    const log = options.log ?? (() => undefined);
+    this.activityContext = { log: (...args) => log(args.map(String).join(' ')), warn: (...args) => log(args.map(String).join(' ')) };
+  }
+
+  /**
+   * Runs one orchestration to completion, untracked (its history is kept only in `history` when given);
+   * throws when the orchestration failed.
+   */
+  async run(options: { name: LocalOrchestration; instanceId: string; input: unknown; startTime?: Date; history?: HistoryStore }): Promise<{ output: unknown; result: OrchestrationResult }> {
+    const result = await runOrchestration({
+      ...this.driverOptions(options.name, options.instanceId, options.input, options.startTime ?? (this.options.now ?? (() => new Date()))()),
+      history: options.history,
+    });
+    if (result.status !== 'Completed') throw new Error(`${options.name} ${options.instanceId} failed: ${result.error ?? 'unknown error'}`);
+    return { output: result.output, result };
   }
 
   /** Loads every saved instance and resumes the unfinished ones; resolves to the ids resumed. */
@@ -110,7 +146,7 @@ export class LocalGateRunner implements GateStatusStarter {
   }
 
   async start(orchestrator: string, instanceId: string, input: unknown): Promise<void> {
-    if (orchestrator !== ORCH_IMAGE_GATE) throw new Error(`the local runner runs ${ORCH_IMAGE_GATE} only, not ${orchestrator}`);
+    if (orchestrator !== ORCH_IMAGE_GATE) throw new Error(`the local runner tracks started ${ORCH_IMAGE_GATE} instances only, not ${orchestrator} (use run())`);
     // Like the Durable client: a second start of a running instance does not start a second run.
     if (this.running.has(instanceId)) return;
     this.launch(instanceId, input as GateInput);
@@ -136,22 +172,27 @@ export class LocalGateRunner implements GateStatusStarter {
     if (!this.stopped) this.options.onChange?.({ ...instance });
   }
 
+  /** What the driver needs to run `name` with this runner's activities, orchestrators and timer mode. */
+  private driverOptions(name: LocalOrchestration, instanceId: string, input: unknown, startTime: Date) {
+    return {
+      name,
+      orchestrator: ORCHESTRATORS[name],
+      orchestrators: ORCHESTRATORS,
+      activities: this.activities,
+      activityContext: this.activityContext,
+      instanceId,
+      input,
+      startTime,
+      timers: this.options.timers ?? 'real',
+    } as const;
+  }
+
   private launch(instanceId: string, input: GateInput): void {
-    // Activities find their services in the process-wide container (as on a Functions worker); set when a
-    // gate starts, so a runner that never runs one (a service that failed to start) changes nothing.
-    setGateServices(this.options.services);
     const now = (this.options.now ?? (() => new Date()))();
     const current = this.instances.get(instanceId);
     this.update({ ...(current ?? { createdTime: now.toISOString() }), instanceId, runtimeStatus: 'Running', input, lastUpdatedTime: now.toISOString() });
     const run = runOrchestration({
-      name: ORCH_IMAGE_GATE,
-      orchestrator: imageGateOrchestrator,
-      // The gate's activities and the purge's: a push runs its repository's retention after the verdict.
-      activities: { ...gateActivities, ...purgeActivities },
-      instanceId,
-      input,
-      startTime: now,
-      timers: this.options.timers ?? 'real',
+      ...this.driverOptions(ORCH_IMAGE_GATE, instanceId, input, now),
       history: this.history,
       onEvent: (event) => {
         if (event.kind !== 'customStatus') return;
@@ -173,4 +214,45 @@ export class LocalGateRunner implements GateStatusStarter {
     const tracked = run.finally(() => this.running.delete(instanceId));
     this.running.set(instanceId, tracked);
   }
+}
+
+/** Options for {@link runGateLocally}. */
+export interface LocalGateOptions {
+  image: ImageId;
+  tag?: string;
+  trigger: GateInput['trigger'];
+  dryRun?: boolean;
+  services: GateServices;
+  /** `real` waits for durable timers (the CLI); `virtual` fires them at once, advancing orchestration time (tests). */
+  timers?: 'real' | 'virtual';
+  /** Orchestration start time; defaults to the wall clock (this is the edge, not the orchestrator). */
+  startTime?: Date;
+  /** Instance id; defaults to the digest-derived gate id. */
+  instanceId?: string;
+  log?: (line: string) => void;
+}
+
+/** Gates one image to completion with a runner of its own; throws when the orchestration itself failed. */
+export async function runGateLocally(options: LocalGateOptions): Promise<GateOutcome> {
+  const runner = new LocalGateRunner({ services: options.services, timers: options.timers ?? 'real', log: options.log });
+  const input: GateInput = { image: options.image, tag: options.tag, trigger: options.trigger, dryRun: options.dryRun };
+  const { output } = await runner.run({ name: ORCH_IMAGE_GATE, instanceId: options.instanceId ?? gateInstanceId(options.image), input, startTime: options.startTime });
+  return output as GateOutcome;
+}
+
+/** Options for {@link runPurgeLocally}. */
+export interface LocalPurgeOptions {
+  input: RegistryPurgeInput;
+  services: GateServices;
+  instanceId: string;
+  startTime: Date;
+  timers?: 'real' | 'virtual';
+  history?: HistoryStore;
+}
+
+/** Runs one `registryPurge` (and its `repositoryPurge` sub-orchestrations) to completion with a runner of its own. */
+export async function runPurgeLocally(options: LocalPurgeOptions): Promise<{ output: RegistryPurgeOutput; result: OrchestrationResult }> {
+  const runner = new LocalGateRunner({ services: options.services, timers: options.timers ?? 'virtual' });
+  const { output, result } = await runner.run({ name: ORCH_REGISTRY_PURGE, instanceId: options.instanceId, input: options.input, startTime: options.startTime, history: options.history });
+  return { output: output as RegistryPurgeOutput, result };
 }

@@ -41,7 +41,9 @@ import { FileHistoryStore } from './fileHistoryStore';
 import { LocalGateRunner } from './gateRunner';
 import { MAX_NOTIFICATION_BYTES, checkNotificationHeaders, receiveNotification } from './notifications';
 import { startLocalTimers } from './localTimers';
-import { latestPurgeSummaryOf, runPurgeLocally } from './localPurge';
+import { latestPurgeSummaryOf } from './localPurge';
+import type { RegistryPurgeOutput } from '../orchestrations/purge';
+import { ORCH_REGISTRY_PURGE } from '../orchestrations/names';
 
 /** Options of {@link startService}. */
 export interface ServeOptions {
@@ -224,8 +226,10 @@ export async function startService(options: ServeOptions): Promise<LocalService>
     const now = new Date();
     // The real registryPurge orchestration (and its repositoryPurge sub-orchestrations), replayed in memory:
     // a purge cut short by a restart is simply run again next time, so its history need not survive.
-    const done = runPurgeLocally({ input: { dryRun, trigger }, services, instanceId: `purge-local-${now.toISOString().replace(/[^0-9]/g, '')}`, startTime: now, timers: 'real' })
-      .then(({ output }) => {
+    const done = runner
+      .run({ name: ORCH_REGISTRY_PURGE, input: { dryRun, trigger }, instanceId: `purge-local-${now.toISOString().replace(/[^0-9]/g, '')}`, startTime: now })
+      .then(({ output: raw }) => {
+        const output = raw as RegistryPurgeOutput;
         if (output.error) throw new GuardError(ErrorCodes.UPSTREAM, `purge: ${output.error}`);
         return output.summaries;
       })

@@ -25,7 +25,7 @@ import {
 } from '../core/types';
 import type { RegistryClient } from '../adapters/ports';
 import { Activities } from './names';
-import { getGateServices } from './services';
+import { SILENT_ACTIVITY_CONTEXT, type ActivityContext, type GateServices } from './services';
 
 /** A permanent failure of an activity, as data. */
 export interface ActivityFailure {
@@ -73,9 +73,9 @@ export interface GateContext {
 }
 
 /** Reads the policy for an image: allowlist, gate rule, sources, apply mode, wait times. */
-export async function loadGateContext(input: LoadGateContextInput): Promise<GateContext | ActivityFailure> {
+export async function loadGateContext(services: GateServices, input: LoadGateContextInput): Promise<GateContext | ActivityFailure> {
   return permanentAsData(async () => {
-    const policy = getGateServices().policy();
+    const policy = services.policy();
     const { registry, repository } = input.image;
     const rule = findGateRule(policy, repository);
     const applyMode = applyModeFor(policy, registry, rule);
@@ -160,10 +160,10 @@ function plainManifest(m: ResolvedManifest): ResolvedManifest {
 }
 
 /** Fetches the pushed manifest by digest and classifies it. */
-export async function resolveManifest(input: { image: ImageId }): Promise<ResolvedImage | ActivityFailure> {
+export async function resolveManifest(services: GateServices, input: { image: ImageId }): Promise<ResolvedImage | ActivityFailure> {
   return permanentAsData(async () => {
     const { image } = input;
-    const manifest = plainManifest(await getGateServices().registry(image.registry).getManifest(image.repository, image.digest));
+    const manifest = plainManifest(await services.registry(image.registry).getManifest(image.repository, image.digest));
     if (isArtifact(manifest)) return { ok: true as const, kind: 'artifact' as const, manifest, platforms: [] };
     if (INDEX_TYPES.has(manifest.mediaType)) {
       const platforms = manifest.children.filter((c) => !isAttestation(c)).map((c) => ({ digest: c.digest, platform: platformLabel(c.platform) }));
@@ -189,15 +189,18 @@ export interface CollectFindingsInput {
  * Asks one findings source about one manifest. Never reports a permanent failure as a failure: a source that
  * errs gives a `status: 'error'` result, which the decision treats as inconclusive (never clean).
  */
-export async function collectFindings(input: CollectFindingsInput): Promise<FindingsResult> {
-  const source = getGateServices().sources.find((s) => s.name === input.source);
+export async function collectFindings(services: GateServices, input: CollectFindingsInput, context: ActivityContext = SILENT_ACTIVITY_CONTEXT): Promise<FindingsResult> {
+  const source = services.sources.find((s) => s.name === input.source);
   if (!source) {
     return { source: input.source, status: 'error', code: ErrorCodes.UNSUPPORTED, detail: `findings source "${input.source}" is not configured in this deployment` };
   }
   try {
     return await source.collect({ image: input.image, maxReportAgeMs: input.maxReportAgeMs, nowMs: input.nowMs });
   } catch (err) {
-    if (isGuardError(err) && err.code !== ErrorCodes.TRANSIENT) return { source: input.source, status: 'error', code: err.code, detail: err.message };
+    if (isGuardError(err) && err.code !== ErrorCodes.TRANSIENT) {
+      context.warn(`collectFindings: ${input.source} for ${input.image.repository}@${input.image.digest}: ${err.code}: ${err.message}`);
+      return { source: input.source, status: 'error', code: err.code, detail: err.message };
+    }
     throw err;
   }
 }
@@ -213,11 +216,12 @@ export interface VerifySignaturesActivityInput {
 }
 
 /** Verifies the signatures of the pushed manifest; a permanent error is an inconclusive result, never a pass. */
-export async function verifySignatures(input: VerifySignaturesActivityInput): Promise<SignatureResult> {
+export async function verifySignatures(services: GateServices, input: VerifySignaturesActivityInput, context: ActivityContext = SILENT_ACTIVITY_CONTEXT): Promise<SignatureResult> {
   try {
-    return await getGateServices().verifySignatures(input);
+    return await services.verifySignatures(input);
   } catch (err) {
     if (isGuardError(err) && err.code !== ErrorCodes.TRANSIENT) {
+      context.warn(`verifySignatures: ${input.image.repository}@${input.image.digest}: ${err.code}: ${err.message}`);
       return { status: 'inconclusive', reason: `signature verification failed to run: ${err.code}: ${err.message}`, signatures: [] };
     }
     throw err;
@@ -248,8 +252,8 @@ export type DecideActivityInput =
     };
 
 /** Decides with the current policy (pure core); or builds the fail-closed block verdict. */
-export async function decideActivity(input: DecideActivityInput): Promise<Verdict> {
-  const policy = getGateServices().policy();
+export async function decideActivity(services: GateServices, input: DecideActivityInput): Promise<Verdict> {
+  const policy = services.policy();
   const now = new Date(input.now);
   if ('blocked' in input) return blockedVerdict({ policy, image: input.image, tag: input.tag, now, check: input.blocked });
   return decide({
@@ -339,7 +343,7 @@ async function copyByDigest(client: RegistryClient, from: string, target: string
  * quarantine: `Passed` on release, `Quarantined` (with the reasons) on block. promote: copy into the release
  * repository on release; nothing on block. none: nothing. Dry run: nothing, and says what it would have done.
  */
-export async function applyVerdict(input: ApplyVerdictInput): Promise<ApplyResult> {
+export async function applyVerdict(services: GateServices, input: ApplyVerdictInput, context: ActivityContext = SILENT_ACTIVITY_CONTEXT): Promise<ApplyResult> {
   let plan: ApplyPlan;
   try {
     plan = planApply(input);
@@ -350,7 +354,7 @@ export async function applyVerdict(input: ApplyVerdictInput): Promise<ApplyResul
   if (input.dryRun) return { mode: 'dry-run', ok: true, detail: `dry run (${input.mode}): would apply ${plan.detail}` };
   const { image } = input.verdict;
   const result = await permanentAsData(async () => {
-    const client = getGateServices().registry(image.registry);
+    const client = services.registry(image.registry);
     if (plan.kind === 'attributes') await client.setManifestAttributes(image.repository, image.digest, plan.attributes);
     if (plan.kind === 'promote') {
       await copyByDigest(client, image.repository, plan.target, image.digest);
@@ -361,7 +365,9 @@ export async function applyVerdict(input: ApplyVerdictInput): Promise<ApplyResul
     }
     return { mode: input.mode, ok: true, detail: plan.detail } satisfies ApplyResult;
   });
-  return 'code' in result && result.ok === false ? { mode: input.mode, ok: false, code: result.code, detail: result.detail } : (result as ApplyResult);
+  const applied: ApplyResult = 'code' in result && result.ok === false ? { mode: input.mode, ok: false, code: result.code, detail: result.detail } : (result as ApplyResult);
+  context.log(`applyVerdict: ${image.repository}@${image.digest} ${input.verdict.decision}: ${applied.ok ? 'applied' : `not applied (${applied.code})`}: ${applied.detail}`);
+  return applied;
 }
 
 // ---- recordVerdict ----
@@ -372,24 +378,30 @@ export async function applyVerdict(input: ApplyVerdictInput): Promise<ApplyResul
  * gate's verdict is deterministic (decided at orchestration time), so the latest verdict of the image being
  * this one means the write happened: it is not appended twice.
  */
-export async function recordVerdict(input: { verdict: Verdict }): Promise<{ ok: true } | ActivityFailure> {
+export async function recordVerdict(services: GateServices, input: { verdict: Verdict }, context: ActivityContext = SILENT_ACTIVITY_CONTEXT): Promise<{ ok: true } | ActivityFailure> {
   return permanentAsData(async () => {
-    const { audit } = getGateServices();
+    const { audit } = services;
     const v = input.verdict;
     const latest = await audit.latestVerdict(v.image);
     const same = latest !== undefined && latest.decidedAt === v.decidedAt && latest.decision === v.decision && latest.summary === v.summary && latest.policy?.hash === v.policy?.hash;
     if (!same) await audit.recordVerdict(v);
+    else context.log(`recordVerdict: ${v.image.repository}@${v.image.digest}: this verdict is already the latest (an activity retry); not appended again`);
     return { ok: true as const };
   });
 }
 
-/** Every activity of `imageGate` by its registered name (the local driver runs them from here). */
-export const gateActivities = {
-  [Activities.loadGateContext]: loadGateContext,
-  [Activities.resolveManifest]: resolveManifest,
-  [Activities.collectFindings]: collectFindings,
-  [Activities.verifySignatures]: verifySignatures,
-  [Activities.decide]: decideActivity,
-  [Activities.applyVerdict]: applyVerdict,
-  [Activities.recordVerdict]: recordVerdict,
-} as const;
+/**
+ * The activities of `imageGate` over `services`, by their registered names: what a host registers (Azure) or
+ * hands to the local durable driver. Each handler gets the JSON input and the invocation's context (its log).
+ */
+export function gateActivities(services: GateServices) {
+  return {
+    [Activities.loadGateContext]: (input: LoadGateContextInput, _context: ActivityContext) => loadGateContext(services, input),
+    [Activities.resolveManifest]: (input: { image: ImageId }, _context: ActivityContext) => resolveManifest(services, input),
+    [Activities.collectFindings]: (input: CollectFindingsInput, context: ActivityContext) => collectFindings(services, input, context),
+    [Activities.verifySignatures]: (input: VerifySignaturesActivityInput, context: ActivityContext) => verifySignatures(services, input, context),
+    [Activities.decide]: (input: DecideActivityInput, _context: ActivityContext) => decideActivity(services, input),
+    [Activities.applyVerdict]: (input: ApplyVerdictInput, context: ActivityContext) => applyVerdict(services, input, context),
+    [Activities.recordVerdict]: (input: { verdict: Verdict }, context: ActivityContext) => recordVerdict(services, input, context),
+  } as const;
+}

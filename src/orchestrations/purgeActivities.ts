@@ -1,6 +1,6 @@
 /**
  * The purge's activities (nightly `registryPurge` / `repositoryPurge`, and the gate's per-push retention step):
- * JSON in, JSON out, over the same services as the gate. A transient failure (listing, in-use lookup) is
+ * JSON in, JSON out, over the services they are built with ({@link purgeActivities}). A transient failure (listing, in-use lookup) is
  * thrown so Durable retries it; every other outcome, failures included, comes back as data.
  */
 import { ErrorCodes, GuardError } from '../core/errors';
@@ -8,7 +8,7 @@ import { findRetentionRule, isRegistryAllowed } from '../core/policy';
 import type { RepositoryOutcome, PurgeSummary } from '../core/purge/summary';
 import { purgeRepository, repositoriesToPurge } from '../jobs/purge';
 import { PurgeActivities } from './names';
-import { getGateServices } from './services';
+import { SILENT_ACTIVITY_CONTEXT, type ActivityContext, type PurgeServices } from './services';
 import type { InUseLookup } from '../adapters/ports';
 
 /** Input of {@link listPurgeTargets}: one registry, or every allowlisted registry when absent. */
@@ -22,8 +22,7 @@ export interface PurgeTargets {
 }
 
 /** Lists the repositories each registry's retention rules cover. A catalog failure throws (retried). */
-export async function listPurgeTargets(input: ListTargetsInput): Promise<PurgeTargets> {
-  const services = getGateServices();
+export async function listPurgeTargets(services: PurgeServices, input: ListTargetsInput): Promise<PurgeTargets> {
   const policy = services.policy();
   if (policy.retention.length === 0) return { registries: [] };
   const hosts = input.registry ? [input.registry] : policy.registries.map((r) => r.host);
@@ -55,21 +54,20 @@ export interface PurgeRepositoryInput {
 export const NIGHTLY_IN_USE_MAX_AGE_MS = 120_000;
 
 /** The nightly `repositoryPurge` step: {@link purgeOneRepository} with a shared in-use answer. */
-export function purgeRepositoryActivity(input: PurgeRepositoryInput): Promise<RepositoryOutcome> {
-  return purgeOneRepository(input, NIGHTLY_IN_USE_MAX_AGE_MS);
+export function purgeRepositoryActivity(services: PurgeServices, input: PurgeRepositoryInput, context: ActivityContext = SILENT_ACTIVITY_CONTEXT): Promise<RepositoryOutcome> {
+  return purgeOneRepository(services, input, NIGHTLY_IN_USE_MAX_AGE_MS, context);
 }
 
 /** The gate's per-push retention step: {@link purgeOneRepository} with a fresh in-use answer. */
-export function gateRetentionActivity(input: PurgeRepositoryInput): Promise<RepositoryOutcome> {
-  return purgeOneRepository(input, 0);
+export function gateRetentionActivity(services: PurgeServices, input: PurgeRepositoryInput, context: ActivityContext = SILENT_ACTIVITY_CONTEXT): Promise<RepositoryOutcome> {
+  return purgeOneRepository(services, input, 0, context);
 }
 
 /**
  * Plans and executes one repository's retention with the policy's rule. Throws `TRANSIENT` when listing or the
  * in-use lookup failed transiently (Durable retries the whole repository: a fresh listing, a fresh plan).
  */
-async function purgeOneRepository(input: PurgeRepositoryInput, inUseMaxAgeMs: number): Promise<RepositoryOutcome> {
-  const services = getGateServices();
+async function purgeOneRepository(services: PurgeServices, input: PurgeRepositoryInput, inUseMaxAgeMs: number, context: ActivityContext): Promise<RepositoryOutcome> {
   const policy = services.policy();
   const rule = findRetentionRule(policy, input.repository);
   if (!rule) return { repository: input.repository, rule: '', status: 'skipped', deleted: 0, alreadyGone: 0, failed: 0, notAttempted: 0, bytesFreed: 0, sizeUnknown: 0, keptByReason: {}, error: { code: 'NO_RULE', detail: `no retention rule covers ${input.repository}; nothing was purged` } };
@@ -82,6 +80,7 @@ async function purgeOneRepository(input: PurgeRepositoryInput, inUseMaxAgeMs: nu
     dryRun: input.dryRun,
     protect: input.protect,
   });
+  context.log(`purge ${input.registry}/${input.repository}${input.dryRun ? ' (dry run)' : ''}: ${outcome.status}, ${outcome.deleted} deleted, ${outcome.failed} failed`);
   if ((outcome.status === 'failed' || outcome.status === 'skipped') && outcome.error?.code === ErrorCodes.TRANSIENT) {
     throw new GuardError(ErrorCodes.TRANSIENT, outcome.error.detail);
   }
@@ -93,15 +92,17 @@ function withMaxAge(lookup: InUseLookup, maxAgeMs: number): InUseLookup {
 }
 
 /** Records a purge run's summary in the audit store. */
-export async function recordPurgeSummaryActivity(input: { summary: PurgeSummary }): Promise<{ ok: true }> {
-  await getGateServices().audit.recordPurgeSummary(input.summary);
+export async function recordPurgeSummaryActivity(services: PurgeServices, input: { summary: PurgeSummary }): Promise<{ ok: true }> {
+  await services.audit.recordPurgeSummary(input.summary);
   return { ok: true };
 }
 
-/** Every purge activity by its registered name. */
-export const purgeActivities = {
-  [PurgeActivities.listTargets]: listPurgeTargets,
-  [PurgeActivities.purgeRepository]: purgeRepositoryActivity,
-  [PurgeActivities.recordSummary]: recordPurgeSummaryActivity,
-  [PurgeActivities.gateRetention]: gateRetentionActivity,
-} as const;
+/** The purge's activities over `services`, by their registered names (the gate's are `gateActivities` in activities.ts). */
+export function purgeActivities(services: PurgeServices) {
+  return {
+    [PurgeActivities.listTargets]: (input: ListTargetsInput, _context: ActivityContext) => listPurgeTargets(services, input),
+    [PurgeActivities.purgeRepository]: (input: PurgeRepositoryInput, context: ActivityContext) => purgeRepositoryActivity(services, input, context),
+    [PurgeActivities.recordSummary]: (input: { summary: PurgeSummary }, _context: ActivityContext) => recordPurgeSummaryActivity(services, input),
+    [PurgeActivities.gateRetention]: (input: PurgeRepositoryInput, context: ActivityContext) => gateRetentionActivity(services, input, context),
+  } as const;
+}

@@ -1,7 +1,7 @@
 /**
- * The services the `imageGate` activities use. Activities are invoked by the host (or the local driver) with
- * JSON input only, so their dependencies live in one process-wide container set once at startup by the
- * composition root (`runtime.ts` in Azure, `local/localGate.ts` locally).
+ * The services the orchestrations' activities use. Each host builds them once in its composition root and
+ * hands them to `gateActivities(services)` / `purgeActivities(services)`, which close over them: nothing here
+ * is process-wide, so two runners in one process never see each other's services.
  */
 import type { AuditStore, FindingsSource, InUseLookup, RegistryClientFactory } from '../adapters/ports';
 import type { Policy } from '../core/policyTypes';
@@ -33,39 +33,17 @@ export interface GateServices {
   inUse?: InUseLookup;
 }
 
-let current: GateServices | undefined;
-let provider: (() => GateServices) | undefined;
-
-/** Installs the services (replacing any earlier ones). */
-export function setGateServices(services: GateServices): void {
-  current = services;
-}
-
 /**
- * Installs a provider that builds the services on first use. In Azure an activity may run on a worker
- * that never ran a trigger, so the app registers the runtime's builder here instead of relying on order.
+ * What an activity gets from its host besides its input: the invocation's log (in Azure the
+ * `InvocationContext`, so lines carry the orchestration's correlation; locally the driver's logger).
  */
-export function setGateServicesProvider(build: () => GateServices): void {
-  provider = build;
+export interface ActivityContext {
+  log(...args: unknown[]): void;
+  warn(...args: unknown[]): void;
 }
 
-/** The installed services; throws when none were installed (a wiring mistake, not a runtime condition). */
-export function getGateServices(): GateServices {
-  if (!current && provider) current = provider();
-  if (!current) {
-    throw new Error(
-      'imageGate services are not configured: call setGateServices() (runtime.ts in Azure, runGateLocally locally) before running the gate',
-    );
-  }
-  return current;
-}
+/** An activity context that drops every line (tests and callers that run an activity directly). */
+export const SILENT_ACTIVITY_CONTEXT: ActivityContext = Object.freeze({ log: () => undefined, warn: () => undefined });
 
-/**
- * A signature verifier that answers inconclusive for every image (orchestration tests that are not about
- * signatures). The app's verifier is `adapters/signatureVerifier.ts`, wired by `compose.ts`.
- */
-export const notYetVerifySignatures: GateServices['verifySignatures'] = async () => ({
-  status: 'inconclusive',
-  reason: 'signature verification is not available yet (no verifier configured)',
-  signatures: [],
-});
+/** What the purge's activities depend on: a subset of the gate's services. */
+export type PurgeServices = Pick<GateServices, 'policy' | 'registry' | 'audit' | 'inUse'>;
