@@ -6,8 +6,6 @@ module.exports = {
   // Type checking is done once by `npm run typecheck`; ts-jest only transpiles here.
   transform: { '^.+\\.ts$': 'ts-jest' },
   testTimeout: 60000,
-  // Drops @azure/functions' test-mode notices (see the file); every other warning still prints.
-  setupFiles: ['<rootDir>/test/support/quietFunctionsTestMode.ts'],
   // Integration suites start real servers; two workers fit a 2-core machine.
   maxWorkers: 2,
   reporters: ['default', '<rootDir>/scripts/jest-summary-reporter.js'],

@@ -13,7 +13,7 @@ import { loadPolicy } from '../src/core/policy';
 import { MediaTypes, type ImageId } from '../src/core/types';
 import { createRegistryClient } from '../src/adapters/registry';
 import { MemoryAuditStore } from '../src/adapters/auditStore';
-import { composeGateServices } from '../src/compose';
+import { composeGateServices } from '../src/app/compose';
 import { startRegistry } from '../src/local/registryServer';
 import { pushArtifact, pushImage } from '../src/local/ociPush';
 import { sampleSarif } from '../src/local/sampleReports';

@@ -14,7 +14,7 @@ import type { TokenCredential } from '@azure/identity';
 import { ErrorCodes, GuardError, invalidInput } from '../core/errors';
 import type { ImageId, Verdict } from '../core/types';
 import type { PurgeSummary } from '../core/purge/summary';
-import type { AuditConfig } from '../config';
+import type { AuditConfig } from '../app/config';
 import type { AuditStore } from './ports';
 
 /** Default table name of the verdict store. */

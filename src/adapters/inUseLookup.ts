@@ -23,10 +23,10 @@
 import type { TokenCredential } from '@azure/identity';
 import { ContainerAppsAPIClient, type ContainerApp, type Job, type Revision, type Template } from '@azure/arm-appcontainers';
 import { ContainerInstanceManagementClient, type ContainerGroup } from '@azure/arm-containerinstance';
-import type { AppConfig } from '../config';
+import type { AppConfig } from '../app/config';
 import { ErrorCodes, GuardError } from '../core/errors';
 import { parseInUseScope, type InUseScope } from '../core/inUseScopes';
-import { mapLimit } from '../jobs/mapLimit';
+import { mapLimit } from '../core/mapLimit';
 import type { DeployedImage, InUseLookup } from './ports';
 import { sdkError } from './sdkErrors';
 

@@ -7,7 +7,7 @@ import type { TokenCredential } from '@azure/identity';
 import { SecretClient } from '@azure/keyvault-secrets';
 import { ErrorCodes, GuardError, isGuardError } from '../core/errors';
 import { PASSWORD_SLOTS, type PasswordSlot, type PublishedInfo } from '../core/rotation';
-import { isLoopbackHost } from '../local/loopback';
+import { isLoopbackHost } from '../core/loopback';
 import type { PublishOptions, SecretStore } from './ports';
 import { sdkError } from './sdkErrors';
 

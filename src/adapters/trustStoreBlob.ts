@@ -9,7 +9,7 @@ import type { TokenCredential } from '@azure/identity';
 import { ContainerClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import { GuardError, ErrorCodes } from '../core/errors';
 import { buildTrustStore, type TrustStoreFile, type TrustStoreType } from '../core/signatures';
-import { isLoopbackHost } from '../local/loopback';
+import { isLoopbackHost } from '../core/loopback';
 import { AZURITE_DEV_ACCOUNT } from './auditStore';
 import type { SignatureTrust } from './signatureVerifier';
 import { parseTrustPolicyText } from './trustStoreFiles';

@@ -13,12 +13,12 @@ import { isGuardError } from '../core/errors';
 import type { Policy } from '../core/policyTypes';
 import type { ImageId } from '../core/types';
 import { FileAuditStore, MemoryAuditStore } from '../adapters/auditStore';
-import { composeGateServices } from '../compose';
+import { composeGateServices } from '../app/compose';
 import { loadSignatureTrust } from '../adapters/trustStoreFiles';
 import { runGateLocally } from '../local/gateRunner';
 import type { GateOutcome } from '../orchestrations/imageGate';
 import { ExitCodes, UsageError, outputFormat, parseCommandArgs } from './args';
-import { isLoopbackHost } from '../local/loopback';
+import { isLoopbackHost } from '../core/loopback';
 import { renderVerdictTable, verdictJson } from './render';
 
 export const GATE_USAGE = `usage: acr-guard gate <registry>/<repository>(:<tag>|@<digest>) --policy <file>

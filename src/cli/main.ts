@@ -10,7 +10,7 @@ import { verifyCommand, VERIFY_USAGE } from './verify';
 import { serveCommand, SERVE_USAGE } from './serve';
 import { purgeCommand, PURGE_USAGE } from './purge';
 import { DefaultAzureCredential } from '@azure/identity';
-import { inUseConfig } from '../config';
+import { inUseConfig } from '../app/config';
 import { inUseLookupFor } from '../adapters/inUseLookup';
 import type { InUseLookup } from '../adapters/ports';
 

@@ -13,8 +13,8 @@ import { validateRegistryHost, validateRepository } from '../core/reference';
 import type { Policy, RetentionRule } from '../core/policyTypes';
 import { summarisePurge, type RepositoryOutcome } from '../core/purge/summary';
 import type { DeployedImage, InUseLookup } from '../adapters/ports';
-import { allowlistedRegistryFactory } from '../compose';
-import { isLoopbackHost } from '../local/loopback';
+import { allowlistedRegistryFactory } from '../app/compose';
+import { isLoopbackHost } from '../core/loopback';
 import { purgeRepository, repositoriesToPurge, type PurgeRepositoryResult } from '../jobs/purge';
 import { ExitCodes, UsageError, outputFormat, parseCommandArgs } from './args';
 

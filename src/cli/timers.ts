@@ -5,10 +5,10 @@
  * commands run against loopback stand-ins.
  */
 import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
-import { loadAlertsConfig, loadConfig, loadRotationConfig, type AuditConfig } from '../config';
+import { loadAlertsConfig, loadConfig, loadRotationConfig, type AuditConfig } from '../app/config';
 import { ruleSummary } from '../core/alerts/rule';
 import { isGuardError } from '../core/errors';
-import { alertRunFor, rotationRunFor, rulesFor } from '../jobs/compose';
+import { alertRunFor, rotationRunFor, rulesFor } from '../app/jobCompose';
 import { runAlertRules } from '../jobs/alertRun';
 import { rotateTokens } from '../jobs/tokenRotation';
 import { ExitCodes, UsageError, outputFormat, parseCommandArgs } from './args';

@@ -11,7 +11,7 @@ import type { ImageId, SignatureResult } from '../core/types';
 import { createRegistryClient } from '../adapters/registry';
 import { createSignatureVerifier } from '../adapters/signatureVerifier';
 import { loadSignatureTrust } from '../adapters/trustStoreFiles';
-import { isLoopbackHost } from '../local/loopback';
+import { isLoopbackHost } from '../core/loopback';
 import { ExitCodes, UsageError, outputFormat, parseCommandArgs } from './args';
 
 export const VERIFY_USAGE = `usage: acr-guard verify <registry>/<repository>(:<tag>|@<digest>) --trust-policy <file> --trust-store <dir>

@@ -2,7 +2,7 @@
  * Adapts the Functions host's durable client to {@link GateStarter}.
  */
 import type * as df from 'durable-functions';
-import type { GateStatusStarter, InstanceState, InstanceStatus } from './gateStarter';
+import type { GateStatusStarter, InstanceState, InstanceStatus } from '../app/gateStarter';
 
 /**
  * durable-functions 3.x `getStatus` throws a plain Error for an unknown instance, with no code; its message

@@ -1,16 +1,103 @@
 /**
- * The Functions app's entry point (package.json `main`): importing a module registers its functions.
+ * The Functions app's entry point (package.json `main`) and its composition root: the ONLY module that
+ * registers anything with the Functions host (`app.*`, `df.app.*`). Every handler lives elsewhere and takes its
+ * dependencies as arguments; here they are bound to the runtime, which is built once, on the first invocation
+ * that needs it (a bad setting then fails that invocation, naming the setting, instead of the worker's start).
  * Bundled into one file so the app holds a single copy of @azure/functions and durable-functions.
  */
-import { setGateServicesProvider } from '../orchestrations/services';
-import { getRuntime } from '../runtime';
-import './onImagePushed';
-import './rescan';
-import './verdicts';
-import './alertQueries';
-import './rotateTokens';
-import './nightlyPurge';
-import '../orchestrations/register';
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext, type Timer } from '@azure/functions';
+import * as df from 'durable-functions';
+import { handleAlertQueries } from '../app/alertQueries';
+import { timerSchedule, type TIMER_SCHEDULES } from '../app/config';
+import { azureAuthMode } from '../app/http';
+import { handleNightlyPurge } from '../app/nightlyPurge';
+import { handleImagePushed } from '../app/onImagePushed';
+import { handleRescan, handleRescanStatus } from '../app/rescan';
+import { handleRotateTokens } from '../app/rotateTokens';
+import type { TimerJobDeps } from '../app/timerJobs';
+import { handleVerdict } from '../app/verdicts';
+import { gateActivities } from '../orchestrations/activities';
+import { imageGateOrchestrator } from '../orchestrations/imageGate';
+import { Activities, ORCH_IMAGE_GATE, ORCH_REGISTRY_PURGE, ORCH_REPOSITORY_PURGE, PurgeActivities } from '../orchestrations/names';
+import { registryPurgeOrchestrator, repositoryPurgeOrchestrator } from '../orchestrations/purge';
+import { purgeActivities } from '../orchestrations/purgeActivities';
+import { durableGateStarter } from './durableStarter';
+import { buildRuntime, type Runtime } from './runtime';
 
-// Activities may run on a worker that has not run a trigger yet: build the runtime on first use.
-setGateServicesProvider(() => getRuntime().services);
+/** A value built on first use and kept for the worker's lifetime. */
+function once<T>(build: () => T): () => T {
+  let value: T | undefined;
+  return () => (value ??= build());
+}
+
+const runtime = once((): Runtime => buildRuntime(process.env));
+// Activities may run on a worker that never ran a trigger: their services come from the runtime on first use.
+const activities = once(() => {
+  const { services } = runtime();
+  return { ...gateActivities(services), ...purgeActivities(services) } as Record<string, (input: never, context: InvocationContext) => Promise<unknown>>;
+});
+
+// ---- orchestrations and their activities ----
+df.app.orchestration(ORCH_IMAGE_GATE, imageGateOrchestrator);
+df.app.orchestration(ORCH_REGISTRY_PURGE, registryPurgeOrchestrator);
+df.app.orchestration(ORCH_REPOSITORY_PURGE, repositoryPurgeOrchestrator);
+for (const name of [...Object.values(Activities), ...Object.values(PurgeActivities)]) {
+  df.app.activity(name, { handler: (input: unknown, context: InvocationContext) => activities()[name](input as never, context) });
+}
+
+// ---- Event Grid ----
+app.eventGrid('onImagePushed', {
+  extraInputs: [df.input.durableClient()],
+  handler: async (event: unknown, context: InvocationContext): Promise<void> => {
+    await handleImagePushed(event, { policy: runtime().policy(), starter: durableGateStarter(df.getClient(context)) }, context);
+  },
+});
+
+// ---- HTTP ----
+app.http('rescan', {
+  methods: ['POST'],
+  authLevel: 'function',
+  route: 'rescan',
+  extraInputs: [df.input.durableClient()],
+  handler: (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
+    const { policy, services } = runtime();
+    return handleRescan(request, { policy: policy(), starter: durableGateStarter(df.getClient(context)), registry: services.registry, auth: azureAuthMode(process.env) }, context);
+  },
+});
+
+app.http('rescanStatus', {
+  methods: ['GET'],
+  authLevel: 'function',
+  route: 'rescan/{instanceId}',
+  extraInputs: [df.input.durableClient()],
+  handler: (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> =>
+    handleRescanStatus(request, { starter: durableGateStarter(df.getClient(context)), auth: azureAuthMode(process.env) }, context),
+});
+
+app.http('verdicts', {
+  methods: ['GET'],
+  authLevel: 'function',
+  route: 'verdicts/{*image}',
+  handler: (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
+    const { policy, services } = runtime();
+    return handleVerdict(request, { policy: policy(), audit: services.audit, auth: azureAuthMode(process.env) }, context);
+  },
+});
+
+// ---- timers (schedules from their app settings, validated when the app loads) ----
+type TimerJob = (env: Record<string, string | undefined>, deps: TimerJobDeps, context: InvocationContext) => Promise<unknown>;
+
+function timer(name: string, scheduleSetting: keyof typeof TIMER_SCHEDULES, job: TimerJob, options: { durableClient?: boolean } = {}): void {
+  app.timer(name, {
+    schedule: timerSchedule(process.env, scheduleSetting),
+    ...(options.durableClient ? { extraInputs: [df.input.durableClient()] } : {}),
+    handler: async (_timer: Timer, context: InvocationContext): Promise<void> => {
+      const { credential, config } = runtime();
+      await job(process.env, { credential, audit: config.audit, dryRun: config.dryRun, nowMs: Date.now() }, context);
+    },
+  });
+}
+
+timer('alertQueries', 'ACR_GUARD_ALERT_SCHEDULE', handleAlertQueries);
+timer('rotateTokens', 'ACR_GUARD_ROTATION_SCHEDULE', handleRotateTokens);
+timer('nightlyPurge', 'ACR_GUARD_PURGE_SCHEDULE', (_env, deps, context) => handleNightlyPurge(deps, durableGateStarter(df.getClient(context)), context), { durableClient: true });

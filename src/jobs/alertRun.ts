@@ -11,7 +11,7 @@ import { describeValue, isGuardError } from '../core/errors';
 import { evaluateRule, incidentAlert, operationalAlert, type Alert, type Incident } from '../core/alerts/evaluate';
 import { renderQuery, type AlertRule } from '../core/alerts/rule';
 import type { AlertSink, AlertStateStore, AuditStore, LogQueryClient } from '../adapters/ports';
-import { mapLimit } from './mapLimit';
+import { mapLimit } from '../core/mapLimit';
 import { notifyOnce } from './notify';
 
 /** A log line sink (InvocationContext.log / console); never given a secret. */

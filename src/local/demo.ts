@@ -12,7 +12,7 @@ import { MediaTypes } from '../core/types';
 import { createRegistryClient } from '../adapters/registry';
 import type { RegistryClient } from '../adapters/ports';
 import { FileAuditStore } from '../adapters/auditStore';
-import { composeGateServices } from '../compose';
+import { composeGateServices } from '../app/compose';
 import { startRegistry } from './registryServer';
 import { pushArtifact, pushImage, pushIndex } from './ociPush';
 import { sampleCycloneDx, sampleSarif, type SampleVulnerability } from './sampleReports';

@@ -12,7 +12,7 @@
  * One process owns a history directory at a time. An activity that was running when the process died is run
  * again on resume (Durable's at-least-once activity semantics); the orchestration itself completes once.
  */
-import type { GateStatusStarter, InstanceState, InstanceStatus } from '../functions/gateStarter';
+import type { GateStatusStarter, InstanceState, InstanceStatus } from '../app/gateStarter';
 import { gateInstanceId } from '../core/reference';
 import type { ImageId } from '../core/types';
 import { imageGateOrchestrator, type GateInput, type GateOutcome } from '../orchestrations/imageGate';

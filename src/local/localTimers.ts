@@ -4,11 +4,11 @@
  * when their settings are present; each one not configured is skipped with one log line. A run still going
  * when its next time comes is not started twice.
  */
-import { TIMER_SCHEDULES, loadAlertsConfig, loadRotationConfig, timerSchedule } from '../config';
+import { TIMER_SCHEDULES, loadAlertsConfig, loadRotationConfig, timerSchedule } from '../app/config';
 import { cronMatches, parseCron, type CronSchedule } from '../core/cron';
 import { ErrorCodes, GuardError, isGuardError } from '../core/errors';
 import { MemoryAlertStateStore } from '../adapters/alertState';
-import { alertRunFor, rotationRunFor, type TimerDeps } from '../jobs/compose';
+import { alertRunFor, rotationRunFor, type TimerDeps } from '../app/jobCompose';
 import { runAlertRules } from '../jobs/alertRun';
 import { rotateTokens } from '../jobs/tokenRotation';
 

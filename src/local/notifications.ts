@@ -10,10 +10,10 @@ import { parseRegistryNotification, type PushEventParse } from '../core/events';
 import { isGuardError } from '../core/errors';
 import type { Policy } from '../core/policyTypes';
 import { isReferrerTag } from '../core/reference';
-import { ACR_GUARD_USER_AGENT } from '../compose';
-import { startGateForPush } from '../functions/onImagePushed';
-import type { GateStarter } from '../functions/gateStarter';
-import { errorResponse, jsonResponse } from '../functions/http';
+import { ACR_GUARD_USER_AGENT } from '../app/compose';
+import { startGateForPush } from '../app/onImagePushed';
+import type { GateStarter } from '../app/gateStarter';
+import { errorResponse, jsonResponse } from '../app/http';
 
 /** Largest registry notification envelope accepted (bytes). */
 export const MAX_NOTIFICATION_BYTES = 1024 * 1024;

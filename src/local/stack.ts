@@ -12,7 +12,7 @@ import { createRegistryClient } from '../adapters/registry';
 import { DEMO_SAMPLES, demoPolicyYaml, seedSample } from './demo';
 import { freePort, startRegistry, type RunningRegistry } from './registryServer';
 import { startService, type LocalService } from './serve';
-import type { HttpAuthMode } from '../functions/http';
+import type { HttpAuthMode } from '../app/http';
 
 /** Default port of the local service (the Functions host's local default). */
 export const DEFAULT_SERVICE_PORT = 7071;

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { HttpRequest, InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { durableGateStarter } from '../../src/functions/durableStarter';
-import { handleRescan, handleRescanStatus } from '../../src/functions/rescan';
+import { handleRescan, handleRescanStatus } from '../../src/app/rescan';
 import { loadPolicy } from '../../src/core/policy';
 import type { RegistryClientFactory } from '../../src/adapters/ports';
 

@@ -3,8 +3,8 @@
  * handler starts `registryPurge` once per scheduled run.
  */
 import { InvocationContext } from '@azure/functions';
-import { handleNightlyPurge, purgeInstanceId } from '../../src/functions/nightlyPurge';
-import type { GateStarter, InstanceState } from '../../src/functions/gateStarter';
+import { handleNightlyPurge, purgeInstanceId } from '../../src/app/nightlyPurge';
+import type { GateStarter, InstanceState } from '../../src/app/gateStarter';
 import { registeredFunctions } from '../support/functionsCore';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- jest.mock factories cannot use imports
@@ -23,6 +23,11 @@ class MemoryStarter implements GateStarter {
 
 describe('nightlyPurge', () => {
   it('registers as a timer with its schedule and a durable client input', async () => {
+    // Importing the handler registers nothing: only the app's entry point does.
+    expect(registeredFunctions()).toEqual([]);
+    await jest.isolateModulesAsync(async () => {
+      await import('../../src/functions/index');
+    });
     process.env.ACR_GUARD_PURGE_SCHEDULE = '0 15 2 * * *';
     try {
       await jest.isolateModulesAsync(async () => {
@@ -32,7 +37,7 @@ describe('nightlyPurge', () => {
       delete process.env.ACR_GUARD_PURGE_SCHEDULE;
     }
     const registered = registeredFunctions();
-    // The last registration: this file's own import of the handler registered it once already, with the default.
+    // The first load had the default schedule, the second the setting's.
     const timers = registered.filter((r) => r.name === 'nightlyPurge');
     const timer = timers.at(-1);
     expect(Object.values(timers[0]?.bindings ?? {}).find((b) => b.type === 'timerTrigger')?.schedule).toBe('0 0 3 * * *');

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InvocationContext } from '@azure/functions';
-import { handleImagePushed } from '../../src/functions/onImagePushed';
+import { handleImagePushed } from '../../src/app/onImagePushed';
 import { gateInstanceId } from '../../src/core/reference';
 import { isGuardError } from '../../src/core/errors';
 import type { ImageId } from '../../src/core/types';
@@ -14,8 +14,8 @@ import type { Policy } from '../../src/core/policyTypes';
 import { MemoryAuditStore } from '../../src/adapters/auditStore';
 import { createRegistryClient } from '../../src/adapters/registry';
 import type { RegistryClient } from '../../src/adapters/ports';
-import { composeGateServices } from '../../src/compose';
-import { localGateStarter } from '../../src/local/localStarter';
+import { composeGateServices } from '../../src/app/compose';
+import { LocalGateRunner } from '../../src/local/gateRunner';
 import { pushWithReport as pushSample, reportsGatePolicy } from '../support/pushSamples';
 import { startRegistry } from '../../src/local/registryServer';
 
@@ -65,7 +65,7 @@ describe('onImagePushed', () => {
   function setup() {
     const audit = new MemoryAuditStore();
     const services = composeGateServices({ policy: () => policy, audit, plainHttpHosts: [registry.host] });
-    const starter = localGateStarter({ services, timers: 'virtual' });
+    const starter = new LocalGateRunner({ services, timers: 'virtual' });
     return { audit, starter };
   }
 
@@ -111,7 +111,8 @@ describe('onImagePushed', () => {
     expect(other.outcome).toBe('ignored');
     const foreign = await handleImagePushed(structuredClone(SAMPLE_EVENT), { policy, starter }, context());
     expect(foreign).toEqual({ outcome: 'ignored', reason: expect.stringContaining('contosoacrprod.azurecr.io is not in the policy') });
-    expect((await starter.settled()).size).toBe(0);
+    await starter.settled();
+    expect(starter.list()).toHaveLength(0);
   });
 
   it.each([
@@ -133,6 +134,7 @@ describe('onImagePushed', () => {
     }
     expect(isGuardError(error, 'INVALID_INPUT')).toBe(true);
     expect((error as { field?: string }).field).toBe(field);
-    expect((await starter.settled()).size).toBe(0);
+    await starter.settled();
+    expect(starter.list()).toHaveLength(0);
   });
 });

@@ -4,8 +4,8 @@
  * pointing at loopback stand-ins driven by the real SDK clients.
  */
 import { InvocationContext } from '@azure/functions';
-import { handleAlertQueries } from '../../src/functions/alertQueries';
-import { handleRotateTokens } from '../../src/functions/rotateTokens';
+import { handleAlertQueries } from '../../src/app/alertQueries';
+import { handleRotateTokens } from '../../src/app/rotateTokens';
 import { isGuardError } from '../../src/core/errors';
 import { latestSecret, startArm, startKeyVault, startLogAnalytics, startSink, testCredential, type ArmStandIn, type KeyVaultStandIn, type LogAnalyticsStandIn, type SinkStandIn } from '../support/azureStandIns';
 import { testTlsMaterial } from '../support/httpsServer';

@@ -11,7 +11,7 @@ import { loadPolicy } from '../../src/core/policy';
 import { MediaTypes, type ImageId } from '../../src/core/types';
 import { createRegistryClient } from '../../src/adapters/registry';
 import { MemoryAuditStore } from '../../src/adapters/auditStore';
-import { composeGateServices } from '../../src/compose';
+import { composeGateServices } from '../../src/app/compose';
 import { runGateLocally } from '../../src/local/gateRunner';
 import { pushArtifact, pushImage } from '../../src/local/ociPush';
 import { sampleSarif } from '../../src/local/sampleReports';

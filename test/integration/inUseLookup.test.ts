@@ -6,7 +6,7 @@
  * SDK's retries, a timeout, an answer without images) thrown naming the scope — never a partial list.
  */
 import { ArmInUseLookup, inUseLookupFor } from '../../src/adapters/inUseLookup';
-import { loadConfig } from '../../src/config';
+import { loadConfig } from '../../src/app/config';
 import { isGuardError } from '../../src/core/errors';
 import { parseInUseScopes } from '../../src/core/inUseScopes';
 import { testCredential } from '../support/azureStandIns';

@@ -8,7 +8,6 @@ import { join } from 'node:path';
 import { createSignatureVerifier, NO_TRUST_CONFIGURED, type SignatureTrust } from '../../src/adapters/signatureVerifier';
 import { loadSignatureTrust } from '../../src/adapters/trustStoreFiles';
 import { verifySignatures } from '../../src/orchestrations/activities';
-import { setGateServices } from '../../src/orchestrations/services';
 import type { GateServices } from '../../src/orchestrations/services';
 import { E2E_SUBJECT, VECTORS, haveVectors, layout, pushLayout, vector } from '../support/vectors';
 import { pushArtifact } from '../../src/local/ociPush';
@@ -70,11 +69,11 @@ d('signature verifier on a real registry with notation-made signatures', () => {
         return trust;
       },
     });
-    setGateServices({ verifySignatures: verify } as unknown as GateServices);
-    const first = await verifySignatures(await request('e2e-valid-signature'));
+    const services = { verifySignatures: verify } as unknown as GateServices;
+    const first = await verifySignatures(services, await request('e2e-valid-signature'));
     expect(first.status).toBe('inconclusive');
     expect(first.reason).toMatch(/INVALID_CONFIG: ACR_GUARD_TRUST_STORE_DIR/);
-    expect((await verifySignatures(await request('e2e-valid-signature'))).status).toBe('verified');
+    expect((await verifySignatures(services, await request('e2e-valid-signature'))).status).toBe('verified');
     expect(attempts).toBe(2);
   });
 

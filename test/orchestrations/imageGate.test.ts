@@ -10,12 +10,12 @@ import { EventType, NonDeterminismError, replayHistory, runOrchestration, type H
 import { gateActivities } from '../../src/orchestrations/activities';
 import { imageGateOrchestrator, type GateInput, type GateOutcome, type GateProgress } from '../../src/orchestrations/imageGate';
 import { Activities, ORCH_IMAGE_GATE } from '../../src/orchestrations/names';
-import { getGateServices, notYetVerifySignatures, setGateServices } from '../../src/orchestrations/services';
-import '../../src/orchestrations/register';
-import { MemoryAudit, MemoryRegistry, ScriptedSource, pending, ready } from '../support/durableGateFakes';
+import { SILENT_ACTIVITY_CONTEXT, type GateServices } from '../../src/orchestrations/services';
+import '../../src/functions/index';
+import { MemoryAudit, MemoryRegistry, ScriptedSource, inconclusiveSignatures, pending, ready } from '../support/durableGateFakes';
 import { registeredFunctions } from '../support/functionsCore';
 
-// A stand-in for the Functions host's core module, so the registrations in src/orchestrations/register.ts
+// A stand-in for the Functions host's core module, so the registrations in src/functions/index.ts
 // are recorded instead of dropped in "test mode".
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- jest.mock factories cannot use imports
 jest.mock('@azure/functions-core', () => require('../support/functionsCore').recordingFunctionsCore(), { virtual: true });
@@ -50,11 +50,14 @@ interface Harness {
   policy: Policy;
 }
 
+/** The services of the latest harness: what `gate()` builds its activities from. */
+let services: GateServices | undefined;
+
 function harness(options: Parameters<typeof policyYaml>[0] & { acr?: boolean } = {}): Harness {
   const policy = loadPolicy(policyYaml(options), 'test policy');
   const registry = new MemoryRegistry(options.host ?? ACR, options.acr ?? (options.host ?? ACR).endsWith('.azurecr.io'));
   const h: Harness = { registry, reports: new ScriptedSource('reports'), defender: new ScriptedSource('defender'), audit: new MemoryAudit(), policy };
-  setGateServices({
+  services = {
     policy: () => policy,
     registry: (host) => {
       if (host !== registry.host) throw new GuardError(ErrorCodes.REGISTRY_NOT_ALLOWED, `unexpected host ${host}`);
@@ -62,8 +65,8 @@ function harness(options: Parameters<typeof policyYaml>[0] & { acr?: boolean } =
     },
     sources: [h.reports, h.defender],
     audit: h.audit,
-    verifySignatures: notYetVerifySignatures,
-  });
+    verifySignatures: inconclusiveSignatures,
+  };
   return h;
 }
 
@@ -73,7 +76,7 @@ async function gate(image: ImageId, extra: Partial<GateInput> & { statuses?: Gat
   const result = await runOrchestration({
     name: ORCH_IMAGE_GATE,
     orchestrator: imageGateOrchestrator,
-    activities: gateActivities,
+    activities: gateActivities(services!),
     instanceId: `gate-test-${image.digest.slice(7, 19)}`,
     input,
     startTime: START,
@@ -276,7 +279,7 @@ describe('imageGate orchestration', () => {
     for (const d of [index.digest, amd64.digest, arm64.digest]) expect(h.registry.manifests.has(`release/team/web@${d}`)).toBe(true);
     expect(await h.registry.resolveTag('release/team/web', '2.1')).toBe(index.digest);
     // Promotion is idempotent: applying again changes nothing and succeeds.
-    const again = await gateActivities[Activities.applyVerdict]({ verdict: outcome.verdict!, mode: 'promote', dryRun: false, promoteTarget: 'release/team/web' });
+    const again = await gateActivities(services!)[Activities.applyVerdict]({ verdict: outcome.verdict!, mode: 'promote', dryRun: false, promoteTarget: 'release/team/web' }, SILENT_ACTIVITY_CONTEXT);
     expect(again.ok).toBe(true);
   });
 
@@ -370,7 +373,7 @@ describe('imageGate orchestration', () => {
     const run = runOrchestration({
       name: ORCH_IMAGE_GATE,
       orchestrator: drifting,
-      activities: gateActivities,
+      activities: gateActivities(services!),
       instanceId: 'nd-1',
       input: { image: { registry: ACR, repository: 'team/api', digest: pushed.digest }, trigger: 'push' },
       startTime: START,
@@ -379,11 +382,16 @@ describe('imageGate orchestration', () => {
     await expect(run).rejects.toThrow(/imageGate_loadGateContext.*team\/api.*imageGate_loadGateContext.*team\/other/);
   });
 
-  it('says clearly when the services were never configured', () => {
-    jest.isolateModules(() => {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const fresh = require('../../src/orchestrations/services') as { getGateServices: typeof getGateServices };
-      expect(() => fresh.getGateServices()).toThrow(/setGateServices/);
-    });
+  it('keeps each set of activities on its own services (two runners in one process)', async () => {
+    const first = harness({ host: ACR });
+    const firstActivities = gateActivities(services!);
+    harness({ host: PLAIN });
+    const secondActivities = gateActivities(services!);
+    const image = (registry: string) => ({ image: { registry, repository: 'team/api', digest: `sha256:${'a'.repeat(64)}` } });
+    const a = await firstActivities[Activities.loadGateContext](image(ACR), SILENT_ACTIVITY_CONTEXT);
+    const b = await secondActivities[Activities.loadGateContext](image(PLAIN), SILENT_ACTIVITY_CONTEXT);
+    expect(a).toMatchObject({ ok: true, applyMode: 'quarantine', policyHash: first.policy.hash });
+    // The second policy knows only the plain registry, where quarantine is not available.
+    expect(b).toMatchObject({ ok: true, registryAllowed: true, applyMode: 'none' });
   });
 });

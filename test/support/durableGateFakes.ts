@@ -6,7 +6,7 @@
 import type { PurgeSummary } from '../../src/core/purge/summary';
 import { createHash } from 'node:crypto';
 import { ErrorCodes, GuardError } from '../../src/core/errors';
-import { MediaTypes, type Descriptor, type FindingsResult, type FindingsSourceName, type ImageId, type Verdict } from '../../src/core/types';
+import { MediaTypes, type Descriptor, type FindingsResult, type FindingsSourceName, type ImageId, type SignatureResult, type Verdict } from '../../src/core/types';
 import type { AuditStore, FetchedManifest, FindingsQuery, FindingsSource, ManifestAttributes, Page, RegistryClient } from '../../src/adapters/ports';
 
 export function sha256(bytes: Buffer): string {
@@ -237,4 +237,12 @@ export function ready(source: FindingsSourceName, findings: Array<{ id: string; 
 /** A `pending` result. */
 export function pending(source: FindingsSourceName): FindingsResult {
   return { source, status: 'pending', detail: 'no results yet' };
+}
+
+/**
+ * A signature verifier that answers inconclusive for every image: for orchestration tests that are not about
+ * signatures (the app's verifier is `adapters/signatureVerifier.ts`, wired by `app/compose.ts`).
+ */
+export async function inconclusiveSignatures(): Promise<SignatureResult> {
+  return { status: 'inconclusive', reason: 'no signature verifier in this test', signatures: [] };
 }

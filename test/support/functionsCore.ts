@@ -1,7 +1,7 @@
 /**
  * A stand-in for the Functions host's core module (`@azure/functions-core`, which only the host provides), so
  * that registrations made at import time are recorded instead of dropped in "test mode". Use it from a
- * `jest.mock('@azure/functions-core', () => require('../support/functionsCore').recordingFunctionsCore(), { virtual: true })`
+ * `jest.mock('@azure/functions-core', () => require('./functionsCore').recordingFunctionsCore(), { virtual: true })`
  * and read what was registered with `registeredFunctions()`.
  */
 
@@ -13,7 +13,9 @@ export interface RegisteredFunction {
 
 /** The module object jest hands to the code under test. */
 export function recordingFunctionsCore(): { registered: RegisteredFunction[]; setProgrammingModel: () => void; registerFunction: (metadata: RegisteredFunction) => { dispose: () => void } } {
-  const registered: RegisteredFunction[] = [];
+  // One list per test file, shared by every instance of the stand-in: `jest.isolateModules` loads a fresh one.
+  const shared = globalThis as { __recordedFunctions?: RegisteredFunction[] };
+  const registered = (shared.__recordedFunctions ??= []);
   return {
     registered,
     setProgrammingModel: () => undefined,

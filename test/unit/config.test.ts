@@ -4,7 +4,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describeConfig, loadConfig, readPolicyText, type AppConfig } from '../../src/config';
+import { describeConfig, loadConfig, readPolicyText, type AppConfig } from '../../src/app/config';
 
 const BASE = { ACR_GUARD_AUDIT_TABLE_ENDPOINT: 'https://stacrguard.table.core.windows.net' };
 const KEY = 'c2VjcmV0c2VjcmV0c2VjcmV0';

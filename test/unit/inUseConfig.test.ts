@@ -2,7 +2,7 @@
  * `ACR_GUARD_INUSE_SCOPES` in the app configuration: absent means in-use protection is off (and says so);
  * present, every scope is validated and the ARM endpoint comes from `ACR_GUARD_ARM_ENDPOINT`.
  */
-import { describeConfig, loadConfig } from '../../src/config';
+import { describeConfig, loadConfig } from '../../src/app/config';
 
 const BASE = { ACR_GUARD_AUDIT_TABLE_ENDPOINT: 'https://stacrguard.table.core.windows.net' };
 const SUB = '6f1c2d3e-4a5b-4c6d-8e7f-9a0b1c2d3e4f';

@@ -22,7 +22,7 @@ import { ErrorCodes, GuardError } from '../../core/errors';
 import type { ManifestRecord } from '../../core/purge/plan';
 import { isReferrerTag, referrerTagSubject } from '../../core/reference';
 import { MediaTypes } from '../../core/types';
-import { mapLimit } from '../../jobs/mapLimit';
+import { mapLimit } from '../../core/mapLimit';
 import type { FetchedManifest, RegistryClient } from '../ports';
 
 /** Defaults of the listing, in one place. */

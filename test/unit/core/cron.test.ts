@@ -1,5 +1,5 @@
 import { cronMatches, parseCron } from '../../../src/core/cron';
-import { TIMER_SCHEDULES } from '../../../src/config';
+import { TIMER_SCHEDULES } from '../../../src/app/config';
 
 const at = (iso: string) => new Date(iso);
 

@@ -1,6 +1,6 @@
 /** The HTTP edge helpers with real HttpRequest objects: Easy Auth principals, body limits, content types. */
 import { HttpRequest } from '@azure/functions';
-import { HttpRefusal, azureAuthMode, readClientPrincipal, readJsonBody, requireRole } from '../../../src/functions/http';
+import { HttpRefusal, azureAuthMode, readClientPrincipal, readJsonBody, requireRole } from '../../../src/app/http';
 
 const b64 = (value: unknown) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64');
 

@@ -4,15 +4,15 @@
  * they run the same adapters.
  */
 import type { TokenCredential } from '@azure/identity';
-import { GuardError, ErrorCodes } from './core/errors';
-import { isRegistryAllowed } from './core/policy';
-import type { Policy } from './core/policyTypes';
-import type { AuditStore, FindingsSource, InUseLookup, RegistryClient, RegistryClientFactory } from './adapters/ports';
-import { createRegistryClient } from './adapters/registry';
-import { ReportsFindingsSource } from './adapters/reportsSource';
-import { DefenderFindingsSource } from './adapters/defenderSource';
-import { createSignatureVerifier, type SignatureTrust } from './adapters/signatureVerifier';
-import type { GateServices } from './orchestrations/services';
+import { GuardError, ErrorCodes } from '../core/errors';
+import { isRegistryAllowed } from '../core/policy';
+import type { Policy } from '../core/policyTypes';
+import type { AuditStore, FindingsSource, InUseLookup, RegistryClient, RegistryClientFactory } from '../adapters/ports';
+import { createRegistryClient } from '../adapters/registry';
+import { ReportsFindingsSource } from '../adapters/reportsSource';
+import { DefenderFindingsSource } from '../adapters/defenderSource';
+import { createSignatureVerifier, type SignatureTrust } from '../adapters/signatureVerifier';
+import type { GateServices } from '../orchestrations/services';
 
 /** Product token of the User-Agent acr-guard's registry clients send (`acr-guard/<version>`). */
 export const ACR_GUARD_USER_AGENT = 'acr-guard';

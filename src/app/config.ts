@@ -2,12 +2,12 @@
  * App configuration, read once from the app settings (an env-like record), validated with messages that
  * name the setting and the expected form, and frozen. No setting may hold a secret.
  */
-import { ErrorCodes, GuardError } from './core/errors';
-import { validateRegistryHost } from './core/reference';
-import { isLoopbackHost } from './local/loopback';
-import { parseDuration } from './core/duration';
-import { parseTokenId, validateRotationSettings } from './core/rotation';
-import { parseInUseScopes, type InUseScope } from './core/inUseScopes';
+import { ErrorCodes, GuardError } from '../core/errors';
+import { validateRegistryHost } from '../core/reference';
+import { isLoopbackHost } from '../core/loopback';
+import { parseDuration } from '../core/duration';
+import { parseTokenId, validateRotationSettings } from '../core/rotation';
+import { parseInUseScopes, type InUseScope } from '../core/inUseScopes';
 
 /** Validated configuration of the Functions app. */
 export interface AppConfig {

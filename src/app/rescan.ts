@@ -15,18 +15,15 @@
  * the Durable webhook URLs are not returned, because they carry the host's system key in their query.
  */
 import { randomUUID } from 'node:crypto';
-import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
-import * as df from 'durable-functions';
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { ErrorCodes, GuardError, invalidInput } from '../core/errors';
 import { isRegistryAllowed } from '../core/policy';
 import type { Policy } from '../core/policyTypes';
 import { formatImage, isReferrerTag, parseImageReference } from '../core/reference';
 import type { ImageId } from '../core/types';
 import type { RegistryClientFactory } from '../adapters/ports';
-import { getRuntime } from '../runtime';
-import { durableGateStarter } from './durableStarter';
 import { startRescan, type GateStatusStarter } from './gateStarter';
-import { AppRoles, HttpErrorCodes, answer, azureAuthMode, errorResponse, jsonResponse, readJsonBody, requireRole, type HttpAuthMode } from './http';
+import { AppRoles, HttpErrorCodes, answer, errorResponse, jsonResponse, readJsonBody, requireRole, type HttpAuthMode } from './http';
 
 /** Most tags a repository rescan resolves; a repository with more is refused (rescan by image instead). */
 export const MAX_REPOSITORY_TAGS = 100;
@@ -165,23 +162,3 @@ export async function handleRescanStatus(request: HttpRequest, deps: Pick<Rescan
     });
   }, (line) => context.warn(`rescanStatus: ${line}`));
 }
-
-app.http('rescan', {
-  methods: ['POST'],
-  authLevel: 'function',
-  route: 'rescan',
-  extraInputs: [df.input.durableClient()],
-  handler: (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
-    const runtime = getRuntime();
-    return handleRescan(request, { policy: runtime.policy(), starter: durableGateStarter(df.getClient(context)), registry: runtime.services.registry, auth: azureAuthMode(process.env) }, context);
-  },
-});
-
-app.http('rescanStatus', {
-  methods: ['GET'],
-  authLevel: 'function',
-  route: 'rescan/{instanceId}',
-  extraInputs: [df.input.durableClient()],
-  handler: (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> =>
-    handleRescanStatus(request, { starter: durableGateStarter(df.getClient(context)), auth: azureAuthMode(process.env) }, context),
-});

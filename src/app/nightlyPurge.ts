@@ -3,12 +3,10 @@
  * `registryPurge` orchestration over every allowlisted registry, once per scheduled run. Delegates only.
  */
 import type { InvocationContext } from '@azure/functions';
-import * as df from 'durable-functions';
 import { ORCH_REGISTRY_PURGE } from '../orchestrations/names';
 import type { RegistryPurgeInput } from '../orchestrations/purge';
-import { durableGateStarter } from './durableStarter';
 import type { GateStarter, InstanceState } from './gateStarter';
-import { registerRuntimeTimer, type TimerJobDeps } from './runtimeTimer';
+import type { TimerJobDeps } from './timerJobs';
 
 /** States in which this run's purge already exists (a re-delivered timer must not start a second one). */
 const EXISTS: ReadonlySet<InstanceState> = new Set<InstanceState>(['Pending', 'Running', 'Completed', 'ContinuedAsNew', 'Suspended']);
@@ -31,7 +29,3 @@ export async function handleNightlyPurge(deps: Pick<TimerJobDeps, 'dryRun' | 'no
   context.log(`nightlyPurge: started ${ORCH_REGISTRY_PURGE} ${instanceId}${deps.dryRun ? ' (dry run: plans only, deletes nothing)' : ''}`);
   return { instanceId, started: true };
 }
-
-registerRuntimeTimer('nightlyPurge', 'ACR_GUARD_PURGE_SCHEDULE', (_env, deps, context) => handleNightlyPurge(deps, durableGateStarter(df.getClient(context)), context), {
-  extraInputs: [df.input.durableClient()],
-});

@@ -6,15 +6,14 @@
  * `/api/verdicts/<repository>@<digest>` names an image in it. Tags are refused (verdicts are per digest).
  * 200 with the verdict JSON, 404 when none is recorded, 403 for a registry outside the allowlist.
  */
-import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { invalidInput } from '../core/errors';
 import { isRegistryAllowed } from '../core/policy';
 import type { Policy } from '../core/policyTypes';
 import { formatImage, parseImageReference } from '../core/reference';
 import type { ImageId } from '../core/types';
 import type { AuditStore } from '../adapters/ports';
-import { getRuntime } from '../runtime';
-import { AppRoles, HttpErrorCodes, answer, azureAuthMode, errorResponse, jsonResponse, requireRole, type HttpAuthMode } from './http';
+import { AppRoles, HttpErrorCodes, answer, errorResponse, jsonResponse, requireRole, type HttpAuthMode } from './http';
 
 /** Dependencies of {@link handleVerdict}. */
 export interface VerdictDeps {
@@ -63,13 +62,3 @@ export async function handleVerdict(request: HttpRequest, deps: VerdictDeps, con
     return jsonResponse(200, verdict);
   }, (line) => context.warn(`verdicts: ${line}`));
 }
-
-app.http('verdicts', {
-  methods: ['GET'],
-  authLevel: 'function',
-  route: 'verdicts/{*image}',
-  handler: (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
-    const runtime = getRuntime();
-    return handleVerdict(request, { policy: runtime.policy(), audit: runtime.services.audit, auth: azureAuthMode(process.env) }, context);
-  },
-});

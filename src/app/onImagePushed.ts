@@ -2,14 +2,11 @@
  * Event Grid trigger: `Microsoft.ContainerRegistry.ImagePushed` (Event Grid schema or CloudEvents 1.0).
  * Parses and validates the event, checks the registry allowlist, and starts `imageGate` once per digest.
  */
-import { app, InvocationContext } from '@azure/functions';
-import * as df from 'durable-functions';
+import type { InvocationContext } from '@azure/functions';
 import { parseAcrEvent, type PushEventParse } from '../core/events';
 import { isRegistryAllowed } from '../core/policy';
 import type { Policy } from '../core/policyTypes';
 import { startGateOnce, type GateStarter, type StartResult } from './gateStarter';
-import { durableGateStarter } from './durableStarter';
-import { getRuntime } from '../runtime';
 
 /** What the handler did with one event. */
 export type PushHandling =
@@ -60,11 +57,3 @@ export async function startGateForPush(
   );
   return { outcome: 'start', ...result };
 }
-
-app.eventGrid('onImagePushed', {
-  extraInputs: [df.input.durableClient()],
-  handler: async (event: unknown, context: InvocationContext): Promise<void> => {
-    const runtime = getRuntime();
-    await handleImagePushed(event, { policy: runtime.policy(), starter: durableGateStarter(df.getClient(context)) }, context);
-  },
-});

@@ -1,20 +1,20 @@
 /**
- * The Functions app's runtime: configuration read once from the app settings, the policy loaded once, and
- * the gate services wired with managed identity. Built lazily on first use so a bad setting fails the
- * invocation with a message naming the setting instead of crashing the worker at import.
+ * The Functions app's runtime: configuration read from the app settings, the policy loaded, and the gate
+ * services wired with managed identity. `functions/index.ts` builds it once, on first use, so a bad setting
+ * fails the invocation with a message naming the setting instead of crashing the worker at import.
  */
 import { readFileSync } from 'node:fs';
 import { DefaultAzureCredential, ManagedIdentityCredential, type TokenCredential } from '@azure/identity';
-import { loadConfig, readPolicyText, type AppConfig } from './config';
-import { loadPolicy } from './core/policy';
-import type { Policy } from './core/policyTypes';
-import { auditStoreFor } from './adapters/auditStore';
-import { composeGateServices } from './compose';
-import { inUseLookupFor } from './adapters/inUseLookup';
-import { loadSignatureTrust } from './adapters/trustStoreFiles';
-import { loadSignatureTrustFromBlob } from './adapters/trustStoreBlob';
-import type { SignatureTrust } from './adapters/signatureVerifier';
-import type { GateServices } from './orchestrations/services';
+import { loadConfig, readPolicyText, type AppConfig } from '../app/config';
+import { loadPolicy } from '../core/policy';
+import type { Policy } from '../core/policyTypes';
+import { auditStoreFor } from '../adapters/auditStore';
+import { composeGateServices } from '../app/compose';
+import { inUseLookupFor } from '../adapters/inUseLookup';
+import { loadSignatureTrust } from '../adapters/trustStoreFiles';
+import { loadSignatureTrustFromBlob } from '../adapters/trustStoreBlob';
+import type { SignatureTrust } from '../adapters/signatureVerifier';
+import type { GateServices } from '../orchestrations/services';
 
 /** What the triggers need from the runtime. */
 export interface Runtime {
@@ -24,8 +24,6 @@ export interface Runtime {
   /** The app's Entra ID credential (managed identity), for the timers' Azure clients. */
   credential: TokenCredential;
 }
-
-let runtime: Runtime | undefined;
 
 function credentialFor(config: AppConfig): TokenCredential {
   // A user-assigned identity is named by AZURE_CLIENT_ID; otherwise the system-assigned one (or, on a
@@ -41,10 +39,9 @@ function trustLoader(config: AppConfig, credential: TokenCredential): (() => Pro
   return () => loadSignatureTrust(t.policyFile, t.storeDir, { policy: 'ACR_GUARD_TRUST_POLICY_FILE', store: 'ACR_GUARD_TRUST_STORE_DIR' });
 }
 
-/** The runtime, built on first call from `process.env`. */
-export function getRuntime(): Runtime {
-  if (runtime) return runtime;
-  const config = loadConfig(process.env);
+/** Builds the runtime from the app settings in `env`. */
+export function buildRuntime(env: Record<string, string | undefined>): Runtime {
+  const config = loadConfig(env);
   const policyText = readPolicyText(config, (path) => readFileSync(path, 'utf8'));
   const policy = loadPolicy(policyText, config.policy.kind === 'inline' ? 'ACR_GUARD_POLICY' : config.policy.path);
   const credential = credentialFor(config);
@@ -59,6 +56,5 @@ export function getRuntime(): Runtime {
     // ACR_GUARD_INUSE_SCOPES, rules that protect images in use skip their repositories.
     inUse: inUseLookupFor(config, credential),
   });
-  runtime = Object.freeze({ config, policy: () => policy, services, credential });
-  return runtime;
+  return Object.freeze({ config, policy: () => policy, services, credential });
 }

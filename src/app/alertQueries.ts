@@ -3,10 +3,10 @@
  * enabled alert rules against Log Analytics, de-duplicates, notifies. Parses settings and delegates.
  */
 import type { InvocationContext } from '@azure/functions';
-import { loadAlertsConfig } from '../config';
-import { alertRunFor } from '../jobs/compose';
+import { loadAlertsConfig } from './config';
+import { alertRunFor } from './jobCompose';
 import { runAlertRules, type AlertRunReport } from '../jobs/alertRun';
-import { registerRuntimeTimer, withInvocationLog, type TimerJobDeps } from './runtimeTimer';
+import { withInvocationLog, type TimerJobDeps } from './timerJobs';
 
 /** Runs one alert pass with the settings in `env`; logs a one-line summary per rule. */
 export async function handleAlertQueries(env: Record<string, string | undefined>, deps: TimerJobDeps, context: InvocationContext): Promise<AlertRunReport> {
@@ -18,5 +18,3 @@ export async function handleAlertQueries(env: Record<string, string | undefined>
   else context.log(summary);
   return report;
 }
-
-registerRuntimeTimer('alertQueries', 'ACR_GUARD_ALERT_SCHEDULE', handleAlertQueries);

@@ -4,10 +4,10 @@
  */
 import type { InvocationContext } from '@azure/functions';
 import { ErrorCodes, GuardError } from '../core/errors';
-import { loadRotationConfig } from '../config';
-import { rotationRunFor } from '../jobs/compose';
+import { loadRotationConfig } from './config';
+import { rotationRunFor } from './jobCompose';
 import { rotateTokens, type TokenOutcome } from '../jobs/tokenRotation';
-import { registerRuntimeTimer, withInvocationLog, type TimerJobDeps } from './runtimeTimer';
+import { withInvocationLog, type TimerJobDeps } from './timerJobs';
 
 /**
  * Runs one rotation pass with the settings in `env`. Throws `UPSTREAM` after the pass when any token failed,
@@ -23,5 +23,3 @@ export async function handleRotateTokens(env: Record<string, string | undefined>
   }
   return outcomes;
 }
-
-registerRuntimeTimer('rotateTokens', 'ACR_GUARD_ROTATION_SCHEDULE', handleRotateTokens);

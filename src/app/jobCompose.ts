@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { TokenCredential } from '@azure/identity';
-import type { AlertsConfig, AlertSinksConfig, AuditConfig, RotationConfig } from '../config';
+import type { AlertsConfig, AlertSinksConfig, AuditConfig, RotationConfig } from './config';
 import { loadRuleSet } from '../core/alerts/ruleSet';
 import type { AlertRule } from '../core/alerts/rule';
 import { ErrorCodes, GuardError } from '../core/errors';
@@ -16,8 +16,8 @@ import { KeyVaultSecretStore } from '../adapters/keyVaultSecrets';
 import { LogAnalyticsQueryClient } from '../adapters/logAnalytics';
 import type { AlertSink, AlertStateStore } from '../adapters/ports';
 import { createTlsFetch } from '../adapters/registry/tlsFetch';
-import type { AlertRunOptions, Log } from './alertRun';
-import type { RotationRunOptions } from './tokenRotation';
+import type { AlertRunOptions, Log } from '../jobs/alertRun';
+import type { RotationRunOptions } from '../jobs/tokenRotation';
 
 /** What every timer run needs besides its settings. */
 export interface TimerDeps {

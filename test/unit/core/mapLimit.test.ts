@@ -2,7 +2,7 @@
  * mapLimit: order kept, at most `limit` in flight, and the first failure rejects the whole call (the in-use
  * lookup relies on this: one failed revision listing makes the answer incomplete, never partial).
  */
-import { mapLimit } from '../../../src/jobs/mapLimit';
+import { mapLimit } from '../../../src/core/mapLimit';
 
 describe('mapLimit', () => {
   const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
