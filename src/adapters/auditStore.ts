@@ -14,7 +14,6 @@ import type { TokenCredential } from '@azure/identity';
 import { ErrorCodes, GuardError, invalidInput } from '../core/errors';
 import type { ImageId, Verdict } from '../core/types';
 import type { PurgeSummary } from '../core/purge/summary';
-import type { AuditConfig } from '../app/config';
 import type { AuditStore } from './ports';
 
 /** Default table name of the verdict store. */
@@ -570,15 +569,4 @@ export class TableAuditStore implements AuditStore {
     const filter = odata`PartitionKey eq ${partitionKeyFor(registry, repository)} and RowKey ge ${'t_'} and RowKey lt ${'t`'}`;
     return this.query(filter, n, (e) => e.registry === registry && e.repository === repository);
   }
-}
-
-/**
- * The audit store the configuration names: a Table store with `credential` (managed identity), or with
- * Azurite's dev account over http when the configuration says Azurite, or a file store.
- */
-export function auditStoreFor(audit: AuditConfig, credential: TokenCredential): AuditStore {
-  if (audit.kind === 'file') return new FileAuditStore(audit.dir);
-  return audit.devAccount
-    ? new TableAuditStore({ endpoint: audit.endpoint, tableName: audit.tableName, credential: azuriteDevCredential(), allowInsecureConnection: true })
-    : new TableAuditStore({ endpoint: audit.endpoint, tableName: audit.tableName, credential });
 }

@@ -23,7 +23,6 @@
 import type { TokenCredential } from '@azure/identity';
 import { ContainerAppsAPIClient, type ContainerApp, type Job, type Revision, type Template } from '@azure/arm-appcontainers';
 import { ContainerInstanceManagementClient, type ContainerGroup } from '@azure/arm-containerinstance';
-import type { AppConfig } from '../app/config';
 import { ErrorCodes, GuardError } from '../core/errors';
 import { parseInUseScope, type InUseScope } from '../core/inUseScopes';
 import { mapLimit } from '../core/mapLimit';
@@ -291,14 +290,4 @@ class ScopeRun {
       }
     }
   }
-}
-
-
-/**
- * The in-use lookup the configuration asks for, or `undefined` when `ACR_GUARD_INUSE_SCOPES` is empty (local
- * runs): the purge must then say that in-use protection is off. `ca` trusts a loopback ARM stand-in.
- */
-export function inUseLookupFor(config: Pick<AppConfig, 'inUse'>, credential: TokenCredential, options: { ca?: string } = {}): ArmInUseLookup | undefined {
-  if (!config.inUse) return undefined;
-  return new ArmInUseLookup({ credential, scopes: config.inUse.scopes, endpoint: config.inUse.armEndpoint, ca: options.ca });
 }

@@ -1,7 +1,8 @@
 /**
- * The composition root: builds the gate's services (registry clients, findings sources, audit store) from
- * a policy and a few options. The Functions app (`runtime.ts`), the CLI and the local demo all use it, so
- * they run the same adapters.
+ * The composition shared by every host: builds the gate's services (registry clients, findings sources, audit
+ * store, in-use lookup) from a policy, the validated configuration and a few options. The Functions app
+ * (`functions/runtime.ts`), the CLI and the local service all use it, so they run the same adapters; adapters
+ * never read the configuration themselves.
  */
 import type { TokenCredential } from '@azure/identity';
 import { GuardError, ErrorCodes } from '../core/errors';
@@ -9,6 +10,9 @@ import { isRegistryAllowed } from '../core/policy';
 import type { Policy } from '../core/policyTypes';
 import type { AuditStore, FindingsSource, InUseLookup, RegistryClient, RegistryClientFactory } from '../adapters/ports';
 import { createRegistryClient } from '../adapters/registry';
+import { FileAuditStore, TableAuditStore, azuriteDevCredential } from '../adapters/auditStore';
+import { ArmInUseLookup } from '../adapters/inUseLookup';
+import type { AppConfig, AuditConfig } from './config';
 import { ReportsFindingsSource } from '../adapters/reportsSource';
 import { DefenderFindingsSource } from '../adapters/defenderSource';
 import { createSignatureVerifier, type SignatureTrust } from '../adapters/signatureVerifier';
@@ -87,4 +91,24 @@ export function composeGateServices(options: ComposeOptions): GateServices {
     ...(options.inUse ? { inUse: options.inUse } : {}),
   };
   return services;
+}
+
+/**
+ * The audit store the configuration names: a Table store with `credential` (managed identity), or with
+ * Azurite's dev account over http when the configuration says Azurite, or a file store.
+ */
+export function auditStoreFor(audit: AuditConfig, credential: TokenCredential): AuditStore {
+  if (audit.kind === 'file') return new FileAuditStore(audit.dir);
+  return audit.devAccount
+    ? new TableAuditStore({ endpoint: audit.endpoint, tableName: audit.tableName, credential: azuriteDevCredential(), allowInsecureConnection: true })
+    : new TableAuditStore({ endpoint: audit.endpoint, tableName: audit.tableName, credential });
+}
+
+/**
+ * The in-use lookup the configuration asks for, or `undefined` when `ACR_GUARD_INUSE_SCOPES` is empty (local
+ * runs): the purge must then say that in-use protection is off. `ca` trusts a loopback ARM stand-in.
+ */
+export function inUseLookupFor(config: Pick<AppConfig, 'inUse'>, credential: TokenCredential, options: { ca?: string } = {}): ArmInUseLookup | undefined {
+  if (!config.inUse) return undefined;
+  return new ArmInUseLookup({ credential, scopes: config.inUse.scopes, endpoint: config.inUse.armEndpoint, ca: options.ca });
 }

@@ -8,7 +8,8 @@ import type { AlertsConfig, AlertSinksConfig, AuditConfig, RotationConfig } from
 import { loadRuleSet } from '../core/alerts/ruleSet';
 import type { AlertRule } from '../core/alerts/rule';
 import { ErrorCodes, GuardError } from '../core/errors';
-import { azuriteDevCredential, auditStoreFor } from '../adapters/auditStore';
+import { azuriteDevCredential } from '../adapters/auditStore';
+import { auditStoreFor } from './compose';
 import { EventGridSink, WebhookSink } from '../adapters/alertSinks';
 import { MemoryAlertStateStore, TableAlertStateStore } from '../adapters/alertState';
 import { ArmTokenAdmin } from '../adapters/acrTokens';

@@ -11,7 +11,7 @@ import { serveCommand, SERVE_USAGE } from './serve';
 import { purgeCommand, PURGE_USAGE } from './purge';
 import { DefaultAzureCredential } from '@azure/identity';
 import { inUseConfig } from '../app/config';
-import { inUseLookupFor } from '../adapters/inUseLookup';
+import { inUseLookupFor } from '../app/compose';
 import type { InUseLookup } from '../adapters/ports';
 
 const USAGE = `usage: acr-guard <command> [options]

@@ -8,9 +8,7 @@ import { DefaultAzureCredential, ManagedIdentityCredential, type TokenCredential
 import { loadConfig, readPolicyText, type AppConfig } from '../app/config';
 import { loadPolicy } from '../core/policy';
 import type { Policy } from '../core/policyTypes';
-import { auditStoreFor } from '../adapters/auditStore';
-import { composeGateServices } from '../app/compose';
-import { inUseLookupFor } from '../adapters/inUseLookup';
+import { auditStoreFor, composeGateServices, inUseLookupFor } from '../app/compose';
 import { loadSignatureTrust } from '../adapters/trustStoreFiles';
 import { loadSignatureTrustFromBlob } from '../adapters/trustStoreBlob';
 import type { SignatureTrust } from '../adapters/signatureVerifier';

@@ -34,7 +34,7 @@ import { handleRescan, handleRescanStatus, verdictPath } from '../app/rescan';
 import { handleVerdict } from '../app/verdicts';
 import { AppRoles, HttpRefusal, MAX_BODY_BYTES, answer, errorResponse, jsonResponse, readJsonBody, requireRole, type HttpAuthMode } from '../app/http';
 import { inUseConfig } from '../app/config';
-import { inUseLookupFor } from '../adapters/inUseLookup';
+import { inUseLookupFor } from '../app/compose';
 import type { PurgeSummary } from '../core/purge/summary';
 import type { GateOutcome, GateProgress } from '../orchestrations/imageGate';
 import { FileHistoryStore } from './fileHistoryStore';

@@ -5,7 +5,8 @@
  * scopes, lists paged with `nextLink`, inactive revisions ignored, and every failure (403, 404, 500 after the
  * SDK's retries, a timeout, an answer without images) thrown naming the scope — never a partial list.
  */
-import { ArmInUseLookup, inUseLookupFor } from '../../src/adapters/inUseLookup';
+import { ArmInUseLookup } from '../../src/adapters/inUseLookup';
+import { inUseLookupFor } from '../../src/app/compose';
 import { loadConfig } from '../../src/app/config';
 import { isGuardError } from '../../src/core/errors';
 import { parseInUseScopes } from '../../src/core/inUseScopes';
