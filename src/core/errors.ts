@@ -27,6 +27,18 @@ export const ErrorCodes = {
   UNSUPPORTED: 'UNSUPPORTED',
   /** An upstream Azure service failed permanently. */
   UPSTREAM: 'UPSTREAM',
+  /** An orchestration's activity failed after its retries without a code of its own (the host passed none). */
+  ACTIVITY_FAILED: 'ACTIVITY_FAILED',
+  /** A sub-orchestration failed or did not finish (its own retries included). */
+  SUBORCHESTRATION_FAILED: 'SUBORCHESTRATION_FAILED',
+  /** No retention rule covers the repository: nothing was purged. */
+  NO_RULE: 'NO_RULE',
+  /** The audit store could not record (a purge summary, a verdict); what it recorded is unchanged. */
+  AUDIT_FAILED: 'AUDIT_FAILED',
+  /** A secret read back from Key Vault did not match what was written: the rotation is not published. */
+  VERIFY_MISMATCH: 'VERIFY_MISMATCH',
+  /** An error that carried no code (a bug or an unexpected library error); its message says what happened. */
+  ERROR: 'ERROR',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

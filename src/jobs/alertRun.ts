@@ -7,7 +7,7 @@
  * Order per incident: send to every sink, then record the state. A failed send leaves the state unchanged
  * so the next run retries (at least once); a failed state write may repeat an alert, never lose one.
  */
-import { describeValue, isGuardError } from '../core/errors';
+import { describeValue, isGuardError, ErrorCodes } from '../core/errors';
 import { evaluateRule, incidentAlert, operationalAlert, type Alert, type Incident } from '../core/alerts/evaluate';
 import { renderQuery, type AlertRule } from '../core/alerts/rule';
 import type { AlertSink, AlertStateStore, AuditStore, LogQueryClient } from '../adapters/ports';
@@ -109,7 +109,7 @@ async function runRule(rule: AlertRule, o: AlertRunOptions): Promise<RuleOutcome
       await operational('PARTIAL_RESULT', `alert rule ${rule.name} got a partial result from Log Analytics (${result.partialError?.code ?? 'PartialError'}); incidents may have been missed`);
     }
   } catch (err) {
-    const code = isGuardError(err) ? err.code : 'ERROR';
+    const code = isGuardError(err) ? err.code : ErrorCodes.ERROR;
     const message = isGuardError(err) ? err.message : 'unexpected error';
     outcome.status = 'error';
     outcome.detail = message;

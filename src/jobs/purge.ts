@@ -8,7 +8,7 @@
 import { ErrorCodes, GuardError } from '../core/errors';
 import { matchDeployedImages } from '../core/purge/inUse';
 import { keptByReason, planPurge, ruleLabel, type PurgePlan } from '../core/purge/plan';
-import type { RepositoryOutcome } from '../core/purge/summary';
+import { emptyOutcome, type RepositoryOutcome } from '../core/purge/summary';
 import { findRetentionRule } from '../core/policy';
 import type { Policy, RetentionRule } from '../core/policyTypes';
 import type { DeployedImage, InUseLookup, RegistryClient } from '../adapters/ports';
@@ -39,12 +39,8 @@ export interface PurgeRepositoryResult {
   outcome: RepositoryOutcome;
 }
 
-function emptyOutcome(repository: string, rule: string, status: RepositoryOutcome['status'], error?: { code: string; detail: string }): RepositoryOutcome {
-  return { repository, rule, status, deleted: 0, alreadyGone: 0, failed: 0, notAttempted: 0, bytesFreed: 0, sizeUnknown: 0, keptByReason: {}, ...(error ? { error } : {}) };
-}
-
 function codeOf(err: unknown): string {
-  return err instanceof GuardError ? err.code : typeof (err as { code?: unknown })?.code === 'string' ? String((err as { code: string }).code) : 'ERROR';
+  return err instanceof GuardError ? err.code : typeof (err as { code?: unknown })?.code === 'string' ? String((err as { code: string }).code) : ErrorCodes.ERROR;
 }
 
 /** The deployed images: from the run's shared lookup, or this call's; throws (fail closed) when none can be had. */
@@ -65,7 +61,7 @@ export async function purgeRepository(options: PurgeRepositoryOptions): Promise<
   try {
     deployed = await deployedImages(options);
   } catch (err) {
-    return { outcome: emptyOutcome(repository, label, 'skipped', { code: codeOf(err) === 'ERROR' ? 'IN_USE_UNKNOWN' : codeOf(err), detail: `in-use lookup failed, so the purge of ${repository} did not run (nothing was deleted): ${(err as Error).message}` }) };
+    return { outcome: emptyOutcome(repository, label, 'skipped', { code: codeOf(err) === ErrorCodes.ERROR ? 'IN_USE_UNKNOWN' : codeOf(err), detail: `in-use lookup failed, so the purge of ${repository} did not run (nothing was deleted): ${(err as Error).message}` }) };
   }
   let plan: PurgePlan;
   try {

@@ -135,7 +135,7 @@ export async function executePurge(options: ExecuteOptions): Promise<ExecuteResu
         await client.setManifestAttributes(repository, d.digest, attributes);
         return { lock: 'restored', note: `; it had been unlocked for the delete and its lock was restored (${shown})` };
       } catch (err) {
-        const code = err instanceof GuardError ? err.code : 'ERROR';
+        const code = err instanceof GuardError ? err.code : ErrorCodes.ERROR;
         if (code === ErrorCodes.TRANSIENT && attempt < RELOCK_ATTEMPTS) {
           await wait(Math.min(firstBackoff * 2 ** (attempt - 1), maxBackoff));
           continue;
@@ -209,7 +209,7 @@ export async function executePurge(options: ExecuteOptions): Promise<ExecuteResu
         }
         return;
       } catch (err) {
-        const code = err instanceof GuardError ? err.code : 'ERROR';
+        const code = err instanceof GuardError ? err.code : ErrorCodes.ERROR;
         const detail = err instanceof Error ? err.message : String(err);
         if (code === ErrorCodes.REGISTRY_AUTH) {
           result.stopped ??= { code, detail };

@@ -7,7 +7,7 @@
  * Passwords are held in local variables only: never logged, never in a report, an error or an alert.
  */
 import { timingSafeEqual } from 'node:crypto';
-import { isGuardError } from '../core/errors';
+import { isGuardError, ErrorCodes } from '../core/errors';
 import { operationalAlert } from '../core/alerts/evaluate';
 import { planRotation, secretNameFor, type RotationPlan, type RotationSettings } from '../core/rotation';
 import type { AlertSink, AlertStateStore, SecretStore, TokenAdmin } from '../adapters/ports';
@@ -95,13 +95,13 @@ async function rotateOne(tokenId: string, o: RotationRunOptions): Promise<TokenO
     step = 'verify';
     const back = await o.secrets.readBack(secretName);
     if (!sameSecret(back.value, password) || back.tags[SLOT_TAG] !== plan.slot) {
-      throw Object.assign(new Error('the secret read back differs from what was written'), { code: 'VERIFY_MISMATCH' });
+      throw Object.assign(new Error('the secret read back differs from what was written'), { code: ErrorCodes.VERIFY_MISMATCH });
     }
     outcome.result = 'rotated';
     o.log?.(`rotation: ${token.name}: published ${plan.slot} in ${secretName}, expires ${plan.expiry}; ${plan.publishedSlot ?? 'no earlier password'} stays valid until its own expiry`);
     return outcome;
   } catch (err) {
-    const code = isGuardError(err) ? err.code : String((err as { code?: unknown }).code ?? 'ERROR');
+    const code = isGuardError(err) ? err.code : String((err as { code?: unknown }).code ?? ErrorCodes.ERROR);
     const message = isGuardError(err) || code === 'VERIFY_MISMATCH' ? (err as Error).message : 'unexpected error';
     outcome.error = { step, code, message };
     const kept = outcome.plan?.publishedSlot ? `the published ${outcome.plan.publishedSlot} is unchanged and still valid` : 'nothing was published before';

@@ -6,7 +6,7 @@
  * as `{ ok: false, code, detail }`; a transient one (`GuardError` `TRANSIENT`) is thrown so the orchestration's
  * Durable retry options retry it.
  */
-import { ErrorCodes, GuardError, isGuardError } from '../core/errors';
+import { ErrorCodes, GuardError, isGuardError, type ErrorCode } from '../core/errors';
 import { applyModeFor, effectiveSources, findGateRule, findRetentionRule, isRegistryAllowed, promoteTarget } from '../core/policy';
 import type { ApplyMode, GateRule, Policy } from '../core/policyTypes';
 import { blockedVerdict, decide, type ManifestEvidence } from '../core/decision';
@@ -30,7 +30,7 @@ import { SILENT_ACTIVITY_CONTEXT, type ActivityContext, type GateServices } from
 /** A permanent failure of an activity, as data. */
 export interface ActivityFailure {
   ok: false;
-  code: string;
+  code: ErrorCode;
   detail: string;
 }
 

@@ -11,6 +11,7 @@
  * Fail closed: when an activity fails for good (after its retries) or reports a permanent failure, the gate
  * builds a block verdict naming the step and the code, applies the block and records it. It never releases.
  */
+import { ErrorCodes } from '../core/errors';
 import * as df from 'durable-functions';
 import { blockedVerdict, scanComplete, type ManifestEvidence } from '../core/decision';
 import { isAcrHost } from '../core/policy';
@@ -27,7 +28,8 @@ import type {
   VerifySignaturesActivityInput,
 } from './activities';
 import { Activities, PurgeActivities } from './names';
-import type { RepositoryOutcome } from '../core/purge/summary';
+import { emptyOutcome, type RepositoryOutcome } from '../core/purge/summary';
+import { failureCode, failureDetail, retryOptionsOf } from './retry';
 import type { PurgeRepositoryInput } from './purgeActivities';
 
 /** Input of `imageGate`. */
@@ -55,10 +57,7 @@ export interface GateOutcome {
 export const GATE_RETRY = { firstRetryIntervalMs: 2_000, backoffCoefficient: 2, maxNumberOfAttempts: 4, maxRetryIntervalMs: 60_000 } as const;
 
 function retryOptions(): df.RetryOptions {
-  const options = new df.RetryOptions(GATE_RETRY.firstRetryIntervalMs, GATE_RETRY.maxNumberOfAttempts);
-  options.backoffCoefficient = GATE_RETRY.backoffCoefficient;
-  options.maxRetryIntervalInMilliseconds = GATE_RETRY.maxRetryIntervalMs;
-  return options;
+  return retryOptionsOf(GATE_RETRY);
 }
 
 /** Progress exposed through the instance's custom status. */
@@ -72,15 +71,6 @@ type StepResult<T> = { ok: true; value: T } | { ok: false; code: string; detail:
 
 type Gen<T> = Generator<df.Task, T, unknown>;
 
-/** The code a failed activity carried, when the host passed it through (FailureDetails.Properties). */
-function failureCode(err: unknown): string {
-  const code = (err as df.TaskFailedError | undefined)?.failureDetails?.properties?.code;
-  return typeof code === 'string' ? code : 'ACTIVITY_FAILED';
-}
-
-function failureDetail(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
 
 function isFailure(value: unknown): value is ActivityFailure {
   return typeof value === 'object' && value !== null && (value as { ok?: unknown }).ok === false;
@@ -127,7 +117,7 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
     let final = verdict;
     if (verdict.decision === 'release' && !apply.ok) {
       // The release could not be carried out: block, and keep (or put) the image in quarantine.
-      final = yield* blocked({ name: 'apply', status: 'fail', reason: `applyVerdict (${applyMode}) failed: ${apply.code ?? 'ERROR'}: ${apply.detail}`, details: { step: 'applyVerdict', code: apply.code } });
+      final = yield* blocked({ name: 'apply', status: 'fail', reason: `applyVerdict (${applyMode}) failed: ${apply.code ?? ErrorCodes.ERROR}: ${apply.detail}`, details: { step: 'applyVerdict', code: apply.code } });
       const reapplied = yield* step<ApplyVerdictInput, ApplyResult>(context, Activities.applyVerdict, { ...applyInput, verdict: final });
       apply = reapplied.ok ? reapplied.value : { mode: applyMode, ok: false, code: reapplied.code, detail: reapplied.detail };
     }
@@ -148,7 +138,7 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
     const purge: PurgeRepositoryInput = { registry: image.registry, repository: image.repository, now: nowIso(), dryRun: false, protect: [image.digest] };
     const ran = yield* step<PurgeRepositoryInput, RepositoryOutcome>(context, PurgeActivities.gateRetention, purge);
     if (ran.ok) return ran.value;
-    return { repository: image.repository, rule: retention.rule, status: 'failed', deleted: 0, alreadyGone: 0, failed: 0, notAttempted: 0, bytesFreed: 0, sizeUnknown: 0, keptByReason: {}, error: { code: ran.code, detail: ran.detail } };
+    return emptyOutcome(image.repository, retention.rule, 'failed', { code: ran.code, detail: ran.detail });
   }
 
   /** A block verdict for a failure before (or instead of) a decision; computed in-line if even that step fails. */

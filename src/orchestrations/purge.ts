@@ -9,7 +9,9 @@
  * becomes a `failed` outcome (nothing more is deleted for that repository in this run).
  */
 import * as df from 'durable-functions';
-import { summarisePurge, type PurgeSummary, type RepositoryOutcome } from '../core/purge/summary';
+import { ErrorCodes } from '../core/errors';
+import { emptyOutcome, summarisePurge, type PurgeSummary, type RepositoryOutcome } from '../core/purge/summary';
+import { failureCode, failureDetail, retryOptionsOf } from './retry';
 import type { PurgeRepositoryInput, PurgeTargets } from './purgeActivities';
 import { ORCH_REPOSITORY_PURGE, PurgeActivities } from './names';
 
@@ -21,10 +23,7 @@ export const PURGE_RETRY = { firstRetryIntervalMs: 5_000, backoffCoefficient: 2,
 
 /** The retry options of {@link PURGE_RETRY}. */
 export function purgeRetryOptions(): df.RetryOptions {
-  const options = new df.RetryOptions(PURGE_RETRY.firstRetryIntervalMs, PURGE_RETRY.maxNumberOfAttempts);
-  options.backoffCoefficient = PURGE_RETRY.backoffCoefficient;
-  options.maxRetryIntervalInMilliseconds = PURGE_RETRY.maxRetryIntervalMs;
-  return options;
+  return retryOptionsOf(PURGE_RETRY);
 }
 
 /** Input of `registryPurge`. */
@@ -44,12 +43,8 @@ export interface RegistryPurgeOutput {
 
 type Gen<T> = Generator<df.Task, T, unknown>;
 
-function failureText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
 function failedOutcome(repository: string, code: string, detail: string): RepositoryOutcome {
-  return { repository, rule: '', status: 'failed', deleted: 0, alreadyGone: 0, failed: 0, notAttempted: 0, bytesFreed: 0, sizeUnknown: 0, keptByReason: {}, error: { code, detail } };
+  return emptyOutcome(repository, '', 'failed', { code, detail });
 }
 
 /** `repositoryPurge`: one repository, with its own activity retries. */
@@ -58,8 +53,7 @@ export function* repositoryPurgeOrchestrator(context: df.OrchestrationContext): 
   try {
     return (yield context.df.callActivityWithRetry(PurgeActivities.purgeRepository, purgeRetryOptions(), input)) as RepositoryOutcome;
   } catch (err) {
-    const code = (err as df.TaskFailedError | undefined)?.failureDetails?.properties?.code;
-    return failedOutcome(input.repository, typeof code === 'string' ? code : 'ACTIVITY_FAILED', `failed after ${PURGE_RETRY.maxNumberOfAttempts} attempts (nothing more was deleted in ${input.repository} by this run): ${failureText(err)}`);
+    return failedOutcome(input.repository, failureCode(err), `failed after ${PURGE_RETRY.maxNumberOfAttempts} attempts (nothing more was deleted in ${input.repository} by this run): ${failureDetail(err)}`);
   }
 }
 
@@ -72,7 +66,7 @@ export function* registryPurgeOrchestrator(context: df.OrchestrationContext): Ge
   try {
     targets = (yield context.df.callActivityWithRetry(PurgeActivities.listTargets, purgeRetryOptions(), { ...(input.registry ? { registry: input.registry } : {}) })) as PurgeTargets;
   } catch (err) {
-    return { summaries: [], error: `listing the repositories to purge failed; nothing was purged: ${failureText(err)}` };
+    return { summaries: [], error: `listing the repositories to purge failed; nothing was purged: ${failureDetail(err)}` };
   }
   const summaries: PurgeSummary[] = [];
   let child = 0;
@@ -89,14 +83,14 @@ export function* registryPurgeOrchestrator(context: df.OrchestrationContext): Ge
         outcomes.push(...((yield context.df.Task.all(tasks)) as RepositoryOutcome[]));
       } catch {
         // repositoryPurge turns its own failures into outcomes; a failure here is the sub-orchestration itself.
-        tasks.forEach((t, j) => outcomes.push(t.isCompleted && !t.isFaulted ? (t.result as RepositoryOutcome) : failedOutcome(batch[j], 'SUBORCHESTRATION_FAILED', 'the repository purge failed or did not finish')));
+        tasks.forEach((t, j) => outcomes.push(t.isCompleted && !t.isFaulted ? (t.result as RepositoryOutcome) : failedOutcome(batch[j], ErrorCodes.SUBORCHESTRATION_FAILED, 'the repository purge failed or did not finish')));
       }
     }
     const summary = summarisePurge({ registry, trigger: input.trigger ?? 'timer', dryRun, startedAt, finishedAt: context.df.currentUtcDateTime.toISOString(), outcomes });
     try {
       yield context.df.callActivityWithRetry(PurgeActivities.recordSummary, purgeRetryOptions(), { summary });
     } catch (err) {
-      summary.errors.push({ repository: '', code: 'AUDIT_FAILED', detail: `the summary could not be recorded: ${failureText(err)}` });
+      summary.errors.push({ repository: '', code: ErrorCodes.AUDIT_FAILED, detail: `the summary could not be recorded: ${failureDetail(err)}` });
     }
     summaries.push(summary);
   }

@@ -5,7 +5,7 @@
  */
 import { ErrorCodes, GuardError } from '../core/errors';
 import { findRetentionRule, isRegistryAllowed } from '../core/policy';
-import type { RepositoryOutcome, PurgeSummary } from '../core/purge/summary';
+import { emptyOutcome, type RepositoryOutcome, type PurgeSummary } from '../core/purge/summary';
 import { purgeRepository, repositoriesToPurge } from '../jobs/purge';
 import { PurgeActivities } from './names';
 import { SILENT_ACTIVITY_CONTEXT, type ActivityContext, type PurgeServices } from './services';
@@ -70,7 +70,7 @@ export function gateRetentionActivity(services: PurgeServices, input: PurgeRepos
 async function purgeOneRepository(services: PurgeServices, input: PurgeRepositoryInput, inUseMaxAgeMs: number, context: ActivityContext): Promise<RepositoryOutcome> {
   const policy = services.policy();
   const rule = findRetentionRule(policy, input.repository);
-  if (!rule) return { repository: input.repository, rule: '', status: 'skipped', deleted: 0, alreadyGone: 0, failed: 0, notAttempted: 0, bytesFreed: 0, sizeUnknown: 0, keptByReason: {}, error: { code: 'NO_RULE', detail: `no retention rule covers ${input.repository}; nothing was purged` } };
+  if (!rule) return emptyOutcome(input.repository, '', 'skipped', { code: ErrorCodes.NO_RULE, detail: `no retention rule covers ${input.repository}; nothing was purged` });
   const { outcome } = await purgeRepository({
     client: services.registry(input.registry),
     repository: input.repository,

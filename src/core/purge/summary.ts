@@ -20,6 +20,11 @@ export interface RepositoryOutcome {
   error?: { code: string; detail: string };
 }
 
+/** An outcome in which nothing was done (yet): every count zero; the one constructor of that shape. */
+export function emptyOutcome(repository: string, rule: string, status: RepositoryOutcome['status'], error?: { code: string; detail: string }): RepositoryOutcome {
+  return { repository, rule, status, deleted: 0, alreadyGone: 0, failed: 0, notAttempted: 0, bytesFreed: 0, sizeUnknown: 0, keptByReason: {}, ...(error ? { error } : {}) };
+}
+
 /** The summary of one purge run over a registry. */
 export interface PurgeSummary {
   registry: string;
