@@ -13,7 +13,7 @@
  */
 import * as df from 'durable-functions';
 import { blockedVerdict, scanComplete, type ManifestEvidence } from '../core/decision';
-import { isAcrHost } from '../core/policy';
+import { isAcrHost } from '../core/acrHost';
 import type { ApplyMode } from '../core/policyTypes';
 import type { ApplyResult, Check, FindingsResult, FindingsSourceName, ImageId, SignatureResult, Verdict } from '../core/types';
 import type {
