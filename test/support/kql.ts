@@ -40,14 +40,22 @@ export const LOG_TABLE_SCHEMAS: Readonly<Record<string, string>> = {
     `(TimeGenerated:datetime, ArtifactType:string, CallerIpAddress:string, Category:string, CorrelationId:string, Digest:string, DurationMs:string, Identity:string, LoginServer:string, MediaType:string, OperationName:string, Region:string, Repository:string, ResultDescription:string, ResultType:string, Size:int, Tag:string, UserAgent:string, UserTenantId:string, ${STANDARD})`,
 };
 
-let globals: any;
+const states = new Map<string, any>();
 
-function globalState(): any {
-  if (globals) return globals;
+/** The language service's global state with a workspace holding `names` (declared schemas only). */
+function globalState(names: readonly string[] = Object.keys(LOG_TABLE_SCHEMAS)): any {
+  const key = [...names].sort().join(',');
+  let state = states.get(key);
+  if (state) return state;
   const S = Kusto.Language.Symbols;
-  const tables = Object.entries(LOG_TABLE_SCHEMAS).map(([name, schema]) => new S.TableSymbol.$ctor7(name, schema, null));
-  globals = Kusto.Language.GlobalState.Default.WithDatabase(new S.DatabaseSymbol.$ctor2('workspace', null, tables));
-  return globals;
+  const tables = names.map((name) => {
+    const schema = LOG_TABLE_SCHEMAS[name];
+    if (!schema) throw new Error(`no declared schema for table ${name}`);
+    return new S.TableSymbol.$ctor7(name, schema, null);
+  });
+  state = Kusto.Language.GlobalState.Default.WithDatabase(new S.DatabaseSymbol.$ctor2('workspace', null, tables));
+  states.set(key, state);
+  return state;
 }
 
 /** One diagnostic of the language service. */
@@ -58,9 +66,13 @@ export interface KqlDiagnostic {
   start: number;
 }
 
-/** Parses and analyses `query` against the declared schemas; returns its errors and warnings. */
-export function kqlDiagnostics(query: string): KqlDiagnostic[] {
-  const code = Kusto.Language.KustoCode.ParseAndAnalyze(query, globalState());
+/**
+ * Parses and analyses `query` against the declared schemas (or only those of `tables`, e.g. the tables a
+ * deployment really has); returns its errors and warnings. An unknown table is an error (KS204), or a
+ * warning (KS205) inside `union isfuzzy=true`.
+ */
+export function kqlDiagnostics(query: string, tables?: readonly string[]): KqlDiagnostic[] {
+  const code = Kusto.Language.KustoCode.ParseAndAnalyze(query, globalState(tables));
   const list = code.GetDiagnostics();
   const n = SystemNs.Array.getCount(list, Kusto.Language.Diagnostic);
   const out: KqlDiagnostic[] = [];
