@@ -227,6 +227,7 @@ module worker 'modules/containerInstance.bicep' = if (deployWorker) {
     resourceToken: resourceToken
     subnetId: network.outputs.aciSubnetId
     registryLoginServer: registry.outputs.loginServer
+    workspaceId: monitoring.outputs.workspaceId
     identityId: identities.outputs.workerId
     image: workerImage
     workerSecret: vault.getSecret(workerSecretName)

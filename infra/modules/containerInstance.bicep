@@ -1,6 +1,8 @@
 // The batch worker on Container Instances: in a delegated subnet with no public IP, image pull with its
 // managed identity, secrets as secure values (read from Key Vault by the caller with getSecret), restarted
-// on failure; the confidential SKU as an option.
+// on failure; the confidential SKU as an option. Its console output and events go to the workspace
+// (ContainerInstanceLog_CL, ContainerEvent_CL), where acr-guard's console-errors and image-pull-failures rules
+// read them.
 targetScope = 'resourceGroup'
 
 @description('Required. Azure region.')
@@ -32,11 +34,21 @@ param sku string = 'Standard'
 @description('Optional. Base64 confidential computing enforcement policy (from "az confcom acipolicygen") for the Confidential SKU.')
 param ccePolicy string = ''
 
+@description('Required. Resource id of the Log Analytics workspace the container group sends its logs and events to.')
+param workspaceId string
+
 @description('Optional. Role assignments on the container group: objects with principalId and roleDefinitionId (a built-in role GUID).')
 param roleAssignments array = []
 
 @description('Optional. Tags applied to every resource.')
 param tags object = {}
+
+// Container groups have no diagnostic setting: their logs go to the workspace through the group's own
+// diagnostics, which need the workspace key. It is read here with listKeys() at deployment and passed
+// straight to the resource (the API marks it secret), never through a parameter or an output.
+resource workspace 'Microsoft.OperationalInsights/workspaces@2023-09-01' existing = {
+  name: last(split(workspaceId, '/'))
+}
 
 resource worker 'Microsoft.ContainerInstance/containerGroups@2023-05-01' = {
   name: 'ci-worker-${resourceToken}'
@@ -50,6 +62,15 @@ resource worker 'Microsoft.ContainerInstance/containerGroups@2023-05-01' = {
     restartPolicy: 'OnFailure'
     subnetIds: [ { id: subnetId } ]
     imageRegistryCredentials: [ { server: registryLoginServer, identity: identityId } ]
+    diagnostics: {
+      logAnalytics: {
+        // ContainerInstanceLogs: console output to ContainerInstanceLog_CL, events to ContainerEvent_CL.
+        logType: 'ContainerInstanceLogs'
+        workspaceId: workspace.properties.customerId
+        workspaceKey: workspace.listKeys().primarySharedKey
+        workspaceResourceId: workspace.id
+      }
+    }
     containers: [
       {
         name: 'worker'

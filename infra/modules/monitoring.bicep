@@ -1,5 +1,6 @@
 // One Log Analytics workspace for every diagnostic setting, Application Insights for acr-guard, and the
-// failed-image-pull alert (scheduled query over the Container Apps system logs) with its action group.
+// failed-image-pull alert (scheduled query over the Container Apps system log and the container group events)
+// with its action group.
 targetScope = 'resourceGroup'
 
 @description('Required. Azure region.')
@@ -63,13 +64,17 @@ resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = {
   }
 }
 
-// Both forms of the Container Apps system log (resource-specific table and the classic custom table);
-// isfuzzy keeps the query valid while one of them does not exist yet in a new workspace.
+// The shipped image-pull-failures rule of acr-guard (src/core/alerts/shipped.ts), exactly as acr-guard sends it
+// (parameters as `let`s; test/infra/alertTables.test.ts keeps the two equal): the Container Apps system log
+// (resource-specific table, as the environment's diagnostic setting writes it) and the worker's container
+// group events. isfuzzy keeps the query valid while ContainerEvent_CL does not exist (no worker, or no event yet).
 var failedPullQuery = '''
+let aciPullFailureReasons = dynamic(["Failed", "BackOff"]);
+let pullFailureReasons = dynamic(["ImagePullBackOff", "ErrImagePull", "ImagePullFailure"]);
 union isfuzzy=true
-  (ContainerAppSystemLogs | where Reason in ("ImagePullBackOff", "ErrImagePull", "ImagePullFailure") | project TimeGenerated, App = ContainerAppName, Reason),
-  (ContainerAppSystemLogs_CL | where Reason_s in ("ImagePullBackOff", "ErrImagePull", "ImagePullFailure") | project TimeGenerated, App = ContainerAppName_s, Reason = Reason_s)
-| summarize Failures = count() by App, Reason
+    (ContainerAppSystemLogs | where Reason in (pullFailureReasons) | project TimeGenerated, App = ContainerAppName, Message = Log),
+    (ContainerEvent_CL | where Reason_s in (aciPullFailureReasons) and Message contains "pull" | project TimeGenerated, App = ContainerGroup_s, Message)
+| summarize Count = count(), Sample = take_any(Message), LastSeen = max(TimeGenerated) by App
 '''
 
 resource failedPullAlert 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
@@ -78,20 +83,23 @@ resource failedPullAlert 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
   tags: tags
   properties: {
     displayName: 'Failed image pulls'
-    description: 'A container app could not pull its image (ImagePullBackOff / ErrImagePull): a quarantined, purged or unreachable image.'
+    description: 'A container app or container group failed to pull its image more than 3 times in 10 minutes (ImagePullBackOff / ErrImagePull, or a Failed/BackOff pull event): a quarantined, purged or unreachable image.'
     severity: 2
     enabled: true
     scopes: [ workspace.id ]
+    // The rule's own terms: more than 3 failed pulls in 10 minutes for one app, evaluated every 5 minutes.
     evaluationFrequency: 'PT5M'
-    windowSize: 'PT15M'
+    windowSize: 'PT10M'
     autoMitigate: true
     criteria: {
       allOf: [
         {
           query: failedPullQuery
-          timeAggregation: 'Count'
+          // The query counts per app already: alert on the sum of its Count column, split by App.
+          metricMeasureColumn: 'Count'
+          timeAggregation: 'Total'
           operator: 'GreaterThan'
-          threshold: 0
+          threshold: 3
           dimensions: [
             { name: 'App', operator: 'Include', values: [ '*' ] }
           ]

@@ -163,6 +163,9 @@ resource diagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' 
   name: 'to-log-analytics'
   properties: {
     workspaceId: workspaceId
+    // Resource-specific tables (ContainerRegistryLoginEvents, ContainerRegistryRepositoryEvents): acr-guard's
+    // registry alert rules read them.
+    logAnalyticsDestinationType: 'Dedicated'
     logs: [ { categoryGroup: 'allLogs', enabled: true } ]
     metrics: [ { category: 'AllMetrics', enabled: true } ]
   }

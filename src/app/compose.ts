@@ -7,6 +7,7 @@
 import type { TokenCredential } from '@azure/identity';
 import { GuardError, ErrorCodes } from '../core/errors';
 import { isRegistryAllowed } from '../core/policy';
+import { isAcrHost } from '../core/acrHost';
 import type { Policy } from '../core/policyTypes';
 import type { AuditStore, FindingsSource, InUseLookup, RegistryClient, RegistryClientFactory } from '../adapters/ports';
 import { createRegistryClient } from '../adapters/registry';
@@ -64,7 +65,7 @@ export function allowlistedRegistryFactory(options: Pick<ComposeOptions, 'policy
       client = options.createClient?.(host) ?? createRegistryClient({
         host,
         plainHttp: options.plainHttpHosts?.includes(host) ?? false,
-        credential: host.endsWith('.azurecr.io') ? options.credential : undefined,
+        credential: isAcrHost(host) ? options.credential : undefined,
         userAgent: `${ACR_GUARD_USER_AGENT}/0.1`,
       });
       clients.set(host, client);

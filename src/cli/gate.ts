@@ -10,6 +10,7 @@ import { parseImageReference, formatImage } from '../core/reference';
 import { loadPolicy, isRegistryAllowed } from '../core/policy';
 import { parseDuration } from '../core/duration';
 import { isGuardError } from '../core/errors';
+import { isAcrHost } from '../core/acrHost';
 import type { Policy } from '../core/policyTypes';
 import type { ImageId } from '../core/types';
 import { FileAuditStore, MemoryAuditStore } from '../adapters/auditStore';
@@ -63,7 +64,7 @@ export async function gateCommand(argv: string[], io: { out: (s: string) => void
   if (plainHttp && !isLoopbackHost(ref.registry)) {
     throw new UsageError(`--plain-http is allowed only for loopback registries (127.0.0.0/8, localhost, [::1]), not ${ref.registry}`);
   }
-  const credential = ref.registry.endsWith('.azurecr.io') ? new DefaultAzureCredential() : undefined;
+  const credential = isAcrHost(ref.registry) ? new DefaultAzureCredential() : undefined;
   const audit = typeof values['audit-dir'] === 'string' ? new FileAuditStore(values['audit-dir']) : new MemoryAuditStore();
   const trustPolicy = values['trust-policy'];
   const trustStore = values['trust-store'];

@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { DefaultAzureCredential } from '@azure/identity';
 import { loadPolicy, findRetentionRule, isRegistryAllowed } from '../core/policy';
 import { validateRegistryHost, validateRepository } from '../core/reference';
+import { isAcrHost } from '../core/acrHost';
 import type { Policy, RetentionRule } from '../core/policyTypes';
 import { summarisePurge, type RepositoryOutcome } from '../core/purge/summary';
 import type { DeployedImage, InUseLookup } from '../adapters/ports';
@@ -104,7 +105,7 @@ export async function purgeCommand(argv: string[], io: PurgeIo): Promise<number>
   const deployed = typeof values.deployed === 'string' ? readDeployed(values.deployed) : undefined;
   const only = typeof values.repository === 'string' ? validateRepository(values.repository, '--repository') : undefined;
 
-  const client = allowlistedRegistryFactory({ policy: () => policy, credential: host.endsWith('.azurecr.io') ? new DefaultAzureCredential() : undefined, plainHttpHosts: plainHttp ? [host] : [] })(host);
+  const client = allowlistedRegistryFactory({ policy: () => policy, credential: isAcrHost(host) ? new DefaultAzureCredential() : undefined, plainHttpHosts: plainHttp ? [host] : [] })(host);
   let targets: Array<{ repository: string; rule: RetentionRule }>;
   if (only) {
     const rule = findRetentionRule(policy, only);

@@ -7,6 +7,7 @@
  */
 import { DefaultAzureCredential } from '@azure/identity';
 import { formatImage, parseImageReference } from '../core/reference';
+import { isAcrHost } from '../core/acrHost';
 import type { ImageId, SignatureResult } from '../core/types';
 import { createRegistryClient } from '../adapters/registry';
 import { createSignatureVerifier } from '../adapters/signatureVerifier';
@@ -47,7 +48,7 @@ export async function verifyCommand(argv: string[], io: { out: (s: string) => vo
   const client = createRegistryClient({
     host: ref.registry,
     plainHttp,
-    credential: ref.registry.endsWith('.azurecr.io') ? new DefaultAzureCredential() : undefined,
+    credential: isAcrHost(ref.registry) ? new DefaultAzureCredential() : undefined,
     userAgent: 'acr-guard/0.1',
   });
   // Act on digests, never tags: a tag is resolved once, here.

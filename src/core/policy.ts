@@ -8,6 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { parseDocument } from 'yaml';
+import { isAcrHost } from './acrHost';
 import { GuardError, ErrorCodes, describeValue, isGuardError } from './errors';
 import { SEVERITIES, type FindingsSourceName, type Severity } from './types';
 import type {
@@ -421,11 +422,8 @@ export function isRegistryAllowed(policy: Policy, host: string): boolean {
   return findRegistry(policy, host) !== undefined;
 }
 
-/** True for Azure Container Registry login servers (public and sovereign clouds). */
-export function isAcrHost(host: string): boolean {
-  const name = host.toLowerCase().replace(/:\d+$/, '');
-  return /\.azurecr\.(io|cn|us)$/.test(name);
-}
+/** True for Azure Container Registry login servers (public and sovereign clouds); see `./acrHost`. */
+export { isAcrHost };
 
 /**
  * How a verdict is applied on `host`: the registry's explicit `apply`, else `quarantine` on ACR hosts,

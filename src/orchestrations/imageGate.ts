@@ -14,7 +14,7 @@
 import { ErrorCodes } from '../core/errors';
 import * as df from 'durable-functions';
 import { blockedVerdict, scanComplete, type ManifestEvidence } from '../core/decision';
-import { isAcrHost } from '../core/policy';
+import { isAcrHost } from '../core/acrHost';
 import type { ApplyMode } from '../core/policyTypes';
 import type { ApplyResult, Check, FindingsResult, FindingsSourceName, ImageId, SignatureResult, Verdict } from '../core/types';
 import type {

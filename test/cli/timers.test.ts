@@ -28,7 +28,7 @@ describe('acr-guard alerts list', () => {
     expect(code).toBe(0);
     const rules = JSON.parse(out) as Array<Record<string, unknown>>;
     expect(rules.map((r) => r.name)).toEqual(['console-errors', 'image-pull-failures', 'registry-login-failures', 'pulled-not-released']);
-    expect(rules[1]).toMatchObject({ window: '10m', threshold: { column: 'Count', above: 3 }, severity: 'high', query: expect.stringContaining('let pullFailureReasons = dynamic(["ImagePullBackOff", "ErrImagePull"]);') });
+    expect(rules[1]).toMatchObject({ window: '10m', threshold: { column: 'Count', above: 3 }, severity: 'high', query: expect.stringContaining('let pullFailureReasons = dynamic(["ImagePullBackOff", "ErrImagePull", "ImagePullFailure"]);') });
   });
 
   it('reads ACR_GUARD_ALERT_RULES_FILE; a bad file is a usage error naming the key', async () => {
@@ -62,7 +62,7 @@ describe('acr-guard alerts run / tokens rotate against stand-ins', () => {
   beforeAll(async () => {
     [logs, arm, vault, hook] = await Promise.all([
       startLogAnalytics(WORKSPACE, (q) =>
-        q.includes('ContainerAppSystemLogs_CL')
+        q.includes('ContainerAppSystemLogs')
           ? { columns: [['App', 'string'], ['Count', 'long'], ['Sample', 'string'], ['LastSeen', 'datetime']], rows: [['api', 9, 'ImagePullBackOff', '2026-11-22T00:00:00Z']] }
           : { columns: [['x', 'string']], rows: [] },
       ),

@@ -31,11 +31,11 @@ function answerFor(query: string): LogAnswer {
 
 function defaultAnswers(): Record<string, LogAnswer> {
   return {
-    ContainerAppSystemLogs_CL: {
+    ContainerAppSystemLogs: {
       columns: [['App', 'string'], ['Count', 'long'], ['Sample', 'string'], ['LastSeen', 'datetime']],
       rows: [['api', 5, 'Back-off pulling image', '2026-11-22T09:58:00Z'], ['web', 2, 'ErrImagePull', '2026-11-22T09:57:00Z']],
     },
-    ContainerAppConsoleLogs_CL: { columns: [['Source', 'string'], ['App', 'string'], ['Count', 'long'], ['Sample', 'string'], ['LastSeen', 'datetime']], rows: [] },
+    ContainerAppConsoleLogs: { columns: [['Source', 'string'], ['App', 'string'], ['Count', 'long'], ['Sample', 'string'], ['LastSeen', 'datetime']], rows: [] },
     ContainerRegistryLoginEvents: {
       columns: [['LoginServer', 'string'], ['Identity', 'string'], ['CallerIpAddress', 'string'], ['Count', 'long'], ['LastResult', 'string'], ['LastSeen', 'datetime']],
       rows: [['contoso.azurecr.io', 'unknown', '203.0.113.7', 12, 'unauthorized', '2026-11-22T09:59:00Z']],
@@ -149,14 +149,14 @@ describe('alert rules against Log Analytics, Azurite and sink stand-ins', () => 
   });
 
   it('throttling (429 with Retry-After on every attempt): the rule reports TRANSIENT and alerts operationally; other rules still run', async () => {
-    answers.ContainerAppSystemLogs_CL = { status: 429, headers: { 'retry-after': '0' }, body: { error: { code: 'ThrottledError', message: 'Too many requests' } } };
+    answers.ContainerAppSystemLogs = { status: 429, headers: { 'retry-after': '0' }, body: { error: { code: 'ThrottledError', message: 'Too many requests' } } };
     const before = logs.queries.length;
     const report = await runAlertRules(options('AlertsThrottled', T0));
     const pull = report.rules.find((r) => r.rule === 'image-pull-failures')!;
     expect(pull.status).toBe('error');
     expect(pull.detail).toMatch(/429/);
     // maxRetries 1: the SDK tried twice.
-    expect(logs.queries.slice(before).filter((q) => q.query.includes('ContainerAppSystemLogs_CL'))).toHaveLength(2);
+    expect(logs.queries.slice(before).filter((q) => q.query.includes('ContainerAppSystemLogs'))).toHaveLength(2);
     expect(events().find((e) => e.data.rule === 'image-pull-failures')).toMatchObject({ eventType: 'AcrGuard.Alert.Operational', data: { fields: { code: 'TRANSIENT' } } });
     expect(report.rules.find((r) => r.rule === 'registry-login-failures')!.alerted).toBe(1);
   });

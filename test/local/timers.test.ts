@@ -23,7 +23,7 @@ describe('local service timers', () => {
   beforeAll(async () => {
     [logs, vault, hook] = await Promise.all([
       startLogAnalytics(WORKSPACE, (q) =>
-        q.includes('ContainerAppSystemLogs_CL')
+        q.includes('ContainerAppSystemLogs')
           ? { columns: [['App', 'string'], ['Count', 'long'], ['Sample', 'string'], ['LastSeen', 'datetime']], rows: [['api', 9, 'ImagePullBackOff', '2026-11-22T00:00:00Z']] }
           : { columns: [['x', 'string']], rows: [] },
       ),

@@ -8,6 +8,7 @@ import type { TokenCredential } from '@azure/identity';
 import { ErrorCodes, GuardError, invalidInput } from '../../core/errors';
 import { validateDigest, validateRegistryHost, validateRepository, validateTag } from '../../core/reference';
 import { MediaTypes, type Descriptor } from '../../core/types';
+import { isAcrHost } from '../../core/acrHost';
 import type { AcrManifestInfo, FetchedManifest, ManifestAttributes, Page, RegistryClient } from '../ports';
 import { RegistryAuth } from './auth';
 import { createTlsFetch } from './tlsFetch';
@@ -34,7 +35,7 @@ export interface RegistryClientOptions {
   maxManifestBytes?: number;
   /** A fetch to use instead of the global one. */
   fetch?: typeof fetch;
-  /** ACR extensions (`/acr/v1`, quarantine attributes); default: host ends with `.azurecr.io`. */
+  /** ACR extensions (`/acr/v1`, quarantine attributes, Entra ID exchange); default: {@link isAcrHost} (public and sovereign clouds). */
   acr?: boolean;
   /** Extra trust for https (tests and local runs with a throw-away CA); ignored when `fetch` is given. */
   tls?: { ca?: string };
@@ -154,7 +155,7 @@ class OciRegistryClient implements RegistryClient {
     this.timeoutMs = options.timeoutMs ?? REGISTRY_DEFAULTS.timeoutMs;
     this.maxManifestBytes = options.maxManifestBytes ?? REGISTRY_DEFAULTS.maxManifestBytes;
     this.userAgent = options.userAgent ?? REGISTRY_DEFAULTS.userAgent;
-    this.acr = options.acr ?? this.host.endsWith('.azurecr.io');
+    this.acr = options.acr ?? isAcrHost(this.host);
     this.auth = new RegistryAuth({
       host: this.host,
       plainHttp: options.plainHttp ?? false,

@@ -1,6 +1,16 @@
 /**
  * The alert rules acr-guard ships. Each is plain data validated by the same code as users' rules; the KQL is
  * checked against declared table schemas in test/unit/core/alertsKql.test.ts.
+ *
+ * The tables are the ones infra/ makes the platform write (docs/alerts-tables.md; test/infra/alertTables.test.ts
+ * derives them from the Bicep): the Container Apps environment's diagnostic setting sends to the
+ * resource-specific tables `ContainerAppConsoleLogs` / `ContainerAppSystemLogs` (columns `Log`,
+ * `ContainerAppName`, `Reason`; not the `_CL` tables of the classic `log-analytics` destination), the registry's
+ * to `ContainerRegistryLoginEvents` / `ContainerRegistryRepositoryEvents`, and the worker's container group
+ * writes `ContainerInstanceLog_CL` / `ContainerEvent_CL` through its own Log Analytics diagnostics. The
+ * container group is optional (`deployWorker`) and a `_CL` table exists only after its first record, so
+ * those tables are read inside `union isfuzzy=true` next to a table that always exists: a missing one
+ * leaves the rule working instead of failing every run.
  */
 import type { AlertRule } from './rule';
 import { validateRule } from './rule';
@@ -13,8 +23,8 @@ export const SHIPPED_RULE_DEFINITIONS: readonly Record<string, unknown>[] = [
     window: '10m',
     severity: 'medium',
     parameters: { errorTerms: ['error', 'unauthorized', 'denied'] },
-    query: `union
-    (ContainerAppConsoleLogs_CL | project TimeGenerated, Source = "containerapp", App = ContainerAppName_s, Message = Log_s),
+    query: `union isfuzzy=true
+    (ContainerAppConsoleLogs | project TimeGenerated, Source = "containerapp", App = ContainerAppName, Message = Log),
     (ContainerInstanceLog_CL | project TimeGenerated, Source = "containerinstance", App = ContainerGroup_s, Message)
 | where Message has_any (errorTerms)
 | summarize Count = count(), Sample = take_any(Message), LastSeen = max(TimeGenerated) by Source, App`,
@@ -25,13 +35,16 @@ export const SHIPPED_RULE_DEFINITIONS: readonly Record<string, unknown>[] = [
   },
   {
     name: 'image-pull-failures',
-    description: 'ImagePullBackOff or ErrImagePull more than 3 times in 10 minutes for one Container App.',
+    description:
+      'Image pulls failing (ImagePullBackOff, ErrImagePull; a container group\'s Failed/BackOff pull events) more than 3 times in 10 minutes for one Container App or container group.',
     window: '10m',
     severity: 'high',
-    parameters: { pullFailureReasons: ['ImagePullBackOff', 'ErrImagePull'] },
-    query: `ContainerAppSystemLogs_CL
-| where Reason_s in (pullFailureReasons)
-| summarize Count = count(), Sample = take_any(Log_s), LastSeen = max(TimeGenerated) by App = ContainerAppName_s`,
+    parameters: { pullFailureReasons: ['ImagePullBackOff', 'ErrImagePull', 'ImagePullFailure'], aciPullFailureReasons: ['Failed', 'BackOff'] },
+    // The Bicep's failed-pull alert (infra/modules/monitoring.bicep) runs this same query, rendered; a test keeps them equal.
+    query: `union isfuzzy=true
+    (ContainerAppSystemLogs | where Reason in (pullFailureReasons) | project TimeGenerated, App = ContainerAppName, Message = Log),
+    (ContainerEvent_CL | where Reason_s in (aciPullFailureReasons) and Message contains "pull" | project TimeGenerated, App = ContainerGroup_s, Message)
+| summarize Count = count(), Sample = take_any(Message), LastSeen = max(TimeGenerated) by App`,
     threshold: { column: 'Count', above: 3 },
     dedupKey: ['App'],
     suppressFor: '1h',
