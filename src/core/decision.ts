@@ -7,7 +7,7 @@
  * Unscanned is never clean.
  */
 import { SEVERITIES, type Check, type Finding, type FindingsResult, type FindingsSourceName, type ImageId, type Severity, type SignatureResult, type Verdict } from './types';
-import type { GateRule, Policy, VulnerabilityException } from './policyTypes';
+import type { GateRule, VulnerabilityException } from './policyTypes';
 
 /** The evidence gathered for one manifest (one per platform manifest of an index; one for a plain image). */
 export interface ManifestEvidence {
@@ -18,9 +18,15 @@ export interface ManifestEvidence {
   signatures: SignatureResult;
 }
 
+/** Which policy decided: its version and content hash (all a verdict records of it). */
+export interface PolicyStamp {
+  version: number;
+  hash: string;
+}
+
 /** Input of {@link decide}. */
 export interface DecideInput {
-  policy: Policy;
+  policy: PolicyStamp;
   rule: GateRule | undefined;
   image: ImageId;
   tag?: string;
@@ -285,7 +291,7 @@ function blockingPhrases(checks: Check[], blocking: MergedFinding[], expiredNote
   return phrases;
 }
 
-function verdictBase(input: { policy: Policy | undefined; image: ImageId; tag?: string; now: Date }): Pick<Verdict, 'image' | 'tag' | 'policy' | 'decidedAt'> {
+function verdictBase(input: { policy: PolicyStamp | undefined; image: ImageId; tag?: string; now: Date }): Pick<Verdict, 'image' | 'tag' | 'policy' | 'decidedAt'> {
   const base: Pick<Verdict, 'image' | 'tag' | 'policy' | 'decidedAt'> = {
     image: { registry: input.image.registry, repository: input.image.repository, digest: input.image.digest },
     policy: { version: input.policy?.version ?? 0, hash: input.policy?.hash ?? 'none' },
@@ -344,7 +350,7 @@ export function decide(input: DecideInput): Verdict {
  * A fail-closed verdict for an error before any evidence exists (policy unreadable, manifest unresolvable,
  * registry not allowed). Always `block`, whatever the status of the given check.
  */
-export function blockedVerdict(input: { policy: Policy | undefined; image: ImageId; tag?: string; now: Date; check: Check }): Verdict {
+export function blockedVerdict(input: { policy: PolicyStamp | undefined; image: ImageId; tag?: string; now: Date; check: Check }): Verdict {
   return {
     ...verdictBase(input),
     decision: 'block',

@@ -9,12 +9,10 @@
 import { ErrorCodes, GuardError, isGuardError, type ErrorCode } from '../core/errors';
 import { applyModeFor, effectiveSources, findGateRule, findRetentionRule, isRegistryAllowed, promoteTarget } from '../core/policy';
 import type { ApplyMode, GateRule, Policy } from '../core/policyTypes';
-import { blockedVerdict, decide, type ManifestEvidence } from '../core/decision';
 import { ruleLabel } from '../core/purge/plan';
 import {
   MediaTypes,
   type ApplyResult,
-  type Check,
   type Descriptor,
   type FindingsResult,
   type FindingsSourceName,
@@ -228,47 +226,6 @@ export async function verifySignatures(services: GateServices, input: VerifySign
   }
 }
 
-// ---- decide ----
-
-/** Input of {@link decideActivity}: the evidence (the activity adds the policy), or a fail-closed block. */
-export type DecideActivityInput =
-  | {
-      image: ImageId;
-      tag?: string;
-      rule?: GateRule;
-      sources: FindingsSourceName[];
-      manifests: ManifestEvidence[];
-      deadlinePassed: boolean;
-      extraChecks?: Check[];
-      /** Orchestration time, ISO 8601. */
-      now: string;
-    }
-  | {
-      image: ImageId;
-      tag?: string;
-      /** The check that failed before evidence existed: the verdict is a block naming it. */
-      blocked: Check;
-      now: string;
-    };
-
-/** Decides with the current policy (pure core); or builds the fail-closed block verdict. */
-export async function decideActivity(services: GateServices, input: DecideActivityInput): Promise<Verdict> {
-  const policy = services.policy();
-  const now = new Date(input.now);
-  if ('blocked' in input) return blockedVerdict({ policy, image: input.image, tag: input.tag, now, check: input.blocked });
-  return decide({
-    policy,
-    rule: input.rule,
-    image: input.image,
-    tag: input.tag,
-    sources: input.sources,
-    manifests: input.manifests,
-    deadlinePassed: input.deadlinePassed,
-    extraChecks: input.extraChecks,
-    now,
-  });
-}
-
 // ---- applyVerdict ----
 
 /** Input of {@link applyVerdict}. */
@@ -400,7 +357,6 @@ export function gateActivities(services: GateServices) {
     [Activities.resolveManifest]: (input: { image: ImageId }, _context: ActivityContext) => resolveManifest(services, input),
     [Activities.collectFindings]: (input: CollectFindingsInput, context: ActivityContext) => collectFindings(services, input, context),
     [Activities.verifySignatures]: (input: VerifySignaturesActivityInput, context: ActivityContext) => verifySignatures(services, input, context),
-    [Activities.decide]: (input: DecideActivityInput, _context: ActivityContext) => decideActivity(services, input),
     [Activities.applyVerdict]: (input: ApplyVerdictInput, context: ActivityContext) => applyVerdict(services, input, context),
     [Activities.recordVerdict]: (input: { verdict: Verdict }, context: ActivityContext) => recordVerdict(services, input, context),
   } as const;

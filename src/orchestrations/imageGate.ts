@@ -13,7 +13,7 @@
  */
 import { ErrorCodes } from '../core/errors';
 import * as df from 'durable-functions';
-import { blockedVerdict, scanComplete, type ManifestEvidence } from '../core/decision';
+import { blockedVerdict, decide, scanComplete, type ManifestEvidence, type PolicyStamp } from '../core/decision';
 import { isAcrHost } from '../core/acrHost';
 import type { ApplyMode } from '../core/policyTypes';
 import type { ApplyResult, Check, FindingsResult, FindingsSourceName, ImageId, SignatureResult, Verdict } from '../core/types';
@@ -21,7 +21,6 @@ import type {
   ActivityFailure,
   ApplyVerdictInput,
   CollectFindingsInput,
-  DecideActivityInput,
   GateContext,
   LoadGateContextInput,
   ResolvedImage,
@@ -106,6 +105,8 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
   const applyTo: { mode: ApplyMode; promoteTarget?: string } = { mode: isAcrHost(image.registry) ? 'quarantine' : 'none' };
   /** The retention rule covering the repository, once the policy is read. */
   const retention: { rule?: string } = {};
+  /** The version and hash of the policy that decides, once it is read. */
+  const policyStamp: { value?: PolicyStamp } = {};
 
   /** Applies and records a verdict; a release that cannot be applied becomes a block. */
   function* finish(verdict: Verdict): Gen<GateOutcome> {
@@ -117,7 +118,7 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
     let final = verdict;
     if (verdict.decision === 'release' && !apply.ok) {
       // The release could not be carried out: block, and keep (or put) the image in quarantine.
-      final = yield* blocked({ name: 'apply', status: 'fail', reason: `applyVerdict (${applyMode}) failed: ${apply.code ?? ErrorCodes.ERROR}: ${apply.detail}`, details: { step: 'applyVerdict', code: apply.code } });
+      final = blocked({ name: 'apply', status: 'fail', reason: `applyVerdict (${applyMode}) failed: ${apply.code ?? ErrorCodes.ERROR}: ${apply.detail}`, details: { step: 'applyVerdict', code: apply.code } });
       const reapplied = yield* step<ApplyVerdictInput, ApplyResult>(context, Activities.applyVerdict, { ...applyInput, verdict: final });
       apply = reapplied.ok ? reapplied.value : { mode: applyMode, ok: false, code: reapplied.code, detail: reapplied.detail };
     }
@@ -141,17 +142,17 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
     return emptyOutcome(image.repository, retention.rule, 'failed', { code: ran.code, detail: ran.detail });
   }
 
-  /** A block verdict for a failure before (or instead of) a decision; computed in-line if even that step fails. */
-  function* blocked(check: Check): Gen<Verdict> {
-    const built = yield* step<DecideActivityInput, Verdict>(context, Activities.decide, { image, tag, blocked: check, now: nowIso() });
-    if (built.ok) return built.value;
-    // The decision is pure core, so the orchestrator can still produce the fail-closed verdict itself.
-    return blockedVerdict({ policy: undefined, image, tag, now: context.df.currentUtcDateTime, check });
+  /**
+   * A block verdict for a failure before (or instead of) a decision. The decision is pure core over data already
+   * in history, so the orchestrator computes it in-line (deterministic on replay): no activity, no I/O.
+   */
+  function blocked(check: Check): Verdict {
+    return blockedVerdict({ policy: policyStamp.value, image, tag, now: context.df.currentUtcDateTime, check });
   }
 
   function* failClosed(stepName: string, checkName: string, failure: { code: string; detail: string }, manifest?: string): Gen<GateOutcome> {
     const reason = `${stepName} failed: ${failure.code}: ${failure.detail}`;
-    return yield* finish(yield* blocked({ name: checkName, status: 'inconclusive', reason, ...(manifest ? { manifest } : {}), details: { step: stepName, code: failure.code } }));
+    return yield* finish(blocked({ name: checkName, status: 'inconclusive', reason, ...(manifest ? { manifest } : {}), details: { step: stepName, code: failure.code } }));
   }
 
   // 1. Policy.
@@ -163,6 +164,7 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
   applyTo.mode = gate.applyMode;
   applyTo.promoteTarget = gate.promoteTarget;
   retention.rule = gate.retentionRule;
+  policyStamp.value = { version: gate.policyVersion, hash: gate.policyHash };
 
   // 2. What was pushed.
   progress({ step: 'resolving-manifest' });
@@ -226,18 +228,16 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
     findings: sources.map((s) => results.get(key(p.digest, s))).filter((r): r is FindingsResult => r !== undefined),
     signatures: signed.value,
   }));
-  const decided = yield* step<DecideActivityInput, Verdict>(context, Activities.decide, {
-    image,
-    tag,
-    rule: gate.rule,
-    sources,
-    manifests,
-    deadlinePassed,
-    now: nowIso(),
-  });
-  if (!decided.ok) return yield* failClosed('decide', 'decision', decided);
+  // Pure core, computed in-line: every input is in history already (the policy's rule came from loadGateContext),
+  // so a replay decides the same. A throw here is a bug; it still blocks, naming it.
+  let decided: Verdict;
+  try {
+    decided = decide({ policy: { version: gate.policyVersion, hash: gate.policyHash }, rule: gate.rule, image, tag, sources, manifests, deadlinePassed, now: context.df.currentUtcDateTime });
+  } catch (err) {
+    return yield* failClosed('decide', 'decision', { code: ErrorCodes.ERROR, detail: failureDetail(err) });
+  }
 
   // 6 + 7. Apply and record.
-  return yield* finish(decided.value);
+  return yield* finish(decided);
 }
 

@@ -12,7 +12,6 @@ export const Activities = {
   resolveManifest: 'imageGate_resolveManifest',
   collectFindings: 'imageGate_collectFindings',
   verifySignatures: 'imageGate_verifySignatures',
-  decide: 'imageGate_decide',
   applyVerdict: 'imageGate_applyVerdict',
   recordVerdict: 'imageGate_recordVerdict',
 } as const;

@@ -127,7 +127,6 @@ describe('imageGate orchestration', () => {
       Activities.resolveManifest,
       Activities.collectFindings,
       Activities.verifySignatures,
-      Activities.decide,
       Activities.applyVerdict,
       Activities.recordVerdict,
     ]);

@@ -36,7 +36,7 @@ const pending = (source: FindingsSourceName): FindingsResult => ({ source, statu
 const failed = (source: FindingsSourceName, code = 'UPSTREAM'): FindingsResult => ({ source, status: 'error', code, detail: 'Resource Graph answered 400' });
 const sig = (status: SignatureResult['status'], reason = `signature ${status}`): SignatureResult => ({ status, reason, signatures: [] });
 
-function input(overrides: Partial<DecideInput> & { findings?: FindingsResult[]; signatures?: SignatureResult } = {}): DecideInput {
+function input(overrides: Partial<Omit<DecideInput, 'policy'>> & { policy?: Policy; findings?: FindingsResult[]; signatures?: SignatureResult } = {}): DecideInput {
   const policy = overrides.policy ?? DEFAULT_POLICY;
   const { findings, signatures, ...rest } = overrides;
   return {
