@@ -10,6 +10,7 @@ import { ErrorCodes, GuardError, isGuardError } from '../core/errors';
 import { applyModeFor, effectiveSources, findGateRule, findRetentionRule, isRegistryAllowed, promoteTarget } from '../core/policy';
 import type { ApplyMode, GateRule, Policy } from '../core/policyTypes';
 import { blockedVerdict, decide, type ManifestEvidence } from '../core/decision';
+import { boundFindingsResult } from '../core/findingsSummary';
 import { ruleLabel } from '../core/purge/plan';
 import {
   MediaTypes,
@@ -183,11 +184,16 @@ export interface CollectFindingsInput {
   maxReportAgeMs: number;
   /** Orchestration time, epoch ms. */
   nowMs: number;
+  /** The gate rule's `ratingSources` (CycloneDX rating preference), when it names any. */
+  ratingSources?: string[];
 }
 
 /**
  * Asks one findings source about one manifest. Never reports a permanent failure as a failure: a source that
  * errs gives a `status: 'error'` result, which the decision treats as inconclusive (never clean).
+ *
+ * The result goes into Durable history (and is replayed), so it carries at most `MAX_VERDICT_FINDINGS`
+ * findings, the worst, with counts of all: never a whole findings list.
  */
 export async function collectFindings(input: CollectFindingsInput): Promise<FindingsResult> {
   const source = getGateServices().sources.find((s) => s.name === input.source);
@@ -195,7 +201,8 @@ export async function collectFindings(input: CollectFindingsInput): Promise<Find
     return { source: input.source, status: 'error', code: ErrorCodes.UNSUPPORTED, detail: `findings source "${input.source}" is not configured in this deployment` };
   }
   try {
-    return await source.collect({ image: input.image, maxReportAgeMs: input.maxReportAgeMs, nowMs: input.nowMs });
+    const query = { image: input.image, maxReportAgeMs: input.maxReportAgeMs, nowMs: input.nowMs, ...(input.ratingSources ? { ratingSources: input.ratingSources } : {}) };
+    return boundFindingsResult(await source.collect(query));
   } catch (err) {
     if (isGuardError(err) && err.code !== ErrorCodes.TRANSIENT) return { source: input.source, status: 'error', code: err.code, detail: err.message };
     throw err;

@@ -205,7 +205,7 @@ describe('ReportsFindingsSource', () => {
 
     registry = new MemoryRegistry();
     registry.attach({ bytes: fixture('trivy.sarif.json'), mediaType: SARIF, declaredSize: 30 * 1024 * 1024 });
-    await expect(source.collect(QUERY)).resolves.toMatchObject({ status: 'error', code: 'MALFORMED', detail: expect.stringContaining('limit') });
+    await expect(source.collect(QUERY)).resolves.toMatchObject({ status: 'error', code: 'REPORT_TOO_LARGE', detail: expect.stringContaining('limit') });
     expect(registry.blobReads).toEqual([]);
   });
 

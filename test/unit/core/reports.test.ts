@@ -80,6 +80,7 @@ describe('parseReport: real scanner shapes', () => {
     expect(f['CVE-2024-45490 libexpat1']).toEqual({
       id: 'CVE-2024-45490',
       severity: 'critical',
+      severitySource: 'nvd',
       package: 'libexpat1',
       installedVersion: '2.5.0-1',
       fixedVersion: '2.5.0-1+deb12u1',
@@ -180,7 +181,7 @@ describe('parseReport: malformed and hostile input never throws', () => {
     ['bad repoDigests entry', { bytes: mutate('trivy.sarif.json', (d) => void (d.runs[0].properties.repoDigests = ['repo@md5:abc'])) }, 'MALFORMED', 'repoDigests[0]'],
     ['bad invocation time', { bytes: mutate('trivy.sarif.json', (d) => void (d.runs[0].invocations[0].endTimeUtc = 'yesterday')) }, 'MALFORMED', 'endTimeUtc'],
     ['deeply nested', { bytes: deep }, 'MALFORMED', 'nested'],
-    ['over 20 MiB', { bytes: Buffer.alloc(MAX_REPORT_BYTES + 1, 0x20) }, 'MALFORMED', '20 MiB'],
+    ['over 20 MiB', { bytes: Buffer.alloc(MAX_REPORT_BYTES + 1, 0x20) }, 'REPORT_TOO_LARGE', '20 MiB'],
     ['not CycloneDX', { mediaType: CDX, bytes: mutate('trivy.cdx.json', (d) => void (d.bomFormat = 'SPDX')) }, 'MALFORMED', '$.bomFormat'],
     ['CycloneDX 1.2', { mediaType: CDX, bytes: mutate('trivy.cdx.json', (d) => void (d.specVersion = '1.2')) }, 'MALFORMED', '$.specVersion'],
     ['CycloneDX media type version 1.3', { mediaType: `${CDX}; version=1.3`, bytes: fixture('trivy.cdx.json') }, 'MALFORMED', 'version'],
