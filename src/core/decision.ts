@@ -340,7 +340,10 @@ function blockingPhrases(checks: Check[], blocking: MergedFinding[], expiredNote
     if (check.name === 'vulnerabilities' && check.status === 'fail' && unique.length > 0) continue;
     let phrase: string;
     if (check.name === 'signatures') phrase = `signatures ${check.status === 'fail' ? 'failed' : 'inconclusive'}`;
-    else if (check.name.startsWith('scan:')) phrase = `${check.name.slice(5)} ${check.status === 'fail' ? 'failed' : 'inconclusive'}`;
+    else if (check.name.startsWith('scan:')) {
+      const code = typeof check.details?.code === 'string' ? ` (${check.details.code})` : '';
+      phrase = `${check.name.slice(5)} ${check.status === 'fail' ? 'failed' : 'inconclusive'}${code}`;
+    }
     else if (check.name === 'vulnerabilities' && typeof check.details?.unlistedBlocking === 'number' && check.details.unlistedBlocking > 0) {
       phrase = `${check.details.unlistedBlocking} unlisted findings of a blocking severity`;
     } else if (check.name === 'vulnerabilities') phrase = 'vulnerabilities inconclusive';

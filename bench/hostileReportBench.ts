@@ -1,0 +1,68 @@
+/**
+ * Hostile report measurement (issue 11): gates one image on a loopback docker-registry whose attached SARIF report
+ * holds 300,000 distinct critical results (`BENCH_CASE=distinct`) or 1,000,000 duplicates of one
+ * (`BENCH_CASE=duplicates`), through the real orchestration, activities and local replay driver. Prints the
+ * decision, the reason, wall time, peak RSS (sampled) and the serialized history size.
+ *
+ *   npx esbuild bench/hostileReportBench.ts --bundle --platform=node --packages=external --outfile=/tmp/hostile.js
+ *   BENCH_CASE=distinct /usr/bin/time -v node /tmp/hostile.js
+ */
+import { performance } from 'node:perf_hooks';
+import { MemoryAuditStore } from '../src/adapters/auditStore';
+import { createRegistryClient } from '../src/adapters/registry';
+import { composeGateServices } from '../src/compose';
+import { loadPolicy } from '../src/core/policy';
+import { MediaTypes } from '../src/core/types';
+import { runOrchestration } from '../src/local/durableDriver';
+import { pushArtifact, pushImage } from '../src/local/ociPush';
+import { startRegistry } from '../src/local/registryServer';
+import { gateActivities } from '../src/orchestrations/activities';
+import { imageGateOrchestrator, type GateOutcome } from '../src/orchestrations/imageGate';
+import { ORCH_IMAGE_GATE } from '../src/orchestrations/names';
+import { setGateServices } from '../src/orchestrations/services';
+import { hostileSarif } from '../test/support/pushSamples';
+
+async function main(): Promise<void> {
+  const kind = process.env.BENCH_CASE === 'duplicates' ? 'duplicates' : 'distinct';
+  const count = kind === 'duplicates' ? 1_000_000 : 300_000;
+  const registry = await startRegistry();
+  const client = createRegistryClient({ host: registry.host, plainHttp: true });
+  try {
+    const now = new Date();
+    const pushed = await pushImage(client, 'team/hostile', { tag: kind, layers: [Buffer.from(kind)], created: now.toISOString() });
+    const report = hostileSarif(kind, count, pushed.digest, now.toISOString());
+    await pushArtifact(client, 'team/hostile', { subject: { mediaType: pushed.mediaType, digest: pushed.digest, size: pushed.size }, artifactType: MediaTypes.sarif, blob: report, blobMediaType: MediaTypes.sarif });
+    const policy = loadPolicy(
+      `version: 1\nregistries: [{ host: "${registry.host}", apply: none }]\ngate:\n  - scope: "team/**"\n    vulnerabilities: { block: [critical, high], maxReportAge: 7d, sources: [reports], scanDeadline: 2m, pollInterval: 1m }\n    signatures: { required: false }\n`,
+      'bench policy',
+    );
+    setGateServices(composeGateServices({ policy: () => policy, audit: new MemoryAuditStore(), plainHttpHosts: [registry.host] }));
+    let peak = process.memoryUsage().rss;
+    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
+    const t0 = performance.now();
+    const result = await runOrchestration({
+      name: ORCH_IMAGE_GATE,
+      orchestrator: imageGateOrchestrator,
+      activities: gateActivities,
+      instanceId: `hostile-${kind}`,
+      input: { image: { registry: registry.host, repository: 'team/hostile', digest: pushed.digest }, trigger: 'cli' },
+      startTime: now,
+    });
+    const ms = performance.now() - t0;
+    clearInterval(sampler);
+    peak = Math.max(peak, process.memoryUsage().rss);
+    const outcome = result.output as GateOutcome | undefined;
+    const bad = outcome?.verdict?.checks.filter((c) => c.status !== 'pass' && c.status !== 'skip').map((c) => `${c.name} ${c.status}: ${c.reason.slice(0, 160)}`);
+    console.log(
+      JSON.stringify(
+        { case: kind, results: count, reportBytes: report.length, status: result.status, decision: outcome?.verdict?.decision, summary: outcome?.verdict?.summary?.slice(0, 200), failing: bad, wallMs: Math.round(ms), peakRssMiB: Math.round(peak / 1048576), historyBytes: JSON.stringify(result.history).length },
+        null,
+        1,
+      ),
+    );
+  } finally {
+    await registry.stop();
+  }
+}
+
+if (require.main === module) void main();
