@@ -605,16 +605,21 @@ function rateVulnerability(ratings: unknown[], path: string, preferred: readonly
       s = severityFromText(text);
       if (!s) throw malformed(`${rPath}.severity`, 'critical, high, medium, low, info, none or unknown', text);
     }
-    if ((s === undefined || s === 'unknown') && rating.score !== undefined && rating.score !== null) {
+    // A score is a severity only for CVSS (or an unnamed method): Grype adds EPSS probabilities and the CISA KEV
+    // flag as ratings with method `other` (score 0.03, 1), which say nothing about severity.
+    const method = optStr(rating.method, `${rPath}.method`);
+    if (rating.score !== undefined && rating.score !== null && (method === undefined || /^cvss/i.test(method))) {
       if (typeof rating.score !== 'number') throw malformed(`${rPath}.score`, 'a number', rating.score);
-      s = severityFromScore(rating.score);
+      const fromScore = severityFromScore(rating.score);
+      if (fromScore !== 'unknown') s = moreSevere(s ?? 'unknown', fromScore);
     }
     if (s === undefined) return;
     if (SEVERITY_RANK[s] > SEVERITY_RANK[worst.severity] || (worst.source === undefined && s === worst.severity && sourceName)) {
       worst = sourceName ? { severity: s, source: sourceName } : { severity: s };
     }
     const key = sourceName?.toLowerCase();
-    if (key !== undefined && s !== 'unknown' && !bySource.has(key)) bySource.set(key, s);
+    // One source may rate twice (Trivy writes NVD's CVSS v2 and v3 ratings): the more severe of its own counts.
+    if (key !== undefined && s !== 'unknown') bySource.set(key, moreSevere(bySource.get(key) ?? 'unknown', s));
   });
   for (const want of preferred) {
     const s = bySource.get(want);
