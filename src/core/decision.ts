@@ -76,7 +76,8 @@ function mergeFindings(findings: Finding[]): MergedFinding[] {
     if (!winner.installedVersion) winner.installedVersion = existing.installedVersion ?? f.installedVersion;
     byKey.set(key, winner);
   }
-  return [...byKey.values()].sort((a, b) => severityRank(a.severity) - severityRank(b.severity) || a.id.localeCompare(b.id));
+  // Code-unit order, not localeCompare: ids are ASCII, and localeCompare costs seconds over 300,000 findings.
+  return [...byKey.values()].sort((a, b) => severityRank(a.severity) - severityRank(b.severity) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
 function exceptionMatches(exception: VulnerabilityException, finding: Finding): boolean {
