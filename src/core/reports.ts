@@ -49,6 +49,12 @@ export const MAX_CLOCK_SKEW_MS = 10 * 60 * 1000;
  * packages), counted before any is read. Trivy on a large distribution image writes a few thousand.
  */
 export const MAX_REPORT_FINDINGS = 50_000;
+/**
+ * Most JSON objects and arrays in one report, counted in the pass that checks nesting, before `JSON.parse`
+ * builds them. A real report spends far more than 40 bytes per object (20 MiB / 500,000); a report of a million
+ * `{}` would cost hundreds of MB to parse only to be refused afterwards.
+ */
+export const MAX_JSON_CONTAINERS = 500_000;
 /** Most fixed versions kept per finding (a recommendation text may list many). */
 export const MAX_FIXED_VERSIONS = 16;
 
@@ -63,6 +69,8 @@ export const ReportErrorCodes = {
   REPORT_TOO_MANY_FINDINGS: 'REPORT_TOO_MANY_FINDINGS',
   /** More bytes than {@link MAX_REPORT_BYTES} (declared or read): refused before parsing (the gate blocks). */
   REPORT_TOO_LARGE: 'REPORT_TOO_LARGE',
+  /** More JSON objects and arrays than {@link MAX_JSON_CONTAINERS}: refused before parsing (the gate blocks). */
+  REPORT_TOO_MANY_VALUES: 'REPORT_TOO_MANY_VALUES',
 } as const;
 
 /** Report formats acr-guard reads. */
@@ -223,9 +231,13 @@ function decodeJson(bytes: Buffer): unknown {
   }
 }
 
-/** Rejects nesting deeper than {@link MAX_JSON_DEPTH} in one linear pass, before JSON.parse sees it. */
+/**
+ * Rejects nesting deeper than {@link MAX_JSON_DEPTH} and more than {@link MAX_JSON_CONTAINERS} objects and arrays,
+ * in one linear pass, before JSON.parse sees the text.
+ */
 function checkDepth(text: string): void {
   let depth = 0;
+  let containers = 0;
   let inString = false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
@@ -237,6 +249,9 @@ function checkDepth(text: string): void {
     if (c === 0x22) inString = true;
     else if (c === 0x7b || c === 0x5b) {
       depth++;
+      if (++containers > MAX_JSON_CONTAINERS) {
+        throw new ReportFailure(ReportErrorCodes.REPORT_TOO_MANY_VALUES, `$: expected at most ${MAX_JSON_CONTAINERS} JSON objects and arrays, got more (at offset ${i}); refused unparsed`);
+      }
       if (depth > MAX_JSON_DEPTH) throw malformed('$', `JSON nested at most ${MAX_JSON_DEPTH} levels deep`, `deeper nesting at offset ${i}`);
     } else if (c === 0x7d || c === 0x5d) depth--;
   }

@@ -305,6 +305,7 @@ export function quarantineDetails(verdict: Verdict): string {
     policy: verdict.policy,
     decidedAt: verdict.decidedAt,
     findingCounts: verdict.findingCounts,
+    ...(verdict.findingsOmitted ? { findingsOmitted: verdict.findingsOmitted } : {}),
   };
   // Drop failing checks from the end until the whole document fits; say how many were left out.
   for (let keep = failing.length; keep >= 0; keep--) {

@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { MemoryAuditStore } from '../../src/adapters/auditStore';
 import { composeGateServices } from '../../src/compose';
 import { MAX_VERDICT_FINDINGS } from '../../src/core/findingsSummary';
-import { MAX_REPORT_FINDINGS, ReportErrorCodes } from '../../src/core/reports';
+import { MAX_JSON_CONTAINERS, MAX_REPORT_FINDINGS, ReportErrorCodes } from '../../src/core/reports';
 import type { ImageId } from '../../src/core/types';
 import { runOrchestration } from '../../src/local/durableDriver';
 import { gateActivities } from '../../src/orchestrations/activities';
@@ -44,18 +44,18 @@ async function gate(image: ImageId): Promise<{ outcome: GateOutcome; ms: number;
 
 describe('imageGate over hostile reports (real registry, real replay)', () => {
   it.each([
-    ['300,000 distinct critical results', 'distinct' as const, 300_000],
-    ['1,000,000 duplicates of one critical result', 'duplicates' as const, 1_000_000],
-  ])('blocks a report of %s as REPORT_TOO_MANY_FINDINGS, quickly and with a small history', async (_label, kind, count) => {
+    ['300,000 distinct critical results', 'distinct' as const, 300_000, ReportErrorCodes.REPORT_TOO_MANY_FINDINGS, `at most ${MAX_REPORT_FINDINGS} entries per report, got 300000`],
+    ['1,000,000 duplicates of one critical result', 'duplicates' as const, 1_000_000, ReportErrorCodes.REPORT_TOO_MANY_VALUES, `at most ${MAX_JSON_CONTAINERS} JSON objects and arrays`],
+  ])('blocks a report of %s (%s), unparsed or unread, quickly and with a small history', async (_label, kind, count, code, inReason) => {
     const image = await pushWithSarif(reg.client, 'team/hostile', kind, (digest) => hostileSarif(kind, count, digest, new Date().toISOString()));
 
     const { outcome, ms, historyBytes } = await gate(image);
 
     expect(outcome.verdict?.decision).toBe('block');
-    expect(outcome.verdict?.summary).toContain(`reports inconclusive (${ReportErrorCodes.REPORT_TOO_MANY_FINDINGS})`);
+    expect(outcome.verdict?.summary).toContain(`reports inconclusive (${code})`);
     const scan = outcome.verdict?.checks.find((c) => c.name === 'scan:reports');
-    expect(scan).toMatchObject({ status: 'inconclusive', details: { code: ReportErrorCodes.REPORT_TOO_MANY_FINDINGS } });
-    expect(scan?.reason).toContain(`at most ${MAX_REPORT_FINDINGS} entries per report, got ${count}`);
+    expect(scan).toMatchObject({ status: 'inconclusive', details: { code } });
+    expect(scan?.reason).toContain(inReason);
     expect(ms).toBeLessThan(GATE_TIME_BUDGET_MS);
     expect(historyBytes).toBeLessThan(GATE_HISTORY_BUDGET_BYTES);
   });
