@@ -6,6 +6,7 @@
  *
  *   npx esbuild bench/hostileReportBench.ts --bundle --platform=node --packages=external --outfile=/tmp/hostile.js
  *   BENCH_CASE=distinct /usr/bin/time -v node /tmp/hostile.js
+ *   BENCH_CASE=distinct BENCH_COUNT=49999 node /tmp/hostile.js
  */
 import { performance } from 'node:perf_hooks';
 import { MemoryAuditStore } from '../src/adapters/auditStore';
@@ -24,7 +25,8 @@ import { hostileSarif } from '../test/support/pushSamples';
 
 async function main(): Promise<void> {
   const kind = process.env.BENCH_CASE === 'duplicates' ? 'duplicates' : 'distinct';
-  const count = kind === 'duplicates' ? 1_000_000 : 300_000;
+  // BENCH_COUNT overrides the count (e.g. 49999: a report just under MAX_REPORT_FINDINGS, which is parsed).
+  const count = Number(process.env.BENCH_COUNT) || (kind === 'duplicates' ? 1_000_000 : 300_000);
   const registry = await startRegistry();
   const client = createRegistryClient({ host: registry.host, plainHttp: true });
   try {
@@ -37,7 +39,8 @@ async function main(): Promise<void> {
       'bench policy',
     );
     setGateServices(composeGateServices({ policy: () => policy, audit: new MemoryAuditStore(), plainHttpHosts: [registry.host] }));
-    let peak = process.memoryUsage().rss;
+    const before = process.memoryUsage().rss;
+    let peak = before;
     const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
     const t0 = performance.now();
     const result = await runOrchestration({
@@ -55,7 +58,7 @@ async function main(): Promise<void> {
     const bad = outcome?.verdict?.checks.filter((c) => c.status !== 'pass' && c.status !== 'skip').map((c) => `${c.name} ${c.status}: ${c.reason.slice(0, 160)}`);
     console.log(
       JSON.stringify(
-        { case: kind, results: count, reportBytes: report.length, status: result.status, decision: outcome?.verdict?.decision, summary: outcome?.verdict?.summary?.slice(0, 200), failing: bad, wallMs: Math.round(ms), peakRssMiB: Math.round(peak / 1048576), historyBytes: JSON.stringify(result.history).length },
+        { case: kind, results: count, reportBytes: report.length, status: result.status, decision: outcome?.verdict?.decision, summary: outcome?.verdict?.summary?.slice(0, 200), failing: bad, wallMs: Math.round(ms), rssBeforeGateMiB: Math.round(before / 1048576), peakRssMiB: Math.round(peak / 1048576), historyBytes: JSON.stringify(result.history).length },
         null,
         1,
       ),

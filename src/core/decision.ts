@@ -150,6 +150,8 @@ function unlistedOf(ready: ReadonlyArray<Extract<FindingsResult, { status: 'read
 
 interface ManifestOutcome {
   unlisted: Unlisted;
+  /** Of the unlisted findings, those of a blocking severity (they block unseen). */
+  unlistedBlocking: number;
   checks: Check[];
   blocking: MergedFinding[];
   counted: MergedFinding[];
@@ -305,7 +307,7 @@ function evaluateManifest(input: DecideInput, rule: GateRule, m: ManifestEvidenc
     const status = sig.status === 'verified' ? 'pass' : 'skip';
     checks.push(withManifest({ name: 'signatures', status, reason: `${where}signatures ${sig.status}, not required by ${sigPath}: ${sig.reason}`, details: { status: sig.status, required: false } }));
   }
-  return { unlisted, checks, blocking, counted, expiredNotes, excepted };
+  return { unlisted, unlistedBlocking, checks, blocking, counted, expiredNotes, excepted };
 }
 
 /** The blocking findings for a check reason: at most {@link MAX_VERDICT_FINDINGS}, then how many more. */
@@ -327,7 +329,7 @@ function countFindings(findings: MergedFinding[]): Partial<Record<Severity, numb
 }
 
 /** Short phrases for the summary line, most important first. */
-function blockingPhrases(checks: Check[], blocking: MergedFinding[], expiredNotes: Map<string, string>): string[] {
+function blockingPhrases(checks: Check[], blocking: MergedFinding[], expiredNotes: Map<string, string>, unlistedBlocking = 0): string[] {
   const phrases: string[] = [];
   const unique = mergeFindings(blocking);
   for (const f of unique.slice(0, MAX_SUMMARY_ITEMS)) {
@@ -335,6 +337,7 @@ function blockingPhrases(checks: Check[], blocking: MergedFinding[], expiredNote
     phrases.push(`${shortFinding(f)}${expired ? ' (exception expired)' : ''}`);
   }
   if (unique.length > MAX_SUMMARY_ITEMS) phrases.push(`${unique.length - MAX_SUMMARY_ITEMS} more blocking findings`);
+  if (unique.length > 0 && unlistedBlocking > 0) phrases.push(`${unlistedBlocking} more of a blocking severity not listed`);
   const seen = new Set<string>();
   for (const check of checks) {
     if (check.status === 'pass' || check.status === 'skip') continue;
@@ -388,6 +391,7 @@ export function decide(input: DecideInput): Verdict {
   const excepted = new Set<string>();
   const unlisted: Partial<Record<Severity, number>> = {};
   let unlistedTotal = 0;
+  let unlistedBlocking = 0;
   // Loops, not push(...spread): a spread of a huge array overflows the call stack (it did, with 300,000 findings).
   for (const m of input.manifests) {
     const outcome = evaluateManifest(input, rule, m, isIndex);
@@ -397,6 +401,7 @@ export function decide(input: DecideInput): Verdict {
     for (const [k, v] of outcome.expiredNotes) expiredNotes.set(k, v);
     for (const key of outcome.excepted) excepted.add(key);
     unlistedTotal += outcome.unlisted.total;
+    unlistedBlocking += outcome.unlistedBlocking;
     for (const [s, n] of Object.entries(outcome.unlisted.bySeverity) as Array<[Severity, number]>) unlisted[s] = (unlisted[s] ?? 0) + n;
   }
   // The one line that decides.
@@ -413,7 +418,7 @@ export function decide(input: DecideInput): Verdict {
     const sigText = sigs.length > 0 && sigs.every((c) => c.status === 'pass') ? 'signatures verified' : 'signatures not required';
     summary = `released: ${parts.join(', ')}; ${sigText}`;
   } else {
-    const phrases = blockingPhrases(checks, blocking, expiredNotes);
+    const phrases = blockingPhrases(checks, blocking, expiredNotes, unlistedBlocking);
     summary = `blocked: ${phrases.length > 0 ? phrases.join('; ') : 'a check did not pass'}`;
   }
   return {

@@ -74,6 +74,7 @@ describe('imageGate over hostile reports (real registry, real replay)', () => {
     expect(vulns?.status).toBe('fail');
     expect((vulns?.details?.blocking as unknown[]).length).toBe(MAX_VERDICT_FINDINGS);
     expect(vulns?.reason).toContain(`${count - MAX_VERDICT_FINDINGS} more findings of a blocking severity`);
+    expect(verdict.summary).toContain(`${MAX_VERDICT_FINDINGS - 3} more blocking findings; ${count - MAX_VERDICT_FINDINGS} more of a blocking severity not listed`);
     expect(verdict.checks.find((c) => c.name === 'scan:reports')?.reason).toContain(`${count} findings from reports (the worst ${MAX_VERDICT_FINDINGS} listed)`);
     expect(ms).toBeLessThan(GATE_TIME_BUDGET_MS);
     expect(historyBytes).toBeLessThan(GATE_HISTORY_BUDGET_BYTES);
