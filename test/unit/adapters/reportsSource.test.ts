@@ -209,6 +209,14 @@ describe('ReportsFindingsSource', () => {
     expect(registry.blobReads).toEqual([]);
   });
 
+  it.each([[-1], [1.5], [Number.MAX_SAFE_INTEGER + 2]])('refuses a report layer whose descriptor size is %p, before reading it', async (size) => {
+    registry.attach({ bytes: fixture('trivy.sarif.json'), mediaType: SARIF, declaredSize: size });
+    const result = await source.collect(QUERY);
+    expect(result).toMatchObject({ status: 'error' });
+    expect(result.status === 'error' && result.detail).toMatch(/layers\[0\]\.size: expected the blob size in bytes|the limit is/);
+    expect(registry.blobReads).toEqual([]);
+  });
+
   it('passes the size limit to the registry client', async () => {
     const small = new ReportsFindingsSource({ registry: () => registry, maxReportBytes: 1000 });
     registry.attach({ bytes: fixture('trivy.sarif.json'), mediaType: SARIF, declaredSize: 10 });
