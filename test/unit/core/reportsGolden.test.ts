@@ -91,6 +91,14 @@ describeIfReady('parseReport over real Trivy and Grype output (Go module golden 
     expect(find(npm.findings, 'CVE-2019-11358', 'jquery')).toMatchObject({ installedVersion: '3.3.9', fixedVersion: '3.4.0' });
   });
 
+  it('Trivy BOM-Link refs without components (pkg/vex testdata): package names and versions from the linked purls', () => {
+    const r = parseGolden(path.join(cache ?? '', TRIVY, 'pkg/vex/testdata/cyclonedx.json'), CDX);
+    expect(r.findings.map((f) => `${f.id} ${f.package} ${f.installedVersion}`).sort()).toEqual([
+      'CVE-2021-44228 spring-boot 2.6.0',
+      'CVE-2022-27943 libstdc++6 12.3.0-1ubuntu1~22.04',
+    ]);
+  });
+
   it('Trivy SARIF: one finding per package, versions from the message', () => {
     const r = parseGolden(trivy('alpine-310.sarif.golden'), SARIF);
     expect(r.findings.map((f) => `${f.id} ${f.package} ${f.installedVersion} -> ${f.fixedVersion}`).sort()).toEqual([
