@@ -33,7 +33,7 @@
  * - Scanner-side suppressions (CycloneDX `analysis.state` such as `not_affected`) do not drop findings: the
  *   policy's exceptions (with expiry) are the one place where a finding is waived.
  */
-import { describeFound } from './errors';
+import { describeFound, ErrorCodes } from './errors';
 import { FindingsAggregator, MAX_VERDICT_FINDINGS } from './findingsSummary';
 import { SEVERITY_RANK, moreSevere, severityFromScore, severityFromText } from './severity';
 import type { Finding, FindingsTally, Severity } from './types';
@@ -66,11 +66,11 @@ export const ReportErrorCodes = {
   /** A CycloneDX document without `vulnerabilities`: an SBOM, not a scan result (callers skip it). */
   NOT_A_VULNERABILITY_REPORT: 'NOT_A_VULNERABILITY_REPORT',
   /** More entries than {@link MAX_REPORT_FINDINGS}: refused before reading them (the gate blocks). */
-  REPORT_TOO_MANY_FINDINGS: 'REPORT_TOO_MANY_FINDINGS',
+  REPORT_TOO_MANY_FINDINGS: ErrorCodes.REPORT_TOO_MANY_FINDINGS,
   /** More bytes than {@link MAX_REPORT_BYTES} (declared or read): refused before parsing (the gate blocks). */
-  REPORT_TOO_LARGE: 'REPORT_TOO_LARGE',
+  REPORT_TOO_LARGE: ErrorCodes.REPORT_TOO_LARGE,
   /** More JSON objects and arrays than {@link MAX_JSON_CONTAINERS}: refused before parsing (the gate blocks). */
-  REPORT_TOO_MANY_VALUES: 'REPORT_TOO_MANY_VALUES',
+  REPORT_TOO_MANY_VALUES: ErrorCodes.REPORT_TOO_MANY_VALUES,
 } as const;
 
 /** Report formats acr-guard reads. */
