@@ -65,3 +65,20 @@ if command -v go >/dev/null 2>&1; then
     echo "$version" > "$stamp"
   done
 fi
+
+# Real scanner outputs for the report parser's tests (issue 11): the Go modules of Trivy and Grype carry the
+# golden files their own tests compare against (Trivy `integration/testdata/*.golden`, Grype
+# `grype/presenter/*/test-fixtures/snapshot/*.golden`). Downloaded into the Go module cache (no build); the
+# tests read them there in place (test/unit/core/reportsGolden.test.ts). Pinned; keep in step with that test.
+report_modules=(
+  "github.com/aquasecurity/trivy@v0.67.2"
+  "github.com/anchore/grype@v0.100.0"
+)
+if command -v go >/dev/null 2>&1; then
+  modcache="$(go env GOMODCACHE)"
+  for module in "${report_modules[@]}"; do
+    [ -d "$modcache/$module" ] && continue
+    echo "ensure-tools: go mod download $module (scanner golden files for the report tests)" >&2
+    go mod download "$module"
+  done
+fi

@@ -102,6 +102,8 @@ export interface FindingsQuery {
   maxReportAgeMs: number;
   /** Epoch ms "now" (orchestration time) used for report age. */
   nowMs: number;
+  /** CycloneDX rating sources in order of preference (policy `ratingSources`); most severe rating when absent. */
+  ratingSources?: readonly string[];
 }
 
 /** One source of vulnerability findings (Defender through Resource Graph; reports attached as referrers). */

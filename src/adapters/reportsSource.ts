@@ -12,8 +12,9 @@
  * - otherwise `ready` with the findings of the newest fresh report of each format, merged.
  */
 import { ErrorCodes, GuardError, isGuardError } from '../core/errors';
+import { mergeSummaries } from '../core/findingsSummary';
 import { MAX_REPORT_BYTES, parseReport, ReportErrorCodes, reportFormatOf, type ReportFormat } from '../core/reports';
-import type { Descriptor, Finding, FindingsResult } from '../core/types';
+import type { Descriptor, Finding, FindingsResult, FindingsTally } from '../core/types';
 import type { FetchedManifest, FindingsQuery, FindingsSource, RegistryClient } from './ports';
 
 /** Options of {@link ReportsFindingsSource}. */
@@ -34,7 +35,9 @@ interface UsableReport {
   format: ReportFormat;
   createdMs: number;
   createdAt: string;
+  /** The worst findings of the report, with counts of all of them. */
   findings: Finding[];
+  tally: FindingsTally;
 }
 
 interface ReportProblem {
@@ -106,11 +109,14 @@ export class ReportsFindingsSource implements FindingsSource {
       if (!seen || r.createdMs > seen.createdMs || (r.createdMs === seen.createdMs && r.digest < seen.digest)) newest.set(r.format, r);
     }
     const chosen = [...newest.values()].sort((a, b) => a.format.localeCompare(b.format));
+    // Only the worst findings of each report travel on (into Durable history and the verdict), with counts of all.
+    const merged = mergeSummaries(chosen);
     return {
       source: 'reports',
       status: 'ready',
-      findings: chosen.flatMap((r) => r.findings),
-      detail: chosen.map((r) => `${r.format} report ${r.digest} (${r.createdAt}, ${r.findings.length} finding(s))`).join('; '),
+      findings: merged.findings,
+      tally: merged.tally,
+      detail: chosen.map((r) => `${r.format} report ${r.digest} (${r.createdAt}, ${r.tally.total} finding(s))`).join('; '),
     };
   }
 
@@ -153,9 +159,15 @@ export class ReportsFindingsSource implements FindingsSource {
       return problem(ErrorCodes.MALFORMED, `expected exactly one layer holding the report, found ${layers.length}`);
     }
     const layer = layers[0];
-    if (typeof layer.size === 'number' && layer.size > this.maxReportBytes) {
+    // The size is checked from the descriptor before a byte of the blob is read (OCI requires it); the client
+    // then checks Content-Length and cuts the stream at the same limit, and verifies the digest.
+    if (typeof layer.size !== 'number' || !Number.isSafeInteger(layer.size) || layer.size < 0) {
       if (isOld(annotations)) return { kind: 'stale' };
-      return problem(ErrorCodes.MALFORMED, `layers[0] is ${layer.size} bytes; the limit is ${this.maxReportBytes}`);
+      return problem(ErrorCodes.MALFORMED, `layers[0].size: expected the blob size in bytes (a non-negative integer), got ${JSON.stringify(layer.size) ?? 'nothing'}`);
+    }
+    if (layer.size > this.maxReportBytes) {
+      if (isOld(annotations)) return { kind: 'stale' };
+      return problem(ReportErrorCodes.REPORT_TOO_LARGE, `layers[0] is ${layer.size} bytes; the limit is ${this.maxReportBytes} (not read)`);
     }
     let bytes: Buffer;
     try {
@@ -174,6 +186,7 @@ export class ReportsFindingsSource implements FindingsSource {
       nowMs: query.nowMs,
       maxAgeMs: query.maxReportAgeMs,
       annotations,
+      ratingSources: query.ratingSources,
     });
     if (!parsed.ok) {
       if (parsed.code === ReportErrorCodes.NOT_A_VULNERABILITY_REPORT) return { kind: 'skip' }; // an SBOM
@@ -183,7 +196,7 @@ export class ReportsFindingsSource implements FindingsSource {
     if (parsed.stale || parsed.createdAt === undefined) return { kind: 'stale' };
     return {
       kind: 'report',
-      report: { digest: descriptor.digest, format: parsed.format, createdAt: parsed.createdAt, createdMs: Date.parse(parsed.createdAt.replace(/(\.\d{3})\d+/, '$1')), findings: parsed.findings },
+      report: { digest: descriptor.digest, format: parsed.format, createdAt: parsed.createdAt, createdMs: Date.parse(parsed.createdAt.replace(/(\.\d{3})\d+/, '$1')), findings: parsed.findings, tally: parsed.tally },
     };
   }
 }

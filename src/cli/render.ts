@@ -15,6 +15,7 @@ export function verdictJson(verdict: Verdict, apply?: ApplyResult): Record<strin
     policy: verdict.policy,
     decidedAt: verdict.decidedAt,
     findingCounts: verdict.findingCounts,
+    ...(verdict.findingsOmitted ? { findingsOmitted: verdict.findingsOmitted } : {}),
     checks: verdict.checks.map((c: Check) => ({ name: c.name, status: c.status, reason: c.reason, ...(c.manifest ? { manifest: c.manifest } : {}) })),
     apply,
   };

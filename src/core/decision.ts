@@ -5,9 +5,14 @@
  * there was at least one manifest to judge. Everything else blocks: a failing check, an inconclusive one
  * (a source that errored, a scan that never came, a signature that could not be verified), a missing rule.
  * Unscanned is never clean.
+ *
+ * Sources hand over at most `MAX_VERDICT_FINDINGS` findings each (the worst) with counts of all (`tally`). A
+ * finding that was counted but not listed cannot be matched against exceptions, so when such findings are of a
+ * blocking severity they block: `fail` when the rule has no exceptions, `inconclusive` otherwise.
  */
 import { SEVERITIES, type Check, type Finding, type FindingsResult, type FindingsSourceName, type ImageId, type Severity, type SignatureResult, type Verdict } from './types';
 import type { GateRule, VulnerabilityException } from './policyTypes';
+import { MAX_VERDICT_FINDINGS } from './findingsSummary';
 
 /** The evidence gathered for one manifest (one per platform manifest of an index; one for a plain image). */
 export interface ManifestEvidence {
@@ -77,7 +82,8 @@ function mergeFindings(findings: Finding[]): MergedFinding[] {
     if (!winner.installedVersion) winner.installedVersion = existing.installedVersion ?? f.installedVersion;
     byKey.set(key, winner);
   }
-  return [...byKey.values()].sort((a, b) => severityRank(a.severity) - severityRank(b.severity) || a.id.localeCompare(b.id));
+  // Code-unit order, not localeCompare: ids are ASCII, and localeCompare costs seconds over 300,000 findings.
+  return [...byKey.values()].sort((a, b) => severityRank(a.severity) - severityRank(b.severity) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
 function exceptionMatches(exception: VulnerabilityException, finding: Finding): boolean {
@@ -90,7 +96,8 @@ function describeFinding(f: MergedFinding): string {
   const pkg = f.package ? ` in ${f.package}` : '';
   const version = f.installedVersion ? ` ${f.installedVersion}` : '';
   const fix = f.fixedVersion ? ` -> ${f.fixedVersion}` : ' (no fix)';
-  return `${f.id} (${f.severity})${pkg}${version}${fix} [${f.sources.join(', ')}]`;
+  const rated = f.severitySource ? `, rated by ${f.severitySource}` : '';
+  return `${f.id} (${f.severity}${rated})${pkg}${version}${fix} [${f.sources.join(', ')}]`;
 }
 
 function shortFinding(f: Finding): string {
@@ -118,7 +125,39 @@ function ruleLabel(rule: GateRule): string {
   return `gate[${rule.index}] scope "${rule.scope}"`;
 }
 
+/** Findings a source counted but did not list, by severity, over the ready sources of one manifest. */
+interface Unlisted {
+  total: number;
+  bySeverity: Partial<Record<Severity, number>>;
+  fixableBySeverity: Partial<Record<Severity, number>>;
+}
+
+function unlistedOf(ready: ReadonlyArray<Extract<FindingsResult, { status: 'ready' }>>): Unlisted {
+  const out: Unlisted = { total: 0, bySeverity: {}, fixableBySeverity: {} };
+  for (const r of ready) {
+    if (!r.tally || r.tally.omitted <= 0) continue;
+    out.total += r.tally.omitted;
+    for (const s of SEVERITIES) {
+      let listed = 0;
+      let listedFixable = 0;
+      for (const f of r.findings) {
+        if (f.severity !== s) continue;
+        listed++;
+        if (f.fixedVersion) listedFixable++;
+      }
+      const all = r.tally.bySeverity[s] ?? 0;
+      const fixable = r.tally.fixableBySeverity[s] ?? 0;
+      if (all > listed) out.bySeverity[s] = (out.bySeverity[s] ?? 0) + (all - listed);
+      if (fixable > listedFixable) out.fixableBySeverity[s] = (out.fixableBySeverity[s] ?? 0) + (fixable - listedFixable);
+    }
+  }
+  return out;
+}
+
 interface ManifestOutcome {
+  unlisted: Unlisted;
+  /** Of the unlisted findings, those of a blocking severity (they block unseen). */
+  unlistedBlocking: number;
   checks: Check[];
   blocking: MergedFinding[];
   counted: MergedFinding[];
@@ -140,7 +179,9 @@ function evaluateManifest(input: DecideInput, rule: GateRule, m: ManifestEvidenc
   for (const r of results) {
     const name = `scan:${r.source}`;
     if (r.status === 'ready') {
-      checks.push(withManifest({ name, status: 'pass', reason: `${where}${r.findings.length} findings from ${r.source}: ${r.detail}`, details: { findings: r.findings.length } }));
+      const total = r.tally?.total ?? r.findings.length;
+      const listed = r.tally && r.tally.omitted > 0 ? ` (the worst ${r.findings.length} listed)` : '';
+      checks.push(withManifest({ name, status: 'pass', reason: `${where}${total} findings from ${r.source}${listed}: ${r.detail}`, details: { findings: total } }));
     } else if (r.status === 'pending') {
       const others = ready.filter((o) => o.source !== r.source).map((o) => o.source);
       if (vuln.require === 'any' && others.length > 0) {
@@ -205,6 +246,14 @@ function evaluateManifest(input: DecideInput, rule: GateRule, m: ManifestEvidenc
       );
     }
   }
+  // Findings counted but not listed: those of a blocking severity can never be passed over unseen.
+  const unlisted = unlistedOf(ready);
+  let unlistedBlocking = 0;
+  for (const s of vuln.block) unlistedBlocking += (vuln.onlyFixable ? unlisted.fixableBySeverity[s] : unlisted.bySeverity[s]) ?? 0;
+  const unlistedText =
+    unlistedBlocking > 0
+      ? `; ${unlistedBlocking} more findings of a blocking severity (${vuln.block.join(', ')}) counted but not listed (each source lists its worst ${MAX_VERDICT_FINDINGS})`
+      : '';
   const notes: string[] = [];
   if (belowThreshold > 0) notes.push(`${belowThreshold} below the block threshold`);
   if (passedOver > 0) notes.push(`${passedOver} without a fixed version passed over (${rulePath}.onlyFixable)`);
@@ -212,7 +261,16 @@ function evaluateManifest(input: DecideInput, rule: GateRule, m: ManifestEvidenc
   const noteText = notes.length > 0 ? `; ${notes.join(', ')}` : '';
   const complete = vuln.require === 'all' ? ready.length === results.length : ready.length > 0;
   const details = {
-    blocking: blocking.map((f) => ({ id: f.id, severity: f.severity, package: f.package, installedVersion: f.installedVersion, fixedVersion: f.fixedVersion, sources: f.sources })),
+    blocking: blocking.slice(0, MAX_VERDICT_FINDINGS).map((f) => ({
+      id: f.id,
+      severity: f.severity,
+      ...(f.severitySource ? { severitySource: f.severitySource } : {}),
+      package: f.package,
+      installedVersion: f.installedVersion,
+      fixedVersion: f.fixedVersion,
+      sources: f.sources,
+    })),
+    ...(unlisted.total > 0 ? { unlisted: unlisted.total, unlistedBlocking } : {}),
     passedOver,
     excepted: excepted.length,
     belowThreshold,
@@ -224,10 +282,15 @@ function evaluateManifest(input: DecideInput, rule: GateRule, m: ManifestEvidenc
       withManifest({
         name: 'vulnerabilities',
         status: 'fail',
-        reason: `${where}${blocking.length} blocking findings (${rulePath}.block: ${vuln.block.join(', ')}): ${blocking.map(describeFinding).join('; ')}${noteText}${expiredText}`,
+        reason: `${where}${blocking.length} blocking findings (${rulePath}.block: ${vuln.block.join(', ')}): ${listFindings(blocking)}${unlistedText}${noteText}${expiredText}`,
         details,
       }),
     );
+  } else if (unlistedBlocking > 0) {
+    // Nothing listed blocks, yet findings of a blocking severity were not listed: they block unseen. Without
+    // exceptions they certainly block; with exceptions they might be excepted, which cannot be told here.
+    const status = vuln.exceptions.length === 0 ? 'fail' : 'inconclusive';
+    checks.push(withManifest({ name: 'vulnerabilities', status, reason: `${where}0 listed findings block, but${unlistedText.slice(1)}; they cannot be checked against ${rulePath}.exceptions${noteText}`, details }));
   } else if (ready.length === 0) {
     checks.push(withManifest({ name: 'vulnerabilities', status: 'inconclusive', reason: `${where}no findings source is ready (${input.sources.join(', ') || 'none configured'}); cannot evaluate vulnerabilities`, details }));
   } else if (!complete) {
@@ -250,7 +313,13 @@ function evaluateManifest(input: DecideInput, rule: GateRule, m: ManifestEvidenc
     const status = sig.status === 'verified' ? 'pass' : 'skip';
     checks.push(withManifest({ name: 'signatures', status, reason: `${where}signatures ${sig.status}, not required by ${sigPath}: ${sig.reason}`, details: { status: sig.status, required: false } }));
   }
-  return { checks, blocking, counted, expiredNotes, excepted };
+  return { unlisted, unlistedBlocking, checks, blocking, counted, expiredNotes, excepted };
+}
+
+/** The blocking findings for a check reason: at most {@link MAX_VERDICT_FINDINGS}, then how many more. */
+function listFindings(findings: MergedFinding[]): string {
+  const shown = findings.slice(0, MAX_VERDICT_FINDINGS).map(describeFinding).join('; ');
+  return findings.length > MAX_VERDICT_FINDINGS ? `${shown}; and ${findings.length - MAX_VERDICT_FINDINGS} more` : shown;
 }
 
 function countFindings(findings: MergedFinding[]): Partial<Record<Severity, number>> {
@@ -266,7 +335,7 @@ function countFindings(findings: MergedFinding[]): Partial<Record<Severity, numb
 }
 
 /** Short phrases for the summary line, most important first. */
-function blockingPhrases(checks: Check[], blocking: MergedFinding[], expiredNotes: Map<string, string>): string[] {
+function blockingPhrases(checks: Check[], blocking: MergedFinding[], expiredNotes: Map<string, string>, unlistedBlocking = 0): string[] {
   const phrases: string[] = [];
   const unique = mergeFindings(blocking);
   for (const f of unique.slice(0, MAX_SUMMARY_ITEMS)) {
@@ -274,14 +343,20 @@ function blockingPhrases(checks: Check[], blocking: MergedFinding[], expiredNote
     phrases.push(`${shortFinding(f)}${expired ? ' (exception expired)' : ''}`);
   }
   if (unique.length > MAX_SUMMARY_ITEMS) phrases.push(`${unique.length - MAX_SUMMARY_ITEMS} more blocking findings`);
+  if (unique.length > 0 && unlistedBlocking > 0) phrases.push(`${unlistedBlocking} more of a blocking severity not listed`);
   const seen = new Set<string>();
   for (const check of checks) {
     if (check.status === 'pass' || check.status === 'skip') continue;
-    if (check.name === 'vulnerabilities' && check.status === 'fail') continue;
+    if (check.name === 'vulnerabilities' && check.status === 'fail' && unique.length > 0) continue;
     let phrase: string;
     if (check.name === 'signatures') phrase = `signatures ${check.status === 'fail' ? 'failed' : 'inconclusive'}`;
-    else if (check.name.startsWith('scan:')) phrase = `${check.name.slice(5)} ${check.status === 'fail' ? 'failed' : 'inconclusive'}`;
-    else if (check.name === 'vulnerabilities') phrase = 'vulnerabilities inconclusive';
+    else if (check.name.startsWith('scan:')) {
+      const code = typeof check.details?.code === 'string' ? ` (${check.details.code})` : '';
+      phrase = `${check.name.slice(5)} ${check.status === 'fail' ? 'failed' : 'inconclusive'}${code}`;
+    }
+    else if (check.name === 'vulnerabilities' && typeof check.details?.unlistedBlocking === 'number' && check.details.unlistedBlocking > 0) {
+      phrase = `${check.details.unlistedBlocking} unlisted findings of a blocking severity`;
+    } else if (check.name === 'vulnerabilities') phrase = 'vulnerabilities inconclusive';
     else phrase = `${check.name} ${check.status}: ${check.reason}`;
     if (!seen.has(phrase)) {
       seen.add(phrase);
@@ -320,17 +395,26 @@ export function decide(input: DecideInput): Verdict {
   const counted: MergedFinding[] = [];
   const expiredNotes = new Map<string, string>();
   const excepted = new Set<string>();
+  const unlisted: Partial<Record<Severity, number>> = {};
+  let unlistedTotal = 0;
+  let unlistedBlocking = 0;
+  // Loops, not push(...spread): a spread of a huge array overflows the call stack (it did, with 300,000 findings).
   for (const m of input.manifests) {
     const outcome = evaluateManifest(input, rule, m, isIndex);
-    checks.push(...outcome.checks);
-    blocking.push(...outcome.blocking);
-    counted.push(...outcome.counted);
+    for (const c of outcome.checks) checks.push(c);
+    for (const f of outcome.blocking) blocking.push(f);
+    for (const f of outcome.counted) counted.push(f);
     for (const [k, v] of outcome.expiredNotes) expiredNotes.set(k, v);
     for (const key of outcome.excepted) excepted.add(key);
+    unlistedTotal += outcome.unlisted.total;
+    unlistedBlocking += outcome.unlistedBlocking;
+    for (const [s, n] of Object.entries(outcome.unlisted.bySeverity) as Array<[Severity, number]>) unlisted[s] = (unlisted[s] ?? 0) + n;
   }
   // The one line that decides.
   const release = input.manifests.length > 0 && checks.every((c) => c.status === 'pass' || c.status === 'skip');
   const findingCounts = countFindings(counted);
+  // Unlisted findings are counted too (they may include excepted ones: counts err upwards, never down).
+  for (const [s, n] of Object.entries(unlisted) as Array<[Severity, number]>) findingCounts[s] = (findingCounts[s] ?? 0) + n;
   let summary: string;
   if (release) {
     const total = Object.values(findingCounts).reduce((a, b) => a + (b ?? 0), 0);
@@ -340,10 +424,18 @@ export function decide(input: DecideInput): Verdict {
     const sigText = sigs.length > 0 && sigs.every((c) => c.status === 'pass') ? 'signatures verified' : 'signatures not required';
     summary = `released: ${parts.join(', ')}; ${sigText}`;
   } else {
-    const phrases = blockingPhrases(checks, blocking, expiredNotes);
+    const phrases = blockingPhrases(checks, blocking, expiredNotes, unlistedBlocking);
     summary = `blocked: ${phrases.length > 0 ? phrases.join('; ') : 'a check did not pass'}`;
   }
-  return { ...verdictBase(input), decision: release ? 'release' : 'block', summary, checks, findingCounts, rule: ruleLabel(rule) };
+  return {
+    ...verdictBase(input),
+    decision: release ? 'release' : 'block',
+    summary,
+    checks,
+    findingCounts,
+    ...(unlistedTotal > 0 ? { findingsOmitted: unlistedTotal } : {}),
+    rule: ruleLabel(rule),
+  };
 }
 
 /**

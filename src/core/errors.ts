@@ -39,6 +39,12 @@ export const ErrorCodes = {
   VERIFY_MISMATCH: 'VERIFY_MISMATCH',
   /** An error that carried no code (a bug or an unexpected library error); its message says what happened. */
   ERROR: 'ERROR',
+  /** A vulnerability report is over `MAX_REPORT_BYTES` (declared or read); not read (`core/reports.ts`). */
+  REPORT_TOO_LARGE: 'REPORT_TOO_LARGE',
+  /** A vulnerability report holds more than `MAX_JSON_CONTAINERS` JSON objects and arrays; not parsed. */
+  REPORT_TOO_MANY_VALUES: 'REPORT_TOO_MANY_VALUES',
+  /** A vulnerability report holds more than `MAX_REPORT_FINDINGS` entries; refused before reading them. */
+  REPORT_TOO_MANY_FINDINGS: 'REPORT_TOO_MANY_FINDINGS',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -223,7 +223,7 @@ function loadVulnerabilities(check: Checker, value: unknown, path: string): Vuln
   const obj =
     value === undefined
       ? {}
-      : check.object(value, path, ['block', 'onlyFixable', 'maxReportAge', 'exceptions', 'sources', 'require', 'scanDeadline', 'pollInterval']);
+      : check.object(value, path, ['block', 'onlyFixable', 'maxReportAge', 'exceptions', 'sources', 'require', 'scanDeadline', 'pollInterval', 'ratingSources']);
   let block: Severity[] = [...POLICY_DEFAULTS.block];
   if (obj.block !== undefined) {
     const list = check.array(obj.block, `${path}.block`, `severities (${SEVERITIES.join(', ')})`, { max: SEVERITIES.length });
@@ -247,8 +247,25 @@ function loadVulnerabilities(check: Checker, value: unknown, path: string): Vuln
     if (dup >= 0) throw check.fail(`${path}.sources[${dup}]`, 'each source once', sources[dup]);
     policy.sources = sources;
   }
+  if (obj.ratingSources !== undefined) {
+    const expected = 'rating source names like debian, nvd, ghsa, redhat (lower case letters, digits, "-", "_", ".")';
+    const list = check.array(obj.ratingSources, `${path}.ratingSources`, expected, { min: 1, max: MAX_RATING_SOURCES });
+    const names = list.map((s, i) => {
+      const p = `${path}.ratingSources[${i}]`;
+      if (typeof s !== 'string' || !RATING_SOURCE_RE.test(s)) throw check.fail(p, 'a rating source name like debian or nvd (lower case letters, digits, "-", "_", ".")', s);
+      return s;
+    });
+    const dup = names.findIndex((s, i) => names.indexOf(s) !== i);
+    if (dup >= 0) throw check.fail(`${path}.ratingSources[${dup}]`, 'each rating source once', names[dup]);
+    policy.ratingSources = names;
+  }
   return policy;
 }
+
+/** Most entries of `ratingSources` in one gate rule. */
+export const MAX_RATING_SOURCES = 20;
+/** A rating source name as scanners write it in CycloneDX `ratings[].source.name` (`nvd`, `debian`, `ghsa`, `redhat`, `photon`, …). */
+const RATING_SOURCE_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
 function loadSignatures(check: Checker, value: unknown, path: string): SignaturePolicy {
   const obj = value === undefined ? {} : check.object(value, path, ['required', 'trustPolicy']);

@@ -49,6 +49,12 @@ export interface VulnerabilityPolicy {
   scanDeadlineMs: number;
   /** How often to poll a pending source while waiting. YAML duration; default 1m. */
   pollIntervalMs: number;
+  /**
+   * CycloneDX rating sources in order of preference, e.g. `[debian, nvd]` (the distribution's own rating
+   * first, as Trivy shows it): the first listed source that rated a vulnerability decides its severity.
+   * Absent: the most severe rating decides. See docs/rating-sources.md.
+   */
+  ratingSources?: string[];
 }
 
 export interface SignaturePolicy {

@@ -1,6 +1,6 @@
 /**
  * Vulnerability reports attached to an image as OCI referrers: SARIF 2.1.0 (Trivy, Grype) and CycloneDX
- * 1.4–1.6 (Trivy, Grype/Syft), parsed into normalised findings. Pure: bytes, digests and time come in as
+ * 1.4–1.7 (Trivy, Grype/Syft), parsed into normalised findings. Pure: bytes, digests and time come in as
  * values; nothing here throws on bad bytes, every failure is an `{ ok: false }` result naming the path.
  *
  * Decisions (fail closed unless the reason is written here):
@@ -16,12 +16,27 @@
  *   {@link MAX_CLOCK_SKEW_MS} in the future is MALFORMED (it would otherwise stay "fresh" forever).
  * - Severity. The most severe of the signals a scanner gives (CVSS `security-severity`, textual severity in
  *   properties/tags/help text, CycloneDX ratings); SARIF `level` only when nothing else is there.
+ * - Rating source. A CycloneDX vulnerability may carry several ratings (NVD, the distribution, GHSA …). The most
+ *   severe decides unless the policy names `ratingSources`: then the first listed source that rated it decides
+ *   (the most severe when none of them did). The finding names the source that decided (`severitySource`).
+ * - Fixed versions. Every fixed version a report lists is kept (`"6.0.3.1, 5.2.4.3"`): CycloneDX
+ *   `recommendation` text and `affects[].versions[]` with status `unaffected`, SARIF `Fixed Version:` lines and
+ *   `fixedVersion` properties. Several fix lines of a package are one fix: "no fix" only when none is listed.
+ * - Package. CycloneDX `affects[].ref` is resolved through `components`, else read as a purl or as a BOM-Link
+ *   (`urn:cdx:<serial>/<version>#<bom-ref>`, whose bom-ref is usually a purl), so a BOM without `components`
+ *   keeps its package names (exceptions scoped to `packages` rely on them).
+ * - Count. A report with more than {@link MAX_REPORT_FINDINGS} entries (SARIF results, CycloneDX
+ *   vulnerability × affected package) is refused as `REPORT_TOO_MANY_FINDINGS` before any entry is read: no
+ *   scanner writes that many for one image, and one that does is broken or hostile (the gate blocks). Below
+ *   it, findings are aggregated while reading: duplicates merge, and only the worst `MAX_VERDICT_FINDINGS` are
+ *   returned with counts of all (`tally`).
  * - Scanner-side suppressions (CycloneDX `analysis.state` such as `not_affected`) do not drop findings: the
  *   policy's exceptions (with expiry) are the one place where a finding is waived.
  */
-import { describeFound } from './errors';
+import { describeFound, ErrorCodes } from './errors';
+import { FindingsAggregator, MAX_VERDICT_FINDINGS } from './findingsSummary';
 import { SEVERITY_RANK, moreSevere, severityFromScore, severityFromText } from './severity';
-import type { Finding, Severity } from './types';
+import type { Finding, FindingsTally, Severity } from './types';
 
 /** Largest report acr-guard parses (20 MiB). */
 export const MAX_REPORT_BYTES = 20 * 1024 * 1024;
@@ -29,6 +44,19 @@ export const MAX_REPORT_BYTES = 20 * 1024 * 1024;
 export const MAX_JSON_DEPTH = 64;
 /** How far in the future a report time may be (clock skew between scanner and gate). */
 export const MAX_CLOCK_SKEW_MS = 10 * 60 * 1000;
+/**
+ * Most entries one report may hold (SARIF results over all runs; CycloneDX vulnerabilities × affected
+ * packages), counted before any is read. Trivy on a large distribution image writes a few thousand.
+ */
+export const MAX_REPORT_FINDINGS = 50_000;
+/**
+ * Most JSON objects and arrays in one report, counted in the pass that checks nesting, before `JSON.parse`
+ * builds them. A real report spends far more than 40 bytes per object (20 MiB / 500,000); a report of a million
+ * `{}` would cost hundreds of MB to parse only to be refused afterwards.
+ */
+export const MAX_JSON_CONTAINERS = 500_000;
+/** Most fixed versions kept per finding (a recommendation text may list many). */
+export const MAX_FIXED_VERSIONS = 16;
 
 /** Stable codes of {@link parseReport} failures. */
 export const ReportErrorCodes = {
@@ -37,6 +65,12 @@ export const ReportErrorCodes = {
   UNSUPPORTED: 'UNSUPPORTED',
   /** A CycloneDX document without `vulnerabilities`: an SBOM, not a scan result (callers skip it). */
   NOT_A_VULNERABILITY_REPORT: 'NOT_A_VULNERABILITY_REPORT',
+  /** More entries than {@link MAX_REPORT_FINDINGS}: refused before reading them (the gate blocks). */
+  REPORT_TOO_MANY_FINDINGS: ErrorCodes.REPORT_TOO_MANY_FINDINGS,
+  /** More bytes than {@link MAX_REPORT_BYTES} (declared or read): refused before parsing (the gate blocks). */
+  REPORT_TOO_LARGE: ErrorCodes.REPORT_TOO_LARGE,
+  /** More JSON objects and arrays than {@link MAX_JSON_CONTAINERS}: refused before parsing (the gate blocks). */
+  REPORT_TOO_MANY_VALUES: ErrorCodes.REPORT_TOO_MANY_VALUES,
 } as const;
 
 /** Report formats acr-guard reads. */
@@ -57,6 +91,11 @@ export interface ParseReportInput {
   maxAgeMs: number;
   /** Annotations of the referrer manifest (for `org.opencontainers.image.created`). */
   annotations?: Record<string, string>;
+  /**
+   * CycloneDX rating sources in order of preference (the policy's `ratingSources`, lower case); absent or
+   * empty: the most severe rating decides.
+   */
+  ratingSources?: readonly string[];
 }
 
 /** Result of {@link parseReport}. */
@@ -64,7 +103,10 @@ export type ParsedReport =
   | {
       ok: true;
       format: ReportFormat;
+      /** The worst findings ({@link MAX_VERDICT_FINDINGS} at most), worst first. */
       findings: Finding[];
+      /** Counts of every distinct finding in the report, listed or not. */
+      tally: FindingsTally;
       /** ISO time the scan ran (or the report was made), when the report or its annotations say. */
       createdAt?: string;
       stale: boolean;
@@ -118,11 +160,13 @@ function parseOrThrow(input: ParseReportInput): ParsedReport {
   }
   if (!Buffer.isBuffer(input.bytes)) throw malformed('$', 'report bytes');
   if (input.bytes.length > MAX_REPORT_BYTES) {
-    throw malformed('$', `at most ${MAX_REPORT_BYTES} bytes (20 MiB)`, `${input.bytes.length} bytes`);
+    throw new ReportFailure(ReportErrorCodes.REPORT_TOO_LARGE, `$: expected at most ${MAX_REPORT_BYTES} bytes (20 MiB), got ${input.bytes.length} bytes`);
   }
   if (format === 'cyclonedx') checkCycloneDxMediaTypeVersion(input.mediaType);
   const doc = decodeJson(input.bytes);
-  const parsed = format === 'sarif' ? readSarif(doc, input.reportDigest) : readCycloneDx(doc, input.reportDigest);
+  const sink = new FindingsAggregator(MAX_VERDICT_FINDINGS);
+  const ratingSources = (input.ratingSources ?? []).map((s) => s.toLowerCase());
+  const parsed = format === 'sarif' ? readSarif(doc, input.reportDigest, sink) : readCycloneDx(doc, input.reportDigest, sink, ratingSources);
 
   const named = parsed.digests;
   const subjectNamed = named.includes(input.imageDigest.toLowerCase());
@@ -145,15 +189,16 @@ function parseOrThrow(input: ParseReportInput): ParsedReport {
     if (ms > input.nowMs + MAX_CLOCK_SKEW_MS) throw malformed(createdPath ?? '$', 'a time that is not in the future', createdAt);
     stale = input.nowMs - ms > input.maxAgeMs;
   }
-  return { ok: true, format, findings: dedupe(parsed.findings), createdAt, stale, subjectNamed };
+  const { findings, tally } = sink.result();
+  return { ok: true, format, findings, tally, createdAt, stale, subjectNamed };
 }
 
 function checkCycloneDxMediaTypeVersion(mediaType: string): void {
   const params = mediaType.split(';').slice(1);
   for (const param of params) {
     const [key, value] = param.split('=').map((s) => s.trim().toLowerCase());
-    if (key === 'version' && !/^1\.[4-6]$/.test(value ?? '')) {
-      throw malformed('mediaType;version', 'CycloneDX version 1.4, 1.5 or 1.6', value);
+    if (key === 'version' && !/^1\.[4-7]$/.test(value ?? '')) {
+      throw malformed('mediaType;version', 'CycloneDX version 1.4 to 1.7', value);
     }
   }
 }
@@ -186,9 +231,13 @@ function decodeJson(bytes: Buffer): unknown {
   }
 }
 
-/** Rejects nesting deeper than {@link MAX_JSON_DEPTH} in one linear pass, before JSON.parse sees it. */
+/**
+ * Rejects nesting deeper than {@link MAX_JSON_DEPTH} and more than {@link MAX_JSON_CONTAINERS} objects and arrays,
+ * in one linear pass, before JSON.parse sees the text.
+ */
 function checkDepth(text: string): void {
   let depth = 0;
+  let containers = 0;
   let inString = false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
@@ -200,6 +249,9 @@ function checkDepth(text: string): void {
     if (c === 0x22) inString = true;
     else if (c === 0x7b || c === 0x5b) {
       depth++;
+      if (++containers > MAX_JSON_CONTAINERS) {
+        throw new ReportFailure(ReportErrorCodes.REPORT_TOO_MANY_VALUES, `$: expected at most ${MAX_JSON_CONTAINERS} JSON objects and arrays, got more (at offset ${i}); refused unparsed`);
+      }
       if (depth > MAX_JSON_DEPTH) throw malformed('$', `JSON nested at most ${MAX_JSON_DEPTH} levels deep`, `deeper nesting at offset ${i}`);
     } else if (c === 0x7d || c === 0x5d) depth--;
   }
@@ -257,7 +309,6 @@ export { severityFromScore, severityFromText };
 // SARIF 2.1.0
 
 interface Parsed {
-  findings: Finding[];
   /** Manifest digests the report names (lower case). */
   digests: string[];
   createdAt?: string;
@@ -270,13 +321,26 @@ const DIGEST_IN_TEXT = /(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})/i;
 const VULN_ID_PREFIX = /^(CVE-\d{4}-\d{4,}|GHSA(-[23456789cfghjmpqrvwx]{4}){3}|[A-Z][A-Z0-9]*-[A-Za-z0-9:._-]+)/;
 const CVE_OR_GHSA = /^(CVE-\d{4}-\d{4,}|GHSA(-[23456789cfghjmpqrvwx]{4}){3})/i;
 
-function readSarif(doc: unknown, reportDigest: string): Parsed {
+function tooMany(count: number, what: string): ReportFailure {
+  return new ReportFailure(
+    ReportErrorCodes.REPORT_TOO_MANY_FINDINGS,
+    `${what}: expected at most ${MAX_REPORT_FINDINGS} entries per report, got ${count}; refused unread (no scanner writes that many for one image)`,
+  );
+}
+
+function readSarif(doc: unknown, reportDigest: string, sink: FindingsAggregator): Parsed {
   const root = obj(doc, '$');
   if (root.version !== '2.1.0') throw malformed('$.version', 'SARIF version "2.1.0"', root.version);
   const runs = arr(root.runs, '$.runs');
   // SARIF allows an empty `runs`, but a report that ran nothing says nothing about the image.
   if (runs.length === 0) throw malformed('$.runs', 'at least one run', runs);
-  const findings: Finding[] = [];
+  // Count every run's results before reading any (the bound is checked before the work it limits).
+  let entries = 0;
+  runs.forEach((runValue, r) => {
+    const results = isObject(runValue) ? runValue.results : undefined;
+    if (Array.isArray(results)) entries += results.length;
+    if (entries > MAX_REPORT_FINDINGS) throw tooMany(entries, `$.runs[0..${r}].results`);
+  });
   const digests = new Set<string>();
   let newest: { ms: number; value: string; path: string } | undefined;
   const source = `sarif:${reportDigest}`;
@@ -310,15 +374,15 @@ function readSarif(doc: unknown, reportDigest: string): Parsed {
 
     // Absent `results` means the tool did not run to completion (SARIF §3.14.23); an empty array is "no results".
     const results = arr(run.results, `${runPath}.results`);
-    results.forEach((resultValue, i) => {
+    for (let i = 0; i < results.length; i++) {
       const path = `${runPath}.results[${i}]`;
-      const result = obj(resultValue, path);
+      const result = obj(results[i], path);
       const { rule, ruleId } = resolveRule(result, rules, rulesById, path);
-      findings.push(sarifFinding({ result, rule, ruleId, path, source }));
-    });
+      sink.add(sarifFinding({ result, rule, ruleId, path, source }));
+    }
   });
 
-  return { findings, digests: [...digests], createdAt: newest?.value, createdPath: newest?.path };
+  return { digests: [...digests], createdAt: newest?.value, createdPath: newest?.path };
 }
 
 function collectSarifDigests(props: Json, path: string, into: Set<string>): void {
@@ -461,8 +525,9 @@ function sarifFinding(options: { result: Json; rule?: Json; ruleId: string; path
   const pkg = nonEmpty(optStr(resultProps?.pkgName ?? resultProps?.package, `${path}.properties.pkgName`)) ?? nonEmpty(fields.get('package'));
   const installed =
     nonEmpty(optStr(resultProps?.installedVersion, `${path}.properties.installedVersion`)) ?? nonEmpty(fields.get('installed version')) ?? nonEmpty(fields.get('version'));
-  const fixed =
-    nonEmpty(optStr(resultProps?.fixedVersion, `${path}.properties.fixedVersion`)) ?? nonEmpty(fields.get('fixed version')) ?? nonEmpty(fields.get('fix version'));
+  const fixed = joinVersions(
+    splitVersions(nonEmpty(optStr(resultProps?.fixedVersion, `${path}.properties.fixedVersion`)) ?? nonEmpty(fields.get('fixed version')) ?? nonEmpty(fields.get('fix version'))),
+  );
   const title = rule ? messageText(rule.shortDescription, `${path}(rule).shortDescription`) : undefined;
 
   const finding: Finding = { id, severity, source };
@@ -479,13 +544,110 @@ function levelOfRule(rule: Json, path: string): string | undefined {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// CycloneDX 1.4–1.6
+// Fixed versions
 
-function readCycloneDx(doc: unknown, reportDigest: string): Parsed {
+/**
+ * The versions in a fix text: `6.0.3.1, 5.2.4.3` (Trivy joins several with ", "), `1.2.3 or 1.3.0`,
+ * `[1.2.3]` (Grype's list form). Empty for absent or blank text.
+ */
+function splitVersions(text: string | undefined): string[] {
+  if (!text) return [];
+  return text
+    .replace(/^\[|\]$/g, '')
+    .split(/\s*,\s*|\s+or\s+/)
+    .map((v) => v.trim().replace(/\.$/, ''))
+    .filter((v) => v !== '')
+    .slice(0, MAX_FIXED_VERSIONS);
+}
+
+function joinVersions(versions: readonly string[]): string | undefined {
+  const unique = [...new Set(versions)].slice(0, MAX_FIXED_VERSIONS);
+  return unique.length > 0 ? unique.join(', ') : undefined;
+}
+
+/** The fixed versions a CycloneDX `recommendation` names: Trivy's "Upgrade <pkg> to version <v>[, <v>…]". */
+function versionsFromRecommendation(text: string | undefined): string[] {
+  if (!text) return [];
+  const m = /\bto versions?\s+(.+?)\s*\.?\s*$/is.exec(text.trim());
+  return m ? splitVersions(m[1]) : [];
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// CycloneDX 1.4–1.7
+
+/** The bom-ref a BOM-Link (`urn:cdx:<serial>/<version>#<bom-ref>`) points at, percent-decoded; undefined otherwise. */
+function bomRefOfLink(ref: string): string | undefined {
+  const m = /^urn:cdx:[^/#]+\/\d+#(.+)$/i.exec(ref);
+  if (!m) return undefined;
+  try {
+    return decodeURIComponent(m[1]);
+  } catch {
+    return m[1];
+  }
+}
+
+/** Name and version of a purl (`pkg:rpm/redhat/openssl-libs@1:3.0.7-27.el9?arch=x86_64`); undefined when not a purl. */
+function purlParts(purl: string): { name: string; version?: string } | undefined {
+  const name = nameFromPurl(purl);
+  if (!name) return undefined;
+  const at = purl.split(/[?#]/)[0].lastIndexOf('@');
+  if (at < 0) return { name };
+  const raw = purl.split(/[?#]/)[0].slice(at + 1);
+  let version = raw;
+  try {
+    version = decodeURIComponent(raw);
+  } catch {
+    /* keep raw */
+  }
+  return version ? { name, version } : { name };
+}
+
+/**
+ * The severity of one vulnerability from its ratings: the most severe, or (with `preferred`) the first listed
+ * source that rated it. Returns the rating source that decided, when the rating names one.
+ */
+function rateVulnerability(ratings: unknown[], path: string, preferred: readonly string[]): { severity: Severity; source?: string } {
+  let worst: { severity: Severity; source?: string } = { severity: 'unknown' };
+  const bySource = new Map<string, Severity>();
+  ratings.forEach((rValue, j) => {
+    const rPath = `${path}.ratings[${j}]`;
+    const rating = obj(rValue, rPath);
+    const sourceObj = optObj(rating.source, `${rPath}.source`);
+    const sourceName = sourceObj ? nonEmpty(optStr(sourceObj.name, `${rPath}.source.name`)) : undefined;
+    let s: Severity | undefined;
+    const text = optStr(rating.severity, `${rPath}.severity`);
+    if (text !== undefined) {
+      s = severityFromText(text);
+      if (!s) throw malformed(`${rPath}.severity`, 'critical, high, medium, low, info, none or unknown', text);
+    }
+    // A score is a severity only for CVSS (or an unnamed method): Grype adds EPSS probabilities and the CISA KEV
+    // flag as ratings with method `other` (score 0.03, 1), which say nothing about severity.
+    const method = optStr(rating.method, `${rPath}.method`);
+    if (rating.score !== undefined && rating.score !== null && (method === undefined || /^cvss/i.test(method))) {
+      if (typeof rating.score !== 'number') throw malformed(`${rPath}.score`, 'a number', rating.score);
+      const fromScore = severityFromScore(rating.score);
+      if (fromScore !== 'unknown') s = moreSevere(s ?? 'unknown', fromScore);
+    }
+    if (s === undefined) return;
+    if (SEVERITY_RANK[s] > SEVERITY_RANK[worst.severity] || (worst.source === undefined && s === worst.severity && sourceName)) {
+      worst = sourceName ? { severity: s, source: sourceName } : { severity: s };
+    }
+    const key = sourceName?.toLowerCase();
+    // One source may rate twice (Trivy writes NVD's CVSS v2 and v3 ratings): the more severe of its own counts.
+    if (key !== undefined && s !== 'unknown') bySource.set(key, moreSevere(bySource.get(key) ?? 'unknown', s));
+  });
+  for (const want of preferred) {
+    const s = bySource.get(want);
+    if (s !== undefined) return { severity: s, source: want };
+  }
+  return worst;
+}
+
+function readCycloneDx(doc: unknown, reportDigest: string, sink: FindingsAggregator, ratingSources: readonly string[]): Parsed {
   const root = obj(doc, '$');
   if (root.bomFormat !== 'CycloneDX') throw malformed('$.bomFormat', '"CycloneDX"', root.bomFormat);
   const spec = str(root.specVersion, '$.specVersion');
-  if (!/^1\.[4-6]$/.test(spec)) throw malformed('$.specVersion', 'CycloneDX 1.4, 1.5 or 1.6', spec);
+  if (!/^1\.[4-7]$/.test(spec)) throw malformed('$.specVersion', 'CycloneDX 1.4 to 1.7', spec);
   const source = `cyclonedx:${reportDigest}`;
   // An SBOM attached with the same media type is not a scan: "no vulnerabilities key" must never read as
   // "no vulnerabilities". Scanners write `"vulnerabilities": []` when they found none.
@@ -519,68 +681,73 @@ function readCycloneDx(doc: unknown, reportDigest: string): Parsed {
     optArr(c.components, `${path}.components`).forEach((child, i) => stack.push({ value: child, path: `${path}.components[${i}]` }));
   }
 
-  const findings: Finding[] = [];
-  optArr(root.vulnerabilities, '$.vulnerabilities').forEach((vValue, i) => {
+  const vulnerabilities = arr(root.vulnerabilities, '$.vulnerabilities');
+  // Count the entries (vulnerability × affected package) before reading any.
+  let entries = 0;
+  for (let i = 0; i < vulnerabilities.length; i++) {
+    const v = vulnerabilities[i];
+    const affects = isObject(v) && Array.isArray(v.affects) ? v.affects.length : 0;
+    entries += Math.max(1, affects);
+    if (entries > MAX_REPORT_FINDINGS) throw tooMany(entries, `$.vulnerabilities[0..${i}]`);
+  }
+  for (let i = 0; i < vulnerabilities.length; i++) {
     const path = `$.vulnerabilities[${i}]`;
-    const v = obj(vValue, path);
+    const v = obj(vulnerabilities[i], path);
     const id = str(v.id, `${path}.id`).trim();
     if (id === '') throw malformed(`${path}.id`, 'a vulnerability id', v.id);
-    let severity: Severity = 'unknown';
-    optArr(v.ratings, `${path}.ratings`).forEach((rValue, j) => {
-      const rPath = `${path}.ratings[${j}]`;
-      const rating = obj(rValue, rPath);
-      const text = optStr(rating.severity, `${rPath}.severity`);
-      if (text !== undefined) {
-        const s = severityFromText(text);
-        if (!s) throw malformed(`${rPath}.severity`, 'critical, high, medium, low, info, none or unknown', text);
-        severity = moreSevere(severity, s);
-      } else if (rating.score !== undefined && rating.score !== null) {
-        if (typeof rating.score !== 'number') throw malformed(`${rPath}.score`, 'a number', rating.score);
-        severity = moreSevere(severity, severityFromScore(rating.score));
-      }
-    });
+    const rated = rateVulnerability(optArr(v.ratings, `${path}.ratings`), path, ratingSources);
+    const severity = rated.severity;
     const title = nonEmpty(optStr(v.description, `${path}.description`));
     const recommendation = optStr(v.recommendation, `${path}.recommendation`);
-    const fromRecommendation = recommendation ? /\bto version\s+(\S+?)\.?$/i.exec(recommendation.trim())?.[1] : undefined;
+    const fromRecommendation = versionsFromRecommendation(recommendation);
+    const base = (): Finding => {
+      const f: Finding = { id, severity, source };
+      if (rated.source) f.severitySource = rated.source;
+      return f;
+    };
     const analysis = optObj(v.analysis, `${path}.analysis`);
     if (analysis) optStr(analysis.state, `${path}.analysis.state`);
 
     const affects = optArr(v.affects, `${path}.affects`);
     if (affects.length === 0) {
-      const f: Finding = { id, severity, source };
+      const f = base();
       if (title) f.title = title.slice(0, 200);
-      if (fromRecommendation) f.fixedVersion = fromRecommendation;
-      findings.push(f);
-      return;
+      const fixedVersion = joinVersions(fromRecommendation);
+      if (fixedVersion) f.fixedVersion = fixedVersion;
+      sink.add(f);
+      continue;
     }
     affects.forEach((aValue, j) => {
       const aPath = `${path}.affects[${j}]`;
       const a = obj(aValue, aPath);
       const ref = str(a.ref, `${aPath}.ref`);
-      const component = components.get(ref);
-      let fixed: string | undefined;
+      // components by bom-ref; else the BOM-Link's bom-ref; else the ref itself read as a purl.
+      const linked = bomRefOfLink(ref);
+      const component = components.get(ref) ?? (linked !== undefined ? components.get(linked) : undefined);
+      const fromPurl = purlParts(component?.purl ?? linked ?? ref);
+      const fixed: string[] = [];
       let affectedVersion: string | undefined;
       optArr(a.versions, `${aPath}.versions`).forEach((verValue, k) => {
         const verPath = `${aPath}.versions[${k}]`;
         const ver = obj(verValue, verPath);
-        const version = optStr(ver.version, `${verPath}.version`) ?? optStr(ver.range, `${verPath}.range`);
+        const version = nonEmpty(optStr(ver.version, `${verPath}.version`) ?? optStr(ver.range, `${verPath}.range`));
         const status = optStr(ver.status, `${verPath}.status`) ?? 'affected';
-        if (status === 'unaffected' && version && !fixed) fixed = version;
+        if (status === 'unaffected' && version) fixed.push(...splitVersions(version));
         if (status === 'affected' && version && !affectedVersion) affectedVersion = version;
       });
-      const f: Finding = { id, severity, source };
-      const pkg = component?.name ?? nameFromPurl(component?.purl ?? ref);
+      const f = base();
+      const pkg = component?.name ?? fromPurl?.name;
       if (pkg) f.package = pkg;
-      const installed = component?.version ?? affectedVersion;
+      const installed = component?.version ?? fromPurl?.version ?? affectedVersion;
       if (installed) f.installedVersion = installed;
-      const fixedVersion = nonEmpty(fixed ?? fromRecommendation);
+      const fixedVersion = joinVersions([...fixed, ...fromRecommendation]);
       if (fixedVersion) f.fixedVersion = fixedVersion;
       if (title) f.title = title.slice(0, 200);
-      findings.push(f);
+      sink.add(f);
     });
-  });
+  }
 
-  return { findings, digests: [...digests], createdAt, createdPath: createdAt === undefined ? undefined : '$.metadata.timestamp' };
+  return { digests: [...digests], createdAt, createdPath: createdAt === undefined ? undefined : '$.metadata.timestamp' };
 }
 
 function collectComponentDigests(component: Json, path: string, into: Set<string>): void {
@@ -636,18 +803,4 @@ function nameFromPurl(purl: string): string | undefined {
   } catch {
     return m[1];
   }
-}
-
-function dedupe(findings: Finding[]): Finding[] {
-  const byKey = new Map<string, Finding>();
-  for (const f of findings) {
-    const key = `${f.id}\u0000${f.package ?? ''}\u0000${f.installedVersion ?? ''}`;
-    const seen = byKey.get(key);
-    if (!seen) byKey.set(key, f);
-    else {
-      if (SEVERITY_RANK[f.severity] > SEVERITY_RANK[seen.severity]) seen.severity = f.severity;
-      if (!seen.fixedVersion && f.fixedVersion) seen.fixedVersion = f.fixedVersion;
-    }
-  }
-  return [...byKey.values()];
 }

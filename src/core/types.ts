@@ -43,6 +43,24 @@ export interface Finding {
   /** `defender`, or `sarif:<report digest>` / `cyclonedx:<report digest>`. */
   source: string;
   title?: string;
+  /** Which rating decided the severity, when the report names it (CycloneDX `ratings[].source.name`, e.g. `nvd`). */
+  severitySource?: string;
+}
+
+/**
+ * Counts of a findings list of which only the worst entries are kept (`MAX_VERDICT_FINDINGS`, see
+ * `core/findingsSummary.ts`). Counts cover every distinct finding, listed or not, so a verdict can count
+ * what it does not list, and a finding that was not listed can never release an image.
+ */
+export interface FindingsTally {
+  /** Distinct findings in total (listed + omitted). */
+  total: number;
+  /** Distinct findings by severity (listed + omitted). */
+  bySeverity: Partial<Record<Severity, number>>;
+  /** Of those, the ones with a known fixed version, by severity (`onlyFixable` needs them). */
+  fixableBySeverity: Partial<Record<Severity, number>>;
+  /** How many distinct findings are not in the list. */
+  omitted: number;
 }
 
 /**
@@ -52,7 +70,15 @@ export interface Finding {
  * - `error`: the source failed or returned something unparseable; an inconclusive check, never a pass.
  */
 export type FindingsResult =
-  | { source: FindingsSourceName; status: 'ready'; findings: Finding[]; detail: string }
+  | {
+      source: FindingsSourceName;
+      status: 'ready';
+      /** The worst findings (all of them when `tally` is absent or `tally.omitted` is 0), worst first when cut. */
+      findings: Finding[];
+      detail: string;
+      /** Counts over every finding, present when the list may have been cut to the worst ones. */
+      tally?: FindingsTally;
+    }
   | { source: FindingsSourceName; status: 'pending'; detail: string }
   | { source: FindingsSourceName; status: 'error'; code: string; detail: string };
 
@@ -102,6 +128,11 @@ export interface Verdict {
   checks: Check[];
   /** Counts of (non-excepted) findings by severity across all sources. */
   findingCounts: Partial<Record<Severity, number>>;
+  /**
+   * Findings counted in `findingCounts` but not listed in any check (only the worst `MAX_VERDICT_FINDINGS` per
+   * source and manifest are listed); absent when every finding is listed.
+   */
+  findingsOmitted?: number;
   /** The gate rule that applied: `gate[<index>] scope "<glob>"`. */
   rule: string;
   /** Policy identity: its `version` and a sha256 of its normalised content. */

@@ -9,6 +9,7 @@
 import { ErrorCodes, GuardError, isGuardError, type ErrorCode } from '../core/errors';
 import { applyModeFor, effectiveSources, findGateRule, findRetentionRule, isRegistryAllowed, promoteTarget } from '../core/policy';
 import type { ApplyMode, GateRule, Policy } from '../core/policyTypes';
+import { boundFindingsResult } from '../core/findingsSummary';
 import { ruleLabel } from '../core/purge/plan';
 import {
   MediaTypes,
@@ -181,11 +182,16 @@ export interface CollectFindingsInput {
   maxReportAgeMs: number;
   /** Orchestration time, epoch ms. */
   nowMs: number;
+  /** The gate rule's `ratingSources` (CycloneDX rating preference), when it names any. */
+  ratingSources?: string[];
 }
 
 /**
  * Asks one findings source about one manifest. Never reports a permanent failure as a failure: a source that
  * errs gives a `status: 'error'` result, which the decision treats as inconclusive (never clean).
+ *
+ * The result goes into Durable history (and is replayed), so it carries at most `MAX_VERDICT_FINDINGS`
+ * findings, the worst, with counts of all: never a whole findings list.
  */
 export async function collectFindings(services: GateServices, input: CollectFindingsInput, context: ActivityContext = SILENT_ACTIVITY_CONTEXT): Promise<FindingsResult> {
   const source = services.sources.find((s) => s.name === input.source);
@@ -193,7 +199,8 @@ export async function collectFindings(services: GateServices, input: CollectFind
     return { source: input.source, status: 'error', code: ErrorCodes.UNSUPPORTED, detail: `findings source "${input.source}" is not configured in this deployment` };
   }
   try {
-    return await source.collect({ image: input.image, maxReportAgeMs: input.maxReportAgeMs, nowMs: input.nowMs });
+    const query = { image: input.image, maxReportAgeMs: input.maxReportAgeMs, nowMs: input.nowMs, ...(input.ratingSources ? { ratingSources: input.ratingSources } : {}) };
+    return boundFindingsResult(await source.collect(query));
   } catch (err) {
     if (isGuardError(err) && err.code !== ErrorCodes.TRANSIENT) {
       context.warn(`collectFindings: ${input.source} for ${input.image.repository}@${input.image.digest}: ${err.code}: ${err.message}`);
@@ -259,6 +266,7 @@ export function quarantineDetails(verdict: Verdict): string {
     policy: verdict.policy,
     decidedAt: verdict.decidedAt,
     findingCounts: verdict.findingCounts,
+    ...(verdict.findingsOmitted ? { findingsOmitted: verdict.findingsOmitted } : {}),
   };
   // Drop failing checks from the end until the whole document fits; say how many were left out.
   for (let keep = failing.length; keep >= 0; keep--) {

@@ -52,6 +52,13 @@ export interface GateOutcome {
   retention?: RepositoryOutcome;
 }
 
+/**
+ * What the history of one gate over a single image may grow to (256 KiB), however large its reports: activities
+ * pass bounded summaries (the worst `MAX_VERDICT_FINDINGS` findings and counts), never whole finding lists.
+ * Durable Functions stores and replays every activity input and result, so this is asserted by the tests.
+ */
+export const GATE_HISTORY_BUDGET_BYTES = 256 * 1024;
+
 /** Durable retry policy of every gate activity: first retry after 2 s, doubling, at most 4 attempts. */
 export const GATE_RETRY = { firstRetryIntervalMs: 2_000, backoffCoefficient: 2, maxNumberOfAttempts: 4, maxRetryIntervalMs: 60_000 } as const;
 
@@ -190,6 +197,7 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
         source: w.source,
         maxReportAgeMs: gate.maxReportAgeMs,
         nowMs,
+        ...(gate.rule?.vulnerabilities.ratingSources ? { ratingSources: [...gate.rule.vulnerabilities.ratingSources] } : {}),
       } satisfies CollectFindingsInput),
     );
     try {

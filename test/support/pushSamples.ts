@@ -33,3 +33,35 @@ gate:
     'test policy',
   );
 }
+
+/**
+ * A compact hostile SARIF naming `digest`: `count` results, each a distinct critical CVE (`distinct`, 40 bytes a
+ * result: 300,000 make 12 MB) or the same critical one again (`duplicates`, 16 bytes a result: 1,000,000 make
+ * 16 MB). `critical: false` makes the distinct ones low.
+ */
+export function hostileSarif(kind: 'distinct' | 'duplicates', count: number, digest: string, scannedAt: string, critical = true): Buffer {
+  const head = JSON.stringify({
+    version: '2.1.0',
+    runs: [
+      {
+        tool: { driver: { name: 'Trivy', rules: [{ id: 'CVE-2024-0001', properties: { 'security-severity': '9.8' } }] } },
+        invocations: [{ endTimeUtc: scannedAt }],
+        properties: { imageDigest: digest },
+        results: [],
+      },
+    ],
+  });
+  const at = head.lastIndexOf('"results":[]') + '"results":['.length;
+  const level = critical ? 'CRITICAL' : 'LOW';
+  const parts: string[] = [];
+  for (let i = 0; i < count; i++) parts.push(kind === 'distinct' ? `{"ruleId":"[${level}] CVE-2024-${String(100000 + i)}"}` : '{"ruleIndex":0}');
+  return Buffer.from(`${head.slice(0, at)}${parts.join(',')}${head.slice(at)}`);
+}
+
+/** Pushes an image to `repository` and attaches `report` (SARIF) to it; returns the image. */
+export async function pushWithSarif(client: RegistryClient, repository: string, tag: string, report: (digest: string) => Buffer): Promise<ImageId> {
+  const pushed = await pushImage(client, repository, { tag, layers: [Buffer.from(`${repository}:${tag}`)], created: new Date().toISOString() });
+  const blob = report(pushed.digest);
+  await pushArtifact(client, repository, { subject: { mediaType: pushed.mediaType, digest: pushed.digest, size: pushed.size }, artifactType: MediaTypes.sarif, blob, blobMediaType: MediaTypes.sarif });
+  return { registry: client.host, repository, digest: pushed.digest };
+}

@@ -205,7 +205,15 @@ describe('ReportsFindingsSource', () => {
 
     registry = new MemoryRegistry();
     registry.attach({ bytes: fixture('trivy.sarif.json'), mediaType: SARIF, declaredSize: 30 * 1024 * 1024 });
-    await expect(source.collect(QUERY)).resolves.toMatchObject({ status: 'error', code: 'MALFORMED', detail: expect.stringContaining('limit') });
+    await expect(source.collect(QUERY)).resolves.toMatchObject({ status: 'error', code: 'REPORT_TOO_LARGE', detail: expect.stringContaining('limit') });
+    expect(registry.blobReads).toEqual([]);
+  });
+
+  it.each([[-1], [1.5], [Number.MAX_SAFE_INTEGER + 2]])('refuses a report layer whose descriptor size is %p, before reading it', async (size) => {
+    registry.attach({ bytes: fixture('trivy.sarif.json'), mediaType: SARIF, declaredSize: size });
+    const result = await source.collect(QUERY);
+    expect(result).toMatchObject({ status: 'error' });
+    expect(result.status === 'error' && result.detail).toMatch(/layers\[0\]\.size: expected the blob size in bytes|the limit is/);
     expect(registry.blobReads).toEqual([]);
   });
 

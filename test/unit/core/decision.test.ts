@@ -229,7 +229,7 @@ describe('decide', () => {
       const v = decide(input({ policy: any, findings: [failed('defender', 'REGISTRY_AUTH'), ready('reports')] }));
       expect(v.decision).toBe('block');
       expect(check(v.checks, 'scan:defender')).toMatchObject({ status: 'inconclusive', reason: 'defender failed (REGISTRY_AUTH): Resource Graph answered 400', details: { code: 'REGISTRY_AUTH' } });
-      expect(v.summary).toBe('blocked: defender inconclusive');
+      expect(v.summary).toBe('blocked: defender inconclusive (REGISTRY_AUTH)');
     });
 
     it('ignores results from sources that are not in effect', () => {

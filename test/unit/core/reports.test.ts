@@ -70,6 +70,16 @@ describe('parseReport: real scanner shapes', () => {
     expect(f['CVE-2023-50495 libtinfo6'].fixedVersion).toBeUndefined();
   });
 
+  it('reads a Trivy CycloneDX 1.7 BOM with BOM-Link refs and no components: two packages, every fixed version, rating by source', () => {
+    const r = ok(parseReport(input({ mediaType: `${CDX}; version=1.7`, bytes: fixture('trivy-sbom-bomlink.cdx.json') })));
+    expect(r.subjectNamed).toBe(true);
+    const f = byId(r.findings);
+    expect(Object.keys(f).sort()).toEqual(['CVE-2024-2511 openssl', 'CVE-2024-2511 openssl-libs']);
+    expect(f['CVE-2024-2511 openssl-libs']).toMatchObject({ severity: 'high', severitySource: 'nvd', installedVersion: '1:3.0.7-27.el9', fixedVersion: '1:3.0.7-28.el9_4, 1:3.2.1-1.el9' });
+    const vendorFirst = ok(parseReport(input({ mediaType: CDX, bytes: fixture('trivy-sbom-bomlink.cdx.json'), ratingSources: ['redhat', 'nvd'] })));
+    expect(vendorFirst.findings.map((x) => `${x.package} ${x.severity} ${x.severitySource}`).sort()).toEqual(['openssl low redhat', 'openssl-libs low redhat']);
+  });
+
   it('reads Trivy CycloneDX 1.5: nested components, purl digest, most severe rating, fix from recommendation', () => {
     const r = ok(parseReport(input({ mediaType: CDX, bytes: fixture('trivy.cdx.json') })));
     expect(r.format).toBe('cyclonedx');
@@ -80,6 +90,7 @@ describe('parseReport: real scanner shapes', () => {
     expect(f['CVE-2024-45490 libexpat1']).toEqual({
       id: 'CVE-2024-45490',
       severity: 'critical',
+      severitySource: 'nvd',
       package: 'libexpat1',
       installedVersion: '2.5.0-1',
       fixedVersion: '2.5.0-1+deb12u1',
@@ -180,7 +191,7 @@ describe('parseReport: malformed and hostile input never throws', () => {
     ['bad repoDigests entry', { bytes: mutate('trivy.sarif.json', (d) => void (d.runs[0].properties.repoDigests = ['repo@md5:abc'])) }, 'MALFORMED', 'repoDigests[0]'],
     ['bad invocation time', { bytes: mutate('trivy.sarif.json', (d) => void (d.runs[0].invocations[0].endTimeUtc = 'yesterday')) }, 'MALFORMED', 'endTimeUtc'],
     ['deeply nested', { bytes: deep }, 'MALFORMED', 'nested'],
-    ['over 20 MiB', { bytes: Buffer.alloc(MAX_REPORT_BYTES + 1, 0x20) }, 'MALFORMED', '20 MiB'],
+    ['over 20 MiB', { bytes: Buffer.alloc(MAX_REPORT_BYTES + 1, 0x20) }, 'REPORT_TOO_LARGE', '20 MiB'],
     ['not CycloneDX', { mediaType: CDX, bytes: mutate('trivy.cdx.json', (d) => void (d.bomFormat = 'SPDX')) }, 'MALFORMED', '$.bomFormat'],
     ['CycloneDX 1.2', { mediaType: CDX, bytes: mutate('trivy.cdx.json', (d) => void (d.specVersion = '1.2')) }, 'MALFORMED', '$.specVersion'],
     ['CycloneDX media type version 1.3', { mediaType: `${CDX}; version=1.3`, bytes: fixture('trivy.cdx.json') }, 'MALFORMED', 'version'],
