@@ -27,6 +27,14 @@ export const ErrorCodes = {
   UNSUPPORTED: 'UNSUPPORTED',
   /** An upstream Azure service failed permanently. */
   UPSTREAM: 'UPSTREAM',
+  /** A paged listing went round in circles: a continuation repeated, a page added nothing new, an entry came twice. */
+  LISTING_LOOP: 'LISTING_LOOP',
+  /** A paged listing passed its bound on pages or entries (src/core/listing.ts); nothing was decided from part of it. */
+  LISTING_TOO_LARGE: 'LISTING_TOO_LARGE',
+  /** A paged listing did not finish within its time bound; nothing was decided from part of it. */
+  LISTING_TIMEOUT: 'LISTING_TIMEOUT',
+  /** A paged listing's continuation could not be read or leaves the listing (another host, path or query). */
+  LISTING_INVALID: 'LISTING_INVALID',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
