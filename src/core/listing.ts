@@ -234,6 +234,7 @@ export function linkNext(header: string | null | undefined, what: string): strin
     }
     at = LINK.lastIndex;
     if (m[3] === '') break;
+    if (at >= header.length) throw invalid('ends with a comma');
   }
   if (next !== undefined && next.trim() === '') throw invalid('has an empty next link');
   return next;
