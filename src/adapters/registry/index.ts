@@ -101,7 +101,12 @@ function descriptors(value: unknown, field: string, where: string): Descriptor[]
   return value.map((v, i) => {
     const d = asDescriptor(v);
     if (!d) throw new GuardError(ErrorCodes.MALFORMED, `${where}: ${field}[${i}] is not a descriptor`);
-    validateDigest(d.digest, `${field}[${i}].digest`);
+    // A bad digest from a registry is a malformed answer, not a caller's bad input.
+    try {
+      validateDigest(d.digest, `${field}[${i}].digest`);
+    } catch {
+      throw new GuardError(ErrorCodes.MALFORMED, `${where}: ${field}[${i}].digest is not a digest (${describeFound(d.digest)})`);
+    }
     return d;
   });
 }
