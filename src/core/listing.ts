@@ -64,6 +64,11 @@ export interface ListingGuardOptions {
   duplicates?: 'loop' | 'ignore';
   /** The error for too many entries, when the caller's own is clearer (a rescan names its request field). */
   tooManyEntries?: (max: number) => GuardError;
+  /**
+   * Accept a page without entries that promises more (ARM lists do this while they fan out over regions); the
+   * page bound and the cursor checks still end such a listing. Default false: such a page is LISTING_LOOP.
+   */
+  allowEmptyPages?: boolean;
 }
 
 /** Validates a bound: a positive integer (a programming error otherwise). */
@@ -166,7 +171,7 @@ export class ListingGuard {
     if (this.current !== undefined) this.cursors.add(this.current);
     if (next === this.current) throw new GuardError(ErrorCodes.LISTING_LOOP, `${this.what}: page ${this.pagesRead} points back to itself (${shown(next)}); refused`);
     if (this.cursors.has(next)) throw new GuardError(ErrorCodes.LISTING_LOOP, `${this.what}: page ${this.pagesRead} points back to a page already read (${shown(next)}); refused`);
-    if (added === 0) throw new GuardError(ErrorCodes.LISTING_LOOP, `${this.what}: page ${this.pagesRead} adds nothing new but promises more (${shown(next)}); refused`);
+    if (added === 0 && !(this.options.allowEmptyPages && (typeof keys === 'number' || keys.length === 0))) throw new GuardError(ErrorCodes.LISTING_LOOP, `${this.what}: page ${this.pagesRead} adds nothing new but promises more (${shown(next)}); refused`);
   }
 
   private tooMany(): GuardError {
