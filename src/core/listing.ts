@@ -34,14 +34,14 @@ export interface ListingBounds {
  * (1000, or 100 for a rescan) an honest registry needs far fewer.
  */
 export const LISTING_BOUNDS = {
-  /** `/v2/_catalog` (purge targets): 100,000 repositories, 10,000 pages. */
-  catalog: { maxPages: 10_000, maxEntries: 100_000 },
-  /** `/v2/<name>/tags/list` of the purge: 1,000,000 tags (as many as manifests), 10,000 pages. */
-  repositoryTags: { maxPages: 10_000, maxEntries: 1_000_000 },
-  /** ACR `/acr/v1/<name>/_manifests` of the purge: 1,000,000 manifests, 10,000 pages. */
-  acrManifests: { maxPages: 10_000, maxEntries: 1_000_000 },
-  /** `/v2/<name>/referrers/<digest>` of one image: 10,000 referrers, 20 pages (a gate waits on it). */
-  referrers: { maxPages: 20, maxEntries: 10_000 },
+  /** `/v2/_catalog` (purge targets): 100,000 repositories, 10,000 pages, 30 minutes. */
+  catalog: { maxPages: 10_000, maxEntries: 100_000, maxMs: 30 * 60_000 },
+  /** `/v2/<name>/tags/list` of the purge: 1,000,000 tags (as many as manifests), 10,000 pages, 30 minutes. */
+  repositoryTags: { maxPages: 10_000, maxEntries: 1_000_000, maxMs: 30 * 60_000 },
+  /** ACR `/acr/v1/<name>/_manifests` of the purge: 1,000,000 manifests, 10,000 pages, 30 minutes. */
+  acrManifests: { maxPages: 10_000, maxEntries: 1_000_000, maxMs: 30 * 60_000 },
+  /** `/v2/<name>/referrers/<digest>` of one image: 10,000 referrers, 20 pages, 2 minutes (a gate waits on it). */
+  referrers: { maxPages: 20, maxEntries: 10_000, maxMs: 2 * 60_000 },
   /**
    * `/v2/<name>/tags/list` of a repository rescan: 100 tags (MAX_REPOSITORY_TAGS), 100 pages, 10 s (the caller
    * is waiting for the answer; once it left, nothing should keep asking the registry).

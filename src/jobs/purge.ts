@@ -131,6 +131,7 @@ export async function repositoriesToPurge(
     options.bounds ?? LISTING_BOUNDS.catalog,
     (last) => client.listRepositories({ pageSize: options.pageSize ?? 1000, ...(last !== undefined ? { last } : {}) }),
     (r) => r,
+    { nowMs: Date.now },
   );
   const out: Array<{ repository: string; rule: RetentionRule }> = [];
   for (const repository of repositories) {

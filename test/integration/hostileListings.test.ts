@@ -154,6 +154,18 @@ describe('listings that never end', () => {
       expect(reg.count()).toBe(reg.count('/v2/team/api/tags/list'));
     });
 
+    it('job, a registry that trickles one new tag a page slowly: the time bound ends the listing (LISTING_TIMEOUT), nothing deleted', async () => {
+      reg = await startHostileRegistry('endless', { perPage: 1, delayMs: 50 });
+      const client = createRegistryClient({ host: reg.host, plainHttp: true });
+      const started = Date.now();
+      const bounds = { ...LISTING_BOUNDS.repositoryTags, maxMs: 500 };
+      const result = await within(10_000, purgeRepository({ client, repository: 'team/api', rule: { scope: '**', keep: 0, untagged: true, protectInUse: false } as never, nowMs: NOW, dryRun: false, listing: { bounds } }));
+      expect(result.outcome).toMatchObject({ status: 'failed', deleted: 0, error: { code: 'LISTING_TIMEOUT' } });
+      expect(Date.now() - started).toBeLessThan(1_500);
+      expect(reg.deletes()).toBe(0);
+      expect(reg.count()).toBeLessThanOrEqual(12);
+    });
+
     it('job, catalog: repositoriesToPurge rejects (never a partial list of targets)', async () => {
       reg = await startHostileRegistry('loop');
       const client = createRegistryClient({ host: reg.host, plainHttp: true });

@@ -477,7 +477,7 @@ class OciRegistryClient implements RegistryClient {
         return { items, next: `${url.pathname}${url.search}` };
       },
       (d) => d.digest,
-      { duplicates: 'ignore' },
+      { duplicates: 'ignore', nowMs: Date.now },
     );
     return none ? undefined : found;
   }

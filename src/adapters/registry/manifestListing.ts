@@ -91,7 +91,7 @@ async function listAcr(client: RegistryClient, repository: string, options: List
     options.bounds ?? LISTING_BOUNDS.acrManifests,
     (last) => list(repository, { pageSize: options.pageSize ?? LISTING_DEFAULTS.pageSize, ...(last !== undefined ? { last } : {}) }),
     (m) => m.digest,
-    { onPage: (guard) => options.onProgress?.(guard.entries) },
+    { nowMs: Date.now, onPage: (guard) => options.onProgress?.(guard.entries) },
   );
   for (const m of listed) {
     const a = m.changeableAttributes;
@@ -157,6 +157,7 @@ async function listPlain(client: RegistryClient, repository: string, options: Li
       }
     },
     (t) => t,
+    { nowMs: Date.now },
   );
   if (missing) return [];
 
