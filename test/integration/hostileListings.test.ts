@@ -1,6 +1,6 @@
 /**
- * Listings that never end (issue 11): a hostile registry on loopback answers the catalog, tag and referrers
- * listings with pages that loop (a→b→a), endless empty pages with a fresh `last`, an endless stream of new
+ * Listings that never end (issue 11): a hostile registry on loopback answers the catalog, tag, referrers and
+ * ACR `_manifests` listings with pages that loop (a→b→a), endless empty pages with a fresh `last`, an endless stream of new
  * names, and Link headers to another host or back to the same page. The repository rescan (HTTP handler), the
  * purge (CLI and job) and the referrers listing each end promptly with their `LISTING_*` code, start nothing,
  * delete nothing, and send a bounded number of requests (counted by the server).
@@ -164,6 +164,17 @@ describe('listings that never end', () => {
       expect(Date.now() - started).toBeLessThan(1_500);
       expect(reg.deletes()).toBe(0);
       expect(reg.count()).toBeLessThanOrEqual(12);
+    });
+
+    it.each(['loop', 'empty', 'endless', 'foreign', 'self'] as HostileMode[])('job on ACR, _manifests %s: the repository fails with its code, nothing deleted, bounded requests', async (mode) => {
+      reg = await startHostileRegistry(mode);
+      const client = createRegistryClient({ host: reg.host, plainHttp: true, acr: true });
+      const bounds = { maxPages: 1000, maxEntries: 20_000 };
+      const result = await within(15_000, purgeRepository({ client, repository: 'team/api', rule: { scope: '**', keep: 0, untagged: true, protectInUse: false } as never, nowMs: NOW, dryRun: false, listing: { bounds } }));
+      expect(result.outcome).toMatchObject({ status: 'failed', deleted: 0, error: { code: EXPECT[mode].code } });
+      expect(reg.deletes()).toBe(0);
+      expect(reg.count('/acr/v1/team/api/_manifests')).toBe(expectedRequests(mode, 21));
+      expect(reg.count()).toBe(reg.count('/acr/v1/team/api/_manifests'));
     });
 
     it('job, catalog: repositoriesToPurge rejects (never a partial list of targets)', async () => {

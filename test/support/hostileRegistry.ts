@@ -1,6 +1,6 @@
 /**
- * A hostile OCI registry on loopback (plain http, 127.0.0.1, port 0): `/v2/_catalog`, `/v2/<name>/tags/list`
- * and `/v2/<name>/referrers/<digest>` answer pages that never end in one of the ways an attacker (or a broken
+ * A hostile OCI registry on loopback (plain http, 127.0.0.1, port 0): `/v2/_catalog`, `/v2/<name>/tags/list`,
+ * `/v2/<name>/referrers/<digest>` and ACR's `/acr/v1/<name>/_manifests` answer pages that never end in one of the ways an attacker (or a broken
  * registry) can choose; every other path is 404, DELETE is counted (and answered 202, as if it worked).
  *
  * - `loop`: page 1 → `last=a` → `last=b` → `last=a` … (fresh entries on every page: only the cursor repeats);
@@ -46,6 +46,7 @@ function digest(i: number): string {
 /** Starts the hostile registry. */
 export async function startHostileRegistry(mode: HostileMode, options: HostileOptions = {}): Promise<HostileRegistry> {
   let counter = 0;
+  const cursorNames = new Map<string, string>();
   const fresh = (count: number, name: (i: number) => string): string[] => Array.from({ length: count }, () => name(++counter));
   const server = await startLoopback(async (req, res) => {
     if (options.delayMs) await new Promise((r) => setTimeout(r, options.delayMs));
@@ -53,11 +54,14 @@ export async function startHostileRegistry(mode: HostileMode, options: HostileOp
     const catalog = req.path === '/v2/_catalog';
     const tags = /^\/v2\/(.+)\/tags\/list$/.exec(req.path);
     const referrers = /^\/v2\/(.+)\/referrers\/(sha256:[0-9a-f]{64})$/.exec(req.path);
-    if (!catalog && !tags && !referrers) return void res.writeHead(404, { 'content-type': 'application/json' }).end('{"errors":[{"code":"NAME_UNKNOWN"}]}');
+    const acr = /^\/acr\/v1\/(.+)\/_manifests$/.exec(req.path);
+    if (!catalog && !tags && !referrers && !acr) return void res.writeHead(404, { 'content-type': 'application/json' }).end('{"errors":[{"code":"NAME_UNKNOWN"}]}');
     const asked = Number(req.query.get('n') ?? 10);
     const n = Math.min(asked, options.perPage ?? asked);
     // The cursor: `last` for catalog and tags, an opaque `page` for referrers.
-    const cursor = referrers ? req.query.get('page') : req.query.get('last');
+    // ACR's `_manifests` continues after a digest: the server's cursors travel as digests there.
+    const asked2 = referrers ? req.query.get('page') : req.query.get('last');
+    const cursor = acr && asked2 !== null ? (cursorNames.get(asked2) ?? asked2) : asked2;
     const name = catalog ? (i: number) => `hostile/r${String(i).padStart(7, '0')}` : (i: number) => `t${String(i).padStart(7, '0')}`;
     let items: string[];
     let next: string | undefined;
@@ -80,9 +84,18 @@ export async function startHostileRegistry(mode: HostileMode, options: HostileOp
         next = cursor ?? 'a';
         break;
     }
+    if (acr && next !== undefined) {
+      const d = digest(-next.length - [...next].reduce((h, c) => h * 31 + c.charCodeAt(0), 7));
+      cursorNames.set(d, next);
+      next = d;
+    }
     const param = referrers ? 'page' : 'last';
     const target = mode === 'foreign' ? `http://evil.example:8080${req.path}?${param}=${next}` : `${req.path}?${param}=${next}${referrers ? '' : `&n=${n}`}`;
     const headers = { link: `<${target}>; rel="next"` };
+    if (acr) {
+      const manifests = items.map((_, i) => ({ digest: digest(counter * 1000 + i), mediaType: MediaTypes.ociManifest, tags: [], createdTime: '2020-01-01T00:00:00Z', lastUpdateTime: '2020-01-01T00:00:00Z', changeableAttributes: { deleteEnabled: true, writeEnabled: true } }));
+      return sendTyped(res, 'application/json', { registry: 'hostile', imageName: acr[1], manifests }, headers);
+    }
     if (referrers) {
       const manifests = items.map((_, i) => ({ mediaType: MediaTypes.ociManifest, digest: digest(counter * 1000 + i), size: 100, artifactType: 'application/sarif+json' }));
       return sendTyped(res, MediaTypes.ociIndex, { schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests }, headers);
