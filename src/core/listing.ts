@@ -196,11 +196,15 @@ export async function collectListing<T>(
   bounds: ListingBounds,
   fetchPage: (cursor: string | undefined) => Promise<ListedPage<T>>,
   key: ((item: T) => string) | undefined,
-  options: ListingGuardOptions & { onPage?: (guard: ListingGuard) => void } = {},
+  options: ListingGuardOptions & {
+    onPage?: (guard: ListingGuard) => void;
+    /** The first page's own cursor, when it has one (a referrers URL): a link back to it is then a loop at once. */
+    first?: string;
+  } = {},
 ): Promise<T[]> {
   const guard = new ListingGuard(what, bounds, options);
   const out: T[] = [];
-  let cursor: string | undefined;
+  let cursor: string | undefined = options.first;
   for (;;) {
     guard.beforePage(cursor);
     const page = await fetchPage(cursor);

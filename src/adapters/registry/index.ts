@@ -459,10 +459,11 @@ class OciRegistryClient implements RegistryClient {
       LISTING_BOUNDS.referrers,
       async (cursor) => {
         const path = cursor ?? first;
+        const firstPage = cursor === first;
         const res = await this.request({ method: 'GET', path, scope: OciRegistryClient.pull(repo), headers: { accept: MediaTypes.ociIndex }, what, accept: [404, 405] });
         if (!res.ok || !(res.headers.get('content-type') ?? '').startsWith(MediaTypes.ociIndex)) {
           await res.arrayBuffer().catch(() => undefined);
-          if (cursor === undefined) {
+          if (firstPage) {
             none = true;
             return { items: [] };
           }
@@ -477,7 +478,7 @@ class OciRegistryClient implements RegistryClient {
         return { items, next: `${url.pathname}${url.search}` };
       },
       (d) => d.digest,
-      { duplicates: 'ignore', nowMs: Date.now },
+      { duplicates: 'ignore', nowMs: Date.now, first },
     );
     return none ? undefined : found;
   }

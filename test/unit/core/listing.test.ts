@@ -44,6 +44,12 @@ describe('collectListing', () => {
     expect(p.asked.length).toBe(requests);
   });
 
+  it("with the first page's own cursor, a link back to it is a loop at once", async () => {
+    const p = pages({ '/first': { items: ['1'], next: '/first' } });
+    await expect(collectListing('t', BOUNDS, p.fetch, (x) => x, { first: '/first' })).rejects.toMatchObject({ code: ErrorCodes.LISTING_LOOP });
+    expect(p.asked).toEqual(['/first']);
+  });
+
   it('duplicates: ignore skips a repeated entry but still needs something new on a page that promises more', async () => {
     const ok = pages({ '': { items: ['1', '1'], next: 'a' }, a: { items: ['1', '2'] } });
     await expect(collectListing('t', BOUNDS, ok.fetch, (x) => x, { duplicates: 'ignore' })).resolves.toEqual(['1', '1', '1', '2']);
