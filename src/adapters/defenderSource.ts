@@ -14,6 +14,7 @@ import type { TokenCredential } from '@azure/identity';
 import { ResourceGraphClient, type ResourceGraphModels } from '@azure/arm-resourcegraph';
 import { buildDefenderQuery, mapDefenderRows, RESOURCE_GRAPH_PAGE_SIZE } from '../core/defender';
 import { ErrorCodes, GuardError, isGuardError } from '../core/errors';
+import { ListingGuard, LISTING_BOUNDS } from '../core/listing';
 import type { FindingsResult } from '../core/types';
 import type { FindingsQuery, FindingsSource } from './ports';
 
@@ -33,7 +34,7 @@ export interface DefenderFindingsSourceOptions {
 
 const DEFAULTS = {
   endpoint: 'https://management.azure.com',
-  maxPages: 50,
+  maxPages: LISTING_BOUNDS.resourceGraph.maxPages,
 } as const;
 
 const SUBSCRIPTION_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -77,14 +78,14 @@ export class DefenderFindingsSource implements FindingsSource {
     }
     const rows: unknown[] = [];
     let skipToken: string | undefined;
-    for (let page = 0; ; page++) {
-      if (page >= this.maxPages) {
-        return {
-          source: 'defender',
-          status: 'error',
-          code: ErrorCodes.UPSTREAM,
-          detail: `Resource Graph returned more than ${this.maxPages} pages for one image; nothing was decided from a partial answer`,
-        };
+    // The shared listing guard: a $skipToken that repeats, a page adding no row but promising more, or more
+    // than maxPages pages or LISTING_BOUNDS.resourceGraph rows end the listing with an error (no decision).
+    const guard = new ListingGuard('Resource Graph: Defender findings of one image', { maxPages: this.maxPages, maxEntries: LISTING_BOUNDS.resourceGraph.maxEntries });
+    for (;;) {
+      try {
+        guard.beforePage(skipToken);
+      } catch (err) {
+        return { source: 'defender', status: 'error', code: (err as GuardError).code, detail: `${(err as Error).message}; nothing was decided from a partial answer` };
       }
       let response: ResourceGraphModels.ResourcesResponse;
       try {
@@ -99,8 +100,14 @@ export class DefenderFindingsSource implements FindingsSource {
       if (!Array.isArray(response.data)) {
         return { source: 'defender', status: 'error', code: ErrorCodes.MALFORMED, detail: 'Resource Graph response has no data array (expected resultFormat objectArray)' };
       }
+      const next = typeof response.skipToken === 'string' && response.skipToken !== '' ? response.skipToken : undefined;
+      try {
+        guard.afterPage(response.data.length, next);
+      } catch (err) {
+        return { source: 'defender', status: 'error', code: (err as GuardError).code, detail: `${(err as Error).message}; nothing was decided from a partial answer` };
+      }
       rows.push(...(response.data as unknown[]));
-      skipToken = typeof response.skipToken === 'string' && response.skipToken !== '' ? response.skipToken : undefined;
+      skipToken = next;
       if (!skipToken) {
         if (response.resultTruncated === 'true') {
           return {

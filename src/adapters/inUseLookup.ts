@@ -21,10 +21,11 @@
  * throws a GuardError naming the scope; a partial list is never returned.
  */
 import type { TokenCredential } from '@azure/identity';
-import { ContainerAppsAPIClient, type ContainerApp, type Job, type Revision, type Template } from '@azure/arm-appcontainers';
-import { ContainerInstanceManagementClient, type ContainerGroup } from '@azure/arm-containerinstance';
+import { ContainerAppsAPIClient, getContinuationToken as appsToken, type ContainerApp, type Job, type Revision, type Template } from '@azure/arm-appcontainers';
+import { ContainerInstanceManagementClient, getContinuationToken as instancesToken, type ContainerGroup } from '@azure/arm-containerinstance';
 import { ErrorCodes, GuardError } from '../core/errors';
 import { parseInUseScope, type InUseScope } from '../core/inUseScopes';
+import { ListingGuard, LISTING_BOUNDS } from '../core/listing';
 import { mapLimit } from '../core/mapLimit';
 import type { DeployedImage, InUseLookup } from './ports';
 import { sdkError } from './sdkErrors';
@@ -51,6 +52,11 @@ export interface ArmInUseLookupOptions {
 }
 
 const SETTING = 'ACR_GUARD_INUSE_SCOPES';
+
+/** What the ARM SDKs' list methods return: the pages (each SDK keeps their `nextLink` for its `getContinuationToken`). */
+interface PagedList<T> {
+  byPage(): AsyncIterableIterator<T[]>;
+}
 
 function roleHint(scope: InUseScope): string {
   return `grant the app's managed identity read access on ${scope.id} (the "acr-guard in-use reader" role of infra/modules/inUseReader.bicep: Microsoft.App/containerApps/read, containerApps/revisions/read, jobs/read, Microsoft.ContainerInstance/containerGroups/read; or Reader), or correct ${SETTING}`;
@@ -193,10 +199,25 @@ class ScopeRun {
     }
   }
 
-  private async all<T>(what: string, pages: AsyncIterable<T>): Promise<T[]> {
+  /**
+   * Every item of an ARM list, page by page through the shared listing guard (LISTING_BOUNDS.armList): a
+   * `nextLink` that repeats, more than 1000 pages or 100,000 items end the lookup with an error (never a partial
+   * list). Empty pages that promise more are allowed (ARM answers them while it fans out); the page bound ends
+   * an endless run of them, and the lookup's own deadline any slow one.
+   */
+  private async all<T>(what: string, pages: PagedList<T>, tokenOf: (page: unknown) => string | undefined): Promise<T[]> {
     return this.call(what, async () => {
+      const guard = new ListingGuard(`in-use lookup: ${what} in scope ${this.scope.id}`, LISTING_BOUNDS.armList, { allowEmptyPages: true });
       const out: T[] = [];
-      for await (const item of pages) out.push(item);
+      guard.beforePage(undefined);
+      // Throwing inside the loop ends the SDK's iterator: it asks for no further page.
+      for await (const page of pages.byPage()) {
+        const next = tokenOf(page);
+        guard.afterPage(page.length, next);
+        out.push(...page);
+        if (next === undefined) break;
+        guard.beforePage(next);
+      }
       return out;
     });
   }
@@ -223,14 +244,14 @@ class ScopeRun {
     const opts = { abortSignal: this.abortSignal };
     switch (s.kind) {
       case 'subscription':
-        await this.containerApps(await this.all('listing Container Apps', apps.containerApps.listBySubscription(opts)));
-        this.jobs(await this.all('listing Container Apps jobs', apps.jobs.listBySubscription(opts)));
-        await this.groups(await this.all('listing container groups', instances.containerGroups.list(opts)));
+        await this.containerApps(await this.all('listing Container Apps', apps.containerApps.listBySubscription(opts), appsToken));
+        this.jobs(await this.all('listing Container Apps jobs', apps.jobs.listBySubscription(opts), appsToken));
+        await this.groups(await this.all('listing container groups', instances.containerGroups.list(opts), instancesToken));
         return;
       case 'resourceGroup':
-        await this.containerApps(await this.all('listing Container Apps', apps.containerApps.listByResourceGroup(s.resourceGroup, opts)));
-        this.jobs(await this.all('listing Container Apps jobs', apps.jobs.listByResourceGroup(s.resourceGroup, opts)));
-        await this.groups(await this.all('listing container groups', instances.containerGroups.listByResourceGroup(s.resourceGroup, opts)));
+        await this.containerApps(await this.all('listing Container Apps', apps.containerApps.listByResourceGroup(s.resourceGroup, opts), appsToken));
+        this.jobs(await this.all('listing Container Apps jobs', apps.jobs.listByResourceGroup(s.resourceGroup, opts), appsToken));
+        await this.groups(await this.all('listing container groups', instances.containerGroups.listByResourceGroup(s.resourceGroup, opts), instancesToken));
         return;
       case 'containerApp':
         await this.containerApps([await this.call(`reading Container App ${s.name}`, () => apps.containerApps.get(s.resourceGroup, s.name, opts))]);
@@ -262,7 +283,7 @@ class ScopeRun {
     list.forEach((app, i) => this.template(ids[i].id, app.template, 'Container App', ' (current template)'));
     // At most `concurrency` listings in flight; the first failure rejects (the answer is then incomplete).
     await mapLimit(ids, this.o.concurrency, async (app) => {
-      const revisions: Revision[] = await this.all(`listing revisions of Container App ${app.name}`, apps.containerAppsRevisions.listRevisions(app.resourceGroup, app.name, { abortSignal: this.abortSignal }));
+      const revisions: Revision[] = await this.all(`listing revisions of Container App ${app.name}`, apps.containerAppsRevisions.listRevisions(app.resourceGroup, app.name, { abortSignal: this.abortSignal }), appsToken);
       for (const revision of revisions) {
         if (revision.active === false) continue;
         const revisionId = revision.id ?? `${app.id}/revisions/${revision.name ?? '(unnamed)'}`;

@@ -7,6 +7,8 @@
  * - `{ "image": "<registry>/<repository>:<tag>" }` — the tag resolved to a digest first (the gate acts on the digest);
  * - `{ "repository": "<registry>/<repository>" }` — every tagged digest of the repository (at most
  *   {@link MAX_REPOSITORY_TAGS} tags; more is refused, nothing started; referrer and signature tags skipped).
+ *   The tag listing goes through the shared listing guard (LISTING_BOUNDS.rescanTags: pages, tags, 10 s): a
+ *   registry whose listing loops, stalls or never ends gets a 502 with a `LISTING_*` code and nothing starts.
  *
  * The registry must be in the policy's allowlist, checked before any request leaves the app (403 otherwise,
  * also for IP literals, ports or hosts that are merely similar: the match is exact). Each image gets a fresh
@@ -17,6 +19,7 @@
 import { randomUUID } from 'node:crypto';
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { ErrorCodes, GuardError, invalidInput } from '../core/errors';
+import { ListingGuard, LISTING_BOUNDS, type ListingBounds } from '../core/listing';
 import { isRegistryAllowed } from '../core/policy';
 import type { Policy } from '../core/policyTypes';
 import { formatImage, isReferrerTag, parseImageReference } from '../core/reference';
@@ -26,7 +29,7 @@ import { startRescan, type GateStatusStarter } from './gateStarter';
 import { AppRoles, HttpErrorCodes, answer, errorResponse, jsonResponse, readJsonBody, requireRole, type HttpAuthMode } from './http';
 
 /** Most tags a repository rescan resolves; a repository with more is refused (rescan by image instead). */
-export const MAX_REPOSITORY_TAGS = 100;
+export const MAX_REPOSITORY_TAGS = LISTING_BOUNDS.rescanTags.maxEntries;
 
 /** Dependencies of the rescan handlers. */
 export interface RescanDeps {
@@ -38,6 +41,10 @@ export interface RescanDeps {
   auth: HttpAuthMode;
   /** Nonce of a request's instance ids (default a random UUID). */
   nonce?: () => string;
+  /** Bounds of a repository's tag listing (default LISTING_BOUNDS.rescanTags, whose `maxMs` also bounds resolving the tags). */
+  listingBounds?: ListingBounds;
+  /** The clock, epoch ms (default Date.now): the time bound of a repository rescan. */
+  nowMs?: () => number;
 }
 
 /** What a rescan request names, validated. */
@@ -76,28 +83,40 @@ function checkAllowed(policy: Policy, registry: string, field: string): void {
   }
 }
 
-/** The images (digests) a target stands for; tags are resolved through the (allowlisted) registry. */
-async function resolveTarget(target: RescanTarget, registry: RegistryClientFactory): Promise<Array<{ image: ImageId; tag?: string }>> {
+/**
+ * The images (digests) a target stands for; tags are resolved through the (allowlisted) registry. A repository's
+ * tags come through the shared listing guard (src/core/listing.ts): a listing that loops, stalls, passes its
+ * bounds or its time (the caller may have left) is an error, and nothing is started from part of it. The same
+ * time bound covers resolving the tags.
+ */
+async function resolveTarget(target: RescanTarget, deps: RescanDeps): Promise<Array<{ image: ImageId; tag?: string }>> {
   if (target.kind === 'image') {
-    const digest = target.digest ?? (await registry(target.registry).resolveTag(target.repository, target.tag as string));
+    const digest = target.digest ?? (await deps.registry(target.registry).resolveTag(target.repository, target.tag as string));
     return [{ image: { registry: target.registry, repository: target.repository, digest }, ...(target.tag ? { tag: target.tag } : {}) }];
   }
-  const client = registry(target.registry);
+  const client = deps.registry(target.registry);
+  const bounds = deps.listingBounds ?? LISTING_BOUNDS.rescanTags;
+  const guard = new ListingGuard(`registry ${target.registry}: tags of ${target.repository}`, bounds, {
+    nowMs: deps.nowMs ?? Date.now,
+    tooManyEntries: (max) => invalidInput('repository', `a repository with at most ${max} tags (this one has more; nothing was started: rescan its images one by one with "image")`),
+  });
   const tags: string[] = [];
   let last: string | undefined;
   do {
-    const page = await client.listTags(target.repository, { pageSize: MAX_REPOSITORY_TAGS, last });
+    guard.beforePage(last);
+    const page = await client.listTags(target.repository, { pageSize: Math.min(bounds.maxEntries, 1000), ...(last !== undefined ? { last } : {}) });
+    guard.afterPage(page.items, page.next);
     tags.push(...page.items);
-    if (tags.length > MAX_REPOSITORY_TAGS) {
-      throw invalidInput('repository', `a repository with at most ${MAX_REPOSITORY_TAGS} tags (this one has more; nothing was started: rescan its images one by one with "image")`);
-    }
     last = page.next;
   } while (last !== undefined);
   const byDigest = new Map<string, { image: ImageId; tag?: string }>();
   for (const tag of tags.filter((t) => !isReferrerTag(t))) {
+    guard.checkTime();
     const digest = await client.resolveTag(target.repository, tag);
     if (!byDigest.has(digest)) byDigest.set(digest, { image: { registry: target.registry, repository: target.repository, digest }, tag });
   }
+  // Nothing starts after the caller's time is up.
+  guard.checkTime();
   return [...byDigest.values()];
 }
 
@@ -121,7 +140,7 @@ export async function handleRescan(request: HttpRequest, deps: RescanDeps, conte
     const principal = requireRole(request, deps.auth, [AppRoles.rescan]);
     const target = parseRescanBody(await readJsonBody(request));
     checkAllowed(deps.policy, target.registry, target.kind);
-    const images = await resolveTarget(target, deps.registry);
+    const images = await resolveTarget(target, deps);
     const origin = originOf(request);
     const nonce = (deps.nonce ?? randomUUID)();
     const rescans = [];

@@ -45,6 +45,14 @@ export const ErrorCodes = {
   REPORT_TOO_MANY_VALUES: 'REPORT_TOO_MANY_VALUES',
   /** A vulnerability report holds more than `MAX_REPORT_FINDINGS` entries; refused before reading them. */
   REPORT_TOO_MANY_FINDINGS: 'REPORT_TOO_MANY_FINDINGS',
+  /** A paged listing went round in circles: a continuation repeated, a page added nothing new, an entry came twice. */
+  LISTING_LOOP: 'LISTING_LOOP',
+  /** A paged listing passed its bound on pages or entries (src/core/listing.ts); nothing was decided from part of it. */
+  LISTING_TOO_LARGE: 'LISTING_TOO_LARGE',
+  /** A paged listing did not finish within its time bound; nothing was decided from part of it. */
+  LISTING_TIMEOUT: 'LISTING_TIMEOUT',
+  /** A paged listing's continuation could not be read or leaves the listing (another host, path or query). */
+  LISTING_INVALID: 'LISTING_INVALID',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

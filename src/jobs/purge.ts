@@ -6,6 +6,7 @@
  * plan is not made and nothing is deleted; the outcome says why.
  */
 import { ErrorCodes, GuardError } from '../core/errors';
+import { collectListing, LISTING_BOUNDS, type ListingBounds } from '../core/listing';
 import { matchDeployedImages } from '../core/purge/inUse';
 import { keptByReason, planPurge, ruleLabel, type PurgePlan } from '../core/purge/plan';
 import { emptyOutcome, type RepositoryOutcome } from '../core/purge/summary';
@@ -107,26 +108,31 @@ export async function purgeRepository(options: PurgeRepositoryOptions): Promise<
   return { plan, execution, outcome };
 }
 
-/** Most repositories one purge run covers (a guard against a catalog that never ends). */
-export const MAX_PURGE_REPOSITORIES = 100_000;
+/** Most repositories one purge run covers (a guard against a catalog that never ends): LISTING_BOUNDS.catalog. */
+export const MAX_PURGE_REPOSITORIES = LISTING_BOUNDS.catalog.maxEntries;
 
 /**
  * The repositories of a registry that a retention rule covers, with that rule (the first whose scope matches),
- * from the catalog, paged; sorted by name.
+ * from the catalog, paged through the shared listing guard; sorted by name. A catalog that loops, stalls,
+ * passes its bounds (LISTING_BOUNDS.catalog) or cannot be read throws: the run purges nothing rather than
+ * act on part of a listing.
  */
-export async function repositoriesToPurge(client: RegistryClient, policy: Policy, options: { pageSize?: number } = {}): Promise<Array<{ repository: string; rule: RetentionRule }>> {
+export async function repositoriesToPurge(
+  client: RegistryClient,
+  policy: Policy,
+  options: { pageSize?: number; bounds?: ListingBounds } = {},
+): Promise<Array<{ repository: string; rule: RetentionRule }>> {
+  const repositories = await collectListing(
+    `registry ${client.host}: catalog`,
+    options.bounds ?? LISTING_BOUNDS.catalog,
+    (last) => client.listRepositories({ pageSize: options.pageSize ?? 1000, ...(last !== undefined ? { last } : {}) }),
+    (r) => r,
+    { nowMs: Date.now },
+  );
   const out: Array<{ repository: string; rule: RetentionRule }> = [];
-  let last: string | undefined;
-  let seen = 0;
-  for (;;) {
-    const page = await client.listRepositories({ pageSize: options.pageSize ?? 1000, ...(last ? { last } : {}) });
-    for (const repository of page.items) {
-      const rule = findRetentionRule(policy, repository);
-      if (rule) out.push({ repository, rule });
-    }
-    seen += page.items.length;
-    if (!page.next || page.next === last || seen > MAX_PURGE_REPOSITORIES) break;
-    last = page.next;
+  for (const repository of repositories) {
+    const rule = findRetentionRule(policy, repository);
+    if (rule) out.push({ repository, rule });
   }
   return out.sort((a, b) => (a.repository < b.repository ? -1 : a.repository > b.repository ? 1 : 0));
 }

@@ -115,6 +115,28 @@ describe('DefenderFindingsSource against a Resource Graph stand-in (real SDK, re
     expect(scopes.at(-1)).toEqual(['https://management.azure.com/.default']);
   });
 
+  it.each([
+    ['a $skipToken that repeats (a→b→a)', ['a', 'b', 'a', 'b', 'a'], 1, 3],
+    ['a page pointing to itself', ['a', 'a', 'a'], 1, 2],
+    ['endless empty pages with a fresh $skipToken', ['e1', 'e2', 'e3', 'e4'], 0, 1],
+  ])('%s ends the listing with LISTING_LOOP, no decision, bounded requests', async (_name, tokens, rowsPerPage, requests) => {
+    scenario.rows = page('individual-unhealthy.json').data;
+    const rows = scenario.rows.filter((r) => digestOfRow(r) === IMAGE.digest).slice(0, rowsPerPage);
+    scenario.failures = tokens.map((t) => ({ status: 200, body: { totalRecords: 99, count: rows.length, data: rows, facets: [], resultTruncated: 'false', $skipToken: t } }));
+    const result = await source([SUBSCRIPTION]).collect(QUERY);
+    expect(result).toMatchObject({ status: 'error', code: 'LISTING_LOOP' });
+    expect(server.requests).toHaveLength(requests);
+  });
+
+  it('an endless stream of new pages ends at the page bound (LISTING_TOO_LARGE)', async () => {
+    scenario.rows = page('individual-unhealthy.json').data;
+    const row = scenario.rows.filter((r) => digestOfRow(r) === IMAGE.digest)[0];
+    scenario.failures = Array.from({ length: 10 }, (_, i) => ({ status: 200, body: { totalRecords: 99, count: 1, data: [row], facets: [], resultTruncated: 'false', $skipToken: `n${i}` } }));
+    const bounded = new DefenderFindingsSource({ credential, subscriptions: [SUBSCRIPTION], endpoint: server.url, httpsAgent: server.agent(), maxPages: 4 });
+    await expect(bounded.collect(QUERY)).resolves.toMatchObject({ status: 'error', code: 'LISTING_TOO_LARGE' });
+    expect(server.requests).toHaveLength(4);
+  });
+
   it('omits subscriptions when none are configured (all the identity can read)', async () => {
     scenario.rows = page('individual-healthy.json').data;
     const result = await source().collect(QUERY);

@@ -10,6 +10,7 @@ import { inUseLookupFor } from '../../src/app/compose';
 import { loadConfig } from '../../src/app/config';
 import { isGuardError } from '../../src/core/errors';
 import { parseInUseScopes } from '../../src/core/inUseScopes';
+import { LISTING_BOUNDS } from '../../src/core/listing';
 import { testCredential } from '../support/azureStandIns';
 import { ACI_API, APP_API, startArmInUse, type ArmInUseStandIn } from '../support/armInUse';
 
@@ -213,6 +214,35 @@ describe('fail closed: no partial list, ever', () => {
     const err = await reject(lookup(rg('rg-prod')));
     expect(isGuardError(err, 'UPSTREAM')).toBe(true);
     expect((err as Error).message).toContain('listing revisions of Container App api');
+  });
+
+  it.each([
+    ['a nextLink back to the same page', (skip: string | null) => (skip === null ? 'a' : skip), 2],
+    ['nextLinks looping a→b→a', (skip: string | null) => (skip === 'a' ? 'b' : 'a'), 3],
+  ])('%s: LISTING_LOOP, never a partial list, bounded requests', async (_name, nextOf, requests) => {
+    let asked = 0;
+    arm.fault = (req) => {
+      if (!req.path.endsWith('/containerGroups')) return undefined;
+      asked++;
+      const next = nextOf(req.query.get('$skiptoken'));
+      return { status: 200, body: { value: [], nextLink: `${arm.endpoint}${req.path}?api-version=${ACI_API}&$skiptoken=${next}` } };
+    };
+    const err = await reject(lookup(rg('rg-prod')));
+    expect(isGuardError(err, 'LISTING_LOOP')).toBe(true);
+    expect((err as Error).message).toContain('listing container groups');
+    expect(asked).toBe(requests);
+  });
+
+  it('endless empty pages with a fresh nextLink: allowed one by one (ARM sends them), ended by the page bound', async () => {
+    let asked = 0;
+    arm.fault = (req) => {
+      if (!req.path.endsWith('/containerGroups')) return undefined;
+      asked++;
+      return { status: 200, body: { value: [], nextLink: `${arm.endpoint}${req.path}?api-version=${ACI_API}&$skiptoken=p${asked}` } };
+    };
+    const err = await reject(lookup(rg('rg-prod'), { timeoutMs: 60_000 }));
+    expect(isGuardError(err, 'LISTING_TOO_LARGE')).toBe(true);
+    expect(asked).toBe(LISTING_BOUNDS.armList.maxPages);
   });
 
   it('500 on every attempt: the SDK retries, then it throws TRANSIENT naming the scope', async () => {

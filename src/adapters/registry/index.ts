@@ -5,7 +5,8 @@
  */
 import { createHash } from 'node:crypto';
 import type { TokenCredential } from '@azure/identity';
-import { ErrorCodes, GuardError, invalidInput } from '../../core/errors';
+import { describeFound, ErrorCodes, GuardError, invalidInput } from '../../core/errors';
+import { collectListing, LISTING_BOUNDS, linkNext } from '../../core/listing';
 import { validateDigest, validateRegistryHost, validateRepository, validateTag } from '../../core/reference';
 import { MediaTypes, type Descriptor } from '../../core/types';
 import { isAcrHost } from '../../core/acrHost';
@@ -48,7 +49,7 @@ export const REGISTRY_DEFAULTS = {
   maxBlobBytes: 64 * 1024 * 1024,
   userAgent: 'acr-guard',
   /** Referrers pages followed through `Link` before giving up (a registry that loops must not hang a gate). */
-  maxReferrersPages: 20,
+  maxReferrersPages: LISTING_BOUNDS.referrers.maxPages,
 } as const;
 
 /** The Accept header for manifests: OCI and Docker types (docker-registry 2.8 answers 404 without them). */
@@ -75,21 +76,17 @@ function pageSize(n: number): number {
   return n;
 }
 
-/** The target of a `Link: <…>; rel="next"` header, or undefined. */
-function nextLink(link: string | null): string | undefined {
-  if (!link) return undefined;
-  return /<([^>]+)>\s*;\s*rel="?next"?/.exec(link)?.[1];
-}
-
-/** The `last` parameter of a `Link: <…>; rel="next"` header: the continuation of tag and catalog listings. */
-function parseNext(link: string | null): string | undefined {
-  const target = nextLink(link);
-  if (!target) return undefined;
-  try {
-    return new URL(target, 'http://x').searchParams.get('last') ?? undefined;
-  } catch {
-    return undefined;
-  }
+/** A listing entry list: an array of valid names, or null/absent-as-null (MALFORMED otherwise, never silently dropped). */
+function nameList(value: unknown, field: string, validate: (name: string, field: string) => string, where: string): string[] {
+  if (value === null) return [];
+  if (!Array.isArray(value)) throw new GuardError(ErrorCodes.MALFORMED, `${where}: ${field} is not a list (${describeFound(value)}); the listing was refused`);
+  return value.map((v, i) => {
+    try {
+      return validate(v as string, `${field}[${i}]`);
+    } catch {
+      throw new GuardError(ErrorCodes.MALFORMED, `${where}: ${field}[${i}] is not a valid name (${describeFound(v)}); the listing was refused`);
+    }
+  });
 }
 
 function asDescriptor(value: unknown): Descriptor | undefined {
@@ -105,7 +102,12 @@ function descriptors(value: unknown, field: string, where: string): Descriptor[]
   return value.map((v, i) => {
     const d = asDescriptor(v);
     if (!d) throw new GuardError(ErrorCodes.MALFORMED, `${where}: ${field}[${i}] is not a descriptor`);
-    validateDigest(d.digest, `${field}[${i}].digest`);
+    // A bad digest from a registry is a malformed answer, not a caller's bad input.
+    try {
+      validateDigest(d.digest, `${field}[${i}].digest`);
+    } catch {
+      throw new GuardError(ErrorCodes.MALFORMED, `${where}: ${field}[${i}].digest is not a digest (${describeFound(d.digest)})`);
+    }
     return d;
   });
 }
@@ -443,29 +445,75 @@ class OciRegistryClient implements RegistryClient {
     }
   }
 
-  /** The referrers API, following `Link` pages; undefined when the registry has no such API. */
+  /**
+   * The referrers API, following `Link` pages through the shared listing guard (LISTING_BOUNDS.referrers: a
+   * loop, a page adding nothing new, too many pages or entries, a link off the listing end it with an error);
+   * undefined when the registry has no such API.
+   */
   private async referrersFromApi(repo: string, digest: string, artifactType?: string): Promise<Descriptor[] | undefined> {
     const what = `referrers of ${repo}@${digest}`;
     const firstPath = `/v2/${repo}/referrers/${digest}`;
-    let path = `${firstPath}${artifactType ? `?artifactType=${encodeURIComponent(artifactType)}` : ''}`;
-    const found: Descriptor[] = [];
-    for (let page = 0; page < REGISTRY_DEFAULTS.maxReferrersPages; page++) {
-      const res = await this.request({ method: 'GET', path, scope: OciRegistryClient.pull(repo), headers: { accept: MediaTypes.ociIndex }, what, accept: [404, 405] });
-      if (!res.ok || !(res.headers.get('content-type') ?? '').startsWith(MediaTypes.ociIndex)) {
-        await res.arrayBuffer().catch(() => undefined);
-        if (page === 0) return undefined;
-        throw new GuardError(ErrorCodes.MALFORMED, `registry ${this.host}: page ${page + 1} of ${what} is not an image index (${res.status})`);
-      }
-      const index = await this.readJson(res, what);
-      found.push(...descriptors(index.manifests, 'manifests', what));
-      const next = nextLink(res.headers.get('link'));
-      if (!next) return found;
-      // A next page must stay on this registry and on this listing: never follow a link elsewhere.
-      const url = new URL(next, `${this.base}${path}`);
-      if (url.host !== this.host || url.pathname !== firstPath) throw new GuardError(ErrorCodes.MALFORMED, `registry ${this.host}: ${what} links to a next page outside the listing; refused`);
-      path = `${url.pathname}${url.search}`;
+    const first = `${firstPath}${artifactType ? `?artifactType=${encodeURIComponent(artifactType)}` : ''}`;
+    let none = false;
+    const found = await collectListing<Descriptor>(
+      `registry ${this.host}: ${what}`,
+      LISTING_BOUNDS.referrers,
+      async (cursor) => {
+        const path = cursor ?? first;
+        const firstPage = cursor === first;
+        const res = await this.request({ method: 'GET', path, scope: OciRegistryClient.pull(repo), headers: { accept: MediaTypes.ociIndex }, what, accept: [404, 405] });
+        if (!res.ok || !(res.headers.get('content-type') ?? '').startsWith(MediaTypes.ociIndex)) {
+          await res.arrayBuffer().catch(() => undefined);
+          if (firstPage) {
+            none = true;
+            return { items: [] };
+          }
+          throw new GuardError(ErrorCodes.MALFORMED, `registry ${this.host}: a later page of ${what} is not an image index (${res.status})`);
+        }
+        const index = await this.readJson(res, what);
+        const items = descriptors(index.manifests, 'manifests', what);
+        const next = linkNext(res.headers.get('link'), `registry ${this.host}: ${what}`);
+        if (next === undefined) return { items };
+        // A next page must stay on this registry and on this listing: never follow a link elsewhere.
+        const url = this.sameListing(next, path, firstPath, `registry ${this.host}: ${what}`);
+        return { items, next: `${url.pathname}${url.search}` };
+      },
+      (d) => d.digest,
+      { duplicates: 'ignore', nowMs: Date.now, first },
+    );
+    return none ? undefined : found;
+  }
+
+  /** A `Link` target resolved against the page that sent it; LISTING_INVALID unless it is `path` on this registry. */
+  private sameListing(target: string, from: string, path: string, what: string): URL {
+    let url: URL;
+    try {
+      url = new URL(target, `${this.base}${from}`);
+    } catch {
+      throw new GuardError(ErrorCodes.LISTING_INVALID, `${what}: the next-page link is not a URL; the listing was refused`);
     }
-    throw new GuardError(ErrorCodes.MALFORMED, `registry ${this.host}: ${what} has more than ${REGISTRY_DEFAULTS.maxReferrersPages} pages`);
+    if (url.origin !== new URL(this.base).origin || url.pathname !== path || url.username || url.password) {
+      throw new GuardError(ErrorCodes.LISTING_INVALID, `${what}: the next-page link points outside the listing (another host, scheme or path); refused`);
+    }
+    return url;
+  }
+
+  /**
+   * The `last` continuation of a tags, catalog or `_manifests` page from its `Link` header: the link must stay
+   * on this listing (LISTING_INVALID otherwise), carry a `last` (a link without one is the first page again:
+   * LISTING_LOOP), and that `last` must be a valid name of its kind (LISTING_INVALID).
+   */
+  private continuation(res: Response, from: string, path: string, what: string, validate: (value: string, field: string) => string): string | undefined {
+    const where = `registry ${this.host}: ${what}`;
+    const target = linkNext(res.headers.get('link'), where);
+    if (target === undefined) return undefined;
+    const last = this.sameListing(target, from, path, where).searchParams.get('last');
+    if (last === null || last === '') throw new GuardError(ErrorCodes.LISTING_LOOP, `${where}: the next-page link has no "last" (it points back to the first page); refused`);
+    try {
+      return validate(last, 'last');
+    } catch {
+      throw new GuardError(ErrorCodes.LISTING_INVALID, `${where}: the next-page link's "last" is not a valid name (${describeFound(last)}); refused`);
+    }
   }
 
   async listTags(repository: string, options: { pageSize?: number; last?: string } = {}): Promise<Page<string>> {
@@ -474,10 +522,13 @@ class OciRegistryClient implements RegistryClient {
     if (options.pageSize !== undefined) params.set('n', String(pageSize(options.pageSize)));
     if (options.last) params.set('last', validateTag(options.last, 'last'));
     const qs = params.toString();
-    const res = await this.request({ method: 'GET', path: `/v2/${repo}/tags/list${qs ? `?${qs}` : ''}`, scope: OciRegistryClient.pull(repo), what: `tags of ${repo}` });
-    const body = await this.readJson(res, `tags of ${repo}`);
-    const tags = Array.isArray(body.tags) ? body.tags.filter((t): t is string => typeof t === 'string') : [];
-    return { items: tags, next: parseNext(res.headers.get('link')) };
+    const path = `/v2/${repo}/tags/list`;
+    const from = `${path}${qs ? `?${qs}` : ''}`;
+    const what = `tags of ${repo}`;
+    const res = await this.request({ method: 'GET', path: from, scope: OciRegistryClient.pull(repo), what });
+    const body = await this.readJson(res, what);
+    const tags = nameList(body.tags, 'tags', validateTag, `registry ${this.host}: ${what}`);
+    return { items: tags, next: this.continuation(res, from, path, what, validateTag) };
   }
 
   async listRepositories(options: { pageSize?: number; last?: string } = {}): Promise<Page<string>> {
@@ -485,10 +536,11 @@ class OciRegistryClient implements RegistryClient {
     if (options.pageSize !== undefined) params.set('n', String(pageSize(options.pageSize)));
     if (options.last) params.set('last', validateRepository(options.last, 'last'));
     const qs = params.toString();
-    const res = await this.request({ method: 'GET', path: `/v2/_catalog${qs ? `?${qs}` : ''}`, scope: 'registry:catalog:*', what: 'catalog' });
+    const from = `/v2/_catalog${qs ? `?${qs}` : ''}`;
+    const res = await this.request({ method: 'GET', path: from, scope: 'registry:catalog:*', what: 'catalog' });
     const body = await this.readJson(res, 'catalog');
-    const repos = Array.isArray(body.repositories) ? body.repositories.filter((t): t is string => typeof t === 'string') : [];
-    return { items: repos, next: parseNext(res.headers.get('link')) };
+    const repos = nameList(body.repositories, 'repositories', validateRepository, `registry ${this.host}: catalog`);
+    return { items: repos, next: this.continuation(res, from, '/v2/_catalog', 'catalog', validateRepository) };
   }
 
   supportsAcrAttributes(): boolean {
@@ -507,7 +559,8 @@ class OciRegistryClient implements RegistryClient {
     if (options.last) params.set('last', validateDigest(options.last, 'last'));
     const qs = params.toString();
     const what = `manifests of ${repo}`;
-    const res = await this.request({ method: 'GET', path: `/acr/v1/${repo}/_manifests${qs ? `?${qs}` : ''}`, scope: `repository:${repo}:metadata_read`, what });
+    const from = `/acr/v1/${repo}/_manifests${qs ? `?${qs}` : ''}`;
+    const res = await this.request({ method: 'GET', path: from, scope: `repository:${repo}:metadata_read`, what });
     const body = await this.readJson(res, what);
     const where = `registry ${this.host}: ${what}`;
     if (body.manifests !== undefined && !Array.isArray(body.manifests)) throw new GuardError(ErrorCodes.MALFORMED, `${where}: manifests is not an array`);
@@ -534,7 +587,7 @@ class OciRegistryClient implements RegistryClient {
       }
       return out;
     });
-    return { items, next: parseNext(res.headers.get('link')) };
+    return { items, next: this.continuation(res, from, `/acr/v1/${repo}/_manifests`, what, validateDigest) };
   }
 
   async getManifestAttributes(repository: string, digest: string): Promise<ManifestAttributes & { tags: string[] }> {

@@ -8,7 +8,8 @@
  *   is a referrer, so the bodies of untagged non-index manifests that no index references (where signatures,
  *   SBOMs and reports live) and of manifests with a referrer tag are read for their `subject`; an index without
  *   `references` is read for its children.
- * - Elsewhere: the tags list (a listing that does not end cleanly is refused), each tag's manifest, the image
+ * - Elsewhere: the tags list (through the shared guard of src/core/listing.ts: a listing that loops, stalls or
+ *   passes its bounds is refused, never planned on), each tag's manifest, the image
  *   config's `created` time as the age (an index: its newest child's), then every index's children and every
  *   manifest's referrers (the OCI 1.1 API, or the `sha256-<hex>` fallback tag index), recursively. A `created`
  *   before 2000 or more than a day after now (reproducible builds set 1970 or 1980) is no age: unknown. An
@@ -19,6 +20,7 @@
  *   manifest and never counts as an image of its own.
  */
 import { ErrorCodes, GuardError } from '../../core/errors';
+import { collectListing, LISTING_BOUNDS, type ListingBounds } from '../../core/listing';
 import type { ManifestRecord } from '../../core/purge/plan';
 import { isReferrerTag, referrerTagSubject } from '../../core/reference';
 import { MediaTypes } from '../../core/types';
@@ -31,8 +33,8 @@ export const LISTING_DEFAULTS = {
   pageSize: 1000,
   /** Manifests (and configs) read at once. */
   concurrency: 16,
-  /** Most manifests one repository listing accepts (a guard against a registry that never ends a listing). */
-  maxManifests: 1_000_000,
+  /** Most manifests one repository listing accepts (with index children and referrers found by reading them). */
+  maxManifests: LISTING_BOUNDS.repositoryTags.maxEntries,
   /** Largest image config read for its `created` time. */
   maxConfigBytes: 1024 * 1024,
   /** A build time before this is no age (reproducible builds set 1970 or 1980): 2000-01-01T00:00:00Z. */
@@ -49,6 +51,8 @@ export interface ListingOptions {
   onProgress?: (found: number) => void;
   /** Now, epoch ms: a build time more than a day after it is no age. Default: the clock when the listing starts. */
   nowMs?: number;
+  /** Bounds of the tag or `_manifests` listing (default LISTING_BOUNDS.repositoryTags / acrManifests). */
+  bounds?: ListingBounds;
 }
 
 const IMAGE_CONFIG_TYPES = new Set<string>([MediaTypes.ociConfig, 'application/vnd.docker.container.image.v1+json']);
@@ -81,30 +85,26 @@ async function listAcr(client: RegistryClient, repository: string, options: List
   const list = client.listAcrManifests?.bind(client);
   if (!list) throw new GuardError(ErrorCodes.UNSUPPORTED, `registry ${client.host}: no ACR manifest listing`);
   const records = new Map<string, ManifestRecord>();
-  let last: string | undefined;
-  const seenPages = new Set<string>();
-  for (;;) {
-    const page = await list(repository, { pageSize: options.pageSize ?? LISTING_DEFAULTS.pageSize, ...(last ? { last } : {}) });
-    for (const m of page.items) {
-      const a = m.changeableAttributes;
-      const record: ManifestRecord = { digest: m.digest, tags: m.tags, mediaType: m.mediaType ?? '' };
-      const created = parseTime(m.createdTime);
-      const updated = parseTime(m.lastUpdateTime);
-      if (created !== undefined) record.createdMs = created;
-      if (updated !== undefined) record.updatedMs = updated;
-      // Not reported is not known to be unlocked: fail closed.
-      if (a.deleteEnabled !== true || a.writeEnabled !== true) record.locked = true;
-      if (m.imageSize !== undefined) record.size = m.imageSize;
-      if (m.references) record.children = m.references;
-      records.set(m.digest, record);
-    }
-    options.onProgress?.(records.size);
-    if (records.size > LISTING_DEFAULTS.maxManifests) throw new GuardError(ErrorCodes.MALFORMED, `registry ${client.host}: ${repository} lists more than ${LISTING_DEFAULTS.maxManifests} manifests; refused`);
-    if (!page.next) break;
-    // A listing that hands out the same continuation twice would never end.
-    if (seenPages.has(page.next)) throw new GuardError(ErrorCodes.MALFORMED, `registry ${client.host}: the manifest listing of ${repository} repeats its continuation ${page.next}`);
-    seenPages.add(page.next);
-    last = page.next;
+  // The shared guard ends a listing that loops, stalls or passes its bounds with an error: never a partial plan.
+  const listed = await collectListing(
+    `registry ${client.host}: the manifest listing of ${repository}`,
+    options.bounds ?? LISTING_BOUNDS.acrManifests,
+    (last) => list(repository, { pageSize: options.pageSize ?? LISTING_DEFAULTS.pageSize, ...(last !== undefined ? { last } : {}) }),
+    (m) => m.digest,
+    { nowMs: Date.now, onPage: (guard) => options.onProgress?.(guard.entries) },
+  );
+  for (const m of listed) {
+    const a = m.changeableAttributes;
+    const record: ManifestRecord = { digest: m.digest, tags: m.tags, mediaType: m.mediaType ?? '' };
+    const created = parseTime(m.createdTime);
+    const updated = parseTime(m.lastUpdateTime);
+    if (created !== undefined) record.createdMs = created;
+    if (updated !== undefined) record.updatedMs = updated;
+    // Not reported is not known to be unlocked: fail closed.
+    if (a.deleteEnabled !== true || a.writeEnabled !== true) record.locked = true;
+    if (m.imageSize !== undefined) record.size = m.imageSize;
+    if (m.references) record.children = m.references;
+    records.set(m.digest, record);
   }
   // Bodies where the listing is silent: untagged non-indexes and referrer-tagged manifests (subject), indexes
   // without references (children). (Platform manifests an index references are children, not referrers.)
@@ -138,26 +138,28 @@ async function listPlain(client: RegistryClient, repository: string, options: Li
   // A build time outside [2000, now + 1 day] says nothing about the age (reproducible builds: 1970, 1980).
   const plausible = (ms: number | undefined): number | undefined => (ms !== undefined && ms >= LISTING_DEFAULTS.earliestPlausibleMs && ms <= nowMs + LISTING_DEFAULTS.futureSlackMs ? ms : undefined);
   const tagsByDigest = new Map<string, Set<string>>();
-  const tags: string[] = [];
-  let last: string | undefined;
-  const seenPages = new Set<string>();
-  for (;;) {
-    let page;
-    try {
-      page = await client.listTags(repository, { pageSize: options.pageSize ?? LISTING_DEFAULTS.pageSize, ...(last ? { last } : {}) });
-    } catch (err) {
-      // A repository with no manifest left has no tags list at all.
-      if (err instanceof GuardError && err.code === ErrorCodes.NOT_FOUND && last === undefined) return [];
-      throw err;
-    }
-    tags.push(...page.items);
-    // A listing cut short would hide tags that a delete by digest removes too: refuse rather than plan on it.
-    if (tags.length > LISTING_DEFAULTS.maxManifests) throw new GuardError(ErrorCodes.MALFORMED, `registry ${client.host}: ${repository} lists more than ${LISTING_DEFAULTS.maxManifests} tags; refused`);
-    if (!page.next) break;
-    if (page.next === last || seenPages.has(page.next)) throw new GuardError(ErrorCodes.MALFORMED, `registry ${client.host}: the tag listing of ${repository} repeats its continuation ${page.next}`);
-    seenPages.add(page.next);
-    last = page.next;
-  }
+  // A listing cut short would hide tags that a delete by digest removes too: the shared guard refuses a listing
+  // that loops, stalls or passes its bounds rather than plan on part of it.
+  let missing = false;
+  const tags = await collectListing(
+    `registry ${client.host}: the tag listing of ${repository}`,
+    options.bounds ?? LISTING_BOUNDS.repositoryTags,
+    async (last) => {
+      try {
+        return await client.listTags(repository, { pageSize: options.pageSize ?? LISTING_DEFAULTS.pageSize, ...(last !== undefined ? { last } : {}) });
+      } catch (err) {
+        // A repository with no manifest left has no tags list at all (a 404 on a later page stays an error).
+        if (err instanceof GuardError && err.code === ErrorCodes.NOT_FOUND && last === undefined) {
+          missing = true;
+          return { items: [] };
+        }
+        throw err;
+      }
+    },
+    (t) => t,
+    { nowMs: Date.now },
+  );
+  if (missing) return [];
 
   const records = new Map<string, ManifestRecord & { configDigest?: string; annotationCreated?: number }>();
   const read = async (reference: string): Promise<FetchedManifest | undefined> => {

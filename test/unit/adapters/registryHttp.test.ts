@@ -177,7 +177,7 @@ describe('blobs and listings', () => {
   it('refuses a referrers page link that leaves the listing', async () => {
     handler = (_req, res) =>
       sendJson(res, 200, { schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests: [] }, { 'content-type': MediaTypes.ociIndex, link: '<http://evil.example:1/v2/x/referrers/y>; rel="next"' });
-    await expect(client().listReferrers('team/app', MANIFEST_DIGEST)).rejects.toMatchObject({ code: 'MALFORMED' });
+    await expect(client().listReferrers('team/app', MANIFEST_DIGEST)).rejects.toMatchObject({ code: 'LISTING_INVALID' });
   });
 });
 
