@@ -5,6 +5,8 @@
  * Body (JSON, at most 4 KiB), exactly one of:
  * - `{ "image": "<registry>/<repository>@<digest>" }` — that digest;
  * - `{ "image": "<registry>/<repository>:<tag>" }` — the tag resolved to a digest first (the gate acts on the digest);
+ * - `{ "image": "<registry>/<repository>:<tag>@<digest>" }` — only when the tag points at that digest in the
+ *   registry now (400 on `image` otherwise, nothing started): the tag travels to the release;
  * - `{ "repository": "<registry>/<repository>" }` — every tagged digest of the repository (at most
  *   {@link MAX_REPOSITORY_TAGS} tags; more is refused, nothing started; referrer and signature tags skipped).
  *
@@ -17,7 +19,7 @@
 import { randomUUID } from 'node:crypto';
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
-import { ErrorCodes, GuardError, invalidInput } from '../core/errors';
+import { ErrorCodes, GuardError, invalidInput, isGuardError } from '../core/errors';
 import { isRegistryAllowed } from '../core/policy';
 import type { Policy } from '../core/policyTypes';
 import { formatImage, isReferrerTag, parseImageReference } from '../core/reference';
@@ -79,10 +81,37 @@ function checkAllowed(policy: Policy, registry: string, field: string): void {
   }
 }
 
+/**
+ * A reference with both a tag and a digest (`<registry>/<repo>:<tag>@<digest>`) is kept only when the tag
+ * points at that digest in the registry now: the gate carries the tag to the release (promotion writes
+ * `release/<repo>:<tag>`), so a caller could otherwise name a tag the image never had, or roll a release tag
+ * back to an older passing digest. A tag that does not exist or points elsewhere is a 400 on `image`.
+ */
+async function tagMatchingDigest(registry: RegistryClientFactory, target: { registry: string; repository: string; tag: string; digest: string }): Promise<string> {
+  let current: string;
+  try {
+    current = await registry(target.registry).resolveTag(target.repository, target.tag);
+  } catch (err) {
+    if (isGuardError(err, ErrorCodes.NOT_FOUND)) {
+      throw invalidInput('image', `a tag that exists in ${target.registry}/${target.repository} and points at ${target.digest} (tag ${target.tag} does not exist; nothing was started: rescan by digest alone)`);
+    }
+    throw err;
+  }
+  if (current !== target.digest) {
+    throw invalidInput(
+      'image',
+      `a tag that points at the given digest (${target.registry}/${target.repository}:${target.tag} points at ${current}, not ${target.digest}; nothing was started: rescan by digest alone, or by tag alone)`,
+    );
+  }
+  return current;
+}
+
 /** The images (digests) a target stands for; tags are resolved through the (allowlisted) registry. */
 async function resolveTarget(target: RescanTarget, registry: RegistryClientFactory): Promise<Array<{ image: ImageId; tag?: string }>> {
   if (target.kind === 'image') {
-    const digest = target.digest ?? (await registry(target.registry).resolveTag(target.repository, target.tag as string));
+    const digest = target.digest !== undefined && target.tag !== undefined
+      ? await tagMatchingDigest(registry, target as Required<typeof target>)
+      : (target.digest ?? (await registry(target.registry).resolveTag(target.repository, target.tag as string)));
     return [{ image: { registry: target.registry, repository: target.repository, digest }, ...(target.tag ? { tag: target.tag } : {}) }];
   }
   const client = registry(target.registry);
