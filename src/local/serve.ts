@@ -29,6 +29,7 @@ import type { Verdict } from '../core/types';
 import { FileAuditStore } from '../adapters/auditStore';
 import type { AuditStore } from '../adapters/ports';
 import { composeGateServices } from '../compose';
+import { PromotionRecord } from '../core/promotions';
 import type { SignatureTrust } from '../adapters/signatureVerifier';
 import { handleRescan, handleRescanStatus, verdictPath } from '../functions/rescan';
 import { handleVerdict } from '../functions/verdicts';
@@ -210,7 +211,15 @@ export async function startService(options: ServeOptions): Promise<LocalService>
   // without it, rules that protect images in use skip their repositories (fail closed).
   const inUseSettings = inUseConfig(env);
   const inUse = inUseSettings ? inUseLookupFor({ inUse: inUseSettings }, getCredential(), { ca: options.ca }) : undefined;
-  const services = composeGateServices({ policy: () => policy, audit, plainHttpHosts: options.plainHttpHosts, signatureTrust: options.signatureTrust, ...(inUse ? { inUse } : {}) });
+  const promotions = new PromotionRecord();
+  const services = composeGateServices({
+    policy: () => policy,
+    audit,
+    plainHttpHosts: options.plainHttpHosts,
+    signatureTrust: options.signatureTrust,
+    promotions: { record: (image) => promotions.record(image, Date.now()) },
+    ...(inUse ? { inUse } : {}),
+  });
   const runner = new LocalGateRunner({ services, history: new FileHistoryStore(join(options.stateDir, 'history')), timers: options.timers ?? 'real', log });
   const auth = options.auth ?? 'off';
   const rescanDeps = { policy, starter: runner, registry: services.registry, auth };
@@ -316,7 +325,7 @@ export async function startService(options: ServeOptions): Promise<LocalService>
       if (refused) return send(res, refused);
       const body = await readBody(req, MAX_NOTIFICATION_BYTES);
       if (!body) return send(res, errorResponse(413, 'PAYLOAD_TOO_LARGE', `body: expected at most ${MAX_NOTIFICATION_BYTES} bytes`, 'body'));
-      return send(res, await receiveNotification(body, { policy, starter: runner, log }));
+      return send(res, await receiveNotification(body, { policy, starter: runner, log, promotions }));
     }
     return send(res, errorResponse(404, 'NOT_FOUND', `no route ${method} ${path}`));
   }

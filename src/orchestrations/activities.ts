@@ -325,11 +325,17 @@ function planApply(input: ApplyVerdictInput): ApplyPlan {
   }
 }
 
+/** Notes a manifest write into the release repository before it is made (see {@link GateServices.promotions}). */
+function notePromotion(client: RegistryClient, repository: string, digest: string): void {
+  getGateServices().promotions?.record({ registry: client.host, repository, digest });
+}
+
 /** Copies one manifest (and, for an index, its child manifests) with all blobs into `target`, by digest. */
 async function copyByDigest(client: RegistryClient, from: string, target: string, digest: string): Promise<void> {
   const manifest = await client.getManifest(from, digest);
   for (const child of manifest.children) await copyByDigest(client, from, target, child.digest);
   for (const blob of manifest.blobs) await client.mountBlob(target, blob.digest, from);
+  notePromotion(client, target, digest);
   const put = await client.putManifest(target, digest, manifest.bytes, manifest.mediaType);
   if (put !== digest) throw new GuardError(ErrorCodes.DIGEST_MISMATCH, `${target}: the registry stored ${put} for manifest ${digest}; the copy is not faithful`);
 }
@@ -380,6 +386,7 @@ export async function applyVerdict(input: ApplyVerdictInput): Promise<ApplyResul
           return { mode: input.mode, ok: true, detail, releaseTag: { tag: plan.tag, written: false, reason: check.reason } } satisfies ApplyResult;
         }
         const manifest = await client.getManifest(image.repository, image.digest);
+        notePromotion(client, plan.target, image.digest);
         await client.putManifest(plan.target, plan.tag, manifest.bytes, manifest.mediaType);
         return { mode: input.mode, ok: true, detail: plan.detail, releaseTag: { tag: plan.tag, written: true } } satisfies ApplyResult;
       }

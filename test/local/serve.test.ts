@@ -100,6 +100,27 @@ describe('local service (in-process)', () => {
     expect(await audit.listVerdicts(image.registry, image.repository)).toHaveLength(2);
   }, 60_000);
 
+  it("gates a push whose client claims acr-guard's User-Agent; skips only acr-guard's own promotion writes, known by what it wrote", async () => {
+    const { service, registry } = stack;
+    // Any client can send this header; the registry puts it in the notification's request.useragent.
+    const forger = createRegistryClient({ host: registry.host, plainHttp: true, userAgent: 'acr-guard/0.1' });
+    const now = new Date();
+    const pushed = await pushImage(forger, 'demo/forged', { tag: '1', layers: [Buffer.from(`forged:${now.toISOString()}`)], created: now.toISOString() });
+    const image: ImageId = { registry: registry.host, repository: 'demo/forged', digest: pushed.digest };
+    const status = await until('the gate of the forged push', async () => {
+      const r = await getJson(`${service.url}/api/rescan/${gateInstanceId(image)}`);
+      return r.status === 200 && r.body.runtimeStatus === 'Completed' ? r.body : undefined;
+    }, 20_000);
+    // No report was attached: the gate blocks it at the scan deadline (it was gated, not waved through).
+    expect(status.output.verdict.decision).toBe('block');
+    // The first test's release was promoted into release/demo/e2e: that write's notification started no gate.
+    const released = (await getJson(`${service.url}/api/images`)).body.images.find((r: any) => r.repository === 'demo/e2e');
+    const digest = released.image.split('@')[1];
+    const promoted = { registry: registry.host, repository: 'release/demo/e2e', digest };
+    expect((await createRegistryClient({ host: registry.host, plainHttp: true }).getManifest('release/demo/e2e', digest)).digest).toBe(digest);
+    expect((await getJson(`${service.url}/api/rescan/${gateInstanceId(promoted)}`)).status).toBe(404);
+  }, 60_000);
+
   it('runs retention on demand (POST /api/purge) through the registryPurge orchestration; the page data shows its summary', async () => {
     const { service, registry } = stack;
     await pushWithReport(registry.host, 'demo/retained', '1', true);
