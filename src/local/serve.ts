@@ -244,6 +244,13 @@ export async function startService(options: ServeOptions): Promise<LocalService>
     purging = { dryRun, done };
     return done;
   };
+  /** `GET /api/images`: verdicts of every gated image, so the same role as the verdicts endpoint (Easy Auth on). */
+  const handleImages = (request: HttpRequest): Promise<HttpResponseInit> =>
+    answer(async () => {
+      requireRole(request, auth, [AppRoles.read, AppRoles.rescan]);
+      const gatesRunning = runner.list().filter((i) => i.runtimeStatus === 'Running').length;
+      return jsonResponse(200, { images: await listImages(runner, audit), purge: await latestPurgeSummaryOf(policy, audit), gatesRunning });
+    }, (line) => log(`images: ${line}`));
   /** `POST /api/purge` with `{ "dryRun": true|false }`: runs retention now and answers with the summaries. */
   const handlePurge = (request: HttpRequest): Promise<HttpResponseInit> =>
     answer(async () => {
@@ -317,7 +324,7 @@ export async function startService(options: ServeOptions): Promise<LocalService>
       return send(res, await handlePurge(toRequest(req, {}, body)));
     }
     if (method === 'GET' && path === '/api/images') {
-      return send(res, jsonResponse(200, { images: await listImages(runner, audit), purge: await latestPurgeSummaryOf(policy, audit), gatesRunning: runner.list().filter((i) => i.runtimeStatus === 'Running').length }));
+      return send(res, await handleImages(toRequest(req, {})));
     }
     if (path === '/api/registry/notifications') {
       if (method !== 'POST') return send(res, errorResponse(405, 'METHOD_NOT_ALLOWED', 'POST /api/registry/notifications'));

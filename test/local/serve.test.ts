@@ -244,6 +244,13 @@ describe('local service with --auth easyauth', () => {
         });
       expect((await rescan(['Verdicts.Read'])).status).toBe(403);
       expect(((await (await rescan(['Rescan.Request'])).json()) as any).error.code).toBe('REGISTRY_NOT_ALLOWED');
+      // The image list shows every verdict: the verdicts endpoint's role, no anonymous reads.
+      const images = (roles?: string[]) => fetch(`${service.url}/api/images`, roles ? { headers: { 'x-ms-client-principal': principal(roles) } } : {});
+      const anonymous = await images();
+      expect(anonymous.status).toBe(401);
+      expect(((await anonymous.json()) as any).error).toMatchObject({ code: 'UNAUTHENTICATED', field: 'x-ms-client-principal' });
+      expect((await images(['Other.Role'])).status).toBe(403);
+      expect((await images(['Verdicts.Read'])).status).toBe(200);
     } finally {
       await service.stop();
       rmSync(stateDir, { recursive: true, force: true });
