@@ -3,10 +3,10 @@
  * the gate services wired with managed identity. Built lazily on first use so a bad setting fails the
  * invocation with a message naming the setting instead of crashing the worker at import.
  */
-import { readFileSync } from 'node:fs';
+import { readBoundedTextSync } from './adapters/boundedFile';
 import { DefaultAzureCredential, ManagedIdentityCredential, type TokenCredential } from '@azure/identity';
 import { loadConfig, readPolicyText, type AppConfig } from './config';
-import { loadPolicy } from './core/policy';
+import { MAX_POLICY_BYTES, loadPolicy } from './core/policy';
 import type { Policy } from './core/policyTypes';
 import { auditStoreFor } from './adapters/auditStore';
 import { composeGateServices } from './compose';
@@ -45,7 +45,7 @@ function trustLoader(config: AppConfig, credential: TokenCredential): (() => Pro
 export function getRuntime(): Runtime {
   if (runtime) return runtime;
   const config = loadConfig(process.env);
-  const policyText = readPolicyText(config, (path) => readFileSync(path, 'utf8'));
+  const policyText = readPolicyText(config, (path) => readBoundedTextSync(path, { maxBytes: MAX_POLICY_BYTES, field: 'ACR_GUARD_POLICY_FILE', what: 'policy file' }));
   const policy = loadPolicy(policyText, config.policy.kind === 'inline' ? 'ACR_GUARD_POLICY' : config.policy.path);
   const credential = credentialFor(config);
   const services = composeGateServices({

@@ -4,10 +4,10 @@
  * Runs the same orchestration, decision and apply code as the Functions app, in-process.
  * Exit 0 released, 3 blocked, 2 usage or configuration error, 1 runtime error.
  */
-import { readFileSync } from 'node:fs';
+import { readBoundedTextSync } from '../adapters/boundedFile';
 import { DefaultAzureCredential } from '@azure/identity';
 import { parseImageReference, formatImage } from '../core/reference';
-import { loadPolicy, isRegistryAllowed } from '../core/policy';
+import { MAX_POLICY_BYTES, loadPolicy, isRegistryAllowed } from '../core/policy';
 import { parseDuration } from '../core/duration';
 import { isGuardError } from '../core/errors';
 import type { Policy } from '../core/policyTypes';
@@ -87,12 +87,9 @@ export async function gateCommand(argv: string[], io: { out: (s: string) => void
   return outcome.verdict.decision === 'release' ? ExitCodes.OK : ExitCodes.BLOCKED;
 }
 
+/** Reads `--policy` through the bounded reader: at most {@link MAX_POLICY_BYTES} are read, before parsing. */
 function readPolicyFile(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new UsageError(`--policy: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
+  return readBoundedTextSync(path, { maxBytes: MAX_POLICY_BYTES, field: '--policy', what: 'policy file' });
 }
 
 /** A copy of the policy with every gate rule's scan deadline replaced (the CLI's `--scan-deadline`). */
@@ -105,5 +102,5 @@ function withScanDeadline(policy: Policy, deadlineMs: number): Policy {
 
 /** True for errors that are the caller's to fix (exit 2). */
 export function isUsageError(err: unknown): boolean {
-  return err instanceof UsageError || isGuardError(err, 'INVALID_INPUT', 'INVALID_POLICY', 'INVALID_CONFIG', 'REGISTRY_NOT_ALLOWED');
+  return err instanceof UsageError || isGuardError(err, 'INVALID_INPUT', 'INVALID_POLICY', 'INVALID_CONFIG', 'REGISTRY_NOT_ALLOWED', 'FILE_TOO_LARGE');
 }

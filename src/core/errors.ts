@@ -27,6 +27,8 @@ export const ErrorCodes = {
   UNSUPPORTED: 'UNSUPPORTED',
   /** An upstream Azure service failed permanently. */
   UPSTREAM: 'UPSTREAM',
+  /** An operator's file (policy, trust policy, trust store, alert rules, `--deployed`) is over its limit; nothing was parsed. */
+  FILE_TOO_LARGE: 'FILE_TOO_LARGE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
