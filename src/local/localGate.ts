@@ -4,12 +4,12 @@
  */
 import { gateInstanceId } from '../core/reference';
 import type { ImageId } from '../core/types';
-import { imageGateOrchestrator, type GateInput, type GateOutcome } from '../orchestrations/imageGate';
+import { imageGateOrchestrator, type GateInput, type GateOutcome, type GateProgress } from '../orchestrations/imageGate';
 import { ORCH_IMAGE_GATE } from '../orchestrations/names';
 import { gateActivities } from '../orchestrations/activities';
 import { purgeActivities } from '../orchestrations/purgeActivities';
 import { setGateServices, type GateServices } from '../orchestrations/services';
-import { runOrchestration } from './durableDriver';
+import { runOrchestration, type DriverEvent } from './durableDriver';
 
 /** Options for {@link runGateLocally}. */
 export interface LocalGateOptions {
@@ -24,6 +24,8 @@ export interface LocalGateOptions {
   startTime?: Date;
   /** Instance id; defaults to the digest-derived gate id. */
   instanceId?: string;
+  /** Called with each new progress (custom status) of the gate, e.g. every poll while it waits for scans. */
+  onProgress?: (progress: GateProgress) => void;
 }
 
 /** Gates one image and returns the orchestration's outcome; throws when the orchestration itself failed. */
@@ -39,6 +41,7 @@ export async function runGateLocally(options: LocalGateOptions): Promise<GateOut
     input,
     startTime: options.startTime ?? new Date(),
     timers: options.timers ?? 'real',
+    ...(options.onProgress ? { onEvent: (e: DriverEvent) => e.kind === 'customStatus' && e.customStatus !== undefined && options.onProgress?.(e.customStatus as GateProgress) } : {}),
   });
   if (result.status !== 'Completed') {
     throw new Error(`imageGate ${options.instanceId ?? gateInstanceId(options.image)} failed: ${result.error ?? 'unknown error'}`);
