@@ -60,7 +60,8 @@ export function parseRescanBody(body: unknown): RescanTarget {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalidInput('body', BODY_FORM, body);
   const keys = Object.keys(body);
   const unknown = keys.find((k) => k !== 'image' && k !== 'repository');
-  if (unknown !== undefined) throw invalidInput(unknown.length > 64 ? 'body' : unknown, `no other field than "image" or "repository" (${BODY_FORM})`);
+  // The unknown key is named only when it is a plain name: an empty, huge or control-character key is the body's fault.
+  if (unknown !== undefined) throw invalidInput(/^[A-Za-z0-9_$.-]{1,64}$/.test(unknown) ? unknown : 'body', `no other field than "image" or "repository" (${BODY_FORM})`);
   const { image, repository } = body as { image?: unknown; repository?: unknown };
   if ((image === undefined) === (repository === undefined)) throw invalidInput('body', BODY_FORM, body);
   if (image !== undefined) {
@@ -133,6 +134,16 @@ async function resolveTarget(target: RescanTarget, registry: RegistryClientFacto
   return [...byDigest.values()];
 }
 
+/** A registry's 404 while resolving what the body named is about that field (`image` or `repository`). */
+async function namingField<T>(field: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (isGuardError(err, ErrorCodes.NOT_FOUND) && err.field === undefined) throw new GuardError(ErrorCodes.NOT_FOUND, `${field}: ${err.message}; nothing was started`, { field, cause: err });
+    throw err;
+  }
+}
+
 /** Origin of the request URL (for the links in answers). */
 function originOf(request: HttpRequest): string {
   try {
@@ -153,7 +164,7 @@ export async function handleRescan(request: HttpRequest, deps: RescanDeps, conte
     const principal = requireRole(request, deps.auth, [AppRoles.rescan]);
     const target = parseRescanBody(await readJsonBody(request));
     checkAllowed(deps.policy, target.registry, target.kind);
-    const images = await resolveTarget(target, deps.registry);
+    const images = await namingField(target.kind, () => resolveTarget(target, deps.registry));
     const origin = originOf(request);
     const nonce = (deps.nonce ?? randomUUID)();
     const rescans = [];
