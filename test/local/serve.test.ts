@@ -113,11 +113,17 @@ describe('local service (in-process)', () => {
     }, 20_000);
     // No report was attached: the gate blocks it at the scan deadline (it was gated, not waved through).
     expect(status.output.verdict.decision).toBe('block');
-    // The first test's release was promoted into release/demo/e2e: that write's notification started no gate.
-    const released = (await getJson(`${service.url}/api/images`)).body.images.find((r: any) => r.repository === 'demo/e2e');
-    const digest = released.image.split('@')[1];
-    const promoted = { registry: registry.host, repository: 'release/demo/e2e', digest };
-    expect((await createRegistryClient({ host: registry.host, plainHttp: true }).getManifest('release/demo/e2e', digest)).digest).toBe(digest);
+    // A clean image is released and promoted into release/demo/own: that write's notification starts no gate.
+    const own = await pushWithReport(registry.host, 'demo/own', '1', true);
+    const ownStatus = await until('the gate of the clean push', async () => {
+      const r = await getJson(`${service.url}/api/rescan/${gateInstanceId(own)}`);
+      return r.status === 200 && r.body.runtimeStatus === 'Completed' ? r.body : undefined;
+    });
+    expect(ownStatus.output.apply).toMatchObject({ mode: 'promote', ok: true });
+    const promoted = { registry: registry.host, repository: 'release/demo/own', digest: own.digest };
+    expect((await createRegistryClient({ host: registry.host, plainHttp: true }).getManifest('release/demo/own', own.digest)).digest).toBe(own.digest);
+    // The registry notifies within milliseconds; give it a moment, then no gate exists for the promoted copy.
+    await new Promise((r) => setTimeout(r, 500));
     expect((await getJson(`${service.url}/api/rescan/${gateInstanceId(promoted)}`)).status).toBe(404);
   }, 60_000);
 
