@@ -117,23 +117,49 @@ async function verifyAll(input: VerifyAllInput): Promise<SignatureVerification[]
   if (cosign) {
     const layers = cosign.blobs.filter((b) => b.mediaType === CosignNames.simpleSigning).slice(0, Math.max(0, input.max - out.length));
     for (const [i, layer] of layers.entries()) {
-      const payload = await client.getBlob(image.repository, layer.digest, MAX_ENVELOPE_BYTES);
-      out.push(verifyCosignSignature({ signatureDigest: `${cosign.digest}#${i}`, payload, annotations: layer.annotations ?? {}, digest: image.digest, policy: input.policy, store: input.store }));
+      const signatureDigest = `${cosign.digest}#${i}`;
+      out.push(
+        await asCandidate(input, signatureDigest, 'cosign', async () => {
+          const payload = await client.getBlob(image.repository, layer.digest, MAX_ENVELOPE_BYTES);
+          return verifyCosignSignature({ signatureDigest, payload, annotations: layer.annotations ?? {}, digest: image.digest, policy: input.policy, store: input.store });
+        }),
+      );
     }
   }
   return out;
 }
 
+/** A signature candidate that could not be checked: failed (never verified), with the reason, so other candidates still count. */
+function unusable(input: Pick<VerifyAllInput, 'policy'>, digest: string, kind: SignatureVerification['kind'], reason: string): SignatureVerification {
+  const skip = input.policy.level === 'skip';
+  return { digest, kind, outcome: skip ? 'skipped' : 'failed', reason: `envelope: ${reason}`, checks: [{ name: 'envelope', status: skip ? 'skip' : 'fail', reason, details: { validation: 'integrity' } }] };
+}
+
+/**
+ * Verifies one candidate; a permanent error reading or parsing it (oversize manifest or envelope, malformed
+ * JSON, a digest mismatch, a missing blob, a parser error on hostile bytes) makes that candidate a failed one with the reason. Anyone who can push to
+ * the repository can attach a referrer claiming to be a signature: it must not turn the verification of an
+ * image that has a valid signature into an error. Transient errors still propagate (the activity retries).
+ */
+async function asCandidate(input: Pick<VerifyAllInput, 'policy'>, digest: string, kind: SignatureVerification['kind'], verify: () => Promise<SignatureVerification>): Promise<SignatureVerification> {
+  try {
+    return await verify();
+  } catch (err) {
+    if (isGuardError(err, ErrorCodes.TRANSIENT)) throw err;
+    if (isGuardError(err)) return unusable(input, digest, kind, `unreadable signature (${err.code}): ${err.message}`);
+    // A parser tripping over hostile bytes is this candidate's failure too (never a pass), not the image's error.
+    return unusable(input, digest, kind, `unreadable signature (${err instanceof Error ? err.name : 'error'}): ${err instanceof Error ? err.message.slice(0, 200) : String(err).slice(0, 200)}`);
+  }
+}
+
 async function verifyNotationReferrer(input: VerifyAllInput, digest: string): Promise<SignatureVerification> {
+  return asCandidate(input, digest, 'notation', () => verifyNotationCandidate(input, digest));
+}
+
+async function verifyNotationCandidate(input: VerifyAllInput, digest: string): Promise<SignatureVerification> {
   const { client, image } = input;
   const sig = await client.getManifest(image.repository, digest);
-  const malformed = (reason: string): SignatureVerification => ({
-    digest,
-    kind: 'notation',
-    outcome: input.policy.level === 'skip' ? 'skipped' : 'failed',
-    reason: `envelope: ${reason}`,
-    checks: [{ name: 'envelope', status: input.policy.level === 'skip' ? 'skip' : 'fail', reason, details: { validation: 'integrity' } }],
-  });
+  const malformed = (reason: string): SignatureVerification => unusable(input, digest, 'notation', reason);
   if (sig.subject?.digest !== image.digest) return malformed(`signature manifest's subject is ${sig.subject?.digest ?? 'missing'}, not ${image.digest}`);
   // The signature's blob: OCI 1.1 image manifest layers (config is the empty/notary config, not a blob to verify).
   const layers = sig.blobs.filter((b) => b.digest !== (sig.json.config as { digest?: string } | undefined)?.digest);

@@ -4,20 +4,21 @@
  * Symbolic links are refused (the spec forbids them in a trust store) and so are sub-directories inside a
  * named store (notation-go's choice), each with an error naming the path.
  */
-import { lstat, readFile, readdir } from 'node:fs/promises';
+import { lstat, readdir } from 'node:fs/promises';
+import { MAX_OPERATOR_FILE_BYTES, readBoundedFile } from './boundedFile';
 import { join } from 'node:path';
 import { GuardError, ErrorCodes } from '../core/errors';
 import type { SignatureTrust } from './signatureVerifier';
 import { buildTrustStore, parseTrustPolicyDocument, type TrustPolicyDocument, type TrustStore, type TrustStoreFile, type TrustStoreType } from '../core/signatures';
 
+/** Most bytes of a `trustpolicy.json` read from disk. */
+export const MAX_TRUST_POLICY_FILE_BYTES = MAX_OPERATOR_FILE_BYTES;
+/** Most bytes of one certificate or key file in a trust store directory (a PEM chain is a few KiB). */
+export const MAX_TRUST_STORE_FILE_BYTES = 256 * 1024;
+
 /** Reads and validates a `trustpolicy.json`. */
 export async function loadTrustPolicyFile(path: string, field = 'trustPolicy'): Promise<TrustPolicyDocument> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    throw new GuardError(ErrorCodes.INVALID_CONFIG, `${field}: cannot read trust policy file ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, { field });
-  }
+  const text = (await readBoundedFile(path, { maxBytes: MAX_TRUST_POLICY_FILE_BYTES, field, what: 'trust policy file' })).toString('utf8');
   return parseTrustPolicyText(text, path, field);
 }
 
@@ -69,7 +70,7 @@ export async function loadTrustStoreDir(root: string, field = 'trustStore', only
         if (fst.isSymbolicLink()) throw new GuardError(ErrorCodes.INVALID_CONFIG, `${field}: ${path} is a symbolic link; trust stores must not contain links`, { field });
         if (fst.isDirectory()) throw new GuardError(ErrorCodes.INVALID_CONFIG, `${field}: ${path} is a directory; a named store holds certificate files only`, { field });
         if (type === 'cosign' && !file.endsWith('.pub')) continue;
-        files.push({ type, name, file, bytes: await readFile(path) });
+        files.push({ type, name, file, bytes: await readBoundedFile(path, { maxBytes: MAX_TRUST_STORE_FILE_BYTES, field, what: 'trust store file' }) });
       }
     }
   }

@@ -47,6 +47,8 @@ export interface ComposeOptions {
   signatureTrust?: SignatureTrust | (() => Promise<SignatureTrust>);
   /** Deployed-image lookup for retention's in-use protection (absent: rules that protect images in use do not run). */
   inUse?: InUseLookup;
+  /** Record of the apply step's promotion writes (the local service's notification receiver reads it). */
+  promotions?: GateServices['promotions'];
 }
 
 /**
@@ -90,6 +92,7 @@ export function composeGateServices(options: ComposeOptions): GateServices {
     audit: options.audit,
     verifySignatures: options.verifySignatures ?? createSignatureVerifier({ registry, trust: options.signatureTrust }),
     ...(options.inUse ? { inUse: options.inUse } : {}),
+    ...(options.promotions ? { promotions: options.promotions } : {}),
   };
   return services;
 }

@@ -2,7 +2,7 @@
  * App configuration, read once from the app settings (an env-like record), validated with messages that
  * name the setting and the expected form, and frozen. No setting may hold a secret.
  */
-import { ErrorCodes, GuardError } from '../core/errors';
+import { ErrorCodes, GuardError, isGuardError } from '../core/errors';
 import { validateRegistryHost } from '../core/reference';
 import { isLoopbackHost } from '../core/loopback';
 import { parseDuration } from '../core/duration';
@@ -238,6 +238,7 @@ export function readPolicyText(config: AppConfig, readFile: (path: string) => st
   try {
     return readFile(config.policy.path);
   } catch (err) {
+    if (isGuardError(err)) throw err; // the bounded reader's own errors already name the setting and the limit
     const code = (err as NodeJS.ErrnoException).code;
     throw new GuardError(ErrorCodes.INVALID_CONFIG, `app setting ACR_GUARD_POLICY_FILE: cannot read the policy file ${config.policy.path} (${typeof code === 'string' ? code : 'error'})`, { field: 'ACR_GUARD_POLICY_FILE' });
   }

@@ -2,12 +2,12 @@
  * Builds the alert run and the rotation run from validated settings, for the timers and the CLI alike.
  * `ca` (a PEM to trust) exists for loopback stand-ins in tests and local runs; Azure uses the system CAs.
  */
-import { readFileSync } from 'node:fs';
+import { readBoundedTextSync } from '../adapters/boundedFile';
 import type { TokenCredential } from '@azure/identity';
 import type { AlertsConfig, AlertSinksConfig, AuditConfig, RotationConfig } from './config';
-import { loadRuleSet } from '../core/alerts/ruleSet';
+import { MAX_FILE_BYTES, loadRuleSet } from '../core/alerts/ruleSet';
 import type { AlertRule } from '../core/alerts/rule';
-import { ErrorCodes, GuardError } from '../core/errors';
+import { ErrorCodes, GuardError, isGuardError } from '../core/errors';
 import { azuriteDevCredential } from '../adapters/auditStore';
 import { auditStoreFor } from './compose';
 import { EventGridSink, WebhookSink } from '../adapters/alertSinks';
@@ -30,13 +30,19 @@ export interface TimerDeps {
   readFile?: (path: string) => string;
 }
 
+/** Reads the alert rules file through the bounded reader (at most {@link MAX_FILE_BYTES}, before parsing). */
+function readRulesFile(path: string): string {
+  return readBoundedTextSync(path, { maxBytes: MAX_FILE_BYTES, field: 'ACR_GUARD_ALERT_RULES_FILE', what: 'alert rules file' });
+}
+
 /** The alert rules: shipped, changed by the alerts file when one is configured. */
-export function rulesFor(config: Pick<AlertsConfig, 'rulesFile'>, readFile: (path: string) => string = (p) => readFileSync(p, 'utf8')): AlertRule[] {
+export function rulesFor(config: Pick<AlertsConfig, 'rulesFile'>, readFile: (path: string) => string = readRulesFile): AlertRule[] {
   if (!config.rulesFile) return loadRuleSet(undefined);
   let text: string;
   try {
     text = readFile(config.rulesFile);
   } catch (err) {
+    if (isGuardError(err)) throw err; // the bounded reader's own errors already name the setting and the limit
     throw new GuardError(ErrorCodes.INVALID_CONFIG, `app setting ACR_GUARD_ALERT_RULES_FILE: cannot read ${config.rulesFile} (${String((err as NodeJS.ErrnoException).code ?? 'error')})`, { field: 'ACR_GUARD_ALERT_RULES_FILE' });
   }
   return loadRuleSet(text, config.rulesFile);

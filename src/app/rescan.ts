@@ -5,6 +5,8 @@
  * Body (JSON, at most 4 KiB), exactly one of:
  * - `{ "image": "<registry>/<repository>@<digest>" }` — that digest;
  * - `{ "image": "<registry>/<repository>:<tag>" }` — the tag resolved to a digest first (the gate acts on the digest);
+ * - `{ "image": "<registry>/<repository>:<tag>@<digest>" }` — only when the tag points at that digest in the
+ *   registry now (400 on `image` otherwise, nothing started): the tag travels to the release;
  * - `{ "repository": "<registry>/<repository>" }` — every tagged digest of the repository (at most
  *   {@link MAX_REPOSITORY_TAGS} tags; more is refused, nothing started; referrer and signature tags skipped).
  *   The tag listing goes through the shared listing guard (LISTING_BOUNDS.rescanTags: pages, tags, 10 s): a
@@ -18,7 +20,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import { ErrorCodes, GuardError, invalidInput } from '../core/errors';
+import { ErrorCodes, GuardError, invalidInput, isGuardError } from '../core/errors';
 import { ListingGuard, LISTING_BOUNDS, type ListingBounds } from '../core/listing';
 import { isRegistryAllowed } from '../core/policy';
 import type { Policy } from '../core/policyTypes';
@@ -62,7 +64,8 @@ export function parseRescanBody(body: unknown): RescanTarget {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalidInput('body', BODY_FORM, body);
   const keys = Object.keys(body);
   const unknown = keys.find((k) => k !== 'image' && k !== 'repository');
-  if (unknown !== undefined) throw invalidInput(unknown.length > 64 ? 'body' : unknown, `no other field than "image" or "repository" (${BODY_FORM})`);
+  // The unknown key is named only when it is a plain name: an empty, huge or control-character key is the body's fault.
+  if (unknown !== undefined) throw invalidInput(/^[A-Za-z0-9_$.-]{1,64}$/.test(unknown) ? unknown : 'body', `no other field than "image" or "repository" (${BODY_FORM})`);
   const { image, repository } = body as { image?: unknown; repository?: unknown };
   if ((image === undefined) === (repository === undefined)) throw invalidInput('body', BODY_FORM, body);
   if (image !== undefined) {
@@ -84,6 +87,31 @@ function checkAllowed(policy: Policy, registry: string, field: string): void {
 }
 
 /**
+ * A reference with both a tag and a digest (`<registry>/<repo>:<tag>@<digest>`) is kept only when the tag
+ * points at that digest in the registry now: the gate carries the tag to the release (promotion writes
+ * `release/<repo>:<tag>`), so a caller could otherwise name a tag the image never had, or roll a release tag
+ * back to an older passing digest. A tag that does not exist or points elsewhere is a 400 on `image`.
+ */
+async function tagMatchingDigest(registry: RegistryClientFactory, target: { registry: string; repository: string; tag: string; digest: string }): Promise<string> {
+  let current: string;
+  try {
+    current = await registry(target.registry).resolveTag(target.repository, target.tag);
+  } catch (err) {
+    if (isGuardError(err, ErrorCodes.NOT_FOUND)) {
+      throw invalidInput('image', `a tag that exists in ${target.registry}/${target.repository} and points at ${target.digest} (tag ${target.tag} does not exist; nothing was started: rescan by digest alone)`);
+    }
+    throw err;
+  }
+  if (current !== target.digest) {
+    throw invalidInput(
+      'image',
+      `a tag that points at the given digest (${target.registry}/${target.repository}:${target.tag} points at ${current}, not ${target.digest}; nothing was started: rescan by digest alone, or by tag alone)`,
+    );
+  }
+  return current;
+}
+
+/**
  * The images (digests) a target stands for; tags are resolved through the (allowlisted) registry. A repository's
  * tags come through the shared listing guard (src/core/listing.ts): a listing that loops, stalls, passes its
  * bounds or its time (the caller may have left) is an error, and nothing is started from part of it. The same
@@ -91,7 +119,10 @@ function checkAllowed(policy: Policy, registry: string, field: string): void {
  */
 async function resolveTarget(target: RescanTarget, deps: RescanDeps): Promise<Array<{ image: ImageId; tag?: string }>> {
   if (target.kind === 'image') {
-    const digest = target.digest ?? (await deps.registry(target.registry).resolveTag(target.repository, target.tag as string));
+    const digest =
+      target.digest !== undefined && target.tag !== undefined
+        ? await tagMatchingDigest(deps.registry, target as Required<typeof target>)
+        : (target.digest ?? (await deps.registry(target.registry).resolveTag(target.repository, target.tag as string)));
     return [{ image: { registry: target.registry, repository: target.repository, digest }, ...(target.tag ? { tag: target.tag } : {}) }];
   }
   const client = deps.registry(target.registry);
@@ -120,6 +151,16 @@ async function resolveTarget(target: RescanTarget, deps: RescanDeps): Promise<Ar
   return [...byDigest.values()];
 }
 
+/** A registry's 404 while resolving what the body named is about that field (`image` or `repository`). */
+async function namingField<T>(field: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (isGuardError(err, ErrorCodes.NOT_FOUND) && err.field === undefined) throw new GuardError(ErrorCodes.NOT_FOUND, `${field}: ${err.message}; nothing was started`, { field, cause: err });
+    throw err;
+  }
+}
+
 /** Origin of the request URL (for the links in answers). */
 function originOf(request: HttpRequest): string {
   try {
@@ -140,7 +181,7 @@ export async function handleRescan(request: HttpRequest, deps: RescanDeps, conte
     const principal = requireRole(request, deps.auth, [AppRoles.rescan]);
     const target = parseRescanBody(await readJsonBody(request));
     checkAllowed(deps.policy, target.registry, target.kind);
-    const images = await resolveTarget(target, deps);
+    const images = await namingField(target.kind, () => resolveTarget(target, deps));
     const origin = originOf(request);
     const nonce = (deps.nonce ?? randomUUID)();
     const rescans = [];

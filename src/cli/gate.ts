@@ -4,10 +4,10 @@
  * Runs the same orchestration, decision and apply code as the Functions app, in-process.
  * Exit 0 released, 3 blocked, 2 usage or configuration error, 1 runtime error.
  */
-import { readFileSync } from 'node:fs';
+import { readBoundedTextSync } from '../adapters/boundedFile';
 import { DefaultAzureCredential } from '@azure/identity';
 import { parseImageReference, formatImage } from '../core/reference';
-import { loadPolicy, isRegistryAllowed } from '../core/policy';
+import { MAX_POLICY_BYTES, loadPolicy, isRegistryAllowed } from '../core/policy';
 import { parseDuration } from '../core/duration';
 import { isGuardError } from '../core/errors';
 import { isAcrHost } from '../core/acrHost';
@@ -17,7 +17,7 @@ import { FileAuditStore, MemoryAuditStore } from '../adapters/auditStore';
 import { composeGateServices } from '../app/compose';
 import { loadSignatureTrust } from '../adapters/trustStoreFiles';
 import { runGateLocally } from '../local/gateRunner';
-import type { GateOutcome } from '../orchestrations/imageGate';
+import type { GateOutcome, GateProgress } from '../orchestrations/imageGate';
 import { ExitCodes, UsageError, outputFormat, parseCommandArgs } from './args';
 import { isLoopbackHost } from '../core/loopback';
 import { renderVerdictTable, verdictJson } from './render';
@@ -74,7 +74,20 @@ export async function gateCommand(argv: string[], io: { out: (s: string) => void
   // Act on digests, never tags: a tag is resolved once, here, and the gate works on the digest.
   const digest = ref.digest ?? (await services.registry(ref.registry).resolveTag(ref.repository, ref.tag as string));
   const image: ImageId = { registry: ref.registry, repository: ref.repository, digest };
-  const outcome: GateOutcome = await runGateLocally({ image, tag: ref.tag, trigger: 'cli', dryRun: values['dry-run'] === true, services, timers: 'real' });
+  const deadlineFrom = typeof values['scan-deadline'] === 'string' ? `--scan-deadline ${values['scan-deadline']}` : `the policy's scanDeadline (${values.policy})`;
+  const outcome: GateOutcome = await runGateLocally({
+    image,
+    tag: ref.tag,
+    trigger: 'cli',
+    dryRun: values['dry-run'] === true,
+    services,
+    timers: 'real',
+    // Waiting for scans can take the whole scan deadline (30 minutes by default): say so on every poll, as
+    // plain lines on stderr (readable on a terminal and in CI logs alike; stdout stays the verdict).
+    onProgress: (p) => {
+      if (p.step === 'waiting-for-scan') io.err(waitingLine(image, p, deadlineFrom));
+    },
+  });
 
   if (outcome.status !== 'decided' || !outcome.verdict) {
     const reason = outcome.reason ?? 'the gate produced no verdict';
@@ -88,12 +101,19 @@ export async function gateCommand(argv: string[], io: { out: (s: string) => void
   return outcome.verdict.decision === 'release' ? ExitCodes.OK : ExitCodes.BLOCKED;
 }
 
+/** Reads `--policy` through the bounded reader: at most {@link MAX_POLICY_BYTES} are read, before parsing. */
 function readPolicyFile(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new UsageError(`--policy: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
+  return readBoundedTextSync(path, { maxBytes: MAX_POLICY_BYTES, field: '--policy', what: 'policy file' });
+}
+
+/** One stderr line per poll while the gate waits for scan results: what, until when, and how to shorten it. */
+export function waitingLine(image: ImageId, p: Extract<GateProgress, { step: 'waiting-for-scan' }>, deadlineFrom: string): string {
+  const pending = p.waitingFor.map((w) => `${w.source} for ${w.digest}${w.platform ? ` (${w.platform})` : ''}`).join(', ');
+  return (
+    `acr-guard gate: waiting for scan results of ${formatImage(image)}: pending ${pending}; next check ${p.until}; ` +
+    `deadline ${p.deadline} (${deadlineFrom}), after which pending sources block the image. ` +
+    'Shorten the wait with --scan-deadline <duration> (e.g. --scan-deadline 0s to decide now).'
+  );
 }
 
 /** A copy of the policy with every gate rule's scan deadline replaced (the CLI's `--scan-deadline`). */
@@ -106,5 +126,5 @@ function withScanDeadline(policy: Policy, deadlineMs: number): Policy {
 
 /** True for errors that are the caller's to fix (exit 2). */
 export function isUsageError(err: unknown): boolean {
-  return err instanceof UsageError || isGuardError(err, 'INVALID_INPUT', 'INVALID_POLICY', 'INVALID_CONFIG', 'REGISTRY_NOT_ALLOWED');
+  return err instanceof UsageError || isGuardError(err, 'INVALID_INPUT', 'INVALID_POLICY', 'INVALID_CONFIG', 'REGISTRY_NOT_ALLOWED', 'FILE_TOO_LARGE');
 }

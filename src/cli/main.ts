@@ -85,7 +85,9 @@ export async function main(argv: string[], io = defaultIo): Promise<number> {
     }
   } catch (err) {
     if (isUsageError(err)) {
-      io.err(`acr-guard ${command}: ${(err as Error).message}`);
+      // An oversized operator file is named by its code too, so scripts can tell it from a typo.
+      const tag = isGuardError(err, 'FILE_TOO_LARGE') ? ` [${err.code}]` : '';
+      io.err(`acr-guard ${command}:${tag} ${(err as Error).message}`);
       return ExitCodes.USAGE;
     }
     const code = isGuardError(err) ? ` [${err.code}]` : '';

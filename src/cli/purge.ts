@@ -6,9 +6,10 @@
  * why, and, unless `--dry-run`, deletes exactly what it printed. Exit 0 when the plan was carried out (or
  * printed), 1 when some deletes failed or a repository could not be purged, 2 for usage or configuration errors.
  */
-import { readFileSync } from 'node:fs';
 import { DefaultAzureCredential } from '@azure/identity';
-import { loadPolicy, findRetentionRule, isRegistryAllowed } from '../core/policy';
+import { MAX_POLICY_BYTES, loadPolicy, findRetentionRule, isRegistryAllowed } from '../core/policy';
+import { readBoundedTextSync } from '../adapters/boundedFile';
+import { isGuardError } from '../core/errors';
 import { validateRegistryHost, validateRepository } from '../core/reference';
 import { isAcrHost } from '../core/acrHost';
 import type { Policy, RetentionRule } from '../core/policyTypes';
@@ -43,20 +44,20 @@ export interface PurgeIo {
   now?: () => number;
 }
 
-function readText(path: string, option: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new UsageError(`${option}: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
+/** Most bytes of a `--deployed` file (a JSON list of image references). */
+export const MAX_DEPLOYED_FILE_BYTES = 4 * 1024 * 1024;
+
+/** Reads an operator file through the bounded reader: at most `maxBytes` are read, before anything parses them. */
+function readText(path: string, option: string, maxBytes: number, what: string): string {
+  return readBoundedTextSync(path, { maxBytes, field: option, what });
 }
 
 function readDeployed(path: string): DeployedImage[] {
   let value: unknown;
   try {
-    value = JSON.parse(readText(path, '--deployed'));
+    value = JSON.parse(readText(path, '--deployed', MAX_DEPLOYED_FILE_BYTES, 'deployed-images file'));
   } catch (err) {
-    if (err instanceof UsageError) throw err;
+    if (err instanceof UsageError || isGuardError(err)) throw err;
     throw new UsageError(`--deployed: ${path} is not JSON`);
   }
   if (!Array.isArray(value)) throw new UsageError(`--deployed: expected a JSON list of {"image", "source"} in ${path}`);
@@ -96,7 +97,7 @@ export async function purgeCommand(argv: string[], io: PurgeIo): Promise<number>
   if (typeof values.policy !== 'string') throw new UsageError(`--policy <file> is required\n${PURGE_USAGE}`);
   const format = outputFormat(values.output);
   const host = validateRegistryHost(values.registry, '--registry');
-  const policy: Policy = loadPolicy(readText(values.policy, '--policy'), values.policy);
+  const policy: Policy = loadPolicy(readText(values.policy, '--policy', MAX_POLICY_BYTES, 'policy file'), values.policy);
   if (!isRegistryAllowed(policy, host)) throw new UsageError(`registry ${host} is not in the policy's registries allowlist (${values.policy}); no request was made`);
   const plainHttp = values['plain-http'] === true;
   if (plainHttp && !isLoopbackHost(host)) throw new UsageError(`--plain-http is allowed only for loopback registries (127.0.0.0/8, localhost, [::1]), not ${host}`);

@@ -53,6 +53,8 @@ export const ErrorCodes = {
   LISTING_TIMEOUT: 'LISTING_TIMEOUT',
   /** A paged listing's continuation could not be read or leaves the listing (another host, path or query). */
   LISTING_INVALID: 'LISTING_INVALID',
+  /** An operator's file (policy, trust policy, trust store, alert rules, `--deployed`) is over its limit; nothing was parsed. */
+  FILE_TOO_LARGE: 'FILE_TOO_LARGE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

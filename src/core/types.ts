@@ -149,6 +149,11 @@ export interface ApplyResult {
   detail: string;
   ok: boolean;
   code?: string;
+  /**
+   * promote with a tag: whether the release tag was written. It is written only when the source repository's
+   * tag still pointed at the gated digest when the verdict was applied; `reason` says why it was not.
+   */
+  releaseTag?: { tag: string; written: boolean; reason?: string };
 }
 
 /** Manifest media types acr-guard understands. */

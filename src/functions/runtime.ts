@@ -3,10 +3,10 @@
  * services wired with managed identity. `functions/index.ts` builds it once, on first use, so a bad setting
  * fails the invocation with a message naming the setting instead of crashing the worker at import.
  */
-import { readFileSync } from 'node:fs';
+import { readBoundedTextSync } from '../adapters/boundedFile';
 import { DefaultAzureCredential, ManagedIdentityCredential, type TokenCredential } from '@azure/identity';
 import { loadConfig, readPolicyText, type AppConfig } from '../app/config';
-import { loadPolicy } from '../core/policy';
+import { MAX_POLICY_BYTES, loadPolicy } from '../core/policy';
 import type { Policy } from '../core/policyTypes';
 import { auditStoreFor, composeGateServices, inUseLookupFor } from '../app/compose';
 import { loadSignatureTrust } from '../adapters/trustStoreFiles';
@@ -40,7 +40,7 @@ function trustLoader(config: AppConfig, credential: TokenCredential): (() => Pro
 /** Builds the runtime from the app settings in `env`. */
 export function buildRuntime(env: Record<string, string | undefined>): Runtime {
   const config = loadConfig(env);
-  const policyText = readPolicyText(config, (path) => readFileSync(path, 'utf8'));
+  const policyText = readPolicyText(config, (path) => readBoundedTextSync(path, { maxBytes: MAX_POLICY_BYTES, field: 'ACR_GUARD_POLICY_FILE', what: 'policy file' }));
   const policy = loadPolicy(policyText, config.policy.kind === 'inline' ? 'ACR_GUARD_POLICY' : config.policy.path);
   const credential = credentialFor(config);
   const services = composeGateServices({

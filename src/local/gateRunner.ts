@@ -15,13 +15,13 @@
 import type { GateStatusStarter, InstanceState, InstanceStatus } from '../app/gateStarter';
 import { gateInstanceId } from '../core/reference';
 import type { ImageId } from '../core/types';
-import { imageGateOrchestrator, type GateInput, type GateOutcome } from '../orchestrations/imageGate';
+import { imageGateOrchestrator, type GateInput, type GateOutcome, type GateProgress } from '../orchestrations/imageGate';
 import { gateActivities } from '../orchestrations/activities';
 import { purgeActivities } from '../orchestrations/purgeActivities';
 import { registryPurgeOrchestrator, repositoryPurgeOrchestrator, type RegistryPurgeInput, type RegistryPurgeOutput } from '../orchestrations/purge';
 import { ORCH_IMAGE_GATE, ORCH_REGISTRY_PURGE, ORCH_REPOSITORY_PURGE } from '../orchestrations/names';
 import type { ActivityContext, GateServices } from '../orchestrations/services';
-import { EventType, MemoryHistoryStore, runOrchestration, type HistoryEvent, type HistoryStore, type OrchestrationResult } from './durableDriver';
+import { EventType, MemoryHistoryStore, runOrchestration, type DriverEvent, type HistoryEvent, type HistoryStore, type OrchestrationResult } from './durableDriver';
 
 /** The orchestrators the local runner hosts, by their registered names. */
 const ORCHESTRATORS = {
@@ -108,10 +108,11 @@ export class LocalGateRunner implements GateStatusStarter {
    * Runs one orchestration to completion, untracked (its history is kept only in `history` when given);
    * throws when the orchestration failed.
    */
-  async run(options: { name: LocalOrchestration; instanceId: string; input: unknown; startTime?: Date; history?: HistoryStore }): Promise<{ output: unknown; result: OrchestrationResult }> {
+  async run(options: { name: LocalOrchestration; instanceId: string; input: unknown; startTime?: Date; history?: HistoryStore; onEvent?: (event: DriverEvent) => void }): Promise<{ output: unknown; result: OrchestrationResult }> {
     const result = await runOrchestration({
       ...this.driverOptions(options.name, options.instanceId, options.input, options.startTime ?? (this.options.now ?? (() => new Date()))()),
       history: options.history,
+      ...(options.onEvent ? { onEvent: options.onEvent } : {}),
     });
     if (result.status !== 'Completed') throw new Error(`${options.name} ${options.instanceId} failed: ${result.error ?? 'unknown error'}`);
     return { output: result.output, result };
@@ -230,13 +231,22 @@ export interface LocalGateOptions {
   /** Instance id; defaults to the digest-derived gate id. */
   instanceId?: string;
   log?: (line: string) => void;
+  /** Called with each new progress (custom status) of the gate, e.g. every poll while it waits for scans. */
+  onProgress?: (progress: GateProgress) => void;
 }
 
 /** Gates one image to completion with a runner of its own; throws when the orchestration itself failed. */
 export async function runGateLocally(options: LocalGateOptions): Promise<GateOutcome> {
   const runner = new LocalGateRunner({ services: options.services, timers: options.timers ?? 'real', log: options.log });
   const input: GateInput = { image: options.image, tag: options.tag, trigger: options.trigger, dryRun: options.dryRun };
-  const { output } = await runner.run({ name: ORCH_IMAGE_GATE, instanceId: options.instanceId ?? gateInstanceId(options.image), input, startTime: options.startTime });
+  const onProgress = options.onProgress;
+  const { output } = await runner.run({
+    name: ORCH_IMAGE_GATE,
+    instanceId: options.instanceId ?? gateInstanceId(options.image),
+    input,
+    startTime: options.startTime,
+    ...(onProgress ? { onEvent: (e: DriverEvent) => void (e.kind === 'customStatus' && e.customStatus !== undefined && onProgress(e.customStatus as GateProgress)) } : {}),
+  });
   return output as GateOutcome;
 }
 

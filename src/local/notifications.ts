@@ -2,7 +2,9 @@
  * The receiver of the open-source registry's push notifications (Debian `docker-registry`, the envelope
  * `application/vnd.docker.distribution.events.v1+json` with `{ events: [...] }`) for the local service. Each
  * push of a manifest goes the way of an Event Grid `ImagePushed` event (`startGateForPush`: allowlist, then
- * one gate per digest); pulls, mounts, blob pushes, referrer index tags and acr-guard's own writes do not.
+ * one gate per digest); pulls, mounts, blob pushes, referrer index tags and acr-guard's own promotion writes
+ * do not. acr-guard's own writes are recognised by what it wrote (the {@link PromotionRecord} the apply step
+ * fills before each write: destination repository and digest), never by the `User-Agent` the client claims.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { HttpResponseInit } from '@azure/functions';
@@ -10,7 +12,7 @@ import { parseRegistryNotification, type PushEventParse } from '../core/events';
 import { isGuardError } from '../core/errors';
 import type { Policy } from '../core/policyTypes';
 import { isReferrerTag } from '../core/reference';
-import { ACR_GUARD_USER_AGENT } from '../app/compose';
+import type { PromotionRecord } from '../core/promotions';
 import { startGateForPush } from '../app/onImagePushed';
 import type { GateStarter } from '../app/gateStarter';
 import { errorResponse, jsonResponse } from '../app/http';
@@ -44,6 +46,10 @@ export interface NotificationDeps {
   policy: Policy;
   starter: GateStarter;
   log: (line: string) => void;
+  /** acr-guard's own promotion writes (the same record the gate's apply step fills). */
+  promotions?: Pick<PromotionRecord, 'wrote'>;
+  /** Epoch ms now (default `Date.now`). */
+  now?: () => number;
 }
 
 /** Parses an envelope and starts the gates its pushes call for: 200 `{ received, started }`, or 400 naming the field. */
@@ -56,17 +62,16 @@ export async function receiveNotification(body: Buffer, deps: NotificationDeps):
   } catch (err) {
     return errorResponse(400, 'INVALID_INPUT', isGuardError(err) ? err.message : 'body: expected a registry notification envelope { "events": [...] }', isGuardError(err) ? err.field : 'body');
   }
-  const rawEvents = (raw as { events: Array<{ request?: { useragent?: unknown } }> }).events;
   const log = { log: deps.log, warn: (line: string) => deps.log(`[warning] ${line}`) };
   let started = 0;
-  for (const [i, event] of parsed.entries()) {
+  for (const event of parsed) {
     // Pulls, mounts and blob pushes are most of the traffic: dropped without a log line.
     if (event.kind !== 'push') continue;
     // On registries without the referrers API, an image's referrers are listed by a `sha256-<hex>` tag: not an image.
     if (event.tag !== undefined && isReferrerTag(event.tag)) continue;
-    // acr-guard's own writes (promotion into the release repository) copy a digest it has just gated.
-    const agent = rawEvents[i]?.request?.useragent;
-    if (typeof agent === 'string' && agent.startsWith(`${ACR_GUARD_USER_AGENT}/`)) continue;
+    // acr-guard's own writes (promotion into the release repository) copy a digest it has just gated: known by
+    // the destination repository and digest it recorded before writing. The User-Agent is the client's claim.
+    if (deps.promotions?.wrote(event.image, (deps.now ?? Date.now)())) continue;
     const handled = await startGateForPush(event, { policy: deps.policy, starter: deps.starter }, log, 'registry notification');
     if (handled.outcome === 'start' && handled.started) started++;
   }

@@ -29,6 +29,7 @@ import type { Verdict } from '../core/types';
 import { FileAuditStore } from '../adapters/auditStore';
 import type { AuditStore } from '../adapters/ports';
 import { composeGateServices } from '../app/compose';
+import { PromotionRecord } from '../core/promotions';
 import type { SignatureTrust } from '../adapters/signatureVerifier';
 import { handleRescan, handleRescanStatus, verdictPath } from '../app/rescan';
 import { handleVerdict } from '../app/verdicts';
@@ -212,7 +213,15 @@ export async function startService(options: ServeOptions): Promise<LocalService>
   // without it, rules that protect images in use skip their repositories (fail closed).
   const inUseSettings = inUseConfig(env);
   const inUse = inUseSettings ? inUseLookupFor({ inUse: inUseSettings }, getCredential(), { ca: options.ca }) : undefined;
-  const services = composeGateServices({ policy: () => policy, audit, plainHttpHosts: options.plainHttpHosts, signatureTrust: options.signatureTrust, ...(inUse ? { inUse } : {}) });
+  const promotions = new PromotionRecord();
+  const services = composeGateServices({
+    policy: () => policy,
+    audit,
+    plainHttpHosts: options.plainHttpHosts,
+    signatureTrust: options.signatureTrust,
+    promotions: { record: (image) => promotions.record(image, Date.now()) },
+    ...(inUse ? { inUse } : {}),
+  });
   const runner = new LocalGateRunner({ services, history: new FileHistoryStore(join(options.stateDir, 'history')), timers: options.timers ?? 'real', log });
   const auth = options.auth ?? 'off';
   const rescanDeps = { policy, starter: runner, registry: services.registry, auth };
@@ -239,6 +248,13 @@ export async function startService(options: ServeOptions): Promise<LocalService>
     purging = { dryRun, done };
     return done;
   };
+  /** `GET /api/images`: verdicts of every gated image, so the same role as the verdicts endpoint (Easy Auth on). */
+  const handleImages = (request: HttpRequest): Promise<HttpResponseInit> =>
+    answer(async () => {
+      requireRole(request, auth, [AppRoles.read, AppRoles.rescan]);
+      const gatesRunning = runner.list().filter((i) => i.runtimeStatus === 'Running').length;
+      return jsonResponse(200, { images: await listImages(runner, audit), purge: await latestPurgeSummaryOf(policy, audit), gatesRunning });
+    }, (line) => log(`images: ${line}`));
   /** `POST /api/purge` with `{ "dryRun": true|false }`: runs retention now and answers with the summaries. */
   const handlePurge = (request: HttpRequest): Promise<HttpResponseInit> =>
     answer(async () => {
@@ -312,7 +328,7 @@ export async function startService(options: ServeOptions): Promise<LocalService>
       return send(res, await handlePurge(toRequest(req, {}, body)));
     }
     if (method === 'GET' && path === '/api/images') {
-      return send(res, jsonResponse(200, { images: await listImages(runner, audit), purge: await latestPurgeSummaryOf(policy, audit), gatesRunning: runner.list().filter((i) => i.runtimeStatus === 'Running').length }));
+      return send(res, await handleImages(toRequest(req, {})));
     }
     if (path === '/api/registry/notifications') {
       if (method !== 'POST') return send(res, errorResponse(405, 'METHOD_NOT_ALLOWED', 'POST /api/registry/notifications'));
@@ -320,7 +336,7 @@ export async function startService(options: ServeOptions): Promise<LocalService>
       if (refused) return send(res, refused);
       const body = await readBody(req, MAX_NOTIFICATION_BYTES);
       if (!body) return send(res, errorResponse(413, 'PAYLOAD_TOO_LARGE', `body: expected at most ${MAX_NOTIFICATION_BYTES} bytes`, 'body'));
-      return send(res, await receiveNotification(body, { policy, starter: runner, log }));
+      return send(res, await receiveNotification(body, { policy, starter: runner, log, promotions }));
     }
     return send(res, errorResponse(404, 'NOT_FOUND', `no route ${method} ${path}`));
   }

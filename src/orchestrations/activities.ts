@@ -294,19 +294,44 @@ function planApply(input: ApplyVerdictInput): ApplyPlan {
   }
 }
 
+/** Notes a manifest write into the release repository before it is made (see {@link GateServices.promotions}). */
+function notePromotion(services: GateServices, client: RegistryClient, repository: string, digest: string): void {
+  services.promotions?.record({ registry: client.host, repository, digest });
+}
+
 /** Copies one manifest (and, for an index, its child manifests) with all blobs into `target`, by digest. */
-async function copyByDigest(client: RegistryClient, from: string, target: string, digest: string): Promise<void> {
+async function copyByDigest(services: GateServices, client: RegistryClient, from: string, target: string, digest: string): Promise<void> {
   const manifest = await client.getManifest(from, digest);
-  for (const child of manifest.children) await copyByDigest(client, from, target, child.digest);
+  for (const child of manifest.children) await copyByDigest(services, client, from, target, child.digest);
   for (const blob of manifest.blobs) await client.mountBlob(target, blob.digest, from);
+  notePromotion(services, client, target, digest);
   const put = await client.putManifest(target, digest, manifest.bytes, manifest.mediaType);
   if (put !== digest) throw new GuardError(ErrorCodes.DIGEST_MISMATCH, `${target}: the registry stored ${put} for manifest ${digest}; the copy is not faithful`);
+}
+
+/**
+ * Whether `repository:tag` points at `digest` in the registry now. The tag a gate carries comes from an event,
+ * a notification or a rescan request: it was true (at best) when it was sent, and the tag may have moved
+ * since. Writing it into the release repository unchecked would give a release tag to a digest the source
+ * never (or no longer) had under that tag, e.g. roll `release/app:1.2` back to an older passing digest.
+ */
+async function tagStillPoints(client: RegistryClient, repository: string, tag: string, digest: string): Promise<{ ok: true } | { ok: false; reason: string }> {
+  let current: string;
+  try {
+    current = await client.resolveTag(repository, tag);
+  } catch (err) {
+    if (isGuardError(err, ErrorCodes.NOT_FOUND)) return { ok: false, reason: `${repository}:${tag} no longer exists` };
+    throw err;
+  }
+  return current === digest ? { ok: true } : { ok: false, reason: `${repository}:${tag} now points at ${current}, not at the gated digest` };
 }
 
 /**
  * Applies a verdict on the registry. Idempotent: setting attributes and copying by digest can be repeated.
  * quarantine: `Passed` on release, `Quarantined` (with the reasons) on block. promote: copy into the release
  * repository on release; nothing on block. none: nothing. Dry run: nothing, and says what it would have done.
+ * promote writes the release tag only when the source repository's tag still points at the gated digest at
+ * this moment (otherwise by digest only, and `releaseTag` says why the tag was skipped).
  */
 export async function applyVerdict(services: GateServices, input: ApplyVerdictInput, context: ActivityContext = SILENT_ACTIVITY_CONTEXT): Promise<ApplyResult> {
   let plan: ApplyPlan;
@@ -322,10 +347,17 @@ export async function applyVerdict(services: GateServices, input: ApplyVerdictIn
     const client = services.registry(image.registry);
     if (plan.kind === 'attributes') await client.setManifestAttributes(image.repository, image.digest, plan.attributes);
     if (plan.kind === 'promote') {
-      await copyByDigest(client, image.repository, plan.target, image.digest);
+      await copyByDigest(services, client, image.repository, plan.target, image.digest);
       if (plan.tag) {
+        const check = await tagStillPoints(client, image.repository, plan.tag, image.digest);
+        if (!check.ok) {
+          const detail = `promoted to ${plan.target}@${image.digest} by digest only; tag ${plan.tag} not written: ${check.reason}`;
+          return { mode: input.mode, ok: true, detail, releaseTag: { tag: plan.tag, written: false, reason: check.reason } } satisfies ApplyResult;
+        }
         const manifest = await client.getManifest(image.repository, image.digest);
+        notePromotion(services, client, plan.target, image.digest);
         await client.putManifest(plan.target, plan.tag, manifest.bytes, manifest.mediaType);
+        return { mode: input.mode, ok: true, detail: plan.detail, releaseTag: { tag: plan.tag, written: true } } satisfies ApplyResult;
       }
     }
     return { mode: input.mode, ok: true, detail: plan.detail } satisfies ApplyResult;

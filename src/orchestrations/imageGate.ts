@@ -70,7 +70,16 @@ function retryOptions(): df.RetryOptions {
 export type GateProgress =
   | { step: 'loading-policy' | 'resolving-manifest' | 'verifying-signatures' | 'deciding' | 'applying' | 'recording' | 'retention' | 'done' }
   | { step: 'collecting-findings'; pending: string[] }
-  | { step: 'waiting-for-scan'; pending: string[]; until: string };
+  | {
+      step: 'waiting-for-scan';
+      pending: string[];
+      /** The next poll (ISO 8601). */
+      until: string;
+      /** When the gate stops waiting and decides with what it has (ISO 8601): pending sources then block. */
+      deadline: string;
+      /** What is pending, in full: which source, for which (platform) digest. */
+      waitingFor: Array<{ source: string; digest: string; platform?: string }>;
+    };
 
 /** A step's outcome: its value, or why it failed (after retries, or as a permanent failure). */
 type StepResult<T> = { ok: true; value: T } | { ok: false; code: string; detail: string };
@@ -219,7 +228,13 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
       break;
     }
     const until = new Date(Math.min(now + gate.pollIntervalMs, deadline));
-    progress({ step: 'waiting-for-scan', pending: wanted.map((w) => label(w.digest, w.source, w.platform)), until: until.toISOString() });
+    progress({
+      step: 'waiting-for-scan',
+      pending: wanted.map((w) => label(w.digest, w.source, w.platform)),
+      until: until.toISOString(),
+      deadline: new Date(deadline).toISOString(),
+      waitingFor: wanted.map((w) => ({ source: w.source, digest: w.digest, ...(w.platform ? { platform: w.platform } : {}) })),
+    });
     yield context.df.createTimer(until);
   }
 

@@ -31,6 +31,11 @@ export interface GateServices {
    * retention rule that protects images in use does not run (fail closed).
    */
   inUse?: InUseLookup;
+  /**
+   * Where the apply step notes each manifest it writes into a release repository, before writing it (the local
+   * service's notification receiver recognises acr-guard's own pushes by this record). Absent: not recorded.
+   */
+  promotions?: { record(image: ImageId): void };
 }
 
 /**

@@ -110,6 +110,44 @@ gate:
     expect(err).toMatch(message as RegExp);
   });
 
+  it('while waiting for scan results, prints on stderr on every poll what is pending, the deadline and how to shorten it', async () => {
+    const now = new Date().toISOString();
+    const image = await pushImage(client, 'app/unscanned', { tag: 'v1', layers: [Buffer.from(`unscanned:${now}`)], created: now });
+    const waitFile = join(dir, 'wait-policy.yaml');
+    writeFileSync(
+      waitFile,
+      `version: 1
+registries: [{ host: "${registry.host}" }]
+gate:
+  - scope: "app/**"
+    vulnerabilities: { block: [critical], maxReportAge: 7d, sources: [reports], scanDeadline: 30m, pollInterval: 1s }
+    signatures: { required: false }
+`,
+    );
+    const started = Date.now();
+    const { code, out, err } = await run(['gate', `${registry.host}/app/unscanned:v1`, '--policy', waitFile, '--plain-http', '--output', 'json', '--scan-deadline', '3s']);
+    const elapsed = Date.now() - started;
+    expect(code).toBe(3);
+    expect(JSON.parse(out).decision).toBe('block');
+    const lines = err.split('\n').filter((l) => l.includes('waiting for scan results'));
+    // pollInterval 1s within a 3s deadline: a line for each poll, each complete on its own (CI logs have no cursor).
+    expect(lines.length).toBeGreaterThanOrEqual(2);
+    for (const line of lines) {
+      expect(line).toContain(`pending reports for ${image.digest}`);
+      expect(line).toMatch(/deadline \d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z \(--scan-deadline 3s\)/);
+      expect(line).toContain('--scan-deadline <duration>');
+    }
+    const deadline = Date.parse(/deadline (\S+)/.exec(lines[0])?.[1] ?? '');
+    expect(deadline - started).toBeLessThanOrEqual(3_000 + 1_000);
+    expect(elapsed).toBeLessThan(15_000);
+  }, 30_000);
+
+  it('exits 2 for a malformed --scan-deadline, naming the option', async () => {
+    const { code, err } = await run(['gate', `${registry.host}/app/unscanned:v1`, '--policy', policyFile, '--plain-http', '--scan-deadline', 'soon']);
+    expect(code).toBe(2);
+    expect(err).toContain('--scan-deadline: expected');
+  });
+
   it('exits 2 on an invalid policy, naming the path of the bad field', async () => {
     const bad = join(dir, 'bad.yaml');
     writeFileSync(bad, `version: 1\nregistries: ["${registry.host}"]\ngate:\n  - scope: "app/**"\n    vulnerabilities: { block: [critcal] }\n`);

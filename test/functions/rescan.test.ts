@@ -136,6 +136,40 @@ describe('HTTP rescan and verdicts', () => {
     expect(await audit.latestVerdict(b)).toBeDefined();
   });
 
+  describe('a reference with a tag and a digest: the tag must point at the digest in the registry now', () => {
+    it('refuses a tag that points at another digest with 400 on image, checked before anything starts', async () => {
+      const older = await pushWithReport('team/pin', 'v1', false);
+      const newer = await pushWithReport('team/pin', 'v1-b', false);
+      const manifest = await client.getManifest('team/pin', newer.digest);
+      await client.putManifest('team/pin', 'v1', manifest.bytes, manifest.mediaType);
+      const { deps, runner } = setup();
+      const res = await handleRescan(post({ image: `${registry.host}/team/pin:v1@${older.digest}` }), deps, context());
+      expect(res.status).toBe(400);
+      expect(body(res).error).toMatchObject({ code: 'INVALID_INPUT', field: 'image' });
+      expect(body(res).error.message).toContain(`points at ${newer.digest}`);
+      expect(runner.list()).toEqual([]);
+    });
+
+    it('refuses a tag the repository never had with 400 on image', async () => {
+      const image = await pushWithReport('team/pin2', 'v1', false);
+      const { deps, runner } = setup();
+      const res = await handleRescan(post({ image: `${registry.host}/team/pin2:release-9@${image.digest}` }), deps, context());
+      expect(res.status).toBe(400);
+      expect(body(res).error).toMatchObject({ code: 'INVALID_INPUT', field: 'image' });
+      expect(body(res).error.message).toContain('does not exist');
+      expect(runner.list()).toEqual([]);
+    });
+
+    it('accepts the tag when it points at the digest, and gates that digest with the tag', async () => {
+      const image = await pushWithReport('team/pin3', 'v1', false);
+      const { deps, runner } = setup();
+      const res = await handleRescan(post({ image: `${registry.host}/team/pin3:v1@${image.digest}` }), deps, context());
+      expect(res.status).toBe(202);
+      expect(body(res).rescans[0]).toMatchObject({ image: `${registry.host}/team/pin3@${image.digest}`, tag: 'v1', started: true });
+      await runner.settled();
+    });
+  });
+
   it('answers 404 for a tag that does not exist, and starts nothing', async () => {
     const { runner, deps } = setup();
     const res = await handleRescan(post({ image: `${registry.host}/team/api:nope` }), deps, context());

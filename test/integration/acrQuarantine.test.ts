@@ -116,7 +116,9 @@ async function startAcr(backend: RunningRegistry): Promise<AcrContractServer> {
     if (url.pathname.startsWith('/v2/')) {
       const repo = v2?.[1] ?? '';
       if (!v2 || !granted(req, repo, req.method === 'GET' || req.method === 'HEAD' ? 'pull' : 'push')) return challenge(res, `repository:${repo}:pull`);
-      const upstream = await fetch(`${backend.url}${url.pathname}${url.search}`, { method: req.method, headers: { accept: req.headers.accept ?? '*/*' }, body: raw.length ? raw : undefined });
+      // Content-Type too: a manifest PUT (promotion) is typed by it.
+      const forwarded: Record<string, string> = { accept: req.headers.accept ?? '*/*', ...(req.headers['content-type'] ? { 'content-type': req.headers['content-type'] } : {}) };
+      const upstream = await fetch(`${backend.url}${url.pathname}${url.search}`, { method: req.method, headers: forwarded, body: raw.length ? raw : undefined });
       const headers: Record<string, string> = {};
       upstream.headers.forEach((v, k) => {
         if (!['content-encoding', 'transfer-encoding', 'connection'].includes(k)) headers[k] = v;
@@ -143,10 +145,10 @@ describe('ACR quarantine through the Entra ID exchange', () => {
     await backend?.stop();
   });
 
-  async function pushQuarantined(repository: string, critical: boolean): Promise<ImageId> {
+  async function pushQuarantined(repository: string, critical: boolean, tag = 'v1'): Promise<ImageId> {
     const client = createRegistryClient({ host: backend.host, plainHttp: true });
     const now = new Date().toISOString();
-    const image = await pushImage(client, repository, { tag: 'v1', layers: [Buffer.from(`${repository} ${critical}`)], created: now });
+    const image = await pushImage(client, repository, { tag, layers: [Buffer.from(`${repository} ${critical} ${tag}`)], created: now });
     const report = sampleSarif({ imageName: `${acr.host}/${repository}@${image.digest}`, digest: image.digest, scannedAt: now, vulnerabilities: critical ? [{ id: 'CVE-2024-6119', severity: 'critical', package: 'openssl', installedVersion: '3.0.13', fixedVersion: '3.0.14' }] : [] });
     await pushArtifact(client, repository, { subject: image, artifactType: MediaTypes.sarif, blob: report, blobMediaType: MediaTypes.sarif });
     // What ACR does on push with quarantine enabled.
@@ -201,5 +203,33 @@ gate:
     await runGateLocally({ image, trigger: 'push', services: s, timers: 'virtual' });
     await runGateLocally({ image, trigger: 'rescan', services: s, timers: 'virtual', instanceId: 'rescan-test' });
     expect(acr.attributes.get(`contoso/web@${image.digest}`)?.quarantineState).toBe('Passed');
+  });
+  it('promote on ACR: the release tag is written only while the source tag still points at the gated digest', async () => {
+    const policy = loadPolicy(
+      `version: 1
+registries: [{ host: "${acr.host}", apply: promote }]
+gate:
+  - scope: "contoso/*"
+    vulnerabilities: { block: [critical, high], maxReportAge: 7d, sources: [reports], scanDeadline: 0s }
+    signatures: { required: false }
+    promote: { repository: "release/{repository}" }
+`,
+      'acr promote policy',
+    );
+    const client = createRegistryClient({ host: acr.host, plainHttp: true, acr: true, credential });
+    const s = composeGateServices({ policy: () => policy, audit: new MemoryAuditStore(), createClient: () => client });
+    const backendClient = createRegistryClient({ host: backend.host, plainHttp: true });
+    const older = await pushQuarantined('contoso/tagged', false);
+    const newer = await pushQuarantined('contoso/tagged', false, 'v1-next');
+    // The newer build takes tag v1, as a second push would.
+    await backendClient.putManifest('contoso/tagged', 'v1', (await backendClient.getManifest('contoso/tagged', newer.digest)).bytes, MediaTypes.ociManifest);
+    const late = await runGateLocally({ image: older, tag: 'v1', trigger: 'push', services: s, timers: 'virtual' });
+    expect(late.verdict?.decision).toBe('release');
+    expect(late.apply).toMatchObject({ mode: 'promote', ok: true, releaseTag: { tag: 'v1', written: false } });
+    await expect(backendClient.resolveTag('release/contoso/tagged', 'v1')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    expect((await backendClient.getManifest('release/contoso/tagged', older.digest)).digest).toBe(older.digest);
+    const onTime = await runGateLocally({ image: newer, tag: 'v1', trigger: 'push', services: s, timers: 'virtual', instanceId: 'gate-acr-on-time' });
+    expect(onTime.apply).toMatchObject({ ok: true, releaseTag: { tag: 'v1', written: true } });
+    expect(await backendClient.resolveTag('release/contoso/tagged', 'v1')).toBe(newer.digest);
   });
 });

@@ -7,6 +7,7 @@
 import { join } from 'node:path';
 import { createSignatureVerifier, NO_TRUST_CONFIGURED, type SignatureTrust } from '../../src/adapters/signatureVerifier';
 import { loadSignatureTrust } from '../../src/adapters/trustStoreFiles';
+import { MAX_ENVELOPE_BYTES, NotationMediaTypes } from '../../src/core/signatures';
 import { verifySignatures } from '../../src/orchestrations/activities';
 import type { GateServices } from '../../src/orchestrations/services';
 import { E2E_SUBJECT, VECTORS, haveVectors, layout, pushLayout, vector } from '../support/vectors';
@@ -75,6 +76,35 @@ d('signature verifier on a real registry with notation-made signatures', () => {
     expect(first.reason).toMatch(/INVALID_CONFIG: ACR_GUARD_TRUST_STORE_DIR/);
     expect((await verifySignatures(services, await request('e2e-valid-signature'))).status).toBe('verified');
     expect(attempts).toBe(2);
+  });
+
+  it('hostile extra referrers claiming to be signatures (oversize, garbage JWS, garbage COSE) are failed candidates; the valid one still verifies', async () => {
+    await pushLayout(reg.client, 'vectors/hostile', 'e2e-valid-signature');
+    const attach = (blob: Buffer, blobMediaType: string) =>
+      pushArtifact(reg.client, 'vectors/hostile', { subject: E2E_SUBJECT, artifactType: NotationMediaTypes.signature, blob, blobMediaType });
+    // One byte over the envelope bound: the registry serves it, the verifier must not read it all or give up.
+    const oversize = await attach(Buffer.alloc(MAX_ENVELOPE_BYTES + 1, 0x7b), NotationMediaTypes.jws);
+    const jws = await attach(Buffer.from('{"payload": "e30", "protected": '), NotationMediaTypes.jws);
+    const cose = await attach(Buffer.from([0xd2, 0x84, 0xff, 0x00, 0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]), NotationMediaTypes.cose);
+    const verify = createSignatureVerifier({ registry: () => reg.client, trust, now: NOW });
+    const started = Date.now();
+    const r = await verify(await request('hostile'));
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(r.status).toBe('verified');
+    const byDigest = new Map(r.signatures.map((sig) => [sig.digest, sig]));
+    expect(byDigest.get(layout('e2e-valid-signature').signatures(E2E_SUBJECT.digest)[0].digest)?.outcome).toBe('verified');
+    for (const hostile of [oversize, jws, cose]) expect(byDigest.get(hostile.digest)?.outcome).toBe('failed');
+    expect(byDigest.get(oversize.digest)?.reason).toMatch(/unreadable signature \(MALFORMED\)/);
+    // Through the gate's activity too: verified, not "inconclusive: verification failed to run".
+    expect((await verifySignatures({ verifySignatures: verify } as unknown as GateServices, await request('hostile'))).status).toBe('verified');
+  });
+
+  it('an image whose only signature referrer is hostile fails (never verified, never an error)', async () => {
+    await pushLayout(reg.client, 'vectors/only-hostile', 'e2e');
+    await pushArtifact(reg.client, 'vectors/only-hostile', { subject: E2E_SUBJECT, artifactType: NotationMediaTypes.signature, blob: Buffer.alloc(MAX_ENVELOPE_BYTES + 1, 0x20), blobMediaType: NotationMediaTypes.jws });
+    const r = await createSignatureVerifier({ registry: () => reg.client, trust, now: NOW })(await request('only-hostile'));
+    expect(r.status).toBe('failed');
+    expect(r.reason).toMatch(/1 signature\(s\) found, none verified/);
   });
 
   it('a sigstore bundle attached as a referrer is seen and answered inconclusive (never verified, never ignored)', async () => {

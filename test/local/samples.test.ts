@@ -94,7 +94,7 @@ describe('samples/rescan.http', () => {
       if (r.name) responses[r.name] = body;
       statuses.push([r.title, res.status]);
     }
-    expect(statuses.map(([, s]) => s)).toEqual([200, 202, 200, 200, 202, 403]);
+    expect(statuses.map(([, s]) => s)).toEqual([200, 202, 200, 200, 202, 403, 400]);
     await stack.service.runner.settled();
   }, 90_000);
 });

@@ -100,6 +100,33 @@ describe('local service (in-process)', () => {
     expect(await audit.listVerdicts(image.registry, image.repository)).toHaveLength(2);
   }, 60_000);
 
+  it("gates a push whose client claims acr-guard's User-Agent; skips only acr-guard's own promotion writes, known by what it wrote", async () => {
+    const { service, registry } = stack;
+    // Any client can send this header; the registry puts it in the notification's request.useragent.
+    const forger = createRegistryClient({ host: registry.host, plainHttp: true, userAgent: 'acr-guard/0.1' });
+    const now = new Date();
+    const pushed = await pushImage(forger, 'demo/forged', { tag: '1', layers: [Buffer.from(`forged:${now.toISOString()}`)], created: now.toISOString() });
+    const image: ImageId = { registry: registry.host, repository: 'demo/forged', digest: pushed.digest };
+    const status = await until('the gate of the forged push', async () => {
+      const r = await getJson(`${service.url}/api/rescan/${gateInstanceId(image)}`);
+      return r.status === 200 && r.body.runtimeStatus === 'Completed' ? r.body : undefined;
+    }, 20_000);
+    // No report was attached: the gate blocks it at the scan deadline (it was gated, not waved through).
+    expect(status.output.verdict.decision).toBe('block');
+    // A clean image is released and promoted into release/demo/own: that write's notification starts no gate.
+    const own = await pushWithReport(registry.host, 'demo/own', '1', true);
+    const ownStatus = await until('the gate of the clean push', async () => {
+      const r = await getJson(`${service.url}/api/rescan/${gateInstanceId(own)}`);
+      return r.status === 200 && r.body.runtimeStatus === 'Completed' ? r.body : undefined;
+    });
+    expect(ownStatus.output.apply).toMatchObject({ mode: 'promote', ok: true });
+    const promoted = { registry: registry.host, repository: 'release/demo/own', digest: own.digest };
+    expect((await createRegistryClient({ host: registry.host, plainHttp: true }).getManifest('release/demo/own', own.digest)).digest).toBe(own.digest);
+    // The registry notifies within milliseconds; give it a moment, then no gate exists for the promoted copy.
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await getJson(`${service.url}/api/rescan/${gateInstanceId(promoted)}`)).status).toBe(404);
+  }, 60_000);
+
   it('runs retention on demand (POST /api/purge) through the registryPurge orchestration; the page data shows its summary', async () => {
     const { service, registry } = stack;
     await pushWithReport(registry.host, 'demo/retained', '1', true);
@@ -223,6 +250,13 @@ describe('local service with --auth easyauth', () => {
         });
       expect((await rescan(['Verdicts.Read'])).status).toBe(403);
       expect(((await (await rescan(['Rescan.Request'])).json()) as any).error.code).toBe('REGISTRY_NOT_ALLOWED');
+      // The image list shows every verdict: the verdicts endpoint's role, no anonymous reads.
+      const images = (roles?: string[]) => fetch(`${service.url}/api/images`, roles ? { headers: { 'x-ms-client-principal': principal(roles) } } : {});
+      const anonymous = await images();
+      expect(anonymous.status).toBe(401);
+      expect(((await anonymous.json()) as any).error).toMatchObject({ code: 'UNAUTHENTICATED', field: 'x-ms-client-principal' });
+      expect((await images(['Other.Role'])).status).toBe(403);
+      expect((await images(['Verdicts.Read'])).status).toBe(200);
     } finally {
       await service.stop();
       rmSync(stateDir, { recursive: true, force: true });

@@ -169,7 +169,9 @@ describe('imageGate orchestration', () => {
     expect(outcome.verdict?.decidedAt).toBe('2025-06-01T12:02:00.000Z');
     // The report's age is judged on orchestration time, which moved with the timers.
     expect(h.defender.queries.map((q) => q.nowMs - START.getTime())).toEqual([0, 60_000, 120_000]);
-    expect(statuses).toContainEqual({ step: 'waiting-for-scan', pending: [`${pushed.digest.slice(0, 19)}:defender`], until: '2025-06-01T12:01:00.000Z' });
+    expect(statuses).toContainEqual(
+      expect.objectContaining({ step: 'waiting-for-scan', pending: [`${pushed.digest.slice(0, 19)}:defender`], until: '2025-06-01T12:01:00.000Z', waitingFor: [{ source: 'defender', digest: pushed.digest }] }),
+    );
   });
 
   it('blocks when Defender never answers by the scan deadline', async () => {

@@ -15,7 +15,8 @@ import { describeFound, ErrorCodes, GuardError } from '../errors';
 import { validateParameter, validateRule, type AlertRule } from './rule';
 import { SHIPPED_RULE_DEFINITIONS } from './shipped';
 
-const MAX_FILE_BYTES = 256 * 1024;
+/** Most bytes of an alert rules file (checked by the reader before parsing, and here for inline text). */
+export const MAX_FILE_BYTES = 256 * 1024;
 
 function bad(field: string, expected: string, got: unknown): GuardError {
   return new GuardError(ErrorCodes.INVALID_POLICY, `${field}: expected ${expected}, got ${describeFound(got)}`, { field });

@@ -1,0 +1,121 @@
+/**
+ * Promotion writes a release tag only when the source repository's tag still points at the gated digest when
+ * the verdict is applied. The real `imageGate` orchestrator replayed by the real durable-functions engine
+ * (local driver), the real activities and adapters, a real docker-registry on loopback; the tag is moved in
+ * the registry while the gate runs (between the push the event reported and the apply step).
+ */
+import { loadPolicy } from '../../src/core/policy';
+import type { Policy } from '../../src/core/policyTypes';
+import type { ImageId } from '../../src/core/types';
+import { MemoryAuditStore } from '../../src/adapters/auditStore';
+import { composeGateServices } from '../../src/app/compose';
+import { runOrchestration } from '../../src/local/durableDriver';
+import { gateActivities } from '../../src/orchestrations/activities';
+import { imageGateOrchestrator, type GateInput, type GateOutcome } from '../../src/orchestrations/imageGate';
+import { Activities, ORCH_IMAGE_GATE } from '../../src/orchestrations/names';
+import { pushWithReport } from '../support/pushSamples';
+import { useRegistry } from '../support/registry';
+
+const reg = useRegistry();
+
+function promotePolicy(host: string): Policy {
+  return loadPolicy(
+    `version: 1
+registries: [{ host: "${host}", apply: promote }]
+gate:
+  - scope: "team/**"
+    vulnerabilities: { block: [critical, high], maxReportAge: 7d, sources: [reports], scanDeadline: 2m, pollInterval: 1m }
+    signatures: { required: false }
+    promote: { repository: "release/{repository}" }
+`,
+    'test policy',
+  );
+}
+
+/** Runs the gate for `image` (with the tag its event named); `beforeDecide` runs inside the gate, before the verdict. */
+async function gate(image: ImageId, tag: string, beforeDecide?: () => Promise<void>): Promise<GateOutcome> {
+  const policy = promotePolicy(reg.registry.host);
+  const real = gateActivities(composeGateServices({ policy: () => policy, audit: new MemoryAuditStore(), plainHttpHosts: [reg.registry.host] }));
+  const apply = real[Activities.applyVerdict];
+  const activities = {
+    ...real,
+    // The verdict is decided in the orchestrator; the tag moves after it, before the apply step reads the registry.
+    [Activities.applyVerdict]: async (...args: Parameters<typeof apply>) => {
+      await beforeDecide?.();
+      return apply(...args);
+    },
+  };
+  const input: GateInput = { image, tag, trigger: 'push' };
+  const result = await runOrchestration({
+    name: ORCH_IMAGE_GATE,
+    orchestrator: imageGateOrchestrator,
+    activities,
+    instanceId: `gate-release-tag-${image.digest.slice(7, 19)}`,
+    input,
+    startTime: new Date(),
+  });
+  if (result.status !== 'Completed') throw new Error(`orchestration failed: ${result.error}`);
+  return result.output as GateOutcome;
+}
+
+async function tagOf(repository: string, tag: string): Promise<string | undefined> {
+  return reg.client.resolveTag(repository, tag).catch(() => undefined);
+}
+
+/** Points `repository:tag` at `digest` (a push of an existing manifest under another tag). */
+async function retag(repository: string, digest: string, tag: string): Promise<void> {
+  const manifest = await reg.client.getManifest(repository, digest);
+  await reg.client.putManifest(repository, tag, manifest.bytes, manifest.mediaType);
+}
+
+describe('release tag at apply time', () => {
+  it('writes the release tag when the source tag still points at the gated digest', async () => {
+    const a = await pushWithReport(reg.client, 'team/steady', '1.0', false);
+    const outcome = await gate(a, '1.0');
+    expect(outcome.verdict?.decision).toBe('release');
+    expect(outcome.apply).toMatchObject({ mode: 'promote', ok: true, releaseTag: { tag: '1.0', written: true } });
+    expect(await tagOf('release/team/steady', '1.0')).toBe(a.digest);
+  });
+
+  it('promotes by digest only when the tag moved to another digest between the push and the apply', async () => {
+    const a = await pushWithReport(reg.client, 'team/moved', '2.0', false);
+    let b: ImageId | undefined;
+    // Another push takes the tag while A's gate runs (its event still says 2.0).
+    const outcome = await gate(a, '2.0', async () => {
+      b = await pushWithReport(reg.client, 'team/moved', '2.0-b', false);
+      await retag('team/moved', b.digest, '2.0');
+    });
+    expect(b && b.digest).not.toBe(a.digest);
+    expect(await tagOf('team/moved', '2.0')).toBe(b?.digest);
+    expect(outcome.verdict?.decision).toBe('release');
+    expect(await tagOf('release/team/moved', '2.0')).toBeUndefined();
+    expect(outcome.apply?.ok).toBe(true);
+    expect(outcome.apply?.releaseTag).toMatchObject({ tag: '2.0', written: false });
+    expect(outcome.apply?.releaseTag?.reason).toContain(`now points at ${b?.digest}`);
+    expect(outcome.apply?.detail).toContain('by digest only');
+    // The digest is in the release repository; the tag is not given to it.
+    expect((await reg.client.getManifest('release/team/moved', a.digest)).digest).toBe(a.digest);
+    expect(await tagOf('release/team/moved', '2.0')).toBeUndefined();
+  });
+
+  it('never rolls a release tag back: a late gate of an older digest leaves the release tag on the newer one', async () => {
+    const old = await pushWithReport(reg.client, 'team/roll', '3.0', false);
+    // A newer clean build under the same tag, released.
+    const newer = await pushWithReport(reg.client, 'team/roll', '3.0-b', false);
+    await retag('team/roll', newer.digest, '3.0');
+    await gate(newer, '3.0');
+    expect(await tagOf('release/team/roll', '3.0')).toBe(newer.digest);
+    // The old digest's gate (an event, a replayed notification, a rescan) names tag 3.0: the tag stays.
+    const late = await gate(old, '3.0');
+    expect(await tagOf('release/team/roll', '3.0')).toBe(newer.digest);
+    expect(late.apply).toMatchObject({ ok: true, releaseTag: { tag: '3.0', written: false } });
+  });
+
+  it('skips the tag when it no longer exists in the source repository', async () => {
+    const a = await pushWithReport(reg.client, 'team/gone', '4.0', false);
+    const outcome = await gate(a, 'never-pushed');
+    expect(await tagOf('release/team/gone', 'never-pushed')).toBeUndefined();
+    expect(outcome.apply?.releaseTag).toMatchObject({ tag: 'never-pushed', written: false });
+    expect(outcome.apply?.releaseTag?.reason).toContain('no longer exists');
+  });
+});
