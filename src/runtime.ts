@@ -4,7 +4,8 @@
  * invocation with a message naming the setting instead of crashing the worker at import.
  */
 import { readFileSync } from 'node:fs';
-import { DefaultAzureCredential, ManagedIdentityCredential, type TokenCredential } from '@azure/identity';
+import type * as Identity from '@azure/identity';
+import type { TokenCredential } from '@azure/identity';
 import { loadConfig, readPolicyText, type AppConfig } from './config';
 import { loadPolicy } from './core/policy';
 import type { Policy } from './core/policyTypes';
@@ -27,10 +28,14 @@ export interface Runtime {
 
 let runtime: Runtime | undefined;
 
+/** `@azure/identity`, loaded on first use: a cold start that does not reach this adapter does not pay for it. */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const identity = (): typeof Identity => require('@azure/identity');
+
 function credentialFor(config: AppConfig): TokenCredential {
   // A user-assigned identity is named by AZURE_CLIENT_ID; otherwise the system-assigned one (or, on a
   // developer machine, whatever DefaultAzureCredential finds).
-  return config.azureClientId ? new ManagedIdentityCredential({ clientId: config.azureClientId }) : new DefaultAzureCredential();
+  return config.azureClientId ? new (identity().ManagedIdentityCredential)({ clientId: config.azureClientId }) : new (identity().DefaultAzureCredential)();
 }
 
 /** Loads the signature trust material named by the settings once, on the first verification. */

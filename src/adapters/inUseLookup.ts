@@ -21,14 +21,23 @@
  * throws a GuardError naming the scope; a partial list is never returned.
  */
 import type { TokenCredential } from '@azure/identity';
-import { ContainerAppsAPIClient, type ContainerApp, type Job, type Revision, type Template } from '@azure/arm-appcontainers';
-import { ContainerInstanceManagementClient, type ContainerGroup } from '@azure/arm-containerinstance';
+import type * as ArmAppContainers from '@azure/arm-appcontainers';
+import type { ContainerAppsAPIClient, ContainerApp, Job, Revision, Template } from '@azure/arm-appcontainers';
+import type * as ArmContainerInstance from '@azure/arm-containerinstance';
+import type { ContainerInstanceManagementClient, ContainerGroup } from '@azure/arm-containerinstance';
 import type { AppConfig } from '../config';
 import { ErrorCodes, GuardError } from '../core/errors';
 import { parseInUseScope, type InUseScope } from '../core/inUseScopes';
 import { mapLimit } from '../jobs/mapLimit';
 import type { DeployedImage, InUseLookup } from './ports';
 import { sdkError } from './sdkErrors';
+
+/** `@azure/arm-appcontainers`, loaded on first use: a cold start that does not reach this adapter does not pay for it. */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const armAppContainers = (): typeof ArmAppContainers => require('@azure/arm-appcontainers');
+/** `@azure/arm-containerinstance`, loaded on first use: a cold start that does not reach this adapter does not pay for it. */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const armContainerInstance = (): typeof ArmContainerInstance => require('@azure/arm-containerinstance');
 
 /** Options of {@link ArmInUseLookup}. */
 export interface ArmInUseLookupOptions {
@@ -88,7 +97,7 @@ export class ArmInUseLookup implements InUseLookup {
   private appsClient(subscriptionId: string): ContainerAppsAPIClient {
     let client = this.apps.get(subscriptionId);
     if (!client) {
-      client = new ContainerAppsAPIClient(this.options.credential, subscriptionId, this.clientOptions());
+      client = new (armAppContainers().ContainerAppsAPIClient)(this.options.credential, subscriptionId, this.clientOptions());
       this.apps.set(subscriptionId, client);
     }
     return client;
@@ -97,7 +106,7 @@ export class ArmInUseLookup implements InUseLookup {
   private instancesClient(subscriptionId: string): ContainerInstanceManagementClient {
     let client = this.instances.get(subscriptionId);
     if (!client) {
-      client = new ContainerInstanceManagementClient(this.options.credential, subscriptionId, this.clientOptions());
+      client = new (armContainerInstance().ContainerInstanceManagementClient)(this.options.credential, subscriptionId, this.clientOptions());
       this.instances.set(subscriptionId, client);
     }
     return client;

@@ -1,0 +1,19 @@
+// Preloaded (`node -r`) by bench/coldStartBench.mjs and test/functions/bundle.test.ts: stands in for
+// `@azure/functions-core`, which only the Functions host provides, so the bundle registers its functions as
+// it would in the host (instead of @azure/functions' "test mode"), and prints their names on exit when
+// ACR_GUARD_PRINT_REGISTRATIONS is set.
+const Module = require('node:module');
+
+const registered = [];
+const core = {
+  setProgrammingModel() {},
+  registerFunction(metadata) {
+    registered.push(metadata.name);
+    return { dispose() {} };
+  },
+};
+const load = Module._load;
+Module._load = function (request, ...rest) {
+  return request === '@azure/functions-core' ? core : load.call(this, request, ...rest);
+};
+if (process.env.ACR_GUARD_PRINT_REGISTRATIONS) process.on('exit', () => process.stdout.write(JSON.stringify(registered)));
