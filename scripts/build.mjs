@@ -23,7 +23,12 @@ const LAZY_GROUPS = {
   'azure-keyvault-secrets': ['@azure/keyvault-secrets'],
   'azure-monitor-query-logs': ['@azure/monitor-query-logs'],
   'signature-libs': ['@peculiar/asn1-schema', '@peculiar/asn1-x509', '@peculiar/asn1-cms', 'asn1js', 'cbor'],
+  // durable-functions requires axios at load but uses it only when a DurableClient is built (`axios.default.create`
+  // in its constructor): a proxy stands in for it until then (see `lazyDependencies`).
+  axios: ['axios'],
 };
+/** Packages that other packages require at load but use later: `importer` must match for the proxy to apply. */
+const LAZY_DEPENDENCIES = [{ name: 'axios', importer: /node_modules\/durable-functions\// }];
 const groupOf = new Map(Object.entries(LAZY_GROUPS).flatMap(([group, names]) => names.map((name) => [name, group])));
 
 const common = {
@@ -62,6 +67,34 @@ const lazyGroups = {
   },
 };
 
+/**
+ * A package another package requires at load time becomes a proxy that requires the real one (from its group
+ * file) on first use: property reads, calls and `new` go through. `__esModule` is answered without loading, and
+ * `default` is the proxy itself (axios's CommonJS build exports itself as its own `default`).
+ */
+const lazyDependencies = {
+  name: 'lazy-dependencies',
+  setup(b) {
+    b.onResolve({ filter: /^[@a-z]/ }, (args) => {
+      const lazy = LAZY_DEPENDENCIES.find((d) => d.name === args.path && d.importer.test(args.importer));
+      return lazy ? { path: args.path, namespace: 'lazy-dependency', pluginData: { group: groupOf.get(args.path) } } : undefined;
+    });
+    b.onResolve({ filter: /^\.\/sdk\//, namespace: 'lazy-dependency' }, (args) => ({ path: args.path, external: true }));
+    b.onLoad({ filter: /.*/, namespace: 'lazy-dependency' }, (args) => ({
+      contents: `let real;
+const load = () => (real ??= require(${JSON.stringify(`./sdk/${args.pluginData.group}.js`)})[${JSON.stringify(args.path)}]);
+const proxy = new Proxy(function () {}, {
+  get: (_, key) => (key === '__esModule' ? undefined : key === 'default' ? proxy : Reflect.get(load(), key)),
+  has: (_, key) => Reflect.has(load(), key),
+  apply: (_, self, args) => Reflect.apply(load(), self, args),
+  construct: (_, args) => Reflect.construct(load(), args),
+});
+module.exports = proxy;`,
+      loader: 'js',
+    }));
+  },
+};
+
 /** The entry of one group's file: each package behind a getter, so it is evaluated only when first asked for. */
 function groupEntry(names) {
   return names.map((name) => `Object.defineProperty(exports, ${JSON.stringify(name)}, { enumerable: true, get: () => require(${JSON.stringify(name)}) });`).join('\n');
@@ -71,7 +104,7 @@ rmSync(dist, { recursive: true, force: true });
 await Promise.all([
   // The Functions host's bundle (src/functions/index.ts imports every registration, so the app has a single
   // copy of @azure/functions and durable-functions), and beside it one bundle per lazy SDK.
-  build({ ...common, entryPoints: ['src/functions/index.ts'], outbase: '.', outdir: dist, entryNames: '[dir]/[name]', plugins: [lazyGroups] }),
+  build({ ...common, entryPoints: ['src/functions/index.ts'], outbase: '.', outdir: dist, entryNames: '[dir]/[name]', plugins: [lazyGroups, lazyDependencies] }),
   ...Object.entries(LAZY_GROUPS).map(([group, names]) =>
     build({ ...common, stdin: { contents: groupEntry(names), resolveDir: root, sourcefile: `sdk/${group}.js` }, outfile: join(dist, `src/functions/sdk/${group}.js`) }),
   ),

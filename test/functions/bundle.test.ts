@@ -5,6 +5,8 @@
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -42,10 +44,43 @@ describe('the built Functions bundle', () => {
     expect(loaded.filter((p) => p.startsWith(out))).toEqual([bundle]);
   }, 60_000);
 
+  it('starts an orchestration through the bundled durable client (axios loaded on first use, behind its proxy)', async () => {
+    // The nightlyPurge timer, invoked as the host would: its durable client asks the host's RPC endpoint for
+    // the instance, then starts registryPurge. A loopback server plays that endpoint.
+    const calls: string[] = [];
+    const server = createServer((req, res) => {
+      calls.push(`${req.method} ${req.url}`);
+      req.resume();
+      req.on('end', () => {
+        if (req.method === 'GET') {
+          res.writeHead(404).end();
+        } else {
+          res.writeHead(202, { 'content-type': 'application/json' }).end(JSON.stringify({ id: 'purge-x' }));
+        }
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const rpc = `http://127.0.0.1:${(server.address() as AddressInfo).port}/durabletask/`;
+      const clientData = { taskHubName: 'hub', creationUrls: {}, managementUrls: {}, baseUrl: rpc, requiredQueryStringParameters: '', rpcBaseUrl: rpc };
+      const script = `require(${JSON.stringify(join(out, 'src/functions/index.js'))});
+        const handler = globalThis.acrGuardHandlers.get('nightlyPurge');
+        const context = { options: { extraInputs: [{ type: 'durableClient', name: 'starter' }] }, extraInputs: { get: () => (${JSON.stringify(clientData)}) },
+          log: (line) => console.log(line) };
+        handler({ isPastDue: false }, context).then(() => console.log('done'), (err) => { console.error(err); process.exit(1); });`;
+      const env = { ...process.env, WEBSITE_HOSTNAME: 'bundle-test', ACR_GUARD_POLICY: 'version: 1\nregistries: [127.0.0.1]\ngate: []\n', ACR_GUARD_AUDIT_DIR: out };
+      const { stdout } = await run(process.execPath, ['-r', STUB, '-e', script], { cwd: ROOT, env });
+      expect(stdout).toMatch(/nightlyPurge: started registryPurge purge-\d{12}/);
+      expect(calls).toEqual([expect.stringMatching(/^GET \/durabletask\/instances\/purge-\d{12}/), expect.stringMatching(/^POST \/durabletask\/orchestrators\/registryPurge\/purge-\d{12}/)]);
+    } finally {
+      server.close();
+    }
+  }, 60_000);
+
   it('ships one file per lazy group, each loading what the adapters use', async () => {
     const sdk = join(out, 'src/functions/sdk');
     expect(readdirSync(sdk).filter((f) => f.endsWith('.js')).sort()).toEqual([
-      'azure-arm-appcontainers.js', 'azure-arm-containerinstance.js', 'azure-arm-containerregistry.js', 'azure-arm-resourcegraph.js',
+      'axios.js', 'azure-arm-appcontainers.js', 'azure-arm-containerinstance.js', 'azure-arm-containerregistry.js', 'azure-arm-resourcegraph.js',
       'azure-data-tables.js', 'azure-identity.js', 'azure-keyvault-secrets.js', 'azure-monitor-query-logs.js', 'azure-storage-blob.js',
       'signature-libs.js',
     ]);
@@ -64,6 +99,7 @@ describe('the built Functions bundle', () => {
       '@peculiar/asn1-cms': ['signature-libs', ['ContentInfo', 'SignedData', 'id_signedData']],
       asn1js: ['signature-libs', ['fromBER', 'Sequence']],
       cbor: ['signature-libs', ['decodeFirstSync', 'Tagged']],
+      axios: ['axios', ['create']],
     };
     const script = `const uses = ${JSON.stringify(uses)}; const missing = [];
       for (const [pkg, [file, names]] of Object.entries(uses)) {
