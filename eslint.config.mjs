@@ -17,6 +17,12 @@ export default tseslint.config(
     languageOptions: { sourceType: 'commonjs', globals: { module: 'writable', process: 'readonly', require: 'readonly' } },
   },
   {
+    // Plain Node scripts next to the TypeScript (benchmarks, build and set-up helpers).
+    files: ['bench/**/*.mjs', 'bench/**/*.cjs', 'scripts/**/*.mjs'],
+    languageOptions: { globals: { process: 'readonly', console: 'readonly', require: 'readonly', module: 'writable' } },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
     // The local service's page: plain browser JavaScript served as it is.
     files: ['src/local/page/**/*.js'],
     languageOptions: { sourceType: 'script', globals: { document: 'readonly', fetch: 'readonly', setTimeout: 'readonly', JSON: 'readonly' } },

@@ -5,11 +5,16 @@
  * new password (a long-running operation; ARM returns the value once). Names come from validated token ids.
  */
 import type { TokenCredential } from '@azure/identity';
-import { ContainerRegistryManagementClient } from '@azure/arm-containerregistry';
+import type * as ArmContainerRegistry from '@azure/arm-containerregistry';
+import type { ContainerRegistryManagementClient } from '@azure/arm-containerregistry';
 import { ErrorCodes, GuardError } from '../core/errors';
 import { parseTokenId, PASSWORD_SLOTS, type PasswordSlot, type TokenInfo, type TokenPasswordInfo } from '../core/rotation';
 import type { TokenAdmin } from './ports';
 import { sdkError } from './sdkErrors';
+
+/** `@azure/arm-containerregistry`, loaded on first use: a cold start that does not reach this adapter does not pay for it. */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const armContainerRegistry = (): typeof ArmContainerRegistry => require('@azure/arm-containerregistry');
 
 /** Options of {@link ArmTokenAdmin}. */
 export interface ArmTokenAdminOptions {
@@ -35,7 +40,7 @@ export class ArmTokenAdmin implements TokenAdmin {
   private client(subscriptionId: string): ContainerRegistryManagementClient {
     let client = this.clients.get(subscriptionId);
     if (!client) {
-      client = new ContainerRegistryManagementClient(this.options.credential, subscriptionId, {
+      client = new (armContainerRegistry().ContainerRegistryManagementClient)(this.options.credential, subscriptionId, {
         endpoint: (this.options.endpoint ?? 'https://management.azure.com').replace(/\/+$/, ''),
         retryOptions: { maxRetries: this.options.maxRetries ?? 2, maxRetryDelayInMs: 30_000 },
         ...(this.options.ca ? { tlsOptions: { ca: this.options.ca } } : {}),

@@ -3,11 +3,16 @@
  * RowKey = incident id, a sha256 hex), holding when it was last alerted and how often. A memory store serves
  * the CLI's dry runs and tests.
  */
-import { TableClient, type NamedKeyCredential } from '@azure/data-tables';
+import type * as DataTables from '@azure/data-tables';
+import type { NamedKeyCredential, TableClient } from '@azure/data-tables';
 import type { TokenCredential } from '@azure/identity';
 import type { IncidentState } from '../core/alerts/evaluate';
 import type { AlertStateStore } from './ports';
 import { sdkError } from './sdkErrors';
+
+/** `@azure/data-tables`, loaded on first use: a cold start that does not reach this adapter does not pay for it. */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const dataTables = (): typeof DataTables => require('@azure/data-tables');
 
 /** Default table of alert state. */
 export const DEFAULT_ALERT_STATE_TABLE = 'AcrGuardAlertState';
@@ -28,7 +33,7 @@ export class TableAlertStateStore implements AlertStateStore {
   private created?: Promise<void>;
 
   constructor(options: TableAlertStateStoreOptions) {
-    this.client = new TableClient(options.endpoint, options.tableName ?? DEFAULT_ALERT_STATE_TABLE, options.credential as TokenCredential, {
+    this.client = new (dataTables().TableClient)(options.endpoint, options.tableName ?? DEFAULT_ALERT_STATE_TABLE, options.credential as TokenCredential, {
       allowInsecureConnection: options.allowInsecureConnection,
     });
   }

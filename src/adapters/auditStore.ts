@@ -9,12 +9,17 @@
 import { appendFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { AzureNamedKeyCredential, TableClient, odata, type NamedKeyCredential, type TableEntity, type TransactionAction } from '@azure/data-tables';
+import type * as DataTables from '@azure/data-tables';
+import type { NamedKeyCredential, TableClient, TableEntity, TransactionAction } from '@azure/data-tables';
 import type { TokenCredential } from '@azure/identity';
 import { ErrorCodes, GuardError, invalidInput } from '../core/errors';
 import type { ImageId, Verdict } from '../core/types';
 import type { PurgeSummary } from '../core/purge/summary';
 import type { AuditStore } from './ports';
+
+/** `@azure/data-tables`, loaded on first use: a cold start that does not reach this adapter does not pay for it. */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const dataTables = (): typeof DataTables => require('@azure/data-tables');
 
 /** Default table name of the verdict store. */
 export const DEFAULT_AUDIT_TABLE = 'AcrGuardVerdicts';
@@ -32,7 +37,7 @@ export const AZURITE_DEV_ACCOUNT = Object.freeze({
 
 /** A credential for Azurite's well-known development account. */
 export function azuriteDevCredential(): NamedKeyCredential {
-  return new AzureNamedKeyCredential(AZURITE_DEV_ACCOUNT.name, AZURITE_DEV_ACCOUNT.key);
+  return new (dataTables().AzureNamedKeyCredential)(AZURITE_DEV_ACCOUNT.name, AZURITE_DEV_ACCOUNT.key);
 }
 
 /** Digest grammar of the OCI image spec; checked before a digest becomes part of a RowKey or file. */
@@ -395,7 +400,7 @@ export class TableAuditStore implements AuditStore {
     const tableName = options.tableName ?? DEFAULT_AUDIT_TABLE;
     if (!/^[A-Za-z][A-Za-z0-9]{2,62}$/.test(tableName)) throw invalidInput('tableName', 'a table name of 3-63 letters and digits starting with a letter', tableName);
     // The client's overloads take either credential type; the union is resolved at runtime by the SDK.
-    this.client = new TableClient(options.endpoint, tableName, options.credential as TokenCredential, {
+    this.client = new (dataTables().TableClient)(options.endpoint, tableName, options.credential as TokenCredential, {
       allowInsecureConnection: options.allowInsecureConnection,
       ...(options.maxRetries === undefined ? {} : { retryOptions: { maxRetries: options.maxRetries } }),
     });
@@ -532,7 +537,7 @@ export class TableAuditStore implements AuditStore {
 
   async latestPurgeSummary(registry: string): Promise<PurgeSummary | undefined> {
     await this.ensureTable();
-    const filter = odata`PartitionKey eq ${purgePartitionKey(registry)}`;
+    const filter = dataTables().odata`PartitionKey eq ${purgePartitionKey(registry)}`;
     try {
       const pages = this.client.listEntities<Record<string, unknown>>({ queryOptions: { filter } }).byPage({ maxPageSize: 1 });
       for await (const page of pages) {
@@ -560,13 +565,13 @@ export class TableAuditStore implements AuditStore {
     const pk = partitionKeyFor(image.registry, image.repository);
     const prefix = digestKey(image.digest);
     // '`' is the character after '_', so this range is exactly the rows that start with `<prefix>_`.
-    const filter = odata`PartitionKey eq ${pk} and RowKey ge ${`${prefix}_`} and RowKey lt ${`${prefix}\``}`;
+    const filter = dataTables().odata`PartitionKey eq ${pk} and RowKey ge ${`${prefix}_`} and RowKey lt ${`${prefix}\``}`;
     return (await this.query(filter, 1, (e) => e.registry === image.registry && e.repository === image.repository))[0];
   }
 
   async listVerdicts(registry: string, repository: string, limit?: number): Promise<Verdict[]> {
     const n = normalLimit(limit);
-    const filter = odata`PartitionKey eq ${partitionKeyFor(registry, repository)} and RowKey ge ${'t_'} and RowKey lt ${'t`'}`;
+    const filter = dataTables().odata`PartitionKey eq ${partitionKeyFor(registry, repository)} and RowKey ge ${'t_'} and RowKey lt ${'t`'}`;
     return this.query(filter, n, (e) => e.registry === registry && e.repository === repository);
   }
 }

@@ -21,14 +21,23 @@
  * throws a GuardError naming the scope; a partial list is never returned.
  */
 import type { TokenCredential } from '@azure/identity';
-import { ContainerAppsAPIClient, getContinuationToken as appsToken, type ContainerApp, type Job, type Revision, type Template } from '@azure/arm-appcontainers';
-import { ContainerInstanceManagementClient, getContinuationToken as instancesToken, type ContainerGroup } from '@azure/arm-containerinstance';
+import type * as ArmAppContainers from '@azure/arm-appcontainers';
+import type { ContainerAppsAPIClient, ContainerApp, Job, Revision, Template } from '@azure/arm-appcontainers';
+import type * as ArmContainerInstance from '@azure/arm-containerinstance';
+import type { ContainerInstanceManagementClient, ContainerGroup } from '@azure/arm-containerinstance';
 import { ErrorCodes, GuardError } from '../core/errors';
 import { parseInUseScope, type InUseScope } from '../core/inUseScopes';
 import { ListingGuard, LISTING_BOUNDS } from '../core/listing';
 import { mapLimit } from '../core/mapLimit';
 import type { DeployedImage, InUseLookup } from './ports';
 import { sdkError } from './sdkErrors';
+
+/** `@azure/arm-appcontainers`, loaded on first use: a cold start that does not reach this adapter does not pay for it. */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const armAppContainers = (): typeof ArmAppContainers => require('@azure/arm-appcontainers');
+/** `@azure/arm-containerinstance`, loaded on first use: a cold start that does not reach this adapter does not pay for it. */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const armContainerInstance = (): typeof ArmContainerInstance => require('@azure/arm-containerinstance');
 
 /** Options of {@link ArmInUseLookup}. */
 export interface ArmInUseLookupOptions {
@@ -93,7 +102,7 @@ export class ArmInUseLookup implements InUseLookup {
   private appsClient(subscriptionId: string): ContainerAppsAPIClient {
     let client = this.apps.get(subscriptionId);
     if (!client) {
-      client = new ContainerAppsAPIClient(this.options.credential, subscriptionId, this.clientOptions());
+      client = new (armAppContainers().ContainerAppsAPIClient)(this.options.credential, subscriptionId, this.clientOptions());
       this.apps.set(subscriptionId, client);
     }
     return client;
@@ -102,7 +111,7 @@ export class ArmInUseLookup implements InUseLookup {
   private instancesClient(subscriptionId: string): ContainerInstanceManagementClient {
     let client = this.instances.get(subscriptionId);
     if (!client) {
-      client = new ContainerInstanceManagementClient(this.options.credential, subscriptionId, this.clientOptions());
+      client = new (armContainerInstance().ContainerInstanceManagementClient)(this.options.credential, subscriptionId, this.clientOptions());
       this.instances.set(subscriptionId, client);
     }
     return client;
@@ -244,14 +253,14 @@ class ScopeRun {
     const opts = { abortSignal: this.abortSignal };
     switch (s.kind) {
       case 'subscription':
-        await this.containerApps(await this.all('listing Container Apps', apps.containerApps.listBySubscription(opts), appsToken));
-        this.jobs(await this.all('listing Container Apps jobs', apps.jobs.listBySubscription(opts), appsToken));
-        await this.groups(await this.all('listing container groups', instances.containerGroups.list(opts), instancesToken));
+        await this.containerApps(await this.all('listing Container Apps', apps.containerApps.listBySubscription(opts), (page: unknown) => armAppContainers().getContinuationToken(page)));
+        this.jobs(await this.all('listing Container Apps jobs', apps.jobs.listBySubscription(opts), (page: unknown) => armAppContainers().getContinuationToken(page)));
+        await this.groups(await this.all('listing container groups', instances.containerGroups.list(opts), (page: unknown) => armContainerInstance().getContinuationToken(page)));
         return;
       case 'resourceGroup':
-        await this.containerApps(await this.all('listing Container Apps', apps.containerApps.listByResourceGroup(s.resourceGroup, opts), appsToken));
-        this.jobs(await this.all('listing Container Apps jobs', apps.jobs.listByResourceGroup(s.resourceGroup, opts), appsToken));
-        await this.groups(await this.all('listing container groups', instances.containerGroups.listByResourceGroup(s.resourceGroup, opts), instancesToken));
+        await this.containerApps(await this.all('listing Container Apps', apps.containerApps.listByResourceGroup(s.resourceGroup, opts), (page: unknown) => armAppContainers().getContinuationToken(page)));
+        this.jobs(await this.all('listing Container Apps jobs', apps.jobs.listByResourceGroup(s.resourceGroup, opts), (page: unknown) => armAppContainers().getContinuationToken(page)));
+        await this.groups(await this.all('listing container groups', instances.containerGroups.listByResourceGroup(s.resourceGroup, opts), (page: unknown) => armContainerInstance().getContinuationToken(page)));
         return;
       case 'containerApp':
         await this.containerApps([await this.call(`reading Container App ${s.name}`, () => apps.containerApps.get(s.resourceGroup, s.name, opts))]);
@@ -283,7 +292,7 @@ class ScopeRun {
     list.forEach((app, i) => this.template(ids[i].id, app.template, 'Container App', ' (current template)'));
     // At most `concurrency` listings in flight; the first failure rejects (the answer is then incomplete).
     await mapLimit(ids, this.o.concurrency, async (app) => {
-      const revisions: Revision[] = await this.all(`listing revisions of Container App ${app.name}`, apps.containerAppsRevisions.listRevisions(app.resourceGroup, app.name, { abortSignal: this.abortSignal }), appsToken);
+      const revisions: Revision[] = await this.all(`listing revisions of Container App ${app.name}`, apps.containerAppsRevisions.listRevisions(app.resourceGroup, app.name, { abortSignal: this.abortSignal }), (page: unknown) => armAppContainers().getContinuationToken(page));
       for (const revision of revisions) {
         if (revision.active === false) continue;
         const revisionId = revision.id ?? `${app.id}/revisions/${revision.name ?? '(unnamed)'}`;

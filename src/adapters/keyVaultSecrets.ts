@@ -4,12 +4,17 @@
  * a content type. Reads use the secret's tags and attributes; values are only read back to confirm a write.
  */
 import type { TokenCredential } from '@azure/identity';
-import { SecretClient } from '@azure/keyvault-secrets';
+import type * as KeyVaultSecrets from '@azure/keyvault-secrets';
+import type { SecretClient } from '@azure/keyvault-secrets';
 import { ErrorCodes, GuardError, isGuardError } from '../core/errors';
 import { PASSWORD_SLOTS, type PasswordSlot, type PublishedInfo } from '../core/rotation';
 import { isLoopbackHost } from '../core/loopback';
 import type { PublishOptions, SecretStore } from './ports';
 import { sdkError } from './sdkErrors';
+
+/** `@azure/keyvault-secrets`, loaded on first use: a cold start that does not reach this adapter does not pay for it. */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const keyVaultSecrets = (): typeof KeyVaultSecrets => require('@azure/keyvault-secrets');
 
 /** Tag holding the published slot. */
 export const SLOT_TAG = 'acr-guard-slot';
@@ -41,7 +46,7 @@ export class KeyVaultSecretStore implements SecretStore {
   constructor(options: KeyVaultSecretStoreOptions) {
     const url = new URL(options.vaultUrl);
     const loopback = isLoopbackHost(url.host);
-    this.client = new SecretClient(options.vaultUrl, options.credential, {
+    this.client = new (keyVaultSecrets().SecretClient)(options.vaultUrl, options.credential, {
       retryOptions: { maxRetries: options.maxRetries ?? 2, maxRetryDelayInMs: 30_000 },
       // The challenge's resource must match the vault's domain; a loopback stand-in has no vault domain.
       disableChallengeResourceVerification: loopback,

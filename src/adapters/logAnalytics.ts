@@ -6,11 +6,16 @@
  * throttling/exponential policies (honouring `Retry-After`) up to `maxRetries`, then reported `TRANSIENT`.
  */
 import type { TokenCredential } from '@azure/identity';
-import { LogsQueryClient, LogsQueryResultStatus, type LogsTable } from '@azure/monitor-query-logs';
+import type * as MonitorQueryLogs from '@azure/monitor-query-logs';
+import type { LogsQueryClient, LogsTable } from '@azure/monitor-query-logs';
 import { ErrorCodes, GuardError } from '../core/errors';
 import type { ResultTable } from '../core/alerts/evaluate';
 import type { LogQueryClient, LogQueryResult } from './ports';
 import { sdkError } from './sdkErrors';
+
+/** `@azure/monitor-query-logs`, loaded on first use: a cold start that does not reach this adapter does not pay for it. */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const monitorQueryLogs = (): typeof MonitorQueryLogs => require('@azure/monitor-query-logs');
 
 /** Options of {@link LogAnalyticsQueryClient}. */
 export interface LogAnalyticsOptions {
@@ -51,7 +56,7 @@ export class LogAnalyticsQueryClient implements LogQueryClient {
     if (!GUID.test(options.workspaceId)) throw new GuardError(ErrorCodes.INVALID_CONFIG, 'workspaceId: expected the Log Analytics workspace id (a GUID)', { field: 'workspaceId' });
     this.workspaceId = options.workspaceId;
     this.serverTimeoutSeconds = options.serverTimeoutSeconds ?? 120;
-    this.client = new LogsQueryClient(options.credential, {
+    this.client = new (monitorQueryLogs().LogsQueryClient)(options.credential, {
       endpoint: (options.endpoint ?? 'https://api.loganalytics.io/v1').replace(/\/+$/, ''),
       retryOptions: { maxRetries: options.maxRetries ?? 2, maxRetryDelayInMs: 30_000 },
       ...(options.ca ? { tlsOptions: { ca: options.ca } } : {}),
@@ -65,7 +70,7 @@ export class LogAnalyticsQueryClient implements LogQueryClient {
     } catch (err) {
       throw sdkError(err, 'Log Analytics query', ROLE_HINT);
     }
-    if (result.status === LogsQueryResultStatus.PartialFailure) {
+    if (result.status === monitorQueryLogs().LogsQueryResultStatus.PartialFailure) {
       const code = typeof result.partialError.code === 'string' ? result.partialError.code : 'PartialError';
       return { status: 'partial', table: toTable(result.partialTables), partialError: { code, message: String(result.partialError.message ?? '').slice(0, 500) } };
     }

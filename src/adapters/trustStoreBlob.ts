@@ -6,13 +6,18 @@
  * http URL is Azurite, reached with its public development account.
  */
 import type { TokenCredential } from '@azure/identity';
-import { ContainerClient, StorageSharedKeyCredential } from '@azure/storage-blob';
+import type * as StorageBlob from '@azure/storage-blob';
+import type { ContainerClient } from '@azure/storage-blob';
 import { GuardError, ErrorCodes } from '../core/errors';
 import { buildTrustStore, type TrustStoreFile, type TrustStoreType } from '../core/signatures';
 import { isLoopbackHost } from '../core/loopback';
 import { AZURITE_DEV_ACCOUNT } from './auditStore';
 import type { SignatureTrust } from './signatureVerifier';
 import { parseTrustPolicyText } from './trustStoreFiles';
+
+/** `@azure/storage-blob`, loaded on first use: a cold start that does not reach this adapter does not pay for it. */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const storageBlob = (): typeof StorageBlob => require('@azure/storage-blob');
 
 /** Largest trust file read (certificates and policies are a few kB). */
 export const MAX_TRUST_BLOB_BYTES = 1024 * 1024;
@@ -37,9 +42,9 @@ export function trustContainer(url: string, credential: TokenCredential | undefi
   const base = `${u.protocol}//${u.host}/${segments.slice(0, skip + 1).join('/')}`;
   const folder = segments.slice(skip + 1).join('/');
   const container = azurite
-    ? new ContainerClient(base, new StorageSharedKeyCredential(AZURITE_DEV_ACCOUNT.name, AZURITE_DEV_ACCOUNT.key))
+    ? new (storageBlob().ContainerClient)(base, new (storageBlob().StorageSharedKeyCredential)(AZURITE_DEV_ACCOUNT.name, AZURITE_DEV_ACCOUNT.key))
     : credential
-      ? new ContainerClient(base, credential)
+      ? new (storageBlob().ContainerClient)(base, credential)
       : (() => {
           throw new GuardError(ErrorCodes.INVALID_CONFIG, `${field}: a managed identity credential is needed to read ${u.host}`, { field });
         })();

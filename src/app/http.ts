@@ -6,7 +6,7 @@
  * `x-functions-key`), checked by the Functions host before the handler runs, and the caller's Entra ID app
  * role, checked here from the principal Easy Auth injects. Easy Auth removes a client-sent
  * `x-ms-client-principal` and writes its own, so the header is trusted only because Easy Auth is required
- * in front of the app; without it a caller holding the function key could forge it (README, "HTTP API").
+ * in front of the app; without it a caller holding the function key could forge it (docs/http-api.md).
  */
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import { ErrorCodes, isGuardError } from '../core/errors';
@@ -191,7 +191,7 @@ export function requireRole(request: HttpRequest, mode: HttpAuthMode, roles: rea
       errorResponse(
         401,
         HttpErrorCodes.UNAUTHENTICATED,
-        'App Service authentication (Easy Auth) is not enabled on this function app, so no caller can be trusted; deploy with guardApiClientId set (README, "HTTP API")',
+        'App Service authentication (Easy Auth) is not enabled on this function app, so no caller can be trusted; deploy with guardApiClientId (azd GUARD_API_CLIENT_ID) set (docs/http-api.md)',
         'x-ms-client-principal',
       ),
     );

@@ -3,8 +3,9 @@
  * services wired with managed identity. `functions/index.ts` builds it once, on first use, so a bad setting
  * fails the invocation with a message naming the setting instead of crashing the worker at import.
  */
+import type * as Identity from '@azure/identity';
+import type { TokenCredential } from '@azure/identity';
 import { readBoundedTextSync } from '../adapters/boundedFile';
-import { DefaultAzureCredential, ManagedIdentityCredential, type TokenCredential } from '@azure/identity';
 import { loadConfig, readPolicyText, type AppConfig } from '../app/config';
 import { MAX_POLICY_BYTES, loadPolicy } from '../core/policy';
 import type { Policy } from '../core/policyTypes';
@@ -23,10 +24,14 @@ export interface Runtime {
   credential: TokenCredential;
 }
 
+/** `@azure/identity`, loaded on first use: a cold start that does not reach this adapter does not pay for it. */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const identity = (): typeof Identity => require('@azure/identity');
+
 function credentialFor(config: AppConfig): TokenCredential {
   // A user-assigned identity is named by AZURE_CLIENT_ID; otherwise the system-assigned one (or, on a
   // developer machine, whatever DefaultAzureCredential finds).
-  return config.azureClientId ? new ManagedIdentityCredential({ clientId: config.azureClientId }) : new DefaultAzureCredential();
+  return config.azureClientId ? new (identity().ManagedIdentityCredential)({ clientId: config.azureClientId }) : new (identity().DefaultAzureCredential)();
 }
 
 /** Loads the signature trust material named by the settings once, on the first verification. */

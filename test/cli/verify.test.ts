@@ -11,7 +11,8 @@ import { pushArtifact } from '../../src/local/ociPush';
 import { sampleCycloneDx } from '../../src/local/sampleReports';
 import { runCli } from '../support/cli';
 import { useRegistry } from '../support/registry';
-import { E2E_SUBJECT, VECTORS, haveVectors, layout, pushLayout, vector } from '../support/vectors';
+import { E2E_SUBJECT, VECTORS, sharedVectors, layout, pushLayout, vector } from '../support/vectors';
+import { describeRequiring } from '../support/required';
 
 const POLICY = join(VECTORS, 'notation/config/trustpolicies/trustpolicy.json');
 const STORE = join(VECTORS, 'notation/derived/truststore');
@@ -39,7 +40,7 @@ describe('acr-guard verify: usage', () => {
   });
 });
 
-(haveVectors ? describe : describe.skip)('acr-guard verify: notation e2e layouts in a real registry', () => {
+describeRequiring(sharedVectors)('acr-guard verify: notation e2e layouts in a real registry', () => {
   const reg = useRegistry();
   beforeAll(async () => {
     await pushLayout(reg.client, 'e2e/app', 'e2e-valid-signature');

@@ -8,11 +8,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ROOT, bicepPaths } from '../support/bicep';
+import { describeRequiring } from '../support/required';
 
 const CHECKOV = join(ROOT, '.tools', 'venv', 'bin', 'checkov');
 const PINNED = /^CHECKOV_VERSION=(\S+)$/m.exec(readFileSync(join(ROOT, 'scripts', 'ensure-tools.sh'), 'utf8'))?.[1];
-const present = existsSync(CHECKOV);
-if (!present && !process.env.CI) console.log(`checkov tests skipped: ${CHECKOV} is absent (run scripts/ensure-tools.sh)`);
 
 interface CheckResult {
   check_id: string;
@@ -27,7 +26,7 @@ interface Report {
 
 let report: Report;
 
-(present || process.env.CI ? describe : describe.skip)('checkov -d infra --framework bicep', () => {
+describeRequiring({ present: existsSync(CHECKOV), what: CHECKOV, how: 'run scripts/ensure-tools.sh' })('checkov -d infra --framework bicep', () => {
   beforeAll(async () => {
     // --skip-download: no call to Prisma Cloud (CI reaches PyPI and npm only); exit code 1 means failed checks.
     const run = promisify(execFile)(CHECKOV, ['-d', 'infra', '--framework', 'bicep', '--skip-download', '-o', 'json'], { cwd: ROOT, maxBuffer: 64 << 20 });

@@ -4,8 +4,7 @@
  * `subject`, listed through the `sha256-<hex>` fallback tag as `oras attach` does on registries without the
  * referrers API), and the source reads them back.
  *
- * Skipped, with the reason printed, while `src/adapters/registry/index.ts` does not export
- * `createRegistryClient` (another engineer is writing it) or when docker-registry is not installed.
+ * Outside CI it skips with one line when docker-registry is not installed; under CI=true it fails.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -14,34 +13,13 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { FindingsQuery, RegistryClient } from '../../src/adapters/ports';
+import { createRegistryClient } from '../../src/adapters/registry';
 import { ReportsFindingsSource } from '../../src/adapters/reportsSource';
 import { MediaTypes, type Descriptor } from '../../src/core/types';
+import { describeRequiring } from '../support/required';
 
-const ROOT = path.join(__dirname, '../..');
-const REGISTRY_MODULE = path.join(ROOT, 'src/adapters/registry/index.ts');
 const DOCKER_REGISTRY = ['/usr/bin/docker-registry', '/usr/local/bin/docker-registry'].find((p) => existsSync(p));
-
-type CreateRegistryClient = (options: { host: string; plainHttp?: boolean; userAgent?: string }) => RegistryClient;
-
-function loadCreateRegistryClient(): { create?: CreateRegistryClient; reason?: string } {
-  if (!existsSync(REGISTRY_MODULE)) return { reason: 'src/adapters/registry/index.ts does not exist yet' };
-  let mod: { createRegistryClient?: unknown };
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    mod = require(REGISTRY_MODULE) as { createRegistryClient?: unknown };
-  } catch (err) {
-    return { reason: `src/adapters/registry/index.ts could not be loaded (${err instanceof Error ? err.message.split('\n')[0] : String(err)})` };
-  }
-  if (typeof mod.createRegistryClient !== 'function') return { reason: 'src/adapters/registry/index.ts does not export createRegistryClient yet' };
-  return { create: mod.createRegistryClient as CreateRegistryClient };
-}
-
-const loaded = loadCreateRegistryClient();
-const skipReason = loaded.reason ?? (DOCKER_REGISTRY ? undefined : 'docker-registry is not installed (scripts/ensure-tools.sh installs it)');
-if (skipReason) {
-  console.warn(`test/integration/reportsSource.test.ts skipped: ${skipReason}`);
-}
-const describeIfReady = skipReason ? describe.skip : describe;
+const describeIfReady = describeRequiring({ present: DOCKER_REGISTRY !== undefined, what: 'docker-registry', how: 'scripts/ensure-tools.sh installs it' });
 
 const FIXTURES = path.join(__dirname, '../fixtures/reports');
 const digestOf = (bytes: Buffer) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
@@ -143,7 +121,7 @@ describeIfReady('ReportsFindingsSource against docker-registry 2.8 with the real
 
   beforeAll(async () => {
     registry = await startRegistry();
-    client = loaded.create!({ host: registry.host, plainHttp: true, userAgent: 'acr-guard-test' });
+    client = createRegistryClient({ host: registry.host, plainHttp: true, userAgent: 'acr-guard-test' });
     const config = await pushBlob(Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } })), MediaTypes.ociConfig);
     const layer = await pushBlob(Buffer.from('layer bytes'), 'application/vnd.oci.image.layer.v1.tar');
     const image = await pushManifest({ schemaVersion: 2, mediaType: MediaTypes.ociManifest, config, layers: [layer] }, '1.4.2');
@@ -176,8 +154,3 @@ describeIfReady('ReportsFindingsSource against docker-registry 2.8 with the real
     expect(result.findings.filter((f) => f.source === `cyclonedx:${cdx.digest}`)).toHaveLength(2);
   });
 });
-
-if (skipReason) {
-  // Keeps the suite non-empty (jest fails a file with no tests) and states why the real run did not happen.
-  it.skip(`reportsSource against a real registry — skipped: ${skipReason}`, () => undefined);
-}

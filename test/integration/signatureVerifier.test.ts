@@ -10,12 +10,12 @@ import { loadSignatureTrust } from '../../src/adapters/trustStoreFiles';
 import { MAX_ENVELOPE_BYTES, NotationMediaTypes } from '../../src/core/signatures';
 import { verifySignatures } from '../../src/orchestrations/activities';
 import type { GateServices } from '../../src/orchestrations/services';
-import { E2E_SUBJECT, VECTORS, haveVectors, layout, pushLayout, vector } from '../support/vectors';
+import { E2E_SUBJECT, VECTORS, sharedVectors, layout, pushLayout, vector } from '../support/vectors';
+import { describeRequiring } from '../support/required';
 import { pushArtifact } from '../../src/local/ociPush';
 import { useRegistry } from '../support/registry';
 
-const d = haveVectors ? describe : describe.skip;
-if (!haveVectors) console.log('skipping signature verifier integration tests: ../shared/vectors is absent');
+const d = describeRequiring(sharedVectors);
 
 d('signature verifier on a real registry with notation-made signatures', () => {
   const reg = useRegistry();

@@ -10,10 +10,10 @@ import { ContainerClient, StorageSharedKeyCredential } from '@azure/storage-blob
 import { loadSignatureTrustFromBlob } from '../../src/adapters/trustStoreBlob';
 import { verifyNotationSignature } from '../../src/core/signatures';
 import { AZURITE_ACCOUNT, AZURITE_KEY, useAzurite } from '../support/azurite';
-import { E2E_SUBJECT, VECTORS, haveVectors, layout } from '../support/vectors';
+import { E2E_SUBJECT, VECTORS, sharedVectors, layout } from '../support/vectors';
+import { describeRequiring } from '../support/required';
 
-const d = haveVectors ? describe : describe.skip;
-if (!haveVectors) console.log('skipping blob trust store tests: ../shared/vectors is absent');
+const d = describeRequiring(sharedVectors);
 
 function files(dir: string): string[] {
   return readdirSync(dir).flatMap((f) => (statSync(join(dir, f)).isDirectory() ? files(join(dir, f)) : [join(dir, f)]));

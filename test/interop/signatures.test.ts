@@ -20,7 +20,7 @@ import {
   buildJws,
   cosignKeys,
   cosignSign,
-  haveSigningTools,
+  signingTools,
   issueLeaf,
   makeCa,
   notationHome,
@@ -30,9 +30,9 @@ import {
   type Issued,
   type NotationHome,
 } from '../support/signingTools';
+import { describeRequiring } from '../support/required';
 
-const d = haveSigningTools ? describe : describe.skip;
-if (!haveSigningTools) console.log('skipping signature interop tests: notation, cosign and oras are not in .tools/bin (scripts/ensure-tools.sh builds them when Go is installed)');
+const d = describeRequiring(signingTools);
 
 const SIGNER_DN = 'x509.subject:C=US, ST=WA, L=Seattle, O=Acme, CN=acme-signer';
 

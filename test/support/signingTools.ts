@@ -8,6 +8,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import type { Requirement } from './required';
 import { createPrivateKey, createHash, sign as cryptoSign, constants } from 'node:crypto';
 
 const run = promisify(execFile);
@@ -23,6 +24,8 @@ export function tool(name: 'notation' | 'cosign' | 'oras'): string | undefined {
 
 /** True when notation, cosign, oras and openssl are all present. */
 export const haveSigningTools = ['notation', 'cosign', 'oras'].every((n) => tool(n as 'notation') !== undefined);
+/** The tools as a requirement of a test block (see `describeRequiring` in ./required). */
+export const signingTools: Requirement = { present: haveSigningTools, what: 'notation, cosign and oras in .tools/bin', how: 'scripts/ensure-tools.sh builds them when Go is installed' };
 
 /** Runs a tool; rejects with its stderr on a non-zero exit. */
 export async function exec(file: string, args: string[], env: Record<string, string> = {}, cwd?: string): Promise<{ stdout: string; stderr: string }> {

@@ -5,12 +5,15 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import type { RegistryClient } from '../../src/adapters/ports';
 import { join, resolve } from 'node:path';
+import type { Requirement } from './required';
 import { buildTrustStore, parseTrustPolicyDocument, type TrustPolicyDocument, type TrustStore, type TrustStoreFile } from '../../src/core/signatures';
 
 /** Root of the shared vectors. */
 export const VECTORS = resolve(__dirname, '../../../shared/vectors');
 /** True when the vectors are present. */
 export const haveVectors = existsSync(join(VECTORS, 'README.md'));
+/** The vectors as a requirement of a test block (see `describeRequiring` in ./required). */
+export const sharedVectors: Requirement = { present: haveVectors, what: `the shared test vectors (${VECTORS})`, how: 'they sit in ../shared beside the checkout' };
 /** The subject image of notation's e2e layouts. */
 export const E2E_SUBJECT = { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: 'sha256:b8479de3f88fb259a0a9ea82a5b2a052a1ef3c4ebbcfc61482d5ae4c831f8af9', size: 517 };
 

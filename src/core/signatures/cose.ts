@@ -4,7 +4,11 @@
  * signature covers is encoded here, because it must be byte-exact: ["Signature1", protected, h'', payload].
  * The protected header is translated to the JWS names so the same header checks apply to both formats.
  */
-import { Tagged, decodeFirstSync } from 'cbor';
+import type * as Cbor from 'cbor';
+
+// cbor is loaded on the first COSE envelope parsed: a cold start that verifies no signature does not pay for it.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const cbor = (): typeof Cbor => require('cbor');
 import { EnvelopeError, MAX_ENVELOPE_BYTES, type ParsedEnvelope } from './envelope';
 
 /** COSE algorithm identifiers allowed by the spec, by JWS name. */
@@ -25,7 +29,7 @@ const DECODE_OPTIONS = { preferMap: true, preventDuplicateKeys: true, max_depth:
 
 function decode(bytes: Uint8Array, what: string): unknown {
   try {
-    return decodeFirstSync(bytes, DECODE_OPTIONS) as unknown;
+    return cbor().decodeFirstSync(bytes, DECODE_OPTIONS) as unknown;
   } catch (err) {
     throw new EnvelopeError(`${what} is not valid CBOR (${(err as Error).message})`);
   }
@@ -58,7 +62,7 @@ export function sigStructure(protectedBytes: Buffer, payload: Buffer): Buffer {
 export function parseCoseEnvelope(bytes: Buffer): ParsedEnvelope {
   if (bytes.length > MAX_ENVELOPE_BYTES) throw new EnvelopeError(`envelope is larger than ${MAX_ENVELOPE_BYTES} bytes`);
   const top = decode(bytes, 'envelope');
-  if (!(top instanceof Tagged) || top.tag !== COSE_SIGN1_TAG || !Array.isArray(top.value) || top.value.length !== 4) throw new EnvelopeError('envelope is not a tagged COSE_Sign1 message (tag 18, array of 4)');
+  if (!(top instanceof cbor().Tagged) || top.tag !== COSE_SIGN1_TAG || !Array.isArray(top.value) || top.value.length !== 4) throw new EnvelopeError('envelope is not a tagged COSE_Sign1 message (tag 18, array of 4)');
   const [protectedValue, unprotected, payloadValue, signatureValue] = top.value as unknown[];
   const protectedBytes = bstr(protectedValue, 'protected header');
   const payload = bstr(payloadValue, 'payload (detached payloads are not supported)');

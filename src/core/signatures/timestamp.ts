@@ -6,9 +6,18 @@
  * TSTInfo (which no installed schema covers) with `asn1js`, which that library is built on. Pure.
  */
 import { createHash, verify as cryptoVerify, constants } from 'node:crypto';
-import { AsnConvert } from '@peculiar/asn1-schema';
-import { ContentInfo, SignedData, id_signedData } from '@peculiar/asn1-cms';
-import * as asn1js from 'asn1js';
+import type * as Asn1Schema from '@peculiar/asn1-schema';
+import type * as Asn1Cms from '@peculiar/asn1-cms';
+import type { SignedData } from '@peculiar/asn1-cms';
+import type * as Asn1js from 'asn1js';
+
+// The ASN.1 libraries are loaded on the first timestamp verified (their schema decorators run at load).
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const asn1Schema = (): typeof Asn1Schema => require('@peculiar/asn1-schema');
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const asn1Cms = (): typeof Asn1Cms => require('@peculiar/asn1-cms');
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const asn1jsLib = (): typeof Asn1js => require('asn1js');
 import { type CertInfo, CertificateParseError, caCertProblems, parseCertificate, signingCertProblems } from './x509';
 
 /** Thrown for a token that cannot be trusted; the message says why. */
@@ -55,6 +64,7 @@ function hashOf(oid: string, what: string): string {
 
 /** TSTInfo fields the verification needs, decoded with asn1js. */
 function parseTstInfo(der: ArrayBuffer): { hashOid: string; imprint: Buffer; genTime: Date; accuracyMs: number } {
+  const asn1js = asn1jsLib();
   const parsed = asn1js.fromBER(der);
   if (parsed.offset === -1 || !(parsed.result instanceof asn1js.Sequence)) throw new TimestampError('TSTInfo is not a DER SEQUENCE');
   const items = parsed.result.valueBlock.value;
@@ -76,8 +86,8 @@ function parseTstInfo(der: ArrayBuffer): { hashOid: string; imprint: Buffer; gen
   return { hashOid: algOid.valueBlock.toString(), imprint: Buffer.from(digest.valueBlock.valueHexView), genTime: genTime.toDate(), accuracyMs };
 }
 
-function intOf(node: asn1js.AsnType): number {
-  const bytes = Buffer.from((node as asn1js.Primitive).valueBlock.valueHexView);
+function intOf(node: Asn1js.AsnType): number {
+  const bytes = Buffer.from((node as Asn1js.Primitive).valueBlock.valueHexView);
   return bytes.reduce((n, b) => n * 256 + b, 0);
 }
 
@@ -110,6 +120,8 @@ function verifyCmsSignature(signer: CertInfo, algorithmOid: string, digestHash: 
  * `tsa` roots. Throws {@link TimestampError} naming the first problem.
  */
 export function verifyTimestampToken(token: Buffer, signature: Buffer, roots: CertInfo[]): VerifiedTimestamp {
+  const { AsnConvert } = asn1Schema();
+  const { ContentInfo, SignedData, id_signedData } = asn1Cms();
   let signed: SignedData;
   try {
     const info = AsnConvert.parse(token, ContentInfo);
@@ -178,12 +190,14 @@ function derLength(n: number): Buffer {
 
 /** The OID in a DER attribute value, or undefined. */
 function oidOf(der: ArrayBuffer): string | undefined {
+  const asn1js = asn1jsLib();
   const node = asn1js.fromBER(der).result;
   return node instanceof asn1js.ObjectIdentifier ? node.valueBlock.toString() : undefined;
 }
 
 /** The bytes of a DER OCTET STRING attribute value, or undefined. */
 function octetsOf(der: ArrayBuffer): Buffer | undefined {
+  const asn1js = asn1jsLib();
   const node = asn1js.fromBER(der).result;
   return node instanceof asn1js.OctetString ? Buffer.from(node.valueBlock.valueHexView) : undefined;
 }

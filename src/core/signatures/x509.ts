@@ -5,19 +5,16 @@
  * Pure: no I/O, time passed in.
  */
 import { X509Certificate, createHash } from 'node:crypto';
-import { AsnConvert } from '@peculiar/asn1-schema';
-import {
-  BasicConstraints,
-  Certificate,
-  ExtendedKeyUsage,
-  KeyUsage,
-  KeyUsageFlags,
-  id_ce_basicConstraints,
-  id_ce_extKeyUsage,
-  id_ce_keyUsage,
-  id_ce_subjectKeyIdentifier,
-  SubjectKeyIdentifier,
-} from '@peculiar/asn1-x509';
+import type * as Asn1Schema from '@peculiar/asn1-schema';
+import type * as Asn1X509 from '@peculiar/asn1-x509';
+import type { Certificate } from '@peculiar/asn1-x509';
+
+// The ASN.1 libraries are loaded on the first certificate parsed: a cold start that verifies no signature
+// does not pay for them (their schema decorators run at load).
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const asn1Schema = (): typeof Asn1Schema => require('@peculiar/asn1-schema');
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const asn1X509 = (): typeof Asn1X509 => require('@peculiar/asn1-x509');
 
 /** OIDs used by the checks. */
 export const Oids = {
@@ -97,6 +94,9 @@ function parseUncached(bytes: Buffer): CertInfo {
 }
 
 function parseCertificateFields(bytes: Buffer): CertInfo {
+  const { AsnConvert } = asn1Schema();
+  const { BasicConstraints, Certificate, ExtendedKeyUsage, KeyUsage, KeyUsageFlags, SubjectKeyIdentifier } = asn1X509();
+  const { id_ce_basicConstraints, id_ce_extKeyUsage, id_ce_keyUsage, id_ce_subjectKeyIdentifier } = asn1X509();
   let x509: X509Certificate;
   let asn: Certificate;
   try {

@@ -5,10 +5,10 @@
 import fc from 'fast-check';
 import { Tagged, decodeFirstSync } from 'cbor';
 import { buildTrustStore, parseTrustPolicyDocument, verifyNotationSignature, type TrustPolicy } from '../../../../src/core/signatures';
-import { haveVectors, storeOf, vector } from '../../../support/vectors';
+import { sharedVectors, storeOf, vector } from '../../../support/vectors';
+import { describeRequiring } from '../../../support/required';
 
-const d = haveVectors ? describe : describe.skip;
-if (!haveVectors) console.log('skipping COSE vector tests: ../shared/vectors is absent');
+const d = describeRequiring(sharedVectors);
 
 const NOW = new Date('2026-06-01T00:00:00Z');
 const ALPINE = { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: 'sha256:19dbd2e48e921426ee8ace4dc892edfb2ecdc1d1a72d5416c83670c30acecef0', size: 481 };

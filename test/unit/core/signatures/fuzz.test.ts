@@ -13,10 +13,10 @@ import {
   verifyCosignSignature,
   verifyNotationSignature,
 } from '../../../../src/core/signatures';
-import { E2E_SUBJECT, e2ePolicy, haveVectors, layout, storeOf, vector } from '../../../support/vectors';
+import { E2E_SUBJECT, e2ePolicy, sharedVectors, layout, storeOf, vector } from '../../../support/vectors';
+import { describeRequiring } from '../../../support/required';
 
-const d = haveVectors ? describe : describe.skip;
-if (!haveVectors) console.log('skipping signature fuzz tests: ../shared/vectors is absent');
+const d = describeRequiring(sharedVectors);
 const NOW = new Date('2026-06-01T00:00:00Z');
 const B64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 

@@ -8,10 +8,10 @@ import { join } from 'node:path';
 import { GuardError } from '../../../../src/core/errors';
 import { atLevel, parseTrustPolicyDocument, verifyNotationSignature } from '../../../../src/core/signatures';
 import { loadSignatureTrust, loadTrustStoreDir } from '../../../../src/adapters/trustStoreFiles';
-import { VECTORS, haveVectors, vector } from '../../../support/vectors';
+import { VECTORS, sharedVectors, vector } from '../../../support/vectors';
+import { describeRequiring } from '../../../support/required';
 
-const d = haveVectors ? describe : describe.skip;
-if (!haveVectors) console.log('skipping notation-go vector tests: ../shared/vectors is absent');
+const d = describeRequiring(sharedVectors);
 
 const NOW = new Date('2026-06-01T00:00:00Z');
 const TARGET = { mediaType: 'application/vnd.docker.distribution.manifest.v2+json', digest: 'sha256:60043cf45eaebc4c0867fea485a039b598f52fd09fd5b07b0b2d2f88fad9d74e', size: 528 };

@@ -3,11 +3,11 @@
  * the in-process verifier, with the outcomes upstream's e2e suite expects.
  */
 import { summarize, verifyNotationSignature, type TrustPolicy, type TrustStore } from '../../../../src/core/signatures';
-import { E2E_SUBJECT, e2ePolicy, haveVectors, layout, storeOf } from '../../../support/vectors';
+import { E2E_SUBJECT, e2ePolicy, sharedVectors, layout, storeOf } from '../../../support/vectors';
+import { describeRequiring } from '../../../support/required';
 
 const NOW = new Date('2026-06-01T00:00:00Z');
-const d = haveVectors ? describe : describe.skip;
-if (!haveVectors) console.log('skipping notation vector tests: ../shared/vectors is absent');
+const d = describeRequiring(sharedVectors);
 
 function verifyLayout(name: string, policy: TrustPolicy, store: TrustStore, now = NOW) {
   const sigs = layout(name).signatures(E2E_SUBJECT.digest);

@@ -5,10 +5,10 @@
  */
 import fc from 'fast-check';
 import { atLevel, buildTrustStore, parseCoseEnvelope, parseJwsEnvelope, parseTrustPolicyDocument, verifyNotationSignature, type TrustPolicy, type TrustStore } from '../../../../src/core/signatures';
-import { haveVectors, vector } from '../../../support/vectors';
+import { sharedVectors, vector } from '../../../support/vectors';
+import { describeRequiring } from '../../../support/required';
 
-const d = haveVectors ? describe : describe.skip;
-if (!haveVectors) console.log('skipping timestamp vector tests: ../shared/vectors is absent');
+const d = describeRequiring(sharedVectors);
 
 const NOW = new Date('2026-06-01T00:00:00Z');
 const TS = 'notation-go/verifier/testdata/timestamp';
