@@ -17,7 +17,7 @@ export interface RoleDefinition {
 export const BuiltInRoleIds = {
   owner: '8e3af657-a8ff-443c-a75c-2fe8c4bcb635',
   contributor: 'b24988ac-6180-42a0-ab88-20f7382dd24c',
-  userAccessAdministrator: '18d7d88d-d35e-4fb3-a5c3-7773c4a09b35',
+  userAccessAdministrator: '18d7d88d-d35e-4fb5-a5c3-7773c20a72d9',
   reader: 'acdd72a7-3385-48ef-bd42-f606fba81ae7',
   acrPull: '7f951dda-4ed3-4680-a7ca-43fe172d538d',
   acrPush: '8311e382-0749-4cb8-b61a-304f252e45ec',
