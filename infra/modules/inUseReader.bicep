@@ -20,12 +20,12 @@ resource inUseReaderRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = 
     assignableScopes: [ resourceGroup().id ]
     permissions: [
       {
+        // In-use protection (the first four), then doctor: what a failed pull depends on, and the controls it checks.
         actions: [
           'Microsoft.App/containerApps/read'
           'Microsoft.App/containerApps/revisions/read'
           'Microsoft.App/jobs/read'
           'Microsoft.ContainerInstance/containerGroups/read'
-          // doctor (read only): what a failed pull depends on, and the controls it checks.
           'Microsoft.App/managedEnvironments/read'
           'Microsoft.ContainerRegistry/registries/read'
           'Microsoft.Network/privateEndpoints/read'
