@@ -85,7 +85,8 @@ describe('scenario 2: a container group identity with Contributor on the subscri
     expect(broken.code).toBe(3);
     expect(broken.out).toContain(`FAIL    ${SeedIds.workerIdentity}`);
     expect(broken.out).toContain(`Contributor at subscription scope /subscriptions/${SEED.subscription}`);
-    expect(broken.out).toContain(`--role 'AcrPull' --scope ${SeedIds.registry}`);
+    expect(broken.out).toContain('It needs only: AcrPull on acrseed1 (pulls from acrseed1.azurecr.io; already held)');
+    expect(broken.out).toContain('fix: az role assignment delete --ids /subscriptions/');
     const fixed = await runCli(['doctor', 'identities', '--snapshot', await snapshotFile('fixed-identities')]);
     keep('identities-fixed', fixed.out);
     expect(fixed.code).toBe(0);

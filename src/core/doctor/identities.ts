@@ -73,10 +73,12 @@ export function diagnoseIdentities(input: IdentitiesInput): DoctorReport {
     const summary = `used by ${usedBy}; principal ${principalId}; ${assignments.length} role assignment(s)${assignments.length ? `: ${assignments.map(listed).join('; ')}` : ''}`;
     if (privileged.length > 0) {
       const needs = users.flatMap((u) => replacements(s, u, ref));
-      const create = needs.map((n) => `az role assignment create --assignee-object-id ${principalId} --assignee-principal-type ServicePrincipal --role '${n.role}' --scope ${n.scope}`);
+      // A replacement the identity already holds needs no command (only the broad assignment goes).
+      const held = (n: { role: string; scope: string }) => assignments.some((a) => resolveRole(s, a.roleDefinitionId)?.name === n.role && idKey(a.scope) === idKey(n.scope));
+      const create = needs.filter((n) => !held(n)).map((n) => `az role assignment create --assignee-object-id ${principalId} --assignee-principal-type ServicePrincipal --role '${n.role}' --scope ${n.scope}`);
       const remove = privileged.map((a) => `az role assignment delete --ids ${a.id}`);
       const advice = needs.length
-        ? ` It needs only: ${needs.map((n) => `${n.role} on ${parseArmId(n.scope).name} (${n.why})`).join('; ')}.`
+        ? ` It needs only: ${needs.map((n) => `${n.role} on ${parseArmId(n.scope).name} (${n.why}${held(n) ? '; already held' : ''})`).join('; ')}.`
         : ' Nothing in the snapshot shows what it needs: grant only the data-plane roles its code calls, on those resources.';
       checks.push(fail('identities.least-privilege', target,
         `${privileged.map((a) => `${resolveRole(s, a.roleDefinitionId)?.name} at ${scopeKind(a.scope)} scope ${a.scope}`).join('; ')}: far more than a workload identity needs (${summary}).${advice}`,

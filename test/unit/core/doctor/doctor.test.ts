@@ -147,7 +147,17 @@ describe('doctor identities', () => {
     const c = one(checks, 'identities.least-privilege', SeedIds.workerIdentity);
     expect(c.status).toBe('fail');
     expect(c.evidence).toContain(`Contributor at subscription scope /subscriptions/${SEED.subscription}`);
-    expect(c.fix).toBe(`az role assignment create --assignee-object-id ${SEED.principals.worker} --assignee-principal-type ServicePrincipal --role 'AcrPull' --scope ${SeedIds.registry} && az role assignment delete --ids ${rid}`);
+    // AcrPull on the registry is already held: the fix only removes the broad assignment.
+    expect(c.evidence).toContain('It needs only: AcrPull on acrseed1 (pulls from acrseed1.azurecr.io; already held)');
+    expect(c.fix).toBe(`az role assignment delete --ids ${rid}`);
+    // Without it, the fix grants it first.
+    const without = await seed((rs) => {
+      rs.push({ id: rid, name: rid.split('/').pop(), type: 'Microsoft.Authorization/roleAssignments',
+        properties: { principalId: SEED.principals.worker, scope: `/subscriptions/${SEED.subscription}`, roleDefinitionId: `/subscriptions/${SEED.subscription}/providers/Microsoft.Authorization/roleDefinitions/b24988ac-6180-42a0-ab88-20f7382dd24c` } });
+      return rs.filter((r) => !(r.type === 'Microsoft.Authorization/roleAssignments' && (r.properties as R).principalId === SEED.principals.worker && (r.properties as R).scope === SeedIds.registry));
+    });
+    expect(one(diagnoseIdentities({ snapshot: without }).checks, 'identities.least-privilege', SeedIds.workerIdentity).fix)
+      .toBe(`az role assignment create --assignee-object-id ${SEED.principals.worker} --assignee-principal-type ServicePrincipal --role 'AcrPull' --scope ${SeedIds.registry} && az role assignment delete --ids ${rid}`);
   });
 
   it('a custom role with "*" at resource group scope fails; one whose definition is missing is unknown', async () => {
@@ -156,7 +166,8 @@ describe('doctor identities', () => {
     const star = await seed((rs) => { rs.push({ id: def, name: 'cccccccc-0000-4000-8000-000000000000', type: 'Microsoft.Authorization/roleDefinitions', properties: { roleName: 'everything', permissions: [{ actions: ['*'], notActions: [] }] } }, ra('x1', def)); });
     const c = one(diagnoseIdentities({ snapshot: star }).checks, 'identities.least-privilege', SeedIds.apiIdentity);
     expect(c.status).toBe('fail');
-    expect(c.fix).toContain(`--role 'Key Vault Secrets User' --scope ${SeedIds.vault}`);
+    expect(c.evidence).toContain('Key Vault Secrets User on kv-seed1 (reads secret db-password from kv-seed1.vault.azure.net; already held)');
+    expect(c.fix).toBe(`az role assignment delete --ids ${SeedIds.rg}/providers/Microsoft.Authorization/roleAssignments/x1`);
     const missing = await seed((rs) => { rs.push(ra('x2', def)); });
     expect(one(diagnoseIdentities({ snapshot: missing }).checks, 'identities.least-privilege', SeedIds.apiIdentity).status).toBe('unknown');
     // --scope: only workloads under it.
