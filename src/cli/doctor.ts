@@ -14,7 +14,9 @@ import {
 import { auditStoreFor, FileAuditStore } from '../adapters/auditStore';
 import { AzureInventory, parseInventoryScope } from '../adapters/azureInventory';
 import type { AuditStore } from '../adapters/ports';
-import { runDoctorPull } from '../jobs/doctor';
+import { createRegistryClient } from '../adapters/registry';
+import { isLoopbackHost } from '../local/loopback';
+import { registryPresence, runDoctorPull } from '../jobs/doctor';
 import { ExitCodes, UsageError, outputFormat, parseCommandArgs } from './args';
 
 type Io = { out: (s: string) => void; err: (s: string) => void };
@@ -26,7 +28,8 @@ export interface DoctorContext {
   ca?: string;
 }
 
-export const DOCTOR_USAGE = `usage: acr-guard doctor pull <container-app|container-group> (--snapshot <file> | --scope <id>) [--audit-dir <dir>] [--output json|table]
+export const DOCTOR_USAGE = `usage: acr-guard doctor pull <container-app|container-group> (--snapshot <file> | --scope <id>) [--audit-dir <dir>]
+                           [--reach-registry [--plain-http]] [--output json|table]
        acr-guard doctor identities (--snapshot <file> | --scope <id>) [--output json|table]
        acr-guard doctor platform (--snapshot <file> | --scope <id>) [--output json|table]
        acr-guard doctor snapshot --scope <id> > snapshot.json
@@ -40,6 +43,8 @@ export const DOCTOR_USAGE = `usage: acr-guard doctor pull <container-app|contain
   --scope <id>       live: /subscriptions/<id>[/resourceGroups/<name>] (Resource Graph + ARM, read-only);
                      with --snapshot: only resources under this ARM id (identities, platform)
   --audit-dir <dir>  the gate's verdicts (JSON-lines, as gate --audit-dir writes); default: the configured store
+  --reach-registry   also ask the registry (of the snapshot only) whether each tag or digest exists
+  --plain-http       with --reach-registry, talk http to a loopback registry (127.0.0.0/8, localhost, [::1] only)
   exit codes: 0 every check passes, 3 any check fails or is unknown, 2 usage or configuration error, 1 runtime error`;
 
 function loadSnapshotFile(path: string): Snapshot {
@@ -71,6 +76,17 @@ function auditOf(values: Record<string, string | boolean | undefined>, ctx: Doct
   }
 }
 
+/** The registry lookup `--reach-registry` asks for (plain http only to loopback hosts). */
+function presenceOf(values: Record<string, string | boolean | undefined>, ctx: DoctorContext): ReturnType<typeof registryPresence> | undefined {
+  if (values['plain-http'] === true && values['reach-registry'] !== true) throw new UsageError('--plain-http goes with --reach-registry');
+  if (values['reach-registry'] !== true) return undefined;
+  const plainHttp = values['plain-http'] === true;
+  return registryPresence((host) => {
+    if (plainHttp && !isLoopbackHost(host)) throw new GuardError(ErrorCodes.INVALID_INPUT, `--plain-http is allowed only for loopback registries (127.0.0.0/8, localhost, [::1]), not ${host}`);
+    return createRegistryClient({ host, plainHttp, credential: host.endsWith('.azurecr.io') ? (ctx.credential ?? new DefaultAzureCredential()) : undefined, userAgent: 'acr-guard/0.1' });
+  });
+}
+
 /** A table grouped by check: the check id, then one line per target with its status, evidence and fix. */
 export function renderDoctorTable(report: DoctorReport): string {
   const groups = new Map<string, DoctorCheck[]>();
@@ -96,6 +112,8 @@ export async function doctorCommand(argv: string[], io: Io, ctx: DoctorContext =
     snapshot: { type: 'string' },
     scope: { type: 'string' },
     'audit-dir': { type: 'string' },
+    'reach-registry': { type: 'boolean' },
+    'plain-http': { type: 'boolean' },
     output: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
@@ -131,7 +149,7 @@ export async function doctorCommand(argv: string[], io: Io, ctx: DoctorContext =
   // With a snapshot file, --scope narrows what identities and platform look at; live, it already did.
   const narrow = file ? scope : undefined;
   let report: DoctorReport;
-  if (sub === 'pull') report = await runDoctorPull(snapshot, positionals[0], { audit: auditOf(values, ctx) });
+  if (sub === 'pull') report = await runDoctorPull(snapshot, positionals[0], { audit: auditOf(values, ctx), presence: presenceOf(values, ctx) });
   else if (sub === 'identities') report = diagnoseIdentities({ snapshot, scope: narrow });
   else if (sub === 'platform') report = diagnosePlatform({ snapshot, scope: narrow });
   else throw new GuardError(ErrorCodes.INVALID_INPUT, 'unreachable');

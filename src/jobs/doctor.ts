@@ -4,14 +4,16 @@
  * diagnosis the image-pull alert carries.
  */
 import { parseImageReference } from '../core/reference';
-import { isGuardError } from '../core/errors';
+import { ErrorCodes, GuardError, isGuardError } from '../core/errors';
 import {
-  diagnosePull, findWorkload, workloadImages, type DoctorCheck, type DoctorReport, type PresenceAnswer, type Snapshot, type VerdictAnswer,
+  diagnosePull, findWorkload, registryFor, workloadImages, type DoctorCheck, type DoctorReport, type PresenceAnswer, type Snapshot, type VerdictAnswer,
 } from '../core/doctor';
-import type { AuditStore } from '../adapters/ports';
+import type { AuditStore, RegistryClient } from '../adapters/ports';
 
 /** Verdicts read per repository when an image is deployed by tag (the newest with that tag wins). */
 export const MAX_VERDICTS_PER_TAG_LOOKUP = 50;
+/** Time one registry presence lookup may take before the check is `unknown`. */
+export const PRESENCE_TIMEOUT_MS = 15_000;
 /** Default time the alert waits for a diagnosis before sending without it. */
 export const ALERT_DIAGNOSIS_TIMEOUT_MS = 30_000;
 
@@ -52,6 +54,14 @@ export async function runDoctorPull(snapshot: Snapshot, workload: string, deps: 
   if (deps.presence) {
     presence = new Map();
     for (const image of images) {
+      // Only registries of the snapshot are asked (never a host a workload names that doctor does not know).
+      let host: string;
+      try {
+        host = parseImageReference(image, { field: 'image' }).registry;
+      } catch {
+        continue;
+      }
+      if (!registryFor(snapshot, host)) continue;
       try {
         presence.set(image, await deps.presence(image));
       } catch (err) {
@@ -60,6 +70,30 @@ export async function runDoctorPull(snapshot: Snapshot, workload: string, deps: 
     }
   }
   return diagnosePull({ snapshot, workload, verdicts, presence });
+}
+
+/**
+ * Presence through the registry's own API (a manifest GET by tag or digest), within {@link PRESENCE_TIMEOUT_MS}:
+ * 404 is `absent`; anything else that fails throws (the check is then `unknown`, with the reason).
+ */
+export function registryPresence(clientFor: (host: string) => RegistryClient, timeoutMs = PRESENCE_TIMEOUT_MS): (image: string) => Promise<PresenceAnswer> {
+  return async (image) => {
+    const ref = parseImageReference(image, { field: 'image' });
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new GuardError(ErrorCodes.TRANSIENT, `${ref.registry} did not answer within ${Math.round(timeoutMs / 1000)} s`)), timeoutMs);
+      timer.unref?.();
+    });
+    try {
+      const manifest = await Promise.race([clientFor(ref.registry).getManifest(ref.repository, ref.digest ?? (ref.tag as string)), late]);
+      return { status: 'present', digest: manifest.digest };
+    } catch (err) {
+      if (isGuardError(err, 'NOT_FOUND')) return { status: 'absent' };
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  };
 }
 
 /** The diagnosis an image-pull alert carries: the checks that did not pass, or why doctor could not run. */

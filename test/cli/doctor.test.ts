@@ -7,7 +7,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileAuditStore } from '../../src/adapters/auditStore';
+import { pushImage } from '../../src/local/ociPush';
 import { runCli } from '../support/cli';
+import { useRegistry } from '../support/registry';
 import { SEED, SeedIds, seedResources } from '../support/doctorSeeds';
 import { blockedApiVerdict, releasedApiVerdict } from '../support/doctorVerdicts';
 
@@ -122,5 +124,30 @@ describe('doctor platform and usage', () => {
     const r = await runCli(['doctor', 'platform', '--snapshot', file]);
     expect(r.code).toBe(2);
     expect(r.err).toContain(`${file}.resources[1].id: expected an ARM resource id`);
+  });
+});
+
+describe('doctor pull --reach-registry: the tag or digest present in the registry (a real registry on loopback)', () => {
+  const reg = useRegistry();
+
+  /** The seed deployment with the registry's login server replaced by the loopback registry's host. */
+  const local = (rs: R[]) => JSON.parse(JSON.stringify(rs).split(SeedIds.loginServer).join(reg.registry.host)) as R[];
+
+  it('present → pass with the digest; a tag the registry lacks → fail; without --reach-registry no check', async () => {
+    const pushed = await pushImage(reg.client, 'contoso/api', { tag: '1.4.2' });
+    const file = await snapshotFile('local-registry', local);
+    const present = await runCli(['doctor', 'pull', `ca-api-${SEED.token}`, '--snapshot', file, '--reach-registry', '--plain-http', '--output', 'json']);
+    const check = (out: string) => JSON.parse(out).checks.find((c: R) => c.id === 'pull.image-present');
+    expect(check(present.out)).toMatchObject({ status: 'pass', evidence: `the registry holds it (${pushed.digest})` });
+    const missing = await snapshotFile('local-registry-missing', (rs) => {
+      const out = local(rs);
+      const app = out.find((r) => r.id === SeedIds.api) as R & { properties: { template: { containers: Array<{ image: string }> } } };
+      app.properties.template.containers[0].image = `${reg.registry.host}/contoso/api:9.9.9`;
+      return out;
+    });
+    const absent = await runCli(['doctor', 'pull', `ca-api-${SEED.token}`, '--snapshot', missing, '--reach-registry', '--plain-http', '--output', 'json']);
+    expect(absent.code).toBe(3);
+    expect(check(absent.out)).toMatchObject({ status: 'fail', evidence: 'the registry has no tag 9.9.9 in contoso/api' });
+    expect(check((await runCli(['doctor', 'pull', `ca-api-${SEED.token}`, '--snapshot', file, '--output', 'json'])).out)).toBeUndefined();
   });
 });
