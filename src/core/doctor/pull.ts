@@ -8,9 +8,11 @@
 import { parseImageReference } from '../reference';
 import type { ImageReference, Verdict } from '../types';
 import { fail, pass, sh, unknown, type DoctorCheck, type DoctorReport } from './check';
-import { assignmentsOf, resolveRole, roleAllows } from './roles';
+import { assignmentsOf, resolveRole, roleAllows, scopeKind, type RoleDefinition } from './roles';
 import { arr, byId, idKey, ofType, parseArmId, str, Types, vnetOfSubnet, type ArmResource, type Snapshot } from './snapshot';
 import { findWorkload, isSystemRef, nameAndGroup, pullEntries, workloadIdentities, workloadImages, workloadVnet, type Workload } from './workloads';
+
+const NO_ROLE: RoleDefinition = { id: '', name: '', actions: [], notActions: [], builtIn: false };
 
 /** The action a role must allow for a pull. */
 export const PULL_ACTION = 'Microsoft.ContainerRegistry/registries/pull/read';
@@ -216,6 +218,10 @@ function identityChecks(s: Snapshot, w: Workload, registry: ArmResource, host: s
   const fixRole = `az role assignment create --assignee-object-id ${principalId} --assignee-principal-type ServicePrincipal --role AcrPull --scope ${reg}`;
   if (granting) {
     checks.push(pass('pull.identity-role', reg, `${who} (principal ${principalId}) holds ${resolveRole(s, granting.roleDefinitionId)?.name} at ${granting.scope}`));
+  } else if (assignments.some((a) => scopeKind(a.scope) === 'managementGroup' && roleAllows(resolveRole(s, a.roleDefinitionId) ?? NO_ROLE, PULL_ACTION))) {
+    // A management group's subscriptions are not in the snapshot: such a grant may or may not cover the registry.
+    const mg = assignments.filter((a) => scopeKind(a.scope) === 'managementGroup').map((a) => a.scope);
+    checks.push(unknown('pull.identity-role', reg, `${who} (principal ${principalId}) may pull through an assignment at management group ${mg.join(', ')}; whether it contains the registry's subscription is not in the snapshot`, fixRole));
   } else if (covering.some((a) => !resolveRole(s, a.roleDefinitionId))) {
     checks.push(unknown('pull.identity-role', reg, `${who} (principal ${principalId}) holds role(s) ${covering.filter((a) => !resolveRole(s, a.roleDefinitionId)).map((a) => a.roleDefinitionId).join(', ')} over the registry whose definitions are not in the snapshot`, fixRole));
   } else {

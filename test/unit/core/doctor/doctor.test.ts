@@ -97,6 +97,19 @@ describe('doctor pull: the broken states behind ImagePullBackOff', () => {
     expect(one(checks, 'pull.identity-role').evidence).toContain('Key Vault Secrets User at'); // what it does hold
   });
 
+  it('AcrPull only at a management group: unknown (the snapshot does not say which subscriptions it holds)', async () => {
+    const mg = '/providers/Microsoft.Management/managementGroups/platform';
+    const snapshot = await seed((rs) => {
+      const out = rs.filter((r) => !(r.type === 'Microsoft.Authorization/roleAssignments' && (r.properties as R).principalId === SEED.principals.api && String((r.properties as R).scope) === SeedIds.registry));
+      out.push({ id: `${mg}/providers/Microsoft.Authorization/roleAssignments/m1`, name: 'm1', type: 'Microsoft.Authorization/roleAssignments',
+        properties: { principalId: SEED.principals.api, scope: mg, roleDefinitionId: `/providers/Microsoft.Authorization/roleDefinitions/7f951dda-4ed3-4680-a7ca-43fe172d538d` } });
+      return out;
+    });
+    const c = one(diagnosePull({ snapshot, workload: SeedIds.api, verdicts: released }).checks, 'pull.identity-role');
+    expect(c.status).toBe('unknown');
+    expect(c.evidence).toContain(`management group ${mg}`);
+  });
+
   it('AcrPull on an identity the app does not use: the pull identity is not assigned to the app', async () => {
     const snapshot = await seed((rs) => {
       const app = byId(rs, SeedIds.api);
