@@ -55,11 +55,17 @@ export function diagnoseIdentities(input: IdentitiesInput): DoctorReport {
     }
   }
   const checks: DoctorCheck[] = [];
+  // No role assignment at all is a snapshot captured without them (every subscription has some), not a clean bill.
+  const captured = ofType(s, Types.roleAssignment).length > 0;
   for (const { ref, principalId, users } of byIdentity.values()) {
     const target = ref === 'system' ? `${users[0].resource.id} (system-assigned identity)` : ref;
     const usedBy = users.map((u) => `${u.kind} ${u.resource.name}`).join(', ');
     if (!principalId) {
       checks.push(unknown('identities.least-privilege', target, `used by ${usedBy}; its principal id is not in the snapshot, so its role assignments cannot be read`));
+      continue;
+    }
+    if (!captured) {
+      checks.push(unknown('identities.least-privilege', target, `used by ${usedBy}; the snapshot holds no role assignments at all (captured without authorizationresources?), so its roles are not known`));
       continue;
     }
     const assignments = assignmentsOf(s, principalId);

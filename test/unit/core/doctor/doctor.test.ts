@@ -250,3 +250,41 @@ describe('snapshot validation (bounded)', () => {
     expect(runs).toBe(300);
   });
 });
+
+describe('missing data never passes (property)', () => {
+  it('removing any subset of resources from a broken snapshot never turns a failing or unknown check into a pass', async () => {
+    const broken = await seedResources();
+    (broken.find((r) => r.id === `${SeedIds.zone}/virtualNetworkLinks/link-seed`) as R).properties = { virtualNetwork: { id: SeedIds.hubVnet } };
+    (broken.find((r) => r.id === `${SeedIds.zone}/A/acr${SEED.token}`) as R).properties = { aRecords: [{ ipv4Address: '10.99.0.4' }] };
+    (broken.find((r) => r.id === SeedIds.registry) as R & { properties: R }).properties.adminUserEnabled = true;
+    broken.push({ id: `/subscriptions/${SEED.subscription}/providers/Microsoft.Authorization/roleAssignments/c1`, name: 'c1', type: 'Microsoft.Authorization/roleAssignments',
+      properties: { principalId: SEED.principals.worker, scope: `/subscriptions/${SEED.subscription}`, roleDefinitionId: '/providers/Microsoft.Authorization/roleDefinitions/8e3af657-a8ff-443c-a75c-2fe8c4bcb635' } });
+    const base = broken.filter((r) => !(r.type === 'Microsoft.Authorization/roleAssignments' && (r.properties as R).principalId === SEED.principals.worker && (r.properties as R).scope === SeedIds.registry));
+    const run = (rs: R[]) => {
+      const snapshot = buildSnapshot(rs);
+      return [
+        ...diagnosePull({ snapshot, workload: SeedIds.api, verdicts: released }).checks.map((c) => ({ ...c, id: `api ${c.id}` })),
+        ...diagnosePull({ snapshot, workload: SeedIds.worker, verdicts: released }).checks.map((c) => ({ ...c, id: `worker ${c.id}` })),
+        ...diagnoseIdentities({ snapshot }).checks,
+        ...diagnosePlatform({ snapshot }).checks,
+      ];
+    };
+    const notPassingKeys = new Set(run(base).filter((c) => c.status !== 'pass').map((c) => `${c.id} ${c.target}`));
+    // The zone link, the A record (for each workload), Owner on the worker's identity, the admin user.
+    expect(notPassingKeys.size).toBe(6);
+    let runs = 0;
+    fc.assert(
+      fc.property(fc.array(fc.boolean(), { minLength: base.length, maxLength: base.length }), (keep) => {
+        runs++;
+        // Role assignments stay: deleting one is a real change (the Owner grant removed), not missing data.
+        const passing = run(base.filter((r, i) => keep[i] || r.type === 'Microsoft.Authorization/roleAssignments')).filter((c) => c.status === 'pass').map((c) => `${c.id} ${c.target}`);
+        expect(passing.filter((k) => notPassingKeys.has(k))).toEqual([]);
+      }),
+      { numRuns: 200 },
+    );
+    expect(runs).toBe(200);
+    // A snapshot without any role assignment (captured without authorizationresources) proves nothing.
+    const none = run(base.filter((r) => r.type !== 'Microsoft.Authorization/roleAssignments')).filter((c) => c.id === 'identities.least-privilege');
+    expect(none.map((c) => c.status)).toEqual(['unknown', 'unknown', 'unknown']);
+  });
+});
