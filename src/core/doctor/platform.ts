@@ -98,8 +98,11 @@ export function diagnosePlatform(input: PlatformInput): DoctorReport {
 
   for (const env of ofType(s, Types.managedEnvironment).filter(inScope)) {
     const ng = `-n ${env.name} -g ${parseArmId(env.id).resourceGroup}`;
-    checks.push(propCheck('platform.environment-internal', env, 'vnetConfiguration.internal', isTrue, 'the environment has a public ingress address',
-      `az containerapp env create ${ng} --infrastructure-subnet-resource-id <subnet-id> --internal-only true  # internal cannot be changed: recreate and move the apps`));
+    const fixEnv = `az containerapp env create ${ng} --infrastructure-subnet-resource-id <subnet-id> --internal-only true  # internal cannot be changed: recreate and move the apps`;
+    // An environment ARM describes without a virtual network is public (its default); only an empty answer is unknown.
+    if (Object.keys(env.properties).length > 0 && prop(env.properties, 'vnetConfiguration.internal') === undefined) {
+      checks.push(fail('platform.environment-internal', env.id, 'no vnetConfiguration.internal: the environment has a public ingress address', fixEnv));
+    } else checks.push(propCheck('platform.environment-internal', env, 'vnetConfiguration.internal', isTrue, 'the environment has a public ingress address', fixEnv));
     checks.push(diagnosticsCheck(s, 'platform.environment-diagnostics', env));
   }
   for (const app of ofType(s, Types.containerApp).filter(inScope)) {

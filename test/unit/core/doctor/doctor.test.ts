@@ -194,6 +194,7 @@ describe('doctor platform: each control off fails with its fix', () => {
     ['platform.registry-public-access', (rs) => { byId(rs, SeedIds.registry).properties.publicNetworkAccess = 'Enabled'; }, `az acr update -n acr${SEED.token} --public-network-enabled false`],
     ['platform.registry-quarantine', (rs) => { ((byId(rs, SeedIds.registry).properties.policies as R).quarantinePolicy as R).status = 'disabled'; }, 'quarantinePolicy.status=enabled'],
     ['platform.app-ingress', (rs) => { ((byId(rs, SeedIds.api).properties.configuration as R).ingress as R).external = true; }, '--type internal'],
+    ['platform.environment-internal', (rs) => { delete byId(rs, SeedIds.environment).properties.vnetConfiguration; }, '--internal-only true'],
     ['platform.keyvault-purge-protection', (rs) => { byId(rs, SeedIds.vault).properties.enablePurgeProtection = false; }, '--enable-purge-protection true'],
     ['platform.defender-containers', (rs) => { (rs.find((r) => r.type === 'Microsoft.Security/pricings') as R & { properties: R }).properties.pricingTier = 'Free'; }, 'az security pricing create -n Containers --tier standard'],
   ];
