@@ -5,7 +5,7 @@
 // Everything else is in the resource group, built by the modules under ./modules, and every role
 // assignment is scoped to the single resource it is about (no Owner, no Contributor, nothing at
 // subscription scope). One exception, on purpose: in-use protection reads the container workloads of the
-// whole resource group (a custom role with four read actions, modules/inUseReader.bicep), so that an app
+// whole resource group (a custom role with read actions only, modules/inUseReader.bicep; doctor reads the same way), so that an app
 // deployed here later is protected from the purge without anyone remembering to list it.
 targetScope = 'subscription'
 

@@ -1,8 +1,8 @@
-// In-use protection reads which images the resource group's container workloads run: a custom role with
-// four read actions (no built-in is that narrow: Reader reads everything, "ContainerApp Reader" also
-// manages deployments and alert rules), assigned on this resource group so that every Container App,
-// Container Apps job and container group deployed here later is protected too, not only the ones this
-// template knows of.
+// In-use protection reads which images the resource group's container workloads run, and doctor (the
+// diagnosis the failed-image-pull alert carries) reads how they pull: a custom role with read actions only
+// (no built-in is that narrow: Reader reads everything, "ContainerApp Reader" also manages deployments and
+// alert rules), assigned on this resource group so that every Container App, Container Apps job and container
+// group deployed here later is covered too, not only the ones this template knows of.
 targetScope = 'resourceGroup'
 
 @description('Required. Suffix that makes resource names unique.')
@@ -15,16 +15,30 @@ resource inUseReaderRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = 
   name: guid(resourceGroup().id, 'acr-guard-inuse-reader')
   properties: {
     roleName: 'acr-guard in-use reader (${resourceToken})'
-    description: 'Read Container Apps (and their revisions), Container Apps jobs and container groups: the images they run. Nothing else.'
+    description: 'Read Container Apps (and their revisions), Container Apps jobs and container groups: the images they run; and, for doctor, how they pull them (registry, private endpoint, private DNS links and A records, virtual networks, identities and role assignments, diagnostic settings). Read only.'
     type: 'CustomRole'
     assignableScopes: [ resourceGroup().id ]
     permissions: [
       {
+        // In-use protection (the first four), then doctor: what a failed pull depends on, and the controls it checks.
         actions: [
           'Microsoft.App/containerApps/read'
           'Microsoft.App/containerApps/revisions/read'
           'Microsoft.App/jobs/read'
           'Microsoft.ContainerInstance/containerGroups/read'
+          'Microsoft.App/managedEnvironments/read'
+          'Microsoft.ContainerRegistry/registries/read'
+          'Microsoft.Network/privateEndpoints/read'
+          'Microsoft.Network/privateDnsZones/read'
+          'Microsoft.Network/privateDnsZones/virtualNetworkLinks/read'
+          'Microsoft.Network/privateDnsZones/A/read'
+          'Microsoft.Network/virtualNetworks/read'
+          'Microsoft.ManagedIdentity/userAssignedIdentities/read'
+          'Microsoft.Web/sites/read'
+          'Microsoft.KeyVault/vaults/read'
+          'Microsoft.Insights/diagnosticSettings/read'
+          'Microsoft.Authorization/roleAssignments/read'
+          'Microsoft.Authorization/roleDefinitions/read'
         ]
         notActions: []
         dataActions: []

@@ -4,7 +4,11 @@
  */
 import { readBoundedTextSync } from '../adapters/boundedFile';
 import type { TokenCredential } from '@azure/identity';
-import type { AlertsConfig, AlertSinksConfig, AuditConfig, RotationConfig } from './config';
+import { Agent as HttpsAgent } from 'node:https';
+import { inUseConfig, type AlertsConfig, type AlertSinksConfig, type AuditConfig, type RotationConfig } from './config';
+import { buildSnapshot } from '../core/doctor/snapshot';
+import { AzureInventory } from '../adapters/azureInventory';
+import { alertDiagnoser } from '../jobs/doctor';
 import { MAX_FILE_BYTES, loadRuleSet } from '../core/alerts/ruleSet';
 import type { AlertRule } from '../core/alerts/rule';
 import { ErrorCodes, GuardError, isGuardError } from '../core/errors';
@@ -82,8 +86,35 @@ export function alertStateFor(audit: AuditConfig | undefined, tableName: string,
     : new TableAlertStateStore({ endpoint: audit.endpoint, tableName, credential });
 }
 
-/** Everything {@link runAlertRules} needs except the time. */
-export function alertRunFor(config: AlertsConfig, audit: AuditConfig | undefined, deps: TimerDeps, options: { dryRun: boolean; rule?: string }): Omit<AlertRunOptions, 'nowMs'> {
+/** Where the image-pull alert's doctor diagnosis reads (see {@link doctorScopeFrom}). */
+export interface DoctorScope {
+  /** A subscription or resource group id. */
+  scope: string;
+  armEndpoint: string;
+}
+
+/**
+ * The scope the alert's diagnosis reads: the first subscription or resource group of `ACR_GUARD_INUSE_SCOPES`
+ * (the deployment's own resource group, where the custom reader role grants doctor's read actions); none when
+ * unset or invalid (the in-use lookup reports that; the alert must not fail for it).
+ */
+export function doctorScopeFrom(env: Record<string, string | undefined>): DoctorScope | undefined {
+  try {
+    const inUse = inUseConfig(env);
+    const first = inUse?.scopes.find((s) => s.kind === 'subscription' || s.kind === 'resourceGroup');
+    return inUse && first ? { scope: first.id, armEndpoint: inUse.armEndpoint } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Everything {@link runAlertRules} needs except the time (with `doctor`, the image-pull alert carries a diagnosis). */
+export function alertRunFor(
+  config: AlertsConfig,
+  audit: AuditConfig | undefined,
+  deps: TimerDeps,
+  options: { dryRun: boolean; rule?: string; doctor?: DoctorScope },
+): Omit<AlertRunOptions, 'nowMs'> {
   let rules = rulesFor(config, deps.readFile);
   if (options.rule !== undefined) {
     const one = rules.find((r) => r.name === options.rule);
@@ -99,7 +130,21 @@ export function alertRunFor(config: AlertsConfig, audit: AuditConfig | undefined
     concurrency: config.concurrency,
     dryRun: options.dryRun,
     log: deps.log,
+    ...(options.doctor ? { diagnose: diagnoserFor(options.doctor, audit, deps) } : {}),
   };
+}
+
+/** `doctor pull <app>` over the live inventory of the scope, with the gate's verdicts, bounded in time. */
+function diagnoserFor(doctor: DoctorScope, audit: AuditConfig | undefined, deps: TimerDeps): (app: string) => Promise<unknown> {
+  const inventory = new AzureInventory({
+    credential: deps.credential,
+    endpoint: doctor.armEndpoint,
+    httpsAgent: deps.ca ? new HttpsAgent({ ca: deps.ca, keepAlive: false }) : undefined,
+  });
+  return alertDiagnoser({
+    snapshot: async () => buildSnapshot((await inventory.snapshot(doctor.scope)).resources),
+    audit: audit ? auditStoreFor(audit, deps.credential) : undefined,
+  });
 }
 
 /** Everything {@link rotateTokens} needs except the time. */

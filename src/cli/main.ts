@@ -9,6 +9,7 @@ import { alertsCommand, tokensCommand, ALERTS_USAGE, TOKENS_USAGE } from './time
 import { verifyCommand, VERIFY_USAGE } from './verify';
 import { serveCommand, SERVE_USAGE } from './serve';
 import { purgeCommand, PURGE_USAGE } from './purge';
+import { doctorCommand, DOCTOR_USAGE } from './doctor';
 import { DefaultAzureCredential } from '@azure/identity';
 import { inUseConfig } from '../app/config';
 import { inUseLookupFor } from '../app/compose';
@@ -23,6 +24,7 @@ commands:
   tokens rotate ACR token passwords into Key Vault
   verify verify an image's signatures against a notation trust policy and trust store (exit 0 verified, 3 not)
   purge  apply the retention rules: plan (and unless --dry-run delete) with a reason per manifest
+  doctor diagnose a failed image pull, over-privileged identities and the platform's controls (live or from a snapshot)
 
 ${GATE_USAGE}
 
@@ -36,7 +38,9 @@ ${TOKENS_USAGE}
 
 ${VERIFY_USAGE}
 
-${PURGE_USAGE}`;
+${PURGE_USAGE}
+
+${DOCTOR_USAGE}`;
 
 const defaultIo = { out: (s: string) => console.log(s), err: (s: string) => console.error(s) };
 
@@ -73,6 +77,8 @@ export async function main(argv: string[], io = defaultIo): Promise<number> {
         const inUse = inUseFromEnvironment(process.env);
         return await purgeCommand(rest, { ...io, ...(inUse ? { inUse } : {}), ...(process.stderr.isTTY && io.err === defaultIo.err ? { progress: ttyProgress } : {}) });
       }
+      case 'doctor':
+        return await doctorCommand(rest, io);
       case undefined:
       case 'help':
       case '--help':

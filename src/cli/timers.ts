@@ -8,7 +8,7 @@ import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
 import { loadAlertsConfig, loadConfig, loadRotationConfig, type AuditConfig } from '../app/config';
 import { ruleSummary } from '../core/alerts/rule';
 import { isGuardError } from '../core/errors';
-import { alertRunFor, rotationRunFor, rulesFor } from '../app/jobCompose';
+import { alertRunFor, doctorScopeFrom, rotationRunFor, rulesFor } from '../app/jobCompose';
 import { runAlertRules } from '../jobs/alertRun';
 import { rotateTokens } from '../jobs/tokenRotation';
 import { ExitCodes, UsageError, outputFormat, parseCommandArgs } from './args';
@@ -83,7 +83,7 @@ export async function alertsCommand(argv: string[], io: Io, ctx: TimerCommandCon
   const rule = typeof values.rule === 'string' ? values.rule : undefined;
   const run = await asUsage(() => {
     const config = loadAlertsConfig(ctx.env, { requireSinks: !dryRun });
-    return alertRunFor(config, auditOf(ctx.env), { credential: credentialOf(ctx), ca: ctx.ca, log: (l) => io.err(l) }, { dryRun, rule });
+    return alertRunFor(config, auditOf(ctx.env), { credential: credentialOf(ctx), ca: ctx.ca, log: (l) => io.err(l) }, { dryRun, rule, doctor: doctorScopeFrom(ctx.env) });
   });
   const report = await runAlertRules({ ...run, nowMs: ctx.nowMs ?? Date.now() });
   if (format === 'json') io.out(JSON.stringify(report, null, 2));

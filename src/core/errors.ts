@@ -55,6 +55,12 @@ export const ErrorCodes = {
   LISTING_INVALID: 'LISTING_INVALID',
   /** An operator's file (policy, trust policy, trust store, alert rules, `--deployed`) is over its limit; nothing was parsed. */
   FILE_TOO_LARGE: 'FILE_TOO_LARGE',
+  /** A doctor snapshot file is larger than `MAX_SNAPSHOT_BYTES`; nothing was parsed. */
+  SNAPSHOT_TOO_LARGE: 'SNAPSHOT_TOO_LARGE',
+  /** A doctor snapshot holds more than `MAX_SNAPSHOT_RESOURCES` resources. */
+  SNAPSHOT_TOO_MANY_RESOURCES: 'SNAPSHOT_TOO_MANY_RESOURCES',
+  /** A live inventory (Resource Graph or ARM) needed more pages than `MAX_INVENTORY_PAGES`; no partial snapshot is used. */
+  INVENTORY_TOO_MANY_PAGES: 'INVENTORY_TOO_MANY_PAGES',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -33,7 +33,15 @@ export interface AlertRunOptions {
   /** Suppression of operational alerts (default 1 h). */
   operationalSuppressMs?: number;
   log?: Log;
+  /**
+   * `acr-guard doctor pull <app>` for the image-pull alert: its result (or why it could not run) becomes the
+   * alert's `diagnosis` field. Bounded in time by the implementation; never blocks or fails the alert.
+   */
+  diagnose?: (app: string) => Promise<unknown>;
 }
+
+/** The rule whose alerts carry a doctor diagnosis, and the column naming the Container App. */
+export const DIAGNOSED_RULE = { name: 'image-pull-failures', appColumn: 'App' } as const;
 
 /** What happened to one rule. */
 export interface RuleOutcome {
@@ -57,9 +65,26 @@ export interface AlertRunReport {
 
 const OPERATIONAL_SUPPRESS_MS = 3_600_000;
 
+/** Adds `diagnosis` to an image-pull incident alert (the reason when doctor fails). */
+function diagnosisFor(alert: Alert, o: AlertRunOptions): ((a: Alert) => Promise<Alert>) | undefined {
+  const diagnose = o.diagnose;
+  const app = alert.fields[DIAGNOSED_RULE.appColumn];
+  if (!diagnose || alert.kind !== 'incident' || alert.rule !== DIAGNOSED_RULE.name || typeof app !== 'string' || app === '') return undefined;
+  return async (a) => {
+    let diagnosis: unknown;
+    try {
+      diagnosis = await diagnose(app);
+    } catch (err) {
+      diagnosis = { command: `acr-guard doctor pull ${app}`, status: 'error', reason: isGuardError(err) ? `${err.code}: ${err.message}` : 'unexpected error' };
+    }
+    return { ...a, fields: { ...a.fields, diagnosis } };
+  };
+}
+
 async function deliver(alert: Alert, suppressMs: number, o: AlertRunOptions, outcome: RuleOutcome): Promise<void> {
   const result = await notifyOnce(alert, suppressMs, {
     ...o,
+    enrich: diagnosisFor(alert, o),
     onFailure: (sink, err) => o.log?.(`alerts: rule ${alert.rule}: sending to ${sink} failed (${isGuardError(err) ? err.message : describeValue((err as Error).name)}); will retry next run`),
   });
   if (result === 'suppressed') outcome.suppressed++;

@@ -19,6 +19,11 @@ export interface NotifyOptions {
   dryRun?: boolean;
   /** Told why a send failed (never the alert's secret-free payload only: no URL, no token). */
   onFailure?: (sink: string, err: unknown) => void;
+  /**
+   * Adds to an alert that will be sent (after the suppression check, so a suppressed incident costs nothing);
+   * must not throw: a failure is a field of the alert, never a reason not to send it.
+   */
+  enrich?: (alert: Alert) => Promise<Alert>;
 }
 
 /** Sends `alert` unless the same incident was alerted within `suppressForMs`. */
@@ -26,9 +31,17 @@ export async function notifyOnce(alert: Alert, suppressForMs: number, o: NotifyO
   const previous = await o.state.get(alert.rule, alert.incidentId);
   if (!shouldAlert(previous, o.nowMs, suppressForMs)) return 'suppressed';
   if (o.dryRun) return 'dry-run';
+  let payload = alert;
+  if (o.enrich) {
+    try {
+      payload = await o.enrich(alert);
+    } catch {
+      payload = alert;
+    }
+  }
   for (const sink of o.sinks) {
     try {
-      await sink.send(alert);
+      await sink.send(payload);
     } catch (err) {
       o.onFailure?.(sink.name, err);
       return 'failed';

@@ -260,7 +260,7 @@ const NEEDS: { uses: RegExp; what: string; role: string }[] = [
  */
 const RESOURCE_GROUP_SCOPED: Record<string, string> = {
   'infra/modules/inUseReader.bicep:inUseReaderAssignments':
-    'in-use protection must see every Container App, job and container group of the group, including ones deployed later; the custom role holds four read actions only',
+    'in-use protection must see every Container App, job and container group of the group, including ones deployed later; the custom role holds read actions only (container workloads, and what doctor reads about their pulls)',
 };
 
 /** Roles of the Functions host itself (not of acr-guard's code). */
@@ -308,7 +308,23 @@ describe('roles', () => {
       'Microsoft.App/containerApps/revisions/read',
       'Microsoft.App/jobs/read',
       'Microsoft.ContainerInstance/containerGroups/read',
-    ]);
+      // doctor: read actions only (the alert's diagnosis)
+      'Microsoft.App/managedEnvironments/read',
+      'Microsoft.Authorization/roleAssignments/read',
+      'Microsoft.Authorization/roleDefinitions/read',
+      'Microsoft.ContainerRegistry/registries/read',
+      'Microsoft.Insights/diagnosticSettings/read',
+      'Microsoft.KeyVault/vaults/read',
+      'Microsoft.ManagedIdentity/userAssignedIdentities/read',
+      'Microsoft.Network/privateDnsZones/A/read',
+      'Microsoft.Network/privateDnsZones/read',
+      'Microsoft.Network/privateDnsZones/virtualNetworkLinks/read',
+      'Microsoft.Network/privateEndpoints/read',
+      'Microsoft.Network/virtualNetworks/read',
+      'Microsoft.Web/sites/read',
+    ].sort());
+    // Read only: every action ends in /read.
+    expect(list.every((a) => /\/read$/.test(a ?? ''))).toBe(true);
     for (const key of ['dataActions', 'notActions', 'notDataActions']) expect(properties(objectsWith(role, 'actions')[0]).get(key)?.text).toBe('[]');
     expect(properties(properties(role).get('properties') as Node).get('assignableScopes')?.text).toBe('[ resourceGroup().id ]');
     // The setting names the resource group first, so new workloads there are covered without a change here.

@@ -13,7 +13,10 @@ import { createTlsFetch } from '../../src/adapters/registry/tlsFetch';
 import { loadRuleSet } from '../../src/core/alerts/ruleSet';
 import type { Verdict } from '../../src/core/types';
 import { runAlertRules, type AlertRunOptions } from '../../src/jobs/alertRun';
+import { buildSnapshot } from '../../src/core/doctor';
+import { alertDiagnoser } from '../../src/jobs/doctor';
 import { useAzurite } from '../support/azurite';
+import { SEED, SeedIds, seedResources } from '../support/doctorSeeds';
 import { startLogAnalytics, startSink, testCredential, type LogAnalyticsStandIn, type LogAnswer, type SinkStandIn } from '../support/azureStandIns';
 
 const WORKSPACE = '6c2f1b8e-2f43-4d61-9a63-3b1a0e5d7c11';
@@ -133,6 +136,30 @@ describe('alert rules against Log Analytics, Azurite and sink stand-ins', () => 
     // After the suppression window (1 h for login failures and pull failures) the same incidents alert again.
     const third = await runAlertRules(options('AlertsOnce', T0 + 61 * 60_000));
     expect(third.rules.filter((r) => r.alerted > 0).map((r) => r.rule)).toEqual(['image-pull-failures', 'registry-login-failures']);
+  });
+
+  it('the image-pull alert carries the doctor pull diagnosis; a failing diagnosis is its reason; a suppressed incident is not diagnosed', async () => {
+    const app = `ca-api-${SEED.token}`;
+    (answers.ContainerAppSystemLogs as { rows: unknown[][] }).rows = [[app, 7, 'Back-off pulling image', '2026-11-22T09:58:00Z']];
+    const unlinked = (await seedResources()).map((r) => (r.id === `${SeedIds.zone}/virtualNetworkLinks/link-seed` ? { ...r, properties: { virtualNetwork: { id: SeedIds.hubVnet } } } : r));
+    let calls = 0;
+    const doctor = alertDiagnoser({ snapshot: async () => (calls++, buildSnapshot(unlinked)) });
+    await runAlertRules(options('AlertsDiagnosis', T0, { diagnose: doctor }));
+    const pull = events().find((e) => e.data.rule === 'image-pull-failures')!;
+    const diagnosis = pull.data.fields.diagnosis as { command: string; status: string; notPassing: Array<{ id: string; status: string; fix: string }> };
+    expect(diagnosis.command).toBe(`acr-guard doctor pull ${app}`);
+    expect(diagnosis.notPassing.map((c) => `${c.id}:${c.status}`)).toEqual(['pull.gate-verdict:unknown', 'pull.dns-zone-link:fail']);
+    expect(diagnosis.notPassing[1].fix).toContain('az network private-dns link vnet create');
+    // Other rules' alerts carry none.
+    expect(events().filter((e) => e.data.rule !== 'image-pull-failures').every((e) => !('diagnosis' in e.data.fields))).toBe(true);
+    expect(calls).toBe(1);
+    // Inside the suppression window nothing is sent, so doctor does not run.
+    await runAlertRules(options('AlertsDiagnosis', T0 + 60_000, { diagnose: doctor }));
+    expect(calls).toBe(1);
+    // A diagnosis that throws: the alert is sent all the same, with the reason.
+    topic.received.length = 0;
+    await runAlertRules(options('AlertsDiagnosisFails', T0, { diagnose: async () => { throw new Error('boom'); } }));
+    expect(events().find((e) => e.data.rule === 'image-pull-failures')!.data.fields.diagnosis).toEqual({ command: `acr-guard doctor pull ${app}`, status: 'error', reason: 'unexpected error' });
   });
 
   it('a partial result: incidents in the partial data alert, and the gap raises one operational alert', async () => {

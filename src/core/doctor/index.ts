@@ -1,0 +1,11 @@
+/**
+ * acr-guard doctor: pure checks over a snapshot of ARM resources (see `snapshot.ts`): `diagnosePull`,
+ * `diagnoseIdentities`, `diagnosePlatform`.
+ */
+export * from './check';
+export * from './snapshot';
+export * from './roles';
+export * from './workloads';
+export * from './pull';
+export * from './identities';
+export * from './platform';

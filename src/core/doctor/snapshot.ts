@@ -1,0 +1,186 @@
+/**
+ * The doctor's input: ARM resource objects exactly as ARM's REST GET (or Resource Graph's `resources` and
+ * `authorizationresources` tables) return them, `{"resources": [{id, name, type, location, sku?, identity?,
+ * properties}]}`, validated (bounded) and indexed by id and by type. Pure: no I/O.
+ */
+import { ErrorCodes, GuardError, describeFound } from '../errors';
+
+/** Largest snapshot file read (bytes), checked before parsing. */
+export const MAX_SNAPSHOT_BYTES = 64 * 1024 * 1024;
+/** Most resources one snapshot may hold, checked before indexing. */
+export const MAX_SNAPSHOT_RESOURCES = 200_000;
+
+/** One ARM resource as ARM returns it (only the fields the checks read are typed). */
+export interface ArmResource {
+  id: string;
+  name: string;
+  type: string;
+  location?: string;
+  kind?: string;
+  sku?: { name?: string; tier?: string };
+  identity?: ArmIdentity;
+  properties: Record<string, unknown>;
+}
+
+/** The `identity` block of a workload. */
+export interface ArmIdentity {
+  type?: string;
+  principalId?: string;
+  userAssignedIdentities?: Record<string, { principalId?: string; clientId?: string } | null>;
+}
+
+/** A validated snapshot with its indexes (ids and types compared case-insensitively, as ARM does). */
+export interface Snapshot {
+  resources: readonly ArmResource[];
+  byId: ReadonlyMap<string, ArmResource>;
+  byType: ReadonlyMap<string, readonly ArmResource[]>;
+}
+
+/** Resource types the checks read (lower case, as indexed). */
+export const Types = {
+  registry: 'microsoft.containerregistry/registries',
+  containerApp: 'microsoft.app/containerapps',
+  managedEnvironment: 'microsoft.app/managedenvironments',
+  containerGroup: 'microsoft.containerinstance/containergroups',
+  site: 'microsoft.web/sites',
+  userIdentity: 'microsoft.managedidentity/userassignedidentities',
+  roleAssignment: 'microsoft.authorization/roleassignments',
+  roleDefinition: 'microsoft.authorization/roledefinitions',
+  privateEndpoint: 'microsoft.network/privateendpoints',
+  dnsZone: 'microsoft.network/privatednszones',
+  dnsLink: 'microsoft.network/privatednszones/virtualnetworklinks',
+  dnsA: 'microsoft.network/privatednszones/a',
+  vnet: 'microsoft.network/virtualnetworks',
+  keyVault: 'microsoft.keyvault/vaults',
+  pricing: 'microsoft.security/pricings',
+  diagnosticSetting: 'microsoft.insights/diagnosticsettings',
+  workspace: 'microsoft.operationalinsights/workspaces',
+} as const;
+
+/** Lower-case key of an ARM id (ARM ids are case-insensitive). */
+export function idKey(id: string): string {
+  return id.toLowerCase().replace(/\/+$/, '');
+}
+
+const RESOURCE_FORM = 'an ARM resource object {id: "/subscriptions/…", name, type: "<Namespace>/<type>", properties: {…}}';
+
+function fail(field: string, expected: string, got: unknown): GuardError {
+  return new GuardError(ErrorCodes.INVALID_INPUT, `${field}: expected ${expected}, found ${describeFound(got)}`, { field });
+}
+
+/** Validates one entry; `field` names it in errors (e.g. `resources[3]`). */
+function validateResource(raw: unknown, field: string): ArmResource {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw fail(field, RESOURCE_FORM, raw);
+  const r = raw as Record<string, unknown>;
+  if (typeof r.id !== 'string' || !r.id.startsWith('/') || r.id.length > 2048) throw fail(`${field}.id`, 'an ARM resource id starting with "/" (at most 2048 chars)', r.id);
+  if (typeof r.type !== 'string' || !/^[A-Za-z0-9.]+\/[A-Za-z0-9./]+$/.test(r.type)) throw fail(`${field}.type`, 'a resource type like Microsoft.ContainerRegistry/registries', r.type);
+  if (r.name !== undefined && typeof r.name !== 'string') throw fail(`${field}.name`, 'a string', r.name);
+  if (r.properties !== undefined && r.properties !== null && (typeof r.properties !== 'object' || Array.isArray(r.properties))) throw fail(`${field}.properties`, 'an object', r.properties);
+  for (const key of ['sku', 'identity'] as const) {
+    if (r[key] !== undefined && r[key] !== null && (typeof r[key] !== 'object' || Array.isArray(r[key]))) throw fail(`${field}.${key}`, 'an object or nothing', r[key]);
+  }
+  const name = typeof r.name === 'string' ? r.name : r.id.split('/').pop() ?? '';
+  return {
+    id: r.id,
+    name,
+    type: r.type,
+    ...(typeof r.location === 'string' ? { location: r.location } : {}),
+    ...(typeof r.kind === 'string' ? { kind: r.kind } : {}),
+    ...(r.sku ? { sku: r.sku as ArmResource['sku'] } : {}),
+    ...(r.identity ? { identity: r.identity as ArmIdentity } : {}),
+    properties: (r.properties ?? {}) as Record<string, unknown>,
+  };
+}
+
+/** Builds the snapshot from already-parsed resources (bounded by {@link MAX_SNAPSHOT_RESOURCES}). */
+export function buildSnapshot(resources: readonly unknown[], field = 'resources'): Snapshot {
+  if (resources.length > MAX_SNAPSHOT_RESOURCES) {
+    throw new GuardError(ErrorCodes.SNAPSHOT_TOO_MANY_RESOURCES, `${field}: ${resources.length} resources, more than the ${MAX_SNAPSHOT_RESOURCES} a snapshot may hold; capture a narrower --scope`, { field });
+  }
+  const list = resources.map((r, i) => validateResource(r, `${field}[${i}]`));
+  const byId = new Map<string, ArmResource>();
+  const byType = new Map<string, ArmResource[]>();
+  for (const r of list) {
+    const key = idKey(r.id);
+    if (byId.has(key)) continue; // the same resource from two sources (e.g. Resource Graph and ARM): the first wins
+    byId.set(key, r);
+    const type = r.type.toLowerCase();
+    let bucket = byType.get(type);
+    if (!bucket) byType.set(type, (bucket = []));
+    bucket.push(r);
+  }
+  return { resources: [...byId.values()], byId, byType };
+}
+
+/**
+ * Parses a snapshot file's text: `{"resources": [...]}`. Throws `SNAPSHOT_TOO_LARGE` past {@link MAX_SNAPSHOT_BYTES}
+ * (checked before parsing), `SNAPSHOT_TOO_MANY_RESOURCES`, or `INVALID_INPUT` naming the entry and field.
+ */
+export function parseSnapshot(text: string | Buffer, source = 'snapshot'): Snapshot {
+  const bytes = typeof text === 'string' ? Buffer.byteLength(text) : text.length;
+  if (bytes > MAX_SNAPSHOT_BYTES) {
+    throw new GuardError(ErrorCodes.SNAPSHOT_TOO_LARGE, `${source}: ${bytes} bytes, more than the ${MAX_SNAPSHOT_BYTES} a snapshot may have; capture a narrower --scope`, { field: source });
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(typeof text === 'string' ? text : text.toString('utf8'));
+  } catch (err) {
+    throw new GuardError(ErrorCodes.INVALID_INPUT, `${source}: not JSON (${(err as Error).message.slice(0, 120)}); expected {"resources": [ARM resource objects]}`, { field: source });
+  }
+  if (doc === null || typeof doc !== 'object' || !Array.isArray((doc as { resources?: unknown }).resources)) {
+    throw fail(`${source}.resources`, 'an array of ARM resource objects in {"resources": [...]}', (doc as { resources?: unknown } | null)?.resources ?? doc);
+  }
+  return buildSnapshot((doc as { resources: unknown[] }).resources, `${source}.resources`);
+}
+
+/** Resources of one type (lower-cased type). */
+export function ofType(s: Snapshot, type: string): readonly ArmResource[] {
+  return s.byType.get(type.toLowerCase()) ?? [];
+}
+
+/** The resource with this id, if in the snapshot. */
+export function byId(s: Snapshot, id: string | undefined): ArmResource | undefined {
+  return id ? s.byId.get(idKey(id)) : undefined;
+}
+
+/** Reads a nested property path (`a.b.c`) from an object; undefined when any step is missing. */
+export function prop(obj: unknown, path: string): unknown {
+  let cur: unknown = obj;
+  for (const key of path.split('.')) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string, unknown>)[key];
+  }
+  return cur;
+}
+
+/** An array property, or [] when absent or not an array. */
+export function arr(obj: unknown, path: string): unknown[] {
+  const v = prop(obj, path);
+  return Array.isArray(v) ? v : [];
+}
+
+/** A string property, or undefined. */
+export function str(obj: unknown, path: string): string | undefined {
+  const v = prop(obj, path);
+  return typeof v === 'string' ? v : undefined;
+}
+
+/** Parts of an ARM id: subscription, resource group, and the id of the parent `n` segments up. */
+export function parseArmId(id: string): { subscriptionId?: string; resourceGroup?: string; name: string } {
+  const m = /^\/subscriptions\/([^/]+)(?:\/resourceGroups\/([^/]+))?/i.exec(id);
+  return { subscriptionId: m?.[1], resourceGroup: m?.[2], name: id.split('/').filter(Boolean).pop() ?? '' };
+}
+
+/** The virtual network id of a subnet id (`…/virtualNetworks/<v>/subnets/<s>` → `…/virtualNetworks/<v>`). */
+export function vnetOfSubnet(subnetId: string | undefined): string | undefined {
+  if (!subnetId) return undefined;
+  const m = /^(.*\/providers\/Microsoft\.Network\/virtualNetworks\/[^/]+)\/subnets\/[^/]+$/i.exec(subnetId);
+  return m?.[1];
+}
+
+/** True when `scope` is `id` itself or an ancestor of it (ARM scope inheritance; `/` is the root). */
+export function scopeCovers(scope: string, id: string): boolean {
+  const s = idKey(scope);
+  const i = idKey(id);
+  return s === '' || s === i || i.startsWith(`${s}/`);
+}
