@@ -27,6 +27,8 @@ export const ErrorCodes = {
   UNSUPPORTED: 'UNSUPPORTED',
   /** An upstream Azure service failed permanently. */
   UPSTREAM: 'UPSTREAM',
+  /** The runtime inventory (running containers, or images due for a re-gate) is over its bound; no report is made from part of it. */
+  RUNTIME_INVENTORY_TOO_LARGE: 'RUNTIME_INVENTORY_TOO_LARGE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
