@@ -9,6 +9,7 @@ import { alertsCommand, tokensCommand, ALERTS_USAGE, TOKENS_USAGE } from './time
 import { verifyCommand, VERIFY_USAGE } from './verify';
 import { serveCommand, SERVE_USAGE } from './serve';
 import { purgeCommand, PURGE_USAGE } from './purge';
+import { runtimeCommand, RUNTIME_USAGE } from './runtime';
 import { DefaultAzureCredential } from '@azure/identity';
 import { inUseConfig } from '../config';
 import { inUseLookupFor } from '../adapters/inUseLookup';
@@ -23,6 +24,7 @@ commands:
   tokens rotate ACR token passwords into Key Vault
   verify verify an image's signatures against a notation trust policy and trust store (exit 0 verified, 3 not)
   purge  apply the retention rules: plan (and unless --dry-run delete) with a reason per manifest
+  runtime check every running image against the gate (exit 0 all released or allowed-external, 3 otherwise)
 
 ${GATE_USAGE}
 
@@ -36,7 +38,9 @@ ${TOKENS_USAGE}
 
 ${VERIFY_USAGE}
 
-${PURGE_USAGE}`;
+${PURGE_USAGE}
+
+${RUNTIME_USAGE}`;
 
 const defaultIo = { out: (s: string) => console.log(s), err: (s: string) => console.error(s) };
 
@@ -72,6 +76,11 @@ export async function main(argv: string[], io = defaultIo): Promise<number> {
         // With ACR_GUARD_INUSE_SCOPES set (as in Azure), the deployed images come from ARM; otherwise --deployed.
         const inUse = inUseFromEnvironment(process.env);
         return await purgeCommand(rest, { ...io, ...(inUse ? { inUse } : {}), ...(process.stderr.isTTY && io.err === defaultIo.err ? { progress: ttyProgress } : {}) });
+      }
+      case 'runtime': {
+        // Without --deployed, the running containers come from ARM like the purge's in-use lookup.
+        const inUse = inUseFromEnvironment(process.env);
+        return await runtimeCommand(rest, { ...io, ...(inUse ? { inUse } : {}) });
       }
       case undefined:
       case 'help':

@@ -50,7 +50,8 @@ function readText(path: string, option: string): string {
   }
 }
 
-function readDeployed(path: string): DeployedImage[] {
+/** Reads a `--deployed` file: a JSON list of `{"image", "source"}` (shared with `acr-guard runtime`). */
+export function readDeployed(path: string): DeployedImage[] {
   let value: unknown;
   try {
     value = JSON.parse(readText(path, '--deployed'));
