@@ -31,3 +31,12 @@ export const PurgeActivities = {
   recordSummary: 'registryPurge_recordSummary',
   gateRetention: 'imageGate_retention',
 } as const;
+
+/** Runtime assurance: one instance per timer run; re-gates run as `imageGate` sub-orchestrations. */
+export const ORCH_RUNTIME_AUDIT = 'runtimeAudit';
+
+/** Activity names of `runtimeAudit`. */
+export const RuntimeActivities = {
+  assess: 'runtimeAudit_assess',
+  report: 'runtimeAudit_report',
+} as const;
