@@ -11,6 +11,8 @@
  * - Gates run through {@link LocalGateRunner}: the real orchestrator replayed by the local durable driver,
  *   histories in `<stateDir>/history`, resumed on start. Verdicts in `<stateDir>/audit` (JSON lines, the store
  *   `acr-guard demo` uses).
+ * - `GET /api/runtime`: the latest runtime report (what runs, checked against the gate); the service runs the
+ *   `runtimeAudit` orchestration over `runtimeInventory` (the demo's deployed list) or the ARM lookup.
  * - Timers `alertQueries` and `rotateTokens` run on their NCRONTAB schedules when their settings are present;
  *   otherwise they are skipped with one log line.
  */
@@ -27,7 +29,10 @@ import type { Policy } from '../core/policyTypes';
 import { formatImage } from '../core/reference';
 import type { Verdict } from '../core/types';
 import { FileAuditStore } from '../adapters/auditStore';
-import type { AuditStore } from '../adapters/ports';
+import type { AuditStore, InUseLookup } from '../adapters/ports';
+import { handleRuntimeReport } from '../functions/runtimeAudit';
+import type { RuntimeAuditOutput } from '../orchestrations/runtimeAudit';
+import { runRuntimeAuditLocally } from './localRuntime';
 import { composeGateServices } from '../compose';
 import type { SignatureTrust } from '../adapters/signatureVerifier';
 import { handleRescan, handleRescanStatus, verdictPath } from '../functions/rescan';
@@ -68,6 +73,8 @@ export interface ServeOptions {
   /** Extra CA (PEM) the timers' Azure clients trust: loopback stand-ins in tests. */
   ca?: string;
   log?: (line: string) => void;
+  /** What runs, for runtime assurance (the demo's deployed list); default the ARM lookup when ACR_GUARD_INUSE_SCOPES is set. */
+  runtimeInventory?: InUseLookup;
 }
 
 /** A running local service. */
@@ -81,6 +88,8 @@ export interface LocalService {
   audit: AuditStore;
   /** Ids of the gates resumed from disk at start. */
   resumed: string[];
+  /** Runs `runtimeAudit` now (one at a time); undefined when there is no inventory. */
+  runRuntimeAudit(): Promise<RuntimeAuditOutput> | undefined;
   /** Stops the timers and the server; running gates stop where their histories were last saved. */
   stop(): Promise<void>;
 }
@@ -249,6 +258,29 @@ export async function startService(options: ServeOptions): Promise<LocalService>
       if (!running) return errorResponse(409, 'CONFLICT', `a ${dryRun ? 'real purge' : 'dry run'} is running; ask again when it has finished`);
       return jsonResponse(200, { summaries: await running });
     }, log);
+  const runtimeInventory = options.runtimeInventory ?? inUse;
+  let auditing: Promise<RuntimeAuditOutput> | undefined;
+  const runRuntimeAudit = (): Promise<RuntimeAuditOutput> | undefined => {
+    if (!runtimeInventory) return undefined;
+    if (auditing) return auditing;
+    const now = new Date();
+    // The real runtimeAudit orchestration (re-gates as imageGate sub-orchestrations), replayed in memory.
+    auditing = runRuntimeAuditLocally({
+      services,
+      runtime: { inventory: runtimeInventory, inventoryLabel: options.runtimeInventory ? 'demo deployed list' : 'azure (ACR_GUARD_INUSE_SCOPES)', audit, sinks: [] },
+      instanceId: `runtime-local-${now.toISOString().replace(/[^0-9]/g, '')}`,
+      startTime: now,
+      timers: options.timers ?? 'real',
+    })
+      .then(({ output }) => {
+        log(`runtimeAudit: ${output.error ?? Object.entries(output.summary ?? {}).filter(([, n]) => n > 0).map(([s, n]) => `${n} ${s}`).join(', ')}`);
+        return output;
+      })
+      .finally(() => {
+        auditing = undefined;
+      });
+    return auditing;
+  };
   const page = pageDir();
   let origin = '';
   const allowedHosts = new Set<string>();
@@ -306,6 +338,9 @@ export async function startService(options: ServeOptions): Promise<LocalService>
       const body = await readBody(req, MAX_BODY_BYTES);
       if (!body) return send(res, errorResponse(413, 'PAYLOAD_TOO_LARGE', `body: expected at most ${MAX_BODY_BYTES} bytes of JSON`, 'body'));
       return send(res, await handlePurge(toRequest(req, {}, body)));
+    }
+    if (method === 'GET' && path === '/api/runtime') {
+      return send(res, await handleRuntimeReport(toRequest(req, {}), { audit, auth }, context('runtime', log)));
     }
     if (method === 'GET' && path === '/api/images') {
       return send(res, jsonResponse(200, { images: await listImages(runner, audit), purge: await latestPurgeSummaryOf(policy, audit), gatesRunning: runner.list().filter((i) => i.runtimeStatus === 'Running').length }));
@@ -365,6 +400,7 @@ export async function startService(options: ServeOptions): Promise<LocalService>
     runner,
     audit,
     resumed,
+    runRuntimeAudit,
     stop: async () => {
       timers.stop();
       runner.stop();
