@@ -6,7 +6,7 @@ import { join } from 'node:path';
 const root = join(import.meta.dirname, '..');
 // One bundle for the Functions host (src/functions/index.ts imports every registration, so the app has a
 // single copy of @azure/functions and durable-functions), one for the CLI, one for the benchmark.
-const entryPoints = ['src/functions/index.ts', 'src/cli/main.ts', 'bench/gateBench.ts', 'bench/verifyBench.ts', 'bench/purgeBench.ts'];
+const entryPoints = ['src/functions/index.ts', 'src/cli/main.ts', 'bench/gateBench.ts', 'bench/verifyBench.ts', 'bench/purgeBench.ts', 'bench/runtimeBench.ts'];
 
 rmSync(join(root, 'dist'), { recursive: true, force: true });
 await build({

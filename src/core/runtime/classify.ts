@@ -106,12 +106,18 @@ export function planInventory(containers: readonly RunningContainer[], policy: P
   }
   const allowExternal = new Set(runtimePolicyOf(policy).allowRegistries);
   const byKey = new Map<string, InventoryImage>();
+  const scopes = new Map<string, InventoryImage['scope']>();
   for (const c of containers) {
     const ref = normaliseDeployedReference(c.image);
     const key = ref ? referenceText(ref) : String(c.image).slice(0, 300);
     let image = byKey.get(key);
     if (!image) {
-      const scope = !ref ? 'invalid' : isRegistryAllowed(policy, ref.registry) ? 'allowlisted' : allowExternal.has(ref.registry) ? 'external' : 'outside';
+      let scope: InventoryImage['scope'] = 'invalid';
+      if (ref) {
+        // One policy look-up per registry, not per image: a large estate runs from a handful of registries.
+        scope = scopes.get(ref.registry) ?? (isRegistryAllowed(policy, ref.registry) ? 'allowlisted' : allowExternal.has(ref.registry) ? 'external' : 'outside');
+        scopes.set(ref.registry, scope);
+      }
       image = { key, ...(ref ? { ref } : {}), scope, workloads: [] };
       byKey.set(key, image);
     }
@@ -191,7 +197,8 @@ export function classifyRuntime(input: ClassifyInput): RuntimeClassification {
   const entries: RuntimeEntry[] = [];
   const graceState: GraceState = {};
   const running = new Set<string>();
-  const due: Array<{ image: ImageId; tag?: string; why: string; decidedMs: number }> = [];
+  const due: Array<{ image: ImageId; tag?: string; why: string; decidedMs: number; key: string }> = [];
+  const staleWhy = `verdict older than runtime.regateAfter (${formatDuration(runtime.regateAfterMs)})`;
   const releasedNow = new Set<string>();
 
   for (const image of plan.images) {
@@ -232,8 +239,8 @@ export function classifyRuntime(input: ClassifyInput): RuntimeClassification {
     const decidedMs = Date.parse(verdict.decidedAt);
     const samePolicy = verdict.policy?.hash === policy.hash;
     const age = nowMs - decidedMs;
-    if (!samePolicy) due.push({ image: id, ...(ref.tag ? { tag: ref.tag } : {}), why: 'verdict made under another policy version', decidedMs });
-    else if (!(age <= runtime.regateAfterMs)) due.push({ image: id, ...(ref.tag ? { tag: ref.tag } : {}), why: `verdict older than runtime.regateAfter (${formatDuration(runtime.regateAfterMs)})`, decidedMs });
+    if (!samePolicy) due.push({ image: id, ...(ref.tag ? { tag: ref.tag } : {}), why: 'verdict made under another policy version', decidedMs, key });
+    else if (!(age <= runtime.regateAfterMs)) due.push({ image: id, ...(ref.tag ? { tag: ref.tag } : {}), why: staleWhy, decidedMs, key });
     if (verdict.decision === 'release') {
       if (samePolicy) {
         releasedNow.add(key);
@@ -264,10 +271,10 @@ export function classifyRuntime(input: ClassifyInput): RuntimeClassification {
     if (!running.has(key) && nowMs - Date.parse(firstSeen) <= GRACE_STATE_RETENTION_MS) graceState[key] = firstSeen;
   }
   // Oldest verdicts first, so a run that hits the bound re-gates the stalest.
-  due.sort((a, b) => a.decidedMs - b.decidedMs || (digestKey(a.image) < digestKey(b.image) ? -1 : 1));
+  due.sort((a, b) => a.decidedMs - b.decidedMs || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   const seenDue = new Set<string>();
-  const unique = due.filter((d) => !seenDue.has(digestKey(d.image)) && seenDue.add(digestKey(d.image)) !== undefined);
-  const kept = unique.slice(0, MAX_RUNTIME_REGATES).map(({ decidedMs: _ignored, ...rest }) => rest);
+  const unique = due.filter((d) => !seenDue.has(d.key) && seenDue.add(d.key) !== undefined);
+  const kept = unique.slice(0, MAX_RUNTIME_REGATES).map(({ image, tag, why }) => ({ image, ...(tag !== undefined ? { tag } : {}), why }));
   return { entries, summary, graceState, due: kept, dueLeft: unique.length - kept.length };
 }
 
