@@ -1,7 +1,7 @@
 /**
  * Runtime assurance in Azure (registered in `index.ts`, nothing on import):
  * - timer `runtimeAudit` (schedule: app setting ACR_GUARD_RUNTIME_SCHEDULE, default hourly): starts the
- *   `runtimeAudit` orchestration once per scheduled run;
+ *   orchestration (`ORCH_RUNTIME_AUDIT`, function name `runtimeReconcile`) once per scheduled run;
  * - `GET /api/runtime`: the latest runtime report (200), or 404 before the first run.
  */
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';

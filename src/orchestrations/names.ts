@@ -32,8 +32,11 @@ export const PurgeActivities = {
   gateRetention: 'imageGate_retention',
 } as const;
 
-/** Runtime assurance: one instance per timer run; re-gates run as `imageGate` sub-orchestrations. */
-export const ORCH_RUNTIME_AUDIT = 'runtimeAudit';
+/**
+ * Runtime assurance: one instance per run of the `runtimeAudit` timer; re-gates run as `imageGate`
+ * sub-orchestrations. Named apart from the timer: a Functions app's function names are unique.
+ */
+export const ORCH_RUNTIME_AUDIT = 'runtimeReconcile';
 
 /** Activity names of `runtimeAudit`. */
 export const RuntimeActivities = {
