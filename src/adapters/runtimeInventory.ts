@@ -16,6 +16,7 @@ import { ResourceGraphClient, type ResourceGraphModels } from '@azure/arm-resour
 import { ErrorCodes, GuardError } from '../core/errors';
 import { parseInUseScope, type InUseScope } from '../core/inUseScopes';
 import type { DeployedImage, InUseLookup } from './ports';
+import { ArmInUseLookup } from './inUseLookup';
 
 /** Rows per Resource Graph page (the service's maximum). */
 export const INVENTORY_PAGE_SIZE = 1000;
@@ -159,4 +160,19 @@ export class ResourceGraphInventory implements InUseLookup {
     }
     throw malformed(`${id} has an unexpected type ${row.type}`);
   }
+}
+
+/**
+ * The runtime inventory the configuration names (`ACR_GUARD_INUSE_SCOPES`, as the in-use lookup), or undefined
+ * when no scope is configured. Multi-revision apps are read through ARM with the same credential and endpoint.
+ */
+export function runtimeInventoryFor(config: { inUse?: { scopes: readonly InUseScope[]; armEndpoint: string } }, credential: TokenCredential): ResourceGraphInventory | undefined {
+  const inUse = config.inUse;
+  if (!inUse) return undefined;
+  return new ResourceGraphInventory({
+    credential,
+    scopes: inUse.scopes,
+    endpoint: inUse.armEndpoint,
+    revisionsOf: (app) => new ArmInUseLookup({ credential, scopes: [app], endpoint: inUse.armEndpoint }).listDeployedImages(),
+  });
 }

@@ -14,6 +14,7 @@ import { DefaultAzureCredential } from '@azure/identity';
 import { inUseConfig } from '../config';
 import { inUseLookupFor } from '../adapters/inUseLookup';
 import type { InUseLookup } from '../adapters/ports';
+import { runtimeInventoryFor } from '../adapters/runtimeInventory';
 
 const USAGE = `usage: acr-guard <command> [options]
 commands:
@@ -78,8 +79,9 @@ export async function main(argv: string[], io = defaultIo): Promise<number> {
         return await purgeCommand(rest, { ...io, ...(inUse ? { inUse } : {}), ...(process.stderr.isTTY && io.err === defaultIo.err ? { progress: ttyProgress } : {}) });
       }
       case 'runtime': {
-        // Without --deployed, the running containers come from ARM like the purge's in-use lookup.
-        const inUse = inUseFromEnvironment(process.env);
+        // Without --deployed, the running containers come from Resource Graph over the purge's in-use scopes.
+        const settings = inUseConfig(process.env);
+        const inUse = settings ? runtimeInventoryFor({ inUse: settings }, new DefaultAzureCredential()) : undefined;
         return await runtimeCommand(rest, { ...io, ...(inUse ? { inUse } : {}) });
       }
       case undefined:

@@ -16,6 +16,7 @@ import * as df from 'durable-functions';
 import { runtimeSinksConfig } from '../config';
 import { sinksFor } from '../jobs/compose';
 import { setRuntimeServicesProvider } from '../orchestrations/runtimeActivities';
+import { runtimeInventoryFor } from '../adapters/runtimeInventory';
 import { durableGateStarter } from './durableStarter';
 import { azureAuthMode } from './http';
 import { registerRuntimeTimer } from './runtimeTimer';
@@ -42,8 +43,9 @@ app.http('runtime', {
 setRuntimeServicesProvider(() => {
   const runtime = getRuntime();
   return {
-    inventory: runtime.services.inUse,
-    inventoryLabel: 'azure (ACR_GUARD_INUSE_SCOPES)',
+    // Resource Graph across the scopes' subscriptions (ARM only for apps with several active revisions).
+    inventory: runtimeInventoryFor(runtime.config, runtime.credential),
+    inventoryLabel: 'azure resource graph (ACR_GUARD_INUSE_SCOPES)',
     audit: runtimeAuditStore(),
     sinks: sinksFor(runtimeSinksConfig(process.env), { credential: runtime.credential }),
   };
