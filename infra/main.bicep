@@ -92,6 +92,9 @@ param alertEventGridEndpoint string = ''
 @description('Optional. NCRONTAB schedule of acr-guard\'s nightly purge.')
 param purgeSchedule string = '0 0 3 * * *'
 
+@description('Optional. NCRONTAB schedule of acr-guard\'s runtime audit (every running image checked against the gate; hourly).')
+param runtimeSchedule string = '0 0 * * * *'
+
 @description('Optional. Further scopes whose Container Apps, jobs and container groups run images from the registry (ARM ids of subscriptions, resource groups or single resources), beyond this deployment\'s resource group. Grant acr-guard\'s identity read access there yourself: without it the purge stops (fail closed).')
 param inUseAdditionalScopes array = []
 
@@ -271,6 +274,7 @@ module guard 'modules/functionApp.bicep' = {
       { name: 'ACR_GUARD_DEFENDER_SUBSCRIPTIONS', value: subscription().subscriptionId }
       { name: 'ACR_GUARD_DRY_RUN', value: 'false' }
       { name: 'ACR_GUARD_PURGE_SCHEDULE', value: purgeSchedule }
+      { name: 'ACR_GUARD_RUNTIME_SCHEDULE', value: runtimeSchedule }
       { name: 'ACR_GUARD_INUSE_SCOPES', value: inUseScopes }
       { name: 'ACR_GUARD_LOG_ANALYTICS_WORKSPACE_ID', value: monitoring.outputs.workspaceCustomerId }
       { name: 'ACR_GUARD_KEY_VAULT_URL', value: keyVault.outputs.vaultUri }

@@ -111,7 +111,7 @@ await Promise.all([
   // The CLI and the benchmarks: one file each (their SDKs are still evaluated only where first used).
   build({
     ...common,
-    entryPoints: ['src/cli/main.ts', 'bench/gateBench.ts', 'bench/verifyBench.ts', 'bench/purgeBench.ts'],
+    entryPoints: ['src/cli/main.ts', 'bench/gateBench.ts', 'bench/verifyBench.ts', 'bench/purgeBench.ts', 'bench/runtimeBench.ts'],
     outbase: '.',
     outdir: dist,
     entryNames: '[dir]/[name]',

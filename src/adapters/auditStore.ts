@@ -15,7 +15,8 @@ import type { TokenCredential } from '@azure/identity';
 import { ErrorCodes, GuardError, invalidInput } from '../core/errors';
 import type { ImageId, Verdict } from '../core/types';
 import type { PurgeSummary } from '../core/purge/summary';
-import type { AuditStore } from './ports';
+import type { AuditStore, RuntimeAuditStore, RuntimeState } from './ports';
+import { digestKey as runtimeKey, type RuntimeReport } from '../core/runtime/classify';
 
 /** `@azure/data-tables`, loaded on first use: a cold start that does not reach this adapter does not pay for it. */
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -109,8 +110,71 @@ function sameImage(a: ImageId, b: ImageId): boolean {
   return a.registry === b.registry && a.repository === b.repository && a.digest === b.digest;
 }
 
+/** Most verdict rows one batched read ({@link RuntimeAuditStore.latestVerdicts}) scans; more is `VERDICT_SCAN_TOO_LARGE`. */
+export const MAX_RUNTIME_VERDICT_ROWS = 1_000_000;
+/** Most entries of the runtime state (grace clocks + alerted statuses); more is `RUNTIME_INVENTORY_TOO_LARGE`. */
+export const MAX_RUNTIME_STATE_ENTRIES = 200_000;
+
+function checkRuntimeReport(report: RuntimeReport): number {
+  const ms = Date.parse(report?.generatedAt);
+  if (!Number.isFinite(ms) || ms < 0) throw invalidInput('report.generatedAt', 'an ISO 8601 time after 1970', report?.generatedAt);
+  if (!Array.isArray(report.images)) throw invalidInput('report.images', 'a list of runtime entries', report.images);
+  return ms;
+}
+
+function checkRuntimeState(state: RuntimeState): void {
+  if (!state || typeof state.graceState !== 'object' || typeof state.lastAlerted !== 'object') throw invalidInput('state', '{ graceState, lastAlerted }', state);
+  const n = Object.keys(state.graceState).length + Object.keys(state.lastAlerted).length;
+  if (n > MAX_RUNTIME_STATE_ENTRIES) {
+    throw new GuardError(ErrorCodes.RUNTIME_INVENTORY_TOO_LARGE, `runtime state: ${n} entries, over the bound of ${MAX_RUNTIME_STATE_ENTRIES} (MAX_RUNTIME_STATE_ENTRIES); the previous state is kept`);
+  }
+}
+
+function tooManyVerdictRows(): GuardError {
+  return new GuardError(ErrorCodes.VERDICT_SCAN_TOO_LARGE, `audit store: the batched verdict read scanned over ${MAX_RUNTIME_VERDICT_ROWS} rows (MAX_RUNTIME_VERDICT_ROWS); no runtime report was made from part of it`);
+}
+
+/** Latest verdict per wanted digest among records (oldest recorded first). */
+function latestByDigest(recordedOldestFirst: readonly Verdict[], wanted: ReadonlySet<string>, out: Map<string, Verdict>): void {
+  const best = new Map<string, { v: Verdict; ms: number }>();
+  for (const v of recordedOldestFirst) {
+    const key = runtimeKey(v.image);
+    if (!wanted.has(key)) continue;
+    const ms = Date.parse(v.decidedAt);
+    const current = best.get(key);
+    if (!current || ms >= current.ms) best.set(key, { v, ms });
+  }
+  for (const [key, { v }] of best) out.set(key, v);
+}
+
+/** Images grouped by repository (`registry/repository`), each image checked. */
+function byRepository(images: readonly ImageId[]): Map<string, { registry: string; repository: string; keys: Set<string>; digests: string[] }> {
+  const groups = new Map<string, { registry: string; repository: string; keys: Set<string>; digests: string[] }>();
+  images.forEach((image, i) => {
+    checkImage(image, `images[${i}]`);
+    const name = `${image.registry}/${image.repository}`;
+    let g = groups.get(name);
+    if (!g) groups.set(name, (g = { registry: image.registry, repository: image.repository, keys: new Set(), digests: [] }));
+    if (!g.keys.has(runtimeKey(image))) {
+      g.keys.add(runtimeKey(image));
+      g.digests.push(image.digest);
+    }
+  });
+  return groups;
+}
+
+/** The latest of recorded runtime reports (latest `generatedAt`; among equal times, the one recorded last). */
+function latestReport(recordedOldestFirst: readonly RuntimeReport[]): RuntimeReport | undefined {
+  let best: { r: RuntimeReport; ms: number } | undefined;
+  for (const r of recordedOldestFirst) {
+    const ms = Date.parse(r.generatedAt);
+    if (!best || ms >= best.ms) best = { r, ms };
+  }
+  return best?.r;
+}
+
 /** Keeps verdicts in memory (dry runs, tests, the benchmark). */
-export class MemoryAuditStore implements AuditStore {
+export class MemoryAuditStore implements AuditStore, RuntimeAuditStore {
   private readonly verdicts: Verdict[] = [];
   private readonly summaries: PurgeSummary[] = [];
 
@@ -144,6 +208,38 @@ export class MemoryAuditStore implements AuditStore {
     const n = normalLimit(limit);
     return structuredClone(newestFirst(this.verdicts.filter((v) => v.image.registry === registry && v.image.repository === repository)).slice(0, n));
   }
+
+  private readonly runtimeReports: RuntimeReport[] = [];
+  private runtimeState: RuntimeState = { graceState: {}, lastAlerted: {} };
+
+  async latestVerdicts(images: readonly ImageId[]): Promise<Map<string, Verdict>> {
+    const wanted = new Set([...byRepository(images).values()].flatMap((g) => [...g.keys]));
+    const out = new Map<string, Verdict>();
+    if (this.verdicts.length > MAX_RUNTIME_VERDICT_ROWS) throw tooManyVerdictRows();
+    latestByDigest(this.verdicts, wanted, out);
+    return new Map([...out].map(([k, v]) => [k, structuredClone(v)]));
+  }
+
+  async recordRuntimeReport(report: RuntimeReport): Promise<void> {
+    checkRuntimeReport(report);
+    const same = this.runtimeReports.findIndex((r) => r.generatedAt === report.generatedAt);
+    if (same >= 0) this.runtimeReports[same] = structuredClone(report);
+    else this.runtimeReports.push(structuredClone(report));
+  }
+
+  async latestRuntimeReport(): Promise<RuntimeReport | undefined> {
+    const r = latestReport(this.runtimeReports);
+    return r && structuredClone(r);
+  }
+
+  async readRuntimeState(): Promise<RuntimeState> {
+    return structuredClone(this.runtimeState);
+  }
+
+  async writeRuntimeState(state: RuntimeState): Promise<void> {
+    checkRuntimeState(state);
+    this.runtimeState = structuredClone(state);
+  }
 }
 
 /**
@@ -151,7 +247,7 @@ export class MemoryAuditStore implements AuditStore {
  * `registry/repository`, so no repository name can reach outside `dir`. Appends from one process are
  * serialised per file; a line that does not parse (a write cut short by a crash) is skipped when reading.
  */
-export class FileAuditStore implements AuditStore {
+export class FileAuditStore implements AuditStore, RuntimeAuditStore {
   private readonly writing = new Map<string, Promise<void>>();
 
   constructor(private readonly dir: string) {}
@@ -279,6 +375,82 @@ export class FileAuditStore implements AuditStore {
     checkImage(image, 'image');
     return newestFirst((await this.readAll(image.registry, image.repository)).filter((v) => v.image.digest === image.digest))[0];
   }
+
+  /** One read of each repository's file, whatever the number of digests asked for. */
+  async latestVerdicts(images: readonly ImageId[]): Promise<Map<string, Verdict>> {
+    const out = new Map<string, Verdict>();
+    let rows = 0;
+    for (const g of byRepository(images).values()) {
+      const all = await this.readAll(g.registry, g.repository);
+      rows += all.length;
+      if (rows > MAX_RUNTIME_VERDICT_ROWS) throw tooManyVerdictRows();
+      latestByDigest(all, g.keys, out);
+    }
+    return out;
+  }
+
+  /** Runtime reports: `runtime-reports.jsonl` (no verdict or purge file has this name). */
+  private get reportFile(): string {
+    return join(this.dir, 'runtime-reports.jsonl');
+  }
+
+  private get stateFile(): string {
+    return join(this.dir, 'runtime-state.json');
+  }
+
+  async recordRuntimeReport(report: RuntimeReport): Promise<void> {
+    checkRuntimeReport(report);
+    await this.append(this.reportFile, `${JSON.stringify(report)}\n`);
+  }
+
+  async latestRuntimeReport(): Promise<RuntimeReport | undefined> {
+    const text = await this.readOptional(this.reportFile);
+    const all: RuntimeReport[] = [];
+    for (const line of (text ?? '').split('\n')) {
+      if (line.trim() === '') continue;
+      try {
+        const r = JSON.parse(line) as RuntimeReport;
+        if (typeof r?.generatedAt === 'string') all.push(r);
+      } catch {
+        // a partial line from an interrupted write
+      }
+    }
+    return latestReport(all);
+  }
+
+  async readRuntimeState(): Promise<RuntimeState> {
+    const text = await this.readOptional(this.stateFile);
+    if (text === undefined) return { graceState: {}, lastAlerted: {} };
+    try {
+      const state = JSON.parse(text) as RuntimeState;
+      checkRuntimeState(state);
+      return state;
+    } catch {
+      // Fail closed on the grace clock: an unreadable state must not silently restart every clock.
+      throw new GuardError(ErrorCodes.MALFORMED, `audit store: ${this.stateFile} does not hold a runtime state; fix or remove it (removing restarts every grace clock)`);
+    }
+  }
+
+  async writeRuntimeState(state: RuntimeState): Promise<void> {
+    checkRuntimeState(state);
+    const file = this.stateFile;
+    await this.serialise(file, async () => {
+      // Write aside, then rename: a crash leaves the old state or the new one, never half of one.
+      const aside = `${file}.${process.pid}.tmp`;
+      await writeFile(aside, JSON.stringify(state), 'utf8');
+      await rename(aside, file);
+    });
+  }
+
+  private async readOptional(file: string): Promise<string | undefined> {
+    await this.writing.get(file);
+    try {
+      return await readFile(file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw new GuardError(ErrorCodes.UPSTREAM, `audit store: reading ${file} failed (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+  }
 }
 
 /** Options for {@link TableAuditStore}. */
@@ -392,7 +564,7 @@ function toStoreError(err: unknown, what: string): GuardError {
  * the queryable columns registry, repository, digest, tag, decision, summary, decidedAt, policyHash.
  * Rows are only ever created (`createEntity`), never updated.
  */
-export class TableAuditStore implements AuditStore {
+export class TableAuditStore implements AuditStore, RuntimeAuditStore {
   private readonly client: TableClient;
   private created?: Promise<void>;
 
@@ -573,5 +745,114 @@ export class TableAuditStore implements AuditStore {
     const n = normalLimit(limit);
     const filter = dataTables().odata`PartitionKey eq ${partitionKeyFor(registry, repository)} and RowKey ge ${'t_'} and RowKey lt ${'t`'}`;
     return this.query(filter, n, (e) => e.registry === registry && e.repository === repository);
+  }
+
+  /**
+   * One paged range query per repository: the digest rows from the smallest wanted digest to the largest. Rows
+   * of one digest are newest first, so the first row of each wanted digest is its latest verdict; the rows
+   * of other digests in the range are skipped unparsed.
+   */
+  async latestVerdicts(images: readonly ImageId[]): Promise<Map<string, Verdict>> {
+    const out = new Map<string, Verdict>();
+    const groups = byRepository(images);
+    if (groups.size === 0) return out;
+    await this.ensureTable();
+    let rows = 0;
+    for (const g of groups.values()) {
+      const prefixes = g.digests.map(digestKey).sort();
+      const first = prefixes[0];
+      const last = prefixes[prefixes.length - 1];
+      const filter = dataTables().odata`PartitionKey eq ${partitionKeyFor(g.registry, g.repository)} and RowKey ge ${`${first}_`} and RowKey lt ${`${last}\``}`;
+      try {
+        for await (const page of this.client.listEntities<Record<string, unknown>>({ queryOptions: { filter } }).byPage({ maxPageSize: 1000 })) {
+          for (const entity of page) {
+            if (++rows > MAX_RUNTIME_VERDICT_ROWS) throw tooManyVerdictRows();
+            if (entity.registry !== g.registry || entity.repository !== g.repository || typeof entity.digest !== 'string') continue;
+            const key = `${g.registry}/${g.repository}@${entity.digest}`;
+            if (!g.keys.has(key) || out.has(key)) continue;
+            out.set(key, TableAuditStore.parse(entity));
+          }
+        }
+      } catch (err) {
+        if (err instanceof GuardError) throw err;
+        throw toStoreError(err, 'reading verdicts (batched)');
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Runtime reports live in partition `r~runtime`, row = inverted ticks of `generatedAt` (latest first; the
+   * same run recorded again replaces its row); the JSON is split across `v0..vN` like a verdict. A report over
+   * the entity limit keeps its summary and the entries that need action first, and says how many it left out.
+   */
+  async recordRuntimeReport(report: RuntimeReport): Promise<void> {
+    const ms = checkRuntimeReport(report);
+    await this.ensureTable();
+    let json = JSON.stringify(report);
+    if (json.length > MAX_JSON_CHARS) {
+      const ordered = [...report.images].sort((a, b) => Number(a.status === 'released' || a.status === 'allowed-external') - Number(b.status === 'released' || b.status === 'allowed-external'));
+      const kept: RuntimeReport['images'] = [];
+      let size = JSON.stringify({ ...report, images: [] }).length + 500;
+      for (const e of ordered) {
+        const n = JSON.stringify(e).length + 1;
+        if (size + n > MAX_JSON_CHARS) break;
+        kept.push(e);
+        size += n;
+      }
+      json = JSON.stringify({ ...report, images: kept, truncation: `${report.images.length - kept.length} of ${report.images.length} images left out (over the audit record limit); the summary covers all` });
+    }
+    await this.upsertChunked('r~runtime', invertedTicks(ms), json, { generatedAt: report.generatedAt }, 'recording the runtime report');
+  }
+
+  async latestRuntimeReport(): Promise<RuntimeReport | undefined> {
+    return this.firstChunked<RuntimeReport>(dataTables().odata`PartitionKey eq ${'r~runtime'}`, 'runtime report');
+  }
+
+  /** The runtime state: one entity, partition `s~runtime`, row `state` (replaced whole on each write). */
+  async readRuntimeState(): Promise<RuntimeState> {
+    const state = await this.firstChunked<RuntimeState>(dataTables().odata`PartitionKey eq ${'s~runtime'} and RowKey eq ${'state'}`, 'runtime state');
+    return state ?? { graceState: {}, lastAlerted: {} };
+  }
+
+  async writeRuntimeState(state: RuntimeState): Promise<void> {
+    checkRuntimeState(state);
+    await this.ensureTable();
+    const json = JSON.stringify(state);
+    if (json.length > MAX_JSON_CHARS) throw new GuardError(ErrorCodes.RUNTIME_INVENTORY_TOO_LARGE, `runtime state: ${json.length} chars of JSON, over the audit record limit; the previous state is kept`);
+    await this.upsertChunked('s~runtime', 'state', json, {}, 'recording the runtime state');
+  }
+
+  private async upsertChunked(partitionKey: string, rowKey: string, json: string, columns: Record<string, string>, what: string): Promise<void> {
+    const chunks: Record<string, string> = {};
+    for (let i = 0; i * CHUNK_CHARS < json.length; i++) chunks[`v${i}`] = json.slice(i * CHUNK_CHARS, (i + 1) * CHUNK_CHARS);
+    try {
+      // Replace, not merge: a shorter record must not keep chunks of a longer one.
+      await this.client.upsertEntity({ partitionKey, rowKey, ...columns, chunks: Object.keys(chunks).length, ...chunks }, 'Replace');
+    } catch (err) {
+      throw toStoreError(err, what);
+    }
+  }
+
+  private async firstChunked<T>(filter: string, what: string): Promise<T | undefined> {
+    await this.ensureTable();
+    try {
+      for await (const page of this.client.listEntities<Record<string, unknown>>({ queryOptions: { filter } }).byPage({ maxPageSize: 1 })) {
+        for (const entity of page) {
+          const n = Number(entity.chunks ?? 0);
+          let json = '';
+          for (let i = 0; i < n; i++) json += String(entity[`v${i}`] ?? '');
+          try {
+            return JSON.parse(json) as T;
+          } catch {
+            throw new GuardError(ErrorCodes.MALFORMED, `audit store: the record ${String(entity.rowKey)} does not hold a ${what}`);
+          }
+        }
+      }
+    } catch (err) {
+      if (err instanceof GuardError) throw err;
+      throw toStoreError(err, `reading the ${what}`);
+    }
+    return undefined;
   }
 }

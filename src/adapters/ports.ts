@@ -6,6 +6,7 @@ import type { Descriptor, FindingsResult, ImageId, ResolvedManifest, Verdict } f
 import type { Alert, IncidentState, ResultTable } from '../core/alerts/evaluate';
 import type { PasswordSlot, PublishedInfo, TokenInfo } from '../core/rotation';
 import type { PurgeSummary } from '../core/purge/summary';
+import type { GraceState, RuntimeReport, RuntimeStatus } from '../core/runtime/classify';
 
 /** A manifest fetched from a registry, with its raw bytes (needed to verify digests and to copy it). */
 export interface FetchedManifest extends ResolvedManifest {
@@ -125,6 +126,29 @@ export interface AuditStore {
   recordPurgeSummary(summary: PurgeSummary): Promise<void>;
   /** The most recent purge summary of a registry (latest `finishedAt`), or undefined. */
   latestPurgeSummary(registry: string): Promise<PurgeSummary | undefined>;
+}
+
+/** What runtime assurance keeps between runs: the grace clocks and the last alerted status per image. */
+export interface RuntimeState {
+  graceState: GraceState;
+  lastAlerted: Record<string, RuntimeStatus>;
+}
+
+/** The audit store's side of runtime assurance (the three audit stores implement it beside {@link AuditStore}). */
+export interface RuntimeAuditStore {
+  /**
+   * The latest verdict of each image, keyed by `registry/repository@digest`; images without one are absent.
+   * Batched: at most one (paged) read per repository, never one per image.
+   */
+  latestVerdicts(images: readonly ImageId[]): Promise<Map<string, Verdict>>;
+  /** Records a runtime report (the same run recorded again replaces its record). */
+  recordRuntimeReport(report: RuntimeReport): Promise<void>;
+  /** The latest runtime report (latest `generatedAt`), or undefined. */
+  latestRuntimeReport(): Promise<RuntimeReport | undefined>;
+  /** The runtime state (empty when never written). */
+  readRuntimeState(): Promise<RuntimeState>;
+  /** Replaces the runtime state. */
+  writeRuntimeState(state: RuntimeState): Promise<void>;
 }
 
 // ---- Alert rules and token rotation (timers `alertQueries` and `rotateTokens`) ----

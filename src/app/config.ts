@@ -290,6 +290,8 @@ export const TIMER_SCHEDULES = {
   ACR_GUARD_ROTATION_SCHEDULE: '0 30 3 * * *',
   /** `nightlyPurge` (retention over every repository a rule covers); the Bicep's default is the same. */
   ACR_GUARD_PURGE_SCHEDULE: '0 0 3 * * *',
+  /** `runtimeAudit` (every running image checked against the gate): hourly. */
+  ACR_GUARD_RUNTIME_SCHEDULE: '0 0 * * * *',
 } as const;
 
 const NCRONTAB = /^\s*(\S+\s+){5}\S+\s*$/;
@@ -344,6 +346,11 @@ function sinksConfig(env: Env): AlertSinksConfig {
   const webhookFormat = (env.ACR_GUARD_ALERT_WEBHOOK_FORMAT?.trim() || 'messagecard') as AlertSinksConfig['webhookFormat'];
   if (!['messagecard', 'adaptivecard', 'slack'].includes(webhookFormat)) throw invalid('ACR_GUARD_ALERT_WEBHOOK_FORMAT', 'messagecard, adaptivecard or slack', webhookFormat);
   return Object.freeze({ eventGridEndpoint: optionalHttps(env, 'ACR_GUARD_ALERT_EVENTGRID_ENDPOINT'), webhookUrlSecret, webhookFormat, keyVaultUrl });
+}
+
+/** The alert sinks the runtime audit raises its alerts through (none configured: the report is recorded, nothing is sent). */
+export function runtimeSinksConfig(env: Env): AlertSinksConfig {
+  return sinksConfig(env);
 }
 
 function requireSink(sinks: AlertSinksConfig): void {

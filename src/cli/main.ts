@@ -10,10 +10,12 @@ import { verifyCommand, VERIFY_USAGE } from './verify';
 import { serveCommand, SERVE_USAGE } from './serve';
 import { purgeCommand, PURGE_USAGE } from './purge';
 import { doctorCommand, DOCTOR_USAGE } from './doctor';
+import { runtimeCommand, RUNTIME_USAGE } from './runtime';
 import { DefaultAzureCredential } from '@azure/identity';
 import { inUseConfig } from '../app/config';
 import { inUseLookupFor } from '../app/compose';
 import type { InUseLookup } from '../adapters/ports';
+import { runtimeInventoryFor } from '../adapters/runtimeInventory';
 
 const USAGE = `usage: acr-guard <command> [options]
 commands:
@@ -25,6 +27,7 @@ commands:
   verify verify an image's signatures against a notation trust policy and trust store (exit 0 verified, 3 not)
   purge  apply the retention rules: plan (and unless --dry-run delete) with a reason per manifest
   doctor diagnose a failed image pull, over-privileged identities and the platform's controls (live or from a snapshot)
+  runtime check every running image against the gate (exit 0 all released or allowed-external, 3 otherwise)
 
 ${GATE_USAGE}
 
@@ -40,7 +43,9 @@ ${VERIFY_USAGE}
 
 ${PURGE_USAGE}
 
-${DOCTOR_USAGE}`;
+${DOCTOR_USAGE}
+
+${RUNTIME_USAGE}`;
 
 const defaultIo = { out: (s: string) => console.log(s), err: (s: string) => console.error(s) };
 
@@ -79,6 +84,12 @@ export async function main(argv: string[], io = defaultIo): Promise<number> {
       }
       case 'doctor':
         return await doctorCommand(rest, io);
+      case 'runtime': {
+        // Without --deployed, the running containers come from Resource Graph over the purge's in-use scopes.
+        const settings = inUseConfig(process.env);
+        const inUse = settings ? runtimeInventoryFor({ inUse: settings }, new DefaultAzureCredential()) : undefined;
+        return await runtimeCommand(rest, { ...io, ...(inUse ? { inUse } : {}) });
+      }
       case undefined:
       case 'help':
       case '--help':

@@ -52,7 +52,8 @@ function readText(path: string, option: string, maxBytes: number, what: string):
   return readBoundedTextSync(path, { maxBytes, field: option, what });
 }
 
-function readDeployed(path: string): DeployedImage[] {
+/** Reads a `--deployed` file: a JSON list of `{"image", "source"}` (shared with `acr-guard runtime`). */
+export function readDeployed(path: string): DeployedImage[] {
   let value: unknown;
   try {
     value = JSON.parse(readText(path, '--deployed', MAX_DEPLOYED_FILE_BYTES, 'deployed-images file'));

@@ -61,6 +61,10 @@ export const ErrorCodes = {
   SNAPSHOT_TOO_MANY_RESOURCES: 'SNAPSHOT_TOO_MANY_RESOURCES',
   /** A live inventory (Resource Graph or ARM) needed more pages than `MAX_INVENTORY_PAGES`; no partial snapshot is used. */
   INVENTORY_TOO_MANY_PAGES: 'INVENTORY_TOO_MANY_PAGES',
+  /** The runtime inventory (running containers, or images due for a re-gate) is over its bound; no report is made from part of it. */
+  RUNTIME_INVENTORY_TOO_LARGE: 'RUNTIME_INVENTORY_TOO_LARGE',
+  /** A batched verdict read would scan more audit rows than its bound; no report is made from part of them. */
+  VERDICT_SCAN_TOO_LARGE: 'VERDICT_SCAN_TOO_LARGE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -18,6 +18,8 @@ import type {
   PromotePolicy,
   RegistryPolicy,
   RetentionRule,
+  RuntimePolicy,
+  GraceKey,
   SignaturePolicy,
   VulnerabilityException,
   VulnerabilityPolicy,
@@ -45,6 +47,20 @@ export const POLICY_DEFAULTS = {
   protectInUse: true,
   includeLocked: false,
 };
+
+/** Default runtime grace by worst blocking severity (`other`: a block no finding caused). */
+export const RUNTIME_GRACE_DEFAULTS: Readonly<Record<GraceKey, number>> = Object.freeze({
+  critical: 3 * 86_400_000,
+  high: 14 * 86_400_000,
+  medium: 30 * 86_400_000,
+  low: 90 * 86_400_000,
+  negligible: 90 * 86_400_000,
+  unknown: 14 * 86_400_000,
+  other: 3 * 86_400_000,
+});
+/** Default `runtime.regateAfter`: 24h. */
+export const RUNTIME_REGATE_AFTER_DEFAULT_MS = 86_400_000;
+const GRACE_KEYS: readonly GraceKey[] = [...SEVERITIES, 'other'];
 
 const SOURCES: readonly FindingsSourceName[] = ['defender', 'reports'];
 const APPLY_MODES: readonly ApplyMode[] = ['quarantine', 'promote', 'none'];
@@ -356,6 +372,39 @@ function loadRetention(check: Checker, value: unknown): RetentionRule[] {
   });
 }
 
+function loadRuntime(check: Checker, value: unknown, registries: readonly RegistryPolicy[]): RuntimePolicy {
+  const obj = value === undefined ? {} : check.object(value, 'runtime', ['grace', 'regateAfter', 'allowRegistries']);
+  const graceMs: Record<GraceKey, number> = { ...RUNTIME_GRACE_DEFAULTS };
+  if (obj.grace !== undefined) {
+    const grace = check.object(obj.grace, 'runtime.grace', GRACE_KEYS, 'a mapping of severity to duration');
+    for (const key of GRACE_KEYS) {
+      const ms = check.duration(grace[key], `runtime.grace.${key}`, undefined, { positive: false });
+      if (ms !== undefined) graceMs[key] = ms;
+    }
+  }
+  const regateAfterMs = check.duration(obj.regateAfter, 'runtime.regateAfter', RUNTIME_REGATE_AFTER_DEFAULT_MS, { positive: true }) as number;
+  const allowRegistries: string[] = [];
+  if (obj.allowRegistries !== undefined) {
+    const list = check.array(obj.allowRegistries, 'runtime.allowRegistries', 'registry hosts (e.g. mcr.microsoft.com)', { max: 100 });
+    list.forEach((item, i) => {
+      const path = `runtime.allowRegistries[${i}]`;
+      if (typeof item !== 'string') throw check.fail(path, 'a registry host like mcr.microsoft.com', item);
+      let host: string;
+      try {
+        host = validateRegistryHost(item, path);
+      } catch (err) {
+        throw check.rewrap(err, path);
+      }
+      // Docker Hub is spelled three ways in references; the runtime inventory normalises them all to docker.io.
+      if (host === 'index.docker.io' || host === 'registry-1.docker.io') host = 'docker.io';
+      if (allowRegistries.includes(host)) throw check.fail(path, `each host once; ${host} is already listed`, item);
+      if (registries.some((r) => r.host === host)) throw check.fail(path, `a host not under registries (${host} is gated there, not tolerated)`, item);
+      allowRegistries.push(host);
+    });
+  }
+  return { graceMs, regateAfterMs, allowRegistries };
+}
+
 /** JSON with object keys sorted, so equal policies hash equally whatever the key order in the file. */
 function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
@@ -400,7 +449,7 @@ export function loadPolicy(text: string, source = 'policy'): Policy {
       field: '(document)',
     });
   }
-  const top = check.object(raw, '(document)', ['version', 'registries', 'gate', 'retention'], 'a policy mapping');
+  const top = check.object(raw, '(document)', ['version', 'registries', 'gate', 'retention', 'runtime'], 'a policy mapping');
   if (top.version !== 1) throw check.fail('version', '1 (the only policy version)', top.version);
   if (top.gate === undefined) throw check.fail('gate', 'a list of gate rules (an empty list blocks every image)');
   const body = {
@@ -409,13 +458,20 @@ export function loadPolicy(text: string, source = 'policy'): Policy {
     gate: loadGate(check, top.gate),
     retention: loadRetention(check, top.retention),
   };
+  const runtime = loadRuntime(check, top.runtime, body.registries);
+  // `runtime` stays out of the hash: it does not change any verdict, so editing it must not re-gate everything.
   const hash = createHash('sha256').update(canonicalJson(body), 'utf8').digest('hex');
-  return deepFreeze({ ...body, hash });
+  return deepFreeze({ ...body, runtime, hash });
 }
 
 /** The first gate rule whose scope matches `repository`, or undefined (then the gate blocks). */
 export function findGateRule(policy: Policy, repository: string): GateRule | undefined {
   return policy.gate.find((rule) => matchGlob(rule.scope, repository));
+}
+
+/** The runtime section of `policy`, with defaults when the policy was built in code without one. */
+export function runtimePolicyOf(policy: Policy): RuntimePolicy {
+  return policy.runtime ?? { graceMs: { ...RUNTIME_GRACE_DEFAULTS }, regateAfterMs: RUNTIME_REGATE_AFTER_DEFAULT_MS, allowRegistries: [] };
 }
 
 /** The first retention rule whose scope matches `repository`, or undefined (then nothing is purged). */

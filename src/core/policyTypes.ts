@@ -101,12 +101,30 @@ export interface RetentionRule {
   index: number;
 }
 
+/** What a grace period can be keyed by: a severity, or `other` for blocks no finding caused (signatures, scans pending). */
+export type GraceKey = Severity | 'other';
+
+/**
+ * Runtime assurance (`runtime:` in the YAML; see docs/runtime.md). Never part of the policy hash: it changes how
+ * running images are reported, not what a verdict is, so editing it does not re-gate everything.
+ */
+export interface RuntimePolicy {
+  /** How long a running image may stay blocked before it is `overdue`, by worst blocking severity (ms). */
+  graceMs: Record<GraceKey, number>;
+  /** Running digests whose verdict is older than this are gated again (ms). Default 24h. */
+  regateAfterMs: number;
+  /** Registries outside `registries` whose running images are tolerated (`allowed-external`), lower-case hosts. */
+  allowRegistries: string[];
+}
+
 /** The whole policy. Frozen after load. */
 export interface Policy {
   version: 1;
   registries: RegistryPolicy[];
   gate: GateRule[];
   retention: RetentionRule[];
+  /** Runtime assurance settings; defaults filled when the file has no `runtime:` section. Optional for policies built in code. */
+  runtime?: RuntimePolicy;
   /** sha256 (hex) of the canonical JSON of the normalised policy; recorded in every verdict. */
   hash: string;
 }

@@ -16,9 +16,16 @@ import { handleRescan, handleRescanStatus } from '../app/rescan';
 import { handleRotateTokens } from '../app/rotateTokens';
 import type { TimerJobDeps } from '../app/timerJobs';
 import { handleVerdict } from '../app/verdicts';
+import { runtimeSinksConfig } from '../app/config';
+import { sinksFor } from '../app/jobCompose';
+import { handleRuntimeAuditTimer, handleRuntimeReport, isRuntimeAuditStore } from '../app/runtimeAudit';
+import { runtimeInventoryFor } from '../adapters/runtimeInventory';
+import type { RuntimeAuditStore } from '../adapters/ports';
 import { gateActivities } from '../orchestrations/activities';
 import { imageGateOrchestrator } from '../orchestrations/imageGate';
-import { Activities, ORCH_IMAGE_GATE, ORCH_REGISTRY_PURGE, ORCH_REPOSITORY_PURGE, PurgeActivities } from '../orchestrations/names';
+import { Activities, ORCH_IMAGE_GATE, ORCH_REGISTRY_PURGE, ORCH_REPOSITORY_PURGE, ORCH_RUNTIME_AUDIT, PurgeActivities, RuntimeActivities } from '../orchestrations/names';
+import { runtimeActivities, type RuntimeServices } from '../orchestrations/runtimeActivities';
+import { runtimeAuditOrchestrator } from '../orchestrations/runtimeAudit';
 import { registryPurgeOrchestrator, repositoryPurgeOrchestrator } from '../orchestrations/purge';
 import { purgeActivities } from '../orchestrations/purgeActivities';
 import { durableGateStarter } from './durableStarter';
@@ -31,17 +38,41 @@ function once<T>(build: () => T): () => T {
 }
 
 const runtime = once((): Runtime => buildRuntime(process.env));
+
+/** The audit store's runtime side (the three shipped stores have it). */
+function runtimeAuditStore(): RuntimeAuditStore {
+  const audit = runtime().services.audit;
+  if (!isRuntimeAuditStore(audit)) throw new Error('the configured audit store has no runtime side');
+  return audit;
+}
+
+/** What `runtimeAudit` needs besides the gate's services: Resource Graph over the in-use scopes, the store, the sinks. */
+const runtimeServices = once((): RuntimeServices => {
+  const { config, credential } = runtime();
+  return {
+    inventory: runtimeInventoryFor(config, credential),
+    inventoryLabel: 'azure resource graph (ACR_GUARD_INUSE_SCOPES)',
+    audit: runtimeAuditStore(),
+    sinks: sinksFor(runtimeSinksConfig(process.env), { credential }),
+  };
+});
+
 // Activities may run on a worker that never ran a trigger: their services come from the runtime on first use.
 const activities = once(() => {
   const { services } = runtime();
-  return { ...gateActivities(services), ...purgeActivities(services) } as Record<string, (input: never, context: InvocationContext) => Promise<unknown>>;
+  return {
+    ...gateActivities(services),
+    ...purgeActivities(services),
+    ...runtimeActivities(services, runtimeServices()),
+  } as Record<string, (input: never, context: InvocationContext) => Promise<unknown>>;
 });
 
 // ---- orchestrations and their activities ----
 df.app.orchestration(ORCH_IMAGE_GATE, imageGateOrchestrator);
 df.app.orchestration(ORCH_REGISTRY_PURGE, registryPurgeOrchestrator);
 df.app.orchestration(ORCH_REPOSITORY_PURGE, repositoryPurgeOrchestrator);
-for (const name of [...Object.values(Activities), ...Object.values(PurgeActivities)]) {
+df.app.orchestration(ORCH_RUNTIME_AUDIT, runtimeAuditOrchestrator);
+for (const name of [...Object.values(Activities), ...Object.values(PurgeActivities), ...Object.values(RuntimeActivities)]) {
   df.app.activity(name, { handler: (input: unknown, context: InvocationContext) => activities()[name](input as never, context) });
 }
 
@@ -84,6 +115,15 @@ app.http('verdicts', {
   },
 });
 
+// Runtime assurance: GET /api/runtime serves the latest report (the hourly timer below starts the audit).
+app.http('runtime', {
+  methods: ['GET'],
+  authLevel: 'function',
+  route: 'runtime',
+  handler: (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> =>
+    handleRuntimeReport(request, { audit: runtimeAuditStore(), auth: azureAuthMode(process.env) }, context),
+});
+
 // ---- timers (schedules from their app settings, validated when the app loads) ----
 type TimerJob = (env: Record<string, string | undefined>, deps: TimerJobDeps, context: InvocationContext) => Promise<unknown>;
 
@@ -101,3 +141,4 @@ function timer(name: string, scheduleSetting: keyof typeof TIMER_SCHEDULES, job:
 timer('alertQueries', 'ACR_GUARD_ALERT_SCHEDULE', handleAlertQueries);
 timer('rotateTokens', 'ACR_GUARD_ROTATION_SCHEDULE', handleRotateTokens);
 timer('nightlyPurge', 'ACR_GUARD_PURGE_SCHEDULE', (_env, deps, context) => handleNightlyPurge(deps, durableGateStarter(df.getClient(context)), context), { durableClient: true });
+timer('runtimeAudit', 'ACR_GUARD_RUNTIME_SCHEDULE', (_env, deps, context) => handleRuntimeAuditTimer(deps, durableGateStarter(df.getClient(context)), context), { durableClient: true });

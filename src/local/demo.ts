@@ -10,7 +10,8 @@ import type { Policy } from '../core/policyTypes';
 import type { ApplyResult, Descriptor, ImageId, Verdict } from '../core/types';
 import { MediaTypes } from '../core/types';
 import { createRegistryClient } from '../adapters/registry';
-import type { RegistryClient } from '../adapters/ports';
+import type { DeployedImage, InUseLookup, RegistryClient } from '../adapters/ports';
+import { createHash } from 'node:crypto';
 import { FileAuditStore } from '../adapters/auditStore';
 import { composeGateServices } from '../app/compose';
 import { startRegistry } from './registryServer';
@@ -37,6 +38,12 @@ gate:
         - { id: CVE-2023-52425, expires: 2025-01-31, reason: "temporary waiver during the Q4 freeze" }
     signatures: { required: false }
     promote: { repository: "release/{repository}" }
+# Runtime assurance: the demo's deployed list (see demoDeployedLookup) shows every status. A high finding gets
+# no grace here, so the page shows an overdue image at once; Microsoft's registry is tolerated.
+runtime:
+  grace: { critical: 3d, high: 0s }
+  regateAfter: 24h
+  allowRegistries: [mcr.microsoft.com]
 # Nothing runs from the loopback registry, so in-use protection has nothing to look up here; in Azure keep
 # protectInUse (the default) and set ACR_GUARD_INUSE_SCOPES.
 retention:
@@ -152,4 +159,34 @@ export async function runDemoWithRegistry(options: { log?: (line: string) => voi
     await registry.stop();
     if (!options.keepData) rmSync(workDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The demo's "deployed" workloads (what `npm start` pretends runs in Container Apps and Container Instances),
+ * chosen so that the page's Running section shows every runtime status:
+ * released (demo/clean, pinned by digest), blocked (demo/vulnerable, critical: 3 days of grace), overdue
+ * (demo/expired-exception, high: no grace in the demo policy), never-gated (a digest pushed around the gate),
+ * outside-allowlist (Docker Hub nginx), allowed-external (mcr.microsoft.com) and unresolved (a tag that is gone).
+ */
+export function demoDeployedLookup(registryHost: string): InUseLookup {
+  const client = createRegistryClient({ host: registryHost, plainHttp: true });
+  const app = (name: string, container = 'main'): string => `/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/demo/providers/Microsoft.App/containerApps/${name}/revisions/${name}--1, container ${container}`;
+  const aci = (name: string, container: string, init = false): string =>
+    `/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/demo/providers/Microsoft.ContainerInstance/containerGroups/${name}, ${init ? 'init container' : 'container'} ${container}`;
+  const aroundTheGate = `sha256:${createHash('sha256').update('demo: built and pushed around the gate').digest('hex')}`;
+  return {
+    listDeployedImages: async (): Promise<DeployedImage[]> => {
+      // Pinned by digest, as it should be: the digest demo/clean:1.0 has in the local registry now.
+      const clean = await client.resolveTag('demo/clean', '1.0').then((d) => `${registryHost}/demo/clean@${d}`, () => `${registryHost}/demo/clean:1.0`);
+      return [
+        { image: clean, source: app('storefront') },
+        { image: `${registryHost}/demo/vulnerable:1.0`, source: app('checkout') },
+        { image: `${registryHost}/demo/expired-exception:1.0`, source: app('invoices') },
+        { image: `${registryHost}/demo/hotfix@${aroundTheGate}`, source: aci('nightly-batch', 'job') },
+        { image: 'nginx:latest', source: aci('edge-proxy', 'nginx') },
+        { image: 'mcr.microsoft.com/dotnet/aspnet:8.0', source: app('storefront', 'sidecar') },
+        { image: `${registryHost}/demo/retired:2.0`, source: aci('nightly-batch', 'migrate', true) },
+      ];
+    },
+  };
 }

@@ -1,6 +1,6 @@
 /**
  * The one local orchestration runner (the CLI, the local service, the demo, the benchmarks and the tests all
- * use it): it hosts `imageGate`, `registryPurge` and `repositoryPurge` in this process through the local
+ * use it): it hosts `imageGate`, `registryPurge`, `repositoryPurge` and `runtimeAudit` in this process through the local
  * durable driver (the real orchestrators, replayed), with the activities built from the services it is given.
  *
  * Started gates are tracked: every history is kept in a {@link HistoryStore} (on disk for the service), and on
@@ -19,7 +19,9 @@ import { imageGateOrchestrator, type GateInput, type GateOutcome, type GateProgr
 import { gateActivities } from '../orchestrations/activities';
 import { purgeActivities } from '../orchestrations/purgeActivities';
 import { registryPurgeOrchestrator, repositoryPurgeOrchestrator, type RegistryPurgeInput, type RegistryPurgeOutput } from '../orchestrations/purge';
-import { ORCH_IMAGE_GATE, ORCH_REGISTRY_PURGE, ORCH_REPOSITORY_PURGE } from '../orchestrations/names';
+import { ORCH_IMAGE_GATE, ORCH_REGISTRY_PURGE, ORCH_REPOSITORY_PURGE, ORCH_RUNTIME_AUDIT } from '../orchestrations/names';
+import { runtimeActivities, type RuntimeServices } from '../orchestrations/runtimeActivities';
+import { runtimeAuditOrchestrator, type RuntimeAuditOutput } from '../orchestrations/runtimeAudit';
 import type { ActivityContext, GateServices } from '../orchestrations/services';
 import { EventType, MemoryHistoryStore, runOrchestration, type DriverEvent, type HistoryEvent, type HistoryStore, type OrchestrationResult } from './durableDriver';
 
@@ -28,6 +30,7 @@ const ORCHESTRATORS = {
   [ORCH_IMAGE_GATE]: imageGateOrchestrator,
   [ORCH_REGISTRY_PURGE]: registryPurgeOrchestrator,
   [ORCH_REPOSITORY_PURGE]: repositoryPurgeOrchestrator,
+  [ORCH_RUNTIME_AUDIT]: runtimeAuditOrchestrator,
 } as const;
 
 /** A name of an orchestration the local runner hosts. */
@@ -44,6 +47,8 @@ export interface GateInstance extends InstanceStatus {
 /** Options of {@link LocalGateRunner}. */
 export interface LocalGateRunnerOptions {
   services: GateServices;
+  /** What `runtimeAudit` needs besides the gate's services (absent: that orchestration's activities are not hosted). */
+  runtime?: RuntimeServices;
   /** Where histories live (default in memory: nothing survives the process). */
   history?: ListableHistoryStore;
   /** `real` waits for durable timers (the service); `virtual` fires them at once (tests). */
@@ -92,14 +97,18 @@ export class LocalGateRunner implements GateStatusStarter {
   private readonly running = new Map<string, Promise<void>>();
   private readonly history: ListableHistoryStore;
   /** The activities of every hosted orchestration, built once over this runner's services. */
-  private readonly activities: ReturnType<typeof gateActivities> & ReturnType<typeof purgeActivities>;
+  private readonly activities: Readonly<Record<string, (input: never, context: ActivityContext) => Promise<unknown>>>;
   private readonly activityContext: ActivityContext;
   private stopped = false;
 
   constructor(private readonly options: LocalGateRunnerOptions) {
     this.history = options.history ?? new ListableMemoryHistoryStore();
     // A push runs its repository's retention after the verdict: the gate needs the purge's activities too.
-    this.activities = { ...gateActivities(options.services), ...purgeActivities(options.services) };
+    this.activities = {
+      ...gateActivities(options.services),
+      ...purgeActivities(options.services),
+      ...(options.runtime ? runtimeActivities(options.services, options.runtime) : {}),
+    };
     const log = options.log ?? (() => undefined);
     this.activityContext = { log: (...args) => log(args.map(String).join(' ')), warn: (...args) => log(args.map(String).join(' ')) };
   }
@@ -265,4 +274,21 @@ export async function runPurgeLocally(options: LocalPurgeOptions): Promise<{ out
   const runner = new LocalGateRunner({ services: options.services, timers: options.timers ?? 'virtual' });
   const { output, result } = await runner.run({ name: ORCH_REGISTRY_PURGE, instanceId: options.instanceId, input: options.input, startTime: options.startTime, history: options.history });
   return { output: output as RegistryPurgeOutput, result };
+}
+
+/** Options for {@link runRuntimeAuditLocally}. */
+export interface LocalRuntimeAuditOptions {
+  services: GateServices;
+  runtime: RuntimeServices;
+  instanceId: string;
+  startTime: Date;
+  timers?: 'real' | 'virtual';
+  history?: HistoryStore;
+}
+
+/** Runs one `runtimeAudit` (and its `imageGate` re-gates) to completion with a runner of its own. */
+export async function runRuntimeAuditLocally(options: LocalRuntimeAuditOptions): Promise<{ output: RuntimeAuditOutput; result: OrchestrationResult }> {
+  const runner = new LocalGateRunner({ services: options.services, runtime: options.runtime, timers: options.timers ?? 'virtual' });
+  const { output, result } = await runner.run({ name: ORCH_RUNTIME_AUDIT, instanceId: options.instanceId, input: { trigger: 'local' }, startTime: options.startTime, history: options.history });
+  return { output: output as RuntimeAuditOutput, result };
 }

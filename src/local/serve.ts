@@ -11,6 +11,8 @@
  * - Gates run through {@link LocalGateRunner}: the real orchestrator replayed by the local durable driver,
  *   histories in `<stateDir>/history`, resumed on start. Verdicts in `<stateDir>/audit` (JSON lines, the store
  *   `acr-guard demo` uses).
+ * - `GET /api/runtime`: the latest runtime report (what runs, checked against the gate); the service runs the
+ *   `runtimeAudit` orchestration over `runtimeInventory` (the demo's deployed list) or the ARM lookup.
  * - Timers `alertQueries` and `rotateTokens` run on their NCRONTAB schedules when their settings are present;
  *   otherwise they are skipped with one log line.
  */
@@ -27,9 +29,11 @@ import type { Policy } from '../core/policyTypes';
 import { formatImage } from '../core/reference';
 import type { Verdict } from '../core/types';
 import { FileAuditStore } from '../adapters/auditStore';
-import type { AuditStore } from '../adapters/ports';
+import type { AuditStore, InUseLookup } from '../adapters/ports';
 import { composeGateServices } from '../app/compose';
 import { PromotionRecord } from '../core/promotions';
+import { handleRuntimeReport } from '../app/runtimeAudit';
+import type { RuntimeAuditOutput } from '../orchestrations/runtimeAudit';
 import type { SignatureTrust } from '../adapters/signatureVerifier';
 import { handleRescan, handleRescanStatus, verdictPath } from '../app/rescan';
 import { handleVerdict } from '../app/verdicts';
@@ -44,7 +48,7 @@ import { MAX_NOTIFICATION_BYTES, checkNotificationHeaders, receiveNotification }
 import { startLocalTimers } from './localTimers';
 import { latestPurgeSummaryOf } from './localPurge';
 import type { RegistryPurgeOutput } from '../orchestrations/purge';
-import { ORCH_REGISTRY_PURGE } from '../orchestrations/names';
+import { ORCH_REGISTRY_PURGE, ORCH_RUNTIME_AUDIT } from '../orchestrations/names';
 
 /** Options of {@link startService}. */
 export interface ServeOptions {
@@ -71,6 +75,8 @@ export interface ServeOptions {
   /** Extra CA (PEM) the timers' Azure clients trust: loopback stand-ins in tests. */
   ca?: string;
   log?: (line: string) => void;
+  /** What runs, for runtime assurance (the demo's deployed list); default the ARM lookup when ACR_GUARD_INUSE_SCOPES is set. */
+  runtimeInventory?: InUseLookup;
 }
 
 /** A running local service. */
@@ -84,6 +90,8 @@ export interface LocalService {
   audit: AuditStore;
   /** Ids of the gates resumed from disk at start. */
   resumed: string[];
+  /** Runs `runtimeAudit` now (one at a time); undefined when there is no inventory. */
+  runRuntimeAudit(): Promise<RuntimeAuditOutput> | undefined;
   /** Stops the timers and the server; running gates stop where their histories were last saved. */
   stop(): Promise<void>;
 }
@@ -222,7 +230,12 @@ export async function startService(options: ServeOptions): Promise<LocalService>
     promotions: { record: (image) => promotions.record(image, Date.now()) },
     ...(inUse ? { inUse } : {}),
   });
-  const runner = new LocalGateRunner({ services, history: new FileHistoryStore(join(options.stateDir, 'history')), timers: options.timers ?? 'real', log });
+  // Runtime assurance over the demo's deployed list (npm start) or, with ACR_GUARD_INUSE_SCOPES, over Azure.
+  const runtimeInventory = options.runtimeInventory ?? inUse;
+  const runtime = runtimeInventory
+    ? { inventory: runtimeInventory, inventoryLabel: options.runtimeInventory ? 'demo deployed list' : 'azure (ACR_GUARD_INUSE_SCOPES)', audit, sinks: [] }
+    : undefined;
+  const runner = new LocalGateRunner({ services, ...(runtime ? { runtime } : {}), history: new FileHistoryStore(join(options.stateDir, 'history')), timers: options.timers ?? 'real', log });
   const auth = options.auth ?? 'off';
   const rescanDeps = { policy, starter: runner, registry: services.registry, auth };
   /**
@@ -269,6 +282,24 @@ export async function startService(options: ServeOptions): Promise<LocalService>
       if (!running) return errorResponse(409, 'CONFLICT', `a ${dryRun ? 'real purge' : 'dry run'} is running; ask again when it has finished`);
       return jsonResponse(200, { summaries: await running });
     }, log);
+  let auditing: Promise<RuntimeAuditOutput> | undefined;
+  const runRuntimeAudit = (): Promise<RuntimeAuditOutput> | undefined => {
+    if (!runtime) return undefined;
+    if (auditing) return auditing;
+    const now = new Date();
+    // The real runtimeAudit orchestration (re-gates as imageGate sub-orchestrations), replayed in memory.
+    auditing = runner
+      .run({ name: ORCH_RUNTIME_AUDIT, input: { trigger: 'local' }, instanceId: `runtime-local-${now.toISOString().replace(/[^0-9]/g, '')}`, startTime: now })
+      .then(({ output: raw }) => {
+        const output = raw as RuntimeAuditOutput;
+        log(`runtimeAudit: ${output.error ?? Object.entries(output.summary ?? {}).filter(([, n]) => n > 0).map(([s, n]) => `${n} ${s}`).join(', ')}`);
+        return output;
+      })
+      .finally(() => {
+        auditing = undefined;
+      });
+    return auditing;
+  };
   const page = pageDir();
   let origin = '';
   const allowedHosts = new Set<string>();
@@ -326,6 +357,9 @@ export async function startService(options: ServeOptions): Promise<LocalService>
       const body = await readBody(req, MAX_BODY_BYTES);
       if (!body) return send(res, errorResponse(413, 'PAYLOAD_TOO_LARGE', `body: expected at most ${MAX_BODY_BYTES} bytes of JSON`, 'body'));
       return send(res, await handlePurge(toRequest(req, {}, body)));
+    }
+    if (method === 'GET' && path === '/api/runtime') {
+      return send(res, await handleRuntimeReport(toRequest(req, {}), { audit, auth }, context('runtime', log)));
     }
     if (method === 'GET' && path === '/api/images') {
       return send(res, await handleImages(toRequest(req, {})));
@@ -385,6 +419,7 @@ export async function startService(options: ServeOptions): Promise<LocalService>
     runner,
     audit,
     resumed,
+    runRuntimeAudit,
     stop: async () => {
       timers.stop();
       runner.stop();

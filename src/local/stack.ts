@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { loadPolicy } from '../core/policy';
 import { isGuardError } from '../core/errors';
 import { createRegistryClient } from '../adapters/registry';
-import { DEMO_SAMPLES, demoPolicyYaml, seedSample } from './demo';
+import { DEMO_SAMPLES, demoDeployedLookup, demoPolicyYaml, seedSample } from './demo';
 import { freePort, startRegistry, type RunningRegistry } from './registryServer';
 import { startService, type LocalService } from './serve';
 import type { HttpAuthMode } from '../app/http';
@@ -68,6 +68,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     timers: options.timers,
     env: options.env,
     log,
+    runtimeInventory: demoDeployedLookup(registryHost),
   });
   let registry: RunningRegistry;
   try {
@@ -76,7 +77,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     await service.stop();
     throw err;
   }
-  const seeded = options.seed === false ? Promise.resolve() : seedSamples(registryHost, log);
+  const seeded = options.seed === false ? Promise.resolve() : seedSamples(registryHost, log).then(() => auditWhenGated(service, log));
   return {
     service,
     registry,
@@ -103,4 +104,16 @@ async function seedSamples(registryHost: string, log: (line: string) => void): P
     const digest = await seedSample(client, sample, now);
     log(`seeded ${sample.repository}:${sample.tag}@${digest.slice(0, 19)}… (${sample.story})`);
   }
+}
+
+/** Most time the first runtime audit waits for the seeded images' gates. */
+export const RUNTIME_SEED_WAIT_MS = 60_000;
+
+/** After seeding: waits (bounded) for the gates to finish, then runs the runtime audit once for the page. */
+async function auditWhenGated(service: LocalService, log: (line: string) => void): Promise<void> {
+  const until = Date.now() + RUNTIME_SEED_WAIT_MS;
+  // A gate starts when the registry's notification arrives, a moment after the push.
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  while (Date.now() < until && service.runner.list().some((i) => i.runtimeStatus === 'Running')) await new Promise((resolve) => setTimeout(resolve, 250));
+  await service.runRuntimeAudit()?.catch((err: unknown) => log(`runtimeAudit failed: ${err instanceof Error ? err.message : String(err)}`));
 }

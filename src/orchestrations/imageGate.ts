@@ -36,7 +36,8 @@ export interface GateInput {
   image: ImageId;
   /** Tag the image was pushed or requested with, when known (informational; the gate acts on the digest). */
   tag?: string;
-  trigger: 'push' | 'rescan' | 'cli';
+  /** `runtime`: a re-gate of a running digest by runtime assurance — decided and recorded, never applied. */
+  trigger: 'push' | 'rescan' | 'cli' | 'runtime';
   /** Decide without applying. */
   dryRun?: boolean;
 }
@@ -126,6 +127,15 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
 
   /** Applies and records a verdict; a release that cannot be applied becomes a block. */
   function* finish(verdict: Verdict): Gen<GateOutcome> {
+    if (input.trigger === 'runtime') {
+      // Runtime re-gate: the image runs somewhere. Block new images, never disturb running ones — so no
+      // quarantine, no promotion, no untagging, no retention: the verdict is recorded and reported only.
+      progress({ step: 'recording' });
+      const kept = yield* step<{ verdict: Verdict }, { ok: true }>(context, Activities.recordVerdict, { verdict });
+      progress({ step: 'done' });
+      const apply: ApplyResult = { mode: 'none', ok: true, detail: 'runtime re-gate: recorded, not applied (running images are never disturbed)' };
+      return { status: 'decided', verdict, apply, ...(kept.ok ? {} : { reason: `verdict not recorded: ${kept.code}: ${kept.detail}` }) };
+    }
     progress({ step: 'applying' });
     const applyMode = applyTo.mode;
     const applyInput: ApplyVerdictInput = { verdict, mode: applyMode, dryRun: input.dryRun === true, promoteTarget: applyTo.promoteTarget };

@@ -30,3 +30,15 @@ export const PurgeActivities = {
   recordSummary: 'registryPurge_recordSummary',
   gateRetention: 'imageGate_retention',
 } as const;
+
+/**
+ * Runtime assurance: one instance per run of the `runtimeAudit` timer; re-gates run as `imageGate`
+ * sub-orchestrations. Named apart from the timer: a Functions app's function names are unique.
+ */
+export const ORCH_RUNTIME_AUDIT = 'runtimeReconcile';
+
+/** Activity names of `runtimeAudit`. */
+export const RuntimeActivities = {
+  assess: 'runtimeAudit_assess',
+  report: 'runtimeAudit_report',
+} as const;

@@ -127,6 +127,51 @@ async function previewPurge(button) {
   }
 }
 
+// Running section: GET /api/runtime, grouped workload → image → status, with the reason and the grace left.
+function graceText(entry) {
+  if (!entry.graceUntil) return '';
+  const left = Date.parse(entry.graceUntil) - Date.now();
+  if (left <= 0) return 'grace ended ' + entry.graceUntil.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+  const hours = Math.floor(left / 3600000);
+  return 'grace left: ' + (hours >= 48 ? Math.floor(hours / 24) + 'd ' + (hours % 24) + 'h' : hours + 'h ' + Math.floor((left % 3600000) / 60000) + 'm');
+}
+
+function renderRunning(report) {
+  const body = document.querySelector('#running tbody');
+  body.replaceChildren();
+  if (!report) return;
+  const rows = [];
+  for (const entry of report.images) for (const workload of entry.workloads) rows.push({ workload, entry });
+  rows.sort((a, b) => a.workload.localeCompare(b.workload) || a.entry.image.localeCompare(b.entry.image));
+  for (const { workload, entry } of rows) {
+    const name = workload.replace(/^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\//, '');
+    const why = el('td', {}, [el('div', { text: entry.reason })]);
+    const grace = graceText(entry);
+    if (grace) why.append(el('div', { class: 'grace', text: grace }));
+    if (entry.byTag) why.append(el('div', { class: 'muted by-tag', text: 'deployed by tag: pin by digest' }));
+    body.append(
+      el('tr', { 'data-status': entry.status }, [
+        el('td', { class: 'workload', title: workload, text: name }),
+        el('td', { class: 'image', title: entry.image, text: entry.image }),
+        el('td', {}, [el('span', { class: 'runtime-status ' + entry.status, 'data-runtime-status': entry.status, text: entry.status })]),
+        why,
+      ]),
+    );
+  }
+  const counts = Object.entries(report.summary).filter(([, n]) => n > 0).map(([s, n]) => n + ' ' + s).join(', ');
+  document.getElementById('running-meta').textContent = 'checked ' + report.generatedAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z') + ' (' + report.inventory + '): ' + counts;
+}
+
+async function refreshRunning() {
+  try {
+    const res = await fetch('/api/runtime', { cache: 'no-store' });
+    if (res.status === 404) return renderRunning(null);
+    if (res.ok) renderRunning(await res.json());
+  } catch {
+    // the images poll reports an unreachable service
+  }
+}
+
 function setStatus(text) {
   document.getElementById('status').textContent = text;
 }
@@ -137,6 +182,7 @@ async function refresh() {
     if (!res.ok) throw new Error('HTTP ' + res.status);
     const data = await res.json();
     render(data);
+    await refreshRunning();
     setStatus(data.images.length + ' image(s); ' + data.gatesRunning + ' gate(s) running; updated ' + new Date().toLocaleTimeString());
   } catch (err) {
     setStatus('cannot reach the local service: ' + err.message);

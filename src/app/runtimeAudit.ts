@@ -1,0 +1,56 @@
+/**
+ * Runtime assurance in Azure (registered in `index.ts`, nothing on import):
+ * - timer `runtimeAudit` (schedule: app setting ACR_GUARD_RUNTIME_SCHEDULE, default hourly): starts the
+ *   orchestration (`ORCH_RUNTIME_AUDIT`, function name `runtimeReconcile`) once per scheduled run;
+ * - `GET /api/runtime`: the latest runtime report (200), or 404 before the first run.
+ */
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import type { RuntimeAuditStore } from '../adapters/ports';
+import { ORCH_RUNTIME_AUDIT } from '../orchestrations/names';
+import type { RuntimeAuditInput } from '../orchestrations/runtimeAudit';
+import type { GateStarter, InstanceState } from './gateStarter';
+import { AppRoles, HttpErrorCodes, answer, errorResponse, jsonResponse, requireRole, type HttpAuthMode } from './http';
+
+/** States in which this run's audit already exists (a re-delivered timer must not start a second one). */
+const EXISTS: ReadonlySet<InstanceState> = new Set<InstanceState>(['Pending', 'Running', 'Completed', 'ContinuedAsNew', 'Suspended']);
+
+/** The instance id of the audit started at `nowMs`: `runtime-YYYYMMDDHHMM` (one per scheduled minute). */
+export function runtimeAuditInstanceId(nowMs: number): string {
+  return `runtime-${new Date(nowMs).toISOString().slice(0, 16).replace(/[-:T]/g, '')}`;
+}
+
+/** Starts `runtimeAudit` for this run unless it exists already. */
+export async function handleRuntimeAuditTimer(deps: { nowMs: number }, starter: GateStarter, context: InvocationContext): Promise<{ instanceId: string; started: boolean }> {
+  const instanceId = runtimeAuditInstanceId(deps.nowMs);
+  const state = await starter.getState(instanceId);
+  if (state && EXISTS.has(state)) {
+    context.log(`runtimeAudit: ${instanceId} is already ${state}; not started again`);
+    return { instanceId, started: false };
+  }
+  const input: RuntimeAuditInput = { trigger: 'timer' };
+  await starter.start(ORCH_RUNTIME_AUDIT, instanceId, input);
+  context.log(`runtimeAudit: started ${ORCH_RUNTIME_AUDIT} ${instanceId}`);
+  return { instanceId, started: true };
+}
+
+/** Dependencies of {@link handleRuntimeReport}. */
+export interface RuntimeReportDeps {
+  audit: Pick<RuntimeAuditStore, 'latestRuntimeReport'>;
+  auth: HttpAuthMode;
+}
+
+/** `GET /api/runtime`. Readers need the app role `Verdicts.Read` (or `Rescan.Request`), like the verdicts. */
+export async function handleRuntimeReport(request: HttpRequest, deps: RuntimeReportDeps, context: InvocationContext): Promise<HttpResponseInit> {
+  return answer(async () => {
+    requireRole(request, deps.auth, [AppRoles.read, AppRoles.rescan]);
+    const report = await deps.audit.latestRuntimeReport();
+    if (!report) return errorResponse(404, HttpErrorCodes.NOT_FOUND, 'no runtime report recorded yet (the runtimeAudit timer runs hourly by default)');
+    return jsonResponse(200, report);
+  }, (line) => context.warn(`runtime: ${line}`));
+}
+
+/** True when the audit store has the runtime side (the three shipped stores do). */
+export function isRuntimeAuditStore(store: unknown): store is RuntimeAuditStore {
+  const s = store as Partial<RuntimeAuditStore> | undefined;
+  return typeof s?.latestVerdicts === 'function' && typeof s.latestRuntimeReport === 'function' && typeof s.readRuntimeState === 'function';
+}

@@ -1,0 +1,207 @@
+/**
+ * `acr-guard runtime` against a real docker-registry on loopback and an audit dir the gate CLI records into:
+ * every status, the documented JSON and exit codes, the grace clock across runs (restarts), a re-gate that
+ * turns `released` into `blocked` when a new report appears, a policy change that triggers re-gates, and a
+ * registry outside the allowlist that is never contacted.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli } from '../support/cli';
+import { startLoopback, type LoopbackServer } from '../support/loopbackHttp';
+import { MediaTypes } from '../../src/core/types';
+import { createRegistryClient } from '../../src/adapters/registry';
+import { FileAuditStore } from '../../src/adapters/auditStore';
+import type { RegistryClient } from '../../src/adapters/ports';
+import { pushArtifact, pushImage } from '../../src/local/ociPush';
+import { sampleCycloneDx } from '../../src/local/sampleReports';
+import { startRegistry, type RunningRegistry } from '../../src/local/registryServer';
+import { runtimeCommand } from '../../src/cli/runtime';
+
+jest.setTimeout(60_000);
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+describe('acr-guard runtime', () => {
+  let registry: RunningRegistry;
+  let client: RegistryClient;
+  let hostile: LoopbackServer;
+  let dir: string;
+
+  beforeAll(async () => {
+    registry = await startRegistry();
+    client = createRegistryClient({ host: registry.host, plainHttp: true });
+    // A registry outside the allowlist: any request it receives is a failure of "never contacted".
+    hostile = await startLoopback((_req, res) => {
+      res.statusCode = 500;
+      res.end();
+    });
+    dir = mkdtempSync(join(tmpdir(), 'acr-guard-runtime-cli-'));
+  });
+  afterAll(async () => {
+    await registry?.stop();
+    await hostile?.close();
+  });
+
+  function policyFile(name: string, block = 'critical, high'): string {
+    const file = join(dir, name);
+    writeFileSync(
+      file,
+      `version: 1
+registries:
+  - { host: "${registry.host}", apply: none }
+gate:
+  - scope: "app/**"
+    vulnerabilities: { block: [${block}], maxReportAge: 7d, sources: [reports], scanDeadline: 0s }
+runtime:
+  grace: { critical: 3d, high: 14d }
+  regateAfter: 1h
+  allowRegistries: [mcr.microsoft.com]
+`,
+    );
+    return file;
+  }
+
+  async function push(repository: string, tag: string, severity?: 'critical' | 'medium'): Promise<string> {
+    const now = new Date().toISOString();
+    const image = await pushImage(client, repository, { tag, layers: [Buffer.from(`${repository}:${tag}:${Math.random()}`)], created: now });
+    await report(repository, image.digest, severity);
+    return image.digest;
+  }
+
+  async function report(repository: string, digest: string, severity?: 'critical' | 'medium'): Promise<void> {
+    const now = new Date().toISOString();
+    const vulnerabilities = severity ? [{ id: 'CVE-2024-6119', severity, package: 'openssl', installedVersion: '3.0.13', fixedVersion: '3.0.14' }] : [];
+    const blob = sampleCycloneDx({ imageName: `${registry.host}/${repository}@${digest}`, digest, scannedAt: now, vulnerabilities });
+    const size = (await client.getManifest(repository, digest)).size;
+    await pushArtifact(client, repository, { subject: { mediaType: MediaTypes.ociManifest, digest, size }, artifactType: MediaTypes.cyclonedx, blob, blobMediaType: MediaTypes.cyclonedx });
+  }
+
+  async function gate(audit: string, policy: string, reference: string): Promise<number> {
+    return (await runCli(['gate', reference, '--policy', policy, '--plain-http', '--audit-dir', audit])).code;
+  }
+
+  function deployed(name: string, items: Array<[string, string]>): string {
+    const file = join(dir, name);
+    writeFileSync(file, JSON.stringify(items.map(([image, source]) => ({ image, source }))));
+    return file;
+  }
+
+  async function runtime(argv: string[], nowMs = Date.now()): Promise<{ code: number; out: string; err: string }> {
+    let out = '';
+    let err = '';
+    const code = await runtimeCommand(argv, { out: (s) => (out += `${s}\n`), err: (s) => (err += `${s}\n`), now: () => nowMs });
+    return { code, out, err };
+  }
+
+  it('gives every status, the documented JSON, exit 3, and keeps the grace clock across runs until overdue', async () => {
+    const audit = mkdtempSync(join(dir, 'audit-'));
+    const policy = policyFile('all.yaml');
+    const clean = await push('app/clean', 'v1');
+    await push('app/vuln', 'v1', 'critical');
+    const sneaky = await push('app/sneaky', 'v1');
+    expect(await gate(audit, policy, `${registry.host}/app/clean@${clean}`)).toBe(0);
+    expect(await gate(audit, policy, `${registry.host}/app/vuln:v1`)).toBe(3);
+    const list = deployed('all.json', [
+      [`${registry.host}/app/clean@${clean}`, 'ca-api, container main'],
+      [`${registry.host}/app/vuln:v1`, 'ca-web, container main'],
+      [`${registry.host}/app/sneaky@${sneaky}`, 'aci-batch, init container setup'],
+      ['nginx:latest', 'aci-proxy, container nginx'],
+      [`${hostile.host}/evil/miner:latest`, 'ca-x, container side'],
+      ['mcr.microsoft.com/dotnet/aspnet:8.0', 'ca-dotnet, container main'],
+      [`${registry.host}/app/gone:v9`, 'ca-old, container main'],
+    ]);
+    const start = Date.now();
+    const first = await runtime(['--policy', policy, '--deployed', list, '--audit-dir', audit, '--plain-http', '--output', 'json'], start);
+    expect(first.code).toBe(3);
+    const json = JSON.parse(first.out);
+    const status = (fragment: string) => json.images.find((i: { image: string }) => i.image.includes(fragment));
+    expect(status('app/clean')).toMatchObject({ status: 'released', digest: clean, byTag: false, workloads: ['ca-api, container main'] });
+    expect(status('app/vuln')).toMatchObject({ status: 'blocked', byTag: true, graceUntil: new Date(start + 3 * DAY).toISOString() });
+    expect(status('app/sneaky')).toMatchObject({ status: 'never-gated', digest: sneaky });
+    expect(status('docker.io/library/nginx')).toMatchObject({ status: 'outside-allowlist', byTag: true });
+    expect(status('evil/miner')).toMatchObject({ status: 'outside-allowlist' });
+    expect(status('mcr.microsoft.com')).toMatchObject({ status: 'allowed-external' });
+    expect(status('app/gone')).toMatchObject({ status: 'unresolved', byTag: true });
+    expect(status('app/gone').reason).toContain('NOT_FOUND');
+    expect(json.summary).toEqual({ released: 1, blocked: 1, overdue: 0, 'never-gated': 1, 'outside-allowlist': 2, 'allowed-external': 1, unresolved: 1 });
+    for (const image of json.images) expect(Object.keys(image).filter((k) => !['image', 'digest', 'byTag', 'workloads', 'status', 'reason', 'graceUntil'].includes(k))).toEqual([]);
+    expect(hostile.requests).toHaveLength(0);
+
+    // A later run (a new process: state read back from the audit dir) keeps the first sighting; past the grace: overdue.
+    const later = JSON.parse((await runtime(['--policy', policy, '--deployed', list, '--audit-dir', audit, '--plain-http', '--output', 'json'], start + DAY)).out);
+    expect(later.images.find((i: { image: string }) => i.image.includes('app/vuln'))).toMatchObject({ status: 'blocked', graceUntil: new Date(start + 3 * DAY).toISOString() });
+    const overdue = await runtime(['--policy', policy, '--deployed', list, '--audit-dir', audit, '--plain-http'], start + 3 * DAY + 1);
+    expect(overdue.code).toBe(3);
+    expect(overdue.out).toMatch(/overdue\s+\S+app\/vuln:v1 {2}\(deployed by tag: pin by digest\)/);
+    expect((await new FileAuditStore(audit).latestRuntimeReport())?.summary.overdue).toBe(1);
+    expect(hostile.requests).toHaveLength(0);
+  });
+
+  it('exits 0 when every image is released or allowed-external', async () => {
+    const audit = mkdtempSync(join(dir, 'audit-'));
+    const policy = policyFile('ok.yaml');
+    const digest = await push('app/ok', 'v1');
+    expect(await gate(audit, policy, `${registry.host}/app/ok:v1`)).toBe(0);
+    const list = deployed('ok.json', [
+      [`${registry.host}/app/ok@${digest}`, 'ca-ok, container main'],
+      ['mcr.microsoft.com/azure-functions/node:4', 'fa, container main'],
+    ]);
+    const { code, out } = await runtime(['--policy', policy, '--deployed', list, '--audit-dir', audit, '--plain-http']);
+    expect(code).toBe(0);
+    expect(out).toContain('1 released, 1 allowed-external');
+  });
+
+  it('--regate turns released into blocked when a new report appears, recorded but never applied', async () => {
+    const audit = mkdtempSync(join(dir, 'audit-'));
+    const policy = policyFile('regate.yaml');
+    const digest = await push('app/later', 'v1');
+    expect(await gate(audit, policy, `${registry.host}/app/later:v1`)).toBe(0);
+    const list = deployed('regate.json', [[`${registry.host}/app/later:v1`, 'ca-later, container main']]);
+    expect((await runtime(['--policy', policy, '--deployed', list, '--audit-dir', audit, '--plain-http'])).code).toBe(0);
+    await report('app/later', digest, 'critical');
+    // Within regateAfter nothing is re-gated: still released.
+    expect((await runtime(['--policy', policy, '--deployed', list, '--audit-dir', audit, '--plain-http', '--regate'])).code).toBe(0);
+    const { code, out } = await runtime(['--policy', policy, '--deployed', list, '--audit-dir', audit, '--plain-http', '--regate', '--output', 'json'], Date.now() + 2 * HOUR);
+    expect(code).toBe(3);
+    expect(JSON.parse(out).images[0]).toMatchObject({ status: 'blocked', digest, byTag: true });
+    const verdicts = await new FileAuditStore(audit).listVerdicts(registry.host, 'app/later');
+    expect(verdicts.map((v) => v.decision)).toEqual(['block', 'release']);
+    // Never disturbed: the running tag still points at the digest (no untag, no delete).
+    expect(await client.resolveTag('app/later', 'v1')).toBe(digest);
+    expect((await new FileAuditStore(audit).latestRuntimeReport())?.regated).toEqual([expect.objectContaining({ outcome: 'block', why: expect.stringContaining('regateAfter') })]);
+  });
+
+  it('a policy change makes a released image due: not released until re-gated under the new policy', async () => {
+    const audit = mkdtempSync(join(dir, 'audit-'));
+    const before = policyFile('before.yaml', 'critical');
+    const after = policyFile('after.yaml', 'critical, high, medium');
+    const digest = await push('app/medium', 'v1', 'medium');
+    expect(await gate(audit, before, `${registry.host}/app/medium@${digest}`)).toBe(0);
+    const list = deployed('medium.json', [[`${registry.host}/app/medium@${digest}`, 'ca-m, container main']]);
+    expect((await runtime(['--policy', before, '--deployed', list, '--audit-dir', audit, '--plain-http'])).code).toBe(0);
+    const stale = JSON.parse((await runtime(['--policy', after, '--deployed', list, '--audit-dir', audit, '--plain-http', '--output', 'json'])).out);
+    expect(stale.images[0]).toMatchObject({ status: 'never-gated', reason: expect.stringContaining('re-gate is due') });
+    const regated = JSON.parse((await runtime(['--policy', after, '--deployed', list, '--audit-dir', audit, '--plain-http', '--regate', '--output', 'json'])).out);
+    expect(regated.images[0]).toMatchObject({ status: 'blocked' });
+    const [latest] = await new FileAuditStore(audit).listVerdicts(registry.host, 'app/medium', 1);
+    expect(latest.decision).toBe('block');
+  });
+
+  it('usage and runtime errors: 2 for bad arguments, 1 for an unreadable grace state', async () => {
+    const policy = policyFile('usage.yaml');
+    const list = deployed('usage.json', [['nginx:1', 'w']]);
+    expect((await runCli(['runtime', '--deployed', list])).code).toBe(2);
+    expect((await runCli(['runtime', '--policy', policy, '--deployed', list, '--regate'])).code).toBe(2);
+    expect((await runCli(['runtime', '--policy', policy])).code).toBe(2);
+    const badDeployed = join(dir, 'bad.json');
+    writeFileSync(badDeployed, '{"image": 1}');
+    expect((await runCli(['runtime', '--policy', policy, '--deployed', badDeployed])).code).toBe(2);
+    const audit = mkdtempSync(join(dir, 'audit-'));
+    writeFileSync(join(audit, 'runtime-state.json'), 'not json');
+    const broken = await runCli(['runtime', '--policy', policy, '--deployed', list, '--audit-dir', audit]);
+    expect(broken.code).toBe(1);
+    expect(broken.err).toContain('MALFORMED');
+  });
+});

@@ -1,0 +1,70 @@
+/**
+ * The page's Running section in a real headless Chromium (Debian's `chromium`, driven by playwright-core): the
+ * stack `npm start` runs seeds the demo images and the demo's deployed list, runs the real `runtimeAudit`, and
+ * the page shows workload → image → status for every runtime status, with the reason and the grace left.
+ * In CI (CI=true) the test runs or fails; elsewhere it skips with one line when chromium is absent.
+ */
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type BrowserContext } from 'playwright-core';
+import { RUNTIME_STATUSES } from '../../src/core/runtime/classify';
+import { startLocalStack, type LocalStack } from '../../src/local/stack';
+
+const CHROMIUM = '/usr/bin/chromium';
+const ARTIFACTS = join(__dirname, '../../test-artifacts');
+const inCi = process.env.CI === 'true';
+const available = existsSync(CHROMIUM);
+if (!available && !inCi) console.log(`pageRunning.test: skipped: ${CHROMIUM} is not installed (scripts/ensure-tools.sh installs Debian's chromium as root)`);
+const maybe = available || inCi ? describe : describe.skip;
+
+maybe('the page\'s Running section in headless Chromium', () => {
+  let stack: LocalStack;
+  let stateDir: string;
+  let profile: string;
+  let browser: BrowserContext;
+
+  beforeAll(async () => {
+    if (!available) throw new Error(`CI=true but ${CHROMIUM} is missing: scripts/ensure-tools.sh installs it (apt, as root)`);
+    stateDir = mkdtempSync(join(tmpdir(), 'acr-guard-page-running-'));
+    profile = mkdtempSync(join(tmpdir(), 'acr-guard-chromium-'));
+    stack = await startLocalStack({ stateDir, port: 0, registryPort: 0, env: {} });
+    browser = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      chromiumSandbox: false,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      viewport: { width: 1400, height: 900 },
+    });
+  }, 60_000);
+  afterAll(async () => {
+    await browser?.close();
+    await stack?.stop();
+    if (stateDir) rmSync(stateDir, { recursive: true, force: true });
+    if (profile) rmSync(profile, { recursive: true, force: true });
+  });
+
+  it('shows every runtime status of the seeded deployed list, with reasons and grace', async () => {
+    await stack.seeded;
+    const res = await fetch(`${stack.service.url}/api/runtime`);
+    expect(res.status).toBe(200);
+    const report = (await res.json()) as { images: Array<{ status: string }> };
+    expect(new Set(report.images.map((i) => i.status))).toEqual(new Set(RUNTIME_STATUSES));
+
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (err) => errors.push(err.message));
+    await page.goto(`${stack.service.url}/`);
+    for (const status of RUNTIME_STATUSES) await page.locator(`#running [data-runtime-status="${status}"]`).first().waitFor({ timeout: 15_000 });
+    const blocked = page.locator('#running tr[data-status="blocked"]').first();
+    expect(await blocked.innerText()).toMatch(/containerApps\/checkout[\s\S]*demo\/vulnerable:1\.0[\s\S]*grace left: [23]d/);
+    expect(await page.locator('#running tr[data-status="overdue"]').first().innerText()).toContain('grace ended');
+    expect(await page.locator('#running tr[data-status="outside-allowlist"]').first().innerText()).toContain('docker.io/library/nginx:latest');
+    expect(await page.locator('#running tr[data-status="released"]').first().innerText()).not.toContain('pin by digest');
+    expect(await page.locator('#running-meta').innerText()).toContain('demo deployed list');
+
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, 'local-service-running.png'), fullPage: true });
+    expect(errors).toEqual([]);
+  }, 90_000);
+});
