@@ -3,6 +3,7 @@
  * identities, and check the platform's controls, live (Resource Graph + ARM, read-only) or from a snapshot file.
  * Exit 0 every check passes, 3 any fails or is unknown, 2 usage or configuration error, 1 runtime error.
  */
+import { isAcrHost } from '../core/acrHost';
 import { Agent as HttpsAgent } from 'node:https';
 import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
 import { loadConfig } from '../app/config';
@@ -87,7 +88,7 @@ function presenceOf(values: Record<string, string | boolean | undefined>, ctx: D
   const plainHttp = values['plain-http'] === true;
   return registryPresence((host) => {
     if (plainHttp && !isLoopbackHost(host)) throw new GuardError(ErrorCodes.INVALID_INPUT, `--plain-http is allowed only for loopback registries (127.0.0.0/8, localhost, [::1]), not ${host}`);
-    return createRegistryClient({ host, plainHttp, credential: host.endsWith('.azurecr.io') ? (ctx.credential ?? new DefaultAzureCredential()) : undefined, userAgent: 'acr-guard/0.1' });
+    return createRegistryClient({ host, plainHttp, credential: isAcrHost(host) ? (ctx.credential ?? new DefaultAzureCredential()) : undefined, userAgent: 'acr-guard/0.1' });
   });
 }
 

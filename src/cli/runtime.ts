@@ -8,6 +8,7 @@
  * again (trigger `runtime`: recorded, never applied) before the report. Exit 0 when every image is `released`
  * or `allowed-external`, 3 when any other status appears, 2 usage or configuration error, 1 runtime error.
  */
+import { isAcrHost } from '../core/acrHost';
 import { readFileSync } from 'node:fs';
 import { DefaultAzureCredential } from '@azure/identity';
 import { loadPolicy } from '../core/policy';
@@ -95,7 +96,7 @@ export async function runtimeCommand(argv: string[], io: RuntimeIo): Promise<num
   }
 
   const audit = auditDir ? new FileAuditStore(auditDir) : new MemoryAuditStore();
-  const credential = policy.registries.some((r) => r.host.endsWith('.azurecr.io')) ? new DefaultAzureCredential() : undefined;
+  const credential = policy.registries.some((r) => isAcrHost(r.host)) ? new DefaultAzureCredential() : undefined;
   const services = composeGateServices({ policy: () => policy, credential, plainHttpHosts, audit });
   const state = await audit.readRuntimeState();
   const nowMs = io.now?.() ?? Date.now();

@@ -22,3 +22,11 @@ export function isAcrHost(host: string): boolean {
   const name = host.toLowerCase().replace(/:\d+$/, '');
   return ACR_LOGIN_SERVER_SUFFIXES.some((suffix) => name.length > suffix.length && name.endsWith(suffix) && name[name.length - suffix.length - 1] !== '.');
 }
+
+/** The part of an ACR host name before its login-server suffix (`contoso.westeurope.data` for `contoso.westeurope.data.azurecr.io`), or undefined when the host is not ACR. */
+export function acrHostName(host: string): string | undefined {
+  if (!isAcrHost(host)) return undefined;
+  const name = host.toLowerCase().replace(/:\d+$/, '');
+  const suffix = ACR_LOGIN_SERVER_SUFFIXES.find((x) => name.endsWith(x)) as string;
+  return name.slice(0, -suffix.length);
+}

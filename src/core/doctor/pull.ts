@@ -5,6 +5,7 @@
  * endpoint's addresses; the pull identity assigned and granted pull on the registry; and, when the caller
  * reached the registry, the tag or digest present. Pure: verdicts and presence are looked up by the caller.
  */
+import { acrHostName, isAcrHost } from '../acrHost';
 import { parseImageReference } from '../reference';
 import type { ImageReference, Verdict } from '../types';
 import { fail, pass, sh, unknown, type DoctorCheck, type DoctorReport } from './check';
@@ -153,7 +154,7 @@ function networkChecks(s: Snapshot, w: Workload, registry: ArmResource): DoctorC
   if (!endpoint) return checks;
   const configs = arr(endpoint.properties, 'customDnsConfigs')
     .map((c) => ({ fqdn: (str(c, 'fqdn') ?? '').toLowerCase(), ips: arr(c, 'ipAddresses').map(String) }))
-    .filter((c) => c.fqdn.endsWith('.azurecr.io') && c.ips.length > 0);
+    .filter((c) => isAcrHost(c.fqdn) && c.ips.length > 0);
   if (configs.length === 0) {
     checks.push(unknown('pull.dns-a-record', reg, `private endpoint ${endpoint.id} carries no customDnsConfigs, so the addresses the records must hold are not known`));
     return checks;
@@ -164,7 +165,7 @@ function networkChecks(s: Snapshot, w: Workload, registry: ArmResource): DoctorC
   }
   const zoneRg = parseArmId(zone.id).resourceGroup;
   for (const { fqdn, ips } of configs) {
-    const name = fqdn.slice(0, -'.azurecr.io'.length);
+    const name = acrHostName(fqdn) as string;
     const record = ofType(s, Types.dnsA).find((a) => idKey(a.id) === idKey(`${zone.id}/A/${name}`));
     const want = [...new Set(ips)].sort();
     const add = (list: string[]) => list.map((ip) => `az network private-dns record-set a add-record -g ${zoneRg} -z ${ACR_ZONE} -n ${name} -a ${ip}`);
