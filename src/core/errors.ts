@@ -27,6 +27,8 @@ export const ErrorCodes = {
   UNSUPPORTED: 'UNSUPPORTED',
   /** An upstream Azure service failed permanently. */
   UPSTREAM: 'UPSTREAM',
+  /** An image index lists more entries, more distinct platform manifests or deeper nesting than the gate reads. */
+  INDEX_TOO_LARGE: 'INDEX_TOO_LARGE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -10,6 +10,7 @@ import { ErrorCodes, GuardError, isGuardError } from '../core/errors';
 import { applyModeFor, effectiveSources, findGateRule, findRetentionRule, isRegistryAllowed, promoteTarget } from '../core/policy';
 import type { ApplyMode, GateRule, Policy } from '../core/policyTypes';
 import { blockedVerdict, decide, type ManifestEvidence } from '../core/decision';
+import { classifyIndexChild, distinctIndexChildren, MAX_INDEX_DEPTH } from '../core/indexChildren';
 import { ruleLabel } from '../core/purge/plan';
 import {
   MediaTypes,
@@ -24,6 +25,7 @@ import {
   type Verdict,
 } from '../core/types';
 import type { RegistryClient } from '../adapters/ports';
+import { mapLimit } from '../jobs/mapLimit';
 import { Activities } from './names';
 import { getGateServices } from './services';
 
@@ -131,11 +133,6 @@ function platformLabel(platform: Descriptor['platform']): string | undefined {
   return [platform.os, platform.architecture, platform.variant].filter((p) => p !== undefined && p !== '').join('/');
 }
 
-/** Buildx attestation manifests ride in an index as `unknown/unknown` platforms; they are not images. */
-function isAttestation(child: Descriptor): boolean {
-  return child.annotations?.['vnd.docker.reference.type'] === 'attestation-manifest' || (child.platform?.os === 'unknown' && child.platform?.architecture === 'unknown');
-}
-
 /** A manifest is an artifact (not an image) when it refers to another one or its config is not an image config. */
 function isArtifact(manifest: ResolvedManifest): boolean {
   if (manifest.subject) return true;
@@ -159,6 +156,35 @@ function plainManifest(m: ResolvedManifest): ResolvedManifest {
   };
 }
 
+/** Children of an index read at once (at most MAX_INDEX_PLATFORMS in all). */
+const INDEX_CHILD_READS = 8;
+
+/**
+ * The platform manifests of an index, by content: within the index bounds, each distinct child is read once
+ * and skipped only when its own manifest is an attestation; a child that cannot be read (permanently) or is
+ * itself an index fails the resolution, so the gate blocks (never a label decides, never a release).
+ */
+async function indexPlatforms(image: ImageId, index: ResolvedManifest): Promise<PlatformManifest[]> {
+  const children = distinctIndexChildren(index);
+  const registry = getGateServices().registry(image.registry);
+  const kinds = await mapLimit(children, INDEX_CHILD_READS, async (child) => {
+    const where = `index child ${child.digest}${child.platform ? ` (${platformLabel(child.platform)})` : ''}`;
+    let body;
+    try {
+      body = await registry.getManifest(image.repository, child.digest);
+    } catch (err) {
+      if (isGuardError(err) && err.code !== ErrorCodes.TRANSIENT) throw new GuardError(err.code, `${where} cannot be read: ${err.message}`);
+      throw err;
+    }
+    const kind = classifyIndexChild(body);
+    if (kind.kind === 'index') {
+      throw new GuardError(ErrorCodes.INDEX_TOO_LARGE, `${where} is itself an index; indexes nested deeper than ${MAX_INDEX_DEPTH} level (MAX_INDEX_DEPTH) are not gated`);
+    }
+    return kind;
+  }, { stopOnError: true });
+  return children.filter((_, i) => kinds[i].kind === 'platform').map((c) => ({ digest: c.digest, platform: platformLabel(c.platform) }));
+}
+
 /** Fetches the pushed manifest by digest and classifies it. */
 export async function resolveManifest(input: { image: ImageId }): Promise<ResolvedImage | ActivityFailure> {
   return permanentAsData(async () => {
@@ -166,8 +192,7 @@ export async function resolveManifest(input: { image: ImageId }): Promise<Resolv
     const manifest = plainManifest(await getGateServices().registry(image.registry).getManifest(image.repository, image.digest));
     if (isArtifact(manifest)) return { ok: true as const, kind: 'artifact' as const, manifest, platforms: [] };
     if (INDEX_TYPES.has(manifest.mediaType)) {
-      const platforms = manifest.children.filter((c) => !isAttestation(c)).map((c) => ({ digest: c.digest, platform: platformLabel(c.platform) }));
-      return { ok: true as const, kind: 'index' as const, manifest, platforms };
+      return { ok: true as const, kind: 'index' as const, manifest, platforms: await indexPlatforms(image, manifest) };
     }
     return { ok: true as const, kind: 'image' as const, manifest, platforms: [{ digest: image.digest }] };
   });
