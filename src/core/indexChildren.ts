@@ -40,6 +40,18 @@ function isFilesystemLayer(mediaType: string): boolean {
   return mediaType.startsWith('application/vnd.oci.image.layer.') || mediaType.startsWith('application/vnd.docker.image.rootfs.');
 }
 
+/**
+ * True when a manifest body (parsed JSON) lists a layer a runtime would unpack, or a layer without a media type:
+ * by content it is a runnable image, whatever its tags or its parent index call it.
+ */
+export function hasFilesystemLayer(json: Record<string, unknown>): boolean {
+  if (!Array.isArray(json.layers)) return false;
+  return (json.layers as unknown[]).some((l) => {
+    const t = l && typeof l === 'object' ? (l as { mediaType?: unknown }).mediaType : undefined;
+    return typeof t !== 'string' || isFilesystemLayer(t);
+  });
+}
+
 function isAttestationConfigType(mediaType: string): boolean {
   return mediaType === IN_TOTO_MEDIA_TYPE || /in-toto|attestation/i.test(mediaType);
 }
@@ -68,26 +80,36 @@ export function distinctIndexChildren(index: { digest: string; children: readonl
   return [...seen.values()];
 }
 
-/** What one child of an index is, by its own manifest. */
-export type IndexChildKind = { kind: 'platform' } | { kind: 'attestation'; why: string } | { kind: 'index' };
+/** What one child of an index is, by its own manifest (`malformed`: neither an image manifest nor an attestation). */
+export type IndexChildKind = { kind: 'platform' } | { kind: 'attestation'; why: string } | { kind: 'index' } | { kind: 'malformed'; why: string };
+
+const MANIFEST_TYPES: ReadonlySet<string> = new Set([MediaTypes.ociManifest, MediaTypes.dockerManifest]);
 
 /**
  * Classifies a child of an index from its own manifest (`mediaType` as the registry served it and the parsed
  * body). An attestation has no filesystem layer and is one by content, as BuildKit writes them: every layer
  * an in-toto statement, or an in-toto/attestation config media type, or an explicit `artifactType` (an OCI
- * artifact). Anything else is a platform image, gated like the others: fail closed.
+ * artifact). Anything else that has an image manifest's shape is a platform image, gated like the others;
+ * the rest is `malformed` (the gate blocks): fail closed.
  */
 export function classifyIndexChild(manifest: { mediaType: string; json: Record<string, unknown> }): IndexChildKind {
   const { json } = manifest;
   if (INDEX_TYPES.has(manifest.mediaType) || json.manifests !== undefined) return { kind: 'index' };
   const layers = Array.isArray(json.layers) ? (json.layers as unknown[]) : [];
   const layerTypes = layers.map((l) => (l && typeof l === 'object' && typeof (l as { mediaType?: unknown }).mediaType === 'string' ? (l as { mediaType: string }).mediaType : ''));
-  // A layer without a media type, or one a runtime would unpack, makes it an image whatever else it says.
-  if (layerTypes.some((t) => t === '' || isFilesystemLayer(t))) return { kind: 'platform' };
   const config = json.config && typeof json.config === 'object' ? (json.config as { mediaType?: unknown }) : undefined;
   const configType = typeof config?.mediaType === 'string' ? config.mediaType : '';
+  // A layer without a media type, or one a runtime would unpack, makes it an image whatever else it says.
+  if (hasFilesystemLayer(json)) return imageShape(manifest.mediaType, config, json.layers);
   if (layerTypes.length > 0 && layerTypes.every((t) => t === IN_TOTO_MEDIA_TYPE)) return { kind: 'attestation', why: `in-toto layers (${IN_TOTO_MEDIA_TYPE})` };
   if (configType !== '' && isAttestationConfigType(configType)) return { kind: 'attestation', why: `attestation config (${configType})` };
   if (typeof json.artifactType === 'string' && json.artifactType !== '') return { kind: 'attestation', why: `OCI artifact (${json.artifactType})` };
+  return imageShape(manifest.mediaType, config, json.layers);
+}
+
+/** A platform child must at least look like an image manifest: a manifest media type, a config, a layer list. */
+function imageShape(mediaType: string, config: { mediaType?: unknown } | undefined, layers: unknown): IndexChildKind {
+  if (!MANIFEST_TYPES.has(mediaType)) return { kind: 'malformed', why: `its media type "${mediaType.slice(0, 100)}" is not an image manifest's` };
+  if (typeof config?.mediaType !== 'string' || !Array.isArray(layers)) return { kind: 'malformed', why: 'it has no config descriptor or no layers list' };
   return { kind: 'platform' };
 }

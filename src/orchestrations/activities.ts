@@ -10,7 +10,7 @@ import { ErrorCodes, GuardError, isGuardError } from '../core/errors';
 import { applyModeFor, effectiveSources, findGateRule, findRetentionRule, isRegistryAllowed, promoteTarget } from '../core/policy';
 import type { ApplyMode, GateRule, Policy } from '../core/policyTypes';
 import { blockedVerdict, decide, type ManifestEvidence } from '../core/decision';
-import { classifyIndexChild, distinctIndexChildren, MAX_INDEX_DEPTH } from '../core/indexChildren';
+import { classifyIndexChild, distinctIndexChildren, hasFilesystemLayer, MAX_INDEX_DEPTH } from '../core/indexChildren';
 import { ruleLabel } from '../core/purge/plan';
 import {
   MediaTypes,
@@ -157,16 +157,15 @@ function plainManifest(m: ResolvedManifest): ResolvedManifest {
 }
 
 /** Children of an index read at once (at most MAX_INDEX_PLATFORMS in all). */
-const INDEX_CHILD_READS = 8;
+export const INDEX_CHILD_READS = 8;
 
 /**
  * The platform manifests of an index, by content: within the index bounds, each distinct child is read once
  * and skipped only when its own manifest is an attestation; a child that cannot be read (permanently) or is
  * itself an index fails the resolution, so the gate blocks (never a label decides, never a release).
  */
-async function indexPlatforms(image: ImageId, index: ResolvedManifest): Promise<PlatformManifest[]> {
+async function indexPlatforms(registry: RegistryClient, image: ImageId, index: ResolvedManifest): Promise<PlatformManifest[]> {
   const children = distinctIndexChildren(index);
-  const registry = getGateServices().registry(image.registry);
   const kinds = await mapLimit(children, INDEX_CHILD_READS, async (child) => {
     const where = `index child ${child.digest}${child.platform ? ` (${platformLabel(child.platform)})` : ''}`;
     let body;
@@ -180,6 +179,7 @@ async function indexPlatforms(image: ImageId, index: ResolvedManifest): Promise<
     if (kind.kind === 'index') {
       throw new GuardError(ErrorCodes.INDEX_TOO_LARGE, `${where} is itself an index; indexes nested deeper than ${MAX_INDEX_DEPTH} level (MAX_INDEX_DEPTH) are not gated`);
     }
+    if (kind.kind === 'malformed') throw new GuardError(ErrorCodes.MALFORMED, `${where} is neither an image manifest nor an attestation: ${kind.why}`);
     return kind;
   }, { stopOnError: true });
   return children.filter((_, i) => kinds[i].kind === 'platform').map((c) => ({ digest: c.digest, platform: platformLabel(c.platform) }));
@@ -189,10 +189,13 @@ async function indexPlatforms(image: ImageId, index: ResolvedManifest): Promise<
 export async function resolveManifest(input: { image: ImageId }): Promise<ResolvedImage | ActivityFailure> {
   return permanentAsData(async () => {
     const { image } = input;
-    const manifest = plainManifest(await getGateServices().registry(image.registry).getManifest(image.repository, image.digest));
-    if (isArtifact(manifest)) return { ok: true as const, kind: 'artifact' as const, manifest, platforms: [] };
+    const registry = getGateServices().registry(image.registry);
+    const fetched = await registry.getManifest(image.repository, image.digest);
+    const manifest = plainManifest(fetched);
+    // `subject` and `artifactType` are the pusher's words: a manifest with a filesystem layer is gated as an image.
+    if (isArtifact(manifest) && !hasFilesystemLayer(fetched.json)) return { ok: true as const, kind: 'artifact' as const, manifest, platforms: [] };
     if (INDEX_TYPES.has(manifest.mediaType)) {
-      return { ok: true as const, kind: 'index' as const, manifest, platforms: await indexPlatforms(image, manifest) };
+      return { ok: true as const, kind: 'index' as const, manifest, platforms: await indexPlatforms(registry, image, manifest) };
     }
     return { ok: true as const, kind: 'image' as const, manifest, platforms: [{ digest: image.digest }] };
   });

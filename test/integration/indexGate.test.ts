@@ -12,7 +12,8 @@ import { IN_TOTO_MEDIA_TYPE, MAX_INDEX_ENTRIES, MAX_INDEX_PLATFORMS } from '../.
 import { loadPolicy } from '../../src/core/policy';
 import { MediaTypes, type Descriptor, type ImageId } from '../../src/core/types';
 import { runGateLocally } from '../../src/local/localGate';
-import { pushImage, pushIndex } from '../../src/local/ociPush';
+import { pushArtifact, pushImage, pushIndex } from '../../src/local/ociPush';
+import { sampleSarif } from '../../src/local/sampleReports';
 import type { GateOutcome } from '../../src/orchestrations/imageGate';
 import { notYetVerifySignatures } from '../../src/orchestrations/services';
 import { pushWithReport } from '../support/pushSamples';
@@ -35,7 +36,6 @@ async function measured(label: string, work: () => Promise<GateOutcome>): Promis
   } finally {
     clearInterval(sampler);
     peak = Math.max(peak, process.memoryUsage().rss);
-    // eslint-disable-next-line no-console -- the numbers the report quotes
     console.log(`${label}: ${Date.now() - started} ms, peak RSS ${Math.round(peak / 2 ** 20)} MiB`);
   }
 }
@@ -157,6 +157,28 @@ gate:
     expect(outcome.verdict?.decision).toBe('block');
     expect(outcome.verdict?.checks.find((c) => c.name === 'manifest')?.details).toMatchObject({ code: 'INDEX_TOO_LARGE' });
     expect(await promoted(client, 'team/nested')).toEqual([]);
+  });
+
+  it('gates (and blocks) a vulnerable image that carries a `subject` to pass as a referrer, instead of ignoring it', async () => {
+    const { client } = reg;
+    const repo = 'team/dressed';
+    const clean = await pushWithReport(client, repo, 'a', false);
+    const base = await client.getManifest(repo, (await pushImage(client, repo, { layers: [Buffer.from('dressed as a referrer')] })).digest);
+    const body = Buffer.from(JSON.stringify({ ...base.json, artifactType: MediaTypes.sarif, subject: { mediaType: MediaTypes.ociManifest, digest: clean.digest, size: 1 } }));
+    const digest = await client.putManifest(repo, digestOf(body), body, MediaTypes.ociManifest);
+    const report = sampleSarif({
+      imageName: `${client.host}/${repo}@${digest}`,
+      digest,
+      scannedAt: now.toISOString(),
+      vulnerabilities: [{ id: 'CVE-2024-6119', severity: 'critical', package: 'openssl', installedVersion: '3.0.13', fixedVersion: '3.0.14' }],
+    });
+    await pushArtifact(client, repo, { subject: { mediaType: MediaTypes.ociManifest, digest, size: body.length }, artifactType: MediaTypes.sarif, blob: report, blobMediaType: MediaTypes.sarif });
+
+    const outcome = await gate({ registry: reg.registry.host, repository: repo, digest }, 'dressed');
+
+    expect(outcome.status).toBe('decided');
+    expect(outcome.verdict?.decision).toBe('block');
+    expect(JSON.stringify(outcome.verdict)).toContain('CVE-2024-6119');
   });
 
   describe('hostile sizes: refused before any child is read', () => {
