@@ -65,6 +65,8 @@ export const ErrorCodes = {
   RUNTIME_INVENTORY_TOO_LARGE: 'RUNTIME_INVENTORY_TOO_LARGE',
   /** A batched verdict read would scan more audit rows than its bound; no report is made from part of them. */
   VERDICT_SCAN_TOO_LARGE: 'VERDICT_SCAN_TOO_LARGE',
+  /** An image index lists more entries, more distinct platform manifests or deeper nesting than the gate reads. */
+  INDEX_TOO_LARGE: 'INDEX_TOO_LARGE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

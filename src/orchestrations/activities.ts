@@ -10,6 +10,7 @@ import { ErrorCodes, GuardError, isGuardError, type ErrorCode } from '../core/er
 import { applyModeFor, effectiveSources, findGateRule, findRetentionRule, isRegistryAllowed, promoteTarget } from '../core/policy';
 import type { ApplyMode, GateRule, Policy } from '../core/policyTypes';
 import { boundFindingsResult } from '../core/findingsSummary';
+import { classifyIndexChild, distinctIndexChildren, hasFilesystemLayer, MAX_INDEX_DEPTH } from '../core/indexChildren';
 import { ruleLabel } from '../core/purge/plan';
 import {
   MediaTypes,
@@ -23,6 +24,7 @@ import {
   type Verdict,
 } from '../core/types';
 import type { RegistryClient } from '../adapters/ports';
+import { mapLimit } from '../core/mapLimit';
 import { Activities } from './names';
 import { SILENT_ACTIVITY_CONTEXT, type ActivityContext, type GateServices } from './services';
 
@@ -130,11 +132,6 @@ function platformLabel(platform: Descriptor['platform']): string | undefined {
   return [platform.os, platform.architecture, platform.variant].filter((p) => p !== undefined && p !== '').join('/');
 }
 
-/** Buildx attestation manifests ride in an index as `unknown/unknown` platforms; they are not images. */
-function isAttestation(child: Descriptor): boolean {
-  return child.annotations?.['vnd.docker.reference.type'] === 'attestation-manifest' || (child.platform?.os === 'unknown' && child.platform?.architecture === 'unknown');
-}
-
 /** A manifest is an artifact (not an image) when it refers to another one or its config is not an image config. */
 function isArtifact(manifest: ResolvedManifest): boolean {
   if (manifest.subject) return true;
@@ -158,15 +155,46 @@ function plainManifest(m: ResolvedManifest): ResolvedManifest {
   };
 }
 
+/** Children of an index read at once (at most MAX_INDEX_PLATFORMS in all). */
+export const INDEX_CHILD_READS = 8;
+
+/**
+ * The platform manifests of an index, by content: within the index bounds, each distinct child is read once
+ * and skipped only when its own manifest is an attestation; a child that cannot be read (permanently) or is
+ * itself an index fails the resolution, so the gate blocks (never a label decides, never a release).
+ */
+async function indexPlatforms(registry: RegistryClient, image: ImageId, index: ResolvedManifest): Promise<PlatformManifest[]> {
+  const children = distinctIndexChildren(index);
+  const kinds = await mapLimit(children, INDEX_CHILD_READS, async (child) => {
+    const where = `index child ${child.digest}${child.platform ? ` (${platformLabel(child.platform)})` : ''}`;
+    let body;
+    try {
+      body = await registry.getManifest(image.repository, child.digest);
+    } catch (err) {
+      if (isGuardError(err) && err.code !== ErrorCodes.TRANSIENT) throw new GuardError(err.code, `${where} cannot be read: ${err.message}`);
+      throw err;
+    }
+    const kind = classifyIndexChild(body);
+    if (kind.kind === 'index') {
+      throw new GuardError(ErrorCodes.INDEX_TOO_LARGE, `${where} is itself an index; indexes nested deeper than ${MAX_INDEX_DEPTH} level (MAX_INDEX_DEPTH) are not gated`);
+    }
+    if (kind.kind === 'malformed') throw new GuardError(ErrorCodes.MALFORMED, `${where} is neither an image manifest nor an attestation: ${kind.why}`);
+    return kind;
+  }, { stopOnError: true });
+  return children.filter((_, i) => kinds[i].kind === 'platform').map((c) => ({ digest: c.digest, platform: platformLabel(c.platform) }));
+}
+
 /** Fetches the pushed manifest by digest and classifies it. */
 export async function resolveManifest(services: GateServices, input: { image: ImageId }): Promise<ResolvedImage | ActivityFailure> {
   return permanentAsData(async () => {
     const { image } = input;
-    const manifest = plainManifest(await services.registry(image.registry).getManifest(image.repository, image.digest));
-    if (isArtifact(manifest)) return { ok: true as const, kind: 'artifact' as const, manifest, platforms: [] };
+    const registry = services.registry(image.registry);
+    const fetched = await registry.getManifest(image.repository, image.digest);
+    const manifest = plainManifest(fetched);
+    // `subject` and `artifactType` are the pusher's words: a manifest with a filesystem layer is gated as an image.
+    if (isArtifact(manifest) && !hasFilesystemLayer(fetched.json)) return { ok: true as const, kind: 'artifact' as const, manifest, platforms: [] };
     if (INDEX_TYPES.has(manifest.mediaType)) {
-      const platforms = manifest.children.filter((c) => !isAttestation(c)).map((c) => ({ digest: c.digest, platform: platformLabel(c.platform) }));
-      return { ok: true as const, kind: 'index' as const, manifest, platforms };
+      return { ok: true as const, kind: 'index' as const, manifest, platforms: await indexPlatforms(registry, image, manifest) };
     }
     return { ok: true as const, kind: 'image' as const, manifest, platforms: [{ digest: image.digest }] };
   });

@@ -121,6 +121,27 @@ describe('purge on a loopback docker-registry', () => {
     expect(left.tags).toEqual([tag(v2, 'sig'), tag(v3, 'att'), 'v2', 'v3'].sort());
   });
 
+  it('a runnable image tagged like a cosign signature (sha256-<hex>.sig) is an image, not a referrer: decided by content', async () => {
+    const repo = 'app/disguised';
+    const v1 = await pushImage(reg.client, repo, { tag: 'v1', seed: 'disguised v1', created: daysAgo(NOW, 100) });
+    const v2 = await pushImage(reg.client, repo, { tag: 'v2', seed: 'disguised v2', created: daysAgo(NOW, 2) });
+    const sigV1 = await pushCosignStyle(reg.client, repo, v1, { suffix: 'sig' });
+    // An image (tar+gzip layer) pushed under v2's signature tag: its tag says "referrer of v2", its content says image.
+    const disguised = await pushImage(reg.client, repo, { tag: `${v2.digest.replace(':', '-')}.att`, seed: 'disguised image', created: daysAgo(NOW, 100) });
+
+    const listed = new Map((await listRepositoryManifests(reg.client, repo, { nowMs: NOW })).map((m) => [m.digest, m]));
+    expect(listed.get(sigV1.digest)).toMatchObject({ subject: v1.digest });
+    expect(listed.get(disguised.digest)?.subject).toBeUndefined();
+
+    // Planned as the old tagged image it is (by the rule), not kept or deleted along with v2.
+    const dry = await purgeRepository({ client: reg.client, repository: repo, rule: { ...RULE, protectInUse: false }, nowMs: NOW, dryRun: true });
+    const deletes = new Map(dry.plan?.deletes.map((e) => [e.digest, e.reason]));
+    const keeps = new Map(dry.plan?.keeps.map((k) => [k.digest, k.reason]));
+    expect(deletes.get(disguised.digest)).toBe('rule');
+    expect(keeps.get(v2.digest)).toBe('within-keep');
+    expect(keeps.get(disguised.digest)).toBeUndefined();
+  });
+
   it('refuses a tag listing that repeats its continuation (it would hide tags a delete by digest removes too)', async () => {
     const repo = 'app/loop';
     for (const t of ['a1', 'a2', 'a3']) await pushImage(reg.client, repo, { tag: t, seed: `loop ${t}`, created: daysAgo(NOW, 100) });

@@ -249,8 +249,12 @@ describe('imageGate orchestration', () => {
     const h = harness({ host: PLAIN, apply: 'promote', promote: true });
     const amd64 = h.registry.addImage('team/web', { content: 'amd64', platform: { os: 'linux', architecture: 'amd64' } });
     const arm64 = h.registry.addImage('team/web', { content: 'arm64', platform: { os: 'linux', architecture: 'arm64' } });
-    const attestation = h.registry.addImage('team/web', { content: 'provenance', platform: { os: 'unknown', architecture: 'unknown' } });
-    const index = h.registry.addIndex('team/web', [amd64, arm64, { ...attestation, annotations: { 'vnd.docker.reference.type': 'attestation-manifest' } }], '2.0');
+    // As BuildKit writes it: an image config and in-toto layers only (the content, not the label, makes it one).
+    const statement = h.registry.addBlob('team/web', Buffer.from('{"_type":"https://in-toto.io/Statement/v0.1"}'), 'application/vnd.in-toto+json');
+    const attConfig = h.registry.addBlob('team/web', Buffer.from('{"architecture":"unknown","os":"unknown"}'), MediaTypes.ociConfig);
+    const attestation = h.registry.addManifest('team/web', { schemaVersion: 2, mediaType: MediaTypes.ociManifest, config: attConfig, layers: [statement] });
+    const attested = { ...attestation, platform: { os: 'unknown', architecture: 'unknown' }, annotations: { 'vnd.docker.reference.type': 'attestation-manifest' } };
+    const index = h.registry.addIndex('team/web', [amd64, arm64, attested], '2.0');
     h.reports.script(amd64.digest, ready('reports', [LOW]));
     h.reports.script(arm64.digest, ready('reports', [CRITICAL]));
 

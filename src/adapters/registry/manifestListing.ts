@@ -17,11 +17,13 @@
  *   (the distribution API has no "list manifests"): it is neither kept nor deleted, because the purge never sees it.
  * - Both: a manifest with a referrer tag (`sha256-<hex>`, cosign's `sha256-<hex>.sig`, `.att`, `.sbom`) and no
  *   `subject` in its body refers to the digest the tag names (cosign's convention), so it goes with that
- *   manifest and never counts as an image of its own.
+ *   manifest and never counts as an image of its own; unless its body has a filesystem layer: then it is an
+ *   image whatever its tag says (decided by content, never by a label).
  */
 import { ErrorCodes, GuardError } from '../../core/errors';
 import { collectListing, LISTING_BOUNDS, type ListingBounds } from '../../core/listing';
 import type { ManifestRecord } from '../../core/purge/plan';
+import { hasFilesystemLayer } from '../../core/indexChildren';
 import { isReferrerTag, referrerTagSubject } from '../../core/reference';
 import { MediaTypes } from '../../core/types';
 import { mapLimit } from '../../core/mapLimit';
@@ -127,7 +129,8 @@ async function listAcr(client: RegistryClient, repository: string, options: List
     if (!r.mediaType) r.mediaType = manifest.mediaType;
     if (manifest.subject) r.subject = manifest.subject.digest;
     if (manifest.children.length > 0) r.children = manifest.children.map((c) => c.digest);
-    r.subject ??= tagSubject(r.tags, r.digest);
+    // A referrer tag is a label: a body with a filesystem layer is an image, never its tag's referrer.
+    if (!hasFilesystemLayer(manifest.json)) r.subject ??= tagSubject(r.tags, r.digest);
   }, STOP_ON_ERROR);
   return [...records.values()];
 }
@@ -161,7 +164,7 @@ async function listPlain(client: RegistryClient, repository: string, options: Li
   );
   if (missing) return [];
 
-  const records = new Map<string, ManifestRecord & { configDigest?: string; annotationCreated?: number }>();
+  const records = new Map<string, ManifestRecord & { configDigest?: string; annotationCreated?: number; runnable?: boolean }>();
   const read = async (reference: string): Promise<FetchedManifest | undefined> => {
     try {
       return await client.getManifest(repository, reference);
@@ -173,7 +176,8 @@ async function listPlain(client: RegistryClient, repository: string, options: Li
   const add = (manifest: FetchedManifest): boolean => {
     if (records.has(manifest.digest)) return false;
     // No size: a plain registry reports no image size, and the manifest's own bytes would understate what is freed.
-    const record: ManifestRecord & { configDigest?: string; annotationCreated?: number } = { digest: manifest.digest, tags: [], mediaType: manifest.mediaType };
+    const record: ManifestRecord & { configDigest?: string; annotationCreated?: number; runnable?: boolean } = { digest: manifest.digest, tags: [], mediaType: manifest.mediaType };
+    if (hasFilesystemLayer(manifest.json)) record.runnable = true;
     if (manifest.subject) record.subject = manifest.subject.digest;
     if (manifest.children.length > 0) record.children = manifest.children.map((c) => c.digest);
     const config = manifest.blobs[0];
@@ -216,9 +220,10 @@ async function listPlain(client: RegistryClient, repository: string, options: Li
     frontier = found;
   }
 
-  // A referrer tag without a body `subject` (cosign's `.sig`, `.att`, `.sbom`) refers to the digest it names.
+  // A referrer tag without a body `subject` (cosign's `.sig`, `.att`, `.sbom`) refers to the digest it names,
+  // unless the body is a runnable image: a tag is a label, the content decides (it is then purged as an image).
   for (const r of records.values()) {
-    if (r.subject) continue;
+    if (r.subject || r.runnable) continue;
     const subject = tagSubject([...(tagsByDigest.get(r.digest) ?? [])].sort(), r.digest);
     if (subject) {
       r.subject = subject;
