@@ -14,7 +14,10 @@ export default tseslint.config(
   },
   {
     files: ['scripts/**/*.js'],
-    languageOptions: { sourceType: 'commonjs', globals: { module: 'writable', process: 'readonly', require: 'readonly' } },
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: { module: 'writable', process: 'readonly', require: 'readonly' },
+    },
   },
   {
     // Plain Node scripts next to the TypeScript (benchmarks, build and set-up helpers).
@@ -25,7 +28,10 @@ export default tseslint.config(
   {
     // The local service's page: plain browser JavaScript served as it is.
     files: ['src/local/page/**/*.js'],
-    languageOptions: { sourceType: 'script', globals: { document: 'readonly', fetch: 'readonly', setTimeout: 'readonly', JSON: 'readonly' } },
+    languageOptions: {
+      sourceType: 'script',
+      globals: { document: 'readonly', fetch: 'readonly', setTimeout: 'readonly', JSON: 'readonly' },
+    },
   },
   {
     // Tests build hostile and malformed inputs on purpose.
@@ -36,18 +42,22 @@ export default tseslint.config(
     // Orchestrators must be deterministic: no wall clock, no randomness.
     files: ['src/orchestrations/**/*.ts'],
     rules: {
-      'no-restricted-properties': ['error',
+      'no-restricted-properties': [
+        'error',
         { object: 'Date', property: 'now', message: 'Use context.df.currentUtcDateTime in orchestrators.' },
-        { object: 'Math', property: 'random', message: 'Orchestrators must be deterministic.' }],
+        { object: 'Math', property: 'random', message: 'Orchestrators must be deterministic.' },
+      ],
     },
   },
   {
     // The core is pure: no wall clock either; time is passed in.
     files: ['src/core/**/*.ts'],
     rules: {
-      'no-restricted-properties': ['error',
-        { object: 'Date', property: 'now', message: 'Pass time in as a value.' }],
-      'no-restricted-imports': ['error', { patterns: ['@azure/*', 'node:fs', 'fs', 'node:http', 'node:https', 'http', 'https', 'node:net'] }],
+      'no-restricted-properties': ['error', { object: 'Date', property: 'now', message: 'Pass time in as a value.' }],
+      'no-restricted-imports': [
+        'error',
+        { patterns: ['@azure/*', 'node:fs', 'fs', 'node:http', 'node:https', 'http', 'https', 'node:net'] },
+      ],
     },
   },
 );

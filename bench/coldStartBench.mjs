@@ -11,7 +11,8 @@ const bundle = join(root, 'dist/src/functions/index.js');
 const stub = join(root, 'bench/functionsCoreStub.cjs');
 const runsText = process.env.BENCH_RUNS ?? '21';
 const runs = Number(runsText);
-if (!Number.isInteger(runs) || runs < 1 || runs > 1000) throw new Error(`BENCH_RUNS: expected an integer 1..1000, got ${JSON.stringify(runsText)}`);
+if (!Number.isInteger(runs) || runs < 1 || runs > 1000)
+  throw new Error(`BENCH_RUNS: expected an integer 1..1000, got ${JSON.stringify(runsText)}`);
 if (!existsSync(bundle)) throw new Error(`${bundle} is missing: run npm run build (npm run bench:coldstart does)`);
 
 /** Wall time of one `node <args>` in milliseconds; throws with the child's stderr when it fails. */
@@ -40,8 +41,16 @@ for (let i = 0; i < runs; i++) {
   load.push(timeNode(loadArgs).ms);
 }
 const cpu = cpus();
-console.log(`machine: ${cpu.length} cores (${cpu[0]?.model.trim() ?? 'unknown'}), node ${process.version}, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+console.log(
+  `machine: ${cpu.length} cores (${cpu[0]?.model.trim() ?? 'unknown'}), node ${process.version}, load average ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}`,
+);
 console.log(`bundle: ${bundle} registers ${registered.length} functions`);
-console.log(`bare node -e "":          median ${median(bare).toFixed(1)} ms of ${runs} runs (min ${Math.min(...bare).toFixed(1)})`);
-console.log(`load the Functions bundle: median ${median(load).toFixed(1)} ms of ${runs} runs (min ${Math.min(...load).toFixed(1)})`);
+console.log(
+  `bare node -e "":          median ${median(bare).toFixed(1)} ms of ${runs} runs (min ${Math.min(...bare).toFixed(1)})`,
+);
+console.log(
+  `load the Functions bundle: median ${median(load).toFixed(1)} ms of ${runs} runs (min ${Math.min(...load).toFixed(1)})`,
+);
 console.log(`ratio: ${(median(load) / median(bare)).toFixed(2)}x (target: at most 3x)`);

@@ -19,4 +19,5 @@ const load = Module._load;
 Module._load = function (request, ...rest) {
   return request === '@azure/functions-core' ? core : load.call(this, request, ...rest);
 };
-if (process.env.ACR_GUARD_PRINT_REGISTRATIONS) process.on('exit', () => process.stdout.write(JSON.stringify(registered)));
+if (process.env.ACR_GUARD_PRINT_REGISTRATIONS)
+  process.on('exit', () => process.stdout.write(JSON.stringify(registered)));

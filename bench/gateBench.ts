@@ -20,14 +20,23 @@ import { sampleSarif } from '../src/local/sampleReports';
 import { runGateLocally } from '../src/local/gateRunner';
 import { intFromEnv } from './benchEnv';
 
-const ACCEPT = [MediaTypes.ociManifest, MediaTypes.ociIndex, MediaTypes.dockerManifest, MediaTypes.dockerManifestList].join(', ');
+const ACCEPT = [
+  MediaTypes.ociManifest,
+  MediaTypes.ociIndex,
+  MediaTypes.dockerManifest,
+  MediaTypes.dockerManifestList,
+].join(', ');
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
 /** Runs `work` over `items` with at most `concurrency` in flight; returns per-item latencies (ms) and wall time. */
-async function timed<T>(items: T[], concurrency: number, work: (item: T) => Promise<void>): Promise<{ latencies: number[]; wallMs: number }> {
+async function timed<T>(
+  items: T[],
+  concurrency: number,
+  work: (item: T) => Promise<void>,
+): Promise<{ latencies: number[]; wallMs: number }> {
   const latencies: number[] = [];
   let next = 0;
   const start = performance.now();
@@ -57,16 +66,47 @@ async function main(): Promise<void> {
     const host = registry.host;
     const client = createRegistryClient({ host, plainHttp: true });
     const now = new Date();
-    console.log(`machine: ${cpus()[0]?.model ?? 'unknown cpu'} x${cpus().length}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}, ${process.platform}`);
-    console.log(`seeding ${n} images, each with a SARIF report attached as a referrer, into docker-registry at ${host}…`);
+    console.log(
+      `machine: ${cpus()[0]?.model ?? 'unknown cpu'} x${cpus().length}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}, ${process.platform}`,
+    );
+    console.log(
+      `seeding ${n} images, each with a SARIF report attached as a referrer, into docker-registry at ${host}…`,
+    );
     const images: Array<{ image: ImageId; reportManifest: string; reportBlob: string }> = [];
     for (let i = 0; i < n; i++) {
       const repository = `bench/app${i % 10}`;
-      const pushed = await pushImage(client, repository, { tag: `v${i}`, layers: [Buffer.from(`bench layer ${i}`)], created: now.toISOString() });
-      const report = sampleSarif({ imageName: `${host}/${repository}@${pushed.digest}`, digest: pushed.digest, scannedAt: now.toISOString(), vulnerabilities: [{ id: `CVE-2024-${1000 + i}`, severity: i % 3 === 0 ? 'critical' : 'low', package: 'openssl', installedVersion: '3.0.1', fixedVersion: '3.0.2' }] });
-      const artifact = await pushArtifact(client, repository, { subject: { mediaType: pushed.mediaType, digest: pushed.digest, size: pushed.size }, artifactType: MediaTypes.sarif, blob: report, blobMediaType: MediaTypes.sarif, annotations: { 'org.opencontainers.image.created': now.toISOString() } });
+      const pushed = await pushImage(client, repository, {
+        tag: `v${i}`,
+        layers: [Buffer.from(`bench layer ${i}`)],
+        created: now.toISOString(),
+      });
+      const report = sampleSarif({
+        imageName: `${host}/${repository}@${pushed.digest}`,
+        digest: pushed.digest,
+        scannedAt: now.toISOString(),
+        vulnerabilities: [
+          {
+            id: `CVE-2024-${1000 + i}`,
+            severity: i % 3 === 0 ? 'critical' : 'low',
+            package: 'openssl',
+            installedVersion: '3.0.1',
+            fixedVersion: '3.0.2',
+          },
+        ],
+      });
+      const artifact = await pushArtifact(client, repository, {
+        subject: { mediaType: pushed.mediaType, digest: pushed.digest, size: pushed.size },
+        artifactType: MediaTypes.sarif,
+        blob: report,
+        blobMediaType: MediaTypes.sarif,
+        annotations: { 'org.opencontainers.image.created': now.toISOString() },
+      });
       const artifactManifest = await client.getManifest(repository, artifact.digest);
-      images.push({ image: { registry: host, repository, digest: pushed.digest }, reportManifest: artifact.digest, reportBlob: artifactManifest.blobs[artifactManifest.blobs.length - 1].digest });
+      images.push({
+        image: { registry: host, repository, digest: pushed.digest },
+        reportManifest: artifact.digest,
+        reportBlob: artifactManifest.blobs[artifactManifest.blobs.length - 1].digest,
+      });
     }
 
     // The floor: the registry serving exactly what a gate must read, with raw fetch and no client logic.
@@ -93,17 +133,30 @@ gate:
 `,
       'bench policy',
     );
-    const services = composeGateServices({ policy: () => policy, audit: new MemoryAuditStore(), plainHttpHosts: [host] });
+    const services = composeGateServices({
+      policy: () => policy,
+      audit: new MemoryAuditStore(),
+      plainHttpHosts: [host],
+    });
     let released = 0;
     const gate = await timed(images, concurrency, async ({ image }) => {
-      const outcome = await runGateLocally({ image, trigger: 'cli', services, timers: 'virtual', startTime: now, instanceId: `bench-${image.digest.slice(7, 27)}` });
+      const outcome = await runGateLocally({
+        image,
+        trigger: 'cli',
+        services,
+        timers: 'virtual',
+        startTime: now,
+        instanceId: `bench-${image.digest.slice(7, 27)}`,
+      });
       if (outcome.verdict?.decision === 'release') released++;
     });
 
     console.log(`\n${n} images, concurrency ${concurrency}`);
     console.log(summary('floor (raw registry reads, 4/gate)', n, floor));
     console.log(summary('imageGate (orchestration, e2e)', n, gate));
-    console.log(`ratio: gate wall time / floor wall time = ${(gate.wallMs / floor.wallMs).toFixed(2)}x  (released ${released}, blocked ${n - released})`);
+    console.log(
+      `ratio: gate wall time / floor wall time = ${(gate.wallMs / floor.wallMs).toFixed(2)}x  (released ${released}, blocked ${n - released})`,
+    );
   } finally {
     await registry.stop();
     rmSync(dir, { recursive: true, force: true });

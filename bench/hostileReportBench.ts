@@ -30,14 +30,27 @@ async function main(): Promise<void> {
   const client = createRegistryClient({ host: registry.host, plainHttp: true });
   try {
     const now = new Date();
-    const pushed = await pushImage(client, 'team/hostile', { tag: kind, layers: [Buffer.from(kind)], created: now.toISOString() });
+    const pushed = await pushImage(client, 'team/hostile', {
+      tag: kind,
+      layers: [Buffer.from(kind)],
+      created: now.toISOString(),
+    });
     const report = hostileSarif(kind, count, pushed.digest, now.toISOString());
-    await pushArtifact(client, 'team/hostile', { subject: { mediaType: pushed.mediaType, digest: pushed.digest, size: pushed.size }, artifactType: MediaTypes.sarif, blob: report, blobMediaType: MediaTypes.sarif });
+    await pushArtifact(client, 'team/hostile', {
+      subject: { mediaType: pushed.mediaType, digest: pushed.digest, size: pushed.size },
+      artifactType: MediaTypes.sarif,
+      blob: report,
+      blobMediaType: MediaTypes.sarif,
+    });
     const policy = loadPolicy(
       `version: 1\nregistries: [{ host: "${registry.host}", apply: none }]\ngate:\n  - scope: "team/**"\n    vulnerabilities: { block: [critical, high], maxReportAge: 7d, sources: [reports], scanDeadline: 2m, pollInterval: 1m }\n    signatures: { required: false }\n`,
       'bench policy',
     );
-    const services = composeGateServices({ policy: () => policy, audit: new MemoryAuditStore(), plainHttpHosts: [registry.host] });
+    const services = composeGateServices({
+      policy: () => policy,
+      audit: new MemoryAuditStore(),
+      plainHttpHosts: [registry.host],
+    });
     const before = process.memoryUsage().rss;
     let peak = before;
     const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
@@ -54,10 +67,24 @@ async function main(): Promise<void> {
     clearInterval(sampler);
     peak = Math.max(peak, process.memoryUsage().rss);
     const outcome = result.output as GateOutcome | undefined;
-    const bad = outcome?.verdict?.checks.filter((c) => c.status !== 'pass' && c.status !== 'skip').map((c) => `${c.name} ${c.status}: ${c.reason.slice(0, 160)}`);
+    const bad = outcome?.verdict?.checks
+      .filter((c) => c.status !== 'pass' && c.status !== 'skip')
+      .map((c) => `${c.name} ${c.status}: ${c.reason.slice(0, 160)}`);
     console.log(
       JSON.stringify(
-        { case: kind, results: count, reportBytes: report.length, status: result.status, decision: outcome?.verdict?.decision, summary: outcome?.verdict?.summary?.slice(0, 200), failing: bad, wallMs: Math.round(ms), rssBeforeGateMiB: Math.round(before / 1048576), peakRssMiB: Math.round(peak / 1048576), historyBytes: JSON.stringify(result.history).length },
+        {
+          case: kind,
+          results: count,
+          reportBytes: report.length,
+          status: result.status,
+          decision: outcome?.verdict?.decision,
+          summary: outcome?.verdict?.summary?.slice(0, 200),
+          failing: bad,
+          wallMs: Math.round(ms),
+          rssBeforeGateMiB: Math.round(before / 1048576),
+          peakRssMiB: Math.round(peak / 1048576),
+          historyBytes: JSON.stringify(result.history).length,
+        },
         null,
         1,
       ),

@@ -23,7 +23,11 @@ import { intFromEnv } from './benchEnv';
 const DAY = 86_400_000;
 
 /** Runs `work` over `items` with at most `concurrency` in flight. */
-async function pool<T>(items: readonly T[], concurrency: number, work: (item: T, i: number) => Promise<void>): Promise<number> {
+async function pool<T>(
+  items: readonly T[],
+  concurrency: number,
+  work: (item: T, i: number) => Promise<void>,
+): Promise<number> {
   let next = 0;
   const start = performance.now();
   await Promise.all(
@@ -51,7 +55,11 @@ async function main(): Promise<void> {
     const host = registry.host;
     const client = createRegistryClient({ host, plainHttp: true });
     const now = Date.now();
-    console.log(`machine: ${cpus()[0]?.model ?? 'unknown cpu'} x${cpus().length}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}, ${process.platform}; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+    console.log(
+      `machine: ${cpus()[0]?.model ?? 'unknown cpu'} x${cpus().length}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}, ${process.platform}; load average ${loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')}`,
+    );
     console.log(`seeding two identical repositories of ${n} tagged manifests each into docker-registry at ${host}…`);
     const seeded: Record<'floor' | 'purge', Pushed[]> = { floor: [], purge: [] };
     const seedStart = performance.now();
@@ -62,7 +70,11 @@ async function main(): Promise<void> {
         Array.from({ length: n }, (_, i) => i),
         16,
         async (i) => {
-          seeded[which][i] = await pushImage(client, repository, { tag: `build-${i}`, layers: [Buffer.from('bench layer')], created: new Date(now - 40 * DAY - i * 1000).toISOString() });
+          seeded[which][i] = await pushImage(client, repository, {
+            tag: `build-${i}`,
+            layers: [Buffer.from('bench layer')],
+            created: new Date(now - 40 * DAY - i * 1000).toISOString(),
+          });
         },
       );
     }
@@ -77,7 +89,13 @@ async function main(): Promise<void> {
     });
 
     // The purge: list → plan → execute, with the executor's adaptive concurrency capped at the same value.
-    const rule: RetentionRule = { scope: 'bench/**', olderThanMs: 30 * DAY, protectInUse: false, includeLocked: false, index: 0 };
+    const rule: RetentionRule = {
+      scope: 'bench/**',
+      olderThanMs: 30 * DAY,
+      protectInUse: false,
+      includeLocked: false,
+      index: 0,
+    };
     const listStart = performance.now();
     const manifests = await listRepositoryManifests(client, 'bench/purge', { concurrency });
     const listMs = performance.now() - listStart;
@@ -85,15 +103,26 @@ async function main(): Promise<void> {
     const plan = planPurge({ repository: 'bench/purge', manifests, rule, inUse: [], nowMs: now });
     const planMs = performance.now() - planStart;
     if (plan.deletes.length !== n) throw new Error(`the plan deletes ${plan.deletes.length} of ${n}`);
-    const executed = await executePurge({ client, repository: 'bench/purge', deletes: plan.deletes, maxConcurrency: concurrency });
-    if (executed.deleted.length !== n) throw new Error(`deleted ${executed.deleted.length} of ${n} (${executed.failed.length} failed)`);
+    const executed = await executePurge({
+      client,
+      repository: 'bench/purge',
+      deletes: plan.deletes,
+      maxConcurrency: concurrency,
+    });
+    if (executed.deleted.length !== n)
+      throw new Error(`deleted ${executed.deleted.length} of ${n} (${executed.failed.length} failed)`);
     const left = await listRepositoryManifests(client, 'bench/purge');
 
     // Planning 100,000 manifests (tagged and untagged, indexes, referrers), median of 3.
     const big: ManifestRecord[] = [];
     const dg = (i: number): string => `sha256:${i.toString(16).padStart(64, '0')}`;
     for (let i = 0; i < 100_000; i++) {
-      const m: ManifestRecord = { digest: dg(i + 1), tags: i % 4 === 0 ? [] : [`build-${i}`], mediaType: MediaTypes.ociManifest, createdMs: now - (i % 120) * DAY };
+      const m: ManifestRecord = {
+        digest: dg(i + 1),
+        tags: i % 4 === 0 ? [] : [`build-${i}`],
+        mediaType: MediaTypes.ociManifest,
+        createdMs: now - (i % 120) * DAY,
+      };
       if (i % 10 === 1) m.subject = dg(i); // a signature of the previous manifest
       if (i % 50 === 2) {
         m.mediaType = MediaTypes.ociIndex;
@@ -101,23 +130,46 @@ async function main(): Promise<void> {
       }
       big.push(m);
     }
-    const bigRule: RetentionRule = { scope: '**', keep: 20, olderThanMs: 30 * DAY, untagged: true, tagPattern: '^build-', protectInUse: true, includeLocked: false, index: 0 };
+    const bigRule: RetentionRule = {
+      scope: '**',
+      keep: 20,
+      olderThanMs: 30 * DAY,
+      untagged: true,
+      tagPattern: '^build-',
+      protectInUse: true,
+      includeLocked: false,
+      index: 0,
+    };
     const bigTimes: number[] = [];
     let bigDeletes = 0;
     for (let k = 0; k < 3; k++) {
       const t0 = performance.now();
-      bigDeletes = planPurge({ repository: 'bench/big', manifests: big, rule: bigRule, inUse: [{ tag: 'build-5', source: 'bench' }], nowMs: now }).deletes.length;
+      bigDeletes = planPurge({
+        repository: 'bench/big',
+        manifests: big,
+        rule: bigRule,
+        inUse: [{ tag: 'build-5', source: 'bench' }],
+        nowMs: now,
+      }).deletes.length;
       bigTimes.push(performance.now() - t0);
     }
 
     const floorRate = n / (floorMs / 1000);
     const purgeRate = n / (executed.elapsedMs / 1000);
     console.log(`\n${n} manifests, concurrency cap ${concurrency}`);
-    console.log(`floor (raw concurrent DELETE)      ${floorRate.toFixed(1).padStart(8)} deletes/s   (${(floorMs / 1000).toFixed(2)} s)`);
-    console.log(`purge executor (plan carried out)  ${purgeRate.toFixed(1).padStart(8)} deletes/s   (${(executed.elapsedMs / 1000).toFixed(2)} s, ${executed.retries} retries, left in repository: ${left.length})`);
+    console.log(
+      `floor (raw concurrent DELETE)      ${floorRate.toFixed(1).padStart(8)} deletes/s   (${(floorMs / 1000).toFixed(2)} s)`,
+    );
+    console.log(
+      `purge executor (plan carried out)  ${purgeRate.toFixed(1).padStart(8)} deletes/s   (${(executed.elapsedMs / 1000).toFixed(2)} s, ${executed.retries} retries, left in repository: ${left.length})`,
+    );
     console.log(`ratio: purge / floor = ${((purgeRate / floorRate) * 100).toFixed(1)}%  (aim: at least 90%)`);
-    console.log(`listing ${n} manifests (tags, manifests, referrers, configs): ${(listMs / 1000).toFixed(2)} s; planning them: ${planMs.toFixed(1)} ms`);
-    console.log(`planning 100,000 manifests: ${median(bigTimes).toFixed(0)} ms (median of 3; ${bigDeletes} deletes planned)`);
+    console.log(
+      `listing ${n} manifests (tags, manifests, referrers, configs): ${(listMs / 1000).toFixed(2)} s; planning them: ${planMs.toFixed(1)} ms`,
+    );
+    console.log(
+      `planning 100,000 manifests: ${median(bigTimes).toFixed(0)} ms (median of 3; ${bigDeletes} deletes planned)`,
+    );
   } finally {
     await registry.stop();
     rmSync(dir, { recursive: true, force: true });

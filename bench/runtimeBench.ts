@@ -34,7 +34,11 @@ async function main(): Promise<void> {
   const policy = loadPolicy(`version: 1\nregistries: [${HOST}]\ngate:\n  - scope: "**"\n`, 'bench policy');
   const dir = mkdtempSync(join(tmpdir(), 'acr-guard-runtime-bench-'));
   try {
-    console.log(`machine: ${cpus()[0]?.model ?? 'unknown cpu'} x${cpus().length}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+    console.log(
+      `machine: ${cpus()[0]?.model ?? 'unknown cpu'} x${cpus().length}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}; load average ${loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')}`,
+    );
     const audit = new FileAuditStore(dir);
     const images: ImageId[] = [];
     const now = Date.now();
@@ -45,7 +49,17 @@ async function main(): Promise<void> {
         image,
         decision: i % 7 === 0 ? 'block' : 'release',
         summary: i % 7 === 0 ? 'blocked: CVE-2024-6119 (critical)' : 'released',
-        checks: i % 7 === 0 ? [{ name: 'vulnerabilities', status: 'fail', reason: 'CVE-2024-6119', details: { blocking: [{ id: 'CVE-2024-6119', severity: 'critical' }] } }] : [],
+        checks:
+          i % 7 === 0
+            ? [
+                {
+                  name: 'vulnerabilities',
+                  status: 'fail',
+                  reason: 'CVE-2024-6119',
+                  details: { blocking: [{ id: 'CVE-2024-6119', severity: 'critical' }] },
+                },
+              ]
+            : [],
         findingCounts: i % 7 === 0 ? { critical: 1 } : {},
         rule: 'gate[0] scope "**"',
         policy: { version: 1, hash: policy.hash },
@@ -54,7 +68,9 @@ async function main(): Promise<void> {
       await audit.recordVerdict(verdict);
     }
     const containers = images.map((image, i) =>
-      i % 10 === 9 ? { image: `docker.io/library/nginx:1.${i}`, source: `aci-${i}, container main` } : { image: `${image.registry}/${image.repository}@${image.digest}`, source: `ca-${i}, container main` },
+      i % 10 === 9
+        ? { image: `docker.io/library/nginx:1.${i}`, source: `aci-${i}, container main` }
+        : { image: `${image.registry}/${image.repository}@${image.digest}`, source: `ca-${i}, container main` },
     );
     const noRegistry: RegistryClientFactory = () => {
       throw new Error('the benchmark resolves no tags');
@@ -68,17 +84,33 @@ async function main(): Promise<void> {
       readOnly.push(performance.now() - start);
       if (read.size !== n) throw new Error(`read ${read.size} verdicts, expected ${n}`);
       start = performance.now();
-      const { classification } = await assessRuntime({ containers, policy, registry: noRegistry, audit, graceState: {}, nowMs: now });
+      const { classification } = await assessRuntime({
+        containers,
+        policy,
+        registry: noRegistry,
+        audit,
+        graceState: {},
+        nowMs: now,
+      });
       classify.push(performance.now() - start);
-      summary = Object.entries(classification.summary).filter(([, c]) => c > 0).map(([s, c]) => `${c} ${s}`).join(', ');
+      summary = Object.entries(classification.summary)
+        .filter(([, c]) => c > 0)
+        .map(([s, c]) => `${c} ${s}`)
+        .join(', ');
     }
     const r = median(readOnly);
     const c = median(classify);
     const best = (xs: number[]): number => Math.min(...xs);
-    console.log(`${n} running containers against ${n} recorded verdicts (${REPOSITORIES} repositories, JSON-lines audit store): ${summary}`);
+    console.log(
+      `${n} running containers against ${n} recorded verdicts (${REPOSITORIES} repositories, JSON-lines audit store): ${summary}`,
+    );
     console.log(`reading the verdicts alone (batched): median ${r.toFixed(0)} ms of 7 runs`);
-    console.log(`classifying (plan + batched read + classify + re-gate selection): median ${c.toFixed(0)} ms of 7 runs`);
-    console.log(`ratio classify / read alone: ${(c / r).toFixed(2)} (medians); ${(best(classify) / best(readOnly)).toFixed(2)} (best runs: ${best(classify).toFixed(0)} / ${best(readOnly).toFixed(0)} ms)`);
+    console.log(
+      `classifying (plan + batched read + classify + re-gate selection): median ${c.toFixed(0)} ms of 7 runs`,
+    );
+    console.log(
+      `ratio classify / read alone: ${(c / r).toFixed(2)} (medians); ${(best(classify) / best(readOnly)).toFixed(2)} (best runs: ${best(classify).toFixed(0)} / ${best(readOnly).toFixed(0)} ms)`,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -19,10 +19,21 @@ import { loadSignatureTrust } from '../src/adapters/trustStoreFiles';
 import { startRegistry } from '../src/local/registryServer';
 import { pushImage } from '../src/local/ociPush';
 import { intFromEnv } from './benchEnv';
-import { haveSigningTools, issueLeaf, makeCa, notationHome, notationSign, notationVerify } from '../test/support/signingTools';
+import {
+  haveSigningTools,
+  issueLeaf,
+  makeCa,
+  notationHome,
+  notationSign,
+  notationVerify,
+} from '../test/support/signingTools';
 
 /** Runs `work` over items sequentially for at least `minMs` (whole rounds); returns verifications/s. */
-async function rate<T>(items: T[], minMs: number, work: (item: T) => Promise<void> | void): Promise<{ perSecond: number; runs: number }> {
+async function rate<T>(
+  items: T[],
+  minMs: number,
+  work: (item: T) => Promise<void> | void,
+): Promise<{ perSecond: number; runs: number }> {
   let runs = 0;
   const start = performance.now();
   do {
@@ -49,7 +60,18 @@ async function main(): Promise<void> {
     const home = await notationHome(join(dir, 'home'), {
       keys: { bench: leaf },
       caStores: { bench: [ca.cert] },
-      trustPolicy: { version: '1.0', trustPolicies: [{ name: 'bench', registryScopes: ['*'], signatureVerification: { level: 'strict' }, trustStores: ['ca:bench'], trustedIdentities: ['x509.subject:C=US, ST=WA, O=Bench, CN=bench-signer'] }] },
+      trustPolicy: {
+        version: '1.0',
+        trustPolicies: [
+          {
+            name: 'bench',
+            registryScopes: ['*'],
+            signatureVerification: { level: 'strict' },
+            trustStores: ['ca:bench'],
+            trustedIdentities: ['x509.subject:C=US, ST=WA, O=Bench, CN=bench-signer'],
+          },
+        ],
+      },
     });
     const images: Array<{ image: ImageId; manifest: ResolvedManifest; ref: string }> = [];
     for (let i = 0; i < n; i++) {
@@ -75,38 +97,72 @@ async function main(): Promise<void> {
 
     for (const { image, manifest } of images) {
       const r = await verify({ image, manifest });
-      if (r.status !== 'verified') throw new Error(`in-process verification of ${image.digest} did not verify: ${r.reason}`);
+      if (r.status !== 'verified')
+        throw new Error(`in-process verification of ${image.digest} did not verify: ${r.reason}`);
     }
     const inProcess = await rate(images, 2000, async ({ image, manifest }) => {
       await verify({ image, manifest });
     });
     const now = new Date();
     const pure = await rate(envelopes, 1000, ({ sig, manifest, envelope }) => {
-      verifyNotationSignature({ signatureDigest: sig, envelope, envelopeMediaType: NotationMediaTypes.jws, target: { mediaType: manifest.mediaType, digest: manifest.digest, size: manifest.size }, policy, store: trust.trustStore, now });
+      verifyNotationSignature({
+        signatureDigest: sig,
+        envelope,
+        envelopeMediaType: NotationMediaTypes.jws,
+        target: { mediaType: manifest.mediaType, digest: manifest.digest, size: manifest.size },
+        policy,
+        store: trust.trustStore,
+        now,
+      });
     });
     // The floor: the same registry reads a verification needs (tag-schema index, cosign tag probe, signature
     // manifest, envelope blob), raw over HTTP, sequential as the verifier's dependent requests are.
-    const floor = await rate(envelopes.map((e, i) => ({ ...e, image: images[i].image })), 1000, async ({ sig, image }) => {
-      const base = `${registry.url}/v2/${image.repository}`;
-      const hex = image.digest.slice(7);
-      const accept = { accept: 'application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json' };
-      const [index] = await Promise.all([fetch(`${base}/manifests/sha256-${hex}`, { headers: accept }), fetch(`${base}/manifests/sha256-${hex}.sig`, { headers: accept }).then((r) => r.arrayBuffer())]);
-      await index.arrayBuffer();
-      const manifest = (await (await fetch(`${base}/manifests/${sig}`, { headers: accept })).json()) as { layers: Array<{ digest: string }> };
-      await (await fetch(`${base}/blobs/${manifest.layers[0].digest}`)).arrayBuffer();
-    });
+    const floor = await rate(
+      envelopes.map((e, i) => ({ ...e, image: images[i].image })),
+      1000,
+      async ({ sig, image }) => {
+        const base = `${registry.url}/v2/${image.repository}`;
+        const hex = image.digest.slice(7);
+        const accept = {
+          accept: 'application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json',
+        };
+        const [index] = await Promise.all([
+          fetch(`${base}/manifests/sha256-${hex}`, { headers: accept }),
+          fetch(`${base}/manifests/sha256-${hex}.sig`, { headers: accept }).then((r) => r.arrayBuffer()),
+        ]);
+        await index.arrayBuffer();
+        const manifest = (await (await fetch(`${base}/manifests/${sig}`, { headers: accept })).json()) as {
+          layers: Array<{ digest: string }>;
+        };
+        await (await fetch(`${base}/blobs/${manifest.layers[0].digest}`)).arrayBuffer();
+      },
+    );
     const cli = await rate(images, 0, async ({ ref }) => {
       if (!(await notationVerify(home, ref))) throw new Error(`notation verify refused ${ref}`);
     });
 
     const cpu = cpus();
-    console.log(`machine: ${cpu.length} x ${cpu[0]?.model ?? 'unknown cpu'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, node ${process.version}, ${process.platform}/${process.arch}`);
-    console.log(`images: ${n} signed by notation (JWS, RSA-2048 leaf + CA), loopback docker-registry ${registry.host}, sequential`);
-    console.log(`in-process, warm trust store, with registry round trips ${inProcess.perSecond.toFixed(1).padStart(9)} verifications/s (${inProcess.runs} runs)`);
-    console.log(`registry reads only (the floor, raw HTTP)              ${floor.perSecond.toFixed(1).padStart(9)} reads/s (${floor.runs} runs)`);
-    console.log(`in-process, envelope bytes only                         ${pure.perSecond.toFixed(1).padStart(9)} verifications/s (${pure.runs} runs)`);
-    console.log(`notation verify, one process per image (baseline)       ${cli.perSecond.toFixed(1).padStart(9)} verifications/s (${cli.runs} runs)`);
-    console.log(`ratio in-process / notation verify: ${(inProcess.perSecond / cli.perSecond).toFixed(1)}x (envelope only: ${(pure.perSecond / cli.perSecond).toFixed(1)}x); in-process reaches ${((100 * inProcess.perSecond) / floor.perSecond).toFixed(0)}% of the registry floor`);
+    console.log(
+      `machine: ${cpu.length} x ${cpu[0]?.model ?? 'unknown cpu'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, node ${process.version}, ${process.platform}/${process.arch}`,
+    );
+    console.log(
+      `images: ${n} signed by notation (JWS, RSA-2048 leaf + CA), loopback docker-registry ${registry.host}, sequential`,
+    );
+    console.log(
+      `in-process, warm trust store, with registry round trips ${inProcess.perSecond.toFixed(1).padStart(9)} verifications/s (${inProcess.runs} runs)`,
+    );
+    console.log(
+      `registry reads only (the floor, raw HTTP)              ${floor.perSecond.toFixed(1).padStart(9)} reads/s (${floor.runs} runs)`,
+    );
+    console.log(
+      `in-process, envelope bytes only                         ${pure.perSecond.toFixed(1).padStart(9)} verifications/s (${pure.runs} runs)`,
+    );
+    console.log(
+      `notation verify, one process per image (baseline)       ${cli.perSecond.toFixed(1).padStart(9)} verifications/s (${cli.runs} runs)`,
+    );
+    console.log(
+      `ratio in-process / notation verify: ${(inProcess.perSecond / cli.perSecond).toFixed(1)}x (envelope only: ${(pure.perSecond / cli.perSecond).toFixed(1)}x); in-process reaches ${((100 * inProcess.perSecond) / floor.perSecond).toFixed(0)}% of the registry floor`,
+    );
   } finally {
     await registry.stop();
     rmSync(dir, { recursive: true, force: true });

@@ -77,9 +77,14 @@ const lazyDependencies = {
   setup(b) {
     b.onResolve({ filter: /^[@a-z]/ }, (args) => {
       const lazy = LAZY_DEPENDENCIES.find((d) => d.name === args.path && d.importer.test(args.importer));
-      return lazy ? { path: args.path, namespace: 'lazy-dependency', pluginData: { group: groupOf.get(args.path) } } : undefined;
+      return lazy
+        ? { path: args.path, namespace: 'lazy-dependency', pluginData: { group: groupOf.get(args.path) } }
+        : undefined;
     });
-    b.onResolve({ filter: /^\.\/sdk\//, namespace: 'lazy-dependency' }, (args) => ({ path: args.path, external: true }));
+    b.onResolve({ filter: /^\.\/sdk\//, namespace: 'lazy-dependency' }, (args) => ({
+      path: args.path,
+      external: true,
+    }));
     b.onLoad({ filter: /.*/, namespace: 'lazy-dependency' }, (args) => ({
       contents: `let real;
 const load = () => (real ??= require(${JSON.stringify(`./sdk/${args.pluginData.group}.js`)})[${JSON.stringify(args.path)}]);
@@ -97,21 +102,43 @@ module.exports = proxy;`,
 
 /** The entry of one group's file: each package behind a getter, so it is evaluated only when first asked for. */
 function groupEntry(names) {
-  return names.map((name) => `Object.defineProperty(exports, ${JSON.stringify(name)}, { enumerable: true, get: () => require(${JSON.stringify(name)}) });`).join('\n');
+  return names
+    .map(
+      (name) =>
+        `Object.defineProperty(exports, ${JSON.stringify(name)}, { enumerable: true, get: () => require(${JSON.stringify(name)}) });`,
+    )
+    .join('\n');
 }
 
 rmSync(dist, { recursive: true, force: true });
 await Promise.all([
   // The Functions host's bundle (src/functions/index.ts imports every registration, so the app has a single
   // copy of @azure/functions and durable-functions), and beside it one bundle per lazy SDK.
-  build({ ...common, entryPoints: ['src/functions/index.ts'], outbase: '.', outdir: dist, entryNames: '[dir]/[name]', plugins: [lazyGroups, lazyDependencies] }),
+  build({
+    ...common,
+    entryPoints: ['src/functions/index.ts'],
+    outbase: '.',
+    outdir: dist,
+    entryNames: '[dir]/[name]',
+    plugins: [lazyGroups, lazyDependencies],
+  }),
   ...Object.entries(LAZY_GROUPS).map(([group, names]) =>
-    build({ ...common, stdin: { contents: groupEntry(names), resolveDir: root, sourcefile: `sdk/${group}.js` }, outfile: join(dist, `src/functions/sdk/${group}.js`) }),
+    build({
+      ...common,
+      stdin: { contents: groupEntry(names), resolveDir: root, sourcefile: `sdk/${group}.js` },
+      outfile: join(dist, `src/functions/sdk/${group}.js`),
+    }),
   ),
   // The CLI and the benchmarks: one file each (their SDKs are still evaluated only where first used).
   build({
     ...common,
-    entryPoints: ['src/cli/main.ts', 'bench/gateBench.ts', 'bench/verifyBench.ts', 'bench/purgeBench.ts', 'bench/runtimeBench.ts'],
+    entryPoints: [
+      'src/cli/main.ts',
+      'bench/gateBench.ts',
+      'bench/verifyBench.ts',
+      'bench/purgeBench.ts',
+      'bench/runtimeBench.ts',
+    ],
     outbase: '.',
     outdir: dist,
     entryNames: '[dir]/[name]',

@@ -8,7 +8,13 @@ import type { TokenCredential } from '@azure/identity';
 import type * as ArmContainerRegistry from '@azure/arm-containerregistry';
 import type { ContainerRegistryManagementClient } from '@azure/arm-containerregistry';
 import { ErrorCodes, GuardError } from '../core/errors';
-import { parseTokenId, PASSWORD_SLOTS, type PasswordSlot, type TokenInfo, type TokenPasswordInfo } from '../core/rotation';
+import {
+  parseTokenId,
+  PASSWORD_SLOTS,
+  type PasswordSlot,
+  type TokenInfo,
+  type TokenPasswordInfo,
+} from '../core/rotation';
 import type { TokenAdmin } from './ports';
 import { sdkError } from './sdkErrors';
 
@@ -29,7 +35,8 @@ export interface ArmTokenAdminOptions {
   pollIntervalMs?: number;
 }
 
-const ROLE_HINT = 'grant the app\'s managed identity a role with Microsoft.ContainerRegistry/registries/tokens/read and registries/generateCredentials/action on the registry';
+const ROLE_HINT =
+  "grant the app's managed identity a role with Microsoft.ContainerRegistry/registries/tokens/read and registries/generateCredentials/action on the registry";
 
 /** {@link TokenAdmin} over ARM. One SDK client per subscription. */
 export class ArmTokenAdmin implements TokenAdmin {
@@ -86,7 +93,10 @@ export class ArmTokenAdmin implements TokenAdmin {
     }
     const value = result.passwords?.find((p) => p.name === slot)?.value;
     if (typeof value !== 'string' || value === '') {
-      throw new GuardError(ErrorCodes.MALFORMED, `generateCredentials for token ${id.token} returned no ${slot} value; the published password is unchanged`);
+      throw new GuardError(
+        ErrorCodes.MALFORMED,
+        `generateCredentials for token ${id.token} returned no ${slot} value; the published password is unchanged`,
+      );
     }
     return value;
   }

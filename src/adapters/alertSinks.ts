@@ -22,14 +22,28 @@ function httpsOnly(url: string, field: string): URL {
   } catch {
     throw new GuardError(ErrorCodes.INVALID_CONFIG, `${field}: expected an https URL`, { field });
   }
-  if (u.protocol !== 'https:' || u.username || u.password || u.hash) throw new GuardError(ErrorCodes.INVALID_CONFIG, `${field}: expected an https URL without credentials or fragment`, { field });
+  if (u.protocol !== 'https:' || u.username || u.password || u.hash)
+    throw new GuardError(ErrorCodes.INVALID_CONFIG, `${field}: expected an https URL without credentials or fragment`, {
+      field,
+    });
   return u;
 }
 
-async function post(fetchFn: Fetch, url: string, body: unknown, headers: Record<string, string>, what: string): Promise<void> {
+async function post(
+  fetchFn: Fetch,
+  url: string,
+  body: unknown,
+  headers: Record<string, string>,
+  what: string,
+): Promise<void> {
   let res: Response;
   try {
-    res = await fetchFn(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body), signal: AbortSignal.timeout(TIMEOUT_MS) });
+    res = await fetchFn(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(TIMEOUT_MS),
+    });
   } catch (err) {
     throw new GuardError(ErrorCodes.TRANSIENT, `${what}: no response (${(err as Error).name})`, { cause: undefined });
   }
@@ -64,7 +78,8 @@ export class EventGridSink implements AlertSink {
 
   async send(alert: Alert): Promise<void> {
     const token = await this.options.credential.getToken('https://eventgrid.azure.net/.default');
-    if (!token) throw new GuardError(ErrorCodes.UPSTREAM, 'Event Grid: no Entra ID token for https://eventgrid.azure.net');
+    if (!token)
+      throw new GuardError(ErrorCodes.UPSTREAM, 'Event Grid: no Entra ID token for https://eventgrid.azure.net');
     const event = {
       // Stable per incident and time, so a retried delivery is recognisable downstream.
       id: createHash('sha256').update(`${alert.incidentId}/${alert.raisedAt}`).digest('hex').slice(0, 32),
@@ -74,7 +89,13 @@ export class EventGridSink implements AlertSink {
       dataVersion: '1.0',
       data: alert,
     };
-    await post(this.options.fetch ?? fetch, this.endpoint, [event], { authorization: `Bearer ${token.token}` }, 'Event Grid topic');
+    await post(
+      this.options.fetch ?? fetch,
+      this.endpoint,
+      [event],
+      { authorization: `Bearer ${token.token}` },
+      'Event Grid topic',
+    );
   }
 }
 
@@ -87,7 +108,12 @@ export interface WebhookSinkOptions {
   fetch?: Fetch;
 }
 
-const COLOURS: Record<Alert['severity'], string> = { critical: 'A4262C', high: 'D83B01', medium: 'FFB900', low: '0078D4' };
+const COLOURS: Record<Alert['severity'], string> = {
+  critical: 'A4262C',
+  high: 'D83B01',
+  medium: 'FFB900',
+  low: '0078D4',
+};
 
 /**
  * Webhook JSON flavours: `messagecard` (default) is a Teams MessageCard whose `text` Slack shows as the
@@ -99,7 +125,10 @@ export const WEBHOOK_FORMATS: readonly WebhookFormat[] = ['messagecard', 'adapti
 
 /** The JSON posted to a webhook for `alert` in `format`. */
 export function webhookPayload(alert: Alert, format: WebhookFormat = 'messagecard'): Record<string, unknown> {
-  const facts = Object.entries(alert.fields).map(([name, value]) => ({ name, value: typeof value === 'string' ? value : JSON.stringify(value) }));
+  const facts = Object.entries(alert.fields).map(([name, value]) => ({
+    name,
+    value: typeof value === 'string' ? value : JSON.stringify(value),
+  }));
   const headline = `[${alert.severity.toUpperCase()}] ${alert.title}`;
   const text = `${headline}\n${facts.map((f) => `${f.name}: ${f.value}`).join('\n')}`;
   if (format === 'slack') return { text };
@@ -114,7 +143,13 @@ export function webhookPayload(alert: Alert, format: WebhookFormat = 'messagecar
             type: 'AdaptiveCard',
             version: '1.4',
             body: [
-              { type: 'TextBlock', text: headline, weight: 'Bolder', wrap: true, color: alert.severity === 'low' ? 'Default' : 'Attention' },
+              {
+                type: 'TextBlock',
+                text: headline,
+                weight: 'Bolder',
+                wrap: true,
+                color: alert.severity === 'low' ? 'Default' : 'Attention',
+              },
               { type: 'TextBlock', text: `acr-guard ${alert.kind} alert: ${alert.rule}`, isSubtle: true, wrap: true },
               { type: 'FactSet', facts: facts.map((f) => ({ title: f.name, value: f.value })) },
             ],

@@ -33,9 +33,14 @@ export class TableAlertStateStore implements AlertStateStore {
   private created?: Promise<void>;
 
   constructor(options: TableAlertStateStoreOptions) {
-    this.client = new (dataTables().TableClient)(options.endpoint, options.tableName ?? DEFAULT_ALERT_STATE_TABLE, options.credential as TokenCredential, {
-      allowInsecureConnection: options.allowInsecureConnection,
-    });
+    this.client = new (dataTables().TableClient)(
+      options.endpoint,
+      options.tableName ?? DEFAULT_ALERT_STATE_TABLE,
+      options.credential as TokenCredential,
+      {
+        allowInsecureConnection: options.allowInsecureConnection,
+      },
+    );
   }
 
   private ensureTable(): Promise<void> {
@@ -62,7 +67,15 @@ export class TableAlertStateStore implements AlertStateStore {
   async put(rule: string, incidentId: string, state: IncidentState): Promise<void> {
     await this.ensureTable();
     try {
-      await this.client.upsertEntity({ partitionKey: rule, rowKey: incidentId, lastAlertedAt: new Date(state.lastAlertedAt).toISOString(), alerts: state.alerts }, 'Replace');
+      await this.client.upsertEntity(
+        {
+          partitionKey: rule,
+          rowKey: incidentId,
+          lastAlertedAt: new Date(state.lastAlertedAt).toISOString(),
+          alerts: state.alerts,
+        },
+        'Replace',
+      );
     } catch (err) {
       throw sdkError(err, 'writing alert state', ROLE_HINT);
     }

@@ -46,8 +46,10 @@ const DIGEST = /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
 
 /** Validates the keys of a verdict or an image (all stores, so they share semantics). */
 function checkImage(image: ImageId, field: string): void {
-  if (typeof image.registry !== 'string' || image.registry === '') throw invalidInput(`${field}.registry`, 'a registry host', image.registry);
-  if (typeof image.repository !== 'string' || image.repository === '') throw invalidInput(`${field}.repository`, 'a repository name', image.repository);
+  if (typeof image.registry !== 'string' || image.registry === '')
+    throw invalidInput(`${field}.registry`, 'a registry host', image.registry);
+  if (typeof image.repository !== 'string' || image.repository === '')
+    throw invalidInput(`${field}.repository`, 'a repository name', image.repository);
   if (typeof image.digest !== 'string' || image.digest.length > 200 || !DIGEST.test(image.digest)) {
     throw invalidInput(`${field}.digest`, 'a digest such as sha256:<64 hex>', image.digest);
   }
@@ -55,7 +57,8 @@ function checkImage(image: ImageId, field: string): void {
 
 function decidedMs(verdict: Verdict): number {
   const ms = Date.parse(verdict.decidedAt);
-  if (!Number.isFinite(ms) || ms < 0) throw invalidInput('verdict.decidedAt', 'an ISO 8601 time after 1970', verdict.decidedAt);
+  if (!Number.isFinite(ms) || ms < 0)
+    throw invalidInput('verdict.decidedAt', 'an ISO 8601 time after 1970', verdict.decidedAt);
   return ms;
 }
 
@@ -66,9 +69,11 @@ function checkVerdict(verdict: Verdict): number {
 
 /** Validates a purge summary's keys; returns its `finishedAt` in epoch ms. */
 function checkSummary(summary: PurgeSummary): number {
-  if (typeof summary?.registry !== 'string' || summary.registry === '' || summary.registry.length > 260) throw invalidInput('summary.registry', 'a registry host', summary?.registry);
+  if (typeof summary?.registry !== 'string' || summary.registry === '' || summary.registry.length > 260)
+    throw invalidInput('summary.registry', 'a registry host', summary?.registry);
   const ms = Date.parse(summary.finishedAt);
-  if (!Number.isFinite(ms) || ms < 0) throw invalidInput('summary.finishedAt', 'an ISO 8601 time after 1970', summary.finishedAt);
+  if (!Number.isFinite(ms) || ms < 0)
+    throw invalidInput('summary.finishedAt', 'an ISO 8601 time after 1970', summary.finishedAt);
   return ms;
 }
 
@@ -78,7 +83,10 @@ function checkSummary(summary: PurgeSummary): number {
  * gets the same key and replaces its record; distinct runs finishing in the same instant keep theirs.
  */
 export function purgeSummaryKey(summary: PurgeSummary, finishedMs = Date.parse(summary.finishedAt)): string {
-  const run = createHash('sha256').update(`${summary.registry}|${summary.trigger}|${summary.startedAt}|${summary.dryRun}`).digest('hex').slice(0, 8);
+  const run = createHash('sha256')
+    .update(`${summary.registry}|${summary.trigger}|${summary.startedAt}|${summary.dryRun}`)
+    .digest('hex')
+    .slice(0, 8);
   return `${invertedTicks(finishedMs)}_${run}`;
 }
 
@@ -102,7 +110,8 @@ function newestFirst(recordedOldestFirst: Verdict[]): Verdict[] {
 
 function normalLimit(limit: number | undefined): number {
   if (limit === undefined) return 100;
-  if (!Number.isInteger(limit) || limit < 0) throw invalidInput('limit', 'a whole number of verdicts (0 or more)', limit);
+  if (!Number.isInteger(limit) || limit < 0)
+    throw invalidInput('limit', 'a whole number of verdicts (0 or more)', limit);
   return limit;
 }
 
@@ -117,25 +126,37 @@ export const MAX_RUNTIME_STATE_ENTRIES = 200_000;
 
 function checkRuntimeReport(report: RuntimeReport): number {
   const ms = Date.parse(report?.generatedAt);
-  if (!Number.isFinite(ms) || ms < 0) throw invalidInput('report.generatedAt', 'an ISO 8601 time after 1970', report?.generatedAt);
+  if (!Number.isFinite(ms) || ms < 0)
+    throw invalidInput('report.generatedAt', 'an ISO 8601 time after 1970', report?.generatedAt);
   if (!Array.isArray(report.images)) throw invalidInput('report.images', 'a list of runtime entries', report.images);
   return ms;
 }
 
 function checkRuntimeState(state: RuntimeState): void {
-  if (!state || typeof state.graceState !== 'object' || typeof state.lastAlerted !== 'object') throw invalidInput('state', '{ graceState, lastAlerted }', state);
+  if (!state || typeof state.graceState !== 'object' || typeof state.lastAlerted !== 'object')
+    throw invalidInput('state', '{ graceState, lastAlerted }', state);
   const n = Object.keys(state.graceState).length + Object.keys(state.lastAlerted).length;
   if (n > MAX_RUNTIME_STATE_ENTRIES) {
-    throw new GuardError(ErrorCodes.RUNTIME_INVENTORY_TOO_LARGE, `runtime state: ${n} entries, over the bound of ${MAX_RUNTIME_STATE_ENTRIES} (MAX_RUNTIME_STATE_ENTRIES); the previous state is kept`);
+    throw new GuardError(
+      ErrorCodes.RUNTIME_INVENTORY_TOO_LARGE,
+      `runtime state: ${n} entries, over the bound of ${MAX_RUNTIME_STATE_ENTRIES} (MAX_RUNTIME_STATE_ENTRIES); the previous state is kept`,
+    );
   }
 }
 
 function tooManyVerdictRows(): GuardError {
-  return new GuardError(ErrorCodes.VERDICT_SCAN_TOO_LARGE, `audit store: the batched verdict read scanned over ${MAX_RUNTIME_VERDICT_ROWS} rows (MAX_RUNTIME_VERDICT_ROWS); no runtime report was made from part of it`);
+  return new GuardError(
+    ErrorCodes.VERDICT_SCAN_TOO_LARGE,
+    `audit store: the batched verdict read scanned over ${MAX_RUNTIME_VERDICT_ROWS} rows (MAX_RUNTIME_VERDICT_ROWS); no runtime report was made from part of it`,
+  );
 }
 
 /** Latest verdict per wanted digest among records (oldest recorded first). */
-function latestByDigest(recordedOldestFirst: readonly Verdict[], wanted: ReadonlySet<string>, out: Map<string, Verdict>): void {
+function latestByDigest(
+  recordedOldestFirst: readonly Verdict[],
+  wanted: ReadonlySet<string>,
+  out: Map<string, Verdict>,
+): void {
   const best = new Map<string, { v: Verdict; ms: number }>();
   for (const v of recordedOldestFirst) {
     const key = runtimeKey(v.image);
@@ -148,13 +169,16 @@ function latestByDigest(recordedOldestFirst: readonly Verdict[], wanted: Readonl
 }
 
 /** Images grouped by repository (`registry/repository`), each image checked. */
-function byRepository(images: readonly ImageId[]): Map<string, { registry: string; repository: string; keys: Set<string>; digests: string[] }> {
+function byRepository(
+  images: readonly ImageId[],
+): Map<string, { registry: string; repository: string; keys: Set<string>; digests: string[] }> {
   const groups = new Map<string, { registry: string; repository: string; keys: Set<string>; digests: string[] }>();
   images.forEach((image, i) => {
     checkImage(image, `images[${i}]`);
     const name = `${image.registry}/${image.repository}`;
     let g = groups.get(name);
-    if (!g) groups.set(name, (g = { registry: image.registry, repository: image.repository, keys: new Set(), digests: [] }));
+    if (!g)
+      groups.set(name, (g = { registry: image.registry, repository: image.repository, keys: new Set(), digests: [] }));
     if (!g.keys.has(runtimeKey(image))) {
       g.keys.add(runtimeKey(image));
       g.digests.push(image.digest);
@@ -206,7 +230,11 @@ export class MemoryAuditStore implements AuditStore, RuntimeAuditStore {
 
   async listVerdicts(registry: string, repository: string, limit?: number): Promise<Verdict[]> {
     const n = normalLimit(limit);
-    return structuredClone(newestFirst(this.verdicts.filter((v) => v.image.registry === registry && v.image.repository === repository)).slice(0, n));
+    return structuredClone(
+      newestFirst(
+        this.verdicts.filter((v) => v.image.registry === registry && v.image.repository === repository),
+      ).slice(0, n),
+    );
   }
 
   private readonly runtimeReports: RuntimeReport[] = [];
@@ -253,7 +281,10 @@ export class FileAuditStore implements AuditStore, RuntimeAuditStore {
   constructor(private readonly dir: string) {}
 
   private file(registry: string, repository: string): string {
-    return join(this.dir, `${createHash('sha256').update(`${registry}/${repository}`).digest('hex').slice(0, 32)}.jsonl`);
+    return join(
+      this.dir,
+      `${createHash('sha256').update(`${registry}/${repository}`).digest('hex').slice(0, 32)}.jsonl`,
+    );
   }
 
   /** Purge summaries of a registry: `purge-<hash>.jsonl` (a verdict file name has no prefix, so they never meet). */
@@ -271,7 +302,11 @@ export class FileAuditStore implements AuditStore, RuntimeAuditStore {
       try {
         text = await readFile(file, 'utf8');
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new GuardError(ErrorCodes.UPSTREAM, `audit store: reading ${file} failed (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
+          throw new GuardError(
+            ErrorCodes.UPSTREAM,
+            `audit store: reading ${file} failed (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+          );
       }
       const lines = text.split('\n');
       const same = lines.findIndex((l) => {
@@ -302,7 +337,10 @@ export class FileAuditStore implements AuditStore, RuntimeAuditStore {
       text = await readFile(file, 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw new GuardError(ErrorCodes.UPSTREAM, `audit store: reading ${file} failed (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      throw new GuardError(
+        ErrorCodes.UPSTREAM,
+        `audit store: reading ${file} failed (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+      );
     }
     const all: PurgeSummary[] = [];
     for (const line of text.split('\n')) {
@@ -351,7 +389,10 @@ export class FileAuditStore implements AuditStore, RuntimeAuditStore {
       text = await readFile(file, 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw new GuardError(ErrorCodes.UPSTREAM, `audit store: reading ${file} failed (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      throw new GuardError(
+        ErrorCodes.UPSTREAM,
+        `audit store: reading ${file} failed (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+      );
     }
     const out: Verdict[] = [];
     for (const line of text.split('\n')) {
@@ -373,7 +414,9 @@ export class FileAuditStore implements AuditStore, RuntimeAuditStore {
 
   async latestVerdict(image: ImageId): Promise<Verdict | undefined> {
     checkImage(image, 'image');
-    return newestFirst((await this.readAll(image.registry, image.repository)).filter((v) => v.image.digest === image.digest))[0];
+    return newestFirst(
+      (await this.readAll(image.registry, image.repository)).filter((v) => v.image.digest === image.digest),
+    )[0];
   }
 
   /** One read of each repository's file, whatever the number of digests asked for. */
@@ -427,7 +470,10 @@ export class FileAuditStore implements AuditStore, RuntimeAuditStore {
       return state;
     } catch {
       // Fail closed on the grace clock: an unreadable state must not silently restart every clock.
-      throw new GuardError(ErrorCodes.MALFORMED, `audit store: ${this.stateFile} does not hold a runtime state; fix or remove it (removing restarts every grace clock)`);
+      throw new GuardError(
+        ErrorCodes.MALFORMED,
+        `audit store: ${this.stateFile} does not hold a runtime state; fix or remove it (removing restarts every grace clock)`,
+      );
     }
   }
 
@@ -448,7 +494,10 @@ export class FileAuditStore implements AuditStore, RuntimeAuditStore {
       return await readFile(file, 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw new GuardError(ErrorCodes.UPSTREAM, `audit store: reading ${file} failed (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      throw new GuardError(
+        ErrorCodes.UPSTREAM,
+        `audit store: reading ${file} failed (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+      );
     }
   }
 }
@@ -515,16 +564,25 @@ function fitVerdict(verdict: Verdict): { json: string; truncation?: string } {
   const json = JSON.stringify(verdict);
   if (json.length <= MAX_JSON_CHARS) return { json };
   const note = `details dropped: the verdict (${json.length} chars of JSON) exceeded the audit record limit`;
-  const noDetails: Verdict = { ...verdict, checks: verdict.checks.map((c) => (c.details === undefined ? c : { ...c, details: { truncated: note } })) };
+  const noDetails: Verdict = {
+    ...verdict,
+    checks: verdict.checks.map((c) => (c.details === undefined ? c : { ...c, details: { truncated: note } })),
+  };
   let out = JSON.stringify(noDetails);
   if (out.length <= MAX_JSON_CHARS) return { json: out, truncation: note };
-  const shortReasons: Verdict = { ...noDetails, checks: noDetails.checks.map((c) => (c.reason.length > 2_000 ? { ...c, reason: `${c.reason.slice(0, 2_000)}…(truncated)` } : c)) };
+  const shortReasons: Verdict = {
+    ...noDetails,
+    checks: noDetails.checks.map((c) =>
+      c.reason.length > 2_000 ? { ...c, reason: `${c.reason.slice(0, 2_000)}…(truncated)` } : c,
+    ),
+  };
   out = JSON.stringify(shortReasons);
   const note2 = `${note}; reasons cut to 2000 chars`;
   if (out.length <= MAX_JSON_CHARS) return { json: out, truncation: note2 };
   // Keep the checks that fit (failing ones first, they explain a block), then say how many were left out.
   const ordered = [...shortReasons.checks].sort((a, b) => Number(b.status === 'fail') - Number(a.status === 'fail'));
-  const base = JSON.stringify({ ...shortReasons, summary: shortReasons.summary.slice(0, 10_000), checks: [] }).length + 500;
+  const base =
+    JSON.stringify({ ...shortReasons, summary: shortReasons.summary.slice(0, 10_000), checks: [] }).length + 500;
   const kept: Verdict['checks'] = [];
   let size = base;
   for (const c of ordered) {
@@ -535,7 +593,10 @@ function fitVerdict(verdict: Verdict): { json: string; truncation?: string } {
   }
   const note3 = `${note2}; ${ordered.length - kept.length} of ${ordered.length} checks left out`;
   kept.push({ name: 'audit', status: 'skip', reason: note3 });
-  return { json: JSON.stringify({ ...shortReasons, summary: shortReasons.summary.slice(0, 10_000), checks: kept }), truncation: note3 };
+  return {
+    json: JSON.stringify({ ...shortReasons, summary: shortReasons.summary.slice(0, 10_000), checks: kept }),
+    truncation: note3,
+  };
 }
 
 function toStoreError(err: unknown, what: string): GuardError {
@@ -545,10 +606,18 @@ function toStoreError(err: unknown, what: string): GuardError {
   const code = (err as { code?: unknown }).code;
   const shown = typeof code === 'string' && /^[A-Za-z_]{1,60}$/.test(code) ? ` ${code}` : '';
   if (status === 403) {
-    return new GuardError(ErrorCodes.UPSTREAM, `audit store: ${what} was refused (403${shown}); grant the app's managed identity the "Storage Table Data Contributor" role on the storage account`, { status });
+    return new GuardError(
+      ErrorCodes.UPSTREAM,
+      `audit store: ${what} was refused (403${shown}); grant the app's managed identity the "Storage Table Data Contributor" role on the storage account`,
+      { status },
+    );
   }
   if (typeof status !== 'number' || status === 408 || status === 429 || status >= 500) {
-    return new GuardError(ErrorCodes.TRANSIENT, `audit store: ${what} failed (${typeof status === 'number' ? status : 'no response'}${shown}); retry later`, { status: typeof status === 'number' ? status : undefined });
+    return new GuardError(
+      ErrorCodes.TRANSIENT,
+      `audit store: ${what} failed (${typeof status === 'number' ? status : 'no response'}${shown}); retry later`,
+      { status: typeof status === 'number' ? status : undefined },
+    );
   }
   return new GuardError(ErrorCodes.UPSTREAM, `audit store: ${what} failed (${status}${shown})`, { status });
 }
@@ -570,7 +639,8 @@ export class TableAuditStore implements AuditStore, RuntimeAuditStore {
 
   constructor(options: TableAuditStoreOptions) {
     const tableName = options.tableName ?? DEFAULT_AUDIT_TABLE;
-    if (!/^[A-Za-z][A-Za-z0-9]{2,62}$/.test(tableName)) throw invalidInput('tableName', 'a table name of 3-63 letters and digits starting with a letter', tableName);
+    if (!/^[A-Za-z][A-Za-z0-9]{2,62}$/.test(tableName))
+      throw invalidInput('tableName', 'a table name of 3-63 letters and digits starting with a letter', tableName);
     // The client's overloads take either credential type; the union is resolved at runtime by the SDK.
     this.client = new (dataTables().TableClient)(options.endpoint, tableName, options.credential as TokenCredential, {
       allowInsecureConnection: options.allowInsecureConnection,
@@ -593,7 +663,8 @@ export class TableAuditStore implements AuditStore, RuntimeAuditStore {
     await this.ensureTable();
     const { json, truncation } = fitVerdict(verdict);
     const chunks: Record<string, string> = {};
-    for (let i = 0; i * CHUNK_CHARS < json.length; i++) chunks[`v${i}`] = json.slice(i * CHUNK_CHARS, (i + 1) * CHUNK_CHARS);
+    for (let i = 0; i * CHUNK_CHARS < json.length; i++)
+      chunks[`v${i}`] = json.slice(i * CHUNK_CHARS, (i + 1) * CHUNK_CHARS);
     const inv = invertedTicks(ms);
     const uniq = randomBytes(4).toString('hex');
     const partitionKey = partitionKeyFor(verdict.image.registry, verdict.image.repository);
@@ -603,7 +674,10 @@ export class TableAuditStore implements AuditStore, RuntimeAuditStore {
       digest: verdict.image.digest,
       tag: verdict.tag ?? '',
       decision: verdict.decision,
-      summary: verdict.summary.length > SUMMARY_COLUMN_CHARS ? `${verdict.summary.slice(0, SUMMARY_COLUMN_CHARS)}…` : verdict.summary,
+      summary:
+        verdict.summary.length > SUMMARY_COLUMN_CHARS
+          ? `${verdict.summary.slice(0, SUMMARY_COLUMN_CHARS)}…`
+          : verdict.summary,
       decidedAt: verdict.decidedAt,
       policyHash: verdict.policy?.hash ?? '',
       chunks: Object.keys(chunks).length,
@@ -630,16 +704,25 @@ export class TableAuditStore implements AuditStore, RuntimeAuditStore {
     try {
       return JSON.parse(json) as Verdict;
     } catch {
-      throw new GuardError(ErrorCodes.MALFORMED, `audit store: the record ${String(entity.rowKey)} does not hold a verdict`);
+      throw new GuardError(
+        ErrorCodes.MALFORMED,
+        `audit store: the record ${String(entity.rowKey)} does not hold a verdict`,
+      );
     }
   }
 
-  private async query(filter: string, limit: number, keep: (e: Record<string, unknown>) => boolean): Promise<Verdict[]> {
+  private async query(
+    filter: string,
+    limit: number,
+    keep: (e: Record<string, unknown>) => boolean,
+  ): Promise<Verdict[]> {
     if (limit === 0) return [];
     await this.ensureTable();
     const out: Verdict[] = [];
     try {
-      const pages = this.client.listEntities<Record<string, unknown>>({ queryOptions: { filter } }).byPage({ maxPageSize: Math.min(limit, 1000) });
+      const pages = this.client
+        .listEntities<Record<string, unknown>>({ queryOptions: { filter } })
+        .byPage({ maxPageSize: Math.min(limit, 1000) });
       for await (const page of pages) {
         for (const entity of page) {
           if (!keep(entity)) continue;
@@ -686,7 +769,8 @@ export class TableAuditStore implements AuditStore, RuntimeAuditStore {
       json = JSON.stringify({ ...summary, outcomes: outcomes.kept, errors: errors.kept, truncation });
     }
     const chunks: Record<string, string> = {};
-    for (let i = 0; i * CHUNK_CHARS < json.length; i++) chunks[`v${i}`] = json.slice(i * CHUNK_CHARS, (i + 1) * CHUNK_CHARS);
+    for (let i = 0; i * CHUNK_CHARS < json.length; i++)
+      chunks[`v${i}`] = json.slice(i * CHUNK_CHARS, (i + 1) * CHUNK_CHARS);
     const entity: TableEntity = {
       partitionKey: purgePartitionKey(summary.registry),
       rowKey: purgeSummaryKey(summary, ms),
@@ -711,7 +795,9 @@ export class TableAuditStore implements AuditStore, RuntimeAuditStore {
     await this.ensureTable();
     const filter = dataTables().odata`PartitionKey eq ${purgePartitionKey(registry)}`;
     try {
-      const pages = this.client.listEntities<Record<string, unknown>>({ queryOptions: { filter } }).byPage({ maxPageSize: 1 });
+      const pages = this.client
+        .listEntities<Record<string, unknown>>({ queryOptions: { filter } })
+        .byPage({ maxPageSize: 1 });
       for await (const page of pages) {
         for (const entity of page) {
           if (entity.registry !== registry) continue;
@@ -721,7 +807,10 @@ export class TableAuditStore implements AuditStore, RuntimeAuditStore {
           try {
             return JSON.parse(json) as PurgeSummary;
           } catch {
-            throw new GuardError(ErrorCodes.MALFORMED, `audit store: the record ${String(entity.rowKey)} does not hold a purge summary`);
+            throw new GuardError(
+              ErrorCodes.MALFORMED,
+              `audit store: the record ${String(entity.rowKey)} does not hold a purge summary`,
+            );
           }
         }
       }
@@ -737,13 +826,15 @@ export class TableAuditStore implements AuditStore, RuntimeAuditStore {
     const pk = partitionKeyFor(image.registry, image.repository);
     const prefix = digestKey(image.digest);
     // '`' is the character after '_', so this range is exactly the rows that start with `<prefix>_`.
-    const filter = dataTables().odata`PartitionKey eq ${pk} and RowKey ge ${`${prefix}_`} and RowKey lt ${`${prefix}\``}`;
+    const filter = dataTables()
+      .odata`PartitionKey eq ${pk} and RowKey ge ${`${prefix}_`} and RowKey lt ${`${prefix}\``}`;
     return (await this.query(filter, 1, (e) => e.registry === image.registry && e.repository === image.repository))[0];
   }
 
   async listVerdicts(registry: string, repository: string, limit?: number): Promise<Verdict[]> {
     const n = normalLimit(limit);
-    const filter = dataTables().odata`PartitionKey eq ${partitionKeyFor(registry, repository)} and RowKey ge ${'t_'} and RowKey lt ${'t`'}`;
+    const filter = dataTables()
+      .odata`PartitionKey eq ${partitionKeyFor(registry, repository)} and RowKey ge ${'t_'} and RowKey lt ${'t`'}`;
     return this.query(filter, n, (e) => e.registry === registry && e.repository === repository);
   }
 
@@ -762,12 +853,20 @@ export class TableAuditStore implements AuditStore, RuntimeAuditStore {
       const prefixes = g.digests.map(digestKey).sort();
       const first = prefixes[0];
       const last = prefixes[prefixes.length - 1];
-      const filter = dataTables().odata`PartitionKey eq ${partitionKeyFor(g.registry, g.repository)} and RowKey ge ${`${first}_`} and RowKey lt ${`${last}\``}`;
+      const filter = dataTables()
+        .odata`PartitionKey eq ${partitionKeyFor(g.registry, g.repository)} and RowKey ge ${`${first}_`} and RowKey lt ${`${last}\``}`;
       try {
-        for await (const page of this.client.listEntities<Record<string, unknown>>({ queryOptions: { filter } }).byPage({ maxPageSize: 1000 })) {
+        for await (const page of this.client
+          .listEntities<Record<string, unknown>>({ queryOptions: { filter } })
+          .byPage({ maxPageSize: 1000 })) {
           for (const entity of page) {
             if (++rows > MAX_RUNTIME_VERDICT_ROWS) throw tooManyVerdictRows();
-            if (entity.registry !== g.registry || entity.repository !== g.repository || typeof entity.digest !== 'string') continue;
+            if (
+              entity.registry !== g.registry ||
+              entity.repository !== g.repository ||
+              typeof entity.digest !== 'string'
+            )
+              continue;
             const key = `${g.registry}/${g.repository}@${entity.digest}`;
             if (!g.keys.has(key) || out.has(key)) continue;
             out.set(key, TableAuditStore.parse(entity));
@@ -791,7 +890,11 @@ export class TableAuditStore implements AuditStore, RuntimeAuditStore {
     await this.ensureTable();
     let json = JSON.stringify(report);
     if (json.length > MAX_JSON_CHARS) {
-      const ordered = [...report.images].sort((a, b) => Number(a.status === 'released' || a.status === 'allowed-external') - Number(b.status === 'released' || b.status === 'allowed-external'));
+      const ordered = [...report.images].sort(
+        (a, b) =>
+          Number(a.status === 'released' || a.status === 'allowed-external') -
+          Number(b.status === 'released' || b.status === 'allowed-external'),
+      );
       const kept: RuntimeReport['images'] = [];
       let size = JSON.stringify({ ...report, images: [] }).length + 500;
       for (const e of ordered) {
@@ -800,9 +903,19 @@ export class TableAuditStore implements AuditStore, RuntimeAuditStore {
         kept.push(e);
         size += n;
       }
-      json = JSON.stringify({ ...report, images: kept, truncation: `${report.images.length - kept.length} of ${report.images.length} images left out (over the audit record limit); the summary covers all` });
+      json = JSON.stringify({
+        ...report,
+        images: kept,
+        truncation: `${report.images.length - kept.length} of ${report.images.length} images left out (over the audit record limit); the summary covers all`,
+      });
     }
-    await this.upsertChunked('r~runtime', invertedTicks(ms), json, { generatedAt: report.generatedAt }, 'recording the runtime report');
+    await this.upsertChunked(
+      'r~runtime',
+      invertedTicks(ms),
+      json,
+      { generatedAt: report.generatedAt },
+      'recording the runtime report',
+    );
   }
 
   async latestRuntimeReport(): Promise<RuntimeReport | undefined> {
@@ -811,7 +924,10 @@ export class TableAuditStore implements AuditStore, RuntimeAuditStore {
 
   /** The runtime state: one entity, partition `s~runtime`, row `state` (replaced whole on each write). */
   async readRuntimeState(): Promise<RuntimeState> {
-    const state = await this.firstChunked<RuntimeState>(dataTables().odata`PartitionKey eq ${'s~runtime'} and RowKey eq ${'state'}`, 'runtime state');
+    const state = await this.firstChunked<RuntimeState>(
+      dataTables().odata`PartitionKey eq ${'s~runtime'} and RowKey eq ${'state'}`,
+      'runtime state',
+    );
     return state ?? { graceState: {}, lastAlerted: {} };
   }
 
@@ -819,16 +935,30 @@ export class TableAuditStore implements AuditStore, RuntimeAuditStore {
     checkRuntimeState(state);
     await this.ensureTable();
     const json = JSON.stringify(state);
-    if (json.length > MAX_JSON_CHARS) throw new GuardError(ErrorCodes.RUNTIME_INVENTORY_TOO_LARGE, `runtime state: ${json.length} chars of JSON, over the audit record limit; the previous state is kept`);
+    if (json.length > MAX_JSON_CHARS)
+      throw new GuardError(
+        ErrorCodes.RUNTIME_INVENTORY_TOO_LARGE,
+        `runtime state: ${json.length} chars of JSON, over the audit record limit; the previous state is kept`,
+      );
     await this.upsertChunked('s~runtime', 'state', json, {}, 'recording the runtime state');
   }
 
-  private async upsertChunked(partitionKey: string, rowKey: string, json: string, columns: Record<string, string>, what: string): Promise<void> {
+  private async upsertChunked(
+    partitionKey: string,
+    rowKey: string,
+    json: string,
+    columns: Record<string, string>,
+    what: string,
+  ): Promise<void> {
     const chunks: Record<string, string> = {};
-    for (let i = 0; i * CHUNK_CHARS < json.length; i++) chunks[`v${i}`] = json.slice(i * CHUNK_CHARS, (i + 1) * CHUNK_CHARS);
+    for (let i = 0; i * CHUNK_CHARS < json.length; i++)
+      chunks[`v${i}`] = json.slice(i * CHUNK_CHARS, (i + 1) * CHUNK_CHARS);
     try {
       // Replace, not merge: a shorter record must not keep chunks of a longer one.
-      await this.client.upsertEntity({ partitionKey, rowKey, ...columns, chunks: Object.keys(chunks).length, ...chunks }, 'Replace');
+      await this.client.upsertEntity(
+        { partitionKey, rowKey, ...columns, chunks: Object.keys(chunks).length, ...chunks },
+        'Replace',
+      );
     } catch (err) {
       throw toStoreError(err, what);
     }
@@ -837,7 +967,9 @@ export class TableAuditStore implements AuditStore, RuntimeAuditStore {
   private async firstChunked<T>(filter: string, what: string): Promise<T | undefined> {
     await this.ensureTable();
     try {
-      for await (const page of this.client.listEntities<Record<string, unknown>>({ queryOptions: { filter } }).byPage({ maxPageSize: 1 })) {
+      for await (const page of this.client
+        .listEntities<Record<string, unknown>>({ queryOptions: { filter } })
+        .byPage({ maxPageSize: 1 })) {
         for (const entity of page) {
           const n = Number(entity.chunks ?? 0);
           let json = '';
@@ -845,7 +977,10 @@ export class TableAuditStore implements AuditStore, RuntimeAuditStore {
           try {
             return JSON.parse(json) as T;
           } catch {
-            throw new GuardError(ErrorCodes.MALFORMED, `audit store: the record ${String(entity.rowKey)} does not hold a ${what}`);
+            throw new GuardError(
+              ErrorCodes.MALFORMED,
+              `audit store: the record ${String(entity.rowKey)} does not hold a ${what}`,
+            );
           }
         }
       }

@@ -43,22 +43,39 @@ export interface AzureInventoryOptions {
 
 /** The resource types read from Resource Graph's `resources` table. */
 export const INVENTORY_TYPES = [
-  'microsoft.containerregistry/registries', 'microsoft.app/containerapps', 'microsoft.app/managedenvironments',
-  'microsoft.containerinstance/containergroups', 'microsoft.web/sites', 'microsoft.managedidentity/userassignedidentities',
-  'microsoft.network/privateendpoints', 'microsoft.network/privatednszones', 'microsoft.network/virtualnetworks',
-  'microsoft.keyvault/vaults', 'microsoft.operationalinsights/workspaces',
+  'microsoft.containerregistry/registries',
+  'microsoft.app/containerapps',
+  'microsoft.app/managedenvironments',
+  'microsoft.containerinstance/containergroups',
+  'microsoft.web/sites',
+  'microsoft.managedidentity/userassignedidentities',
+  'microsoft.network/privateendpoints',
+  'microsoft.network/privatednszones',
+  'microsoft.network/virtualnetworks',
+  'microsoft.keyvault/vaults',
+  'microsoft.operationalinsights/workspaces',
 ] as const;
 
-const DIAGNOSED_TYPES = new Set(['microsoft.containerregistry/registries', 'microsoft.app/managedenvironments', 'microsoft.keyvault/vaults']);
-const SUBSCRIPTION_SCOPE = /^\/subscriptions\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})(?:\/resourceGroups\/([-\w._()]{1,90}))?$/i;
+const DIAGNOSED_TYPES = new Set([
+  'microsoft.containerregistry/registries',
+  'microsoft.app/managedenvironments',
+  'microsoft.keyvault/vaults',
+]);
+const SUBSCRIPTION_SCOPE =
+  /^\/subscriptions\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})(?:\/resourceGroups\/([-\w._()]{1,90}))?$/i;
 /** An ARM id as Resource Graph returns it, checked before it becomes part of a URL. */
-const SAFE_ID = /^\/subscriptions\/[0-9a-f-]{36}\/resourceGroups\/[-\w._()]{1,90}\/providers\/[A-Za-z0-9.]+\/[A-Za-z0-9]+\/[-\w._]{1,260}$/i;
+const SAFE_ID =
+  /^\/subscriptions\/[0-9a-f-]{36}\/resourceGroups\/[-\w._()]{1,90}\/providers\/[A-Za-z0-9.]+\/[A-Za-z0-9]+\/[-\w._]{1,260}$/i;
 
 /** Parses `--scope`: a subscription or resource group id (the checks' scopes below that filter further). */
 export function parseInventoryScope(scope: string): { subscriptionId: string; resourceGroup?: string } {
   const m = SUBSCRIPTION_SCOPE.exec(scope.replace(/\/+$/, ''));
   if (!m) {
-    throw new GuardError(ErrorCodes.INVALID_INPUT, `--scope: expected /subscriptions/<subscription-id> or /subscriptions/<subscription-id>/resourceGroups/<name>, got ${JSON.stringify(scope.slice(0, 200))}`, { field: 'scope' });
+    throw new GuardError(
+      ErrorCodes.INVALID_INPUT,
+      `--scope: expected /subscriptions/<subscription-id> or /subscriptions/<subscription-id>/resourceGroups/<name>, got ${JSON.stringify(scope.slice(0, 200))}`,
+      { field: 'scope' },
+    );
   }
   return { subscriptionId: m[1].toLowerCase(), resourceGroup: m[2] };
 }
@@ -71,7 +88,8 @@ export class AzureInventory {
 
   constructor(private readonly options: AzureInventoryOptions) {
     this.endpoint = (options.endpoint ?? 'https://management.azure.com').replace(/\/+$/, '');
-    if (!/^https:\/\//.test(this.endpoint)) throw new GuardError(ErrorCodes.INVALID_CONFIG, 'endpoint: expected an https:// URL', { field: 'endpoint' });
+    if (!/^https:\/\//.test(this.endpoint))
+      throw new GuardError(ErrorCodes.INVALID_CONFIG, 'endpoint: expected an https:// URL', { field: 'endpoint' });
     this.maxPages = options.maxPages ?? MAX_INVENTORY_PAGES;
     this.client = new (armResourceGraph().ResourceGraphClient)(options.credential, {
       baseUri: this.endpoint,
@@ -90,34 +108,68 @@ export class AzureInventory {
     const resources = await this.query(subscriptionId, `resources | where type in~ (${types})${rg}`, deadline);
     // Role assignments at every scope the subscription sees (a subscription-wide Contributor matters to a
     // resource group's workloads); custom role definitions only (built-ins are known by their fixed ids).
-    const authorization = await this.query(subscriptionId,
-      "authorizationresources | where type =~ 'microsoft.authorization/roleassignments' or (type =~ 'microsoft.authorization/roledefinitions' and properties.type =~ 'CustomRole')", deadline);
-    const pricings = await this.query(subscriptionId, "securityresources | where type =~ 'microsoft.security/pricings' and name =~ 'Containers'", deadline);
+    const authorization = await this.query(
+      subscriptionId,
+      "authorizationresources | where type =~ 'microsoft.authorization/roleassignments' or (type =~ 'microsoft.authorization/roledefinitions' and properties.type =~ 'CustomRole')",
+      deadline,
+    );
+    const pricings = await this.query(
+      subscriptionId,
+      "securityresources | where type =~ 'microsoft.security/pricings' and name =~ 'Containers'",
+      deadline,
+    );
     const out = [...resources, ...authorization, ...pricings];
-    for (const zone of resources.filter((r) => String(r.type).toLowerCase() === 'microsoft.network/privatednszones' && String(r.name).toLowerCase() === ACR_ZONE)) {
+    for (const zone of resources.filter(
+      (r) =>
+        String(r.type).toLowerCase() === 'microsoft.network/privatednszones' &&
+        String(r.name).toLowerCase() === ACR_ZONE,
+    )) {
       const id = this.safeId(zone.id);
-      out.push(...(await this.list(`${id}/virtualNetworkLinks`, '2020-06-01', deadline)), ...(await this.list(`${id}/A`, '2020-06-01', deadline)));
+      out.push(
+        ...(await this.list(`${id}/virtualNetworkLinks`, '2020-06-01', deadline)),
+        ...(await this.list(`${id}/A`, '2020-06-01', deadline)),
+      );
     }
     for (const r of resources.filter((x) => DIAGNOSED_TYPES.has(String(x.type).toLowerCase()))) {
-      out.push(...(await this.list(`${this.safeId(r.id)}/providers/Microsoft.Insights/diagnosticSettings`, '2021-05-01-preview', deadline)));
+      out.push(
+        ...(await this.list(
+          `${this.safeId(r.id)}/providers/Microsoft.Insights/diagnosticSettings`,
+          '2021-05-01-preview',
+          deadline,
+        )),
+      );
     }
     if (out.length > MAX_SNAPSHOT_RESOURCES) {
-      throw new GuardError(ErrorCodes.SNAPSHOT_TOO_MANY_RESOURCES, `inventory of ${scope}: ${out.length} resources, more than the ${MAX_SNAPSHOT_RESOURCES} a snapshot may hold; use a narrower --scope`);
+      throw new GuardError(
+        ErrorCodes.SNAPSHOT_TOO_MANY_RESOURCES,
+        `inventory of ${scope}: ${out.length} resources, more than the ${MAX_SNAPSHOT_RESOURCES} a snapshot may hold; use a narrower --scope`,
+      );
     }
     return { resources: out };
   }
 
   private safeId(id: unknown): string {
-    if (typeof id !== 'string' || !SAFE_ID.test(id)) throw new GuardError(ErrorCodes.MALFORMED, `inventory: Resource Graph returned a resource without a valid id (${JSON.stringify(String(id).slice(0, 120))}); no snapshot was made`);
+    if (typeof id !== 'string' || !SAFE_ID.test(id))
+      throw new GuardError(
+        ErrorCodes.MALFORMED,
+        `inventory: Resource Graph returned a resource without a valid id (${JSON.stringify(String(id).slice(0, 120))}); no snapshot was made`,
+      );
     return id;
   }
 
   private checkTime(deadline: number, what: string): void {
-    if (Date.now() > deadline) throw new GuardError(ErrorCodes.TRANSIENT, `inventory: ${what} did not finish within ${Math.round((this.options.timeoutMs ?? INVENTORY_TIMEOUT_MS) / 1000)} s; no snapshot was made, retry later`);
+    if (Date.now() > deadline)
+      throw new GuardError(
+        ErrorCodes.TRANSIENT,
+        `inventory: ${what} did not finish within ${Math.round((this.options.timeoutMs ?? INVENTORY_TIMEOUT_MS) / 1000)} s; no snapshot was made, retry later`,
+      );
   }
 
   private tooManyPages(what: string): GuardError {
-    return new GuardError(ErrorCodes.INVENTORY_TOO_MANY_PAGES, `inventory: ${what} needed more than ${this.maxPages} pages; no snapshot was made: use a narrower --scope`);
+    return new GuardError(
+      ErrorCodes.INVENTORY_TOO_MANY_PAGES,
+      `inventory: ${what} needed more than ${this.maxPages} pages; no snapshot was made: use a narrower --scope`,
+    );
   }
 
   /** Every row of one Resource Graph query (objectArray), following `$skipToken`. */
@@ -130,15 +182,27 @@ export class AzureInventory {
       this.checkTime(deadline, `Resource Graph ${table}`);
       let response: ResourceGraphModels.ResourcesResponse;
       try {
-        response = await this.client.resources({ subscriptions: [subscriptionId], query: kql, options: { resultFormat: 'objectArray', top: INVENTORY_PAGE_SIZE, skipToken } });
+        response = await this.client.resources({
+          subscriptions: [subscriptionId],
+          query: kql,
+          options: { resultFormat: 'objectArray', top: INVENTORY_PAGE_SIZE, skipToken },
+        });
       } catch (err) {
         throw upstream(err, `Resource Graph ${table}`);
       }
-      if (!Array.isArray(response.data)) throw new GuardError(ErrorCodes.MALFORMED, `inventory: Resource Graph ${table} answered without a data array; no snapshot was made`);
+      if (!Array.isArray(response.data))
+        throw new GuardError(
+          ErrorCodes.MALFORMED,
+          `inventory: Resource Graph ${table} answered without a data array; no snapshot was made`,
+        );
       rows.push(...(response.data as Array<Record<string, unknown>>));
       skipToken = typeof response.skipToken === 'string' && response.skipToken !== '' ? response.skipToken : undefined;
       if (!skipToken) {
-        if (response.resultTruncated === 'true') throw new GuardError(ErrorCodes.UPSTREAM, `inventory: Resource Graph truncated ${table} without a $skipToken; no snapshot was made`);
+        if (response.resultTruncated === 'true')
+          throw new GuardError(
+            ErrorCodes.UPSTREAM,
+            `inventory: Resource Graph truncated ${table} without a $skipToken; no snapshot was made`,
+          );
         return rows;
       }
     }
@@ -152,7 +216,11 @@ export class AzureInventory {
       if (page >= this.maxPages) throw this.tooManyPages(`GET ${path}`);
       this.checkTime(deadline, `GET ${path}`);
       // A nextLink must stay on the ARM endpoint (the token is sent with it).
-      if (!url.startsWith(`${this.endpoint}/`)) throw new GuardError(ErrorCodes.MALFORMED, `inventory: GET ${path} returned a nextLink outside ${this.endpoint}; no snapshot was made`);
+      if (!url.startsWith(`${this.endpoint}/`))
+        throw new GuardError(
+          ErrorCodes.MALFORMED,
+          `inventory: GET ${path} returned a nextLink outside ${this.endpoint}; no snapshot was made`,
+        );
       let status: number;
       let body: unknown;
       try {
@@ -164,7 +232,11 @@ export class AzureInventory {
       }
       if (status !== 200) throw upstream({ statusCode: status, body }, `GET ${path}`);
       const value = (body as { value?: unknown } | undefined)?.value;
-      if (!Array.isArray(value)) throw new GuardError(ErrorCodes.MALFORMED, `inventory: GET ${path} answered without a value array; no snapshot was made`);
+      if (!Array.isArray(value))
+        throw new GuardError(
+          ErrorCodes.MALFORMED,
+          `inventory: GET ${path} answered without a value array; no snapshot was made`,
+        );
       items.push(...(value as Array<Record<string, unknown>>));
       const next = (body as { nextLink?: unknown }).nextLink;
       url = typeof next === 'string' && next !== '' ? next : undefined;
@@ -175,16 +247,30 @@ export class AzureInventory {
 
 /** An SDK or HTTP failure as a GuardError naming what was read and the role that grants it; never the request. */
 function upstream(err: unknown, what: string): GuardError {
-  const e = (typeof err === 'object' && err !== null ? err : {}) as { statusCode?: number; code?: string; name?: string; body?: unknown };
+  const e = (typeof err === 'object' && err !== null ? err : {}) as {
+    statusCode?: number;
+    code?: string;
+    name?: string;
+    body?: unknown;
+  };
   const status = typeof e.statusCode === 'number' ? e.statusCode : undefined;
   const body = e.body as { error?: { code?: unknown } } | undefined;
-  const armCode = typeof body?.error?.code === 'string' && /^[\w.-]{1,80}$/.test(body.error.code) ? ` ${body.error.code}` : '';
-  const shown = `${status ? `HTTP ${status}` : e.code ?? e.name ?? 'error'}${armCode}`;
+  const armCode =
+    typeof body?.error?.code === 'string' && /^[\w.-]{1,80}$/.test(body.error.code) ? ` ${body.error.code}` : '';
+  const shown = `${status ? `HTTP ${status}` : (e.code ?? e.name ?? 'error')}${armCode}`;
   if (status === 401 || status === 403) {
-    return new GuardError(ErrorCodes.UPSTREAM, `inventory: ${what} was refused (${shown}); grant the identity Reader on the scope (or the acr-guard reader role's doctor actions); no snapshot was made`, { status });
+    return new GuardError(
+      ErrorCodes.UPSTREAM,
+      `inventory: ${what} was refused (${shown}); grant the identity Reader on the scope (or the acr-guard reader role's doctor actions); no snapshot was made`,
+      { status },
+    );
   }
   if (status === undefined || status === 408 || status === 429 || status >= 500) {
-    return new GuardError(ErrorCodes.TRANSIENT, `inventory: ${what} failed (${shown}); no snapshot was made, retry later`, { status });
+    return new GuardError(
+      ErrorCodes.TRANSIENT,
+      `inventory: ${what} failed (${shown}); no snapshot was made, retry later`,
+      { status },
+    );
   }
   return new GuardError(ErrorCodes.UPSTREAM, `inventory: ${what} failed (${shown}); no snapshot was made`, { status });
 }

@@ -33,7 +33,11 @@ function tooLarge(path: string, options: BoundedReadOptions): GuardError {
 
 function unreadable(path: string, options: BoundedReadOptions, err: unknown): GuardError {
   const code = (err as NodeJS.ErrnoException)?.code;
-  return new GuardError(ErrorCodes.INVALID_CONFIG, `${options.field}: cannot read ${options.what} ${path} (${typeof code === 'string' ? code : 'error'})`, { field: options.field, cause: err });
+  return new GuardError(
+    ErrorCodes.INVALID_CONFIG,
+    `${options.field}: cannot read ${options.what} ${path} (${typeof code === 'string' ? code : 'error'})`,
+    { field: options.field, cause: err },
+  );
 }
 
 /** Reads a whole file of at most `maxBytes` bytes (synchronously); stops reading at `maxBytes + 1`. */

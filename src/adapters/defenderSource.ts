@@ -55,7 +55,9 @@ export class DefenderFindingsSource implements FindingsSource {
     const subscriptions = options.subscriptions?.filter((s) => s !== '');
     subscriptions?.forEach((s, i) => {
       if (!SUBSCRIPTION_RE.test(s)) {
-        throw new GuardError(ErrorCodes.INVALID_CONFIG, `subscriptions[${i}]: expected a subscription id (GUID)`, { field: `subscriptions[${i}]` });
+        throw new GuardError(ErrorCodes.INVALID_CONFIG, `subscriptions[${i}]: expected a subscription id (GUID)`, {
+          field: `subscriptions[${i}]`,
+        });
       }
     });
     this.subscriptions = subscriptions && subscriptions.length > 0 ? subscriptions : undefined;
@@ -78,19 +80,28 @@ export class DefenderFindingsSource implements FindingsSource {
       kql = buildDefenderQuery(query.image).query;
     } catch (err) {
       // A permanent input problem is a result with a code (retrying cannot help); anything else is a bug.
-      if (isGuardError(err, ErrorCodes.INVALID_INPUT)) return { source: 'defender', status: 'error', code: err.code, detail: `${err.message}; no query was sent` };
+      if (isGuardError(err, ErrorCodes.INVALID_INPUT))
+        return { source: 'defender', status: 'error', code: err.code, detail: `${err.message}; no query was sent` };
       throw err;
     }
     const rows: unknown[] = [];
     let skipToken: string | undefined;
     // The shared listing guard: a $skipToken that repeats, a page adding no row but promising more, or more
     // than maxPages pages or LISTING_BOUNDS.resourceGraph rows end the listing with an error (no decision).
-    const guard = new ListingGuard('Resource Graph: Defender findings of one image', { maxPages: this.maxPages, maxEntries: LISTING_BOUNDS.resourceGraph.maxEntries });
+    const guard = new ListingGuard('Resource Graph: Defender findings of one image', {
+      maxPages: this.maxPages,
+      maxEntries: LISTING_BOUNDS.resourceGraph.maxEntries,
+    });
     for (;;) {
       try {
         guard.beforePage(skipToken);
       } catch (err) {
-        return { source: 'defender', status: 'error', code: (err as GuardError).code, detail: `${(err as Error).message}; nothing was decided from a partial answer` };
+        return {
+          source: 'defender',
+          status: 'error',
+          code: (err as GuardError).code,
+          detail: `${(err as Error).message}; nothing was decided from a partial answer`,
+        };
       }
       let response: ResourceGraphModels.ResourcesResponse;
       try {
@@ -103,13 +114,23 @@ export class DefenderFindingsSource implements FindingsSource {
         return translateError(err);
       }
       if (!Array.isArray(response.data)) {
-        return { source: 'defender', status: 'error', code: ErrorCodes.MALFORMED, detail: 'Resource Graph response has no data array (expected resultFormat objectArray)' };
+        return {
+          source: 'defender',
+          status: 'error',
+          code: ErrorCodes.MALFORMED,
+          detail: 'Resource Graph response has no data array (expected resultFormat objectArray)',
+        };
       }
       const next = typeof response.skipToken === 'string' && response.skipToken !== '' ? response.skipToken : undefined;
       try {
         guard.afterPage(response.data.length, next);
       } catch (err) {
-        return { source: 'defender', status: 'error', code: (err as GuardError).code, detail: `${(err as Error).message}; nothing was decided from a partial answer` };
+        return {
+          source: 'defender',
+          status: 'error',
+          code: (err as GuardError).code,
+          detail: `${(err as Error).message}; nothing was decided from a partial answer`,
+        };
       }
       rows.push(...(response.data as unknown[]));
       skipToken = next;
@@ -119,7 +140,8 @@ export class DefenderFindingsSource implements FindingsSource {
             source: 'defender',
             status: 'error',
             code: ErrorCodes.UPSTREAM,
-            detail: 'Resource Graph truncated the result without a $skipToken; nothing was decided from a partial answer',
+            detail:
+              'Resource Graph truncated the result without a $skipToken; nothing was decided from a partial answer',
           };
         }
         break;
@@ -137,7 +159,16 @@ interface SdkErrorLike {
   body?: { error?: { code?: string } } | unknown;
 }
 
-const NETWORK_CODES = new Set(['REQUEST_SEND_ERROR', 'ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE', 'ESOCKETTIMEDOUT']);
+const NETWORK_CODES = new Set([
+  'REQUEST_SEND_ERROR',
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EPIPE',
+  'ESOCKETTIMEDOUT',
+]);
 
 /**
  * SDK error to result or GuardError. Never echoes the request or its headers: only status, ARM error code
@@ -147,7 +178,7 @@ function translateError(err: unknown): FindingsResult {
   const e = (typeof err === 'object' && err !== null ? err : {}) as SdkErrorLike;
   const status = typeof e.statusCode === 'number' ? e.statusCode : undefined;
   const armCode = armErrorCode(e.body);
-  const shown = `${status ? `HTTP ${status}` : e.code ?? e.name ?? 'error'}${armCode ? ` ${armCode}` : ''}`;
+  const shown = `${status ? `HTTP ${status}` : (e.code ?? e.name ?? 'error')}${armCode ? ` ${armCode}` : ''}`;
 
   if (status === 401 || status === 403) {
     return {
@@ -161,7 +192,10 @@ function translateError(err: unknown): FindingsResult {
   }
   if (status === 408 || status === 429 || (status !== undefined && status >= 500)) {
     const retryAfter = retryAfterSeconds(e.response?.headers?.get('retry-after'));
-    throw new GuardError(ErrorCodes.TRANSIENT, `Resource Graph is unavailable for now (${shown}); retry later`, { status, retryAfterSeconds: retryAfter });
+    throw new GuardError(ErrorCodes.TRANSIENT, `Resource Graph is unavailable for now (${shown}); retry later`, {
+      status,
+      retryAfterSeconds: retryAfter,
+    });
   }
   if (status === undefined) {
     if (e.name === 'CredentialUnavailableError' || e.name === 'AuthenticationRequiredError') {
@@ -172,7 +206,12 @@ function translateError(err: unknown): FindingsResult {
         detail: `no Entra ID token for Resource Graph (${e.name}); assign a managed identity to the app or configure the credential`,
       };
     }
-    if ((e.code && NETWORK_CODES.has(e.code)) || e.name === 'AuthenticationError' || e.name === 'AbortError' || e.name === 'FetchError') {
+    if (
+      (e.code && NETWORK_CODES.has(e.code)) ||
+      e.name === 'AuthenticationError' ||
+      e.name === 'AbortError' ||
+      e.name === 'FetchError'
+    ) {
       throw new GuardError(ErrorCodes.TRANSIENT, `Resource Graph could not be reached (${shown}); retry later`);
     }
     throw new GuardError(ErrorCodes.TRANSIENT, `Resource Graph query failed (${shown}); retry later`);
@@ -188,7 +227,10 @@ function translateError(err: unknown): FindingsResult {
 function armErrorCode(body: unknown): string | undefined {
   if (typeof body !== 'object' || body === null) return undefined;
   const error = (body as { error?: unknown; code?: unknown }).error;
-  const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : (body as { code?: unknown }).code;
+  const code =
+    typeof error === 'object' && error !== null
+      ? (error as { code?: unknown }).code
+      : (body as { code?: unknown }).code;
   return typeof code === 'string' && /^[A-Za-z0-9_.-]{1,80}$/.test(code) ? code : undefined;
 }
 

@@ -72,7 +72,12 @@ function roleHint(scope: InUseScope): string {
 }
 
 /** Where one image was found, for `DeployedImage.source`. */
-function sourceOf(resourceId: string, kind: 'container' | 'init container', name: string | undefined, note = ''): string {
+function sourceOf(
+  resourceId: string,
+  kind: 'container' | 'init container',
+  name: string | undefined,
+  note = '',
+): string {
   return `${resourceId}${note}, ${kind} ${name ?? '(unnamed)'}`;
 }
 
@@ -91,10 +96,18 @@ export class ArmInUseLookup implements InUseLookup {
     return this.options.scopes;
   }
 
-  private clientOptions(): { endpoint: string; retryOptions: { maxRetries: number; retryDelayInMs: number; maxRetryDelayInMs: number }; tlsOptions?: { ca: string } } {
+  private clientOptions(): {
+    endpoint: string;
+    retryOptions: { maxRetries: number; retryDelayInMs: number; maxRetryDelayInMs: number };
+    tlsOptions?: { ca: string };
+  } {
     return {
       endpoint: this.endpoint,
-      retryOptions: { maxRetries: this.options.maxRetries ?? 3, retryDelayInMs: this.options.retryDelayMs ?? 1000, maxRetryDelayInMs: 30_000 },
+      retryOptions: {
+        maxRetries: this.options.maxRetries ?? 3,
+        retryDelayInMs: this.options.retryDelayMs ?? 1000,
+        maxRetryDelayInMs: 30_000,
+      },
       ...(this.options.ca ? { tlsOptions: { ca: this.options.ca } } : {}),
     };
   }
@@ -102,7 +115,11 @@ export class ArmInUseLookup implements InUseLookup {
   private appsClient(subscriptionId: string): ContainerAppsAPIClient {
     let client = this.apps.get(subscriptionId);
     if (!client) {
-      client = new (armAppContainers().ContainerAppsAPIClient)(this.options.credential, subscriptionId, this.clientOptions());
+      client = new (armAppContainers().ContainerAppsAPIClient)(
+        this.options.credential,
+        subscriptionId,
+        this.clientOptions(),
+      );
       this.apps.set(subscriptionId, client);
     }
     return client;
@@ -111,7 +128,11 @@ export class ArmInUseLookup implements InUseLookup {
   private instancesClient(subscriptionId: string): ContainerInstanceManagementClient {
     let client = this.instances.get(subscriptionId);
     if (!client) {
-      client = new (armContainerInstance().ContainerInstanceManagementClient)(this.options.credential, subscriptionId, this.clientOptions());
+      client = new (armContainerInstance().ContainerInstanceManagementClient)(
+        this.options.credential,
+        subscriptionId,
+        this.clientOptions(),
+      );
       this.instances.set(subscriptionId, client);
     }
     return client;
@@ -190,12 +211,19 @@ class ScopeRun {
 
   private fail(err: unknown, what: string): GuardError {
     if (this.abortSignal.aborted) {
-      return new GuardError(ErrorCodes.TRANSIENT, `in-use lookup: ${what} in scope ${this.scope.id} did not finish within ${Math.round(this.o.timeoutMs / 1000)} s; nothing is known to be unused, retry later`);
+      return new GuardError(
+        ErrorCodes.TRANSIENT,
+        `in-use lookup: ${what} in scope ${this.scope.id} did not finish within ${Math.round(this.o.timeoutMs / 1000)} s; nothing is known to be unused, retry later`,
+      );
     }
     const e = sdkError(err, `in-use lookup: ${what} in scope ${this.scope.id}`, roleHint(this.scope));
     // A scope that does not exist is a configuration error, not "nothing deployed": fail closed.
     if (e.code === ErrorCodes.NOT_FOUND) {
-      return new GuardError(ErrorCodes.UPSTREAM, `${e.message}; the scope does not exist (or is not visible to the app's identity): correct ${SETTING}`, { status: e.status });
+      return new GuardError(
+        ErrorCodes.UPSTREAM,
+        `${e.message}; the scope does not exist (or is not visible to the app's identity): correct ${SETTING}`,
+        { status: e.status },
+      );
     }
     return e;
   }
@@ -214,9 +242,15 @@ class ScopeRun {
    * list). Empty pages that promise more are allowed (ARM answers them while it fans out); the page bound ends
    * an endless run of them, and the lookup's own deadline any slow one.
    */
-  private async all<T>(what: string, pages: PagedList<T>, tokenOf: (page: unknown) => string | undefined): Promise<T[]> {
+  private async all<T>(
+    what: string,
+    pages: PagedList<T>,
+    tokenOf: (page: unknown) => string | undefined,
+  ): Promise<T[]> {
     return this.call(what, async () => {
-      const guard = new ListingGuard(`in-use lookup: ${what} in scope ${this.scope.id}`, LISTING_BOUNDS.armList, { allowEmptyPages: true });
+      const guard = new ListingGuard(`in-use lookup: ${what} in scope ${this.scope.id}`, LISTING_BOUNDS.armList, {
+        allowEmptyPages: true,
+      });
       const out: T[] = [];
       guard.beforePage(undefined);
       // Throwing inside the loop ends the SDK's iterator: it asks for no further page.
@@ -232,18 +266,26 @@ class ScopeRun {
   }
 
   private malformed(what: string): GuardError {
-    return new GuardError(ErrorCodes.MALFORMED, `in-use lookup: ${what} in scope ${this.scope.id}; the images in use cannot be known, so nothing counts as unused`);
+    return new GuardError(
+      ErrorCodes.MALFORMED,
+      `in-use lookup: ${what} in scope ${this.scope.id}; the images in use cannot be known, so nothing counts as unused`,
+    );
   }
 
   /** The resource id ARM returned, validated as the expected kind before its names reach another URL. */
-  private resource(id: string | undefined, kind: InUseScope['kind'], what: string): Extract<InUseScope, { name: string }> {
+  private resource(
+    id: string | undefined,
+    kind: InUseScope['kind'],
+    what: string,
+  ): Extract<InUseScope, { name: string }> {
     let parsed: InUseScope | undefined;
     try {
       parsed = id === undefined ? undefined : parseInUseScope(id, 'id');
     } catch {
       parsed = undefined;
     }
-    if (!parsed || parsed.kind !== kind || !('name' in parsed)) throw this.malformed(`${what} has no valid resource id (${JSON.stringify(id?.slice(0, 200))})`);
+    if (!parsed || parsed.kind !== kind || !('name' in parsed))
+      throw this.malformed(`${what} has no valid resource id (${JSON.stringify(id?.slice(0, 200))})`);
     return parsed;
   }
 
@@ -253,23 +295,63 @@ class ScopeRun {
     const opts = { abortSignal: this.abortSignal };
     switch (s.kind) {
       case 'subscription':
-        await this.containerApps(await this.all('listing Container Apps', apps.containerApps.listBySubscription(opts), (page: unknown) => armAppContainers().getContinuationToken(page)));
-        this.jobs(await this.all('listing Container Apps jobs', apps.jobs.listBySubscription(opts), (page: unknown) => armAppContainers().getContinuationToken(page)));
-        await this.groups(await this.all('listing container groups', instances.containerGroups.list(opts), (page: unknown) => armContainerInstance().getContinuationToken(page)));
+        await this.containerApps(
+          await this.all('listing Container Apps', apps.containerApps.listBySubscription(opts), (page: unknown) =>
+            armAppContainers().getContinuationToken(page),
+          ),
+        );
+        this.jobs(
+          await this.all('listing Container Apps jobs', apps.jobs.listBySubscription(opts), (page: unknown) =>
+            armAppContainers().getContinuationToken(page),
+          ),
+        );
+        await this.groups(
+          await this.all('listing container groups', instances.containerGroups.list(opts), (page: unknown) =>
+            armContainerInstance().getContinuationToken(page),
+          ),
+        );
         return;
       case 'resourceGroup':
-        await this.containerApps(await this.all('listing Container Apps', apps.containerApps.listByResourceGroup(s.resourceGroup, opts), (page: unknown) => armAppContainers().getContinuationToken(page)));
-        this.jobs(await this.all('listing Container Apps jobs', apps.jobs.listByResourceGroup(s.resourceGroup, opts), (page: unknown) => armAppContainers().getContinuationToken(page)));
-        await this.groups(await this.all('listing container groups', instances.containerGroups.listByResourceGroup(s.resourceGroup, opts), (page: unknown) => armContainerInstance().getContinuationToken(page)));
+        await this.containerApps(
+          await this.all(
+            'listing Container Apps',
+            apps.containerApps.listByResourceGroup(s.resourceGroup, opts),
+            (page: unknown) => armAppContainers().getContinuationToken(page),
+          ),
+        );
+        this.jobs(
+          await this.all(
+            'listing Container Apps jobs',
+            apps.jobs.listByResourceGroup(s.resourceGroup, opts),
+            (page: unknown) => armAppContainers().getContinuationToken(page),
+          ),
+        );
+        await this.groups(
+          await this.all(
+            'listing container groups',
+            instances.containerGroups.listByResourceGroup(s.resourceGroup, opts),
+            (page: unknown) => armContainerInstance().getContinuationToken(page),
+          ),
+        );
         return;
       case 'containerApp':
-        await this.containerApps([await this.call(`reading Container App ${s.name}`, () => apps.containerApps.get(s.resourceGroup, s.name, opts))]);
+        await this.containerApps([
+          await this.call(`reading Container App ${s.name}`, () =>
+            apps.containerApps.get(s.resourceGroup, s.name, opts),
+          ),
+        ]);
         return;
       case 'containerAppJob':
-        this.jobs([await this.call(`reading Container Apps job ${s.name}`, () => apps.jobs.get(s.resourceGroup, s.name, opts))]);
+        this.jobs([
+          await this.call(`reading Container Apps job ${s.name}`, () => apps.jobs.get(s.resourceGroup, s.name, opts)),
+        ]);
         return;
       case 'containerGroup':
-        await this.groups([await this.call(`reading container group ${s.name}`, () => instances.containerGroups.get(s.resourceGroup, s.name, opts))]);
+        await this.groups([
+          await this.call(`reading container group ${s.name}`, () =>
+            instances.containerGroups.get(s.resourceGroup, s.name, opts),
+          ),
+        ]);
         return;
     }
   }
@@ -277,9 +359,13 @@ class ScopeRun {
   private template(resourceId: string, template: Template | undefined, what: string, note = ''): void {
     const containers = template?.containers ?? [];
     if (containers.length === 0) throw this.malformed(`${what} ${resourceId} came without template.containers`);
-    for (const [kind, list] of [['container', containers], ['init container', template?.initContainers ?? []]] as const) {
+    for (const [kind, list] of [
+      ['container', containers],
+      ['init container', template?.initContainers ?? []],
+    ] as const) {
       for (const c of list) {
-        if (typeof c.image !== 'string' || c.image.trim() === '') throw this.malformed(`${what} ${resourceId} has a ${kind} without an image`);
+        if (typeof c.image !== 'string' || c.image.trim() === '')
+          throw this.malformed(`${what} ${resourceId} has a ${kind} without an image`);
         this.o.add({ image: c.image, source: sourceOf(resourceId, kind, c.name, note) });
       }
     }
@@ -292,7 +378,11 @@ class ScopeRun {
     list.forEach((app, i) => this.template(ids[i].id, app.template, 'Container App', ' (current template)'));
     // At most `concurrency` listings in flight; the first failure rejects (the answer is then incomplete).
     await mapLimit(ids, this.o.concurrency, async (app) => {
-      const revisions: Revision[] = await this.all(`listing revisions of Container App ${app.name}`, apps.containerAppsRevisions.listRevisions(app.resourceGroup, app.name, { abortSignal: this.abortSignal }), (page: unknown) => armAppContainers().getContinuationToken(page));
+      const revisions: Revision[] = await this.all(
+        `listing revisions of Container App ${app.name}`,
+        apps.containerAppsRevisions.listRevisions(app.resourceGroup, app.name, { abortSignal: this.abortSignal }),
+        (page: unknown) => armAppContainers().getContinuationToken(page),
+      );
       for (const revision of revisions) {
         if (revision.active === false) continue;
         const revisionId = revision.id ?? `${app.id}/revisions/${revision.name ?? '(unnamed)'}`;
@@ -302,7 +392,12 @@ class ScopeRun {
   }
 
   private jobs(list: Job[]): void {
-    for (const job of list) this.template(this.resource(job.id, 'containerAppJob', 'a Container Apps job').id, job.template, 'Container Apps job');
+    for (const job of list)
+      this.template(
+        this.resource(job.id, 'containerAppJob', 'a Container Apps job').id,
+        job.template,
+        'Container Apps job',
+      );
   }
 
   private async groups(list: ContainerGroup[]): Promise<void> {
@@ -310,11 +405,18 @@ class ScopeRun {
     for (let group of list) {
       const ref = this.resource(group.id, 'containerGroup', 'a container group');
       // A listing should carry the containers; if one comes without, read the group itself rather than guess.
-      if (!group.containers?.length) group = await this.call(`reading container group ${ref.name}`, () => instances.containerGroups.get(ref.resourceGroup, ref.name, { abortSignal: this.abortSignal }));
+      if (!group.containers?.length)
+        group = await this.call(`reading container group ${ref.name}`, () =>
+          instances.containerGroups.get(ref.resourceGroup, ref.name, { abortSignal: this.abortSignal }),
+        );
       if (!group.containers?.length) throw this.malformed(`container group ${ref.id} came without containers`);
-      for (const [kind, list2] of [['container', group.containers], ['init container', group.initContainers ?? []]] as const) {
+      for (const [kind, list2] of [
+        ['container', group.containers],
+        ['init container', group.initContainers ?? []],
+      ] as const) {
         for (const c of list2) {
-          if (typeof c.image !== 'string' || c.image.trim() === '') throw this.malformed(`container group ${ref.id} has a ${kind} without an image`);
+          if (typeof c.image !== 'string' || c.image.trim() === '')
+            throw this.malformed(`container group ${ref.id} has a ${kind} without an image`);
           this.o.add({ image: c.image, source: sourceOf(ref.id, kind, c.name) });
         }
       }

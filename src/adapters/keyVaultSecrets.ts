@@ -35,7 +35,12 @@ const ROLE_HINT = 'grant the app\'s managed identity "Key Vault Secrets Officer"
 const SECRET_NAME = /^[0-9a-zA-Z-]{1,127}$/;
 
 function checkName(name: string): string {
-  if (!SECRET_NAME.test(name)) throw new GuardError(ErrorCodes.INVALID_INPUT, `secret name: expected 1-127 letters, digits and dashes, got ${JSON.stringify(name.slice(0, 130))}`, { field: 'secretName' });
+  if (!SECRET_NAME.test(name))
+    throw new GuardError(
+      ErrorCodes.INVALID_INPUT,
+      `secret name: expected 1-127 letters, digits and dashes, got ${JSON.stringify(name.slice(0, 130))}`,
+      { field: 'secretName' },
+    );
   return name;
 }
 
@@ -65,14 +70,26 @@ export class KeyVaultSecretStore implements SecretStore {
     }
     const slot = secret.properties.tags?.[SLOT_TAG];
     if (!PASSWORD_SLOTS.includes(slot as PasswordSlot)) {
-      throw new GuardError(ErrorCodes.MALFORMED, `secret ${name} has no ${SLOT_TAG} tag naming password1 or password2; it was not written by acr-guard — nothing was rotated`);
+      throw new GuardError(
+        ErrorCodes.MALFORMED,
+        `secret ${name} has no ${SLOT_TAG} tag naming password1 or password2; it was not written by acr-guard — nothing was rotated`,
+      );
     }
-    return { slot: slot as PasswordSlot, enabled: secret.properties.enabled !== false, ...(secret.properties.expiresOn ? { expiresOn: secret.properties.expiresOn.getTime() } : {}) };
+    return {
+      slot: slot as PasswordSlot,
+      enabled: secret.properties.enabled !== false,
+      ...(secret.properties.expiresOn ? { expiresOn: secret.properties.expiresOn.getTime() } : {}),
+    };
   }
 
   async publish(name: string, value: string, options: PublishOptions): Promise<void> {
     try {
-      await this.client.setSecret(checkName(name), value, { expiresOn: options.expiresOn, tags: options.tags, contentType: options.contentType, enabled: true });
+      await this.client.setSecret(checkName(name), value, {
+        expiresOn: options.expiresOn,
+        tags: options.tags,
+        contentType: options.contentType,
+        enabled: true,
+      });
     } catch (err) {
       throw sdkError(err, `writing secret ${name}`, ROLE_HINT);
     }

@@ -53,7 +53,10 @@ export class LogAnalyticsQueryClient implements LogQueryClient {
   private readonly serverTimeoutSeconds: number;
 
   constructor(options: LogAnalyticsOptions) {
-    if (!GUID.test(options.workspaceId)) throw new GuardError(ErrorCodes.INVALID_CONFIG, 'workspaceId: expected the Log Analytics workspace id (a GUID)', { field: 'workspaceId' });
+    if (!GUID.test(options.workspaceId))
+      throw new GuardError(ErrorCodes.INVALID_CONFIG, 'workspaceId: expected the Log Analytics workspace id (a GUID)', {
+        field: 'workspaceId',
+      });
     this.workspaceId = options.workspaceId;
     this.serverTimeoutSeconds = options.serverTimeoutSeconds ?? 120;
     this.client = new (monitorQueryLogs().LogsQueryClient)(options.credential, {
@@ -66,13 +69,22 @@ export class LogAnalyticsQueryClient implements LogQueryClient {
   async query(kql: string, windowMs: number): Promise<LogQueryResult> {
     let result;
     try {
-      result = await this.client.queryWorkspace(this.workspaceId, kql, { duration: isoDuration(windowMs) }, { serverTimeoutInSeconds: this.serverTimeoutSeconds });
+      result = await this.client.queryWorkspace(
+        this.workspaceId,
+        kql,
+        { duration: isoDuration(windowMs) },
+        { serverTimeoutInSeconds: this.serverTimeoutSeconds },
+      );
     } catch (err) {
       throw sdkError(err, 'Log Analytics query', ROLE_HINT);
     }
     if (result.status === monitorQueryLogs().LogsQueryResultStatus.PartialFailure) {
       const code = typeof result.partialError.code === 'string' ? result.partialError.code : 'PartialError';
-      return { status: 'partial', table: toTable(result.partialTables), partialError: { code, message: String(result.partialError.message ?? '').slice(0, 500) } };
+      return {
+        status: 'partial',
+        table: toTable(result.partialTables),
+        partialError: { code, message: String(result.partialError.message ?? '').slice(0, 500) },
+      };
     }
     return { status: 'complete', table: toTable(result.tables) };
   }

@@ -101,12 +101,17 @@ export class ReportsFindingsSource implements FindingsSource {
     if (usable.length === 0) {
       const days = Math.round((query.maxReportAgeMs / 86_400_000) * 10) / 10;
       const stale = staleOnes.length > 0 ? ` (${staleOnes.length} older or undated report(s) ignored)` : '';
-      return { source: 'reports', status: 'pending', detail: `no vulnerability report attached to ${name} younger than ${days}d${stale}` };
+      return {
+        source: 'reports',
+        status: 'pending',
+        detail: `no vulnerability report attached to ${name} younger than ${days}d${stale}`,
+      };
     }
     const newest = new Map<ReportFormat, UsableReport>();
     for (const r of usable) {
       const seen = newest.get(r.format);
-      if (!seen || r.createdMs > seen.createdMs || (r.createdMs === seen.createdMs && r.digest < seen.digest)) newest.set(r.format, r);
+      if (!seen || r.createdMs > seen.createdMs || (r.createdMs === seen.createdMs && r.digest < seen.digest))
+        newest.set(r.format, r);
     }
     const chosen = [...newest.values()].sort((a, b) => a.format.localeCompare(b.format));
     // Only the worst findings of each report travel on (into Durable history and the verdict), with counts of all.
@@ -116,7 +121,9 @@ export class ReportsFindingsSource implements FindingsSource {
       status: 'ready',
       findings: merged.findings,
       tally: merged.tally,
-      detail: chosen.map((r) => `${r.format} report ${r.digest} (${r.createdAt}, ${r.tally.total} finding(s))`).join('; '),
+      detail: chosen
+        .map((r) => `${r.format} report ${r.digest} (${r.createdAt}, ${r.tally.total} finding(s))`)
+        .join('; '),
     };
   }
 
@@ -124,9 +131,17 @@ export class ReportsFindingsSource implements FindingsSource {
     client: RegistryClient,
     descriptor: Descriptor,
     query: FindingsQuery,
-  ): Promise<{ kind: 'skip' } | { kind: 'problem'; problem: ReportProblem } | { kind: 'stale' } | { kind: 'report'; report: UsableReport }> {
+  ): Promise<
+    | { kind: 'skip' }
+    | { kind: 'problem'; problem: ReportProblem }
+    | { kind: 'stale' }
+    | { kind: 'report'; report: UsableReport }
+  > {
     const { image } = query;
-    const problem = (code: string, detail: string) => ({ kind: 'problem' as const, problem: { digest: descriptor.digest, code, detail } });
+    const problem = (code: string, detail: string) => ({
+      kind: 'problem' as const,
+      problem: { digest: descriptor.digest, code, detail },
+    });
     // An unusable report still only counts when it may be fresh: its annotation is the only time we have.
     const isOld = (annotations?: Record<string, string>): boolean => {
       const t = annotationTime(annotations ?? descriptor.annotations);
@@ -141,17 +156,27 @@ export class ReportsFindingsSource implements FindingsSource {
       if (isGuardError(err, ErrorCodes.TRANSIENT)) throw err;
       // Without an artifactType we cannot tell a report from a signature: only a declared report counts.
       if (reportFormatOf(descriptor.artifactType) === undefined || isOld()) return { kind: 'skip' };
-      return problem(isGuardError(err) ? err.code : ErrorCodes.MALFORMED, `its manifest could not be read (${messageOf(err)})`);
+      return problem(
+        isGuardError(err) ? err.code : ErrorCodes.MALFORMED,
+        `its manifest could not be read (${messageOf(err)})`,
+      );
     }
     const json = manifest.json;
-    const config = typeof json.config === 'object' && json.config !== null ? (json.config as { mediaType?: unknown }) : undefined;
-    const artifactType = manifest.artifactType ?? descriptor.artifactType ?? (typeof config?.mediaType === 'string' ? config.mediaType : undefined);
+    const config =
+      typeof json.config === 'object' && json.config !== null ? (json.config as { mediaType?: unknown }) : undefined;
+    const artifactType =
+      manifest.artifactType ??
+      descriptor.artifactType ??
+      (typeof config?.mediaType === 'string' ? config.mediaType : undefined);
     const format = reportFormatOf(artifactType);
     if (!format) return { kind: 'skip' }; // a referrer of another kind (signature, SBOM without findings, …)
     const annotations = { ...(descriptor.annotations ?? {}), ...(manifest.annotations ?? {}) };
 
     if (manifest.subject?.digest !== image.digest) {
-      return problem('REPORT_SUBJECT_MISMATCH', `its manifest subject is ${manifest.subject?.digest ?? 'absent'}, not ${image.digest}`);
+      return problem(
+        'REPORT_SUBJECT_MISMATCH',
+        `its manifest subject is ${manifest.subject?.digest ?? 'absent'}, not ${image.digest}`,
+      );
     }
     const layers = Array.isArray(json.layers) ? (json.layers as Descriptor[]) : [];
     if (layers.length !== 1 || typeof layers[0]?.digest !== 'string') {
@@ -163,11 +188,17 @@ export class ReportsFindingsSource implements FindingsSource {
     // then checks Content-Length and cuts the stream at the same limit, and verifies the digest.
     if (typeof layer.size !== 'number' || !Number.isSafeInteger(layer.size) || layer.size < 0) {
       if (isOld(annotations)) return { kind: 'stale' };
-      return problem(ErrorCodes.MALFORMED, `layers[0].size: expected the blob size in bytes (a non-negative integer), got ${JSON.stringify(layer.size) ?? 'nothing'}`);
+      return problem(
+        ErrorCodes.MALFORMED,
+        `layers[0].size: expected the blob size in bytes (a non-negative integer), got ${JSON.stringify(layer.size) ?? 'nothing'}`,
+      );
     }
     if (layer.size > this.maxReportBytes) {
       if (isOld(annotations)) return { kind: 'stale' };
-      return problem(ReportErrorCodes.REPORT_TOO_LARGE, `layers[0] is ${layer.size} bytes; the limit is ${this.maxReportBytes} (not read)`);
+      return problem(
+        ReportErrorCodes.REPORT_TOO_LARGE,
+        `layers[0] is ${layer.size} bytes; the limit is ${this.maxReportBytes} (not read)`,
+      );
     }
     let bytes: Buffer;
     try {
@@ -175,7 +206,10 @@ export class ReportsFindingsSource implements FindingsSource {
     } catch (err) {
       if (isGuardError(err, ErrorCodes.TRANSIENT)) throw err;
       if (isOld(annotations)) return { kind: 'stale' };
-      return problem(isGuardError(err) ? err.code : ErrorCodes.MALFORMED, `its report blob ${layer.digest} could not be read (${messageOf(err)})`);
+      return problem(
+        isGuardError(err) ? err.code : ErrorCodes.MALFORMED,
+        `its report blob ${layer.digest} could not be read (${messageOf(err)})`,
+      );
     }
     const layerFormat = reportFormatOf(layer.mediaType);
     const parsed = parseReport({
@@ -196,7 +230,14 @@ export class ReportsFindingsSource implements FindingsSource {
     if (parsed.stale || parsed.createdAt === undefined) return { kind: 'stale' };
     return {
       kind: 'report',
-      report: { digest: descriptor.digest, format: parsed.format, createdAt: parsed.createdAt, createdMs: Date.parse(parsed.createdAt.replace(/(\.\d{3})\d+/, '$1')), findings: parsed.findings, tally: parsed.tally },
+      report: {
+        digest: descriptor.digest,
+        format: parsed.format,
+        createdAt: parsed.createdAt,
+        createdMs: Date.parse(parsed.createdAt.replace(/(\.\d{3})\d+/, '$1')),
+        findings: parsed.findings,
+        tally: parsed.tally,
+      },
     };
   }
 }
@@ -213,6 +254,7 @@ function messageOf(err: unknown): string {
 
 function failure(err: unknown, doing: string): FindingsResult {
   if (isGuardError(err, ErrorCodes.TRANSIENT)) throw err;
-  if (err instanceof GuardError) return { source: 'reports', status: 'error', code: err.code, detail: `${doing}: ${err.message}` };
+  if (err instanceof GuardError)
+    return { source: 'reports', status: 'error', code: err.code, detail: `${doing}: ${err.message}` };
   throw err;
 }

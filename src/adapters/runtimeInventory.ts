@@ -72,7 +72,10 @@ function images(list: unknown, id: string, kind: 'container' | 'init container',
 }
 
 function malformed(detail: string): GuardError {
-  return new GuardError(ErrorCodes.MALFORMED, `runtime inventory: Resource Graph answered a workload the inventory cannot read (${detail.slice(0, 300)}); no partial inventory is used`);
+  return new GuardError(
+    ErrorCodes.MALFORMED,
+    `runtime inventory: Resource Graph answered a workload the inventory cannot read (${detail.slice(0, 300)}); no partial inventory is used`,
+  );
 }
 
 /** True when `id` is inside `scope` (ids compared case-insensitively, as ARM does). */
@@ -90,7 +93,8 @@ export class ResourceGraphInventory implements InUseLookup {
 
   constructor(private readonly options: ResourceGraphInventoryOptions) {
     const endpoint = (options.endpoint ?? 'https://management.azure.com').replace(/\/+$/, '');
-    if (!/^https:\/\//.test(endpoint)) throw new GuardError(ErrorCodes.INVALID_CONFIG, 'endpoint: expected an https:// URL', { field: 'endpoint' });
+    if (!/^https:\/\//.test(endpoint))
+      throw new GuardError(ErrorCodes.INVALID_CONFIG, 'endpoint: expected an https:// URL', { field: 'endpoint' });
     this.client = new (armResourceGraph().ResourceGraphClient)(options.credential, {
       baseUri: endpoint,
       agentSettings: options.httpsAgent ? { https: options.httpsAgent, http: new HttpAgent() } : undefined,
@@ -117,18 +121,31 @@ export class ResourceGraphInventory implements InUseLookup {
     let skipToken: string | undefined;
     for (let page = 0; ; page++) {
       if (page >= maxPages) {
-        throw new GuardError(ErrorCodes.RUNTIME_INVENTORY_TOO_LARGE, `runtime inventory: Resource Graph returned more than ${maxPages} pages (MAX_INVENTORY_PAGES); narrow ACR_GUARD_INUSE_SCOPES. No partial inventory is used`);
+        throw new GuardError(
+          ErrorCodes.RUNTIME_INVENTORY_TOO_LARGE,
+          `runtime inventory: Resource Graph returned more than ${maxPages} pages (MAX_INVENTORY_PAGES); narrow ACR_GUARD_INUSE_SCOPES. No partial inventory is used`,
+        );
       }
       let response: ResourceGraphModels.ResourcesResponse;
       try {
-        response = await this.client.resources({ subscriptions: this.subscriptions, query: INVENTORY_QUERY, options: { resultFormat: 'objectArray', top: INVENTORY_PAGE_SIZE, skipToken } });
+        response = await this.client.resources({
+          subscriptions: this.subscriptions,
+          query: INVENTORY_QUERY,
+          options: { resultFormat: 'objectArray', top: INVENTORY_PAGE_SIZE, skipToken },
+        });
       } catch (err) {
         const status = (err as { statusCode?: unknown }).statusCode;
         const shown = typeof status === 'number' ? `HTTP ${status}` : 'no response';
         if (status === 401 || status === 403) {
-          throw new GuardError(ErrorCodes.UPSTREAM, `runtime inventory: Resource Graph refused the query (${shown}); grant the app's identity the "acr-guard in-use reader" role (or Reader) on ${this.subscriptions.join(', ')}`);
+          throw new GuardError(
+            ErrorCodes.UPSTREAM,
+            `runtime inventory: Resource Graph refused the query (${shown}); grant the app's identity the "acr-guard in-use reader" role (or Reader) on ${this.subscriptions.join(', ')}`,
+          );
         }
-        throw new GuardError(ErrorCodes.TRANSIENT, `runtime inventory: Resource Graph query failed (${shown}); retry later`);
+        throw new GuardError(
+          ErrorCodes.TRANSIENT,
+          `runtime inventory: Resource Graph query failed (${shown}); retry later`,
+        );
       }
       if (!Array.isArray(response.data)) throw malformed('no data array (expected resultFormat objectArray)');
       for (const row of response.data as Row[]) this.row(row, out, multiRevision);
@@ -159,7 +176,8 @@ export class ResourceGraphInventory implements InUseLookup {
       return;
     }
     if (type === 'microsoft.app/containerapps' || type === 'microsoft.app/jobs') {
-      if (images(row.template?.containers, id, 'container', out) === 0) throw malformed(`${id} came without template.containers`);
+      if (images(row.template?.containers, id, 'container', out) === 0)
+        throw malformed(`${id} came without template.containers`);
       images(row.template?.initContainers, id, 'init container', out);
       return;
     }
@@ -171,13 +189,17 @@ export class ResourceGraphInventory implements InUseLookup {
  * The runtime inventory the configuration names (`ACR_GUARD_INUSE_SCOPES`, as the in-use lookup), or undefined
  * when no scope is configured. Multi-revision apps are read through ARM with the same credential and endpoint.
  */
-export function runtimeInventoryFor(config: { inUse?: { scopes: readonly InUseScope[]; armEndpoint: string } }, credential: TokenCredential): ResourceGraphInventory | undefined {
+export function runtimeInventoryFor(
+  config: { inUse?: { scopes: readonly InUseScope[]; armEndpoint: string } },
+  credential: TokenCredential,
+): ResourceGraphInventory | undefined {
   const inUse = config.inUse;
   if (!inUse) return undefined;
   return new ResourceGraphInventory({
     credential,
     scopes: inUse.scopes,
     endpoint: inUse.armEndpoint,
-    revisionsOf: (app) => new ArmInUseLookup({ credential, scopes: [app], endpoint: inUse.armEndpoint }).listDeployedImages(),
+    revisionsOf: (app) =>
+      new ArmInUseLookup({ credential, scopes: [app], endpoint: inUse.armEndpoint }).listDeployedImages(),
   });
 }

@@ -29,12 +29,17 @@ export function sdkError(err: unknown, what: string, onForbidden: string): Guard
   if (err instanceof GuardError) return err;
   const e = (err ?? {}) as RestErrorLike;
   const status = typeof e.statusCode === 'number' ? e.statusCode : undefined;
-  const rawCode = typeof e.code === 'string' ? e.code : typeof e.details?.error?.code === 'string' ? e.details.error.code : undefined;
+  const rawCode =
+    typeof e.code === 'string' ? e.code : typeof e.details?.error?.code === 'string' ? e.details.error.code : undefined;
   const code = rawCode && /^[A-Za-z_.]{1,60}$/.test(rawCode) ? ` ${rawCode}` : '';
   if (status === undefined || status === 408 || status === 429 || status >= 500) {
-    return new GuardError(ErrorCodes.TRANSIENT, `${what} failed (${status ?? 'no response'}${code}); retry later`, { status, retryAfterSeconds: retryAfterSeconds(e) });
+    return new GuardError(ErrorCodes.TRANSIENT, `${what} failed (${status ?? 'no response'}${code}); retry later`, {
+      status,
+      retryAfterSeconds: retryAfterSeconds(e),
+    });
   }
-  if (status === 401 || status === 403) return new GuardError(ErrorCodes.UPSTREAM, `${what} was refused (${status}${code}); ${onForbidden}`, { status });
+  if (status === 401 || status === 403)
+    return new GuardError(ErrorCodes.UPSTREAM, `${what} was refused (${status}${code}); ${onForbidden}`, { status });
   if (status === 404) return new GuardError(ErrorCodes.NOT_FOUND, `${what}: not found (404${code})`, { status });
   return new GuardError(ErrorCodes.UPSTREAM, `${what} failed (${status}${code})`, { status });
 }

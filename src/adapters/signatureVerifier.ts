@@ -59,7 +59,9 @@ export const NO_TRUST_CONFIGURED =
   'no trust policy is configured (app settings ACR_GUARD_TRUST_POLICY_FILE and ACR_GUARD_TRUST_STORE_DIR, or --trust-policy/--trust-store); signatures were not verified';
 
 /** Builds the `verifySignatures` service the gate activity calls. */
-export function createSignatureVerifier(options: SignatureVerifierOptions): (input: VerifyRequest) => Promise<SignatureResult> {
+export function createSignatureVerifier(
+  options: SignatureVerifierOptions,
+): (input: VerifyRequest) => Promise<SignatureResult> {
   const now = options.now ?? (() => new Date());
   const max = options.maxSignatures ?? MAX_SIGNATURES_PER_IMAGE;
   const source = options.trust;
@@ -78,11 +80,21 @@ export function createSignatureVerifier(options: SignatureVerifierOptions): (inp
     const scope = `${input.image.registry}/${input.image.repository}`;
     const policy = selectTrustPolicy(trust.trustPolicy, scope, input.trustPolicy);
     if (!policy) {
-      const why = input.trustPolicy ? `the gate names trust policy "${input.trustPolicy}", which the trust policy file does not define` : `no trust policy's registryScopes covers ${scope} (and there is no "*" policy)`;
+      const why = input.trustPolicy
+        ? `the gate names trust policy "${input.trustPolicy}", which the trust policy file does not define`
+        : `no trust policy's registryScopes covers ${scope} (and there is no "*" policy)`;
       return { status: 'inconclusive', reason: `${why}; signatures were not verified`, signatures: [] };
     }
     const client = options.registry(input.image.registry);
-    const verifications = await verifyAll({ client, image: input.image, manifest: input.manifest, policy, store: trust.trustStore, now: now(), max });
+    const verifications = await verifyAll({
+      client,
+      image: input.image,
+      manifest: input.manifest,
+      policy,
+      store: trust.trustStore,
+      now: now(),
+      max,
+    });
     return summarize(policy, verifications);
   };
 }
@@ -101,27 +113,48 @@ async function verifyAll(input: VerifyAllInput): Promise<SignatureVerification[]
   const { client, image } = input;
   const out: SignatureVerification[] = [];
   // Both discoveries at once: one round trip of latency instead of two.
-  const [referrers, cosign] = await Promise.all([client.listReferrers(image.repository, image.digest), cosignManifest(client, image)]);
+  const [referrers, cosign] = await Promise.all([
+    client.listReferrers(image.repository, image.digest),
+    cosignManifest(client, image),
+  ]);
   const notation = referrers.filter((r) => r.artifactType === NotationMediaTypes.signature).slice(0, input.max);
   out.push(...(await Promise.all(notation.map((ref) => verifyNotationReferrer(input, ref.digest)))));
   // Sigstore bundles (cosign v3, keyless, attestations) as referrers: seen, not verified here — inconclusive.
-  for (const ref of referrers.filter((r) => r.artifactType?.startsWith(CosignNames.bundleArtifactPrefix)).slice(0, Math.max(0, input.max - out.length))) {
+  for (const ref of referrers
+    .filter((r) => r.artifactType?.startsWith(CosignNames.bundleArtifactPrefix))
+    .slice(0, Math.max(0, input.max - out.length))) {
     out.push({
       digest: ref.digest,
       kind: 'cosign',
       outcome: input.policy.level === 'skip' ? 'skipped' : 'inconclusive',
       reason: `envelope: sigstore bundle (${ref.artifactType}) is not verified by acr-guard yet`,
-      checks: [{ name: 'envelope', status: input.policy.level === 'skip' ? 'skip' : 'inconclusive', reason: `sigstore bundle (${ref.artifactType}) is not verified by acr-guard yet (key-based cosign signatures under the sha256-<hex>.sig tag are)`, details: { validation: 'integrity' } }],
+      checks: [
+        {
+          name: 'envelope',
+          status: input.policy.level === 'skip' ? 'skip' : 'inconclusive',
+          reason: `sigstore bundle (${ref.artifactType}) is not verified by acr-guard yet (key-based cosign signatures under the sha256-<hex>.sig tag are)`,
+          details: { validation: 'integrity' },
+        },
+      ],
     });
   }
   if (cosign) {
-    const layers = cosign.blobs.filter((b) => b.mediaType === CosignNames.simpleSigning).slice(0, Math.max(0, input.max - out.length));
+    const layers = cosign.blobs
+      .filter((b) => b.mediaType === CosignNames.simpleSigning)
+      .slice(0, Math.max(0, input.max - out.length));
     for (const [i, layer] of layers.entries()) {
       const signatureDigest = `${cosign.digest}#${i}`;
       out.push(
         await asCandidate(input, signatureDigest, 'cosign', async () => {
           const payload = await client.getBlob(image.repository, layer.digest, MAX_ENVELOPE_BYTES);
-          return verifyCosignSignature({ signatureDigest, payload, annotations: layer.annotations ?? {}, digest: image.digest, policy: input.policy, store: input.store });
+          return verifyCosignSignature({
+            signatureDigest,
+            payload,
+            annotations: layer.annotations ?? {},
+            digest: image.digest,
+            policy: input.policy,
+            store: input.store,
+          });
         }),
       );
     }
@@ -130,9 +163,20 @@ async function verifyAll(input: VerifyAllInput): Promise<SignatureVerification[]
 }
 
 /** A signature candidate that could not be checked: failed (never verified), with the reason, so other candidates still count. */
-function unusable(input: Pick<VerifyAllInput, 'policy'>, digest: string, kind: SignatureVerification['kind'], reason: string): SignatureVerification {
+function unusable(
+  input: Pick<VerifyAllInput, 'policy'>,
+  digest: string,
+  kind: SignatureVerification['kind'],
+  reason: string,
+): SignatureVerification {
   const skip = input.policy.level === 'skip';
-  return { digest, kind, outcome: skip ? 'skipped' : 'failed', reason: `envelope: ${reason}`, checks: [{ name: 'envelope', status: skip ? 'skip' : 'fail', reason, details: { validation: 'integrity' } }] };
+  return {
+    digest,
+    kind,
+    outcome: skip ? 'skipped' : 'failed',
+    reason: `envelope: ${reason}`,
+    checks: [{ name: 'envelope', status: skip ? 'skip' : 'fail', reason, details: { validation: 'integrity' } }],
+  };
 }
 
 /**
@@ -141,14 +185,24 @@ function unusable(input: Pick<VerifyAllInput, 'policy'>, digest: string, kind: S
  * the repository can attach a referrer claiming to be a signature: it must not turn the verification of an
  * image that has a valid signature into an error. Transient errors still propagate (the activity retries).
  */
-async function asCandidate(input: Pick<VerifyAllInput, 'policy'>, digest: string, kind: SignatureVerification['kind'], verify: () => Promise<SignatureVerification>): Promise<SignatureVerification> {
+async function asCandidate(
+  input: Pick<VerifyAllInput, 'policy'>,
+  digest: string,
+  kind: SignatureVerification['kind'],
+  verify: () => Promise<SignatureVerification>,
+): Promise<SignatureVerification> {
   try {
     return await verify();
   } catch (err) {
     if (isGuardError(err, ErrorCodes.TRANSIENT)) throw err;
     if (isGuardError(err)) return unusable(input, digest, kind, `unreadable signature (${err.code}): ${err.message}`);
     // A parser tripping over hostile bytes is this candidate's failure too (never a pass), not the image's error.
-    return unusable(input, digest, kind, `unreadable signature (${err instanceof Error ? err.name : 'error'}): ${err instanceof Error ? err.message.slice(0, 200) : String(err).slice(0, 200)}`);
+    return unusable(
+      input,
+      digest,
+      kind,
+      `unreadable signature (${err instanceof Error ? err.name : 'error'}): ${err instanceof Error ? err.message.slice(0, 200) : String(err).slice(0, 200)}`,
+    );
   }
 }
 
@@ -160,10 +214,12 @@ async function verifyNotationCandidate(input: VerifyAllInput, digest: string): P
   const { client, image } = input;
   const sig = await client.getManifest(image.repository, digest);
   const malformed = (reason: string): SignatureVerification => unusable(input, digest, 'notation', reason);
-  if (sig.subject?.digest !== image.digest) return malformed(`signature manifest's subject is ${sig.subject?.digest ?? 'missing'}, not ${image.digest}`);
+  if (sig.subject?.digest !== image.digest)
+    return malformed(`signature manifest's subject is ${sig.subject?.digest ?? 'missing'}, not ${image.digest}`);
   // The signature's blob: OCI 1.1 image manifest layers (config is the empty/notary config, not a blob to verify).
   const layers = sig.blobs.filter((b) => b.digest !== (sig.json.config as { digest?: string } | undefined)?.digest);
-  if (layers.length !== 1) return malformed(`signature manifest has ${layers.length} layers, expected exactly one signature envelope`);
+  if (layers.length !== 1)
+    return malformed(`signature manifest has ${layers.length} layers, expected exactly one signature envelope`);
   const envelope = await client.getBlob(image.repository, layers[0].digest, MAX_ENVELOPE_BYTES);
   return verifyNotationSignature({
     signatureDigest: digest,

@@ -25,34 +25,70 @@ export const MAX_TRUST_BLOB_BYTES = 1024 * 1024;
 const STORE_PATH = /^truststore\/(?:x509\/(ca|signingAuthority|tsa)|(cosign))\/([A-Za-z0-9_.-]+)\/([^/]+)$/;
 
 /** Where the trust material lives: container client plus folder prefix (`''` or `folder/`). */
-export function trustContainer(url: string, credential: TokenCredential | undefined, field: string): { container: ContainerClient; prefix: string } {
+export function trustContainer(
+  url: string,
+  credential: TokenCredential | undefined,
+  field: string,
+): { container: ContainerClient; prefix: string } {
   let u: URL;
   try {
     u = new URL(url);
   } catch {
-    throw new GuardError(ErrorCodes.INVALID_CONFIG, `${field}: expected a blob container URL such as https://<account>.blob.core.windows.net/<container>[/<folder>]`, { field });
+    throw new GuardError(
+      ErrorCodes.INVALID_CONFIG,
+      `${field}: expected a blob container URL such as https://<account>.blob.core.windows.net/<container>[/<folder>]`,
+      { field },
+    );
   }
   const azurite = u.protocol === 'http:' && isLoopbackHost(u.host);
-  if (u.protocol !== 'https:' && !azurite) throw new GuardError(ErrorCodes.INVALID_CONFIG, `${field}: expected an https URL (http only for Azurite on loopback)`, { field });
-  if (u.search || u.hash || u.username) throw new GuardError(ErrorCodes.INVALID_CONFIG, `${field}: expected a URL without query, fragment or credentials (the managed identity is used)`, { field });
+  if (u.protocol !== 'https:' && !azurite)
+    throw new GuardError(
+      ErrorCodes.INVALID_CONFIG,
+      `${field}: expected an https URL (http only for Azurite on loopback)`,
+      { field },
+    );
+  if (u.search || u.hash || u.username)
+    throw new GuardError(
+      ErrorCodes.INVALID_CONFIG,
+      `${field}: expected a URL without query, fragment or credentials (the managed identity is used)`,
+      { field },
+    );
   const segments = u.pathname.split('/').filter((s) => s.length > 0);
   const skip = azurite ? 1 : 0; // Azurite puts the account name first in the path.
   const containerName = segments[skip];
-  if (!containerName || !/^[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])$/.test(containerName)) throw new GuardError(ErrorCodes.INVALID_CONFIG, `${field}: the URL names no valid container`, { field });
+  if (!containerName || !/^[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])$/.test(containerName))
+    throw new GuardError(ErrorCodes.INVALID_CONFIG, `${field}: the URL names no valid container`, { field });
   const base = `${u.protocol}//${u.host}/${segments.slice(0, skip + 1).join('/')}`;
   const folder = segments.slice(skip + 1).join('/');
   const container = azurite
-    ? new (storageBlob().ContainerClient)(base, new (storageBlob().StorageSharedKeyCredential)(AZURITE_DEV_ACCOUNT.name, AZURITE_DEV_ACCOUNT.key))
+    ? new (storageBlob().ContainerClient)(
+        base,
+        new (storageBlob().StorageSharedKeyCredential)(AZURITE_DEV_ACCOUNT.name, AZURITE_DEV_ACCOUNT.key),
+      )
     : credential
       ? new (storageBlob().ContainerClient)(base, credential)
       : (() => {
-          throw new GuardError(ErrorCodes.INVALID_CONFIG, `${field}: a managed identity credential is needed to read ${u.host}`, { field });
+          throw new GuardError(
+            ErrorCodes.INVALID_CONFIG,
+            `${field}: a managed identity credential is needed to read ${u.host}`,
+            { field },
+          );
         })();
   return { container, prefix: folder ? `${folder}/` : '' };
 }
 
-async function download(container: ContainerClient, name: string, size: number | undefined, field: string): Promise<Buffer> {
-  if (size !== undefined && size > MAX_TRUST_BLOB_BYTES) throw new GuardError(ErrorCodes.INVALID_CONFIG, `${field}: blob ${name} is larger than ${MAX_TRUST_BLOB_BYTES} bytes`, { field });
+async function download(
+  container: ContainerClient,
+  name: string,
+  size: number | undefined,
+  field: string,
+): Promise<Buffer> {
+  if (size !== undefined && size > MAX_TRUST_BLOB_BYTES)
+    throw new GuardError(
+      ErrorCodes.INVALID_CONFIG,
+      `${field}: blob ${name} is larger than ${MAX_TRUST_BLOB_BYTES} bytes`,
+      { field },
+    );
   try {
     return await container.getBlobClient(name).downloadToBuffer(0, undefined, { maxRetryRequestsPerBlock: 2 });
   } catch (err) {
@@ -62,29 +98,57 @@ async function download(container: ContainerClient, name: string, size: number |
 
 function translate(err: unknown, what: string, field: string): GuardError {
   const status = (err as { statusCode?: number }).statusCode;
-  if (status === 401 || status === 403) return new GuardError(ErrorCodes.INVALID_CONFIG, `${field}: ${what} was refused (${status}); grant the app's identity "Storage Blob Data Reader" on the container`, { field, status });
-  if (status === 404) return new GuardError(ErrorCodes.INVALID_CONFIG, `${field}: ${what}: not found`, { field, status });
-  return new GuardError(ErrorCodes.TRANSIENT, `${field}: ${what} failed (${status ?? (err as Error).message})`, { status, cause: err });
+  if (status === 401 || status === 403)
+    return new GuardError(
+      ErrorCodes.INVALID_CONFIG,
+      `${field}: ${what} was refused (${status}); grant the app's identity "Storage Blob Data Reader" on the container`,
+      { field, status },
+    );
+  if (status === 404)
+    return new GuardError(ErrorCodes.INVALID_CONFIG, `${field}: ${what}: not found`, { field, status });
+  return new GuardError(ErrorCodes.TRANSIENT, `${field}: ${what} failed (${status ?? (err as Error).message})`, {
+    status,
+    cause: err,
+  });
 }
 
 /** Loads `trustpolicy.json` and the stores it names from a blob container. */
-export async function loadSignatureTrustFromBlob(options: { url: string; credential?: TokenCredential; field?: string }): Promise<SignatureTrust> {
+export async function loadSignatureTrustFromBlob(options: {
+  url: string;
+  credential?: TokenCredential;
+  field?: string;
+}): Promise<SignatureTrust> {
   const field = options.field ?? 'trustBlobUrl';
   const { container, prefix } = trustContainer(options.url, options.credential, field);
   const blobs = new Map<string, number | undefined>();
   try {
-    for await (const blob of container.listBlobsFlat({ prefix })) blobs.set(blob.name.slice(prefix.length), blob.properties.contentLength);
+    for await (const blob of container.listBlobsFlat({ prefix }))
+      blobs.set(blob.name.slice(prefix.length), blob.properties.contentLength);
   } catch (err) {
     throw translate(err, `list ${options.url}`, field);
   }
-  if (!blobs.has('trustpolicy.json')) throw new GuardError(ErrorCodes.INVALID_CONFIG, `${field}: ${prefix}trustpolicy.json is missing from the container`, { field });
-  const trustPolicy = parseTrustPolicyText((await download(container, `${prefix}trustpolicy.json`, blobs.get('trustpolicy.json'), field)).toString('utf8'), `${options.url}/trustpolicy.json`, field);
+  if (!blobs.has('trustpolicy.json'))
+    throw new GuardError(
+      ErrorCodes.INVALID_CONFIG,
+      `${field}: ${prefix}trustpolicy.json is missing from the container`,
+      { field },
+    );
+  const trustPolicy = parseTrustPolicyText(
+    (await download(container, `${prefix}trustpolicy.json`, blobs.get('trustpolicy.json'), field)).toString('utf8'),
+    `${options.url}/trustpolicy.json`,
+    field,
+  );
   const named = new Set(trustPolicy.trustPolicies.flatMap((p) => p.trustStores.map((s) => `${s.type}:${s.name}`)));
   const files: TrustStoreFile[] = [];
   for (const [path, size] of blobs) {
     if (!path.startsWith('truststore/')) continue;
     const m = STORE_PATH.exec(path);
-    if (!m) throw new GuardError(ErrorCodes.INVALID_CONFIG, `${field}: blob ${prefix}${path} is not in notation's trust store layout (truststore/x509/<ca|signingAuthority|tsa>/<store>/<file>)`, { field });
+    if (!m)
+      throw new GuardError(
+        ErrorCodes.INVALID_CONFIG,
+        `${field}: blob ${prefix}${path} is not in notation's trust store layout (truststore/x509/<ca|signingAuthority|tsa>/<store>/<file>)`,
+        { field },
+      );
     const type = (m[1] ?? m[2]) as TrustStoreType;
     if (!named.has(`${type}:${m[3]}`) || (type === 'cosign' && !m[4].endsWith('.pub'))) continue;
     files.push({ type, name: m[3], file: m[4], bytes: await download(container, `${prefix}${path}`, size, field) });

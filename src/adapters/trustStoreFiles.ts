@@ -9,7 +9,14 @@ import { MAX_OPERATOR_FILE_BYTES, readBoundedFile } from './boundedFile';
 import { join } from 'node:path';
 import { GuardError, ErrorCodes } from '../core/errors';
 import type { SignatureTrust } from './signatureVerifier';
-import { buildTrustStore, parseTrustPolicyDocument, type TrustPolicyDocument, type TrustStore, type TrustStoreFile, type TrustStoreType } from '../core/signatures';
+import {
+  buildTrustStore,
+  parseTrustPolicyDocument,
+  type TrustPolicyDocument,
+  type TrustStore,
+  type TrustStoreFile,
+  type TrustStoreType,
+} from '../core/signatures';
 
 /** Most bytes of a `trustpolicy.json` read from disk. */
 export const MAX_TRUST_POLICY_FILE_BYTES = MAX_OPERATOR_FILE_BYTES;
@@ -18,7 +25,9 @@ export const MAX_TRUST_STORE_FILE_BYTES = 256 * 1024;
 
 /** Reads and validates a `trustpolicy.json`. */
 export async function loadTrustPolicyFile(path: string, field = 'trustPolicy'): Promise<TrustPolicyDocument> {
-  const text = (await readBoundedFile(path, { maxBytes: MAX_TRUST_POLICY_FILE_BYTES, field, what: 'trust policy file' })).toString('utf8');
+  const text = (
+    await readBoundedFile(path, { maxBytes: MAX_TRUST_POLICY_FILE_BYTES, field, what: 'trust policy file' })
+  ).toString('utf8');
   return parseTrustPolicyText(text, path, field);
 }
 
@@ -47,9 +56,18 @@ async function entries(dir: string): Promise<string[]> {
  * `only` (`type:name`) when given, as notation reads only the stores a policy names, so an unrelated bad
  * store does not break verification.
  */
-export async function loadTrustStoreDir(root: string, field = 'trustStore', only?: ReadonlySet<string>): Promise<TrustStore> {
+export async function loadTrustStoreDir(
+  root: string,
+  field = 'trustStore',
+  only?: ReadonlySet<string>,
+): Promise<TrustStore> {
   const rootStat = await lstat(root).catch(() => undefined);
-  if (!rootStat?.isDirectory()) throw new GuardError(ErrorCodes.INVALID_CONFIG, `${field}: ${root} is not a directory (expected notation's trust store layout x509/ca/<name>/)`, { field });
+  if (!rootStat?.isDirectory())
+    throw new GuardError(
+      ErrorCodes.INVALID_CONFIG,
+      `${field}: ${root} is not a directory (expected notation's trust store layout x509/ca/<name>/)`,
+      { field },
+    );
   const files: TrustStoreFile[] = [];
   const layouts: Array<{ type: TrustStoreType; dir: string }> = [
     { type: 'ca', dir: join(root, 'x509', 'ca') },
@@ -62,15 +80,35 @@ export async function loadTrustStoreDir(root: string, field = 'trustStore', only
       if (only && !only.has(`${type}:${name}`)) continue;
       const storeDir = join(dir, name);
       const st = await lstat(storeDir);
-      if (st.isSymbolicLink()) throw new GuardError(ErrorCodes.INVALID_CONFIG, `${field}: ${storeDir} is a symbolic link; trust stores must not contain links`, { field });
+      if (st.isSymbolicLink())
+        throw new GuardError(
+          ErrorCodes.INVALID_CONFIG,
+          `${field}: ${storeDir} is a symbolic link; trust stores must not contain links`,
+          { field },
+        );
       if (!st.isDirectory()) continue;
       for (const file of await entries(storeDir)) {
         const path = join(storeDir, file);
         const fst = await lstat(path);
-        if (fst.isSymbolicLink()) throw new GuardError(ErrorCodes.INVALID_CONFIG, `${field}: ${path} is a symbolic link; trust stores must not contain links`, { field });
-        if (fst.isDirectory()) throw new GuardError(ErrorCodes.INVALID_CONFIG, `${field}: ${path} is a directory; a named store holds certificate files only`, { field });
+        if (fst.isSymbolicLink())
+          throw new GuardError(
+            ErrorCodes.INVALID_CONFIG,
+            `${field}: ${path} is a symbolic link; trust stores must not contain links`,
+            { field },
+          );
+        if (fst.isDirectory())
+          throw new GuardError(
+            ErrorCodes.INVALID_CONFIG,
+            `${field}: ${path} is a directory; a named store holds certificate files only`,
+            { field },
+          );
         if (type === 'cosign' && !file.endsWith('.pub')) continue;
-        files.push({ type, name, file, bytes: await readBoundedFile(path, { maxBytes: MAX_TRUST_STORE_FILE_BYTES, field, what: 'trust store file' }) });
+        files.push({
+          type,
+          name,
+          file,
+          bytes: await readBoundedFile(path, { maxBytes: MAX_TRUST_STORE_FILE_BYTES, field, what: 'trust store file' }),
+        });
       }
     }
   }
@@ -81,7 +119,11 @@ export async function loadTrustStoreDir(root: string, field = 'trustStore', only
  * Loads a trust policy file and the stores it names from a trust store directory: the "warm" trust material
  * the verifier keeps for the life of the process. `fields` name the settings or flags in errors.
  */
-export async function loadSignatureTrust(policyFile: string, storeDir: string, fields: { policy: string; store: string } = { policy: 'trustPolicy', store: 'trustStore' }): Promise<SignatureTrust> {
+export async function loadSignatureTrust(
+  policyFile: string,
+  storeDir: string,
+  fields: { policy: string; store: string } = { policy: 'trustPolicy', store: 'trustStore' },
+): Promise<SignatureTrust> {
   const trustPolicy = await loadTrustPolicyFile(policyFile, fields.policy);
   const named = new Set(trustPolicy.trustPolicies.flatMap((p) => p.trustStores.map((s) => `${s.type}:${s.name}`)));
   return { trustPolicy, trustStore: await loadTrustStoreDir(storeDir, fields.store, named) };

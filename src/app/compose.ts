@@ -56,20 +56,28 @@ export interface ComposeOptions {
  * made (defence in depth: triggers check the allowlist too), and reuses one client (and its token cache)
  * per host.
  */
-export function allowlistedRegistryFactory(options: Pick<ComposeOptions, 'policy' | 'credential' | 'plainHttpHosts' | 'createClient'>): RegistryClientFactory {
+export function allowlistedRegistryFactory(
+  options: Pick<ComposeOptions, 'policy' | 'credential' | 'plainHttpHosts' | 'createClient'>,
+): RegistryClientFactory {
   const clients = new Map<string, RegistryClient>();
   return (host: string): RegistryClient => {
     if (!isRegistryAllowed(options.policy(), host)) {
-      throw new GuardError(ErrorCodes.REGISTRY_NOT_ALLOWED, `registry ${host} is not in the policy's registries allowlist; no request was made`, { field: 'registry' });
+      throw new GuardError(
+        ErrorCodes.REGISTRY_NOT_ALLOWED,
+        `registry ${host} is not in the policy's registries allowlist; no request was made`,
+        { field: 'registry' },
+      );
     }
     let client = clients.get(host);
     if (!client) {
-      client = options.createClient?.(host) ?? createRegistryClient({
-        host,
-        plainHttp: options.plainHttpHosts?.includes(host) ?? false,
-        credential: isAcrHost(host) ? options.credential : undefined,
-        userAgent: `${ACR_GUARD_USER_AGENT}/0.1`,
-      });
+      client =
+        options.createClient?.(host) ??
+        createRegistryClient({
+          host,
+          plainHttp: options.plainHttpHosts?.includes(host) ?? false,
+          credential: isAcrHost(host) ? options.credential : undefined,
+          userAgent: `${ACR_GUARD_USER_AGENT}/0.1`,
+        });
       clients.set(host, client);
     }
     return client;
@@ -82,7 +90,10 @@ export function composeGateServices(options: ComposeOptions): GateServices {
   const sources: FindingsSource[] = [new ReportsFindingsSource({ registry })];
   if (options.credential) {
     sources.push(
-      new DefenderFindingsSource({ credential: options.credential, subscriptions: options.defenderSubscriptions ? [...options.defenderSubscriptions] : undefined }),
+      new DefenderFindingsSource({
+        credential: options.credential,
+        subscriptions: options.defenderSubscriptions ? [...options.defenderSubscriptions] : undefined,
+      }),
     );
   }
   const services: GateServices = {
@@ -104,7 +115,12 @@ export function composeGateServices(options: ComposeOptions): GateServices {
 export function auditStoreFor(audit: AuditConfig, credential: TokenCredential): AuditStore {
   if (audit.kind === 'file') return new FileAuditStore(audit.dir);
   return audit.devAccount
-    ? new TableAuditStore({ endpoint: audit.endpoint, tableName: audit.tableName, credential: azuriteDevCredential(), allowInsecureConnection: true })
+    ? new TableAuditStore({
+        endpoint: audit.endpoint,
+        tableName: audit.tableName,
+        credential: azuriteDevCredential(),
+        allowInsecureConnection: true,
+      })
     : new TableAuditStore({ endpoint: audit.endpoint, tableName: audit.tableName, credential });
 }
 
@@ -112,7 +128,16 @@ export function auditStoreFor(audit: AuditConfig, credential: TokenCredential): 
  * The in-use lookup the configuration asks for, or `undefined` when `ACR_GUARD_INUSE_SCOPES` is empty (local
  * runs): the purge must then say that in-use protection is off. `ca` trusts a loopback ARM stand-in.
  */
-export function inUseLookupFor(config: Pick<AppConfig, 'inUse'>, credential: TokenCredential, options: { ca?: string } = {}): ArmInUseLookup | undefined {
+export function inUseLookupFor(
+  config: Pick<AppConfig, 'inUse'>,
+  credential: TokenCredential,
+  options: { ca?: string } = {},
+): ArmInUseLookup | undefined {
   if (!config.inUse) return undefined;
-  return new ArmInUseLookup({ credential, scopes: config.inUse.scopes, endpoint: config.inUse.armEndpoint, ca: options.ca });
+  return new ArmInUseLookup({
+    credential,
+    scopes: config.inUse.scopes,
+    endpoint: config.inUse.armEndpoint,
+    ca: options.ca,
+  });
 }

@@ -67,7 +67,9 @@ const ACCOUNT_NAME = /^[a-z0-9]{3,24}$/;
 
 function invalid(setting: string, expected: string, got?: string): GuardError {
   const shown = got === undefined ? '' : `, got ${JSON.stringify(got.length > 80 ? `${got.slice(0, 80)}…` : got)}`;
-  return new GuardError(ErrorCodes.INVALID_CONFIG, `app setting ${setting}: expected ${expected}${shown}`, { field: setting });
+  return new GuardError(ErrorCodes.INVALID_CONFIG, `app setting ${setting}: expected ${expected}${shown}`, {
+    field: setting,
+  });
 }
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -86,7 +88,11 @@ function httpsUrl(setting: string, value: string, allowLoopbackHttp: boolean): s
   } catch {
     throw invalid(setting, 'an absolute https URL such as https://<account>.table.core.windows.net', value);
   }
-  if (url.username || url.password || url.search || url.hash) throw invalid(setting, 'a URL without credentials, query or fragment (no SAS tokens: the app uses its managed identity)');
+  if (url.username || url.password || url.search || url.hash)
+    throw invalid(
+      setting,
+      'a URL without credentials, query or fragment (no SAS tokens: the app uses its managed identity)',
+    );
   if (url.protocol !== 'https:' && !(allowLoopbackHttp && url.protocol === 'http:' && isLoopbackHost(url.host))) {
     throw invalid(setting, 'an https URL (plain http only for a loopback Azurite)', value);
   }
@@ -95,8 +101,15 @@ function httpsUrl(setting: string, value: string, allowLoopbackHttp: boolean): s
 
 function auditConfig(env: Env): AuditConfig {
   const tableName = env.ACR_GUARD_AUDIT_TABLE?.trim() || 'AcrGuardVerdicts';
-  if (!/^[A-Za-z][A-Za-z0-9]{2,62}$/.test(tableName)) throw invalid('ACR_GUARD_AUDIT_TABLE', 'a table name of 3-63 letters and digits starting with a letter', tableName);
-  const table = (from: string, endpoint: string, devAccount = false): AuditConfig => ({ kind: 'table', endpoint, tableName, devAccount, from });
+  if (!/^[A-Za-z][A-Za-z0-9]{2,62}$/.test(tableName))
+    throw invalid('ACR_GUARD_AUDIT_TABLE', 'a table name of 3-63 letters and digits starting with a letter', tableName);
+  const table = (from: string, endpoint: string, devAccount = false): AuditConfig => ({
+    kind: 'table',
+    endpoint,
+    tableName,
+    devAccount,
+    from,
+  });
   // Plain http is accepted for a loopback Azurite only, and Azurite takes only its dev account over http.
   const tableAt = (from: string, value: string): AuditConfig => {
     const endpoint = httpsUrl(from, value, true);
@@ -104,7 +117,11 @@ function auditConfig(env: Env): AuditConfig {
   };
   const explicit = env.ACR_GUARD_AUDIT_TABLE_ENDPOINT?.trim();
   const dir = env.ACR_GUARD_AUDIT_DIR?.trim();
-  if (explicit && dir) throw invalid('ACR_GUARD_AUDIT_DIR', 'only one of ACR_GUARD_AUDIT_TABLE_ENDPOINT and ACR_GUARD_AUDIT_DIR to be set');
+  if (explicit && dir)
+    throw invalid(
+      'ACR_GUARD_AUDIT_DIR',
+      'only one of ACR_GUARD_AUDIT_TABLE_ENDPOINT and ACR_GUARD_AUDIT_DIR to be set',
+    );
   if (explicit) {
     if (DEV_STORAGE.test(explicit)) return table('ACR_GUARD_AUDIT_TABLE_ENDPOINT', DEV_TABLE_ENDPOINT, true);
     return tableAt('ACR_GUARD_AUDIT_TABLE_ENDPOINT', explicit);
@@ -115,10 +132,16 @@ function auditConfig(env: Env): AuditConfig {
   if (serviceUri) return tableAt('AzureWebJobsStorage__tableServiceUri', serviceUri);
   const accountName = env.AzureWebJobsStorage__accountName?.trim();
   if (accountName) {
-    if (!ACCOUNT_NAME.test(accountName)) throw invalid('AzureWebJobsStorage__accountName', 'a storage account name of 3-24 lower-case letters and digits', accountName);
+    if (!ACCOUNT_NAME.test(accountName))
+      throw invalid(
+        'AzureWebJobsStorage__accountName',
+        'a storage account name of 3-24 lower-case letters and digits',
+        accountName,
+      );
     return table('AzureWebJobsStorage__accountName', `https://${accountName}.table.core.windows.net`);
   }
-  if (env.AzureWebJobsStorage && DEV_STORAGE.test(env.AzureWebJobsStorage)) return table('AzureWebJobsStorage', DEV_TABLE_ENDPOINT, true);
+  if (env.AzureWebJobsStorage && DEV_STORAGE.test(env.AzureWebJobsStorage))
+    return table('AzureWebJobsStorage', DEV_TABLE_ENDPOINT, true);
   throw invalid(
     'ACR_GUARD_AUDIT_TABLE_ENDPOINT',
     'the Table service URL for verdicts, e.g. https://<account>.table.core.windows.net (or AzureWebJobsStorage__tableServiceUri / __accountName, UseDevelopmentStorage=true for Azurite, or ACR_GUARD_AUDIT_DIR for a local file store)',
@@ -129,44 +152,74 @@ function auditConfig(env: Env): AuditConfig {
 export function loadConfig(env: Env): AppConfig {
   const policyFile = env.ACR_GUARD_POLICY_FILE?.trim();
   const policyInline = env.ACR_GUARD_POLICY;
-  if (policyFile && policyInline && policyInline.trim() !== '') throw invalid('ACR_GUARD_POLICY', 'only one of ACR_GUARD_POLICY and ACR_GUARD_POLICY_FILE to be set');
-  const policy: AppConfig['policy'] = policyInline && policyInline.trim() !== '' ? { kind: 'inline', text: policyInline } : { kind: 'file', path: policyFile || 'policy/acr-guard.yaml' };
+  if (policyFile && policyInline && policyInline.trim() !== '')
+    throw invalid('ACR_GUARD_POLICY', 'only one of ACR_GUARD_POLICY and ACR_GUARD_POLICY_FILE to be set');
+  const policy: AppConfig['policy'] =
+    policyInline && policyInline.trim() !== ''
+      ? { kind: 'inline', text: policyInline }
+      : { kind: 'file', path: policyFile || 'policy/acr-guard.yaml' };
 
   // Managed identity only: a key or SAS in any setting the app reads is refused (naming the setting, never
   // showing the value). The Azurite dev account (`UseDevelopmentStorage=true`) is the one exception.
   for (const [key, value] of Object.entries(env)) {
-    if (!(key.startsWith('ACR_GUARD_') || key.startsWith('AzureWebJobsStorage')) || !value || DEV_STORAGE.test(value)) continue;
+    if (!(key.startsWith('ACR_GUARD_') || key.startsWith('AzureWebJobsStorage')) || !value || DEV_STORAGE.test(value))
+      continue;
     if (/AccountKey=|SharedAccessSignature=|[?&;]sig=|^sig=/i.test(value)) {
-      throw invalid(key, 'no account key or SAS token (acr-guard uses its managed identity: grant it "Storage Table Data Contributor" and set the service URL instead)');
+      throw invalid(
+        key,
+        'no account key or SAS token (acr-guard uses its managed identity: grant it "Storage Table Data Contributor" and set the service URL instead)',
+      );
     }
   }
 
   const audit = auditConfig(env);
   const azureClientId = env.AZURE_CLIENT_ID?.trim() || undefined;
-  if (azureClientId && !GUID.test(azureClientId)) throw invalid('AZURE_CLIENT_ID', 'the client id (a GUID) of the user-assigned managed identity', azureClientId);
+  if (azureClientId && !GUID.test(azureClientId))
+    throw invalid('AZURE_CLIENT_ID', 'the client id (a GUID) of the user-assigned managed identity', azureClientId);
 
   const defenderSubscriptions = list(env.ACR_GUARD_DEFENDER_SUBSCRIPTIONS);
   defenderSubscriptions.forEach((s, i) => {
-    if (!GUID.test(s)) throw invalid('ACR_GUARD_DEFENDER_SUBSCRIPTIONS', `comma-separated subscription ids (GUIDs); item ${i + 1} is not one`, s);
+    if (!GUID.test(s))
+      throw invalid(
+        'ACR_GUARD_DEFENDER_SUBSCRIPTIONS',
+        `comma-separated subscription ids (GUIDs); item ${i + 1} is not one`,
+        s,
+      );
   });
 
   const plainHttpRegistries = list(env.ACR_GUARD_PLAIN_HTTP_REGISTRIES).map((h, i) => {
     const host = validateRegistryHost(h, `ACR_GUARD_PLAIN_HTTP_REGISTRIES[${i}]`);
-    if (!isLoopbackHost(host)) throw invalid('ACR_GUARD_PLAIN_HTTP_REGISTRIES', 'loopback hosts only (127.0.0.0/8, localhost, [::1]); a registry elsewhere must use https', h);
+    if (!isLoopbackHost(host))
+      throw invalid(
+        'ACR_GUARD_PLAIN_HTTP_REGISTRIES',
+        'loopback hosts only (127.0.0.0/8, localhost, [::1]); a registry elsewhere must use https',
+        h,
+      );
     return host;
   });
 
   const dryRunText = (env.ACR_GUARD_DRY_RUN ?? 'false').trim().toLowerCase();
-  if (dryRunText !== 'true' && dryRunText !== 'false') throw invalid('ACR_GUARD_DRY_RUN', '"true" or "false"', env.ACR_GUARD_DRY_RUN);
+  if (dryRunText !== 'true' && dryRunText !== 'false')
+    throw invalid('ACR_GUARD_DRY_RUN', '"true" or "false"', env.ACR_GUARD_DRY_RUN);
 
   const trustPolicyFile = env.ACR_GUARD_TRUST_POLICY_FILE?.trim();
   const trustStoreDir = env.ACR_GUARD_TRUST_STORE_DIR?.trim();
   if (Boolean(trustPolicyFile) !== Boolean(trustStoreDir)) {
     const missing = trustPolicyFile ? 'ACR_GUARD_TRUST_STORE_DIR' : 'ACR_GUARD_TRUST_POLICY_FILE';
-    throw invalid(missing, 'to be set together with ' + (trustPolicyFile ? 'ACR_GUARD_TRUST_POLICY_FILE (a notation trust store directory: x509/ca/<name>/...)' : 'ACR_GUARD_TRUST_STORE_DIR (a notation trustpolicy.json path)'));
+    throw invalid(
+      missing,
+      'to be set together with ' +
+        (trustPolicyFile
+          ? 'ACR_GUARD_TRUST_POLICY_FILE (a notation trust store directory: x509/ca/<name>/...)'
+          : 'ACR_GUARD_TRUST_STORE_DIR (a notation trustpolicy.json path)'),
+    );
   }
   const trustBlobUrl = env.ACR_GUARD_TRUST_BLOB_URL?.trim();
-  if (trustBlobUrl && trustPolicyFile) throw invalid('ACR_GUARD_TRUST_BLOB_URL', 'either ACR_GUARD_TRUST_BLOB_URL or the ACR_GUARD_TRUST_POLICY_FILE/ACR_GUARD_TRUST_STORE_DIR pair, not both');
+  if (trustBlobUrl && trustPolicyFile)
+    throw invalid(
+      'ACR_GUARD_TRUST_BLOB_URL',
+      'either ACR_GUARD_TRUST_BLOB_URL or the ACR_GUARD_TRUST_POLICY_FILE/ACR_GUARD_TRUST_STORE_DIR pair, not both',
+    );
   if (trustBlobUrl) {
     let url: URL | undefined;
     try {
@@ -174,8 +227,18 @@ export function loadConfig(env: Env): AppConfig {
     } catch {
       url = undefined;
     }
-    const ok = url && (url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackHost(url.host))) && !url.search && !url.username && url.pathname.length > 1;
-    if (!ok) throw invalid('ACR_GUARD_TRUST_BLOB_URL', 'a blob container URL https://<account>.blob.core.windows.net/<container>[/<folder>] (no SAS: the managed identity reads it)', trustBlobUrl);
+    const ok =
+      url &&
+      (url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackHost(url.host))) &&
+      !url.search &&
+      !url.username &&
+      url.pathname.length > 1;
+    if (!ok)
+      throw invalid(
+        'ACR_GUARD_TRUST_BLOB_URL',
+        'a blob container URL https://<account>.blob.core.windows.net/<container>[/<folder>] (no SAS: the managed identity reads it)',
+        trustBlobUrl,
+      );
   }
   const signatureTrust: AppConfig['signatureTrust'] = trustBlobUrl
     ? Object.freeze({ kind: 'blob' as const, url: trustBlobUrl })
@@ -203,10 +266,15 @@ export function inUseConfig(env: Env): AppConfig['inUse'] {
   try {
     scopes = parseInUseScopes(env.ACR_GUARD_INUSE_SCOPES ?? '', 'ACR_GUARD_INUSE_SCOPES');
   } catch (err) {
-    throw new GuardError(ErrorCodes.INVALID_CONFIG, `app setting ${(err as Error).message}`, { field: 'ACR_GUARD_INUSE_SCOPES' });
+    throw new GuardError(ErrorCodes.INVALID_CONFIG, `app setting ${(err as Error).message}`, {
+      field: 'ACR_GUARD_INUSE_SCOPES',
+    });
   }
   if (scopes.length === 0) return undefined;
-  return Object.freeze({ scopes: Object.freeze(scopes.map((s) => Object.freeze(s))), armEndpoint: optionalHttps(env, 'ACR_GUARD_ARM_ENDPOINT', 'https://management.azure.com')! });
+  return Object.freeze({
+    scopes: Object.freeze(scopes.map((s) => Object.freeze(s))),
+    armEndpoint: optionalHttps(env, 'ACR_GUARD_ARM_ENDPOINT', 'https://management.azure.com')!,
+  });
 }
 
 /**
@@ -214,7 +282,8 @@ export function inUseConfig(env: Env): AppConfig['inUse'] {
  * policy is shown by size only.
  */
 export function describeConfig(config: AppConfig): string {
-  const policy = config.policy.kind === 'file' ? `file ${config.policy.path}` : `inline (${config.policy.text.length} chars)`;
+  const policy =
+    config.policy.kind === 'file' ? `file ${config.policy.path}` : `inline (${config.policy.text.length} chars)`;
   const audit =
     config.audit.kind === 'table'
       ? `table ${config.audit.tableName} at ${config.audit.endpoint}${config.audit.devAccount ? ' (Azurite dev account)' : ''} (from ${config.audit.from})`
@@ -240,7 +309,11 @@ export function readPolicyText(config: AppConfig, readFile: (path: string) => st
   } catch (err) {
     if (isGuardError(err)) throw err; // the bounded reader's own errors already name the setting and the limit
     const code = (err as NodeJS.ErrnoException).code;
-    throw new GuardError(ErrorCodes.INVALID_CONFIG, `app setting ACR_GUARD_POLICY_FILE: cannot read the policy file ${config.policy.path} (${typeof code === 'string' ? code : 'error'})`, { field: 'ACR_GUARD_POLICY_FILE' });
+    throw new GuardError(
+      ErrorCodes.INVALID_CONFIG,
+      `app setting ACR_GUARD_POLICY_FILE: cannot read the policy file ${config.policy.path} (${typeof code === 'string' ? code : 'error'})`,
+      { field: 'ACR_GUARD_POLICY_FILE' },
+    );
   }
 }
 
@@ -299,7 +372,8 @@ const NCRONTAB = /^\s*(\S+\s+){5}\S+\s*$/;
 /** The schedule of a timer from its setting (or the default); throws `INVALID_CONFIG` naming the setting. */
 export function timerSchedule(env: Env, setting: keyof typeof TIMER_SCHEDULES): string {
   const value = env[setting]?.trim() || TIMER_SCHEDULES[setting];
-  if (!NCRONTAB.test(value) || !/^[0-9*/,\- A-Za-z]+$/.test(value)) throw invalid(setting, 'a six-field NCRONTAB expression such as "0 */5 * * * *"', value);
+  if (!NCRONTAB.test(value) || !/^[0-9*/,\- A-Za-z]+$/.test(value))
+    throw invalid(setting, 'a six-field NCRONTAB expression such as "0 */5 * * * *"', value);
   return value;
 }
 
@@ -309,9 +383,18 @@ export function timerSchedule(env: Env, setting: keyof typeof TIMER_SCHEDULES): 
  */
 const ENDPOINT_HOSTS: Record<string, [RegExp, string]> = {
   ACR_GUARD_LOG_ANALYTICS_ENDPOINT: [/^api\.loganalytics\.(io|azure\.cn|us)$/, 'https://api.loganalytics.io/v1'],
-  ACR_GUARD_ALERT_EVENTGRID_ENDPOINT: [/^[a-z0-9-]+\.[a-z0-9-]+\.eventgrid\.azure\.(net|cn|us)$/, 'https://<topic>.<region>-1.eventgrid.azure.net/api/events'],
-  ACR_GUARD_KEY_VAULT_URL: [/^[a-z0-9-]{3,24}\.vault\.(azure\.net|azure\.cn|usgovcloudapi\.net)$/, 'https://<vault>.vault.azure.net'],
-  ACR_GUARD_ARM_ENDPOINT: [/^management\.(azure\.com|chinacloudapi\.cn|usgovcloudapi\.net)$/, 'https://management.azure.com'],
+  ACR_GUARD_ALERT_EVENTGRID_ENDPOINT: [
+    /^[a-z0-9-]+\.[a-z0-9-]+\.eventgrid\.azure\.(net|cn|us)$/,
+    'https://<topic>.<region>-1.eventgrid.azure.net/api/events',
+  ],
+  ACR_GUARD_KEY_VAULT_URL: [
+    /^[a-z0-9-]{3,24}\.vault\.(azure\.net|azure\.cn|usgovcloudapi\.net)$/,
+    'https://<vault>.vault.azure.net',
+  ],
+  ACR_GUARD_ARM_ENDPOINT: [
+    /^management\.(azure\.com|chinacloudapi\.cn|usgovcloudapi\.net)$/,
+    'https://management.azure.com',
+  ],
 };
 
 function optionalHttps(env: Env, setting: string, fallback?: string): string | undefined {
@@ -320,7 +403,8 @@ function optionalHttps(env: Env, setting: string, fallback?: string): string | u
   const url = httpsUrl(setting, value, false);
   const host = new URL(url).host.toLowerCase();
   const [allowed, example] = ENDPOINT_HOSTS[setting] ?? [];
-  if (allowed && !allowed.test(host) && !isLoopbackHost(host)) throw invalid(setting, `an https URL on the service's Azure host, like ${example} (or a loopback stand-in)`, value);
+  if (allowed && !allowed.test(host) && !isLoopbackHost(host))
+    throw invalid(setting, `an https URL on the service's Azure host, like ${example} (or a loopback stand-in)`, value);
   return url;
 }
 
@@ -334,18 +418,39 @@ function durationSetting(env: Env, setting: string, fallback: string): number {
 
 function stateTableSetting(env: Env): string {
   const stateTable = env.ACR_GUARD_ALERT_STATE_TABLE?.trim() || 'AcrGuardAlertState';
-  if (!/^[A-Za-z][A-Za-z0-9]{2,62}$/.test(stateTable)) throw invalid('ACR_GUARD_ALERT_STATE_TABLE', 'a table name of 3-63 letters and digits starting with a letter', stateTable);
+  if (!/^[A-Za-z][A-Za-z0-9]{2,62}$/.test(stateTable))
+    throw invalid(
+      'ACR_GUARD_ALERT_STATE_TABLE',
+      'a table name of 3-63 letters and digits starting with a letter',
+      stateTable,
+    );
   return stateTable;
 }
 
 function sinksConfig(env: Env): AlertSinksConfig {
   const webhookUrlSecret = env.ACR_GUARD_ALERT_WEBHOOK_SECRET?.trim() || undefined;
-  if (webhookUrlSecret && !/^[0-9a-zA-Z-]{1,127}$/.test(webhookUrlSecret)) throw invalid('ACR_GUARD_ALERT_WEBHOOK_SECRET', 'the name of a Key Vault secret (1-127 letters, digits and dashes) holding the webhook URL', webhookUrlSecret);
+  if (webhookUrlSecret && !/^[0-9a-zA-Z-]{1,127}$/.test(webhookUrlSecret))
+    throw invalid(
+      'ACR_GUARD_ALERT_WEBHOOK_SECRET',
+      'the name of a Key Vault secret (1-127 letters, digits and dashes) holding the webhook URL',
+      webhookUrlSecret,
+    );
   const keyVaultUrl = optionalHttps(env, 'ACR_GUARD_KEY_VAULT_URL');
-  if (webhookUrlSecret && !keyVaultUrl) throw invalid('ACR_GUARD_KEY_VAULT_URL', 'the vault URL (https://<vault>.vault.azure.net) holding ACR_GUARD_ALERT_WEBHOOK_SECRET');
-  const webhookFormat = (env.ACR_GUARD_ALERT_WEBHOOK_FORMAT?.trim() || 'messagecard') as AlertSinksConfig['webhookFormat'];
-  if (!['messagecard', 'adaptivecard', 'slack'].includes(webhookFormat)) throw invalid('ACR_GUARD_ALERT_WEBHOOK_FORMAT', 'messagecard, adaptivecard or slack', webhookFormat);
-  return Object.freeze({ eventGridEndpoint: optionalHttps(env, 'ACR_GUARD_ALERT_EVENTGRID_ENDPOINT'), webhookUrlSecret, webhookFormat, keyVaultUrl });
+  if (webhookUrlSecret && !keyVaultUrl)
+    throw invalid(
+      'ACR_GUARD_KEY_VAULT_URL',
+      'the vault URL (https://<vault>.vault.azure.net) holding ACR_GUARD_ALERT_WEBHOOK_SECRET',
+    );
+  const webhookFormat = (env.ACR_GUARD_ALERT_WEBHOOK_FORMAT?.trim() ||
+    'messagecard') as AlertSinksConfig['webhookFormat'];
+  if (!['messagecard', 'adaptivecard', 'slack'].includes(webhookFormat))
+    throw invalid('ACR_GUARD_ALERT_WEBHOOK_FORMAT', 'messagecard, adaptivecard or slack', webhookFormat);
+  return Object.freeze({
+    eventGridEndpoint: optionalHttps(env, 'ACR_GUARD_ALERT_EVENTGRID_ENDPOINT'),
+    webhookUrlSecret,
+    webhookFormat,
+    keyVaultUrl,
+  });
 }
 
 /** The alert sinks the runtime audit raises its alerts through (none configured: the report is recorded, nothing is sent). */
@@ -355,17 +460,26 @@ export function runtimeSinksConfig(env: Env): AlertSinksConfig {
 
 function requireSink(sinks: AlertSinksConfig): void {
   if (!sinks.eventGridEndpoint && !sinks.webhookUrlSecret) {
-    throw invalid('ACR_GUARD_ALERT_EVENTGRID_ENDPOINT', 'at least one alert sink: an Event Grid topic endpoint here, or ACR_GUARD_ALERT_WEBHOOK_SECRET naming a Key Vault secret with the webhook URL');
+    throw invalid(
+      'ACR_GUARD_ALERT_EVENTGRID_ENDPOINT',
+      'at least one alert sink: an Event Grid topic endpoint here, or ACR_GUARD_ALERT_WEBHOOK_SECRET naming a Key Vault secret with the webhook URL',
+    );
   }
 }
 
 /** Reads the alert timer's settings; `requireSinks` false for dry runs. Throws `INVALID_CONFIG` naming the setting. */
 export function loadAlertsConfig(env: Env, options: { requireSinks?: boolean } = {}): AlertsConfig {
   const workspaceId = env.ACR_GUARD_LOG_ANALYTICS_WORKSPACE_ID?.trim() ?? '';
-  if (!GUID.test(workspaceId)) throw invalid('ACR_GUARD_LOG_ANALYTICS_WORKSPACE_ID', 'the Log Analytics workspace id (customer id, a GUID)', workspaceId);
+  if (!GUID.test(workspaceId))
+    throw invalid(
+      'ACR_GUARD_LOG_ANALYTICS_WORKSPACE_ID',
+      'the Log Analytics workspace id (customer id, a GUID)',
+      workspaceId,
+    );
   const concurrencyText = env.ACR_GUARD_ALERT_CONCURRENCY?.trim() || '4';
   const concurrency = Number(concurrencyText);
-  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 16) throw invalid('ACR_GUARD_ALERT_CONCURRENCY', 'an integer from 1 to 16', concurrencyText);
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 16)
+    throw invalid('ACR_GUARD_ALERT_CONCURRENCY', 'an integer from 1 to 16', concurrencyText);
   const stateTable = stateTableSetting(env);
   const sinks = sinksConfig(env);
   if (options.requireSinks !== false) requireSink(sinks);
@@ -382,16 +496,26 @@ export function loadAlertsConfig(env: Env, options: { requireSinks?: boolean } =
 /** Reads the rotation timer's settings; throws `INVALID_CONFIG` naming the setting. */
 export function loadRotationConfig(env: Env, options: { requireSinks?: boolean } = {}): RotationConfig {
   const tokens = list(env.ACR_GUARD_ROTATION_TOKENS).map((id, i) => parseTokenIdSetting(id, i));
-  if (tokens.length === 0) throw invalid('ACR_GUARD_ROTATION_TOKENS', 'comma-separated ACR token resource ids (/subscriptions/…/registries/<r>/tokens/<t>)');
+  if (tokens.length === 0)
+    throw invalid(
+      'ACR_GUARD_ROTATION_TOKENS',
+      'comma-separated ACR token resource ids (/subscriptions/…/registries/<r>/tokens/<t>)',
+    );
   const sinks = sinksConfig(env);
-  if (!sinks.keyVaultUrl) throw invalid('ACR_GUARD_KEY_VAULT_URL', 'the vault URL (https://<vault>.vault.azure.net) that receives the token passwords');
+  if (!sinks.keyVaultUrl)
+    throw invalid(
+      'ACR_GUARD_KEY_VAULT_URL',
+      'the vault URL (https://<vault>.vault.azure.net) that receives the token passwords',
+    );
   if (options.requireSinks !== false) requireSink(sinks);
   const validityMs = durationSetting(env, 'ACR_GUARD_ROTATION_VALIDITY', '30d');
   const renewBeforeMs = durationSetting(env, 'ACR_GUARD_ROTATION_RENEW_BEFORE', '7d');
   try {
     validateRotationSettings({ validityMs, renewBeforeMs }, 'ACR_GUARD_ROTATION_VALIDITY');
   } catch (err) {
-    throw new GuardError(ErrorCodes.INVALID_CONFIG, `app setting ${(err as Error).message}`, { field: 'ACR_GUARD_ROTATION_VALIDITY' });
+    throw new GuardError(ErrorCodes.INVALID_CONFIG, `app setting ${(err as Error).message}`, {
+      field: 'ACR_GUARD_ROTATION_VALIDITY',
+    });
   }
   return Object.freeze({
     tokens: Object.freeze(tokens),
@@ -408,6 +532,8 @@ function parseTokenIdSetting(id: string, i: number): string {
   try {
     return parseTokenId(id, `ACR_GUARD_ROTATION_TOKENS[${i}]`).id;
   } catch (err) {
-    throw new GuardError(ErrorCodes.INVALID_CONFIG, `app setting ${(err as Error).message}`, { field: 'ACR_GUARD_ROTATION_TOKENS' });
+    throw new GuardError(ErrorCodes.INVALID_CONFIG, `app setting ${(err as Error).message}`, {
+      field: 'ACR_GUARD_ROTATION_TOKENS',
+    });
   }
 }

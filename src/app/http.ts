@@ -54,7 +54,11 @@ const SECURITY_HEADERS = { 'cache-control': 'no-store', 'x-content-type-options'
 
 /** A JSON response with the security headers every answer carries. */
 export function jsonResponse(status: number, body: unknown, headers: Record<string, string> = {}): HttpResponseInit {
-  return { status, jsonBody: body, headers: { 'content-type': 'application/json; charset=utf-8', ...SECURITY_HEADERS, ...headers } };
+  return {
+    status,
+    jsonBody: body,
+    headers: { 'content-type': 'application/json; charset=utf-8', ...SECURITY_HEADERS, ...headers },
+  };
 }
 
 /** `{ error: { code, message, field? } }` with `status`. */
@@ -68,7 +72,12 @@ export function errorResponse(status: number, code: string, message: string, fie
  * message of a GuardError never holds a secret (errors.ts); anything else is reported without its text.
  */
 export function guardErrorResponse(err: unknown): HttpResponseInit {
-  if (!isGuardError(err)) return errorResponse(500, 'INTERNAL', 'the request failed inside acr-guard; nothing was started. See the function logs (invocation id) for the cause.');
+  if (!isGuardError(err))
+    return errorResponse(
+      500,
+      'INTERNAL',
+      'the request failed inside acr-guard; nothing was started. See the function logs (invocation id) for the cause.',
+    );
   const status =
     err.code === ErrorCodes.INVALID_INPUT
       ? 400
@@ -104,9 +113,19 @@ function isJsonContentType(value: string | null): boolean {
  */
 export async function readJsonBody(request: HttpRequest, maxBytes = MAX_BODY_BYTES): Promise<unknown> {
   if (!isJsonContentType(request.headers.get('content-type'))) {
-    throw new HttpRefusal(errorResponse(415, HttpErrorCodes.UNSUPPORTED_MEDIA_TYPE, 'Content-Type: expected application/json (charset utf-8)', 'content-type'));
+    throw new HttpRefusal(
+      errorResponse(
+        415,
+        HttpErrorCodes.UNSUPPORTED_MEDIA_TYPE,
+        'Content-Type: expected application/json (charset utf-8)',
+        'content-type',
+      ),
+    );
   }
-  const tooLarge = (): HttpRefusal => new HttpRefusal(errorResponse(413, HttpErrorCodes.PAYLOAD_TOO_LARGE, `body: expected at most ${maxBytes} bytes of JSON`, 'body'));
+  const tooLarge = (): HttpRefusal =>
+    new HttpRefusal(
+      errorResponse(413, HttpErrorCodes.PAYLOAD_TOO_LARGE, `body: expected at most ${maxBytes} bytes of JSON`, 'body'),
+    );
   const declared = request.headers.get('content-length');
   if (declared !== null && (!/^[0-9]{1,15}$/.test(declared) || Number(declared) > maxBytes)) throw tooLarge();
   const chunks: Uint8Array[] = [];
@@ -134,7 +153,14 @@ export async function readJsonBody(request: HttpRequest, maxBytes = MAX_BODY_BYT
   try {
     return JSON.parse(text) as unknown;
   } catch {
-    throw new HttpRefusal(errorResponse(400, ErrorCodes.INVALID_INPUT, `body: expected a JSON object, got ${text.length === 0 ? 'an empty body' : 'text that is not JSON'}`, 'body'));
+    throw new HttpRefusal(
+      errorResponse(
+        400,
+        ErrorCodes.INVALID_INPUT,
+        `body: expected a JSON object, got ${text.length === 0 ? 'an empty body' : 'text that is not JSON'}`,
+        'body',
+      ),
+    );
   }
 }
 
@@ -184,7 +210,11 @@ export function readClientPrincipal(request: HttpRequest): ClientPrincipal | und
  * Requires a signed-in caller holding one of `roles` (when `mode` is `easyauth`): 401 without a principal,
  * 403 without the role. Returns the principal (undefined when auth is off).
  */
-export function requireRole(request: HttpRequest, mode: HttpAuthMode, roles: readonly string[]): ClientPrincipal | undefined {
+export function requireRole(
+  request: HttpRequest,
+  mode: HttpAuthMode,
+  roles: readonly string[],
+): ClientPrincipal | undefined {
   if (mode === 'off') return undefined;
   if (mode === 'unconfigured') {
     throw new HttpRefusal(
@@ -199,22 +229,38 @@ export function requireRole(request: HttpRequest, mode: HttpAuthMode, roles: rea
   const principal = readClientPrincipal(request);
   if (!principal) {
     throw new HttpRefusal(
-      errorResponse(401, HttpErrorCodes.UNAUTHENTICATED, 'x-ms-client-principal: expected an Entra ID caller signed in through App Service authentication (Easy Auth)', 'x-ms-client-principal'),
+      errorResponse(
+        401,
+        HttpErrorCodes.UNAUTHENTICATED,
+        'x-ms-client-principal: expected an Entra ID caller signed in through App Service authentication (Easy Auth)',
+        'x-ms-client-principal',
+      ),
     );
   }
   if (!roles.some((role) => principal.roles.includes(role))) {
-    throw new HttpRefusal(errorResponse(403, HttpErrorCodes.FORBIDDEN, `the caller lacks the app role ${roles.join(' or ')} on the acr-guard API; ask an admin to assign it`, 'roles'));
+    throw new HttpRefusal(
+      errorResponse(
+        403,
+        HttpErrorCodes.FORBIDDEN,
+        `the caller lacks the app role ${roles.join(' or ')} on the acr-guard API; ask an admin to assign it`,
+        'roles',
+      ),
+    );
   }
   return principal;
 }
 
 /** Runs a handler body, turning refusals and GuardErrors into their HTTP answers. */
-export async function answer(body: () => Promise<HttpResponseInit>, log: (line: string) => void): Promise<HttpResponseInit> {
+export async function answer(
+  body: () => Promise<HttpResponseInit>,
+  log: (line: string) => void,
+): Promise<HttpResponseInit> {
   try {
     return await body();
   } catch (err) {
     if (err instanceof HttpRefusal) return err.response;
-    if (!isGuardError(err)) log(`unexpected error: ${err instanceof Error ? `${err.name}: ${err.message}` : 'non-error thrown'}`);
+    if (!isGuardError(err))
+      log(`unexpected error: ${err instanceof Error ? `${err.name}: ${err.message}` : 'non-error thrown'}`);
     return guardErrorResponse(err);
   }
 }

@@ -36,18 +36,29 @@ export interface TimerDeps {
 
 /** Reads the alert rules file through the bounded reader (at most {@link MAX_FILE_BYTES}, before parsing). */
 function readRulesFile(path: string): string {
-  return readBoundedTextSync(path, { maxBytes: MAX_FILE_BYTES, field: 'ACR_GUARD_ALERT_RULES_FILE', what: 'alert rules file' });
+  return readBoundedTextSync(path, {
+    maxBytes: MAX_FILE_BYTES,
+    field: 'ACR_GUARD_ALERT_RULES_FILE',
+    what: 'alert rules file',
+  });
 }
 
 /** The alert rules: shipped, changed by the alerts file when one is configured. */
-export function rulesFor(config: Pick<AlertsConfig, 'rulesFile'>, readFile: (path: string) => string = readRulesFile): AlertRule[] {
+export function rulesFor(
+  config: Pick<AlertsConfig, 'rulesFile'>,
+  readFile: (path: string) => string = readRulesFile,
+): AlertRule[] {
   if (!config.rulesFile) return loadRuleSet(undefined);
   let text: string;
   try {
     text = readFile(config.rulesFile);
   } catch (err) {
     if (isGuardError(err)) throw err; // the bounded reader's own errors already name the setting and the limit
-    throw new GuardError(ErrorCodes.INVALID_CONFIG, `app setting ACR_GUARD_ALERT_RULES_FILE: cannot read ${config.rulesFile} (${String((err as NodeJS.ErrnoException).code ?? 'error')})`, { field: 'ACR_GUARD_ALERT_RULES_FILE' });
+    throw new GuardError(
+      ErrorCodes.INVALID_CONFIG,
+      `app setting ACR_GUARD_ALERT_RULES_FILE: cannot read ${config.rulesFile} (${String((err as NodeJS.ErrnoException).code ?? 'error')})`,
+      { field: 'ACR_GUARD_ALERT_RULES_FILE' },
+    );
   }
   return loadRuleSet(text, config.rulesFile);
 }
@@ -56,7 +67,8 @@ export function rulesFor(config: Pick<AlertsConfig, 'rulesFile'>, readFile: (pat
 export function sinksFor(config: AlertSinksConfig, deps: TimerDeps): AlertSink[] {
   const fetchFn = deps.ca ? createTlsFetch({ ca: deps.ca }) : undefined;
   const sinks: AlertSink[] = [];
-  if (config.eventGridEndpoint) sinks.push(new EventGridSink({ endpoint: config.eventGridEndpoint, credential: deps.credential, fetch: fetchFn }));
+  if (config.eventGridEndpoint)
+    sinks.push(new EventGridSink({ endpoint: config.eventGridEndpoint, credential: deps.credential, fetch: fetchFn }));
   if (config.webhookUrlSecret && config.keyVaultUrl) {
     const vault = new KeyVaultSecretStore({ credential: deps.credential, vaultUrl: config.keyVaultUrl, ca: deps.ca });
     const name = config.webhookUrlSecret;
@@ -64,10 +76,13 @@ export function sinksFor(config: AlertSinksConfig, deps: TimerDeps): AlertSink[]
     sinks.push(
       new WebhookSink({
         url: () => {
-          url ??= vault.readBack(name).then((s) => s.value, (err: unknown) => {
-            url = undefined;
-            throw err;
-          });
+          url ??= vault.readBack(name).then(
+            (s) => s.value,
+            (err: unknown) => {
+              url = undefined;
+              throw err;
+            },
+          );
           return url;
         },
         format: config.webhookFormat,
@@ -79,10 +94,19 @@ export function sinksFor(config: AlertSinksConfig, deps: TimerDeps): AlertSink[]
 }
 
 /** De-duplication state beside the audit table (same account); in memory when the audit store is files. */
-export function alertStateFor(audit: AuditConfig | undefined, tableName: string, credential: TokenCredential): AlertStateStore {
+export function alertStateFor(
+  audit: AuditConfig | undefined,
+  tableName: string,
+  credential: TokenCredential,
+): AlertStateStore {
   if (!audit || audit.kind === 'file') return new MemoryAlertStateStore();
   return audit.devAccount
-    ? new TableAlertStateStore({ endpoint: audit.endpoint, tableName, credential: azuriteDevCredential(), allowInsecureConnection: true })
+    ? new TableAlertStateStore({
+        endpoint: audit.endpoint,
+        tableName,
+        credential: azuriteDevCredential(),
+        allowInsecureConnection: true,
+      })
     : new TableAlertStateStore({ endpoint: audit.endpoint, tableName, credential });
 }
 
@@ -118,12 +142,22 @@ export function alertRunFor(
   let rules = rulesFor(config, deps.readFile);
   if (options.rule !== undefined) {
     const one = rules.find((r) => r.name === options.rule);
-    if (!one) throw new GuardError(ErrorCodes.INVALID_INPUT, `--rule: expected one of ${rules.map((r) => r.name).join(', ')}, got ${JSON.stringify(options.rule)}`, { field: 'rule' });
+    if (!one)
+      throw new GuardError(
+        ErrorCodes.INVALID_INPUT,
+        `--rule: expected one of ${rules.map((r) => r.name).join(', ')}, got ${JSON.stringify(options.rule)}`,
+        { field: 'rule' },
+      );
     rules = [{ ...one, enabled: true }];
   }
   return {
     rules,
-    logs: new LogAnalyticsQueryClient({ credential: deps.credential, workspaceId: config.workspaceId, endpoint: config.logsEndpoint, ca: deps.ca }),
+    logs: new LogAnalyticsQueryClient({
+      credential: deps.credential,
+      workspaceId: config.workspaceId,
+      endpoint: config.logsEndpoint,
+      ca: deps.ca,
+    }),
     state: alertStateFor(audit, config.stateTable, deps.credential),
     sinks: sinksFor(config.sinks, deps),
     audit: audit ? auditStoreFor(audit, deps.credential) : undefined,
@@ -135,7 +169,11 @@ export function alertRunFor(
 }
 
 /** `doctor pull <app>` over the live inventory of the scope, with the gate's verdicts, bounded in time. */
-function diagnoserFor(doctor: DoctorScope, audit: AuditConfig | undefined, deps: TimerDeps): (app: string) => Promise<unknown> {
+function diagnoserFor(
+  doctor: DoctorScope,
+  audit: AuditConfig | undefined,
+  deps: TimerDeps,
+): (app: string) => Promise<unknown> {
   const inventory = new AzureInventory({
     credential: deps.credential,
     endpoint: doctor.armEndpoint,
@@ -148,7 +186,12 @@ function diagnoserFor(doctor: DoctorScope, audit: AuditConfig | undefined, deps:
 }
 
 /** Everything {@link rotateTokens} needs except the time. */
-export function rotationRunFor(config: RotationConfig, audit: AuditConfig | undefined, deps: TimerDeps, options: { dryRun: boolean }): Omit<RotationRunOptions, 'nowMs'> {
+export function rotationRunFor(
+  config: RotationConfig,
+  audit: AuditConfig | undefined,
+  deps: TimerDeps,
+  options: { dryRun: boolean },
+): Omit<RotationRunOptions, 'nowMs'> {
   return {
     state: alertStateFor(audit, config.stateTable, deps.credential),
     tokenIds: config.tokens,

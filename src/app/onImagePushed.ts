@@ -9,9 +9,7 @@ import type { Policy } from '../core/policyTypes';
 import { startGateOnce, type GateStarter, type StartResult } from './gateStarter';
 
 /** What the handler did with one event. */
-export type PushHandling =
-  | { outcome: 'ignored'; reason: string }
-  | ({ outcome: 'start' } & StartResult);
+export type PushHandling = { outcome: 'ignored'; reason: string } | ({ outcome: 'start' } & StartResult);
 
 /** Dependencies of {@link handleImagePushed}: the policy (for the allowlist) and a durable starter. */
 export interface ImagePushedDeps {
@@ -25,8 +23,17 @@ export interface ImagePushedDeps {
  * naming the field; the Functions host then fails the invocation and Event Grid retries or dead-letters
  * it, so the event is never lost silently.
  */
-export async function handleImagePushed(event: unknown, deps: ImagePushedDeps, context: InvocationContext): Promise<PushHandling> {
-  return startGateForPush(parseAcrEvent(event), deps, { log: (line) => context.log(line), warn: (line) => context.warn(line) }, 'onImagePushed');
+export async function handleImagePushed(
+  event: unknown,
+  deps: ImagePushedDeps,
+  context: InvocationContext,
+): Promise<PushHandling> {
+  return startGateForPush(
+    parseAcrEvent(event),
+    deps,
+    { log: (line) => context.log(line), warn: (line) => context.warn(line) },
+    'onImagePushed',
+  );
 }
 
 /**

@@ -28,7 +28,16 @@ import { formatImage, isReferrerTag, parseImageReference } from '../core/referen
 import type { ImageId } from '../core/types';
 import type { RegistryClientFactory } from '../adapters/ports';
 import { startRescan, type GateStatusStarter } from './gateStarter';
-import { AppRoles, HttpErrorCodes, answer, errorResponse, jsonResponse, readJsonBody, requireRole, type HttpAuthMode } from './http';
+import {
+  AppRoles,
+  HttpErrorCodes,
+  answer,
+  errorResponse,
+  jsonResponse,
+  readJsonBody,
+  requireRole,
+  type HttpAuthMode,
+} from './http';
 
 /** Most tags a repository rescan resolves; a repository with more is refused (rescan by image instead). */
 export const MAX_REPOSITORY_TAGS = LISTING_BOUNDS.rescanTags.maxEntries;
@@ -54,7 +63,8 @@ export type RescanTarget =
   | { kind: 'image'; registry: string; repository: string; tag?: string; digest?: string }
   | { kind: 'repository'; registry: string; repository: string };
 
-const BODY_FORM = 'a JSON object with exactly one of "image" ("<registry>/<repository>@<digest>" or ":<tag>") or "repository" ("<registry>/<repository>")';
+const BODY_FORM =
+  'a JSON object with exactly one of "image" ("<registry>/<repository>@<digest>" or ":<tag>") or "repository" ("<registry>/<repository>")';
 
 /**
  * Validates a rescan body (pure): one object, exactly one known key, a reference in the OCI grammar. Throws
@@ -65,24 +75,49 @@ export function parseRescanBody(body: unknown): RescanTarget {
   const keys = Object.keys(body);
   const unknown = keys.find((k) => k !== 'image' && k !== 'repository');
   // The unknown key is named only when it is a plain name: an empty, huge or control-character key is the body's fault.
-  if (unknown !== undefined) throw invalidInput(/^[A-Za-z0-9_$.-]{1,64}$/.test(unknown) ? unknown : 'body', `no other field than "image" or "repository" (${BODY_FORM})`);
+  if (unknown !== undefined)
+    throw invalidInput(
+      /^[A-Za-z0-9_$.-]{1,64}$/.test(unknown) ? unknown : 'body',
+      `no other field than "image" or "repository" (${BODY_FORM})`,
+    );
   const { image, repository } = body as { image?: unknown; repository?: unknown };
   if ((image === undefined) === (repository === undefined)) throw invalidInput('body', BODY_FORM, body);
   if (image !== undefined) {
-    if (typeof image !== 'string') throw invalidInput('image', 'a string "<registry>/<repository>@<digest>" or "<registry>/<repository>:<tag>"', image);
+    if (typeof image !== 'string')
+      throw invalidInput(
+        'image',
+        'a string "<registry>/<repository>@<digest>" or "<registry>/<repository>:<tag>"',
+        image,
+      );
     const ref = parseImageReference(image, { field: 'image' });
-    return { kind: 'image', registry: ref.registry, repository: ref.repository, ...(ref.tag ? { tag: ref.tag } : {}), ...(ref.digest ? { digest: ref.digest } : {}) };
+    return {
+      kind: 'image',
+      registry: ref.registry,
+      repository: ref.repository,
+      ...(ref.tag ? { tag: ref.tag } : {}),
+      ...(ref.digest ? { digest: ref.digest } : {}),
+    };
   }
-  if (typeof repository !== 'string') throw invalidInput('repository', 'a string "<registry>/<repository>"', repository);
+  if (typeof repository !== 'string')
+    throw invalidInput('repository', 'a string "<registry>/<repository>"', repository);
   const ref = parseImageReference(repository, { field: 'repository', allowBare: true });
-  if (ref.tag !== undefined || ref.digest !== undefined) throw invalidInput('repository', '"<registry>/<repository>" without a tag or digest (use "image" for one image)', repository);
+  if (ref.tag !== undefined || ref.digest !== undefined)
+    throw invalidInput(
+      'repository',
+      '"<registry>/<repository>" without a tag or digest (use "image" for one image)',
+      repository,
+    );
   return { kind: 'repository', registry: ref.registry, repository: ref.repository };
 }
 
 /** Refuses a registry outside the allowlist before anything is sent to it. */
 function checkAllowed(policy: Policy, registry: string, field: string): void {
   if (!isRegistryAllowed(policy, registry)) {
-    throw new GuardError(ErrorCodes.REGISTRY_NOT_ALLOWED, `${field}: registry ${registry} is not in the policy's registries allowlist; no request was made to it`, { field });
+    throw new GuardError(
+      ErrorCodes.REGISTRY_NOT_ALLOWED,
+      `${field}: registry ${registry} is not in the policy's registries allowlist; no request was made to it`,
+      { field },
+    );
   }
 }
 
@@ -92,13 +127,19 @@ function checkAllowed(policy: Policy, registry: string, field: string): void {
  * `release/<repo>:<tag>`), so a caller could otherwise name a tag the image never had, or roll a release tag
  * back to an older passing digest. A tag that does not exist or points elsewhere is a 400 on `image`.
  */
-async function tagMatchingDigest(registry: RegistryClientFactory, target: { registry: string; repository: string; tag: string; digest: string }): Promise<string> {
+async function tagMatchingDigest(
+  registry: RegistryClientFactory,
+  target: { registry: string; repository: string; tag: string; digest: string },
+): Promise<string> {
   let current: string;
   try {
     current = await registry(target.registry).resolveTag(target.repository, target.tag);
   } catch (err) {
     if (isGuardError(err, ErrorCodes.NOT_FOUND)) {
-      throw invalidInput('image', `a tag that exists in ${target.registry}/${target.repository} and points at ${target.digest} (tag ${target.tag} does not exist; nothing was started: rescan by digest alone)`);
+      throw invalidInput(
+        'image',
+        `a tag that exists in ${target.registry}/${target.repository} and points at ${target.digest} (tag ${target.tag} does not exist; nothing was started: rescan by digest alone)`,
+      );
     }
     throw err;
   }
@@ -123,19 +164,31 @@ async function resolveTarget(target: RescanTarget, deps: RescanDeps): Promise<Ar
       target.digest !== undefined && target.tag !== undefined
         ? await tagMatchingDigest(deps.registry, target as Required<typeof target>)
         : (target.digest ?? (await deps.registry(target.registry).resolveTag(target.repository, target.tag as string)));
-    return [{ image: { registry: target.registry, repository: target.repository, digest }, ...(target.tag ? { tag: target.tag } : {}) }];
+    return [
+      {
+        image: { registry: target.registry, repository: target.repository, digest },
+        ...(target.tag ? { tag: target.tag } : {}),
+      },
+    ];
   }
   const client = deps.registry(target.registry);
   const bounds = deps.listingBounds ?? LISTING_BOUNDS.rescanTags;
   const guard = new ListingGuard(`registry ${target.registry}: tags of ${target.repository}`, bounds, {
     nowMs: deps.nowMs ?? Date.now,
-    tooManyEntries: (max) => invalidInput('repository', `a repository with at most ${max} tags (this one has more; nothing was started: rescan its images one by one with "image")`),
+    tooManyEntries: (max) =>
+      invalidInput(
+        'repository',
+        `a repository with at most ${max} tags (this one has more; nothing was started: rescan its images one by one with "image")`,
+      ),
   });
   const tags: string[] = [];
   let last: string | undefined;
   do {
     guard.beforePage(last);
-    const page = await client.listTags(target.repository, { pageSize: Math.min(bounds.maxEntries, 1000), ...(last !== undefined ? { last } : {}) });
+    const page = await client.listTags(target.repository, {
+      pageSize: Math.min(bounds.maxEntries, 1000),
+      ...(last !== undefined ? { last } : {}),
+    });
     guard.afterPage(page.items, page.next);
     tags.push(...page.items);
     last = page.next;
@@ -144,7 +197,8 @@ async function resolveTarget(target: RescanTarget, deps: RescanDeps): Promise<Ar
   for (const tag of tags.filter((t) => !isReferrerTag(t))) {
     guard.checkTime();
     const digest = await client.resolveTag(target.repository, tag);
-    if (!byDigest.has(digest)) byDigest.set(digest, { image: { registry: target.registry, repository: target.repository, digest }, tag });
+    if (!byDigest.has(digest))
+      byDigest.set(digest, { image: { registry: target.registry, repository: target.repository, digest }, tag });
   }
   // Nothing starts after the caller's time is up.
   guard.checkTime();
@@ -156,7 +210,11 @@ async function namingField<T>(field: string, work: () => Promise<T>): Promise<T>
   try {
     return await work();
   } catch (err) {
-    if (isGuardError(err, ErrorCodes.NOT_FOUND) && err.field === undefined) throw new GuardError(ErrorCodes.NOT_FOUND, `${field}: ${err.message}; nothing was started`, { field, cause: err });
+    if (isGuardError(err, ErrorCodes.NOT_FOUND) && err.field === undefined)
+      throw new GuardError(ErrorCodes.NOT_FOUND, `${field}: ${err.message}; nothing was started`, {
+        field,
+        cause: err,
+      });
     throw err;
   }
 }
@@ -176,49 +234,66 @@ export function verdictPath(image: ImageId): string {
 }
 
 /** `POST /api/rescan`. */
-export async function handleRescan(request: HttpRequest, deps: RescanDeps, context: InvocationContext): Promise<HttpResponseInit> {
-  return answer(async () => {
-    const principal = requireRole(request, deps.auth, [AppRoles.rescan]);
-    const target = parseRescanBody(await readJsonBody(request));
-    checkAllowed(deps.policy, target.registry, target.kind);
-    const images = await namingField(target.kind, () => resolveTarget(target, deps));
-    const origin = originOf(request);
-    const nonce = (deps.nonce ?? randomUUID)();
-    const rescans = [];
-    for (const [i, { image, tag }] of images.entries()) {
-      const started = await startRescan(deps.starter, { image, tag, nonce: `${nonce}:${i}` });
-      context.log(`rescan: ${started.started ? 'started' : 'not started'} ${started.instanceId} for ${started.image}${principal?.name ? ` (requested by ${principal.name})` : ''}`);
-      rescans.push({
-        id: started.instanceId,
-        image: formatImage(image),
-        ...(tag ? { tag } : {}),
-        started: started.started,
-        statusQueryGetUri: `${origin}/api/rescan/${started.instanceId}`,
-        verdictGetUri: `${origin}${verdictPath(image)}`,
-      });
-    }
-    const headers: Record<string, string> = rescans.length === 1 ? { location: rescans[0].statusQueryGetUri } : {};
-    return jsonResponse(202, { rescans }, headers);
-  }, (line) => context.warn(`rescan: ${line}`));
+export async function handleRescan(
+  request: HttpRequest,
+  deps: RescanDeps,
+  context: InvocationContext,
+): Promise<HttpResponseInit> {
+  return answer(
+    async () => {
+      const principal = requireRole(request, deps.auth, [AppRoles.rescan]);
+      const target = parseRescanBody(await readJsonBody(request));
+      checkAllowed(deps.policy, target.registry, target.kind);
+      const images = await namingField(target.kind, () => resolveTarget(target, deps));
+      const origin = originOf(request);
+      const nonce = (deps.nonce ?? randomUUID)();
+      const rescans = [];
+      for (const [i, { image, tag }] of images.entries()) {
+        const started = await startRescan(deps.starter, { image, tag, nonce: `${nonce}:${i}` });
+        context.log(
+          `rescan: ${started.started ? 'started' : 'not started'} ${started.instanceId} for ${started.image}${principal?.name ? ` (requested by ${principal.name})` : ''}`,
+        );
+        rescans.push({
+          id: started.instanceId,
+          image: formatImage(image),
+          ...(tag ? { tag } : {}),
+          started: started.started,
+          statusQueryGetUri: `${origin}/api/rescan/${started.instanceId}`,
+          verdictGetUri: `${origin}${verdictPath(image)}`,
+        });
+      }
+      const headers: Record<string, string> = rescans.length === 1 ? { location: rescans[0].statusQueryGetUri } : {};
+      return jsonResponse(202, { rescans }, headers);
+    },
+    (line) => context.warn(`rescan: ${line}`),
+  );
 }
 
 const INSTANCE_ID = /^(?:rescan-[0-9a-f]{32}|gate-[0-9a-f]{40})$/;
 
 /** `GET /api/rescan/{instanceId}`: the gate's runtime status, progress (custom status) and outcome. */
-export async function handleRescanStatus(request: HttpRequest, deps: Pick<RescanDeps, 'starter' | 'auth'>, context: InvocationContext): Promise<HttpResponseInit> {
-  return answer(async () => {
-    requireRole(request, deps.auth, [AppRoles.read, AppRoles.rescan]);
-    const id = request.params.instanceId ?? '';
-    if (!INSTANCE_ID.test(id)) throw invalidInput('instanceId', 'an instance id from a rescan answer: rescan-<32 hex> or gate-<40 hex>', id);
-    const status = await deps.starter.getStatus(id);
-    if (!status) return errorResponse(404, HttpErrorCodes.NOT_FOUND, `no gate instance ${id}`, 'instanceId');
-    return jsonResponse(200, {
-      id,
-      runtimeStatus: status.runtimeStatus,
-      customStatus: status.customStatus ?? null,
-      output: status.output ?? null,
-      createdTime: status.createdTime ?? null,
-      lastUpdatedTime: status.lastUpdatedTime ?? null,
-    });
-  }, (line) => context.warn(`rescanStatus: ${line}`));
+export async function handleRescanStatus(
+  request: HttpRequest,
+  deps: Pick<RescanDeps, 'starter' | 'auth'>,
+  context: InvocationContext,
+): Promise<HttpResponseInit> {
+  return answer(
+    async () => {
+      requireRole(request, deps.auth, [AppRoles.read, AppRoles.rescan]);
+      const id = request.params.instanceId ?? '';
+      if (!INSTANCE_ID.test(id))
+        throw invalidInput('instanceId', 'an instance id from a rescan answer: rescan-<32 hex> or gate-<40 hex>', id);
+      const status = await deps.starter.getStatus(id);
+      if (!status) return errorResponse(404, HttpErrorCodes.NOT_FOUND, `no gate instance ${id}`, 'instanceId');
+      return jsonResponse(200, {
+        id,
+        runtimeStatus: status.runtimeStatus,
+        customStatus: status.customStatus ?? null,
+        output: status.output ?? null,
+        createdTime: status.createdTime ?? null,
+        lastUpdatedTime: status.lastUpdatedTime ?? null,
+      });
+    },
+    (line) => context.warn(`rescanStatus: ${line}`),
+  );
 }

@@ -41,7 +41,12 @@ export function parseVerdictRoute(raw: string | undefined, policy: Policy): Imag
   const first = text.split('/')[0].split('@')[0];
   const looksLikeRegistry = first.includes('.') || first.includes(':') || first === 'localhost';
   if (!looksLikeRegistry) {
-    if (policy.registries.length !== 1) throw invalidInput('image', `${FORM}; the registry is required because the policy allows ${policy.registries.length} registries`, text);
+    if (policy.registries.length !== 1)
+      throw invalidInput(
+        'image',
+        `${FORM}; the registry is required because the policy allows ${policy.registries.length} registries`,
+        text,
+      );
     text = `${policy.registries[0].host}/${text}`;
   }
   const ref = parseImageReference(text, { field: 'image' });
@@ -50,15 +55,28 @@ export function parseVerdictRoute(raw: string | undefined, policy: Policy): Imag
 }
 
 /** `GET /api/verdicts/{*image}`. Readers need the app role `Verdicts.Read` (or `Rescan.Request`). */
-export async function handleVerdict(request: HttpRequest, deps: VerdictDeps, context: InvocationContext): Promise<HttpResponseInit> {
-  return answer(async () => {
-    requireRole(request, deps.auth, [AppRoles.read, AppRoles.rescan]);
-    const image = parseVerdictRoute(request.params.image, deps.policy);
-    if (!isRegistryAllowed(deps.policy, image.registry)) {
-      return errorResponse(403, 'REGISTRY_NOT_ALLOWED', `image: registry ${image.registry} is not in the policy's registries allowlist`, 'image');
-    }
-    const verdict = await deps.audit.latestVerdict(image);
-    if (!verdict) return errorResponse(404, HttpErrorCodes.NOT_FOUND, `no verdict recorded for ${formatImage(image)}`, 'image');
-    return jsonResponse(200, verdict);
-  }, (line) => context.warn(`verdicts: ${line}`));
+export async function handleVerdict(
+  request: HttpRequest,
+  deps: VerdictDeps,
+  context: InvocationContext,
+): Promise<HttpResponseInit> {
+  return answer(
+    async () => {
+      requireRole(request, deps.auth, [AppRoles.read, AppRoles.rescan]);
+      const image = parseVerdictRoute(request.params.image, deps.policy);
+      if (!isRegistryAllowed(deps.policy, image.registry)) {
+        return errorResponse(
+          403,
+          'REGISTRY_NOT_ALLOWED',
+          `image: registry ${image.registry} is not in the policy's registries allowlist`,
+          'image',
+        );
+      }
+      const verdict = await deps.audit.latestVerdict(image);
+      if (!verdict)
+        return errorResponse(404, HttpErrorCodes.NOT_FOUND, `no verdict recorded for ${formatImage(image)}`, 'image');
+      return jsonResponse(200, verdict);
+    },
+    (line) => context.warn(`verdicts: ${line}`),
+  );
 }

@@ -11,8 +11,15 @@ export const DEMO_USAGE = `usage: acr-guard demo [--output json|table] [--keep-d
   each through the imageGate orchestration and prints the verdicts. Embedded defaults; nothing in Azure.`;
 
 /** Runs the demo; exit 0 when every sample got a verdict (blocked samples are expected). */
-export async function demoCommand(argv: string[], io: { out: (s: string) => void; err: (s: string) => void }): Promise<number> {
-  const { values } = parseCommandArgs(argv, { output: { type: 'string' }, 'keep-data': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } });
+export async function demoCommand(
+  argv: string[],
+  io: { out: (s: string) => void; err: (s: string) => void },
+): Promise<number> {
+  const { values } = parseCommandArgs(argv, {
+    output: { type: 'string' },
+    'keep-data': { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  });
   if (values.help) {
     io.out(DEMO_USAGE);
     return ExitCodes.OK;
@@ -20,10 +27,21 @@ export async function demoCommand(argv: string[], io: { out: (s: string) => void
   const format = outputFormat(values.output);
   const { rows } = await runDemoWithRegistry({ log: (line) => io.err(line), keepData: values['keep-data'] === true });
   if (format === 'json') {
-    io.out(JSON.stringify(rows.map((r) => ({ sample: r.sample, story: r.story, ...verdictJson(r.verdict, r.apply) })), null, 2));
+    io.out(
+      JSON.stringify(
+        rows.map((r) => ({ sample: r.sample, story: r.story, ...verdictJson(r.verdict, r.apply) })),
+        null,
+        2,
+      ),
+    );
   } else {
     io.out('');
-    io.out(renderVerdictTable(rows.map((r) => ({ label: r.sample, verdict: r.verdict, apply: r.apply })), { details: true }));
+    io.out(
+      renderVerdictTable(
+        rows.map((r) => ({ label: r.sample, verdict: r.verdict, apply: r.apply })),
+        { details: true },
+      ),
+    );
     const released = rows.filter((r) => r.verdict.decision === 'release').length;
     io.out(`\n${rows.length} images gated: ${released} released, ${rows.length - released} blocked.`);
   }

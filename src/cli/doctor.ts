@@ -9,7 +9,15 @@ import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
 import { loadConfig } from '../app/config';
 import { ErrorCodes, GuardError, isGuardError } from '../core/errors';
 import {
-  allPassed, buildSnapshot, diagnoseIdentities, diagnosePlatform, parseSnapshot, MAX_SNAPSHOT_BYTES, type DoctorCheck, type DoctorReport, type Snapshot,
+  allPassed,
+  buildSnapshot,
+  diagnoseIdentities,
+  diagnosePlatform,
+  parseSnapshot,
+  MAX_SNAPSHOT_BYTES,
+  type DoctorCheck,
+  type DoctorReport,
+  type Snapshot,
 } from '../core/doctor';
 import { FileAuditStore } from '../adapters/auditStore';
 import { readBoundedFileSync } from '../adapters/boundedFile';
@@ -56,7 +64,9 @@ function loadSnapshotFile(path: string): Snapshot {
     bytes = readBoundedFileSync(path, { maxBytes: MAX_SNAPSHOT_BYTES, field: '--snapshot', what: 'snapshot' });
   } catch (err) {
     if (isGuardError(err, ErrorCodes.FILE_TOO_LARGE)) {
-      throw new UsageError(`--snapshot: ${path} is more than the ${MAX_SNAPSHOT_BYTES} bytes a snapshot may have; capture a narrower --scope [${ErrorCodes.SNAPSHOT_TOO_LARGE}]`);
+      throw new UsageError(
+        `--snapshot: ${path} is more than the ${MAX_SNAPSHOT_BYTES} bytes a snapshot may have; capture a narrower --scope [${ErrorCodes.SNAPSHOT_TOO_LARGE}]`,
+      );
     }
     if (isGuardError(err)) throw new UsageError(err.message);
     throw err;
@@ -82,13 +92,26 @@ function auditOf(values: Record<string, string | boolean | undefined>, ctx: Doct
 }
 
 /** The registry lookup `--reach-registry` asks for (plain http only to loopback hosts). */
-function presenceOf(values: Record<string, string | boolean | undefined>, ctx: DoctorContext): ReturnType<typeof registryPresence> | undefined {
-  if (values['plain-http'] === true && values['reach-registry'] !== true) throw new UsageError('--plain-http goes with --reach-registry');
+function presenceOf(
+  values: Record<string, string | boolean | undefined>,
+  ctx: DoctorContext,
+): ReturnType<typeof registryPresence> | undefined {
+  if (values['plain-http'] === true && values['reach-registry'] !== true)
+    throw new UsageError('--plain-http goes with --reach-registry');
   if (values['reach-registry'] !== true) return undefined;
   const plainHttp = values['plain-http'] === true;
   return registryPresence((host) => {
-    if (plainHttp && !isLoopbackHost(host)) throw new GuardError(ErrorCodes.INVALID_INPUT, `--plain-http is allowed only for loopback registries (127.0.0.0/8, localhost, [::1]), not ${host}`);
-    return createRegistryClient({ host, plainHttp, credential: isAcrHost(host) ? (ctx.credential ?? new DefaultAzureCredential()) : undefined, userAgent: 'acr-guard/0.1' });
+    if (plainHttp && !isLoopbackHost(host))
+      throw new GuardError(
+        ErrorCodes.INVALID_INPUT,
+        `--plain-http is allowed only for loopback registries (127.0.0.0/8, localhost, [::1]), not ${host}`,
+      );
+    return createRegistryClient({
+      host,
+      plainHttp,
+      credential: isAcrHost(host) ? (ctx.credential ?? new DefaultAzureCredential()) : undefined,
+      userAgent: 'acr-guard/0.1',
+    });
   });
 }
 
@@ -106,12 +129,18 @@ export function renderDoctorTable(report: DoctorReport): string {
     }
   }
   const count = (s: string) => report.checks.filter((c) => c.status === s).length;
-  lines.push(`${report.checks.length} checks: ${count('pass')} pass, ${count('fail')} fail, ${count('unknown')} unknown`);
+  lines.push(
+    `${report.checks.length} checks: ${count('pass')} pass, ${count('fail')} fail, ${count('unknown')} unknown`,
+  );
   return lines.join('\n');
 }
 
 /** Runs `doctor`; returns the exit code. */
-export async function doctorCommand(argv: string[], io: Io, ctx: DoctorContext = { env: process.env }): Promise<number> {
+export async function doctorCommand(
+  argv: string[],
+  io: Io,
+  ctx: DoctorContext = { env: process.env },
+): Promise<number> {
   const [sub, ...rest] = argv;
   const { values, positionals } = parseCommandArgs(rest, {
     snapshot: { type: 'string' },
@@ -126,14 +155,22 @@ export async function doctorCommand(argv: string[], io: Io, ctx: DoctorContext =
     io.out(DOCTOR_USAGE);
     return sub === undefined ? ExitCodes.USAGE : ExitCodes.OK;
   }
-  if (!['pull', 'identities', 'platform', 'snapshot'].includes(sub)) throw new UsageError(`unknown doctor command ${JSON.stringify(sub)}\n${DOCTOR_USAGE}`);
+  if (!['pull', 'identities', 'platform', 'snapshot'].includes(sub))
+    throw new UsageError(`unknown doctor command ${JSON.stringify(sub)}\n${DOCTOR_USAGE}`);
   const format = outputFormat(values.output);
   const scope = typeof values.scope === 'string' ? values.scope : undefined;
   const file = typeof values.snapshot === 'string' ? values.snapshot : undefined;
-  if (sub === 'pull' && positionals.length !== 1) throw new UsageError(`doctor pull: expected one workload (a Container App or container group, by resource id or name), got ${positionals.length}\n${DOCTOR_USAGE}`);
-  if (sub !== 'pull' && positionals.length > 0) throw new UsageError(`doctor ${sub}: unexpected argument ${JSON.stringify(positionals[0])}`);
+  if (sub === 'pull' && positionals.length !== 1)
+    throw new UsageError(
+      `doctor pull: expected one workload (a Container App or container group, by resource id or name), got ${positionals.length}\n${DOCTOR_USAGE}`,
+    );
+  if (sub !== 'pull' && positionals.length > 0)
+    throw new UsageError(`doctor ${sub}: unexpected argument ${JSON.stringify(positionals[0])}`);
   if (sub === 'snapshot' && file) throw new UsageError('doctor snapshot: reads Azure (--scope), not a --snapshot file');
-  if (!file && !scope) throw new UsageError(`doctor ${sub}: give --snapshot <file> or --scope /subscriptions/<id>[/resourceGroups/<name>]`);
+  if (!file && !scope)
+    throw new UsageError(
+      `doctor ${sub}: give --snapshot <file> or --scope /subscriptions/<id>[/resourceGroups/<name>]`,
+    );
 
   let snapshot: Snapshot;
   try {
@@ -148,13 +185,18 @@ export async function doctorCommand(argv: string[], io: Io, ctx: DoctorContext =
       snapshot = buildSnapshot(doc.resources);
     }
   } catch (err) {
-    if (isGuardError(err, 'INVALID_INPUT', 'SNAPSHOT_TOO_LARGE', 'SNAPSHOT_TOO_MANY_RESOURCES')) throw new UsageError(`${err.message} [${err.code}]`);
+    if (isGuardError(err, 'INVALID_INPUT', 'SNAPSHOT_TOO_LARGE', 'SNAPSHOT_TOO_MANY_RESOURCES'))
+      throw new UsageError(`${err.message} [${err.code}]`);
     throw err;
   }
   // With a snapshot file, --scope narrows what identities and platform look at; live, it already did.
   const narrow = file ? scope : undefined;
   let report: DoctorReport;
-  if (sub === 'pull') report = await runDoctorPull(snapshot, positionals[0], { audit: auditOf(values, ctx), presence: presenceOf(values, ctx) });
+  if (sub === 'pull')
+    report = await runDoctorPull(snapshot, positionals[0], {
+      audit: auditOf(values, ctx),
+      presence: presenceOf(values, ctx),
+    });
   else if (sub === 'identities') report = diagnoseIdentities({ snapshot, scope: narrow });
   else if (sub === 'platform') report = diagnosePlatform({ snapshot, scope: narrow });
   else throw new GuardError(ErrorCodes.INVALID_INPUT, 'unreachable');

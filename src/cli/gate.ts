@@ -35,7 +35,10 @@ export const GATE_USAGE = `usage: acr-guard gate <registry>/<repository>(:<tag>|
   exit codes: 0 released, 3 blocked, 2 usage or configuration error, 1 runtime error`;
 
 /** Runs the `gate` command; returns the exit code. */
-export async function gateCommand(argv: string[], io: { out: (s: string) => void; err: (s: string) => void }): Promise<number> {
+export async function gateCommand(
+  argv: string[],
+  io: { out: (s: string) => void; err: (s: string) => void },
+): Promise<number> {
   const { values, positionals } = parseCommandArgs(argv, {
     policy: { type: 'string' },
     'plain-http': { type: 'boolean' },
@@ -51,30 +54,50 @@ export async function gateCommand(argv: string[], io: { out: (s: string) => void
     io.out(GATE_USAGE);
     return ExitCodes.OK;
   }
-  if (positionals.length !== 1) throw new UsageError(`expected exactly one image reference, got ${positionals.length}\n${GATE_USAGE}`);
+  if (positionals.length !== 1)
+    throw new UsageError(`expected exactly one image reference, got ${positionals.length}\n${GATE_USAGE}`);
   if (typeof values.policy !== 'string') throw new UsageError(`--policy <file> is required\n${GATE_USAGE}`);
   const format = outputFormat(values.output);
   const ref = parseImageReference(positionals[0], { field: 'image' });
   let policy: Policy = loadPolicy(readPolicyFile(values.policy), values.policy);
-  if (typeof values['scan-deadline'] === 'string') policy = withScanDeadline(policy, parseDuration(values['scan-deadline'], '--scan-deadline'));
+  if (typeof values['scan-deadline'] === 'string')
+    policy = withScanDeadline(policy, parseDuration(values['scan-deadline'], '--scan-deadline'));
   if (!isRegistryAllowed(policy, ref.registry)) {
-    throw new UsageError(`registry ${ref.registry} is not in the policy's registries allowlist (${values.policy}); no request was made`);
+    throw new UsageError(
+      `registry ${ref.registry} is not in the policy's registries allowlist (${values.policy}); no request was made`,
+    );
   }
   const plainHttp = values['plain-http'] === true;
   if (plainHttp && !isLoopbackHost(ref.registry)) {
-    throw new UsageError(`--plain-http is allowed only for loopback registries (127.0.0.0/8, localhost, [::1]), not ${ref.registry}`);
+    throw new UsageError(
+      `--plain-http is allowed only for loopback registries (127.0.0.0/8, localhost, [::1]), not ${ref.registry}`,
+    );
   }
   const credential = isAcrHost(ref.registry) ? new DefaultAzureCredential() : undefined;
-  const audit = typeof values['audit-dir'] === 'string' ? new FileAuditStore(values['audit-dir']) : new MemoryAuditStore();
+  const audit =
+    typeof values['audit-dir'] === 'string' ? new FileAuditStore(values['audit-dir']) : new MemoryAuditStore();
   const trustPolicy = values['trust-policy'];
   const trustStore = values['trust-store'];
-  if ((typeof trustPolicy === 'string') !== (typeof trustStore === 'string')) throw new UsageError('--trust-policy and --trust-store go together');
-  const signatureTrust = typeof trustPolicy === 'string' && typeof trustStore === 'string' ? await loadSignatureTrust(trustPolicy, trustStore, { policy: '--trust-policy', store: '--trust-store' }) : undefined;
-  const services = composeGateServices({ policy: () => policy, credential, plainHttpHosts: plainHttp ? [ref.registry] : [], audit, signatureTrust });
+  if ((typeof trustPolicy === 'string') !== (typeof trustStore === 'string'))
+    throw new UsageError('--trust-policy and --trust-store go together');
+  const signatureTrust =
+    typeof trustPolicy === 'string' && typeof trustStore === 'string'
+      ? await loadSignatureTrust(trustPolicy, trustStore, { policy: '--trust-policy', store: '--trust-store' })
+      : undefined;
+  const services = composeGateServices({
+    policy: () => policy,
+    credential,
+    plainHttpHosts: plainHttp ? [ref.registry] : [],
+    audit,
+    signatureTrust,
+  });
   // Act on digests, never tags: a tag is resolved once, here, and the gate works on the digest.
   const digest = ref.digest ?? (await services.registry(ref.registry).resolveTag(ref.repository, ref.tag as string));
   const image: ImageId = { registry: ref.registry, repository: ref.repository, digest };
-  const deadlineFrom = typeof values['scan-deadline'] === 'string' ? `--scan-deadline ${values['scan-deadline']}` : `the policy's scanDeadline (${values.policy})`;
+  const deadlineFrom =
+    typeof values['scan-deadline'] === 'string'
+      ? `--scan-deadline ${values['scan-deadline']}`
+      : `the policy's scanDeadline (${values.policy})`;
   const outcome: GateOutcome = await runGateLocally({
     image,
     tag: ref.tag,
@@ -91,7 +114,8 @@ export async function gateCommand(argv: string[], io: { out: (s: string) => void
 
   if (outcome.status !== 'decided' || !outcome.verdict) {
     const reason = outcome.reason ?? 'the gate produced no verdict';
-    if (format === 'json') io.out(JSON.stringify({ image: formatImage(image), decision: 'block', status: outcome.status, reason }, null, 2));
+    if (format === 'json')
+      io.out(JSON.stringify({ image: formatImage(image), decision: 'block', status: outcome.status, reason }, null, 2));
     else io.err(`${formatImage(image)}: ${outcome.status}: ${reason}`);
     // An ignored image (e.g. a signature artifact) was not released: not a pass.
     return ExitCodes.BLOCKED;
@@ -107,8 +131,14 @@ function readPolicyFile(path: string): string {
 }
 
 /** One stderr line per poll while the gate waits for scan results: what, until when, and how to shorten it. */
-export function waitingLine(image: ImageId, p: Extract<GateProgress, { step: 'waiting-for-scan' }>, deadlineFrom: string): string {
-  const pending = p.waitingFor.map((w) => `${w.source} for ${w.digest}${w.platform ? ` (${w.platform})` : ''}`).join(', ');
+export function waitingLine(
+  image: ImageId,
+  p: Extract<GateProgress, { step: 'waiting-for-scan' }>,
+  deadlineFrom: string,
+): string {
+  const pending = p.waitingFor
+    .map((w) => `${w.source} for ${w.digest}${w.platform ? ` (${w.platform})` : ''}`)
+    .join(', ');
   return (
     `acr-guard gate: waiting for scan results of ${formatImage(image)}: pending ${pending}; next check ${p.until}; ` +
     `deadline ${p.deadline} (${deadlineFrom}), after which pending sources block the image. ` +
@@ -120,11 +150,17 @@ export function waitingLine(image: ImageId, p: Extract<GateProgress, { step: 'wa
 function withScanDeadline(policy: Policy, deadlineMs: number): Policy {
   return {
     ...policy,
-    gate: policy.gate.map((rule) => ({ ...rule, vulnerabilities: { ...rule.vulnerabilities, scanDeadlineMs: deadlineMs } })),
+    gate: policy.gate.map((rule) => ({
+      ...rule,
+      vulnerabilities: { ...rule.vulnerabilities, scanDeadlineMs: deadlineMs },
+    })),
   };
 }
 
 /** True for errors that are the caller's to fix (exit 2). */
 export function isUsageError(err: unknown): boolean {
-  return err instanceof UsageError || isGuardError(err, 'INVALID_INPUT', 'INVALID_POLICY', 'INVALID_CONFIG', 'REGISTRY_NOT_ALLOWED', 'FILE_TOO_LARGE');
+  return (
+    err instanceof UsageError ||
+    isGuardError(err, 'INVALID_INPUT', 'INVALID_POLICY', 'INVALID_CONFIG', 'REGISTRY_NOT_ALLOWED', 'FILE_TOO_LARGE')
+  );
 }

@@ -80,7 +80,11 @@ export async function main(argv: string[], io = defaultIo): Promise<number> {
       case 'purge': {
         // With ACR_GUARD_INUSE_SCOPES set (as in Azure), the deployed images come from ARM; otherwise --deployed.
         const inUse = inUseFromEnvironment(process.env);
-        return await purgeCommand(rest, { ...io, ...(inUse ? { inUse } : {}), ...(process.stderr.isTTY && io.err === defaultIo.err ? { progress: ttyProgress } : {}) });
+        return await purgeCommand(rest, {
+          ...io,
+          ...(inUse ? { inUse } : {}),
+          ...(process.stderr.isTTY && io.err === defaultIo.err ? { progress: ttyProgress } : {}),
+        });
       }
       case 'doctor':
         return await doctorCommand(rest, io);

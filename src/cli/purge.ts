@@ -64,7 +64,8 @@ export function readDeployed(path: string): DeployedImage[] {
   if (!Array.isArray(value)) throw new UsageError(`--deployed: expected a JSON list of {"image", "source"} in ${path}`);
   return value.map((item, i) => {
     const v = item as { image?: unknown; source?: unknown } | null;
-    if (!v || typeof v.image !== 'string' || (v.source !== undefined && typeof v.source !== 'string')) throw new UsageError(`--deployed: [${i}] expected {"image": "<reference>", "source": "<where>"} in ${path}`);
+    if (!v || typeof v.image !== 'string' || (v.source !== undefined && typeof v.source !== 'string'))
+      throw new UsageError(`--deployed: [${i}] expected {"image": "<reference>", "source": "<where>"} in ${path}`);
     return { image: v.image, source: typeof v.source === 'string' ? v.source : path };
   });
 }
@@ -72,7 +73,8 @@ export function readDeployed(path: string): DeployedImage[] {
 function concurrency(value: string | boolean | undefined): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (typeof value !== 'string' || !Number.isInteger(n) || n < 1 || n > 32) throw new UsageError(`--concurrency: expected a whole number 1-32, got ${JSON.stringify(value)}`);
+  if (typeof value !== 'string' || !Number.isInteger(n) || n < 1 || n > 32)
+    throw new UsageError(`--concurrency: expected a whole number 1-32, got ${JSON.stringify(value)}`);
   return n;
 }
 
@@ -93,21 +95,36 @@ export async function purgeCommand(argv: string[], io: PurgeIo): Promise<number>
     io.out(PURGE_USAGE);
     return ExitCodes.OK;
   }
-  if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}\n${PURGE_USAGE}`);
+  if (positionals.length > 0)
+    throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}\n${PURGE_USAGE}`);
   if (typeof values.registry !== 'string') throw new UsageError(`--registry <host> is required\n${PURGE_USAGE}`);
   if (typeof values.policy !== 'string') throw new UsageError(`--policy <file> is required\n${PURGE_USAGE}`);
   const format = outputFormat(values.output);
   const host = validateRegistryHost(values.registry, '--registry');
-  const policy: Policy = loadPolicy(readText(values.policy, '--policy', MAX_POLICY_BYTES, 'policy file'), values.policy);
-  if (!isRegistryAllowed(policy, host)) throw new UsageError(`registry ${host} is not in the policy's registries allowlist (${values.policy}); no request was made`);
+  const policy: Policy = loadPolicy(
+    readText(values.policy, '--policy', MAX_POLICY_BYTES, 'policy file'),
+    values.policy,
+  );
+  if (!isRegistryAllowed(policy, host))
+    throw new UsageError(
+      `registry ${host} is not in the policy's registries allowlist (${values.policy}); no request was made`,
+    );
   const plainHttp = values['plain-http'] === true;
-  if (plainHttp && !isLoopbackHost(host)) throw new UsageError(`--plain-http is allowed only for loopback registries (127.0.0.0/8, localhost, [::1]), not ${host}`);
+  if (plainHttp && !isLoopbackHost(host))
+    throw new UsageError(
+      `--plain-http is allowed only for loopback registries (127.0.0.0/8, localhost, [::1]), not ${host}`,
+    );
   const dryRun = values['dry-run'] === true;
   const maxConcurrency = concurrency(values.concurrency);
   const deployed = typeof values.deployed === 'string' ? readDeployed(values.deployed) : undefined;
-  const only = typeof values.repository === 'string' ? validateRepository(values.repository, '--repository') : undefined;
+  const only =
+    typeof values.repository === 'string' ? validateRepository(values.repository, '--repository') : undefined;
 
-  const client = allowlistedRegistryFactory({ policy: () => policy, credential: isAcrHost(host) ? new DefaultAzureCredential() : undefined, plainHttpHosts: plainHttp ? [host] : [] })(host);
+  const client = allowlistedRegistryFactory({
+    policy: () => policy,
+    credential: isAcrHost(host) ? new DefaultAzureCredential() : undefined,
+    plainHttpHosts: plainHttp ? [host] : [],
+  })(host);
   let targets: Array<{ repository: string; rule: RetentionRule }>;
   if (only) {
     const rule = findRetentionRule(policy, only);
@@ -133,7 +150,9 @@ export async function purgeCommand(argv: string[], io: PurgeIo): Promise<number>
       lookupError = err as Error;
     }
   }
-  const failing: InUseLookup | undefined = lookupError ? { listDeployedImages: () => Promise.reject(lookupError) } : undefined;
+  const failing: InUseLookup | undefined = lookupError
+    ? { listDeployedImages: () => Promise.reject(lookupError) }
+    : undefined;
 
   const startedAt = new Date(io.now?.() ?? Date.now()).toISOString();
   const results: Array<PurgeRepositoryResult & { repository: string }> = [];
@@ -150,23 +169,40 @@ export async function purgeCommand(argv: string[], io: PurgeIo): Promise<number>
       listing: { onProgress: (found) => io.progress?.(`${label}: ${found} manifests found`) },
       execute: {
         ...(maxConcurrency ? { maxConcurrency, initialConcurrency: Math.min(8, maxConcurrency) } : {}),
-        onProgress: ({ done, total, concurrency: c }) => io.progress?.(`${label}: deleted ${done}/${total} (${c} in flight)`),
+        onProgress: ({ done, total, concurrency: c }) =>
+          io.progress?.(`${label}: deleted ${done}/${total} (${c} in flight)`),
       },
     });
     results.push({ ...result, repository: t.repository });
   }
   io.progress?.('');
-  const summary = summarisePurge({ registry: host, trigger: 'cli', dryRun, startedAt, finishedAt: new Date(io.now?.() ?? Date.now()).toISOString(), outcomes: results.map((r) => r.outcome) });
+  const summary = summarisePurge({
+    registry: host,
+    trigger: 'cli',
+    dryRun,
+    startedAt,
+    finishedAt: new Date(io.now?.() ?? Date.now()).toISOString(),
+    outcomes: results.map((r) => r.outcome),
+  });
 
   if (format === 'json') io.out(JSON.stringify(purgeJson(results, summary, dryRun), null, 2));
   else io.out(purgeTable(results, summary.outcomes, dryRun));
-  const troubled = results.some((r) => r.outcome.status === 'partial' || r.outcome.status === 'failed' || r.outcome.status === 'skipped');
+  const troubled = results.some(
+    (r) => r.outcome.status === 'partial' || r.outcome.status === 'failed' || r.outcome.status === 'skipped',
+  );
   return troubled ? ExitCodes.RUNTIME : ExitCodes.OK;
 }
 
 /** The JSON document: `deleted` and `kept` entries with repository, digest, tags, reason (and detail). */
-export function purgeJson(results: ReadonlyArray<PurgeRepositoryResult & { repository: string }>, summary: ReturnType<typeof summarisePurge>, dryRun: boolean): Record<string, unknown> {
-  const entry = (repository: string, e: { digest: string; tags: string[]; reason?: string; detail: string }): Record<string, unknown> => ({ repository, digest: e.digest, tags: e.tags, reason: e.reason, detail: e.detail });
+export function purgeJson(
+  results: ReadonlyArray<PurgeRepositoryResult & { repository: string }>,
+  summary: ReturnType<typeof summarisePurge>,
+  dryRun: boolean,
+): Record<string, unknown> {
+  const entry = (
+    repository: string,
+    e: { digest: string; tags: string[]; reason?: string; detail: string },
+  ): Record<string, unknown> => ({ repository, digest: e.digest, tags: e.tags, reason: e.reason, detail: e.detail });
   const deleted: Array<Record<string, unknown>> = [];
   const kept: Array<Record<string, unknown>> = [];
   const failed: Array<Record<string, unknown>> = [];
@@ -177,23 +213,36 @@ export function purgeJson(results: ReadonlyArray<PurgeRepositoryResult & { repos
       continue;
     }
     for (const d of [...r.execution.deleted, ...r.execution.alreadyGone]) deleted.push(entry(r.repository, d));
-    for (const f of [...r.execution.failed, ...r.execution.notAttempted]) failed.push({ repository: r.repository, digest: f.digest, tags: f.tags, code: f.code, detail: f.detail });
+    for (const f of [...r.execution.failed, ...r.execution.notAttempted])
+      failed.push({ repository: r.repository, digest: f.digest, tags: f.tags, code: f.code, detail: f.detail });
   }
   const { outcomes, ...totals } = summary;
   return { ...totals, repositories: outcomes, deleted, kept, failed };
 }
 
-function purgeTable(results: ReadonlyArray<PurgeRepositoryResult & { repository: string }>, outcomes: readonly RepositoryOutcome[], dryRun: boolean): string {
+function purgeTable(
+  results: ReadonlyArray<PurgeRepositoryResult & { repository: string }>,
+  outcomes: readonly RepositoryOutcome[],
+  dryRun: boolean,
+): string {
   const lines: string[] = [];
   const short = (d: string): string => d.slice(0, 19);
   for (const r of results) {
     const o = outcomes.find((x) => x.repository === r.repository) as RepositoryOutcome;
     lines.push(`${r.repository}  (${o.rule}): ${o.status}${o.error ? ` — ${o.error.code}: ${o.error.detail}` : ''}`);
     const failed = new Set([...(r.execution?.failed ?? []), ...(r.execution?.notAttempted ?? [])].map((f) => f.digest));
-    for (const d of r.plan?.deletes ?? []) lines.push(`  ${dryRun ? 'would delete' : failed.has(d.digest) ? 'NOT deleted ' : 'deleted     '} ${short(d.digest)}  ${(d.tags.join(',') || '<untagged>').padEnd(20)} ${d.reason}: ${d.detail}`);
-    for (const k of r.plan?.keeps ?? []) lines.push(`  keep         ${short(k.digest)}  ${(k.tags.join(',') || '<untagged>').padEnd(20)} ${k.reason}: ${k.detail}`);
+    for (const d of r.plan?.deletes ?? [])
+      lines.push(
+        `  ${dryRun ? 'would delete' : failed.has(d.digest) ? 'NOT deleted ' : 'deleted     '} ${short(d.digest)}  ${(d.tags.join(',') || '<untagged>').padEnd(20)} ${d.reason}: ${d.detail}`,
+      );
+    for (const k of r.plan?.keeps ?? [])
+      lines.push(
+        `  keep         ${short(k.digest)}  ${(k.tags.join(',') || '<untagged>').padEnd(20)} ${k.reason}: ${k.detail}`,
+      );
   }
   const total = outcomes.reduce((n, o) => n + o.deleted, 0);
-  lines.push(`${dryRun ? 'dry run: would delete' : 'deleted'} ${total} manifest(s) in ${outcomes.length} repositor${outcomes.length === 1 ? 'y' : 'ies'}`);
+  lines.push(
+    `${dryRun ? 'dry run: would delete' : 'deleted'} ${total} manifest(s) in ${outcomes.length} repositor${outcomes.length === 1 ? 'y' : 'ies'}`,
+  );
   return lines.join('\n');
 }

@@ -16,7 +16,12 @@ export function verdictJson(verdict: Verdict, apply?: ApplyResult): Record<strin
     decidedAt: verdict.decidedAt,
     findingCounts: verdict.findingCounts,
     ...(verdict.findingsOmitted ? { findingsOmitted: verdict.findingsOmitted } : {}),
-    checks: verdict.checks.map((c: Check) => ({ name: c.name, status: c.status, reason: c.reason, ...(c.manifest ? { manifest: c.manifest } : {}) })),
+    checks: verdict.checks.map((c: Check) => ({
+      name: c.name,
+      status: c.status,
+      reason: c.reason,
+      ...(c.manifest ? { manifest: c.manifest } : {}),
+    })),
     apply,
   };
 }
@@ -26,7 +31,10 @@ function pad(text: string, width: number): string {
 }
 
 /** A plain-text table: one row per image, and with `details` every non-passing check under it. */
-export function renderVerdictTable(rows: Array<{ label?: string; verdict: Verdict; apply?: ApplyResult }>, options: { details?: boolean } = {}): string {
+export function renderVerdictTable(
+  rows: Array<{ label?: string; verdict: Verdict; apply?: ApplyResult }>,
+  options: { details?: boolean } = {},
+): string {
   const lines: string[] = [];
   const head = ['IMAGE', 'DECISION', 'APPLIED', 'SUMMARY'];
   const cells = rows.map(({ label, verdict, apply }) => [
@@ -42,7 +50,9 @@ export function renderVerdictTable(rows: Array<{ label?: string; verdict: Verdic
     if (options.details) {
       for (const check of verdict.checks) {
         if (check.status === 'pass') continue;
-        lines.push(`    ${pad(check.status.toUpperCase(), 12)} ${check.name}${check.manifest ? ` [${check.manifest.slice(0, 19)}]` : ''}: ${check.reason}`);
+        lines.push(
+          `    ${pad(check.status.toUpperCase(), 12)} ${check.name}${check.manifest ? ` [${check.manifest.slice(0, 19)}]` : ''}: ${check.reason}`,
+        );
       }
     }
   });

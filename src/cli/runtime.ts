@@ -15,7 +15,13 @@ import { loadPolicy } from '../core/policy';
 import type { Policy } from '../core/policyTypes';
 import { formatImage } from '../core/reference';
 import { formatDuration } from '../core/duration';
-import { RUNTIME_OK_STATUSES, RUNTIME_STATUSES, runtimeJson, type RuntimeEntry, type RuntimeReport } from '../core/runtime/classify';
+import {
+  RUNTIME_OK_STATUSES,
+  RUNTIME_STATUSES,
+  runtimeJson,
+  type RuntimeEntry,
+  type RuntimeReport,
+} from '../core/runtime/classify';
 import { FileAuditStore, MemoryAuditStore } from '../adapters/auditStore';
 import type { DeployedImage, InUseLookup } from '../adapters/ports';
 import { composeGateServices } from '../app/compose';
@@ -54,7 +60,9 @@ function readPolicy(path: string): Policy {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new UsageError(`--policy: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new UsageError(
+      `--policy: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
   }
   return loadPolicy(text, path);
 }
@@ -74,15 +82,21 @@ export async function runtimeCommand(argv: string[], io: RuntimeIo): Promise<num
     io.out(RUNTIME_USAGE);
     return ExitCodes.OK;
   }
-  if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}\n${RUNTIME_USAGE}`);
+  if (positionals.length > 0)
+    throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}\n${RUNTIME_USAGE}`);
   if (typeof values.policy !== 'string') throw new UsageError(`--policy <file> is required\n${RUNTIME_USAGE}`);
   const format = outputFormat(values.output);
   const policy = readPolicy(values.policy);
   const auditDir = typeof values['audit-dir'] === 'string' ? values['audit-dir'] : undefined;
   const regate = values.regate === true;
-  if (regate && !auditDir) throw new UsageError('--regate needs --audit-dir <dir>: the new verdicts are recorded there');
-  const plainHttpHosts = values['plain-http'] === true ? policy.registries.map((r) => r.host).filter(isLoopbackHost) : [];
-  if (values['plain-http'] === true && plainHttpHosts.length === 0) throw new UsageError('--plain-http is allowed only for loopback registries (127.0.0.0/8, localhost, [::1]), and the policy lists none');
+  if (regate && !auditDir)
+    throw new UsageError('--regate needs --audit-dir <dir>: the new verdicts are recorded there');
+  const plainHttpHosts =
+    values['plain-http'] === true ? policy.registries.map((r) => r.host).filter(isLoopbackHost) : [];
+  if (values['plain-http'] === true && plainHttpHosts.length === 0)
+    throw new UsageError(
+      '--plain-http is allowed only for loopback registries (127.0.0.0/8, localhost, [::1]), and the policy lists none',
+    );
   let containers: DeployedImage[];
   let inventory: string;
   if (typeof values.deployed === 'string') {
@@ -92,7 +106,9 @@ export async function runtimeCommand(argv: string[], io: RuntimeIo): Promise<num
     containers = await io.inUse.listDeployedImages();
     inventory = 'azure (ACR_GUARD_INUSE_SCOPES)';
   } else {
-    throw new UsageError('no inventory: pass --deployed <file>, or set ACR_GUARD_INUSE_SCOPES to the Container Apps / Container Instances scopes to ask Azure');
+    throw new UsageError(
+      'no inventory: pass --deployed <file>, or set ACR_GUARD_INUSE_SCOPES to the Container Apps / Container Instances scopes to ask Azure',
+    );
   }
 
   const audit = auditDir ? new FileAuditStore(auditDir) : new MemoryAuditStore();
@@ -100,15 +116,40 @@ export async function runtimeCommand(argv: string[], io: RuntimeIo): Promise<num
   const services = composeGateServices({ policy: () => policy, credential, plainHttpHosts, audit });
   const state = await audit.readRuntimeState();
   const nowMs = io.now?.() ?? Date.now();
-  let assessed = await assessRuntime({ containers, policy, registry: services.registry, audit, graceState: state.graceState, nowMs });
+  let assessed = await assessRuntime({
+    containers,
+    policy,
+    registry: services.registry,
+    audit,
+    graceState: state.graceState,
+    nowMs,
+  });
   const regated: RuntimeReport['regated'] = [];
   if (regate && assessed.classification.due.length > 0) {
     for (const due of assessed.classification.due) {
-      const outcome = await runGateLocally({ image: due.image, ...(due.tag ? { tag: due.tag } : {}), trigger: 'runtime', services, timers: 'real' });
-      regated.push({ image: formatImage(due.image), why: due.why, outcome: outcome.verdict ? outcome.verdict.decision : `${outcome.status}: ${outcome.reason ?? ''}` });
+      const outcome = await runGateLocally({
+        image: due.image,
+        ...(due.tag ? { tag: due.tag } : {}),
+        trigger: 'runtime',
+        services,
+        timers: 'real',
+      });
+      regated.push({
+        image: formatImage(due.image),
+        why: due.why,
+        outcome: outcome.verdict ? outcome.verdict.decision : `${outcome.status}: ${outcome.reason ?? ''}`,
+      });
     }
     // Classify again on the new verdicts, with the same tag answers and the grace state as it was.
-    assessed = await assessRuntime({ containers, policy, registry: services.registry, audit, graceState: state.graceState, nowMs, resolutions: assessed.resolutions });
+    assessed = await assessRuntime({
+      containers,
+      policy,
+      registry: services.registry,
+      audit,
+      graceState: state.graceState,
+      nowMs,
+      resolutions: assessed.resolutions,
+    });
   }
   const { classification } = assessed;
   if (auditDir) {
@@ -121,16 +162,29 @@ export async function runtimeCommand(argv: string[], io: RuntimeIo): Promise<num
 }
 
 /** The table: one block per image (status, reference, reason, grace left, workloads), then the counts. */
-export function runtimeTable(entries: readonly RuntimeEntry[], summary: Record<string, number>, regated: RuntimeReport['regated'], nowMs: number): string {
+export function runtimeTable(
+  entries: readonly RuntimeEntry[],
+  summary: Record<string, number>,
+  regated: RuntimeReport['regated'],
+  nowMs: number,
+): string {
   const lines: string[] = [];
   for (const r of regated) lines.push(`re-gated ${r.image} (${r.why}): ${r.outcome}`);
   for (const e of entries) {
-    const grace = e.graceUntil ? (e.status === 'overdue' ? `  [grace ended ${e.graceUntil}]` : `  [grace left ${formatDuration(Date.parse(e.graceUntil) - nowMs)}]`) : '';
+    const grace = e.graceUntil
+      ? e.status === 'overdue'
+        ? `  [grace ended ${e.graceUntil}]`
+        : `  [grace left ${formatDuration(Date.parse(e.graceUntil) - nowMs)}]`
+      : '';
     lines.push(`${e.status.padEnd(17)} ${e.image}${e.byTag ? '  (deployed by tag: pin by digest)' : ''}${grace}`);
     lines.push(`${' '.repeat(18)}${e.reason}`);
     for (const w of e.workloads.slice(0, 10)) lines.push(`${' '.repeat(18)}- ${w}`);
     if (e.workloads.length > 10) lines.push(`${' '.repeat(18)}- … ${e.workloads.length - 10} more`);
   }
-  lines.push(RUNTIME_STATUSES.filter((s) => summary[s] > 0).map((s) => `${summary[s]} ${s}`).join(', ') || 'nothing runs in the inventory');
+  lines.push(
+    RUNTIME_STATUSES.filter((s) => summary[s] > 0)
+      .map((s) => `${summary[s]} ${s}`)
+      .join(', ') || 'nothing runs in the inventory',
+  );
   return lines.join('\n');
 }

@@ -19,7 +19,8 @@ export const SERVE_USAGE = `usage: acr-guard serve [--port N] [--registry-port N
 function port(value: string | boolean | undefined, name: string, fallback: number): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (typeof value !== 'string' || !/^[0-9]{1,5}$/.test(value) || n > 65535) throw new UsageError(`--${name}: expected a port number 0-65535, got ${JSON.stringify(value)}`);
+  if (typeof value !== 'string' || !/^[0-9]{1,5}$/.test(value) || n > 65535)
+    throw new UsageError(`--${name}: expected a port number 0-65535, got ${JSON.stringify(value)}`);
   return n;
 }
 
@@ -43,7 +44,8 @@ export async function serveCommand(
     return ExitCodes.OK;
   }
   const auth = values.auth ?? 'off';
-  if (auth !== 'off' && auth !== 'easyauth') throw new UsageError(`--auth: expected "off" or "easyauth", got ${JSON.stringify(auth)}`);
+  if (auth !== 'off' && auth !== 'easyauth')
+    throw new UsageError(`--auth: expected "off" or "easyauth", got ${JSON.stringify(auth)}`);
   const stateDir = resolve(typeof values['state-dir'] === 'string' ? values['state-dir'] : '.local/state');
   if (values.fresh) rmSync(stateDir, { recursive: true, force: true });
   const stack = await startLocalStack({
@@ -57,8 +59,12 @@ export async function serveCommand(
   const { service, registry } = stack;
   io.out(`acr-guard local service is running (state in ${stateDir})`);
   io.out(`  page:      ${service.url}/`);
-  io.out(`  API:       ${service.url}/api  (POST /api/rescan, GET /api/verdicts/<registry>/<repository>@<digest>, GET /api/images)`);
-  io.out(`  registry:  ${registry.url}  (push here, e.g. ${registry.host}/demo/app:1; its notifications start the gates)`);
+  io.out(
+    `  API:       ${service.url}/api  (POST /api/rescan, GET /api/verdicts/<registry>/<repository>@<digest>, GET /api/images)`,
+  );
+  io.out(
+    `  registry:  ${registry.url}  (push here, e.g. ${registry.host}/demo/app:1; its notifications start the gates)`,
+  );
   if (service.resumed.length > 0) io.out(`  resumed:   ${service.resumed.length} gate(s) from the last run`);
   io.out('Press Ctrl-C to stop.');
   stack.seeded.then(

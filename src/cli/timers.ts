@@ -62,20 +62,34 @@ async function asUsage<T>(fn: () => T | Promise<T>): Promise<T> {
 }
 
 /** `acr-guard alerts ...` */
-export async function alertsCommand(argv: string[], io: Io, ctx: TimerCommandContext = defaultContext()): Promise<number> {
+export async function alertsCommand(
+  argv: string[],
+  io: Io,
+  ctx: TimerCommandContext = defaultContext(),
+): Promise<number> {
   const [sub, ...rest] = argv;
-  const { values } = parseCommandArgs(rest, { output: { type: 'string' }, rule: { type: 'string' }, 'dry-run': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } });
+  const { values } = parseCommandArgs(rest, {
+    output: { type: 'string' },
+    rule: { type: 'string' },
+    'dry-run': { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  });
   if (values.help || sub === undefined || sub === 'help') {
     io.out(ALERTS_USAGE);
     return sub === undefined ? ExitCodes.USAGE : ExitCodes.OK;
   }
   const format = outputFormat(values.output);
   if (sub === 'list') {
-    if (values.rule !== undefined || values['dry-run']) throw new UsageError(`alerts list takes only --output\n${ALERTS_USAGE}`);
+    if (values.rule !== undefined || values['dry-run'])
+      throw new UsageError(`alerts list takes only --output\n${ALERTS_USAGE}`);
     const rules = await asUsage(() => rulesFor({ rulesFile: ctx.env.ACR_GUARD_ALERT_RULES_FILE?.trim() || undefined }));
     const enabled = rules.filter((r) => r.enabled).map(ruleSummary);
     if (format === 'json') io.out(JSON.stringify(enabled, null, 2));
-    else for (const r of enabled) io.out(`${r.name.padEnd(36)} ${r.severity.padEnd(8)} window ${r.window.padEnd(4)} > ${r.threshold.above}${r.threshold.column ? ` (${r.threshold.column})` : ' rows'}`);
+    else
+      for (const r of enabled)
+        io.out(
+          `${r.name.padEnd(36)} ${r.severity.padEnd(8)} window ${r.window.padEnd(4)} > ${r.threshold.above}${r.threshold.column ? ` (${r.threshold.column})` : ' rows'}`,
+        );
     return ExitCodes.OK;
   }
   if (sub !== 'run') throw new UsageError(`unknown alerts subcommand ${JSON.stringify(sub)}\n${ALERTS_USAGE}`);
@@ -83,13 +97,20 @@ export async function alertsCommand(argv: string[], io: Io, ctx: TimerCommandCon
   const rule = typeof values.rule === 'string' ? values.rule : undefined;
   const run = await asUsage(() => {
     const config = loadAlertsConfig(ctx.env, { requireSinks: !dryRun });
-    return alertRunFor(config, auditOf(ctx.env), { credential: credentialOf(ctx), ca: ctx.ca, log: (l) => io.err(l) }, { dryRun, rule, doctor: doctorScopeFrom(ctx.env) });
+    return alertRunFor(
+      config,
+      auditOf(ctx.env),
+      { credential: credentialOf(ctx), ca: ctx.ca, log: (l) => io.err(l) },
+      { dryRun, rule, doctor: doctorScopeFrom(ctx.env) },
+    );
   });
   const report = await runAlertRules({ ...run, nowMs: ctx.nowMs ?? Date.now() });
   if (format === 'json') io.out(JSON.stringify(report, null, 2));
   else {
     for (const r of report.rules) {
-      io.out(`${r.rule.padEnd(36)} ${r.status.padEnd(8)} incidents ${r.incidents}  ${dryRun ? 'would alert' : 'alerted'} ${dryRun ? r.alerts.length : r.alerted}  suppressed ${r.suppressed}${r.detail ? `  ${r.detail}` : ''}`);
+      io.out(
+        `${r.rule.padEnd(36)} ${r.status.padEnd(8)} incidents ${r.incidents}  ${dryRun ? 'would alert' : 'alerted'} ${dryRun ? r.alerts.length : r.alerted}  suppressed ${r.suppressed}${r.detail ? `  ${r.detail}` : ''}`,
+      );
       for (const a of r.alerts) io.out(`    ${a.kind} ${a.severity}: ${a.title}`);
     }
   }
@@ -97,9 +118,17 @@ export async function alertsCommand(argv: string[], io: Io, ctx: TimerCommandCon
 }
 
 /** `acr-guard tokens rotate [--dry-run]` */
-export async function tokensCommand(argv: string[], io: Io, ctx: TimerCommandContext = defaultContext()): Promise<number> {
+export async function tokensCommand(
+  argv: string[],
+  io: Io,
+  ctx: TimerCommandContext = defaultContext(),
+): Promise<number> {
   const [sub, ...rest] = argv;
-  const { values } = parseCommandArgs(rest, { output: { type: 'string' }, 'dry-run': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } });
+  const { values } = parseCommandArgs(rest, {
+    output: { type: 'string' },
+    'dry-run': { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  });
   if (values.help || sub === undefined || sub === 'help') {
     io.out(TOKENS_USAGE);
     return sub === undefined ? ExitCodes.USAGE : ExitCodes.OK;
@@ -116,7 +145,9 @@ export async function tokensCommand(argv: string[], io: Io, ctx: TimerCommandCon
   else {
     for (const o of outcomes) {
       const p = o.plan;
-      io.out(`${(o.secretName ?? o.tokenId).padEnd(40)} ${o.result.padEnd(8)} ${p ? `${p.action}${p.slot ? ` ${p.slot} until ${p.expiry}` : ''}: ${p.reason}` : ''}${o.error ? ` FAILED at ${o.error.step}: ${o.error.message}` : ''}`);
+      io.out(
+        `${(o.secretName ?? o.tokenId).padEnd(40)} ${o.result.padEnd(8)} ${p ? `${p.action}${p.slot ? ` ${p.slot} until ${p.expiry}` : ''}: ${p.reason}` : ''}${o.error ? ` FAILED at ${o.error.step}: ${o.error.message}` : ''}`,
+      );
       for (const f of p?.flags ?? []) io.out(`    FLAG ${f.code}: ${f.detail}`);
     }
   }
@@ -124,5 +155,10 @@ export async function tokensCommand(argv: string[], io: Io, ctx: TimerCommandCon
 }
 
 function rotationRun(config: ReturnType<typeof loadRotationConfig>, ctx: TimerCommandContext, io: Io, dryRun: boolean) {
-  return rotationRunFor(config, auditOf(ctx.env), { credential: credentialOf(ctx), ca: ctx.ca, log: (l) => io.err(l) }, { dryRun });
+  return rotationRunFor(
+    config,
+    auditOf(ctx.env),
+    { credential: credentialOf(ctx), ca: ctx.ca, log: (l) => io.err(l) },
+    { dryRun },
+  );
 }

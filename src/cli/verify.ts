@@ -24,7 +24,11 @@ export const VERIFY_USAGE = `usage: acr-guard verify <registry>/<repository>(:<t
   exit codes: 0 verified, 3 not verified, 2 usage or configuration error, 1 runtime error`;
 
 /** Runs the `verify` command; returns the exit code. */
-export async function verifyCommand(argv: string[], io: { out: (s: string) => void; err: (s: string) => void }, now?: () => Date): Promise<number> {
+export async function verifyCommand(
+  argv: string[],
+  io: { out: (s: string) => void; err: (s: string) => void },
+  now?: () => Date,
+): Promise<number> {
   const { values, positionals } = parseCommandArgs(argv, {
     'trust-policy': { type: 'string' },
     'trust-store': { type: 'string' },
@@ -37,14 +41,23 @@ export async function verifyCommand(argv: string[], io: { out: (s: string) => vo
     io.out(VERIFY_USAGE);
     return ExitCodes.OK;
   }
-  if (positionals.length !== 1) throw new UsageError(`expected exactly one image reference, got ${positionals.length}\n${VERIFY_USAGE}`);
-  if (typeof values['trust-policy'] !== 'string') throw new UsageError(`--trust-policy <file> is required\n${VERIFY_USAGE}`);
-  if (typeof values['trust-store'] !== 'string') throw new UsageError(`--trust-store <dir> is required\n${VERIFY_USAGE}`);
+  if (positionals.length !== 1)
+    throw new UsageError(`expected exactly one image reference, got ${positionals.length}\n${VERIFY_USAGE}`);
+  if (typeof values['trust-policy'] !== 'string')
+    throw new UsageError(`--trust-policy <file> is required\n${VERIFY_USAGE}`);
+  if (typeof values['trust-store'] !== 'string')
+    throw new UsageError(`--trust-store <dir> is required\n${VERIFY_USAGE}`);
   const format = outputFormat(values.output);
   const ref = parseImageReference(positionals[0], { field: 'image' });
   const plainHttp = values['plain-http'] === true;
-  if (plainHttp && !isLoopbackHost(ref.registry)) throw new UsageError(`--plain-http is allowed only for loopback registries (127.0.0.0/8, localhost, [::1]), not ${ref.registry}`);
-  const trust = await loadSignatureTrust(values['trust-policy'], values['trust-store'], { policy: '--trust-policy', store: '--trust-store' });
+  if (plainHttp && !isLoopbackHost(ref.registry))
+    throw new UsageError(
+      `--plain-http is allowed only for loopback registries (127.0.0.0/8, localhost, [::1]), not ${ref.registry}`,
+    );
+  const trust = await loadSignatureTrust(values['trust-policy'], values['trust-store'], {
+    policy: '--trust-policy',
+    store: '--trust-store',
+  });
   const client = createRegistryClient({
     host: ref.registry,
     plainHttp,

@@ -11,7 +11,11 @@
  * (`azurecr.cn`) and Azure Government (`azurecr.us`). Azure Germany's `azurecr.de` closed with that cloud
  * in 2021 and is not listed.
  */
-export const ACR_LOGIN_SERVER_SUFFIXES: readonly string[] = Object.freeze(['.azurecr.io', '.azurecr.cn', '.azurecr.us']);
+export const ACR_LOGIN_SERVER_SUFFIXES: readonly string[] = Object.freeze([
+  '.azurecr.io',
+  '.azurecr.cn',
+  '.azurecr.us',
+]);
 
 /**
  * True for an ACR login server `<name>.azurecr.<io|cn|us>` (any case, with or without `:port`). The name
@@ -20,7 +24,9 @@ export const ACR_LOGIN_SERVER_SUFFIXES: readonly string[] = Object.freeze(['.azu
  */
 export function isAcrHost(host: string): boolean {
   const name = host.toLowerCase().replace(/:\d+$/, '');
-  return ACR_LOGIN_SERVER_SUFFIXES.some((suffix) => name.length > suffix.length && name.endsWith(suffix) && name[name.length - suffix.length - 1] !== '.');
+  return ACR_LOGIN_SERVER_SUFFIXES.some(
+    (suffix) => name.length > suffix.length && name.endsWith(suffix) && name[name.length - suffix.length - 1] !== '.',
+  );
 }
 
 /** The part of an ACR host name before its login-server suffix (`contoso.westeurope.data` for `contoso.westeurope.data.azurecr.io`), or undefined when the host is not ACR. */

@@ -10,7 +10,17 @@
  * finding that was counted but not listed cannot be matched against exceptions, so when such findings are of a
  * blocking severity they block: `fail` when the rule has no exceptions, `inconclusive` otherwise.
  */
-import { SEVERITIES, type Check, type Finding, type FindingsResult, type FindingsSourceName, type ImageId, type Severity, type SignatureResult, type Verdict } from './types';
+import {
+  SEVERITIES,
+  type Check,
+  type Finding,
+  type FindingsResult,
+  type FindingsSourceName,
+  type ImageId,
+  type Severity,
+  type SignatureResult,
+  type Verdict,
+} from './types';
 import type { GateRule, VulnerabilityException } from './policyTypes';
 import { MAX_VERDICT_FINDINGS } from './findingsSummary';
 
@@ -77,13 +87,16 @@ function mergeFindings(findings: Finding[]): MergedFinding[] {
       continue;
     }
     const sources = existing.sources.includes(f.source) ? existing.sources : [...existing.sources, f.source];
-    const winner: MergedFinding = severityRank(f.severity) < severityRank(existing.severity) ? { ...f, sources } : { ...existing, sources };
+    const winner: MergedFinding =
+      severityRank(f.severity) < severityRank(existing.severity) ? { ...f, sources } : { ...existing, sources };
     if (!winner.fixedVersion) winner.fixedVersion = existing.fixedVersion ?? f.fixedVersion;
     if (!winner.installedVersion) winner.installedVersion = existing.installedVersion ?? f.installedVersion;
     byKey.set(key, winner);
   }
   // Code-unit order, not localeCompare: ids are ASCII, and localeCompare costs seconds over 300,000 findings.
-  return [...byKey.values()].sort((a, b) => severityRank(a.severity) - severityRank(b.severity) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return [...byKey.values()].sort(
+    (a, b) => severityRank(a.severity) - severityRank(b.severity) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+  );
 }
 
 function exceptionMatches(exception: VulnerabilityException, finding: Finding): boolean {
@@ -114,7 +127,11 @@ function sourceResult(findings: FindingsResult[], source: FindingsSourceName): F
  * still pending; with `require: any`, one source is ready or none is pending. (Errors end the wait; they
  * block in {@link decide} either way.)
  */
-export function scanComplete(input: { rule: GateRule; sources: FindingsSourceName[]; findings: FindingsResult[] }): boolean {
+export function scanComplete(input: {
+  rule: GateRule;
+  sources: FindingsSourceName[];
+  findings: FindingsResult[];
+}): boolean {
   const results = input.sources.map((s) => sourceResult(input.findings, s));
   const pending = results.some((r) => r.status === 'pending');
   if (input.rule.vulnerabilities.require === 'all') return !pending;
@@ -148,7 +165,8 @@ function unlistedOf(ready: ReadonlyArray<Extract<FindingsResult, { status: 'read
       const all = r.tally.bySeverity[s] ?? 0;
       const fixable = r.tally.fixableBySeverity[s] ?? 0;
       if (all > listed) out.bySeverity[s] = (out.bySeverity[s] ?? 0) + (all - listed);
-      if (fixable > listedFixable) out.fixableBySeverity[s] = (out.fixableBySeverity[s] ?? 0) + (fixable - listedFixable);
+      if (fixable > listedFixable)
+        out.fixableBySeverity[s] = (out.fixableBySeverity[s] ?? 0) + (fixable - listedFixable);
     }
   }
   return out;
@@ -181,17 +199,43 @@ function evaluateManifest(input: DecideInput, rule: GateRule, m: ManifestEvidenc
     if (r.status === 'ready') {
       const total = r.tally?.total ?? r.findings.length;
       const listed = r.tally && r.tally.omitted > 0 ? ` (the worst ${r.findings.length} listed)` : '';
-      checks.push(withManifest({ name, status: 'pass', reason: `${where}${total} findings from ${r.source}${listed}: ${r.detail}`, details: { findings: total } }));
+      checks.push(
+        withManifest({
+          name,
+          status: 'pass',
+          reason: `${where}${total} findings from ${r.source}${listed}: ${r.detail}`,
+          details: { findings: total },
+        }),
+      );
     } else if (r.status === 'pending') {
       const others = ready.filter((o) => o.source !== r.source).map((o) => o.source);
       if (vuln.require === 'any' && others.length > 0) {
-        checks.push(withManifest({ name, status: 'skip', reason: `${where}no results from ${r.source} yet; ${others.join(', ')} ready and ${rulePath}.require is any` }));
+        checks.push(
+          withManifest({
+            name,
+            status: 'skip',
+            reason: `${where}no results from ${r.source} yet; ${others.join(', ')} ready and ${rulePath}.require is any`,
+          }),
+        );
       } else {
         const when = input.deadlinePassed ? 'by the deadline' : 'yet';
-        checks.push(withManifest({ name, status: 'inconclusive', reason: `${where}no results from ${r.source} ${when}; unscanned is never clean (${r.detail})` }));
+        checks.push(
+          withManifest({
+            name,
+            status: 'inconclusive',
+            reason: `${where}no results from ${r.source} ${when}; unscanned is never clean (${r.detail})`,
+          }),
+        );
       }
     } else {
-      checks.push(withManifest({ name, status: 'inconclusive', reason: `${where}${r.source} failed (${r.code}): ${r.detail}`, details: { code: r.code } }));
+      checks.push(
+        withManifest({
+          name,
+          status: 'inconclusive',
+          reason: `${where}${r.source} failed (${r.code}): ${r.detail}`,
+          details: { code: r.code },
+        }),
+      );
     }
   }
 
@@ -216,7 +260,12 @@ function evaluateManifest(input: DecideInput, rule: GateRule, m: ManifestEvidenc
             name: 'exceptions',
             status: 'pass',
             reason: `${where}exception ${rulePath}.exceptions[${valid.i}] for ${f.id} applies until ${valid.e.expires}: ${valid.e.reason}`,
-            details: { exception: `${rulePath}.exceptions[${valid.i}]`, id: f.id, package: f.package, expires: valid.e.expires },
+            details: {
+              exception: `${rulePath}.exceptions[${valid.i}]`,
+              id: f.id,
+              package: f.package,
+              expires: valid.e.expires,
+            },
           }),
         );
       }
@@ -241,7 +290,12 @@ function evaluateManifest(input: DecideInput, rule: GateRule, m: ManifestEvidenc
           name: 'exceptions',
           status: 'skip',
           reason: `${where}${note}`,
-          details: { exception: `${rulePath}.exceptions[${expired.i}]`, id: f.id, package: f.package, expired: expired.e.expires },
+          details: {
+            exception: `${rulePath}.exceptions[${expired.i}]`,
+            id: f.id,
+            package: f.package,
+            expired: expired.e.expires,
+          },
         }),
       );
     }
@@ -249,7 +303,8 @@ function evaluateManifest(input: DecideInput, rule: GateRule, m: ManifestEvidenc
   // Findings counted but not listed: those of a blocking severity can never be passed over unseen.
   const unlisted = unlistedOf(ready);
   let unlistedBlocking = 0;
-  for (const s of vuln.block) unlistedBlocking += (vuln.onlyFixable ? unlisted.fixableBySeverity[s] : unlisted.bySeverity[s]) ?? 0;
+  for (const s of vuln.block)
+    unlistedBlocking += (vuln.onlyFixable ? unlisted.fixableBySeverity[s] : unlisted.bySeverity[s]) ?? 0;
   const unlistedText =
     unlistedBlocking > 0
       ? `; ${unlistedBlocking} more findings of a blocking severity (${vuln.block.join(', ')}) counted but not listed (each source lists its worst ${MAX_VERDICT_FINDINGS})`
@@ -290,16 +345,42 @@ function evaluateManifest(input: DecideInput, rule: GateRule, m: ManifestEvidenc
     // Nothing listed blocks, yet findings of a blocking severity were not listed: they block unseen. Without
     // exceptions they certainly block; with exceptions they might be excepted, which cannot be told here.
     const status = vuln.exceptions.length === 0 ? 'fail' : 'inconclusive';
-    checks.push(withManifest({ name: 'vulnerabilities', status, reason: `${where}0 listed findings block, but${unlistedText.slice(1)}; they cannot be checked against ${rulePath}.exceptions${noteText}`, details }));
+    checks.push(
+      withManifest({
+        name: 'vulnerabilities',
+        status,
+        reason: `${where}0 listed findings block, but${unlistedText.slice(1)}; they cannot be checked against ${rulePath}.exceptions${noteText}`,
+        details,
+      }),
+    );
   } else if (ready.length === 0) {
-    checks.push(withManifest({ name: 'vulnerabilities', status: 'inconclusive', reason: `${where}no findings source is ready (${input.sources.join(', ') || 'none configured'}); cannot evaluate vulnerabilities`, details }));
+    checks.push(
+      withManifest({
+        name: 'vulnerabilities',
+        status: 'inconclusive',
+        reason: `${where}no findings source is ready (${input.sources.join(', ') || 'none configured'}); cannot evaluate vulnerabilities`,
+        details,
+      }),
+    );
   } else if (!complete) {
     const missing = results.filter((r) => r.status !== 'ready').map((r) => r.source);
     checks.push(
-      withManifest({ name: 'vulnerabilities', status: 'inconclusive', reason: `${where}0 blocking findings so far, but ${missing.join(', ')} not ready and ${rulePath}.require is all${noteText}`, details }),
+      withManifest({
+        name: 'vulnerabilities',
+        status: 'inconclusive',
+        reason: `${where}0 blocking findings so far, but ${missing.join(', ')} not ready and ${rulePath}.require is all${noteText}`,
+        details,
+      }),
     );
   } else {
-    checks.push(withManifest({ name: 'vulnerabilities', status: 'pass', reason: `${where}0 blocking findings from ${ready.map((r) => r.source).join(', ')}${noteText}`, details }));
+    checks.push(
+      withManifest({
+        name: 'vulnerabilities',
+        status: 'pass',
+        reason: `${where}0 blocking findings from ${ready.map((r) => r.source).join(', ')}${noteText}`,
+        details,
+      }),
+    );
   }
 
   // 3. Signatures.
@@ -308,10 +389,24 @@ function evaluateManifest(input: DecideInput, rule: GateRule, m: ManifestEvidenc
   const trust = rule.signatures.trustPolicy ? ` (trust policy ${rule.signatures.trustPolicy})` : '';
   if (rule.signatures.required) {
     const status = sig.status === 'verified' ? 'pass' : sig.status === 'failed' ? 'fail' : 'inconclusive';
-    checks.push(withManifest({ name: 'signatures', status, reason: `${where}signatures ${sig.status}${trust}: ${sig.reason}`, details: { status: sig.status, required: true } }));
+    checks.push(
+      withManifest({
+        name: 'signatures',
+        status,
+        reason: `${where}signatures ${sig.status}${trust}: ${sig.reason}`,
+        details: { status: sig.status, required: true },
+      }),
+    );
   } else {
     const status = sig.status === 'verified' ? 'pass' : 'skip';
-    checks.push(withManifest({ name: 'signatures', status, reason: `${where}signatures ${sig.status}, not required by ${sigPath}: ${sig.reason}`, details: { status: sig.status, required: false } }));
+    checks.push(
+      withManifest({
+        name: 'signatures',
+        status,
+        reason: `${where}signatures ${sig.status}, not required by ${sigPath}: ${sig.reason}`,
+        details: { status: sig.status, required: false },
+      }),
+    );
   }
   return { unlisted, unlistedBlocking, checks, blocking, counted, expiredNotes, excepted };
 }
@@ -319,7 +414,9 @@ function evaluateManifest(input: DecideInput, rule: GateRule, m: ManifestEvidenc
 /** The blocking findings for a check reason: at most {@link MAX_VERDICT_FINDINGS}, then how many more. */
 function listFindings(findings: MergedFinding[]): string {
   const shown = findings.slice(0, MAX_VERDICT_FINDINGS).map(describeFinding).join('; ');
-  return findings.length > MAX_VERDICT_FINDINGS ? `${shown}; and ${findings.length - MAX_VERDICT_FINDINGS} more` : shown;
+  return findings.length > MAX_VERDICT_FINDINGS
+    ? `${shown}; and ${findings.length - MAX_VERDICT_FINDINGS} more`
+    : shown;
 }
 
 function countFindings(findings: MergedFinding[]): Partial<Record<Severity, number>> {
@@ -335,7 +432,12 @@ function countFindings(findings: MergedFinding[]): Partial<Record<Severity, numb
 }
 
 /** Short phrases for the summary line, most important first. */
-function blockingPhrases(checks: Check[], blocking: MergedFinding[], expiredNotes: Map<string, string>, unlistedBlocking = 0): string[] {
+function blockingPhrases(
+  checks: Check[],
+  blocking: MergedFinding[],
+  expiredNotes: Map<string, string>,
+  unlistedBlocking = 0,
+): string[] {
   const phrases: string[] = [];
   const unique = mergeFindings(blocking);
   for (const f of unique.slice(0, MAX_SUMMARY_ITEMS)) {
@@ -343,7 +445,8 @@ function blockingPhrases(checks: Check[], blocking: MergedFinding[], expiredNote
     phrases.push(`${shortFinding(f)}${expired ? ' (exception expired)' : ''}`);
   }
   if (unique.length > MAX_SUMMARY_ITEMS) phrases.push(`${unique.length - MAX_SUMMARY_ITEMS} more blocking findings`);
-  if (unique.length > 0 && unlistedBlocking > 0) phrases.push(`${unlistedBlocking} more of a blocking severity not listed`);
+  if (unique.length > 0 && unlistedBlocking > 0)
+    phrases.push(`${unlistedBlocking} more of a blocking severity not listed`);
   const seen = new Set<string>();
   for (const check of checks) {
     if (check.status === 'pass' || check.status === 'skip') continue;
@@ -353,8 +456,11 @@ function blockingPhrases(checks: Check[], blocking: MergedFinding[], expiredNote
     else if (check.name.startsWith('scan:')) {
       const code = typeof check.details?.code === 'string' ? ` (${check.details.code})` : '';
       phrase = `${check.name.slice(5)} ${check.status === 'fail' ? 'failed' : 'inconclusive'}${code}`;
-    }
-    else if (check.name === 'vulnerabilities' && typeof check.details?.unlistedBlocking === 'number' && check.details.unlistedBlocking > 0) {
+    } else if (
+      check.name === 'vulnerabilities' &&
+      typeof check.details?.unlistedBlocking === 'number' &&
+      check.details.unlistedBlocking > 0
+    ) {
       phrase = `${check.details.unlistedBlocking} unlisted findings of a blocking severity`;
     } else if (check.name === 'vulnerabilities') phrase = 'vulnerabilities inconclusive';
     else phrase = `${check.name} ${check.status}: ${check.reason}`;
@@ -366,7 +472,12 @@ function blockingPhrases(checks: Check[], blocking: MergedFinding[], expiredNote
   return phrases;
 }
 
-function verdictBase(input: { policy: PolicyStamp | undefined; image: ImageId; tag?: string; now: Date }): Pick<Verdict, 'image' | 'tag' | 'policy' | 'decidedAt'> {
+function verdictBase(input: {
+  policy: PolicyStamp | undefined;
+  image: ImageId;
+  tag?: string;
+  now: Date;
+}): Pick<Verdict, 'image' | 'tag' | 'policy' | 'decidedAt'> {
   const base: Pick<Verdict, 'image' | 'tag' | 'policy' | 'decidedAt'> = {
     image: { registry: input.image.registry, repository: input.image.repository, digest: input.image.digest },
     policy: { version: input.policy?.version ?? 0, hash: input.policy?.hash ?? 'none' },
@@ -384,8 +495,19 @@ export function decide(input: DecideInput): Verdict {
   const checks: Check[] = [...(input.extraChecks ?? [])];
   const rule = input.rule;
   if (!rule) {
-    checks.push({ name: 'policy', status: 'fail', reason: `no gate rule matches ${input.image.repository}; unmatched images are blocked` });
-    return { ...verdictBase(input), decision: 'block', summary: `blocked: no gate rule matches ${input.image.repository}`, checks, findingCounts: {}, rule: 'none' };
+    checks.push({
+      name: 'policy',
+      status: 'fail',
+      reason: `no gate rule matches ${input.image.repository}; unmatched images are blocked`,
+    });
+    return {
+      ...verdictBase(input),
+      decision: 'block',
+      summary: `blocked: no gate rule matches ${input.image.repository}`,
+      checks,
+      findingCounts: {},
+      rule: 'none',
+    };
   }
   if (input.manifests.length === 0) {
     checks.push({ name: 'manifest', status: 'inconclusive', reason: 'no manifest evidence to evaluate' });
@@ -408,20 +530,23 @@ export function decide(input: DecideInput): Verdict {
     for (const key of outcome.excepted) excepted.add(key);
     unlistedTotal += outcome.unlisted.total;
     unlistedBlocking += outcome.unlistedBlocking;
-    for (const [s, n] of Object.entries(outcome.unlisted.bySeverity) as Array<[Severity, number]>) unlisted[s] = (unlisted[s] ?? 0) + n;
+    for (const [s, n] of Object.entries(outcome.unlisted.bySeverity) as Array<[Severity, number]>)
+      unlisted[s] = (unlisted[s] ?? 0) + n;
   }
   // The one line that decides.
   const release = input.manifests.length > 0 && checks.every((c) => c.status === 'pass' || c.status === 'skip');
   const findingCounts = countFindings(counted);
   // Unlisted findings are counted too (they may include excepted ones: counts err upwards, never down).
-  for (const [s, n] of Object.entries(unlisted) as Array<[Severity, number]>) findingCounts[s] = (findingCounts[s] ?? 0) + n;
+  for (const [s, n] of Object.entries(unlisted) as Array<[Severity, number]>)
+    findingCounts[s] = (findingCounts[s] ?? 0) + n;
   let summary: string;
   if (release) {
     const total = Object.values(findingCounts).reduce((a, b) => a + (b ?? 0), 0);
     const parts = [`0 blocking findings`, `${total} other findings`];
     if (excepted.size > 0) parts.push(`${excepted.size} excepted`);
     const sigs = checks.filter((c) => c.name === 'signatures');
-    const sigText = sigs.length > 0 && sigs.every((c) => c.status === 'pass') ? 'signatures verified' : 'signatures not required';
+    const sigText =
+      sigs.length > 0 && sigs.every((c) => c.status === 'pass') ? 'signatures verified' : 'signatures not required';
     summary = `released: ${parts.join(', ')}; ${sigText}`;
   } else {
     const phrases = blockingPhrases(checks, blocking, expiredNotes, unlistedBlocking);
@@ -442,7 +567,13 @@ export function decide(input: DecideInput): Verdict {
  * A fail-closed verdict for an error before any evidence exists (policy unreadable, manifest unresolvable,
  * registry not allowed). Always `block`, whatever the status of the given check.
  */
-export function blockedVerdict(input: { policy: PolicyStamp | undefined; image: ImageId; tag?: string; now: Date; check: Check }): Verdict {
+export function blockedVerdict(input: {
+  policy: PolicyStamp | undefined;
+  image: ImageId;
+  tag?: string;
+  now: Date;
+  check: Check;
+}): Verdict {
   return {
     ...verdictBase(input),
     decision: 'block',

@@ -47,7 +47,10 @@ import type { Finding, FindingsResult, ImageId, Severity } from './types';
 /** Assessment key of "Azure registry container images should have vulnerabilities resolved (MDVM)". */
 export const DEFENDER_REGISTRY_IMAGES_KEY = 'c0b7cfc6-3172-465a-b378-53c7ff2cc0d5';
 /** Assessment keys of the running-container-images recommendations (rows for the same digest count too). */
-export const DEFENDER_RUNNING_IMAGES_KEYS = ['33422d8f-ab1e-42be-bc9a-38685bb567b9', 'c609cf0f-71ab-41e9-a3c6-9a1f7fe1b8d5'] as const;
+export const DEFENDER_RUNNING_IMAGES_KEYS = [
+  '33422d8f-ab1e-42be-bc9a-38685bb567b9',
+  'c609cf0f-71ab-41e9-a3c6-9a1f7fe1b8d5',
+] as const;
 /** Resource Graph's page size cap; the adapter pages with `$skipToken` beyond it. */
 export const RESOURCE_GRAPH_PAGE_SIZE = 1000;
 
@@ -55,7 +58,8 @@ const INDIVIDUAL_TYPE = 'microsoft.security/assessments';
 const GROUPED_TYPE = 'microsoft.security/assessments/subassessments';
 
 function validateImage(image: ImageId): void {
-  if (typeof image !== 'object' || image === null) throw invalidInput('image', 'an image { registry, repository, digest }', image);
+  if (typeof image !== 'object' || image === null)
+    throw invalidInput('image', 'an image { registry, repository, digest }', image);
   validateRegistryHost(image.registry, 'image.registry');
   validateRepository(image.repository, 'image.repository');
   validateDigest(image.digest, 'image.digest');
@@ -66,7 +70,8 @@ function validateImage(image: ImageId): void {
  * is still escaped so that this function alone is safe for any string without control characters.
  */
 export function kqlString(value: string): string {
-  if ([...value].some((ch) => ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f)) throw invalidInput('kql literal', 'a string without control characters');
+  if ([...value].some((ch) => ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f))
+    throw invalidInput('kql literal', 'a string without control characters');
   return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
 }
 
@@ -99,11 +104,14 @@ export function buildDefenderQuery(image: ImageId): { query: string } {
 // Row mapping
 
 class RowError extends Error {
-  constructor(readonly path: string, expected: string, got?: unknown) {
+  constructor(
+    readonly path: string,
+    expected: string,
+    got?: unknown,
+  ) {
     super(`${path}: expected ${expected}${got === undefined ? '' : `, got ${describeFound(got)}`}`);
   }
 }
-
 
 type Json = Record<string, unknown>;
 const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -167,29 +175,60 @@ function readIndividual(row: Json, image: ImageId, path: string): RowReading {
   const status = statusOf(props, `${path}.properties`);
   const details = obj(props.resourceDetails, `${path}.properties.resourceDetails`);
   const resourceId = optStr(details.Id ?? details.id, `${path}.properties.resourceDetails.Id`);
-  const rad = optObj(jsonish(props.resourceAdditionalData, `${path}.properties.resourceAdditionalData`), `${path}.properties.resourceAdditionalData`);
+  const rad = optObj(
+    jsonish(props.resourceAdditionalData, `${path}.properties.resourceAdditionalData`),
+    `${path}.properties.resourceAdditionalData`,
+  );
   const digest = rad ? optStr(rad.Digest, `${path}.properties.resourceAdditionalData.Digest`) : undefined;
-  const repoDetails = rad ? optObj(rad.RepositoryDetails, `${path}.properties.resourceAdditionalData.RepositoryDetails`) : undefined;
-  const host = repoDetails ? optStr(repoDetails.RegistryHost, `${path}.properties.resourceAdditionalData.RepositoryDetails.RegistryHost`) : undefined;
-  const repository = repoDetails ? optStr(repoDetails.RepositoryName, `${path}.properties.resourceAdditionalData.RepositoryDetails.RepositoryName`) : undefined;
+  const repoDetails = rad
+    ? optObj(rad.RepositoryDetails, `${path}.properties.resourceAdditionalData.RepositoryDetails`)
+    : undefined;
+  const host = repoDetails
+    ? optStr(repoDetails.RegistryHost, `${path}.properties.resourceAdditionalData.RepositoryDetails.RegistryHost`)
+    : undefined;
+  const repository = repoDetails
+    ? optStr(repoDetails.RepositoryName, `${path}.properties.resourceAdditionalData.RepositoryDetails.RepositoryName`)
+    : undefined;
 
-  const digestMatches = digest !== undefined ? digest.toLowerCase() === image.digest : (resourceId ?? '').toLowerCase().endsWith(image.digest);
-  const matches = digestMatches && (host === undefined || sameHost(host, image.registry)) && (repository === undefined || repository === image.repository);
+  const digestMatches =
+    digest !== undefined
+      ? digest.toLowerCase() === image.digest
+      : (resourceId ?? '').toLowerCase().endsWith(image.digest);
+  const matches =
+    digestMatches &&
+    (host === undefined || sameHost(host, image.registry)) &&
+    (repository === undefined || repository === image.repository);
   if (!matches || status === 'Healthy') return { shape: 'individual', matches, status, findings: [] };
 
   const additional = optObj(props.additionalData, `${path}.properties.additionalData`) ?? {};
   const metadata = optObj(props.metadata, `${path}.properties.metadata`);
-  const recommendationSeverity = severityOf(metadata ? optStr(metadata.severity, `${path}.properties.metadata.severity`) : undefined);
+  const recommendationSeverity = severityOf(
+    metadata ? optStr(metadata.severity, `${path}.properties.metadata.severity`) : undefined,
+  );
   const pkg = optStr(additional.SoftwareName, `${path}.properties.additionalData.SoftwareName`);
-  const scanners = optObj(jsonish(additional.ScannersDetails, `${path}.properties.additionalData.ScannersDetails`), `${path}.properties.additionalData.ScannersDetails`);
+  const scanners = optObj(
+    jsonish(additional.ScannersDetails, `${path}.properties.additionalData.ScannersDetails`),
+    `${path}.properties.additionalData.ScannersDetails`,
+  );
   const mdvm = scanners ? optObj(scanners.mdvm, `${path}.properties.additionalData.ScannersDetails.mdvm`) : undefined;
   let installed: string | undefined;
-  if (mdvm && Array.isArray(mdvm.DetectedSoftwareVersions)) installed = optStr(mdvm.DetectedSoftwareVersions[0], `${path}.properties.additionalData.ScannersDetails.mdvm.DetectedSoftwareVersions[0]`);
-  const scannerFixed = mdvm ? optStr(mdvm.FixedVersion, `${path}.properties.additionalData.ScannersDetails.mdvm.FixedVersion`) : undefined;
+  if (mdvm && Array.isArray(mdvm.DetectedSoftwareVersions))
+    installed = optStr(
+      mdvm.DetectedSoftwareVersions[0],
+      `${path}.properties.additionalData.ScannersDetails.mdvm.DetectedSoftwareVersions[0]`,
+    );
+  const scannerFixed = mdvm
+    ? optStr(mdvm.FixedVersion, `${path}.properties.additionalData.ScannersDetails.mdvm.FixedVersion`)
+    : undefined;
 
   const cvesPath = `${path}.properties.additionalData.CvesDetails`;
   const cvesValue = jsonish(additional.CvesDetails, cvesPath);
-  const cves: unknown[] = cvesValue === undefined || cvesValue === null ? [] : Array.isArray(cvesValue) ? cvesValue : [obj(cvesValue, cvesPath)];
+  const cves: unknown[] =
+    cvesValue === undefined || cvesValue === null
+      ? []
+      : Array.isArray(cvesValue)
+        ? cvesValue
+        : [obj(cvesValue, cvesPath)];
   const findings: Finding[] = [];
   cves.forEach((cveValue, i) => {
     const cve = obj(cveValue, `${cvesPath}[${i}]`);
@@ -198,14 +237,19 @@ function readIndividual(row: Json, image: ImageId, path: string): RowReading {
     let score: unknown;
     if (Array.isArray(cve.Cvss) && isObj(cve.Cvss[0]) && isObj(cve.Cvss[0].Value)) score = cve.Cvss[0].Value.Base;
     const severity =
-      nonUnknown(severityOf(optStr(cve.Severity, `${cvesPath}[${i}].Severity`))) ?? severityOfScore(score) ?? recommendationSeverity ?? 'unknown';
+      nonUnknown(severityOf(optStr(cve.Severity, `${cvesPath}[${i}].Severity`))) ??
+      severityOfScore(score) ??
+      recommendationSeverity ??
+      'unknown';
     const fixed = optStr(cve.FixedVersion, `${cvesPath}[${i}].FixedVersion`) ?? scannerFixed;
     findings.push(finding({ id, severity, pkg, installed, fixed }));
   });
   if (findings.length === 0) {
     // One row per CVE may carry its id outside CvesDetails; an unhealthy row naming no CVE at all is not
     // something the gate can reason about.
-    const id = optStr(additional.CveId, `${path}.properties.additionalData.CveId`) ?? cveLike(optStr(props.displayName, `${path}.properties.displayName`));
+    const id =
+      optStr(additional.CveId, `${path}.properties.additionalData.CveId`) ??
+      cveLike(optStr(props.displayName, `${path}.properties.displayName`));
     if (!id) throw new RowError(cvesPath, `CVE details on a row with status ${status}`, additional.CvesDetails);
     findings.push(finding({ id, severity: recommendationSeverity ?? 'unknown', pkg, installed, fixed: scannerFixed }));
   }
@@ -235,19 +279,30 @@ function readGrouped(row: Json, image: ImageId, path: string): RowReading {
   const artifact = obj(additional.artifactDetails, `${path}.properties.additionalData.artifactDetails`);
   const digest = optStr(artifact.digest, `${path}.properties.additionalData.artifactDetails.digest`);
   const host = optStr(artifact.registryHost, `${path}.properties.additionalData.artifactDetails.registryHost`);
-  const repository = optStr(artifact.repositoryName, `${path}.properties.additionalData.artifactDetails.repositoryName`);
+  const repository = optStr(
+    artifact.repositoryName,
+    `${path}.properties.additionalData.artifactDetails.repositoryName`,
+  );
   const matches =
-    digest?.toLowerCase() === image.digest && (host === undefined || sameHost(host, image.registry)) && (repository === undefined || repository === image.repository);
+    digest?.toLowerCase() === image.digest &&
+    (host === undefined || sameHost(host, image.registry)) &&
+    (repository === undefined || repository === image.repository);
   if (!matches || status === 'Healthy') return { shape: 'grouped', matches, status, findings: [] };
 
   const vuln = optObj(additional.vulnerabilityDetails, `${path}.properties.additionalData.vulnerabilityDetails`);
   const software = optObj(additional.softwareDetails, `${path}.properties.additionalData.softwareDetails`);
-  const id = optStr(props.id, `${path}.properties.id`) ?? (vuln ? optStr(vuln.cveId, `${path}.properties.additionalData.vulnerabilityDetails.cveId`) : undefined);
+  const id =
+    optStr(props.id, `${path}.properties.id`) ??
+    (vuln ? optStr(vuln.cveId, `${path}.properties.additionalData.vulnerabilityDetails.cveId`) : undefined);
   if (!id) throw new RowError(`${path}.properties.id`, 'a CVE id', props.id);
   const statusObj = obj(props.status, `${path}.properties.status`);
   const severity =
     nonUnknown(severityOf(optStr(statusObj.severity, `${path}.properties.status.severity`))) ??
-    nonUnknown(severityOf(vuln ? optStr(vuln.severity, `${path}.properties.additionalData.vulnerabilityDetails.severity`) : undefined)) ??
+    nonUnknown(
+      severityOf(
+        vuln ? optStr(vuln.severity, `${path}.properties.additionalData.vulnerabilityDetails.severity`) : undefined,
+      ),
+    ) ??
     severityOfScore(additional.cvssV30Score) ??
     'unknown';
   return {
@@ -258,9 +313,15 @@ function readGrouped(row: Json, image: ImageId, path: string): RowReading {
       finding({
         id,
         severity,
-        pkg: software ? optStr(software.packageName, `${path}.properties.additionalData.softwareDetails.packageName`) : undefined,
-        installed: software ? optStr(software.version, `${path}.properties.additionalData.softwareDetails.version`) : undefined,
-        fixed: software ? optStr(software.fixedVersion, `${path}.properties.additionalData.softwareDetails.fixedVersion`) : undefined,
+        pkg: software
+          ? optStr(software.packageName, `${path}.properties.additionalData.softwareDetails.packageName`)
+          : undefined,
+        installed: software
+          ? optStr(software.version, `${path}.properties.additionalData.softwareDetails.version`)
+          : undefined,
+        fixed: software
+          ? optStr(software.fixedVersion, `${path}.properties.additionalData.softwareDetails.fixedVersion`)
+          : undefined,
       }),
     ],
   };
@@ -289,7 +350,12 @@ export function mapDefenderRows(rows: unknown[], image: ImageId): FindingsResult
     });
   } catch (err) {
     if (err instanceof RowError) {
-      return { source: 'defender', status: 'error', code: ErrorCodes.MALFORMED, detail: `Resource Graph row not in a known Defender shape: ${err.message}` };
+      return {
+        source: 'defender',
+        status: 'error',
+        code: ErrorCodes.MALFORMED,
+        detail: `Resource Graph row not in a known Defender shape: ${err.message}`,
+      };
     }
     throw err;
   }
@@ -316,7 +382,9 @@ export function mapDefenderRows(rows: unknown[], image: ImageId): FindingsResult
   const shape = individual.length > 0 ? 'individual recommendations' : 'grouped sub-assessments (retiring)';
   const healthy = used.filter((r) => r.status === 'Healthy').length;
   const exempt = used.filter((r) => r.status === 'NotApplicable').length;
-  const extras = [healthy ? `${healthy} healthy` : '', exempt ? `${exempt} exempted in Defender (still counted)` : ''].filter(Boolean).join(', ');
+  const extras = [healthy ? `${healthy} healthy` : '', exempt ? `${exempt} exempted in Defender (still counted)` : '']
+    .filter(Boolean)
+    .join(', ');
   return {
     source: 'defender',
     status: 'ready',

@@ -12,7 +12,8 @@ const UNIT_ORDER: readonly Unit[] = ['w', 'd', 'h', 'm', 's', 'ms'];
 /** Longest duration accepted anywhere: ten years. Anything longer is a typo, not a policy. */
 export const MAX_DURATION_MS = 3653 * UNIT_MS.d;
 
-const FORM = 'a duration like 30s, 15m, 12h, 7d, 2w or 1d12h (units w, d, h, m, s, ms, largest first, at most 10 years)';
+const FORM =
+  'a duration like 30s, 15m, 12h, 7d, 2w or 1d12h (units w, d, h, m, s, ms, largest first, at most 10 years)';
 const PART_RE = /([0-9]+)(ms|w|d|h|m|s)/y;
 
 /**

@@ -54,7 +54,8 @@ function join(path: string, key: string | number): string {
 /** Rejects over-long strings and absurd nesting anywhere in the body before any field is read. */
 function checkLimits(value: unknown, path: string, depth: number): void {
   if (typeof value === 'string') {
-    if (value.length > MAX_EVENT_STRING) throw fail(path || '(body)', `a string of at most ${MAX_EVENT_STRING} chars`, value);
+    if (value.length > MAX_EVENT_STRING)
+      throw fail(path || '(body)', `a string of at most ${MAX_EVENT_STRING} chars`, value);
     return;
   }
   if (typeof value !== 'object' || value === null) return;
@@ -91,7 +92,8 @@ function optionalString(parent: Json, key: string, path: string): string | undef
 function optionalSize(parent: Json, key: string, path: string): void {
   const value = parent[key];
   if (value === undefined || value === null) return;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw fail(join(path, key), 'a non-negative integer', value);
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0)
+    throw fail(join(path, key), 'a non-negative integer', value);
 }
 
 /** True when a pushed `mediaType` is a manifest or index (absent counts as a manifest: ACR always sends it). */
@@ -107,12 +109,16 @@ function readPush(event: Json, path: string, eventId: string): PushEventParse {
   const target = requireObject(event, 'target', path);
   const targetPath = join(path, 'target');
   const mediaType = optionalString(target, 'mediaType', targetPath);
-  if (mediaType !== undefined && mediaType.length > 255) throw fail(join(targetPath, 'mediaType'), 'a media type of at most 255 chars', mediaType);
+  if (mediaType !== undefined && mediaType.length > 255)
+    throw fail(join(targetPath, 'mediaType'), 'a media type of at most 255 chars', mediaType);
   if (!isManifestMediaType(mediaType)) {
     return { kind: 'ignored', reason: `push of ${mediaType} (a blob, not a manifest)`, eventId };
   }
   const digest = validateDigest(requireString(target, 'digest', targetPath), join(targetPath, 'digest'));
-  const repository = validateRepository(requireString(target, 'repository', targetPath), join(targetPath, 'repository'));
+  const repository = validateRepository(
+    requireString(target, 'repository', targetPath),
+    join(targetPath, 'repository'),
+  );
   const tagText = optionalString(target, 'tag', targetPath);
   const tag = tagText === undefined || tagText === '' ? undefined : validateTag(tagText, join(targetPath, 'tag'));
   optionalSize(target, 'size', targetPath);
@@ -143,14 +149,23 @@ export function parseAcrEvent(body: unknown): PushEventParse {
     requireString(body, 'source', '');
     optionalString(body, 'time', '');
   } else {
-    if (body.eventType === undefined) throw fail('eventType', 'an Event Grid event (eventType, data, ...) or a CloudEvent (specversion, type, ...)', undefined);
+    if (body.eventType === undefined)
+      throw fail(
+        'eventType',
+        'an Event Grid event (eventType, data, ...) or a CloudEvent (specversion, type, ...)',
+        undefined,
+      );
     type = requireString(body, 'eventType', '');
     for (const key of ['topic', 'eventTime', 'dataVersion', 'metadataVersion']) optionalString(body, key, '');
   }
   optionalString(body, 'subject', '');
   const idValue = body.id;
   if (type !== IMAGE_PUSHED) {
-    return { kind: 'ignored', reason: `event type ${type} is not ${IMAGE_PUSHED}`, eventId: typeof idValue === 'string' ? idValue : undefined };
+    return {
+      kind: 'ignored',
+      reason: `event type ${type} is not ${IMAGE_PUSHED}`,
+      eventId: typeof idValue === 'string' ? idValue : undefined,
+    };
   }
   const eventId = requireString(body, 'id', '');
   const data = requireObject(body, 'data', '');
@@ -169,7 +184,8 @@ export function parseRegistryNotification(body: unknown): PushEventParse[] {
   checkLimits(body, '', 0);
   const events = body.events;
   if (!Array.isArray(events)) throw fail('events', 'an array of events', events);
-  if (events.length > MAX_NOTIFICATION_EVENTS) throw fail('events', `at most ${MAX_NOTIFICATION_EVENTS} events`, events);
+  if (events.length > MAX_NOTIFICATION_EVENTS)
+    throw fail('events', `at most ${MAX_NOTIFICATION_EVENTS} events`, events);
   return events.map((event, i): PushEventParse => {
     const path = `events[${i}]`;
     if (!isObject(event)) throw fail(path, 'an event object', event);

@@ -34,7 +34,11 @@ export function findingIdentity(f: Finding): string {
  */
 export class FindingsAggregator {
   private readonly byKey = new Map<string, Finding>();
-  private readonly extra = { total: 0, bySeverity: {} as Partial<Record<Severity, number>>, fixableBySeverity: {} as Partial<Record<Severity, number>> };
+  private readonly extra = {
+    total: 0,
+    bySeverity: {} as Partial<Record<Severity, number>>,
+    fixableBySeverity: {} as Partial<Record<Severity, number>>,
+  };
 
   constructor(private readonly limit: number = MAX_VERDICT_FINDINGS) {}
 
@@ -98,7 +102,10 @@ export class FindingsAggregator {
 }
 
 /** The worst `limit` of `findings` (deduplicated) with the counts of all. */
-export function summarizeFindings(findings: Iterable<Finding>, limit: number = MAX_VERDICT_FINDINGS): { findings: Finding[]; tally: FindingsTally } {
+export function summarizeFindings(
+  findings: Iterable<Finding>,
+  limit: number = MAX_VERDICT_FINDINGS,
+): { findings: Finding[]; tally: FindingsTally } {
   const agg = new FindingsAggregator(limit);
   for (const f of findings) agg.add({ ...f });
   return agg.result();
@@ -109,7 +116,10 @@ export function summarizeFindings(findings: Iterable<Finding>, limit: number = M
  * findings of different lists cannot be matched, so their counts add up (a finding in both may count twice:
  * counts only ever err upwards, which can block but never release).
  */
-export function mergeSummaries(parts: ReadonlyArray<{ findings: readonly Finding[]; tally?: FindingsTally }>, limit: number = MAX_VERDICT_FINDINGS): { findings: Finding[]; tally: FindingsTally } {
+export function mergeSummaries(
+  parts: ReadonlyArray<{ findings: readonly Finding[]; tally?: FindingsTally }>,
+  limit: number = MAX_VERDICT_FINDINGS,
+): { findings: Finding[]; tally: FindingsTally } {
   const agg = new FindingsAggregator(limit);
   for (const part of parts) {
     for (const f of part.findings) agg.add({ ...f });

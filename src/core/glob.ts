@@ -9,7 +9,12 @@
  */
 import { invalidInput } from './errors';
 
-type Token = { kind: 'char'; ch: string } | { kind: 'any' } | { kind: 'star' } | { kind: 'globstar' } | { kind: 'globstarSlash' };
+type Token =
+  | { kind: 'char'; ch: string }
+  | { kind: 'any' }
+  | { kind: 'star' }
+  | { kind: 'globstar' }
+  | { kind: 'globstarSlash' };
 
 const GLOB_FORM =
   'a repository glob of 1-255 chars: lower-case [a-z0-9._-] path segments separated by "/", with "*" (within a segment), "**" (across segments) and "?" (one char), e.g. contoso/* or team/**';

@@ -37,7 +37,10 @@ const INDEX_TYPES: ReadonlySet<string> = new Set([MediaTypes.ociIndex, MediaType
 
 /** Layer media types a container runtime unpacks into a filesystem: a manifest with one is runnable. */
 function isFilesystemLayer(mediaType: string): boolean {
-  return mediaType.startsWith('application/vnd.oci.image.layer.') || mediaType.startsWith('application/vnd.docker.image.rootfs.');
+  return (
+    mediaType.startsWith('application/vnd.oci.image.layer.') ||
+    mediaType.startsWith('application/vnd.docker.image.rootfs.')
+  );
 }
 
 /**
@@ -81,7 +84,11 @@ export function distinctIndexChildren(index: { digest: string; children: readonl
 }
 
 /** What one child of an index is, by its own manifest (`malformed`: neither an image manifest nor an attestation). */
-export type IndexChildKind = { kind: 'platform' } | { kind: 'attestation'; why: string } | { kind: 'index' } | { kind: 'malformed'; why: string };
+export type IndexChildKind =
+  | { kind: 'platform' }
+  | { kind: 'attestation'; why: string }
+  | { kind: 'index' }
+  | { kind: 'malformed'; why: string };
 
 const MANIFEST_TYPES: ReadonlySet<string> = new Set([MediaTypes.ociManifest, MediaTypes.dockerManifest]);
 
@@ -96,20 +103,29 @@ export function classifyIndexChild(manifest: { mediaType: string; json: Record<s
   const { json } = manifest;
   if (INDEX_TYPES.has(manifest.mediaType) || json.manifests !== undefined) return { kind: 'index' };
   const layers = Array.isArray(json.layers) ? (json.layers as unknown[]) : [];
-  const layerTypes = layers.map((l) => (l && typeof l === 'object' && typeof (l as { mediaType?: unknown }).mediaType === 'string' ? (l as { mediaType: string }).mediaType : ''));
+  const layerTypes = layers.map((l) =>
+    l && typeof l === 'object' && typeof (l as { mediaType?: unknown }).mediaType === 'string'
+      ? (l as { mediaType: string }).mediaType
+      : '',
+  );
   const config = json.config && typeof json.config === 'object' ? (json.config as { mediaType?: unknown }) : undefined;
   const configType = typeof config?.mediaType === 'string' ? config.mediaType : '';
   // A layer without a media type, or one a runtime would unpack, makes it an image whatever else it says.
   if (hasFilesystemLayer(json)) return imageShape(manifest.mediaType, config, json.layers);
-  if (layerTypes.length > 0 && layerTypes.every((t) => t === IN_TOTO_MEDIA_TYPE)) return { kind: 'attestation', why: `in-toto layers (${IN_TOTO_MEDIA_TYPE})` };
-  if (configType !== '' && isAttestationConfigType(configType)) return { kind: 'attestation', why: `attestation config (${configType})` };
-  if (typeof json.artifactType === 'string' && json.artifactType !== '') return { kind: 'attestation', why: `OCI artifact (${json.artifactType})` };
+  if (layerTypes.length > 0 && layerTypes.every((t) => t === IN_TOTO_MEDIA_TYPE))
+    return { kind: 'attestation', why: `in-toto layers (${IN_TOTO_MEDIA_TYPE})` };
+  if (configType !== '' && isAttestationConfigType(configType))
+    return { kind: 'attestation', why: `attestation config (${configType})` };
+  if (typeof json.artifactType === 'string' && json.artifactType !== '')
+    return { kind: 'attestation', why: `OCI artifact (${json.artifactType})` };
   return imageShape(manifest.mediaType, config, json.layers);
 }
 
 /** A platform child must at least look like an image manifest: a manifest media type, a config, a layer list. */
 function imageShape(mediaType: string, config: { mediaType?: unknown } | undefined, layers: unknown): IndexChildKind {
-  if (!MANIFEST_TYPES.has(mediaType)) return { kind: 'malformed', why: `its media type "${mediaType.slice(0, 100)}" is not an image manifest's` };
-  if (typeof config?.mediaType !== 'string' || !Array.isArray(layers)) return { kind: 'malformed', why: 'it has no config descriptor or no layers list' };
+  if (!MANIFEST_TYPES.has(mediaType))
+    return { kind: 'malformed', why: `its media type "${mediaType.slice(0, 100)}" is not an image manifest's` };
+  if (typeof config?.mediaType !== 'string' || !Array.isArray(layers))
+    return { kind: 'malformed', why: 'it has no config descriptor or no layers list' };
   return { kind: 'platform' };
 }

@@ -73,7 +73,10 @@ export interface ListingGuardOptions {
 
 /** Validates a bound: a positive integer (a programming error otherwise). */
 function positive(n: number, name: string): number {
-  if (!Number.isInteger(n) || n < 1) throw new GuardError(ErrorCodes.INVALID_CONFIG, `${name}: expected a positive integer, got ${String(n)}`, { field: name });
+  if (!Number.isInteger(n) || n < 1)
+    throw new GuardError(ErrorCodes.INVALID_CONFIG, `${name}: expected a positive integer, got ${String(n)}`, {
+      field: name,
+    });
   return n;
 }
 
@@ -107,7 +110,10 @@ export class ListingGuard {
     this.maxPages = positive(bounds.maxPages, 'maxPages');
     this.maxEntries = positive(bounds.maxEntries, 'maxEntries');
     if (bounds.maxMs !== undefined) {
-      if (!options.nowMs) throw new GuardError(ErrorCodes.INVALID_CONFIG, 'nowMs: a listing with a time bound needs a clock', { field: 'nowMs' });
+      if (!options.nowMs)
+        throw new GuardError(ErrorCodes.INVALID_CONFIG, 'nowMs: a listing with a time bound needs a clock', {
+          field: 'nowMs',
+        });
       this.startedMs = options.nowMs();
       this.deadline = this.startedMs + positive(bounds.maxMs, 'maxMs');
     }
@@ -126,7 +132,10 @@ export class ListingGuard {
   /** Before asking for a page: `cursor` is its continuation (undefined for the first page). */
   beforePage(cursor: string | undefined): void {
     if (this.pagesRead >= this.maxPages) {
-      throw new GuardError(ErrorCodes.LISTING_TOO_LARGE, `${this.what}: more than ${this.maxPages} pages; the listing was refused (nothing is decided from part of it)`);
+      throw new GuardError(
+        ErrorCodes.LISTING_TOO_LARGE,
+        `${this.what}: more than ${this.maxPages} pages; the listing was refused (nothing is decided from part of it)`,
+      );
     }
     this.checkTime();
     this.current = cursor;
@@ -156,7 +165,11 @@ export class ListingGuard {
     } else {
       for (const key of keys) {
         if (this.keys.has(key)) {
-          if ((this.options.duplicates ?? 'loop') === 'loop') throw new GuardError(ErrorCodes.LISTING_LOOP, `${this.what}: page ${this.pagesRead} lists ${shown(key)} again (a page served twice); refused`);
+          if ((this.options.duplicates ?? 'loop') === 'loop')
+            throw new GuardError(
+              ErrorCodes.LISTING_LOOP,
+              `${this.what}: page ${this.pagesRead} lists ${shown(key)} again (a page served twice); refused`,
+            );
           continue;
         }
         // Checked before the entry is kept: the set never grows past the bound.
@@ -169,13 +182,31 @@ export class ListingGuard {
     if (this.entriesRead > this.maxEntries) throw this.tooMany();
     if (next === undefined) return;
     if (this.current !== undefined) this.cursors.add(this.current);
-    if (next === this.current) throw new GuardError(ErrorCodes.LISTING_LOOP, `${this.what}: page ${this.pagesRead} points back to itself (${shown(next)}); refused`);
-    if (this.cursors.has(next)) throw new GuardError(ErrorCodes.LISTING_LOOP, `${this.what}: page ${this.pagesRead} points back to a page already read (${shown(next)}); refused`);
-    if (added === 0 && !(this.options.allowEmptyPages && (typeof keys === 'number' || keys.length === 0))) throw new GuardError(ErrorCodes.LISTING_LOOP, `${this.what}: page ${this.pagesRead} adds nothing new but promises more (${shown(next)}); refused`);
+    if (next === this.current)
+      throw new GuardError(
+        ErrorCodes.LISTING_LOOP,
+        `${this.what}: page ${this.pagesRead} points back to itself (${shown(next)}); refused`,
+      );
+    if (this.cursors.has(next))
+      throw new GuardError(
+        ErrorCodes.LISTING_LOOP,
+        `${this.what}: page ${this.pagesRead} points back to a page already read (${shown(next)}); refused`,
+      );
+    if (added === 0 && !(this.options.allowEmptyPages && (typeof keys === 'number' || keys.length === 0)))
+      throw new GuardError(
+        ErrorCodes.LISTING_LOOP,
+        `${this.what}: page ${this.pagesRead} adds nothing new but promises more (${shown(next)}); refused`,
+      );
   }
 
   private tooMany(): GuardError {
-    return this.options.tooManyEntries?.(this.maxEntries) ?? new GuardError(ErrorCodes.LISTING_TOO_LARGE, `${this.what}: more than ${this.maxEntries} entries; the listing was refused (nothing is decided from part of it)`);
+    return (
+      this.options.tooManyEntries?.(this.maxEntries) ??
+      new GuardError(
+        ErrorCodes.LISTING_TOO_LARGE,
+        `${this.what}: more than ${this.maxEntries} entries; the listing was refused (nothing is decided from part of it)`,
+      )
+    );
   }
 }
 
@@ -223,7 +254,8 @@ export async function collectListing<T>(
  */
 export function linkNext(header: string | null | undefined, what: string): string | undefined {
   if (header === null || header === undefined || header.trim() === '') return undefined;
-  const invalid = (why: string): GuardError => new GuardError(ErrorCodes.LISTING_INVALID, `${what}: the Link header ${why}; the listing was refused`);
+  const invalid = (why: string): GuardError =>
+    new GuardError(ErrorCodes.LISTING_INVALID, `${what}: the Link header ${why}; the listing was refused`);
   if (header.length > 8192) throw invalid('is over 8192 characters');
   // link = "<" target ">" *( ";" param ), links separated by commas. Targets hold no ">"; quoted values no '"'.
   const LINK = /\s*<([^>]*)>((?:\s*;\s*[A-Za-z0-9!#$&+.^_`|~*-]+(?:\s*=\s*(?:"[^"]*"|[^\s;,"]+))?)*)\s*(,|$)/y;

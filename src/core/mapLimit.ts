@@ -8,7 +8,12 @@ export interface MapLimitOptions {
 }
 
 /** Maps `items` with at most `limit` calls of `fn` in flight; results keep the input order. */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>, options: MapLimitOptions = {}): Promise<R[]> {
+export async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, index: number) => Promise<R>,
+  options: MapLimitOptions = {},
+): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
   let failed: { error: unknown } | undefined;

@@ -76,7 +76,9 @@ class Checker {
 
   fail(path: string, expected: string, got?: unknown, gotShown = true): GuardError {
     const shown = !gotShown ? '' : got === undefined ? ', got nothing' : `, got ${describeValue(got)}`;
-    return new GuardError(ErrorCodes.INVALID_POLICY, `${this.source}: ${path}: expected ${expected}${shown}`, { field: path });
+    return new GuardError(ErrorCodes.INVALID_POLICY, `${this.source}: ${path}: expected ${expected}${shown}`, {
+      field: path,
+    });
   }
 
   /** Re-raises a validator's INVALID_INPUT as INVALID_POLICY at `path`, keeping its expected-form text. */
@@ -92,7 +94,12 @@ class Checker {
     if (!isPlainObject(value)) throw this.fail(path, `${what} with keys ${allowed.join(', ')}`, value);
     for (const key of Object.keys(value)) {
       if (!allowed.includes(key)) {
-        throw this.fail(join(path, key), `no unknown keys (allowed here: ${allowed.join(', ')}); check the spelling`, undefined, false);
+        throw this.fail(
+          join(path, key),
+          `no unknown keys (allowed here: ${allowed.join(', ')}); check the spelling`,
+          undefined,
+          false,
+        );
       }
     }
     return value;
@@ -109,7 +116,8 @@ class Checker {
   }
 
   string(value: unknown, path: string, expected = 'a non-empty string', max = 1024): string {
-    if (typeof value !== 'string' || value.trim().length === 0 || value.length > max) throw this.fail(path, `${expected} (at most ${max} chars)`, value);
+    if (typeof value !== 'string' || value.trim().length === 0 || value.length > max)
+      throw this.fail(path, `${expected} (at most ${max} chars)`, value);
     return value;
   }
 
@@ -120,11 +128,17 @@ class Checker {
   }
 
   oneOf<T extends string>(value: unknown, path: string, options: readonly T[]): T {
-    if (typeof value !== 'string' || !(options as readonly string[]).includes(value)) throw this.fail(path, `one of ${options.join(', ')}`, value);
+    if (typeof value !== 'string' || !(options as readonly string[]).includes(value))
+      throw this.fail(path, `one of ${options.join(', ')}`, value);
     return value as T;
   }
 
-  duration(value: unknown, path: string, fallback: number | undefined, options: { positive: boolean }): number | undefined {
+  duration(
+    value: unknown,
+    path: string,
+    fallback: number | undefined,
+    options: { positive: boolean },
+  ): number | undefined {
     if (value === undefined) return fallback;
     if (typeof value !== 'string') throw this.fail(path, 'a duration string like 30s, 15m, 12h, 7d or 1d12h', value);
     let ms: number;
@@ -163,7 +177,10 @@ function calendarDate(check: Checker, value: unknown, path: string): { text: str
   let text: string;
   if (value instanceof Date) {
     // YAML 1.1 documents (`%YAML 1.1`) turn 2027-01-31 into a Date at 00:00 UTC; anything with a time is not a date.
-    if (Number.isNaN(value.getTime()) || value.getUTCHours() + value.getUTCMinutes() + value.getUTCSeconds() + value.getUTCMilliseconds() !== 0) {
+    if (
+      Number.isNaN(value.getTime()) ||
+      value.getUTCHours() + value.getUTCMinutes() + value.getUTCSeconds() + value.getUTCMilliseconds() !== 0
+    ) {
       throw check.fail(path, expected, String(value));
     }
     text = value.toISOString().slice(0, 10);
@@ -206,7 +223,8 @@ function loadRegistries(check: Checker, value: unknown): RegistryPolicy[] {
       throw check.rewrap(err, hostPath);
     }
     const earlier = seen.get(host);
-    if (earlier !== undefined) throw check.fail(hostPath, `each host once; ${host} is already registries[${earlier}]`, hostValue);
+    if (earlier !== undefined)
+      throw check.fail(hostPath, `each host once; ${host} is already registries[${earlier}]`, hostValue);
     seen.set(host, i);
     const registry: RegistryPolicy = { host };
     if (apply !== undefined) registry.apply = apply;
@@ -221,8 +239,10 @@ function loadExceptions(check: Checker, value: unknown, path: string): Vulnerabi
     const p = `${path}[${i}]`;
     const obj = check.object(item, p, ['id', 'expires', 'reason', 'packages']);
     const id = obj.id;
-    if (typeof id !== 'string' || !ADVISORY_ID_RE.test(id)) throw check.fail(`${p}.id`, 'an advisory id like CVE-2024-1234 or GHSA-xxxx-xxxx-xxxx', id);
-    if (obj.expires === undefined) throw check.fail(`${p}.expires`, 'an expiry date YYYY-MM-DD (every exception must expire)');
+    if (typeof id !== 'string' || !ADVISORY_ID_RE.test(id))
+      throw check.fail(`${p}.id`, 'an advisory id like CVE-2024-1234 or GHSA-xxxx-xxxx-xxxx', id);
+    if (obj.expires === undefined)
+      throw check.fail(`${p}.expires`, 'an expiry date YYYY-MM-DD (every exception must expire)');
     const expires = calendarDate(check, obj.expires, `${p}.expires`);
     if (obj.reason === undefined) throw check.fail(`${p}.reason`, 'a reason saying why the finding is accepted');
     const reason = check.string(obj.reason, `${p}.reason`, 'a reason saying why the finding is accepted');
@@ -239,10 +259,22 @@ function loadVulnerabilities(check: Checker, value: unknown, path: string): Vuln
   const obj =
     value === undefined
       ? {}
-      : check.object(value, path, ['block', 'onlyFixable', 'maxReportAge', 'exceptions', 'sources', 'require', 'scanDeadline', 'pollInterval', 'ratingSources']);
+      : check.object(value, path, [
+          'block',
+          'onlyFixable',
+          'maxReportAge',
+          'exceptions',
+          'sources',
+          'require',
+          'scanDeadline',
+          'pollInterval',
+          'ratingSources',
+        ]);
   let block: Severity[] = [...POLICY_DEFAULTS.block];
   if (obj.block !== undefined) {
-    const list = check.array(obj.block, `${path}.block`, `severities (${SEVERITIES.join(', ')})`, { max: SEVERITIES.length });
+    const list = check.array(obj.block, `${path}.block`, `severities (${SEVERITIES.join(', ')})`, {
+      max: SEVERITIES.length,
+    });
     block = list.map((s, i) => check.oneOf(s, `${path}.block[${i}]`, SEVERITIES));
     const dup = block.findIndex((s, i) => block.indexOf(s) !== i);
     if (dup >= 0) throw check.fail(`${path}.block[${dup}]`, 'each severity once', block[dup]);
@@ -250,14 +282,26 @@ function loadVulnerabilities(check: Checker, value: unknown, path: string): Vuln
   const policy: VulnerabilityPolicy = {
     block,
     onlyFixable: check.boolean(obj.onlyFixable, `${path}.onlyFixable`, POLICY_DEFAULTS.onlyFixable),
-    maxReportAgeMs: check.duration(obj.maxReportAge, `${path}.maxReportAge`, POLICY_DEFAULTS.maxReportAgeMs, { positive: true }) as number,
+    maxReportAgeMs: check.duration(obj.maxReportAge, `${path}.maxReportAge`, POLICY_DEFAULTS.maxReportAgeMs, {
+      positive: true,
+    }) as number,
     exceptions: loadExceptions(check, obj.exceptions, `${path}.exceptions`),
-    require: obj.require === undefined ? POLICY_DEFAULTS.require : check.oneOf(obj.require, `${path}.require`, ['any', 'all'] as const),
-    scanDeadlineMs: check.duration(obj.scanDeadline, `${path}.scanDeadline`, POLICY_DEFAULTS.scanDeadlineMs, { positive: false }) as number,
-    pollIntervalMs: check.duration(obj.pollInterval, `${path}.pollInterval`, POLICY_DEFAULTS.pollIntervalMs, { positive: true }) as number,
+    require:
+      obj.require === undefined
+        ? POLICY_DEFAULTS.require
+        : check.oneOf(obj.require, `${path}.require`, ['any', 'all'] as const),
+    scanDeadlineMs: check.duration(obj.scanDeadline, `${path}.scanDeadline`, POLICY_DEFAULTS.scanDeadlineMs, {
+      positive: false,
+    }) as number,
+    pollIntervalMs: check.duration(obj.pollInterval, `${path}.pollInterval`, POLICY_DEFAULTS.pollIntervalMs, {
+      positive: true,
+    }) as number,
   };
   if (obj.sources !== undefined) {
-    const list = check.array(obj.sources, `${path}.sources`, `findings sources (${SOURCES.join(', ')})`, { min: 1, max: SOURCES.length });
+    const list = check.array(obj.sources, `${path}.sources`, `findings sources (${SOURCES.join(', ')})`, {
+      min: 1,
+      max: SOURCES.length,
+    });
     const sources = list.map((s, i) => check.oneOf(s, `${path}.sources[${i}]`, SOURCES));
     const dup = sources.findIndex((s, i) => sources.indexOf(s) !== i);
     if (dup >= 0) throw check.fail(`${path}.sources[${dup}]`, 'each source once', sources[dup]);
@@ -268,7 +312,8 @@ function loadVulnerabilities(check: Checker, value: unknown, path: string): Vuln
     const list = check.array(obj.ratingSources, `${path}.ratingSources`, expected, { min: 1, max: MAX_RATING_SOURCES });
     const names = list.map((s, i) => {
       const p = `${path}.ratingSources[${i}]`;
-      if (typeof s !== 'string' || !RATING_SOURCE_RE.test(s)) throw check.fail(p, 'a rating source name like debian or nvd (lower case letters, digits, "-", "_", ".")', s);
+      if (typeof s !== 'string' || !RATING_SOURCE_RE.test(s))
+        throw check.fail(p, 'a rating source name like debian or nvd (lower case letters, digits, "-", "_", ".")', s);
       return s;
     });
     const dup = names.findIndex((s, i) => names.indexOf(s) !== i);
@@ -285,7 +330,9 @@ const RATING_SOURCE_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
 function loadSignatures(check: Checker, value: unknown, path: string): SignaturePolicy {
   const obj = value === undefined ? {} : check.object(value, path, ['required', 'trustPolicy']);
-  const signatures: SignaturePolicy = { required: check.boolean(obj.required, `${path}.required`, POLICY_DEFAULTS.signaturesRequired) };
+  const signatures: SignaturePolicy = {
+    required: check.boolean(obj.required, `${path}.required`, POLICY_DEFAULTS.signaturesRequired),
+  };
   if (obj.trustPolicy !== undefined) {
     if (typeof obj.trustPolicy !== 'string' || !NAME_RE.test(obj.trustPolicy)) {
       throw check.fail(`${path}.trustPolicy`, 'a trust policy name of 1-128 chars [A-Za-z0-9._-]', obj.trustPolicy);
@@ -297,11 +344,20 @@ function loadSignatures(check: Checker, value: unknown, path: string): Signature
 
 function loadPromote(check: Checker, value: unknown, path: string): PromotePolicy {
   const obj = check.object(value, path, ['repository']);
-  const template = check.string(obj.repository, `${path}.repository`, 'a repository template like release/{repository}', 255);
+  const template = check.string(
+    obj.repository,
+    `${path}.repository`,
+    'a repository template like release/{repository}',
+    255,
+  );
   // The template must give a valid repository for any source repository: check with a short sample name.
   const sample = template.split('{repository}').join('x');
   if (!template.includes('{repository}') || /[{}]/.test(sample)) {
-    throw check.fail(`${path}.repository`, 'a repository template containing {repository}, like release/{repository}', template);
+    throw check.fail(
+      `${path}.repository`,
+      'a repository template containing {repository}, like release/{repository}',
+      template,
+    );
   }
   try {
     validateRepository(sample, `${path}.repository`);
@@ -320,7 +376,12 @@ function loadGate(check: Checker, value: unknown): GateRule[] {
     const scope = check.glob(obj.scope, `${path}.scope`);
     const earlier = scopes.get(scope);
     // First match wins, so a repeated scope is dead text: almost always an editing mistake.
-    if (earlier !== undefined) throw check.fail(`${path}.scope`, `a scope not already used (gate[${earlier}] has the same scope and always wins)`, scope);
+    if (earlier !== undefined)
+      throw check.fail(
+        `${path}.scope`,
+        `a scope not already used (gate[${earlier}] has the same scope and always wins)`,
+        scope,
+      );
     scopes.set(scope, i);
     const rule: GateRule = {
       scope,
@@ -338,7 +399,15 @@ function loadRetention(check: Checker, value: unknown): RetentionRule[] {
   const list = check.array(value, 'retention', 'retention rules', { max: 1000 });
   return list.map((item, i) => {
     const path = `retention[${i}]`;
-    const obj = check.object(item, path, ['scope', 'keep', 'olderThan', 'untagged', 'tagPattern', 'protectInUse', 'includeLocked']);
+    const obj = check.object(item, path, [
+      'scope',
+      'keep',
+      'olderThan',
+      'untagged',
+      'tagPattern',
+      'protectInUse',
+      'includeLocked',
+    ]);
     const rule: RetentionRule = {
       scope: check.glob(obj.scope, `${path}.scope`),
       protectInUse: check.boolean(obj.protectInUse, `${path}.protectInUse`, POLICY_DEFAULTS.protectInUse),
@@ -357,7 +426,8 @@ function loadRetention(check: Checker, value: unknown): RetentionRule[] {
     if (obj.tagPattern !== undefined) {
       const pattern = obj.tagPattern;
       const expected = `a JavaScript regular expression of at most ${MAX_TAG_PATTERN_LENGTH} chars matching tags eligible for deletion`;
-      if (typeof pattern !== 'string' || pattern.length === 0 || pattern.length > MAX_TAG_PATTERN_LENGTH) throw check.fail(`${path}.tagPattern`, expected, pattern);
+      if (typeof pattern !== 'string' || pattern.length === 0 || pattern.length > MAX_TAG_PATTERN_LENGTH)
+        throw check.fail(`${path}.tagPattern`, expected, pattern);
       try {
         new RegExp(pattern);
       } catch (err) {
@@ -365,8 +435,18 @@ function loadRetention(check: Checker, value: unknown): RetentionRule[] {
       }
       rule.tagPattern = pattern;
     }
-    if (rule.keep === undefined && rule.olderThanMs === undefined && rule.untagged === undefined && rule.tagPattern === undefined) {
-      throw check.fail(path, 'at least one of keep, olderThan, untagged, tagPattern (a rule without criteria is ambiguous)', undefined, false);
+    if (
+      rule.keep === undefined &&
+      rule.olderThanMs === undefined &&
+      rule.untagged === undefined &&
+      rule.tagPattern === undefined
+    ) {
+      throw check.fail(
+        path,
+        'at least one of keep, olderThan, untagged, tagPattern (a rule without criteria is ambiguous)',
+        undefined,
+        false,
+      );
     }
     return rule;
   });
@@ -382,10 +462,17 @@ function loadRuntime(check: Checker, value: unknown, registries: readonly Regist
       if (ms !== undefined) graceMs[key] = ms;
     }
   }
-  const regateAfterMs = check.duration(obj.regateAfter, 'runtime.regateAfter', RUNTIME_REGATE_AFTER_DEFAULT_MS, { positive: true }) as number;
+  const regateAfterMs = check.duration(obj.regateAfter, 'runtime.regateAfter', RUNTIME_REGATE_AFTER_DEFAULT_MS, {
+    positive: true,
+  }) as number;
   const allowRegistries: string[] = [];
   if (obj.allowRegistries !== undefined) {
-    const list = check.array(obj.allowRegistries, 'runtime.allowRegistries', 'registry hosts (e.g. mcr.microsoft.com)', { max: 100 });
+    const list = check.array(
+      obj.allowRegistries,
+      'runtime.allowRegistries',
+      'registry hosts (e.g. mcr.microsoft.com)',
+      { max: 100 },
+    );
     list.forEach((item, i) => {
       const path = `runtime.allowRegistries[${i}]`;
       if (typeof item !== 'string') throw check.fail(path, 'a registry host like mcr.microsoft.com', item);
@@ -398,7 +485,8 @@ function loadRuntime(check: Checker, value: unknown, registries: readonly Regist
       // Docker Hub is spelled three ways in references; the runtime inventory normalises them all to docker.io.
       if (host === 'index.docker.io' || host === 'registry-1.docker.io') host = 'docker.io';
       if (allowRegistries.includes(host)) throw check.fail(path, `each host once; ${host} is already listed`, item);
-      if (registries.some((r) => r.host === host)) throw check.fail(path, `a host not under registries (${host} is gated there, not tolerated)`, item);
+      if (registries.some((r) => r.host === host))
+        throw check.fail(path, `a host not under registries (${host} is gated there, not tolerated)`, item);
       allowRegistries.push(host);
     });
   }
@@ -433,23 +521,35 @@ function deepFreeze<T>(value: T): T {
 export function loadPolicy(text: string, source = 'policy'): Policy {
   const check = new Checker(source);
   if (typeof text !== 'string') throw check.fail('(document)', 'YAML text', text);
-  if (Buffer.byteLength(text, 'utf8') > MAX_POLICY_BYTES) throw check.fail('(document)', `a document of at most ${MAX_POLICY_BYTES} bytes`, undefined, false);
+  if (Buffer.byteLength(text, 'utf8') > MAX_POLICY_BYTES)
+    throw check.fail('(document)', `a document of at most ${MAX_POLICY_BYTES} bytes`, undefined, false);
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   const problem = doc.errors[0] ?? doc.warnings[0];
   if (problem) {
     // Warnings (e.g. an unknown !tag) are errors here: a policy must mean exactly what it says.
     const message = problem.message.split('\n')[0].replace(/:\s*$/, '');
-    throw new GuardError(ErrorCodes.INVALID_POLICY, `${source}: (document): expected valid YAML: ${message}`, { field: '(document)' });
+    throw new GuardError(ErrorCodes.INVALID_POLICY, `${source}: (document): expected valid YAML: ${message}`, {
+      field: '(document)',
+    });
   }
   let raw: unknown;
   try {
     raw = doc.toJS({ maxAliasCount: MAX_POLICY_ALIASES });
   } catch (err) {
-    throw new GuardError(ErrorCodes.INVALID_POLICY, `${source}: (document): expected YAML with at most ${MAX_POLICY_ALIASES} alias expansions: ${(err as Error).message}`, {
-      field: '(document)',
-    });
+    throw new GuardError(
+      ErrorCodes.INVALID_POLICY,
+      `${source}: (document): expected YAML with at most ${MAX_POLICY_ALIASES} alias expansions: ${(err as Error).message}`,
+      {
+        field: '(document)',
+      },
+    );
   }
-  const top = check.object(raw, '(document)', ['version', 'registries', 'gate', 'retention', 'runtime'], 'a policy mapping');
+  const top = check.object(
+    raw,
+    '(document)',
+    ['version', 'registries', 'gate', 'retention', 'runtime'],
+    'a policy mapping',
+  );
   if (top.version !== 1) throw check.fail('version', '1 (the only policy version)', top.version);
   if (top.gate === undefined) throw check.fail('gate', 'a list of gate rules (an empty list blocks every image)');
   const body = {
@@ -471,7 +571,13 @@ export function findGateRule(policy: Policy, repository: string): GateRule | und
 
 /** The runtime section of `policy`, with defaults when the policy was built in code without one. */
 export function runtimePolicyOf(policy: Policy): RuntimePolicy {
-  return policy.runtime ?? { graceMs: { ...RUNTIME_GRACE_DEFAULTS }, regateAfterMs: RUNTIME_REGATE_AFTER_DEFAULT_MS, allowRegistries: [] };
+  return (
+    policy.runtime ?? {
+      graceMs: { ...RUNTIME_GRACE_DEFAULTS },
+      regateAfterMs: RUNTIME_REGATE_AFTER_DEFAULT_MS,
+      allowRegistries: [],
+    }
+  );
 }
 
 /** The first retention rule whose scope matches `repository`, or undefined (then nothing is purged). */
@@ -527,7 +633,11 @@ export function promoteTarget(rule: GateRule, repository: string): string | unde
   const field = `gate[${rule.index}].promote.repository`;
   const target = validateRepository(rule.promote.repository.split('{repository}').join(repository), field);
   if (target === repository) {
-    throw new GuardError(ErrorCodes.INVALID_INPUT, `${field}: expected a target different from the source repository ${repository}`, { field });
+    throw new GuardError(
+      ErrorCodes.INVALID_INPUT,
+      `${field}: expected a target different from the source repository ${repository}`,
+      { field },
+    );
   }
   return target;
 }

@@ -24,15 +24,22 @@ export const MAX_REPOSITORY_LENGTH = 255;
 /** Longest full reference accepted by {@link parseImageReference}. */
 export const MAX_REFERENCE_LENGTH = 1024;
 
-const REPOSITORY_FORM = 'a lower-case OCI repository path like team/app (components [a-z0-9] joined by ".", "_", "__" or "-", separated by "/", at most 255 chars)';
+const REPOSITORY_FORM =
+  'a lower-case OCI repository path like team/app (components [a-z0-9] joined by ".", "_", "__" or "-", separated by "/", at most 255 chars)';
 const DIGEST_FORM = 'a digest sha256:<64 lower-case hex> or sha512:<128 lower-case hex>';
 const TAG_FORM = 'a tag of 1-128 chars [A-Za-z0-9_.-] not starting with "." or "-"';
 const HOST_FORM = 'a registry host[:port] like contoso.azurecr.io or 127.0.0.1:5000 (no scheme, user, path or query)';
-const REFERENCE_FORM = '<registry>/<repository>[:tag][@digest], e.g. contoso.azurecr.io/team/app:v1 or contoso.azurecr.io/team/app@sha256:<64 hex>';
+const REFERENCE_FORM =
+  '<registry>/<repository>[:tag][@digest], e.g. contoso.azurecr.io/team/app:v1 or contoso.azurecr.io/team/app@sha256:<64 hex>';
 
 /** Validates an OCI repository name; returns it unchanged. Throws `INVALID_INPUT` naming `field`. */
 export function validateRepository(name: string, field = 'repository'): string {
-  if (typeof name !== 'string' || name.length === 0 || name.length > MAX_REPOSITORY_LENGTH || !REPOSITORY_RE.test(name)) {
+  if (
+    typeof name !== 'string' ||
+    name.length === 0 ||
+    name.length > MAX_REPOSITORY_LENGTH ||
+    !REPOSITORY_RE.test(name)
+  ) {
     throw invalidInput(field, REPOSITORY_FORM, name);
   }
   return name;
@@ -135,20 +142,26 @@ export interface ParseReferenceOptions {
 export function parseImageReference(text: string, options: ParseReferenceOptions | string = {}): ImageReference {
   const opts: ParseReferenceOptions = typeof options === 'string' ? { field: options } : options;
   const field = opts.field ?? 'image';
-  if (typeof text !== 'string' || text.length === 0 || text.length > MAX_REFERENCE_LENGTH) throw invalidInput(field, REFERENCE_FORM, text);
+  if (typeof text !== 'string' || text.length === 0 || text.length > MAX_REFERENCE_LENGTH)
+    throw invalidInput(field, REFERENCE_FORM, text);
   let rest = text;
   let digest: string | undefined;
   const at = rest.indexOf('@');
   if (at >= 0) {
     digest = rest.slice(at + 1);
     rest = rest.slice(0, at);
-    if (!DIGEST_RE.test(digest)) throw invalidInput(field, `${REFERENCE_FORM}; the part after "@" must be ${DIGEST_FORM}`, text);
+    if (!DIGEST_RE.test(digest))
+      throw invalidInput(field, `${REFERENCE_FORM}; the part after "@" must be ${DIGEST_FORM}`, text);
   }
   const slash = rest.indexOf('/');
   if (slash <= 0) throw invalidInput(field, `${REFERENCE_FORM}; a registry host is required`, text);
   const registryText = rest.slice(0, slash);
   if (!(registryText.includes('.') || registryText.includes(':') || registryText === 'localhost')) {
-    throw invalidInput(field, `${REFERENCE_FORM}; the first component must be a registry host (with "." or ":" or "localhost")`, text);
+    throw invalidInput(
+      field,
+      `${REFERENCE_FORM}; the first component must be a registry host (with "." or ":" or "localhost")`,
+      text,
+    );
   }
   let registry: string;
   try {

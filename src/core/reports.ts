@@ -134,7 +134,11 @@ export function parseReport(input: ParseReportInput): ParsedReport {
   } catch (err) {
     if (err instanceof ReportFailure) return { ok: false, code: err.code, detail: err.message };
     // A bug here must not release anything: report it as malformed with the error's message only.
-    return { ok: false, code: ReportErrorCodes.MALFORMED, detail: `report could not be read: ${err instanceof Error ? err.message : String(err)}` };
+    return {
+      ok: false,
+      code: ReportErrorCodes.MALFORMED,
+      detail: `report could not be read: ${err instanceof Error ? err.message : String(err)}`,
+    };
   }
 }
 
@@ -152,21 +156,29 @@ function malformed(path: string, expected: string, got?: unknown): ReportFailure
   return new ReportFailure(ReportErrorCodes.MALFORMED, `${path}: expected ${expected}${shown}`);
 }
 
-
 function parseOrThrow(input: ParseReportInput): ParsedReport {
   const format = reportFormatOf(input.mediaType);
   if (!format) {
-    throw new ReportFailure(ReportErrorCodes.UNSUPPORTED, `media type ${describeFound(input.mediaType)} is not a SARIF or CycloneDX JSON report`);
+    throw new ReportFailure(
+      ReportErrorCodes.UNSUPPORTED,
+      `media type ${describeFound(input.mediaType)} is not a SARIF or CycloneDX JSON report`,
+    );
   }
   if (!Buffer.isBuffer(input.bytes)) throw malformed('$', 'report bytes');
   if (input.bytes.length > MAX_REPORT_BYTES) {
-    throw new ReportFailure(ReportErrorCodes.REPORT_TOO_LARGE, `$: expected at most ${MAX_REPORT_BYTES} bytes (20 MiB), got ${input.bytes.length} bytes`);
+    throw new ReportFailure(
+      ReportErrorCodes.REPORT_TOO_LARGE,
+      `$: expected at most ${MAX_REPORT_BYTES} bytes (20 MiB), got ${input.bytes.length} bytes`,
+    );
   }
   if (format === 'cyclonedx') checkCycloneDxMediaTypeVersion(input.mediaType);
   const doc = decodeJson(input.bytes);
   const sink = new FindingsAggregator(MAX_VERDICT_FINDINGS);
   const ratingSources = (input.ratingSources ?? []).map((s) => s.toLowerCase());
-  const parsed = format === 'sarif' ? readSarif(doc, input.reportDigest, sink) : readCycloneDx(doc, input.reportDigest, sink, ratingSources);
+  const parsed =
+    format === 'sarif'
+      ? readSarif(doc, input.reportDigest, sink)
+      : readCycloneDx(doc, input.reportDigest, sink, ratingSources);
 
   const named = parsed.digests;
   const subjectNamed = named.includes(input.imageDigest.toLowerCase());
@@ -179,14 +191,19 @@ function parseOrThrow(input: ParseReportInput): ParsedReport {
 
   let createdAt = parsed.createdAt;
   let createdPath = parsed.createdPath;
-  if (createdAt === undefined && input.annotations && typeof input.annotations['org.opencontainers.image.created'] === 'string') {
+  if (
+    createdAt === undefined &&
+    input.annotations &&
+    typeof input.annotations['org.opencontainers.image.created'] === 'string'
+  ) {
     createdAt = input.annotations['org.opencontainers.image.created'];
     createdPath = 'annotations["org.opencontainers.image.created"]';
   }
   let stale = true;
   if (createdAt !== undefined) {
     const ms = parseTime(createdAt, createdPath ?? '$');
-    if (ms > input.nowMs + MAX_CLOCK_SKEW_MS) throw malformed(createdPath ?? '$', 'a time that is not in the future', createdAt);
+    if (ms > input.nowMs + MAX_CLOCK_SKEW_MS)
+      throw malformed(createdPath ?? '$', 'a time that is not in the future', createdAt);
     stale = input.nowMs - ms > input.maxAgeMs;
   }
   const { findings, tally } = sink.result();
@@ -242,7 +259,8 @@ function checkDepth(text: string): void {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped character
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
       else if (c === 0x22) inString = false;
       continue;
     }
@@ -250,9 +268,13 @@ function checkDepth(text: string): void {
     else if (c === 0x7b || c === 0x5b) {
       depth++;
       if (++containers > MAX_JSON_CONTAINERS) {
-        throw new ReportFailure(ReportErrorCodes.REPORT_TOO_MANY_VALUES, `$: expected at most ${MAX_JSON_CONTAINERS} JSON objects and arrays, got more (at offset ${i}); refused unparsed`);
+        throw new ReportFailure(
+          ReportErrorCodes.REPORT_TOO_MANY_VALUES,
+          `$: expected at most ${MAX_JSON_CONTAINERS} JSON objects and arrays, got more (at offset ${i}); refused unparsed`,
+        );
       }
-      if (depth > MAX_JSON_DEPTH) throw malformed('$', `JSON nested at most ${MAX_JSON_DEPTH} levels deep`, `deeper nesting at offset ${i}`);
+      if (depth > MAX_JSON_DEPTH)
+        throw malformed('$', `JSON nested at most ${MAX_JSON_DEPTH} levels deep`, `deeper nesting at offset ${i}`);
     } else if (c === 0x7d || c === 0x5d) depth--;
   }
 }
@@ -350,7 +372,9 @@ function readSarif(doc: unknown, reportDigest: string, sink: FindingsAggregator)
     const run = obj(runValue, runPath);
     const driver = obj(obj(run.tool, `${runPath}.tool`).driver, `${runPath}.tool.driver`);
     str(driver.name, `${runPath}.tool.driver.name`);
-    const rules = optArr(driver.rules, `${runPath}.tool.driver.rules`).map((rule, i) => obj(rule, `${runPath}.tool.driver.rules[${i}]`));
+    const rules = optArr(driver.rules, `${runPath}.tool.driver.rules`).map((rule, i) =>
+      obj(rule, `${runPath}.tool.driver.rules[${i}]`),
+    );
     const rulesById = new Map<string, { rule: Json; index: number }>();
     rules.forEach((rule, i) => {
       const id = str(rule.id, `${runPath}.tool.driver.rules[${i}].id`);
@@ -416,14 +440,16 @@ function resolveRule(
   let index: number | undefined;
   const rawIndex = result.ruleIndex ?? ruleRef?.index;
   if (rawIndex !== undefined && rawIndex !== null) {
-    if (typeof rawIndex !== 'number' || !Number.isInteger(rawIndex) || rawIndex < 0) throw malformed(`${path}.ruleIndex`, 'a non-negative integer', rawIndex);
+    if (typeof rawIndex !== 'number' || !Number.isInteger(rawIndex) || rawIndex < 0)
+      throw malformed(`${path}.ruleIndex`, 'a non-negative integer', rawIndex);
     index = rawIndex;
   }
   let rule: Json | undefined;
   if (index !== undefined) {
     rule = rules[index];
     if (!rule) throw malformed(`${path}.ruleIndex`, `an index below ${rules.length}`, index);
-    if (ruleId !== undefined && rule.id !== ruleId) throw malformed(`${path}.ruleIndex`, `the index of rule ${JSON.stringify(ruleId)}`, index);
+    if (ruleId !== undefined && rule.id !== ruleId)
+      throw malformed(`${path}.ruleIndex`, `the index of rule ${JSON.stringify(ruleId)}`, index);
   } else if (ruleId !== undefined) {
     rule = rulesById.get(ruleId)?.rule;
   }
@@ -480,8 +506,10 @@ function sarifFinding(options: { result: Json; rule?: Json; ruleId: string; path
     if (!props) continue;
     const score = props['security-severity'];
     if (score !== undefined && score !== null) {
-      const n = typeof score === 'number' ? score : typeof score === 'string' && score.trim() !== '' ? Number(score) : NaN;
-      if (!Number.isFinite(n) || n < 0 || n > 10) throw malformed(`${where}["security-severity"]`, 'a CVSS score 0.0–10.0', score);
+      const n =
+        typeof score === 'number' ? score : typeof score === 'string' && score.trim() !== '' ? Number(score) : NaN;
+      if (!Number.isFinite(n) || n < 0 || n > 10)
+        throw malformed(`${where}["security-severity"]`, 'a CVSS score 0.0–10.0', score);
       severity = moreSevere(severity, severityFromScore(n));
       explicit = true;
     }
@@ -522,11 +550,19 @@ function sarifFinding(options: { result: Json; rule?: Json; ruleId: string; path
     else if (!named) id = VULN_ID_PREFIX.exec(ruleId)?.[1] ?? ruleId;
   }
 
-  const pkg = nonEmpty(optStr(resultProps?.pkgName ?? resultProps?.package, `${path}.properties.pkgName`)) ?? nonEmpty(fields.get('package'));
+  const pkg =
+    nonEmpty(optStr(resultProps?.pkgName ?? resultProps?.package, `${path}.properties.pkgName`)) ??
+    nonEmpty(fields.get('package'));
   const installed =
-    nonEmpty(optStr(resultProps?.installedVersion, `${path}.properties.installedVersion`)) ?? nonEmpty(fields.get('installed version')) ?? nonEmpty(fields.get('version'));
+    nonEmpty(optStr(resultProps?.installedVersion, `${path}.properties.installedVersion`)) ??
+    nonEmpty(fields.get('installed version')) ??
+    nonEmpty(fields.get('version'));
   const fixed = joinVersions(
-    splitVersions(nonEmpty(optStr(resultProps?.fixedVersion, `${path}.properties.fixedVersion`)) ?? nonEmpty(fields.get('fixed version')) ?? nonEmpty(fields.get('fix version'))),
+    splitVersions(
+      nonEmpty(optStr(resultProps?.fixedVersion, `${path}.properties.fixedVersion`)) ??
+        nonEmpty(fields.get('fixed version')) ??
+        nonEmpty(fields.get('fix version')),
+    ),
   );
   const title = rule ? messageText(rule.shortDescription, `${path}(rule).shortDescription`) : undefined;
 
@@ -606,7 +642,11 @@ function purlParts(purl: string): { name: string; version?: string } | undefined
  * The severity of one vulnerability from its ratings: the most severe, or (with `preferred`) the first listed
  * source that rated it. Returns the rating source that decided, when the rating names one.
  */
-function rateVulnerability(ratings: unknown[], path: string, preferred: readonly string[]): { severity: Severity; source?: string } {
+function rateVulnerability(
+  ratings: unknown[],
+  path: string,
+  preferred: readonly string[],
+): { severity: Severity; source?: string } {
   let worst: { severity: Severity; source?: string } = { severity: 'unknown' };
   const bySource = new Map<string, Severity>();
   ratings.forEach((rValue, j) => {
@@ -629,7 +669,10 @@ function rateVulnerability(ratings: unknown[], path: string, preferred: readonly
       if (fromScore !== 'unknown') s = moreSevere(s ?? 'unknown', fromScore);
     }
     if (s === undefined) return;
-    if (SEVERITY_RANK[s] > SEVERITY_RANK[worst.severity] || (worst.source === undefined && s === worst.severity && sourceName)) {
+    if (
+      SEVERITY_RANK[s] > SEVERITY_RANK[worst.severity] ||
+      (worst.source === undefined && s === worst.severity && sourceName)
+    ) {
       worst = sourceName ? { severity: s, source: sourceName } : { severity: s };
     }
     const key = sourceName?.toLowerCase();
@@ -643,7 +686,12 @@ function rateVulnerability(ratings: unknown[], path: string, preferred: readonly
   return worst;
 }
 
-function readCycloneDx(doc: unknown, reportDigest: string, sink: FindingsAggregator, ratingSources: readonly string[]): Parsed {
+function readCycloneDx(
+  doc: unknown,
+  reportDigest: string,
+  sink: FindingsAggregator,
+  ratingSources: readonly string[],
+): Parsed {
   const root = obj(doc, '$');
   if (root.bomFormat !== 'CycloneDX') throw malformed('$.bomFormat', '"CycloneDX"', root.bomFormat);
   const spec = str(root.specVersion, '$.specVersion');
@@ -652,7 +700,10 @@ function readCycloneDx(doc: unknown, reportDigest: string, sink: FindingsAggrega
   // An SBOM attached with the same media type is not a scan: "no vulnerabilities key" must never read as
   // "no vulnerabilities". Scanners write `"vulnerabilities": []` when they found none.
   if (root.vulnerabilities === undefined) {
-    throw new ReportFailure(ReportErrorCodes.NOT_A_VULNERABILITY_REPORT, '$.vulnerabilities is absent: this CycloneDX document is an SBOM, not a vulnerability scan');
+    throw new ReportFailure(
+      ReportErrorCodes.NOT_A_VULNERABILITY_REPORT,
+      '$.vulnerabilities is absent: this CycloneDX document is an SBOM, not a vulnerability scan',
+    );
   }
 
   const digests = new Set<string>();
@@ -667,7 +718,10 @@ function readCycloneDx(doc: unknown, reportDigest: string, sink: FindingsAggrega
 
   // Components by bom-ref, walking nested components without recursion (bounded by the JSON depth check).
   const components = new Map<string, { name?: string; version?: string; purl?: string }>();
-  const stack: Array<{ value: unknown; path: string }> = optArr(root.components, '$.components').map((value, i) => ({ value, path: `$.components[${i}]` }));
+  const stack: Array<{ value: unknown; path: string }> = optArr(root.components, '$.components').map((value, i) => ({
+    value,
+    path: `$.components[${i}]`,
+  }));
   while (stack.length > 0) {
     const { value, path } = stack.pop()!;
     const c = obj(value, path);
@@ -678,7 +732,9 @@ function readCycloneDx(doc: unknown, reportDigest: string, sink: FindingsAggrega
       purl: optStr(c.purl, `${path}.purl`),
     };
     if (ref !== undefined) components.set(ref, entry);
-    optArr(c.components, `${path}.components`).forEach((child, i) => stack.push({ value: child, path: `${path}.components[${i}]` }));
+    optArr(c.components, `${path}.components`).forEach((child, i) =>
+      stack.push({ value: child, path: `${path}.components[${i}]` }),
+    );
   }
 
   const vulnerabilities = arr(root.vulnerabilities, '$.vulnerabilities');
@@ -747,7 +803,11 @@ function readCycloneDx(doc: unknown, reportDigest: string, sink: FindingsAggrega
     });
   }
 
-  return { digests: [...digests], createdAt, createdPath: createdAt === undefined ? undefined : '$.metadata.timestamp' };
+  return {
+    digests: [...digests],
+    createdAt,
+    createdPath: createdAt === undefined ? undefined : '$.metadata.timestamp',
+  };
 }
 
 function collectComponentDigests(component: Json, path: string, into: Set<string>): void {

@@ -89,20 +89,37 @@ function otherSlot(slot: PasswordSlot): PasswordSlot {
 function freeSlot(token: TokenInfo, nowMs: number): PasswordSlot | undefined {
   const empty = PASSWORD_SLOTS.find((s) => !token.passwords.some((p) => p.name === s));
   if (empty) return empty;
-  const expired = token.passwords.filter((p) => p.expiry !== undefined && p.expiry <= nowMs).sort((a, b) => a.expiry! - b.expiry!);
+  const expired = token.passwords
+    .filter((p) => p.expiry !== undefined && p.expiry <= nowMs)
+    .sort((a, b) => a.expiry! - b.expiry!);
   return expired[0]?.name;
 }
 
 /** Flags of a token: disabled but published, expired passwords, passwords without expiry. */
 export function tokenFlags(token: TokenInfo, published: PublishedInfo | undefined, nowMs: number): TokenFlag[] {
   const flags: TokenFlag[] = [];
-  if (token.status === 'disabled' && published?.enabled) flags.push({ code: 'disabled-but-published', detail: `token ${token.name} is disabled but Key Vault still publishes its ${published.slot}` });
+  if (token.status === 'disabled' && published?.enabled)
+    flags.push({
+      code: 'disabled-but-published',
+      detail: `token ${token.name} is disabled but Key Vault still publishes its ${published.slot}`,
+    });
   for (const p of token.passwords) {
-    if (p.expiry === undefined) flags.push({ code: 'no-expiry', detail: `${token.name} ${p.name} has no expiry (it stays valid until regenerated)` });
-    else if (p.expiry <= nowMs) flags.push({ code: 'expired', detail: `${token.name} ${p.name} expired at ${new Date(p.expiry).toISOString()}${published?.slot === p.name ? ' and is the published one' : ''}` });
+    if (p.expiry === undefined)
+      flags.push({
+        code: 'no-expiry',
+        detail: `${token.name} ${p.name} has no expiry (it stays valid until regenerated)`,
+      });
+    else if (p.expiry <= nowMs)
+      flags.push({
+        code: 'expired',
+        detail: `${token.name} ${p.name} expired at ${new Date(p.expiry).toISOString()}${published?.slot === p.name ? ' and is the published one' : ''}`,
+      });
   }
   if (published && !token.passwords.some((p) => p.name === published.slot)) {
-    flags.push({ code: 'published-password-missing', detail: `Key Vault publishes ${published.slot} of ${token.name}, which the token no longer has` });
+    flags.push({
+      code: 'published-password-missing',
+      detail: `Key Vault publishes ${published.slot} of ${token.name}, which the token no longer has`,
+    });
   }
   return flags;
 }
@@ -112,14 +129,36 @@ export function tokenFlags(token: TokenInfo, published: PublishedInfo | undefine
  * the published password is within `renewBeforeMs` of its expiry (or of `creationTime + validity` when it has
  * no expiry); keep otherwise; skip a disabled token.
  */
-export function planRotation(token: TokenInfo, published: PublishedInfo | undefined, settings: RotationSettings, nowMs: number): RotationPlan {
+export function planRotation(
+  token: TokenInfo,
+  published: PublishedInfo | undefined,
+  settings: RotationSettings,
+  nowMs: number,
+): RotationPlan {
   const flags = tokenFlags(token, published, nowMs);
-  const base = { token: token.name, registry: token.registry, tokenId: token.id, publishedSlot: published?.slot, flags };
-  if (token.status === 'disabled') return { ...base, action: 'skip', reason: 'token is disabled; nothing is generated for it' };
-  const rotate = (slot: PasswordSlot, reason: string): RotationPlan => ({ ...base, action: 'rotate', slot, expiry: new Date(nowMs + settings.validityMs).toISOString(), reason });
+  const base = {
+    token: token.name,
+    registry: token.registry,
+    tokenId: token.id,
+    publishedSlot: published?.slot,
+    flags,
+  };
+  if (token.status === 'disabled')
+    return { ...base, action: 'skip', reason: 'token is disabled; nothing is generated for it' };
+  const rotate = (slot: PasswordSlot, reason: string): RotationPlan => ({
+    ...base,
+    action: 'rotate',
+    slot,
+    expiry: new Date(nowMs + settings.validityMs).toISOString(),
+    reason,
+  });
   if (!published) {
     const slot = freeSlot(token, nowMs);
-    if (slot) return rotate(slot, `nothing is published in Key Vault yet; ${slot} is ${token.passwords.some((p) => p.name === slot) ? 'expired' : 'empty'}`);
+    if (slot)
+      return rotate(
+        slot,
+        `nothing is published in Key Vault yet; ${slot} is ${token.passwords.some((p) => p.name === slot) ? 'expired' : 'empty'}`,
+      );
     const detail = `both passwords of ${token.name} are valid and neither is published by acr-guard: regenerating one could cut off whoever uses it; delete one (az acr token credential delete -n ${token.name} -r ${token.registry} --password2) or let it expire, and the next run publishes into that slot`;
     return { ...base, flags: [...flags, { code: 'unmanaged-passwords', detail }], action: 'skip', reason: detail };
   }
@@ -127,11 +166,20 @@ export function planRotation(token: TokenInfo, published: PublishedInfo | undefi
   const next = otherSlot(published.slot);
   if (!current) return rotate(next, `the published ${published.slot} no longer exists on the token`);
   if (!published.enabled) return rotate(next, 'the published secret is disabled in Key Vault');
-  const end = current.expiry ?? (current.creationTime !== undefined ? current.creationTime + settings.validityMs : undefined);
+  const end =
+    current.expiry ?? (current.creationTime !== undefined ? current.creationTime + settings.validityMs : undefined);
   if (end === undefined) return rotate(next, `${published.slot} has neither expiry nor creation time`);
   const due = end - settings.renewBeforeMs;
-  if (nowMs >= due) return rotate(next, `${published.slot} ${current.expiry !== undefined ? 'expires' : 'reaches the rotation age'} at ${new Date(end).toISOString()}, within ${formatDuration(settings.renewBeforeMs)}`);
-  return { ...base, action: 'keep', reason: `${published.slot} is valid until ${new Date(end).toISOString()}; next rotation from ${new Date(due).toISOString()}` };
+  if (nowMs >= due)
+    return rotate(
+      next,
+      `${published.slot} ${current.expiry !== undefined ? 'expires' : 'reaches the rotation age'} at ${new Date(end).toISOString()}, within ${formatDuration(settings.renewBeforeMs)}`,
+    );
+  return {
+    ...base,
+    action: 'keep',
+    reason: `${published.slot} is valid until ${new Date(end).toISOString()}; next rotation from ${new Date(due).toISOString()}`,
+  };
 }
 
 /** Key Vault secret name for a token: `acr-<registry>-<token>` (both already `[A-Za-z0-9-]`, at most 50 each). */
@@ -140,8 +188,14 @@ export function secretNameFor(registry: string, token: string): string {
 }
 
 /** Parses an ARM token resource id; throws `INVALID_CONFIG` naming `field`. */
-export function parseTokenId(id: string, field: string): { subscriptionId: string; resourceGroup: string; registry: string; token: string; id: string } {
-  const m = /^\/subscriptions\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\/resourceGroups\/([-\w._()]{1,90})\/providers\/Microsoft\.ContainerRegistry\/registries\/([A-Za-z0-9]{5,50})\/tokens\/([A-Za-z0-9-]{5,50})$/i.exec(id);
+export function parseTokenId(
+  id: string,
+  field: string,
+): { subscriptionId: string; resourceGroup: string; registry: string; token: string; id: string } {
+  const m =
+    /^\/subscriptions\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\/resourceGroups\/([-\w._()]{1,90})\/providers\/Microsoft\.ContainerRegistry\/registries\/([A-Za-z0-9]{5,50})\/tokens\/([A-Za-z0-9-]{5,50})$/i.exec(
+      id,
+    );
   if (!m || m[2].endsWith('.')) {
     throw new GuardError(
       ErrorCodes.INVALID_CONFIG,

@@ -4,7 +4,14 @@
 import type { Severity } from './types';
 
 /** Rank of each severity; higher is more severe. */
-export const SEVERITY_RANK: Readonly<Record<Severity, number>> = { critical: 5, high: 4, medium: 3, low: 2, negligible: 1, unknown: 0 };
+export const SEVERITY_RANK: Readonly<Record<Severity, number>> = {
+  critical: 5,
+  high: 4,
+  medium: 3,
+  low: 2,
+  negligible: 1,
+  unknown: 0,
+};
 
 /** The more severe of two severities. */
 export function moreSevere(a: Severity, b: Severity): Severity {

@@ -23,7 +23,15 @@ import { runtimeInventoryFor } from '../adapters/runtimeInventory';
 import type { RuntimeAuditStore } from '../adapters/ports';
 import { gateActivities } from '../orchestrations/activities';
 import { imageGateOrchestrator } from '../orchestrations/imageGate';
-import { Activities, ORCH_IMAGE_GATE, ORCH_REGISTRY_PURGE, ORCH_REPOSITORY_PURGE, ORCH_RUNTIME_AUDIT, PurgeActivities, RuntimeActivities } from '../orchestrations/names';
+import {
+  Activities,
+  ORCH_IMAGE_GATE,
+  ORCH_REGISTRY_PURGE,
+  ORCH_REPOSITORY_PURGE,
+  ORCH_RUNTIME_AUDIT,
+  PurgeActivities,
+  RuntimeActivities,
+} from '../orchestrations/names';
 import { runtimeActivities, type RuntimeServices } from '../orchestrations/runtimeActivities';
 import { runtimeAuditOrchestrator } from '../orchestrations/runtimeAudit';
 import { registryPurgeOrchestrator, repositoryPurgeOrchestrator } from '../orchestrations/purge';
@@ -72,15 +80,25 @@ df.app.orchestration(ORCH_IMAGE_GATE, imageGateOrchestrator);
 df.app.orchestration(ORCH_REGISTRY_PURGE, registryPurgeOrchestrator);
 df.app.orchestration(ORCH_REPOSITORY_PURGE, repositoryPurgeOrchestrator);
 df.app.orchestration(ORCH_RUNTIME_AUDIT, runtimeAuditOrchestrator);
-for (const name of [...Object.values(Activities), ...Object.values(PurgeActivities), ...Object.values(RuntimeActivities)]) {
-  df.app.activity(name, { handler: (input: unknown, context: InvocationContext) => activities()[name](input as never, context) });
+for (const name of [
+  ...Object.values(Activities),
+  ...Object.values(PurgeActivities),
+  ...Object.values(RuntimeActivities),
+]) {
+  df.app.activity(name, {
+    handler: (input: unknown, context: InvocationContext) => activities()[name](input as never, context),
+  });
 }
 
 // ---- Event Grid ----
 app.eventGrid('onImagePushed', {
   extraInputs: [df.input.durableClient()],
   handler: async (event: unknown, context: InvocationContext): Promise<void> => {
-    await handleImagePushed(event, { policy: runtime().policy(), starter: durableGateStarter(df.getClient(context)) }, context);
+    await handleImagePushed(
+      event,
+      { policy: runtime().policy(), starter: durableGateStarter(df.getClient(context)) },
+      context,
+    );
   },
 });
 
@@ -92,7 +110,16 @@ app.http('rescan', {
   extraInputs: [df.input.durableClient()],
   handler: (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
     const { policy, services } = runtime();
-    return handleRescan(request, { policy: policy(), starter: durableGateStarter(df.getClient(context)), registry: services.registry, auth: azureAuthMode(process.env) }, context);
+    return handleRescan(
+      request,
+      {
+        policy: policy(),
+        starter: durableGateStarter(df.getClient(context)),
+        registry: services.registry,
+        auth: azureAuthMode(process.env),
+      },
+      context,
+    );
   },
 });
 
@@ -102,7 +129,11 @@ app.http('rescanStatus', {
   route: 'rescan/{instanceId}',
   extraInputs: [df.input.durableClient()],
   handler: (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> =>
-    handleRescanStatus(request, { starter: durableGateStarter(df.getClient(context)), auth: azureAuthMode(process.env) }, context),
+    handleRescanStatus(
+      request,
+      { starter: durableGateStarter(df.getClient(context)), auth: azureAuthMode(process.env) },
+      context,
+    ),
 });
 
 app.http('verdicts', {
@@ -111,7 +142,11 @@ app.http('verdicts', {
   route: 'verdicts/{*image}',
   handler: (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
     const { policy, services } = runtime();
-    return handleVerdict(request, { policy: policy(), audit: services.audit, auth: azureAuthMode(process.env) }, context);
+    return handleVerdict(
+      request,
+      { policy: policy(), audit: services.audit, auth: azureAuthMode(process.env) },
+      context,
+    );
   },
 });
 
@@ -125,9 +160,18 @@ app.http('runtime', {
 });
 
 // ---- timers (schedules from their app settings, validated when the app loads) ----
-type TimerJob = (env: Record<string, string | undefined>, deps: TimerJobDeps, context: InvocationContext) => Promise<unknown>;
+type TimerJob = (
+  env: Record<string, string | undefined>,
+  deps: TimerJobDeps,
+  context: InvocationContext,
+) => Promise<unknown>;
 
-function timer(name: string, scheduleSetting: keyof typeof TIMER_SCHEDULES, job: TimerJob, options: { durableClient?: boolean } = {}): void {
+function timer(
+  name: string,
+  scheduleSetting: keyof typeof TIMER_SCHEDULES,
+  job: TimerJob,
+  options: { durableClient?: boolean } = {},
+): void {
   app.timer(name, {
     schedule: timerSchedule(process.env, scheduleSetting),
     ...(options.durableClient ? { extraInputs: [df.input.durableClient()] } : {}),
@@ -140,5 +184,15 @@ function timer(name: string, scheduleSetting: keyof typeof TIMER_SCHEDULES, job:
 
 timer('alertQueries', 'ACR_GUARD_ALERT_SCHEDULE', handleAlertQueries);
 timer('rotateTokens', 'ACR_GUARD_ROTATION_SCHEDULE', handleRotateTokens);
-timer('nightlyPurge', 'ACR_GUARD_PURGE_SCHEDULE', (_env, deps, context) => handleNightlyPurge(deps, durableGateStarter(df.getClient(context)), context), { durableClient: true });
-timer('runtimeAudit', 'ACR_GUARD_RUNTIME_SCHEDULE', (_env, deps, context) => handleRuntimeAuditTimer(deps, durableGateStarter(df.getClient(context)), context), { durableClient: true });
+timer(
+  'nightlyPurge',
+  'ACR_GUARD_PURGE_SCHEDULE',
+  (_env, deps, context) => handleNightlyPurge(deps, durableGateStarter(df.getClient(context)), context),
+  { durableClient: true },
+);
+timer(
+  'runtimeAudit',
+  'ACR_GUARD_RUNTIME_SCHEDULE',
+  (_env, deps, context) => handleRuntimeAuditTimer(deps, durableGateStarter(df.getClient(context)), context),
+  { durableClient: true },
+);

@@ -31,21 +31,30 @@ const identity = (): typeof Identity => require('@azure/identity');
 function credentialFor(config: AppConfig): TokenCredential {
   // A user-assigned identity is named by AZURE_CLIENT_ID; otherwise the system-assigned one (or, on a
   // developer machine, whatever DefaultAzureCredential finds).
-  return config.azureClientId ? new (identity().ManagedIdentityCredential)({ clientId: config.azureClientId }) : new (identity().DefaultAzureCredential)();
+  return config.azureClientId
+    ? new (identity().ManagedIdentityCredential)({ clientId: config.azureClientId })
+    : new (identity().DefaultAzureCredential)();
 }
 
 /** Loads the signature trust material named by the settings once, on the first verification. */
 function trustLoader(config: AppConfig, credential: TokenCredential): (() => Promise<SignatureTrust>) | undefined {
   const t = config.signatureTrust;
   if (!t) return undefined;
-  if (t.kind === 'blob') return () => loadSignatureTrustFromBlob({ url: t.url, credential, field: 'ACR_GUARD_TRUST_BLOB_URL' });
-  return () => loadSignatureTrust(t.policyFile, t.storeDir, { policy: 'ACR_GUARD_TRUST_POLICY_FILE', store: 'ACR_GUARD_TRUST_STORE_DIR' });
+  if (t.kind === 'blob')
+    return () => loadSignatureTrustFromBlob({ url: t.url, credential, field: 'ACR_GUARD_TRUST_BLOB_URL' });
+  return () =>
+    loadSignatureTrust(t.policyFile, t.storeDir, {
+      policy: 'ACR_GUARD_TRUST_POLICY_FILE',
+      store: 'ACR_GUARD_TRUST_STORE_DIR',
+    });
 }
 
 /** Builds the runtime from the app settings in `env`. */
 export function buildRuntime(env: Record<string, string | undefined>): Runtime {
   const config = loadConfig(env);
-  const policyText = readPolicyText(config, (path) => readBoundedTextSync(path, { maxBytes: MAX_POLICY_BYTES, field: 'ACR_GUARD_POLICY_FILE', what: 'policy file' }));
+  const policyText = readPolicyText(config, (path) =>
+    readBoundedTextSync(path, { maxBytes: MAX_POLICY_BYTES, field: 'ACR_GUARD_POLICY_FILE', what: 'policy file' }),
+  );
   const policy = loadPolicy(policyText, config.policy.kind === 'inline' ? 'ACR_GUARD_POLICY' : config.policy.path);
   const credential = credentialFor(config);
   const services = composeGateServices({

@@ -69,13 +69,24 @@ const OPERATIONAL_SUPPRESS_MS = 3_600_000;
 function diagnosisFor(alert: Alert, o: AlertRunOptions): ((a: Alert) => Promise<Alert>) | undefined {
   const diagnose = o.diagnose;
   const app = alert.fields[DIAGNOSED_RULE.appColumn];
-  if (!diagnose || alert.kind !== 'incident' || alert.rule !== DIAGNOSED_RULE.name || typeof app !== 'string' || app === '') return undefined;
+  if (
+    !diagnose ||
+    alert.kind !== 'incident' ||
+    alert.rule !== DIAGNOSED_RULE.name ||
+    typeof app !== 'string' ||
+    app === ''
+  )
+    return undefined;
   return async (a) => {
     let diagnosis: unknown;
     try {
       diagnosis = await diagnose(app);
     } catch (err) {
-      diagnosis = { command: `acr-guard doctor pull ${app}`, status: 'error', reason: isGuardError(err) ? `${err.code}: ${err.message}` : 'unexpected error' };
+      diagnosis = {
+        command: `acr-guard doctor pull ${app}`,
+        status: 'error',
+        reason: isGuardError(err) ? `${err.code}: ${err.message}` : 'unexpected error',
+      };
     }
     return { ...a, fields: { ...a.fields, diagnosis } };
   };
@@ -85,7 +96,10 @@ async function deliver(alert: Alert, suppressMs: number, o: AlertRunOptions, out
   const result = await notifyOnce(alert, suppressMs, {
     ...o,
     enrich: diagnosisFor(alert, o),
-    onFailure: (sink, err) => o.log?.(`alerts: rule ${alert.rule}: sending to ${sink} failed (${isGuardError(err) ? err.message : describeValue((err as Error).name)}); will retry next run`),
+    onFailure: (sink, err) =>
+      o.log?.(
+        `alerts: rule ${alert.rule}: sending to ${sink} failed (${isGuardError(err) ? err.message : describeValue((err as Error).name)}); will retry next run`,
+      ),
   });
   if (result === 'suppressed') outcome.suppressed++;
   else {
@@ -96,7 +110,11 @@ async function deliver(alert: Alert, suppressMs: number, o: AlertRunOptions, out
 }
 
 /** Drops rows naming an image the gate released (an audit lookup failure keeps the row: alert rather than miss). */
-async function unreleasedOnly(rule: AlertRule, incidents: Incident[], audit: AuditStore | undefined): Promise<Incident[]> {
+async function unreleasedOnly(
+  rule: AlertRule,
+  incidents: Incident[],
+  audit: AuditStore | undefined,
+): Promise<Incident[]> {
   const cols = rule.unreleasedImagesOnly;
   if (!cols || !audit) return incidents;
   const kept: Incident[] = [];
@@ -116,9 +134,23 @@ async function unreleasedOnly(rule: AlertRule, incidents: Incident[], audit: Aud
 }
 
 async function runRule(rule: AlertRule, o: AlertRunOptions): Promise<RuleOutcome> {
-  const outcome: RuleOutcome = { rule: rule.name, status: 'ok', incidents: 0, alerted: 0, suppressed: 0, failed: 0, alerts: [] };
+  const outcome: RuleOutcome = {
+    rule: rule.name,
+    status: 'ok',
+    incidents: 0,
+    alerted: 0,
+    suppressed: 0,
+    failed: 0,
+    alerts: [],
+  };
   const operational = async (code: string, title: string) => {
-    const alert = operationalAlert({ subject: rule.name, code, title, nowMs: o.nowMs, fields: { window: rule.window } });
+    const alert = operationalAlert({
+      subject: rule.name,
+      code,
+      title,
+      nowMs: o.nowMs,
+      fields: { window: rule.window },
+    });
     await deliver(alert, o.operationalSuppressMs ?? OPERATIONAL_SUPPRESS_MS, o, outcome);
   };
   try {
@@ -126,12 +158,16 @@ async function runRule(rule: AlertRule, o: AlertRunOptions): Promise<RuleOutcome
     let incidents = evaluateRule(rule, result.table);
     incidents = await unreleasedOnly(rule, incidents, o.audit);
     outcome.incidents = incidents.length;
-    for (const incident of incidents) await deliver(incidentAlert(rule, incident, o.nowMs), rule.suppressForMs, o, outcome);
+    for (const incident of incidents)
+      await deliver(incidentAlert(rule, incident, o.nowMs), rule.suppressForMs, o, outcome);
     if (result.status === 'partial') {
       // Incidents found in the partial data were alerted above; the gap itself is alerted too.
       outcome.status = 'partial';
       outcome.detail = `partial result (${result.partialError?.code ?? 'PartialError'}): incidents may be missing`;
-      await operational('PARTIAL_RESULT', `alert rule ${rule.name} got a partial result from Log Analytics (${result.partialError?.code ?? 'PartialError'}); incidents may have been missed`);
+      await operational(
+        'PARTIAL_RESULT',
+        `alert rule ${rule.name} got a partial result from Log Analytics (${result.partialError?.code ?? 'PartialError'}); incidents may have been missed`,
+      );
     }
   } catch (err) {
     const code = isGuardError(err) ? err.code : ErrorCodes.ERROR;
@@ -141,10 +177,14 @@ async function runRule(rule: AlertRule, o: AlertRunOptions): Promise<RuleOutcome
     try {
       await operational(code, `alert rule ${rule.name} could not run: ${message}`);
     } catch (inner) {
-      o.log?.(`alerts: rule ${rule.name}: operational alert failed too (${isGuardError(inner) ? inner.message : 'unexpected error'})`);
+      o.log?.(
+        `alerts: rule ${rule.name}: operational alert failed too (${isGuardError(inner) ? inner.message : 'unexpected error'})`,
+      );
     }
   }
-  o.log?.(`alerts: rule ${rule.name}: ${outcome.status}, ${outcome.incidents} incident(s), ${outcome.alerted} alerted, ${outcome.suppressed} suppressed, ${outcome.failed} failed${outcome.detail ? ` — ${outcome.detail}` : ''}`);
+  o.log?.(
+    `alerts: rule ${rule.name}: ${outcome.status}, ${outcome.incidents} incident(s), ${outcome.alerted} alerted, ${outcome.suppressed} suppressed, ${outcome.failed} failed${outcome.detail ? ` — ${outcome.detail}` : ''}`,
+  );
   return outcome;
 }
 

@@ -6,7 +6,15 @@
 import { parseImageReference } from '../core/reference';
 import { ErrorCodes, GuardError, isGuardError } from '../core/errors';
 import {
-  diagnosePull, findWorkload, registryFor, workloadImages, type DoctorCheck, type DoctorReport, type PresenceAnswer, type Snapshot, type VerdictAnswer,
+  diagnosePull,
+  findWorkload,
+  registryFor,
+  workloadImages,
+  type DoctorCheck,
+  type DoctorReport,
+  type PresenceAnswer,
+  type Snapshot,
+  type VerdictAnswer,
 } from '../core/doctor';
 import type { AuditStore, RegistryClient } from '../adapters/ports';
 
@@ -18,20 +26,27 @@ export const PRESENCE_TIMEOUT_MS = 15_000;
 export const ALERT_DIAGNOSIS_TIMEOUT_MS = 30_000;
 
 /** The gate's verdict of each image (by digest; by the newest verdict recorded with the tag otherwise). */
-export async function lookUpVerdicts(audit: AuditStore, images: readonly string[]): Promise<Map<string, VerdictAnswer>> {
+export async function lookUpVerdicts(
+  audit: AuditStore,
+  images: readonly string[],
+): Promise<Map<string, VerdictAnswer>> {
   const out = new Map<string, VerdictAnswer>();
   for (const image of images) {
     try {
       const ref = parseImageReference(image, { field: 'image' });
       let verdict;
-      if (ref.digest) verdict = await audit.latestVerdict({ registry: ref.registry, repository: ref.repository, digest: ref.digest });
+      if (ref.digest)
+        verdict = await audit.latestVerdict({ registry: ref.registry, repository: ref.repository, digest: ref.digest });
       else {
         const list = await audit.listVerdicts(ref.registry, ref.repository, MAX_VERDICTS_PER_TAG_LOOKUP);
         verdict = list.filter((v) => v.tag === ref.tag).sort((a, b) => b.decidedAt.localeCompare(a.decidedAt))[0];
       }
       out.set(image, verdict ? { status: 'found', verdict } : { status: 'none' });
     } catch (err) {
-      out.set(image, { status: 'error', reason: isGuardError(err) ? `${err.code}: ${err.message}` : 'unexpected error reading the audit store' });
+      out.set(image, {
+        status: 'error',
+        reason: isGuardError(err) ? `${err.code}: ${err.message}` : 'unexpected error reading the audit store',
+      });
     }
   }
   return out;
@@ -46,7 +61,11 @@ export interface PullJobDeps {
 }
 
 /** Runs `doctor pull` over a snapshot. */
-export async function runDoctorPull(snapshot: Snapshot, workload: string, deps: PullJobDeps = {}): Promise<DoctorReport> {
+export async function runDoctorPull(
+  snapshot: Snapshot,
+  workload: string,
+  deps: PullJobDeps = {},
+): Promise<DoctorReport> {
   const found = findWorkload(snapshot, workload).workload;
   const images = found ? workloadImages(found) : [];
   const verdicts = deps.audit ? await lookUpVerdicts(deps.audit, images) : undefined;
@@ -65,7 +84,10 @@ export async function runDoctorPull(snapshot: Snapshot, workload: string, deps: 
       try {
         presence.set(image, await deps.presence(image));
       } catch (err) {
-        presence.set(image, { status: 'unreachable', reason: isGuardError(err) ? `${err.code}: ${err.message}` : 'unexpected error' });
+        presence.set(image, {
+          status: 'unreachable',
+          reason: isGuardError(err) ? `${err.code}: ${err.message}` : 'unexpected error',
+        });
       }
     }
   }
@@ -76,16 +98,31 @@ export async function runDoctorPull(snapshot: Snapshot, workload: string, deps: 
  * Presence through the registry's own API (a manifest GET by tag or digest), within {@link PRESENCE_TIMEOUT_MS}:
  * 404 is `absent`; anything else that fails throws (the check is then `unknown`, with the reason).
  */
-export function registryPresence(clientFor: (host: string) => RegistryClient, timeoutMs = PRESENCE_TIMEOUT_MS): (image: string) => Promise<PresenceAnswer> {
+export function registryPresence(
+  clientFor: (host: string) => RegistryClient,
+  timeoutMs = PRESENCE_TIMEOUT_MS,
+): (image: string) => Promise<PresenceAnswer> {
   return async (image) => {
     const ref = parseImageReference(image, { field: 'image' });
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new GuardError(ErrorCodes.TRANSIENT, `${ref.registry} did not answer within ${Math.round(timeoutMs / 1000)} s`)), timeoutMs);
+      timer = setTimeout(
+        () =>
+          reject(
+            new GuardError(
+              ErrorCodes.TRANSIENT,
+              `${ref.registry} did not answer within ${Math.round(timeoutMs / 1000)} s`,
+            ),
+          ),
+        timeoutMs,
+      );
       timer.unref?.();
     });
     try {
-      const manifest = await Promise.race([clientFor(ref.registry).getManifest(ref.repository, ref.digest ?? (ref.tag as string)), late]);
+      const manifest = await Promise.race([
+        clientFor(ref.registry).getManifest(ref.repository, ref.digest ?? (ref.tag as string)),
+        late,
+      ]);
       return { status: 'present', digest: manifest.digest };
     } catch (err) {
       if (isGuardError(err, 'NOT_FOUND')) return { status: 'absent' };
@@ -118,7 +155,15 @@ export function alertDiagnoser(options: AlertDiagnoserOptions): (app: string) =>
     const command = `acr-guard doctor pull ${app}`;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<AlertDiagnosis>((resolve) => {
-      timer = setTimeout(() => resolve({ command, status: 'error', reason: `doctor did not finish within ${Math.round(timeoutMs / 1000)} s` }), timeoutMs);
+      timer = setTimeout(
+        () =>
+          resolve({
+            command,
+            status: 'error',
+            reason: `doctor did not finish within ${Math.round(timeoutMs / 1000)} s`,
+          }),
+        timeoutMs,
+      );
       timer.unref?.();
     });
     const run = (async (): Promise<AlertDiagnosis> => {
@@ -127,7 +172,11 @@ export function alertDiagnoser(options: AlertDiagnoserOptions): (app: string) =>
         const notPassing = report.checks.filter((c) => c.status !== 'pass');
         return { command, status: 'ok', passed: report.checks.length - notPassing.length, notPassing };
       } catch (err) {
-        return { command, status: 'error', reason: isGuardError(err) ? `${err.code}: ${err.message}` : 'unexpected error' };
+        return {
+          command,
+          status: 'error',
+          reason: isGuardError(err) ? `${err.code}: ${err.message}` : 'unexpected error',
+        };
       }
     })();
     try {

@@ -41,7 +41,11 @@ export interface PurgeRepositoryResult {
 }
 
 function codeOf(err: unknown): string {
-  return err instanceof GuardError ? err.code : typeof (err as { code?: unknown })?.code === 'string' ? String((err as { code: string }).code) : ErrorCodes.ERROR;
+  return err instanceof GuardError
+    ? err.code
+    : typeof (err as { code?: unknown })?.code === 'string'
+      ? String((err as { code: string }).code)
+      : ErrorCodes.ERROR;
 }
 
 /** The deployed images: from the run's shared lookup, or this call's; throws (fail closed) when none can be had. */
@@ -49,7 +53,11 @@ async function deployedImages(options: PurgeRepositoryOptions): Promise<readonly
   if (!options.rule.protectInUse) return [];
   if (options.deployed) return options.deployed;
   if (!options.inUse) {
-    throw new GuardError(ErrorCodes.INVALID_CONFIG, `${ruleLabel(options.rule)} protects images in use, but no in-use lookup is configured (ACR_GUARD_INUSE_SCOPES, or the CLI's --deployed file); nothing was deleted`, { field: 'ACR_GUARD_INUSE_SCOPES' });
+    throw new GuardError(
+      ErrorCodes.INVALID_CONFIG,
+      `${ruleLabel(options.rule)} protects images in use, but no in-use lookup is configured (ACR_GUARD_INUSE_SCOPES, or the CLI's --deployed file); nothing was deleted`,
+      { field: 'ACR_GUARD_INUSE_SCOPES' },
+    );
   }
   return options.inUse.listDeployedImages();
 }
@@ -62,7 +70,12 @@ export async function purgeRepository(options: PurgeRepositoryOptions): Promise<
   try {
     deployed = await deployedImages(options);
   } catch (err) {
-    return { outcome: emptyOutcome(repository, label, 'skipped', { code: codeOf(err) === ErrorCodes.ERROR ? 'IN_USE_UNKNOWN' : codeOf(err), detail: `in-use lookup failed, so the purge of ${repository} did not run (nothing was deleted): ${(err as Error).message}` }) };
+    return {
+      outcome: emptyOutcome(repository, label, 'skipped', {
+        code: codeOf(err) === ErrorCodes.ERROR ? 'IN_USE_UNKNOWN' : codeOf(err),
+        detail: `in-use lookup failed, so the purge of ${repository} did not run (nothing was deleted): ${(err as Error).message}`,
+      }),
+    };
   }
   let plan: PurgePlan;
   try {
@@ -70,14 +83,25 @@ export async function purgeRepository(options: PurgeRepositoryOptions): Promise<
     const manifests = await listRepositoryManifests(client, repository, { nowMs: options.nowMs, ...options.listing });
     plan = planPurge({ repository, manifests, rule, inUse, protect: options.protect, nowMs: options.nowMs });
   } catch (err) {
-    return { outcome: emptyOutcome(repository, label, 'failed', { code: codeOf(err), detail: `listing or planning ${repository} failed (nothing was deleted): ${(err as Error).message}` }) };
+    return {
+      outcome: emptyOutcome(repository, label, 'failed', {
+        code: codeOf(err),
+        detail: `listing or planning ${repository} failed (nothing was deleted): ${(err as Error).message}`,
+      }),
+    };
   }
   const kept = keptByReason(plan);
   if (options.dryRun) {
     const sized = plan.deletes.filter((d) => d.size !== undefined);
     return {
       plan,
-      outcome: { ...emptyOutcome(repository, label, 'dry-run'), deleted: plan.deletes.length, bytesFreed: sized.reduce((n, d) => n + (d.size ?? 0), 0), sizeUnknown: plan.deletes.length - sized.length, keptByReason: kept },
+      outcome: {
+        ...emptyOutcome(repository, label, 'dry-run'),
+        deleted: plan.deletes.length,
+        bytesFreed: sized.reduce((n, d) => n + (d.size ?? 0), 0),
+        sizeUnknown: plan.deletes.length - sized.length,
+        keptByReason: kept,
+      },
     };
   }
   const execution = await executePurge({ ...options.execute, client, repository, deletes: plan.deletes });
@@ -97,10 +121,16 @@ export async function purgeRepository(options: PurgeRepositoryOptions): Promise<
     keptByReason: kept,
   };
   if (execution.stopped) {
-    outcome.error = { code: execution.stopped.code, detail: `stopped: ${execution.stopped.detail}. Deleted ${removed.length} of ${plan.deletes.length}; ${execution.notAttempted.length} not attempted and ${execution.failed.length} failed are still in the registry` };
+    outcome.error = {
+      code: execution.stopped.code,
+      detail: `stopped: ${execution.stopped.detail}. Deleted ${removed.length} of ${plan.deletes.length}; ${execution.notAttempted.length} not attempted and ${execution.failed.length} failed are still in the registry`,
+    };
   } else if (execution.failed.length > 0) {
     const first = execution.failed[0];
-    outcome.error = { code: first.code, detail: `${execution.failed.length} delete(s) failed (first: ${first.digest}: ${first.detail}); ${execution.notAttempted.length} kept because they wait for a failed one; deleted ${removed.length} of ${plan.deletes.length}` };
+    outcome.error = {
+      code: first.code,
+      detail: `${execution.failed.length} delete(s) failed (first: ${first.digest}: ${first.detail}); ${execution.notAttempted.length} kept because they wait for a failed one; deleted ${removed.length} of ${plan.deletes.length}`,
+    };
   }
   if (outcome.error && execution.leftUnlocked.length > 0) {
     outcome.error.detail += `; LEFT UNLOCKED (unlocked for a delete that did not happen, the lock could not be put back): ${execution.leftUnlocked.join(', ')}`;

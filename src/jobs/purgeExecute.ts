@@ -104,7 +104,16 @@ export async function executePurge(options: ExecuteOptions): Promise<ExecuteResu
   const maxBackoff = options.maxBackoffMs ?? EXECUTE_DEFAULTS.maxBackoffMs;
   const wait = options.sleep ?? ((ms: number) => sleep(ms));
   const { client, repository } = options;
-  const result: ExecuteResult = { deleted: [], alreadyGone: [], failed: [], notAttempted: [], leftUnlocked: [], throttled: 0, retries: 0, elapsedMs: 0 };
+  const result: ExecuteResult = {
+    deleted: [],
+    alreadyGone: [],
+    failed: [],
+    notAttempted: [],
+    leftUnlocked: [],
+    throttled: 0,
+    retries: 0,
+    elapsedMs: 0,
+  };
   const gone = new Set<string>();
   let limit = Math.max(1, Math.min(options.initialConcurrency ?? EXECUTE_DEFAULTS.initialConcurrency, max));
   let credit = 0;
@@ -127,7 +136,10 @@ export async function executePurge(options: ExecuteOptions): Promise<ExecuteResu
    * Puts back the lock of a manifest unlocked for a delete that did not happen (a few tries for transient
    * failures); returns what to add to the failure.
    */
-  const relock = async (d: PlanDelete, previous: ManifestAttributes): Promise<Pick<DeleteFailure, 'lock'> & { note: string }> => {
+  const relock = async (
+    d: PlanDelete,
+    previous: ManifestAttributes,
+  ): Promise<Pick<DeleteFailure, 'lock'> & { note: string }> => {
     const attributes = { deleteEnabled: previous.deleteEnabled ?? false, writeEnabled: previous.writeEnabled ?? false };
     const shown = `deleteEnabled=${attributes.deleteEnabled}, writeEnabled=${attributes.writeEnabled}`;
     for (let attempt = 1; ; attempt++) {
@@ -142,7 +154,10 @@ export async function executePurge(options: ExecuteOptions): Promise<ExecuteResu
         }
         result.leftUnlocked.push(d.digest);
         const why = err instanceof Error ? err.message : String(err);
-        return { lock: 'not-restored', note: `; it had been unlocked for the delete and its lock could NOT be restored (${why}): it is left deleteEnabled=true, writeEnabled=true — set ${shown} by hand` };
+        return {
+          lock: 'not-restored',
+          note: `; it had been unlocked for the delete and its lock could NOT be restored (${why}): it is left deleteEnabled=true, writeEnabled=true — set ${shown} by hand`,
+        };
       }
     }
   };
@@ -168,7 +183,12 @@ export async function executePurge(options: ExecuteOptions): Promise<ExecuteResu
       const pause = pausedUntil - performance.now();
       if (pause > 0) await wait(pause);
       if (result.stopped) {
-        if (unlockedFrom) return give(result.notAttempted, result.stopped.code, `not attempted: the run stopped (${result.stopped.detail})`);
+        if (unlockedFrom)
+          return give(
+            result.notAttempted,
+            result.stopped.code,
+            `not attempted: the run stopped (${result.stopped.detail})`,
+          );
         return skip(d, result.stopped.code, `not attempted: the run stopped (${result.stopped.detail})`);
       }
       try {
@@ -188,7 +208,12 @@ export async function executePurge(options: ExecuteOptions): Promise<ExecuteResu
           }
           checked = current;
           const change = changeSincePlan(d, current);
-          if (change) return give(result.notAttempted, 'CHANGED_SINCE_PLAN', `not deleted: ${change} since the plan; the next run plans it again`);
+          if (change)
+            return give(
+              result.notAttempted,
+              'CHANGED_SINCE_PLAN',
+              `not deleted: ${change} since the plan; the next run plans it again`,
+            );
         }
         if (d.locked && !unlockedFrom && checked) {
           // Read above, so that a failed delete can put back exactly the lock it found.
@@ -216,11 +241,16 @@ export async function executePurge(options: ExecuteOptions): Promise<ExecuteResu
           return give(result.failed, code, detail);
         }
         if (code !== ErrorCodes.TRANSIENT || attempt >= maxAttempts) {
-          return give(result.failed, code, code === ErrorCodes.TRANSIENT ? `${detail} (gave up after ${attempt} attempts)` : detail);
+          return give(
+            result.failed,
+            code,
+            code === ErrorCodes.TRANSIENT ? `${detail} (gave up after ${attempt} attempts)` : detail,
+          );
         }
         result.retries++;
         const status = err instanceof GuardError ? err.status : undefined;
-        const retryAfter = err instanceof GuardError && err.retryAfterSeconds !== undefined ? err.retryAfterSeconds * 1000 : undefined;
+        const retryAfter =
+          err instanceof GuardError && err.retryAfterSeconds !== undefined ? err.retryAfterSeconds * 1000 : undefined;
         if (status === 429) {
           result.throttled++;
           // Multiplicative decrease, and everyone waits out the server's Retry-After.

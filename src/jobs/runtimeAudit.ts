@@ -26,15 +26,22 @@ import { mapLimit } from '../core/mapLimit';
 export const RUNTIME_RESOLVE_CONCURRENCY = 8;
 
 /** Resolves the plan's tags to digests; a failure is that image's `unresolved` reason, never a guess. */
-export async function resolveRunningTags(plan: InventoryPlan, registry: RegistryClientFactory): Promise<Map<string, Resolution>> {
-  const answers = await mapLimit(plan.toResolve, RUNTIME_RESOLVE_CONCURRENCY, async (r): Promise<[string, Resolution]> => {
-    try {
-      return [r.key, { digest: await registry(r.registry).resolveTag(r.repository, r.tag) }];
-    } catch (err) {
-      const code = isGuardError(err) ? err.code : 'ERROR';
-      return [r.key, { error: `${code}: ${(err as Error).message.slice(0, 300)}` }];
-    }
-  });
+export async function resolveRunningTags(
+  plan: InventoryPlan,
+  registry: RegistryClientFactory,
+): Promise<Map<string, Resolution>> {
+  const answers = await mapLimit(
+    plan.toResolve,
+    RUNTIME_RESOLVE_CONCURRENCY,
+    async (r): Promise<[string, Resolution]> => {
+      try {
+        return [r.key, { digest: await registry(r.registry).resolveTag(r.repository, r.tag) }];
+      } catch (err) {
+        const code = isGuardError(err) ? err.code : 'ERROR';
+        return [r.key, { error: `${code}: ${(err as Error).message.slice(0, 300)}` }];
+      }
+    },
+  );
   return new Map(answers);
 }
 
@@ -51,11 +58,20 @@ export interface AssessRuntimeInput {
 }
 
 /** Plans, resolves, reads verdicts (batched) and classifies. */
-export async function assessRuntime(input: AssessRuntimeInput): Promise<{ plan: InventoryPlan; resolutions: Map<string, Resolution>; classification: RuntimeClassification }> {
+export async function assessRuntime(
+  input: AssessRuntimeInput,
+): Promise<{ plan: InventoryPlan; resolutions: Map<string, Resolution>; classification: RuntimeClassification }> {
   const plan = planInventory(input.containers, input.policy);
   const resolutions = input.resolutions ? new Map(input.resolutions) : await resolveRunningTags(plan, input.registry);
   const verdicts = await input.audit.latestVerdicts(digestsToLookUp(plan, resolutions));
-  const classification = classifyRuntime({ plan, resolutions, verdicts, policy: input.policy, graceState: input.graceState, nowMs: input.nowMs });
+  const classification = classifyRuntime({
+    plan,
+    resolutions,
+    verdicts,
+    policy: input.policy,
+    graceState: input.graceState,
+    nowMs: input.nowMs,
+  });
   return { plan, resolutions, classification };
 }
 

@@ -55,14 +55,24 @@ function sameSecret(a: string, b: string): boolean {
 const FLAG_SUPPRESS_MS = 86_400_000;
 const FAILURE_SUPPRESS_MS = 3_600_000;
 
-async function alertAll(o: RotationRunOptions, subject: string, code: string, title: string, fields: Record<string, unknown>, suppressForMs: number): Promise<void> {
+async function alertAll(
+  o: RotationRunOptions,
+  subject: string,
+  code: string,
+  title: string,
+  fields: Record<string, unknown>,
+  suppressForMs: number,
+): Promise<void> {
   const alert = operationalAlert({ subject, code, title, nowMs: o.nowMs, fields });
   await notifyOnce(alert, suppressForMs, {
     state: o.state ?? new MemoryAlertStateStore(),
     sinks: o.sinks,
     nowMs: o.nowMs,
-    onFailure: (sink, err) => o.log?.(`rotation: alert to ${sink} failed (${isGuardError(err) ? err.message : 'unexpected error'})`),
-  }).catch((err: unknown) => o.log?.(`rotation: alert state failed (${isGuardError(err) ? err.message : 'unexpected error'})`));
+    onFailure: (sink, err) =>
+      o.log?.(`rotation: alert to ${sink} failed (${isGuardError(err) ? err.message : 'unexpected error'})`),
+  }).catch((err: unknown) =>
+    o.log?.(`rotation: alert state failed (${isGuardError(err) ? err.message : 'unexpected error'})`),
+  );
 }
 
 async function rotateOne(tokenId: string, o: RotationRunOptions): Promise<TokenOutcome> {
@@ -77,7 +87,15 @@ async function rotateOne(tokenId: string, o: RotationRunOptions): Promise<TokenO
     outcome.plan = plan;
     for (const flag of plan.flags) {
       o.log?.(`rotation: ${token.name}: FLAG ${flag.code}: ${flag.detail}`);
-      if (!o.dryRun) await alertAll(o, `token:${token.registry}/${token.name}`, flag.code, `ACR token ${token.registry}/${token.name}: ${flag.detail}`, { tokenId }, FLAG_SUPPRESS_MS);
+      if (!o.dryRun)
+        await alertAll(
+          o,
+          `token:${token.registry}/${token.name}`,
+          flag.code,
+          `ACR token ${token.registry}/${token.name}: ${flag.detail}`,
+          { tokenId },
+          FLAG_SUPPRESS_MS,
+        );
     }
     if (plan.action !== 'rotate') {
       outcome.result = plan.action === 'keep' ? 'kept' : 'skipped';
@@ -91,22 +109,39 @@ async function rotateOne(tokenId: string, o: RotationRunOptions): Promise<TokenO
     const password = await o.tokens.generatePassword(tokenId, plan.slot!, plan.expiry!);
     step = 'publish';
     const tags = { [TOKEN_TAG]: token.name, [SLOT_TAG]: plan.slot!, 'acr-guard-registry': token.registry };
-    await o.secrets.publish(secretName, password, { expiresOn: new Date(plan.expiry!), tags, contentType: PASSWORD_CONTENT_TYPE });
+    await o.secrets.publish(secretName, password, {
+      expiresOn: new Date(plan.expiry!),
+      tags,
+      contentType: PASSWORD_CONTENT_TYPE,
+    });
     step = 'verify';
     const back = await o.secrets.readBack(secretName);
     if (!sameSecret(back.value, password) || back.tags[SLOT_TAG] !== plan.slot) {
-      throw Object.assign(new Error('the secret read back differs from what was written'), { code: ErrorCodes.VERIFY_MISMATCH });
+      throw Object.assign(new Error('the secret read back differs from what was written'), {
+        code: ErrorCodes.VERIFY_MISMATCH,
+      });
     }
     outcome.result = 'rotated';
-    o.log?.(`rotation: ${token.name}: published ${plan.slot} in ${secretName}, expires ${plan.expiry}; ${plan.publishedSlot ?? 'no earlier password'} stays valid until its own expiry`);
+    o.log?.(
+      `rotation: ${token.name}: published ${plan.slot} in ${secretName}, expires ${plan.expiry}; ${plan.publishedSlot ?? 'no earlier password'} stays valid until its own expiry`,
+    );
     return outcome;
   } catch (err) {
     const code = isGuardError(err) ? err.code : String((err as { code?: unknown }).code ?? ErrorCodes.ERROR);
     const message = isGuardError(err) || code === 'VERIFY_MISMATCH' ? (err as Error).message : 'unexpected error';
     outcome.error = { step, code, message };
-    const kept = outcome.plan?.publishedSlot ? `the published ${outcome.plan.publishedSlot} is unchanged and still valid` : 'nothing was published before';
+    const kept = outcome.plan?.publishedSlot
+      ? `the published ${outcome.plan.publishedSlot} is unchanged and still valid`
+      : 'nothing was published before';
     o.log?.(`rotation: ${tokenId}: FAILED at ${step} [${code}]: ${message}; ${kept}`);
-    await alertAll(o, `token:${tokenId}`, `ROTATION_${step.toUpperCase()}_FAILED`, `ACR token rotation failed at ${step}: ${message}; ${kept}`, { tokenId, step, code }, FAILURE_SUPPRESS_MS);
+    await alertAll(
+      o,
+      `token:${tokenId}`,
+      `ROTATION_${step.toUpperCase()}_FAILED`,
+      `ACR token rotation failed at ${step}: ${message}; ${kept}`,
+      { tokenId, step, code },
+      FAILURE_SUPPRESS_MS,
+    );
     return outcome;
   }
 }

@@ -50,26 +50,56 @@ type ReplayHandler = (input: object, context: object) => Promise<OrchestratorSta
 interface TestingUtilsModule {
   createOrchestrator(fn: (context: df.OrchestrationContext) => unknown): ReplayHandler;
   DurableOrchestrationInput: new (instanceId: string, history: unknown[], input: unknown) => object;
-  DummyOrchestrationContext: new (functionName?: string, invocationId?: string, logHandler?: (level: string, ...args: unknown[]) => void) => object;
+  DummyOrchestrationContext: new (
+    functionName?: string,
+    invocationId?: string,
+    logHandler?: (level: string, ...args: unknown[]) => void,
+  ) => object;
 }
 
 /* eslint-disable @typescript-eslint/no-require-imports -- untyped internal modules of the pinned library */
 const testingUtils = require('durable-functions/lib/src/util/testingUtils') as TestingUtilsModule;
 const historyClasses = {
-  OrchestratorStartedEvent: (require('durable-functions/lib/src/history/OrchestratorStartedEvent') as Record<string, HistoryEventClass>).OrchestratorStartedEvent,
-  OrchestratorCompletedEvent: (require('durable-functions/lib/src/history/OrchestratorCompletedEvent') as Record<string, HistoryEventClass>).OrchestratorCompletedEvent,
-  ExecutionStartedEvent: (require('durable-functions/lib/src/history/ExecutionStartedEvent') as Record<string, HistoryEventClass>).ExecutionStartedEvent,
-  TaskScheduledEvent: (require('durable-functions/lib/src/history/TaskScheduledEvent') as Record<string, HistoryEventClass>).TaskScheduledEvent,
-  TaskCompletedEvent: (require('durable-functions/lib/src/history/TaskCompletedEvent') as Record<string, HistoryEventClass>).TaskCompletedEvent,
-  TaskFailedEvent: (require('durable-functions/lib/src/history/TaskFailedEvent') as Record<string, HistoryEventClass>).TaskFailedEvent,
-  TimerCreatedEvent: (require('durable-functions/lib/src/history/TimerCreatedEvent') as Record<string, HistoryEventClass>).TimerCreatedEvent,
-  TimerFiredEvent: (require('durable-functions/lib/src/history/TimerFiredEvent') as Record<string, HistoryEventClass>).TimerFiredEvent,
-  SubOrchestrationInstanceCreatedEvent: (require('durable-functions/lib/src/history/SubOrchestrationInstanceCreatedEvent') as Record<string, HistoryEventClass>)
-    .SubOrchestrationInstanceCreatedEvent,
-  SubOrchestrationInstanceCompletedEvent: (require('durable-functions/lib/src/history/SubOrchestrationInstanceCompletedEvent') as Record<string, HistoryEventClass>)
-    .SubOrchestrationInstanceCompletedEvent,
-  SubOrchestrationInstanceFailedEvent: (require('durable-functions/lib/src/history/SubOrchestrationInstanceFailedEvent') as Record<string, HistoryEventClass>)
-    .SubOrchestrationInstanceFailedEvent,
+  OrchestratorStartedEvent: (
+    require('durable-functions/lib/src/history/OrchestratorStartedEvent') as Record<string, HistoryEventClass>
+  ).OrchestratorStartedEvent,
+  OrchestratorCompletedEvent: (
+    require('durable-functions/lib/src/history/OrchestratorCompletedEvent') as Record<string, HistoryEventClass>
+  ).OrchestratorCompletedEvent,
+  ExecutionStartedEvent: (
+    require('durable-functions/lib/src/history/ExecutionStartedEvent') as Record<string, HistoryEventClass>
+  ).ExecutionStartedEvent,
+  TaskScheduledEvent: (
+    require('durable-functions/lib/src/history/TaskScheduledEvent') as Record<string, HistoryEventClass>
+  ).TaskScheduledEvent,
+  TaskCompletedEvent: (
+    require('durable-functions/lib/src/history/TaskCompletedEvent') as Record<string, HistoryEventClass>
+  ).TaskCompletedEvent,
+  TaskFailedEvent: (require('durable-functions/lib/src/history/TaskFailedEvent') as Record<string, HistoryEventClass>)
+    .TaskFailedEvent,
+  TimerCreatedEvent: (
+    require('durable-functions/lib/src/history/TimerCreatedEvent') as Record<string, HistoryEventClass>
+  ).TimerCreatedEvent,
+  TimerFiredEvent: (require('durable-functions/lib/src/history/TimerFiredEvent') as Record<string, HistoryEventClass>)
+    .TimerFiredEvent,
+  SubOrchestrationInstanceCreatedEvent: (
+    require('durable-functions/lib/src/history/SubOrchestrationInstanceCreatedEvent') as Record<
+      string,
+      HistoryEventClass
+    >
+  ).SubOrchestrationInstanceCreatedEvent,
+  SubOrchestrationInstanceCompletedEvent: (
+    require('durable-functions/lib/src/history/SubOrchestrationInstanceCompletedEvent') as Record<
+      string,
+      HistoryEventClass
+    >
+  ).SubOrchestrationInstanceCompletedEvent,
+  SubOrchestrationInstanceFailedEvent: (
+    require('durable-functions/lib/src/history/SubOrchestrationInstanceFailedEvent') as Record<
+      string,
+      HistoryEventClass
+    >
+  ).SubOrchestrationInstanceFailedEvent,
 };
 /* eslint-enable @typescript-eslint/no-require-imports */
 
@@ -115,7 +145,13 @@ export interface HistoryEvent {
   FireAt?: string;
   Reason?: string;
   Details?: string;
-  FailureDetails?: { ErrorType: string; ErrorMessage: string; StackTrace?: string; IsNonRetriable: boolean; Properties?: Record<string, unknown> };
+  FailureDetails?: {
+    ErrorType: string;
+    ErrorMessage: string;
+    StackTrace?: string;
+    IsNonRetriable: boolean;
+    Properties?: Record<string, unknown>;
+  };
   OrchestrationStatus?: 'Completed' | 'Failed';
   RetryOf?: number;
   /** Instance id of a sub-orchestration (`SubOrchestrationInstanceCreated`). */
@@ -124,7 +160,11 @@ export interface HistoryEvent {
 
 /** Events that record something the orchestrator asked for: an activity, a timer or a sub-orchestration. */
 function isScheduling(e: HistoryEvent): boolean {
-  return e.EventType === EventType.TaskScheduled || e.EventType === EventType.TimerCreated || e.EventType === EventType.SubOrchestrationInstanceCreated;
+  return (
+    e.EventType === EventType.TaskScheduled ||
+    e.EventType === EventType.TimerCreated ||
+    e.EventType === EventType.SubOrchestrationInstanceCreated
+  );
 }
 
 /** Events that record an attempt of a retryable task (an activity or a sub-orchestration). */
@@ -155,7 +195,12 @@ export class MemoryHistoryStore implements HistoryStore {
 }
 
 /** Builds a host-shaped event with the library's own class, then serialises it as the host would. */
-function makeEvent(kind: keyof typeof historyClasses, eventId: number, at: Date, fields: Record<string, unknown> = {}): HistoryEvent {
+function makeEvent(
+  kind: keyof typeof historyClasses,
+  eventId: number,
+  at: Date,
+  fields: Record<string, unknown> = {},
+): HistoryEvent {
   const event = new historyClasses[kind]({ eventId, timestamp: at, isPlayed: false, ...fields });
   return JSON.parse(JSON.stringify(event)) as HistoryEvent;
 }
@@ -183,11 +228,24 @@ interface RawAction {
   input?: unknown;
   fireAt?: Date | string;
   isCanceled?: boolean;
-  retryOptions?: { firstRetryIntervalInMilliseconds: number; maxNumberOfAttempts: number; backoffCoefficient?: number; maxRetryIntervalInMilliseconds?: number };
+  retryOptions?: {
+    firstRetryIntervalInMilliseconds: number;
+    maxNumberOfAttempts: number;
+    backoffCoefficient?: number;
+    maxRetryIntervalInMilliseconds?: number;
+  };
   compoundActions?: RawAction[];
 }
 
-const ActionType = { CallActivity: 0, CallActivityWithRetry: 1, CallSubOrchestrator: 2, CallSubOrchestratorWithRetry: 3, CreateTimer: 5, WhenAny: 11, WhenAll: 12 } as const;
+const ActionType = {
+  CallActivity: 0,
+  CallActivityWithRetry: 1,
+  CallSubOrchestrator: 2,
+  CallSubOrchestratorWithRetry: 3,
+  CreateTimer: 5,
+  WhenAny: 11,
+  WhenAll: 12,
+} as const;
 const ACTION_NAMES: Record<number, string> = {
   4: 'continueAsNew',
   6: 'waitForExternalEvent',
@@ -258,14 +316,22 @@ function flattenActions(actions: readonly unknown[]): ActionRecord[] {
       case ActionType.CallSubOrchestrator:
       case ActionType.CallSubOrchestratorWithRetry: {
         // The library JSON-encodes activity inputs but passes sub-orchestration inputs as they are: encode here.
-        const record: ActionRecord = { kind: 'suborchestration', name: String(action.functionName), input: action.input === undefined ? undefined : JSON.stringify(action.input) };
+        const record: ActionRecord = {
+          kind: 'suborchestration',
+          name: String(action.functionName),
+          input: action.input === undefined ? undefined : JSON.stringify(action.input),
+        };
         if (action.instanceId) record.instanceId = action.instanceId;
         if (action.actionType === ActionType.CallSubOrchestratorWithRetry) record.retry = retryPolicyOf(action);
         out.push(record);
         return;
       }
       case ActionType.CreateTimer:
-        out.push({ kind: 'timer', fireAt: new Date(action.fireAt as Date | string).toISOString(), canceled: action.isCanceled === true });
+        out.push({
+          kind: 'timer',
+          fireAt: new Date(action.fireAt as Date | string).toISOString(),
+          canceled: action.isCanceled === true,
+        });
         return;
       default:
         throw new Error(
@@ -287,14 +353,21 @@ function describeAction(a: ActionRecord | undefined): string {
 
 function describeEvent(e: HistoryEvent): ActionRecord {
   if (e.EventType === EventType.TimerCreated) return { kind: 'timer', fireAt: String(e.FireAt), canceled: false };
-  if (e.EventType === EventType.SubOrchestrationInstanceCreated) return { kind: 'suborchestration', name: String(e.Name), input: e.Input };
+  if (e.EventType === EventType.SubOrchestrationInstanceCreated)
+    return { kind: 'suborchestration', name: String(e.Name), input: e.Input };
   return { kind: 'activity', name: String(e.Name), input: e.Input };
 }
 
 function sameAction(fromHistory: HistoryEvent, replayed: ActionRecord): boolean {
-  if (fromHistory.EventType === EventType.TimerCreated) return replayed.kind === 'timer' && replayed.fireAt === fromHistory.FireAt;
+  if (fromHistory.EventType === EventType.TimerCreated)
+    return replayed.kind === 'timer' && replayed.fireAt === fromHistory.FireAt;
   if (fromHistory.EventType === EventType.SubOrchestrationInstanceCreated) {
-    return replayed.kind === 'suborchestration' && replayed.name === fromHistory.Name && replayed.input === fromHistory.Input && (replayed.instanceId === undefined || replayed.instanceId === fromHistory.InstanceId);
+    return (
+      replayed.kind === 'suborchestration' &&
+      replayed.name === fromHistory.Name &&
+      replayed.input === fromHistory.Input &&
+      (replayed.instanceId === undefined || replayed.instanceId === fromHistory.InstanceId)
+    );
   }
   return replayed.kind === 'activity' && replayed.name === fromHistory.Name && replayed.input === fromHistory.Input;
 }
@@ -348,7 +421,11 @@ export async function replayHistory(options: ReplayOptions): Promise<ReplayResul
   const history = JSON.parse(JSON.stringify(options.history)) as unknown[];
   const input = options.input === undefined ? undefined : JSON.parse(JSON.stringify(options.input));
   const trigger = new testingUtils.DurableOrchestrationInput(options.instanceId, history, input);
-  const context = new testingUtils.DummyOrchestrationContext(options.name, `${options.instanceId}:replay`, () => undefined);
+  const context = new testingUtils.DummyOrchestrationContext(
+    options.name,
+    `${options.instanceId}:replay`,
+    () => undefined,
+  );
   try {
     const state = await handler(trigger, context);
     return {
@@ -363,7 +440,8 @@ export async function replayHistory(options: ReplayOptions): Promise<ReplayResul
     const message = err instanceof Error ? err.message : String(err);
     const cut = message.indexOf(OUT_OF_PROC_LABEL);
     if (cut < 0) throw err;
-    const executor = (captured?.df as unknown as { taskOrchestratorExecutor?: { actions?: unknown[] } } | undefined)?.taskOrchestratorExecutor;
+    const executor = (captured?.df as unknown as { taskOrchestratorExecutor?: { actions?: unknown[] } } | undefined)
+      ?.taskOrchestratorExecutor;
     // 3.5.0 puts a boolean before the label; the orchestrator's own error message is the state's `error`.
     let state: Partial<OrchestratorStateLike> = {};
     try {
@@ -372,7 +450,12 @@ export async function replayHistory(options: ReplayOptions): Promise<ReplayResul
       state = {};
     }
     const error = typeof state.error === 'string' ? state.error : message.slice(0, cut);
-    return { status: 'Failed', error, customStatus: state.customStatus, actions: flattenActions(executor?.actions ?? []) };
+    return {
+      status: 'Failed',
+      error,
+      customStatus: state.customStatus,
+      actions: flattenActions(executor?.actions ?? []),
+    };
   }
 }
 
@@ -426,13 +509,20 @@ interface Completion {
 /** Delay before retry number `failures` (1-based), as Durable Task computes it. */
 export function retryDelayMs(policy: RetryPolicy, failures: number): number {
   const delay = policy.firstRetryIntervalMs * Math.pow(policy.backoffCoefficient, failures - 1);
-  return policy.maxRetryIntervalMs !== undefined && policy.maxRetryIntervalMs > 0 ? Math.min(delay, policy.maxRetryIntervalMs) : delay;
+  return policy.maxRetryIntervalMs !== undefined && policy.maxRetryIntervalMs > 0
+    ? Math.min(delay, policy.maxRetryIntervalMs)
+    : delay;
 }
 
 function errorFields(err: unknown): { type: string; message: string; stack?: string; code?: string } {
   if (err instanceof Error) {
     const code = (err as { code?: unknown }).code;
-    return { type: err.name, message: err.message, stack: err.stack, code: typeof code === 'string' ? code : undefined };
+    return {
+      type: err.name,
+      message: err.message,
+      stack: err.stack,
+      code: typeof code === 'string' ? code : undefined,
+    };
   }
   return { type: 'Error', message: typeof err === 'string' ? err : JSON.stringify(err) };
 }
@@ -554,7 +644,13 @@ class OrchestrationRun {
         } else if (action.kind === 'suborchestration') {
           // The host names an unnamed sub-orchestration deterministically from its parent and task number.
           const instanceId = action.instanceId ?? `${options.instanceId}:${id}`;
-          this.append(makeEvent('SubOrchestrationInstanceCreatedEvent', id++, this.clock, { name: action.name, input: action.input, instanceId }));
+          this.append(
+            makeEvent('SubOrchestrationInstanceCreatedEvent', id++, this.clock, {
+              name: action.name,
+              input: action.input,
+              instanceId,
+            }),
+          );
         } else {
           this.append(makeEvent('TimerCreatedEvent', id++, this.clock, { fireAt: new Date(action.fireAt) }));
         }
@@ -606,8 +702,15 @@ class OrchestrationRun {
 
   /** Activities and sub-orchestrations scheduled in history but neither finished nor running (new ones, or left over by a restart). */
   private startOpenActivities(): void {
-    const finishedTypes: number[] = [EventType.TaskCompleted, EventType.TaskFailed, EventType.SubOrchestrationInstanceCompleted, EventType.SubOrchestrationInstanceFailed];
-    const finished = new Set(this.history.filter((e) => finishedTypes.includes(e.EventType)).map((e) => e.TaskScheduledId));
+    const finishedTypes: number[] = [
+      EventType.TaskCompleted,
+      EventType.TaskFailed,
+      EventType.SubOrchestrationInstanceCompleted,
+      EventType.SubOrchestrationInstanceFailed,
+    ];
+    const finished = new Set(
+      this.history.filter((e) => finishedTypes.includes(e.EventType)).map((e) => e.TaskScheduledId),
+    );
     for (const event of this.history) {
       if (!isAttempt(event) || finished.has(event.EventId) || this.started.has(event.EventId)) continue;
       if (event.EventType === EventType.SubOrchestrationInstanceCreated) this.startSubOrchestration(event);
@@ -653,7 +756,14 @@ class OrchestrationRun {
     }).then(
       (result) => {
         if (result.status === 'Completed') {
-          this.finish(id, { events: [makeEvent('SubOrchestrationInstanceCompletedEvent', -1, this.clock, { taskScheduledId: id, result: JSON.stringify(result.output ?? null) })] });
+          this.finish(id, {
+            events: [
+              makeEvent('SubOrchestrationInstanceCompletedEvent', -1, this.clock, {
+                taskScheduledId: id,
+                result: JSON.stringify(result.output ?? null),
+              }),
+            ],
+          });
         } else fail(result.error ?? 'failed');
       },
       (err: unknown) => {
@@ -675,7 +785,15 @@ class OrchestrationRun {
       return fn(input as never, this.options.activityContext ?? SILENT_ACTIVITY_CONTEXT);
     };
     run().then(
-      (result) => this.finish(id, { events: [makeEvent('TaskCompletedEvent', -1, this.clock, { taskScheduledId: id, result: JSON.stringify(result ?? null) })] }),
+      (result) =>
+        this.finish(id, {
+          events: [
+            makeEvent('TaskCompletedEvent', -1, this.clock, {
+              taskScheduledId: id,
+              result: JSON.stringify(result ?? null),
+            }),
+          ],
+        }),
       (err: unknown) => {
         const e = errorFields(err);
         this.finish(id, {
@@ -684,7 +802,13 @@ class OrchestrationRun {
               taskScheduledId: id,
               reason: `Activity function '${name}' failed: ${e.message}`,
               details: e.stack ?? e.message,
-              failureDetails: { ErrorType: e.type, ErrorMessage: e.message, StackTrace: e.stack, IsNonRetriable: false, Properties: e.code ? { code: e.code } : undefined },
+              failureDetails: {
+                ErrorType: e.type,
+                ErrorMessage: e.message,
+                StackTrace: e.stack,
+                IsNonRetriable: false,
+                Properties: e.code ? { code: e.code } : undefined,
+              },
             }),
           ],
         });
@@ -741,11 +865,15 @@ class OrchestrationRun {
       if (timer && fireAt && !this.virtual) {
         this.advanceClock();
         const waitMs = fireAt.getTime() - this.clock.getTime();
-        if (waitMs <= 0) return { events: [makeEvent('TimerFiredEvent', -1, this.clock, { timerId: timer.EventId, fireAt })] };
+        if (waitMs <= 0)
+          return { events: [makeEvent('TimerFiredEvent', -1, this.clock, { timerId: timer.EventId, fireAt })] };
         const woken = new Promise<void>((resolve) => (this.wake = resolve));
         const ac = new AbortController();
         // Timers longer than setTimeout's limit are waited for in slices.
-        await Promise.race([woken, sleep(Math.min(waitMs, 2 ** 31 - 1), undefined, { signal: ac.signal }).catch(() => undefined)]);
+        await Promise.race([
+          woken,
+          sleep(Math.min(waitMs, 2 ** 31 - 1), undefined, { signal: ac.signal }).catch(() => undefined),
+        ]);
         ac.abort();
         this.wake = undefined;
         continue;
@@ -784,9 +912,19 @@ class OrchestrationRun {
         if (first.EventType === EventType.SubOrchestrationInstanceCreated) {
           // A new attempt is a new instance (the failed one keeps its history).
           const instanceId = `${String(first.InstanceId)}-attempt${attempts + 1}`;
-          this.append({ ...makeEvent('SubOrchestrationInstanceCreatedEvent', next, this.clock, { name: first.Name, input: first.Input, instanceId }), RetryOf: firstId });
+          this.append({
+            ...makeEvent('SubOrchestrationInstanceCreatedEvent', next, this.clock, {
+              name: first.Name,
+              input: first.Input,
+              instanceId,
+            }),
+            RetryOf: firstId,
+          });
         } else {
-          this.append({ ...makeEvent('TaskScheduledEvent', next, this.clock, { name: first.Name, input: first.Input }), RetryOf: firstId });
+          this.append({
+            ...makeEvent('TaskScheduledEvent', next, this.clock, { name: first.Name, input: first.Input }),
+            RetryOf: firstId,
+          });
         }
       }
     }

@@ -23,7 +23,12 @@ export class FileHistoryStore implements HistoryStore {
   constructor(readonly dir: string) {}
 
   private file(instanceId: string): string {
-    if (!INSTANCE_ID.test(instanceId)) throw invalidInput('instanceId', 'an instance id of letters, digits, "-", "_" and ":" (at most 200 chars)', instanceId);
+    if (!INSTANCE_ID.test(instanceId))
+      throw invalidInput(
+        'instanceId',
+        'an instance id of letters, digits, "-", "_" and ":" (at most 200 chars)',
+        instanceId,
+      );
     return join(this.dir, `${instanceId.replace(/:/g, '~')}.json`);
   }
 

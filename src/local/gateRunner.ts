@@ -15,15 +15,38 @@
 import type { GateStatusStarter, InstanceState, InstanceStatus } from '../app/gateStarter';
 import { gateInstanceId } from '../core/reference';
 import type { ImageId } from '../core/types';
-import { imageGateOrchestrator, type GateInput, type GateOutcome, type GateProgress } from '../orchestrations/imageGate';
+import {
+  imageGateOrchestrator,
+  type GateInput,
+  type GateOutcome,
+  type GateProgress,
+} from '../orchestrations/imageGate';
 import { gateActivities } from '../orchestrations/activities';
 import { purgeActivities } from '../orchestrations/purgeActivities';
-import { registryPurgeOrchestrator, repositoryPurgeOrchestrator, type RegistryPurgeInput, type RegistryPurgeOutput } from '../orchestrations/purge';
-import { ORCH_IMAGE_GATE, ORCH_REGISTRY_PURGE, ORCH_REPOSITORY_PURGE, ORCH_RUNTIME_AUDIT } from '../orchestrations/names';
+import {
+  registryPurgeOrchestrator,
+  repositoryPurgeOrchestrator,
+  type RegistryPurgeInput,
+  type RegistryPurgeOutput,
+} from '../orchestrations/purge';
+import {
+  ORCH_IMAGE_GATE,
+  ORCH_REGISTRY_PURGE,
+  ORCH_REPOSITORY_PURGE,
+  ORCH_RUNTIME_AUDIT,
+} from '../orchestrations/names';
 import { runtimeActivities, type RuntimeServices } from '../orchestrations/runtimeActivities';
 import { runtimeAuditOrchestrator, type RuntimeAuditOutput } from '../orchestrations/runtimeAudit';
 import type { ActivityContext, GateServices } from '../orchestrations/services';
-import { EventType, MemoryHistoryStore, runOrchestration, type DriverEvent, type HistoryEvent, type HistoryStore, type OrchestrationResult } from './durableDriver';
+import {
+  EventType,
+  MemoryHistoryStore,
+  runOrchestration,
+  type DriverEvent,
+  type HistoryEvent,
+  type HistoryStore,
+  type OrchestrationResult,
+} from './durableDriver';
 
 /** The orchestrators the local runner hosts, by their registered names. */
 const ORCHESTRATORS = {
@@ -78,7 +101,11 @@ export class ListableMemoryHistoryStore extends MemoryHistoryStore implements Li
 export function statusFromHistory(instanceId: string, history: readonly HistoryEvent[]): GateInstance {
   const started = history.find((e) => e.EventType === EventType.ExecutionStarted);
   const completed = history.find((e) => e.EventType === EventType.ExecutionCompleted);
-  const runtimeStatus: InstanceState = completed ? (completed.OrchestrationStatus === 'Failed' ? 'Failed' : 'Completed') : 'Running';
+  const runtimeStatus: InstanceState = completed
+    ? completed.OrchestrationStatus === 'Failed'
+      ? 'Failed'
+      : 'Completed'
+    : 'Running';
   const instance: GateInstance = {
     instanceId,
     runtimeStatus,
@@ -110,20 +137,36 @@ export class LocalGateRunner implements GateStatusStarter {
       ...(options.runtime ? runtimeActivities(options.services, options.runtime) : {}),
     };
     const log = options.log ?? (() => undefined);
-    this.activityContext = { log: (...args) => log(args.map(String).join(' ')), warn: (...args) => log(args.map(String).join(' ')) };
+    this.activityContext = {
+      log: (...args) => log(args.map(String).join(' ')),
+      warn: (...args) => log(args.map(String).join(' ')),
+    };
   }
 
   /**
    * Runs one orchestration to completion, untracked (its history is kept only in `history` when given);
    * throws when the orchestration failed.
    */
-  async run(options: { name: LocalOrchestration; instanceId: string; input: unknown; startTime?: Date; history?: HistoryStore; onEvent?: (event: DriverEvent) => void }): Promise<{ output: unknown; result: OrchestrationResult }> {
+  async run(options: {
+    name: LocalOrchestration;
+    instanceId: string;
+    input: unknown;
+    startTime?: Date;
+    history?: HistoryStore;
+    onEvent?: (event: DriverEvent) => void;
+  }): Promise<{ output: unknown; result: OrchestrationResult }> {
     const result = await runOrchestration({
-      ...this.driverOptions(options.name, options.instanceId, options.input, options.startTime ?? (this.options.now ?? (() => new Date()))()),
+      ...this.driverOptions(
+        options.name,
+        options.instanceId,
+        options.input,
+        options.startTime ?? (this.options.now ?? (() => new Date()))(),
+      ),
       history: options.history,
       ...(options.onEvent ? { onEvent: options.onEvent } : {}),
     });
-    if (result.status !== 'Completed') throw new Error(`${options.name} ${options.instanceId} failed: ${result.error ?? 'unknown error'}`);
+    if (result.status !== 'Completed')
+      throw new Error(`${options.name} ${options.instanceId} failed: ${result.error ?? 'unknown error'}`);
     return { output: result.output, result };
   }
 
@@ -137,7 +180,9 @@ export class LocalGateRunner implements GateStatusStarter {
       this.instances.set(id, instance);
       if (instance.runtimeStatus === 'Running' && instance.input) {
         resumed.push(id);
-        this.options.log?.(`resuming gate ${id} for ${instance.input.image.repository}@${instance.input.image.digest.slice(0, 19)}… from its saved history`);
+        this.options.log?.(
+          `resuming gate ${id} for ${instance.input.image.repository}@${instance.input.image.digest.slice(0, 19)}… from its saved history`,
+        );
         this.launch(id, instance.input);
       }
     }
@@ -156,7 +201,10 @@ export class LocalGateRunner implements GateStatusStarter {
   }
 
   async start(orchestrator: string, instanceId: string, input: unknown): Promise<void> {
-    if (orchestrator !== ORCH_IMAGE_GATE) throw new Error(`the local runner tracks started ${ORCH_IMAGE_GATE} instances only, not ${orchestrator} (use run())`);
+    if (orchestrator !== ORCH_IMAGE_GATE)
+      throw new Error(
+        `the local runner tracks started ${ORCH_IMAGE_GATE} instances only, not ${orchestrator} (use run())`,
+      );
     // Like the Durable client: a second start of a running instance does not start a second run.
     if (this.running.has(instanceId)) return;
     this.launch(instanceId, input as GateInput);
@@ -164,7 +212,9 @@ export class LocalGateRunner implements GateStatusStarter {
 
   /** Every instance known, newest first. */
   list(): GateInstance[] {
-    return [...this.instances.values()].map((i) => ({ ...i })).sort((a, b) => String(b.createdTime).localeCompare(String(a.createdTime)));
+    return [...this.instances.values()]
+      .map((i) => ({ ...i }))
+      .sort((a, b) => String(b.createdTime).localeCompare(String(a.createdTime)));
   }
 
   /** Resolves when every running gate has finished. */
@@ -200,25 +250,41 @@ export class LocalGateRunner implements GateStatusStarter {
   private launch(instanceId: string, input: GateInput): void {
     const now = (this.options.now ?? (() => new Date()))();
     const current = this.instances.get(instanceId);
-    this.update({ ...(current ?? { createdTime: now.toISOString() }), instanceId, runtimeStatus: 'Running', input, lastUpdatedTime: now.toISOString() });
+    this.update({
+      ...(current ?? { createdTime: now.toISOString() }),
+      instanceId,
+      runtimeStatus: 'Running',
+      input,
+      lastUpdatedTime: now.toISOString(),
+    });
     const run = runOrchestration({
       ...this.driverOptions(ORCH_IMAGE_GATE, instanceId, input, now),
       history: this.history,
       onEvent: (event) => {
         if (event.kind !== 'customStatus') return;
         const known = this.instances.get(instanceId);
-        if (known) this.update({ ...known, customStatus: event.customStatus, lastUpdatedTime: new Date().toISOString() });
+        if (known)
+          this.update({ ...known, customStatus: event.customStatus, lastUpdatedTime: new Date().toISOString() });
       },
     }).then(
       (result) => {
         const final = statusFromHistory(instanceId, result.history);
         this.update({ ...final, customStatus: result.customStatus });
-        this.options.log?.(`gate ${instanceId} ${final.runtimeStatus.toLowerCase()}${result.status === 'Failed' ? `: ${result.error ?? ''}` : ''}`);
+        this.options.log?.(
+          `gate ${instanceId} ${final.runtimeStatus.toLowerCase()}${result.status === 'Failed' ? `: ${result.error ?? ''}` : ''}`,
+        );
       },
       (err: unknown) => {
         const known = this.instances.get(instanceId);
-        this.update({ ...(known ?? { instanceId }), instanceId, runtimeStatus: 'Failed', output: { error: err instanceof Error ? err.message : String(err) } });
-        this.options.log?.(`gate ${instanceId} failed in the local driver: ${err instanceof Error ? err.message : String(err)}`);
+        this.update({
+          ...(known ?? { instanceId }),
+          instanceId,
+          runtimeStatus: 'Failed',
+          output: { error: err instanceof Error ? err.message : String(err) },
+        });
+        this.options.log?.(
+          `gate ${instanceId} failed in the local driver: ${err instanceof Error ? err.message : String(err)}`,
+        );
       },
     );
     const tracked = run.finally(() => this.running.delete(instanceId));
@@ -246,7 +312,11 @@ export interface LocalGateOptions {
 
 /** Gates one image to completion with a runner of its own; throws when the orchestration itself failed. */
 export async function runGateLocally(options: LocalGateOptions): Promise<GateOutcome> {
-  const runner = new LocalGateRunner({ services: options.services, timers: options.timers ?? 'real', log: options.log });
+  const runner = new LocalGateRunner({
+    services: options.services,
+    timers: options.timers ?? 'real',
+    log: options.log,
+  });
   const input: GateInput = { image: options.image, tag: options.tag, trigger: options.trigger, dryRun: options.dryRun };
   const onProgress = options.onProgress;
   const { output } = await runner.run({
@@ -254,7 +324,16 @@ export async function runGateLocally(options: LocalGateOptions): Promise<GateOut
     instanceId: options.instanceId ?? gateInstanceId(options.image),
     input,
     startTime: options.startTime,
-    ...(onProgress ? { onEvent: (e: DriverEvent) => void (e.kind === 'customStatus' && e.customStatus !== undefined && onProgress(e.customStatus as GateProgress)) } : {}),
+    ...(onProgress
+      ? {
+          onEvent: (e: DriverEvent) =>
+            void (
+              e.kind === 'customStatus' &&
+              e.customStatus !== undefined &&
+              onProgress(e.customStatus as GateProgress)
+            ),
+        }
+      : {}),
   });
   return output as GateOutcome;
 }
@@ -270,9 +349,17 @@ export interface LocalPurgeOptions {
 }
 
 /** Runs one `registryPurge` (and its `repositoryPurge` sub-orchestrations) to completion with a runner of its own. */
-export async function runPurgeLocally(options: LocalPurgeOptions): Promise<{ output: RegistryPurgeOutput; result: OrchestrationResult }> {
+export async function runPurgeLocally(
+  options: LocalPurgeOptions,
+): Promise<{ output: RegistryPurgeOutput; result: OrchestrationResult }> {
   const runner = new LocalGateRunner({ services: options.services, timers: options.timers ?? 'virtual' });
-  const { output, result } = await runner.run({ name: ORCH_REGISTRY_PURGE, instanceId: options.instanceId, input: options.input, startTime: options.startTime, history: options.history });
+  const { output, result } = await runner.run({
+    name: ORCH_REGISTRY_PURGE,
+    instanceId: options.instanceId,
+    input: options.input,
+    startTime: options.startTime,
+    history: options.history,
+  });
   return { output: output as RegistryPurgeOutput, result };
 }
 
@@ -287,8 +374,20 @@ export interface LocalRuntimeAuditOptions {
 }
 
 /** Runs one `runtimeAudit` (and its `imageGate` re-gates) to completion with a runner of its own. */
-export async function runRuntimeAuditLocally(options: LocalRuntimeAuditOptions): Promise<{ output: RuntimeAuditOutput; result: OrchestrationResult }> {
-  const runner = new LocalGateRunner({ services: options.services, runtime: options.runtime, timers: options.timers ?? 'virtual' });
-  const { output, result } = await runner.run({ name: ORCH_RUNTIME_AUDIT, instanceId: options.instanceId, input: { trigger: 'local' }, startTime: options.startTime, history: options.history });
+export async function runRuntimeAuditLocally(
+  options: LocalRuntimeAuditOptions,
+): Promise<{ output: RuntimeAuditOutput; result: OrchestrationResult }> {
+  const runner = new LocalGateRunner({
+    services: options.services,
+    runtime: options.runtime,
+    timers: options.timers ?? 'virtual',
+  });
+  const { output, result } = await runner.run({
+    name: ORCH_RUNTIME_AUDIT,
+    instanceId: options.instanceId,
+    input: { trigger: 'local' },
+    startTime: options.startTime,
+    history: options.history,
+  });
   return { output: output as RuntimeAuditOutput, result };
 }

@@ -35,17 +35,33 @@ export interface LocalTimers {
  * The timers whose settings are in `env`. The alert de-duplication state lives as long as the service (in
  * Azure it is a table): an incident still open after a restart alerts again once.
  */
-function configuredTimers(env: Record<string, string | undefined>, deps: () => TimerDeps, log: (line: string) => void, extra: LocalTimerJobs): LocalTimer[] {
+function configuredTimers(
+  env: Record<string, string | undefined>,
+  deps: () => TimerDeps,
+  log: (line: string) => void,
+  extra: LocalTimerJobs,
+): LocalTimer[] {
   const alertState = new MemoryAlertStateStore();
-  const candidates: Array<{ name: string; setting: keyof typeof TIMER_SCHEDULES; check: () => unknown; run: () => Promise<void> }> = [
+  const candidates: Array<{
+    name: string;
+    setting: keyof typeof TIMER_SCHEDULES;
+    check: () => unknown;
+    run: () => Promise<void>;
+  }> = [
     {
       name: 'alertQueries',
       setting: 'ACR_GUARD_ALERT_SCHEDULE',
       check: () => loadAlertsConfig(env),
       run: async () => {
-        const report = await runAlertRules({ ...alertRunFor(loadAlertsConfig(env), undefined, deps(), { dryRun: false }), state: alertState, nowMs: Date.now() });
+        const report = await runAlertRules({
+          ...alertRunFor(loadAlertsConfig(env), undefined, deps(), { dryRun: false }),
+          state: alertState,
+          nowMs: Date.now(),
+        });
         const failed = report.rules.filter((r) => r.status !== 'ok').map((r) => r.rule);
-        log(`alertQueries: ${report.rules.length} rule(s), ${report.rules.reduce((n, r) => n + r.alerted, 0)} alert(s) sent${failed.length ? `; not complete: ${failed.join(', ')}` : ''}`);
+        log(
+          `alertQueries: ${report.rules.length} rule(s), ${report.rules.reduce((n, r) => n + r.alerted, 0)} alert(s) sent${failed.length ? `; not complete: ${failed.join(', ')}` : ''}`,
+        );
       },
     },
     {
@@ -53,7 +69,10 @@ function configuredTimers(env: Record<string, string | undefined>, deps: () => T
       setting: 'ACR_GUARD_ROTATION_SCHEDULE',
       check: () => loadRotationConfig(env),
       run: async () => {
-        const outcomes = await rotateTokens({ ...rotationRunFor(loadRotationConfig(env), undefined, deps(), { dryRun: false }), nowMs: Date.now() });
+        const outcomes = await rotateTokens({
+          ...rotationRunFor(loadRotationConfig(env), undefined, deps(), { dryRun: false }),
+          nowMs: Date.now(),
+        });
         log(`rotateTokens: ${outcomes.map((o) => `${o.secretName ?? o.tokenId}: ${o.result}`).join('; ')}`);
       },
     },
@@ -62,8 +81,16 @@ function configuredTimers(env: Record<string, string | undefined>, deps: () => T
       setting: 'ACR_GUARD_PURGE_SCHEDULE',
       // Locally the purge deletes from the developer's registry only when asked: by this setting, or POST /api/purge.
       check: () => {
-        if (!env.ACR_GUARD_PURGE_SCHEDULE?.trim()) throw new GuardError(ErrorCodes.INVALID_CONFIG, 'ACR_GUARD_PURGE_SCHEDULE is not set; locally retention runs on a push, from the page or POST /api/purge', { field: 'ACR_GUARD_PURGE_SCHEDULE' });
-        if (!extra.purge) throw new GuardError(ErrorCodes.INVALID_CONFIG, 'this service has no purge runner', { field: 'ACR_GUARD_PURGE_SCHEDULE' });
+        if (!env.ACR_GUARD_PURGE_SCHEDULE?.trim())
+          throw new GuardError(
+            ErrorCodes.INVALID_CONFIG,
+            'ACR_GUARD_PURGE_SCHEDULE is not set; locally retention runs on a push, from the page or POST /api/purge',
+            { field: 'ACR_GUARD_PURGE_SCHEDULE' },
+          );
+        if (!extra.purge)
+          throw new GuardError(ErrorCodes.INVALID_CONFIG, 'this service has no purge runner', {
+            field: 'ACR_GUARD_PURGE_SCHEDULE',
+          });
       },
       run: async () => log(`nightlyPurge: ${await (extra.purge as () => Promise<string>)()}`),
     },
@@ -84,7 +111,12 @@ function configuredTimers(env: Record<string, string | undefined>, deps: () => T
 }
 
 /** Starts the configured timers; each fires on the whole seconds its schedule matches (UTC). */
-export function startLocalTimers(env: Record<string, string | undefined>, deps: () => TimerDeps, log: (line: string) => void, extra: LocalTimerJobs = {}): LocalTimers {
+export function startLocalTimers(
+  env: Record<string, string | undefined>,
+  deps: () => TimerDeps,
+  log: (line: string) => void,
+  extra: LocalTimerJobs = {},
+): LocalTimers {
   const timers = configuredTimers(env, deps, log, extra);
   const busy = new Set<string>();
   let lastSecond = -1;
@@ -98,7 +130,11 @@ export function startLocalTimers(env: Record<string, string | undefined>, deps: 
       busy.add(timer.name);
       timer
         .run()
-        .catch((err: unknown) => log(`timer ${timer.name} failed: ${isGuardError(err) ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : String(err)}`))
+        .catch((err: unknown) =>
+          log(
+            `timer ${timer.name} failed: ${isGuardError(err) ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : String(err)}`,
+          ),
+        )
         .finally(() => busy.delete(timer.name));
     }
   }, 250);

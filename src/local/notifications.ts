@@ -31,13 +31,28 @@ function sameToken(given: string, expected: string): boolean {
  * Checks the headers before the body is read: the bearer token the registry was configured with (when one is
  * set; 401) and the media type (415). Undefined when the request may go on.
  */
-export function checkNotificationHeaders(headers: Record<string, string | undefined>, token: string | undefined): HttpResponseInit | undefined {
+export function checkNotificationHeaders(
+  headers: Record<string, string | undefined>,
+  token: string | undefined,
+): HttpResponseInit | undefined {
   if (token) {
     const given = /^Bearer (.+)$/.exec(headers.authorization ?? '')?.[1] ?? '';
-    if (!sameToken(given, token)) return errorResponse(401, 'UNAUTHENTICATED', 'authorization: expected the bearer token configured for the registry notifications', 'authorization');
+    if (!sameToken(given, token))
+      return errorResponse(
+        401,
+        'UNAUTHENTICATED',
+        'authorization: expected the bearer token configured for the registry notifications',
+        'authorization',
+      );
   }
   const type = (headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
-  if (!MEDIA_TYPES.has(type)) return errorResponse(415, 'UNSUPPORTED_MEDIA_TYPE', 'Content-Type: expected application/vnd.docker.distribution.events.v1+json', 'content-type');
+  if (!MEDIA_TYPES.has(type))
+    return errorResponse(
+      415,
+      'UNSUPPORTED_MEDIA_TYPE',
+      'Content-Type: expected application/vnd.docker.distribution.events.v1+json',
+      'content-type',
+    );
   return undefined;
 }
 
@@ -60,7 +75,12 @@ export async function receiveNotification(body: Buffer, deps: NotificationDeps):
     raw = JSON.parse(body.toString('utf8'));
     parsed = parseRegistryNotification(raw);
   } catch (err) {
-    return errorResponse(400, 'INVALID_INPUT', isGuardError(err) ? err.message : 'body: expected a registry notification envelope { "events": [...] }', isGuardError(err) ? err.field : 'body');
+    return errorResponse(
+      400,
+      'INVALID_INPUT',
+      isGuardError(err) ? err.message : 'body: expected a registry notification envelope { "events": [...] }',
+      isGuardError(err) ? err.field : 'body',
+    );
   }
   const log = { log: deps.log, warn: (line: string) => deps.log(`[warning] ${line}`) };
   let started = 0;
@@ -72,7 +92,12 @@ export async function receiveNotification(body: Buffer, deps: NotificationDeps):
     // acr-guard's own writes (promotion into the release repository) copy a digest it has just gated: known by
     // the destination repository and digest it recorded before writing. The User-Agent is the client's claim.
     if (deps.promotions?.wrote(event.image, (deps.now ?? Date.now)())) continue;
-    const handled = await startGateForPush(event, { policy: deps.policy, starter: deps.starter }, log, 'registry notification');
+    const handled = await startGateForPush(
+      event,
+      { policy: deps.policy, starter: deps.starter },
+      log,
+      'registry notification',
+    );
     if (handled.outcome === 'start' && handled.started) started++;
   }
   return jsonResponse(200, { received: parsed.length, started });

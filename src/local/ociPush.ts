@@ -15,7 +15,13 @@ export interface Pushed {
   mediaType: string;
 }
 
-async function putJson(client: RegistryClient, repository: string, reference: string | undefined, body: unknown, mediaType: string): Promise<Pushed> {
+async function putJson(
+  client: RegistryClient,
+  repository: string,
+  reference: string | undefined,
+  body: unknown,
+  mediaType: string,
+): Promise<Pushed> {
   const bytes = Buffer.from(JSON.stringify(body));
   const digest = digestOf(bytes);
   await client.putManifest(repository, reference ?? digest, bytes, mediaType);
@@ -67,7 +73,11 @@ export interface PushImageOptions {
 }
 
 /** Pushes a single-platform OCI image (config + tar+gzip layers) and returns its manifest descriptor. */
-export async function pushImage(client: RegistryClient, repository: string, options: PushImageOptions = {}): Promise<Pushed> {
+export async function pushImage(
+  client: RegistryClient,
+  repository: string,
+  options: PushImageOptions = {},
+): Promise<Pushed> {
   const contents = options.layers ?? [Buffer.from(options.seed ?? `layer of ${repository}`)];
   const layerDescriptors: Descriptor[] = [];
   const diffIds: string[] = [];
@@ -108,8 +118,18 @@ export async function pushImage(client: RegistryClient, repository: string, opti
 }
 
 /** Pushes an OCI image index over already pushed manifests (give each descriptor its `platform`). */
-export async function pushIndex(client: RegistryClient, repository: string, options: { tag?: string; manifests: Descriptor[] }): Promise<Pushed> {
-  return putJson(client, repository, options.tag, { schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests: options.manifests }, MediaTypes.ociIndex);
+export async function pushIndex(
+  client: RegistryClient,
+  repository: string,
+  options: { tag?: string; manifests: Descriptor[] },
+): Promise<Pushed> {
+  return putJson(
+    client,
+    repository,
+    options.tag,
+    { schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests: options.manifests },
+    MediaTypes.ociIndex,
+  );
 }
 
 const EMPTY_CONFIG = Buffer.from('{}');
@@ -122,11 +142,21 @@ const EMPTY_CONFIG = Buffer.from('{}');
 export async function pushArtifact(
   client: RegistryClient,
   repository: string,
-  options: { subject: Descriptor; artifactType: string; blob: Buffer; blobMediaType: string; annotations?: Record<string, string> },
+  options: {
+    subject: Descriptor;
+    artifactType: string;
+    blob: Buffer;
+    blobMediaType: string;
+    annotations?: Record<string, string>;
+  },
 ): Promise<Pushed> {
   const emptyDigest = await client.putBlob(repository, EMPTY_CONFIG);
   const blobDigest = await client.putBlob(repository, options.blob);
-  const subject: Descriptor = { mediaType: options.subject.mediaType, digest: options.subject.digest, size: options.subject.size };
+  const subject: Descriptor = {
+    mediaType: options.subject.mediaType,
+    digest: options.subject.digest,
+    size: options.subject.size,
+  };
   const manifest = {
     schemaVersion: 2,
     mediaType: MediaTypes.ociManifest,
@@ -145,8 +175,20 @@ export async function pushArtifact(
   } catch (err) {
     if (!(err instanceof GuardError && err.code === ErrorCodes.NOT_FOUND)) throw err;
   }
-  const entry: Descriptor = { mediaType: MediaTypes.ociManifest, digest: pushed.digest, size: pushed.size, artifactType: options.artifactType, ...(options.annotations ? { annotations: options.annotations } : {}) };
+  const entry: Descriptor = {
+    mediaType: MediaTypes.ociManifest,
+    digest: pushed.digest,
+    size: pushed.size,
+    artifactType: options.artifactType,
+    ...(options.annotations ? { annotations: options.annotations } : {}),
+  };
   const manifests = [...existing.filter((d) => d.digest !== pushed.digest), entry];
-  await putJson(client, repository, fallbackTag, { schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests }, MediaTypes.ociIndex);
+  await putJson(
+    client,
+    repository,
+    fallbackTag,
+    { schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests },
+    MediaTypes.ociIndex,
+  );
   return pushed;
 }

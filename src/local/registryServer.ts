@@ -56,12 +56,21 @@ export async function freePort(): Promise<number> {
 function registryBinary(): string {
   const bin = process.env.DOCKER_REGISTRY_BIN ?? '/usr/bin/docker-registry';
   if (!existsSync(bin)) {
-    throw new GuardError(ErrorCodes.INVALID_CONFIG, `docker-registry not found at ${bin}; run scripts/ensure-tools.sh (installs Debian's docker-registry) or set DOCKER_REGISTRY_BIN`, { field: 'DOCKER_REGISTRY_BIN' });
+    throw new GuardError(
+      ErrorCodes.INVALID_CONFIG,
+      `docker-registry not found at ${bin}; run scripts/ensure-tools.sh (installs Debian's docker-registry) or set DOCKER_REGISTRY_BIN`,
+      { field: 'DOCKER_REGISTRY_BIN' },
+    );
   }
   return bin;
 }
 
-function configYaml(options: { port: number; dataDir: string; deleteEnabled: boolean; notifications: Array<{ url: string; token?: string }> }): string {
+function configYaml(options: {
+  port: number;
+  dataDir: string;
+  deleteEnabled: boolean;
+  notifications: Array<{ url: string; token?: string }>;
+}): string {
   const lines = [
     'version: 0.1',
     'log:',
@@ -84,7 +93,13 @@ function configYaml(options: { port: number; dataDir: string; deleteEnabled: boo
   if (options.notifications.length > 0) {
     lines.push('notifications:', '  events:', '    includereferences: true', '  endpoints:');
     options.notifications.forEach((n, i) => {
-      lines.push(`    - name: endpoint${i}`, `      url: ${JSON.stringify(n.url)}`, '      timeout: 2s', '      threshold: 5', '      backoff: 1s');
+      lines.push(
+        `    - name: endpoint${i}`,
+        `      url: ${JSON.stringify(n.url)}`,
+        '      timeout: 2s',
+        '      threshold: 5',
+        '      backoff: 1s',
+      );
       if (n.token) lines.push('      headers:', `        Authorization: [${JSON.stringify(`Bearer ${n.token}`)}]`);
     });
   }
@@ -94,7 +109,11 @@ function configYaml(options: { port: number; dataDir: string; deleteEnabled: boo
 async function waitUntilUp(url: string, child: ChildProcess, stderr: () => string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new GuardError(ErrorCodes.UPSTREAM, `docker-registry exited with ${child.exitCode}: ${stderr().slice(-500)}`);
+    if (child.exitCode !== null)
+      throw new GuardError(
+        ErrorCodes.UPSTREAM,
+        `docker-registry exited with ${child.exitCode}: ${stderr().slice(-500)}`,
+      );
     try {
       const res = await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(1000) });
       await res.arrayBuffer();
@@ -104,7 +123,10 @@ async function waitUntilUp(url: string, child: ChildProcess, stderr: () => strin
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  throw new GuardError(ErrorCodes.UPSTREAM, `docker-registry did not answer at ${url}/v2/ within ${timeoutMs} ms: ${stderr().slice(-500)}`);
+  throw new GuardError(
+    ErrorCodes.UPSTREAM,
+    `docker-registry did not answer at ${url}/v2/ within ${timeoutMs} ms: ${stderr().slice(-500)}`,
+  );
 }
 
 /** Starts a registry on 127.0.0.1 and waits until `/v2/` answers. */
@@ -116,7 +138,15 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
   mkdirSync(dataDir, { recursive: true });
   const port = options.port ?? (await freePort());
   const configPath = join(workDir, 'config.yml');
-  writeFileSync(configPath, configYaml({ port, dataDir, deleteEnabled: options.deleteEnabled ?? true, notifications: options.notifications ?? [] }));
+  writeFileSync(
+    configPath,
+    configYaml({
+      port,
+      dataDir,
+      deleteEnabled: options.deleteEnabled ?? true,
+      notifications: options.notifications ?? [],
+    }),
+  );
   const child = spawn(bin, ['serve', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
   // Never leave a registry behind when the test process (or the local service) exits without stop().
   const killOnExit = (): void => {

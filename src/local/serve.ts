@@ -37,7 +37,17 @@ import type { RuntimeAuditOutput } from '../orchestrations/runtimeAudit';
 import type { SignatureTrust } from '../adapters/signatureVerifier';
 import { handleRescan, handleRescanStatus, verdictPath } from '../app/rescan';
 import { handleVerdict } from '../app/verdicts';
-import { AppRoles, HttpRefusal, MAX_BODY_BYTES, answer, errorResponse, jsonResponse, readJsonBody, requireRole, type HttpAuthMode } from '../app/http';
+import {
+  AppRoles,
+  HttpRefusal,
+  MAX_BODY_BYTES,
+  answer,
+  errorResponse,
+  jsonResponse,
+  readJsonBody,
+  requireRole,
+  type HttpAuthMode,
+} from '../app/http';
 import { inUseConfig } from '../app/config';
 import { inUseLookupFor } from '../app/compose';
 import type { PurgeSummary } from '../core/purge/summary';
@@ -110,7 +120,12 @@ export interface ImageRow {
 
 /** Where the page's files are: next to this module in the sources, or copied beside the bundle by the build. */
 function pageDir(): string | undefined {
-  const candidates = [join(__dirname, 'page'), join(__dirname, '..', 'local', 'page'), join(__dirname, '..', '..', '..', 'src', 'local', 'page'), join(process.cwd(), 'src', 'local', 'page')];
+  const candidates = [
+    join(__dirname, 'page'),
+    join(__dirname, '..', 'local', 'page'),
+    join(__dirname, '..', '..', '..', 'src', 'local', 'page'),
+    join(process.cwd(), 'src', 'local', 'page'),
+  ];
   return candidates.find((dir) => existsSync(join(dir, 'index.html')));
 }
 
@@ -120,7 +135,11 @@ const PAGE_FILES: Record<string, string> = {
   '/app.js': 'app.js',
   '/style.css': 'style.css',
 };
-const PAGE_TYPES: Record<string, string> = { html: 'text/html; charset=utf-8', js: 'text/javascript; charset=utf-8', css: 'text/css; charset=utf-8' };
+const PAGE_TYPES: Record<string, string> = {
+  html: 'text/html; charset=utf-8',
+  js: 'text/javascript; charset=utf-8',
+  css: 'text/css; charset=utf-8',
+};
 
 /** Reads at most `max` bytes of a request body; undefined when it is longer. */
 async function readBody(req: IncomingMessage, max: number): Promise<Buffer | undefined> {
@@ -179,7 +198,11 @@ export async function listImages(runner: LocalGateRunner, audit: AuditStore): Pr
     if (outcome?.status === 'ignored') continue;
     const progress = instance.customStatus as GateProgress | undefined;
     // A running gate shows up once it is past the manifest (until then it may be an artifact it will ignore).
-    if (instance.runtimeStatus === 'Running' && (!progress || progress.step === 'loading-policy' || progress.step === 'resolving-manifest')) continue;
+    if (
+      instance.runtimeStatus === 'Running' &&
+      (!progress || progress.step === 'loading-policy' || progress.step === 'resolving-manifest')
+    )
+      continue;
     const key = formatImage(input.image);
     const existing = rows.get(key);
     if (existing) {
@@ -190,7 +213,13 @@ export async function listImages(runner: LocalGateRunner, audit: AuditStore): Pr
       image: key,
       ...input.image,
       ...(input.tag ? { tag: input.tag } : {}),
-      gate: { id: instance.instanceId, runtimeStatus: instance.runtimeStatus, trigger: input.trigger, progress, createdTime: instance.createdTime },
+      gate: {
+        id: instance.instanceId,
+        runtimeStatus: instance.runtimeStatus,
+        trigger: input.trigger,
+        progress,
+        createdTime: instance.createdTime,
+      },
       verdictUrl: verdictPath(input.image),
     });
   }
@@ -198,7 +227,10 @@ export async function listImages(runner: LocalGateRunner, audit: AuditStore): Pr
     const verdict = await audit.latestVerdict(row).catch(() => undefined);
     if (verdict) row.verdict = verdict;
   }
-  return [...rows.values()].sort((a, b) => a.repository.localeCompare(b.repository) || String(b.gate.createdTime).localeCompare(String(a.gate.createdTime)));
+  return [...rows.values()].sort(
+    (a, b) =>
+      a.repository.localeCompare(b.repository) || String(b.gate.createdTime).localeCompare(String(a.gate.createdTime)),
+  );
 }
 
 /** Starts the local service. */
@@ -220,7 +252,9 @@ export async function startService(options: ServeOptions): Promise<LocalService>
   // In-use protection for retention (per push and `POST /api/purge`) when ACR_GUARD_INUSE_SCOPES is set;
   // without it, rules that protect images in use skip their repositories (fail closed).
   const inUseSettings = inUseConfig(env);
-  const inUse = inUseSettings ? inUseLookupFor({ inUse: inUseSettings }, getCredential(), { ca: options.ca }) : undefined;
+  const inUse = inUseSettings
+    ? inUseLookupFor({ inUse: inUseSettings }, getCredential(), { ca: options.ca })
+    : undefined;
   const promotions = new PromotionRecord();
   const services = composeGateServices({
     policy: () => policy,
@@ -233,9 +267,20 @@ export async function startService(options: ServeOptions): Promise<LocalService>
   // Runtime assurance over the demo's deployed list (npm start) or, with ACR_GUARD_INUSE_SCOPES, over Azure.
   const runtimeInventory = options.runtimeInventory ?? inUse;
   const runtime = runtimeInventory
-    ? { inventory: runtimeInventory, inventoryLabel: options.runtimeInventory ? 'demo deployed list' : 'azure (ACR_GUARD_INUSE_SCOPES)', audit, sinks: [] }
+    ? {
+        inventory: runtimeInventory,
+        inventoryLabel: options.runtimeInventory ? 'demo deployed list' : 'azure (ACR_GUARD_INUSE_SCOPES)',
+        audit,
+        sinks: [],
+      }
     : undefined;
-  const runner = new LocalGateRunner({ services, ...(runtime ? { runtime } : {}), history: new FileHistoryStore(join(options.stateDir, 'history')), timers: options.timers ?? 'real', log });
+  const runner = new LocalGateRunner({
+    services,
+    ...(runtime ? { runtime } : {}),
+    history: new FileHistoryStore(join(options.stateDir, 'history')),
+    timers: options.timers ?? 'real',
+    log,
+  });
   const auth = options.auth ?? 'off';
   const rescanDeps = { policy, starter: runner, registry: services.registry, auth };
   /**
@@ -249,7 +294,12 @@ export async function startService(options: ServeOptions): Promise<LocalService>
     // The real registryPurge orchestration (and its repositoryPurge sub-orchestrations), replayed in memory:
     // a purge cut short by a restart is simply run again next time, so its history need not survive.
     const done = runner
-      .run({ name: ORCH_REGISTRY_PURGE, input: { dryRun, trigger }, instanceId: `purge-local-${now.toISOString().replace(/[^0-9]/g, '')}`, startTime: now })
+      .run({
+        name: ORCH_REGISTRY_PURGE,
+        input: { dryRun, trigger },
+        instanceId: `purge-local-${now.toISOString().replace(/[^0-9]/g, '')}`,
+        startTime: now,
+      })
       .then(({ output: raw }) => {
         const output = raw as RegistryPurgeOutput;
         if (output.error) throw new GuardError(ErrorCodes.UPSTREAM, `purge: ${output.error}`);
@@ -263,23 +313,43 @@ export async function startService(options: ServeOptions): Promise<LocalService>
   };
   /** `GET /api/images`: verdicts of every gated image, so the same role as the verdicts endpoint (Easy Auth on). */
   const handleImages = (request: HttpRequest): Promise<HttpResponseInit> =>
-    answer(async () => {
-      requireRole(request, auth, [AppRoles.read, AppRoles.rescan]);
-      const gatesRunning = runner.list().filter((i) => i.runtimeStatus === 'Running').length;
-      return jsonResponse(200, { images: await listImages(runner, audit), purge: await latestPurgeSummaryOf(policy, audit), gatesRunning });
-    }, (line) => log(`images: ${line}`));
+    answer(
+      async () => {
+        requireRole(request, auth, [AppRoles.read, AppRoles.rescan]);
+        const gatesRunning = runner.list().filter((i) => i.runtimeStatus === 'Running').length;
+        return jsonResponse(200, {
+          images: await listImages(runner, audit),
+          purge: await latestPurgeSummaryOf(policy, audit),
+          gatesRunning,
+        });
+      },
+      (line) => log(`images: ${line}`),
+    );
   /** `POST /api/purge` with `{ "dryRun": true|false }`: runs retention now and answers with the summaries. */
   const handlePurge = (request: HttpRequest): Promise<HttpResponseInit> =>
     answer(async () => {
       requireRole(request, auth, [AppRoles.purge]);
       const body = await readJsonBody(request);
-      if (typeof body !== 'object' || body === null || Array.isArray(body) || Object.keys(body).some((k) => k !== 'dryRun')) {
-        throw new HttpRefusal(errorResponse(400, 'INVALID_INPUT', 'body: expected a JSON object { "dryRun": true|false }', 'body'));
+      if (
+        typeof body !== 'object' ||
+        body === null ||
+        Array.isArray(body) ||
+        Object.keys(body).some((k) => k !== 'dryRun')
+      ) {
+        throw new HttpRefusal(
+          errorResponse(400, 'INVALID_INPUT', 'body: expected a JSON object { "dryRun": true|false }', 'body'),
+        );
       }
       const dryRun = (body as { dryRun?: unknown }).dryRun ?? true;
-      if (typeof dryRun !== 'boolean') throw new HttpRefusal(errorResponse(400, 'INVALID_INPUT', 'dryRun: expected true or false', 'dryRun'));
+      if (typeof dryRun !== 'boolean')
+        throw new HttpRefusal(errorResponse(400, 'INVALID_INPUT', 'dryRun: expected true or false', 'dryRun'));
       const running = runPurge(dryRun, 'manual');
-      if (!running) return errorResponse(409, 'CONFLICT', `a ${dryRun ? 'real purge' : 'dry run'} is running; ask again when it has finished`);
+      if (!running)
+        return errorResponse(
+          409,
+          'CONFLICT',
+          `a ${dryRun ? 'real purge' : 'dry run'} is running; ask again when it has finished`,
+        );
       return jsonResponse(200, { summaries: await running });
     }, log);
   let auditing: Promise<RuntimeAuditOutput> | undefined;
@@ -289,10 +359,23 @@ export async function startService(options: ServeOptions): Promise<LocalService>
     const now = new Date();
     // The real runtimeAudit orchestration (re-gates as imageGate sub-orchestrations), replayed in memory.
     auditing = runner
-      .run({ name: ORCH_RUNTIME_AUDIT, input: { trigger: 'local' }, instanceId: `runtime-local-${now.toISOString().replace(/[^0-9]/g, '')}`, startTime: now })
+      .run({
+        name: ORCH_RUNTIME_AUDIT,
+        input: { trigger: 'local' },
+        instanceId: `runtime-local-${now.toISOString().replace(/[^0-9]/g, '')}`,
+        startTime: now,
+      })
       .then(({ output: raw }) => {
         const output = raw as RuntimeAuditOutput;
-        log(`runtimeAudit: ${output.error ?? Object.entries(output.summary ?? {}).filter(([, n]) => n > 0).map(([s, n]) => `${n} ${s}`).join(', ')}`);
+        log(
+          `runtimeAudit: ${
+            output.error ??
+            Object.entries(output.summary ?? {})
+              .filter(([, n]) => n > 0)
+              .map(([s, n]) => `${n} ${s}`)
+              .join(', ')
+          }`,
+        );
         return output;
       })
       .finally(() => {
@@ -305,18 +388,36 @@ export async function startService(options: ServeOptions): Promise<LocalService>
   const allowedHosts = new Set<string>();
 
   const toRequest = (req: IncomingMessage, params: Record<string, string>, body?: Buffer): HttpRequest =>
-    new HttpRequest({ method: req.method ?? 'GET', url: `${origin}${req.url ?? '/'}`, headers: headerRecord(req), params, ...(body ? { body: { bytes: body } } : {}) });
+    new HttpRequest({
+      method: req.method ?? 'GET',
+      url: `${origin}${req.url ?? '/'}`,
+      headers: headerRecord(req),
+      params,
+      ...(body ? { body: { bytes: body } } : {}),
+    });
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     // DNS rebinding: a web page whose name resolves to 127.0.0.1 reaches this port with its own Host header.
     if (!allowedHosts.has((req.headers.host ?? '').toLowerCase())) {
-      return send(res, errorResponse(421, 'MISDIRECTED_REQUEST', `host: expected ${[...allowedHosts].join(' or ')} (the local service answers on loopback names only)`, 'host'));
+      return send(
+        res,
+        errorResponse(
+          421,
+          'MISDIRECTED_REQUEST',
+          `host: expected ${[...allowedHosts].join(' or ')} (the local service answers on loopback names only)`,
+          'host',
+        ),
+      );
     }
     const url = new URL(req.url ?? '/', origin);
     const path = url.pathname;
     const method = req.method ?? 'GET';
     if (method === 'GET' && PAGE_FILES[path]) {
-      if (!page) return send(res, errorResponse(404, 'NOT_FOUND', 'the page files (src/local/page) are not installed beside this build'));
+      if (!page)
+        return send(
+          res,
+          errorResponse(404, 'NOT_FOUND', 'the page files (src/local/page) are not installed beside this build'),
+        );
       const name = PAGE_FILES[path];
       const text = await readFile(join(page, name), 'utf8');
       return send(res, {
@@ -326,7 +427,8 @@ export async function startService(options: ServeOptions): Promise<LocalService>
           'content-type': PAGE_TYPES[name.split('.').pop() as string],
           'cache-control': 'no-cache',
           'x-content-type-options': 'nosniff',
-          'content-security-policy': "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'",
+          'content-security-policy':
+            "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'",
         },
       });
     }
@@ -335,7 +437,10 @@ export async function startService(options: ServeOptions): Promise<LocalService>
       const body = await readBody(req, MAX_BODY_BYTES);
       if (!body) {
         res.setHeader('connection', 'close');
-        return send(res, errorResponse(413, 'PAYLOAD_TOO_LARGE', `body: expected at most ${MAX_BODY_BYTES} bytes of JSON`, 'body'));
+        return send(
+          res,
+          errorResponse(413, 'PAYLOAD_TOO_LARGE', `body: expected at most ${MAX_BODY_BYTES} bytes of JSON`, 'body'),
+        );
       }
       return send(res, await handleRescan(toRequest(req, {}, body), rescanDeps, context('rescan', log)));
     }
@@ -346,16 +451,26 @@ export async function startService(options: ServeOptions): Promise<LocalService>
       } catch {
         // Left as sent: the handler refuses it as a malformed id (400).
       }
-      return send(res, await handleRescanStatus(toRequest(req, { instanceId }), rescanDeps, context('rescanStatus', log)));
+      return send(
+        res,
+        await handleRescanStatus(toRequest(req, { instanceId }), rescanDeps, context('rescanStatus', log)),
+      );
     }
     if (method === 'GET' && path.startsWith('/api/verdicts/')) {
       const image = path.slice('/api/verdicts/'.length);
-      return send(res, await handleVerdict(toRequest(req, { image }), { policy, audit, auth }, context('verdicts', log)));
+      return send(
+        res,
+        await handleVerdict(toRequest(req, { image }), { policy, audit, auth }, context('verdicts', log)),
+      );
     }
     if (path === '/api/purge') {
       if (method !== 'POST') return send(res, errorResponse(405, 'METHOD_NOT_ALLOWED', 'POST /api/purge'));
       const body = await readBody(req, MAX_BODY_BYTES);
-      if (!body) return send(res, errorResponse(413, 'PAYLOAD_TOO_LARGE', `body: expected at most ${MAX_BODY_BYTES} bytes of JSON`, 'body'));
+      if (!body)
+        return send(
+          res,
+          errorResponse(413, 'PAYLOAD_TOO_LARGE', `body: expected at most ${MAX_BODY_BYTES} bytes of JSON`, 'body'),
+        );
       return send(res, await handlePurge(toRequest(req, {}, body)));
     }
     if (method === 'GET' && path === '/api/runtime') {
@@ -365,11 +480,16 @@ export async function startService(options: ServeOptions): Promise<LocalService>
       return send(res, await handleImages(toRequest(req, {})));
     }
     if (path === '/api/registry/notifications') {
-      if (method !== 'POST') return send(res, errorResponse(405, 'METHOD_NOT_ALLOWED', 'POST /api/registry/notifications'));
+      if (method !== 'POST')
+        return send(res, errorResponse(405, 'METHOD_NOT_ALLOWED', 'POST /api/registry/notifications'));
       const refused = checkNotificationHeaders(headerRecord(req), options.notificationToken);
       if (refused) return send(res, refused);
       const body = await readBody(req, MAX_NOTIFICATION_BYTES);
-      if (!body) return send(res, errorResponse(413, 'PAYLOAD_TOO_LARGE', `body: expected at most ${MAX_NOTIFICATION_BYTES} bytes`, 'body'));
+      if (!body)
+        return send(
+          res,
+          errorResponse(413, 'PAYLOAD_TOO_LARGE', `body: expected at most ${MAX_NOTIFICATION_BYTES} bytes`, 'body'),
+        );
       return send(res, await receiveNotification(body, { policy, starter: runner, log, promotions }));
     }
     return send(res, errorResponse(404, 'NOT_FOUND', `no route ${method} ${path}`));
@@ -377,8 +497,11 @@ export async function startService(options: ServeOptions): Promise<LocalService>
 
   const server: Server = createServer((req, res) => {
     route(req, res).catch((err: unknown) => {
-      log(`local service: ${req.method} ${req.url?.split('?')[0]} failed: ${err instanceof Error ? err.message : String(err)}`);
-      if (!res.headersSent) send(res, errorResponse(500, 'INTERNAL', 'the local service failed to answer; see its log'));
+      log(
+        `local service: ${req.method} ${req.url?.split('?')[0]} failed: ${err instanceof Error ? err.message : String(err)}`,
+      );
+      if (!res.headersSent)
+        send(res, errorResponse(500, 'INTERNAL', 'the local service failed to answer; see its log'));
       else res.destroy();
     });
   });
@@ -388,7 +511,11 @@ export async function startService(options: ServeOptions): Promise<LocalService>
     const onError = (err: NodeJS.ErrnoException): void =>
       reject(
         err.code === 'EADDRINUSE'
-          ? new GuardError(ErrorCodes.INVALID_CONFIG, `port ${options.port} on ${options.host ?? '127.0.0.1'} is in use; stop what listens there or pass another --port`, { field: 'port' })
+          ? new GuardError(
+              ErrorCodes.INVALID_CONFIG,
+              `port ${options.port} on ${options.host ?? '127.0.0.1'} is in use; stop what listens there or pass another --port`,
+              { field: 'port' },
+            )
           : err,
       );
     server.once('error', onError);
@@ -399,7 +526,8 @@ export async function startService(options: ServeOptions): Promise<LocalService>
   });
   const port = (server.address() as AddressInfo).port;
   origin = `http://${options.host ?? '127.0.0.1'}:${port}`;
-  for (const name of [options.host ?? '127.0.0.1', '127.0.0.1', 'localhost', '[::1]']) allowedHosts.add(`${name}:${port}`);
+  for (const name of [options.host ?? '127.0.0.1', '127.0.0.1', 'localhost', '[::1]'])
+    allowedHosts.add(`${name}:${port}`);
   const resumed = await runner.resume();
 
   const timers = startLocalTimers(env, () => ({ credential: getCredential(), ca: options.ca, log }), log, {
@@ -407,7 +535,10 @@ export async function startService(options: ServeOptions): Promise<LocalService>
       const running = runPurge((env.ACR_GUARD_DRY_RUN ?? '').trim().toLowerCase() === 'true', 'timer');
       if (!running) return 'skipped: a purge of the other kind (dry or real) is running';
       return (await running)
-        .map((s) => `${s.registry}: ${s.deleted} ${s.dryRun ? 'would be deleted' : 'deleted'}, ${s.failed} failed, ${s.errors.length} error(s) over ${s.repositories} repositories`)
+        .map(
+          (s) =>
+            `${s.registry}: ${s.deleted} ${s.dryRun ? 'would be deleted' : 'deleted'}, ${s.failed} failed, ${s.errors.length} error(s) over ${s.repositories} repositories`,
+        )
         .join('; ');
     },
   });

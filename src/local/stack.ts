@@ -52,7 +52,8 @@ export interface LocalStack {
 /** Starts registry + service (+ seeding in the background). */
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
   const log = options.log ?? (() => undefined);
-  const registryPort = options.registryPort === 0 || options.registryPort === undefined ? await freePort() : options.registryPort;
+  const registryPort =
+    options.registryPort === 0 || options.registryPort === undefined ? await freePort() : options.registryPort;
   const registryHost = `127.0.0.1:${registryPort}`;
   const policy = loadPolicy(demoPolicyYaml(registryHost), 'embedded demo policy');
   mkdirSync(options.stateDir, { recursive: true });
@@ -72,12 +73,19 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   });
   let registry: RunningRegistry;
   try {
-    registry = await startRegistry({ port: registryPort, dataDir: join(options.stateDir, 'registry'), notifications: [{ url: service.notificationsUrl, token: notificationToken }] });
+    registry = await startRegistry({
+      port: registryPort,
+      dataDir: join(options.stateDir, 'registry'),
+      notifications: [{ url: service.notificationsUrl, token: notificationToken }],
+    });
   } catch (err) {
     await service.stop();
     throw err;
   }
-  const seeded = options.seed === false ? Promise.resolve() : seedSamples(registryHost, log).then(() => auditWhenGated(service, log));
+  const seeded =
+    options.seed === false
+      ? Promise.resolve()
+      : seedSamples(registryHost, log).then(() => auditWhenGated(service, log));
   return {
     service,
     registry,
@@ -114,6 +122,9 @@ async function auditWhenGated(service: LocalService, log: (line: string) => void
   const until = Date.now() + RUNTIME_SEED_WAIT_MS;
   // A gate starts when the registry's notification arrives, a moment after the push.
   await new Promise((resolve) => setTimeout(resolve, 500));
-  while (Date.now() < until && service.runner.list().some((i) => i.runtimeStatus === 'Running')) await new Promise((resolve) => setTimeout(resolve, 250));
-  await service.runRuntimeAudit()?.catch((err: unknown) => log(`runtimeAudit failed: ${err instanceof Error ? err.message : String(err)}`));
+  while (Date.now() < until && service.runner.list().some((i) => i.runtimeStatus === 'Running'))
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  await service
+    .runRuntimeAudit()
+    ?.catch((err: unknown) => log(`runtimeAudit failed: ${err instanceof Error ? err.message : String(err)}`));
 }

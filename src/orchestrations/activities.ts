@@ -7,7 +7,14 @@
  * Durable retry options retry it.
  */
 import { ErrorCodes, GuardError, isGuardError, type ErrorCode } from '../core/errors';
-import { applyModeFor, effectiveSources, findGateRule, findRetentionRule, isRegistryAllowed, promoteTarget } from '../core/policy';
+import {
+  applyModeFor,
+  effectiveSources,
+  findGateRule,
+  findRetentionRule,
+  isRegistryAllowed,
+  promoteTarget,
+} from '../core/policy';
 import type { ApplyMode, GateRule, Policy } from '../core/policyTypes';
 import { boundFindingsResult } from '../core/findingsSummary';
 import { classifyIndexChild, distinctIndexChildren, hasFilesystemLayer, MAX_INDEX_DEPTH } from '../core/indexChildren';
@@ -40,7 +47,8 @@ async function permanentAsData<T>(work: () => Promise<T>): Promise<T | ActivityF
   try {
     return await work();
   } catch (err) {
-    if (isGuardError(err) && err.code !== ErrorCodes.TRANSIENT) return { ok: false, code: err.code, detail: err.message };
+    if (isGuardError(err) && err.code !== ErrorCodes.TRANSIENT)
+      return { ok: false, code: err.code, detail: err.message };
     throw err;
   }
 }
@@ -74,7 +82,10 @@ export interface GateContext {
 }
 
 /** Reads the policy for an image: allowlist, gate rule, sources, apply mode, wait times. */
-export async function loadGateContext(services: GateServices, input: LoadGateContextInput): Promise<GateContext | ActivityFailure> {
+export async function loadGateContext(
+  services: GateServices,
+  input: LoadGateContextInput,
+): Promise<GateContext | ActivityFailure> {
   return permanentAsData(async () => {
     const policy = services.policy();
     const { registry, repository } = input.image;
@@ -125,7 +136,10 @@ export interface ResolvedImage {
 }
 
 const INDEX_TYPES: ReadonlySet<string> = new Set([MediaTypes.ociIndex, MediaTypes.dockerManifestList]);
-const IMAGE_CONFIG_TYPES: ReadonlySet<string> = new Set([MediaTypes.ociConfig, 'application/vnd.docker.container.image.v1+json']);
+const IMAGE_CONFIG_TYPES: ReadonlySet<string> = new Set([
+  MediaTypes.ociConfig,
+  'application/vnd.docker.container.image.v1+json',
+]);
 
 function platformLabel(platform: Descriptor['platform']): string | undefined {
   if (!platform) return undefined;
@@ -163,38 +177,66 @@ export const INDEX_CHILD_READS = 8;
  * and skipped only when its own manifest is an attestation; a child that cannot be read (permanently) or is
  * itself an index fails the resolution, so the gate blocks (never a label decides, never a release).
  */
-async function indexPlatforms(registry: RegistryClient, image: ImageId, index: ResolvedManifest): Promise<PlatformManifest[]> {
+async function indexPlatforms(
+  registry: RegistryClient,
+  image: ImageId,
+  index: ResolvedManifest,
+): Promise<PlatformManifest[]> {
   const children = distinctIndexChildren(index);
-  const kinds = await mapLimit(children, INDEX_CHILD_READS, async (child) => {
-    const where = `index child ${child.digest}${child.platform ? ` (${platformLabel(child.platform)})` : ''}`;
-    let body;
-    try {
-      body = await registry.getManifest(image.repository, child.digest);
-    } catch (err) {
-      if (isGuardError(err) && err.code !== ErrorCodes.TRANSIENT) throw new GuardError(err.code, `${where} cannot be read: ${err.message}`);
-      throw err;
-    }
-    const kind = classifyIndexChild(body);
-    if (kind.kind === 'index') {
-      throw new GuardError(ErrorCodes.INDEX_TOO_LARGE, `${where} is itself an index; indexes nested deeper than ${MAX_INDEX_DEPTH} level (MAX_INDEX_DEPTH) are not gated`);
-    }
-    if (kind.kind === 'malformed') throw new GuardError(ErrorCodes.MALFORMED, `${where} is neither an image manifest nor an attestation: ${kind.why}`);
-    return kind;
-  }, { stopOnError: true });
-  return children.filter((_, i) => kinds[i].kind === 'platform').map((c) => ({ digest: c.digest, platform: platformLabel(c.platform) }));
+  const kinds = await mapLimit(
+    children,
+    INDEX_CHILD_READS,
+    async (child) => {
+      const where = `index child ${child.digest}${child.platform ? ` (${platformLabel(child.platform)})` : ''}`;
+      let body;
+      try {
+        body = await registry.getManifest(image.repository, child.digest);
+      } catch (err) {
+        if (isGuardError(err) && err.code !== ErrorCodes.TRANSIENT)
+          throw new GuardError(err.code, `${where} cannot be read: ${err.message}`);
+        throw err;
+      }
+      const kind = classifyIndexChild(body);
+      if (kind.kind === 'index') {
+        throw new GuardError(
+          ErrorCodes.INDEX_TOO_LARGE,
+          `${where} is itself an index; indexes nested deeper than ${MAX_INDEX_DEPTH} level (MAX_INDEX_DEPTH) are not gated`,
+        );
+      }
+      if (kind.kind === 'malformed')
+        throw new GuardError(
+          ErrorCodes.MALFORMED,
+          `${where} is neither an image manifest nor an attestation: ${kind.why}`,
+        );
+      return kind;
+    },
+    { stopOnError: true },
+  );
+  return children
+    .filter((_, i) => kinds[i].kind === 'platform')
+    .map((c) => ({ digest: c.digest, platform: platformLabel(c.platform) }));
 }
 
 /** Fetches the pushed manifest by digest and classifies it. */
-export async function resolveManifest(services: GateServices, input: { image: ImageId }): Promise<ResolvedImage | ActivityFailure> {
+export async function resolveManifest(
+  services: GateServices,
+  input: { image: ImageId },
+): Promise<ResolvedImage | ActivityFailure> {
   return permanentAsData(async () => {
     const { image } = input;
     const registry = services.registry(image.registry);
     const fetched = await registry.getManifest(image.repository, image.digest);
     const manifest = plainManifest(fetched);
     // `subject` and `artifactType` are the pusher's words: a manifest with a filesystem layer is gated as an image.
-    if (isArtifact(manifest) && !hasFilesystemLayer(fetched.json)) return { ok: true as const, kind: 'artifact' as const, manifest, platforms: [] };
+    if (isArtifact(manifest) && !hasFilesystemLayer(fetched.json))
+      return { ok: true as const, kind: 'artifact' as const, manifest, platforms: [] };
     if (INDEX_TYPES.has(manifest.mediaType)) {
-      return { ok: true as const, kind: 'index' as const, manifest, platforms: await indexPlatforms(registry, image, manifest) };
+      return {
+        ok: true as const,
+        kind: 'index' as const,
+        manifest,
+        platforms: await indexPlatforms(registry, image, manifest),
+      };
     }
     return { ok: true as const, kind: 'image' as const, manifest, platforms: [{ digest: image.digest }] };
   });
@@ -221,17 +263,33 @@ export interface CollectFindingsInput {
  * The result goes into Durable history (and is replayed), so it carries at most `MAX_VERDICT_FINDINGS`
  * findings, the worst, with counts of all: never a whole findings list.
  */
-export async function collectFindings(services: GateServices, input: CollectFindingsInput, context: ActivityContext = SILENT_ACTIVITY_CONTEXT): Promise<FindingsResult> {
+export async function collectFindings(
+  services: GateServices,
+  input: CollectFindingsInput,
+  context: ActivityContext = SILENT_ACTIVITY_CONTEXT,
+): Promise<FindingsResult> {
   const source = services.sources.find((s) => s.name === input.source);
   if (!source) {
-    return { source: input.source, status: 'error', code: ErrorCodes.UNSUPPORTED, detail: `findings source "${input.source}" is not configured in this deployment` };
+    return {
+      source: input.source,
+      status: 'error',
+      code: ErrorCodes.UNSUPPORTED,
+      detail: `findings source "${input.source}" is not configured in this deployment`,
+    };
   }
   try {
-    const query = { image: input.image, maxReportAgeMs: input.maxReportAgeMs, nowMs: input.nowMs, ...(input.ratingSources ? { ratingSources: input.ratingSources } : {}) };
+    const query = {
+      image: input.image,
+      maxReportAgeMs: input.maxReportAgeMs,
+      nowMs: input.nowMs,
+      ...(input.ratingSources ? { ratingSources: input.ratingSources } : {}),
+    };
     return boundFindingsResult(await source.collect(query));
   } catch (err) {
     if (isGuardError(err) && err.code !== ErrorCodes.TRANSIENT) {
-      context.warn(`collectFindings: ${input.source} for ${input.image.repository}@${input.image.digest}: ${err.code}: ${err.message}`);
+      context.warn(
+        `collectFindings: ${input.source} for ${input.image.repository}@${input.image.digest}: ${err.code}: ${err.message}`,
+      );
       return { source: input.source, status: 'error', code: err.code, detail: err.message };
     }
     throw err;
@@ -249,13 +307,21 @@ export interface VerifySignaturesActivityInput {
 }
 
 /** Verifies the signatures of the pushed manifest; a permanent error is an inconclusive result, never a pass. */
-export async function verifySignatures(services: GateServices, input: VerifySignaturesActivityInput, context: ActivityContext = SILENT_ACTIVITY_CONTEXT): Promise<SignatureResult> {
+export async function verifySignatures(
+  services: GateServices,
+  input: VerifySignaturesActivityInput,
+  context: ActivityContext = SILENT_ACTIVITY_CONTEXT,
+): Promise<SignatureResult> {
   try {
     return await services.verifySignatures(input);
   } catch (err) {
     if (isGuardError(err) && err.code !== ErrorCodes.TRANSIENT) {
       context.warn(`verifySignatures: ${input.image.repository}@${input.image.digest}: ${err.code}: ${err.message}`);
-      return { status: 'inconclusive', reason: `signature verification failed to run: ${err.code}: ${err.message}`, signatures: [] };
+      return {
+        status: 'inconclusive',
+        reason: `signature verification failed to run: ${err.code}: ${err.message}`,
+        signatures: [],
+      };
     }
     throw err;
   }
@@ -274,7 +340,11 @@ export interface ApplyVerdictInput {
 
 /** What applying a verdict will do; computed first, then executed (or, for a dry run, only described). */
 type ApplyPlan =
-  | { kind: 'attributes'; attributes: { quarantineState: 'Passed' | 'Quarantined'; quarantineDetails: string }; detail: string }
+  | {
+      kind: 'attributes';
+      attributes: { quarantineState: 'Passed' | 'Quarantined'; quarantineDetails: string };
+      detail: string;
+    }
   | { kind: 'promote'; target: string; tag?: string; detail: string }
   | { kind: 'nothing'; detail: string };
 
@@ -285,7 +355,12 @@ export const MAX_QUARANTINE_DETAILS = 4096;
 export function quarantineDetails(verdict: Verdict): string {
   const failing = verdict.checks
     .filter((c) => c.status === 'fail' || c.status === 'inconclusive')
-    .map((c) => ({ name: c.name, status: c.status, reason: c.reason.length > 300 ? `${c.reason.slice(0, 300)}…` : c.reason, ...(c.manifest ? { manifest: c.manifest } : {}) }));
+    .map((c) => ({
+      name: c.name,
+      status: c.status,
+      reason: c.reason.length > 300 ? `${c.reason.slice(0, 300)}…` : c.reason,
+      ...(c.manifest ? { manifest: c.manifest } : {}),
+    }));
   const base = {
     scanner: 'acr-guard',
     decision: verdict.decision,
@@ -298,10 +373,19 @@ export function quarantineDetails(verdict: Verdict): string {
   };
   // Drop failing checks from the end until the whole document fits; say how many were left out.
   for (let keep = failing.length; keep >= 0; keep--) {
-    const text = JSON.stringify({ ...base, checks: failing.slice(0, keep), ...(keep < failing.length ? { omittedChecks: failing.length - keep } : {}) });
+    const text = JSON.stringify({
+      ...base,
+      checks: failing.slice(0, keep),
+      ...(keep < failing.length ? { omittedChecks: failing.length - keep } : {}),
+    });
     if (Buffer.byteLength(text, 'utf8') <= MAX_QUARANTINE_DETAILS) return text;
   }
-  return JSON.stringify({ scanner: 'acr-guard', decision: verdict.decision, decidedAt: verdict.decidedAt, omittedChecks: failing.length });
+  return JSON.stringify({
+    scanner: 'acr-guard',
+    decision: verdict.decision,
+    decidedAt: verdict.decidedAt,
+    omittedChecks: failing.length,
+  });
 }
 
 function planApply(input: ApplyVerdictInput): ApplyPlan {
@@ -310,12 +394,26 @@ function planApply(input: ApplyVerdictInput): ApplyPlan {
   switch (mode) {
     case 'quarantine': {
       const state = released ? 'Passed' : 'Quarantined';
-      return { kind: 'attributes', attributes: { quarantineState: state, quarantineDetails: quarantineDetails(verdict) }, detail: `quarantineState=${state}` };
+      return {
+        kind: 'attributes',
+        attributes: { quarantineState: state, quarantineDetails: quarantineDetails(verdict) },
+        detail: `quarantineState=${state}`,
+      };
     }
     case 'promote': {
       if (!released) return { kind: 'nothing', detail: 'blocked: not promoted' };
-      if (!input.promoteTarget) throw new GuardError(ErrorCodes.INVALID_POLICY, `promote mode needs promote.repository in gate rule ${verdict.rule}`, { field: 'gate.promote.repository' });
-      return { kind: 'promote', target: input.promoteTarget, tag: verdict.tag, detail: `promoted to ${input.promoteTarget}@${verdict.image.digest}${verdict.tag ? ` and :${verdict.tag}` : ''}` };
+      if (!input.promoteTarget)
+        throw new GuardError(
+          ErrorCodes.INVALID_POLICY,
+          `promote mode needs promote.repository in gate rule ${verdict.rule}`,
+          { field: 'gate.promote.repository' },
+        );
+      return {
+        kind: 'promote',
+        target: input.promoteTarget,
+        tag: verdict.tag,
+        detail: `promoted to ${input.promoteTarget}@${verdict.image.digest}${verdict.tag ? ` and :${verdict.tag}` : ''}`,
+      };
     }
     default:
       return { kind: 'nothing', detail: 'verdict recorded only (apply mode none)' };
@@ -328,13 +426,23 @@ function notePromotion(services: GateServices, client: RegistryClient, repositor
 }
 
 /** Copies one manifest (and, for an index, its child manifests) with all blobs into `target`, by digest. */
-async function copyByDigest(services: GateServices, client: RegistryClient, from: string, target: string, digest: string): Promise<void> {
+async function copyByDigest(
+  services: GateServices,
+  client: RegistryClient,
+  from: string,
+  target: string,
+  digest: string,
+): Promise<void> {
   const manifest = await client.getManifest(from, digest);
   for (const child of manifest.children) await copyByDigest(services, client, from, target, child.digest);
   for (const blob of manifest.blobs) await client.mountBlob(target, blob.digest, from);
   notePromotion(services, client, target, digest);
   const put = await client.putManifest(target, digest, manifest.bytes, manifest.mediaType);
-  if (put !== digest) throw new GuardError(ErrorCodes.DIGEST_MISMATCH, `${target}: the registry stored ${put} for manifest ${digest}; the copy is not faithful`);
+  if (put !== digest)
+    throw new GuardError(
+      ErrorCodes.DIGEST_MISMATCH,
+      `${target}: the registry stored ${put} for manifest ${digest}; the copy is not faithful`,
+    );
 }
 
 /**
@@ -343,7 +451,12 @@ async function copyByDigest(services: GateServices, client: RegistryClient, from
  * since. Writing it into the release repository unchecked would give a release tag to a digest the source
  * never (or no longer) had under that tag, e.g. roll `release/app:1.2` back to an older passing digest.
  */
-async function tagStillPoints(client: RegistryClient, repository: string, tag: string, digest: string): Promise<{ ok: true } | { ok: false; reason: string }> {
+async function tagStillPoints(
+  client: RegistryClient,
+  repository: string,
+  tag: string,
+  digest: string,
+): Promise<{ ok: true } | { ok: false; reason: string }> {
   let current: string;
   try {
     current = await client.resolveTag(repository, tag);
@@ -351,7 +464,9 @@ async function tagStillPoints(client: RegistryClient, repository: string, tag: s
     if (isGuardError(err, ErrorCodes.NOT_FOUND)) return { ok: false, reason: `${repository}:${tag} no longer exists` };
     throw err;
   }
-  return current === digest ? { ok: true } : { ok: false, reason: `${repository}:${tag} now points at ${current}, not at the gated digest` };
+  return current === digest
+    ? { ok: true }
+    : { ok: false, reason: `${repository}:${tag} now points at ${current}, not at the gated digest` };
 }
 
 /**
@@ -361,7 +476,11 @@ async function tagStillPoints(client: RegistryClient, repository: string, tag: s
  * promote writes the release tag only when the source repository's tag still points at the gated digest at
  * this moment (otherwise by digest only, and `releaseTag` says why the tag was skipped).
  */
-export async function applyVerdict(services: GateServices, input: ApplyVerdictInput, context: ActivityContext = SILENT_ACTIVITY_CONTEXT): Promise<ApplyResult> {
+export async function applyVerdict(
+  services: GateServices,
+  input: ApplyVerdictInput,
+  context: ActivityContext = SILENT_ACTIVITY_CONTEXT,
+): Promise<ApplyResult> {
   let plan: ApplyPlan;
   try {
     plan = planApply(input);
@@ -380,18 +499,33 @@ export async function applyVerdict(services: GateServices, input: ApplyVerdictIn
         const check = await tagStillPoints(client, image.repository, plan.tag, image.digest);
         if (!check.ok) {
           const detail = `promoted to ${plan.target}@${image.digest} by digest only; tag ${plan.tag} not written: ${check.reason}`;
-          return { mode: input.mode, ok: true, detail, releaseTag: { tag: plan.tag, written: false, reason: check.reason } } satisfies ApplyResult;
+          return {
+            mode: input.mode,
+            ok: true,
+            detail,
+            releaseTag: { tag: plan.tag, written: false, reason: check.reason },
+          } satisfies ApplyResult;
         }
         const manifest = await client.getManifest(image.repository, image.digest);
         notePromotion(services, client, plan.target, image.digest);
         await client.putManifest(plan.target, plan.tag, manifest.bytes, manifest.mediaType);
-        return { mode: input.mode, ok: true, detail: plan.detail, releaseTag: { tag: plan.tag, written: true } } satisfies ApplyResult;
+        return {
+          mode: input.mode,
+          ok: true,
+          detail: plan.detail,
+          releaseTag: { tag: plan.tag, written: true },
+        } satisfies ApplyResult;
       }
     }
     return { mode: input.mode, ok: true, detail: plan.detail } satisfies ApplyResult;
   });
-  const applied: ApplyResult = 'code' in result && result.ok === false ? { mode: input.mode, ok: false, code: result.code, detail: result.detail } : (result as ApplyResult);
-  context.log(`applyVerdict: ${image.repository}@${image.digest} ${input.verdict.decision}: ${applied.ok ? 'applied' : `not applied (${applied.code})`}: ${applied.detail}`);
+  const applied: ApplyResult =
+    'code' in result && result.ok === false
+      ? { mode: input.mode, ok: false, code: result.code, detail: result.detail }
+      : (result as ApplyResult);
+  context.log(
+    `applyVerdict: ${image.repository}@${image.digest} ${input.verdict.decision}: ${applied.ok ? 'applied' : `not applied (${applied.code})`}: ${applied.detail}`,
+  );
   return applied;
 }
 
@@ -403,14 +537,26 @@ export async function applyVerdict(services: GateServices, input: ApplyVerdictIn
  * gate's verdict is deterministic (decided at orchestration time), so the latest verdict of the image being
  * this one means the write happened: it is not appended twice.
  */
-export async function recordVerdict(services: GateServices, input: { verdict: Verdict }, context: ActivityContext = SILENT_ACTIVITY_CONTEXT): Promise<{ ok: true } | ActivityFailure> {
+export async function recordVerdict(
+  services: GateServices,
+  input: { verdict: Verdict },
+  context: ActivityContext = SILENT_ACTIVITY_CONTEXT,
+): Promise<{ ok: true } | ActivityFailure> {
   return permanentAsData(async () => {
     const { audit } = services;
     const v = input.verdict;
     const latest = await audit.latestVerdict(v.image);
-    const same = latest !== undefined && latest.decidedAt === v.decidedAt && latest.decision === v.decision && latest.summary === v.summary && latest.policy?.hash === v.policy?.hash;
+    const same =
+      latest !== undefined &&
+      latest.decidedAt === v.decidedAt &&
+      latest.decision === v.decision &&
+      latest.summary === v.summary &&
+      latest.policy?.hash === v.policy?.hash;
     if (!same) await audit.recordVerdict(v);
-    else context.log(`recordVerdict: ${v.image.repository}@${v.image.digest}: this verdict is already the latest (an activity retry); not appended again`);
+    else
+      context.log(
+        `recordVerdict: ${v.image.repository}@${v.image.digest}: this verdict is already the latest (an activity retry); not appended again`,
+      );
     return { ok: true as const };
   });
 }
@@ -421,11 +567,17 @@ export async function recordVerdict(services: GateServices, input: { verdict: Ve
  */
 export function gateActivities(services: GateServices) {
   return {
-    [Activities.loadGateContext]: (input: LoadGateContextInput, _context: ActivityContext) => loadGateContext(services, input),
-    [Activities.resolveManifest]: (input: { image: ImageId }, _context: ActivityContext) => resolveManifest(services, input),
-    [Activities.collectFindings]: (input: CollectFindingsInput, context: ActivityContext) => collectFindings(services, input, context),
-    [Activities.verifySignatures]: (input: VerifySignaturesActivityInput, context: ActivityContext) => verifySignatures(services, input, context),
-    [Activities.applyVerdict]: (input: ApplyVerdictInput, context: ActivityContext) => applyVerdict(services, input, context),
-    [Activities.recordVerdict]: (input: { verdict: Verdict }, context: ActivityContext) => recordVerdict(services, input, context),
+    [Activities.loadGateContext]: (input: LoadGateContextInput, _context: ActivityContext) =>
+      loadGateContext(services, input),
+    [Activities.resolveManifest]: (input: { image: ImageId }, _context: ActivityContext) =>
+      resolveManifest(services, input),
+    [Activities.collectFindings]: (input: CollectFindingsInput, context: ActivityContext) =>
+      collectFindings(services, input, context),
+    [Activities.verifySignatures]: (input: VerifySignaturesActivityInput, context: ActivityContext) =>
+      verifySignatures(services, input, context),
+    [Activities.applyVerdict]: (input: ApplyVerdictInput, context: ActivityContext) =>
+      applyVerdict(services, input, context),
+    [Activities.recordVerdict]: (input: { verdict: Verdict }, context: ActivityContext) =>
+      recordVerdict(services, input, context),
   } as const;
 }

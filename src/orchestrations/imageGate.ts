@@ -16,7 +16,15 @@ import * as df from 'durable-functions';
 import { blockedVerdict, decide, scanComplete, type ManifestEvidence, type PolicyStamp } from '../core/decision';
 import { isAcrHost } from '../core/acrHost';
 import type { ApplyMode } from '../core/policyTypes';
-import type { ApplyResult, Check, FindingsResult, FindingsSourceName, ImageId, SignatureResult, Verdict } from '../core/types';
+import type {
+  ApplyResult,
+  Check,
+  FindingsResult,
+  FindingsSourceName,
+  ImageId,
+  SignatureResult,
+  Verdict,
+} from '../core/types';
 import type {
   ActivityFailure,
   ApplyVerdictInput,
@@ -61,7 +69,12 @@ export interface GateOutcome {
 export const GATE_HISTORY_BUDGET_BYTES = 256 * 1024;
 
 /** Durable retry policy of every gate activity: first retry after 2 s, doubling, at most 4 attempts. */
-export const GATE_RETRY = { firstRetryIntervalMs: 2_000, backoffCoefficient: 2, maxNumberOfAttempts: 4, maxRetryIntervalMs: 60_000 } as const;
+export const GATE_RETRY = {
+  firstRetryIntervalMs: 2_000,
+  backoffCoefficient: 2,
+  maxNumberOfAttempts: 4,
+  maxRetryIntervalMs: 60_000,
+} as const;
 
 function retryOptions(): df.RetryOptions {
   return retryOptionsOf(GATE_RETRY);
@@ -69,7 +82,17 @@ function retryOptions(): df.RetryOptions {
 
 /** Progress exposed through the instance's custom status. */
 export type GateProgress =
-  | { step: 'loading-policy' | 'resolving-manifest' | 'verifying-signatures' | 'deciding' | 'applying' | 'recording' | 'retention' | 'done' }
+  | {
+      step:
+        | 'loading-policy'
+        | 'resolving-manifest'
+        | 'verifying-signatures'
+        | 'deciding'
+        | 'applying'
+        | 'recording'
+        | 'retention'
+        | 'done';
+    }
   | { step: 'collecting-findings'; pending: string[] }
   | {
       step: 'waiting-for-scan';
@@ -87,19 +110,26 @@ type StepResult<T> = { ok: true; value: T } | { ok: false; code: string; detail:
 
 type Gen<T> = Generator<df.Task, T, unknown>;
 
-
 function isFailure(value: unknown): value is ActivityFailure {
   return typeof value === 'object' && value !== null && (value as { ok?: unknown }).ok === false;
 }
 
 /** Calls an activity with the gate's retry policy and turns every failure into data. */
-function* step<I, T>(context: df.OrchestrationContext, name: string, input: I): Gen<StepResult<Exclude<T, ActivityFailure>>> {
+function* step<I, T>(
+  context: df.OrchestrationContext,
+  name: string,
+  input: I,
+): Gen<StepResult<Exclude<T, ActivityFailure>>> {
   try {
     const value = (yield context.df.callActivityWithRetry(name, retryOptions(), input)) as T;
     if (isFailure(value)) return { ok: false, code: value.code, detail: value.detail };
     return { ok: true, value: value as Exclude<T, ActivityFailure> };
   } catch (err) {
-    return { ok: false, code: failureCode(err), detail: `failed after ${GATE_RETRY.maxNumberOfAttempts} attempts: ${failureDetail(err)}` };
+    return {
+      ok: false,
+      code: failureCode(err),
+      detail: `failed after ${GATE_RETRY.maxNumberOfAttempts} attempts: ${failureDetail(err)}`,
+    };
   }
 }
 
@@ -119,7 +149,9 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
   const progress = (p: GateProgress): void => context.df.setCustomStatus(p);
   const nowIso = (): string => context.df.currentUtcDateTime.toISOString();
   // Until the policy is read, a block is applied as ACR quarantine on ACR hosts and recorded only elsewhere.
-  const applyTo: { mode: ApplyMode; promoteTarget?: string } = { mode: isAcrHost(image.registry) ? 'quarantine' : 'none' };
+  const applyTo: { mode: ApplyMode; promoteTarget?: string } = {
+    mode: isAcrHost(image.registry) ? 'quarantine' : 'none',
+  };
   /** The retention rule covering the repository, once the policy is read. */
   const retention: { rule?: string } = {};
   /** The version and hash of the policy that decides, once it is read. */
@@ -133,26 +165,60 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
       progress({ step: 'recording' });
       const kept = yield* step<{ verdict: Verdict }, { ok: true }>(context, Activities.recordVerdict, { verdict });
       progress({ step: 'done' });
-      const apply: ApplyResult = { mode: 'none', ok: true, detail: 'runtime re-gate: recorded, not applied (running images are never disturbed)' };
-      return { status: 'decided', verdict, apply, ...(kept.ok ? {} : { reason: `verdict not recorded: ${kept.code}: ${kept.detail}` }) };
+      const apply: ApplyResult = {
+        mode: 'none',
+        ok: true,
+        detail: 'runtime re-gate: recorded, not applied (running images are never disturbed)',
+      };
+      return {
+        status: 'decided',
+        verdict,
+        apply,
+        ...(kept.ok ? {} : { reason: `verdict not recorded: ${kept.code}: ${kept.detail}` }),
+      };
     }
     progress({ step: 'applying' });
     const applyMode = applyTo.mode;
-    const applyInput: ApplyVerdictInput = { verdict, mode: applyMode, dryRun: input.dryRun === true, promoteTarget: applyTo.promoteTarget };
+    const applyInput: ApplyVerdictInput = {
+      verdict,
+      mode: applyMode,
+      dryRun: input.dryRun === true,
+      promoteTarget: applyTo.promoteTarget,
+    };
     const applied = yield* step<ApplyVerdictInput, ApplyResult>(context, Activities.applyVerdict, applyInput);
-    let apply: ApplyResult = applied.ok ? applied.value : { mode: applyMode, ok: false, code: applied.code, detail: applied.detail };
+    let apply: ApplyResult = applied.ok
+      ? applied.value
+      : { mode: applyMode, ok: false, code: applied.code, detail: applied.detail };
     let final = verdict;
     if (verdict.decision === 'release' && !apply.ok) {
       // The release could not be carried out: block, and keep (or put) the image in quarantine.
-      final = blocked({ name: 'apply', status: 'fail', reason: `applyVerdict (${applyMode}) failed: ${apply.code ?? ErrorCodes.ERROR}: ${apply.detail}`, details: { step: 'applyVerdict', code: apply.code } });
-      const reapplied = yield* step<ApplyVerdictInput, ApplyResult>(context, Activities.applyVerdict, { ...applyInput, verdict: final });
-      apply = reapplied.ok ? reapplied.value : { mode: applyMode, ok: false, code: reapplied.code, detail: reapplied.detail };
+      final = blocked({
+        name: 'apply',
+        status: 'fail',
+        reason: `applyVerdict (${applyMode}) failed: ${apply.code ?? ErrorCodes.ERROR}: ${apply.detail}`,
+        details: { step: 'applyVerdict', code: apply.code },
+      });
+      const reapplied = yield* step<ApplyVerdictInput, ApplyResult>(context, Activities.applyVerdict, {
+        ...applyInput,
+        verdict: final,
+      });
+      apply = reapplied.ok
+        ? reapplied.value
+        : { mode: applyMode, ok: false, code: reapplied.code, detail: reapplied.detail };
     }
     progress({ step: 'recording' });
-    const recorded = yield* step<{ verdict: Verdict }, { ok: true }>(context, Activities.recordVerdict, { verdict: final });
+    const recorded = yield* step<{ verdict: Verdict }, { ok: true }>(context, Activities.recordVerdict, {
+      verdict: final,
+    });
     const retained = yield* retentionStep();
     progress({ step: 'done' });
-    return { status: 'decided', verdict: final, apply, ...(recorded.ok ? {} : { reason: `verdict not recorded: ${recorded.code}: ${recorded.detail}` }), ...(retained ? { retention: retained } : {}) };
+    return {
+      status: 'decided',
+      verdict: final,
+      apply,
+      ...(recorded.ok ? {} : { reason: `verdict not recorded: ${recorded.code}: ${recorded.detail}` }),
+      ...(retained ? { retention: retained } : {}),
+    };
   }
 
   /**
@@ -162,7 +228,13 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
   function* retentionStep(): Gen<RepositoryOutcome | undefined> {
     if (!retention.rule || input.trigger !== 'push' || input.dryRun === true) return undefined;
     progress({ step: 'retention' });
-    const purge: PurgeRepositoryInput = { registry: image.registry, repository: image.repository, now: nowIso(), dryRun: false, protect: [image.digest] };
+    const purge: PurgeRepositoryInput = {
+      registry: image.registry,
+      repository: image.repository,
+      now: nowIso(),
+      dryRun: false,
+      protect: [image.digest],
+    };
     const ran = yield* step<PurgeRepositoryInput, RepositoryOutcome>(context, PurgeActivities.gateRetention, purge);
     if (ran.ok) return ran.value;
     return emptyOutcome(image.repository, retention.rule, 'failed', { code: ran.code, detail: ran.detail });
@@ -176,9 +248,22 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
     return blockedVerdict({ policy: policyStamp.value, image, tag, now: context.df.currentUtcDateTime, check });
   }
 
-  function* failClosed(stepName: string, checkName: string, failure: { code: string; detail: string }, manifest?: string): Gen<GateOutcome> {
+  function* failClosed(
+    stepName: string,
+    checkName: string,
+    failure: { code: string; detail: string },
+    manifest?: string,
+  ): Gen<GateOutcome> {
     const reason = `${stepName} failed: ${failure.code}: ${failure.detail}`;
-    return yield* finish(blocked({ name: checkName, status: 'inconclusive', reason, ...(manifest ? { manifest } : {}), details: { step: stepName, code: failure.code } }));
+    return yield* finish(
+      blocked({
+        name: checkName,
+        status: 'inconclusive',
+        reason,
+        ...(manifest ? { manifest } : {}),
+        details: { step: stepName, code: failure.code },
+      }),
+    );
   }
 
   // 1. Policy.
@@ -186,7 +271,11 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
   const loaded = yield* step<LoadGateContextInput, GateContext>(context, Activities.loadGateContext, { image });
   if (!loaded.ok) return yield* failClosed('loadGateContext', 'policy', loaded);
   const gate = loaded.value;
-  if (!gate.registryAllowed) return { status: 'ignored', reason: `registry ${image.registry} is not in the policy's registries allowlist; nothing was done` };
+  if (!gate.registryAllowed)
+    return {
+      status: 'ignored',
+      reason: `registry ${image.registry} is not in the policy's registries allowlist; nothing was done`,
+    };
   applyTo.mode = gate.applyMode;
   applyTo.promoteTarget = gate.promoteTarget;
   retention.rule = gate.retentionRule;
@@ -198,7 +287,10 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
   if (!resolved.ok) return yield* failClosed('resolveManifest', 'manifest', resolved);
   const { kind, manifest, platforms } = resolved.value;
   if (kind === 'artifact') {
-    return { status: 'ignored', reason: `ignored: artifact (${manifest.artifactType ?? manifest.mediaType}${manifest.subject ? `, refers to ${manifest.subject.digest}` : ''}) is not an image` };
+    return {
+      status: 'ignored',
+      reason: `ignored: artifact (${manifest.artifactType ?? manifest.mediaType}${manifest.subject ? `, refers to ${manifest.subject.digest}` : ''}) is not an image`,
+    };
   }
 
   // 3. Findings: every platform × source in parallel; poll only what is still pending, until the deadline.
@@ -216,7 +308,9 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
         source: w.source,
         maxReportAgeMs: gate.maxReportAgeMs,
         nowMs,
-        ...(gate.rule?.vulnerabilities.ratingSources ? { ratingSources: [...gate.rule.vulnerabilities.ratingSources] } : {}),
+        ...(gate.rule?.vulnerabilities.ratingSources
+          ? { ratingSources: [...gate.rule.vulnerabilities.ratingSources] }
+          : {}),
       } satisfies CollectFindingsInput),
     );
     try {
@@ -225,12 +319,31 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
     } catch (err) {
       const i = tasks.findIndex((t) => t.isFaulted);
       const failedOne = wanted[Math.max(i, 0)];
-      return yield* failClosed(`collectFindings(${failedOne.source})`, `scan:${failedOne.source}`, { code: failureCode(err), detail: `failed after ${GATE_RETRY.maxNumberOfAttempts} attempts: ${failureDetail(err)}` }, failedOne.digest);
+      return yield* failClosed(
+        `collectFindings(${failedOne.source})`,
+        `scan:${failedOne.source}`,
+        {
+          code: failureCode(err),
+          detail: `failed after ${GATE_RETRY.maxNumberOfAttempts} attempts: ${failureDetail(err)}`,
+        },
+        failedOne.digest,
+      );
     }
     const rule = gate.rule;
-    const incomplete = platforms.filter((p) => !scanComplete({ rule, sources, findings: sources.map((s) => results.get(key(p.digest, s))).filter((r): r is FindingsResult => r !== undefined) }));
+    const incomplete = platforms.filter(
+      (p) =>
+        !scanComplete({
+          rule,
+          sources,
+          findings: sources
+            .map((s) => results.get(key(p.digest, s)))
+            .filter((r): r is FindingsResult => r !== undefined),
+        }),
+    );
     // Only `pending` answers can change by waiting; an `error` is final for this gate.
-    wanted = incomplete.flatMap((p) => sources.filter((s) => results.get(key(p.digest, s))?.status === 'pending').map((source) => ({ ...p, source })));
+    wanted = incomplete.flatMap((p) =>
+      sources.filter((s) => results.get(key(p.digest, s))?.status === 'pending').map((source) => ({ ...p, source })),
+    );
     if (wanted.length === 0) break;
     const now = context.df.currentUtcDateTime.getTime();
     if (now >= deadline) {
@@ -243,14 +356,22 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
       pending: wanted.map((w) => label(w.digest, w.source, w.platform)),
       until: until.toISOString(),
       deadline: new Date(deadline).toISOString(),
-      waitingFor: wanted.map((w) => ({ source: w.source, digest: w.digest, ...(w.platform ? { platform: w.platform } : {}) })),
+      waitingFor: wanted.map((w) => ({
+        source: w.source,
+        digest: w.digest,
+        ...(w.platform ? { platform: w.platform } : {}),
+      })),
     });
     yield context.df.createTimer(until);
   }
 
   // 4. Signatures of the pushed digest (an index's signature signs the index).
   progress({ step: 'verifying-signatures' });
-  const signed = yield* step<VerifySignaturesActivityInput, SignatureResult>(context, Activities.verifySignatures, { image, manifest, trustPolicy: gate.trustPolicy });
+  const signed = yield* step<VerifySignaturesActivityInput, SignatureResult>(context, Activities.verifySignatures, {
+    image,
+    manifest,
+    trustPolicy: gate.trustPolicy,
+  });
   if (!signed.ok) return yield* failClosed('verifySignatures', 'signatures', signed);
 
   // 5. Decide.
@@ -265,7 +386,16 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
   // so a replay decides the same. A throw here is a bug; it still blocks, naming it.
   let decided: Verdict;
   try {
-    decided = decide({ policy: { version: gate.policyVersion, hash: gate.policyHash }, rule: gate.rule, image, tag, sources, manifests, deadlinePassed, now: context.df.currentUtcDateTime });
+    decided = decide({
+      policy: { version: gate.policyVersion, hash: gate.policyHash },
+      rule: gate.rule,
+      image,
+      tag,
+      sources,
+      manifests,
+      deadlinePassed,
+      now: context.df.currentUtcDateTime,
+    });
   } catch (err) {
     return yield* failClosed('decide', 'decision', { code: ErrorCodes.ERROR, detail: failureDetail(err) });
   }
@@ -273,4 +403,3 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
   // 6 + 7. Apply and record.
   return yield* finish(decided);
 }
-

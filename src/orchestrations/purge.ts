@@ -19,7 +19,12 @@ import { ORCH_REPOSITORY_PURGE, PurgeActivities } from './names';
 export const PURGE_PARALLEL = 4;
 
 /** Durable retry policy of the purge activities: 5 s, doubling, 4 attempts, at most 2 min apart. */
-export const PURGE_RETRY = { firstRetryIntervalMs: 5_000, backoffCoefficient: 2, maxNumberOfAttempts: 4, maxRetryIntervalMs: 120_000 } as const;
+export const PURGE_RETRY = {
+  firstRetryIntervalMs: 5_000,
+  backoffCoefficient: 2,
+  maxNumberOfAttempts: 4,
+  maxRetryIntervalMs: 120_000,
+} as const;
 
 /** The retry options of {@link PURGE_RETRY}. */
 export function purgeRetryOptions(): df.RetryOptions {
@@ -51,9 +56,17 @@ function failedOutcome(repository: string, code: string, detail: string): Reposi
 export function* repositoryPurgeOrchestrator(context: df.OrchestrationContext): Gen<RepositoryOutcome> {
   const input = context.df.getInput() as PurgeRepositoryInput;
   try {
-    return (yield context.df.callActivityWithRetry(PurgeActivities.purgeRepository, purgeRetryOptions(), input)) as RepositoryOutcome;
+    return (yield context.df.callActivityWithRetry(
+      PurgeActivities.purgeRepository,
+      purgeRetryOptions(),
+      input,
+    )) as RepositoryOutcome;
   } catch (err) {
-    return failedOutcome(input.repository, failureCode(err), `failed after ${PURGE_RETRY.maxNumberOfAttempts} attempts (nothing more was deleted in ${input.repository} by this run): ${failureDetail(err)}`);
+    return failedOutcome(
+      input.repository,
+      failureCode(err),
+      `failed after ${PURGE_RETRY.maxNumberOfAttempts} attempts (nothing more was deleted in ${input.repository} by this run): ${failureDetail(err)}`,
+    );
   }
 }
 
@@ -64,9 +77,14 @@ export function* registryPurgeOrchestrator(context: df.OrchestrationContext): Ge
   const startedAt = context.df.currentUtcDateTime.toISOString();
   let targets: PurgeTargets;
   try {
-    targets = (yield context.df.callActivityWithRetry(PurgeActivities.listTargets, purgeRetryOptions(), { ...(input.registry ? { registry: input.registry } : {}) })) as PurgeTargets;
+    targets = (yield context.df.callActivityWithRetry(PurgeActivities.listTargets, purgeRetryOptions(), {
+      ...(input.registry ? { registry: input.registry } : {}),
+    })) as PurgeTargets;
   } catch (err) {
-    return { summaries: [], error: `listing the repositories to purge failed; nothing was purged: ${failureDetail(err)}` };
+    return {
+      summaries: [],
+      error: `listing the repositories to purge failed; nothing was purged: ${failureDetail(err)}`,
+    };
   }
   const summaries: PurgeSummary[] = [];
   let child = 0;
@@ -77,20 +95,45 @@ export function* registryPurgeOrchestrator(context: df.OrchestrationContext): Ge
       context.df.setCustomStatus({ registry, done: i, total: repositories.length });
       const now = context.df.currentUtcDateTime.toISOString();
       const tasks = batch.map((repository) =>
-        context.df.callSubOrchestrator(ORCH_REPOSITORY_PURGE, { registry, repository, now, dryRun } satisfies PurgeRepositoryInput, `${context.df.instanceId}-r${child++}`),
+        context.df.callSubOrchestrator(
+          ORCH_REPOSITORY_PURGE,
+          { registry, repository, now, dryRun } satisfies PurgeRepositoryInput,
+          `${context.df.instanceId}-r${child++}`,
+        ),
       );
       try {
         outcomes.push(...((yield context.df.Task.all(tasks)) as RepositoryOutcome[]));
       } catch {
         // repositoryPurge turns its own failures into outcomes; a failure here is the sub-orchestration itself.
-        tasks.forEach((t, j) => outcomes.push(t.isCompleted && !t.isFaulted ? (t.result as RepositoryOutcome) : failedOutcome(batch[j], ErrorCodes.SUBORCHESTRATION_FAILED, 'the repository purge failed or did not finish')));
+        tasks.forEach((t, j) =>
+          outcomes.push(
+            t.isCompleted && !t.isFaulted
+              ? (t.result as RepositoryOutcome)
+              : failedOutcome(
+                  batch[j],
+                  ErrorCodes.SUBORCHESTRATION_FAILED,
+                  'the repository purge failed or did not finish',
+                ),
+          ),
+        );
       }
     }
-    const summary = summarisePurge({ registry, trigger: input.trigger ?? 'timer', dryRun, startedAt, finishedAt: context.df.currentUtcDateTime.toISOString(), outcomes });
+    const summary = summarisePurge({
+      registry,
+      trigger: input.trigger ?? 'timer',
+      dryRun,
+      startedAt,
+      finishedAt: context.df.currentUtcDateTime.toISOString(),
+      outcomes,
+    });
     try {
       yield context.df.callActivityWithRetry(PurgeActivities.recordSummary, purgeRetryOptions(), { summary });
     } catch (err) {
-      summary.errors.push({ repository: '', code: ErrorCodes.AUDIT_FAILED, detail: `the summary could not be recorded: ${failureDetail(err)}` });
+      summary.errors.push({
+        repository: '',
+        code: ErrorCodes.AUDIT_FAILED,
+        detail: `the summary could not be recorded: ${failureDetail(err)}`,
+      });
     }
     summaries.push(summary);
   }

@@ -28,7 +28,11 @@ export async function listPurgeTargets(services: PurgeServices, input: ListTarge
   const hosts = input.registry ? [input.registry] : policy.registries.map((r) => r.host);
   const registries: PurgeTargets['registries'] = [];
   for (const registry of hosts) {
-    if (!isRegistryAllowed(policy, registry)) throw new GuardError(ErrorCodes.REGISTRY_NOT_ALLOWED, `registry ${registry} is not in the policy's registries allowlist; nothing was purged`);
+    if (!isRegistryAllowed(policy, registry))
+      throw new GuardError(
+        ErrorCodes.REGISTRY_NOT_ALLOWED,
+        `registry ${registry} is not in the policy's registries allowlist; nothing was purged`,
+      );
     const targets = await repositoriesToPurge(services.registry(registry), policy);
     registries.push({ registry, repositories: targets.map((t) => t.repository) });
   }
@@ -54,12 +58,20 @@ export interface PurgeRepositoryInput {
 export const NIGHTLY_IN_USE_MAX_AGE_MS = 120_000;
 
 /** The nightly `repositoryPurge` step: {@link purgeOneRepository} with a shared in-use answer. */
-export function purgeRepositoryActivity(services: PurgeServices, input: PurgeRepositoryInput, context: ActivityContext = SILENT_ACTIVITY_CONTEXT): Promise<RepositoryOutcome> {
+export function purgeRepositoryActivity(
+  services: PurgeServices,
+  input: PurgeRepositoryInput,
+  context: ActivityContext = SILENT_ACTIVITY_CONTEXT,
+): Promise<RepositoryOutcome> {
   return purgeOneRepository(services, input, NIGHTLY_IN_USE_MAX_AGE_MS, context);
 }
 
 /** The gate's per-push retention step: {@link purgeOneRepository} with a fresh in-use answer. */
-export function gateRetentionActivity(services: PurgeServices, input: PurgeRepositoryInput, context: ActivityContext = SILENT_ACTIVITY_CONTEXT): Promise<RepositoryOutcome> {
+export function gateRetentionActivity(
+  services: PurgeServices,
+  input: PurgeRepositoryInput,
+  context: ActivityContext = SILENT_ACTIVITY_CONTEXT,
+): Promise<RepositoryOutcome> {
   return purgeOneRepository(services, input, 0, context);
 }
 
@@ -67,10 +79,19 @@ export function gateRetentionActivity(services: PurgeServices, input: PurgeRepos
  * Plans and executes one repository's retention with the policy's rule. Throws `TRANSIENT` when listing or the
  * in-use lookup failed transiently (Durable retries the whole repository: a fresh listing, a fresh plan).
  */
-async function purgeOneRepository(services: PurgeServices, input: PurgeRepositoryInput, inUseMaxAgeMs: number, context: ActivityContext): Promise<RepositoryOutcome> {
+async function purgeOneRepository(
+  services: PurgeServices,
+  input: PurgeRepositoryInput,
+  inUseMaxAgeMs: number,
+  context: ActivityContext,
+): Promise<RepositoryOutcome> {
   const policy = services.policy();
   const rule = findRetentionRule(policy, input.repository);
-  if (!rule) return emptyOutcome(input.repository, '', 'skipped', { code: ErrorCodes.NO_RULE, detail: `no retention rule covers ${input.repository}; nothing was purged` });
+  if (!rule)
+    return emptyOutcome(input.repository, '', 'skipped', {
+      code: ErrorCodes.NO_RULE,
+      detail: `no retention rule covers ${input.repository}; nothing was purged`,
+    });
   const { outcome } = await purgeRepository({
     client: services.registry(input.registry),
     repository: input.repository,
@@ -80,7 +101,9 @@ async function purgeOneRepository(services: PurgeServices, input: PurgeRepositor
     dryRun: input.dryRun,
     protect: input.protect,
   });
-  context.log(`purge ${input.registry}/${input.repository}${input.dryRun ? ' (dry run)' : ''}: ${outcome.status}, ${outcome.deleted} deleted, ${outcome.failed} failed`);
+  context.log(
+    `purge ${input.registry}/${input.repository}${input.dryRun ? ' (dry run)' : ''}: ${outcome.status}, ${outcome.deleted} deleted, ${outcome.failed} failed`,
+  );
   if ((outcome.status === 'failed' || outcome.status === 'skipped') && outcome.error?.code === ErrorCodes.TRANSIENT) {
     throw new GuardError(ErrorCodes.TRANSIENT, outcome.error.detail);
   }
@@ -92,7 +115,10 @@ function withMaxAge(lookup: InUseLookup, maxAgeMs: number): InUseLookup {
 }
 
 /** Records a purge run's summary in the audit store. */
-export async function recordPurgeSummaryActivity(services: PurgeServices, input: { summary: PurgeSummary }): Promise<{ ok: true }> {
+export async function recordPurgeSummaryActivity(
+  services: PurgeServices,
+  input: { summary: PurgeSummary },
+): Promise<{ ok: true }> {
   await services.audit.recordPurgeSummary(input.summary);
   return { ok: true };
 }
@@ -100,9 +126,13 @@ export async function recordPurgeSummaryActivity(services: PurgeServices, input:
 /** The purge's activities over `services`, by their registered names (the gate's are `gateActivities` in activities.ts). */
 export function purgeActivities(services: PurgeServices) {
   return {
-    [PurgeActivities.listTargets]: (input: ListTargetsInput, _context: ActivityContext) => listPurgeTargets(services, input),
-    [PurgeActivities.purgeRepository]: (input: PurgeRepositoryInput, context: ActivityContext) => purgeRepositoryActivity(services, input, context),
-    [PurgeActivities.recordSummary]: (input: { summary: PurgeSummary }, _context: ActivityContext) => recordPurgeSummaryActivity(services, input),
-    [PurgeActivities.gateRetention]: (input: PurgeRepositoryInput, context: ActivityContext) => gateRetentionActivity(services, input, context),
+    [PurgeActivities.listTargets]: (input: ListTargetsInput, _context: ActivityContext) =>
+      listPurgeTargets(services, input),
+    [PurgeActivities.purgeRepository]: (input: PurgeRepositoryInput, context: ActivityContext) =>
+      purgeRepositoryActivity(services, input, context),
+    [PurgeActivities.recordSummary]: (input: { summary: PurgeSummary }, _context: ActivityContext) =>
+      recordPurgeSummaryActivity(services, input),
+    [PurgeActivities.gateRetention]: (input: PurgeRepositoryInput, context: ActivityContext) =>
+      gateRetentionActivity(services, input, context),
   } as const;
 }

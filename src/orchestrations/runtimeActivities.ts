@@ -60,18 +60,33 @@ export type RuntimeGateServices = Pick<GateServices, 'policy' | 'registry'>;
 
 async function classifyNow(gate: RuntimeGateServices, runtime: RuntimeServices, nowIso: string) {
   if (!runtime.inventory) {
-    throw new GuardError(ErrorCodes.INVALID_CONFIG, 'runtimeAudit: no inventory: set ACR_GUARD_INUSE_SCOPES to the Container Apps / Container Instances scopes to check', { field: 'ACR_GUARD_INUSE_SCOPES' });
+    throw new GuardError(
+      ErrorCodes.INVALID_CONFIG,
+      'runtimeAudit: no inventory: set ACR_GUARD_INUSE_SCOPES to the Container Apps / Container Instances scopes to check',
+      { field: 'ACR_GUARD_INUSE_SCOPES' },
+    );
   }
   const nowMs = Date.parse(nowIso);
   const policy = gate.policy();
   const containers = await runtime.inventory.listDeployedImages({ maxAgeMs: RUNTIME_IN_USE_MAX_AGE_MS });
   const state = await runtime.audit.readRuntimeState();
-  const { classification } = await assessRuntime({ containers, policy, registry: gate.registry, audit: runtime.audit, graceState: state.graceState, nowMs });
+  const { classification } = await assessRuntime({
+    containers,
+    policy,
+    registry: gate.registry,
+    audit: runtime.audit,
+    graceState: state.graceState,
+    nowMs,
+  });
   return { runtime, policy, nowMs, state, classification };
 }
 
 /** `runtimeAudit_assess`: the due digests. Failures throw (Durable retries; after that the run reports the error). */
-export async function assessActivity(gate: RuntimeGateServices, runtime: RuntimeServices, input: RuntimeAssessInput): Promise<RuntimeAssessOutput> {
+export async function assessActivity(
+  gate: RuntimeGateServices,
+  runtime: RuntimeServices,
+  input: RuntimeAssessInput,
+): Promise<RuntimeAssessOutput> {
   const { classification } = await classifyNow(gate, runtime, input.now);
   return { due: classification.due, dueLeft: classification.dueLeft };
 }
@@ -81,9 +96,16 @@ export async function assessActivity(gate: RuntimeGateServices, runtime: Runtime
  * same run recorded again replaces it), sends the alerts, then stores the grace clocks and the statuses whose
  * alerts went out (an alert no sink accepted is raised again next run).
  */
-export async function reportActivity(gate: RuntimeGateServices, runtime: RuntimeServices, input: RuntimeReportInput, context?: ActivityContext): Promise<RuntimeReportOutput> {
+export async function reportActivity(
+  gate: RuntimeGateServices,
+  runtime: RuntimeServices,
+  input: RuntimeReportInput,
+  context?: ActivityContext,
+): Promise<RuntimeReportOutput> {
   const { policy, nowMs, state, classification } = await classifyNow(gate, runtime, input.now);
-  await runtime.audit.recordRuntimeReport(runtimeReportOf({ classification, policy, nowMs, inventory: runtime.inventoryLabel, regated: input.regated }));
+  await runtime.audit.recordRuntimeReport(
+    runtimeReportOf({ classification, policy, nowMs, inventory: runtime.inventoryLabel, regated: input.regated }),
+  );
   const { alerts, next } = runtimeAlerts({ entries: classification.entries, lastAlerted: state.lastAlerted, nowMs });
   let failed = 0;
   for (const alert of alerts) {
@@ -96,14 +118,23 @@ export async function reportActivity(gate: RuntimeGateServices, runtime: Runtime
     }
   }
   await runtime.audit.writeRuntimeState({ graceState: classification.graceState, lastAlerted: next });
-  context?.log(`runtimeAudit report: ${classification.entries.length} image(s), ${alerts.length - failed} alert(s) sent${failed ? `, ${failed} not accepted by any sink` : ''}`);
-  return { summary: classification.summary, images: classification.entries.length, alerts: alerts.length - failed, alertsFailed: failed };
+  context?.log(
+    `runtimeAudit report: ${classification.entries.length} image(s), ${alerts.length - failed} alert(s) sent${failed ? `, ${failed} not accepted by any sink` : ''}`,
+  );
+  return {
+    summary: classification.summary,
+    images: classification.entries.length,
+    alerts: alerts.length - failed,
+    alertsFailed: failed,
+  };
 }
 
 /** The activities of `runtimeAudit` over the given services, by their registered names. */
 export function runtimeActivities(gate: RuntimeGateServices, runtime: RuntimeServices) {
   return {
-    [RuntimeActivities.assess]: (input: RuntimeAssessInput, _context: ActivityContext) => assessActivity(gate, runtime, input),
-    [RuntimeActivities.report]: (input: RuntimeReportInput, context: ActivityContext) => reportActivity(gate, runtime, input, context),
+    [RuntimeActivities.assess]: (input: RuntimeAssessInput, _context: ActivityContext) =>
+      assessActivity(gate, runtime, input),
+    [RuntimeActivities.report]: (input: RuntimeReportInput, context: ActivityContext) =>
+      reportActivity(gate, runtime, input, context),
   } as const;
 }

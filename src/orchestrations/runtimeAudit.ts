@@ -50,9 +50,15 @@ export function* runtimeAuditOrchestrator(context: df.OrchestrationContext): Gen
   const now = context.df.currentUtcDateTime.toISOString();
   let assessed: RuntimeAssessOutput;
   try {
-    assessed = (yield context.df.callActivityWithRetry(RuntimeActivities.assess, retry(), { now })) as RuntimeAssessOutput;
+    assessed = (yield context.df.callActivityWithRetry(RuntimeActivities.assess, retry(), {
+      now,
+    })) as RuntimeAssessOutput;
   } catch (err) {
-    return { regated: 0, alerts: 0, error: `listing or classifying what runs failed; no report was made: ${text(err)}` };
+    return {
+      regated: 0,
+      alerts: 0,
+      error: `listing or classifying what runs failed; no report was made: ${text(err)}`,
+    };
   }
   const regated: RuntimeReportInput['regated'] = [];
   for (let start = 0; start < assessed.due.length; start += RUNTIME_REGATE_PARALLEL) {
@@ -69,12 +75,19 @@ export function* runtimeAuditOrchestrator(context: df.OrchestrationContext): Gen
     batch.forEach((d, j) => {
       const task = tasks[j];
       const outcome = task.isCompleted && !task.isFaulted ? (task.result as GateOutcome) : undefined;
-      const result = outcome?.verdict ? outcome.verdict.decision : outcome ? `${outcome.status}: ${outcome.reason ?? ''}` : 're-gate failed (or was cut short by another one failing); the earlier verdict stands';
+      const result = outcome?.verdict
+        ? outcome.verdict.decision
+        : outcome
+          ? `${outcome.status}: ${outcome.reason ?? ''}`
+          : 're-gate failed (or was cut short by another one failing); the earlier verdict stands';
       regated.push({ image: formatImage(d.image), why: d.why, outcome: result });
     });
   }
   try {
-    const reported = (yield context.df.callActivityWithRetry(RuntimeActivities.report, retry(), { now, regated } satisfies RuntimeReportInput)) as RuntimeReportOutput;
+    const reported = (yield context.df.callActivityWithRetry(RuntimeActivities.report, retry(), {
+      now,
+      regated,
+    } satisfies RuntimeReportInput)) as RuntimeReportOutput;
     return { summary: reported.summary, regated: regated.length, alerts: reported.alerts };
   } catch (err) {
     return { regated: regated.length, alerts: 0, error: `recording the runtime report failed: ${text(err)}` };

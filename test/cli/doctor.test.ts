@@ -35,41 +35,101 @@ async function auditDir(name: string, ...verdicts: ReturnType<typeof releasedApi
   return d;
 }
 
-const workerReleased = () => ({ ...releasedApiVerdict(), image: { ...releasedApiVerdict().image, repository: 'contoso/worker' }, tag: '2.0.0' });
+const workerReleased = () => ({
+  ...releasedApiVerdict(),
+  image: { ...releasedApiVerdict().image, repository: 'contoso/worker' },
+  tag: '2.0.0',
+});
 /** Writes a command's output for docs/doctor.md when DOCTOR_DOCS_OUT names a directory. */
-const keep = (name: string, text: string) => process.env.DOCTOR_DOCS_OUT && writeFileSync(join(process.env.DOCTOR_DOCS_OUT, `${name}.txt`), text);
+const keep = (name: string, text: string) =>
+  process.env.DOCTOR_DOCS_OUT && writeFileSync(join(process.env.DOCTOR_DOCS_OUT, `${name}.txt`), text);
 
 describe('scenario 1: ImagePullBackOff after public access is turned off', () => {
   const unlink = (rs: R[]) => {
-    (rs.find((r) => r.id === `${SeedIds.zone}/virtualNetworkLinks/link-seed`) as R).properties = { registrationEnabled: false, virtualNetwork: { id: SeedIds.hubVnet } };
+    (rs.find((r) => r.id === `${SeedIds.zone}/virtualNetworkLinks/link-seed`) as R).properties = {
+      registrationEnabled: false,
+      virtualNetwork: { id: SeedIds.hubVnet },
+    };
   };
 
-  it('one command names the cause (zone not linked to the app\'s network) and the fix; after the fix it exits 0', async () => {
+  it("one command names the cause (zone not linked to the app's network) and the fix; after the fix it exits 0", async () => {
     const audit = await auditDir('released', releasedApiVerdict());
-    const broken = await runCli(['doctor', 'pull', `ca-api-${SEED.token}`, '--snapshot', await snapshotFile('broken-link', unlink), '--audit-dir', audit]);
+    const broken = await runCli([
+      'doctor',
+      'pull',
+      `ca-api-${SEED.token}`,
+      '--snapshot',
+      await snapshotFile('broken-link', unlink),
+      '--audit-dir',
+      audit,
+    ]);
     keep('pull-broken', broken.out);
     expect(broken.code).toBe(3);
-    expect(broken.out).toMatch(/pull\.dns-zone-link\n {2}FAIL {4}privatelink\.azurecr\.io\n.*not linked to the workload's virtual network vnet-seed1/);
-    expect(broken.out).toContain(`fix: az network private-dns link vnet create -g ${SEED.resourceGroup} -z privatelink.azurecr.io -n link-vnet-${SEED.token} -v ${SeedIds.vnet} -e false`);
-    const fixed = await runCli(['doctor', 'pull', `ca-api-${SEED.token}`, '--snapshot', await snapshotFile('fixed'), '--audit-dir', audit]);
+    expect(broken.out).toMatch(
+      /pull\.dns-zone-link\n {2}FAIL {4}privatelink\.azurecr\.io\n.*not linked to the workload's virtual network vnet-seed1/,
+    );
+    expect(broken.out).toContain(
+      `fix: az network private-dns link vnet create -g ${SEED.resourceGroup} -z privatelink.azurecr.io -n link-vnet-${SEED.token} -v ${SeedIds.vnet} -e false`,
+    );
+    const fixed = await runCli([
+      'doctor',
+      'pull',
+      `ca-api-${SEED.token}`,
+      '--snapshot',
+      await snapshotFile('fixed'),
+      '--audit-dir',
+      audit,
+    ]);
     keep('pull-fixed', fixed.out);
     expect(fixed.code).toBe(0);
   });
 
-  it('the image quarantined by the gate: the verdict\'s reasons and the rescan call, in JSON', async () => {
+  it("the image quarantined by the gate: the verdict's reasons and the rescan call, in JSON", async () => {
     const audit = await auditDir('blocked', blockedApiVerdict());
-    const r = await runCli(['doctor', 'pull', SeedIds.api, '--snapshot', await snapshotFile('healthy'), '--audit-dir', audit, '--output', 'json']);
+    const r = await runCli([
+      'doctor',
+      'pull',
+      SeedIds.api,
+      '--snapshot',
+      await snapshotFile('healthy'),
+      '--audit-dir',
+      audit,
+      '--output',
+      'json',
+    ]);
     expect(r.code).toBe(3);
     const checks = JSON.parse(r.out).checks as Array<Record<string, string>>;
     expect(Object.keys(checks[0]).sort()).toEqual(['evidence', 'fix', 'id', 'status', 'target']);
-    expect(checks.filter((c) => c.status !== 'pass')).toEqual([expect.objectContaining({ id: 'pull.gate-verdict', status: 'fail' })]);
+    expect(checks.filter((c) => c.status !== 'pass')).toEqual([
+      expect.objectContaining({ id: 'pull.gate-verdict', status: 'fail' }),
+    ]);
   });
 
   it('without an audit store the verdict is unknown (exit 3), never pass', async () => {
-    const r = await runCli(['doctor', 'pull', `ci-worker-${SEED.token}`, '--snapshot', await snapshotFile('healthy2'), '--output', 'json'], );
+    const r = await runCli([
+      'doctor',
+      'pull',
+      `ci-worker-${SEED.token}`,
+      '--snapshot',
+      await snapshotFile('healthy2'),
+      '--output',
+      'json',
+    ]);
     expect(r.code).toBe(3);
-    expect(JSON.parse(r.out).checks.filter((c: R) => c.status !== 'pass').map((c: R) => `${c.id}:${c.status}`)).toEqual(['pull.gate-verdict:unknown']);
-    const ok = await runCli(['doctor', 'pull', `ci-worker-${SEED.token}`, '--snapshot', await snapshotFile('healthy3'), '--audit-dir', await auditDir('worker', workerReleased())]);
+    expect(
+      JSON.parse(r.out)
+        .checks.filter((c: R) => c.status !== 'pass')
+        .map((c: R) => `${c.id}:${c.status}`),
+    ).toEqual(['pull.gate-verdict:unknown']);
+    const ok = await runCli([
+      'doctor',
+      'pull',
+      `ci-worker-${SEED.token}`,
+      '--snapshot',
+      await snapshotFile('healthy3'),
+      '--audit-dir',
+      await auditDir('worker', workerReleased()),
+    ]);
     expect(ok.code).toBe(0);
   });
 });
@@ -77,8 +137,17 @@ describe('scenario 1: ImagePullBackOff after public access is turned off', () =>
 describe('scenario 2: a container group identity with Contributor on the subscription', () => {
   const contributor = (rs: R[]) => {
     const id = `/subscriptions/${SEED.subscription}/providers/Microsoft.Authorization/roleAssignments/99999999-0000-4000-8000-000000000000`;
-    rs.push({ id, name: id.split('/').pop(), type: 'Microsoft.Authorization/roleAssignments',
-      properties: { principalId: SEED.principals.worker, principalType: 'ServicePrincipal', scope: `/subscriptions/${SEED.subscription}`, roleDefinitionId: `/subscriptions/${SEED.subscription}/providers/Microsoft.Authorization/roleDefinitions/b24988ac-6180-42a0-ab88-20f7382dd24c` } });
+    rs.push({
+      id,
+      name: id.split('/').pop(),
+      type: 'Microsoft.Authorization/roleAssignments',
+      properties: {
+        principalId: SEED.principals.worker,
+        principalType: 'ServicePrincipal',
+        scope: `/subscriptions/${SEED.subscription}`,
+        roleDefinitionId: `/subscriptions/${SEED.subscription}/providers/Microsoft.Authorization/roleDefinitions/b24988ac-6180-42a0-ab88-20f7382dd24c`,
+      },
+    });
   };
 
   it('one command names the identity, the role and scope, and the least-privilege replacement; after the fix it exits 0', async () => {
@@ -101,15 +170,34 @@ describe('doctor platform and usage', () => {
     const r = await runCli(['doctor', 'platform', '--snapshot', file]);
     keep('platform', r.out);
     expect(r.code).toBe(0);
-    const narrowed = await runCli(['doctor', 'platform', '--snapshot', file, '--scope', SeedIds.vault, '--output', 'json']);
-    expect(JSON.parse(narrowed.out).checks.map((c: R) => c.id).sort()).toEqual(['platform.keyvault-purge-protection', 'platform.keyvault-rbac']);
+    const narrowed = await runCli([
+      'doctor',
+      'platform',
+      '--snapshot',
+      file,
+      '--scope',
+      SeedIds.vault,
+      '--output',
+      'json',
+    ]);
+    expect(
+      JSON.parse(narrowed.out)
+        .checks.map((c: R) => c.id)
+        .sort(),
+    ).toEqual(['platform.keyvault-purge-protection', 'platform.keyvault-rbac']);
   });
 
   it.each([
     [['doctor', 'pull', '--snapshot', 'x.json'], /expected one workload/],
     [['doctor', 'platform'], /give --snapshot <file> or --scope/],
-    [['doctor', 'platform', '--scope', '/subscriptions/not-a-guid'], /--scope: expected \/subscriptions\/<subscription-id>/],
-    [['doctor', 'platform', '--snapshot', '/nonexistent.json'], /--snapshot: cannot read snapshot \/nonexistent\.json \(ENOENT\)/],
+    [
+      ['doctor', 'platform', '--scope', '/subscriptions/not-a-guid'],
+      /--scope: expected \/subscriptions\/<subscription-id>/,
+    ],
+    [
+      ['doctor', 'platform', '--snapshot', '/nonexistent.json'],
+      /--snapshot: cannot read snapshot \/nonexistent\.json \(ENOENT\)/,
+    ],
     [['doctor', 'explain'], /unknown doctor command "explain"/],
     [['doctor', 'platform', '--snapshot', 'x.json', '--output', 'yaml'], /--output/],
   ])('%j exits 2', async (argv, message) => {
@@ -120,7 +208,15 @@ describe('doctor platform and usage', () => {
 
   it('a malformed snapshot exits 2 naming the entry and field', async () => {
     const file = join(dir, 'bad.json');
-    writeFileSync(file, JSON.stringify({ resources: [{ id: '/subscriptions/x', type: 'Microsoft.Web/sites' }, { id: 'no-slash', type: 'x/y' }] }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        resources: [
+          { id: '/subscriptions/x', type: 'Microsoft.Web/sites' },
+          { id: 'no-slash', type: 'x/y' },
+        ],
+      }),
+    );
     const r = await runCli(['doctor', 'platform', '--snapshot', file]);
     expect(r.code).toBe(2);
     expect(r.err).toContain(`${file}.resources[1].id: expected an ARM resource id`);
@@ -136,18 +232,45 @@ describe('doctor pull --reach-registry: the tag or digest present in the registr
   it('present → pass with the digest; a tag the registry lacks → fail; without --reach-registry no check', async () => {
     const pushed = await pushImage(reg.client, 'contoso/api', { tag: '1.4.2' });
     const file = await snapshotFile('local-registry', local);
-    const present = await runCli(['doctor', 'pull', `ca-api-${SEED.token}`, '--snapshot', file, '--reach-registry', '--plain-http', '--output', 'json']);
+    const present = await runCli([
+      'doctor',
+      'pull',
+      `ca-api-${SEED.token}`,
+      '--snapshot',
+      file,
+      '--reach-registry',
+      '--plain-http',
+      '--output',
+      'json',
+    ]);
     const check = (out: string) => JSON.parse(out).checks.find((c: R) => c.id === 'pull.image-present');
     expect(check(present.out)).toMatchObject({ status: 'pass', evidence: `the registry holds it (${pushed.digest})` });
     const missing = await snapshotFile('local-registry-missing', (rs) => {
       const out = local(rs);
-      const app = out.find((r) => r.id === SeedIds.api) as R & { properties: { template: { containers: Array<{ image: string }> } } };
+      const app = out.find((r) => r.id === SeedIds.api) as R & {
+        properties: { template: { containers: Array<{ image: string }> } };
+      };
       app.properties.template.containers[0].image = `${reg.registry.host}/contoso/api:9.9.9`;
       return out;
     });
-    const absent = await runCli(['doctor', 'pull', `ca-api-${SEED.token}`, '--snapshot', missing, '--reach-registry', '--plain-http', '--output', 'json']);
+    const absent = await runCli([
+      'doctor',
+      'pull',
+      `ca-api-${SEED.token}`,
+      '--snapshot',
+      missing,
+      '--reach-registry',
+      '--plain-http',
+      '--output',
+      'json',
+    ]);
     expect(absent.code).toBe(3);
-    expect(check(absent.out)).toMatchObject({ status: 'fail', evidence: 'the registry has no tag 9.9.9 in contoso/api' });
-    expect(check((await runCli(['doctor', 'pull', `ca-api-${SEED.token}`, '--snapshot', file, '--output', 'json'])).out)).toBeUndefined();
+    expect(check(absent.out)).toMatchObject({
+      status: 'fail',
+      evidence: 'the registry has no tag 9.9.9 in contoso/api',
+    });
+    expect(
+      check((await runCli(['doctor', 'pull', `ca-api-${SEED.token}`, '--snapshot', file, '--output', 'json'])).out),
+    ).toBeUndefined();
   });
 });

@@ -46,16 +46,48 @@ gate:
 
   async function push(repository: string, tag: string, critical: boolean): Promise<string> {
     const now = new Date().toISOString();
-    const image = await pushImage(client, repository, { tag, layers: [Buffer.from(`${repository}:${tag}`)], created: now });
-    const vulnerabilities = critical ? [{ id: 'CVE-2024-6119', severity: 'critical' as const, package: 'openssl', installedVersion: '3.0.13', fixedVersion: '3.0.14' }] : [];
-    const blob = sampleCycloneDx({ imageName: `${registry.host}/${repository}@${image.digest}`, digest: image.digest, scannedAt: now, vulnerabilities });
-    await pushArtifact(client, repository, { subject: image, artifactType: MediaTypes.cyclonedx, blob, blobMediaType: MediaTypes.cyclonedx });
+    const image = await pushImage(client, repository, {
+      tag,
+      layers: [Buffer.from(`${repository}:${tag}`)],
+      created: now,
+    });
+    const vulnerabilities = critical
+      ? [
+          {
+            id: 'CVE-2024-6119',
+            severity: 'critical' as const,
+            package: 'openssl',
+            installedVersion: '3.0.13',
+            fixedVersion: '3.0.14',
+          },
+        ]
+      : [];
+    const blob = sampleCycloneDx({
+      imageName: `${registry.host}/${repository}@${image.digest}`,
+      digest: image.digest,
+      scannedAt: now,
+      vulnerabilities,
+    });
+    await pushArtifact(client, repository, {
+      subject: image,
+      artifactType: MediaTypes.cyclonedx,
+      blob,
+      blobMediaType: MediaTypes.cyclonedx,
+    });
     return image.digest;
   }
 
   it('releases a clean image (exit 0), by tag resolved to its digest, with the documented JSON, and promotes it', async () => {
     const digest = await push('app/clean', 'v1', false);
-    const { code, out } = await run(['gate', `${registry.host}/app/clean:v1`, '--policy', policyFile, '--plain-http', '--output', 'json']);
+    const { code, out } = await run([
+      'gate',
+      `${registry.host}/app/clean:v1`,
+      '--policy',
+      policyFile,
+      '--plain-http',
+      '--output',
+      'json',
+    ]);
     expect(code).toBe(0);
     const json = JSON.parse(out);
     expect(json.image).toBe(`${registry.host}/app/clean@${digest}`);
@@ -71,17 +103,37 @@ gate:
 
   it('blocks a vulnerable image (exit 3), naming the CVE; nothing is promoted', async () => {
     const digest = await push('app/vuln', 'v1', true);
-    const { code, out } = await run(['gate', `${registry.host}/app/vuln@${digest}`, '--policy', policyFile, '--plain-http', '--output', 'json']);
+    const { code, out } = await run([
+      'gate',
+      `${registry.host}/app/vuln@${digest}`,
+      '--policy',
+      policyFile,
+      '--plain-http',
+      '--output',
+      'json',
+    ]);
     expect(code).toBe(3);
     const json = JSON.parse(out);
     expect(json.decision).toBe('block');
-    expect(json.checks.find((c: { name: string }) => c.name === 'vulnerabilities')).toMatchObject({ status: 'fail', reason: expect.stringContaining('CVE-2024-6119') });
+    expect(json.checks.find((c: { name: string }) => c.name === 'vulnerabilities')).toMatchObject({
+      status: 'fail',
+      reason: expect.stringContaining('CVE-2024-6119'),
+    });
     await expect(client.getManifest('release/app/vuln', digest)).rejects.toMatchObject({ code: 'NOT_FOUND' });
   });
 
   it('--dry-run decides without applying', async () => {
     const digest = await push('app/dry', 'v1', false);
-    const { code, out } = await run(['gate', `${registry.host}/app/dry@${digest}`, '--policy', policyFile, '--plain-http', '--dry-run', '--output', 'json']);
+    const { code, out } = await run([
+      'gate',
+      `${registry.host}/app/dry@${digest}`,
+      '--policy',
+      policyFile,
+      '--plain-http',
+      '--dry-run',
+      '--output',
+      'json',
+    ]);
     expect(code).toBe(0);
     expect(JSON.parse(out).apply.mode).toBe('dry-run');
     await expect(client.getManifest('release/app/dry', digest)).rejects.toMatchObject({ code: 'NOT_FOUND' });
@@ -112,7 +164,11 @@ gate:
 
   it('while waiting for scan results, prints on stderr on every poll what is pending, the deadline and how to shorten it', async () => {
     const now = new Date().toISOString();
-    const image = await pushImage(client, 'app/unscanned', { tag: 'v1', layers: [Buffer.from(`unscanned:${now}`)], created: now });
+    const image = await pushImage(client, 'app/unscanned', {
+      tag: 'v1',
+      layers: [Buffer.from(`unscanned:${now}`)],
+      created: now,
+    });
     const waitFile = join(dir, 'wait-policy.yaml');
     writeFileSync(
       waitFile,
@@ -125,7 +181,17 @@ gate:
 `,
     );
     const started = Date.now();
-    const { code, out, err } = await run(['gate', `${registry.host}/app/unscanned:v1`, '--policy', waitFile, '--plain-http', '--output', 'json', '--scan-deadline', '3s']);
+    const { code, out, err } = await run([
+      'gate',
+      `${registry.host}/app/unscanned:v1`,
+      '--policy',
+      waitFile,
+      '--plain-http',
+      '--output',
+      'json',
+      '--scan-deadline',
+      '3s',
+    ]);
     const elapsed = Date.now() - started;
     expect(code).toBe(3);
     expect(JSON.parse(out).decision).toBe('block');
@@ -143,14 +209,25 @@ gate:
   }, 30_000);
 
   it('exits 2 for a malformed --scan-deadline, naming the option', async () => {
-    const { code, err } = await run(['gate', `${registry.host}/app/unscanned:v1`, '--policy', policyFile, '--plain-http', '--scan-deadline', 'soon']);
+    const { code, err } = await run([
+      'gate',
+      `${registry.host}/app/unscanned:v1`,
+      '--policy',
+      policyFile,
+      '--plain-http',
+      '--scan-deadline',
+      'soon',
+    ]);
     expect(code).toBe(2);
     expect(err).toContain('--scan-deadline: expected');
   });
 
   it('exits 2 on an invalid policy, naming the path of the bad field', async () => {
     const bad = join(dir, 'bad.yaml');
-    writeFileSync(bad, `version: 1\nregistries: ["${registry.host}"]\ngate:\n  - scope: "app/**"\n    vulnerabilities: { block: [critcal] }\n`);
+    writeFileSync(
+      bad,
+      `version: 1\nregistries: ["${registry.host}"]\ngate:\n  - scope: "app/**"\n    vulnerabilities: { block: [critcal] }\n`,
+    );
     const { code, err } = await run(['gate', `${registry.host}/app/x:v1`, '--policy', bad, '--plain-http']);
     expect(code).toBe(2);
     expect(err).toContain('gate[0].vulnerabilities.block[0]');
@@ -161,7 +238,10 @@ gate:
     expect(notAllowed.code).toBe(2);
     expect(notAllowed.err).toMatch(/not in the policy's registries allowlist/);
     const remote = join(dir, 'remote.yaml');
-    writeFileSync(remote, `version: 1\nregistries: ["registry.example.com"]\ngate:\n  - { scope: "app/**", signatures: { required: false } }\n`);
+    writeFileSync(
+      remote,
+      `version: 1\nregistries: ["registry.example.com"]\ngate:\n  - { scope: "app/**", signatures: { required: false } }\n`,
+    );
     const plain = await run(['gate', 'registry.example.com/app/x:v1', '--policy', remote, '--plain-http']);
     expect(plain.code).toBe(2);
     expect(plain.err).toMatch(/loopback/);
@@ -179,7 +259,10 @@ describe('npm start (the demo)', () => {
   it('seeds the samples and gates each: clean and excepted released, every other sample blocked for its reason', async () => {
     const registry = await startRegistry();
     try {
-      const rows = await runDemo({ registryHost: registry.host, auditDir: mkdtempSync(join(tmpdir(), 'acr-guard-demo-audit-')) });
+      const rows = await runDemo({
+        registryHost: registry.host,
+        auditDir: mkdtempSync(join(tmpdir(), 'acr-guard-demo-audit-')),
+      });
       const decisions = Object.fromEntries(rows.map((r) => [r.sample, r.verdict.decision]));
       expect(decisions).toEqual({
         'demo/clean:1.0': 'release',
@@ -190,7 +273,12 @@ describe('npm start (the demo)', () => {
         'demo/unscanned:1.0': 'block',
         'demo/multiarch:1.0': 'block',
       });
-      const reason = (sample: string) => rows.find((r) => r.sample === sample)?.verdict.checks.filter((c) => c.status !== 'pass' && c.status !== 'skip').map((c) => c.reason).join(' | ');
+      const reason = (sample: string) =>
+        rows
+          .find((r) => r.sample === sample)
+          ?.verdict.checks.filter((c) => c.status !== 'pass' && c.status !== 'skip')
+          .map((c) => c.reason)
+          .join(' | ');
       expect(reason('demo/expired-exception:1.0')).toMatch(/expired 2025-01-31; it no longer applies/);
       expect(reason('demo/unparseable:1.0')).toMatch(/MALFORMED/);
       expect(reason('demo/unscanned:1.0')).toMatch(/unscanned is never clean/);

@@ -52,19 +52,49 @@ retention:
     const web = await seedRepository(reg.client, 'team/web', now);
     const api = await seedRepository(reg.client, 'team/api', now);
     await seedRepository(reg.client, 'other/untouched', now);
-    writeFileSync(deployedFile, JSON.stringify([{ image: `${reg.registry.host}/team/web:v2`, source: 'containerApps/web' }]));
-    const args = ['purge', '--registry', reg.registry.host, '--policy', policyFile, '--plain-http', '--deployed', deployedFile, '--output', 'json'];
+    writeFileSync(
+      deployedFile,
+      JSON.stringify([{ image: `${reg.registry.host}/team/web:v2`, source: 'containerApps/web' }]),
+    );
+    const args = [
+      'purge',
+      '--registry',
+      reg.registry.host,
+      '--policy',
+      policyFile,
+      '--plain-http',
+      '--deployed',
+      deployedFile,
+      '--output',
+      'json',
+    ];
 
     const dry = await runCli([...args, '--dry-run']);
     expect(dry.err).toBe('');
     expect(dry.code).toBe(0);
-    const planned = JSON.parse(dry.out) as { dryRun: boolean; deleted: Entry[]; kept: Entry[]; repositories: Array<{ repository: string }> };
+    const planned = JSON.parse(dry.out) as {
+      dryRun: boolean;
+      deleted: Entry[];
+      kept: Entry[];
+      repositories: Array<{ repository: string }>;
+    };
     expect(planned.dryRun).toBe(true);
     expect(planned.repositories.map((r) => r.repository)).toEqual(['team/api', 'team/web']);
     expect(reg.requests.some((r) => r.startsWith('DELETE'))).toBe(false);
-    expect(planned.kept).toContainEqual(expect.objectContaining({ repository: 'team/web', digest: web.v2.digest, tags: ['v2'], reason: 'in-use' }));
-    expect(planned.deleted).toContainEqual(expect.objectContaining({ repository: 'team/api', digest: api.v2.digest, tags: ['v2'], reason: 'rule' }));
-    expect(planned.deleted).toContainEqual(expect.objectContaining({ repository: 'team/web', digest: web.oldChildren[0].digest, tags: [], reason: 'child-of-deleted-index' }));
+    expect(planned.kept).toContainEqual(
+      expect.objectContaining({ repository: 'team/web', digest: web.v2.digest, tags: ['v2'], reason: 'in-use' }),
+    );
+    expect(planned.deleted).toContainEqual(
+      expect.objectContaining({ repository: 'team/api', digest: api.v2.digest, tags: ['v2'], reason: 'rule' }),
+    );
+    expect(planned.deleted).toContainEqual(
+      expect.objectContaining({
+        repository: 'team/web',
+        digest: web.oldChildren[0].digest,
+        tags: [],
+        reason: 'child-of-deleted-index',
+      }),
+    );
 
     const real = await runCli(args);
     expect(real.code).toBe(0);
@@ -77,7 +107,10 @@ retention:
 
     // Listed afterwards: exactly the kept entries are left, the other repository is untouched.
     for (const repository of ['team/web', 'team/api']) {
-      const kept = planned.kept.filter((e) => e.repository === repository).map((e) => e.digest).sort();
+      const kept = planned.kept
+        .filter((e) => e.repository === repository)
+        .map((e) => e.digest)
+        .sort();
       const all = [...kept, ...planned.deleted.filter((e) => e.repository === repository).map((e) => e.digest)];
       expect((await whatIsLeft(reg.client, repository, all)).present).toEqual(kept);
       expect((await listRepositoryManifests(reg.client, repository)).map((m) => m.digest).sort()).toEqual(kept);
@@ -89,7 +122,16 @@ retention:
     writePolicy();
     await seedRepository(reg.client, 'team/guarded', Date.now());
     const before = reg.requests.filter((r) => r.startsWith('DELETE')).length;
-    const result = await runCli(['purge', '--registry', reg.registry.host, '--policy', policyFile, '--plain-http', '--repository', 'team/guarded']);
+    const result = await runCli([
+      'purge',
+      '--registry',
+      reg.registry.host,
+      '--policy',
+      policyFile,
+      '--plain-http',
+      '--repository',
+      'team/guarded',
+    ]);
     expect(result.code).toBe(2);
     expect(result.err).toContain('--deployed <file>');
     expect(reg.requests.filter((r) => r.startsWith('DELETE')).length).toBe(before);
@@ -101,17 +143,46 @@ retention:
     const notAllowed = await runCli(['purge', '--registry', 'other.example.com', '--policy', policyFile]);
     expect(notAllowed.code).toBe(2);
     expect(notAllowed.err).toContain('not in the policy');
-    expect((await runCli(['purge', '--registry', reg.registry.host, '--policy', policyFile, '--plain-http', '--concurrency', '99'])).err).toContain('--concurrency: expected a whole number 1-32');
-    expect((await runCli(['purge', '--registry', 'contoso.azurecr.io', '--policy', policyFile, '--plain-http'])).code).toBe(2);
+    expect(
+      (
+        await runCli([
+          'purge',
+          '--registry',
+          reg.registry.host,
+          '--policy',
+          policyFile,
+          '--plain-http',
+          '--concurrency',
+          '99',
+        ])
+      ).err,
+    ).toContain('--concurrency: expected a whole number 1-32');
+    expect(
+      (await runCli(['purge', '--registry', 'contoso.azurecr.io', '--policy', policyFile, '--plain-http'])).code,
+    ).toBe(2);
   });
 
   it('prints a table with a reason per manifest', async () => {
     writePolicy();
     await seedRepository(reg.client, 'team/table', Date.now());
     writeFileSync(deployedFile, '[]');
-    const table = await runCli(['purge', '--registry', reg.registry.host, '--policy', policyFile, '--plain-http', '--repository', 'team/table', '--deployed', deployedFile, '--dry-run']);
+    const table = await runCli([
+      'purge',
+      '--registry',
+      reg.registry.host,
+      '--policy',
+      policyFile,
+      '--plain-http',
+      '--repository',
+      'team/table',
+      '--deployed',
+      deployedFile,
+      '--dry-run',
+    ]);
     expect(table.code).toBe(0);
-    expect(table.out).toMatch(/would delete +sha256:[0-9a-f]{12} +v1 +rule: retention\[0\] scope "team\/\*\*": beyond the 1 most recent tagged, older than 30d/);
+    expect(table.out).toMatch(
+      /would delete +sha256:[0-9a-f]{12} +v1 +rule: retention\[0\] scope "team\/\*\*": beyond the 1 most recent tagged, older than 30d/,
+    );
     expect(table.out).toMatch(/keep +sha256:[0-9a-f]{12} +v3 +within-keep/);
     expect(table.out).toMatch(/dry run: would delete \d+ manifest\(s\) in 1 repository/);
   });
@@ -123,14 +194,32 @@ describe('acr-guard purge on a registry that refuses deletes', () => {
   it('exits 1 and lists what was not deleted, with the code', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'acr-guard-purge-cli-'));
     const policyFile = join(dir, 'policy.yaml');
-    writeFileSync(policyFile, `version: 1\nregistries: ["${reg.registry.host}"]\ngate: []\nretention:\n  - { scope: "team/**", olderThan: 30d, protectInUse: false }\n`);
+    writeFileSync(
+      policyFile,
+      `version: 1\nregistries: ["${reg.registry.host}"]\ngate: []\nretention:\n  - { scope: "team/**", olderThan: 30d, protectInUse: false }\n`,
+    );
     await seedRepository(reg.client, 'team/locked', Date.now());
-    const result = await runCli(['purge', '--registry', reg.registry.host, '--policy', policyFile, '--plain-http', '--output', 'json']);
+    const result = await runCli([
+      'purge',
+      '--registry',
+      reg.registry.host,
+      '--policy',
+      policyFile,
+      '--plain-http',
+      '--output',
+      'json',
+    ]);
     expect(result.code).toBe(1);
-    const json = JSON.parse(result.out) as { failed: Array<{ code: string; digest: string }>; deleted: unknown[]; errors: Array<{ repository: string; code: string }> };
+    const json = JSON.parse(result.out) as {
+      failed: Array<{ code: string; digest: string }>;
+      deleted: unknown[];
+      errors: Array<{ repository: string; code: string }>;
+    };
     expect(json.deleted).toEqual([]);
     expect(json.failed.length).toBeGreaterThan(0);
-    expect(json.failed.filter((f) => f.code !== 'KEPT_BY_FAILED_DELETE').every((f) => f.code === 'REGISTRY_REJECTED')).toBe(true);
+    expect(
+      json.failed.filter((f) => f.code !== 'KEPT_BY_FAILED_DELETE').every((f) => f.code === 'REGISTRY_REJECTED'),
+    ).toBe(true);
     expect(json.errors).toEqual([expect.objectContaining({ repository: 'team/locked', code: 'REGISTRY_REJECTED' })]);
   });
 });

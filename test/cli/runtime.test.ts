@@ -65,17 +65,33 @@ runtime:
 
   async function push(repository: string, tag: string, severity?: 'critical' | 'medium'): Promise<string> {
     const now = new Date().toISOString();
-    const image = await pushImage(client, repository, { tag, layers: [Buffer.from(`${repository}:${tag}:${Math.random()}`)], created: now });
+    const image = await pushImage(client, repository, {
+      tag,
+      layers: [Buffer.from(`${repository}:${tag}:${Math.random()}`)],
+      created: now,
+    });
     await report(repository, image.digest, severity);
     return image.digest;
   }
 
   async function report(repository: string, digest: string, severity?: 'critical' | 'medium'): Promise<void> {
     const now = new Date().toISOString();
-    const vulnerabilities = severity ? [{ id: 'CVE-2024-6119', severity, package: 'openssl', installedVersion: '3.0.13', fixedVersion: '3.0.14' }] : [];
-    const blob = sampleCycloneDx({ imageName: `${registry.host}/${repository}@${digest}`, digest, scannedAt: now, vulnerabilities });
+    const vulnerabilities = severity
+      ? [{ id: 'CVE-2024-6119', severity, package: 'openssl', installedVersion: '3.0.13', fixedVersion: '3.0.14' }]
+      : [];
+    const blob = sampleCycloneDx({
+      imageName: `${registry.host}/${repository}@${digest}`,
+      digest,
+      scannedAt: now,
+      vulnerabilities,
+    });
     const size = (await client.getManifest(repository, digest)).size;
-    await pushArtifact(client, repository, { subject: { mediaType: MediaTypes.ociManifest, digest, size }, artifactType: MediaTypes.cyclonedx, blob, blobMediaType: MediaTypes.cyclonedx });
+    await pushArtifact(client, repository, {
+      subject: { mediaType: MediaTypes.ociManifest, digest, size },
+      artifactType: MediaTypes.cyclonedx,
+      blob,
+      blobMediaType: MediaTypes.cyclonedx,
+    });
   }
 
   async function gate(audit: string, policy: string, reference: string): Promise<number> {
@@ -91,7 +107,11 @@ runtime:
   async function runtime(argv: string[], nowMs = Date.now()): Promise<{ code: number; out: string; err: string }> {
     let out = '';
     let err = '';
-    const code = await runtimeCommand(argv, { out: (s) => (out += `${s}\n`), err: (s) => (err += `${s}\n`), now: () => nowMs });
+    const code = await runtimeCommand(argv, {
+      out: (s) => (out += `${s}\n`),
+      err: (s) => (err += `${s}\n`),
+      now: () => nowMs,
+    });
     return { code, out, err };
   }
 
@@ -113,26 +133,64 @@ runtime:
       [`${registry.host}/app/gone:v9`, 'ca-old, container main'],
     ]);
     const start = Date.now();
-    const first = await runtime(['--policy', policy, '--deployed', list, '--audit-dir', audit, '--plain-http', '--output', 'json'], start);
+    const first = await runtime(
+      ['--policy', policy, '--deployed', list, '--audit-dir', audit, '--plain-http', '--output', 'json'],
+      start,
+    );
     expect(first.code).toBe(3);
     const json = JSON.parse(first.out);
     const status = (fragment: string) => json.images.find((i: { image: string }) => i.image.includes(fragment));
-    expect(status('app/clean')).toMatchObject({ status: 'released', digest: clean, byTag: false, workloads: ['ca-api, container main'] });
-    expect(status('app/vuln')).toMatchObject({ status: 'blocked', byTag: true, graceUntil: new Date(start + 3 * DAY).toISOString() });
+    expect(status('app/clean')).toMatchObject({
+      status: 'released',
+      digest: clean,
+      byTag: false,
+      workloads: ['ca-api, container main'],
+    });
+    expect(status('app/vuln')).toMatchObject({
+      status: 'blocked',
+      byTag: true,
+      graceUntil: new Date(start + 3 * DAY).toISOString(),
+    });
     expect(status('app/sneaky')).toMatchObject({ status: 'never-gated', digest: sneaky });
     expect(status('docker.io/library/nginx')).toMatchObject({ status: 'outside-allowlist', byTag: true });
     expect(status('evil/miner')).toMatchObject({ status: 'outside-allowlist' });
     expect(status('mcr.microsoft.com')).toMatchObject({ status: 'allowed-external' });
     expect(status('app/gone')).toMatchObject({ status: 'unresolved', byTag: true });
     expect(status('app/gone').reason).toContain('NOT_FOUND');
-    expect(json.summary).toEqual({ released: 1, blocked: 1, overdue: 0, 'never-gated': 1, 'outside-allowlist': 2, 'allowed-external': 1, unresolved: 1 });
-    for (const image of json.images) expect(Object.keys(image).filter((k) => !['image', 'digest', 'byTag', 'workloads', 'status', 'reason', 'graceUntil'].includes(k))).toEqual([]);
+    expect(json.summary).toEqual({
+      released: 1,
+      blocked: 1,
+      overdue: 0,
+      'never-gated': 1,
+      'outside-allowlist': 2,
+      'allowed-external': 1,
+      unresolved: 1,
+    });
+    for (const image of json.images)
+      expect(
+        Object.keys(image).filter(
+          (k) => !['image', 'digest', 'byTag', 'workloads', 'status', 'reason', 'graceUntil'].includes(k),
+        ),
+      ).toEqual([]);
     expect(hostile.requests).toHaveLength(0);
 
     // A later run (a new process: state read back from the audit dir) keeps the first sighting; past the grace: overdue.
-    const later = JSON.parse((await runtime(['--policy', policy, '--deployed', list, '--audit-dir', audit, '--plain-http', '--output', 'json'], start + DAY)).out);
-    expect(later.images.find((i: { image: string }) => i.image.includes('app/vuln'))).toMatchObject({ status: 'blocked', graceUntil: new Date(start + 3 * DAY).toISOString() });
-    const overdue = await runtime(['--policy', policy, '--deployed', list, '--audit-dir', audit, '--plain-http'], start + 3 * DAY + 1);
+    const later = JSON.parse(
+      (
+        await runtime(
+          ['--policy', policy, '--deployed', list, '--audit-dir', audit, '--plain-http', '--output', 'json'],
+          start + DAY,
+        )
+      ).out,
+    );
+    expect(later.images.find((i: { image: string }) => i.image.includes('app/vuln'))).toMatchObject({
+      status: 'blocked',
+      graceUntil: new Date(start + 3 * DAY).toISOString(),
+    });
+    const overdue = await runtime(
+      ['--policy', policy, '--deployed', list, '--audit-dir', audit, '--plain-http'],
+      start + 3 * DAY + 1,
+    );
     expect(overdue.code).toBe(3);
     expect(overdue.out).toMatch(/overdue\s+\S+app\/vuln:v1 {2}\(deployed by tag: pin by digest\)/);
     expect((await new FileAuditStore(audit).latestRuntimeReport())?.summary.overdue).toBe(1);
@@ -159,18 +217,27 @@ runtime:
     const digest = await push('app/later', 'v1');
     expect(await gate(audit, policy, `${registry.host}/app/later:v1`)).toBe(0);
     const list = deployed('regate.json', [[`${registry.host}/app/later:v1`, 'ca-later, container main']]);
-    expect((await runtime(['--policy', policy, '--deployed', list, '--audit-dir', audit, '--plain-http'])).code).toBe(0);
+    expect((await runtime(['--policy', policy, '--deployed', list, '--audit-dir', audit, '--plain-http'])).code).toBe(
+      0,
+    );
     await report('app/later', digest, 'critical');
     // Within regateAfter nothing is re-gated: still released.
-    expect((await runtime(['--policy', policy, '--deployed', list, '--audit-dir', audit, '--plain-http', '--regate'])).code).toBe(0);
-    const { code, out } = await runtime(['--policy', policy, '--deployed', list, '--audit-dir', audit, '--plain-http', '--regate', '--output', 'json'], Date.now() + 2 * HOUR);
+    expect(
+      (await runtime(['--policy', policy, '--deployed', list, '--audit-dir', audit, '--plain-http', '--regate'])).code,
+    ).toBe(0);
+    const { code, out } = await runtime(
+      ['--policy', policy, '--deployed', list, '--audit-dir', audit, '--plain-http', '--regate', '--output', 'json'],
+      Date.now() + 2 * HOUR,
+    );
     expect(code).toBe(3);
     expect(JSON.parse(out).images[0]).toMatchObject({ status: 'blocked', digest, byTag: true });
     const verdicts = await new FileAuditStore(audit).listVerdicts(registry.host, 'app/later');
     expect(verdicts.map((v) => v.decision)).toEqual(['block', 'release']);
     // Never disturbed: the running tag still points at the digest (no untag, no delete).
     expect(await client.resolveTag('app/later', 'v1')).toBe(digest);
-    expect((await new FileAuditStore(audit).latestRuntimeReport())?.regated).toEqual([expect.objectContaining({ outcome: 'block', why: expect.stringContaining('regateAfter') })]);
+    expect((await new FileAuditStore(audit).latestRuntimeReport())?.regated).toEqual([
+      expect.objectContaining({ outcome: 'block', why: expect.stringContaining('regateAfter') }),
+    ]);
   });
 
   it('a policy change makes a released image due: not released until re-gated under the new policy', async () => {
@@ -180,10 +247,30 @@ runtime:
     const digest = await push('app/medium', 'v1', 'medium');
     expect(await gate(audit, before, `${registry.host}/app/medium@${digest}`)).toBe(0);
     const list = deployed('medium.json', [[`${registry.host}/app/medium@${digest}`, 'ca-m, container main']]);
-    expect((await runtime(['--policy', before, '--deployed', list, '--audit-dir', audit, '--plain-http'])).code).toBe(0);
-    const stale = JSON.parse((await runtime(['--policy', after, '--deployed', list, '--audit-dir', audit, '--plain-http', '--output', 'json'])).out);
+    expect((await runtime(['--policy', before, '--deployed', list, '--audit-dir', audit, '--plain-http'])).code).toBe(
+      0,
+    );
+    const stale = JSON.parse(
+      (await runtime(['--policy', after, '--deployed', list, '--audit-dir', audit, '--plain-http', '--output', 'json']))
+        .out,
+    );
     expect(stale.images[0]).toMatchObject({ status: 'never-gated', reason: expect.stringContaining('re-gate is due') });
-    const regated = JSON.parse((await runtime(['--policy', after, '--deployed', list, '--audit-dir', audit, '--plain-http', '--regate', '--output', 'json'])).out);
+    const regated = JSON.parse(
+      (
+        await runtime([
+          '--policy',
+          after,
+          '--deployed',
+          list,
+          '--audit-dir',
+          audit,
+          '--plain-http',
+          '--regate',
+          '--output',
+          'json',
+        ])
+      ).out,
+    );
     expect(regated.images[0]).toMatchObject({ status: 'blocked' });
     const [latest] = await new FileAuditStore(audit).listVerdicts(registry.host, 'app/medium', 1);
     expect(latest.decision).toBe('block');

@@ -7,15 +7,34 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { alertsCommand, tokensCommand, type TimerCommandContext } from '../../src/cli/timers';
 import { main } from '../../src/cli/main';
-import { latestSecret, startArm, startKeyVault, startLogAnalytics, startSink, testCredential, type ArmStandIn, type KeyVaultStandIn, type LogAnalyticsStandIn, type SinkStandIn } from '../support/azureStandIns';
+import {
+  latestSecret,
+  startArm,
+  startKeyVault,
+  startLogAnalytics,
+  startSink,
+  testCredential,
+  type ArmStandIn,
+  type KeyVaultStandIn,
+  type LogAnalyticsStandIn,
+  type SinkStandIn,
+} from '../support/azureStandIns';
 
 const WORKSPACE = '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d';
 const SUB = '1f4b2c3d-5e6f-4a7b-8c9d-0e1f2a3b4c5d';
 const TOKEN_ID = `/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/contoso/tokens/cli-token`;
 
-type Cmd = (argv: string[], io: { out: (s: string) => void; err: (s: string) => void }, ctx?: TimerCommandContext) => Promise<number>;
+type Cmd = (
+  argv: string[],
+  io: { out: (s: string) => void; err: (s: string) => void },
+  ctx?: TimerCommandContext,
+) => Promise<number>;
 
-async function run(cmd: Cmd, argv: string[], ctx?: TimerCommandContext): Promise<{ code: number; out: string; err: string }> {
+async function run(
+  cmd: Cmd,
+  argv: string[],
+  ctx?: TimerCommandContext,
+): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
   const code = await cmd(argv, { out: (s) => (out += `${s}\n`), err: (s) => (err += `${s}\n`) }, ctx);
@@ -27,19 +46,38 @@ describe('acr-guard alerts list', () => {
     const { code, out } = await run(alertsCommand, ['list', '--output', 'json'], { env: {} });
     expect(code).toBe(0);
     const rules = JSON.parse(out) as Array<Record<string, unknown>>;
-    expect(rules.map((r) => r.name)).toEqual(['console-errors', 'image-pull-failures', 'registry-login-failures', 'pulled-not-released']);
-    expect(rules[1]).toMatchObject({ window: '10m', threshold: { column: 'Count', above: 3 }, severity: 'high', query: expect.stringContaining('let pullFailureReasons = dynamic(["ImagePullBackOff", "ErrImagePull", "ImagePullFailure"]);') });
+    expect(rules.map((r) => r.name)).toEqual([
+      'console-errors',
+      'image-pull-failures',
+      'registry-login-failures',
+      'pulled-not-released',
+    ]);
+    expect(rules[1]).toMatchObject({
+      window: '10m',
+      threshold: { column: 'Count', above: 3 },
+      severity: 'high',
+      query: expect.stringContaining(
+        'let pullFailureReasons = dynamic(["ImagePullBackOff", "ErrImagePull", "ImagePullFailure"]);',
+      ),
+    });
   });
 
   it('reads ACR_GUARD_ALERT_RULES_FILE; a bad file is a usage error naming the key', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'acr-guard-alerts-'));
     const good = join(dir, 'alerts.yaml');
-    writeFileSync(good, 'enable: [registry-access-outside-allowlist]\nparameters:\n  registry-access-outside-allowlist: { allowedIdentities: [ci] }\n');
-    const listed = JSON.parse((await run(alertsCommand, ['list', '--output', 'json'], { env: { ACR_GUARD_ALERT_RULES_FILE: good } })).out) as Array<{ name: string }>;
+    writeFileSync(
+      good,
+      'enable: [registry-access-outside-allowlist]\nparameters:\n  registry-access-outside-allowlist: { allowedIdentities: [ci] }\n',
+    );
+    const listed = JSON.parse(
+      (await run(alertsCommand, ['list', '--output', 'json'], { env: { ACR_GUARD_ALERT_RULES_FILE: good } })).out,
+    ) as Array<{ name: string }>;
     expect(listed.map((r) => r.name)).toContain('registry-access-outside-allowlist');
     const bad = join(dir, 'bad.yaml');
     writeFileSync(bad, 'rules:\n  - { name: x-y-z, query: T, window: 5m, severity: urgent }\n');
-    await expect(run(alertsCommand, ['list'], { env: { ACR_GUARD_ALERT_RULES_FILE: bad } })).rejects.toThrow(/rules\[0\]\.severity/);
+    await expect(run(alertsCommand, ['list'], { env: { ACR_GUARD_ALERT_RULES_FILE: bad } })).rejects.toThrow(
+      /rules\[0\]\.severity/,
+    );
   });
 
   it('is wired into the main CLI (usage lists alerts and tokens)', async () => {
@@ -63,7 +101,15 @@ describe('acr-guard alerts run / tokens rotate against stand-ins', () => {
     [logs, arm, vault, hook] = await Promise.all([
       startLogAnalytics(WORKSPACE, (q) =>
         q.includes('ContainerAppSystemLogs')
-          ? { columns: [['App', 'string'], ['Count', 'long'], ['Sample', 'string'], ['LastSeen', 'datetime']], rows: [['api', 9, 'ImagePullBackOff', '2026-11-22T00:00:00Z']] }
+          ? {
+              columns: [
+                ['App', 'string'],
+                ['Count', 'long'],
+                ['Sample', 'string'],
+                ['LastSeen', 'datetime'],
+              ],
+              rows: [['api', 9, 'ImagePullBackOff', '2026-11-22T00:00:00Z']],
+            }
           : { columns: [['x', 'string']], rows: [] },
       ),
       startArm(),
@@ -77,12 +123,26 @@ describe('acr-guard alerts run / tokens rotate against stand-ins', () => {
     await Promise.all([logs.server.close(), arm.server.close(), vault.server.close(), hook.server.close()]);
   });
 
-  const ctx = (env: Record<string, string>): TimerCommandContext => ({ env, credential: testCredential(), ca: logs.server.ca, nowMs: Date.parse('2026-11-22T00:05:00Z') });
-  const alertEnv = () => ({ ACR_GUARD_LOG_ANALYTICS_WORKSPACE_ID: WORKSPACE, ACR_GUARD_LOG_ANALYTICS_ENDPOINT: logs.endpoint, ACR_GUARD_KEY_VAULT_URL: vault.vaultUrl, ACR_GUARD_ALERT_WEBHOOK_SECRET: 'alert-webhook-url' });
+  const ctx = (env: Record<string, string>): TimerCommandContext => ({
+    env,
+    credential: testCredential(),
+    ca: logs.server.ca,
+    nowMs: Date.parse('2026-11-22T00:05:00Z'),
+  });
+  const alertEnv = () => ({
+    ACR_GUARD_LOG_ANALYTICS_WORKSPACE_ID: WORKSPACE,
+    ACR_GUARD_LOG_ANALYTICS_ENDPOINT: logs.endpoint,
+    ACR_GUARD_KEY_VAULT_URL: vault.vaultUrl,
+    ACR_GUARD_ALERT_WEBHOOK_SECRET: 'alert-webhook-url',
+  });
 
   it('alerts run --rule NAME --dry-run: one rule, prints what would alert, sends nothing', async () => {
     const before = logs.queries.length;
-    const { code, out } = await run(alertsCommand, ['run', '--rule', 'image-pull-failures', '--dry-run'], ctx({ ACR_GUARD_LOG_ANALYTICS_WORKSPACE_ID: WORKSPACE, ACR_GUARD_LOG_ANALYTICS_ENDPOINT: logs.endpoint }));
+    const { code, out } = await run(
+      alertsCommand,
+      ['run', '--rule', 'image-pull-failures', '--dry-run'],
+      ctx({ ACR_GUARD_LOG_ANALYTICS_WORKSPACE_ID: WORKSPACE, ACR_GUARD_LOG_ANALYTICS_ENDPOINT: logs.endpoint }),
+    );
     expect(code).toBe(0);
     expect(out).toMatch(/image-pull-failures\s+ok\s+incidents 1\s+would alert 1/);
     expect(logs.queries.length - before).toBe(1);
@@ -90,19 +150,35 @@ describe('acr-guard alerts run / tokens rotate against stand-ins', () => {
   });
 
   it('alerts run --rule with an unknown name is a usage error listing the rules', async () => {
-    await expect(run(alertsCommand, ['run', '--rule', 'nope', '--dry-run'], ctx(alertEnv()))).rejects.toThrow(/--rule: expected one of console-errors/);
+    await expect(run(alertsCommand, ['run', '--rule', 'nope', '--dry-run'], ctx(alertEnv()))).rejects.toThrow(
+      /--rule: expected one of console-errors/,
+    );
   });
 
   it('alerts run --output json: the webhook (URL from Key Vault) gets the alert', async () => {
-    const { code, out } = await run(alertsCommand, ['run', '--rule', 'image-pull-failures', '--output', 'json'], ctx(alertEnv()));
+    const { code, out } = await run(
+      alertsCommand,
+      ['run', '--rule', 'image-pull-failures', '--output', 'json'],
+      ctx(alertEnv()),
+    );
     expect(code).toBe(0);
     expect(JSON.parse(out).rules[0]).toMatchObject({ rule: 'image-pull-failures', alerted: 1 });
-    expect(hook.received).toEqual([expect.objectContaining({ '@type': 'MessageCard', title: expect.stringContaining('image-pull-failures: 9 > 3 in 10m (App=api)') })]);
+    expect(hook.received).toEqual([
+      expect.objectContaining({
+        '@type': 'MessageCard',
+        title: expect.stringContaining('image-pull-failures: 9 > 3 in 10m (App=api)'),
+      }),
+    ]);
   });
 
   it('tokens rotate --dry-run prints the plan and changes nothing; tokens rotate rotates', async () => {
     arm.tokens.set(TOKEN_ID, { status: 'enabled', passwords: {} });
-    const env = { ACR_GUARD_ROTATION_TOKENS: TOKEN_ID, ACR_GUARD_KEY_VAULT_URL: vault.vaultUrl, ACR_GUARD_ARM_ENDPOINT: arm.endpoint, ACR_GUARD_ALERT_WEBHOOK_SECRET: 'alert-webhook-url' };
+    const env = {
+      ACR_GUARD_ROTATION_TOKENS: TOKEN_ID,
+      ACR_GUARD_KEY_VAULT_URL: vault.vaultUrl,
+      ACR_GUARD_ARM_ENDPOINT: arm.endpoint,
+      ACR_GUARD_ALERT_WEBHOOK_SECRET: 'alert-webhook-url',
+    };
     const dry = await run(tokensCommand, ['rotate', '--dry-run'], { ...ctx(env), ca: arm.server.ca });
     expect(dry.code).toBe(0);
     expect(dry.out).toMatch(/acr-contoso-cli-token\s+planned\s+rotate password1 until/);
@@ -112,12 +188,21 @@ describe('acr-guard alerts run / tokens rotate against stand-ins', () => {
     const real = await run(tokensCommand, ['rotate', '--output', 'json'], { ...ctx(env), ca: arm.server.ca });
     expect(real.code).toBe(0);
     expect(JSON.parse(real.out)[0]).toMatchObject({ result: 'rotated', secretName: 'acr-contoso-cli-token' });
-    expect(latestSecret(vault, 'acr-contoso-cli-token')!.value).toBe(arm.tokens.get(TOKEN_ID)!.passwords.password1!.value);
+    expect(latestSecret(vault, 'acr-contoso-cli-token')!.value).toBe(
+      arm.tokens.get(TOKEN_ID)!.passwords.password1!.value,
+    );
     expect(`${real.out}${real.err}`).not.toContain(arm.generated[0]);
   });
 
   it('tokens rotate: a failure exits 1 and says the published password is unchanged', async () => {
-    const env = { ACR_GUARD_ROTATION_TOKENS: TOKEN_ID, ACR_GUARD_KEY_VAULT_URL: vault.vaultUrl, ACR_GUARD_ARM_ENDPOINT: arm.endpoint, ACR_GUARD_ROTATION_VALIDITY: '2d', ACR_GUARD_ROTATION_RENEW_BEFORE: '1d', ACR_GUARD_ALERT_WEBHOOK_SECRET: 'alert-webhook-url' };
+    const env = {
+      ACR_GUARD_ROTATION_TOKENS: TOKEN_ID,
+      ACR_GUARD_KEY_VAULT_URL: vault.vaultUrl,
+      ACR_GUARD_ARM_ENDPOINT: arm.endpoint,
+      ACR_GUARD_ROTATION_VALIDITY: '2d',
+      ACR_GUARD_ROTATION_RENEW_BEFORE: '1d',
+      ACR_GUARD_ALERT_WEBHOOK_SECRET: 'alert-webhook-url',
+    };
     const published = latestSecret(vault, 'acr-contoso-cli-token')!.version;
     const denied = { status: 403, body: { error: { code: 'AuthorizationFailed', message: 'no' } } };
     arm.generateFaults.push(denied);
@@ -125,7 +210,9 @@ describe('acr-guard alerts run / tokens rotate against stand-ins', () => {
     const later = { ...ctx(env), ca: arm.server.ca, nowMs: Date.now() + 29 * 86_400_000 };
     const { code, out } = await run(tokensCommand, ['rotate'], later);
     expect(code).toBe(1);
-    expect(out).toMatch(/FAILED at generate: generating password2 of token cli-token was refused \(403 AuthorizationFailed\); grant/);
+    expect(out).toMatch(
+      /FAILED at generate: generating password2 of token cli-token was refused \(403 AuthorizationFailed\); grant/,
+    );
     expect(latestSecret(vault, 'acr-contoso-cli-token')!.version).toBe(published);
   });
 });

@@ -22,11 +22,23 @@ describe('acr-guard verify: usage', () => {
     [['verify'], /expected exactly one image reference/],
     [['verify', '127.0.0.1:1/app:v1', '--trust-store', STORE], /--trust-policy <file> is required/],
     [['verify', '127.0.0.1:1/app:v1', '--trust-policy', POLICY], /--trust-store <dir> is required/],
-    [['verify', 'contoso.azurecr.io/app:v1', '--trust-policy', POLICY, '--trust-store', STORE, '--plain-http'], /--plain-http is allowed only for loopback/],
+    [
+      ['verify', 'contoso.azurecr.io/app:v1', '--trust-policy', POLICY, '--trust-store', STORE, '--plain-http'],
+      /--plain-http is allowed only for loopback/,
+    ],
     [['verify', 'not a reference', '--trust-policy', POLICY, '--trust-store', STORE], /image/],
-    [['verify', '127.0.0.1:1/app:v1', '--trust-policy', '/nonexistent.json', '--trust-store', STORE], /--trust-policy: cannot read trust policy file/],
-    [['verify', '127.0.0.1:1/app:v1', '--trust-policy', POLICY, '--trust-store', '/nonexistent'], /--trust-store: \/nonexistent is not a directory/],
-    [['verify', '127.0.0.1:1/app:v1', '--trust-policy', POLICY, '--trust-store', STORE, '--output', 'yaml'], /--output/],
+    [
+      ['verify', '127.0.0.1:1/app:v1', '--trust-policy', '/nonexistent.json', '--trust-store', STORE],
+      /--trust-policy: cannot read trust policy file/,
+    ],
+    [
+      ['verify', '127.0.0.1:1/app:v1', '--trust-policy', POLICY, '--trust-store', '/nonexistent'],
+      /--trust-store: \/nonexistent is not a directory/,
+    ],
+    [
+      ['verify', '127.0.0.1:1/app:v1', '--trust-policy', POLICY, '--trust-store', STORE, '--output', 'yaml'],
+      /--output/,
+    ],
   ])('%j exits 2', async (argv, message) => {
     const r = await runCli(argv);
     expect(r.code).toBe(2);
@@ -34,7 +46,15 @@ describe('acr-guard verify: usage', () => {
   });
 
   it('an unreachable registry is a runtime error (exit 1), nothing verified', async () => {
-    const r = await runCli(['verify', '127.0.0.1:1/app@' + E2E_SUBJECT.digest, '--trust-policy', POLICY, '--trust-store', STORE, '--plain-http']);
+    const r = await runCli([
+      'verify',
+      '127.0.0.1:1/app@' + E2E_SUBJECT.digest,
+      '--trust-policy',
+      POLICY,
+      '--trust-store',
+      STORE,
+      '--plain-http',
+    ]);
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/error \[TRANSIENT\]/);
   });
@@ -48,21 +68,58 @@ describeRequiring(sharedVectors)('acr-guard verify: notation e2e layouts in a re
   });
 
   it('exits 0 for the signed image (by tag, resolved to its digest) and prints every check', async () => {
-    const r = await runCli(['verify', `${reg.registry.host}/e2e/app:v1`, '--trust-policy', POLICY, '--trust-store', STORE, '--plain-http']);
+    const r = await runCli([
+      'verify',
+      `${reg.registry.host}/e2e/app:v1`,
+      '--trust-policy',
+      POLICY,
+      '--trust-store',
+      STORE,
+      '--plain-http',
+    ]);
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     expect(r.out).toMatch(new RegExp(`^${reg.registry.host}/e2e/app@${E2E_SUBJECT.digest}: signatures verified`));
-    for (const name of ['envelope', 'target', 'authenticity', 'trustedIdentity', 'authenticTimestamp', 'expiry', 'revocation']) expect(r.out).toContain(name);
+    for (const name of [
+      'envelope',
+      'target',
+      'authenticity',
+      'trustedIdentity',
+      'authenticTimestamp',
+      'expiry',
+      'revocation',
+    ])
+      expect(r.out).toContain(name);
   });
 
   it('exits 3 for the unsigned one (JSON)', async () => {
-    const r = await runCli(['verify', `${reg.registry.host}/e2e/unsigned:v1`, '--trust-policy', POLICY, '--trust-store', STORE, '--plain-http', '--output', 'json']);
+    const r = await runCli([
+      'verify',
+      `${reg.registry.host}/e2e/unsigned:v1`,
+      '--trust-policy',
+      POLICY,
+      '--trust-store',
+      STORE,
+      '--plain-http',
+      '--output',
+      'json',
+    ]);
     expect(r.code).toBe(3);
     expect(JSON.parse(r.out)).toMatchObject({ status: 'failed', signatures: [] });
   });
 
   it('exits 3 when --policy-name names a policy the file does not define (inconclusive)', async () => {
-    const r = await runCli(['verify', `${reg.registry.host}/e2e/app:v1`, '--trust-policy', POLICY, '--trust-store', STORE, '--plain-http', '--policy-name', 'nope']);
+    const r = await runCli([
+      'verify',
+      `${reg.registry.host}/e2e/app:v1`,
+      '--trust-policy',
+      POLICY,
+      '--trust-store',
+      STORE,
+      '--plain-http',
+      '--policy-name',
+      'nope',
+    ]);
     expect(r.code).toBe(3);
     expect(r.out).toMatch(/signatures inconclusive: the gate names trust policy "nope"/);
   });
@@ -74,12 +131,31 @@ describeRequiring(sharedVectors)('acr-guard verify: notation e2e layouts in a re
     const alpine = layout('notation-go/internal/testdata/oci-layout');
     await pushLayout(reg.client, 'gate/signed', 'notation-go/internal/testdata/oci-layout');
     await pushLayout(reg.client, 'gate/unsigned', 'notation-go/internal/testdata/oci-layout');
-    const subject = { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: 'sha256:19dbd2e48e921426ee8ace4dc892edfb2ecdc1d1a72d5416c83670c30acecef0', size: alpine.blob('sha256:19dbd2e48e921426ee8ace4dc892edfb2ecdc1d1a72d5416c83670c30acecef0').length };
-    await pushArtifact(reg.client, 'gate/signed', { subject, artifactType: MediaTypes.notarySignature, blob: vector('notation-go/internal/testdata/jws_signature.sig'), blobMediaType: 'application/jose+json' });
+    const subject = {
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      digest: 'sha256:19dbd2e48e921426ee8ace4dc892edfb2ecdc1d1a72d5416c83670c30acecef0',
+      size: alpine.blob('sha256:19dbd2e48e921426ee8ace4dc892edfb2ecdc1d1a72d5416c83670c30acecef0').length,
+    };
+    await pushArtifact(reg.client, 'gate/signed', {
+      subject,
+      artifactType: MediaTypes.notarySignature,
+      blob: vector('notation-go/internal/testdata/jws_signature.sig'),
+      blobMediaType: 'application/jose+json',
+    });
     const now = new Date().toISOString();
     for (const repo of ['gate/signed', 'gate/unsigned']) {
-      const blob = sampleCycloneDx({ imageName: `${reg.registry.host}/${repo}@${subject.digest}`, digest: subject.digest, scannedAt: now, vulnerabilities: [] });
-      await pushArtifact(reg.client, repo, { subject, artifactType: MediaTypes.cyclonedx, blob, blobMediaType: MediaTypes.cyclonedx });
+      const blob = sampleCycloneDx({
+        imageName: `${reg.registry.host}/${repo}@${subject.digest}`,
+        digest: subject.digest,
+        scannedAt: now,
+        vulnerabilities: [],
+      });
+      await pushArtifact(reg.client, repo, {
+        subject,
+        artifactType: MediaTypes.cyclonedx,
+        blob,
+        blobMediaType: MediaTypes.cyclonedx,
+      });
     }
     const policyFile = join(dir, 'policy.yaml');
     writeFileSync(
@@ -95,8 +171,32 @@ gate:
 `,
     );
     const trustPolicy = join(dir, 'trustpolicy.json');
-    writeFileSync(trustPolicy, JSON.stringify({ version: '1.0', trustPolicies: [{ name: 'alpine', registryScopes: ['*'], signatureVerification: { level: 'strict' }, trustStores: ['ca:alpine-2000-2123'], trustedIdentities: ['*'] }] }));
-    const args = ['--policy', policyFile, '--plain-http', '--trust-policy', trustPolicy, '--trust-store', join(VECTORS, 'notation-go/derived/truststore'), '--output', 'json'];
+    writeFileSync(
+      trustPolicy,
+      JSON.stringify({
+        version: '1.0',
+        trustPolicies: [
+          {
+            name: 'alpine',
+            registryScopes: ['*'],
+            signatureVerification: { level: 'strict' },
+            trustStores: ['ca:alpine-2000-2123'],
+            trustedIdentities: ['*'],
+          },
+        ],
+      }),
+    );
+    const args = [
+      '--policy',
+      policyFile,
+      '--plain-http',
+      '--trust-policy',
+      trustPolicy,
+      '--trust-store',
+      join(VECTORS, 'notation-go/derived/truststore'),
+      '--output',
+      'json',
+    ];
 
     const released = await runCli(['gate', `${reg.registry.host}/gate/signed:v2`, ...args]);
     expect(JSON.parse(released.out)).toMatchObject({ decision: 'release' });
@@ -105,8 +205,12 @@ gate:
 
     const blocked = await runCli(['gate', `${reg.registry.host}/gate/unsigned:v2`, ...args]);
     expect(blocked.code).toBe(3);
-    expect(JSON.parse(blocked.out).checks.find((c: { name: string }) => c.name === 'signatures').reason).toMatch(/signatures failed \(trust policy alpine\): no signature is associated/);
-    await expect(reg.client.getManifest('release/gate/unsigned', subject.digest)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    expect(JSON.parse(blocked.out).checks.find((c: { name: string }) => c.name === 'signatures').reason).toMatch(
+      /signatures failed \(trust policy alpine\): no signature is associated/,
+    );
+    await expect(reg.client.getManifest('release/gate/unsigned', subject.digest)).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+    });
     rmSync(dir, { recursive: true, force: true });
   });
 });

@@ -13,7 +13,9 @@ import { promisify } from 'node:util';
 import { registeredFunctions } from '../support/functionsCore';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-jest.mock('@azure/functions-core', () => require('../support/functionsCore').recordingFunctionsCore(), { virtual: true });
+jest.mock('@azure/functions-core', () => require('../support/functionsCore').recordingFunctionsCore(), {
+  virtual: true,
+});
 
 const run = promisify(execFile);
 const ROOT = join(__dirname, '../..');
@@ -23,7 +25,10 @@ describe('the built Functions bundle', () => {
   let out: string;
   beforeAll(async () => {
     out = mkdtempSync(join(tmpdir(), 'acr-guard-bundle-'));
-    await run(process.execPath, ['scripts/build.mjs'], { cwd: ROOT, env: { ...process.env, ACR_GUARD_BUILD_DIR: out } });
+    await run(process.execPath, ['scripts/build.mjs'], {
+      cwd: ROOT,
+      env: { ...process.env, ACR_GUARD_BUILD_DIR: out },
+    });
   }, 180_000);
   afterAll(() => rmSync(out, { recursive: true, force: true }));
 
@@ -31,12 +36,17 @@ describe('the built Functions bundle', () => {
     const bundle = join(out, 'src/functions/index.js');
     // What the loaded bundle pulled in, besides node's own modules: the bundle itself and nothing under sdk/.
     const script = `require(${JSON.stringify(bundle)}); process.on('exit', () => console.error(JSON.stringify(Object.keys(require.cache))));`;
-    const { stdout, stderr } = await run(process.execPath, ['-r', STUB, '-e', script], { cwd: ROOT, env: { ...process.env, ACR_GUARD_PRINT_REGISTRATIONS: '1' } });
+    const { stdout, stderr } = await run(process.execPath, ['-r', STUB, '-e', script], {
+      cwd: ROOT,
+      env: { ...process.env, ACR_GUARD_PRINT_REGISTRATIONS: '1' },
+    });
     const fromBundle = (JSON.parse(stdout) as string[]).sort();
 
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     require('../../src/functions/index');
-    const fromSource = registeredFunctions().map((f) => f.name).sort();
+    const fromSource = registeredFunctions()
+      .map((f) => f.name)
+      .sort();
     expect(fromSource.length).toBeGreaterThanOrEqual(20);
     expect(fromBundle).toEqual(fromSource);
 
@@ -62,16 +72,31 @@ describe('the built Functions bundle', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     try {
       const rpc = `http://127.0.0.1:${(server.address() as AddressInfo).port}/durabletask/`;
-      const clientData = { taskHubName: 'hub', creationUrls: {}, managementUrls: {}, baseUrl: rpc, requiredQueryStringParameters: '', rpcBaseUrl: rpc };
+      const clientData = {
+        taskHubName: 'hub',
+        creationUrls: {},
+        managementUrls: {},
+        baseUrl: rpc,
+        requiredQueryStringParameters: '',
+        rpcBaseUrl: rpc,
+      };
       const script = `require(${JSON.stringify(join(out, 'src/functions/index.js'))});
         const handler = globalThis.acrGuardHandlers.get('nightlyPurge');
         const context = { options: { extraInputs: [{ type: 'durableClient', name: 'starter' }] }, extraInputs: { get: () => (${JSON.stringify(clientData)}) },
           log: (line) => console.log(line) };
         handler({ isPastDue: false }, context).then(() => console.log('done'), (err) => { console.error(err); process.exit(1); });`;
-      const env = { ...process.env, WEBSITE_HOSTNAME: 'bundle-test', ACR_GUARD_POLICY: 'version: 1\nregistries: [127.0.0.1]\ngate: []\n', ACR_GUARD_AUDIT_DIR: out };
+      const env = {
+        ...process.env,
+        WEBSITE_HOSTNAME: 'bundle-test',
+        ACR_GUARD_POLICY: 'version: 1\nregistries: [127.0.0.1]\ngate: []\n',
+        ACR_GUARD_AUDIT_DIR: out,
+      };
       const { stdout } = await run(process.execPath, ['-r', STUB, '-e', script], { cwd: ROOT, env });
       expect(stdout).toMatch(/nightlyPurge: started registryPurge purge-\d{12}/);
-      expect(calls).toEqual([expect.stringMatching(/^GET \/durabletask\/instances\/purge-\d{12}/), expect.stringMatching(/^POST \/durabletask\/orchestrators\/registryPurge\/purge-\d{12}/)]);
+      expect(calls).toEqual([
+        expect.stringMatching(/^GET \/durabletask\/instances\/purge-\d{12}/),
+        expect.stringMatching(/^POST \/durabletask\/orchestrators\/registryPurge\/purge-\d{12}/),
+      ]);
     } finally {
       server.close();
     }
@@ -79,9 +104,21 @@ describe('the built Functions bundle', () => {
 
   it('ships one file per lazy group, each loading what the adapters use', async () => {
     const sdk = join(out, 'src/functions/sdk');
-    expect(readdirSync(sdk).filter((f) => f.endsWith('.js')).sort()).toEqual([
-      'axios.js', 'azure-arm-appcontainers.js', 'azure-arm-containerinstance.js', 'azure-arm-containerregistry.js', 'azure-arm-resourcegraph.js',
-      'azure-data-tables.js', 'azure-identity.js', 'azure-keyvault-secrets.js', 'azure-monitor-query-logs.js', 'azure-storage-blob.js',
+    expect(
+      readdirSync(sdk)
+        .filter((f) => f.endsWith('.js'))
+        .sort(),
+    ).toEqual([
+      'axios.js',
+      'azure-arm-appcontainers.js',
+      'azure-arm-containerinstance.js',
+      'azure-arm-containerregistry.js',
+      'azure-arm-resourcegraph.js',
+      'azure-data-tables.js',
+      'azure-identity.js',
+      'azure-keyvault-secrets.js',
+      'azure-monitor-query-logs.js',
+      'azure-storage-blob.js',
       'signature-libs.js',
     ]);
     const uses: Record<string, [string, string[]]> = {
@@ -114,8 +151,23 @@ describe('the built Functions bundle', () => {
   it('parses a real certificate with the ASN.1 libraries of the signature-libs file (one shared schema store)', async () => {
     // asn1-x509 registers its schemas in asn1-schema's store: both must come from the same copy.
     const cert = join(out, 'cert.pem');
-    await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=bundle-test', '-days', '1',
-      '-keyout', join(out, 'key.pem'), '-out', cert]);
+    await run('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-subj',
+      '/CN=bundle-test',
+      '-days',
+      '1',
+      '-keyout',
+      join(out, 'key.pem'),
+      '-out',
+      cert,
+    ]);
     const script = `const { X509Certificate } = require('node:crypto');
       const libs = require(${JSON.stringify(join(out, 'src/functions/sdk/signature-libs.js'))});
       const { AsnConvert } = libs['@peculiar/asn1-schema'];

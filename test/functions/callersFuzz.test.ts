@@ -19,7 +19,12 @@ import { receiveNotification } from '../../src/local/notifications';
 import { PromotionRecord } from '../../src/core/promotions';
 import { createSignatureVerifier } from '../../src/adapters/signatureVerifier';
 import { loadSignatureTrust } from '../../src/adapters/trustStoreFiles';
-import { MAX_ENVELOPE_BYTES, NotationMediaTypes, verifyNotationSignature, selectTrustPolicy } from '../../src/core/signatures';
+import {
+  MAX_ENVELOPE_BYTES,
+  NotationMediaTypes,
+  verifyNotationSignature,
+  selectTrustPolicy,
+} from '../../src/core/signatures';
 import { pushArtifact } from '../../src/local/ociPush';
 import { useRegistry } from '../support/registry';
 import { E2E_SUBJECT, VECTORS, haveVectors, layout, pushLayout } from '../support/vectors';
@@ -55,10 +60,21 @@ function hostileString(host: string): fc.Arbitrary<string> {
     fc.string({ unit: 'binary', maxLength: 200 }),
     fc.string({ unit: 'grapheme-composite', maxLength: 50 }),
     fc.string({ unit: refChars, maxLength: 120 }).map((tail) => `${host}/${tail}`),
-    fc.tuple(fc.constantFrom('', 'team/', 'a/b/'), fc.string({ unit: refChars, maxLength: 40 }), fc.constantFrom(':v1', '@sha256:', `@sha256:${'a'.repeat(64)}`, ':v1@sha256:' + 'b'.repeat(64), ''))
+    fc
+      .tuple(
+        fc.constantFrom('', 'team/', 'a/b/'),
+        fc.string({ unit: refChars, maxLength: 40 }),
+        fc.constantFrom(':v1', '@sha256:', `@sha256:${'a'.repeat(64)}`, ':v1@sha256:' + 'b'.repeat(64), ''),
+      )
       .map(([a, b, c]) => `${host}/${a}${b}${c}`),
     fc.integer({ min: 1_000, max: 200_000 }).map((n) => `${host}/${'a'.repeat(n)}:v1`),
-    fc.constantFrom('169.254.169.254/x:1', 'localhost/x:1', `${host}/../x:1`, `${host}/x:1\r\nHost: evil`, `http://${host}/x:1`),
+    fc.constantFrom(
+      '169.254.169.254/x:1',
+      'localhost/x:1',
+      `${host}/../x:1`,
+      `${host}/x:1\r\nHost: evil`,
+      `http://${host}/x:1`,
+    ),
   );
 }
 
@@ -70,14 +86,22 @@ describe('hostile callers (property-based)', () => {
   it('POST /api/rescan: every random body is a 4xx naming a field, quickly, and starts nothing', async () => {
     const host = reg.registry.host;
     const policy = policyFor(host);
-    const services = composeGateServices({ policy: () => policy, audit: new MemoryAuditStore(), plainHttpHosts: [host] });
+    const services = composeGateServices({
+      policy: () => policy,
+      audit: new MemoryAuditStore(),
+      plainHttpHosts: [host],
+    });
     const runner = new LocalGateRunner({ services, timers: 'virtual' });
     const deps = { policy, starter: runner, registry: services.registry, auth: 'off' as const };
     const str = hostileString(host);
     const payload = fc.oneof(
       fc.jsonValue({ maxDepth: 4 }).map((v) => JSON.stringify(v) ?? 'null'),
-      fc.record({ image: fc.oneof(str, fc.jsonValue({ maxDepth: 2 })) }, { requiredKeys: [] }).map((v) => JSON.stringify(v)),
-      fc.record({ repository: fc.oneof(str, fc.jsonValue({ maxDepth: 2 })) }, { requiredKeys: [] }).map((v) => JSON.stringify(v)),
+      fc
+        .record({ image: fc.oneof(str, fc.jsonValue({ maxDepth: 2 })) }, { requiredKeys: [] })
+        .map((v) => JSON.stringify(v)),
+      fc
+        .record({ repository: fc.oneof(str, fc.jsonValue({ maxDepth: 2 })) }, { requiredKeys: [] })
+        .map((v) => JSON.stringify(v)),
       fc.dictionary(str, fc.jsonValue({ maxDepth: 2 }), { maxKeys: 4 }).map((v) => JSON.stringify(v)),
       fc.uint8Array({ maxLength: 6000 }).map((b) => Buffer.from(b).toString('latin1')),
       fc.string({ unit: 'binary', maxLength: 5000 }),
@@ -86,7 +110,12 @@ describe('hostile callers (property-based)', () => {
     await fc.assert(
       fc.asyncProperty(payload, async (text) => {
         cases++;
-        const request = new HttpRequest({ method: 'POST', url: 'http://localhost:7071/api/rescan', headers: { 'content-type': 'application/json' }, body: { string: text } });
+        const request = new HttpRequest({
+          method: 'POST',
+          url: 'http://localhost:7071/api/rescan',
+          headers: { 'content-type': 'application/json' },
+          body: { string: text },
+        });
         const started = Date.now();
         const res = await handleRescan(request, deps, context());
         const took = Date.now() - started;
@@ -119,7 +148,12 @@ describe('hostile callers (property-based)', () => {
         action: fc.constantFrom('push', 'pull', 'delete', 'mount', ''),
         target: fc.record(
           {
-            mediaType: fc.constantFrom('application/vnd.oci.image.manifest.v1+json', 'application/vnd.oci.image.index.v1+json', 'application/octet-stream', ''),
+            mediaType: fc.constantFrom(
+              'application/vnd.oci.image.manifest.v1+json',
+              'application/vnd.oci.image.index.v1+json',
+              'application/octet-stream',
+              '',
+            ),
             digest,
             repository: fc.oneof(fc.constantFrom('team/app', 'release/team/app'), str),
             tag: fc.oneof(fc.constantFrom('v1', 'sha256-' + 'c'.repeat(64)), str),
@@ -127,12 +161,17 @@ describe('hostile callers (property-based)', () => {
           },
           { requiredKeys: [] },
         ),
-        request: fc.record({ host: fc.oneof(fc.constant(host), str), useragent: fc.constantFrom('acr-guard/0.1', 'docker/27', '') }, { requiredKeys: [] }),
+        request: fc.record(
+          { host: fc.oneof(fc.constant(host), str), useragent: fc.constantFrom('acr-guard/0.1', 'docker/27', '') },
+          { requiredKeys: [] },
+        ),
       },
       { requiredKeys: [] },
     );
     const envelope = fc.oneof(
-      fc.array(fc.oneof(event, fc.jsonValue({ maxDepth: 3 })), { maxLength: 8 }).map((events) => Buffer.from(JSON.stringify({ events }))),
+      fc
+        .array(fc.oneof(event, fc.jsonValue({ maxDepth: 3 })), { maxLength: 8 })
+        .map((events) => Buffer.from(JSON.stringify({ events }))),
       fc.jsonValue({ maxDepth: 5 }).map((v) => Buffer.from(JSON.stringify(v) ?? 'null')),
       fc.uint8Array({ maxLength: 8000 }).map((b) => Buffer.from(b)),
       fc.string({ unit: 'binary', maxLength: 8000 }).map((s) => Buffer.from(s, 'utf8')),
@@ -144,7 +183,12 @@ describe('hostile callers (property-based)', () => {
         cases++;
         const before = runner.list().length;
         const started = Date.now();
-        const res = await receiveNotification(bytes, { policy, starter: runner, log: () => undefined, promotions: new PromotionRecord() });
+        const res = await receiveNotification(bytes, {
+          policy,
+          starter: runner,
+          log: () => undefined,
+          promotions: new PromotionRecord(),
+        });
         expect(Date.now() - started).toBeLessThan(CASE_MS);
         expect([200, 400]).toContain(res.status);
         if (res.status === 400) {
@@ -166,23 +210,41 @@ describe('hostile callers (property-based)', () => {
   }, 180_000);
 
   const withVectors = haveVectors ? describe : describe.skip;
-  if (!haveVectors && process.env.CI === 'true') throw new Error('CI=true: ../shared/vectors is required for the signature fuzz tests');
+  if (!haveVectors && process.env.CI === 'true')
+    throw new Error('CI=true: ../shared/vectors is required for the signature fuzz tests');
   withVectors('signature envelopes', () => {
     it('random and mutated envelopes (JWS and COSE) never verify, never throw, each in bounded time', async () => {
-      const trust = await loadSignatureTrust(join(VECTORS, 'notation/config/trustpolicies/trustpolicy.json'), join(VECTORS, 'notation/derived/truststore'));
+      const trust = await loadSignatureTrust(
+        join(VECTORS, 'notation/config/trustpolicies/trustpolicy.json'),
+        join(VECTORS, 'notation/derived/truststore'),
+      );
       const policy = selectTrustPolicy(trust.trustPolicy, `${reg.registry.host}/vectors/fuzz`);
       if (!policy) throw new Error('the e2e trust policy has a "*" scope');
       const valid = layout('e2e-valid-signature').signatures(E2E_SUBJECT.digest)[0];
       const mutated = fc
-        .array(fc.record({ at: fc.nat({ max: valid.envelope.length - 1 }), byte: fc.integer({ min: 0, max: 255 }) }), { minLength: 1, maxLength: 8 })
+        .array(fc.record({ at: fc.nat({ max: valid.envelope.length - 1 }), byte: fc.integer({ min: 0, max: 255 }) }), {
+          minLength: 1,
+          maxLength: 8,
+        })
         .map((flips) => {
           const copy = Buffer.from(valid.envelope);
           for (const { at, byte } of flips) copy[at] = copy[at] === byte ? byte ^ 0xff : byte;
           return copy;
         });
       const truncated = fc.nat({ max: valid.envelope.length - 1 }).map((n) => valid.envelope.subarray(0, n));
-      const envelope = fc.oneof(mutated, truncated, fc.uint8Array({ maxLength: 4096 }).map((b) => Buffer.from(b)), fc.jsonValue({ maxDepth: 4 }).map((v) => Buffer.from(JSON.stringify(v) ?? '')));
-      const mediaType = fc.constantFrom(NotationMediaTypes.jws, NotationMediaTypes.cose, valid.envelopeMediaType, 'application/json', '');
+      const envelope = fc.oneof(
+        mutated,
+        truncated,
+        fc.uint8Array({ maxLength: 4096 }).map((b) => Buffer.from(b)),
+        fc.jsonValue({ maxDepth: 4 }).map((v) => Buffer.from(JSON.stringify(v) ?? '')),
+      );
+      const mediaType = fc.constantFrom(
+        NotationMediaTypes.jws,
+        NotationMediaTypes.cose,
+        valid.envelopeMediaType,
+        'application/json',
+        '',
+      );
       let cases = 0;
       fc.assert(
         fc.property(envelope, mediaType, (bytes, type) => {
@@ -210,18 +272,37 @@ describe('hostile callers (property-based)', () => {
 
     it('random referrers beside a valid signature, through the registry: the image still verifies, each hostile one fails', async () => {
       await pushLayout(reg.client, 'vectors/fuzz', 'e2e-valid-signature');
-      const verify = createSignatureVerifier({ registry: () => reg.client, trust: await loadSignatureTrust(join(VECTORS, 'notation/config/trustpolicies/trustpolicy.json'), join(VECTORS, 'notation/derived/truststore')), now: () => new Date('2026-06-01T00:00:00Z'), maxSignatures: 64 });
+      const verify = createSignatureVerifier({
+        registry: () => reg.client,
+        trust: await loadSignatureTrust(
+          join(VECTORS, 'notation/config/trustpolicies/trustpolicy.json'),
+          join(VECTORS, 'notation/derived/truststore'),
+        ),
+        now: () => new Date('2026-06-01T00:00:00Z'),
+        maxSignatures: 64,
+      });
       const manifest = await reg.client.getManifest('vectors/fuzz', E2E_SUBJECT.digest);
       let cases = 0;
       await fc.assert(
         fc.asyncProperty(
-          fc.oneof(fc.uint8Array({ maxLength: 2048 }).map((b) => Buffer.from(b)), fc.constant(Buffer.alloc(MAX_ENVELOPE_BYTES + 1, 0x41))),
+          fc.oneof(
+            fc.uint8Array({ maxLength: 2048 }).map((b) => Buffer.from(b)),
+            fc.constant(Buffer.alloc(MAX_ENVELOPE_BYTES + 1, 0x41)),
+          ),
           fc.constantFrom(NotationMediaTypes.jws, NotationMediaTypes.cose),
           async (blob, type) => {
             cases++;
-            const hostile = await pushArtifact(reg.client, 'vectors/fuzz', { subject: E2E_SUBJECT, artifactType: NotationMediaTypes.signature, blob, blobMediaType: type });
+            const hostile = await pushArtifact(reg.client, 'vectors/fuzz', {
+              subject: E2E_SUBJECT,
+              artifactType: NotationMediaTypes.signature,
+              blob,
+              blobMediaType: type,
+            });
             const started = Date.now();
-            const r = await verify({ image: { registry: reg.registry.host, repository: 'vectors/fuzz', digest: E2E_SUBJECT.digest }, manifest });
+            const r = await verify({
+              image: { registry: reg.registry.host, repository: 'vectors/fuzz', digest: E2E_SUBJECT.digest },
+              manifest,
+            });
             expect(Date.now() - started).toBeLessThan(5 * CASE_MS);
             expect(r.status).toBe('verified');
             expect(r.signatures.find((s) => s.digest === hostile.digest)?.outcome).toBe('failed');

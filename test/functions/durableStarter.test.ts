@@ -33,7 +33,11 @@ describe('durable client starter', () => {
         const status = /^\/durabletask\/instances\/([^/]+)$/.exec(url.pathname);
         res.setHeader('content-type', 'application/json');
         if (req.method === 'POST' && start) {
-          instances.set(start[2], { name: start[1], input: body ? JSON.parse(body) : undefined, createdTime: '2026-11-30T10:00:00Z' });
+          instances.set(start[2], {
+            name: start[1],
+            input: body ? JSON.parse(body) : undefined,
+            createdTime: '2026-11-30T10:00:00Z',
+          });
           res.writeHead(202).end(JSON.stringify({ id: start[2] }));
         } else if (req.method === 'GET' && status) {
           const instance = instances.get(status[1]);
@@ -65,11 +69,19 @@ describe('durable client starter', () => {
   /** An InvocationContext carrying the durable client binding input as the host fills it. */
   function contextWithClient(): InvocationContext {
     const input = df.input.durableClient();
-    const context = new InvocationContext({ invocationId: 'i', functionName: 'rescan', options: { extraInputs: [input] }, logHandler: () => undefined });
+    const context = new InvocationContext({
+      invocationId: 'i',
+      functionName: 'rescan',
+      options: { extraInputs: [input] },
+      logHandler: () => undefined,
+    });
     const webhooks = `${base}/runtime/webhooks/durabletask`;
     context.extraInputs.set(input, {
       taskHubName: 'acrguard',
-      creationUrls: { createNewInstancePostUri: `${webhooks}/orchestrators/{functionName}[/{instanceId}]?code=${SYSTEM_KEY}`, createAndWaitOnNewInstancePostUri: `${webhooks}/orchestrators/{functionName}[/{instanceId}]?timeout={timeoutInSeconds}&code=${SYSTEM_KEY}` },
+      creationUrls: {
+        createNewInstancePostUri: `${webhooks}/orchestrators/{functionName}[/{instanceId}]?code=${SYSTEM_KEY}`,
+        createAndWaitOnNewInstancePostUri: `${webhooks}/orchestrators/{functionName}[/{instanceId}]?timeout={timeoutInSeconds}&code=${SYSTEM_KEY}`,
+      },
       managementUrls: {
         id: 'INSTANCEID',
         statusQueryGetUri: `${webhooks}/instances/INSTANCEID?taskHub=acrguard&connection=Storage&code=${SYSTEM_KEY}`,
@@ -92,12 +104,20 @@ describe('durable client starter', () => {
   });
 
   it('starts imageGate with a fresh rescan id through the client; the 202 has no system key; the status reads through', async () => {
-    const policy = loadPolicy('version: 1\nregistries: [{ host: "contoso.azurecr.io" }]\ngate: []\nretention: []\n', 'test policy');
+    const policy = loadPolicy(
+      'version: 1\nregistries: [{ host: "contoso.azurecr.io" }]\ngate: []\nretention: []\n',
+      'test policy',
+    );
     const noRegistry: RegistryClientFactory = () => {
       throw new Error('a digest rescan needs no registry call');
     };
     const context = contextWithClient();
-    const deps = { policy, starter: durableGateStarter(df.getClient(context)), registry: noRegistry, auth: 'off' as const };
+    const deps = {
+      policy,
+      starter: durableGateStarter(df.getClient(context)),
+      registry: noRegistry,
+      auth: 'off' as const,
+    };
     const request = new HttpRequest({
       method: 'POST',
       url: 'https://acr-guard.azurewebsites.net/api/rescan',
@@ -111,9 +131,20 @@ describe('durable client starter', () => {
     expect(JSON.stringify(res)).not.toContain(SYSTEM_KEY);
     expect(JSON.stringify(res)).not.toMatch(/code=/);
     expect(requests).toContain(`POST /durabletask/orchestrators/imageGate/${rescan.id}`);
-    expect(instances.get(rescan.id)?.input).toEqual({ image: { registry: 'contoso.azurecr.io', repository: 'team/api', digest: DIGEST }, trigger: 'rescan' });
+    expect(instances.get(rescan.id)?.input).toEqual({
+      image: { registry: 'contoso.azurecr.io', repository: 'team/api', digest: DIGEST },
+      trigger: 'rescan',
+    });
 
-    const status = await handleRescanStatus(new HttpRequest({ method: 'GET', url: `https://acr-guard.azurewebsites.net/api/rescan/${rescan.id}`, params: { instanceId: rescan.id } }), deps, context);
+    const status = await handleRescanStatus(
+      new HttpRequest({
+        method: 'GET',
+        url: `https://acr-guard.azurewebsites.net/api/rescan/${rescan.id}`,
+        params: { instanceId: rescan.id },
+      }),
+      deps,
+      context,
+    );
     expect(status.status).toBe(200);
     expect(status.jsonBody).toEqual({
       id: rescan.id,

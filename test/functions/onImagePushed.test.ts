@@ -20,10 +20,16 @@ import { pushWithReport as pushSample, reportsGatePolicy } from '../support/push
 import { startRegistry } from '../../src/local/registryServer';
 
 const SAMPLE_EVENT = JSON.parse(readFileSync(join(__dirname, '../../samples/image-pushed.eventgrid.json'), 'utf8'));
-const SAMPLE_CLOUDEVENT = JSON.parse(readFileSync(join(__dirname, '../../samples/image-pushed.cloudevent.json'), 'utf8'));
+const SAMPLE_CLOUDEVENT = JSON.parse(
+  readFileSync(join(__dirname, '../../samples/image-pushed.cloudevent.json'), 'utf8'),
+);
 
 function context(): InvocationContext {
-  return new InvocationContext({ invocationId: 'test-invocation', functionName: 'onImagePushed', logHandler: () => undefined });
+  return new InvocationContext({
+    invocationId: 'test-invocation',
+    functionName: 'onImagePushed',
+    logHandler: () => undefined,
+  });
 }
 
 /** An Event Grid event for a push of `image` under `tag`. */
@@ -60,7 +66,8 @@ describe('onImagePushed', () => {
     await registry?.stop();
   });
 
-  const pushWithReport = (repository: string, tag: string, vulnerable: boolean): Promise<ImageId> => pushSample(client, repository, tag, vulnerable);
+  const pushWithReport = (repository: string, tag: string, vulnerable: boolean): Promise<ImageId> =>
+    pushSample(client, repository, tag, vulnerable);
 
   function setup() {
     const audit = new MemoryAuditStore();
@@ -110,7 +117,10 @@ describe('onImagePushed', () => {
     const other = await handleImagePushed(deleted, { policy, starter }, context());
     expect(other.outcome).toBe('ignored');
     const foreign = await handleImagePushed(structuredClone(SAMPLE_EVENT), { policy, starter }, context());
-    expect(foreign).toEqual({ outcome: 'ignored', reason: expect.stringContaining('contosoacrprod.azurecr.io is not in the policy') });
+    expect(foreign).toEqual({
+      outcome: 'ignored',
+      reason: expect.stringContaining('contosoacrprod.azurecr.io is not in the policy'),
+    });
     await starter.settled();
     expect(starter.list()).toHaveLength(0);
   });

@@ -24,17 +24,28 @@ import { startRegistry } from '../../src/local/registryServer';
 const ORIGIN = 'http://localhost:7071';
 
 function context(): InvocationContext {
-  return new InvocationContext({ invocationId: 'test-invocation', functionName: 'rescan', logHandler: () => undefined });
+  return new InvocationContext({
+    invocationId: 'test-invocation',
+    functionName: 'rescan',
+    logHandler: () => undefined,
+  });
 }
 
 function principal(roles: string[]): string {
   const claims = [{ typ: 'name', val: 'ops@contoso.com' }, ...roles.map((val) => ({ typ: 'roles', val }))];
-  return Buffer.from(JSON.stringify({ auth_typ: 'aad', claims, name_typ: 'name', role_typ: 'roles' })).toString('base64');
+  return Buffer.from(JSON.stringify({ auth_typ: 'aad', claims, name_typ: 'name', role_typ: 'roles' })).toString(
+    'base64',
+  );
 }
 
 function post(body: unknown, headers: Record<string, string> = {}): HttpRequest {
   const text = typeof body === 'string' ? body : JSON.stringify(body);
-  return new HttpRequest({ method: 'POST', url: `${ORIGIN}/api/rescan`, headers: { 'content-type': 'application/json', ...headers }, body: { string: text } });
+  return new HttpRequest({
+    method: 'POST',
+    url: `${ORIGIN}/api/rescan`,
+    headers: { 'content-type': 'application/json', ...headers },
+    body: { string: text },
+  });
 }
 
 function get(path: string, params: Record<string, string>, headers: Record<string, string> = {}): HttpRequest {
@@ -61,7 +72,8 @@ describe('HTTP rescan and verdicts', () => {
     await registry?.stop();
   });
 
-  const pushWithReport = (repository: string, tag: string, vulnerable: boolean): Promise<ImageId> => pushSample(client, repository, tag, vulnerable);
+  const pushWithReport = (repository: string, tag: string, vulnerable: boolean): Promise<ImageId> =>
+    pushSample(client, repository, tag, vulnerable);
 
   /** Services over the real registry; the factory counts the hosts it was asked for. */
   function setup(auth: HttpAuthMode = 'off') {
@@ -84,7 +96,11 @@ describe('HTTP rescan and verdicts', () => {
     await runner.settled();
     expect(await runner.getState(gateInstanceId(image))).toBe('Completed');
 
-    const res = await handleRescan(post({ image: `${image.registry}/${image.repository}@${image.digest}` }), deps, context());
+    const res = await handleRescan(
+      post({ image: `${image.registry}/${image.repository}@${image.digest}` }),
+      deps,
+      context(),
+    );
     expect(res.status).toBe(202);
     const rescan = body(res).rescans[0];
     expect(rescan).toMatchObject({ image: `${image.registry}/${image.repository}@${image.digest}`, started: true });
@@ -96,16 +112,26 @@ describe('HTTP rescan and verdicts', () => {
     expect(JSON.stringify(res.jsonBody)).not.toMatch(/code=|sig=|key|token|secret|password/i);
 
     // A second rescan of the same digest is another instance.
-    const again = body(await handleRescan(post({ image: `${image.registry}/${image.repository}@${image.digest}` }), deps, context())).rescans[0];
+    const again = body(
+      await handleRescan(post({ image: `${image.registry}/${image.repository}@${image.digest}` }), deps, context()),
+    ).rescans[0];
     expect(again.id).not.toBe(rescan.id);
     await runner.settled();
     const verdicts = await audit.listVerdicts(image.registry, image.repository);
     expect(verdicts).toHaveLength(3);
     expect(verdicts.every((v) => v.decision === 'release')).toBe(true);
 
-    const status = await handleRescanStatus(get(`/api/rescan/${rescan.id}`, { instanceId: rescan.id }), deps, context());
+    const status = await handleRescanStatus(
+      get(`/api/rescan/${rescan.id}`, { instanceId: rescan.id }),
+      deps,
+      context(),
+    );
     expect(status.status).toBe(200);
-    expect(body(status)).toMatchObject({ id: rescan.id, runtimeStatus: 'Completed', output: { status: 'decided', verdict: { decision: 'release' } } });
+    expect(body(status)).toMatchObject({
+      id: rescan.id,
+      runtimeStatus: 'Completed',
+      output: { status: 'decided', verdict: { decision: 'release' } },
+    });
     expect(body(status).output.verdict.image).toEqual(image);
   });
 
@@ -114,7 +140,10 @@ describe('HTTP rescan and verdicts', () => {
     const { audit, runner, deps, asked } = setup();
     const res = await handleRescan(post({ image: `${image.registry}/${image.repository}:v2` }), deps, context());
     expect(res.status).toBe(202);
-    expect(body(res).rescans[0]).toMatchObject({ image: `${image.registry}/${image.repository}@${image.digest}`, tag: 'v2' });
+    expect(body(res).rescans[0]).toMatchObject({
+      image: `${image.registry}/${image.repository}@${image.digest}`,
+      tag: 'v2',
+    });
     expect(asked).toEqual([registry.host]);
     await runner.settled();
     const verdict = await audit.latestVerdict(image);
@@ -124,13 +153,22 @@ describe('HTTP rescan and verdicts', () => {
 
   it('rescans every tagged digest of a repository once (two tags on one digest are one gate)', async () => {
     const a = await pushWithReport('team/multi', 'a', false);
-    await client.putManifest('team/multi', 'a-again', (await client.getManifest('team/multi', a.digest)).bytes, MediaTypes.ociManifest);
+    await client.putManifest(
+      'team/multi',
+      'a-again',
+      (await client.getManifest('team/multi', a.digest)).bytes,
+      MediaTypes.ociManifest,
+    );
     const b = await pushWithReport('team/multi', 'b', false);
     const { audit, runner, deps } = setup();
     const res = await handleRescan(post({ repository: `${registry.host}/team/multi` }), deps, context());
     expect(res.status).toBe(202);
-    const images = body(res).rescans.map((r: Json) => r.image).sort();
-    expect(images).toEqual([`${registry.host}/team/multi@${a.digest}`, `${registry.host}/team/multi@${b.digest}`].sort());
+    const images = body(res)
+      .rescans.map((r: Json) => r.image)
+      .sort();
+    expect(images).toEqual(
+      [`${registry.host}/team/multi@${a.digest}`, `${registry.host}/team/multi@${b.digest}`].sort(),
+    );
     await runner.settled();
     expect(await audit.latestVerdict(a)).toBeDefined();
     expect(await audit.latestVerdict(b)).toBeDefined();
@@ -153,7 +191,11 @@ describe('HTTP rescan and verdicts', () => {
     it('refuses a tag the repository never had with 400 on image', async () => {
       const image = await pushWithReport('team/pin2', 'v1', false);
       const { deps, runner } = setup();
-      const res = await handleRescan(post({ image: `${registry.host}/team/pin2:release-9@${image.digest}` }), deps, context());
+      const res = await handleRescan(
+        post({ image: `${registry.host}/team/pin2:release-9@${image.digest}` }),
+        deps,
+        context(),
+      );
       expect(res.status).toBe(400);
       expect(body(res).error).toMatchObject({ code: 'INVALID_INPUT', field: 'image' });
       expect(body(res).error.message).toContain('does not exist');
@@ -165,7 +207,11 @@ describe('HTTP rescan and verdicts', () => {
       const { deps, runner } = setup();
       const res = await handleRescan(post({ image: `${registry.host}/team/pin3:v1@${image.digest}` }), deps, context());
       expect(res.status).toBe(202);
-      expect(body(res).rescans[0]).toMatchObject({ image: `${registry.host}/team/pin3@${image.digest}`, tag: 'v1', started: true });
+      expect(body(res).rescans[0]).toMatchObject({
+        image: `${registry.host}/team/pin3@${image.digest}`,
+        tag: 'v1',
+        started: true,
+      });
       await runner.settled();
     });
   });
@@ -271,13 +317,26 @@ describe('HTTP rescan and verdicts', () => {
   it('refuses bodies over the limit with 413 (declared or streamed) and other content types with 415', async () => {
     const { deps } = setup();
     const big = JSON.stringify({ image: `${registry.host}/team/api:v1`, pad: 'x'.repeat(MAX_BODY_BYTES) });
-    const declared = await handleRescan(post(big, { 'content-length': String(Buffer.byteLength(big)) }), deps, context());
+    const declared = await handleRescan(
+      post(big, { 'content-length': String(Buffer.byteLength(big)) }),
+      deps,
+      context(),
+    );
     expect(declared.status).toBe(413);
     const streamed = await handleRescan(post(big), deps, context());
     expect(streamed.status).toBe(413);
     expect(body(streamed).error).toMatchObject({ code: 'PAYLOAD_TOO_LARGE', field: 'body' });
-    for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'application/json; charset=latin1', 'multipart/form-data; boundary=x']) {
-      const res = await handleRescan(post({ image: `${registry.host}/team/api:v1` }, { 'content-type': type }), deps, context());
+    for (const type of [
+      'text/plain',
+      'application/x-www-form-urlencoded',
+      'application/json; charset=latin1',
+      'multipart/form-data; boundary=x',
+    ]) {
+      const res = await handleRescan(
+        post({ image: `${registry.host}/team/api:v1` }, { 'content-type': type }),
+        deps,
+        context(),
+      );
       expect([type, res.status]).toEqual([type, 415]);
     }
     const none = new HttpRequest({ method: 'POST', url: `${ORIGIN}/api/rescan`, body: { string: '{}' } });
@@ -293,20 +352,48 @@ describe('HTTP rescan and verdicts', () => {
     expect(body(none).error.code).toBe('UNAUTHENTICATED');
     const garbage = await handleRescan(post(ref, { 'x-ms-client-principal': 'not base64 json!' }), deps, context());
     expect(garbage.status).toBe(401);
-    const notJson = await handleRescan(post(ref, { 'x-ms-client-principal': Buffer.from('roles=Rescan.Request').toString('base64') }), deps, context());
+    const notJson = await handleRescan(
+      post(ref, { 'x-ms-client-principal': Buffer.from('roles=Rescan.Request').toString('base64') }),
+      deps,
+      context(),
+    );
     expect(notJson.status).toBe(401);
-    const reader = await handleRescan(post(ref, { 'x-ms-client-principal': principal(['Verdicts.Read']) }), deps, context());
+    const reader = await handleRescan(
+      post(ref, { 'x-ms-client-principal': principal(['Verdicts.Read']) }),
+      deps,
+      context(),
+    );
     expect(reader.status).toBe(403);
     expect(body(reader).error.message).toContain('Rescan.Request');
     expect(runner.list()).toEqual([]);
-    const ok = await handleRescan(post(ref, { 'x-ms-client-principal': principal(['Rescan.Request']) }), deps, context());
+    const ok = await handleRescan(
+      post(ref, { 'x-ms-client-principal': principal(['Rescan.Request']) }),
+      deps,
+      context(),
+    );
     expect(ok.status).toBe(202);
     await runner.settled();
     // Reading needs Verdicts.Read or Rescan.Request.
     const id = body(ok).rescans[0].id;
     expect((await handleRescanStatus(get(`/api/rescan/${id}`, { instanceId: id }), deps, context())).status).toBe(401);
-    expect((await handleRescanStatus(get(`/api/rescan/${id}`, { instanceId: id }, { 'x-ms-client-principal': principal(['Other.Role']) }), deps, context())).status).toBe(403);
-    expect((await handleRescanStatus(get(`/api/rescan/${id}`, { instanceId: id }, { 'x-ms-client-principal': principal(['Verdicts.Read']) }), deps, context())).status).toBe(200);
+    expect(
+      (
+        await handleRescanStatus(
+          get(`/api/rescan/${id}`, { instanceId: id }, { 'x-ms-client-principal': principal(['Other.Role']) }),
+          deps,
+          context(),
+        )
+      ).status,
+    ).toBe(403);
+    expect(
+      (
+        await handleRescanStatus(
+          get(`/api/rescan/${id}`, { instanceId: id }, { 'x-ms-client-principal': principal(['Verdicts.Read']) }),
+          deps,
+          context(),
+        )
+      ).status,
+    ).toBe(200);
   });
 
   it('status: 400 for a malformed id, 404 for an unknown one', async () => {
@@ -314,14 +401,19 @@ describe('HTTP rescan and verdicts', () => {
     for (const id of ['../../etc/passwd', 'rescan-XYZ', 'gate-123', `rescan-${'a'.repeat(32)}/x`]) {
       expect((await handleRescanStatus(get(`/api/rescan/x`, { instanceId: id }), deps, context())).status).toBe(400);
     }
-    const unknown = await handleRescanStatus(get('/api/rescan/x', { instanceId: `rescan-${'a'.repeat(32)}` }), deps, context());
+    const unknown = await handleRescanStatus(
+      get('/api/rescan/x', { instanceId: `rescan-${'a'.repeat(32)}` }),
+      deps,
+      context(),
+    );
     expect(unknown.status).toBe(404);
   });
 
   it(`refuses a repository with more than ${MAX_REPOSITORY_TAGS} tags, starting nothing`, async () => {
     const image = await pushWithReport('team/many', 't0', false);
     const bytes = (await client.getManifest('team/many', image.digest)).bytes;
-    for (let i = 1; i <= MAX_REPOSITORY_TAGS; i++) await client.putManifest('team/many', `t${i}`, bytes, MediaTypes.ociManifest);
+    for (let i = 1; i <= MAX_REPOSITORY_TAGS; i++)
+      await client.putManifest('team/many', `t${i}`, bytes, MediaTypes.ociManifest);
     const { deps, runner } = setup();
     const res = await handleRescan(post({ repository: `${registry.host}/team/many` }), deps, context());
     expect(res.status).toBe(400);
@@ -369,7 +461,9 @@ describe('HTTP rescan and verdicts', () => {
       const route = `${image.registry}/${image.repository}@${image.digest}`;
       expect((await read(route, 'easyauth')).status).toBe(401);
       expect((await read(route, 'easyauth', { 'x-ms-client-principal': principal([]) })).status).toBe(403);
-      expect((await read(route, 'easyauth', { 'x-ms-client-principal': principal(['Verdicts.Read']) })).status).toBe(200);
+      expect((await read(route, 'easyauth', { 'x-ms-client-principal': principal(['Verdicts.Read']) })).status).toBe(
+        200,
+      );
     });
   });
 });

@@ -18,13 +18,21 @@ import { sampleSarif } from '../../src/local/sampleReports';
 import { freePort, startRegistry, type RunningRegistry } from '../../src/local/registryServer';
 
 const AAD_TOKEN = 'aad-token-for-acr-guard';
-const CHANGEABLE = new Set(['deleteEnabled', 'writeEnabled', 'readEnabled', 'listEnabled', 'quarantineState', 'quarantineDetails']);
+const CHANGEABLE = new Set([
+  'deleteEnabled',
+  'writeEnabled',
+  'readEnabled',
+  'listEnabled',
+  'quarantineState',
+  'quarantineDetails',
+]);
 
 /** A TokenCredential as managed identity gives one (fixed token, real interface). */
 const credential: TokenCredential = {
   async getToken(scopes: string | string[]): Promise<AccessToken> {
     const wanted = Array.isArray(scopes) ? scopes : [scopes];
-    if (!wanted.includes('https://containerregistry.azure.net/.default')) throw new Error(`unexpected scope ${wanted.join(',')}`);
+    if (!wanted.includes('https://containerregistry.azure.net/.default'))
+      throw new Error(`unexpected scope ${wanted.join(',')}`);
     return { token: AAD_TOKEN, expiresOnTimestamp: Date.now() + 3600_000 };
   },
 };
@@ -53,7 +61,11 @@ async function startAcr(backend: RunningRegistry): Promise<AcrContractServer> {
   let counter = 0;
 
   const challenge = (res: ServerResponse, scope: string): void => {
-    res.writeHead(401, { 'www-authenticate': `Bearer realm="http://${host}/oauth2/token",service="${host}",scope="${scope}"` }).end();
+    res
+      .writeHead(401, {
+        'www-authenticate': `Bearer realm="http://${host}/oauth2/token",service="${host}",scope="${scope}"`,
+      })
+      .end();
   };
   const granted = (req: IncomingMessage, repo: string, action: string): boolean => {
     const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
@@ -78,14 +90,24 @@ async function startAcr(backend: RunningRegistry): Promise<AcrContractServer> {
     log.push(`${req.method} ${url.pathname}`);
     if (req.method === 'POST' && url.pathname === '/oauth2/exchange') {
       const form = new URLSearchParams(raw.toString());
-      if (form.get('grant_type') !== 'access_token' || form.get('service') !== host || form.get('access_token') !== AAD_TOKEN) return res.writeHead(401).end('{"errors":[{"code":"UNAUTHORIZED"}]}');
+      if (
+        form.get('grant_type') !== 'access_token' ||
+        form.get('service') !== host ||
+        form.get('access_token') !== AAD_TOKEN
+      )
+        return res.writeHead(401).end('{"errors":[{"code":"UNAUTHORIZED"}]}');
       const refresh = `refresh-${++counter}`;
       refreshTokens.add(refresh);
       return res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ refresh_token: refresh }));
     }
     if (req.method === 'POST' && url.pathname === '/oauth2/token') {
       const form = new URLSearchParams(raw.toString());
-      if (form.get('grant_type') !== 'refresh_token' || !refreshTokens.has(form.get('refresh_token') ?? '') || form.get('service') !== host) return res.writeHead(401).end();
+      if (
+        form.get('grant_type') !== 'refresh_token' ||
+        !refreshTokens.has(form.get('refresh_token') ?? '') ||
+        form.get('service') !== host
+      )
+        return res.writeHead(401).end();
       const access = `access-${++counter}`;
       accessTokens.set(access, form.get('scope') ?? '');
       return res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ access_token: access }));
@@ -96,7 +118,13 @@ async function startAcr(backend: RunningRegistry): Promise<AcrContractServer> {
       const key = `${repo}@${digest}`;
       if (req.method === 'GET') {
         if (!granted(req, repo, 'pull')) return challenge(res, `repository:${repo}:pull`);
-        return res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ registry: host, imageName: repo, manifest: { digest, changeableAttributes: attributes.get(key) ?? {} } }));
+        return res.writeHead(200, { 'content-type': 'application/json' }).end(
+          JSON.stringify({
+            registry: host,
+            imageName: repo,
+            manifest: { digest, changeableAttributes: attributes.get(key) ?? {} },
+          }),
+        );
       }
       if (req.method === 'PATCH') {
         if (!granted(req, repo, 'metadata_write')) return challenge(res, `repository:${repo}:metadata_write`);
@@ -106,8 +134,13 @@ async function startAcr(backend: RunningRegistry): Promise<AcrContractServer> {
         } catch {
           return res.writeHead(400).end();
         }
-        if (Object.keys(patch).some((k) => !CHANGEABLE.has(k)) || (patch.quarantineState !== undefined && !['Passed', 'Quarantined'].includes(String(patch.quarantineState)))) return res.writeHead(400).end();
-        if (patch.quarantineDetails !== undefined && typeof patch.quarantineDetails !== 'string') return res.writeHead(400).end();
+        if (
+          Object.keys(patch).some((k) => !CHANGEABLE.has(k)) ||
+          (patch.quarantineState !== undefined && !['Passed', 'Quarantined'].includes(String(patch.quarantineState)))
+        )
+          return res.writeHead(400).end();
+        if (patch.quarantineDetails !== undefined && typeof patch.quarantineDetails !== 'string')
+          return res.writeHead(400).end();
         attributes.set(key, { ...(attributes.get(key) ?? {}), ...patch });
         return res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
       }
@@ -115,10 +148,18 @@ async function startAcr(backend: RunningRegistry): Promise<AcrContractServer> {
     const v2 = /^\/v2\/(.+?)\/(manifests|blobs|referrers|tags)\//.exec(url.pathname);
     if (url.pathname.startsWith('/v2/')) {
       const repo = v2?.[1] ?? '';
-      if (!v2 || !granted(req, repo, req.method === 'GET' || req.method === 'HEAD' ? 'pull' : 'push')) return challenge(res, `repository:${repo}:pull`);
+      if (!v2 || !granted(req, repo, req.method === 'GET' || req.method === 'HEAD' ? 'pull' : 'push'))
+        return challenge(res, `repository:${repo}:pull`);
       // Content-Type too: a manifest PUT (promotion) is typed by it.
-      const forwarded: Record<string, string> = { accept: req.headers.accept ?? '*/*', ...(req.headers['content-type'] ? { 'content-type': req.headers['content-type'] } : {}) };
-      const upstream = await fetch(`${backend.url}${url.pathname}${url.search}`, { method: req.method, headers: forwarded, body: raw.length ? raw : undefined });
+      const forwarded: Record<string, string> = {
+        accept: req.headers.accept ?? '*/*',
+        ...(req.headers['content-type'] ? { 'content-type': req.headers['content-type'] } : {}),
+      };
+      const upstream = await fetch(`${backend.url}${url.pathname}${url.search}`, {
+        method: req.method,
+        headers: forwarded,
+        body: raw.length ? raw : undefined,
+      });
       const headers: Record<string, string> = {};
       upstream.headers.forEach((v, k) => {
         if (!['content-encoding', 'transfer-encoding', 'connection'].includes(k)) headers[k] = v;
@@ -148,9 +189,33 @@ describe('ACR quarantine through the Entra ID exchange', () => {
   async function pushQuarantined(repository: string, critical: boolean, tag = 'v1'): Promise<ImageId> {
     const client = createRegistryClient({ host: backend.host, plainHttp: true });
     const now = new Date().toISOString();
-    const image = await pushImage(client, repository, { tag, layers: [Buffer.from(`${repository} ${critical} ${tag}`)], created: now });
-    const report = sampleSarif({ imageName: `${acr.host}/${repository}@${image.digest}`, digest: image.digest, scannedAt: now, vulnerabilities: critical ? [{ id: 'CVE-2024-6119', severity: 'critical', package: 'openssl', installedVersion: '3.0.13', fixedVersion: '3.0.14' }] : [] });
-    await pushArtifact(client, repository, { subject: image, artifactType: MediaTypes.sarif, blob: report, blobMediaType: MediaTypes.sarif });
+    const image = await pushImage(client, repository, {
+      tag,
+      layers: [Buffer.from(`${repository} ${critical} ${tag}`)],
+      created: now,
+    });
+    const report = sampleSarif({
+      imageName: `${acr.host}/${repository}@${image.digest}`,
+      digest: image.digest,
+      scannedAt: now,
+      vulnerabilities: critical
+        ? [
+            {
+              id: 'CVE-2024-6119',
+              severity: 'critical',
+              package: 'openssl',
+              installedVersion: '3.0.13',
+              fixedVersion: '3.0.14',
+            },
+          ]
+        : [],
+    });
+    await pushArtifact(client, repository, {
+      subject: image,
+      artifactType: MediaTypes.sarif,
+      blob: report,
+      blobMediaType: MediaTypes.sarif,
+    });
     // What ACR does on push with quarantine enabled.
     acr.attributes.set(`${repository}@${image.digest}`, { quarantineState: 'Quarantined', deleteEnabled: true });
     return { registry: acr.host, repository, digest: image.digest };
@@ -185,7 +250,13 @@ gate:
     expect(String(attrs?.quarantineDetails).length).toBeLessThanOrEqual(4096);
     expect((await audit.latestVerdict(image))?.decision).toBe('release');
     // The client went through the documented exchange, not a shortcut.
-    expect(acr.log).toEqual(expect.arrayContaining(['POST /oauth2/exchange', 'POST /oauth2/token', `PATCH /acr/v1/contoso/api/_manifests/${image.digest}`]));
+    expect(acr.log).toEqual(
+      expect.arrayContaining([
+        'POST /oauth2/exchange',
+        'POST /oauth2/token',
+        `PATCH /acr/v1/contoso/api/_manifests/${image.digest}`,
+      ]),
+    );
   });
 
   it('keeps a vulnerable image Quarantined and writes the reasons', async () => {
@@ -222,13 +293,25 @@ gate:
     const older = await pushQuarantined('contoso/tagged', false);
     const newer = await pushQuarantined('contoso/tagged', false, 'v1-next');
     // The newer build takes tag v1, as a second push would.
-    await backendClient.putManifest('contoso/tagged', 'v1', (await backendClient.getManifest('contoso/tagged', newer.digest)).bytes, MediaTypes.ociManifest);
+    await backendClient.putManifest(
+      'contoso/tagged',
+      'v1',
+      (await backendClient.getManifest('contoso/tagged', newer.digest)).bytes,
+      MediaTypes.ociManifest,
+    );
     const late = await runGateLocally({ image: older, tag: 'v1', trigger: 'push', services: s, timers: 'virtual' });
     expect(late.verdict?.decision).toBe('release');
     expect(late.apply).toMatchObject({ mode: 'promote', ok: true, releaseTag: { tag: 'v1', written: false } });
     await expect(backendClient.resolveTag('release/contoso/tagged', 'v1')).rejects.toMatchObject({ code: 'NOT_FOUND' });
     expect((await backendClient.getManifest('release/contoso/tagged', older.digest)).digest).toBe(older.digest);
-    const onTime = await runGateLocally({ image: newer, tag: 'v1', trigger: 'push', services: s, timers: 'virtual', instanceId: 'gate-acr-on-time' });
+    const onTime = await runGateLocally({
+      image: newer,
+      tag: 'v1',
+      trigger: 'push',
+      services: s,
+      timers: 'virtual',
+      instanceId: 'gate-acr-on-time',
+    });
     expect(onTime.apply).toMatchObject({ ok: true, releaseTag: { tag: 'v1', written: true } });
     expect(await backendClient.resolveTag('release/contoso/tagged', 'v1')).toBe(newer.digest);
   });

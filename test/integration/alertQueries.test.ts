@@ -17,7 +17,14 @@ import { buildSnapshot } from '../../src/core/doctor';
 import { alertDiagnoser } from '../../src/jobs/doctor';
 import { useAzurite } from '../support/azurite';
 import { SEED, SeedIds, seedResources } from '../support/doctorSeeds';
-import { startLogAnalytics, startSink, testCredential, type LogAnalyticsStandIn, type LogAnswer, type SinkStandIn } from '../support/azureStandIns';
+import {
+  startLogAnalytics,
+  startSink,
+  testCredential,
+  type LogAnalyticsStandIn,
+  type LogAnswer,
+  type SinkStandIn,
+} from '../support/azureStandIns';
 
 const WORKSPACE = '6c2f1b8e-2f43-4d61-9a63-3b1a0e5d7c11';
 const T0 = Date.parse('2026-11-22T10:00:00Z');
@@ -28,23 +35,56 @@ const DIGEST_UNKNOWN = `sha256:${'b'.repeat(64)}`;
 let answers: Record<string, LogAnswer>;
 
 function answerFor(query: string): LogAnswer {
-  const table = Object.keys(answers).find((t) => new RegExp(`(^|\\n|\\()\\s*${t}\\b`).test(query.replace(/^let .*;\n/gm, '')));
+  const table = Object.keys(answers).find((t) =>
+    new RegExp(`(^|\\n|\\()\\s*${t}\\b`).test(query.replace(/^let .*;\n/gm, '')),
+  );
   return table ? answers[table] : { columns: [], rows: [] };
 }
 
 function defaultAnswers(): Record<string, LogAnswer> {
   return {
     ContainerAppSystemLogs: {
-      columns: [['App', 'string'], ['Count', 'long'], ['Sample', 'string'], ['LastSeen', 'datetime']],
-      rows: [['api', 5, 'Back-off pulling image', '2026-11-22T09:58:00Z'], ['web', 2, 'ErrImagePull', '2026-11-22T09:57:00Z']],
+      columns: [
+        ['App', 'string'],
+        ['Count', 'long'],
+        ['Sample', 'string'],
+        ['LastSeen', 'datetime'],
+      ],
+      rows: [
+        ['api', 5, 'Back-off pulling image', '2026-11-22T09:58:00Z'],
+        ['web', 2, 'ErrImagePull', '2026-11-22T09:57:00Z'],
+      ],
     },
-    ContainerAppConsoleLogs: { columns: [['Source', 'string'], ['App', 'string'], ['Count', 'long'], ['Sample', 'string'], ['LastSeen', 'datetime']], rows: [] },
+    ContainerAppConsoleLogs: {
+      columns: [
+        ['Source', 'string'],
+        ['App', 'string'],
+        ['Count', 'long'],
+        ['Sample', 'string'],
+        ['LastSeen', 'datetime'],
+      ],
+      rows: [],
+    },
     ContainerRegistryLoginEvents: {
-      columns: [['LoginServer', 'string'], ['Identity', 'string'], ['CallerIpAddress', 'string'], ['Count', 'long'], ['LastResult', 'string'], ['LastSeen', 'datetime']],
+      columns: [
+        ['LoginServer', 'string'],
+        ['Identity', 'string'],
+        ['CallerIpAddress', 'string'],
+        ['Count', 'long'],
+        ['LastResult', 'string'],
+        ['LastSeen', 'datetime'],
+      ],
       rows: [['contoso.azurecr.io', 'unknown', '203.0.113.7', 12, 'unauthorized', '2026-11-22T09:59:00Z']],
     },
     ContainerRegistryRepositoryEvents: {
-      columns: [['LoginServer', 'string'], ['Repository', 'string'], ['Digest', 'string'], ['Count', 'long'], ['Identities', 'dynamic'], ['FirstSeen', 'datetime']],
+      columns: [
+        ['LoginServer', 'string'],
+        ['Repository', 'string'],
+        ['Digest', 'string'],
+        ['Count', 'long'],
+        ['Identities', 'dynamic'],
+        ['FirstSeen', 'datetime'],
+      ],
       rows: [
         ['contoso.azurecr.io', 'api', DIGEST_RELEASED, 3, ['aca-identity'], '2026-11-22T09:30:00Z'],
         ['contoso.azurecr.io', 'api', DIGEST_UNKNOWN, 1, ['laptop'], '2026-11-22T09:31:00Z'],
@@ -61,7 +101,11 @@ describe('alert rules against Log Analytics, Azurite and sink stand-ins', () => 
   const audit = new MemoryAuditStore();
 
   beforeAll(async () => {
-    [logs, topic, hook] = await Promise.all([startLogAnalytics(WORKSPACE, (q) => answerFor(q)), startSink('/api/events', { requireToken: true }), startSink('/hook')]);
+    [logs, topic, hook] = await Promise.all([
+      startLogAnalytics(WORKSPACE, (q) => answerFor(q)),
+      startSink('/api/events', { requireToken: true }),
+      startSink('/hook'),
+    ]);
     await audit.recordVerdict({
       image: { registry: 'contoso.azurecr.io', repository: 'api', digest: DIGEST_RELEASED },
       decision: 'release',
@@ -86,8 +130,19 @@ describe('alert rules against Log Analytics, Azurite and sink stand-ins', () => 
     const credential = testCredential();
     return {
       rules: loadRuleSet(undefined),
-      logs: new LogAnalyticsQueryClient({ credential, workspaceId: WORKSPACE, endpoint: logs.endpoint, ca: logs.server.ca, maxRetries: 1 }),
-      state: new TableAlertStateStore({ endpoint: azurite().tableUrl, tableName: table, credential: azurite().credential, allowInsecureConnection: true }),
+      logs: new LogAnalyticsQueryClient({
+        credential,
+        workspaceId: WORKSPACE,
+        endpoint: logs.endpoint,
+        ca: logs.server.ca,
+        maxRetries: 1,
+      }),
+      state: new TableAlertStateStore({
+        endpoint: azurite().tableUrl,
+        tableName: table,
+        credential: azurite().credential,
+        allowInsecureConnection: true,
+      }),
       sinks: [
         new EventGridSink({ endpoint: topic.url, credential, fetch: createTlsFetch({ ca: topic.server.ca }) }),
         new WebhookSink({ url: async () => hook.url, fetch: createTlsFetch({ ca: hook.server.ca }) }),
@@ -99,7 +154,16 @@ describe('alert rules against Log Analytics, Azurite and sink stand-ins', () => 
     };
   }
 
-  const events = () => (topic.received as Array<Array<{ eventType: string; subject: string; data: { rule: string; kind: string; fields: Record<string, unknown> } }>>).flat();
+  const events = () =>
+    (
+      topic.received as Array<
+        Array<{
+          eventType: string;
+          subject: string;
+          data: { rule: string; kind: string; fields: Record<string, unknown> };
+        }>
+      >
+    ).flat();
 
   it('fires once per incident: the second run inside the suppression window sends nothing; state is in Azurite', async () => {
     const first = await runAlertRules(options('AlertsOnce', T0));
@@ -110,20 +174,44 @@ describe('alert rules against Log Analytics, Azurite and sink stand-ins', () => 
       ['pulled-not-released', 'ok', 1],
     ]);
     // Every query the service received analysed cleanly and covered the rule's window.
-    expect(logs.queries.slice(-4).map((q) => q.timespan).sort()).toEqual(['PT3600S', 'PT600S', 'PT600S', 'PT900S']);
+    expect(
+      logs.queries
+        .slice(-4)
+        .map((q) => q.timespan)
+        .sort(),
+    ).toEqual(['PT3600S', 'PT600S', 'PT600S', 'PT900S']);
     const sent = events();
-    expect(sent.map((e) => e.data.rule).sort()).toEqual(['image-pull-failures', 'pulled-not-released', 'registry-login-failures']);
-    expect(sent.every((e) => e.eventType === 'AcrGuard.Alert.Incident' && e.subject === `acr-guard/alerts/${e.data.rule}`)).toBe(true);
+    expect(sent.map((e) => e.data.rule).sort()).toEqual([
+      'image-pull-failures',
+      'pulled-not-released',
+      'registry-login-failures',
+    ]);
+    expect(
+      sent.every((e) => e.eventType === 'AcrGuard.Alert.Incident' && e.subject === `acr-guard/alerts/${e.data.rule}`),
+    ).toBe(true);
     // "pulled but never released": the released digest is dropped, the unknown one alerted.
     expect(sent.find((e) => e.data.rule === 'pulled-not-released')!.data.fields.Digest).toBe(DIGEST_UNKNOWN);
     // Threshold: web (2 pulls failed) is not above 3, api (5) is.
     expect(sent.find((e) => e.data.rule === 'image-pull-failures')!.data.fields.App).toBe('api');
     expect(hook.received).toHaveLength(3);
-    expect(hook.received[0]).toMatchObject({ '@type': 'MessageCard', text: expect.any(String), sections: [{ facts: expect.any(Array) }] });
+    expect(hook.received[0]).toMatchObject({
+      '@type': 'MessageCard',
+      text: expect.any(String),
+      sections: [{ facts: expect.any(Array) }],
+    });
 
     const rows = [];
-    for await (const e of TableClient.fromConnectionString(`DefaultEndpointsProtocol=http;AccountName=${azurite().accountName};AccountKey=${azurite().accountKey};TableEndpoint=${azurite().tableUrl};`, 'AlertsOnce', { allowInsecureConnection: true }).listEntities()) rows.push(e);
-    expect(rows.map((r) => r.partitionKey).sort()).toEqual(['image-pull-failures', 'pulled-not-released', 'registry-login-failures']);
+    for await (const e of TableClient.fromConnectionString(
+      `DefaultEndpointsProtocol=http;AccountName=${azurite().accountName};AccountKey=${azurite().accountKey};TableEndpoint=${azurite().tableUrl};`,
+      'AlertsOnce',
+      { allowInsecureConnection: true },
+    ).listEntities())
+      rows.push(e);
+    expect(rows.map((r) => r.partitionKey).sort()).toEqual([
+      'image-pull-failures',
+      'pulled-not-released',
+      'registry-login-failures',
+    ]);
     expect(rows.every((r) => r.alerts === 1 && r.lastAlertedAt === '2026-11-22T10:00:00.000Z')).toBe(true);
 
     topic.received.length = 0;
@@ -135,39 +223,74 @@ describe('alert rules against Log Analytics, Azurite and sink stand-ins', () => 
 
     // After the suppression window (1 h for login failures and pull failures) the same incidents alert again.
     const third = await runAlertRules(options('AlertsOnce', T0 + 61 * 60_000));
-    expect(third.rules.filter((r) => r.alerted > 0).map((r) => r.rule)).toEqual(['image-pull-failures', 'registry-login-failures']);
+    expect(third.rules.filter((r) => r.alerted > 0).map((r) => r.rule)).toEqual([
+      'image-pull-failures',
+      'registry-login-failures',
+    ]);
   });
 
   it('the image-pull alert carries the doctor pull diagnosis; a failing diagnosis is its reason; a suppressed incident is not diagnosed', async () => {
     const app = `ca-api-${SEED.token}`;
-    (answers.ContainerAppSystemLogs as { rows: unknown[][] }).rows = [[app, 7, 'Back-off pulling image', '2026-11-22T09:58:00Z']];
-    const unlinked = (await seedResources()).map((r) => (r.id === `${SeedIds.zone}/virtualNetworkLinks/link-seed` ? { ...r, properties: { virtualNetwork: { id: SeedIds.hubVnet } } } : r));
+    (answers.ContainerAppSystemLogs as { rows: unknown[][] }).rows = [
+      [app, 7, 'Back-off pulling image', '2026-11-22T09:58:00Z'],
+    ];
+    const unlinked = (await seedResources()).map((r) =>
+      r.id === `${SeedIds.zone}/virtualNetworkLinks/link-seed`
+        ? { ...r, properties: { virtualNetwork: { id: SeedIds.hubVnet } } }
+        : r,
+    );
     let calls = 0;
     const doctor = alertDiagnoser({ snapshot: async () => (calls++, buildSnapshot(unlinked)) });
     await runAlertRules(options('AlertsDiagnosis', T0, { diagnose: doctor }));
     const pull = events().find((e) => e.data.rule === 'image-pull-failures')!;
-    const diagnosis = pull.data.fields.diagnosis as { command: string; status: string; notPassing: Array<{ id: string; status: string; fix: string }> };
+    const diagnosis = pull.data.fields.diagnosis as {
+      command: string;
+      status: string;
+      notPassing: Array<{ id: string; status: string; fix: string }>;
+    };
     expect(diagnosis.command).toBe(`acr-guard doctor pull ${app}`);
-    expect(diagnosis.notPassing.map((c) => `${c.id}:${c.status}`)).toEqual(['pull.gate-verdict:unknown', 'pull.dns-zone-link:fail']);
+    expect(diagnosis.notPassing.map((c) => `${c.id}:${c.status}`)).toEqual([
+      'pull.gate-verdict:unknown',
+      'pull.dns-zone-link:fail',
+    ]);
     expect(diagnosis.notPassing[1].fix).toContain('az network private-dns link vnet create');
     // Other rules' alerts carry none.
-    expect(events().filter((e) => e.data.rule !== 'image-pull-failures').every((e) => !('diagnosis' in e.data.fields))).toBe(true);
+    expect(
+      events()
+        .filter((e) => e.data.rule !== 'image-pull-failures')
+        .every((e) => !('diagnosis' in e.data.fields)),
+    ).toBe(true);
     expect(calls).toBe(1);
     // Inside the suppression window nothing is sent, so doctor does not run.
     await runAlertRules(options('AlertsDiagnosis', T0 + 60_000, { diagnose: doctor }));
     expect(calls).toBe(1);
     // A diagnosis that throws: the alert is sent all the same, with the reason.
     topic.received.length = 0;
-    await runAlertRules(options('AlertsDiagnosisFails', T0, { diagnose: async () => { throw new Error('boom'); } }));
-    expect(events().find((e) => e.data.rule === 'image-pull-failures')!.data.fields.diagnosis).toEqual({ command: `acr-guard doctor pull ${app}`, status: 'error', reason: 'unexpected error' });
+    await runAlertRules(
+      options('AlertsDiagnosisFails', T0, {
+        diagnose: async () => {
+          throw new Error('boom');
+        },
+      }),
+    );
+    expect(events().find((e) => e.data.rule === 'image-pull-failures')!.data.fields.diagnosis).toEqual({
+      command: `acr-guard doctor pull ${app}`,
+      status: 'error',
+      reason: 'unexpected error',
+    });
   });
 
   it('a partial result: incidents in the partial data alert, and the gap raises one operational alert', async () => {
-    answers.ContainerRegistryLoginEvents = { ...(answers.ContainerRegistryLoginEvents as object), partial: { code: 'PartialError', message: 'Query result set exceeded the limit' } } as LogAnswer;
+    answers.ContainerRegistryLoginEvents = {
+      ...(answers.ContainerRegistryLoginEvents as object),
+      partial: { code: 'PartialError', message: 'Query result set exceeded the limit' },
+    } as LogAnswer;
     const report = await runAlertRules(options('AlertsPartial', T0));
     const login = report.rules.find((r) => r.rule === 'registry-login-failures')!;
     expect(login.status).toBe('partial');
-    const kinds = events().filter((e) => e.data.rule === 'registry-login-failures').map((e) => e.eventType);
+    const kinds = events()
+      .filter((e) => e.data.rule === 'registry-login-failures')
+      .map((e) => e.eventType);
     expect(kinds.sort()).toEqual(['AcrGuard.Alert.Incident', 'AcrGuard.Alert.Operational']);
     // The operational alert is itself de-duplicated.
     topic.received.length = 0;
@@ -176,7 +299,11 @@ describe('alert rules against Log Analytics, Azurite and sink stand-ins', () => 
   });
 
   it('throttling (429 with Retry-After on every attempt): the rule reports TRANSIENT and alerts operationally; other rules still run', async () => {
-    answers.ContainerAppSystemLogs = { status: 429, headers: { 'retry-after': '0' }, body: { error: { code: 'ThrottledError', message: 'Too many requests' } } };
+    answers.ContainerAppSystemLogs = {
+      status: 429,
+      headers: { 'retry-after': '0' },
+      body: { error: { code: 'ThrottledError', message: 'Too many requests' } },
+    };
     const before = logs.queries.length;
     const report = await runAlertRules(options('AlertsThrottled', T0));
     const pull = report.rules.find((r) => r.rule === 'image-pull-failures')!;
@@ -184,7 +311,10 @@ describe('alert rules against Log Analytics, Azurite and sink stand-ins', () => 
     expect(pull.detail).toMatch(/429/);
     // maxRetries 1: the SDK tried twice.
     expect(logs.queries.slice(before).filter((q) => q.query.includes('ContainerAppSystemLogs'))).toHaveLength(2);
-    expect(events().find((e) => e.data.rule === 'image-pull-failures')).toMatchObject({ eventType: 'AcrGuard.Alert.Operational', data: { fields: { code: 'TRANSIENT' } } });
+    expect(events().find((e) => e.data.rule === 'image-pull-failures')).toMatchObject({
+      eventType: 'AcrGuard.Alert.Operational',
+      data: { fields: { code: 'TRANSIENT' } },
+    });
     expect(report.rules.find((r) => r.rule === 'registry-login-failures')!.alerted).toBe(1);
   });
 
@@ -207,9 +337,16 @@ describe('alert rules against Log Analytics, Azurite and sink stand-ins', () => 
   });
 
   it('a user rule with a bad column is refused by the service (400) and alerted as an operational failure', async () => {
-    const rules = loadRuleSet('disable: [console-errors, image-pull-failures, registry-login-failures, pulled-not-released]\nrules:\n  - { name: bad-column, query: "ContainerRegistryLoginEvents | summarize Count = count() by Identiti", window: 5m, severity: low }\n');
+    const rules = loadRuleSet(
+      'disable: [console-errors, image-pull-failures, registry-login-failures, pulled-not-released]\nrules:\n  - { name: bad-column, query: "ContainerRegistryLoginEvents | summarize Count = count() by Identiti", window: 5m, severity: low }\n',
+    );
     const report = await runAlertRules(options('AlertsBad', T0, { rules }));
-    expect(report.rules).toEqual([expect.objectContaining({ rule: 'bad-column', status: 'error', detail: expect.stringMatching(/400/) })]);
-    expect(events()[0]).toMatchObject({ eventType: 'AcrGuard.Alert.Operational', data: { rule: 'bad-column', fields: { code: 'UPSTREAM' } } });
+    expect(report.rules).toEqual([
+      expect.objectContaining({ rule: 'bad-column', status: 'error', detail: expect.stringMatching(/400/) }),
+    ]);
+    expect(events()[0]).toMatchObject({
+      eventType: 'AcrGuard.Alert.Operational',
+      data: { rule: 'bad-column', fields: { code: 'UPSTREAM' } },
+    });
   });
 });

@@ -11,7 +11,12 @@ import path from 'node:path';
 import type { AccessToken, TokenCredential } from '@azure/identity';
 import { DefenderFindingsSource } from '../../src/adapters/defenderSource';
 import type { ImageId } from '../../src/core/types';
-import { startHttpsServer, type RecordedRequest, type RouteResponse, type TestHttpsServer } from '../support/httpsServer';
+import {
+  startHttpsServer,
+  type RecordedRequest,
+  type RouteResponse,
+  type TestHttpsServer,
+} from '../support/httpsServer';
 
 const FIXTURES = path.join(__dirname, '../fixtures/defender');
 const page = (name: string) => JSON.parse(readFileSync(path.join(FIXTURES, name), 'utf8'));
@@ -37,41 +42,84 @@ interface Scenario {
 /** The digest a row is about, read the way the query's filters read it. */
 function digestOfRow(row: Record<string, any>): string | undefined {
   const props = row.properties ?? {};
-  if (row.type === 'microsoft.security/assessments/subassessments') return props.additionalData?.artifactDetails?.digest;
-  const rad = typeof props.resourceAdditionalData === 'string' ? JSON.parse(props.resourceAdditionalData) : props.resourceAdditionalData;
+  if (row.type === 'microsoft.security/assessments/subassessments')
+    return props.additionalData?.artifactDetails?.digest;
+  const rad =
+    typeof props.resourceAdditionalData === 'string'
+      ? JSON.parse(props.resourceAdditionalData)
+      : props.resourceAdditionalData;
   return rad?.Digest ?? /(sha256:[a-f0-9]{64})$/.exec(props.resourceDetails?.Id ?? '')?.[1];
 }
 
 function resourceGraph(scenario: Scenario) {
   return (req: RecordedRequest): RouteResponse => {
     const bad = (code: string, message: string): RouteResponse => ({ status: 400, body: { error: { code, message } } });
-    if (req.query.get('api-version') !== '2021-03-01') return bad('InvalidApiVersionParameter', 'unsupported api-version');
+    if (req.query.get('api-version') !== '2021-03-01')
+      return bad('InvalidApiVersionParameter', 'unsupported api-version');
     if (!/^Bearer \S+$/.test(String(req.headers.authorization ?? ''))) {
-      return { status: 401, body: { error: { code: 'AuthenticationFailed', message: 'Authentication failed. The Authorization header is missing.' } } };
+      return {
+        status: 401,
+        body: {
+          error: {
+            code: 'AuthenticationFailed',
+            message: 'Authentication failed. The Authorization header is missing.',
+          },
+        },
+      };
     }
     const failure = scenario.failures.shift();
     if (failure) return failure;
-    if (String(req.headers.authorization) !== `Bearer ${TOKEN}`) return { status: 401, body: { error: { code: 'InvalidAuthenticationToken', message: 'The access token is invalid.' } } };
-    const body = req.json as { subscriptions?: unknown; query?: unknown; options?: { resultFormat?: unknown; $top?: unknown; $skipToken?: unknown } } | undefined;
+    if (String(req.headers.authorization) !== `Bearer ${TOKEN}`)
+      return {
+        status: 401,
+        body: { error: { code: 'InvalidAuthenticationToken', message: 'The access token is invalid.' } },
+      };
+    const body = req.json as
+      | {
+          subscriptions?: unknown;
+          query?: unknown;
+          options?: { resultFormat?: unknown; $top?: unknown; $skipToken?: unknown };
+        }
+      | undefined;
     if (!body || typeof body.query !== 'string') return bad('BadRequest', 'query is required');
-    if (body.subscriptions !== undefined && (!Array.isArray(body.subscriptions) || !body.subscriptions.every((s) => typeof s === 'string' && /^[0-9a-f-]{36}$/.test(s)))) {
+    if (
+      body.subscriptions !== undefined &&
+      (!Array.isArray(body.subscriptions) ||
+        !body.subscriptions.every((s) => typeof s === 'string' && /^[0-9a-f-]{36}$/.test(s)))
+    ) {
       return bad('BadRequest', 'subscriptions must be subscription ids');
     }
     if (body.options?.resultFormat !== 'objectArray') return bad('BadRequest', 'this stand-in serves objectArray only');
-    if (typeof body.options.$top !== 'number' || body.options.$top > 1000) return bad('BadRequest', '$top must be at most 1000');
+    if (typeof body.options.$top !== 'number' || body.options.$top > 1000)
+      return bad('BadRequest', '$top must be at most 1000');
     // The digest the query filters on, as a quoted KQL literal in both legs.
-    const legs = [...body.query.matchAll(/artifactDetails\.digest\) == "(sha256:[a-f0-9]{64})"|\.Digest\) == "(sha256:[a-f0-9]{64})"/g)];
+    const legs = [
+      ...body.query.matchAll(
+        /artifactDetails\.digest\) == "(sha256:[a-f0-9]{64})"|\.Digest\) == "(sha256:[a-f0-9]{64})"/g,
+      ),
+    ];
     const digests = new Set(legs.map((m) => m[1] ?? m[2]));
-    if (legs.length !== 2 || digests.size !== 1 || !body.query.startsWith('securityresources')) return bad('InvalidQuery', 'query does not filter both legs on one digest');
+    if (legs.length !== 2 || digests.size !== 1 || !body.query.startsWith('securityresources'))
+      return bad('InvalidQuery', 'query does not filter both legs on one digest');
     const [digest] = digests;
     const matching = scenario.rows.filter((r) => digestOfRow(r) === digest);
-    const offset = body.options.$skipToken === undefined ? 0 : Number(/^page-(\d+)$/.exec(String(body.options.$skipToken))?.[1] ?? NaN);
+    const offset =
+      body.options.$skipToken === undefined
+        ? 0
+        : Number(/^page-(\d+)$/.exec(String(body.options.$skipToken))?.[1] ?? NaN);
     if (!Number.isInteger(offset)) return bad('BadRequest', 'unknown $skipToken');
     const data = matching.slice(offset, offset + Math.min(SERVER_PAGE_SIZE, body.options.$top));
     const next = offset + data.length < matching.length ? `page-${offset + data.length}` : undefined;
     return {
       status: 200,
-      body: { totalRecords: matching.length, count: data.length, data, facets: [], resultTruncated: 'false', ...(next ? { $skipToken: next } : {}) },
+      body: {
+        totalRecords: matching.length,
+        count: data.length,
+        data,
+        facets: [],
+        resultTruncated: 'false',
+        ...(next ? { $skipToken: next } : {}),
+      },
     };
   };
 }
@@ -104,10 +152,17 @@ describe('DefenderFindingsSource against a Resource Graph stand-in (real SDK, re
     scenario.rows = page('individual-unhealthy.json').data;
     const result = await source([SUBSCRIPTION]).collect(QUERY);
     expect(result.status).toBe('ready');
-    expect(result.status === 'ready' && result.findings.map((f) => f.id).sort()).toEqual(['CVE-2023-50495', 'CVE-2023-5363', 'CVE-2023-5678', 'CVE-2024-45490']);
+    expect(result.status === 'ready' && result.findings.map((f) => f.id).sort()).toEqual([
+      'CVE-2023-50495',
+      'CVE-2023-5363',
+      'CVE-2023-5678',
+      'CVE-2024-45490',
+    ]);
     // three rows of this digest at two a page: two requests, the second carrying the first one's token
     expect(server.requests).toHaveLength(2);
-    const [first, second] = server.requests.map((r) => r.json as { subscriptions: string[]; options: Record<string, unknown> });
+    const [first, second] = server.requests.map(
+      (r) => r.json as { subscriptions: string[]; options: Record<string, unknown> },
+    );
     expect(first.subscriptions).toEqual([SUBSCRIPTION]);
     expect(first.options.$skipToken).toBeUndefined();
     expect(second.options.$skipToken).toBe('page-2');
@@ -119,20 +174,35 @@ describe('DefenderFindingsSource against a Resource Graph stand-in (real SDK, re
     ['a $skipToken that repeats (a→b→a)', ['a', 'b', 'a', 'b', 'a'], 1, 3],
     ['a page pointing to itself', ['a', 'a', 'a'], 1, 2],
     ['endless empty pages with a fresh $skipToken', ['e1', 'e2', 'e3', 'e4'], 0, 1],
-  ])('%s ends the listing with LISTING_LOOP, no decision, bounded requests', async (_name, tokens, rowsPerPage, requests) => {
-    scenario.rows = page('individual-unhealthy.json').data;
-    const rows = scenario.rows.filter((r) => digestOfRow(r) === IMAGE.digest).slice(0, rowsPerPage);
-    scenario.failures = tokens.map((t) => ({ status: 200, body: { totalRecords: 99, count: rows.length, data: rows, facets: [], resultTruncated: 'false', $skipToken: t } }));
-    const result = await source([SUBSCRIPTION]).collect(QUERY);
-    expect(result).toMatchObject({ status: 'error', code: 'LISTING_LOOP' });
-    expect(server.requests).toHaveLength(requests);
-  });
+  ])(
+    '%s ends the listing with LISTING_LOOP, no decision, bounded requests',
+    async (_name, tokens, rowsPerPage, requests) => {
+      scenario.rows = page('individual-unhealthy.json').data;
+      const rows = scenario.rows.filter((r) => digestOfRow(r) === IMAGE.digest).slice(0, rowsPerPage);
+      scenario.failures = tokens.map((t) => ({
+        status: 200,
+        body: { totalRecords: 99, count: rows.length, data: rows, facets: [], resultTruncated: 'false', $skipToken: t },
+      }));
+      const result = await source([SUBSCRIPTION]).collect(QUERY);
+      expect(result).toMatchObject({ status: 'error', code: 'LISTING_LOOP' });
+      expect(server.requests).toHaveLength(requests);
+    },
+  );
 
   it('an endless stream of new pages ends at the page bound (LISTING_TOO_LARGE)', async () => {
     scenario.rows = page('individual-unhealthy.json').data;
     const row = scenario.rows.filter((r) => digestOfRow(r) === IMAGE.digest)[0];
-    scenario.failures = Array.from({ length: 10 }, (_, i) => ({ status: 200, body: { totalRecords: 99, count: 1, data: [row], facets: [], resultTruncated: 'false', $skipToken: `n${i}` } }));
-    const bounded = new DefenderFindingsSource({ credential, subscriptions: [SUBSCRIPTION], endpoint: server.url, httpsAgent: server.agent(), maxPages: 4 });
+    scenario.failures = Array.from({ length: 10 }, (_, i) => ({
+      status: 200,
+      body: { totalRecords: 99, count: 1, data: [row], facets: [], resultTruncated: 'false', $skipToken: `n${i}` },
+    }));
+    const bounded = new DefenderFindingsSource({
+      credential,
+      subscriptions: [SUBSCRIPTION],
+      endpoint: server.url,
+      httpsAgent: server.agent(),
+      maxPages: 4,
+    });
     await expect(bounded.collect(QUERY)).resolves.toMatchObject({ status: 'error', code: 'LISTING_TOO_LARGE' });
     expect(server.requests).toHaveLength(4);
   });
@@ -161,13 +231,20 @@ describe('DefenderFindingsSource against a Resource Graph stand-in (real SDK, re
     scenario.rows = page('individual-healthy.json').data;
     scenario.failures.push({ status: 429, headers: { 'retry-after': '7' }, body: page('error-429.json') });
     const defender = source([SUBSCRIPTION]);
-    await expect(defender.collect(QUERY)).rejects.toMatchObject({ code: 'TRANSIENT', status: 429, retryAfterSeconds: 7 });
+    await expect(defender.collect(QUERY)).rejects.toMatchObject({
+      code: 'TRANSIENT',
+      status: 429,
+      retryAfterSeconds: 7,
+    });
     expect(server.requests).toHaveLength(1);
     await expect(defender.collect(QUERY)).resolves.toMatchObject({ status: 'ready' });
   });
 
   it.each([500, 503])('%d throws TRANSIENT', async (status) => {
-    scenario.failures.push({ status, body: { error: { code: 'InternalServerError', message: 'Encountered internal server error.' } } });
+    scenario.failures.push({
+      status,
+      body: { error: { code: 'InternalServerError', message: 'Encountered internal server error.' } },
+    });
     await expect(source([SUBSCRIPTION]).collect(QUERY)).rejects.toMatchObject({ code: 'TRANSIENT', status });
   });
 
@@ -183,7 +260,11 @@ describe('DefenderFindingsSource against a Resource Graph stand-in (real SDK, re
 
   it('a 400 for the query is an UPSTREAM error (not retried)', async () => {
     scenario.failures.push({ status: 400, body: { error: { code: 'InvalidQuery', message: 'Query is invalid.' } } });
-    await expect(source([SUBSCRIPTION]).collect(QUERY)).resolves.toMatchObject({ status: 'error', code: 'UPSTREAM', detail: expect.stringContaining('InvalidQuery') });
+    await expect(source([SUBSCRIPTION]).collect(QUERY)).resolves.toMatchObject({
+      status: 'error',
+      code: 'UPSTREAM',
+      detail: expect.stringContaining('InvalidQuery'),
+    });
   });
 
   it('a malformed row is an error MALFORMED', async () => {
@@ -198,12 +279,19 @@ describe('DefenderFindingsSource against a Resource Graph stand-in (real SDK, re
     const url = gone.url;
     const agent = gone.agent();
     await gone.close();
-    const defender = new DefenderFindingsSource({ credential, subscriptions: [SUBSCRIPTION], endpoint: url, httpsAgent: agent });
+    const defender = new DefenderFindingsSource({
+      credential,
+      subscriptions: [SUBSCRIPTION],
+      endpoint: url,
+      httpsAgent: agent,
+    });
     await expect(defender.collect(QUERY)).rejects.toMatchObject({ code: 'TRANSIENT' });
   });
 
   it('an invalid image is refused before any request', async () => {
-    await expect(source([SUBSCRIPTION]).collect({ ...QUERY, image: { ...IMAGE, digest: 'sha256:" | take 1' } })).resolves.toMatchObject({
+    await expect(
+      source([SUBSCRIPTION]).collect({ ...QUERY, image: { ...IMAGE, digest: 'sha256:" | take 1' } }),
+    ).resolves.toMatchObject({
       status: 'error',
       code: 'INVALID_INPUT',
     });
@@ -211,6 +299,8 @@ describe('DefenderFindingsSource against a Resource Graph stand-in (real SDK, re
   });
 
   it('refuses a subscription that is not a GUID', () => {
-    expect(() => new DefenderFindingsSource({ credential, subscriptions: ['prod'] })).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }));
+    expect(() => new DefenderFindingsSource({ credential, subscriptions: ['prod'] })).toThrow(
+      expect.objectContaining({ code: 'INVALID_CONFIG' }),
+    );
   });
 });

@@ -37,11 +37,21 @@ afterEach(() => {
   stand.resources = seed;
 });
 
-const inventory = (maxPages?: number) => new AzureInventory({ credential: testCredential(), endpoint: stand.server.url, httpsAgent: stand.server.agent(), maxPages });
+const inventory = (maxPages?: number) =>
+  new AzureInventory({
+    credential: testCredential(),
+    endpoint: stand.server.url,
+    httpsAgent: stand.server.agent(),
+    maxPages,
+  });
 async function cli(argv: string[], env: Record<string, string> = {}) {
   let out = '';
   let err = '';
-  const code = await doctorCommand(argv, { out: (s) => (out += `${s}\n`), err: (s) => (err += `${s}\n`) }, { env: { ACR_GUARD_ARM_ENDPOINT: stand.server.url, ...env }, credential: testCredential(), ca: stand.server.ca });
+  const code = await doctorCommand(
+    argv,
+    { out: (s) => (out += `${s}\n`), err: (s) => (err += `${s}\n`) },
+    { env: { ACR_GUARD_ARM_ENDPOINT: stand.server.url, ...env }, credential: testCredential(), ca: stand.server.ca },
+  );
   return { code, out, err };
 }
 
@@ -51,26 +61,54 @@ describe('live inventory (Resource Graph + ARM on loopback)', () => {
     const doc = await inventory().snapshot(SCOPE);
     const ids = (rs: Array<Record<string, unknown>>) => rs.map((r) => String(r.id).toLowerCase()).sort();
     expect(ids(doc.resources)).toEqual(ids(seed));
-    expect(diagnosePlatform({ snapshot: buildSnapshot(doc.resources) }).checks.filter((c) => c.status !== 'pass')).toEqual([]);
+    expect(
+      diagnosePlatform({ snapshot: buildSnapshot(doc.resources) }).checks.filter((c) => c.status !== 'pass'),
+    ).toEqual([]);
     const methods = new Set(stand.server.requests.map((r) => `${r.method} ${r.method === 'POST' ? r.path : ''}`));
     expect(methods).toEqual(new Set(['GET ', 'POST /providers/Microsoft.ResourceGraph/resources']));
     // Paged: more than one Resource Graph page for the resources table, and nextLinks followed.
-    expect(stand.server.requests.filter((r) => r.method === 'POST' && (r.json as { options: { $skipToken?: string } }).options.$skipToken).length).toBeGreaterThan(2);
+    expect(
+      stand.server.requests.filter(
+        (r) => r.method === 'POST' && (r.json as { options: { $skipToken?: string } }).options.$skipToken,
+      ).length,
+    ).toBeGreaterThan(2);
     expect(stand.server.requests.some((r) => r.query.get('$skiptoken'))).toBe(true);
   });
 
   it('doctor pull live equals doctor pull on the file `doctor snapshot` writes', async () => {
     const audit = join(dir, 'audit');
     await new FileAuditStore(audit).recordVerdict(blockedApiVerdict());
-    const live = await cli(['pull', `ca-api-${SEED.token}`, '--scope', SCOPE, '--audit-dir', audit, '--output', 'json']);
+    const live = await cli([
+      'pull',
+      `ca-api-${SEED.token}`,
+      '--scope',
+      SCOPE,
+      '--audit-dir',
+      audit,
+      '--output',
+      'json',
+    ]);
     expect(live.code).toBe(3);
     const snap = await cli(['snapshot', '--scope', SCOPE]);
     expect(snap.code).toBe(0);
     const file = join(dir, 'snapshot.json');
     writeFileSync(file, snap.out);
-    const offline = await cli(['pull', `ca-api-${SEED.token}`, '--snapshot', file, '--audit-dir', audit, '--output', 'json']);
+    const offline = await cli([
+      'pull',
+      `ca-api-${SEED.token}`,
+      '--snapshot',
+      file,
+      '--audit-dir',
+      audit,
+      '--output',
+      'json',
+    ]);
     expect(offline.out).toBe(live.out);
-    expect(JSON.parse(live.out).checks.filter((c: { status: string }) => c.status !== 'pass').map((c: { id: string }) => c.id)).toEqual(['pull.gate-verdict']);
+    expect(
+      JSON.parse(live.out)
+        .checks.filter((c: { status: string }) => c.status !== 'pass')
+        .map((c: { id: string }) => c.id),
+    ).toEqual(['pull.gate-verdict']);
   });
 
   it('a zone link deleted in Azure shows up live as the failing check', async () => {
@@ -79,12 +117,22 @@ describe('live inventory (Resource Graph + ARM on loopback)', () => {
     await new FileAuditStore(audit).recordVerdict(releasedApiVerdict());
     const r = await cli(['pull', SeedIds.api, '--scope', SCOPE, '--audit-dir', audit, '--output', 'json']);
     expect(r.code).toBe(3);
-    expect(JSON.parse(r.out).checks.filter((c: { status: string }) => c.status !== 'pass').map((c: { id: string }) => c.id)).toEqual(['pull.dns-zone-link']);
+    expect(
+      JSON.parse(r.out)
+        .checks.filter((c: { status: string }) => c.status !== 'pass')
+        .map((c: { id: string }) => c.id),
+    ).toEqual(['pull.dns-zone-link']);
   });
 
-  it('a 403 from Resource Graph: UPSTREAM naming the role, no snapshot (the CLI\'s main maps it to exit 1)', async () => {
-    stand.fault = (req) => (req.method === 'POST' && /authorizationresources/.test(String((req.json as { query?: string }).query)) ? { status: 403, body: { error: { code: 'AuthorizationFailed', message: 'no' } } } : undefined);
-    await expect(inventory().snapshot(SCOPE)).rejects.toMatchObject({ code: 'UPSTREAM', message: expect.stringContaining('grant the identity Reader') });
+  it("a 403 from Resource Graph: UPSTREAM naming the role, no snapshot (the CLI's main maps it to exit 1)", async () => {
+    stand.fault = (req) =>
+      req.method === 'POST' && /authorizationresources/.test(String((req.json as { query?: string }).query))
+        ? { status: 403, body: { error: { code: 'AuthorizationFailed', message: 'no' } } }
+        : undefined;
+    await expect(inventory().snapshot(SCOPE)).rejects.toMatchObject({
+      code: 'UPSTREAM',
+      message: expect.stringContaining('grant the identity Reader'),
+    });
     await expect(cli(['platform', '--scope', SCOPE])).rejects.toMatchObject({ code: 'UPSTREAM' });
   });
 
@@ -95,8 +143,13 @@ describe('live inventory (Resource Graph + ARM on loopback)', () => {
     } finally {
       stand.pageSize = 4;
     }
-    stand.fault = (req) => (req.method === 'GET' && /virtualNetworkLinks$/.test(req.path) ? { status: 200, body: { value: [], nextLink: 'https://evil.example/steal' } } : undefined);
-    const err = await inventory().snapshot(SCOPE).catch((e) => e);
+    stand.fault = (req) =>
+      req.method === 'GET' && /virtualNetworkLinks$/.test(req.path)
+        ? { status: 200, body: { value: [], nextLink: 'https://evil.example/steal' } }
+        : undefined;
+    const err = await inventory()
+      .snapshot(SCOPE)
+      .catch((e) => e);
     expect(isGuardError(err, 'MALFORMED')).toBe(true);
     expect(stand.server.requests.some((r) => r.headers.host === 'evil.example')).toBe(false);
   });
@@ -104,12 +157,22 @@ describe('live inventory (Resource Graph + ARM on loopback)', () => {
   it('the alert diagnosis: the checks that did not pass, or the reason within the time bound', async () => {
     const audit = new FileAuditStore(join(dir, 'audit-alert'));
     await audit.recordVerdict(blockedApiVerdict());
-    const diagnose = alertDiagnoser({ snapshot: async () => buildSnapshot((await inventory().snapshot(SCOPE)).resources), audit });
+    const diagnose = alertDiagnoser({
+      snapshot: async () => buildSnapshot((await inventory().snapshot(SCOPE)).resources),
+      audit,
+    });
     const d = await diagnose(`ca-api-${SEED.token}`);
-    expect(d).toMatchObject({ status: 'ok', notPassing: [expect.objectContaining({ id: 'pull.gate-verdict', status: 'fail' })] });
+    expect(d).toMatchObject({
+      status: 'ok',
+      notPassing: [expect.objectContaining({ id: 'pull.gate-verdict', status: 'fail' })],
+    });
     const slow = alertDiagnoser({ snapshot: () => new Promise(() => undefined), timeoutMs: 50 });
     const t0 = Date.now();
-    expect(await slow('x')).toEqual({ command: 'acr-guard doctor pull x', status: 'error', reason: 'doctor did not finish within 0 s' });
+    expect(await slow('x')).toEqual({
+      command: 'acr-guard doctor pull x',
+      status: 'error',
+      reason: 'doctor did not finish within 0 s',
+    });
     expect(Date.now() - t0).toBeLessThan(1000);
     stand.fault = () => ({ status: 403, body: { error: { code: 'AuthorizationFailed', message: 'no' } } });
     expect(await diagnose('x')).toMatchObject({ status: 'error', reason: expect.stringContaining('UPSTREAM') });

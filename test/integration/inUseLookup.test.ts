@@ -34,12 +34,43 @@ beforeAll(async () => {
       containers: [c('api', `${ACR}/contoso/api:2.1`)],
       revisions: [
         // Deactivated: its image may go.
-        { name: 'api--v1', active: false, replicas: 0, trafficWeight: 0, containers: [c('api', `${ACR}/contoso/api:1.0`)] },
-        { name: 'api--v2', active: true, replicas: 3, trafficWeight: 80, containers: [c('api', `${ACR}/contoso/api:2.0`), c('sidecar', `${ACR}/contoso/envoy:1.30`)], initContainers: [c('migrate', `${ACR}/contoso/migrate:2.0`)] },
+        {
+          name: 'api--v1',
+          active: false,
+          replicas: 0,
+          trafficWeight: 0,
+          containers: [c('api', `${ACR}/contoso/api:1.0`)],
+        },
+        {
+          name: 'api--v2',
+          active: true,
+          replicas: 3,
+          trafficWeight: 80,
+          containers: [c('api', `${ACR}/contoso/api:2.0`), c('sidecar', `${ACR}/contoso/envoy:1.30`)],
+          initContainers: [c('migrate', `${ACR}/contoso/migrate:2.0`)],
+        },
         // Active, scaled to zero, no traffic (a labelled revision): still in use.
-        { name: 'api--v3', active: true, replicas: 0, trafficWeight: 0, containers: [c('api', `${ACR}/contoso/api@${DIGEST}`)] },
-        { name: 'api--v4', active: true, replicas: 1, trafficWeight: 20, containers: [c('api', `${ACR}/contoso/api:2.1`)] },
-        { name: 'api--v0', active: false, replicas: 0, trafficWeight: 0, containers: [c('api', `${ACR}/contoso/api:0.9`)] },
+        {
+          name: 'api--v3',
+          active: true,
+          replicas: 0,
+          trafficWeight: 0,
+          containers: [c('api', `${ACR}/contoso/api@${DIGEST}`)],
+        },
+        {
+          name: 'api--v4',
+          active: true,
+          replicas: 1,
+          trafficWeight: 20,
+          containers: [c('api', `${ACR}/contoso/api:2.1`)],
+        },
+        {
+          name: 'api--v0',
+          active: false,
+          replicas: 0,
+          trafficWeight: 0,
+          containers: [c('api', `${ACR}/contoso/api:0.9`)],
+        },
       ],
     },
     {
@@ -47,29 +78,79 @@ beforeAll(async () => {
       resourceGroup: 'rg-prod',
       name: 'frontend',
       containers: [c('web', `${ACR}/contoso/frontend:3.0`)],
-      revisions: [{ name: 'frontend--a1', active: true, replicas: 2, trafficWeight: 100, containers: [c('web', `${ACR}/contoso/frontend:3.0`)] }],
+      revisions: [
+        {
+          name: 'frontend--a1',
+          active: true,
+          replicas: 2,
+          trafficWeight: 100,
+          containers: [c('web', `${ACR}/contoso/frontend:3.0`)],
+        },
+      ],
     },
     {
       subscription: SUB,
       resourceGroup: 'rg-dev',
       name: 'batch',
       containers: [c('batch', `${ACR}/contoso/batch:dev`)],
-      revisions: [{ name: 'batch--b1', active: true, replicas: 1, trafficWeight: 100, containers: [c('batch', `${ACR}/contoso/batch:dev`)] }],
+      revisions: [
+        {
+          name: 'batch--b1',
+          active: true,
+          replicas: 1,
+          trafficWeight: 100,
+          containers: [c('batch', `${ACR}/contoso/batch:dev`)],
+        },
+      ],
     },
     {
       subscription: OTHER_SUB,
       resourceGroup: 'rg-other',
       name: 'elsewhere',
       containers: [c('x', `${ACR}/contoso/elsewhere:1`)],
-      revisions: [{ name: 'elsewhere--e1', active: true, replicas: 1, trafficWeight: 100, containers: [c('x', `${ACR}/contoso/elsewhere:1`)] }],
+      revisions: [
+        {
+          name: 'elsewhere--e1',
+          active: true,
+          replicas: 1,
+          trafficWeight: 100,
+          containers: [c('x', `${ACR}/contoso/elsewhere:1`)],
+        },
+      ],
     },
   );
-  arm.jobs.push({ subscription: SUB, resourceGroup: 'rg-prod', name: 'nightly-report', containers: [c('report', `${ACR}/contoso/report:5`)], initContainers: [c('fetch', `${ACR}/contoso/fetch:1`)] });
+  arm.jobs.push({
+    subscription: SUB,
+    resourceGroup: 'rg-prod',
+    name: 'nightly-report',
+    containers: [c('report', `${ACR}/contoso/report:5`)],
+    initContainers: [c('fetch', `${ACR}/contoso/fetch:1`)],
+  });
   arm.groups.push(
-    { subscription: SUB, resourceGroup: 'rg-prod', name: 'worker', state: 'Running', containers: [c('worker', `${ACR}/contoso/worker:1.0`)], initContainers: [c('init', `${ACR}/contoso/worker-init:1.0`)] },
+    {
+      subscription: SUB,
+      resourceGroup: 'rg-prod',
+      name: 'worker',
+      state: 'Running',
+      containers: [c('worker', `${ACR}/contoso/worker:1.0`)],
+      initContainers: [c('init', `${ACR}/contoso/worker-init:1.0`)],
+    },
     // Stopped: it restarts from these images, so they stay protected.
-    { subscription: SUB, resourceGroup: 'rg-prod', name: 'backfill', state: 'Stopped', containers: [c('backfill', `${ACR}/contoso/backfill:7`)] },
-    { subscription: SUB, resourceGroup: 'rg-dev', name: 'sparse', state: 'Running', omitContainersInList: true, containers: [c('sparse', `docker.io/library/nginx:1.27`)] },
+    {
+      subscription: SUB,
+      resourceGroup: 'rg-prod',
+      name: 'backfill',
+      state: 'Stopped',
+      containers: [c('backfill', `${ACR}/contoso/backfill:7`)],
+    },
+    {
+      subscription: SUB,
+      resourceGroup: 'rg-dev',
+      name: 'sparse',
+      state: 'Running',
+      omitContainersInList: true,
+      containers: [c('sparse', `docker.io/library/nginx:1.27`)],
+    },
   );
 });
 afterAll(() => arm.server.close());
@@ -81,7 +162,15 @@ beforeEach(() => {
 });
 
 function lookup(scopes: string, extra: Partial<ConstructorParameters<typeof ArmInUseLookup>[0]> = {}): ArmInUseLookup {
-  return new ArmInUseLookup({ credential: testCredential(), scopes: parseInUseScopes(scopes, 'scopes'), endpoint: arm.endpoint, ca: arm.server.ca, maxRetries: 1, retryDelayMs: 10, ...extra });
+  return new ArmInUseLookup({
+    credential: testCredential(),
+    scopes: parseInUseScopes(scopes, 'scopes'),
+    endpoint: arm.endpoint,
+    ca: arm.server.ca,
+    maxRetries: 1,
+    retryDelayMs: 10,
+    ...extra,
+  });
 }
 
 const images = (list: Array<{ image: string }>) => [...new Set(list.map((d) => d.image))].sort();
@@ -112,16 +201,30 @@ describe('ArmInUseLookup against an ARM stand-in (real SDK clients)', () => {
     // Sources name the revision or group and the container.
     expect(found).toEqual(
       expect.arrayContaining([
-        { image: `${ACR}/contoso/migrate:2.0`, source: `${rg('rg-prod')}/providers/Microsoft.App/containerApps/api/revisions/api--v2, init container migrate` },
-        { image: `${ACR}/contoso/api:2.1`, source: `${rg('rg-prod')}/providers/Microsoft.App/containerApps/api (current template), container api` },
-        { image: `${ACR}/contoso/worker-init:1.0`, source: `${rg('rg-prod')}/providers/Microsoft.ContainerInstance/containerGroups/worker, init container init` },
-        { image: `${ACR}/contoso/report:5`, source: `${rg('rg-prod')}/providers/Microsoft.App/jobs/nightly-report, container report` },
+        {
+          image: `${ACR}/contoso/migrate:2.0`,
+          source: `${rg('rg-prod')}/providers/Microsoft.App/containerApps/api/revisions/api--v2, init container migrate`,
+        },
+        {
+          image: `${ACR}/contoso/api:2.1`,
+          source: `${rg('rg-prod')}/providers/Microsoft.App/containerApps/api (current template), container api`,
+        },
+        {
+          image: `${ACR}/contoso/worker-init:1.0`,
+          source: `${rg('rg-prod')}/providers/Microsoft.ContainerInstance/containerGroups/worker, init container init`,
+        },
+        {
+          image: `${ACR}/contoso/report:5`,
+          source: `${rg('rg-prod')}/providers/Microsoft.App/jobs/nightly-report, container report`,
+        },
       ]),
     );
     // No duplicate (image, source) pairs.
     expect(new Set(found.map((d) => `${d.image} ${d.source}`)).size).toBe(found.length);
 
-    const paths = arm.server.requests.map((r) => `${r.path}${r.query.has('$skiptoken') ? `?$skiptoken=${r.query.get('$skiptoken')}` : ''}`);
+    const paths = arm.server.requests.map(
+      (r) => `${r.path}${r.query.has('$skiptoken') ? `?$skiptoken=${r.query.get('$skiptoken')}` : ''}`,
+    );
     // Three apps at two per page, five revisions of api at two per page: nextLinks were followed.
     expect(paths).toEqual(
       expect.arrayContaining([
@@ -151,19 +254,34 @@ describe('ArmInUseLookup against an ARM stand-in (real SDK clients)', () => {
 
   it('single resources: one Container App (GET, then its revisions), one job, one container group', async () => {
     const app = await lookup(`${rg('rg-prod')}/providers/Microsoft.App/containerApps/api`).listDeployedImages();
-    expect(images(app)).toEqual([`${ACR}/contoso/api:2.0`, `${ACR}/contoso/api:2.1`, `${ACR}/contoso/api@${DIGEST}`, `${ACR}/contoso/envoy:1.30`, `${ACR}/contoso/migrate:2.0`]);
+    expect(images(app)).toEqual([
+      `${ACR}/contoso/api:2.0`,
+      `${ACR}/contoso/api:2.1`,
+      `${ACR}/contoso/api@${DIGEST}`,
+      `${ACR}/contoso/envoy:1.30`,
+      `${ACR}/contoso/migrate:2.0`,
+    ]);
     expect(arm.server.requests[0].path).toBe(`${rg('rg-prod')}/providers/Microsoft.App/containerApps/api`);
 
     const job = await lookup(`${rg('rg-prod')}/providers/Microsoft.App/jobs/nightly-report`).listDeployedImages();
     expect(images(job)).toEqual([`${ACR}/contoso/fetch:1`, `${ACR}/contoso/report:5`]);
 
     // Segment keywords in any case, as ARM accepts them.
-    const group = await lookup(`/SUBSCRIPTIONS/${SUB}/resourcegroups/rg-prod/providers/microsoft.containerinstance/CONTAINERGROUPS/backfill`).listDeployedImages();
-    expect(group).toEqual([{ image: `${ACR}/contoso/backfill:7`, source: `${rg('rg-prod')}/providers/Microsoft.ContainerInstance/containerGroups/backfill, container backfill` }]);
+    const group = await lookup(
+      `/SUBSCRIPTIONS/${SUB}/resourcegroups/rg-prod/providers/microsoft.containerinstance/CONTAINERGROUPS/backfill`,
+    ).listDeployedImages();
+    expect(group).toEqual([
+      {
+        image: `${ACR}/contoso/backfill:7`,
+        source: `${rg('rg-prod')}/providers/Microsoft.ContainerInstance/containerGroups/backfill, container backfill`,
+      },
+    ]);
   });
 
   it('overlapping scopes list each (image, source) once; several subscriptions are read', async () => {
-    const found = await lookup(`${rg('rg-prod')}/providers/Microsoft.App/containerApps/frontend,${rg('rg-prod')},${rg('rg-other', OTHER_SUB)}`).listDeployedImages();
+    const found = await lookup(
+      `${rg('rg-prod')}/providers/Microsoft.App/containerApps/frontend,${rg('rg-prod')},${rg('rg-other', OTHER_SUB)}`,
+    ).listDeployedImages();
     expect(found.filter((d) => d.image === `${ACR}/contoso/frontend:3.0`)).toHaveLength(2); // the template and the revision
     expect(images(found)).toContain(`${ACR}/contoso/elsewhere:1`);
     expect(new Set(found.map((d) => `${d.image} ${d.source}`)).size).toBe(found.length);
@@ -174,12 +292,26 @@ describe('ArmInUseLookup against an ARM stand-in (real SDK clients)', () => {
       req.path === `${rg('rg-dev')}/providers/Microsoft.App/containerApps`
         ? {
             status: 200,
-            body: { value: [{ id: `/subscriptions/${SUB}/resourcegroups/RG-DEV/providers/microsoft.app/containerapps/BATCH`, name: 'batch', type: 'Microsoft.App/containerApps', properties: { template: { containers: [{ name: 'batch', image: `${ACR}/contoso/batch:dev` }] } } }] },
+            body: {
+              value: [
+                {
+                  id: `/subscriptions/${SUB}/resourcegroups/RG-DEV/providers/microsoft.app/containerapps/BATCH`,
+                  name: 'batch',
+                  type: 'Microsoft.App/containerApps',
+                  properties: { template: { containers: [{ name: 'batch', image: `${ACR}/contoso/batch:dev` }] } },
+                },
+              ],
+            },
           }
         : undefined;
     const found = await lookup(rg('rg-dev')).listDeployedImages();
-    expect(found).toContainEqual({ image: `${ACR}/contoso/batch:dev`, source: `${rg('RG-DEV')}/providers/Microsoft.App/containerApps/batch (current template), container batch` });
-    expect(arm.server.requests.map((r) => r.path)).toContain(`${rg('RG-DEV')}/providers/Microsoft.App/containerApps/batch/revisions`);
+    expect(found).toContainEqual({
+      image: `${ACR}/contoso/batch:dev`,
+      source: `${rg('RG-DEV')}/providers/Microsoft.App/containerApps/batch (current template), container batch`,
+    });
+    expect(arm.server.requests.map((r) => r.path)).toContain(
+      `${rg('RG-DEV')}/providers/Microsoft.App/containerApps/batch/revisions`,
+    );
   });
 
   it('the bearer token is asked for the ARM endpoint scope', async () => {
@@ -200,7 +332,18 @@ describe('fail closed: no partial list, ever', () => {
   };
 
   it('403 on one scope: throws UPSTREAM naming that scope and the role to grant, although the other scope answered', async () => {
-    arm.fault = (req) => (req.path.toLowerCase().startsWith(`/subscriptions/${OTHER_SUB}/`) ? { status: 403, body: { error: { code: 'AuthorizationFailed', message: 'The client does not have authorization to perform action Microsoft.App/containerApps/read' } } } : undefined);
+    arm.fault = (req) =>
+      req.path.toLowerCase().startsWith(`/subscriptions/${OTHER_SUB}/`)
+        ? {
+            status: 403,
+            body: {
+              error: {
+                code: 'AuthorizationFailed',
+                message: 'The client does not have authorization to perform action Microsoft.App/containerApps/read',
+              },
+            },
+          }
+        : undefined;
     const err = await reject(lookup(`${rg('rg-dev')},${rg('rg-other', OTHER_SUB)}`));
     expect(isGuardError(err, 'UPSTREAM')).toBe(true);
     expect((err as Error).message).toContain(`scope ${rg('rg-other', OTHER_SUB)}`);
@@ -210,7 +353,10 @@ describe('fail closed: no partial list, ever', () => {
   });
 
   it('403 on the second page of revisions: throws (what was read before is not returned)', async () => {
-    arm.fault = (req) => (req.path.endsWith('/containerApps/api/revisions') && req.query.get('$skiptoken') === '2' ? { status: 403, body: { error: { code: 'AuthorizationFailed', message: 'no' } } } : undefined);
+    arm.fault = (req) =>
+      req.path.endsWith('/containerApps/api/revisions') && req.query.get('$skiptoken') === '2'
+        ? { status: 403, body: { error: { code: 'AuthorizationFailed', message: 'no' } } }
+        : undefined;
     const err = await reject(lookup(rg('rg-prod')));
     expect(isGuardError(err, 'UPSTREAM')).toBe(true);
     expect((err as Error).message).toContain('listing revisions of Container App api');
@@ -225,7 +371,10 @@ describe('fail closed: no partial list, ever', () => {
       if (!req.path.endsWith('/containerGroups')) return undefined;
       asked++;
       const next = nextOf(req.query.get('$skiptoken'));
-      return { status: 200, body: { value: [], nextLink: `${arm.endpoint}${req.path}?api-version=${ACI_API}&$skiptoken=${next}` } };
+      return {
+        status: 200,
+        body: { value: [], nextLink: `${arm.endpoint}${req.path}?api-version=${ACI_API}&$skiptoken=${next}` },
+      };
     };
     const err = await reject(lookup(rg('rg-prod')));
     expect(isGuardError(err, 'LISTING_LOOP')).toBe(true);
@@ -238,7 +387,10 @@ describe('fail closed: no partial list, ever', () => {
     arm.fault = (req) => {
       if (!req.path.endsWith('/containerGroups')) return undefined;
       asked++;
-      return { status: 200, body: { value: [], nextLink: `${arm.endpoint}${req.path}?api-version=${ACI_API}&$skiptoken=p${asked}` } };
+      return {
+        status: 200,
+        body: { value: [], nextLink: `${arm.endpoint}${req.path}?api-version=${ACI_API}&$skiptoken=p${asked}` },
+      };
     };
     const err = await reject(lookup(rg('rg-prod'), { timeoutMs: 60_000 }));
     expect(isGuardError(err, 'LISTING_TOO_LARGE')).toBe(true);
@@ -263,7 +415,11 @@ describe('fail closed: no partial list, ever', () => {
     arm.fault = (req) => {
       if (failed || !req.path.endsWith('/jobs')) return undefined;
       failed = true;
-      return { status: 503, headers: { 'retry-after': '0' }, body: { error: { code: 'ServiceUnavailable', message: 'busy' } } };
+      return {
+        status: 503,
+        headers: { 'retry-after': '0' },
+        body: { error: { code: 'ServiceUnavailable', message: 'busy' } },
+      };
     };
     const found = await lookup(rg('rg-prod')).listDeployedImages();
     expect(failed).toBe(true);
@@ -275,7 +431,10 @@ describe('fail closed: no partial list, ever', () => {
     const shared = lookup(rg('rg-prod'), { now: () => clock });
     const ask = () => shared.listDeployedImages({ maxAgeMs: 60_000 });
     const count = (): number => arm.server.requests.filter((r) => r.path.endsWith('/containerGroups')).length;
-    arm.fault = (req) => (req.path.endsWith('/containerGroups') ? { status: 500, body: { error: { code: 'InternalServerError', message: 'boom' } } } : undefined);
+    arm.fault = (req) =>
+      req.path.endsWith('/containerGroups')
+        ? { status: 500, body: { error: { code: 'InternalServerError', message: 'boom' } } }
+        : undefined;
     await expect(ask()).rejects.toThrow();
     const afterFailure = count();
     arm.fault = undefined;
@@ -296,13 +455,18 @@ describe('fail closed: no partial list, ever', () => {
   it('a resource group or resource that does not exist: throws UPSTREAM asking to correct the setting', async () => {
     const missingGroup = await reject(lookup(rg('rg-gone')));
     expect(isGuardError(missingGroup, 'UPSTREAM')).toBe(true);
-    expect((missingGroup as Error).message).toMatch(/rg-gone.*404 ResourceGroupNotFound.*correct ACR_GUARD_INUSE_SCOPES/);
+    expect((missingGroup as Error).message).toMatch(
+      /rg-gone.*404 ResourceGroupNotFound.*correct ACR_GUARD_INUSE_SCOPES/,
+    );
     const missingApp = await reject(lookup(`${rg('rg-prod')}/providers/Microsoft.App/containerApps/gone`));
     expect((missingApp as Error).message).toMatch(/reading Container App gone .*404/);
   });
 
   it('a server slower than the deadline: throws TRANSIENT saying it did not finish', async () => {
-    arm.fault = (req) => (req.path.endsWith('/jobs') ? new Promise((resolve) => setTimeout(() => resolve({ status: 200, body: { value: [] } }), 1500).unref()) : undefined);
+    arm.fault = (req) =>
+      req.path.endsWith('/jobs')
+        ? new Promise((resolve) => setTimeout(() => resolve({ status: 200, body: { value: [] } }), 1500).unref())
+        : undefined;
     const err = await reject(lookup(rg('rg-prod'), { timeoutMs: 300 }));
     expect(isGuardError(err, 'TRANSIENT')).toBe(true);
     expect((err as Error).message).toMatch(/did not finish within/);
@@ -311,7 +475,19 @@ describe('fail closed: no partial list, ever', () => {
   it('an answer without the images (a revision with no containers): throws MALFORMED, does not guess', async () => {
     arm.fault = (req) =>
       req.path.endsWith('/containerApps/frontend/revisions')
-        ? { status: 200, body: { value: [{ id: `${rg('rg-prod')}/providers/Microsoft.App/containerApps/frontend/revisions/frontend--x`, name: 'frontend--x', type: 'Microsoft.App/containerApps/revisions', properties: { active: true, replicas: 1, template: {} } }] } }
+        ? {
+            status: 200,
+            body: {
+              value: [
+                {
+                  id: `${rg('rg-prod')}/providers/Microsoft.App/containerApps/frontend/revisions/frontend--x`,
+                  name: 'frontend--x',
+                  type: 'Microsoft.App/containerApps/revisions',
+                  properties: { active: true, replicas: 1, template: {} },
+                },
+              ],
+            },
+          }
         : undefined;
     const err = await reject(lookup(`${rg('rg-prod')}/providers/Microsoft.App/containerApps/frontend`));
     expect(isGuardError(err, 'MALFORMED')).toBe(true);
@@ -321,7 +497,18 @@ describe('fail closed: no partial list, ever', () => {
   it('a listed resource id that is not a valid ARM id never reaches a URL: MALFORMED', async () => {
     arm.fault = (req) =>
       req.path.endsWith('/Microsoft.App/containerApps')
-        ? { status: 200, body: { value: [{ id: `${rg('rg-prod')}/providers/Microsoft.App/containerApps/../../x`, name: 'x', properties: { template: { containers: [{ name: 'x', image: 'x:1' }] } } }] } }
+        ? {
+            status: 200,
+            body: {
+              value: [
+                {
+                  id: `${rg('rg-prod')}/providers/Microsoft.App/containerApps/../../x`,
+                  name: 'x',
+                  properties: { template: { containers: [{ name: 'x', image: 'x:1' }] } },
+                },
+              ],
+            },
+          }
         : undefined;
     const err = await reject(lookup(rg('rg-prod')));
     expect(isGuardError(err, 'MALFORMED')).toBe(true);
@@ -335,7 +522,11 @@ describe('inUseLookupFor', () => {
     expect(inUseLookupFor(loadConfig(base), testCredential())).toBeUndefined();
   });
   it('reads the configured scopes at ACR_GUARD_ARM_ENDPOINT', async () => {
-    const config = loadConfig({ ...base, ACR_GUARD_INUSE_SCOPES: ` ${rg('rg-dev')} , `, ACR_GUARD_ARM_ENDPOINT: arm.endpoint });
+    const config = loadConfig({
+      ...base,
+      ACR_GUARD_INUSE_SCOPES: ` ${rg('rg-dev')} , `,
+      ACR_GUARD_ARM_ENDPOINT: arm.endpoint,
+    });
     const l = inUseLookupFor(config, testCredential(), { ca: arm.server.ca })!;
     expect(l.scopes.map((s) => s.id)).toEqual([rg('rg-dev')]);
     expect(images(await l.listDeployedImages())).toEqual([`${ACR}/contoso/batch:dev`, 'docker.io/library/nginx:1.27']);

@@ -57,11 +57,24 @@ gate:
 `,
       'test policy',
     );
-    return composeGateServices({ policy: () => policy, audit: new MemoryAuditStore(), plainHttpHosts: [host], verifySignatures: notYetVerifySignatures });
+    return composeGateServices({
+      policy: () => policy,
+      audit: new MemoryAuditStore(),
+      plainHttpHosts: [host],
+      verifySignatures: notYetVerifySignatures,
+    });
   }
 
   function gate(image: ImageId, instanceId: string): Promise<GateOutcome> {
-    return runGateLocally({ image, tag: '1.0', trigger: 'push', services: services(), timers: 'virtual', startTime: now, instanceId });
+    return runGateLocally({
+      image,
+      tag: '1.0',
+      trigger: 'push',
+      services: services(),
+      timers: 'virtual',
+      startTime: now,
+      instanceId,
+    });
   }
 
   async function promoted(client: RegistryClient, repository: string): Promise<string[]> {
@@ -74,12 +87,42 @@ gate:
 
   /** A BuildKit-shaped attestation manifest: an image config and in-toto statement layers, nothing runnable. */
   async function pushAttestation(client: RegistryClient, repository: string, subject: string): Promise<Descriptor> {
-    const statement = Buffer.from(JSON.stringify({ _type: 'https://in-toto.io/Statement/v0.1', predicateType: 'https://slsa.dev/provenance/v0.2', subject: [{ digest: { sha256: subject.slice(7) } }] }));
-    const config = Buffer.from(JSON.stringify({ architecture: 'unknown', os: 'unknown', config: {}, rootfs: { type: 'layers', diff_ids: [] } }));
-    const layer = { mediaType: IN_TOTO_MEDIA_TYPE, digest: await client.putBlob(repository, statement), size: statement.length, annotations: { 'in-toto.io/predicate-type': 'https://slsa.dev/provenance/v0.2' } };
-    const body = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaTypes.ociManifest, config: { mediaType: MediaTypes.ociConfig, digest: await client.putBlob(repository, config), size: config.length }, layers: [layer] }));
+    const statement = Buffer.from(
+      JSON.stringify({
+        _type: 'https://in-toto.io/Statement/v0.1',
+        predicateType: 'https://slsa.dev/provenance/v0.2',
+        subject: [{ digest: { sha256: subject.slice(7) } }],
+      }),
+    );
+    const config = Buffer.from(
+      JSON.stringify({ architecture: 'unknown', os: 'unknown', config: {}, rootfs: { type: 'layers', diff_ids: [] } }),
+    );
+    const layer = {
+      mediaType: IN_TOTO_MEDIA_TYPE,
+      digest: await client.putBlob(repository, statement),
+      size: statement.length,
+      annotations: { 'in-toto.io/predicate-type': 'https://slsa.dev/provenance/v0.2' },
+    };
+    const body = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: MediaTypes.ociManifest,
+        config: {
+          mediaType: MediaTypes.ociConfig,
+          digest: await client.putBlob(repository, config),
+          size: config.length,
+        },
+        layers: [layer],
+      }),
+    );
     const digest = await client.putManifest(repository, digestOf(body), body, MediaTypes.ociManifest);
-    return { mediaType: MediaTypes.ociManifest, digest, size: body.length, platform: UNKNOWN, annotations: { ...ATTESTATION_LABEL, 'vnd.docker.reference.digest': subject } };
+    return {
+      mediaType: MediaTypes.ociManifest,
+      digest,
+      size: body.length,
+      platform: UNKNOWN,
+      annotations: { ...ATTESTATION_LABEL, 'vnd.docker.reference.digest': subject },
+    };
   }
 
   it('blocks an index that labels a vulnerable image "attestation" and promotes nothing', async () => {
@@ -96,7 +139,10 @@ gate:
       ],
     });
 
-    const outcome = await gate({ registry: reg.registry.host, repository: 'team/smuggle', digest: index.digest }, 'smuggle');
+    const outcome = await gate(
+      { registry: reg.registry.host, repository: 'team/smuggle', digest: index.digest },
+      'smuggle',
+    );
 
     expect(outcome.verdict?.decision).toBe('block');
     // The labelled child was gated as the platform image it is: its critical finding blocks the index.
@@ -111,9 +157,15 @@ gate:
     const clean = await pushWithReport(client, 'team/attested', 'a', false);
     const a = await client.getManifest('team/attested', clean.digest);
     const attestation = await pushAttestation(client, 'team/attested', a.digest);
-    const index = await pushIndex(client, 'team/attested', { tag: '1.0', manifests: [{ mediaType: a.mediaType, digest: a.digest, size: a.size, platform: AMD64 }, attestation] });
+    const index = await pushIndex(client, 'team/attested', {
+      tag: '1.0',
+      manifests: [{ mediaType: a.mediaType, digest: a.digest, size: a.size, platform: AMD64 }, attestation],
+    });
 
-    const outcome = await gate({ registry: reg.registry.host, repository: 'team/attested', digest: index.digest }, 'attested');
+    const outcome = await gate(
+      { registry: reg.registry.host, repository: 'team/attested', digest: index.digest },
+      'attested',
+    );
 
     expect(outcome.verdict?.decision).toBe('release');
     expect(outcome.verdict?.checks.some((c) => c.manifest === attestation.digest)).toBe(false);
@@ -124,7 +176,10 @@ gate:
   it('blocks an index whose child cannot be read (deleted: 404), naming the child', async () => {
     const { client } = reg;
     const clean = await pushWithReport(client, 'team/holes', 'a', false);
-    const gone = await pushImage(client, 'team/holes', { layers: [Buffer.from('soon gone')], platform: { os: 'linux', architecture: 'arm64' } });
+    const gone = await pushImage(client, 'team/holes', {
+      layers: [Buffer.from('soon gone')],
+      platform: { os: 'linux', architecture: 'arm64' },
+    });
     const a = await client.getManifest('team/holes', clean.digest);
     const index = await pushIndex(client, 'team/holes', {
       tag: '1.0',
@@ -135,7 +190,10 @@ gate:
     });
     await client.deleteManifest('team/holes', gone.digest);
 
-    const outcome = await gate({ registry: reg.registry.host, repository: 'team/holes', digest: index.digest }, 'holes');
+    const outcome = await gate(
+      { registry: reg.registry.host, repository: 'team/holes', digest: index.digest },
+      'holes',
+    );
 
     expect(outcome.verdict?.decision).toBe('block');
     const check = outcome.verdict?.checks.find((c) => c.name === 'manifest');
@@ -149,13 +207,20 @@ gate:
     const { client } = reg;
     const clean = await pushWithReport(client, 'team/nested', 'a', false);
     const a = await client.getManifest('team/nested', clean.digest);
-    const inner = await pushIndex(client, 'team/nested', { manifests: [{ mediaType: a.mediaType, digest: a.digest, size: a.size, platform: AMD64 }] });
+    const inner = await pushIndex(client, 'team/nested', {
+      manifests: [{ mediaType: a.mediaType, digest: a.digest, size: a.size, platform: AMD64 }],
+    });
     const outer = await pushIndex(client, 'team/nested', { tag: '1.0', manifests: [{ ...inner, platform: AMD64 }] });
 
-    const outcome = await gate({ registry: reg.registry.host, repository: 'team/nested', digest: outer.digest }, 'nested');
+    const outcome = await gate(
+      { registry: reg.registry.host, repository: 'team/nested', digest: outer.digest },
+      'nested',
+    );
 
     expect(outcome.verdict?.decision).toBe('block');
-    expect(outcome.verdict?.checks.find((c) => c.name === 'manifest')?.details).toMatchObject({ code: 'INDEX_TOO_LARGE' });
+    expect(outcome.verdict?.checks.find((c) => c.name === 'manifest')?.details).toMatchObject({
+      code: 'INDEX_TOO_LARGE',
+    });
     expect(await promoted(client, 'team/nested')).toEqual([]);
   });
 
@@ -163,16 +228,38 @@ gate:
     const { client } = reg;
     const repo = 'team/dressed';
     const clean = await pushWithReport(client, repo, 'a', false);
-    const base = await client.getManifest(repo, (await pushImage(client, repo, { layers: [Buffer.from('dressed as a referrer')] })).digest);
-    const body = Buffer.from(JSON.stringify({ ...base.json, artifactType: MediaTypes.sarif, subject: { mediaType: MediaTypes.ociManifest, digest: clean.digest, size: 1 } }));
+    const base = await client.getManifest(
+      repo,
+      (await pushImage(client, repo, { layers: [Buffer.from('dressed as a referrer')] })).digest,
+    );
+    const body = Buffer.from(
+      JSON.stringify({
+        ...base.json,
+        artifactType: MediaTypes.sarif,
+        subject: { mediaType: MediaTypes.ociManifest, digest: clean.digest, size: 1 },
+      }),
+    );
     const digest = await client.putManifest(repo, digestOf(body), body, MediaTypes.ociManifest);
     const report = sampleSarif({
       imageName: `${client.host}/${repo}@${digest}`,
       digest,
       scannedAt: now.toISOString(),
-      vulnerabilities: [{ id: 'CVE-2024-6119', severity: 'critical', package: 'openssl', installedVersion: '3.0.13', fixedVersion: '3.0.14' }],
+      vulnerabilities: [
+        {
+          id: 'CVE-2024-6119',
+          severity: 'critical',
+          package: 'openssl',
+          installedVersion: '3.0.13',
+          fixedVersion: '3.0.14',
+        },
+      ],
     });
-    await pushArtifact(client, repo, { subject: { mediaType: MediaTypes.ociManifest, digest, size: body.length }, artifactType: MediaTypes.sarif, blob: report, blobMediaType: MediaTypes.sarif });
+    await pushArtifact(client, repo, {
+      subject: { mediaType: MediaTypes.ociManifest, digest, size: body.length },
+      artifactType: MediaTypes.sarif,
+      blob: report,
+      blobMediaType: MediaTypes.sarif,
+    });
 
     const outcome = await gate({ registry: reg.registry.host, repository: repo, digest }, 'dressed');
 
@@ -184,7 +271,10 @@ gate:
   describe('hostile sizes: refused before any child is read', () => {
     /** Distinct small manifests sharing one config and one layer (they differ by an annotation). */
     async function distinctManifests(client: RegistryClient, repository: string, count: number): Promise<Descriptor[]> {
-      const base = await client.getManifest(repository, (await pushImage(client, repository, { layers: [Buffer.from('shared')] })).digest);
+      const base = await client.getManifest(
+        repository,
+        (await pushImage(client, repository, { layers: [Buffer.from('shared')] })).digest,
+      );
       const out: Descriptor[] = [];
       const batch = 16;
       for (let i = 0; i < count; i += batch) {
@@ -211,10 +301,20 @@ gate:
       const { client } = reg;
       const one = await pushWithReport(client, 'team/dups', 'a', false);
       const d = await client.getManifest('team/dups', one.digest);
-      const index = await pushIndex(client, 'team/dups', { tag: '1.0', manifests: Array.from({ length: 10_000 }, () => ({ mediaType: d.mediaType, digest: d.digest, size: d.size, platform: AMD64 })) });
+      const index = await pushIndex(client, 'team/dups', {
+        tag: '1.0',
+        manifests: Array.from({ length: 10_000 }, () => ({
+          mediaType: d.mediaType,
+          digest: d.digest,
+          size: d.size,
+          platform: AMD64,
+        })),
+      });
       const before = reg.requests.length;
 
-      const outcome = await measured('10,000 duplicate entries', () => gate({ registry: reg.registry.host, repository: 'team/dups', digest: index.digest }, 'dups'));
+      const outcome = await measured('10,000 duplicate entries', () =>
+        gate({ registry: reg.registry.host, repository: 'team/dups', digest: index.digest }, 'dups'),
+      );
 
       expectTooLarge(outcome, `${MAX_INDEX_ENTRIES} entries (MAX_INDEX_ENTRIES)`);
       expect(reg.requests.slice(before).filter((r) => r.includes(d.digest))).toEqual([]); // no child read, no report asked
@@ -226,7 +326,9 @@ gate:
       const children = await distinctManifests(client, 'team/wide', 3_000);
       const index = await pushIndex(client, 'team/wide', { tag: '1.0', manifests: children });
 
-      const outcome = await measured('3,000 distinct entries', () => gate({ registry: reg.registry.host, repository: 'team/wide', digest: index.digest }, 'wide'));
+      const outcome = await measured('3,000 distinct entries', () =>
+        gate({ registry: reg.registry.host, repository: 'team/wide', digest: index.digest }, 'wide'),
+      );
 
       expectTooLarge(outcome, 'MAX_INDEX_ENTRIES');
       expect(await promoted(client, 'team/wide')).toEqual([]);
@@ -238,7 +340,10 @@ gate:
       const index = await pushIndex(client, 'team/many', { tag: '1.0', manifests: [...children, ...children] });
       const before = reg.requests.length;
 
-      const outcome = await gate({ registry: reg.registry.host, repository: 'team/many', digest: index.digest }, 'many');
+      const outcome = await gate(
+        { registry: reg.registry.host, repository: 'team/many', digest: index.digest },
+        'many',
+      );
 
       expectTooLarge(outcome, `${MAX_INDEX_PLATFORMS} (MAX_INDEX_PLATFORMS)`);
       expect(reg.requests.slice(before).filter((r) => children.some((c) => r.includes(c.digest)))).toEqual([]);
@@ -248,17 +353,25 @@ gate:
       const { client } = reg;
       const times = Math.floor(MAX_INDEX_ENTRIES / MAX_INDEX_PLATFORMS);
       const children = await distinctManifests(client, 'team/repeat', MAX_INDEX_PLATFORMS);
-      const index = await pushIndex(client, 'team/repeat', { tag: '1.0', manifests: Array.from({ length: times }, () => children).flat() });
+      const index = await pushIndex(client, 'team/repeat', {
+        tag: '1.0',
+        manifests: Array.from({ length: times }, () => children).flat(),
+      });
       const before = reg.requests.length;
 
-      const outcome = await gate({ registry: reg.registry.host, repository: 'team/repeat', digest: index.digest }, 'repeat');
+      const outcome = await gate(
+        { registry: reg.registry.host, repository: 'team/repeat', digest: index.digest },
+        'repeat',
+      );
 
       expect(outcome.verdict?.decision).toBe('block'); // no reports for these children: inconclusive, fail closed
       const reads = reg.requests.slice(before).filter((r) => r.startsWith('GET /v2/team/repeat/manifests/'));
       // The index once, each distinct child once by the resolution (the reports source may read its own).
       const childReads = children.map((c) => reads.filter((r) => r.endsWith(c.digest)).length);
       expect(Math.max(...childReads)).toBeLessThanOrEqual(2);
-      expect(outcome.verdict?.checks.filter((c) => c.name.startsWith('scan')).length).toBeLessThanOrEqual(MAX_INDEX_PLATFORMS);
+      expect(outcome.verdict?.checks.filter((c) => c.name.startsWith('scan')).length).toBeLessThanOrEqual(
+        MAX_INDEX_PLATFORMS,
+      );
     });
   });
 });

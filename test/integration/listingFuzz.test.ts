@@ -21,23 +21,59 @@ jest.setTimeout(120_000);
 
 const RUNS = 300;
 const CASE_MS = 2_000;
-const CODES = new Set(['LISTING_LOOP', 'LISTING_TOO_LARGE', 'LISTING_INVALID', 'LISTING_TIMEOUT', 'MALFORMED', 'NOT_FOUND']);
+const CODES = new Set([
+  'LISTING_LOOP',
+  'LISTING_TOO_LARGE',
+  'LISTING_INVALID',
+  'LISTING_TIMEOUT',
+  'MALFORMED',
+  'NOT_FOUND',
+]);
 const TAG_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
 const REPO_RE = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
 
 /** How a page's Link header is made. */
-type LinkKind = 'none' | 'next' | 'self' | 'back' | 'foreign' | 'nolast' | 'otherPath' | 'garbage' | 'badCursor' | 'twoNext';
+type LinkKind =
+  | 'none'
+  | 'next'
+  | 'self'
+  | 'back'
+  | 'foreign'
+  | 'nolast'
+  | 'otherPath'
+  | 'garbage'
+  | 'badCursor'
+  | 'twoNext';
 
 /** One scripted page. */
 interface ScriptPage {
   /** `good`: a well-formed page of fresh names; `repeat`: the previous page's names again; `random`: any JSON. */
-  body: { kind: 'good'; count: number } | { kind: 'repeat' } | { kind: 'random'; value: unknown } | { kind: 'text'; text: string };
+  body:
+    | { kind: 'good'; count: number }
+    | { kind: 'repeat' }
+    | { kind: 'random'; value: unknown }
+    | { kind: 'text'; text: string };
   link: LinkKind;
   garbage: string;
   cursor: string;
 }
 
-const linkKinds: LinkKind[] = ['none', 'none', 'next', 'next', 'next', 'next', 'self', 'back', 'foreign', 'nolast', 'otherPath', 'garbage', 'badCursor', 'twoNext'];
+const linkKinds: LinkKind[] = [
+  'none',
+  'none',
+  'next',
+  'next',
+  'next',
+  'next',
+  'self',
+  'back',
+  'foreign',
+  'nolast',
+  'otherPath',
+  'garbage',
+  'badCursor',
+  'twoNext',
+];
 
 const pageArb: fc.Arbitrary<ScriptPage> = fc.record({
   body: fc.oneof(
@@ -82,7 +118,9 @@ const KINDS: Kind[] = [
       if (!v || typeof v !== 'object' || Array.isArray(v)) return undefined;
       const tags = (v as { tags?: unknown }).tags;
       if (tags === null) return [];
-      return Array.isArray(tags) && tags.every((t) => typeof t === 'string' && TAG_RE.test(t)) ? (tags as string[]) : undefined;
+      return Array.isArray(tags) && tags.every((t) => typeof t === 'string' && TAG_RE.test(t))
+        ? (tags as string[])
+        : undefined;
     },
   },
   {
@@ -96,7 +134,9 @@ const KINDS: Kind[] = [
       if (!v || typeof v !== 'object' || Array.isArray(v)) return undefined;
       const repos = (v as { repositories?: unknown }).repositories;
       if (repos === null) return [];
-      return Array.isArray(repos) && repos.every((r) => typeof r === 'string' && r.length <= 255 && REPO_RE.test(r)) ? (repos as string[]) : undefined;
+      return Array.isArray(repos) && repos.every((r) => typeof r === 'string' && r.length <= 255 && REPO_RE.test(r))
+        ? (repos as string[])
+        : undefined;
     },
   },
   {
@@ -104,14 +144,26 @@ const KINDS: Kind[] = [
     path: `/v2/team/api/referrers/${digestOf(0xabc)}`,
     param: 'page',
     entry: (i) => digestOf(i),
-    body: (digests) => ({ schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests: digests.map((digest) => ({ mediaType: MediaTypes.ociManifest, digest, size: 1 })) }),
+    body: (digests) => ({
+      schemaVersion: 2,
+      mediaType: MediaTypes.ociIndex,
+      manifests: digests.map((digest) => ({ mediaType: MediaTypes.ociManifest, digest, size: 1 })),
+    }),
     contentType: MediaTypes.ociIndex,
     wellFormed: (v) => {
       if (!v || typeof v !== 'object' || Array.isArray(v)) return undefined;
       const m = (v as { manifests?: unknown }).manifests;
       if (m === undefined) return [];
       if (!Array.isArray(m)) return undefined;
-      const ok = m.every((d) => d && typeof d === 'object' && typeof d.mediaType === 'string' && typeof d.size === 'number' && typeof d.digest === 'string' && /^sha256:[0-9a-f]{64}$|^sha512:[0-9a-f]{128}$/.test(d.digest));
+      const ok = m.every(
+        (d) =>
+          d &&
+          typeof d === 'object' &&
+          typeof d.mediaType === 'string' &&
+          typeof d.size === 'number' &&
+          typeof d.digest === 'string' &&
+          /^sha256:[0-9a-f]{64}$|^sha512:[0-9a-f]{128}$/.test(d.digest),
+      );
       return ok ? m.map((d: { digest: string }) => d.digest) : undefined;
     },
   },
@@ -211,7 +263,9 @@ function linkHeader(s: Script, i: number, req: SeenRequest, host: string): strin
       return p.garbage;
     case 'badCursor':
       // A cursor the client must not send back unchecked (for tags/catalog: not a valid name).
-      return kind.param === 'last' && !TAG_RE.test(p.cursor) && !REPO_RE.test(p.cursor) ? to(p.cursor) : to(`${p.cursor}/../..`);
+      return kind.param === 'last' && !TAG_RE.test(p.cursor) && !REPO_RE.test(p.cursor)
+        ? to(p.cursor)
+        : to(`${p.cursor}/../..`);
     case 'twoNext':
       return `${to(cursorOf(kind, i + 1))}, ${to(cursorOf(kind, i + 2))}`;
   }
@@ -227,15 +281,25 @@ describe('property: listings over random pages', () => {
   beforeAll(async () => {
     server = await startLoopback((req, res: ServerResponse) => {
       const s = script;
-      if (!s || req.path !== s.kind.path) return void res.writeHead(404, { 'content-type': 'application/json' }).end('{}');
+      if (!s || req.path !== s.kind.path)
+        return void res.writeHead(404, { 'content-type': 'application/json' }).end('{}');
       const cursor = req.query.get(s.kind.param);
       const i = cursor === null ? 0 : s.pages.findIndex((_, j) => j > 0 && cursorOf(s.kind, j) === cursor);
-      if (i < 0) return void res.writeHead(404, { 'content-type': 'application/json' }).end('{"errors":[{"code":"NAME_UNKNOWN"}]}');
+      if (i < 0)
+        return void res
+          .writeHead(404, { 'content-type': 'application/json' })
+          .end('{"errors":[{"code":"NAME_UNKNOWN"}]}');
       hit.push(i);
       const link = linkHeader(s, i, req, server.host);
       const p = s.pages[i];
-      const bytes = Buffer.from(p.body.kind === 'text' ? p.body.text : JSON.stringify(s.bodies[i]) ?? 'null');
-      res.writeHead(200, { 'content-type': s.kind.contentType, 'content-length': String(bytes.length), ...(link !== undefined ? { link } : {}) }).end(bytes);
+      const bytes = Buffer.from(p.body.kind === 'text' ? p.body.text : (JSON.stringify(s.bodies[i]) ?? 'null'));
+      res
+        .writeHead(200, {
+          'content-type': s.kind.contentType,
+          'content-length': String(bytes.length),
+          ...(link !== undefined ? { link } : {}),
+        })
+        .end(bytes);
     });
   });
   afterAll(async () => {
@@ -248,55 +312,68 @@ describe('property: listings over random pages', () => {
     console.log(`listing fuzz cases: ${JSON.stringify(counts)}`);
   });
 
-  it.each(KINDS.map((k) => [k.name, k] as const))('%s: typed errors only, never a malformed or cut-short listing accepted, bounded requests and time', async (_name, kind) => {
-    const tally = (counts[kind.name] = { runs: 0, complete: 0, refused: 0 });
-    const client = createRegistryClient({ host: server.host, plainHttp: true });
-    let base = 0;
-    await fc.assert(
-      fc.asyncProperty(fc.array(pageArb, { minLength: 1, maxLength: 6 }), async (pages) => {
-        tally.runs++;
-        const s = makeScript(kind, pages, (base += 100));
-        script = s;
-        hit.length = 0;
-        const before = server.requests.length;
-        const started = Date.now();
-        const bounds = kind.name === 'referrers' ? LISTING_BOUNDS.referrers : { maxPages: 50, maxEntries: 1000 };
-        const expected = model(s, bounds.maxPages);
-        let result: string[] | undefined;
-        let error: unknown;
-        try {
-          if (kind.name === 'tags') {
-            result = await collectListing('tags', bounds, (last) => client.listTags('team/api', { pageSize: 5, ...(last !== undefined ? { last } : {}) }), (t) => t);
-          } else if (kind.name === 'catalog') {
-            const policy = { version: 1, registries: [{ host: server.host }], gate: [], retention: [{ scope: '**', keep: 1 }] } as unknown as Policy;
-            result = (await repositoriesToPurge(client, policy, { pageSize: 5, bounds })).map((t) => t.repository);
-          } else {
-            result = (await client.listReferrers('team/api', digestOf(0xabc))).map((d) => d.digest);
+  it.each(KINDS.map((k) => [k.name, k] as const))(
+    '%s: typed errors only, never a malformed or cut-short listing accepted, bounded requests and time',
+    async (_name, kind) => {
+      const tally = (counts[kind.name] = { runs: 0, complete: 0, refused: 0 });
+      const client = createRegistryClient({ host: server.host, plainHttp: true });
+      let base = 0;
+      await fc.assert(
+        fc.asyncProperty(fc.array(pageArb, { minLength: 1, maxLength: 6 }), async (pages) => {
+          tally.runs++;
+          const s = makeScript(kind, pages, (base += 100));
+          script = s;
+          hit.length = 0;
+          const before = server.requests.length;
+          const started = Date.now();
+          const bounds = kind.name === 'referrers' ? LISTING_BOUNDS.referrers : { maxPages: 50, maxEntries: 1000 };
+          const expected = model(s, bounds.maxPages);
+          let result: string[] | undefined;
+          let error: unknown;
+          try {
+            if (kind.name === 'tags') {
+              result = await collectListing(
+                'tags',
+                bounds,
+                (last) => client.listTags('team/api', { pageSize: 5, ...(last !== undefined ? { last } : {}) }),
+                (t) => t,
+              );
+            } else if (kind.name === 'catalog') {
+              const policy = {
+                version: 1,
+                registries: [{ host: server.host }],
+                gate: [],
+                retention: [{ scope: '**', keep: 1 }],
+              } as unknown as Policy;
+              result = (await repositoriesToPurge(client, policy, { pageSize: 5, bounds })).map((t) => t.repository);
+            } else {
+              result = (await client.listReferrers('team/api', digestOf(0xabc))).map((d) => d.digest);
+            }
+          } catch (err) {
+            error = err;
           }
-        } catch (err) {
-          error = err;
-        }
-        const requests = server.requests.length - before;
-        if (error !== undefined) {
-          expect(error).toBeInstanceOf(GuardError);
-          expect(CODES).toContain((error as GuardError).code);
-          tally.refused++;
-          // A malformed or cut-short listing is an error; a well-formed one is never refused.
-          expect(expected.complete).toBe(false);
-        } else {
-          tally.complete++;
-          expect(expected.complete).toBe(true);
-          const want = expected.complete ? expected.entries : [];
-          expect(result).toEqual(kind.name === 'catalog' ? [...want].sort() : want);
-        }
-        expect(requests).toBeLessThanOrEqual(Math.min(s.pages.length + 1, bounds.maxPages));
-        expect(Date.now() - started).toBeLessThan(CASE_MS);
-      }),
-      { numRuns: RUNS },
-    );
-    expect(tally.runs).toBe(RUNS);
-    // The generator reaches both outcomes (otherwise the property proves little).
-    expect(tally.complete).toBeGreaterThan(10);
-    expect(tally.refused).toBeGreaterThan(10);
-  });
+          const requests = server.requests.length - before;
+          if (error !== undefined) {
+            expect(error).toBeInstanceOf(GuardError);
+            expect(CODES).toContain((error as GuardError).code);
+            tally.refused++;
+            // A malformed or cut-short listing is an error; a well-formed one is never refused.
+            expect(expected.complete).toBe(false);
+          } else {
+            tally.complete++;
+            expect(expected.complete).toBe(true);
+            const want = expected.complete ? expected.entries : [];
+            expect(result).toEqual(kind.name === 'catalog' ? [...want].sort() : want);
+          }
+          expect(requests).toBeLessThanOrEqual(Math.min(s.pages.length + 1, bounds.maxPages));
+          expect(Date.now() - started).toBeLessThan(CASE_MS);
+        }),
+        { numRuns: RUNS },
+      );
+      expect(tally.runs).toBe(RUNS);
+      // The generator reaches both outcomes (otherwise the property proves little).
+      expect(tally.complete).toBeGreaterThan(10);
+      expect(tally.refused).toBeGreaterThan(10);
+    },
+  );
 });

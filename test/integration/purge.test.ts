@@ -5,7 +5,14 @@
  * DELETE ever reaches the registry for a manifest the plan keeps.
  */
 import { useRegistry } from '../support/registry';
-import { daysAgo, pushCosignStyle, seedRepository, startFaultProxy, whatIsLeft, type SeededRepository } from '../support/purgeFixtures';
+import {
+  daysAgo,
+  pushCosignStyle,
+  seedRepository,
+  startFaultProxy,
+  whatIsLeft,
+  type SeededRepository,
+} from '../support/purgeFixtures';
 import { pushImage } from '../../src/local/ociPush';
 import { purgeRepository } from '../../src/jobs/purge';
 import { createRegistryClient } from '../../src/adapters/registry';
@@ -16,15 +23,43 @@ import type { RetentionRule } from '../../src/core/policyTypes';
 jest.setTimeout(60_000);
 
 const NOW = Date.UTC(2026, 10, 30, 12);
-const RULE: RetentionRule = { scope: 'app/**', keep: 1, olderThanMs: 30 * 86_400_000, untagged: true, protectInUse: true, includeLocked: false, index: 0 };
+const RULE: RetentionRule = {
+  scope: 'app/**',
+  keep: 1,
+  olderThanMs: 30 * 86_400_000,
+  untagged: true,
+  protectInUse: true,
+  includeLocked: false,
+  index: 0,
+};
 
 /** An in-use lookup as the Container Apps / ACI adapter answers: v2 runs by tag. */
 function deployedV2(host: string, repository: string): InUseLookup {
-  return { listDeployedImages: async () => [{ image: `${host}/${repository}:v2`, source: '/subscriptions/s/resourceGroups/rg/providers/Microsoft.App/containerApps/web/revisions/web--3/containers/web' }] };
+  return {
+    listDeployedImages: async () => [
+      {
+        image: `${host}/${repository}:v2`,
+        source:
+          '/subscriptions/s/resourceGroups/rg/providers/Microsoft.App/containerApps/web/revisions/web--3/containers/web',
+      },
+    ],
+  };
 }
 
 function all(s: SeededRepository): string[] {
-  return [s.v1, s.v2, s.v3, s.dev1, s.oldIndex, ...s.oldChildren, s.newIndex, ...s.newChildren, s.sigV1, s.sbomOfSigV1, s.sigV3].map((p) => p.digest);
+  return [
+    s.v1,
+    s.v2,
+    s.v3,
+    s.dev1,
+    s.oldIndex,
+    ...s.oldChildren,
+    s.newIndex,
+    ...s.newChildren,
+    s.sigV1,
+    s.sbomOfSigV1,
+    s.sigV3,
+  ].map((p) => p.digest);
 }
 
 function expectedLeft(s: SeededRepository): string[] {
@@ -39,7 +74,11 @@ describe('purge on a loopback docker-registry', () => {
     const listed = await listRepositoryManifests(reg.client, 'app/list');
     const byDigest = new Map(listed.map((m) => [m.digest, m]));
     for (const d of all(s)) expect(byDigest.has(d)).toBe(true);
-    expect(byDigest.get(s.oldIndex.digest)).toMatchObject({ tags: ['multi-old'], children: s.oldChildren.map((c) => c.digest), createdMs: NOW - 80 * 86_400_000 });
+    expect(byDigest.get(s.oldIndex.digest)).toMatchObject({
+      tags: ['multi-old'],
+      children: s.oldChildren.map((c) => c.digest),
+      createdMs: NOW - 80 * 86_400_000,
+    });
     expect(byDigest.get(s.sbomOfSigV1.digest)?.subject).toBe(s.sigV1.digest);
     expect(byDigest.get(s.v1.digest)?.createdMs).toBe(NOW - 100 * 86_400_000);
     const fallback = listed.find((m) => m.tags.includes(s.v1.digest.replace(':', '-')));
@@ -51,7 +90,14 @@ describe('purge on a loopback docker-registry', () => {
   it('a dry run plans exactly what the real run then deletes; the registry keeps the rest', async () => {
     const s = await seedRepository(reg.client, 'app/web', NOW);
     const inUse = deployedV2(reg.registry.host, 'app/web');
-    const dry = await purgeRepository({ client: reg.client, repository: 'app/web', rule: RULE, inUse, nowMs: NOW, dryRun: true });
+    const dry = await purgeRepository({
+      client: reg.client,
+      repository: 'app/web',
+      rule: RULE,
+      inUse,
+      nowMs: NOW,
+      dryRun: true,
+    });
     expect(dry.outcome.status).toBe('dry-run');
     const before = reg.requests.filter((r) => r.startsWith('DELETE')).length;
     expect(before).toBe(0);
@@ -61,7 +107,14 @@ describe('purge on a loopback docker-registry', () => {
     expect(dry.plan?.keeps.find((k) => k.digest === s.newIndex.digest)).toMatchObject({ reason: 'too-recent' });
     expect(dry.plan?.keeps.find((k) => k.digest === s.sigV3.digest)).toMatchObject({ reason: 'subject-kept' });
 
-    const real = await purgeRepository({ client: reg.client, repository: 'app/web', rule: RULE, inUse, nowMs: NOW, dryRun: false });
+    const real = await purgeRepository({
+      client: reg.client,
+      repository: 'app/web',
+      rule: RULE,
+      inUse,
+      nowMs: NOW,
+      dryRun: false,
+    });
     expect(real.outcome).toMatchObject({ status: 'done', failed: 0, notAttempted: 0 });
     expect((real.execution?.deleted ?? []).map((d) => d.digest).sort()).toEqual([...planned].sort());
     expect(real.plan?.deletes.map((d) => d.digest)).toEqual(planned);
@@ -71,7 +124,8 @@ describe('purge on a loopback docker-registry', () => {
     expect(order.indexOf(s.sigV1.digest)).toBeLessThan(order.indexOf(s.v1.digest));
     expect(order.indexOf(s.oldIndex.digest)).toBeLessThan(order.indexOf(s.oldChildren[0].digest));
     // The fallback tag index goes after the referrers it lists (the only way to find them on this registry).
-    const fallbackOfV1 = dry.plan?.deletes.find((d) => d.tags.includes(s.v1.digest.replace(':', '-')))?.digest as string;
+    const fallbackOfV1 = dry.plan?.deletes.find((d) => d.tags.includes(s.v1.digest.replace(':', '-')))
+      ?.digest as string;
     expect(order.indexOf(s.sigV1.digest)).toBeLessThan(order.indexOf(fallbackOfV1));
     expect(order.indexOf(fallbackOfV1)).toBeLessThan(order.indexOf(s.v1.digest));
 
@@ -80,7 +134,14 @@ describe('purge on a loopback docker-registry', () => {
     expect(left.tags).toEqual(['multi-new', s.v3.digest.replace(':', '-'), 'v2', 'v3'].sort());
 
     // A second run finds nothing more to do.
-    const again = await purgeRepository({ client: reg.client, repository: 'app/web', rule: RULE, inUse, nowMs: NOW, dryRun: false });
+    const again = await purgeRepository({
+      client: reg.client,
+      repository: 'app/web',
+      rule: RULE,
+      inUse,
+      nowMs: NOW,
+      dryRun: false,
+    });
     expect(again.plan?.deletes).toEqual([]);
   });
 
@@ -101,7 +162,14 @@ describe('purge on a loopback docker-registry', () => {
     expect(listed.get(attV3.digest)).toMatchObject({ tags: [tag(v3, 'att')], subject: v3.digest });
 
     const inUse = deployedV2(reg.registry.host, repo);
-    const dry = await purgeRepository({ client: reg.client, repository: repo, rule: RULE, inUse, nowMs: NOW, dryRun: true });
+    const dry = await purgeRepository({
+      client: reg.client,
+      repository: repo,
+      rule: RULE,
+      inUse,
+      nowMs: NOW,
+      dryRun: true,
+    });
     expect(dry.plan?.deletes.map((e) => [e.digest, e.reason, e.wave])).toEqual([
       [sigV1.digest, 'referrer-of-deleted-subject', 0],
       [v1.digest, 'rule', 1],
@@ -112,11 +180,22 @@ describe('purge on a loopback docker-registry', () => {
     expect(keeps.get(v3.digest)).toBe('within-keep');
     expect(keeps.get(attV3.digest)).toBe('subject-kept');
 
-    const real = await purgeRepository({ client: reg.client, repository: repo, rule: RULE, inUse, nowMs: NOW, dryRun: false });
+    const real = await purgeRepository({
+      client: reg.client,
+      repository: repo,
+      rule: RULE,
+      inUse,
+      nowMs: NOW,
+      dryRun: false,
+    });
     expect(real.outcome).toMatchObject({ status: 'done', deleted: 2, failed: 0 });
     const order = reg.requests.filter((r) => r.startsWith(`DELETE /v2/${repo}/`)).map((r) => r.split('/manifests/')[1]);
     expect(order).toEqual([sigV1.digest, v1.digest]);
-    const left = await whatIsLeft(reg.client, repo, [v1, v2, v3, sigV1, sigV2, attV3].map((p) => p.digest));
+    const left = await whatIsLeft(
+      reg.client,
+      repo,
+      [v1, v2, v3, sigV1, sigV2, attV3].map((p) => p.digest),
+    );
     expect(left.present).toEqual([v2, v3, sigV2, attV3].map((p) => p.digest).sort());
     expect(left.tags).toEqual([tag(v2, 'sig'), tag(v3, 'att'), 'v2', 'v3'].sort());
   });
@@ -127,14 +206,24 @@ describe('purge on a loopback docker-registry', () => {
     const v2 = await pushImage(reg.client, repo, { tag: 'v2', seed: 'disguised v2', created: daysAgo(NOW, 2) });
     const sigV1 = await pushCosignStyle(reg.client, repo, v1, { suffix: 'sig' });
     // An image (tar+gzip layer) pushed under v2's signature tag: its tag says "referrer of v2", its content says image.
-    const disguised = await pushImage(reg.client, repo, { tag: `${v2.digest.replace(':', '-')}.att`, seed: 'disguised image', created: daysAgo(NOW, 100) });
+    const disguised = await pushImage(reg.client, repo, {
+      tag: `${v2.digest.replace(':', '-')}.att`,
+      seed: 'disguised image',
+      created: daysAgo(NOW, 100),
+    });
 
     const listed = new Map((await listRepositoryManifests(reg.client, repo, { nowMs: NOW })).map((m) => [m.digest, m]));
     expect(listed.get(sigV1.digest)).toMatchObject({ subject: v1.digest });
     expect(listed.get(disguised.digest)?.subject).toBeUndefined();
 
     // Planned as the old tagged image it is (by the rule), not kept or deleted along with v2.
-    const dry = await purgeRepository({ client: reg.client, repository: repo, rule: { ...RULE, protectInUse: false }, nowMs: NOW, dryRun: true });
+    const dry = await purgeRepository({
+      client: reg.client,
+      repository: repo,
+      rule: { ...RULE, protectInUse: false },
+      nowMs: NOW,
+      dryRun: true,
+    });
     const deletes = new Map(dry.plan?.deletes.map((e) => [e.digest, e.reason]));
     const keeps = new Map(dry.plan?.keeps.map((k) => [k.digest, k.reason]));
     expect(deletes.get(disguised.digest)).toBe('rule');
@@ -144,7 +233,8 @@ describe('purge on a loopback docker-registry', () => {
 
   it('refuses a tag listing that repeats its continuation (it would hide tags a delete by digest removes too)', async () => {
     const repo = 'app/loop';
-    for (const t of ['a1', 'a2', 'a3']) await pushImage(reg.client, repo, { tag: t, seed: `loop ${t}`, created: daysAgo(NOW, 100) });
+    for (const t of ['a1', 'a2', 'a3'])
+      await pushImage(reg.client, repo, { tag: t, seed: `loop ${t}`, created: daysAgo(NOW, 100) });
     let deletes = 0;
     // A registry whose tags list always says "next: after a1": the second page points back at itself.
     const looping: typeof fetch = async (input, init) => {
@@ -157,8 +247,17 @@ describe('purge on a loopback docker-registry', () => {
       return new Response(await res.arrayBuffer(), { status: 200, headers });
     };
     const client = createRegistryClient({ host: reg.registry.host, plainHttp: true, fetch: looping });
-    await expect(listRepositoryManifests(client, repo, { pageSize: 1, nowMs: NOW })).rejects.toMatchObject({ code: 'LISTING_LOOP' });
-    const result = await purgeRepository({ client, repository: repo, rule: { ...RULE, keep: undefined, protectInUse: false }, nowMs: NOW, dryRun: false, listing: { pageSize: 1 } });
+    await expect(listRepositoryManifests(client, repo, { pageSize: 1, nowMs: NOW })).rejects.toMatchObject({
+      code: 'LISTING_LOOP',
+    });
+    const result = await purgeRepository({
+      client,
+      repository: repo,
+      rule: { ...RULE, keep: undefined, protectInUse: false },
+      nowMs: NOW,
+      dryRun: false,
+      listing: { pageSize: 1 },
+    });
     expect(result.outcome).toMatchObject({ status: 'failed', deleted: 0, error: { code: 'LISTING_LOOP' } });
     expect(deletes).toBe(0);
     expect((await reg.client.listTags(repo, { pageSize: 100 })).items.sort()).toEqual(['a1', 'a2', 'a3']);
@@ -175,7 +274,13 @@ describe('purge on a loopback docker-registry', () => {
     for (const p of [ko, epoch, ahead]) expect(listed.get(p.digest)?.createdMs).toBeUndefined();
     expect(listed.get(old.digest)?.createdMs).toBe(NOW - 100 * 86_400_000);
     expect(listed.get(y2k.digest)?.createdMs).toBe(Date.UTC(2000, 0, 1));
-    const dry = await purgeRepository({ client: reg.client, repository: repo, rule: { ...RULE, keep: undefined, protectInUse: false }, nowMs: NOW, dryRun: true });
+    const dry = await purgeRepository({
+      client: reg.client,
+      repository: repo,
+      rule: { ...RULE, keep: undefined, protectInUse: false },
+      nowMs: NOW,
+      dryRun: true,
+    });
     expect(dry.plan?.deletes.map((e) => e.digest).sort()).toEqual([old.digest, y2k.digest].sort());
     const keeps = new Map(dry.plan?.keeps.map((k) => [k.digest, k.reason]));
     for (const p of [ko, epoch, ahead]) expect(keeps.get(p.digest)).toBe('age-unknown');
@@ -183,8 +288,18 @@ describe('purge on a loopback docker-registry', () => {
 
   it('does not run when the in-use lookup fails (fail closed)', async () => {
     const s = await seedRepository(reg.client, 'app/closed', NOW);
-    const failing: InUseLookup = { listDeployedImages: async () => Promise.reject(Object.assign(new Error('ARM answered 503 for scope rg-prod'), { code: 'TRANSIENT' })) };
-    const result = await purgeRepository({ client: reg.client, repository: 'app/closed', rule: RULE, inUse: failing, nowMs: NOW, dryRun: false });
+    const failing: InUseLookup = {
+      listDeployedImages: async () =>
+        Promise.reject(Object.assign(new Error('ARM answered 503 for scope rg-prod'), { code: 'TRANSIENT' })),
+    };
+    const result = await purgeRepository({
+      client: reg.client,
+      repository: 'app/closed',
+      rule: RULE,
+      inUse: failing,
+      nowMs: NOW,
+      dryRun: false,
+    });
     expect(result.outcome).toMatchObject({ status: 'skipped', deleted: 0, error: { code: 'TRANSIENT' } });
     expect(result.outcome.error?.detail).toContain('nothing was deleted');
     expect((await whatIsLeft(reg.client, 'app/closed', all(s))).present).toEqual(all(s).sort());
@@ -193,7 +308,14 @@ describe('purge on a loopback docker-registry', () => {
   it('under 429 + Retry-After, 503 and dropped connections: same end state, no extra deletions', async () => {
     const s = await seedRepository(reg.client, 'app/faults', NOW);
     const inUse = deployedV2(reg.registry.host, 'app/faults');
-    const dry = await purgeRepository({ client: reg.client, repository: 'app/faults', rule: RULE, inUse, nowMs: NOW, dryRun: true });
+    const dry = await purgeRepository({
+      client: reg.client,
+      repository: 'app/faults',
+      rule: RULE,
+      inUse,
+      nowMs: NOW,
+      dryRun: true,
+    });
     const planned = new Set((dry.plan?.deletes ?? []).map((d) => d.digest));
     let i = 0;
     const faults = ['429', '503', 'drop-before', 'drop-after', 'pass'] as const;
@@ -203,11 +325,21 @@ describe('purge on a loopback docker-registry', () => {
       const client = createRegistryClient({ host: proxy.host, plainHttp: true, timeoutMs: 5000 });
       // The deployed reference names the real registry's host: match it against the proxy's host too.
       const proxied = deployedV2(proxy.host, 'app/faults');
-      const result = await purgeRepository({ client, repository: 'app/faults', rule: RULE, inUse: proxied, nowMs: NOW, dryRun: false, execute: { firstBackoffMs: 20 } });
+      const result = await purgeRepository({
+        client,
+        repository: 'app/faults',
+        rule: RULE,
+        inUse: proxied,
+        nowMs: NOW,
+        dryRun: false,
+        execute: { firstBackoffMs: 20 },
+      });
       expect(result.outcome).toMatchObject({ status: 'done', failed: 0, notAttempted: 0 });
       expect(result.outcome.deleted + result.outcome.alreadyGone).toBe(planned.size);
       expect(result.execution?.throttled).toBeGreaterThan(0);
-      expect(proxy.injected['429'] + proxy.injected['503'] + proxy.injected['drop-before'] + proxy.injected['drop-after']).toBe(planned.size);
+      expect(
+        proxy.injected['429'] + proxy.injected['503'] + proxy.injected['drop-before'] + proxy.injected['drop-after'],
+      ).toBe(planned.size);
       expect(proxy.injected['drop-after']).toBeGreaterThan(0);
       // Only planned digests ever reached the registry; a repeat after a lost answer got 404 (counted done).
       for (const f of proxy.forwarded) expect(planned.has(f.path.split('/manifests/')[1])).toBe(true);
@@ -226,25 +358,44 @@ describe('purge on a loopback docker-registry', () => {
     const proxy = await startFaultProxy(reg.registry.host, () => 'pass');
     // A proxy that refuses every DELETE after the first two, as a registry does when the role is removed mid-run.
     const refusing: typeof fetch = async (input, init) => {
-      if (init?.method === 'DELETE' && ++deletes > 2) return new Response('{"errors":[{"code":"DENIED"}]}', { status: 403 });
+      if (init?.method === 'DELETE' && ++deletes > 2)
+        return new Response('{"errors":[{"code":"DENIED"}]}', { status: 403 });
       return fetch(input, init);
     };
     let result;
     try {
       const client = createRegistryClient({ host: proxy.host, plainHttp: true, fetch: refusing });
-      result = await purgeRepository({ client, repository: 'app/auth', rule: { ...RULE, protectInUse: false }, nowMs: NOW, dryRun: false, execute: { maxConcurrency: 1, initialConcurrency: 1 } });
+      result = await purgeRepository({
+        client,
+        repository: 'app/auth',
+        rule: { ...RULE, protectInUse: false },
+        nowMs: NOW,
+        dryRun: false,
+        execute: { maxConcurrency: 1, initialConcurrency: 1 },
+      });
       expect(result.outcome.status).toBe('partial');
       expect(result.outcome.deleted).toBe(2);
       expect(result.outcome.failed).toBe(1);
       expect(result.outcome.error?.code).toBe('REGISTRY_AUTH');
-      expect(result.outcome.error?.detail).toMatch(/^stopped: .*refused \(403\).*Deleted 2 of \d+; \d+ not attempted and 1 failed are still in the registry$/);
+      expect(result.outcome.error?.detail).toMatch(
+        /^stopped: .*refused \(403\).*Deleted 2 of \d+; \d+ not attempted and 1 failed are still in the registry$/,
+      );
       expect(result.outcome.notAttempted).toBe((result.plan?.deletes.length ?? 0) - 3);
     } finally {
       await proxy.close();
     }
     // Exactly the two reported deleted are gone (checked by digest: on a registry without a manifest listing, the
     // untagged children of a deleted index can no longer be listed, though they are still there).
-    const left = await whatIsLeft(reg.client, 'app/auth', before.map((m) => m.digest));
-    expect(before.map((m) => m.digest).filter((d) => !left.present.includes(d)).sort()).toEqual((result.execution?.deleted ?? []).map((d) => d.digest).sort());
+    const left = await whatIsLeft(
+      reg.client,
+      'app/auth',
+      before.map((m) => m.digest),
+    );
+    expect(
+      before
+        .map((m) => m.digest)
+        .filter((d) => !left.present.includes(d))
+        .sort(),
+    ).toEqual((result.execution?.deleted ?? []).map((d) => d.digest).sort());
   });
 });

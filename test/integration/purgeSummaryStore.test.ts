@@ -18,11 +18,30 @@ jest.setTimeout(30_000);
 const REGISTRY = 'contoso.azurecr.io';
 
 function outcome(repository: string, deleted: number, extra: Partial<RepositoryOutcome> = {}): RepositoryOutcome {
-  return { repository, rule: 'retention[0] scope "team/*"', status: 'done', deleted, alreadyGone: 0, failed: 0, notAttempted: 0, bytesFreed: deleted * 1000, sizeUnknown: 0, keptByReason: { 'within-keep': 3, 'in-use': 1 }, ...extra };
+  return {
+    repository,
+    rule: 'retention[0] scope "team/*"',
+    status: 'done',
+    deleted,
+    alreadyGone: 0,
+    failed: 0,
+    notAttempted: 0,
+    bytesFreed: deleted * 1000,
+    sizeUnknown: 0,
+    keptByReason: { 'within-keep': 3, 'in-use': 1 },
+    ...extra,
+  };
 }
 
 function summary(finishedAt: string, outcomes: RepositoryOutcome[], registry = REGISTRY): PurgeSummary {
-  return summarisePurge({ registry, trigger: 'timer', dryRun: false, startedAt: '2026-11-30T03:00:00.000Z', finishedAt, outcomes });
+  return summarisePurge({
+    registry,
+    trigger: 'timer',
+    dryRun: false,
+    startedAt: '2026-11-30T03:00:00.000Z',
+    finishedAt,
+    outcomes,
+  });
 }
 
 /** A store, and how many purge summary records it holds for a registry (read past the store's own interface). */
@@ -38,7 +57,14 @@ function contract(name: string, makeWith: () => Made): void {
       await store.recordPurgeSummary(structuredClone(run));
       expect(await records(REGISTRY)).toBe(1);
       // A later run, then the first one retried once more: still one record each, and the later run is the latest.
-      const later = summarisePurge({ registry: REGISTRY, trigger: 'manual', dryRun: true, startedAt: '2026-12-01T10:00:00.000Z', finishedAt: '2026-12-01T10:05:00.000Z', outcomes: [outcome('team/a', 1)] });
+      const later = summarisePurge({
+        registry: REGISTRY,
+        trigger: 'manual',
+        dryRun: true,
+        startedAt: '2026-12-01T10:00:00.000Z',
+        finishedAt: '2026-12-01T10:05:00.000Z',
+        outcomes: [outcome('team/a', 1)],
+      });
       await store.recordPurgeSummary(later);
       await store.recordPurgeSummary(run);
       expect(await records(REGISTRY)).toBe(2);
@@ -52,11 +78,22 @@ function contract(name: string, makeWith: () => Made): void {
       const store = make();
       expect(await store.latestPurgeSummary(REGISTRY)).toBeUndefined();
       await store.recordPurgeSummary(summary('2026-11-30T03:10:00.000Z', [outcome('team/a', 5)]));
-      await store.recordPurgeSummary(summary('2026-12-01T03:10:00.000Z', [outcome('team/a', 2), outcome('team/b', 1, { status: 'skipped', error: { code: 'UPSTREAM', detail: 'in-use lookup failed' } })]));
+      await store.recordPurgeSummary(
+        summary('2026-12-01T03:10:00.000Z', [
+          outcome('team/a', 2),
+          outcome('team/b', 1, { status: 'skipped', error: { code: 'UPSTREAM', detail: 'in-use lookup failed' } }),
+        ]),
+      );
       await store.recordPurgeSummary(summary('2026-11-29T03:10:00.000Z', [outcome('team/a', 9)]));
       await store.recordPurgeSummary(summary('2026-12-02T03:10:00.000Z', [outcome('x', 1)], 'other.azurecr.io'));
       const latest = await store.latestPurgeSummary(REGISTRY);
-      expect(latest).toMatchObject({ finishedAt: '2026-12-01T03:10:00.000Z', deleted: 3, bytesFreed: 3000, keptByReason: { 'within-keep': 6, 'in-use': 2 }, errors: [{ repository: 'team/b', code: 'UPSTREAM' }] });
+      expect(latest).toMatchObject({
+        finishedAt: '2026-12-01T03:10:00.000Z',
+        deleted: 3,
+        bytesFreed: 3000,
+        keptByReason: { 'within-keep': 6, 'in-use': 2 },
+        errors: [{ repository: 'team/b', code: 'UPSTREAM' }],
+      });
       expect(latest?.outcomes.map((o) => o.repository)).toEqual(['team/a', 'team/b']);
       expect((await store.latestPurgeSummary('other.azurecr.io'))?.deleted).toBe(1);
       expect(await store.latestPurgeSummary('none.azurecr.io')).toBeUndefined();
@@ -64,15 +101,24 @@ function contract(name: string, makeWith: () => Made): void {
 
     it('refuses a summary without a registry or a valid finishedAt', async () => {
       const store = make();
-      await expect(store.recordPurgeSummary({ ...summary('2026-11-30T03:10:00.000Z', []), registry: '' })).rejects.toMatchObject({ code: 'INVALID_INPUT', field: 'summary.registry' });
-      await expect(store.recordPurgeSummary(summary('yesterday', []))).rejects.toMatchObject({ code: 'INVALID_INPUT', field: 'summary.finishedAt' });
+      await expect(
+        store.recordPurgeSummary({ ...summary('2026-11-30T03:10:00.000Z', []), registry: '' }),
+      ).rejects.toMatchObject({ code: 'INVALID_INPUT', field: 'summary.registry' });
+      await expect(store.recordPurgeSummary(summary('yesterday', []))).rejects.toMatchObject({
+        code: 'INVALID_INPUT',
+        field: 'summary.finishedAt',
+      });
     });
   });
 }
 
 contract('MemoryAuditStore', () => {
   const store = new MemoryAuditStore();
-  return { store, records: async (registry) => (store as unknown as { summaries: PurgeSummary[] }).summaries.filter((s) => s.registry === registry).length };
+  return {
+    store,
+    records: async (registry) =>
+      (store as unknown as { summaries: PurgeSummary[] }).summaries.filter((s) => s.registry === registry).length,
+  };
 });
 contract('FileAuditStore', () => {
   const dir = mkdtempSync(join(tmpdir(), 'acr-guard-purge-audit-'));
@@ -88,14 +134,28 @@ describe('TableAuditStore (Azurite)', () => {
   const azurite = useAzurite();
   let n = 0;
   const tableNameNext = (): string => `Purge${++n}x${Date.now() % 100000}`;
-  const make = (): TableAuditStore => new TableAuditStore({ endpoint: azurite().tableUrl, tableName: tableNameNext(), credential: azurite().credential, allowInsecureConnection: true });
+  const make = (): TableAuditStore =>
+    new TableAuditStore({
+      endpoint: azurite().tableUrl,
+      tableName: tableNameNext(),
+      credential: azurite().credential,
+      allowInsecureConnection: true,
+    });
   contract('contract', () => {
     const tableName = tableNameNext();
-    const store = new TableAuditStore({ endpoint: azurite().tableUrl, tableName, credential: azurite().credential, allowInsecureConnection: true });
+    const store = new TableAuditStore({
+      endpoint: azurite().tableUrl,
+      tableName,
+      credential: azurite().credential,
+      allowInsecureConnection: true,
+    });
     const records = async (registry: string): Promise<number> => {
-      const table = new TableClient(azurite().tableUrl, tableName, azurite().credential, { allowInsecureConnection: true });
+      const table = new TableClient(azurite().tableUrl, tableName, azurite().credential, {
+        allowInsecureConnection: true,
+      });
       let count = 0;
-      for await (const e of table.listEntities<{ registry?: string }>()) if (String(e.partitionKey).startsWith('p~') && e.registry === registry) count++;
+      for await (const e of table.listEntities<{ registry?: string }>())
+        if (String(e.partitionKey).startsWith('p~') && e.registry === registry) count++;
       return count;
     };
     return { store, records };
@@ -103,13 +163,19 @@ describe('TableAuditStore (Azurite)', () => {
 
   it('keeps the totals of a summary too large for one record and says how many outcomes it left out', async () => {
     const store = make();
-    const many = Array.from({ length: 4000 }, (_, i) => outcome(`team/repository-with-a-long-name-${String(i).padStart(5, '0')}`, 1, { error: { code: 'X', detail: 'y'.repeat(80) } }));
+    const many = Array.from({ length: 4000 }, (_, i) =>
+      outcome(`team/repository-with-a-long-name-${String(i).padStart(5, '0')}`, 1, {
+        error: { code: 'X', detail: 'y'.repeat(80) },
+      }),
+    );
     await store.recordPurgeSummary(summary('2026-11-30T03:10:00.000Z', many));
     const latest = await store.latestPurgeSummary(REGISTRY);
     expect(latest?.deleted).toBe(4000);
     expect(latest?.repositories).toBe(4000);
     expect(latest?.outcomes.length).toBeLessThan(4000);
-    expect((latest as PurgeSummary & { truncation?: string }).truncation).toMatch(/^\d+ of 4000 repository outcomes and \d+ of 4000 errors left out/);
+    expect((latest as PurgeSummary & { truncation?: string }).truncation).toMatch(
+      /^\d+ of 4000 repository outcomes and \d+ of 4000 errors left out/,
+    );
     expect(JSON.stringify(latest).length).toBeLessThan(480_000);
   });
 });

@@ -32,7 +32,10 @@ describe('registry adapter on a real docker-registry', () => {
     expect(byDigest.digest).toBe(pushed.digest);
     expect(digestOf(byDigest.bytes)).toBe(pushed.digest);
     expect(byDigest.mediaType).toBe(MediaTypes.ociManifest);
-    expect(byDigest.blobs.map((b) => b.mediaType)).toEqual([MediaTypes.ociConfig, 'application/vnd.oci.image.layer.v1.tar+gzip']);
+    expect(byDigest.blobs.map((b) => b.mediaType)).toEqual([
+      MediaTypes.ociConfig,
+      'application/vnd.oci.image.layer.v1.tar+gzip',
+    ]);
     const config = JSON.parse((await client.getBlob('it/app', byDigest.blobs[0].digest)).toString());
     expect(config.created).toBe('2026-01-01T00:00:00Z');
     const byTag = await client.getManifest('it/app', 'v1');
@@ -40,8 +43,14 @@ describe('registry adapter on a real docker-registry', () => {
   });
 
   it('resolves an index to its platform manifests', async () => {
-    const amd = await pushImage(client, 'it/multi', { layers: [Buffer.from('amd')], platform: { os: 'linux', architecture: 'amd64' } });
-    const arm = await pushImage(client, 'it/multi', { layers: [Buffer.from('arm')], platform: { os: 'linux', architecture: 'arm64' } });
+    const amd = await pushImage(client, 'it/multi', {
+      layers: [Buffer.from('amd')],
+      platform: { os: 'linux', architecture: 'amd64' },
+    });
+    const arm = await pushImage(client, 'it/multi', {
+      layers: [Buffer.from('arm')],
+      platform: { os: 'linux', architecture: 'arm64' },
+    });
     const index = await pushIndex(client, 'it/multi', {
       tag: 'multi',
       manifests: [
@@ -58,11 +67,23 @@ describe('registry adapter on a real docker-registry', () => {
   it('lists referrers through the tag-schema fallback (2.8 has no referrers API), filtered by artifact type', async () => {
     const image = await pushImage(client, 'it/ref', { tag: 'v1' });
     expect(await client.listReferrers('it/ref', image.digest)).toEqual([]);
-    const sarif = await pushArtifact(client, 'it/ref', { subject: image, artifactType: MediaTypes.sarif, blob: Buffer.from('{"version":"2.1.0","runs":[]}'), blobMediaType: MediaTypes.sarif });
-    const cdx = await pushArtifact(client, 'it/ref', { subject: image, artifactType: MediaTypes.cyclonedx, blob: Buffer.from('{"bomFormat":"CycloneDX"}'), blobMediaType: MediaTypes.cyclonedx });
+    const sarif = await pushArtifact(client, 'it/ref', {
+      subject: image,
+      artifactType: MediaTypes.sarif,
+      blob: Buffer.from('{"version":"2.1.0","runs":[]}'),
+      blobMediaType: MediaTypes.sarif,
+    });
+    const cdx = await pushArtifact(client, 'it/ref', {
+      subject: image,
+      artifactType: MediaTypes.cyclonedx,
+      blob: Buffer.from('{"bomFormat":"CycloneDX"}'),
+      blobMediaType: MediaTypes.cyclonedx,
+    });
     const all = await client.listReferrers('it/ref', image.digest);
     expect(all.map((d) => d.digest).sort()).toEqual([sarif.digest, cdx.digest].sort());
-    expect((await client.listReferrers('it/ref', image.digest, MediaTypes.sarif)).map((d) => d.digest)).toEqual([sarif.digest]);
+    expect((await client.listReferrers('it/ref', image.digest, MediaTypes.sarif)).map((d) => d.digest)).toEqual([
+      sarif.digest,
+    ]);
     const artifact = await client.getManifest('it/ref', sarif.digest);
     expect(artifact.subject?.digest).toBe(image.digest);
     expect(artifact.artifactType).toBe(MediaTypes.sarif);
@@ -152,14 +173,22 @@ describe('registry adapter on a real docker-registry', () => {
     expect(requests.length).toBe(before);
   });
 
-  it.each([['v1/../../x'], ['sha256:abc'], ['sha256:' + 'G'.repeat(64)], ['-tag'], ['t'.repeat(129)]])('rejects the reference %j before any request is made', async (reference) => {
-    const before = requests.length;
-    await expect(client.getManifest('it/app', reference)).rejects.toMatchObject({ code: 'INVALID_INPUT' });
-    expect(requests.length).toBe(before);
-  });
+  it.each([['v1/../../x'], ['sha256:abc'], ['sha256:' + 'G'.repeat(64)], ['-tag'], ['t'.repeat(129)]])(
+    'rejects the reference %j before any request is made',
+    async (reference) => {
+      const before = requests.length;
+      await expect(client.getManifest('it/app', reference)).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+      expect(requests.length).toBe(before);
+    },
+  );
 
   it('reports an unreachable registry as TRANSIENT (retryable), naming the registry but no secret', async () => {
-    const dead = createRegistryClient({ host: '127.0.0.1:1', plainHttp: true, basic: { username: 'u', password: 'hunter2-secret' }, timeoutMs: 2000 });
+    const dead = createRegistryClient({
+      host: '127.0.0.1:1',
+      plainHttp: true,
+      basic: { username: 'u', password: 'hunter2-secret' },
+      timeoutMs: 2000,
+    });
     const error = (await dead.getManifest('it/app', 'v1').catch((e: unknown) => e)) as Error & { code?: string };
     expect(error.code).toBe('TRANSIENT');
     expect(error.message).toContain('127.0.0.1:1');
@@ -167,7 +196,9 @@ describe('registry adapter on a real docker-registry', () => {
   });
 
   it('refuses ACR-only operations on a plain registry', async () => {
-    await expect(client.setManifestAttributes('it/app', `sha256:${'0'.repeat(64)}`, { quarantineState: 'Passed' })).rejects.toMatchObject({ code: 'UNSUPPORTED' });
+    await expect(
+      client.setManifestAttributes('it/app', `sha256:${'0'.repeat(64)}`, { quarantineState: 'Passed' }),
+    ).rejects.toMatchObject({ code: 'UNSUPPORTED' });
     expect(client.supportsAcrAttributes()).toBe(false);
   });
 
@@ -191,12 +222,35 @@ describe('registry adapter on a real docker-registry', () => {
   it('keeps the tag-schema referrers index when artifacts are pushed for several subjects', async () => {
     const a = await pushImage(client, 'it/refs2', { seed: 'a' });
     const b = await pushImage(client, 'it/refs2', { seed: 'b' });
-    const sigA = await pushArtifact(client, 'it/refs2', { subject: a, artifactType: MediaTypes.notarySignature, blob: Buffer.from('sig a'), blobMediaType: 'application/jose+json', annotations: { 'org.opencontainers.image.created': '2026-01-01T00:00:00Z' } });
+    const sigA = await pushArtifact(client, 'it/refs2', {
+      subject: a,
+      artifactType: MediaTypes.notarySignature,
+      blob: Buffer.from('sig a'),
+      blobMediaType: 'application/jose+json',
+      annotations: { 'org.opencontainers.image.created': '2026-01-01T00:00:00Z' },
+    });
     // Pushing the same artifact twice does not list it twice.
-    await pushArtifact(client, 'it/refs2', { subject: a, artifactType: MediaTypes.notarySignature, blob: Buffer.from('sig a'), blobMediaType: 'application/jose+json', annotations: { 'org.opencontainers.image.created': '2026-01-01T00:00:00Z' } });
-    const sigB = await pushArtifact(client, 'it/refs2', { subject: b, artifactType: MediaTypes.notarySignature, blob: Buffer.from('sig b'), blobMediaType: 'application/jose+json' });
+    await pushArtifact(client, 'it/refs2', {
+      subject: a,
+      artifactType: MediaTypes.notarySignature,
+      blob: Buffer.from('sig a'),
+      blobMediaType: 'application/jose+json',
+      annotations: { 'org.opencontainers.image.created': '2026-01-01T00:00:00Z' },
+    });
+    const sigB = await pushArtifact(client, 'it/refs2', {
+      subject: b,
+      artifactType: MediaTypes.notarySignature,
+      blob: Buffer.from('sig b'),
+      blobMediaType: 'application/jose+json',
+    });
     const ofA = await client.listReferrers('it/refs2', a.digest);
-    expect(ofA).toEqual([expect.objectContaining({ digest: sigA.digest, artifactType: MediaTypes.notarySignature, annotations: { 'org.opencontainers.image.created': '2026-01-01T00:00:00Z' } })]);
+    expect(ofA).toEqual([
+      expect.objectContaining({
+        digest: sigA.digest,
+        artifactType: MediaTypes.notarySignature,
+        annotations: { 'org.opencontainers.image.created': '2026-01-01T00:00:00Z' },
+      }),
+    ]);
     expect((await client.listReferrers('it/refs2', b.digest)).map((d) => d.digest)).toEqual([sigB.digest]);
     expect(await client.listReferrers('it/refs2', b.digest, MediaTypes.sarif)).toEqual([]);
   });
@@ -216,19 +270,27 @@ describe('startRegistry', () => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
-        const body = JSON.parse(Buffer.concat(chunks).toString()) as { events?: Array<{ action: string; target?: { repository?: string; tag?: string } }> };
-        received.push({ auth: req.headers.authorization, actions: (body.events ?? []).map((e) => `${e.action} ${e.target?.repository}:${e.target?.tag ?? ''}`) });
+        const body = JSON.parse(Buffer.concat(chunks).toString()) as {
+          events?: Array<{ action: string; target?: { repository?: string; tag?: string } }>;
+        };
+        received.push({
+          auth: req.headers.authorization,
+          actions: (body.events ?? []).map((e) => `${e.action} ${e.target?.repository}:${e.target?.tag ?? ''}`),
+        });
         res.writeHead(200).end();
       });
     });
     await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve));
     const port = (sink.address() as AddressInfo).port;
-    const registry = await startRegistry({ notifications: [{ url: `http://127.0.0.1:${port}/events`, token: 'sink-token' }] });
+    const registry = await startRegistry({
+      notifications: [{ url: `http://127.0.0.1:${port}/events`, token: 'sink-token' }],
+    });
     try {
       const client = createRegistryClient({ host: registry.host, plainHttp: true });
       await pushImage(client, 'notify/app', { tag: 'v1' });
       const deadline = Date.now() + 5000;
-      while (!received.some((r) => r.actions.includes('push notify/app:v1')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      while (!received.some((r) => r.actions.includes('push notify/app:v1')) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 50));
       const push = received.find((r) => r.actions.includes('push notify/app:v1'));
       expect(push?.auth).toBe('Bearer sink-token');
     } finally {
@@ -251,13 +313,18 @@ describe('startRegistry', () => {
       const client = createRegistryClient({ host: kept.host, plainHttp: true });
       const image = await pushImage(client, 'keep/app', { tag: 'v1' });
       // With deletes disabled the registry refuses (405 UNSUPPORTED): a permanent rejection.
-      await expect(client.deleteManifest('keep/app', image.digest)).rejects.toMatchObject({ code: 'REGISTRY_REJECTED', status: 405 });
+      await expect(client.deleteManifest('keep/app', image.digest)).rejects.toMatchObject({
+        code: 'REGISTRY_REJECTED',
+        status: 405,
+      });
       await kept.stop();
       expect(existsSync(join(given, 'docker'))).toBe(true);
       // The same storage serves the same content after a restart.
       const again = await startRegistry({ dataDir: given });
       try {
-        expect(await createRegistryClient({ host: again.host, plainHttp: true }).resolveTag('keep/app', 'v1')).toBe(image.digest);
+        expect(await createRegistryClient({ host: again.host, plainHttp: true }).resolveTag('keep/app', 'v1')).toBe(
+          image.digest,
+        );
       } finally {
         await again.stop();
       }
@@ -270,7 +337,10 @@ describe('startRegistry', () => {
     const saved = process.env.DOCKER_REGISTRY_BIN;
     process.env.DOCKER_REGISTRY_BIN = '/nonexistent/docker-registry';
     try {
-      await expect(startRegistry()).rejects.toMatchObject({ code: 'INVALID_CONFIG', message: expect.stringContaining('scripts/ensure-tools.sh') });
+      await expect(startRegistry()).rejects.toMatchObject({
+        code: 'INVALID_CONFIG',
+        message: expect.stringContaining('scripts/ensure-tools.sh'),
+      });
     } finally {
       if (saved === undefined) delete process.env.DOCKER_REGISTRY_BIN;
       else process.env.DOCKER_REGISTRY_BIN = saved;

@@ -19,7 +19,11 @@ import { MediaTypes, type Descriptor } from '../../src/core/types';
 import { describeRequiring } from '../support/required';
 
 const DOCKER_REGISTRY = ['/usr/bin/docker-registry', '/usr/local/bin/docker-registry'].find((p) => existsSync(p));
-const describeIfReady = describeRequiring({ present: DOCKER_REGISTRY !== undefined, what: 'docker-registry', how: 'scripts/ensure-tools.sh installs it' });
+const describeIfReady = describeRequiring({
+  present: DOCKER_REGISTRY !== undefined,
+  what: 'docker-registry',
+  how: 'scripts/ensure-tools.sh installs it',
+});
 
 const FIXTURES = path.join(__dirname, '../fixtures/reports');
 const digestOf = (bytes: Buffer) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
@@ -109,22 +113,37 @@ describeIfReady('ReportsFindingsSource against docker-registry 2.8 with the real
       subject: { mediaType: MediaTypes.ociManifest, digest: imageDigest, size: 0 },
       annotations,
     });
-    return { mediaType: MediaTypes.ociManifest, digest: manifest.digest, size: manifest.size, artifactType: mediaType, annotations };
+    return {
+      mediaType: MediaTypes.ociManifest,
+      digest: manifest.digest,
+      size: manifest.size,
+      artifactType: mediaType,
+      annotations,
+    };
   }
 
   /** Keeps the fallback referrers index (`sha256-<hex>` tag) when the client does not. */
   async function publishReferrers(referrers: Descriptor[]): Promise<void> {
     const listed = await client.listReferrers(REPO, imageDigest);
     if (referrers.every((r) => listed.some((l) => l.digest === r.digest))) return;
-    await pushManifest({ schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests: referrers }, imageDigest.replace(':', '-'));
+    await pushManifest(
+      { schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests: referrers },
+      imageDigest.replace(':', '-'),
+    );
   }
 
   beforeAll(async () => {
     registry = await startRegistry();
     client = createRegistryClient({ host: registry.host, plainHttp: true, userAgent: 'acr-guard-test' });
-    const config = await pushBlob(Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } })), MediaTypes.ociConfig);
+    const config = await pushBlob(
+      Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } })),
+      MediaTypes.ociConfig,
+    );
     const layer = await pushBlob(Buffer.from('layer bytes'), 'application/vnd.oci.image.layer.v1.tar');
-    const image = await pushManifest({ schemaVersion: 2, mediaType: MediaTypes.ociManifest, config, layers: [layer] }, '1.4.2');
+    const image = await pushManifest(
+      { schemaVersion: 2, mediaType: MediaTypes.ociManifest, config, layers: [layer] },
+      '1.4.2',
+    );
     imageDigest = image.digest;
   });
   afterAll(async () => {
@@ -134,7 +153,11 @@ describeIfReady('ReportsFindingsSource against docker-registry 2.8 with the real
   it('pending before a report is attached, then ready with the attached reports', async () => {
     const source = new ReportsFindingsSource({ registry: () => client });
     const now = Date.parse('2026-11-21T12:00:00Z');
-    const query = (): FindingsQuery => ({ image: { registry: registry.host, repository: REPO, digest: imageDigest }, maxReportAgeMs: 7 * 86_400_000, nowMs: now });
+    const query = (): FindingsQuery => ({
+      image: { registry: registry.host, repository: REPO, digest: imageDigest },
+      maxReportAgeMs: 7 * 86_400_000,
+      nowMs: now,
+    });
     await expect(source.collect(query())).resolves.toMatchObject({ status: 'pending' });
 
     // Grype SARIF names no digest (the subject ties it); the CycloneDX BOM names this image's digest.
@@ -150,7 +173,12 @@ describeIfReady('ReportsFindingsSource against docker-registry 2.8 with the real
     if (result.status !== 'ready') return;
     expect(result.detail).toContain(sarif.digest);
     expect(result.detail).toContain(cdx.digest);
-    expect(result.findings.filter((f) => f.source === `sarif:${sarif.digest}`).map((f) => f.id).sort()).toEqual(['CVE-2023-50495', 'CVE-2024-45490', 'GHSA-jfh8-c2jp-5v3q']);
+    expect(
+      result.findings
+        .filter((f) => f.source === `sarif:${sarif.digest}`)
+        .map((f) => f.id)
+        .sort(),
+    ).toEqual(['CVE-2023-50495', 'CVE-2024-45490', 'GHSA-jfh8-c2jp-5v3q']);
     expect(result.findings.filter((f) => f.source === `cyclonedx:${cdx.digest}`)).toHaveLength(2);
   });
 });

@@ -18,10 +18,16 @@ const RG = `/subscriptions/${SUB}/resourceGroups/apps`;
 
 describe('ResourceGraphInventory', () => {
   let arm: ArmInUseStandIn;
-  const graph: { pageSize: number; queries: Array<{ subscriptions: string[]; query: string; skipToken?: string }>; fault?: RouteResponse; truncate?: boolean } = { pageSize: 2, queries: [] };
+  const graph: {
+    pageSize: number;
+    queries: Array<{ subscriptions: string[]; query: string; skipToken?: string }>;
+    fault?: RouteResponse;
+    truncate?: boolean;
+  } = { pageSize: 2, queries: [] };
 
   function rows(): unknown[] {
-    const id = (sub: string, rg: string, kind: string, name: string) => `/subscriptions/${sub}/resourceGroups/${rg}/providers/${kind}/${name}`;
+    const id = (sub: string, rg: string, kind: string, name: string) =>
+      `/subscriptions/${sub}/resourceGroups/${rg}/providers/${kind}/${name}`;
     return [
       ...arm.apps.map((a) => ({
         id: id(a.subscription, a.resourceGroup, 'Microsoft.App/containerApps', a.name),
@@ -29,7 +35,11 @@ describe('ResourceGraphInventory', () => {
         template: { containers: a.containers, initContainers: a.initContainers ?? null },
         revisionsMode: a.revisions.filter((r) => r.active).length > 1 ? 'Multiple' : 'Single',
       })),
-      ...arm.jobs.map((j) => ({ id: id(j.subscription, j.resourceGroup, 'Microsoft.App/jobs', j.name), type: 'microsoft.app/jobs', template: { containers: j.containers } })),
+      ...arm.jobs.map((j) => ({
+        id: id(j.subscription, j.resourceGroup, 'Microsoft.App/jobs', j.name),
+        type: 'microsoft.app/jobs',
+        template: { containers: j.containers },
+      })),
       ...arm.groups.map((g) => ({
         id: id(g.subscription, g.resourceGroup, 'Microsoft.ContainerInstance/containerGroups', g.name),
         type: 'Microsoft.ContainerInstance/containerGroups',
@@ -42,7 +52,11 @@ describe('ResourceGraphInventory', () => {
   beforeAll(async () => {
     arm = await startArmInUse();
     arm.server.route('POST', '/providers/Microsoft.ResourceGraph/resources', (req: RecordedRequest) => {
-      const body = req.json as { subscriptions: string[]; query: string; options?: { skipToken?: string; $skipToken?: string } };
+      const body = req.json as {
+        subscriptions: string[];
+        query: string;
+        options?: { skipToken?: string; $skipToken?: string };
+      };
       const skipToken = body.options?.skipToken ?? body.options?.$skipToken;
       graph.queries.push({ subscriptions: body.subscriptions, query: body.query, skipToken });
       if (graph.fault) return graph.fault;
@@ -50,24 +64,78 @@ describe('ResourceGraphInventory', () => {
       const start = Number(skipToken ?? '0');
       const data = all.slice(start, start + graph.pageSize);
       const more = start + graph.pageSize < all.length;
-      return { status: 200, body: { totalRecords: all.length, count: data.length, data, resultTruncated: more && graph.truncate ? 'true' : 'false', ...(more && !graph.truncate ? { $skipToken: String(start + graph.pageSize) } : {}) } };
+      return {
+        status: 200,
+        body: {
+          totalRecords: all.length,
+          count: data.length,
+          data,
+          resultTruncated: more && graph.truncate ? 'true' : 'false',
+          ...(more && !graph.truncate ? { $skipToken: String(start + graph.pageSize) } : {}),
+        },
+      };
     });
     arm.apps.push(
-      { subscription: SUB, resourceGroup: 'apps', name: 'api', containers: [{ name: 'main', image: 'contoso.azurecr.io/api:1' }], initContainers: [{ name: 'migrate', image: 'contoso.azurecr.io/migrate@sha256:' + 'a'.repeat(64) }], revisions: [{ name: 'api--1', active: true, replicas: 1, trafficWeight: 100, containers: [{ name: 'main', image: 'contoso.azurecr.io/api:1' }] }] },
+      {
+        subscription: SUB,
+        resourceGroup: 'apps',
+        name: 'api',
+        containers: [{ name: 'main', image: 'contoso.azurecr.io/api:1' }],
+        initContainers: [{ name: 'migrate', image: 'contoso.azurecr.io/migrate@sha256:' + 'a'.repeat(64) }],
+        revisions: [
+          {
+            name: 'api--1',
+            active: true,
+            replicas: 1,
+            trafficWeight: 100,
+            containers: [{ name: 'main', image: 'contoso.azurecr.io/api:1' }],
+          },
+        ],
+      },
       {
         subscription: SUB,
         resourceGroup: 'apps',
         name: 'web',
         containers: [{ name: 'main', image: 'contoso.azurecr.io/web:3' }],
         revisions: [
-          { name: 'web--2', active: true, replicas: 1, trafficWeight: 50, containers: [{ name: 'main', image: 'contoso.azurecr.io/web:2' }] },
-          { name: 'web--3', active: true, replicas: 1, trafficWeight: 50, containers: [{ name: 'main', image: 'contoso.azurecr.io/web:3' }] },
+          {
+            name: 'web--2',
+            active: true,
+            replicas: 1,
+            trafficWeight: 50,
+            containers: [{ name: 'main', image: 'contoso.azurecr.io/web:2' }],
+          },
+          {
+            name: 'web--3',
+            active: true,
+            replicas: 1,
+            trafficWeight: 50,
+            containers: [{ name: 'main', image: 'contoso.azurecr.io/web:3' }],
+          },
         ],
       },
-      { subscription: SUB, resourceGroup: 'elsewhere', name: 'other', containers: [{ name: 'main', image: 'nginx:1' }], revisions: [] },
+      {
+        subscription: SUB,
+        resourceGroup: 'elsewhere',
+        name: 'other',
+        containers: [{ name: 'main', image: 'nginx:1' }],
+        revisions: [],
+      },
     );
-    arm.jobs.push({ subscription: SUB, resourceGroup: 'apps', name: 'nightly', containers: [{ name: 'job', image: 'contoso.azurecr.io/job:1' }] });
-    arm.groups.push({ subscription: SUB, resourceGroup: 'apps', name: 'batch', state: 'Running', containers: [{ name: 'worker', image: 'docker.io/library/busybox:latest' }], initContainers: [{ name: 'setup', image: 'mcr.microsoft.com/azure-cli:2' }] });
+    arm.jobs.push({
+      subscription: SUB,
+      resourceGroup: 'apps',
+      name: 'nightly',
+      containers: [{ name: 'job', image: 'contoso.azurecr.io/job:1' }],
+    });
+    arm.groups.push({
+      subscription: SUB,
+      resourceGroup: 'apps',
+      name: 'batch',
+      state: 'Running',
+      containers: [{ name: 'worker', image: 'docker.io/library/busybox:latest' }],
+      initContainers: [{ name: 'setup', image: 'mcr.microsoft.com/azure-cli:2' }],
+    });
   });
   afterAll(async () => {
     await arm?.server.close();
@@ -84,7 +152,14 @@ describe('ResourceGraphInventory', () => {
       scopes: parseInUseScopes(RG, 'scopes'),
       endpoint: arm.endpoint,
       httpsAgent: arm.server.agent(),
-      revisionsOf: (app) => new ArmInUseLookup({ credential: testCredential(), scopes: [app], endpoint: arm.endpoint, ca: arm.server.ca, maxRetries: 0 }).listDeployedImages(),
+      revisionsOf: (app) =>
+        new ArmInUseLookup({
+          credential: testCredential(),
+          scopes: [app],
+          endpoint: arm.endpoint,
+          ca: arm.server.ca,
+          maxRetries: 0,
+        }).listDeployedImages(),
       ...(maxPages ? { maxPages } : {}),
     });
 
@@ -106,7 +181,14 @@ describe('ResourceGraphInventory', () => {
     expect(found.some((d) => d.image === 'nginx:1')).toBe(false);
     // One query, paged: every page carries the previous page's token, over the scopes' subscription only.
     expect(graph.queries.length).toBe(Math.ceil(rows().length / graph.pageSize));
-    expect(graph.queries.every((q) => q.subscriptions.length === 1 && q.subscriptions[0] === SUB && q.query.includes('microsoft.containerinstance/containergroups'))).toBe(true);
+    expect(
+      graph.queries.every(
+        (q) =>
+          q.subscriptions.length === 1 &&
+          q.subscriptions[0] === SUB &&
+          q.query.includes('microsoft.containerinstance/containergroups'),
+      ),
+    ).toBe(true);
     expect(graph.queries.slice(1).every((q) => q.skipToken !== undefined)).toBe(true);
   });
 

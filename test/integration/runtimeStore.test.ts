@@ -36,8 +36,23 @@ function report(minute: number, images = 1): RuntimeReport {
     generatedAt: at(minute),
     policyHash: 'abc',
     inventory: 'test',
-    images: Array.from({ length: images }, (_, i) => ({ image: `${REGISTRY}/r${i}@${D(i)}`, digest: D(i), byTag: false, workloads: ['w'], status: 'released' as const, reason: 'r' })),
-    summary: { released: images, blocked: 0, overdue: 0, 'never-gated': 0, 'outside-allowlist': 0, 'allowed-external': 0, unresolved: 0 },
+    images: Array.from({ length: images }, (_, i) => ({
+      image: `${REGISTRY}/r${i}@${D(i)}`,
+      digest: D(i),
+      byTag: false,
+      workloads: ['w'],
+      status: 'released' as const,
+      reason: 'r',
+    })),
+    summary: {
+      released: images,
+      blocked: 0,
+      overdue: 0,
+      'never-gated': 0,
+      'outside-allowlist': 0,
+      'allowed-external': 0,
+      unresolved: 0,
+    },
     regated: [],
     regatesLeft: 0,
   };
@@ -62,11 +77,17 @@ function contract(name: string, make: () => Store, again: (s: Store) => Store) {
         { registry: REGISTRY, repository: 'team/web', digest: D(9) },
         { registry: REGISTRY, repository: 'team/api', digest: D(1) },
       ]);
-      expect([...got.keys()].sort()).toEqual([`${REGISTRY}/team/api@${D(1)}`, `${REGISTRY}/team/api@${D(3)}`, `${REGISTRY}/team/web@${D(1)}`]);
+      expect([...got.keys()].sort()).toEqual([
+        `${REGISTRY}/team/api@${D(1)}`,
+        `${REGISTRY}/team/api@${D(3)}`,
+        `${REGISTRY}/team/web@${D(1)}`,
+      ]);
       expect(got.get(`${REGISTRY}/team/api@${D(1)}`)?.decision).toBe('block');
       expect(got.get(`${REGISTRY}/team/web@${D(1)}`)?.decidedAt).toBe(at(5));
       expect((await store.latestVerdicts([])).size).toBe(0);
-      await expect(store.latestVerdicts([{ registry: REGISTRY, repository: 'x', digest: 'nope' }])).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+      await expect(
+        store.latestVerdicts([{ registry: REGISTRY, repository: 'x', digest: 'nope' }]),
+      ).rejects.toMatchObject({ code: 'INVALID_INPUT' });
     });
 
     it('keeps the latest runtime report and the grace state across a new store instance (a restart)', async () => {
@@ -77,14 +98,19 @@ function contract(name: string, make: () => Store, again: (s: Store) => Store) {
       await store.recordRuntimeReport(report(5, 2));
       await store.recordRuntimeReport(report(3));
       await store.recordRuntimeReport(report(5, 3));
-      const state = { graceState: { [`${REGISTRY}/a@${D(1)}`]: at(1) }, lastAlerted: { [`${REGISTRY}/a@${D(1)}`]: 'blocked' as const } };
+      const state = {
+        graceState: { [`${REGISTRY}/a@${D(1)}`]: at(1) },
+        lastAlerted: { [`${REGISTRY}/a@${D(1)}`]: 'blocked' as const },
+      };
       await store.writeRuntimeState(state);
       const restarted = again(store);
       const latest = await restarted.latestRuntimeReport();
       expect(latest?.generatedAt).toBe(at(5));
       expect(latest?.images.length).toBe(3);
       expect(await restarted.readRuntimeState()).toEqual(state);
-      await expect(store.recordRuntimeReport({ ...report(1), generatedAt: 'yesterday' })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+      await expect(store.recordRuntimeReport({ ...report(1), generatedAt: 'yesterday' })).rejects.toMatchObject({
+        code: 'INVALID_INPUT',
+      });
     });
   });
 }
@@ -96,11 +122,22 @@ describe('runtime side of the audit stores', () => {
     'TableAuditStore on Azurite',
     () => {
       const tableName = `Runtime${++table}`;
-      const s = new TableAuditStore({ endpoint: azurite().tableUrl, tableName, credential: azurite().credential, allowInsecureConnection: true }) as Store & { name?: string };
+      const s = new TableAuditStore({
+        endpoint: azurite().tableUrl,
+        tableName,
+        credential: azurite().credential,
+        allowInsecureConnection: true,
+      }) as Store & { name?: string };
       s.name = tableName;
       return s;
     },
-    (s) => new TableAuditStore({ endpoint: azurite().tableUrl, tableName: (s as Store & { name: string }).name, credential: azurite().credential, allowInsecureConnection: true }),
+    (s) =>
+      new TableAuditStore({
+        endpoint: azurite().tableUrl,
+        tableName: (s as Store & { name: string }).name,
+        credential: azurite().credential,
+        allowInsecureConnection: true,
+      }),
   );
   const dirs = new WeakMap<Store, string>();
   contract(
@@ -113,7 +150,11 @@ describe('runtime side of the audit stores', () => {
     },
     (s) => new FileAuditStore(dirs.get(s) as string),
   );
-  contract('MemoryAuditStore', () => new MemoryAuditStore(), (s) => s);
+  contract(
+    'MemoryAuditStore',
+    () => new MemoryAuditStore(),
+    (s) => s,
+  );
 
   it('a file state that does not parse is an error, not a silent restart of every grace clock', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'acr-guard-runtime-'));

@@ -17,7 +17,14 @@ import { allowlistedRegistryFactory } from '../../src/app/compose';
 import { startLoopback, type LoopbackServer } from '../support/loopbackHttp';
 
 const AAD_TOKEN = 'entra-token-for-acr-guard';
-const MANIFEST = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: `sha256:${'c'.repeat(64)}`, size: 2 }, layers: [] }));
+const MANIFEST = Buffer.from(
+  JSON.stringify({
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: `sha256:${'c'.repeat(64)}`, size: 2 },
+    layers: [],
+  }),
+);
 const DIGEST = `sha256:${createHash('sha256').update(MANIFEST).digest('hex')}`;
 
 /** Starts an ACR contract stand-in for `loginServer`. */
@@ -25,24 +32,41 @@ function startAcrStandIn(loginServer: string): Promise<LoopbackServer> {
   const refresh = `refresh-${loginServer}`;
   const access = `access-${loginServer}`;
   return startLoopback((req, res) => {
-    const json = (status: number, body: unknown): void => void res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    const json = (status: number, body: unknown): void =>
+      void res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     if (req.method === 'POST' && req.path === '/oauth2/exchange') {
       const form = new URLSearchParams(req.body.toString());
-      const ok = form.get('grant_type') === 'access_token' && form.get('service') === loginServer && form.get('access_token') === AAD_TOKEN;
+      const ok =
+        form.get('grant_type') === 'access_token' &&
+        form.get('service') === loginServer &&
+        form.get('access_token') === AAD_TOKEN;
       return ok ? json(200, { refresh_token: refresh }) : json(401, { errors: [{ code: 'UNAUTHORIZED' }] });
     }
     if (req.path === '/oauth2/token') {
       // Anonymous GET (the Docker token spec) gets nothing: this registry has no anonymous pull.
       const form = new URLSearchParams(req.body.toString());
-      const ok = req.method === 'POST' && form.get('grant_type') === 'refresh_token' && form.get('refresh_token') === refresh && form.get('scope') === 'repository:team/app:pull';
+      const ok =
+        req.method === 'POST' &&
+        form.get('grant_type') === 'refresh_token' &&
+        form.get('refresh_token') === refresh &&
+        form.get('scope') === 'repository:team/app:pull';
       return ok ? json(200, { access_token: access }) : json(401, { errors: [{ code: 'UNAUTHORIZED' }] });
     }
     if (req.path === '/v2/team/app/manifests/v1') {
       if (req.headers.authorization !== `Bearer ${access}`) {
-        res.writeHead(401, { 'www-authenticate': `Bearer realm="https://${loginServer}/oauth2/token",service="${loginServer}",scope="repository:team/app:pull"` }).end();
+        res
+          .writeHead(401, {
+            'www-authenticate': `Bearer realm="https://${loginServer}/oauth2/token",service="${loginServer}",scope="repository:team/app:pull"`,
+          })
+          .end();
         return;
       }
-      res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json', 'docker-content-digest': DIGEST }).end(MANIFEST);
+      res
+        .writeHead(200, {
+          'content-type': 'application/vnd.oci.image.manifest.v1+json',
+          'docker-content-digest': DIGEST,
+        })
+        .end(MANIFEST);
       return;
     }
     json(404, { errors: [{ code: 'NAME_UNKNOWN' }] });
@@ -54,7 +78,8 @@ async function viaLoopback<T>(loginServer: string, server: LoopbackServer, fn: (
   const real = globalThis.fetch;
   globalThis.fetch = ((input: string | URL | Request, init?: RequestInit) => {
     const url = new URL(input instanceof Request ? input.url : input);
-    if (url.protocol === 'https:' && url.host === loginServer) return real(`http://${server.host}${url.pathname}${url.search}`, init);
+    if (url.protocol === 'https:' && url.host === loginServer)
+      return real(`http://${server.host}${url.pathname}${url.search}`, init);
     return real(input, init);
   }) as typeof fetch;
   try {
@@ -73,26 +98,31 @@ describe("the gate's registry factory on sovereign-cloud ACR hosts", () => {
     },
   };
 
-  it.each(['contoso.azurecr.us', 'contoso.azurecr.cn'])('%s: the client gets the credential and reads through the Entra ID exchange', async (loginServer) => {
-    const server = await startAcrStandIn(loginServer);
-    try {
-      asked.length = 0;
-      const policy = loadPolicy(`version: 1\ngate: []\nregistries:\n  - host: ${loginServer}\n`, 'inline');
-      const factory = allowlistedRegistryFactory({ policy: () => policy, credential });
-      // The client is built inside the transport window: it keeps the fetch it finds at construction.
-      const manifest = await viaLoopback(loginServer, server, () => factory(loginServer).getManifest('team/app', 'v1'));
-      expect(manifest.digest).toBe(DIGEST);
-      expect(asked).toEqual([['https://containerregistry.azure.net/.default']]);
-      expect(server.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
-        'GET /v2/team/app/manifests/v1',
-        'POST /oauth2/exchange',
-        'POST /oauth2/token',
-        'GET /v2/team/app/manifests/v1',
-      ]);
-    } finally {
-      await server.close();
-    }
-  });
+  it.each(['contoso.azurecr.us', 'contoso.azurecr.cn'])(
+    '%s: the client gets the credential and reads through the Entra ID exchange',
+    async (loginServer) => {
+      const server = await startAcrStandIn(loginServer);
+      try {
+        asked.length = 0;
+        const policy = loadPolicy(`version: 1\ngate: []\nregistries:\n  - host: ${loginServer}\n`, 'inline');
+        const factory = allowlistedRegistryFactory({ policy: () => policy, credential });
+        // The client is built inside the transport window: it keeps the fetch it finds at construction.
+        const manifest = await viaLoopback(loginServer, server, () =>
+          factory(loginServer).getManifest('team/app', 'v1'),
+        );
+        expect(manifest.digest).toBe(DIGEST);
+        expect(asked).toEqual([['https://containerregistry.azure.net/.default']]);
+        expect(server.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
+          'GET /v2/team/app/manifests/v1',
+          'POST /oauth2/exchange',
+          'POST /oauth2/token',
+          'GET /v2/team/app/manifests/v1',
+        ]);
+      } finally {
+        await server.close();
+      }
+    },
+  );
 
   it('a host that is not ACR never gets the credential (anonymous token request, refused here)', async () => {
     const loginServer = 'registry.example.com';
@@ -101,9 +131,14 @@ describe("the gate's registry factory on sovereign-cloud ACR hosts", () => {
       asked.length = 0;
       const policy = loadPolicy(`version: 1\ngate: []\nregistries:\n  - host: ${loginServer}\n`, 'inline');
       const factory = allowlistedRegistryFactory({ policy: () => policy, credential });
-      await expect(viaLoopback(loginServer, server, () => factory(loginServer).getManifest('team/app', 'v1'))).rejects.toMatchObject({ code: 'REGISTRY_AUTH' });
+      await expect(
+        viaLoopback(loginServer, server, () => factory(loginServer).getManifest('team/app', 'v1')),
+      ).rejects.toMatchObject({ code: 'REGISTRY_AUTH' });
       expect(asked).toEqual([]);
-      expect(server.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['GET /v2/team/app/manifests/v1', 'GET /oauth2/token']);
+      expect(server.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
+        'GET /v2/team/app/manifests/v1',
+        'GET /oauth2/token',
+      ]);
     } finally {
       await server.close();
     }

@@ -11,11 +11,21 @@ import { WebhookSink } from '../../src/adapters/alertSinks';
 import { MemoryAlertStateStore } from '../../src/adapters/alertState';
 import { createTlsFetch } from '../../src/adapters/registry/tlsFetch';
 import { rotateTokens, PASSWORD_CONTENT_TYPE, type RotationRunOptions } from '../../src/jobs/tokenRotation';
-import { latestSecret, startArm, startKeyVault, startSink, testCredential, type ArmStandIn, type KeyVaultStandIn, type SinkStandIn } from '../support/azureStandIns';
+import {
+  latestSecret,
+  startArm,
+  startKeyVault,
+  startSink,
+  testCredential,
+  type ArmStandIn,
+  type KeyVaultStandIn,
+  type SinkStandIn,
+} from '../support/azureStandIns';
 
 const DAY = 86_400_000;
 const SUB = '1f4b2c3d-5e6f-4a7b-8c9d-0e1f2a3b4c5d';
-const tokenId = (name: string) => `/subscriptions/${SUB}/resourceGroups/rg-acr/providers/Microsoft.ContainerRegistry/registries/contoso/tokens/${name}`;
+const tokenId = (name: string) =>
+  `/subscriptions/${SUB}/resourceGroups/rg-acr/providers/Microsoft.ContainerRegistry/registries/contoso/tokens/${name}`;
 const SETTINGS = { validityMs: 30 * DAY, renewBeforeMs: 7 * DAY };
 
 describe('rotateTokens against ARM and Key Vault stand-ins (real SDK clients)', () => {
@@ -39,7 +49,13 @@ describe('rotateTokens against ARM and Key Vault stand-ins (real SDK clients)', 
     const credential = testCredential();
     return {
       tokenIds: ids,
-      tokens: new ArmTokenAdmin({ credential, endpoint: arm.endpoint, ca: arm.server.ca, maxRetries: 1, pollIntervalMs: 10 }),
+      tokens: new ArmTokenAdmin({
+        credential,
+        endpoint: arm.endpoint,
+        ca: arm.server.ca,
+        maxRetries: 1,
+        pollIntervalMs: 10,
+      }),
       secrets: new KeyVaultSecretStore({ credential, vaultUrl: vault.vaultUrl, ca: vault.server.ca, maxRetries: 0 }),
       sinks: [new WebhookSink({ url: async () => hook.url, fetch: createTlsFetch({ ca: hook.server.ca }) })],
       settings: SETTINGS,
@@ -58,7 +74,11 @@ describe('rotateTokens against ARM and Key Vault stand-ins (real SDK clients)', 
     expect(first).toMatchObject({ result: 'rotated', secretName: 'acr-contoso-ci-pull', plan: { slot: 'password1' } });
     let published = latestSecret(vault, 'acr-contoso-ci-pull')!;
     expect(published.value).toBe(arm.tokens.get(id)!.passwords.password1!.value);
-    expect(published).toMatchObject({ contentType: PASSWORD_CONTENT_TYPE, enabled: true, tags: { 'acr-guard-slot': 'password1', 'acr-guard-token': 'ci-pull', 'acr-guard-registry': 'contoso' } });
+    expect(published).toMatchObject({
+      contentType: PASSWORD_CONTENT_TYPE,
+      enabled: true,
+      tags: { 'acr-guard-slot': 'password1', 'acr-guard-token': 'ci-pull', 'acr-guard-registry': 'contoso' },
+    });
     expect(published.exp).toBe(Math.floor((t0 + 30 * DAY) / 1000));
     expect(vault.challenges).toBeGreaterThan(0);
 
@@ -115,7 +135,11 @@ describe('rotateTokens against ARM and Key Vault stand-ins (real SDK clients)', 
     await rotateTokens(options([id], t0));
     const armBefore = JSON.stringify(arm.tokens.get(id));
     const vaultBefore = latestSecret(vault, 'acr-contoso-deploy-pull')!.version;
-    const throttled = { status: 429, headers: { 'retry-after': '0' }, body: { error: { code: 'TooManyRequests', message: 'throttled' } } };
+    const throttled = {
+      status: 429,
+      headers: { 'retry-after': '0' },
+      body: { error: { code: 'TooManyRequests', message: 'throttled' } },
+    };
     arm.generateFaults.push(throttled, throttled);
     const hookBefore = hook.received.length;
     const [outcome] = await rotateTokens(options([id], t0 + 24 * DAY));
@@ -173,7 +197,10 @@ describe('rotateTokens against ARM and Key Vault stand-ins (real SDK clients)', 
     arm.tokens.set(id, { status: 'enabled', passwords: {} });
     await rotateTokens(options([id], t0));
     arm.tokens.get(id)!.status = 'disabled';
-    arm.tokens.get(id)!.passwords.password2 = { value: 'legacy-no-expiry-value', creationTime: new Date(t0).toISOString() };
+    arm.tokens.get(id)!.passwords.password2 = {
+      value: 'legacy-no-expiry-value',
+      creationTime: new Date(t0).toISOString(),
+    };
     const generated = arm.generated.length;
     const hookBefore = hook.received.length;
     const [outcome] = await rotateTokens(options([id], t0 + DAY));

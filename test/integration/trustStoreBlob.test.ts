@@ -28,30 +28,54 @@ d('signature trust from Blob storage (Azurite)', () => {
     container = new ContainerClient(url, new StorageSharedKeyCredential(AZURITE_ACCOUNT, AZURITE_KEY));
     await container.create();
     const upload = (name: string, bytes: Buffer) => container.getBlockBlobClient(name).uploadData(bytes);
-    await upload('prod/trustpolicy.json', readFileSync(join(VECTORS, 'notation/config/trustpolicies/trustpolicy.json')));
+    await upload(
+      'prod/trustpolicy.json',
+      readFileSync(join(VECTORS, 'notation/config/trustpolicies/trustpolicy.json')),
+    );
     const store = join(VECTORS, 'notation/derived/truststore');
     for (const f of files(store)) await upload(`prod/truststore/${relative(store, f)}`, readFileSync(f));
     await upload('bad/trustpolicy.json', readFileSync(join(VECTORS, 'notation/config/trustpolicies/trustpolicy.json')));
     await upload('bad/truststore/x509/ca/e2e/nested/e2e.crt', readFileSync(join(store, 'x509/ca/e2e/e2e.crt')));
   });
 
-  it('loads the policy and only the stores it names, and verifies notation\'s signature with them', async () => {
+  it("loads the policy and only the stores it names, and verifies notation's signature with them", async () => {
     const trust = await loadSignatureTrustFromBlob({ url: `${url}/prod` });
     expect([...trust.trustStore.certificates.keys()]).toEqual(['ca:e2e']);
     const sig = layout('e2e-valid-signature').signatures(E2E_SUBJECT.digest)[0];
-    const r = verifyNotationSignature({ signatureDigest: sig.digest, envelope: sig.envelope, envelopeMediaType: sig.envelopeMediaType, target: E2E_SUBJECT, policy: trust.trustPolicy.trustPolicies[0], store: trust.trustStore, now: new Date('2026-06-01T00:00:00Z') });
+    const r = verifyNotationSignature({
+      signatureDigest: sig.digest,
+      envelope: sig.envelope,
+      envelopeMediaType: sig.envelopeMediaType,
+      target: E2E_SUBJECT,
+      policy: trust.trustPolicy.trustPolicies[0],
+      store: trust.trustStore,
+      now: new Date('2026-06-01T00:00:00Z'),
+    });
     expect(r.outcome).toBe('verified');
   });
 
   it('a missing trustpolicy.json, a blob outside the layout, or a missing container: INVALID_CONFIG naming the setting', async () => {
     const field = 'ACR_GUARD_TRUST_BLOB_URL';
-    await expect(loadSignatureTrustFromBlob({ url: `${url}/nothing-here`, field })).rejects.toMatchObject({ code: 'INVALID_CONFIG', field, message: expect.stringMatching(/trustpolicy\.json is missing/) });
-    await expect(loadSignatureTrustFromBlob({ url: `${url}/bad`, field })).rejects.toMatchObject({ code: 'INVALID_CONFIG', message: expect.stringMatching(/nested\/e2e\.crt is not in notation's trust store layout/) });
-    await expect(loadSignatureTrustFromBlob({ url: `${azurite().blobUrl}/no-such-container`, field })).rejects.toMatchObject({ code: 'INVALID_CONFIG', message: expect.stringMatching(/not found/) });
+    await expect(loadSignatureTrustFromBlob({ url: `${url}/nothing-here`, field })).rejects.toMatchObject({
+      code: 'INVALID_CONFIG',
+      field,
+      message: expect.stringMatching(/trustpolicy\.json is missing/),
+    });
+    await expect(loadSignatureTrustFromBlob({ url: `${url}/bad`, field })).rejects.toMatchObject({
+      code: 'INVALID_CONFIG',
+      message: expect.stringMatching(/nested\/e2e\.crt is not in notation's trust store layout/),
+    });
+    await expect(
+      loadSignatureTrustFromBlob({ url: `${azurite().blobUrl}/no-such-container`, field }),
+    ).rejects.toMatchObject({ code: 'INVALID_CONFIG', message: expect.stringMatching(/not found/) });
   });
 
   it('refuses a non-loopback http URL and a URL with a query before any request', async () => {
-    await expect(loadSignatureTrustFromBlob({ url: 'http://sttrust.blob.core.windows.net/trust' })).rejects.toThrow(/https URL/);
-    await expect(loadSignatureTrustFromBlob({ url: 'https://sttrust.blob.core.windows.net/trust?sig=x' })).rejects.toThrow(/without query/);
+    await expect(loadSignatureTrustFromBlob({ url: 'http://sttrust.blob.core.windows.net/trust' })).rejects.toThrow(
+      /https URL/,
+    );
+    await expect(
+      loadSignatureTrustFromBlob({ url: 'https://sttrust.blob.core.windows.net/trust?sig=x' }),
+    ).rejects.toThrow(/without query/);
   });
 });

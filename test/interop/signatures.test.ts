@@ -60,9 +60,21 @@ d('signatures made by the real notation, cosign and oras', () => {
     weak = await issueLeaf(dir, 'weak', '/C=US/ST=WA/L=Seattle/O=Acme/CN=acme-signer', ca, { keyBits: 1024 });
     const notationPolicy = {
       version: '1.0',
-      trustPolicies: [{ name: 'acme', registryScopes: ['*'], signatureVerification: { level: 'strict' }, trustStores: ['ca:acme'], trustedIdentities: [SIGNER_DN] }],
+      trustPolicies: [
+        {
+          name: 'acme',
+          registryScopes: ['*'],
+          signatureVerification: { level: 'strict' },
+          trustStores: ['ca:acme'],
+          trustedIdentities: [SIGNER_DN],
+        },
+      ],
     };
-    home = await notationHome(join(dir, 'home'), { keys: { acme: leaf, intruder, rogue }, caStores: { acme: [ca.cert] }, trustPolicy: notationPolicy });
+    home = await notationHome(join(dir, 'home'), {
+      keys: { acme: leaf, intruder, rogue },
+      caStores: { acme: [ca.cert] },
+      trustPolicy: notationPolicy,
+    });
     // acr-guard's extension: the same policy plus a cosign key store, kept in a second file so notation's own
     // file stays valid for `notation verify` (which knows no cosign stores).
     const keys = await cosignKeys(join(dir, 'cosign'));
@@ -94,7 +106,10 @@ d('signatures made by the real notation, cosign and oras', () => {
   async function envelopeOf(repo: string, pushed: Pushed): Promise<Buffer> {
     const [sig] = await reg.client.listReferrers(repo, pushed.digest, MediaTypes.notarySignature);
     const manifest = await reg.client.getManifest(repo, sig.digest);
-    return reg.client.getBlob(repo, manifest.blobs.find((x) => x.mediaType === 'application/jose+json')?.digest as string);
+    return reg.client.getBlob(
+      repo,
+      manifest.blobs.find((x) => x.mediaType === 'application/jose+json')?.digest as string,
+    );
   }
   async function attachEnvelope(ref: string, name: string, envelope: Buffer): Promise<void> {
     const file = join(dir, `${name}.jws`);
@@ -113,7 +128,9 @@ d('signatures made by the real notation, cosign and oras', () => {
     expect(r.status).toBe('verified');
     expect(r.signatures).toHaveLength(1);
     expect(r.signatures[0].checks.filter((c) => c.status === 'fail')).toEqual([]);
-    expect(r.signatures[0].checks.find((c) => c.name === 'trustedIdentity')?.reason).toMatch(/matches x509\.subject:C=US, ST=WA, L=Seattle, O=Acme, CN=acme-signer/);
+    expect(r.signatures[0].checks.find((c) => c.name === 'trustedIdentity')?.reason).toMatch(
+      /matches x509\.subject:C=US, ST=WA, L=Seattle, O=Acme, CN=acme-signer/,
+    );
   });
 
   it('accepts a COSE signature made by notation (--signature-format cose)', async () => {
@@ -122,7 +139,9 @@ d('signatures made by the real notation, cosign and oras', () => {
     expect(await notationVerify(home, ref)).toBe(true);
     const r = await verifyImage(repo, pushed);
     expect(r.status).toBe('verified');
-    expect(r.signatures[0].checks[0].reason).toMatch(/^COSE PS256 signature by "C=US, ST=WA, L=Seattle, O=Acme, CN=acme-signer" verifies/);
+    expect(r.signatures[0].checks[0].reason).toMatch(
+      /^COSE PS256 signature by "C=US, ST=WA, L=Seattle, O=Acme, CN=acme-signer" verifies/,
+    );
   });
 
   it('refuses an unsigned image: no signature', async () => {
@@ -144,13 +163,15 @@ d('signatures made by the real notation, cosign and oras', () => {
     expect(r.reason).toMatch(/authenticity: certificate chain does not contain any trusted certificate of ca:acme/);
   });
 
-  it('refuses a trusted CA\'s leaf whose identity is not in trustedIdentities', async () => {
+  it("refuses a trusted CA's leaf whose identity is not in trustedIdentities", async () => {
     const { pushed, repo, ref } = await image('intruder');
     await notationSign(home, ref, { key: 'intruder' });
     expect(await notationVerify(home, ref)).toBe(false);
     const r = await verifyImage(repo, pushed);
     expect(r.status).toBe('failed');
-    expect(r.reason).toMatch(/trustedIdentity: signing certificate subject .*CN=intruder.* is not in trustedIdentities/);
+    expect(r.reason).toMatch(
+      /trustedIdentity: signing certificate subject .*CN=intruder.* is not in trustedIdentities/,
+    );
   });
 
   it('refuses a signature made for another digest and attached to this one', async () => {
@@ -199,13 +220,38 @@ d('signatures made by the real notation, cosign and oras', () => {
   it('refuses hand-made envelopes no tool will sign: weak key, alg none, unknown critical header', async () => {
     const cases: Array<[string, (t: Pushed) => Buffer, RegExp]> = [
       ['weak-key', (t) => buildJws({ target: t, key: weak.key, chain: weak.chain }), /RSA 1024-bit key is not allowed/],
-      ['alg-none', (t) => buildJws({ target: t, key: leaf.key, chain: leaf.chain, header: { alg: 'none' } }), /algorithm "none" is not allowed/],
-      ['alg-none-unsigned', (t) => buildJws({ target: t, key: leaf.key, chain: leaf.chain, header: { alg: 'none' }, unsigned: true }), /signature is not unpadded base64url|signature is empty/],
-      ['unknown-crit', (t) => buildJws({ target: t, key: leaf.key, chain: leaf.chain, header: { crit: ['io.cncf.notary.signingScheme', 'com.example.mustUnderstand'], 'com.example.mustUnderstand': true } }), /unknown critical header com\.example\.mustUnderstand/],
+      [
+        'alg-none',
+        (t) => buildJws({ target: t, key: leaf.key, chain: leaf.chain, header: { alg: 'none' } }),
+        /algorithm "none" is not allowed/,
+      ],
+      [
+        'alg-none-unsigned',
+        (t) => buildJws({ target: t, key: leaf.key, chain: leaf.chain, header: { alg: 'none' }, unsigned: true }),
+        /signature is not unpadded base64url|signature is empty/,
+      ],
+      [
+        'unknown-crit',
+        (t) =>
+          buildJws({
+            target: t,
+            key: leaf.key,
+            chain: leaf.chain,
+            header: {
+              crit: ['io.cncf.notary.signingScheme', 'com.example.mustUnderstand'],
+              'com.example.mustUnderstand': true,
+            },
+          }),
+        /unknown critical header com\.example\.mustUnderstand/,
+      ],
     ];
     // Control: the hand-made envelope with sound parameters verifies, so each refusal is for its one defect.
     const control = await image('handmade-ok');
-    await attachEnvelope(control.ref, 'handmade-ok', buildJws({ target: control.pushed, key: leaf.key, chain: leaf.chain }));
+    await attachEnvelope(
+      control.ref,
+      'handmade-ok',
+      buildJws({ target: control.pushed, key: leaf.key, chain: leaf.chain }),
+    );
     expect(await notationVerify(home, control.ref)).toBe(true);
     expect((await verifyImage(control.repo, control.pushed)).status).toBe('verified');
     for (const [name, make, reason] of cases) {
@@ -247,8 +293,30 @@ d('signatures made by the real notation, cosign and oras', () => {
     expect(fail.code).toBe(3);
     expect(fail.out).toMatch(/signatures failed: no signature is associated/);
     const badPolicy = join(dir, 'bad-policy.json');
-    writeFileSync(badPolicy, JSON.stringify({ version: '1.0', trustPolicies: [{ name: 'x', registryScopes: ['*'], signatureVerification: { level: 'strict', override: { integrity: 'skip' } }, trustStores: ['ca:acme'], trustedIdentities: ['*'] }] }));
-    const usage = await run(['verify', ok.ref, '--trust-policy', badPolicy, '--trust-store', home.trustStore, '--plain-http']);
+    writeFileSync(
+      badPolicy,
+      JSON.stringify({
+        version: '1.0',
+        trustPolicies: [
+          {
+            name: 'x',
+            registryScopes: ['*'],
+            signatureVerification: { level: 'strict', override: { integrity: 'skip' } },
+            trustStores: ['ca:acme'],
+            trustedIdentities: ['*'],
+          },
+        ],
+      }),
+    );
+    const usage = await run([
+      'verify',
+      ok.ref,
+      '--trust-policy',
+      badPolicy,
+      '--trust-store',
+      home.trustStore,
+      '--plain-http',
+    ]);
     expect(usage.code).toBe(2);
     expect(usage.err).toMatch(/trustPolicies\[0\]\.signatureVerification\.override\.integrity/);
   });
@@ -269,36 +337,71 @@ gate:
     );
     const now = new Date().toISOString();
     const attachReport = async (repo: string, pushed: Pushed) => {
-      const blob = sampleCycloneDx({ imageName: `${reg.registry.host}/${repo}@${pushed.digest}`, digest: pushed.digest, scannedAt: now, vulnerabilities: [] });
-      await pushArtifact(reg.client, repo, { subject: pushed, artifactType: MediaTypes.cyclonedx, blob, blobMediaType: MediaTypes.cyclonedx });
+      const blob = sampleCycloneDx({
+        imageName: `${reg.registry.host}/${repo}@${pushed.digest}`,
+        digest: pushed.digest,
+        scannedAt: now,
+        vulnerabilities: [],
+      });
+      await pushArtifact(reg.client, repo, {
+        subject: pushed,
+        artifactType: MediaTypes.cyclonedx,
+        blob,
+        blobMediaType: MediaTypes.cyclonedx,
+      });
     };
     const signed = await image('gate-signed');
     await attachReport(signed.repo, signed.pushed);
     await notationSign(home, signed.ref, { key: 'acme' });
     const unsigned = await image('gate-unsigned');
     await attachReport(unsigned.repo, unsigned.pushed);
-    const args = ['--policy', policyFile, '--plain-http', '--trust-policy', home.trustPolicyFile, '--trust-store', home.trustStore, '--output', 'json'];
+    const args = [
+      '--policy',
+      policyFile,
+      '--plain-http',
+      '--trust-policy',
+      home.trustPolicyFile,
+      '--trust-store',
+      home.trustStore,
+      '--output',
+      'json',
+    ];
 
     const released = await run(['gate', signed.ref, ...args]);
     expect(JSON.parse(released.out).decision).toBe('release');
     expect(released.code).toBe(0);
-    expect((await reg.client.getManifest(`release/${signed.repo}`, signed.pushed.digest)).digest).toBe(signed.pushed.digest);
+    expect((await reg.client.getManifest(`release/${signed.repo}`, signed.pushed.digest)).digest).toBe(
+      signed.pushed.digest,
+    );
 
     const blocked = await run(['gate', unsigned.ref, ...args]);
     expect(blocked.code).toBe(3);
     const json = JSON.parse(blocked.out);
     expect(json.decision).toBe('block');
     expect(json.checks.find((c: { name: string }) => c.name === 'signatures')).toMatchObject({ status: 'fail' });
-    await expect(reg.client.getManifest(`release/${unsigned.repo}`, unsigned.pushed.digest)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(reg.client.getManifest(`release/${unsigned.repo}`, unsigned.pushed.digest)).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+    });
 
     // Without trust material the gate fails closed: inconclusive, blocked, saying what to configure.
-    const noTrust = await run(['gate', signed.ref, '--policy', policyFile, '--plain-http', '--output', 'json', '--dry-run']);
+    const noTrust = await run([
+      'gate',
+      signed.ref,
+      '--policy',
+      policyFile,
+      '--plain-http',
+      '--output',
+      'json',
+      '--dry-run',
+    ]);
     expect(noTrust.code).toBe(3);
     expect(JSON.stringify(JSON.parse(noTrust.out).checks)).toMatch(/no trust policy is configured/);
   });
 
   it('reads the trust store notation itself wrote (notation cert add layout)', () => {
-    expect(readFileSync(join(home.trustStore, 'x509', 'ca', 'acme', 'acme-root.crt'), 'utf8')).toMatch(/BEGIN CERTIFICATE/);
+    expect(readFileSync(join(home.trustStore, 'x509', 'ca', 'acme', 'acme-root.crt'), 'utf8')).toMatch(
+      /BEGIN CERTIFICATE/,
+    );
     expect(trust.trustStore.certificates.get('ca:acme')).toHaveLength(1);
   });
 });

@@ -30,8 +30,18 @@ describe('LocalGateRunner resume', () => {
     const client = createRegistryClient({ host: registry.host, plainHttp: true });
     const now = new Date().toISOString();
     const pushed = await pushImage(client, 'team/once', { tag: 'v1', layers: [Buffer.from('once')], created: now });
-    const sarif = sampleSarif({ imageName: `${registry.host}/team/once@${pushed.digest}`, digest: pushed.digest, scannedAt: now, vulnerabilities: [] });
-    await pushArtifact(client, 'team/once', { subject: { mediaType: pushed.mediaType, digest: pushed.digest, size: pushed.size }, artifactType: MediaTypes.sarif, blob: sarif, blobMediaType: MediaTypes.sarif });
+    const sarif = sampleSarif({
+      imageName: `${registry.host}/team/once@${pushed.digest}`,
+      digest: pushed.digest,
+      scannedAt: now,
+      vulnerabilities: [],
+    });
+    await pushArtifact(client, 'team/once', {
+      subject: { mediaType: pushed.mediaType, digest: pushed.digest, size: pushed.size },
+      artifactType: MediaTypes.sarif,
+      blob: sarif,
+      blobMediaType: MediaTypes.sarif,
+    });
     const image: ImageId = { registry: registry.host, repository: 'team/once', digest: pushed.digest };
     const policy = loadPolicy(
       `version: 1
@@ -54,7 +64,9 @@ gate:
     // The history as it was saved just before recordVerdict ran (its TaskScheduled is the last episode's).
     const id = gateInstanceId(image);
     const full = (await first.load(id)) ?? [];
-    const scheduled = full.findIndex((e) => e.EventType === EventType.TaskScheduled && e.Name === Activities.recordVerdict);
+    const scheduled = full.findIndex(
+      (e) => e.EventType === EventType.TaskScheduled && e.Name === Activities.recordVerdict,
+    );
     const cut = full.findIndex((e, i) => i > scheduled && e.EventType === EventType.OrchestratorCompleted);
     expect(scheduled).toBeGreaterThan(0);
     const crashed = new ListableMemoryHistoryStore();
@@ -66,8 +78,12 @@ gate:
     await restarted.settled();
     expect(await restarted.getState(id)).toBe('Completed');
     const resumed = (await crashed.load(id)) ?? [];
-    expect(resumed.filter((e) => e.EventType === EventType.TaskScheduled && e.Name === Activities.recordVerdict)).toHaveLength(1);
-    expect(resumed.filter((e) => e.EventType === EventType.TaskCompleted)).toHaveLength(full.filter((e) => e.EventType === EventType.TaskCompleted).length);
+    expect(
+      resumed.filter((e) => e.EventType === EventType.TaskScheduled && e.Name === Activities.recordVerdict),
+    ).toHaveLength(1);
+    expect(resumed.filter((e) => e.EventType === EventType.TaskCompleted)).toHaveLength(
+      full.filter((e) => e.EventType === EventType.TaskCompleted).length,
+    );
     expect(await audit.listVerdicts(image.registry, image.repository)).toHaveLength(1);
 
     // A rescan is a new verdict, not a duplicate.

@@ -17,22 +17,41 @@ import { describeRequiring } from '../support/required';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(__dirname, '../../test-artifacts');
-const maybe = describeRequiring({ present: existsSync(CHROMIUM), what: CHROMIUM, how: "scripts/ensure-tools.sh installs Debian's chromium when run as root" });
+const maybe = describeRequiring({
+  present: existsSync(CHROMIUM),
+  what: CHROMIUM,
+  how: "scripts/ensure-tools.sh installs Debian's chromium when run as root",
+});
 
 async function pushVulnerable(host: string, repository: string, tag: string): Promise<ImageId> {
   const client = createRegistryClient({ host, plainHttp: true });
   const now = new Date();
-  const pushed = await pushImage(client, repository, { tag, layers: [Buffer.from(`${repository}:${tag}:${now.toISOString()}`)], created: now.toISOString() });
+  const pushed = await pushImage(client, repository, {
+    tag,
+    layers: [Buffer.from(`${repository}:${tag}:${now.toISOString()}`)],
+    created: now.toISOString(),
+  });
   const sarif = sampleSarif({
     imageName: `${host}/${repository}@${pushed.digest}`,
     digest: pushed.digest,
     scannedAt: now.toISOString(),
     vulnerabilities: [
-      { id: 'CVE-2024-6119', severity: 'critical', package: 'openssl', installedVersion: '3.0.13', fixedVersion: '3.0.14' },
+      {
+        id: 'CVE-2024-6119',
+        severity: 'critical',
+        package: 'openssl',
+        installedVersion: '3.0.13',
+        fixedVersion: '3.0.14',
+      },
       { id: 'CVE-2011-3374', severity: 'low', package: 'apt', installedVersion: '2.6.1' },
     ],
   });
-  await pushArtifact(client, repository, { subject: { mediaType: pushed.mediaType, digest: pushed.digest, size: pushed.size }, artifactType: MediaTypes.sarif, blob: sarif, blobMediaType: MediaTypes.sarif });
+  await pushArtifact(client, repository, {
+    subject: { mediaType: pushed.mediaType, digest: pushed.digest, size: pushed.size },
+    artifactType: MediaTypes.sarif,
+    blob: sarif,
+    blobMediaType: MediaTypes.sarif,
+  });
   return { registry: host, repository, digest: pushed.digest };
 }
 
@@ -51,7 +70,15 @@ maybe('local service page in headless Chromium', () => {
       executablePath: CHROMIUM,
       headless: true,
       chromiumSandbox: false,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
       viewport: { width: 1400, height: 800 },
     });
   }, 60_000);
@@ -83,18 +110,31 @@ maybe('local service page in headless Chromium', () => {
     await page.waitForFunction(
       ({ selector, before }) => {
         // Runs in the page; the test's TypeScript has no DOM types.
-        const tr = (globalThis as any).document.querySelector(selector) as { getAttribute(n: string): string | null; querySelector(s: string): unknown } | null;
-        return tr !== null && tr.getAttribute('data-decided-at') !== before && tr.querySelector('[data-verdict="block"]') !== null;
+        const tr = (globalThis as any).document.querySelector(selector) as {
+          getAttribute(n: string): string | null;
+          querySelector(s: string): unknown;
+        } | null;
+        return (
+          tr !== null &&
+          tr.getAttribute('data-decided-at') !== before &&
+          tr.querySelector('[data-verdict="block"]') !== null
+        );
       },
       { selector: `tr[data-image="${image.registry}/${image.repository}@${image.digest}"]`, before: firstDecidedAt },
       { timeout: 20_000 },
     );
-    expect(Date.parse(String(await row.getAttribute('data-decided-at')))).toBeGreaterThan(Date.parse(String(firstDecidedAt)));
+    expect(Date.parse(String(await row.getAttribute('data-decided-at')))).toBeGreaterThan(
+      Date.parse(String(firstDecidedAt)),
+    );
     await expectText(row, 'rescan');
 
     // Retention preview: the real registryPurge runs as a dry run and its summary replaces "no purge yet".
     await page.locator('#purge-preview').click();
-    await page.waitForFunction(() => /^dry run of /.test(String((globalThis as any).document.getElementById('purge').textContent)), undefined, { timeout: 20_000 });
+    await page.waitForFunction(
+      () => /^dry run of /.test(String((globalThis as any).document.getElementById('purge').textContent)),
+      undefined,
+      { timeout: 20_000 },
+    );
     await expectText(page.locator('#purge'), 'would be deleted');
     await expectText(page.locator('#purge'), 'kept: ');
 

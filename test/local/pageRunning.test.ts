@@ -15,17 +15,21 @@ const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(__dirname, '../../test-artifacts');
 const inCi = process.env.CI === 'true';
 const available = existsSync(CHROMIUM);
-if (!available && !inCi) console.log(`pageRunning.test: skipped: ${CHROMIUM} is not installed (scripts/ensure-tools.sh installs Debian's chromium as root)`);
+if (!available && !inCi)
+  console.log(
+    `pageRunning.test: skipped: ${CHROMIUM} is not installed (scripts/ensure-tools.sh installs Debian's chromium as root)`,
+  );
 const maybe = available || inCi ? describe : describe.skip;
 
-maybe('the page\'s Running section in headless Chromium', () => {
+maybe("the page's Running section in headless Chromium", () => {
   let stack: LocalStack;
   let stateDir: string;
   let profile: string;
   let browser: BrowserContext;
 
   beforeAll(async () => {
-    if (!available) throw new Error(`CI=true but ${CHROMIUM} is missing: scripts/ensure-tools.sh installs it (apt, as root)`);
+    if (!available)
+      throw new Error(`CI=true but ${CHROMIUM} is missing: scripts/ensure-tools.sh installs it (apt, as root)`);
     stateDir = mkdtempSync(join(tmpdir(), 'acr-guard-page-running-'));
     profile = mkdtempSync(join(tmpdir(), 'acr-guard-chromium-'));
     stack = await startLocalStack({ stateDir, port: 0, registryPort: 0, env: {} });
@@ -33,7 +37,15 @@ maybe('the page\'s Running section in headless Chromium', () => {
       executablePath: CHROMIUM,
       headless: true,
       chromiumSandbox: false,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
       viewport: { width: 1400, height: 900 },
     });
   }, 60_000);
@@ -55,12 +67,19 @@ maybe('the page\'s Running section in headless Chromium', () => {
     const errors: string[] = [];
     page.on('pageerror', (err) => errors.push(err.message));
     await page.goto(`${stack.service.url}/`);
-    for (const status of RUNTIME_STATUSES) await page.locator(`#running [data-runtime-status="${status}"]`).first().waitFor({ timeout: 15_000 });
+    for (const status of RUNTIME_STATUSES)
+      await page.locator(`#running [data-runtime-status="${status}"]`).first().waitFor({ timeout: 15_000 });
     const blocked = page.locator('#running tr[data-status="blocked"]').first();
-    expect(await blocked.innerText()).toMatch(/containerApps\/checkout[\s\S]*demo\/vulnerable:1\.0[\s\S]*grace left: [23]d/);
+    expect(await blocked.innerText()).toMatch(
+      /containerApps\/checkout[\s\S]*demo\/vulnerable:1\.0[\s\S]*grace left: [23]d/,
+    );
     expect(await page.locator('#running tr[data-status="overdue"]').first().innerText()).toContain('grace ended');
-    expect(await page.locator('#running tr[data-status="outside-allowlist"]').first().innerText()).toContain('docker.io/library/nginx:latest');
-    expect(await page.locator('#running tr[data-status="released"]').first().innerText()).not.toContain('pin by digest');
+    expect(await page.locator('#running tr[data-status="outside-allowlist"]').first().innerText()).toContain(
+      'docker.io/library/nginx:latest',
+    );
+    expect(await page.locator('#running tr[data-status="released"]').first().innerText()).not.toContain(
+      'pin by digest',
+    );
     expect(await page.locator('#running-meta').innerText()).toContain('demo deployed list');
 
     mkdirSync(ARTIFACTS, { recursive: true });

@@ -47,7 +47,15 @@ function parseHttpFile(text: string): { variables: Record<string, string>; reque
       headers[lines[i].slice(0, colon).trim()] = lines[i].slice(colon + 1).trim();
     }
     const body = lines.slice(i).join('\n').trim();
-    requests.push({ title, name, method, url, headers, ...(body ? { body } : {}), ...(expected === undefined ? {} : { expect: expected }) });
+    requests.push({
+      title,
+      name,
+      method,
+      url,
+      headers,
+      ...(body ? { body } : {}),
+      ...(expected === undefined ? {} : { expect: expected }),
+    });
   }
   return { variables, requests };
 }
@@ -79,7 +87,9 @@ describe('samples/rescan.http', () => {
     variables.registry = stack.registry.host;
     // The verdict request reads the push gate's verdict: wait until the seeded image has one.
     for (const deadline = Date.now() + 30_000; ; ) {
-      const images = (await (await fetch(`${stack.service.url}/api/images`)).json()) as { images: Array<{ repository: string; verdict?: unknown }> };
+      const images = (await (await fetch(`${stack.service.url}/api/images`)).json()) as {
+        images: Array<{ repository: string; verdict?: unknown }>;
+      };
       if (images.images.some((r) => r.repository === 'demo/vulnerable' && r.verdict)) break;
       if (Date.now() > deadline) throw new Error('the seeded demo/vulnerable got no verdict');
       await new Promise((r) => setTimeout(r, 200));
@@ -97,7 +107,11 @@ describe('samples/rescan.http', () => {
     const statuses: Array<[string, number]> = [];
     for (const r of requests) {
       const headers = Object.fromEntries(Object.entries(r.headers).map(([k, v]) => [k, expand(v)]));
-      const res = await fetch(expand(r.url), { method: r.method, headers, body: r.body === undefined ? undefined : expand(r.body) });
+      const res = await fetch(expand(r.url), {
+        method: r.method,
+        headers,
+        body: r.body === undefined ? undefined : expand(r.body),
+      });
       const body = await res.json();
       if (r.name) responses[r.name] = body;
       statuses.push([r.title, res.status]);

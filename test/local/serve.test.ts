@@ -28,10 +28,24 @@ const ROOT = join(__dirname, '../..');
 async function pushWithReport(host: string, repository: string, tag: string, report: boolean): Promise<ImageId> {
   const client = createRegistryClient({ host, plainHttp: true });
   const now = new Date();
-  const pushed = await pushImage(client, repository, { tag, layers: [Buffer.from(`${repository}:${tag}:${now.toISOString()}`)], created: now.toISOString() });
+  const pushed = await pushImage(client, repository, {
+    tag,
+    layers: [Buffer.from(`${repository}:${tag}:${now.toISOString()}`)],
+    created: now.toISOString(),
+  });
   if (report) {
-    const sarif = sampleSarif({ imageName: `${host}/${repository}@${pushed.digest}`, digest: pushed.digest, scannedAt: now.toISOString(), vulnerabilities: [] });
-    await pushArtifact(client, repository, { subject: { mediaType: pushed.mediaType, digest: pushed.digest, size: pushed.size }, artifactType: MediaTypes.sarif, blob: sarif, blobMediaType: MediaTypes.sarif });
+    const sarif = sampleSarif({
+      imageName: `${host}/${repository}@${pushed.digest}`,
+      digest: pushed.digest,
+      scannedAt: now.toISOString(),
+      vulnerabilities: [],
+    });
+    await pushArtifact(client, repository, {
+      subject: { mediaType: pushed.mediaType, digest: pushed.digest, size: pushed.size },
+      artifactType: MediaTypes.sarif,
+      blob: sarif,
+      blobMediaType: MediaTypes.sarif,
+    });
   }
   return { registry: host, repository, digest: pushed.digest };
 }
@@ -58,7 +72,14 @@ describe('local service (in-process)', () => {
 
   beforeAll(async () => {
     stateDir = mkdtempSync(join(tmpdir(), 'acr-guard-serve-'));
-    stack = await startLocalStack({ stateDir, port: 0, registryPort: 0, seed: false, env: {}, log: (line) => logs.push(line) });
+    stack = await startLocalStack({
+      stateDir,
+      port: 0,
+      registryPort: 0,
+      seed: false,
+      env: {},
+      log: (line) => logs.push(line),
+    });
   }, 30_000);
   afterAll(async () => {
     await stack?.stop();
@@ -87,7 +108,11 @@ describe('local service (in-process)', () => {
     // The report artifact and the referrers tag index were pushed too; neither is an image row.
     expect(images.images.filter((r: any) => r.repository === 'demo/e2e')).toHaveLength(1);
 
-    const res = await fetch(`${service.url}/api/rescan`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ image: `${image.registry}/${image.repository}:1` }) });
+    const res = await fetch(`${service.url}/api/rescan`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ image: `${image.registry}/${image.repository}:1` }),
+    });
     expect(res.status).toBe(202);
     const { rescans } = (await res.json()) as { rescans: Array<{ id: string; statusQueryGetUri: string }> };
     expect(rescans[0].statusQueryGetUri).toBe(`${service.url}/api/rescan/${rescans[0].id}`);
@@ -105,12 +130,20 @@ describe('local service (in-process)', () => {
     // Any client can send this header; the registry puts it in the notification's request.useragent.
     const forger = createRegistryClient({ host: registry.host, plainHttp: true, userAgent: 'acr-guard/0.1' });
     const now = new Date();
-    const pushed = await pushImage(forger, 'demo/forged', { tag: '1', layers: [Buffer.from(`forged:${now.toISOString()}`)], created: now.toISOString() });
+    const pushed = await pushImage(forger, 'demo/forged', {
+      tag: '1',
+      layers: [Buffer.from(`forged:${now.toISOString()}`)],
+      created: now.toISOString(),
+    });
     const image: ImageId = { registry: registry.host, repository: 'demo/forged', digest: pushed.digest };
-    const status = await until('the gate of the forged push', async () => {
-      const r = await getJson(`${service.url}/api/rescan/${gateInstanceId(image)}`);
-      return r.status === 200 && r.body.runtimeStatus === 'Completed' ? r.body : undefined;
-    }, 20_000);
+    const status = await until(
+      'the gate of the forged push',
+      async () => {
+        const r = await getJson(`${service.url}/api/rescan/${gateInstanceId(image)}`);
+        return r.status === 200 && r.body.runtimeStatus === 'Completed' ? r.body : undefined;
+      },
+      20_000,
+    );
     // No report was attached: the gate blocks it at the scan deadline (it was gated, not waved through).
     expect(status.output.verdict.decision).toBe('block');
     // A clean image is released and promoted into release/demo/own: that write's notification starts no gate.
@@ -121,7 +154,10 @@ describe('local service (in-process)', () => {
     });
     expect(ownStatus.output.apply).toMatchObject({ mode: 'promote', ok: true });
     const promoted = { registry: registry.host, repository: 'release/demo/own', digest: own.digest };
-    expect((await createRegistryClient({ host: registry.host, plainHttp: true }).getManifest('release/demo/own', own.digest)).digest).toBe(own.digest);
+    expect(
+      (await createRegistryClient({ host: registry.host, plainHttp: true }).getManifest('release/demo/own', own.digest))
+        .digest,
+    ).toBe(own.digest);
     // The registry notifies within milliseconds; give it a moment, then no gate exists for the promoted copy.
     await new Promise((r) => setTimeout(r, 500));
     expect((await getJson(`${service.url}/api/rescan/${gateInstanceId(promoted)}`)).status).toBe(404);
@@ -130,7 +166,8 @@ describe('local service (in-process)', () => {
   it('runs retention on demand (POST /api/purge) through the registryPurge orchestration; the page data shows its summary', async () => {
     const { service, registry } = stack;
     await pushWithReport(registry.host, 'demo/retained', '1', true);
-    const post = (body: string) => fetch(`${service.url}/api/purge`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    const post = (body: string) =>
+      fetch(`${service.url}/api/purge`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
     const bad = await post(JSON.stringify({ dryRun: 'yes' }));
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as any).error.field).toBe('dryRun');
@@ -141,28 +178,51 @@ describe('local service (in-process)', () => {
     // Everything here is younger than the demo rule's 30 days: nothing goes, and each manifest says why it stays.
     expect(summaries[0]).toMatchObject({ registry: registry.host, dryRun: true, deleted: 0, failed: 0, errors: [] });
     expect(summaries[0].outcomes.map((o: any) => o.repository)).toContain('demo/retained');
-    expect(Object.values(summaries[0].keptByReason as Record<string, number>).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
-    expect((await getJson(`${service.url}/api/images`)).body.purge).toMatchObject({ registry: registry.host, dryRun: true, trigger: 'manual' });
+    expect(
+      Object.values(summaries[0].keptByReason as Record<string, number>).reduce((a, b) => a + b, 0),
+    ).toBeGreaterThan(0);
+    expect((await getJson(`${service.url}/api/images`)).body.purge).toMatchObject({
+      registry: registry.host,
+      dryRun: true,
+      trigger: 'manual',
+    });
   }, 60_000);
 
   it('guards the notification endpoint (token, media type, size, shape) and starts one gate per digest on duplicate deliveries', async () => {
     const { service, registry } = stack;
-    const sample = JSON.parse(readFileSync(join(ROOT, '../shared/reference/registry-push-event-sample.json'), 'utf8')).body;
-    const post = (body: string, headers: Record<string, string>) => fetch(service.notificationsUrl, { method: 'POST', headers, body });
+    const sample = JSON.parse(
+      readFileSync(join(ROOT, '../shared/reference/registry-push-event-sample.json'), 'utf8'),
+    ).body;
+    const post = (body: string, headers: Record<string, string>) =>
+      fetch(service.notificationsUrl, { method: 'POST', headers, body });
     const type = { 'content-type': 'application/vnd.docker.distribution.events.v1+json' };
     expect((await post(JSON.stringify(sample), type)).status).toBe(401);
     expect((await post(JSON.stringify(sample), { ...type, authorization: 'Bearer wrong' })).status).toBe(401);
     const auth = { authorization: `Bearer ${stack.notificationToken}` };
     expect((await post(JSON.stringify(sample), { 'content-type': 'text/plain', ...auth })).status).toBe(415);
     expect((await post('x'.repeat(2 * 1024 * 1024), { ...type, ...auth })).status).toBe(413);
-    const bad = await post(JSON.stringify({ events: [{ ...sample.events[0], target: { ...sample.events[0].target, digest: 'sha256:nope' } }] }), { ...type, ...auth });
+    const bad = await post(
+      JSON.stringify({
+        events: [{ ...sample.events[0], target: { ...sample.events[0].target, digest: 'sha256:nope' } }],
+      }),
+      { ...type, ...auth },
+    );
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as any).error.field).toBe('events[0].target.digest');
     // The reference envelope, pointed at an image in this registry, delivered twice: one gate.
     const image = await pushWithReport(registry.host, 'demo/dup', '1', true);
-    await until('the gate', async () => ((await getJson(`${service.url}/api/rescan/${gateInstanceId(image)}`)).body.runtimeStatus === 'Completed' ? true : undefined));
+    await until('the gate', async () =>
+      (await getJson(`${service.url}/api/rescan/${gateInstanceId(image)}`)).body.runtimeStatus === 'Completed'
+        ? true
+        : undefined,
+    );
     const envelope = structuredClone(sample);
-    envelope.events[0].target = { ...envelope.events[0].target, repository: 'demo/dup', digest: image.digest, tag: '1' };
+    envelope.events[0].target = {
+      ...envelope.events[0].target,
+      repository: 'demo/dup',
+      digest: image.digest,
+      tag: '1',
+    };
     envelope.events[0].request.host = registry.host;
     for (let i = 0; i < 2; i++) {
       const res = await post(JSON.stringify(envelope), { ...type, ...auth });
@@ -171,7 +231,10 @@ describe('local service (in-process)', () => {
     }
     // A registry outside the allowlist in an otherwise valid envelope: received, nothing started.
     envelope.events[0].request.host = '169.254.169.254';
-    expect(await (await post(JSON.stringify(envelope), { ...type, ...auth })).json()).toEqual({ received: 1, started: 0 });
+    expect(await (await post(JSON.stringify(envelope), { ...type, ...auth })).json()).toEqual({
+      received: 1,
+      started: 0,
+    });
     const audit = new FileAuditStore(join(stateDir, 'audit'));
     expect(await audit.listVerdicts(image.registry, 'demo/dup')).toHaveLength(1);
   }, 60_000);
@@ -186,21 +249,35 @@ describe('local service (in-process)', () => {
     // DNS rebinding: the same port reached under another name is refused.
     const withHost = (host: string) =>
       new Promise<number>((resolve, reject) => {
-        const req = httpRequest({ host: '127.0.0.1', port: stack.service.port, path: '/api/images', headers: { host } }, (res) => {
-          res.resume();
-          resolve(res.statusCode ?? 0);
-        });
+        const req = httpRequest(
+          { host: '127.0.0.1', port: stack.service.port, path: '/api/images', headers: { host } },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          },
+        );
         req.on('error', reject);
         req.end();
       });
     expect(await withHost(`attacker.example:${stack.service.port}`)).toBe(421);
     expect(await withHost(`127.0.0.1.nip.io:${stack.service.port}`)).toBe(421);
     expect(await withHost(`localhost:${stack.service.port}`)).toBe(200);
-    expect((await fetch(`${stack.service.url}/api/rescan`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: 'x'.repeat(10_000) })).status).toBe(413);
+    expect(
+      (
+        await fetch(`${stack.service.url}/api/rescan`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: 'x'.repeat(10_000),
+        })
+      ).status,
+    ).toBe(413);
   });
 
   it('names the port when it is taken', async () => {
-    const policy = loadPolicy('version: 1\nregistries: [{ host: "registry.example.com" }]\ngate: []\nretention: []\n', 'test policy');
+    const policy = loadPolicy(
+      'version: 1\nregistries: [{ host: "registry.example.com" }]\ngate: []\nretention: []\n',
+      'test policy',
+    );
     await expect(startService({ policy, stateDir, port: stack.service.port, env: {} })).rejects.toMatchObject({
       code: 'INVALID_CONFIG',
       field: 'port',
@@ -210,7 +287,11 @@ describe('local service (in-process)', () => {
   it('skips the timers that are not configured, with one line each', () => {
     expect(logs.filter((l) => l.startsWith('timer alertQueries: skipped'))).toHaveLength(1);
     expect(logs.filter((l) => l.startsWith('timer rotateTokens: skipped'))).toHaveLength(1);
-    expect(logs.filter((l) => l.startsWith('timer nightlyPurge: skipped (not configured: ACR_GUARD_PURGE_SCHEDULE is not set'))).toHaveLength(1);
+    expect(
+      logs.filter((l) =>
+        l.startsWith('timer nightlyPurge: skipped (not configured: ACR_GUARD_PURGE_SCHEDULE is not set'),
+      ),
+    ).toHaveLength(1);
   });
 });
 
@@ -218,7 +299,14 @@ describe('local service with ACR_GUARD_PURGE_SCHEDULE', () => {
   it('runs retention over the local registry on that schedule and records a timer summary', async () => {
     const stateDir = mkdtempSync(join(tmpdir(), 'acr-guard-purge-timer-'));
     const logs: string[] = [];
-    const stack = await startLocalStack({ stateDir, port: 0, registryPort: 0, seed: false, env: { ACR_GUARD_PURGE_SCHEDULE: '*/2 * * * * *' }, log: (line) => logs.push(line) });
+    const stack = await startLocalStack({
+      stateDir,
+      port: 0,
+      registryPort: 0,
+      seed: false,
+      env: { ACR_GUARD_PURGE_SCHEDULE: '*/2 * * * * *' },
+      log: (line) => logs.push(line),
+    });
     try {
       expect(logs).toContain('timer nightlyPurge: on schedule "*/2 * * * * *"');
       const line = await until('a timer purge', async () => logs.find((l) => l.startsWith('nightlyPurge: ')));
@@ -235,13 +323,21 @@ describe('local service with ACR_GUARD_PURGE_SCHEDULE', () => {
 describe('local service with --auth easyauth', () => {
   it('checks x-ms-client-principal and the app roles as in Azure', async () => {
     const stateDir = mkdtempSync(join(tmpdir(), 'acr-guard-auth-'));
-    const policy = loadPolicy('version: 1\nregistries: [{ host: "registry.example.com" }]\ngate: []\nretention: []\n', 'test policy');
+    const policy = loadPolicy(
+      'version: 1\nregistries: [{ host: "registry.example.com" }]\ngate: []\nretention: []\n',
+      'test policy',
+    );
     const service = await startService({ policy, stateDir, auth: 'easyauth', env: {} });
     try {
-      const principal = (roles: string[]) => Buffer.from(JSON.stringify({ auth_typ: 'aad', claims: roles.map((val) => ({ typ: 'roles', val })) })).toString('base64');
+      const principal = (roles: string[]) =>
+        Buffer.from(JSON.stringify({ auth_typ: 'aad', claims: roles.map((val) => ({ typ: 'roles', val })) })).toString(
+          'base64',
+        );
       const verdict = `${service.url}/api/verdicts/registry.example.com/team/api@sha256:${'a'.repeat(64)}`;
       expect((await fetch(verdict)).status).toBe(401);
-      expect((await fetch(verdict, { headers: { 'x-ms-client-principal': principal(['Verdicts.Read']) } })).status).toBe(404);
+      expect(
+        (await fetch(verdict, { headers: { 'x-ms-client-principal': principal(['Verdicts.Read']) } })).status,
+      ).toBe(404);
       const rescan = (roles: string[]) =>
         fetch(`${service.url}/api/rescan`, {
           method: 'POST',
@@ -251,10 +347,14 @@ describe('local service with --auth easyauth', () => {
       expect((await rescan(['Verdicts.Read'])).status).toBe(403);
       expect(((await (await rescan(['Rescan.Request'])).json()) as any).error.code).toBe('REGISTRY_NOT_ALLOWED');
       // The image list shows every verdict: the verdicts endpoint's role, no anonymous reads.
-      const images = (roles?: string[]) => fetch(`${service.url}/api/images`, roles ? { headers: { 'x-ms-client-principal': principal(roles) } } : {});
+      const images = (roles?: string[]) =>
+        fetch(`${service.url}/api/images`, roles ? { headers: { 'x-ms-client-principal': principal(roles) } } : {});
       const anonymous = await images();
       expect(anonymous.status).toBe(401);
-      expect(((await anonymous.json()) as any).error).toMatchObject({ code: 'UNAUTHENTICATED', field: 'x-ms-client-principal' });
+      expect(((await anonymous.json()) as any).error).toMatchObject({
+        code: 'UNAUTHENTICATED',
+        field: 'x-ms-client-principal',
+      });
       expect((await images(['Other.Role'])).status).toBe(403);
       expect((await images(['Verdicts.Read'])).status).toBe(200);
     } finally {
@@ -294,12 +394,26 @@ describe('local service restart (child process killed mid-gate)', () => {
 
   /** Starts `acr-guard serve` in its own process group; resolves once it prints that it is running. */
   async function startChild(port: number, registryPort: number): Promise<{ child: ChildProcess; out: () => string }> {
-    const proc = spawn(process.execPath, [join(bundleDir, 'main.js'), 'serve', '--port', String(port), '--registry-port', String(registryPort), '--state-dir', stateDir, '--no-seed'], {
-      cwd: ROOT,
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' },
-    });
+    const proc = spawn(
+      process.execPath,
+      [
+        join(bundleDir, 'main.js'),
+        'serve',
+        '--port',
+        String(port),
+        '--registry-port',
+        String(registryPort),
+        '--state-dir',
+        stateDir,
+        '--no-seed',
+      ],
+      {
+        cwd: ROOT,
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' },
+      },
+    );
     let out = '';
     proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
     proc.stderr?.on('data', (d: Buffer) => (out += d.toString()));
@@ -318,7 +432,10 @@ describe('local service restart (child process killed mid-gate)', () => {
     } catch {
       return [];
     }
-    return names.map((n) => ({ id: n.slice(0, -5), events: JSON.parse(readFileSync(join(dir, n), 'utf8')) as HistoryEvent[] }));
+    return names.map((n) => ({
+      id: n.slice(0, -5),
+      events: JSON.parse(readFileSync(join(dir, n), 'utf8')) as HistoryEvent[],
+    }));
   }
 
   it('resumes the gate after SIGKILL and completes it exactly once', async () => {
@@ -334,7 +451,10 @@ describe('local service restart (child process killed mid-gate)', () => {
       'the gate to wait for its scan',
       async () => {
         const h = histories().find((x) => x.id === id);
-        const midGate = h && h.events.some((e) => e.EventType === EventType.TimerCreated) && !h.events.some((e) => e.EventType === EventType.ExecutionCompleted);
+        const midGate =
+          h &&
+          h.events.some((e) => e.EventType === EventType.TimerCreated) &&
+          !h.events.some((e) => e.EventType === EventType.ExecutionCompleted);
         return midGate ? h : undefined;
       },
       15_000,
@@ -361,20 +481,37 @@ describe('local service restart (child process killed mid-gate)', () => {
     expect(final.events.filter((e) => e.EventType === EventType.ExecutionStarted)).toHaveLength(1);
     expect(final.events.filter((e) => e.EventType === EventType.ExecutionCompleted)).toHaveLength(1);
     // Exactly one record step ran: recordVerdict scheduled once.
-    expect(final.events.filter((e) => e.EventType === EventType.TaskScheduled && e.Name === 'imageGate_recordVerdict')).toHaveLength(1);
+    expect(
+      final.events.filter((e) => e.EventType === EventType.TaskScheduled && e.Name === 'imageGate_recordVerdict'),
+    ).toHaveLength(1);
     // Only one gate instance exists for the image (no duplicate start from a redelivered notification).
-    expect(histories().filter((h) => h.events.some((e) => e.EventType === EventType.ExecutionStarted && e.Input?.includes(image.digest)))).toHaveLength(1);
+    expect(
+      histories().filter((h) =>
+        h.events.some((e) => e.EventType === EventType.ExecutionStarted && e.Input?.includes(image.digest)),
+      ),
+    ).toHaveLength(1);
 
     // Ctrl-C (SIGTERM here) while another gate waits for its scan: the service stops the registry and exits 0
     // at once, without waiting for that gate (it resumes on the next start).
     const other = await pushWithReport(host, 'demo/slow', '2', false);
-    await until('the second gate to wait', async () => histories().find((x) => x.id === gateInstanceId(other) && x.events.some((e) => e.EventType === EventType.TimerCreated)), 15_000);
+    await until(
+      'the second gate to wait',
+      async () =>
+        histories().find(
+          (x) => x.id === gateInstanceId(other) && x.events.some((e) => e.EventType === EventType.TimerCreated),
+        ),
+      15_000,
+    );
     const stopAt = Date.now();
     process.kill(child.pid as number, 'SIGTERM');
     const code = await new Promise<number | null>((r) => child?.once('exit', (c) => r(c)));
     expect(code).toBe(0);
     expect(Date.now() - stopAt).toBeLessThan(2_500);
-    expect(histories().find((x) => x.id === gateInstanceId(other))?.events.some((e) => e.EventType === EventType.ExecutionCompleted)).toBe(false);
+    expect(
+      histories()
+        .find((x) => x.id === gateInstanceId(other))
+        ?.events.some((e) => e.EventType === EventType.ExecutionCompleted),
+    ).toBe(false);
     expect(await portOpen(registryPort)).toBe(false);
     expect(await portOpen(port)).toBe(false);
   }, 90_000);

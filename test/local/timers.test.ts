@@ -8,7 +8,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadPolicy } from '../../src/core/policy';
 import { startService, type LocalService } from '../../src/local/serve';
-import { startKeyVault, startLogAnalytics, startSink, testCredential, type KeyVaultStandIn, type LogAnalyticsStandIn, type SinkStandIn } from '../support/azureStandIns';
+import {
+  startKeyVault,
+  startLogAnalytics,
+  startSink,
+  testCredential,
+  type KeyVaultStandIn,
+  type LogAnalyticsStandIn,
+  type SinkStandIn,
+} from '../support/azureStandIns';
 
 const WORKSPACE = '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d';
 
@@ -24,7 +32,15 @@ describe('local service timers', () => {
     [logs, vault, hook] = await Promise.all([
       startLogAnalytics(WORKSPACE, (q) =>
         q.includes('ContainerAppSystemLogs')
-          ? { columns: [['App', 'string'], ['Count', 'long'], ['Sample', 'string'], ['LastSeen', 'datetime']], rows: [['api', 9, 'ImagePullBackOff', '2026-11-22T00:00:00Z']] }
+          ? {
+              columns: [
+                ['App', 'string'],
+                ['Count', 'long'],
+                ['Sample', 'string'],
+                ['LastSeen', 'datetime'],
+              ],
+              rows: [['api', 9, 'ImagePullBackOff', '2026-11-22T00:00:00Z']],
+            }
           : { columns: [['x', 'string']], rows: [] },
       ),
       startKeyVault(),
@@ -33,7 +49,10 @@ describe('local service timers', () => {
     vault.secrets.set('alert-webhook-url', [{ version: 'v1', value: hook.url, tags: {}, enabled: true }]);
     stateDir = mkdtempSync(join(tmpdir(), 'acr-guard-timers-'));
     service = await startService({
-      policy: loadPolicy('version: 1\nregistries: [{ host: "registry.example.com" }]\ngate: []\nretention: []\n', 'test policy'),
+      policy: loadPolicy(
+        'version: 1\nregistries: [{ host: "registry.example.com" }]\ngate: []\nretention: []\n',
+        'test policy',
+      ),
       stateDir,
       env: {
         ACR_GUARD_LOG_ANALYTICS_WORKSPACE_ID: WORKSPACE,

@@ -36,7 +36,14 @@ describe('runOrchestration', () => {
       for (const city of ['Tokyo', 'Seattle', 'London']) out.push(yield context.df.callActivity('Hello', city));
       return out;
     };
-    const result = await runOrchestration({ name: 'Seq', orchestrator: sequence, activities: { Hello: hello }, instanceId: 'seq-1', input: null, startTime: START });
+    const result = await runOrchestration({
+      name: 'Seq',
+      orchestrator: sequence,
+      activities: { Hello: hello },
+      instanceId: 'seq-1',
+      input: null,
+      startTime: START,
+    });
     expect(result.status).toBe('Completed');
     expect(result.output).toEqual(['Hello, Tokyo!', 'Hello, Seattle!', 'Hello, London!']);
     expect(scheduled(result.history).map((e) => [e.EventId, e.Name, e.Input])).toEqual([
@@ -53,7 +60,10 @@ describe('runOrchestration', () => {
     expect(result.history[0].EventType).toBe(EventType.OrchestratorStarted);
     expect(result.history[1]).toMatchObject({ EventType: EventType.ExecutionStarted, Name: 'Seq', Input: 'null' });
     expect(typeof result.history[0].Timestamp).toBe('string');
-    expect(result.history.at(-1)).toMatchObject({ EventType: EventType.ExecutionCompleted, OrchestrationStatus: 'Completed' });
+    expect(result.history.at(-1)).toMatchObject({
+      EventType: EventType.ExecutionCompleted,
+      OrchestrationStatus: 'Completed',
+    });
   });
 
   it('runs a fan-out in parallel and hands each result to its own task', async () => {
@@ -73,10 +83,20 @@ describe('runOrchestration', () => {
     const fanOut: Orchestrator = function* (context) {
       const tasks = [1, 2, 3, 4, 5].map((x) => context.df.callActivity('Square', x));
       const results: number[] = yield context.df.Task.all(tasks);
-      const total: number = yield context.df.callActivity('Square', results.reduce((a, b) => a + b, 0));
+      const total: number = yield context.df.callActivity(
+        'Square',
+        results.reduce((a, b) => a + b, 0),
+      );
       return { results, total };
     };
-    const result = await runOrchestration({ name: 'FanOut', orchestrator: fanOut, activities: { Square: square }, instanceId: 'fan-1', input: null, startTime: START });
+    const result = await runOrchestration({
+      name: 'FanOut',
+      orchestrator: fanOut,
+      activities: { Square: square },
+      instanceId: 'fan-1',
+      input: null,
+      startTime: START,
+    });
     expect(result.output).toEqual({ results: [1, 4, 9, 16, 25], total: 55 * 55 });
     // Each activity ran exactly once, though completions waited their turn to enter the history.
     expect(started).toBe(n + 1);
@@ -98,20 +118,58 @@ describe('runOrchestration', () => {
       const value: string = yield context.df.callActivityWithRetry('Flaky', options, { x: 1 });
       return { value, at: context.df.currentUtcDateTime.toISOString() };
     };
-    const result = await runOrchestration({ name: 'Retry', orchestrator: withRetry, activities: { Flaky: flaky }, instanceId: 'retry-1', input: null, startTime: START });
+    const result = await runOrchestration({
+      name: 'Retry',
+      orchestrator: withRetry,
+      activities: { Flaky: flaky },
+      instanceId: 'retry-1',
+      input: null,
+      startTime: START,
+    });
     expect(result.status).toBe('Completed');
     expect(calls).toBe(3);
     // 2 s after the first failure, 4 s after the second: the orchestration clock moved 6 s.
     expect(result.output).toEqual({ value: 'ok', at: '2025-03-01T10:00:06.000Z' });
     const shape = result.history
-      .filter((e) => [EventType.TaskScheduled, EventType.TaskCompleted, EventType.TaskFailed, EventType.TimerCreated, EventType.TimerFired].includes(e.EventType as never))
-      .map((e) => [EventType.TaskScheduled, EventType.TimerCreated].includes(e.EventType as never) ? `${e.EventType}:${e.EventId}` : `${e.EventType}:${e.TaskScheduledId ?? e.TimerId}`);
-    const S = EventType.TaskScheduled, F = EventType.TaskFailed, C = EventType.TaskCompleted, TC = EventType.TimerCreated, TF = EventType.TimerFired;
-    expect(shape).toEqual([`${S}:0`, `${F}:0`, `${TC}:1`, `${TF}:1`, `${S}:2`, `${F}:2`, `${TC}:3`, `${TF}:3`, `${S}:4`, `${C}:4`]);
+      .filter((e) =>
+        [
+          EventType.TaskScheduled,
+          EventType.TaskCompleted,
+          EventType.TaskFailed,
+          EventType.TimerCreated,
+          EventType.TimerFired,
+        ].includes(e.EventType as never),
+      )
+      .map((e) =>
+        [EventType.TaskScheduled, EventType.TimerCreated].includes(e.EventType as never)
+          ? `${e.EventType}:${e.EventId}`
+          : `${e.EventType}:${e.TaskScheduledId ?? e.TimerId}`,
+      );
+    const S = EventType.TaskScheduled,
+      F = EventType.TaskFailed,
+      C = EventType.TaskCompleted,
+      TC = EventType.TimerCreated,
+      TF = EventType.TimerFired;
+    expect(shape).toEqual([
+      `${S}:0`,
+      `${F}:0`,
+      `${TC}:1`,
+      `${TF}:1`,
+      `${S}:2`,
+      `${F}:2`,
+      `${TC}:3`,
+      `${TF}:3`,
+      `${S}:4`,
+      `${C}:4`,
+    ]);
     const timers = ofType(result.history, EventType.TimerCreated).map((e) => e.FireAt);
     expect(timers).toEqual(['2025-03-01T10:00:02.000Z', '2025-03-01T10:00:06.000Z']);
     const failed = ofType(result.history, EventType.TaskFailed)[0];
-    expect(failed.FailureDetails).toMatchObject({ ErrorType: 'Error', ErrorMessage: 'registry timed out (attempt 1)', Properties: { code: 'TRANSIENT' } });
+    expect(failed.FailureDetails).toMatchObject({
+      ErrorType: 'Error',
+      ErrorMessage: 'registry timed out (attempt 1)',
+      Properties: { code: 'TRANSIENT' },
+    });
   });
 
   it('numbers retry timers and new attempts inside a fan-out so every result reaches its own task', async () => {
@@ -125,14 +183,25 @@ describe('runOrchestration', () => {
     };
     const fanOut: Orchestrator = function* (context) {
       const retry = new df.RetryOptions(500, 3);
-      const first: string[] = yield context.df.Task.all(['a', 'b', 'c', 'd'].map((x) => context.df.callActivityWithRetry('Echo', retry, x)));
+      const first: string[] = yield context.df.Task.all(
+        ['a', 'b', 'c', 'd'].map((x) => context.df.callActivityWithRetry('Echo', retry, x)),
+      );
       const after: string = yield context.df.callActivity('Echo', 'e');
       return [...first, after];
     };
-    const result = await runOrchestration({ name: 'RetryFan', orchestrator: fanOut, activities: { Echo: echo }, instanceId: 'rf-1', input: null, startTime: START });
+    const result = await runOrchestration({
+      name: 'RetryFan',
+      orchestrator: fanOut,
+      activities: { Echo: echo },
+      instanceId: 'rf-1',
+      input: null,
+      startTime: START,
+    });
     expect(result.output).toEqual(['A', 'B', 'C', 'D', 'E']);
     // Four first attempts (0-3), then per failure a retry timer and a new attempt, then the last activity.
-    const ids = result.history.filter((e) => e.EventType === EventType.TaskScheduled || e.EventType === EventType.TimerCreated).map((e) => e.EventId);
+    const ids = result.history
+      .filter((e) => e.EventType === EventType.TaskScheduled || e.EventType === EventType.TimerCreated)
+      .map((e) => e.EventId);
     expect([...ids].sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
     expect(scheduled(result.history).at(-1)).toMatchObject({ Name: 'Echo', Input: '"e"', EventId: 8 });
   });
@@ -149,12 +218,29 @@ describe('runOrchestration', () => {
         return { caught: false };
       } catch (err) {
         const failure = err as df.TaskFailedError;
-        return { caught: true, message: failure.message, code: failure.failureDetails?.properties?.code, at: context.df.currentUtcDateTime.toISOString() };
+        return {
+          caught: true,
+          message: failure.message,
+          code: failure.failureDetails?.properties?.code,
+          at: context.df.currentUtcDateTime.toISOString(),
+        };
       }
     };
-    const result = await runOrchestration({ name: 'Exhaust', orchestrator: catching, activities: { Broken: broken }, instanceId: 'ex-1', input: null, startTime: START });
+    const result = await runOrchestration({
+      name: 'Exhaust',
+      orchestrator: catching,
+      activities: { Broken: broken },
+      instanceId: 'ex-1',
+      input: null,
+      startTime: START,
+    });
     expect(calls).toBe(3);
-    expect(result.output).toEqual({ caught: true, message: 'Error: connection reset', code: 'TRANSIENT', at: '2025-03-01T10:00:03.000Z' });
+    expect(result.output).toEqual({
+      caught: true,
+      message: 'Error: connection reset',
+      code: 'TRANSIENT',
+      at: '2025-03-01T10:00:03.000Z',
+    });
     // Three attempts, three retry timers (the library waits for one after the last failure too).
     expect(scheduled(result.history)).toHaveLength(3);
     expect(ofType(result.history, EventType.TimerFired)).toHaveLength(3);
@@ -175,7 +261,10 @@ describe('runOrchestration', () => {
     });
     expect(result.status).toBe('Failed');
     expect(result.error).toContain('no such manifest');
-    expect(result.history.at(-1)).toMatchObject({ EventType: EventType.ExecutionCompleted, OrchestrationStatus: 'Failed' });
+    expect(result.history.at(-1)).toMatchObject({
+      EventType: EventType.ExecutionCompleted,
+      OrchestrationStatus: 'Failed',
+    });
   });
 
   it('fires virtual timers at once and advances the orchestration clock to their fire time', async () => {
@@ -188,9 +277,21 @@ describe('runOrchestration', () => {
       return seen;
     };
     const t0 = Date.now();
-    const result = await runOrchestration({ name: 'Poll', orchestrator: polling, activities: {}, instanceId: 'poll-1', input: null, startTime: START });
+    const result = await runOrchestration({
+      name: 'Poll',
+      orchestrator: polling,
+      activities: {},
+      instanceId: 'poll-1',
+      input: null,
+      startTime: START,
+    });
     expect(Date.now() - t0).toBeLessThan(5000);
-    expect(result.output).toEqual(['2025-03-01T10:00:00.000Z', '2025-03-01T10:05:00.000Z', '2025-03-01T10:10:00.000Z', '2025-03-01T10:15:00.000Z']);
+    expect(result.output).toEqual([
+      '2025-03-01T10:00:00.000Z',
+      '2025-03-01T10:05:00.000Z',
+      '2025-03-01T10:10:00.000Z',
+      '2025-03-01T10:15:00.000Z',
+    ]);
     expect(ofType(result.history, EventType.TimerCreated).map((e) => [e.EventId, e.FireAt])).toEqual([
       [0, '2025-03-01T10:05:00.000Z'],
       [1, '2025-03-01T10:10:00.000Z'],
@@ -205,7 +306,15 @@ describe('runOrchestration', () => {
       return context.df.currentUtcDateTime.getTime() - START.getTime();
     };
     const t0 = Date.now();
-    const result = await runOrchestration({ name: 'Real', orchestrator: short, activities: {}, instanceId: 'real-1', input: null, startTime: START, timers: 'real' });
+    const result = await runOrchestration({
+      name: 'Real',
+      orchestrator: short,
+      activities: {},
+      instanceId: 'real-1',
+      input: null,
+      startTime: START,
+      timers: 'real',
+    });
     expect(Date.now() - t0).toBeGreaterThanOrEqual(140);
     expect(result.output as number).toBeGreaterThanOrEqual(150);
   });
@@ -221,7 +330,14 @@ describe('runOrchestration', () => {
       }
       return 'timeout';
     };
-    const result = await runOrchestration({ name: 'Race', orchestrator: race, activities: { Hello: hello }, instanceId: 'race-1', input: null, startTime: START });
+    const result = await runOrchestration({
+      name: 'Race',
+      orchestrator: race,
+      activities: { Hello: hello },
+      instanceId: 'race-1',
+      input: null,
+      startTime: START,
+    });
     expect(result.output).toBe('Hello, race!');
     expect(ofType(result.history, EventType.TimerFired)).toHaveLength(0);
   });
@@ -233,9 +349,20 @@ describe('runOrchestration', () => {
       yield context.df.callActivity(replays === 1 ? 'Hello' : 'Goodbye', 'x');
       return 'done';
     };
-    const run = runOrchestration({ name: 'Bad', orchestrator: nondeterministic, activities: { Hello: hello, Goodbye: hello }, instanceId: 'bad-1', input: null, startTime: START });
+    const run = runOrchestration({
+      name: 'Bad',
+      orchestrator: nondeterministic,
+      activities: { Hello: hello, Goodbye: hello },
+      instanceId: 'bad-1',
+      input: null,
+      startTime: START,
+    });
     await expect(run).rejects.toBeInstanceOf(NonDeterminismError);
-    await expect(run).rejects.toMatchObject({ code: 'NON_DETERMINISTIC', expected: 'activity "Hello"("x")', actual: 'activity "Goodbye"("x")' });
+    await expect(run).rejects.toMatchObject({
+      code: 'NON_DETERMINISTIC',
+      expected: 'activity "Hello"("x")',
+      actual: 'activity "Goodbye"("x")',
+    });
   });
 
   it('detects a timer whose fire time comes from the wall clock', async () => {
@@ -246,7 +373,16 @@ describe('runOrchestration', () => {
       yield context.df.callActivity('Hello', 'after');
       return 'done';
     };
-    await expect(runOrchestration({ name: 'Clock', orchestrator: wallClock, activities: { Hello: hello }, instanceId: 'clock-1', input: null, startTime: START })).rejects.toThrow(
+    await expect(
+      runOrchestration({
+        name: 'Clock',
+        orchestrator: wallClock,
+        activities: { Hello: hello },
+        instanceId: 'clock-1',
+        input: null,
+        startTime: START,
+      }),
+    ).rejects.toThrow(
       /task 0 in history is timer firing at 2025-03-01T10:00:01.000Z, but the replay asked for timer firing at 2025-03-01T10:00:02.000Z/,
     );
   });
@@ -263,7 +399,15 @@ describe('runOrchestration', () => {
     const onEvent = (e: DriverEvent): void => {
       if (e.kind === 'customStatus') statuses.push(e.customStatus);
     };
-    const result = await runOrchestration({ name: 'Status', orchestrator: withStatus, activities: { Hello: hello }, instanceId: 'st-1', input: null, startTime: START, onEvent });
+    const result = await runOrchestration({
+      name: 'Status',
+      orchestrator: withStatus,
+      activities: { Hello: hello },
+      instanceId: 'st-1',
+      input: null,
+      startTime: START,
+      onEvent,
+    });
     expect(statuses).toEqual([{ step: 'one' }, { step: 'two' }]);
     expect(result.customStatus).toEqual({ step: 'two' });
   });
@@ -282,36 +426,94 @@ describe('runOrchestration', () => {
       for (const city of input.cities) out.push(yield context.df.callActivity('Hello', city));
       return out;
     };
-    const full = await runOrchestration({ name: 'Two', orchestrator: twoSteps, activities, instanceId: 'two-1', input: { cities: ['Oslo', 'Rome'] }, startTime: START });
+    const full = await runOrchestration({
+      name: 'Two',
+      orchestrator: twoSteps,
+      activities,
+      instanceId: 'two-1',
+      input: { cities: ['Oslo', 'Rome'] },
+      startTime: START,
+    });
     // Simulate a crash right after Rome was scheduled: keep the history up to that episode's end.
     const cut = full.history.findIndex((e) => e.EventType === EventType.TaskScheduled && e.EventId === 1);
     const store = new MemoryHistoryStore();
     await store.save('two-1', full.history.slice(0, cut + 2));
     calls.length = 0;
     // The input passed on resume is ignored: the instance keeps the one it started with.
-    const resumed = await runOrchestration({ name: 'Two', orchestrator: twoSteps, activities, instanceId: 'two-1', input: { cities: ['X'] }, startTime: START, history: store });
+    const resumed = await runOrchestration({
+      name: 'Two',
+      orchestrator: twoSteps,
+      activities,
+      instanceId: 'two-1',
+      input: { cities: ['X'] },
+      startTime: START,
+      history: store,
+    });
     expect(resumed.output).toEqual(['Hello, Oslo!', 'Hello, Rome!']);
     expect(calls).toEqual(['Rome']);
     // A finished instance is not run again.
     calls.length = 0;
-    const again = await runOrchestration({ name: 'Two', orchestrator: twoSteps, activities, instanceId: 'two-1', input: null, startTime: START, history: store });
+    const again = await runOrchestration({
+      name: 'Two',
+      orchestrator: twoSteps,
+      activities,
+      instanceId: 'two-1',
+      input: null,
+      startTime: START,
+      history: store,
+    });
     expect(again.output).toEqual(['Hello, Oslo!', 'Hello, Rome!']);
     expect(calls).toEqual([]);
   });
 
   it('re-running the final history through the replay handler gives the same actions', async () => {
     const fanOut: Orchestrator = function* (context) {
-      const values: string[] = yield context.df.Task.all(['a', 'b'].map((x) => context.df.callActivityWithRetry('Hello', new df.RetryOptions(1000, 2), x)));
+      const values: string[] = yield context.df.Task.all(
+        ['a', 'b'].map((x) => context.df.callActivityWithRetry('Hello', new df.RetryOptions(1000, 2), x)),
+      );
       yield context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + 1000));
       return values;
     };
-    const result = await runOrchestration({ name: 'Again', orchestrator: fanOut, activities: { Hello: hello }, instanceId: 'again-1', input: null, startTime: START });
-    const replay = await replayHistory({ orchestrator: fanOut, instanceId: 'again-1', name: 'Again', input: null, history: result.history });
+    const result = await runOrchestration({
+      name: 'Again',
+      orchestrator: fanOut,
+      activities: { Hello: hello },
+      instanceId: 'again-1',
+      input: null,
+      startTime: START,
+    });
+    const replay = await replayHistory({
+      orchestrator: fanOut,
+      instanceId: 'again-1',
+      name: 'Again',
+      input: null,
+      history: result.history,
+    });
     expect(replay.status).toBe('Completed');
     expect(replay.output).toEqual(result.output);
     expect(replay.actions).toEqual([
-      { kind: 'activity', name: 'Hello', input: '"a"', retry: { firstRetryIntervalMs: 1000, maxNumberOfAttempts: 2, backoffCoefficient: 1, maxRetryIntervalMs: undefined } },
-      { kind: 'activity', name: 'Hello', input: '"b"', retry: { firstRetryIntervalMs: 1000, maxNumberOfAttempts: 2, backoffCoefficient: 1, maxRetryIntervalMs: undefined } },
+      {
+        kind: 'activity',
+        name: 'Hello',
+        input: '"a"',
+        retry: {
+          firstRetryIntervalMs: 1000,
+          maxNumberOfAttempts: 2,
+          backoffCoefficient: 1,
+          maxRetryIntervalMs: undefined,
+        },
+      },
+      {
+        kind: 'activity',
+        name: 'Hello',
+        input: '"b"',
+        retry: {
+          firstRetryIntervalMs: 1000,
+          maxNumberOfAttempts: 2,
+          backoffCoefficient: 1,
+          maxRetryIntervalMs: undefined,
+        },
+      },
       { kind: 'timer', fireAt: '2025-03-01T10:00:01.000Z', canceled: false },
     ]);
   });
@@ -329,14 +531,29 @@ describe('the replay mechanism itself (no driver)', () => {
     const t1 = new Date(START.getTime() + 1000);
     const history = [
       new H.OrchestratorStartedEvent({ eventId: -1, timestamp: t0, isPlayed: false }),
-      new H.ExecutionStartedEvent({ eventId: -1, timestamp: t0, isPlayed: true, name: 'Seq', input: JSON.stringify(null) }),
+      new H.ExecutionStartedEvent({
+        eventId: -1,
+        timestamp: t0,
+        isPlayed: true,
+        name: 'Seq',
+        input: JSON.stringify(null),
+      }),
       new H.TaskScheduledEvent({ eventId: 0, timestamp: t0, isPlayed: false, name: 'Hello', input: '"Tokyo"' }),
       new H.OrchestratorCompletedEvent({ eventId: -1, timestamp: t0, isPlayed: false }),
       new H.OrchestratorStartedEvent({ eventId: -1, timestamp: t1, isPlayed: false }),
-      new H.TaskCompletedEvent({ eventId: -1, timestamp: t1, isPlayed: false, taskScheduledId: 0, result: JSON.stringify('Hello, Tokyo!') }),
+      new H.TaskCompletedEvent({
+        eventId: -1,
+        timestamp: t1,
+        isPlayed: false,
+        taskScheduledId: 0,
+        result: JSON.stringify('Hello, Tokyo!'),
+      }),
     ];
     const handler = createOrchestrator(sequence as never);
-    const state = await handler(new DurableOrchestrationInput('hand-1', history, null), new DummyOrchestrationContext('Seq', 'inv-1', () => undefined));
+    const state = await handler(
+      new DurableOrchestrationInput('hand-1', history, null),
+      new DummyOrchestrationContext('Seq', 'inv-1', () => undefined),
+    );
     expect(state.isDone).toBe(false);
     expect(JSON.parse(JSON.stringify(state.actions))).toEqual([
       [{ functionName: 'Hello', actionType: 0, input: '"Tokyo"' }],
@@ -347,9 +564,18 @@ describe('the replay mechanism itself (no driver)', () => {
       new H.TaskScheduledEvent({ eventId: 1, timestamp: t1, isPlayed: false, name: 'Hello', input: '"Seattle"' }),
       new H.OrchestratorCompletedEvent({ eventId: -1, timestamp: t1, isPlayed: false }),
       new H.OrchestratorStartedEvent({ eventId: -1, timestamp: t1, isPlayed: false }),
-      new H.TaskCompletedEvent({ eventId: -1, timestamp: t1, isPlayed: false, taskScheduledId: 1, result: JSON.stringify('Hello, Seattle!') }),
+      new H.TaskCompletedEvent({
+        eventId: -1,
+        timestamp: t1,
+        isPlayed: false,
+        taskScheduledId: 1,
+        result: JSON.stringify('Hello, Seattle!'),
+      }),
     );
-    const done = await createOrchestrator(sequence as never)(new DurableOrchestrationInput('hand-1', history, null), new DummyOrchestrationContext('Seq', 'inv-2', () => undefined));
+    const done = await createOrchestrator(sequence as never)(
+      new DurableOrchestrationInput('hand-1', history, null),
+      new DummyOrchestrationContext('Seq', 'inv-2', () => undefined),
+    );
     expect(done.isDone).toBe(true);
     expect(done.output).toEqual(['Hello, Tokyo!', 'Hello, Seattle!']);
   });
@@ -365,9 +591,18 @@ describe('the replay mechanism itself (no driver)', () => {
       new H.TaskScheduledEvent({ eventId: 0, timestamp: START, isPlayed: false, name: 'A', input: 'null' }),
       new H.OrchestratorCompletedEvent({ eventId: -1, timestamp: START, isPlayed: false }),
       new H.OrchestratorStartedEvent({ eventId: -1, timestamp: START, isPlayed: false }),
-      new H.TaskCompletedEvent({ eventId: -1, timestamp: START, isPlayed: false, taskScheduledId: 0, result: '"result of A"' }),
+      new H.TaskCompletedEvent({
+        eventId: -1,
+        timestamp: START,
+        isPlayed: false,
+        taskScheduledId: 0,
+        result: '"result of A"',
+      }),
     ];
-    const state = await createOrchestrator(asksForC as never)(new DurableOrchestrationInput('x', history, null), new DummyOrchestrationContext('X', 'inv', () => undefined));
+    const state = await createOrchestrator(asksForC as never)(
+      new DurableOrchestrationInput('x', history, null),
+      new DummyOrchestrationContext('X', 'inv', () => undefined),
+    );
     expect(state.output).toBe('result of A');
   });
 });

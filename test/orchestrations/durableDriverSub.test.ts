@@ -3,7 +3,13 @@
  * retries of a failed sub-orchestration, failures surfacing in the parent, determinism, resume.
  */
 import * as df from 'durable-functions';
-import { EventType, MemoryHistoryStore, NonDeterminismError, runOrchestration, type HistoryEvent } from '../../src/local/durableDriver';
+import {
+  EventType,
+  MemoryHistoryStore,
+  NonDeterminismError,
+  runOrchestration,
+  type HistoryEvent,
+} from '../../src/local/durableDriver';
 
 const START = new Date('2025-03-01T10:00:00.000Z');
 type Orchestrator = (context: df.OrchestrationContext) => Generator<df.Task, unknown, any>;
@@ -28,11 +34,21 @@ describe('runOrchestration with sub-orchestrations', () => {
   it('fans out sub-orchestrations between activities and hands each result to its own task', async () => {
     const parent: Orchestrator = function* (context) {
       const first: number = yield context.df.callActivity('Double', 100);
-      const results: unknown[] = yield context.df.Task.all([1, 2, 3, 4].map((n) => context.df.callSubOrchestrator('Child', { n, wait: n % 2 === 0 }, `child-${n}`)));
+      const results: unknown[] = yield context.df.Task.all(
+        [1, 2, 3, 4].map((n) => context.df.callSubOrchestrator('Child', { n, wait: n % 2 === 0 }, `child-${n}`)),
+      );
       const last: number = yield context.df.callActivity('Double', first);
       return { first, results, last };
     };
-    const result = await runOrchestration({ name: 'Parent', orchestrator: parent, orchestrators: { Child: child }, activities: { Double: double }, instanceId: 'p-1', input: null, startTime: START });
+    const result = await runOrchestration({
+      name: 'Parent',
+      orchestrator: parent,
+      orchestrators: { Child: child },
+      activities: { Double: double },
+      instanceId: 'p-1',
+      input: null,
+      startTime: START,
+    });
     expect(result.status).toBe('Completed');
     expect(result.output).toEqual({
       first: 200,
@@ -40,8 +56,14 @@ describe('runOrchestration with sub-orchestrations', () => {
       last: 400,
     });
     const created = events(result.history, EventType.SubOrchestrationInstanceCreated);
-    expect(created.map((e) => [e.EventId, e.Name, e.InstanceId, e.Input])).toEqual([1, 2, 3, 4].map((n) => [n, 'Child', `child-${n}`, JSON.stringify({ n, wait: n % 2 === 0 })]));
-    expect(events(result.history, EventType.SubOrchestrationInstanceCompleted).map((e) => e.TaskScheduledId).sort()).toEqual([1, 2, 3, 4]);
+    expect(created.map((e) => [e.EventId, e.Name, e.InstanceId, e.Input])).toEqual(
+      [1, 2, 3, 4].map((n) => [n, 'Child', `child-${n}`, JSON.stringify({ n, wait: n % 2 === 0 })]),
+    );
+    expect(
+      events(result.history, EventType.SubOrchestrationInstanceCompleted)
+        .map((e) => e.TaskScheduledId)
+        .sort(),
+    ).toEqual([1, 2, 3, 4]);
     expect(events(result.history, EventType.TaskScheduled).map((e) => e.EventId)).toEqual([0, 5]);
   });
 
@@ -53,7 +75,15 @@ describe('runOrchestration with sub-orchestrations', () => {
     const parent: Orchestrator = function* (context) {
       return yield context.df.callSubOrchestrator('Echo', 'plain text');
     };
-    const result = await runOrchestration({ name: 'P', orchestrator: parent, orchestrators: { Echo: echo }, activities: {}, instanceId: 'p-2', input: null, startTime: START });
+    const result = await runOrchestration({
+      name: 'P',
+      orchestrator: parent,
+      orchestrators: { Echo: echo },
+      activities: {},
+      instanceId: 'p-2',
+      input: null,
+      startTime: START,
+    });
     expect(result.output).toBe('p-2:0:plain text');
   });
 
@@ -73,7 +103,15 @@ describe('runOrchestration with sub-orchestrations', () => {
       const after: number = yield context.df.callActivity('Double', value);
       return after;
     };
-    const result = await runOrchestration({ name: 'P', orchestrator: parent, orchestrators: { Inner: inner }, activities: { Flaky: flaky, Double: double }, instanceId: 'p-3', input: null, startTime: START });
+    const result = await runOrchestration({
+      name: 'P',
+      orchestrator: parent,
+      orchestrators: { Inner: inner },
+      activities: { Flaky: flaky, Double: double },
+      instanceId: 'p-3',
+      input: null,
+      startTime: START,
+    });
     expect(result.status).toBe('Completed');
     expect(result.output).toBe(140);
     const created = events(result.history, EventType.SubOrchestrationInstanceCreated);
@@ -103,10 +141,26 @@ describe('runOrchestration with sub-orchestrations', () => {
         return `caught: ${(err as Error).message}`;
       }
     };
-    const result = await runOrchestration({ name: 'P', orchestrator: parent, orchestrators: { Broken: broken }, activities: {}, instanceId: 'p-4', input: null, startTime: START });
+    const result = await runOrchestration({
+      name: 'P',
+      orchestrator: parent,
+      orchestrators: { Broken: broken },
+      activities: {},
+      instanceId: 'p-4',
+      input: null,
+      startTime: START,
+    });
     expect(result.status).toBe('Completed');
     expect(String(result.output)).toMatch(/^caught: .*inner broke/);
-    const missing = await runOrchestration({ name: 'P', orchestrator: parent, orchestrators: {}, activities: {}, instanceId: 'p-5', input: null, startTime: START });
+    const missing = await runOrchestration({
+      name: 'P',
+      orchestrator: parent,
+      orchestrators: {},
+      activities: {},
+      instanceId: 'p-5',
+      input: null,
+      startTime: START,
+    });
     expect(String(missing.output)).toMatch(/not registered/);
   });
 
@@ -117,9 +171,17 @@ describe('runOrchestration with sub-orchestrations', () => {
       flip = true;
       return yield context.df.callSubOrchestrator(name, { n: 1 }, 'c');
     };
-    await expect(runOrchestration({ name: 'P', orchestrator: parent, orchestrators: { Child: child, Other: child }, activities: { Double: double }, instanceId: 'p-6', input: null, startTime: START })).rejects.toBeInstanceOf(
-      NonDeterminismError,
-    );
+    await expect(
+      runOrchestration({
+        name: 'P',
+        orchestrator: parent,
+        orchestrators: { Child: child, Other: child },
+        activities: { Double: double },
+        instanceId: 'p-6',
+        input: null,
+        startTime: START,
+      }),
+    ).rejects.toBeInstanceOf(NonDeterminismError);
   });
 
   it('resumes a parent and its sub-orchestrations from saved histories', async () => {
@@ -127,13 +189,31 @@ describe('runOrchestration with sub-orchestrations', () => {
     const parent: Orchestrator = function* (context) {
       return yield context.df.Task.all([1, 2].map((n) => context.df.callSubOrchestrator('Child', { n }, `r-${n}`)));
     };
-    const first = await runOrchestration({ name: 'P', orchestrator: parent, orchestrators: { Child: child }, activities: { Double: double }, instanceId: 'p-7', input: null, startTime: START, history: store });
+    const first = await runOrchestration({
+      name: 'P',
+      orchestrator: parent,
+      orchestrators: { Child: child },
+      activities: { Double: double },
+      instanceId: 'p-7',
+      input: null,
+      startTime: START,
+      history: store,
+    });
     let ran = 0;
     const counting = async (n: number): Promise<number> => {
       ran++;
       return n * 2;
     };
-    const again = await runOrchestration({ name: 'P', orchestrator: parent, orchestrators: { Child: child }, activities: { Double: counting }, instanceId: 'p-7', input: null, startTime: START, history: store });
+    const again = await runOrchestration({
+      name: 'P',
+      orchestrator: parent,
+      orchestrators: { Child: child },
+      activities: { Double: counting },
+      instanceId: 'p-7',
+      input: null,
+      startTime: START,
+      history: store,
+    });
     expect(again.output).toEqual(first.output);
     expect(ran).toBe(0);
     expect((await store.load('r-1'))?.at(-1)).toMatchObject({ EventType: EventType.ExecutionCompleted });

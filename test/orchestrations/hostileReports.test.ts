@@ -26,7 +26,11 @@ const reg = useRegistry();
 
 async function gate(image: ImageId): Promise<{ outcome: GateOutcome; ms: number; historyBytes: number }> {
   const policy = reportsGatePolicy(reg.registry.host);
-  const services = composeGateServices({ policy: () => policy, audit: new MemoryAuditStore(), plainHttpHosts: [reg.registry.host] });
+  const services = composeGateServices({
+    policy: () => policy,
+    audit: new MemoryAuditStore(),
+    plainHttpHosts: [reg.registry.host],
+  });
   const t0 = performance.now();
   const result = await runOrchestration({
     name: ORCH_IMAGE_GATE,
@@ -43,25 +47,44 @@ async function gate(image: ImageId): Promise<{ outcome: GateOutcome; ms: number;
 
 describe('imageGate over hostile reports (real registry, real replay)', () => {
   it.each([
-    ['300,000 distinct critical results', 'distinct' as const, 300_000, ReportErrorCodes.REPORT_TOO_MANY_FINDINGS, `at most ${MAX_REPORT_FINDINGS} entries per report, got 300000`],
-    ['1,000,000 duplicates of one critical result', 'duplicates' as const, 1_000_000, ReportErrorCodes.REPORT_TOO_MANY_VALUES, `at most ${MAX_JSON_CONTAINERS} JSON objects and arrays`],
-  ])('blocks a report of %s (%s), unparsed or unread, quickly and with a small history', async (_label, kind, count, code, inReason) => {
-    const image = await pushWithSarif(reg.client, 'team/hostile', kind, (digest) => hostileSarif(kind, count, digest, new Date().toISOString()));
+    [
+      '300,000 distinct critical results',
+      'distinct' as const,
+      300_000,
+      ReportErrorCodes.REPORT_TOO_MANY_FINDINGS,
+      `at most ${MAX_REPORT_FINDINGS} entries per report, got 300000`,
+    ],
+    [
+      '1,000,000 duplicates of one critical result',
+      'duplicates' as const,
+      1_000_000,
+      ReportErrorCodes.REPORT_TOO_MANY_VALUES,
+      `at most ${MAX_JSON_CONTAINERS} JSON objects and arrays`,
+    ],
+  ])(
+    'blocks a report of %s (%s), unparsed or unread, quickly and with a small history',
+    async (_label, kind, count, code, inReason) => {
+      const image = await pushWithSarif(reg.client, 'team/hostile', kind, (digest) =>
+        hostileSarif(kind, count, digest, new Date().toISOString()),
+      );
 
-    const { outcome, ms, historyBytes } = await gate(image);
+      const { outcome, ms, historyBytes } = await gate(image);
 
-    expect(outcome.verdict?.decision).toBe('block');
-    expect(outcome.verdict?.summary).toContain(`reports inconclusive (${code})`);
-    const scan = outcome.verdict?.checks.find((c) => c.name === 'scan:reports');
-    expect(scan).toMatchObject({ status: 'inconclusive', details: { code } });
-    expect(scan?.reason).toContain(inReason);
-    expect(ms).toBeLessThan(GATE_TIME_BUDGET_MS);
-    expect(historyBytes).toBeLessThan(GATE_HISTORY_BUDGET_BYTES);
-  });
+      expect(outcome.verdict?.decision).toBe('block');
+      expect(outcome.verdict?.summary).toContain(`reports inconclusive (${code})`);
+      const scan = outcome.verdict?.checks.find((c) => c.name === 'scan:reports');
+      expect(scan).toMatchObject({ status: 'inconclusive', details: { code } });
+      expect(scan?.reason).toContain(inReason);
+      expect(ms).toBeLessThan(GATE_TIME_BUDGET_MS);
+      expect(historyBytes).toBeLessThan(GATE_HISTORY_BUDGET_BYTES);
+    },
+  );
 
   it(`lists the worst ${MAX_VERDICT_FINDINGS} of a report just under the bound, counts the rest, and keeps history under the budget`, async () => {
     const count = MAX_REPORT_FINDINGS - 1;
-    const image = await pushWithSarif(reg.client, 'team/large', 'v1', (digest) => hostileSarif('distinct', count, digest, new Date().toISOString()));
+    const image = await pushWithSarif(reg.client, 'team/large', 'v1', (digest) =>
+      hostileSarif('distinct', count, digest, new Date().toISOString()),
+    );
 
     const { outcome, ms, historyBytes } = await gate(image);
 
@@ -73,8 +96,12 @@ describe('imageGate over hostile reports (real registry, real replay)', () => {
     expect(vulns?.status).toBe('fail');
     expect((vulns?.details?.blocking as unknown[]).length).toBe(MAX_VERDICT_FINDINGS);
     expect(vulns?.reason).toContain(`${count - MAX_VERDICT_FINDINGS} more findings of a blocking severity`);
-    expect(verdict.summary).toContain(`${MAX_VERDICT_FINDINGS - 3} more blocking findings; ${count - MAX_VERDICT_FINDINGS} more of a blocking severity not listed`);
-    expect(verdict.checks.find((c) => c.name === 'scan:reports')?.reason).toContain(`${count} findings from reports (the worst ${MAX_VERDICT_FINDINGS} listed)`);
+    expect(verdict.summary).toContain(
+      `${MAX_VERDICT_FINDINGS - 3} more blocking findings; ${count - MAX_VERDICT_FINDINGS} more of a blocking severity not listed`,
+    );
+    expect(verdict.checks.find((c) => c.name === 'scan:reports')?.reason).toContain(
+      `${count} findings from reports (the worst ${MAX_VERDICT_FINDINGS} listed)`,
+    );
     expect(ms).toBeLessThan(GATE_TIME_BUDGET_MS);
     expect(historyBytes).toBeLessThan(GATE_HISTORY_BUDGET_BYTES);
   });

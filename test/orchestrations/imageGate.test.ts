@@ -6,25 +6,56 @@ import { ErrorCodes, GuardError } from '../../src/core/errors';
 import { loadPolicy } from '../../src/core/policy';
 import type { Policy } from '../../src/core/policyTypes';
 import { MediaTypes, type ImageId } from '../../src/core/types';
-import { EventType, NonDeterminismError, replayHistory, runOrchestration, type HistoryEvent, type OrchestrationResult } from '../../src/local/durableDriver';
+import {
+  EventType,
+  NonDeterminismError,
+  replayHistory,
+  runOrchestration,
+  type HistoryEvent,
+  type OrchestrationResult,
+} from '../../src/local/durableDriver';
 import { gateActivities } from '../../src/orchestrations/activities';
-import { imageGateOrchestrator, type GateInput, type GateOutcome, type GateProgress } from '../../src/orchestrations/imageGate';
+import {
+  imageGateOrchestrator,
+  type GateInput,
+  type GateOutcome,
+  type GateProgress,
+} from '../../src/orchestrations/imageGate';
 import { Activities, ORCH_IMAGE_GATE } from '../../src/orchestrations/names';
 import { SILENT_ACTIVITY_CONTEXT, type GateServices } from '../../src/orchestrations/services';
 import '../../src/functions/index';
-import { MemoryAudit, MemoryRegistry, ScriptedSource, inconclusiveSignatures, pending, ready } from '../support/durableGateFakes';
+import {
+  MemoryAudit,
+  MemoryRegistry,
+  ScriptedSource,
+  inconclusiveSignatures,
+  pending,
+  ready,
+} from '../support/durableGateFakes';
 import { registeredFunctions } from '../support/functionsCore';
 
 // A stand-in for the Functions host's core module, so the registrations in src/functions/index.ts
 // are recorded instead of dropped in "test mode".
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- jest.mock factories cannot use imports
-jest.mock('@azure/functions-core', () => require('../support/functionsCore').recordingFunctionsCore(), { virtual: true });
+jest.mock('@azure/functions-core', () => require('../support/functionsCore').recordingFunctionsCore(), {
+  virtual: true,
+});
 
 const START = new Date('2025-06-01T12:00:00.000Z');
 const ACR = 'contoso.azurecr.io';
 const PLAIN = 'registry.test:5000';
 
-function policyYaml(options: { host?: string; apply?: string; sources?: string; require?: 'any' | 'all'; deadline?: string; poll?: string; promote?: boolean } = {}): string {
+function policyYaml(
+  options: {
+    host?: string;
+    apply?: string;
+    sources?: string;
+    require?: 'any' | 'all';
+    deadline?: string;
+    poll?: string;
+    promote?: boolean;
+  } = {},
+): string {
   const host = options.host ?? ACR;
   return `version: 1
 registries:
@@ -55,8 +86,17 @@ let services: GateServices | undefined;
 
 function harness(options: Parameters<typeof policyYaml>[0] & { acr?: boolean } = {}): Harness {
   const policy = loadPolicy(policyYaml(options), 'test policy');
-  const registry = new MemoryRegistry(options.host ?? ACR, options.acr ?? (options.host ?? ACR).endsWith('.azurecr.io'));
-  const h: Harness = { registry, reports: new ScriptedSource('reports'), defender: new ScriptedSource('defender'), audit: new MemoryAudit(), policy };
+  const registry = new MemoryRegistry(
+    options.host ?? ACR,
+    options.acr ?? (options.host ?? ACR).endsWith('.azurecr.io'),
+  );
+  const h: Harness = {
+    registry,
+    reports: new ScriptedSource('reports'),
+    defender: new ScriptedSource('defender'),
+    audit: new MemoryAudit(),
+    policy,
+  };
   services = {
     policy: () => policy,
     registry: (host) => {
@@ -70,7 +110,10 @@ function harness(options: Parameters<typeof policyYaml>[0] & { acr?: boolean } =
   return h;
 }
 
-async function gate(image: ImageId, extra: Partial<GateInput> & { statuses?: GateProgress[] } = {}): Promise<OrchestrationResult & { outcome: GateOutcome }> {
+async function gate(
+  image: ImageId,
+  extra: Partial<GateInput> & { statuses?: GateProgress[] } = {},
+): Promise<OrchestrationResult & { outcome: GateOutcome }> {
   const { statuses, ...rest } = extra;
   const input: GateInput = { image, trigger: 'push', ...rest };
   const result = await runOrchestration({
@@ -158,19 +201,30 @@ describe('imageGate orchestration', () => {
     h.reports.script(pushed.digest, ready('reports', []));
     const statuses: GateProgress[] = [];
 
-    const { outcome, history } = await gate({ registry: ACR, repository: 'team/api', digest: pushed.digest }, { statuses });
+    const { outcome, history } = await gate(
+      { registry: ACR, repository: 'team/api', digest: pushed.digest },
+      { statuses },
+    );
 
     expect(outcome.verdict?.decision).toBe('release');
     expect(h.defender.callsFor(pushed.digest)).toBe(3);
     expect(h.reports.callsFor(pushed.digest)).toBe(1);
     // Two poll timers, one minute apart, and the decision taken at orchestration time +2 min.
-    expect(ofType(history, EventType.TimerCreated).map((e) => e.FireAt)).toEqual(['2025-06-01T12:01:00.000Z', '2025-06-01T12:02:00.000Z']);
+    expect(ofType(history, EventType.TimerCreated).map((e) => e.FireAt)).toEqual([
+      '2025-06-01T12:01:00.000Z',
+      '2025-06-01T12:02:00.000Z',
+    ]);
     expect(ofType(history, EventType.TimerFired)).toHaveLength(2);
     expect(outcome.verdict?.decidedAt).toBe('2025-06-01T12:02:00.000Z');
     // The report's age is judged on orchestration time, which moved with the timers.
     expect(h.defender.queries.map((q) => q.nowMs - START.getTime())).toEqual([0, 60_000, 120_000]);
     expect(statuses).toContainEqual(
-      expect.objectContaining({ step: 'waiting-for-scan', pending: [`${pushed.digest.slice(0, 19)}:defender`], until: '2025-06-01T12:01:00.000Z', waitingFor: [{ source: 'defender', digest: pushed.digest }] }),
+      expect.objectContaining({
+        step: 'waiting-for-scan',
+        pending: [`${pushed.digest.slice(0, 19)}:defender`],
+        until: '2025-06-01T12:01:00.000Z',
+        waitingFor: [{ source: 'defender', digest: pushed.digest }],
+      }),
     );
   });
 
@@ -185,7 +239,11 @@ describe('imageGate orchestration', () => {
     expect(scan?.status).toBe('inconclusive');
     expect(scan?.reason).toMatch(/deadline/);
     // Polls at +2 and +4 minutes, the last wait cut at the deadline (+5).
-    expect(ofType(history, EventType.TimerCreated).map((e) => e.FireAt)).toEqual(['2025-06-01T12:02:00.000Z', '2025-06-01T12:04:00.000Z', '2025-06-01T12:05:00.000Z']);
+    expect(ofType(history, EventType.TimerCreated).map((e) => e.FireAt)).toEqual([
+      '2025-06-01T12:02:00.000Z',
+      '2025-06-01T12:04:00.000Z',
+      '2025-06-01T12:05:00.000Z',
+    ]);
     expect(h.defender.callsFor(pushed.digest)).toBe(4);
     expect(outcome.verdict?.decidedAt).toBe('2025-06-01T12:05:00.000Z');
     expect(h.registry.attributes.get(`team/api@${pushed.digest}`)?.quarantineState).toBe('Quarantined');
@@ -194,12 +252,18 @@ describe('imageGate orchestration', () => {
   it('retries a transient findings failure (TaskFailed, retry timer, TaskCompleted) and then decides', async () => {
     const h = harness();
     const pushed = h.registry.addImage('team/api', { content: 'flaky source' });
-    h.reports.script(pushed.digest, new GuardError(ErrorCodes.TRANSIENT, 'registry answered 503'), ready('reports', []));
+    h.reports.script(
+      pushed.digest,
+      new GuardError(ErrorCodes.TRANSIENT, 'registry answered 503'),
+      ready('reports', []),
+    );
 
     const { outcome, history } = await gate({ registry: ACR, repository: 'team/api', digest: pushed.digest });
 
     expect(outcome.verdict?.decision).toBe('release');
-    const collectIds = history.filter((e) => e.EventType === EventType.TaskScheduled && e.Name === Activities.collectFindings).map((e) => e.EventId);
+    const collectIds = history
+      .filter((e) => e.EventType === EventType.TaskScheduled && e.Name === Activities.collectFindings)
+      .map((e) => e.EventId);
     expect(collectIds).toHaveLength(2);
     const failed = ofType(history, EventType.TaskFailed);
     expect(failed.map((e) => e.TaskScheduledId)).toEqual([collectIds[0]]);
@@ -225,7 +289,10 @@ describe('imageGate orchestration', () => {
     ]);
     expect(outcome.verdict?.decision).toBe('block');
     const check = outcome.verdict?.checks.find((c) => c.name === 'scan:reports');
-    expect(check).toMatchObject({ status: 'inconclusive', details: { step: 'collectFindings(reports)', code: 'TRANSIENT' } });
+    expect(check).toMatchObject({
+      status: 'inconclusive',
+      details: { step: 'collectFindings(reports)', code: 'TRANSIENT' },
+    });
     expect(h.registry.attributes.get(`team/api@${pushed.digest}`)?.quarantineState).toBe('Quarantined');
     expect(h.audit.verdicts.map((v) => v.decision)).toEqual(['block']);
   });
@@ -247,13 +314,36 @@ describe('imageGate orchestration', () => {
 
   it('blocks an index when one platform is vulnerable, skipping attestation manifests', async () => {
     const h = harness({ host: PLAIN, apply: 'promote', promote: true });
-    const amd64 = h.registry.addImage('team/web', { content: 'amd64', platform: { os: 'linux', architecture: 'amd64' } });
-    const arm64 = h.registry.addImage('team/web', { content: 'arm64', platform: { os: 'linux', architecture: 'arm64' } });
+    const amd64 = h.registry.addImage('team/web', {
+      content: 'amd64',
+      platform: { os: 'linux', architecture: 'amd64' },
+    });
+    const arm64 = h.registry.addImage('team/web', {
+      content: 'arm64',
+      platform: { os: 'linux', architecture: 'arm64' },
+    });
     // As BuildKit writes it: an image config and in-toto layers only (the content, not the label, makes it one).
-    const statement = h.registry.addBlob('team/web', Buffer.from('{"_type":"https://in-toto.io/Statement/v0.1"}'), 'application/vnd.in-toto+json');
-    const attConfig = h.registry.addBlob('team/web', Buffer.from('{"architecture":"unknown","os":"unknown"}'), MediaTypes.ociConfig);
-    const attestation = h.registry.addManifest('team/web', { schemaVersion: 2, mediaType: MediaTypes.ociManifest, config: attConfig, layers: [statement] });
-    const attested = { ...attestation, platform: { os: 'unknown', architecture: 'unknown' }, annotations: { 'vnd.docker.reference.type': 'attestation-manifest' } };
+    const statement = h.registry.addBlob(
+      'team/web',
+      Buffer.from('{"_type":"https://in-toto.io/Statement/v0.1"}'),
+      'application/vnd.in-toto+json',
+    );
+    const attConfig = h.registry.addBlob(
+      'team/web',
+      Buffer.from('{"architecture":"unknown","os":"unknown"}'),
+      MediaTypes.ociConfig,
+    );
+    const attestation = h.registry.addManifest('team/web', {
+      schemaVersion: 2,
+      mediaType: MediaTypes.ociManifest,
+      config: attConfig,
+      layers: [statement],
+    });
+    const attested = {
+      ...attestation,
+      platform: { os: 'unknown', architecture: 'unknown' },
+      annotations: { 'vnd.docker.reference.type': 'attestation-manifest' },
+    };
     const index = h.registry.addIndex('team/web', [amd64, arm64, attested], '2.0');
     h.reports.script(amd64.digest, ready('reports', [LOW]));
     h.reports.script(arm64.digest, ready('reports', [CRITICAL]));
@@ -271,8 +361,14 @@ describe('imageGate orchestration', () => {
 
   it('promotes a clean index by digest and tag: child manifests, their blobs, then the index', async () => {
     const h = harness({ host: PLAIN, apply: 'promote', promote: true });
-    const amd64 = h.registry.addImage('team/web', { content: 'amd64', platform: { os: 'linux', architecture: 'amd64' } });
-    const arm64 = h.registry.addImage('team/web', { content: 'arm64', platform: { os: 'linux', architecture: 'arm64' } });
+    const amd64 = h.registry.addImage('team/web', {
+      content: 'amd64',
+      platform: { os: 'linux', architecture: 'amd64' },
+    });
+    const arm64 = h.registry.addImage('team/web', {
+      content: 'arm64',
+      platform: { os: 'linux', architecture: 'arm64' },
+    });
     const index = h.registry.addIndex('team/web', [amd64, arm64], '2.1');
     h.reports.script(amd64.digest, ready('reports', []));
     h.reports.script(arm64.digest, ready('reports', [LOW]));
@@ -281,10 +377,14 @@ describe('imageGate orchestration', () => {
 
     expect(outcome.verdict?.decision).toBe('release');
     expect(outcome.apply).toMatchObject({ mode: 'promote', ok: true });
-    for (const d of [index.digest, amd64.digest, arm64.digest]) expect(h.registry.manifests.has(`release/team/web@${d}`)).toBe(true);
+    for (const d of [index.digest, amd64.digest, arm64.digest])
+      expect(h.registry.manifests.has(`release/team/web@${d}`)).toBe(true);
     expect(await h.registry.resolveTag('release/team/web', '2.1')).toBe(index.digest);
     // Promotion is idempotent: applying again changes nothing and succeeds.
-    const again = await gateActivities(services!)[Activities.applyVerdict]({ verdict: outcome.verdict!, mode: 'promote', dryRun: false, promoteTarget: 'release/team/web' }, SILENT_ACTIVITY_CONTEXT);
+    const again = await gateActivities(services!)[Activities.applyVerdict](
+      { verdict: outcome.verdict!, mode: 'promote', dryRun: false, promoteTarget: 'release/team/web' },
+      SILENT_ACTIVITY_CONTEXT,
+    );
     expect(again.ok).toBe(true);
   });
 
@@ -303,7 +403,11 @@ describe('imageGate orchestration', () => {
 
   it('ignores an image on a registry outside the allowlist without touching it', async () => {
     const h = harness();
-    const { outcome, history } = await gate({ registry: 'evil.example.com', repository: 'team/api', digest: `sha256:${'cd'.repeat(32)}` });
+    const { outcome, history } = await gate({
+      registry: 'evil.example.com',
+      repository: 'team/api',
+      digest: `sha256:${'cd'.repeat(32)}`,
+    });
     expect(outcome).toMatchObject({ status: 'ignored' });
     expect(h.registry.calls).toEqual([]);
     expect(scheduledNames(history)).toEqual([Activities.loadGateContext]);
@@ -327,7 +431,10 @@ describe('imageGate orchestration', () => {
     const h = harness();
     const pushed = h.registry.addImage('team/api', { content: 'apply fails' });
     h.reports.script(pushed.digest, ready('reports', []));
-    h.registry.failures.push({ method: 'setManifestAttributes', error: new GuardError(ErrorCodes.REGISTRY_AUTH, 'PATCH answered 403') });
+    h.registry.failures.push({
+      method: 'setManifestAttributes',
+      error: new GuardError(ErrorCodes.REGISTRY_AUTH, 'PATCH answered 403'),
+    });
 
     const { outcome } = await gate({ registry: ACR, repository: 'team/api', digest: pushed.digest });
 
@@ -339,8 +446,14 @@ describe('imageGate orchestration', () => {
 
   it('replays its final history to the identical action list', async () => {
     const h = harness({ sources: '[defender, reports]', require: 'all', poll: '1m' });
-    const amd64 = h.registry.addImage('team/web', { content: 'amd64', platform: { os: 'linux', architecture: 'amd64' } });
-    const arm64 = h.registry.addImage('team/web', { content: 'arm64', platform: { os: 'linux', architecture: 'arm64' } });
+    const amd64 = h.registry.addImage('team/web', {
+      content: 'amd64',
+      platform: { os: 'linux', architecture: 'amd64' },
+    });
+    const arm64 = h.registry.addImage('team/web', {
+      content: 'arm64',
+      platform: { os: 'linux', architecture: 'arm64' },
+    });
     const index = h.registry.addIndex('team/web', [amd64, arm64]);
     h.defender.script(amd64.digest, pending('defender'), ready('defender', []));
     h.defender.script(arm64.digest, new GuardError(ErrorCodes.TRANSIENT, '429'), ready('defender', []));
@@ -350,15 +463,33 @@ describe('imageGate orchestration', () => {
 
     const first = await gate(image);
     const input: GateInput = { image, trigger: 'push' };
-    const replayed = await replayHistory({ orchestrator: imageGateOrchestrator, instanceId: 'x', name: ORCH_IMAGE_GATE, input, history: first.history });
+    const replayed = await replayHistory({
+      orchestrator: imageGateOrchestrator,
+      instanceId: 'x',
+      name: ORCH_IMAGE_GATE,
+      input,
+      history: first.history,
+    });
 
     expect(replayed.status).toBe('Completed');
     expect(replayed.output).toEqual(first.output);
     const fromHistory = first.history
-      .filter((e) => (e.EventType === EventType.TaskScheduled || e.EventType === EventType.TimerCreated) && e.RetryOf === undefined)
+      .filter(
+        (e) =>
+          (e.EventType === EventType.TaskScheduled || e.EventType === EventType.TimerCreated) &&
+          e.RetryOf === undefined,
+      )
       .map((e) => (e.EventType === EventType.TimerCreated ? `timer@${e.FireAt}` : `${e.Name}(${e.Input})`));
-    expect(replayed.actions.map((a) => (a.kind === 'timer' ? `timer@${a.fireAt}` : `${a.name}(${a.input})`))).toEqual(fromHistory);
-    const again = await replayHistory({ orchestrator: imageGateOrchestrator, instanceId: 'x', name: ORCH_IMAGE_GATE, input, history: first.history });
+    expect(replayed.actions.map((a) => (a.kind === 'timer' ? `timer@${a.fireAt}` : `${a.name}(${a.input})`))).toEqual(
+      fromHistory,
+    );
+    const again = await replayHistory({
+      orchestrator: imageGateOrchestrator,
+      instanceId: 'x',
+      name: ORCH_IMAGE_GATE,
+      input,
+      history: first.history,
+    });
     expect(again.actions).toEqual(replayed.actions);
   });
 
@@ -371,7 +502,10 @@ describe('imageGate orchestration', () => {
     const drifting = function* (context: Parameters<typeof imageGateOrchestrator>[0]) {
       replays++;
       const original = context.df.getInput() as GateInput;
-      const drifted = { ...original, image: { ...original.image, repository: replays === 1 ? 'team/api' : 'team/other' } };
+      const drifted = {
+        ...original,
+        image: { ...original.image, repository: replays === 1 ? 'team/api' : 'team/other' },
+      };
       context.df.getInput = (() => drifted) as typeof context.df.getInput;
       return yield* imageGateOrchestrator(context);
     };
@@ -392,7 +526,9 @@ describe('imageGate orchestration', () => {
     const firstActivities = gateActivities(services!);
     harness({ host: PLAIN });
     const secondActivities = gateActivities(services!);
-    const image = (registry: string) => ({ image: { registry, repository: 'team/api', digest: `sha256:${'a'.repeat(64)}` } });
+    const image = (registry: string) => ({
+      image: { registry, repository: 'team/api', digest: `sha256:${'a'.repeat(64)}` },
+    });
     const a = await firstActivities[Activities.loadGateContext](image(ACR), SILENT_ACTIVITY_CONTEXT);
     const b = await secondActivities[Activities.loadGateContext](image(PLAIN), SILENT_ACTIVITY_CONTEXT);
     expect(a).toMatchObject({ ok: true, applyMode: 'quarantine', policyHash: first.policy.hash });

@@ -43,8 +43,18 @@ ${extra}`,
     );
   }
 
-  function services(policy: Policy, audit: MemoryAuditStore, inUse?: InUseLookup): ReturnType<typeof composeGateServices> {
-    return composeGateServices({ policy: () => policy, audit, plainHttpHosts: [reg.registry.host], verifySignatures: notYetVerifySignatures, ...(inUse ? { inUse } : {}) });
+  function services(
+    policy: Policy,
+    audit: MemoryAuditStore,
+    inUse?: InUseLookup,
+  ): ReturnType<typeof composeGateServices> {
+    return composeGateServices({
+      policy: () => policy,
+      audit,
+      plainHttpHosts: [reg.registry.host],
+      verifySignatures: notYetVerifySignatures,
+      ...(inUse ? { inUse } : {}),
+    });
   }
 
   it('fans out per repository as sub-orchestrations, purges each, and records a summary', async () => {
@@ -55,12 +65,24 @@ ${extra}`,
     const keepOut = await seedRepository(reg.client, 'elsewhere/x', NOW.getTime());
     const audit = new MemoryAuditStore();
     const inUse: InUseLookup = { listDeployedImages: async () => [{ image: `${host}/nightly/b:v1`, source: 'aci/b' }] };
-    const { output, result } = await runPurgeLocally({ input: { trigger: 'timer' }, services: services(policyFor(host), audit, inUse), instanceId: 'purge-1', startTime: NOW });
+    const { output, result } = await runPurgeLocally({
+      input: { trigger: 'timer' },
+      services: services(policyFor(host), audit, inUse),
+      instanceId: 'purge-1',
+      startTime: NOW,
+    });
 
     expect(output.error).toBeUndefined();
     expect(output.summaries).toHaveLength(1);
     const summary = output.summaries[0];
-    expect(summary).toMatchObject({ registry: host, trigger: 'timer', dryRun: false, repositories: 3, failed: 0, errors: [] });
+    expect(summary).toMatchObject({
+      registry: host,
+      trigger: 'timer',
+      dryRun: false,
+      repositories: 3,
+      failed: 0,
+      errors: [],
+    });
     expect(summary.outcomes.map((o) => [o.repository, o.status])).toEqual([
       ['nightly/a', 'done'],
       ['nightly/b', 'done'],
@@ -75,13 +97,34 @@ ${extra}`,
     // Three sub-orchestrations, each named from the parent; one activity each inside them.
     const created = result.history.filter((e) => e.EventType === EventType.SubOrchestrationInstanceCreated);
     expect(created.map((e) => e.InstanceId)).toEqual(['purge-1-r0', 'purge-1-r1', 'purge-1-r2']);
-    expect(result.history.filter((e) => e.EventType === EventType.TaskScheduled).map((e) => e.Name)).toEqual([PurgeActivities.listTargets, PurgeActivities.recordSummary]);
+    expect(result.history.filter((e) => e.EventType === EventType.TaskScheduled).map((e) => e.Name)).toEqual([
+      PurgeActivities.listTargets,
+      PurgeActivities.recordSummary,
+    ]);
 
-    const expectedLeft = (s: typeof a): string[] => [s.v2, s.v3, s.newIndex, ...s.newChildren, s.sigV3].map((p) => p.digest).sort();
-    const all = (s: typeof a): string[] => [s.v1, s.v2, s.v3, s.dev1, s.oldIndex, ...s.oldChildren, s.newIndex, ...s.newChildren, s.sigV1, s.sbomOfSigV1, s.sigV3].map((p) => p.digest);
+    const expectedLeft = (s: typeof a): string[] =>
+      [s.v2, s.v3, s.newIndex, ...s.newChildren, s.sigV3].map((p) => p.digest).sort();
+    const all = (s: typeof a): string[] =>
+      [
+        s.v1,
+        s.v2,
+        s.v3,
+        s.dev1,
+        s.oldIndex,
+        ...s.oldChildren,
+        s.newIndex,
+        ...s.newChildren,
+        s.sigV1,
+        s.sbomOfSigV1,
+        s.sigV3,
+      ].map((p) => p.digest);
     // keep 1 (v3), olderThan 30d: v2 goes too here (nothing deploys nightly/a:v2).
-    expect((await whatIsLeft(reg.client, 'nightly/a', all(a))).present).toEqual([a.v3, a.newIndex, ...a.newChildren, a.sigV3].map((p) => p.digest).sort());
-    expect((await whatIsLeft(reg.client, 'nightly/b', all(b))).present).toEqual([...expectedLeft(b).filter((d) => d !== b.v2.digest), b.v1.digest, b.sigV1.digest, b.sbomOfSigV1.digest].sort());
+    expect((await whatIsLeft(reg.client, 'nightly/a', all(a))).present).toEqual(
+      [a.v3, a.newIndex, ...a.newChildren, a.sigV3].map((p) => p.digest).sort(),
+    );
+    expect((await whatIsLeft(reg.client, 'nightly/b', all(b))).present).toEqual(
+      [...expectedLeft(b).filter((d) => d !== b.v2.digest), b.v1.digest, b.sigV1.digest, b.sbomOfSigV1.digest].sort(),
+    );
     expect((await whatIsLeft(reg.client, 'nightly/c', all(c))).present).toHaveLength(5);
     expect((await whatIsLeft(reg.client, 'elsewhere/x', all(keepOut))).present).toHaveLength(all(keepOut).length);
   });
@@ -102,9 +145,16 @@ ${extra}`,
       `version: 1\nregistries: ["${host}"]\ngate: []\nretention:\n  - { scope: "nightly/closed", olderThan: 30d, untagged: true }\n`,
       'test policy',
     );
-    const { output } = await runPurgeLocally({ input: {}, services: services(policy, audit, failing), instanceId: 'purge-2', startTime: NOW });
+    const { output } = await runPurgeLocally({
+      input: {},
+      services: services(policy, audit, failing),
+      instanceId: 'purge-2',
+      startTime: NOW,
+    });
     const summary = output.summaries[0];
-    expect(summary.outcomes).toEqual([expect.objectContaining({ repository: 'nightly/closed', status: 'skipped', deleted: 0 })]);
+    expect(summary.outcomes).toEqual([
+      expect.objectContaining({ repository: 'nightly/closed', status: 'skipped', deleted: 0 }),
+    ]);
     expect(summary.errors).toEqual([expect.objectContaining({ repository: 'nightly/closed', code: 'UPSTREAM' })]);
     expect(lookups).toBe(1); // a permanent failure is not retried
     expect((await listRepositoryManifests(reg.client, 'nightly/closed')).length).toBe(before);
@@ -121,8 +171,16 @@ ${extra}`,
         return [];
       },
     };
-    const policy = loadPolicy(`version: 1\nregistries: ["${host}"]\ngate: []\nretention:\n  - { scope: "nightly/flaky", olderThan: 30d, untagged: true }\n`, 'test policy');
-    const { output, result } = await runPurgeLocally({ input: {}, services: services(policy, new MemoryAuditStore(), flaky), instanceId: 'purge-3', startTime: NOW });
+    const policy = loadPolicy(
+      `version: 1\nregistries: ["${host}"]\ngate: []\nretention:\n  - { scope: "nightly/flaky", olderThan: 30d, untagged: true }\n`,
+      'test policy',
+    );
+    const { output, result } = await runPurgeLocally({
+      input: {},
+      services: services(policy, new MemoryAuditStore(), flaky),
+      instanceId: 'purge-3',
+      startTime: NOW,
+    });
     expect(lookups).toBe(3);
     expect(output.summaries[0].outcomes[0]).toMatchObject({ status: 'done' });
     expect(output.summaries[0].deleted).toBeGreaterThan(0);
@@ -132,26 +190,65 @@ ${extra}`,
 
   it('a push runs its repository’s retention after the verdict, protecting the image just gated; a failing retention leaves the verdict alone', async () => {
     const host = reg.registry.host;
-    const old = await pushImage(reg.client, 'nightly/gated', { tag: 'old', seed: 'gated old', created: daysAgo(NOW.getTime(), 90) });
+    const old = await pushImage(reg.client, 'nightly/gated', {
+      tag: 'old',
+      seed: 'gated old',
+      created: daysAgo(NOW.getTime(), 90),
+    });
     // Built 60 days ago, pushed now: the rule (keep 1, olderThan 30d) would select it, but it is the image just gated.
-    const pushed = await pushImage(reg.client, 'nightly/gated', { tag: 'rebuilt', seed: 'gated new', created: daysAgo(NOW.getTime(), 60) });
-    await pushImage(reg.client, 'nightly/gated', { tag: 'newest', seed: 'gated newest', created: daysAgo(NOW.getTime(), 1) });
+    const pushed = await pushImage(reg.client, 'nightly/gated', {
+      tag: 'rebuilt',
+      seed: 'gated new',
+      created: daysAgo(NOW.getTime(), 60),
+    });
+    await pushImage(reg.client, 'nightly/gated', {
+      tag: 'newest',
+      seed: 'gated newest',
+      created: daysAgo(NOW.getTime(), 1),
+    });
     const policy = policyFor(host);
     const audit = new MemoryAuditStore();
     const inUse: InUseLookup = { listDeployedImages: async () => [] };
-    const outcome = await runGateLocally({ image: { registry: host, repository: 'nightly/gated', digest: pushed.digest }, trigger: 'push', services: services(policy, audit, inUse), timers: 'virtual', startTime: NOW });
+    const outcome = await runGateLocally({
+      image: { registry: host, repository: 'nightly/gated', digest: pushed.digest },
+      trigger: 'push',
+      services: services(policy, audit, inUse),
+      timers: 'virtual',
+      startTime: NOW,
+    });
     expect(outcome.verdict?.decision).toBe('block'); // no reports: inconclusive, blocked (fail closed)
-    expect(outcome.retention).toMatchObject({ repository: 'nightly/gated', status: 'done', deleted: 1, keptByReason: { protected: 1, 'within-keep': 1 } });
+    expect(outcome.retention).toMatchObject({
+      repository: 'nightly/gated',
+      status: 'done',
+      deleted: 1,
+      keptByReason: { protected: 1, 'within-keep': 1 },
+    });
     const left = await whatIsLeft(reg.client, 'nightly/gated', [old.digest, pushed.digest]);
     expect(left.present).toEqual([pushed.digest]);
 
-    const failing: InUseLookup = { listDeployedImages: async () => Promise.reject(Object.assign(new Error('no access'), { code: 'UPSTREAM' })) };
-    const second = await runGateLocally({ image: { registry: host, repository: 'nightly/gated', digest: pushed.digest }, trigger: 'push', services: services(policy, audit, failing), timers: 'virtual', startTime: NOW, instanceId: 'gate-again' });
+    const failing: InUseLookup = {
+      listDeployedImages: async () => Promise.reject(Object.assign(new Error('no access'), { code: 'UPSTREAM' })),
+    };
+    const second = await runGateLocally({
+      image: { registry: host, repository: 'nightly/gated', digest: pushed.digest },
+      trigger: 'push',
+      services: services(policy, audit, failing),
+      timers: 'virtual',
+      startTime: NOW,
+      instanceId: 'gate-again',
+    });
     expect(second.verdict?.decision).toBe(outcome.verdict?.decision);
     expect(second.verdict?.summary).toBe(outcome.verdict?.summary);
     expect(second.retention).toMatchObject({ status: 'skipped', error: { code: 'UPSTREAM' } });
     // A rescan does not purge.
-    const rescan = await runGateLocally({ image: { registry: host, repository: 'nightly/gated', digest: pushed.digest }, trigger: 'rescan', services: services(policy, audit, inUse), timers: 'virtual', startTime: NOW, instanceId: 'gate-rescan' });
+    const rescan = await runGateLocally({
+      image: { registry: host, repository: 'nightly/gated', digest: pushed.digest },
+      trigger: 'rescan',
+      services: services(policy, audit, inUse),
+      timers: 'virtual',
+      startTime: NOW,
+      instanceId: 'gate-rescan',
+    });
     expect(rescan.retention).toBeUndefined();
   });
 });

@@ -35,7 +35,9 @@ gate:
 /** Runs the gate for `image` (with the tag its event named); `beforeDecide` runs inside the gate, before the verdict. */
 async function gate(image: ImageId, tag: string, beforeDecide?: () => Promise<void>): Promise<GateOutcome> {
   const policy = promotePolicy(reg.registry.host);
-  const real = gateActivities(composeGateServices({ policy: () => policy, audit: new MemoryAuditStore(), plainHttpHosts: [reg.registry.host] }));
+  const real = gateActivities(
+    composeGateServices({ policy: () => policy, audit: new MemoryAuditStore(), plainHttpHosts: [reg.registry.host] }),
+  );
   const apply = real[Activities.applyVerdict];
   const activities = {
     ...real,

@@ -55,13 +55,45 @@ runtime:
       'test policy',
     );
     const table = `Runtime${Date.now() % 100000}`;
-    const store = () => new TableAuditStore({ endpoint: azurite().tableUrl, tableName: table, credential: azurite().credential, allowInsecureConnection: true });
+    const store = () =>
+      new TableAuditStore({
+        endpoint: azurite().tableUrl,
+        tableName: table,
+        credential: azurite().credential,
+        allowInsecureConnection: true,
+      });
     const audit = store();
-    const services = (a: TableAuditStore) => composeGateServices({ policy: () => policy, audit: a, plainHttpHosts: [host], verifySignatures: notYetVerifySignatures });
+    const services = (a: TableAuditStore) =>
+      composeGateServices({
+        policy: () => policy,
+        audit: a,
+        plainHttpHosts: [host],
+        verifySignatures: notYetVerifySignatures,
+      });
     const report = async (repository: string, digest: string, size: number, critical: boolean): Promise<void> => {
-      const vulnerabilities = critical ? [{ id: 'CVE-2024-6119', severity: 'critical' as const, package: 'openssl', installedVersion: '3.0.13', fixedVersion: '3.0.14' }] : [];
-      const blob = sampleCycloneDx({ imageName: `${host}/${repository}@${digest}`, digest, scannedAt: new Date().toISOString(), vulnerabilities });
-      await pushArtifact(reg.client, repository, { subject: { mediaType: MediaTypes.ociManifest, digest, size }, artifactType: MediaTypes.cyclonedx, blob, blobMediaType: MediaTypes.cyclonedx });
+      const vulnerabilities = critical
+        ? [
+            {
+              id: 'CVE-2024-6119',
+              severity: 'critical' as const,
+              package: 'openssl',
+              installedVersion: '3.0.13',
+              fixedVersion: '3.0.14',
+            },
+          ]
+        : [];
+      const blob = sampleCycloneDx({
+        imageName: `${host}/${repository}@${digest}`,
+        digest,
+        scannedAt: new Date().toISOString(),
+        vulnerabilities,
+      });
+      await pushArtifact(reg.client, repository, {
+        subject: { mediaType: MediaTypes.ociManifest, digest, size },
+        artifactType: MediaTypes.cyclonedx,
+        blob,
+        blobMediaType: MediaTypes.cyclonedx,
+      });
     };
     const clean = await pushImage(reg.client, 'app/clean', { tag: 'v1', layers: [Buffer.from('clean')] });
     await report('app/clean', clean.digest, clean.size, false);
@@ -69,8 +101,30 @@ runtime:
     await report('app/vuln', vuln.digest, vuln.size, true);
     const sneaky = await pushImage(reg.client, 'app/sneaky', { tag: 'v1', layers: [Buffer.from('sneaky')] });
     const t0 = Date.now();
-    expect((await runGateLocally({ image: { registry: host, repository: 'app/clean', digest: clean.digest }, tag: 'v1', trigger: 'push', services: services(audit), timers: 'virtual', startTime: new Date(t0) })).verdict?.decision).toBe('release');
-    expect((await runGateLocally({ image: { registry: host, repository: 'app/vuln', digest: vuln.digest }, tag: 'v1', trigger: 'push', services: services(audit), timers: 'virtual', startTime: new Date(t0) })).verdict?.decision).toBe('block');
+    expect(
+      (
+        await runGateLocally({
+          image: { registry: host, repository: 'app/clean', digest: clean.digest },
+          tag: 'v1',
+          trigger: 'push',
+          services: services(audit),
+          timers: 'virtual',
+          startTime: new Date(t0),
+        })
+      ).verdict?.decision,
+    ).toBe('release');
+    expect(
+      (
+        await runGateLocally({
+          image: { registry: host, repository: 'app/vuln', digest: vuln.digest },
+          tag: 'v1',
+          trigger: 'push',
+          services: services(audit),
+          timers: 'virtual',
+          startTime: new Date(t0),
+        })
+      ).verdict?.decision,
+    ).toBe('block');
     expect(await reg.client.resolveTag('release/app/clean', 'v1')).toBe(clean.digest);
 
     const inventory: InUseLookup = {
@@ -81,19 +135,41 @@ runtime:
         { image: 'nginx:latest', source: 'aci-proxy, container nginx' },
       ],
     };
-    const runtime = (a: TableAuditStore) => ({ inventory, inventoryLabel: 'test', audit: a, sinks: [new WebhookSink({ url: async () => hook.url, fetch: createTlsFetch({ ca: hook.server.ca }) })] });
-    const statusOf = async (a: TableAuditStore, fragment: string) => (await a.latestRuntimeReport())?.images.find((i) => i.image.includes(fragment));
+    const runtime = (a: TableAuditStore) => ({
+      inventory,
+      inventoryLabel: 'test',
+      audit: a,
+      sinks: [new WebhookSink({ url: async () => hook.url, fetch: createTlsFetch({ ca: hook.server.ca }) })],
+    });
+    const statusOf = async (a: TableAuditStore, fragment: string) =>
+      (await a.latestRuntimeReport())?.images.find((i) => i.image.includes(fragment));
 
     // Run 1: fresh verdicts, nothing due; three images need action, so three alerts.
-    const first = await runRuntimeAuditLocally({ services: services(audit), runtime: runtime(audit), instanceId: 'rt-1', startTime: new Date(t0 + 60_000) });
-    expect(first.output).toMatchObject({ regated: 0, alerts: 3, summary: { released: 1, blocked: 1, 'never-gated': 1, 'outside-allowlist': 1 } });
-    expect(first.result.history.filter((e) => e.EventType === EventType.SubOrchestrationInstanceCreated)).toHaveLength(0);
+    const first = await runRuntimeAuditLocally({
+      services: services(audit),
+      runtime: runtime(audit),
+      instanceId: 'rt-1',
+      startTime: new Date(t0 + 60_000),
+    });
+    expect(first.output).toMatchObject({
+      regated: 0,
+      alerts: 3,
+      summary: { released: 1, blocked: 1, 'never-gated': 1, 'outside-allowlist': 1 },
+    });
+    expect(first.result.history.filter((e) => e.EventType === EventType.SubOrchestrationInstanceCreated)).toHaveLength(
+      0,
+    );
     expect((await statusOf(audit, 'app/vuln'))?.graceUntil).toBe(new Date(t0 + 60_000 + 3 * DAY).toISOString());
     expect(hook.received).toHaveLength(3);
 
     // Run 2, two hours later, after a new report on the released image: both gated digests are due and re-gated.
     await report('app/clean', clean.digest, clean.size, true);
-    const second = await runRuntimeAuditLocally({ services: services(audit), runtime: runtime(audit), instanceId: 'rt-2', startTime: new Date(t0 + 2 * HOUR) });
+    const second = await runRuntimeAuditLocally({
+      services: services(audit),
+      runtime: runtime(audit),
+      instanceId: 'rt-2',
+      startTime: new Date(t0 + 2 * HOUR),
+    });
     const created = second.result.history.filter((e) => e.EventType === EventType.SubOrchestrationInstanceCreated);
     expect(created.map((e) => [e.Name, e.InstanceId])).toEqual([
       [ORCH_IMAGE_GATE, 'rt-2-g0'],
@@ -105,12 +181,22 @@ runtime:
     // Recorded, never applied: the promoted release and the running tag are untouched.
     expect(await reg.client.resolveTag('release/app/clean', 'v1')).toBe(clean.digest);
     expect(await reg.client.resolveTag('app/clean', 'v1')).toBe(clean.digest);
-    expect((await audit.latestVerdict({ registry: host, repository: 'app/clean', digest: clean.digest }))?.decision).toBe('block');
+    expect(
+      (await audit.latestVerdict({ registry: host, repository: 'app/clean', digest: clean.digest }))?.decision,
+    ).toBe('block');
 
     // Run 3 after a restart (a new store over the same table), past the critical grace: overdue, alerted once.
     const restarted = store();
-    const third = await runRuntimeAuditLocally({ services: services(restarted), runtime: runtime(restarted), instanceId: 'rt-3', startTime: new Date(t0 + 60_000 + 3 * DAY + 1) });
-    expect(await statusOf(restarted, 'app/vuln')).toMatchObject({ status: 'overdue', graceUntil: new Date(t0 + 60_000 + 3 * DAY).toISOString() });
+    const third = await runRuntimeAuditLocally({
+      services: services(restarted),
+      runtime: runtime(restarted),
+      instanceId: 'rt-3',
+      startTime: new Date(t0 + 60_000 + 3 * DAY + 1),
+    });
+    expect(await statusOf(restarted, 'app/vuln')).toMatchObject({
+      status: 'overdue',
+      graceUntil: new Date(t0 + 60_000 + 3 * DAY).toISOString(),
+    });
     expect(await statusOf(restarted, 'app/clean')).toMatchObject({ status: 'blocked' });
     expect(third.output.alerts).toBe(1);
     const last = hook.received[hook.received.length - 1] as { text?: string };

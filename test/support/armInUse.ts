@@ -79,17 +79,25 @@ export interface ArmInUseStandIn {
   apiVersions: Array<{ path: string; apiVersion: string | null }>;
 }
 
-const notFound = (what: string): RouteResponse => ({ status: 404, body: { error: { code: 'ResourceNotFound', message: `The Resource '${what}' was not found.` } } });
+const notFound = (what: string): RouteResponse => ({
+  status: 404,
+  body: { error: { code: 'ResourceNotFound', message: `The Resource '${what}' was not found.` } },
+});
 
 function armContainer(c: StandInContainer) {
   return { name: c.name, image: c.image, resources: { cpu: 0.5, memory: '1Gi' } };
 }
 
 function appTemplate(containers: StandInContainer[], initContainers?: StandInContainer[]) {
-  return { containers: containers.map(armContainer), ...(initContainers ? { initContainers: initContainers.map(armContainer) } : {}), scale: { minReplicas: 0, maxReplicas: 10 } };
+  return {
+    containers: containers.map(armContainer),
+    ...(initContainers ? { initContainers: initContainers.map(armContainer) } : {}),
+    scale: { minReplicas: 0, maxReplicas: 10 },
+  };
 }
 
-const rgPath = (x: { subscription: string; resourceGroup: string }) => `/subscriptions/${x.subscription}/resourceGroups/${x.resourceGroup}`;
+const rgPath = (x: { subscription: string; resourceGroup: string }) =>
+  `/subscriptions/${x.subscription}/resourceGroups/${x.resourceGroup}`;
 const appId = (a: StandInApp) => `${rgPath(a)}/providers/Microsoft.App/containerApps/${a.name}`;
 const jobId = (j: StandInJob) => `${rgPath(j)}/providers/Microsoft.App/jobs/${j.name}`;
 const groupId = (g: StandInGroup) => `${rgPath(g)}/providers/Microsoft.ContainerInstance/containerGroups/${g.name}`;
@@ -142,14 +150,22 @@ function jobJson(j: StandInJob) {
     properties: {
       provisioningState: 'Succeeded',
       environmentId: `${rgPath(j)}/providers/Microsoft.App/managedEnvironments/env`,
-      configuration: { triggerType: 'Schedule', replicaTimeout: 1800, replicaRetryLimit: 1, scheduleTriggerConfig: { cronExpression: '0 3 * * *', parallelism: 1, replicaCompletionCount: 1 } },
+      configuration: {
+        triggerType: 'Schedule',
+        replicaTimeout: 1800,
+        replicaRetryLimit: 1,
+        scheduleTriggerConfig: { cronExpression: '0 3 * * *', parallelism: 1, replicaCompletionCount: 1 },
+      },
       template: appTemplate(j.containers, j.initContainers),
     },
   };
 }
 
 function groupJson(g: StandInGroup, inList: boolean) {
-  const aci = (c: StandInContainer) => ({ name: c.name, properties: { image: c.image, resources: { requests: { cpu: 1, memoryInGB: 1.5 } }, environmentVariables: [] } });
+  const aci = (c: StandInContainer) => ({
+    name: c.name,
+    properties: { image: c.image, resources: { requests: { cpu: 1, memoryInGB: 1.5 } }, environmentVariables: [] },
+  });
   return {
     id: groupId(g),
     name: g.name,
@@ -159,7 +175,9 @@ function groupJson(g: StandInGroup, inList: boolean) {
       sku: 'Standard',
       provisioningState: 'Succeeded',
       ...(inList && g.omitContainersInList ? {} : { containers: g.containers.map(aci) }),
-      ...(g.initContainers ? { initContainers: g.initContainers.map((c) => ({ name: c.name, properties: { image: c.image } })) } : {}),
+      ...(g.initContainers
+        ? { initContainers: g.initContainers.map((c) => ({ name: c.name, properties: { image: c.image } })) }
+        : {}),
       restartPolicy: 'OnFailure',
       osType: 'Linux',
       instanceView: { state: g.state, events: [] },
@@ -170,10 +188,22 @@ function groupJson(g: StandInGroup, inList: boolean) {
 /** Starts the stand-in (empty; tests push apps, jobs and groups). */
 export async function startArmInUse(): Promise<ArmInUseStandIn> {
   const server = await startHttpsServer();
-  const state: ArmInUseStandIn = { server, endpoint: server.url, apps: [], jobs: [], groups: [], resourceGroups: new Set(), pageSize: 2, apiVersions: [] };
+  const state: ArmInUseStandIn = {
+    server,
+    endpoint: server.url,
+    apps: [],
+    jobs: [],
+    groups: [],
+    resourceGroups: new Set(),
+    pageSize: 2,
+    apiVersions: [],
+  };
 
   const rgExists = (sub: string, rg: string) =>
-    state.resourceGroups.has(`${sub}/${rg}`.toLowerCase()) || [...state.apps, ...state.jobs, ...state.groups].some((x) => `${x.subscription}/${x.resourceGroup}`.toLowerCase() === `${sub}/${rg}`.toLowerCase());
+    state.resourceGroups.has(`${sub}/${rg}`.toLowerCase()) ||
+    [...state.apps, ...state.jobs, ...state.groups].some(
+      (x) => `${x.subscription}/${x.resourceGroup}`.toLowerCase() === `${sub}/${rg}`.toLowerCase(),
+    );
   const same = (a: string, b: string | undefined) => b !== undefined && a.toLowerCase() === b.toLowerCase();
 
   /** A page of `items` from `$skiptoken`, with a nextLink to the rest. */
@@ -181,32 +211,69 @@ export async function startArmInUse(): Promise<ArmInUseStandIn> {
     const skip = Number(req.query.get('$skiptoken') ?? '0');
     const value = items.slice(skip, skip + state.pageSize);
     const more = skip + state.pageSize < items.length;
-    return { status: 200, body: { value, ...(more ? { nextLink: `${server.url}${req.path}?api-version=${apiVersion}&$skiptoken=${skip + state.pageSize}` } : {}) } };
+    return {
+      status: 200,
+      body: {
+        value,
+        ...(more
+          ? { nextLink: `${server.url}${req.path}?api-version=${apiVersion}&$skiptoken=${skip + state.pageSize}` }
+          : {}),
+      },
+    };
   };
 
-  const LIST = /^\/subscriptions\/([^/]+)(?:\/resourceGroups\/([^/]+))?\/providers\/(Microsoft\.App\/containerApps|Microsoft\.App\/jobs|Microsoft\.ContainerInstance\/containerGroups)(?:\/([^/]+)(\/revisions)?)?$/i;
+  const LIST =
+    /^\/subscriptions\/([^/]+)(?:\/resourceGroups\/([^/]+))?\/providers\/(Microsoft\.App\/containerApps|Microsoft\.App\/jobs|Microsoft\.ContainerInstance\/containerGroups)(?:\/([^/]+)(\/revisions)?)?$/i;
 
   server.route('GET', /^\/subscriptions\//i, (req) => {
     state.apiVersions.push({ path: req.path, apiVersion: req.query.get('api-version') });
-    if (req.headers.authorization !== `Bearer ${TEST_TOKEN}`) return { status: 401, body: { error: { code: 'AuthenticationFailed', message: 'missing or invalid bearer token' } } };
+    if (req.headers.authorization !== `Bearer ${TEST_TOKEN}`)
+      return {
+        status: 401,
+        body: { error: { code: 'AuthenticationFailed', message: 'missing or invalid bearer token' } },
+      };
     const fault = state.fault?.(req);
     if (fault) return fault;
     const m = LIST.exec(req.path);
-    if (!m) return { status: 404, body: { error: { code: 'InvalidResourceType', message: `no stand-in for ${req.path}` } } };
+    if (!m)
+      return { status: 404, body: { error: { code: 'InvalidResourceType', message: `no stand-in for ${req.path}` } } };
     const [, sub, rg, type, name, revisions] = m;
     const isAci = /containerinstance/i.test(type);
     const apiVersion = isAci ? ACI_API : APP_API;
-    if (req.query.get('api-version') !== apiVersion) return { status: 400, body: { error: { code: 'InvalidApiVersionParameter', message: `The api-version '${req.query.get('api-version')}' is invalid.` } } };
-    if (rg !== undefined && !rgExists(sub, rg)) return { status: 404, body: { error: { code: 'ResourceGroupNotFound', message: `Resource group '${rg}' could not be found.` } } };
-    if (name !== undefined && rg === undefined) return { status: 404, body: { error: { code: 'InvalidResourceType', message: 'resources live in resource groups' } } };
-    const inScope = (x: { subscription: string; resourceGroup: string }) => same(x.subscription, sub) && (rg === undefined || same(x.resourceGroup, rg));
+    if (req.query.get('api-version') !== apiVersion)
+      return {
+        status: 400,
+        body: {
+          error: {
+            code: 'InvalidApiVersionParameter',
+            message: `The api-version '${req.query.get('api-version')}' is invalid.`,
+          },
+        },
+      };
+    if (rg !== undefined && !rgExists(sub, rg))
+      return {
+        status: 404,
+        body: { error: { code: 'ResourceGroupNotFound', message: `Resource group '${rg}' could not be found.` } },
+      };
+    if (name !== undefined && rg === undefined)
+      return {
+        status: 404,
+        body: { error: { code: 'InvalidResourceType', message: 'resources live in resource groups' } },
+      };
+    const inScope = (x: { subscription: string; resourceGroup: string }) =>
+      same(x.subscription, sub) && (rg === undefined || same(x.resourceGroup, rg));
 
     if (/containerapps/i.test(type)) {
       const apps = state.apps.filter(inScope);
       if (name === undefined) return page(req, apps.map(appJson), apiVersion);
       const app = apps.find((a) => same(a.name, name));
       if (!app) return notFound(`Microsoft.App/containerApps/${name}`);
-      if (revisions) return page(req, app.revisions.map((r) => revisionJson(app, r)), apiVersion);
+      if (revisions)
+        return page(
+          req,
+          app.revisions.map((r) => revisionJson(app, r)),
+          apiVersion,
+        );
       return { status: 200, body: appJson(app) };
     }
     if (/jobs/i.test(type)) {
@@ -218,9 +285,16 @@ export async function startArmInUse(): Promise<ArmInUseStandIn> {
     }
     if (revisions) return notFound(req.path);
     const groups = state.groups.filter(inScope);
-    if (name === undefined) return page(req, groups.map((g) => groupJson(g, true)), apiVersion);
+    if (name === undefined)
+      return page(
+        req,
+        groups.map((g) => groupJson(g, true)),
+        apiVersion,
+      );
     const group = groups.find((g) => same(g.name, name));
-    return group ? { status: 200, body: groupJson(group, false) } : notFound(`Microsoft.ContainerInstance/containerGroups/${name}`);
+    return group
+      ? { status: 200, body: groupJson(group, false) }
+      : notFound(`Microsoft.ContainerInstance/containerGroups/${name}`);
   });
   return state;
 }

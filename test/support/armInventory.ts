@@ -32,37 +32,84 @@ export async function startInventory(resources: Array<Record<string, unknown>>):
   const authorized = (req: RecordedRequest) => req.headers.authorization === `Bearer ${TEST_TOKEN}`;
 
   server.route('POST', '/providers/Microsoft.ResourceGraph/resources', (req) => {
-    if (req.query.get('api-version') !== '2021-03-01') return bad('InvalidApiVersionParameter', 'unsupported api-version');
-    if (!authorized(req)) return { status: 401, body: { error: { code: 'AuthenticationFailed', message: 'missing or invalid bearer token' } } };
+    if (req.query.get('api-version') !== '2021-03-01')
+      return bad('InvalidApiVersionParameter', 'unsupported api-version');
+    if (!authorized(req))
+      return {
+        status: 401,
+        body: { error: { code: 'AuthenticationFailed', message: 'missing or invalid bearer token' } },
+      };
     const fault = state.fault?.(req);
     if (fault) return fault;
-    const body = req.json as { subscriptions?: string[]; query?: string; options?: { resultFormat?: string; $top?: number; $skipToken?: string } };
-    if (typeof body?.query !== 'string' || !Array.isArray(body.subscriptions) || body.subscriptions.length !== 1) return bad('BadRequest', 'query and one subscription expected');
-    if (body.options?.resultFormat !== 'objectArray' || typeof body.options.$top !== 'number' || body.options.$top > 1000) return bad('BadRequest', 'objectArray and $top <= 1000 expected');
+    const body = req.json as {
+      subscriptions?: string[];
+      query?: string;
+      options?: { resultFormat?: string; $top?: number; $skipToken?: string };
+    };
+    if (typeof body?.query !== 'string' || !Array.isArray(body.subscriptions) || body.subscriptions.length !== 1)
+      return bad('BadRequest', 'query and one subscription expected');
+    if (
+      body.options?.resultFormat !== 'objectArray' ||
+      typeof body.options.$top !== 'number' ||
+      body.options.$top > 1000
+    )
+      return bad('BadRequest', 'objectArray and $top <= 1000 expected');
     const sub = lower(body.subscriptions[0]);
     const table = body.query.split(/\s/)[0];
     const inSub = state.resources.filter((r) => lower(r.id).startsWith(`/subscriptions/${sub}`));
     let rows: Array<Record<string, unknown>>;
     if (table === 'resources') {
-      const types = /type in~ \(([^)]*)\)/.exec(body.query)?.[1].split(',').map((t) => t.trim().replace(/^'|'$/g, ''));
+      const types = /type in~ \(([^)]*)\)/
+        .exec(body.query)?.[1]
+        .split(',')
+        .map((t) => t.trim().replace(/^'|'$/g, ''));
       if (!types) return bad('InvalidQuery', 'the stand-in expects a type in~ (...) filter');
       const rg = /resourceGroup =~ '([^']+)'/.exec(body.query)?.[1];
-      rows = inSub.filter((r) => types.includes(lower(r.type)) && (!rg || lower(r.id).startsWith(`/subscriptions/${sub}/resourcegroups/${lower(rg)}/`)));
+      rows = inSub.filter(
+        (r) =>
+          types.includes(lower(r.type)) &&
+          (!rg || lower(r.id).startsWith(`/subscriptions/${sub}/resourcegroups/${lower(rg)}/`)),
+      );
     } else if (table === 'authorizationresources') {
-      rows = inSub.filter((r) => lower(r.type) === 'microsoft.authorization/roleassignments' || (lower(r.type) === 'microsoft.authorization/roledefinitions' && lower((r.properties as Record<string, unknown>)?.type) === 'customrole'));
+      rows = inSub.filter(
+        (r) =>
+          lower(r.type) === 'microsoft.authorization/roleassignments' ||
+          (lower(r.type) === 'microsoft.authorization/roledefinitions' &&
+            lower((r.properties as Record<string, unknown>)?.type) === 'customrole'),
+      );
     } else if (table === 'securityresources') {
       rows = inSub.filter((r) => lower(r.type) === 'microsoft.security/pricings' && lower(r.name) === 'containers');
     } else return bad('InvalidQuery', `unknown table ${table}`);
-    const graphRows = rows.map((r) => ({ ...r, type: lower(r.type), subscriptionId: sub, resourceGroup: /\/resourceGroups\/([^/]+)/i.exec(String(r.id))?.[1] ?? '' }));
-    const offset = body.options.$skipToken === undefined ? 0 : Number(/^page-(\d+)$/.exec(body.options.$skipToken)?.[1] ?? NaN);
+    const graphRows = rows.map((r) => ({
+      ...r,
+      type: lower(r.type),
+      subscriptionId: sub,
+      resourceGroup: /\/resourceGroups\/([^/]+)/i.exec(String(r.id))?.[1] ?? '',
+    }));
+    const offset =
+      body.options.$skipToken === undefined ? 0 : Number(/^page-(\d+)$/.exec(body.options.$skipToken)?.[1] ?? NaN);
     if (!Number.isInteger(offset)) return bad('BadRequest', 'unknown $skipToken');
     const data = graphRows.slice(offset, offset + Math.min(state.pageSize, body.options.$top));
     const next = offset + data.length < graphRows.length ? `page-${offset + data.length}` : undefined;
-    return { status: 200, body: { totalRecords: graphRows.length, count: data.length, data, facets: [], resultTruncated: 'false', ...(next ? { $skipToken: next } : {}) } };
+    return {
+      status: 200,
+      body: {
+        totalRecords: graphRows.length,
+        count: data.length,
+        data,
+        facets: [],
+        resultTruncated: 'false',
+        ...(next ? { $skipToken: next } : {}),
+      },
+    };
   });
 
   server.route('GET', /^\/subscriptions\//i, (req) => {
-    if (!authorized(req)) return { status: 401, body: { error: { code: 'AuthenticationFailed', message: 'missing or invalid bearer token' } } };
+    if (!authorized(req))
+      return {
+        status: 401,
+        body: { error: { code: 'AuthenticationFailed', message: 'missing or invalid bearer token' } },
+      };
     const fault = state.fault?.(req);
     if (fault) return fault;
     const path = req.path;
@@ -72,21 +119,34 @@ export async function startInventory(resources: Array<Record<string, unknown>>):
     let m: RegExpExecArray | null;
     if ((m = /^(.*\/providers\/Microsoft\.Network\/privateDnsZones\/[^/]+)\/(virtualNetworkLinks|A)$/i.exec(path))) {
       [, parent] = m;
-      childType = m[2].toLowerCase() === 'a' ? 'microsoft.network/privatednszones/a' : 'microsoft.network/privatednszones/virtualnetworklinks';
+      childType =
+        m[2].toLowerCase() === 'a'
+          ? 'microsoft.network/privatednszones/a'
+          : 'microsoft.network/privatednszones/virtualnetworklinks';
       apiVersion = '2020-06-01';
     } else if ((m = /^(.*)\/providers\/Microsoft\.Insights\/diagnosticSettings$/i.exec(path))) {
       [, parent] = m;
       childType = 'microsoft.insights/diagnosticsettings';
       apiVersion = '2021-05-01-preview';
     } else return { status: 404, body: { error: { code: 'InvalidResourceType', message: `no stand-in for ${path}` } } };
-    if (req.query.get('api-version') !== apiVersion) return bad('InvalidApiVersionParameter', `api-version ${apiVersion} expected`);
-    if (!state.resources.some((r) => lower(r.id) === lower(parent))) return { status: 404, body: { error: { code: 'ResourceNotFound', message: `${parent} not found` } } };
-    const items = state.resources.filter((r) => lower(r.type) === childType && lower(r.id).startsWith(`${lower(parent)}/`));
+    if (req.query.get('api-version') !== apiVersion)
+      return bad('InvalidApiVersionParameter', `api-version ${apiVersion} expected`);
+    if (!state.resources.some((r) => lower(r.id) === lower(parent)))
+      return { status: 404, body: { error: { code: 'ResourceNotFound', message: `${parent} not found` } } };
+    const items = state.resources.filter(
+      (r) => lower(r.type) === childType && lower(r.id).startsWith(`${lower(parent)}/`),
+    );
     const skip = Number(req.query.get('$skiptoken') ?? '0');
     const size = Math.max(1, state.pageSize - 3);
     const value = items.slice(skip, skip + size);
     const more = skip + size < items.length;
-    return { status: 200, body: { value, ...(more ? { nextLink: `${server.url}${path}?api-version=${apiVersion}&$skiptoken=${skip + size}` } : {}) } };
+    return {
+      status: 200,
+      body: {
+        value,
+        ...(more ? { nextLink: `${server.url}${path}?api-version=${apiVersion}&$skiptoken=${skip + size}` } : {}),
+      },
+    };
   });
   return state;
 }

@@ -32,7 +32,10 @@ export function testCredential(): TokenCredential & { scopes: string[] } {
 }
 
 const authorized = (req: RecordedRequest) => req.headers.authorization === `Bearer ${TEST_TOKEN}`;
-const unauthorized: RouteResponse = { status: 401, body: { error: { code: 'AuthenticationFailed', message: 'missing or invalid bearer token' } } };
+const unauthorized: RouteResponse = {
+  status: 401,
+  body: { error: { code: 'AuthenticationFailed', message: 'missing or invalid bearer token' } },
+};
 
 // ---------------------------------------------------------------- Log Analytics
 
@@ -49,22 +52,46 @@ export interface LogAnalyticsStandIn {
 }
 
 /** Starts the query API for `workspaceId`; `answer` decides what each (valid) query returns. */
-export async function startLogAnalytics(workspaceId: string, answer: (query: string) => LogAnswer): Promise<LogAnalyticsStandIn> {
+export async function startLogAnalytics(
+  workspaceId: string,
+  answer: (query: string) => LogAnswer,
+): Promise<LogAnalyticsStandIn> {
   const server = await startHttpsServer();
   const queries: LogAnalyticsStandIn['queries'] = [];
   server.route('POST', `/v1/workspaces/${workspaceId}/query`, (req) => {
     if (!authorized(req)) return unauthorized;
     const body = req.json as { query?: unknown; timespan?: unknown } | undefined;
-    if (!body || typeof body.query !== 'string') return { status: 400, body: { error: { code: 'BadArgumentError', message: 'query is required' } } };
+    if (!body || typeof body.query !== 'string')
+      return { status: 400, body: { error: { code: 'BadArgumentError', message: 'query is required' } } };
     const timespan = typeof body.timespan === 'string' ? body.timespan : '';
     queries.push({ query: body.query, timespan });
-    if (!/^PT\d+S$/.test(timespan)) return { status: 400, body: { error: { code: 'BadArgumentError', message: 'timespan must be an ISO 8601 duration' } } };
+    if (!/^PT\d+S$/.test(timespan))
+      return {
+        status: 400,
+        body: { error: { code: 'BadArgumentError', message: 'timespan must be an ISO 8601 duration' } },
+      };
     const errors = kqlErrors(body.query);
-    if (errors.length > 0) return { status: 400, body: { error: { code: 'BadArgumentError', message: 'The request had some invalid properties', innererror: { code: 'SemanticError', message: errors[0].message } } } };
+    if (errors.length > 0)
+      return {
+        status: 400,
+        body: {
+          error: {
+            code: 'BadArgumentError',
+            message: 'The request had some invalid properties',
+            innererror: { code: 'SemanticError', message: errors[0].message },
+          },
+        },
+      };
     const a = answer(body.query);
     if ('status' in a) return a;
     const table = { name: 'PrimaryResult', columns: a.columns.map(([name, type]) => ({ name, type })), rows: a.rows };
-    return { status: 200, body: { tables: [table], ...(a.partial ? { error: { code: a.partial.code, message: a.partial.message, details: [] } } : {}) } };
+    return {
+      status: 200,
+      body: {
+        tables: [table],
+        ...(a.partial ? { error: { code: a.partial.code, message: a.partial.message, details: [] } } : {}),
+      },
+    };
   });
   return { server, endpoint: `${server.url}/v1`, queries };
 }
@@ -109,33 +136,70 @@ export async function startArm(): Promise<ArmStandIn> {
       provisioningState: 'Succeeded',
       scopeMapId: `${id.replace(/\/tokens\/.*$/, '')}/scopeMaps/_repositories_pull`,
       status: t.status === 'enabled' ? 'enabled' : 'disabled',
-      credentials: { passwords: Object.entries(t.passwords).map(([name, p]) => ({ name, creationTime: p!.creationTime, ...(p!.expiry ? { expiry: p!.expiry } : {}) })) },
+      credentials: {
+        passwords: Object.entries(t.passwords).map(([name, p]) => ({
+          name,
+          creationTime: p!.creationTime,
+          ...(p!.expiry ? { expiry: p!.expiry } : {}),
+        })),
+      },
     },
   });
-  server.route('GET', /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.ContainerRegistry\/registries\/[^/]+\/tokens\/[^/]+$/, (req) => {
-    if (!authorized(req)) return unauthorized;
-    if (req.query.get('api-version') !== API) return { status: 400, body: { error: { code: 'InvalidApiVersionParameter', message: 'bad api-version' } } };
-    const hit = find(req.path);
-    return hit ? { status: 200, body: tokenJson(hit[0], hit[1]) } : { status: 404, body: { error: { code: 'ResourceNotFound', message: 'token not found' } } };
-  });
-  server.route('POST', /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.ContainerRegistry\/registries\/[^/]+\/generateCredentials$/, (req) => {
-    if (!authorized(req)) return unauthorized;
-    if (req.query.get('api-version') !== API) return { status: 400, body: { error: { code: 'InvalidApiVersionParameter', message: 'bad api-version' } } };
-    const fault = generateFaults.shift();
-    if (fault) return fault;
-    const body = req.json as { tokenId?: string; name?: string; expiry?: string } | undefined;
-    const registryPath = req.path.replace(/\/generateCredentials$/, '');
-    if (!body?.tokenId || !body.tokenId.toLowerCase().startsWith(`${registryPath.toLowerCase()}/tokens/`)) return { status: 400, body: { error: { code: 'InvalidTokenId', message: 'tokenId must name a token of this registry' } } };
-    if (body.name !== 'password1' && body.name !== 'password2') return { status: 400, body: { error: { code: 'InvalidPasswordName', message: 'name must be password1 or password2' } } };
-    if (body.expiry !== undefined && Number.isNaN(Date.parse(body.expiry))) return { status: 400, body: { error: { code: 'InvalidExpiry', message: 'expiry must be a date-time' } } };
-    const hit = find(body.tokenId);
-    if (!hit) return { status: 404, body: { error: { code: 'ResourceNotFound', message: 'token not found' } } };
-    const value = randomBytes(24).toString('base64');
-    generated.push(value);
-    const password: ArmPassword = { value, creationTime: new Date().toISOString(), ...(body.expiry ? { expiry: body.expiry } : {}) };
-    hit[1].passwords[body.name] = password;
-    return { status: 200, body: { username: hit[0].split('/').pop(), passwords: [{ name: body.name, value, expiry: password.expiry, creationTime: password.creationTime }] } };
-  });
+  server.route(
+    'GET',
+    /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.ContainerRegistry\/registries\/[^/]+\/tokens\/[^/]+$/,
+    (req) => {
+      if (!authorized(req)) return unauthorized;
+      if (req.query.get('api-version') !== API)
+        return { status: 400, body: { error: { code: 'InvalidApiVersionParameter', message: 'bad api-version' } } };
+      const hit = find(req.path);
+      return hit
+        ? { status: 200, body: tokenJson(hit[0], hit[1]) }
+        : { status: 404, body: { error: { code: 'ResourceNotFound', message: 'token not found' } } };
+    },
+  );
+  server.route(
+    'POST',
+    /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.ContainerRegistry\/registries\/[^/]+\/generateCredentials$/,
+    (req) => {
+      if (!authorized(req)) return unauthorized;
+      if (req.query.get('api-version') !== API)
+        return { status: 400, body: { error: { code: 'InvalidApiVersionParameter', message: 'bad api-version' } } };
+      const fault = generateFaults.shift();
+      if (fault) return fault;
+      const body = req.json as { tokenId?: string; name?: string; expiry?: string } | undefined;
+      const registryPath = req.path.replace(/\/generateCredentials$/, '');
+      if (!body?.tokenId || !body.tokenId.toLowerCase().startsWith(`${registryPath.toLowerCase()}/tokens/`))
+        return {
+          status: 400,
+          body: { error: { code: 'InvalidTokenId', message: 'tokenId must name a token of this registry' } },
+        };
+      if (body.name !== 'password1' && body.name !== 'password2')
+        return {
+          status: 400,
+          body: { error: { code: 'InvalidPasswordName', message: 'name must be password1 or password2' } },
+        };
+      if (body.expiry !== undefined && Number.isNaN(Date.parse(body.expiry)))
+        return { status: 400, body: { error: { code: 'InvalidExpiry', message: 'expiry must be a date-time' } } };
+      const hit = find(body.tokenId);
+      if (!hit) return { status: 404, body: { error: { code: 'ResourceNotFound', message: 'token not found' } } };
+      const value = randomBytes(24).toString('base64');
+      generated.push(value);
+      const password: ArmPassword = {
+        value,
+        creationTime: new Date().toISOString(),
+        ...(body.expiry ? { expiry: body.expiry } : {}),
+      };
+      hit[1].passwords[body.name] = password;
+      return {
+        status: 200,
+        body: {
+          username: hit[0].split('/').pop(),
+          passwords: [{ name: body.name, value, expiry: password.expiry, creationTime: password.creationTime }],
+        },
+      };
+    },
+  );
   return { server, endpoint: server.url, tokens, generated, generateFaults };
 }
 
@@ -171,7 +235,10 @@ export async function startKeyVault(): Promise<KeyVaultStandIn> {
     state.challenges++;
     return {
       status: 401,
-      headers: { 'www-authenticate': 'Bearer authorization="https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47", resource="https://vault.azure.net"' },
+      headers: {
+        'www-authenticate':
+          'Bearer authorization="https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47", resource="https://vault.azure.net"',
+      },
       body: { error: { code: 'Unauthorized', message: 'AKV10000: Request is missing a Bearer or PoP token.' } },
     };
   };
@@ -180,19 +247,41 @@ export async function startKeyVault(): Promise<KeyVaultStandIn> {
     value: v.value,
     ...(v.contentType ? { contentType: v.contentType } : {}),
     tags: v.tags,
-    attributes: { enabled: v.enabled, ...(v.exp !== undefined ? { exp: v.exp } : {}), created: 1, updated: 1, recoveryLevel: 'Recoverable+Purgeable' },
+    attributes: {
+      enabled: v.enabled,
+      ...(v.exp !== undefined ? { exp: v.exp } : {}),
+      created: 1,
+      updated: 1,
+      recoveryLevel: 'Recoverable+Purgeable',
+    },
   });
   server.route('*', /^\/secrets\/[^/]+\/?[^/]*$/, (req) => {
-    if (!/^7\.\d$|^2025-07-01$/.test(req.query.get('api-version') ?? '')) return { status: 400, body: { error: { code: 'BadParameter', message: 'api-version' } } };
+    if (!/^7\.\d$|^2025-07-01$/.test(req.query.get('api-version') ?? ''))
+      return { status: 400, body: { error: { code: 'BadParameter', message: 'api-version' } } };
     if (!authorized(req)) return challenge();
     const [, , rawName, version = ''] = req.path.split('/');
     const name = decodeURIComponent(rawName).toLowerCase();
     if (req.method === 'PUT') {
       const fault = state.putFaults.shift();
       if (fault) return fault;
-      const body = req.json as { value?: unknown; contentType?: string; tags?: Record<string, string>; attributes?: { enabled?: boolean; exp?: number } } | undefined;
-      if (typeof body?.value !== 'string') return { status: 400, body: { error: { code: 'BadParameter', message: 'value is required' } } };
-      const v: VaultSecretVersion = { version: randomBytes(16).toString('hex'), value: body.value, contentType: body.contentType, tags: body.tags ?? {}, enabled: body.attributes?.enabled !== false, exp: body.attributes?.exp };
+      const body = req.json as
+        | {
+            value?: unknown;
+            contentType?: string;
+            tags?: Record<string, string>;
+            attributes?: { enabled?: boolean; exp?: number };
+          }
+        | undefined;
+      if (typeof body?.value !== 'string')
+        return { status: 400, body: { error: { code: 'BadParameter', message: 'value is required' } } };
+      const v: VaultSecretVersion = {
+        version: randomBytes(16).toString('hex'),
+        value: body.value,
+        contentType: body.contentType,
+        tags: body.tags ?? {},
+        enabled: body.attributes?.enabled !== false,
+        exp: body.attributes?.exp,
+      };
       state.onStore?.(v);
       state.secrets.set(name, [...(state.secrets.get(name) ?? []), v]);
       return { status: 200, body: bundle(name, v) };
@@ -200,7 +289,17 @@ export async function startKeyVault(): Promise<KeyVaultStandIn> {
     if (req.method === 'GET') {
       const versions = state.secrets.get(name) ?? [];
       const v = version ? versions.find((x) => x.version === version) : versions[versions.length - 1];
-      return v ? { status: 200, body: bundle(name, v) } : { status: 404, body: { error: { code: 'SecretNotFound', message: `A secret with (name/id) ${name} was not found in this key vault.` } } };
+      return v
+        ? { status: 200, body: bundle(name, v) }
+        : {
+            status: 404,
+            body: {
+              error: {
+                code: 'SecretNotFound',
+                message: `A secret with (name/id) ${name} was not found in this key vault.`,
+              },
+            },
+          };
     }
     return { status: 405, body: { error: { code: 'MethodNotAllowed', message: req.method } } };
   });

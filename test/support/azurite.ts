@@ -46,7 +46,21 @@ function azuriteHelp(): Promise<string> {
 /** Starts Azurite (blob, queue and table) on 127.0.0.1 and resolves once all three answer HTTP. */
 export async function startAzurite(): Promise<RunningAzurite> {
   const help = await azuriteHelp();
-  const args = ['--blobHost', '127.0.0.1', '--blobPort', '0', '--queueHost', '127.0.0.1', '--queuePort', '0', '--tableHost', '127.0.0.1', '--tablePort', '0', '--silent'];
+  const args = [
+    '--blobHost',
+    '127.0.0.1',
+    '--blobPort',
+    '0',
+    '--queueHost',
+    '127.0.0.1',
+    '--queuePort',
+    '0',
+    '--tableHost',
+    '127.0.0.1',
+    '--tablePort',
+    '0',
+    '--silent',
+  ];
   let location: string | undefined;
   if (help.includes('--inMemoryPersistence')) {
     args.push('--inMemoryPersistence');
@@ -64,7 +78,9 @@ export async function startAzurite(): Promise<RunningAzurite> {
   const onData = (chunk: Buffer) => {
     output = (output + chunk.toString()).slice(-8000);
     // Azurite logs "Azurite <Service> service is successfully listening at http://127.0.0.1:<port>" even with --silent.
-    for (const m of output.matchAll(/Azurite (Blob|Queue|Table) service is successfully listening at http:\/\/127\.0\.0\.1:(\d+)/g)) {
+    for (const m of output.matchAll(
+      /Azurite (Blob|Queue|Table) service is successfully listening at http:\/\/127\.0\.0\.1:(\d+)/g,
+    )) {
       ports[m[1] as 'Blob' | 'Queue' | 'Table'] = Number(m[2]);
     }
   };
@@ -85,9 +101,11 @@ export async function startAzurite(): Promise<RunningAzurite> {
   const deadline = Date.now() + START_TIMEOUT_MS;
   try {
     for (;;) {
-      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`azurite exited (${child.exitCode ?? child.signalCode}) before listening: ${output}`);
+      if (child.exitCode !== null || child.signalCode !== null)
+        throw new Error(`azurite exited (${child.exitCode ?? child.signalCode}) before listening: ${output}`);
       if (ports.Blob && ports.Queue && ports.Table && (await allAnswer([ports.Blob, ports.Queue, ports.Table]))) break;
-      if (Date.now() > deadline) throw new Error(`azurite did not answer within ${START_TIMEOUT_MS / 1000} s: ${output}`);
+      if (Date.now() > deadline)
+        throw new Error(`azurite did not answer within ${START_TIMEOUT_MS / 1000} s: ${output}`);
       await new Promise((r) => setTimeout(r, 100));
     }
   } catch (err) {

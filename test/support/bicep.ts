@@ -58,7 +58,10 @@ export async function parseInfra(): Promise<Map<string, BicepFile>> {
 export function syntaxProblems(root: Node): string[] {
   const out: string[] = [];
   const walk = (n: Node): void => {
-    if (n.type === 'ERROR' || n.isMissing) out.push(`${n.startPosition.row + 1}:${n.startPosition.column + 1} ${n.isMissing ? `missing ${n.type}` : 'syntax error'}`);
+    if (n.type === 'ERROR' || n.isMissing)
+      out.push(
+        `${n.startPosition.row + 1}:${n.startPosition.column + 1} ${n.isMissing ? `missing ${n.type}` : 'syntax error'}`,
+      );
     n.children.forEach(walk);
   };
   walk(root);
@@ -67,7 +70,12 @@ export function syntaxProblems(root: Node): string[] {
 
 /** The value of a plain string literal (no interpolation; escapes decoded), else undefined. */
 export function stringLiteral(n: Node | undefined | null): string | undefined {
-  if (!n || n.type !== 'string' || n.namedChildren.some((c) => c.type !== 'string_content' && c.type !== 'escape_sequence')) return undefined;
+  if (
+    !n ||
+    n.type !== 'string' ||
+    n.namedChildren.some((c) => c.type !== 'string_content' && c.type !== 'escape_sequence')
+  )
+    return undefined;
   return n.namedChildren.map((c) => (c.type === 'escape_sequence' ? (ESCAPES[c.text] ?? c.text) : c.text)).join('');
 }
 
@@ -147,7 +155,8 @@ export function declarationBody(file: BicepFile, kind: string, name: string): No
   if (!d) throw new Error(`${file.path}: no ${kind} ${name}`);
   let body = d.node.namedChildren[d.node.namedChildren.length - 1];
   // `= if (condition) { … }` and `= [for … : { … }]`: the object inside.
-  if (body?.type === 'if_statement' || body?.type === 'for_statement') body = body.namedChildren[body.namedChildren.length - 1];
+  if (body?.type === 'if_statement' || body?.type === 'for_statement')
+    body = body.namedChildren[body.namedChildren.length - 1];
   if (!body) throw new Error(`${file.path}: ${kind} ${name} has no body`);
   return body;
 }

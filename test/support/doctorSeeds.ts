@@ -25,14 +25,23 @@ export function evaluate(n: Node, ctx: Ctx): unknown {
       }
       return out;
     }
-    case 'array': {
-      // tree-sitter-bicep splits a one-line `[ f().x ]` into two elements; such an element list is read whole.
-      const inner = n.text.slice(1, -1).trim();
-      if (inner in ctx) return [ctx[inner]];
-    }
+    case 'array':
+      {
+        // tree-sitter-bicep splits a one-line `[ f().x ]` into two elements; such an element list is read whole.
+        const inner = n.text.slice(1, -1).trim();
+        if (inner in ctx) return [ctx[inner]];
+      }
       return n.namedChildren.filter((c) => c.type !== 'comment').map((c) => evaluate(c, ctx));
     case 'string':
-      return n.namedChildren.map((c) => (c.type === 'string_content' ? c.text : c.type === 'escape_sequence' ? (ESC[c.text] ?? c.text) : String(evaluate(c, ctx)))).join('');
+      return n.namedChildren
+        .map((c) =>
+          c.type === 'string_content'
+            ? c.text
+            : c.type === 'escape_sequence'
+              ? (ESC[c.text] ?? c.text)
+              : String(evaluate(c, ctx)),
+        )
+        .join('');
     case 'interpolation': {
       // The grammar sometimes leaves the expression unnamed: then `${name}` is read from the text.
       const inner = n.namedChildren[0];
@@ -53,7 +62,8 @@ export function evaluate(n: Node, ctx: Ctx): unknown {
     case 'call_expression':
     case 'member_expression': {
       if (n.text in ctx) return ctx[n.text];
-      if (n.type === 'call_expression' && /^json\(/.test(n.text)) return JSON.parse(String(evaluate(n.descendantsOfType('string')[0], ctx)));
+      if (n.type === 'call_expression' && /^json\(/.test(n.text))
+        return JSON.parse(String(evaluate(n.descendantsOfType('string')[0], ctx)));
       if (n.type === 'member_expression') {
         const parts = n.namedChildren;
         const obj = evaluate(n.childForFieldName('object') ?? parts[0], ctx) as Record<string, unknown>;
@@ -63,7 +73,9 @@ export function evaluate(n: Node, ctx: Ctx): unknown {
       throw new Error(`bicep fixture: ${n.text} is not bound (line ${n.startPosition.row + 1})`);
     }
     case 'ternary_expression':
-      return evaluate(n.childForFieldName('condition')!, ctx) ? evaluate(n.childForFieldName('consequence')!, ctx) : evaluate(n.childForFieldName('alternative')!, ctx);
+      return evaluate(n.childForFieldName('condition')!, ctx)
+        ? evaluate(n.childForFieldName('consequence')!, ctx)
+        : evaluate(n.childForFieldName('alternative')!, ctx);
     case 'binary_expression': {
       const [l, r] = n.namedChildren;
       const op = n.children[1].text;
@@ -97,7 +109,11 @@ export const SEED = {
   resourceGroup: 'rg-seed',
   token: 'seed1',
   location: 'westeurope',
-  principals: { api: '11111111-1111-1111-1111-111111111111', worker: '22222222-2222-2222-2222-222222222222', guard: '33333333-3333-3333-3333-333333333333' },
+  principals: {
+    api: '11111111-1111-1111-1111-111111111111',
+    worker: '22222222-2222-2222-2222-222222222222',
+    guard: '33333333-3333-3333-3333-333333333333',
+  },
   endpointIps: { registry: '10.40.0.5', data: '10.40.0.6' },
 } as const;
 
@@ -128,7 +144,10 @@ export const SeedIds = {
 } as const;
 
 /** The images the seed workloads run. */
-export const SeedImages = { api: `${SeedIds.loginServer}/contoso/api:1.4.2`, worker: `${SeedIds.loginServer}/contoso/worker:2.0.0` };
+export const SeedImages = {
+  api: `${SeedIds.loginServer}/contoso/api:1.4.2`,
+  worker: `${SeedIds.loginServer}/contoso/worker:2.0.0`,
+};
 
 let cache: Promise<Map<string, BicepFile>> | undefined;
 
@@ -140,71 +159,169 @@ export async function seedResources(): Promise<Array<Record<string, unknown>>> {
   const I = SeedIds;
   const roles = Object.fromEntries(literalMap(file('main'), 'roles'));
   const base: Ctx = {
-    location: SEED.location, resourceToken: SEED.token, tags: {}, 'subscription()': { tenantId: SEED.tenant, subscriptionId: SEED.subscription },
-    'resourceGroup().id': RG, 'resourceGroup()': { id: RG }, resourceGroup: RG, roles,
+    location: SEED.location,
+    resourceToken: SEED.token,
+    tags: {},
+    'subscription()': { tenantId: SEED.tenant, subscriptionId: SEED.subscription },
+    'resourceGroup().id': RG,
+    'resourceGroup()': { id: RG },
+    resourceGroup: RG,
+    roles,
     guardPrincipalId: SEED.principals.guard,
-    identities: { outputs: { apiPrincipalId: SEED.principals.api, workerPrincipalId: SEED.principals.worker, guardPrincipalId: SEED.principals.guard } },
-    workspaceId: I.workspace, vnetId: I.vnet,
+    identities: {
+      outputs: {
+        apiPrincipalId: SEED.principals.api,
+        workerPrincipalId: SEED.principals.worker,
+        guardPrincipalId: SEED.principals.guard,
+      },
+    },
+    workspaceId: I.workspace,
+    vnetId: I.vnet,
   };
   const out: Array<Record<string, unknown>> = [];
-  const add = (rid: string, type: string, extra: Record<string, unknown>) => out.push({ id: rid, name: rid.split('/').pop(), type, location: SEED.location, ...extra });
+  const add = (rid: string, type: string, extra: Record<string, unknown>) =>
+    out.push({ id: rid, name: rid.split('/').pop(), type, location: SEED.location, ...extra });
 
   // Registry: the Bicep's properties plus ARM's loginServer.
-  const reg = shape(resourceBody(file('registry'), 'registry'), { ...base, deletePolicy: 'softDelete', deleteRetentionDays: 7, zoneRedundant: true });
+  const reg = shape(resourceBody(file('registry'), 'registry'), {
+    ...base,
+    deletePolicy: 'softDelete',
+    deleteRetentionDays: 7,
+    zoneRedundant: true,
+  });
   (reg.properties as Record<string, unknown>).loginServer = I.loginServer;
   add(I.registry, 'Microsoft.ContainerRegistry/registries', reg);
   const diag = (target: string, file2: string, name: string) =>
-    add(`${target}/providers/Microsoft.Insights/diagnosticSettings/to-log-analytics`, 'Microsoft.Insights/diagnosticSettings', shape(resourceBody(file(file2), name), base));
+    add(
+      `${target}/providers/Microsoft.Insights/diagnosticSettings/to-log-analytics`,
+      'Microsoft.Insights/diagnosticSettings',
+      shape(resourceBody(file(file2), name), base),
+    );
   diag(I.registry, 'registry', 'diagnostics');
 
   // Private endpoint, zone, link (privateEndpoint.bicep with the registry module's params), and what ARM adds.
-  const peParams = evaluate(at(declarationBody(file('registry'), 'module', 'endpoint'), 'params') as Node, { ...base, 'registry.id': I.registry, 'registry.name': `acr${SEED.token}`, privateEndpointSubnetId: I.peSubnet }) as Ctx;
+  const peParams = evaluate(at(declarationBody(file('registry'), 'module', 'endpoint'), 'params') as Node, {
+    ...base,
+    'registry.id': I.registry,
+    'registry.name': `acr${SEED.token}`,
+    privateEndpointSubnetId: I.peSubnet,
+  }) as Ctx;
   const peCtx = { ...base, ...peParams };
   const pe = shape(resourceBody(file('privateEndpoint'), 'endpoint'), peCtx);
   const peProps = pe.properties as Record<string, unknown>;
-  for (const c of peProps.privateLinkServiceConnections as Array<{ properties: Record<string, unknown> }>) c.properties.privateLinkServiceConnectionState = { status: 'Approved', description: 'Auto-Approved' };
+  for (const c of peProps.privateLinkServiceConnections as Array<{ properties: Record<string, unknown> }>)
+    c.properties.privateLinkServiceConnectionState = { status: 'Approved', description: 'Auto-Approved' };
   peProps.customDnsConfigs = [
     { fqdn: `acr${SEED.token}.${SEED.location}.data.azurecr.io`, ipAddresses: [SEED.endpointIps.data] },
     { fqdn: `acr${SEED.token}.azurecr.io`, ipAddresses: [SEED.endpointIps.registry] },
   ];
   add(I.endpoint, 'Microsoft.Network/privateEndpoints', pe);
   add(I.zone, 'Microsoft.Network/privateDnsZones', { location: 'global', properties: {} });
-  add(`${I.zone}/virtualNetworkLinks/link-seed`, 'Microsoft.Network/privateDnsZones/virtualNetworkLinks', { location: 'global', ...shape(resourceBody(file('privateEndpoint'), 'link'), peCtx) });
+  add(`${I.zone}/virtualNetworkLinks/link-seed`, 'Microsoft.Network/privateDnsZones/virtualNetworkLinks', {
+    location: 'global',
+    ...shape(resourceBody(file('privateEndpoint'), 'link'), peCtx),
+  });
   // The endpoint's zone group writes one A record per customDnsConfigs entry.
-  add(`${I.zone}/A/acr${SEED.token}`, 'Microsoft.Network/privateDnsZones/A', { properties: { ttl: 10, aRecords: [{ ipv4Address: SEED.endpointIps.registry }] } });
-  add(`${I.zone}/A/acr${SEED.token}.${SEED.location}.data`, 'Microsoft.Network/privateDnsZones/A', { properties: { ttl: 10, aRecords: [{ ipv4Address: SEED.endpointIps.data }] } });
-  add(I.vnet, 'Microsoft.Network/virtualNetworks', { properties: { addressSpace: { addressPrefixes: ['10.40.0.0/16'] }, subnets: [], virtualNetworkPeerings: [] } });
+  add(`${I.zone}/A/acr${SEED.token}`, 'Microsoft.Network/privateDnsZones/A', {
+    properties: { ttl: 10, aRecords: [{ ipv4Address: SEED.endpointIps.registry }] },
+  });
+  add(`${I.zone}/A/acr${SEED.token}.${SEED.location}.data`, 'Microsoft.Network/privateDnsZones/A', {
+    properties: { ttl: 10, aRecords: [{ ipv4Address: SEED.endpointIps.data }] },
+  });
+  add(I.vnet, 'Microsoft.Network/virtualNetworks', {
+    properties: { addressSpace: { addressPrefixes: ['10.40.0.0/16'] }, subnets: [], virtualNetworkPeerings: [] },
+  });
 
   // Identities (ARM adds the principal ids).
-  add(I.apiIdentity, 'Microsoft.ManagedIdentity/userAssignedIdentities', { properties: { principalId: SEED.principals.api } });
-  add(I.workerIdentity, 'Microsoft.ManagedIdentity/userAssignedIdentities', { properties: { principalId: SEED.principals.worker } });
-  add(I.guardIdentity, 'Microsoft.ManagedIdentity/userAssignedIdentities', { properties: { principalId: SEED.principals.guard } });
+  add(I.apiIdentity, 'Microsoft.ManagedIdentity/userAssignedIdentities', {
+    properties: { principalId: SEED.principals.api },
+  });
+  add(I.workerIdentity, 'Microsoft.ManagedIdentity/userAssignedIdentities', {
+    properties: { principalId: SEED.principals.worker },
+  });
+  add(I.guardIdentity, 'Microsoft.ManagedIdentity/userAssignedIdentities', {
+    properties: { principalId: SEED.principals.guard },
+  });
   const withPrincipal = (r: Record<string, unknown>, identityId: string, principalId: string) => {
-    (r.identity as { userAssignedIdentities: Record<string, unknown> }).userAssignedIdentities = { [identityId]: { principalId } };
+    (r.identity as { userAssignedIdentities: Record<string, unknown> }).userAssignedIdentities = {
+      [identityId]: { principalId },
+    };
     return r;
   };
 
   // Container Apps environment, its diagnostics, and the API app.
-  add(I.environment, 'Microsoft.App/managedEnvironments', shape(resourceBody(file('containerApps'), 'environment'), { ...base, subnetId: I.caSubnet, zoneRedundant: true }));
+  add(
+    I.environment,
+    'Microsoft.App/managedEnvironments',
+    shape(resourceBody(file('containerApps'), 'environment'), { ...base, subnetId: I.caSubnet, zoneRedundant: true }),
+  );
   diag(I.environment, 'containerApps', 'environmentDiagnostics');
-  const apiCtx = { ...base, 'environment.id': I.environment, identityId: I.apiIdentity, registryLoginServer: I.loginServer, image: SeedImages.api, vnetAddressPrefix: '10.40.0.0/16',
-    secrets: [{ name: 'db-password', keyVaultUrl: `https://kv-${SEED.token}.vault.azure.net/secrets/db-password`, identity: I.apiIdentity }], secretEnv: [{ name: 'DB_PASSWORD', secretRef: 'db-password' }] };
-  add(I.api, 'Microsoft.App/containerApps', withPrincipal(shape(resourceBody(file('containerApps'), 'api'), apiCtx), I.apiIdentity, SEED.principals.api));
+  const apiCtx = {
+    ...base,
+    'environment.id': I.environment,
+    identityId: I.apiIdentity,
+    registryLoginServer: I.loginServer,
+    image: SeedImages.api,
+    vnetAddressPrefix: '10.40.0.0/16',
+    secrets: [
+      {
+        name: 'db-password',
+        keyVaultUrl: `https://kv-${SEED.token}.vault.azure.net/secrets/db-password`,
+        identity: I.apiIdentity,
+      },
+    ],
+    secretEnv: [{ name: 'DB_PASSWORD', secretRef: 'db-password' }],
+  };
+  add(
+    I.api,
+    'Microsoft.App/containerApps',
+    withPrincipal(shape(resourceBody(file('containerApps'), 'api'), apiCtx), I.apiIdentity, SEED.principals.api),
+  );
 
   // The worker container group.
   // The workspace key is write-only in ARM (a GET never returns it): the snapshot holds null, as a capture would.
   const workspace = { id: I.workspace, properties: { customerId: '00000000-0000-0000-0000-0000000000cc' } };
-  const workerCtx = { ...base, sku: 'Standard', ccePolicy: '', subnetId: I.aciSubnet, registryLoginServer: I.loginServer, identityId: I.workerIdentity, image: SeedImages.worker, workerSecret: null, workspace, 'workspace.listKeys()': { primarySharedKey: null } };
-  add(I.worker, 'Microsoft.ContainerInstance/containerGroups', withPrincipal(shape(resourceBody(file('containerInstance'), 'worker'), workerCtx), I.workerIdentity, SEED.principals.worker));
+  const workerCtx = {
+    ...base,
+    sku: 'Standard',
+    ccePolicy: '',
+    subnetId: I.aciSubnet,
+    registryLoginServer: I.loginServer,
+    identityId: I.workerIdentity,
+    image: SeedImages.worker,
+    workerSecret: null,
+    workspace,
+    'workspace.listKeys()': { primarySharedKey: null },
+  };
+  add(
+    I.worker,
+    'Microsoft.ContainerInstance/containerGroups',
+    withPrincipal(
+      shape(resourceBody(file('containerInstance'), 'worker'), workerCtx),
+      I.workerIdentity,
+      SEED.principals.worker,
+    ),
+  );
 
   // Key Vault and its diagnostics; Defender for Containers (main.bicep); acr-guard's Function App.
   const vault = shape(resourceBody(file('keyVault'), 'vault'), base);
   (vault.properties as Record<string, unknown>).vaultUri = `https://kv-${SEED.token}.vault.azure.net/`;
   add(I.vault, 'Microsoft.KeyVault/vaults', vault);
   diag(I.vault, 'keyVault', 'diagnostics');
-  out.push({ id: `/subscriptions/${SEED.subscription}/providers/Microsoft.Security/pricings/Containers`, name: 'Containers', type: 'Microsoft.Security/pricings', ...shape(resourceBody(file('main'), 'defenderForContainers'), base) });
+  out.push({
+    id: `/subscriptions/${SEED.subscription}/providers/Microsoft.Security/pricings/Containers`,
+    name: 'Containers',
+    type: 'Microsoft.Security/pricings',
+    ...shape(resourceBody(file('main'), 'defenderForContainers'), base),
+  });
   add(I.workspace, 'Microsoft.OperationalInsights/workspaces', { properties: {} });
-  const site = { kind: 'functionapp,linux', identity: evaluate(at(resourceBody(file('functionApp'), 'site'), 'identity') as Node, { identityId: I.guardIdentity }), properties: { defaultHostName: `func-${SEED.token}.azurewebsites.net` } };
+  const site = {
+    kind: 'functionapp,linux',
+    identity: evaluate(at(resourceBody(file('functionApp'), 'site'), 'identity') as Node, {
+      identityId: I.guardIdentity,
+    }),
+    properties: { defaultHostName: `func-${SEED.token}.azurewebsites.net` },
+  };
   add(I.site, 'Microsoft.Web/sites', withPrincipal(site, I.guardIdentity, SEED.principals.guard));
 
   // Role assignments exactly as main.bicep passes them to the registry and vault modules, plus the custom roles.
@@ -212,16 +329,36 @@ export async function seedResources(): Promise<Array<Record<string, unknown>>> {
   const assign = (scope: string, principalId: string, roleDefinitionId: string) => {
     n++;
     const rid = `${scope}/providers/Microsoft.Authorization/roleAssignments/${String(n).padStart(8, '0')}-0000-4000-8000-000000000000`;
-    out.push({ id: rid, name: rid.split('/').pop(), type: 'Microsoft.Authorization/roleAssignments', properties: { principalId, principalType: 'ServicePrincipal', scope, roleDefinitionId } });
+    out.push({
+      id: rid,
+      name: rid.split('/').pop(),
+      type: 'Microsoft.Authorization/roleAssignments',
+      properties: { principalId, principalType: 'ServicePrincipal', scope, roleDefinitionId },
+    });
   };
-  const roleId = (guid: string) => `/subscriptions/${SEED.subscription}/providers/Microsoft.Authorization/roleDefinitions/${guid}`;
-  for (const [module, scope] of [['registry', I.registry], ['keyVault', I.vault]] as const) {
-    const list = evaluate(at(declarationBody(file('main'), 'module', module), 'params.roleAssignments') as Node, base) as Array<{ principalId: string; roleDefinitionId: string }>;
+  const roleId = (guid: string) =>
+    `/subscriptions/${SEED.subscription}/providers/Microsoft.Authorization/roleDefinitions/${guid}`;
+  for (const [module, scope] of [
+    ['registry', I.registry],
+    ['keyVault', I.vault],
+  ] as const) {
+    const list = evaluate(
+      at(declarationBody(file('main'), 'module', module), 'params.roleAssignments') as Node,
+      base,
+    ) as Array<{ principalId: string; roleDefinitionId: string }>;
     for (const ra of list) assign(scope, ra.principalId, roleId(ra.roleDefinitionId));
   }
-  for (const [f, name, scope] of [['inUseReader', 'inUseReaderRole', RG], ['registry', 'tokenCredentialRole', I.registry]] as const) {
+  for (const [f, name, scope] of [
+    ['inUseReader', 'inUseReaderRole', RG],
+    ['registry', 'tokenCredentialRole', I.registry],
+  ] as const) {
     const guid = `${f === 'inUseReader' ? 'aaaaaaaa' : 'bbbbbbbb'}-0000-4000-8000-000000000000`;
-    out.push({ id: roleId(guid), name: guid, type: 'Microsoft.Authorization/roleDefinitions', ...shape(resourceBody(file(f), name), base) });
+    out.push({
+      id: roleId(guid),
+      name: guid,
+      type: 'Microsoft.Authorization/roleDefinitions',
+      ...shape(resourceBody(file(f), name), base),
+    });
     assign(scope, SEED.principals.guard, roleId(guid));
   }
   return out;

@@ -12,7 +12,11 @@ export function blockedApiVerdict(): Verdict {
     decision: 'block',
     summary: 'blocked: CVE-2024-3094 (critical) in xz-utils 5.6.0',
     checks: [
-      { name: 'vulnerabilities', status: 'fail', reason: 'CVE-2024-3094 (critical) in xz-utils 5.6.0 exceeds the policy (block critical)' },
+      {
+        name: 'vulnerabilities',
+        status: 'fail',
+        reason: 'CVE-2024-3094 (critical) in xz-utils 5.6.0 exceeds the policy (block critical)',
+      },
       { name: 'signatures', status: 'pass', reason: 'verified by notation (trust policy production)' },
     ],
     findingCounts: { critical: 1 },
@@ -24,5 +28,11 @@ export function blockedApiVerdict(): Verdict {
 
 /** The same image released. */
 export function releasedApiVerdict(): Verdict {
-  return { ...blockedApiVerdict(), decision: 'release', summary: 'released', checks: [{ name: 'vulnerabilities', status: 'pass', reason: 'no finding above the policy' }], findingCounts: {} } as Verdict;
+  return {
+    ...blockedApiVerdict(),
+    decision: 'release',
+    summary: 'released',
+    checks: [{ name: 'vulnerabilities', status: 'pass', reason: 'no finding above the policy' }],
+    findingCounts: {},
+  } as Verdict;
 }

@@ -6,8 +6,24 @@
 import type { PurgeSummary } from '../../src/core/purge/summary';
 import { createHash } from 'node:crypto';
 import { ErrorCodes, GuardError } from '../../src/core/errors';
-import { MediaTypes, type Descriptor, type FindingsResult, type FindingsSourceName, type ImageId, type SignatureResult, type Verdict } from '../../src/core/types';
-import type { AuditStore, FetchedManifest, FindingsQuery, FindingsSource, ManifestAttributes, Page, RegistryClient } from '../../src/adapters/ports';
+import {
+  MediaTypes,
+  type Descriptor,
+  type FindingsResult,
+  type FindingsSourceName,
+  type ImageId,
+  type SignatureResult,
+  type Verdict,
+} from '../../src/core/types';
+import type {
+  AuditStore,
+  FetchedManifest,
+  FindingsQuery,
+  FindingsSource,
+  ManifestAttributes,
+  Page,
+  RegistryClient,
+} from '../../src/adapters/ports';
 
 export function sha256(bytes: Buffer): string {
   return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
@@ -55,10 +71,31 @@ export class MemoryRegistry implements RegistryClient {
   }
 
   /** An image: config + one layer. */
-  addImage(repository: string, options: { content: string; tag?: string; platform?: Descriptor['platform'] }): Descriptor {
-    const config = this.addBlob(repository, Buffer.from(JSON.stringify({ architecture: options.platform?.architecture ?? 'amd64', os: 'linux', content: options.content })), MediaTypes.ociConfig);
-    const layer = this.addBlob(repository, Buffer.from(`layer of ${options.content}`), 'application/vnd.oci.image.layer.v1.tar+gzip');
-    const d = this.addManifest(repository, { schemaVersion: 2, mediaType: MediaTypes.ociManifest, config, layers: [layer] }, options.tag);
+  addImage(
+    repository: string,
+    options: { content: string; tag?: string; platform?: Descriptor['platform'] },
+  ): Descriptor {
+    const config = this.addBlob(
+      repository,
+      Buffer.from(
+        JSON.stringify({
+          architecture: options.platform?.architecture ?? 'amd64',
+          os: 'linux',
+          content: options.content,
+        }),
+      ),
+      MediaTypes.ociConfig,
+    );
+    const layer = this.addBlob(
+      repository,
+      Buffer.from(`layer of ${options.content}`),
+      'application/vnd.oci.image.layer.v1.tar+gzip',
+    );
+    const d = this.addManifest(
+      repository,
+      { schemaVersion: 2, mediaType: MediaTypes.ociManifest, config, layers: [layer] },
+      options.tag,
+    );
     return options.platform ? { ...d, platform: options.platform } : d;
   }
 
@@ -71,7 +108,14 @@ export class MemoryRegistry implements RegistryClient {
   addReferrer(repository: string, subject: Descriptor, artifactType: string): Descriptor {
     const empty = this.addBlob(repository, Buffer.from('{}'), MediaTypes.ociEmpty);
     const report = this.addBlob(repository, Buffer.from('{"runs":[]}'), artifactType);
-    return this.addManifest(repository, { schemaVersion: 2, mediaType: MediaTypes.ociManifest, artifactType, config: empty, layers: [report], subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size } });
+    return this.addManifest(repository, {
+      schemaVersion: 2,
+      mediaType: MediaTypes.ociManifest,
+      artifactType,
+      config: empty,
+      layers: [report],
+      subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
+    });
   }
 
   async resolveTag(repository: string, tag: string): Promise<string> {
@@ -83,7 +127,8 @@ export class MemoryRegistry implements RegistryClient {
   async getManifest(repository: string, reference: string): Promise<FetchedManifest> {
     this.maybeFail('getManifest');
     const m = this.manifests.get(`${repository}@${reference}`);
-    if (!m) throw new GuardError(ErrorCodes.NOT_FOUND, `manifest ${repository}@${reference} not found`, { status: 404 });
+    if (!m)
+      throw new GuardError(ErrorCodes.NOT_FOUND, `manifest ${repository}@${reference} not found`, { status: 404 });
     const json = JSON.parse(m.bytes.toString('utf8')) as Record<string, unknown>;
     const config = json.config as Descriptor | undefined;
     const layers = (json.layers as Descriptor[] | undefined) ?? [];
@@ -105,11 +150,22 @@ export class MemoryRegistry implements RegistryClient {
     this.maybeFail('putManifest');
     const json = JSON.parse(bytes.toString('utf8')) as Record<string, unknown>;
     // A registry refuses a manifest whose blobs or children it does not have.
-    const needed = [...(((json.manifests as Descriptor[]) ?? []).map((d) => `m:${d.digest}`)), ...[json.config as Descriptor, ...((json.layers as Descriptor[]) ?? [])].filter(Boolean).map((d) => `b:${d.digest}`)];
+    const needed = [
+      ...((json.manifests as Descriptor[]) ?? []).map((d) => `m:${d.digest}`),
+      ...[json.config as Descriptor, ...((json.layers as Descriptor[]) ?? [])]
+        .filter(Boolean)
+        .map((d) => `b:${d.digest}`),
+    ];
     for (const n of needed) {
       const [kind, digest] = [n.slice(0, 1), n.slice(2)];
-      const present = kind === 'm' ? this.manifests.has(`${repository}@${digest}`) : this.blobs.has(`${repository}@${digest}`);
-      if (!present) throw new GuardError(ErrorCodes.REGISTRY_REJECTED, `${repository}: manifest refers to unknown ${kind === 'm' ? 'manifest' : 'blob'} ${digest}`, { status: 400 });
+      const present =
+        kind === 'm' ? this.manifests.has(`${repository}@${digest}`) : this.blobs.has(`${repository}@${digest}`);
+      if (!present)
+        throw new GuardError(
+          ErrorCodes.REGISTRY_REJECTED,
+          `${repository}: manifest refers to unknown ${kind === 'm' ? 'manifest' : 'blob'} ${digest}`,
+          { status: 400 },
+        );
     }
     const digest = sha256(bytes);
     this.manifests.set(`${repository}@${reference}`, { bytes, mediaType });
@@ -162,7 +218,10 @@ export class MemoryRegistry implements RegistryClient {
   async setManifestAttributes(repository: string, digest: string, attributes: ManifestAttributes): Promise<void> {
     this.maybeFail('setManifestAttributes');
     if (!this.acr) throw new GuardError(ErrorCodes.UNSUPPORTED, `${this.host} has no ACR quarantine attributes`);
-    this.attributes.set(`${repository}@${digest}`, { ...this.attributes.get(`${repository}@${digest}`), ...attributes });
+    this.attributes.set(`${repository}@${digest}`, {
+      ...this.attributes.get(`${repository}@${digest}`),
+      ...attributes,
+    });
   }
 }
 
@@ -216,20 +275,42 @@ export class MemoryAudit implements AuditStore {
   }
 
   async latestVerdict(image: ImageId): Promise<Verdict | undefined> {
-    return [...this.verdicts].reverse().find((v) => v.image.digest === image.digest && v.image.repository === image.repository && v.image.registry === image.registry);
+    return [...this.verdicts]
+      .reverse()
+      .find(
+        (v) =>
+          v.image.digest === image.digest &&
+          v.image.repository === image.repository &&
+          v.image.registry === image.registry,
+      );
   }
 
   async listVerdicts(registry: string, repository: string, limit = 100): Promise<Verdict[]> {
-    return this.verdicts.filter((v) => v.image.registry === registry && v.image.repository === repository).reverse().slice(0, limit);
+    return this.verdicts
+      .filter((v) => v.image.registry === registry && v.image.repository === repository)
+      .reverse()
+      .slice(0, limit);
   }
 }
 
 /** A `ready` result. */
-export function ready(source: FindingsSourceName, findings: Array<{ id: string; severity: 'critical' | 'high' | 'medium' | 'low'; package?: string; fixedVersion?: string }>): FindingsResult {
+export function ready(
+  source: FindingsSourceName,
+  findings: Array<{
+    id: string;
+    severity: 'critical' | 'high' | 'medium' | 'low';
+    package?: string;
+    fixedVersion?: string;
+  }>,
+): FindingsResult {
   return {
     source,
     status: 'ready',
-    findings: findings.map((f) => ({ ...f, installedVersion: '1.0.0', source: source === 'defender' ? 'defender' : 'sarif:sha256:test' })),
+    findings: findings.map((f) => ({
+      ...f,
+      installedVersion: '1.0.0',
+      source: source === 'defender' ? 'defender' : 'sarif:sha256:test',
+    })),
     detail: `${findings.length} finding(s)`,
   };
 }

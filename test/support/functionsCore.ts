@@ -12,7 +12,11 @@ export interface RegisteredFunction {
 }
 
 /** The module object jest hands to the code under test. */
-export function recordingFunctionsCore(): { registered: RegisteredFunction[]; setProgrammingModel: () => void; registerFunction: (metadata: RegisteredFunction) => { dispose: () => void } } {
+export function recordingFunctionsCore(): {
+  registered: RegisteredFunction[];
+  setProgrammingModel: () => void;
+  registerFunction: (metadata: RegisteredFunction) => { dispose: () => void };
+} {
   // One list per test file, shared by every instance of the stand-in: `jest.isolateModules` loads a fresh one.
   const shared = globalThis as { __recordedFunctions?: RegisteredFunction[] };
   const registered = (shared.__recordedFunctions ??= []);

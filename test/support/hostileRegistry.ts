@@ -47,7 +47,8 @@ function digest(i: number): string {
 export async function startHostileRegistry(mode: HostileMode, options: HostileOptions = {}): Promise<HostileRegistry> {
   let counter = 0;
   const cursorNames = new Map<string, string>();
-  const fresh = (count: number, name: (i: number) => string): string[] => Array.from({ length: count }, () => name(++counter));
+  const fresh = (count: number, name: (i: number) => string): string[] =>
+    Array.from({ length: count }, () => name(++counter));
   const server = await startLoopback(async (req, res) => {
     if (options.delayMs) await new Promise((r) => setTimeout(r, options.delayMs));
     if (req.method === 'DELETE') return void res.writeHead(202).end();
@@ -55,14 +56,19 @@ export async function startHostileRegistry(mode: HostileMode, options: HostileOp
     const tags = /^\/v2\/(.+)\/tags\/list$/.exec(req.path);
     const referrers = /^\/v2\/(.+)\/referrers\/(sha256:[0-9a-f]{64})$/.exec(req.path);
     const acr = /^\/acr\/v1\/(.+)\/_manifests$/.exec(req.path);
-    if (!catalog && !tags && !referrers && !acr) return void res.writeHead(404, { 'content-type': 'application/json' }).end('{"errors":[{"code":"NAME_UNKNOWN"}]}');
+    if (!catalog && !tags && !referrers && !acr)
+      return void res
+        .writeHead(404, { 'content-type': 'application/json' })
+        .end('{"errors":[{"code":"NAME_UNKNOWN"}]}');
     const asked = Number(req.query.get('n') ?? 10);
     const n = Math.min(asked, options.perPage ?? asked);
     // The cursor: `last` for catalog and tags, an opaque `page` for referrers.
     // ACR's `_manifests` continues after a digest: the server's cursors travel as digests there.
     const asked2 = referrers ? req.query.get('page') : req.query.get('last');
     const cursor = acr && asked2 !== null ? (cursorNames.get(asked2) ?? asked2) : asked2;
-    const name = catalog ? (i: number) => `hostile/r${String(i).padStart(7, '0')}` : (i: number) => `t${String(i).padStart(7, '0')}`;
+    const name = catalog
+      ? (i: number) => `hostile/r${String(i).padStart(7, '0')}`
+      : (i: number) => `t${String(i).padStart(7, '0')}`;
     let items: string[];
     let next: string | undefined;
     switch (mode) {
@@ -90,17 +96,42 @@ export async function startHostileRegistry(mode: HostileMode, options: HostileOp
       next = d;
     }
     const param = referrers ? 'page' : 'last';
-    const target = mode === 'foreign' ? `http://evil.example:8080${req.path}?${param}=${next}` : `${req.path}?${param}=${next}${referrers ? '' : `&n=${n}`}`;
+    const target =
+      mode === 'foreign'
+        ? `http://evil.example:8080${req.path}?${param}=${next}`
+        : `${req.path}?${param}=${next}${referrers ? '' : `&n=${n}`}`;
     const headers = { link: `<${target}>; rel="next"` };
     if (acr) {
-      const manifests = items.map((_, i) => ({ digest: digest(counter * 1000 + i), mediaType: MediaTypes.ociManifest, tags: [], createdTime: '2020-01-01T00:00:00Z', lastUpdateTime: '2020-01-01T00:00:00Z', changeableAttributes: { deleteEnabled: true, writeEnabled: true } }));
+      const manifests = items.map((_, i) => ({
+        digest: digest(counter * 1000 + i),
+        mediaType: MediaTypes.ociManifest,
+        tags: [],
+        createdTime: '2020-01-01T00:00:00Z',
+        lastUpdateTime: '2020-01-01T00:00:00Z',
+        changeableAttributes: { deleteEnabled: true, writeEnabled: true },
+      }));
       return sendTyped(res, 'application/json', { registry: 'hostile', imageName: acr[1], manifests }, headers);
     }
     if (referrers) {
-      const manifests = items.map((_, i) => ({ mediaType: MediaTypes.ociManifest, digest: digest(counter * 1000 + i), size: 100, artifactType: 'application/sarif+json' }));
-      return sendTyped(res, MediaTypes.ociIndex, { schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests }, headers);
+      const manifests = items.map((_, i) => ({
+        mediaType: MediaTypes.ociManifest,
+        digest: digest(counter * 1000 + i),
+        size: 100,
+        artifactType: 'application/sarif+json',
+      }));
+      return sendTyped(
+        res,
+        MediaTypes.ociIndex,
+        { schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests },
+        headers,
+      );
     }
-    return sendTyped(res, 'application/json', catalog ? { repositories: items } : { name: tags?.[1], tags: items }, headers);
+    return sendTyped(
+      res,
+      'application/json',
+      catalog ? { repositories: items } : { name: tags?.[1], tags: items },
+      headers,
+    );
   });
   return {
     host: server.host,

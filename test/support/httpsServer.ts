@@ -88,13 +88,50 @@ async function makeTlsMaterial(): Promise<TlsMaterial> {
   const f = (name: string): string => path.join(dir, name);
   try {
     const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-    await run('openssl', ['req', '-x509', ...ec, '-keyout', f('ca.key'), '-out', f('ca.crt'), '-days', '2', '-subj', '/CN=acr-guard test CA',
-      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
+    await run('openssl', [
+      'req',
+      '-x509',
+      ...ec,
+      '-keyout',
+      f('ca.key'),
+      '-out',
+      f('ca.crt'),
+      '-days',
+      '2',
+      '-subj',
+      '/CN=acr-guard test CA',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+    ]);
     await run('openssl', ['req', ...ec, '-keyout', f('server.key'), '-out', f('server.csr'), '-subj', '/CN=localhost']);
-    await writeFile(f('ext.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n');
-    await run('openssl', ['x509', '-req', '-in', f('server.csr'), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial',
-      '-out', f('server.crt'), '-days', '2', '-extfile', f('ext.cnf')]);
-    const [ca, cert, key] = await Promise.all([readFile(f('ca.crt'), 'utf8'), readFile(f('server.crt'), 'utf8'), readFile(f('server.key'), 'utf8')]);
+    await writeFile(
+      f('ext.cnf'),
+      'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n',
+    );
+    await run('openssl', [
+      'x509',
+      '-req',
+      '-in',
+      f('server.csr'),
+      '-CA',
+      f('ca.crt'),
+      '-CAkey',
+      f('ca.key'),
+      '-CAcreateserial',
+      '-out',
+      f('server.crt'),
+      '-days',
+      '2',
+      '-extfile',
+      f('ext.cnf'),
+    ]);
+    const [ca, cert, key] = await Promise.all([
+      readFile(f('ca.crt'), 'utf8'),
+      readFile(f('server.crt'), 'utf8'),
+      readFile(f('server.key'), 'utf8'),
+    ]);
     return { ca, cert, key };
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -107,7 +144,11 @@ export async function startHttpsServer(options: StartHttpsServerOptions = {}): P
   const routes: Route[] = [...(options.routes ?? [])];
   const requests: RecordedRequest[] = [];
   const fallback: RouteHandler =
-    options.fallback ?? ((req) => ({ status: 404, body: { error: { code: 'NotFound', message: `no test route for ${req.method} ${req.path}` } } }));
+    options.fallback ??
+    ((req) => ({
+      status: 404,
+      body: { error: { code: 'NotFound', message: `no test route for ${req.method} ${req.path}` } },
+    }));
 
   const server = https.createServer({ cert: tls.cert, key: tls.key }, (req, res) => {
     const chunks: Buffer[] = [];
@@ -124,16 +165,28 @@ export async function startHttpsServer(options: StartHttpsServerOptions = {}): P
             json = undefined;
           }
         }
-        const recorded: RecordedRequest = { method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, headers: req.headers, body, json };
+        const recorded: RecordedRequest = {
+          method: req.method ?? 'GET',
+          path: url.pathname,
+          query: url.searchParams,
+          headers: req.headers,
+          body,
+          json,
+        };
         requests.push(recorded);
         const route = routes.find(
-          (r) => (r.method === '*' || r.method.toUpperCase() === recorded.method) && (typeof r.path === 'string' ? r.path === recorded.path : r.path.test(recorded.path)),
+          (r) =>
+            (r.method === '*' || r.method.toUpperCase() === recorded.method) &&
+            (typeof r.path === 'string' ? r.path === recorded.path : r.path.test(recorded.path)),
         );
         let answer: RouteResponse;
         try {
           answer = await (route ? route.handler(recorded) : fallback(recorded));
         } catch (err) {
-          answer = { status: 500, body: { error: { code: 'TestServerError', message: err instanceof Error ? err.message : String(err) } } };
+          answer = {
+            status: 500,
+            body: { error: { code: 'TestServerError', message: err instanceof Error ? err.message : String(err) } },
+          };
         }
         const headers: Record<string, string> = { ...(answer.headers ?? {}) };
         let payload: Buffer | undefined;

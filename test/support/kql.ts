@@ -20,24 +20,20 @@ const Kusto = g.Kusto;
 const SystemNs = g.System;
 
 /** Columns every Azure Monitor table carries (standard columns). */
-const STANDARD = 'TenantId:string, SourceSystem:string, Type:string, _ResourceId:string, _SubscriptionId:string, _BilledSize:real, _IsBillable:string';
+const STANDARD =
+  'TenantId:string, SourceSystem:string, Type:string, _ResourceId:string, _SubscriptionId:string, _BilledSize:real, _IsBillable:string';
 /** Columns of a custom-log (`_CL`) table written through the workspace key (Data Collector API). */
-const CUSTOM_LOG = 'Computer:string, RawData:string, ResourceGroup:string, SubscriptionId:string, Type:string, _ResourceId:string, _SubscriptionId:string';
+const CUSTOM_LOG =
+  'Computer:string, RawData:string, ResourceGroup:string, SubscriptionId:string, Type:string, _ResourceId:string, _SubscriptionId:string';
 
 /** Declared schemas: table name -> KQL schema text. */
 export const LOG_TABLE_SCHEMAS: Readonly<Record<string, string>> = {
-  ContainerAppConsoleLogs:
-    `(TimeGenerated:datetime, ContainerAppName:string, ContainerGroupId:string, ContainerGroupName:string, ContainerId:string, ContainerImage:string, ContainerName:string, EnvironmentName:string, JobName:string, Location:string, Log:string, OperationName:string, RevisionName:string, Stream:string, ${STANDARD})`,
-  ContainerAppSystemLogs:
-    `(TimeGenerated:datetime, ComponentName:string, ComponentType:string, ContainerAppName:string, ContainerName:string, Count:int, EnvironmentName:string, EventSource:string, JobName:string, Location:string, Log:string, OperationName:string, Reason:string, ReplicaName:string, RevisionName:string, ${STANDARD})`,
-  ContainerInstanceLog_CL:
-    `(TimeGenerated:datetime, ContainerGroup_s:string, ContainerID_s:string, ContainerImage_s:string, Location_s:string, Message:string, OSType_s:string, Source_s:string, ${CUSTOM_LOG})`,
-  ContainerEvent_CL:
-    `(TimeGenerated:datetime, ContainerGroupInstanceId_g:string, ContainerGroup_s:string, ContainerName_s:string, Count_d:real, FirstTimestamp_t:datetime, Location_s:string, Message:string, OSType_s:string, Reason_s:string, ${CUSTOM_LOG})`,
-  ContainerRegistryLoginEvents:
-    `(TimeGenerated:datetime, CallerIpAddress:string, Category:string, CorrelationId:string, DurationMs:string, Identity:string, JwtId:string, LoginServer:string, OperationName:string, Region:string, ResultDescription:string, ResultType:string, UserAgent:string, ${STANDARD})`,
-  ContainerRegistryRepositoryEvents:
-    `(TimeGenerated:datetime, ArtifactType:string, CallerIpAddress:string, Category:string, CorrelationId:string, Digest:string, DurationMs:string, Identity:string, LoginServer:string, MediaType:string, OperationName:string, Region:string, Repository:string, ResultDescription:string, ResultType:string, Size:int, Tag:string, UserAgent:string, UserTenantId:string, ${STANDARD})`,
+  ContainerAppConsoleLogs: `(TimeGenerated:datetime, ContainerAppName:string, ContainerGroupId:string, ContainerGroupName:string, ContainerId:string, ContainerImage:string, ContainerName:string, EnvironmentName:string, JobName:string, Location:string, Log:string, OperationName:string, RevisionName:string, Stream:string, ${STANDARD})`,
+  ContainerAppSystemLogs: `(TimeGenerated:datetime, ComponentName:string, ComponentType:string, ContainerAppName:string, ContainerName:string, Count:int, EnvironmentName:string, EventSource:string, JobName:string, Location:string, Log:string, OperationName:string, Reason:string, ReplicaName:string, RevisionName:string, ${STANDARD})`,
+  ContainerInstanceLog_CL: `(TimeGenerated:datetime, ContainerGroup_s:string, ContainerID_s:string, ContainerImage_s:string, Location_s:string, Message:string, OSType_s:string, Source_s:string, ${CUSTOM_LOG})`,
+  ContainerEvent_CL: `(TimeGenerated:datetime, ContainerGroupInstanceId_g:string, ContainerGroup_s:string, ContainerName_s:string, Count_d:real, FirstTimestamp_t:datetime, Location_s:string, Message:string, OSType_s:string, Reason_s:string, ${CUSTOM_LOG})`,
+  ContainerRegistryLoginEvents: `(TimeGenerated:datetime, CallerIpAddress:string, Category:string, CorrelationId:string, DurationMs:string, Identity:string, JwtId:string, LoginServer:string, OperationName:string, Region:string, ResultDescription:string, ResultType:string, UserAgent:string, ${STANDARD})`,
+  ContainerRegistryRepositoryEvents: `(TimeGenerated:datetime, ArtifactType:string, CallerIpAddress:string, Category:string, CorrelationId:string, Digest:string, DurationMs:string, Identity:string, LoginServer:string, MediaType:string, OperationName:string, Region:string, Repository:string, ResultDescription:string, ResultType:string, Size:int, Tag:string, UserAgent:string, UserTenantId:string, ${STANDARD})`,
 };
 
 const states = new Map<string, any>();
@@ -78,7 +74,12 @@ export function kqlDiagnostics(query: string, tables?: readonly string[]): KqlDi
   const out: KqlDiagnostic[] = [];
   for (let i = 0; i < n; i++) {
     const d = SystemNs.Array.getItem(list, i, Kusto.Language.Diagnostic);
-    out.push({ severity: String(d.Severity), code: String(d.Code), message: String(d.Message), start: Number(d.Start) });
+    out.push({
+      severity: String(d.Severity),
+      code: String(d.Code),
+      message: String(d.Message),
+      start: Number(d.Start),
+    });
   }
   return out;
 }

@@ -14,8 +14,14 @@ import { at, declarationBody, declarations, properties, stringLiteral, type Bice
  * categories the alert rules can read are listed; `allLogs` stands for every category listed here.
  */
 export const CATEGORY_TABLES: Readonly<Record<string, Readonly<Record<string, string>>>> = {
-  'microsoft.app/managedenvironments': { ContainerAppConsoleLogs: 'ContainerAppConsoleLogs', ContainerAppSystemLogs: 'ContainerAppSystemLogs' },
-  'microsoft.containerregistry/registries': { ContainerRegistryLoginEvents: 'ContainerRegistryLoginEvents', ContainerRegistryRepositoryEvents: 'ContainerRegistryRepositoryEvents' },
+  'microsoft.app/managedenvironments': {
+    ContainerAppConsoleLogs: 'ContainerAppConsoleLogs',
+    ContainerAppSystemLogs: 'ContainerAppSystemLogs',
+  },
+  'microsoft.containerregistry/registries': {
+    ContainerRegistryLoginEvents: 'ContainerRegistryLoginEvents',
+    ContainerRegistryRepositoryEvents: 'ContainerRegistryRepositoryEvents',
+  },
 };
 
 /** The tables a container group's `diagnostics.logAnalytics` with `logType: 'ContainerInstanceLogs'` writes (ACI docs, "Log schema"). */
@@ -84,7 +90,13 @@ export function tablesFromInfra(files: Map<string, BicepFile>): Map<string, Work
         }
       } else if (type === 'microsoft.containerinstance/containergroups') {
         const la = at(body, 'properties.diagnostics.logAnalytics');
-        if (!la || stringLiteral(at(la, 'logType')) !== 'ContainerInstanceLogs' || !at(la, 'workspaceId') || !at(la, 'workspaceKey')) continue;
+        if (
+          !la ||
+          stringLiteral(at(la, 'logType')) !== 'ContainerInstanceLogs' ||
+          !at(la, 'workspaceId') ||
+          !at(la, 'workspaceKey')
+        )
+          continue;
         for (const table of CONTAINER_GROUP_TABLES) add(table, from, true);
       }
     }

@@ -34,27 +34,64 @@ export interface SeededRepository {
  * untagged platform images), `multi-new` (index of two 2-day-old ones), a signature of v1 with an SBOM of that
  * signature, and a signature of v3. Deterministic: the same call makes the same digests.
  */
-export async function seedRepository(client: RegistryClient, repository: string, now: number): Promise<SeededRepository> {
+export async function seedRepository(
+  client: RegistryClient,
+  repository: string,
+  now: number,
+): Promise<SeededRepository> {
   const v1 = await pushImage(client, repository, { tag: 'v1', seed: `${repository} v1`, created: daysAgo(now, 100) });
   const v2 = await pushImage(client, repository, { tag: 'v2', seed: `${repository} v2`, created: daysAgo(now, 95) });
-  const dev1 = await pushImage(client, repository, { tag: 'dev-1', seed: `${repository} dev-1`, created: daysAgo(now, 90) });
+  const dev1 = await pushImage(client, repository, {
+    tag: 'dev-1',
+    seed: `${repository} dev-1`,
+    created: daysAgo(now, 90),
+  });
   const v3 = await pushImage(client, repository, { tag: 'v3', seed: `${repository} v3`, created: daysAgo(now, 1) });
-  const platform = (arch: string, days: number, seed: string): Promise<Pushed> => pushImage(client, repository, { seed, created: daysAgo(now, days), platform: { os: 'linux', architecture: arch } });
+  const platform = (arch: string, days: number, seed: string): Promise<Pushed> =>
+    pushImage(client, repository, { seed, created: daysAgo(now, days), platform: { os: 'linux', architecture: arch } });
   const oldChildren = [await platform('amd64', 80, 'old amd64'), await platform('arm64', 80, 'old arm64')];
   const newChildren = [await platform('amd64', 2, 'new amd64'), await platform('arm64', 2, 'new arm64')];
-  const desc = (p: Pushed, arch: string): { mediaType: string; digest: string; size: number; platform: { os: string; architecture: string } } => ({ mediaType: p.mediaType, digest: p.digest, size: p.size, platform: { os: 'linux', architecture: arch } });
-  const oldIndex = await pushIndex(client, repository, { tag: 'multi-old', manifests: [desc(oldChildren[0], 'amd64'), desc(oldChildren[1], 'arm64')] });
-  const newIndex = await pushIndex(client, repository, { tag: 'multi-new', manifests: [desc(newChildren[0], 'amd64'), desc(newChildren[1], 'arm64')] });
+  const desc = (
+    p: Pushed,
+    arch: string,
+  ): { mediaType: string; digest: string; size: number; platform: { os: string; architecture: string } } => ({
+    mediaType: p.mediaType,
+    digest: p.digest,
+    size: p.size,
+    platform: { os: 'linux', architecture: arch },
+  });
+  const oldIndex = await pushIndex(client, repository, {
+    tag: 'multi-old',
+    manifests: [desc(oldChildren[0], 'amd64'), desc(oldChildren[1], 'arm64')],
+  });
+  const newIndex = await pushIndex(client, repository, {
+    tag: 'multi-new',
+    manifests: [desc(newChildren[0], 'amd64'), desc(newChildren[1], 'arm64')],
+  });
   const sign = (subject: Pushed, what: string): Promise<Pushed> =>
-    pushArtifact(client, repository, { subject, artifactType: MediaTypes.notarySignature, blob: Buffer.from(`signature of ${what}`), blobMediaType: 'application/jose+json' });
+    pushArtifact(client, repository, {
+      subject,
+      artifactType: MediaTypes.notarySignature,
+      blob: Buffer.from(`signature of ${what}`),
+      blobMediaType: 'application/jose+json',
+    });
   const sigV1 = await sign(v1, 'v1');
-  const sbomOfSigV1 = await pushArtifact(client, repository, { subject: sigV1, artifactType: MediaTypes.cyclonedx, blob: Buffer.from('{"bomFormat":"CycloneDX"}'), blobMediaType: MediaTypes.cyclonedx });
+  const sbomOfSigV1 = await pushArtifact(client, repository, {
+    subject: sigV1,
+    artifactType: MediaTypes.cyclonedx,
+    blob: Buffer.from('{"bomFormat":"CycloneDX"}'),
+    blobMediaType: MediaTypes.cyclonedx,
+  });
   const sigV3 = await sign(v3, 'v3');
   return { v1, v2, v3, dev1, oldIndex, oldChildren, newIndex, newChildren, sigV1, sbomOfSigV1, sigV3 };
 }
 
 /** Tags of a repository, and which of `digests` still exist (GET by digest). */
-export async function whatIsLeft(client: RegistryClient, repository: string, digests: string[]): Promise<{ tags: string[]; present: string[] }> {
+export async function whatIsLeft(
+  client: RegistryClient,
+  repository: string,
+  digests: string[],
+): Promise<{ tags: string[]; present: string[] }> {
   let tags: string[] = [];
   try {
     tags = (await client.listTags(repository, { pageSize: 1000 })).items.slice().sort();
@@ -103,7 +140,9 @@ export async function startFaultProxy(target: string, plan: (path: string, n: nu
       }
       if (fault === '429') {
         injected['429']++;
-        res.writeHead(429, { 'retry-after': '1', 'content-type': 'application/json' }).end('{"errors":[{"code":"TOOMANYREQUESTS"}]}');
+        res
+          .writeHead(429, { 'retry-after': '1', 'content-type': 'application/json' })
+          .end('{"errors":[{"code":"TOOMANYREQUESTS"}]}');
         return;
       }
       if (fault === '503') {
@@ -117,18 +156,21 @@ export async function startFaultProxy(target: string, plan: (path: string, n: nu
         return;
       }
       const headers = { ...req.headers, host: target };
-      const upstream = http.request({ host: target.split(':')[0], port: Number(target.split(':')[1]), method: req.method, path, headers }, (up) => {
-        if (req.method === 'DELETE') forwarded.push({ path, status: up.statusCode ?? 0 });
-        if (fault === 'drop-after') {
-          // The registry did the delete; the client never hears of it.
-          injected['drop-after']++;
-          up.resume();
-          req.socket.destroy();
-          return;
-        }
-        res.writeHead(up.statusCode ?? 502, up.headers);
-        up.pipe(res);
-      });
+      const upstream = http.request(
+        { host: target.split(':')[0], port: Number(target.split(':')[1]), method: req.method, path, headers },
+        (up) => {
+          if (req.method === 'DELETE') forwarded.push({ path, status: up.statusCode ?? 0 });
+          if (fault === 'drop-after') {
+            // The registry did the delete; the client never hears of it.
+            injected['drop-after']++;
+            up.resume();
+            req.socket.destroy();
+            return;
+          }
+          res.writeHead(up.statusCode ?? 502, up.headers);
+          up.pipe(res);
+        },
+      );
       upstream.on('error', () => res.destroy());
       upstream.end(Buffer.concat(chunks));
     });
@@ -153,18 +195,57 @@ export async function startFaultProxy(target: string, plan: (path: string, n: nu
  * `subject`, tagged `sha256-<hex of the subject>.<suffix>` (`sig`, `att`, `sbom`). `created` is the config's
  * time (cosign writes the zero time, `0001-01-01T00:00:00Z`).
  */
-export async function pushCosignStyle(client: RegistryClient, repository: string, subject: Pushed, options: { suffix: 'sig' | 'att' | 'sbom'; created?: string }): Promise<Pushed> {
-  const payload = Buffer.from(JSON.stringify({ critical: { identity: { 'docker-reference': repository }, image: { 'docker-manifest-digest': subject.digest }, type: 'cosign container image signature' }, optional: null }));
+export async function pushCosignStyle(
+  client: RegistryClient,
+  repository: string,
+  subject: Pushed,
+  options: { suffix: 'sig' | 'att' | 'sbom'; created?: string },
+): Promise<Pushed> {
+  const payload = Buffer.from(
+    JSON.stringify({
+      critical: {
+        identity: { 'docker-reference': repository },
+        image: { 'docker-manifest-digest': subject.digest },
+        type: 'cosign container image signature',
+      },
+      optional: null,
+    }),
+  );
   const payloadDigest = await client.putBlob(repository, payload);
-  const config = Buffer.from(JSON.stringify({ architecture: '', created: options.created ?? '0001-01-01T00:00:00Z', history: [{ created: '0001-01-01T00:00:00Z' }], os: '', rootfs: { type: 'layers', diff_ids: [payloadDigest] }, config: {} }));
+  const config = Buffer.from(
+    JSON.stringify({
+      architecture: '',
+      created: options.created ?? '0001-01-01T00:00:00Z',
+      history: [{ created: '0001-01-01T00:00:00Z' }],
+      os: '',
+      rootfs: { type: 'layers', diff_ids: [payloadDigest] },
+      config: {},
+    }),
+  );
   const configDigest = await client.putBlob(repository, config);
   const manifest = {
     schemaVersion: 2,
     mediaType: MediaTypes.ociManifest,
     config: { mediaType: MediaTypes.ociConfig, digest: configDigest, size: config.length },
-    layers: [{ mediaType: 'application/vnd.dev.cosign.simplesigning.v1+json', digest: payloadDigest, size: payload.length, annotations: { 'dev.cosignproject.cosign/signature': Buffer.from(`${options.suffix} of ${subject.digest}`).toString('base64') } }],
+    layers: [
+      {
+        mediaType: 'application/vnd.dev.cosign.simplesigning.v1+json',
+        digest: payloadDigest,
+        size: payload.length,
+        annotations: {
+          'dev.cosignproject.cosign/signature': Buffer.from(`${options.suffix} of ${subject.digest}`).toString(
+            'base64',
+          ),
+        },
+      },
+    ],
   };
   const bytes = Buffer.from(JSON.stringify(manifest));
-  await client.putManifest(repository, `${subject.digest.replace(':', '-')}.${options.suffix}`, bytes, MediaTypes.ociManifest);
+  await client.putManifest(
+    repository,
+    `${subject.digest.replace(':', '-')}.${options.suffix}`,
+    bytes,
+    MediaTypes.ociManifest,
+  );
   return { digest: digestOf(bytes), size: bytes.length, mediaType: MediaTypes.ociManifest };
 }

@@ -7,16 +7,40 @@ import { pushArtifact, pushImage } from '../../src/local/ociPush';
 import { sampleSarif } from '../../src/local/sampleReports';
 
 /** The image is unique per repository, tag and `vulnerable`; the report names its digest and is fresh. */
-export async function pushWithReport(client: RegistryClient, repository: string, tag: string, vulnerable: boolean): Promise<ImageId> {
+export async function pushWithReport(
+  client: RegistryClient,
+  repository: string,
+  tag: string,
+  vulnerable: boolean,
+): Promise<ImageId> {
   const now = new Date();
-  const pushed = await pushImage(client, repository, { tag, layers: [Buffer.from(`${repository}:${tag}:${vulnerable}`)], created: now.toISOString() });
+  const pushed = await pushImage(client, repository, {
+    tag,
+    layers: [Buffer.from(`${repository}:${tag}:${vulnerable}`)],
+    created: now.toISOString(),
+  });
   const report = sampleSarif({
     imageName: `${client.host}/${repository}@${pushed.digest}`,
     digest: pushed.digest,
     scannedAt: now.toISOString(),
-    vulnerabilities: vulnerable ? [{ id: 'CVE-2024-6119', severity: 'critical', package: 'openssl', installedVersion: '3.0.13', fixedVersion: '3.0.14' }] : [],
+    vulnerabilities: vulnerable
+      ? [
+          {
+            id: 'CVE-2024-6119',
+            severity: 'critical',
+            package: 'openssl',
+            installedVersion: '3.0.13',
+            fixedVersion: '3.0.14',
+          },
+        ]
+      : [],
   });
-  await pushArtifact(client, repository, { subject: { mediaType: pushed.mediaType, digest: pushed.digest, size: pushed.size }, artifactType: MediaTypes.sarif, blob: report, blobMediaType: MediaTypes.sarif });
+  await pushArtifact(client, repository, {
+    subject: { mediaType: pushed.mediaType, digest: pushed.digest, size: pushed.size },
+    artifactType: MediaTypes.sarif,
+    blob: report,
+    blobMediaType: MediaTypes.sarif,
+  });
   return { registry: client.host, repository, digest: pushed.digest };
 }
 
@@ -39,12 +63,20 @@ gate:
  * result: 300,000 make 12 MB) or the same critical one again (`duplicates`, 16 bytes a result: 1,000,000 make
  * 16 MB). `critical: false` makes the distinct ones low.
  */
-export function hostileSarif(kind: 'distinct' | 'duplicates', count: number, digest: string, scannedAt: string, critical = true): Buffer {
+export function hostileSarif(
+  kind: 'distinct' | 'duplicates',
+  count: number,
+  digest: string,
+  scannedAt: string,
+  critical = true,
+): Buffer {
   const head = JSON.stringify({
     version: '2.1.0',
     runs: [
       {
-        tool: { driver: { name: 'Trivy', rules: [{ id: 'CVE-2024-0001', properties: { 'security-severity': '9.8' } }] } },
+        tool: {
+          driver: { name: 'Trivy', rules: [{ id: 'CVE-2024-0001', properties: { 'security-severity': '9.8' } }] },
+        },
         invocations: [{ endTimeUtc: scannedAt }],
         properties: { imageDigest: digest },
         results: [],
@@ -54,14 +86,29 @@ export function hostileSarif(kind: 'distinct' | 'duplicates', count: number, dig
   const at = head.lastIndexOf('"results":[]') + '"results":['.length;
   const level = critical ? 'CRITICAL' : 'LOW';
   const parts: string[] = [];
-  for (let i = 0; i < count; i++) parts.push(kind === 'distinct' ? `{"ruleId":"[${level}] CVE-2024-${String(100000 + i)}"}` : '{"ruleIndex":0}');
+  for (let i = 0; i < count; i++)
+    parts.push(kind === 'distinct' ? `{"ruleId":"[${level}] CVE-2024-${String(100000 + i)}"}` : '{"ruleIndex":0}');
   return Buffer.from(`${head.slice(0, at)}${parts.join(',')}${head.slice(at)}`);
 }
 
 /** Pushes an image to `repository` and attaches `report` (SARIF) to it; returns the image. */
-export async function pushWithSarif(client: RegistryClient, repository: string, tag: string, report: (digest: string) => Buffer): Promise<ImageId> {
-  const pushed = await pushImage(client, repository, { tag, layers: [Buffer.from(`${repository}:${tag}`)], created: new Date().toISOString() });
+export async function pushWithSarif(
+  client: RegistryClient,
+  repository: string,
+  tag: string,
+  report: (digest: string) => Buffer,
+): Promise<ImageId> {
+  const pushed = await pushImage(client, repository, {
+    tag,
+    layers: [Buffer.from(`${repository}:${tag}`)],
+    created: new Date().toISOString(),
+  });
   const blob = report(pushed.digest);
-  await pushArtifact(client, repository, { subject: { mediaType: pushed.mediaType, digest: pushed.digest, size: pushed.size }, artifactType: MediaTypes.sarif, blob, blobMediaType: MediaTypes.sarif });
+  await pushArtifact(client, repository, {
+    subject: { mediaType: pushed.mediaType, digest: pushed.digest, size: pushed.size },
+    artifactType: MediaTypes.sarif,
+    blob,
+    blobMediaType: MediaTypes.sarif,
+  });
   return { registry: client.host, repository, digest: pushed.digest };
 }

@@ -38,5 +38,9 @@ export function describeRequiring(...requirements: Requirement[]): jest.Describe
       });
       fn();
     });
-  return Object.assign(failing, { each: describe.each, only: describe.only, skip: describe.skip }) as unknown as jest.Describe;
+  return Object.assign(failing, {
+    each: describe.each,
+    only: describe.only,
+    skip: describe.skip,
+  }) as unknown as jest.Describe;
 }

@@ -25,10 +25,19 @@ export function tool(name: 'notation' | 'cosign' | 'oras'): string | undefined {
 /** True when notation, cosign, oras and openssl are all present. */
 export const haveSigningTools = ['notation', 'cosign', 'oras'].every((n) => tool(n as 'notation') !== undefined);
 /** The tools as a requirement of a test block (see `describeRequiring` in ./required). */
-export const signingTools: Requirement = { present: haveSigningTools, what: 'notation, cosign and oras in .tools/bin', how: 'scripts/ensure-tools.sh builds them when Go is installed' };
+export const signingTools: Requirement = {
+  present: haveSigningTools,
+  what: 'notation, cosign and oras in .tools/bin',
+  how: 'scripts/ensure-tools.sh builds them when Go is installed',
+};
 
 /** Runs a tool; rejects with its stderr on a non-zero exit. */
-export async function exec(file: string, args: string[], env: Record<string, string> = {}, cwd?: string): Promise<{ stdout: string; stderr: string }> {
+export async function exec(
+  file: string,
+  args: string[],
+  env: Record<string, string> = {},
+  cwd?: string,
+): Promise<{ stdout: string; stderr: string }> {
   try {
     return await run(file, args, { env: { ...process.env, ...env }, cwd, maxBuffer: 16 * 1024 * 1024 });
   } catch (err) {
@@ -52,19 +61,71 @@ export async function makeCa(dir: string, name: string, subject: string): Promis
   mkdirSync(dir, { recursive: true });
   const key = join(dir, `${name}.key`);
   const cert = join(dir, `${name}.crt`);
-  await exec('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '3650', '-subj', subject, '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
+  await exec('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    key,
+    '-out',
+    cert,
+    '-days',
+    '3650',
+    '-subj',
+    subject,
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+  ]);
   return { cert, key, chain: cert };
 }
 
 /** Issues a code-signing leaf from `ca` with openssl (`keyBits` lets a test make a weak key). */
-export async function issueLeaf(dir: string, name: string, subject: string, ca: Issued, options: { keyBits?: number; days?: number; extensions?: string } = {}): Promise<Issued> {
+export async function issueLeaf(
+  dir: string,
+  name: string,
+  subject: string,
+  ca: Issued,
+  options: { keyBits?: number; days?: number; extensions?: string } = {},
+): Promise<Issued> {
   const key = join(dir, `${name}.key`);
   const csr = join(dir, `${name}.csr`);
   const cert = join(dir, `${name}.crt`);
   const ext = join(dir, `${name}.ext`);
   writeFileSync(ext, options.extensions ?? LEAF_EXT);
-  await exec('openssl', ['req', '-newkey', `rsa:${options.keyBits ?? 2048}`, '-nodes', '-keyout', key, '-out', csr, '-subj', subject]);
-  await exec('openssl', ['x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, '-CAcreateserial', '-out', cert, '-days', String(options.days ?? 365), '-extfile', ext, '-sha256']);
+  await exec('openssl', [
+    'req',
+    '-newkey',
+    `rsa:${options.keyBits ?? 2048}`,
+    '-nodes',
+    '-keyout',
+    key,
+    '-out',
+    csr,
+    '-subj',
+    subject,
+  ]);
+  await exec('openssl', [
+    'x509',
+    '-req',
+    '-in',
+    csr,
+    '-CA',
+    ca.cert,
+    '-CAkey',
+    ca.key,
+    '-CAcreateserial',
+    '-out',
+    cert,
+    '-days',
+    String(options.days ?? 365),
+    '-extfile',
+    ext,
+    '-sha256',
+  ]);
   const chain = join(dir, `${name}.chain.pem`);
   writeFileSync(chain, readFileSync(cert, 'utf8') + readFileSync(ca.cert, 'utf8'));
   return { cert, key, chain };
@@ -80,21 +141,35 @@ export interface NotationHome {
 }
 
 /** Creates a notation home: signing keys (name → issued leaf), CA stores, and a trust policy document. */
-export async function notationHome(dir: string, options: { keys: Record<string, Issued>; caStores: Record<string, string[]>; trustPolicy: unknown }): Promise<NotationHome> {
+export async function notationHome(
+  dir: string,
+  options: { keys: Record<string, Issued>; caStores: Record<string, string[]>; trustPolicy: unknown },
+): Promise<NotationHome> {
   const config = join(dir, 'notation');
   mkdirSync(config, { recursive: true });
   const names = Object.keys(options.keys);
-  writeFileSync(join(config, 'signingkeys.json'), JSON.stringify({ default: names[0], keys: names.map((name) => ({ name, keyPath: options.keys[name].key, certPath: options.keys[name].chain })) }));
+  writeFileSync(
+    join(config, 'signingkeys.json'),
+    JSON.stringify({
+      default: names[0],
+      keys: names.map((name) => ({ name, keyPath: options.keys[name].key, certPath: options.keys[name].chain })),
+    }),
+  );
   const env = { XDG_CONFIG_HOME: dir, HOME: dir, NOTATION_EXPERIMENTAL: '' };
   const notation = tool('notation') as string;
-  for (const [store, certs] of Object.entries(options.caStores)) await exec(notation, ['cert', 'add', '--type', 'ca', '--store', store, ...certs], env);
+  for (const [store, certs] of Object.entries(options.caStores))
+    await exec(notation, ['cert', 'add', '--type', 'ca', '--store', store, ...certs], env);
   const trustPolicyFile = join(config, 'trustpolicy.json');
   writeFileSync(trustPolicyFile, JSON.stringify(options.trustPolicy, null, 2));
   return { env, trustStore: join(config, 'truststore'), trustPolicyFile };
 }
 
 /** Signs `ref` (`host/repo@digest`) with notation (JWS envelope unless told, plain-http loopback registry). */
-export async function notationSign(home: NotationHome, ref: string, options: { key?: string; expiry?: string; format?: 'jws' | 'cose' } = {}): Promise<void> {
+export async function notationSign(
+  home: NotationHome,
+  ref: string,
+  options: { key?: string; expiry?: string; format?: 'jws' | 'cose' } = {},
+): Promise<void> {
   const args = ['sign', '--insecure-registry', '--signature-format', options.format ?? 'jws'];
   if (options.key) args.push('--key', options.key);
   if (options.expiry) args.push('--expiry', options.expiry);
@@ -114,7 +189,20 @@ export async function notationVerify(home: NotationHome, ref: string): Promise<b
 /** `oras attach` a file to `ref` as an artifact of `artifactType` (layer media type `mediaType`). */
 export async function orasAttach(ref: string, file: string, artifactType: string, mediaType: string): Promise<void> {
   const dir = resolve(file, '..');
-  await exec(tool('oras') as string, ['attach', '--plain-http', '--disable-path-validation', '--artifact-type', artifactType, ref, `${file}:${mediaType}`], { HOME: dir }, dir);
+  await exec(
+    tool('oras') as string,
+    [
+      'attach',
+      '--plain-http',
+      '--disable-path-validation',
+      '--artifact-type',
+      artifactType,
+      ref,
+      `${file}:${mediaType}`,
+    ],
+    { HOME: dir },
+    dir,
+  );
 }
 
 /** Generates a cosign key pair (empty password) in `dir`; returns the key paths. */
@@ -126,7 +214,11 @@ export async function cosignKeys(dir: string): Promise<{ key: string; pub: strin
 
 /** `cosign sign --key` of `ref` (no transparency log upload: tests are offline). */
 export async function cosignSign(key: string, ref: string, home: string): Promise<void> {
-  await exec(tool('cosign') as string, ['sign', '--key', key, '--tlog-upload=false', '--allow-http-registry', '--allow-insecure-registry', '-y', ref], { COSIGN_PASSWORD: '', HOME: home });
+  await exec(
+    tool('cosign') as string,
+    ['sign', '--key', key, '--tlog-upload=false', '--allow-http-registry', '--allow-insecure-registry', '-y', ref],
+    { COSIGN_PASSWORD: '', HOME: home },
+  );
 }
 
 /** Options of {@link buildJws}. */
@@ -144,7 +236,14 @@ export interface JwsOptions {
   unsigned?: boolean;
 }
 
-const HASHES: Record<string, string> = { PS256: 'sha256', PS384: 'sha384', PS512: 'sha512', ES256: 'sha256', ES384: 'sha384', ES512: 'sha512' };
+const HASHES: Record<string, string> = {
+  PS256: 'sha256',
+  PS384: 'sha384',
+  PS512: 'sha512',
+  ES256: 'sha256',
+  ES384: 'sha384',
+  ES512: 'sha512',
+};
 
 /** Builds a Notary Project JWS envelope by hand (for negative cases the tools refuse to make). */
 export function buildJws(options: JwsOptions): Buffer {
@@ -170,7 +269,14 @@ export function buildJws(options: JwsOptions): Buffer {
     .split('-----END CERTIFICATE-----')
     .filter((s) => s.includes('BEGIN'))
     .map((s) => s.replace(/-----BEGIN CERTIFICATE-----|\s+/g, ''));
-  return Buffer.from(JSON.stringify({ payload: b, protected: p, header: { x5c, 'io.cncf.notary.signingAgent': 'acr-guard-test' }, signature: sig.toString('base64url') }));
+  return Buffer.from(
+    JSON.stringify({
+      payload: b,
+      protected: p,
+      header: { x5c, 'io.cncf.notary.signingAgent': 'acr-guard-test' },
+      signature: sig.toString('base64url'),
+    }),
+  );
 }
 
 /** sha256 hex of bytes. */

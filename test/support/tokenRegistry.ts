@@ -76,7 +76,10 @@ export async function startTokenRegistry(options: TokenRegistryOptions = {}): Pr
 
   const challenge = (res: ServerResponse, scope: string): void => {
     const realm = options.realm ?? `http://${host}/token`;
-    res.writeHead(401, { 'www-authenticate': `Bearer realm="${realm}",service="${host}",scope="${scope}"`, 'content-type': 'application/json' });
+    res.writeHead(401, {
+      'www-authenticate': `Bearer realm="${realm}",service="${host}",scope="${scope}"`,
+      'content-type': 'application/json',
+    });
     res.end('{"errors":[{"code":"UNAUTHORIZED"}]}');
   };
 
@@ -90,7 +93,8 @@ export async function startTokenRegistry(options: TokenRegistryOptions = {}): Pr
       user = name;
     }
     const scopes = req.query.getAll('scope');
-    if (scopes.some((s) => !/^repository:[a-z0-9._/-]+:[a-z,]+$/.test(s) && s !== 'registry:catalog:*')) return sendJson(res, 400, { errors: [{ code: 'INVALID_SCOPE' }] });
+    if (scopes.some((s) => !/^repository:[a-z0-9._/-]+:[a-z,]+$/.test(s) && s !== 'registry:catalog:*'))
+      return sendJson(res, 400, { errors: [{ code: 'INVALID_SCOPE' }] });
     const token = `t${++counter}`;
     const expiresIn = options.expiresIn ?? 300;
     tokens.set(token, { scopes, expiresAt: Date.now() + (expiresIn || 60) * 1000 });
@@ -120,8 +124,13 @@ export async function startTokenRegistry(options: TokenRegistryOptions = {}): Pr
         res.writeHead(202).end();
         return;
       }
-      if (!found || !String(req.headers.accept ?? '').includes(found.mediaType)) return sendJson(res, 404, { errors: [{ code: 'MANIFEST_UNKNOWN' }] });
-      res.writeHead(200, { 'content-type': found.mediaType, 'docker-content-digest': digest as string, 'content-length': String(found.bytes.length) });
+      if (!found || !String(req.headers.accept ?? '').includes(found.mediaType))
+        return sendJson(res, 404, { errors: [{ code: 'MANIFEST_UNKNOWN' }] });
+      res.writeHead(200, {
+        'content-type': found.mediaType,
+        'docker-content-digest': digest as string,
+        'content-length': String(found.bytes.length),
+      });
       res.end(req.method === 'HEAD' ? undefined : found.bytes);
       return;
     }
@@ -148,11 +157,25 @@ export async function startTokenRegistry(options: TokenRegistryOptions = {}): Pr
       const artifactType = req.query.get('artifactType');
       const all = [...manifests.entries()]
         .filter(([key]) => key.startsWith(`${repo}@`))
-        .map(([key, value]) => ({ digest: key.slice(repo.length + 1), ...value, json: JSON.parse(value.bytes.toString()) as { subject?: { digest: string }; artifactType?: string; annotations?: Record<string, string> } }))
+        .map(([key, value]) => ({
+          digest: key.slice(repo.length + 1),
+          ...value,
+          json: JSON.parse(value.bytes.toString()) as {
+            subject?: { digest: string };
+            artifactType?: string;
+            annotations?: Record<string, string>;
+          },
+        }))
         .filter((e) => e.json.subject?.digest === subject)
         .filter((e) => !artifactType || e.json.artifactType === artifactType)
         .sort((a, b) => a.digest.localeCompare(b.digest))
-        .map((e) => ({ mediaType: e.mediaType, digest: e.digest, size: e.bytes.length, artifactType: e.json.artifactType, annotations: e.json.annotations }));
+        .map((e) => ({
+          mediaType: e.mediaType,
+          digest: e.digest,
+          size: e.bytes.length,
+          artifactType: e.json.artifactType,
+          annotations: e.json.annotations,
+        }));
       const size = options.referrersPageSize ?? 2;
       const start = Number(req.query.get('page') ?? '0');
       const page = all.slice(start, start + size);
@@ -163,7 +186,12 @@ export async function startTokenRegistry(options: TokenRegistryOptions = {}): Pr
         next.set('page', String(start + size));
         headers.link = `</v2/${repo}/referrers/${subject}?${next}>; rel="next"`;
       }
-      return sendJson(res, 200, { schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: page }, { ...headers, 'content-type': 'application/vnd.oci.image.index.v1+json' });
+      return sendJson(
+        res,
+        200,
+        { schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: page },
+        { ...headers, 'content-type': 'application/vnd.oci.image.index.v1+json' },
+      );
     }
     // tags/list with n/last paging
     const all = [...(tags.get(repo)?.keys() ?? [])].sort();
@@ -172,7 +200,8 @@ export async function startTokenRegistry(options: TokenRegistryOptions = {}): Pr
     const rest2 = last ? all.filter((t) => t > last) : all;
     const page = rest2.slice(0, n);
     const headers: Record<string, string> = {};
-    if (rest2.length > n) headers.link = `</v2/${repo}/tags/list?n=${n}&last=${encodeURIComponent(page[page.length - 1])}>; rel="next"`;
+    if (rest2.length > n)
+      headers.link = `</v2/${repo}/tags/list?n=${n}&last=${encodeURIComponent(page[page.length - 1])}>; rel="next"`;
     return sendJson(res, 200, { name: repo, tags: page }, headers);
   });
   host = server.host;

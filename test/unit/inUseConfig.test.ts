@@ -18,16 +18,35 @@ describe('ACR_GUARD_INUSE_SCOPES', () => {
 
   it('set: validated scopes, frozen, at the public ARM endpoint by default or ACR_GUARD_ARM_ENDPOINT', () => {
     const config = loadConfig({ ...BASE, ACR_GUARD_INUSE_SCOPES: `/subscriptions/${SUB}/resourceGroups/rg-prod` });
-    expect(config.inUse).toEqual({ scopes: [{ kind: 'resourceGroup', id: `/subscriptions/${SUB}/resourceGroups/rg-prod`, subscriptionId: SUB, resourceGroup: 'rg-prod' }], armEndpoint: 'https://management.azure.com' });
+    expect(config.inUse).toEqual({
+      scopes: [
+        {
+          kind: 'resourceGroup',
+          id: `/subscriptions/${SUB}/resourceGroups/rg-prod`,
+          subscriptionId: SUB,
+          resourceGroup: 'rg-prod',
+        },
+      ],
+      armEndpoint: 'https://management.azure.com',
+    });
     expect(Object.isFrozen(config.inUse)).toBe(true);
     expect(Object.isFrozen(config.inUse!.scopes)).toBe(true);
     expect(describeConfig(config)).toContain('in-use protection: 1 scope(s)');
-    const sovereign = loadConfig({ ...BASE, ACR_GUARD_INUSE_SCOPES: `/subscriptions/${SUB}`, ACR_GUARD_ARM_ENDPOINT: 'https://management.chinacloudapi.cn/' });
+    const sovereign = loadConfig({
+      ...BASE,
+      ACR_GUARD_INUSE_SCOPES: `/subscriptions/${SUB}`,
+      ACR_GUARD_ARM_ENDPOINT: 'https://management.chinacloudapi.cn/',
+    });
     expect(sovereign.inUse!.armEndpoint).toBe('https://management.chinacloudapi.cn');
   });
 
   it('a malformed scope fails the configuration, naming the setting, the item and the expected forms', () => {
-    expect(() => loadConfig({ ...BASE, ACR_GUARD_INUSE_SCOPES: `/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.App/containerApps/bad_name` })).toThrow(
+    expect(() =>
+      loadConfig({
+        ...BASE,
+        ACR_GUARD_INUSE_SCOPES: `/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.App/containerApps/bad_name`,
+      }),
+    ).toThrow(
       /^app setting ACR_GUARD_INUSE_SCOPES\[0\]: Microsoft\.App\/containerApps name "bad_name" is not valid .*; expected \/subscriptions\/<guid>/,
     );
     try {
@@ -39,6 +58,12 @@ describe('ACR_GUARD_INUSE_SCOPES', () => {
   });
 
   it('tokens go only to an ARM host: another ACR_GUARD_ARM_ENDPOINT is refused', () => {
-    expect(() => loadConfig({ ...BASE, ACR_GUARD_INUSE_SCOPES: `/subscriptions/${SUB}`, ACR_GUARD_ARM_ENDPOINT: 'https://example.com' })).toThrow(/ACR_GUARD_ARM_ENDPOINT/);
+    expect(() =>
+      loadConfig({
+        ...BASE,
+        ACR_GUARD_INUSE_SCOPES: `/subscriptions/${SUB}`,
+        ACR_GUARD_ARM_ENDPOINT: 'https://example.com',
+      }),
+    ).toThrow(/ACR_GUARD_ARM_ENDPOINT/);
   });
 });

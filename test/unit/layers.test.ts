@@ -24,19 +24,29 @@ const LAYERS: Record<string, { rank: number; also?: string[] }> = {
 };
 
 function sourceFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? sourceFiles(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? sourceFiles(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
+  );
 }
 
 function layerOf(file: string): string {
   const top = relative(SRC, file).split('/')[0];
-  if (!(top in LAYERS)) throw new Error(`${relative(SRC, file)} is in no layer: add its folder to LAYERS (and to the README's layer table)`);
+  if (!(top in LAYERS))
+    throw new Error(
+      `${relative(SRC, file)} is in no layer: add its folder to LAYERS (and to the README's layer table)`,
+    );
   return top;
 }
 
 /** Module specifiers of static imports, re-exports, dynamic imports and requires. */
 function importsOf(text: string): string[] {
   const specs: string[] = [];
-  const patterns = [/\bfrom\s+['"]([^'"]+)['"]/g, /\bimport\s+['"]([^'"]+)['"]/g, /\bimport\(\s*['"]([^'"]+)['"]\s*\)/g, /\brequire\(\s*['"]([^'"]+)['"]\s*\)/g];
+  const patterns = [
+    /\bfrom\s+['"]([^'"]+)['"]/g,
+    /\bimport\s+['"]([^'"]+)['"]/g,
+    /\bimport\(\s*['"]([^'"]+)['"]\s*\)/g,
+    /\brequire\(\s*['"]([^'"]+)['"]\s*\)/g,
+  ];
   for (const re of patterns) for (const m of text.matchAll(re)) specs.push(m[1]);
   return specs;
 }
@@ -73,7 +83,11 @@ describe('layers', () => {
     const violations: string[] = [];
     for (const file of files.filter((f) => layerOf(f) === 'core')) {
       for (const spec of importsOf(readFileSync(file, 'utf8'))) {
-        if (/^@azure\//.test(spec) || spec === 'durable-functions' || /^(node:)?(fs|fs\/promises|http|https|net|child_process|dgram|dns|tls)$/.test(spec)) {
+        if (
+          /^@azure\//.test(spec) ||
+          spec === 'durable-functions' ||
+          /^(node:)?(fs|fs\/promises|http|https|net|child_process|dgram|dns|tls)$/.test(spec)
+        ) {
           violations.push(`${relative(SRC, file)} imports ${spec}`);
         }
       }
@@ -82,7 +96,11 @@ describe('layers', () => {
   });
 
   it('only src/functions/index.ts registers with the Functions host', () => {
-    const registering = files.filter((f) => /\b(app\.(http|timer|eventGrid|storageQueue|storageBlob|serviceBusQueue|generic|setup|hook)\(|df\.app\.)/.test(readFileSync(f, 'utf8')));
+    const registering = files.filter((f) =>
+      /\b(app\.(http|timer|eventGrid|storageQueue|storageBlob|serviceBusQueue|generic|setup|hook)\(|df\.app\.)/.test(
+        readFileSync(f, 'utf8'),
+      ),
+    );
     expect(registering.map((f) => relative(SRC, f))).toEqual(['functions/index.ts']);
   });
 

@@ -107,7 +107,11 @@ export class RegistryAuth {
     const wanted = [...new Set(`${scope} ${challenge.scope ?? ''}`.split(' ').filter(Boolean))].join(' ');
     let inFlight = this.pending.get(wanted);
     if (!inFlight) {
-      inFlight = (this.options.acr && this.options.credential ? this.acrToken(challenge, wanted) : this.challengeToken(challenge, wanted)).finally(() => this.pending.delete(wanted));
+      inFlight = (
+        this.options.acr && this.options.credential
+          ? this.acrToken(challenge, wanted)
+          : this.challengeToken(challenge, wanted)
+      ).finally(() => this.pending.delete(wanted));
       this.pending.set(wanted, inFlight);
     }
     const token = await inFlight;
@@ -136,10 +140,16 @@ export class RegistryAuth {
     const sameHost = url.host.toLowerCase() === this.options.host;
     const schemeOk = url.protocol === 'https:' || (this.options.plainHttp && url.protocol === 'http:' && sameHost);
     if (!schemeOk) {
-      throw new GuardError(ErrorCodes.REGISTRY_AUTH, `registry ${this.options.host} asked for a token from ${url.protocol}//${url.host} over an insecure scheme; refused`);
+      throw new GuardError(
+        ErrorCodes.REGISTRY_AUTH,
+        `registry ${this.options.host} asked for a token from ${url.protocol}//${url.host} over an insecure scheme; refused`,
+      );
     }
     if (!sameHost && (this.options.basic || this.options.credential)) {
-      throw new GuardError(ErrorCodes.REGISTRY_AUTH, `registry ${this.options.host} asked for credentials at ${url.host}, which is not the registry itself; refused to send them`);
+      throw new GuardError(
+        ErrorCodes.REGISTRY_AUTH,
+        `registry ${this.options.host} asked for credentials at ${url.host}, which is not the registry itself; refused to send them`,
+      );
     }
   }
 
@@ -147,22 +157,41 @@ export class RegistryAuth {
     let res: Response;
     let text: string;
     try {
-      res = await this.options.fetch(url, { ...init, redirect: 'error', signal: AbortSignal.timeout(this.options.timeoutMs) });
+      res = await this.options.fetch(url, {
+        ...init,
+        redirect: 'error',
+        signal: AbortSignal.timeout(this.options.timeoutMs),
+      });
       text = await res.text();
     } catch (err) {
-      const why = (err as Error).name === 'TimeoutError' ? `timed out after ${this.options.timeoutMs} ms` : (err as Error).message;
-      throw new GuardError(ErrorCodes.TRANSIENT, `registry ${this.options.host}: ${what} at ${url.pathname} failed: ${why}`, { cause: err });
+      const why =
+        (err as Error).name === 'TimeoutError'
+          ? `timed out after ${this.options.timeoutMs} ms`
+          : (err as Error).message;
+      throw new GuardError(
+        ErrorCodes.TRANSIENT,
+        `registry ${this.options.host}: ${what} at ${url.pathname} failed: ${why}`,
+        { cause: err },
+      );
     }
     const status = res.status;
     if (status === 408 || status === 429 || status >= 500) {
       const retryAfter = Number(res.headers.get('retry-after'));
-      throw new GuardError(ErrorCodes.TRANSIENT, `registry ${this.options.host}: ${what} at ${url.pathname} answered ${status}; retry later`, {
-        status,
-        retryAfterSeconds: Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : undefined,
-      });
+      throw new GuardError(
+        ErrorCodes.TRANSIENT,
+        `registry ${this.options.host}: ${what} at ${url.pathname} answered ${status}; retry later`,
+        {
+          status,
+          retryAfterSeconds: Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : undefined,
+        },
+      );
     }
     if (!res.ok) {
-      throw new GuardError(ErrorCodes.REGISTRY_AUTH, `registry ${this.options.host}: ${what} at ${url.pathname} was refused (${status}); check the identity's role or the credentials for this registry`, { status });
+      throw new GuardError(
+        ErrorCodes.REGISTRY_AUTH,
+        `registry ${this.options.host}: ${what} at ${url.pathname} was refused (${status}); check the identity's role or the credentials for this registry`,
+        { status },
+      );
     }
     try {
       const body = JSON.parse(text) as unknown;
@@ -170,11 +199,22 @@ export class RegistryAuth {
     } catch {
       // fall through
     }
-    throw new GuardError(ErrorCodes.MALFORMED, `registry ${this.options.host}: ${what} at ${url.pathname} answered with something that is not a JSON object`);
+    throw new GuardError(
+      ErrorCodes.MALFORMED,
+      `registry ${this.options.host}: ${what} at ${url.pathname} answered with something that is not a JSON object`,
+    );
   }
 
   private post(url: URL, form: Record<string, string>, what: string): Promise<Record<string, unknown>> {
-    return this.send(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'user-agent': this.options.userAgent }, body: new URLSearchParams(form).toString() }, what);
+    return this.send(
+      url,
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'user-agent': this.options.userAgent },
+        body: new URLSearchParams(form).toString(),
+      },
+      what,
+    );
   }
 
   /** Docker token spec: GET realm?service=…&scope=… (with basic credentials when configured). */
@@ -186,9 +226,18 @@ export class RegistryAuth {
     const headers: Record<string, string> = { 'user-agent': this.options.userAgent };
     if (this.options.basic) headers.authorization = this.basicHeader();
     const body = await this.send(url, { headers }, 'token request');
-    const token = typeof body.token === 'string' ? body.token : typeof body.access_token === 'string' ? body.access_token : undefined;
-    if (!token) throw new GuardError(ErrorCodes.MALFORMED, `registry ${this.options.host}: token response has no token`);
-    const expiresIn = typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : TOKEN_DEFAULTS.challengeTokenSeconds;
+    const token =
+      typeof body.token === 'string'
+        ? body.token
+        : typeof body.access_token === 'string'
+          ? body.access_token
+          : undefined;
+    if (!token)
+      throw new GuardError(ErrorCodes.MALFORMED, `registry ${this.options.host}: token response has no token`);
+    const expiresIn =
+      typeof body.expires_in === 'number' && body.expires_in > 0
+        ? body.expires_in
+        : TOKEN_DEFAULTS.challengeTokenSeconds;
     return { token, expiresAt: Date.now() + Math.max(0, expiresIn - TOKEN_DEFAULTS.skewSeconds) * 1000 };
   }
 
@@ -201,9 +250,17 @@ export class RegistryAuth {
       // CredentialUnavailableError: no identity here at all (a configuration problem). Anything else (the
       // identity endpoint failing, a throttled token service) may pass on retry.
       const unavailable = (err as Error).name === 'CredentialUnavailableError';
-      throw new GuardError(unavailable ? ErrorCodes.REGISTRY_AUTH : ErrorCodes.TRANSIENT, `registry ${this.options.host}: could not get an Entra ID token for ${scope} (${(err as Error).name}); check the managed identity`, { cause: err });
+      throw new GuardError(
+        unavailable ? ErrorCodes.REGISTRY_AUTH : ErrorCodes.TRANSIENT,
+        `registry ${this.options.host}: could not get an Entra ID token for ${scope} (${(err as Error).name}); check the managed identity`,
+        { cause: err },
+      );
     }
-    if (!aad?.token) throw new GuardError(ErrorCodes.REGISTRY_AUTH, `registry ${this.options.host}: no Entra ID token for ${scope}; check the managed identity`);
+    if (!aad?.token)
+      throw new GuardError(
+        ErrorCodes.REGISTRY_AUTH,
+        `registry ${this.options.host}: no Entra ID token for ${scope}; check the managed identity`,
+      );
     return aad.token;
   }
 
@@ -215,13 +272,26 @@ export class RegistryAuth {
       const form: Record<string, string> = { grant_type: 'access_token', service, access_token: await this.aadToken() };
       if (this.options.tenantId) form.tenant = this.options.tenantId;
       const exchanged = await this.post(new URL('/oauth2/exchange', realm), form, 'Entra ID token exchange');
-      if (typeof exchanged.refresh_token !== 'string' || !exchanged.refresh_token) throw new GuardError(ErrorCodes.MALFORMED, `registry ${this.options.host}: /oauth2/exchange returned no refresh_token`);
+      if (typeof exchanged.refresh_token !== 'string' || !exchanged.refresh_token)
+        throw new GuardError(
+          ErrorCodes.MALFORMED,
+          `registry ${this.options.host}: /oauth2/exchange returned no refresh_token`,
+        );
       const left = jwtSecondsLeft(exchanged.refresh_token, Date.now()) ?? TOKEN_DEFAULTS.acrRefreshTokenSeconds;
-      this.refreshToken = { token: exchanged.refresh_token, expiresAt: Date.now() + Math.max(0, Math.min(left, TOKEN_DEFAULTS.acrRefreshTokenSeconds) - TOKEN_DEFAULTS.skewSeconds) * 1000 };
+      this.refreshToken = {
+        token: exchanged.refresh_token,
+        expiresAt:
+          Date.now() +
+          Math.max(0, Math.min(left, TOKEN_DEFAULTS.acrRefreshTokenSeconds) - TOKEN_DEFAULTS.skewSeconds) * 1000,
+      };
     }
     let body: Record<string, unknown>;
     try {
-      body = await this.post(realm, { grant_type: 'refresh_token', service, scope, refresh_token: this.refreshToken.token }, 'ACR token request');
+      body = await this.post(
+        realm,
+        { grant_type: 'refresh_token', service, scope, refresh_token: this.refreshToken.token },
+        'ACR token request',
+      );
     } catch (err) {
       // A refresh token revoked or expired early (role change, registry restart): exchange again, once.
       if (!retried && err instanceof GuardError && err.code === ErrorCodes.REGISTRY_AUTH && err.status === 401) {
@@ -230,8 +300,15 @@ export class RegistryAuth {
       }
       throw err;
     }
-    if (typeof body.access_token !== 'string' || !body.access_token) throw new GuardError(ErrorCodes.MALFORMED, `registry ${this.options.host}: /oauth2/token returned no access_token`);
-    const left = typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : (jwtSecondsLeft(body.access_token, Date.now()) ?? TOKEN_DEFAULTS.acrAccessTokenSeconds);
+    if (typeof body.access_token !== 'string' || !body.access_token)
+      throw new GuardError(
+        ErrorCodes.MALFORMED,
+        `registry ${this.options.host}: /oauth2/token returned no access_token`,
+      );
+    const left =
+      typeof body.expires_in === 'number' && body.expires_in > 0
+        ? body.expires_in
+        : (jwtSecondsLeft(body.access_token, Date.now()) ?? TOKEN_DEFAULTS.acrAccessTokenSeconds);
     return { token: body.access_token, expiresAt: Date.now() + Math.max(0, left - TOKEN_DEFAULTS.skewSeconds) * 1000 };
   }
 }

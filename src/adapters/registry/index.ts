@@ -53,7 +53,12 @@ export const REGISTRY_DEFAULTS = {
 } as const;
 
 /** The Accept header for manifests: OCI and Docker types (docker-registry 2.8 answers 404 without them). */
-export const MANIFEST_ACCEPT = [MediaTypes.ociManifest, MediaTypes.ociIndex, MediaTypes.dockerManifest, MediaTypes.dockerManifestList].join(', ');
+export const MANIFEST_ACCEPT = [
+  MediaTypes.ociManifest,
+  MediaTypes.ociIndex,
+  MediaTypes.dockerManifest,
+  MediaTypes.dockerManifestList,
+].join(', ');
 
 /** sha256/sha512 digest of bytes in OCI form. */
 export function digestOf(bytes: Buffer, algorithm: 'sha256' | 'sha512' = 'sha256'): string {
@@ -63,7 +68,8 @@ export function digestOf(bytes: Buffer, algorithm: 'sha256' | 'sha512' = 'sha256
 function verifyDigest(bytes: Buffer, digest: string, what: string): void {
   const algorithm = digest.startsWith('sha512:') ? 'sha512' : 'sha256';
   const actual = digestOf(bytes, algorithm);
-  if (actual !== digest) throw new GuardError(ErrorCodes.DIGEST_MISMATCH, `${what}: content digest ${actual} does not match ${digest}`);
+  if (actual !== digest)
+    throw new GuardError(ErrorCodes.DIGEST_MISMATCH, `${what}: content digest ${actual} does not match ${digest}`);
 }
 
 function isDigest(reference: string): boolean {
@@ -77,14 +83,26 @@ function pageSize(n: number): number {
 }
 
 /** A listing entry list: an array of valid names, or null/absent-as-null (MALFORMED otherwise, never silently dropped). */
-function nameList(value: unknown, field: string, validate: (name: string, field: string) => string, where: string): string[] {
+function nameList(
+  value: unknown,
+  field: string,
+  validate: (name: string, field: string) => string,
+  where: string,
+): string[] {
   if (value === null) return [];
-  if (!Array.isArray(value)) throw new GuardError(ErrorCodes.MALFORMED, `${where}: ${field} is not a list (${describeFound(value)}); the listing was refused`);
+  if (!Array.isArray(value))
+    throw new GuardError(
+      ErrorCodes.MALFORMED,
+      `${where}: ${field} is not a list (${describeFound(value)}); the listing was refused`,
+    );
   return value.map((v, i) => {
     try {
       return validate(v as string, `${field}[${i}]`);
     } catch {
-      throw new GuardError(ErrorCodes.MALFORMED, `${where}: ${field}[${i}] is not a valid name (${describeFound(v)}); the listing was refused`);
+      throw new GuardError(
+        ErrorCodes.MALFORMED,
+        `${where}: ${field}[${i}] is not a valid name (${describeFound(v)}); the listing was refused`,
+      );
     }
   });
 }
@@ -106,7 +124,10 @@ function descriptors(value: unknown, field: string, where: string): Descriptor[]
     try {
       validateDigest(d.digest, `${field}[${i}].digest`);
     } catch {
-      throw new GuardError(ErrorCodes.MALFORMED, `${where}: ${field}[${i}].digest is not a digest (${describeFound(d.digest)})`);
+      throw new GuardError(
+        ErrorCodes.MALFORMED,
+        `${where}: ${field}[${i}].digest is not a digest (${describeFound(d.digest)})`,
+      );
     }
     return d;
   });
@@ -119,9 +140,15 @@ const STRING_ATTRIBUTES = ['quarantineState', 'quarantineDetails'] as const;
 function pickAttributes(value: unknown, where: string, input = false): ManifestAttributes {
   if (value === undefined || value === null) return {};
   const fail = (field: string, expected: string): GuardError =>
-    input ? new GuardError(ErrorCodes.INVALID_INPUT, `${where}.${field}: expected ${expected}`, { field: `${where}.${field}` }) : new GuardError(ErrorCodes.MALFORMED, `${where}: changeableAttributes.${field} is not ${expected}`);
+    input
+      ? new GuardError(ErrorCodes.INVALID_INPUT, `${where}.${field}: expected ${expected}`, {
+          field: `${where}.${field}`,
+        })
+      : new GuardError(ErrorCodes.MALFORMED, `${where}: changeableAttributes.${field} is not ${expected}`);
   if (typeof value !== 'object' || Array.isArray(value)) {
-    throw input ? new GuardError(ErrorCodes.INVALID_INPUT, `${where}: expected an object`, { field: where }) : new GuardError(ErrorCodes.MALFORMED, `${where}: changeableAttributes is not an object`);
+    throw input
+      ? new GuardError(ErrorCodes.INVALID_INPUT, `${where}: expected an object`, { field: where })
+      : new GuardError(ErrorCodes.MALFORMED, `${where}: changeableAttributes is not an object`);
   }
   const v = value as Record<string, unknown>;
   const out: ManifestAttributes = {};
@@ -198,8 +225,13 @@ class OciRegistryClient implements RegistryClient {
       } catch (err) {
         // undici reports "fetch failed" and keeps the useful part (ECONNREFUSED, a reset, …) in `cause`.
         const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-        const why = (err as Error).name === 'TimeoutError' ? `timed out after ${this.timeoutMs} ms` : `${(err as Error).message}${cause ? ` (${cause.code ?? cause.message})` : ''}`;
-        throw new GuardError(ErrorCodes.TRANSIENT, `registry ${this.host}: ${options.what} failed: ${why}`, { cause: err });
+        const why =
+          (err as Error).name === 'TimeoutError'
+            ? `timed out after ${this.timeoutMs} ms`
+            : `${(err as Error).message}${cause ? ` (${cause.code ?? cause.message})` : ''}`;
+        throw new GuardError(ErrorCodes.TRANSIENT, `registry ${this.host}: ${options.what} failed: ${why}`, {
+          cause: err,
+        });
       }
     };
     let res = await send(this.auth.cachedHeader(options.scope));
@@ -218,9 +250,17 @@ class OciRegistryClient implements RegistryClient {
     const where = `registry ${this.host}: ${what}`;
     if (status === 408 || status === 429 || status >= 500) {
       const retryAfter = Number(res.headers.get('retry-after'));
-      return new GuardError(ErrorCodes.TRANSIENT, `${where} answered ${status}; retry later`, { status, retryAfterSeconds: Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : undefined });
+      return new GuardError(ErrorCodes.TRANSIENT, `${where} answered ${status}; retry later`, {
+        status,
+        retryAfterSeconds: Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : undefined,
+      });
     }
-    if (status === 401 || status === 403) return new GuardError(ErrorCodes.REGISTRY_AUTH, `${where} was refused (${status}); check the identity's role on the registry`, { status });
+    if (status === 401 || status === 403)
+      return new GuardError(
+        ErrorCodes.REGISTRY_AUTH,
+        `${where} was refused (${status}); check the identity's role on the registry`,
+        { status },
+      );
     if (status === 404) return new GuardError(ErrorCodes.NOT_FOUND, `${where}: not found`, { status });
     return new GuardError(ErrorCodes.REGISTRY_REJECTED, `${where} was rejected (${status})`, { status });
   }
@@ -230,7 +270,10 @@ class OciRegistryClient implements RegistryClient {
     const declared = Number(res.headers.get('content-length'));
     if (Number.isFinite(declared) && declared > max) {
       await res.body?.cancel().catch(() => undefined);
-      throw new GuardError(ErrorCodes.MALFORMED, `registry ${this.host}: ${what} is ${declared} bytes, over the ${max}-byte limit`);
+      throw new GuardError(
+        ErrorCodes.MALFORMED,
+        `registry ${this.host}: ${what} is ${declared} bytes, over the ${max}-byte limit`,
+      );
     }
     if (!res.body) return Buffer.alloc(0);
     const reader = res.body.getReader();
@@ -249,8 +292,11 @@ class OciRegistryClient implements RegistryClient {
       }
     } catch (err) {
       if (err instanceof GuardError) throw err;
-      const why = (err as Error).name === 'TimeoutError' ? `timed out after ${this.timeoutMs} ms` : (err as Error).message;
-      throw new GuardError(ErrorCodes.TRANSIENT, `registry ${this.host}: reading ${what} failed: ${why}`, { cause: err });
+      const why =
+        (err as Error).name === 'TimeoutError' ? `timed out after ${this.timeoutMs} ms` : (err as Error).message;
+      throw new GuardError(ErrorCodes.TRANSIENT, `registry ${this.host}: reading ${what} failed: ${why}`, {
+        cause: err,
+      });
     }
     return Buffer.concat(chunks);
   }
@@ -264,7 +310,8 @@ class OciRegistryClient implements RegistryClient {
     } catch {
       throw new GuardError(ErrorCodes.MALFORMED, `registry ${this.host}: ${what} is not JSON`);
     }
-    if (!value || typeof value !== 'object' || Array.isArray(value)) throw new GuardError(ErrorCodes.MALFORMED, `registry ${this.host}: ${what} is not a JSON object`);
+    if (!value || typeof value !== 'object' || Array.isArray(value))
+      throw new GuardError(ErrorCodes.MALFORMED, `registry ${this.host}: ${what} is not a JSON object`);
     return value as Record<string, unknown>;
   }
 
@@ -284,7 +331,14 @@ class OciRegistryClient implements RegistryClient {
   async resolveTag(repository: string, tag: string): Promise<string> {
     const repo = OciRegistryClient.repoPath(repository);
     validateTag(tag);
-    const res = await this.request({ method: 'HEAD', path: `/v2/${repo}/manifests/${tag}`, scope: OciRegistryClient.pull(repo), headers: { accept: MANIFEST_ACCEPT }, what: `resolve ${repo}:${tag}`, accept: [405] });
+    const res = await this.request({
+      method: 'HEAD',
+      path: `/v2/${repo}/manifests/${tag}`,
+      scope: OciRegistryClient.pull(repo),
+      headers: { accept: MANIFEST_ACCEPT },
+      what: `resolve ${repo}:${tag}`,
+      accept: [405],
+    });
     const digest = res.ok ? res.headers.get('docker-content-digest') : null;
     if (digest) return validateDigest(digest, 'Docker-Content-Digest');
     // No digest header (or no HEAD at all): GET computes and verifies it.
@@ -295,9 +349,17 @@ class OciRegistryClient implements RegistryClient {
     const repo = OciRegistryClient.repoPath(repository);
     const ref = OciRegistryClient.reference(reference);
     const what = `manifest ${repo}${isDigest(ref) ? '@' : ':'}${ref}`;
-    const res = await this.request({ method: 'GET', path: `/v2/${repo}/manifests/${ref}`, scope: OciRegistryClient.pull(repo), headers: { accept: MANIFEST_ACCEPT }, what });
+    const res = await this.request({
+      method: 'GET',
+      path: `/v2/${repo}/manifests/${ref}`,
+      scope: OciRegistryClient.pull(repo),
+      headers: { accept: MANIFEST_ACCEPT },
+      what,
+    });
     const bytes = await this.readLimited(res, this.maxManifestBytes, what);
-    const digest = isDigest(ref) ? ref : validateDigest(res.headers.get('docker-content-digest') ?? digestOf(bytes), 'Docker-Content-Digest');
+    const digest = isDigest(ref)
+      ? ref
+      : validateDigest(res.headers.get('docker-content-digest') ?? digestOf(bytes), 'Docker-Content-Digest');
     verifyDigest(bytes, digest, `registry ${this.host}: ${what}`);
     let json: Record<string, unknown>;
     try {
@@ -305,9 +367,16 @@ class OciRegistryClient implements RegistryClient {
     } catch {
       throw new GuardError(ErrorCodes.MALFORMED, `registry ${this.host}: ${what} is not JSON`);
     }
-    if (!json || typeof json !== 'object' || Array.isArray(json)) throw new GuardError(ErrorCodes.MALFORMED, `registry ${this.host}: ${what} is not a JSON object`);
-    const mediaType = typeof json.mediaType === 'string' ? json.mediaType : (res.headers.get('content-type') ?? '').split(';')[0].trim();
-    const isIndex = mediaType === MediaTypes.ociIndex || mediaType === MediaTypes.dockerManifestList || (Array.isArray(json.manifests) && !json.layers);
+    if (!json || typeof json !== 'object' || Array.isArray(json))
+      throw new GuardError(ErrorCodes.MALFORMED, `registry ${this.host}: ${what} is not a JSON object`);
+    const mediaType =
+      typeof json.mediaType === 'string'
+        ? json.mediaType
+        : (res.headers.get('content-type') ?? '').split(';')[0].trim();
+    const isIndex =
+      mediaType === MediaTypes.ociIndex ||
+      mediaType === MediaTypes.dockerManifestList ||
+      (Array.isArray(json.manifests) && !json.layers);
     const children = isIndex ? descriptors(json.manifests, 'manifests', what) : [];
     const config = isIndex ? undefined : asDescriptor(json.config);
     const blobs = isIndex ? [] : [...(config ? [config] : []), ...descriptors(json.layers, 'layers', what)];
@@ -317,9 +386,20 @@ class OciRegistryClient implements RegistryClient {
       mediaType,
       children,
       blobs,
-      artifactType: typeof json.artifactType === 'string' ? json.artifactType : config && config.mediaType !== MediaTypes.ociConfig && config.mediaType !== 'application/vnd.docker.container.image.v1+json' && config.mediaType !== MediaTypes.ociEmpty ? config.mediaType : undefined,
+      artifactType:
+        typeof json.artifactType === 'string'
+          ? json.artifactType
+          : config &&
+              config.mediaType !== MediaTypes.ociConfig &&
+              config.mediaType !== 'application/vnd.docker.container.image.v1+json' &&
+              config.mediaType !== MediaTypes.ociEmpty
+            ? config.mediaType
+            : undefined,
       subject,
-      annotations: json.annotations && typeof json.annotations === 'object' ? (json.annotations as Record<string, string>) : undefined,
+      annotations:
+        json.annotations && typeof json.annotations === 'object'
+          ? (json.annotations as Record<string, string>)
+          : undefined,
       size: bytes.length,
       bytes,
       json,
@@ -344,31 +424,56 @@ class OciRegistryClient implements RegistryClient {
     validateDigest(reported, 'Docker-Content-Digest');
     // The registry must have stored exactly these bytes.
     const algorithm = reported.startsWith('sha512:') ? 'sha512' : 'sha256';
-    if (reported !== digestOf(bytes, algorithm)) throw new GuardError(ErrorCodes.DIGEST_MISMATCH, `registry ${this.host}: put manifest ${repo}: the registry reports ${reported}, the bytes sent are ${digestOf(bytes, algorithm)}`);
+    if (reported !== digestOf(bytes, algorithm))
+      throw new GuardError(
+        ErrorCodes.DIGEST_MISMATCH,
+        `registry ${this.host}: put manifest ${repo}: the registry reports ${reported}, the bytes sent are ${digestOf(bytes, algorithm)}`,
+      );
     return reported;
   }
 
   async deleteManifest(repository: string, digest: string): Promise<boolean> {
     const repo = OciRegistryClient.repoPath(repository);
     validateDigest(digest);
-    const res = await this.request({ method: 'DELETE', path: `/v2/${repo}/manifests/${digest}`, scope: `repository:${repo}:delete`, what: `delete ${repo}@${digest}`, accept: [404] });
+    const res = await this.request({
+      method: 'DELETE',
+      path: `/v2/${repo}/manifests/${digest}`,
+      scope: `repository:${repo}:delete`,
+      what: `delete ${repo}@${digest}`,
+      accept: [404],
+    });
     await res.arrayBuffer();
     // A 404 counts as done: someone (or an earlier attempt) deleted it already.
     return res.status !== 404;
   }
 
-  async getBlob(repository: string, digest: string, maxBytes: number = REGISTRY_DEFAULTS.maxBlobBytes): Promise<Buffer> {
+  async getBlob(
+    repository: string,
+    digest: string,
+    maxBytes: number = REGISTRY_DEFAULTS.maxBlobBytes,
+  ): Promise<Buffer> {
     const repo = OciRegistryClient.repoPath(repository);
     validateDigest(digest);
     const what = `blob ${repo}@${digest}`;
-    const res = await this.request({ method: 'GET', path: `/v2/${repo}/blobs/${digest}`, scope: OciRegistryClient.pull(repo), what });
+    const res = await this.request({
+      method: 'GET',
+      path: `/v2/${repo}/blobs/${digest}`,
+      scope: OciRegistryClient.pull(repo),
+      what,
+    });
     const bytes = await this.readLimited(res, maxBytes, what);
     verifyDigest(bytes, digest, `registry ${this.host}: ${what}`);
     return bytes;
   }
 
   private async blobExists(repo: string, digest: string): Promise<boolean> {
-    const res = await this.request({ method: 'HEAD', path: `/v2/${repo}/blobs/${digest}`, scope: OciRegistryClient.pull(repo), what: `check blob ${repo}@${digest}`, accept: [404] });
+    const res = await this.request({
+      method: 'HEAD',
+      path: `/v2/${repo}/blobs/${digest}`,
+      scope: OciRegistryClient.pull(repo),
+      what: `check blob ${repo}@${digest}`,
+      accept: [404],
+    });
     return res.status !== 404;
   }
 
@@ -378,7 +483,12 @@ class OciRegistryClient implements RegistryClient {
     const digest = digestOf(bytes);
     if (await this.blobExists(repo, digest)) return digest;
     const scope = `repository:${repo}:pull,push`;
-    const started = await this.request({ method: 'POST', path: `/v2/${repo}/blobs/uploads/`, scope, what: `start upload to ${repo}` });
+    const started = await this.request({
+      method: 'POST',
+      path: `/v2/${repo}/blobs/uploads/`,
+      scope,
+      what: `start upload to ${repo}`,
+    });
     await started.arrayBuffer();
     const location = this.uploadPath(started.headers.get('location'), repo);
     const sep = location.includes('?') ? '&' : '?';
@@ -396,9 +506,14 @@ class OciRegistryClient implements RegistryClient {
 
   /** An upload Location must stay on this registry; returns its path and query. */
   private uploadPath(location: string | null, repo: string): string {
-    if (!location) throw new GuardError(ErrorCodes.MALFORMED, `registry ${this.host}: upload to ${repo} returned no Location`);
+    if (!location)
+      throw new GuardError(ErrorCodes.MALFORMED, `registry ${this.host}: upload to ${repo} returned no Location`);
     const url = new URL(location, this.base);
-    if (url.host !== this.host) throw new GuardError(ErrorCodes.REGISTRY_REJECTED, `registry ${this.host}: upload Location points at another host; refused`);
+    if (url.host !== this.host)
+      throw new GuardError(
+        ErrorCodes.REGISTRY_REJECTED,
+        `registry ${this.host}: upload Location points at another host; refused`,
+      );
     return `${url.pathname}${url.search}`;
   }
 
@@ -419,14 +534,22 @@ class OciRegistryClient implements RegistryClient {
     const bytes = await this.getBlob(from, digest);
     const location = this.uploadPath(res.headers.get('location'), target);
     const sep = location.includes('?') ? '&' : '?';
-    const done = await this.request({ method: 'PUT', path: `${location}${sep}digest=${encodeURIComponent(digest)}`, scope: `repository:${target}:pull,push`, headers: { 'content-type': 'application/octet-stream' }, body: bytes, what: `copy blob into ${target}` });
+    const done = await this.request({
+      method: 'PUT',
+      path: `${location}${sep}digest=${encodeURIComponent(digest)}`,
+      scope: `repository:${target}:pull,push`,
+      headers: { 'content-type': 'application/octet-stream' },
+      body: bytes,
+      what: `copy blob into ${target}`,
+    });
     await done.arrayBuffer();
   }
 
   async listReferrers(repository: string, digest: string, artifactType?: string): Promise<Descriptor[]> {
     const repo = OciRegistryClient.repoPath(repository);
     validateDigest(digest);
-    const filter = (list: Descriptor[]): Descriptor[] => (artifactType ? list.filter((d) => d.artifactType === artifactType) : list);
+    const filter = (list: Descriptor[]): Descriptor[] =>
+      artifactType ? list.filter((d) => d.artifactType === artifactType) : list;
     if (this.referrersApi) {
       const found = await this.referrersFromApi(repo, digest, artifactType);
       if (found) return filter(found);
@@ -450,7 +573,11 @@ class OciRegistryClient implements RegistryClient {
    * loop, a page adding nothing new, too many pages or entries, a link off the listing end it with an error);
    * undefined when the registry has no such API.
    */
-  private async referrersFromApi(repo: string, digest: string, artifactType?: string): Promise<Descriptor[] | undefined> {
+  private async referrersFromApi(
+    repo: string,
+    digest: string,
+    artifactType?: string,
+  ): Promise<Descriptor[] | undefined> {
     const what = `referrers of ${repo}@${digest}`;
     const firstPath = `/v2/${repo}/referrers/${digest}`;
     const first = `${firstPath}${artifactType ? `?artifactType=${encodeURIComponent(artifactType)}` : ''}`;
@@ -461,14 +588,24 @@ class OciRegistryClient implements RegistryClient {
       async (cursor) => {
         const path = cursor ?? first;
         const firstPage = cursor === first;
-        const res = await this.request({ method: 'GET', path, scope: OciRegistryClient.pull(repo), headers: { accept: MediaTypes.ociIndex }, what, accept: [404, 405] });
+        const res = await this.request({
+          method: 'GET',
+          path,
+          scope: OciRegistryClient.pull(repo),
+          headers: { accept: MediaTypes.ociIndex },
+          what,
+          accept: [404, 405],
+        });
         if (!res.ok || !(res.headers.get('content-type') ?? '').startsWith(MediaTypes.ociIndex)) {
           await res.arrayBuffer().catch(() => undefined);
           if (firstPage) {
             none = true;
             return { items: [] };
           }
-          throw new GuardError(ErrorCodes.MALFORMED, `registry ${this.host}: a later page of ${what} is not an image index (${res.status})`);
+          throw new GuardError(
+            ErrorCodes.MALFORMED,
+            `registry ${this.host}: a later page of ${what} is not an image index (${res.status})`,
+          );
         }
         const index = await this.readJson(res, what);
         const items = descriptors(index.manifests, 'manifests', what);
@@ -490,10 +627,16 @@ class OciRegistryClient implements RegistryClient {
     try {
       url = new URL(target, `${this.base}${from}`);
     } catch {
-      throw new GuardError(ErrorCodes.LISTING_INVALID, `${what}: the next-page link is not a URL; the listing was refused`);
+      throw new GuardError(
+        ErrorCodes.LISTING_INVALID,
+        `${what}: the next-page link is not a URL; the listing was refused`,
+      );
     }
     if (url.origin !== new URL(this.base).origin || url.pathname !== path || url.username || url.password) {
-      throw new GuardError(ErrorCodes.LISTING_INVALID, `${what}: the next-page link points outside the listing (another host, scheme or path); refused`);
+      throw new GuardError(
+        ErrorCodes.LISTING_INVALID,
+        `${what}: the next-page link points outside the listing (another host, scheme or path); refused`,
+      );
     }
     return url;
   }
@@ -503,16 +646,29 @@ class OciRegistryClient implements RegistryClient {
    * on this listing (LISTING_INVALID otherwise), carry a `last` (a link without one is the first page again:
    * LISTING_LOOP), and that `last` must be a valid name of its kind (LISTING_INVALID).
    */
-  private continuation(res: Response, from: string, path: string, what: string, validate: (value: string, field: string) => string): string | undefined {
+  private continuation(
+    res: Response,
+    from: string,
+    path: string,
+    what: string,
+    validate: (value: string, field: string) => string,
+  ): string | undefined {
     const where = `registry ${this.host}: ${what}`;
     const target = linkNext(res.headers.get('link'), where);
     if (target === undefined) return undefined;
     const last = this.sameListing(target, from, path, where).searchParams.get('last');
-    if (last === null || last === '') throw new GuardError(ErrorCodes.LISTING_LOOP, `${where}: the next-page link has no "last" (it points back to the first page); refused`);
+    if (last === null || last === '')
+      throw new GuardError(
+        ErrorCodes.LISTING_LOOP,
+        `${where}: the next-page link has no "last" (it points back to the first page); refused`,
+      );
     try {
       return validate(last, 'last');
     } catch {
-      throw new GuardError(ErrorCodes.LISTING_INVALID, `${where}: the next-page link's "last" is not a valid name (${describeFound(last)}); refused`);
+      throw new GuardError(
+        ErrorCodes.LISTING_INVALID,
+        `${where}: the next-page link's "last" is not a valid name (${describeFound(last)}); refused`,
+      );
     }
   }
 
@@ -548,10 +704,17 @@ class OciRegistryClient implements RegistryClient {
   }
 
   private requireAcr(operation: string): void {
-    if (!this.acr) throw new GuardError(ErrorCodes.UNSUPPORTED, `registry ${this.host} is not an Azure Container Registry: ${operation} needs ACR's /acr/v1 API`);
+    if (!this.acr)
+      throw new GuardError(
+        ErrorCodes.UNSUPPORTED,
+        `registry ${this.host} is not an Azure Container Registry: ${operation} needs ACR's /acr/v1 API`,
+      );
   }
 
-  async listAcrManifests(repository: string, options: { pageSize?: number; last?: string } = {}): Promise<Page<AcrManifestInfo>> {
+  async listAcrManifests(
+    repository: string,
+    options: { pageSize?: number; last?: string } = {},
+  ): Promise<Page<AcrManifestInfo>> {
     this.requireAcr('listing manifests with their times and attributes');
     const repo = OciRegistryClient.repoPath(repository);
     const params = new URLSearchParams();
@@ -563,27 +726,45 @@ class OciRegistryClient implements RegistryClient {
     const res = await this.request({ method: 'GET', path: from, scope: `repository:${repo}:metadata_read`, what });
     const body = await this.readJson(res, what);
     const where = `registry ${this.host}: ${what}`;
-    if (body.manifests !== undefined && !Array.isArray(body.manifests)) throw new GuardError(ErrorCodes.MALFORMED, `${where}: manifests is not an array`);
+    if (body.manifests !== undefined && !Array.isArray(body.manifests))
+      throw new GuardError(ErrorCodes.MALFORMED, `${where}: manifests is not an array`);
     const items = ((body.manifests as unknown[] | undefined) ?? []).map((value, i): AcrManifestInfo => {
-      if (!value || typeof value !== 'object') throw new GuardError(ErrorCodes.MALFORMED, `${where}: manifests[${i}] is not an object`);
+      if (!value || typeof value !== 'object')
+        throw new GuardError(ErrorCodes.MALFORMED, `${where}: manifests[${i}] is not an object`);
       const m = value as Record<string, unknown>;
       const digest = validateDigest(m.digest as string, `manifests[${i}].digest`);
       const text = (field: string): string | undefined => {
         if (m[field] === undefined || m[field] === null) return undefined;
-        if (typeof m[field] !== 'string') throw new GuardError(ErrorCodes.MALFORMED, `${where}: manifests[${i}].${field} is not a string`);
+        if (typeof m[field] !== 'string')
+          throw new GuardError(ErrorCodes.MALFORMED, `${where}: manifests[${i}].${field} is not a string`);
         return m[field];
       };
-      if (m.tags !== undefined && m.tags !== null && !(Array.isArray(m.tags) && m.tags.every((t) => typeof t === 'string'))) throw new GuardError(ErrorCodes.MALFORMED, `${where}: manifests[${i}].tags is not a list of strings`);
-      const out: AcrManifestInfo = { digest, tags: ((m.tags as string[] | null | undefined) ?? []).slice(), changeableAttributes: pickAttributes(m.changeableAttributes, `${where}: manifests[${i}]`) };
+      if (
+        m.tags !== undefined &&
+        m.tags !== null &&
+        !(Array.isArray(m.tags) && m.tags.every((t) => typeof t === 'string'))
+      )
+        throw new GuardError(ErrorCodes.MALFORMED, `${where}: manifests[${i}].tags is not a list of strings`);
+      const out: AcrManifestInfo = {
+        digest,
+        tags: ((m.tags as string[] | null | undefined) ?? []).slice(),
+        changeableAttributes: pickAttributes(m.changeableAttributes, `${where}: manifests[${i}]`),
+      };
       const mediaType = text('mediaType');
       if (mediaType !== undefined) out.mediaType = mediaType;
       const created = text('createdTime');
       if (created !== undefined) out.createdTime = created;
       const updated = text('lastUpdateTime');
       if (updated !== undefined) out.lastUpdateTime = updated;
-      if (typeof m.imageSize === 'number' && Number.isFinite(m.imageSize) && m.imageSize >= 0) out.imageSize = m.imageSize;
+      if (typeof m.imageSize === 'number' && Number.isFinite(m.imageSize) && m.imageSize >= 0)
+        out.imageSize = m.imageSize;
       if (Array.isArray(m.references)) {
-        out.references = m.references.map((r, j) => validateDigest((r as { digest?: string } | null)?.digest as string, `manifests[${i}].references[${j}].digest`));
+        out.references = m.references.map((r, j) =>
+          validateDigest(
+            (r as { digest?: string } | null)?.digest as string,
+            `manifests[${i}].references[${j}].digest`,
+          ),
+        );
       }
       return out;
     });
@@ -595,13 +776,28 @@ class OciRegistryClient implements RegistryClient {
     const repo = OciRegistryClient.repoPath(repository);
     validateDigest(digest);
     const what = `attributes of ${repo}@${digest}`;
-    const res = await this.request({ method: 'GET', path: `/acr/v1/${repo}/_manifests/${digest}`, scope: OciRegistryClient.pull(repo), what });
+    const res = await this.request({
+      method: 'GET',
+      path: `/acr/v1/${repo}/_manifests/${digest}`,
+      scope: OciRegistryClient.pull(repo),
+      what,
+    });
     // ACR answers `{ registry, imageName, manifest: { digest, …, changeableAttributes } }`.
-    const body = (await this.readJson(res, what)) as { manifest?: { changeableAttributes?: unknown; tags?: unknown }; changeableAttributes?: unknown };
-    const attributes = pickAttributes(body.manifest?.changeableAttributes ?? body.changeableAttributes, `registry ${this.host}: ${what}`);
+    const body = (await this.readJson(res, what)) as {
+      manifest?: { changeableAttributes?: unknown; tags?: unknown };
+      changeableAttributes?: unknown;
+    };
+    const attributes = pickAttributes(
+      body.manifest?.changeableAttributes ?? body.changeableAttributes,
+      `registry ${this.host}: ${what}`,
+    );
     // ACR leaves `tags` out (or null) for an untagged manifest.
     const tags = body.manifest?.tags ?? [];
-    if (!Array.isArray(tags) || tags.some((t) => typeof t !== 'string')) throw new GuardError(ErrorCodes.MALFORMED, `registry ${this.host}: ${what}: manifest.tags is not a list of strings`);
+    if (!Array.isArray(tags) || tags.some((t) => typeof t !== 'string'))
+      throw new GuardError(
+        ErrorCodes.MALFORMED,
+        `registry ${this.host}: ${what}: manifest.tags is not a list of strings`,
+      );
     return { ...attributes, tags: tags as string[] };
   }
 

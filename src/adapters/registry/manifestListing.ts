@@ -78,7 +78,11 @@ function isIndexType(mediaType: string | undefined): boolean {
 }
 
 /** Lists a repository's manifests for the purge plan (see the module comment for what each registry gives). */
-export async function listRepositoryManifests(client: RegistryClient, repository: string, options: ListingOptions = {}): Promise<ManifestRecord[]> {
+export async function listRepositoryManifests(
+  client: RegistryClient,
+  repository: string,
+  options: ListingOptions = {},
+): Promise<ManifestRecord[]> {
   if (client.supportsAcrAttributes() && client.listAcrManifests) return listAcr(client, repository, options);
   return listPlain(client, repository, options);
 }
@@ -91,7 +95,11 @@ async function listAcr(client: RegistryClient, repository: string, options: List
   const listed = await collectListing(
     `registry ${client.host}: the manifest listing of ${repository}`,
     options.bounds ?? LISTING_BOUNDS.acrManifests,
-    (last) => list(repository, { pageSize: options.pageSize ?? LISTING_DEFAULTS.pageSize, ...(last !== undefined ? { last } : {}) }),
+    (last) =>
+      list(repository, {
+        pageSize: options.pageSize ?? LISTING_DEFAULTS.pageSize,
+        ...(last !== undefined ? { last } : {}),
+      }),
     (m) => m.digest,
     { nowMs: Date.now, onPage: (guard) => options.onProgress?.(guard.entries) },
   );
@@ -112,34 +120,49 @@ async function listAcr(client: RegistryClient, repository: string, options: List
   // without references (children). (Platform manifests an index references are children, not referrers.)
   const listedChildren = new Set([...records.values()].flatMap((r) => r.children ?? []));
   const toRead = [...records.values()].filter(
-    (r) => (r.tags.length === 0 && !isIndexType(r.mediaType) && !listedChildren.has(r.digest)) || (isIndexType(r.mediaType) && r.children === undefined) || r.tags.some(isReferrerTag),
+    (r) =>
+      (r.tags.length === 0 && !isIndexType(r.mediaType) && !listedChildren.has(r.digest)) ||
+      (isIndexType(r.mediaType) && r.children === undefined) ||
+      r.tags.some(isReferrerTag),
   );
-  await mapLimit(toRead, options.concurrency ?? LISTING_DEFAULTS.concurrency, async (r) => {
-    let manifest: FetchedManifest;
-    try {
-      manifest = await client.getManifest(repository, r.digest);
-    } catch (err) {
-      // Deleted since the listing: nothing to plan for it.
-      if (err instanceof GuardError && err.code === ErrorCodes.NOT_FOUND) {
-        records.delete(r.digest);
-        return;
+  await mapLimit(
+    toRead,
+    options.concurrency ?? LISTING_DEFAULTS.concurrency,
+    async (r) => {
+      let manifest: FetchedManifest;
+      try {
+        manifest = await client.getManifest(repository, r.digest);
+      } catch (err) {
+        // Deleted since the listing: nothing to plan for it.
+        if (err instanceof GuardError && err.code === ErrorCodes.NOT_FOUND) {
+          records.delete(r.digest);
+          return;
+        }
+        throw err;
       }
-      throw err;
-    }
-    if (!r.mediaType) r.mediaType = manifest.mediaType;
-    if (manifest.subject) r.subject = manifest.subject.digest;
-    if (manifest.children.length > 0) r.children = manifest.children.map((c) => c.digest);
-    // A referrer tag is a label: a body with a filesystem layer is an image, never its tag's referrer.
-    if (!hasFilesystemLayer(manifest.json)) r.subject ??= tagSubject(r.tags, r.digest);
-  }, STOP_ON_ERROR);
+      if (!r.mediaType) r.mediaType = manifest.mediaType;
+      if (manifest.subject) r.subject = manifest.subject.digest;
+      if (manifest.children.length > 0) r.children = manifest.children.map((c) => c.digest);
+      // A referrer tag is a label: a body with a filesystem layer is an image, never its tag's referrer.
+      if (!hasFilesystemLayer(manifest.json)) r.subject ??= tagSubject(r.tags, r.digest);
+    },
+    STOP_ON_ERROR,
+  );
   return [...records.values()];
 }
 
-async function listPlain(client: RegistryClient, repository: string, options: ListingOptions): Promise<ManifestRecord[]> {
+async function listPlain(
+  client: RegistryClient,
+  repository: string,
+  options: ListingOptions,
+): Promise<ManifestRecord[]> {
   const concurrency = options.concurrency ?? LISTING_DEFAULTS.concurrency;
   const nowMs = options.nowMs ?? Date.now();
   // A build time outside [2000, now + 1 day] says nothing about the age (reproducible builds: 1970, 1980).
-  const plausible = (ms: number | undefined): number | undefined => (ms !== undefined && ms >= LISTING_DEFAULTS.earliestPlausibleMs && ms <= nowMs + LISTING_DEFAULTS.futureSlackMs ? ms : undefined);
+  const plausible = (ms: number | undefined): number | undefined =>
+    ms !== undefined && ms >= LISTING_DEFAULTS.earliestPlausibleMs && ms <= nowMs + LISTING_DEFAULTS.futureSlackMs
+      ? ms
+      : undefined;
   const tagsByDigest = new Map<string, Set<string>>();
   // A listing cut short would hide tags that a delete by digest removes too: the shared guard refuses a listing
   // that loops, stalls or passes its bounds rather than plan on part of it.
@@ -149,7 +172,10 @@ async function listPlain(client: RegistryClient, repository: string, options: Li
     options.bounds ?? LISTING_BOUNDS.repositoryTags,
     async (last) => {
       try {
-        return await client.listTags(repository, { pageSize: options.pageSize ?? LISTING_DEFAULTS.pageSize, ...(last !== undefined ? { last } : {}) });
+        return await client.listTags(repository, {
+          pageSize: options.pageSize ?? LISTING_DEFAULTS.pageSize,
+          ...(last !== undefined ? { last } : {}),
+        });
       } catch (err) {
         // A repository with no manifest left has no tags list at all (a 404 on a later page stays an error).
         if (err instanceof GuardError && err.code === ErrorCodes.NOT_FOUND && last === undefined) {
@@ -164,7 +190,10 @@ async function listPlain(client: RegistryClient, repository: string, options: Li
   );
   if (missing) return [];
 
-  const records = new Map<string, ManifestRecord & { configDigest?: string; annotationCreated?: number; runnable?: boolean }>();
+  const records = new Map<
+    string,
+    ManifestRecord & { configDigest?: string; annotationCreated?: number; runnable?: boolean }
+  >();
   const read = async (reference: string): Promise<FetchedManifest | undefined> => {
     try {
       return await client.getManifest(repository, reference);
@@ -176,7 +205,11 @@ async function listPlain(client: RegistryClient, repository: string, options: Li
   const add = (manifest: FetchedManifest): boolean => {
     if (records.has(manifest.digest)) return false;
     // No size: a plain registry reports no image size, and the manifest's own bytes would understate what is freed.
-    const record: ManifestRecord & { configDigest?: string; annotationCreated?: number; runnable?: boolean } = { digest: manifest.digest, tags: [], mediaType: manifest.mediaType };
+    const record: ManifestRecord & { configDigest?: string; annotationCreated?: number; runnable?: boolean } = {
+      digest: manifest.digest,
+      tags: [],
+      mediaType: manifest.mediaType,
+    };
     if (hasFilesystemLayer(manifest.json)) record.runnable = true;
     if (manifest.subject) record.subject = manifest.subject.digest;
     if (manifest.children.length > 0) record.children = manifest.children.map((c) => c.digest);
@@ -189,33 +222,47 @@ async function listPlain(client: RegistryClient, repository: string, options: Li
   };
 
   // 1. Every tag's manifest.
-  await mapLimit(tags, concurrency, async (tag) => {
-    const manifest = await read(tag);
-    if (!manifest) return;
-    add(manifest);
-    const set = tagsByDigest.get(manifest.digest) ?? new Set<string>();
-    set.add(tag);
-    tagsByDigest.set(manifest.digest, set);
-  }, STOP_ON_ERROR);
+  await mapLimit(
+    tags,
+    concurrency,
+    async (tag) => {
+      const manifest = await read(tag);
+      if (!manifest) return;
+      add(manifest);
+      const set = tagsByDigest.get(manifest.digest) ?? new Set<string>();
+      set.add(tag);
+      tagsByDigest.set(manifest.digest, set);
+    },
+    STOP_ON_ERROR,
+  );
   options.onProgress?.(records.size);
 
   // 2. Index children and referrers, breadth first, until nothing new turns up.
   let frontier = [...records.keys()];
   while (frontier.length > 0) {
     const found: string[] = [];
-    await mapLimit(frontier, concurrency, async (digest) => {
-      const record = records.get(digest);
-      if (!record) return;
-      const linked = [...(record.children ?? [])];
-      const referrers = await client.listReferrers(repository, digest);
-      linked.push(...referrers.map((d) => d.digest));
-      for (const d of linked) {
-        if (records.has(d)) continue;
-        const manifest = await read(d);
-        if (manifest && add(manifest)) found.push(manifest.digest);
-      }
-    }, STOP_ON_ERROR);
-    if (records.size > LISTING_DEFAULTS.maxManifests) throw new GuardError(ErrorCodes.MALFORMED, `registry ${client.host}: ${repository} has more than ${LISTING_DEFAULTS.maxManifests} manifests; refused`);
+    await mapLimit(
+      frontier,
+      concurrency,
+      async (digest) => {
+        const record = records.get(digest);
+        if (!record) return;
+        const linked = [...(record.children ?? [])];
+        const referrers = await client.listReferrers(repository, digest);
+        linked.push(...referrers.map((d) => d.digest));
+        for (const d of linked) {
+          if (records.has(d)) continue;
+          const manifest = await read(d);
+          if (manifest && add(manifest)) found.push(manifest.digest);
+        }
+      },
+      STOP_ON_ERROR,
+    );
+    if (records.size > LISTING_DEFAULTS.maxManifests)
+      throw new GuardError(
+        ErrorCodes.MALFORMED,
+        `registry ${client.host}: ${repository} has more than ${LISTING_DEFAULTS.maxManifests} manifests; refused`,
+      );
     options.onProgress?.(records.size);
     frontier = found;
   }
@@ -234,25 +281,35 @@ async function listPlain(client: RegistryClient, repository: string, options: Li
   // 3. Ages: the image config's `created`, else the manifest's `org.opencontainers.image.created` annotation
   // (either only when plausible).
   const withConfig = [...records.values()].filter((r) => r.configDigest !== undefined);
-  await mapLimit(withConfig, concurrency, async (r) => {
-    let bytes: Buffer;
-    try {
-      bytes = await client.getBlob(repository, r.configDigest as string, LISTING_DEFAULTS.maxConfigBytes);
-    } catch (err) {
-      if (err instanceof GuardError && (err.code === ErrorCodes.NOT_FOUND || err.code === ErrorCodes.MALFORMED)) return; // age unknown: kept under olderThan
-      throw err;
-    }
-    try {
-      const created = plausible(parseTime((JSON.parse(bytes.toString('utf8')) as { created?: string }).created));
-      if (created !== undefined) r.createdMs = created;
-    } catch {
-      // not JSON: age unknown
-    }
-  }, STOP_ON_ERROR);
+  await mapLimit(
+    withConfig,
+    concurrency,
+    async (r) => {
+      let bytes: Buffer;
+      try {
+        bytes = await client.getBlob(repository, r.configDigest as string, LISTING_DEFAULTS.maxConfigBytes);
+      } catch (err) {
+        if (err instanceof GuardError && (err.code === ErrorCodes.NOT_FOUND || err.code === ErrorCodes.MALFORMED))
+          return; // age unknown: kept under olderThan
+        throw err;
+      }
+      try {
+        const created = plausible(parseTime((JSON.parse(bytes.toString('utf8')) as { created?: string }).created));
+        if (created !== undefined) r.createdMs = created;
+      } catch {
+        // not JSON: age unknown
+      }
+    },
+    STOP_ON_ERROR,
+  );
 
   const out: ManifestRecord[] = [];
   for (const r of records.values()) {
-    const record: ManifestRecord = { digest: r.digest, tags: [...(tagsByDigest.get(r.digest) ?? [])].sort(), mediaType: r.mediaType };
+    const record: ManifestRecord = {
+      digest: r.digest,
+      tags: [...(tagsByDigest.get(r.digest) ?? [])].sort(),
+      mediaType: r.mediaType,
+    };
     const created = r.createdMs ?? r.annotationCreated;
     if (created !== undefined) record.createdMs = created;
     if (r.size !== undefined) record.size = r.size;
@@ -265,7 +322,8 @@ async function listPlain(client: RegistryClient, repository: string, options: Li
   for (const r of out) {
     if (r.createdMs !== undefined || !r.children) continue;
     const times = r.children.map((c) => byDigest.get(c)?.createdMs).filter((t): t is number => t !== undefined);
-    if (times.length > 0 && times.length === r.children.filter((c) => byDigest.has(c)).length) r.createdMs = Math.max(...times);
+    if (times.length > 0 && times.length === r.children.filter((c) => byDigest.has(c)).length)
+      r.createdMs = Math.max(...times);
   }
   return out;
 }

@@ -30,10 +30,25 @@ function bodyBuffer(body: RequestInit['body']): Buffer | undefined {
 export function createTlsFetch(options: { ca: string }): typeof fetch {
   const agent = new https.Agent({ ca: options.ca, keepAlive: false });
 
-  const once = (url: URL, method: string, headers: Record<string, string>, body: Buffer | undefined, signal: AbortSignal | undefined): Promise<http.IncomingMessage> =>
+  const once = (
+    url: URL,
+    method: string,
+    headers: Record<string, string>,
+    body: Buffer | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<http.IncomingMessage> =>
     new Promise((resolve, reject) => {
       const send = url.protocol === 'https:' ? https.request : http.request;
-      const req = send(url, { method, headers: body ? { ...headers, 'content-length': String(body.length) } : headers, agent: url.protocol === 'https:' ? agent : undefined, signal }, resolve);
+      const req = send(
+        url,
+        {
+          method,
+          headers: body ? { ...headers, 'content-length': String(body.length) } : headers,
+          agent: url.protocol === 'https:' ? agent : undefined,
+          signal,
+        },
+        resolve,
+      );
       req.on('error', (err) => reject(Object.assign(new TypeError('fetch failed'), { cause: err })));
       req.end(body);
     });
@@ -50,10 +65,16 @@ export function createTlsFetch(options: { ca: string }): typeof fetch {
       const location = res.headers.location;
       if (status >= 300 && status < 400 && location && init.redirect !== 'manual') {
         res.resume();
-        if (init.redirect === 'error' || hop >= MAX_REDIRECTS) throw new TypeError('fetch failed', { cause: new Error(`redirect refused or too many redirects at ${url.host}`) });
+        if (init.redirect === 'error' || hop >= MAX_REDIRECTS)
+          throw new TypeError('fetch failed', {
+            cause: new Error(`redirect refused or too many redirects at ${url.host}`),
+          });
         const next = new URL(location, url);
         // As fetch does: credentials never follow a redirect to another origin; 303 (and POST on 301/302) become GET.
-        if (next.origin !== url.origin) headers = Object.fromEntries(Object.entries(headers).filter(([k]) => k !== 'authorization' && k !== 'cookie'));
+        if (next.origin !== url.origin)
+          headers = Object.fromEntries(
+            Object.entries(headers).filter(([k]) => k !== 'authorization' && k !== 'cookie'),
+          );
         if (status === 303 || ((status === 301 || status === 302) && method === 'POST')) {
           method = 'GET';
           body = undefined;
@@ -69,7 +90,11 @@ export function createTlsFetch(options: { ca: string }): typeof fetch {
         else if (value !== undefined) responseHeaders.set(key, value);
       }
       const noBody = method === 'HEAD' || status === 204 || status === 304;
-      return new Response(noBody ? null : Buffer.concat(chunks), { status, statusText: res.statusMessage, headers: responseHeaders });
+      return new Response(noBody ? null : Buffer.concat(chunks), {
+        status,
+        statusText: res.statusMessage,
+        headers: responseHeaders,
+      });
     }
   };
   return tlsFetch as typeof fetch;

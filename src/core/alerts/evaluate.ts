@@ -47,7 +47,9 @@ function keyText(value: unknown): string {
 
 /** Stable incident id for a rule and its key values. */
 export function incidentId(rule: string, keyValues: readonly string[]): string {
-  return createHash('sha256').update(JSON.stringify([rule, ...keyValues])).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify([rule, ...keyValues]))
+    .digest('hex');
 }
 
 /**
@@ -60,7 +62,11 @@ export function evaluateRule(rule: AlertRule, table: ResultTable): Incident[] {
   const needed = [...rule.dedupKey, ...rule.columns, ...(rule.threshold.column ? [rule.threshold.column] : [])];
   const missing = needed.filter((c) => !index.has(c));
   if (missing.length > 0) {
-    throw new GuardError(ErrorCodes.MALFORMED, `rule ${rule.name}: the query result has no column ${missing.join(', ')} (it has ${table.columns.join(', ') || 'none'})`, { field: `${rule.name}.columns` });
+    throw new GuardError(
+      ErrorCodes.MALFORMED,
+      `rule ${rule.name}: the query result has no column ${missing.join(', ')} (it has ${table.columns.join(', ') || 'none'})`,
+      { field: `${rule.name}.columns` },
+    );
   }
   const groups = new Map<string, { key: string[]; rows: (readonly unknown[])[] }>();
   for (const row of table.rows) {
@@ -72,7 +78,9 @@ export function evaluateRule(rule: AlertRule, table: ResultTable): Incident[] {
   }
   const incidents: Incident[] = [];
   for (const { key, rows } of groups.values()) {
-    const metric = rule.threshold.column ? rows.reduce((sum, r) => sum + toNumber(r[index.get(rule.threshold.column!)!]), 0) : rows.length;
+    const metric = rule.threshold.column
+      ? rows.reduce((sum, r) => sum + toNumber(r[index.get(rule.threshold.column!)!]), 0)
+      : rows.length;
     if (!(metric > rule.threshold.above)) continue;
     const first = rows[0];
     incidents.push({
@@ -125,7 +133,14 @@ export function incidentAlert(rule: AlertRule, incident: Incident, nowMs: number
  * An operational alert: acr-guard could not do its job (a rule's query failed or returned partial results,
  * a token rotation failed). Its id covers the subject and the code, so repeats are suppressed like incidents.
  */
-export function operationalAlert(options: { subject: string; code: string; title: string; severity?: AlertSeverity; fields?: Record<string, unknown>; nowMs: number }): Alert {
+export function operationalAlert(options: {
+  subject: string;
+  code: string;
+  title: string;
+  severity?: AlertSeverity;
+  fields?: Record<string, unknown>;
+  nowMs: number;
+}): Alert {
   return {
     kind: 'operational',
     rule: options.subject,

@@ -64,7 +64,9 @@ const MAX_QUERY_CHARS = 20_000;
 const MAX_LIST = 500;
 
 function bad(field: string, expected: string, got: unknown): GuardError {
-  return new GuardError(ErrorCodes.INVALID_POLICY, `${field}: expected ${expected}, got ${describeFound(got)}`, { field });
+  return new GuardError(ErrorCodes.INVALID_POLICY, `${field}: expected ${expected}, got ${describeFound(got)}`, {
+    field,
+  });
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -84,8 +86,13 @@ function stringList(value: unknown, field: string, item: RegExp, expected: strin
 export function validateParameter(value: unknown, field: string): RuleParameter {
   if (typeof value === 'number' && Number.isFinite(value)) return value;
   if (typeof value === 'string' && SAFE_STRING.test(value)) return value;
-  if (Array.isArray(value) && value.length <= MAX_LIST) return Object.freeze(stringList(value, field, SAFE_STRING, 'a printable string of at most 256 characters'));
-  throw bad(field, `a finite number, a printable string of at most 256 characters, or a list of at most ${MAX_LIST} such strings`, value);
+  if (Array.isArray(value) && value.length <= MAX_LIST)
+    return Object.freeze(stringList(value, field, SAFE_STRING, 'a printable string of at most 256 characters'));
+  throw bad(
+    field,
+    `a finite number, a printable string of at most 256 characters, or a list of at most ${MAX_LIST} such strings`,
+    value,
+  );
 }
 
 /**
@@ -94,26 +101,51 @@ export function validateParameter(value: unknown, field: string): RuleParameter 
  */
 export function validateRule(raw: unknown, field: string): AlertRule {
   if (!isRecord(raw)) throw bad(field, 'a rule object', raw);
-  const known = new Set(['name', 'description', 'enabled', 'query', 'window', 'threshold', 'severity', 'dedupKey', 'suppressFor', 'columns', 'parameters', 'unreleasedImagesOnly']);
-  for (const key of Object.keys(raw)) if (!known.has(key)) throw bad(`${field}.${key}`, `one of the keys ${[...known].join(', ')}`, key);
+  const known = new Set([
+    'name',
+    'description',
+    'enabled',
+    'query',
+    'window',
+    'threshold',
+    'severity',
+    'dedupKey',
+    'suppressFor',
+    'columns',
+    'parameters',
+    'unreleasedImagesOnly',
+  ]);
+  for (const key of Object.keys(raw))
+    if (!known.has(key)) throw bad(`${field}.${key}`, `one of the keys ${[...known].join(', ')}`, key);
   const { name, query, severity } = raw;
-  if (typeof name !== 'string' || !NAME.test(name)) throw bad(`${field}.name`, '3-63 lower-case letters, digits and dashes', name);
-  if (typeof query !== 'string' || query.trim() === '' || query.length > MAX_QUERY_CHARS) throw bad(`${field}.query`, `a KQL query of at most ${MAX_QUERY_CHARS} characters`, query);
+  if (typeof name !== 'string' || !NAME.test(name))
+    throw bad(`${field}.name`, '3-63 lower-case letters, digits and dashes', name);
+  if (typeof query !== 'string' || query.trim() === '' || query.length > MAX_QUERY_CHARS)
+    throw bad(`${field}.query`, `a KQL query of at most ${MAX_QUERY_CHARS} characters`, query);
   if (typeof raw.window !== 'string') throw bad(`${field}.window`, 'a duration like 10m or 1h', raw.window);
   const windowMs = parseDurationAt(raw.window, `${field}.window`);
-  if (windowMs < 60_000 || windowMs > 7 * 86_400_000) throw bad(`${field}.window`, 'a duration between 1m and 7d', raw.window);
-  if (typeof severity !== 'string' || !(ALERT_SEVERITIES as readonly string[]).includes(severity)) throw bad(`${field}.severity`, ALERT_SEVERITIES.join(', '), severity);
+  if (windowMs < 60_000 || windowMs > 7 * 86_400_000)
+    throw bad(`${field}.window`, 'a duration between 1m and 7d', raw.window);
+  if (typeof severity !== 'string' || !(ALERT_SEVERITIES as readonly string[]).includes(severity))
+    throw bad(`${field}.severity`, ALERT_SEVERITIES.join(', '), severity);
   const description = raw.description === undefined ? '' : raw.description;
-  if (typeof description !== 'string' || description.length > 1000) throw bad(`${field}.description`, 'a string of at most 1000 characters', description);
+  if (typeof description !== 'string' || description.length > 1000)
+    throw bad(`${field}.description`, 'a string of at most 1000 characters', description);
   const enabled = raw.enabled === undefined ? true : raw.enabled;
   if (typeof enabled !== 'boolean') throw bad(`${field}.enabled`, 'true or false', enabled);
 
   const t = raw.threshold === undefined ? { above: 0 } : raw.threshold;
   if (!isRecord(t)) throw bad(`${field}.threshold`, 'an object { above: <number>, column?: <name> }', t);
-  for (const key of Object.keys(t)) if (key !== 'above' && key !== 'column') throw bad(`${field}.threshold.${key}`, 'one of the keys above, column', key);
-  if (typeof t.above !== 'number' || !Number.isFinite(t.above) || t.above < 0) throw bad(`${field}.threshold.above`, 'a number >= 0', t.above);
-  if (t.column !== undefined && (typeof t.column !== 'string' || !IDENT.test(t.column))) throw bad(`${field}.threshold.column`, 'a column name', t.column);
-  const threshold: Threshold = Object.freeze(t.column === undefined ? { above: t.above } : { above: t.above, column: t.column as string });
+  for (const key of Object.keys(t))
+    if (key !== 'above' && key !== 'column')
+      throw bad(`${field}.threshold.${key}`, 'one of the keys above, column', key);
+  if (typeof t.above !== 'number' || !Number.isFinite(t.above) || t.above < 0)
+    throw bad(`${field}.threshold.above`, 'a number >= 0', t.above);
+  if (t.column !== undefined && (typeof t.column !== 'string' || !IDENT.test(t.column)))
+    throw bad(`${field}.threshold.column`, 'a column name', t.column);
+  const threshold: Threshold = Object.freeze(
+    t.column === undefined ? { above: t.above } : { above: t.above, column: t.column as string },
+  );
 
   const dedupKey = stringList(raw.dedupKey, `${field}.dedupKey`, IDENT, 'a column name');
   const columns = stringList(raw.columns, `${field}.columns`, IDENT, 'a column name');
@@ -133,11 +165,17 @@ export function validateRule(raw: unknown, field: string): AlertRule {
   let unreleasedImagesOnly: AlertRule['unreleasedImagesOnly'];
   if (raw.unreleasedImagesOnly !== undefined) {
     const u = raw.unreleasedImagesOnly;
-    if (!isRecord(u)) throw bad(`${field}.unreleasedImagesOnly`, 'an object { registryColumn, repositoryColumn, digestColumn }', u);
+    if (!isRecord(u))
+      throw bad(`${field}.unreleasedImagesOnly`, 'an object { registryColumn, repositoryColumn, digestColumn }', u);
     for (const key of ['registryColumn', 'repositoryColumn', 'digestColumn'] as const) {
-      if (typeof u[key] !== 'string' || !IDENT.test(u[key] as string)) throw bad(`${field}.unreleasedImagesOnly.${key}`, 'a column name', u[key]);
+      if (typeof u[key] !== 'string' || !IDENT.test(u[key] as string))
+        throw bad(`${field}.unreleasedImagesOnly.${key}`, 'a column name', u[key]);
     }
-    unreleasedImagesOnly = Object.freeze({ registryColumn: u.registryColumn as string, repositoryColumn: u.repositoryColumn as string, digestColumn: u.digestColumn as string });
+    unreleasedImagesOnly = Object.freeze({
+      registryColumn: u.registryColumn as string,
+      repositoryColumn: u.repositoryColumn as string,
+      digestColumn: u.digestColumn as string,
+    });
   }
   return Object.freeze({
     name,
@@ -166,7 +204,11 @@ function parseDurationAt(text: string, field: string): number {
 
 /** A KQL string literal: double-quoted, with backslash, quote and line breaks escaped. */
 export function kqlString(value: string): string {
-  return `"${value.replace(/[\\"]/g, (c) => `\\${c}`).replace(/\r/g, '\\r').replace(/\n/g, '\\n').replace(/\t/g, '\\t')}"`;
+  return `"${value
+    .replace(/[\\"]/g, (c) => `\\${c}`)
+    .replace(/\r/g, '\\r')
+    .replace(/\n/g, '\\n')
+    .replace(/\t/g, '\\t')}"`;
 }
 
 function kqlLiteral(value: RuleParameter): string {
@@ -187,6 +229,24 @@ export function renderQuery(rule: Pick<AlertRule, 'query' | 'parameters'>): stri
 }
 
 /** The CLI/JSON view of a rule. */
-export function ruleSummary(rule: AlertRule): { name: string; description: string; query: string; window: string; threshold: Threshold; severity: AlertSeverity; dedupKey: readonly string[]; columns: readonly string[] } {
-  return { name: rule.name, description: rule.description, query: renderQuery(rule), window: rule.window, threshold: rule.threshold, severity: rule.severity, dedupKey: rule.dedupKey, columns: rule.columns };
+export function ruleSummary(rule: AlertRule): {
+  name: string;
+  description: string;
+  query: string;
+  window: string;
+  threshold: Threshold;
+  severity: AlertSeverity;
+  dedupKey: readonly string[];
+  columns: readonly string[];
+} {
+  return {
+    name: rule.name,
+    description: rule.description,
+    query: renderQuery(rule),
+    window: rule.window,
+    threshold: rule.threshold,
+    severity: rule.severity,
+    dedupKey: rule.dedupKey,
+    columns: rule.columns,
+  };
 }

@@ -19,14 +19,17 @@ import { SHIPPED_RULE_DEFINITIONS } from './shipped';
 export const MAX_FILE_BYTES = 256 * 1024;
 
 function bad(field: string, expected: string, got: unknown): GuardError {
-  return new GuardError(ErrorCodes.INVALID_POLICY, `${field}: expected ${expected}, got ${describeFound(got)}`, { field });
+  return new GuardError(ErrorCodes.INVALID_POLICY, `${field}: expected ${expected}, got ${describeFound(got)}`, {
+    field,
+  });
 }
 
 function names(value: unknown, field: string, known: Set<string>): string[] {
   if (value === undefined) return [];
   if (!Array.isArray(value)) throw bad(field, 'a list of rule names', value);
   return value.map((v, i) => {
-    if (typeof v !== 'string' || !known.has(v)) throw bad(`${field}[${i}]`, `one of the rules ${[...known].join(', ')}`, v);
+    if (typeof v !== 'string' || !known.has(v))
+      throw bad(`${field}[${i}]`, `one of the rules ${[...known].join(', ')}`, v);
     return v;
   });
 }
@@ -38,16 +41,26 @@ function names(value: unknown, field: string, known: Set<string>): string[] {
 export function loadRuleSet(text: string | undefined, source = 'alerts file'): AlertRule[] {
   let doc: unknown = {};
   if (text !== undefined && text.trim() !== '') {
-    if (Buffer.byteLength(text) > MAX_FILE_BYTES) throw new GuardError(ErrorCodes.INVALID_POLICY, `${source}: larger than ${MAX_FILE_BYTES} bytes`, { field: source });
+    if (Buffer.byteLength(text) > MAX_FILE_BYTES)
+      throw new GuardError(ErrorCodes.INVALID_POLICY, `${source}: larger than ${MAX_FILE_BYTES} bytes`, {
+        field: source,
+      });
     try {
       doc = parseYaml(text, { maxAliasCount: 20 }) ?? {};
     } catch (err) {
-      throw new GuardError(ErrorCodes.INVALID_POLICY, `${source}: not valid YAML (${(err as Error).message.split('\n')[0]})`, { field: source });
+      throw new GuardError(
+        ErrorCodes.INVALID_POLICY,
+        `${source}: not valid YAML (${(err as Error).message.split('\n')[0]})`,
+        { field: source },
+      );
     }
   }
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw bad(source, 'a map with enable, disable, parameters, rules', doc);
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
+    throw bad(source, 'a map with enable, disable, parameters, rules', doc);
   const d = doc as Record<string, unknown>;
-  for (const key of Object.keys(d)) if (!['enable', 'disable', 'parameters', 'rules'].includes(key)) throw bad(key, 'one of the keys enable, disable, parameters, rules', key);
+  for (const key of Object.keys(d))
+    if (!['enable', 'disable', 'parameters', 'rules'].includes(key))
+      throw bad(key, 'one of the keys enable, disable, parameters, rules', key);
 
   const shippedNames = new Set(SHIPPED_RULE_DEFINITIONS.map((r) => r.name as string));
   const enable = new Set(names(d.enable, 'enable', shippedNames));
@@ -57,7 +70,8 @@ export function loadRuleSet(text: string | undefined, source = 'alerts file'): A
   const userRaw = d.rules === undefined ? [] : d.rules;
   if (!Array.isArray(userRaw)) throw bad('rules', 'a list of rules', userRaw);
   const overrides = d.parameters === undefined ? {} : d.parameters;
-  if (typeof overrides !== 'object' || overrides === null || Array.isArray(overrides)) throw bad('parameters', 'a map of rule name to parameters', overrides);
+  if (typeof overrides !== 'object' || overrides === null || Array.isArray(overrides))
+    throw bad('parameters', 'a map of rule name to parameters', overrides);
 
   const rules: AlertRule[] = SHIPPED_RULE_DEFINITIONS.map((raw, i) => {
     const name = raw.name as string;
@@ -66,11 +80,17 @@ export function loadRuleSet(text: string | undefined, source = 'alerts file'): A
     if (enable.has(name)) merged.enabled = true;
     if (disable.has(name)) merged.enabled = false;
     if (params !== undefined) {
-      if (typeof params !== 'object' || params === null || Array.isArray(params)) throw bad(`parameters.${name}`, 'a map of parameter name to value', params);
+      if (typeof params !== 'object' || params === null || Array.isArray(params))
+        throw bad(`parameters.${name}`, 'a map of parameter name to value', params);
       const declared = raw.parameters as Record<string, unknown>;
       const checked: Record<string, unknown> = {};
       for (const [key, value] of Object.entries(params)) {
-        if (!(key in declared)) throw bad(`parameters.${name}.${key}`, `one of the rule's parameters ${Object.keys(declared).join(', ')}`, key);
+        if (!(key in declared))
+          throw bad(
+            `parameters.${name}.${key}`,
+            `one of the rule's parameters ${Object.keys(declared).join(', ')}`,
+            key,
+          );
         checked[key] = validateParameter(value, `parameters.${name}.${key}`);
       }
       merged.parameters = { ...declared, ...checked };
@@ -78,7 +98,13 @@ export function loadRuleSet(text: string | undefined, source = 'alerts file'): A
     return validateRule(merged, `shipped[${i}]`);
   });
   const seen = new Set(rules.map((r) => r.name));
-  for (const name of Object.keys(overrides)) if (!shippedNames.has(name)) throw bad(`parameters.${name}`, 'the name of a shipped rule (user rules set parameters in their own definition)', name);
+  for (const name of Object.keys(overrides))
+    if (!shippedNames.has(name))
+      throw bad(
+        `parameters.${name}`,
+        'the name of a shipped rule (user rules set parameters in their own definition)',
+        name,
+      );
   userRaw.forEach((raw, i) => {
     const rule = validateRule(raw, `rules[${i}]`);
     if (seen.has(rule.name)) throw bad(`rules[${i}].name`, 'a name no other rule uses', rule.name);

@@ -36,10 +36,13 @@ export const SHIPPED_RULE_DEFINITIONS: readonly Record<string, unknown>[] = [
   {
     name: 'image-pull-failures',
     description:
-      'Image pulls failing (ImagePullBackOff, ErrImagePull; a container group\'s Failed/BackOff pull events) more than 3 times in 10 minutes for one Container App or container group.',
+      "Image pulls failing (ImagePullBackOff, ErrImagePull; a container group's Failed/BackOff pull events) more than 3 times in 10 minutes for one Container App or container group.",
     window: '10m',
     severity: 'high',
-    parameters: { pullFailureReasons: ['ImagePullBackOff', 'ErrImagePull', 'ImagePullFailure'], aciPullFailureReasons: ['Failed', 'BackOff'] },
+    parameters: {
+      pullFailureReasons: ['ImagePullBackOff', 'ErrImagePull', 'ImagePullFailure'],
+      aciPullFailureReasons: ['Failed', 'BackOff'],
+    },
     // The Bicep's failed-pull alert (infra/modules/monitoring.bicep) runs this same query, rendered; a test keeps them equal.
     query: `union isfuzzy=true
     (ContainerAppSystemLogs | where Reason in (pullFailureReasons) | project TimeGenerated, App = ContainerAppName, Message = Log),
@@ -66,7 +69,8 @@ export const SHIPPED_RULE_DEFINITIONS: readonly Record<string, unknown>[] = [
   },
   {
     name: 'registry-access-outside-allowlist',
-    description: 'Pulls or pushes by identities outside the allowlist (enable it and set parameters.allowedIdentities in the alerts file).',
+    description:
+      'Pulls or pushes by identities outside the allowlist (enable it and set parameters.allowedIdentities in the alerts file).',
     enabled: false,
     window: '15m',
     severity: 'high',
@@ -81,7 +85,8 @@ export const SHIPPED_RULE_DEFINITIONS: readonly Record<string, unknown>[] = [
   },
   {
     name: 'pulled-not-released',
-    description: 'An image was pulled by digest that the gate never released (rows whose image has a release verdict in the audit store are dropped).',
+    description:
+      'An image was pulled by digest that the gate never released (rows whose image has a release verdict in the audit store are dropped).',
     window: '1h',
     severity: 'critical',
     parameters: { pullOperation: 'Pull' },

@@ -25,9 +25,27 @@ export interface DoctorReport {
 }
 
 /** Shorthand constructors. */
-export const pass = (id: string, target: string, evidence: string): DoctorCheck => ({ id, target, status: 'pass', evidence, fix: '' });
-export const fail = (id: string, target: string, evidence: string, fix: string): DoctorCheck => ({ id, target, status: 'fail', evidence, fix });
-export const unknown = (id: string, target: string, evidence: string, fix = ''): DoctorCheck => ({ id, target, status: 'unknown', evidence, fix });
+export const pass = (id: string, target: string, evidence: string): DoctorCheck => ({
+  id,
+  target,
+  status: 'pass',
+  evidence,
+  fix: '',
+});
+export const fail = (id: string, target: string, evidence: string, fix: string): DoctorCheck => ({
+  id,
+  target,
+  status: 'fail',
+  evidence,
+  fix,
+});
+export const unknown = (id: string, target: string, evidence: string, fix = ''): DoctorCheck => ({
+  id,
+  target,
+  status: 'unknown',
+  evidence,
+  fix,
+});
 
 /** True when every check passed (a report with no checks, e.g. no identities in scope, passes). */
 export function allPassed(report: DoctorReport): boolean {

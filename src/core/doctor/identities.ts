@@ -20,7 +20,8 @@ export interface IdentitiesInput {
 /** The narrow roles a workload's identity needs, from what the workload does with it. */
 function replacements(s: Snapshot, w: Workload, ref: string): Array<{ role: string; scope: string; why: string }> {
   const out: Array<{ role: string; scope: string; why: string }> = [];
-  const same = (x: string | undefined) => x !== undefined && (isSystemRef(ref) ? isSystemRef(x) : idKey(x) === idKey(ref));
+  const same = (x: string | undefined) =>
+    x !== undefined && (isSystemRef(ref) ? isSystemRef(x) : idKey(x) === idKey(ref));
   for (const e of pullEntries(w)) {
     if (!same(e.identity)) continue;
     const reg = registryFor(s, e.server);
@@ -29,9 +30,18 @@ function replacements(s: Snapshot, w: Workload, ref: string): Array<{ role: stri
   for (const secret of arr(w.resource.properties, 'configuration.secrets')) {
     const url = str(secret, 'keyVaultUrl');
     if (!url || !same(str(secret, 'identity'))) continue;
-    const host = url.replace(/^https:\/\//i, '').split('/')[0].toLowerCase();
-    const vault = ofType(s, Types.keyVault).find((v) => (str(v.properties, 'vaultUri') ?? '').toLowerCase().includes(host));
-    out.push({ role: 'Key Vault Secrets User', scope: vault?.id ?? `<key-vault-id of ${host}>`, why: `reads secret ${str(secret, 'name') ?? ''} from ${host}` });
+    const host = url
+      .replace(/^https:\/\//i, '')
+      .split('/')[0]
+      .toLowerCase();
+    const vault = ofType(s, Types.keyVault).find((v) =>
+      (str(v.properties, 'vaultUri') ?? '').toLowerCase().includes(host),
+    );
+    out.push({
+      role: 'Key Vault Secrets User',
+      scope: vault?.id ?? `<key-vault-id of ${host}>`,
+      why: `reads secret ${str(secret, 'name') ?? ''} from ${host}`,
+    });
   }
   const seen = new Set<string>();
   return out.filter((r) => !seen.has(`${r.role}|${idKey(r.scope)}`) && !!seen.add(`${r.role}|${idKey(r.scope)}`));
@@ -61,11 +71,23 @@ export function diagnoseIdentities(input: IdentitiesInput): DoctorReport {
     const target = ref === 'system' ? `${users[0].resource.id} (system-assigned identity)` : ref;
     const usedBy = users.map((u) => `${u.kind} ${u.resource.name}`).join(', ');
     if (!principalId) {
-      checks.push(unknown('identities.least-privilege', target, `used by ${usedBy}; its principal id is not in the snapshot, so its role assignments cannot be read`));
+      checks.push(
+        unknown(
+          'identities.least-privilege',
+          target,
+          `used by ${usedBy}; its principal id is not in the snapshot, so its role assignments cannot be read`,
+        ),
+      );
       continue;
     }
     if (!captured) {
-      checks.push(unknown('identities.least-privilege', target, `used by ${usedBy}; the snapshot holds no role assignments at all (captured without authorizationresources?), so its roles are not known`));
+      checks.push(
+        unknown(
+          'identities.least-privilege',
+          target,
+          `used by ${usedBy}; the snapshot holds no role assignments at all (captured without authorizationresources?), so its roles are not known`,
+        ),
+      );
       continue;
     }
     const assignments = assignmentsOf(s, principalId);
@@ -80,18 +102,44 @@ export function diagnoseIdentities(input: IdentitiesInput): DoctorReport {
     if (privileged.length > 0) {
       const needs = users.flatMap((u) => replacements(s, u, ref));
       // A replacement the identity already holds needs no command (only the broad assignment goes).
-      const held = (n: { role: string; scope: string }) => assignments.some((a) => resolveRole(s, a.roleDefinitionId)?.name === n.role && idKey(a.scope) === idKey(n.scope));
-      const create = needs.filter((n) => !held(n)).map((n) => `az role assignment create --assignee-object-id ${principalId} --assignee-principal-type ServicePrincipal --role '${n.role}' --scope ${n.scope}`);
+      const held = (n: { role: string; scope: string }) =>
+        assignments.some(
+          (a) => resolveRole(s, a.roleDefinitionId)?.name === n.role && idKey(a.scope) === idKey(n.scope),
+        );
+      const create = needs
+        .filter((n) => !held(n))
+        .map(
+          (n) =>
+            `az role assignment create --assignee-object-id ${principalId} --assignee-principal-type ServicePrincipal --role '${n.role}' --scope ${n.scope}`,
+        );
       const remove = privileged.map((a) => `az role assignment delete --ids ${a.id}`);
       const advice = needs.length
         ? ` It needs only: ${needs.map((n) => `${n.role} on ${parseArmId(n.scope).name} (${n.why}${held(n) ? '; already held' : ''})`).join('; ')}.`
         : ' Nothing in the snapshot shows what it needs: grant only the data-plane roles its code calls, on those resources.';
-      checks.push(fail('identities.least-privilege', target,
-        `${privileged.map((a) => `${resolveRole(s, a.roleDefinitionId)?.name} at ${scopeKind(a.scope)} scope ${a.scope}`).join('; ')}: far more than a workload identity needs (${summary}).${advice}`,
-        [...create, ...remove].join(' && ')));
+      checks.push(
+        fail(
+          'identities.least-privilege',
+          target,
+          `${privileged.map((a) => `${resolveRole(s, a.roleDefinitionId)?.name} at ${scopeKind(a.scope)} scope ${a.scope}`).join('; ')}: far more than a workload identity needs (${summary}).${advice}`,
+          [...create, ...remove].join(' && '),
+        ),
+      );
     } else if (unresolved.length > 0) {
-      checks.push(unknown('identities.least-privilege', target, `${unresolved.map((a) => `role ${a.roleDefinitionId} at ${a.scope}`).join('; ')}: definitions not in the snapshot, so whether they are privileged is not known (${summary})`));
-    } else checks.push(pass('identities.least-privilege', target, `no Owner, Contributor, User Access Administrator or "*" role at a broad scope (${summary})`));
+      checks.push(
+        unknown(
+          'identities.least-privilege',
+          target,
+          `${unresolved.map((a) => `role ${a.roleDefinitionId} at ${a.scope}`).join('; ')}: definitions not in the snapshot, so whether they are privileged is not known (${summary})`,
+        ),
+      );
+    } else
+      checks.push(
+        pass(
+          'identities.least-privilege',
+          target,
+          `no Owner, Contributor, User Access Administrator or "*" role at a broad scope (${summary})`,
+        ),
+      );
   }
   return { checks };
 }

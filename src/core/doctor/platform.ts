@@ -6,7 +6,18 @@
  * purge protection. Pure.
  */
 import { fail, pass, unknown, type DoctorCheck, type DoctorReport } from './check';
-import { arr, idKey, ofType, parseArmId, prop, scopeCovers, str, Types, type ArmResource, type Snapshot } from './snapshot';
+import {
+  arr,
+  idKey,
+  ofType,
+  parseArmId,
+  prop,
+  scopeCovers,
+  str,
+  Types,
+  type ArmResource,
+  type Snapshot,
+} from './snapshot';
 
 /** Inputs of {@link diagnosePlatform}. */
 export interface PlatformInput {
@@ -16,7 +27,14 @@ export interface PlatformInput {
 }
 
 /** A property check: `ok` decides from the value; undefined value → unknown. */
-function propCheck(id: string, r: ArmResource, path: string, ok: (v: unknown) => boolean, describe: string, fix: string): DoctorCheck {
+function propCheck(
+  id: string,
+  r: ArmResource,
+  path: string,
+  ok: (v: unknown) => boolean,
+  describe: string,
+  fix: string,
+): DoctorCheck {
   const value = path === 'sku.name' ? r.sku?.name : prop(r.properties, path);
   if (value === undefined || value === null) return unknown(id, r.id, `${path} is not in the snapshot`, fix);
   const shown = `${path} = ${JSON.stringify(value)}`;
@@ -31,20 +49,34 @@ const isTrue = (v: unknown) => v === true;
 function diagnosticsToWorkspace(s: Snapshot, r: ArmResource): ArmResource[] {
   const prefix = `${idKey(r.id)}/providers/microsoft.insights/diagnosticsettings/`;
   return ofType(s, Types.diagnosticSetting).filter(
-    (d) => idKey(d.id).startsWith(prefix) && !!str(d.properties, 'workspaceId') && arr(d.properties, 'logs').some((l) => prop(l, 'enabled') === true),
+    (d) =>
+      idKey(d.id).startsWith(prefix) &&
+      !!str(d.properties, 'workspaceId') &&
+      arr(d.properties, 'logs').some((l) => prop(l, 'enabled') === true),
   );
 }
 
 function workspaceHint(s: Snapshot): string {
-  const fromSetting = ofType(s, Types.diagnosticSetting).map((d) => str(d.properties, 'workspaceId')).find((x) => !!x);
+  const fromSetting = ofType(s, Types.diagnosticSetting)
+    .map((d) => str(d.properties, 'workspaceId'))
+    .find((x) => !!x);
   return fromSetting ?? ofType(s, Types.workspace)[0]?.id ?? '<log-analytics-workspace-id>';
 }
 
 function diagnosticsCheck(s: Snapshot, id: string, r: ArmResource): DoctorCheck {
   const found = diagnosticsToWorkspace(s, r);
-  if (found.length > 0) return pass(id, r.id, `diagnostic setting ${found[0].name} sends logs to ${str(found[0].properties, 'workspaceId')}`);
-  return fail(id, r.id, 'no diagnostic setting sends its logs to a Log Analytics workspace',
-    `az monitor diagnostic-settings create --name to-log-analytics --resource ${r.id} --workspace ${workspaceHint(s)} --logs '[{"categoryGroup":"allLogs","enabled":true}]' --metrics '[{"category":"AllMetrics","enabled":true}]'`);
+  if (found.length > 0)
+    return pass(
+      id,
+      r.id,
+      `diagnostic setting ${found[0].name} sends logs to ${str(found[0].properties, 'workspaceId')}`,
+    );
+  return fail(
+    id,
+    r.id,
+    'no diagnostic setting sends its logs to a Log Analytics workspace',
+    `az monitor diagnostic-settings create --name to-log-analytics --resource ${r.id} --workspace ${workspaceHint(s)} --logs '[{"categoryGroup":"allLogs","enabled":true}]' --metrics '[{"category":"AllMetrics","enabled":true}]'`,
+  );
 }
 
 function registryChecks(s: Snapshot, r: ArmResource): DoctorCheck[] {
@@ -53,21 +85,73 @@ function registryChecks(s: Snapshot, r: ArmResource): DoctorCheck[] {
   const retention = prop(r.properties, 'policies.retentionPolicy.status');
   const deletion: DoctorCheck =
     soft === undefined && retention === undefined
-      ? unknown('platform.registry-soft-delete-or-retention', r.id, 'policies.softDeletePolicy and policies.retentionPolicy are not in the snapshot')
+      ? unknown(
+          'platform.registry-soft-delete-or-retention',
+          r.id,
+          'policies.softDeletePolicy and policies.retentionPolicy are not in the snapshot',
+        )
       : eq('enabled')(soft) || eq('enabled')(retention)
-        ? pass('platform.registry-soft-delete-or-retention', r.id, `softDeletePolicy.status = ${JSON.stringify(soft)}, retentionPolicy.status = ${JSON.stringify(retention)}`)
-        : fail('platform.registry-soft-delete-or-retention', r.id, 'neither soft delete nor untagged retention is on: a wrong delete cannot be undone',
-          `az acr config soft-delete update -r ${r.name} --status enabled --days 7`);
+        ? pass(
+            'platform.registry-soft-delete-or-retention',
+            r.id,
+            `softDeletePolicy.status = ${JSON.stringify(soft)}, retentionPolicy.status = ${JSON.stringify(retention)}`,
+          )
+        : fail(
+            'platform.registry-soft-delete-or-retention',
+            r.id,
+            'neither soft delete nor untagged retention is on: a wrong delete cannot be undone',
+            `az acr config soft-delete update -r ${r.name} --status enabled --days 7`,
+          );
   return [
-    propCheck('platform.registry-sku', r, 'sku.name', eq('Premium'), 'private endpoints, quarantine and export control need Premium', `az acr update ${n} --sku Premium`),
-    propCheck('platform.registry-admin-user', r, 'adminUserEnabled', isFalse, 'the admin user is a shared password with push and delete rights', `az acr update ${n} --admin-enabled false`),
-    propCheck('platform.registry-public-access', r, 'publicNetworkAccess', eq('Disabled'), 'the registry is reachable from the internet', `az acr update ${n} --public-network-enabled false`),
-    propCheck('platform.registry-anonymous-pull', r, 'anonymousPullEnabled', isFalse, 'anyone can pull without signing in', `az acr update ${n} --anonymous-pull-enabled false`),
-    propCheck('platform.registry-quarantine', r, 'policies.quarantinePolicy.status', eq('enabled'), 'pushed images are pullable before the gate decides',
-      `az resource update --ids ${r.id} --set properties.policies.quarantinePolicy.status=enabled`),
+    propCheck(
+      'platform.registry-sku',
+      r,
+      'sku.name',
+      eq('Premium'),
+      'private endpoints, quarantine and export control need Premium',
+      `az acr update ${n} --sku Premium`,
+    ),
+    propCheck(
+      'platform.registry-admin-user',
+      r,
+      'adminUserEnabled',
+      isFalse,
+      'the admin user is a shared password with push and delete rights',
+      `az acr update ${n} --admin-enabled false`,
+    ),
+    propCheck(
+      'platform.registry-public-access',
+      r,
+      'publicNetworkAccess',
+      eq('Disabled'),
+      'the registry is reachable from the internet',
+      `az acr update ${n} --public-network-enabled false`,
+    ),
+    propCheck(
+      'platform.registry-anonymous-pull',
+      r,
+      'anonymousPullEnabled',
+      isFalse,
+      'anyone can pull without signing in',
+      `az acr update ${n} --anonymous-pull-enabled false`,
+    ),
+    propCheck(
+      'platform.registry-quarantine',
+      r,
+      'policies.quarantinePolicy.status',
+      eq('enabled'),
+      'pushed images are pullable before the gate decides',
+      `az resource update --ids ${r.id} --set properties.policies.quarantinePolicy.status=enabled`,
+    ),
     deletion,
-    propCheck('platform.registry-export', r, 'policies.exportPolicy.status', eq('disabled'), 'images can be exported out of the private network (exports need public access off first)',
-      `az acr update ${n} --allow-exports false`),
+    propCheck(
+      'platform.registry-export',
+      r,
+      'policies.exportPolicy.status',
+      eq('disabled'),
+      'images can be exported out of the private network (exports need public access off first)',
+      `az acr update ${n} --allow-exports false`,
+    ),
     diagnosticsCheck(s, 'platform.registry-diagnostics', r),
   ];
 }
@@ -82,18 +166,42 @@ export function diagnosePlatform(input: PlatformInput): DoctorReport {
 
   // Defender for Containers, per subscription that holds a registry or a container workload in scope.
   const subs = new Set<string>();
-  for (const r of [...registries, ...ofType(s, Types.containerApp), ...ofType(s, Types.containerGroup), ...ofType(s, Types.managedEnvironment)].filter(inScope)) {
+  for (const r of [
+    ...registries,
+    ...ofType(s, Types.containerApp),
+    ...ofType(s, Types.containerGroup),
+    ...ofType(s, Types.managedEnvironment),
+  ].filter(inScope)) {
     const sub = parseArmId(r.id).subscriptionId;
     if (sub) subs.add(sub.toLowerCase());
   }
   for (const sub of subs) {
     const target = `/subscriptions/${sub}`;
-    const pricing = ofType(s, Types.pricing).find((p) => p.name.toLowerCase() === 'containers' && (parseArmId(p.id).subscriptionId ?? '').toLowerCase() === sub);
+    const pricing = ofType(s, Types.pricing).find(
+      (p) => p.name.toLowerCase() === 'containers' && (parseArmId(p.id).subscriptionId ?? '').toLowerCase() === sub,
+    );
     const fix = `az security pricing create -n Containers --tier standard --subscription ${sub}`;
     const tier = str(pricing?.properties, 'pricingTier');
-    if (!pricing || tier === undefined) checks.push(unknown('platform.defender-containers', target, 'the Defender for Containers pricing (Microsoft.Security/pricings/Containers) is not in the snapshot', fix));
-    else if (/^standard$/i.test(tier)) checks.push(pass('platform.defender-containers', target, 'Defender for Containers pricingTier = Standard'));
-    else checks.push(fail('platform.defender-containers', target, `Defender for Containers pricingTier = ${tier}: no vulnerability findings reach the gate`, fix));
+    if (!pricing || tier === undefined)
+      checks.push(
+        unknown(
+          'platform.defender-containers',
+          target,
+          'the Defender for Containers pricing (Microsoft.Security/pricings/Containers) is not in the snapshot',
+          fix,
+        ),
+      );
+    else if (/^standard$/i.test(tier))
+      checks.push(pass('platform.defender-containers', target, 'Defender for Containers pricingTier = Standard'));
+    else
+      checks.push(
+        fail(
+          'platform.defender-containers',
+          target,
+          `Defender for Containers pricingTier = ${tier}: no vulnerability findings reach the gate`,
+          fix,
+        ),
+      );
   }
 
   for (const env of ofType(s, Types.managedEnvironment).filter(inScope)) {
@@ -101,20 +209,70 @@ export function diagnosePlatform(input: PlatformInput): DoctorReport {
     const fixEnv = `az containerapp env create ${ng} --infrastructure-subnet-resource-id <subnet-id> --internal-only true  # internal cannot be changed: recreate and move the apps`;
     // An environment ARM describes without a virtual network is public (its default); only an empty answer is unknown.
     if (Object.keys(env.properties).length > 0 && prop(env.properties, 'vnetConfiguration.internal') === undefined) {
-      checks.push(fail('platform.environment-internal', env.id, 'no vnetConfiguration.internal: the environment has a public ingress address', fixEnv));
-    } else checks.push(propCheck('platform.environment-internal', env, 'vnetConfiguration.internal', isTrue, 'the environment has a public ingress address', fixEnv));
+      checks.push(
+        fail(
+          'platform.environment-internal',
+          env.id,
+          'no vnetConfiguration.internal: the environment has a public ingress address',
+          fixEnv,
+        ),
+      );
+    } else
+      checks.push(
+        propCheck(
+          'platform.environment-internal',
+          env,
+          'vnetConfiguration.internal',
+          isTrue,
+          'the environment has a public ingress address',
+          fixEnv,
+        ),
+      );
     checks.push(diagnosticsCheck(s, 'platform.environment-diagnostics', env));
   }
   for (const app of ofType(s, Types.containerApp).filter(inScope)) {
     const external = prop(app.properties, 'configuration.ingress.external');
     const ng = `-n ${app.name} -g ${parseArmId(app.id).resourceGroup}`;
-    if (external === true) checks.push(fail('platform.app-ingress', app.id, 'configuration.ingress.external = true: the app accepts traffic from outside the environment', `az containerapp ingress update ${ng} --type internal`));
-    else checks.push(pass('platform.app-ingress', app.id, prop(app.properties, 'configuration.ingress') ? 'configuration.ingress.external = false' : 'no ingress'));
+    if (external === true)
+      checks.push(
+        fail(
+          'platform.app-ingress',
+          app.id,
+          'configuration.ingress.external = true: the app accepts traffic from outside the environment',
+          `az containerapp ingress update ${ng} --type internal`,
+        ),
+      );
+    else
+      checks.push(
+        pass(
+          'platform.app-ingress',
+          app.id,
+          prop(app.properties, 'configuration.ingress') ? 'configuration.ingress.external = false' : 'no ingress',
+        ),
+      );
   }
   for (const kv of ofType(s, Types.keyVault).filter(inScope)) {
     const ng = `-n ${kv.name} -g ${parseArmId(kv.id).resourceGroup}`;
-    checks.push(propCheck('platform.keyvault-rbac', kv, 'enableRbacAuthorization', isTrue, 'access policies grant whole-vault rights outside Azure RBAC', `az keyvault update ${ng} --enable-rbac-authorization true`));
-    checks.push(propCheck('platform.keyvault-purge-protection', kv, 'enablePurgeProtection', isTrue, 'a deleted vault or secret can be purged before its retention ends', `az keyvault update ${ng} --enable-purge-protection true`));
+    checks.push(
+      propCheck(
+        'platform.keyvault-rbac',
+        kv,
+        'enableRbacAuthorization',
+        isTrue,
+        'access policies grant whole-vault rights outside Azure RBAC',
+        `az keyvault update ${ng} --enable-rbac-authorization true`,
+      ),
+    );
+    checks.push(
+      propCheck(
+        'platform.keyvault-purge-protection',
+        kv,
+        'enablePurgeProtection',
+        isTrue,
+        'a deleted vault or secret can be purged before its retention ends',
+        `az keyvault update ${ng} --enable-purge-protection true`,
+      ),
+    );
   }
   return { checks };
 }

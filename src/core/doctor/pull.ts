@@ -10,8 +10,28 @@ import { parseImageReference } from '../reference';
 import type { ImageReference, Verdict } from '../types';
 import { fail, pass, sh, unknown, type DoctorCheck, type DoctorReport } from './check';
 import { assignmentsOf, resolveRole, roleAllows, scopeKind, type RoleDefinition } from './roles';
-import { arr, byId, idKey, ofType, parseArmId, str, Types, vnetOfSubnet, type ArmResource, type Snapshot } from './snapshot';
-import { findWorkload, isSystemRef, nameAndGroup, pullEntries, workloadIdentities, workloadImages, workloadVnet, type Workload } from './workloads';
+import {
+  arr,
+  byId,
+  idKey,
+  ofType,
+  parseArmId,
+  str,
+  Types,
+  vnetOfSubnet,
+  type ArmResource,
+  type Snapshot,
+} from './snapshot';
+import {
+  findWorkload,
+  isSystemRef,
+  nameAndGroup,
+  pullEntries,
+  workloadIdentities,
+  workloadImages,
+  workloadVnet,
+  type Workload,
+} from './workloads';
 
 const NO_ROLE: RoleDefinition = { id: '', name: '', actions: [], notActions: [], builtIn: false };
 
@@ -21,9 +41,15 @@ export const PULL_ACTION = 'Microsoft.ContainerRegistry/registries/pull/read';
 export const ACR_ZONE = 'privatelink.azurecr.io';
 
 /** The gate's answer for one image, looked up by the caller (read-only). */
-export type VerdictAnswer = { status: 'found'; verdict: Verdict } | { status: 'none' } | { status: 'error'; reason: string };
+export type VerdictAnswer =
+  | { status: 'found'; verdict: Verdict }
+  | { status: 'none' }
+  | { status: 'error'; reason: string };
 /** Whether the registry holds the tag or digest, when the caller could ask it. */
-export type PresenceAnswer = { status: 'present'; digest?: string } | { status: 'absent' } | { status: 'unreachable'; reason: string };
+export type PresenceAnswer =
+  | { status: 'present'; digest?: string }
+  | { status: 'absent' }
+  | { status: 'unreachable'; reason: string };
 
 /** Inputs of {@link diagnosePull}. */
 export interface PullInput {
@@ -39,7 +65,9 @@ export interface PullInput {
 /** The registry resource serving a login server, if in the snapshot. */
 export function registryFor(s: Snapshot, host: string): ArmResource | undefined {
   const h = host.toLowerCase();
-  return ofType(s, Types.registry).find((r) => (str(r.properties, 'loginServer') ?? `${r.name}.azurecr.io`).toLowerCase() === h);
+  return ofType(s, Types.registry).find(
+    (r) => (str(r.properties, 'loginServer') ?? `${r.name}.azurecr.io`).toLowerCase() === h,
+  );
 }
 
 /** The Function App that hosts acr-guard's rescan endpoint, when exactly one is in the snapshot. */
@@ -52,27 +80,57 @@ function rescanFix(s: Snapshot, image: string): string {
   return `az rest --method post --url https://${guardHost(s)}/api/rescan --resource api://<acr-guard-api-client-id> --body ${sh(JSON.stringify({ image }))}`;
 }
 
-function verdictCheck(s: Snapshot, imageText: string, ref: ImageReference, answer: VerdictAnswer | undefined): DoctorCheck {
+function verdictCheck(
+  s: Snapshot,
+  imageText: string,
+  ref: ImageReference,
+  answer: VerdictAnswer | undefined,
+): DoctorCheck {
   const id = 'pull.gate-verdict';
-  if (!answer) return unknown(id, imageText, 'the gate\'s verdicts were not looked up (no audit store given: --audit-dir, or the configured store)');
-  if (answer.status === 'error') return unknown(id, imageText, `the gate's verdicts could not be read: ${answer.reason}`);
+  if (!answer)
+    return unknown(
+      id,
+      imageText,
+      "the gate's verdicts were not looked up (no audit store given: --audit-dir, or the configured store)",
+    );
+  if (answer.status === 'error')
+    return unknown(id, imageText, `the gate's verdicts could not be read: ${answer.reason}`);
   const target = ref.digest ? `${ref.registry}/${ref.repository}@${ref.digest}` : imageText;
-  if (answer.status === 'none') return unknown(id, imageText, `no gate verdict is recorded for ${target}: if quarantine is on, an image never gated stays quarantined`, rescanFix(s, target));
+  if (answer.status === 'none')
+    return unknown(
+      id,
+      imageText,
+      `no gate verdict is recorded for ${target}: if quarantine is on, an image never gated stays quarantined`,
+      rescanFix(s, target),
+    );
   const v = answer.verdict;
   const image = `${v.image.registry}/${v.image.repository}@${v.image.digest}`;
   if (v.decision === 'release') return pass(id, imageText, `released by the gate at ${v.decidedAt} (${image})`);
   const reasons = v.checks.filter((c) => c.status !== 'pass').map((c) => `${c.name}: ${c.reason}`);
-  return fail(id, imageText, `quarantined: the gate blocked ${image} at ${v.decidedAt}: ${v.summary}${reasons.length ? ` [${reasons.join('; ')}]` : ''}`, rescanFix(s, image));
+  return fail(
+    id,
+    imageText,
+    `quarantined: the gate blocked ${image} at ${v.decidedAt}: ${v.summary}${reasons.length ? ` [${reasons.join('; ')}]` : ''}`,
+    rescanFix(s, image),
+  );
 }
 
 /** Private endpoints of a registry (group `registry`), approved or with no state recorded. */
 function registryEndpoints(s: Snapshot, registry: ArmResource): ArmResource[] {
   return ofType(s, Types.privateEndpoint).filter((pe) =>
-    [...arr(pe.properties, 'privateLinkServiceConnections'), ...arr(pe.properties, 'manualPrivateLinkServiceConnections')].some((c) => {
+    [
+      ...arr(pe.properties, 'privateLinkServiceConnections'),
+      ...arr(pe.properties, 'manualPrivateLinkServiceConnections'),
+    ].some((c) => {
       const target = str(c, 'properties.privateLinkServiceId');
       const groups = arr(c, 'properties.groupIds').map((g) => String(g).toLowerCase());
       const state = str(c, 'properties.privateLinkServiceConnectionState.status');
-      return target !== undefined && idKey(target) === idKey(registry.id) && groups.includes('registry') && (state === undefined || /^approved$/i.test(state));
+      return (
+        target !== undefined &&
+        idKey(target) === idKey(registry.id) &&
+        groups.includes('registry') &&
+        (state === undefined || /^approved$/i.test(state))
+      );
     }),
   );
 }
@@ -84,7 +142,9 @@ function reaches(s: Snapshot, a: string, b: string): boolean | undefined {
     const vnet = byId(s, from);
     if (!vnet) return undefined;
     return arr(vnet.properties, 'virtualNetworkPeerings').some(
-      (p) => idKey(str(p, 'properties.remoteVirtualNetwork.id') ?? '') === idKey(to) && /^connected$/i.test(str(p, 'properties.peeringState') ?? 'Connected'),
+      (p) =>
+        idKey(str(p, 'properties.remoteVirtualNetwork.id') ?? '') === idKey(to) &&
+        /^connected$/i.test(str(p, 'properties.peeringState') ?? 'Connected'),
     );
   };
   const ab = peered(a, b);
@@ -103,11 +163,18 @@ function networkChecks(s: Snapshot, w: Workload, registry: ArmResource): DoctorC
   const net = workloadVnet(s, w);
   const endpoints = registryEndpoints(s, registry);
   if (net.missing || !net.vnetId) {
-    const why = net.missing ?? `${w.resource.name} runs in no virtual network, so it cannot reach a registry whose public network access is disabled`;
-    const fixNet = w.kind === 'containerApp'
-      ? `az containerapp env create -n <environment> -g ${parseArmId(w.resource.id).resourceGroup} --infrastructure-subnet-resource-id <subnet-id> --internal-only true  # an environment's network cannot change: move the app to it`
-      : `az container create -g ${parseArmId(w.resource.id).resourceGroup} -n ${w.resource.name} --subnet <subnet-id> …  # recreate the group in a subnet`;
-    checks.push(net.missing ? unknown('pull.private-endpoint', reg, `the workload's network is not known: ${why}`) : fail('pull.private-endpoint', reg, why, fixNet));
+    const why =
+      net.missing ??
+      `${w.resource.name} runs in no virtual network, so it cannot reach a registry whose public network access is disabled`;
+    const fixNet =
+      w.kind === 'containerApp'
+        ? `az containerapp env create -n <environment> -g ${parseArmId(w.resource.id).resourceGroup} --infrastructure-subnet-resource-id <subnet-id> --internal-only true  # an environment's network cannot change: move the app to it`
+        : `az container create -g ${parseArmId(w.resource.id).resourceGroup} -n ${w.resource.name} --subnet <subnet-id> …  # recreate the group in a subnet`;
+    checks.push(
+      net.missing
+        ? unknown('pull.private-endpoint', reg, `the workload's network is not known: ${why}`)
+        : fail('pull.private-endpoint', reg, why, fixNet),
+    );
     return checks;
   }
   const vnetId = net.vnetId;
@@ -122,31 +189,78 @@ function networkChecks(s: Snapshot, w: Workload, registry: ArmResource): DoctorC
     return peVnet === undefined || reaches(s, vnetId, peVnet) === undefined;
   });
   const endpoint = reachable[0];
-  if (endpoint) checks.push(pass('pull.private-endpoint', reg, `private endpoint ${endpoint.id} (group registry) is in ${idKey(vnetOfSubnet(str(endpoint.properties, 'subnet.id')) ?? '') === idKey(vnetId) ? 'the workload\'s virtual network' : 'a virtual network peered with the workload\'s'} ${shortName(vnetId)}`));
-  else if (undecided.length > 0) checks.push(unknown('pull.private-endpoint', reg, `private endpoint(s) ${undecided.map((e) => e.id).join(', ')} exist, but whether ${shortName(vnetId)} reaches their network is not in the snapshot (virtual network or subnet missing)`));
+  if (endpoint)
+    checks.push(
+      pass(
+        'pull.private-endpoint',
+        reg,
+        `private endpoint ${endpoint.id} (group registry) is in ${idKey(vnetOfSubnet(str(endpoint.properties, 'subnet.id')) ?? '') === idKey(vnetId) ? "the workload's virtual network" : "a virtual network peered with the workload's"} ${shortName(vnetId)}`,
+      ),
+    );
+  else if (undecided.length > 0)
+    checks.push(
+      unknown(
+        'pull.private-endpoint',
+        reg,
+        `private endpoint(s) ${undecided.map((e) => e.id).join(', ')} exist, but whether ${shortName(vnetId)} reaches their network is not in the snapshot (virtual network or subnet missing)`,
+      ),
+    );
   else if (endpoints.length > 0) {
     const other = vnetOfSubnet(str(endpoints[0].properties, 'subnet.id')) ?? '<endpoint-vnet-id>';
-    checks.push(fail('pull.private-endpoint', reg, `the registry's private endpoint(s) ${endpoints.map((e) => e.id).join(', ')} are in ${shortName(other)}, which is neither ${shortName(vnetId)} nor peered with it`,
-      `az network vnet peering create -g ${vnetRg} -n to-${shortName(other)} --vnet-name ${shortName(vnetId)} --remote-vnet ${other} --allow-vnet-access && ` +
-      `az network vnet peering create -g ${parseArmId(other).resourceGroup} -n to-${shortName(vnetId)} --vnet-name ${shortName(other)} --remote-vnet ${vnetId} --allow-vnet-access`));
+    checks.push(
+      fail(
+        'pull.private-endpoint',
+        reg,
+        `the registry's private endpoint(s) ${endpoints.map((e) => e.id).join(', ')} are in ${shortName(other)}, which is neither ${shortName(vnetId)} nor peered with it`,
+        `az network vnet peering create -g ${vnetRg} -n to-${shortName(other)} --vnet-name ${shortName(vnetId)} --remote-vnet ${other} --allow-vnet-access && ` +
+          `az network vnet peering create -g ${parseArmId(other).resourceGroup} -n to-${shortName(vnetId)} --vnet-name ${shortName(other)} --remote-vnet ${vnetId} --allow-vnet-access`,
+      ),
+    );
   } else {
-    checks.push(fail('pull.private-endpoint', reg, `public network access is disabled and the registry has no approved private endpoint (group registry)`,
-      `az network private-endpoint create -g ${vnetRg} -n pe-${registry.name} --vnet-name ${shortName(vnetId)} --subnet <private-endpoint-subnet> --private-connection-resource-id ${reg} --group-id registry --connection-name pe-${registry.name}`));
+    checks.push(
+      fail(
+        'pull.private-endpoint',
+        reg,
+        `public network access is disabled and the registry has no approved private endpoint (group registry)`,
+        `az network private-endpoint create -g ${vnetRg} -n pe-${registry.name} --vnet-name ${shortName(vnetId)} --subnet <private-endpoint-subnet> --private-connection-resource-id ${reg} --group-id registry --connection-name pe-${registry.name}`,
+      ),
+    );
   }
 
   // 2. The zone linked to the workload's network.
   const zones = ofType(s, Types.dnsZone).filter((z) => z.name.toLowerCase() === ACR_ZONE);
   const links = ofType(s, Types.dnsLink);
-  const linkedZone = zones.find((z) => links.some((l) => idKey(l.id).startsWith(`${idKey(z.id)}/virtualnetworklinks/`) && idKey(str(l.properties, 'virtualNetwork.id') ?? '') === idKey(vnetId)));
-  if (linkedZone) checks.push(pass('pull.dns-zone-link', ACR_ZONE, `zone ${linkedZone.id} is linked to ${shortName(vnetId)}`));
+  const linkedZone = zones.find((z) =>
+    links.some(
+      (l) =>
+        idKey(l.id).startsWith(`${idKey(z.id)}/virtualnetworklinks/`) &&
+        idKey(str(l.properties, 'virtualNetwork.id') ?? '') === idKey(vnetId),
+    ),
+  );
+  if (linkedZone)
+    checks.push(pass('pull.dns-zone-link', ACR_ZONE, `zone ${linkedZone.id} is linked to ${shortName(vnetId)}`));
   else if (zones.length > 0) {
     const z = zones[0];
-    const linked = links.filter((l) => idKey(l.id).startsWith(`${idKey(z.id)}/virtualnetworklinks/`)).map((l) => shortName(str(l.properties, 'virtualNetwork.id') ?? '?'));
-    checks.push(fail('pull.dns-zone-link', ACR_ZONE, `zone ${z.id} is not linked to the workload's virtual network ${shortName(vnetId)} (linked to: ${linked.join(', ') || 'none'}), so ${w.resource.name} resolves the registry to its public address`,
-      `az network private-dns link vnet create -g ${parseArmId(z.id).resourceGroup} -z ${ACR_ZONE} -n link-${shortName(vnetId)} -v ${vnetId} -e false`));
+    const linked = links
+      .filter((l) => idKey(l.id).startsWith(`${idKey(z.id)}/virtualnetworklinks/`))
+      .map((l) => shortName(str(l.properties, 'virtualNetwork.id') ?? '?'));
+    checks.push(
+      fail(
+        'pull.dns-zone-link',
+        ACR_ZONE,
+        `zone ${z.id} is not linked to the workload's virtual network ${shortName(vnetId)} (linked to: ${linked.join(', ') || 'none'}), so ${w.resource.name} resolves the registry to its public address`,
+        `az network private-dns link vnet create -g ${parseArmId(z.id).resourceGroup} -z ${ACR_ZONE} -n link-${shortName(vnetId)} -v ${vnetId} -e false`,
+      ),
+    );
   } else {
-    checks.push(fail('pull.dns-zone-link', ACR_ZONE, `no ${ACR_ZONE} zone is in the snapshot, so the registry resolves to its public address`,
-      `az network private-dns zone create -g ${vnetRg} -n ${ACR_ZONE} && az network private-dns link vnet create -g ${vnetRg} -z ${ACR_ZONE} -n link-${shortName(vnetId)} -v ${vnetId} -e false`));
+    checks.push(
+      fail(
+        'pull.dns-zone-link',
+        ACR_ZONE,
+        `no ${ACR_ZONE} zone is in the snapshot, so the registry resolves to its public address`,
+        `az network private-dns zone create -g ${vnetRg} -n ${ACR_ZONE} && az network private-dns link vnet create -g ${vnetRg} -z ${ACR_ZONE} -n link-${shortName(vnetId)} -v ${vnetId} -e false`,
+      ),
+    );
   }
 
   // 3. Both A records equal to the endpoint's addresses.
@@ -156,7 +270,13 @@ function networkChecks(s: Snapshot, w: Workload, registry: ArmResource): DoctorC
     .map((c) => ({ fqdn: (str(c, 'fqdn') ?? '').toLowerCase(), ips: arr(c, 'ipAddresses').map(String) }))
     .filter((c) => isAcrHost(c.fqdn) && c.ips.length > 0);
   if (configs.length === 0) {
-    checks.push(unknown('pull.dns-a-record', reg, `private endpoint ${endpoint.id} carries no customDnsConfigs, so the addresses the records must hold are not known`));
+    checks.push(
+      unknown(
+        'pull.dns-a-record',
+        reg,
+        `private endpoint ${endpoint.id} carries no customDnsConfigs, so the addresses the records must hold are not known`,
+      ),
+    );
     return checks;
   }
   if (!zone) {
@@ -168,17 +288,44 @@ function networkChecks(s: Snapshot, w: Workload, registry: ArmResource): DoctorC
     const name = acrHostName(fqdn) as string;
     const record = ofType(s, Types.dnsA).find((a) => idKey(a.id) === idKey(`${zone.id}/A/${name}`));
     const want = [...new Set(ips)].sort();
-    const add = (list: string[]) => list.map((ip) => `az network private-dns record-set a add-record -g ${zoneRg} -z ${ACR_ZONE} -n ${name} -a ${ip}`);
+    const add = (list: string[]) =>
+      list.map(
+        (ip) => `az network private-dns record-set a add-record -g ${zoneRg} -z ${ACR_ZONE} -n ${name} -a ${ip}`,
+      );
     if (!record) {
-      checks.push(fail('pull.dns-a-record', fqdn, `A record ${name} is missing from ${ACR_ZONE}; the endpoint's address for ${fqdn} is ${want.join(', ')}`, add(want).join(' && ')));
+      checks.push(
+        fail(
+          'pull.dns-a-record',
+          fqdn,
+          `A record ${name} is missing from ${ACR_ZONE}; the endpoint's address for ${fqdn} is ${want.join(', ')}`,
+          add(want).join(' && '),
+        ),
+      );
       continue;
     }
-    const have = [...new Set(arr(record.properties, 'aRecords').map((r) => str(r, 'ipv4Address')).filter((x): x is string => !!x))].sort();
-    if (have.join(',') === want.join(',')) checks.push(pass('pull.dns-a-record', fqdn, `A record ${name} → ${have.join(', ')}, the endpoint's address`));
+    const have = [
+      ...new Set(
+        arr(record.properties, 'aRecords')
+          .map((r) => str(r, 'ipv4Address'))
+          .filter((x): x is string => !!x),
+      ),
+    ].sort();
+    if (have.join(',') === want.join(','))
+      checks.push(pass('pull.dns-a-record', fqdn, `A record ${name} → ${have.join(', ')}, the endpoint's address`));
     else {
-      const remove = have.filter((ip) => !want.includes(ip)).map((ip) => `az network private-dns record-set a remove-record -g ${zoneRg} -z ${ACR_ZONE} -n ${name} -a ${ip}`);
-      checks.push(fail('pull.dns-a-record', fqdn, `A record ${name} → ${have.join(', ') || '(no address)'}, but the endpoint's address for ${fqdn} is ${want.join(', ')}`,
-        [...remove, ...add(want.filter((ip) => !have.includes(ip)))].join(' && ')));
+      const remove = have
+        .filter((ip) => !want.includes(ip))
+        .map(
+          (ip) => `az network private-dns record-set a remove-record -g ${zoneRg} -z ${ACR_ZONE} -n ${name} -a ${ip}`,
+        );
+      checks.push(
+        fail(
+          'pull.dns-a-record',
+          fqdn,
+          `A record ${name} → ${have.join(', ') || '(no address)'}, but the endpoint's address for ${fqdn} is ${want.join(', ')}`,
+          [...remove, ...add(want.filter((ip) => !have.includes(ip)))].join(' && '),
+        ),
+      );
     }
   }
   return checks;
@@ -191,43 +338,119 @@ function identityChecks(s: Snapshot, w: Workload, registry: ArmResource, host: s
   const ng = nameAndGroup(w.resource);
   const isApp = w.kind === 'containerApp';
   if (!entry) {
-    return [fail('pull.identity-assigned', w.resource.id, `no ${isApp ? 'configuration.registries' : 'imageRegistryCredentials'} entry for ${host}: the pull is anonymous and the registry refuses it`,
-      isApp ? `az containerapp registry set ${ng} --server ${host} --identity <identity-resource-id>` : `az container create ${ng} --acr-identity <identity-resource-id> --assign-identity <identity-resource-id> …  # recreate with the pull identity`)];
+    return [
+      fail(
+        'pull.identity-assigned',
+        w.resource.id,
+        `no ${isApp ? 'configuration.registries' : 'imageRegistryCredentials'} entry for ${host}: the pull is anonymous and the registry refuses it`,
+        isApp
+          ? `az containerapp registry set ${ng} --server ${host} --identity <identity-resource-id>`
+          : `az container create ${ng} --acr-identity <identity-resource-id> --assign-identity <identity-resource-id> …  # recreate with the pull identity`,
+      ),
+    ];
   }
-  if (!entry.identity) return [unknown('pull.identity-assigned', w.resource.id, `${host} is pulled with username ${entry.username ?? '(none)'} (a token or the admin user); doctor checks managed identities only`)];
+  if (!entry.identity)
+    return [
+      unknown(
+        'pull.identity-assigned',
+        w.resource.id,
+        `${host} is pulled with username ${entry.username ?? '(none)'} (a token or the admin user); doctor checks managed identities only`,
+      ),
+    ];
   const identities = workloadIdentities(s, w);
   const sys = isSystemRef(entry.identity);
-  const assigned = identities.find((i) => (sys ? i.ref === 'system' : idKey(i.ref) === idKey(entry.identity as string)));
+  const assigned = identities.find((i) =>
+    sys ? i.ref === 'system' : idKey(i.ref) === idKey(entry.identity as string),
+  );
   const checks: DoctorCheck[] = [];
   const who = sys ? 'the system-assigned identity' : `identity ${shortName(entry.identity)}`;
   if (!assigned) {
-    checks.push(fail('pull.identity-assigned', w.resource.id, `${host} is pulled with ${who}, which is not assigned to ${w.resource.name} (assigned: ${identities.map((i) => (i.ref === 'system' ? 'system' : shortName(i.ref))).join(', ') || 'none'})`,
-      isApp ? (sys ? `az containerapp identity assign ${ng} --system-assigned` : `az containerapp identity assign ${ng} --user-assigned ${entry.identity}`)
-        : `az container create ${ng} --assign-identity ${sys ? '[system]' : entry.identity} --acr-identity ${sys ? '[system]' : entry.identity} …  # recreate with the identity`));
-  } else checks.push(pass('pull.identity-assigned', w.resource.id, `${host} is pulled with ${who}, assigned to ${w.resource.name}`));
-  const principalId = assigned?.principalId ?? (sys ? undefined : str(byId(s, entry.identity)?.properties, 'principalId'));
+    checks.push(
+      fail(
+        'pull.identity-assigned',
+        w.resource.id,
+        `${host} is pulled with ${who}, which is not assigned to ${w.resource.name} (assigned: ${identities.map((i) => (i.ref === 'system' ? 'system' : shortName(i.ref))).join(', ') || 'none'})`,
+        isApp
+          ? sys
+            ? `az containerapp identity assign ${ng} --system-assigned`
+            : `az containerapp identity assign ${ng} --user-assigned ${entry.identity}`
+          : `az container create ${ng} --assign-identity ${sys ? '[system]' : entry.identity} --acr-identity ${sys ? '[system]' : entry.identity} …  # recreate with the identity`,
+      ),
+    );
+  } else
+    checks.push(
+      pass('pull.identity-assigned', w.resource.id, `${host} is pulled with ${who}, assigned to ${w.resource.name}`),
+    );
+  const principalId =
+    assigned?.principalId ?? (sys ? undefined : str(byId(s, entry.identity)?.properties, 'principalId'));
   if (!principalId) {
-    checks.push(unknown('pull.identity-role', reg, `the principal id of ${who} is not in the snapshot, so its role assignments cannot be read`));
+    checks.push(
+      unknown(
+        'pull.identity-role',
+        reg,
+        `the principal id of ${who} is not in the snapshot, so its role assignments cannot be read`,
+      ),
+    );
     return checks;
   }
   const assignments = assignmentsOf(s, principalId);
-  const covering = assignments.filter((a) => idKey(reg) === idKey(a.scope) || idKey(reg).startsWith(`${idKey(a.scope)}/`) || a.scope === '/');
+  const covering = assignments.filter(
+    (a) => idKey(reg) === idKey(a.scope) || idKey(reg).startsWith(`${idKey(a.scope)}/`) || a.scope === '/',
+  );
   const granting = covering.find((a) => {
     const role = resolveRole(s, a.roleDefinitionId);
     return role !== undefined && roleAllows(role, PULL_ACTION);
   });
   const fixRole = `az role assignment create --assignee-object-id ${principalId} --assignee-principal-type ServicePrincipal --role AcrPull --scope ${reg}`;
   if (granting) {
-    checks.push(pass('pull.identity-role', reg, `${who} (principal ${principalId}) holds ${resolveRole(s, granting.roleDefinitionId)?.name} at ${granting.scope}`));
-  } else if (assignments.some((a) => scopeKind(a.scope) === 'managementGroup' && roleAllows(resolveRole(s, a.roleDefinitionId) ?? NO_ROLE, PULL_ACTION))) {
+    checks.push(
+      pass(
+        'pull.identity-role',
+        reg,
+        `${who} (principal ${principalId}) holds ${resolveRole(s, granting.roleDefinitionId)?.name} at ${granting.scope}`,
+      ),
+    );
+  } else if (
+    assignments.some(
+      (a) =>
+        scopeKind(a.scope) === 'managementGroup' &&
+        roleAllows(resolveRole(s, a.roleDefinitionId) ?? NO_ROLE, PULL_ACTION),
+    )
+  ) {
     // A management group's subscriptions are not in the snapshot: such a grant may or may not cover the registry.
     const mg = assignments.filter((a) => scopeKind(a.scope) === 'managementGroup').map((a) => a.scope);
-    checks.push(unknown('pull.identity-role', reg, `${who} (principal ${principalId}) may pull through an assignment at management group ${mg.join(', ')}; whether it contains the registry's subscription is not in the snapshot`, fixRole));
+    checks.push(
+      unknown(
+        'pull.identity-role',
+        reg,
+        `${who} (principal ${principalId}) may pull through an assignment at management group ${mg.join(', ')}; whether it contains the registry's subscription is not in the snapshot`,
+        fixRole,
+      ),
+    );
   } else if (covering.some((a) => !resolveRole(s, a.roleDefinitionId))) {
-    checks.push(unknown('pull.identity-role', reg, `${who} (principal ${principalId}) holds role(s) ${covering.filter((a) => !resolveRole(s, a.roleDefinitionId)).map((a) => a.roleDefinitionId).join(', ')} over the registry whose definitions are not in the snapshot`, fixRole));
+    checks.push(
+      unknown(
+        'pull.identity-role',
+        reg,
+        `${who} (principal ${principalId}) holds role(s) ${covering
+          .filter((a) => !resolveRole(s, a.roleDefinitionId))
+          .map((a) => a.roleDefinitionId)
+          .join(', ')} over the registry whose definitions are not in the snapshot`,
+        fixRole,
+      ),
+    );
   } else {
-    const elsewhere = assignments.map((a) => `${resolveRole(s, a.roleDefinitionId)?.name ?? a.roleDefinitionId} at ${a.scope}`);
-    checks.push(fail('pull.identity-role', reg, `${who} (principal ${principalId}) has no role with ${PULL_ACTION} on ${registry.name} or a scope above it${elsewhere.length ? ` (it holds: ${elsewhere.join('; ')})` : ''}`, fixRole));
+    const elsewhere = assignments.map(
+      (a) => `${resolveRole(s, a.roleDefinitionId)?.name ?? a.roleDefinitionId} at ${a.scope}`,
+    );
+    checks.push(
+      fail(
+        'pull.identity-role',
+        reg,
+        `${who} (principal ${principalId}) has no role with ${PULL_ACTION} on ${registry.name} or a scope above it${elsewhere.length ? ` (it holds: ${elsewhere.join('; ')})` : ''}`,
+        fixRole,
+      ),
+    );
   }
   return checks;
 }
@@ -237,15 +460,17 @@ export function diagnosePull(input: PullInput): DoctorReport {
   const s = input.snapshot;
   const found = findWorkload(s, input.workload);
   if (!found.workload) {
-    const evidence = found.candidates.length > 1
-      ? `${found.candidates.length} workloads are named ${input.workload}: ${found.candidates.join(', ')}; pass one resource id`
-      : `no Container App or container group ${input.workload} is in the snapshot`;
+    const evidence =
+      found.candidates.length > 1
+        ? `${found.candidates.length} workloads are named ${input.workload}: ${found.candidates.join(', ')}; pass one resource id`
+        : `no Container App or container group ${input.workload} is in the snapshot`;
     return { checks: [unknown('pull.workload', input.workload, evidence)] };
   }
   const w = found.workload;
   const checks: DoctorCheck[] = [];
   const images = workloadImages(w);
-  if (images.length === 0) checks.push(unknown('pull.workload', w.resource.id, 'the workload lists no container images'));
+  if (images.length === 0)
+    checks.push(unknown('pull.workload', w.resource.id, 'the workload lists no container images'));
   const registriesDone = new Set<string>();
   for (const image of images) {
     let ref: ImageReference;
@@ -257,25 +482,56 @@ export function diagnosePull(input: PullInput): DoctorReport {
     }
     const registry = registryFor(s, ref.registry);
     if (!registry) {
-      checks.push(unknown('pull.registry', image, `${ref.registry} is not a registry in the snapshot; its network, identity and gate are not checked`));
+      checks.push(
+        unknown(
+          'pull.registry',
+          image,
+          `${ref.registry} is not a registry in the snapshot; its network, identity and gate are not checked`,
+        ),
+      );
       continue;
     }
     checks.push(verdictCheck(s, image, ref, input.verdicts?.get(image)));
     if (!registriesDone.has(idKey(registry.id))) {
       registriesDone.add(idKey(registry.id));
       const access = str(registry.properties, 'publicNetworkAccess');
-      if (access === undefined) checks.push(unknown('pull.public-access', registry.id, 'publicNetworkAccess is not in the snapshot'));
+      if (access === undefined)
+        checks.push(unknown('pull.public-access', registry.id, 'publicNetworkAccess is not in the snapshot'));
       else if (/^disabled$/i.test(access)) {
-        checks.push(pass('pull.public-access', registry.id, 'public network access is disabled: the pull goes through a private endpoint'));
+        checks.push(
+          pass(
+            'pull.public-access',
+            registry.id,
+            'public network access is disabled: the pull goes through a private endpoint',
+          ),
+        );
         checks.push(...networkChecks(s, w, registry));
-      } else checks.push(pass('pull.public-access', registry.id, `public network access is ${access}: the pull does not need a private endpoint`));
+      } else
+        checks.push(
+          pass(
+            'pull.public-access',
+            registry.id,
+            `public network access is ${access}: the pull does not need a private endpoint`,
+          ),
+        );
       checks.push(...identityChecks(s, w, registry, ref.registry));
     }
     const presence = input.presence?.get(image);
-    if (presence?.status === 'present') checks.push(pass('pull.image-present', image, `the registry holds it${presence.digest ? ` (${presence.digest})` : ''}`));
-    else if (presence?.status === 'absent') checks.push(fail('pull.image-present', image, `the registry has no ${ref.digest ?? `tag ${ref.tag}`} in ${ref.repository}`, `az acr repository show-tags -n ${registry.name} --repository ${ref.repository}  # then deploy an existing tag: az containerapp update ${nameAndGroup(w.resource)} --image <image>`));
-    else if (presence?.status === 'unreachable') checks.push(unknown('pull.image-present', image, `the registry could not be asked: ${presence.reason}`));
+    if (presence?.status === 'present')
+      checks.push(
+        pass('pull.image-present', image, `the registry holds it${presence.digest ? ` (${presence.digest})` : ''}`),
+      );
+    else if (presence?.status === 'absent')
+      checks.push(
+        fail(
+          'pull.image-present',
+          image,
+          `the registry has no ${ref.digest ?? `tag ${ref.tag}`} in ${ref.repository}`,
+          `az acr repository show-tags -n ${registry.name} --repository ${ref.repository}  # then deploy an existing tag: az containerapp update ${nameAndGroup(w.resource)} --image <image>`,
+        ),
+      );
+    else if (presence?.status === 'unreachable')
+      checks.push(unknown('pull.image-present', image, `the registry could not be asked: ${presence.reason}`));
   }
   return { checks };
 }
-

@@ -31,30 +31,87 @@ export const BuiltInRoleIds = {
 
 const B = BuiltInRoleIds;
 const CONTRIBUTOR_NOT = [
-  'Microsoft.Authorization/*/Delete', 'Microsoft.Authorization/*/Write', 'Microsoft.Authorization/elevateAccess/Action',
-  'Microsoft.Blueprint/blueprintAssignments/write', 'Microsoft.Blueprint/blueprintAssignments/delete',
-  'Microsoft.Compute/galleries/share/action', 'Microsoft.Purview/consents/write', 'Microsoft.Purview/consents/delete',
+  'Microsoft.Authorization/*/Delete',
+  'Microsoft.Authorization/*/Write',
+  'Microsoft.Authorization/elevateAccess/Action',
+  'Microsoft.Blueprint/blueprintAssignments/write',
+  'Microsoft.Blueprint/blueprintAssignments/delete',
+  'Microsoft.Compute/galleries/share/action',
+  'Microsoft.Purview/consents/write',
+  'Microsoft.Purview/consents/delete',
 ];
 
 /** The built-in table: control-plane actions only (data actions do not make a role privileged here). */
 export const BUILT_IN_ROLES: ReadonlyMap<string, RoleDefinition> = new Map(
-  ([
-    [B.owner, 'Owner', ['*'], []],
-    [B.contributor, 'Contributor', ['*'], CONTRIBUTOR_NOT],
-    [B.userAccessAdministrator, 'User Access Administrator', ['*/read', 'Microsoft.Authorization/*', 'Microsoft.Support/*'], []],
-    [B.reader, 'Reader', ['*/read'], []],
-    [B.acrPull, 'AcrPull', ['Microsoft.ContainerRegistry/registries/pull/read'], []],
-    [B.acrPush, 'AcrPush', ['Microsoft.ContainerRegistry/registries/pull/read', 'Microsoft.ContainerRegistry/registries/push/write'], []],
-    [B.acrDelete, 'AcrDelete', ['Microsoft.ContainerRegistry/registries/artifacts/delete'], []],
-    [B.acrQuarantineWriter, 'AcrQuarantineWriter', ['Microsoft.ContainerRegistry/registries/quarantine/read', 'Microsoft.ContainerRegistry/registries/quarantine/write'], []],
-    [B.keyVaultSecretsUser, 'Key Vault Secrets User', [], []],
-    [B.keyVaultSecretsOfficer, 'Key Vault Secrets Officer', ['Microsoft.Authorization/*/read', 'Microsoft.Insights/alertRules/*', 'Microsoft.Resources/deployments/*',
-      'Microsoft.Resources/subscriptions/resourceGroups/read', 'Microsoft.Support/*', 'Microsoft.KeyVault/checkNameAvailability/read',
-      'Microsoft.KeyVault/deletedVaults/read', 'Microsoft.KeyVault/locations/*/read', 'Microsoft.KeyVault/vaults/*/read', 'Microsoft.KeyVault/operations/read'], []],
-    [B.logAnalyticsReader, 'Log Analytics Reader', ['*/read', 'Microsoft.OperationalInsights/workspaces/analytics/query/action', 'Microsoft.OperationalInsights/workspaces/search/action', 'Microsoft.Support/*'],
-      ['Microsoft.OperationalInsights/workspaces/sharedKeys/read']],
-    [B.monitoringMetricsPublisher, 'Monitoring Metrics Publisher', ['Microsoft.Insights/Register/Action', 'Microsoft.Support/*', 'Microsoft.Resources/subscriptions/resourceGroups/read'], []],
-  ] as Array<[string, string, string[], string[]]>).map(([id, name, actions, notActions]) => [id, { id, name, actions, notActions, builtIn: true }]),
+  (
+    [
+      [B.owner, 'Owner', ['*'], []],
+      [B.contributor, 'Contributor', ['*'], CONTRIBUTOR_NOT],
+      [
+        B.userAccessAdministrator,
+        'User Access Administrator',
+        ['*/read', 'Microsoft.Authorization/*', 'Microsoft.Support/*'],
+        [],
+      ],
+      [B.reader, 'Reader', ['*/read'], []],
+      [B.acrPull, 'AcrPull', ['Microsoft.ContainerRegistry/registries/pull/read'], []],
+      [
+        B.acrPush,
+        'AcrPush',
+        ['Microsoft.ContainerRegistry/registries/pull/read', 'Microsoft.ContainerRegistry/registries/push/write'],
+        [],
+      ],
+      [B.acrDelete, 'AcrDelete', ['Microsoft.ContainerRegistry/registries/artifacts/delete'], []],
+      [
+        B.acrQuarantineWriter,
+        'AcrQuarantineWriter',
+        [
+          'Microsoft.ContainerRegistry/registries/quarantine/read',
+          'Microsoft.ContainerRegistry/registries/quarantine/write',
+        ],
+        [],
+      ],
+      [B.keyVaultSecretsUser, 'Key Vault Secrets User', [], []],
+      [
+        B.keyVaultSecretsOfficer,
+        'Key Vault Secrets Officer',
+        [
+          'Microsoft.Authorization/*/read',
+          'Microsoft.Insights/alertRules/*',
+          'Microsoft.Resources/deployments/*',
+          'Microsoft.Resources/subscriptions/resourceGroups/read',
+          'Microsoft.Support/*',
+          'Microsoft.KeyVault/checkNameAvailability/read',
+          'Microsoft.KeyVault/deletedVaults/read',
+          'Microsoft.KeyVault/locations/*/read',
+          'Microsoft.KeyVault/vaults/*/read',
+          'Microsoft.KeyVault/operations/read',
+        ],
+        [],
+      ],
+      [
+        B.logAnalyticsReader,
+        'Log Analytics Reader',
+        [
+          '*/read',
+          'Microsoft.OperationalInsights/workspaces/analytics/query/action',
+          'Microsoft.OperationalInsights/workspaces/search/action',
+          'Microsoft.Support/*',
+        ],
+        ['Microsoft.OperationalInsights/workspaces/sharedKeys/read'],
+      ],
+      [
+        B.monitoringMetricsPublisher,
+        'Monitoring Metrics Publisher',
+        [
+          'Microsoft.Insights/Register/Action',
+          'Microsoft.Support/*',
+          'Microsoft.Resources/subscriptions/resourceGroups/read',
+        ],
+        [],
+      ],
+    ] as Array<[string, string, string[], string[]]>
+  ).map(([id, name, actions, notActions]) => [id, { id, name, actions, notActions, builtIn: true }]),
 );
 
 /** The GUID at the end of a role definition id (`/subscriptions/…/providers/Microsoft.Authorization/roleDefinitions/<guid>`). */
@@ -67,16 +124,29 @@ export function resolveRole(s: Snapshot, roleDefinitionId: string): RoleDefiniti
   const guid = roleGuid(roleDefinitionId);
   const builtIn = BUILT_IN_ROLES.get(guid);
   if (builtIn) return builtIn;
-  const custom = byId(s, roleDefinitionId) ?? ofType(s, Types.roleDefinition).find((d) => d.name.toLowerCase() === guid);
+  const custom =
+    byId(s, roleDefinitionId) ?? ofType(s, Types.roleDefinition).find((d) => d.name.toLowerCase() === guid);
   if (!custom) return undefined;
   const perms = arr(custom.properties, 'permissions');
   const list = (key: string) => perms.flatMap((p) => arr(p, key)).filter((a): a is string => typeof a === 'string');
-  return { id: guid, name: str(custom.properties, 'roleName') ?? guid, actions: list('actions'), notActions: list('notActions'), builtIn: false };
+  return {
+    id: guid,
+    name: str(custom.properties, 'roleName') ?? guid,
+    actions: list('actions'),
+    notActions: list('notActions'),
+    builtIn: false,
+  };
 }
 
 /** ARM action pattern match: case-insensitive, `*` matches any run of characters. */
 export function actionMatches(pattern: string, action: string): boolean {
-  const re = new RegExp(`^${pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\/]/g, '\\$&')).join('.*')}$`, 'i');
+  const re = new RegExp(
+    `^${pattern
+      .split('*')
+      .map((p) => p.replace(/[.+?^${}()|[\]\\/]/g, '\\$&'))
+      .join('.*')}$`,
+    'i',
+  );
   return re.test(action);
 }
 
@@ -87,7 +157,10 @@ export function roleAllows(role: RoleDefinition, action: string): boolean {
 
 /** Owner, Contributor, User Access Administrator, or any role with the action `*`. */
 export function isPrivileged(role: RoleDefinition): boolean {
-  return [B.owner, B.contributor, B.userAccessAdministrator].includes(role.id as never) || role.actions.some((a) => a.trim() === '*');
+  return (
+    [B.owner, B.contributor, B.userAccessAdministrator].includes(role.id as never) ||
+    role.actions.some((a) => a.trim() === '*')
+  );
 }
 
 /** One role assignment as the checks read it. */
@@ -110,7 +183,12 @@ export function assignmentsOf(s: Snapshot, principalId: string): Assignment[] {
   const p = principalId.toLowerCase();
   return ofType(s, Types.roleAssignment)
     .filter((a) => (str(a.properties, 'principalId') ?? '').toLowerCase() === p)
-    .map((a) => ({ id: a.id, principalId, scope: assignmentScope(a.id, str(a.properties, 'scope')), roleDefinitionId: str(a.properties, 'roleDefinitionId') ?? '' }));
+    .map((a) => ({
+      id: a.id,
+      principalId,
+      scope: assignmentScope(a.id, str(a.properties, 'scope')),
+      roleDefinitionId: str(a.properties, 'roleDefinitionId') ?? '',
+    }));
 }
 
 /** The kind of a scope: root, management group, subscription, resource group or a resource. */

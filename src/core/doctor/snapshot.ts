@@ -62,24 +62,35 @@ export function idKey(id: string): string {
   return id.toLowerCase().replace(/\/+$/, '');
 }
 
-const RESOURCE_FORM = 'an ARM resource object {id: "/subscriptions/…", name, type: "<Namespace>/<type>", properties: {…}}';
+const RESOURCE_FORM =
+  'an ARM resource object {id: "/subscriptions/…", name, type: "<Namespace>/<type>", properties: {…}}';
 
 function fail(field: string, expected: string, got: unknown): GuardError {
-  return new GuardError(ErrorCodes.INVALID_INPUT, `${field}: expected ${expected}, found ${describeFound(got)}`, { field });
+  return new GuardError(ErrorCodes.INVALID_INPUT, `${field}: expected ${expected}, found ${describeFound(got)}`, {
+    field,
+  });
 }
 
 /** Validates one entry; `field` names it in errors (e.g. `resources[3]`). */
 function validateResource(raw: unknown, field: string): ArmResource {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw fail(field, RESOURCE_FORM, raw);
   const r = raw as Record<string, unknown>;
-  if (typeof r.id !== 'string' || !r.id.startsWith('/') || r.id.length > 2048) throw fail(`${field}.id`, 'an ARM resource id starting with "/" (at most 2048 chars)', r.id);
-  if (typeof r.type !== 'string' || !/^[A-Za-z0-9.]+\/[A-Za-z0-9./]+$/.test(r.type)) throw fail(`${field}.type`, 'a resource type like Microsoft.ContainerRegistry/registries', r.type);
+  if (typeof r.id !== 'string' || !r.id.startsWith('/') || r.id.length > 2048)
+    throw fail(`${field}.id`, 'an ARM resource id starting with "/" (at most 2048 chars)', r.id);
+  if (typeof r.type !== 'string' || !/^[A-Za-z0-9.]+\/[A-Za-z0-9./]+$/.test(r.type))
+    throw fail(`${field}.type`, 'a resource type like Microsoft.ContainerRegistry/registries', r.type);
   if (r.name !== undefined && typeof r.name !== 'string') throw fail(`${field}.name`, 'a string', r.name);
-  if (r.properties !== undefined && r.properties !== null && (typeof r.properties !== 'object' || Array.isArray(r.properties))) throw fail(`${field}.properties`, 'an object', r.properties);
+  if (
+    r.properties !== undefined &&
+    r.properties !== null &&
+    (typeof r.properties !== 'object' || Array.isArray(r.properties))
+  )
+    throw fail(`${field}.properties`, 'an object', r.properties);
   for (const key of ['sku', 'identity'] as const) {
-    if (r[key] !== undefined && r[key] !== null && (typeof r[key] !== 'object' || Array.isArray(r[key]))) throw fail(`${field}.${key}`, 'an object or nothing', r[key]);
+    if (r[key] !== undefined && r[key] !== null && (typeof r[key] !== 'object' || Array.isArray(r[key])))
+      throw fail(`${field}.${key}`, 'an object or nothing', r[key]);
   }
-  const name = typeof r.name === 'string' ? r.name : r.id.split('/').pop() ?? '';
+  const name = typeof r.name === 'string' ? r.name : (r.id.split('/').pop() ?? '');
   return {
     id: r.id,
     name,
@@ -95,7 +106,11 @@ function validateResource(raw: unknown, field: string): ArmResource {
 /** Builds the snapshot from already-parsed resources (bounded by {@link MAX_SNAPSHOT_RESOURCES}). */
 export function buildSnapshot(resources: readonly unknown[], field = 'resources'): Snapshot {
   if (resources.length > MAX_SNAPSHOT_RESOURCES) {
-    throw new GuardError(ErrorCodes.SNAPSHOT_TOO_MANY_RESOURCES, `${field}: ${resources.length} resources, more than the ${MAX_SNAPSHOT_RESOURCES} a snapshot may hold; capture a narrower --scope`, { field });
+    throw new GuardError(
+      ErrorCodes.SNAPSHOT_TOO_MANY_RESOURCES,
+      `${field}: ${resources.length} resources, more than the ${MAX_SNAPSHOT_RESOURCES} a snapshot may hold; capture a narrower --scope`,
+      { field },
+    );
   }
   const list = resources.map((r, i) => validateResource(r, `${field}[${i}]`));
   const byId = new Map<string, ArmResource>();
@@ -119,16 +134,28 @@ export function buildSnapshot(resources: readonly unknown[], field = 'resources'
 export function parseSnapshot(text: string | Buffer, source = 'snapshot'): Snapshot {
   const bytes = typeof text === 'string' ? Buffer.byteLength(text) : text.length;
   if (bytes > MAX_SNAPSHOT_BYTES) {
-    throw new GuardError(ErrorCodes.SNAPSHOT_TOO_LARGE, `${source}: ${bytes} bytes, more than the ${MAX_SNAPSHOT_BYTES} a snapshot may have; capture a narrower --scope`, { field: source });
+    throw new GuardError(
+      ErrorCodes.SNAPSHOT_TOO_LARGE,
+      `${source}: ${bytes} bytes, more than the ${MAX_SNAPSHOT_BYTES} a snapshot may have; capture a narrower --scope`,
+      { field: source },
+    );
   }
   let doc: unknown;
   try {
     doc = JSON.parse(typeof text === 'string' ? text : text.toString('utf8'));
   } catch (err) {
-    throw new GuardError(ErrorCodes.INVALID_INPUT, `${source}: not JSON (${(err as Error).message.slice(0, 120)}); expected {"resources": [ARM resource objects]}`, { field: source });
+    throw new GuardError(
+      ErrorCodes.INVALID_INPUT,
+      `${source}: not JSON (${(err as Error).message.slice(0, 120)}); expected {"resources": [ARM resource objects]}`,
+      { field: source },
+    );
   }
   if (doc === null || typeof doc !== 'object' || !Array.isArray((doc as { resources?: unknown }).resources)) {
-    throw fail(`${source}.resources`, 'an array of ARM resource objects in {"resources": [...]}', (doc as { resources?: unknown } | null)?.resources ?? doc);
+    throw fail(
+      `${source}.resources`,
+      'an array of ARM resource objects in {"resources": [...]}',
+      (doc as { resources?: unknown } | null)?.resources ?? doc,
+    );
   }
   return buildSnapshot((doc as { resources: unknown[] }).resources, `${source}.resources`);
 }

@@ -2,7 +2,19 @@
  * Workloads (Container Apps, container groups, Function Apps) as the doctor sees them: their images, pull
  * entries, network and managed identities, read from ARM resource objects.
  */
-import { parseArmId, arr, byId, idKey, ofType, prop, str, Types, vnetOfSubnet, type ArmResource, type Snapshot } from './snapshot';
+import {
+  parseArmId,
+  arr,
+  byId,
+  idKey,
+  ofType,
+  prop,
+  str,
+  Types,
+  vnetOfSubnet,
+  type ArmResource,
+  type Snapshot,
+} from './snapshot';
 
 /** A workload kind doctor diagnoses. */
 export type WorkloadKind = 'containerApp' | 'containerGroup' | 'functionApp';
@@ -32,7 +44,9 @@ export function allWorkloads(s: Snapshot): Workload[] {
   return [
     ...ofType(s, Types.containerApp).map((resource) => ({ kind: 'containerApp' as const, resource })),
     ...ofType(s, Types.containerGroup).map((resource) => ({ kind: 'containerGroup' as const, resource })),
-    ...ofType(s, Types.site).filter((r) => /functionapp/i.test(r.kind ?? '')).map((resource) => ({ kind: 'functionApp' as const, resource })),
+    ...ofType(s, Types.site)
+      .filter((r) => /functionapp/i.test(r.kind ?? ''))
+      .map((resource) => ({ kind: 'functionApp' as const, resource })),
   ];
 }
 
@@ -62,7 +76,10 @@ export function workloadImages(w: Workload): string[] {
 
 /** The workload's registry pull entries. */
 export function pullEntries(w: Workload): PullEntry[] {
-  const list = w.kind === 'containerApp' ? arr(w.resource.properties, 'configuration.registries') : arr(w.resource.properties, 'imageRegistryCredentials');
+  const list =
+    w.kind === 'containerApp'
+      ? arr(w.resource.properties, 'configuration.registries')
+      : arr(w.resource.properties, 'imageRegistryCredentials');
   return list
     .map((e) => ({ server: str(e, 'server') ?? '', identity: str(e, 'identity'), username: str(e, 'username') }))
     .filter((e) => e.server !== '');

@@ -63,14 +63,23 @@ export function normaliseDeployedReference(text: string): NormalisedReference | 
   if (registry === 'docker.io' && !rest.includes('/')) rest = `library/${rest}`;
   // A reference with neither tag nor digest means `latest` to every runtime.
   if (tag === undefined && digest === undefined) tag = 'latest';
-  return { registry, repository: rest, ...(tag !== undefined ? { tag } : {}), ...(digest !== undefined ? { digest } : {}) };
+  return {
+    registry,
+    repository: rest,
+    ...(tag !== undefined ? { tag } : {}),
+    ...(digest !== undefined ? { digest } : {}),
+  };
 }
 
 /**
  * The deployed references that name `registry/repository`. A reference that cannot be parsed but mentions the
  * repository's path is an error (`MALFORMED`): the purge of that repository must not run on a guess.
  */
-export function matchDeployedImages(options: { deployed: readonly DeployedImageLike[]; registry: string; repository: string }): InUseRef[] {
+export function matchDeployedImages(options: {
+  deployed: readonly DeployedImageLike[];
+  registry: string;
+  repository: string;
+}): InUseRef[] {
   const host = validateRegistryHost(options.registry, 'registry');
   const registry = DOCKER_HUB_ALIASES.has(host) ? 'docker.io' : host;
   const out: InUseRef[] = [];
@@ -78,12 +87,19 @@ export function matchDeployedImages(options: { deployed: readonly DeployedImageL
     const ref = normaliseDeployedReference(d.image);
     if (!ref) {
       if (typeof d.image === 'string' && d.image.includes(options.repository)) {
-        throw new GuardError(ErrorCodes.MALFORMED, `deployed image "${d.image.slice(0, 200)}" in ${d.source} is not a valid image reference and may name ${registry}/${options.repository}; its purge does not run`);
+        throw new GuardError(
+          ErrorCodes.MALFORMED,
+          `deployed image "${d.image.slice(0, 200)}" in ${d.source} is not a valid image reference and may name ${registry}/${options.repository}; its purge does not run`,
+        );
       }
       continue;
     }
     if (ref.registry !== registry || ref.repository !== options.repository) continue;
-    out.push({ ...(ref.tag !== undefined ? { tag: ref.tag } : {}), ...(ref.digest !== undefined ? { digest: ref.digest } : {}), source: d.source });
+    out.push({
+      ...(ref.tag !== undefined ? { tag: ref.tag } : {}),
+      ...(ref.digest !== undefined ? { digest: ref.digest } : {}),
+      source: d.source,
+    });
   }
   return out;
 }

@@ -154,7 +154,10 @@ export function ruleLabel(rule: RetentionRule): string {
   return `retention[${rule.index}] scope "${rule.scope}"`;
 }
 
-type Decision = { action: 'keep'; reason: KeepReason; detail: string } | { action: 'delete'; reason: DeleteReason; detail: string } | { action: 'follow' };
+type Decision =
+  | { action: 'keep'; reason: KeepReason; detail: string }
+  | { action: 'delete'; reason: DeleteReason; detail: string }
+  | { action: 'follow' };
 
 /** Computes the plan. Pure and deterministic: the same input always gives the same plan. */
 export function planPurge(input: PlanInput): PurgePlan {
@@ -165,7 +168,12 @@ export function planPurge(input: PlanInput): PurgePlan {
   for (const m of input.manifests) {
     const seen = byDigest.get(m.digest);
     if (!seen) byDigest.set(m.digest, { ...m, tags: [...new Set(m.tags)].sort() });
-    else byDigest.set(m.digest, { ...seen, tags: [...new Set([...seen.tags, ...m.tags])].sort(), locked: seen.locked === true || m.locked === true });
+    else
+      byDigest.set(m.digest, {
+        ...seen,
+        tags: [...new Set([...seen.tags, ...m.tags])].sort(),
+        locked: seen.locked === true || m.locked === true,
+      });
   }
   const digests = [...byDigest.keys()].sort();
 
@@ -220,8 +228,18 @@ export function planPurge(input: PlanInput): PurgePlan {
   const ageCheck = (m: ManifestRecord): Decision | undefined => {
     if (rule.olderThanMs === undefined) return undefined;
     const t = manifestTime(m);
-    if (t === undefined) return { action: 'keep', reason: 'age-unknown', detail: `${label}: the registry gave no time for it, so it is not known to be older than ${formatAge(rule.olderThanMs)}` };
-    if (nowMs - t <= rule.olderThanMs) return { action: 'keep', reason: 'too-recent', detail: `${label}: not older than ${formatAge(rule.olderThanMs)}` };
+    if (t === undefined)
+      return {
+        action: 'keep',
+        reason: 'age-unknown',
+        detail: `${label}: the registry gave no time for it, so it is not known to be older than ${formatAge(rule.olderThanMs)}`,
+      };
+    if (nowMs - t <= rule.olderThanMs)
+      return {
+        action: 'keep',
+        reason: 'too-recent',
+        detail: `${label}: not older than ${formatAge(rule.olderThanMs)}`,
+      };
     return undefined;
   };
 
@@ -231,8 +249,15 @@ export function planPurge(input: PlanInput): PurgePlan {
   const settleCheck = (m: ManifestRecord): Decision | undefined => {
     const t = manifestTime(m);
     if (t !== undefined && nowMs - t < SETTLE_MS) {
-      const why = m.tags.length === 0 ? 'the index or tag of a push still in flight may not have arrived yet' : 'its push or its gate may still be running';
-      return { action: 'keep', reason: 'too-recent', detail: `pushed or changed less than ${formatAge(SETTLE_MS)} ago: ${why}` };
+      const why =
+        m.tags.length === 0
+          ? 'the index or tag of a push still in flight may not have arrived yet'
+          : 'its push or its gate may still be running';
+      return {
+        action: 'keep',
+        reason: 'too-recent',
+        detail: `pushed or changed less than ${formatAge(SETTLE_MS)} ago: ${why}`,
+      };
     }
     return undefined;
   };
@@ -243,28 +268,72 @@ export function planPurge(input: PlanInput): PurgePlan {
     const m = byDigest.get(d) as ManifestRecord;
     const tagInUse = m.tags.find((t) => inUseTag.has(t));
     let decision: Decision;
-    if (inUseDigest.has(d)) decision = { action: 'keep', reason: 'in-use', detail: `deployed by digest in ${inUseDigest.get(d)}` };
-    else if (tagInUse !== undefined) decision = { action: 'keep', reason: 'in-use', detail: `deployed as tag ${tagInUse} in ${inUseTag.get(tagInUse)}` };
-    else if (m.locked && !rule.includeLocked) decision = { action: 'keep', reason: 'locked', detail: 'locked (deleteEnabled or writeEnabled is false) and the rule does not say includeLocked' };
-    else if (protect.has(d)) decision = { action: 'keep', reason: 'protected', detail: 'protected by the caller (the image just gated)' };
+    if (inUseDigest.has(d))
+      decision = { action: 'keep', reason: 'in-use', detail: `deployed by digest in ${inUseDigest.get(d)}` };
+    else if (tagInUse !== undefined)
+      decision = {
+        action: 'keep',
+        reason: 'in-use',
+        detail: `deployed as tag ${tagInUse} in ${inUseTag.get(tagInUse)}`,
+      };
+    else if (m.locked && !rule.includeLocked)
+      decision = {
+        action: 'keep',
+        reason: 'locked',
+        detail: 'locked (deleteEnabled or writeEnabled is false) and the rule does not say includeLocked',
+      };
+    else if (protect.has(d))
+      decision = { action: 'keep', reason: 'protected', detail: 'protected by the caller (the image just gated)' };
     else if (m.subject !== undefined) {
-      decision = byDigest.has(m.subject) ? { action: 'follow' } : { action: 'keep', reason: 'orphan-referrer', detail: `refers to ${shortDigest(m.subject)}, which is not in the repository; referrers are never purged on their own` };
+      decision = byDigest.has(m.subject)
+        ? { action: 'follow' }
+        : {
+            action: 'keep',
+            reason: 'orphan-referrer',
+            detail: `refers to ${shortDigest(m.subject)}, which is not in the repository; referrers are never purged on their own`,
+          };
     } else if (m.tags.length > 0) {
       const ineligible = pattern ? m.tags.find((t) => !(pattern as RegExp).test(t)) : undefined;
-      if (withinKeep.has(d)) decision = { action: 'keep', reason: 'within-keep', detail: `${label}: one of the ${rule.keep} most recent tagged manifests` };
-      else if (!hasTagCriteria) decision = { action: 'keep', reason: 'no-tag-criteria', detail: `${label} has no keep, olderThan or tagPattern, so it selects no tagged manifest` };
-      else if (ineligible !== undefined) decision = { action: 'keep', reason: 'tag-not-eligible', detail: `${label}: tag ${ineligible} does not match tagPattern ${rule.tagPattern}` };
+      if (withinKeep.has(d))
+        decision = {
+          action: 'keep',
+          reason: 'within-keep',
+          detail: `${label}: one of the ${rule.keep} most recent tagged manifests`,
+        };
+      else if (!hasTagCriteria)
+        decision = {
+          action: 'keep',
+          reason: 'no-tag-criteria',
+          detail: `${label} has no keep, olderThan or tagPattern, so it selects no tagged manifest`,
+        };
+      else if (ineligible !== undefined)
+        decision = {
+          action: 'keep',
+          reason: 'tag-not-eligible',
+          detail: `${label}: tag ${ineligible} does not match tagPattern ${rule.tagPattern}`,
+        };
       else {
         const parts: string[] = [];
         if (rule.keep !== undefined) parts.push(`beyond the ${rule.keep} most recent tagged`);
         if (rule.olderThanMs !== undefined) parts.push(`older than ${formatAge(rule.olderThanMs)}`);
         if (rule.tagPattern !== undefined) parts.push(`every tag matches ${rule.tagPattern}`);
-        decision = ageCheck(m) ?? settleCheck(m) ?? { action: 'delete', reason: 'rule', detail: `${label}: ${parts.join(', ')}` };
+        decision = ageCheck(m) ??
+          settleCheck(m) ?? { action: 'delete', reason: 'rule', detail: `${label}: ${parts.join(', ')}` };
       }
     } else if (parents.has(d)) decision = { action: 'follow' };
     else if (rule.untagged === true) {
-      decision = ageCheck(m) ?? settleCheck(m) ?? { action: 'delete', reason: 'untagged', detail: `${label}: untagged${rule.olderThanMs !== undefined ? ` and older than ${formatAge(rule.olderThanMs)}` : ''}` };
-    } else decision = { action: 'keep', reason: 'untagged-not-selected', detail: `${label} does not select untagged manifests (untagged: true)` };
+      decision = ageCheck(m) ??
+        settleCheck(m) ?? {
+          action: 'delete',
+          reason: 'untagged',
+          detail: `${label}: untagged${rule.olderThanMs !== undefined ? ` and older than ${formatAge(rule.olderThanMs)}` : ''}`,
+        };
+    } else
+      decision = {
+        action: 'keep',
+        reason: 'untagged-not-selected',
+        detail: `${label} does not select untagged manifests (untagged: true)`,
+      };
     own.set(d, decision);
   }
 
@@ -290,10 +359,12 @@ export function planPurge(input: PlanInput): PurgePlan {
     for (const c of [...new Set(m.children ?? [])].sort()) {
       if (c !== d && byDigest.has(c)) keepFor(c, 'listed-by-kept-index', `listed by the kept index ${shortDigest(d)}`);
     }
-    for (const r of (referrers.get(d) ?? []).slice().sort()) keepFor(r, 'subject-kept', `refers to the kept manifest ${shortDigest(d)}`);
+    for (const r of (referrers.get(d) ?? []).slice().sort())
+      keepFor(r, 'subject-kept', `refers to the kept manifest ${shortDigest(d)}`);
     // A kept referrer (locked, in use, listed by a kept index) keeps what it refers to, so no kept signature or
     // report is ever orphaned; one kept for its subject's sake adds nothing.
-    if (m.subject !== undefined && byDigest.has(m.subject)) keepFor(m.subject, 'has-kept-referrer', `its referrer ${shortDigest(d)} is kept (${why.reason})`);
+    if (m.subject !== undefined && byDigest.has(m.subject))
+      keepFor(m.subject, 'has-kept-referrer', `its referrer ${shortDigest(d)} is kept (${why.reason})`);
   }
 
   // What is not kept is deleted; its reason is its own, or the index or subject it went with.
@@ -301,9 +372,13 @@ export function planPurge(input: PlanInput): PurgePlan {
     const decision = own.get(d) as Decision;
     if (decision.action === 'delete') return { reason: decision.reason, detail: decision.detail };
     const m = byDigest.get(d) as ManifestRecord;
-    if (m.subject !== undefined) return { reason: 'referrer-of-deleted-subject', detail: `refers to ${shortDigest(m.subject)}, which is deleted` };
+    if (m.subject !== undefined)
+      return { reason: 'referrer-of-deleted-subject', detail: `refers to ${shortDigest(m.subject)}, which is deleted` };
     const listing = (parents.get(d) ?? []).slice().sort();
-    return { reason: 'child-of-deleted-index', detail: `listed only by deleted index${listing.length > 1 ? 'es' : ''} ${listing.map(shortDigest).join(', ')}` };
+    return {
+      reason: 'child-of-deleted-index',
+      detail: `listed only by deleted index${listing.length > 1 ? 'es' : ''} ${listing.map(shortDigest).join(', ')}`,
+    };
   };
 
   // Waves: a manifest is deleted after every deleted manifest that points at it (lists it, or refers to it).
@@ -345,12 +420,29 @@ export function planPurge(input: PlanInput): PurgePlan {
     const m = byDigest.get(d) as ManifestRecord;
     const k = kept.get(d);
     if (k) {
-      const entry: PlanKeep = { digest: d, tags: m.tags, mediaType: m.mediaType, action: 'keep', reason: k.reason, detail: k.detail };
+      const entry: PlanKeep = {
+        digest: d,
+        tags: m.tags,
+        mediaType: m.mediaType,
+        action: 'keep',
+        reason: k.reason,
+        detail: k.detail,
+      };
       if (m.size !== undefined) entry.size = m.size;
       keeps.push(entry);
     } else {
       const why = deleteReason(d);
-      const entry: PlanDelete = { digest: d, tags: m.tags, mediaType: m.mediaType, action: 'delete', reason: why.reason, detail: why.detail, wave: waveOf(d), locked: m.locked === true, after: (pointers.get(d) ?? []).slice().sort() };
+      const entry: PlanDelete = {
+        digest: d,
+        tags: m.tags,
+        mediaType: m.mediaType,
+        action: 'delete',
+        reason: why.reason,
+        detail: why.detail,
+        wave: waveOf(d),
+        locked: m.locked === true,
+        after: (pointers.get(d) ?? []).slice().sort(),
+      };
       if (m.size !== undefined) entry.size = m.size;
       deletes.push(entry);
     }

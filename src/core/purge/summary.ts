@@ -21,8 +21,25 @@ export interface RepositoryOutcome {
 }
 
 /** An outcome in which nothing was done (yet): every count zero; the one constructor of that shape. */
-export function emptyOutcome(repository: string, rule: string, status: RepositoryOutcome['status'], error?: { code: string; detail: string }): RepositoryOutcome {
-  return { repository, rule, status, deleted: 0, alreadyGone: 0, failed: 0, notAttempted: 0, bytesFreed: 0, sizeUnknown: 0, keptByReason: {}, ...(error ? { error } : {}) };
+export function emptyOutcome(
+  repository: string,
+  rule: string,
+  status: RepositoryOutcome['status'],
+  error?: { code: string; detail: string },
+): RepositoryOutcome {
+  return {
+    repository,
+    rule,
+    status,
+    deleted: 0,
+    alreadyGone: 0,
+    failed: 0,
+    notAttempted: 0,
+    bytesFreed: 0,
+    sizeUnknown: 0,
+    keptByReason: {},
+    ...(error ? { error } : {}),
+  };
 }
 
 /** The summary of one purge run over a registry. */
@@ -46,8 +63,17 @@ export interface PurgeSummary {
 }
 
 /** Adds up repository outcomes. */
-export function summarisePurge(options: { registry: string; trigger: PurgeSummary['trigger']; dryRun: boolean; startedAt: string; finishedAt: string; outcomes: readonly RepositoryOutcome[] }): PurgeSummary {
-  const outcomes = [...options.outcomes].sort((a, b) => (a.repository < b.repository ? -1 : a.repository > b.repository ? 1 : 0));
+export function summarisePurge(options: {
+  registry: string;
+  trigger: PurgeSummary['trigger'];
+  dryRun: boolean;
+  startedAt: string;
+  finishedAt: string;
+  outcomes: readonly RepositoryOutcome[];
+}): PurgeSummary {
+  const outcomes = [...options.outcomes].sort((a, b) =>
+    a.repository < b.repository ? -1 : a.repository > b.repository ? 1 : 0,
+  );
   const keptByReason: Partial<Record<KeepReason, number>> = {};
   const summary: PurgeSummary = {
     registry: options.registry,
@@ -71,7 +97,8 @@ export function summarisePurge(options: { registry: string; trigger: PurgeSummar
     summary.failed += o.failed;
     summary.bytesFreed += o.bytesFreed;
     summary.sizeUnknown += o.sizeUnknown;
-    for (const [reason, n] of Object.entries(o.keptByReason) as Array<[KeepReason, number]>) keptByReason[reason] = (keptByReason[reason] ?? 0) + n;
+    for (const [reason, n] of Object.entries(o.keptByReason) as Array<[KeepReason, number]>)
+      keptByReason[reason] = (keptByReason[reason] ?? 0) + n;
     if (o.error) summary.errors.push({ repository: o.repository, ...o.error });
   }
   return summary;

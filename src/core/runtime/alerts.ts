@@ -29,7 +29,11 @@ export function runtimeIncidentId(image: string, status: RuntimeStatus): string 
  * The alerts to raise for `entries` given the last alerted status per image, and the state to keep when they
  * were all delivered. Images that no longer run drop out of the state.
  */
-export function runtimeAlerts(options: { entries: readonly RuntimeEntry[]; lastAlerted: Readonly<Record<string, RuntimeStatus>>; nowMs: number }): { alerts: Alert[]; next: Record<string, RuntimeStatus> } {
+export function runtimeAlerts(options: {
+  entries: readonly RuntimeEntry[];
+  lastAlerted: Readonly<Record<string, RuntimeStatus>>;
+  nowMs: number;
+}): { alerts: Alert[]; next: Record<string, RuntimeStatus> } {
   const alerts: Alert[] = [];
   const next: Record<string, RuntimeStatus> = {};
   const raisedAt = new Date(options.nowMs).toISOString();

@@ -17,7 +17,15 @@ import { formatDuration } from '../duration';
 import { ErrorCodes, GuardError } from '../errors';
 
 /** The statuses a running image can have; tests and users match these words. */
-export const RUNTIME_STATUSES = ['released', 'blocked', 'overdue', 'never-gated', 'outside-allowlist', 'allowed-external', 'unresolved'] as const;
+export const RUNTIME_STATUSES = [
+  'released',
+  'blocked',
+  'overdue',
+  'never-gated',
+  'outside-allowlist',
+  'allowed-external',
+  'unresolved',
+] as const;
 /** One of {@link RUNTIME_STATUSES}. */
 export type RuntimeStatus = (typeof RUNTIME_STATUSES)[number];
 /** Statuses that need no action (CLI exit 0, no alert). */
@@ -102,7 +110,10 @@ function referenceText(ref: NormalisedReference): string {
  */
 export function planInventory(containers: readonly RunningContainer[], policy: Policy): InventoryPlan {
   if (containers.length > MAX_RUNTIME_CONTAINERS) {
-    throw new GuardError(ErrorCodes.RUNTIME_INVENTORY_TOO_LARGE, `the inventory lists ${containers.length} containers, over the bound of ${MAX_RUNTIME_CONTAINERS} (MAX_RUNTIME_CONTAINERS); narrow the scopes. No report was made`);
+    throw new GuardError(
+      ErrorCodes.RUNTIME_INVENTORY_TOO_LARGE,
+      `the inventory lists ${containers.length} containers, over the bound of ${MAX_RUNTIME_CONTAINERS} (MAX_RUNTIME_CONTAINERS); narrow the scopes. No report was made`,
+    );
   }
   const allowExternal = new Set(runtimePolicyOf(policy).allowRegistries);
   const byKey = new Map<string, InventoryImage>();
@@ -115,7 +126,13 @@ export function planInventory(containers: readonly RunningContainer[], policy: P
       let scope: InventoryImage['scope'] = 'invalid';
       if (ref) {
         // One policy look-up per registry, not per image: a large estate runs from a handful of registries.
-        scope = scopes.get(ref.registry) ?? (isRegistryAllowed(policy, ref.registry) ? 'allowlisted' : allowExternal.has(ref.registry) ? 'external' : 'outside');
+        scope =
+          scopes.get(ref.registry) ??
+          (isRegistryAllowed(policy, ref.registry)
+            ? 'allowlisted'
+            : allowExternal.has(ref.registry)
+              ? 'external'
+              : 'outside');
         scopes.set(ref.registry, scope);
       }
       image = { key, ...(ref ? { ref } : {}), scope, workloads: [] };
@@ -127,7 +144,12 @@ export function planInventory(containers: readonly RunningContainer[], policy: P
   for (const image of images) image.workloads.sort();
   const toResolve = images
     .filter((i) => i.scope === 'allowlisted' && i.ref && i.ref.digest === undefined)
-    .map((i) => ({ key: i.key, registry: (i.ref as NormalisedReference).registry, repository: (i.ref as NormalisedReference).repository, tag: (i.ref as NormalisedReference).tag as string }));
+    .map((i) => ({
+      key: i.key,
+      registry: (i.ref as NormalisedReference).registry,
+      repository: (i.ref as NormalisedReference).repository,
+      tag: (i.ref as NormalisedReference).tag as string,
+    }));
   return { images, toResolve };
 }
 
@@ -160,7 +182,8 @@ export function worstBlockingSeverity(verdict: Verdict, policy: Policy): GraceKe
   const seen = new Set<Severity>();
   for (const c of failing) {
     const blocking = (c.details as { blocking?: Array<{ severity?: unknown }> } | undefined)?.blocking;
-    if (Array.isArray(blocking)) for (const f of blocking) if (SEVERITIES.includes(f?.severity as Severity)) seen.add(f.severity as Severity);
+    if (Array.isArray(blocking))
+      for (const f of blocking) if (SEVERITIES.includes(f?.severity as Severity)) seen.add(f.severity as Severity);
   }
   if (seen.size === 0) {
     const block = findGateRule(policy, verdict.image.repository)?.vulnerabilities.block ?? SEVERITIES;
@@ -209,16 +232,31 @@ export function classifyRuntime(input: ClassifyInput): RuntimeClassification {
       summary[entry.status] += 1;
     };
     if (image.scope === 'invalid' || !image.ref) {
-      push({ ...base, byTag: false, status: 'unresolved', reason: 'not a valid image reference; it cannot be resolved to a digest' });
+      push({
+        ...base,
+        byTag: false,
+        status: 'unresolved',
+        reason: 'not a valid image reference; it cannot be resolved to a digest',
+      });
       continue;
     }
     const ref = image.ref;
     if (image.scope === 'outside') {
-      push({ ...base, ...(ref.digest ? { digest: ref.digest } : {}), status: 'outside-allowlist', reason: `registry ${ref.registry} is not in the policy's registries (nor runtime.allowRegistries): deployed around the gate; it was not contacted` });
+      push({
+        ...base,
+        ...(ref.digest ? { digest: ref.digest } : {}),
+        status: 'outside-allowlist',
+        reason: `registry ${ref.registry} is not in the policy's registries (nor runtime.allowRegistries): deployed around the gate; it was not contacted`,
+      });
       continue;
     }
     if (image.scope === 'external') {
-      push({ ...base, ...(ref.digest ? { digest: ref.digest } : {}), status: 'allowed-external', reason: `registry ${ref.registry} is tolerated by runtime.allowRegistries; not gated, not contacted` });
+      push({
+        ...base,
+        ...(ref.digest ? { digest: ref.digest } : {}),
+        status: 'allowed-external',
+        reason: `registry ${ref.registry} is tolerated by runtime.allowRegistries; not gated, not contacted`,
+      });
       continue;
     }
     const digest = digestOf(image, resolutions);
@@ -233,20 +271,38 @@ export function classifyRuntime(input: ClassifyInput): RuntimeClassification {
     running.add(key);
     const verdict = verdicts.get(key);
     if (!verdict) {
-      push({ ...base, digest, status: 'never-gated', reason: `no verdict exists for ${digest}: it reached a workload without passing the gate` });
+      push({
+        ...base,
+        digest,
+        status: 'never-gated',
+        reason: `no verdict exists for ${digest}: it reached a workload without passing the gate`,
+      });
       continue;
     }
     const decidedMs = Date.parse(verdict.decidedAt);
     const samePolicy = verdict.policy?.hash === policy.hash;
     const age = nowMs - decidedMs;
-    if (!samePolicy) due.push({ image: id, ...(ref.tag ? { tag: ref.tag } : {}), why: 'verdict made under another policy version', decidedMs, key });
-    else if (!(age <= runtime.regateAfterMs)) due.push({ image: id, ...(ref.tag ? { tag: ref.tag } : {}), why: staleWhy, decidedMs, key });
+    if (!samePolicy)
+      due.push({
+        image: id,
+        ...(ref.tag ? { tag: ref.tag } : {}),
+        why: 'verdict made under another policy version',
+        decidedMs,
+        key,
+      });
+    else if (!(age <= runtime.regateAfterMs))
+      due.push({ image: id, ...(ref.tag ? { tag: ref.tag } : {}), why: staleWhy, decidedMs, key });
     if (verdict.decision === 'release') {
       if (samePolicy) {
         releasedNow.add(key);
         push({ ...base, digest, status: 'released', reason: `released ${verdict.decidedAt} (${verdict.rule})` });
       } else {
-        push({ ...base, digest, status: 'never-gated', reason: `no verdict under the current policy: the last one (release, ${verdict.decidedAt}) was made under policy ${String(verdict.policy?.hash).slice(0, 12)}; a re-gate is due` });
+        push({
+          ...base,
+          digest,
+          status: 'never-gated',
+          reason: `no verdict under the current policy: the last one (release, ${verdict.decidedAt}) was made under policy ${String(verdict.policy?.hash).slice(0, 12)}; a re-gate is due`,
+        });
       }
       continue;
     }
@@ -258,9 +314,21 @@ export function classifyRuntime(input: ClassifyInput): RuntimeClassification {
     const graceUntil = new Date(untilMs).toISOString();
     const worst = severity === 'other' ? 'a block no finding caused' : `worst blocking severity ${severity}`;
     if (nowMs >= untilMs) {
-      push({ ...base, digest, status: 'overdue', graceUntil, reason: `${verdict.summary}; first seen blocked ${firstSeen}, grace for ${worst} (${formatDuration(graceMs)}) ended ${graceUntil}` });
+      push({
+        ...base,
+        digest,
+        status: 'overdue',
+        graceUntil,
+        reason: `${verdict.summary}; first seen blocked ${firstSeen}, grace for ${worst} (${formatDuration(graceMs)}) ended ${graceUntil}`,
+      });
     } else {
-      push({ ...base, digest, status: 'blocked', graceUntil, reason: `${verdict.summary}; grace for ${worst} (${formatDuration(graceMs)}) left: ${formatDuration(untilMs - nowMs)}` });
+      push({
+        ...base,
+        digest,
+        status: 'blocked',
+        graceUntil,
+        reason: `${verdict.summary}; grace for ${worst} (${formatDuration(graceMs)}) left: ${formatDuration(untilMs - nowMs)}`,
+      });
     }
   }
 
@@ -274,7 +342,9 @@ export function classifyRuntime(input: ClassifyInput): RuntimeClassification {
   due.sort((a, b) => a.decidedMs - b.decidedMs || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   const seenDue = new Set<string>();
   const unique = due.filter((d) => !seenDue.has(d.key) && seenDue.add(d.key) !== undefined);
-  const kept = unique.slice(0, MAX_RUNTIME_REGATES).map(({ image, tag, why }) => ({ image, ...(tag !== undefined ? { tag } : {}), why }));
+  const kept = unique
+    .slice(0, MAX_RUNTIME_REGATES)
+    .map(({ image, tag, why }) => ({ image, ...(tag !== undefined ? { tag } : {}), why }));
   return { entries, summary, graceState, due: kept, dueLeft: unique.length - kept.length };
 }
 
@@ -294,7 +364,10 @@ export interface RuntimeReport {
 }
 
 /** The JSON the CLI prints (`--output json`): `{ images, summary }`. */
-export function runtimeJson(entries: readonly RuntimeEntry[], summary: RuntimeSummary): { images: RuntimeEntry[]; summary: RuntimeSummary } {
+export function runtimeJson(
+  entries: readonly RuntimeEntry[],
+  summary: RuntimeSummary,
+): { images: RuntimeEntry[]; summary: RuntimeSummary } {
   return {
     images: entries.map((e) => ({
       image: e.image,

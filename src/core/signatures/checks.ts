@@ -7,7 +7,9 @@ import type { Check } from '../types';
 import type { ValidationAction, ValidationName } from './trustPolicy';
 
 /** What a check found before the level is applied. */
-export type Finding = { ok: true; reason: string; details?: Record<string, unknown> } | { ok: false; inconclusive?: boolean; reason: string; details?: Record<string, unknown> };
+export type Finding =
+  | { ok: true; reason: string; details?: Record<string, unknown> }
+  | { ok: false; inconclusive?: boolean; reason: string; details?: Record<string, unknown> };
 
 /** Outcome of one signature. */
 export type SignatureOutcome = 'verified' | 'failed' | 'inconclusive' | 'skipped';
@@ -27,14 +29,22 @@ export interface SignatureVerification {
 export class CheckTable {
   readonly checks: Check[] = [];
 
-  constructor(private readonly actions: Record<ValidationName, ValidationAction>, private readonly level: string) {}
+  constructor(
+    private readonly actions: Record<ValidationName, ValidationAction>,
+    private readonly level: string,
+  ) {}
 
   /** Records `name` governed by validation `validation`; returns true when the check passed or was not enforced. */
   record(name: string, validation: ValidationName, finding: Finding): boolean {
     const action = this.actions[validation];
     const details = { validation, action, ...finding.details };
     if (action === 'skip') {
-      this.checks.push({ name, status: 'skip', reason: `not evaluated: ${validation} is skipped at level ${this.level}`, details });
+      this.checks.push({
+        name,
+        status: 'skip',
+        reason: `not evaluated: ${validation} is skipped at level ${this.level}`,
+        details,
+      });
       return true;
     }
     if (finding.ok) {
@@ -43,7 +53,12 @@ export class CheckTable {
     }
     const status = finding.inconclusive ? 'inconclusive' : 'fail';
     if (action === 'log') {
-      this.checks.push({ name, status: 'skip', reason: `logged, not enforced (${validation} is "log" at level ${this.level}): ${finding.reason}`, details: { ...details, outcome: status } });
+      this.checks.push({
+        name,
+        status: 'skip',
+        reason: `logged, not enforced (${validation} is "log" at level ${this.level}): ${finding.reason}`,
+        details: { ...details, outcome: status },
+      });
       return true;
     }
     this.checks.push({ name, status, reason: finding.reason, details });
@@ -60,7 +75,11 @@ export class CheckTable {
     const failed = this.checks.find((c) => c.status === 'fail');
     const unsure = this.checks.find((c) => c.status === 'inconclusive');
     const outcome: SignatureOutcome = failed ? 'failed' : unsure ? 'inconclusive' : 'verified';
-    const reason = failed ? `${failed.name}: ${failed.reason}` : unsure ? `${unsure.name}: ${unsure.reason}` : `verified at level ${this.level}`;
+    const reason = failed
+      ? `${failed.name}: ${failed.reason}`
+      : unsure
+        ? `${unsure.name}: ${unsure.reason}`
+        : `verified at level ${this.level}`;
     return { digest, kind, outcome, reason, checks: this.checks };
   }
 }

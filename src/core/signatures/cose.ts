@@ -22,7 +22,11 @@ const COSE_ALGORITHMS = new Map<number, string>([
 ]);
 const COSE_SIGN1_TAG = 18;
 const LABEL = { alg: 1, crit: 2, contentType: 3, x5chain: 33 } as const;
-const TIME_HEADERS = new Set(['io.cncf.notary.signingTime', 'io.cncf.notary.authenticSigningTime', 'io.cncf.notary.expiry']);
+const TIME_HEADERS = new Set([
+  'io.cncf.notary.signingTime',
+  'io.cncf.notary.authenticSigningTime',
+  'io.cncf.notary.expiry',
+]);
 
 /** Every map decodes as a Map (labels keep their CBOR type); a repeated key or nesting deeper than 16 is an error. */
 const DECODE_OPTIONS = { preferMap: true, preventDuplicateKeys: true, max_depth: 16 } as const;
@@ -55,14 +59,29 @@ function head(major: number, n: number): Buffer {
 /** The COSE Sig_structure for Sign1 with empty external AAD. */
 export function sigStructure(protectedBytes: Buffer, payload: Buffer): Buffer {
   const context = Buffer.from('Signature1', 'ascii');
-  return Buffer.concat([head(4, 4), head(3, context.length), context, head(2, protectedBytes.length), protectedBytes, head(2, 0), head(2, payload.length), payload]);
+  return Buffer.concat([
+    head(4, 4),
+    head(3, context.length),
+    context,
+    head(2, protectedBytes.length),
+    protectedBytes,
+    head(2, 0),
+    head(2, payload.length),
+    payload,
+  ]);
 }
 
 /** Parses a tagged COSE_Sign1 Notary Project envelope. Throws {@link EnvelopeError}. */
 export function parseCoseEnvelope(bytes: Buffer): ParsedEnvelope {
   if (bytes.length > MAX_ENVELOPE_BYTES) throw new EnvelopeError(`envelope is larger than ${MAX_ENVELOPE_BYTES} bytes`);
   const top = decode(bytes, 'envelope');
-  if (!(top instanceof cbor().Tagged) || top.tag !== COSE_SIGN1_TAG || !Array.isArray(top.value) || top.value.length !== 4) throw new EnvelopeError('envelope is not a tagged COSE_Sign1 message (tag 18, array of 4)');
+  if (
+    !(top instanceof cbor().Tagged) ||
+    top.tag !== COSE_SIGN1_TAG ||
+    !Array.isArray(top.value) ||
+    top.value.length !== 4
+  )
+    throw new EnvelopeError('envelope is not a tagged COSE_Sign1 message (tag 18, array of 4)');
   const [protectedValue, unprotected, payloadValue, signatureValue] = top.value as unknown[];
   const protectedBytes = bstr(protectedValue, 'protected header');
   const payload = bstr(payloadValue, 'payload (detached payloads are not supported)');
@@ -73,20 +92,36 @@ export function parseCoseEnvelope(bytes: Buffer): ParsedEnvelope {
   if (!(unprotected instanceof Map)) throw new EnvelopeError('unprotected header is not a CBOR map');
   const header: Record<string, unknown> = {};
   for (const [label, value] of prot) {
-    if (label === LABEL.alg) header.alg = typeof value === 'number' ? (COSE_ALGORITHMS.get(value) ?? `COSE ${value}`) : value;
-    else if (label === LABEL.crit) header.crit = Array.isArray(value) ? value.map((c) => (typeof c === 'number' ? `COSE label ${c}` : c)) : value;
+    if (label === LABEL.alg)
+      header.alg = typeof value === 'number' ? (COSE_ALGORITHMS.get(value) ?? `COSE ${value}`) : value;
+    else if (label === LABEL.crit)
+      header.crit = Array.isArray(value) ? value.map((c) => (typeof c === 'number' ? `COSE label ${c}` : c)) : value;
     else if (label === LABEL.contentType) header.cty = value;
     else if (typeof label === 'string') {
-      if (label === '__proto__' || Object.hasOwn(header, label)) throw new EnvelopeError(`protected header ${label} appears twice or is reserved`);
+      if (label === '__proto__' || Object.hasOwn(header, label))
+        throw new EnvelopeError(`protected header ${label} appears twice or is reserved`);
       // COSE carries times as tag 1 (epoch seconds), which the decoder gives as a Date; anything else is invalid.
-      header[label] = TIME_HEADERS.has(label) ? (value instanceof Date && !Number.isNaN(value.getTime()) ? value.toISOString() : { invalid: true }) : value;
+      header[label] = TIME_HEADERS.has(label)
+        ? value instanceof Date && !Number.isNaN(value.getTime())
+          ? value.toISOString()
+          : { invalid: true }
+        : value;
     } else throw new EnvelopeError(`protected header has an unexpected label ${String(label)}`);
   }
   const chain = unprotected.get(LABEL.x5chain) as unknown;
   const list = chain instanceof Uint8Array ? [chain] : Array.isArray(chain) ? chain : undefined;
-  if (!list || list.length === 0) throw new EnvelopeError('unprotected header x5chain (33) must hold the certificate chain');
+  if (!list || list.length === 0)
+    throw new EnvelopeError('unprotected header x5chain (33) must hold the certificate chain');
   const certificates = list.map((c, i) => bstr(c, `x5chain[${i}]`));
   const tst = unprotected.get('io.cncf.notary.timestampSignature') as unknown;
   const timestampToken = tst === undefined ? undefined : bstr(tst, 'io.cncf.notary.timestampSignature');
-  return { format: 'cose', header, signingInput: sigStructure(protectedBytes, payload), signature, payload, certificates, timestampToken };
+  return {
+    format: 'cose',
+    header,
+    signingInput: sigStructure(protectedBytes, payload),
+    signature,
+    payload,
+    certificates,
+    timestampToken,
+  };
 }

@@ -41,7 +41,12 @@ function verifyWithKey(key: KeyObject, payload: Buffer, signature: Buffer): bool
   try {
     const type = key.asymmetricKeyType;
     if (type === 'ed25519') return cryptoVerify(null, payload, key, signature);
-    const hash = type === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'secp384r1' ? 'sha384' : type === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'secp521r1' ? 'sha512' : 'sha256';
+    const hash =
+      type === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'secp384r1'
+        ? 'sha384'
+        : type === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'secp521r1'
+          ? 'sha512'
+          : 'sha256';
     return cryptoVerify(hash, payload, key, signature);
   } catch {
     return false;
@@ -51,20 +56,53 @@ function verifyWithKey(key: KeyObject, payload: Buffer, signature: Buffer): bool
 /** Verifies one cosign signature layer; never throws for bad input. */
 export function verifyCosignSignature(input: CosignVerifyInput): SignatureVerification {
   const { policy } = input;
-  if (policy.level === 'skip') return { digest: input.signatureDigest, kind: 'cosign', outcome: 'skipped', reason: `trust policy ${policy.name} is configured to skip verification`, checks: [] };
+  if (policy.level === 'skip')
+    return {
+      digest: input.signatureDigest,
+      kind: 'cosign',
+      outcome: 'skipped',
+      reason: `trust policy ${policy.name} is configured to skip verification`,
+      checks: [],
+    };
   const table = new CheckTable(policy.actions, policy.level);
   const sigText = input.annotations[CosignNames.signature] ?? '';
   const signature = /^[A-Za-z0-9+/]+={0,2}$/.test(sigText) ? Buffer.from(sigText, 'base64') : Buffer.alloc(0);
   const stores = policy.trustStores.filter((s) => s.type === 'cosign');
-  const keys = stores.flatMap((s) => (input.store.cosignKeys.get(`cosign:${s.name}`) ?? []).map((key) => ({ key, store: `cosign:${s.name}` })));
-  const keyless = input.annotations[CosignNames.certificate] !== undefined || input.annotations[CosignNames.bundle] !== undefined;
+  const keys = stores.flatMap((s) =>
+    (input.store.cosignKeys.get(`cosign:${s.name}`) ?? []).map((key) => ({ key, store: `cosign:${s.name}` })),
+  );
+  const keyless =
+    input.annotations[CosignNames.certificate] !== undefined || input.annotations[CosignNames.bundle] !== undefined;
   const match = signature.length > 0 ? keys.find((k) => verifyWithKey(k.key, input.payload, signature)) : undefined;
   let ok: boolean;
-  if (signature.length === 0) ok = table.record('envelope', 'integrity', bad(`layer has no base64 ${CosignNames.signature} annotation`));
-  else if (match) ok = table.record('envelope', 'integrity', good(`cosign signature verifies with a key from ${match.store}`, { trustStore: match.store }));
-  else if (keyless) ok = table.record('envelope', 'integrity', unsure('keyless cosign signature (Fulcio certificate / Rekor bundle) is not verified by acr-guard yet'));
-  else if (keys.length === 0) ok = table.record('envelope', 'integrity', bad(`trust policy ${policy.name} names no cosign:<store> with public keys, so no cosign key is trusted`));
-  else ok = table.record('envelope', 'integrity', bad(`the cosign signature does not verify with any key of ${stores.map((s) => `cosign:${s.name}`).join(', ')} (tampered or signed by an untrusted key)`));
+  if (signature.length === 0)
+    ok = table.record('envelope', 'integrity', bad(`layer has no base64 ${CosignNames.signature} annotation`));
+  else if (match)
+    ok = table.record(
+      'envelope',
+      'integrity',
+      good(`cosign signature verifies with a key from ${match.store}`, { trustStore: match.store }),
+    );
+  else if (keyless)
+    ok = table.record(
+      'envelope',
+      'integrity',
+      unsure('keyless cosign signature (Fulcio certificate / Rekor bundle) is not verified by acr-guard yet'),
+    );
+  else if (keys.length === 0)
+    ok = table.record(
+      'envelope',
+      'integrity',
+      bad(`trust policy ${policy.name} names no cosign:<store> with public keys, so no cosign key is trusted`),
+    );
+  else
+    ok = table.record(
+      'envelope',
+      'integrity',
+      bad(
+        `the cosign signature does not verify with any key of ${stores.map((s) => `cosign:${s.name}`).join(', ')} (tampered or signed by an untrusted key)`,
+      ),
+    );
   if (!ok) {
     table.notEvaluated(['target'], 'integrity failed');
     return table.outcome(input.signatureDigest, 'cosign');
@@ -82,7 +120,9 @@ function cosignTarget(payload: Buffer, digest: string): Finding {
   }
   const critical = (doc as { critical?: { image?: Record<string, unknown>; type?: unknown } } | null)?.critical;
   const signed = critical?.image?.['docker-manifest-digest'];
-  if (typeof critical?.type !== 'string' || critical.type.toLowerCase() !== 'cosign container image signature') return bad('the payload is not a cosign container image signature');
-  if (signed !== digest) return bad(`the signature is for another artifact: digest ${JSON.stringify(signed)} (gated ${digest})`);
+  if (typeof critical?.type !== 'string' || critical.type.toLowerCase() !== 'cosign container image signature')
+    return bad('the payload is not a cosign container image signature');
+  if (signed !== digest)
+    return bad(`the signature is for another artifact: digest ${JSON.stringify(signed)} (gated ${digest})`);
   return good(`payload names ${digest}`);
 }

@@ -19,16 +19,38 @@ export { parseCertificate, CertificateParseError, chainProblems, parseDistinguis
  * verified when signatures are required).
  */
 export function summarize(policy: TrustPolicy, verifications: SignatureVerification[]): SignatureResult {
-  const signatures = verifications.map((v) => ({ digest: v.digest, kind: v.kind, outcome: v.outcome, reason: v.reason, checks: v.checks }));
+  const signatures = verifications.map((v) => ({
+    digest: v.digest,
+    kind: v.kind,
+    outcome: v.outcome,
+    reason: v.reason,
+    checks: v.checks,
+  }));
   const under = `trust policy ${policy.name} (${policy.level})`;
-  if (policy.level === 'skip') return { status: 'skipped', reason: `${under} is configured to skip signature verification`, signatures };
+  if (policy.level === 'skip')
+    return { status: 'skipped', reason: `${under} is configured to skip signature verification`, signatures };
   const ok = verifications.find((v) => v.outcome === 'verified');
-  if (ok) return { status: 'verified', reason: `${ok.kind} signature ${ok.digest} satisfies ${under}; ${describeChecks(ok)}`, signatures };
-  if (verifications.length === 0) return { status: 'failed', reason: `no signature is associated with the image (${under})`, signatures };
+  if (ok)
+    return {
+      status: 'verified',
+      reason: `${ok.kind} signature ${ok.digest} satisfies ${under}; ${describeChecks(ok)}`,
+      signatures,
+    };
+  if (verifications.length === 0)
+    return { status: 'failed', reason: `no signature is associated with the image (${under})`, signatures };
   const unsure = verifications.find((v) => v.outcome === 'inconclusive');
   const count = `${verifications.length} signature(s) found, none verified under ${under}`;
-  if (unsure) return { status: 'inconclusive', reason: `${count}: ${unsure.kind} ${unsure.digest}: ${unsure.reason}`, signatures };
-  return { status: 'failed', reason: `${count}: ${verifications.map((v) => `${v.kind} ${v.digest}: ${v.reason}`).join('; ')}`, signatures };
+  if (unsure)
+    return {
+      status: 'inconclusive',
+      reason: `${count}: ${unsure.kind} ${unsure.digest}: ${unsure.reason}`,
+      signatures,
+    };
+  return {
+    status: 'failed',
+    reason: `${count}: ${verifications.map((v) => `${v.kind} ${v.digest}: ${v.reason}`).join('; ')}`,
+    signatures,
+  };
 }
 
 function describeChecks(v: SignatureVerification): string {

@@ -58,7 +58,8 @@ export interface VerifiedTimestamp {
 
 function hashOf(oid: string, what: string): string {
   const hash = HASH_BY_OID.get(oid);
-  if (!hash) throw new TimestampError(`${what} uses an unsupported hash algorithm ${oid} (SHA-256, SHA-384 or SHA-512)`);
+  if (!hash)
+    throw new TimestampError(`${what} uses an unsupported hash algorithm ${oid} (SHA-256, SHA-384 or SHA-512)`);
   return hash;
 }
 
@@ -66,14 +67,17 @@ function hashOf(oid: string, what: string): string {
 function parseTstInfo(der: ArrayBuffer): { hashOid: string; imprint: Buffer; genTime: Date; accuracyMs: number } {
   const asn1js = asn1jsLib();
   const parsed = asn1js.fromBER(der);
-  if (parsed.offset === -1 || !(parsed.result instanceof asn1js.Sequence)) throw new TimestampError('TSTInfo is not a DER SEQUENCE');
+  if (parsed.offset === -1 || !(parsed.result instanceof asn1js.Sequence))
+    throw new TimestampError('TSTInfo is not a DER SEQUENCE');
   const items = parsed.result.valueBlock.value;
   const imprint = items[2];
   const genTime = items[4];
-  if (!(imprint instanceof asn1js.Sequence) || !(genTime instanceof asn1js.GeneralizedTime)) throw new TimestampError('TSTInfo lacks messageImprint or genTime');
+  if (!(imprint instanceof asn1js.Sequence) || !(genTime instanceof asn1js.GeneralizedTime))
+    throw new TimestampError('TSTInfo lacks messageImprint or genTime');
   const [alg, digest] = imprint.valueBlock.value;
   const algOid = alg instanceof asn1js.Sequence ? alg.valueBlock.value[0] : undefined;
-  if (!(algOid instanceof asn1js.ObjectIdentifier) || !(digest instanceof asn1js.OctetString)) throw new TimestampError('TSTInfo messageImprint is malformed');
+  if (!(algOid instanceof asn1js.ObjectIdentifier) || !(digest instanceof asn1js.OctetString))
+    throw new TimestampError('TSTInfo messageImprint is malformed');
   let accuracyMs = 0;
   const accuracy = items[5];
   if (accuracy instanceof asn1js.Sequence) {
@@ -83,7 +87,12 @@ function parseTstInfo(der: ArrayBuffer): { hashOid: string; imprint: Buffer; gen
       else if (part.idBlock.tagClass === 3 && part.idBlock.tagNumber === 1) accuracyMs += intOf(part) / 1000;
     }
   }
-  return { hashOid: algOid.valueBlock.toString(), imprint: Buffer.from(digest.valueBlock.valueHexView), genTime: genTime.toDate(), accuracyMs };
+  return {
+    hashOid: algOid.valueBlock.toString(),
+    imprint: Buffer.from(digest.valueBlock.valueHexView),
+    genTime: genTime.toDate(),
+    accuracyMs,
+  };
 }
 
 function intOf(node: Asn1js.AsnType): number {
@@ -91,7 +100,13 @@ function intOf(node: Asn1js.AsnType): number {
   return bytes.reduce((n, b) => n * 256 + b, 0);
 }
 
-function verifyCmsSignature(signer: CertInfo, algorithmOid: string, digestHash: string, data: Buffer, signature: Buffer): boolean {
+function verifyCmsSignature(
+  signer: CertInfo,
+  algorithmOid: string,
+  digestHash: string,
+  data: Buffer,
+  signature: Buffer,
+): boolean {
   const key = signer.x509.publicKey;
   try {
     switch (algorithmOid) {
@@ -100,13 +115,28 @@ function verifyCmsSignature(signer: CertInfo, algorithmOid: string, digestHash: 
       case OID.sha256WithRSA:
       case OID.sha384WithRSA:
       case OID.sha512WithRSA:
-        return cryptoVerify({ [OID.sha256WithRSA]: 'sha256', [OID.sha384WithRSA]: 'sha384', [OID.sha512WithRSA]: 'sha512' }[algorithmOid], data, { key, padding: constants.RSA_PKCS1_PADDING }, signature);
+        return cryptoVerify(
+          { [OID.sha256WithRSA]: 'sha256', [OID.sha384WithRSA]: 'sha384', [OID.sha512WithRSA]: 'sha512' }[algorithmOid],
+          data,
+          { key, padding: constants.RSA_PKCS1_PADDING },
+          signature,
+        );
       case OID.rsaPss:
-        return cryptoVerify(digestHash, data, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_AUTO }, signature);
+        return cryptoVerify(
+          digestHash,
+          data,
+          { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_AUTO },
+          signature,
+        );
       case OID.ecdsaSha256:
       case OID.ecdsaSha384:
       case OID.ecdsaSha512:
-        return cryptoVerify({ [OID.ecdsaSha256]: 'sha256', [OID.ecdsaSha384]: 'sha384', [OID.ecdsaSha512]: 'sha512' }[algorithmOid], data, key, signature);
+        return cryptoVerify(
+          { [OID.ecdsaSha256]: 'sha256', [OID.ecdsaSha384]: 'sha384', [OID.ecdsaSha512]: 'sha512' }[algorithmOid],
+          data,
+          key,
+          signature,
+        );
       default:
         return false;
     }
@@ -131,13 +161,17 @@ export function verifyTimestampToken(token: Buffer, signature: Buffer, roots: Ce
     if (err instanceof TimestampError) throw err;
     throw new TimestampError(`the timestamp token is not valid CMS (${(err as Error).message})`);
   }
-  if (signed.encapContentInfo.eContentType !== OID.tstInfo) throw new TimestampError('the timestamp token does not hold a TSTInfo (eContentType)');
+  if (signed.encapContentInfo.eContentType !== OID.tstInfo)
+    throw new TimestampError('the timestamp token does not hold a TSTInfo (eContentType)');
   const eContent = signed.encapContentInfo.eContent?.single?.buffer ?? signed.encapContentInfo.eContent?.any;
   if (!eContent) throw new TimestampError('the timestamp token has no TSTInfo content');
   const content = Buffer.from(eContent as ArrayBuffer);
-  const tst = parseTstInfo(content.buffer.slice(content.byteOffset, content.byteOffset + content.byteLength) as ArrayBuffer);
+  const tst = parseTstInfo(
+    content.buffer.slice(content.byteOffset, content.byteOffset + content.byteLength) as ArrayBuffer,
+  );
 
-  if (signed.signerInfos.length !== 1) throw new TimestampError(`the timestamp token has ${signed.signerInfos.length} signers, expected one`);
+  if (signed.signerInfos.length !== 1)
+    throw new TimestampError(`the timestamp token has ${signed.signerInfos.length} signers, expected one`);
   const si = signed.signerInfos[0];
   const certs: CertInfo[] = [];
   for (const choice of signed.certificates ?? []) {
@@ -145,7 +179,8 @@ export function verifyTimestampToken(token: Buffer, signature: Buffer, roots: Ce
     try {
       certs.push(parseCertificate(Buffer.from(AsnConvert.serialize(choice.certificate))));
     } catch (err) {
-      if (err instanceof CertificateParseError) throw new TimestampError(`the timestamp token carries a malformed certificate (${err.message})`);
+      if (err instanceof CertificateParseError)
+        throw new TimestampError(`the timestamp token carries a malformed certificate (${err.message})`);
       throw err;
     }
   }
@@ -155,29 +190,49 @@ export function verifyTimestampToken(token: Buffer, signature: Buffer, roots: Ce
     ? certs.find((c) => Buffer.from(c.x509.serialNumber, 'hex').equals(trimInt(Buffer.from(sid.serialNumber))))
     : certs.find((c) => ski !== undefined && c.subjectKeyId !== undefined && c.subjectKeyId.equals(ski));
   if (!signer) throw new TimestampError('signing certificate not found in the timestamp token');
-  if (!si.signedAttrs || si.signedAttrs.length === 0) throw new TimestampError('the timestamp token has no signed attributes');
+  if (!si.signedAttrs || si.signedAttrs.length === 0)
+    throw new TimestampError('the timestamp token has no signed attributes');
   const digestHash = hashOf(si.digestAlgorithm.algorithm, 'the token signer');
   const attr = (oid: string): ArrayBuffer | undefined => si.signedAttrs?.find((a) => a.attrType === oid)?.attrValues[0];
   const ct = attr(OID.contentType);
   const md = attr(OID.messageDigest);
-  if (!ct || oidOf(ct) !== OID.tstInfo) throw new TimestampError('the token signer\'s contentType attribute is not TSTInfo');
-  if (!md || !octetsOf(md)?.equals(createHash(digestHash).update(content).digest())) throw new TimestampError('the token signer\'s messageDigest does not match the TSTInfo');
+  if (!ct || oidOf(ct) !== OID.tstInfo)
+    throw new TimestampError("the token signer's contentType attribute is not TSTInfo");
+  if (!md || !octetsOf(md)?.equals(createHash(digestHash).update(content).digest()))
+    throw new TimestampError("the token signer's messageDigest does not match the TSTInfo");
   // The signature covers the DER of the attributes as a SET OF, in the order they were received (DER order);
   // each attribute re-encodes byte for byte (its values are kept raw by the parser).
   const body = Buffer.concat(si.signedAttrs.map((a) => Buffer.from(AsnConvert.serialize(a))));
   const signedAttrs = Buffer.concat([Buffer.from([0x31]), derLength(body.length), body]);
-  if (!verifyCmsSignature(signer, si.signatureAlgorithm.algorithm, digestHash, signedAttrs, Buffer.from(si.signature.buffer))) throw new TimestampError('the timestamp token signature does not verify');
+  if (
+    !verifyCmsSignature(
+      signer,
+      si.signatureAlgorithm.algorithm,
+      digestHash,
+      signedAttrs,
+      Buffer.from(si.signature.buffer),
+    )
+  )
+    throw new TimestampError('the timestamp token signature does not verify');
 
   const problems = signingCertProblems(signer, 'timeStamping');
-  if (problems.length > 0) throw new TimestampError(`the timestamp signing certificate is not valid: ${problems.join('; ')}`);
+  if (problems.length > 0)
+    throw new TimestampError(`the timestamp signing certificate is not valid: ${problems.join('; ')}`);
   // Only a token whose signer is trusted is worth reading further: then it must countersign this signature.
   const chain = chainTo(signer, certs, roots);
   const imprintHash = hashOf(tst.hashOid, 'the message imprint');
-  if (!createHash(imprintHash).update(signature).digest().equals(tst.imprint)) throw new TimestampError('invalid TSTInfo: mismatched message (the token does not countersign this signature)');
+  if (!createHash(imprintHash).update(signature).digest().equals(tst.imprint))
+    throw new TimestampError('invalid TSTInfo: mismatched message (the token does not countersign this signature)');
   for (const cert of chain) {
-    if (tst.genTime < cert.notBefore || tst.genTime > cert.notAfter) throw new TimestampError(`the timestamp's genTime is outside the validity of TSA certificate "${cert.subject}"`);
+    if (tst.genTime < cert.notBefore || tst.genTime > cert.notAfter)
+      throw new TimestampError(`the timestamp's genTime is outside the validity of TSA certificate "${cert.subject}"`);
   }
-  return { genTime: tst.genTime, from: new Date(tst.genTime.getTime() - tst.accuracyMs), to: new Date(tst.genTime.getTime() + tst.accuracyMs), tsa: signer.subject };
+  return {
+    genTime: tst.genTime,
+    from: new Date(tst.genTime.getTime() - tst.accuracyMs),
+    to: new Date(tst.genTime.getTime() + tst.accuracyMs),
+    tsa: signer.subject,
+  };
 }
 
 /** DER length octets. */
@@ -214,13 +269,18 @@ function chainTo(signer: CertInfo, pool: CertInfo[], roots: CertInfo[]): CertInf
   let current = signer;
   for (let depth = 0; depth < 8; depth++) {
     if (roots.some((r) => r.raw.equals(current.raw))) return chain;
-    const issuer = [...roots, ...pool].find((c) => !c.raw.equals(current.raw) && current.x509.checkIssued(c.x509) && current.x509.verify(c.x509.publicKey));
+    const issuer = [...roots, ...pool].find(
+      (c) => !c.raw.equals(current.raw) && current.x509.checkIssued(c.x509) && current.x509.verify(c.x509.publicKey),
+    );
     if (!issuer) break;
     const problems = caCertProblems(issuer, depth);
-    if (problems.length > 0) throw new TimestampError(`the timestamp certificate chain is not valid: ${problems.join('; ')}`);
+    if (problems.length > 0)
+      throw new TimestampError(`the timestamp certificate chain is not valid: ${problems.join('; ')}`);
     chain.push(issuer);
     if (roots.some((r) => r.raw.equals(issuer.raw))) return chain;
     current = issuer;
   }
-  throw new TimestampError('the timestamp token\'s certificate chain does not lead to a root in the tsa trust store (certificate signed by unknown authority)');
+  throw new TimestampError(
+    "the timestamp token's certificate chain does not lead to a root in the tsa trust store (certificate signed by unknown authority)",
+  );
 }

@@ -5,7 +5,14 @@
  * Pure: the file reading lives in `adapters/trustStoreFiles.ts`.
  */
 import { GuardError, ErrorCodes, describeFound } from '../errors';
-import { type CertInfo, CertificateParseError, parseCertificate, parseDistinguishedName, splitPem, subjectMatches } from './x509';
+import {
+  type CertInfo,
+  CertificateParseError,
+  parseCertificate,
+  parseDistinguishedName,
+  splitPem,
+  subjectMatches,
+} from './x509';
 import { createPublicKey, type KeyObject } from 'node:crypto';
 
 /** Verification levels of the spec. */
@@ -17,8 +24,20 @@ export type ValidationAction = 'enforce' | 'log' | 'skip';
 
 /** The spec's table: what each level does with each validation. */
 export const LEVEL_ACTIONS: Record<VerificationLevel, Record<ValidationName, ValidationAction>> = {
-  strict: { integrity: 'enforce', authenticity: 'enforce', authenticTimestamp: 'enforce', expiry: 'enforce', revocation: 'enforce' },
-  permissive: { integrity: 'enforce', authenticity: 'enforce', authenticTimestamp: 'log', expiry: 'log', revocation: 'log' },
+  strict: {
+    integrity: 'enforce',
+    authenticity: 'enforce',
+    authenticTimestamp: 'enforce',
+    expiry: 'enforce',
+    revocation: 'enforce',
+  },
+  permissive: {
+    integrity: 'enforce',
+    authenticity: 'enforce',
+    authenticTimestamp: 'log',
+    expiry: 'log',
+    revocation: 'log',
+  },
   audit: { integrity: 'enforce', authenticity: 'log', authenticTimestamp: 'log', expiry: 'log', revocation: 'log' },
   skip: { integrity: 'skip', authenticity: 'skip', authenticTimestamp: 'skip', expiry: 'skip', revocation: 'skip' },
 };
@@ -51,7 +70,11 @@ export interface TrustPolicyDocument {
 const NAME_RE = /^[A-Za-z0-9_.-]+$/;
 
 function fail(path: string, expected: string, got: unknown): GuardError {
-  return new GuardError(ErrorCodes.INVALID_CONFIG, `trust policy ${path}: expected ${expected}, found ${describeFound(got)}`, { field: path });
+  return new GuardError(
+    ErrorCodes.INVALID_CONFIG,
+    `trust policy ${path}: expected ${expected}, found ${describeFound(got)}`,
+    { field: path },
+  );
 }
 
 function stringArray(value: unknown, path: string): string[] {
@@ -75,7 +98,8 @@ export function parseTrustPolicyDocument(json: unknown): TrustPolicyDocument {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) throw fail('$', 'a JSON object', json);
   const doc = json as Record<string, unknown>;
   if (doc.version !== '1.0') throw fail('version', '"1.0"', doc.version);
-  if (!Array.isArray(doc.trustPolicies) || doc.trustPolicies.length === 0) throw fail('trustPolicies', 'a non-empty array', doc.trustPolicies);
+  if (!Array.isArray(doc.trustPolicies) || doc.trustPolicies.length === 0)
+    throw fail('trustPolicies', 'a non-empty array', doc.trustPolicies);
   const names = new Set<string>();
   const scopes = new Map<string, string>();
   let wildcard: string | undefined;
@@ -83,7 +107,8 @@ export function parseTrustPolicyDocument(json: unknown): TrustPolicyDocument {
     const path = `trustPolicies[${i}]`;
     if (typeof item !== 'object' || item === null || Array.isArray(item)) throw fail(path, 'an object', item);
     const p = item as Record<string, unknown>;
-    if (typeof p.name !== 'string' || !NAME_RE.test(p.name)) throw fail(`${path}.name`, 'a name of [A-Za-z0-9_.-]', p.name);
+    if (typeof p.name !== 'string' || !NAME_RE.test(p.name))
+      throw fail(`${path}.name`, 'a name of [A-Za-z0-9_.-]', p.name);
     if (names.has(p.name)) throw fail(`${path}.name`, 'a name used by one policy only', p.name);
     names.add(p.name);
     const registryScopes = stringArray(p.registryScopes, `${path}.registryScopes`);
@@ -101,35 +126,58 @@ export function parseTrustPolicyDocument(json: unknown): TrustPolicyDocument {
       }
     });
     const sv = p.signatureVerification;
-    if (typeof sv !== 'object' || sv === null || Array.isArray(sv)) throw fail(`${path}.signatureVerification`, 'an object with "level"', sv);
+    if (typeof sv !== 'object' || sv === null || Array.isArray(sv))
+      throw fail(`${path}.signatureVerification`, 'an object with "level"', sv);
     const v = sv as Record<string, unknown>;
-    if (typeof v.level !== 'string' || !Object.hasOwn(LEVEL_ACTIONS, v.level)) throw fail(`${path}.signatureVerification.level`, 'strict, permissive, audit or skip', v.level);
+    if (typeof v.level !== 'string' || !Object.hasOwn(LEVEL_ACTIONS, v.level))
+      throw fail(`${path}.signatureVerification.level`, 'strict, permissive, audit or skip', v.level);
     const level = v.level as VerificationLevel;
     const actions = { ...LEVEL_ACTIONS[level] };
     if (v.override !== undefined) {
-      if (level === 'skip') throw fail(`${path}.signatureVerification.override`, 'no override with level skip', v.override);
-      if (typeof v.override !== 'object' || v.override === null || Array.isArray(v.override)) throw fail(`${path}.signatureVerification.override`, 'an object', v.override);
+      if (level === 'skip')
+        throw fail(`${path}.signatureVerification.override`, 'no override with level skip', v.override);
+      if (typeof v.override !== 'object' || v.override === null || Array.isArray(v.override))
+        throw fail(`${path}.signatureVerification.override`, 'an object', v.override);
       for (const [key, action] of Object.entries(v.override as Record<string, unknown>)) {
         const at = `${path}.signatureVerification.override.${key}`;
         if (key === 'integrity') throw fail(at, 'no override of integrity (it is always enforced)', action);
-        if (!['authenticity', 'authenticTimestamp', 'expiry', 'revocation'].includes(key)) throw fail(at, 'one of authenticity, authenticTimestamp, expiry, revocation', key);
-        if (action !== 'enforce' && action !== 'log' && action !== 'skip') throw fail(at, 'enforce, log or skip', action);
-        if (key === 'authenticity' && action === 'skip') throw fail(at, 'enforce or log (authenticity cannot be skipped)', action);
+        if (!['authenticity', 'authenticTimestamp', 'expiry', 'revocation'].includes(key))
+          throw fail(at, 'one of authenticity, authenticTimestamp, expiry, revocation', key);
+        if (action !== 'enforce' && action !== 'log' && action !== 'skip')
+          throw fail(at, 'enforce, log or skip', action);
+        if (key === 'authenticity' && action === 'skip')
+          throw fail(at, 'enforce or log (authenticity cannot be skipped)', action);
         actions[key as ValidationName] = action;
       }
     }
     let verifyTimestamp: TrustPolicy['verifyTimestamp'] = 'always';
     if (v.verifyTimestamp !== undefined) {
-      if (v.verifyTimestamp !== 'always' && v.verifyTimestamp !== 'afterCertExpiry') throw fail(`${path}.signatureVerification.verifyTimestamp`, 'always or afterCertExpiry', v.verifyTimestamp);
+      if (v.verifyTimestamp !== 'always' && v.verifyTimestamp !== 'afterCertExpiry')
+        throw fail(`${path}.signatureVerification.verifyTimestamp`, 'always or afterCertExpiry', v.verifyTimestamp);
       verifyTimestamp = v.verifyTimestamp;
     }
     if (level === 'skip') {
-      if (p.trustStores !== undefined && !(Array.isArray(p.trustStores) && p.trustStores.length === 0)) throw fail(`${path}.trustStores`, 'no trust stores with level skip', p.trustStores);
-      if (p.trustedIdentities !== undefined && !(Array.isArray(p.trustedIdentities) && p.trustedIdentities.length === 0)) throw fail(`${path}.trustedIdentities`, 'no trusted identities with level skip', p.trustedIdentities);
+      if (p.trustStores !== undefined && !(Array.isArray(p.trustStores) && p.trustStores.length === 0))
+        throw fail(`${path}.trustStores`, 'no trust stores with level skip', p.trustStores);
+      if (
+        p.trustedIdentities !== undefined &&
+        !(Array.isArray(p.trustedIdentities) && p.trustedIdentities.length === 0)
+      )
+        throw fail(`${path}.trustedIdentities`, 'no trusted identities with level skip', p.trustedIdentities);
       return { name: p.name, registryScopes, level, actions, verifyTimestamp, trustStores: [], trustedIdentities: [] };
     }
-    const trustStores = stringArray(p.trustStores, `${path}.trustStores`).map((ref, j) => parseStoreRef(ref, `${path}.trustStores[${j}]`));
-    return { name: p.name, registryScopes, level, actions, verifyTimestamp, trustStores, trustedIdentities: parseIdentities(p.trustedIdentities, `${path}.trustedIdentities`) };
+    const trustStores = stringArray(p.trustStores, `${path}.trustStores`).map((ref, j) =>
+      parseStoreRef(ref, `${path}.trustStores[${j}]`),
+    );
+    return {
+      name: p.name,
+      registryScopes,
+      level,
+      actions,
+      verifyTimestamp,
+      trustStores,
+      trustedIdentities: parseIdentities(p.trustedIdentities, `${path}.trustedIdentities`),
+    };
   });
   return { version: '1.0', trustPolicies };
 }
@@ -138,7 +186,8 @@ function parseStoreRef(ref: string, path: string): { type: TrustStoreType; name:
   const colon = ref.indexOf(':');
   const type = ref.slice(0, colon) as TrustStoreType;
   const name = ref.slice(colon + 1);
-  if (colon <= 0 || !STORE_TYPES.includes(type) || !NAME_RE.test(name)) throw fail(path, '"ca:<name>", "signingAuthority:<name>", "tsa:<name>" or "cosign:<name>"', ref);
+  if (colon <= 0 || !STORE_TYPES.includes(type) || !NAME_RE.test(name))
+    throw fail(path, '"ca:<name>", "signingAuthority:<name>", "tsa:<name>" or "cosign:<name>"', ref);
   return { type, name };
 }
 
@@ -153,13 +202,15 @@ function parseIdentities(value: unknown, path: string): TrustPolicy['trustedIden
     if (!text.startsWith('x509.subject:')) throw fail(at, '"x509.subject:<distinguished name>"', text);
     const attributes = parseDistinguishedName(text.slice('x509.subject:'.length));
     if (!attributes) throw fail(at, 'a well-formed distinguished name (C=.., ST=.., O=.., ...)', text);
-    for (const required of ['C', 'ST', 'O']) if (!attributes.has(required)) throw fail(at, `a distinguished name with ${required}`, text);
+    for (const required of ['C', 'ST', 'O'])
+      if (!attributes.has(required)) throw fail(at, `a distinguished name with ${required}`, text);
     return { text, attributes };
   });
   // notation refuses identities where one matches everything another does (one would make the other moot).
   parsed.forEach((a, i) =>
     parsed.forEach((b, j) => {
-      if (i !== j && subjectMatches(a.attributes, b.attributes)) throw fail(`${path}[${j}]`, `identities that do not overlap (${a.text} already covers it)`, b.text);
+      if (i !== j && subjectMatches(a.attributes, b.attributes))
+        throw fail(`${path}[${j}]`, `identities that do not overlap (${a.text} already covers it)`, b.text);
     }),
   );
   return parsed;
@@ -171,7 +222,10 @@ function parseIdentities(value: unknown, path: string): TrustPolicy['trustedIden
  */
 export function selectTrustPolicy(doc: TrustPolicyDocument, scope: string, name?: string): TrustPolicy | undefined {
   if (name !== undefined) return doc.trustPolicies.find((p) => p.name === name);
-  return doc.trustPolicies.find((p) => p.registryScopes.includes(scope)) ?? doc.trustPolicies.find((p) => p.registryScopes.includes('*'));
+  return (
+    doc.trustPolicies.find((p) => p.registryScopes.includes(scope)) ??
+    doc.trustPolicies.find((p) => p.registryScopes.includes('*'))
+  );
 }
 
 /** One file of a trust store as read from disk: `x509/<type>/<name>/<file>` or `cosign/<name>/<file>`. */
@@ -202,10 +256,17 @@ export function buildTrustStore(files: TrustStoreFile[]): TrustStore {
       try {
         k = createPublicKey(f.bytes);
       } catch {
-        throw new GuardError(ErrorCodes.INVALID_CONFIG, `trust store ${where}: expected a PEM public key (cosign.pub)`, { field: where });
+        throw new GuardError(
+          ErrorCodes.INVALID_CONFIG,
+          `trust store ${where}: expected a PEM public key (cosign.pub)`,
+          { field: where },
+        );
       }
       const details = k.asymmetricKeyDetails ?? {};
-      const weak = k.asymmetricKeyType === 'rsa' && (details.modulusLength ?? 0) < 2048 ? `RSA ${details.modulusLength}-bit key is too weak (at least 2048)` : undefined;
+      const weak =
+        k.asymmetricKeyType === 'rsa' && (details.modulusLength ?? 0) < 2048
+          ? `RSA ${details.modulusLength}-bit key is too weak (at least 2048)`
+          : undefined;
       if (weak) throw new GuardError(ErrorCodes.INVALID_CONFIG, `trust store ${where}: ${weak}`, { field: where });
       store.cosignKeys.set(key, [...(store.cosignKeys.get(key) ?? []), k]);
       continue;
@@ -215,13 +276,21 @@ export function buildTrustStore(files: TrustStoreFile[]): TrustStore {
       certs = splitPem(f.bytes).map(parseCertificate);
     } catch (err) {
       const why = err instanceof CertificateParseError ? err.message : 'unreadable';
-      throw new GuardError(ErrorCodes.INVALID_CONFIG, `trust store ${where}: expected PEM or DER X.509 certificates: ${why}`, { field: where });
+      throw new GuardError(
+        ErrorCodes.INVALID_CONFIG,
+        `trust store ${where}: expected PEM or DER X.509 certificates: ${why}`,
+        { field: where },
+      );
     }
     for (const cert of certs) {
       const isCa = cert.basicConstraints?.ca === true;
       if (f.type === 'tsa' ? !(isCa && cert.selfSigned) : !isCa && !cert.selfSigned) {
         const need = f.type === 'tsa' ? 'a self-signed root CA certificate' : 'a CA or self-signed signing certificate';
-        throw new GuardError(ErrorCodes.INVALID_CONFIG, `trust store ${where}: certificate "${cert.subject}" is not ${need}`, { field: where });
+        throw new GuardError(
+          ErrorCodes.INVALID_CONFIG,
+          `trust store ${where}: certificate "${cert.subject}" is not ${need}`,
+          { field: where },
+        );
       }
     }
     store.certificates.set(key, [...(store.certificates.get(key) ?? []), ...certs]);

@@ -113,7 +113,11 @@ function parseCertificateFields(bytes: Buffer): CertInfo {
         info.basicConstraints = { ca: bc.cA, pathLength: bc.pathLenConstraint, critical: ext.critical };
       } else if (ext.extnID === id_ce_keyUsage) {
         const ku = AsnConvert.parse(ext.extnValue, KeyUsage);
-        info.keyUsage = { digitalSignature: (ku.toNumber() & KeyUsageFlags.digitalSignature) !== 0, keyCertSign: (ku.toNumber() & KeyUsageFlags.keyCertSign) !== 0, critical: ext.critical };
+        info.keyUsage = {
+          digitalSignature: (ku.toNumber() & KeyUsageFlags.digitalSignature) !== 0,
+          keyCertSign: (ku.toNumber() & KeyUsageFlags.keyCertSign) !== 0,
+          critical: ext.critical,
+        };
       } else if (ext.extnID === id_ce_extKeyUsage) {
         info.extKeyUsage = [...AsnConvert.parse(ext.extnValue, ExtendedKeyUsage)].map(String);
       } else if (ext.extnID === id_ce_subjectKeyIdentifier) {
@@ -126,10 +130,15 @@ function parseCertificateFields(bytes: Buffer): CertInfo {
   const details = x509.publicKey.asymmetricKeyDetails ?? {};
   const keyType = x509.publicKey.asymmetricKeyType;
   const key: CertInfo['key'] =
-    keyType === 'rsa' ? { type: 'rsa', bits: details.modulusLength ?? 0 } : keyType === 'ec' ? { type: 'ec', curve: CURVES[details.namedCurve ?? ''] ?? details.namedCurve ?? 'unknown' } : { type: 'other', name: keyType ?? 'unknown' };
+    keyType === 'rsa'
+      ? { type: 'rsa', bits: details.modulusLength ?? 0 }
+      : keyType === 'ec'
+        ? { type: 'ec', curve: CURVES[details.namedCurve ?? ''] ?? details.namedCurve ?? 'unknown' }
+        : { type: 'other', name: keyType ?? 'unknown' };
   const notBefore = new Date(x509.validFrom);
   const notAfter = new Date(x509.validTo);
-  if (Number.isNaN(notBefore.getTime()) || Number.isNaN(notAfter.getTime())) throw new CertificateParseError('certificate validity dates are unreadable');
+  if (Number.isNaN(notBefore.getTime()) || Number.isNaN(notAfter.getTime()))
+    throw new CertificateParseError('certificate validity dates are unreadable');
   const lines = x509.subject.split('\n').filter((l) => l.length > 0);
   return {
     ...info,
@@ -181,11 +190,15 @@ function safeVerify(cert: X509Certificate, issuer: X509Certificate): boolean {
 export function keyProblem(cert: CertInfo, role: 'signing' | 'CA'): string | undefined {
   const k = cert.key;
   if (k.type === 'rsa') {
-    if (role === 'signing' && ![2048, 3072, 4096].includes(k.bits)) return `RSA ${k.bits}-bit key is not allowed for signing (2048, 3072 or 4096)`;
+    if (role === 'signing' && ![2048, 3072, 4096].includes(k.bits))
+      return `RSA ${k.bits}-bit key is not allowed for signing (2048, 3072 or 4096)`;
     if (k.bits < 2048) return `RSA ${k.bits}-bit key is too weak (at least 2048)`;
     return undefined;
   }
-  if (k.type === 'ec') return ['P-256', 'P-384', 'P-521'].includes(k.curve) ? undefined : `EC curve ${k.curve} is not allowed (P-256, P-384 or P-521)`;
+  if (k.type === 'ec')
+    return ['P-256', 'P-384', 'P-521'].includes(k.curve)
+      ? undefined
+      : `EC curve ${k.curve} is not allowed (P-256, P-384 or P-521)`;
   return `key type ${k.name} is not allowed (RSA or ECDSA)`;
 }
 
@@ -202,12 +215,17 @@ export function signingCertProblems(cert: CertInfo, purpose: 'codeSigning' | 'ti
   if (cert.extKeyUsage) {
     const wanted = purpose === 'codeSigning' ? Oids.codeSigning : Oids.timeStamping;
     if (!cert.extKeyUsage.includes(wanted)) problems.push(`${who}: extended key usage must include ${purpose}`);
-    const forbidden = purpose === 'codeSigning' ? [Oids.anyExtendedKeyUsage, Oids.serverAuth, Oids.emailProtection, Oids.timeStamping] : [Oids.anyExtendedKeyUsage];
-    for (const oid of forbidden) if (cert.extKeyUsage.includes(oid)) problems.push(`${who}: extended key usage must not include ${oid}`);
+    const forbidden =
+      purpose === 'codeSigning'
+        ? [Oids.anyExtendedKeyUsage, Oids.serverAuth, Oids.emailProtection, Oids.timeStamping]
+        : [Oids.anyExtendedKeyUsage];
+    for (const oid of forbidden)
+      if (cert.extKeyUsage.includes(oid)) problems.push(`${who}: extended key usage must not include ${oid}`);
   }
   const key = keyProblem(cert, 'signing');
   if (key) problems.push(`${who}: ${key}`);
-  if (cert.weakSignatureAlgorithm) problems.push(`${who} is signed with ${cert.weakSignatureAlgorithm}, which is too weak`);
+  if (cert.weakSignatureAlgorithm)
+    problems.push(`${who} is signed with ${cert.weakSignatureAlgorithm}, which is too weak`);
   return problems;
 }
 
@@ -216,11 +234,13 @@ export function caCertProblems(cert: CertInfo, below: number): string[] {
   const problems: string[] = [];
   const who = `CA certificate "${cert.subject}"`;
   if (!cert.basicConstraints?.ca) problems.push(`${who} is not marked as a CA (basicConstraints)`);
-  else if (cert.basicConstraints.pathLength !== undefined && below > cert.basicConstraints.pathLength) problems.push(`${who}: path length ${below} exceeds its limit ${cert.basicConstraints.pathLength}`);
+  else if (cert.basicConstraints.pathLength !== undefined && below > cert.basicConstraints.pathLength)
+    problems.push(`${who}: path length ${below} exceeds its limit ${cert.basicConstraints.pathLength}`);
   if (cert.keyUsage && !cert.keyUsage.keyCertSign) problems.push(`${who}: key usage must include keyCertSign`);
   const key = keyProblem(cert, 'CA');
   if (key) problems.push(`${who}: ${key}`);
-  if (cert.weakSignatureAlgorithm && !cert.selfSigned) problems.push(`${who} is signed with ${cert.weakSignatureAlgorithm}, which is too weak`);
+  if (cert.weakSignatureAlgorithm && !cert.selfSigned)
+    problems.push(`${who} is signed with ${cert.weakSignatureAlgorithm}, which is too weak`);
   return problems;
 }
 
@@ -236,7 +256,9 @@ export function chainProblems(chain: CertInfo[], purpose: 'codeSigning' | 'timeS
     const cert = chain[i];
     const issuer = chain[i + 1];
     if (!cert.x509.checkIssued(issuer.x509) || !safeVerify(cert.x509, issuer.x509)) {
-      problems.push(`certificate "${cert.subject}" is not issued and signed by the next certificate in the chain "${issuer.subject}"`);
+      problems.push(
+        `certificate "${cert.subject}" is not issued and signed by the next certificate in the chain "${issuer.subject}"`,
+      );
     }
     problems.push(...caCertProblems(issuer, i));
   }
@@ -248,8 +270,10 @@ export function chainProblems(chain: CertInfo[], purpose: 'codeSigning' | 'timeS
 /** The first certificate that is not valid at `at`, with a message in notation's words; undefined when all are. */
 export function validityProblem(chain: CertInfo[], at: Date): string | undefined {
   for (const cert of chain) {
-    if (at < cert.notBefore) return `verification time is before certificate "${cert.subject}" validity period, it will be valid from ${cert.notBefore.toUTCString()}`;
-    if (at > cert.notAfter) return `verification time is after certificate "${cert.subject}" validity period, it was expired at ${cert.notAfter.toUTCString()}`;
+    if (at < cert.notBefore)
+      return `verification time is before certificate "${cert.subject}" validity period, it will be valid from ${cert.notBefore.toUTCString()}`;
+    if (at > cert.notAfter)
+      return `verification time is after certificate "${cert.subject}" validity period, it was expired at ${cert.notAfter.toUTCString()}`;
   }
   return undefined;
 }

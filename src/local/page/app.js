@@ -21,7 +21,14 @@ function shortDigest(digest) {
 }
 
 function verdictCell(row) {
-  if (row.verdict) return el('td', {}, [el('span', { class: 'verdict ' + row.verdict.decision, 'data-verdict': row.verdict.decision, text: row.verdict.decision })]);
+  if (row.verdict)
+    return el('td', {}, [
+      el('span', {
+        class: 'verdict ' + row.verdict.decision,
+        'data-verdict': row.verdict.decision,
+        text: row.verdict.decision,
+      }),
+    ]);
   const status = row.gate.runtimeStatus === 'Running' ? 'gating' : row.gate.runtimeStatus.toLowerCase();
   return el('td', {}, [el('span', { class: 'verdict pending', 'data-verdict': 'none', text: status })]);
 }
@@ -46,7 +53,12 @@ function checksCell(verdict) {
   }
   const list = el('ul', { class: 'checks' });
   for (const c of failed) {
-    list.append(el('li', { class: c.status }, [el('span', { class: 'name', text: c.name + ' (' + c.status + ')' }), document.createTextNode(': ' + c.reason)]));
+    list.append(
+      el('li', { class: c.status }, [
+        el('span', { class: 'name', text: c.name + ' (' + c.status + ')' }),
+        document.createTextNode(': ' + c.reason),
+      ]),
+    );
   }
   td.append(list);
   return td;
@@ -56,14 +68,26 @@ function gateCell(row) {
   const gate = row.gate;
   const step = gate.progress && gate.progress.step ? ' · ' + gate.progress.step : '';
   const when = row.verdict ? row.verdict.decidedAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '';
-  return el('td', {}, [el('div', { text: gate.runtimeStatus + (gate.runtimeStatus === 'Running' ? step : '') + (gate.trigger ? ' (' + gate.trigger + ')' : '') }), el('div', { class: 'muted', text: when })]);
+  return el('td', {}, [
+    el('div', {
+      text:
+        gate.runtimeStatus +
+        (gate.runtimeStatus === 'Running' ? step : '') +
+        (gate.trigger ? ' (' + gate.trigger + ')' : ''),
+    }),
+    el('div', { class: 'muted', text: when }),
+  ]);
 }
 
 async function rescan(row, button) {
   button.disabled = true;
   button.textContent = 'rescanning…';
   try {
-    const res = await fetch('/api/rescan', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ image: row.image }) });
+    const res = await fetch('/api/rescan', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ image: row.image }),
+    });
     const body = await res.json();
     if (res.status !== 202) throw new Error((body.error && body.error.message) || 'HTTP ' + res.status);
     setStatus('rescan started for ' + row.repository + ' (' + body.rescans[0].id + ')');
@@ -78,20 +102,44 @@ async function rescan(row, button) {
 function render(data) {
   const tbody = document.querySelector('#images tbody');
   const rows = data.images.map((row) => {
-    const button = el('button', { type: 'button', 'data-action': 'rescan', 'aria-label': 'Rescan ' + row.image, text: 'Rescan' });
+    const button = el('button', {
+      type: 'button',
+      'data-action': 'rescan',
+      'aria-label': 'Rescan ' + row.image,
+      text: 'Rescan',
+    });
     button.addEventListener('click', () => rescan(row, button));
     const name = row.repository + (row.tag ? ':' + row.tag : '');
-    return el('tr', { 'data-image': row.image, 'data-repository': row.repository, 'data-decided-at': row.verdict ? row.verdict.decidedAt : '' }, [
-      el('td', { class: 'image' }, [el('div', { text: name }), el('code', { title: row.image, text: row.registry + ' · ' + shortDigest(row.digest) })]),
-      verdictCell(row),
-      findingsCell(row.verdict),
-      checksCell(row.verdict),
-      gateCell(row),
-      el('td', {}, [button]),
-    ]);
+    return el(
+      'tr',
+      {
+        'data-image': row.image,
+        'data-repository': row.repository,
+        'data-decided-at': row.verdict ? row.verdict.decidedAt : '',
+      },
+      [
+        el('td', { class: 'image' }, [
+          el('div', { text: name }),
+          el('code', { title: row.image, text: row.registry + ' · ' + shortDigest(row.digest) }),
+        ]),
+        verdictCell(row),
+        findingsCell(row.verdict),
+        checksCell(row.verdict),
+        gateCell(row),
+        el('td', {}, [button]),
+      ],
+    );
   });
   // Keep a button that is mid-click: replace rows only when something changed.
-  const signature = JSON.stringify(data.images.map((r) => [r.image, r.gate.id, r.gate.runtimeStatus, r.gate.progress, r.verdict && r.verdict.decidedAt]));
+  const signature = JSON.stringify(
+    data.images.map((r) => [
+      r.image,
+      r.gate.id,
+      r.gate.runtimeStatus,
+      r.gate.progress,
+      r.verdict && r.verdict.decidedAt,
+    ]),
+  );
   if (tbody.dataset.signature !== signature) {
     tbody.replaceChildren(...rows);
     tbody.dataset.signature = signature;
@@ -104,9 +152,30 @@ function render(data) {
 /** A purge summary as lines of text: totals, what was kept and why, what went wrong. */
 function purgeText(s) {
   const lines = [];
-  lines.push((s.dryRun ? 'dry run' : 'purge') + ' of ' + s.registry + ' (' + s.trigger + '), finished ' + new Date(s.finishedAt).toLocaleString());
-  const freed = s.bytesFreed > 0 ? ', ' + (s.bytesFreed / 1048576).toFixed(1) + ' MiB freed' + (s.sizeUnknown ? ' (+' + s.sizeUnknown + ' of unknown size)' : '') : '';
-  lines.push(s.repositories + ' repositories: ' + s.deleted + (s.dryRun ? ' would be deleted' : ' deleted') + freed + (s.failed ? ', ' + s.failed + ' failed' : ''));
+  lines.push(
+    (s.dryRun ? 'dry run' : 'purge') +
+      ' of ' +
+      s.registry +
+      ' (' +
+      s.trigger +
+      '), finished ' +
+      new Date(s.finishedAt).toLocaleString(),
+  );
+  const freed =
+    s.bytesFreed > 0
+      ? ', ' +
+        (s.bytesFreed / 1048576).toFixed(1) +
+        ' MiB freed' +
+        (s.sizeUnknown ? ' (+' + s.sizeUnknown + ' of unknown size)' : '')
+      : '';
+  lines.push(
+    s.repositories +
+      ' repositories: ' +
+      s.deleted +
+      (s.dryRun ? ' would be deleted' : ' deleted') +
+      freed +
+      (s.failed ? ', ' + s.failed + ' failed' : ''),
+  );
   const kept = Object.entries(s.keptByReason || {}).map(([reason, n]) => reason + ' ' + n);
   lines.push('kept: ' + (kept.length ? kept.join(', ') : 'nothing'));
   for (const e of s.errors || []) lines.push('error in ' + e.repository + ': ' + e.code + ': ' + e.detail);
@@ -116,10 +185,17 @@ function purgeText(s) {
 async function previewPurge(button) {
   button.disabled = true;
   try {
-    const res = await fetch('/api/purge', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ dryRun: true }) });
+    const res = await fetch('/api/purge', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ dryRun: true }),
+    });
     const body = await res.json();
     if (res.status !== 200) throw new Error((body.error && body.error.message) || 'HTTP ' + res.status);
-    setStatus('retention dry run finished: ' + body.summaries.map((s) => s.deleted + ' would be deleted in ' + s.registry).join('; '));
+    setStatus(
+      'retention dry run finished: ' +
+        body.summaries.map((s) => s.deleted + ' would be deleted in ' + s.registry).join('; '),
+    );
   } catch (err) {
     setStatus('retention dry run failed: ' + err.message);
   } finally {
@@ -133,7 +209,12 @@ function graceText(entry) {
   const left = Date.parse(entry.graceUntil) - Date.now();
   if (left <= 0) return 'grace ended ' + entry.graceUntil.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
   const hours = Math.floor(left / 3600000);
-  return 'grace left: ' + (hours >= 48 ? Math.floor(hours / 24) + 'd ' + (hours % 24) + 'h' : hours + 'h ' + Math.floor((left % 3600000) / 60000) + 'm');
+  return (
+    'grace left: ' +
+    (hours >= 48
+      ? Math.floor(hours / 24) + 'd ' + (hours % 24) + 'h'
+      : hours + 'h ' + Math.floor((left % 3600000) / 60000) + 'm')
+  );
 }
 
 function renderRunning(report) {
@@ -153,13 +234,28 @@ function renderRunning(report) {
       el('tr', { 'data-status': entry.status }, [
         el('td', { class: 'workload', title: workload, text: name }),
         el('td', { class: 'image', title: entry.image, text: entry.image }),
-        el('td', {}, [el('span', { class: 'runtime-status ' + entry.status, 'data-runtime-status': entry.status, text: entry.status })]),
+        el('td', {}, [
+          el('span', {
+            class: 'runtime-status ' + entry.status,
+            'data-runtime-status': entry.status,
+            text: entry.status,
+          }),
+        ]),
         why,
       ]),
     );
   }
-  const counts = Object.entries(report.summary).filter(([, n]) => n > 0).map(([s, n]) => n + ' ' + s).join(', ');
-  document.getElementById('running-meta').textContent = 'checked ' + report.generatedAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z') + ' (' + report.inventory + '): ' + counts;
+  const counts = Object.entries(report.summary)
+    .filter(([, n]) => n > 0)
+    .map(([s, n]) => n + ' ' + s)
+    .join(', ');
+  document.getElementById('running-meta').textContent =
+    'checked ' +
+    report.generatedAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z') +
+    ' (' +
+    report.inventory +
+    '): ' +
+    counts;
 }
 
 async function refreshRunning() {
@@ -183,7 +279,13 @@ async function refresh() {
     const data = await res.json();
     render(data);
     await refreshRunning();
-    setStatus(data.images.length + ' image(s); ' + data.gatesRunning + ' gate(s) running; updated ' + new Date().toLocaleTimeString());
+    setStatus(
+      data.images.length +
+        ' image(s); ' +
+        data.gatesRunning +
+        ' gate(s) running; updated ' +
+        new Date().toLocaleTimeString(),
+    );
   } catch (err) {
     setStatus('cannot reach the local service: ' + err.message);
   } finally {

@@ -43,7 +43,9 @@ describe('bounded operator-file reader', () => {
     expect(readBoundedFileSync(file, opts)).toHaveLength(1024);
     expect(await readBoundedFile(file, opts)).toHaveLength(1024);
     writeFileSync(file, 'x'.repeat(1025));
-    expect(() => readBoundedFileSync(file, opts)).toThrow(expect.objectContaining({ code: 'FILE_TOO_LARGE', field: '--policy' }));
+    expect(() => readBoundedFileSync(file, opts)).toThrow(
+      expect.objectContaining({ code: 'FILE_TOO_LARGE', field: '--policy' }),
+    );
   });
 
   it('stops /dev/zero, an endless FIFO and a 64 GiB sparse file at the limit + 1 byte', async () => {
@@ -52,7 +54,12 @@ describe('bounded operator-file reader', () => {
     truncateSync(sparse, 64 * 1024 ** 3);
     for (const path of ['/dev/zero', sparse]) {
       const started = Date.now();
-      expect(() => readBoundedFileSync(path, opts)).toThrow(expect.objectContaining({ code: 'FILE_TOO_LARGE', message: expect.stringContaining(`${path} is larger than 1024 bytes`) }));
+      expect(() => readBoundedFileSync(path, opts)).toThrow(
+        expect.objectContaining({
+          code: 'FILE_TOO_LARGE',
+          message: expect.stringContaining(`${path} is larger than 1024 bytes`),
+        }),
+      );
       await expect(readBoundedFile(path, opts)).rejects.toMatchObject({ code: 'FILE_TOO_LARGE' });
       expect(Date.now() - started).toBeLessThan(1000);
     }
@@ -64,8 +71,16 @@ describe('bounded operator-file reader', () => {
   });
 
   it('a missing file or a directory is INVALID_CONFIG naming the option', () => {
-    expect(() => readBoundedFileSync(join(dir, 'nope'), opts)).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG', field: '--policy', message: expect.stringContaining('ENOENT') }));
-    expect(() => readBoundedFileSync(dir, opts)).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG', message: expect.stringContaining('EISDIR') }));
+    expect(() => readBoundedFileSync(join(dir, 'nope'), opts)).toThrow(
+      expect.objectContaining({
+        code: 'INVALID_CONFIG',
+        field: '--policy',
+        message: expect.stringContaining('ENOENT'),
+      }),
+    );
+    expect(() => readBoundedFileSync(dir, opts)).toThrow(
+      expect.objectContaining({ code: 'INVALID_CONFIG', message: expect.stringContaining('EISDIR') }),
+    );
   });
 
   it('acr-guard gate --policy /dev/zero and purge --policy/--deployed /dev/zero: exit 2 naming the file and the limit, at once', async () => {
@@ -87,21 +102,40 @@ describe('bounded operator-file reader', () => {
   it('ACR_GUARD_POLICY_FILE, ACR_GUARD_ALERT_RULES_FILE and the trust policy / trust store files go through it too', async () => {
     const config = { policy: { kind: 'file', path: '/dev/zero' } } as unknown as AppConfig;
     const { readBoundedTextSync } = await import('../../../src/adapters/boundedFile');
-    expect(() => readPolicyText(config, (p) => readBoundedTextSync(p, { maxBytes: MAX_POLICY_BYTES, field: 'ACR_GUARD_POLICY_FILE', what: 'policy file' }))).toThrow(
-      expect.objectContaining({ code: 'FILE_TOO_LARGE', field: 'ACR_GUARD_POLICY_FILE' }),
+    expect(() =>
+      readPolicyText(config, (p) =>
+        readBoundedTextSync(p, { maxBytes: MAX_POLICY_BYTES, field: 'ACR_GUARD_POLICY_FILE', what: 'policy file' }),
+      ),
+    ).toThrow(expect.objectContaining({ code: 'FILE_TOO_LARGE', field: 'ACR_GUARD_POLICY_FILE' }));
+    expect(() => rulesFor({ rulesFile: '/dev/zero' })).toThrow(
+      expect.objectContaining({ code: 'FILE_TOO_LARGE', field: 'ACR_GUARD_ALERT_RULES_FILE' }),
     );
-    expect(() => rulesFor({ rulesFile: '/dev/zero' })).toThrow(expect.objectContaining({ code: 'FILE_TOO_LARGE', field: 'ACR_GUARD_ALERT_RULES_FILE' }));
     const store = join(dir, 'store');
     mkdirSync(join(store, 'x509', 'ca', 'acme'), { recursive: true });
-    await expect(loadSignatureTrust('/dev/zero', store, { policy: '--trust-policy', store: '--trust-store' })).rejects.toMatchObject({ code: 'FILE_TOO_LARGE', field: '--trust-policy' });
+    await expect(
+      loadSignatureTrust('/dev/zero', store, { policy: '--trust-policy', store: '--trust-store' }),
+    ).rejects.toMatchObject({ code: 'FILE_TOO_LARGE', field: '--trust-policy' });
     const trustPolicy = join(dir, 'trustpolicy.json');
     writeFileSync(
       trustPolicy,
-      JSON.stringify({ version: '1.0', trustPolicies: [{ name: 'p', registryScopes: ['*'], signatureVerification: { level: 'strict' }, trustStores: ['ca:acme'], trustedIdentities: ['*'] }] }),
+      JSON.stringify({
+        version: '1.0',
+        trustPolicies: [
+          {
+            name: 'p',
+            registryScopes: ['*'],
+            signatureVerification: { level: 'strict' },
+            trustStores: ['ca:acme'],
+            trustedIdentities: ['*'],
+          },
+        ],
+      }),
     );
     const cert = join(store, 'x509', 'ca', 'acme', 'huge.pem');
     writeFileSync(cert, '');
     truncateSync(cert, 8 * MAX_OPERATOR_FILE_BYTES);
-    await expect(loadSignatureTrust(trustPolicy, store, { policy: '--trust-policy', store: '--trust-store' })).rejects.toMatchObject({ code: 'FILE_TOO_LARGE', field: '--trust-store' });
+    await expect(
+      loadSignatureTrust(trustPolicy, store, { policy: '--trust-policy', store: '--trust-store' }),
+    ).rejects.toMatchObject({ code: 'FILE_TOO_LARGE', field: '--trust-store' });
   });
 });

@@ -29,7 +29,15 @@ const CASE_MS = 5_000;
 const ran: Record<string, number> = {};
 const slowest: Record<string, { ms: number; size: number }> = {};
 
-const CONTENT_TYPES = [MediaTypes.ociManifest, MediaTypes.ociIndex, MediaTypes.dockerManifest, MediaTypes.dockerManifestList, 'application/json', 'text/html', ''];
+const CONTENT_TYPES = [
+  MediaTypes.ociManifest,
+  MediaTypes.ociIndex,
+  MediaTypes.dockerManifest,
+  MediaTypes.dockerManifestList,
+  'application/json',
+  'text/html',
+  '',
+];
 
 /** Bodies the hostile registry serves, by digest (`wrongDigest`: served under a digest that is not theirs). */
 const served = new Map<string, { body: Buffer; contentType: string }>();
@@ -47,14 +55,19 @@ beforeAll(async () => {
       res.writeHead(404, { 'content-type': 'application/json' }).end('{"errors":[{"code":"MANIFEST_UNKNOWN"}]}');
       return;
     }
-    res.writeHead(200, { ...(hit.contentType ? { 'content-type': hit.contentType } : {}), 'content-length': String(hit.body.length) });
+    res.writeHead(200, {
+      ...(hit.contentType ? { 'content-type': hit.contentType } : {}),
+      'content-length': String(hit.body.length),
+    });
     res.end(req.method === 'HEAD' ? undefined : hit.body);
   });
 });
 
 afterAll(async () => {
   await server?.close();
-  console.log(`manifest fuzz cases run: ${JSON.stringify(ran)}; slowest case (ms, body bytes): ${JSON.stringify(slowest)}`);
+  console.log(
+    `manifest fuzz cases run: ${JSON.stringify(ran)}; slowest case (ms, body bytes): ${JSON.stringify(slowest)}`,
+  );
 });
 
 /** Serves `body` under its own digest (or under `as`), returns that digest. */
@@ -67,7 +80,9 @@ function serve(body: Buffer | string, contentType: string, as?: string): string 
 
 async function within<T>(work: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const limit = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`case took over ${CASE_MS} ms`)), CASE_MS)));
+  const limit = new Promise<never>(
+    (_, reject) => (timer = setTimeout(() => reject(new Error(`case took over ${CASE_MS} ms`)), CASE_MS)),
+  );
   try {
     return await Promise.race([work, limit]);
   } finally {
@@ -80,7 +95,8 @@ async function typed<T>(work: () => Promise<T>): Promise<{ ok: true; value: T } 
   try {
     return { ok: true, value: await within(work()) };
   } catch (err) {
-    if (!isGuardError(err) || !KNOWN_CODES.has(err.code)) throw new Error(`untyped failure: ${(err as Error)?.stack ?? String(err)}`);
+    if (!isGuardError(err) || !KNOWN_CODES.has(err.code))
+      throw new Error(`untyped failure: ${(err as Error)?.stack ?? String(err)}`);
     return { ok: false, code: err.code };
   }
 }
@@ -89,15 +105,35 @@ async function typed<T>(work: () => Promise<T>): Promise<{ ok: true; value: T } 
 
 const hex64 = fc.stringMatching(/^[0-9a-f]{64}$/);
 const goodDigest = hex64.map((h) => `sha256:${h}`);
-const badDigest = fc.oneof(fc.string({ maxLength: 80 }), hex64.map((h) => `sha256:${h.toUpperCase()}`), hex64.map((h) => `md5:${h}`), fc.constant('sha256:'), fc.constant('sha256:../../x'));
-const mediaType = fc.oneof(fc.constantFrom(...CONTENT_TYPES, IN_TOTO_MEDIA_TYPE, MediaTypes.ociConfig, 'application/vnd.oci.image.layer.v1.tar+gzip'), fc.string({ maxLength: 40 }));
+const badDigest = fc.oneof(
+  fc.string({ maxLength: 80 }),
+  hex64.map((h) => `sha256:${h.toUpperCase()}`),
+  hex64.map((h) => `md5:${h}`),
+  fc.constant('sha256:'),
+  fc.constant('sha256:../../x'),
+);
+const mediaType = fc.oneof(
+  fc.constantFrom(
+    ...CONTENT_TYPES,
+    IN_TOTO_MEDIA_TYPE,
+    MediaTypes.ociConfig,
+    'application/vnd.oci.image.layer.v1.tar+gzip',
+  ),
+  fc.string({ maxLength: 40 }),
+);
 const descriptorLike = fc.record(
   {
     mediaType: fc.oneof(mediaType, fc.jsonValue({ maxDepth: 1 })),
     digest: fc.oneof(goodDigest, badDigest, fc.integer()),
     size: fc.oneof(fc.nat(), fc.string({ maxLength: 5 }), fc.constant(-1)),
-    platform: fc.record({ os: fc.constantFrom('linux', 'unknown', ''), architecture: fc.constantFrom('amd64', 'unknown', '') }),
-    annotations: fc.dictionary(fc.constantFrom('vnd.docker.reference.type', 'x'), fc.constantFrom('attestation-manifest', 'y')),
+    platform: fc.record({
+      os: fc.constantFrom('linux', 'unknown', ''),
+      architecture: fc.constantFrom('amd64', 'unknown', ''),
+    }),
+    annotations: fc.dictionary(
+      fc.constantFrom('vnd.docker.reference.type', 'x'),
+      fc.constantFrom('attestation-manifest', 'y'),
+    ),
   },
   { requiredKeys: [] },
 );
@@ -111,7 +147,10 @@ const manifestLike = fc.record(
     layers: fc.oneof(fc.array(descriptorLike, { maxLength: 6 }), fc.jsonValue({ maxDepth: 2 })),
     manifests: fc.oneof(fc.array(descriptorLike, { maxLength: 6 }), fc.jsonValue({ maxDepth: 2 })),
     subject: fc.oneof(descriptorLike, fc.jsonValue({ maxDepth: 1 })),
-    annotations: fc.oneof(fc.dictionary(fc.string({ maxLength: 10 }), fc.string({ maxLength: 10 })), fc.jsonValue({ maxDepth: 1 })),
+    annotations: fc.oneof(
+      fc.dictionary(fc.string({ maxLength: 10 }), fc.string({ maxLength: 10 })),
+      fc.jsonValue({ maxDepth: 1 }),
+    ),
   },
   { requiredKeys: [] },
 );
@@ -121,12 +160,24 @@ const hostileBody: fc.Arbitrary<Buffer> = fc.oneof(
   fc.string({ maxLength: 200 }).map((s) => Buffer.from(s)),
   fc.jsonValue({ maxDepth: 4 }).map((v) => Buffer.from(JSON.stringify(v))),
   manifestLike.map((v) => Buffer.from(JSON.stringify(v))),
-  fc.tuple(manifestLike, manifestLike).map(([a, b]) => Buffer.from(`${JSON.stringify(a).slice(0, -1)}${Object.keys(a).length > 0 ? ',' : ''}${JSON.stringify(b).slice(1)}`)),
-  fc.tuple(fc.integer({ min: 1, max: 40_000 }), goodDigest).map(([n, d]) =>
-    Buffer.from(`{"schemaVersion":2,"mediaType":"${MediaTypes.ociIndex}","manifests":[${Array(n).fill(`{"mediaType":"${MediaTypes.ociManifest}","digest":"${d}","size":1}`).join(',')}]}`),
-  ),
+  fc
+    .tuple(manifestLike, manifestLike)
+    .map(([a, b]) =>
+      Buffer.from(
+        `${JSON.stringify(a).slice(0, -1)}${Object.keys(a).length > 0 ? ',' : ''}${JSON.stringify(b).slice(1)}`,
+      ),
+    ),
+  fc
+    .tuple(fc.integer({ min: 1, max: 40_000 }), goodDigest)
+    .map(([n, d]) =>
+      Buffer.from(
+        `{"schemaVersion":2,"mediaType":"${MediaTypes.ociIndex}","manifests":[${Array(n).fill(`{"mediaType":"${MediaTypes.ociManifest}","digest":"${d}","size":1}`).join(',')}]}`,
+      ),
+    ),
   fc.integer({ min: 1, max: 200_000 }).map((n) => Buffer.from(`${'['.repeat(n)}${']'.repeat(n)}`)),
-  fc.integer({ min: 4 * 1024 * 1024 - 10, max: 4 * 1024 * 1024 + 10 }).map((n) => Buffer.from(`{"a":"${'x'.repeat(n)}"}`)),
+  fc
+    .integer({ min: 4 * 1024 * 1024 - 10, max: 4 * 1024 * 1024 + 10 })
+    .map((n) => Buffer.from(`{"a":"${'x'.repeat(n)}"}`)),
 );
 
 function checkFetched(m: FetchedManifest): void {
@@ -142,16 +193,24 @@ describe('registry adapter over hostile manifest bodies (loopback server)', () =
   it('getManifest: a verified, typed manifest or a GuardError with a code; never a crash, bounded time', async () => {
     const client = createRegistryClient({ host: server.host, plainHttp: true, timeoutMs: CASE_MS });
     await fc.assert(
-      fc.asyncProperty(hostileBody, fc.constantFrom(...CONTENT_TYPES), fc.constantFrom('own', 'other'), goodDigest, async (body, contentType, under, other) => {
-        ran.getManifest = (ran.getManifest ?? 0) + 1;
-        const digest = serve(body, contentType, under === 'other' ? other : undefined);
-        const started = Date.now();
-        const got = await typed(() => client.getManifest(REPO, digest));
-        if (Date.now() - started > (slowest.getManifest?.ms ?? -1)) slowest.getManifest = { ms: Date.now() - started, size: body.length };
-        served.delete(digest);
-        if (under === 'other' && digestOf(body) !== other) expect(got).toEqual({ ok: false, code: expect.any(String) });
-        if (got.ok) checkFetched(got.value);
-      }),
+      fc.asyncProperty(
+        hostileBody,
+        fc.constantFrom(...CONTENT_TYPES),
+        fc.constantFrom('own', 'other'),
+        goodDigest,
+        async (body, contentType, under, other) => {
+          ran.getManifest = (ran.getManifest ?? 0) + 1;
+          const digest = serve(body, contentType, under === 'other' ? other : undefined);
+          const started = Date.now();
+          const got = await typed(() => client.getManifest(REPO, digest));
+          if (Date.now() - started > (slowest.getManifest?.ms ?? -1))
+            slowest.getManifest = { ms: Date.now() - started, size: body.length };
+          served.delete(digest);
+          if (under === 'other' && digestOf(body) !== other)
+            expect(got).toEqual({ ok: false, code: expect.any(String) });
+          if (got.ok) checkFetched(got.value);
+        },
+      ),
       { numRuns: 400 },
     );
   });
@@ -172,8 +231,28 @@ interface Scenario {
 }
 
 const CONFIG_DESCRIPTOR = { mediaType: MediaTypes.ociConfig, digest: `sha256:${'c'.repeat(64)}`, size: 2 };
-const childKind = fc.constantFrom<ChildKind>('image', 'image', 'labelled', 'attestation', 'attestation', 'missing', 'garbage', 'mismatch', 'nested', 'shapeless');
-const topMutation = fc.constantFrom('plain', 'dockerList', 'noMediaType', 'decoyFirst', 'decoyLast', 'badEntry', 'repeatOverEntries', 'overPlatforms');
+const childKind = fc.constantFrom<ChildKind>(
+  'image',
+  'image',
+  'labelled',
+  'attestation',
+  'attestation',
+  'missing',
+  'garbage',
+  'mismatch',
+  'nested',
+  'shapeless',
+);
+const topMutation = fc.constantFrom(
+  'plain',
+  'dockerList',
+  'noMediaType',
+  'decoyFirst',
+  'decoyLast',
+  'badEntry',
+  'repeatOverEntries',
+  'overPlatforms',
+);
 
 /** Builds and serves one index with children of the given kinds; the expected answer comes with it. */
 function buildScenario(kinds: ChildKind[], repeat: number, mutation: string, salt: string, junk: Buffer): Scenario {
@@ -183,9 +262,20 @@ function buildScenario(kinds: ChildKind[], repeat: number, mutation: string, sal
   const entries: Array<Record<string, unknown>> = [];
   kinds.forEach((kind, i) => {
     const tag = `${salt}-${i}`;
-    const layer = (mt: string): Record<string, unknown> => ({ mediaType: mt, digest: digestOf(Buffer.from(`${tag}-${mt}`)), size: 10 });
+    const layer = (mt: string): Record<string, unknown> => ({
+      mediaType: mt,
+      digest: digestOf(Buffer.from(`${tag}-${mt}`)),
+      size: 10,
+    });
     const manifest = (layers: Array<Record<string, unknown>>, extra: Record<string, unknown> = {}): string =>
-      JSON.stringify({ schemaVersion: 2, mediaType: MediaTypes.ociManifest, config: CONFIG_DESCRIPTOR, layers, annotations: { tag }, ...extra });
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: MediaTypes.ociManifest,
+        config: CONFIG_DESCRIPTOR,
+        layers,
+        annotations: { tag },
+        ...extra,
+      });
     let digest: string;
     let platform = { os: 'linux', architecture: 'amd64' };
     let annotations: Record<string, string> | undefined;
@@ -195,7 +285,10 @@ function buildScenario(kinds: ChildKind[], repeat: number, mutation: string, sal
         platforms.push(digest);
         break;
       case 'labelled': // an image dressed as an attestation: gated
-        digest = serve(manifest([layer('application/vnd.oci.image.layer.v1.tar+gzip'), layer(IN_TOTO_MEDIA_TYPE)]), MediaTypes.ociManifest);
+        digest = serve(
+          manifest([layer('application/vnd.oci.image.layer.v1.tar+gzip'), layer(IN_TOTO_MEDIA_TYPE)]),
+          MediaTypes.ociManifest,
+        );
         platform = { os: 'unknown', architecture: 'unknown' };
         annotations = { 'vnd.docker.reference.type': 'attestation-manifest' };
         platforms.push(digest);
@@ -214,11 +307,18 @@ function buildScenario(kinds: ChildKind[], repeat: number, mutation: string, sal
         failCodes.add(ErrorCodes.MALFORMED);
         break;
       case 'mismatch':
-        digest = serve(manifest([layer('application/vnd.oci.image.layer.v1.tar+gzip')]), MediaTypes.ociManifest, digestOf(Buffer.from(`other ${tag}`)));
+        digest = serve(
+          manifest([layer('application/vnd.oci.image.layer.v1.tar+gzip')]),
+          MediaTypes.ociManifest,
+          digestOf(Buffer.from(`other ${tag}`)),
+        );
         failCodes.add(ErrorCodes.DIGEST_MISMATCH);
         break;
       case 'nested':
-        digest = serve(JSON.stringify({ schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests: [], annotations: { tag } }), MediaTypes.ociIndex);
+        digest = serve(
+          JSON.stringify({ schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests: [], annotations: { tag } }),
+          MediaTypes.ociIndex,
+        );
         failCodes.add(ErrorCodes.INDEX_TOO_LARGE);
         break;
       case 'shapeless': // JSON object, no config, no layers, no attestation content
@@ -226,12 +326,23 @@ function buildScenario(kinds: ChildKind[], repeat: number, mutation: string, sal
         failCodes.add(ErrorCodes.MALFORMED);
         break;
     }
-    entries.push({ mediaType: MediaTypes.ociManifest, digest, size: 1, platform, ...(annotations ? { annotations } : {}) });
+    entries.push({
+      mediaType: MediaTypes.ociManifest,
+      digest,
+      size: 1,
+      platform,
+      ...(annotations ? { annotations } : {}),
+    });
   });
   let listed = Array.from({ length: repeat }, () => entries).flat();
   let text: string;
   let contentType: string = MediaTypes.ociIndex;
-  const body = (manifests: unknown[], mt: string | undefined = MediaTypes.ociIndex): Record<string, unknown> => ({ schemaVersion: 2, ...(mt ? { mediaType: mt } : {}), manifests, annotations: { salt } });
+  const body = (manifests: unknown[], mt: string | undefined = MediaTypes.ociIndex): Record<string, unknown> => ({
+    schemaVersion: 2,
+    ...(mt ? { mediaType: mt } : {}),
+    manifests,
+    annotations: { salt },
+  });
   const bounded = (): void => {
     if (listed.length > MAX_INDEX_ENTRIES || new Set(listed.map((e) => e.digest)).size > MAX_INDEX_PLATFORMS) {
       failCodes.clear();
@@ -257,17 +368,34 @@ function buildScenario(kinds: ChildKind[], repeat: number, mutation: string, sal
       failCodes.clear();
       break;
     case 'badEntry':
-      text = JSON.stringify(body([...listed, { mediaType: MediaTypes.ociManifest, digest: 'sha256:not-a-digest', size: 1 }]));
+      text = JSON.stringify(
+        body([...listed, { mediaType: MediaTypes.ociManifest, digest: 'sha256:not-a-digest', size: 1 }]),
+      );
       failCodes.clear();
       failCodes.add(ErrorCodes.INVALID_INPUT).add(ErrorCodes.MALFORMED);
       return { index: serve(text, contentType), failCodes, platforms: [], skipped: [] };
     case 'repeatOverEntries':
-      listed = Array.from({ length: Math.ceil((MAX_INDEX_ENTRIES + 1) / Math.max(1, listed.length)) }, () => listed).flat();
-      if (listed.length === 0) listed = Array.from({ length: MAX_INDEX_ENTRIES + 1 }, () => ({ mediaType: MediaTypes.ociManifest, digest: digestOf(Buffer.from(salt)), size: 1 }));
+      listed = Array.from(
+        { length: Math.ceil((MAX_INDEX_ENTRIES + 1) / Math.max(1, listed.length)) },
+        () => listed,
+      ).flat();
+      if (listed.length === 0)
+        listed = Array.from({ length: MAX_INDEX_ENTRIES + 1 }, () => ({
+          mediaType: MediaTypes.ociManifest,
+          digest: digestOf(Buffer.from(salt)),
+          size: 1,
+        }));
       text = JSON.stringify(body(listed));
       break;
     case 'overPlatforms':
-      listed = [...listed, ...Array.from({ length: MAX_INDEX_PLATFORMS + 1 }, (_, i) => ({ mediaType: MediaTypes.ociManifest, digest: digestOf(Buffer.from(`${salt} extra ${i}`)), size: 1 }))];
+      listed = [
+        ...listed,
+        ...Array.from({ length: MAX_INDEX_PLATFORMS + 1 }, (_, i) => ({
+          mediaType: MediaTypes.ociManifest,
+          digest: digestOf(Buffer.from(`${salt} extra ${i}`)),
+          size: 1,
+        })),
+      ];
       text = JSON.stringify(body(listed));
       break;
     default:
@@ -298,7 +426,13 @@ gate:
     'fuzz policy',
   );
   const client = createRegistryClient({ host, plainHttp: true, timeoutMs: CASE_MS });
-  return { policy: () => policy, registry: () => client, sources, audit: new MemoryAudit(), verifySignatures: notYetVerifySignatures };
+  return {
+    policy: () => policy,
+    registry: () => client,
+    sources,
+    audit: new MemoryAudit(),
+    verifySignatures: notYetVerifySignatures,
+  };
 }
 
 /** The most permissive scanner there is: every manifest it is asked about is scanned and clean. */
@@ -342,12 +476,20 @@ describe('the gate over hostile indexes (replay driver, loopback server, an all-
         ran.gate = (ran.gate ?? 0) + 1;
         const expected = buildScenario(s.kinds, s.repeat, s.mutation, s.salt, s.junk);
         const outcome = await within(
-          runGateLocally({ image: { registry: server.host, repository: REPO, digest: expected.index }, trigger: 'push', services, timers: 'virtual', startTime: new Date('2026-12-01T00:00:00Z'), instanceId: `fuzz-${n++}` }),
+          runGateLocally({
+            image: { registry: server.host, repository: REPO, digest: expected.index },
+            trigger: 'push',
+            services,
+            timers: 'virtual',
+            startTime: new Date('2026-12-01T00:00:00Z'),
+            instanceId: `fuzz-${n++}`,
+          }),
         );
         const wellFormed = expected.failCodes.size === 0 && expected.platforms.length > 0;
         expect(outcome.status).toBe('decided');
         expect(outcome.verdict?.decision).toBe(wellFormed ? 'release' : 'block');
-        if (s.kinds.some((k) => FAILING.has(k)) && s.mutation !== 'decoyLast') expect(outcome.verdict?.decision).toBe('block');
+        if (s.kinds.some((k) => FAILING.has(k)) && s.mutation !== 'decoyLast')
+          expect(outcome.verdict?.decision).toBe('block');
       }),
       { numRuns: 80 },
     );

@@ -23,8 +23,14 @@ async function tokenRegistry(options: Parameters<typeof startTokenRegistry>[0] =
 
 describe('parseBearerChallenge', () => {
   it.each([
-    ['Bearer realm="https://r.io/token",service="r.io",scope="repository:a:pull"', { realm: 'https://r.io/token', service: 'r.io', scope: 'repository:a:pull' }],
-    ['bearer scope="repository:a:pull,push", realm="https://r.io/oauth2/token"', { realm: 'https://r.io/oauth2/token', service: undefined, scope: 'repository:a:pull,push' }],
+    [
+      'Bearer realm="https://r.io/token",service="r.io",scope="repository:a:pull"',
+      { realm: 'https://r.io/token', service: 'r.io', scope: 'repository:a:pull' },
+    ],
+    [
+      'bearer scope="repository:a:pull,push", realm="https://r.io/oauth2/token"',
+      { realm: 'https://r.io/oauth2/token', service: undefined, scope: 'repository:a:pull,push' },
+    ],
     ['Basic realm="r.io"', undefined],
     ['Bearer service="r.io"', undefined],
     ['', undefined],
@@ -42,7 +48,10 @@ describe('bearer token authentication', () => {
     expect((await client.getManifest('team/app', image.digest)).digest).toBe(image.digest);
     const tokenRequests = reg.requests.filter((r) => r.path === '/token');
     // One token for push (blobs + manifest) and one for pull, whatever the number of requests.
-    expect(reg.issued.map((i) => i.scopes)).toEqual([['repository:team/app:pull'], ['repository:team/app:pull,push', 'repository:team/app:push']]);
+    expect(reg.issued.map((i) => i.scopes)).toEqual([
+      ['repository:team/app:pull'],
+      ['repository:team/app:pull,push', 'repository:team/app:push'],
+    ]);
     expect(tokenRequests.every((r) => r.query.get('service') === reg.host)).toBe(true);
     const before = reg.requests.length;
     await client.getManifest('team/app', 'v1');
@@ -57,7 +66,11 @@ describe('bearer token authentication', () => {
     const digest = await client.putBlob('src/app', Buffer.from('layer bytes'));
     await client.mountBlob('dst/app', digest, 'src/app');
     expect((await client.getBlob('dst/app', digest)).toString()).toBe('layer bytes');
-    expect(reg.issued.some((i) => i.scopes.includes('repository:dst/app:pull,push') && i.scopes.includes('repository:src/app:pull'))).toBe(true);
+    expect(
+      reg.issued.some(
+        (i) => i.scopes.includes('repository:dst/app:pull,push') && i.scopes.includes('repository:src/app:pull'),
+      ),
+    ).toBe(true);
     const mountPost = reg.requests.find((r) => r.method === 'POST' && r.query.get('mount') === digest);
     expect(mountPost?.path).toBe('/v2/dst/app/blobs/uploads/');
     expect(mountPost?.query.get('from')).toBe('src/app');
@@ -69,12 +82,23 @@ describe('bearer token authentication', () => {
 
   it('sends basic credentials to the token realm, and reports wrong ones as REGISTRY_AUTH without the password', async () => {
     const reg = await tokenRegistry({ users: { robot: 's3cret-pw' } });
-    const good = createRegistryClient({ host: reg.host, plainHttp: true, basic: { username: 'robot', password: 's3cret-pw' } });
+    const good = createRegistryClient({
+      host: reg.host,
+      plainHttp: true,
+      basic: { username: 'robot', password: 's3cret-pw' },
+    });
     await pushImage(good, 'team/app', { tag: 'v1' });
     expect(reg.issued.every((i) => i.user === 'robot')).toBe(true);
 
-    const bad = createRegistryClient({ host: reg.host, plainHttp: true, basic: { username: 'robot', password: 'wrong-pw-123' } });
-    const error = (await bad.getManifest('team/app', 'v1').catch((e: unknown) => e)) as Error & { code: string; status: number };
+    const bad = createRegistryClient({
+      host: reg.host,
+      plainHttp: true,
+      basic: { username: 'robot', password: 'wrong-pw-123' },
+    });
+    const error = (await bad.getManifest('team/app', 'v1').catch((e: unknown) => e)) as Error & {
+      code: string;
+      status: number;
+    };
     expect(error).toMatchObject({ code: 'REGISTRY_AUTH', status: 401 });
     expect(error.message).toContain(reg.host);
     expect(error.message).not.toContain('wrong-pw-123');
@@ -109,7 +133,11 @@ describe('bearer token authentication', () => {
     });
     servers.push(harvester);
     const reg = await tokenRegistry({ realm: `http://${harvester.host}/token` });
-    const withCreds = createRegistryClient({ host: reg.host, plainHttp: true, basic: { username: 'robot', password: 'pw-never-leaves' } });
+    const withCreds = createRegistryClient({
+      host: reg.host,
+      plainHttp: true,
+      basic: { username: 'robot', password: 'pw-never-leaves' },
+    });
     await expect(withCreds.getManifest('team/app', 'v1')).rejects.toMatchObject({ code: 'REGISTRY_AUTH' });
     const anonymous = createRegistryClient({ host: reg.host, plainHttp: true });
     await expect(anonymous.getManifest('team/app', 'v1')).rejects.toMatchObject({ code: 'REGISTRY_AUTH' });
@@ -130,7 +158,14 @@ describe('referrers API', () => {
     const image = await pushImage(client, 'team/app', { tag: 'v1' });
     const pushed = [];
     for (let i = 0; i < 5; i++) {
-      pushed.push(await pushArtifact(client, 'team/app', { subject: image, artifactType: i % 2 ? MediaTypes.sarif : MediaTypes.cyclonedx, blob: Buffer.from(`report ${i}`), blobMediaType: 'application/json' }));
+      pushed.push(
+        await pushArtifact(client, 'team/app', {
+          subject: image,
+          artifactType: i % 2 ? MediaTypes.sarif : MediaTypes.cyclonedx,
+          blob: Buffer.from(`report ${i}`),
+          blobMediaType: 'application/json',
+        }),
+      );
     }
     const before = reg.requests.length;
     const all = await client.listReferrers('team/app', image.digest);
@@ -150,7 +185,12 @@ describe('referrers API', () => {
     const reg = await tokenRegistry({ referrersApi: false });
     const client = createRegistryClient({ host: reg.host, plainHttp: true });
     const image = await pushImage(client, 'team/app', { tag: 'v1' });
-    const sig = await pushArtifact(client, 'team/app', { subject: image, artifactType: MediaTypes.notarySignature, blob: Buffer.from('sig'), blobMediaType: 'application/jose+json' });
+    const sig = await pushArtifact(client, 'team/app', {
+      subject: image,
+      artifactType: MediaTypes.notarySignature,
+      blob: Buffer.from('sig'),
+      blobMediaType: 'application/jose+json',
+    });
     expect((await client.listReferrers('team/app', image.digest)).map((d) => d.digest)).toEqual([sig.digest]);
     const before = reg.requests.length;
     expect((await client.listReferrers('team/app', image.digest)).map((d) => d.digest)).toEqual([sig.digest]);
@@ -172,6 +212,12 @@ describe('tag listing', () => {
     } while (last);
     expect(pages).toEqual([['t0', 't1'], ['t2', 't3'], ['t4']]);
     const listCalls = reg.requests.filter((r) => r.path === '/v2/team/paged/tags/list');
-    expect(listCalls.map((r) => [r.query.get('n'), r.query.get('last')])).toEqual(expect.arrayContaining([['2', null], ['2', 't1'], ['2', 't3']]));
+    expect(listCalls.map((r) => [r.query.get('n'), r.query.get('last')])).toEqual(
+      expect.arrayContaining([
+        ['2', null],
+        ['2', 't1'],
+        ['2', 't3'],
+      ]),
+    );
   });
 });

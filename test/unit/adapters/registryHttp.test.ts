@@ -11,7 +11,14 @@ import { MediaTypes } from '../../../src/core/types';
 import { startHttpsServer } from '../../support/httpsServer';
 import { sendJson, startLoopback, type LoopbackServer, type SeenRequest } from '../../support/loopbackHttp';
 
-const MANIFEST = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaTypes.ociManifest, config: { mediaType: MediaTypes.ociConfig, digest: `sha256:${'c'.repeat(64)}`, size: 2 }, layers: [] }));
+const MANIFEST = Buffer.from(
+  JSON.stringify({
+    schemaVersion: 2,
+    mediaType: MediaTypes.ociManifest,
+    config: { mediaType: MediaTypes.ociConfig, digest: `sha256:${'c'.repeat(64)}`, size: 2 },
+    layers: [],
+  }),
+);
 const MANIFEST_DIGEST = `sha256:${createHash('sha256').update(MANIFEST).digest('hex')}`;
 const OTHER_DIGEST = `sha256:${'d'.repeat(64)}`;
 
@@ -44,7 +51,9 @@ describe('HTTP status → GuardError code', () => {
     [503, { 'retry-after': '5' }, 'TRANSIENT', 5],
   ])('%i %j → %s (retryAfterSeconds %s)', async (status, headers, code, retryAfterSeconds) => {
     handler = (_req, res) => sendJson(res, status, { errors: [{ code: 'X' }] }, headers);
-    const error = await client().getManifest('team/app', 'v1').catch((e: unknown) => e);
+    const error = await client()
+      .getManifest('team/app', 'v1')
+      .catch((e: unknown) => e);
     expect(isGuardError(error)).toBe(true);
     expect(error).toMatchObject({ code, status, retryAfterSeconds });
     expect((error as Error).message).toContain(server.host);
@@ -53,7 +62,10 @@ describe('HTTP status → GuardError code', () => {
 
   it('reports a timeout as TRANSIENT', async () => {
     handler = () => undefined; // never answers
-    await expect(client({ timeoutMs: 150 }).getManifest('team/app', 'v1')).rejects.toMatchObject({ code: 'TRANSIENT', message: expect.stringContaining('timed out') });
+    await expect(client({ timeoutMs: 150 }).getManifest('team/app', 'v1')).rejects.toMatchObject({
+      code: 'TRANSIENT',
+      message: expect.stringContaining('timed out'),
+    });
   });
 
   it('a 404 on delete is done (false), a 202 is deleted (true)', async () => {
@@ -63,7 +75,10 @@ describe('HTTP status → GuardError code', () => {
       res.writeHead(202).end();
     };
     expect(await client().deleteManifest('team/app', MANIFEST_DIGEST)).toBe(true);
-    expect(server.requests[server.requests.length - 1]).toMatchObject({ method: 'DELETE', path: `/v2/team/app/manifests/${MANIFEST_DIGEST}` });
+    expect(server.requests[server.requests.length - 1]).toMatchObject({
+      method: 'DELETE',
+      path: `/v2/team/app/manifests/${MANIFEST_DIGEST}`,
+    });
   });
 });
 
@@ -71,14 +86,22 @@ describe('manifests', () => {
   const serve = (body: Buffer, headers: Record<string, string>) => (req: SeenRequest, res: ServerResponse) => {
     // As docker-registry 2.8: without the media types in Accept there is nothing to serve.
     if (!String(req.headers.accept).includes(MediaTypes.ociManifest)) return sendJson(res, 404, {});
-    res.writeHead(200, { 'content-type': MediaTypes.ociManifest, ...headers }).end(req.method === 'HEAD' ? undefined : body);
+    res
+      .writeHead(200, { 'content-type': MediaTypes.ociManifest, ...headers })
+      .end(req.method === 'HEAD' ? undefined : body);
   };
 
   it('sends an Accept listing OCI and Docker manifest types, and verifies the digest by digest and by tag', async () => {
     handler = serve(MANIFEST, { 'docker-content-digest': MANIFEST_DIGEST });
     const byDigest = await client().getManifest('team/app', MANIFEST_DIGEST);
-    expect(byDigest).toMatchObject({ digest: MANIFEST_DIGEST, mediaType: MediaTypes.ociManifest, size: MANIFEST.length });
-    expect(String(server.requests[server.requests.length - 1].headers.accept).split(', ')).toEqual(MANIFEST_ACCEPT.split(', '));
+    expect(byDigest).toMatchObject({
+      digest: MANIFEST_DIGEST,
+      mediaType: MediaTypes.ociManifest,
+      size: MANIFEST.length,
+    });
+    expect(String(server.requests[server.requests.length - 1].headers.accept).split(', ')).toEqual(
+      MANIFEST_ACCEPT.split(', '),
+    );
     expect(MANIFEST_ACCEPT).toContain(MediaTypes.dockerManifestList);
     expect((await client().getManifest('team/app', 'v1')).digest).toBe(MANIFEST_DIGEST);
   });
@@ -101,13 +124,18 @@ describe('manifests', () => {
   it('stops reading past maxManifestBytes, declared or streamed', async () => {
     const big = Buffer.alloc(4096, 0x20);
     handler = serve(big, {});
-    await expect(client({ maxManifestBytes: 1024 }).getManifest('team/app', 'v1')).rejects.toMatchObject({ code: 'MALFORMED', message: expect.stringContaining('1024-byte limit') });
+    await expect(client({ maxManifestBytes: 1024 }).getManifest('team/app', 'v1')).rejects.toMatchObject({
+      code: 'MALFORMED',
+      message: expect.stringContaining('1024-byte limit'),
+    });
     handler = (_req, res) => {
       res.writeHead(200, { 'content-type': MediaTypes.ociManifest, 'transfer-encoding': 'chunked' });
       res.write(big);
       res.end(big);
     };
-    await expect(client({ maxManifestBytes: 1024 }).getManifest('team/app', 'v1')).rejects.toMatchObject({ code: 'MALFORMED' });
+    await expect(client({ maxManifestBytes: 1024 }).getManifest('team/app', 'v1')).rejects.toMatchObject({
+      code: 'MALFORMED',
+    });
   });
 
   it('answers MALFORMED for a manifest that is not a JSON object', async () => {
@@ -122,7 +150,9 @@ describe('manifests', () => {
     handler = (_req, res) => {
       res.writeHead(201, { 'docker-content-digest': OTHER_DIGEST }).end();
     };
-    await expect(client().putManifest('team/app', 'v1', MANIFEST, MediaTypes.ociManifest)).rejects.toMatchObject({ code: 'DIGEST_MISMATCH' });
+    await expect(client().putManifest('team/app', 'v1', MANIFEST, MediaTypes.ociManifest)).rejects.toMatchObject({
+      code: 'DIGEST_MISMATCH',
+    });
     handler = (_req, res) => {
       res.writeHead(201, { 'docker-content-digest': MANIFEST_DIGEST }).end();
     };
@@ -133,7 +163,9 @@ describe('manifests', () => {
     expect(put.body.equals(MANIFEST)).toBe(true);
     // By digest, bytes that do not match are refused before sending.
     const before = server.requests.length;
-    await expect(client().putManifest('team/app', OTHER_DIGEST, MANIFEST, MediaTypes.ociManifest)).rejects.toMatchObject({ code: 'DIGEST_MISMATCH' });
+    await expect(
+      client().putManifest('team/app', OTHER_DIGEST, MANIFEST, MediaTypes.ociManifest),
+    ).rejects.toMatchObject({ code: 'DIGEST_MISMATCH' });
     expect(server.requests.length).toBe(before);
   });
 });
@@ -148,7 +180,9 @@ describe('blobs and listings', () => {
       if (req.method === 'HEAD') return res.writeHead(404).end();
       res.writeHead(202, { location: 'http://evil.example:1/upload?x=1' }).end();
     };
-    await expect(client().putBlob('team/app', Buffer.from('layer'))).rejects.toMatchObject({ code: 'REGISTRY_REJECTED' });
+    await expect(client().putBlob('team/app', Buffer.from('layer'))).rejects.toMatchObject({
+      code: 'REGISTRY_REJECTED',
+    });
   });
 
   it('answers MALFORMED for a tag list that is not JSON, and reads the Link continuation', async () => {
@@ -156,10 +190,19 @@ describe('blobs and listings', () => {
       res.writeHead(200, { 'content-type': 'application/json' }).end('<html>');
     };
     await expect(client().listTags('team/app')).rejects.toMatchObject({ code: 'MALFORMED' });
-    handler = (_req, res) => sendJson(res, 200, { name: 'team/app', tags: ['a', 'b'] }, { link: '</v2/team/app/tags/list?last=b&n=2>; rel="next"' });
+    handler = (_req, res) =>
+      sendJson(
+        res,
+        200,
+        { name: 'team/app', tags: ['a', 'b'] },
+        { link: '</v2/team/app/tags/list?last=b&n=2>; rel="next"' },
+      );
     expect(await client().listTags('team/app', { pageSize: 2 })).toEqual({ items: ['a', 'b'], next: 'b' });
     handler = (_req, res) => sendJson(res, 200, { repositories: ['x/y'] });
-    expect(await client().listRepositories({ pageSize: 2, last: 'team/app' })).toEqual({ items: ['x/y'], next: undefined });
+    expect(await client().listRepositories({ pageSize: 2, last: 'team/app' })).toEqual({
+      items: ['x/y'],
+      next: undefined,
+    });
     const last = server.requests[server.requests.length - 1];
     expect([last.path, last.query.get('n'), last.query.get('last')]).toEqual(['/v2/_catalog', '2', 'team/app']);
   });
@@ -167,8 +210,14 @@ describe('blobs and listings', () => {
   it('refuses a page size that is not an integer from 1 to 10000 before any request', async () => {
     const before = server.requests.length;
     for (const n of [0, -1, 2.5, 10_001, Number.NaN]) {
-      await expect(client().listTags('team/app', { pageSize: n })).rejects.toMatchObject({ code: 'INVALID_INPUT', field: 'pageSize' });
-      await expect(client().listRepositories({ pageSize: n })).rejects.toMatchObject({ code: 'INVALID_INPUT', field: 'pageSize' });
+      await expect(client().listTags('team/app', { pageSize: n })).rejects.toMatchObject({
+        code: 'INVALID_INPUT',
+        field: 'pageSize',
+      });
+      await expect(client().listRepositories({ pageSize: n })).rejects.toMatchObject({
+        code: 'INVALID_INPUT',
+        field: 'pageSize',
+      });
     }
     await expect(client().listTags('team/app', { last: '../x' })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
     expect(server.requests.length).toBe(before);
@@ -176,8 +225,15 @@ describe('blobs and listings', () => {
 
   it('refuses a referrers page link that leaves the listing', async () => {
     handler = (_req, res) =>
-      sendJson(res, 200, { schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests: [] }, { 'content-type': MediaTypes.ociIndex, link: '<http://evil.example:1/v2/x/referrers/y>; rel="next"' });
-    await expect(client().listReferrers('team/app', MANIFEST_DIGEST)).rejects.toMatchObject({ code: 'LISTING_INVALID' });
+      sendJson(
+        res,
+        200,
+        { schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests: [] },
+        { 'content-type': MediaTypes.ociIndex, link: '<http://evil.example:1/v2/x/referrers/y>; rel="next"' },
+      );
+    await expect(client().listReferrers('team/app', MANIFEST_DIGEST)).rejects.toMatchObject({
+      code: 'LISTING_INVALID',
+    });
   });
 });
 
@@ -191,10 +247,18 @@ describe('https with a throw-away CA (tls.ca)', () => {
       const basic = `Basic ${Buffer.from('u:p').toString('base64')}`;
       const challenge = { status: 401, headers: { 'www-authenticate': 'Basic realm="test"' } };
       https.route('GET', /^\/v2\/team\/app\/manifests\//, (req) =>
-        req.headers.authorization === basic ? { status: 200, headers: { 'content-type': MediaTypes.ociManifest, 'docker-content-digest': MANIFEST_DIGEST }, body: MANIFEST } : challenge,
+        req.headers.authorization === basic
+          ? {
+              status: 200,
+              headers: { 'content-type': MediaTypes.ociManifest, 'docker-content-digest': MANIFEST_DIGEST },
+              body: MANIFEST,
+            }
+          : challenge,
       );
       // Registries (ACR among them) redirect blob downloads to storage on another host.
-      https.route('GET', /^\/v2\/team\/app\/blobs\//, (req) => (req.headers.authorization === basic ? { status: 307, headers: { location: `${other.url}/blob` } } : challenge));
+      https.route('GET', /^\/v2\/team\/app\/blobs\//, (req) =>
+        req.headers.authorization === basic ? { status: 307, headers: { location: `${other.url}/blob` } } : challenge,
+      );
       const host = new URL(https.url).host;
 
       const trusting = createRegistryClient({ host, tls: { ca: https.ca }, basic: { username: 'u', password: 'p' } });

@@ -17,7 +17,11 @@ const fixture = (name: string): Buffer => readFileSync(path.join(FIXTURES, name)
 const IMAGE_DIGEST = 'sha256:5b0ad3ed1e4d8e1e2a6f8d07c3a3a3f7f8d5b5e4c1d6a2b9e8f7c6d5a4b3c2d1';
 const REPO = 'contoso/api';
 const NOW = Date.parse('2026-11-21T12:00:00Z');
-const QUERY: FindingsQuery = { image: { registry: 'contoso.azurecr.io', repository: REPO, digest: IMAGE_DIGEST }, maxReportAgeMs: 7 * 86_400_000, nowMs: NOW };
+const QUERY: FindingsQuery = {
+  image: { registry: 'contoso.azurecr.io', repository: REPO, digest: IMAGE_DIGEST },
+  maxReportAgeMs: 7 * 86_400_000,
+  nowMs: NOW,
+};
 const digestOf = (bytes: Buffer) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 const EMPTY = Buffer.from('{}');
 
@@ -37,10 +41,21 @@ class MemoryRegistry implements RegistryClient {
   }
 
   /** Attaches a report the way `oras attach` does; returns the referrer manifest digest. */
-  attach(options: { bytes: Buffer; mediaType: string; artifactType?: string | null; created?: string; subject?: string; layers?: number; declaredSize?: number }): string {
+  attach(options: {
+    bytes: Buffer;
+    mediaType: string;
+    artifactType?: string | null;
+    created?: string;
+    subject?: string;
+    layers?: number;
+    declaredSize?: number;
+  }): string {
     const layer = { ...this.putBlobBytes(options.bytes), mediaType: options.mediaType };
     if (options.declaredSize !== undefined) layer.size = options.declaredSize;
-    const config = { ...this.putBlobBytes(EMPTY), mediaType: options.artifactType === null ? options.mediaType : MediaTypes.ociEmpty };
+    const config = {
+      ...this.putBlobBytes(EMPTY),
+      mediaType: options.artifactType === null ? options.mediaType : MediaTypes.ociEmpty,
+    };
     const artifactType = options.artifactType === null ? undefined : (options.artifactType ?? options.mediaType);
     const manifest = {
       schemaVersion: 2,
@@ -49,12 +64,21 @@ class MemoryRegistry implements RegistryClient {
       config,
       layers: Array.from({ length: options.layers ?? 1 }, () => layer),
       subject: { mediaType: MediaTypes.ociManifest, digest: options.subject ?? IMAGE_DIGEST, size: 1234 },
-      annotations: (options.created ? { 'org.opencontainers.image.created': options.created } : {}) as Record<string, string>,
+      annotations: (options.created ? { 'org.opencontainers.image.created': options.created } : {}) as Record<
+        string,
+        string
+      >,
     };
     const bytes = Buffer.from(JSON.stringify(manifest));
     const digest = digestOf(bytes);
     this.manifests.set(digest, bytes);
-    this.referrers.push({ mediaType: MediaTypes.ociManifest, digest, size: bytes.length, artifactType, annotations: manifest.annotations });
+    this.referrers.push({
+      mediaType: MediaTypes.ociManifest,
+      digest,
+      size: bytes.length,
+      artifactType,
+      annotations: manifest.annotations,
+    });
     return digest;
   }
 
@@ -87,7 +111,8 @@ class MemoryRegistry implements RegistryClient {
     this.blobReads.push(digest);
     const bytes = this.blobs.get(digest);
     if (!bytes) throw new GuardError(ErrorCodes.NOT_FOUND, `blob ${digest} not found`);
-    if (maxBytes !== undefined && bytes.length > maxBytes) throw new GuardError(ErrorCodes.MALFORMED, `blob is larger than ${maxBytes} bytes`);
+    if (maxBytes !== undefined && bytes.length > maxBytes)
+      throw new GuardError(ErrorCodes.MALFORMED, `blob is larger than ${maxBytes} bytes`);
     return bytes;
   }
 
@@ -125,7 +150,11 @@ describe('ReportsFindingsSource', () => {
   });
 
   it('no report attached is pending', async () => {
-    await expect(source.collect(QUERY)).resolves.toEqual({ source: 'reports', status: 'pending', detail: expect.stringContaining('younger than 7d') });
+    await expect(source.collect(QUERY)).resolves.toEqual({
+      source: 'reports',
+      status: 'pending',
+      detail: expect.stringContaining('younger than 7d'),
+    });
   });
 
   it('merges the newest fresh report of each format and names the digests used', async () => {
@@ -144,14 +173,19 @@ describe('ReportsFindingsSource', () => {
     registry.attach({ bytes: withTime('trivy.sarif.json', '2026-11-19T10:00:00Z'), mediaType: SARIF });
     const newer = registry.attach({ bytes: withTime('trivy.sarif.json', '2026-11-21T10:00:00Z'), mediaType: SARIF });
     const result = await source.collect(QUERY);
-    expect(result.status === 'ready' && new Set(result.findings.map((f) => f.source))).toEqual(new Set([`sarif:${newer}`]));
+    expect(result.status === 'ready' && new Set(result.findings.map((f) => f.source))).toEqual(
+      new Set([`sarif:${newer}`]),
+    );
   });
 
   it('stale and undated reports are ignored: pending', async () => {
     registry.attach({ bytes: withTime('trivy.sarif.json', '2026-11-01T10:00:00Z'), mediaType: SARIF });
     registry.attach({ bytes: fixture('grype.sarif.json'), mediaType: SARIF }); // no time anywhere
     const result = await source.collect(QUERY);
-    expect(result).toMatchObject({ status: 'pending', detail: expect.stringContaining('2 older or undated report(s) ignored') });
+    expect(result).toMatchObject({
+      status: 'pending',
+      detail: expect.stringContaining('2 older or undated report(s) ignored'),
+    });
   });
 
   it('an undated report is used when the referrer annotation dates it', async () => {
@@ -185,7 +219,11 @@ describe('ReportsFindingsSource', () => {
   });
 
   it('ignores referrers that are not reports, and finds reports typed only by their config media type', async () => {
-    registry.attach({ bytes: Buffer.from('{"payload":"x"}'), mediaType: 'application/jose+json', artifactType: MediaTypes.notarySignature });
+    registry.attach({
+      bytes: Buffer.from('{"payload":"x"}'),
+      mediaType: 'application/jose+json',
+      artifactType: MediaTypes.notarySignature,
+    });
     registry.attach({ bytes: fixture('trivy.cdx.json'), mediaType: CDX, artifactType: null });
     const result = await source.collect(QUERY);
     expect(result).toMatchObject({ status: 'ready' });
@@ -201,21 +239,34 @@ describe('ReportsFindingsSource', () => {
 
   it('refuses a report with more than one layer, and one declared over the size limit without reading it', async () => {
     registry.attach({ bytes: fixture('trivy.sarif.json'), mediaType: SARIF, layers: 2 });
-    await expect(source.collect(QUERY)).resolves.toMatchObject({ status: 'error', code: 'MALFORMED', detail: expect.stringContaining('one layer') });
+    await expect(source.collect(QUERY)).resolves.toMatchObject({
+      status: 'error',
+      code: 'MALFORMED',
+      detail: expect.stringContaining('one layer'),
+    });
 
     registry = new MemoryRegistry();
     registry.attach({ bytes: fixture('trivy.sarif.json'), mediaType: SARIF, declaredSize: 30 * 1024 * 1024 });
-    await expect(source.collect(QUERY)).resolves.toMatchObject({ status: 'error', code: 'REPORT_TOO_LARGE', detail: expect.stringContaining('limit') });
+    await expect(source.collect(QUERY)).resolves.toMatchObject({
+      status: 'error',
+      code: 'REPORT_TOO_LARGE',
+      detail: expect.stringContaining('limit'),
+    });
     expect(registry.blobReads).toEqual([]);
   });
 
-  it.each([[-1], [1.5], [Number.MAX_SAFE_INTEGER + 2]])('refuses a report layer whose descriptor size is %p, before reading it', async (size) => {
-    registry.attach({ bytes: fixture('trivy.sarif.json'), mediaType: SARIF, declaredSize: size });
-    const result = await source.collect(QUERY);
-    expect(result).toMatchObject({ status: 'error' });
-    expect(result.status === 'error' && result.detail).toMatch(/layers\[0\]\.size: expected the blob size in bytes|the limit is/);
-    expect(registry.blobReads).toEqual([]);
-  });
+  it.each([[-1], [1.5], [Number.MAX_SAFE_INTEGER + 2]])(
+    'refuses a report layer whose descriptor size is %p, before reading it',
+    async (size) => {
+      registry.attach({ bytes: fixture('trivy.sarif.json'), mediaType: SARIF, declaredSize: size });
+      const result = await source.collect(QUERY);
+      expect(result).toMatchObject({ status: 'error' });
+      expect(result.status === 'error' && result.detail).toMatch(
+        /layers\[0\]\.size: expected the blob size in bytes|the limit is/,
+      );
+      expect(registry.blobReads).toEqual([]);
+    },
+  );
 
   it('passes the size limit to the registry client', async () => {
     const small = new ReportsFindingsSource({ registry: () => registry, maxReportBytes: 1000 });

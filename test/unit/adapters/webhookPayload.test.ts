@@ -18,13 +18,29 @@ const ALERT: Alert = {
 describe('webhook payloads', () => {
   it('messagecard: Teams MessageCard with facts, and a text Slack shows', () => {
     const p = webhookPayload(ALERT);
-    expect(p).toMatchObject({ '@type': 'MessageCard', '@context': 'https://schema.org/extensions', summary: ALERT.title, themeColor: 'D83B01', title: `[HIGH] ${ALERT.title}` });
+    expect(p).toMatchObject({
+      '@type': 'MessageCard',
+      '@context': 'https://schema.org/extensions',
+      summary: ALERT.title,
+      themeColor: 'D83B01',
+      title: `[HIGH] ${ALERT.title}`,
+    });
     expect(p.text).toBe(`[HIGH] ${ALERT.title}\nApp: api\nCount: 5\nIdentities: ["a","b"]`);
-    expect((p.sections as Array<{ facts: unknown[] }>)[0].facts).toEqual([{ name: 'App', value: 'api' }, { name: 'Count', value: '5' }, { name: 'Identities', value: '["a","b"]' }]);
+    expect((p.sections as Array<{ facts: unknown[] }>)[0].facts).toEqual([
+      { name: 'App', value: 'api' },
+      { name: 'Count', value: '5' },
+      { name: 'Identities', value: '["a","b"]' },
+    ]);
   });
 
   it('adaptivecard: the Teams Workflows envelope with an Adaptive Card 1.4', () => {
-    const p = webhookPayload(ALERT, 'adaptivecard') as { type: string; attachments: Array<{ contentType: string; content: { type: string; version: string; body: Array<{ type: string; facts?: unknown[] }> } }> };
+    const p = webhookPayload(ALERT, 'adaptivecard') as {
+      type: string;
+      attachments: Array<{
+        contentType: string;
+        content: { type: string; version: string; body: Array<{ type: string; facts?: unknown[] }> };
+      }>;
+    };
     expect(p.type).toBe('message');
     expect(p.attachments[0].contentType).toBe('application/vnd.microsoft.card.adaptive');
     expect(p.attachments[0].content).toMatchObject({ type: 'AdaptiveCard', version: '1.4' });

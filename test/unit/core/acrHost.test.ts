@@ -62,7 +62,10 @@ describe('isAcrHost', () => {
   });
 
   it('a sovereign-cloud registry gets quarantine from the policy (the mode the credential is then needed for)', () => {
-    const policy = loadPolicy('version: 1\ngate: []\nregistries:\n  - host: contoso.azurecr.us\n  - host: contoso.azurecr.cn\n', 'inline');
+    const policy = loadPolicy(
+      'version: 1\ngate: []\nregistries:\n  - host: contoso.azurecr.us\n  - host: contoso.azurecr.cn\n',
+      'inline',
+    );
     expect(policy.registries.map((r) => applyModeFor(policy, r.host, undefined))).toEqual(['quarantine', 'quarantine']);
   });
 });
@@ -77,7 +80,8 @@ describe('no second ACR host check', () => {
         if (rel === join('src', 'core', 'acrHost.ts')) continue;
         const text = readFileSync(join(ROOT, rel), 'utf8');
         // A string test of the suffix in code (comments and examples such as "contoso.azurecr.io" are fine).
-        if (/(endsWith|includes|test|match)\([^)]*azurecr/.test(text) || /\/[^/\n]*\\\.azurecr[^/\n]*\//.test(text)) offenders.push(rel);
+        if (/(endsWith|includes|test|match)\([^)]*azurecr/.test(text) || /\/[^/\n]*\\\.azurecr[^/\n]*\//.test(text))
+          offenders.push(rel);
       }
     }
     expect(offenders).toEqual([]);

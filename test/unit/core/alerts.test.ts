@@ -5,9 +5,23 @@
 import { isGuardError } from '../../../src/core/errors';
 import { kqlString, renderQuery, validateRule } from '../../../src/core/alerts/rule';
 import { loadRuleSet } from '../../../src/core/alerts/ruleSet';
-import { evaluateRule, incidentAlert, incidentId, operationalAlert, shouldAlert } from '../../../src/core/alerts/evaluate';
+import {
+  evaluateRule,
+  incidentAlert,
+  incidentId,
+  operationalAlert,
+  shouldAlert,
+} from '../../../src/core/alerts/evaluate';
 
-const BASE = { name: 'my-rule', query: 'T | summarize Count = count() by App', window: '10m', severity: 'high', threshold: { column: 'Count', above: 3 }, dedupKey: ['App'], columns: ['App', 'Count'] };
+const BASE = {
+  name: 'my-rule',
+  query: 'T | summarize Count = count() by App',
+  window: '10m',
+  severity: 'high',
+  threshold: { column: 'Count', above: 3 },
+  dedupKey: ['App'],
+  columns: ['App', 'Count'],
+};
 
 function fieldOf(fn: () => unknown): string | undefined {
   try {
@@ -22,7 +36,13 @@ function fieldOf(fn: () => unknown): string | undefined {
 describe('rule validation', () => {
   it('accepts a full rule and fills defaults (enabled, suppressFor = window)', () => {
     const rule = validateRule(BASE, 'rules[0]');
-    expect(rule).toMatchObject({ name: 'my-rule', enabled: true, windowMs: 600_000, suppressForMs: 600_000, severity: 'high' });
+    expect(rule).toMatchObject({
+      name: 'my-rule',
+      enabled: true,
+      windowMs: 600_000,
+      suppressForMs: 600_000,
+      severity: 'high',
+    });
     expect(Object.isFrozen(rule)).toBe(true);
   });
 
@@ -37,7 +57,10 @@ describe('rule validation', () => {
     [{ ...BASE, parameters: { list: ['ok', 'bad\u0000'] } }, 'rules[0].parameters.list[1]'],
     [{ ...BASE, parameters: { list: { nested: true } } }, 'rules[0].parameters.list'],
     [{ ...BASE, extra: 1 }, 'rules[0].extra'],
-    [{ ...BASE, unreleasedImagesOnly: { registryColumn: 'R', repositoryColumn: 'P' } }, 'rules[0].unreleasedImagesOnly.digestColumn'],
+    [
+      { ...BASE, unreleasedImagesOnly: { registryColumn: 'R', repositoryColumn: 'P' } },
+      'rules[0].unreleasedImagesOnly.digestColumn',
+    ],
   ])('names the bad key: %j', (raw, field) => {
     expect(fieldOf(() => validateRule(raw, 'rules[0]'))).toBe(field);
   });
@@ -52,7 +75,12 @@ describe('rule validation', () => {
 describe('rule set from the alerts file', () => {
   it('without a file: the shipped rules, the allowlist rule off', () => {
     const rules = loadRuleSet(undefined);
-    expect(rules.filter((r) => r.enabled).map((r) => r.name)).toEqual(['console-errors', 'image-pull-failures', 'registry-login-failures', 'pulled-not-released']);
+    expect(rules.filter((r) => r.enabled).map((r) => r.name)).toEqual([
+      'console-errors',
+      'image-pull-failures',
+      'registry-login-failures',
+      'pulled-not-released',
+    ]);
   });
 
   it('enables, disables, overrides parameters and adds user rules', () => {
@@ -75,7 +103,10 @@ rules:
     ['parameters: { console-errors: { unknownParam: 1 } }', 'parameters.console-errors.unknownParam'],
     ['parameters: { console-errors: { errorTerms: [ok, 5] } }', 'parameters.console-errors.errorTerms[1]'],
     ['rules: [{ name: console-errors, query: T, window: 5m, severity: low }]', 'rules[0].name'],
-    ['rules: [{ name: x1y, query: T, window: 5m, severity: low, threshold: { above: "3" } }]', 'rules[0].threshold.above'],
+    [
+      'rules: [{ name: x1y, query: T, window: 5m, severity: low, threshold: { above: "3" } }]',
+      'rules[0].threshold.above',
+    ],
     ['other: 1', 'other'],
   ])('%s -> error at %s', (text, field) => {
     expect(fieldOf(() => loadRuleSet(text))).toBe(field);
@@ -84,7 +115,15 @@ rules:
 
 describe('threshold evaluation and incidents', () => {
   const rule = validateRule(BASE, 'r');
-  const table = { columns: ['App', 'Count'], rows: [['api', 4], ['web', 3], ['api', 1], ['jobs', '10']] };
+  const table = {
+    columns: ['App', 'Count'],
+    rows: [
+      ['api', 4],
+      ['web', 3],
+      ['api', 1],
+      ['jobs', '10'],
+    ],
+  };
 
   it('fires per de-duplication key when the summed column is strictly above the threshold', () => {
     const incidents = evaluateRule(rule, table);
@@ -122,9 +161,17 @@ describe('threshold evaluation and incidents', () => {
   it('alerts carry the rule, severity, columns and a title naming the key', () => {
     const [incident] = evaluateRule(rule, table);
     const alert = incidentAlert(rule, incident, Date.parse('2026-11-22T10:00:00Z'));
-    expect(alert).toMatchObject({ kind: 'incident', rule: 'my-rule', severity: 'high', raisedAt: '2026-11-22T10:00:00.000Z', fields: { App: 'api', Count: 4, metric: 5 } });
+    expect(alert).toMatchObject({
+      kind: 'incident',
+      rule: 'my-rule',
+      severity: 'high',
+      raisedAt: '2026-11-22T10:00:00.000Z',
+      fields: { App: 'api', Count: 4, metric: 5 },
+    });
     expect(alert.title).toBe('my-rule: 5 > 3 in 10m (App=api)');
     const op = operationalAlert({ subject: 'my-rule', code: 'TRANSIENT', title: 't', nowMs: 0 });
-    expect(op.incidentId).toBe(operationalAlert({ subject: 'my-rule', code: 'TRANSIENT', title: 'other', nowMs: 5 }).incidentId);
+    expect(op.incidentId).toBe(
+      operationalAlert({ subject: 'my-rule', code: 'TRANSIENT', title: 'other', nowMs: 5 }).incidentId,
+    );
   });
 });

@@ -14,12 +14,21 @@ describe('shipped alert rules against the declared Log Analytics schemas', () =>
   const rules = shippedRules();
 
   it('ships the five rules the issue names', () => {
-    expect(rules.map((r) => r.name)).toEqual(['console-errors', 'image-pull-failures', 'registry-login-failures', 'registry-access-outside-allowlist', 'pulled-not-released']);
+    expect(rules.map((r) => r.name)).toEqual([
+      'console-errors',
+      'image-pull-failures',
+      'registry-login-failures',
+      'registry-access-outside-allowlist',
+      'pulled-not-released',
+    ]);
   });
 
-  it.each(rules.map((r) => [r.name, r] as const))('%s parses and references only declared tables and columns', (_name, rule) => {
-    expect(kqlDiagnostics(renderQuery(rule))).toEqual([]);
-  });
+  it.each(rules.map((r) => [r.name, r] as const))(
+    '%s parses and references only declared tables and columns',
+    (_name, rule) => {
+      expect(kqlDiagnostics(renderQuery(rule))).toEqual([]);
+    },
+  );
 
   it.each(rules.map((r) => [r.name, r] as const))('%s reads only declared tables', (_name, rule) => {
     const tables = Object.keys(LOG_TABLE_SCHEMAS).filter((t) => new RegExp(`\\b${t}\\b`).test(rule.query));
@@ -48,7 +57,9 @@ describe('shipped alert rules against the declared Log Analytics schemas', () =>
   it('the columns each rule alerts on and de-duplicates by are columns its query produces', () => {
     for (const rule of rules) {
       // An empty result with exactly the columns the query projects: evaluation must not miss any.
-      const columns = [...new Set([...rule.dedupKey, ...rule.columns, ...(rule.threshold.column ? [rule.threshold.column] : [])])];
+      const columns = [
+        ...new Set([...rule.dedupKey, ...rule.columns, ...(rule.threshold.column ? [rule.threshold.column] : [])]),
+      ];
       expect(() => evaluateRule(rule, { columns, rows: [] })).not.toThrow();
       for (const c of columns) expect(rule.query).toMatch(new RegExp(`\\b${c}\\b`));
     }

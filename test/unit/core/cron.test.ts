@@ -22,10 +22,17 @@ describe('NCRONTAB schedules of the local timers', () => {
     expect(cronMatches(parseCron('* * * * * 0'), at('2026-06-07T00:00:00Z'))).toBe(true);
   });
 
-  it.each(['* * * * *', '0 */5 * * * * *', '60 * * * * *', '0 0 0 0 * *', '0 0 0 * 13 *', '0 0 0 * * Mon', '*/0 * * * * *', '5-1 * * * * *', ''])(
-    'refuses %j naming the field',
-    (text) => {
-      expect(() => parseCron(text, 'ACR_GUARD_ALERT_SCHEDULE')).toThrow(/ACR_GUARD_ALERT_SCHEDULE: expected/);
-    },
-  );
+  it.each([
+    '* * * * *',
+    '0 */5 * * * * *',
+    '60 * * * * *',
+    '0 0 0 0 * *',
+    '0 0 0 * 13 *',
+    '0 0 0 * * Mon',
+    '*/0 * * * * *',
+    '5-1 * * * * *',
+    '',
+  ])('refuses %j naming the field', (text) => {
+    expect(() => parseCron(text, 'ACR_GUARD_ALERT_SCHEDULE')).toThrow(/ACR_GUARD_ALERT_SCHEDULE: expected/);
+  });
 });

@@ -1,8 +1,22 @@
 import fc from 'fast-check';
-import { blockedVerdict, decide, scanComplete, type DecideInput, type ManifestEvidence } from '../../../src/core/decision';
+import {
+  blockedVerdict,
+  decide,
+  scanComplete,
+  type DecideInput,
+  type ManifestEvidence,
+} from '../../../src/core/decision';
 import { loadPolicy } from '../../../src/core/policy';
 import type { Policy } from '../../../src/core/policyTypes';
-import type { Check, Finding, FindingsResult, FindingsSourceName, ImageId, Severity, SignatureResult } from '../../../src/core/types';
+import type {
+  Check,
+  Finding,
+  FindingsResult,
+  FindingsSourceName,
+  ImageId,
+  Severity,
+  SignatureResult,
+} from '../../../src/core/types';
 
 const DIGEST = `sha256:${'ab'.repeat(32)}`;
 const AMD64 = `sha256:${'a1'.repeat(32)}`;
@@ -31,12 +45,32 @@ const finding = (id: string, severity: Severity, extra: Partial<Finding> = {}): 
   source: 'defender',
   ...extra,
 });
-const ready = (source: FindingsSourceName, findings: Finding[] = []): FindingsResult => ({ source, status: 'ready', findings, detail: `${source} scanned` });
+const ready = (source: FindingsSourceName, findings: Finding[] = []): FindingsResult => ({
+  source,
+  status: 'ready',
+  findings,
+  detail: `${source} scanned`,
+});
 const pending = (source: FindingsSourceName): FindingsResult => ({ source, status: 'pending', detail: 'no rows yet' });
-const failed = (source: FindingsSourceName, code = 'UPSTREAM'): FindingsResult => ({ source, status: 'error', code, detail: 'Resource Graph answered 400' });
-const sig = (status: SignatureResult['status'], reason = `signature ${status}`): SignatureResult => ({ status, reason, signatures: [] });
+const failed = (source: FindingsSourceName, code = 'UPSTREAM'): FindingsResult => ({
+  source,
+  status: 'error',
+  code,
+  detail: 'Resource Graph answered 400',
+});
+const sig = (status: SignatureResult['status'], reason = `signature ${status}`): SignatureResult => ({
+  status,
+  reason,
+  signatures: [],
+});
 
-function input(overrides: Partial<Omit<DecideInput, 'policy'>> & { policy?: Policy; findings?: FindingsResult[]; signatures?: SignatureResult } = {}): DecideInput {
+function input(
+  overrides: Partial<Omit<DecideInput, 'policy'>> & {
+    policy?: Policy;
+    findings?: FindingsResult[];
+    signatures?: SignatureResult;
+  } = {},
+): DecideInput {
   const policy = overrides.policy ?? DEFAULT_POLICY;
   const { findings, signatures, ...rest } = overrides;
   return {
@@ -45,7 +79,13 @@ function input(overrides: Partial<Omit<DecideInput, 'policy'>> & { policy?: Poli
     image: IMAGE,
     tag: 'v1',
     sources: ['defender', 'reports'],
-    manifests: [{ digest: DIGEST, findings: findings ?? [ready('defender'), ready('reports')], signatures: signatures ?? sig('inconclusive') }],
+    manifests: [
+      {
+        digest: DIGEST,
+        findings: findings ?? [ready('defender'), ready('reports')],
+        signatures: signatures ?? sig('inconclusive'),
+      },
+    ],
     deadlinePassed: false,
     now: NOW,
     ...rest,
@@ -54,7 +94,10 @@ function input(overrides: Partial<Omit<DecideInput, 'policy'>> & { policy?: Poli
 
 const check = (checks: Check[], name: string, manifest?: string): Check => {
   const found = checks.find((c) => c.name === name && c.manifest === manifest);
-  if (!found) throw new Error(`no ${name} check${manifest ? ` for ${manifest}` : ''} in ${JSON.stringify(checks.map((c) => c.name))}`);
+  if (!found)
+    throw new Error(
+      `no ${name} check${manifest ? ` for ${manifest}` : ''} in ${JSON.stringify(checks.map((c) => c.name))}`,
+    );
   return found;
 };
 
@@ -78,7 +121,13 @@ describe('decide', () => {
   it('blocks a vulnerable image naming every blocking finding and the policy line', () => {
     const v = decide(
       input({
-        findings: [ready('defender', [finding('CVE-2024-1', 'critical'), finding('CVE-2024-2', 'high', { package: 'zlib', installedVersion: '1.2', fixedVersion: undefined })]), ready('reports')],
+        findings: [
+          ready('defender', [
+            finding('CVE-2024-1', 'critical'),
+            finding('CVE-2024-2', 'high', { package: 'zlib', installedVersion: '1.2', fixedVersion: undefined }),
+          ]),
+          ready('reports'),
+        ],
       }),
     );
     expect(v.decision).toBe('block');
@@ -93,7 +142,14 @@ describe('decide', () => {
   });
 
   it('counts findings below the threshold without blocking', () => {
-    const v = decide(input({ findings: [ready('defender', [finding('CVE-1', 'medium'), finding('CVE-2', 'low', { package: 'curl' })]), ready('reports')] }));
+    const v = decide(
+      input({
+        findings: [
+          ready('defender', [finding('CVE-1', 'medium'), finding('CVE-2', 'low', { package: 'curl' })]),
+          ready('reports'),
+        ],
+      }),
+    );
     expect(v.decision).toBe('release');
     expect(v.findingCounts).toEqual({ medium: 1, low: 1 });
     expect(v.summary).toBe('released: 0 blocking findings, 2 other findings; signatures not required');
@@ -105,12 +161,17 @@ describe('decide', () => {
       input({
         findings: [
           ready('defender', [finding('CVE-2024-1', 'high', { fixedVersion: undefined })]),
-          ready('reports', [finding('cve-2024-1', 'critical', { source: 'sarif:sha256:r1', fixedVersion: undefined }), finding('CVE-2024-1', 'low', { package: 'libssl3', source: 'sarif:sha256:r1' })]),
+          ready('reports', [
+            finding('cve-2024-1', 'critical', { source: 'sarif:sha256:r1', fixedVersion: undefined }),
+            finding('CVE-2024-1', 'low', { package: 'libssl3', source: 'sarif:sha256:r1' }),
+          ]),
         ],
       }),
     );
     const vuln = check(v.checks, 'vulnerabilities');
-    expect(vuln.details?.blocking).toEqual([expect.objectContaining({ id: 'cve-2024-1', severity: 'critical', sources: ['defender', 'sarif:sha256:r1'] })]);
+    expect(vuln.details?.blocking).toEqual([
+      expect.objectContaining({ id: 'cve-2024-1', severity: 'critical', sources: ['defender', 'sarif:sha256:r1'] }),
+    ]);
     expect(v.findingCounts).toEqual({ critical: 1, low: 1 });
   });
 
@@ -119,7 +180,10 @@ describe('decide', () => {
     const v = decide(
       input({
         policy,
-        findings: [ready('defender', [finding('CVE-9', 'critical', { fixedVersion: undefined })]), ready('reports', [finding('CVE-9', 'high', { source: 'sarif:x', fixedVersion: '3.0.9' })])],
+        findings: [
+          ready('defender', [finding('CVE-9', 'critical', { fixedVersion: undefined })]),
+          ready('reports', [finding('CVE-9', 'high', { source: 'sarif:x', fixedVersion: '3.0.9' })]),
+        ],
       }),
     );
     expect(v.decision).toBe('block');
@@ -135,19 +199,26 @@ describe('decide', () => {
         - { id: CVE-2024-5, expires: 2027-01-31, reason: "only zlib", packages: [zlib] }`);
 
     it('an exception in force removes the finding from blocking and is recorded', () => {
-      const v = decide(input({ policy, findings: [ready('defender', [finding('CVE-2024-1', 'critical')]), ready('reports')] }));
+      const v = decide(
+        input({ policy, findings: [ready('defender', [finding('CVE-2024-1', 'critical')]), ready('reports')] }),
+      );
       expect(v.decision).toBe('release');
       const ex = check(v.checks, 'exceptions');
       expect(ex.status).toBe('pass');
-      expect(ex.reason).toContain('exception gate[0].vulnerabilities.exceptions[1] for CVE-2024-1 applies until 2027-01-31: not reachable from the API');
+      expect(ex.reason).toContain(
+        'exception gate[0].vulnerabilities.exceptions[1] for CVE-2024-1 applies until 2027-01-31: not reachable from the API',
+      );
       expect(v.findingCounts).toEqual({});
       expect(v.summary).toBe('released: 0 blocking findings, 0 other findings, 1 excepted; signatures not required');
     });
 
     it('an expired exception does not apply and the verdict says so', () => {
-      const v = decide(input({ policy, findings: [ready('defender', [finding('CVE-2024-9', 'high')]), ready('reports')] }));
+      const v = decide(
+        input({ policy, findings: [ready('defender', [finding('CVE-2024-9', 'high')]), ready('reports')] }),
+      );
       expect(v.decision).toBe('block');
-      const note = 'exception gate[0].vulnerabilities.exceptions[0] for CVE-2024-9 expired 2026-01-31; it no longer applies';
+      const note =
+        'exception gate[0].vulnerabilities.exceptions[0] for CVE-2024-9 expired 2026-01-31; it no longer applies';
       expect(check(v.checks, 'vulnerabilities').reason).toContain(note);
       expect(check(v.checks, 'exceptions').reason).toContain(note);
       expect(v.summary).toBe('blocked: CVE-2024-9 (high) in openssl (exception expired)');
@@ -162,11 +233,23 @@ describe('decide', () => {
     });
 
     it('an exception limited to packages applies to those packages only', () => {
-      const zlib = decide(input({ policy, findings: [ready('defender', [finding('CVE-2024-5', 'critical', { package: 'zlib' })]), ready('reports')] }));
+      const zlib = decide(
+        input({
+          policy,
+          findings: [ready('defender', [finding('CVE-2024-5', 'critical', { package: 'zlib' })]), ready('reports')],
+        }),
+      );
       expect(zlib.decision).toBe('release');
-      const openssl = decide(input({ policy, findings: [ready('defender', [finding('CVE-2024-5', 'critical')]), ready('reports')] }));
+      const openssl = decide(
+        input({ policy, findings: [ready('defender', [finding('CVE-2024-5', 'critical')]), ready('reports')] }),
+      );
       expect(openssl.decision).toBe('block');
-      const noPackage = decide(input({ policy, findings: [ready('defender', [finding('CVE-2024-5', 'critical', { package: undefined })]), ready('reports')] }));
+      const noPackage = decide(
+        input({
+          policy,
+          findings: [ready('defender', [finding('CVE-2024-5', 'critical', { package: undefined })]), ready('reports')],
+        }),
+      );
       expect(noPackage.decision).toBe('block');
     });
   });
@@ -174,12 +257,25 @@ describe('decide', () => {
   it('onlyFixable passes over findings without a fixed version and says how many', () => {
     const policy = policyWith('{ block: [critical, high], onlyFixable: true }');
     const v = decide(
-      input({ policy, findings: [ready('defender', [finding('CVE-1', 'critical', { fixedVersion: undefined }), finding('CVE-2', 'high', { package: 'zlib', fixedVersion: undefined })]), ready('reports')] }),
+      input({
+        policy,
+        findings: [
+          ready('defender', [
+            finding('CVE-1', 'critical', { fixedVersion: undefined }),
+            finding('CVE-2', 'high', { package: 'zlib', fixedVersion: undefined }),
+          ]),
+          ready('reports'),
+        ],
+      }),
     );
     expect(v.decision).toBe('release');
-    expect(check(v.checks, 'vulnerabilities').reason).toContain('2 without a fixed version passed over (gate[0].vulnerabilities.onlyFixable)');
+    expect(check(v.checks, 'vulnerabilities').reason).toContain(
+      '2 without a fixed version passed over (gate[0].vulnerabilities.onlyFixable)',
+    );
     expect(v.findingCounts).toEqual({ critical: 1, high: 1 });
-    const fixable = decide(input({ policy, findings: [ready('defender', [finding('CVE-1', 'critical')]), ready('reports')] }));
+    const fixable = decide(
+      input({ policy, findings: [ready('defender', [finding('CVE-1', 'critical')]), ready('reports')] }),
+    );
     expect(fixable.decision).toBe('block');
   });
 
@@ -190,7 +286,10 @@ describe('decide', () => {
     it('pending before the deadline is inconclusive, never clean', () => {
       const v = decide(input({ policy: all, findings: [ready('defender'), pending('reports')] }));
       expect(v.decision).toBe('block');
-      expect(check(v.checks, 'scan:reports')).toMatchObject({ status: 'inconclusive', reason: expect.stringContaining('no results from reports yet; unscanned is never clean') });
+      expect(check(v.checks, 'scan:reports')).toMatchObject({
+        status: 'inconclusive',
+        reason: expect.stringContaining('no results from reports yet; unscanned is never clean'),
+      });
       expect(check(v.checks, 'vulnerabilities').status).toBe('inconclusive');
       expect(v.summary).toBe('blocked: reports inconclusive; vulnerabilities inconclusive');
     });
@@ -198,17 +297,24 @@ describe('decide', () => {
     it('pending after the deadline is inconclusive and says so', () => {
       const v = decide(input({ policy: all, deadlinePassed: true, findings: [ready('defender'), pending('reports')] }));
       expect(v.decision).toBe('block');
-      expect(check(v.checks, 'scan:reports').reason).toContain('no results from reports by the deadline; unscanned is never clean');
+      expect(check(v.checks, 'scan:reports').reason).toContain(
+        'no results from reports by the deadline; unscanned is never clean',
+      );
     });
 
     it('require any: a pending source is skipped when another is ready', () => {
       const v = decide(input({ policy: any, deadlinePassed: true, findings: [pending('defender'), ready('reports')] }));
       expect(v.decision).toBe('release');
-      expect(check(v.checks, 'scan:defender')).toMatchObject({ status: 'skip', reason: expect.stringContaining('reports ready and gate[0].vulnerabilities.require is any') });
+      expect(check(v.checks, 'scan:defender')).toMatchObject({
+        status: 'skip',
+        reason: expect.stringContaining('reports ready and gate[0].vulnerabilities.require is any'),
+      });
     });
 
     it('require any: nothing ready blocks', () => {
-      const v = decide(input({ policy: any, deadlinePassed: true, findings: [pending('defender'), pending('reports')] }));
+      const v = decide(
+        input({ policy: any, deadlinePassed: true, findings: [pending('defender'), pending('reports')] }),
+      );
       expect(v.decision).toBe('block');
       expect(check(v.checks, 'vulnerabilities').reason).toContain('no findings source is ready');
     });
@@ -220,7 +326,9 @@ describe('decide', () => {
     });
 
     it('require all: a blocking finding from the ready source still fails', () => {
-      const v = decide(input({ policy: all, findings: [ready('defender', [finding('CVE-1', 'critical')]), pending('reports')] }));
+      const v = decide(
+        input({ policy: all, findings: [ready('defender', [finding('CVE-1', 'critical')]), pending('reports')] }),
+      );
       expect(check(v.checks, 'vulnerabilities').status).toBe('fail');
       expect(v.summary).toBe('blocked: CVE-1 (critical) in openssl; reports inconclusive');
     });
@@ -228,7 +336,11 @@ describe('decide', () => {
     it('a source error is inconclusive with its code, even with require any', () => {
       const v = decide(input({ policy: any, findings: [failed('defender', 'REGISTRY_AUTH'), ready('reports')] }));
       expect(v.decision).toBe('block');
-      expect(check(v.checks, 'scan:defender')).toMatchObject({ status: 'inconclusive', reason: 'defender failed (REGISTRY_AUTH): Resource Graph answered 400', details: { code: 'REGISTRY_AUTH' } });
+      expect(check(v.checks, 'scan:defender')).toMatchObject({
+        status: 'inconclusive',
+        reason: 'defender failed (REGISTRY_AUTH): Resource Graph answered 400',
+        details: { code: 'REGISTRY_AUTH' },
+      });
       expect(v.summary).toBe('blocked: defender inconclusive (REGISTRY_AUTH)');
     });
 
@@ -247,8 +359,18 @@ describe('decide', () => {
 
   it('judges each platform of an index and names the failing one', () => {
     const manifests: ManifestEvidence[] = [
-      { digest: AMD64, platform: 'linux/amd64', findings: [ready('defender'), ready('reports')], signatures: sig('verified') },
-      { digest: ARM64, platform: 'linux/arm64', findings: [ready('defender', [finding('CVE-2024-7', 'critical')]), ready('reports')], signatures: sig('verified') },
+      {
+        digest: AMD64,
+        platform: 'linux/amd64',
+        findings: [ready('defender'), ready('reports')],
+        signatures: sig('verified'),
+      },
+      {
+        digest: ARM64,
+        platform: 'linux/arm64',
+        findings: [ready('defender', [finding('CVE-2024-7', 'critical')]), ready('reports')],
+        signatures: sig('verified'),
+      },
     ];
     const v = decide(input({ manifests, policy: policyWith('{}', '{ required: true }') }));
     expect(v.decision).toBe('block');
@@ -288,8 +410,12 @@ describe('decide', () => {
 
     it('summary names a signature problem', () => {
       expect(decide(input({ policy: required, signatures: sig('failed') })).summary).toBe('blocked: signatures failed');
-      expect(decide(input({ policy: required, signatures: sig('inconclusive') })).summary).toBe('blocked: signatures inconclusive');
-      expect(decide(input({ policy: required, signatures: sig('verified') })).summary).toBe('released: 0 blocking findings, 0 other findings; signatures verified');
+      expect(decide(input({ policy: required, signatures: sig('inconclusive') })).summary).toBe(
+        'blocked: signatures inconclusive',
+      );
+      expect(decide(input({ policy: required, signatures: sig('verified') })).summary).toBe(
+        'released: 0 blocking findings, 0 other findings; signatures verified',
+      );
     });
 
     it.each<[SignatureResult['status'], Check['status']]>([
@@ -309,7 +435,9 @@ describe('decide', () => {
     const v = decide(input({ rule: undefined }));
     expect(v.decision).toBe('block');
     expect(v.rule).toBe('none');
-    expect(v.checks).toEqual([{ name: 'policy', status: 'fail', reason: 'no gate rule matches contoso/api; unmatched images are blocked' }]);
+    expect(v.checks).toEqual([
+      { name: 'policy', status: 'fail', reason: 'no gate rule matches contoso/api; unmatched images are blocked' },
+    ]);
     expect(v.summary).toBe('blocked: no gate rule matches contoso/api');
   });
 
@@ -384,7 +512,9 @@ describe('decide: fail-closed properties', () => {
       fc.constant(pending(source)),
       fc.constant(failed(source)),
     );
-  const sigArb = fc.constantFrom<SignatureResult['status']>('verified', 'failed', 'inconclusive', 'skipped').map((s) => sig(s));
+  const sigArb = fc
+    .constantFrom<SignatureResult['status']>('verified', 'failed', 'inconclusive', 'skipped')
+    .map((s) => sig(s));
   const manifestArb = fc.record({
     digest: fc.constantFrom(AMD64, ARM64, DIGEST),
     platform: fc.constantFrom('linux/amd64', 'linux/arm64'),
@@ -394,7 +524,10 @@ describe('decide: fail-closed properties', () => {
   const policies = [
     policyWith('{ require: any }'),
     policyWith('{ require: all, onlyFixable: true }'),
-    policyWith('{ block: [critical], exceptions: [{ id: CVE-1, expires: 2030-01-01, reason: r }] }', '{ required: true }'),
+    policyWith(
+      '{ block: [critical], exceptions: [{ id: CVE-1, expires: 2030-01-01, reason: r }] }',
+      '{ required: true }',
+    ),
     policyWith('{ block: [], sources: [reports] }', '{ required: true }'),
   ];
   const inputArb = fc.record({
@@ -408,7 +541,9 @@ describe('decide: fail-closed properties', () => {
     fc.assert(
       fc.property(inputArb, ({ policy, manifests, deadlinePassed, sources }) => {
         const v = decide({ policy, rule: policy.gate[0], image: IMAGE, sources, manifests, deadlinePassed, now: NOW });
-        const errored = manifests.some((m) => m.findings.some((r) => r.status === 'error' && sources.includes(r.source)));
+        const errored = manifests.some((m) =>
+          m.findings.some((r) => r.status === 'error' && sources.includes(r.source)),
+        );
         if (errored) expect(v.decision).toBe('block');
       }),
       { numRuns: 500 },
@@ -419,7 +554,8 @@ describe('decide: fail-closed properties', () => {
     fc.assert(
       fc.property(inputArb, ({ policy, manifests, deadlinePassed, sources }) => {
         const v = decide({ policy, rule: policy.gate[0], image: IMAGE, sources, manifests, deadlinePassed, now: NOW });
-        if (policy.gate[0].signatures.required && manifests.some((m) => m.signatures.status !== 'verified')) expect(v.decision).toBe('block');
+        if (policy.gate[0].signatures.required && manifests.some((m) => m.signatures.status !== 'verified'))
+          expect(v.decision).toBe('block');
       }),
       { numRuns: 500 },
     );
@@ -429,7 +565,9 @@ describe('decide: fail-closed properties', () => {
     fc.assert(
       fc.property(inputArb, ({ policy, manifests, deadlinePassed, sources }) => {
         const v = decide({ policy, rule: policy.gate[0], image: IMAGE, sources, manifests, deadlinePassed, now: NOW });
-        const unscanned = manifests.some((m) => !m.findings.some((r) => r.status === 'ready' && sources.includes(r.source)));
+        const unscanned = manifests.some(
+          (m) => !m.findings.some((r) => r.status === 'ready' && sources.includes(r.source)),
+        );
         if (unscanned) expect(v.decision).toBe('block');
         expect(v.decision === 'release').toBe(v.checks.every((c) => c.status === 'pass' || c.status === 'skip'));
         expect(v.summary.startsWith(v.decision === 'release' ? 'released: ' : 'blocked: ')).toBe(true);

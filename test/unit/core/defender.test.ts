@@ -5,7 +5,8 @@ import type { Finding, FindingsResult, ImageId } from '../../../src/core/types';
 
 const FIXTURES = path.join(__dirname, '../../fixtures/defender');
 /** Rows of a recorded Resource Graph page (`objectArray` result format). */
-const rowsOf = (name: string): Array<Record<string, any>> => JSON.parse(readFileSync(path.join(FIXTURES, name), 'utf8')).data;
+const rowsOf = (name: string): Array<Record<string, any>> =>
+  JSON.parse(readFileSync(path.join(FIXTURES, name), 'utf8')).data;
 
 const IMAGE: ImageId = {
   registry: 'contoso.azurecr.io',
@@ -42,7 +43,9 @@ describe('buildDefenderQuery', () => {
     ['a newline in the registry', { registry: 'contoso.azurecr.io\n| take 1' }, 'image.registry'],
     ['a path in the registry', { registry: 'contoso.azurecr.io/x' }, 'image.registry'],
   ])('refuses %s before building anything', (_label, over, field) => {
-    expect(() => buildDefenderQuery({ ...IMAGE, ...over })).toThrow(expect.objectContaining({ code: 'INVALID_INPUT', field }));
+    expect(() => buildDefenderQuery({ ...IMAGE, ...over })).toThrow(
+      expect.objectContaining({ code: 'INVALID_INPUT', field }),
+    );
   });
 
   it.each([
@@ -61,9 +64,20 @@ describe('mapDefenderRows: individual recommendations', () => {
     const result = ready(mapDefenderRows(rowsOf('individual-unhealthy.json'), IMAGE));
     const f = byId(result.findings);
     expect(Object.keys(f).sort()).toEqual(['CVE-2023-50495', 'CVE-2023-5363', 'CVE-2023-5678', 'CVE-2024-45490']);
-    expect(f['CVE-2023-5363']).toEqual({ id: 'CVE-2023-5363', severity: 'high', package: 'openssl', installedVersion: '3.0.9-1', fixedVersion: '3.0.11-1~deb12u2', source: 'defender' });
+    expect(f['CVE-2023-5363']).toEqual({
+      id: 'CVE-2023-5363',
+      severity: 'high',
+      package: 'openssl',
+      installedVersion: '3.0.9-1',
+      fixedVersion: '3.0.11-1~deb12u2',
+      source: 'defender',
+    });
     expect(f['CVE-2023-5678'].severity).toBe('medium');
-    expect(f['CVE-2024-45490']).toMatchObject({ severity: 'critical', package: 'expat', fixedVersion: '2.5.0-1+deb12u1' });
+    expect(f['CVE-2024-45490']).toMatchObject({
+      severity: 'critical',
+      package: 'expat',
+      fixedVersion: '2.5.0-1+deb12u1',
+    });
     // CVE severity "Unknown" and no CVSS: the recommendation's severity applies; no fix known.
     expect(f['CVE-2023-50495']).toMatchObject({ severity: 'medium', package: 'ncurses' });
     expect(f['CVE-2023-50495'].fixedVersion).toBeUndefined();
@@ -84,17 +98,27 @@ describe('mapDefenderRows: individual recommendations', () => {
   });
 
   it('a row of another registry or repository with the same digest is ignored', () => {
-    expect(mapDefenderRows(rowsOf('individual-healthy.json'), { ...IMAGE, registry: 'fabrikam.azurecr.io' }).status).toBe('pending');
-    expect(mapDefenderRows(rowsOf('individual-healthy.json'), { ...IMAGE, repository: 'contoso/other' }).status).toBe('pending');
+    expect(
+      mapDefenderRows(rowsOf('individual-healthy.json'), { ...IMAGE, registry: 'fabrikam.azurecr.io' }).status,
+    ).toBe('pending');
+    expect(mapDefenderRows(rowsOf('individual-healthy.json'), { ...IMAGE, repository: 'contoso/other' }).status).toBe(
+      'pending',
+    );
   });
 
   it('an Unhealthy row without CvesDetails falls back to a CVE display name, else is MALFORMED', () => {
     const [row] = rowsOf('individual-unhealthy.json');
     delete row.properties.additionalData.CvesDetails;
     row.properties.displayName = 'CVE-2026-1111';
-    expect(ready(mapDefenderRows([row], IMAGE)).findings).toEqual([expect.objectContaining({ id: 'CVE-2026-1111', severity: 'high', package: 'openssl' })]);
+    expect(ready(mapDefenderRows([row], IMAGE)).findings).toEqual([
+      expect.objectContaining({ id: 'CVE-2026-1111', severity: 'high', package: 'openssl' }),
+    ]);
     row.properties.displayName = 'Container image vulnerabilities in openssl should be remediated';
-    expect(mapDefenderRows([row], IMAGE)).toMatchObject({ status: 'error', code: 'MALFORMED', detail: expect.stringContaining('rows[0].properties.additionalData.CvesDetails') });
+    expect(mapDefenderRows([row], IMAGE)).toMatchObject({
+      status: 'error',
+      code: 'MALFORMED',
+      detail: expect.stringContaining('rows[0].properties.additionalData.CvesDetails'),
+    });
   });
 });
 
@@ -102,8 +126,22 @@ describe('mapDefenderRows: grouped sub-assessments (fallback)', () => {
   it('maps the documented sub-assessment row; NotApplicable (exempt in Defender) still counts', () => {
     const result = ready(mapDefenderRows(rowsOf('grouped.json'), IMAGE));
     expect(result.findings).toEqual([
-      { id: 'CVE-2023-5363', severity: 'high', package: 'libssl3', installedVersion: '3.0.9-1', fixedVersion: '3.0.11-1~deb12u2', source: 'defender' },
-      { id: 'CVE-2024-45490', severity: 'critical', package: 'libexpat1', installedVersion: '2.5.0-1', fixedVersion: '2.5.0-1+deb12u1', source: 'defender' },
+      {
+        id: 'CVE-2023-5363',
+        severity: 'high',
+        package: 'libssl3',
+        installedVersion: '3.0.9-1',
+        fixedVersion: '3.0.11-1~deb12u2',
+        source: 'defender',
+      },
+      {
+        id: 'CVE-2024-45490',
+        severity: 'critical',
+        package: 'libexpat1',
+        installedVersion: '2.5.0-1',
+        fixedVersion: '2.5.0-1+deb12u1',
+        source: 'defender',
+      },
     ]);
     expect(result.detail).toContain('grouped');
     expect(result.detail).toContain('exempted in Defender');
@@ -133,13 +171,69 @@ describe('mapDefenderRows: no rows and bad rows', () => {
     ['a row that is not an object', () => 'row', 'rows[0]'],
     ['an unknown row type', () => ({ ...individual(), type: 'microsoft.security/alerts' }), 'rows[0].type'],
     ['no properties', () => ({ ...individual(), properties: undefined }), 'rows[0].properties'],
-    ['no status', () => { const r = individual(); delete r.properties.status; return r; }, 'rows[0].properties.status'],
-    ['an unknown status code', () => { const r = individual(); r.properties.status.code = 'Broken'; return r; }, 'rows[0].properties.status.code'],
-    ['resourceAdditionalData not JSON', () => { const r = individual(); r.properties.resourceAdditionalData = '{oops'; return r; }, 'resourceAdditionalData'],
-    ['CvesDetails entry without CveId', () => { const r = individual(); r.properties.additionalData.CvesDetails[0].CveId = ''; return r; }, 'CvesDetails[0].CveId'],
-    ['CvesDetails a number', () => { const r = individual(); r.properties.additionalData.CvesDetails = 5; return r; }, 'CvesDetails'],
-    ['grouped row without artifactDetails', () => { const r = grouped(); delete r.properties.additionalData.artifactDetails; return r; }, 'artifactDetails'],
-    ['grouped digest a number', () => { const r = grouped(); r.properties.additionalData.artifactDetails.digest = 1; return r; }, 'artifactDetails.digest'],
+    [
+      'no status',
+      () => {
+        const r = individual();
+        delete r.properties.status;
+        return r;
+      },
+      'rows[0].properties.status',
+    ],
+    [
+      'an unknown status code',
+      () => {
+        const r = individual();
+        r.properties.status.code = 'Broken';
+        return r;
+      },
+      'rows[0].properties.status.code',
+    ],
+    [
+      'resourceAdditionalData not JSON',
+      () => {
+        const r = individual();
+        r.properties.resourceAdditionalData = '{oops';
+        return r;
+      },
+      'resourceAdditionalData',
+    ],
+    [
+      'CvesDetails entry without CveId',
+      () => {
+        const r = individual();
+        r.properties.additionalData.CvesDetails[0].CveId = '';
+        return r;
+      },
+      'CvesDetails[0].CveId',
+    ],
+    [
+      'CvesDetails a number',
+      () => {
+        const r = individual();
+        r.properties.additionalData.CvesDetails = 5;
+        return r;
+      },
+      'CvesDetails',
+    ],
+    [
+      'grouped row without artifactDetails',
+      () => {
+        const r = grouped();
+        delete r.properties.additionalData.artifactDetails;
+        return r;
+      },
+      'artifactDetails',
+    ],
+    [
+      'grouped digest a number',
+      () => {
+        const r = grouped();
+        r.properties.additionalData.artifactDetails.digest = 1;
+        return r;
+      },
+      'artifactDetails.digest',
+    ],
   ])('%s is an error MALFORMED naming the field', (_label, make, field) => {
     const result = mapDefenderRows([make()], IMAGE);
     expect(result).toMatchObject({ source: 'defender', status: 'error', code: 'MALFORMED' });
@@ -147,6 +241,8 @@ describe('mapDefenderRows: no rows and bad rows', () => {
   });
 
   it('refuses an invalid image before mapping', () => {
-    expect(() => mapDefenderRows([], { ...IMAGE, digest: 'latest' })).toThrow(expect.objectContaining({ code: 'INVALID_INPUT' }));
+    expect(() => mapDefenderRows([], { ...IMAGE, digest: 'latest' })).toThrow(
+      expect.objectContaining({ code: 'INVALID_INPUT' }),
+    );
   });
 });

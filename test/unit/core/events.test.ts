@@ -21,7 +21,11 @@ function guardError(fn: () => unknown, field: string): GuardError {
 }
 
 describe('parseAcrEvent: Microsoft sample payloads', () => {
-  it.each(['eventgrid-image-pushed.json', 'cloudevent-image-pushed.json', 'eventgrid-image-pushed-connected-registry.json'])('reads the push in %s', (name) => {
+  it.each([
+    'eventgrid-image-pushed.json',
+    'cloudevent-image-pushed.json',
+    'eventgrid-image-pushed-connected-registry.json',
+  ])('reads the push in %s', (name) => {
     expect(parseAcrEvent(fixture(name))).toEqual({
       kind: 'push',
       image: { registry: 'demo.azurecr.io', repository: 'aci-helloworld', digest: DOC_DIGEST },
@@ -34,7 +38,11 @@ describe('parseAcrEvent: Microsoft sample payloads', () => {
   it('reads a push by digest (no tag) of an index', () => {
     expect(parseAcrEvent(fixture('eventgrid-index-pushed-by-digest.json'))).toEqual({
       kind: 'push',
-      image: { registry: 'contosoacrprod.azurecr.io', repository: 'contoso/web', digest: 'sha256:b151b56832511a7cb607d568f48771e4be245ab96e08ee6913361e2f91df83a8' },
+      image: {
+        registry: 'contosoacrprod.azurecr.io',
+        repository: 'contoso/web',
+        digest: 'sha256:b151b56832511a7cb607d568f48771e4be245ab96e08ee6913361e2f91df83a8',
+      },
       mediaType: 'application/vnd.oci.image.index.v1+json',
       eventId: '6a4b0a5e-91f1-4c8e-9a44-0f3b6de1c7a2',
     });
@@ -46,11 +54,19 @@ describe('parseAcrEvent: Microsoft sample payloads', () => {
     ['eventgrid-chart-pushed.json', 'Microsoft.ContainerRegistry.ChartPushed'],
   ])('ignores %s with a reason', (name, type) => {
     const parsed = parseAcrEvent(fixture(name));
-    expect(parsed).toEqual({ kind: 'ignored', reason: `event type ${type} is not ${IMAGE_PUSHED}`, eventId: fixture(name).id });
+    expect(parsed).toEqual({
+      kind: 'ignored',
+      reason: `event type ${type} is not ${IMAGE_PUSHED}`,
+      eventId: fixture(name).id,
+    });
   });
 
   it('ignores other event types even with malformed data (nothing of theirs is read)', () => {
-    const parsed = parseAcrEvent({ id: 'x', eventType: 'Microsoft.EventGrid.SubscriptionValidationEvent', data: { validationCode: 'abc' } });
+    const parsed = parseAcrEvent({
+      id: 'x',
+      eventType: 'Microsoft.EventGrid.SubscriptionValidationEvent',
+      data: { validationCode: 'abc' },
+    });
     expect(parsed.kind).toBe('ignored');
     expect(parseAcrEvent({ id: 'x', eventType: 'ImagePushed', data: {} }).kind).toBe('ignored');
   });
@@ -175,7 +191,11 @@ describe('parseRegistryNotification (docker-registry envelope)', () => {
     expect(parseRegistryNotification(fixture('registry-notification-push.json'))).toEqual([
       {
         kind: 'push',
-        image: { registry: '127.0.0.1:5000', repository: 'contoso/api', digest: 'sha256:ae11e056392a65acd4e08a36a95a1d5f9bbe27c06b112d9600f2bffa0d90535d' },
+        image: {
+          registry: '127.0.0.1:5000',
+          repository: 'contoso/api',
+          digest: 'sha256:ae11e056392a65acd4e08a36a95a1d5f9bbe27c06b112d9600f2bffa0d90535d',
+        },
         tag: 'v1',
         mediaType: 'application/vnd.oci.image.manifest.v1+json',
         eventId: 'f9319330-83ff-4c0c-9373-5853be307946',
@@ -185,7 +205,12 @@ describe('parseRegistryNotification (docker-registry envelope)', () => {
 
   it('reads an index push', () => {
     const [parsed] = parseRegistryNotification(fixture('registry-notification-push-index.json'));
-    expect(parsed).toMatchObject({ kind: 'push', tag: 'multi', mediaType: 'application/vnd.oci.image.index.v1+json', image: { repository: 'contoso/web' } });
+    expect(parsed).toMatchObject({
+      kind: 'push',
+      tag: 'multi',
+      mediaType: 'application/vnd.oci.image.index.v1+json',
+      image: { repository: 'contoso/web' },
+    });
   });
 
   it('ignores deletes, pulls and blob pushes, keeping order', () => {
@@ -194,7 +219,12 @@ describe('parseRegistryNotification (docker-registry envelope)', () => {
     const pull = { ...structuredClone(push), id: 'pull-1', action: 'pull' };
     const blob = structuredClone(push);
     blob.id = 'blob-1';
-    blob.target = { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', size: 436, digest: push.target.references[1].digest, repository: 'contoso/api' };
+    blob.target = {
+      mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
+      size: 436,
+      digest: push.target.references[1].digest,
+      repository: 'contoso/api',
+    };
     const config = structuredClone(blob);
     config.id = 'config-1';
     config.target.mediaType = 'application/vnd.oci.image.config.v1+json';

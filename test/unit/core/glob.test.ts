@@ -53,7 +53,9 @@ describe('matchGlob', () => {
 });
 
 describe('validateGlob', () => {
-  it.each(['contoso/*', 'contoso/**', '**', 'team/api-?', 'a.b_c-d/e'])('accepts %s', (p) => expect(validateGlob(p, 'scope')).toBe(p));
+  it.each(['contoso/*', 'contoso/**', '**', 'team/api-?', 'a.b_c-d/e'])('accepts %s', (p) =>
+    expect(validateGlob(p, 'scope')).toBe(p),
+  );
   it.each([
     ['empty', ''],
     ['leading slash', '/contoso/*'],

@@ -10,18 +10,44 @@ const RG = `/subscriptions/${SUB}/resourceGroups/rg-prod`;
 
 describe('parseInUseScope', () => {
   it('reads subscriptions, resource groups, Container Apps, jobs and container groups', () => {
-    expect(parseInUseScope(`/subscriptions/${SUB.toUpperCase()}`, 'f')).toEqual({ kind: 'subscription', id: `/subscriptions/${SUB}`, subscriptionId: SUB });
-    expect(parseInUseScope(`${RG}/`, 'f')).toEqual({ kind: 'resourceGroup', id: RG, subscriptionId: SUB, resourceGroup: 'rg-prod' });
-    expect(parseInUseScope(`${RG}/providers/Microsoft.App/containerApps/api`, 'f')).toEqual({ kind: 'containerApp', id: `${RG}/providers/Microsoft.App/containerApps/api`, subscriptionId: SUB, resourceGroup: 'rg-prod', name: 'api' });
-    expect(parseInUseScope(`${RG}/providers/Microsoft.App/jobs/nightly-report`, 'f')).toMatchObject({ kind: 'containerAppJob', name: 'nightly-report' });
-    expect(parseInUseScope(`${RG}/providers/Microsoft.ContainerInstance/containerGroups/w`, 'f')).toMatchObject({ kind: 'containerGroup', name: 'w' });
+    expect(parseInUseScope(`/subscriptions/${SUB.toUpperCase()}`, 'f')).toEqual({
+      kind: 'subscription',
+      id: `/subscriptions/${SUB}`,
+      subscriptionId: SUB,
+    });
+    expect(parseInUseScope(`${RG}/`, 'f')).toEqual({
+      kind: 'resourceGroup',
+      id: RG,
+      subscriptionId: SUB,
+      resourceGroup: 'rg-prod',
+    });
+    expect(parseInUseScope(`${RG}/providers/Microsoft.App/containerApps/api`, 'f')).toEqual({
+      kind: 'containerApp',
+      id: `${RG}/providers/Microsoft.App/containerApps/api`,
+      subscriptionId: SUB,
+      resourceGroup: 'rg-prod',
+      name: 'api',
+    });
+    expect(parseInUseScope(`${RG}/providers/Microsoft.App/jobs/nightly-report`, 'f')).toMatchObject({
+      kind: 'containerAppJob',
+      name: 'nightly-report',
+    });
+    expect(parseInUseScope(`${RG}/providers/Microsoft.ContainerInstance/containerGroups/w`, 'f')).toMatchObject({
+      kind: 'containerGroup',
+      name: 'w',
+    });
   });
 
   it('matches keywords and names without regard to case, as ARM does: canonical keywords, lower-case names, the group as given', () => {
-    const s = parseInUseScope(`/Subscriptions/${SUB}/RESOURCEGROUPS/My.Group(1)_x/PROVIDERS/microsoft.app/CONTAINERAPPS/Api`, 'f');
+    const s = parseInUseScope(
+      `/Subscriptions/${SUB}/RESOURCEGROUPS/My.Group(1)_x/PROVIDERS/microsoft.app/CONTAINERAPPS/Api`,
+      'f',
+    );
     expect(s.id).toBe(`/subscriptions/${SUB}/resourceGroups/My.Group(1)_x/providers/Microsoft.App/containerApps/api`);
     expect(s).toMatchObject({ name: 'api' });
-    expect(parseInUseScope(`/subscriptions/${SUB}/resourceGroups/grüppe-ü`, 'f')).toMatchObject({ resourceGroup: 'grüppe-ü' });
+    expect(parseInUseScope(`/subscriptions/${SUB}/resourceGroups/grüppe-ü`, 'f')).toMatchObject({
+      resourceGroup: 'grüppe-ü',
+    });
   });
 
   it.each([
@@ -58,20 +84,29 @@ describe('parseInUseScope', () => {
     expect(isGuardError(err, 'INVALID_CONFIG')).toBe(true);
     const message = (err as Error).message;
     expect(message).toMatch(why);
-    expect(message).toMatch(/^ACR_GUARD_INUSE_SCOPES\[0\]: .*; expected \/subscriptions\/<guid>, \/subscriptions\/<guid>\/resourceGroups\/<rg>, or a resource in one/);
+    expect(message).toMatch(
+      /^ACR_GUARD_INUSE_SCOPES\[0\]: .*; expected \/subscriptions\/<guid>, \/subscriptions\/<guid>\/resourceGroups\/<rg>, or a resource in one/,
+    );
     expect((err as { field?: string }).field).toBe('ACR_GUARD_INUSE_SCOPES[0]');
   });
 
   it('accepts the name limits exactly', () => {
-    expect(parseInUseScope(`${RG}/providers/Microsoft.App/containerApps/a${'b'.repeat(31)}`, 'f').kind).toBe('containerApp');
-    expect(parseInUseScope(`${RG}/providers/Microsoft.ContainerInstance/containerGroups/${'w'.repeat(63)}`, 'f').kind).toBe('containerGroup');
+    expect(parseInUseScope(`${RG}/providers/Microsoft.App/containerApps/a${'b'.repeat(31)}`, 'f').kind).toBe(
+      'containerApp',
+    );
+    expect(
+      parseInUseScope(`${RG}/providers/Microsoft.ContainerInstance/containerGroups/${'w'.repeat(63)}`, 'f').kind,
+    ).toBe('containerGroup');
     expect(parseInUseScope(`/subscriptions/${SUB}/resourceGroups/${'a'.repeat(90)}`, 'f').kind).toBe('resourceGroup');
   });
 });
 
 describe('parseInUseScopes', () => {
   it('splits on commas, skips blanks, drops duplicates compared without case', () => {
-    const scopes = parseInUseScopes(` ${RG} ,, ${RG.toUpperCase().replace(SUB.toUpperCase(), SUB)}/ , /subscriptions/${SUB}`, 'S');
+    const scopes = parseInUseScopes(
+      ` ${RG} ,, ${RG.toUpperCase().replace(SUB.toUpperCase(), SUB)}/ , /subscriptions/${SUB}`,
+      'S',
+    );
     expect(scopes.map((s) => s.id)).toEqual([RG, `/subscriptions/${SUB}`]);
     expect(parseInUseScopes('  ', 'S')).toEqual([]);
   });

@@ -7,7 +7,10 @@ import { collectListing, linkNext, ListingGuard, LISTING_BOUNDS, type ListedPage
 import { ErrorCodes, GuardError } from '../../../src/core/errors';
 
 /** A listing from a table of pages keyed by cursor ('' for the first page). */
-function pages(table: Record<string, ListedPage<string>>): { fetch: (c: string | undefined) => Promise<ListedPage<string>>; asked: Array<string | undefined> } {
+function pages(table: Record<string, ListedPage<string>>): {
+  fetch: (c: string | undefined) => Promise<ListedPage<string>>;
+  asked: Array<string | undefined>;
+} {
   const asked: Array<string | undefined> = [];
   return {
     asked,
@@ -37,34 +40,61 @@ describe('collectListing', () => {
     ['a→b→a', { '': { items: ['1'], next: 'a' }, a: { items: ['2'], next: 'b' }, b: { items: ['3'], next: 'a' } }, 3],
     ['a page pointing to itself', { '': { items: ['1'], next: 'a' }, a: { items: ['2'], next: 'a' } }, 2],
     ['an empty page promising more', { '': { items: [], next: 'x' } }, 1],
-    ['a page adding only entries already listed', { '': { items: ['1'], next: 'a' }, a: { items: ['1'], next: 'b' } }, 2],
-  ] as Array<[string, Record<string, ListedPage<string>>, number]>)('%s: LISTING_LOOP after %#', async (_name, table, requests) => {
-    const p = pages(table);
-    await expect(collectListing('t', BOUNDS, p.fetch, (x) => x)).rejects.toMatchObject({ code: ErrorCodes.LISTING_LOOP });
-    expect(p.asked.length).toBe(requests);
-  });
+    [
+      'a page adding only entries already listed',
+      { '': { items: ['1'], next: 'a' }, a: { items: ['1'], next: 'b' } },
+      2,
+    ],
+  ] as Array<[string, Record<string, ListedPage<string>>, number]>)(
+    '%s: LISTING_LOOP after %#',
+    async (_name, table, requests) => {
+      const p = pages(table);
+      await expect(collectListing('t', BOUNDS, p.fetch, (x) => x)).rejects.toMatchObject({
+        code: ErrorCodes.LISTING_LOOP,
+      });
+      expect(p.asked.length).toBe(requests);
+    },
+  );
 
   it("with the first page's own cursor, a link back to it is a loop at once", async () => {
     const p = pages({ '/first': { items: ['1'], next: '/first' } });
-    await expect(collectListing('t', BOUNDS, p.fetch, (x) => x, { first: '/first' })).rejects.toMatchObject({ code: ErrorCodes.LISTING_LOOP });
+    await expect(collectListing('t', BOUNDS, p.fetch, (x) => x, { first: '/first' })).rejects.toMatchObject({
+      code: ErrorCodes.LISTING_LOOP,
+    });
     expect(p.asked).toEqual(['/first']);
   });
 
   it('duplicates: ignore skips a repeated entry but still needs something new on a page that promises more', async () => {
     const ok = pages({ '': { items: ['1', '1'], next: 'a' }, a: { items: ['1', '2'] } });
-    await expect(collectListing('t', BOUNDS, ok.fetch, (x) => x, { duplicates: 'ignore' })).resolves.toEqual(['1', '1', '1', '2']);
+    await expect(collectListing('t', BOUNDS, ok.fetch, (x) => x, { duplicates: 'ignore' })).resolves.toEqual([
+      '1',
+      '1',
+      '1',
+      '2',
+    ]);
     const stalled = pages({ '': { items: ['1'], next: 'a' }, a: { items: ['1'], next: 'b' } });
-    await expect(collectListing('t', BOUNDS, stalled.fetch, (x) => x, { duplicates: 'ignore' })).rejects.toMatchObject({ code: ErrorCodes.LISTING_LOOP });
+    await expect(collectListing('t', BOUNDS, stalled.fetch, (x) => x, { duplicates: 'ignore' })).rejects.toMatchObject({
+      code: ErrorCodes.LISTING_LOOP,
+    });
   });
 
   it('too many pages or entries: LISTING_TOO_LARGE, the next page never asked for', async () => {
     let n = 0;
     const endless = async (): Promise<ListedPage<string>> => ({ items: [`e${++n}`], next: `e${n}` });
-    await expect(collectListing('t', { maxPages: 5, maxEntries: 100 }, endless, (x) => x)).rejects.toMatchObject({ code: ErrorCodes.LISTING_TOO_LARGE, message: expect.stringContaining('more than 5 pages') });
+    await expect(collectListing('t', { maxPages: 5, maxEntries: 100 }, endless, (x) => x)).rejects.toMatchObject({
+      code: ErrorCodes.LISTING_TOO_LARGE,
+      message: expect.stringContaining('more than 5 pages'),
+    });
     expect(n).toBe(5);
     n = 0;
-    const wide = async (): Promise<ListedPage<string>> => ({ items: Array.from({ length: 4 }, () => `w${++n}`), next: `w${n}` });
-    await expect(collectListing('t', { maxPages: 100, maxEntries: 10 }, wide, (x) => x)).rejects.toMatchObject({ code: ErrorCodes.LISTING_TOO_LARGE, message: expect.stringContaining('more than 10 entries') });
+    const wide = async (): Promise<ListedPage<string>> => ({
+      items: Array.from({ length: 4 }, () => `w${++n}`),
+      next: `w${n}`,
+    });
+    await expect(collectListing('t', { maxPages: 100, maxEntries: 10 }, wide, (x) => x)).rejects.toMatchObject({
+      code: ErrorCodes.LISTING_TOO_LARGE,
+      message: expect.stringContaining('more than 10 entries'),
+    });
     expect(n).toBe(12);
     // Exactly the bound is accepted.
     const exact = pages({ '': { items: ['1', '2', '3'], next: '3' }, 3: { items: ['4', '5'] } });
@@ -73,7 +103,9 @@ describe('collectListing', () => {
 
   it('counts entries without keys (rows): a page of none that promises more is a loop', async () => {
     const rows = pages({ '': { items: ['r', 'r'], next: 'a' }, a: { items: [], next: 'b' } });
-    await expect(collectListing('t', BOUNDS, rows.fetch, undefined)).rejects.toMatchObject({ code: ErrorCodes.LISTING_LOOP });
+    await expect(collectListing('t', BOUNDS, rows.fetch, undefined)).rejects.toMatchObject({
+      code: ErrorCodes.LISTING_LOOP,
+    });
   });
 
   it('the time bound: LISTING_TIMEOUT before the next page once the time is up (the clock is passed in)', async () => {
@@ -83,19 +115,26 @@ describe('collectListing', () => {
       now += 400;
       return { items: [`s${++n}`], next: `s${n}` };
     };
-    await expect(collectListing('t', { maxPages: 100, maxEntries: 100, maxMs: 1000 }, slow, (x) => x, { nowMs: () => now })).rejects.toMatchObject({ code: ErrorCodes.LISTING_TIMEOUT });
+    await expect(
+      collectListing('t', { maxPages: 100, maxEntries: 100, maxMs: 1000 }, slow, (x) => x, { nowMs: () => now }),
+    ).rejects.toMatchObject({ code: ErrorCodes.LISTING_TIMEOUT });
     expect(n).toBe(3);
     expect(() => new ListingGuard('t', { maxPages: 1, maxEntries: 1, maxMs: 5 })).toThrow(GuardError);
   });
 
   it('a bound that is not a positive integer is a configuration error', () => {
-    for (const bad of [0, -1, 1.5, Number.NaN]) expect(() => new ListingGuard('t', { maxPages: bad, maxEntries: 1 })).toThrow(expect.objectContaining({ code: ErrorCodes.INVALID_CONFIG }));
+    for (const bad of [0, -1, 1.5, Number.NaN])
+      expect(() => new ListingGuard('t', { maxPages: bad, maxEntries: 1 })).toThrow(
+        expect.objectContaining({ code: ErrorCodes.INVALID_CONFIG }),
+      );
   });
 
   it('the custom error for too many entries replaces LISTING_TOO_LARGE (a rescan names its field)', async () => {
     const custom = new GuardError(ErrorCodes.INVALID_INPUT, 'too many', { field: 'repository' });
     const p = pages({ '': { items: ['1', '2', '3'] } });
-    await expect(collectListing('t', { maxPages: 5, maxEntries: 2 }, p.fetch, (x) => x, { tooManyEntries: () => custom })).rejects.toBe(custom);
+    await expect(
+      collectListing('t', { maxPages: 5, maxEntries: 2 }, p.fetch, (x) => x, { tooManyEntries: () => custom }),
+    ).rejects.toBe(custom);
   });
 
   it('the default bounds are positive integers and each has fewer pages than entries', () => {
@@ -108,11 +147,18 @@ describe('collectListing', () => {
     let runs = 0;
     await fc.assert(
       fc.asyncProperty(
-        fc.array(fc.record({ items: fc.array(fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'), { maxLength: 4 }), next: fc.option(fc.constantFrom('p0', 'p1', 'p2', 'p3', 'p4'), { nil: undefined }) }), { minLength: 1, maxLength: 6 }),
+        fc.array(
+          fc.record({
+            items: fc.array(fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'), { maxLength: 4 }),
+            next: fc.option(fc.constantFrom('p0', 'p1', 'p2', 'p3', 'p4'), { nil: undefined }),
+          }),
+          { minLength: 1, maxLength: 6 },
+        ),
         async (table) => {
           runs++;
           // Page i answers cursor `p<i>` (page 0 the first request); an unknown cursor answers the first page again.
-          const fetch = async (cursor: string | undefined): Promise<ListedPage<string>> => table[cursor === undefined ? 0 : Number(cursor.slice(1)) % table.length];
+          const fetch = async (cursor: string | undefined): Promise<ListedPage<string>> =>
+            table[cursor === undefined ? 0 : Number(cursor.slice(1)) % table.length];
           let requests = 0;
           const counted = (c: string | undefined): Promise<ListedPage<string>> => {
             requests++;
@@ -149,12 +195,17 @@ describe('linkNext', () => {
     expect(linkNext(header, 't')).toBe(next);
   });
 
-  it.each(['garbage', '</a>; rel="next",', '<>; rel="next"', '</a> rel="next"', '</a>; rel="next", </b>; rel="next"', `</${'a'.repeat(9000)}>; rel="next"`, '</a; rel="next"'])(
-    'refuses header %# (LISTING_INVALID: a continuation that cannot be read must not look like the end)',
-    (header) => {
-      expect(() => linkNext(header, 't')).toThrow(expect.objectContaining({ code: ErrorCodes.LISTING_INVALID }));
-    },
-  );
+  it.each([
+    'garbage',
+    '</a>; rel="next",',
+    '<>; rel="next"',
+    '</a> rel="next"',
+    '</a>; rel="next", </b>; rel="next"',
+    `</${'a'.repeat(9000)}>; rel="next"`,
+    '</a; rel="next"',
+  ])('refuses header %# (LISTING_INVALID: a continuation that cannot be read must not look like the end)', (header) => {
+    expect(() => linkNext(header, 't')).toThrow(expect.objectContaining({ code: ErrorCodes.LISTING_INVALID }));
+  });
 
   it('property: never an untyped throw, on any string', () => {
     fc.assert(

@@ -66,7 +66,14 @@ describe('loadPolicy: the documented shape', () => {
         block: ['critical', 'high'],
         onlyFixable: false,
         maxReportAgeMs: 7 * 86_400_000,
-        exceptions: [{ id: 'CVE-2024-1234', expires: '2027-01-31', expiresAtMs: Date.UTC(2027, 1, 1), reason: 'not reachable from the API' }],
+        exceptions: [
+          {
+            id: 'CVE-2024-1234',
+            expires: '2027-01-31',
+            expiresAtMs: Date.UTC(2027, 1, 1),
+            reason: 'not reachable from the API',
+          },
+        ],
         require: 'any',
         scanDeadlineMs: 30 * 60_000,
         pollIntervalMs: 60_000,
@@ -74,7 +81,15 @@ describe('loadPolicy: the documented shape', () => {
       signatures: { required: true, trustPolicy: 'contoso-images' },
     });
     expect(policy.retention).toEqual([
-      { scope: 'contoso/*', keep: 5, olderThanMs: 30 * 86_400_000, untagged: true, protectInUse: true, includeLocked: false, index: 0 },
+      {
+        scope: 'contoso/*',
+        keep: 5,
+        olderThanMs: 30 * 86_400_000,
+        untagged: true,
+        protectInUse: true,
+        includeLocked: false,
+        index: 0,
+      },
     ]);
     expect(policy.hash).toMatch(/^[0-9a-f]{64}$/);
   });
@@ -109,7 +124,10 @@ version: 1
 
   it('accepts expires as a YAML 1.1 timestamp (Date) too', () => {
     const policy = loadPolicy(`%YAML 1.1\n---\n${BASE}`);
-    expect(policy.gate[0].vulnerabilities.exceptions[0]).toMatchObject({ expires: '2027-01-31', expiresAtMs: Date.UTC(2027, 1, 1) });
+    expect(policy.gate[0].vulnerabilities.exceptions[0]).toMatchObject({
+      expires: '2027-01-31',
+      expiresAtMs: Date.UTC(2027, 1, 1),
+    });
   });
 
   it('loads every optional extension', () => {
@@ -132,9 +150,20 @@ gate:
 retention:
   - { scope: "team/**", tagPattern: "^pr-[0-9]+$", includeLocked: true, protectInUse: false }
 `);
-    expect(policy.registries).toEqual([{ host: 'contosoacrprod.azurecr.io' }, { host: '127.0.0.1:5000', apply: 'promote' }, { host: 'mirror.contoso.com', apply: 'none' }]);
+    expect(policy.registries).toEqual([
+      { host: 'contosoacrprod.azurecr.io' },
+      { host: '127.0.0.1:5000', apply: 'promote' },
+      { host: 'mirror.contoso.com', apply: 'none' },
+    ]);
     const v = policy.gate[0].vulnerabilities;
-    expect(v).toMatchObject({ sources: ['reports'], require: 'all', scanDeadlineMs: 90 * 60_000, pollIntervalMs: 30_000, onlyFixable: true, block: ['critical', 'high'] });
+    expect(v).toMatchObject({
+      sources: ['reports'],
+      require: 'all',
+      scanDeadlineMs: 90 * 60_000,
+      pollIntervalMs: 30_000,
+      onlyFixable: true,
+      block: ['critical', 'high'],
+    });
     expect(v.exceptions[0]).toMatchObject({ packages: ['openssl', 'libssl3'], expiresAtMs: Date.UTC(2028, 2, 1) });
     expect(policy.gate[0].promote).toEqual({ repository: 'release/{repository}' });
     expect(policy.gate[0].signatures).toEqual({ required: false });
@@ -177,7 +206,11 @@ describe('loadPolicy: every bad field gives its path', () => {
     ['registries[0]', 'version: 1\nregistries: [42]\ngate: []\n', 'a registry host string or a mapping'],
     ['registries[1]', 'version: 1\nregistries: [a.io, A.io:443]\ngate: []\n', 'already registries[0]'],
     ['registries[0].host', 'version: 1\nregistries: [{ apply: none }]\ngate: []\n', 'a registry host'],
-    ['registries[0].apply', 'version: 1\nregistries: [{ host: a.io, apply: release }]\ngate: []\n', 'one of quarantine, promote, none'],
+    [
+      'registries[0].apply',
+      'version: 1\nregistries: [{ host: a.io, apply: release }]\ngate: []\n',
+      'one of quarantine, promote, none',
+    ],
     ['registries[0].aply', 'version: 1\nregistries: [{ host: a.io, aply: none }]\ngate: []\n', 'no unknown keys'],
   ])('%s (%#)', (field, text, message) => {
     expect(policyError(text, field).message).toContain(message);
@@ -193,48 +226,168 @@ describe('loadPolicy: every bad field gives its path', () => {
     ['gate[0].scopes', (d) => (d.gate[0].scopes = ['x']), 'no unknown keys'],
     ['gate[0].vulnerabilities', (d) => (d.gate[0].vulnerabilities = []), 'a mapping'],
     ['gate[0].vulnerabilities.blok', (d) => (d.gate[0].vulnerabilities.blok = ['low']), 'no unknown keys'],
-    ['gate[0].vulnerabilities.onlyFixabel', (d) => (d.gate[0].vulnerabilities.onlyFixabel = true), 'check the spelling'],
+    [
+      'gate[0].vulnerabilities.onlyFixabel',
+      (d) => (d.gate[0].vulnerabilities.onlyFixabel = true),
+      'check the spelling',
+    ],
     ['gate[0].vulnerabilities.block', (d) => (d.gate[0].vulnerabilities.block = 'critical'), 'severities'],
-    ['gate[0].vulnerabilities.block[1]', (d) => (d.gate[0].vulnerabilities.block = ['critical', 'severe']), 'one of critical, high, medium, low, negligible, unknown'],
-    ['gate[0].vulnerabilities.block[1]', (d) => (d.gate[0].vulnerabilities.block = ['critical', 'Critical']), 'one of critical'],
-    ['gate[0].vulnerabilities.block[1]', (d) => (d.gate[0].vulnerabilities.block = ['high', 'high']), 'each severity once'],
+    [
+      'gate[0].vulnerabilities.block[1]',
+      (d) => (d.gate[0].vulnerabilities.block = ['critical', 'severe']),
+      'one of critical, high, medium, low, negligible, unknown',
+    ],
+    [
+      'gate[0].vulnerabilities.block[1]',
+      (d) => (d.gate[0].vulnerabilities.block = ['critical', 'Critical']),
+      'one of critical',
+    ],
+    [
+      'gate[0].vulnerabilities.block[1]',
+      (d) => (d.gate[0].vulnerabilities.block = ['high', 'high']),
+      'each severity once',
+    ],
     ['gate[0].vulnerabilities.onlyFixable', (d) => (d.gate[0].vulnerabilities.onlyFixable = 'yes'), 'true or false'],
-    ['gate[0].vulnerabilities.maxReportAge', (d) => (d.gate[0].vulnerabilities.maxReportAge = '7 days'), 'a duration like'],
+    [
+      'gate[0].vulnerabilities.maxReportAge',
+      (d) => (d.gate[0].vulnerabilities.maxReportAge = '7 days'),
+      'a duration like',
+    ],
     ['gate[0].vulnerabilities.maxReportAge', (d) => (d.gate[0].vulnerabilities.maxReportAge = 7), 'a duration string'],
-    ['gate[0].vulnerabilities.maxReportAge', (d) => (d.gate[0].vulnerabilities.maxReportAge = '0s'), 'greater than zero'],
-    ['gate[0].vulnerabilities.maxReportAge', (d) => (d.gate[0].vulnerabilities.maxReportAge = '-1d'), 'a duration like'],
-    ['gate[0].vulnerabilities.scanDeadline', (d) => (d.gate[0].vulnerabilities.scanDeadline = '11y'), 'a duration like'],
-    ['gate[0].vulnerabilities.pollInterval', (d) => (d.gate[0].vulnerabilities.pollInterval = '0m'), 'greater than zero'],
+    [
+      'gate[0].vulnerabilities.maxReportAge',
+      (d) => (d.gate[0].vulnerabilities.maxReportAge = '0s'),
+      'greater than zero',
+    ],
+    [
+      'gate[0].vulnerabilities.maxReportAge',
+      (d) => (d.gate[0].vulnerabilities.maxReportAge = '-1d'),
+      'a duration like',
+    ],
+    [
+      'gate[0].vulnerabilities.scanDeadline',
+      (d) => (d.gate[0].vulnerabilities.scanDeadline = '11y'),
+      'a duration like',
+    ],
+    [
+      'gate[0].vulnerabilities.pollInterval',
+      (d) => (d.gate[0].vulnerabilities.pollInterval = '0m'),
+      'greater than zero',
+    ],
     ['gate[0].vulnerabilities.require', (d) => (d.gate[0].vulnerabilities.require = 'both'), 'one of any, all'],
     ['gate[0].vulnerabilities.sources', (d) => (d.gate[0].vulnerabilities.sources = []), 'findings sources'],
-    ['gate[0].vulnerabilities.sources[0]', (d) => (d.gate[0].vulnerabilities.sources = ['trivy']), 'one of defender, reports'],
-    ['gate[0].vulnerabilities.sources[1]', (d) => (d.gate[0].vulnerabilities.sources = ['reports', 'reports']), 'each source once'],
+    [
+      'gate[0].vulnerabilities.sources[0]',
+      (d) => (d.gate[0].vulnerabilities.sources = ['trivy']),
+      'one of defender, reports',
+    ],
+    [
+      'gate[0].vulnerabilities.sources[1]',
+      (d) => (d.gate[0].vulnerabilities.sources = ['reports', 'reports']),
+      'each source once',
+    ],
     ['gate[0].vulnerabilities.exceptions', (d) => (d.gate[0].vulnerabilities.exceptions = { id: 'x' }), 'exceptions'],
-    ['gate[0].vulnerabilities.exceptions[1]', (d) => d.gate[0].vulnerabilities.exceptions.push('CVE-2024-1'), 'a mapping'],
-    ['gate[0].vulnerabilities.exceptions[0].id', (d) => delete d.gate[0].vulnerabilities.exceptions[0].id, 'an advisory id'],
-    ['gate[0].vulnerabilities.exceptions[0].id', (d) => (d.gate[0].vulnerabilities.exceptions[0].id = 'CVE 2024'), 'an advisory id'],
-    ['gate[0].vulnerabilities.exceptions[0].expires', (d) => delete d.gate[0].vulnerabilities.exceptions[0].expires, 'every exception must expire'],
-    ['gate[0].vulnerabilities.exceptions[0].expires', (d) => (d.gate[0].vulnerabilities.exceptions[0].expires = '2027-02-30'), 'not a real date'],
-    ['gate[0].vulnerabilities.exceptions[0].expires', (d) => (d.gate[0].vulnerabilities.exceptions[0].expires = '2027-13-01'), 'not a real date'],
-    ['gate[0].vulnerabilities.exceptions[0].expires', (d) => (d.gate[0].vulnerabilities.exceptions[0].expires = '2026-02-29'), 'not a real date'],
-    ['gate[0].vulnerabilities.exceptions[0].expires', (d) => (d.gate[0].vulnerabilities.exceptions[0].expires = '31/01/2027'), 'a calendar date YYYY-MM-DD'],
-    ['gate[0].vulnerabilities.exceptions[0].expires', (d) => (d.gate[0].vulnerabilities.exceptions[0].expires = '2027-01-31T10:00:00Z'), 'a calendar date'],
-    ['gate[0].vulnerabilities.exceptions[0].expires', (d) => (d.gate[0].vulnerabilities.exceptions[0].expires = 20270131), 'a calendar date'],
-    ['gate[0].vulnerabilities.exceptions[0].expires', (d) => (d.gate[0].vulnerabilities.exceptions[0].expires = 'never'), 'a calendar date'],
-    ['gate[0].vulnerabilities.exceptions[0].reason', (d) => delete d.gate[0].vulnerabilities.exceptions[0].reason, 'a reason'],
-    ['gate[0].vulnerabilities.exceptions[0].reason', (d) => (d.gate[0].vulnerabilities.exceptions[0].reason = '   '), 'a reason'],
-    ['gate[0].vulnerabilities.exceptions[0].packages', (d) => (d.gate[0].vulnerabilities.exceptions[0].packages = 'openssl'), 'package names'],
-    ['gate[0].vulnerabilities.exceptions[0].packages[0]', (d) => (d.gate[0].vulnerabilities.exceptions[0].packages = [3]), 'a package name'],
-    ['gate[0].vulnerabilities.exceptions[0].package', (d) => (d.gate[0].vulnerabilities.exceptions[0].package = 'openssl'), 'no unknown keys'],
+    [
+      'gate[0].vulnerabilities.exceptions[1]',
+      (d) => d.gate[0].vulnerabilities.exceptions.push('CVE-2024-1'),
+      'a mapping',
+    ],
+    [
+      'gate[0].vulnerabilities.exceptions[0].id',
+      (d) => delete d.gate[0].vulnerabilities.exceptions[0].id,
+      'an advisory id',
+    ],
+    [
+      'gate[0].vulnerabilities.exceptions[0].id',
+      (d) => (d.gate[0].vulnerabilities.exceptions[0].id = 'CVE 2024'),
+      'an advisory id',
+    ],
+    [
+      'gate[0].vulnerabilities.exceptions[0].expires',
+      (d) => delete d.gate[0].vulnerabilities.exceptions[0].expires,
+      'every exception must expire',
+    ],
+    [
+      'gate[0].vulnerabilities.exceptions[0].expires',
+      (d) => (d.gate[0].vulnerabilities.exceptions[0].expires = '2027-02-30'),
+      'not a real date',
+    ],
+    [
+      'gate[0].vulnerabilities.exceptions[0].expires',
+      (d) => (d.gate[0].vulnerabilities.exceptions[0].expires = '2027-13-01'),
+      'not a real date',
+    ],
+    [
+      'gate[0].vulnerabilities.exceptions[0].expires',
+      (d) => (d.gate[0].vulnerabilities.exceptions[0].expires = '2026-02-29'),
+      'not a real date',
+    ],
+    [
+      'gate[0].vulnerabilities.exceptions[0].expires',
+      (d) => (d.gate[0].vulnerabilities.exceptions[0].expires = '31/01/2027'),
+      'a calendar date YYYY-MM-DD',
+    ],
+    [
+      'gate[0].vulnerabilities.exceptions[0].expires',
+      (d) => (d.gate[0].vulnerabilities.exceptions[0].expires = '2027-01-31T10:00:00Z'),
+      'a calendar date',
+    ],
+    [
+      'gate[0].vulnerabilities.exceptions[0].expires',
+      (d) => (d.gate[0].vulnerabilities.exceptions[0].expires = 20270131),
+      'a calendar date',
+    ],
+    [
+      'gate[0].vulnerabilities.exceptions[0].expires',
+      (d) => (d.gate[0].vulnerabilities.exceptions[0].expires = 'never'),
+      'a calendar date',
+    ],
+    [
+      'gate[0].vulnerabilities.exceptions[0].reason',
+      (d) => delete d.gate[0].vulnerabilities.exceptions[0].reason,
+      'a reason',
+    ],
+    [
+      'gate[0].vulnerabilities.exceptions[0].reason',
+      (d) => (d.gate[0].vulnerabilities.exceptions[0].reason = '   '),
+      'a reason',
+    ],
+    [
+      'gate[0].vulnerabilities.exceptions[0].packages',
+      (d) => (d.gate[0].vulnerabilities.exceptions[0].packages = 'openssl'),
+      'package names',
+    ],
+    [
+      'gate[0].vulnerabilities.exceptions[0].packages[0]',
+      (d) => (d.gate[0].vulnerabilities.exceptions[0].packages = [3]),
+      'a package name',
+    ],
+    [
+      'gate[0].vulnerabilities.exceptions[0].package',
+      (d) => (d.gate[0].vulnerabilities.exceptions[0].package = 'openssl'),
+      'no unknown keys',
+    ],
     ['gate[0].signatures', (d) => (d.gate[0].signatures = true), 'a mapping'],
     ['gate[0].signatures.required', (d) => (d.gate[0].signatures.required = 'true'), 'true or false'],
     ['gate[0].signatures.trustPolicy', (d) => (d.gate[0].signatures.trustPolicy = 'a b'), 'a trust policy name'],
     ['gate[0].signatures.verify', (d) => (d.gate[0].signatures.verify = true), 'no unknown keys'],
     ['gate[0].promote', (d) => (d.gate[0].promote = 'release'), 'a mapping'],
     ['gate[0].promote.repository', (d) => (d.gate[0].promote = { repository: 'release' }), 'containing {repository}'],
-    ['gate[0].promote.repository', (d) => (d.gate[0].promote = { repository: 'Release/{repository}' }), 'OCI repository path'],
-    ['gate[0].promote.repository', (d) => (d.gate[0].promote = { repository: 'release/{repo}' }), 'containing {repository}'],
-    ['gate[0].promote.repository', (d) => (d.gate[0].promote = { repository: '../{repository}' }), 'OCI repository path'],
+    [
+      'gate[0].promote.repository',
+      (d) => (d.gate[0].promote = { repository: 'Release/{repository}' }),
+      'OCI repository path',
+    ],
+    [
+      'gate[0].promote.repository',
+      (d) => (d.gate[0].promote = { repository: 'release/{repo}' }),
+      'containing {repository}',
+    ],
+    [
+      'gate[0].promote.repository',
+      (d) => (d.gate[0].promote = { repository: '../{repository}' }),
+      'OCI repository path',
+    ],
     ['retention', (d) => (d.retention = { scope: 'x' }), 'retention rules'],
     ['retention[0].scope', (d) => (d.retention[0].scope = 'a//b'), 'a repository glob'],
     ['retention[0].keep', (d) => (d.retention[0].keep = -1), 'a whole number'],
@@ -248,7 +401,11 @@ describe('loadPolicy: every bad field gives its path', () => {
     ['retention[0].tagPattern', (d) => (d.retention[0].tagPattern = 'a'.repeat(201)), 'at most 200 chars'],
     ['retention[0].tagPattern', (d) => (d.retention[0].tagPattern = ['^dev']), 'a JavaScript regular expression'],
     ['retention[0].keepLast', (d) => (d.retention[0].keepLast = 3), 'no unknown keys'],
-    ['retention[0]', (d) => (d.retention[0] = { scope: 'contoso/*' }), 'at least one of keep, olderThan, untagged, tagPattern'],
+    [
+      'retention[0]',
+      (d) => (d.retention[0] = { scope: 'contoso/*' }),
+      'at least one of keep, olderThan, untagged, tagPattern',
+    ],
   ])('%s (%#)', (field, mutate, message) => {
     expect(policyError(variant(mutate), field).message).toContain(message);
   });

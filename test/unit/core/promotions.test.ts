@@ -1,7 +1,11 @@
 /** The record of acr-guard's promotion writes: exact destination match, bounded in entries and age. */
 import { MAX_PROMOTION_RECORDS, PROMOTION_RECORD_TTL_MS, PromotionRecord } from '../../../src/core/promotions';
 
-const image = (n: number, repository = 'release/team/api') => ({ registry: '127.0.0.1:5000', repository, digest: `sha256:${n.toString(16).padStart(64, '0')}` });
+const image = (n: number, repository = 'release/team/api') => ({
+  registry: '127.0.0.1:5000',
+  repository,
+  digest: `sha256:${n.toString(16).padStart(64, '0')}`,
+});
 
 describe('PromotionRecord', () => {
   it('knows exactly the destination repository and digest written, for its age only', () => {

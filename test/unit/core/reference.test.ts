@@ -29,16 +29,12 @@ function guardError(fn: () => unknown, code: string, field: string): GuardError 
 }
 
 describe('validateRepository', () => {
-  it.each([
-    'a',
-    'contoso/api',
-    'contoso/edge/web-api',
-    'a.b_c__d---e/f0',
-    'library/ubuntu',
-    'x'.repeat(255),
-  ])('accepts %s', (name) => {
-    expect(validateRepository(name)).toBe(name);
-  });
+  it.each(['a', 'contoso/api', 'contoso/edge/web-api', 'a.b_c__d---e/f0', 'library/ubuntu', 'x'.repeat(255)])(
+    'accepts %s',
+    (name) => {
+      expect(validateRepository(name)).toBe(name);
+    },
+  );
 
   it.each([
     ['empty', ''],
@@ -91,13 +87,20 @@ describe('validateDigest', () => {
 });
 
 describe('validateTag', () => {
-  it.each(['v1', 'latest', '1.2.3-rc.1', '_x', 'A'.repeat(128), 'sha256-abc.sig'])('accepts %s', (t) => expect(validateTag(t)).toBe(t));
-  it.each([['empty', ''], ['leading dot', '.v1'], ['leading dash', '-v1'], ['129 chars', 'a'.repeat(129)], ['slash', 'v1/x'], ['colon', 'v:1'], ['space', 'v 1']])(
-    'rejects %s',
-    (_w, t) => {
-      guardError(() => validateTag(t, 'data.target.tag'), 'INVALID_INPUT', 'data.target.tag');
-    },
+  it.each(['v1', 'latest', '1.2.3-rc.1', '_x', 'A'.repeat(128), 'sha256-abc.sig'])('accepts %s', (t) =>
+    expect(validateTag(t)).toBe(t),
   );
+  it.each([
+    ['empty', ''],
+    ['leading dot', '.v1'],
+    ['leading dash', '-v1'],
+    ['129 chars', 'a'.repeat(129)],
+    ['slash', 'v1/x'],
+    ['colon', 'v:1'],
+    ['space', 'v 1'],
+  ])('rejects %s', (_w, t) => {
+    guardError(() => validateTag(t, 'data.target.tag'), 'INVALID_INPUT', 'data.target.tag');
+  });
 });
 
 describe('validateRegistryHost', () => {
@@ -155,8 +158,14 @@ describe('validateRegistryHost', () => {
 describe('parseImageReference', () => {
   it.each<[string, object]>([
     ['contoso.azurecr.io/contoso/api:v1', { registry: 'contoso.azurecr.io', repository: 'contoso/api', tag: 'v1' }],
-    [`contoso.azurecr.io/contoso/api@${D256}`, { registry: 'contoso.azurecr.io', repository: 'contoso/api', digest: D256 }],
-    [`contoso.azurecr.io/contoso/api:v1@${D256}`, { registry: 'contoso.azurecr.io', repository: 'contoso/api', tag: 'v1', digest: D256 }],
+    [
+      `contoso.azurecr.io/contoso/api@${D256}`,
+      { registry: 'contoso.azurecr.io', repository: 'contoso/api', digest: D256 },
+    ],
+    [
+      `contoso.azurecr.io/contoso/api:v1@${D256}`,
+      { registry: 'contoso.azurecr.io', repository: 'contoso/api', tag: 'v1', digest: D256 },
+    ],
     ['127.0.0.1:5000/team/app:latest', { registry: '127.0.0.1:5000', repository: 'team/app', tag: 'latest' }],
     ['localhost/app:1', { registry: 'localhost', repository: 'app', tag: '1' }],
     ['[::1]:5000/app:1', { registry: '[::1]:5000', repository: 'app', tag: '1' }],
@@ -167,8 +176,15 @@ describe('parseImageReference', () => {
   });
 
   it('accepts a bare repository only when allowed', () => {
-    expect(parseImageReference('contoso.azurecr.io/contoso/api', { allowBare: true })).toEqual({ registry: 'contoso.azurecr.io', repository: 'contoso/api' });
-    const e = guardError(() => parseImageReference('contoso.azurecr.io/contoso/api', { field: 'args.image' }), 'INVALID_INPUT', 'args.image');
+    expect(parseImageReference('contoso.azurecr.io/contoso/api', { allowBare: true })).toEqual({
+      registry: 'contoso.azurecr.io',
+      repository: 'contoso/api',
+    });
+    const e = guardError(
+      () => parseImageReference('contoso.azurecr.io/contoso/api', { field: 'args.image' }),
+      'INVALID_INPUT',
+      'args.image',
+    );
     expect(e.message).toContain('a tag or a digest is required');
   });
 
@@ -230,11 +246,13 @@ describe('formatImage and instance ids', () => {
 
 describe('referrerTagSubject', () => {
   const hex = 'ab'.repeat(32);
-  it('names the digest of the fallback tag and of cosign\'s .sig, .att, .sbom tags', () => {
-    for (const tag of [`sha256-${hex}`, `sha256-${hex}.sig`, `sha256-${hex}.att`, `sha256-${hex}.sbom`]) expect(referrerTagSubject(tag)).toBe(`sha256:${hex}`);
+  it("names the digest of the fallback tag and of cosign's .sig, .att, .sbom tags", () => {
+    for (const tag of [`sha256-${hex}`, `sha256-${hex}.sig`, `sha256-${hex}.att`, `sha256-${hex}.sbom`])
+      expect(referrerTagSubject(tag)).toBe(`sha256:${hex}`);
     expect(referrerTagSubject(`sha512-${hex}${hex}.sig`)).toBe(`sha512:${hex}${hex}`);
   });
   it('is undefined for other tags and for a hex part that does not fit the algorithm', () => {
-    for (const tag of ['v1', 'latest', `sha256-${hex}.SIG`, `sha256-${hex}0`, `sha512-${hex}`, `sha256-${hex}.sig.att`]) expect(referrerTagSubject(tag)).toBeUndefined();
+    for (const tag of ['v1', 'latest', `sha256-${hex}.SIG`, `sha256-${hex}0`, `sha512-${hex}`, `sha256-${hex}.sig.att`])
+      expect(referrerTagSubject(tag)).toBeUndefined();
   });
 });

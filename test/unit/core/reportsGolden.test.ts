@@ -27,11 +27,17 @@ function moduleCache(): string | undefined {
 }
 
 const cache = moduleCache();
-const missing = !cache ? 'go is not installed' : [TRIVY, GRYPE].filter((m) => !existsSync(path.join(cache, m))).map((m) => `${m} is not in the Go module cache`).join('; ');
+const missing = !cache
+  ? 'go is not installed'
+  : [TRIVY, GRYPE]
+      .filter((m) => !existsSync(path.join(cache, m)))
+      .map((m) => `${m} is not in the Go module cache`)
+      .join('; ');
 if (missing && process.env.CI === 'true') {
   throw new Error(`reportsGolden.test.ts: ${missing} (run scripts/ensure-tools.sh)`);
 }
-if (missing) console.warn(`test/unit/core/reportsGolden.test.ts skipped: ${missing} (scripts/ensure-tools.sh downloads them)`);
+if (missing)
+  console.warn(`test/unit/core/reportsGolden.test.ts skipped: ${missing} (scripts/ensure-tools.sh downloads them)`);
 const describeIfReady = missing ? describe.skip : describe;
 
 const trivy = (name: string): string => path.join(cache ?? '', TRIVY, 'integration/testdata', name);
@@ -40,7 +46,14 @@ const grype = (rel: string): string => path.join(cache ?? '', GRYPE, 'grype/pres
 /** Parses a golden file; the subject digest is the one the report names (if any), as the registry would bind it. */
 function parseGolden(file: string, mediaType: string, ratingSources?: string[]): Extract<ParsedReport, { ok: true }> {
   const bytes = readFileSync(file);
-  const base = { mediaType, bytes, reportDigest: REPORT, nowMs: Date.now(), maxAgeMs: Number.MAX_SAFE_INTEGER, ...(ratingSources ? { ratingSources } : {}) };
+  const base = {
+    mediaType,
+    bytes,
+    reportDigest: REPORT,
+    nowMs: Date.now(),
+    maxAgeMs: Number.MAX_SAFE_INTEGER,
+    ...(ratingSources ? { ratingSources } : {}),
+  };
   let r = parseReport({ ...base, imageDigest: `sha256:${'0'.repeat(64)}` });
   if (!r.ok && r.code === 'REPORT_SUBJECT_MISMATCH') {
     r = parseReport({ ...base, imageDigest: /report names (sha256:[a-f0-9]{64})/.exec(r.detail)![1] });
@@ -49,36 +62,58 @@ function parseGolden(file: string, mediaType: string, ratingSources?: string[]):
   return r;
 }
 
-const find = (findings: Finding[], id: string, pkg?: string): Finding | undefined => findings.find((f) => f.id === id && (pkg === undefined || f.package === pkg));
+const find = (findings: Finding[], id: string, pkg?: string): Finding | undefined =>
+  findings.find((f) => f.id === id && (pkg === undefined || f.package === pkg));
 
 describeIfReady('parseReport over real Trivy and Grype output (Go module golden files)', () => {
   it('Trivy CycloneDX 1.6: every fixed version of a recommendation ("6.0.3.1, 5.2.4.3"), so onlyFixable blocks it', () => {
     const r = parseGolden(trivy('fluentd-multiple-lockfiles-short.cdx.json.golden'), CDX);
-    expect(find(r.findings, 'CVE-2020-8165', 'activesupport')).toMatchObject({ severity: 'critical', installedVersion: '6.0.2.1', fixedVersion: '6.0.3.1, 5.2.4.3' });
+    expect(find(r.findings, 'CVE-2020-8165', 'activesupport')).toMatchObject({
+      severity: 'critical',
+      installedVersion: '6.0.2.1',
+      fixedVersion: '6.0.3.1, 5.2.4.3',
+    });
     expect(find(r.findings, 'CVE-2019-18224', 'libidn2-0')?.fixedVersion).toBe('2.0.5-1+deb10u1');
     expect(find(r.findings, 'CVE-2019-18276', 'bash')?.fixedVersion).toBeUndefined();
 
-    const policy = loadPolicy('version: 1\nregistries: [r.test]\ngate:\n  - scope: "**"\n    vulnerabilities: { block: [critical], onlyFixable: true, sources: [reports] }\n', 't');
+    const policy = loadPolicy(
+      'version: 1\nregistries: [r.test]\ngate:\n  - scope: "**"\n    vulnerabilities: { block: [critical], onlyFixable: true, sources: [reports] }\n',
+      't',
+    );
     const verdict = decide({
       policy,
       rule: policy.gate[0],
       image: { registry: 'r.test', repository: 'app', digest: `sha256:${'1'.repeat(64)}` },
       sources: ['reports'],
-      manifests: [{ digest: `sha256:${'1'.repeat(64)}`, findings: [{ source: 'reports', status: 'ready', findings: r.findings, tally: r.tally, detail: 'golden' }], signatures: { status: 'skipped', reason: '-', signatures: [] } }],
+      manifests: [
+        {
+          digest: `sha256:${'1'.repeat(64)}`,
+          findings: [{ source: 'reports', status: 'ready', findings: r.findings, tally: r.tally, detail: 'golden' }],
+          signatures: { status: 'skipped', reason: '-', signatures: [] },
+        },
+      ],
       deadlinePassed: false,
       now: new Date(),
     });
     expect(verdict.decision).toBe('block');
-    expect(verdict.checks.find((c) => c.name === 'vulnerabilities')?.reason).toContain('CVE-2020-8165 (critical, rated by nvd) in activesupport 6.0.2.1 -> 6.0.3.1, 5.2.4.3');
+    expect(verdict.checks.find((c) => c.name === 'vulnerabilities')?.reason).toContain(
+      'CVE-2020-8165 (critical, rated by nvd) in activesupport 6.0.2.1 -> 6.0.3.1, 5.2.4.3',
+    );
   });
 
-  it('Trivy CycloneDX: the most severe rating by default; ratingSources [debian, nvd] takes the distribution\'s own', () => {
+  it("Trivy CycloneDX: the most severe rating by default; ratingSources [debian, nvd] takes the distribution's own", () => {
     const worst = parseGolden(trivy('fluentd-multiple-lockfiles-short.cdx.json.golden'), CDX);
     expect(find(worst.findings, 'CVE-2019-18276', 'bash')).toMatchObject({ severity: 'high' });
     const debianFirst = parseGolden(trivy('fluentd-multiple-lockfiles-short.cdx.json.golden'), CDX, ['debian', 'nvd']);
-    expect(find(debianFirst.findings, 'CVE-2019-18276', 'bash')).toMatchObject({ severity: 'low', severitySource: 'debian' });
+    expect(find(debianFirst.findings, 'CVE-2019-18276', 'bash')).toMatchObject({
+      severity: 'low',
+      severitySource: 'debian',
+    });
     // No debian rating: nvd, the next listed source, decides (the more severe of its two ratings).
-    expect(find(debianFirst.findings, 'CVE-2020-8165', 'activesupport')).toMatchObject({ severity: 'critical', severitySource: 'nvd' });
+    expect(find(debianFirst.findings, 'CVE-2020-8165', 'activesupport')).toMatchObject({
+      severity: 'critical',
+      severitySource: 'nvd',
+    });
   });
 
   it('Trivy CycloneDX (Maven, npm): packages from components, fixes from recommendations', () => {
@@ -88,7 +123,10 @@ describeIfReady('parseReport over real Trivy and Grype output (Go module golden 
       'CVE-2021-20190 jackson-databind 2.9.1 -> 2.9.10.7',
     ]);
     const npm = parseGolden(trivy('npm-cyclonedx.json.golden'), CDX);
-    expect(find(npm.findings, 'CVE-2019-11358', 'jquery')).toMatchObject({ installedVersion: '3.3.9', fixedVersion: '3.4.0' });
+    expect(find(npm.findings, 'CVE-2019-11358', 'jquery')).toMatchObject({
+      installedVersion: '3.3.9',
+      fixedVersion: '3.4.0',
+    });
   });
 
   it('Trivy BOM-Link refs without components (pkg/vex testdata): package names and versions from the linked purls', () => {
@@ -111,14 +149,24 @@ describeIfReady('parseReport over real Trivy and Grype output (Go module golden 
 
   it('Grype SARIF: every "Fix Version" (1.2.1,2.1.3,3.4.0), CVSS over the textual severity', () => {
     const r = parseGolden(grype('sarif/test-fixtures/snapshot/TestSarifPresenter_image.golden'), SARIF);
-    expect(find(r.findings, 'CVE-1999-0001', 'package-1')).toMatchObject({ severity: 'high', installedVersion: '1.1.1', fixedVersion: '1.2.1, 2.1.3, 3.4.0' });
-    expect(find(r.findings, 'CVE-1999-0002', 'package-2')).toMatchObject({ severity: 'critical', installedVersion: '2.2.2' });
+    expect(find(r.findings, 'CVE-1999-0001', 'package-1')).toMatchObject({
+      severity: 'high',
+      installedVersion: '1.1.1',
+      fixedVersion: '1.2.1, 2.1.3, 3.4.0',
+    });
+    expect(find(r.findings, 'CVE-1999-0002', 'package-2')).toMatchObject({
+      severity: 'critical',
+      installedVersion: '2.2.2',
+    });
     expect(find(r.findings, 'CVE-1999-0002', 'package-2')?.fixedVersion).toBeUndefined();
   });
 
   it('Grype CycloneDX 1.6: EPSS and KEV ratings (method other) are not severities; purl refs give the package', () => {
     const r = parseGolden(grype('cyclonedx/test-fixtures/snapshot/TestCycloneDxPresenterImage.golden'), CDX);
     expect(find(r.findings, 'CVE-1999-0001', 'package-1')?.severity).toBe('high');
-    expect(find(r.findings, 'CVE-1999-0002', 'package-2')).toMatchObject({ severity: 'critical', installedVersion: '2.2.2' });
+    expect(find(r.findings, 'CVE-1999-0002', 'package-2')).toMatchObject({
+      severity: 'critical',
+      installedVersion: '2.2.2',
+    });
   });
 });

@@ -2,10 +2,16 @@
 import { HttpRequest } from '@azure/functions';
 import { HttpRefusal, azureAuthMode, readClientPrincipal, readJsonBody, requireRole } from '../../../src/app/http';
 
-const b64 = (value: unknown) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64');
+const b64 = (value: unknown) =>
+  Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64');
 
 function req(headers: Record<string, string>, body?: string): HttpRequest {
-  return new HttpRequest({ method: 'POST', url: 'http://localhost/api/rescan', headers, ...(body === undefined ? {} : { body: { string: body } }) });
+  return new HttpRequest({
+    method: 'POST',
+    url: 'http://localhost/api/rescan',
+    headers,
+    ...(body === undefined ? {} : { body: { string: body } }),
+  });
 }
 
 async function refusal(p: Promise<unknown> | (() => unknown)): Promise<number | undefined> {
@@ -55,7 +61,9 @@ describe('Easy Auth principal', () => {
   });
 
   it('403 without the role (a group of the same name is not a role); nothing checked when auth is off', async () => {
-    const r = req({ 'x-ms-client-principal': b64({ auth_typ: 'aad', claims: [{ typ: 'groups', val: 'Rescan.Request' }] }) });
+    const r = req({
+      'x-ms-client-principal': b64({ auth_typ: 'aad', claims: [{ typ: 'groups', val: 'Rescan.Request' }] }),
+    });
     expect(await refusal(() => requireRole(r, 'easyauth', ['Rescan.Request']))).toBe(403);
     expect(requireRole(req({}), 'off', ['Rescan.Request'])).toBeUndefined();
   });
@@ -69,10 +77,21 @@ describe('JSON bodies', () => {
 
   it('415 for other types, 413 over the limit (declared, or counted when the declaration lies), 400 for bad bytes', async () => {
     expect(await refusal(readJsonBody(req({ 'content-type': 'application/json-patch+json' }, '{}')))).toBe(415);
-    expect(await refusal(readJsonBody(req({ 'content-type': 'application/json', 'content-length': '99999' }, '{}')))).toBe(413);
-    expect(await refusal(readJsonBody(req({ 'content-type': 'application/json', 'content-length': '-1' }, '{}')))).toBe(413);
-    expect(await refusal(readJsonBody(req({ 'content-type': 'application/json' }, `"${'x'.repeat(100)}"`), 64))).toBe(413);
-    const invalidUtf8 = new HttpRequest({ method: 'POST', url: 'http://localhost/', headers: { 'content-type': 'application/json' }, body: { bytes: new Uint8Array([0x22, 0xff, 0xfe, 0x22]) } });
+    expect(
+      await refusal(readJsonBody(req({ 'content-type': 'application/json', 'content-length': '99999' }, '{}'))),
+    ).toBe(413);
+    expect(await refusal(readJsonBody(req({ 'content-type': 'application/json', 'content-length': '-1' }, '{}')))).toBe(
+      413,
+    );
+    expect(await refusal(readJsonBody(req({ 'content-type': 'application/json' }, `"${'x'.repeat(100)}"`), 64))).toBe(
+      413,
+    );
+    const invalidUtf8 = new HttpRequest({
+      method: 'POST',
+      url: 'http://localhost/',
+      headers: { 'content-type': 'application/json' },
+      body: { bytes: new Uint8Array([0x22, 0xff, 0xfe, 0x22]) },
+    });
     expect(await refusal(readJsonBody(invalidUtf8))).toBe(400);
   });
 });
@@ -83,7 +102,9 @@ describe('auth mode in Azure', () => {
     expect(azureAuthMode({ WEBSITE_AUTH_ENABLED: 'False' })).toBe('unconfigured');
     expect(azureAuthMode({})).toBe('unconfigured');
     // Without Easy Auth, a forged principal with the right role is still refused.
-    const forged = req({ 'x-ms-client-principal': b64({ auth_typ: 'aad', claims: [{ typ: 'roles', val: 'Rescan.Request' }] }) });
+    const forged = req({
+      'x-ms-client-principal': b64({ auth_typ: 'aad', claims: [{ typ: 'roles', val: 'Rescan.Request' }] }),
+    });
     expect(await refusal(() => requireRole(forged, 'unconfigured', ['Rescan.Request']))).toBe(401);
     expect(requireRole(forged, 'easyauth', ['Rescan.Request'])?.roles).toEqual(['Rescan.Request']);
   });

@@ -14,7 +14,18 @@ import { sendJson, startLoopback, type LoopbackServer } from '../../support/loop
 const d = (i: number): string => `sha256:${i.toString(16).padStart(64, '0')}`;
 
 function del(i: number, extra: Partial<PlanDelete> = {}): PlanDelete {
-  return { digest: d(i), tags: [], mediaType: 'application/vnd.oci.image.manifest.v1+json', action: 'delete', reason: 'rule', detail: 'test', wave: 0, locked: false, after: [], ...extra };
+  return {
+    digest: d(i),
+    tags: [],
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    action: 'delete',
+    reason: 'rule',
+    detail: 'test',
+    wave: 0,
+    locked: false,
+    after: [],
+    ...extra,
+  };
 }
 
 describe('executePurge', () => {
@@ -43,15 +54,21 @@ describe('executePurge', () => {
   beforeAll(async () => {
     server = await startLoopback(async (req, res) => {
       const patch = /^\/acr\/v1\/app\/_manifests\/(sha256:[0-9a-f]{64})$/.exec(req.path);
-      const current = (digest: string): { deleteEnabled: boolean; writeEnabled: boolean } => attrs.get(digest) ?? { deleteEnabled: !locked.has(digest), writeEnabled: !locked.has(digest) };
+      const current = (digest: string): { deleteEnabled: boolean; writeEnabled: boolean } =>
+        attrs.get(digest) ?? { deleteEnabled: !locked.has(digest), writeEnabled: !locked.has(digest) };
       if (req.method === 'GET' && patch) {
         if (vanished.has(patch[1])) return sendJson(res, 404, { errors: [{ code: 'MANIFEST_UNKNOWN' }] });
         const tags = tagsNow.get(patch[1]) ?? (listed.includes(patch[1]) ? ['old'] : []);
-        return sendJson(res, 200, { registry: server.host, imageName: 'app', manifest: { digest: patch[1], ...(tags.length ? { tags } : {}), changeableAttributes: current(patch[1]) } });
+        return sendJson(res, 200, {
+          registry: server.host,
+          imageName: 'app',
+          manifest: { digest: patch[1], ...(tags.length ? { tags } : {}), changeableAttributes: current(patch[1]) },
+        });
       }
       if (req.method === 'PATCH' && patch) {
         const body = JSON.parse(req.body.toString()) as { deleteEnabled?: boolean; writeEnabled?: boolean };
-        if (forbidRelock && (body.deleteEnabled === false || body.writeEnabled === false)) return sendJson(res, 403, { errors: [{ code: 'DENIED' }] });
+        if (forbidRelock && (body.deleteEnabled === false || body.writeEnabled === false))
+          return sendJson(res, 403, { errors: [{ code: 'DENIED' }] });
         const next = { ...current(patch[1]), ...body };
         attrs.set(patch[1], next);
         if (next.deleteEnabled && next.writeEnabled) locked.delete(patch[1]);
@@ -59,7 +76,15 @@ describe('executePurge', () => {
         return sendJson(res, 200, {});
       }
       if (req.method === 'GET' && req.path === '/acr/v1/app/_manifests') {
-        const manifests = listed.map((digest) => ({ digest, imageSize: 10, createdTime: '2026-01-01T00:00:00Z', lastUpdateTime: '2026-01-01T00:00:00Z', mediaType: 'application/vnd.oci.image.manifest.v1+json', tags: ['old'], changeableAttributes: current(digest) }));
+        const manifests = listed.map((digest) => ({
+          digest,
+          imageSize: 10,
+          createdTime: '2026-01-01T00:00:00Z',
+          lastUpdateTime: '2026-01-01T00:00:00Z',
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          tags: ['old'],
+          changeableAttributes: current(digest),
+        }));
         return sendJson(res, 200, { registry: server.host, imageName: 'app', manifests });
       }
       const m = /^\/v2\/app\/manifests\/(sha256:[0-9a-f]{64})$/.exec(req.path);
@@ -110,10 +135,23 @@ describe('executePurge', () => {
     attrs.set(d(22), { deleteEnabled: false, writeEnabled: true });
     vanished.add(d(23));
     const client = createRegistryClient({ host: server.host, plainHttp: true, acr: true });
-    const result = await executePurge({ client, repository: 'app', deletes: [del(20), del(22), del(23), del(24), del(21, { wave: 1, after: [d(20)] })] });
+    const result = await executePurge({
+      client,
+      repository: 'app',
+      deletes: [del(20), del(22), del(23), del(24), del(21, { wave: 1, after: [d(20)] })],
+    });
     expect(result.notAttempted).toEqual([
-      expect.objectContaining({ digest: d(20), code: 'CHANGED_SINCE_PLAN', detail: 'not deleted: its tags changed (planned [], now [v2-rollback]) since the plan; the next run plans it again' }),
-      expect.objectContaining({ digest: d(22), code: 'CHANGED_SINCE_PLAN', detail: expect.stringContaining('it was locked since the plan') }),
+      expect.objectContaining({
+        digest: d(20),
+        code: 'CHANGED_SINCE_PLAN',
+        detail:
+          'not deleted: its tags changed (planned [], now [v2-rollback]) since the plan; the next run plans it again',
+      }),
+      expect.objectContaining({
+        digest: d(22),
+        code: 'CHANGED_SINCE_PLAN',
+        detail: expect.stringContaining('it was locked since the plan'),
+      }),
       expect.objectContaining({ digest: d(21), code: 'KEPT_BY_FAILED_DELETE' }),
     ]);
     expect(result.alreadyGone.map((x) => x.digest)).toEqual([d(23)]);
@@ -128,14 +166,22 @@ describe('executePurge', () => {
     const result = await executePurge({ client, repository: 'app', deletes: [del(1, { locked: true }), del(2)] });
     expect(result.deleted.map((x) => x.digest).sort()).toEqual([d(1), d(2)]);
     const patches = server.requests.filter((r) => r.method === 'PATCH');
-    expect(patches.map((r) => [r.path, JSON.parse(r.body.toString())])).toEqual([[`/acr/v1/app/_manifests/${d(1)}`, { deleteEnabled: true, writeEnabled: true }]]);
+    expect(patches.map((r) => [r.path, JSON.parse(r.body.toString())])).toEqual([
+      [`/acr/v1/app/_manifests/${d(1)}`, { deleteEnabled: true, writeEnabled: true }],
+    ]);
   });
 
   it('pauses every worker for Retry-After on a 429, halves the concurrency, then finishes', async () => {
     throttleNext = 3;
     const client = createRegistryClient({ host: server.host, plainHttp: true });
     const deletes = Array.from({ length: 60 }, (_, i) => del(100 + i));
-    const result = await executePurge({ client, repository: 'app', deletes, maxConcurrency: 16, initialConcurrency: 16 });
+    const result = await executePurge({
+      client,
+      repository: 'app',
+      deletes,
+      maxConcurrency: 16,
+      initialConcurrency: 16,
+    });
     expect(result.deleted).toHaveLength(60);
     expect(result.throttled).toBe(3);
     // No new DELETE reached the registry for (almost) the second after the last 429: the pause covered every
@@ -149,14 +195,21 @@ describe('executePurge', () => {
   it('counts a permanent failure, and keeps what waits for it (a child of an index that could not be deleted)', async () => {
     failDigest = d(200);
     const client = createRegistryClient({ host: server.host, plainHttp: true });
-    const result = await executePurge({ client, repository: 'app', deletes: [del(200), del(201), del(202, { wave: 1, after: [d(200)] }), del(203, { wave: 1, after: [d(201)] })] });
+    const result = await executePurge({
+      client,
+      repository: 'app',
+      deletes: [del(200), del(201), del(202, { wave: 1, after: [d(200)] }), del(203, { wave: 1, after: [d(201)] })],
+    });
     expect(result.failed).toEqual([expect.objectContaining({ digest: d(200), code: 'REGISTRY_REJECTED' })]);
     expect(result.notAttempted).toEqual([expect.objectContaining({ digest: d(202), code: 'KEPT_BY_FAILED_DELETE' })]);
     expect(result.deleted.map((x) => x.digest).sort()).toEqual([d(201), d(203)]);
     expect(deletedAt.has(d(202))).toBe(false);
   });
 
-  const patchesOf = (digest: string): unknown[] => server.requests.filter((r) => r.method === 'PATCH' && r.path.endsWith(digest)).map((r) => JSON.parse(r.body.toString()));
+  const patchesOf = (digest: string): unknown[] =>
+    server.requests
+      .filter((r) => r.method === 'PATCH' && r.path.endsWith(digest))
+      .map((r) => JSON.parse(r.body.toString()));
 
   it('puts back exactly the lock it removed when the delete of a locked manifest fails for good', async () => {
     attrs.set(d(300), { deleteEnabled: false, writeEnabled: true });
@@ -164,10 +217,15 @@ describe('executePurge', () => {
     failDigest = d(300);
     const client = createRegistryClient({ host: server.host, plainHttp: true, acr: true });
     const result = await executePurge({ client, repository: 'app', deletes: [del(300, { locked: true })] });
-    expect(result.failed).toEqual([expect.objectContaining({ digest: d(300), code: 'REGISTRY_REJECTED', lock: 'restored' })]);
+    expect(result.failed).toEqual([
+      expect.objectContaining({ digest: d(300), code: 'REGISTRY_REJECTED', lock: 'restored' }),
+    ]);
     expect(result.failed[0].detail).toMatch(/lock was restored \(deleteEnabled=false, writeEnabled=true\)/);
     expect(result.leftUnlocked).toEqual([]);
-    expect(patchesOf(d(300))).toEqual([{ deleteEnabled: true, writeEnabled: true }, { deleteEnabled: false, writeEnabled: true }]);
+    expect(patchesOf(d(300))).toEqual([
+      { deleteEnabled: true, writeEnabled: true },
+      { deleteEnabled: false, writeEnabled: true },
+    ]);
     expect(attrs.get(d(300))).toEqual({ deleteEnabled: false, writeEnabled: true });
   });
 
@@ -176,12 +234,22 @@ describe('executePurge', () => {
     transient.set(d(310), 1);
     forbidDigest = d(311);
     const client = createRegistryClient({ host: server.host, plainHttp: true, acr: true });
-    const result = await executePurge({ client, repository: 'app', deletes: [del(310, { locked: true }), del(311)], firstBackoffMs: 100, sleep: (ms) => new Promise((r) => setTimeout(r, ms)) });
+    const result = await executePurge({
+      client,
+      repository: 'app',
+      deletes: [del(310, { locked: true }), del(311)],
+      firstBackoffMs: 100,
+      sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+    });
     expect(result.stopped).toMatchObject({ code: 'REGISTRY_AUTH' });
     expect(result.failed).toEqual([expect.objectContaining({ digest: d(311), code: 'REGISTRY_AUTH' })]);
     expect(result.failed[0].lock).toBeUndefined();
-    expect(result.notAttempted).toEqual([expect.objectContaining({ digest: d(310), code: 'REGISTRY_AUTH', lock: 'restored' })]);
-    expect(result.notAttempted[0].detail).toMatch(/^not attempted: the run stopped .*lock was restored \(deleteEnabled=false, writeEnabled=false\)/);
+    expect(result.notAttempted).toEqual([
+      expect.objectContaining({ digest: d(310), code: 'REGISTRY_AUTH', lock: 'restored' }),
+    ]);
+    expect(result.notAttempted[0].detail).toMatch(
+      /^not attempted: the run stopped .*lock was restored \(deleteEnabled=false, writeEnabled=false\)/,
+    );
     expect(deletedAt.has(d(310))).toBe(false);
     expect(attrs.get(d(310))).toEqual({ deleteEnabled: false, writeEnabled: false });
   });
@@ -192,8 +260,12 @@ describe('executePurge', () => {
     forbidRelock = true;
     const client = createRegistryClient({ host: server.host, plainHttp: true, acr: true });
     const result = await executePurge({ client, repository: 'app', deletes: [del(320, { locked: true })] });
-    expect(result.failed).toEqual([expect.objectContaining({ digest: d(320), code: 'REGISTRY_REJECTED', lock: 'not-restored' })]);
-    expect(result.failed[0].detail).toMatch(/lock could NOT be restored .*refused \(403\).*set deleteEnabled=false, writeEnabled=false by hand/);
+    expect(result.failed).toEqual([
+      expect.objectContaining({ digest: d(320), code: 'REGISTRY_REJECTED', lock: 'not-restored' }),
+    ]);
+    expect(result.failed[0].detail).toMatch(
+      /lock could NOT be restored .*refused \(403\).*set deleteEnabled=false, writeEnabled=false by hand/,
+    );
     expect(result.leftUnlocked).toEqual([d(320)]);
     expect(attrs.get(d(320))).toEqual({ deleteEnabled: true, writeEnabled: true });
   });
@@ -202,7 +274,12 @@ describe('executePurge', () => {
     locked.add(d(330));
     transient.set(d(330), 2);
     const client = createRegistryClient({ host: server.host, plainHttp: true, acr: true });
-    const result = await executePurge({ client, repository: 'app', deletes: [del(330, { locked: true })], firstBackoffMs: 1 });
+    const result = await executePurge({
+      client,
+      repository: 'app',
+      deletes: [del(330, { locked: true })],
+      firstBackoffMs: 1,
+    });
     expect(result.deleted.map((x) => x.digest)).toEqual([d(330)]);
     expect(result.retries).toBe(2);
     expect(patchesOf(d(330))).toEqual([{ deleteEnabled: true, writeEnabled: true }]);
@@ -214,8 +291,21 @@ describe('executePurge', () => {
     failDigest = d(340);
     forbidRelock = true;
     const client = createRegistryClient({ host: server.host, plainHttp: true, acr: true });
-    const rule: RetentionRule = { scope: 'app', tagPattern: '^old$', olderThanMs: 86_400_000, protectInUse: false, includeLocked: true, index: 0 };
-    const { outcome } = await purgeRepository({ client, repository: 'app', rule, nowMs: Date.parse('2026-11-30T00:00:00Z'), dryRun: false });
+    const rule: RetentionRule = {
+      scope: 'app',
+      tagPattern: '^old$',
+      olderThanMs: 86_400_000,
+      protectInUse: false,
+      includeLocked: true,
+      index: 0,
+    };
+    const { outcome } = await purgeRepository({
+      client,
+      repository: 'app',
+      rule,
+      nowMs: Date.parse('2026-11-30T00:00:00Z'),
+      dryRun: false,
+    });
     expect(outcome).toMatchObject({ status: 'partial', failed: 1, error: { code: 'REGISTRY_REJECTED' } });
     expect(outcome.error?.detail).toMatch(new RegExp(`LEFT UNLOCKED .*: ${d(340)}$`));
   });

@@ -11,7 +11,13 @@ describe('FileHistoryStore', () => {
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  const event = (id: number): HistoryEvent => ({ EventType: EventType.TaskScheduled, EventId: id, IsPlayed: false, Timestamp: '2026-01-01T00:00:00.000Z', Name: 'x' });
+  const event = (id: number): HistoryEvent => ({
+    EventType: EventType.TaskScheduled,
+    EventId: id,
+    IsPlayed: false,
+    Timestamp: '2026-01-01T00:00:00.000Z',
+    Name: 'x',
+  });
 
   it('saves, replaces and lists histories, leaving no temporary file behind', async () => {
     const store = new FileHistoryStore(join(dir, 'history'));
@@ -33,9 +39,12 @@ describe('FileHistoryStore', () => {
     expect((await store.load('purge-1:3'))?.map((e) => e.EventId)).toEqual([0]);
   });
 
-  it.each(['../escape', 'a/b', '', '.hidden', 'a~b', 'x'.repeat(201)])('refuses the instance id %j as a file name', async (id) => {
-    const store = new FileHistoryStore(dir);
-    await expect(store.save(id, [])).rejects.toMatchObject({ code: 'INVALID_INPUT', field: 'instanceId' });
-    await expect(store.load(id)).rejects.toMatchObject({ code: 'INVALID_INPUT' });
-  });
+  it.each(['../escape', 'a/b', '', '.hidden', 'a~b', 'x'.repeat(201)])(
+    'refuses the instance id %j as a file name',
+    async (id) => {
+      const store = new FileHistoryStore(dir);
+      await expect(store.save(id, [])).rejects.toMatchObject({ code: 'INVALID_INPUT', field: 'instanceId' });
+      await expect(store.load(id)).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    },
+  );
 });

@@ -14,7 +14,15 @@ async function jestOnFixture(ci: string | undefined): Promise<{ code: number; ou
   const env: NodeJS.ProcessEnv = { ...process.env };
   delete env.CI;
   if (ci !== undefined) env.CI = ci;
-  const args = [join(ROOT, 'node_modules/jest/bin/jest.js'), '--ci', '--reporters=default', '--testMatch', '**/*.fixture.ts', '--runTestsByPath', FIXTURE];
+  const args = [
+    join(ROOT, 'node_modules/jest/bin/jest.js'),
+    '--ci',
+    '--reporters=default',
+    '--testMatch',
+    '**/*.fixture.ts',
+    '--runTestsByPath',
+    FIXTURE,
+  ];
   try {
     const { stdout, stderr } = await promisify(execFile)(process.execPath, args, { cwd: ROOT, env });
     return { code: 0, out: stdout + stderr };

@@ -11,16 +11,22 @@ describe('normaliseDeployedReference', () => {
     ['nginx:1.27', { registry: 'docker.io', repository: 'library/nginx', tag: '1.27' }],
     ['index.docker.io/bitnami/redis:7', { registry: 'docker.io', repository: 'bitnami/redis', tag: '7' }],
     ['registry-1.docker.io/library/nginx@' + D1, { registry: 'docker.io', repository: 'library/nginx', digest: D1 }],
-    ['Contoso.AzureCR.io:443/team/api:v1@' + D1, { registry: 'contoso.azurecr.io', repository: 'team/api', tag: 'v1', digest: D1 }],
+    [
+      'Contoso.AzureCR.io:443/team/api:v1@' + D1,
+      { registry: 'contoso.azurecr.io', repository: 'team/api', tag: 'v1', digest: D1 },
+    ],
     ['127.0.0.1:5000/app:dev', { registry: '127.0.0.1:5000', repository: 'app', tag: 'dev' }],
     ['localhost/app', { registry: 'localhost', repository: 'app', tag: 'latest' }],
   ])('%s', (text, expected) => {
     expect(normaliseDeployedReference(text)).toEqual(expected);
   });
 
-  it.each(['', 'UPPER/Case:1', 'host.io/app@sha256:xyz', 'host.io/app:bad tag', 'host.io/:v1'])('rejects %j', (text) => {
-    expect(normaliseDeployedReference(text)).toBeUndefined();
-  });
+  it.each(['', 'UPPER/Case:1', 'host.io/app@sha256:xyz', 'host.io/app:bad tag', 'host.io/:v1'])(
+    'rejects %j',
+    (text) => {
+      expect(normaliseDeployedReference(text)).toBeUndefined();
+    },
+  );
 });
 
 describe('matchDeployedImages', () => {
@@ -39,10 +45,20 @@ describe('matchDeployedImages', () => {
   });
 
   it('refuses (fail closed) an unparseable reference that may name the repository', () => {
-    expect(() => matchDeployedImages({ deployed: [{ image: 'contoso.azurecr.io/team/api:!!', source: 's' }], registry: 'contoso.azurecr.io', repository: 'team/api' })).toThrow(
-      expect.objectContaining({ code: 'MALFORMED' }),
-    );
-    expect(matchDeployedImages({ deployed: [{ image: '???', source: 's' }], registry: 'contoso.azurecr.io', repository: 'team/api' })).toEqual([]);
+    expect(() =>
+      matchDeployedImages({
+        deployed: [{ image: 'contoso.azurecr.io/team/api:!!', source: 's' }],
+        registry: 'contoso.azurecr.io',
+        repository: 'team/api',
+      }),
+    ).toThrow(expect.objectContaining({ code: 'MALFORMED' }));
+    expect(
+      matchDeployedImages({
+        deployed: [{ image: '???', source: 's' }],
+        registry: 'contoso.azurecr.io',
+        repository: 'team/api',
+      }),
+    ).toEqual([]);
   });
 
   it('a tag deployed protects the digest that tag points at now', () => {

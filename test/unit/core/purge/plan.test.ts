@@ -1,5 +1,11 @@
 import fc from 'fast-check';
-import { planPurge, manifestTime, type ManifestRecord, type InUseRef, type PurgePlan } from '../../../../src/core/purge/plan';
+import {
+  planPurge,
+  manifestTime,
+  type ManifestRecord,
+  type InUseRef,
+  type PurgePlan,
+} from '../../../../src/core/purge/plan';
 import type { RetentionRule } from '../../../../src/core/policyTypes';
 import { MediaTypes } from '../../../../src/core/types';
 
@@ -24,75 +30,178 @@ function decision(plan: PurgePlan, i: number): string {
 
 describe('planPurge: the rules', () => {
   it('keeps the N most recent tagged manifests and deletes older tagged ones matching the pattern', () => {
-    const manifests = [image(1, ['dev-1'], 50), image(2, ['dev-2'], 40), image(3, ['dev-3'], 35), image(4, ['v1.0'], 60), image(5, ['dev-5'], 5)];
-    const plan = planPurge({ repository: 'app', manifests, rule: rule({ keep: 2, olderThanMs: 30 * DAY, tagPattern: '^dev-' }), inUse: [], nowMs: NOW });
+    const manifests = [
+      image(1, ['dev-1'], 50),
+      image(2, ['dev-2'], 40),
+      image(3, ['dev-3'], 35),
+      image(4, ['v1.0'], 60),
+      image(5, ['dev-5'], 5),
+    ];
+    const plan = planPurge({
+      repository: 'app',
+      manifests,
+      rule: rule({ keep: 2, olderThanMs: 30 * DAY, tagPattern: '^dev-' }),
+      inUse: [],
+      nowMs: NOW,
+    });
     expect(decision(plan, 5)).toBe('keep:within-keep');
     expect(decision(plan, 3)).toBe('keep:within-keep');
     expect(decision(plan, 2)).toBe('delete:rule');
     expect(decision(plan, 1)).toBe('delete:rule');
     expect(decision(plan, 4)).toBe('keep:tag-not-eligible');
-    expect(plan.deletes.find((d) => d.digest === dg(1))?.detail).toBe('retention[0] scope "app": beyond the 2 most recent tagged, older than 30d, every tag matches ^dev-');
+    expect(plan.deletes.find((d) => d.digest === dg(1))?.detail).toBe(
+      'retention[0] scope "app": beyond the 2 most recent tagged, older than 30d, every tag matches ^dev-',
+    );
   });
 
   it('keeps a manifest when one of its tags is not eligible (deleting by digest would remove that tag too)', () => {
-    const plan = planPurge({ repository: 'app', manifests: [image(1, ['dev-1', 'stable'], 90)], rule: rule({ tagPattern: '^dev-' }), inUse: [], nowMs: NOW });
+    const plan = planPurge({
+      repository: 'app',
+      manifests: [image(1, ['dev-1', 'stable'], 90)],
+      rule: rule({ tagPattern: '^dev-' }),
+      inUse: [],
+      nowMs: NOW,
+    });
     expect(decision(plan, 1)).toBe('keep:tag-not-eligible');
   });
 
   it('deletes untagged manifests only with untagged: true, and honours olderThan for them too', () => {
     const manifests = [image(1, [], 90), image(2, [], 1)];
-    expect(planPurge({ repository: 'app', manifests, rule: rule({ olderThanMs: 30 * DAY }), inUse: [], nowMs: NOW }).deletes).toEqual([]);
-    const plan = planPurge({ repository: 'app', manifests, rule: rule({ untagged: true, olderThanMs: 30 * DAY }), inUse: [], nowMs: NOW });
+    expect(
+      planPurge({ repository: 'app', manifests, rule: rule({ olderThanMs: 30 * DAY }), inUse: [], nowMs: NOW }).deletes,
+    ).toEqual([]);
+    const plan = planPurge({
+      repository: 'app',
+      manifests,
+      rule: rule({ untagged: true, olderThanMs: 30 * DAY }),
+      inUse: [],
+      nowMs: NOW,
+    });
     expect(decision(plan, 1)).toBe('delete:untagged');
     expect(decision(plan, 2)).toBe('keep:too-recent');
   });
 
   it('leaves an untagged manifest alone for an hour even without olderThan: a multi-platform push sends its platform manifests before the index', () => {
     const HOUR = 3_600_000;
-    const fresh: ManifestRecord = { digest: dg(1), tags: [], mediaType: MediaTypes.ociManifest, createdMs: NOW - 10 * 60_000 };
-    const settled: ManifestRecord = { digest: dg(2), tags: [], mediaType: MediaTypes.ociManifest, createdMs: NOW - HOUR - 1 };
-    const plan = planPurge({ repository: 'app', manifests: [fresh, settled], rule: rule({ untagged: true }), inUse: [], nowMs: NOW });
+    const fresh: ManifestRecord = {
+      digest: dg(1),
+      tags: [],
+      mediaType: MediaTypes.ociManifest,
+      createdMs: NOW - 10 * 60_000,
+    };
+    const settled: ManifestRecord = {
+      digest: dg(2),
+      tags: [],
+      mediaType: MediaTypes.ociManifest,
+      createdMs: NOW - HOUR - 1,
+    };
+    const plan = planPurge({
+      repository: 'app',
+      manifests: [fresh, settled],
+      rule: rule({ untagged: true }),
+      inUse: [],
+      nowMs: NOW,
+    });
     expect(decision(plan, 1)).toBe('keep:too-recent');
-    expect(plan.keeps.find((k) => k.digest === dg(1))?.detail).toMatch(/^pushed or changed less than 1h ago: the index or tag/);
+    expect(plan.keeps.find((k) => k.digest === dg(1))?.detail).toMatch(
+      /^pushed or changed less than 1h ago: the index or tag/,
+    );
     expect(decision(plan, 2)).toBe('delete:untagged');
   });
 
   it('leaves a tagged manifest pushed or retagged in the last hour, even beyond keep: its push or its gate may still be running', () => {
     const HOUR = 3_600_000;
-    const burst = [1, 2, 3].map((i) => ({ digest: dg(i), tags: [`pr-${i}`], mediaType: MediaTypes.ociManifest, createdMs: NOW - i * 60_000 }));
-    const retagged: ManifestRecord = { digest: dg(4), tags: ['pr-4'], mediaType: MediaTypes.ociManifest, createdMs: NOW - 90 * DAY, updatedMs: NOW - 5 * 60_000 };
-    const settled: ManifestRecord = { digest: dg(5), tags: ['pr-5'], mediaType: MediaTypes.ociManifest, createdMs: NOW - HOUR - 1 };
-    const plan = planPurge({ repository: 'app', manifests: [...burst, retagged, settled], rule: rule({ keep: 1, tagPattern: '^pr-' }), inUse: [], nowMs: NOW });
+    const burst = [1, 2, 3].map((i) => ({
+      digest: dg(i),
+      tags: [`pr-${i}`],
+      mediaType: MediaTypes.ociManifest,
+      createdMs: NOW - i * 60_000,
+    }));
+    const retagged: ManifestRecord = {
+      digest: dg(4),
+      tags: ['pr-4'],
+      mediaType: MediaTypes.ociManifest,
+      createdMs: NOW - 90 * DAY,
+      updatedMs: NOW - 5 * 60_000,
+    };
+    const settled: ManifestRecord = {
+      digest: dg(5),
+      tags: ['pr-5'],
+      mediaType: MediaTypes.ociManifest,
+      createdMs: NOW - HOUR - 1,
+    };
+    const plan = planPurge({
+      repository: 'app',
+      manifests: [...burst, retagged, settled],
+      rule: rule({ keep: 1, tagPattern: '^pr-' }),
+      inUse: [],
+      nowMs: NOW,
+    });
     expect(decision(plan, 1)).toBe('keep:within-keep');
     expect([2, 3, 4].map((i) => decision(plan, i))).toEqual(['keep:too-recent', 'keep:too-recent', 'keep:too-recent']);
-    expect(plan.keeps.find((k) => k.digest === dg(2))?.detail).toMatch(/^pushed or changed less than 1h ago: its push or its gate/);
+    expect(plan.keeps.find((k) => k.digest === dg(2))?.detail).toMatch(
+      /^pushed or changed less than 1h ago: its push or its gate/,
+    );
     expect(decision(plan, 5)).toBe('delete:rule');
   });
 
   it('a rule with only untagged selects no tagged manifest', () => {
-    const plan = planPurge({ repository: 'app', manifests: [image(1, ['a'], 900)], rule: rule({ untagged: true }), inUse: [], nowMs: NOW });
+    const plan = planPurge({
+      repository: 'app',
+      manifests: [image(1, ['a'], 900)],
+      rule: rule({ untagged: true }),
+      inUse: [],
+      nowMs: NOW,
+    });
     expect(decision(plan, 1)).toBe('keep:no-tag-criteria');
   });
 
   it('never deletes a manifest whose age is unknown under olderThan', () => {
-    const plan = planPurge({ repository: 'app', manifests: [{ digest: dg(1), tags: ['a'], mediaType: MediaTypes.ociManifest }], rule: rule({ olderThanMs: DAY }), inUse: [], nowMs: NOW });
+    const plan = planPurge({
+      repository: 'app',
+      manifests: [{ digest: dg(1), tags: ['a'], mediaType: MediaTypes.ociManifest }],
+      rule: rule({ olderThanMs: DAY }),
+      inUse: [],
+      nowMs: NOW,
+    });
     expect(decision(plan, 1)).toBe('keep:age-unknown');
   });
 
   it('keeps locked manifests unless includeLocked, and marks locked deletes', () => {
     const manifests = [image(1, ['a'], 90, { locked: true })];
-    expect(decision(planPurge({ repository: 'app', manifests, rule: rule({ olderThanMs: DAY }), inUse: [], nowMs: NOW }), 1)).toBe('keep:locked');
-    const plan = planPurge({ repository: 'app', manifests, rule: rule({ olderThanMs: DAY, includeLocked: true }), inUse: [], nowMs: NOW });
+    expect(
+      decision(planPurge({ repository: 'app', manifests, rule: rule({ olderThanMs: DAY }), inUse: [], nowMs: NOW }), 1),
+    ).toBe('keep:locked');
+    const plan = planPurge({
+      repository: 'app',
+      manifests,
+      rule: rule({ olderThanMs: DAY, includeLocked: true }),
+      inUse: [],
+      nowMs: NOW,
+    });
     expect(plan.deletes[0]).toMatchObject({ digest: dg(1), locked: true });
   });
 
   it('keeps what is deployed, by digest or by a tag that points at it, unless protectInUse is false', () => {
     const manifests = [image(1, ['a'], 90), image(2, ['b'], 90), image(3, ['c'], 90)];
-    const inUse: InUseRef[] = [{ digest: dg(1), source: 'app1/web' }, { tag: 'b', source: 'aci/x' }];
+    const inUse: InUseRef[] = [
+      { digest: dg(1), source: 'app1/web' },
+      { tag: 'b', source: 'aci/x' },
+    ];
     const plan = planPurge({ repository: 'app', manifests, rule: rule({ olderThanMs: DAY }), inUse, nowMs: NOW });
-    expect([decision(plan, 1), decision(plan, 2), decision(plan, 3)]).toEqual(['keep:in-use', 'keep:in-use', 'delete:rule']);
+    expect([decision(plan, 1), decision(plan, 2), decision(plan, 3)]).toEqual([
+      'keep:in-use',
+      'keep:in-use',
+      'delete:rule',
+    ]);
     expect(plan.keeps.find((k) => k.digest === dg(2))?.detail).toBe('deployed as tag b in aci/x');
-    const off = planPurge({ repository: 'app', manifests, rule: rule({ olderThanMs: DAY, protectInUse: false }), inUse, nowMs: NOW });
+    const off = planPurge({
+      repository: 'app',
+      manifests,
+      rule: rule({ olderThanMs: DAY, protectInUse: false }),
+      inUse,
+      nowMs: NOW,
+    });
     expect(off.deletes).toHaveLength(3);
   });
 
@@ -105,14 +214,23 @@ describe('planPurge: the rules', () => {
       image(21, [], 1),
       image(22, [], 90, { locked: true }),
     ];
-    const plan = planPurge({ repository: 'app', manifests, rule: rule({ olderThanMs: 30 * DAY }), inUse: [], nowMs: NOW });
+    const plan = planPurge({
+      repository: 'app',
+      manifests,
+      rule: rule({ olderThanMs: 30 * DAY }),
+      inUse: [],
+      nowMs: NOW,
+    });
     expect(decision(plan, 10)).toBe('keep:too-recent');
     expect(decision(plan, 11)).toBe('keep:listed-by-kept-index');
     expect(decision(plan, 12)).toBe('keep:listed-by-kept-index');
     expect(decision(plan, 20)).toBe('delete:rule');
     expect(decision(plan, 21)).toBe('delete:child-of-deleted-index');
     expect(decision(plan, 22)).toBe('keep:locked');
-    expect(plan.deletes.map((d) => [d.digest, d.wave])).toEqual([[dg(20), 0], [dg(21), 1]]);
+    expect(plan.deletes.map((d) => [d.digest, d.wave])).toEqual([
+      [dg(20), 0],
+      [dg(21), 1],
+    ]);
   });
 
   it('referrers go with their subject and are deleted first; never on their own', () => {
@@ -124,8 +242,18 @@ describe('planPurge: the rules', () => {
       image(5, [], 90, { subject: dg(4) }),
       image(6, [], 90, { subject: dg(99) }), // orphan
     ];
-    const plan = planPurge({ repository: 'app', manifests, rule: rule({ olderThanMs: 30 * DAY, untagged: true }), inUse: [], nowMs: NOW });
-    expect(plan.deletes.map((d) => `${d.digest}:${d.reason}:${d.wave}`)).toEqual([`${dg(3)}:referrer-of-deleted-subject:0`, `${dg(2)}:referrer-of-deleted-subject:1`, `${dg(1)}:rule:2`]);
+    const plan = planPurge({
+      repository: 'app',
+      manifests,
+      rule: rule({ olderThanMs: 30 * DAY, untagged: true }),
+      inUse: [],
+      nowMs: NOW,
+    });
+    expect(plan.deletes.map((d) => `${d.digest}:${d.reason}:${d.wave}`)).toEqual([
+      `${dg(3)}:referrer-of-deleted-subject:0`,
+      `${dg(2)}:referrer-of-deleted-subject:1`,
+      `${dg(1)}:rule:2`,
+    ]);
     expect(decision(plan, 5)).toBe('keep:subject-kept');
     expect(decision(plan, 6)).toBe('keep:orphan-referrer');
   });
@@ -138,14 +266,27 @@ describe('planPurge: the rules', () => {
   });
 
   it('protects the digests the caller names', () => {
-    const plan = planPurge({ repository: 'app', manifests: [image(1, [], 0)], rule: rule({ untagged: true }), inUse: [], protect: [dg(1)], nowMs: NOW });
+    const plan = planPurge({
+      repository: 'app',
+      manifests: [image(1, [], 0)],
+      rule: rule({ untagged: true }),
+      inUse: [],
+      protect: [dg(1)],
+      nowMs: NOW,
+    });
     expect(decision(plan, 1)).toBe('keep:protected');
   });
 
   it('plans 100,000 manifests quickly', () => {
     const manifests = Array.from({ length: 100_000 }, (_, i) => image(i + 1, i % 3 === 0 ? [] : [`dev-${i}`], i % 100));
     const t0 = performance.now();
-    const plan = planPurge({ repository: 'app', manifests, rule: rule({ keep: 10, olderThanMs: 30 * DAY, untagged: true, tagPattern: '^dev-' }), inUse: [], nowMs: NOW });
+    const plan = planPurge({
+      repository: 'app',
+      manifests,
+      rule: rule({ keep: 10, olderThanMs: 30 * DAY, untagged: true, tagPattern: '^dev-' }),
+      inUse: [],
+      nowMs: NOW,
+    });
     expect(plan.deletes.length + plan.keeps.length).toBe(100_000);
     // Generous: the machine running tests may be shared; `npm run bench:purge` reports the real figure.
     expect(performance.now() - t0).toBeLessThan(30_000);
@@ -191,7 +332,11 @@ const generated: fc.Arbitrary<Generated> = fc
     const manifests: ManifestRecord[] = [];
     for (let i = 0; i < g.n; i++) {
       const s = g.seed[i];
-      const m: ManifestRecord = { digest: dg(i + 1), tags: [], mediaType: s.kind === 'index' ? MediaTypes.ociIndex : MediaTypes.ociManifest };
+      const m: ManifestRecord = {
+        digest: dg(i + 1),
+        tags: [],
+        mediaType: s.kind === 'index' ? MediaTypes.ociIndex : MediaTypes.ociManifest,
+      };
       if (s.ageDays !== undefined) m.createdMs = NOW - s.ageDays * DAY;
       if (s.updatedDays !== undefined) m.updatedMs = NOW - s.updatedDays * DAY;
       if (s.locked) m.locked = true;
@@ -206,25 +351,42 @@ const generated: fc.Arbitrary<Generated> = fc
       const owner = g.tagOwner[j];
       if (owner < g.n) manifests[owner].tags.push(t);
     });
-    const rule: RetentionRule = { scope: 'app', protectInUse: g.protectInUse, includeLocked: g.includeLocked, index: 0 };
+    const rule: RetentionRule = {
+      scope: 'app',
+      protectInUse: g.protectInUse,
+      includeLocked: g.includeLocked,
+      index: 0,
+    };
     if (g.keep !== undefined) rule.keep = g.keep;
     if (g.olderThanDays !== undefined) rule.olderThanMs = g.olderThanDays * DAY;
     if (g.untagged !== undefined) rule.untagged = g.untagged;
     if (g.tagPattern !== undefined) rule.tagPattern = g.tagPattern;
-    if (rule.keep === undefined && rule.olderThanMs === undefined && rule.untagged === undefined && rule.tagPattern === undefined) rule.untagged = true;
-    const inUse: InUseRef[] = [...g.inUseDigests.map((d) => ({ digest: dg(d + 1), source: 'ca/rev' })), ...g.inUseTags.map((t) => ({ tag: t, source: 'aci/g' }))];
+    if (
+      rule.keep === undefined &&
+      rule.olderThanMs === undefined &&
+      rule.untagged === undefined &&
+      rule.tagPattern === undefined
+    )
+      rule.untagged = true;
+    const inUse: InUseRef[] = [
+      ...g.inUseDigests.map((d) => ({ digest: dg(d + 1), source: 'ca/rev' })),
+      ...g.inUseTags.map((t) => ({ tag: t, source: 'aci/g' })),
+    ];
     return { manifests, rule, inUse };
   });
 
 function withinKeep(g: Generated): Set<string> {
   if (!g.rule.keep) return new Set();
   const tagged = g.manifests.filter((m) => m.tags.length > 0 && m.subject === undefined);
-  tagged.sort((a, b) => (manifestTime(b) ?? Infinity) - (manifestTime(a) ?? Infinity) || (a.digest < b.digest ? -1 : 1));
+  tagged.sort(
+    (a, b) => (manifestTime(b) ?? Infinity) - (manifestTime(a) ?? Infinity) || (a.digest < b.digest ? -1 : 1),
+  );
   return new Set(tagged.slice(0, g.rule.keep).map((m) => m.digest));
 }
 
 describe('planPurge: safety properties over generated registries', () => {
-  const run = (g: Generated): PurgePlan => planPurge({ repository: 'app', manifests: g.manifests, rule: g.rule, inUse: g.inUse, nowMs: NOW });
+  const run = (g: Generated): PurgePlan =>
+    planPurge({ repository: 'app', manifests: g.manifests, rule: g.rule, inUse: g.inUse, nowMs: NOW });
   const params = { numRuns: 400 };
 
   it('decides every manifest exactly once', () => {
@@ -276,7 +438,8 @@ describe('planPurge: safety properties over generated registries', () => {
             continue;
           }
           expect(position.has(m.digest)).toBe(position.has(m.subject));
-          if (position.has(m.digest)) expect(position.get(m.digest) as number).toBeLessThan(position.get(m.subject) as number);
+          if (position.has(m.digest))
+            expect(position.get(m.digest) as number).toBeLessThan(position.get(m.subject) as number);
         }
       }),
       params,
@@ -290,7 +453,9 @@ describe('planPurge: safety properties over generated registries', () => {
         const position = new Map(plan.deletes.map((d, i) => [d.digest, i]));
         for (const m of g.manifests) {
           if (!position.has(m.digest)) continue;
-          for (const c of m.children ?? []) if (c !== m.digest && position.has(c)) expect(position.get(m.digest) as number).toBeLessThan(position.get(c) as number);
+          for (const c of m.children ?? [])
+            if (c !== m.digest && position.has(c))
+              expect(position.get(m.digest) as number).toBeLessThan(position.get(c) as number);
         }
         for (const d of plan.deletes) {
           if ((d.reason === 'rule' || d.reason === 'untagged') && g.rule.olderThanMs !== undefined) {
@@ -306,8 +471,12 @@ describe('planPurge: safety properties over generated registries', () => {
   it('is deterministic: the order of the listing does not change the plan', () => {
     fc.assert(
       fc.property(generated, fc.nat(), (g, seed) => {
-        const shuffled = [...g.manifests].sort((a, b) => ((a.digest.charCodeAt(70) * 31 + seed) % 97) - ((b.digest.charCodeAt(70) * 31 + seed) % 97));
-        expect(planPurge({ repository: 'app', manifests: shuffled, rule: g.rule, inUse: g.inUse, nowMs: NOW })).toEqual(run(g));
+        const shuffled = [...g.manifests].sort(
+          (a, b) => ((a.digest.charCodeAt(70) * 31 + seed) % 97) - ((b.digest.charCodeAt(70) * 31 + seed) % 97),
+        );
+        expect(planPurge({ repository: 'app', manifests: shuffled, rule: g.rule, inUse: g.inUse, nowMs: NOW })).toEqual(
+          run(g),
+        );
       }),
       { numRuns: 200 },
     );

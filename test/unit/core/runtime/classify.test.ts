@@ -36,15 +36,30 @@ const D = (n: number): string => `sha256:${n.toString(16).padStart(64, '0')}`;
 const NOW = Date.parse('2026-12-04T12:00:00Z');
 const DAY = 86_400_000;
 
-function verdict(repository: string, digest: string, decision: 'release' | 'block', options: { severity?: 'critical' | 'high'; decidedMs?: number; hash?: string } = {}): Verdict {
+function verdict(
+  repository: string,
+  digest: string,
+  decision: 'release' | 'block',
+  options: { severity?: 'critical' | 'high'; decidedMs?: number; hash?: string } = {},
+): Verdict {
   const failing = options.severity
-    ? [{ name: 'vulnerabilities', status: 'fail' as const, reason: 'blocking', details: { blocking: [{ id: 'CVE-1', severity: options.severity }] } }]
+    ? [
+        {
+          name: 'vulnerabilities',
+          status: 'fail' as const,
+          reason: 'blocking',
+          details: { blocking: [{ id: 'CVE-1', severity: options.severity }] },
+        },
+      ]
     : [];
   return {
     image: { registry: HOST, repository, digest },
     decision,
     summary: decision === 'release' ? 'released' : `blocked: CVE-1 (${options.severity ?? 'signatures'})`,
-    checks: decision === 'block' && !options.severity ? [{ name: 'signatures', status: 'fail', reason: 'no signature' }] : failing,
+    checks:
+      decision === 'block' && !options.severity
+        ? [{ name: 'signatures', status: 'fail', reason: 'no signature' }]
+        : failing,
     findingCounts: options.severity ? { [options.severity]: 1 } : {},
     rule: 'gate[0] scope "**"',
     policy: { version: 1, hash: options.hash ?? policy.hash },
@@ -52,11 +67,27 @@ function verdict(repository: string, digest: string, decision: 'release' | 'bloc
   };
 }
 
-function run(containers: RunningContainer[], options: { verdicts?: Verdict[]; resolutions?: Record<string, Resolution>; grace?: GraceState; nowMs?: number; policy?: Policy } = {}) {
+function run(
+  containers: RunningContainer[],
+  options: {
+    verdicts?: Verdict[];
+    resolutions?: Record<string, Resolution>;
+    grace?: GraceState;
+    nowMs?: number;
+    policy?: Policy;
+  } = {},
+) {
   const p = options.policy ?? policy;
   const plan = planInventory(containers, p);
   const verdicts = new Map((options.verdicts ?? []).map((v) => [digestKey(v.image), v]));
-  return classifyRuntime({ plan, resolutions: new Map(Object.entries(options.resolutions ?? {})), verdicts, policy: p, graceState: options.grace ?? {}, nowMs: options.nowMs ?? NOW });
+  return classifyRuntime({
+    plan,
+    resolutions: new Map(Object.entries(options.resolutions ?? {})),
+    verdicts,
+    policy: p,
+    graceState: options.grace ?? {},
+    nowMs: options.nowMs ?? NOW,
+  });
 }
 
 describe('policy runtime section', () => {
@@ -77,7 +108,11 @@ describe('policy runtime section', () => {
     ['runtime:\n  regateAfter: 0s\n', 'runtime.regateAfter', 'greater than zero'],
     ['runtime:\n  allowRegistries: ["bad host/x"]\n', 'runtime.allowRegistries[0]', ''],
     [`runtime:\n  allowRegistries: [${HOST}]\n`, 'runtime.allowRegistries[0]', 'not under registries'],
-    ['runtime:\n  allowRegistries: [mcr.microsoft.com, MCR.microsoft.com]\n', 'runtime.allowRegistries[1]', 'each host once'],
+    [
+      'runtime:\n  allowRegistries: [mcr.microsoft.com, MCR.microsoft.com]\n',
+      'runtime.allowRegistries[1]',
+      'each host once',
+    ],
     ['runtime:\n  regate: 1h\n', 'runtime.regate', 'unknown keys'],
   ])('rejects %j naming %s', (section, field, text) => {
     const base = POLICY_TEXT.split('runtime:')[0];
@@ -95,7 +130,10 @@ describe('policy runtime section', () => {
 });
 
 describe('classifyRuntime', () => {
-  const app = (image: string, name = 'app'): RunningContainer => ({ image, source: `/subscriptions/s/resourceGroups/rg/providers/Microsoft.App/containerApps/${name}/revisions/${name}--1, container main` });
+  const app = (image: string, name = 'app'): RunningContainer => ({
+    image,
+    source: `/subscriptions/s/resourceGroups/rg/providers/Microsoft.App/containerApps/${name}/revisions/${name}--1, container main`,
+  });
 
   it('gives every status its fixed word, reason, byTag and graceUntil', () => {
     const containers = [
@@ -108,41 +146,66 @@ describe('classifyRuntime', () => {
       app(`${HOST}/gone:v9`, 'unresolved'),
     ];
     const result = run(containers, {
-      verdicts: [verdict('api', D(1), 'release'), verdict('api', D(2), 'block', { severity: 'high' }), verdict('old', D(3), 'block', { severity: 'critical' })],
+      verdicts: [
+        verdict('api', D(1), 'release'),
+        verdict('api', D(2), 'block', { severity: 'high' }),
+        verdict('old', D(3), 'block', { severity: 'critical' }),
+      ],
       resolutions: { [`${HOST}/api:v2`]: { digest: D(2) }, [`${HOST}/gone:v9`]: { error: 'NOT_FOUND: no such tag' } },
       grace: { [`${HOST}/old@${D(3)}`]: new Date(NOW - 4 * DAY).toISOString() },
     });
     const by = Object.fromEntries(result.entries.map((e) => [e.workloads[0].split('/')[8], e]));
     expect(by.released).toMatchObject({ status: 'released', digest: D(1), byTag: false });
-    expect(by.blocked).toMatchObject({ status: 'blocked', digest: D(2), byTag: true, graceUntil: new Date(NOW + 14 * DAY).toISOString() });
+    expect(by.blocked).toMatchObject({
+      status: 'blocked',
+      digest: D(2),
+      byTag: true,
+      graceUntil: new Date(NOW + 14 * DAY).toISOString(),
+    });
     expect(by.blocked.reason).toContain('high');
     expect(by.overdue).toMatchObject({ status: 'overdue', graceUntil: new Date(NOW - DAY).toISOString() });
     expect(by.never).toMatchObject({ status: 'never-gated', digest: D(4) });
-    expect(by.outside).toMatchObject({ status: 'outside-allowlist', image: 'docker.io/library/nginx:latest', byTag: true });
+    expect(by.outside).toMatchObject({
+      status: 'outside-allowlist',
+      image: 'docker.io/library/nginx:latest',
+      byTag: true,
+    });
     expect(by.external).toMatchObject({ status: 'allowed-external' });
     expect(by.unresolved).toMatchObject({ status: 'unresolved', byTag: true });
     expect(by.unresolved.reason).toContain('NOT_FOUND');
     expect(Object.keys(result.summary).sort()).toEqual([...RUNTIME_STATUSES].sort());
     expect(Object.values(result.summary).every((n) => n === 1)).toBe(true);
     // The grace clock of the newly blocked digest starts now; the overdue one keeps its first sighting.
-    expect(result.graceState).toEqual({ [`${HOST}/api@${D(2)}`]: new Date(NOW).toISOString(), [`${HOST}/old@${D(3)}`]: new Date(NOW - 4 * DAY).toISOString() });
+    expect(result.graceState).toEqual({
+      [`${HOST}/api@${D(2)}`]: new Date(NOW).toISOString(),
+      [`${HOST}/old@${D(3)}`]: new Date(NOW - 4 * DAY).toISOString(),
+    });
   });
 
   it('never asks to resolve or look up an image outside the allowlist', () => {
-    const plan = planInventory([app('docker.io/library/nginx:1'), app('evil.example.com/x:latest'), app(`${HOST}/a:1`)], policy);
+    const plan = planInventory(
+      [app('docker.io/library/nginx:1'), app('evil.example.com/x:latest'), app(`${HOST}/a:1`)],
+      policy,
+    );
     expect(plan.toResolve.map((r) => r.registry)).toEqual([HOST]);
     expect(digestsToLookUp(plan, new Map([[`${HOST}/a:1`, { digest: D(9) }]])).map((i) => i.registry)).toEqual([HOST]);
   });
 
   it('groups containers running the same image under one entry with every workload', () => {
-    const r = run([app(`${HOST}/api@${D(1)}`, 'a'), app(`${HOST}/api@${D(1)}`, 'b'), app(`${HOST}/api@${D(1)}`, 'a')], { verdicts: [verdict('api', D(1), 'release')] });
+    const r = run([app(`${HOST}/api@${D(1)}`, 'a'), app(`${HOST}/api@${D(1)}`, 'b'), app(`${HOST}/api@${D(1)}`, 'a')], {
+      verdicts: [verdict('api', D(1), 'release')],
+    });
     expect(r.entries).toHaveLength(1);
     expect(r.entries[0].workloads).toHaveLength(2);
   });
 
   it('marks a verdict older than regateAfter or from another policy due; a release under another policy is not released', () => {
     const r = run([app(`${HOST}/a@${D(1)}`), app(`${HOST}/b@${D(2)}`), app(`${HOST}/c@${D(3)}`)], {
-      verdicts: [verdict('a', D(1), 'release', { decidedMs: NOW - 2 * DAY }), verdict('b', D(2), 'release', { hash: 'f'.repeat(64) }), verdict('c', D(3), 'release')],
+      verdicts: [
+        verdict('a', D(1), 'release', { decidedMs: NOW - 2 * DAY }),
+        verdict('b', D(2), 'release', { hash: 'f'.repeat(64) }),
+        verdict('c', D(3), 'release'),
+      ],
     });
     expect(r.due.map((d) => d.image.repository)).toEqual(['a', 'b']);
     expect(r.entries.find((e) => e.image.includes('/b@'))?.status).toBe('never-gated');
@@ -151,7 +214,9 @@ describe('classifyRuntime', () => {
   });
 
   it('keeps a block under another policy blocked (a policy edit alone never lifts a block)', () => {
-    const r = run([app(`${HOST}/a@${D(1)}`)], { verdicts: [verdict('a', D(1), 'block', { severity: 'critical', hash: 'e'.repeat(64) })] });
+    const r = run([app(`${HOST}/a@${D(1)}`)], {
+      verdicts: [verdict('a', D(1), 'block', { severity: 'critical', hash: 'e'.repeat(64) })],
+    });
     expect(r.entries[0].status).toBe('blocked');
     expect(r.due).toHaveLength(1);
   });
@@ -159,14 +224,23 @@ describe('classifyRuntime', () => {
   it('uses the other grace for a block no finding caused, and clears the clock once released', () => {
     const blocked = run([app(`${HOST}/a@${D(1)}`)], { verdicts: [verdict('a', D(1), 'block')] });
     expect(blocked.entries[0].graceUntil).toBe(new Date(NOW + RUNTIME_GRACE_DEFAULTS.other).toISOString());
-    const released = run([app(`${HOST}/a@${D(1)}`)], { verdicts: [verdict('a', D(1), 'release')], grace: blocked.graceState });
+    const released = run([app(`${HOST}/a@${D(1)}`)], {
+      verdicts: [verdict('a', D(1), 'release')],
+      grace: blocked.graceState,
+    });
     expect(released.graceState).toEqual({});
   });
 
   it('keeps the clock of a blocked digest that stopped running, so a redeploy does not restart it', () => {
-    const first = run([app(`${HOST}/a@${D(1)}`)], { verdicts: [verdict('a', D(1), 'block', { severity: 'critical' })] });
+    const first = run([app(`${HOST}/a@${D(1)}`)], {
+      verdicts: [verdict('a', D(1), 'block', { severity: 'critical' })],
+    });
     const away = run([], { grace: first.graceState, nowMs: NOW + DAY });
-    const back = run([app(`${HOST}/a@${D(1)}`)], { verdicts: [verdict('a', D(1), 'block', { severity: 'critical' })], grace: away.graceState, nowMs: NOW + 4 * DAY });
+    const back = run([app(`${HOST}/a@${D(1)}`)], {
+      verdicts: [verdict('a', D(1), 'block', { severity: 'critical' })],
+      grace: away.graceState,
+      nowMs: NOW + 4 * DAY,
+    });
     expect(back.entries[0].status).toBe('overdue');
   });
 
@@ -179,9 +253,16 @@ describe('classifyRuntime', () => {
 
 describe('runtimeAlerts', () => {
   it('alerts once per image and status change, high for overdue, never-gated and outside-allowlist', () => {
-    const r = run([{ image: 'nginx:latest', source: 'w' }, { image: `${HOST}/a@${D(1)}`, source: 'w' }, { image: `${HOST}/b@${D(2)}`, source: 'w' }], {
-      verdicts: [verdict('b', D(2), 'release')],
-    });
+    const r = run(
+      [
+        { image: 'nginx:latest', source: 'w' },
+        { image: `${HOST}/a@${D(1)}`, source: 'w' },
+        { image: `${HOST}/b@${D(2)}`, source: 'w' },
+      ],
+      {
+        verdicts: [verdict('b', D(2), 'release')],
+      },
+    );
     const first = runtimeAlerts({ entries: r.entries, lastAlerted: {}, nowMs: NOW });
     expect(first.alerts.map((a) => [a.fields.status, a.severity]).sort()).toEqual([
       ['never-gated', 'high'],
@@ -205,7 +286,15 @@ describe('properties', () => {
   it('every image gets exactly one status; only allowlisted digests are looked up; graceUntil iff blocked/overdue; the clock never moves forward on re-runs', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.record({ n: fc.integer({ min: 1, max: 30 }), kind: fc.constantFrom(...statuses), byTag: fc.boolean(), workload: fc.integer({ min: 0, max: 5 }) }), { maxLength: 40 }),
+        fc.array(
+          fc.record({
+            n: fc.integer({ min: 1, max: 30 }),
+            kind: fc.constantFrom(...statuses),
+            byTag: fc.boolean(),
+            workload: fc.integer({ min: 0, max: 5 }),
+          }),
+          { maxLength: 40 },
+        ),
         fc.integer({ min: 0, max: 30 * DAY }),
         (items, elapsed) => {
           cases++;
@@ -217,7 +306,9 @@ describe('properties', () => {
             const host = it.kind === 'outside' ? 'docker.io' : it.kind === 'external' ? 'mcr.microsoft.com' : HOST;
             const ref = it.byTag ? `${host}/${repo}:t` : `${host}/${repo}@${D(it.n)}`;
             containers.push({ image: ref, source: `w${it.workload}` });
-            if (it.byTag && host === HOST) resolutions[`${HOST}/${repo}:t`] = it.kind === 'unresolved' ? { error: 'NOT_FOUND' } : { digest: D(it.n) };
+            if (it.byTag && host === HOST)
+              resolutions[`${HOST}/${repo}:t`] =
+                it.kind === 'unresolved' ? { error: 'NOT_FOUND' } : { digest: D(it.n) };
             if (it.kind === 'release') verdicts.push(verdict(repo, D(it.n), 'release'));
             if (it.kind === 'block-critical') verdicts.push(verdict(repo, D(it.n), 'block', { severity: 'critical' }));
             if (it.kind === 'block-high') verdicts.push(verdict(repo, D(it.n), 'block', { severity: 'high' }));
@@ -227,7 +318,8 @@ describe('properties', () => {
           expect(first.entries).toHaveLength(plan.images.length);
           expect(Object.values(first.summary).reduce((a, b) => a + b, 0)).toBe(plan.images.length);
           for (const id of digestsToLookUp(plan, new Map(Object.entries(resolutions)))) expect(id.registry).toBe(HOST);
-          for (const e of first.entries) expect(e.graceUntil !== undefined).toBe(e.status === 'blocked' || e.status === 'overdue');
+          for (const e of first.entries)
+            expect(e.graceUntil !== undefined).toBe(e.status === 'blocked' || e.status === 'overdue');
           const later = run(containers, { verdicts, resolutions, grace: first.graceState, nowMs: NOW + elapsed });
           for (const e of later.entries) {
             const before = first.entries.find((x) => x.image === e.image);

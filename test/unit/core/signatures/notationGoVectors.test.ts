@@ -14,52 +14,80 @@ import { describeRequiring } from '../../../support/required';
 const d = describeRequiring(sharedVectors);
 
 const NOW = new Date('2026-06-01T00:00:00Z');
-const TARGET = { mediaType: 'application/vnd.docker.distribution.manifest.v2+json', digest: 'sha256:60043cf45eaebc4c0867fea485a039b598f52fd09fd5b07b0b2d2f88fad9d74e', size: 528 };
+const TARGET = {
+  mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
+  digest: 'sha256:60043cf45eaebc4c0867fea485a039b598f52fd09fd5b07b0b2d2f88fad9d74e',
+  size: 528,
+};
 const MOCK = 'notation-go/internal/mock/testdata';
 
 d('notation-go envelopes', () => {
   let trust: Awaited<ReturnType<typeof loadSignatureTrust>>;
   beforeAll(async () => {
-    trust = await loadSignatureTrust(join(VECTORS, 'notation-go/derived/trustpolicy.oci.json'), join(VECTORS, 'notation-go/verifier/testdata/truststore'));
+    trust = await loadSignatureTrust(
+      join(VECTORS, 'notation-go/derived/trustpolicy.oci.json'),
+      join(VECTORS, 'notation-go/verifier/testdata/truststore'),
+    );
   });
   const run = (file: string, level?: 'permissive' | 'audit') => {
     const base = trust.trustPolicy.trustPolicies[0];
     const policy = level ? atLevel(base, level) : base;
-    return verifyNotationSignature({ signatureDigest: `sha256:${'1'.repeat(64)}`, envelope: vector(`${MOCK}/${file}`), envelopeMediaType: 'application/jose+json', target: TARGET, policy, store: trust.trustStore, now: NOW });
+    return verifyNotationSignature({
+      signatureDigest: `sha256:${'1'.repeat(64)}`,
+      envelope: vector(`${MOCK}/${file}`),
+      envelopeMediaType: 'application/jose+json',
+      target: TARGET,
+      policy,
+      store: trust.trustStore,
+      now: NOW,
+    });
   };
 
-  test.each(['ca_valid_sig_env.json', 'sa_valid_sig_env.json'])('%s verifies (PS384, chain leaf -> root in the store, identity matches)', (file) => {
-    const r = run(file);
-    expect(r.reason).toBe('verified at level strict');
-    expect(r.outcome).toBe('verified');
-  });
+  test.each(['ca_valid_sig_env.json', 'sa_valid_sig_env.json'])(
+    '%s verifies (PS384, chain leaf -> root in the store, identity matches)',
+    (file) => {
+      const r = run(file);
+      expect(r.reason).toBe('verified at level strict');
+      expect(r.outcome).toBe('verified');
+    },
+  );
 
-  test.each(['ca_invalid_sig_env.json', 'sa_invalid_sig_env.json'])('%s (payload with "=" appended) fails integrity at every level', (file) => {
-    for (const level of [undefined, 'permissive', 'audit'] as const) {
-      const r = run(file, level);
+  test.each(['ca_invalid_sig_env.json', 'sa_invalid_sig_env.json'])(
+    '%s (payload with "=" appended) fails integrity at every level',
+    (file) => {
+      for (const level of [undefined, 'permissive', 'audit'] as const) {
+        const r = run(file, level);
+        expect(r.outcome).toBe('failed');
+        expect(r.checks[0]).toMatchObject({ name: 'envelope', status: 'fail' });
+      }
+    },
+  );
+
+  test.each(['ca_expired_sig_env.json', 'sa_expired_sig_env.json'])(
+    '%s fails expiry at strict, logged at permissive and audit',
+    (file) => {
+      const r = run(file);
       expect(r.outcome).toBe('failed');
-      expect(r.checks[0]).toMatchObject({ name: 'envelope', status: 'fail' });
-    }
-  });
+      expect(r.reason).toMatch(/^expiry: digital signature has expired on Fri, 29 Jul 2022 23:59:00 GMT/);
+      expect(run(file, 'permissive').outcome).toBe('verified');
+      expect(run(file, 'audit').outcome).toBe('verified');
+    },
+  );
 
-  test.each(['ca_expired_sig_env.json', 'sa_expired_sig_env.json'])('%s fails expiry at strict, logged at permissive and audit', (file) => {
-    const r = run(file);
-    expect(r.outcome).toBe('failed');
-    expect(r.reason).toMatch(/^expiry: digital signature has expired on Fri, 29 Jul 2022 23:59:00 GMT/);
-    expect(run(file, 'permissive').outcome).toBe('verified');
-    expect(run(file, 'audit').outcome).toBe('verified');
-  });
-
-  test.each(['ca_plugin_sig_env.json', 'sa_plugin_sig_env.json', 'ca_compatible_pluginver_sig_env_1.0.0.json'])('%s needs a verification plugin: fails', (file) => {
-    const r = run(file);
-    expect(r.outcome).toBe('failed');
-    expect(r.checks[0].reason).toMatch(/unknown critical header|verification plugin/);
-  });
+  test.each(['ca_plugin_sig_env.json', 'sa_plugin_sig_env.json', 'ca_compatible_pluginver_sig_env_1.0.0.json'])(
+    '%s needs a verification plugin: fails',
+    (file) => {
+      const r = run(file);
+      expect(r.outcome).toBe('failed');
+      expect(r.checks[0].reason).toMatch(/unknown critical header|verification plugin/);
+    },
+  );
 });
 
 d('trust policy documents of notation e2e', () => {
   const dir = join(VECTORS, 'notation/config/trustpolicies');
-  const load = (f: string) => parseTrustPolicyDocument(JSON.parse(vector(`notation/config/trustpolicies/${f}`).toString('utf8')));
+  const load = (f: string) =>
+    parseTrustPolicyDocument(JSON.parse(vector(`notation/config/trustpolicies/${f}`).toString('utf8')));
   const invalid: Record<string, RegExp> = {
     'empty_registry_scope_trustpolicy.json': /registryScopes/,
     'empty_trusted_identity_trustpolicy.json': /trustedIdentities\[0\]/,
@@ -96,7 +124,9 @@ d('trust policy documents of notation e2e', () => {
   });
 
   test('every other OCI trust policy of the suite loads', () => {
-    const others = readdirSync(dir).filter((f) => !(f in invalid) && f !== 'invalid_format_trustpolicy.json' && f !== 'blob_trust_policy.json');
+    const others = readdirSync(dir).filter(
+      (f) => !(f in invalid) && f !== 'invalid_format_trustpolicy.json' && f !== 'blob_trust_policy.json',
+    );
     expect(others.length).toBeGreaterThan(15);
     for (const f of others) expect(load(f).trustPolicies.length).toBeGreaterThan(0);
   });
@@ -117,6 +147,9 @@ d('trust store directories', () => {
     await expect(loadTrustStoreDir(root, 'trustStore', new Set([name]))).rejects.toThrow(message);
   });
   test('a missing directory is a configuration error naming the setting', async () => {
-    await expect(loadTrustStoreDir('/nonexistent/store', 'SIGNATURE_TRUST_STORE_DIR')).rejects.toMatchObject({ code: 'INVALID_CONFIG', field: 'SIGNATURE_TRUST_STORE_DIR' });
+    await expect(loadTrustStoreDir('/nonexistent/store', 'SIGNATURE_TRUST_STORE_DIR')).rejects.toMatchObject({
+      code: 'INVALID_CONFIG',
+      field: 'SIGNATURE_TRUST_STORE_DIR',
+    });
   });
 });
