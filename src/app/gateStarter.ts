@@ -56,7 +56,12 @@ export async function startGateOnce(
   const image = formatImage(request.image);
   const state = await starter.getState(instanceId);
   if (state && ACTIVE_OR_DONE.has(state)) {
-    return { started: false, instanceId, image, reason: `a gate for ${image} is already ${state.toLowerCase()} (${instanceId}); use a rescan to gate it again` };
+    return {
+      started: false,
+      instanceId,
+      image,
+      reason: `a gate for ${image} is already ${state.toLowerCase()} (${instanceId}); use a rescan to gate it again`,
+    };
   }
   const input: GateInput = { image: request.image, tag: request.tag, trigger: request.trigger };
   await starter.start(ORCH_IMAGE_GATE, instanceId, input);
@@ -84,7 +89,10 @@ export interface GateStatusStarter extends GateStarter {
  * even when the push-triggered gate of the same digest has completed. A nonce already used is refused by the
  * state check, so a retried request with the same nonce does not start a second gate.
  */
-export async function startRescan(starter: GateStarter, request: { image: ImageId; tag?: string; nonce: string }): Promise<StartResult> {
+export async function startRescan(
+  starter: GateStarter,
+  request: { image: ImageId; tag?: string; nonce: string },
+): Promise<StartResult> {
   const instanceId = rescanInstanceId(request.image, request.nonce);
   const image = formatImage(request.image);
   if ((await starter.getState(instanceId)) !== undefined) {
@@ -93,4 +101,37 @@ export async function startRescan(starter: GateStarter, request: { image: ImageI
   const input: GateInput = { image: request.image, tag: request.tag, trigger: 'rescan' };
   await starter.start(ORCH_IMAGE_GATE, instanceId, input);
   return { started: true, instanceId, image };
+}
+
+/** States in which a scheduled run's instance already exists (a re-delivered timer must not start a second one). */
+const RUN_EXISTS: ReadonlySet<InstanceState> = new Set<InstanceState>([
+  'Pending',
+  'Running',
+  'Completed',
+  'ContinuedAsNew',
+  'Suspended',
+]);
+
+/** The instance id of a scheduled run at `nowMs`: `<prefix>-YYYYMMDDHHMM` (one per scheduled minute). */
+export function scheduledInstanceId(prefix: string, nowMs: number): string {
+  return `${prefix}-${new Date(nowMs).toISOString().slice(0, 16).replace(/[-:T]/g, '')}`;
+}
+
+/**
+ * Starts `orchestrator` as `instanceId` unless that instance exists already (a timer delivered twice starts one
+ * run); `log` gets one line either way, naming `source`.
+ */
+export async function startScheduledOnce(
+  starter: GateStarter,
+  run: { source: string; orchestrator: string; instanceId: string; input: unknown; note?: string },
+  log: (line: string) => void,
+): Promise<{ instanceId: string; started: boolean }> {
+  const state = await starter.getState(run.instanceId);
+  if (state && RUN_EXISTS.has(state)) {
+    log(`${run.source}: ${run.instanceId} is already ${state}; not started again`);
+    return { instanceId: run.instanceId, started: false };
+  }
+  await starter.start(run.orchestrator, run.instanceId, run.input);
+  log(`${run.source}: started ${run.orchestrator} ${run.instanceId}${run.note ?? ''}`);
+  return { instanceId: run.instanceId, started: true };
 }

@@ -5,27 +5,30 @@
 import type { InvocationContext } from '@azure/functions';
 import { ORCH_REGISTRY_PURGE } from '../orchestrations/names';
 import type { RegistryPurgeInput } from '../orchestrations/purge';
-import type { GateStarter, InstanceState } from './gateStarter';
+import { scheduledInstanceId, startScheduledOnce, type GateStarter } from './gateStarter';
 import type { TimerJobDeps } from './timerJobs';
-
-/** States in which this run's purge already exists (a re-delivered timer must not start a second one). */
-const EXISTS: ReadonlySet<InstanceState> = new Set<InstanceState>(['Pending', 'Running', 'Completed', 'ContinuedAsNew', 'Suspended']);
 
 /** The instance id of the purge started at `nowMs`: `purge-YYYYMMDDHHMM` (one per scheduled minute). */
 export function purgeInstanceId(nowMs: number): string {
-  return `purge-${new Date(nowMs).toISOString().slice(0, 16).replace(/[-:T]/g, '')}`;
+  return scheduledInstanceId('purge', nowMs);
 }
 
 /** Starts `registryPurge` for this run unless it exists already; returns what it did. */
-export async function handleNightlyPurge(deps: Pick<TimerJobDeps, 'dryRun' | 'nowMs'>, starter: GateStarter, context: InvocationContext): Promise<{ instanceId: string; started: boolean }> {
-  const instanceId = purgeInstanceId(deps.nowMs);
-  const state = await starter.getState(instanceId);
-  if (state && EXISTS.has(state)) {
-    context.log(`nightlyPurge: ${instanceId} is already ${state}; not started again`);
-    return { instanceId, started: false };
-  }
+export async function handleNightlyPurge(
+  deps: Pick<TimerJobDeps, 'dryRun' | 'nowMs'>,
+  starter: GateStarter,
+  context: InvocationContext,
+): Promise<{ instanceId: string; started: boolean }> {
   const input: RegistryPurgeInput = { trigger: 'timer', dryRun: deps.dryRun };
-  await starter.start(ORCH_REGISTRY_PURGE, instanceId, input);
-  context.log(`nightlyPurge: started ${ORCH_REGISTRY_PURGE} ${instanceId}${deps.dryRun ? ' (dry run: plans only, deletes nothing)' : ''}`);
-  return { instanceId, started: true };
+  return startScheduledOnce(
+    starter,
+    {
+      source: 'nightlyPurge',
+      orchestrator: ORCH_REGISTRY_PURGE,
+      instanceId: purgeInstanceId(deps.nowMs),
+      input,
+      note: deps.dryRun ? ' (dry run: plans only, deletes nothing)' : '',
+    },
+    (line) => context.log(line),
+  );
 }

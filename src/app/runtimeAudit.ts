@@ -8,29 +8,26 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/fu
 import type { RuntimeAuditStore } from '../adapters/ports';
 import { ORCH_RUNTIME_AUDIT } from '../orchestrations/names';
 import type { RuntimeAuditInput } from '../orchestrations/runtimeAudit';
-import type { GateStarter, InstanceState } from './gateStarter';
+import { scheduledInstanceId, startScheduledOnce, type GateStarter } from './gateStarter';
 import { AppRoles, HttpErrorCodes, answer, errorResponse, jsonResponse, requireRole, type HttpAuthMode } from './http';
-
-/** States in which this run's audit already exists (a re-delivered timer must not start a second one). */
-const EXISTS: ReadonlySet<InstanceState> = new Set<InstanceState>(['Pending', 'Running', 'Completed', 'ContinuedAsNew', 'Suspended']);
 
 /** The instance id of the audit started at `nowMs`: `runtime-YYYYMMDDHHMM` (one per scheduled minute). */
 export function runtimeAuditInstanceId(nowMs: number): string {
-  return `runtime-${new Date(nowMs).toISOString().slice(0, 16).replace(/[-:T]/g, '')}`;
+  return scheduledInstanceId('runtime', nowMs);
 }
 
 /** Starts `runtimeAudit` for this run unless it exists already. */
-export async function handleRuntimeAuditTimer(deps: { nowMs: number }, starter: GateStarter, context: InvocationContext): Promise<{ instanceId: string; started: boolean }> {
-  const instanceId = runtimeAuditInstanceId(deps.nowMs);
-  const state = await starter.getState(instanceId);
-  if (state && EXISTS.has(state)) {
-    context.log(`runtimeAudit: ${instanceId} is already ${state}; not started again`);
-    return { instanceId, started: false };
-  }
+export async function handleRuntimeAuditTimer(
+  deps: { nowMs: number },
+  starter: GateStarter,
+  context: InvocationContext,
+): Promise<{ instanceId: string; started: boolean }> {
   const input: RuntimeAuditInput = { trigger: 'timer' };
-  await starter.start(ORCH_RUNTIME_AUDIT, instanceId, input);
-  context.log(`runtimeAudit: started ${ORCH_RUNTIME_AUDIT} ${instanceId}`);
-  return { instanceId, started: true };
+  return startScheduledOnce(
+    starter,
+    { source: 'runtimeAudit', orchestrator: ORCH_RUNTIME_AUDIT, instanceId: runtimeAuditInstanceId(deps.nowMs), input },
+    (line) => context.log(line),
+  );
 }
 
 /** Dependencies of {@link handleRuntimeReport}. */
@@ -40,17 +37,33 @@ export interface RuntimeReportDeps {
 }
 
 /** `GET /api/runtime`. Readers need the app role `Verdicts.Read` (or `Rescan.Request`), like the verdicts. */
-export async function handleRuntimeReport(request: HttpRequest, deps: RuntimeReportDeps, context: InvocationContext): Promise<HttpResponseInit> {
-  return answer(async () => {
-    requireRole(request, deps.auth, [AppRoles.read, AppRoles.rescan]);
-    const report = await deps.audit.latestRuntimeReport();
-    if (!report) return errorResponse(404, HttpErrorCodes.NOT_FOUND, 'no runtime report recorded yet (the runtimeAudit timer runs hourly by default)');
-    return jsonResponse(200, report);
-  }, (line) => context.warn(`runtime: ${line}`));
+export async function handleRuntimeReport(
+  request: HttpRequest,
+  deps: RuntimeReportDeps,
+  context: InvocationContext,
+): Promise<HttpResponseInit> {
+  return answer(
+    async () => {
+      requireRole(request, deps.auth, [AppRoles.read, AppRoles.rescan]);
+      const report = await deps.audit.latestRuntimeReport();
+      if (!report)
+        return errorResponse(
+          404,
+          HttpErrorCodes.NOT_FOUND,
+          'no runtime report recorded yet (the runtimeAudit timer runs hourly by default)',
+        );
+      return jsonResponse(200, report);
+    },
+    (line) => context.warn(`runtime: ${line}`),
+  );
 }
 
 /** True when the audit store has the runtime side (the three shipped stores do). */
 export function isRuntimeAuditStore(store: unknown): store is RuntimeAuditStore {
   const s = store as Partial<RuntimeAuditStore> | undefined;
-  return typeof s?.latestVerdicts === 'function' && typeof s.latestRuntimeReport === 'function' && typeof s.readRuntimeState === 'function';
+  return (
+    typeof s?.latestVerdicts === 'function' &&
+    typeof s.latestRuntimeReport === 'function' &&
+    typeof s.readRuntimeState === 'function'
+  );
 }
