@@ -7,7 +7,7 @@ import type { TokenCredential } from '@azure/identity';
 import type * as KeyVaultSecrets from '@azure/keyvault-secrets';
 import type { SecretClient } from '@azure/keyvault-secrets';
 import { ErrorCodes, GuardError, isGuardError } from '../core/errors';
-import { PASSWORD_SLOTS, type PasswordSlot, type PublishedInfo } from '../core/rotation';
+import { PASSWORD_SLOTS, SLOT_TAG, type PasswordSlot, type PublishedInfo } from '../core/rotation';
 import { isLoopbackHost } from '../core/loopback';
 import type { PublishOptions, SecretStore } from './ports';
 import { sdkError } from './sdkErrors';
@@ -16,10 +16,7 @@ import { sdkError } from './sdkErrors';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const keyVaultSecrets = (): typeof KeyVaultSecrets => require('@azure/keyvault-secrets');
 
-/** Tag holding the published slot. */
-export const SLOT_TAG = 'acr-guard-slot';
-/** Tag holding the token name. */
-export const TOKEN_TAG = 'acr-guard-token';
+export { SLOT_TAG, TOKEN_TAG } from '../core/rotation';
 
 /** Options of {@link KeyVaultSecretStore}. */
 export interface KeyVaultSecretStoreOptions {

@@ -8,6 +8,11 @@ import { ErrorCodes, GuardError } from './errors';
 import { formatDuration } from './duration';
 
 /** ACR token password slots. */
+/** Key Vault tag holding the published password slot (`password1`/`password2`): part of the rotation protocol. */
+export const SLOT_TAG = 'acr-guard-slot';
+/** Key Vault tag naming the ACR token a secret belongs to. */
+export const TOKEN_TAG = 'acr-guard-token';
+
 export type PasswordSlot = 'password1' | 'password2';
 export const PASSWORD_SLOTS: readonly PasswordSlot[] = ['password1', 'password2'];
 

@@ -9,10 +9,15 @@
 import { timingSafeEqual } from 'node:crypto';
 import { isGuardError, ErrorCodes } from '../core/errors';
 import { operationalAlert } from '../core/alerts/evaluate';
-import { planRotation, secretNameFor, type RotationPlan, type RotationSettings } from '../core/rotation';
+import {
+  SLOT_TAG,
+  TOKEN_TAG,
+  planRotation,
+  secretNameFor,
+  type RotationPlan,
+  type RotationSettings,
+} from '../core/rotation';
 import type { AlertSink, AlertStateStore, SecretStore, TokenAdmin } from '../adapters/ports';
-import { MemoryAlertStateStore } from '../adapters/alertState';
-import { SLOT_TAG, TOKEN_TAG } from '../adapters/keyVaultSecrets';
 import type { Log } from './alertRun';
 import { notifyOnce } from './notify';
 
@@ -27,7 +32,7 @@ export interface RotationRunOptions {
   /** Sinks for failures and flags (operational alerts). */
   sinks: readonly AlertSink[];
   /** De-duplication of those alerts across runs (in memory for this run when absent). */
-  state?: AlertStateStore;
+  state: AlertStateStore;
   settings: RotationSettings;
   nowMs: number;
   dryRun?: boolean;
@@ -65,7 +70,7 @@ async function alertAll(
 ): Promise<void> {
   const alert = operationalAlert({ subject, code, title, nowMs: o.nowMs, fields });
   await notifyOnce(alert, suppressForMs, {
-    state: o.state ?? new MemoryAlertStateStore(),
+    state: o.state,
     sinks: o.sinks,
     nowMs: o.nowMs,
     onFailure: (sink, err) =>

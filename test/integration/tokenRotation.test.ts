@@ -47,7 +47,9 @@ describe('rotateTokens against ARM and Key Vault stand-ins (real SDK clients)', 
 
   function options(ids: string[], nowMs: number, extra: Partial<RotationRunOptions> = {}): RotationRunOptions {
     const credential = testCredential();
+    const { state, ...rest } = extra;
     return {
+      state: state ?? new MemoryAlertStateStore(),
       tokenIds: ids,
       tokens: new ArmTokenAdmin({
         credential,
@@ -61,7 +63,7 @@ describe('rotateTokens against ARM and Key Vault stand-ins (real SDK clients)', 
       settings: SETTINGS,
       nowMs,
       log: (l) => logs.push(l),
-      ...extra,
+      ...rest,
     };
   }
 
