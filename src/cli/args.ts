@@ -2,6 +2,10 @@
  * CLI argument handling shared by the commands: exit codes, usage errors, output selection.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { readBoundedTextSync } from '../adapters/boundedFile';
+import type { SignatureTrust } from '../adapters/signatureVerifier';
+import { loadSignatureTrust } from '../adapters/trustStoreFiles';
+import { MAX_POLICY_BYTES } from '../core/policy';
 
 /** Documented exit codes. */
 export const ExitCodes = {
@@ -41,4 +45,23 @@ export function outputFormat(value: string | boolean | undefined): 'table' | 'js
   if (value === undefined || value === 'table') return 'table';
   if (value === 'json') return 'json';
   throw new UsageError(`--output: expected "json" or "table", got ${JSON.stringify(value)}`);
+}
+
+/** Reads `--policy` through the bounded reader: at most {@link MAX_POLICY_BYTES} are read, before parsing. */
+export function readPolicyFile(path: string): string {
+  return readBoundedTextSync(path, { maxBytes: MAX_POLICY_BYTES, field: '--policy', what: 'policy file' });
+}
+
+/** The options `--trust-policy <file> --trust-store <dir>` (both or neither), loaded; undefined when absent. */
+export async function signatureTrustOption(values: {
+  'trust-policy'?: string | boolean;
+  'trust-store'?: string | boolean;
+}): Promise<SignatureTrust | undefined> {
+  const trustPolicy = values['trust-policy'];
+  const trustStore = values['trust-store'];
+  if ((typeof trustPolicy === 'string') !== (typeof trustStore === 'string'))
+    throw new UsageError('--trust-policy and --trust-store go together');
+  return typeof trustPolicy === 'string' && typeof trustStore === 'string'
+    ? loadSignatureTrust(trustPolicy, trustStore, { policy: '--trust-policy', store: '--trust-store' })
+    : undefined;
 }

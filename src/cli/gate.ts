@@ -4,10 +4,9 @@
  * Runs the same orchestration, decision and apply code as the Functions app, in-process.
  * Exit 0 released, 3 blocked, 2 usage or configuration error, 1 runtime error.
  */
-import { readBoundedTextSync } from '../adapters/boundedFile';
 import { DefaultAzureCredential } from '@azure/identity';
 import { parseImageReference, formatImage } from '../core/reference';
-import { MAX_POLICY_BYTES, loadPolicy, isRegistryAllowed } from '../core/policy';
+import { loadPolicy, isRegistryAllowed } from '../core/policy';
 import { parseDuration } from '../core/duration';
 import { isGuardError } from '../core/errors';
 import { isAcrHost } from '../core/acrHost';
@@ -15,10 +14,9 @@ import type { Policy } from '../core/policyTypes';
 import type { ImageId } from '../core/types';
 import { FileAuditStore, MemoryAuditStore } from '../adapters/auditStore';
 import { composeGateServices } from '../app/compose';
-import { loadSignatureTrust } from '../adapters/trustStoreFiles';
 import { runGateLocally } from '../local/gateRunner';
 import type { GateOutcome, GateProgress } from '../orchestrations/imageGate';
-import { ExitCodes, UsageError, outputFormat, parseCommandArgs } from './args';
+import { ExitCodes, UsageError, outputFormat, parseCommandArgs, readPolicyFile, signatureTrustOption } from './args';
 import { isLoopbackHost } from '../core/loopback';
 import { renderVerdictTable, verdictJson } from './render';
 
@@ -76,14 +74,7 @@ export async function gateCommand(
   const credential = isAcrHost(ref.registry) ? new DefaultAzureCredential() : undefined;
   const audit =
     typeof values['audit-dir'] === 'string' ? new FileAuditStore(values['audit-dir']) : new MemoryAuditStore();
-  const trustPolicy = values['trust-policy'];
-  const trustStore = values['trust-store'];
-  if ((typeof trustPolicy === 'string') !== (typeof trustStore === 'string'))
-    throw new UsageError('--trust-policy and --trust-store go together');
-  const signatureTrust =
-    typeof trustPolicy === 'string' && typeof trustStore === 'string'
-      ? await loadSignatureTrust(trustPolicy, trustStore, { policy: '--trust-policy', store: '--trust-store' })
-      : undefined;
+  const signatureTrust = await signatureTrustOption(values);
   const services = composeGateServices({
     policy: () => policy,
     credential,
@@ -123,11 +114,6 @@ export async function gateCommand(
   if (format === 'json') io.out(JSON.stringify(verdictJson(outcome.verdict, outcome.apply), null, 2));
   else io.out(renderVerdictTable([{ verdict: outcome.verdict, apply: outcome.apply }], { details: true }));
   return outcome.verdict.decision === 'release' ? ExitCodes.OK : ExitCodes.BLOCKED;
-}
-
-/** Reads `--policy` through the bounded reader: at most {@link MAX_POLICY_BYTES} are read, before parsing. */
-function readPolicyFile(path: string): string {
-  return readBoundedTextSync(path, { maxBytes: MAX_POLICY_BYTES, field: '--policy', what: 'policy file' });
 }
 
 /** One stderr line per poll while the gate waits for scan results: what, until when, and how to shorten it. */

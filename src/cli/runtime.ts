@@ -9,10 +9,8 @@
  * or `allowed-external`, 3 when any other status appears, 2 usage or configuration error, 1 runtime error.
  */
 import { isAcrHost } from '../core/acrHost';
-import { readFileSync } from 'node:fs';
 import { DefaultAzureCredential } from '@azure/identity';
 import { loadPolicy } from '../core/policy';
-import type { Policy } from '../core/policyTypes';
 import { formatImage } from '../core/reference';
 import { formatDuration } from '../core/duration';
 import {
@@ -28,11 +26,11 @@ import { composeGateServices } from '../app/compose';
 import { isLoopbackHost } from '../core/loopback';
 import { runGateLocally } from '../local/gateRunner';
 import { assessRuntime, runtimeReportOf } from '../jobs/runtimeAudit';
-import { ExitCodes, UsageError, outputFormat, parseCommandArgs } from './args';
+import { ExitCodes, UsageError, outputFormat, parseCommandArgs, readPolicyFile, signatureTrustOption } from './args';
 import { readDeployed } from './purge';
 
 export const RUNTIME_USAGE = `usage: acr-guard runtime --policy <file> [--deployed <file>] [--audit-dir <dir>] [--plain-http]
-                          [--regate] [--output json|table]
+                          [--regate [--trust-policy <file> --trust-store <dir>]] [--output json|table]
   Checks every running image against the gate: released, blocked (with its grace), overdue, never-gated,
   outside-allowlist, allowed-external or unresolved; and whether it is deployed by tag (pin by digest).
   --deployed <file>  JSON list [{"image": "<reference>", "source": "<workload>"}] (the purge's format); without it,
@@ -41,6 +39,8 @@ export const RUNTIME_USAGE = `usage: acr-guard runtime --policy <file> [--deploy
                      the report there too (without it: no verdicts, so allowlisted images are never-gated)
   --regate           gate again the digests whose verdict is older than runtime.regateAfter or from another
                      policy version (recorded into --audit-dir, never applied to the registry)
+  --trust-policy <f>, --trust-store <d>  notation trustpolicy.json and trust store for the re-gates' signature
+                     checks (without them a rule that requires signatures blocks as inconclusive)
   --plain-http       talk http to the policy's loopback registries (127.0.0.0/8, localhost, [::1] only)
   exit codes: 0 every image released or allowed-external, 3 any other status, 2 usage or configuration error,
               1 runtime error`;
@@ -55,18 +55,6 @@ export interface RuntimeIo {
   now?: () => number;
 }
 
-function readPolicy(path: string): Policy {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new UsageError(
-      `--policy: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-    );
-  }
-  return loadPolicy(text, path);
-}
-
 /** Runs the `runtime` command; returns the exit code. */
 export async function runtimeCommand(argv: string[], io: RuntimeIo): Promise<number> {
   const { values, positionals } = parseCommandArgs(argv, {
@@ -75,6 +63,8 @@ export async function runtimeCommand(argv: string[], io: RuntimeIo): Promise<num
     'audit-dir': { type: 'string' },
     'plain-http': { type: 'boolean' },
     regate: { type: 'boolean' },
+    'trust-policy': { type: 'string' },
+    'trust-store': { type: 'string' },
     output: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
@@ -86,7 +76,7 @@ export async function runtimeCommand(argv: string[], io: RuntimeIo): Promise<num
     throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}\n${RUNTIME_USAGE}`);
   if (typeof values.policy !== 'string') throw new UsageError(`--policy <file> is required\n${RUNTIME_USAGE}`);
   const format = outputFormat(values.output);
-  const policy = readPolicy(values.policy);
+  const policy = loadPolicy(readPolicyFile(values.policy), values.policy);
   const auditDir = typeof values['audit-dir'] === 'string' ? values['audit-dir'] : undefined;
   const regate = values.regate === true;
   if (regate && !auditDir)
@@ -113,7 +103,8 @@ export async function runtimeCommand(argv: string[], io: RuntimeIo): Promise<num
 
   const audit = auditDir ? new FileAuditStore(auditDir) : new MemoryAuditStore();
   const credential = policy.registries.some((r) => isAcrHost(r.host)) ? new DefaultAzureCredential() : undefined;
-  const services = composeGateServices({ policy: () => policy, credential, plainHttpHosts, audit });
+  const signatureTrust = await signatureTrustOption(values);
+  const services = composeGateServices({ policy: () => policy, credential, plainHttpHosts, audit, signatureTrust });
   const state = await audit.readRuntimeState();
   const nowMs = io.now?.() ?? Date.now();
   let assessed = await assessRuntime({

@@ -282,6 +282,13 @@ runtime:
     expect((await runCli(['runtime', '--deployed', list])).code).toBe(2);
     expect((await runCli(['runtime', '--policy', policy, '--deployed', list, '--regate'])).code).toBe(2);
     expect((await runCli(['runtime', '--policy', policy])).code).toBe(2);
+    const halfTrust = await runCli(['runtime', '--policy', policy, '--deployed', list, '--trust-policy', policy]);
+    expect(halfTrust.code).toBe(2);
+    expect(halfTrust.err).toContain('--trust-policy and --trust-store go together');
+    // The policy is read through the bounded reader: /dev/zero is refused after the limit, never read whole.
+    const zero = await runCli(['runtime', '--policy', '/dev/zero', '--deployed', list]);
+    expect(zero.code).toBe(2);
+    expect(zero.err).toContain('FILE_TOO_LARGE');
     const badDeployed = join(dir, 'bad.json');
     writeFileSync(badDeployed, '{"image": 1}');
     expect((await runCli(['runtime', '--policy', policy, '--deployed', badDeployed])).code).toBe(2);
