@@ -4,9 +4,9 @@
  * (`BENCH_CASE=duplicates`), through the real orchestration, activities and local replay driver. Prints the
  * decision, the reason, wall time, peak RSS (sampled) and the serialized history size.
  *
- *   npx esbuild bench/hostileReportBench.ts --bundle --platform=node --packages=external --outfile=/tmp/hostile.js
- *   BENCH_CASE=distinct /usr/bin/time -v node /tmp/hostile.js
- *   BENCH_CASE=distinct BENCH_COUNT=49999 node /tmp/hostile.js
+ *   npm run bench:reports                                   (BENCH_CASE=distinct, the default)
+ *   BENCH_CASE=duplicates npm run bench:reports
+ *   BENCH_CASE=distinct BENCH_COUNT=49999 npm run bench:reports
  */
 import { performance } from 'node:perf_hooks';
 import { MemoryAuditStore } from '../src/adapters/auditStore';

@@ -138,6 +138,7 @@ await Promise.all([
       'bench/verifyBench.ts',
       'bench/purgeBench.ts',
       'bench/runtimeBench.ts',
+      'bench/hostileReportBench.ts',
     ],
     outbase: '.',
     outdir: dist,
