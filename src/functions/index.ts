@@ -66,14 +66,17 @@ const runtimeServices = once((): RuntimeServices => {
 });
 
 // Activities may run on a worker that never ran a trigger: their services come from the runtime on first use.
-const activities = once(() => {
+// The gate's and the purge's activities never depend on runtime assurance's settings: a misconfigured alert sink
+// of the runtime audit must not stop a single gate, so the two maps are built apart.
+type ActivityMap = Record<string, (input: never, context: InvocationContext) => Promise<unknown>>;
+const gateAndPurgeActivities = once((): ActivityMap => {
   const { services } = runtime();
-  return {
-    ...gateActivities(services),
-    ...purgeActivities(services),
-    ...runtimeActivities(services, runtimeServices()),
-  } as Record<string, (input: never, context: InvocationContext) => Promise<unknown>>;
+  return { ...gateActivities(services), ...purgeActivities(services) };
 });
+const runtimeAuditActivities = once((): ActivityMap => runtimeActivities(runtime().services, runtimeServices()));
+const RUNTIME_ACTIVITY_NAMES: ReadonlySet<string> = new Set(Object.values(RuntimeActivities));
+const activities = (name: string): ActivityMap =>
+  RUNTIME_ACTIVITY_NAMES.has(name) ? runtimeAuditActivities() : gateAndPurgeActivities();
 
 // ---- orchestrations and their activities ----
 df.app.orchestration(ORCH_IMAGE_GATE, imageGateOrchestrator);
@@ -86,7 +89,7 @@ for (const name of [
   ...Object.values(RuntimeActivities),
 ]) {
   df.app.activity(name, {
-    handler: (input: unknown, context: InvocationContext) => activities()[name](input as never, context),
+    handler: (input: unknown, context: InvocationContext) => activities(name)[name](input as never, context),
   });
 }
 
