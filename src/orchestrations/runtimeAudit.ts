@@ -12,12 +12,18 @@ import type { RuntimeSummary } from '../core/runtime/classify';
 import type { GateInput, GateOutcome } from './imageGate';
 import { ORCH_IMAGE_GATE, RuntimeActivities } from './names';
 import type { RuntimeAssessOutput, RuntimeReportInput, RuntimeReportOutput } from './runtimeActivities';
+import { failureDetail, retryOptionsOf } from './retry';
 
 /** Re-gates in flight at once. */
 export const RUNTIME_REGATE_PARALLEL = 4;
 
-/** Durable retry policy of the runtime activities: 5 s, doubling, 3 attempts. */
-export const RUNTIME_RETRY = { firstRetryIntervalMs: 5_000, backoffCoefficient: 2, maxNumberOfAttempts: 3 } as const;
+/** Durable retry policy of the runtime activities: 5 s, doubling, 3 attempts, at most 1 min apart. */
+export const RUNTIME_RETRY = {
+  firstRetryIntervalMs: 5_000,
+  backoffCoefficient: 2,
+  maxNumberOfAttempts: 3,
+  maxRetryIntervalMs: 60_000,
+} as const;
 
 /** Input of `runtimeAudit`. */
 export interface RuntimeAuditInput {
@@ -36,13 +42,7 @@ export interface RuntimeAuditOutput {
 type Gen<T> = Generator<df.Task, T, unknown>;
 
 function retry(): df.RetryOptions {
-  const options = new df.RetryOptions(RUNTIME_RETRY.firstRetryIntervalMs, RUNTIME_RETRY.maxNumberOfAttempts);
-  options.backoffCoefficient = RUNTIME_RETRY.backoffCoefficient;
-  return options;
-}
-
-function text(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  return retryOptionsOf(RUNTIME_RETRY);
 }
 
 /** The orchestrator. */
@@ -57,7 +57,7 @@ export function* runtimeAuditOrchestrator(context: df.OrchestrationContext): Gen
     return {
       regated: 0,
       alerts: 0,
-      error: `listing or classifying what runs failed; no report was made: ${text(err)}`,
+      error: `listing or classifying what runs failed; no report was made: ${failureDetail(err)}`,
     };
   }
   const regated: RuntimeReportInput['regated'] = [];
@@ -90,6 +90,6 @@ export function* runtimeAuditOrchestrator(context: df.OrchestrationContext): Gen
     } satisfies RuntimeReportInput)) as RuntimeReportOutput;
     return { summary: reported.summary, regated: regated.length, alerts: reported.alerts };
   } catch (err) {
-    return { regated: regated.length, alerts: 0, error: `recording the runtime report failed: ${text(err)}` };
+    return { regated: regated.length, alerts: 0, error: `recording the runtime report failed: ${failureDetail(err)}` };
   }
 }
