@@ -107,14 +107,18 @@ export async function runtimeCommand(argv: string[], io: RuntimeIo): Promise<num
   const services = composeGateServices({ policy: () => policy, credential, plainHttpHosts, audit, signatureTrust });
   const state = await audit.readRuntimeState();
   const nowMs = io.now?.() ?? Date.now();
-  let assessed = await assessRuntime({
-    containers,
-    policy,
-    registry: services.registry,
-    audit,
-    graceState: state.graceState,
-    nowMs,
-  });
+  // The grace state as it was before this run, for both passes: the second classifies on the new verdicts only.
+  const assess = (resolutions?: Awaited<ReturnType<typeof assessRuntime>>['resolutions']) =>
+    assessRuntime({
+      containers,
+      policy,
+      registry: services.registry,
+      audit,
+      graceState: state.graceState,
+      nowMs,
+      ...(resolutions ? { resolutions } : {}),
+    });
+  let assessed = await assess();
   const regated: RuntimeReport['regated'] = [];
   if (regate && assessed.classification.due.length > 0) {
     for (const due of assessed.classification.due) {
@@ -132,15 +136,7 @@ export async function runtimeCommand(argv: string[], io: RuntimeIo): Promise<num
       });
     }
     // Classify again on the new verdicts, with the same tag answers and the grace state as it was.
-    assessed = await assessRuntime({
-      containers,
-      policy,
-      registry: services.registry,
-      audit,
-      graceState: state.graceState,
-      nowMs,
-      resolutions: assessed.resolutions,
-    });
+    assessed = await assess(assessed.resolutions);
   }
   const { classification } = assessed;
   if (auditDir) {
