@@ -121,8 +121,12 @@ function sameImage(a: ImageId, b: ImageId): boolean {
 
 /** Most verdict rows one batched read ({@link RuntimeAuditStore.latestVerdicts}) scans; more is `VERDICT_SCAN_TOO_LARGE`. */
 export const MAX_RUNTIME_VERDICT_ROWS = 1_000_000;
-/** Most entries of the runtime state (grace clocks + alerted statuses); more is `RUNTIME_INVENTORY_TOO_LARGE`. */
-export const MAX_RUNTIME_STATE_ENTRIES = 200_000;
+/**
+ * Most characters of the runtime state's JSON (grace clocks, last-seen times, alerted statuses), the same in
+ * every store: what one Table entity holds (15 chunks of 32,000). About 2,000 blocked or alerted images; more is
+ * `RUNTIME_INVENTORY_TOO_LARGE` before anything is written (the previous state is kept).
+ */
+export const MAX_RUNTIME_STATE_CHARS = 480_000;
 
 function checkRuntimeReport(report: RuntimeReport): number {
   const ms = Date.parse(report?.generatedAt);
@@ -135,11 +139,13 @@ function checkRuntimeReport(report: RuntimeReport): number {
 function checkRuntimeState(state: RuntimeState): void {
   if (!state || typeof state.graceState !== 'object' || typeof state.lastAlerted !== 'object')
     throw invalidInput('state', '{ graceState, lastAlerted }', state);
-  const n = Object.keys(state.graceState).length + Object.keys(state.lastAlerted).length;
-  if (n > MAX_RUNTIME_STATE_ENTRIES) {
+  if (state.graceSeen !== undefined && (typeof state.graceSeen !== 'object' || state.graceSeen === null))
+    throw invalidInput('state.graceSeen', 'a map of digest → ISO time', state.graceSeen);
+  const chars = JSON.stringify(state).length;
+  if (chars > MAX_RUNTIME_STATE_CHARS) {
     throw new GuardError(
       ErrorCodes.RUNTIME_INVENTORY_TOO_LARGE,
-      `runtime state: ${n} entries, over the bound of ${MAX_RUNTIME_STATE_ENTRIES} (MAX_RUNTIME_STATE_ENTRIES); the previous state is kept`,
+      `runtime state: ${chars} chars of JSON, over the bound of ${MAX_RUNTIME_STATE_CHARS} (MAX_RUNTIME_STATE_CHARS); the previous state is kept`,
     );
   }
 }

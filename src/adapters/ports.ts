@@ -131,6 +131,8 @@ export interface AuditStore {
 /** What runtime assurance keeps between runs: the grace clocks and the last alerted status per image. */
 export interface RuntimeState {
   graceState: GraceState;
+  /** When each clock's digest was last seen running (the clock is kept 90 days after that). */
+  graceSeen?: GraceState;
   lastAlerted: Record<string, RuntimeStatus>;
 }
 

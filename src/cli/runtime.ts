@@ -115,6 +115,7 @@ export async function runtimeCommand(argv: string[], io: RuntimeIo): Promise<num
       registry: services.registry,
       audit,
       graceState: state.graceState,
+      ...(state.graceSeen ? { graceSeen: state.graceSeen } : {}),
       nowMs,
       ...(resolutions ? { resolutions } : {}),
     });
@@ -140,7 +141,11 @@ export async function runtimeCommand(argv: string[], io: RuntimeIo): Promise<num
   }
   const { classification } = assessed;
   if (auditDir) {
-    await audit.writeRuntimeState({ graceState: classification.graceState, lastAlerted: state.lastAlerted });
+    await audit.writeRuntimeState({
+      graceState: classification.graceState,
+      graceSeen: classification.graceSeen,
+      lastAlerted: state.lastAlerted,
+    });
     await audit.recordRuntimeReport(runtimeReportOf({ classification, policy, nowMs, inventory, regated }));
   }
   if (format === 'json') io.out(JSON.stringify(runtimeJson(classification.entries, classification.summary), null, 2));

@@ -52,6 +52,7 @@ export interface AssessRuntimeInput {
   registry: RegistryClientFactory;
   audit: Pick<RuntimeAuditStore, 'latestVerdicts'>;
   graceState: GraceState;
+  graceSeen?: GraceState;
   nowMs: number;
   /** Resolutions already made in this run (a re-classification after re-gates reuses them: one answer per run). */
   resolutions?: ReadonlyMap<string, Resolution>;
@@ -70,6 +71,7 @@ export async function assessRuntime(
     verdicts,
     policy: input.policy,
     graceState: input.graceState,
+    ...(input.graceSeen ? { graceSeen: input.graceSeen } : {}),
     nowMs: input.nowMs,
   });
   return { plan, resolutions, classification };

@@ -76,6 +76,7 @@ async function classifyNow(gate: RuntimeGateServices, runtime: RuntimeServices, 
     registry: gate.registry,
     audit: runtime.audit,
     graceState: state.graceState,
+    ...(state.graceSeen ? { graceSeen: state.graceSeen } : {}),
     nowMs,
   });
   return { runtime, policy, nowMs, state, classification };
@@ -93,8 +94,10 @@ export async function assessActivity(
 
 /**
  * `runtimeAudit_report`: classifies on the verdicts as they are after the re-gates, records the report (the
- * same run recorded again replaces it), sends the alerts, then stores the grace clocks and the statuses whose
- * alerts went out (an alert no sink accepted is raised again next run).
+ * same run recorded again replaces it), stores the grace clocks, sends the alerts, then stores the statuses
+ * whose alerts went out (an alert no sink accepted is raised again next run). The clocks are written before any
+ * alert goes out, so a failure while alerting (or a retry of this activity) never loses a clock: at worst an
+ * alert is sent again.
  */
 export async function reportActivity(
   gate: RuntimeGateServices,
@@ -106,6 +109,8 @@ export async function reportActivity(
   await runtime.audit.recordRuntimeReport(
     runtimeReportOf({ classification, policy, nowMs, inventory: runtime.inventoryLabel, regated: input.regated }),
   );
+  const clocks = { graceState: classification.graceState, graceSeen: classification.graceSeen };
+  await runtime.audit.writeRuntimeState({ ...clocks, lastAlerted: state.lastAlerted });
   const { alerts, next } = runtimeAlerts({ entries: classification.entries, lastAlerted: state.lastAlerted, nowMs });
   let failed = 0;
   for (const alert of alerts) {
@@ -117,7 +122,7 @@ export async function reportActivity(
       else delete next[image];
     }
   }
-  await runtime.audit.writeRuntimeState({ graceState: classification.graceState, lastAlerted: next });
+  await runtime.audit.writeRuntimeState({ ...clocks, lastAlerted: next });
   context?.log(
     `runtimeAudit report: ${classification.entries.length} image(s), ${alerts.length - failed} alert(s) sent${failed ? `, ${failed} not accepted by any sink` : ''}`,
   );

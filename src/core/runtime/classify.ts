@@ -89,6 +89,8 @@ export interface RuntimeClassification {
   summary: RuntimeSummary;
   /** The grace state to store for the next run. */
   graceState: GraceState;
+  /** When each clock's digest was last seen running, to store beside {@link graceState}. */
+  graceSeen: GraceState;
   /** Digests whose verdict is stale or from another policy version, oldest verdict first, at most {@link MAX_RUNTIME_REGATES}. */
   due: Array<{ image: ImageId; tag?: string; why: string }>;
   /** Due digests left for a later run (over {@link MAX_RUNTIME_REGATES}). */
@@ -205,6 +207,8 @@ export interface ClassifyInput {
   verdicts: ReadonlyMap<string, Verdict>;
   policy: Policy;
   graceState: Readonly<GraceState>;
+  /** When each clock's digest was last seen running (absent in states written before it existed: firstSeen counts). */
+  graceSeen?: Readonly<GraceState>;
   nowMs: number;
 }
 
@@ -219,6 +223,8 @@ export function classifyRuntime(input: ClassifyInput): RuntimeClassification {
   const summary = emptySummary();
   const entries: RuntimeEntry[] = [];
   const graceState: GraceState = {};
+  const graceSeen: GraceState = {};
+  const nowIso = new Date(nowMs).toISOString();
   const running = new Set<string>();
   const due: Array<{ image: ImageId; tag?: string; why: string; decidedMs: number; key: string }> = [];
   const staleWhy = `verdict older than runtime.regateAfter (${formatDuration(runtime.regateAfterMs)})`;
@@ -306,8 +312,9 @@ export function classifyRuntime(input: ClassifyInput): RuntimeClassification {
       }
       continue;
     }
-    const firstSeen = input.graceState[key] ?? graceState[key] ?? new Date(nowMs).toISOString();
+    const firstSeen = input.graceState[key] ?? graceState[key] ?? nowIso;
     graceState[key] = firstSeen;
+    graceSeen[key] = nowIso;
     const severity = worstBlockingSeverity(verdict, policy);
     const graceMs = runtime.graceMs[severity];
     const untilMs = Date.parse(firstSeen) + graceMs;
@@ -332,11 +339,16 @@ export function classifyRuntime(input: ClassifyInput): RuntimeClassification {
     }
   }
 
-  // Clocks of digests that no longer run are kept for a while, so that redeploying a blocked digest does not
-  // restart its grace; a digest released now (under this policy) has its clock cleared.
+  // Clocks of digests not seen blocked and running in this run (stopped, or their tag did not resolve this once)
+  // are kept for GRACE_STATE_RETENTION_MS after they were LAST seen running, so that a redeploy or a passing
+  // resolve error does not restart the grace of an overdue image; a digest released now has its clock cleared.
   for (const [key, firstSeen] of Object.entries(input.graceState)) {
-    if (key in graceState || releasedNow.has(key)) continue;
-    if (!running.has(key) && nowMs - Date.parse(firstSeen) <= GRACE_STATE_RETENTION_MS) graceState[key] = firstSeen;
+    if (key in graceState || releasedNow.has(key) || running.has(key)) continue;
+    const lastSeen = input.graceSeen?.[key] ?? firstSeen;
+    if (nowMs - Date.parse(lastSeen) <= GRACE_STATE_RETENTION_MS) {
+      graceState[key] = firstSeen;
+      graceSeen[key] = lastSeen;
+    }
   }
   // Oldest verdicts first, so a run that hits the bound re-gates the stalest.
   due.sort((a, b) => a.decidedMs - b.decidedMs || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
@@ -345,7 +357,7 @@ export function classifyRuntime(input: ClassifyInput): RuntimeClassification {
   const kept = unique
     .slice(0, MAX_RUNTIME_REGATES)
     .map(({ image, tag, why }) => ({ image, ...(tag !== undefined ? { tag } : {}), why }));
-  return { entries, summary, graceState, due: kept, dueLeft: unique.length - kept.length };
+  return { entries, summary, graceState, graceSeen, due: kept, dueLeft: unique.length - kept.length };
 }
 
 /** A runtime report as recorded in the audit store and served by `GET /api/runtime`. */

@@ -73,6 +73,7 @@ function run(
     verdicts?: Verdict[];
     resolutions?: Record<string, Resolution>;
     grace?: GraceState;
+    seen?: GraceState;
     nowMs?: number;
     policy?: Policy;
   } = {},
@@ -86,6 +87,7 @@ function run(
     verdicts,
     policy: p,
     graceState: options.grace ?? {},
+    ...(options.seen ? { graceSeen: options.seen } : {}),
     nowMs: options.nowMs ?? NOW,
   });
 }
@@ -240,6 +242,33 @@ describe('classifyRuntime', () => {
       verdicts: [verdict('a', D(1), 'block', { severity: 'critical' })],
       grace: away.graceState,
       nowMs: NOW + 4 * DAY,
+    });
+    expect(back.entries[0].status).toBe('overdue');
+  });
+
+  it('keeps an overdue clock 90 days after the digest was LAST seen running, not after it was first seen blocked', () => {
+    const running = [app(`${HOST}/a@${D(1)}`)];
+    const blocked = [verdict('a', D(1), 'block', { severity: 'critical' })];
+    let state = run(running, { verdicts: blocked });
+    // Seen running (and overdue) every day for 100 days.
+    for (let day = 1; day <= 100; day += 11) {
+      state = run(running, {
+        verdicts: blocked,
+        grace: state.graceState,
+        seen: state.graceSeen,
+        nowMs: NOW + day * DAY,
+      });
+    }
+    expect(state.entries[0].status).toBe('overdue');
+    // One run where it is not seen (a tag that did not resolve, a workload being recreated) ...
+    const missed = run([], { grace: state.graceState, seen: state.graceSeen, nowMs: NOW + 101 * DAY });
+    expect(missed.graceState[`${HOST}/a@${D(1)}`]).toBe(new Date(NOW).toISOString());
+    // ... does not buy a new grace: it is still overdue when seen again.
+    const back = run(running, {
+      verdicts: blocked,
+      grace: missed.graceState,
+      seen: missed.graceSeen,
+      nowMs: NOW + 102 * DAY,
     });
     expect(back.entries[0].status).toBe('overdue');
   });
