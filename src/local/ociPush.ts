@@ -70,6 +70,8 @@ export interface PushImageOptions {
   created?: string;
   platform?: { os: string; architecture: string; variant?: string };
   annotations?: Record<string, string>;
+  /** A `subject` (OCI 1.1) the image claims to refer to: the pusher's word, whatever the content is. */
+  subject?: Descriptor;
 }
 
 /** Pushes a single-platform OCI image (config + tar+gzip layers) and returns its manifest descriptor. */
@@ -111,6 +113,7 @@ export async function pushImage(
       mediaType: MediaTypes.ociManifest,
       config: { mediaType: MediaTypes.ociConfig, digest: configDigest, size: config.length },
       layers: layerDescriptors,
+      ...(options.subject ? { subject: options.subject } : {}),
       ...(options.annotations ? { annotations: options.annotations } : {}),
     },
     MediaTypes.ociManifest,

@@ -231,6 +231,36 @@ describe('purge on a loopback docker-registry', () => {
     expect(keeps.get(disguised.digest)).toBeUndefined();
   });
 
+  it('a runnable tagged image that claims a subject is an image: it is never deleted along with that subject', async () => {
+    const repo = 'app/claims-subject';
+    const v1 = await pushImage(reg.client, repo, { tag: 'v1', seed: 'claims v1', created: daysAgo(NOW, 100) });
+    const v3 = await pushImage(reg.client, repo, { tag: 'v3', seed: 'claims v3', created: daysAgo(NOW, 1) });
+    // A runnable image (tar+gzip layer), tagged v2, whose manifest says `subject: v1`.
+    const v2 = await pushImage(reg.client, repo, {
+      tag: 'v2',
+      seed: 'claims v2',
+      created: daysAgo(NOW, 2),
+      subject: { mediaType: v1.mediaType, digest: v1.digest, size: v1.size },
+    });
+    const listed = new Map((await listRepositoryManifests(reg.client, repo, { nowMs: NOW })).map((m) => [m.digest, m]));
+    expect(listed.get(v2.digest)?.subject).toBeUndefined();
+    const dry = await purgeRepository({
+      client: reg.client,
+      repository: repo,
+      rule: { ...RULE, protectInUse: false },
+      nowMs: NOW,
+      dryRun: true,
+    });
+    const deletes = new Map(dry.plan?.deletes.map((e) => [e.digest, e.reason]));
+    const keeps = new Map(dry.plan?.keeps.map((k) => [k.digest, k.reason]));
+    // v1 is old and beyond keep: deleted by the rule; v2 is young, so the rule keeps it: it does not follow v1.
+    expect(deletes.get(v1.digest)).toBe('rule');
+    expect(deletes.has(v2.digest)).toBe(false);
+    expect(keeps.get(v2.digest)).toBeDefined();
+    expect(keeps.get(v2.digest)).not.toBe('subject-kept');
+    expect(keeps.get(v3.digest)).toBeDefined();
+  });
+
   it('refuses a tag listing that repeats its continuation (it would hide tags a delete by digest removes too)', async () => {
     const repo = 'app/loop';
     for (const t of ['a1', 'a2', 'a3'])

@@ -141,10 +141,13 @@ async function listAcr(client: RegistryClient, repository: string, options: List
         throw err;
       }
       if (!r.mediaType) r.mediaType = manifest.mediaType;
-      if (manifest.subject) r.subject = manifest.subject.digest;
       if (manifest.children.length > 0) r.children = manifest.children.map((c) => c.digest);
-      // A referrer tag is a label: a body with a filesystem layer is an image, never its tag's referrer.
-      if (!hasFilesystemLayer(manifest.json)) r.subject ??= tagSubject(r.tags, r.digest);
+      // A `subject` and a referrer tag are the pusher's words: a body with a filesystem layer is an image, kept or
+      // deleted by the rule on its own, never deleted as a referrer of another manifest.
+      if (!hasFilesystemLayer(manifest.json)) {
+        if (manifest.subject) r.subject = manifest.subject.digest;
+        r.subject ??= tagSubject(r.tags, r.digest);
+      }
     },
     STOP_ON_ERROR,
   );
@@ -211,7 +214,8 @@ async function listPlain(
       mediaType: manifest.mediaType,
     };
     if (hasFilesystemLayer(manifest.json)) record.runnable = true;
-    if (manifest.subject) record.subject = manifest.subject.digest;
+    // A runnable body is an image whatever `subject` it claims (see above): only a non-image follows its subject.
+    else if (manifest.subject) record.subject = manifest.subject.digest;
     if (manifest.children.length > 0) record.children = manifest.children.map((c) => c.digest);
     const config = manifest.blobs[0];
     if (config && IMAGE_CONFIG_TYPES.has(config.mediaType) && !manifest.subject) record.configDigest = config.digest;
