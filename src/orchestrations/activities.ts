@@ -217,6 +217,23 @@ async function indexPlatforms(
     .map((c) => ({ digest: c.digest, platform: platformLabel(c.platform) }));
 }
 
+/**
+ * Whether any child of an index that calls itself an artifact (a `subject` or an `artifactType`) is runnable.
+ * Within the index bounds; a child that cannot be read counts as runnable, so the index is gated (and then blocks
+ * on that child) rather than waved through as an artifact.
+ */
+async function anyRunnableChild(registry: RegistryClient, image: ImageId, index: ResolvedManifest): Promise<boolean> {
+  const runnable = await mapLimit(distinctIndexChildren(index), INDEX_CHILD_READS, async (child) => {
+    try {
+      return hasFilesystemLayer((await registry.getManifest(image.repository, child.digest)).json);
+    } catch (err) {
+      if (isGuardError(err) && err.code !== ErrorCodes.TRANSIENT) return true;
+      throw err;
+    }
+  });
+  return runnable.includes(true);
+}
+
 /** Fetches the pushed manifest by digest and classifies it. */
 export async function resolveManifest(
   services: GateServices,
@@ -227,9 +244,12 @@ export async function resolveManifest(
     const registry = services.registry(image.registry);
     const fetched = await registry.getManifest(image.repository, image.digest);
     const manifest = plainManifest(fetched);
-    // `subject` and `artifactType` are the pusher's words: a manifest with a filesystem layer is gated as an image.
-    if (isArtifact(manifest) && !hasFilesystemLayer(fetched.json))
-      return { ok: true as const, kind: 'artifact' as const, manifest, platforms: [] };
+    // `subject` and `artifactType` are the pusher's words: a manifest with a filesystem layer is gated as an image,
+    // and so is an index with any runnable (or unreadable) child.
+    const artifact = INDEX_TYPES.has(manifest.mediaType)
+      ? isArtifact(manifest) && !(await anyRunnableChild(registry, image, manifest))
+      : isArtifact(manifest) && !hasFilesystemLayer(fetched.json);
+    if (artifact) return { ok: true as const, kind: 'artifact' as const, manifest, platforms: [] };
     if (INDEX_TYPES.has(manifest.mediaType)) {
       return {
         ok: true as const,

@@ -268,6 +268,32 @@ gate:
     expect(JSON.stringify(outcome.verdict)).toContain('CVE-2024-6119');
   });
 
+  it('gates (and blocks) an index that carries a subject and an artifactType when a child is runnable', async () => {
+    const { client } = reg;
+    const repo = 'team/dressed-index';
+    const clean = await pushWithReport(client, repo, 'a', false);
+    const vulnerable = await pushWithReport(client, repo, 'v', true);
+    const child = await client.getManifest(repo, vulnerable.digest);
+    const body = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: MediaTypes.ociIndex,
+        artifactType: 'application/vnd.example.bundle',
+        subject: { mediaType: MediaTypes.ociManifest, digest: clean.digest, size: 1 },
+        manifests: [
+          { mediaType: child.mediaType, digest: vulnerable.digest, size: child.bytes.length, platform: AMD64 },
+        ],
+      }),
+    );
+    const digest = await client.putManifest(repo, digestOf(body), body, MediaTypes.ociIndex);
+
+    const outcome = await gate({ registry: reg.registry.host, repository: repo, digest }, 'dressed-index');
+
+    expect(outcome.status).toBe('decided');
+    expect(outcome.verdict?.decision).toBe('block');
+    expect(JSON.stringify(outcome.verdict)).toContain('CVE-2024-6119');
+  });
+
   describe('hostile sizes: refused before any child is read', () => {
     /** Distinct small manifests sharing one config and one layer (they differ by an annotation). */
     async function distinctManifests(client: RegistryClient, repository: string, count: number): Promise<Descriptor[]> {
