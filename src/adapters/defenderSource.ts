@@ -132,7 +132,7 @@ export class DefenderFindingsSource implements FindingsSource {
           detail: `${(err as Error).message}; nothing was decided from a partial answer`,
         };
       }
-      rows.push(...(response.data as unknown[]));
+      for (const row of response.data as unknown[]) rows.push(row);
       skipToken = next;
       if (!skipToken) {
         if (response.resultTruncated === 'true') {

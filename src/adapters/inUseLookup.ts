@@ -257,7 +257,7 @@ class ScopeRun {
       for await (const page of pages.byPage()) {
         const next = tokenOf(page);
         guard.afterPage(page.length, next);
-        out.push(...page);
+        for (const item of page) out.push(item); // no spread: a huge page would overflow the call stack
         if (next === undefined) break;
         guard.beforePage(next);
       }

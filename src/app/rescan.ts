@@ -190,7 +190,7 @@ async function resolveTarget(target: RescanTarget, deps: RescanDeps): Promise<Ar
       ...(last !== undefined ? { last } : {}),
     });
     guard.afterPage(page.items, page.next);
-    tags.push(...page.items);
+    for (const t of page.items) tags.push(t);
     last = page.next;
   } while (last !== undefined);
   const byDigest = new Map<string, { image: ImageId; tag?: string }>();

@@ -454,7 +454,9 @@ async function copyByDigest(
   digest: string,
 ): Promise<void> {
   const manifest = await client.getManifest(from, digest);
-  for (const child of manifest.children) await copyByDigest(services, client, from, target, child.digest);
+  // Each distinct child once: an index listing one child many times must not multiply the copy's requests.
+  for (const digest of new Set(manifest.children.map((c) => c.digest)))
+    await copyByDigest(services, client, from, target, digest);
   for (const blob of manifest.blobs) await client.mountBlob(target, blob.digest, from);
   notePromotion(services, client, target, digest);
   const put = await client.putManifest(target, digest, manifest.bytes, manifest.mediaType);
@@ -482,6 +484,10 @@ async function tagStillPoints(
     current = await client.resolveTag(repository, tag);
   } catch (err) {
     if (isGuardError(err, ErrorCodes.NOT_FOUND)) return { ok: false, reason: `${repository}:${tag} no longer exists` };
+    // Any other permanent failure: the tag cannot be confirmed, so it is not written. The digest was already
+    // promoted (the image passed); failing the apply here would block a release whose copy is already there.
+    if (isGuardError(err) && err.code !== ErrorCodes.TRANSIENT)
+      return { ok: false, reason: `${repository}:${tag} could not be checked (${err.code}: ${err.message})` };
     throw err;
   }
   return current === digest
@@ -528,7 +534,19 @@ export async function applyVerdict(
         }
         const manifest = await client.getManifest(image.repository, image.digest);
         notePromotion(services, client, plan.target, image.digest);
-        await client.putManifest(plan.target, plan.tag, manifest.bytes, manifest.mediaType);
+        try {
+          await client.putManifest(plan.target, plan.tag, manifest.bytes, manifest.mediaType);
+        } catch (err) {
+          if (!isGuardError(err) || err.code === ErrorCodes.TRANSIENT) throw err;
+          // The release by digest stands (it is already copied); only the tag could not be written.
+          const reason = `writing ${plan.target}:${plan.tag} failed (${err.code}: ${err.message})`;
+          return {
+            mode: input.mode,
+            ok: true,
+            detail: `promoted to ${plan.target}@${image.digest} by digest only; ${reason}`,
+            releaseTag: { tag: plan.tag, written: false, reason },
+          } satisfies ApplyResult;
+        }
         return {
           mode: input.mode,
           ok: true,

@@ -388,6 +388,23 @@ describe('imageGate orchestration', () => {
     expect(again.ok).toBe(true);
   });
 
+  it('keeps a release promoted by digest when the source tag cannot be checked: no block over a copy already made', async () => {
+    const h = harness({ host: PLAIN, apply: 'promote', promote: true });
+    const image = h.registry.addImage('team/web', { content: 'tag-unreadable', tag: '3.0' });
+    h.reports.script(image.digest, ready('reports', []));
+    const resolveTag = h.registry.resolveTag.bind(h.registry);
+    h.registry.resolveTag = async (repository: string, tag: string) => {
+      if (repository === 'team/web') throw new GuardError(ErrorCodes.REGISTRY_AUTH, 'tag listing refused');
+      return resolveTag(repository, tag);
+    };
+
+    const { outcome } = await gate({ registry: PLAIN, repository: 'team/web', digest: image.digest }, { tag: '3.0' });
+
+    expect(outcome.verdict?.decision).toBe('release');
+    expect(outcome.apply).toMatchObject({ mode: 'promote', ok: true, releaseTag: { tag: '3.0', written: false } });
+    expect(h.registry.manifests.has(`release/team/web@${image.digest}`)).toBe(true);
+  });
+
   it('ignores an artifact (a report attached to an image) and records nothing', async () => {
     const h = harness();
     const pushed = h.registry.addImage('team/api', { content: 'subject' });

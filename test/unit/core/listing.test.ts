@@ -32,6 +32,17 @@ describe('collectListing', () => {
     expect(p.asked).toEqual([undefined, 'b', 'c']);
   });
 
+  it('takes one page of 600,000 entries within the bounds without overflowing the stack', async () => {
+    const items = Array.from({ length: 600_000 }, (_, i) => `t${i}`);
+    const out = await collectListing(
+      't',
+      { maxPages: 2, maxEntries: 1_000_000 },
+      async () => ({ items }),
+      (x) => x,
+    );
+    expect(out).toHaveLength(600_000);
+  });
+
   it('an empty listing (one empty last page) is complete', async () => {
     await expect(collectListing('t', BOUNDS, pages({ '': { items: [] } }).fetch, (x) => x)).resolves.toEqual([]);
   });
