@@ -8,7 +8,7 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext, type Timer } from '@azure/functions';
 import * as df from 'durable-functions';
 import { handleAlertQueries } from '../app/alertQueries';
-import { timerSchedule, type TIMER_SCHEDULES } from '../app/config';
+import { TIMER_SCHEDULES, timerSchedule } from '../app/config';
 import { azureAuthMode } from '../app/http';
 import { handleNightlyPurge } from '../app/nightlyPurge';
 import { handleImagePushed } from '../app/onImagePushed';
@@ -37,7 +37,7 @@ import { runtimeAuditOrchestrator } from '../orchestrations/runtimeAudit';
 import { registryPurgeOrchestrator, repositoryPurgeOrchestrator } from '../orchestrations/purge';
 import { purgeActivities } from '../orchestrations/purgeActivities';
 import { durableGateStarter } from './durableStarter';
-import { buildRuntime, type Runtime } from './runtime';
+import { buildRuntime, buildRuntimeBase, type Runtime, type RuntimeBase } from './runtime';
 
 /** A value built on first use and kept for the worker's lifetime. */
 function once<T>(build: () => T): () => T {
@@ -45,7 +45,10 @@ function once<T>(build: () => T): () => T {
   return () => (value ??= build());
 }
 
-const runtime = once((): Runtime => buildRuntime(process.env));
+// Two stages: the settings and identity (all the timers need), and the policy with the gate's services on top.
+// A policy mistake then fails gates and rescans (naming the field), never alerting or token rotation.
+const base = once((): RuntimeBase => buildRuntimeBase(process.env));
+const runtime = once((): Runtime => buildRuntime(base()));
 
 /** The audit store's runtime side (the three shipped stores have it). */
 function runtimeAuditStore(): RuntimeAuditStore {
@@ -175,11 +178,22 @@ function timer(
   job: TimerJob,
   options: { durableClient?: boolean } = {},
 ): void {
+  // A bad schedule setting must not stop the worker from registering everything else: the timer registers with
+  // its default schedule and each of its runs fails with the error that names the setting.
+  let schedule: string;
+  let scheduleError: unknown;
+  try {
+    schedule = timerSchedule(process.env, scheduleSetting);
+  } catch (err) {
+    schedule = TIMER_SCHEDULES[scheduleSetting];
+    scheduleError = err;
+  }
   app.timer(name, {
-    schedule: timerSchedule(process.env, scheduleSetting),
+    schedule,
     ...(options.durableClient ? { extraInputs: [df.input.durableClient()] } : {}),
     handler: async (_timer: Timer, context: InvocationContext): Promise<void> => {
-      const { credential, config } = runtime();
+      if (scheduleError !== undefined) throw scheduleError;
+      const { credential, config } = base();
       await job(process.env, { credential, audit: config.audit, dryRun: config.dryRun, nowMs: Date.now() }, context);
     },
   });

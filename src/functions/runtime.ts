@@ -49,14 +49,25 @@ function trustLoader(config: AppConfig, credential: TokenCredential): (() => Pro
     });
 }
 
-/** Builds the runtime from the app settings in `env`. */
-export function buildRuntime(env: Record<string, string | undefined>): Runtime {
+/** The settings and the identity: all the timers need (they never depend on the policy being valid). */
+export interface RuntimeBase {
+  config: AppConfig;
+  credential: TokenCredential;
+}
+
+/** Reads the settings and builds the app's identity. */
+export function buildRuntimeBase(env: Record<string, string | undefined>): RuntimeBase {
   const config = loadConfig(env);
+  return { config, credential: credentialFor(config) };
+}
+
+/** Builds the runtime (policy and gate services) on top of the settings and identity. */
+export function buildRuntime(base: RuntimeBase): Runtime {
+  const { config, credential } = base;
   const policyText = readPolicyText(config, (path) =>
     readBoundedTextSync(path, { maxBytes: MAX_POLICY_BYTES, field: 'ACR_GUARD_POLICY_FILE', what: 'policy file' }),
   );
   const policy = loadPolicy(policyText, config.policy.kind === 'inline' ? 'ACR_GUARD_POLICY' : config.policy.path);
-  const credential = credentialFor(config);
   const services = composeGateServices({
     policy: () => policy,
     audit: auditStoreFor(config.audit, credential),

@@ -58,6 +58,27 @@ describe('timer triggers', () => {
     expect(timers).toEqual({ alertQueries: '0 */10 * * * *', rotateTokens: '0 30 3 * * *' });
   });
 
+  it('a bad schedule setting does not stop the worker from registering every other function', async () => {
+    const before = registeredFunctions().length;
+    process.env.ACR_GUARD_RUNTIME_SCHEDULE = 'every hour';
+    try {
+      await jest.isolateModulesAsync(async () => {
+        await import('../../src/functions/index');
+      });
+    } finally {
+      delete process.env.ACR_GUARD_RUNTIME_SCHEDULE;
+    }
+    const names = registeredFunctions()
+      .slice(before)
+      .map((r) => r.name);
+    // Everything registers; the runtimeAudit timer with its default schedule (its runs fail naming the setting).
+    expect(names).toEqual(expect.arrayContaining(['onImagePushed', 'rescan', 'verdicts', 'imageGate', 'runtimeAudit']));
+    const runtimeTimer = registeredFunctions()
+      .slice(before)
+      .find((r) => r.name === 'runtimeAudit');
+    expect(Object.values(runtimeTimer!.bindings).find((b) => b.type === 'timerTrigger')?.schedule).toBe('0 0 * * * *');
+  });
+
   describe('handlers against stand-ins', () => {
     let logs: LogAnalyticsStandIn;
     let arm: ArmStandIn;
