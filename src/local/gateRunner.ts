@@ -174,9 +174,13 @@ export class LocalGateRunner implements GateStatusStarter {
   async resume(): Promise<string[]> {
     const resumed: string[] = [];
     for (const id of await this.history.list()) {
+      // A gate started while resume runs (a notification or rescan that arrived early) is already running: one
+      // driver per history, never two.
+      if (this.running.has(id)) continue;
       const saved = await this.history.load(id);
       if (!saved || saved.length === 0) continue;
       const instance = statusFromHistory(id, saved);
+      if (this.running.has(id)) continue;
       this.instances.set(id, instance);
       if (instance.runtimeStatus === 'Running' && instance.input) {
         resumed.push(id);
