@@ -170,7 +170,8 @@ export class ResourceGraphInventory implements InUseLookup {
       images(row.initContainers, id, 'init container', out);
       return;
     }
-    if (type === 'microsoft.app/containerapps' && String(row.revisionsMode).toLowerCase() === 'multiple') {
+    // Every mode but Single (Multiple, Labels) may run several active revisions, which Resource Graph does not hold.
+    if (type === 'microsoft.app/containerapps' && String(row.revisionsMode ?? 'single').toLowerCase() !== 'single') {
       // Several revisions may be active; their templates are ARM's to tell (the in-use lookup's path).
       multiRevision.push(parseInUseScope(id, 'runtime inventory'));
       return;

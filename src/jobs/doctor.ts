@@ -29,19 +29,27 @@ export const ALERT_DIAGNOSIS_TIMEOUT_MS = 30_000;
 export async function lookUpVerdicts(
   audit: AuditStore,
   images: readonly string[],
+  /** Digests the registry says the images' tags point at now (from the presence check): preferred to the tag. */
+  resolved: ReadonlyMap<string, string> = new Map(),
 ): Promise<Map<string, VerdictAnswer>> {
   const out = new Map<string, VerdictAnswer>();
   for (const image of images) {
     try {
       const ref = parseImageReference(image, { field: 'image' });
+      // A tag is only as good as what it points at now: the verdict of that digest, when the registry said which.
+      const digest = ref.digest ?? resolved.get(image);
       let verdict;
-      if (ref.digest)
-        verdict = await audit.latestVerdict({ registry: ref.registry, repository: ref.repository, digest: ref.digest });
+      if (digest) verdict = await audit.latestVerdict({ registry: ref.registry, repository: ref.repository, digest });
       else {
         const list = await audit.listVerdicts(ref.registry, ref.repository, MAX_VERDICTS_PER_TAG_LOOKUP);
         verdict = list.filter((v) => v.tag === ref.tag).sort((a, b) => b.decidedAt.localeCompare(a.decidedAt))[0];
       }
-      out.set(image, verdict ? { status: 'found', verdict } : { status: 'none' });
+      out.set(
+        image,
+        verdict
+          ? { status: 'found', verdict, ...(!ref.digest && digest ? { resolved: true } : {}) }
+          : { status: 'none' },
+      );
     } catch (err) {
       out.set(image, {
         status: 'error',
@@ -68,7 +76,6 @@ export async function runDoctorPull(
 ): Promise<DoctorReport> {
   const found = findWorkload(snapshot, workload).workload;
   const images = found ? workloadImages(found) : [];
-  const verdicts = deps.audit ? await lookUpVerdicts(deps.audit, images) : undefined;
   let presence: Map<string, PresenceAnswer> | undefined;
   if (deps.presence) {
     presence = new Map();
@@ -91,6 +98,12 @@ export async function runDoctorPull(
       }
     }
   }
+  // Presence first: a tag's verdict is then the verdict of the digest it points at now, not the newest one recorded
+  // under that tag (a digest pushed since without a verdict would otherwise hide behind an old release).
+  const resolved = new Map<string, string>();
+  for (const [image, answer] of presence ?? [])
+    if (answer.status === 'present' && answer.digest) resolved.set(image, answer.digest);
+  const verdicts = deps.audit ? await lookUpVerdicts(deps.audit, images, resolved) : undefined;
   return diagnosePull({ snapshot, workload, verdicts, presence });
 }
 

@@ -233,7 +233,15 @@ export function diagnosePlatform(input: PlatformInput): DoctorReport {
   for (const app of ofType(s, Types.containerApp).filter(inScope)) {
     const external = prop(app.properties, 'configuration.ingress.external');
     const ng = `-n ${app.name} -g ${parseArmId(app.id).resourceGroup}`;
-    if (external === true)
+    if (prop(app.properties, 'configuration') === undefined)
+      checks.push(
+        unknown(
+          'platform.app-ingress',
+          app.id,
+          'the snapshot holds no configuration of this app: its ingress is not known',
+        ),
+      );
+    else if (external === true)
       checks.push(
         fail(
           'platform.app-ingress',

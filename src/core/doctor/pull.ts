@@ -42,7 +42,11 @@ export const ACR_ZONE = 'privatelink.azurecr.io';
 
 /** The gate's answer for one image, looked up by the caller (read-only). */
 export type VerdictAnswer =
-  | { status: 'found'; verdict: Verdict }
+  | {
+      status: 'found';
+      verdict: Verdict;
+      /** The tag was resolved to the verdict's digest by the registry. */ resolved?: boolean;
+    }
   | { status: 'none' }
   | { status: 'error'; reason: string };
 /** Whether the registry holds the tag or digest, when the caller could ask it. */
@@ -105,7 +109,16 @@ function verdictCheck(
     );
   const v = answer.verdict;
   const image = `${v.image.registry}/${v.image.repository}@${v.image.digest}`;
-  if (v.decision === 'release') return pass(id, imageText, `released by the gate at ${v.decidedAt} (${image})`);
+  if (v.decision === 'release')
+    return pass(
+      id,
+      imageText,
+      `released by the gate at ${v.decidedAt} (${image})${
+        ref.digest === undefined && v.image.digest !== undefined && !answer.resolved
+          ? '; by the newest verdict recorded under this tag (--reach-registry checks the tag still points there)'
+          : ''
+      }`,
+    );
   const reasons = v.checks.filter((c) => c.status !== 'pass').map((c) => `${c.name}: ${c.reason}`);
   return fail(
     id,
@@ -115,8 +128,21 @@ function verdictCheck(
   );
 }
 
-/** Private endpoints of a registry (group `registry`), approved or with no state recorded. */
+/** Private endpoints of a registry (group `registry`) whose connection is recorded as approved. */
 function registryEndpoints(s: Snapshot, registry: ArmResource): ArmResource[] {
+  return endpointsOf(s, registry, (state) => state !== undefined && /^approved$/i.test(state));
+}
+
+/** Private endpoints of a registry (group `registry`) whose connection state the snapshot does not hold. */
+function endpointsWithoutState(s: Snapshot, registry: ArmResource): ArmResource[] {
+  return endpointsOf(s, registry, (state) => state === undefined);
+}
+
+function endpointsOf(
+  s: Snapshot,
+  registry: ArmResource,
+  stateMatches: (state: string | undefined) => boolean,
+): ArmResource[] {
   return ofType(s, Types.privateEndpoint).filter((pe) =>
     [
       ...arr(pe.properties, 'privateLinkServiceConnections'),
@@ -129,7 +155,7 @@ function registryEndpoints(s: Snapshot, registry: ArmResource): ArmResource[] {
         target !== undefined &&
         idKey(target) === idKey(registry.id) &&
         groups.includes('registry') &&
-        (state === undefined || /^approved$/i.test(state))
+        stateMatches(state)
       );
     }),
   );
@@ -141,11 +167,13 @@ function reaches(s: Snapshot, a: string, b: string): boolean | undefined {
   const peered = (from: string, to: string): boolean | undefined => {
     const vnet = byId(s, from);
     if (!vnet) return undefined;
-    return arr(vnet.properties, 'virtualNetworkPeerings').some(
-      (p) =>
-        idKey(str(p, 'properties.remoteVirtualNetwork.id') ?? '') === idKey(to) &&
-        /^connected$/i.test(str(p, 'properties.peeringState') ?? 'Connected'),
+    const toward = arr(vnet.properties, 'virtualNetworkPeerings').filter(
+      (p) => idKey(str(p, 'properties.remoteVirtualNetwork.id') ?? '') === idKey(to),
     );
+    const states = toward.map((p) => str(p, 'properties.peeringState'));
+    if (states.some((st) => st !== undefined && /^connected$/i.test(st))) return true;
+    // A peering whose state the snapshot does not hold is not known to be connected: unknown, never a pass.
+    return states.some((st) => st === undefined) ? undefined : false;
   };
   const ab = peered(a, b);
   const ba = peered(b, a);
@@ -214,6 +242,16 @@ function networkChecks(s: Snapshot, w: Workload, registry: ArmResource): DoctorC
         `the registry's private endpoint(s) ${endpoints.map((e) => e.id).join(', ')} are in ${shortName(other)}, which is neither ${shortName(vnetId)} nor peered with it`,
         `az network vnet peering create -g ${vnetRg} -n to-${shortName(other)} --vnet-name ${shortName(vnetId)} --remote-vnet ${other} --allow-vnet-access && ` +
           `az network vnet peering create -g ${parseArmId(other).resourceGroup} -n to-${shortName(vnetId)} --vnet-name ${shortName(other)} --remote-vnet ${vnetId} --allow-vnet-access`,
+      ),
+    );
+  } else if (endpointsWithoutState(s, registry).length > 0) {
+    checks.push(
+      unknown(
+        'pull.private-endpoint',
+        reg,
+        `private endpoint(s) ${endpointsWithoutState(s, registry)
+          .map((e) => e.id)
+          .join(', ')} exist, but whether their connection is approved is not in the snapshot`,
       ),
     );
   } else {
@@ -527,7 +565,11 @@ export function diagnosePull(input: PullInput): DoctorReport {
           'pull.image-present',
           image,
           `the registry has no ${ref.digest ?? `tag ${ref.tag}`} in ${ref.repository}`,
-          `az acr repository show-tags -n ${registry.name} --repository ${ref.repository}  # then deploy an existing tag: az containerapp update ${nameAndGroup(w.resource)} --image <image>`,
+          `az acr repository show-tags -n ${registry.name} --repository ${ref.repository}  # then deploy an existing tag: ${
+            w.kind === 'containerApp'
+              ? `az containerapp update ${nameAndGroup(w.resource)} --image <image>`
+              : `az container create ${nameAndGroup(w.resource)} --image <image> …  (a container group is recreated to change its image)`
+          }`,
         ),
       );
     else if (presence?.status === 'unreachable')

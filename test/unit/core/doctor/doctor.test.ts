@@ -232,6 +232,24 @@ describe('doctor pull: the broken states behind ImagePullBackOff', () => {
     expect(one(checks, 'pull.identity-role').status).toBe('unknown');
     expect(diagnosePull({ snapshot, workload: 'no-such-app' }).checks.map((c) => c.status)).toEqual(['unknown']);
   });
+
+  it('an endpoint connection whose state is not captured is unknown, never an approved endpoint (review finding)', async () => {
+    const snapshot = await seed((rs) => {
+      const pe = byId(rs, SeedIds.endpoint) as unknown as { properties: { privateLinkServiceConnections: R[] } };
+      for (const c of pe.properties.privateLinkServiceConnections)
+        delete ((c.properties as R).privateLinkServiceConnectionState as R | undefined)?.status;
+    });
+    expect(one(diagnosePull({ snapshot, workload: SeedIds.api }).checks, 'pull.private-endpoint').status).toBe(
+      'unknown',
+    );
+  });
+
+  it('an app whose configuration is not captured has an unknown ingress, never "no ingress" (review finding)', async () => {
+    const snapshot = await seed((rs) => {
+      delete byId(rs, SeedIds.api).properties.configuration;
+    });
+    expect(one(diagnosePlatform({ snapshot }).checks, 'platform.app-ingress', SeedIds.api).status).toBe('unknown');
+  });
 });
 
 describe('doctor identities', () => {
