@@ -639,6 +639,12 @@ function toStoreError(err: unknown, what: string): GuardError {
  * the queryable columns registry, repository, digest, tag, decision, summary, decidedAt, policyHash.
  * Rows are only ever created (`createEntity`), never updated.
  */
+/** A read of a table that does not exist yet (nothing was ever recorded): 404 TableNotFound. */
+function isTableNotFound(err: unknown): boolean {
+  const e = err as { statusCode?: number; code?: string };
+  return e?.statusCode === 404 && (e.code === undefined || e.code === 'TableNotFound' || e.code === 'ResourceNotFound');
+}
+
 export class TableAuditStore implements AuditStore, RuntimeAuditStore {
   private readonly client: TableClient;
   private created?: Promise<void>;
@@ -723,7 +729,7 @@ export class TableAuditStore implements AuditStore, RuntimeAuditStore {
     keep: (e: Record<string, unknown>) => boolean,
   ): Promise<Verdict[]> {
     if (limit === 0) return [];
-    await this.ensureTable();
+    // Reads never create the table (a reader such as doctor may hold read rights only): a missing table is empty.
     const out: Verdict[] = [];
     try {
       const pages = this.client
@@ -738,6 +744,7 @@ export class TableAuditStore implements AuditStore, RuntimeAuditStore {
       }
     } catch (err) {
       if (err instanceof GuardError) throw err;
+      if (isTableNotFound(err)) return [];
       throw toStoreError(err, 'reading verdicts');
     }
     return out;
@@ -798,7 +805,6 @@ export class TableAuditStore implements AuditStore, RuntimeAuditStore {
   }
 
   async latestPurgeSummary(registry: string): Promise<PurgeSummary | undefined> {
-    await this.ensureTable();
     const filter = dataTables().odata`PartitionKey eq ${purgePartitionKey(registry)}`;
     try {
       const pages = this.client
@@ -822,6 +828,7 @@ export class TableAuditStore implements AuditStore, RuntimeAuditStore {
       }
     } catch (err) {
       if (err instanceof GuardError) throw err;
+      if (isTableNotFound(err)) return undefined;
       throw toStoreError(err, 'reading purge summaries');
     }
     return undefined;
@@ -853,7 +860,6 @@ export class TableAuditStore implements AuditStore, RuntimeAuditStore {
     const out = new Map<string, Verdict>();
     const groups = byRepository(images);
     if (groups.size === 0) return out;
-    await this.ensureTable();
     let rows = 0;
     for (const g of groups.values()) {
       const prefixes = g.digests.map(digestKey).sort();
@@ -880,6 +886,7 @@ export class TableAuditStore implements AuditStore, RuntimeAuditStore {
         }
       } catch (err) {
         if (err instanceof GuardError) throw err;
+        if (isTableNotFound(err)) return out;
         throw toStoreError(err, 'reading verdicts (batched)');
       }
     }
@@ -971,7 +978,6 @@ export class TableAuditStore implements AuditStore, RuntimeAuditStore {
   }
 
   private async firstChunked<T>(filter: string, what: string): Promise<T | undefined> {
-    await this.ensureTable();
     try {
       for await (const page of this.client
         .listEntities<Record<string, unknown>>({ queryOptions: { filter } })
@@ -992,6 +998,7 @@ export class TableAuditStore implements AuditStore, RuntimeAuditStore {
       }
     } catch (err) {
       if (err instanceof GuardError) throw err;
+      if (isTableNotFound(err)) return undefined;
       throw toStoreError(err, `reading the ${what}`);
     }
     return undefined;

@@ -5,7 +5,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AzureNamedKeyCredential, TableClient } from '@azure/data-tables';
+import { AzureNamedKeyCredential, TableClient, TableServiceClient } from '@azure/data-tables';
 import { FileAuditStore, MemoryAuditStore, TableAuditStore, partitionKeyFor } from '../../src/adapters/auditStore';
 import type { AuditStore } from '../../src/adapters/ports';
 import type { Verdict } from '../../src/core/types';
@@ -171,6 +171,31 @@ describe('audit stores', () => {
   );
   contract('FileAuditStore', () => new FileAuditStore(mkdtempSync(join(tmpdir(), 'acr-guard-audit-'))));
   contract('MemoryAuditStore', () => new MemoryAuditStore());
+
+  describe('TableAuditStore reads', () => {
+    it('reads from a table that does not exist yet as empty, and never creates it (readers may hold read rights only)', async () => {
+      const tableName = 'NeverWritten';
+      const store = new TableAuditStore({
+        endpoint: azurite().tableUrl,
+        tableName,
+        credential: azurite().credential,
+        allowInsecureConnection: true,
+      });
+      const image = { registry: REGISTRY, repository: 'team/api', digest: D1 };
+      await expect(store.latestVerdict(image)).resolves.toBeUndefined();
+      await expect(store.listVerdicts(REGISTRY, 'team/api', 10)).resolves.toEqual([]);
+      await expect(store.latestVerdicts([image])).resolves.toEqual(new Map());
+      await expect(store.latestPurgeSummary(REGISTRY)).resolves.toBeUndefined();
+      await expect(store.latestRuntimeReport()).resolves.toBeUndefined();
+      await expect(store.readRuntimeState()).resolves.toEqual({ graceState: {}, lastAlerted: {} });
+      const service = new TableServiceClient(azurite().tableUrl, azurite().credential, {
+        allowInsecureConnection: true,
+      });
+      const tables: string[] = [];
+      for await (const t of service.listTables()) tables.push(String(t.name));
+      expect(tables).not.toContain(tableName);
+    });
+  });
 
   describe('TableAuditStore rows', () => {
     it('uses keys without / \\ # ? or control characters, and queryable columns beside the verdict', async () => {
