@@ -211,6 +211,11 @@ export class LocalGateRunner implements GateStatusStarter {
       );
     // Like the Durable client: a second start of a running instance does not start a second run.
     if (this.running.has(instanceId)) return;
+    // A start over a completed instance (the starter restarts a Failed gate, as Azure's startNew does) runs anew:
+    // its old history would otherwise be replayed to its old end, and the image would never get a verdict.
+    const saved = await this.history.load(instanceId).catch(() => undefined);
+    if (saved?.some((e) => e.EventType === EventType.ExecutionCompleted)) await this.history.save(instanceId, []);
+    if (this.running.has(instanceId)) return;
     this.launch(instanceId, input as GateInput);
   }
 

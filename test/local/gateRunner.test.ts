@@ -90,5 +90,21 @@ gate:
     await restarted.start('imageGate', 'rescan-00000000000000000000000000000001', { image, trigger: 'rescan' });
     await restarted.settled();
     expect(await audit.listVerdicts(image.registry, image.repository)).toHaveLength(2);
+
+    // A gate whose saved history ended Failed is started again by the push path (as Azure's startNew would), and
+    // runs anew to a verdict instead of replaying its old failure.
+    const failedHistory = new ListableMemoryHistoryStore();
+    await failedHistory.save(
+      id,
+      full.map((e) =>
+        e.EventType === EventType.ExecutionCompleted ? { ...e, OrchestrationStatus: 'Failed', Details: 'boom' } : e,
+      ),
+    );
+    const again = new LocalGateRunner({ services, history: failedHistory, timers: 'virtual' });
+    expect(await again.getState(id)).toBe('Failed');
+    expect((await startGateOnce(again, { image, tag: 'v1', trigger: 'push' })).started).toBe(true);
+    await again.settled();
+    expect(await again.getState(id)).toBe('Completed');
+    expect(await audit.listVerdicts(image.registry, image.repository)).toHaveLength(3);
   });
 });

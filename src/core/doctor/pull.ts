@@ -431,6 +431,17 @@ function identityChecks(s: Snapshot, w: Workload, registry: ArmResource, host: s
     );
     return checks;
   }
+  // No role assignment at all is a snapshot captured without them (every subscription has some): unknown, not fail.
+  if (ofType(s, Types.roleAssignment).length === 0) {
+    checks.push(
+      unknown(
+        'pull.identity-role',
+        reg,
+        `the snapshot holds no role assignments at all (captured without authorizationresources?), so the roles of ${who} are not known`,
+      ),
+    );
+    return checks;
+  }
   const assignments = assignmentsOf(s, principalId);
   const covering = assignments.filter(
     (a) => idKey(reg) === idKey(a.scope) || idKey(reg).startsWith(`${idKey(a.scope)}/`) || a.scope === '/',
