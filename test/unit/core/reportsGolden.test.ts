@@ -3,6 +3,7 @@
  * with, read in place from the Go module cache (scripts/ensure-tools.sh downloads the pinned modules; nothing
  * is copied into this project). Skipped outside CI when Go or the modules are missing; fails under CI=true.
  */
+import { describeRequiring } from '../../support/required';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -33,12 +34,12 @@ const missing = !cache
       .filter((m) => !existsSync(path.join(cache, m)))
       .map((m) => `${m} is not in the Go module cache`)
       .join('; ');
-if (missing && process.env.CI === 'true') {
-  throw new Error(`reportsGolden.test.ts: ${missing} (run scripts/ensure-tools.sh)`);
-}
-if (missing)
-  console.warn(`test/unit/core/reportsGolden.test.ts skipped: ${missing} (scripts/ensure-tools.sh downloads them)`);
-const describeIfReady = missing ? describe.skip : describe;
+// One rule for every test that needs something installed: skip with one line outside CI, fail under CI.
+const describeIfReady = describeRequiring({
+  present: !missing,
+  what: missing || 'the Trivy and Grype golden files',
+  how: 'scripts/ensure-tools.sh downloads them into the Go module cache',
+});
 
 const trivy = (name: string): string => path.join(cache ?? '', TRIVY, 'integration/testdata', name);
 const grype = (rel: string): string => path.join(cache ?? '', GRYPE, 'grype/presenter', rel);
