@@ -114,23 +114,37 @@ function asDescriptor(value: unknown): Descriptor | undefined {
   return d as unknown as Descriptor;
 }
 
+/** The digests a descriptor may carry: the OCI image spec's registered algorithms, with their full length. */
+const VERIFIABLE_DIGEST = /^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$/;
+
 function descriptors(value: unknown, field: string, where: string): Descriptor[] {
   if (value === undefined) return [];
   if (!Array.isArray(value)) throw new GuardError(ErrorCodes.MALFORMED, `${where}: ${field} is not an array`);
-  return value.map((v, i) => {
-    const d = asDescriptor(v);
-    if (!d) throw new GuardError(ErrorCodes.MALFORMED, `${where}: ${field}[${i}] is not a descriptor`);
-    // A bad digest from a registry is a malformed answer, not a caller's bad input.
-    try {
-      validateDigest(d.digest, `${field}[${i}].digest`);
-    } catch {
-      throw new GuardError(
-        ErrorCodes.MALFORMED,
-        `${where}: ${field}[${i}].digest is not a digest (${describeFound(d.digest)})`,
-      );
-    }
-    return d;
-  });
+  return value.map((v, i) => checkedDescriptor(v, `${field}[${i}]`, where));
+}
+
+/** One descriptor (`config`, `subject`, an entry of `layers` or `manifests`), checked; a bad one is MALFORMED. */
+function checkedDescriptor(value: unknown, field: string, where: string): Descriptor {
+  const d = asDescriptor(value);
+  if (!d) throw new GuardError(ErrorCodes.MALFORMED, `${where}: ${field} is not a descriptor`);
+  // A bad digest from a registry is a malformed answer, not a caller's bad input. Only the algorithms the OCI
+  // image spec registers (sha256, sha512) name content acr-guard can verify; a size is a byte count.
+  try {
+    validateDigest(d.digest, `${field}.digest`);
+  } catch {
+    throw new GuardError(
+      ErrorCodes.MALFORMED,
+      `${where}: ${field}.digest is not a digest (${describeFound(d.digest)})`,
+    );
+  }
+  if (!VERIFIABLE_DIGEST.test(d.digest))
+    throw new GuardError(
+      ErrorCodes.MALFORMED,
+      `${where}: ${field}.digest is not a sha256 or sha512 digest (${describeFound(d.digest)})`,
+    );
+  if (!Number.isSafeInteger(d.size) || d.size < 0)
+    throw new GuardError(ErrorCodes.MALFORMED, `${where}: ${field}.size is not a byte count (${d.size})`);
+  return d;
 }
 
 const BOOLEAN_ATTRIBUTES = ['deleteEnabled', 'writeEnabled', 'readEnabled', 'listEnabled'] as const;
@@ -378,9 +392,9 @@ class OciRegistryClient implements RegistryClient {
       mediaType === MediaTypes.dockerManifestList ||
       (Array.isArray(json.manifests) && !json.layers);
     const children = isIndex ? descriptors(json.manifests, 'manifests', what) : [];
-    const config = isIndex ? undefined : asDescriptor(json.config);
+    const config = isIndex || json.config === undefined ? undefined : checkedDescriptor(json.config, 'config', what);
     const blobs = isIndex ? [] : [...(config ? [config] : []), ...descriptors(json.layers, 'layers', what)];
-    const subject = asDescriptor(json.subject);
+    const subject = json.subject === undefined ? undefined : checkedDescriptor(json.subject, 'subject', what);
     return {
       digest,
       mediaType,

@@ -214,6 +214,21 @@ describe('registry adapter over hostile manifest bodies (loopback server)', () =
       { numRuns: 400 },
     );
   });
+
+  it('refuses a descriptor whose digest is not sha256/sha512 or whose size is not a byte count (a counterexample fuzzing found)', async () => {
+    const client = createRegistryClient({ host: server.host, plainHttp: true, timeoutMs: CASE_MS });
+    for (const config of [
+      { mediaType: '', digest: `md5:${'a'.repeat(64)}`, size: 1 },
+      { mediaType: 'application/vnd.oci.image.config.v1+json', digest: `sha256:${'a'.repeat(64)}`, size: -1 },
+    ]) {
+      const body = Buffer.from(
+        JSON.stringify({ schemaVersion: 2, mediaType: MediaTypes.ociManifest, config, layers: [] }),
+      );
+      const digest = serve(body, MediaTypes.ociManifest);
+      expect(await typed(() => client.getManifest(REPO, digest))).toEqual({ ok: false, code: 'MALFORMED' });
+      served.delete(digest);
+    }
+  });
 });
 
 // ---- indexes: scenarios with a known right answer ----
