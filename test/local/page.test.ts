@@ -4,24 +4,18 @@
  * its rescan button brings a new verdict. A screenshot goes to test-artifacts/ (git-ignored).
  * In CI (CI=true) the test runs or fails; elsewhere it skips with one line when chromium is absent.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
 import { MediaTypes, type ImageId } from '../../src/core/types';
 import { createRegistryClient } from '../../src/adapters/registry';
 import { pushArtifact, pushImage } from '../../src/local/ociPush';
 import { sampleSarif } from '../../src/local/sampleReports';
 import { startLocalStack, type LocalStack } from '../../src/local/stack';
-import { describeRequiring } from '../support/required';
+import { describeWithChromium as maybe, launchChromium } from '../support/browser';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(__dirname, '../../test-artifacts');
-const maybe = describeRequiring({
-  present: existsSync(CHROMIUM),
-  what: CHROMIUM,
-  how: "scripts/ensure-tools.sh installs Debian's chromium when run as root",
-});
 
 async function pushVulnerable(host: string, repository: string, tag: string): Promise<ImageId> {
   const client = createRegistryClient({ host, plainHttp: true });
@@ -65,22 +59,7 @@ maybe('local service page in headless Chromium', () => {
     stateDir = mkdtempSync(join(tmpdir(), 'acr-guard-page-'));
     profile = mkdtempSync(join(tmpdir(), 'acr-guard-chromium-'));
     stack = await startLocalStack({ stateDir, port: 0, registryPort: 0, seed: false, env: {} });
-    // A persistent context is how playwright takes a fresh --user-data-dir of our own.
-    browser = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      chromiumSandbox: false,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-      viewport: { width: 1400, height: 800 },
-    });
+    browser = await launchChromium(profile, { width: 1400, height: 800 });
   }, 60_000);
   afterAll(async () => {
     await browser?.close();

@@ -4,22 +4,16 @@
  * the page shows workload → image → status for every runtime status, with the reason and the grace left.
  * In CI (CI=true) the test runs or fails; elsewhere it skips with one line when chromium is absent.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
 import { RUNTIME_STATUSES } from '../../src/core/runtime/classify';
 import { startLocalStack, type LocalStack } from '../../src/local/stack';
 
-const CHROMIUM = '/usr/bin/chromium';
+import { describeWithChromium as maybe, launchChromium } from '../support/browser';
+
 const ARTIFACTS = join(__dirname, '../../test-artifacts');
-const inCi = process.env.CI === 'true';
-const available = existsSync(CHROMIUM);
-if (!available && !inCi)
-  console.log(
-    `pageRunning.test: skipped: ${CHROMIUM} is not installed (scripts/ensure-tools.sh installs Debian's chromium as root)`,
-  );
-const maybe = available || inCi ? describe : describe.skip;
 
 maybe("the page's Running section in headless Chromium", () => {
   let stack: LocalStack;
@@ -28,26 +22,10 @@ maybe("the page's Running section in headless Chromium", () => {
   let browser: BrowserContext;
 
   beforeAll(async () => {
-    if (!available)
-      throw new Error(`CI=true but ${CHROMIUM} is missing: scripts/ensure-tools.sh installs it (apt, as root)`);
     stateDir = mkdtempSync(join(tmpdir(), 'acr-guard-page-running-'));
     profile = mkdtempSync(join(tmpdir(), 'acr-guard-chromium-'));
     stack = await startLocalStack({ stateDir, port: 0, registryPort: 0, env: {} });
-    browser = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      chromiumSandbox: false,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-      viewport: { width: 1400, height: 900 },
-    });
+    browser = await launchChromium(profile, { width: 1400, height: 900 });
   }, 60_000);
   afterAll(async () => {
     await browser?.close();
