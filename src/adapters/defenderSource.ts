@@ -96,12 +96,7 @@ export class DefenderFindingsSource implements FindingsSource {
       try {
         guard.beforePage(skipToken);
       } catch (err) {
-        return {
-          source: 'defender',
-          status: 'error',
-          code: (err as GuardError).code,
-          detail: `${(err as Error).message}; nothing was decided from a partial answer`,
-        };
+        return listingRefused(err);
       }
       let response: ResourceGraphModels.ResourcesResponse;
       try {
@@ -125,12 +120,7 @@ export class DefenderFindingsSource implements FindingsSource {
       try {
         guard.afterPage(response.data.length, next);
       } catch (err) {
-        return {
-          source: 'defender',
-          status: 'error',
-          code: (err as GuardError).code,
-          detail: `${(err as Error).message}; nothing was decided from a partial answer`,
-        };
+        return listingRefused(err);
       }
       for (const row of response.data as unknown[]) rows.push(row);
       skipToken = next;
@@ -169,6 +159,16 @@ const NETWORK_CODES = new Set([
   'EPIPE',
   'ESOCKETTIMEDOUT',
 ]);
+
+/** The listing guard refused the next page (a loop, a bound): no findings from a partial answer. */
+function listingRefused(err: unknown): FindingsResult {
+  return {
+    source: 'defender',
+    status: 'error',
+    code: (err as GuardError).code,
+    detail: `${(err as Error).message}; nothing was decided from a partial answer`,
+  };
+}
 
 /**
  * SDK error to result or GuardError. Never echoes the request or its headers: only status, ARM error code
