@@ -12,6 +12,7 @@ import {
   startFaultProxy,
   whatIsLeft,
   type SeededRepository,
+  seededDigests,
 } from '../support/purgeFixtures';
 import { pushImage } from '../../src/local/ociPush';
 import { purgeRepository } from '../../src/jobs/purge';
@@ -46,22 +47,6 @@ function deployedV2(host: string, repository: string): InUseLookup {
   };
 }
 
-function all(s: SeededRepository): string[] {
-  return [
-    s.v1,
-    s.v2,
-    s.v3,
-    s.dev1,
-    s.oldIndex,
-    ...s.oldChildren,
-    s.newIndex,
-    ...s.newChildren,
-    s.sigV1,
-    s.sbomOfSigV1,
-    s.sigV3,
-  ].map((p) => p.digest);
-}
-
 function expectedLeft(s: SeededRepository): string[] {
   return [s.v2, s.v3, s.newIndex, ...s.newChildren, s.sigV3].map((p) => p.digest).sort();
 }
@@ -73,7 +58,7 @@ describe('purge on a loopback docker-registry', () => {
     const s = await seedRepository(reg.client, 'app/list', NOW);
     const listed = await listRepositoryManifests(reg.client, 'app/list');
     const byDigest = new Map(listed.map((m) => [m.digest, m]));
-    for (const d of all(s)) expect(byDigest.has(d)).toBe(true);
+    for (const d of seededDigests(s)) expect(byDigest.has(d)).toBe(true);
     expect(byDigest.get(s.oldIndex.digest)).toMatchObject({
       tags: ['multi-old'],
       children: s.oldChildren.map((c) => c.digest),
@@ -84,7 +69,7 @@ describe('purge on a loopback docker-registry', () => {
     const fallback = listed.find((m) => m.tags.includes(s.v1.digest.replace(':', '-')));
     expect(fallback?.subject).toBe(s.v1.digest);
     // 15 pushed manifests + 3 fallback tag indexes (of v1, of v1's signature, of v3).
-    expect(listed).toHaveLength(all(s).length + 3);
+    expect(listed).toHaveLength(seededDigests(s).length + 3);
   });
 
   it('a dry run plans exactly what the real run then deletes; the registry keeps the rest', async () => {
@@ -129,7 +114,7 @@ describe('purge on a loopback docker-registry', () => {
     expect(order.indexOf(s.sigV1.digest)).toBeLessThan(order.indexOf(fallbackOfV1));
     expect(order.indexOf(fallbackOfV1)).toBeLessThan(order.indexOf(s.v1.digest));
 
-    const left = await whatIsLeft(reg.client, 'app/web', all(s));
+    const left = await whatIsLeft(reg.client, 'app/web', seededDigests(s));
     expect(left.present).toEqual(expectedLeft(s));
     expect(left.tags).toEqual(['multi-new', s.v3.digest.replace(':', '-'), 'v2', 'v3'].sort());
 
@@ -332,7 +317,7 @@ describe('purge on a loopback docker-registry', () => {
     });
     expect(result.outcome).toMatchObject({ status: 'skipped', deleted: 0, error: { code: 'TRANSIENT' } });
     expect(result.outcome.error?.detail).toContain('nothing was deleted');
-    expect((await whatIsLeft(reg.client, 'app/closed', all(s))).present).toEqual(all(s).sort());
+    expect((await whatIsLeft(reg.client, 'app/closed', seededDigests(s))).present).toEqual(seededDigests(s).sort());
   });
 
   it('under 429 + Retry-After, 503 and dropped connections: same end state, no extra deletions', async () => {
@@ -377,7 +362,7 @@ describe('purge on a loopback docker-registry', () => {
     } finally {
       await proxy.close();
     }
-    expect((await whatIsLeft(reg.client, 'app/faults', all(s))).present).toEqual(expectedLeft(s));
+    expect((await whatIsLeft(reg.client, 'app/faults', seededDigests(s))).present).toEqual(expectedLeft(s));
     expect(faults).toHaveLength(5);
   });
 

@@ -29,6 +29,23 @@ export interface SeededRepository {
   sigV3: Pushed;
 }
 
+/** Every digest {@link seedRepository} pushed. */
+export function seededDigests(s: SeededRepository): string[] {
+  return [
+    s.v1,
+    s.v2,
+    s.v3,
+    s.dev1,
+    s.oldIndex,
+    ...s.oldChildren,
+    s.newIndex,
+    ...s.newChildren,
+    s.sigV1,
+    s.sbomOfSigV1,
+    s.sigV3,
+  ].map((p) => p.digest);
+}
+
 /**
  * Pushes into `repository`: v1, v2, dev-1 (90-100 days old), v3 (1 day), `multi-old` (index of two 80-day-old
  * untagged platform images), `multi-new` (index of two 2-day-old ones), a signature of v1 with an SBOM of that
