@@ -7,7 +7,7 @@
  * printed), 1 when some deletes failed or a repository could not be purged, 2 for usage or configuration errors.
  */
 import { DefaultAzureCredential } from '@azure/identity';
-import { MAX_POLICY_BYTES, loadPolicy, findRetentionRule, isRegistryAllowed } from '../core/policy';
+import { loadPolicy, findRetentionRule, isRegistryAllowed } from '../core/policy';
 import { readBoundedTextSync } from '../adapters/boundedFile';
 import { isGuardError } from '../core/errors';
 import { validateRegistryHost, validateRepository } from '../core/reference';
@@ -18,7 +18,7 @@ import type { DeployedImage, InUseLookup } from '../adapters/ports';
 import { allowlistedRegistryFactory } from '../app/compose';
 import { isLoopbackHost } from '../core/loopback';
 import { purgeRepository, repositoriesToPurge, type PurgeRepositoryResult } from '../jobs/purge';
-import { ExitCodes, UsageError, outputFormat, parseCommandArgs } from './args';
+import { ExitCodes, UsageError, outputFormat, parseCommandArgs, readPolicyFile } from './args';
 
 export const PURGE_USAGE = `usage: acr-guard purge --registry <host> --policy <file> [--dry-run] [--plain-http]
                         [--output json|table] [--repository <name>] [--deployed <file>] [--concurrency <n>]
@@ -47,16 +47,17 @@ export interface PurgeIo {
 /** Most bytes of a `--deployed` file (a JSON list of image references). */
 export const MAX_DEPLOYED_FILE_BYTES = 4 * 1024 * 1024;
 
-/** Reads an operator file through the bounded reader: at most `maxBytes` are read, before anything parses them. */
-function readText(path: string, option: string, maxBytes: number, what: string): string {
-  return readBoundedTextSync(path, { maxBytes, field: option, what });
-}
-
 /** Reads a `--deployed` file: a JSON list of `{"image", "source"}` (shared with `acr-guard runtime`). */
 export function readDeployed(path: string): DeployedImage[] {
   let value: unknown;
   try {
-    value = JSON.parse(readText(path, '--deployed', MAX_DEPLOYED_FILE_BYTES, 'deployed-images file'));
+    value = JSON.parse(
+      readBoundedTextSync(path, {
+        maxBytes: MAX_DEPLOYED_FILE_BYTES,
+        field: '--deployed',
+        what: 'deployed-images file',
+      }),
+    );
   } catch (err) {
     if (err instanceof UsageError || isGuardError(err)) throw err;
     throw new UsageError(`--deployed: ${path} is not JSON`);
@@ -101,10 +102,7 @@ export async function purgeCommand(argv: string[], io: PurgeIo): Promise<number>
   if (typeof values.policy !== 'string') throw new UsageError(`--policy <file> is required\n${PURGE_USAGE}`);
   const format = outputFormat(values.output);
   const host = validateRegistryHost(values.registry, '--registry');
-  const policy: Policy = loadPolicy(
-    readText(values.policy, '--policy', MAX_POLICY_BYTES, 'policy file'),
-    values.policy,
-  );
+  const policy: Policy = loadPolicy(readPolicyFile(values.policy), values.policy);
   if (!isRegistryAllowed(policy, host))
     throw new UsageError(
       `registry ${host} is not in the policy's registries allowlist (${values.policy}); no request was made`,
