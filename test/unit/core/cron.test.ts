@@ -22,13 +22,32 @@ describe('NCRONTAB schedules of the local timers', () => {
     expect(cronMatches(parseCron('* * * * * 0'), at('2026-06-07T00:00:00Z'))).toBe(true);
   });
 
+  it('reads day and month names as the NCRONTAB of Azure does (Mon-Fri, Jan)', () => {
+    const weekdays = parseCron('0 0 9 * * Mon-Fri');
+    expect(cronMatches(weekdays, at('2026-12-07T09:00:00Z'))).toBe(true); // Monday
+    expect(cronMatches(weekdays, at('2026-12-11T09:00:00Z'))).toBe(true); // Friday
+    expect(cronMatches(weekdays, at('2026-12-12T09:00:00Z'))).toBe(false); // Saturday
+    expect(cronMatches(parseCron('0 0 0 1 jan,JUL *'), at('2026-07-01T00:00:00Z'))).toBe(true);
+  });
+
+  it('requires both the day of month and the day of week when both are restricted (NCrontab, not Vixie cron)', () => {
+    const s = parseCron('0 0 12 16 * Mon');
+    expect(cronMatches(s, at('2026-11-16T12:00:00Z'))).toBe(true); // Monday the 16th
+    expect(cronMatches(s, at('2026-12-16T12:00:00Z'))).toBe(false); // Wednesday the 16th
+    expect(cronMatches(s, at('2026-12-07T12:00:00Z'))).toBe(false); // a Monday, the 7th
+  });
+
   it.each([
     '* * * * *',
     '0 */5 * * * * *',
     '60 * * * * *',
     '0 0 0 0 * *',
     '0 0 0 * 13 *',
-    '0 0 0 * * Mon',
+    '0 0 0 * * L',
+    '0 0 0 15W * *',
+    '0 0 0 * * 5#3',
+    '0 0 0 ? * *',
+    '0 0 0 * * Monday',
     '*/0 * * * * *',
     '5-1 * * * * *',
     '',
