@@ -9,7 +9,11 @@
  *   limit, not one layer): `error`, naming the report digest. A report that cannot be parsed at all counts
  *   as fresh unless its manifest annotation `org.opencontainers.image.created` shows it is old (fail closed);
  * - no fresh report: `pending` (a CycloneDX SBOM without `vulnerabilities` is not a report and is skipped);
- * - otherwise `ready` with the findings of the newest fresh report of each format, merged.
+ * - more candidate reports than {@link MAX_REPORTS_PER_IMAGE} (not dated older than the age limit): `error`
+ *   TOO_MANY_REPORTS, none read (a cut would let newer reports push the scanner's off the list);
+ * - otherwise `ready` with the findings of EVERY fresh report, merged: the worst result wins. A newer report
+ *   never replaces an older one (whoever can push can attach one); a report superseded by a newer one of the
+ *   same format is still named in the detail, with its counts, and its findings still count.
  */
 import { ErrorCodes, GuardError, isGuardError } from '../core/errors';
 import { mergeSummaries } from '../core/findingsSummary';
@@ -23,14 +27,21 @@ export interface ReportsFindingsSourceOptions {
   registry: (host: string) => RegistryClient;
   /** Largest report blob read (default and ceiling: 20 MiB). */
   maxReportBytes?: number;
-  /** Most report referrers examined per image (newest by annotation first; default 32). */
+  /** Most report referrers read per image (default and ceiling: {@link MAX_REPORTS_PER_IMAGE}). */
   maxReports?: number;
 }
 
-const DEFAULTS = { maxReports: 32 } as const;
+/**
+ * Most candidate reports (report-typed referrers not dated older than the age limit) read per image. A scanner
+ * attaches one per scan, so 32 covers a month of daily rescans within a 7-day age limit many times over; past it
+ * the reports are inconclusive (TOO_MANY_REPORTS) rather than cut, so that newer reports cannot push an older
+ * one off the list.
+ */
+export const MAX_REPORTS_PER_IMAGE = 32;
 const CREATED = 'org.opencontainers.image.created';
 
-interface UsableReport {
+/** A fresh report that was read and parsed. */
+export interface UsableReport {
   digest: string;
   format: ReportFormat;
   createdMs: number;
@@ -56,7 +67,7 @@ export class ReportsFindingsSource implements FindingsSource {
   constructor(options: ReportsFindingsSourceOptions) {
     this.registry = options.registry;
     this.maxReportBytes = Math.min(options.maxReportBytes ?? MAX_REPORT_BYTES, MAX_REPORT_BYTES);
-    this.maxReports = options.maxReports ?? DEFAULTS.maxReports;
+    this.maxReports = Math.min(options.maxReports ?? MAX_REPORTS_PER_IMAGE, MAX_REPORTS_PER_IMAGE);
   }
 
   /** Never throws for "no report yet" (`pending`); throws `TRANSIENT` when the registry is unavailable. */
@@ -71,11 +82,24 @@ export class ReportsFindingsSource implements FindingsSource {
       return failure(err, `listing the referrers of ${image.repository}@${image.digest}`);
     }
 
-    // Reports by artifactType; descriptors without one are checked against their manifest below.
+    // Reports by artifactType; descriptors without one are checked against their manifest below. Those dated
+    // older than the age limit are left out before counting (a date can only make a report ignored, and on a
+    // registry with the referrers API it is the report manifest's own annotation).
     const candidates = referrers
       .filter((d) => d.artifactType === undefined || reportFormatOf(d.artifactType) !== undefined)
-      .sort((a, b) => annotationTime(b.annotations) - annotationTime(a.annotations))
-      .slice(0, this.maxReports);
+      .filter((d) => {
+        const t = annotationTime(d.annotations);
+        return !(t > 0 && query.nowMs - t > query.maxReportAgeMs);
+      })
+      .sort((a, b) => annotationTime(b.annotations) - annotationTime(a.annotations));
+    if (candidates.length > this.maxReports) {
+      return {
+        source: 'reports',
+        status: 'error',
+        code: ErrorCodes.TOO_MANY_REPORTS,
+        detail: `${candidates.length} candidate reports are attached to ${image.repository}@${image.digest}, over the limit of ${this.maxReports} (MAX_REPORTS_PER_IMAGE); none was read and the reports are inconclusive. Delete the extra report referrers (or let them age past maxReportAge), then rescan`,
+      };
+    }
 
     const usable: UsableReport[] = [];
     const problems: ReportProblem[] = [];
@@ -107,24 +131,8 @@ export class ReportsFindingsSource implements FindingsSource {
         detail: `no vulnerability report attached to ${name} younger than ${days}d${stale}`,
       };
     }
-    const newest = new Map<ReportFormat, UsableReport>();
-    for (const r of usable) {
-      const seen = newest.get(r.format);
-      if (!seen || r.createdMs > seen.createdMs || (r.createdMs === seen.createdMs && r.digest < seen.digest))
-        newest.set(r.format, r);
-    }
-    const chosen = [...newest.values()].sort((a, b) => a.format.localeCompare(b.format));
-    // Only the worst findings of each report travel on (into Durable history and the verdict), with counts of all.
-    const merged = mergeSummaries(chosen);
-    return {
-      source: 'reports',
-      status: 'ready',
-      findings: merged.findings,
-      tally: merged.tally,
-      detail: chosen
-        .map((r) => `${r.format} report ${r.digest} (${r.createdAt}, ${r.tally.total} finding(s))`)
-        .join('; '),
-    };
+    const { merged, detail } = worstOfAll(usable);
+    return { source: 'reports', status: 'ready', findings: merged.findings, tally: merged.tally, detail };
   }
 
   private async readReport(
@@ -240,6 +248,39 @@ export class ReportsFindingsSource implements FindingsSource {
       },
     };
   }
+}
+
+/**
+ * Every fresh report counts (the worst result wins): their findings are merged, and the detail names each report,
+ * newest first per format, a superseded one with what it still contributes. Exported for the property tests.
+ */
+export function worstOfAll(usable: readonly UsableReport[]): {
+  merged: { findings: Finding[]; tally: FindingsTally };
+  detail: string;
+} {
+  const ordered = [...usable].sort(
+    (a, b) =>
+      a.format.localeCompare(b.format) ||
+      b.createdMs - a.createdMs ||
+      (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0),
+  );
+  const newest = new Map<ReportFormat, UsableReport>();
+  for (const r of ordered) if (!newest.has(r.format)) newest.set(r.format, r);
+  // Only the worst findings of each report travel on (into Durable history and the verdict), with counts of all.
+  const merged = mergeSummaries(ordered);
+  const detail = ordered
+    .map((r) => {
+      const head = newest.get(r.format);
+      const base = `${r.format} report ${r.digest} (${r.createdAt}, ${r.tally.total} finding(s)`;
+      if (head === r) return `${base})`;
+      const counts = Object.entries(r.tally.bySeverity)
+        .filter(([, n]) => (n ?? 0) > 0)
+        .map(([sev, n]) => `${n} ${sev}`)
+        .join(', ');
+      return `${base}; superseded by the newer ${head?.digest}, still counted${counts ? `: ${counts}` : ''})`;
+    })
+    .join('; ');
+  return { merged, detail };
 }
 
 function annotationTime(annotations?: Record<string, string>): number {
