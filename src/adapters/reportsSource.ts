@@ -18,7 +18,15 @@
 import { ErrorCodes, GuardError, isGuardError } from '../core/errors';
 import { mergeSummaries } from '../core/findingsSummary';
 import { MAX_REPORT_BYTES, parseReport, ReportErrorCodes, reportFormatOf, type ReportFormat } from '../core/reports';
-import type { Descriptor, Finding, FindingsResult, FindingsTally } from '../core/types';
+import type {
+  Descriptor,
+  Finding,
+  FindingsResult,
+  FindingsTally,
+  ImageId,
+  ResolvedManifest,
+  SignatureResult,
+} from '../core/types';
 import type { FetchedManifest, FindingsQuery, FindingsSource, RegistryClient } from './ports';
 
 /** Options of {@link ReportsFindingsSource}. */
@@ -29,6 +37,16 @@ export interface ReportsFindingsSourceOptions {
   maxReportBytes?: number;
   /** Most report referrers read per image (default and ceiling: {@link MAX_REPORTS_PER_IMAGE}). */
   maxReports?: number;
+  /**
+   * Verifies the signatures whose subject is a report manifest under a named trust policy entry (the gate's own
+   * signature verifier, src/adapters/signatureVerifier.ts). Used only when the query sets `reportsSignedBy`;
+   * absent then, every report is untrusted (fail closed).
+   */
+  verifyReport?: (input: {
+    image: ImageId;
+    manifest: ResolvedManifest;
+    trustPolicy: string;
+  }) => Promise<SignatureResult>;
 }
 
 /**
@@ -51,6 +69,12 @@ export interface UsableReport {
   tally: FindingsTally;
 }
 
+/** A report ignored because no signature on it verified under the trust policy `reportsSignedBy` names. */
+interface UntrustedReport {
+  digest: string;
+  reason: string;
+}
+
 interface ReportProblem {
   digest: string;
   code: string;
@@ -63,10 +87,12 @@ export class ReportsFindingsSource implements FindingsSource {
   private readonly registry: (host: string) => RegistryClient;
   private readonly maxReportBytes: number;
   private readonly maxReports: number;
+  private readonly verifyReport: ReportsFindingsSourceOptions['verifyReport'];
 
   constructor(options: ReportsFindingsSourceOptions) {
     this.registry = options.registry;
     this.maxReportBytes = Math.min(options.maxReportBytes ?? MAX_REPORT_BYTES, MAX_REPORT_BYTES);
+    this.verifyReport = options.verifyReport;
     this.maxReports = Math.min(options.maxReports ?? MAX_REPORTS_PER_IMAGE, MAX_REPORTS_PER_IMAGE);
   }
 
@@ -104,22 +130,29 @@ export class ReportsFindingsSource implements FindingsSource {
     const usable: UsableReport[] = [];
     const problems: ReportProblem[] = [];
     const staleOnes: string[] = [];
+    const untrusted: UntrustedReport[] = [];
     for (const descriptor of candidates) {
       const outcome = await this.readReport(client, descriptor, query);
       if (outcome.kind === 'skip') continue;
-      if (outcome.kind === 'problem') problems.push(outcome.problem);
+      if (outcome.kind === 'untrusted') untrusted.push(outcome.untrusted);
+      else if (outcome.kind === 'problem') problems.push(outcome.problem);
       else if (outcome.kind === 'stale') staleOnes.push(descriptor.digest);
       else usable.push(outcome.report);
     }
 
     const name = `${image.registry}/${image.repository}@${image.digest}`;
+    // Reports ignored for want of a trusted signature are named in every outcome (the verdict quotes the detail).
+    const ignored =
+      untrusted.length > 0
+        ? `; ${untrusted.length} report(s) ignored, not signed under trust policy "${query.reportsSignedBy}" (reportsSignedBy): ${untrusted.map((u) => `${u.digest} (${u.reason})`).join('; ')}`
+        : '';
     if (problems.length > 0) {
       const first = problems[0];
       return {
         source: 'reports',
         status: 'error',
         code: first.code,
-        detail: `${problems.length} attached report(s) of ${name} could not be used; ${problems.map((p) => `report ${p.digest}: ${p.detail}`).join('; ')}`,
+        detail: `${problems.length} attached report(s) of ${name} could not be used; ${problems.map((p) => `report ${p.digest}: ${p.detail}`).join('; ')}${ignored}`,
       };
     }
     if (usable.length === 0) {
@@ -128,11 +161,21 @@ export class ReportsFindingsSource implements FindingsSource {
       return {
         source: 'reports',
         status: 'pending',
-        detail: `no vulnerability report attached to ${name} younger than ${days}d${stale}`,
+        detail: `no ${query.reportsSignedBy ? 'signed ' : ''}vulnerability report attached to ${name} younger than ${days}d${stale}${ignored}`,
       };
     }
     const { merged, detail } = worstOfAll(usable);
-    return { source: 'reports', status: 'ready', findings: merged.findings, tally: merged.tally, detail };
+    return {
+      source: 'reports',
+      status: 'ready',
+      findings: merged.findings,
+      tally: merged.tally,
+      detail: `${detail}${ignored}`,
+    };
+  }
+
+  private untrustedWhy(image: ImageId, manifest: FetchedManifest, trustPolicy: string): Promise<string | undefined> {
+    return untrustedWhyOf(this.verifyReport, image, manifest, trustPolicy);
   }
 
   private async readReport(
@@ -143,6 +186,7 @@ export class ReportsFindingsSource implements FindingsSource {
     | { kind: 'skip' }
     | { kind: 'problem'; problem: ReportProblem }
     | { kind: 'stale' }
+    | { kind: 'untrusted'; untrusted: UntrustedReport }
     | { kind: 'report'; report: UsableReport }
   > {
     const { image } = query;
@@ -185,6 +229,11 @@ export class ReportsFindingsSource implements FindingsSource {
         'REPORT_SUBJECT_MISMATCH',
         `its manifest subject is ${manifest.subject?.digest ?? 'absent'}, not ${image.digest}`,
       );
+    }
+    if (query.reportsSignedBy !== undefined) {
+      // Before a byte of the report is read: only a report signed under the named trust policy counts.
+      const why = await this.untrustedWhy(image, manifest, query.reportsSignedBy);
+      if (why !== undefined) return { kind: 'untrusted', untrusted: { digest: descriptor.digest, reason: why } };
     }
     const layers = Array.isArray(json.layers) ? (json.layers as Descriptor[]) : [];
     if (layers.length !== 1 || typeof layers[0]?.digest !== 'string') {
@@ -281,6 +330,40 @@ export function worstOfAll(usable: readonly UsableReport[]): {
     })
     .join('; ');
   return { merged, detail };
+}
+
+/**
+ * Why a report manifest does not count under `reportsSignedBy` (undefined: a signature on it verified). The
+ * signatures looked at are those whose subject is the report manifest, verified by the gate's verifier; an
+ * unverifiable one (not found, failed, inconclusive, a permanent error) makes the report untrusted, never an error.
+ */
+async function untrustedWhyOf(
+  verify: ReportsFindingsSourceOptions['verifyReport'],
+  image: ImageId,
+  manifest: FetchedManifest,
+  trustPolicy: string,
+): Promise<string | undefined> {
+  if (!verify) return 'no signature verifier is configured for reports';
+  let result: SignatureResult;
+  try {
+    result = await verify({
+      image: { ...image, digest: manifest.digest },
+      manifest: {
+        digest: manifest.digest,
+        mediaType: manifest.mediaType,
+        children: manifest.children,
+        blobs: manifest.blobs,
+        size: manifest.size,
+        ...(manifest.subject ? { subject: manifest.subject } : {}),
+        ...(manifest.artifactType ? { artifactType: manifest.artifactType } : {}),
+      },
+      trustPolicy,
+    });
+  } catch (err) {
+    if (isGuardError(err, ErrorCodes.TRANSIENT)) throw err;
+    return `its signatures could not be verified: ${messageOf(err)}`;
+  }
+  return result.status === 'verified' ? undefined : `${result.status}: ${result.reason.slice(0, 300)}`;
 }
 
 function annotationTime(annotations?: Record<string, string>): number {

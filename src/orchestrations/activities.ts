@@ -276,6 +276,8 @@ export interface CollectFindingsInput {
   nowMs: number;
   /** The gate rule's `ratingSources` (CycloneDX rating preference), when it names any. */
   ratingSources?: string[];
+  /** The gate rule's `reportsSignedBy` (trust policy entry reports must be signed under), when set. */
+  reportsSignedBy?: string;
 }
 
 /**
@@ -305,6 +307,7 @@ export async function collectFindings(
       maxReportAgeMs: input.maxReportAgeMs,
       nowMs: input.nowMs,
       ...(input.ratingSources ? { ratingSources: input.ratingSources } : {}),
+      ...(input.reportsSignedBy ? { reportsSignedBy: input.reportsSignedBy } : {}),
     };
     return boundFindingsResult(await source.collect(query));
   } catch (err) {
