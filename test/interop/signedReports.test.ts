@@ -6,7 +6,7 @@
  * and named. Rewriting the fallback index to list only a forged clean report then leaves no signed report:
  * the gate blocks instead of releasing.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryAuditStore } from '../../src/adapters/auditStore';
@@ -23,6 +23,8 @@ import type { GateOutcome } from '../../src/orchestrations/imageGate';
 import { useRegistry } from '../support/registry';
 import { describeRequiring } from '../support/required';
 import {
+  cosignKeys,
+  cosignSign,
   issueLeaf,
   makeCa,
   notationHome,
@@ -48,6 +50,7 @@ describeRequiring(signingTools)('reports signed under a named trust policy (real
   let dir: string;
   let home: NotationHome;
   let trust: SignatureTrust;
+  let cosignKey: string;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'acr-guard-signed-reports-'));
@@ -71,19 +74,34 @@ describeRequiring(signingTools)('reports signed under a named trust policy (real
         ],
       },
     });
-    trust = await loadSignatureTrust(home.trustPolicyFile, home.trustStore);
+    // acr-guard's trust policy file: notation's entry plus one whose store is the scanner's cosign public key.
+    const keys = await cosignKeys(join(dir, 'cosign'));
+    cosignKey = keys.key;
+    mkdirSync(join(home.trustStore, 'cosign', 'scanner'), { recursive: true });
+    copyFileSync(keys.pub, join(home.trustStore, 'cosign', 'scanner', 'cosign.pub'));
+    const doc = JSON.parse(readFileSync(home.trustPolicyFile, 'utf8'));
+    doc.trustPolicies.push({
+      name: 'scanner-cosign',
+      registryScopes: [`${reg.registry.host}/team/cosign-only`],
+      signatureVerification: { level: 'strict' },
+      trustStores: ['cosign:scanner'],
+      trustedIdentities: ['*'],
+    });
+    const acrGuardPolicy = join(dir, 'acr-guard-trustpolicy.json');
+    writeFileSync(acrGuardPolicy, JSON.stringify(doc));
+    trust = await loadSignatureTrust(acrGuardPolicy, home.trustStore);
   }, 120_000);
   afterAll(() => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  function gate(image: ImageId, instanceId: string): Promise<GateOutcome> {
+  function gate(image: ImageId, instanceId: string, signedBy = 'scanner-reports'): Promise<GateOutcome> {
     const policy = loadPolicy(
       `version: 1
 registries: [{ host: "${reg.registry.host}", apply: none }]
 gate:
   - scope: "team/**"
-    vulnerabilities: { block: [critical, high], maxReportAge: 7d, sources: [reports], scanDeadline: 0s, reportsSignedBy: scanner-reports }
+    vulnerabilities: { block: [critical, high], maxReportAge: 7d, sources: [reports], scanDeadline: 0s, reportsSignedBy: ${signedBy} }
     signatures: { required: false }
 `,
       'test policy',
@@ -169,6 +187,22 @@ gate:
     expect(text).toContain(unsigned.digest);
     expect(text).toContain(intruders.digest);
     expect(text).toContain('no signed vulnerability report');
+  });
+
+  it("a cosign key: a report signed with the scanner's cosign key counts under an entry holding that key", async () => {
+    const repo = 'team/cosign-signed';
+    const image = await scanned(repo);
+    const report = await attach(repo, image, new Date(now.getTime() - 60_000), true);
+    await cosignSign(cosignKey, `${reg.registry.host}/${repo}@${report.digest}`, join(dir, 'cosign'));
+    const forged = await attach(repo, image, new Date(now.getTime() - 59_000), false);
+
+    const outcome = await gate(id(repo, image), 'cosign-signed', 'scanner-cosign');
+
+    expect(outcome.verdict?.decision).toBe('block');
+    const text = JSON.stringify(outcome.verdict);
+    expect(text).toContain('CVE-2024-6119');
+    expect(text).toContain(forged.digest); // named as ignored
+    expect(text).toContain(`not signed under trust policy \\"scanner-cosign\\"`);
   });
 
   it('rewriting the fallback index to list only a forged clean report blocks (no signed report is left)', async () => {
