@@ -29,10 +29,15 @@ const MOBY_REFUSED_PREFIX = 'application/vnd.docker.ai.';
 
 /**
  * Layer media types (lower case) containerd unpacks into a snapshot (containerd `images.IsLayerType`: the OCI
- * layer prefix, and the Docker rootfs layer types with any `+suffix`). containerd compares case-sensitively;
- * lower-casing here only gates more.
+ * layer prefix, the Docker rootfs layer types with any `+suffix`, and in containerd 2.x the EROFS layer types
+ * `application/vnd.erofs.layer.v1[+zstd]` for its EROFS snapshotter). containerd compares case-sensitively;
+ * lower-casing here, and taking every EROFS type, only gates more.
  */
-const CONTAINERD_LAYER_PREFIXES = ['application/vnd.oci.image.layer.', 'application/vnd.docker.image.rootfs.'] as const;
+const CONTAINERD_LAYER_PREFIXES = [
+  'application/vnd.oci.image.layer.',
+  'application/vnd.docker.image.rootfs.',
+  'application/vnd.erofs.',
+] as const;
 
 /** What {@link runnableByContent} decided, with the reason the verdict and the docs can quote. */
 export type Runnable = { runnable: true; why: string } | { runnable: false; why: string };

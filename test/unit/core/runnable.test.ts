@@ -36,6 +36,7 @@ describe('runnableByContent', () => {
     'APPLICATION/VND.OCI.IMAGE.LAYER.V1.TAR+GZIP',
     'Application/Octet-Stream',
     'text/html',
+    'application/vnd.erofs.layer.v1',
   ])('an image config with a layer typed %j is runnable, whatever its artifactType', (layerType) => {
     const json = body(IMAGE_CONFIG, [layerType], {
       artifactType: 'application/vnd.example.harmless',
