@@ -105,6 +105,8 @@ export interface FindingsQuery {
   nowMs: number;
   /** CycloneDX rating sources in order of preference (policy `ratingSources`); most severe rating when absent. */
   ratingSources?: readonly string[];
+  /** Trust policy entry every report must be signed under (policy `reportsSignedBy`); any report counts when absent. */
+  reportsSignedBy?: string;
 }
 
 /** One source of vulnerability findings (Defender through Resource Graph; reports attached as referrers). */

@@ -9,12 +9,24 @@
  *   limit, not one layer): `error`, naming the report digest. A report that cannot be parsed at all counts
  *   as fresh unless its manifest annotation `org.opencontainers.image.created` shows it is old (fail closed);
  * - no fresh report: `pending` (a CycloneDX SBOM without `vulnerabilities` is not a report and is skipped);
- * - otherwise `ready` with the findings of the newest fresh report of each format, merged.
+ * - more candidate reports than {@link MAX_REPORTS_PER_IMAGE} (not dated older than the age limit): `error`
+ *   TOO_MANY_REPORTS, none read (a cut would let newer reports push the scanner's off the list);
+ * - otherwise `ready` with the findings of EVERY fresh report, merged: the worst result wins. A newer report
+ *   never replaces an older one (whoever can push can attach one); a report superseded by a newer one of the
+ *   same format is still named in the detail, with its counts, and its findings still count.
  */
 import { ErrorCodes, GuardError, isGuardError } from '../core/errors';
 import { mergeSummaries } from '../core/findingsSummary';
 import { MAX_REPORT_BYTES, parseReport, ReportErrorCodes, reportFormatOf, type ReportFormat } from '../core/reports';
-import type { Descriptor, Finding, FindingsResult, FindingsTally } from '../core/types';
+import type {
+  Descriptor,
+  Finding,
+  FindingsResult,
+  FindingsTally,
+  ImageId,
+  ResolvedManifest,
+  SignatureResult,
+} from '../core/types';
 import type { FetchedManifest, FindingsQuery, FindingsSource, RegistryClient } from './ports';
 
 /** Options of {@link ReportsFindingsSource}. */
@@ -23,14 +35,31 @@ export interface ReportsFindingsSourceOptions {
   registry: (host: string) => RegistryClient;
   /** Largest report blob read (default and ceiling: 20 MiB). */
   maxReportBytes?: number;
-  /** Most report referrers examined per image (newest by annotation first; default 32). */
+  /** Most report referrers read per image (default and ceiling: {@link MAX_REPORTS_PER_IMAGE}). */
   maxReports?: number;
+  /**
+   * Verifies the signatures whose subject is a report manifest under a named trust policy entry (the gate's own
+   * signature verifier, src/adapters/signatureVerifier.ts). Used only when the query sets `reportsSignedBy`;
+   * absent then, every report is untrusted (fail closed).
+   */
+  verifyReport?: (input: {
+    image: ImageId;
+    manifest: ResolvedManifest;
+    trustPolicy: string;
+  }) => Promise<SignatureResult>;
 }
 
-const DEFAULTS = { maxReports: 32 } as const;
+/**
+ * Most candidate reports (report-typed referrers not dated older than the age limit) read per image. A scanner
+ * attaches one per scan, so 32 covers a month of daily rescans within a 7-day age limit many times over; past it
+ * the reports are inconclusive (TOO_MANY_REPORTS) rather than cut, so that newer reports cannot push an older
+ * one off the list.
+ */
+export const MAX_REPORTS_PER_IMAGE = 32;
 const CREATED = 'org.opencontainers.image.created';
 
-interface UsableReport {
+/** A fresh report that was read and parsed. */
+export interface UsableReport {
   digest: string;
   format: ReportFormat;
   createdMs: number;
@@ -38,6 +67,12 @@ interface UsableReport {
   /** The worst findings of the report, with counts of all of them. */
   findings: Finding[];
   tally: FindingsTally;
+}
+
+/** A report ignored because no signature on it verified under the trust policy `reportsSignedBy` names. */
+interface UntrustedReport {
+  digest: string;
+  reason: string;
 }
 
 interface ReportProblem {
@@ -52,11 +87,13 @@ export class ReportsFindingsSource implements FindingsSource {
   private readonly registry: (host: string) => RegistryClient;
   private readonly maxReportBytes: number;
   private readonly maxReports: number;
+  private readonly verifyReport: ReportsFindingsSourceOptions['verifyReport'];
 
   constructor(options: ReportsFindingsSourceOptions) {
     this.registry = options.registry;
     this.maxReportBytes = Math.min(options.maxReportBytes ?? MAX_REPORT_BYTES, MAX_REPORT_BYTES);
-    this.maxReports = options.maxReports ?? DEFAULTS.maxReports;
+    this.verifyReport = options.verifyReport;
+    this.maxReports = Math.min(options.maxReports ?? MAX_REPORTS_PER_IMAGE, MAX_REPORTS_PER_IMAGE);
   }
 
   /** Never throws for "no report yet" (`pending`); throws `TRANSIENT` when the registry is unavailable. */
@@ -71,31 +108,51 @@ export class ReportsFindingsSource implements FindingsSource {
       return failure(err, `listing the referrers of ${image.repository}@${image.digest}`);
     }
 
-    // Reports by artifactType; descriptors without one are checked against their manifest below.
+    // Reports by artifactType; descriptors without one are checked against their manifest below. Those dated
+    // older than the age limit are left out before counting (a date can only make a report ignored, and on a
+    // registry with the referrers API it is the report manifest's own annotation).
     const candidates = referrers
       .filter((d) => d.artifactType === undefined || reportFormatOf(d.artifactType) !== undefined)
-      .sort((a, b) => annotationTime(b.annotations) - annotationTime(a.annotations))
-      .slice(0, this.maxReports);
+      .filter((d) => {
+        const t = annotationTime(d.annotations);
+        return !(t > 0 && query.nowMs - t > query.maxReportAgeMs);
+      })
+      .sort((a, b) => annotationTime(b.annotations) - annotationTime(a.annotations));
+    if (candidates.length > this.maxReports) {
+      return {
+        source: 'reports',
+        status: 'error',
+        code: ErrorCodes.TOO_MANY_REPORTS,
+        detail: `${candidates.length} candidate reports are attached to ${image.repository}@${image.digest}, over the limit of ${this.maxReports} (MAX_REPORTS_PER_IMAGE); none was read and the reports are inconclusive. Delete the extra report referrers (or let them age past maxReportAge), then rescan`,
+      };
+    }
 
     const usable: UsableReport[] = [];
     const problems: ReportProblem[] = [];
     const staleOnes: string[] = [];
+    const untrusted: UntrustedReport[] = [];
     for (const descriptor of candidates) {
       const outcome = await this.readReport(client, descriptor, query);
       if (outcome.kind === 'skip') continue;
-      if (outcome.kind === 'problem') problems.push(outcome.problem);
+      if (outcome.kind === 'untrusted') untrusted.push(outcome.untrusted);
+      else if (outcome.kind === 'problem') problems.push(outcome.problem);
       else if (outcome.kind === 'stale') staleOnes.push(descriptor.digest);
       else usable.push(outcome.report);
     }
 
     const name = `${image.registry}/${image.repository}@${image.digest}`;
+    // Reports ignored for want of a trusted signature are named in every outcome (the verdict quotes the detail).
+    const ignored =
+      untrusted.length > 0
+        ? `; ${untrusted.length} report(s) ignored, not signed under trust policy "${query.reportsSignedBy}" (reportsSignedBy): ${untrusted.map((u) => `${u.digest} (${u.reason})`).join('; ')}`
+        : '';
     if (problems.length > 0) {
       const first = problems[0];
       return {
         source: 'reports',
         status: 'error',
         code: first.code,
-        detail: `${problems.length} attached report(s) of ${name} could not be used; ${problems.map((p) => `report ${p.digest}: ${p.detail}`).join('; ')}`,
+        detail: `${problems.length} attached report(s) of ${name} could not be used; ${problems.map((p) => `report ${p.digest}: ${p.detail}`).join('; ')}${ignored}`,
       };
     }
     if (usable.length === 0) {
@@ -104,27 +161,21 @@ export class ReportsFindingsSource implements FindingsSource {
       return {
         source: 'reports',
         status: 'pending',
-        detail: `no vulnerability report attached to ${name} younger than ${days}d${stale}`,
+        detail: `no ${query.reportsSignedBy ? 'signed ' : ''}vulnerability report attached to ${name} younger than ${days}d${stale}${ignored}`,
       };
     }
-    const newest = new Map<ReportFormat, UsableReport>();
-    for (const r of usable) {
-      const seen = newest.get(r.format);
-      if (!seen || r.createdMs > seen.createdMs || (r.createdMs === seen.createdMs && r.digest < seen.digest))
-        newest.set(r.format, r);
-    }
-    const chosen = [...newest.values()].sort((a, b) => a.format.localeCompare(b.format));
-    // Only the worst findings of each report travel on (into Durable history and the verdict), with counts of all.
-    const merged = mergeSummaries(chosen);
+    const { merged, detail } = worstOfAll(usable);
     return {
       source: 'reports',
       status: 'ready',
       findings: merged.findings,
       tally: merged.tally,
-      detail: chosen
-        .map((r) => `${r.format} report ${r.digest} (${r.createdAt}, ${r.tally.total} finding(s))`)
-        .join('; '),
+      detail: `${detail}${ignored}`,
     };
+  }
+
+  private untrustedWhy(image: ImageId, manifest: FetchedManifest, trustPolicy: string): Promise<string | undefined> {
+    return untrustedWhyOf(this.verifyReport, image, manifest, trustPolicy);
   }
 
   private async readReport(
@@ -135,6 +186,7 @@ export class ReportsFindingsSource implements FindingsSource {
     | { kind: 'skip' }
     | { kind: 'problem'; problem: ReportProblem }
     | { kind: 'stale' }
+    | { kind: 'untrusted'; untrusted: UntrustedReport }
     | { kind: 'report'; report: UsableReport }
   > {
     const { image } = query;
@@ -177,6 +229,11 @@ export class ReportsFindingsSource implements FindingsSource {
         'REPORT_SUBJECT_MISMATCH',
         `its manifest subject is ${manifest.subject?.digest ?? 'absent'}, not ${image.digest}`,
       );
+    }
+    if (query.reportsSignedBy !== undefined) {
+      // Before a byte of the report is read: only a report signed under the named trust policy counts.
+      const why = await this.untrustedWhy(image, manifest, query.reportsSignedBy);
+      if (why !== undefined) return { kind: 'untrusted', untrusted: { digest: descriptor.digest, reason: why } };
     }
     const layers = Array.isArray(json.layers) ? (json.layers as Descriptor[]) : [];
     if (layers.length !== 1 || typeof layers[0]?.digest !== 'string') {
@@ -240,6 +297,73 @@ export class ReportsFindingsSource implements FindingsSource {
       },
     };
   }
+}
+
+/**
+ * Every fresh report counts (the worst result wins): their findings are merged, and the detail names each report,
+ * newest first per format, a superseded one with what it still contributes. Exported for the property tests.
+ */
+export function worstOfAll(usable: readonly UsableReport[]): {
+  merged: { findings: Finding[]; tally: FindingsTally };
+  detail: string;
+} {
+  const ordered = [...usable].sort(
+    (a, b) =>
+      a.format.localeCompare(b.format) ||
+      b.createdMs - a.createdMs ||
+      (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0),
+  );
+  const newest = new Map<ReportFormat, UsableReport>();
+  for (const r of ordered) if (!newest.has(r.format)) newest.set(r.format, r);
+  // Only the worst findings of each report travel on (into Durable history and the verdict), with counts of all.
+  const merged = mergeSummaries(ordered);
+  const detail = ordered
+    .map((r) => {
+      const head = newest.get(r.format);
+      const base = `${r.format} report ${r.digest} (${r.createdAt}, ${r.tally.total} finding(s)`;
+      if (head === r) return `${base})`;
+      const counts = Object.entries(r.tally.bySeverity)
+        .filter(([, n]) => (n ?? 0) > 0)
+        .map(([sev, n]) => `${n} ${sev}`)
+        .join(', ');
+      return `${base}; superseded by the newer ${head?.digest}, still counted${counts ? `: ${counts}` : ''})`;
+    })
+    .join('; ');
+  return { merged, detail };
+}
+
+/**
+ * Why a report manifest does not count under `reportsSignedBy` (undefined: a signature on it verified). The
+ * signatures looked at are those whose subject is the report manifest, verified by the gate's verifier; an
+ * unverifiable one (not found, failed, inconclusive, a permanent error) makes the report untrusted, never an error.
+ */
+async function untrustedWhyOf(
+  verify: ReportsFindingsSourceOptions['verifyReport'],
+  image: ImageId,
+  manifest: FetchedManifest,
+  trustPolicy: string,
+): Promise<string | undefined> {
+  if (!verify) return 'no signature verifier is configured for reports';
+  let result: SignatureResult;
+  try {
+    result = await verify({
+      image: { ...image, digest: manifest.digest },
+      manifest: {
+        digest: manifest.digest,
+        mediaType: manifest.mediaType,
+        children: manifest.children,
+        blobs: manifest.blobs,
+        size: manifest.size,
+        ...(manifest.subject ? { subject: manifest.subject } : {}),
+        ...(manifest.artifactType ? { artifactType: manifest.artifactType } : {}),
+      },
+      trustPolicy,
+    });
+  } catch (err) {
+    if (isGuardError(err, ErrorCodes.TRANSIENT)) throw err;
+    return `its signatures could not be verified: ${messageOf(err)}`;
+  }
+  return result.status === 'verified' ? undefined : `${result.status}: ${result.reason.slice(0, 300)}`;
 }
 
 function annotationTime(annotations?: Record<string, string>): number {

@@ -87,7 +87,10 @@ export function allowlistedRegistryFactory(
 /** Builds the services the `imageGate` activities use. */
 export function composeGateServices(options: ComposeOptions): GateServices {
   const registry = allowlistedRegistryFactory(options);
-  const sources: FindingsSource[] = [new ReportsFindingsSource({ registry })];
+  const verifySignatures =
+    options.verifySignatures ?? createSignatureVerifier({ registry, trust: options.signatureTrust });
+  // Reports signed under a named trust policy (policy `reportsSignedBy`) are checked by the same verifier.
+  const sources: FindingsSource[] = [new ReportsFindingsSource({ registry, verifyReport: verifySignatures })];
   if (options.credential) {
     sources.push(
       new DefenderFindingsSource({
@@ -101,7 +104,7 @@ export function composeGateServices(options: ComposeOptions): GateServices {
     registry,
     sources,
     audit: options.audit,
-    verifySignatures: options.verifySignatures ?? createSignatureVerifier({ registry, trust: options.signatureTrust }),
+    verifySignatures,
     ...(options.inUse ? { inUse: options.inUse } : {}),
     ...(options.promotions ? { promotions: options.promotions } : {}),
   };

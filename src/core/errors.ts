@@ -67,6 +67,8 @@ export const ErrorCodes = {
   VERDICT_SCAN_TOO_LARGE: 'VERDICT_SCAN_TOO_LARGE',
   /** An image index lists more entries, more distinct platform manifests or deeper nesting than the gate reads. */
   INDEX_TOO_LARGE: 'INDEX_TOO_LARGE',
+  /** More fresh report referrers on one image than `MAX_REPORTS_PER_IMAGE`: none is read, the reports are inconclusive. */
+  TOO_MANY_REPORTS: 'TOO_MANY_REPORTS',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

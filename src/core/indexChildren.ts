@@ -1,13 +1,14 @@
 /**
  * What an image index lists, decided by content: the bounds on an index (raw entries, distinct platform
- * manifests, nesting) and whether one child is an attestation (skipped by the gate) or a platform image
- * (gated). Pure: the caller reads the children from the registry and hands their parsed bodies in.
+ * manifests, nesting) and whether one child is an attestation (skipped by the gate: no runtime would run it,
+ * see src/core/runnable.ts) or a platform image (gated). Pure: the caller reads the children from the registry and hands their parsed bodies in.
  *
  * Why by content: the descriptor's `platform` (`unknown/unknown`) and its `vnd.docker.reference.type`
  * annotation are chosen by whoever pushed the index, so an index could label a vulnerable image
  * "attestation" and have it skipped. Only the child's own manifest says what it is.
  */
 import { ErrorCodes, GuardError } from './errors';
+import { runnableByContent } from './runnable';
 import { MediaTypes, type Descriptor } from './types';
 
 /**
@@ -35,28 +36,14 @@ export const IN_TOTO_MEDIA_TYPE = 'application/vnd.in-toto+json';
 
 const INDEX_TYPES: ReadonlySet<string> = new Set([MediaTypes.ociIndex, MediaTypes.dockerManifestList]);
 
-/** Layer media types a container runtime unpacks into a filesystem: a manifest with one is runnable. */
-function isFilesystemLayer(mediaType: string): boolean {
-  return (
-    mediaType.startsWith('application/vnd.oci.image.layer.') ||
-    mediaType.startsWith('application/vnd.docker.image.rootfs.')
-  );
-}
-
 /**
- * True when a manifest body (parsed JSON) lists a layer a runtime would unpack, or a layer without a media type:
- * by content it is a runnable image, whatever its tags or its parent index call it.
+ * True when a manifest body (parsed JSON) is runnable by the rule of src/core/runnable.ts (what containerd and
+ * moby's classic puller would unpack): by content it is an image, whatever its tags, `subject`, `artifactType`
+ * or parent index call it. Kept under this name for the purge listing, which asks the same question.
  */
 export function hasFilesystemLayer(json: Record<string, unknown>): boolean {
-  if (!Array.isArray(json.layers)) return false;
-  return (json.layers as unknown[]).some((l) => {
-    const t = l && typeof l === 'object' ? (l as { mediaType?: unknown }).mediaType : undefined;
-    return typeof t !== 'string' || isFilesystemLayer(t);
-  });
-}
-
-function isAttestationConfigType(mediaType: string): boolean {
-  return mediaType === IN_TOTO_MEDIA_TYPE || /in-toto|attestation/i.test(mediaType);
+  // A body without a layers list (an index) has no filesystem of its own: the purge judges it by its children.
+  return Array.isArray(json.layers) && runnableByContent(json).runnable;
 }
 
 /**
@@ -94,30 +81,17 @@ const MANIFEST_TYPES: ReadonlySet<string> = new Set([MediaTypes.ociManifest, Med
 
 /**
  * Classifies a child of an index from its own manifest (`mediaType` as the registry served it and the parsed
- * body). An attestation has no filesystem layer and is one by content, as BuildKit writes them: every layer
- * an in-toto statement, or an in-toto/attestation config media type, or an explicit `artifactType` (an OCI
- * artifact). Anything else that has an image manifest's shape is a platform image, gated like the others;
- * the rest is `malformed` (the gate blocks): fail closed.
+ * body). A child is skipped (`attestation`) only when no mainstream runtime would unpack and run it
+ * ({@link runnableByContent}: media types compared case-insensitively; `artifactType`, the descriptor's platform
+ * and its annotations are never read). Anything else that has an image manifest's shape is a platform image,
+ * gated like the others; the rest is `malformed` (the gate blocks): fail closed.
  */
 export function classifyIndexChild(manifest: { mediaType: string; json: Record<string, unknown> }): IndexChildKind {
   const { json } = manifest;
   if (INDEX_TYPES.has(manifest.mediaType) || json.manifests !== undefined) return { kind: 'index' };
-  const layers = Array.isArray(json.layers) ? (json.layers as unknown[]) : [];
-  const layerTypes = layers.map((l) =>
-    l && typeof l === 'object' && typeof (l as { mediaType?: unknown }).mediaType === 'string'
-      ? (l as { mediaType: string }).mediaType
-      : '',
-  );
   const config = json.config && typeof json.config === 'object' ? (json.config as { mediaType?: unknown }) : undefined;
-  const configType = typeof config?.mediaType === 'string' ? config.mediaType : '';
-  // A layer without a media type, or one a runtime would unpack, makes it an image whatever else it says.
-  if (hasFilesystemLayer(json)) return imageShape(manifest.mediaType, config, json.layers);
-  if (layerTypes.length > 0 && layerTypes.every((t) => t === IN_TOTO_MEDIA_TYPE))
-    return { kind: 'attestation', why: `in-toto layers (${IN_TOTO_MEDIA_TYPE})` };
-  if (configType !== '' && isAttestationConfigType(configType))
-    return { kind: 'attestation', why: `attestation config (${configType})` };
-  if (typeof json.artifactType === 'string' && json.artifactType !== '')
-    return { kind: 'attestation', why: `OCI artifact (${json.artifactType})` };
+  const runnable = runnableByContent(json);
+  if (!runnable.runnable) return { kind: 'attestation', why: `not runnable: ${runnable.why}` };
   return imageShape(manifest.mediaType, config, json.layers);
 }
 

@@ -269,6 +269,7 @@ function loadVulnerabilities(check: Checker, value: unknown, path: string): Vuln
           'scanDeadline',
           'pollInterval',
           'ratingSources',
+          'reportsSignedBy',
         ]);
   let block: Severity[] = [...POLICY_DEFAULTS.block];
   if (obj.block !== undefined) {
@@ -319,6 +320,15 @@ function loadVulnerabilities(check: Checker, value: unknown, path: string): Vuln
     const dup = names.findIndex((s, i) => names.indexOf(s) !== i);
     if (dup >= 0) throw check.fail(`${path}.ratingSources[${dup}]`, 'each rating source once', names[dup]);
     policy.ratingSources = names;
+  }
+  if (obj.reportsSignedBy !== undefined) {
+    if (typeof obj.reportsSignedBy !== 'string' || !NAME_RE.test(obj.reportsSignedBy))
+      throw check.fail(
+        `${path}.reportsSignedBy`,
+        'the name of a trust policy entry (1-128 chars [A-Za-z0-9._-]) that reports must be signed under',
+        obj.reportsSignedBy,
+      );
+    policy.reportsSignedBy = obj.reportsSignedBy;
   }
   return policy;
 }

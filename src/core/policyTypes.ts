@@ -55,6 +55,13 @@ export interface VulnerabilityPolicy {
    * Absent: the most severe rating decides. See docs/rating-sources.md.
    */
   ratingSources?: string[];
+  /**
+   * Name of a trust policy entry (in the trust policy file; its stores hold the notation CAs or cosign keys) that
+   * every report must be signed under, as Ratify's vulnerability-report verifier does: a report without a
+   * signature that verifies under it is ignored and named. Absent: every fresh report counts, signed or not
+   * (docs/vulnerability-reports.md, "Who can clear an image").
+   */
+  reportsSignedBy?: string;
 }
 
 export interface SignaturePolicy {

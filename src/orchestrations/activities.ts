@@ -18,6 +18,7 @@ import {
 import type { ApplyMode, GateRule, Policy } from '../core/policyTypes';
 import { boundFindingsResult } from '../core/findingsSummary';
 import { classifyIndexChild, distinctIndexChildren, hasFilesystemLayer, MAX_INDEX_DEPTH } from '../core/indexChildren';
+import { runnableByContent } from '../core/runnable';
 import { ruleLabel } from '../core/purge/plan';
 import {
   MediaTypes,
@@ -146,13 +147,13 @@ function platformLabel(platform: Descriptor['platform']): string | undefined {
   return [platform.os, platform.architecture, platform.variant].filter((p) => p !== undefined && p !== '').join('/');
 }
 
-/** A manifest is an artifact (not an image) when it refers to another one or its config is not an image config. */
-function isArtifact(manifest: ResolvedManifest): boolean {
+/**
+ * An index that calls itself an artifact (a `subject`, or an `artifactType` that is not an image config's): it is
+ * then skipped only if none of its children is runnable (never on these labels alone).
+ */
+function isArtifactIndex(manifest: ResolvedManifest): boolean {
   if (manifest.subject) return true;
-  if (manifest.artifactType && !IMAGE_CONFIG_TYPES.has(manifest.artifactType)) return true;
-  if (INDEX_TYPES.has(manifest.mediaType)) return false;
-  const config = manifest.blobs[0];
-  return config !== undefined && !IMAGE_CONFIG_TYPES.has(config.mediaType);
+  return manifest.artifactType !== undefined && !IMAGE_CONFIG_TYPES.has(manifest.artifactType);
 }
 
 /** Only the JSON-safe descriptor data of a fetched manifest (no bytes) crosses the activity boundary. */
@@ -244,11 +245,12 @@ export async function resolveManifest(
     const registry = services.registry(image.registry);
     const fetched = await registry.getManifest(image.repository, image.digest);
     const manifest = plainManifest(fetched);
-    // `subject` and `artifactType` are the pusher's words: a manifest with a filesystem layer is gated as an image,
-    // and so is an index with any runnable (or unreadable) child.
+    // `subject` and `artifactType` are the pusher's words: a manifest is skipped only when no runtime would run
+    // it (src/core/runnable.ts, by content alone), and an index only when none of its children is runnable
+    // (an unreadable child counts as runnable).
     const artifact = INDEX_TYPES.has(manifest.mediaType)
-      ? isArtifact(manifest) && !(await anyRunnableChild(registry, image, manifest))
-      : isArtifact(manifest) && !hasFilesystemLayer(fetched.json);
+      ? isArtifactIndex(manifest) && !(await anyRunnableChild(registry, image, manifest))
+      : !runnableByContent(fetched.json).runnable;
     if (artifact) return { ok: true as const, kind: 'artifact' as const, manifest, platforms: [] };
     if (INDEX_TYPES.has(manifest.mediaType)) {
       return {
@@ -274,6 +276,8 @@ export interface CollectFindingsInput {
   nowMs: number;
   /** The gate rule's `ratingSources` (CycloneDX rating preference), when it names any. */
   ratingSources?: string[];
+  /** The gate rule's `reportsSignedBy` (trust policy entry reports must be signed under), when set. */
+  reportsSignedBy?: string;
 }
 
 /**
@@ -303,6 +307,7 @@ export async function collectFindings(
       maxReportAgeMs: input.maxReportAgeMs,
       nowMs: input.nowMs,
       ...(input.ratingSources ? { ratingSources: input.ratingSources } : {}),
+      ...(input.reportsSignedBy ? { reportsSignedBy: input.reportsSignedBy } : {}),
     };
     return boundFindingsResult(await source.collect(query));
   } catch (err) {

@@ -311,6 +311,9 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
         ...(gate.rule?.vulnerabilities.ratingSources
           ? { ratingSources: [...gate.rule.vulnerabilities.ratingSources] }
           : {}),
+        ...(gate.rule?.vulnerabilities.reportsSignedBy
+          ? { reportsSignedBy: gate.rule.vulnerabilities.reportsSignedBy }
+          : {}),
       } satisfies CollectFindingsInput),
     );
     try {

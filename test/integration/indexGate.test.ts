@@ -294,6 +294,68 @@ gate:
     expect(JSON.stringify(outcome.verdict)).toContain('CVE-2024-6119');
   });
 
+  // Issue 17 case 2: a runnable child dressed as an artifact (artifactType + a layer type the pusher chose). moby's
+  // classic puller unpacks every one of these layer types (compared in lower case) and picks the child by platform
+  // alone, so the gate must gate it (docs/runnable.md). Before: released with only the other child checked.
+  it.each([
+    ['octet', 'application/octet-stream'],
+    ['json', 'application/json'],
+    ['empty', ''],
+    ['docker', 'application/vnd.docker.image.rootfs.diff.tar.gzip'],
+    ['upper', 'APPLICATION/VND.OCI.IMAGE.LAYER.V1.TAR+GZIP'],
+  ])(
+    'gates and blocks a runnable linux/amd64 child dressed as an artifact (layer type %s)',
+    async (name, layerType) => {
+      const { client } = reg;
+      const repo = `team/dressed-child-${name}`;
+      const clean = await pushWithReport(client, repo, 'a', false);
+      const a = await client.getManifest(repo, clean.digest);
+      const real = await client.getManifest(
+        repo,
+        (await pushImage(client, repo, { layers: [Buffer.from(`runnable ${name}`)] })).digest,
+      );
+      const layers = (real.json.layers as Descriptor[]).map((l) => ({ ...l, mediaType: layerType }));
+      const body = Buffer.from(
+        JSON.stringify({ ...real.json, artifactType: 'application/vnd.example.sbom+json', layers }),
+      );
+      const digest = await client.putManifest(repo, digestOf(body), body, MediaTypes.ociManifest);
+      const report = sampleSarif({
+        imageName: `${client.host}/${repo}@${digest}`,
+        digest,
+        scannedAt: now.toISOString(),
+        vulnerabilities: [
+          {
+            id: 'CVE-2024-6119',
+            severity: 'critical',
+            package: 'openssl',
+            installedVersion: '3.0.13',
+            fixedVersion: '3.0.14',
+          },
+        ],
+      });
+      await pushArtifact(client, repo, {
+        subject: { mediaType: MediaTypes.ociManifest, digest, size: body.length },
+        artifactType: MediaTypes.sarif,
+        blob: report,
+        blobMediaType: MediaTypes.sarif,
+      });
+      const index = await pushIndex(client, repo, {
+        tag: '1.0',
+        manifests: [
+          { mediaType: a.mediaType, digest: a.digest, size: a.size, platform: { os: 'linux', architecture: 'arm64' } },
+          { mediaType: MediaTypes.ociManifest, digest, size: body.length, platform: AMD64 },
+        ],
+      });
+
+      const outcome = await gate({ registry: reg.registry.host, repository: repo, digest: index.digest }, `dc-${name}`);
+
+      expect(outcome.verdict?.decision).toBe('block');
+      expect(outcome.verdict?.checks.filter((c) => c.status === 'fail').map((c) => c.manifest)).toContain(digest);
+      expect(JSON.stringify(outcome.verdict)).toContain('CVE-2024-6119');
+      expect(await promoted(client, repo)).toEqual([]);
+    },
+  );
+
   describe('hostile sizes: refused before any child is read', () => {
     /** Distinct small manifests sharing one config and one layer (they differ by an annotation). */
     async function distinctManifests(client: RegistryClient, repository: string, count: number): Promise<Descriptor[]> {

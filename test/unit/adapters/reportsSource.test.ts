@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { ReportsFindingsSource } from '../../../src/adapters/reportsSource';
+import { MAX_REPORTS_PER_IMAGE, ReportsFindingsSource } from '../../../src/adapters/reportsSource';
 import type { FetchedManifest, FindingsQuery, RegistryClient } from '../../../src/adapters/ports';
 import { ErrorCodes, GuardError } from '../../../src/core/errors';
 import { MediaTypes, type Descriptor } from '../../../src/core/types';
@@ -169,13 +169,29 @@ describe('ReportsFindingsSource', () => {
     expect(result.detail).toContain(cdx);
   });
 
-  it('of two fresh reports of a format, only the newer counts', async () => {
-    registry.attach({ bytes: withTime('trivy.sarif.json', '2026-11-19T10:00:00Z'), mediaType: SARIF });
+  it('of two fresh reports of a format, both count (worst wins) and the older is named as superseded', async () => {
+    const older = registry.attach({ bytes: withTime('trivy.sarif.json', '2026-11-19T10:00:00Z'), mediaType: SARIF });
     const newer = registry.attach({ bytes: withTime('trivy.sarif.json', '2026-11-21T10:00:00Z'), mediaType: SARIF });
     const result = await source.collect(QUERY);
     expect(result.status === 'ready' && new Set(result.findings.map((f) => f.source))).toEqual(
-      new Set([`sarif:${newer}`]),
+      new Set([`sarif:${newer}`, `sarif:${older}`]),
     );
+    expect((result as { detail: string }).detail).toContain(`sarif report ${older}`);
+    expect((result as { detail: string }).detail).toContain(`superseded by the newer ${newer}, still counted`);
+  });
+
+  it(`more than MAX_REPORTS_PER_IMAGE (${MAX_REPORTS_PER_IMAGE}) fresh reports: TOO_MANY_REPORTS, none read`, async () => {
+    for (let i = 0; i <= MAX_REPORTS_PER_IMAGE; i++)
+      registry.attach({
+        bytes: withTime('trivy.sarif.json', `2026-11-21T10:${String(i).padStart(2, '0')}:00Z`),
+        mediaType: SARIF,
+        created: `2026-11-21T10:${String(i).padStart(2, '0')}:00Z`,
+      });
+    // Dated older than the age limit: left out before counting.
+    registry.attach({ bytes: fixture('grype.sarif.json'), mediaType: SARIF, created: '2026-10-01T00:00:00Z' });
+    const result = await source.collect(QUERY);
+    expect(result).toMatchObject({ status: 'error', code: ErrorCodes.TOO_MANY_REPORTS });
+    expect((result as { detail: string }).detail).toContain(`${MAX_REPORTS_PER_IMAGE + 1} candidate reports`);
   });
 
   it('stale and undated reports are ignored: pending', async () => {

@@ -367,6 +367,16 @@ describe('loadPolicy: every bad field gives its path', () => {
       (d) => (d.gate[0].vulnerabilities.exceptions[0].package = 'openssl'),
       'no unknown keys',
     ],
+    [
+      'gate[0].vulnerabilities.reportsSignedBy',
+      (d) => (d.gate[0].vulnerabilities.reportsSignedBy = 'scanner reports'),
+      'the name of a trust policy entry',
+    ],
+    [
+      'gate[0].vulnerabilities.reportsSignedBy',
+      (d) => (d.gate[0].vulnerabilities.reportsSignedBy = ['scanner']),
+      'the name of a trust policy entry',
+    ],
     ['gate[0].signatures', (d) => (d.gate[0].signatures = true), 'a mapping'],
     ['gate[0].signatures.required', (d) => (d.gate[0].signatures.required = 'true'), 'true or false'],
     ['gate[0].signatures.trustPolicy', (d) => (d.gate[0].signatures.trustPolicy = 'a b'), 'a trust policy name'],
