@@ -196,6 +196,7 @@ module monitoring 'modules/monitoring.bicep' = {
 
 // The registry's role assignments in quarantine mode (legacy registry permissions): ACR quarantine keeps every
 // pushed digest unpullable until acr-guard sets it Passed, so pushers and workloads hold registry-wide roles.
+var legacyPushRoles = [for id in ciPushPrincipalIds: { principalId: id, roleDefinitionId: roles.acrPush }]
 var legacyRegistryRoles = concat([
   { principalId: guardPrincipalId, roleDefinitionId: roles.acrPull }
   { principalId: guardPrincipalId, roleDefinitionId: roles.acrQuarantineWriter }
@@ -204,11 +205,12 @@ var legacyRegistryRoles = concat([
   { principalId: guardPrincipalId, roleDefinitionId: roles.reader }
   { principalId: identities.outputs.apiPrincipalId, roleDefinitionId: roles.acrPull }
   { principalId: identities.outputs.workerPrincipalId, roleDefinitionId: roles.acrPull }
-], map(ciPushPrincipalIds, id => { principalId: id, roleDefinitionId: roles.acrPush }))
+], legacyPushRoles)
 
 // Promote mode (ABAC repository permissions): AcrPull/AcrPush/AcrDelete are not honoured, Owner/Contributor/Reader
 // grant the control plane only. acr-guard reads and deletes everywhere (gate, purge) but writes the release
 // prefix only; pushers write everywhere but the release prefix; workloads read the release prefix only.
+var abacPushRoles = [for id in ciPushPrincipalIds: { principalId: id, roleDefinitionId: roles.repositoryWriter, condition: conditions.writeAllButRelease }]
 var abacRegistryRoles = concat([
   { principalId: guardPrincipalId, roleDefinitionId: roles.repositoryContributor, condition: conditions.writeReleaseOnly }
   // The purge lists every repository; the catalog lister takes no condition (it reads no content).
@@ -216,7 +218,7 @@ var abacRegistryRoles = concat([
   { principalId: guardPrincipalId, roleDefinitionId: roles.reader }
   { principalId: identities.outputs.apiPrincipalId, roleDefinitionId: roles.repositoryReader, condition: conditions.readReleaseOnly }
   { principalId: identities.outputs.workerPrincipalId, roleDefinitionId: roles.repositoryReader, condition: conditions.readReleaseOnly }
-], map(ciPushPrincipalIds, id => { principalId: id, roleDefinitionId: roles.repositoryWriter, condition: conditions.writeAllButRelease }))
+], abacPushRoles)
 
 module registry 'modules/registry.bicep' = {
   scope: rg

@@ -60,6 +60,7 @@ var contentWrite = [for r in repositories: 'repositories/${r}/content/write']
 
 // 2025-05-01-preview: the first API version with roleAssignmentMode that still has the preview policies (quarantine, soft delete).
 resource registry 'Microsoft.ContainerRegistry/registries@2025-05-01-preview' = {
+  // checkov:skip=CKV_AZURE_166: quarantine is on in quarantine mode (the default); promote mode turns it off on purpose: workloads can pull only the release repository (ABAC), which only acr-guard writes, and the deploy-time policy refuses every other image.
   name: 'acr${resourceToken}'
   location: location
   tags: tags

@@ -200,6 +200,8 @@ const TARGET_OF_MODULE: Record<string, string> = {
 
 /** The registry's role lists in main.bicep, one per gate mode (passed to the registry module by `gateMode`). */
 const REGISTRY_ROLE_LISTS = { quarantine: 'legacyRegistryRoles', promote: 'abacRegistryRoles' } as const;
+/** Every var holding registry role assignments, whichever the mode (lists and their CI pushers). */
+const REGISTRY_ROLE_VARS = ['legacyRegistryRoles', 'abacRegistryRoles', 'legacyPushRoles', 'abacPushRoles'];
 type GateMode = keyof typeof REGISTRY_ROLE_LISTS;
 
 /** The `var` declaration a node sits in, if any. */
@@ -216,7 +218,7 @@ function guardAssignments(mode: GateMode = 'quarantine'): string[] {
   const out: string[] = [];
   const moduleOf = (n: Node): string => {
     const list = enclosingVar(n);
-    if (list && (Object.values(REGISTRY_ROLE_LISTS) as string[]).includes(list)) return 'registry';
+    if (list && REGISTRY_ROLE_VARS.includes(list)) return 'registry';
     let p: Node | null = n;
     while (p && p.type !== 'module_declaration') p = p.parent;
     const path = stringLiteral(p?.namedChildren[1]);
@@ -236,7 +238,7 @@ function guardAssignments(mode: GateMode = 'quarantine'): string[] {
   for (const o of objectsWith(main.root, 'principalId', 'roleDefinitionId')) {
     const props = properties(o);
     const list = enclosingVar(o);
-    if (list && list !== REGISTRY_ROLE_LISTS[mode] && (Object.values(REGISTRY_ROLE_LISTS) as string[]).includes(list)) continue;
+    if (list && list !== REGISTRY_ROLE_LISTS[mode] && REGISTRY_ROLE_VARS.includes(list)) continue;
     if (props.get('principalId')?.text === 'guardPrincipalId') out.push(`${roleName(props.get('roleDefinitionId')?.text ?? '')} @ ${moduleOf(o)}`);
   }
   // The narrow custom role for token credentials.
@@ -387,8 +389,9 @@ describe('roles', () => {
 function registryRoleList(mode: GateMode): { principal: string; role: string; condition?: string }[] {
   const main = file(MAIN);
   const roles = literalMap(main, 'roles');
-  const body = declarationBody(main, 'var', REGISTRY_ROLE_LISTS[mode]);
-  return objectsWith(body, 'principalId', 'roleDefinitionId').map((o) => {
+  const pushes = mode === 'promote' ? 'abacPushRoles' : 'legacyPushRoles';
+  const nodes = [declarationBody(main, 'var', REGISTRY_ROLE_LISTS[mode]), declarationBody(main, 'var', pushes)];
+  return nodes.flatMap((b) => objectsWith(b, 'principalId', 'roleDefinitionId')).map((o) => {
     const props = properties(o);
     const key = /^roles\.(\w+)$/.exec(props.get('roleDefinitionId')?.text ?? '')?.[1];
     const role = NAME_OF.get(roles.get(key ?? '') ?? '') ?? `unknown ${key}`;
@@ -446,7 +449,8 @@ describe('promote mode: ABAC repository permissions', () => {
       { principal: 'id', role: 'Container Registry Repository Writer', condition: 'writeAllButRelease' },
     ]);
     // The pushers' entries come from the CI principal id parameter.
-    expect(declarationBody(file(MAIN), 'var', 'abacRegistryRoles').text).toMatch(/map\(ciPushPrincipalIds, id => /);
+    expect(declarationBody(file(MAIN), 'var', 'abacRegistryRoles').text).toMatch(/\], abacPushRoles\)$/);
+    expect(declarations(file(MAIN)).find((d) => d.name === 'abacPushRoles')?.node.text).toMatch(/= \[for id in ciPushPrincipalIds: /);
     // Quarantine mode keeps today's model.
     expect(registryRoleList('quarantine').map((r) => `${r.principal}: ${r.role}`)).toEqual([
       'guardPrincipalId: AcrPull',
