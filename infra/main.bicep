@@ -51,7 +51,7 @@ param apiSecretNames array = []
 @description('Optional. Deploy the batch worker on Container Instances. Its secret must exist in the vault first (workerSecretName), because the deployment reads it with getSecret.')
 param deployWorker bool = false
 
-@description('Optional. Image of the batch worker in the private registry, e.g. "<login server>/contoso/worker:1.0".')
+@description('Optional. Image of the batch worker, a release pinned by digest: "<login server>/release/contoso/worker@sha256:<digest>" in promote mode, "<login server>/contoso/worker@sha256:<digest>" in quarantine mode (the deploy-time policy refuses tags).')
 param workerImage string = ''
 
 @description('Optional. Key Vault secret the worker receives as the secure environment variable WORKER_SECRET.')
