@@ -4,8 +4,10 @@
  * evidence and fix: the deploy-time policy missing, in audit, not enforced, exempted, scoped out or harmless; under
  * promote the registry not in ABAC mode, or an identity other than acr-guard's able to write the release prefix.
  */
+import fc from 'fast-check';
 import {
   buildSnapshot,
+  evaluatePolicyRule,
   conditionAllows,
   diagnosePlatform,
   parseCondition,
@@ -402,5 +404,106 @@ describe('ABAC conditions and the road from the policy', () => {
       { host: SeedIds.loginServer, mode: 'promote', releasePrefix: 'release/' },
       { host: 'other.azurecr.io', mode: 'quarantine', releasePrefix: 'release/' },
     ]);
+  });
+});
+
+describe('hostile input: conditions and rules written by whoever can assign roles or write policy', () => {
+  const token = fc.constantFrom(
+    '(',
+    ')',
+    '!',
+    'AND',
+    'OR',
+    'NOT',
+    '&&',
+    '{',
+    '}',
+    ',',
+    "'release/'",
+    "'",
+    NAME,
+    '@Resource[x]',
+    'StringStartsWith',
+    'StringNotLikeIgnoreCase',
+    "ActionMatches{'Microsoft.ContainerRegistry/*'}",
+    'ForAnyOfAnyValues:StringEquals',
+  );
+
+  it('a condition either parses or is "not understood"; nothing else is thrown, and parsed ones evaluate', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.array(token, { maxLength: 40 }).map((t) => t.join(' ')),
+          fc.string({ maxLength: 200 }),
+        ),
+        (src) => {
+          let node;
+          try {
+            node = parseCondition(src);
+          } catch (err) {
+            return err instanceof ConditionNotUnderstood;
+          }
+          for (const name of probeNames(node, 'release/'))
+            expect(
+              typeof conditionAllows(node, 'Microsoft.ContainerRegistry/registries/repositories/content/write', name),
+            ).toBe('boolean');
+          return true;
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it('a rule of any shape is evaluated within its bounds or refused with an Error, never a hang or a crash of another kind', () => {
+    const leaf = fc.oneof(
+      fc.record({
+        field: fc.constantFrom('type', 'Microsoft.App/containerApps/template.containers[*].image', 'nope'),
+        equals: fc.string({ maxLength: 5 }),
+      }),
+      fc.record({
+        value: fc.constantFrom(
+          "[parameters('x')]",
+          "[split('a/b', '/')]",
+          "[length('abc')]",
+          "[current('x')]",
+          '[[x]',
+          '[unknown()]',
+          "[concat('a', 1)]",
+        ),
+        notEquals: fc.integer(),
+      }),
+      fc.record({ value: fc.string({ maxLength: 10 }), like: fc.string({ maxLength: 6 }) }),
+    );
+    const cond = fc.letrec((tie) => ({
+      c: fc.oneof(
+        { depthSize: 'small', withCrossShrink: true },
+        leaf,
+        fc.record({ allOf: fc.array(tie('c'), { maxLength: 3 }) }),
+        fc.record({ anyOf: fc.array(tie('c'), { maxLength: 3 }) }),
+        fc.record({ not: tie('c') }),
+        fc.record({
+          count: fc.record({
+            field: fc.constant('Microsoft.App/containerApps/template.containers[*]'),
+            where: tie('c'),
+          }),
+          greater: fc.integer({ min: -1, max: 2 }),
+        }),
+      ),
+    })).c;
+    const body = {
+      type: 'Microsoft.App/containerApps',
+      properties: { template: { containers: [{ name: 'a', image: 'x/y:z' }] } },
+    };
+    fc.assert(
+      fc.property(cond, (c) => {
+        try {
+          const effect = evaluatePolicyRule({ if: c, then: { effect: 'Deny' } }, body, { x: ['a'] });
+          return effect === undefined || effect === 'Deny';
+        } catch (err) {
+          return err instanceof Error;
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 });
