@@ -1,6 +1,6 @@
 /**
  * The live source of `acr-guard doctor`: a snapshot of the ARM resources its checks read, from Azure Resource
- * Graph (`resources`, `authorizationresources`, `securityresources`; the real `ResourceGraphClient` of
+ * Graph (`resources`, `authorizationresources`, `securityresources`, `policyresources`; the real `ResourceGraphClient` of
  * `@azure/arm-resourcegraph` 4.2.1, paged by `$skipToken`) plus ARM REST GETs, through the same client's
  * pipeline, for what Resource Graph does not index: the `privatelink.azurecr.io` zones' virtual network links
  * and A record sets (api-version 2020-06-01) and the diagnostic settings of registries, Container Apps
@@ -45,6 +45,7 @@ export interface AzureInventoryOptions {
 export const INVENTORY_TYPES = [
   'microsoft.containerregistry/registries',
   'microsoft.app/containerapps',
+  'microsoft.app/jobs',
   'microsoft.app/managedenvironments',
   'microsoft.containerinstance/containergroups',
   'microsoft.web/sites',
@@ -118,7 +119,14 @@ export class AzureInventory {
       "securityresources | where type =~ 'microsoft.security/pricings' and name =~ 'Containers'",
       deadline,
     );
-    const out = [...resources, ...authorization, ...pricings];
+    // The deploy-time policy: assignments (also those inherited from management groups, as Resource Graph lists
+    // them for the subscription), custom definitions and exemptions; doctor evaluates the assigned rules.
+    const policies = await this.query(
+      subscriptionId,
+      "policyresources | where type in~ ('microsoft.authorization/policyassignments', 'microsoft.authorization/policyexemptions') or (type =~ 'microsoft.authorization/policydefinitions' and properties.policyType =~ 'Custom')",
+      deadline,
+    );
+    const out = [...resources, ...authorization, ...pricings, ...policies];
     for (const zone of resources.filter(
       (r) =>
         String(r.type).toLowerCase() === 'microsoft.network/privatednszones' &&

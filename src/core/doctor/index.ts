@@ -9,3 +9,6 @@ export * from './workloads';
 export * from './pull';
 export * from './identities';
 export * from './platform';
+export * from './road';
+export * from './abac';
+export * from './policyRule';

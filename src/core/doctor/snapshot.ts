@@ -40,6 +40,7 @@ export interface Snapshot {
 export const Types = {
   registry: 'microsoft.containerregistry/registries',
   containerApp: 'microsoft.app/containerapps',
+  job: 'microsoft.app/jobs',
   managedEnvironment: 'microsoft.app/managedenvironments',
   containerGroup: 'microsoft.containerinstance/containergroups',
   site: 'microsoft.web/sites',
@@ -55,6 +56,9 @@ export const Types = {
   pricing: 'microsoft.security/pricings',
   diagnosticSetting: 'microsoft.insights/diagnosticsettings',
   workspace: 'microsoft.operationalinsights/workspaces',
+  policyAssignment: 'microsoft.authorization/policyassignments',
+  policyDefinition: 'microsoft.authorization/policydefinitions',
+  policyExemption: 'microsoft.authorization/policyexemptions',
 } as const;
 
 /** Lower-case key of an ARM id (ARM ids are case-insensitive). */

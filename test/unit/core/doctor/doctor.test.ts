@@ -66,6 +66,8 @@ describe('the healthy platform infra/ deploys', () => {
         'platform.app-ingress',
         'platform.keyvault-rbac',
         'platform.keyvault-purge-protection',
+        'platform.deploy-policy',
+        'platform.deploy-policy-subscription',
       ]),
     );
   });
