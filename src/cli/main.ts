@@ -11,6 +11,7 @@ import { serveCommand, SERVE_USAGE } from './serve';
 import { purgeCommand, PURGE_USAGE } from './purge';
 import { doctorCommand, DOCTOR_USAGE } from './doctor';
 import { runtimeCommand, RUNTIME_USAGE } from './runtime';
+import { policyCommand, POLICY_USAGE } from './policy';
 import { DefaultAzureCredential } from '@azure/identity';
 import { inUseConfig } from '../app/config';
 import { inUseLookupFor } from '../app/compose';
@@ -28,6 +29,7 @@ commands:
   purge  apply the retention rules: plan (and unless --dry-run delete) with a reason per manifest
   doctor diagnose a failed image pull, over-privileged identities and the platform's controls (live or from a snapshot)
   runtime check every running image against the gate (exit 0 all released or allowed-external, 3 otherwise)
+  policy check a policy file, or explain which rule applies to an image and why (no network)
 
 ${GATE_USAGE}
 
@@ -45,7 +47,9 @@ ${PURGE_USAGE}
 
 ${DOCTOR_USAGE}
 
-${RUNTIME_USAGE}`;
+${RUNTIME_USAGE}
+
+${POLICY_USAGE}`;
 
 const defaultIo = { out: (s: string) => console.log(s), err: (s: string) => console.error(s) };
 
@@ -94,6 +98,8 @@ export async function main(argv: string[], io = defaultIo): Promise<number> {
         const inUse = settings ? runtimeInventoryFor({ inUse: settings }, new DefaultAzureCredential()) : undefined;
         return await runtimeCommand(rest, { ...io, ...(inUse ? { inUse } : {}) });
       }
+      case 'policy':
+        return await policyCommand(rest, io);
       case undefined:
       case 'help':
       case '--help':

@@ -1,0 +1,386 @@
+/**
+ * A policy that explains itself: which gate rule applies to an image and why, what will decide its verdict,
+ * which retention rule applies and what it keeps (`acr-guard policy explain`), and a short summary of every
+ * rule (`acr-guard policy check`). Pure: the policy, the reference and the time come in; nothing is fetched.
+ *
+ * The look-ups are the ones the gate and the purge use (`findGateRule`'s first match, `applyModeFor`,
+ * `effectiveSources`, `promoteTarget`), so the explanation cannot disagree with what they do.
+ */
+import { formatDuration } from './duration';
+import { isGuardError } from './errors';
+import { matchGlob } from './glob';
+import { applyModeFor, effectiveSources, findRegistry, isAcrHost, promoteTarget, runtimePolicyOf } from './policy';
+import type { ApplyMode, GateRule, Policy, RetentionRule } from './policyTypes';
+import { formatImage } from './reference';
+import type { FindingsSourceName, ImageReference, Severity } from './types';
+
+/** One rule scope looked at, in file order, with why it did or did not match. */
+export interface ScopeConsidered {
+  /** `gate[1]`, `retention[0]`. */
+  rule: string;
+  scope: string;
+  matched: boolean;
+  reason: string;
+}
+
+/** An exception of the applying rule, and whether it is still in force at the explanation's time. */
+export interface ExceptionExplained {
+  /** `gate[1].exceptions[0]`. */
+  path: string;
+  id: string;
+  expires: string;
+  reason: string;
+  /** Only these packages; absent: every package with that id. */
+  packages?: string[];
+  /** True when the end of the `expires` day (UTC) is at or before `now`: it no longer applies. */
+  expired: boolean;
+}
+
+/** What the applying gate rule will decide with. */
+export interface GateExplained {
+  /** Rules looked at up to and including the one that applies (or all of them when none does). */
+  considered: ScopeConsidered[];
+  /** The rule that applies, if any. */
+  rule?: { path: string; index: number; scope: string };
+  /** Rules after the applying one, never looked at (first match wins). */
+  notConsidered: number;
+  vulnerabilities?: {
+    block: Severity[];
+    onlyFixable: boolean;
+    /** Sources the gate consults on this registry; `sourcesDefaulted` when the rule does not list them. */
+    sources: FindingsSourceName[];
+    sourcesDefaulted: boolean;
+    require: 'any' | 'all';
+    scanDeadline: string;
+    pollInterval: string;
+    maxReportAge: string;
+    ratingSources?: string[];
+    exceptions: ExceptionExplained[];
+  };
+  signatures?: { required: boolean; trustPolicy?: string; effect: string };
+  reports?: { consulted: boolean; maxReportAge: string; signedBy?: string; effect: string };
+}
+
+/** The retention rule that applies to the repository, and what it keeps. */
+export interface RetentionExplained {
+  considered: ScopeConsidered[];
+  rule?: {
+    path: string;
+    scope: string;
+    keep?: number;
+    olderThan?: string;
+    untagged?: boolean;
+    tagPattern?: string;
+    protectInUse: boolean;
+    includeLocked: boolean;
+  };
+  /** Sentences, in the order the purge applies them. */
+  keeps: string[];
+  /** With a tag and a `tagPattern`: whether that tag matches it (may go once old and not among the kept). */
+  tagMatchesPattern?: boolean;
+}
+
+/** Everything `policy explain` says about one image. */
+export interface PolicyExplanation {
+  /** The reference as given, normalised: `registry/repository:tag` or `…@digest`. */
+  image: string;
+  repository: string;
+  tag?: string;
+  digest?: string;
+  /** ISO time the exceptions were judged at. */
+  at: string;
+  registry: {
+    host: string;
+    /** Listed under `registries`: acr-guard gates and purges it. */
+    allowed: boolean;
+    /** How a verdict is applied there (only when allowed). */
+    apply?: ApplyMode;
+    applyReason: string;
+    /** Not gated but tolerated at runtime (`runtime.allowRegistries`). */
+    allowedExternal: boolean;
+  };
+  /** True when the registry is allowed and a gate rule applies: the image is gated by that rule. */
+  applies: boolean;
+  /** Why the image is refused before gating, and what happens then. */
+  refusal?: { reason: 'registry-not-allowed' | 'no-gate-rule'; whatHappens: string };
+  gate: GateExplained;
+  retention: RetentionExplained;
+  /** In promote mode: where a released image goes (or why the template cannot be used for this repository). */
+  promote?: { target?: string; error?: string };
+}
+
+/** The literal text of a glob up to its first wildcard. */
+function literalPrefix(pattern: string): string {
+  const at = pattern.search(/[*?]/);
+  return at < 0 ? pattern : pattern.slice(0, at);
+}
+
+/** Why `pattern` does or does not match `repository`, in one clause a person can check. */
+export function explainScope(pattern: string, repository: string): { matched: boolean; reason: string } {
+  if (matchGlob(pattern, repository)) {
+    if (!/[*?]/.test(pattern)) return { matched: true, reason: `"${pattern}" names ${repository} exactly` };
+    return { matched: true, reason: `"${pattern}" matches ${repository}` };
+  }
+  const prefix = literalPrefix(pattern);
+  if (!/[*?]/.test(pattern)) return { matched: false, reason: `"${pattern}" names only ${pattern}` };
+  if (!repository.startsWith(prefix))
+    return { matched: false, reason: `${repository} does not start with "${prefix}"` };
+  if (pattern.endsWith('/**') && repository === pattern.slice(0, -3))
+    return { matched: false, reason: `a trailing "/**" needs at least one more path segment after ${repository}` };
+  if (!pattern.includes('**')) {
+    const want = pattern.split('/').length;
+    const got = repository.split('/').length;
+    if (want !== got)
+      return {
+        matched: false,
+        reason: `"*" matches within one path segment: "${pattern}" has ${want} segment${want === 1 ? '' : 's'}, ${repository} ${got}`,
+      };
+  }
+  return {
+    matched: false,
+    reason: `the rest of ${repository} after "${prefix}" does not fit "${pattern.slice(prefix.length)}"`,
+  };
+}
+
+/** The scopes of `rules` in order, up to and including the first that matches `repository`. */
+function considerScopes(
+  rules: ReadonlyArray<{ scope: string; index: number }>,
+  section: 'gate' | 'retention',
+  repository: string,
+): { considered: ScopeConsidered[]; index?: number } {
+  const considered: ScopeConsidered[] = [];
+  for (const rule of rules) {
+    const { matched, reason } = explainScope(rule.scope, repository);
+    considered.push({ rule: `${section}[${rule.index}]`, scope: rule.scope, matched, reason });
+    if (matched) return { considered, index: rule.index };
+  }
+  return { considered };
+}
+
+function explainGateRule(rule: GateRule, host: string, now: Date): Omit<GateExplained, 'considered' | 'notConsidered'> {
+  const v = rule.vulnerabilities;
+  const path = `gate[${rule.index}]`;
+  const sources = effectiveSources(rule, host);
+  const exceptions: ExceptionExplained[] = v.exceptions.map((e, i) => ({
+    path: `${path}.vulnerabilities.exceptions[${i}]`,
+    id: e.id,
+    expires: e.expires,
+    reason: e.reason,
+    ...(e.packages ? { packages: [...e.packages] } : {}),
+    expired: now.getTime() >= e.expiresAtMs,
+  }));
+  const trust = rule.signatures.trustPolicy;
+  const signatureEffect = rule.signatures.required
+    ? `at least one signature must verify under ${trust ? `trust policy entry ${trust}` : 'the trust policy entry whose registryScopes match the image'}; not verified or inconclusive blocks`
+    : 'signatures are checked and recorded but never block (not required)';
+  const reportsConsulted = sources.includes('reports');
+  const reportsEffect = !reportsConsulted
+    ? 'attached reports are not consulted (sources does not list reports)'
+    : v.reportsSignedBy
+      ? `a report counts only when signed under trust policy entry ${v.reportsSignedBy} and younger than ${formatDuration(v.maxReportAgeMs)}; unsigned reports are ignored and named`
+      : `every attached report younger than ${formatDuration(v.maxReportAgeMs)} counts, signed or not; the worst one decides`;
+  return {
+    rule: { path, index: rule.index, scope: rule.scope },
+    vulnerabilities: {
+      block: [...v.block],
+      onlyFixable: v.onlyFixable,
+      sources,
+      sourcesDefaulted: v.sources === undefined,
+      require: v.require,
+      scanDeadline: formatDuration(v.scanDeadlineMs),
+      pollInterval: formatDuration(v.pollIntervalMs),
+      maxReportAge: formatDuration(v.maxReportAgeMs),
+      ...(v.ratingSources ? { ratingSources: [...v.ratingSources] } : {}),
+      exceptions,
+    },
+    signatures: {
+      required: rule.signatures.required,
+      ...(trust ? { trustPolicy: trust } : {}),
+      effect: signatureEffect,
+    },
+    reports: {
+      consulted: reportsConsulted,
+      maxReportAge: formatDuration(v.maxReportAgeMs),
+      ...(v.reportsSignedBy ? { signedBy: v.reportsSignedBy } : {}),
+      effect: reportsEffect,
+    },
+  };
+}
+
+/** What a retention rule keeps, as the purge applies it (docs/retention.md). */
+function retentionKeeps(rule: RetentionRule): string[] {
+  const keeps: string[] = [];
+  const age = rule.olderThanMs !== undefined ? formatDuration(rule.olderThanMs) : undefined;
+  keeps.push('anything pushed or retagged less than an hour ago');
+  if (rule.protectInUse) keeps.push('anything a Container App or container group runs (protectInUse)');
+  if (!rule.includeLocked) keeps.push('locked manifests (includeLocked: false)');
+  if (rule.keep !== undefined) keeps.push(`the ${rule.keep} most recent tagged manifests`);
+  if (age) keeps.push(`manifests updated less than ${age} ago, and those of unknown age`);
+  if (rule.tagPattern) keeps.push(`tagged manifests with a tag that does not match /${rule.tagPattern}/`);
+  if (rule.keep === undefined && rule.olderThanMs === undefined && rule.tagPattern === undefined)
+    keeps.push('every tagged manifest (the rule selects only untagged ones)');
+  keeps.push(rule.untagged ? 'no untagged manifest beyond the above' : 'every untagged manifest (untagged not set)');
+  keeps.push('signatures and other referrers, until their subject goes');
+  return keeps;
+}
+
+function explainRetention(policy: Policy, repository: string, tag: string | undefined): RetentionExplained {
+  const { considered, index } = considerScopes(policy.retention, 'retention', repository);
+  if (index === undefined)
+    return { considered, keeps: ['everything: no retention rule matches, so nothing is purged'] };
+  const rule = policy.retention[index];
+  const out: RetentionExplained = {
+    considered,
+    rule: {
+      path: `retention[${index}]`,
+      scope: rule.scope,
+      ...(rule.keep !== undefined ? { keep: rule.keep } : {}),
+      ...(rule.olderThanMs !== undefined ? { olderThan: formatDuration(rule.olderThanMs) } : {}),
+      ...(rule.untagged !== undefined ? { untagged: rule.untagged } : {}),
+      ...(rule.tagPattern !== undefined ? { tagPattern: rule.tagPattern } : {}),
+      protectInUse: rule.protectInUse,
+      includeLocked: rule.includeLocked,
+    },
+    keeps: retentionKeeps(rule),
+  };
+  // The pattern was compiled when the policy loaded; matching a 128-char tag against it is bounded.
+  if (tag !== undefined && rule.tagPattern !== undefined) out.tagMatchesPattern = new RegExp(rule.tagPattern).test(tag);
+  return out;
+}
+
+function applyReason(policy: Policy, host: string, rule: GateRule | undefined, mode: ApplyMode): string {
+  const index = policy.registries.findIndex((r) => r.host === host);
+  if (policy.registries[index]?.apply) return `${mode}: set by registries[${index}].apply`;
+  if (mode === 'quarantine') return 'quarantine: an Azure Container Registry host (ACR quarantine attributes)';
+  if (mode === 'promote') return `promote: not ACR and gate[${rule?.index}] names promote.repository`;
+  return 'none (record only): not ACR and the rule names no promote target';
+}
+
+/**
+ * Explains how `policy` treats the image `ref` at `now`: which gate rule applies and why (the scopes before it
+ * and why they did not match), the thresholds, exceptions (expired or not at `now`), signature and report
+ * requirements, the retention rule and what it keeps, whether the registry is allowed, and the promote target.
+ */
+export function explainPolicy(policy: Policy, ref: ImageReference, now: Date): PolicyExplanation {
+  const registry = findRegistry(policy, ref.registry);
+  const host = registry?.host ?? ref.registry;
+  const runtime = runtimePolicyOf(policy);
+  const { considered, index } = considerScopes(policy.gate, 'gate', ref.repository);
+  const rule = index === undefined ? undefined : policy.gate[index];
+  const gate: GateExplained = {
+    considered,
+    notConsidered: index === undefined ? 0 : policy.gate.length - index - 1,
+    ...(rule ? explainGateRule(rule, host, now) : {}),
+  };
+  const mode = registry ? applyModeFor(policy, host, rule) : undefined;
+  const out: PolicyExplanation = {
+    image: formatImage(ref),
+    repository: ref.repository,
+    ...(ref.tag !== undefined ? { tag: ref.tag } : {}),
+    ...(ref.digest !== undefined ? { digest: ref.digest } : {}),
+    at: now.toISOString(),
+    registry: {
+      host,
+      allowed: registry !== undefined,
+      ...(mode ? { apply: mode } : {}),
+      applyReason: mode ? applyReason(policy, host, rule, mode) : 'not applied: the registry is not under registries',
+      allowedExternal: registry === undefined && runtime.allowRegistries.includes(host),
+    },
+    applies: registry !== undefined && rule !== undefined,
+    gate,
+    retention: explainRetention(policy, ref.repository, ref.tag),
+  };
+  if (!registry) {
+    const runtimeNote = out.registry.allowedExternal
+      ? `; running images from it are tolerated by the runtime check (runtime.allowRegistries: allowed-external)`
+      : '; a running image from it is reported by the runtime check as from a registry outside the policy';
+    out.refusal = {
+      reason: 'registry-not-allowed',
+      whatHappens: `${host} is not under registries: push events and rescans for it are ignored and \`acr-guard gate\` refuses it (exit 2), so nothing there is gated, released or deleted${runtimeNote}`,
+    };
+  } else if (!rule) {
+    out.refusal = {
+      reason: 'no-gate-rule',
+      whatHappens: `no gate rule matches ${ref.repository}: the gate blocks it (unmatched images are blocked${isAcrHost(host) ? ' and stay quarantined' : ''}); add a rule whose scope matches to gate it`,
+    };
+  }
+  if (rule && mode === 'promote') {
+    try {
+      const target = promoteTarget(rule, ref.repository);
+      out.promote = target
+        ? { target: `${host}/${target}` }
+        : { error: `gate[${rule.index}] names no promote.repository: a released image is recorded, not promoted` };
+    } catch (err) {
+      if (!isGuardError(err)) throw err;
+      out.promote = { error: err.message };
+    }
+  }
+  return out;
+}
+
+/** One line per rule, for `policy check`: the data behind its summary. */
+export interface PolicyRulesSummary {
+  registries: Array<{ host: string; apply: string }>;
+  gate: Array<{
+    rule: string;
+    scope: string;
+    block: Severity[];
+    onlyFixable: boolean;
+    exceptions: number;
+    expiredExceptions: number;
+    signaturesRequired: boolean;
+    trustPolicy?: string;
+    reportsSignedBy?: string;
+    promote?: string;
+  }>;
+  retention: Array<{
+    rule: string;
+    scope: string;
+    keep?: number;
+    olderThan?: string;
+    untagged?: boolean;
+    tagPattern?: string;
+    protectInUse: boolean;
+    includeLocked: boolean;
+  }>;
+  runtime: { grace: Record<string, string>; regateAfter: string; allowRegistries: string[] };
+}
+
+/** The rules of a valid policy in a short, stable shape (exceptions counted as expired or not at `now`). */
+export function summarizePolicy(policy: Policy, now: Date): PolicyRulesSummary {
+  const runtime = runtimePolicyOf(policy);
+  return {
+    registries: policy.registries.map((r) => ({
+      host: r.host,
+      apply:
+        r.apply ?? (isAcrHost(r.host) ? 'quarantine' : 'promote when the rule names promote.repository, else none'),
+    })),
+    gate: policy.gate.map((rule) => ({
+      rule: `gate[${rule.index}]`,
+      scope: rule.scope,
+      block: [...rule.vulnerabilities.block],
+      onlyFixable: rule.vulnerabilities.onlyFixable,
+      exceptions: rule.vulnerabilities.exceptions.length,
+      expiredExceptions: rule.vulnerabilities.exceptions.filter((e) => now.getTime() >= e.expiresAtMs).length,
+      signaturesRequired: rule.signatures.required,
+      ...(rule.signatures.trustPolicy ? { trustPolicy: rule.signatures.trustPolicy } : {}),
+      ...(rule.vulnerabilities.reportsSignedBy ? { reportsSignedBy: rule.vulnerabilities.reportsSignedBy } : {}),
+      ...(rule.promote ? { promote: rule.promote.repository } : {}),
+    })),
+    retention: policy.retention.map((rule) => ({
+      rule: `retention[${rule.index}]`,
+      scope: rule.scope,
+      ...(rule.keep !== undefined ? { keep: rule.keep } : {}),
+      ...(rule.olderThanMs !== undefined ? { olderThan: formatDuration(rule.olderThanMs) } : {}),
+      ...(rule.untagged !== undefined ? { untagged: rule.untagged } : {}),
+      ...(rule.tagPattern !== undefined ? { tagPattern: rule.tagPattern } : {}),
+      protectInUse: rule.protectInUse,
+      includeLocked: rule.includeLocked,
+    })),
+    runtime: {
+      grace: Object.fromEntries(Object.entries(runtime.graceMs).map(([k, ms]) => [k, formatDuration(ms)])),
+      regateAfter: formatDuration(runtime.regateAfterMs),
+      allowRegistries: [...runtime.allowRegistries],
+    },
+  };
+}
