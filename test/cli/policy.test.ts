@@ -20,7 +20,7 @@ const validateResult = ajv.compile(JSON.parse(readFileSync(join(ROOT, 'schemas/r
 function envelope(out: string): Record<string, any> {
   const value = JSON.parse(out);
   if (!validateResult(value)) throw new Error(`not a valid result: ${ajv.errorsText(validateResult.errors)}\n${out}`);
-  return value;
+  return value as Record<string, any>;
 }
 
 describe('acr-guard policy', () => {
