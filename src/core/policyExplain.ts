@@ -123,17 +123,17 @@ export function explainScope(pattern: string, repository: string): { matched: bo
   }
   const prefix = literalPrefix(pattern);
   if (!/[*?]/.test(pattern)) return { matched: false, reason: `"${pattern}" names only ${pattern}` };
-  if (!repository.startsWith(prefix))
-    return { matched: false, reason: `${repository} does not start with "${prefix}"` };
   if (pattern.endsWith('/**') && repository === pattern.slice(0, -3))
     return { matched: false, reason: `a trailing "/**" needs at least one more path segment after ${repository}` };
+  if (!repository.startsWith(prefix))
+    return { matched: false, reason: `${repository} does not start with "${prefix}"` };
   if (!pattern.includes('**')) {
     const want = pattern.split('/').length;
     const got = repository.split('/').length;
     if (want !== got)
       return {
         matched: false,
-        reason: `"*" matches within one path segment: "${pattern}" has ${want} segment${want === 1 ? '' : 's'}, ${repository} ${got}`,
+        reason: `${pattern.includes('*') ? '"*"' : '"?"'} matches within one path segment: "${pattern}" has ${want} segment${want === 1 ? '' : 's'}, ${repository} ${got}`,
       };
   }
   return {
