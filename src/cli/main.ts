@@ -1,5 +1,6 @@
 /**
- * acr-guard command line: `gate` (one image), `serve` (what `npm start` runs), `demo` (one shot), `verify` (signatures of one image).
+ * acr-guard command line: `gate` (one image), `serve` (what `npm start` runs), `demo` (one shot), `verify` (signatures of one image),
+ * `deploy` (a released image, pinned by digest, to a Container App, job or container group), and the rest below.
  */
 import { isGuardError } from '../core/errors';
 import { ExitCodes } from './args';
@@ -7,11 +8,12 @@ import { gateCommand, isUsageError, GATE_USAGE } from './gate';
 import { demoCommand, DEMO_USAGE } from './demo';
 import { alertsCommand, tokensCommand, ALERTS_USAGE, TOKENS_USAGE } from './timers';
 import { verifyCommand, VERIFY_USAGE } from './verify';
+import { policyCommand, POLICY_USAGE } from './policy';
 import { serveCommand, SERVE_USAGE } from './serve';
 import { purgeCommand, PURGE_USAGE } from './purge';
 import { doctorCommand, DOCTOR_USAGE } from './doctor';
 import { runtimeCommand, RUNTIME_USAGE } from './runtime';
-import { policyCommand, POLICY_USAGE } from './policy';
+import { deployCommand, DEPLOY_USAGE } from './deploy';
 import { DefaultAzureCredential } from '@azure/identity';
 import { inUseConfig } from '../app/config';
 import { inUseLookupFor } from '../app/compose';
@@ -26,10 +28,11 @@ commands:
   alerts list or run the KQL alert rules (Log Analytics)
   tokens rotate ACR token passwords into Key Vault
   verify verify an image's signatures against a notation trust policy and trust store (exit 0 verified, 3 not)
+  policy check a policy file, or explain which rule applies to an image and why (no network)
   purge  apply the retention rules: plan (and unless --dry-run delete) with a reason per manifest
   doctor diagnose a failed image pull, over-privileged identities and the platform's controls (live or from a snapshot)
   runtime check every running image against the gate (exit 0 all released or allowed-external, 3 otherwise)
-  policy check a policy file, or explain which rule applies to an image and why (no network)
+  deploy deploy a released image pinned by digest to a Container App, job or container group (exit 0 deployed, 3 refused)
 
 ${GATE_USAGE}
 
@@ -43,13 +46,15 @@ ${TOKENS_USAGE}
 
 ${VERIFY_USAGE}
 
+${POLICY_USAGE}
+
 ${PURGE_USAGE}
 
 ${DOCTOR_USAGE}
 
 ${RUNTIME_USAGE}
 
-${POLICY_USAGE}`;
+${DEPLOY_USAGE}`;
 
 const defaultIo = { out: (s: string) => console.log(s), err: (s: string) => console.error(s) };
 
@@ -81,6 +86,8 @@ export async function main(argv: string[], io = defaultIo): Promise<number> {
         return await tokensCommand(rest, io);
       case 'verify':
         return await verifyCommand(rest, io);
+      case 'policy':
+        return await policyCommand(rest, io);
       case 'purge': {
         // With ACR_GUARD_INUSE_SCOPES set (as in Azure), the deployed images come from ARM; otherwise --deployed.
         const inUse = inUseFromEnvironment(process.env);
@@ -98,8 +105,8 @@ export async function main(argv: string[], io = defaultIo): Promise<number> {
         const inUse = settings ? runtimeInventoryFor({ inUse: settings }, new DefaultAzureCredential()) : undefined;
         return await runtimeCommand(rest, { ...io, ...(inUse ? { inUse } : {}) });
       }
-      case 'policy':
-        return await policyCommand(rest, io);
+      case 'deploy':
+        return await deployCommand(rest, io);
       case undefined:
       case 'help':
       case '--help':
