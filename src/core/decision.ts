@@ -448,7 +448,7 @@ function evaluateManifest(input: DecideInput, rule: GateRule, m: ManifestEvidenc
         name: 'signatures',
         status,
         reason: `${where}signatures ${sig.status}${trust}: ${sig.reason}`,
-        details: { status: sig.status, required: true },
+        details: { status: sig.status, required: true, signatures: sig.signatures.length },
       }),
     );
   } else {
@@ -458,7 +458,7 @@ function evaluateManifest(input: DecideInput, rule: GateRule, m: ManifestEvidenc
         name: 'signatures',
         status,
         reason: `${where}signatures ${sig.status}, not required by ${sigPath}: ${sig.reason}`,
-        details: { status: sig.status, required: false },
+        details: { status: sig.status, required: false, signatures: sig.signatures.length },
       }),
     );
   }
