@@ -172,7 +172,9 @@ app.http('runtime', {
 // Anonymous at the Functions level because a browser holds no function key: App Service authentication (Easy
 // Auth) is what lets a caller in, and each handler requires its app role from the principal Easy Auth passes.
 // Without Easy Auth (WEBSITE_AUTH_ENABLED unset) azureAuthMode is `unconfigured` and every one of them answers
-// 401. Read-only: rescans and purges stay on the function-key API (the page shows no buttons for them here).
+// 401. Readers (`Verdicts.Read`) only read; `Rescan.Request` holders also get the rescan button (POST
+// /api/ui/rescan: a JSON body is required, so a cross-site form cannot send it). No purge here: retention runs
+// on its timer.
 const UI_API = '/api/ui';
 const EASY_AUTH_LOGIN = `/.auth/login/aad?post_login_redirect_uri=${encodeURIComponent(`${UI_API}/`)}`;
 
@@ -195,13 +197,46 @@ app.http('uiImages', {
       {
         auth: azureAuthMode(process.env),
         hostName: 'azure',
-        host: { rescan: false, purge: false },
+        host: { rescan: true, purge: false },
         list: () => {
           const audit = runtime().services.audit;
           if (!isVerdictListing(audit)) throw new Error('the configured audit store cannot list verdicts');
           return imageRowsFromStore(audit);
         },
       },
+      context,
+    ),
+});
+
+app.http('uiRescan', {
+  methods: ['POST'],
+  authLevel: 'anonymous',
+  route: 'ui/rescan',
+  extraInputs: [df.input.durableClient()],
+  handler: (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
+    const { policy, services } = runtime();
+    return handleRescan(
+      request,
+      {
+        policy: policy(),
+        starter: durableGateStarter(df.getClient(context)),
+        registry: services.registry,
+        auth: azureAuthMode(process.env),
+      },
+      context,
+    );
+  },
+});
+
+app.http('uiRescanStatus', {
+  methods: ['GET'],
+  authLevel: 'anonymous',
+  route: 'ui/rescan/{instanceId}',
+  extraInputs: [df.input.durableClient()],
+  handler: (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> =>
+    handleRescanStatus(
+      request,
+      { starter: durableGateStarter(df.getClient(context)), auth: azureAuthMode(process.env) },
       context,
     ),
 });
