@@ -12,7 +12,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { MediaTypes, type ImageId } from '../../src/core/types';
 import { AppRoles } from '../../src/app/http';
 import { createRegistryClient } from '../../src/adapters/registry';
-import { pushArtifact, pushImage } from '../../src/local/ociPush';
+import { pushArtifact, pushImage, pushIndex } from '../../src/local/ociPush';
 import { sampleSarif } from '../../src/local/sampleReports';
 import { startLocalStack, type LocalStack } from '../../src/local/stack';
 import { describeWithChromium as maybe, horizontalOverflow, launchChromium } from '../support/browser';
@@ -69,6 +69,22 @@ async function pushVulnerable(host: string, repository: string, tag: string): Pr
   return { registry: host, repository, digest: pushed.digest };
 }
 
+/** A two-platform index over a vulnerable amd64 image and another arm64 one, each with its report. */
+async function pushMultiPlatform(host: string, repository: string): Promise<ImageId> {
+  const client = createRegistryClient({ host, plainHttp: true });
+  const amd64 = await pushVulnerable(host, repository, 'amd64');
+  const arm64 = await pushVulnerable(host, repository, 'arm64');
+  const descriptor = async (digest: string, architecture: string) => {
+    const m = await client.getManifest(repository, digest);
+    return { mediaType: m.mediaType, digest: m.digest, size: m.size, platform: { os: 'linux', architecture } };
+  };
+  const index = await pushIndex(client, repository, {
+    tag: '3',
+    manifests: [await descriptor(amd64.digest, 'amd64'), await descriptor(arm64.digest, 'arm64')],
+  });
+  return { registry: host, repository, digest: index.digest };
+}
+
 /** The rows a page shows: image and decision, in page order. */
 async function rows(page: Page): Promise<string[]> {
   return page.$$eval('article[data-image]', (nodes) =>
@@ -92,6 +108,7 @@ maybe('the verdicts page in the Functions app, behind Easy Auth', () => {
     stack = await startLocalStack({ stateDir, port: 0, registryPort: 0, seed: false, env: {} });
     images.push(await pushVulnerable(stack.registry.host, 'demo/web', '1'));
     images.push(await pushVulnerable(stack.registry.host, 'team/api', '2'));
+    images.push(await pushMultiPlatform(stack.registry.host, 'demo/multi'));
     // The app's settings: the verdicts the local service records, the same registry allowlisted, Easy Auth on.
     process.env.WEBSITE_AUTH_ENABLED = 'True';
     process.env.ACR_GUARD_AUDIT_DIR = join(stateDir, 'audit');
@@ -146,7 +163,13 @@ maybe('the verdicts page in the Functions app, behind Easy Auth', () => {
     await page.waitForSelector('article[data-image]');
     expect(await page.locator('#host').innerText()).toContain('Azure');
     expect((await rows(page)).sort()).toEqual([...localRows].sort());
-    expect(localRows).toHaveLength(2);
+    expect(localRows.length).toBeGreaterThanOrEqual(3);
+    // The index row nests its two platform manifests, each with the checks that stop it.
+    const index = page.locator(
+      `article[data-image="${images[2].registry}/${images[2].repository}@${images[2].digest}"]`,
+    );
+    expect(await index.locator('ul.children > li').count()).toBe(2);
+    expect(await index.locator('ul.children .platform').allInnerTexts()).toEqual(['linux/amd64', 'linux/arm64']);
     // Read-only: no rescan button and no purge for a reader.
     expect(await page.locator('button[data-action="rescan"]').count()).toBe(0);
     expect(await page.locator('#purge-section').isVisible()).toBe(false);
@@ -177,7 +200,9 @@ maybe('the verdicts page in the Functions app, behind Easy Auth', () => {
     const page = await browser.newPage();
     await page.goto(easyAuth.loginUrl('operator', '/api/ui/'));
     await page.locator('button[data-action="rescan"]').first().waitFor();
-    expect(await page.locator('button[data-action="rescan"]').count()).toBe(2);
+    expect(await page.locator('button[data-action="rescan"]').count()).toBe(
+      await page.locator('article[data-image]').count(),
+    );
     await page.close();
   }, 60_000);
 
