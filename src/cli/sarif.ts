@@ -47,6 +47,11 @@ export function imageUri(image: string): string {
   return first.replace(/:/g, '%3A') + (slash < 0 ? '' : image.slice(slash));
 }
 
+/** Text from a report (package names, ids: whoever attached the report wrote them) made inert in Markdown. */
+function markdownText(text: string): string {
+  return text.replace(/[\\`*_{}[\]()<>#+!|~-]/g, (c) => `\\${c}`).replace(/[\r\n]+/g, ' ');
+}
+
 function helpUri(id: string): string | undefined {
   if (/^CVE-\d{4}-\d{4,}$/i.test(id)) return `https://nvd.nist.gov/vuln/detail/${id.toUpperCase()}`;
   if (/^GHSA(-[23456789cfghjmpqrvwx]{4}){3}$/i.test(id)) return `https://github.com/advisories/${id}`;
@@ -148,7 +153,7 @@ export function verdictSarif(verdict: Verdict, toolVersion: string): Json {
             ...(link ? { helpUri: link } : {}),
             help: {
               text: `Vulnerability ${f.id}\nSeverity: ${f.severity}\nPackage: ${f.package ?? 'unknown'}\nFixed Version: ${f.fixedVersion ?? 'none known'}${link ? `\nLink: ${link}` : ''}`,
-              markdown: `**Vulnerability ${f.id}**\n| Severity | Package | Fixed Version | Link |\n| --- | --- | --- | --- |\n| ${f.severity} | ${f.package ?? 'unknown'} | ${f.fixedVersion ?? 'none known'} | ${link ? `[${f.id}](${link})` : '-'} |`,
+              markdown: `**Vulnerability ${markdownText(f.id)}**\n| Severity | Package | Fixed Version | Link |\n| --- | --- | --- | --- |\n| ${f.severity} | ${markdownText(f.package ?? 'unknown')} | ${markdownText(f.fixedVersion ?? 'none known')} | ${link ? `[${f.id}](${link})` : '-'} |`,
             },
             defaultConfiguration: { level: f.severity === 'critical' || f.severity === 'high' ? 'error' : 'warning' },
             properties: {

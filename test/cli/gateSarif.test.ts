@@ -200,6 +200,7 @@ gate:
                 severity: 'high',
                 sources: ['defender'],
                 status: 'excepted',
+                package: 'evil](https://x.example/)<img src=x>\n# heading',
                 exception: 'gate[0].vulnerabilities.exceptions[0]',
                 exceptionExpires: '2027-01-31',
               },
@@ -219,6 +220,10 @@ gate:
     expect(validate({ version: '2.1.0', runs: [{ tool: { driver: {} } }] })).toBe(false);
     const results = (log.runs as Json[])[0].results as Json[];
     expect(results.map((r) => r.ruleId)).toEqual(['GHSA-jfh8-c2jp-5v3q', 'acr-guard/signatures']);
+    // A report's package name cannot become a link, an element or a heading in code scanning's Markdown.
+    const markdown = (((log.runs as Json[])[0].tool as Json).driver.rules[0].help as Json).markdown as string;
+    expect(markdown).toContain('evil\\]\\(https://x.example/\\)\\<img src=x\\> \\# heading');
+    expect(markdown).not.toContain('](https://x.example');
     expect(results[0].suppressions).toEqual([expect.objectContaining({ kind: 'external', status: 'accepted' })]);
     expect(results[0].locations[0].logicalLocations[0].fullyQualifiedName).toContain('platform manifest sha256:bbbb');
   });

@@ -239,6 +239,10 @@ maybe('the verdicts page in the Functions app, behind Easy Auth', () => {
     expect(
       (await fetch(`${functions.url}/api/verdicts/${image.registry}/${image.repository}@${image.digest}`)).status,
     ).toBe(401);
+    // Only the page's three files: no other name, no path outside them.
+    const signedIn = { headers: { cookie: 'AppServiceAuthSession=reader' } };
+    for (const path of ['/api/ui/..%2F..%2Fpackage.json', '/api/ui/page.ts', '/api/ui/%2e%2e'])
+      expect({ path, status: (await fetch(`${easyAuth.url}${path}`, signedIn)).status }).toEqual({ path, status: 404 });
     // The page's base without its slash redirects, so its relative links resolve under /api/ui/.
     const bare = await fetch(`${easyAuth.url}/api/ui`, {
       redirect: 'manual',

@@ -59,7 +59,9 @@ function findingsOf(verdict) {
   for (const c of verdict.checks) {
     if (c.name !== 'vulnerabilities' || !c.details || !Array.isArray(c.details.findings)) continue;
     for (const f of c.details.findings) {
-      if (f && typeof f.id === 'string') out.push(Object.assign({ manifest: c.manifest }, f));
+      // A stored verdict is data: entries without the expected shape are left out rather than break the page.
+      if (f && typeof f.id === 'string' && typeof f.severity === 'string' && typeof f.status === 'string')
+        out.push(Object.assign({ manifest: c.manifest }, f));
     }
   }
   return out;
@@ -223,7 +225,7 @@ function findingsTable(findings, isIndex) {
       ['Installed', f.installedVersion || '—'],
       ['Fixed', f.fixedVersion || '—'],
       ['Status', null],
-      ['Source', f.sources.join(', ')],
+      ['Source', Array.isArray(f.sources) ? f.sources.join(', ') : ''],
     ];
     if (isIndex) cells.unshift(['Platform', shortDigest(f.manifest)]);
     const tr = el('tr', { 'data-finding': f.id, 'data-status': f.status });
