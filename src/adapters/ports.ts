@@ -130,6 +130,20 @@ export interface AuditStore {
   latestPurgeSummary(registry: string): Promise<PurgeSummary | undefined>;
 }
 
+/** The latest verdict of each image the store holds, newest first, from at most `maxRows` verdict records. */
+export interface VerdictListing {
+  /**
+   * Reads at most `maxRows` verdict records (any order the store keeps them in) and returns the latest verdict of
+   * each image among them, newest first; `truncated` when more records exist than were read.
+   */
+  latestImageVerdicts(maxRows: number): Promise<{ verdicts: Verdict[]; truncated: boolean }>;
+}
+
+/** True when the store can list its images' verdicts (the three shipped stores can). */
+export function isVerdictListing(store: unknown): store is VerdictListing {
+  return typeof (store as Partial<VerdictListing> | null)?.latestImageVerdicts === 'function';
+}
+
 /** What runtime assurance keeps between runs: the grace clocks and the last alerted status per image. */
 export interface RuntimeState {
   graceState: GraceState;

@@ -62,6 +62,41 @@ interface MergedFinding extends Finding {
   sources: string[];
 }
 
+/**
+ * One finding as a verdict's `vulnerabilities` check lists it (`details.findings`): what the sources said and
+ * what the policy made of it. `status`: `blocking` (blocks; `exceptionExpired` when an expired exception
+ * matched), `below-threshold` (its severity is not in `block`), `passed-over` (no fixed version under
+ * `onlyFixable`), `excepted` (an exception in force, `exception` and `exceptionExpires` name it).
+ */
+export interface ListedFinding {
+  id: string;
+  severity: Severity;
+  /** Which rating decided the severity, when the report names it (e.g. `nvd`, `ghsa`). */
+  severitySource?: string;
+  package?: string;
+  installedVersion?: string;
+  fixedVersion?: string;
+  /** `defender`, `sarif:<report digest>`, `cyclonedx:<report digest>`: every source that reported it. */
+  sources: string[];
+  status: 'blocking' | 'below-threshold' | 'passed-over' | 'excepted';
+  /** The policy path of the exception that matched (in force, or expired for a blocking finding). */
+  exception?: string;
+  exceptionExpires?: string;
+  exceptionExpired?: string;
+}
+
+function listedFinding(f: MergedFinding): Omit<ListedFinding, 'status'> {
+  return {
+    id: f.id,
+    severity: f.severity,
+    ...(f.severitySource ? { severitySource: f.severitySource } : {}),
+    ...(f.package !== undefined ? { package: f.package } : {}),
+    ...(f.installedVersion !== undefined ? { installedVersion: f.installedVersion } : {}),
+    ...(f.fixedVersion !== undefined ? { fixedVersion: f.fixedVersion } : {}),
+    sources: f.sources,
+  };
+}
+
 const MAX_SUMMARY_ITEMS = 3;
 
 function severityRank(s: Severity): number {
@@ -247,12 +282,21 @@ function evaluateManifest(input: DecideInput, rule: GateRule, m: ManifestEvidenc
   let passedOver = 0;
   const excepted: string[] = [];
   let belowThreshold = 0;
+  // Every finding with what the policy made of it, for the verdict's structured details (the worst
+  // MAX_VERDICT_FINDINGS of them are kept: `merged` is worst first).
+  const statusOf = new Map<MergedFinding, ListedFinding>();
   for (const f of merged) {
     const matching = vuln.exceptions.map((e, i) => ({ e, i })).filter(({ e }) => exceptionMatches(e, f));
     const valid = matching.find(({ e }) => input.now.getTime() < e.expiresAtMs);
     const wouldBlock = vuln.block.includes(f.severity) && (!vuln.onlyFixable || Boolean(f.fixedVersion));
     if (valid) {
       excepted.push(findingKey(f));
+      statusOf.set(f, {
+        ...listedFinding(f),
+        status: 'excepted',
+        exception: `${rulePath}.exceptions[${valid.i}]`,
+        exceptionExpires: valid.e.expires,
+      });
       // Record the exceptions that changed the outcome; one for a finding below the threshold only leaves the counts.
       if (vuln.block.includes(f.severity)) {
         checks.push(
@@ -274,14 +318,21 @@ function evaluateManifest(input: DecideInput, rule: GateRule, m: ManifestEvidenc
     counted.push(f);
     if (!vuln.block.includes(f.severity)) {
       belowThreshold++;
+      statusOf.set(f, { ...listedFinding(f), status: 'below-threshold' });
       continue;
     }
     if (!wouldBlock) {
       passedOver++;
+      statusOf.set(f, { ...listedFinding(f), status: 'passed-over' });
       continue;
     }
     blocking.push(f);
     const expired = matching[0];
+    statusOf.set(f, {
+      ...listedFinding(f),
+      status: 'blocking',
+      ...(expired ? { exception: `${rulePath}.exceptions[${expired.i}]`, exceptionExpired: expired.e.expires } : {}),
+    });
     if (expired) {
       const note = `exception ${rulePath}.exceptions[${expired.i}] for ${f.id} expired ${expired.e.expires}; it no longer applies`;
       expiredNotes.set(findingKey(f), note);
@@ -330,6 +381,9 @@ function evaluateManifest(input: DecideInput, rule: GateRule, m: ManifestEvidenc
     excepted: excepted.length,
     belowThreshold,
     expiredExceptions: [...expiredNotes.values()],
+    // Every finding (not only the blocking ones), worst first, bounded like the sources' lists.
+    findings: merged.slice(0, MAX_VERDICT_FINDINGS).map((f) => statusOf.get(f) as ListedFinding),
+    ...(merged.length > MAX_VERDICT_FINDINGS ? { findingsNotListed: merged.length - MAX_VERDICT_FINDINGS } : {}),
   };
   if (blocking.length > 0) {
     const expiredText = expiredNotes.size > 0 ? `; ${[...expiredNotes.values()].join('; ')}` : '';
@@ -394,7 +448,7 @@ function evaluateManifest(input: DecideInput, rule: GateRule, m: ManifestEvidenc
         name: 'signatures',
         status,
         reason: `${where}signatures ${sig.status}${trust}: ${sig.reason}`,
-        details: { status: sig.status, required: true },
+        details: { status: sig.status, required: true, signatures: sig.signatures.length },
       }),
     );
   } else {
@@ -404,7 +458,7 @@ function evaluateManifest(input: DecideInput, rule: GateRule, m: ManifestEvidenc
         name: 'signatures',
         status,
         reason: `${where}signatures ${sig.status}, not required by ${sigPath}: ${sig.reason}`,
-        details: { status: sig.status, required: false },
+        details: { status: sig.status, required: false, signatures: sig.signatures.length },
       }),
     );
   }

@@ -19,15 +19,12 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
 import type { TokenCredential } from '@azure/identity';
 import { ErrorCodes, GuardError } from '../core/errors';
 import type { Policy } from '../core/policyTypes';
 import { formatImage } from '../core/reference';
-import type { Verdict } from '../core/types';
 import { FileAuditStore } from '../adapters/auditStore';
 import type { AuditStore, InUseLookup } from '../adapters/ports';
 import { composeGateServices } from '../app/compose';
@@ -37,6 +34,8 @@ import type { RuntimeAuditOutput } from '../orchestrations/runtimeAudit';
 import type { SignatureTrust } from '../adapters/signatureVerifier';
 import { handleRescan, handleRescanStatus, verdictPath } from '../app/rescan';
 import { handleVerdict } from '../app/verdicts';
+import { handlePageFile } from '../app/page';
+import { handleImages, type ImageRow } from '../app/images';
 import {
   AppRoles,
   HttpRefusal,
@@ -106,40 +105,7 @@ export interface LocalService {
   stop(): Promise<void>;
 }
 
-/** One image row of `GET /api/images`. */
-export interface ImageRow {
-  image: string;
-  registry: string;
-  repository: string;
-  digest: string;
-  tag?: string;
-  gate: { id: string; runtimeStatus: string; trigger?: string; progress?: GateProgress; createdTime?: string };
-  verdict?: Verdict;
-  verdictUrl: string;
-}
-
-/** Where the page's files are: next to this module in the sources, or copied beside the bundle by the build. */
-function pageDir(): string | undefined {
-  const candidates = [
-    join(__dirname, 'page'),
-    join(__dirname, '..', 'local', 'page'),
-    join(__dirname, '..', '..', '..', 'src', 'local', 'page'),
-    join(process.cwd(), 'src', 'local', 'page'),
-  ];
-  return candidates.find((dir) => existsSync(join(dir, 'index.html')));
-}
-
-const PAGE_FILES: Record<string, string> = {
-  '/': 'index.html',
-  '/index.html': 'index.html',
-  '/app.js': 'app.js',
-  '/style.css': 'style.css',
-};
-const PAGE_TYPES: Record<string, string> = {
-  html: 'text/html; charset=utf-8',
-  js: 'text/javascript; charset=utf-8',
-  css: 'text/css; charset=utf-8',
-};
+export type { ImageRow } from '../app/images';
 
 /** Reads at most `max` bytes of a request body; undefined when it is longer. */
 async function readBody(req: IncomingMessage, max: number): Promise<Buffer | undefined> {
@@ -229,7 +195,8 @@ export async function listImages(runner: LocalGateRunner, audit: AuditStore): Pr
   }
   return [...rows.values()].sort(
     (a, b) =>
-      a.repository.localeCompare(b.repository) || String(b.gate.createdTime).localeCompare(String(a.gate.createdTime)),
+      a.repository.localeCompare(b.repository) ||
+      String(b.gate?.createdTime).localeCompare(String(a.gate?.createdTime)),
   );
 }
 
@@ -311,20 +278,17 @@ export async function startService(options: ServeOptions): Promise<LocalService>
     purging = { dryRun, done };
     return done;
   };
-  /** `GET /api/images`: verdicts of every gated image, so the same role as the verdicts endpoint (Easy Auth on). */
-  const handleImages = (request: HttpRequest): Promise<HttpResponseInit> =>
-    answer(
-      async () => {
-        requireRole(request, auth, [AppRoles.read, AppRoles.rescan]);
-        const gatesRunning = runner.list().filter((i) => i.runtimeStatus === 'Running').length;
-        return jsonResponse(200, {
-          images: await listImages(runner, audit),
-          purge: await latestPurgeSummaryOf(policy, audit),
-          gatesRunning,
-        });
-      },
-      (line) => log(`images: ${line}`),
-    );
+  /** `GET /api/images`: the page's rows (the same handler as the Functions app's `GET /api/ui/images`). */
+  const imagesDeps = {
+    auth,
+    hostName: 'local' as const,
+    host: { rescan: true, purge: true },
+    list: async () => ({
+      images: await listImages(runner, audit),
+      purge: await latestPurgeSummaryOf(policy, audit),
+      gatesRunning: runner.list().filter((i) => i.runtimeStatus === 'Running').length,
+    }),
+  };
   /** `POST /api/purge` with `{ "dryRun": true|false }`: runs retention now and answers with the summaries. */
   const handlePurge = (request: HttpRequest): Promise<HttpResponseInit> =>
     answer(async () => {
@@ -383,7 +347,6 @@ export async function startService(options: ServeOptions): Promise<LocalService>
       });
     return auditing;
   };
-  const page = pageDir();
   let origin = '';
   const allowedHosts = new Set<string>();
 
@@ -412,25 +375,11 @@ export async function startService(options: ServeOptions): Promise<LocalService>
     const url = new URL(req.url ?? '/', origin);
     const path = url.pathname;
     const method = req.method ?? 'GET';
-    if (method === 'GET' && PAGE_FILES[path]) {
-      if (!page)
-        return send(
-          res,
-          errorResponse(404, 'NOT_FOUND', 'the page files (src/local/page) are not installed beside this build'),
-        );
-      const name = PAGE_FILES[path];
-      const text = await readFile(join(page, name), 'utf8');
-      return send(res, {
-        status: 200,
-        body: text,
-        headers: {
-          'content-type': PAGE_TYPES[name.split('.').pop() as string],
-          'cache-control': 'no-cache',
-          'x-content-type-options': 'nosniff',
-          'content-security-policy':
-            "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'",
-        },
-      });
+    if (method === 'GET' && (path === '/' || /^\/(index\.html|app\.js|style\.css)$/.test(path))) {
+      return send(
+        res,
+        await handlePageFile(toRequest(req, { file: path.slice(1) }), { auth, apiBase: '/api' }, context('page', log)),
+      );
     }
     if (path === '/api/rescan') {
       if (method !== 'POST') return send(res, errorResponse(405, 'METHOD_NOT_ALLOWED', 'POST /api/rescan'));
@@ -477,7 +426,7 @@ export async function startService(options: ServeOptions): Promise<LocalService>
       return send(res, await handleRuntimeReport(toRequest(req, {}), { audit, auth }, context('runtime', log)));
     }
     if (method === 'GET' && path === '/api/images') {
-      return send(res, await handleImages(toRequest(req, {})));
+      return send(res, await handleImages(toRequest(req, {}), imagesDeps, context('images', log)));
     }
     if (path === '/api/registry/notifications') {
       if (method !== 'POST')

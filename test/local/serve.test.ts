@@ -243,7 +243,7 @@ describe('local service (in-process)', () => {
     const page = await fetch(`${stack.service.url}/`);
     expect(page.status).toBe(200);
     expect(page.headers.get('content-security-policy')).toContain("default-src 'self'");
-    expect(await page.text()).toContain('<table id="images">');
+    expect(await page.text()).toContain('<div id="images">');
     expect((await fetch(`${stack.service.url}/app.js`)).headers.get('content-type')).toContain('javascript');
     expect((await fetch(`${stack.service.url}/../../etc/passwd`)).status).toBe(404);
     // DNS rebinding: the same port reached under another name is refused.

@@ -156,6 +156,61 @@ describe('decide', () => {
     expect(check(v.checks, 'vulnerabilities').reason).toContain('2 below the block threshold');
   });
 
+  it('lists every finding in the details, below the threshold too, with what the policy made of it', () => {
+    const policy = policyWith(`
+      block: [critical, high]
+      onlyFixable: true
+      exceptions:
+        - { id: CVE-9, expires: 2026-01-31, reason: "expired" }
+        - { id: CVE-1, expires: 2027-01-31, reason: "in force" }`);
+    const v = decide(
+      input({
+        policy,
+        findings: [
+          ready('defender', [
+            finding('CVE-1', 'critical'),
+            finding('CVE-9', 'high', { severitySource: 'nvd' }),
+            finding('CVE-3', 'high', { package: 'zlib', fixedVersion: undefined }),
+            finding('CVE-4', 'low', { package: 'apt' }),
+          ]),
+          ready('reports', [finding('CVE-4', 'low', { package: 'apt', source: 'sarif:sha256:aa' })]),
+        ],
+      }),
+    );
+    const listed = check(v.checks, 'vulnerabilities').details?.findings as Array<Record<string, unknown>>;
+    expect(listed.map((f) => [f.id, f.status])).toEqual([
+      ['CVE-1', 'excepted'],
+      ['CVE-3', 'passed-over'],
+      ['CVE-9', 'blocking'],
+      ['CVE-4', 'below-threshold'],
+    ]);
+    expect(listed[0]).toMatchObject({
+      exception: 'gate[0].vulnerabilities.exceptions[1]',
+      exceptionExpires: '2027-01-31',
+    });
+    expect(listed[2]).toMatchObject({
+      severitySource: 'nvd',
+      package: 'openssl',
+      installedVersion: '3.0.1',
+      fixedVersion: '3.0.2',
+      exception: 'gate[0].vulnerabilities.exceptions[0]',
+      exceptionExpired: '2026-01-31',
+    });
+    expect(listed[3].sources).toEqual(['defender', 'sarif:sha256:aa']);
+  });
+
+  it('keeps the worst 100 findings in the details and counts the rest', () => {
+    const many = Array.from({ length: 150 }, (_, i) =>
+      finding(`CVE-${String(i).padStart(3, '0')}`, i < 10 ? 'high' : 'low'),
+    );
+    const v = decide(input({ findings: [ready('defender', many), ready('reports')] }));
+    const details = check(v.checks, 'vulnerabilities').details as Record<string, unknown>;
+    const listed = details.findings as Array<{ severity: string }>;
+    expect(listed).toHaveLength(100);
+    expect(listed.slice(0, 10).every((f) => f.severity === 'high')).toBe(true);
+    expect(details.findingsNotListed).toBe(50);
+  });
+
   it('de-duplicates across sources by (id, package), keeping the higher severity', () => {
     const v = decide(
       input({
