@@ -115,6 +115,15 @@ export interface SignatureResult {
     reason?: string;
     checks: Check[];
   }>;
+  /**
+   * The trust policy entry that decided and what it did with authenticity (who signed). Only `strict` and
+   * `permissive` with authenticity `enforce` satisfy `signatures.required`; absent means not enforced.
+   */
+  enforcement?: {
+    trustPolicy: string;
+    level: 'strict' | 'permissive' | 'audit' | 'skip';
+    authenticity: 'enforce' | 'log' | 'skip';
+  };
 }
 
 /** A decided verdict for one image (an index's verdict covers all its platform manifests). */
