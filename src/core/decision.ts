@@ -90,6 +90,7 @@ function mergeFindings(findings: Finding[]): MergedFinding[] {
     const winner: MergedFinding =
       severityRank(f.severity) < severityRank(existing.severity) ? { ...f, sources } : { ...existing, sources };
     if (!winner.fixedVersion) winner.fixedVersion = existing.fixedVersion ?? f.fixedVersion;
+    if (existing.fixAvailable || f.fixAvailable) winner.fixAvailable = true;
     if (!winner.installedVersion) winner.installedVersion = existing.installedVersion ?? f.installedVersion;
     byKey.set(key, winner);
   }
@@ -108,7 +109,7 @@ function exceptionMatches(exception: VulnerabilityException, finding: Finding): 
 function describeFinding(f: MergedFinding): string {
   const pkg = f.package ? ` in ${f.package}` : '';
   const version = f.installedVersion ? ` ${f.installedVersion}` : '';
-  const fix = f.fixedVersion ? ` -> ${f.fixedVersion}` : ' (no fix)';
+  const fix = f.fixedVersion ? ` -> ${f.fixedVersion}` : f.fixAvailable ? ' (fix available)' : ' (no fix)';
   const rated = f.severitySource ? `, rated by ${f.severitySource}` : '';
   return `${f.id} (${f.severity}${rated})${pkg}${version}${fix} [${f.sources.join(', ')}]`;
 }
@@ -160,7 +161,7 @@ function unlistedOf(ready: ReadonlyArray<Extract<FindingsResult, { status: 'read
       for (const f of r.findings) {
         if (f.severity !== s) continue;
         listed++;
-        if (f.fixedVersion) listedFixable++;
+        if (f.fixedVersion || f.fixAvailable) listedFixable++;
       }
       const all = r.tally.bySeverity[s] ?? 0;
       const fixable = r.tally.fixableBySeverity[s] ?? 0;
@@ -250,7 +251,8 @@ function evaluateManifest(input: DecideInput, rule: GateRule, m: ManifestEvidenc
   for (const f of merged) {
     const matching = vuln.exceptions.map((e, i) => ({ e, i })).filter(({ e }) => exceptionMatches(e, f));
     const valid = matching.find(({ e }) => input.now.getTime() < e.expiresAtMs);
-    const wouldBlock = vuln.block.includes(f.severity) && (!vuln.onlyFixable || Boolean(f.fixedVersion));
+    const wouldBlock =
+      vuln.block.includes(f.severity) && (!vuln.onlyFixable || Boolean(f.fixedVersion || f.fixAvailable));
     if (valid) {
       excepted.push(findingKey(f));
       // Record the exceptions that changed the outcome; one for a finding below the threshold only leaves the counts.
@@ -323,6 +325,7 @@ function evaluateManifest(input: DecideInput, rule: GateRule, m: ManifestEvidenc
       package: f.package,
       installedVersion: f.installedVersion,
       fixedVersion: f.fixedVersion,
+      ...(f.fixAvailable ? { fixAvailable: true } : {}),
       sources: f.sources,
     })),
     ...(unlisted.total > 0 ? { unlisted: unlisted.total, unlistedBlocking } : {}),

@@ -40,6 +40,11 @@ export interface Finding {
   installedVersion?: string;
   /** Version that fixes it; absent when no fix is known. */
   fixedVersion?: string;
+  /**
+   * True when the source says a fix exists without naming its version (Defender's `fixStatus: FixAvailable`
+   * with an empty `fixedVersion`): fixable for `onlyFixable`, like a finding with a `fixedVersion`.
+   */
+  fixAvailable?: boolean;
   /** `defender`, or `sarif:<report digest>` / `cyclonedx:<report digest>`. */
   source: string;
   title?: string;
