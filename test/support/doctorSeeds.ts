@@ -211,15 +211,22 @@ export async function seedResources(): Promise<Array<Record<string, unknown>>> {
   const peProps = pe.properties as Record<string, unknown>;
   for (const c of peProps.privateLinkServiceConnections as Array<{ properties: Record<string, unknown> }>)
     c.properties.privateLinkServiceConnectionState = { status: 'Approved', description: 'Auto-Approved' };
+  peProps.provisioningState = 'Succeeded';
   peProps.customDnsConfigs = [
     { fqdn: `acr${SEED.token}.${SEED.location}.data.azurecr.io`, ipAddresses: [SEED.endpointIps.data] },
     { fqdn: `acr${SEED.token}.azurecr.io`, ipAddresses: [SEED.endpointIps.registry] },
   ];
   add(I.endpoint, 'Microsoft.Network/privateEndpoints', pe);
   add(I.zone, 'Microsoft.Network/privateDnsZones', { location: 'global', properties: {} });
+  const link = shape(resourceBody(file('privateEndpoint'), 'link'), peCtx);
+  // ARM's read-only states of a link that finished (Microsoft.Network/privateDnsZones/virtualNetworkLinks GET).
+  Object.assign(link.properties as Record<string, unknown>, {
+    provisioningState: 'Succeeded',
+    virtualNetworkLinkState: 'Completed',
+  });
   add(`${I.zone}/virtualNetworkLinks/link-seed`, 'Microsoft.Network/privateDnsZones/virtualNetworkLinks', {
     location: 'global',
-    ...shape(resourceBody(file('privateEndpoint'), 'link'), peCtx),
+    ...link,
   });
   // The endpoint's zone group writes one A record per customDnsConfigs entry.
   add(`${I.zone}/A/acr${SEED.token}`, 'Microsoft.Network/privateDnsZones/A', {

@@ -1,12 +1,21 @@
 /**
  * `doctor identities [--scope <id>]`: every managed identity a Container App, container group or Function App
- * uses, with its role assignments; a fail for Owner, Contributor, User Access Administrator or any role with
- * the action `*` at management group, subscription or resource group scope (or the root), with the
- * least-privilege replacement for what the workload actually uses. Pure.
+ * uses, with its role assignments; a fail for any privileged role (judged by what it allows, built-in or custom:
+ * it writes role assignments, role definitions or policy, or any resource) at management group, subscription or
+ * resource group scope (or the root), with the least-privilege replacement for what the workload actually uses.
+ * Nothing in scope is `unknown`, never a clean bill. Pure.
  */
 import { fail, pass, unknown, type DoctorCheck, type DoctorReport } from './check';
 import { registryFor } from './pull';
-import { assignmentsOf, isPrivileged, resolveRole, scopeKind, type Assignment } from './roles';
+import {
+  assignmentsOf,
+  isPrivileged,
+  privilegeReason,
+  resolveRole,
+  scopeKind,
+  type Assignment,
+  type RoleDefinition,
+} from './roles';
 import { arr, idKey, ofType, parseArmId, scopeCovers, str, Types, type Snapshot } from './snapshot';
 import { allWorkloads, isSystemRef, pullEntries, workloadIdentities, type Workload } from './workloads';
 
@@ -120,7 +129,7 @@ export function diagnoseIdentities(input: IdentitiesInput): DoctorReport {
         fail(
           'identities.least-privilege',
           target,
-          `${privileged.map((a) => `${resolveRole(s, a.roleDefinitionId)?.name} at ${scopeKind(a.scope)} scope ${a.scope}`).join('; ')}: far more than a workload identity needs (${summary}).${advice}`,
+          `${privileged.map((a) => `${resolveRole(s, a.roleDefinitionId)?.name} at ${scopeKind(a.scope)} scope ${a.scope} (${privilegeReason(resolveRole(s, a.roleDefinitionId) as RoleDefinition)})`).join('; ')}: far more than a workload identity needs (${summary}).${advice}`,
           [...create, ...remove].join(' && '),
         ),
       );
@@ -137,9 +146,18 @@ export function diagnoseIdentities(input: IdentitiesInput): DoctorReport {
         pass(
           'identities.least-privilege',
           target,
-          `no Owner, Contributor, User Access Administrator or "*" role at a broad scope (${summary})`,
+          `no role at a broad scope writes role assignments, role definitions, policy or any resource (${summary})`,
         ),
       );
   }
+  // Zero checks is not a clean bill: a scope that matches nothing, or a snapshot without workloads, says so.
+  if (checks.length === 0)
+    checks.push(
+      unknown(
+        'identities.scope',
+        input.scope ?? '/',
+        `no Container App, container group or Function App with a managed identity is in ${input.scope ? `scope ${input.scope}` : 'the snapshot'}: nothing was checked`,
+      ),
+    );
   return { checks };
 }

@@ -156,6 +156,15 @@ function registryChecks(s: Snapshot, r: ArmResource): DoctorCheck[] {
   ];
 }
 
+/** Zero checks is `unknown`, never a pass: an empty snapshot, or a --scope that matches nothing. */
+function nothingInScope(scope: string | undefined): DoctorCheck {
+  return unknown(
+    'platform.scope',
+    scope ?? '/',
+    `no registry, Container Apps environment, app, container group or Key Vault is in ${scope ? `scope ${scope}` : 'the snapshot'}: nothing was checked`,
+  );
+}
+
 /** Runs the platform checks over the resources in scope. */
 export function diagnosePlatform(input: PlatformInput): DoctorReport {
   const s = input.snapshot;
@@ -282,5 +291,6 @@ export function diagnosePlatform(input: PlatformInput): DoctorReport {
       ),
     );
   }
+  if (checks.length === 0) checks.push(nothingInScope(input.scope));
   return { checks };
 }

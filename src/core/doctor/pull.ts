@@ -161,6 +161,36 @@ function endpointsOf(
   );
 }
 
+/** Case-insensitive comparison of an ARM state string with its final-good value. */
+function isState(value: string | undefined, want: string): boolean {
+  return value !== undefined && value.toLowerCase() === want.toLowerCase();
+}
+
+/** The connection states of an endpoint's connections to the registry (as recorded). */
+function connectionStates(pe: ArmResource, registry: ArmResource): string[] {
+  return [
+    ...arr(pe.properties, 'privateLinkServiceConnections'),
+    ...arr(pe.properties, 'manualPrivateLinkServiceConnections'),
+  ]
+    .filter((c) => idKey(str(c, 'properties.privateLinkServiceId') ?? '') === idKey(registry.id))
+    .map((c) => str(c, 'properties.privateLinkServiceConnectionState.status') ?? 'state not recorded');
+}
+
+/**
+ * How the workload's network resolves names: Azure-provided DNS (the zone links decide), custom DNS servers
+ * (`dhcpOptions.dnsServers`: the servers decide, and what they forward is not in the snapshot), or not known
+ * (the virtual network is not in the snapshot).
+ */
+function dnsOf(
+  s: Snapshot,
+  vnetId: string,
+): { kind: 'azure' } | { kind: 'custom'; servers: string[] } | { kind: 'unknown' } {
+  const vnet = byId(s, vnetId);
+  if (!vnet) return { kind: 'unknown' };
+  const servers = arr(vnet.properties, 'dhcpOptions.dnsServers').map(String);
+  return servers.length > 0 ? { kind: 'custom', servers } : { kind: 'azure' };
+}
+
 /** Whether vnet `a` reaches vnet `b`: same, or peered (Connected) as seen from either side; undefined when unknowable. */
 function reaches(s: Snapshot, a: string, b: string): boolean | undefined {
   if (idKey(a) === idKey(b)) return true;
@@ -216,7 +246,28 @@ function networkChecks(s: Snapshot, w: Workload, registry: ArmResource): DoctorC
     const peVnet = vnetOfSubnet(str(pe.properties, 'subnet.id'));
     return peVnet === undefined || reaches(s, vnetId, peVnet) === undefined;
   });
-  const endpoint = reachable[0];
+  // An approved endpoint whose own provisioning did not succeed (Failed, Updating, Deleting) carries no traffic.
+  const endpoint = reachable.find((pe) => isState(str(pe.properties, 'provisioningState'), 'Succeeded'));
+  const notReady = reachable.filter((pe) => !isState(str(pe.properties, 'provisioningState'), 'Succeeded'));
+  if (!endpoint && notReady.length > 0) {
+    const pe = notReady[0];
+    const state = str(pe.properties, 'provisioningState');
+    checks.push(
+      state === undefined
+        ? unknown(
+            'pull.private-endpoint',
+            reg,
+            `private endpoint ${pe.id} is approved, but its provisioningState is not in the snapshot`,
+          )
+        : fail(
+            'pull.private-endpoint',
+            reg,
+            `private endpoint ${pe.id} is approved, but its provisioningState is ${state}, not Succeeded: it carries no traffic`,
+            `az network private-endpoint delete --ids ${pe.id} && az network private-endpoint create -g ${parseArmId(pe.id).resourceGroup} -n ${pe.name} --subnet ${str(pe.properties, 'subnet.id') ?? '<private-endpoint-subnet-id>'} --private-connection-resource-id ${reg} --group-id registry --connection-name ${pe.name}`,
+          ),
+    );
+    return checks;
+  }
   if (endpoint)
     checks.push(
       pass(
@@ -244,6 +295,23 @@ function networkChecks(s: Snapshot, w: Workload, registry: ArmResource): DoctorC
           `az network vnet peering create -g ${parseArmId(other).resourceGroup} -n to-${shortName(vnetId)} --vnet-name ${shortName(other)} --remote-vnet ${vnetId} --allow-vnet-access`,
       ),
     );
+  } else if (endpointsOf(s, registry, (st) => st !== undefined && !isState(st, 'Approved')).length > 0) {
+    // Pending, Rejected or Disconnected: the endpoint exists but the registry does not accept its traffic.
+    const pending = endpointsOf(s, registry, (st) => st !== undefined && !isState(st, 'Approved'));
+    const states = pending.map((pe) => `${pe.id} (${connectionStates(pe, registry).join(', ')})`);
+    checks.push(
+      fail(
+        'pull.private-endpoint',
+        reg,
+        `the registry's private endpoint connection(s) ${states.join('; ')} are not Approved: the registry refuses their traffic`,
+        pending
+          .map(
+            (pe) =>
+              `az network private-endpoint-connection approve --id "$(az network private-endpoint-connection list --id ${reg} --query ${sh(`[?properties.privateEndpoint.id=='${pe.id}'].id | [0]`)} -o tsv)"`,
+          )
+          .join(' && '),
+      ),
+    );
   } else if (endpointsWithoutState(s, registry).length > 0) {
     checks.push(
       unknown(
@@ -265,24 +333,54 @@ function networkChecks(s: Snapshot, w: Workload, registry: ArmResource): DoctorC
     );
   }
 
-  // 2. The zone linked to the workload's network.
+  // 2. The zone linked to the workload's network, the link in its final-good state.
   const zones = ofType(s, Types.dnsZone).filter((z) => z.name.toLowerCase() === ACR_ZONE);
   const links = ofType(s, Types.dnsLink);
-  const linkedZone = zones.find((z) =>
-    links.some(
+  const linkOf = (z: ArmResource) =>
+    links.filter(
       (l) =>
         idKey(l.id).startsWith(`${idKey(z.id)}/virtualnetworklinks/`) &&
         idKey(str(l.properties, 'virtualNetwork.id') ?? '') === idKey(vnetId),
-    ),
-  );
+    );
+  const linkReady = (l: ArmResource) =>
+    isState(str(l.properties, 'provisioningState'), 'Succeeded') &&
+    isState(str(l.properties, 'virtualNetworkLinkState'), 'Completed');
+  const linkedZone = zones.find((z) => linkOf(z).some(linkReady));
+  const pendingLink = linkedZone ? undefined : zones.flatMap(linkOf)[0];
+  const dns = dnsOf(s, vnetId);
+  const dnsChecks: DoctorCheck[] = [];
   if (linkedZone)
-    checks.push(pass('pull.dns-zone-link', ACR_ZONE, `zone ${linkedZone.id} is linked to ${shortName(vnetId)}`));
-  else if (zones.length > 0) {
+    dnsChecks.push(
+      pass(
+        'pull.dns-zone-link',
+        ACR_ZONE,
+        `zone ${linkedZone.id} is linked to ${shortName(vnetId)} (provisioningState Succeeded, virtualNetworkLinkState Completed)`,
+      ),
+    );
+  else if (pendingLink) {
+    const ps = str(pendingLink.properties, 'provisioningState');
+    const ls = str(pendingLink.properties, 'virtualNetworkLinkState');
+    const zoneRg = parseArmId(pendingLink.id).resourceGroup;
+    dnsChecks.push(
+      ps === undefined || ls === undefined
+        ? unknown(
+            'pull.dns-zone-link',
+            ACR_ZONE,
+            `link ${pendingLink.id} to ${shortName(vnetId)} exists, but its ${ps === undefined ? 'provisioningState' : 'virtualNetworkLinkState'} is not in the snapshot`,
+          )
+        : fail(
+            'pull.dns-zone-link',
+            ACR_ZONE,
+            `link ${pendingLink.id} to ${shortName(vnetId)} is provisioningState ${ps}, virtualNetworkLinkState ${ls} (final-good is Succeeded and Completed): the zone does not answer for ${shortName(vnetId)} yet`,
+            `az network private-dns link vnet delete -g ${zoneRg} -z ${ACR_ZONE} -n ${pendingLink.name} --yes && az network private-dns link vnet create -g ${zoneRg} -z ${ACR_ZONE} -n ${pendingLink.name} -v ${vnetId} -e false`,
+          ),
+    );
+  } else if (zones.length > 0) {
     const z = zones[0];
     const linked = links
       .filter((l) => idKey(l.id).startsWith(`${idKey(z.id)}/virtualnetworklinks/`))
       .map((l) => shortName(str(l.properties, 'virtualNetwork.id') ?? '?'));
-    checks.push(
+    dnsChecks.push(
       fail(
         'pull.dns-zone-link',
         ACR_ZONE,
@@ -291,7 +389,7 @@ function networkChecks(s: Snapshot, w: Workload, registry: ArmResource): DoctorC
       ),
     );
   } else {
-    checks.push(
+    dnsChecks.push(
       fail(
         'pull.dns-zone-link',
         ACR_ZONE,
@@ -303,7 +401,38 @@ function networkChecks(s: Snapshot, w: Workload, registry: ArmResource): DoctorC
 
   // 3. Both A records equal to the endpoint's addresses.
   const zone = linkedZone ?? (zones.length === 1 ? zones[0] : undefined);
-  if (!endpoint) return checks;
+  if (endpoint) dnsChecks.push(...aRecordChecks(s, reg, endpoint, zone));
+  checks.push(...dnsChecks.map((c) => underDns(c, dns, vnetId)));
+  return checks;
+}
+
+/**
+ * With custom DNS servers on the workload's network (or its network not in the snapshot), the zone link and the
+ * A records decide nothing on their own: whether the servers forward privatelink.azurecr.io to Azure DNS from a
+ * linked network is not in the snapshot. A pass becomes unknown; a zone-link fail too (the link the servers use
+ * is another network's); an A record that is wrong stays a fail (it is wrong for whoever reads the zone).
+ */
+function underDns(c: DoctorCheck, dns: ReturnType<typeof dnsOf>, vnetId: string): DoctorCheck {
+  if (dns.kind === 'azure' || c.status === 'unknown') return c;
+  if (c.status === 'fail' && c.id !== 'pull.dns-zone-link') return c;
+  const why =
+    dns.kind === 'custom'
+      ? `${shortName(vnetId)} uses custom DNS servers ${dns.servers.join(', ')} (dhcpOptions.dnsServers), so names resolve there, not through the zone links; whether they forward ${ACR_ZONE} to Azure DNS (168.63.129.16) from a network linked to the zone is not in the snapshot`
+      : `the virtual network ${shortName(vnetId)} is not in the snapshot, so whether it uses custom DNS servers is not known`;
+  return unknown(
+    c.id,
+    c.target,
+    `${why} [${c.status} on the zone alone: ${c.evidence}]`,
+    c.fix ||
+      (dns.kind === 'custom'
+        ? `az network vnet show --ids ${vnetId} --query dhcpOptions.dnsServers  # then check, on those servers, a conditional forwarder for azurecr.io to 168.63.129.16 from a network linked to ${ACR_ZONE}`
+        : ''),
+  );
+}
+
+/** The A records of the endpoint's fqdns in the zone, equal to the endpoint's addresses. */
+function aRecordChecks(s: Snapshot, reg: string, endpoint: ArmResource, zone: ArmResource | undefined): DoctorCheck[] {
+  const checks: DoctorCheck[] = [];
   const configs = arr(endpoint.properties, 'customDnsConfigs')
     .map((c) => ({ fqdn: (str(c, 'fqdn') ?? '').toLowerCase(), ips: arr(c, 'ipAddresses').map(String) }))
     .filter((c) => isAcrHost(c.fqdn) && c.ips.length > 0);
