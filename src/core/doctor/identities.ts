@@ -6,7 +6,7 @@
  * Nothing in scope is `unknown`, never a clean bill. Pure.
  */
 import { fail, pass, unknown, type DoctorCheck, type DoctorReport } from './check';
-import { registryFor } from './pull';
+import { isAbac, registryFor } from './pull';
 import {
   assignmentsOf,
   isPrivileged,
@@ -34,7 +34,9 @@ function replacements(s: Snapshot, w: Workload, ref: string): Array<{ role: stri
   for (const e of pullEntries(w)) {
     if (!same(e.identity)) continue;
     const reg = registryFor(s, e.server);
-    out.push({ role: 'AcrPull', scope: reg?.id ?? `<registry-id of ${e.server}>`, why: `pulls from ${e.server}` });
+    // A registry in ABAC mode does not honour AcrPull: the repository role is the replacement there.
+    const role = reg && isAbac(reg) ? 'Container Registry Repository Reader' : 'AcrPull';
+    out.push({ role, scope: reg?.id ?? `<registry-id of ${e.server}>`, why: `pulls from ${e.server}` });
   }
   for (const secret of arr(w.resource.properties, 'configuration.secrets')) {
     const url = str(secret, 'keyVaultUrl');

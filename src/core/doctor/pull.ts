@@ -9,7 +9,16 @@ import { acrHostName, isAcrHost } from '../acrHost';
 import { parseImageReference } from '../reference';
 import type { ImageReference, Verdict } from '../types';
 import { fail, pass, sh, unknown, type DoctorCheck, type DoctorReport } from './check';
-import { assignmentsOf, resolveRole, roleAllows, scopeKind, type RoleDefinition } from './roles';
+import { ACR_REPOSITORY_ATTRIBUTE, conditionAllows, repositoryReadCondition } from './abac';
+import {
+  assignmentsOf,
+  resolveRole,
+  roleAllows,
+  roleAllowsData,
+  scopeKind,
+  type Assignment,
+  type RoleDefinition,
+} from './roles';
 import {
   arr,
   byId,
@@ -498,6 +507,100 @@ function aRecordChecks(s: Snapshot, reg: string, endpoint: ArmResource, zone: Ar
   return checks;
 }
 
+/** The data action a pull needs on a registry in ABAC repository-permissions mode. */
+export const REPOSITORY_READ_DATA_ACTION = 'Microsoft.ContainerRegistry/registries/repositories/content/read';
+
+/** A registry in ABAC repository-permissions mode (`roleAssignmentMode: AbacRepositoryPermissions`). */
+export function isAbac(registry: ArmResource): boolean {
+  return /^abacrepositorypermissions$/i.test(str(registry.properties, 'roleAssignmentMode') ?? '');
+}
+
+/**
+ * Pull rights on a registry in ABAC mode: AcrPull, AcrPush and AcrDelete are not honoured there (nor Owner or
+ * Contributor for data); a role with the repository read data action is, when its condition on the repository
+ * name holds. A condition doctor cannot read is unknown, never a pass.
+ */
+function abacRoleCheck(
+  s: Snapshot,
+  registry: ArmResource,
+  who: string,
+  principalId: string,
+  assignments: readonly Assignment[],
+  covering: readonly Assignment[],
+  repository: string,
+): DoctorCheck {
+  const reg = registry.id;
+  const id = 'pull.identity-role';
+  const target = `${reg} (repository ${repository})`;
+  const req = { action: REPOSITORY_READ_DATA_ACTION, repository };
+  const name = (a: Assignment) => resolveRole(s, a.roleDefinitionId)?.name ?? a.roleDefinitionId;
+  const readers = covering.filter((a) => {
+    const role = resolveRole(s, a.roleDefinitionId);
+    return role !== undefined && roleAllowsData(role, REPOSITORY_READ_DATA_ACTION);
+  });
+  const granting = readers.find((a) => conditionAllows(a.condition, req) === true);
+  const unreadable = readers.filter((a) => conditionAllows(a.condition, req) === undefined);
+  const excluded = readers.filter((a) => conditionAllows(a.condition, req) === false);
+  const legacy = covering.filter((a) => {
+    const role = resolveRole(s, a.roleDefinitionId);
+    return role !== undefined && roleAllows(role, PULL_ACTION);
+  });
+  const mode = 'the registry is in ABAC repository-permissions mode (roleAssignmentMode AbacRepositoryPermissions)';
+  const ignored = legacy.length
+    ? `; ${legacy.map((a) => `${name(a)} at ${a.scope}`).join(', ')} ${legacy.length > 1 ? 'are' : 'is'} not honoured in that mode`
+    : '';
+  const fix =
+    `az role assignment create --assignee-object-id ${principalId} --assignee-principal-type ServicePrincipal --role "Container Registry Repository Reader" --scope ${reg} --condition ${sh(repositoryReadCondition(repository))} --condition-version 2.0` +
+    legacy.map((a) => ` && az role assignment delete --ids ${a.id}`).join('');
+  if (granting)
+    return pass(
+      id,
+      target,
+      `${mode}: ${who} (principal ${principalId}) holds ${name(granting)} at ${granting.scope}${granting.condition ? ', whose condition allows this repository' : ' without a condition (every repository)'}${ignored}`,
+    );
+  if (unreadable.length > 0)
+    return unknown(
+      id,
+      target,
+      `${mode}: ${who} (principal ${principalId}) holds ${unreadable.map((a) => `${name(a)} at ${a.scope}`).join(', ')} with a condition doctor cannot read (not one of the documented ACR forms on ${ACR_REPOSITORY_ATTRIBUTE}), so whether it allows ${repository} is not known`,
+      fix,
+    );
+  const mg = assignments.filter(
+    (a) =>
+      scopeKind(a.scope) === 'managementGroup' &&
+      roleAllowsData(resolveRole(s, a.roleDefinitionId) ?? NO_ROLE, REPOSITORY_READ_DATA_ACTION),
+  );
+  if (mg.length > 0)
+    return unknown(
+      id,
+      target,
+      `${mode}: ${who} (principal ${principalId}) may read repositories through an assignment at management group ${mg.map((a) => a.scope).join(', ')}; whether it contains the registry's subscription is not in the snapshot`,
+      fix,
+    );
+  const unresolved = covering.filter((a) => !resolveRole(s, a.roleDefinitionId));
+  if (unresolved.length > 0)
+    return unknown(
+      id,
+      target,
+      `${mode}: ${who} (principal ${principalId}) holds role(s) ${unresolved.map((a) => a.roleDefinitionId).join(', ')} over the registry whose definitions are not in the snapshot`,
+      fix,
+    );
+  const why = [
+    ...(legacy.length
+      ? [`it holds ${legacy.map((a) => `${name(a)} at ${a.scope}`).join(', ')}, which this mode does not honour`]
+      : []),
+    ...(excluded.length
+      ? [`the condition of ${excluded.map((a) => `${name(a)} at ${a.scope}`).join(', ')} does not allow ${repository}`]
+      : []),
+  ];
+  return fail(
+    id,
+    target,
+    `${mode}: ${who} (principal ${principalId}) has no role with ${REPOSITORY_READ_DATA_ACTION} for ${repository} (AcrPull, AcrPush and AcrDelete are not honoured; use Container Registry Repository Reader)${why.length ? `: ${why.join('; ')}` : ''}`,
+    fix,
+  );
+}
+
 /** The pull identity: assigned to the workload, and allowed to pull from the registry. */
 function identityChecks(s: Snapshot, w: Workload, registry: ArmResource, host: string): DoctorCheck[] {
   const reg = registry.id;
@@ -575,6 +678,23 @@ function identityChecks(s: Snapshot, w: Workload, registry: ArmResource, host: s
   const covering = assignments.filter(
     (a) => idKey(reg) === idKey(a.scope) || idKey(reg).startsWith(`${idKey(a.scope)}/`) || a.scope === '/',
   );
+  if (isAbac(registry)) {
+    const repositories = [
+      ...new Set(
+        workloadImages(w).flatMap((image) => {
+          try {
+            const ref = parseImageReference(image, { field: 'image' });
+            return ref.registry.toLowerCase() === host.toLowerCase() ? [ref.repository] : [];
+          } catch {
+            return [];
+          }
+        }),
+      ),
+    ];
+    for (const repository of repositories)
+      checks.push(abacRoleCheck(s, registry, who, principalId, assignments, covering, repository));
+    return checks;
+  }
   const granting = covering.find((a) => {
     const role = resolveRole(s, a.roleDefinitionId);
     return role !== undefined && roleAllows(role, PULL_ACTION);
