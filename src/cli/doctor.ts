@@ -46,8 +46,9 @@ export const DOCTOR_USAGE = `usage: acr-guard doctor pull <container-app|contain
        acr-guard doctor snapshot --scope <id> > snapshot.json
   pull        why a workload (resource id or name) cannot pull: the gate's verdict of each image, the private endpoint,
               the privatelink.azurecr.io zone link and A records, the pull identity and its role on the registry
-  identities  managed identities of Container Apps, container groups and Function Apps holding Owner, Contributor,
-              User Access Administrator or "*" at a subscription, management group or resource group
+  identities  managed identities of Container Apps, container groups and Function Apps holding a privileged role (one
+              that writes role assignments, role definitions, policy or any resource; custom roles judged by what
+              they allow) at a subscription, management group or resource group
   platform    the registry, Defender, diagnostics, Container Apps and Key Vault controls the platform is meant to have
   snapshot    write the resources doctor reads ({"resources": [...]}) so a person can diagnose anywhere
   --snapshot <file>  read ARM resource objects from a file instead of Azure
