@@ -11,6 +11,7 @@ import {
   assignmentsOf,
   isPrivileged,
   privilegeReason,
+  registryWriteRights,
   resolveRole,
   scopeKind,
   type Assignment,
@@ -109,7 +110,13 @@ export function diagnoseIdentities(input: IdentitiesInput): DoctorReport {
       return role !== undefined && isPrivileged(role);
     });
     const unresolved = broad.filter((a) => resolveRole(s, a.roleDefinitionId) === undefined);
-    const summary = `used by ${usedBy}; principal ${principalId}; ${assignments.length} role assignment(s)${assignments.length ? `: ${assignments.map(listed).join('; ')}` : ''}`;
+    // Registry write rights (control plane or data actions) are named, not failed: a review wants to see them.
+    const writes = assignments.flatMap((a) => {
+      const role = resolveRole(s, a.roleDefinitionId);
+      const rights = role ? registryWriteRights(role) : [];
+      return rights.length ? [`${role?.name} at ${a.scope} (${rights.join(', ')})`] : [];
+    });
+    const summary = `used by ${usedBy}; principal ${principalId}; ${assignments.length} role assignment(s)${assignments.length ? `: ${assignments.map(listed).join('; ')}` : ''}${writes.length ? `; registry write rights: ${writes.join('; ')}` : ''}`;
     if (privileged.length > 0) {
       const needs = users.flatMap((u) => replacements(s, u, ref));
       // A replacement the identity already holds needs no command (only the broad assignment goes).

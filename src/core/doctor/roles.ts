@@ -269,6 +269,27 @@ export function privilegeReason(role: RoleDefinition): string {
   return parts.join('; ');
 }
 
+/**
+ * The registry data rights a role carries (push, delete), from control-plane actions (legacy registries:
+ * `registries/push/write`, `registries/artifacts/delete`) and from data actions (ABAC-mode registries:
+ * `repositories/content/write`, `repositories/content/delete`). Judged apart from privilege: pushing decides
+ * nothing at acr-guard, but whoever holds it is worth naming in a review.
+ */
+export function registryWriteRights(role: RoleDefinition): string[] {
+  const out: string[] = [];
+  if (
+    roleAllows(role, 'Microsoft.ContainerRegistry/registries/push/write') ||
+    roleAllowsData(role, `${REPO}/content/write`)
+  )
+    out.push('push');
+  if (
+    roleAllows(role, 'Microsoft.ContainerRegistry/registries/artifacts/delete') ||
+    roleAllowsData(role, `${REPO}/content/delete`)
+  )
+    out.push('delete');
+  return out;
+}
+
 /** One role assignment as the checks read it. */
 export interface Assignment {
   id: string;

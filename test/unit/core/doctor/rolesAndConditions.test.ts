@@ -12,6 +12,7 @@ import {
   conditionAllows,
   isPrivileged,
   parseCondition,
+  registryWriteRights,
   repositoryReadCondition,
   roleAllows,
   rolePrivilege,
@@ -66,6 +67,27 @@ describe('roles are judged by what they allow', () => {
       writesAnything: true,
     });
     expect(rolePrivilege(BUILT_IN_ROLES.get(BuiltInRoleIds.userAccessAdministrator)!).writesAnything).toBe(false);
+  });
+
+  it('dataActions count apart: registry write rights from control-plane actions or repository data actions', () => {
+    const rights = (id: string) => registryWriteRights(BUILT_IN_ROLES.get(id)!);
+    expect(rights(BuiltInRoleIds.acrPull)).toEqual([]);
+    expect(rights(BuiltInRoleIds.acrPush)).toEqual(['push']);
+    expect(rights(BuiltInRoleIds.acrDelete)).toEqual(['delete']);
+    expect(rights(BuiltInRoleIds.repositoryReader)).toEqual([]);
+    expect(rights(BuiltInRoleIds.repositoryWriter)).toEqual(['push']);
+    expect(rights(BuiltInRoleIds.repositoryContributor)).toEqual(['push', 'delete']);
+    // `actions` never grant data actions; notDataActions subtract.
+    expect(registryWriteRights(role(['Microsoft.ContainerRegistry/registries/repositories/*']))).toEqual([]);
+    expect(
+      registryWriteRights({
+        ...role([]),
+        dataActions: ['Microsoft.ContainerRegistry/*'],
+        notDataActions: ['microsoft.containerregistry/registries/repositories/content/DELETE'],
+      }),
+    ).toEqual(['push']);
+    // Repository roles are data roles: never privileged.
+    expect(isPrivileged(BUILT_IN_ROLES.get(BuiltInRoleIds.repositoryContributor)!)).toBe(false);
   });
 
   it('property: a role whose actions include X allows X however either is written in case', () => {
