@@ -175,6 +175,99 @@ describe('case 6c: custom DNS servers on the workload network (before: the DNS c
   });
 });
 
+describe('case 6c, followed: custom DNS servers that are a DNS private resolver in the hub', () => {
+  const resolver = `${SeedIds.rg}/providers/Microsoft.Network/dnsResolvers/dnspr-hub`;
+  const ruleset = `${SeedIds.rg}/providers/Microsoft.Network/dnsForwardingRulesets/rs-hub`;
+  /** The workload network asks the resolver's inbound endpoint (10.50.0.4); the resolver lives in the hub. */
+  const behindResolver = (rs: R[]) => {
+    find(rs, SeedIds.vnet).properties.dhcpOptions = { dnsServers: ['10.50.0.4'] };
+    rs.push(
+      {
+        id: resolver,
+        name: 'dnspr-hub',
+        type: 'Microsoft.Network/dnsResolvers',
+        properties: { virtualNetwork: { id: SeedIds.hubVnet }, provisioningState: 'Succeeded' },
+      },
+      {
+        id: `${resolver}/inboundEndpoints/inbound`,
+        name: 'inbound',
+        type: 'Microsoft.Network/dnsResolvers/inboundEndpoints',
+        properties: {
+          ipConfigurations: [
+            {
+              privateIpAddress: '10.50.0.4',
+              privateIpAllocationMethod: 'Dynamic',
+              subnet: { id: `${SeedIds.hubVnet}/subnets/snet-dns-in` },
+            },
+          ],
+          provisioningState: 'Succeeded',
+        },
+      },
+    );
+  };
+  const linkHub = (rs: R[]) => {
+    rs.push({
+      id: `${SeedIds.zone}/virtualNetworkLinks/link-hub`,
+      name: 'link-hub',
+      type: 'Microsoft.Network/privateDnsZones/virtualNetworkLinks',
+      properties: {
+        virtualNetwork: { id: SeedIds.hubVnet },
+        registrationEnabled: false,
+        provisioningState: 'Succeeded',
+        virtualNetworkLinkState: 'Completed',
+      },
+    });
+  };
+
+  it("the zone not linked to the resolver's network: fail with the link to create there (exit 3)", async () => {
+    const r = await pull(await snapshotFile(behindResolver));
+    expect(r.code).toBe(3);
+    const c = json(r.out).find((x) => x.id === 'pull.dns-zone-link') as Record<string, string>;
+    expect(c.status).toBe('fail');
+    expect(c.evidence).toContain('the inbound endpoint of DNS private resolver dnspr-hub in vnet-hub');
+    expect(c.fix).toContain(`-v ${SeedIds.hubVnet}`);
+  });
+
+  it('linked there: the DNS checks are followed and pass (exit 0)', async () => {
+    const r = await pull(await snapshotFile((rs) => (behindResolver(rs), linkHub(rs))));
+    expect(r.code).toBe(0);
+    const c = json(r.out).find((x) => x.id === 'pull.dns-zone-link') as Record<string, string>;
+    expect(c.evidence).toMatch(/names resolve through vnet-hub's zone links; zone .* is linked to vnet-hub/);
+  });
+
+  it('a forwarding rule for azurecr.io linked to the hub sends the names elsewhere: unknown again', async () => {
+    const r = await pull(
+      await snapshotFile((rs) => {
+        behindResolver(rs);
+        linkHub(rs);
+        rs.push(
+          { id: ruleset, name: 'rs-hub', type: 'Microsoft.Network/dnsForwardingRulesets', properties: {} },
+          {
+            id: `${ruleset}/forwardingRules/acr`,
+            name: 'acr',
+            type: 'Microsoft.Network/dnsForwardingRulesets/forwardingRules',
+            properties: {
+              domainName: 'azurecr.io.',
+              forwardingRuleState: 'Enabled',
+              targetDnsServers: [{ ipAddress: '192.168.1.53', port: 53 }],
+            },
+          },
+          {
+            id: `${ruleset}/virtualNetworkLinks/hub`,
+            name: 'hub',
+            type: 'Microsoft.Network/dnsForwardingRulesets/virtualNetworkLinks',
+            properties: { virtualNetwork: { id: SeedIds.hubVnet } },
+          },
+        );
+      }),
+    );
+    expect(r.code).toBe(3);
+    const c = json(r.out).find((x) => x.id === 'pull.dns-zone-link') as Record<string, string>;
+    expect(c.status).toBe('unknown');
+    expect(c.evidence).toContain('sends those names to 192.168.1.53');
+  });
+});
+
 describe('case 6d: states that are not final-good fail (before: passed, exit 0)', () => {
   const link = `${SeedIds.zone}/virtualNetworkLinks/link-seed`;
   it.each([

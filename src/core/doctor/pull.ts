@@ -185,19 +185,74 @@ function connectionStates(pe: ArmResource, registry: ArmResource): string[] {
     .map((c) => str(c, 'properties.privateLinkServiceConnectionState.status') ?? 'state not recorded');
 }
 
+/** How the workload's network resolves names (see {@link dnsOf}). */
+type DnsPath =
+  | { kind: 'azure' }
+  | { kind: 'followed'; vnetId: string; how: string }
+  | { kind: 'custom'; servers: string[]; why?: string }
+  | { kind: 'unknown' };
+
+/** A forwarding rule's domain covers names under azurecr.io (the registry's and privatelink.azurecr.io). */
+function coversAcr(domain: string): boolean {
+  const d = domain.toLowerCase().replace(/\.+$/, '');
+  return d === '' || 'azurecr.io'.endsWith(`.${d}`) || d === 'azurecr.io' || d.endsWith('.azurecr.io');
+}
+
 /**
- * How the workload's network resolves names: Azure-provided DNS (the zone links decide), custom DNS servers
- * (`dhcpOptions.dnsServers`: the servers decide, and what they forward is not in the snapshot), or not known
- * (the virtual network is not in the snapshot).
+ * How the workload's network resolves names: Azure-provided DNS (the zone links decide); custom DNS servers
+ * (`dhcpOptions.dnsServers`) that are all inbound endpoints (Succeeded) of DNS private resolvers in one network,
+ * with no enabled forwarding rule for azurecr.io in a ruleset linked to that network: "followed", the zone links of
+ * the resolver's network decide; any other custom servers: what they do is not in the snapshot; or not known (the
+ * virtual network is not in the snapshot).
  */
-function dnsOf(
-  s: Snapshot,
-  vnetId: string,
-): { kind: 'azure' } | { kind: 'custom'; servers: string[] } | { kind: 'unknown' } {
+function dnsOf(s: Snapshot, vnetId: string): DnsPath {
   const vnet = byId(s, vnetId);
   if (!vnet) return { kind: 'unknown' };
   const servers = arr(vnet.properties, 'dhcpOptions.dnsServers').map(String);
-  return servers.length > 0 ? { kind: 'custom', servers } : { kind: 'azure' };
+  if (servers.length === 0) return { kind: 'azure' };
+  const inbound = ofType(s, Types.dnsInboundEndpoint).filter((e) =>
+    isState(str(e.properties, 'provisioningState'), 'Succeeded'),
+  );
+  const resolverVnets = servers.map((ip) => {
+    const endpoint = inbound.find((e) =>
+      arr(e.properties, 'ipConfigurations').some((c) => str(c, 'privateIpAddress') === ip),
+    );
+    const resolverId = endpoint ? endpoint.id.replace(/\/inboundEndpoints\/[^/]+$/i, '') : undefined;
+    const resolver = byId(s, resolverId);
+    return resolver && isState(str(resolver.properties, 'provisioningState'), 'Succeeded')
+      ? { resolver, vnet: str(resolver.properties, 'virtualNetwork.id') }
+      : undefined;
+  });
+  const first = resolverVnets[0];
+  if (!first?.vnet || resolverVnets.some((r) => !r?.vnet || idKey(r.vnet) !== idKey(first.vnet as string)))
+    return { kind: 'custom', servers };
+  const target = first.vnet;
+  // Rulesets linked to the resolver's network forward matching names elsewhere: then the zone does not decide.
+  const linked = ofType(s, Types.dnsRulesetLink)
+    .filter((l) => idKey(str(l.properties, 'virtualNetwork.id') ?? '') === idKey(target))
+    .map((l) => idKey(l.id).replace(/\/virtualnetworklinks\/[^/]+$/, ''));
+  const rule = ofType(s, Types.dnsForwardingRule).find(
+    (r) =>
+      linked.some((ruleset) => idKey(r.id).startsWith(`${ruleset}/forwardingrules/`)) &&
+      !isState(str(r.properties, 'forwardingRuleState'), 'Disabled') &&
+      coversAcr(str(r.properties, 'domainName') ?? ''),
+  );
+  if (rule)
+    return {
+      kind: 'custom',
+      servers,
+      why: `forwarding rule ${rule.id} (domain ${str(rule.properties, 'domainName')}) sends those names to ${arr(
+        rule.properties,
+        'targetDnsServers',
+      )
+        .map((t) => str(t, 'ipAddress'))
+        .join(', ')}`,
+    };
+  return {
+    kind: 'followed',
+    vnetId: target,
+    how: `${shortName(vnetId)} uses custom DNS servers ${servers.join(', ')}, the inbound endpoint of DNS private resolver ${first.resolver.name} in ${shortName(target)}, with no forwarding rule for azurecr.io linked there: names resolve through ${shortName(target)}'s zone links`,
+  };
 }
 
 /** Whether vnet `a` reaches vnet `b`: same, or peered (Connected) as seen from either side; undefined when unknowable. */
@@ -342,28 +397,30 @@ function networkChecks(s: Snapshot, w: Workload, registry: ArmResource): DoctorC
     );
   }
 
-  // 2. The zone linked to the workload's network, the link in its final-good state.
+  // 2. The zone linked to the network that resolves the workload's names (its own, or, behind custom DNS servers
+  // that are a DNS private resolver's inbound endpoint, the resolver's), the link in its final-good state.
+  const dns = dnsOf(s, vnetId);
+  const resolving = dns.kind === 'followed' ? dns.vnetId : vnetId;
   const zones = ofType(s, Types.dnsZone).filter((z) => z.name.toLowerCase() === ACR_ZONE);
   const links = ofType(s, Types.dnsLink);
   const linkOf = (z: ArmResource) =>
     links.filter(
       (l) =>
         idKey(l.id).startsWith(`${idKey(z.id)}/virtualnetworklinks/`) &&
-        idKey(str(l.properties, 'virtualNetwork.id') ?? '') === idKey(vnetId),
+        idKey(str(l.properties, 'virtualNetwork.id') ?? '') === idKey(resolving),
     );
   const linkReady = (l: ArmResource) =>
     isState(str(l.properties, 'provisioningState'), 'Succeeded') &&
     isState(str(l.properties, 'virtualNetworkLinkState'), 'Completed');
   const linkedZone = zones.find((z) => linkOf(z).some(linkReady));
   const pendingLink = linkedZone ? undefined : zones.flatMap(linkOf)[0];
-  const dns = dnsOf(s, vnetId);
   const dnsChecks: DoctorCheck[] = [];
   if (linkedZone)
     dnsChecks.push(
       pass(
         'pull.dns-zone-link',
         ACR_ZONE,
-        `zone ${linkedZone.id} is linked to ${shortName(vnetId)} (provisioningState Succeeded, virtualNetworkLinkState Completed)`,
+        `zone ${linkedZone.id} is linked to ${shortName(resolving)} (provisioningState Succeeded, virtualNetworkLinkState Completed)`,
       ),
     );
   else if (pendingLink) {
@@ -375,13 +432,13 @@ function networkChecks(s: Snapshot, w: Workload, registry: ArmResource): DoctorC
         ? unknown(
             'pull.dns-zone-link',
             ACR_ZONE,
-            `link ${pendingLink.id} to ${shortName(vnetId)} exists, but its ${ps === undefined ? 'provisioningState' : 'virtualNetworkLinkState'} is not in the snapshot`,
+            `link ${pendingLink.id} to ${shortName(resolving)} exists, but its ${ps === undefined ? 'provisioningState' : 'virtualNetworkLinkState'} is not in the snapshot`,
           )
         : fail(
             'pull.dns-zone-link',
             ACR_ZONE,
-            `link ${pendingLink.id} to ${shortName(vnetId)} is provisioningState ${ps}, virtualNetworkLinkState ${ls} (final-good is Succeeded and Completed): the zone does not answer for ${shortName(vnetId)} yet`,
-            `az network private-dns link vnet delete -g ${zoneRg} -z ${ACR_ZONE} -n ${pendingLink.name} --yes && az network private-dns link vnet create -g ${zoneRg} -z ${ACR_ZONE} -n ${pendingLink.name} -v ${vnetId} -e false`,
+            `link ${pendingLink.id} to ${shortName(resolving)} is provisioningState ${ps}, virtualNetworkLinkState ${ls} (final-good is Succeeded and Completed): the zone does not answer for ${shortName(resolving)} yet`,
+            `az network private-dns link vnet delete -g ${zoneRg} -z ${ACR_ZONE} -n ${pendingLink.name} --yes && az network private-dns link vnet create -g ${zoneRg} -z ${ACR_ZONE} -n ${pendingLink.name} -v ${resolving} -e false`,
           ),
     );
   } else if (zones.length > 0) {
@@ -393,8 +450,8 @@ function networkChecks(s: Snapshot, w: Workload, registry: ArmResource): DoctorC
       fail(
         'pull.dns-zone-link',
         ACR_ZONE,
-        `zone ${z.id} is not linked to the workload's virtual network ${shortName(vnetId)} (linked to: ${linked.join(', ') || 'none'}), so ${w.resource.name} resolves the registry to its public address`,
-        `az network private-dns link vnet create -g ${parseArmId(z.id).resourceGroup} -z ${ACR_ZONE} -n link-${shortName(vnetId)} -v ${vnetId} -e false`,
+        `zone ${z.id} is not linked to the workload's virtual network ${shortName(resolving)} (linked to: ${linked.join(', ') || 'none'}), so ${w.resource.name} resolves the registry to its public address`,
+        `az network private-dns link vnet create -g ${parseArmId(z.id).resourceGroup} -z ${ACR_ZONE} -n link-${shortName(resolving)} -v ${resolving} -e false`,
       ),
     );
   } else {
@@ -403,7 +460,7 @@ function networkChecks(s: Snapshot, w: Workload, registry: ArmResource): DoctorC
         'pull.dns-zone-link',
         ACR_ZONE,
         `no ${ACR_ZONE} zone is in the snapshot, so the registry resolves to its public address`,
-        `az network private-dns zone create -g ${vnetRg} -n ${ACR_ZONE} && az network private-dns link vnet create -g ${vnetRg} -z ${ACR_ZONE} -n link-${shortName(vnetId)} -v ${vnetId} -e false`,
+        `az network private-dns zone create -g ${vnetRg} -n ${ACR_ZONE} && az network private-dns link vnet create -g ${vnetRg} -z ${ACR_ZONE} -n link-${shortName(resolving)} -v ${resolving} -e false`,
       ),
     );
   }
@@ -422,11 +479,13 @@ function networkChecks(s: Snapshot, w: Workload, registry: ArmResource): DoctorC
  * is another network's); an A record that is wrong stays a fail (it is wrong for whoever reads the zone).
  */
 function underDns(c: DoctorCheck, dns: ReturnType<typeof dnsOf>, vnetId: string): DoctorCheck {
-  if (dns.kind === 'azure' || c.status === 'unknown') return c;
+  if (dns.kind === 'azure') return c;
+  if (dns.kind === 'followed') return { ...c, evidence: `${dns.how}; ${c.evidence}` };
+  if (c.status === 'unknown') return c;
   if (c.status === 'fail' && c.id !== 'pull.dns-zone-link') return c;
   const why =
     dns.kind === 'custom'
-      ? `${shortName(vnetId)} uses custom DNS servers ${dns.servers.join(', ')} (dhcpOptions.dnsServers), so names resolve there, not through the zone links; whether they forward ${ACR_ZONE} to Azure DNS (168.63.129.16) from a network linked to the zone is not in the snapshot`
+      ? `${shortName(vnetId)} uses custom DNS servers ${dns.servers.join(', ')} (dhcpOptions.dnsServers), so names resolve there, not through the zone links; ${dns.why ? `${dns.why}, so` : ''} whether they reach Azure DNS (168.63.129.16) from a network linked to ${ACR_ZONE} is not in the snapshot`
       : `the virtual network ${shortName(vnetId)} is not in the snapshot, so whether it uses custom DNS servers is not known`;
   return unknown(
     c.id,
