@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileAuditStore } from '../../src/adapters/auditStore';
 import { runCli } from '../support/cli';
-import { SEED, SeedIds, seedResources } from '../support/doctorSeeds';
+import { SEED, SeedIds, hubResolver, seedResources } from '../support/doctorSeeds';
 import { releasedApiVerdict } from '../support/doctorVerdicts';
 
 type R = Record<string, unknown> & { properties: Record<string, unknown> };
@@ -176,48 +176,14 @@ describe('case 6c: custom DNS servers on the workload network (before: the DNS c
 });
 
 describe('case 6c, followed: custom DNS servers that are a DNS private resolver in the hub', () => {
-  const resolver = `${SeedIds.rg}/providers/Microsoft.Network/dnsResolvers/dnspr-hub`;
   const ruleset = `${SeedIds.rg}/providers/Microsoft.Network/dnsForwardingRulesets/rs-hub`;
+  /** The workload network asks the resolver's inbound endpoint (10.50.0.4); the resolver lives in the hub. */
   /** The workload network asks the resolver's inbound endpoint (10.50.0.4); the resolver lives in the hub. */
   const behindResolver = (rs: R[]) => {
     find(rs, SeedIds.vnet).properties.dhcpOptions = { dnsServers: ['10.50.0.4'] };
-    rs.push(
-      {
-        id: resolver,
-        name: 'dnspr-hub',
-        type: 'Microsoft.Network/dnsResolvers',
-        properties: { virtualNetwork: { id: SeedIds.hubVnet }, provisioningState: 'Succeeded' },
-      },
-      {
-        id: `${resolver}/inboundEndpoints/inbound`,
-        name: 'inbound',
-        type: 'Microsoft.Network/dnsResolvers/inboundEndpoints',
-        properties: {
-          ipConfigurations: [
-            {
-              privateIpAddress: '10.50.0.4',
-              privateIpAllocationMethod: 'Dynamic',
-              subnet: { id: `${SeedIds.hubVnet}/subnets/snet-dns-in` },
-            },
-          ],
-          provisioningState: 'Succeeded',
-        },
-      },
-    );
+    rs.push(...(hubResolver(false) as R[]));
   };
-  const linkHub = (rs: R[]) => {
-    rs.push({
-      id: `${SeedIds.zone}/virtualNetworkLinks/link-hub`,
-      name: 'link-hub',
-      type: 'Microsoft.Network/privateDnsZones/virtualNetworkLinks',
-      properties: {
-        virtualNetwork: { id: SeedIds.hubVnet },
-        registrationEnabled: false,
-        provisioningState: 'Succeeded',
-        virtualNetworkLinkState: 'Completed',
-      },
-    });
-  };
+  const linkHub = (rs: R[]) => void rs.push(...(hubResolver(true).slice(2) as R[]));
 
   it("the zone not linked to the resolver's network: fail with the link to create there (exit 3)", async () => {
     const r = await pull(await snapshotFile(behindResolver));

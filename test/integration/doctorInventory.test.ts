@@ -15,7 +15,7 @@ import { isGuardError } from '../../src/core/errors';
 import { alertDiagnoser } from '../../src/jobs/doctor';
 import { testCredential } from '../support/azureStandIns';
 import { startInventory, type InventoryStandIn } from '../support/armInventory';
-import { SEED, SeedIds, seedResources } from '../support/doctorSeeds';
+import { SEED, SeedIds, hubResolver, seedResources } from '../support/doctorSeeds';
 import { blockedApiVerdict, releasedApiVerdict } from '../support/doctorVerdicts';
 
 const SCOPE = `/subscriptions/${SEED.subscription}`;
@@ -177,6 +177,26 @@ describe('live inventory (Resource Graph + ARM on loopback)', () => {
     stand.resources = [];
     expect((await cli(['platform', '--scope', SCOPE])).code).toBe(3);
     expect((await cli(['identities', '--scope', SCOPE])).code).toBe(3);
+  });
+
+  it('issue 17 case 6, live: custom DNS servers that are a resolver in the hub are followed through the ARM listings', async () => {
+    const audit = join(dir, 'audit-resolver');
+    await new FileAuditStore(audit).recordVerdict(releasedApiVerdict());
+    const behind = seed.map((r) =>
+      r.id === SeedIds.vnet
+        ? { ...r, properties: { ...(r.properties as object), dhcpOptions: { dnsServers: ['10.50.0.4'] } } }
+        : r,
+    );
+    stand.resources = [...behind, ...hubResolver(true)];
+    stand.server.requests.length = 0;
+    const r = await cli(['pull', SeedIds.api, '--scope', SCOPE, '--audit-dir', audit, '--output', 'json']);
+    expect(r.code).toBe(0);
+    expect(stand.server.requests.some((q) => q.path.endsWith('/dnsResolvers/dnspr-hub/inboundEndpoints'))).toBe(true);
+    const link = JSON.parse(r.out).checks.find((c: { id: string }) => c.id === 'pull.dns-zone-link');
+    expect(link.evidence).toContain('DNS private resolver dnspr-hub in vnet-hub');
+    // Without the hub's link the followed check fails, naming the hub.
+    stand.resources = [...behind, ...hubResolver(false)];
+    expect((await cli(['pull', SeedIds.api, '--scope', SCOPE, '--audit-dir', audit])).code).toBe(3);
   });
 
   it("a 403 from Resource Graph: UPSTREAM naming the role, no snapshot (the CLI's main maps it to exit 1)", async () => {

@@ -370,3 +370,53 @@ export async function seedResources(): Promise<Array<Record<string, unknown>>> {
   }
   return out;
 }
+
+/**
+ * A DNS private resolver in the hub network, its inbound endpoint at 10.50.0.4, and (with `linkHub`) the
+ * `privatelink.azurecr.io` zone linked to the hub: the resources ARM returns for them (api-version 2022-07-01 and
+ * 2020-06-01). Point the workload network's `dhcpOptions.dnsServers` at 10.50.0.4 to put it behind the resolver.
+ */
+export function hubResolver(linkHub: boolean): Array<Record<string, unknown>> {
+  const resolver = `${RG}/providers/Microsoft.Network/dnsResolvers/dnspr-hub`;
+  return [
+    {
+      id: resolver,
+      name: 'dnspr-hub',
+      type: 'Microsoft.Network/dnsResolvers',
+      location: SEED.location,
+      properties: { virtualNetwork: { id: SeedIds.hubVnet }, provisioningState: 'Succeeded' },
+    },
+    {
+      id: `${resolver}/inboundEndpoints/inbound`,
+      name: 'inbound',
+      type: 'Microsoft.Network/dnsResolvers/inboundEndpoints',
+      location: SEED.location,
+      properties: {
+        ipConfigurations: [
+          {
+            privateIpAddress: '10.50.0.4',
+            privateIpAllocationMethod: 'Dynamic',
+            subnet: { id: `${SeedIds.hubVnet}/subnets/snet-dns-in` },
+          },
+        ],
+        provisioningState: 'Succeeded',
+      },
+    },
+    ...(linkHub
+      ? [
+          {
+            id: `${SeedIds.zone}/virtualNetworkLinks/link-hub`,
+            name: 'link-hub',
+            type: 'Microsoft.Network/privateDnsZones/virtualNetworkLinks',
+            location: 'global',
+            properties: {
+              virtualNetwork: { id: SeedIds.hubVnet },
+              registrationEnabled: false,
+              provisioningState: 'Succeeded',
+              virtualNetworkLinkState: 'Completed',
+            },
+          },
+        ]
+      : []),
+  ];
+}
