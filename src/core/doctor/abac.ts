@@ -12,6 +12,8 @@
  * a condition doctor cannot read never passes a check. Pure.
  */
 
+import { globMatch } from './glob';
+
 /** The repository-name attribute ACR conditions test. */
 export const ACR_REPOSITORY_ATTRIBUTE = '@Request[Microsoft.ContainerRegistry/registries/repositories:name]';
 /** Longest condition parsed (ARM's own limit is 8 KB). */
@@ -219,28 +221,12 @@ export function parseCondition(text: string): Condition | undefined {
   }
 }
 
-/** `StringLike`: `*` any run of characters, `?` one character (Azure's wildcard form). */
-function like(pattern: string, value: string, flags: string): boolean {
-  const re = pattern
-    .split('')
-    .map((ch) => (ch === '*' ? '.*' : ch === '?' ? '.' : ch.replace(/[.+^${}()|[\]\\/]/g, '\\$&')))
-    .join('');
-  return new RegExp(`^${re}$`, `s${flags}`).test(value);
-}
-
 function compare(op: StringOp, ignoreCase: boolean, want: string, have: string): boolean {
-  if (op === 'Like') return like(want, have, ignoreCase ? 'i' : '');
+  // `StringLike`: `*` any run of characters, `?` one character (Azure's wildcard form).
+  if (op === 'Like') return globMatch(want, have, { ignoreCase, questionMark: true });
   const a = ignoreCase ? have.toLowerCase() : have;
   const b = ignoreCase ? want.toLowerCase() : want;
   return op === 'Equals' ? a === b : a.startsWith(b);
-}
-
-function actionPatternMatches(pattern: string, action: string): boolean {
-  const re = pattern
-    .split('*')
-    .map((p) => p.replace(/[.+?^${}()|[\]\\/]/g, '\\$&'))
-    .join('.*');
-  return new RegExp(`^${re}$`, 'is').test(action);
 }
 
 /** Evaluates a parsed condition for one request. */
@@ -253,7 +239,7 @@ export function evaluateCondition(c: Condition, req: ConditionRequest): boolean 
     case 'not':
       return !evaluateCondition(c.item, req);
     case 'action':
-      return actionPatternMatches(c.pattern, req.action);
+      return globMatch(c.pattern, req.action, { ignoreCase: true });
     case 'compare': {
       const hit = c.values.some((v) => compare(c.op, c.ignoreCase, v, req.repository));
       return c.negated ? !hit : hit;

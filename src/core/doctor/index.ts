@@ -6,6 +6,7 @@ export * from './check';
 export * from './snapshot';
 export * from './roles';
 export * from './abac';
+export * from './glob';
 export * from './workloads';
 export * from './pull';
 export * from './identities';

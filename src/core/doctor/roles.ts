@@ -2,6 +2,7 @@
  * Role definitions: the built-ins doctor knows by their fixed ids (learn.microsoft.com/azure/role-based-access-control/
  * built-in-roles), custom ones from the snapshot, and action matching with ARM's wildcards and notActions.
  */
+import { globMatch } from './glob';
 import { arr, byId, ofType, str, Types, type Snapshot } from './snapshot';
 
 /** A role's name and permissions: control plane (actions) and data plane (dataActions), each minus its `not` list. */
@@ -172,15 +173,7 @@ export function resolveRole(s: Snapshot, roleDefinitionId: string): RoleDefiniti
  * segments, as ARM's `Microsoft.Authorization/<any>` and `<any>/write` do).
  */
 export function actionMatches(pattern: string, action: string): boolean {
-  const re = new RegExp(
-    `^${pattern
-      .trim()
-      .split('*')
-      .map((p) => p.replace(/[.+?^${}()|[\]\\/]/g, '\\$&'))
-      .join('.*')}$`,
-    'is',
-  );
-  return re.test(action.trim());
+  return globMatch(pattern.trim(), action.trim(), { ignoreCase: true });
 }
 
 /** True when the role allows the control-plane `action` (some action matches and no notAction does). */

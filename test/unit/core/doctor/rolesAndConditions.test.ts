@@ -10,6 +10,7 @@ import {
   BuiltInRoleIds,
   buildSnapshot,
   conditionAllows,
+  globMatch,
   isPrivileged,
   parseCondition,
   registryWriteRights,
@@ -248,5 +249,31 @@ describe('one resource id twice', () => {
       }),
       { seed: SEED, numRuns: 100 },
     );
+  });
+});
+
+describe('wildcards are matched without backtracking (hostile patterns)', () => {
+  it('property: globMatch agrees with a regular-expression reference on small inputs', () => {
+    const ref = (p: string, t: string, q: boolean) =>
+      new RegExp(
+        `^${[...p].map((c) => (c === '*' ? '.*' : q && c === '?' ? '.' : c.replace(/[.+?^${}()|[\]\\/]/g, '\\$&'))).join('')}$`,
+        's',
+      ).test(t);
+    fc.assert(
+      fc.property(fc.stringMatching(/^[ab*?/]{0,8}$/), fc.stringMatching(/^[ab?/]{0,10}$/), fc.boolean(), (p, t, q) => {
+        expect(globMatch(p, t, { questionMark: q })).toBe(ref(p, t, q));
+      }),
+      { seed: SEED, numRuns: 2000 },
+    );
+  });
+
+  it('a custom role or condition of thousands of `*` is judged within a bound', () => {
+    const hostile = `${'*a'.repeat(3000)}*b`;
+    const started = Date.now();
+    expect(roleAllows(role([hostile]), 'a'.repeat(5000))).toBe(false);
+    expect(isPrivileged(role([hostile]))).toBe(false);
+    const condition = `@Request[Microsoft.ContainerRegistry/registries/repositories:name] StringLike '${hostile.slice(0, 4000)}'`;
+    expect(conditionAllows(condition, { action: 'x', repository: 'a'.repeat(256) })).toBe(false);
+    expect(Date.now() - started).toBeLessThan(2000);
   });
 });
