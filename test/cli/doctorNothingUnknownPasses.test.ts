@@ -201,7 +201,15 @@ describe('case 6c, followed: custom DNS servers that are a DNS private resolver 
     expect(c.evidence).toMatch(/names resolve through vnet-hub's zone links; zone .* is linked to vnet-hub/);
   });
 
-  it('a forwarding rule for azurecr.io linked to the hub sends the names elsewhere: unknown again', async () => {
+  it.each([
+    ['azurecr.io.', 'Enabled', 3],
+    ['.', 'Enabled', 3],
+    ['io.', 'Enabled', 3],
+    ['privatelink.azurecr.io.', undefined, 3],
+    [`acr${SEED.token}.azurecr.io.`, 'Enabled', 3],
+    ['contoso.com.', 'Enabled', 0],
+    ['azurecr.io.', 'Disabled', 0],
+  ])('a forwarding rule for %s (%s) linked to the hub: exit %d', async (domainName, forwardingRuleState, exit) => {
     const r = await pull(
       await snapshotFile((rs) => {
         behindResolver(rs);
@@ -213,8 +221,8 @@ describe('case 6c, followed: custom DNS servers that are a DNS private resolver 
             name: 'acr',
             type: 'Microsoft.Network/dnsForwardingRulesets/forwardingRules',
             properties: {
-              domainName: 'azurecr.io.',
-              forwardingRuleState: 'Enabled',
+              domainName,
+              ...(forwardingRuleState ? { forwardingRuleState } : {}),
               targetDnsServers: [{ ipAddress: '192.168.1.53', port: 53 }],
             },
           },
@@ -227,10 +235,12 @@ describe('case 6c, followed: custom DNS servers that are a DNS private resolver 
         );
       }),
     );
-    expect(r.code).toBe(3);
+    expect(r.code).toBe(exit);
     const c = json(r.out).find((x) => x.id === 'pull.dns-zone-link') as Record<string, string>;
-    expect(c.status).toBe('unknown');
-    expect(c.evidence).toContain('sends those names to 192.168.1.53');
+    if (exit === 3) {
+      expect(c.status).toBe('unknown');
+      expect(c.evidence).toContain('sends those names to 192.168.1.53');
+    } else expect(c.evidence).toContain('DNS private resolver dnspr-hub in vnet-hub');
   });
 });
 

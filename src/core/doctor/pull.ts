@@ -192,10 +192,16 @@ type DnsPath =
   | { kind: 'custom'; servers: string[]; why?: string }
   | { kind: 'unknown' };
 
-/** A forwarding rule's domain covers names under azurecr.io (the registry's and privatelink.azurecr.io). */
+/**
+ * A forwarding rule's domain covers the registry's names: a parent of `<registry>.azurecr.io` or of
+ * `<registry>.privatelink.azurecr.io` (the root `.`, `io.`, `azurecr.io.`, the zone), or a registry host itself.
+ */
 function coversAcr(domain: string): boolean {
   const d = domain.toLowerCase().replace(/\.+$/, '');
-  return d === '' || 'azurecr.io'.endsWith(`.${d}`) || d === 'azurecr.io' || d.endsWith('.azurecr.io');
+  const under = (name: string) => d === '' || name === d || name.endsWith(`.${d}`);
+  return (
+    under(`registry.${ACR_ZONE}`) || under(`registry.${ACR_ZONE.replace(/^privatelink\./, '')}`) || isAcrHost(d)
+  );
 }
 
 /**
