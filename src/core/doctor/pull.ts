@@ -199,9 +199,7 @@ type DnsPath =
 function coversAcr(domain: string): boolean {
   const d = domain.toLowerCase().replace(/\.+$/, '');
   const under = (name: string) => d === '' || name === d || name.endsWith(`.${d}`);
-  return (
-    under(`registry.${ACR_ZONE}`) || under(`registry.${ACR_ZONE.replace(/^privatelink\./, '')}`) || isAcrHost(d)
-  );
+  return under(`registry.${ACR_ZONE}`) || under(`registry.${ACR_ZONE.replace(/^privatelink\./, '')}`) || isAcrHost(d);
 }
 
 /**
@@ -456,7 +454,7 @@ function networkChecks(s: Snapshot, w: Workload, registry: ArmResource): DoctorC
       fail(
         'pull.dns-zone-link',
         ACR_ZONE,
-        `zone ${z.id} is not linked to the workload's virtual network ${shortName(resolving)} (linked to: ${linked.join(', ') || 'none'}), so ${w.resource.name} resolves the registry to its public address`,
+        `zone ${z.id} is not linked to ${resolving === vnetId ? "the workload's virtual network" : 'the resolving virtual network'} ${shortName(resolving)} (linked to: ${linked.join(', ') || 'none'}), so ${w.resource.name} resolves the registry to its public address`,
         `az network private-dns link vnet create -g ${parseArmId(z.id).resourceGroup} -z ${ACR_ZONE} -n link-${shortName(resolving)} -v ${resolving} -e false`,
       ),
     );
