@@ -67,6 +67,10 @@ export const ErrorCodes = {
   VERDICT_SCAN_TOO_LARGE: 'VERDICT_SCAN_TOO_LARGE',
   /** An image index lists more entries, more distinct platform manifests or deeper nesting than the gate reads. */
   INDEX_TOO_LARGE: 'INDEX_TOO_LARGE',
+  /** `deploy`: the new revision, job template or container group failed to provision or to run. */
+  DEPLOY_FAILED: 'DEPLOY_FAILED',
+  /** `deploy`: the target did not reach running (or failed) within `--timeout`. */
+  DEPLOY_TIMEOUT: 'DEPLOY_TIMEOUT',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
