@@ -18,6 +18,7 @@
  * The SDKs poll the long-running operation (`Azure-AsyncOperation`) themselves; the whole update is bounded by
  * `timeoutMs` (`DEPLOY_TIMEOUT`). SDK errors become stable codes (see `sdkErrors.ts`).
  */
+import { setMaxListeners } from 'node:events';
 import type { TokenCredential } from '@azure/identity';
 import type * as ArmAppContainers from '@azure/arm-appcontainers';
 import type { ContainerAppsAPIClient, Template } from '@azure/arm-appcontainers';
@@ -84,11 +85,13 @@ const ROLE_HINT =
 
 const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
   new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
+    const done = (): void => {
       clearTimeout(t);
+      signal.removeEventListener('abort', done);
       resolve();
-    });
+    };
+    const t = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
   });
 
 /** Replaces one container's image in a list; throws when the name is not there (checked by the caller first). */
@@ -111,6 +114,13 @@ export function hiddenGroupValues(group: ContainerGroup): string | undefined {
     if (v.secret) hidden.push(`secret volume ${v.name}`);
   }
   return hidden.length > 0 ? hidden.slice(0, 5).join(', ') : undefined;
+}
+
+/** The group as read, without what ARM reports but never takes (its state). */
+function writableGroup(group: ContainerGroup): ContainerGroup {
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars
+  const { instanceView, provisioningState, id, type, ...writable } = group;
+  return writable;
 }
 
 /** {@link WorkloadDeployer} over ARM. */
@@ -176,6 +186,8 @@ export class ArmWorkloadDeployer implements WorkloadDeployer {
     options: UpdateOptions,
   ): Promise<WorkloadRollout> {
     const abortSignal = AbortSignal.timeout(options.timeoutMs);
+    // Every SDK request of the wait listens on the one deadline signal: many polls are many listeners, not a leak.
+    setMaxListeners(0, abortSignal);
     const progress = options.onProgress ?? (() => undefined);
     const started = Date.now();
     const elapsed = (): string => `${Math.round((Date.now() - started) / 1000)}s`;
@@ -304,7 +316,7 @@ export class ArmWorkloadDeployer implements WorkloadDeployer {
     const poller = await client.containerGroups.beginCreateOrUpdate(
       target.resourceGroup,
       target.name,
-      { ...group, containers: withImage(group.containers, container, image) },
+      { ...writableGroup(group), containers: withImage(group.containers, container, image) },
       { abortSignal, updateIntervalInMs: this.interval },
     );
     poller.onProgress((state) => progress(`operation ${state.status} (${elapsed()})`));
