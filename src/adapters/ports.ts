@@ -4,6 +4,7 @@
  */
 import type { Descriptor, FindingsResult, ImageId, ResolvedManifest, Verdict } from '../core/types';
 import type { ReleaseEvidence } from '../core/deploy';
+import type { VerdictCloudEvent } from '../core/verdictEvent';
 import type { Alert, IncidentState, ResultTable } from '../core/alerts/evaluate';
 import type { PasswordSlot, PublishedInfo, TokenInfo } from '../core/rotation';
 import type { PurgeSummary } from '../core/purge/summary';
@@ -240,4 +241,12 @@ export interface ReleaseEvidenceSource {
   readonly name: string;
   /** The evidence for `image` (a digest) and, when deployed by tag, the tag's own latest verdict. */
   evidenceFor(image: ImageId, tag?: string): Promise<ReleaseEvidence>;
+}
+
+/** Where verdict events are published (an Event Grid topic in Azure, a webhook locally). */
+export interface VerdictPublisher {
+  /** `eventgrid`, `webhook`: for logs. */
+  readonly name: string;
+  /** Delivers one event; throws a GuardError (`TRANSIENT` worth retrying, `UPSTREAM` not) when it was not taken. */
+  publish(event: VerdictCloudEvent): Promise<void>;
 }
