@@ -17,11 +17,11 @@ import { parseInUseScope } from '../core/inUseScopes';
 import { isLoopbackHost } from '../core/loopback';
 import { loadPolicy } from '../core/policy';
 import { parseImageReference } from '../core/reference';
-import { FileAuditStore, MemoryAuditStore } from '../adapters/auditStore';
+import { DEFAULT_AUDIT_TABLE, FileAuditStore, MemoryAuditStore } from '../adapters/auditStore';
 import { createSignatureVerifier } from '../adapters/signatureVerifier';
 import { ArmWorkloadDeployer, type WorkloadDeployer, type WorkloadTarget } from '../adapters/workloadDeployer';
-import type { ReleaseEvidenceSource } from '../adapters/ports';
-import { composeGateServices } from '../app/compose';
+import type { AuditStore, ReleaseEvidenceSource } from '../adapters/ports';
+import { auditStoreFor, composeGateServices } from '../app/compose';
 import {
   auditStoreEvidence,
   carryOutDeployment,
@@ -34,7 +34,7 @@ import { ExitCodes, UsageError, outputFormat, parseCommandArgs, readPolicyFile, 
 
 export const DEPLOY_USAGE = `usage: acr-guard deploy <registry>/<repository>(:<tag>|@<digest>) --policy <file>
                          (--target <ARM id> | --dry-run) [--container <name>] [--timeout <duration>]
-                         [--audit-dir <dir>] [--plain-http] [--trust-policy <file> --trust-store <dir>]
+                         [--audit-dir <dir> | --audit-table <url>] [--plain-http] [--trust-policy <file> --trust-store <dir>]
                          [--output json|table]
   Deploys an image only if the gate released its digest under the current policy: pinned by digest (from
   the release repository in promote mode), to one container of a Container App (new revision), a Container
@@ -45,6 +45,8 @@ export const DEPLOY_USAGE = `usage: acr-guard deploy <registry>/<repository>(:<t
   --dry-run            decide and print what would be deployed; no ARM request (--target optional)
   --timeout <d>        how long to wait for the revision / group to run (default 10m)
   --audit-dir <dir>    the verdicts \`acr-guard gate --audit-dir\` recorded there (without it none: refused)
+  --audit-table <url>  or: the Functions app's verdict table (https://<account>.table.core.windows.net; table
+                       AcrGuardVerdicts), read with DefaultAzureCredential ("Storage Table Data Reader")
   --trust-policy <f>, --trust-store <d>  verify signatures now where the policy requires them
   --plain-http         talk http to a loopback registry (127.0.0.0/8, localhost, [::1] only)
   exit codes: 0 deployed (or would deploy), 3 refused (nothing changed), 2 usage or configuration error,
@@ -80,6 +82,37 @@ export function parseDeployTarget(text: string): WorkloadTarget {
   return scope;
 }
 
+/** The verdict store: `--audit-dir` (files), `--audit-table` (the app's Table; Azurite over loopback http), or none. */
+function deployAuditStore(dir: string | boolean | undefined, table: string | boolean | undefined): AuditStore {
+  if (typeof dir === 'string' && typeof table === 'string')
+    throw new UsageError('--audit-dir and --audit-table: give one verdict store, not both');
+  if (typeof dir === 'string') return new FileAuditStore(dir);
+  if (typeof table !== 'string') return new MemoryAuditStore();
+  let url: URL;
+  try {
+    url = new URL(table);
+  } catch {
+    throw new UsageError(
+      `--audit-table: expected a Table service URL such as https://<account>.table.core.windows.net`,
+    );
+  }
+  const azurite = url.protocol === 'http:' && isLoopbackHost(url.host);
+  if ((url.protocol !== 'https:' && !azurite) || url.username || url.password || url.search || url.hash)
+    throw new UsageError(
+      '--audit-table: expected an https Table service URL without credentials, query or fragment (no SAS: the CLI signs in), or http to a loopback Azurite',
+    );
+  return auditStoreFor(
+    {
+      kind: 'table',
+      endpoint: table.replace(/\/+$/, ''),
+      tableName: DEFAULT_AUDIT_TABLE,
+      devAccount: azurite,
+      from: '--audit-table',
+    },
+    new DefaultAzureCredential(),
+  );
+}
+
 /** Runs the `deploy` command; returns the exit code. */
 export async function deployCommand(argv: string[], io: DeployIo): Promise<number> {
   const { values, positionals } = parseCommandArgs(argv, {
@@ -89,6 +122,7 @@ export async function deployCommand(argv: string[], io: DeployIo): Promise<numbe
     'dry-run': { type: 'boolean' },
     timeout: { type: 'string' },
     'audit-dir': { type: 'string' },
+    'audit-table': { type: 'string' },
     'plain-http': { type: 'boolean' },
     'trust-policy': { type: 'string' },
     'trust-store': { type: 'string' },
@@ -120,8 +154,7 @@ export async function deployCommand(argv: string[], io: DeployIo): Promise<numbe
     throw new UsageError(
       `--plain-http is allowed only for loopback registries (127.0.0.0/8, localhost, [::1]), not ${ref.registry}`,
     );
-  const audit =
-    typeof values['audit-dir'] === 'string' ? new FileAuditStore(values['audit-dir']) : new MemoryAuditStore();
+  const audit = deployAuditStore(values['audit-dir'], values['audit-table']);
   const signatureTrust = await signatureTrustOption(values);
   const services = composeGateServices({
     policy: () => policy,
