@@ -163,6 +163,26 @@ gate:
     expect((await deploy(`${registry.host}/app/moved@${first.digest}`)).code).toBe(0);
   });
 
+  it('refuses a release that was never promoted into the release repository (exit 3)', async () => {
+    const image = await pushWithReport(client, 'app/unpromoted', '1.0', false);
+    // A dry-run gate decides and records, and applies nothing: no copy into release/.
+    const dry = await runCli([
+      'gate',
+      `${registry.host}/app/unpromoted@${image.digest}`,
+      '--policy',
+      policyFile,
+      '--plain-http',
+      '--audit-dir',
+      auditDir,
+      '--dry-run',
+    ]);
+    expect(dry.code).toBe(0);
+    const r = await deploy(`${registry.host}/app/unpromoted@${image.digest}`);
+    expect(r.code).toBe(3);
+    expect(r.json).toMatchObject({ decision: 'refuse', refusal: 'not-promoted', verdict: { decision: 'release' } });
+    expect(r.json.reason).toContain('release/app/unpromoted does not hold');
+  });
+
   it('refuses a registry outside the allowlist without contacting it (exit 3)', async () => {
     const r = await deploy('127.0.0.1:1/app/x@sha256:' + 'a'.repeat(64));
     expect(r.code).toBe(3);
