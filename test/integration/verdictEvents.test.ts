@@ -26,6 +26,8 @@ import { runGateLocally } from '../../src/local/gateRunner';
 import { startRegistry, type RunningRegistry } from '../../src/local/registryServer';
 import { VERDICT_EVENT_TYPE, verdictEvent, type VerdictCloudEvent } from '../../src/core/verdictEvent';
 import type { Verdict } from '../../src/core/types';
+import { serveCommand } from '../../src/cli/serve';
+import { UsageError } from '../../src/cli/args';
 
 const schema = JSON.parse(readFileSync(join(__dirname, '../../docs/verdict-event.schema.json'), 'utf8'));
 const ajv = new Ajv2020({ allErrors: true, strict: true });
@@ -134,6 +136,12 @@ describe('verdict events from a real gate to a loopback webhook', () => {
     } finally {
       await slow.close();
     }
+  });
+
+  it('acr-guard serve refuses a --verdict-webhook that is neither https nor loopback, before starting anything', async () => {
+    await expect(
+      serveCommand(['--verdict-webhook', 'http://hooks.example.com/x'], { out: () => undefined, err: () => undefined }),
+    ).rejects.toThrow(UsageError);
   });
 
   it('accepts https and loopback http only, without credentials', () => {
