@@ -71,6 +71,10 @@ export const ErrorCodes = {
   INDEX_TOO_LARGE: 'INDEX_TOO_LARGE',
   /** More fresh report referrers on one image than `MAX_REPORTS_PER_IMAGE`: none is read, the reports are inconclusive. */
   TOO_MANY_REPORTS: 'TOO_MANY_REPORTS',
+  /** `deploy`: the new revision, job template or container group failed to provision or to run. */
+  DEPLOY_FAILED: 'DEPLOY_FAILED',
+  /** `deploy`: the target did not reach running (or failed) within `--timeout`. */
+  DEPLOY_TIMEOUT: 'DEPLOY_TIMEOUT',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -463,7 +463,10 @@ function loadRetention(check: Checker, value: unknown): RetentionRule[] {
 }
 
 function loadRuntime(check: Checker, value: unknown, registries: readonly RegistryPolicy[]): RuntimePolicy {
-  const obj = value === undefined ? {} : check.object(value, 'runtime', ['grace', 'regateAfter', 'allowRegistries']);
+  const obj =
+    value === undefined
+      ? {}
+      : check.object(value, 'runtime', ['grace', 'regateAfter', 'allowRegistries', 'tolerateTags']);
   const graceMs: Record<GraceKey, number> = { ...RUNTIME_GRACE_DEFAULTS };
   if (obj.grace !== undefined) {
     const grace = check.object(obj.grace, 'runtime.grace', GRACE_KEYS, 'a mapping of severity to duration');
@@ -500,7 +503,8 @@ function loadRuntime(check: Checker, value: unknown, registries: readonly Regist
       allowRegistries.push(host);
     });
   }
-  return { graceMs, regateAfterMs, allowRegistries };
+  const tolerateTags = check.boolean(obj.tolerateTags, 'runtime.tolerateTags', false);
+  return { graceMs, regateAfterMs, allowRegistries, tolerateTags };
 }
 
 /** JSON with object keys sorted, so equal policies hash equally whatever the key order in the file. */
@@ -586,6 +590,7 @@ export function runtimePolicyOf(policy: Policy): RuntimePolicy {
       graceMs: { ...RUNTIME_GRACE_DEFAULTS },
       regateAfterMs: RUNTIME_REGATE_AFTER_DEFAULT_MS,
       allowRegistries: [],
+      tolerateTags: false,
     }
   );
 }

@@ -122,6 +122,12 @@ export interface RuntimePolicy {
   regateAfterMs: number;
   /** Registries outside `registries` whose running images are tolerated (`allowed-external`), lower-case hosts. */
   allowRegistries: string[];
+  /**
+   * Whether a workload deployed by tag counts as `released` when the tag resolves to a released digest now.
+   * Default false: it is `by-tag` (exit 3), because Container Apps does not record which digest a replica
+   * pulled and the tag can move after the pull.
+   */
+  tolerateTags: boolean;
 }
 
 /** The whole policy. Frozen after load. */

@@ -26,6 +26,7 @@ import { ErrorCodes, GuardError } from '../core/errors';
 import type { Policy } from '../core/policyTypes';
 import { formatImage } from '../core/reference';
 import { FileAuditStore } from '../adapters/auditStore';
+import { WebhookVerdictPublisher } from '../adapters/verdictEvents';
 import type { AuditStore, InUseLookup } from '../adapters/ports';
 import { composeGateServices } from '../app/compose';
 import { PromotionRecord } from '../core/promotions';
@@ -86,6 +87,8 @@ export interface ServeOptions {
   log?: (line: string) => void;
   /** What runs, for runtime assurance (the demo's deployed list); default the ARM lookup when ACR_GUARD_INUSE_SCOPES is set. */
   runtimeInventory?: InUseLookup;
+  /** Where each recorded verdict is POSTed as a CloudEvent (https, or http to loopback). */
+  verdictWebhook?: string;
 }
 
 /** A running local service. */
@@ -230,6 +233,7 @@ export async function startService(options: ServeOptions): Promise<LocalService>
     signatureTrust: options.signatureTrust,
     promotions: { record: (image) => promotions.record(image, Date.now()) },
     ...(inUse ? { inUse } : {}),
+    ...(options.verdictWebhook ? { verdictEvents: [new WebhookVerdictPublisher(options.verdictWebhook)] } : {}),
   });
   // Runtime assurance over the demo's deployed list (npm start) or, with ACR_GUARD_INUSE_SCOPES, over Azure.
   const runtimeInventory = options.runtimeInventory ?? inUse;

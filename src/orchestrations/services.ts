@@ -3,7 +3,13 @@
  * hands them to `gateActivities(services)` / `purgeActivities(services)`, which close over them: nothing here
  * is process-wide, so two runners in one process never see each other's services.
  */
-import type { AuditStore, FindingsSource, InUseLookup, RegistryClientFactory } from '../adapters/ports';
+import type {
+  AuditStore,
+  FindingsSource,
+  InUseLookup,
+  RegistryClientFactory,
+  VerdictPublisher,
+} from '../adapters/ports';
 import type { Policy } from '../core/policyTypes';
 import type { ImageId, ResolvedManifest, SignatureResult } from '../core/types';
 
@@ -36,6 +42,11 @@ export interface GateServices {
    * service's notification receiver recognises acr-guard's own pushes by this record). Absent: not recorded.
    */
   promotions?: { record(image: ImageId): void };
+  /**
+   * Where each recorded verdict is published as a CloudEvent (after recordVerdict; delivery never changes the
+   * verdict). Absent or empty: no event, and the gate schedules no publishing step.
+   */
+  verdictEvents?: readonly VerdictPublisher[];
 }
 
 /**
