@@ -67,6 +67,11 @@ export const ErrorCodes = {
   VERDICT_SCAN_TOO_LARGE: 'VERDICT_SCAN_TOO_LARGE',
   /** An image index lists more entries, more distinct platform manifests or deeper nesting than the gate reads. */
   INDEX_TOO_LARGE: 'INDEX_TOO_LARGE',
+  /**
+   * A purge plan would delete more of a repository's tagged manifests than its retention rule's `maxDeletes`
+   * (default 25%) allows: the repository's plan is held, nothing of it is deleted, and the run alerts.
+   */
+  PURGE_CAP_EXCEEDED: 'PURGE_CAP_EXCEEDED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

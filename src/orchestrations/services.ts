@@ -3,7 +3,14 @@
  * hands them to `gateActivities(services)` / `purgeActivities(services)`, which close over them: nothing here
  * is process-wide, so two runners in one process never see each other's services.
  */
-import type { AuditStore, FindingsSource, InUseLookup, RegistryClientFactory } from '../adapters/ports';
+import type {
+  AlertSink,
+  AlertStateStore,
+  AuditStore,
+  FindingsSource,
+  InUseLookup,
+  RegistryClientFactory,
+} from '../adapters/ports';
 import type { Policy } from '../core/policyTypes';
 import type { ImageId, ResolvedManifest, SignatureResult } from '../core/types';
 
@@ -50,5 +57,16 @@ export interface ActivityContext {
 /** An activity context that drops every line (tests and callers that run an activity directly). */
 export const SILENT_ACTIVITY_CONTEXT: ActivityContext = Object.freeze({ log: () => undefined, warn: () => undefined });
 
-/** What the purge's activities depend on: a subset of the gate's services. */
-export type PurgeServices = Pick<GateServices, 'policy' | 'registry' | 'audit' | 'inUse'>;
+/** Where the purge raises its alerts (a plan held past the deletion cap): the sinks and their de-duplication. */
+export interface PurgeAlerts {
+  sinks: readonly AlertSink[];
+  state: AlertStateStore;
+}
+
+/**
+ * What the purge's activities depend on: a subset of the gate's services, and where held plans are alerted
+ * (built on first use; absent or failing to build: the held plan is still in the recorded summary, and logged).
+ */
+export type PurgeServices = Pick<GateServices, 'policy' | 'registry' | 'audit' | 'inUse'> & {
+  alerts?: () => PurgeAlerts;
+};
