@@ -81,7 +81,7 @@ const gateAndPurgeActivities = once((): ActivityMap => {
     sinks: sinksFor(runtimeSinksConfig(process.env), { credential }),
     state: new MemoryAlertStateStore(),
   }));
-  return { ...gateActivities(services), ...purgeActivities({ ...services, alerts: purgeAlerts }) };
+  return { ...gateActivities(services), ...purgeActivities({ ...services, purgeAlerts }) };
 });
 const runtimeAuditActivities = once((): ActivityMap => runtimeActivities(runtime().services, runtimeServices()));
 const RUNTIME_ACTIVITY_NAMES: ReadonlySet<string> = new Set(Object.values(RuntimeActivities));

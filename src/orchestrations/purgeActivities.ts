@@ -143,7 +143,7 @@ export async function recordPurgeSummaryActivity(
   if (held.length === 0) return { ok: true, alerts, alertsFailed };
   let where: PurgeAlerts | undefined;
   try {
-    where = services.alerts?.();
+    where = services.purgeAlerts?.();
   } catch (err) {
     context.warn(`purge: alert sinks unavailable (${(err as Error).message}); held plans are only in the summary`);
   }

@@ -43,6 +43,11 @@ export interface GateServices {
    * service's notification receiver recognises acr-guard's own pushes by this record). Absent: not recorded.
    */
   promotions?: { record(image: ImageId): void };
+  /**
+   * Where the purge alerts a plan held past the deletion cap, built on first use (absent, or failing to build:
+   * the held plan is still in the recorded summary, and logged).
+   */
+  purgeAlerts?: () => PurgeAlerts;
 }
 
 /**
@@ -63,10 +68,5 @@ export interface PurgeAlerts {
   state: AlertStateStore;
 }
 
-/**
- * What the purge's activities depend on: a subset of the gate's services, and where held plans are alerted
- * (built on first use; absent or failing to build: the held plan is still in the recorded summary, and logged).
- */
-export type PurgeServices = Pick<GateServices, 'policy' | 'registry' | 'audit' | 'inUse'> & {
-  alerts?: () => PurgeAlerts;
-};
+/** What the purge's activities depend on: a subset of the gate's services. */
+export type PurgeServices = Pick<GateServices, 'policy' | 'registry' | 'audit' | 'inUse' | 'purgeAlerts'>;

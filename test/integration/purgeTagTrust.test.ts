@@ -4,7 +4,7 @@
  * (push rights only) must not make the purge delete that release along with the old image.
  */
 import { useRegistry } from '../support/registry';
-import { daysAgo, pushCosignStyle, whatIsLeft } from '../support/purgeFixtures';
+import { pushCosignStyle, whatIsLeft } from '../support/purgeFixtures';
 import { pushArtifact, pushImage, pushIndex, type Pushed } from '../../src/local/ociPush';
 import { purgeRepository } from '../../src/jobs/purge';
 import { listRepositoryManifests } from '../../src/adapters/registry/manifestListing';

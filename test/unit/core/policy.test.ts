@@ -171,7 +171,7 @@ retention:
   });
 
   it('reads retention maxDeletes as a percentage or a count; absent stays absent (the default applies, the hash is unchanged)', () => {
-    const load = (extra: string): Policy =>
+    const load = (extra: string): ReturnType<typeof loadPolicy> =>
       loadPolicy(`version: 1
 registries: [contosoacrprod.azurecr.io]
 gate: []
