@@ -117,7 +117,8 @@ export async function purgeRepository(options: PurgeRepositoryOptions): Promise<
       },
     };
   }
-  if (capError) return { plan, cap, outcome: { ...emptyOutcome(repository, label, 'held', capError), keptByReason: kept } };
+  if (capError)
+    return { plan, cap, outcome: { ...emptyOutcome(repository, label, 'held', capError), keptByReason: kept } };
   const execution = await executePurge({ ...options.execute, client, repository, deletes: plan.deletes });
   const removed = [...execution.deleted, ...execution.alreadyGone];
   const sized = execution.deleted.filter((d) => d.size !== undefined);
