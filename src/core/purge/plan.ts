@@ -44,7 +44,11 @@ export interface ManifestRecord {
   updatedMs?: number;
   /** ACR `deleteEnabled: false` or `writeEnabled: false`. */
   locked?: boolean;
-  /** The digest this manifest refers to (OCI `subject`, or the digest a `sha256-<hex>` fallback index names). */
+  /**
+   * The digest this manifest refers to, decided by content (src/core/purge/referrerTies.ts): its own OCI
+   * `subject`, a fallback index whose listed manifests all name it, a cosign payload that names it. Never a tag's
+   * name alone.
+   */
   subject?: string;
   /** For an index: the digests it lists. */
   children?: string[];
