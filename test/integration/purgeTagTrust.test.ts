@@ -10,6 +10,8 @@ import { purgeRepository } from '../../src/jobs/purge';
 import { listRepositoryManifests } from '../../src/adapters/registry/manifestListing';
 import type { RetentionRule } from '../../src/core/policyTypes';
 import { MediaTypes } from '../../src/core/types';
+import { digestOf } from '../../src/adapters/registry';
+import { COSIGN_PAYLOAD_LIMITS } from '../../src/core/purge/referrerTies';
 
 jest.setTimeout(60_000);
 
@@ -162,5 +164,42 @@ describe('a referrers-style tag never makes the purge delete a release (issue 17
     expect(deletes.get(sig09.digest)).toBe('referrer-of-deleted-subject');
     expect(deletes.get(v09.digest)).toBe('rule');
     expect(keeps.get(sig10.digest)).toBe('unverified-referrer-tag');
+  });
+
+  it('hostile: a cosign payload past its bound (whatever size its descriptor claims) is not read in full and ties nothing: kept', async () => {
+    const repo = 'rel/cosign-big';
+    const { v09 } = await releases(repo);
+    const payload = Buffer.from(
+      JSON.stringify({
+        critical: { image: { 'docker-manifest-digest': v09.digest }, type: 'cosign container image signature' },
+        optional: { padding: 'x'.repeat(COSIGN_PAYLOAD_LIMITS.maxPayloadBytes) },
+      }),
+    );
+    const payloadDigest = await reg.client.putBlob(repo, payload);
+    const config = Buffer.from('{"architecture":"","os":"","rootfs":{"type":"layers","diff_ids":[]},"config":{}}');
+    const configDigest = await reg.client.putBlob(repo, config);
+    const manifest = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: MediaTypes.ociManifest,
+        config: { mediaType: MediaTypes.ociConfig, digest: configDigest, size: config.length },
+        // The descriptor lies about the size: the read is bounded anyway.
+        layers: [{ mediaType: 'application/vnd.dev.cosign.simplesigning.v1+json', digest: payloadDigest, size: 200 }],
+      }),
+    );
+    await reg.client.putManifest(repo, `${fallbackTag(v09)}.sig`, manifest, MediaTypes.ociManifest);
+    const sig = digestOf(manifest);
+    const listed = new Map((await listRepositoryManifests(reg.client, repo, { nowMs: NOW })).map((m) => [m.digest, m]));
+    expect(listed.get(sig)?.subject).toBeUndefined();
+    const dry = await purgeRepository({
+      client: reg.client,
+      repository: repo,
+      rule: RULE,
+      nowMs: NOW,
+      dryRun: true,
+      allowOverCap: true,
+    });
+    expect(dry.plan?.keeps.find((k) => k.digest === sig)?.reason).toBe('unverified-referrer-tag');
+    expect(dry.plan?.deletes.find((d) => d.digest === v09.digest)?.reason).toBe('rule');
   });
 });
