@@ -175,26 +175,40 @@ async function listAcr(client: RegistryClient, repository: string, options: List
       listedByReferrerTagged.has(r.digest),
   );
   const read = new Map<string, ReadManifest>();
-  await mapLimit(
-    toRead,
-    options.concurrency ?? LISTING_DEFAULTS.concurrency,
-    async (r) => {
-      let manifest: FetchedManifest;
-      try {
-        manifest = await client.getManifest(repository, r.digest);
-      } catch (err) {
-        // Deleted since the listing: nothing to plan for it.
-        if (err instanceof GuardError && err.code === ErrorCodes.NOT_FOUND) {
-          records.delete(r.digest);
-          return;
+  const readBodies = (batch: ManifestRecord[]): Promise<unknown> =>
+    mapLimit(
+      batch,
+      options.concurrency ?? LISTING_DEFAULTS.concurrency,
+      async (r) => {
+        let manifest: FetchedManifest;
+        try {
+          manifest = await client.getManifest(repository, r.digest);
+        } catch (err) {
+          // Deleted since the listing: nothing to plan for it.
+          if (err instanceof GuardError && err.code === ErrorCodes.NOT_FOUND) {
+            records.delete(r.digest);
+            return;
+          }
+          throw err;
         }
-        throw err;
-      }
-      if (!r.mediaType) r.mediaType = manifest.mediaType;
-      if (manifest.children.length > 0) r.children = manifest.children.map((c) => c.digest);
-      read.set(r.digest, await readManifest(client, repository, manifest, r.tags));
-    },
-    STOP_ON_ERROR,
+        if (!r.mediaType) r.mediaType = manifest.mediaType;
+        if (manifest.children.length > 0) r.children = manifest.children.map((c) => c.digest);
+        read.set(r.digest, await readManifest(client, repository, manifest, r.tags));
+      },
+      STOP_ON_ERROR,
+    );
+  await readBodies(toRead);
+  // A referrer-tagged index whose children the listing did not give (read just now): its listed manifests are
+  // read too, so whether it is a referrers listing is decided on what they say, never on their absence.
+  await readBodies(
+    [
+      ...new Set(
+        [...read.values()].filter((m) => m.isIndex && m.tags.some(isReferrerTag)).flatMap((m) => m.children ?? []),
+      ),
+    ]
+      .filter((d) => !read.has(d))
+      .map((d) => records.get(d))
+      .filter((r): r is ManifestRecord => r !== undefined),
   );
   // Subjects by content only (src/core/purge/referrerTies.ts): never from a tag's name.
   for (const [digest, m] of read) {
