@@ -75,6 +75,11 @@ export const ErrorCodes = {
   DEPLOY_FAILED: 'DEPLOY_FAILED',
   /** `deploy`: the target did not reach running (or failed) within `--timeout`. */
   DEPLOY_TIMEOUT: 'DEPLOY_TIMEOUT',
+  /**
+   * A purge plan would delete more of a repository's tagged manifests than its retention rule's `maxDeletes`
+   * (default 25%) allows: the repository's plan is held, nothing of it is deleted, and the run alerts.
+   */
+  PURGE_CAP_EXCEEDED: 'PURGE_CAP_EXCEEDED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -105,8 +105,17 @@ export interface RetentionRule {
   protectInUse: boolean;
   /** Delete locked manifests too. Default false. */
   includeLocked: boolean;
+  /**
+   * Most tagged manifests one run may delete from one repository (`maxDeletes`: `25%` or `40`); past it the
+   * repository's plan is held. Absent: the default, 25% (`DEFAULT_DELETION_CAP`); absent rather than filled in
+   * so the policy hash of a file that does not name it is unchanged.
+   */
+  maxDeletes?: DeletionCap;
   index: number;
 }
+
+/** A cap on deletions: a percentage of the repository's tagged manifests, or a number of them. */
+export type DeletionCap = { percent: number } | { count: number };
 
 /** What a grace period can be keyed by: a severity, or `other` for blocks no finding caused (signatures, scans pending). */
 export type GraceKey = Severity | 'other';

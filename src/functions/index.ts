@@ -23,6 +23,7 @@ import { runtimeSinksConfig } from '../app/config';
 import { sinksFor } from '../app/jobCompose';
 import { handleRuntimeAuditTimer, handleRuntimeReport, isRuntimeAuditStore } from '../app/runtimeAudit';
 import { runtimeInventoryFor } from '../adapters/runtimeInventory';
+import { MemoryAlertStateStore } from '../adapters/alertState';
 import type { RuntimeAuditStore } from '../adapters/ports';
 import { gateActivities } from '../orchestrations/activities';
 import { imageGateOrchestrator } from '../orchestrations/imageGate';
@@ -76,8 +77,14 @@ const runtimeServices = once((): RuntimeServices => {
 // of the runtime audit must not stop a single gate, so the two maps are built apart.
 type ActivityMap = Record<string, (input: never, context: InvocationContext) => Promise<unknown>>;
 const gateAndPurgeActivities = once((): ActivityMap => {
-  const { services } = runtime();
-  return { ...gateActivities(services), ...purgeActivities(services) };
+  const { services, credential } = runtime();
+  // Held purge plans (past the deletion cap) are alerted through the runtime audit's sinks, built only when one
+  // is held: a sink misconfiguration then costs the alert (logged), never a purge or a gate.
+  const purgeAlerts = once(() => ({
+    sinks: sinksFor(runtimeSinksConfig(process.env), { credential }),
+    state: new MemoryAlertStateStore(),
+  }));
+  return { ...gateActivities(services), ...purgeActivities({ ...services, purgeAlerts }) };
 });
 const runtimeAuditActivities = once((): ActivityMap => runtimeActivities(runtime().services, runtimeServices()));
 const RUNTIME_ACTIVITY_NAMES: ReadonlySet<string> = new Set(Object.values(RuntimeActivities));

@@ -258,16 +258,20 @@ export async function startService(options: ServeOptions): Promise<LocalService>
    * Retention over the local registries (timer and `POST /api/purge`), one run at a time: a request for the
    * same kind of run (dry or real) while one runs gets that run's answer; the other kind gets undefined.
    */
-  let purging: { dryRun: boolean; done: Promise<PurgeSummary[]> } | undefined;
-  const runPurge = (dryRun: boolean, trigger: PurgeSummary['trigger']): Promise<PurgeSummary[]> | undefined => {
-    if (purging) return purging.dryRun === dryRun ? purging.done : undefined;
+  let purging: { dryRun: boolean; allowOverCap: boolean; done: Promise<PurgeSummary[]> } | undefined;
+  const runPurge = (
+    dryRun: boolean,
+    trigger: PurgeSummary['trigger'],
+    allowOverCap = false,
+  ): Promise<PurgeSummary[]> | undefined => {
+    if (purging) return purging.dryRun === dryRun && purging.allowOverCap === allowOverCap ? purging.done : undefined;
     const now = new Date();
     // The real registryPurge orchestration (and its repositoryPurge sub-orchestrations), replayed in memory:
     // a purge cut short by a restart is simply run again next time, so its history need not survive.
     const done = runner
       .run({
         name: ORCH_REGISTRY_PURGE,
-        input: { dryRun, trigger },
+        input: { dryRun, trigger, ...(allowOverCap ? { allowOverCap } : {}) },
         instanceId: `purge-local-${now.toISOString().replace(/[^0-9]/g, '')}`,
         startTime: now,
       })
@@ -279,7 +283,7 @@ export async function startService(options: ServeOptions): Promise<LocalService>
       .finally(() => {
         purging = undefined;
       });
-    purging = { dryRun, done };
+    purging = { dryRun, allowOverCap, done };
     return done;
   };
   /** `GET /api/images`: the page's rows (the same handler as the Functions app's `GET /api/ui/images`). */
@@ -293,7 +297,10 @@ export async function startService(options: ServeOptions): Promise<LocalService>
       gatesRunning: runner.list().filter((i) => i.runtimeStatus === 'Running').length,
     }),
   };
-  /** `POST /api/purge` with `{ "dryRun": true|false }`: runs retention now and answers with the summaries. */
+  /**
+   * `POST /api/purge` with `{ "dryRun": true|false, "allowOverCap": true|false }`: runs retention now and answers
+   * with the summaries. `allowOverCap` (default false) carries out plans past their rule's deletion cap.
+   */
   const handlePurge = (request: HttpRequest): Promise<HttpResponseInit> =>
     answer(async () => {
       requireRole(request, auth, [AppRoles.purge]);
@@ -302,21 +309,31 @@ export async function startService(options: ServeOptions): Promise<LocalService>
         typeof body !== 'object' ||
         body === null ||
         Array.isArray(body) ||
-        Object.keys(body).some((k) => k !== 'dryRun')
+        Object.keys(body).some((k) => k !== 'dryRun' && k !== 'allowOverCap')
       ) {
         throw new HttpRefusal(
-          errorResponse(400, 'INVALID_INPUT', 'body: expected a JSON object { "dryRun": true|false }', 'body'),
+          errorResponse(
+            400,
+            'INVALID_INPUT',
+            'body: expected a JSON object { "dryRun": true|false, "allowOverCap": true|false }',
+            'body',
+          ),
         );
       }
       const dryRun = (body as { dryRun?: unknown }).dryRun ?? true;
       if (typeof dryRun !== 'boolean')
         throw new HttpRefusal(errorResponse(400, 'INVALID_INPUT', 'dryRun: expected true or false', 'dryRun'));
-      const running = runPurge(dryRun, 'manual');
+      const allowOverCap = (body as { allowOverCap?: unknown }).allowOverCap ?? false;
+      if (typeof allowOverCap !== 'boolean')
+        throw new HttpRefusal(
+          errorResponse(400, 'INVALID_INPUT', 'allowOverCap: expected true or false', 'allowOverCap'),
+        );
+      const running = runPurge(dryRun, 'manual', allowOverCap);
       if (!running)
         return errorResponse(
           409,
           'CONFLICT',
-          `a ${dryRun ? 'real purge' : 'dry run'} is running; ask again when it has finished`,
+          'another purge (dry or real, or with another allowOverCap) is running; ask again when it has finished',
         );
       return jsonResponse(200, { summaries: await running });
     }, log);

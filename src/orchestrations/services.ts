@@ -4,6 +4,8 @@
  * is process-wide, so two runners in one process never see each other's services.
  */
 import type {
+  AlertSink,
+  AlertStateStore,
   AuditStore,
   FindingsSource,
   InUseLookup,
@@ -47,6 +49,11 @@ export interface GateServices {
    * verdict). Absent or empty: no event, and the gate schedules no publishing step.
    */
   verdictEvents?: readonly VerdictPublisher[];
+  /**
+   * Where the purge alerts a plan held past the deletion cap, built on first use (absent, or failing to build:
+   * the held plan is still in the recorded summary, and logged).
+   */
+  purgeAlerts?: () => PurgeAlerts;
 }
 
 /**
@@ -61,5 +68,11 @@ export interface ActivityContext {
 /** An activity context that drops every line (tests and callers that run an activity directly). */
 export const SILENT_ACTIVITY_CONTEXT: ActivityContext = Object.freeze({ log: () => undefined, warn: () => undefined });
 
+/** Where the purge raises its alerts (a plan held past the deletion cap): the sinks and their de-duplication. */
+export interface PurgeAlerts {
+  sinks: readonly AlertSink[];
+  state: AlertStateStore;
+}
+
 /** What the purge's activities depend on: a subset of the gate's services. */
-export type PurgeServices = Pick<GateServices, 'policy' | 'registry' | 'audit' | 'inUse'>;
+export type PurgeServices = Pick<GateServices, 'policy' | 'registry' | 'audit' | 'inUse' | 'purgeAlerts'>;
