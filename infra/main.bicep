@@ -89,6 +89,9 @@ param alertWebhookFormat string = 'messagecard'
 @description('Optional. Event Grid custom topic endpoint (https://<topic>.<region>-1.eventgrid.azure.net/api/events) acr-guard also sends alerts to; grant its identity EventGrid Data Sender on that topic. Empty sends to the webhook only.')
 param alertEventGridEndpoint string = ''
 
+@description('Optional. Event Grid custom topic endpoint (CloudEvents 1.0 input schema) each recorded verdict is published to as com.acrguard.verdict.v1 (docs/verdict-events.md); grant acr-guard\'s identity EventGrid Data Sender on that topic. Empty publishes no verdict events.')
+param verdictEventGridEndpoint string = ''
+
 @description('Optional. NCRONTAB schedule of acr-guard\'s nightly purge.')
 param purgeSchedule string = '0 0 3 * * *'
 
@@ -366,6 +369,7 @@ module guard 'modules/functionApp.bicep' = {
       { name: 'ACR_GUARD_ALERT_WEBHOOK_SECRET', value: alertWebhookSecretName }
       { name: 'ACR_GUARD_ALERT_WEBHOOK_FORMAT', value: alertWebhookFormat }
       { name: 'ACR_GUARD_ALERT_EVENTGRID_ENDPOINT', value: alertEventGridEndpoint }
+      { name: 'ACR_GUARD_VERDICT_EVENTGRID_ENDPOINT', value: verdictEventGridEndpoint }
     ]
   }
 }

@@ -146,6 +146,6 @@ await Promise.all([
   }),
 ]);
 
-// The local service's page is served as plain files (no build step): copied beside the bundle, where
-// src/local/serve.ts looks for it (dist/src/local/page).
-cpSync(join(root, 'src/local/page'), join(dist, 'src/local/page'), { recursive: true });
+// The verdicts page is served as plain files (no build step) by both hosts: copied beside the bundles, where
+// src/app/page.ts looks for it (dist/src/app/page, next to dist/src/functions and dist/src/cli; .funcignore ships it).
+cpSync(join(root, 'src/app/page'), join(dist, 'src/app/page'), { recursive: true });

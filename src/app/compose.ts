@@ -49,6 +49,8 @@ export interface ComposeOptions {
   inUse?: InUseLookup;
   /** Record of the apply step's promotion writes (the local service's notification receiver reads it). */
   promotions?: GateServices['promotions'];
+  /** Verdict event publishers (Event Grid topic in Azure, webhook locally). */
+  verdictEvents?: GateServices['verdictEvents'];
 }
 
 /**
@@ -106,6 +108,7 @@ export function composeGateServices(options: ComposeOptions): GateServices {
     audit: options.audit,
     verifySignatures,
     ...(options.inUse ? { inUse: options.inUse } : {}),
+    ...(options.verdictEvents && options.verdictEvents.length > 0 ? { verdictEvents: options.verdictEvents } : {}),
     ...(options.promotions ? { promotions: options.promotions } : {}),
   };
   return services;

@@ -34,6 +34,11 @@ export interface AppConfig {
    * (local runs): the purge then reports in-use protection as off. The Bicep always sets it.
    */
   inUse?: { scopes: readonly InUseScope[]; armEndpoint: string };
+  /**
+   * Verdict events (`ACR_GUARD_VERDICT_EVENTGRID_ENDPOINT`): the Event Grid topic each recorded verdict is
+   * published to as a CloudEvent (docs/verdict-events.md). Absent: no events.
+   */
+  verdictEvents?: { eventGridEndpoint: string };
 }
 
 /**
@@ -247,8 +252,10 @@ export function loadConfig(env: Env): AppConfig {
       : undefined;
 
   const inUse = inUseConfig(env);
+  const verdictEventGrid = optionalHttps(env, 'ACR_GUARD_VERDICT_EVENTGRID_ENDPOINT');
 
   return Object.freeze({
+    ...(verdictEventGrid ? { verdictEvents: Object.freeze({ eventGridEndpoint: verdictEventGrid }) } : {}),
     signatureTrust,
     inUse,
     policy: Object.freeze(policy),
@@ -384,6 +391,10 @@ export function timerSchedule(env: Env, setting: keyof typeof TIMER_SCHEDULES): 
 const ENDPOINT_HOSTS: Record<string, [RegExp, string]> = {
   ACR_GUARD_LOG_ANALYTICS_ENDPOINT: [/^api\.loganalytics\.(io|azure\.cn|us)$/, 'https://api.loganalytics.io/v1'],
   ACR_GUARD_ALERT_EVENTGRID_ENDPOINT: [
+    /^[a-z0-9-]+\.[a-z0-9-]+\.eventgrid\.azure\.(net|cn|us)$/,
+    'https://<topic>.<region>-1.eventgrid.azure.net/api/events',
+  ],
+  ACR_GUARD_VERDICT_EVENTGRID_ENDPOINT: [
     /^[a-z0-9-]+\.[a-z0-9-]+\.eventgrid\.azure\.(net|cn|us)$/,
     'https://<topic>.<region>-1.eventgrid.azure.net/api/events',
   ],

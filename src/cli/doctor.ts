@@ -1,7 +1,8 @@
 /**
  * `acr-guard doctor pull|identities|platform|snapshot`: diagnose a failed image pull and over-privileged
  * identities, and check the platform's controls, live (Resource Graph + ARM, read-only) or from a snapshot file.
- * Exit 0 every check passes, 3 any fails or is unknown, 2 usage or configuration error, 1 runtime error.
+ * Exit 0 every check passes (and there was at least one), 3 any fails or is unknown or nothing was checked, 2 usage
+ * or configuration error (a malformed snapshot, one id named twice), 1 runtime error.
  */
 import { isAcrHost } from '../core/acrHost';
 import { Agent as HttpsAgent } from 'node:https';
@@ -50,8 +51,9 @@ export const DOCTOR_USAGE = `usage: acr-guard doctor pull <container-app|contain
        acr-guard doctor snapshot --scope <id> > snapshot.json
   pull        why a workload (resource id or name) cannot pull: the gate's verdict of each image, the private endpoint,
               the privatelink.azurecr.io zone link and A records, the pull identity and its role on the registry
-  identities  managed identities of Container Apps, container groups and Function Apps holding Owner, Contributor,
-              User Access Administrator or "*" at a subscription, management group or resource group
+  identities  managed identities of Container Apps, container groups and Function Apps holding a privileged role (one
+              that writes role assignments, role definitions, policy or any resource; custom roles judged by what
+              they allow) at a subscription, management group or resource group
   platform    the registry, Defender, diagnostics, Container Apps and Key Vault controls the platform is meant to have,
               and the road to production: the deploy-time policy assigned, enforced and not exempted for every
               workload; with --policy, under promote: ABAC mode and no identity but acr-guard's writing the release prefix
@@ -64,7 +66,8 @@ export const DOCTOR_USAGE = `usage: acr-guard doctor pull <container-app|contain
   --audit-dir <dir>  the gate's verdicts (JSON-lines, as gate --audit-dir writes); default: the configured store
   --reach-registry   also ask the registry (of the snapshot only) whether each tag or digest exists
   --plain-http       with --reach-registry, talk http to a loopback registry (127.0.0.0/8, localhost, [::1] only)
-  exit codes: 0 every check passes, 3 any check fails or is unknown, 2 usage or configuration error, 1 runtime error`;
+  exit codes: 0 every check passes, 3 any check fails or is unknown (zero checks is unknown), 2 usage or configuration
+              error (a malformed snapshot; one resource id named twice), 1 runtime error`;
 
 /** `--policy` and `--guard-principal-id` of `doctor platform`: both or neither. */
 function roadOption(values: {
@@ -215,14 +218,17 @@ export async function doctorCommand(
     else {
       parseInventoryScope(scope as string);
       const doc = await inventoryOf(ctx).snapshot(scope as string);
+      // Validated (duplicate ids included) before it is written: `doctor snapshot` never writes a file doctor refuses.
+      snapshot = buildSnapshot(doc.resources);
       if (sub === 'snapshot') {
         io.out(JSON.stringify(doc, null, 1));
         return ExitCodes.OK;
       }
-      snapshot = buildSnapshot(doc.resources);
     }
   } catch (err) {
-    if (isGuardError(err, 'INVALID_INPUT', 'SNAPSHOT_TOO_LARGE', 'SNAPSHOT_TOO_MANY_RESOURCES'))
+    if (
+      isGuardError(err, 'INVALID_INPUT', 'SNAPSHOT_TOO_LARGE', 'SNAPSHOT_TOO_MANY_RESOURCES', 'SNAPSHOT_DUPLICATE_ID')
+    )
       throw new UsageError(`${err.message} [${err.code}]`);
     throw err;
   }

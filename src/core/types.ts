@@ -40,6 +40,11 @@ export interface Finding {
   installedVersion?: string;
   /** Version that fixes it; absent when no fix is known. */
   fixedVersion?: string;
+  /**
+   * True when the source says a fix exists without naming its version (Defender's `fixStatus: FixAvailable`
+   * with an empty `fixedVersion`): fixable for `onlyFixable`, like a finding with a `fixedVersion`.
+   */
+  fixAvailable?: boolean;
   /** `defender`, or `sarif:<report digest>` / `cyclonedx:<report digest>`. */
   source: string;
   title?: string;
@@ -115,6 +120,15 @@ export interface SignatureResult {
     reason?: string;
     checks: Check[];
   }>;
+  /**
+   * The trust policy entry that decided and what it did with authenticity (who signed). Only `strict` and
+   * `permissive` with authenticity `enforce` satisfy `signatures.required`; absent means not enforced.
+   */
+  enforcement?: {
+    trustPolicy: string;
+    level: 'strict' | 'permissive' | 'audit' | 'skip';
+    authenticity: 'enforce' | 'log' | 'skip';
+  };
 }
 
 /** A decided verdict for one image (an index's verdict covers all its platform manifests). */

@@ -12,6 +12,7 @@ import type { Policy } from '../core/policyTypes';
 import { auditStoreFor, composeGateServices, inUseLookupFor } from '../app/compose';
 import { loadSignatureTrust } from '../adapters/trustStoreFiles';
 import { loadSignatureTrustFromBlob } from '../adapters/trustStoreBlob';
+import { EventGridVerdictPublisher } from '../adapters/verdictEvents';
 import type { SignatureTrust } from '../adapters/signatureVerifier';
 import type { GateServices } from '../orchestrations/services';
 
@@ -78,6 +79,14 @@ export function buildRuntime(base: RuntimeBase): Runtime {
     // Retention (per push and nightly) never deletes what Container Apps or container groups run; without
     // ACR_GUARD_INUSE_SCOPES, rules that protect images in use skip their repositories.
     inUse: inUseLookupFor(config, credential),
+    // Each recorded verdict as a CloudEvent to the topic (ACR_GUARD_VERDICT_EVENTGRID_ENDPOINT), when set.
+    ...(config.verdictEvents
+      ? {
+          verdictEvents: [
+            new EventGridVerdictPublisher({ endpoint: config.verdictEvents.eventGridEndpoint, credential }),
+          ],
+        }
+      : {}),
   });
   return Object.freeze({ config, policy: () => policy, services, credential });
 }

@@ -35,6 +35,8 @@ export interface LocalStackOptions {
   timers?: 'real' | 'virtual';
   env?: Record<string, string | undefined>;
   log?: (line: string) => void;
+  /** Where each recorded verdict is POSTed as a CloudEvent (`acr-guard serve --verdict-webhook`). */
+  verdictWebhook?: string;
 }
 
 /** A running stack. */
@@ -65,6 +67,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     port: options.port ?? DEFAULT_SERVICE_PORT,
     plainHttpHosts: [registryHost],
     auth: options.auth,
+    ...(options.verdictWebhook ? { verdictWebhook: options.verdictWebhook } : {}),
     notificationToken,
     timers: options.timers,
     env: options.env,

@@ -32,6 +32,8 @@ import {
   type Verdict,
 } from '../core/types';
 import type { RegistryClient } from '../adapters/ports';
+import { publishVerdictEvent, type PublishReport } from '../adapters/verdictEvents';
+import { verdictEvent } from '../core/verdictEvent';
 import { mapLimit } from '../core/mapLimit';
 import { Activities } from './names';
 import { SILENT_ACTIVITY_CONTEXT, type ActivityContext, type GateServices } from './services';
@@ -80,6 +82,8 @@ export interface GateContext {
   trustPolicy?: string;
   /** The retention rule covering the repository, when one does: the gate runs it after recording the verdict. */
   retentionRule?: string;
+  /** Whether verdict events are configured: the gate then publishes the recorded verdict (absent in old histories). */
+  publishVerdicts?: boolean;
 }
 
 /** Reads the policy for an image: allowlist, gate rule, sources, apply mode, wait times. */
@@ -107,6 +111,7 @@ export async function loadGateContext(
       maxReportAgeMs: rule?.vulnerabilities.maxReportAgeMs ?? 0,
       trustPolicy: rule?.signatures.trustPolicy,
       ...retentionOf(policy, repository),
+      ...(services.verdictEvents && services.verdictEvents.length > 0 ? { publishVerdicts: true } : {}),
     };
   });
 }
@@ -604,6 +609,49 @@ export async function recordVerdict(
   });
 }
 
+// ---- publishVerdict ----
+
+/** What {@link publishVerdict} reports (never a failure: delivery does not change the verdict). */
+export interface PublishVerdictResult {
+  ok: true;
+  reports: PublishReport[];
+}
+
+/**
+ * Publishes a recorded verdict as a CloudEvent to every configured publisher, each a bounded number of times.
+ * Never fails: an undelivered event is logged (warn) and reported; the verdict stands as recorded.
+ */
+export async function publishVerdict(
+  services: GateServices,
+  input: { verdict: Verdict },
+  context: ActivityContext = SILENT_ACTIVITY_CONTEXT,
+): Promise<PublishVerdictResult> {
+  const publishers = services.verdictEvents ?? [];
+  if (publishers.length === 0) return { ok: true, reports: [] };
+  let reports: PublishReport[];
+  try {
+    reports = await publishVerdictEvent(publishers, verdictEvent(input.verdict));
+  } catch (err) {
+    // Building the event from a malformed record: say so, decide nothing.
+    reports = publishers.map((p) => ({
+      publisher: p.name,
+      delivered: false,
+      attempts: 0,
+      error: String((err as Error)?.message),
+    }));
+  }
+  const v = input.verdict;
+  for (const r of reports) {
+    if (r.delivered)
+      context.log(`publishVerdict: ${v.image.repository}@${v.image.digest} ${v.decision}: sent to ${r.publisher}`);
+    else
+      context.warn(
+        `publishVerdict: ${v.image.repository}@${v.image.digest} ${v.decision}: not delivered to ${r.publisher} after ${r.attempts} attempt(s) (${r.error}); the verdict is recorded and unchanged`,
+      );
+  }
+  return { ok: true, reports };
+}
+
 /**
  * The activities of `imageGate` over `services`, by their registered names: what a host registers (Azure) or
  * hands to the local durable driver. Each handler gets the JSON input and the invocation's context (its log).
@@ -622,5 +670,7 @@ export function gateActivities(services: GateServices) {
       applyVerdict(services, input, context),
     [Activities.recordVerdict]: (input: { verdict: Verdict }, context: ActivityContext) =>
       recordVerdict(services, input, context),
+    [Activities.publishVerdict]: (input: { verdict: Verdict }, context: ActivityContext) =>
+      publishVerdict(services, input, context),
   } as const;
 }

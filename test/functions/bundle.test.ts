@@ -52,6 +52,8 @@ describe('the built Functions bundle', () => {
 
     const loaded = JSON.parse(stderr.trim().split('\n').pop() as string) as string[];
     expect(loaded.filter((p) => p.startsWith(out))).toEqual([bundle]);
+    // The verdicts page's static files sit beside the bundle, where src/app/page.ts looks for them.
+    expect(readdirSync(join(out, 'src/app/page')).sort()).toEqual(['app.js', 'index.html', 'style.css']);
   }, 60_000);
 
   it('starts an orchestration through the bundled durable client (axios loaded on first use, behind its proxy)', async () => {

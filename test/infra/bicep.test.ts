@@ -343,6 +343,12 @@ describe('roles', () => {
       'Microsoft.Network/privateDnsZones/virtualNetworkLinks/read',
       'Microsoft.Network/privateEndpoints/read',
       'Microsoft.Network/virtualNetworks/read',
+      // doctor follows custom DNS servers through DNS private resolvers and forwarding rulesets
+      'Microsoft.Network/dnsResolvers/read',
+      'Microsoft.Network/dnsResolvers/inboundEndpoints/read',
+      'Microsoft.Network/dnsForwardingRulesets/read',
+      'Microsoft.Network/dnsForwardingRulesets/forwardingRules/read',
+      'Microsoft.Network/dnsForwardingRulesets/virtualNetworkLinks/read',
       'Microsoft.Web/sites/read',
     ].sort());
     // Read only: every action ends in /read.

@@ -6,6 +6,7 @@
  *   The table (`resources`, `authorizationresources`, `securityresources`, `policyresources`) and the filters the
  *   query states (`type in~ (...)`, `resourceGroup =~ '...'`, role assignments and custom role definitions, the
  *   Containers pricing, policy assignments, custom definitions and exemptions) select the rows; rows carry Resource Graph's lower-case `type`, `subscriptionId` and `resourceGroup`.
+ * - `GET <resolver>/inboundEndpoints`, `GET <ruleset>/forwardingRules|virtualNetworkLinks` (api-version 2022-07-01),
  * - `GET <zone>/virtualNetworkLinks` and `GET <zone>/A` (api-version 2020-06-01), `GET <resource>/providers/
  *   Microsoft.Insights/diagnosticSettings` (2021-05-01-preview) → `{value, nextLink?}`.
  * Pages are small (`pageSize`) so paging is exercised; a wrong api-version is 400, a missing token 401.
@@ -134,6 +135,15 @@ export async function startInventory(resources: Array<Record<string, unknown>>):
           ? 'microsoft.network/privatednszones/a'
           : 'microsoft.network/privatednszones/virtualnetworklinks';
       apiVersion = '2020-06-01';
+    } else if (
+      (m =
+        /^(.*\/providers\/Microsoft\.Network\/(dnsResolvers|dnsForwardingRulesets)\/[^/]+)\/(inboundEndpoints|forwardingRules|virtualNetworkLinks)$/i.exec(
+          path,
+        ))
+    ) {
+      [, parent] = m;
+      childType = `microsoft.network/${m[2].toLowerCase()}/${m[3].toLowerCase()}`;
+      apiVersion = '2022-07-01';
     } else if ((m = /^(.*)\/providers\/Microsoft\.Insights\/diagnosticSettings$/i.exec(path))) {
       [, parent] = m;
       childType = 'microsoft.insights/diagnosticsettings';

@@ -232,15 +232,22 @@ export async function seedResources(opts: SeedOptions = {}): Promise<Array<Recor
   const peProps = pe.properties as Record<string, unknown>;
   for (const c of peProps.privateLinkServiceConnections as Array<{ properties: Record<string, unknown> }>)
     c.properties.privateLinkServiceConnectionState = { status: 'Approved', description: 'Auto-Approved' };
+  peProps.provisioningState = 'Succeeded';
   peProps.customDnsConfigs = [
     { fqdn: `acr${SEED.token}.${SEED.location}.data.azurecr.io`, ipAddresses: [SEED.endpointIps.data] },
     { fqdn: `acr${SEED.token}.azurecr.io`, ipAddresses: [SEED.endpointIps.registry] },
   ];
   add(I.endpoint, 'Microsoft.Network/privateEndpoints', pe);
   add(I.zone, 'Microsoft.Network/privateDnsZones', { location: 'global', properties: {} });
+  const link = shape(resourceBody(file('privateEndpoint'), 'link'), peCtx);
+  // ARM's read-only states of a link that finished (Microsoft.Network/privateDnsZones/virtualNetworkLinks GET).
+  Object.assign(link.properties as Record<string, unknown>, {
+    provisioningState: 'Succeeded',
+    virtualNetworkLinkState: 'Completed',
+  });
   add(`${I.zone}/virtualNetworkLinks/link-seed`, 'Microsoft.Network/privateDnsZones/virtualNetworkLinks', {
     location: 'global',
-    ...shape(resourceBody(file('privateEndpoint'), 'link'), peCtx),
+    ...link,
   });
   // The endpoint's zone group writes one A record per customDnsConfigs entry.
   add(`${I.zone}/A/acr${SEED.token}`, 'Microsoft.Network/privateDnsZones/A', {
@@ -442,4 +449,54 @@ function deployPolicyResources(
     });
   }
   return out;
+}
+
+/**
+ * A DNS private resolver in the hub network, its inbound endpoint at 10.50.0.4, and (with `linkHub`) the
+ * `privatelink.azurecr.io` zone linked to the hub: the resources ARM returns for them (api-version 2022-07-01 and
+ * 2020-06-01). Point the workload network's `dhcpOptions.dnsServers` at 10.50.0.4 to put it behind the resolver.
+ */
+export function hubResolver(linkHub: boolean): Array<Record<string, unknown>> {
+  const resolver = `${RG}/providers/Microsoft.Network/dnsResolvers/dnspr-hub`;
+  return [
+    {
+      id: resolver,
+      name: 'dnspr-hub',
+      type: 'Microsoft.Network/dnsResolvers',
+      location: SEED.location,
+      properties: { virtualNetwork: { id: SeedIds.hubVnet }, provisioningState: 'Succeeded' },
+    },
+    {
+      id: `${resolver}/inboundEndpoints/inbound`,
+      name: 'inbound',
+      type: 'Microsoft.Network/dnsResolvers/inboundEndpoints',
+      location: SEED.location,
+      properties: {
+        ipConfigurations: [
+          {
+            privateIpAddress: '10.50.0.4',
+            privateIpAllocationMethod: 'Dynamic',
+            subnet: { id: `${SeedIds.hubVnet}/subnets/snet-dns-in` },
+          },
+        ],
+        provisioningState: 'Succeeded',
+      },
+    },
+    ...(linkHub
+      ? [
+          {
+            id: `${SeedIds.zone}/virtualNetworkLinks/link-hub`,
+            name: 'link-hub',
+            type: 'Microsoft.Network/privateDnsZones/virtualNetworkLinks',
+            location: 'global',
+            properties: {
+              virtualNetwork: { id: SeedIds.hubVnet },
+              registrationEnabled: false,
+              provisioningState: 'Succeeded',
+              virtualNetworkLinkState: 'Completed',
+            },
+          },
+        ]
+      : []),
+  ];
 }

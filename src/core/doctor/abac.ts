@@ -1,229 +1,264 @@
 /**
- * Azure ABAC role-assignment conditions (version 2.0), the subset ACR's repository permissions use: `AND`, `OR`,
- * `!`/`NOT`, parentheses, `ActionMatches{'<action>'}` (with `*` wildcards) and string comparisons of
- * `@Request[Microsoft.ContainerRegistry/registries/repositories:name]` with one value or a `{'a', 'b'}` set
- * (StringEquals, StringStartsWith, StringLike and their `Not` and `IgnoreCase` forms). Anything else (another
- * attribute, another operator) is not understood and says so: the caller then treats the assignment as granting
- * everything its role grants (fail closed). Pure.
+ * Azure role assignment conditions (ABAC, condition version 2.0) in the forms Microsoft documents for ACR
+ * repository permissions (learn.microsoft.com/azure/container-registry/container-registry-rbac-abac-repository-permissions,
+ * learn.microsoft.com/azure/role-based-access-control/conditions-format):
+ *
+ *   ((!(ActionMatches{'Microsoft.ContainerRegistry/registries/repositories/content/read'})
+ *      AND !(ActionMatches{'Microsoft.ContainerRegistry/registries/repositories/metadata/read'}))
+ *    OR (@Request[Microsoft.ContainerRegistry/registries/repositories:name] StringStartsWithIgnoreCase 'team-a/'))
+ *
+ * Parsed into a tree and evaluated for one action and one repository name. Anything outside these forms (another
+ * attribute, another operator, `SubOperationMatches`, a malformed string) is `undefined` ("unknown"), never true:
+ * a condition doctor cannot read never passes a check. Pure.
  */
-import { actionMatches } from './roles';
 
-/** The repository-name attribute ACR's conditions compare. */
-export const REPOSITORY_NAME_ATTRIBUTE = '@Request[Microsoft.ContainerRegistry/registries/repositories:name]';
+import { globMatch } from './glob';
 
-/** Longest condition (characters) parsed; ARM's own limit is 8 KiB. */
+/** The repository-name attribute ACR conditions test. */
+export const ACR_REPOSITORY_ATTRIBUTE = '@Request[Microsoft.ContainerRegistry/registries/repositories:name]';
+/** Longest condition parsed (ARM's own limit is 8 KB). */
 export const MAX_CONDITION_CHARS = 8192;
 
-type Node =
-  | { kind: 'and' | 'or'; items: Node[] }
-  | { kind: 'not'; item: Node }
+/** The string operators Azure conditions define (each with `IgnoreCase` and `Not` forms). */
+type StringOp = 'Equals' | 'StartsWith' | 'Like';
+
+/** A parsed condition. */
+export type Condition =
+  | { kind: 'and' | 'or'; items: Condition[] }
+  | { kind: 'not'; item: Condition }
   | { kind: 'action'; pattern: string }
-  | { kind: 'compare'; op: string; values: string[] };
+  | {
+      kind: 'compare';
+      op: StringOp;
+      negated: boolean;
+      ignoreCase: boolean;
+      /** `ForAnyOfAnyValues:` over the listed values (the attribute is single-valued: any value matches). */
+      values: string[];
+    };
 
-const OPERATORS = new Set(
-  ['StringEquals', 'StringStartsWith', 'StringLike'].flatMap((base) => {
-    const not = base.replace(/^String/, 'StringNot');
-    return [base, `${base}IgnoreCase`, not, `${not}IgnoreCase`];
-  }),
-);
+/** What a condition is evaluated against. */
+export interface ConditionRequest {
+  /** The data action asked for, e.g. `Microsoft.ContainerRegistry/registries/repositories/content/read`. */
+  action: string;
+  /** The repository name, e.g. `contoso/api`. */
+  repository: string;
+}
 
-/** A condition that could not be read: the evidence names what was not understood. */
-export class ConditionNotUnderstood extends Error {}
+class Unreadable extends Error {}
 
-function tokenize(src: string): string[] {
-  const out: string[] = [];
+/** Tokens: parens, `!`, `AND`/`OR`/`NOT`, `ActionMatches{'…'}`, the attribute, an operator word, a string, a list. */
+type Token =
+  | { t: '(' | ')' | '!' | 'AND' | 'OR' | 'NOT' }
+  | { t: 'action'; value: string }
+  | { t: 'attr' }
+  | { t: 'op'; value: string }
+  | { t: 'str'; value: string }
+  | { t: 'list'; values: string[] };
+
+function readString(text: string, at: number): { value: string; end: number } {
+  if (text[at] !== "'") throw new Unreadable();
+  let i = at + 1;
+  let value = '';
+  for (;;) {
+    if (i >= text.length) throw new Unreadable();
+    if (text[i] === "'") {
+      if (text[i + 1] === "'") {
+        value += "'";
+        i += 2;
+        continue;
+      }
+      return { value, end: i + 1 };
+    }
+    value += text[i++];
+  }
+}
+
+function tokenize(text: string): Token[] {
+  const out: Token[] = [];
   let i = 0;
-  while (i < src.length) {
-    const c = src[i];
+  while (i < text.length) {
+    const c = text[i];
     if (/\s/.test(c)) {
       i++;
       continue;
     }
-    if (c === "'") {
-      let j = i + 1;
-      while (j < src.length && src[j] !== "'") j++;
-      if (j >= src.length) throw new ConditionNotUnderstood('an unterminated string');
-      out.push(src.slice(i, j + 1));
-      i = j + 1;
-      continue;
-    }
-    if ('(){},!'.includes(c)) {
-      out.push(c);
+    if (c === '(' || c === ')' || c === '!') {
+      out.push({ t: c });
       i++;
       continue;
     }
-    if (c === '@') {
-      const m = /^@[A-Za-z]+\[[^\]]*\]/.exec(src.slice(i));
-      if (!m) throw new ConditionNotUnderstood(`an attribute at ${src.slice(i, i + 40)}`);
-      out.push(m[0]);
-      i += m[0].length;
+    if (c === "'") {
+      const s = readString(text, i);
+      out.push({ t: 'str', value: s.value });
+      i = s.end;
       continue;
     }
-    if (src.startsWith('&&', i) || src.startsWith('||', i)) {
-      out.push(src.slice(i, i + 2));
-      i += 2;
+    if (c === '{') {
+      const values: string[] = [];
+      i++;
+      for (;;) {
+        while (/\s/.test(text[i] ?? '')) i++;
+        const s = readString(text, i);
+        values.push(s.value);
+        i = s.end;
+        while (/\s/.test(text[i] ?? '')) i++;
+        if (text[i] === ',') {
+          i++;
+          continue;
+        }
+        if (text[i] === '}') {
+          i++;
+          break;
+        }
+        throw new Unreadable();
+      }
+      out.push({ t: 'list', values });
       continue;
     }
-    const m = /^[A-Za-z:]+/.exec(src.slice(i));
-    if (!m) throw new ConditionNotUnderstood(`the character ${JSON.stringify(c)}`);
-    out.push(m[0]);
-    i += m[0].length;
+    if (text.startsWith('@', i)) {
+      const end = text.indexOf(']', i);
+      if (end < 0) throw new Unreadable();
+      const attr = text.slice(i, end + 1);
+      // Only the repository name, as ACR documents it (attribute names compare case-insensitively).
+      if (attr.toLowerCase() !== ACR_REPOSITORY_ATTRIBUTE.toLowerCase()) throw new Unreadable();
+      out.push({ t: 'attr' });
+      i = end + 1;
+      continue;
+    }
+    const word = /^[A-Za-z][A-Za-z:]*/.exec(text.slice(i))?.[0];
+    if (!word) throw new Unreadable();
+    i += word.length;
+    const upper = word.toUpperCase();
+    if (upper === 'AND' || upper === 'OR' || upper === 'NOT') {
+      out.push({ t: upper });
+      continue;
+    }
+    if (word.toLowerCase() === 'actionmatches') {
+      while (/\s/.test(text[i] ?? '')) i++;
+      if (text[i] !== '{') throw new Unreadable();
+      i++;
+      while (/\s/.test(text[i] ?? '')) i++;
+      const s = readString(text, i);
+      i = s.end;
+      while (/\s/.test(text[i] ?? '')) i++;
+      if (text[i] !== '}') throw new Unreadable();
+      i++;
+      out.push({ t: 'action', value: s.value });
+      continue;
+    }
+    out.push({ t: 'op', value: word });
   }
   return out;
 }
 
-/** Parses a condition; throws {@link ConditionNotUnderstood} for anything outside the subset. */
-export function parseCondition(src: string): Node {
-  if (src.length > MAX_CONDITION_CHARS)
-    throw new ConditionNotUnderstood(`a condition over ${MAX_CONDITION_CHARS} characters`);
-  const t = tokenize(src);
-  let i = 0;
-  let depth = 0;
-  const peek = () => t[i];
-  const expect = (tok: string) => {
-    if (t[i] !== tok)
-      throw new ConditionNotUnderstood(`expected ${tok} at ${t.slice(i, i + 3).join(' ') || 'the end'}`);
-    i++;
-  };
-  const str = (): string => {
-    const s = t[i++];
-    if (!s || !s.startsWith("'")) throw new ConditionNotUnderstood(`expected a string at ${s ?? 'the end'}`);
-    return s.slice(1, -1);
-  };
-  const or = (): Node => {
-    const items = [and()];
-    while (/^(OR|\|\|)$/i.test(peek() ?? '')) {
-      i++;
-      items.push(and());
+const OPS: Record<string, StringOp> = { equals: 'Equals', startswith: 'StartsWith', like: 'Like' };
+const OPERATOR = /^(?:(ForAnyOfAnyValues):)?String(Not)?(Equals|StartsWith|Like)(IgnoreCase)?$/i;
+
+function parseTokens(tokens: Token[]): Condition {
+  let pos = 0;
+  const peek = () => tokens[pos];
+  const take = () => tokens[pos++];
+  const orExpr = (): Condition => {
+    const items = [andExpr()];
+    while (peek()?.t === 'OR') {
+      take();
+      items.push(andExpr());
     }
     return items.length === 1 ? items[0] : { kind: 'or', items };
   };
-  const and = (): Node => {
+  const andExpr = (): Condition => {
     const items = [unary()];
-    while (/^(AND|&&)$/i.test(peek() ?? '')) {
-      i++;
+    while (peek()?.t === 'AND') {
+      take();
       items.push(unary());
     }
     return items.length === 1 ? items[0] : { kind: 'and', items };
   };
-  const unary = (): Node => {
-    if (++depth > 64) throw new ConditionNotUnderstood('nesting deeper than 64');
-    try {
-      const tok = peek();
-      if (tok === '!' || /^NOT$/i.test(tok ?? '')) {
-        i++;
-        return { kind: 'not', item: unary() };
-      }
-      if (tok === '(') {
-        i++;
-        const inner = or();
-        expect(')');
-        return inner;
-      }
-      if (tok === 'ActionMatches') {
-        i++;
-        expect('{');
-        const pattern = str();
-        expect('}');
-        return { kind: 'action', pattern };
-      }
-      if (tok?.startsWith('@')) {
-        i++;
-        if (tok.toLowerCase() !== REPOSITORY_NAME_ATTRIBUTE.toLowerCase())
-          throw new ConditionNotUnderstood(`the attribute ${tok}`);
-        const op = t[i++] ?? '';
-        if (!OPERATORS.has(op)) throw new ConditionNotUnderstood(`the operator ${op || '(none)'}`);
-        const values: string[] = [];
-        if (peek() === '{') {
-          i++;
-          values.push(str());
-          while (peek() === ',') {
-            i++;
-            values.push(str());
-          }
-          expect('}');
-        } else values.push(str());
-        return { kind: 'compare', op, values };
-      }
-      throw new ConditionNotUnderstood(`the term ${tok ?? '(end)'}`);
-    } finally {
-      depth--;
+  const unary = (): Condition => {
+    const tok = take();
+    if (!tok) throw new Unreadable();
+    if (tok.t === '!' || tok.t === 'NOT') return { kind: 'not', item: unary() };
+    if (tok.t === '(') {
+      const inner = orExpr();
+      if (take()?.t !== ')') throw new Unreadable();
+      return inner;
     }
+    if (tok.t === 'action') return { kind: 'action', pattern: tok.value };
+    if (tok.t === 'attr') {
+      const op = take();
+      if (op?.t !== 'op') throw new Unreadable();
+      const m = OPERATOR.exec(op.value);
+      if (!m) throw new Unreadable();
+      const operand = take();
+      const forAny = m[1] !== undefined;
+      let values: string[];
+      if (forAny && operand?.t === 'list') values = operand.values;
+      else if (!forAny && operand?.t === 'str') values = [operand.value];
+      else throw new Unreadable();
+      return {
+        kind: 'compare',
+        op: OPS[m[3].toLowerCase()],
+        negated: m[2] !== undefined,
+        ignoreCase: m[4] !== undefined,
+        values,
+      };
+    }
+    throw new Unreadable();
   };
-  const node = or();
-  if (i !== t.length) throw new ConditionNotUnderstood(`trailing ${t.slice(i, i + 3).join(' ')}`);
-  return node;
+  const tree = orExpr();
+  if (pos !== tokens.length) throw new Unreadable();
+  return tree;
 }
 
-function like(value: string, pattern: string): boolean {
-  const re = new RegExp(
-    `^${pattern
-      .split('*')
-      .map((p) => p.replace(/[.+?^${}()|[\]\\/]/g, '\\$&'))
-      .join('.*')}$`,
-  );
-  return re.test(value);
-}
-
-function compare(op: string, name: string, values: string[]): boolean {
-  const ignore = op.endsWith('IgnoreCase');
-  const negate = op.startsWith('StringNot');
-  const base = op.replace(/IgnoreCase$/, '').replace(/^StringNot/, 'String');
-  const n = ignore ? name.toLowerCase() : name;
-  const hit = values.some((raw) => {
-    const v = ignore ? raw.toLowerCase() : raw;
-    if (base === 'StringEquals') return n === v;
-    if (base === 'StringStartsWith') return n.startsWith(v);
-    return like(n, v);
-  });
-  return negate ? !hit : hit;
-}
-
-/** True when the condition allows `action` on the repository `name`. */
-export function conditionAllows(node: Node, action: string, name: string): boolean {
-  switch (node.kind) {
-    case 'and':
-      return node.items.every((x) => conditionAllows(x, action, name));
-    case 'or':
-      return node.items.some((x) => conditionAllows(x, action, name));
-    case 'not':
-      return !conditionAllows(node.item, action, name);
-    case 'action':
-      return actionMatches(node.pattern, action);
-    case 'compare':
-      return compare(node.op, name, node.values);
+/** Parses a condition; `undefined` when it is not in the documented forms doctor reads. */
+export function parseCondition(text: string): Condition | undefined {
+  if (text.length > MAX_CONDITION_CHARS) return undefined;
+  try {
+    return parseTokens(tokenize(text));
+  } catch (err) {
+    if (err instanceof Unreadable) return undefined;
+    throw err;
   }
 }
 
-/** Every string literal of the condition (the names at which its answer can change). */
-export function conditionLiterals(node: Node): string[] {
-  switch (node.kind) {
+function compare(op: StringOp, ignoreCase: boolean, want: string, have: string): boolean {
+  // `StringLike`: `*` any run of characters, `?` one character (Azure's wildcard form).
+  if (op === 'Like') return globMatch(want, have, { ignoreCase, questionMark: true });
+  const a = ignoreCase ? have.toLowerCase() : have;
+  const b = ignoreCase ? want.toLowerCase() : want;
+  return op === 'Equals' ? a === b : a.startsWith(b);
+}
+
+/** Evaluates a parsed condition for one request. */
+export function evaluateCondition(c: Condition, req: ConditionRequest): boolean {
+  switch (c.kind) {
     case 'and':
+      return c.items.every((i) => evaluateCondition(i, req));
     case 'or':
-      return node.items.flatMap(conditionLiterals);
+      return c.items.some((i) => evaluateCondition(i, req));
     case 'not':
-      return conditionLiterals(node.item);
+      return !evaluateCondition(c.item, req);
     case 'action':
-      return [];
-    case 'compare':
-      return node.values;
+      return globMatch(c.pattern, req.action, { ignoreCase: true });
+    case 'compare': {
+      const hit = c.values.some((v) => compare(c.op, c.ignoreCase, v, req.repository));
+      return c.negated ? !hit : hit;
+    }
   }
 }
 
 /**
- * Repository names under `prefix` at which the condition's answer may differ: a name of the prefix's own, and
- * each literal of the condition that lies under the prefix (with `*` made concrete and a segment appended, in
- * both letter cases), so a condition granting `release/contoso/api` alone is caught as well as one granting all.
+ * Whether a role assignment's condition allows the request: `true` (no condition, or it holds), `false` (it does
+ * not), `undefined` (doctor cannot read it: unknown, never a pass).
  */
-export function probeNames(node: Node, prefix: string): string[] {
-  const p = prefix.toLowerCase();
-  const out = new Set<string>([`${p}zz-probe/zz-probe`, `${prefix}zz-probe/zz-probe`]);
-  for (const lit of conditionLiterals(node)) {
-    for (const v of [lit, lit.toLowerCase()]) {
-      const concrete = v.replace(/\*/g, 'zz');
-      for (const name of [concrete, `${concrete}zz-probe`, `${concrete}/zz-probe`])
-        if (name.toLowerCase().startsWith(p)) out.add(name);
-    }
-  }
-  return [...out];
+export function conditionAllows(condition: string | undefined, req: ConditionRequest): boolean | undefined {
+  if (condition === undefined || condition.trim() === '') return true;
+  const parsed = parseCondition(condition);
+  return parsed === undefined ? undefined : evaluateCondition(parsed, req);
+}
+
+/** The condition ACR documents for read (pull) access to one repository (for fixes). */
+export function repositoryReadCondition(repository: string): string {
+  const quoted = repository.replace(/'/g, "''");
+  return `((!(ActionMatches{'Microsoft.ContainerRegistry/registries/repositories/content/read'}) AND !(ActionMatches{'Microsoft.ContainerRegistry/registries/repositories/metadata/read'})) OR (${ACR_REPOSITORY_ATTRIBUTE} StringEqualsIgnoreCase '${quoted}'))`;
 }

@@ -167,6 +167,15 @@ function registryChecks(s: Snapshot, r: ArmResource, promote: boolean): DoctorCh
   ];
 }
 
+/** Zero checks is `unknown`, never a pass: an empty snapshot, or a --scope that matches nothing. */
+function nothingInScope(scope: string | undefined): DoctorCheck {
+  return unknown(
+    'platform.scope',
+    scope ?? '/',
+    `no registry, Container Apps environment, app, container group or Key Vault is in ${scope ? `scope ${scope}` : 'the snapshot'}: nothing was checked`,
+  );
+}
+
 /** Runs the platform checks over the resources in scope. */
 export function diagnosePlatform(input: PlatformInput): DoctorReport {
   const s = input.snapshot;
@@ -294,5 +303,6 @@ export function diagnosePlatform(input: PlatformInput): DoctorReport {
     );
   }
   checks.push(...diagnoseRoad(s, inScope, input.road));
+  if (checks.length === 0) checks.push(nothingInScope(input.scope));
   return { checks };
 }

@@ -7,7 +7,7 @@
  * and its condition, evaluated on repository names under the prefix, allow a write. Pure.
  */
 import { fail, pass, sh, unknown, type DoctorCheck } from './check';
-import { ConditionNotUnderstood, conditionAllows, parseCondition, probeNames } from './abac';
+import { ConditionNotUnderstood, conditionAllows, parseCondition, probeNames } from './abacRoad';
 import { applyModeFor } from '../policy';
 import type { Policy } from '../policyTypes';
 import { assignmentParameters, evaluatePolicyRule, type PolicyResource } from './policyRule';

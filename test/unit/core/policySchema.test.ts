@@ -444,6 +444,13 @@ const retentionRule = (scope: string): fc.Arbitrary<unknown> =>
       tagPattern: maybe(fc.constantFrom('^(dev|pr)-', 'x', '.*'), fc.constantFrom('', 'a'.repeat(201), 7)),
       protectInUse: maybe(fc.boolean(), wrongType),
       includeLocked: maybe(fc.boolean(), wrongType),
+      maxDeletes: maybe(
+        fc.oneof(
+          fc.integer({ min: 0, max: 100_000 }),
+          fc.constantFrom('25%', '100%', ' 7% ', '007%', '40', '100000', '000040'),
+        ),
+        fc.constantFrom('0%', '101%', '1.5%', -1, 1.5, 100_001, '100001', 'all', '25 %', '', '%'),
+      ),
     },
     ['scope'],
   );
@@ -451,6 +458,7 @@ const retentionRule = (scope: string): fc.Arbitrary<unknown> =>
 const runtime = section({
   grace: maybe(section(Object.fromEntries([...severities, 'other'].map((k) => [k, duration]))), wrongType, 20),
   regateAfter: positiveDuration,
+  tolerateTags: maybe(fc.boolean(), wrongType),
   allowRegistries: maybe(
     fc.uniqueArray(fc.constantFrom(...externalHosts)),
     fc.constantFrom(['http://x.io'], 'ghcr.io', [1]),

@@ -8,15 +8,12 @@ import fc from 'fast-check';
 import {
   buildSnapshot,
   evaluatePolicyRule,
-  conditionAllows,
   diagnosePlatform,
-  parseCondition,
-  probeNames,
   roadFromPolicy,
-  ConditionNotUnderstood,
   type DoctorCheck,
   type RoadOptions,
 } from '../../../../src/core/doctor';
+import { conditionAllows, parseCondition, probeNames, ConditionNotUnderstood } from '../../../../src/core/doctor/abacRoad';
 import { loadPolicy } from '../../../../src/core/policy';
 import { SEED, SeedIds, seedResources } from '../../../support/doctorSeeds';
 
