@@ -131,6 +131,7 @@ export function renderRulesSummary(file: string, rules: PolicyRulesSummary, hash
         ...(r.tagPattern ? [`tags /${r.tagPattern}/`] : []),
         r.protectInUse ? 'in-use protected' : 'in-use NOT protected',
         ...(r.includeLocked ? ['locked too'] : []),
+        `at most ${r.maxDeletes} per run`,
       ];
       return `  ${r.rule} ${r.scope}: ${parts.join('; ')}`;
     }),
@@ -138,7 +139,7 @@ export function renderRulesSummary(file: string, rules: PolicyRulesSummary, hash
       .map(([k, v]) => `${k} ${v}`)
       .join(
         ', ',
-      )}${rules.runtime.allowRegistries.length ? `; tolerated registries ${rules.runtime.allowRegistries.join(', ')}` : ''}`,
+      )}${rules.runtime.allowRegistries.length ? `; tolerated registries ${rules.runtime.allowRegistries.join(', ')}` : ''}; workloads by tag ${rules.runtime.tolerateTags ? 'tolerated (tolerateTags)' : 'reported as by-tag'}`,
   ];
   return lines.join('\n');
 }

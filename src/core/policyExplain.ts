@@ -7,10 +7,11 @@
  * `effectiveSources`, `promoteTarget`), so the explanation cannot disagree with what they do.
  */
 import { formatDuration } from './duration';
+import { DEFAULT_DELETION_CAP } from './purge/cap';
 import { isGuardError } from './errors';
 import { matchGlob } from './glob';
 import { applyModeFor, effectiveSources, findRegistry, isAcrHost, promoteTarget, runtimePolicyOf } from './policy';
-import type { ApplyMode, GateRule, Policy, RetentionRule } from './policyTypes';
+import type { ApplyMode, DeletionCap, GateRule, Policy, RetentionRule } from './policyTypes';
 import { formatImage } from './reference';
 import type { FindingsSourceName, ImageReference, Severity } from './types';
 
@@ -73,6 +74,9 @@ export interface RetentionExplained {
     tagPattern?: string;
     protectInUse: boolean;
     includeLocked: boolean;
+    /** The deletion cap of one run (`25%` or `40`); `maxDeletesDefaulted` when the rule does not set it. */
+    maxDeletes: string;
+    maxDeletesDefaulted: boolean;
   };
   /** Sentences, in the order the purge applies them. */
   keeps: string[];
@@ -207,6 +211,11 @@ function explainGateRule(rule: GateRule, host: string, now: Date): Omit<GateExpl
   };
 }
 
+/** `25%` or `40`: a deletion cap as written in the policy. */
+function capText(cap: DeletionCap): string {
+  return 'percent' in cap ? `${cap.percent}%` : String(cap.count);
+}
+
 /** What a retention rule keeps, as the purge applies it (docs/retention.md). */
 function retentionKeeps(rule: RetentionRule): string[] {
   const keeps: string[] = [];
@@ -221,6 +230,9 @@ function retentionKeeps(rule: RetentionRule): string[] {
     keeps.push('every tagged manifest (the rule selects only untagged ones)');
   keeps.push(rule.untagged ? 'no untagged manifest beyond the above' : 'every untagged manifest (untagged not set)');
   keeps.push('signatures and other referrers, until their subject goes');
+  keeps.push(
+    `the whole repository when one run would delete more than ${capText(rule.maxDeletes ?? DEFAULT_DELETION_CAP)} of its tagged manifests (maxDeletes${rule.maxDeletes ? '' : ', default'}: the plan is held)`,
+  );
   return keeps;
 }
 
@@ -240,6 +252,8 @@ function explainRetention(policy: Policy, repository: string, tag: string | unde
       ...(rule.tagPattern !== undefined ? { tagPattern: rule.tagPattern } : {}),
       protectInUse: rule.protectInUse,
       includeLocked: rule.includeLocked,
+      maxDeletes: capText(rule.maxDeletes ?? DEFAULT_DELETION_CAP),
+      maxDeletesDefaulted: rule.maxDeletes === undefined,
     },
     keeps: retentionKeeps(rule),
   };
@@ -342,8 +356,9 @@ export interface PolicyRulesSummary {
     tagPattern?: string;
     protectInUse: boolean;
     includeLocked: boolean;
+    maxDeletes: string;
   }>;
-  runtime: { grace: Record<string, string>; regateAfter: string; allowRegistries: string[] };
+  runtime: { grace: Record<string, string>; regateAfter: string; allowRegistries: string[]; tolerateTags: boolean };
 }
 
 /** The rules of a valid policy in a short, stable shape (exceptions counted as expired or not at `now`). */
@@ -376,11 +391,13 @@ export function summarizePolicy(policy: Policy, now: Date): PolicyRulesSummary {
       ...(rule.tagPattern !== undefined ? { tagPattern: rule.tagPattern } : {}),
       protectInUse: rule.protectInUse,
       includeLocked: rule.includeLocked,
+      maxDeletes: capText(rule.maxDeletes ?? DEFAULT_DELETION_CAP),
     })),
     runtime: {
       grace: Object.fromEntries(Object.entries(runtime.graceMs).map(([k, ms]) => [k, formatDuration(ms)])),
       regateAfter: formatDuration(runtime.regateAfterMs),
       allowRegistries: [...runtime.allowRegistries],
+      tolerateTags: runtime.tolerateTags,
     },
   };
 }

@@ -65,7 +65,8 @@ runtime:
       );
       expect(out).toContain('gate[2] mirror/**: block critical (fixable only); signatures optional');
       expect(out).toContain('retention[0] contoso/*: keep 10; older than 30d; untagged too; tags /^(dev|pr)-/');
-      expect(out).toMatch(/runtime: regate after 1d; grace critical 3d/);
+      expect(out).toContain('retention[1] mirror/**: keep 3; older than 90d; in-use protected; at most 25% per run');
+      expect(out).toMatch(/runtime: regate after 1d; grace critical 3d.*; workloads by tag reported as by-tag$/m);
     });
 
     it('--output json: the PolicyResult envelope with one check per validation area and the rules under data', async () => {
@@ -198,6 +199,7 @@ runtime:
       expect(out).toContain('applies  retention[0] "contoso/*"');
       expect(out).toContain('the 10 most recent tagged manifests');
       expect(out).toContain('tag dev-1 matches tagPattern');
+      expect(out).toContain('more than 25% of its tagged manifests (maxDeletes, default: the plan is held)');
       expect(out).toContain('quarantine: an Azure Container Registry host');
     });
 
