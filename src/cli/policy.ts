@@ -15,15 +15,18 @@ import {
   type PolicyExplanation,
   type PolicyRulesSummary,
   type ScopeConsidered,
+  type TrustEntryExplained,
 } from '../core/policyExplain';
 import { parseImageReference } from '../core/reference';
 import { errorResultOf, resultOf, type Result, type ResultCheck, type CheckStatus } from '../core/result';
 import { readBoundedTextSync } from '../adapters/boundedFile';
+import { loadTrustPolicyFile } from '../adapters/trustStoreFiles';
 import { ExitCodes, UsageError, outputFormat, parseCommandArgs } from './args';
 import { MAX_POLICY_BYTES } from '../core/policy';
 
 export const POLICY_USAGE = `usage: acr-guard policy check <file> [--at <iso time>] [--output json|table]
-       acr-guard policy explain <file> <registry>/<repository>(:<tag>|@<digest>) [--at <iso time>] [--output json|table]
+       acr-guard policy explain <file> <registry>/<repository>(:<tag>|@<digest>) [--trust-policy <trustpolicy.json>]
+                                [--at <iso time>] [--output json|table]
   check    validate a policy file (every error names its field path) and summarise its rules
            exit codes: 0 valid, 2 invalid or usage error
   explain  which gate rule applies to the image and why (the scopes before it and why they did not match),
@@ -32,6 +35,7 @@ export const POLICY_USAGE = `usage: acr-guard policy check <file> [--at <iso tim
            exit codes: 0 a gate rule applies, 3 refused before gating (registry not allowed, no rule matches),
            2 invalid policy or usage error
   --at <iso time>  judge exception expiry at this time instead of now (e.g. 2027-02-01T00:00:00Z)
+  --trust-policy <file>  (explain) the notation trust policy: name the entries that apply, their level and stores
   Editors: schemas/policy.schema.json (see docs/policy.md, "Editor setup")`;
 
 type Io = { out: (s: string) => void; err: (s: string) => void };
@@ -148,6 +152,16 @@ function scopeLine(s: ScopeConsidered): string {
   return `  ${s.matched ? 'applies ' : 'no match'} ${s.rule} "${s.scope}": ${s.reason}`;
 }
 
+function trustEntryLine(entry: TrustEntryExplained): string {
+  if (!entry.found) return `NOT FOUND: ${entry.note}`;
+  const how = {
+    rule: 'named by the rule',
+    registryScopes: 'its registryScopes list the repository',
+    wildcard: 'the "*" entry',
+  }[entry.selectedBy ?? 'rule'];
+  return `${entry.name} (${how}); ${entry.note}; stores ${entry.trustStores?.join(', ') || 'none'}`;
+}
+
 /** The text rendering of an explanation. */
 export function renderExplanation(e: PolicyExplanation): string {
   const lines: string[] = [];
@@ -181,7 +195,9 @@ export function renderExplanation(e: PolicyExplanation): string {
     }
   }
   if (e.gate.signatures) lines.push(`signatures: ${e.gate.signatures.effect}`);
+  if (e.gate.signatures?.entry) lines.push(`  trust policy entry: ${trustEntryLine(e.gate.signatures.entry)}`);
   if (e.gate.reports) lines.push(`reports: ${e.gate.reports.effect}`);
+  if (e.gate.reports?.entry) lines.push(`  trust policy entry: ${trustEntryLine(e.gate.reports.entry)}`);
   if (e.promote)
     lines.push(`promote: ${e.promote.target ? `a released image is copied to ${e.promote.target}` : e.promote.error}`);
   lines.push('retention:');
@@ -265,6 +281,7 @@ export async function policyCommand(argv: string[], io: Io): Promise<number> {
     const { values, positionals } = parseCommandArgs(rest, {
       output: { type: 'string' },
       at: { type: 'string' },
+      'trust-policy': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     });
     if (values.help) {
@@ -281,6 +298,8 @@ export async function policyCommand(argv: string[], io: Io): Promise<number> {
     subject = file;
     const now = parseAt(values.at);
     const ref = sub === 'explain' ? parseImageReference(positionals[1], { field: 'image' }) : undefined;
+    if (sub === 'check' && values['trust-policy'] !== undefined)
+      throw new UsageError(`--trust-policy goes with explain, not check\n${POLICY_USAGE}`);
     const { policy, error } = readPolicy(file);
     if (!policy) throw error;
     if (sub === 'check') {
@@ -297,7 +316,9 @@ export async function policyCommand(argv: string[], io: Io): Promise<number> {
       io.out(format === 'json' ? JSON.stringify(result, null, 2) : renderRulesSummary(file, rules, policy.hash));
       return result.exitCode;
     }
-    const explanation = explainPolicy(policy, ref!, now);
+    const trustFile = values['trust-policy'];
+    const trust = typeof trustFile === 'string' ? await loadTrustPolicyFile(trustFile, '--trust-policy') : undefined;
+    const explanation = explainPolicy(policy, ref!, now, trust ? { trust } : {});
     const result = resultOf({
       kind: 'PolicyResult',
       subject: explanation.image,

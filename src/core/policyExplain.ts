@@ -13,6 +13,7 @@ import { matchGlob } from './glob';
 import { applyModeFor, effectiveSources, findRegistry, isAcrHost, promoteTarget, runtimePolicyOf } from './policy';
 import type { ApplyMode, DeletionCap, GateRule, Policy, RetentionRule } from './policyTypes';
 import { formatImage } from './reference';
+import { selectTrustPolicy, type TrustPolicyDocument } from './signatures/trustPolicy';
 import type { FindingsSourceName, ImageReference, Severity } from './types';
 
 /** One rule scope looked at, in file order, with why it did or did not match. */
@@ -37,6 +38,19 @@ export interface ExceptionExplained {
   expired: boolean;
 }
 
+/** The trust policy entry that applies (only when a trust policy file was given). */
+export interface TrustEntryExplained {
+  /** The entry's name; absent when none applies. */
+  name?: string;
+  found: boolean;
+  /** How it was chosen: named by the rule, by its `registryScopes` listing the repository, or the `*` entry. */
+  selectedBy?: 'rule' | 'registryScopes' | 'wildcard';
+  level?: string;
+  registryScopes?: string[];
+  trustStores?: string[];
+  note: string;
+}
+
 /** What the applying gate rule will decide with. */
 export interface GateExplained {
   /** Rules looked at up to and including the one that applies (or all of them when none does). */
@@ -58,8 +72,14 @@ export interface GateExplained {
     ratingSources?: string[];
     exceptions: ExceptionExplained[];
   };
-  signatures?: { required: boolean; trustPolicy?: string; effect: string };
-  reports?: { consulted: boolean; maxReportAge: string; signedBy?: string; effect: string };
+  signatures?: { required: boolean; trustPolicy?: string; effect: string; entry?: TrustEntryExplained };
+  reports?: {
+    consulted: boolean;
+    maxReportAge: string;
+    signedBy?: string;
+    effect: string;
+    entry?: TrustEntryExplained;
+  };
 }
 
 /** The retention rule that applies to the repository, and what it keeps. */
@@ -161,7 +181,45 @@ function considerScopes(
   return { considered };
 }
 
-function explainGateRule(rule: GateRule, host: string, now: Date): Omit<GateExplained, 'considered' | 'notConsidered'> {
+/** The trust policy entry `name` (or the one selected for `scope` when no name), explained. */
+function trustEntry(
+  doc: TrustPolicyDocument,
+  scope: string,
+  name: string | undefined,
+  required: boolean,
+): TrustEntryExplained {
+  const entry = selectTrustPolicy(doc, scope, name);
+  if (!entry)
+    return {
+      ...(name ? { name } : {}),
+      found: false,
+      note: name
+        ? `the trust policy file has no entry named ${name}`
+        : `no entry of the trust policy file lists ${scope} or "*" in its registryScopes`,
+    };
+  const selectedBy = name ? 'rule' : entry.registryScopes.includes(scope) ? 'registryScopes' : 'wildcard';
+  const weak = entry.level === 'audit' || entry.level === 'skip';
+  return {
+    name: entry.name,
+    found: true,
+    selectedBy,
+    level: entry.level,
+    registryScopes: [...entry.registryScopes],
+    trustStores: entry.trustStores.map((t) => `${t.type}:${t.name}`),
+    note:
+      required && weak
+        ? `level ${entry.level}: a signature verified only at this level does not satisfy signatures.required (strict or permissive needed)`
+        : `level ${entry.level}`,
+  };
+}
+
+function explainGateRule(
+  rule: GateRule,
+  host: string,
+  repository: string,
+  now: Date,
+  trust: TrustPolicyDocument | undefined,
+): Omit<GateExplained, 'considered' | 'notConsidered'> {
   const v = rule.vulnerabilities;
   const path = `gate[${rule.index}]`;
   const sources = effectiveSources(rule, host);
@@ -173,9 +231,9 @@ function explainGateRule(rule: GateRule, host: string, now: Date): Omit<GateExpl
     ...(e.packages ? { packages: [...e.packages] } : {}),
     expired: now.getTime() >= e.expiresAtMs,
   }));
-  const trust = rule.signatures.trustPolicy;
+  const trustName = rule.signatures.trustPolicy;
   const signatureEffect = rule.signatures.required
-    ? `at least one signature must verify under ${trust ? `trust policy entry ${trust}` : 'the trust policy entry whose registryScopes match the image'}; not verified or inconclusive blocks`
+    ? `at least one signature must verify under ${trustName ? `trust policy entry ${trustName}` : 'the trust policy entry whose registryScopes match the image'}; not verified or inconclusive blocks`
     : 'signatures are checked and recorded but never block (not required)';
   const reportsConsulted = sources.includes('reports');
   const reportsEffect = !reportsConsulted
@@ -199,14 +257,18 @@ function explainGateRule(rule: GateRule, host: string, now: Date): Omit<GateExpl
     },
     signatures: {
       required: rule.signatures.required,
-      ...(trust ? { trustPolicy: trust } : {}),
+      ...(trustName ? { trustPolicy: trustName } : {}),
       effect: signatureEffect,
+      ...(trust ? { entry: trustEntry(trust, `${host}/${repository}`, trustName, rule.signatures.required) } : {}),
     },
     reports: {
       consulted: reportsConsulted,
       maxReportAge: formatDuration(v.maxReportAgeMs),
       ...(v.reportsSignedBy ? { signedBy: v.reportsSignedBy } : {}),
       effect: reportsEffect,
+      ...(trust && v.reportsSignedBy
+        ? { entry: trustEntry(trust, `${host}/${repository}`, v.reportsSignedBy, false) }
+        : {}),
     },
   };
 }
@@ -274,8 +336,14 @@ function applyReason(policy: Policy, host: string, rule: GateRule | undefined, m
  * Explains how `policy` treats the image `ref` at `now`: which gate rule applies and why (the scopes before it
  * and why they did not match), the thresholds, exceptions (expired or not at `now`), signature and report
  * requirements, the retention rule and what it keeps, whether the registry is allowed, and the promote target.
+ * With `options.trust` (the notation trust policy document), the trust policy entries that apply are named too.
  */
-export function explainPolicy(policy: Policy, ref: ImageReference, now: Date): PolicyExplanation {
+export function explainPolicy(
+  policy: Policy,
+  ref: ImageReference,
+  now: Date,
+  options: { trust?: TrustPolicyDocument } = {},
+): PolicyExplanation {
   const registry = findRegistry(policy, ref.registry);
   const host = registry?.host ?? ref.registry;
   const runtime = runtimePolicyOf(policy);
@@ -284,7 +352,7 @@ export function explainPolicy(policy: Policy, ref: ImageReference, now: Date): P
   const gate: GateExplained = {
     considered,
     notConsidered: index === undefined ? 0 : policy.gate.length - index - 1,
-    ...(rule ? explainGateRule(rule, host, now) : {}),
+    ...(rule ? explainGateRule(rule, host, ref.repository, now, options.trust) : {}),
   };
   const mode = registry ? applyModeFor(policy, host, rule) : undefined;
   const out: PolicyExplanation = {

@@ -304,6 +304,66 @@ runtime:
       expect(json.data.explanation.gate.reports).toMatchObject({ consulted: true, signedBy: 'scanner-reports' });
     });
 
+    it('--trust-policy: the entry the rule names, the "*" entry for a rule that names none, a missing entry', async () => {
+      const trust = join(ROOT, 'policy/trustpolicy.json');
+      const named = await runCli([
+        'policy',
+        'explain',
+        EXAMPLE,
+        'contosoacrprod.azurecr.io/contoso/api:1',
+        '--trust-policy',
+        trust,
+      ]);
+      expect(named.code).toBe(0);
+      expect(named.out).toContain(
+        '  trust policy entry: contoso-images (named by the rule); level strict; stores ca:contoso, tsa:contoso-tsa',
+      );
+      const wildcard = envelope(
+        (
+          await runCli([
+            'policy',
+            'explain',
+            EXAMPLE,
+            'contosoacrprod.azurecr.io/mirror/debian:12',
+            '--trust-policy',
+            trust,
+            '--output',
+            'json',
+          ])
+        ).out,
+      );
+      expect(wildcard.data.explanation.gate.signatures.entry).toMatchObject({
+        name: 'everything-else',
+        found: true,
+        selectedBy: 'wildcard',
+        level: 'audit',
+      });
+      const missing = await runCli([
+        'policy',
+        'explain',
+        promoteFile,
+        '127.0.0.1:5000/app/web:1',
+        '--trust-policy',
+        trust,
+      ]);
+      expect(missing.code).toBe(0);
+      expect(missing.out).toContain(
+        'trust policy entry: NOT FOUND: the trust policy file has no entry named scanner-reports',
+      );
+      const bad = await runCli([
+        'policy',
+        'explain',
+        EXAMPLE,
+        'a.io/b:1',
+        '--trust-policy',
+        EXAMPLE,
+        '--output',
+        'json',
+      ]);
+      expect(bad.code).toBe(2);
+      expect(envelope(bad.out).errors[0]).toMatchObject({ code: 'INVALID_CONFIG', field: '--trust-policy' });
+    });
+
     it('usage errors: a bad image reference, a bad --at, a missing image: exit 2 with the field', async () => {
       const bad = await runCli(['policy', 'explain', EXAMPLE, 'contoso/api:1', '--output', 'json']);
       expect(bad.code).toBe(2);
