@@ -67,6 +67,12 @@ export const ErrorCodes = {
   VERDICT_SCAN_TOO_LARGE: 'VERDICT_SCAN_TOO_LARGE',
   /** An image index lists more entries, more distinct platform manifests or deeper nesting than the gate reads. */
   INDEX_TOO_LARGE: 'INDEX_TOO_LARGE',
+  /** A release's referrers graph has more referrers than a promotion copies (PROOF_BOUNDS.maxReferrers). */
+  PROOF_TOO_MANY_REFERRERS: 'PROOF_TOO_MANY_REFERRERS',
+  /** A release's referrers graph nests deeper than a promotion follows (PROOF_BOUNDS.maxDepth). */
+  PROOF_TOO_DEEP: 'PROOF_TOO_DEEP',
+  /** A verification summary attestation is missing, unsigned by the key, or does not say what is required. */
+  VSA_REJECTED: 'VSA_REJECTED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

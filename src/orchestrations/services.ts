@@ -6,6 +6,7 @@
 import type { AuditStore, FindingsSource, InUseLookup, RegistryClientFactory } from '../adapters/ports';
 import type { Policy } from '../core/policyTypes';
 import type { ImageId, ResolvedManifest, SignatureResult } from '../core/types';
+import type { AttestationSigner } from '../adapters/attestationSigner';
 
 /** Input of {@link GateServices.verifySignatures}. */
 export interface VerifySignaturesInput {
@@ -36,6 +37,11 @@ export interface GateServices {
    * service's notification receiver recognises acr-guard's own pushes by this record). Absent: not recorded.
    */
   promotions?: { record(image: ImageId): void };
+  /**
+   * The signed verdict (VSA) attached after each applied verdict: the signer (a PEM file or a Key Vault key),
+   * the verifier id and where the policy lives. Absent: no VSA is attached (promotions still copy referrers).
+   */
+  attestation?: { signer: AttestationSigner; verifierId: string; policyUri: string };
 }
 
 /**
