@@ -49,6 +49,8 @@ export interface ComposeOptions {
   inUse?: InUseLookup;
   /** Record of the apply step's promotion writes (the local service's notification receiver reads it). */
   promotions?: GateServices['promotions'];
+  /** The signed verdict's signer and identity (absent: no VSA is attached). */
+  attestation?: GateServices['attestation'];
 }
 
 /**
@@ -104,6 +106,7 @@ export function composeGateServices(options: ComposeOptions): GateServices {
     verifySignatures: options.verifySignatures ?? createSignatureVerifier({ registry, trust: options.signatureTrust }),
     ...(options.inUse ? { inUse: options.inUse } : {}),
     ...(options.promotions ? { promotions: options.promotions } : {}),
+    ...(options.attestation ? { attestation: options.attestation } : {}),
   };
   return services;
 }
