@@ -8,12 +8,15 @@ import { DEFAULT_REGISTRY_PORT, DEFAULT_SERVICE_PORT, startLocalStack } from '..
 import { ExitCodes, UsageError, parseCommandArgs } from './args';
 
 export const SERVE_USAGE = `usage: acr-guard serve [--port N] [--registry-port N] [--state-dir DIR] [--no-seed] [--fresh] [--auth off|easyauth]
+                        [--attestation-key <key.pem>]
   Runs the whole app on this machine without Azure: Debian's docker-registry on 127.0.0.1 (port 7072) whose
   push notifications start gates, the HTTP API (POST /api/rescan, GET /api/verdicts/...) and the page on
   http://127.0.0.1:7071/, the gate orchestrations (histories in the state directory, resumed after a restart)
   and the timers when their settings are present. Seeds the demo's sample images unless --no-seed.
   --state-dir  histories, verdicts and registry content (default .local/state); --fresh empties it first
   --auth       easyauth: callers must send x-ms-client-principal with an app role, as behind App Service
+  --attestation-key  ECDSA P-256 private key (PEM) that signs the verdict (SLSA VSA) attached to each gated
+               image; its public key is served at GET /api/attestation-key
   Stop with Ctrl-C.`;
 
 function port(value: string | boolean | undefined, name: string, fallback: number): number {
@@ -37,6 +40,7 @@ export async function serveCommand(
     'no-seed': { type: 'boolean' },
     fresh: { type: 'boolean' },
     auth: { type: 'string' },
+    'attestation-key': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
@@ -55,6 +59,9 @@ export async function serveCommand(
     seed: values['no-seed'] !== true,
     auth,
     log: (line) => io.err(line),
+    ...(typeof values['attestation-key'] === 'string'
+      ? { attestationKeyFile: resolve(values['attestation-key']) }
+      : {}),
   });
   const { service, registry } = stack;
   io.out(`acr-guard local service is running (state in ${stateDir})`);

@@ -35,6 +35,8 @@ export interface LocalStackOptions {
   timers?: 'real' | 'virtual';
   env?: Record<string, string | undefined>;
   log?: (line: string) => void;
+  /** PEM key that signs the VSAs (see ServeOptions.attestationKeyFile). */
+  attestationKeyFile?: string;
 }
 
 /** A running stack. */
@@ -70,6 +72,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     env: options.env,
     log,
     runtimeInventory: demoDeployedLookup(registryHost),
+    ...(options.attestationKeyFile ? { attestationKeyFile: options.attestationKeyFile } : {}),
   });
   let registry: RunningRegistry;
   try {
