@@ -152,9 +152,20 @@ async function copyOne(
   target: string,
   manifest: FetchedManifest,
   tag: string | undefined,
+  mounts: Map<string, Promise<void>>,
   beforeWrite?: (repository: string, digest: string) => void,
 ): Promise<void> {
-  for (const blob of manifest.blobs) await client.mountBlob(target, blob.digest, from);
+  for (const blob of manifest.blobs) {
+    // Referrers share blobs (oras's empty config above all): each is mounted once per walk, and copies running
+    // at once wait for the same mount instead of racing it (docker-registry 2.8 answers such races with a 500).
+    let mounted = mounts.get(blob.digest);
+    if (!mounted) {
+      mounted = client.mountBlob(target, blob.digest, from);
+      mounts.set(blob.digest, mounted);
+      mounted.catch(() => mounts.delete(blob.digest));
+    }
+    await mounted;
+  }
   beforeWrite?.(target, manifest.digest);
   const put = await client.putManifest(target, manifest.digest, manifest.bytes, manifest.mediaType);
   if (put !== manifest.digest)
@@ -178,6 +189,7 @@ export async function copyReferrerGraph(client: RegistryClient, options: Referre
   const seen = new Set(options.roots);
   let copied = 0;
   let full = false;
+  const mounts = new Map<string, Promise<void>>();
   let level = options.roots.map((digest) => digest);
   for (let depth = 1; level.length > 0 && !full; depth++) {
     const next: string[] = [];
@@ -211,7 +223,7 @@ export async function copyReferrerGraph(client: RegistryClient, options: Referre
           manifest = await client.getManifest(from, f.digest);
           const why = refusal(manifest, subject, f.tag);
           if (why) throw new GuardError(ErrorCodes.REGISTRY_REJECTED, `referrer ${f.digest} was refused: ${why}`);
-          if (target) await copyOne(client, from, target, manifest, f.tag, options.beforeWrite);
+          if (target) await copyOne(client, from, target, manifest, f.tag, mounts, options.beforeWrite);
         } catch (err) {
           const e = permanent(err);
           if (!e) throw err;
