@@ -33,6 +33,7 @@ import {
   cosignAttestationTag,
   dsseEnvelope,
   dssePae,
+  sha256Digest,
   type VsaStatement,
 } from '../core/vsa';
 import type { FetchedManifest, RegistryClient } from '../adapters/ports';
@@ -47,7 +48,7 @@ export interface ReferrerGraphOptions {
   /** The released digest and, for an index, its platform children. */
   roots: string[];
   bounds?: { maxDepth: number; maxReferrers: number; concurrency: number };
-  /** Called before each manifest write into `target` (the local service recognises its own pushes by it). */
+  /** Called with each manifest's digest before it is written (the local service recognises its own pushes by it). */
   beforeWrite?: (repository: string, digest: string) => void;
 }
 
@@ -67,15 +68,17 @@ async function discover(
   subject: string,
   failed: ProofFailure[],
 ): Promise<Found[]> {
-  const found: Found[] = [];
-  try {
-    for (const d of await client.listReferrers(from, subject)) found.push({ digest: d.digest });
-  } catch (err) {
-    const e = permanent(err);
-    if (!e) throw err;
-    failed.push({ digest: subject, code: e.code, detail: `listing its referrers failed: ${e.message}` });
-  }
-  const tagged = await Promise.all(
+  const listed = (async (): Promise<Found[]> => {
+    try {
+      return (await client.listReferrers(from, subject)).map((d) => ({ digest: d.digest }));
+    } catch (err) {
+      const e = permanent(err);
+      if (!e) throw err;
+      failed.push({ digest: subject, code: e.code, detail: `listing its referrers failed: ${e.message}` });
+      return [];
+    }
+  })();
+  const tagged = Promise.all(
     cosignTagsFor(subject).map(async (tag): Promise<Found | undefined> => {
       try {
         return { digest: await client.resolveTag(from, tag), tag };
@@ -88,7 +91,9 @@ async function discover(
       }
     }),
   );
-  for (const t of tagged) if (t) found.push(t);
+  // Both awaited together: a transient failure of one never leaves the other's rejection unhandled.
+  const [found, tags] = await Promise.all([listed, tagged]);
+  for (const t of tags) if (t) found.push(t);
   return found;
 }
 
@@ -141,7 +146,7 @@ async function ensureListed(
   }
   const manifests = [...existing.filter((d) => !missing.some((m) => m.digest === d.digest)), ...missing];
   const bytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests }));
-  beforeWrite?.(target, subject);
+  beforeWrite?.(target, sha256Digest(bytes));
   await client.putManifest(target, tag, bytes, MediaTypes.ociIndex);
 }
 
@@ -193,8 +198,10 @@ export async function copyReferrerGraph(client: RegistryClient, options: Referre
   let level = options.roots.map((digest) => digest);
   for (let depth = 1; level.length > 0 && !full; depth++) {
     const next: string[] = [];
-    for (const subject of level) {
-      const found = (await discover(client, from, subject, failed)).filter((f) => !seen.has(f.digest));
+    // A level's subjects are asked at once (each: its listing and cosign's three tags); then copied in order.
+    const discovered = await mapLimit(level, bounds.concurrency, (subject) => discover(client, from, subject, failed));
+    for (const [index, subject] of level.entries()) {
+      const found = discovered[index].filter((f) => !seen.has(f.digest));
       if (found.length === 0) continue;
       if (depth > bounds.maxDepth) {
         for (const f of found)
@@ -309,7 +316,7 @@ export async function attachVsa(
       layers,
     }),
   );
-  beforeWrite?.(repository, digest);
+  beforeWrite?.(repository, sha256Digest(manifest));
   const put = await client.putManifest(repository, tag, manifest, MediaTypes.ociManifest);
   return { digest: put, tag };
 }

@@ -43,12 +43,23 @@ function findingsCell(verdict) {
   return td;
 }
 
+// What the release carries (issue 19): signatures, reports, SBOMs, the signed verdict (VSA), each by digest.
+function proofList(verdict) {
+  const items = (verdict.proof && verdict.proof.items) || [];
+  if (items.length === 0) return [];
+  const list = el('ul', { class: 'proof', 'data-proof': String(items.length) });
+  for (const i of items) {
+    list.append(el('li', { 'data-kind': i.kind, title: i.digest, text: i.kind + ' ' + i.digest.slice(0, 19) + '…' }));
+  }
+  return [el('div', { class: 'muted', text: 'carries:' }), list];
+}
+
 function checksCell(verdict) {
   const td = el('td');
   if (!verdict) return td;
   const failed = verdict.checks.filter((c) => c.status === 'fail' || c.status === 'inconclusive');
   if (failed.length === 0) {
-    td.append(el('span', { class: 'muted', text: 'all passed' }));
+    td.append(el('span', { class: 'muted', text: 'all passed' }), ...proofList(verdict));
     return td;
   }
   const list = el('ul', { class: 'checks' });
@@ -60,7 +71,7 @@ function checksCell(verdict) {
       ]),
     );
   }
-  td.append(list);
+  td.append(list, ...proofList(verdict));
   return td;
 }
 
