@@ -60,6 +60,7 @@ resource vaultRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for 
 // The key that signs acr-guard's verification summaries (VSA): EC P-256, sign/verify only. It never leaves the
 // vault: the app signs through Key Vault, with Key Vault Crypto User on this key alone (not the vault).
 resource attestationKey 'Microsoft.KeyVault/vaults/keys@2023-07-01' = if (!empty(attestationSignerPrincipalId)) {
+  // checkov:skip=CKV_AZURE_40: the expiry is set (attestationKeyExpiry, two years from the deployment by default); checkov cannot evaluate a parameter's value.
   // checkov:skip=CKV_AZURE_112: an HSM-backed key needs the premium vault SKU; the software-protected key still never leaves the vault (signing happens in Key Vault), and the VSA's trust is the published public key.
   parent: vault
   name: 'acr-guard-attestation'
