@@ -19,10 +19,13 @@ import type { GateOutcome, GateProgress } from '../orchestrations/imageGate';
 import { ExitCodes, UsageError, outputFormat, parseCommandArgs, readPolicyFile, signatureTrustOption } from './args';
 import { isLoopbackHost } from '../core/loopback';
 import { renderVerdictTable, verdictJson } from './render';
+import { pemFileSigner } from '../adapters/attestationSigner';
+import { DEFAULT_VERIFIER_ID } from '../app/config';
 
 export const GATE_USAGE = `usage: acr-guard gate <registry>/<repository>(:<tag>|@<digest>) --policy <file>
                        [--plain-http] [--output json|table] [--dry-run] [--audit-dir <dir>]
                        [--scan-deadline <duration>] [--trust-policy <file> --trust-store <dir>]
+                       [--attestation-key <key.pem>]
   Gates one image: collects findings, verifies signatures, decides against the policy, applies the verdict.
   --plain-http         talk http to a loopback registry (127.0.0.0/8, localhost, [::1] only)
   --dry-run            decide without applying (no quarantine change, no promotion)
@@ -30,6 +33,7 @@ export const GATE_USAGE = `usage: acr-guard gate <registry>/<repository>(:<tag>|
   --scan-deadline <d>  override the policy's wait for pending scan results (e.g. 0s, 5m)
   --trust-policy <f>, --trust-store <d>  notation trustpolicy.json and trust store for signature checks
                        (without them signatures are inconclusive)
+  --attestation-key <f> ECDSA P-256 private key (PEM) that signs the verdict (SLSA VSA) attached to the image
   exit codes: 0 released, 3 blocked, 2 usage or configuration error, 1 runtime error`;
 
 /** Runs the `gate` command; returns the exit code. */
@@ -46,6 +50,7 @@ export async function gateCommand(
     'scan-deadline': { type: 'string' },
     'trust-policy': { type: 'string' },
     'trust-store': { type: 'string' },
+    'attestation-key': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
@@ -81,6 +86,15 @@ export async function gateCommand(
     plainHttpHosts: plainHttp ? [ref.registry] : [],
     audit,
     signatureTrust,
+    ...(typeof values['attestation-key'] === 'string'
+      ? {
+          attestation: {
+            signer: pemFileSigner(values['attestation-key'], '--attestation-key'),
+            verifierId: DEFAULT_VERIFIER_ID,
+            policyUri: `file:${values.policy}`,
+          },
+        }
+      : {}),
   });
   // Act on digests, never tags: a tag is resolved once, here, and the gate works on the digest.
   const digest = ref.digest ?? (await services.registry(ref.registry).resolveTag(ref.repository, ref.tag as string));

@@ -14,6 +14,7 @@ import { buildVsaStatement } from '../../src/core/vsa';
 import { attachVsa } from '../../src/jobs/releaseProof';
 import { pushImage } from '../../src/local/ociPush';
 import { runCli } from '../support/cli';
+import { pushWithReport } from '../support/pushSamples';
 import { useRegistry } from '../support/registry';
 
 const reg = useRegistry();
@@ -109,6 +110,40 @@ describe('acr-guard verify --attestation-key', () => {
         '--plain-http',
       ]),
     ).toMatchObject({ code: 3, out: expect.stringMatching(/no attestation is attached/) });
+  });
+
+  it('acr-guard gate --attestation-key promotes and signs; verify --attestation-key --policy accepts the release', async () => {
+    const policyFile = join(dir, 'gate.yaml');
+    writeFileSync(
+      policyFile,
+      `version: 1
+registries: [{ host: "${reg.registry.host}", apply: promote }]
+gate:
+  - scope: "team/**"
+    vulnerabilities: { block: [critical, high], maxReportAge: 7d, sources: [reports], scanDeadline: 2m, pollInterval: 1m }
+    signatures: { required: false }
+    promote: { repository: "release/{repository}" }
+`,
+    );
+    const image = await pushWithReport(reg.client, 'team/cli-vsa', 'v1', false);
+    const gated = await runCli([
+      'gate',
+      `${reg.registry.host}/team/cli-vsa@${image.digest}`,
+      '--policy',
+      policyFile,
+      '--attestation-key',
+      key,
+      '--plain-http',
+      '--output',
+      'json',
+    ]);
+    expect(gated.code).toBe(0);
+    const release = `${reg.registry.host}/release/team/cli-vsa@${image.digest}`;
+    const ok = await runCli(['verify', release, '--attestation-key', pub, '--policy', policyFile, '--plain-http']);
+    expect(ok).toMatchObject({ code: 0, out: expect.stringMatching(/VSA verified: PASSED/) });
+    expect(
+      (await runCli(['verify', release, '--attestation-key', pub, '--policy', POLICY_FILE, '--plain-http'])).code,
+    ).toBe(3);
   });
 
   it('refuses a private key or a non-key file as the public key, and mixing with --trust-policy (exit 2)', async () => {
