@@ -37,6 +37,8 @@ export interface LocalStackOptions {
   log?: (line: string) => void;
   /** Where each recorded verdict is POSTed as a CloudEvent (`acr-guard serve --verdict-webhook`). */
   verdictWebhook?: string;
+  /** PEM key that signs the VSAs (see ServeOptions.attestationKeyFile). */
+  attestationKeyFile?: string;
 }
 
 /** A running stack. */
@@ -73,6 +75,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     env: options.env,
     log,
     runtimeInventory: demoDeployedLookup(registryHost),
+    ...(options.attestationKeyFile ? { attestationKeyFile: options.attestationKeyFile } : {}),
   });
   let registry: RunningRegistry;
   try {
