@@ -160,7 +160,7 @@ describe('docs/ci.md', () => {
   it('the upload steps take the SARIF the gate step writes', () => {
     const gate = blocks.find((b) => b.name === 'gate')?.text ?? '';
     expect(gate).toMatch(/--output sarif .*> acr-guard\.sarif/);
-    expect(doc).toContain('uses: github/codeql-action/upload-sarif@v3');
+    expect(doc).toContain('uses: github/codeql-action/upload-sarif@v4');
     expect(doc).toContain('sarif_file: acr-guard/acr-guard.sarif');
     expect(doc).toMatch(
       /PathtoPublish: \$\(Build\.SourcesDirectory\)\/acr-guard\/acr-guard\.sarif\n\s+ArtifactName: CodeAnalysisLogs/,
