@@ -223,7 +223,13 @@ registries:
   - { host: "${registryHost}", apply: promote }
 gate:
   - scope: "demo/**"
-    vulnerabilities: { block: [critical, high], maxReportAge: 7d, sources: [reports], scanDeadline: 2m, pollInterval: 1s }
+    vulnerabilities:
+      block: [critical, high]
+      maxReportAge: 7d
+      sources: [reports]
+      reportsSignedBy: release-images
+      scanDeadline: 2m
+      pollInterval: 1s
     signatures: { required: true, trustPolicy: release-images }
     promote: { repository: "release/{repository}" }
 `;
