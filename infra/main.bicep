@@ -260,6 +260,8 @@ module keyVault 'modules/keyVault.bicep' = {
       // The API resolves its Key Vault references.
       { principalId: identities.outputs.apiPrincipalId, roleDefinitionId: roles.keyVaultSecretsUser }
     ]
+    // acr-guard signs its verification summaries (VSA) with the vault's attestation key (Crypto User on that key).
+    attestationSignerPrincipalId: guardPrincipalId
   }
 }
 
@@ -356,6 +358,7 @@ module guard 'modules/functionApp.bicep' = {
       { name: 'ACR_GUARD_INUSE_SCOPES', value: inUseScopes }
       { name: 'ACR_GUARD_LOG_ANALYTICS_WORKSPACE_ID', value: monitoring.outputs.workspaceCustomerId }
       { name: 'ACR_GUARD_KEY_VAULT_URL', value: keyVault.outputs.vaultUri }
+      { name: 'ACR_GUARD_ATTESTATION_KEY_ID', value: keyVault.outputs.attestationKeyId }
       { name: 'ACR_GUARD_ROTATION_TOKENS', value: join(registry.outputs.tokenIds, ',') }
       { name: 'ACR_GUARD_ROTATION_VALIDITY', value: tokenPasswordValidity }
       { name: 'ACR_GUARD_ROTATION_RENEW_BEFORE', value: tokenPasswordRenewBefore }

@@ -21,6 +21,7 @@ const LAZY_GROUPS = {
   'azure-arm-containerregistry': ['@azure/arm-containerregistry'],
   'azure-arm-resourcegraph': ['@azure/arm-resourcegraph'],
   'azure-keyvault-secrets': ['@azure/keyvault-secrets'],
+  'azure-keyvault-keys': ['@azure/keyvault-keys'],
   'azure-monitor-query-logs': ['@azure/monitor-query-logs'],
   'signature-libs': ['@peculiar/asn1-schema', '@peculiar/asn1-x509', '@peculiar/asn1-cms', 'asn1js', 'cbor'],
   // durable-functions requires axios at load but uses it only when a DurableClient is built (`axios.default.create`
@@ -139,6 +140,7 @@ await Promise.all([
       'bench/purgeBench.ts',
       'bench/runtimeBench.ts',
       'bench/hostileReportBench.ts',
+      'bench/proofBench.ts',
     ],
     outbase: '.',
     outdir: dist,

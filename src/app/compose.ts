@@ -51,6 +51,8 @@ export interface ComposeOptions {
   promotions?: GateServices['promotions'];
   /** Verdict event publishers (Event Grid topic in Azure, webhook locally). */
   verdictEvents?: GateServices['verdictEvents'];
+  /** The signed verdict's signer and identity (absent: no VSA is attached). */
+  attestation?: GateServices['attestation'];
 }
 
 /**
@@ -110,6 +112,7 @@ export function composeGateServices(options: ComposeOptions): GateServices {
     ...(options.inUse ? { inUse: options.inUse } : {}),
     ...(options.verdictEvents && options.verdictEvents.length > 0 ? { verdictEvents: options.verdictEvents } : {}),
     ...(options.promotions ? { promotions: options.promotions } : {}),
+    ...(options.attestation ? { attestation: options.attestation } : {}),
   };
   return services;
 }

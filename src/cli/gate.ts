@@ -23,10 +23,13 @@ import { noVerdictSarif, verdictSarif } from './sarif';
 
 /** The tool version SARIF logs name (package.json `version`, kept in step by the release). */
 export const ACR_GUARD_VERSION = '0.1.0';
+import { pemFileSigner } from '../adapters/attestationSigner';
+import { DEFAULT_VERIFIER_ID } from '../app/config';
 
 export const GATE_USAGE = `usage: acr-guard gate <registry>/<repository>(:<tag>|@<digest>) --policy <file>
                        [--plain-http] [--output json|table|sarif] [--dry-run] [--audit-dir <dir>]
                        [--scan-deadline <duration>] [--trust-policy <file> --trust-store <dir>]
+                       [--attestation-key <key.pem>]
   Gates one image: collects findings, verifies signatures, decides against the policy, applies the verdict.
   --plain-http         talk http to a loopback registry (127.0.0.0/8, localhost, [::1] only)
   --output sarif       a SARIF 2.1.0 log of the verdict's findings (GitHub code scanning, Azure DevOps)
@@ -35,6 +38,7 @@ export const GATE_USAGE = `usage: acr-guard gate <registry>/<repository>(:<tag>|
   --scan-deadline <d>  override the policy's wait for pending scan results (e.g. 0s, 5m)
   --trust-policy <f>, --trust-store <d>  notation trustpolicy.json and trust store for signature checks
                        (without them signatures are inconclusive)
+  --attestation-key <f> ECDSA P-256 private key (PEM) that signs the verdict (SLSA VSA) attached to the image
   exit codes: 0 released, 3 blocked, 2 usage or configuration error, 1 runtime error`;
 
 /** Runs the `gate` command; returns the exit code. */
@@ -51,6 +55,7 @@ export async function gateCommand(
     'scan-deadline': { type: 'string' },
     'trust-policy': { type: 'string' },
     'trust-store': { type: 'string' },
+    'attestation-key': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
@@ -89,6 +94,15 @@ export async function gateCommand(
     plainHttpHosts: plainHttp ? [ref.registry] : [],
     audit,
     signatureTrust,
+    ...(typeof values['attestation-key'] === 'string'
+      ? {
+          attestation: {
+            signer: pemFileSigner(values['attestation-key'], '--attestation-key'),
+            verifierId: DEFAULT_VERIFIER_ID,
+            policyUri: `file:${values.policy}`,
+          },
+        }
+      : {}),
   });
   // Act on digests, never tags: a tag is resolved once, here, and the gate works on the digest.
   const digest = ref.digest ?? (await services.registry(ref.registry).resolveTag(ref.repository, ref.tag as string));

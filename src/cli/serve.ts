@@ -10,6 +10,7 @@ import { verdictWebhookUrl } from '../adapters/verdictEvents';
 
 export const SERVE_USAGE = `usage: acr-guard serve [--port N] [--registry-port N] [--state-dir DIR] [--no-seed] [--fresh] [--auth off|easyauth]
                         [--verdict-webhook URL]
+                        [--attestation-key <key.pem>]
   Runs the whole app on this machine without Azure: Debian's docker-registry on 127.0.0.1 (port 7072) whose
   push notifications start gates, the HTTP API (POST /api/rescan, GET /api/verdicts/...) and the page on
   http://127.0.0.1:7071/, the gate orchestrations (histories in the state directory, resumed after a restart)
@@ -18,6 +19,8 @@ export const SERVE_USAGE = `usage: acr-guard serve [--port N] [--registry-port N
   --auth       easyauth: callers must send x-ms-client-principal with an app role, as behind App Service
   --verdict-webhook  POST each recorded verdict there as a CloudEvent (com.acrguard.verdict.v1; https, or http
                to loopback; 3 attempts, 10 s each; a failed delivery is logged and never changes the verdict)
+  --attestation-key  ECDSA P-256 private key (PEM) that signs the verdict (SLSA VSA) attached to each gated
+               image; its public key is served at GET /api/attestation-key
   Stop with Ctrl-C.`;
 
 function port(value: string | boolean | undefined, name: string, fallback: number): number {
@@ -42,6 +45,7 @@ export async function serveCommand(
     fresh: { type: 'boolean' },
     auth: { type: 'string' },
     'verdict-webhook': { type: 'string' },
+    'attestation-key': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
@@ -69,6 +73,9 @@ export async function serveCommand(
     auth,
     log: (line) => io.err(line),
     ...(verdictWebhook ? { verdictWebhook } : {}),
+    ...(typeof values['attestation-key'] === 'string'
+      ? { attestationKeyFile: resolve(values['attestation-key']) }
+      : {}),
   });
   const { service, registry } = stack;
   io.out(`acr-guard local service is running (state in ${stateDir})`);

@@ -80,6 +80,12 @@ export const ErrorCodes = {
    * (default 25%) allows: the repository's plan is held, nothing of it is deleted, and the run alerts.
    */
   PURGE_CAP_EXCEEDED: 'PURGE_CAP_EXCEEDED',
+  /** A release's referrers graph has more referrers than a promotion copies (PROOF_BOUNDS.maxReferrers). */
+  PROOF_TOO_MANY_REFERRERS: 'PROOF_TOO_MANY_REFERRERS',
+  /** A release's referrers graph nests deeper than a promotion follows (PROOF_BOUNDS.maxDepth). */
+  PROOF_TOO_DEEP: 'PROOF_TOO_DEEP',
+  /** A verification summary attestation is missing, unsigned by the key, or does not say what is required. */
+  VSA_REJECTED: 'VSA_REJECTED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

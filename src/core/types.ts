@@ -2,6 +2,7 @@
  * Shared data shapes of acr-guard. Everything here is plain JSON-serialisable data, because it crosses
  * Durable activity boundaries and goes into the audit store.
  */
+import type { ReleaseProof } from './releaseProof';
 
 /** An image named by digest: what every decision and action works on (never a tag). */
 export interface ImageId {
@@ -153,6 +154,8 @@ export interface Verdict {
   policy: { version: number; hash: string };
   /** ISO 8601 time the decision was made (orchestration time, not wall clock). */
   decidedAt: string;
+  /** What the release carries (referrers copied, the signed verdict), once applied; see core/releaseProof. */
+  proof?: ReleaseProof;
 }
 
 /** What applying a verdict did. */
@@ -168,6 +171,8 @@ export interface ApplyResult {
    * tag still pointed at the gated digest when the verdict was applied; `reason` says why it was not.
    */
   releaseTag?: { tag: string; written: boolean; reason?: string };
+  /** What the release carries: referrers copied (`copied`, `failed`), their digests, the signed verdict. */
+  proof?: ReleaseProof;
 }
 
 /** Manifest media types acr-guard understands. */

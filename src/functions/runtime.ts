@@ -6,6 +6,7 @@
 import type * as Identity from '@azure/identity';
 import type { TokenCredential } from '@azure/identity';
 import { readBoundedTextSync } from '../adapters/boundedFile';
+import { keyVaultSigner, pemFileSigner } from '../adapters/attestationSigner';
 import { loadConfig, readPolicyText, type AppConfig } from '../app/config';
 import { MAX_POLICY_BYTES, loadPolicy } from '../core/policy';
 import type { Policy } from '../core/policyTypes';
@@ -50,6 +51,17 @@ function trustLoader(config: AppConfig, credential: TokenCredential): (() => Pro
     });
 }
 
+/** The VSA signer the settings name (a Key Vault key in Azure: the private key never leaves the vault). */
+function attestationFor(config: AppConfig, credential: TokenCredential): GateServices['attestation'] {
+  const a = config.attestation;
+  if (!a) return undefined;
+  const signer =
+    a.key.kind === 'keyvault'
+      ? keyVaultSigner({ credential, keyId: a.key.keyId })
+      : pemFileSigner(a.key.path, 'ACR_GUARD_ATTESTATION_KEY_FILE');
+  return { signer, verifierId: a.verifierId, policyUri: a.policyUri };
+}
+
 /** The settings and the identity: all the timers need (they never depend on the policy being valid). */
 export interface RuntimeBase {
   config: AppConfig;
@@ -87,6 +99,7 @@ export function buildRuntime(base: RuntimeBase): Runtime {
           ],
         }
       : {}),
+    attestation: attestationFor(config, credential),
   });
   return Object.freeze({ config, policy: () => policy, services, credential });
 }

@@ -29,6 +29,8 @@ import { FileAuditStore } from '../adapters/auditStore';
 import { WebhookVerdictPublisher } from '../adapters/verdictEvents';
 import type { AuditStore, InUseLookup } from '../adapters/ports';
 import { composeGateServices } from '../app/compose';
+import { DEFAULT_VERIFIER_ID } from '../app/config';
+import { pemFileSigner } from '../adapters/attestationSigner';
 import { PromotionRecord } from '../core/promotions';
 import { handleRuntimeReport } from '../app/runtimeAudit';
 import type { RuntimeAuditOutput } from '../orchestrations/runtimeAudit';
@@ -89,6 +91,11 @@ export interface ServeOptions {
   runtimeInventory?: InUseLookup;
   /** Where each recorded verdict is POSTed as a CloudEvent (https, or http to loopback). */
   verdictWebhook?: string;
+  /**
+   * PEM file of the ECDSA P-256 key that signs the verification summary (VSA) attached after each verdict
+   * (`--attestation-key`; default the ACR_GUARD_ATTESTATION_KEY_FILE setting). Absent: no VSA.
+   */
+  attestationKeyFile?: string;
 }
 
 /** A running local service. */
@@ -226,6 +233,13 @@ export async function startService(options: ServeOptions): Promise<LocalService>
     ? inUseLookupFor({ inUse: inUseSettings }, getCredential(), { ca: options.ca })
     : undefined;
   const promotions = new PromotionRecord();
+  const attestationKeyFile = options.attestationKeyFile ?? env.ACR_GUARD_ATTESTATION_KEY_FILE?.trim();
+  const attestationSigner = attestationKeyFile
+    ? pemFileSigner(
+        attestationKeyFile,
+        options.attestationKeyFile ? '--attestation-key' : 'ACR_GUARD_ATTESTATION_KEY_FILE',
+      )
+    : undefined;
   const services = composeGateServices({
     policy: () => policy,
     audit,
@@ -234,6 +248,15 @@ export async function startService(options: ServeOptions): Promise<LocalService>
     promotions: { record: (image) => promotions.record(image, Date.now()) },
     ...(inUse ? { inUse } : {}),
     ...(options.verdictWebhook ? { verdictEvents: [new WebhookVerdictPublisher(options.verdictWebhook)] } : {}),
+    ...(attestationSigner
+      ? {
+          attestation: {
+            signer: attestationSigner,
+            verifierId: env.ACR_GUARD_VERIFIER_ID?.trim() || DEFAULT_VERIFIER_ID,
+            policyUri: env.ACR_GUARD_POLICY_URI?.trim() || 'acr-guard:local-service-policy',
+          },
+        }
+      : {}),
   });
   // Runtime assurance over the demo's deployed list (npm start) or, with ACR_GUARD_INUSE_SCOPES, over Azure.
   const runtimeInventory = options.runtimeInventory ?? inUse;
@@ -445,6 +468,16 @@ export async function startService(options: ServeOptions): Promise<LocalService>
     }
     if (method === 'GET' && path === '/api/runtime') {
       return send(res, await handleRuntimeReport(toRequest(req, {}), { audit, auth }, context('runtime', log)));
+    }
+    if (method === 'GET' && path === '/api/attestation-key') {
+      // The public half of the VSA key: what `cosign verify-attestation --key` and `acr-guard verify` are given.
+      if (!attestationSigner)
+        return send(res, errorResponse(404, 'NOT_FOUND', 'no attestation key is configured (--attestation-key)'));
+      return send(res, {
+        status: 200,
+        headers: { 'content-type': 'application/x-pem-file' },
+        body: await attestationSigner.publicKeyPem(),
+      });
     }
     if (method === 'GET' && path === '/api/images') {
       return send(res, await handleImages(toRequest(req, {}), imagesDeps, context('images', log)));

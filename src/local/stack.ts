@@ -11,7 +11,7 @@ import { isGuardError } from '../core/errors';
 import { createRegistryClient } from '../adapters/registry';
 import { DEMO_SAMPLES, demoDeployedLookup, demoPolicyYaml, seedSample } from './demo';
 import { freePort, startRegistry, type RunningRegistry } from './registryServer';
-import { startService, type LocalService } from './serve';
+import { startService, type LocalService, type ServeOptions } from './serve';
 import type { HttpAuthMode } from '../app/http';
 
 /** Default port of the local service (the Functions host's local default). */
@@ -37,6 +37,12 @@ export interface LocalStackOptions {
   log?: (line: string) => void;
   /** Where each recorded verdict is POSTed as a CloudEvent (`acr-guard serve --verdict-webhook`). */
   verdictWebhook?: string;
+  /** PEM key that signs the VSAs (see ServeOptions.attestationKeyFile). */
+  attestationKeyFile?: string;
+  /** The policy YAML for the registry's host (default: the demo policy); tests gate with their own rules. */
+  policyYaml?: (registryHost: string) => string;
+  /** Trust policy and store for signature checks (default: none, so signatures are inconclusive). */
+  signatureTrust?: ServeOptions['signatureTrust'];
 }
 
 /** A running stack. */
@@ -57,7 +63,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const registryPort =
     options.registryPort === 0 || options.registryPort === undefined ? await freePort() : options.registryPort;
   const registryHost = `127.0.0.1:${registryPort}`;
-  const policy = loadPolicy(demoPolicyYaml(registryHost), 'embedded demo policy');
+  const policy = options.policyYaml
+    ? loadPolicy(options.policyYaml(registryHost), 'policy given to startLocalStack')
+    : loadPolicy(demoPolicyYaml(registryHost), 'embedded demo policy');
   mkdirSync(options.stateDir, { recursive: true });
   // A fresh token per start: only this registry's notifications are accepted.
   const notificationToken = randomBytes(24).toString('base64url');
@@ -73,6 +81,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     env: options.env,
     log,
     runtimeInventory: demoDeployedLookup(registryHost),
+    ...(options.attestationKeyFile ? { attestationKeyFile: options.attestationKeyFile } : {}),
+    ...(options.signatureTrust ? { signatureTrust: options.signatureTrust } : {}),
   });
   let registry: RunningRegistry;
   try {

@@ -35,6 +35,9 @@ import type { RegistryClient } from '../adapters/ports';
 import { publishVerdictEvent, type PublishReport } from '../adapters/verdictEvents';
 import { verdictEvent } from '../core/verdictEvent';
 import { mapLimit } from '../core/mapLimit';
+import type { ReleaseProof } from '../core/releaseProof';
+import { buildVsaStatement, vsaRepositoryName } from '../core/vsa';
+import { attachVsa, copyReferrerGraph } from '../jobs/releaseProof';
 import { Activities } from './names';
 import { SILENT_ACTIVITY_CONTEXT, type ActivityContext, type GateServices } from './services';
 
@@ -567,14 +570,75 @@ export async function applyVerdict(
     }
     return { mode: input.mode, ok: true, detail: plan.detail } satisfies ApplyResult;
   });
-  const applied: ApplyResult =
+  let applied: ApplyResult =
     'code' in result && result.ok === false
       ? { mode: input.mode, ok: false, code: result.code, detail: result.detail }
       : (result as ApplyResult);
+  const proof = await releaseProof(services, input, plan, applied, context);
+  if (proof) applied = { ...applied, proof };
   context.log(
     `applyVerdict: ${image.repository}@${image.digest} ${input.verdict.decision}: ${applied.ok ? 'applied' : `not applied (${applied.code})`}: ${applied.detail}`,
   );
   return applied;
+}
+
+/**
+ * What the applied verdict carries: on a promoted release, its referrers graph copied into the release
+ * repository; with an attestation key, the signed verdict (VSA) attached where the image now lives (the release
+ * repository after a promotion, else the pushed repository: a block's VSA is a record, `FAILED`). Undefined when
+ * there is nothing to do (no promotion, no key). Permanent failures are data in the proof; transient ones throw.
+ */
+async function releaseProof(
+  services: GateServices,
+  input: ApplyVerdictInput,
+  plan: ApplyPlan,
+  applied: ApplyResult,
+  context: ActivityContext,
+): Promise<ReleaseProof | undefined> {
+  const { image } = input.verdict;
+  const promoted = plan.kind === 'promote' && applied.ok;
+  const attestation = services.attestation;
+  if (!promoted && !attestation) return undefined;
+  // A release whose apply failed is about to be re-applied as a block: that call attaches the (FAILED) VSA.
+  if (input.verdict.decision === 'release' && !applied.ok) return undefined;
+  const client = services.registry(image.registry);
+  const where = promoted ? plan.target : image.repository;
+  let roots = [image.digest];
+  try {
+    const children = (await client.getManifest(image.repository, image.digest)).children;
+    roots = [image.digest, ...new Set(children.map((c) => c.digest))];
+  } catch (err) {
+    if (!isGuardError(err) || err.code === ErrorCodes.TRANSIENT) throw err;
+    return { copied: 0, failed: [{ digest: image.digest, code: err.code, detail: err.message }], items: [] };
+  }
+  const proof = await copyReferrerGraph(client, {
+    from: image.repository,
+    ...(promoted ? { target: plan.target } : {}),
+    roots,
+    beforeWrite: (repository, digest) => notePromotion(services, client, repository, digest),
+  });
+  if (!attestation) return proof;
+  const statement = buildVsaStatement({
+    verdict: input.verdict,
+    repository: vsaRepositoryName(image, where),
+    verifierId: attestation.verifierId,
+    policyUri: attestation.policyUri,
+    inputAttestations: proof.items
+      .filter((i) => i.digest.startsWith('sha256:'))
+      .map((i) => ({ uri: `${vsaRepositoryName(image, where)}@${i.digest}`, digest: { sha256: i.digest.slice(7) } })),
+  });
+  try {
+    const vsa = await attachVsa(client, where, image.digest, statement, attestation.signer, (repository, digest) =>
+      notePromotion(services, client, repository, digest),
+    );
+    proof.vsa = { attached: true, ...vsa, result: statement.predicate.verificationResult };
+    proof.items.push({ kind: 'vsa', digest: vsa.digest, subject: image.digest, tag: vsa.tag });
+  } catch (err) {
+    if (!isGuardError(err) || err.code === ErrorCodes.TRANSIENT) throw err;
+    context.warn(`applyVerdict: VSA for ${where}@${image.digest} not attached: ${err.code}: ${err.message}`);
+    proof.vsa = { attached: false, reason: `${err.code}: ${err.message}` };
+  }
+  return proof;
 }
 
 // ---- recordVerdict ----

@@ -16,6 +16,7 @@ import * as df from 'durable-functions';
 import { blockedVerdict, decide, scanComplete, type ManifestEvidence, type PolicyStamp } from '../core/decision';
 import { isAcrHost } from '../core/acrHost';
 import type { ApplyMode } from '../core/policyTypes';
+import { withProof } from '../core/releaseProof';
 import type {
   ApplyResult,
   Check,
@@ -222,6 +223,8 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
         ? reapplied.value
         : { mode: applyMode, ok: false, code: reapplied.code, detail: reapplied.detail };
     }
+    // What the release carries (and whether all of it was copied) is part of the recorded verdict.
+    final = withProof(final, apply.proof);
     progress({ step: 'recording' });
     const recorded = yield* step<{ verdict: Verdict }, { ok: true }>(context, Activities.recordVerdict, {
       verdict: final,

@@ -14,6 +14,7 @@ import type {
 } from '../adapters/ports';
 import type { Policy } from '../core/policyTypes';
 import type { ImageId, ResolvedManifest, SignatureResult } from '../core/types';
+import type { AttestationSigner } from '../adapters/attestationSigner';
 
 /** Input of {@link GateServices.verifySignatures}. */
 export interface VerifySignaturesInput {
@@ -54,6 +55,11 @@ export interface GateServices {
    * the held plan is still in the recorded summary, and logged).
    */
   purgeAlerts?: () => PurgeAlerts;
+  /**
+   * The signed verdict (VSA) attached after each applied verdict: the signer (a PEM file or a Key Vault key),
+   * the verifier id and where the policy lives. Absent: no VSA is attached (promotions still copy referrers).
+   */
+  attestation?: { signer: AttestationSigner; verifierId: string; policyUri: string };
 }
 
 /**

@@ -73,6 +73,7 @@ const NOT_SET_IN_AZURE: Record<string, string> = {
   ACR_GUARD_TRUST_POLICY_FILE: 'trust material from files, for the CLI and local runs; Azure reads it from the signature-trust container (ACR_GUARD_TRUST_BLOB_URL)',
   ACR_GUARD_TRUST_STORE_DIR: 'goes with ACR_GUARD_TRUST_POLICY_FILE (local runs); the two exclude ACR_GUARD_TRUST_BLOB_URL',
   AzureWebJobsStorage__tableServiceUri: 'alternative to ACR_GUARD_AUDIT_TABLE_ENDPOINT, which is set',
+  ACR_GUARD_ATTESTATION_KEY_FILE: 'a PEM signing key file for local runs and the CLI; Azure signs with the Key Vault key (ACR_GUARD_ATTESTATION_KEY_ID), the two exclude each other',
   WEBSITE_AUTH_ENABLED: 'set by App Service itself when authentication (authsettingsV2, guardApiClientId) is on; the HTTP functions refuse every call without it',
 };
 

@@ -249,23 +249,32 @@ function findingsTable(findings, isIndex) {
   return table;
 }
 
-/** The slot for what a release carries (signatures, reports, VSA), filled once verdicts record it. */
+/**
+ * What a release carries (signatures, reports, SBOMs, the signed verdict), each by digest, from the verdict's
+ * `proof` (recorded by the promotion); copies that failed are named, never hidden.
+ */
 function carriesEl(verdict) {
   const slot = el('div', { class: 'carries', 'data-slot': 'release-carries' }, [
     el('span', { class: 'label', text: 'What this release carries: ' }),
   ]);
-  const carries = verdict && verdict.carries;
-  if (carries && typeof carries === 'object') {
-    const items = Array.isArray(carries) ? carries : Object.entries(carries).map(([k, v]) => ({ kind: k, value: v }));
-    const list = el('ul');
-    for (const item of items.slice(0, 50)) {
-      const text = typeof item === 'string' ? item : [item.kind, item.digest || item.value].filter(Boolean).join(' ');
-      list.append(el('li', { class: 'mono', text: String(text) }));
-    }
-    slot.append(list);
-  } else {
+  const proof = verdict && verdict.proof;
+  const items = (proof && Array.isArray(proof.items) && proof.items) || [];
+  const failed = (proof && Array.isArray(proof.failed) && proof.failed) || [];
+  if (items.length === 0 && failed.length === 0) {
     slot.append(el('span', { class: 'muted', text: 'not recorded in this verdict' }));
+    return slot;
   }
+  const list = el('ul', { class: 'proof', 'data-proof': String(items.length) });
+  for (const item of items.slice(0, 50)) {
+    const digest = typeof item.digest === 'string' ? item.digest : '';
+    list.append(
+      el('li', { class: 'mono', 'data-kind': String(item.kind), title: digest, text: `${item.kind} ${digest}` }),
+    );
+  }
+  for (const f of failed.slice(0, 20)) {
+    list.append(el('li', { class: 'mono fail', text: `not copied: ${typeof f === 'string' ? f : JSON.stringify(f)}` }));
+  }
+  slot.append(list);
   return slot;
 }
 
