@@ -69,6 +69,8 @@ export const ErrorCodes = {
   INDEX_TOO_LARGE: 'INDEX_TOO_LARGE',
   /** More fresh report referrers on one image than `MAX_REPORTS_PER_IMAGE`: none is read, the reports are inconclusive. */
   TOO_MANY_REPORTS: 'TOO_MANY_REPORTS',
+  /** Rows for Log Analytics over the ingestion bounds (rows, bytes per row or per send): the excess is not sent, and logged. */
+  LOG_ROWS_TOO_LARGE: 'LOG_ROWS_TOO_LARGE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
