@@ -54,7 +54,10 @@ describe("acr-guard's tables, from the Bicep", () => {
     expect([...tables.keys()].sort()).toEqual(['AcrGuardPurges_CL', 'AcrGuardRuntime_CL', 'AcrGuardVerdicts_CL']);
     for (const cols of tables.values()) expect(cols[0]).toEqual({ name: 'TimeGenerated', type: 'datetime' });
     const rule = resourceBody(file(LOG_INGESTION_MODULE), 'rule');
-    expect(at(rule, 'properties.streamDeclarations')?.text).toBe("toObject(items(streams), s => 'Custom-${s.key}_CL', s => { columns: map(s.value, c => { name: c.name, type: c.type }) })");
+    // Every table's input stream declares exactly the table's columns, and no other stream is declared.
+    const declaredStreams = properties(at(rule, 'properties.streamDeclarations') as Node);
+    expect([...declaredStreams.keys()].sort()).toEqual([...tables.keys()].map((t) => `Custom-${t}`).sort());
+    for (const [stream, value] of declaredStreams) expect({ stream, columns: at(value, 'columns')?.text }).toEqual({ stream, columns: `streams.${stream.replace(/^Custom-|_CL$/g, '')}` });
     const flow = at(rule, 'properties.dataFlows') as Node;
     expect(flow.text).toMatch(/^\[for s in items\(streams\): \{/);
     expect(flow.text).toContain("streams: [ 'Custom-${s.key}_CL' ]");
