@@ -135,6 +135,9 @@ describe('infra/guard.bicep', () => {
     // The registry's roles are deployed in the registry's group, on the registry itself.
     expect(properties(declarationBody(g, 'module', 'registryRoles')).get('scope')?.text).toBe('resourceGroup(registryParts[2], registryParts[4])');
     expect(properties(resourceBody(file('infra/modules/registryRoles.bicep'), 'registryRoles')).get('scope')?.text).toBe('registry');
+    // The dead-letter storage is the Function App module's account (same name expression, same token).
+    expect(at(resourceBody(g, 'deadLetterStorage'), 'name')?.text).toBe(at(resourceBody(file('infra/modules/functionApp.bicep'), 'storage'), 'name')?.text);
+    expect(at(declarationBody(g, 'module', 'guard'), 'params.resourceToken')?.text).toBe('resourceToken');
     // The topic's own identity may write dead letters to the one container, nothing else.
     const dl = resourceBody(g, 'deadLetterWriter');
     expect(properties(dl).get('scope')?.text).toBe('deadLetterStorage::blobService::container');

@@ -10,6 +10,8 @@ import { LogIngestionSink } from '../../src/adapters/logIngestion';
 import { LogRowsAuditStore } from '../../src/app/logRowsStore';
 import { auditStoreFor } from '../../src/app/compose';
 import { loadConfig } from '../../src/app/config';
+import { isRuntimeAuditStore } from '../../src/app/runtimeAudit';
+import { buildRuntime, buildRuntimeBase } from '../../src/functions/runtime';
 import { decide } from '../../src/core/decision';
 import {
   LOG_COLUMNS,
@@ -371,6 +373,20 @@ describe('configuration (ACR_GUARD_LOG_INGESTION_ENDPOINT + ACR_GUARD_LOG_INGEST
     }
     expect(err).toMatchObject({ code: 'INVALID_CONFIG', field });
     expect((err as Error).message).toMatch(message);
+  });
+
+  it('the Functions runtime wires it: with both settings its audit store copies (and keeps its runtime side); without, it does not', () => {
+    const env = { ...base, ACR_GUARD_POLICY_FILE: 'policy/acr-guard.yaml' };
+    const wired = buildRuntime(
+      buildRuntimeBase({
+        ...env,
+        ACR_GUARD_LOG_INGESTION_ENDPOINT: endpoint,
+        ACR_GUARD_LOG_INGESTION_RULE_ID: RULE_ID,
+      }),
+    );
+    expect(wired.services.audit).toBeInstanceOf(LogRowsAuditStore);
+    expect(isRuntimeAuditStore(wired.services.audit)).toBe(true);
+    expect(buildRuntime(buildRuntimeBase(env)).services.audit).not.toBeInstanceOf(LogRowsAuditStore);
   });
 
   it('a verdict row never carries more than the bounded lists and texts', () => {
