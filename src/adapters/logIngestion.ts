@@ -5,7 +5,7 @@
  * data collection rule). 429 and 5xx are retried by the SDK's policies (honouring `Retry-After`) up to
  * `maxRetries`.
  *
- * Bounded before any request: rows per send, bytes per row and per send (the excess is dropped, counted and
+ * Bounded before any request: rows per send, bytes per row (256 KiB) and per send (the excess is dropped, counted and
  * logged with `LOG_ROWS_TOO_LARGE`), rows per request (`batchRows`; the client also splits at 1 MB), and time
  * (`timeoutMs` for a whole send). It never throws: what acr-guard decided is recorded in the audit store first;
  * the rows here are a copy for dashboards, and a failure to send them is logged, never fatal.
@@ -13,7 +13,7 @@
 import type { TokenCredential } from '@azure/identity';
 import type * as MonitorIngestion from '@azure/monitor-ingestion';
 import { ErrorCodes, GuardError } from '../core/errors';
-import { LOG_STREAMS, type LogRow, type LogStream } from '../core/logRows';
+import { LOG_STREAMS, MAX_LOG_ROW_BYTES, type LogRow, type LogStream } from '../core/logRows';
 import type { LogSendResult, LogSink } from './ports';
 import { sdkError } from './sdkErrors';
 
@@ -36,7 +36,7 @@ export interface LogIngestionOptions {
   batchRows?: number;
   /** Most rows one send takes (default 10,000); more are dropped. */
   maxRows?: number;
-  /** Largest JSON size of one row in bytes (default 64 KiB); larger rows are dropped. */
+  /** Largest JSON size of one row in bytes (default `MAX_LOG_ROW_BYTES`, 256 KiB); larger rows are dropped. */
   maxRowBytes?: number;
   /** Most JSON bytes one send takes (default 8 MiB); rows past it are dropped. */
   maxBytes?: number;
@@ -69,7 +69,7 @@ export class LogIngestionSink implements LogSink {
       log: options.log,
       batchRows: options.batchRows ?? 500,
       maxRows: options.maxRows ?? 10_000,
-      maxRowBytes: options.maxRowBytes ?? 64 * 1024,
+      maxRowBytes: options.maxRowBytes ?? MAX_LOG_ROW_BYTES,
       maxBytes: options.maxBytes ?? 8 * 1024 * 1024,
       timeoutMs: options.timeoutMs ?? 20_000,
       maxRetries: options.maxRetries ?? 2,

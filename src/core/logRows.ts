@@ -26,6 +26,14 @@ export type LogRow = Readonly<Record<string, string | number | boolean | null | 
 export const MAX_LOG_TEXT = 2_000;
 /** Most entries of a list column (blocking findings, failed checks, workloads). */
 export const MAX_LOG_LIST = 50;
+/** Longest text of one field of a listed finding (id, severity, package, versions). */
+export const MAX_LOG_FINDING_FIELD = 128;
+/**
+ * Largest JSON size of one row. Every row the builders make stays under it whatever the record holds (texts
+ * and lists are cut above), so a pusher padding a report's package names cannot get a verdict's row dropped
+ * from the dashboards (test/unit/core/logRows.test.ts).
+ */
+export const MAX_LOG_ROW_BYTES = 256 * 1024;
 
 /** The columns each row builder writes, by stream (the Bicep declares the same). */
 export const LOG_COLUMNS: Readonly<Record<LogStream, readonly string[]>> = {
@@ -67,13 +75,30 @@ export const LOG_COLUMNS: Readonly<Record<LogStream, readonly string[]>> = {
   runtime: ['TimeGenerated', 'Image', 'Digest', 'Status', 'Reason', 'ByTag', 'Workloads', 'GraceUntil', 'PolicyHash'],
 };
 
-function text(value: string | undefined): string {
-  const s = value ?? '';
-  return s.length > MAX_LOG_TEXT ? `${s.slice(0, MAX_LOG_TEXT - 1)}…` : s;
+/**
+ * Control characters become spaces and lone surrogates U+FFFD: in JSON they would cost 6 bytes each (`\u0000`),
+ * which would let a long enough text push a row over {@link MAX_LOG_ROW_BYTES}; none has a use on a dashboard.
+ */
+function clean(value: string): string {
+  return (
+    value
+      // eslint-disable-next-line no-control-regex -- replacing control characters is the point
+      .replace(/[\u0000-\u001f\u007f]/g, ' ')
+      .replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd')
+  );
 }
 
-function str(value: unknown): string {
-  return typeof value === 'string' ? text(value) : '';
+function cut(value: string, max: number): string {
+  // Cut first (bounded work on a huge text), then clean; a pair split by the cut becomes U+FFFD.
+  return clean(value.length > max ? `${value.slice(0, max - 1)}…` : value);
+}
+
+function text(value: string | undefined): string {
+  return cut(value ?? '', MAX_LOG_TEXT);
+}
+
+function field(value: unknown): string {
+  return typeof value === 'string' ? cut(value, MAX_LOG_FINDING_FIELD) : '';
 }
 
 /** The listed blocking findings of every failed vulnerabilities check (per manifest of an index), bounded. */
@@ -86,12 +111,12 @@ function blockingFindings(verdict: Verdict): object[] {
     for (const f of listed as Array<Record<string, unknown>>) {
       if (out.length >= MAX_LOG_LIST) return out;
       out.push({
-        id: str(f.id),
-        severity: str(f.severity),
-        package: str(f.package),
-        installedVersion: str(f.installedVersion),
-        fixedVersion: str(f.fixedVersion),
-        ...(check.manifest ? { manifest: check.manifest } : {}),
+        id: field(f.id),
+        severity: field(f.severity),
+        package: field(f.package),
+        installedVersion: field(f.installedVersion),
+        fixedVersion: field(f.fixedVersion),
+        ...(check.manifest ? { manifest: field(check.manifest) } : {}),
       });
     }
   }
@@ -103,23 +128,25 @@ export function verdictRow(verdict: Verdict): LogRow {
   const signatures = verdict.checks.find((c) => c.name === 'signatures');
   return {
     TimeGenerated: verdict.decidedAt,
-    Registry: verdict.image.registry,
-    Repository: verdict.image.repository,
-    Digest: verdict.image.digest,
+    Registry: text(verdict.image.registry),
+    Repository: text(verdict.image.repository),
+    Digest: text(verdict.image.digest),
     Tag: text(verdict.tag),
     Decision: verdict.decision,
     Summary: text(verdict.summary),
     Rule: text(verdict.rule),
-    PolicyHash: verdict.policy.hash,
+    PolicyHash: text(verdict.policy.hash),
     FailedChecks: [
       ...new Set(verdict.checks.filter((c) => c.status === 'fail' || c.status === 'inconclusive').map((c) => c.name)),
-    ].slice(0, MAX_LOG_LIST),
+    ]
+      .slice(0, MAX_LOG_LIST)
+      .map(field),
     BlockingFindings: blockingFindings(verdict),
     Critical: verdict.findingCounts.critical ?? 0,
     High: verdict.findingCounts.high ?? 0,
     Medium: verdict.findingCounts.medium ?? 0,
     Low: verdict.findingCounts.low ?? 0,
-    SignatureStatus: signatures?.status ?? '',
+    SignatureStatus: field(signatures?.status),
   };
 }
 
@@ -127,8 +154,8 @@ export function verdictRow(verdict: Verdict): LogRow {
 export function purgeRows(summary: PurgeSummary): LogRow[] {
   return summary.outcomes.map((o) => ({
     TimeGenerated: summary.finishedAt,
-    Registry: summary.registry,
-    Repository: o.repository,
+    Registry: text(summary.registry),
+    Repository: text(o.repository),
     Trigger: summary.trigger,
     DryRun: summary.dryRun,
     RunStartedAt: summary.startedAt,
@@ -140,7 +167,7 @@ export function purgeRows(summary: PurgeSummary): LogRow[] {
     NotAttempted: o.notAttempted,
     BytesFreed: o.bytesFreed,
     KeptByReason: { ...o.keptByReason },
-    ErrorCode: o.error?.code ?? '',
+    ErrorCode: field(o.error?.code),
   }));
 }
 
@@ -149,12 +176,12 @@ export function runtimeRows(report: RuntimeReport): LogRow[] {
   return report.images.map((e) => ({
     TimeGenerated: report.generatedAt,
     Image: text(e.image),
-    Digest: e.digest ?? '',
+    Digest: text(e.digest),
     Status: e.status,
     Reason: text(e.reason),
     ByTag: e.byTag,
     Workloads: e.workloads.slice(0, MAX_LOG_LIST).map(text),
     GraceUntil: e.graceUntil ?? null,
-    PolicyHash: report.policyHash,
+    PolicyHash: text(report.policyHash),
   }));
 }
