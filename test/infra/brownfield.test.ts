@@ -13,6 +13,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { loadPolicy, isRegistryAllowed } from '../../src/core/policy';
+import { parseInUseScopes } from '../../src/core/inUseScopes';
 import { ROOT, at, declarationBody, declarations, literalMap, objectsWith, parseInfra, properties, resourceBody, stringLiteral, syntaxProblems, type BicepFile, type Node } from '../support/bicep';
 
 const GUARD = 'infra/guard.bicep';
@@ -162,6 +163,18 @@ describe('infra/guard.bicep', () => {
     expect(es).toMatch(/resource systemTopic '[^']+' existing = \{/);
     expect(es).toMatch(/includedEventTypes:\s*\[\s*'Microsoft\.ContainerRegistry\.ImagePushed'\s*\]/);
     expect(es).toMatch(/deadLetterWithResourceIdentity:/);
+  });
+});
+
+describe('in-use protection', () => {
+  it("the environment's resource group becomes an ACR_GUARD_INUSE_SCOPES entry that the app's parser accepts", () => {
+    expect(declarationBody(file(GUARD), 'var', 'inUseScopes').text).toBe(
+      "join(concat(empty(containerAppsEnvironmentId) ? [] : [ '/subscriptions/${environmentParts[2]}/resourceGroups/${environmentParts[4]}' ], inUseAdditionalScopes), ',')",
+    );
+    const id = '/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590/resourceGroups/rg-platform/providers/Microsoft.App/managedEnvironments/cae-platform';
+    const parts = id.split('/');
+    const scopes = parseInUseScopes(`/subscriptions/${parts[2]}/resourceGroups/${parts[4]}`, 'ACR_GUARD_INUSE_SCOPES');
+    expect(scopes).toHaveLength(1);
   });
 });
 
