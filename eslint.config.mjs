@@ -26,8 +26,8 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   {
-    // The local service's page: plain browser JavaScript served as it is.
-    files: ['src/local/page/**/*.js'],
+    // The verdicts page (both hosts): plain browser JavaScript served as it is.
+    files: ['src/app/page/**/*.js'],
     languageOptions: {
       sourceType: 'script',
       globals: { document: 'readonly', fetch: 'readonly', setTimeout: 'readonly', JSON: 'readonly' },

@@ -105,6 +105,9 @@ param alertWebhookFormat string = 'messagecard'
 @description('Optional. Event Grid custom topic endpoint acr-guard also sends alerts to. Empty sends to the webhook only.')
 param alertEventGridEndpoint string = ''
 
+@description('Optional. Event Grid custom topic endpoint each recorded verdict is published to as a CloudEvent (docs/verdict-events.md); grant acr-guard\'s identity EventGrid Data Sender there. Empty: no verdict events.')
+param verdictEventGridEndpoint string = ''
+
 @description('Optional. Tags applied to every resource acr-guard creates (existing resources are not touched).')
 param tags object = {}
 
@@ -245,6 +248,8 @@ module keyVault 'modules/keyVault.bicep' = {
       // acr-guard reads the alert webhook URL; it rotates no token here, so it writes no secret.
       { principalId: guardPrincipalId, roleDefinitionId: roles.keyVaultSecretsUser }
     ]
+    // acr-guard signs its verification summaries (VSA) with the vault's attestation key (Crypto User on that key).
+    attestationSignerPrincipalId: guardPrincipalId
   }
   dependsOn: [ newWorkspace ]
 }
@@ -304,6 +309,7 @@ module guard 'modules/functionApp.bicep' = {
       { name: 'ACR_GUARD_INUSE_SCOPES', value: inUseScopes }
       { name: 'ACR_GUARD_LOG_ANALYTICS_WORKSPACE_ID', value: workspace.properties.customerId }
       { name: 'ACR_GUARD_KEY_VAULT_URL', value: keyVault.outputs.vaultUri }
+      { name: 'ACR_GUARD_ATTESTATION_KEY_ID', value: keyVault.outputs.attestationKeyId }
       // Token rotation is off: acr-guard manages no token of an existing registry (list token ids here and
       // grant the token credential role to turn it on; docs/deployment.md).
       { name: 'ACR_GUARD_ROTATION_TOKENS', value: '' }
@@ -319,6 +325,7 @@ module guard 'modules/functionApp.bicep' = {
       { name: 'ACR_GUARD_ALERT_WEBHOOK_SECRET', value: alertWebhookSecretName }
       { name: 'ACR_GUARD_ALERT_WEBHOOK_FORMAT', value: alertWebhookFormat }
       { name: 'ACR_GUARD_ALERT_EVENTGRID_ENDPOINT', value: alertEventGridEndpoint }
+      { name: 'ACR_GUARD_VERDICT_EVENTGRID_ENDPOINT', value: verdictEventGridEndpoint }
       { name: 'ACR_GUARD_LOG_INGESTION_ENDPOINT', value: logIngestion.outputs.endpointUrl }
       { name: 'ACR_GUARD_LOG_INGESTION_RULE_ID', value: logIngestion.outputs.ruleImmutableId }
     ]

@@ -51,7 +51,7 @@ param apiSecretNames array = []
 @description('Optional. Deploy the batch worker on Container Instances. Its secret must exist in the vault first (workerSecretName), because the deployment reads it with getSecret.')
 param deployWorker bool = false
 
-@description('Optional. Image of the batch worker in the private registry, e.g. "<login server>/contoso/worker:1.0".')
+@description('Optional. Image of the batch worker, a release pinned by digest: "<login server>/release/contoso/worker@sha256:<digest>" in promote mode, "<login server>/contoso/worker@sha256:<digest>" in quarantine mode (the deploy-time policy refuses tags).')
 param workerImage string = ''
 
 @description('Optional. Key Vault secret the worker receives as the secure environment variable WORKER_SECRET.')
@@ -89,11 +89,34 @@ param alertWebhookFormat string = 'messagecard'
 @description('Optional. Event Grid custom topic endpoint (https://<topic>.<region>-1.eventgrid.azure.net/api/events) acr-guard also sends alerts to; grant its identity EventGrid Data Sender on that topic. Empty sends to the webhook only.')
 param alertEventGridEndpoint string = ''
 
+@description('Optional. Event Grid custom topic endpoint (CloudEvents 1.0 input schema) each recorded verdict is published to as com.acrguard.verdict.v1 (docs/verdict-events.md); grant acr-guard\'s identity EventGrid Data Sender on that topic. Empty publishes no verdict events.')
+param verdictEventGridEndpoint string = ''
+
 @description('Optional. NCRONTAB schedule of acr-guard\'s nightly purge.')
 param purgeSchedule string = '0 0 3 * * *'
 
 @description('Optional. NCRONTAB schedule of acr-guard\'s runtime audit (every running image checked against the gate; hourly).')
 param runtimeSchedule string = '0 0 * * * *'
+
+@description('Optional. How acr-guard applies verdicts on this registry, as its policy says (registries[].apply): "quarantine" (ACR quarantine, legacy registry permissions) or "promote" (released images are copied into the release repository; the registry runs in ABAC repository-permissions mode so that only acr-guard writes it).')
+@allowed([ 'quarantine', 'promote' ])
+param gateMode string = 'quarantine'
+
+@description('Optional. First path segment of the release repositories in promote mode (the policy\'s `promote.repository: "release/{repository}"`).')
+param releasePrefix string = 'release'
+
+@description('Optional. Principal ids of the CI identities that push images. Promote: Container Registry Repository Writer everywhere except the release prefix. Quarantine: AcrPush (ACR quarantine keeps their pushes unpullable until the verdict).')
+param ciPushPrincipalIds array = []
+
+@description('Optional. Effect of the deploy-time policy that refuses images that did not come through the gate: Deny, Audit or Disabled.')
+@allowed([ 'Deny', 'Audit', 'Disabled' ])
+param deployPolicyEffect string = 'Deny'
+
+@description('Optional. Registry hosts the deploy-time policy tolerates as they are (keep equal to the acr-guard policy\'s runtime.allowRegistries). mcr.microsoft.com is here for the API\'s placeholder image (mcr.microsoft.com/k8se/quickstart); remove it once the API runs a released image.')
+param deployPolicyToleratedRegistries array = [ 'mcr.microsoft.com' ]
+
+@description('Optional. Scopes (ARM ids) in the subscription the deploy-time policy leaves out.')
+param deployPolicyNotScopes array = []
 
 @description('Optional. Further scopes whose Container Apps, jobs and container groups run images from the registry (ARM ids of subscriptions, resource groups or single resources), beyond this deployment\'s resource group. Grant acr-guard\'s identity read access there yourself: without it the purge stops (fail closed).')
 param inUseAdditionalScopes array = []
@@ -110,6 +133,27 @@ var roles = {
   logAnalyticsReader: '73c42c96-874c-492b-b04d-ab87d138a893'
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
   reader: 'acdd72a7-3385-48ef-bd42-f606fba81ae7'
+  acrPush: '8311e382-0749-4cb8-b61a-304f252e45ec'
+  // ABAC repository-permissions mode (promote): AcrPull, AcrPush and AcrDelete are not honoured there.
+  repositoryReader: 'b93aa761-3e63-49ed-ac28-beffa264f7ac'
+  repositoryWriter: '2a1e307c-b015-4ebd-883e-5b7698a07328'
+  repositoryContributor: '2efddaa5-3f1f-4df3-97df-af3f13818f4c'
+  repositoryCatalogLister: 'bfdb9389-c9a5-478a-bb2f-ba9ca092c3c7'
+}
+
+var promote = gateMode == 'promote'
+var releaseRepositoryPrefix = '${releasePrefix}/'
+
+// ABAC conditions (version 2.0) on the repository name. Each one leaves the other actions of its role alone and
+// restricts the named ones: write to the release prefix only, write anywhere but the release prefix, read the
+// release prefix only. The trailing slash matters: 'release' alone would also match 'release-candidates/…'.
+var repositoryName = '@Request[Microsoft.ContainerRegistry/registries/repositories:name]'
+var writeActions = '!(ActionMatches{\'Microsoft.ContainerRegistry/registries/repositories/content/write\'}) AND !(ActionMatches{\'Microsoft.ContainerRegistry/registries/repositories/metadata/write\'})'
+var readActions = '!(ActionMatches{\'Microsoft.ContainerRegistry/registries/repositories/content/read\'}) AND !(ActionMatches{\'Microsoft.ContainerRegistry/registries/repositories/metadata/read\'})'
+var conditions = {
+  writeReleaseOnly: '((${writeActions}) OR (${repositoryName} StringStartsWithIgnoreCase \'${releaseRepositoryPrefix}\'))'
+  writeAllButRelease: '((${writeActions}) OR (${repositoryName} StringNotStartsWithIgnoreCase \'${releaseRepositoryPrefix}\'))'
+  readReleaseOnly: '((${readActions}) OR (${repositoryName} StringStartsWithIgnoreCase \'${releaseRepositoryPrefix}\'))'
 }
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
@@ -153,6 +197,32 @@ module monitoring 'modules/monitoring.bicep' = {
   }
 }
 
+// The registry's role assignments in quarantine mode (legacy registry permissions): ACR quarantine keeps every
+// pushed digest unpullable until acr-guard sets it Passed, so pushers and workloads hold registry-wide roles.
+var legacyPushRoles = [for id in ciPushPrincipalIds: { principalId: id, roleDefinitionId: roles.acrPush }]
+var legacyRegistryRoles = concat([
+  { principalId: guardPrincipalId, roleDefinitionId: roles.acrPull }
+  { principalId: guardPrincipalId, roleDefinitionId: roles.acrQuarantineWriter }
+  { principalId: guardPrincipalId, roleDefinitionId: roles.acrDelete }
+  // Resource Graph returns the registry's Defender assessments only to readers of the registry.
+  { principalId: guardPrincipalId, roleDefinitionId: roles.reader }
+  { principalId: identities.outputs.apiPrincipalId, roleDefinitionId: roles.acrPull }
+  { principalId: identities.outputs.workerPrincipalId, roleDefinitionId: roles.acrPull }
+], legacyPushRoles)
+
+// Promote mode (ABAC repository permissions): AcrPull/AcrPush/AcrDelete are not honoured, Owner/Contributor/Reader
+// grant the control plane only. acr-guard reads and deletes everywhere (gate, purge) but writes the release
+// prefix only; pushers write everywhere but the release prefix; workloads read the release prefix only.
+var abacPushRoles = [for id in ciPushPrincipalIds: { principalId: id, roleDefinitionId: roles.repositoryWriter, condition: conditions.writeAllButRelease }]
+var abacRegistryRoles = concat([
+  { principalId: guardPrincipalId, roleDefinitionId: roles.repositoryContributor, condition: conditions.writeReleaseOnly }
+  // The purge lists every repository; the catalog lister takes no condition (it reads no content).
+  { principalId: guardPrincipalId, roleDefinitionId: roles.repositoryCatalogLister }
+  { principalId: guardPrincipalId, roleDefinitionId: roles.reader }
+  { principalId: identities.outputs.apiPrincipalId, roleDefinitionId: roles.repositoryReader, condition: conditions.readReleaseOnly }
+  { principalId: identities.outputs.workerPrincipalId, roleDefinitionId: roles.repositoryReader, condition: conditions.readReleaseOnly }
+], abacPushRoles)
+
 module registry 'modules/registry.bicep' = {
   scope: rg
   name: 'registry'
@@ -166,15 +236,10 @@ module registry 'modules/registry.bicep' = {
     deletePolicy: registryDeletePolicy
     zoneRedundant: zoneRedundant
     tags: tags
-    roleAssignments: [
-      { principalId: guardPrincipalId, roleDefinitionId: roles.acrPull }
-      { principalId: guardPrincipalId, roleDefinitionId: roles.acrQuarantineWriter }
-      { principalId: guardPrincipalId, roleDefinitionId: roles.acrDelete }
-      // Resource Graph returns the registry's Defender assessments only to readers of the registry.
-      { principalId: guardPrincipalId, roleDefinitionId: roles.reader }
-      { principalId: identities.outputs.apiPrincipalId, roleDefinitionId: roles.acrPull }
-      { principalId: identities.outputs.workerPrincipalId, roleDefinitionId: roles.acrPull }
-    ]
+    roleAssignmentMode: promote ? 'AbacRepositoryPermissions' : 'LegacyRegistryPermissions'
+    quarantine: !promote
+    pullRepositoryPrefix: promote ? releaseRepositoryPrefix : ''
+    roleAssignments: promote ? abacRegistryRoles : legacyRegistryRoles
     tokenCredentialPrincipalIds: [ guardPrincipalId ]
   }
 }
@@ -195,6 +260,8 @@ module keyVault 'modules/keyVault.bicep' = {
       // The API resolves its Key Vault references.
       { principalId: identities.outputs.apiPrincipalId, roleDefinitionId: roles.keyVaultSecretsUser }
     ]
+    // acr-guard signs its verification summaries (VSA) with the vault's attestation key (Crypto User on that key).
+    attestationSignerPrincipalId: guardPrincipalId
   }
 }
 
@@ -241,6 +308,19 @@ module worker 'modules/containerInstance.bicep' = if (deployWorker) {
   dependsOn: [ keyVault ]
 }
 
+// The road to production: Azure Policy refuses, across the subscription, any Container App, job or container
+// group whose image is not a release of this registry pinned by digest (or from a tolerated registry).
+module deployPolicy 'modules/deployPolicy.bicep' = {
+  name: 'deployPolicy'
+  params: {
+    resourceToken: resourceToken
+    releasedImagePrefix: toLower(promote ? '${registry.outputs.loginServer}/${releaseRepositoryPrefix}' : '${registry.outputs.loginServer}/')
+    toleratedRegistries: deployPolicyToleratedRegistries
+    effect: deployPolicyEffect
+    notScopes: deployPolicyNotScopes
+  }
+}
+
 // Where in-use protection looks: every Container App, job and container group of the resource group (the
 // API app, the worker, and whatever is deployed here later), plus the scopes the owner adds.
 module inUseReader 'modules/inUseReader.bicep' = {
@@ -278,6 +358,7 @@ module guard 'modules/functionApp.bicep' = {
       { name: 'ACR_GUARD_INUSE_SCOPES', value: inUseScopes }
       { name: 'ACR_GUARD_LOG_ANALYTICS_WORKSPACE_ID', value: monitoring.outputs.workspaceCustomerId }
       { name: 'ACR_GUARD_KEY_VAULT_URL', value: keyVault.outputs.vaultUri }
+      { name: 'ACR_GUARD_ATTESTATION_KEY_ID', value: keyVault.outputs.attestationKeyId }
       { name: 'ACR_GUARD_ROTATION_TOKENS', value: join(registry.outputs.tokenIds, ',') }
       { name: 'ACR_GUARD_ROTATION_VALIDITY', value: tokenPasswordValidity }
       { name: 'ACR_GUARD_ROTATION_RENEW_BEFORE', value: tokenPasswordRenewBefore }
@@ -291,6 +372,7 @@ module guard 'modules/functionApp.bicep' = {
       { name: 'ACR_GUARD_ALERT_WEBHOOK_SECRET', value: alertWebhookSecretName }
       { name: 'ACR_GUARD_ALERT_WEBHOOK_FORMAT', value: alertWebhookFormat }
       { name: 'ACR_GUARD_ALERT_EVENTGRID_ENDPOINT', value: alertEventGridEndpoint }
+      { name: 'ACR_GUARD_VERDICT_EVENTGRID_ENDPOINT', value: verdictEventGridEndpoint }
       { name: 'ACR_GUARD_LOG_INGESTION_ENDPOINT', value: logIngestion.outputs.endpointUrl }
       { name: 'ACR_GUARD_LOG_INGESTION_RULE_ID', value: logIngestion.outputs.ruleImmutableId }
     ]

@@ -21,6 +21,7 @@ const LAZY_GROUPS = {
   'azure-arm-containerregistry': ['@azure/arm-containerregistry'],
   'azure-arm-resourcegraph': ['@azure/arm-resourcegraph'],
   'azure-keyvault-secrets': ['@azure/keyvault-secrets'],
+  'azure-keyvault-keys': ['@azure/keyvault-keys'],
   'azure-monitor-query-logs': ['@azure/monitor-query-logs'],
   'azure-monitor-ingestion': ['@azure/monitor-ingestion'],
   'signature-libs': ['@peculiar/asn1-schema', '@peculiar/asn1-x509', '@peculiar/asn1-cms', 'asn1js', 'cbor'],
@@ -140,6 +141,7 @@ await Promise.all([
       'bench/purgeBench.ts',
       'bench/runtimeBench.ts',
       'bench/hostileReportBench.ts',
+      'bench/proofBench.ts',
     ],
     outbase: '.',
     outdir: dist,
@@ -147,6 +149,6 @@ await Promise.all([
   }),
 ]);
 
-// The local service's page is served as plain files (no build step): copied beside the bundle, where
-// src/local/serve.ts looks for it (dist/src/local/page).
-cpSync(join(root, 'src/local/page'), join(dist, 'src/local/page'), { recursive: true });
+// The verdicts page is served as plain files (no build step) by both hosts: copied beside the bundles, where
+// src/app/page.ts looks for it (dist/src/app/page, next to dist/src/functions and dist/src/cli; .funcignore ships it).
+cpSync(join(root, 'src/app/page'), join(dist, 'src/app/page'), { recursive: true });

@@ -23,6 +23,12 @@ param roleAssignments array = []
 @description('Optional. Tags applied to every resource.')
 param tags object = {}
 
+@description('Optional. Principal (the Function App\'s identity) that signs acr-guard\'s verification summaries with the attestation key; empty creates no key.')
+param attestationSignerPrincipalId string = ''
+
+@description('Optional. Expiry of the attestation key (Unix seconds); default two years from this deployment.')
+param attestationKeyExpiry int = dateTimeToEpoch(dateTimeAdd(utcNow(), 'P2Y'))
+
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   name: 'kv-${resourceToken}'
   location: location
@@ -50,6 +56,33 @@ resource vaultRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for 
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', ra.roleDefinitionId)
   }
 }]
+
+// The key that signs acr-guard's verification summaries (VSA): EC P-256, sign/verify only. It never leaves the
+// vault: the app signs through Key Vault, with Key Vault Crypto User on this key alone (not the vault).
+resource attestationKey 'Microsoft.KeyVault/vaults/keys@2023-07-01' = if (!empty(attestationSignerPrincipalId)) {
+  // checkov:skip=CKV_AZURE_40: the expiry is set (attestationKeyExpiry, two years from the deployment by default); checkov cannot evaluate a parameter's value.
+  // checkov:skip=CKV_AZURE_112: an HSM-backed key needs the premium vault SKU; the software-protected key still never leaves the vault (signing happens in Key Vault), and the VSA's trust is the published public key.
+  parent: vault
+  name: 'acr-guard-attestation'
+  tags: tags
+  properties: {
+    kty: 'EC'
+    curveName: 'P-256'
+    keyOps: [ 'sign', 'verify' ]
+    attributes: { enabled: true, exp: attestationKeyExpiry }
+  }
+}
+
+resource attestationKeyRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(attestationSignerPrincipalId)) {
+  scope: attestationKey
+  // Key Vault Crypto User: sign with the key and read its public part; nothing else in the vault.
+  name: guid(attestationKey.id, attestationSignerPrincipalId, '12338af0-0e69-4776-bea7-57ae8d297424')
+  properties: {
+    principalId: attestationSignerPrincipalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', '12338af0-0e69-4776-bea7-57ae8d297424')
+  }
+}
 
 module endpoint 'privateEndpoint.bicep' = {
   name: 'pe-vault'
@@ -81,3 +114,5 @@ output vaultName string = vault.name
 output vaultId string = vault.id
 @description('Required. URI of the vault, e.g. https://kv-x.vault.azure.net/.')
 output vaultUri string = vault.properties.vaultUri
+@description('Required. Key id (without version) of the attestation key acr-guard signs VSAs with; empty when none was created.')
+output attestationKeyId string = empty(attestationSignerPrincipalId) ? '' : attestationKey.properties.keyUri

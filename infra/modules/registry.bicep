@@ -33,7 +33,17 @@ param deleteRetentionDays int = 7
 @description('Optional. Zone redundancy; set false in a region without availability zones.')
 param zoneRedundant bool = true
 
-@description('Optional. Role assignments on the registry: objects with principalId and roleDefinitionId (a role GUID).')
+@description('Optional. "LegacyRegistryPermissions" (AcrPull/AcrPush/AcrDelete) or "AbacRepositoryPermissions" (Container Registry Repository roles with conditions on the repository name; AcrPull/AcrPush/AcrDelete are not honoured).')
+@allowed([ 'LegacyRegistryPermissions', 'AbacRepositoryPermissions' ])
+param roleAssignmentMode string = 'LegacyRegistryPermissions'
+
+@description('Optional. ACR quarantine: pushed digests are unpullable until acr-guard passes them (quarantine mode). Off in promote mode, where the release repository, ABAC and the deploy-time policy take its place.')
+param quarantine bool = true
+
+@description('Optional. Prefix of the repositories the production-pull-only scope map reads ("release/" in promote mode).')
+param pullRepositoryPrefix string = ''
+
+@description('Optional. Role assignments on the registry: objects with principalId, roleDefinitionId (a role GUID) and, in ABAC mode, an optional condition (version 2.0).')
 param roleAssignments array = []
 
 @description('Optional. Principal ids that may generate token credentials (the narrow custom role on this registry).')
@@ -42,11 +52,15 @@ param tokenCredentialPrincipalIds array = []
 @description('Optional. Tags applied to every resource.')
 param tags object = {}
 
-var contentRead = [for r in repositories: 'repositories/${r}/content/read']
-var metadataRead = [for r in repositories: 'repositories/${r}/metadata/read']
+var contentRead = [for r in repositories: 'repositories/${pullRepositoryPrefix}${r}/content/read']
+var metadataRead = [for r in repositories: 'repositories/${pullRepositoryPrefix}${r}/metadata/read']
+var pushRead = [for r in repositories: 'repositories/${r}/content/read']
+var pushMetadataRead = [for r in repositories: 'repositories/${r}/metadata/read']
 var contentWrite = [for r in repositories: 'repositories/${r}/content/write']
 
-resource registry 'Microsoft.ContainerRegistry/registries@2023-11-01-preview' = {
+// 2025-05-01-preview: the first API version with roleAssignmentMode that still has the preview policies (quarantine, soft delete).
+resource registry 'Microsoft.ContainerRegistry/registries@2025-05-01-preview' = {
+  // checkov:skip=CKV_AZURE_166: quarantine is on in quarantine mode (the default); promote mode turns it off on purpose: workloads can pull only the release repository (ABAC), which only acr-guard writes, and the deploy-time policy refuses every other image.
   name: 'acr${resourceToken}'
   location: location
   tags: tags
@@ -57,9 +71,10 @@ resource registry 'Microsoft.ContainerRegistry/registries@2023-11-01-preview' = 
     networkRuleBypassOptions: 'AzureServices'
     anonymousPullEnabled: false
     dataEndpointEnabled: true
+    roleAssignmentMode: roleAssignmentMode
     zoneRedundancy: zoneRedundant ? 'Enabled' : 'Disabled'
     policies: {
-      quarantinePolicy: { status: 'enabled' }
+      quarantinePolicy: { status: quarantine ? 'enabled' : 'disabled' }
       retentionPolicy: { status: deletePolicy == 'retention' ? 'enabled' : 'disabled', days: deleteRetentionDays }
       softDeletePolicy: { status: deletePolicy == 'softDelete' ? 'enabled' : 'disabled', retentionDays: deleteRetentionDays }
       exportPolicy: { status: 'disabled' }
@@ -83,7 +98,7 @@ resource pushScope 'Microsoft.ContainerRegistry/registries/scopeMaps@2023-11-01-
   name: 'ci-push'
   properties: {
     description: 'CI/CD push: write and read content, read metadata; no delete.'
-    actions: concat(contentRead, contentWrite, metadataRead)
+    actions: concat(pushRead, contentWrite, pushMetadataRead)
   }
 }
 
@@ -131,6 +146,8 @@ resource registryRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [f
     principalId: ra.principalId
     principalType: 'ServicePrincipal'
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', ra.roleDefinitionId)
+    condition: contains(ra, 'condition') ? ra.condition : null
+    conditionVersion: contains(ra, 'condition') ? '2.0' : null
   }
 }]
 

@@ -6,7 +6,7 @@
  * are idempotent instead: each has a key derived from the run (see {@link purgeSummaryKey}), so an activity
  * retried after it recorded one replaces that record rather than adding a second.
  */
-import { appendFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, readdir, rename, writeFile } from 'node:fs/promises';
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type * as DataTables from '@azure/data-tables';
@@ -15,7 +15,7 @@ import type { TokenCredential } from '@azure/identity';
 import { ErrorCodes, GuardError, invalidInput } from '../core/errors';
 import type { ImageId, Verdict } from '../core/types';
 import type { PurgeSummary } from '../core/purge/summary';
-import type { AuditStore, RuntimeAuditStore, RuntimeState } from './ports';
+import type { AuditStore, RuntimeAuditStore, RuntimeState, VerdictListing } from './ports';
 import { digestKey as runtimeKey, type RuntimeReport } from '../core/runtime/classify';
 
 /** `@azure/data-tables`, loaded on first use: a cold start that does not reach this adapter does not pay for it. */
@@ -106,6 +106,24 @@ function newestFirst(recordedOldestFirst: Verdict[]): Verdict[] {
     .map((v, i) => ({ v, i, ms: Date.parse(v.decidedAt) }))
     .sort((a, b) => b.ms - a.ms || b.i - a.i)
     .map((x) => x.v);
+}
+
+/** The latest verdict of each image among `verdicts` (recorded oldest first), newest first. */
+function latestPerImage(recordedOldestFirst: Verdict[]): Verdict[] {
+  const seen = new Set<string>();
+  const out: Verdict[] = [];
+  for (const v of newestFirst(recordedOldestFirst)) {
+    const key = `${v.image.registry}/${v.image.repository}@${v.image.digest}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push(v);
+  }
+  return out;
+}
+
+function checkMaxRows(maxRows: number): void {
+  if (!Number.isInteger(maxRows) || maxRows < 1)
+    throw invalidInput('maxRows', 'a whole number of records (1 or more)', maxRows);
 }
 
 function normalLimit(limit: number | undefined): number {
@@ -204,9 +222,16 @@ function latestReport(recordedOldestFirst: readonly RuntimeReport[]): RuntimeRep
 }
 
 /** Keeps verdicts in memory (dry runs, tests, the benchmark). */
-export class MemoryAuditStore implements AuditStore, RuntimeAuditStore {
+export class MemoryAuditStore implements AuditStore, RuntimeAuditStore, VerdictListing {
   private readonly verdicts: Verdict[] = [];
   private readonly summaries: PurgeSummary[] = [];
+
+  async latestImageVerdicts(maxRows: number): Promise<{ verdicts: Verdict[]; truncated: boolean }> {
+    checkMaxRows(maxRows);
+    // The newest records when there are more than maxRows (memory keeps them in the order recorded).
+    const read = this.verdicts.slice(-maxRows);
+    return { verdicts: structuredClone(latestPerImage(read)), truncated: this.verdicts.length > maxRows };
+  }
 
   async recordPurgeSummary(summary: PurgeSummary): Promise<void> {
     checkSummary(summary);
@@ -281,10 +306,47 @@ export class MemoryAuditStore implements AuditStore, RuntimeAuditStore {
  * `registry/repository`, so no repository name can reach outside `dir`. Appends from one process are
  * serialised per file; a line that does not parse (a write cut short by a crash) is skipped when reading.
  */
-export class FileAuditStore implements AuditStore, RuntimeAuditStore {
+export class FileAuditStore implements AuditStore, RuntimeAuditStore, VerdictListing {
   private readonly writing = new Map<string, Promise<void>>();
 
   constructor(private readonly dir: string) {}
+
+  /** Every repository file (`<32 hex>.jsonl`), in name order; stops reading at `maxRows` verdict lines. */
+  async latestImageVerdicts(maxRows: number): Promise<{ verdicts: Verdict[]; truncated: boolean }> {
+    checkMaxRows(maxRows);
+    let names: string[];
+    try {
+      names = (await readdir(this.dir)).filter((n) => /^[0-9a-f]{32}\.jsonl$/.test(n)).sort();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { verdicts: [], truncated: false };
+      throw new GuardError(
+        ErrorCodes.UPSTREAM,
+        `audit store: listing ${this.dir} failed (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+      );
+    }
+    const read: Verdict[] = [];
+    let truncated = false;
+    for (const name of names) {
+      const file = join(this.dir, name);
+      await this.writing.get(file);
+      const text = await readFile(file, 'utf8').catch(() => '');
+      for (const line of text.split('\n')) {
+        if (line.trim() === '') continue;
+        if (read.length >= maxRows) {
+          truncated = true;
+          break;
+        }
+        try {
+          const v = JSON.parse(line) as Verdict;
+          if (typeof v?.image?.digest === 'string' && typeof v.decidedAt === 'string') read.push(v);
+        } catch {
+          // A partial line from an interrupted write (see readAll).
+        }
+      }
+      if (truncated) break;
+    }
+    return { verdicts: latestPerImage(read), truncated };
+  }
 
   private file(registry: string, repository: string): string {
     return join(
@@ -645,7 +707,7 @@ function isTableNotFound(err: unknown): boolean {
   return e?.statusCode === 404 && (e.code === undefined || e.code === 'TableNotFound' || e.code === 'ResourceNotFound');
 }
 
-export class TableAuditStore implements AuditStore, RuntimeAuditStore {
+export class TableAuditStore implements AuditStore, RuntimeAuditStore, VerdictListing {
   private readonly client: TableClient;
   private created?: Promise<void>;
 
@@ -842,6 +904,24 @@ export class TableAuditStore implements AuditStore, RuntimeAuditStore {
     const filter = dataTables()
       .odata`PartitionKey eq ${pk} and RowKey ge ${`${prefix}_`} and RowKey lt ${`${prefix}\``}`;
     return (await this.query(filter, 1, (e) => e.registry === image.registry && e.repository === image.repository))[0];
+  }
+
+  /**
+   * The `t_` rows of every verdict partition (one cross-partition range query, paged), at most `maxRows` of them:
+   * partitions come in key order, each newest first, so a table with more rows shows every repository's newest
+   * records only up to the bound (`truncated` says so).
+   */
+  async latestImageVerdicts(maxRows: number): Promise<{ verdicts: Verdict[]; truncated: boolean }> {
+    checkMaxRows(maxRows);
+    const filter = dataTables().odata`RowKey ge ${'t_'} and RowKey lt ${'t`'}`;
+    const read = await this.query(
+      filter,
+      maxRows + 1,
+      (e) => typeof e.registry === 'string' && typeof e.repository === 'string',
+    );
+    const truncated = read.length > maxRows;
+    // Rows come newest first within a partition; latestPerImage wants them oldest first.
+    return { verdicts: latestPerImage(read.slice(0, maxRows).reverse()), truncated };
   }
 
   async listVerdicts(registry: string, repository: string, limit?: number): Promise<Verdict[]> {

@@ -1,10 +1,11 @@
 /**
  * The live source of `acr-guard doctor`: a snapshot of the ARM resources its checks read, from Azure Resource
- * Graph (`resources`, `authorizationresources`, `securityresources`; the real `ResourceGraphClient` of
+ * Graph (`resources`, `authorizationresources`, `securityresources`, `policyresources`; the real `ResourceGraphClient` of
  * `@azure/arm-resourcegraph` 4.2.1, paged by `$skipToken`) plus ARM REST GETs, through the same client's
  * pipeline, for what Resource Graph does not index: the `privatelink.azurecr.io` zones' virtual network links
- * and A record sets (api-version 2020-06-01) and the diagnostic settings of registries, Container Apps
- * environments and vaults (api-version 2021-05-01-preview). Read-only: every request is a query or a GET.
+ * and A record sets (api-version 2020-06-01), DNS private resolvers' inbound endpoints and forwarding rulesets'
+ * rules and network links (2022-07-01), and the diagnostic settings of registries, Container Apps environments and
+ * vaults (api-version 2021-05-01-preview). Read-only: every request is a query or a GET.
  *
  * Bounded: at most `MAX_INVENTORY_PAGES` pages per query or listing (`INVENTORY_TOO_MANY_PAGES`), and the
  * whole inventory within `timeoutMs`. Fail closed: an error or a truncated answer throws; a partial snapshot
@@ -45,6 +46,7 @@ export interface AzureInventoryOptions {
 export const INVENTORY_TYPES = [
   'microsoft.containerregistry/registries',
   'microsoft.app/containerapps',
+  'microsoft.app/jobs',
   'microsoft.app/managedenvironments',
   'microsoft.containerinstance/containergroups',
   'microsoft.web/sites',
@@ -52,6 +54,8 @@ export const INVENTORY_TYPES = [
   'microsoft.network/privateendpoints',
   'microsoft.network/privatednszones',
   'microsoft.network/virtualnetworks',
+  'microsoft.network/dnsresolvers',
+  'microsoft.network/dnsforwardingrulesets',
   'microsoft.keyvault/vaults',
   'microsoft.operationalinsights/workspaces',
 ] as const;
@@ -118,7 +122,14 @@ export class AzureInventory {
       "securityresources | where type =~ 'microsoft.security/pricings' and name =~ 'Containers'",
       deadline,
     );
-    const out = [...resources, ...authorization, ...pricings];
+    // The deploy-time policy: assignments (also those inherited from management groups, as Resource Graph lists
+    // them for the subscription), custom definitions and exemptions; doctor evaluates the assigned rules.
+    const policies = await this.query(
+      subscriptionId,
+      "policyresources | where type in~ ('microsoft.authorization/policyassignments', 'microsoft.authorization/policyexemptions') or (type =~ 'microsoft.authorization/policydefinitions' and properties.policyType =~ 'Custom')",
+      deadline,
+    );
+    const out = [...resources, ...authorization, ...pricings, ...policies];
     for (const zone of resources.filter(
       (r) =>
         String(r.type).toLowerCase() === 'microsoft.network/privatednszones' &&
@@ -129,6 +140,17 @@ export class AzureInventory {
         ...(await this.list(`${id}/virtualNetworkLinks`, '2020-06-01', deadline)),
         ...(await this.list(`${id}/A`, '2020-06-01', deadline)),
       );
+    }
+    // DNS private resolvers' inbound endpoints, and forwarding rulesets' rules and network links (api-version
+    // 2022-07-01): custom DNS servers on a workload's network are followed through them.
+    for (const [type, children] of [
+      ['microsoft.network/dnsresolvers', ['inboundEndpoints']],
+      ['microsoft.network/dnsforwardingrulesets', ['forwardingRules', 'virtualNetworkLinks']],
+    ] as const) {
+      for (const r of resources.filter((x) => String(x.type).toLowerCase() === type)) {
+        for (const child of children)
+          out.push(...(await this.list(`${this.safeId(r.id)}/${child}`, '2022-07-01', deadline)));
+      }
     }
     for (const r of resources.filter((x) => DIAGNOSED_TYPES.has(String(x.type).toLowerCase()))) {
       out.push(

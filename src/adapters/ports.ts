@@ -3,6 +3,8 @@
  * tests and the local service plug in real implementations pointed at loopback servers.
  */
 import type { Descriptor, FindingsResult, ImageId, ResolvedManifest, Verdict } from '../core/types';
+import type { ReleaseEvidence } from '../core/deploy';
+import type { VerdictCloudEvent } from '../core/verdictEvent';
 import type { Alert, IncidentState, ResultTable } from '../core/alerts/evaluate';
 import type { PasswordSlot, PublishedInfo, TokenInfo } from '../core/rotation';
 import type { PurgeSummary } from '../core/purge/summary';
@@ -131,6 +133,20 @@ export interface AuditStore {
   latestPurgeSummary(registry: string): Promise<PurgeSummary | undefined>;
 }
 
+/** The latest verdict of each image the store holds, newest first, from at most `maxRows` verdict records. */
+export interface VerdictListing {
+  /**
+   * Reads at most `maxRows` verdict records (any order the store keeps them in) and returns the latest verdict of
+   * each image among them, newest first; `truncated` when more records exist than were read.
+   */
+  latestImageVerdicts(maxRows: number): Promise<{ verdicts: Verdict[]; truncated: boolean }>;
+}
+
+/** True when the store can list its images' verdicts (the three shipped stores can). */
+export function isVerdictListing(store: unknown): store is VerdictListing {
+  return typeof (store as Partial<VerdictListing> | null)?.latestImageVerdicts === 'function';
+}
+
 /** What runtime assurance keeps between runs: the grace clocks and the last alerted status per image. */
 export interface RuntimeState {
   graceState: GraceState;
@@ -249,4 +265,24 @@ export interface InUseLookup {
    * (default 0: always a fresh answer). A failed lookup is never reused.
    */
   listDeployedImages(options?: { maxAgeMs?: number }): Promise<DeployedImage[]>;
+}
+
+/**
+ * Where `deploy` finds the evidence that a digest passed the gate. Today the audit store's verdicts
+ * (`auditStoreEvidence` in `jobs/deploy.ts`); a signed verification summary attestation (VSA) attached to the
+ * image can be another source behind the same interface. An answer without a verdict means "never gated".
+ */
+export interface ReleaseEvidenceSource {
+  /** Name shown in decisions (`audit-store`, `vsa`). */
+  readonly name: string;
+  /** The evidence for `image` (a digest) and, when deployed by tag, the tag's own latest verdict. */
+  evidenceFor(image: ImageId, tag?: string): Promise<ReleaseEvidence>;
+}
+
+/** Where verdict events are published (an Event Grid topic in Azure, a webhook locally). */
+export interface VerdictPublisher {
+  /** `eventgrid`, `webhook`: for logs. */
+  readonly name: string;
+  /** Delivers one event; throws a GuardError (`TRANSIENT` worth retrying, `UPSTREAM` not) when it was not taken. */
+  publish(event: VerdictCloudEvent): Promise<void>;
 }

@@ -1,6 +1,7 @@
 /**
  * Loads the signature trust material from Azure Blob storage with the app's managed identity: a container
- * (optionally a folder in it) holding `trustpolicy.json` and `truststore/` in notation's layout
+ * (optionally a folder in it) holding `trustpolicy.json`, optionally acr-guard's `cosign-keys.json`, and
+ * `truststore/` in notation's layout
  * (`truststore/x509/{ca,signingAuthority,tsa}/<store>/<file>`, `truststore/cosign/<store>/*.pub`), i.e. a
  * notation config folder uploaded as it is. Only the stores the trust policy names are downloaded. A loopback
  * http URL is Azurite, reached with its public development account.
@@ -9,11 +10,11 @@ import type { TokenCredential } from '@azure/identity';
 import type * as StorageBlob from '@azure/storage-blob';
 import type { ContainerClient } from '@azure/storage-blob';
 import { GuardError, ErrorCodes } from '../core/errors';
-import { buildTrustStore, type TrustStoreFile, type TrustStoreType } from '../core/signatures';
+import { COSIGN_KEYS_FILE, buildTrustStore, type TrustStoreFile, type TrustStoreType } from '../core/signatures';
 import { isLoopbackHost } from '../core/loopback';
 import { AZURITE_DEV_ACCOUNT } from './auditStore';
 import type { SignatureTrust } from './signatureVerifier';
-import { parseTrustPolicyText } from './trustStoreFiles';
+import { applyCosignKeysText, parseTrustPolicyText } from './trustStoreFiles';
 
 /** `@azure/storage-blob`, loaded on first use: a cold start that does not reach this adapter does not pay for it. */
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -133,11 +134,18 @@ export async function loadSignatureTrustFromBlob(options: {
       `${field}: ${prefix}trustpolicy.json is missing from the container`,
       { field },
     );
-  const trustPolicy = parseTrustPolicyText(
+  let trustPolicy = parseTrustPolicyText(
     (await download(container, `${prefix}trustpolicy.json`, blobs.get('trustpolicy.json'), field)).toString('utf8'),
     `${options.url}/trustpolicy.json`,
     field,
   );
+  if (blobs.has(COSIGN_KEYS_FILE))
+    trustPolicy = applyCosignKeysText(
+      (await download(container, `${prefix}${COSIGN_KEYS_FILE}`, blobs.get(COSIGN_KEYS_FILE), field)).toString('utf8'),
+      `${options.url}/${COSIGN_KEYS_FILE}`,
+      field,
+      trustPolicy,
+    );
   const named = new Set(trustPolicy.trustPolicies.flatMap((p) => p.trustStores.map((s) => `${s.type}:${s.name}`)));
   const files: TrustStoreFile[] = [];
   for (const [path, size] of blobs) {

@@ -1,16 +1,19 @@
 /**
  * Reads notation's trust policy file and trust store directory from disk (the same layout `notation cert
- * add` writes: `x509/{ca,signingAuthority,tsa}/<store>/<cert files>`, plus acr-guard's `cosign/<store>/*.pub`).
+ * add` writes: `x509/{ca,signingAuthority,tsa}/<store>/<cert files>`, plus acr-guard's `cosign/<store>/*.pub`),
+ * and acr-guard's `cosign-keys.json` beside the trust policy file (which cosign key stores each entry trusts).
  * Symbolic links are refused (the spec forbids them in a trust store) and so are sub-directories inside a
  * named store (notation-go's choice), each with an error naming the path.
  */
 import { lstat, readdir } from 'node:fs/promises';
 import { MAX_OPERATOR_FILE_BYTES, readBoundedFile } from './boundedFile';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { GuardError, ErrorCodes } from '../core/errors';
 import type { SignatureTrust } from './signatureVerifier';
 import {
+  COSIGN_KEYS_FILE,
   buildTrustStore,
+  parseCosignKeysDocument,
   parseTrustPolicyDocument,
   type TrustPolicyDocument,
   type TrustStore,
@@ -115,16 +118,56 @@ export async function loadTrustStoreDir(
   return buildTrustStore(files);
 }
 
+/** Parses the text of a `cosign-keys.json` read from `where` and applies it to `doc`. */
+export function applyCosignKeysText(
+  text: string,
+  where: string,
+  field: string,
+  doc: TrustPolicyDocument,
+): TrustPolicyDocument {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new GuardError(ErrorCodes.INVALID_CONFIG, `${field}: cosign keys file ${where} is not JSON`, { field });
+  }
+  try {
+    return parseCosignKeysDocument(json, doc);
+  } catch (err) {
+    if (err instanceof GuardError) throw new GuardError(err.code, `${where}: ${err.message}`, { field });
+    throw err;
+  }
+}
+
 /**
  * Loads a trust policy file and the stores it names from a trust store directory: the "warm" trust material
- * the verifier keeps for the life of the process. `fields` name the settings or flags in errors.
+ * the verifier keeps for the life of the process. `fields` name the settings or flags in errors. A
+ * `cosign-keys.json` beside the trust policy file, when present, adds the cosign key stores it names.
  */
 export async function loadSignatureTrust(
   policyFile: string,
   storeDir: string,
   fields: { policy: string; store: string } = { policy: 'trustPolicy', store: 'trustStore' },
 ): Promise<SignatureTrust> {
-  const trustPolicy = await loadTrustPolicyFile(policyFile, fields.policy);
+  let trustPolicy = await loadTrustPolicyFile(policyFile, fields.policy);
+  const keysFile = join(dirname(policyFile), COSIGN_KEYS_FILE);
+  const keysStat = await lstat(keysFile).catch(() => undefined);
+  if (keysStat) {
+    if (!keysStat.isFile())
+      throw new GuardError(
+        ErrorCodes.INVALID_CONFIG,
+        `${fields.policy}: ${keysFile} is not a regular file (expected acr-guard's cosign keys file)`,
+        { field: fields.policy },
+      );
+    const text = (
+      await readBoundedFile(keysFile, {
+        maxBytes: MAX_TRUST_POLICY_FILE_BYTES,
+        field: fields.policy,
+        what: 'cosign keys file',
+      })
+    ).toString('utf8');
+    trustPolicy = applyCosignKeysText(text, keysFile, fields.policy, trustPolicy);
+  }
   const named = new Set(trustPolicy.trustPolicies.flatMap((p) => p.trustStores.map((s) => `${s.type}:${s.name}`)));
   return { trustPolicy, trustStore: await loadTrustStoreDir(storeDir, fields.store, named) };
 }

@@ -51,6 +51,10 @@ export interface ComposeOptions {
   inUse?: InUseLookup;
   /** Record of the apply step's promotion writes (the local service's notification receiver reads it). */
   promotions?: GateServices['promotions'];
+  /** Verdict event publishers (Event Grid topic in Azure, webhook locally). */
+  verdictEvents?: GateServices['verdictEvents'];
+  /** The signed verdict's signer and identity (absent: no VSA is attached). */
+  attestation?: GateServices['attestation'];
 }
 
 /**
@@ -108,7 +112,9 @@ export function composeGateServices(options: ComposeOptions): GateServices {
     audit: options.audit,
     verifySignatures,
     ...(options.inUse ? { inUse: options.inUse } : {}),
+    ...(options.verdictEvents && options.verdictEvents.length > 0 ? { verdictEvents: options.verdictEvents } : {}),
     ...(options.promotions ? { promotions: options.promotions } : {}),
+    ...(options.attestation ? { attestation: options.attestation } : {}),
   };
   return services;
 }

@@ -41,7 +41,29 @@ export interface AppConfig {
    * and the data collection rule's immutable id. Absent: nothing is sent to Log Analytics.
    */
   logIngestion?: { endpoint: string; ruleId: string };
+  /**
+   * Verdict events (`ACR_GUARD_VERDICT_EVENTGRID_ENDPOINT`): the Event Grid topic each recorded verdict is
+   * published to as a CloudEvent (docs/verdict-events.md). Absent: no events.
+   */
+  verdictEvents?: { eventGridEndpoint: string };
+  /**
+   * The key that signs the verification summary (VSA) attached after each verdict: a Key Vault key
+   * (`ACR_GUARD_ATTESTATION_KEY_ID`, Azure: signed in the vault) or a PEM file (`ACR_GUARD_ATTESTATION_KEY_FILE`,
+   * local runs), with the verifier id (`ACR_GUARD_VERIFIER_ID`) and where verifiers find the policy
+   * (`ACR_GUARD_POLICY_URI`). Absent: no VSA is attached.
+   */
+  attestation?: AttestationConfig;
 }
+
+/** The VSA signing key and identity (see {@link AppConfig.attestation}). */
+export interface AttestationConfig {
+  key: { kind: 'keyvault'; keyId: string } | { kind: 'file'; path: string };
+  verifierId: string;
+  policyUri: string;
+}
+
+/** The default `verifier.id` of acr-guard's VSAs. */
+export const DEFAULT_VERIFIER_ID = 'https://github.com/acr-guard/acr-guard';
 
 /**
  * Where verdicts are recorded: an Azure Table (managed identity; or Azurite's well-known dev account when
@@ -255,11 +277,15 @@ export function loadConfig(env: Env): AppConfig {
 
   const inUse = inUseConfig(env);
   const logIngestion = logIngestionConfig(env);
+  const verdictEventGrid = optionalHttps(env, 'ACR_GUARD_VERDICT_EVENTGRID_ENDPOINT');
+  const attestation = attestationConfig(env, policy);
 
   return Object.freeze({
+    ...(verdictEventGrid ? { verdictEvents: Object.freeze({ eventGridEndpoint: verdictEventGrid }) } : {}),
     signatureTrust,
     inUse,
     ...(logIngestion ? { logIngestion } : {}),
+    ...(attestation ? { attestation } : {}),
     policy: Object.freeze(policy),
     audit: Object.freeze(audit),
     azureClientId,
@@ -290,6 +316,39 @@ export function logIngestionConfig(env: Env): AppConfig['logIngestion'] {
     );
   const endpoint = optionalHttps(env, 'ACR_GUARD_LOG_INGESTION_ENDPOINT')!;
   return Object.freeze({ endpoint, ruleId });
+}
+
+/** The VSA signing settings; undefined when neither key setting is set. */
+export function attestationConfig(env: Env, policy: AppConfig['policy']): AttestationConfig | undefined {
+  const keyId = env.ACR_GUARD_ATTESTATION_KEY_ID?.trim();
+  const keyFile = env.ACR_GUARD_ATTESTATION_KEY_FILE?.trim();
+  if (keyId && keyFile)
+    throw invalid(
+      'ACR_GUARD_ATTESTATION_KEY_ID',
+      'either ACR_GUARD_ATTESTATION_KEY_ID (a Key Vault key) or ACR_GUARD_ATTESTATION_KEY_FILE (a PEM file), not both',
+    );
+  if (!keyId && !keyFile) return undefined;
+  if (keyId && !/^https:\/\/[^/?#@]+\/keys\/[0-9a-zA-Z-]{1,127}(\/[0-9a-f]{32})?$/.test(keyId))
+    throw invalid(
+      'ACR_GUARD_ATTESTATION_KEY_ID',
+      'a Key Vault key id https://<vault>.vault.azure.net/keys/<name>[/<version>]',
+      keyId,
+    );
+  const uri = (setting: string, fallback: string): string => {
+    const value = env[setting]?.trim() || fallback;
+    if (!/^[a-z][a-z0-9+.-]*:\S+$/i.test(value)) throw invalid(setting, 'a URI (e.g. https://… or file:…)', value);
+    return value;
+  };
+  return Object.freeze({
+    key: Object.freeze(
+      keyId ? { kind: 'keyvault' as const, keyId } : { kind: 'file' as const, path: keyFile as string },
+    ),
+    verifierId: uri('ACR_GUARD_VERIFIER_ID', DEFAULT_VERIFIER_ID),
+    policyUri: uri(
+      'ACR_GUARD_POLICY_URI',
+      policy.kind === 'file' ? `file:${policy.path}` : 'acr-guard:ACR_GUARD_POLICY',
+    ),
+  });
 }
 
 /** The in-use lookup's settings (`ACR_GUARD_INUSE_SCOPES`, `ACR_GUARD_ARM_ENDPOINT`); undefined when no scope is set. */
@@ -416,6 +475,10 @@ export function timerSchedule(env: Env, setting: keyof typeof TIMER_SCHEDULES): 
 const ENDPOINT_HOSTS: Record<string, [RegExp, string]> = {
   ACR_GUARD_LOG_ANALYTICS_ENDPOINT: [/^api\.loganalytics\.(io|azure\.cn|us)$/, 'https://api.loganalytics.io/v1'],
   ACR_GUARD_ALERT_EVENTGRID_ENDPOINT: [
+    /^[a-z0-9-]+\.[a-z0-9-]+\.eventgrid\.azure\.(net|cn|us)$/,
+    'https://<topic>.<region>-1.eventgrid.azure.net/api/events',
+  ],
+  ACR_GUARD_VERDICT_EVENTGRID_ENDPOINT: [
     /^[a-z0-9-]+\.[a-z0-9-]+\.eventgrid\.azure\.(net|cn|us)$/,
     'https://<topic>.<region>-1.eventgrid.azure.net/api/events',
   ],

@@ -1,7 +1,8 @@
 /**
  * `acr-guard doctor pull|identities|platform|snapshot`: diagnose a failed image pull and over-privileged
  * identities, and check the platform's controls, live (Resource Graph + ARM, read-only) or from a snapshot file.
- * Exit 0 every check passes, 3 any fails or is unknown, 2 usage or configuration error, 1 runtime error.
+ * Exit 0 every check passes (and there was at least one), 3 any fails or is unknown or nothing was checked, 2 usage
+ * or configuration error (a malformed snapshot, one id named twice), 1 runtime error.
  */
 import { isAcrHost } from '../core/acrHost';
 import { Agent as HttpsAgent } from 'node:https';
@@ -15,6 +16,8 @@ import {
   diagnosePlatform,
   parseSnapshot,
   MAX_SNAPSHOT_BYTES,
+  roadFromPolicy,
+  type RoadOptions,
   type DoctorCheck,
   type DoctorReport,
   type Snapshot,
@@ -27,7 +30,9 @@ import type { AuditStore } from '../adapters/ports';
 import { createRegistryClient } from '../adapters/registry';
 import { isLoopbackHost } from '../core/loopback';
 import { registryPresence, runDoctorPull } from '../jobs/doctor';
-import { ExitCodes, UsageError, outputFormat, parseCommandArgs } from './args';
+import { ExitCodes, UsageError, outputFormat, parseCommandArgs, readPolicyFile } from './args';
+import { loadPolicy } from '../core/policy';
+import type { Policy } from '../core/policyTypes';
 
 type Io = { out: (s: string) => void; err: (s: string) => void };
 
@@ -41,21 +46,54 @@ export interface DoctorContext {
 export const DOCTOR_USAGE = `usage: acr-guard doctor pull <container-app|container-group> (--snapshot <file> | --scope <id>) [--audit-dir <dir>]
                            [--reach-registry [--plain-http]] [--output json|table]
        acr-guard doctor identities (--snapshot <file> | --scope <id>) [--output json|table]
-       acr-guard doctor platform (--snapshot <file> | --scope <id>) [--output json|table]
+       acr-guard doctor platform (--snapshot <file> | --scope <id>) [--policy <file> --guard-principal-id <id>[,<id>]]
+                                [--output json|table]
        acr-guard doctor snapshot --scope <id> > snapshot.json
   pull        why a workload (resource id or name) cannot pull: the gate's verdict of each image, the private endpoint,
               the privatelink.azurecr.io zone link and A records, the pull identity and its role on the registry
-  identities  managed identities of Container Apps, container groups and Function Apps holding Owner, Contributor,
-              User Access Administrator or "*" at a subscription, management group or resource group
-  platform    the registry, Defender, diagnostics, Container Apps and Key Vault controls the platform is meant to have
+  identities  managed identities of Container Apps, container groups and Function Apps holding a privileged role (one
+              that writes role assignments, role definitions, policy or any resource; custom roles judged by what
+              they allow) at a subscription, management group or resource group
+  platform    the registry, Defender, diagnostics, Container Apps and Key Vault controls the platform is meant to have,
+              and the road to production: the deploy-time policy assigned, enforced and not exempted for every
+              workload; with --policy, under promote: ABAC mode and no identity but acr-guard's writing the release prefix
   snapshot    write the resources doctor reads ({"resources": [...]}) so a person can diagnose anywhere
   --snapshot <file>  read ARM resource objects from a file instead of Azure
   --scope <id>       live: /subscriptions/<id>[/resourceGroups/<name>] (Resource Graph + ARM, read-only);
                      with --snapshot: only resources under this ARM id (identities, platform)
+  --policy <file>    (platform) acr-guard's policy: which registries promote, and the release prefix
+  --guard-principal-id <id>  (platform, with --policy) acr-guard's identity (object id; comma-separated for several)
   --audit-dir <dir>  the gate's verdicts (JSON-lines, as gate --audit-dir writes); default: the configured store
   --reach-registry   also ask the registry (of the snapshot only) whether each tag or digest exists
   --plain-http       with --reach-registry, talk http to a loopback registry (127.0.0.0/8, localhost, [::1] only)
-  exit codes: 0 every check passes, 3 any check fails or is unknown, 2 usage or configuration error, 1 runtime error`;
+  exit codes: 0 every check passes, 3 any check fails or is unknown (zero checks is unknown), 2 usage or configuration
+              error (a malformed snapshot; one resource id named twice), 1 runtime error`;
+
+/** `--policy` and `--guard-principal-id` of `doctor platform`: both or neither. */
+function roadOption(values: {
+  policy?: string | boolean;
+  'guard-principal-id'?: string | boolean;
+}): RoadOptions | undefined {
+  const file = typeof values.policy === 'string' ? values.policy : undefined;
+  const ids = typeof values['guard-principal-id'] === 'string' ? values['guard-principal-id'] : undefined;
+  if (!file && !ids) return undefined;
+  if (!file || !ids)
+    throw new UsageError(
+      "doctor platform: --policy and --guard-principal-id go together (which registries promote, and whose writes are acr-guard's)",
+    );
+  const list = ids.split(',').map((x) => x.trim());
+  const bad = list.find((x) => !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(x));
+  if (bad !== undefined)
+    throw new UsageError(`--guard-principal-id: expected object ids (GUIDs), got ${JSON.stringify(bad.slice(0, 80))}`);
+  let policy: Policy;
+  try {
+    policy = loadPolicy(readPolicyFile(file), file);
+  } catch (err) {
+    if (isGuardError(err)) throw new UsageError(`${err.message} [${err.code}]`);
+    throw err;
+  }
+  return roadFromPolicy(policy, list, new Date());
+}
 
 function loadSnapshotFile(path: string): Snapshot {
   let bytes: Buffer;
@@ -149,6 +187,8 @@ export async function doctorCommand(
     'reach-registry': { type: 'boolean' },
     'plain-http': { type: 'boolean' },
     output: { type: 'string' },
+    policy: { type: 'string' },
+    'guard-principal-id': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (sub === undefined || sub === 'help' || sub === '--help' || sub === '-h' || values.help) {
@@ -178,14 +218,17 @@ export async function doctorCommand(
     else {
       parseInventoryScope(scope as string);
       const doc = await inventoryOf(ctx).snapshot(scope as string);
+      // Validated (duplicate ids included) before it is written: `doctor snapshot` never writes a file doctor refuses.
+      snapshot = buildSnapshot(doc.resources);
       if (sub === 'snapshot') {
         io.out(JSON.stringify(doc, null, 1));
         return ExitCodes.OK;
       }
-      snapshot = buildSnapshot(doc.resources);
     }
   } catch (err) {
-    if (isGuardError(err, 'INVALID_INPUT', 'SNAPSHOT_TOO_LARGE', 'SNAPSHOT_TOO_MANY_RESOURCES'))
+    if (
+      isGuardError(err, 'INVALID_INPUT', 'SNAPSHOT_TOO_LARGE', 'SNAPSHOT_TOO_MANY_RESOURCES', 'SNAPSHOT_DUPLICATE_ID')
+    )
       throw new UsageError(`${err.message} [${err.code}]`);
     throw err;
   }
@@ -198,7 +241,7 @@ export async function doctorCommand(
       presence: presenceOf(values, ctx),
     });
   else if (sub === 'identities') report = diagnoseIdentities({ snapshot, scope: narrow });
-  else if (sub === 'platform') report = diagnosePlatform({ snapshot, scope: narrow });
+  else if (sub === 'platform') report = diagnosePlatform({ snapshot, scope: narrow, road: roadOption(values) });
   else throw new GuardError(ErrorCodes.INVALID_INPUT, 'unreachable');
   io.out(format === 'json' ? JSON.stringify({ checks: report.checks }, null, 2) : renderDoctorTable(report));
   return allPassed(report) ? ExitCodes.OK : ExitCodes.BLOCKED;

@@ -1,5 +1,5 @@
 /**
- * `acr-guard gate <registry>/<repo>(:<tag>|@<digest>) --policy <file> [--plain-http] [--output json] [--dry-run]`
+ * `acr-guard gate <registry>/<repo>(:<tag>|@<digest>) --policy <file> [--plain-http] [--output json|table|sarif] [--dry-run]`
  *
  * Runs the same orchestration, decision and apply code as the Functions app, in-process.
  * Exit 0 released, 3 blocked, 2 usage or configuration error, 1 runtime error.
@@ -19,17 +19,26 @@ import type { GateOutcome, GateProgress } from '../orchestrations/imageGate';
 import { ExitCodes, UsageError, outputFormat, parseCommandArgs, readPolicyFile, signatureTrustOption } from './args';
 import { isLoopbackHost } from '../core/loopback';
 import { renderVerdictTable, verdictJson } from './render';
+import { noVerdictSarif, verdictSarif } from './sarif';
+
+/** The tool version SARIF logs name (package.json `version`, kept in step by the release). */
+export const ACR_GUARD_VERSION = '0.1.0';
+import { pemFileSigner } from '../adapters/attestationSigner';
+import { DEFAULT_VERIFIER_ID } from '../app/config';
 
 export const GATE_USAGE = `usage: acr-guard gate <registry>/<repository>(:<tag>|@<digest>) --policy <file>
-                       [--plain-http] [--output json|table] [--dry-run] [--audit-dir <dir>]
+                       [--plain-http] [--output json|table|sarif] [--dry-run] [--audit-dir <dir>]
                        [--scan-deadline <duration>] [--trust-policy <file> --trust-store <dir>]
+                       [--attestation-key <key.pem>]
   Gates one image: collects findings, verifies signatures, decides against the policy, applies the verdict.
   --plain-http         talk http to a loopback registry (127.0.0.0/8, localhost, [::1] only)
+  --output sarif       a SARIF 2.1.0 log of the verdict's findings (GitHub code scanning, Azure DevOps)
   --dry-run            decide without applying (no quarantine change, no promotion)
   --audit-dir <dir>    append the verdict to JSON-lines files in <dir> (default: not recorded)
   --scan-deadline <d>  override the policy's wait for pending scan results (e.g. 0s, 5m)
   --trust-policy <f>, --trust-store <d>  notation trustpolicy.json and trust store for signature checks
                        (without them signatures are inconclusive)
+  --attestation-key <f> ECDSA P-256 private key (PEM) that signs the verdict (SLSA VSA) attached to the image
   exit codes: 0 released, 3 blocked, 2 usage or configuration error, 1 runtime error`;
 
 /** Runs the `gate` command; returns the exit code. */
@@ -46,6 +55,7 @@ export async function gateCommand(
     'scan-deadline': { type: 'string' },
     'trust-policy': { type: 'string' },
     'trust-store': { type: 'string' },
+    'attestation-key': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
@@ -55,7 +65,10 @@ export async function gateCommand(
   if (positionals.length !== 1)
     throw new UsageError(`expected exactly one image reference, got ${positionals.length}\n${GATE_USAGE}`);
   if (typeof values.policy !== 'string') throw new UsageError(`--policy <file> is required\n${GATE_USAGE}`);
-  const format = outputFormat(values.output);
+  // `sarif` is the gate's own: the other commands print no findings.
+  if (values.output !== undefined && !['json', 'table', 'sarif'].includes(String(values.output)))
+    throw new UsageError(`--output: expected "json", "table" or "sarif", got ${JSON.stringify(values.output)}`);
+  const format = values.output === 'sarif' ? 'sarif' : outputFormat(values.output);
   const ref = parseImageReference(positionals[0], { field: 'image' });
   let policy: Policy = loadPolicy(readPolicyFile(values.policy), values.policy);
   if (typeof values['scan-deadline'] === 'string')
@@ -81,6 +94,15 @@ export async function gateCommand(
     plainHttpHosts: plainHttp ? [ref.registry] : [],
     audit,
     signatureTrust,
+    ...(typeof values['attestation-key'] === 'string'
+      ? {
+          attestation: {
+            signer: pemFileSigner(values['attestation-key'], '--attestation-key'),
+            verifierId: DEFAULT_VERIFIER_ID,
+            policyUri: `file:${values.policy}`,
+          },
+        }
+      : {}),
   });
   // Act on digests, never tags: a tag is resolved once, here, and the gate works on the digest.
   const digest = ref.digest ?? (await services.registry(ref.registry).resolveTag(ref.repository, ref.tag as string));
@@ -107,11 +129,14 @@ export async function gateCommand(
     const reason = outcome.reason ?? 'the gate produced no verdict';
     if (format === 'json')
       io.out(JSON.stringify({ image: formatImage(image), decision: 'block', status: outcome.status, reason }, null, 2));
+    else if (format === 'sarif')
+      io.out(JSON.stringify(noVerdictSarif(formatImage(image), outcome.status, reason, ACR_GUARD_VERSION), null, 2));
     else io.err(`${formatImage(image)}: ${outcome.status}: ${reason}`);
     // An ignored image (e.g. a signature artifact) was not released: not a pass.
     return ExitCodes.BLOCKED;
   }
   if (format === 'json') io.out(JSON.stringify(verdictJson(outcome.verdict, outcome.apply), null, 2));
+  else if (format === 'sarif') io.out(JSON.stringify(verdictSarif(outcome.verdict, ACR_GUARD_VERSION), null, 2));
   else io.out(renderVerdictTable([{ verdict: outcome.verdict, apply: outcome.apply }], { details: true }));
   return outcome.verdict.decision === 'release' ? ExitCodes.OK : ExitCodes.BLOCKED;
 }

@@ -1,5 +1,6 @@
 /**
- * acr-guard command line: `gate` (one image), `serve` (what `npm start` runs), `demo` (one shot), `verify` (signatures of one image).
+ * acr-guard command line: `gate` (one image), `serve` (what `npm start` runs), `demo` (one shot), `verify` (signatures of one image),
+ * `deploy` (a released image, pinned by digest, to a Container App, job or container group), and the rest below.
  */
 import { isGuardError } from '../core/errors';
 import { ExitCodes } from './args';
@@ -11,6 +12,7 @@ import { serveCommand, SERVE_USAGE } from './serve';
 import { purgeCommand, PURGE_USAGE } from './purge';
 import { doctorCommand, DOCTOR_USAGE } from './doctor';
 import { runtimeCommand, RUNTIME_USAGE } from './runtime';
+import { deployCommand, DEPLOY_USAGE } from './deploy';
 import { DefaultAzureCredential } from '@azure/identity';
 import { inUseConfig } from '../app/config';
 import { inUseLookupFor } from '../app/compose';
@@ -28,6 +30,7 @@ commands:
   purge  apply the retention rules: plan (and unless --dry-run delete) with a reason per manifest
   doctor diagnose a failed image pull, over-privileged identities and the platform's controls (live or from a snapshot)
   runtime check every running image against the gate (exit 0 all released or allowed-external, 3 otherwise)
+  deploy deploy a released image pinned by digest to a Container App, job or container group (exit 0 deployed, 3 refused)
 
 ${GATE_USAGE}
 
@@ -45,7 +48,9 @@ ${PURGE_USAGE}
 
 ${DOCTOR_USAGE}
 
-${RUNTIME_USAGE}`;
+${RUNTIME_USAGE}
+
+${DEPLOY_USAGE}`;
 
 const defaultIo = { out: (s: string) => console.log(s), err: (s: string) => console.error(s) };
 
@@ -94,6 +99,8 @@ export async function main(argv: string[], io = defaultIo): Promise<number> {
         const inUse = settings ? runtimeInventoryFor({ inUse: settings }, new DefaultAzureCredential()) : undefined;
         return await runtimeCommand(rest, { ...io, ...(inUse ? { inUse } : {}) });
       }
+      case 'deploy':
+        return await deployCommand(rest, io);
       case undefined:
       case 'help':
       case '--help':

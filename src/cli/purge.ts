@@ -1,10 +1,11 @@
 /**
  * `acr-guard purge --registry <host> --policy <file> [--dry-run] [--plain-http] [--output json]
- *                  [--repository <name>] [--deployed <file>] [--concurrency <n>]`
+ *                  [--repository <name>] [--deployed <file>] [--concurrency <n>] [--allow-over-cap]`
  *
  * Plans the retention of every repository a retention rule covers (or one), prints every manifest's fate and
  * why, and, unless `--dry-run`, deletes exactly what it printed. Exit 0 when the plan was carried out (or
- * printed), 1 when some deletes failed or a repository could not be purged, 2 for usage or configuration errors.
+ * printed), 1 when some deletes failed, a repository could not be purged or its plan was held past the deletion
+ * cap (`maxDeletes`, PURGE_CAP_EXCEEDED), 2 for usage or configuration errors.
  */
 import { DefaultAzureCredential } from '@azure/identity';
 import { loadPolicy, findRetentionRule, isRegistryAllowed } from '../core/policy';
@@ -22,6 +23,7 @@ import { ExitCodes, UsageError, outputFormat, parseCommandArgs, readPolicyFile }
 
 export const PURGE_USAGE = `usage: acr-guard purge --registry <host> --policy <file> [--dry-run] [--plain-http]
                         [--output json|table] [--repository <name>] [--deployed <file>] [--concurrency <n>]
+                        [--allow-over-cap]
   Applies the policy's retention rules: every manifest is kept or deleted, with the reason.
   --dry-run            print the plan; delete nothing (a real run deletes exactly what the dry run prints)
   --repository <name>  only this repository (default: every repository a retention rule covers)
@@ -29,8 +31,10 @@ export const PURGE_USAGE = `usage: acr-guard purge --registry <host> --policy <f
                        needed when a rule protects images in use (protectInUse, the default), unless
                        ACR_GUARD_INUSE_SCOPES names the Container Apps / Container Instances scopes to ask ARM
   --concurrency <n>    most deletes in flight, 1-32 (default 32; adapts down on 429)
+  --allow-over-cap     carry out plans past their rule's deletion cap (maxDeletes, default 25% of a repository's
+                       tagged manifests); without it such a repository is held (nothing of it deleted), exit 1
   --plain-http         talk http to a loopback registry (127.0.0.0/8, localhost, [::1] only)
-  exit codes: 0 plan carried out (or printed), 1 some deletes failed, 2 usage or configuration error`;
+  exit codes: 0 plan carried out (or printed), 1 some deletes failed or a plan was held, 2 usage or configuration error`;
 
 /** What the command needs from outside (tests pass their own; the in-use lookup is optional). */
 export interface PurgeIo {
@@ -90,6 +94,7 @@ export async function purgeCommand(argv: string[], io: PurgeIo): Promise<number>
     repository: { type: 'string' },
     deployed: { type: 'string' },
     concurrency: { type: 'string' },
+    'allow-over-cap': { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
@@ -164,6 +169,7 @@ export async function purgeCommand(argv: string[], io: PurgeIo): Promise<number>
       ...(failing ? { inUse: failing } : shared ? { deployed: shared } : {}),
       nowMs: io.now?.() ?? Date.now(),
       dryRun,
+      allowOverCap: values['allow-over-cap'] === true,
       listing: { onProgress: (found) => io.progress?.(`${label}: ${found} manifests found`) },
       execute: {
         ...(maxConcurrency ? { maxConcurrency, initialConcurrency: Math.min(8, maxConcurrency) } : {}),
@@ -186,7 +192,11 @@ export async function purgeCommand(argv: string[], io: PurgeIo): Promise<number>
   if (format === 'json') io.out(JSON.stringify(purgeJson(results, summary, dryRun), null, 2));
   else io.out(purgeTable(results, summary.outcomes, dryRun));
   const troubled = results.some(
-    (r) => r.outcome.status === 'partial' || r.outcome.status === 'failed' || r.outcome.status === 'skipped',
+    (r) =>
+      r.outcome.status === 'partial' ||
+      r.outcome.status === 'failed' ||
+      r.outcome.status === 'skipped' ||
+      r.outcome.status === 'held',
   );
   return troubled ? ExitCodes.RUNTIME : ExitCodes.OK;
 }
@@ -204,8 +214,11 @@ export function purgeJson(
   const deleted: Array<Record<string, unknown>> = [];
   const kept: Array<Record<string, unknown>> = [];
   const failed: Array<Record<string, unknown>> = [];
+  // Plans past the deletion cap: what they would delete (nothing of them was, unless allowed).
+  const held: Array<Record<string, unknown>> = [];
   for (const r of results) {
     for (const k of r.plan?.keeps ?? []) kept.push(entry(r.repository, k));
+    if (r.cap?.held) for (const d of r.plan?.deletes ?? []) held.push(entry(r.repository, d));
     if (dryRun || !r.execution) {
       if (dryRun) for (const d of r.plan?.deletes ?? []) deleted.push(entry(r.repository, d));
       continue;
@@ -215,7 +228,7 @@ export function purgeJson(
       failed.push({ repository: r.repository, digest: f.digest, tags: f.tags, code: f.code, detail: f.detail });
   }
   const { outcomes, ...totals } = summary;
-  return { ...totals, repositories: outcomes, deleted, kept, failed };
+  return { ...totals, repositories: outcomes, deleted, kept, failed, held };
 }
 
 function purgeTable(
@@ -231,7 +244,7 @@ function purgeTable(
     const failed = new Set([...(r.execution?.failed ?? []), ...(r.execution?.notAttempted ?? [])].map((f) => f.digest));
     for (const d of r.plan?.deletes ?? [])
       lines.push(
-        `  ${dryRun ? 'would delete' : failed.has(d.digest) ? 'NOT deleted ' : 'deleted     '} ${short(d.digest)}  ${(d.tags.join(',') || '<untagged>').padEnd(20)} ${d.reason}: ${d.detail}`,
+        `  ${dryRun ? (r.cap?.held ? 'held: would ' : 'would delete') : r.cap?.held ? 'HELD, kept  ' : failed.has(d.digest) ? 'NOT deleted ' : 'deleted     '} ${short(d.digest)}  ${(d.tags.join(',') || '<untagged>').padEnd(20)} ${d.reason}: ${d.detail}`,
       );
     for (const k of r.plan?.keeps ?? [])
       lines.push(

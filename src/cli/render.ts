@@ -4,7 +4,7 @@
 import { formatImage } from '../core/reference';
 import type { ApplyResult, Check, Verdict } from '../core/types';
 
-/** The CLI's JSON shape: the image by digest, the decision and every check. */
+/** The CLI's JSON shape: the image by digest, the decision and every check with its structured `details`. */
 export function verdictJson(verdict: Verdict, apply?: ApplyResult): Record<string, unknown> {
   return {
     image: formatImage(verdict.image),
@@ -21,6 +21,7 @@ export function verdictJson(verdict: Verdict, apply?: ApplyResult): Record<strin
       status: c.status,
       reason: c.reason,
       ...(c.manifest ? { manifest: c.manifest } : {}),
+      ...(c.details ? { details: c.details } : {}),
     })),
     apply,
   };

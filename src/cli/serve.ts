@@ -6,14 +6,21 @@ import { resolve } from 'node:path';
 import { rmSync } from 'node:fs';
 import { DEFAULT_REGISTRY_PORT, DEFAULT_SERVICE_PORT, startLocalStack } from '../local/stack';
 import { ExitCodes, UsageError, parseCommandArgs } from './args';
+import { verdictWebhookUrl } from '../adapters/verdictEvents';
 
 export const SERVE_USAGE = `usage: acr-guard serve [--port N] [--registry-port N] [--state-dir DIR] [--no-seed] [--fresh] [--auth off|easyauth]
+                        [--verdict-webhook URL]
+                        [--attestation-key <key.pem>]
   Runs the whole app on this machine without Azure: Debian's docker-registry on 127.0.0.1 (port 7072) whose
   push notifications start gates, the HTTP API (POST /api/rescan, GET /api/verdicts/...) and the page on
   http://127.0.0.1:7071/, the gate orchestrations (histories in the state directory, resumed after a restart)
   and the timers when their settings are present. Seeds the demo's sample images unless --no-seed.
   --state-dir  histories, verdicts and registry content (default .local/state); --fresh empties it first
   --auth       easyauth: callers must send x-ms-client-principal with an app role, as behind App Service
+  --verdict-webhook  POST each recorded verdict there as a CloudEvent (com.acrguard.verdict.v1; https, or http
+               to loopback; 3 attempts, 10 s each; a failed delivery is logged and never changes the verdict)
+  --attestation-key  ECDSA P-256 private key (PEM) that signs the verdict (SLSA VSA) attached to each gated
+               image; its public key is served at GET /api/attestation-key
   Stop with Ctrl-C.`;
 
 function port(value: string | boolean | undefined, name: string, fallback: number): number {
@@ -37,6 +44,8 @@ export async function serveCommand(
     'no-seed': { type: 'boolean' },
     fresh: { type: 'boolean' },
     auth: { type: 'string' },
+    'verdict-webhook': { type: 'string' },
+    'attestation-key': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
@@ -46,6 +55,14 @@ export async function serveCommand(
   const auth = values.auth ?? 'off';
   if (auth !== 'off' && auth !== 'easyauth')
     throw new UsageError(`--auth: expected "off" or "easyauth", got ${JSON.stringify(auth)}`);
+  const verdictWebhook = typeof values['verdict-webhook'] === 'string' ? values['verdict-webhook'] : undefined;
+  if (verdictWebhook !== undefined) {
+    try {
+      verdictWebhookUrl(verdictWebhook);
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+  }
   const stateDir = resolve(typeof values['state-dir'] === 'string' ? values['state-dir'] : '.local/state');
   if (values.fresh) rmSync(stateDir, { recursive: true, force: true });
   const stack = await startLocalStack({
@@ -55,6 +72,10 @@ export async function serveCommand(
     seed: values['no-seed'] !== true,
     auth,
     log: (line) => io.err(line),
+    ...(verdictWebhook ? { verdictWebhook } : {}),
+    ...(typeof values['attestation-key'] === 'string'
+      ? { attestationKeyFile: resolve(values['attestation-key']) }
+      : {}),
   });
   const { service, registry } = stack;
   io.out(`acr-guard local service is running (state in ${stateDir})`);

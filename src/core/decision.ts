@@ -62,6 +62,41 @@ interface MergedFinding extends Finding {
   sources: string[];
 }
 
+/**
+ * One finding as a verdict's `vulnerabilities` check lists it (`details.findings`): what the sources said and
+ * what the policy made of it. `status`: `blocking` (blocks; `exceptionExpired` when an expired exception
+ * matched), `below-threshold` (its severity is not in `block`), `passed-over` (no fixed version under
+ * `onlyFixable`), `excepted` (an exception in force, `exception` and `exceptionExpires` name it).
+ */
+export interface ListedFinding {
+  id: string;
+  severity: Severity;
+  /** Which rating decided the severity, when the report names it (e.g. `nvd`, `ghsa`). */
+  severitySource?: string;
+  package?: string;
+  installedVersion?: string;
+  fixedVersion?: string;
+  /** `defender`, `sarif:<report digest>`, `cyclonedx:<report digest>`: every source that reported it. */
+  sources: string[];
+  status: 'blocking' | 'below-threshold' | 'passed-over' | 'excepted';
+  /** The policy path of the exception that matched (in force, or expired for a blocking finding). */
+  exception?: string;
+  exceptionExpires?: string;
+  exceptionExpired?: string;
+}
+
+function listedFinding(f: MergedFinding): Omit<ListedFinding, 'status'> {
+  return {
+    id: f.id,
+    severity: f.severity,
+    ...(f.severitySource ? { severitySource: f.severitySource } : {}),
+    ...(f.package !== undefined ? { package: f.package } : {}),
+    ...(f.installedVersion !== undefined ? { installedVersion: f.installedVersion } : {}),
+    ...(f.fixedVersion !== undefined ? { fixedVersion: f.fixedVersion } : {}),
+    sources: f.sources,
+  };
+}
+
 const MAX_SUMMARY_ITEMS = 3;
 
 function severityRank(s: Severity): number {
@@ -90,6 +125,7 @@ function mergeFindings(findings: Finding[]): MergedFinding[] {
     const winner: MergedFinding =
       severityRank(f.severity) < severityRank(existing.severity) ? { ...f, sources } : { ...existing, sources };
     if (!winner.fixedVersion) winner.fixedVersion = existing.fixedVersion ?? f.fixedVersion;
+    if (existing.fixAvailable || f.fixAvailable) winner.fixAvailable = true;
     if (!winner.installedVersion) winner.installedVersion = existing.installedVersion ?? f.installedVersion;
     byKey.set(key, winner);
   }
@@ -108,7 +144,7 @@ function exceptionMatches(exception: VulnerabilityException, finding: Finding): 
 function describeFinding(f: MergedFinding): string {
   const pkg = f.package ? ` in ${f.package}` : '';
   const version = f.installedVersion ? ` ${f.installedVersion}` : '';
-  const fix = f.fixedVersion ? ` -> ${f.fixedVersion}` : ' (no fix)';
+  const fix = f.fixedVersion ? ` -> ${f.fixedVersion}` : f.fixAvailable ? ' (fix available)' : ' (no fix)';
   const rated = f.severitySource ? `, rated by ${f.severitySource}` : '';
   return `${f.id} (${f.severity}${rated})${pkg}${version}${fix} [${f.sources.join(', ')}]`;
 }
@@ -160,7 +196,7 @@ function unlistedOf(ready: ReadonlyArray<Extract<FindingsResult, { status: 'read
       for (const f of r.findings) {
         if (f.severity !== s) continue;
         listed++;
-        if (f.fixedVersion) listedFixable++;
+        if (f.fixedVersion || f.fixAvailable) listedFixable++;
       }
       const all = r.tally.bySeverity[s] ?? 0;
       const fixable = r.tally.fixableBySeverity[s] ?? 0;
@@ -247,12 +283,22 @@ function evaluateManifest(input: DecideInput, rule: GateRule, m: ManifestEvidenc
   let passedOver = 0;
   const excepted: string[] = [];
   let belowThreshold = 0;
+  // Every finding with what the policy made of it, for the verdict's structured details (the worst
+  // MAX_VERDICT_FINDINGS of them are kept: `merged` is worst first).
+  const statusOf = new Map<MergedFinding, ListedFinding>();
   for (const f of merged) {
     const matching = vuln.exceptions.map((e, i) => ({ e, i })).filter(({ e }) => exceptionMatches(e, f));
     const valid = matching.find(({ e }) => input.now.getTime() < e.expiresAtMs);
-    const wouldBlock = vuln.block.includes(f.severity) && (!vuln.onlyFixable || Boolean(f.fixedVersion));
+    const wouldBlock =
+      vuln.block.includes(f.severity) && (!vuln.onlyFixable || Boolean(f.fixedVersion || f.fixAvailable));
     if (valid) {
       excepted.push(findingKey(f));
+      statusOf.set(f, {
+        ...listedFinding(f),
+        status: 'excepted',
+        exception: `${rulePath}.exceptions[${valid.i}]`,
+        exceptionExpires: valid.e.expires,
+      });
       // Record the exceptions that changed the outcome; one for a finding below the threshold only leaves the counts.
       if (vuln.block.includes(f.severity)) {
         checks.push(
@@ -274,14 +320,21 @@ function evaluateManifest(input: DecideInput, rule: GateRule, m: ManifestEvidenc
     counted.push(f);
     if (!vuln.block.includes(f.severity)) {
       belowThreshold++;
+      statusOf.set(f, { ...listedFinding(f), status: 'below-threshold' });
       continue;
     }
     if (!wouldBlock) {
       passedOver++;
+      statusOf.set(f, { ...listedFinding(f), status: 'passed-over' });
       continue;
     }
     blocking.push(f);
     const expired = matching[0];
+    statusOf.set(f, {
+      ...listedFinding(f),
+      status: 'blocking',
+      ...(expired ? { exception: `${rulePath}.exceptions[${expired.i}]`, exceptionExpired: expired.e.expires } : {}),
+    });
     if (expired) {
       const note = `exception ${rulePath}.exceptions[${expired.i}] for ${f.id} expired ${expired.e.expires}; it no longer applies`;
       expiredNotes.set(findingKey(f), note);
@@ -323,6 +376,7 @@ function evaluateManifest(input: DecideInput, rule: GateRule, m: ManifestEvidenc
       package: f.package,
       installedVersion: f.installedVersion,
       fixedVersion: f.fixedVersion,
+      ...(f.fixAvailable ? { fixAvailable: true } : {}),
       sources: f.sources,
     })),
     ...(unlisted.total > 0 ? { unlisted: unlisted.total, unlistedBlocking } : {}),
@@ -330,6 +384,9 @@ function evaluateManifest(input: DecideInput, rule: GateRule, m: ManifestEvidenc
     excepted: excepted.length,
     belowThreshold,
     expiredExceptions: [...expiredNotes.values()],
+    // Every finding (not only the blocking ones), worst first, bounded like the sources' lists.
+    findings: merged.slice(0, MAX_VERDICT_FINDINGS).map((f) => statusOf.get(f) as ListedFinding),
+    ...(merged.length > MAX_VERDICT_FINDINGS ? { findingsNotListed: merged.length - MAX_VERDICT_FINDINGS } : {}),
   };
   if (blocking.length > 0) {
     const expiredText = expiredNotes.size > 0 ? `; ${[...expiredNotes.values()].join('; ')}` : '';
@@ -387,24 +444,36 @@ function evaluateManifest(input: DecideInput, rule: GateRule, m: ManifestEvidenc
   const sig = m.signatures;
   const sigPath = `gate[${rule.index}].signatures`;
   const trust = rule.signatures.trustPolicy ? ` (trust policy ${rule.signatures.trustPolicy})` : '';
+  // Only an entry that enforced authenticity (strict or permissive) makes "verified" mean "signed by a trusted
+  // key"; under audit any key passes, so that result never satisfies `required` (and an absent record of the
+  // level counts as not enforced: fail closed).
+  const e = sig.enforcement;
+  const enforced =
+    e !== undefined && (e.level === 'strict' || e.level === 'permissive') && e.authenticity === 'enforce';
+  const auditOnly = sig.status === 'verified' && !enforced;
+  const level = e ? `${e.level}, policy entry ${e.trustPolicy}` : 'level unknown';
+  const shown = auditOnly ? `audit only (authenticity not enforced: ${level})` : sig.status;
+  const sigDetails = { status: sig.status, ...(e ? { level: e.level, trustPolicy: e.trustPolicy } : {}), auditOnly };
   if (rule.signatures.required) {
-    const status = sig.status === 'verified' ? 'pass' : sig.status === 'failed' ? 'fail' : 'inconclusive';
+    const status =
+      sig.status === 'verified' ? (enforced ? 'pass' : 'fail') : sig.status === 'failed' ? 'fail' : 'inconclusive';
+    const needs = auditOnly ? `; ${sigPath}.required needs a trust policy entry at level strict or permissive` : '';
     checks.push(
       withManifest({
         name: 'signatures',
         status,
-        reason: `${where}signatures ${sig.status}${trust}: ${sig.reason}`,
-        details: { status: sig.status, required: true },
+        reason: `${where}signatures ${sig.status === 'verified' ? (enforced ? `verified (${level})` : shown) : `${sig.status}${trust}`}: ${sig.reason}${needs}`,
+        details: { ...sigDetails, required: true, signatures: sig.signatures.length },
       }),
     );
   } else {
-    const status = sig.status === 'verified' ? 'pass' : 'skip';
+    const status = sig.status === 'verified' && enforced ? 'pass' : 'skip';
     checks.push(
       withManifest({
         name: 'signatures',
         status,
-        reason: `${where}signatures ${sig.status}, not required by ${sigPath}: ${sig.reason}`,
-        details: { status: sig.status, required: false },
+        reason: `${where}signatures ${shown}, not required by ${sigPath}: ${sig.reason}`,
+        details: { ...sigDetails, required: false, signatures: sig.signatures.length },
       }),
     );
   }
@@ -452,7 +521,11 @@ function blockingPhrases(
     if (check.status === 'pass' || check.status === 'skip') continue;
     if (check.name === 'vulnerabilities' && check.status === 'fail' && unique.length > 0) continue;
     let phrase: string;
-    if (check.name === 'signatures') phrase = `signatures ${check.status === 'fail' ? 'failed' : 'inconclusive'}`;
+    if (check.name === 'signatures')
+      phrase =
+        check.details?.auditOnly === true
+          ? `signatures audit only: authenticity not enforced (trust policy ${String(check.details.trustPolicy)})`
+          : `signatures ${check.status === 'fail' ? 'failed' : 'inconclusive'}`;
     else if (check.name.startsWith('scan:')) {
       const code = typeof check.details?.code === 'string' ? ` (${check.details.code})` : '';
       phrase = `${check.name.slice(5)} ${check.status === 'fail' ? 'failed' : 'inconclusive'}${code}`;
@@ -545,8 +618,13 @@ export function decide(input: DecideInput): Verdict {
     const parts = [`0 blocking findings`, `${total} other findings`];
     if (excepted.size > 0) parts.push(`${excepted.size} excepted`);
     const sigs = checks.filter((c) => c.name === 'signatures');
+    const levels = [
+      ...new Set(sigs.map((c) => `${String(c.details?.level)}, policy entry ${String(c.details?.trustPolicy)}`)),
+    ];
     const sigText =
-      sigs.length > 0 && sigs.every((c) => c.status === 'pass') ? 'signatures verified' : 'signatures not required';
+      sigs.length > 0 && sigs.every((c) => c.status === 'pass')
+        ? `signatures verified (${levels.join('; ')})`
+        : 'signatures not required';
     summary = `released: ${parts.join(', ')}; ${sigText}`;
   } else {
     const phrases = blockingPhrases(checks, blocking, expiredNotes, unlistedBlocking);

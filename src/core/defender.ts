@@ -40,6 +40,7 @@
  */
 import { describeFound } from './errors';
 import { SEVERITY_RANK, severityFromScore, severityFromText } from './severity';
+import { scoreCvssVector, severityFromCvss } from './cvss';
 import { GuardError, ErrorCodes, invalidInput } from './errors';
 import { validateDigest, validateRegistryHost, validateRepository } from './reference';
 import type { Finding, FindingsResult, ImageId, Severity } from './types';
@@ -149,6 +150,34 @@ function severityOfScore(score: unknown): Severity | undefined {
   return severityFromScore(score);
 }
 
+/**
+ * The grouped row's `vulnerabilityDetails.cvss` (`{"2.0": …, "3.0": {base, cvssVectorString}}`): the most
+ * severe of the versions given, each from its `base` or else its vector. Undefined when none says anything.
+ */
+function groupedVectorSeverity(vuln: Json | undefined): Severity | undefined {
+  const cvss = vuln && isObj(vuln.cvss) ? vuln.cvss : undefined;
+  if (!cvss) return undefined;
+  let worst: Severity | undefined;
+  for (const [version, entry] of Object.entries(cvss)) {
+    if (!isObj(entry)) continue;
+    // A v2 base score reads on NVD's v2 scale (no "critical"), as a v2 vector does.
+    const base =
+      version === '2.0' && typeof entry.base === 'number' && severityOfScore(entry.base) !== undefined
+        ? severityFromCvss('2.0', entry.base)
+        : severityOfScore(entry.base);
+    const s = base ?? severityOfVector(entry.cvssVectorString);
+    if (s && (!worst || SEVERITY_RANK[s] > SEVERITY_RANK[worst])) worst = s;
+  }
+  return worst;
+}
+
+/** A CVSS vector's severity when it scores (core/cvss.ts); a missing or malformed vector says nothing. */
+function severityOfVector(vector: unknown): Severity | undefined {
+  if (vector === undefined || vector === null) return undefined;
+  const scored = scoreCvssVector(vector);
+  return scored.ok ? scored.severity : undefined;
+}
+
 type Status = 'Healthy' | 'Unhealthy' | 'NotApplicable';
 
 function statusOf(props: Json, path: string): Status {
@@ -220,6 +249,9 @@ function readIndividual(row: Json, image: ImageId, path: string): RowReading {
   const scannerFixed = mdvm
     ? optStr(mdvm.FixedVersion, `${path}.properties.additionalData.ScannersDetails.mdvm.FixedVersion`)
     : undefined;
+  const scannerFixAvailable = mdvm
+    ? fixAvailableOf(optStr(mdvm.FixStatus, `${path}.properties.additionalData.ScannersDetails.mdvm.FixStatus`))
+    : false;
 
   const cvesPath = `${path}.properties.additionalData.CvesDetails`;
   const cvesValue = jsonish(additional.CvesDetails, cvesPath);
@@ -235,14 +267,23 @@ function readIndividual(row: Json, image: ImageId, path: string): RowReading {
     const id = optStr(cve.CveId, `${cvesPath}[${i}].CveId`);
     if (!id) throw new RowError(`${cvesPath}[${i}].CveId`, 'a CVE id', cve.CveId);
     let score: unknown;
-    if (Array.isArray(cve.Cvss) && isObj(cve.Cvss[0]) && isObj(cve.Cvss[0].Value)) score = cve.Cvss[0].Value.Base;
+    let vector: unknown;
+    if (Array.isArray(cve.Cvss) && isObj(cve.Cvss[0]) && isObj(cve.Cvss[0].Value)) {
+      score = cve.Cvss[0].Value.Base;
+      vector = cve.Cvss[0].Value.CvssVectorString;
+    }
     const severity =
       nonUnknown(severityOf(optStr(cve.Severity, `${cvesPath}[${i}].Severity`))) ??
       severityOfScore(score) ??
+      severityOfVector(vector) ??
       recommendationSeverity ??
       'unknown';
-    const fixed = optStr(cve.FixedVersion, `${cvesPath}[${i}].FixedVersion`) ?? scannerFixed;
-    findings.push(finding({ id, severity, pkg, installed, fixed }));
+    const fixed = nonEmpty(optStr(cve.FixedVersion, `${cvesPath}[${i}].FixedVersion`)) ?? nonEmpty(scannerFixed);
+    // The fix signal is FixStatus (Microsoft's own example says FixAvailable with an empty FixedVersion).
+    const fixAvailable =
+      fixAvailableOf(optStr(cve.FixStatus, `${cvesPath}[${i}].FixStatus`)) ||
+      (cve.FixStatus === undefined && scannerFixAvailable);
+    findings.push(finding({ id, severity, pkg, installed, fixed, fixAvailable }));
   });
   if (findings.length === 0) {
     // One row per CVE may carry its id outside CvesDetails; an unhealthy row naming no CVE at all is not
@@ -251,7 +292,16 @@ function readIndividual(row: Json, image: ImageId, path: string): RowReading {
       optStr(additional.CveId, `${path}.properties.additionalData.CveId`) ??
       cveLike(optStr(props.displayName, `${path}.properties.displayName`));
     if (!id) throw new RowError(cvesPath, `CVE details on a row with status ${status}`, additional.CvesDetails);
-    findings.push(finding({ id, severity: recommendationSeverity ?? 'unknown', pkg, installed, fixed: scannerFixed }));
+    findings.push(
+      finding({
+        id,
+        severity: recommendationSeverity ?? 'unknown',
+        pkg,
+        installed,
+        fixed: nonEmpty(scannerFixed),
+        fixAvailable: scannerFixAvailable,
+      }),
+    );
   }
   return { shape: 'individual', matches, status, findings };
 }
@@ -264,12 +314,29 @@ function cveLike(text: string | undefined): string | undefined {
   return text && /^(CVE-\d{4}-\d{4,}|GHSA(-[a-z0-9]{4}){3})$/i.test(text) ? text : undefined;
 }
 
-function finding(f: { id: string; severity: Severity; pkg?: string; installed?: string; fixed?: string }): Finding {
+function finding(f: {
+  id: string;
+  severity: Severity;
+  pkg?: string;
+  installed?: string;
+  fixed?: string;
+  fixAvailable?: boolean;
+}): Finding {
   const out: Finding = { id: f.id, severity: f.severity, source: 'defender' };
   if (f.pkg) out.package = f.pkg;
   if (f.installed) out.installedVersion = f.installed;
   if (f.fixed) out.fixedVersion = f.fixed;
+  else if (f.fixAvailable) out.fixAvailable = true;
   return out;
+}
+
+function nonEmpty(s: string | undefined): string | undefined {
+  return s === undefined || s.trim() === '' ? undefined : s;
+}
+
+/** Defender's fix signal: `FixAvailable` (any case) says a fix exists, with or without a fixed version. */
+function fixAvailableOf(status: string | undefined): boolean {
+  return status !== undefined && status.trim().toLowerCase() === 'fixavailable';
 }
 
 function readGrouped(row: Json, image: ImageId, path: string): RowReading {
@@ -304,7 +371,11 @@ function readGrouped(row: Json, image: ImageId, path: string): RowReading {
       ),
     ) ??
     severityOfScore(additional.cvssV30Score) ??
+    groupedVectorSeverity(vuln) ??
     'unknown';
+  const fixStatus = software
+    ? optStr(software.fixStatus, `${path}.properties.additionalData.softwareDetails.fixStatus`)
+    : undefined;
   return {
     shape: 'grouped',
     matches,
@@ -320,8 +391,9 @@ function readGrouped(row: Json, image: ImageId, path: string): RowReading {
           ? optStr(software.version, `${path}.properties.additionalData.softwareDetails.version`)
           : undefined,
         fixed: software
-          ? optStr(software.fixedVersion, `${path}.properties.additionalData.softwareDetails.fixedVersion`)
+          ? nonEmpty(optStr(software.fixedVersion, `${path}.properties.additionalData.softwareDetails.fixedVersion`))
           : undefined,
+        fixAvailable: fixAvailableOf(fixStatus),
       }),
     ],
   };

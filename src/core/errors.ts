@@ -59,6 +59,8 @@ export const ErrorCodes = {
   SNAPSHOT_TOO_LARGE: 'SNAPSHOT_TOO_LARGE',
   /** A doctor snapshot holds more than `MAX_SNAPSHOT_RESOURCES` resources. */
   SNAPSHOT_TOO_MANY_RESOURCES: 'SNAPSHOT_TOO_MANY_RESOURCES',
+  /** A doctor snapshot names one resource id twice (compared case-insensitively, as ARM does); nothing was checked. */
+  SNAPSHOT_DUPLICATE_ID: 'SNAPSHOT_DUPLICATE_ID',
   /** A live inventory (Resource Graph or ARM) needed more pages than `MAX_INVENTORY_PAGES`; no partial snapshot is used. */
   INVENTORY_TOO_MANY_PAGES: 'INVENTORY_TOO_MANY_PAGES',
   /** The runtime inventory (running containers, or images due for a re-gate) is over its bound; no report is made from part of it. */
@@ -69,6 +71,21 @@ export const ErrorCodes = {
   INDEX_TOO_LARGE: 'INDEX_TOO_LARGE',
   /** More fresh report referrers on one image than `MAX_REPORTS_PER_IMAGE`: none is read, the reports are inconclusive. */
   TOO_MANY_REPORTS: 'TOO_MANY_REPORTS',
+  /** `deploy`: the new revision, job template or container group failed to provision or to run. */
+  DEPLOY_FAILED: 'DEPLOY_FAILED',
+  /** `deploy`: the target did not reach running (or failed) within `--timeout`. */
+  DEPLOY_TIMEOUT: 'DEPLOY_TIMEOUT',
+  /**
+   * A purge plan would delete more of a repository's tagged manifests than its retention rule's `maxDeletes`
+   * (default 25%) allows: the repository's plan is held, nothing of it is deleted, and the run alerts.
+   */
+  PURGE_CAP_EXCEEDED: 'PURGE_CAP_EXCEEDED',
+  /** A release's referrers graph has more referrers than a promotion copies (PROOF_BOUNDS.maxReferrers). */
+  PROOF_TOO_MANY_REFERRERS: 'PROOF_TOO_MANY_REFERRERS',
+  /** A release's referrers graph nests deeper than a promotion follows (PROOF_BOUNDS.maxDepth). */
+  PROOF_TOO_DEEP: 'PROOF_TOO_DEEP',
+  /** A verification summary attestation is missing, unsigned by the key, or does not say what is required. */
+  VSA_REJECTED: 'VSA_REJECTED',
   /** Rows for Log Analytics over the ingestion bounds (rows, bytes per row or per send): the excess is not sent, and logged. */
   LOG_ROWS_TOO_LARGE: 'LOG_ROWS_TOO_LARGE',
 } as const;

@@ -2,9 +2,9 @@
  * Bounded findings: a findings list is carried between activities, into Durable history and into verdicts only
  * as its worst {@link MAX_VERDICT_FINDINGS} entries plus counts of all of them ({@link FindingsTally}). Pure.
  *
- * Order ("worst first"): severity, then findings with a fixed version before those without (so that under
- * `onlyFixable` a listed unfixable finding means every omitted one of that severity is unfixable too), then id
- * and package, so the cut is deterministic.
+ * Order ("worst first"): severity, then fixable findings (a fixed version, or Defender's FixAvailable) before
+ * the others (so that under `onlyFixable` a listed unfixable finding means every omitted one of that severity is
+ * unfixable too), then id and package, so the cut is deterministic.
  */
 import { SEVERITY_RANK } from './severity';
 import type { Finding, FindingsResult, FindingsTally, Severity } from './types';
@@ -12,11 +12,16 @@ import type { Finding, FindingsResult, FindingsTally, Severity } from './types';
 /** Most findings listed per source and manifest (in activity results, history and verdicts); the rest are counted. */
 export const MAX_VERDICT_FINDINGS = 100;
 
+/** True when a fix is known: a fixed version, or a source's "fix available" without one (Defender's FixStatus). */
+export function isFixable(f: Finding): boolean {
+  return Boolean(f.fixedVersion) || f.fixAvailable === true;
+}
+
 /** Negative when `a` is worse than `b` (see the module comment for the order). */
 export function compareFindings(a: Finding, b: Finding): number {
   return (
     SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity] ||
-    Number(Boolean(b.fixedVersion)) - Number(Boolean(a.fixedVersion)) ||
+    Number(isFixable(b)) - Number(isFixable(a)) ||
     (a.id < b.id ? -1 : a.id > b.id ? 1 : 0) ||
     ((a.package ?? '') < (b.package ?? '') ? -1 : (a.package ?? '') > (b.package ?? '') ? 1 : 0)
   );
@@ -56,6 +61,7 @@ export class FindingsAggregator {
       else delete seen.severitySource;
     }
     if (!seen.fixedVersion && f.fixedVersion) seen.fixedVersion = f.fixedVersion;
+    if (f.fixAvailable) seen.fixAvailable = true;
   }
 
   /** Adds counts of findings that are not available any more (a tally from an earlier cut). */
@@ -66,7 +72,7 @@ export class FindingsAggregator {
       this.extra.bySeverity[s] = (this.extra.bySeverity[s] ?? 0) + Math.max(0, n - shown);
     }
     for (const [s, n] of Object.entries(tally.fixableBySeverity) as Array<[Severity, number]>) {
-      const shown = listed.filter((f) => f.severity === s && f.fixedVersion).length;
+      const shown = listed.filter((f) => f.severity === s && isFixable(f)).length;
       this.extra.fixableBySeverity[s] = (this.extra.fixableBySeverity[s] ?? 0) + Math.max(0, n - shown);
     }
   }
@@ -84,7 +90,7 @@ export class FindingsAggregator {
     const worst: Finding[] = [];
     for (const f of this.byKey.values()) {
       bySeverity[f.severity] = (bySeverity[f.severity] ?? 0) + 1;
-      if (f.fixedVersion) fixableBySeverity[f.severity] = (fixableBySeverity[f.severity] ?? 0) + 1;
+      if (isFixable(f)) fixableBySeverity[f.severity] = (fixableBySeverity[f.severity] ?? 0) + 1;
       if (worst.length === this.limit && compareFindings(f, worst[worst.length - 1]) >= 0) continue;
       let lo = 0;
       let hi = worst.length;

@@ -13,6 +13,7 @@ import { GuardError, ErrorCodes, describeValue, isGuardError } from './errors';
 import { SEVERITIES, type FindingsSourceName, type Severity } from './types';
 import type {
   ApplyMode,
+  DeletionCap,
   GateRule,
   Policy,
   PromotePolicy,
@@ -404,6 +405,22 @@ function loadGate(check: Checker, value: unknown): GateRule[] {
   });
 }
 
+/** `maxDeletes`: a percentage `1%`..`100%` of the repository's tagged manifests, or a whole number 0..100000. */
+function parseDeletionCap(check: Checker, value: unknown, path: string): DeletionCap {
+  const expected =
+    'a percentage of the repository\'s tagged manifests ("25%", 1%..100%) or a whole number 0..100000 of tagged manifests one run may delete';
+  if (typeof value === 'number') {
+    if (!Number.isInteger(value) || value < 0 || value > 100_000) throw check.fail(path, expected, value);
+    return { count: value };
+  }
+  if (typeof value === 'string') {
+    const m = /^(\d{1,3})%$/.exec(value.trim());
+    if (m && Number(m[1]) >= 1 && Number(m[1]) <= 100) return { percent: Number(m[1]) };
+    if (/^\d{1,6}$/.test(value.trim()) && Number(value) <= 100_000) return { count: Number(value) };
+  }
+  throw check.fail(path, expected, value);
+}
+
 function loadRetention(check: Checker, value: unknown): RetentionRule[] {
   if (value === undefined) return [];
   const list = check.array(value, 'retention', 'retention rules', { max: 1000 });
@@ -417,6 +434,7 @@ function loadRetention(check: Checker, value: unknown): RetentionRule[] {
       'tagPattern',
       'protectInUse',
       'includeLocked',
+      'maxDeletes',
     ]);
     const rule: RetentionRule = {
       scope: check.glob(obj.scope, `${path}.scope`),
@@ -445,6 +463,7 @@ function loadRetention(check: Checker, value: unknown): RetentionRule[] {
       }
       rule.tagPattern = pattern;
     }
+    if (obj.maxDeletes !== undefined) rule.maxDeletes = parseDeletionCap(check, obj.maxDeletes, `${path}.maxDeletes`);
     if (
       rule.keep === undefined &&
       rule.olderThanMs === undefined &&
@@ -463,7 +482,10 @@ function loadRetention(check: Checker, value: unknown): RetentionRule[] {
 }
 
 function loadRuntime(check: Checker, value: unknown, registries: readonly RegistryPolicy[]): RuntimePolicy {
-  const obj = value === undefined ? {} : check.object(value, 'runtime', ['grace', 'regateAfter', 'allowRegistries']);
+  const obj =
+    value === undefined
+      ? {}
+      : check.object(value, 'runtime', ['grace', 'regateAfter', 'allowRegistries', 'tolerateTags']);
   const graceMs: Record<GraceKey, number> = { ...RUNTIME_GRACE_DEFAULTS };
   if (obj.grace !== undefined) {
     const grace = check.object(obj.grace, 'runtime.grace', GRACE_KEYS, 'a mapping of severity to duration');
@@ -500,7 +522,8 @@ function loadRuntime(check: Checker, value: unknown, registries: readonly Regist
       allowRegistries.push(host);
     });
   }
-  return { graceMs, regateAfterMs, allowRegistries };
+  const tolerateTags = check.boolean(obj.tolerateTags, 'runtime.tolerateTags', false);
+  return { graceMs, regateAfterMs, allowRegistries, tolerateTags };
 }
 
 /** JSON with object keys sorted, so equal policies hash equally whatever the key order in the file. */
@@ -586,6 +609,7 @@ export function runtimePolicyOf(policy: Policy): RuntimePolicy {
       graceMs: { ...RUNTIME_GRACE_DEFAULTS },
       regateAfterMs: RUNTIME_REGATE_AFTER_DEFAULT_MS,
       allowRegistries: [],
+      tolerateTags: false,
     }
   );
 }

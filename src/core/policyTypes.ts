@@ -105,8 +105,17 @@ export interface RetentionRule {
   protectInUse: boolean;
   /** Delete locked manifests too. Default false. */
   includeLocked: boolean;
+  /**
+   * Most tagged manifests one run may delete from one repository (`maxDeletes`: `25%` or `40`); past it the
+   * repository's plan is held. Absent: the default, 25% (`DEFAULT_DELETION_CAP`); absent rather than filled in
+   * so the policy hash of a file that does not name it is unchanged.
+   */
+  maxDeletes?: DeletionCap;
   index: number;
 }
+
+/** A cap on deletions: a percentage of the repository's tagged manifests, or a number of them. */
+export type DeletionCap = { percent: number } | { count: number };
 
 /** What a grace period can be keyed by: a severity, or `other` for blocks no finding caused (signatures, scans pending). */
 export type GraceKey = Severity | 'other';
@@ -122,6 +131,12 @@ export interface RuntimePolicy {
   regateAfterMs: number;
   /** Registries outside `registries` whose running images are tolerated (`allowed-external`), lower-case hosts. */
   allowRegistries: string[];
+  /**
+   * Whether a workload deployed by tag counts as `released` when the tag resolves to a released digest now.
+   * Default false: it is `by-tag` (exit 3), because Container Apps does not record which digest a replica
+   * pulled and the tag can move after the pull.
+   */
+  tolerateTags: boolean;
 }
 
 /** The whole policy. Frozen after load. */

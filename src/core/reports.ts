@@ -36,6 +36,7 @@
 import { describeFound, ErrorCodes } from './errors';
 import { FindingsAggregator, MAX_VERDICT_FINDINGS } from './findingsSummary';
 import { SEVERITY_RANK, moreSevere, severityFromScore, severityFromText } from './severity';
+import { cvssVersionOfMethod, scoreCvssVector } from './cvss';
 import type { Finding, FindingsTally, Severity } from './types';
 
 /** Largest report acr-guard parses (20 MiB). */
@@ -667,6 +668,15 @@ function rateVulnerability(
       if (typeof rating.score !== 'number') throw malformed(`${rPath}.score`, 'a number', rating.score);
       const fromScore = severityFromScore(rating.score);
       if (fromScore !== 'unknown') s = moreSevere(s ?? 'unknown', fromScore);
+    } else if (
+      rating.vector !== undefined &&
+      rating.vector !== null &&
+      (method === undefined || /^cvss/i.test(method))
+    ) {
+      // A CVSS vector without a score (issue 17 case 5): scored here; a malformed one is ignored (the rating
+      // then says nothing, as a rating without severity or score does), never a failure of the report.
+      const scored = scoreCvssVector(rating.vector, cvssVersionOfMethod(method));
+      if (scored.ok) s = moreSevere(s ?? 'unknown', scored.severity);
     }
     if (s === undefined) return;
     if (

@@ -2,6 +2,7 @@
  * Shared data shapes of acr-guard. Everything here is plain JSON-serialisable data, because it crosses
  * Durable activity boundaries and goes into the audit store.
  */
+import type { ReleaseProof } from './releaseProof';
 
 /** An image named by digest: what every decision and action works on (never a tag). */
 export interface ImageId {
@@ -40,6 +41,11 @@ export interface Finding {
   installedVersion?: string;
   /** Version that fixes it; absent when no fix is known. */
   fixedVersion?: string;
+  /**
+   * True when the source says a fix exists without naming its version (Defender's `fixStatus: FixAvailable`
+   * with an empty `fixedVersion`): fixable for `onlyFixable`, like a finding with a `fixedVersion`.
+   */
+  fixAvailable?: boolean;
   /** `defender`, or `sarif:<report digest>` / `cyclonedx:<report digest>`. */
   source: string;
   title?: string;
@@ -115,6 +121,15 @@ export interface SignatureResult {
     reason?: string;
     checks: Check[];
   }>;
+  /**
+   * The trust policy entry that decided and what it did with authenticity (who signed). Only `strict` and
+   * `permissive` with authenticity `enforce` satisfy `signatures.required`; absent means not enforced.
+   */
+  enforcement?: {
+    trustPolicy: string;
+    level: 'strict' | 'permissive' | 'audit' | 'skip';
+    authenticity: 'enforce' | 'log' | 'skip';
+  };
 }
 
 /** A decided verdict for one image (an index's verdict covers all its platform manifests). */
@@ -139,6 +154,8 @@ export interface Verdict {
   policy: { version: number; hash: string };
   /** ISO 8601 time the decision was made (orchestration time, not wall clock). */
   decidedAt: string;
+  /** What the release carries (referrers copied, the signed verdict), once applied; see core/releaseProof. */
+  proof?: ReleaseProof;
 }
 
 /** What applying a verdict did. */
@@ -154,6 +171,8 @@ export interface ApplyResult {
    * tag still pointed at the gated digest when the verdict was applied; `reason` says why it was not.
    */
   releaseTag?: { tag: string; written: boolean; reason?: string };
+  /** What the release carries: referrers copied (`copied`, `failed`), their digests, the signed verdict. */
+  proof?: ReleaseProof;
 }
 
 /** Manifest media types acr-guard understands. */

@@ -16,10 +16,14 @@ import { handleRescan, handleRescanStatus } from '../app/rescan';
 import { handleRotateTokens } from '../app/rotateTokens';
 import type { TimerJobDeps } from '../app/timerJobs';
 import { handleVerdict } from '../app/verdicts';
+import { handlePageFile } from '../app/page';
+import { handleImages, imageRowsFromStore } from '../app/images';
+import { isVerdictListing } from '../adapters/ports';
 import { runtimeSinksConfig } from '../app/config';
 import { sinksFor } from '../app/jobCompose';
 import { handleRuntimeAuditTimer, handleRuntimeReport, isRuntimeAuditStore } from '../app/runtimeAudit';
 import { runtimeInventoryFor } from '../adapters/runtimeInventory';
+import { MemoryAlertStateStore } from '../adapters/alertState';
 import type { RuntimeAuditStore } from '../adapters/ports';
 import { gateActivities } from '../orchestrations/activities';
 import { imageGateOrchestrator } from '../orchestrations/imageGate';
@@ -73,8 +77,14 @@ const runtimeServices = once((): RuntimeServices => {
 // of the runtime audit must not stop a single gate, so the two maps are built apart.
 type ActivityMap = Record<string, (input: never, context: InvocationContext) => Promise<unknown>>;
 const gateAndPurgeActivities = once((): ActivityMap => {
-  const { services } = runtime();
-  return { ...gateActivities(services), ...purgeActivities(services) };
+  const { services, credential } = runtime();
+  // Held purge plans (past the deletion cap) are alerted through the runtime audit's sinks, built only when one
+  // is held: a sink misconfiguration then costs the alert (logged), never a purge or a gate.
+  const purgeAlerts = once(() => ({
+    sinks: sinksFor(runtimeSinksConfig(process.env), { credential }),
+    state: new MemoryAlertStateStore(),
+  }));
+  return { ...gateActivities(services), ...purgeActivities({ ...services, purgeAlerts }) };
 });
 const runtimeAuditActivities = once((): ActivityMap => runtimeActivities(runtime().services, runtimeServices()));
 const RUNTIME_ACTIVITY_NAMES: ReadonlySet<string> = new Set(Object.values(RuntimeActivities));
@@ -161,6 +171,101 @@ app.http('runtime', {
   methods: ['GET'],
   authLevel: 'function',
   route: 'runtime',
+  handler: (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> =>
+    handleRuntimeReport(request, { audit: runtimeAuditStore(), auth: azureAuthMode(process.env) }, context),
+});
+
+// ---- the verdicts page (the local service's page, read-only here) under /api/ui/ ----
+// Anonymous at the Functions level because a browser holds no function key: App Service authentication (Easy
+// Auth) is what lets a caller in, and each handler requires its app role from the principal Easy Auth passes.
+// Without Easy Auth (WEBSITE_AUTH_ENABLED unset) azureAuthMode is `unconfigured` and every one of them answers
+// 401. Readers (`Verdicts.Read`) only read; `Rescan.Request` holders also get the rescan button (POST
+// /api/ui/rescan: a JSON body is required, so a cross-site form cannot send it). No purge here: retention runs
+// on its timer.
+const UI_API = '/api/ui';
+const EASY_AUTH_LOGIN = `/.auth/login/aad?post_login_redirect_uri=${encodeURIComponent(`${UI_API}/`)}`;
+
+app.http('uiPage', {
+  methods: ['GET'],
+  authLevel: 'anonymous',
+  // One segment (the literal routes below win over it): index.html, app.js, style.css or nothing; others are 404.
+  route: 'ui/{file?}',
+  handler: (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> =>
+    handlePageFile(request, { auth: azureAuthMode(process.env), apiBase: UI_API, loginUrl: EASY_AUTH_LOGIN }, context),
+});
+
+app.http('uiImages', {
+  methods: ['GET'],
+  authLevel: 'anonymous',
+  route: 'ui/images',
+  handler: (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> =>
+    handleImages(
+      request,
+      {
+        auth: azureAuthMode(process.env),
+        hostName: 'azure',
+        host: { rescan: true, purge: false },
+        list: () => {
+          const audit = runtime().services.audit;
+          if (!isVerdictListing(audit)) throw new Error('the configured audit store cannot list verdicts');
+          return imageRowsFromStore(audit);
+        },
+      },
+      context,
+    ),
+});
+
+app.http('uiRescan', {
+  methods: ['POST'],
+  authLevel: 'anonymous',
+  route: 'ui/rescan',
+  extraInputs: [df.input.durableClient()],
+  handler: (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
+    const { policy, services } = runtime();
+    return handleRescan(
+      request,
+      {
+        policy: policy(),
+        starter: durableGateStarter(df.getClient(context)),
+        registry: services.registry,
+        auth: azureAuthMode(process.env),
+      },
+      context,
+    );
+  },
+});
+
+app.http('uiRescanStatus', {
+  methods: ['GET'],
+  authLevel: 'anonymous',
+  route: 'ui/rescan/{instanceId}',
+  extraInputs: [df.input.durableClient()],
+  handler: (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> =>
+    handleRescanStatus(
+      request,
+      { starter: durableGateStarter(df.getClient(context)), auth: azureAuthMode(process.env) },
+      context,
+    ),
+});
+
+app.http('uiVerdicts', {
+  methods: ['GET'],
+  authLevel: 'anonymous',
+  route: 'ui/verdicts/{*image}',
+  handler: (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
+    const { policy, services } = runtime();
+    return handleVerdict(
+      request,
+      { policy: policy(), audit: services.audit, auth: azureAuthMode(process.env) },
+      context,
+    );
+  },
+});
+
+app.http('uiRuntime', {
+  methods: ['GET'],
+  authLevel: 'anonymous',
+  route: 'ui/runtime',
   handler: (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> =>
     handleRuntimeReport(request, { audit: runtimeAuditStore(), auth: azureAuthMode(process.env) }, context),
 });

@@ -6,12 +6,14 @@
 import type * as Identity from '@azure/identity';
 import type { TokenCredential } from '@azure/identity';
 import { readBoundedTextSync } from '../adapters/boundedFile';
+import { keyVaultSigner, pemFileSigner } from '../adapters/attestationSigner';
 import { loadConfig, readPolicyText, type AppConfig } from '../app/config';
 import { MAX_POLICY_BYTES, loadPolicy } from '../core/policy';
 import type { Policy } from '../core/policyTypes';
 import { auditStoreFor, composeGateServices, inUseLookupFor } from '../app/compose';
 import { loadSignatureTrust } from '../adapters/trustStoreFiles';
 import { loadSignatureTrustFromBlob } from '../adapters/trustStoreBlob';
+import { EventGridVerdictPublisher } from '../adapters/verdictEvents';
 import type { SignatureTrust } from '../adapters/signatureVerifier';
 import type { GateServices } from '../orchestrations/services';
 
@@ -49,6 +51,17 @@ function trustLoader(config: AppConfig, credential: TokenCredential): (() => Pro
     });
 }
 
+/** The VSA signer the settings name (a Key Vault key in Azure: the private key never leaves the vault). */
+function attestationFor(config: AppConfig, credential: TokenCredential): GateServices['attestation'] {
+  const a = config.attestation;
+  if (!a) return undefined;
+  const signer =
+    a.key.kind === 'keyvault'
+      ? keyVaultSigner({ credential, keyId: a.key.keyId })
+      : pemFileSigner(a.key.path, 'ACR_GUARD_ATTESTATION_KEY_FILE');
+  return { signer, verifierId: a.verifierId, policyUri: a.policyUri };
+}
+
 /** The settings and the identity: all the timers need (they never depend on the policy being valid). */
 export interface RuntimeBase {
   config: AppConfig;
@@ -80,6 +93,15 @@ export function buildRuntime(base: RuntimeBase): Runtime {
     // Retention (per push and nightly) never deletes what Container Apps or container groups run; without
     // ACR_GUARD_INUSE_SCOPES, rules that protect images in use skip their repositories.
     inUse: inUseLookupFor(config, credential),
+    // Each recorded verdict as a CloudEvent to the topic (ACR_GUARD_VERDICT_EVENTGRID_ENDPOINT), when set.
+    ...(config.verdictEvents
+      ? {
+          verdictEvents: [
+            new EventGridVerdictPublisher({ endpoint: config.verdictEvents.eventGridEndpoint, credential }),
+          ],
+        }
+      : {}),
+    attestation: attestationFor(config, credential),
   });
   return Object.freeze({ config, policy: () => policy, services, credential });
 }

@@ -1,15 +1,18 @@
 /**
- * One repository's purge: list → match the deployed images → plan → (unless a dry run) execute exactly that
- * plan. Used by the CLI, the per-push retention activity and the nightly `repositoryPurge` activity alike.
+ * One repository's purge: list → match the deployed images → plan → check the deletion cap → (unless a dry run
+ * or the plan is held) execute exactly that plan. Used by the CLI, the per-push retention activity and the nightly `repositoryPurge` activity alike.
  *
  * Fail closed: when the rule protects images in use and the in-use lookup fails (or none is configured), the
- * plan is not made and nothing is deleted; the outcome says why.
+ * plan is not made and nothing is deleted; the outcome says why. A plan past the deletion cap (src/core/purge/cap.ts)
+ * is held unless `allowOverCap`: nothing of the repository is deleted, the outcome is `held` with
+ * `PURGE_CAP_EXCEEDED` (a dry run reports the same code, and still shows the whole plan).
  */
 import { ErrorCodes, GuardError } from '../core/errors';
 import { collectListing, LISTING_BOUNDS, type ListingBounds } from '../core/listing';
 import { matchDeployedImages } from '../core/purge/inUse';
 import { keptByReason, planPurge, ruleLabel, type PurgePlan } from '../core/purge/plan';
 import { emptyOutcome, type RepositoryOutcome } from '../core/purge/summary';
+import { capHeldDetail, checkDeletionCap, type CapCheck } from '../core/purge/cap';
 import { findRetentionRule } from '../core/policy';
 import type { Policy, RetentionRule } from '../core/policyTypes';
 import type { DeployedImage, InUseLookup, RegistryClient } from '../adapters/ports';
@@ -31,11 +34,15 @@ export interface PurgeRepositoryOptions {
   protect?: readonly string[];
   listing?: ListingOptions;
   execute?: Omit<ExecuteOptions, 'client' | 'repository' | 'deletes'>;
+  /** The run says explicitly that a plan past the deletion cap may be executed (`--allow-over-cap`). */
+  allowOverCap?: boolean;
 }
 
 /** What {@link purgeRepository} did: the plan, the execution (absent on a dry run or a refusal), the outcome. */
 export interface PurgeRepositoryResult {
   plan?: PurgePlan;
+  /** The deletion cap checked against the plan (absent when no plan was made). */
+  cap?: CapCheck;
   execution?: ExecuteResult;
   outcome: RepositoryOutcome;
 }
@@ -91,12 +98,18 @@ export async function purgeRepository(options: PurgeRepositoryOptions): Promise<
     };
   }
   const kept = keptByReason(plan);
+  const cap = checkDeletionCap(plan, rule, options.allowOverCap === true);
+  const capError = cap.held
+    ? { code: ErrorCodes.PURGE_CAP_EXCEEDED, detail: capHeldDetail(repository, label, cap, options.dryRun) }
+    : undefined;
   if (options.dryRun) {
+    // A dry run shows the whole plan, held or not: what a real run would delete once allowed.
     const sized = plan.deletes.filter((d) => d.size !== undefined);
     return {
       plan,
+      cap,
       outcome: {
-        ...emptyOutcome(repository, label, 'dry-run'),
+        ...emptyOutcome(repository, label, 'dry-run', capError),
         deleted: plan.deletes.length,
         bytesFreed: sized.reduce((n, d) => n + (d.size ?? 0), 0),
         sizeUnknown: plan.deletes.length - sized.length,
@@ -104,6 +117,8 @@ export async function purgeRepository(options: PurgeRepositoryOptions): Promise<
       },
     };
   }
+  if (capError)
+    return { plan, cap, outcome: { ...emptyOutcome(repository, label, 'held', capError), keptByReason: kept } };
   const execution = await executePurge({ ...options.execute, client, repository, deletes: plan.deletes });
   const removed = [...execution.deleted, ...execution.alreadyGone];
   const sized = execution.deleted.filter((d) => d.size !== undefined);
@@ -135,7 +150,7 @@ export async function purgeRepository(options: PurgeRepositoryOptions): Promise<
   if (outcome.error && execution.leftUnlocked.length > 0) {
     outcome.error.detail += `; LEFT UNLOCKED (unlocked for a delete that did not happen, the lock could not be put back): ${execution.leftUnlocked.join(', ')}`;
   }
-  return { plan, execution, outcome };
+  return { plan, cap, execution, outcome };
 }
 
 /** Most repositories one purge run covers (a guard against a catalog that never ends): LISTING_BOUNDS.catalog. */

@@ -265,7 +265,8 @@ export async function runDemoWithRegistry(
  * chosen so that the page's Running section shows every runtime status:
  * released (demo/clean, pinned by digest), blocked (demo/vulnerable, critical: 3 days of grace), overdue
  * (demo/expired-exception, high: no grace in the demo policy), never-gated (a digest pushed around the gate),
- * outside-allowlist (Docker Hub nginx), allowed-external (mcr.microsoft.com) and unresolved (a tag that is gone).
+ * outside-allowlist (Docker Hub nginx), allowed-external (mcr.microsoft.com), unresolved (a tag that is gone) and
+ * by-tag (demo/excepted, released, but deployed by tag).
  */
 export function demoDeployedLookup(registryHost: string): InUseLookup {
   const client = createRegistryClient({ host: registryHost, plainHttp: true });
@@ -289,6 +290,7 @@ export function demoDeployedLookup(registryHost: string): InUseLookup {
         { image: 'nginx:latest', source: aci('edge-proxy', 'nginx') },
         { image: 'mcr.microsoft.com/dotnet/aspnet:8.0', source: app('storefront', 'sidecar') },
         { image: `${registryHost}/demo/retired:2.0`, source: aci('nightly-batch', 'migrate', true) },
+        { image: `${registryHost}/demo/excepted:1.0`, source: app('search') },
       ];
     },
   };

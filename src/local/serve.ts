@@ -19,24 +19,26 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
 import type { TokenCredential } from '@azure/identity';
 import { ErrorCodes, GuardError } from '../core/errors';
 import type { Policy } from '../core/policyTypes';
 import { formatImage } from '../core/reference';
-import type { Verdict } from '../core/types';
 import { FileAuditStore } from '../adapters/auditStore';
+import { WebhookVerdictPublisher } from '../adapters/verdictEvents';
 import type { AuditStore, InUseLookup } from '../adapters/ports';
 import { composeGateServices } from '../app/compose';
+import { DEFAULT_VERIFIER_ID } from '../app/config';
+import { pemFileSigner } from '../adapters/attestationSigner';
 import { PromotionRecord } from '../core/promotions';
 import { handleRuntimeReport } from '../app/runtimeAudit';
 import type { RuntimeAuditOutput } from '../orchestrations/runtimeAudit';
 import type { SignatureTrust } from '../adapters/signatureVerifier';
 import { handleRescan, handleRescanStatus, verdictPath } from '../app/rescan';
 import { handleVerdict } from '../app/verdicts';
+import { handlePageFile } from '../app/page';
+import { handleImages, type ImageRow } from '../app/images';
 import {
   AppRoles,
   HttpRefusal,
@@ -87,6 +89,13 @@ export interface ServeOptions {
   log?: (line: string) => void;
   /** What runs, for runtime assurance (the demo's deployed list); default the ARM lookup when ACR_GUARD_INUSE_SCOPES is set. */
   runtimeInventory?: InUseLookup;
+  /** Where each recorded verdict is POSTed as a CloudEvent (https, or http to loopback). */
+  verdictWebhook?: string;
+  /**
+   * PEM file of the ECDSA P-256 key that signs the verification summary (VSA) attached after each verdict
+   * (`--attestation-key`; default the ACR_GUARD_ATTESTATION_KEY_FILE setting). Absent: no VSA.
+   */
+  attestationKeyFile?: string;
 }
 
 /** A running local service. */
@@ -106,40 +115,7 @@ export interface LocalService {
   stop(): Promise<void>;
 }
 
-/** One image row of `GET /api/images`. */
-export interface ImageRow {
-  image: string;
-  registry: string;
-  repository: string;
-  digest: string;
-  tag?: string;
-  gate: { id: string; runtimeStatus: string; trigger?: string; progress?: GateProgress; createdTime?: string };
-  verdict?: Verdict;
-  verdictUrl: string;
-}
-
-/** Where the page's files are: next to this module in the sources, or copied beside the bundle by the build. */
-function pageDir(): string | undefined {
-  const candidates = [
-    join(__dirname, 'page'),
-    join(__dirname, '..', 'local', 'page'),
-    join(__dirname, '..', '..', '..', 'src', 'local', 'page'),
-    join(process.cwd(), 'src', 'local', 'page'),
-  ];
-  return candidates.find((dir) => existsSync(join(dir, 'index.html')));
-}
-
-const PAGE_FILES: Record<string, string> = {
-  '/': 'index.html',
-  '/index.html': 'index.html',
-  '/app.js': 'app.js',
-  '/style.css': 'style.css',
-};
-const PAGE_TYPES: Record<string, string> = {
-  html: 'text/html; charset=utf-8',
-  js: 'text/javascript; charset=utf-8',
-  css: 'text/css; charset=utf-8',
-};
+export type { ImageRow } from '../app/images';
 
 /** Reads at most `max` bytes of a request body; undefined when it is longer. */
 async function readBody(req: IncomingMessage, max: number): Promise<Buffer | undefined> {
@@ -229,7 +205,8 @@ export async function listImages(runner: LocalGateRunner, audit: AuditStore): Pr
   }
   return [...rows.values()].sort(
     (a, b) =>
-      a.repository.localeCompare(b.repository) || String(b.gate.createdTime).localeCompare(String(a.gate.createdTime)),
+      a.repository.localeCompare(b.repository) ||
+      String(b.gate?.createdTime).localeCompare(String(a.gate?.createdTime)),
   );
 }
 
@@ -256,6 +233,13 @@ export async function startService(options: ServeOptions): Promise<LocalService>
     ? inUseLookupFor({ inUse: inUseSettings }, getCredential(), { ca: options.ca })
     : undefined;
   const promotions = new PromotionRecord();
+  const attestationKeyFile = options.attestationKeyFile ?? env.ACR_GUARD_ATTESTATION_KEY_FILE?.trim();
+  const attestationSigner = attestationKeyFile
+    ? pemFileSigner(
+        attestationKeyFile,
+        options.attestationKeyFile ? '--attestation-key' : 'ACR_GUARD_ATTESTATION_KEY_FILE',
+      )
+    : undefined;
   const services = composeGateServices({
     policy: () => policy,
     audit,
@@ -263,6 +247,16 @@ export async function startService(options: ServeOptions): Promise<LocalService>
     signatureTrust: options.signatureTrust,
     promotions: { record: (image) => promotions.record(image, Date.now()) },
     ...(inUse ? { inUse } : {}),
+    ...(options.verdictWebhook ? { verdictEvents: [new WebhookVerdictPublisher(options.verdictWebhook)] } : {}),
+    ...(attestationSigner
+      ? {
+          attestation: {
+            signer: attestationSigner,
+            verifierId: env.ACR_GUARD_VERIFIER_ID?.trim() || DEFAULT_VERIFIER_ID,
+            policyUri: env.ACR_GUARD_POLICY_URI?.trim() || 'acr-guard:local-service-policy',
+          },
+        }
+      : {}),
   });
   // Runtime assurance over the demo's deployed list (npm start) or, with ACR_GUARD_INUSE_SCOPES, over Azure.
   const runtimeInventory = options.runtimeInventory ?? inUse;
@@ -287,16 +281,20 @@ export async function startService(options: ServeOptions): Promise<LocalService>
    * Retention over the local registries (timer and `POST /api/purge`), one run at a time: a request for the
    * same kind of run (dry or real) while one runs gets that run's answer; the other kind gets undefined.
    */
-  let purging: { dryRun: boolean; done: Promise<PurgeSummary[]> } | undefined;
-  const runPurge = (dryRun: boolean, trigger: PurgeSummary['trigger']): Promise<PurgeSummary[]> | undefined => {
-    if (purging) return purging.dryRun === dryRun ? purging.done : undefined;
+  let purging: { dryRun: boolean; allowOverCap: boolean; done: Promise<PurgeSummary[]> } | undefined;
+  const runPurge = (
+    dryRun: boolean,
+    trigger: PurgeSummary['trigger'],
+    allowOverCap = false,
+  ): Promise<PurgeSummary[]> | undefined => {
+    if (purging) return purging.dryRun === dryRun && purging.allowOverCap === allowOverCap ? purging.done : undefined;
     const now = new Date();
     // The real registryPurge orchestration (and its repositoryPurge sub-orchestrations), replayed in memory:
     // a purge cut short by a restart is simply run again next time, so its history need not survive.
     const done = runner
       .run({
         name: ORCH_REGISTRY_PURGE,
-        input: { dryRun, trigger },
+        input: { dryRun, trigger, ...(allowOverCap ? { allowOverCap } : {}) },
         instanceId: `purge-local-${now.toISOString().replace(/[^0-9]/g, '')}`,
         startTime: now,
       })
@@ -308,24 +306,24 @@ export async function startService(options: ServeOptions): Promise<LocalService>
       .finally(() => {
         purging = undefined;
       });
-    purging = { dryRun, done };
+    purging = { dryRun, allowOverCap, done };
     return done;
   };
-  /** `GET /api/images`: verdicts of every gated image, so the same role as the verdicts endpoint (Easy Auth on). */
-  const handleImages = (request: HttpRequest): Promise<HttpResponseInit> =>
-    answer(
-      async () => {
-        requireRole(request, auth, [AppRoles.read, AppRoles.rescan]);
-        const gatesRunning = runner.list().filter((i) => i.runtimeStatus === 'Running').length;
-        return jsonResponse(200, {
-          images: await listImages(runner, audit),
-          purge: await latestPurgeSummaryOf(policy, audit),
-          gatesRunning,
-        });
-      },
-      (line) => log(`images: ${line}`),
-    );
-  /** `POST /api/purge` with `{ "dryRun": true|false }`: runs retention now and answers with the summaries. */
+  /** `GET /api/images`: the page's rows (the same handler as the Functions app's `GET /api/ui/images`). */
+  const imagesDeps = {
+    auth,
+    hostName: 'local' as const,
+    host: { rescan: true, purge: true },
+    list: async () => ({
+      images: await listImages(runner, audit),
+      purge: await latestPurgeSummaryOf(policy, audit),
+      gatesRunning: runner.list().filter((i) => i.runtimeStatus === 'Running').length,
+    }),
+  };
+  /**
+   * `POST /api/purge` with `{ "dryRun": true|false, "allowOverCap": true|false }`: runs retention now and answers
+   * with the summaries. `allowOverCap` (default false) carries out plans past their rule's deletion cap.
+   */
   const handlePurge = (request: HttpRequest): Promise<HttpResponseInit> =>
     answer(async () => {
       requireRole(request, auth, [AppRoles.purge]);
@@ -334,21 +332,31 @@ export async function startService(options: ServeOptions): Promise<LocalService>
         typeof body !== 'object' ||
         body === null ||
         Array.isArray(body) ||
-        Object.keys(body).some((k) => k !== 'dryRun')
+        Object.keys(body).some((k) => k !== 'dryRun' && k !== 'allowOverCap')
       ) {
         throw new HttpRefusal(
-          errorResponse(400, 'INVALID_INPUT', 'body: expected a JSON object { "dryRun": true|false }', 'body'),
+          errorResponse(
+            400,
+            'INVALID_INPUT',
+            'body: expected a JSON object { "dryRun": true|false, "allowOverCap": true|false }',
+            'body',
+          ),
         );
       }
       const dryRun = (body as { dryRun?: unknown }).dryRun ?? true;
       if (typeof dryRun !== 'boolean')
         throw new HttpRefusal(errorResponse(400, 'INVALID_INPUT', 'dryRun: expected true or false', 'dryRun'));
-      const running = runPurge(dryRun, 'manual');
+      const allowOverCap = (body as { allowOverCap?: unknown }).allowOverCap ?? false;
+      if (typeof allowOverCap !== 'boolean')
+        throw new HttpRefusal(
+          errorResponse(400, 'INVALID_INPUT', 'allowOverCap: expected true or false', 'allowOverCap'),
+        );
+      const running = runPurge(dryRun, 'manual', allowOverCap);
       if (!running)
         return errorResponse(
           409,
           'CONFLICT',
-          `a ${dryRun ? 'real purge' : 'dry run'} is running; ask again when it has finished`,
+          'another purge (dry or real, or with another allowOverCap) is running; ask again when it has finished',
         );
       return jsonResponse(200, { summaries: await running });
     }, log);
@@ -383,7 +391,6 @@ export async function startService(options: ServeOptions): Promise<LocalService>
       });
     return auditing;
   };
-  const page = pageDir();
   let origin = '';
   const allowedHosts = new Set<string>();
 
@@ -412,25 +419,11 @@ export async function startService(options: ServeOptions): Promise<LocalService>
     const url = new URL(req.url ?? '/', origin);
     const path = url.pathname;
     const method = req.method ?? 'GET';
-    if (method === 'GET' && PAGE_FILES[path]) {
-      if (!page)
-        return send(
-          res,
-          errorResponse(404, 'NOT_FOUND', 'the page files (src/local/page) are not installed beside this build'),
-        );
-      const name = PAGE_FILES[path];
-      const text = await readFile(join(page, name), 'utf8');
-      return send(res, {
-        status: 200,
-        body: text,
-        headers: {
-          'content-type': PAGE_TYPES[name.split('.').pop() as string],
-          'cache-control': 'no-cache',
-          'x-content-type-options': 'nosniff',
-          'content-security-policy':
-            "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'",
-        },
-      });
+    if (method === 'GET' && (path === '/' || /^\/(index\.html|app\.js|style\.css)$/.test(path))) {
+      return send(
+        res,
+        await handlePageFile(toRequest(req, { file: path.slice(1) }), { auth, apiBase: '/api' }, context('page', log)),
+      );
     }
     if (path === '/api/rescan') {
       if (method !== 'POST') return send(res, errorResponse(405, 'METHOD_NOT_ALLOWED', 'POST /api/rescan'));
@@ -476,8 +469,18 @@ export async function startService(options: ServeOptions): Promise<LocalService>
     if (method === 'GET' && path === '/api/runtime') {
       return send(res, await handleRuntimeReport(toRequest(req, {}), { audit, auth }, context('runtime', log)));
     }
+    if (method === 'GET' && path === '/api/attestation-key') {
+      // The public half of the VSA key: what `cosign verify-attestation --key` and `acr-guard verify` are given.
+      if (!attestationSigner)
+        return send(res, errorResponse(404, 'NOT_FOUND', 'no attestation key is configured (--attestation-key)'));
+      return send(res, {
+        status: 200,
+        headers: { 'content-type': 'application/x-pem-file' },
+        body: await attestationSigner.publicKeyPem(),
+      });
+    }
     if (method === 'GET' && path === '/api/images') {
-      return send(res, await handleImages(toRequest(req, {})));
+      return send(res, await handleImages(toRequest(req, {}), imagesDeps, context('images', log)));
     }
     if (path === '/api/registry/notifications') {
       if (method !== 'POST')

@@ -35,6 +35,10 @@ export interface LocalStackOptions {
   timers?: 'real' | 'virtual';
   env?: Record<string, string | undefined>;
   log?: (line: string) => void;
+  /** Where each recorded verdict is POSTed as a CloudEvent (`acr-guard serve --verdict-webhook`). */
+  verdictWebhook?: string;
+  /** PEM key that signs the VSAs (see ServeOptions.attestationKeyFile). */
+  attestationKeyFile?: string;
 }
 
 /** A running stack. */
@@ -65,11 +69,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     port: options.port ?? DEFAULT_SERVICE_PORT,
     plainHttpHosts: [registryHost],
     auth: options.auth,
+    ...(options.verdictWebhook ? { verdictWebhook: options.verdictWebhook } : {}),
     notificationToken,
     timers: options.timers,
     env: options.env,
     log,
     runtimeInventory: demoDeployedLookup(registryHost),
+    ...(options.attestationKeyFile ? { attestationKeyFile: options.attestationKeyFile } : {}),
   });
   let registry: RunningRegistry;
   try {

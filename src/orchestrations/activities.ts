@@ -32,7 +32,12 @@ import {
   type Verdict,
 } from '../core/types';
 import type { RegistryClient } from '../adapters/ports';
+import { publishVerdictEvent, type PublishReport } from '../adapters/verdictEvents';
+import { verdictEvent } from '../core/verdictEvent';
 import { mapLimit } from '../core/mapLimit';
+import type { ReleaseProof } from '../core/releaseProof';
+import { buildVsaStatement, vsaRepositoryName } from '../core/vsa';
+import { attachVsa, copyReferrerGraph } from '../jobs/releaseProof';
 import { Activities } from './names';
 import { SILENT_ACTIVITY_CONTEXT, type ActivityContext, type GateServices } from './services';
 
@@ -80,6 +85,8 @@ export interface GateContext {
   trustPolicy?: string;
   /** The retention rule covering the repository, when one does: the gate runs it after recording the verdict. */
   retentionRule?: string;
+  /** Whether verdict events are configured: the gate then publishes the recorded verdict (absent in old histories). */
+  publishVerdicts?: boolean;
 }
 
 /** Reads the policy for an image: allowlist, gate rule, sources, apply mode, wait times. */
@@ -107,6 +114,7 @@ export async function loadGateContext(
       maxReportAgeMs: rule?.vulnerabilities.maxReportAgeMs ?? 0,
       trustPolicy: rule?.signatures.trustPolicy,
       ...retentionOf(policy, repository),
+      ...(services.verdictEvents && services.verdictEvents.length > 0 ? { publishVerdicts: true } : {}),
     };
   });
 }
@@ -562,14 +570,75 @@ export async function applyVerdict(
     }
     return { mode: input.mode, ok: true, detail: plan.detail } satisfies ApplyResult;
   });
-  const applied: ApplyResult =
+  let applied: ApplyResult =
     'code' in result && result.ok === false
       ? { mode: input.mode, ok: false, code: result.code, detail: result.detail }
       : (result as ApplyResult);
+  const proof = await releaseProof(services, input, plan, applied, context);
+  if (proof) applied = { ...applied, proof };
   context.log(
     `applyVerdict: ${image.repository}@${image.digest} ${input.verdict.decision}: ${applied.ok ? 'applied' : `not applied (${applied.code})`}: ${applied.detail}`,
   );
   return applied;
+}
+
+/**
+ * What the applied verdict carries: on a promoted release, its referrers graph copied into the release
+ * repository; with an attestation key, the signed verdict (VSA) attached where the image now lives (the release
+ * repository after a promotion, else the pushed repository: a block's VSA is a record, `FAILED`). Undefined when
+ * there is nothing to do (no promotion, no key). Permanent failures are data in the proof; transient ones throw.
+ */
+async function releaseProof(
+  services: GateServices,
+  input: ApplyVerdictInput,
+  plan: ApplyPlan,
+  applied: ApplyResult,
+  context: ActivityContext,
+): Promise<ReleaseProof | undefined> {
+  const { image } = input.verdict;
+  const promoted = plan.kind === 'promote' && applied.ok;
+  const attestation = services.attestation;
+  if (!promoted && !attestation) return undefined;
+  // A release whose apply failed is about to be re-applied as a block: that call attaches the (FAILED) VSA.
+  if (input.verdict.decision === 'release' && !applied.ok) return undefined;
+  const client = services.registry(image.registry);
+  const where = promoted ? plan.target : image.repository;
+  let roots = [image.digest];
+  try {
+    const children = (await client.getManifest(image.repository, image.digest)).children;
+    roots = [image.digest, ...new Set(children.map((c) => c.digest))];
+  } catch (err) {
+    if (!isGuardError(err) || err.code === ErrorCodes.TRANSIENT) throw err;
+    return { copied: 0, failed: [{ digest: image.digest, code: err.code, detail: err.message }], items: [] };
+  }
+  const proof = await copyReferrerGraph(client, {
+    from: image.repository,
+    ...(promoted ? { target: plan.target } : {}),
+    roots,
+    beforeWrite: (repository, digest) => notePromotion(services, client, repository, digest),
+  });
+  if (!attestation) return proof;
+  const statement = buildVsaStatement({
+    verdict: input.verdict,
+    repository: vsaRepositoryName(image, where),
+    verifierId: attestation.verifierId,
+    policyUri: attestation.policyUri,
+    inputAttestations: proof.items
+      .filter((i) => i.digest.startsWith('sha256:'))
+      .map((i) => ({ uri: `${vsaRepositoryName(image, where)}@${i.digest}`, digest: { sha256: i.digest.slice(7) } })),
+  });
+  try {
+    const vsa = await attachVsa(client, where, image.digest, statement, attestation.signer, (repository, digest) =>
+      notePromotion(services, client, repository, digest),
+    );
+    proof.vsa = { attached: true, ...vsa, result: statement.predicate.verificationResult };
+    proof.items.push({ kind: 'vsa', digest: vsa.digest, subject: image.digest, tag: vsa.tag });
+  } catch (err) {
+    if (!isGuardError(err) || err.code === ErrorCodes.TRANSIENT) throw err;
+    context.warn(`applyVerdict: VSA for ${where}@${image.digest} not attached: ${err.code}: ${err.message}`);
+    proof.vsa = { attached: false, reason: `${err.code}: ${err.message}` };
+  }
+  return proof;
 }
 
 // ---- recordVerdict ----
@@ -604,6 +673,49 @@ export async function recordVerdict(
   });
 }
 
+// ---- publishVerdict ----
+
+/** What {@link publishVerdict} reports (never a failure: delivery does not change the verdict). */
+export interface PublishVerdictResult {
+  ok: true;
+  reports: PublishReport[];
+}
+
+/**
+ * Publishes a recorded verdict as a CloudEvent to every configured publisher, each a bounded number of times.
+ * Never fails: an undelivered event is logged (warn) and reported; the verdict stands as recorded.
+ */
+export async function publishVerdict(
+  services: GateServices,
+  input: { verdict: Verdict },
+  context: ActivityContext = SILENT_ACTIVITY_CONTEXT,
+): Promise<PublishVerdictResult> {
+  const publishers = services.verdictEvents ?? [];
+  if (publishers.length === 0) return { ok: true, reports: [] };
+  let reports: PublishReport[];
+  try {
+    reports = await publishVerdictEvent(publishers, verdictEvent(input.verdict));
+  } catch (err) {
+    // Building the event from a malformed record: say so, decide nothing.
+    reports = publishers.map((p) => ({
+      publisher: p.name,
+      delivered: false,
+      attempts: 0,
+      error: String((err as Error)?.message),
+    }));
+  }
+  const v = input.verdict;
+  for (const r of reports) {
+    if (r.delivered)
+      context.log(`publishVerdict: ${v.image.repository}@${v.image.digest} ${v.decision}: sent to ${r.publisher}`);
+    else
+      context.warn(
+        `publishVerdict: ${v.image.repository}@${v.image.digest} ${v.decision}: not delivered to ${r.publisher} after ${r.attempts} attempt(s) (${r.error}); the verdict is recorded and unchanged`,
+      );
+  }
+  return { ok: true, reports };
+}
+
 /**
  * The activities of `imageGate` over `services`, by their registered names: what a host registers (Azure) or
  * hands to the local durable driver. Each handler gets the JSON input and the invocation's context (its log).
@@ -622,5 +734,7 @@ export function gateActivities(services: GateServices) {
       applyVerdict(services, input, context),
     [Activities.recordVerdict]: (input: { verdict: Verdict }, context: ActivityContext) =>
       recordVerdict(services, input, context),
+    [Activities.publishVerdict]: (input: { verdict: Verdict }, context: ActivityContext) =>
+      publishVerdict(services, input, context),
   } as const;
 }

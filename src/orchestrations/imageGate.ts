@@ -16,6 +16,7 @@ import * as df from 'durable-functions';
 import { blockedVerdict, decide, scanComplete, type ManifestEvidence, type PolicyStamp } from '../core/decision';
 import { isAcrHost } from '../core/acrHost';
 import type { ApplyMode } from '../core/policyTypes';
+import { withProof } from '../core/releaseProof';
 import type {
   ApplyResult,
   Check,
@@ -156,6 +157,21 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
   const retention: { rule?: string } = {};
   /** The version and hash of the policy that decides, once it is read. */
   const policyStamp: { value?: PolicyStamp } = {};
+  /** Whether verdict events are configured (from loadGateContext; absent in histories older than the step). */
+  const events: { publish: boolean } = { publish: false };
+
+  /**
+   * Publishes a recorded verdict as an event. The activity never fails and takes no retry policy (it retries
+   * within bounds itself); anything it throws is ignored: delivery never changes or blocks the verdict.
+   */
+  function* publishStep(verdict: Verdict): Gen<void> {
+    if (!events.publish) return;
+    try {
+      yield context.df.callActivity(Activities.publishVerdict, { verdict });
+    } catch {
+      // Logged by the activity; the verdict stands.
+    }
+  }
 
   /** Applies and records a verdict; a release that cannot be applied becomes a block. */
   function* finish(verdict: Verdict): Gen<GateOutcome> {
@@ -164,6 +180,7 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
       // quarantine, no promotion, no untagging, no retention: the verdict is recorded and reported only.
       progress({ step: 'recording' });
       const kept = yield* step<{ verdict: Verdict }, { ok: true }>(context, Activities.recordVerdict, { verdict });
+      if (kept.ok) yield* publishStep(verdict);
       progress({ step: 'done' });
       const apply: ApplyResult = {
         mode: 'none',
@@ -206,10 +223,13 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
         ? reapplied.value
         : { mode: applyMode, ok: false, code: reapplied.code, detail: reapplied.detail };
     }
+    // What the release carries (and whether all of it was copied) is part of the recorded verdict.
+    final = withProof(final, apply.proof);
     progress({ step: 'recording' });
     const recorded = yield* step<{ verdict: Verdict }, { ok: true }>(context, Activities.recordVerdict, {
       verdict: final,
     });
+    if (recorded.ok) yield* publishStep(final);
     const retained = yield* retentionStep();
     progress({ step: 'done' });
     return {
@@ -279,6 +299,7 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
   applyTo.mode = gate.applyMode;
   applyTo.promoteTarget = gate.promoteTarget;
   retention.rule = gate.retentionRule;
+  events.publish = gate.publishVerdicts === true;
   policyStamp.value = { version: gate.policyVersion, hash: gate.policyHash };
 
   // 2. What was pushed.

@@ -14,6 +14,7 @@ export const Activities = {
   verifySignatures: 'imageGate_verifySignatures',
   applyVerdict: 'imageGate_applyVerdict',
   recordVerdict: 'imageGate_recordVerdict',
+  publishVerdict: 'imageGate_publishVerdict',
 } as const;
 
 /** One activity name of `imageGate`. */

@@ -37,6 +37,8 @@ export interface RegistryPurgeInput {
   registry?: string;
   dryRun?: boolean;
   trigger?: PurgeSummary['trigger'];
+  /** Carry out plans past their rule's deletion cap (said explicitly by the run); default false: they are held. */
+  allowOverCap?: boolean;
 }
 
 /** Output of `registryPurge`: one summary per registry. */
@@ -97,7 +99,13 @@ export function* registryPurgeOrchestrator(context: df.OrchestrationContext): Ge
       const tasks = batch.map((repository) =>
         context.df.callSubOrchestrator(
           ORCH_REPOSITORY_PURGE,
-          { registry, repository, now, dryRun } satisfies PurgeRepositoryInput,
+          {
+            registry,
+            repository,
+            now,
+            dryRun,
+            ...(input.allowOverCap === true ? { allowOverCap: true } : {}),
+          } satisfies PurgeRepositoryInput,
           `${context.df.instanceId}-r${child++}`,
         ),
       );

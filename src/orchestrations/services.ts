@@ -3,9 +3,18 @@
  * hands them to `gateActivities(services)` / `purgeActivities(services)`, which close over them: nothing here
  * is process-wide, so two runners in one process never see each other's services.
  */
-import type { AuditStore, FindingsSource, InUseLookup, RegistryClientFactory } from '../adapters/ports';
+import type {
+  AlertSink,
+  AlertStateStore,
+  AuditStore,
+  FindingsSource,
+  InUseLookup,
+  RegistryClientFactory,
+  VerdictPublisher,
+} from '../adapters/ports';
 import type { Policy } from '../core/policyTypes';
 import type { ImageId, ResolvedManifest, SignatureResult } from '../core/types';
+import type { AttestationSigner } from '../adapters/attestationSigner';
 
 /** Input of {@link GateServices.verifySignatures}. */
 export interface VerifySignaturesInput {
@@ -36,6 +45,21 @@ export interface GateServices {
    * service's notification receiver recognises acr-guard's own pushes by this record). Absent: not recorded.
    */
   promotions?: { record(image: ImageId): void };
+  /**
+   * Where each recorded verdict is published as a CloudEvent (after recordVerdict; delivery never changes the
+   * verdict). Absent or empty: no event, and the gate schedules no publishing step.
+   */
+  verdictEvents?: readonly VerdictPublisher[];
+  /**
+   * Where the purge alerts a plan held past the deletion cap, built on first use (absent, or failing to build:
+   * the held plan is still in the recorded summary, and logged).
+   */
+  purgeAlerts?: () => PurgeAlerts;
+  /**
+   * The signed verdict (VSA) attached after each applied verdict: the signer (a PEM file or a Key Vault key),
+   * the verifier id and where the policy lives. Absent: no VSA is attached (promotions still copy referrers).
+   */
+  attestation?: { signer: AttestationSigner; verifierId: string; policyUri: string };
 }
 
 /**
@@ -50,5 +74,11 @@ export interface ActivityContext {
 /** An activity context that drops every line (tests and callers that run an activity directly). */
 export const SILENT_ACTIVITY_CONTEXT: ActivityContext = Object.freeze({ log: () => undefined, warn: () => undefined });
 
+/** Where the purge raises its alerts (a plan held past the deletion cap): the sinks and their de-duplication. */
+export interface PurgeAlerts {
+  sinks: readonly AlertSink[];
+  state: AlertStateStore;
+}
+
 /** What the purge's activities depend on: a subset of the gate's services. */
-export type PurgeServices = Pick<GateServices, 'policy' | 'registry' | 'audit' | 'inUse'>;
+export type PurgeServices = Pick<GateServices, 'policy' | 'registry' | 'audit' | 'inUse' | 'purgeAlerts'>;

@@ -274,3 +274,72 @@ describe('doctor pull --reach-registry: the tag or digest present in the registr
     ).toBeUndefined();
   });
 });
+
+describe('doctor platform: the road (--policy, --guard-principal-id)', () => {
+  const policyFile = () => {
+    const file = join(dir, 'promote-policy.yaml');
+    writeFileSync(
+      file,
+      [
+        'version: 1',
+        `registries: [{ host: ${SeedIds.loginServer}, apply: promote }]`,
+        'gate:',
+        '  - scope: "contoso/*"',
+        '    vulnerabilities: { block: [critical] }',
+        '    promote: { repository: "release/{repository}" }',
+      ].join('\n'),
+    );
+    return file;
+  };
+  const promoteSnapshot = async (name: string, edit?: (rs: R[]) => void) => {
+    const rs = await seedResources({ gateMode: 'promote' });
+    edit?.(rs);
+    const file = join(dir, `${name}.json`);
+    writeFileSync(file, JSON.stringify({ resources: rs }, null, 1));
+    return file;
+  };
+
+  it('the promote platform passes (exit 0); an extra writer of release/ fails it (exit 3) with its delete', async () => {
+    const args = ['--policy', policyFile(), '--guard-principal-id', SEED.principals.guard, '--output', 'json'];
+    const ok = await runCli(['doctor', 'platform', '--snapshot', await promoteSnapshot('promote-ok'), ...args]);
+    expect(ok.code).toBe(0);
+    const ids = (JSON.parse(ok.out) as { checks: { id: string }[] }).checks.map((c) => c.id);
+    expect(ids).toEqual(
+      expect.arrayContaining(['platform.registry-abac', 'platform.release-writers', 'platform.deploy-policy']),
+    );
+    const raId = `${SeedIds.registry}/providers/Microsoft.Authorization/roleAssignments/77777777-0000-4000-8000-000000000000`;
+    const broken = await promoteSnapshot('promote-writer', (rs) =>
+      rs.push({
+        id: raId,
+        name: raId.split('/').pop(),
+        type: 'Microsoft.Authorization/roleAssignments',
+        properties: {
+          principalId: '44444444-4444-4444-4444-444444444444',
+          scope: SeedIds.registry,
+          roleDefinitionId: `/subscriptions/${SEED.subscription}/providers/Microsoft.Authorization/roleDefinitions/2a1e307c-b015-4ebd-883e-5b7698a07328`,
+        },
+      }),
+    );
+    const bad = await runCli(['doctor', 'platform', '--snapshot', broken, ...args.slice(0, 4)]);
+    expect(bad.code).toBe(3);
+    expect(bad.out).toMatch(/platform\.release-writers\n {2}FAIL/);
+    expect(bad.out).toContain(`fix: az role assignment delete --ids ${raId}`);
+  });
+
+  it('--policy without --guard-principal-id, or a principal that is not a GUID, is a usage error (2)', async () => {
+    const snap = await promoteSnapshot('promote-usage');
+    expect((await runCli(['doctor', 'platform', '--snapshot', snap, '--policy', policyFile()])).code).toBe(2);
+    const r = await runCli([
+      'doctor',
+      'platform',
+      '--snapshot',
+      snap,
+      '--policy',
+      policyFile(),
+      '--guard-principal-id',
+      'acr-guard',
+    ]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/--guard-principal-id: expected object ids/);
+  });
+});

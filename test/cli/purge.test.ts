@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../support/cli';
 import { useRegistry } from '../support/registry';
-import { seedRepository, whatIsLeft } from '../support/purgeFixtures';
+import { seedRepository, seededDigests as seededDigestsOf, whatIsLeft } from '../support/purgeFixtures';
 import { listRepositoryManifests } from '../../src/adapters/registry/manifestListing';
 
 jest.setTimeout(60_000);
@@ -42,6 +42,7 @@ retention:
     keep: 1
     olderThan: 30d
     untagged: true
+    maxDeletes: "100%"
 `,
     );
   }
@@ -186,6 +187,40 @@ retention:
     expect(table.out).toMatch(/keep +sha256:[0-9a-f]{12} +v3 +within-keep/);
     expect(table.out).toMatch(/dry run: would delete \d+ manifest\(s\) in 1 repository/);
   });
+
+  it('holds a plan past the deletion cap (exit 1, nothing deleted, listed as held) unless --allow-over-cap', async () => {
+    const capped = join(mkdtempSync(join(tmpdir(), 'acr-guard-purge-cap-')), 'policy.yaml');
+    writeFileSync(
+      capped,
+      `version: 1\nregistries: ["${reg.registry.host}"]\ngate: []\nretention:\n  - { scope: "capped/**", keep: 1, olderThan: 30d, untagged: true, protectInUse: false }\n`,
+    );
+    const s = await seedRepository(reg.client, 'capped/cli', Date.now());
+    const args = ['purge', '--registry', reg.registry.host, '--policy', capped, '--plain-http'];
+    const held = await runCli([...args, '--output', 'json']);
+    expect(held.code).toBe(1);
+    const json = JSON.parse(held.out) as {
+      deleted: unknown[];
+      held: Array<{ repository: string; reason: string }>;
+      repositories: Array<{ status: string; error?: { code: string } }>;
+    };
+    expect(json.deleted).toEqual([]);
+    expect(json.held.length).toBeGreaterThan(1);
+    expect(json.repositories).toEqual([
+      expect.objectContaining({ status: 'held', error: expect.objectContaining({ code: 'PURGE_CAP_EXCEEDED' }) }),
+    ]);
+    expect((await whatIsLeft(reg.client, 'capped/cli', seededDigestsOf(s))).present).toHaveLength(
+      seededDigestsOf(s).length,
+    );
+    const table = await runCli(args);
+    expect(table.out).toMatch(/held — PURGE_CAP_EXCEEDED: the plan would delete 4 of the 6 tagged manifests/);
+    expect(table.out).toMatch(/HELD, kept +sha256:[0-9a-f]{12} +v1 +rule/);
+
+    const allowed = await runCli([...args, '--allow-over-cap', '--output', 'json']);
+    expect(allowed.code).toBe(0);
+    const done = JSON.parse(allowed.out) as { deleted: unknown[]; held: unknown[] };
+    expect(done.held).toEqual([]);
+    expect(done.deleted).toHaveLength(json.held.length);
+  });
 });
 
 describe('acr-guard purge on a registry that refuses deletes', () => {
@@ -196,7 +231,7 @@ describe('acr-guard purge on a registry that refuses deletes', () => {
     const policyFile = join(dir, 'policy.yaml');
     writeFileSync(
       policyFile,
-      `version: 1\nregistries: ["${reg.registry.host}"]\ngate: []\nretention:\n  - { scope: "team/**", olderThan: 30d, protectInUse: false }\n`,
+      `version: 1\nregistries: ["${reg.registry.host}"]\ngate: []\nretention:\n  - { scope: "team/**", olderThan: 30d, protectInUse: false, maxDeletes: "100%" }\n`,
     );
     await seedRepository(reg.client, 'team/locked', Date.now());
     const result = await runCli([

@@ -44,7 +44,7 @@ describe('acr-guard runtime', () => {
     await hostile?.close();
   });
 
-  function policyFile(name: string, block = 'critical, high'): string {
+  function policyFile(name: string, block = 'critical, high', tolerateTags = false): string {
     const file = join(dir, name);
     writeFileSync(
       file,
@@ -58,7 +58,7 @@ runtime:
   grace: { critical: 3d, high: 14d }
   regateAfter: 1h
   allowRegistries: [mcr.microsoft.com]
-`,
+${tolerateTags ? '  tolerateTags: true\n' : ''}`,
     );
     return file;
   }
@@ -165,6 +165,7 @@ runtime:
       'outside-allowlist': 2,
       'allowed-external': 1,
       unresolved: 1,
+      'by-tag': 0,
     });
     for (const image of json.images)
       expect(
@@ -211,9 +212,50 @@ runtime:
     expect(out).toContain('1 released, 1 allowed-external');
   });
 
+  it('a released digest deployed by tag is by-tag (exit 3), released only where runtime.tolerateTags says so', async () => {
+    const audit = mkdtempSync(join(dir, 'audit-'));
+    const strict = policyFile('tags.yaml');
+    const tolerant = policyFile('tags-ok.yaml', 'critical, high', true);
+    const digest = await push('app/tagged', 'v1');
+    expect(await gate(audit, strict, `${registry.host}/app/tagged:v1`)).toBe(0);
+    const list = deployed('tagged.json', [[`${registry.host}/app/tagged:v1`, 'ca-tagged, container main']]);
+    const byTag = await runtime([
+      '--policy',
+      strict,
+      '--deployed',
+      list,
+      '--audit-dir',
+      audit,
+      '--plain-http',
+      '--output',
+      'json',
+    ]);
+    expect(byTag.code).toBe(3);
+    const entry = JSON.parse(byTag.out).images[0];
+    expect(entry).toMatchObject({ status: 'by-tag', digest, byTag: true });
+    expect(entry.reason).toContain('Pin by digest');
+    expect(JSON.parse(byTag.out).summary).toMatchObject({ released: 0, 'by-tag': 1 });
+    // runtime is outside the policy hash: the same verdict counts under the tolerant file.
+    const tolerated = await runtime([
+      '--policy',
+      tolerant,
+      '--deployed',
+      list,
+      '--audit-dir',
+      audit,
+      '--plain-http',
+      '--output',
+      'json',
+    ]);
+    expect(tolerated.code).toBe(0);
+    expect(JSON.parse(tolerated.out).images[0]).toMatchObject({ status: 'released', byTag: true });
+    expect(JSON.parse(tolerated.out).images[0].reason).toContain('tolerated by runtime.tolerateTags');
+  });
+
   it('--regate turns released into blocked when a new report appears, recorded but never applied', async () => {
     const audit = mkdtempSync(join(dir, 'audit-'));
-    const policy = policyFile('regate.yaml');
+    // Deployed by tag: tolerated here, so that `released` (exit 0) is what the re-gate turns into `blocked`.
+    const policy = policyFile('regate.yaml', 'critical, high', true);
     const digest = await push('app/later', 'v1');
     expect(await gate(audit, policy, `${registry.host}/app/later:v1`)).toBe(0);
     const list = deployed('regate.json', [[`${registry.host}/app/later:v1`, 'ca-later, container main']]);

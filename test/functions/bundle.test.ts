@@ -52,6 +52,8 @@ describe('the built Functions bundle', () => {
 
     const loaded = JSON.parse(stderr.trim().split('\n').pop() as string) as string[];
     expect(loaded.filter((p) => p.startsWith(out))).toEqual([bundle]);
+    // The verdicts page's static files sit beside the bundle, where src/app/page.ts looks for them.
+    expect(readdirSync(join(out, 'src/app/page')).sort()).toEqual(['app.js', 'index.html', 'style.css']);
   }, 60_000);
 
   it('starts an orchestration through the bundled durable client (axios loaded on first use, behind its proxy)', async () => {
@@ -116,6 +118,7 @@ describe('the built Functions bundle', () => {
       'azure-arm-resourcegraph.js',
       'azure-data-tables.js',
       'azure-identity.js',
+      'azure-keyvault-keys.js',
       'azure-keyvault-secrets.js',
       'azure-monitor-ingestion.js',
       'azure-monitor-query-logs.js',
@@ -131,6 +134,7 @@ describe('the built Functions bundle', () => {
       '@azure/arm-containerregistry': ['azure-arm-containerregistry', ['ContainerRegistryManagementClient']],
       '@azure/arm-resourcegraph': ['azure-arm-resourcegraph', ['ResourceGraphClient']],
       '@azure/keyvault-secrets': ['azure-keyvault-secrets', ['SecretClient']],
+      '@azure/keyvault-keys': ['azure-keyvault-keys', ['CryptographyClient', 'KeyClient']],
       '@azure/monitor-query-logs': ['azure-monitor-query-logs', ['LogsQueryClient', 'LogsQueryResultStatus']],
       '@azure/monitor-ingestion': ['azure-monitor-ingestion', ['LogsIngestionClient']],
       '@peculiar/asn1-schema': ['signature-libs', ['AsnConvert']],

@@ -103,6 +103,7 @@ describe('runtimeAudit in the Functions app', () => {
       ],
       summary: {
         released: 0,
+        'by-tag': 0,
         blocked: 0,
         overdue: 0,
         'never-gated': 0,

@@ -73,6 +73,7 @@ const NOT_SET_IN_AZURE: Record<string, string> = {
   ACR_GUARD_TRUST_POLICY_FILE: 'trust material from files, for the CLI and local runs; Azure reads it from the signature-trust container (ACR_GUARD_TRUST_BLOB_URL)',
   ACR_GUARD_TRUST_STORE_DIR: 'goes with ACR_GUARD_TRUST_POLICY_FILE (local runs); the two exclude ACR_GUARD_TRUST_BLOB_URL',
   AzureWebJobsStorage__tableServiceUri: 'alternative to ACR_GUARD_AUDIT_TABLE_ENDPOINT, which is set',
+  ACR_GUARD_ATTESTATION_KEY_FILE: 'a PEM signing key file for local runs and the CLI; Azure signs with the Key Vault key (ACR_GUARD_ATTESTATION_KEY_ID), the two exclude each other',
   WEBSITE_AUTH_ENABLED: 'set by App Service itself when authentication (authsettingsV2, guardApiClientId) is on; the HTTP functions refuse every call without it',
 };
 
@@ -179,6 +180,11 @@ const BUILT_IN = {
   'Storage Blob Data Contributor': 'ba92f5b4-2d11-453d-a403-e96b0029c9fe',
   'Storage Queue Data Contributor': '974c5e8b-45b9-4653-ba55-5f855dd0fb88',
   'Storage Table Data Contributor': '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3',
+  AcrPush: '8311e382-0749-4cb8-b61a-304f252e45ec',
+  'Container Registry Repository Reader': 'b93aa761-3e63-49ed-ac28-beffa264f7ac',
+  'Container Registry Repository Writer': '2a1e307c-b015-4ebd-883e-5b7698a07328',
+  'Container Registry Repository Contributor': '2efddaa5-3f1f-4df3-97df-af3f13818f4c',
+  'Container Registry Repository Catalog Lister': 'bfdb9389-c9a5-478a-bb2f-ba9ca092c3c7',
 } as const;
 type RoleName = keyof typeof BUILT_IN | 'token credential generator (custom)' | 'in-use reader (custom)';
 const NAME_OF = new Map<string, RoleName>(Object.entries(BUILT_IN).map(([n, id]) => [id, n as RoleName]));
@@ -194,12 +200,27 @@ const TARGET_OF_MODULE: Record<string, string> = {
   'modules/logIngestion.bicep': 'data collection rule',
 };
 
-/** acr-guard's role assignments as `role @ resource`, read from the Bicep. */
-function guardAssignments(): string[] {
+/** The registry's role lists in main.bicep, one per gate mode (passed to the registry module by `gateMode`). */
+const REGISTRY_ROLE_LISTS = { quarantine: 'legacyRegistryRoles', promote: 'abacRegistryRoles' } as const;
+/** Every var holding registry role assignments, whichever the mode (lists and their CI pushers). */
+const REGISTRY_ROLE_VARS = ['legacyRegistryRoles', 'abacRegistryRoles', 'legacyPushRoles', 'abacPushRoles'];
+type GateMode = keyof typeof REGISTRY_ROLE_LISTS;
+
+/** The `var` declaration a node sits in, if any. */
+function enclosingVar(n: Node): string | undefined {
+  let p: Node | null = n;
+  while (p && p.type !== 'variable_declaration') p = p.parent;
+  return p?.namedChildren[0]?.text;
+}
+
+/** acr-guard's role assignments as `role @ resource`, read from the Bicep, in one gate mode. */
+function guardAssignments(mode: GateMode = 'quarantine'): string[] {
   const main = file(MAIN);
   const roles = literalMap(main, 'roles');
   const out: string[] = [];
   const moduleOf = (n: Node): string => {
+    const list = enclosingVar(n);
+    if (list && REGISTRY_ROLE_VARS.includes(list)) return 'registry';
     let p: Node | null = n;
     while (p && p.type !== 'module_declaration') p = p.parent;
     const path = stringLiteral(p?.namedChildren[1]);
@@ -218,6 +239,8 @@ function guardAssignments(): string[] {
   // { principalId: guardPrincipalId, roleDefinitionId: roles.x }.
   for (const o of objectsWith(main.root, 'principalId', 'roleDefinitionId')) {
     const props = properties(o);
+    const list = enclosingVar(o);
+    if (list && list !== REGISTRY_ROLE_LISTS[mode] && REGISTRY_ROLE_VARS.includes(list)) continue;
     if (props.get('principalId')?.text === 'guardPrincipalId') out.push(`${roleName(props.get('roleDefinitionId')?.text ?? '')} @ ${moduleOf(o)}`);
   }
   // The narrow custom role for token credentials.
@@ -323,6 +346,12 @@ describe('roles', () => {
       'Microsoft.Network/privateDnsZones/virtualNetworkLinks/read',
       'Microsoft.Network/privateEndpoints/read',
       'Microsoft.Network/virtualNetworks/read',
+      // doctor follows custom DNS servers through DNS private resolvers and forwarding rulesets
+      'Microsoft.Network/dnsResolvers/read',
+      'Microsoft.Network/dnsResolvers/inboundEndpoints/read',
+      'Microsoft.Network/dnsForwardingRulesets/read',
+      'Microsoft.Network/dnsForwardingRulesets/forwardingRules/read',
+      'Microsoft.Network/dnsForwardingRulesets/virtualNetworkLinks/read',
       'Microsoft.Web/sites/read',
     ].sort());
     // Read only: every action ends in /read.
@@ -355,8 +384,113 @@ describe('roles', () => {
       logAnalyticsReader: BUILT_IN['Log Analytics Reader'],
       monitoringMetricsPublisher: BUILT_IN['Monitoring Metrics Publisher'],
       reader: BUILT_IN.Reader,
+      acrPush: BUILT_IN.AcrPush,
+      repositoryReader: BUILT_IN['Container Registry Repository Reader'],
+      repositoryWriter: BUILT_IN['Container Registry Repository Writer'],
+      repositoryContributor: BUILT_IN['Container Registry Repository Contributor'],
+      repositoryCatalogLister: BUILT_IN['Container Registry Repository Catalog Lister'],
     };
     expect(Object.fromEntries(literalMap(file(MAIN), 'roles'))).toEqual(expected);
+  });
+});
+
+/** Every `{ principalId, roleDefinitionId[, condition] }` of one registry role list, as `principal: role [condition]`. */
+function registryRoleList(mode: GateMode): { principal: string; role: string; condition?: string }[] {
+  const main = file(MAIN);
+  const roles = literalMap(main, 'roles');
+  const pushes = mode === 'promote' ? 'abacPushRoles' : 'legacyPushRoles';
+  const nodes = [declarationBody(main, 'var', REGISTRY_ROLE_LISTS[mode]), declarationBody(main, 'var', pushes)];
+  return nodes.flatMap((b) => objectsWith(b, 'principalId', 'roleDefinitionId')).map((o) => {
+    const props = properties(o);
+    const key = /^roles\.(\w+)$/.exec(props.get('roleDefinitionId')?.text ?? '')?.[1];
+    const role = NAME_OF.get(roles.get(key ?? '') ?? '') ?? `unknown ${key}`;
+    const cond = /^conditions\.(\w+)$/.exec(props.get('condition')?.text ?? '')?.[1];
+    return { principal: props.get('principalId')?.text ?? '', role, ...(cond ? { condition: cond } : {}) };
+  });
+}
+
+/** The ABAC condition strings of main.bicep's `conditions` map, with the variables they use substituted. */
+function abacConditions(releasePrefix = 'release/'): Map<string, string> {
+  const main = file(MAIN);
+  const vars = new Map<string, string>([['releaseRepositoryPrefix', releasePrefix]]);
+  const expand = (n: Node): string =>
+    n.namedChildren
+      .map((c) => {
+        if (c.type === 'string_content') return c.text;
+        if (c.type === 'escape_sequence') return c.text === "\\'" ? "'" : c.text.slice(1);
+        if (c.type === 'interpolation') {
+          const name = c.namedChildren[0]?.text ?? '';
+          if (vars.has(name)) return vars.get(name) as string;
+          return expand(declarationBody(main, 'var', name));
+        }
+        throw new Error(`unexpected ${c.type} in a condition`);
+      })
+      .join('');
+  const out = new Map<string, string>();
+  for (const [k, v] of properties(declarationBody(main, 'var', 'conditions'))) out.set(k, expand(v));
+  return out;
+}
+
+describe('promote mode: ABAC repository permissions', () => {
+  it('the registry runs in ABAC mode with quarantine off under promote, and in legacy mode with quarantine under quarantine', () => {
+    const params = properties(properties(declarationBody(file(MAIN), 'module', 'registry')).get('params') as Node);
+    expect(params.get('roleAssignmentMode')?.text).toBe("promote ? 'AbacRepositoryPermissions' : 'LegacyRegistryPermissions'");
+    expect(params.get('roleAssignments')?.text).toBe('promote ? abacRegistryRoles : legacyRegistryRoles');
+    expect(params.get('quarantine')?.text).toBe('!promote');
+    expect(declarationBody(file(MAIN), 'var', 'promote').text).toBe("gateMode == 'promote'");
+    const reg = file('infra/modules/registry.bicep');
+    // The first API version with roleAssignmentMode that keeps the preview policies.
+    expect(reg.text).toMatch(/'Microsoft\.ContainerRegistry\/registries@2025-05-01-preview'/);
+    expect(reg.text).toMatch(/roleAssignmentMode: roleAssignmentMode/);
+    expect(reg.text).toMatch(/condition: contains\(ra, 'condition'\) \? ra\.condition : null/);
+    expect(reg.text).toMatch(/conditionVersion: contains\(ra, 'condition'\) \? '2\.0' : null/);
+  });
+
+  it('no AcrPull, AcrPush, AcrDelete or AcrQuarantineWriter in promote mode (not honoured there): every identity holds a repository role', () => {
+    const list = registryRoleList('promote');
+    expect(list.filter((r) => /^Acr/.test(r.role))).toEqual([]);
+    expect(list).toEqual([
+      { principal: 'guardPrincipalId', role: 'Container Registry Repository Contributor', condition: 'writeReleaseOnly' },
+      { principal: 'guardPrincipalId', role: 'Container Registry Repository Catalog Lister' },
+      { principal: 'guardPrincipalId', role: 'Reader' },
+      { principal: 'identities.outputs.apiPrincipalId', role: 'Container Registry Repository Reader', condition: 'readReleaseOnly' },
+      { principal: 'identities.outputs.workerPrincipalId', role: 'Container Registry Repository Reader', condition: 'readReleaseOnly' },
+      { principal: 'id', role: 'Container Registry Repository Writer', condition: 'writeAllButRelease' },
+    ]);
+    // The pushers' entries come from the CI principal id parameter.
+    expect(declarationBody(file(MAIN), 'var', 'abacRegistryRoles').text).toMatch(/\], abacPushRoles\)$/);
+    expect(declarations(file(MAIN)).find((d) => d.name === 'abacPushRoles')?.node.text).toMatch(/= \[for id in ciPushPrincipalIds: /);
+    // Quarantine mode keeps today's model.
+    expect(registryRoleList('quarantine').map((r) => `${r.principal}: ${r.role}`)).toEqual([
+      'guardPrincipalId: AcrPull',
+      'guardPrincipalId: AcrQuarantineWriter',
+      'guardPrincipalId: AcrDelete',
+      'guardPrincipalId: Reader',
+      'identities.outputs.apiPrincipalId: AcrPull',
+      'identities.outputs.workerPrincipalId: AcrPull',
+      'id: AcrPush',
+    ]);
+  });
+
+  it('the conditions: acr-guard writes the release prefix only, pushers everywhere but it, workloads read it only', () => {
+    const c = abacConditions();
+    const write = "!(ActionMatches{'Microsoft.ContainerRegistry/registries/repositories/content/write'}) AND !(ActionMatches{'Microsoft.ContainerRegistry/registries/repositories/metadata/write'})";
+    const read = "!(ActionMatches{'Microsoft.ContainerRegistry/registries/repositories/content/read'}) AND !(ActionMatches{'Microsoft.ContainerRegistry/registries/repositories/metadata/read'})";
+    const name = '@Request[Microsoft.ContainerRegistry/registries/repositories:name]';
+    expect(Object.fromEntries(c)).toEqual({
+      writeReleaseOnly: `((${write}) OR (${name} StringStartsWithIgnoreCase 'release/'))`,
+      writeAllButRelease: `((${write}) OR (${name} StringNotStartsWithIgnoreCase 'release/'))`,
+      readReleaseOnly: `((${read}) OR (${name} StringStartsWithIgnoreCase 'release/'))`,
+    });
+    // The prefix keeps its trailing slash, so 'release-candidates/…' is not the release prefix.
+    expect(declarationBody(file(MAIN), 'var', 'releaseRepositoryPrefix').text).toBe("'${releasePrefix}/'");
+  });
+
+  it("acr-guard's promote-mode roles cover what the code does: read and delete everywhere, write the release prefix, list repositories", () => {
+    expect(guardAssignments('promote')).toEqual(
+      expect.arrayContaining(['Container Registry Repository Contributor @ registry', 'Container Registry Repository Catalog Lister @ registry', 'Reader @ registry']),
+    );
+    expect(guardAssignments('promote').filter((r) => /^Acr/.test(r))).toEqual([]);
   });
 });
 

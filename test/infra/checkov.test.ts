@@ -77,7 +77,10 @@ describeRequiring({ present: existsSync(CHECKOV), what: CHECKOV, how: 'run scrip
 
   it("runs ACR's checks on the registry and they pass", () => {
     const onRegistry = report.results.passed_checks.filter((c) => c.resource === 'Microsoft.ContainerRegistry/registries.registry').map((c) => c.check_id);
-    expect(onRegistry).toEqual(expect.arrayContaining(['CKV_AZURE_137', 'CKV_AZURE_138', 'CKV_AZURE_139', 'CKV_AZURE_163', 'CKV_AZURE_166', 'CKV_AZURE_233']));
+    expect(onRegistry).toEqual(expect.arrayContaining(['CKV_AZURE_137', 'CKV_AZURE_138', 'CKV_AZURE_139', 'CKV_AZURE_163', 'CKV_AZURE_233']));
+    // Quarantine (CKV_AZURE_166) depends on the gate mode: skipped with its reason, and checked by test/infra/platform.test.ts.
+    const skipped = report.results.skipped_checks.filter((c) => c.resource === 'Microsoft.ContainerRegistry/registries.registry').map((c) => c.check_id);
+    expect(skipped).toEqual(['CKV_AZURE_166']);
   });
 
   it('every skipped check has a written reason next to the resource', () => {

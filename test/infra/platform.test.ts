@@ -27,7 +27,9 @@ describe('registry', () => {
     expect(text(r, 'properties.adminUserEnabled')).toBe('false');
     expect(text(r, 'properties.anonymousPullEnabled')).toBe('false');
     expect(text(r, 'properties.publicNetworkAccess')).toBe("'Disabled'");
-    expect(text(r, 'properties.policies.quarantinePolicy.status')).toBe("'enabled'");
+    // On in quarantine mode; promote mode turns it off (test/infra/bicep.test.ts), main passes `quarantine: !promote`.
+    expect(text(r, 'properties.policies.quarantinePolicy.status')).toBe("quarantine ? 'enabled' : 'disabled'");
+    expect(file('registry').text).toMatch(/param quarantine bool = true/);
     expect(text(r, 'properties.policies.exportPolicy.status')).toBe("'disabled'");
     // ACR refuses soft delete and untagged retention together: exactly one of them is on.
     expect(text(r, 'properties.policies.retentionPolicy.status')).toBe("deletePolicy == 'retention' ? 'enabled' : 'disabled'");

@@ -219,7 +219,19 @@ describe('ACR manifest listing (/acr/v1/<repo>/_manifests) through the real clie
   });
 
   /** A cosign signature as cosign lays it out: image config, simple-signing layer, no `subject`. */
-  const cosignBody = (subject: string): Buffer =>
+  /** cosign's simple-signing payload: it names the signed digest (what ties the signature to its image). */
+  const cosignPayload = (subject: string): Buffer =>
+    Buffer.from(
+      JSON.stringify({
+        critical: {
+          identity: { 'docker-reference': 'team/signed' },
+          image: { 'docker-manifest-digest': subject },
+          type: 'cosign container image signature',
+        },
+        optional: null,
+      }),
+    );
+  const cosignBody = (subject: string, payloadDigest: string): Buffer =>
     Buffer.from(
       JSON.stringify({
         schemaVersion: 2,
@@ -228,19 +240,20 @@ describe('ACR manifest listing (/acr/v1/<repo>/_manifests) through the real clie
         layers: [
           {
             mediaType: 'application/vnd.dev.cosign.simplesigning.v1+json',
-            digest: d('8'),
-            size: 250,
+            digest: payloadDigest,
+            size: cosignPayload(subject).length,
             annotations: { 'dev.cosignproject.cosign/signature': Buffer.from(`sig of ${subject}`).toString('base64') },
           },
         ],
       }),
     );
 
-  it('cosign .sig/.att tags are read and follow their subject; missing lock attributes count as locked', async () => {
+  it('cosign .sig/.att tags are read, tied to their subject by their payload, and follow it; missing lock attributes count as locked', async () => {
     const { digestOf } = await import('../../src/adapters/registry');
     const host = new URL(server.url).host;
-    const sigA = cosignBody(d('a'));
-    const attB = cosignBody(d('b'));
+    const payloads = new Map([d('a'), d('b')].map((s) => [digestOf(cosignPayload(s)), cosignPayload(s)]));
+    const sigA = cosignBody(d('a'), digestOf(cosignPayload(d('a'))));
+    const attB = cosignBody(d('b'), digestOf(cosignPayload(d('b'))));
     const bodies = new Map([
       [digestOf(sigA), sigA],
       [digestOf(attB), attB],
@@ -308,6 +321,22 @@ describe('ACR manifest listing (/acr/v1/<repo>/_manifests) through the real clie
         };
       });
     }
+    for (const [digest, bytes] of payloads) {
+      server.route('GET', `/v2/team/signed/blobs/${digest}`, (req): RouteResponse => {
+        if (
+          tokens.get(String(req.headers.authorization ?? '').replace(/^Bearer /, '')) !== 'repository:team/signed:pull'
+        ) {
+          return {
+            status: 401,
+            headers: {
+              'www-authenticate': `Bearer realm="${server.url}/oauth2/token",service="${host}",scope="repository:team/signed:pull"`,
+            },
+            body: {},
+          };
+        }
+        return { status: 200, headers: { 'content-type': 'application/octet-stream' }, body: bytes };
+      });
+    }
     const client = createRegistryClient({
       host,
       acr: true,
@@ -326,7 +355,10 @@ describe('ACR manifest listing (/acr/v1/<repo>/_manifests) through the real clie
         tokens.has(String(r.headers.authorization ?? '').replace(/^Bearer /, '')),
     );
     expect(read.map((r) => r.path).sort()).toEqual(
-      [...bodies.keys()].map((k) => `/v2/team/signed/manifests/${k}`).sort(),
+      [
+        ...[...bodies.keys()].map((k) => `/v2/team/signed/manifests/${k}`),
+        ...[...payloads.keys()].map((k) => `/v2/team/signed/blobs/${k}`),
+      ].sort(),
     );
 
     const plan = planPurge({

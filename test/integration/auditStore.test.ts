@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AzureNamedKeyCredential, TableClient, TableServiceClient } from '@azure/data-tables';
 import { FileAuditStore, MemoryAuditStore, TableAuditStore, partitionKeyFor } from '../../src/adapters/auditStore';
-import type { AuditStore } from '../../src/adapters/ports';
+import { isVerdictListing, type AuditStore, type VerdictListing } from '../../src/adapters/ports';
 import type { Verdict } from '../../src/core/types';
 import { useAzurite } from '../support/azurite';
 
@@ -90,6 +90,32 @@ function contract(name: string, make: () => AuditStore) {
         await store.latestVerdict({ registry: 'other.azurecr.io', repository: 'team/api', digest: D1 }),
       ).toBeUndefined();
       expect(await store.listVerdicts(REGISTRY, 'team')).toEqual([]);
+    });
+
+    it('lists the latest verdict of each image across repositories, newest first, within a row bound', async () => {
+      const store = make() as AuditStore & VerdictListing;
+      expect(isVerdictListing(store)).toBe(true);
+      expect(await store.latestImageVerdicts(10)).toEqual({ verdicts: [], truncated: false });
+      await store.recordVerdict(verdict({ decidedAt: at(1) }));
+      await store.recordVerdict(verdict({ decidedAt: at(3), decision: 'release' }));
+      await store.recordVerdict(verdict({ digest: D2, decidedAt: at(2) }));
+      await store.recordVerdict(verdict({ repository: 'team/web', decidedAt: at(5) }));
+      await store.recordVerdict(verdict({ repository: HOSTILE[9], decidedAt: at(4) }));
+      const all = await store.latestImageVerdicts(100);
+      expect(all.truncated).toBe(false);
+      expect(all.verdicts.map((v) => `${v.image.repository}@${v.image.digest.slice(7, 8)} ${v.decidedAt}`)).toEqual([
+        `team/web@1 ${at(5)}`,
+        `${HOSTILE[9]}@1 ${at(4)}`,
+        `team/api@1 ${at(3)}`,
+        `team/api@2 ${at(2)}`,
+      ]);
+      expect(all.verdicts[2].decision).toBe('release');
+      // Five records, three read: truncated, and only images among what was read.
+      const some = await store.latestImageVerdicts(3);
+      expect(some.truncated).toBe(true);
+      expect(some.verdicts.length).toBeGreaterThan(0);
+      expect(some.verdicts.length).toBeLessThanOrEqual(3);
+      await expect(store.latestImageVerdicts(0)).rejects.toMatchObject({ code: 'INVALID_INPUT', field: 'maxRows' });
     });
 
     it('keeps every verdict of one digest (append-only), the newest first whatever the order of writes', async () => {

@@ -11,6 +11,8 @@ import path from 'node:path';
 import type { AccessToken, TokenCredential } from '@azure/identity';
 import { DefenderFindingsSource } from '../../src/adapters/defenderSource';
 import type { ImageId } from '../../src/core/types';
+import { decide } from '../../src/core/decision';
+import { loadPolicy } from '../../src/core/policy';
 import {
   startHttpsServer,
   type RecordedRequest,
@@ -225,6 +227,36 @@ describe('DefenderFindingsSource against a Resource Graph stand-in (real SDK, re
     scenario.rows = page('grouped.json').data;
     const result = await source([SUBSCRIPTION]).collect(QUERY);
     expect(result.status === 'ready' && result.findings.map((f) => f.id)).toEqual(['CVE-2023-5363', 'CVE-2024-45490']);
+  });
+
+  // Issue 17 case 5: Microsoft's documented grouped row says fixStatus FixAvailable with an empty fixedVersion;
+  // on main that read as "no fix" and `onlyFixable: true` released the image. Through the real SDK and decide.
+  it('a grouped row with fixStatus FixAvailable and an empty fixedVersion blocks under onlyFixable', async () => {
+    const rows = page('grouped.json').data.slice(0, 1);
+    rows[0].properties.additionalData.softwareDetails.fixedVersion = '';
+    scenario.rows = rows;
+    const result = await source([SUBSCRIPTION]).collect(QUERY);
+    expect(result.status === 'ready' && result.findings[0]).toMatchObject({ id: 'CVE-2023-5363', fixAvailable: true });
+    const policy = loadPolicy(`version: 1
+registries: [contoso.azurecr.io]
+gate:
+  - scope: "contoso/*"
+    vulnerabilities: { block: [critical, high], onlyFixable: true, sources: [defender] }
+    signatures: { required: false }
+`);
+    const verdict = decide({
+      policy,
+      rule: policy.gate[0],
+      image: IMAGE,
+      sources: ['defender'],
+      manifests: [
+        { digest: IMAGE.digest, findings: [result], signatures: { status: 'skipped', reason: 'n/a', signatures: [] } },
+      ],
+      deadlinePassed: false,
+      now: new Date(QUERY.nowMs),
+    });
+    expect(verdict.decision).toBe('block');
+    expect(verdict.summary).toMatch(/^blocked: CVE-2023-5363 \(high\)/);
   });
 
   it('429 with Retry-After throws TRANSIENT at once (Durable retries it), and the next call succeeds', async () => {

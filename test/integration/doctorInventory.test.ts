@@ -15,7 +15,7 @@ import { isGuardError } from '../../src/core/errors';
 import { alertDiagnoser } from '../../src/jobs/doctor';
 import { testCredential } from '../support/azureStandIns';
 import { startInventory, type InventoryStandIn } from '../support/armInventory';
-import { SEED, SeedIds, seedResources } from '../support/doctorSeeds';
+import { SEED, SeedIds, hubResolver, seedResources } from '../support/doctorSeeds';
 import { blockedApiVerdict, releasedApiVerdict } from '../support/doctorVerdicts';
 
 const SCOPE = `/subscriptions/${SEED.subscription}`;
@@ -122,6 +122,81 @@ describe('live inventory (Resource Graph + ARM on loopback)', () => {
         .checks.filter((c: { status: string }) => c.status !== 'pass')
         .map((c: { id: string }) => c.id),
     ).toEqual(['pull.dns-zone-link']);
+  });
+
+  it('issue 17 case 6, live: one id answered twice is refused (UsageError, exit 2) and `doctor snapshot` writes nothing', async () => {
+    const reg = seed.find((r) => r.id === SeedIds.registry) as Record<string, unknown>;
+    // Resource Graph answers the registry twice (a page repeated), the second time in upper case and unlocked.
+    stand.resources = [
+      ...seed,
+      {
+        ...reg,
+        id: SeedIds.registry.toUpperCase(),
+        properties: { ...(reg.properties as object), adminUserEnabled: true },
+      },
+    ];
+    for (const argv of [
+      ['platform', '--scope', SCOPE],
+      ['snapshot', '--scope', SCOPE],
+    ]) {
+      let out = '';
+      const run = doctorCommand(
+        argv,
+        { out: (x) => (out += x), err: () => undefined },
+        { env: { ACR_GUARD_ARM_ENDPOINT: stand.server.url }, credential: testCredential(), ca: stand.server.ca },
+      );
+      await expect(run).rejects.toMatchObject({
+        name: 'UsageError',
+        message: expect.stringContaining(`"${SeedIds.registry.toUpperCase()}" is already`),
+      });
+      expect(out).toBe('');
+    }
+  });
+
+  it('issue 17 case 6, live: custom DNS servers, an ABAC-mode registry, and an empty subscription are never a pass', async () => {
+    const audit = join(dir, 'audit-case6');
+    await new FileAuditStore(audit).recordVerdict(releasedApiVerdict());
+    stand.resources = seed.map((r) =>
+      r.id === SeedIds.vnet
+        ? { ...r, properties: { ...(r.properties as object), dhcpOptions: { dnsServers: ['10.0.0.4'] } } }
+        : r.id === SeedIds.registry
+          ? { ...r, properties: { ...(r.properties as object), roleAssignmentMode: 'AbacRepositoryPermissions' } }
+          : r,
+    );
+    const r = await cli(['pull', SeedIds.api, '--scope', SCOPE, '--audit-dir', audit, '--output', 'json']);
+    expect(r.code).toBe(3);
+    const notPassing = JSON.parse(r.out)
+      .checks.filter((c: { status: string }) => c.status !== 'pass')
+      .map((c: { id: string; status: string }) => `${c.id} ${c.status}`);
+    expect(notPassing).toEqual([
+      'pull.dns-zone-link unknown',
+      'pull.dns-a-record unknown',
+      'pull.dns-a-record unknown',
+      'pull.identity-role fail',
+    ]);
+    stand.resources = [];
+    expect((await cli(['platform', '--scope', SCOPE])).code).toBe(3);
+    expect((await cli(['identities', '--scope', SCOPE])).code).toBe(3);
+  });
+
+  it('issue 17 case 6, live: custom DNS servers that are a resolver in the hub are followed through the ARM listings', async () => {
+    const audit = join(dir, 'audit-resolver');
+    await new FileAuditStore(audit).recordVerdict(releasedApiVerdict());
+    const behind = seed.map((r) =>
+      r.id === SeedIds.vnet
+        ? { ...r, properties: { ...(r.properties as object), dhcpOptions: { dnsServers: ['10.50.0.4'] } } }
+        : r,
+    );
+    stand.resources = [...behind, ...hubResolver(true)];
+    stand.server.requests.length = 0;
+    const r = await cli(['pull', SeedIds.api, '--scope', SCOPE, '--audit-dir', audit, '--output', 'json']);
+    expect(r.code).toBe(0);
+    expect(stand.server.requests.some((q) => q.path.endsWith('/dnsResolvers/dnspr-hub/inboundEndpoints'))).toBe(true);
+    const link = JSON.parse(r.out).checks.find((c: { id: string }) => c.id === 'pull.dns-zone-link');
+    expect(link.evidence).toContain('DNS private resolver dnspr-hub in vnet-hub');
+    // Without the hub's link the followed check fails, naming the hub.
+    stand.resources = [...behind, ...hubResolver(false)];
+    expect((await cli(['pull', SeedIds.api, '--scope', SCOPE, '--audit-dir', audit])).code).toBe(3);
   });
 
   it("a 403 from Resource Graph: UPSTREAM naming the role, no snapshot (the CLI's main maps it to exit 1)", async () => {

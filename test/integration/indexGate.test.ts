@@ -170,7 +170,14 @@ gate:
     expect(outcome.verdict?.decision).toBe('release');
     expect(outcome.verdict?.checks.some((c) => c.manifest === attestation.digest)).toBe(false);
     expect(outcome.apply).toMatchObject({ mode: 'promote', ok: true });
-    expect(await promoted(client, 'team/attested')).toEqual(['1.0']);
+    // The platform child's report travels with the release (issue 19): the release repository lists it in the
+    // child's fallback index (docker-registry 2.8 has no referrers API).
+    expect((await promoted(client, 'team/attested')).sort()).toEqual(['1.0', a.digest.replace(':', '-')].sort());
+    expect(outcome.apply?.proof).toMatchObject({
+      copied: 1,
+      failed: [],
+      items: [{ kind: 'report', subject: a.digest }],
+    });
   });
 
   it('blocks an index whose child cannot be read (deleted: 404), naming the child', async () => {

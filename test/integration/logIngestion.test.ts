@@ -132,6 +132,7 @@ function runtimeReport(images: number): RuntimeReport {
       'never-gated': 0,
       'outside-allowlist': 0,
       'allowed-external': 0,
+      'by-tag': 0,
       unresolved: 0,
     },
     regated: [],

@@ -31,6 +31,8 @@ const RULE: RetentionRule = {
   untagged: true,
   protectInUse: true,
   includeLocked: false,
+  // These tests are about what is deleted and how; the deletion cap (default 25%) is tested in purgeTagTrust.
+  maxDeletes: { percent: 100 },
   index: 0,
 };
 
@@ -201,7 +203,9 @@ describe('purge on a loopback docker-registry', () => {
     expect(listed.get(sigV1.digest)).toMatchObject({ subject: v1.digest });
     expect(listed.get(disguised.digest)?.subject).toBeUndefined();
 
-    // Planned as the old tagged image it is (by the rule), not kept or deleted along with v2.
+    // Not a referrer of v2 (its tag is a label): neither deleted nor kept along with v2. With only a
+    // referrer-style tag and nothing in its content tying it, it is kept on its own (issue 17: a label alone
+    // never decides a deletion).
     const dry = await purgeRepository({
       client: reg.client,
       repository: repo,
@@ -211,9 +215,12 @@ describe('purge on a loopback docker-registry', () => {
     });
     const deletes = new Map(dry.plan?.deletes.map((e) => [e.digest, e.reason]));
     const keeps = new Map(dry.plan?.keeps.map((k) => [k.digest, k.reason]));
-    expect(deletes.get(disguised.digest)).toBe('rule');
+    expect(deletes.has(disguised.digest)).toBe(false);
     expect(keeps.get(v2.digest)).toBe('within-keep');
-    expect(keeps.get(disguised.digest)).toBeUndefined();
+    expect(keeps.get(disguised.digest)).toBe('unverified-referrer-tag');
+    // v1 is old and beyond keep: it and its cosign signature (tied by its payload) go.
+    expect(deletes.get(v1.digest)).toBe('rule');
+    expect(deletes.get(sigV1.digest)).toBe('referrer-of-deleted-subject');
   });
 
   it('a runnable tagged image that claims a subject is an image: it is never deleted along with that subject', async () => {

@@ -46,6 +46,7 @@ function report(minute: number, images = 1): RuntimeReport {
     })),
     summary: {
       released: images,
+      'by-tag': 0,
       blocked: 0,
       overdue: 0,
       'never-gated': 0,

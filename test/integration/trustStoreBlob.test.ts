@@ -6,6 +6,7 @@
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { generateKeyPairSync } from 'node:crypto';
 import { ContainerClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import { loadSignatureTrustFromBlob } from '../../src/adapters/trustStoreBlob';
 import { verifyNotationSignature } from '../../src/core/signatures';
@@ -68,6 +69,44 @@ d('signature trust from Blob storage (Azurite)', () => {
     await expect(
       loadSignatureTrustFromBlob({ url: `${azurite().blobUrl}/no-such-container`, field }),
     ).rejects.toMatchObject({ code: 'INVALID_CONFIG', message: expect.stringMatching(/not found/) });
+  });
+
+  it('reads cosign-keys.json beside trustpolicy.json: its cosign key stores join the named entry', async () => {
+    const upload = (name: string, bytes: Buffer) => container.getBlockBlobClient(name).uploadData(bytes);
+    const policy = JSON.parse(readFileSync(join(VECTORS, 'notation/config/trustpolicies/trustpolicy.json'), 'utf8'));
+    const entry = policy.trustPolicies[0].name as string;
+    await upload('cosign/trustpolicy.json', Buffer.from(JSON.stringify(policy)));
+    await upload(
+      'cosign/cosign-keys.json',
+      Buffer.from(JSON.stringify({ version: '1.0', cosignKeys: [{ trustPolicy: entry, stores: ['release'] }] })),
+    );
+    const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    await upload(
+      'cosign/truststore/cosign/release/cosign.pub',
+      Buffer.from(publicKey.export({ type: 'spki', format: 'pem' })),
+    );
+    await upload(
+      'cosign/truststore/cosign/unnamed/cosign.pub',
+      Buffer.from(publicKey.export({ type: 'spki', format: 'pem' })),
+    );
+    const trust = await loadSignatureTrustFromBlob({ url: `${url}/cosign` });
+    expect(trust.trustPolicy.trustPolicies[0].trustStores).toContainEqual({ type: 'cosign', name: 'release' });
+    expect([...trust.trustStore.cosignKeys.keys()]).toEqual(['cosign:release']);
+    await upload(
+      'cosign-bad/trustpolicy.json',
+      readFileSync(join(VECTORS, 'notation/config/trustpolicies/trustpolicy.json')),
+    );
+    await upload(
+      'cosign-bad/cosign-keys.json',
+      Buffer.from(JSON.stringify({ version: '1.0', cosignKeys: [{ trustPolicy: 'nope', stores: ['release'] }] })),
+    );
+    await expect(
+      loadSignatureTrustFromBlob({ url: `${url}/cosign-bad`, field: 'ACR_GUARD_TRUST_BLOB_URL' }),
+    ).rejects.toMatchObject({
+      code: 'INVALID_CONFIG',
+      field: 'ACR_GUARD_TRUST_BLOB_URL',
+      message: expect.stringMatching(/cosign-keys\.json: cosign keys file cosignKeys\[0\]\.trustPolicy/),
+    });
   });
 
   it('refuses a non-loopback http URL and a URL with a query before any request', async () => {

@@ -1,7 +1,9 @@
 /**
  * The local service's page in a real headless Chromium (Debian's `chromium`, driven by playwright-core):
- * an image pushed to the loopback registry appears with its verdict, failed check and findings; a click on
- * its rescan button brings a new verdict. A screenshot goes to test-artifacts/ (git-ignored).
+ * an image pushed to the loopback registry appears with its verdict, failed check, signature badge and every
+ * finding (below the block threshold too) in its findings table; the filters and search narrow it; a click on
+ * its rescan button brings a new verdict. Screenshots at 1280 px and 390 px go to test-artifacts/ (git-ignored),
+ * and neither width scrolls sideways.
  * In CI (CI=true) the test runs or fails; elsewhere it skips with one line when chromium is absent.
  */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -13,7 +15,7 @@ import { createRegistryClient } from '../../src/adapters/registry';
 import { pushArtifact, pushImage } from '../../src/local/ociPush';
 import { sampleSarif } from '../../src/local/sampleReports';
 import { startLocalStack, type LocalStack } from '../../src/local/stack';
-import { describeWithChromium as maybe, launchChromium } from '../support/browser';
+import { describeWithChromium as maybe, horizontalOverflow, launchChromium } from '../support/browser';
 
 const ARTIFACTS = join(__dirname, '../../test-artifacts');
 
@@ -76,11 +78,41 @@ maybe('local service page in headless Chromium', () => {
     await page.waitForSelector('#empty:not([hidden])');
 
     const image = await pushVulnerable(stack.registry.host, 'demo/web', '1');
-    const row = page.locator(`tr[data-image="${image.registry}/${image.repository}@${image.digest}"]`);
+    const row = page.locator(`article[data-image="${image.registry}/${image.repository}@${image.digest}"]`);
     await row.locator('[data-verdict="block"]').waitFor({ timeout: 20_000 });
     await expectText(row.locator('ul.checks'), 'CVE-2024-6119');
     await expectText(row.locator('[data-severity="critical"]'), 'critical 1');
     await expectText(row.locator('[data-severity="low"]'), 'low 1');
+    await expectText(row.locator('[data-signature]'), 'audit only');
+    // The findings table lists every finding, the one below the block threshold too, in Trivy's columns.
+    await row.locator('details.findings-box > summary').click();
+    const critical = row.locator('tr[data-finding="CVE-2024-6119"]');
+    await expectText(critical.locator('td[data-label="Library"]'), 'openssl');
+    await expectText(critical.locator('td[data-label="Installed"]'), '3.0.13');
+    await expectText(critical.locator('td[data-label="Fixed"]'), '3.0.14');
+    await expectText(critical.locator('td[data-label="Status"]'), 'blocking');
+    await expectText(critical.locator('td[data-label="Source"]'), 'sarif:sha256:');
+    await expectText(row.locator('tr[data-finding="CVE-2011-3374"] td[data-label="Status"]'), 'below threshold');
+    await expectText(row.locator('[data-slot="release-carries"]'), 'What this release carries');
+    await expectText(row.locator('a[data-action="verdict-json"]'), 'verdict JSON');
+    expect(await row.locator('time').first().innerText()).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    // Filters: severity "high or worse" keeps the image but hides the low finding; a search for another CVE
+    // hides the image; clearing brings both back.
+    await page.selectOption('#f-severity', 'high');
+    await row.locator('tr[data-finding="CVE-2011-3374"]').waitFor({ state: 'detached' });
+    expect(await row.locator('tr[data-finding="CVE-2024-6119"]').count()).toBe(1);
+    await page.selectOption('#f-severity', '');
+    await page.fill('#f-search', 'CVE-1999-0001');
+    await row.waitFor({ state: 'detached' });
+    await page.fill('#f-search', 'openssl');
+    await row.waitFor();
+    expect(await row.locator('tr[data-finding]').count()).toBe(1);
+    await page.fill('#f-search', '');
+    await page.selectOption('#f-decision', 'release');
+    await row.waitFor({ state: 'detached' });
+    await page.selectOption('#f-decision', '');
+    await row.waitFor();
+
     const firstDecidedAt = await row.getAttribute('data-decided-at');
     expect(firstDecidedAt).toMatch(/^\d{4}-/);
     await expectText(page.locator('#purge'), 'no purge yet');
@@ -99,7 +131,10 @@ maybe('local service page in headless Chromium', () => {
           tr.querySelector('[data-verdict="block"]') !== null
         );
       },
-      { selector: `tr[data-image="${image.registry}/${image.repository}@${image.digest}"]`, before: firstDecidedAt },
+      {
+        selector: `article[data-image="${image.registry}/${image.repository}@${image.digest}"]`,
+        before: firstDecidedAt,
+      },
       { timeout: 20_000 },
     );
     expect(Date.parse(String(await row.getAttribute('data-decided-at')))).toBeGreaterThan(
@@ -118,7 +153,13 @@ maybe('local service page in headless Chromium', () => {
     await expectText(page.locator('#purge'), 'kept: ');
 
     mkdirSync(ARTIFACTS, { recursive: true });
-    await page.screenshot({ path: join(ARTIFACTS, 'local-service-page.png'), fullPage: true });
+    await row.locator('details.findings-box[open]').waitFor();
+    for (const width of [1280, 390]) {
+      await page.setViewportSize({ width, height: 900 });
+      await page.waitForTimeout(200);
+      expect(await horizontalOverflow(page)).toEqual({ scrollWidth: expect.any(Number), overflow: false });
+      await page.screenshot({ path: join(ARTIFACTS, `local-service-page-${width}.png`), fullPage: true });
+    }
     expect(errors).toEqual([]);
   }, 60_000);
 });

@@ -171,6 +171,11 @@ describe('local service (in-process)', () => {
     const bad = await post(JSON.stringify({ dryRun: 'yes' }));
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as any).error.field).toBe('dryRun');
+    const badCap = await post(JSON.stringify({ dryRun: true, allowOverCap: 'yes' }));
+    expect(badCap.status).toBe(400);
+    expect(((await badCap.json()) as any).error.field).toBe('allowOverCap');
+    const allowed = await post(JSON.stringify({ dryRun: true, allowOverCap: true }));
+    expect(allowed.status).toBe(200);
     const res = await post(JSON.stringify({ dryRun: true }));
     expect(res.status).toBe(200);
     const { summaries } = (await res.json()) as any;
@@ -243,7 +248,7 @@ describe('local service (in-process)', () => {
     const page = await fetch(`${stack.service.url}/`);
     expect(page.status).toBe(200);
     expect(page.headers.get('content-security-policy')).toContain("default-src 'self'");
-    expect(await page.text()).toContain('<table id="images">');
+    expect(await page.text()).toContain('<div id="images">');
     expect((await fetch(`${stack.service.url}/app.js`)).headers.get('content-type')).toContain('javascript');
     expect((await fetch(`${stack.service.url}/../../etc/passwd`)).status).toBe(404);
     // DNS rebinding: the same port reached under another name is refused.

@@ -17,6 +17,10 @@ import { PurgeActivities } from '../../src/orchestrations/names';
 import { useRegistry } from '../support/registry';
 import { seedRepository, seededDigests, whatIsLeft, daysAgo } from '../support/purgeFixtures';
 import { listRepositoryManifests } from '../../src/adapters/registry/manifestListing';
+import { WebhookSink } from '../../src/adapters/alertSinks';
+import { MemoryAlertStateStore } from '../../src/adapters/alertState';
+import { createTlsFetch } from '../../src/adapters/registry/tlsFetch';
+import { startSink } from '../support/azureStandIns';
 
 jest.setTimeout(90_000);
 
@@ -38,6 +42,7 @@ retention:
     keep: 1
     olderThan: 30d
     untagged: true
+    maxDeletes: "100%"
 ${extra}`,
       'test policy',
     );
@@ -160,7 +165,7 @@ ${extra}`,
       },
     };
     const policy = loadPolicy(
-      `version: 1\nregistries: ["${host}"]\ngate: []\nretention:\n  - { scope: "nightly/flaky", olderThan: 30d, untagged: true }\n`,
+      `version: 1\nregistries: ["${host}"]\ngate: []\nretention:\n  - { scope: "nightly/flaky", olderThan: 30d, untagged: true, maxDeletes: "100%" }\n`,
       'test policy',
     );
     const { output, result } = await runPurgeLocally({
@@ -238,5 +243,67 @@ ${extra}`,
       instanceId: 'gate-rescan',
     });
     expect(rescan.retention).toBeUndefined();
+  });
+
+  it('holds a repository whose plan is past the deletion cap: nothing deleted, PURGE_CAP_EXCEEDED in the summary, alerted once; allowOverCap carries it out', async () => {
+    const host = reg.registry.host;
+    const seeded = await seedRepository(reg.client, 'capped/a', NOW.getTime());
+    const policy = loadPolicy(
+      `version: 1\nregistries: ["${host}"]\ngate: []\nretention:\n  - { scope: "capped/**", keep: 1, olderThan: 30d, untagged: true, protectInUse: false }\n`,
+      'test policy',
+    );
+    const hook = await startSink('/hook');
+    try {
+      const state = new MemoryAlertStateStore();
+      const svc = {
+        ...services(policy, new MemoryAuditStore()),
+        purgeAlerts: () => ({
+          sinks: [new WebhookSink({ url: async () => hook.url, fetch: createTlsFetch({ ca: hook.server.ca }) })],
+          state,
+        }),
+      };
+      // Dry run: the whole plan is shown, with the code; nothing is alerted.
+      const dry = await runPurgeLocally({
+        input: { dryRun: true },
+        services: svc,
+        instanceId: 'cap-0',
+        startTime: NOW,
+      });
+      const planned = dry.output.summaries[0].outcomes[0];
+      expect(planned).toMatchObject({ status: 'dry-run', error: { code: 'PURGE_CAP_EXCEEDED' } });
+      expect(planned.deleted).toBeGreaterThan(0);
+      expect(hook.received).toHaveLength(0);
+
+      // Real run: held, nothing deleted, reported and alerted (once per day per repository).
+      for (const id of ['cap-1', 'cap-2']) {
+        const { output } = await runPurgeLocally({ input: {}, services: svc, instanceId: id, startTime: NOW });
+        const outcome = output.summaries[0].outcomes[0];
+        expect(outcome).toMatchObject({ repository: 'capped/a', status: 'held', deleted: 0 });
+        expect(outcome.error?.code).toBe('PURGE_CAP_EXCEEDED');
+        expect(outcome.error?.detail).toMatch(
+          /would delete 4 of the 6 tagged manifests of capped\/a, over the cap of 1 \(maxDeletes 25%/,
+        );
+        expect(output.summaries[0].errors).toEqual([expect.objectContaining({ code: 'PURGE_CAP_EXCEEDED' })]);
+      }
+      expect((await whatIsLeft(reg.client, 'capped/a', seededDigests(seeded))).present).toEqual(
+        seededDigests(seeded).sort(),
+      );
+      expect(hook.received).toHaveLength(1);
+      expect(JSON.stringify(hook.received[0])).toContain('PURGE_CAP_EXCEEDED');
+      expect(JSON.stringify(hook.received[0])).toContain('capped/a');
+
+      // The run says so explicitly: the plan is carried out; no new alert.
+      const allowed = await runPurgeLocally({
+        input: { allowOverCap: true },
+        services: svc,
+        instanceId: 'cap-3',
+        startTime: NOW,
+      });
+      expect(allowed.output.summaries[0].outcomes[0]).toMatchObject({ status: 'done', deleted: planned.deleted });
+      expect(allowed.output.summaries[0].errors).toEqual([]);
+      expect(hook.received).toHaveLength(1);
+    } finally {
+      await hook.server.close();
+    }
   });
 });

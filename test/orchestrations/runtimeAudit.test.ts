@@ -51,6 +51,8 @@ gate:
 runtime:
   grace: { critical: 3d }
   regateAfter: 1h
+  # app/clean runs by tag here; tolerated, so that its release is \`released\` (by-tag is tested in classify).
+  tolerateTags: true
 `,
       'test policy',
     );

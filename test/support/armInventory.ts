@@ -3,9 +3,10 @@
  * the REAL `ResourceGraphClient` (@azure/arm-resourcegraph 4.2.1) and its pipeline:
  * - `POST /providers/Microsoft.ResourceGraph/resources?api-version=2021-03-01` `{subscriptions, query, options:
  *   {resultFormat: objectArray, $top, $skipToken}}` → `{totalRecords, count, data, resultTruncated, $skipToken?}`.
- *   The table (`resources`, `authorizationresources`, `securityresources`) and the filters the query states
- *   (`type in~ (...)`, `resourceGroup =~ '...'`, role assignments and custom role definitions, the Containers
- *   pricing) select the rows; rows carry Resource Graph's lower-case `type`, `subscriptionId` and `resourceGroup`.
+ *   The table (`resources`, `authorizationresources`, `securityresources`, `policyresources`) and the filters the
+ *   query states (`type in~ (...)`, `resourceGroup =~ '...'`, role assignments and custom role definitions, the
+ *   Containers pricing, policy assignments, custom definitions and exemptions) select the rows; rows carry Resource Graph's lower-case `type`, `subscriptionId` and `resourceGroup`.
+ * - `GET <resolver>/inboundEndpoints`, `GET <ruleset>/forwardingRules|virtualNetworkLinks` (api-version 2022-07-01),
  * - `GET <zone>/virtualNetworkLinks` and `GET <zone>/A` (api-version 2020-06-01), `GET <resource>/providers/
  *   Microsoft.Insights/diagnosticSettings` (2021-05-01-preview) → `{value, nextLink?}`.
  * Pages are small (`pageSize`) so paging is exercised; a wrong api-version is 400, a missing token 401.
@@ -77,6 +78,16 @@ export async function startInventory(resources: Array<Record<string, unknown>>):
           (lower(r.type) === 'microsoft.authorization/roledefinitions' &&
             lower((r.properties as Record<string, unknown>)?.type) === 'customrole'),
       );
+    } else if (table === 'policyresources') {
+      // Custom definitions only: built-in ones live under /providers/Microsoft.Authorization, not a subscription.
+      rows = inSub.filter(
+        (r) =>
+          ['microsoft.authorization/policyassignments', 'microsoft.authorization/policyexemptions'].includes(
+            lower(r.type),
+          ) ||
+          (lower(r.type) === 'microsoft.authorization/policydefinitions' &&
+            lower((r.properties as Record<string, unknown>)?.policyType) === 'custom'),
+      );
     } else if (table === 'securityresources') {
       rows = inSub.filter((r) => lower(r.type) === 'microsoft.security/pricings' && lower(r.name) === 'containers');
     } else return bad('InvalidQuery', `unknown table ${table}`);
@@ -124,6 +135,15 @@ export async function startInventory(resources: Array<Record<string, unknown>>):
           ? 'microsoft.network/privatednszones/a'
           : 'microsoft.network/privatednszones/virtualnetworklinks';
       apiVersion = '2020-06-01';
+    } else if (
+      (m =
+        /^(.*\/providers\/Microsoft\.Network\/(dnsResolvers|dnsForwardingRulesets)\/[^/]+)\/(inboundEndpoints|forwardingRules|virtualNetworkLinks)$/i.exec(
+          path,
+        ))
+    ) {
+      [, parent] = m;
+      childType = `microsoft.network/${m[2].toLowerCase()}/${m[3].toLowerCase()}`;
+      apiVersion = '2022-07-01';
     } else if ((m = /^(.*)\/providers\/Microsoft\.Insights\/diagnosticSettings$/i.exec(path))) {
       [, parent] = m;
       childType = 'microsoft.insights/diagnosticsettings';

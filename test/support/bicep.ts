@@ -185,3 +185,44 @@ export function at(obj: Node, path: string): Node | undefined {
 export function resourceBody(file: BicepFile, name: string): Node {
   return declarationBody(file, 'resource', name);
 }
+
+/**
+ * The JSON value of a Bicep expression node, for the literal parts of a resource body: objects, arrays, strings
+ * (interpolations resolved from `env`), numbers, booleans, `null`, and identifiers found in `env`. Anything else
+ * (a function call, a property access, an unknown identifier) becomes `{ $bicep: '<source text>' }`, so a test
+ * sees what it could not evaluate instead of a guess.
+ */
+export function bicepValue(n: Node, env: Record<string, unknown> = {}): unknown {
+  switch (n.type) {
+    case 'object': {
+      const out: Record<string, unknown> = {};
+      for (const [k, v] of properties(n)) out[k] = bicepValue(v, env);
+      return out;
+    }
+    case 'array':
+      return n.namedChildren.filter((c) => c.type !== 'comment').map((c) => bicepValue(c, env));
+    case 'string': {
+      let out = '';
+      for (const c of n.namedChildren) {
+        if (c.type === 'string_content') out += c.text;
+        else if (c.type === 'escape_sequence') out += ESCAPES[c.text] ?? c.text;
+        else if (c.type === 'interpolation') {
+          const name = c.namedChildren[0]?.text ?? '';
+          if (!(name in env)) return { $bicep: n.text };
+          out += String(env[name]);
+        } else return { $bicep: n.text };
+      }
+      return out;
+    }
+    case 'number':
+      return Number(n.text);
+    case 'boolean':
+      return n.text === 'true';
+    case 'null':
+      return null;
+    case 'identifier':
+      return n.text in env ? env[n.text] : { $bicep: n.text };
+    default:
+      return { $bicep: n.text };
+  }
+}

@@ -3,7 +3,7 @@
  * needs it (skips with one line outside CI, fails under CI), and a fresh persistent context of its own.
  */
 import { existsSync } from 'node:fs';
-import { chromium, type BrowserContext } from 'playwright-core';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { describeRequiring } from './required';
 
 /** Debian's chromium (scripts/ensure-tools.sh installs it when run as root). */
@@ -32,5 +32,14 @@ export function launchChromium(profile: string, viewport: { width: number; heigh
       '--disable-sync',
     ],
     viewport,
+  });
+}
+
+/** Whether the page scrolls sideways at the current width (document.documentElement.scrollWidth > innerWidth). */
+export async function horizontalOverflow(page: Page): Promise<{ scrollWidth: number; overflow: boolean }> {
+  return page.evaluate(() => {
+    const doc = (globalThis as any).document.documentElement as { scrollWidth: number };
+    const inner = (globalThis as any).innerWidth as number;
+    return { scrollWidth: doc.scrollWidth, overflow: doc.scrollWidth > inner };
   });
 }

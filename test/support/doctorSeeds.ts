@@ -5,7 +5,9 @@
  * additions (ids, loginServer, principal ids, the endpoint's customDnsConfigs, the A records its zone group
  * writes) are added as ARM returns them. The broken states of the tests are edits of this snapshot.
  */
-import { at, declarationBody, literalMap, parseInfra, resourceBody, type BicepFile, type Node } from './bicep';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { INFRA, at, declarationBody, literalMap, parseInfra, resourceBody, type BicepFile, type Node } from './bicep';
 
 /** Values of identifiers, member and call expressions (`roles.acrPull`, `subscription().tenantId`). */
 type Ctx = Record<string, unknown>;
@@ -151,8 +153,14 @@ export const SeedImages = {
 
 let cache: Promise<Map<string, BicepFile>> | undefined;
 
+/** How main.bicep is deployed for the seed: its gate mode (quarantine by default, as main.bicep's default). */
+export interface SeedOptions {
+  gateMode?: 'quarantine' | 'promote';
+}
+
 /** The healthy seed snapshot's resources (a fresh copy each call, safe to edit). */
-export async function seedResources(): Promise<Array<Record<string, unknown>>> {
+export async function seedResources(opts: SeedOptions = {}): Promise<Array<Record<string, unknown>>> {
+  const promote = opts.gateMode === 'promote';
   cache ??= parseInfra();
   const files = await cache;
   const file = (n: string) => files.get(n === 'main' ? 'infra/main.bicep' : `infra/modules/${n}.bicep`) as BicepFile;
@@ -177,7 +185,18 @@ export async function seedResources(): Promise<Array<Record<string, unknown>>> {
     },
     workspaceId: I.workspace,
     vnetId: I.vnet,
+    promote,
+    releasePrefix: 'release',
+    ciPushPrincipalIds: [],
   };
+  // main.bicep's vars the registry's role lists are made of, evaluated in order (`concat([…], <pushers>)`: the
+  // literal list; the seed has no CI pushers).
+  for (const name of ['releaseRepositoryPrefix', 'repositoryName', 'writeActions', 'readActions', 'conditions'])
+    base[name] = evaluate(declarationBody(file('main'), 'var', name), base);
+  for (const name of ['legacyRegistryRoles', 'abacRegistryRoles']) {
+    const concat = declarationBody(file('main'), 'var', name);
+    base[name] = evaluate(concat.descendantsOfType('array')[0], base);
+  }
   const out: Array<Record<string, unknown>> = [];
   const add = (rid: string, type: string, extra: Record<string, unknown>) =>
     out.push({ id: rid, name: rid.split('/').pop(), type, location: SEED.location, ...extra });
@@ -185,6 +204,8 @@ export async function seedResources(): Promise<Array<Record<string, unknown>>> {
   // Registry: the Bicep's properties plus ARM's loginServer.
   const reg = shape(resourceBody(file('registry'), 'registry'), {
     ...base,
+    roleAssignmentMode: promote ? 'AbacRepositoryPermissions' : 'LegacyRegistryPermissions',
+    quarantine: !promote,
     deletePolicy: 'softDelete',
     deleteRetentionDays: 7,
     zoneRedundant: true,
@@ -211,15 +232,22 @@ export async function seedResources(): Promise<Array<Record<string, unknown>>> {
   const peProps = pe.properties as Record<string, unknown>;
   for (const c of peProps.privateLinkServiceConnections as Array<{ properties: Record<string, unknown> }>)
     c.properties.privateLinkServiceConnectionState = { status: 'Approved', description: 'Auto-Approved' };
+  peProps.provisioningState = 'Succeeded';
   peProps.customDnsConfigs = [
     { fqdn: `acr${SEED.token}.${SEED.location}.data.azurecr.io`, ipAddresses: [SEED.endpointIps.data] },
     { fqdn: `acr${SEED.token}.azurecr.io`, ipAddresses: [SEED.endpointIps.registry] },
   ];
   add(I.endpoint, 'Microsoft.Network/privateEndpoints', pe);
   add(I.zone, 'Microsoft.Network/privateDnsZones', { location: 'global', properties: {} });
+  const link = shape(resourceBody(file('privateEndpoint'), 'link'), peCtx);
+  // ARM's read-only states of a link that finished (Microsoft.Network/privateDnsZones/virtualNetworkLinks GET).
+  Object.assign(link.properties as Record<string, unknown>, {
+    provisioningState: 'Succeeded',
+    virtualNetworkLinkState: 'Completed',
+  });
   add(`${I.zone}/virtualNetworkLinks/link-seed`, 'Microsoft.Network/privateDnsZones/virtualNetworkLinks', {
     location: 'global',
-    ...shape(resourceBody(file('privateEndpoint'), 'link'), peCtx),
+    ...link,
   });
   // The endpoint's zone group writes one A record per customDnsConfigs entry.
   add(`${I.zone}/A/acr${SEED.token}`, 'Microsoft.Network/privateDnsZones/A', {
@@ -326,14 +354,20 @@ export async function seedResources(): Promise<Array<Record<string, unknown>>> {
 
   // Role assignments exactly as main.bicep passes them to the registry and vault modules, plus the custom roles.
   let n = 0;
-  const assign = (scope: string, principalId: string, roleDefinitionId: string) => {
+  const assign = (scope: string, principalId: string, roleDefinitionId: string, condition?: string) => {
     n++;
     const rid = `${scope}/providers/Microsoft.Authorization/roleAssignments/${String(n).padStart(8, '0')}-0000-4000-8000-000000000000`;
     out.push({
       id: rid,
       name: rid.split('/').pop(),
       type: 'Microsoft.Authorization/roleAssignments',
-      properties: { principalId, principalType: 'ServicePrincipal', scope, roleDefinitionId },
+      properties: {
+        principalId,
+        principalType: 'ServicePrincipal',
+        scope,
+        roleDefinitionId,
+        ...(condition ? { condition, conditionVersion: '2.0' } : {}),
+      },
     });
   };
   const roleId = (guid: string) =>
@@ -345,8 +379,8 @@ export async function seedResources(): Promise<Array<Record<string, unknown>>> {
     const list = evaluate(
       at(declarationBody(file('main'), 'module', module), 'params.roleAssignments') as Node,
       base,
-    ) as Array<{ principalId: string; roleDefinitionId: string }>;
-    for (const ra of list) assign(scope, ra.principalId, roleId(ra.roleDefinitionId));
+    ) as Array<{ principalId: string; roleDefinitionId: string; condition?: string }>;
+    for (const ra of list) assign(scope, ra.principalId, roleId(ra.roleDefinitionId), ra.condition);
   }
   for (const [f, name, scope] of [
     ['inUseReader', 'inUseReaderRole', RG],
@@ -361,5 +395,108 @@ export async function seedResources(): Promise<Array<Record<string, unknown>>> {
     });
     assign(scope, SEED.principals.guard, roleId(guid));
   }
+  out.push(...deployPolicyResources(files, promote ? `${I.loginServer}/release/` : `${I.loginServer}/`));
   return out;
+}
+
+/**
+ * The deploy-time policy as ARM returns it after main.bicep deployed modules/deployPolicy.bicep at the seed's
+ * subscription: one custom definition per workload type (rule and parameters from the JSON the module loads) and
+ * its assignment, with main.bicep's default parameter values.
+ */
+function deployPolicyResources(
+  files: Map<string, BicepFile>,
+  releasedImagePrefix: string,
+): Array<Record<string, unknown>> {
+  const module = files.get('infra/modules/deployPolicy.bicep') as BicepFile;
+  const json = JSON.parse(readFileSync(join(INFRA, 'modules', 'policies', 'released-images.json'), 'utf8')) as {
+    parameters: Record<string, unknown>;
+    rules: Record<string, unknown>;
+  };
+  const kinds = evaluate(declarationBody(module, 'var', 'kinds'), {}) as Array<{ key: string }>;
+  const sub = `/subscriptions/${SEED.subscription}`;
+  const out: Array<Record<string, unknown>> = [];
+  for (const kind of kinds) {
+    const defName = `acr-guard-released-images-${kind.key}-${SEED.token}`;
+    const defId = `${sub}/providers/Microsoft.Authorization/policyDefinitions/${defName}`;
+    out.push({
+      id: defId,
+      name: defName,
+      type: 'Microsoft.Authorization/policyDefinitions',
+      properties: {
+        policyType: 'Custom',
+        mode: 'Indexed',
+        parameters: json.parameters,
+        policyRule: json.rules[kind.key],
+      },
+    });
+    const asgName = `acr-guard-${kind.key}-${SEED.token}`;
+    out.push({
+      id: `${sub}/providers/Microsoft.Authorization/policyAssignments/${asgName}`,
+      name: asgName,
+      type: 'Microsoft.Authorization/policyAssignments',
+      properties: {
+        scope: sub,
+        notScopes: [],
+        policyDefinitionId: defId,
+        enforcementMode: 'Default',
+        parameters: {
+          effect: { value: 'Deny' },
+          releasedImagePrefix: { value: releasedImagePrefix },
+          toleratedRegistries: { value: ['mcr.microsoft.com'] },
+        },
+      },
+    });
+  }
+  return out;
+}
+
+/**
+ * A DNS private resolver in the hub network, its inbound endpoint at 10.50.0.4, and (with `linkHub`) the
+ * `privatelink.azurecr.io` zone linked to the hub: the resources ARM returns for them (api-version 2022-07-01 and
+ * 2020-06-01). Point the workload network's `dhcpOptions.dnsServers` at 10.50.0.4 to put it behind the resolver.
+ */
+export function hubResolver(linkHub: boolean): Array<Record<string, unknown>> {
+  const resolver = `${RG}/providers/Microsoft.Network/dnsResolvers/dnspr-hub`;
+  return [
+    {
+      id: resolver,
+      name: 'dnspr-hub',
+      type: 'Microsoft.Network/dnsResolvers',
+      location: SEED.location,
+      properties: { virtualNetwork: { id: SeedIds.hubVnet }, provisioningState: 'Succeeded' },
+    },
+    {
+      id: `${resolver}/inboundEndpoints/inbound`,
+      name: 'inbound',
+      type: 'Microsoft.Network/dnsResolvers/inboundEndpoints',
+      location: SEED.location,
+      properties: {
+        ipConfigurations: [
+          {
+            privateIpAddress: '10.50.0.4',
+            privateIpAllocationMethod: 'Dynamic',
+            subnet: { id: `${SeedIds.hubVnet}/subnets/snet-dns-in` },
+          },
+        ],
+        provisioningState: 'Succeeded',
+      },
+    },
+    ...(linkHub
+      ? [
+          {
+            id: `${SeedIds.zone}/virtualNetworkLinks/link-hub`,
+            name: 'link-hub',
+            type: 'Microsoft.Network/privateDnsZones/virtualNetworkLinks',
+            location: 'global',
+            properties: {
+              virtualNetwork: { id: SeedIds.hubVnet },
+              registrationEnabled: false,
+              provisioningState: 'Succeeded',
+              virtualNetworkLinkState: 'Completed',
+            },
+          },
+        ]
+      : []),
+  ];
 }

@@ -8,14 +8,16 @@
 /** What a registration carried that the tests look at. */
 export interface RegisteredFunction {
   name: string;
-  bindings: Record<string, { type: string; schedule?: string }>;
+  bindings: Record<string, { type: string; schedule?: string; route?: string; methods?: string[]; authLevel?: string }>;
+  /** The handler as registered (an HTTP function's `(request, context)`). */
+  handler?: (...args: unknown[]) => unknown;
 }
 
 /** The module object jest hands to the code under test. */
 export function recordingFunctionsCore(): {
   registered: RegisteredFunction[];
   setProgrammingModel: () => void;
-  registerFunction: (metadata: RegisteredFunction) => { dispose: () => void };
+  registerFunction: (metadata: RegisteredFunction, handler?: RegisteredFunction['handler']) => { dispose: () => void };
 } {
   // One list per test file, shared by every instance of the stand-in: `jest.isolateModules` loads a fresh one.
   const shared = globalThis as { __recordedFunctions?: RegisteredFunction[] };
@@ -23,8 +25,8 @@ export function recordingFunctionsCore(): {
   return {
     registered,
     setProgrammingModel: () => undefined,
-    registerFunction: (metadata) => {
-      registered.push(metadata);
+    registerFunction: (metadata, handler) => {
+      registered.push({ ...metadata, ...(handler ? { handler } : {}) });
       return { dispose: () => undefined };
     },
   };

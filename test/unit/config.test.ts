@@ -264,3 +264,23 @@ describe('readPolicyText', () => {
     );
   });
 });
+
+describe('ACR_GUARD_VERDICT_EVENTGRID_ENDPOINT', () => {
+  const base = { ACR_GUARD_AUDIT_DIR: '/tmp/audit' };
+  it('is optional, and when set names an Event Grid topic (or a loopback stand-in) over https', () => {
+    expect(loadConfig(base).verdictEvents).toBeUndefined();
+    expect(
+      loadConfig({
+        ...base,
+        ACR_GUARD_VERDICT_EVENTGRID_ENDPOINT: 'https://verdicts.westeurope-1.eventgrid.azure.net/api/events',
+      }).verdictEvents,
+    ).toEqual({ eventGridEndpoint: 'https://verdicts.westeurope-1.eventgrid.azure.net/api/events' });
+    for (const bad of [
+      'http://verdicts.westeurope-1.eventgrid.azure.net/api/events',
+      'https://evil.example.com/api/events',
+    ])
+      expect(() => loadConfig({ ...base, ACR_GUARD_VERDICT_EVENTGRID_ENDPOINT: bad })).toThrow(
+        /ACR_GUARD_VERDICT_EVENTGRID_ENDPOINT/,
+      );
+  });
+});

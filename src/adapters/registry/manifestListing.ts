@@ -15,16 +15,25 @@
  *   before 2000 or more than a day after now (reproducible builds set 1970 or 1980) is no age: unknown. An
  *   untagged manifest that no index lists and no referrers listing names cannot be found on a plain registry
  *   (the distribution API has no "list manifests"): it is neither kept nor deleted, because the purge never sees it.
- * - Both: a manifest with a referrer tag (`sha256-<hex>`, cosign's `sha256-<hex>.sig`, `.att`, `.sbom`) and no
- *   `subject` in its body refers to the digest the tag names (cosign's convention), so it goes with that
- *   manifest and never counts as an image of its own; unless its body has a filesystem layer: then it is an
- *   image whatever its tag says (decided by content, never by a label).
+ * - Both: a subject comes only from content (src/core/purge/referrerTies.ts), never from a tag's name: a
+ *   manifest's own `subject` (unless its body has a filesystem layer: then it is an image whatever it claims);
+ *   a referrers fallback index (`sha256-<hex>` tag) only when every manifest it lists names that digest as its
+ *   own subject; a cosign `.sig`/`.att` manifest only when its simple-signing / DSSE payloads (read, bounded)
+ *   name the digest its tag names. Anything else is listed without a subject (the plan judges it as itself, or
+ *   keeps it when it has only referrer-style tags).
  */
 import { ErrorCodes, GuardError } from '../../core/errors';
 import { collectListing, LISTING_BOUNDS, type ListingBounds } from '../../core/listing';
 import type { ManifestRecord } from '../../core/purge/plan';
 import { hasFilesystemLayer } from '../../core/indexChildren';
-import { isReferrerTag, referrerTagSubject } from '../../core/reference';
+import { isReferrerTag } from '../../core/reference';
+import {
+  COSIGN_PAYLOAD_LIMITS,
+  cosignPayloadLayers,
+  digestNamedByPayload,
+  tiedSubject,
+  type ReadManifest,
+} from '../../core/purge/referrerTies';
 import { MediaTypes } from '../../core/types';
 import { mapLimit } from '../../core/mapLimit';
 import type { FetchedManifest, RegistryClient } from '../ports';
@@ -62,9 +71,44 @@ const IMAGE_CONFIG_TYPES = new Set<string>([MediaTypes.ociConfig, 'application/v
 /** {@link mapLimit}'s options here: the first error stops taking new items, and is thrown. */
 const STOP_ON_ERROR = { stopOnError: true } as const;
 
-/** The digest the first referrer tag of `tags` names, unless it is `self` (a manifest does not refer to itself). */
-function tagSubject(tags: readonly string[], self: string): string | undefined {
-  return tags.map(referrerTagSubject).find((d) => d !== undefined && d !== self);
+/** True when a tag is cosign's signature or attestation tag (`sha256-<hex>.sig`, `.att`). */
+function isCosignTag(tag: string): boolean {
+  return isReferrerTag(tag) && (tag.endsWith('.sig') || tag.endsWith('.att'));
+}
+
+/**
+ * The digest a cosign-shaped manifest's payloads all name (read bounded, see COSIGN_PAYLOAD_LIMITS), or undefined
+ * when it is not cosign-shaped, a payload cannot be read or parsed, or they name different digests.
+ */
+async function cosignPayloadDigest(
+  client: RegistryClient,
+  repository: string,
+  json: Record<string, unknown>,
+): Promise<string | undefined> {
+  const layers = cosignPayloadLayers(json);
+  if (!layers) return undefined;
+  const named = new Set<string>();
+  for (const layer of layers) {
+    let bytes: Buffer;
+    try {
+      bytes = await client.getBlob(repository, layer.digest, COSIGN_PAYLOAD_LIMITS.maxPayloadBytes);
+    } catch (err) {
+      // Missing, over the bound or not matching its digest: not tied (the plan keeps it).
+      if (
+        err instanceof GuardError &&
+        (err.code === ErrorCodes.NOT_FOUND ||
+          err.code === ErrorCodes.MALFORMED ||
+          err.code === ErrorCodes.DIGEST_MISMATCH ||
+          err.code === ErrorCodes.INVALID_INPUT)
+      )
+        return undefined;
+      throw err;
+    }
+    const digest = digestNamedByPayload(layer.mediaType, bytes);
+    if (digest === undefined) return undefined;
+    named.add(digest);
+  }
+  return named.size === 1 ? [...named][0] : undefined;
 }
 
 function parseTime(text: string | undefined): number | undefined {
@@ -117,41 +161,89 @@ async function listAcr(client: RegistryClient, repository: string, options: List
     records.set(m.digest, record);
   }
   // Bodies where the listing is silent: untagged non-indexes and referrer-tagged manifests (subject), indexes
-  // without references (children). (Platform manifests an index references are children, not referrers.)
+  // without references (children), and what a referrer-tagged index lists (their own subjects decide whether it
+  // is a referrers listing). (Platform manifests an index references are children, not referrers.)
   const listedChildren = new Set([...records.values()].flatMap((r) => r.children ?? []));
+  const listedByReferrerTagged = new Set(
+    [...records.values()].filter((r) => r.tags.some(isReferrerTag)).flatMap((r) => r.children ?? []),
+  );
   const toRead = [...records.values()].filter(
     (r) =>
       (r.tags.length === 0 && !isIndexType(r.mediaType) && !listedChildren.has(r.digest)) ||
       (isIndexType(r.mediaType) && r.children === undefined) ||
-      r.tags.some(isReferrerTag),
+      r.tags.some(isReferrerTag) ||
+      listedByReferrerTagged.has(r.digest),
   );
-  await mapLimit(
-    toRead,
-    options.concurrency ?? LISTING_DEFAULTS.concurrency,
-    async (r) => {
-      let manifest: FetchedManifest;
-      try {
-        manifest = await client.getManifest(repository, r.digest);
-      } catch (err) {
-        // Deleted since the listing: nothing to plan for it.
-        if (err instanceof GuardError && err.code === ErrorCodes.NOT_FOUND) {
-          records.delete(r.digest);
-          return;
+  const read = new Map<string, ReadManifest>();
+  const readBodies = (batch: ManifestRecord[]): Promise<unknown> =>
+    mapLimit(
+      batch,
+      options.concurrency ?? LISTING_DEFAULTS.concurrency,
+      async (r) => {
+        let manifest: FetchedManifest;
+        try {
+          manifest = await client.getManifest(repository, r.digest);
+        } catch (err) {
+          // Deleted since the listing: nothing to plan for it.
+          if (err instanceof GuardError && err.code === ErrorCodes.NOT_FOUND) {
+            records.delete(r.digest);
+            return;
+          }
+          throw err;
         }
-        throw err;
-      }
-      if (!r.mediaType) r.mediaType = manifest.mediaType;
-      if (manifest.children.length > 0) r.children = manifest.children.map((c) => c.digest);
-      // A `subject` and a referrer tag are the pusher's words: a body with a filesystem layer is an image, kept or
-      // deleted by the rule on its own, never deleted as a referrer of another manifest.
-      if (!hasFilesystemLayer(manifest.json)) {
-        if (manifest.subject) r.subject = manifest.subject.digest;
-        r.subject ??= tagSubject(r.tags, r.digest);
-      }
-    },
-    STOP_ON_ERROR,
+        if (!r.mediaType) r.mediaType = manifest.mediaType;
+        if (manifest.children.length > 0) r.children = manifest.children.map((c) => c.digest);
+        read.set(r.digest, await readManifest(client, repository, manifest, r.tags));
+      },
+      STOP_ON_ERROR,
+    );
+  await readBodies(toRead);
+  // A referrer-tagged index whose children the listing did not give (read just now): its listed manifests are
+  // read too, so whether it is a referrers listing is decided on what they say, never on their absence.
+  await readBodies(
+    [
+      ...new Set(
+        [...read.values()].filter((m) => m.isIndex && m.tags.some(isReferrerTag)).flatMap((m) => m.children ?? []),
+      ),
+    ]
+      .filter((d) => !read.has(d))
+      .map((d) => records.get(d))
+      .filter((r): r is ManifestRecord => r !== undefined),
   );
+  // Subjects by content only (src/core/purge/referrerTies.ts): never from a tag's name.
+  for (const [digest, m] of read) {
+    const r = records.get(digest);
+    const subject = r ? tiedSubject(m, read) : undefined;
+    if (r && subject !== undefined) r.subject = subject;
+  }
   return [...records.values()];
+}
+
+/**
+ * What the listing keeps of a manifest body to tie it by content: its own subject (none for a runnable body: an
+ * image whatever it claims), whether it is an index and its children, and for a cosign-shaped body with a
+ * `.sig`/`.att` tag, the digest its payloads name (read bounded).
+ */
+async function readManifest(
+  client: RegistryClient,
+  repository: string,
+  manifest: FetchedManifest,
+  tags: readonly string[],
+): Promise<ReadManifest> {
+  const runnable = hasFilesystemLayer(manifest.json);
+  const m: ReadManifest = {
+    digest: manifest.digest,
+    tags,
+    runnable,
+    isIndex: isIndexType(manifest.mediaType) || manifest.children.length > 0,
+    children: manifest.children.map((c) => c.digest),
+  };
+  if (!runnable && manifest.subject) m.ownSubject = manifest.subject.digest;
+  if (!runnable && !manifest.subject && !m.isIndex && tags.some(isCosignTag)) {
+    const named = await cosignPayloadDigest(client, repository, manifest.json);
+    if (named !== undefined) m.payloadDigest = named;
+  }
+  return m;
 }
 
 async function listPlain(
@@ -205,6 +297,10 @@ async function listPlain(
       throw err;
     }
   };
+  // What each body says of itself, to tie subjects by content once every tag is known.
+  const bodies = new Map<string, ReadManifest>();
+  // Bodies that may be cosign signatures (no subject, no filesystem layer, not an index): few, kept to be read.
+  const cosignShaped = new Map<string, Record<string, unknown>>();
   const add = (manifest: FetchedManifest): boolean => {
     if (records.has(manifest.digest)) return false;
     // No size: a plain registry reports no image size, and the manifest's own bytes would understate what is freed.
@@ -213,9 +309,19 @@ async function listPlain(
       tags: [],
       mediaType: manifest.mediaType,
     };
-    if (hasFilesystemLayer(manifest.json)) record.runnable = true;
+    const runnable = hasFilesystemLayer(manifest.json);
+    const body: ReadManifest = {
+      digest: manifest.digest,
+      tags: [],
+      runnable,
+      isIndex: isIndexType(manifest.mediaType) || manifest.children.length > 0,
+      children: manifest.children.map((c) => c.digest),
+    };
+    if (runnable) record.runnable = true;
     // A runnable body is an image whatever `subject` it claims (see above): only a non-image follows its subject.
-    else if (manifest.subject) record.subject = manifest.subject.digest;
+    else if (manifest.subject) body.ownSubject = manifest.subject.digest;
+    else if (!body.isIndex) cosignShaped.set(manifest.digest, manifest.json);
+    bodies.set(manifest.digest, body);
     if (manifest.children.length > 0) record.children = manifest.children.map((c) => c.digest);
     const config = manifest.blobs[0];
     if (config && IMAGE_CONFIG_TYPES.has(config.mediaType) && !manifest.subject) record.configDigest = config.digest;
@@ -271,15 +377,27 @@ async function listPlain(
     frontier = found;
   }
 
-  // A referrer tag without a body `subject` (cosign's `.sig`, `.att`, `.sbom`) refers to the digest it names,
-  // unless the body is a runnable image: a tag is a label, the content decides (it is then purged as an image).
-  for (const r of records.values()) {
-    if (r.subject || r.runnable) continue;
-    const subject = tagSubject([...(tagsByDigest.get(r.digest) ?? [])].sort(), r.digest);
-    if (subject) {
-      r.subject = subject;
-      delete r.configDigest; // a referrer goes with its subject: its age is not needed
-    }
+  // Subjects by content only (src/core/purge/referrerTies.ts), never from a tag's name: a cosign `.sig`/`.att`
+  // body is tied when its payloads (read, bounded) name the digest its tag names; a `sha256-<hex>` index when
+  // everything it lists names that digest as its own subject.
+  for (const [digest, body] of bodies) body.tags = [...(tagsByDigest.get(digest) ?? [])].sort();
+  const cosignCandidates = [...cosignShaped.keys()].filter((d) => (bodies.get(d)?.tags ?? []).some(isCosignTag));
+  await mapLimit(
+    cosignCandidates,
+    concurrency,
+    async (digest) => {
+      const named = await cosignPayloadDigest(client, repository, cosignShaped.get(digest) as Record<string, unknown>);
+      if (named !== undefined) (bodies.get(digest) as ReadManifest).payloadDigest = named;
+    },
+    STOP_ON_ERROR,
+  );
+  cosignShaped.clear();
+  for (const [digest, body] of bodies) {
+    const r = records.get(digest);
+    const subject = tiedSubject(body, bodies);
+    if (!r || subject === undefined) continue;
+    r.subject = subject;
+    if (body.ownSubject === undefined) delete r.configDigest; // a referrer goes with its subject: its age is not needed
   }
 
   // 3. Ages: the image config's `created`, else the manifest's `org.opencontainers.image.created` annotation

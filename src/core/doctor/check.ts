@@ -47,9 +47,9 @@ export const unknown = (id: string, target: string, evidence: string, fix = ''):
   fix,
 });
 
-/** True when every check passed (a report with no checks, e.g. no identities in scope, passes). */
+/** True when there was at least one check and every check passed (zero checks is not a pass: nothing was looked at). */
 export function allPassed(report: DoctorReport): boolean {
-  return report.checks.every((c) => c.status === 'pass');
+  return report.checks.length > 0 && report.checks.every((c) => c.status === 'pass');
 }
 
 /** Quotes a value for a POSIX shell command line when it needs it. */

@@ -1,12 +1,22 @@
 /**
  * `doctor identities [--scope <id>]`: every managed identity a Container App, container group or Function App
- * uses, with its role assignments; a fail for Owner, Contributor, User Access Administrator or any role with
- * the action `*` at management group, subscription or resource group scope (or the root), with the
- * least-privilege replacement for what the workload actually uses. Pure.
+ * uses, with its role assignments; a fail for any privileged role (judged by what it allows, built-in or custom:
+ * it writes role assignments, role definitions or policy, or any resource) at management group, subscription or
+ * resource group scope (or the root), with the least-privilege replacement for what the workload actually uses.
+ * Nothing in scope is `unknown`, never a clean bill. Pure.
  */
 import { fail, pass, unknown, type DoctorCheck, type DoctorReport } from './check';
-import { registryFor } from './pull';
-import { assignmentsOf, isPrivileged, resolveRole, scopeKind, type Assignment } from './roles';
+import { isAbac, registryFor } from './pull';
+import {
+  assignmentsOf,
+  isPrivileged,
+  privilegeReason,
+  registryWriteRights,
+  resolveRole,
+  scopeKind,
+  type Assignment,
+  type RoleDefinition,
+} from './roles';
 import { arr, idKey, ofType, parseArmId, scopeCovers, str, Types, type Snapshot } from './snapshot';
 import { allWorkloads, isSystemRef, pullEntries, workloadIdentities, type Workload } from './workloads';
 
@@ -25,7 +35,9 @@ function replacements(s: Snapshot, w: Workload, ref: string): Array<{ role: stri
   for (const e of pullEntries(w)) {
     if (!same(e.identity)) continue;
     const reg = registryFor(s, e.server);
-    out.push({ role: 'AcrPull', scope: reg?.id ?? `<registry-id of ${e.server}>`, why: `pulls from ${e.server}` });
+    // A registry in ABAC mode does not honour AcrPull: the repository role is the replacement there.
+    const role = reg && isAbac(reg) ? 'Container Registry Repository Reader' : 'AcrPull';
+    out.push({ role, scope: reg?.id ?? `<registry-id of ${e.server}>`, why: `pulls from ${e.server}` });
   }
   for (const secret of arr(w.resource.properties, 'configuration.secrets')) {
     const url = str(secret, 'keyVaultUrl');
@@ -98,7 +110,13 @@ export function diagnoseIdentities(input: IdentitiesInput): DoctorReport {
       return role !== undefined && isPrivileged(role);
     });
     const unresolved = broad.filter((a) => resolveRole(s, a.roleDefinitionId) === undefined);
-    const summary = `used by ${usedBy}; principal ${principalId}; ${assignments.length} role assignment(s)${assignments.length ? `: ${assignments.map(listed).join('; ')}` : ''}`;
+    // Registry write rights (control plane or data actions) are named, not failed: a review wants to see them.
+    const writes = assignments.flatMap((a) => {
+      const role = resolveRole(s, a.roleDefinitionId);
+      const rights = role ? registryWriteRights(role) : [];
+      return rights.length ? [`${role?.name} at ${a.scope} (${rights.join(', ')})`] : [];
+    });
+    const summary = `used by ${usedBy}; principal ${principalId}; ${assignments.length} role assignment(s)${assignments.length ? `: ${assignments.map(listed).join('; ')}` : ''}${writes.length ? `; registry write rights: ${writes.join('; ')}` : ''}`;
     if (privileged.length > 0) {
       const needs = users.flatMap((u) => replacements(s, u, ref));
       // A replacement the identity already holds needs no command (only the broad assignment goes).
@@ -120,7 +138,7 @@ export function diagnoseIdentities(input: IdentitiesInput): DoctorReport {
         fail(
           'identities.least-privilege',
           target,
-          `${privileged.map((a) => `${resolveRole(s, a.roleDefinitionId)?.name} at ${scopeKind(a.scope)} scope ${a.scope}`).join('; ')}: far more than a workload identity needs (${summary}).${advice}`,
+          `${privileged.map((a) => `${resolveRole(s, a.roleDefinitionId)?.name} at ${scopeKind(a.scope)} scope ${a.scope} (${privilegeReason(resolveRole(s, a.roleDefinitionId) as RoleDefinition)})`).join('; ')}: far more than a workload identity needs (${summary}).${advice}`,
           [...create, ...remove].join(' && '),
         ),
       );
@@ -137,9 +155,18 @@ export function diagnoseIdentities(input: IdentitiesInput): DoctorReport {
         pass(
           'identities.least-privilege',
           target,
-          `no Owner, Contributor, User Access Administrator or "*" role at a broad scope (${summary})`,
+          `no role at a broad scope writes role assignments, role definitions, policy or any resource (${summary})`,
         ),
       );
   }
+  // Zero checks is not a clean bill: a scope that matches nothing, or a snapshot without workloads, says so.
+  if (checks.length === 0)
+    checks.push(
+      unknown(
+        'identities.scope',
+        input.scope ?? '/',
+        `no Container App, container group or Function App with a managed identity is in ${input.scope ? `scope ${input.scope}` : 'the snapshot'}: nothing was checked`,
+      ),
+    );
   return { checks };
 }

@@ -3,9 +3,11 @@
  * Premium, admin user off, public network access off, anonymous pull off, quarantine on, soft delete or
  * retention on, export off; Defender for Containers on; registry and environment diagnostic settings to a
  * workspace; Container Apps environments internal and apps without external ingress; Key Vault with RBAC and
- * purge protection. Pure.
+ * purge protection; and the road to production (road.ts): the deploy-time policy, ABAC under promote, who can
+ * write the release prefix. Pure.
  */
 import { fail, pass, unknown, type DoctorCheck, type DoctorReport } from './check';
+import { diagnoseRoad, promotes, type RoadOptions } from './road';
 import {
   arr,
   idKey,
@@ -24,6 +26,8 @@ export interface PlatformInput {
   snapshot: Snapshot;
   /** Only resources under this ARM scope. */
   scope?: string;
+  /** The gate mode of each registry and acr-guard's identity (from the policy and the command line), for the road's registry checks. */
+  road?: RoadOptions;
 }
 
 /** A property check: `ok` decides from the value; undefined value → unknown. */
@@ -79,7 +83,7 @@ function diagnosticsCheck(s: Snapshot, id: string, r: ArmResource): DoctorCheck 
   );
 }
 
-function registryChecks(s: Snapshot, r: ArmResource): DoctorCheck[] {
+function registryChecks(s: Snapshot, r: ArmResource, promote: boolean): DoctorCheck[] {
   const n = `-n ${r.name}`;
   const soft = prop(r.properties, 'policies.softDeletePolicy.status');
   const retention = prop(r.properties, 'policies.retentionPolicy.status');
@@ -135,14 +139,21 @@ function registryChecks(s: Snapshot, r: ArmResource): DoctorCheck[] {
       'anyone can pull without signing in',
       `az acr update ${n} --anonymous-pull-enabled false`,
     ),
-    propCheck(
-      'platform.registry-quarantine',
-      r,
-      'policies.quarantinePolicy.status',
-      eq('enabled'),
-      'pushed images are pullable before the gate decides',
-      `az resource update --ids ${r.id} --set properties.policies.quarantinePolicy.status=enabled`,
-    ),
+    // Under promote the release repository (written by acr-guard only) takes quarantine's place.
+    promote
+      ? pass(
+          'platform.registry-quarantine',
+          r.id,
+          'promote mode: workloads run the release repository, which only acr-guard writes',
+        )
+      : propCheck(
+          'platform.registry-quarantine',
+          r,
+          'policies.quarantinePolicy.status',
+          eq('enabled'),
+          'pushed images are pullable before the gate decides',
+          `az resource update --ids ${r.id} --set properties.policies.quarantinePolicy.status=enabled`,
+        ),
     deletion,
     propCheck(
       'platform.registry-export',
@@ -156,13 +167,22 @@ function registryChecks(s: Snapshot, r: ArmResource): DoctorCheck[] {
   ];
 }
 
+/** Zero checks is `unknown`, never a pass: an empty snapshot, or a --scope that matches nothing. */
+function nothingInScope(scope: string | undefined): DoctorCheck {
+  return unknown(
+    'platform.scope',
+    scope ?? '/',
+    `no registry, Container Apps environment, app, container group or Key Vault is in ${scope ? `scope ${scope}` : 'the snapshot'}: nothing was checked`,
+  );
+}
+
 /** Runs the platform checks over the resources in scope. */
 export function diagnosePlatform(input: PlatformInput): DoctorReport {
   const s = input.snapshot;
   const inScope = (r: ArmResource) => !input.scope || scopeCovers(input.scope, r.id) || scopeCovers(r.id, input.scope);
   const checks: DoctorCheck[] = [];
   const registries = ofType(s, Types.registry).filter(inScope);
-  for (const r of registries) checks.push(...registryChecks(s, r));
+  for (const r of registries) checks.push(...registryChecks(s, r, promotes(input.road, r)));
 
   // Defender for Containers, per subscription that holds a registry or a container workload in scope.
   const subs = new Set<string>();
@@ -282,5 +302,7 @@ export function diagnosePlatform(input: PlatformInput): DoctorReport {
       ),
     );
   }
+  checks.push(...diagnoseRoad(s, inScope, input.road));
+  if (checks.length === 0) checks.push(nothingInScope(input.scope));
   return { checks };
 }

@@ -9,7 +9,16 @@ import { acrHostName, isAcrHost } from '../acrHost';
 import { parseImageReference } from '../reference';
 import type { ImageReference, Verdict } from '../types';
 import { fail, pass, sh, unknown, type DoctorCheck, type DoctorReport } from './check';
-import { assignmentsOf, resolveRole, roleAllows, scopeKind, type RoleDefinition } from './roles';
+import { ACR_REPOSITORY_ATTRIBUTE, conditionAllows, repositoryReadCondition } from './abac';
+import {
+  assignmentsOf,
+  resolveRole,
+  roleAllows,
+  roleAllowsData,
+  scopeKind,
+  type Assignment,
+  type RoleDefinition,
+} from './roles';
 import {
   arr,
   byId,
@@ -161,6 +170,95 @@ function endpointsOf(
   );
 }
 
+/** Case-insensitive comparison of an ARM state string with its final-good value. */
+function isState(value: string | undefined, want: string): boolean {
+  return value !== undefined && value.toLowerCase() === want.toLowerCase();
+}
+
+/** The connection states of an endpoint's connections to the registry (as recorded). */
+function connectionStates(pe: ArmResource, registry: ArmResource): string[] {
+  return [
+    ...arr(pe.properties, 'privateLinkServiceConnections'),
+    ...arr(pe.properties, 'manualPrivateLinkServiceConnections'),
+  ]
+    .filter((c) => idKey(str(c, 'properties.privateLinkServiceId') ?? '') === idKey(registry.id))
+    .map((c) => str(c, 'properties.privateLinkServiceConnectionState.status') ?? 'state not recorded');
+}
+
+/** How the workload's network resolves names (see {@link dnsOf}). */
+type DnsPath =
+  | { kind: 'azure' }
+  | { kind: 'followed'; vnetId: string; how: string }
+  | { kind: 'custom'; servers: string[]; why?: string }
+  | { kind: 'unknown' };
+
+/**
+ * A forwarding rule's domain covers the registry's names: a parent of `<registry>.azurecr.io` or of
+ * `<registry>.privatelink.azurecr.io` (the root `.`, `io.`, `azurecr.io.`, the zone), or a registry host itself.
+ */
+function coversAcr(domain: string): boolean {
+  const d = domain.toLowerCase().replace(/\.+$/, '');
+  const under = (name: string) => d === '' || name === d || name.endsWith(`.${d}`);
+  return under(`registry.${ACR_ZONE}`) || under(`registry.${ACR_ZONE.replace(/^privatelink\./, '')}`) || isAcrHost(d);
+}
+
+/**
+ * How the workload's network resolves names: Azure-provided DNS (the zone links decide); custom DNS servers
+ * (`dhcpOptions.dnsServers`) that are all inbound endpoints (Succeeded) of DNS private resolvers in one network,
+ * with no enabled forwarding rule for azurecr.io in a ruleset linked to that network: "followed", the zone links of
+ * the resolver's network decide; any other custom servers: what they do is not in the snapshot; or not known (the
+ * virtual network is not in the snapshot).
+ */
+function dnsOf(s: Snapshot, vnetId: string): DnsPath {
+  const vnet = byId(s, vnetId);
+  if (!vnet) return { kind: 'unknown' };
+  const servers = arr(vnet.properties, 'dhcpOptions.dnsServers').map(String);
+  if (servers.length === 0) return { kind: 'azure' };
+  const inbound = ofType(s, Types.dnsInboundEndpoint).filter((e) =>
+    isState(str(e.properties, 'provisioningState'), 'Succeeded'),
+  );
+  const resolverVnets = servers.map((ip) => {
+    const endpoint = inbound.find((e) =>
+      arr(e.properties, 'ipConfigurations').some((c) => str(c, 'privateIpAddress') === ip),
+    );
+    const resolverId = endpoint ? endpoint.id.replace(/\/inboundEndpoints\/[^/]+$/i, '') : undefined;
+    const resolver = byId(s, resolverId);
+    return resolver && isState(str(resolver.properties, 'provisioningState'), 'Succeeded')
+      ? { resolver, vnet: str(resolver.properties, 'virtualNetwork.id') }
+      : undefined;
+  });
+  const first = resolverVnets[0];
+  if (!first?.vnet || resolverVnets.some((r) => !r?.vnet || idKey(r.vnet) !== idKey(first.vnet as string)))
+    return { kind: 'custom', servers };
+  const target = first.vnet;
+  // Rulesets linked to the resolver's network forward matching names elsewhere: then the zone does not decide.
+  const linked = ofType(s, Types.dnsRulesetLink)
+    .filter((l) => idKey(str(l.properties, 'virtualNetwork.id') ?? '') === idKey(target))
+    .map((l) => idKey(l.id).replace(/\/virtualnetworklinks\/[^/]+$/, ''));
+  const rule = ofType(s, Types.dnsForwardingRule).find(
+    (r) =>
+      linked.some((ruleset) => idKey(r.id).startsWith(`${ruleset}/forwardingrules/`)) &&
+      !isState(str(r.properties, 'forwardingRuleState'), 'Disabled') &&
+      coversAcr(str(r.properties, 'domainName') ?? ''),
+  );
+  if (rule)
+    return {
+      kind: 'custom',
+      servers,
+      why: `forwarding rule ${rule.id} (domain ${str(rule.properties, 'domainName')}) sends those names to ${arr(
+        rule.properties,
+        'targetDnsServers',
+      )
+        .map((t) => str(t, 'ipAddress'))
+        .join(', ')}`,
+    };
+  return {
+    kind: 'followed',
+    vnetId: target,
+    how: `${shortName(vnetId)} uses custom DNS servers ${servers.join(', ')}, the inbound endpoint of DNS private resolver ${first.resolver.name} in ${shortName(target)}, with no forwarding rule for azurecr.io linked there: names resolve through ${shortName(target)}'s zone links`,
+  };
+}
+
 /** Whether vnet `a` reaches vnet `b`: same, or peered (Connected) as seen from either side; undefined when unknowable. */
 function reaches(s: Snapshot, a: string, b: string): boolean | undefined {
   if (idKey(a) === idKey(b)) return true;
@@ -216,7 +314,28 @@ function networkChecks(s: Snapshot, w: Workload, registry: ArmResource): DoctorC
     const peVnet = vnetOfSubnet(str(pe.properties, 'subnet.id'));
     return peVnet === undefined || reaches(s, vnetId, peVnet) === undefined;
   });
-  const endpoint = reachable[0];
+  // An approved endpoint whose own provisioning did not succeed (Failed, Updating, Deleting) carries no traffic.
+  const endpoint = reachable.find((pe) => isState(str(pe.properties, 'provisioningState'), 'Succeeded'));
+  const notReady = reachable.filter((pe) => !isState(str(pe.properties, 'provisioningState'), 'Succeeded'));
+  if (!endpoint && notReady.length > 0) {
+    const pe = notReady[0];
+    const state = str(pe.properties, 'provisioningState');
+    checks.push(
+      state === undefined
+        ? unknown(
+            'pull.private-endpoint',
+            reg,
+            `private endpoint ${pe.id} is approved, but its provisioningState is not in the snapshot`,
+          )
+        : fail(
+            'pull.private-endpoint',
+            reg,
+            `private endpoint ${pe.id} is approved, but its provisioningState is ${state}, not Succeeded: it carries no traffic`,
+            `az network private-endpoint delete --ids ${pe.id} && az network private-endpoint create -g ${parseArmId(pe.id).resourceGroup} -n ${pe.name} --subnet ${str(pe.properties, 'subnet.id') ?? '<private-endpoint-subnet-id>'} --private-connection-resource-id ${reg} --group-id registry --connection-name ${pe.name}`,
+          ),
+    );
+    return checks;
+  }
   if (endpoint)
     checks.push(
       pass(
@@ -244,6 +363,23 @@ function networkChecks(s: Snapshot, w: Workload, registry: ArmResource): DoctorC
           `az network vnet peering create -g ${parseArmId(other).resourceGroup} -n to-${shortName(vnetId)} --vnet-name ${shortName(other)} --remote-vnet ${vnetId} --allow-vnet-access`,
       ),
     );
+  } else if (endpointsOf(s, registry, (st) => st !== undefined && !isState(st, 'Approved')).length > 0) {
+    // Pending, Rejected or Disconnected: the endpoint exists but the registry does not accept its traffic.
+    const pending = endpointsOf(s, registry, (st) => st !== undefined && !isState(st, 'Approved'));
+    const states = pending.map((pe) => `${pe.id} (${connectionStates(pe, registry).join(', ')})`);
+    checks.push(
+      fail(
+        'pull.private-endpoint',
+        reg,
+        `the registry's private endpoint connection(s) ${states.join('; ')} are not Approved: the registry refuses their traffic`,
+        pending
+          .map(
+            (pe) =>
+              `az network private-endpoint-connection approve --id "$(az network private-endpoint-connection list --id ${reg} --query ${sh(`[?properties.privateEndpoint.id=='${pe.id}'].id | [0]`)} -o tsv)"`,
+          )
+          .join(' && '),
+      ),
+    );
   } else if (endpointsWithoutState(s, registry).length > 0) {
     checks.push(
       unknown(
@@ -265,45 +401,110 @@ function networkChecks(s: Snapshot, w: Workload, registry: ArmResource): DoctorC
     );
   }
 
-  // 2. The zone linked to the workload's network.
+  // 2. The zone linked to the network that resolves the workload's names (its own, or, behind custom DNS servers
+  // that are a DNS private resolver's inbound endpoint, the resolver's), the link in its final-good state.
+  const dns = dnsOf(s, vnetId);
+  const resolving = dns.kind === 'followed' ? dns.vnetId : vnetId;
   const zones = ofType(s, Types.dnsZone).filter((z) => z.name.toLowerCase() === ACR_ZONE);
   const links = ofType(s, Types.dnsLink);
-  const linkedZone = zones.find((z) =>
-    links.some(
+  const linkOf = (z: ArmResource) =>
+    links.filter(
       (l) =>
         idKey(l.id).startsWith(`${idKey(z.id)}/virtualnetworklinks/`) &&
-        idKey(str(l.properties, 'virtualNetwork.id') ?? '') === idKey(vnetId),
-    ),
-  );
+        idKey(str(l.properties, 'virtualNetwork.id') ?? '') === idKey(resolving),
+    );
+  const linkReady = (l: ArmResource) =>
+    isState(str(l.properties, 'provisioningState'), 'Succeeded') &&
+    isState(str(l.properties, 'virtualNetworkLinkState'), 'Completed');
+  const linkedZone = zones.find((z) => linkOf(z).some(linkReady));
+  const pendingLink = linkedZone ? undefined : zones.flatMap(linkOf)[0];
+  const dnsChecks: DoctorCheck[] = [];
   if (linkedZone)
-    checks.push(pass('pull.dns-zone-link', ACR_ZONE, `zone ${linkedZone.id} is linked to ${shortName(vnetId)}`));
-  else if (zones.length > 0) {
+    dnsChecks.push(
+      pass(
+        'pull.dns-zone-link',
+        ACR_ZONE,
+        `zone ${linkedZone.id} is linked to ${shortName(resolving)} (provisioningState Succeeded, virtualNetworkLinkState Completed)`,
+      ),
+    );
+  else if (pendingLink) {
+    const ps = str(pendingLink.properties, 'provisioningState');
+    const ls = str(pendingLink.properties, 'virtualNetworkLinkState');
+    const zoneRg = parseArmId(pendingLink.id).resourceGroup;
+    dnsChecks.push(
+      ps === undefined || ls === undefined
+        ? unknown(
+            'pull.dns-zone-link',
+            ACR_ZONE,
+            `link ${pendingLink.id} to ${shortName(resolving)} exists, but its ${ps === undefined ? 'provisioningState' : 'virtualNetworkLinkState'} is not in the snapshot`,
+          )
+        : fail(
+            'pull.dns-zone-link',
+            ACR_ZONE,
+            `link ${pendingLink.id} to ${shortName(resolving)} is provisioningState ${ps}, virtualNetworkLinkState ${ls} (final-good is Succeeded and Completed): the zone does not answer for ${shortName(resolving)} yet`,
+            `az network private-dns link vnet delete -g ${zoneRg} -z ${ACR_ZONE} -n ${pendingLink.name} --yes && az network private-dns link vnet create -g ${zoneRg} -z ${ACR_ZONE} -n ${pendingLink.name} -v ${resolving} -e false`,
+          ),
+    );
+  } else if (zones.length > 0) {
     const z = zones[0];
     const linked = links
       .filter((l) => idKey(l.id).startsWith(`${idKey(z.id)}/virtualnetworklinks/`))
       .map((l) => shortName(str(l.properties, 'virtualNetwork.id') ?? '?'));
-    checks.push(
+    dnsChecks.push(
       fail(
         'pull.dns-zone-link',
         ACR_ZONE,
-        `zone ${z.id} is not linked to the workload's virtual network ${shortName(vnetId)} (linked to: ${linked.join(', ') || 'none'}), so ${w.resource.name} resolves the registry to its public address`,
-        `az network private-dns link vnet create -g ${parseArmId(z.id).resourceGroup} -z ${ACR_ZONE} -n link-${shortName(vnetId)} -v ${vnetId} -e false`,
+        `zone ${z.id} is not linked to ${resolving === vnetId ? "the workload's virtual network" : 'the resolving virtual network'} ${shortName(resolving)} (linked to: ${linked.join(', ') || 'none'}), so ${w.resource.name} resolves the registry to its public address`,
+        `az network private-dns link vnet create -g ${parseArmId(z.id).resourceGroup} -z ${ACR_ZONE} -n link-${shortName(resolving)} -v ${resolving} -e false`,
       ),
     );
   } else {
-    checks.push(
+    dnsChecks.push(
       fail(
         'pull.dns-zone-link',
         ACR_ZONE,
         `no ${ACR_ZONE} zone is in the snapshot, so the registry resolves to its public address`,
-        `az network private-dns zone create -g ${vnetRg} -n ${ACR_ZONE} && az network private-dns link vnet create -g ${vnetRg} -z ${ACR_ZONE} -n link-${shortName(vnetId)} -v ${vnetId} -e false`,
+        `az network private-dns zone create -g ${vnetRg} -n ${ACR_ZONE} && az network private-dns link vnet create -g ${vnetRg} -z ${ACR_ZONE} -n link-${shortName(resolving)} -v ${resolving} -e false`,
       ),
     );
   }
 
   // 3. Both A records equal to the endpoint's addresses.
   const zone = linkedZone ?? (zones.length === 1 ? zones[0] : undefined);
-  if (!endpoint) return checks;
+  if (endpoint) dnsChecks.push(...aRecordChecks(s, reg, endpoint, zone));
+  checks.push(...dnsChecks.map((c) => underDns(c, dns, vnetId)));
+  return checks;
+}
+
+/**
+ * With custom DNS servers on the workload's network (or its network not in the snapshot), the zone link and the
+ * A records decide nothing on their own: whether the servers forward privatelink.azurecr.io to Azure DNS from a
+ * linked network is not in the snapshot. A pass becomes unknown; a zone-link fail too (the link the servers use
+ * is another network's); an A record that is wrong stays a fail (it is wrong for whoever reads the zone).
+ */
+function underDns(c: DoctorCheck, dns: ReturnType<typeof dnsOf>, vnetId: string): DoctorCheck {
+  if (dns.kind === 'azure') return c;
+  if (dns.kind === 'followed') return { ...c, evidence: `${dns.how}; ${c.evidence}` };
+  if (c.status === 'unknown') return c;
+  if (c.status === 'fail' && c.id !== 'pull.dns-zone-link') return c;
+  const why =
+    dns.kind === 'custom'
+      ? `${shortName(vnetId)} uses custom DNS servers ${dns.servers.join(', ')} (dhcpOptions.dnsServers), so names resolve there, not through the zone links; ${dns.why ? `${dns.why}, so` : ''} whether they reach Azure DNS (168.63.129.16) from a network linked to ${ACR_ZONE} is not in the snapshot`
+      : `the virtual network ${shortName(vnetId)} is not in the snapshot, so whether it uses custom DNS servers is not known`;
+  return unknown(
+    c.id,
+    c.target,
+    `${why} [${c.status} on the zone alone: ${c.evidence}]`,
+    c.fix ||
+      (dns.kind === 'custom'
+        ? `az network vnet show --ids ${vnetId} --query dhcpOptions.dnsServers  # then check, on those servers, a conditional forwarder for azurecr.io to 168.63.129.16 from a network linked to ${ACR_ZONE}`
+        : ''),
+  );
+}
+
+/** The A records of the endpoint's fqdns in the zone, equal to the endpoint's addresses. */
+function aRecordChecks(s: Snapshot, reg: string, endpoint: ArmResource, zone: ArmResource | undefined): DoctorCheck[] {
+  const checks: DoctorCheck[] = [];
   const configs = arr(endpoint.properties, 'customDnsConfigs')
     .map((c) => ({ fqdn: (str(c, 'fqdn') ?? '').toLowerCase(), ips: arr(c, 'ipAddresses').map(String) }))
     .filter((c) => isAcrHost(c.fqdn) && c.ips.length > 0);
@@ -367,6 +568,100 @@ function networkChecks(s: Snapshot, w: Workload, registry: ArmResource): DoctorC
     }
   }
   return checks;
+}
+
+/** The data action a pull needs on a registry in ABAC repository-permissions mode. */
+export const REPOSITORY_READ_DATA_ACTION = 'Microsoft.ContainerRegistry/registries/repositories/content/read';
+
+/** A registry in ABAC repository-permissions mode (`roleAssignmentMode: AbacRepositoryPermissions`). */
+export function isAbac(registry: ArmResource): boolean {
+  return /^abacrepositorypermissions$/i.test(str(registry.properties, 'roleAssignmentMode') ?? '');
+}
+
+/**
+ * Pull rights on a registry in ABAC mode: AcrPull, AcrPush and AcrDelete are not honoured there (nor Owner or
+ * Contributor for data); a role with the repository read data action is, when its condition on the repository
+ * name holds. A condition doctor cannot read is unknown, never a pass.
+ */
+function abacRoleCheck(
+  s: Snapshot,
+  registry: ArmResource,
+  who: string,
+  principalId: string,
+  assignments: readonly Assignment[],
+  covering: readonly Assignment[],
+  repository: string,
+): DoctorCheck {
+  const reg = registry.id;
+  const id = 'pull.identity-role';
+  const target = `${reg} (repository ${repository})`;
+  const req = { action: REPOSITORY_READ_DATA_ACTION, repository };
+  const name = (a: Assignment) => resolveRole(s, a.roleDefinitionId)?.name ?? a.roleDefinitionId;
+  const readers = covering.filter((a) => {
+    const role = resolveRole(s, a.roleDefinitionId);
+    return role !== undefined && roleAllowsData(role, REPOSITORY_READ_DATA_ACTION);
+  });
+  const granting = readers.find((a) => conditionAllows(a.condition, req) === true);
+  const unreadable = readers.filter((a) => conditionAllows(a.condition, req) === undefined);
+  const excluded = readers.filter((a) => conditionAllows(a.condition, req) === false);
+  const legacy = covering.filter((a) => {
+    const role = resolveRole(s, a.roleDefinitionId);
+    return role !== undefined && roleAllows(role, PULL_ACTION);
+  });
+  const mode = 'the registry is in ABAC repository-permissions mode (roleAssignmentMode AbacRepositoryPermissions)';
+  const ignored = legacy.length
+    ? `; ${legacy.map((a) => `${name(a)} at ${a.scope}`).join(', ')} ${legacy.length > 1 ? 'are' : 'is'} not honoured in that mode`
+    : '';
+  const fix =
+    `az role assignment create --assignee-object-id ${principalId} --assignee-principal-type ServicePrincipal --role "Container Registry Repository Reader" --scope ${reg} --condition ${sh(repositoryReadCondition(repository))} --condition-version 2.0` +
+    legacy.map((a) => ` && az role assignment delete --ids ${a.id}`).join('');
+  if (granting)
+    return pass(
+      id,
+      target,
+      `${mode}: ${who} (principal ${principalId}) holds ${name(granting)} at ${granting.scope}${granting.condition ? ', whose condition allows this repository' : ' without a condition (every repository)'}${ignored}`,
+    );
+  if (unreadable.length > 0)
+    return unknown(
+      id,
+      target,
+      `${mode}: ${who} (principal ${principalId}) holds ${unreadable.map((a) => `${name(a)} at ${a.scope}`).join(', ')} with a condition doctor cannot read (not one of the documented ACR forms on ${ACR_REPOSITORY_ATTRIBUTE}), so whether it allows ${repository} is not known`,
+      fix,
+    );
+  const mg = assignments.filter(
+    (a) =>
+      scopeKind(a.scope) === 'managementGroup' &&
+      roleAllowsData(resolveRole(s, a.roleDefinitionId) ?? NO_ROLE, REPOSITORY_READ_DATA_ACTION),
+  );
+  if (mg.length > 0)
+    return unknown(
+      id,
+      target,
+      `${mode}: ${who} (principal ${principalId}) may read repositories through an assignment at management group ${mg.map((a) => a.scope).join(', ')}; whether it contains the registry's subscription is not in the snapshot`,
+      fix,
+    );
+  const unresolved = covering.filter((a) => !resolveRole(s, a.roleDefinitionId));
+  if (unresolved.length > 0)
+    return unknown(
+      id,
+      target,
+      `${mode}: ${who} (principal ${principalId}) holds role(s) ${unresolved.map((a) => a.roleDefinitionId).join(', ')} over the registry whose definitions are not in the snapshot`,
+      fix,
+    );
+  const why = [
+    ...(legacy.length
+      ? [`it holds ${legacy.map((a) => `${name(a)} at ${a.scope}`).join(', ')}, which this mode does not honour`]
+      : []),
+    ...(excluded.length
+      ? [`the condition of ${excluded.map((a) => `${name(a)} at ${a.scope}`).join(', ')} does not allow ${repository}`]
+      : []),
+  ];
+  return fail(
+    id,
+    target,
+    `${mode}: ${who} (principal ${principalId}) has no role with ${REPOSITORY_READ_DATA_ACTION} for ${repository} (AcrPull, AcrPush and AcrDelete are not honoured; use Container Registry Repository Reader)${why.length ? `: ${why.join('; ')}` : ''}`,
+    fix,
+  );
 }
 
 /** The pull identity: assigned to the workload, and allowed to pull from the registry. */
@@ -446,6 +741,23 @@ function identityChecks(s: Snapshot, w: Workload, registry: ArmResource, host: s
   const covering = assignments.filter(
     (a) => idKey(reg) === idKey(a.scope) || idKey(reg).startsWith(`${idKey(a.scope)}/`) || a.scope === '/',
   );
+  if (isAbac(registry)) {
+    const repositories = [
+      ...new Set(
+        workloadImages(w).flatMap((image) => {
+          try {
+            const ref = parseImageReference(image, { field: 'image' });
+            return ref.registry.toLowerCase() === host.toLowerCase() ? [ref.repository] : [];
+          } catch {
+            return [];
+          }
+        }),
+      ),
+    ];
+    for (const repository of repositories)
+      checks.push(abacRoleCheck(s, registry, who, principalId, assignments, covering, repository));
+    return checks;
+  }
   const granting = covering.find((a) => {
     const role = resolveRole(s, a.roleDefinitionId);
     return role !== undefined && roleAllows(role, PULL_ACTION);

@@ -2,14 +2,18 @@
  * Role definitions: the built-ins doctor knows by their fixed ids (learn.microsoft.com/azure/role-based-access-control/
  * built-in-roles), custom ones from the snapshot, and action matching with ARM's wildcards and notActions.
  */
+import { globMatch } from './glob';
 import { arr, byId, ofType, str, Types, type Snapshot } from './snapshot';
 
-/** A role's name and control-plane permissions. */
+/** A role's name and permissions: control plane (actions) and data plane (dataActions), each minus its `not` list. */
 export interface RoleDefinition {
   id: string;
   name: string;
   actions: readonly string[];
   notActions: readonly string[];
+  /** Data-plane actions (absent = none): judged on their own, never granted by `actions`. */
+  dataActions?: readonly string[];
+  notDataActions?: readonly string[];
   builtIn: boolean;
 }
 
@@ -23,6 +27,10 @@ export const BuiltInRoleIds = {
   acrPush: '8311e382-0749-4cb8-b61a-304f252e45ec',
   acrDelete: 'c2f4ef07-c644-48eb-af81-4b1b4947fb11',
   acrQuarantineWriter: 'c8d4ff99-41c3-41a8-9f60-21dfdad59608',
+  /** The roles an ABAC-mode registry honours for repository data (with optional conditions on the repository). */
+  repositoryReader: 'b93aa761-3e63-49ed-ac28-beffa264f7ac',
+  repositoryWriter: '2a1e307c-b015-4ebd-883e-5b7698a07328',
+  repositoryContributor: '2efddaa5-3f1f-4df3-97df-af3f13818f4c',
   keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6',
   keyVaultSecretsOfficer: 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7',
   logAnalyticsReader: '73c42c96-874c-492b-b04d-ab87d138a893',
@@ -41,7 +49,15 @@ const CONTRIBUTOR_NOT = [
   'Microsoft.Purview/consents/delete',
 ];
 
-/** The built-in table: control-plane actions only (data actions do not make a role privileged here). */
+const REPO = 'Microsoft.ContainerRegistry/registries/repositories';
+const REPO_READ = [`${REPO}/content/read`, `${REPO}/metadata/read`];
+const REPO_WRITE = [`${REPO}/content/write`, `${REPO}/metadata/write`];
+const REPO_DELETE = [`${REPO}/content/delete`, `${REPO}/metadata/delete`];
+
+/**
+ * The built-in table: control-plane actions, and the data actions of the ACR repository roles (other roles' data
+ * actions are not needed by any check and are left out).
+ */
 export const BUILT_IN_ROLES: ReadonlyMap<string, RoleDefinition> = new Map(
   (
     [
@@ -110,8 +126,20 @@ export const BUILT_IN_ROLES: ReadonlyMap<string, RoleDefinition> = new Map(
         ],
         [],
       ],
-    ] as Array<[string, string, string[], string[]]>
-  ).map(([id, name, actions, notActions]) => [id, { id, name, actions, notActions, builtIn: true }]),
+      [B.repositoryReader, 'Container Registry Repository Reader', [], [], REPO_READ],
+      [B.repositoryWriter, 'Container Registry Repository Writer', [], [], [...REPO_READ, ...REPO_WRITE]],
+      [
+        B.repositoryContributor,
+        'Container Registry Repository Contributor',
+        [],
+        [],
+        [...REPO_READ, ...REPO_WRITE, ...REPO_DELETE],
+      ],
+    ] as Array<[string, string, string[], string[], string[]?]>
+  ).map(([id, name, actions, notActions, dataActions]) => [
+    id,
+    { id, name, actions, notActions, ...(dataActions ? { dataActions, notDataActions: [] } : {}), builtIn: true },
+  ]),
 );
 
 /** The GUID at the end of a role definition id (`/subscriptions/…/providers/Microsoft.Authorization/roleDefinitions/<guid>`). */
@@ -134,33 +162,125 @@ export function resolveRole(s: Snapshot, roleDefinitionId: string): RoleDefiniti
     name: str(custom.properties, 'roleName') ?? guid,
     actions: list('actions'),
     notActions: list('notActions'),
+    dataActions: list('dataActions'),
+    notDataActions: list('notDataActions'),
     builtIn: false,
   };
 }
 
-/** ARM action pattern match: case-insensitive, `*` matches any run of characters. */
+/**
+ * ARM action pattern match: case-insensitive, `*` matches any run of characters (within a segment or across
+ * segments, as ARM's `Microsoft.Authorization/<any>` and `<any>/write` do).
+ */
 export function actionMatches(pattern: string, action: string): boolean {
-  const re = new RegExp(
-    `^${pattern
-      .split('*')
-      .map((p) => p.replace(/[.+?^${}()|[\]\\/]/g, '\\$&'))
-      .join('.*')}$`,
-    'i',
-  );
-  return re.test(action);
+  return globMatch(pattern.trim(), action.trim(), { ignoreCase: true });
 }
 
-/** True when the role allows `action` (some action matches and no notAction does). */
+/** True when the role allows the control-plane `action` (some action matches and no notAction does). */
 export function roleAllows(role: RoleDefinition, action: string): boolean {
   return role.actions.some((a) => actionMatches(a, action)) && !role.notActions.some((n) => actionMatches(n, action));
 }
 
-/** Owner, Contributor, User Access Administrator, or any role with the action `*`. */
-export function isPrivileged(role: RoleDefinition): boolean {
+/** True when the role allows the data-plane `dataAction` (`actions` never grant data actions, as in Azure RBAC). */
+export function roleAllowsData(role: RoleDefinition, dataAction: string): boolean {
   return (
-    [B.owner, B.contributor, B.userAccessAdministrator].includes(role.id as never) ||
-    role.actions.some((a) => a.trim() === '*')
+    (role.dataActions ?? []).some((a) => actionMatches(a, dataAction)) &&
+    !(role.notDataActions ?? []).some((n) => actionMatches(n, dataAction))
   );
+}
+
+/**
+ * Control-plane actions that hand out rights: whoever holds one can grant itself (or anyone) anything at that
+ * scope, or switch off the policies that guard it.
+ */
+export const AUTHORIZATION_WRITE_ACTIONS = [
+  'Microsoft.Authorization/roleAssignments/write',
+  'Microsoft.Authorization/roleDefinitions/write',
+  'Microsoft.Authorization/policyAssignments/write',
+  'Microsoft.Authorization/policyDefinitions/write',
+  'Microsoft.Authorization/policySetDefinitions/write',
+  'Microsoft.Authorization/policyExemptions/write',
+  'Microsoft.Authorization/elevateAccess/Action',
+] as const;
+
+/**
+ * Writes of resource types no role names by provider: a role allows one of these only through a wildcard that
+ * spans providers (`*`, `<any>/write`, `Microsoft.*`…), i.e. it can write (nearly) any resource. Several, so one
+ * odd notAction cannot hide a wildcard.
+ */
+export const ANY_WRITE_PROBES = [
+  'Microsoft.Compute/virtualMachines/write',
+  'Microsoft.ContainerRegistry/registries/write',
+  'Microsoft.Network/virtualNetworks/write',
+  'Microsoft.KeyVault/vaults/write',
+  'Microsoft.Web/sites/write',
+  'Microsoft.App/containerApps/write',
+  'Microsoft.Storage/storageAccounts/write',
+  'Microsoft.Resources/subscriptions/resourceGroups/write',
+  'Microsoft.AcrGuardUnlisted/anything/write',
+] as const;
+
+/** A pattern that can match actions of any provider: a `*` in its first (namespace) segment. */
+function spansProviders(pattern: string): boolean {
+  return (pattern.trim().split('/')[0] ?? '').includes('*');
+}
+
+/** What makes a role privileged, judged by what it allows (actions minus notActions, wildcards expanded). */
+export interface RolePrivilege {
+  /** The {@link AUTHORIZATION_WRITE_ACTIONS} the role allows. */
+  authorizationWrites: string[];
+  /** The role writes (nearly) any resource type: `*`, `<any>/write` or a wildcard across providers, net of notActions. */
+  writesAnything: boolean;
+}
+
+/** Judges a role by what it allows. Monotone: adding notActions never adds a privilege. */
+export function rolePrivilege(role: RoleDefinition): RolePrivilege {
+  const authorizationWrites = AUTHORIZATION_WRITE_ACTIONS.filter((a) => roleAllows(role, a));
+  const writesAnything = ANY_WRITE_PROBES.some(
+    (probe) =>
+      role.actions.some((a) => spansProviders(a) && actionMatches(a, probe)) &&
+      !role.notActions.some((n) => actionMatches(n, probe)),
+  );
+  return { authorizationWrites, writesAnything };
+}
+
+/**
+ * Privileged: the role can write role assignments, role definitions or policy, or write any resource (`*`,
+ * `<any>/write`): Owner, Contributor and User Access Administrator, and every custom role that allows as much.
+ */
+export function isPrivileged(role: RoleDefinition): boolean {
+  const p = rolePrivilege(role);
+  return p.writesAnything || p.authorizationWrites.length > 0;
+}
+
+/** Why a role is privileged, in a few words (empty when it is not). */
+export function privilegeReason(role: RoleDefinition): string {
+  const p = rolePrivilege(role);
+  const parts: string[] = [];
+  if (p.writesAnything) parts.push('writes any resource');
+  if (p.authorizationWrites.length > 0) parts.push(`can ${p.authorizationWrites.join(', ')}`);
+  return parts.join('; ');
+}
+
+/**
+ * The registry data rights a role carries (push, delete), from control-plane actions (legacy registries:
+ * `registries/push/write`, `registries/artifacts/delete`) and from data actions (ABAC-mode registries:
+ * `repositories/content/write`, `repositories/content/delete`). Judged apart from privilege: pushing decides
+ * nothing at acr-guard, but whoever holds it is worth naming in a review.
+ */
+export function registryWriteRights(role: RoleDefinition): string[] {
+  const out: string[] = [];
+  if (
+    roleAllows(role, 'Microsoft.ContainerRegistry/registries/push/write') ||
+    roleAllowsData(role, `${REPO}/content/write`)
+  )
+    out.push('push');
+  if (
+    roleAllows(role, 'Microsoft.ContainerRegistry/registries/artifacts/delete') ||
+    roleAllowsData(role, `${REPO}/content/delete`)
+  )
+    out.push('delete');
+  return out;
 }
 
 /** One role assignment as the checks read it. */
@@ -169,6 +289,8 @@ export interface Assignment {
   principalId: string;
   scope: string;
   roleDefinitionId: string;
+  /** The ABAC condition (`properties.condition`), when the assignment has one. */
+  condition?: string;
 }
 
 /** The scope of an assignment: `properties.scope`, else its id up to `/providers/Microsoft.Authorization/roleAssignments/`. */
@@ -188,6 +310,7 @@ export function assignmentsOf(s: Snapshot, principalId: string): Assignment[] {
       principalId,
       scope: assignmentScope(a.id, str(a.properties, 'scope')),
       roleDefinitionId: str(a.properties, 'roleDefinitionId') ?? '',
+      ...(str(a.properties, 'condition') ? { condition: str(a.properties, 'condition') } : {}),
     }));
 }
 

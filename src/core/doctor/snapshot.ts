@@ -40,6 +40,7 @@ export interface Snapshot {
 export const Types = {
   registry: 'microsoft.containerregistry/registries',
   containerApp: 'microsoft.app/containerapps',
+  job: 'microsoft.app/jobs',
   managedEnvironment: 'microsoft.app/managedenvironments',
   containerGroup: 'microsoft.containerinstance/containergroups',
   site: 'microsoft.web/sites',
@@ -50,11 +51,19 @@ export const Types = {
   dnsZone: 'microsoft.network/privatednszones',
   dnsLink: 'microsoft.network/privatednszones/virtualnetworklinks',
   dnsA: 'microsoft.network/privatednszones/a',
+  dnsResolver: 'microsoft.network/dnsresolvers',
+  dnsInboundEndpoint: 'microsoft.network/dnsresolvers/inboundendpoints',
+  dnsForwardingRuleset: 'microsoft.network/dnsforwardingrulesets',
+  dnsForwardingRule: 'microsoft.network/dnsforwardingrulesets/forwardingrules',
+  dnsRulesetLink: 'microsoft.network/dnsforwardingrulesets/virtualnetworklinks',
   vnet: 'microsoft.network/virtualnetworks',
   keyVault: 'microsoft.keyvault/vaults',
   pricing: 'microsoft.security/pricings',
   diagnosticSetting: 'microsoft.insights/diagnosticsettings',
   workspace: 'microsoft.operationalinsights/workspaces',
+  policyAssignment: 'microsoft.authorization/policyassignments',
+  policyDefinition: 'microsoft.authorization/policydefinitions',
+  policyExemption: 'microsoft.authorization/policyexemptions',
 } as const;
 
 /** Lower-case key of an ARM id (ARM ids are case-insensitive). */
@@ -103,7 +112,10 @@ function validateResource(raw: unknown, field: string): ArmResource {
   };
 }
 
-/** Builds the snapshot from already-parsed resources (bounded by {@link MAX_SNAPSHOT_RESOURCES}). */
+/**
+ * Builds the snapshot from already-parsed resources (bounded by {@link MAX_SNAPSHOT_RESOURCES}); an id named twice
+ * throws `SNAPSHOT_DUPLICATE_ID`.
+ */
 export function buildSnapshot(resources: readonly unknown[], field = 'resources'): Snapshot {
   if (resources.length > MAX_SNAPSHOT_RESOURCES) {
     throw new GuardError(
@@ -115,9 +127,19 @@ export function buildSnapshot(resources: readonly unknown[], field = 'resources'
   const list = resources.map((r, i) => validateResource(r, `${field}[${i}]`));
   const byId = new Map<string, ArmResource>();
   const byType = new Map<string, ArmResource[]>();
-  for (const r of list) {
+  const index = new Map<string, number>();
+  for (const [i, r] of list.entries()) {
     const key = idKey(r.id);
-    if (byId.has(key)) continue; // the same resource from two sources (e.g. Resource Graph and ARM): the first wins
+    // Two entries for one id: which one ARM holds is not knowable, and reading either would let a second entry
+    // (appended to a file, or a page answered twice) decide a check. Refused, naming both entries.
+    const first = index.get(key);
+    if (first !== undefined)
+      throw new GuardError(
+        ErrorCodes.SNAPSHOT_DUPLICATE_ID,
+        `${field}[${i}].id: ${JSON.stringify(r.id.slice(0, 300))} is already ${field}[${first}] (ids compare case-insensitively, as in ARM); nothing was checked: capture the snapshot again or remove one entry`,
+        { field: `${field}[${i}].id` },
+      );
+    index.set(key, i);
     byId.set(key, r);
     const type = r.type.toLowerCase();
     let bucket = byType.get(type);

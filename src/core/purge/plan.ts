@@ -7,10 +7,14 @@
  * 1. Protected, whatever the rule says: in use (by digest, or by a tag that points at it; when
  *    `protectInUse`), locked (`deleteEnabled: false` or `writeEnabled: false`, unless `includeLocked`),
  *    explicitly protected by the caller (the image a gate just decided).
- * 2. Referrers (a `subject`: signatures, SBOMs, reports, and the fallback `sha256-<hex>` tag index) are never
- *    selected on their own: they go with their subject. A referrer whose subject is not in the repository is
- *    kept (never purged on its own).
- * 3. Tagged manifests: the `keep` most recent (by last update, else creation time) stay. The rest are
+ * 2. Referrers (a `subject`, decided by content in the listing: signatures, SBOMs, reports, and a fallback
+ *    `sha256-<hex>` index whose listed manifests all name that subject) with no ordinary tag are never selected
+ *    on their own: they go with their subject. A referrer whose subject is not in the repository is kept (never
+ *    purged on its own). A manifest with only referrer-style tags (`sha256-<hex>`, `.sig`, `.att`, `.sbom`) and
+ *    no subject is not tied to anything by content: it is kept (`unverified-referrer-tag`), never deleted.
+ * 3. Tagged manifests (an ordinary tag: anything but a referrer-style tag), whether or not they have a subject:
+ *    a tag is a pusher's word, so a manifest any ordinary tag points at is judged as itself, never deleted
+ *    along with something else. The `keep` most recent (by last update, else creation time) stay. The rest are
  *    candidates when the rule has `keep`, `olderThan` or `tagPattern`, they are older than `olderThan`, and
  *    EVERY tag matches `tagPattern` (deleting by digest removes all its tags, so one ineligible tag keeps it).
  * 4. Untagged manifests that no index lists: candidates only with `untagged: true`, and older than `olderThan`.
@@ -27,6 +31,7 @@
  * referrers it lists, because on a registry without the referrers API it is the only way to find them.
  */
 import type { RetentionRule } from '../policyTypes';
+import { isReferrerTag } from '../reference';
 
 /** One manifest of a repository as the listing found it. Times are epoch ms. */
 export interface ManifestRecord {
@@ -39,7 +44,11 @@ export interface ManifestRecord {
   updatedMs?: number;
   /** ACR `deleteEnabled: false` or `writeEnabled: false`. */
   locked?: boolean;
-  /** The digest this manifest refers to (OCI `subject`, or the digest a `sha256-<hex>` fallback index names). */
+  /**
+   * The digest this manifest refers to, decided by content (src/core/purge/referrerTies.ts): its own OCI
+   * `subject`, a fallback index whose listed manifests all name it, a cosign payload that names it. Never a tag's
+   * name alone.
+   */
   subject?: string;
   /** For an index: the digests it lists. */
   children?: string[];
@@ -69,7 +78,8 @@ export type KeepReason =
   | 'listed-by-kept-index'
   | 'subject-kept'
   | 'has-kept-referrer'
-  | 'orphan-referrer';
+  | 'orphan-referrer'
+  | 'unverified-referrer-tag';
 
 /** Why a manifest is deleted. */
 export type DeleteReason = 'rule' | 'untagged' | 'child-of-deleted-index' | 'referrer-of-deleted-subject';
@@ -159,6 +169,11 @@ type Decision =
   | { action: 'delete'; reason: DeleteReason; detail: string }
   | { action: 'follow' };
 
+/** True when a manifest has a tag that is not referrer-style (`sha256-<hex>`, `.sig`, `.att`, `.sbom`). */
+export function hasOrdinaryTag(m: Pick<ManifestRecord, 'tags'>): boolean {
+  return m.tags.some((t) => !isReferrerTag(t));
+}
+
 /** Computes the plan. Pure and deterministic: the same input always gives the same plan. */
 export function planPurge(input: PlanInput): PurgePlan {
   const { rule, nowMs } = input;
@@ -209,13 +224,11 @@ export function planPurge(input: PlanInput): PurgePlan {
   if (rule.tagPattern !== undefined) pattern = new RegExp(rule.tagPattern);
   const hasTagCriteria = rule.keep !== undefined || rule.olderThanMs !== undefined || rule.tagPattern !== undefined;
 
-  // `keep` most recent tagged manifests (referrers, such as fallback tag indexes, do not count).
+  // `keep` most recent tagged manifests: those with an ordinary tag (referrer-style tags alone, such as
+  // fallback tag indexes and cosign signatures, do not count; a subject does not take a tagged manifest out).
   const withinKeep = new Set<string>();
   if (rule.keep !== undefined && rule.keep > 0) {
-    const tagged = digests.filter((d) => {
-      const m = byDigest.get(d) as ManifestRecord;
-      return m.tags.length > 0 && m.subject === undefined;
-    });
+    const tagged = digests.filter((d) => hasOrdinaryTag(byDigest.get(d) as ManifestRecord));
     // Newest first; an unknown time counts as newest (kept rather than guessed old); ties by digest.
     tagged.sort((a, b) => {
       const ta = manifestTime(byDigest.get(a) as ManifestRecord) ?? Number.POSITIVE_INFINITY;
@@ -284,7 +297,7 @@ export function planPurge(input: PlanInput): PurgePlan {
       };
     else if (protect.has(d))
       decision = { action: 'keep', reason: 'protected', detail: 'protected by the caller (the image just gated)' };
-    else if (m.subject !== undefined) {
+    else if (m.subject !== undefined && !hasOrdinaryTag(m)) {
       decision = byDigest.has(m.subject)
         ? { action: 'follow' }
         : {
@@ -292,7 +305,7 @@ export function planPurge(input: PlanInput): PurgePlan {
             reason: 'orphan-referrer',
             detail: `refers to ${shortDigest(m.subject)}, which is not in the repository; referrers are never purged on their own`,
           };
-    } else if (m.tags.length > 0) {
+    } else if (hasOrdinaryTag(m)) {
       const ineligible = pattern ? m.tags.find((t) => !(pattern as RegExp).test(t)) : undefined;
       if (withinKeep.has(d))
         decision = {
@@ -321,6 +334,13 @@ export function planPurge(input: PlanInput): PurgePlan {
           settleCheck(m) ?? { action: 'delete', reason: 'rule', detail: `${label}: ${parts.join(', ')}` };
       }
     } else if (parents.has(d)) decision = { action: 'follow' };
+    else if (m.tags.length > 0)
+      // Only referrer-style tags and nothing ties it by content: a label alone never decides a deletion.
+      decision = {
+        action: 'keep',
+        reason: 'unverified-referrer-tag',
+        detail: `tagged only ${m.tags[0]}${m.tags.length > 1 ? ' (and more)' : ''}, but its content names no subject here: a referrer-style tag alone never ties it to another manifest, so it is never deleted`,
+      };
     else if (rule.untagged === true) {
       decision = ageCheck(m) ??
         settleCheck(m) ?? {
@@ -372,7 +392,8 @@ export function planPurge(input: PlanInput): PurgePlan {
     const decision = own.get(d) as Decision;
     if (decision.action === 'delete') return { reason: decision.reason, detail: decision.detail };
     const m = byDigest.get(d) as ManifestRecord;
-    if (m.subject !== undefined)
+    // Only a manifest with no ordinary tag follows its subject (see 2.); a tagged one is decided on its own.
+    if (m.subject !== undefined && !hasOrdinaryTag(m))
       return { reason: 'referrer-of-deleted-subject', detail: `refers to ${shortDigest(m.subject)}, which is deleted` };
     const listing = (parents.get(d) ?? []).slice().sort();
     return {

@@ -6,7 +6,8 @@ export interface RepositoryOutcome {
   repository: string;
   /** `retention[<i>] scope "<glob>"`, or empty when no rule matched. */
   rule: string;
-  status: 'done' | 'dry-run' | 'partial' | 'skipped' | 'failed';
+  /** `held`: the plan is past the deletion cap (`PURGE_CAP_EXCEEDED`), so nothing of the repository was deleted. */
+  status: 'done' | 'dry-run' | 'partial' | 'skipped' | 'failed' | 'held';
   deleted: number;
   alreadyGone: number;
   failed: number;

@@ -15,6 +15,7 @@ export const RUNTIME_ALERT_SEVERITY: Readonly<Partial<Record<RuntimeStatus, Aler
   'outside-allowlist': 'high',
   blocked: 'medium',
   unresolved: 'medium',
+  'by-tag': 'low',
 });
 
 /** Rule name of runtime alerts (in the alert's `rule` and incident id). */

@@ -19,6 +19,7 @@ import { ErrorCodes, GuardError } from '../errors';
 /** The statuses a running image can have; tests and users match these words. */
 export const RUNTIME_STATUSES = [
   'released',
+  'by-tag',
   'blocked',
   'overdue',
   'never-gated',
@@ -299,9 +300,24 @@ export function classifyRuntime(input: ClassifyInput): RuntimeClassification {
     else if (!(age <= runtime.regateAfterMs))
       due.push({ image: id, ...(ref.tag ? { tag: ref.tag } : {}), why: staleWhy, decidedMs, key });
     if (verdict.decision === 'release') {
-      if (samePolicy) {
+      if (samePolicy && byTag && !runtime.tolerateTags) {
+        // The tag resolves to a released digest NOW; what the replicas pulled is not recorded (Container Apps
+        // keeps the reference, not the digest), and the tag can have moved since the pull: never `released`.
         releasedNow.add(key);
-        push({ ...base, digest, status: 'released', reason: `released ${verdict.decidedAt} (${verdict.rule})` });
+        push({
+          ...base,
+          digest,
+          status: 'by-tag',
+          reason: `deployed by tag ${ref.tag}, which resolves now to ${digest} (released ${verdict.decidedAt}, ${verdict.rule}); what the replicas pulled is not recorded and the tag can move after the pull. Pin by digest (acr-guard deploy), or set runtime.tolerateTags: true`,
+        });
+      } else if (samePolicy) {
+        releasedNow.add(key);
+        push({
+          ...base,
+          digest,
+          status: 'released',
+          reason: `released ${verdict.decidedAt} (${verdict.rule})${byTag ? `; deployed by tag ${ref.tag}, tolerated by runtime.tolerateTags` : ''}`,
+        });
       } else {
         push({
           ...base,

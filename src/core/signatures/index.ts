@@ -13,10 +13,20 @@ export * from './cosign';
 export { parseCertificate, CertificateParseError, chainProblems, parseDistinguishedName } from './x509';
 
 /**
+ * True when a trust policy entry can satisfy `signatures.required`: level `strict` or `permissive` (both
+ * enforce integrity and authenticity; permissive only logs expiry and revocation) with authenticity still
+ * enforced after overrides. `audit` (authenticity logged: anyone's key passes) and `skip` never do.
+ */
+export function enforcesAuthenticity(policy: Pick<TrustPolicy, 'level' | 'actions'>): boolean {
+  return (policy.level === 'strict' || policy.level === 'permissive') && policy.actions.authenticity === 'enforce';
+}
+
+/**
  * The image's result: verified when at least one signature satisfies the trust policy; otherwise
  * inconclusive when some signature could not be checked (keyless cosign, COSE, timestamp), failed when all
  * were refused or none was found, skipped when the policy's level is skip (the gate treats that as not
- * verified when signatures are required).
+ * verified when signatures are required). `enforcement` names the entry and whether it enforced
+ * authenticity: a `verified` under `audit` only means the bytes were intact, not who signed them.
  */
 export function summarize(policy: TrustPolicy, verifications: SignatureVerification[]): SignatureResult {
   const signatures = verifications.map((v) => ({
@@ -26,18 +36,32 @@ export function summarize(policy: TrustPolicy, verifications: SignatureVerificat
     reason: v.reason,
     checks: v.checks,
   }));
+  const enforcement = { trustPolicy: policy.name, level: policy.level, authenticity: policy.actions.authenticity };
   const under = `trust policy ${policy.name} (${policy.level})`;
   if (policy.level === 'skip')
-    return { status: 'skipped', reason: `${under} is configured to skip signature verification`, signatures };
+    return {
+      status: 'skipped',
+      reason: `${under} is configured to skip signature verification`,
+      signatures,
+      enforcement,
+    };
   const ok = verifications.find((v) => v.outcome === 'verified');
   if (ok)
     return {
       status: 'verified',
-      reason: `${ok.kind} signature ${ok.digest} satisfies ${under}; ${describeChecks(ok)}`,
+      reason: enforcesAuthenticity(policy)
+        ? `${ok.kind} signature ${ok.digest} satisfies ${under}; ${describeChecks(ok)}`
+        : `audit only: ${ok.kind} signature ${ok.digest} is intact, but ${under} logs authenticity instead of enforcing it (a signature from any key passes); ${describeChecks(ok)}`,
       signatures,
+      enforcement,
     };
   if (verifications.length === 0)
-    return { status: 'failed', reason: `no signature is associated with the image (${under})`, signatures };
+    return {
+      status: 'failed',
+      reason: `no signature is associated with the image (${under})`,
+      signatures,
+      enforcement,
+    };
   const unsure = verifications.find((v) => v.outcome === 'inconclusive');
   const count = `${verifications.length} signature(s) found, none verified under ${under}`;
   if (unsure)
@@ -45,11 +69,13 @@ export function summarize(policy: TrustPolicy, verifications: SignatureVerificat
       status: 'inconclusive',
       reason: `${count}: ${unsure.kind} ${unsure.digest}: ${unsure.reason}`,
       signatures,
+      enforcement,
     };
   return {
     status: 'failed',
     reason: `${count}: ${verifications.map((v) => `${v.kind} ${v.digest}: ${v.reason}`).join('; ')}`,
     signatures,
+    enforcement,
   };
 }
 

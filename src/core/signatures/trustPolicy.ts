@@ -1,7 +1,10 @@
 /**
  * notation's trust policy document (`trustpolicy.json`, version 1.0) and trust store, validated with
- * errors that name the JSON path. The same files a team uses with `notation verify` work here unchanged;
- * acr-guard adds one store type, `cosign:<name>` (PEM public keys for cosign key-based signatures).
+ * errors that name the JSON path. The same files a team uses with `notation verify` work here unchanged.
+ * cosign public keys have no place in notation's format, so acr-guard keeps them in a separate file,
+ * `cosign-keys.json` ({@link parseCosignKeysDocument}), naming `cosign/<store>/*.pub` folders per trust policy
+ * entry. The older form, a `cosign:<name>` entry in a policy's `trustStores`, is still read (notation's
+ * `policy import` refuses it, so a file using it can no longer be shared with notation).
  * Pure: the file reading lives in `adapters/trustStoreFiles.ts`.
  */
 import { GuardError, ErrorCodes, describeFound } from '../errors';
@@ -301,4 +304,74 @@ export function buildTrustStore(files: TrustStoreFile[]): TrustStore {
 /** The same policy at another level (the level's own actions, no overrides): for tests and what-if runs. */
 export function atLevel(policy: TrustPolicy, level: VerificationLevel): TrustPolicy {
   return { ...policy, level, actions: { ...LEVEL_ACTIONS[level] } };
+}
+
+/** acr-guard's cosign keys file: which `cosign/<store>/*.pub` key folders each trust policy entry trusts. */
+export const COSIGN_KEYS_FILE = 'cosign-keys.json';
+
+function keysFail(path: string, expected: string, got: unknown): GuardError {
+  return new GuardError(
+    ErrorCodes.INVALID_CONFIG,
+    `cosign keys file ${path}: expected ${expected}, found ${describeFound(got)}`,
+    { field: path },
+  );
+}
+
+/**
+ * Applies a parsed `cosign-keys.json` to a validated trust policy document:
+ * `{ "version": "1.0", "cosignKeys": [{ "trustPolicy": "<entry name>", "stores": ["<store>", ...] }] }`.
+ * Each entry adds `cosign:<store>` to the named trust policy entry, so a cosign signature is checked at that
+ * entry's level with those keys. Refused with the JSON path: an unknown key, an entry name the trust policy
+ * does not define (or defines at level skip, which verifies nothing), a store name outside [A-Za-z0-9_.-],
+ * an entry or store listed twice.
+ */
+export function parseCosignKeysDocument(json: unknown, doc: TrustPolicyDocument): TrustPolicyDocument {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw keysFail('$', 'a JSON object', json);
+  const file = json as Record<string, unknown>;
+  for (const key of Object.keys(file))
+    if (key !== 'version' && key !== 'cosignKeys') throw keysFail(key, 'only "version" and "cosignKeys"', key);
+  if (file.version !== '1.0') throw keysFail('version', '"1.0"', file.version);
+  if (!Array.isArray(file.cosignKeys)) throw keysFail('cosignKeys', 'an array', file.cosignKeys);
+  const added = new Map<string, string[]>();
+  file.cosignKeys.forEach((item, i) => {
+    const path = `cosignKeys[${i}]`;
+    if (typeof item !== 'object' || item === null || Array.isArray(item))
+      throw keysFail(path, 'an object { trustPolicy, stores }', item);
+    const entry = item as Record<string, unknown>;
+    for (const key of Object.keys(entry))
+      if (key !== 'trustPolicy' && key !== 'stores')
+        throw keysFail(`${path}.${key}`, '"trustPolicy" and "stores"', key);
+    const name = entry.trustPolicy;
+    const policy = doc.trustPolicies.find((p) => p.name === name);
+    if (typeof name !== 'string' || !policy)
+      throw keysFail(
+        `${path}.trustPolicy`,
+        `the name of an entry of trustpolicy.json (${doc.trustPolicies.map((p) => p.name).join(', ')})`,
+        name,
+      );
+    if (policy.level === 'skip') throw keysFail(`${path}.trustPolicy`, 'an entry whose level is not skip', name);
+    if (added.has(name)) throw keysFail(`${path}.trustPolicy`, 'each entry once', name);
+    if (!Array.isArray(entry.stores) || entry.stores.length === 0)
+      throw keysFail(`${path}.stores`, 'a non-empty array of key folder names (cosign/<name>/*.pub)', entry.stores);
+    const stores = entry.stores.map((store, j) => {
+      if (typeof store !== 'string' || !NAME_RE.test(store))
+        throw keysFail(`${path}.stores[${j}]`, 'a name of [A-Za-z0-9_.-]', store);
+      if (entry.stores && (entry.stores as unknown[]).indexOf(store) !== j)
+        throw keysFail(`${path}.stores[${j}]`, 'each store once', store);
+      return store;
+    });
+    added.set(name, stores);
+  });
+  return {
+    version: '1.0',
+    trustPolicies: doc.trustPolicies.map((p) => {
+      const stores = added.get(p.name);
+      if (!stores) return p;
+      const have = new Set(p.trustStores.map((s) => `${s.type}:${s.name}`));
+      const extra = stores
+        .filter((name) => !have.has(`cosign:${name}`))
+        .map((name) => ({ type: 'cosign' as const, name }));
+      return { ...p, trustStores: [...p.trustStores, ...extra] };
+    }),
+  };
 }

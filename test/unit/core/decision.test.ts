@@ -58,10 +58,19 @@ const failed = (source: FindingsSourceName, code = 'UPSTREAM'): FindingsResult =
   code,
   detail: 'Resource Graph answered 400',
 });
-const sig = (status: SignatureResult['status'], reason = `signature ${status}`): SignatureResult => ({
+const sig = (
+  status: SignatureResult['status'],
+  reason = `signature ${status}`,
+  level: NonNullable<SignatureResult['enforcement']>['level'] = 'strict',
+): SignatureResult => ({
   status,
   reason,
   signatures: [],
+  enforcement: {
+    trustPolicy: 'acme',
+    level,
+    authenticity: level === 'audit' ? 'log' : level === 'skip' ? 'skip' : 'enforce',
+  },
 });
 
 function input(
@@ -154,6 +163,61 @@ describe('decide', () => {
     expect(v.findingCounts).toEqual({ medium: 1, low: 1 });
     expect(v.summary).toBe('released: 0 blocking findings, 2 other findings; signatures not required');
     expect(check(v.checks, 'vulnerabilities').reason).toContain('2 below the block threshold');
+  });
+
+  it('lists every finding in the details, below the threshold too, with what the policy made of it', () => {
+    const policy = policyWith(`
+      block: [critical, high]
+      onlyFixable: true
+      exceptions:
+        - { id: CVE-9, expires: 2026-01-31, reason: "expired" }
+        - { id: CVE-1, expires: 2027-01-31, reason: "in force" }`);
+    const v = decide(
+      input({
+        policy,
+        findings: [
+          ready('defender', [
+            finding('CVE-1', 'critical'),
+            finding('CVE-9', 'high', { severitySource: 'nvd' }),
+            finding('CVE-3', 'high', { package: 'zlib', fixedVersion: undefined }),
+            finding('CVE-4', 'low', { package: 'apt' }),
+          ]),
+          ready('reports', [finding('CVE-4', 'low', { package: 'apt', source: 'sarif:sha256:aa' })]),
+        ],
+      }),
+    );
+    const listed = check(v.checks, 'vulnerabilities').details?.findings as Array<Record<string, unknown>>;
+    expect(listed.map((f) => [f.id, f.status])).toEqual([
+      ['CVE-1', 'excepted'],
+      ['CVE-3', 'passed-over'],
+      ['CVE-9', 'blocking'],
+      ['CVE-4', 'below-threshold'],
+    ]);
+    expect(listed[0]).toMatchObject({
+      exception: 'gate[0].vulnerabilities.exceptions[1]',
+      exceptionExpires: '2027-01-31',
+    });
+    expect(listed[2]).toMatchObject({
+      severitySource: 'nvd',
+      package: 'openssl',
+      installedVersion: '3.0.1',
+      fixedVersion: '3.0.2',
+      exception: 'gate[0].vulnerabilities.exceptions[0]',
+      exceptionExpired: '2026-01-31',
+    });
+    expect(listed[3].sources).toEqual(['defender', 'sarif:sha256:aa']);
+  });
+
+  it('keeps the worst 100 findings in the details and counts the rest', () => {
+    const many = Array.from({ length: 150 }, (_, i) =>
+      finding(`CVE-${String(i).padStart(3, '0')}`, i < 10 ? 'high' : 'low'),
+    );
+    const v = decide(input({ findings: [ready('defender', many), ready('reports')] }));
+    const details = check(v.checks, 'vulnerabilities').details as Record<string, unknown>;
+    const listed = details.findings as Array<{ severity: string }>;
+    expect(listed).toHaveLength(100);
+    expect(listed.slice(0, 10).every((f) => f.severity === 'high')).toBe(true);
+    expect(details.findingsNotListed).toBe(50);
   });
 
   it('de-duplicates across sources by (id, package), keeping the higher severity', () => {
@@ -404,8 +468,50 @@ describe('decide', () => {
       const v = decide(input({ policy: required, signatures: sig(status, 'no signature from a trusted identity') }));
       const c = check(v.checks, 'signatures');
       expect(c.status).toBe(checkStatus);
-      expect(c.reason).toBe(`signatures ${status} (trust policy contoso-images): no signature from a trusted identity`);
+      expect(c.reason).toBe(
+        status === 'verified'
+          ? 'signatures verified (strict, policy entry acme): no signature from a trusted identity'
+          : `signatures ${status} (trust policy contoso-images): no signature from a trusted identity`,
+      );
       expect(v.decision).toBe(decision);
+    });
+
+    // Issue 17 case 4: under notation's `audit` level authenticity is only logged, so a signature from any
+    // key comes back "verified"; that never satisfies `required: true`, and the verdict names the level.
+    it.each<['audit' | 'skip']>([['audit']])('required and verified at level %s -> fail naming the level', (level) => {
+      const v = decide(input({ policy: required, signatures: sig('verified', 'audit only: intact', level) }));
+      const c = check(v.checks, 'signatures');
+      expect(c.status).toBe('fail');
+      expect(c.reason).toBe(
+        'signatures audit only (authenticity not enforced: audit, policy entry acme): audit only: intact; ' +
+          'gate[0].signatures.required needs a trust policy entry at level strict or permissive',
+      );
+      expect(v.decision).toBe('block');
+      expect(v.summary).toBe('blocked: signatures audit only: authenticity not enforced (trust policy acme)');
+    });
+
+    it('required: permissive satisfies it (named), an authenticity override to log or a missing level does not', () => {
+      const permissive = decide(input({ policy: required, signatures: sig('verified', 'ok', 'permissive') }));
+      expect(permissive.decision).toBe('release');
+      expect(permissive.summary).toBe(
+        'released: 0 blocking findings, 0 other findings; signatures verified (permissive, policy entry acme)',
+      );
+      const logged: SignatureResult = {
+        ...sig('verified'),
+        enforcement: { trustPolicy: 'acme', level: 'strict', authenticity: 'log' },
+      };
+      expect(decide(input({ policy: required, signatures: logged })).decision).toBe('block');
+      const unknown: SignatureResult = { status: 'verified', reason: 'ok', signatures: [] };
+      const u = decide(input({ policy: required, signatures: unknown }));
+      expect(u.decision).toBe('block');
+      expect(check(u.checks, 'signatures').reason).toContain('level unknown');
+    });
+
+    it('not required: an audit-only result is reported as such and never shown as verified', () => {
+      const v = decide(input({ signatures: sig('verified', 'intact', 'audit') }));
+      expect(check(v.checks, 'signatures').status).toBe('skip');
+      expect(check(v.checks, 'signatures').reason).toMatch(/^signatures audit only \(authenticity not enforced/);
+      expect(v.summary).toBe('released: 0 blocking findings, 0 other findings; signatures not required');
     });
 
     it('summary names a signature problem', () => {
@@ -414,7 +520,7 @@ describe('decide', () => {
         'blocked: signatures inconclusive',
       );
       expect(decide(input({ policy: required, signatures: sig('verified') })).summary).toBe(
-        'released: 0 blocking findings, 0 other findings; signatures verified',
+        'released: 0 blocking findings, 0 other findings; signatures verified (strict, policy entry acme)',
       );
     });
 

@@ -143,6 +143,7 @@ describe('log rows are bounded whatever the record holds', () => {
             'never-gated': 0,
             'outside-allowlist': 0,
             'allowed-external': 0,
+            'by-tag': 0,
             unresolved: 0,
           },
           regated: [],

@@ -170,6 +170,22 @@ retention:
     expect(policy.retention[0]).toMatchObject({ tagPattern: '^pr-[0-9]+$', includeLocked: true, protectInUse: false });
   });
 
+  it('reads retention maxDeletes as a percentage or a count; absent stays absent (the default applies, the hash is unchanged)', () => {
+    const load = (extra: string): ReturnType<typeof loadPolicy> =>
+      loadPolicy(`version: 1
+registries: [contosoacrprod.azurecr.io]
+gate: []
+retention:
+  - { scope: "team/**", keep: 5${extra} }
+`);
+    expect(load(', maxDeletes: "40%"').retention[0].maxDeletes).toEqual({ percent: 40 });
+    expect(load(', maxDeletes: 12').retention[0].maxDeletes).toEqual({ count: 12 });
+    expect(load(', maxDeletes: "7"').retention[0].maxDeletes).toEqual({ count: 7 });
+    const plain = load('');
+    expect(plain.retention[0].maxDeletes).toBeUndefined();
+    expect(plain.retention[0]).not.toHaveProperty('maxDeletes');
+  });
+
   it('loads the shipped example policy', () => {
     const policy = loadPolicy(SHIPPED, 'policy/acr-guard.yaml');
     expect(policy.registries.map((r) => r.host)).toEqual(['contosoacrprod.azurecr.io']);
@@ -411,6 +427,12 @@ describe('loadPolicy: every bad field gives its path', () => {
     ['retention[0].tagPattern', (d) => (d.retention[0].tagPattern = 'a'.repeat(201)), 'at most 200 chars'],
     ['retention[0].tagPattern', (d) => (d.retention[0].tagPattern = ['^dev']), 'a JavaScript regular expression'],
     ['retention[0].keepLast', (d) => (d.retention[0].keepLast = 3), 'no unknown keys'],
+    ['retention[0].maxDeletes', (d) => (d.retention[0].maxDeletes = '0%'), 'a percentage'],
+    ['retention[0].maxDeletes', (d) => (d.retention[0].maxDeletes = '101%'), 'a percentage'],
+    ['retention[0].maxDeletes', (d) => (d.retention[0].maxDeletes = -1), 'a whole number 0..100000'],
+    ['retention[0].maxDeletes', (d) => (d.retention[0].maxDeletes = 2.5), 'a whole number 0..100000'],
+    ['retention[0].maxDeletes', (d) => (d.retention[0].maxDeletes = 'all'), 'a percentage'],
+    ['retention[0].maxDeletes', (d) => (d.retention[0].maxDeletes = true), 'a percentage'],
     [
       'retention[0]',
       (d) => (d.retention[0] = { scope: 'contoso/*' }),

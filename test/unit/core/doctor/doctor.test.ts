@@ -66,6 +66,8 @@ describe('the healthy platform infra/ deploys', () => {
         'platform.app-ingress',
         'platform.keyvault-rbac',
         'platform.keyvault-purge-protection',
+        'platform.deploy-policy',
+        'platform.deploy-policy-subscription',
       ]),
     );
   });
@@ -443,7 +445,7 @@ describe('snapshot validation (bounded)', () => {
     expect(() => parseSnapshot('{', 's.json')).toThrow(/s\.json: not JSON/);
   });
 
-  it('property: any JSON value either parses into a snapshot or throws INVALID_INPUT (never anything else)', () => {
+  it('property: any JSON value either parses into a snapshot or throws INVALID_INPUT or SNAPSHOT_DUPLICATE_ID (never anything else)', () => {
     let runs = 0;
     fc.assert(
       fc.property(
@@ -465,7 +467,7 @@ describe('snapshot validation (bounded)', () => {
               diagnoseIdentities({ snapshot: s });
               diagnosePull({ snapshot: s, workload: 'x' });
             } catch (e) {
-              if (!isGuardError(e, 'INVALID_INPUT')) throw e;
+              if (!isGuardError(e, 'INVALID_INPUT', 'SNAPSHOT_DUPLICATE_ID')) throw e;
             }
           }
         },

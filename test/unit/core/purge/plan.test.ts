@@ -377,7 +377,8 @@ const generated: fc.Arbitrary<Generated> = fc
 
 function withinKeep(g: Generated): Set<string> {
   if (!g.rule.keep) return new Set();
-  const tagged = g.manifests.filter((m) => m.tags.length > 0 && m.subject === undefined);
+  // A manifest any ordinary tag points at counts, whatever subject it has (issue 17: judged as itself).
+  const tagged = g.manifests.filter((m) => m.tags.length > 0);
   tagged.sort(
     (a, b) => (manifestTime(b) ?? Infinity) - (manifestTime(a) ?? Infinity) || (a.digest < b.digest ? -1 : 1),
   );
@@ -425,7 +426,7 @@ describe('planPurge: safety properties over generated registries', () => {
     );
   });
 
-  it('referrers follow their subject: deleted exactly when it is, before it; never on their own', () => {
+  it('untagged referrers follow their subject: deleted exactly when it is, before it; never on their own', () => {
     fc.assert(
       fc.property(generated, (g) => {
         const plan = run(g);
@@ -433,12 +434,14 @@ describe('planPurge: safety properties over generated registries', () => {
         const present = new Set(g.manifests.map((m) => m.digest));
         for (const m of g.manifests) {
           if (m.subject === undefined || m.subject === m.digest) continue;
-          if (!present.has(m.subject)) {
+          if (m.tags.length > 0) {
+            // Tagged: judged as itself; but a kept one keeps its subject, and it goes before a deleted subject.
+            if (position.has(m.subject)) expect(position.has(m.digest)).toBe(true);
+          } else if (!present.has(m.subject)) {
             expect(position.has(m.digest)).toBe(false);
             continue;
-          }
-          expect(position.has(m.digest)).toBe(position.has(m.subject));
-          if (position.has(m.digest))
+          } else expect(position.has(m.digest)).toBe(position.has(m.subject));
+          if (position.has(m.digest) && position.has(m.subject))
             expect(position.get(m.digest) as number).toBeLessThan(position.get(m.subject) as number);
         }
       }),

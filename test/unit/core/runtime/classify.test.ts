@@ -116,6 +116,7 @@ describe('policy runtime section', () => {
       'each host once',
     ],
     ['runtime:\n  regate: 1h\n', 'runtime.regate', 'unknown keys'],
+    ['runtime:\n  tolerateTags: sometimes\n', 'runtime.tolerateTags', 'true or false'],
   ])('rejects %j naming %s', (section, field, text) => {
     const base = POLICY_TEXT.split('runtime:')[0];
     let caught: unknown;
@@ -146,6 +147,7 @@ describe('classifyRuntime', () => {
       app('nginx:latest', 'outside'),
       app('mcr.microsoft.com/dotnet/aspnet:8.0', 'external'),
       app(`${HOST}/gone:v9`, 'unresolved'),
+      app(`${HOST}/api:v1`, 'bytag'),
     ];
     const result = run(containers, {
       verdicts: [
@@ -153,7 +155,11 @@ describe('classifyRuntime', () => {
         verdict('api', D(2), 'block', { severity: 'high' }),
         verdict('old', D(3), 'block', { severity: 'critical' }),
       ],
-      resolutions: { [`${HOST}/api:v2`]: { digest: D(2) }, [`${HOST}/gone:v9`]: { error: 'NOT_FOUND: no such tag' } },
+      resolutions: {
+        [`${HOST}/api:v2`]: { digest: D(2) },
+        [`${HOST}/gone:v9`]: { error: 'NOT_FOUND: no such tag' },
+        [`${HOST}/api:v1`]: { digest: D(1) },
+      },
       grace: { [`${HOST}/old@${D(3)}`]: new Date(NOW - 4 * DAY).toISOString() },
     });
     const by = Object.fromEntries(result.entries.map((e) => [e.workloads[0].split('/')[8], e]));
@@ -175,6 +181,9 @@ describe('classifyRuntime', () => {
     expect(by.external).toMatchObject({ status: 'allowed-external' });
     expect(by.unresolved).toMatchObject({ status: 'unresolved', byTag: true });
     expect(by.unresolved.reason).toContain('NOT_FOUND');
+    // Released digest, but deployed by tag: never `released` (what the replicas pulled is not recorded).
+    expect(by.bytag).toMatchObject({ status: 'by-tag', digest: D(1), byTag: true });
+    expect(by.bytag.reason).toContain('runtime.tolerateTags');
     expect(Object.keys(result.summary).sort()).toEqual([...RUNTIME_STATUSES].sort());
     expect(Object.values(result.summary).every((n) => n === 1)).toBe(true);
     // The grace clock of the newly blocked digest starts now; the overdue one keeps its first sighting.
@@ -182,6 +191,20 @@ describe('classifyRuntime', () => {
       [`${HOST}/api@${D(2)}`]: new Date(NOW).toISOString(),
       [`${HOST}/old@${D(3)}`]: new Date(NOW - 4 * DAY).toISOString(),
     });
+  });
+
+  it('a released digest deployed by tag is released only under runtime.tolerateTags: true', () => {
+    const tolerant = loadPolicy(`${POLICY_TEXT}  tolerateTags: true\n`, 'policy.yaml');
+    expect(tolerant.hash).toBe(policy.hash);
+    expect(policy.runtime?.tolerateTags).toBe(false);
+    const options = {
+      verdicts: [verdict('api', D(1), 'release')],
+      resolutions: { [`${HOST}/api:v1`]: { digest: D(1) } },
+    };
+    expect(run([app(`${HOST}/api:v1`)], options).entries[0]).toMatchObject({ status: 'by-tag', byTag: true });
+    const tolerated = run([app(`${HOST}/api:v1`)], { ...options, policy: tolerant }).entries[0];
+    expect(tolerated).toMatchObject({ status: 'released', byTag: true });
+    expect(tolerated.reason).toContain('tolerated by runtime.tolerateTags');
   });
 
   it('never asks to resolve or look up an image outside the allowlist', () => {
