@@ -90,7 +90,7 @@ describe('the workbook', () => {
 
   it('has the four panels the issue asks for, each a Logs query on the workspace over the time range parameter', () => {
     const names = queries().map((q) => q.name);
-    expect(names).toEqual(expect.arrayContaining(['verdicts-over-time', 'top-blocking-cves', 'overdue-in-production', 'purge-deletions']));
+    expect(names).toEqual(expect.arrayContaining(['verdicts-over-time', 'top-blocking-cves', 'overdue-in-production', 'purge-deletions', 'held-purge-plans']));
     for (const q of queries()) {
       expect({ name: q.name, queryType: q.content.queryType, resourceType: q.content.resourceType, time: q.content.timeContextFromParameter }).toEqual({
         name: q.name,
@@ -103,7 +103,7 @@ describe('the workbook', () => {
     expect(parameters.content.parameters.map((p) => [p.name, p.type])).toEqual([['TimeRange', 4]]);
   });
 
-  it.each(['verdicts-over-time', 'top-blocking-cves', 'overdue-in-production', 'runtime-statuses', 'purge-deletions', 'purge-by-repository'])(
+  it.each(['verdicts-over-time', 'top-blocking-cves', 'overdue-in-production', 'runtime-statuses', 'purge-deletions', 'held-purge-plans', 'purge-by-repository'])(
     '%s analyses cleanly against the tables the Bicep creates (only those)',
     (name) => {
       const q = queries().find((i) => i.name === name);
