@@ -39,8 +39,8 @@ param registryDeletePolicy string = 'softDelete'
 @description('Optional. E-mail address the failed-image-pull alert notifies.')
 param alertEmail string = ''
 
-@description('Required. Client id of the Entra ID app registration that protects the API (callers without a token for it get 401).')
-param apiAuthClientId string
+@description('Optional. Client id of the Entra ID app registration that protects the demo API (callers without a token for it get 401). Empty: the demo API answers 401 to every request (authentication on, no identity provider) until it is set.')
+param apiAuthClientId string = ''
 
 @description('Optional. Client id of the Entra ID app registration of acr-guard\'s own HTTP API (rescan, verdicts), with the app roles Rescan.Request and Verdicts.Read. Empty: App Service authentication stays off on the Function App and its HTTP functions answer 401.')
 param guardApiClientId string = ''
@@ -373,7 +373,36 @@ module guard 'modules/functionApp.bicep' = {
       { name: 'ACR_GUARD_ALERT_WEBHOOK_FORMAT', value: alertWebhookFormat }
       { name: 'ACR_GUARD_ALERT_EVENTGRID_ENDPOINT', value: alertEventGridEndpoint }
       { name: 'ACR_GUARD_VERDICT_EVENTGRID_ENDPOINT', value: verdictEventGridEndpoint }
+      { name: 'ACR_GUARD_LOG_INGESTION_ENDPOINT', value: logIngestion.outputs.endpointUrl }
+      { name: 'ACR_GUARD_LOG_INGESTION_RULE_ID', value: logIngestion.outputs.ruleImmutableId }
     ]
+  }
+}
+
+// What acr-guard writes to Log Analytics (verdicts, purges, runtime statuses: Logs Ingestion API) and the
+// workbook over it. acr-guard may publish to the data collection rule only.
+module logIngestion 'modules/logIngestion.bicep' = {
+  scope: rg
+  name: 'logIngestion'
+  params: {
+    location: location
+    resourceToken: resourceToken
+    workspaceName: last(split(monitoring.outputs.workspaceId, '/'))
+    tags: tags
+    roleAssignments: [
+      { principalId: guardPrincipalId, roleDefinitionId: roles.monitoringMetricsPublisher }
+    ]
+  }
+}
+
+module workbook 'modules/workbook.bicep' = {
+  scope: rg
+  name: 'workbook'
+  params: {
+    location: location
+    resourceToken: resourceToken
+    workspaceId: monitoring.outputs.workspaceId
+    tags: tags
   }
 }
 

@@ -23,6 +23,7 @@ const LAZY_GROUPS = {
   'azure-keyvault-secrets': ['@azure/keyvault-secrets'],
   'azure-keyvault-keys': ['@azure/keyvault-keys'],
   'azure-monitor-query-logs': ['@azure/monitor-query-logs'],
+  'azure-monitor-ingestion': ['@azure/monitor-ingestion'],
   'signature-libs': ['@peculiar/asn1-schema', '@peculiar/asn1-x509', '@peculiar/asn1-cms', 'asn1js', 'cbor'],
   // durable-functions requires axios at load but uses it only when a DurableClient is built (`axios.default.create`
   // in its constructor): a proxy stands in for it until then (see `lazyDependencies`).

@@ -33,8 +33,8 @@ param keyVaultUri string
 @description('Optional. Key Vault secret names the API reads, exposed as environment variables (name upper-cased, dashes to underscores). The secrets must exist before the revision starts.')
 param keyVaultSecretNames array = []
 
-@description('Required. Client id of the Entra ID app registration that callers get tokens for.')
-param authClientId string
+@description('Optional. Client id of the Entra ID app registration that callers get tokens for. Empty: authentication stays on with no identity provider, so every request gets 401 until it is set.')
+param authClientId string = ''
 
 @description('Optional. Zone redundancy; set false in a region without availability zones.')
 param zoneRedundant bool = true
@@ -122,7 +122,7 @@ resource auth 'Microsoft.App/containerApps/authConfigs@2024-03-01' = {
   properties: {
     platform: { enabled: true }
     globalValidation: { unauthenticatedClientAction: 'Return401' }
-    identityProviders: {
+    identityProviders: empty(authClientId) ? {} : {
       azureActiveDirectory: {
         enabled: true
         registration: {

@@ -9,6 +9,7 @@ import type { Alert, IncidentState, ResultTable } from '../core/alerts/evaluate'
 import type { PasswordSlot, PublishedInfo, TokenInfo } from '../core/rotation';
 import type { PurgeSummary } from '../core/purge/summary';
 import type { GraceState, RuntimeReport, RuntimeStatus } from '../core/runtime/classify';
+import type { LogRow, LogStream } from '../core/logRows';
 
 /** A manifest fetched from a registry, with its raw bytes (needed to verify digests and to copy it). */
 export interface FetchedManifest extends ResolvedManifest {
@@ -169,6 +170,25 @@ export interface RuntimeAuditStore {
   readRuntimeState(): Promise<RuntimeState>;
   /** Replaces the runtime state. */
   writeRuntimeState(state: RuntimeState): Promise<void>;
+}
+
+// ---- Log Analytics rows (Logs Ingestion API) ----
+
+/** What one {@link LogSink.send} did: rows sent, rows dropped by the bounds, rows the service did not take. */
+export interface LogSendResult {
+  sent: number;
+  dropped: number;
+  failed: number;
+  /** The error code and message of the first failure or drop (never a row's content). */
+  error?: { code: string; message: string };
+}
+
+/**
+ * Sends rows to acr-guard's custom tables. Never throws: a failure is reported in the result (and logged by
+ * the adapter), so it can never change a verdict or a purge.
+ */
+export interface LogSink {
+  send(stream: LogStream, rows: readonly LogRow[]): Promise<LogSendResult>;
 }
 
 // ---- Alert rules and token rotation (timers `alertQueries` and `rotateTokens`) ----

@@ -14,6 +14,8 @@ import { createRegistryClient } from '../adapters/registry';
 import { FileAuditStore, TableAuditStore, azuriteDevCredential } from '../adapters/auditStore';
 import { ArmInUseLookup } from '../adapters/inUseLookup';
 import type { AppConfig, AuditConfig } from './config';
+import { LogIngestionSink } from '../adapters/logIngestion';
+import { LogRowsAuditStore } from './logRowsStore';
 import { ReportsFindingsSource } from '../adapters/reportsSource';
 import { DefenderFindingsSource } from '../adapters/defenderSource';
 import { createSignatureVerifier, type SignatureTrust } from '../adapters/signatureVerifier';
@@ -117,11 +119,40 @@ export function composeGateServices(options: ComposeOptions): GateServices {
   return services;
 }
 
+/** Options of {@link auditStoreFor}: the Logs Ingestion copy of what is recorded. */
+export interface AuditStoreOptions {
+  /** `AppConfig.logIngestion`: set, every verdict, purge summary and runtime report is also sent as rows. */
+  logIngestion?: AppConfig['logIngestion'];
+  /** Where a failed copy is reported (default `console.warn`, which the Functions host logs). */
+  log?: (message: string) => void;
+  /** Extra CA (PEM) for a loopback Logs Ingestion stand-in (tests). */
+  ca?: string;
+}
+
 /**
  * The audit store the configuration names: a Table store with `credential` (managed identity), or with
- * Azurite's dev account over http when the configuration says Azurite, or a file store.
+ * Azurite's dev account over http when the configuration says Azurite, or a file store; with
+ * `options.logIngestion`, wrapped so that what it records is also copied to Log Analytics.
  */
-export function auditStoreFor(audit: AuditConfig, credential: TokenCredential): AuditStore {
+export function auditStoreFor(
+  audit: AuditConfig,
+  credential: TokenCredential,
+  options: AuditStoreOptions = {},
+): AuditStore {
+  const store = baseAuditStore(audit, credential);
+  if (!options.logIngestion) return store;
+  const log = options.log ?? ((message: string) => console.warn(message));
+  const sink = new LogIngestionSink({
+    credential,
+    endpoint: options.logIngestion.endpoint,
+    ruleId: options.logIngestion.ruleId,
+    log,
+    ca: options.ca,
+  });
+  return new LogRowsAuditStore(store, sink, log);
+}
+
+function baseAuditStore(audit: AuditConfig, credential: TokenCredential): FileAuditStore | TableAuditStore {
   if (audit.kind === 'file') return new FileAuditStore(audit.dir);
   return audit.devAccount
     ? new TableAuditStore({

@@ -8,6 +8,7 @@ import { isLoopbackHost } from '../core/loopback';
 import { parseDuration } from '../core/duration';
 import { parseTokenId, validateRotationSettings } from '../core/rotation';
 import { parseInUseScopes, type InUseScope } from '../core/inUseScopes';
+import { DCR_IMMUTABLE_ID } from '../adapters/logIngestion';
 
 /** Validated configuration of the Functions app. */
 export interface AppConfig {
@@ -34,6 +35,12 @@ export interface AppConfig {
    * (local runs): the purge then reports in-use protection as off. The Bicep always sets it.
    */
   inUse?: { scopes: readonly InUseScope[]; armEndpoint: string };
+  /**
+   * Where verdicts, purges and runtime statuses are copied for the workbook (`ACR_GUARD_LOG_INGESTION_ENDPOINT`
+   * + `ACR_GUARD_LOG_INGESTION_RULE_ID`, both or neither): the data collection endpoint's logs ingestion URL
+   * and the data collection rule's immutable id. Absent: nothing is sent to Log Analytics.
+   */
+  logIngestion?: { endpoint: string; ruleId: string };
   /**
    * Verdict events (`ACR_GUARD_VERDICT_EVENTGRID_ENDPOINT`): the Event Grid topic each recorded verdict is
    * published to as a CloudEvent (docs/verdict-events.md). Absent: no events.
@@ -269,6 +276,7 @@ export function loadConfig(env: Env): AppConfig {
       : undefined;
 
   const inUse = inUseConfig(env);
+  const logIngestion = logIngestionConfig(env);
   const verdictEventGrid = optionalHttps(env, 'ACR_GUARD_VERDICT_EVENTGRID_ENDPOINT');
   const attestation = attestationConfig(env, policy);
 
@@ -276,6 +284,7 @@ export function loadConfig(env: Env): AppConfig {
     ...(verdictEventGrid ? { verdictEvents: Object.freeze({ eventGridEndpoint: verdictEventGrid }) } : {}),
     signatureTrust,
     inUse,
+    ...(logIngestion ? { logIngestion } : {}),
     ...(attestation ? { attestation } : {}),
     policy: Object.freeze(policy),
     audit: Object.freeze(audit),
@@ -284,6 +293,29 @@ export function loadConfig(env: Env): AppConfig {
     plainHttpRegistries: Object.freeze(plainHttpRegistries),
     dryRun: dryRunText === 'true',
   });
+}
+
+/**
+ * The Logs Ingestion settings (`ACR_GUARD_LOG_INGESTION_ENDPOINT`, `ACR_GUARD_LOG_INGESTION_RULE_ID`): both or
+ * neither; undefined when neither is set. Throws `INVALID_CONFIG` naming the setting.
+ */
+export function logIngestionConfig(env: Env): AppConfig['logIngestion'] {
+  const endpointText = env.ACR_GUARD_LOG_INGESTION_ENDPOINT?.trim() ?? '';
+  const ruleId = env.ACR_GUARD_LOG_INGESTION_RULE_ID?.trim() ?? '';
+  if (!endpointText && !ruleId) return undefined;
+  if (!endpointText)
+    throw invalid(
+      'ACR_GUARD_LOG_INGESTION_ENDPOINT',
+      'the logs ingestion URL of the data collection endpoint (https://<endpoint>.<region>-1.ingest.monitor.azure.com), set together with ACR_GUARD_LOG_INGESTION_RULE_ID',
+    );
+  if (!DCR_IMMUTABLE_ID.test(ruleId))
+    throw invalid(
+      'ACR_GUARD_LOG_INGESTION_RULE_ID',
+      'the immutable id of the data collection rule (dcr- and 32 hex digits), set together with ACR_GUARD_LOG_INGESTION_ENDPOINT',
+      ruleId || undefined,
+    );
+  const endpoint = optionalHttps(env, 'ACR_GUARD_LOG_INGESTION_ENDPOINT')!;
+  return Object.freeze({ endpoint, ruleId });
 }
 
 /** The VSA signing settings; undefined when neither key setting is set. */
@@ -453,6 +485,10 @@ const ENDPOINT_HOSTS: Record<string, [RegExp, string]> = {
   ACR_GUARD_KEY_VAULT_URL: [
     /^[a-z0-9-]{3,24}\.vault\.(azure\.net|azure\.cn|usgovcloudapi\.net)$/,
     'https://<vault>.vault.azure.net',
+  ],
+  ACR_GUARD_LOG_INGESTION_ENDPOINT: [
+    /^[a-z0-9-]+\.[a-z0-9-]+\.ingest\.monitor\.azure\.(com|cn|us)$/,
+    'https://<endpoint>.<region>-1.ingest.monitor.azure.com',
   ],
   ACR_GUARD_ARM_ENDPOINT: [
     /^management\.(azure\.com|chinacloudapi\.cn|usgovcloudapi\.net)$/,

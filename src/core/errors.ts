@@ -86,6 +86,8 @@ export const ErrorCodes = {
   PROOF_TOO_DEEP: 'PROOF_TOO_DEEP',
   /** A verification summary attestation is missing, unsigned by the key, or does not say what is required. */
   VSA_REJECTED: 'VSA_REJECTED',
+  /** Rows for Log Analytics over the ingestion bounds (rows, bytes per row or per send): the excess is not sent, and logged. */
+  LOG_ROWS_TOO_LARGE: 'LOG_ROWS_TOO_LARGE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -83,7 +83,9 @@ export function buildRuntime(base: RuntimeBase): Runtime {
   const policy = loadPolicy(policyText, config.policy.kind === 'inline' ? 'ACR_GUARD_POLICY' : config.policy.path);
   const services = composeGateServices({
     policy: () => policy,
-    audit: auditStoreFor(config.audit, credential),
+    // Verdicts, purge summaries and runtime reports are also copied to Log Analytics when the Logs Ingestion
+    // settings are set (the workbook's tables); a failed copy is logged and changes nothing.
+    audit: auditStoreFor(config.audit, credential, { logIngestion: config.logIngestion }),
     credential,
     plainHttpHosts: config.plainHttpRegistries,
     defenderSubscriptions: config.defenderSubscriptions,

@@ -197,6 +197,7 @@ const TARGET_OF_MODULE: Record<string, string> = {
   'modules/containerApps.bicep': 'API container app',
   'modules/containerInstance.bicep': 'worker container group',
   'modules/appInsightsRole.bicep': 'Application Insights',
+  'modules/logIngestion.bicep': 'data collection rule',
 };
 
 /** The registry's role lists in main.bicep, one per gate mode (passed to the registry module by `gateMode`). */
@@ -274,6 +275,7 @@ const NEEDS: { uses: RegExp; what: string; role: string }[] = [
   { uses: /generateCredentials/, what: 'generates token passwords', role: 'token credential generator (custom) @ registry' },
   { uses: /\bSecretClient\b/, what: 'writes rotated token passwords to Key Vault', role: 'Key Vault Secrets Officer @ key vault' },
   { uses: /LogsQueryClient/, what: 'runs alert queries on Log Analytics', role: 'Log Analytics Reader @ workspace' },
+  { uses: /LogsIngestionClient/, what: 'sends verdicts, purges and runtime statuses to Log Analytics (Logs Ingestion API)', role: 'Monitoring Metrics Publisher @ data collection rule' },
   { uses: /ContainerAppsAPIClient|arm-appcontainers/, what: 'lists images in use by Container Apps (apps, revisions, jobs)', role: 'in-use reader (custom) @ resource group' },
   { uses: /ContainerInstanceManagementClient|arm-containerinstance/, what: 'lists images in use by Container Instances', role: 'in-use reader (custom) @ resource group' },
 ];

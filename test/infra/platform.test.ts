@@ -131,8 +131,9 @@ describe('monitoring', () => {
       const diag = declarations(file(name)).filter((d) => d.kind === 'resource' && /Microsoft\.Insights\/diagnosticSettings@/.test(d.node.text));
       expect({ name, workspaces: diag.map((d) => text(declarationBody(file(name), 'resource', d.name), 'properties.workspaceId')) }).toEqual({ name, workspaces: ['workspaceId'] });
     }
-    // Every module gets the same workspace from main (the worker's container group too: test/infra/alertTables.test.ts).
-    expect(file('main').text.match(/workspaceId: monitoring\.outputs\.workspaceId/g)).toHaveLength(5);
+    // Every module gets the same workspace from main (the worker's container group too: test/infra/alertTables.test.ts;
+    // the workbook reads it: test/infra/workbook.test.ts).
+    expect(file('main').text.match(/workspaceId: monitoring\.outputs\.workspaceId/g)).toHaveLength(6);
   });
 
   it('the failed-image-pull alert is a scheduled query on the workspace with an action group', () => {

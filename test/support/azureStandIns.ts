@@ -337,3 +337,69 @@ export async function startSink(path: string, options: { requireToken?: boolean 
   });
   return state;
 }
+
+// ---------------------------------------------------------------- Logs Ingestion API
+
+/** Rows the Logs Ingestion stand-in accepted, per input stream. */
+export interface LogsIngestionStandIn {
+  server: TestHttpsServer;
+  /** The data collection endpoint's logs ingestion URL. */
+  endpoint: string;
+  rows: Map<string, Array<Record<string, unknown>>>;
+  /** Decoded body size of every upload request, in order (accepted or not). */
+  requestBytes: number[];
+  /** Answers queued for the next upload requests (then normal service resumes). */
+  failNext: RouteResponse[];
+}
+
+/** Largest (uncompressed) body the service takes in one call: 1 MB (Logs Ingestion API limits). */
+export const LOGS_INGESTION_MAX_BODY = 1024 * 1024;
+
+/**
+ * Starts the Logs Ingestion API for one data collection rule (`ruleId`, immutable id) with its declared input
+ * streams: `POST /dataCollectionRules/{ruleId}/streams/{stream}?api-version=2023-01-01`, bearer token,
+ * body a JSON array (gzip when `Content-Encoding: gzip`), at most 1 MB; 204 on success. An unknown rule or
+ * stream, a body that is not an array of objects, or a missing api-version is refused like the service does.
+ */
+export async function startLogsIngestion(ruleId: string, streams: readonly string[]): Promise<LogsIngestionStandIn> {
+  const { gunzipSync } = await import('node:zlib');
+  const server = await startHttpsServer();
+  const standIn: LogsIngestionStandIn = {
+    server,
+    endpoint: server.url,
+    rows: new Map(),
+    requestBytes: [],
+    failNext: [],
+  };
+  server.route('POST', /^\/dataCollectionRules\/[^/]+\/streams\/[^/]+$/, (req) => {
+    if (!authorized(req)) return unauthorized;
+    const [, , rule, , stream] = req.path.split('/');
+    if (req.query.get('api-version') !== '2023-01-01')
+      return {
+        status: 400,
+        body: { error: { code: 'InvalidApiVersion', message: 'api-version 2023-01-01 expected' } },
+      };
+    if (rule !== ruleId) return { status: 404, body: { error: { code: 'NotFound', message: 'data collection rule' } } };
+    const body = req.headers['content-encoding'] === 'gzip' ? gunzipSync(req.body) : req.body;
+    standIn.requestBytes.push(body.length);
+    const forced = standIn.failNext.shift();
+    if (forced) return forced;
+    if (!streams.includes(decodeURIComponent(stream)))
+      return { status: 400, body: { error: { code: 'InvalidStream', message: `stream ${stream} is not declared` } } };
+    if (body.length > LOGS_INGESTION_MAX_BODY)
+      return { status: 413, body: { error: { code: 'ContentLengthLimitExceeded', message: 'over 1 MB' } } };
+    let rows: unknown;
+    try {
+      rows = JSON.parse(body.toString('utf8'));
+    } catch {
+      rows = undefined;
+    }
+    if (!Array.isArray(rows) || rows.some((r) => typeof r !== 'object' || r === null || Array.isArray(r)))
+      return { status: 400, body: { error: { code: 'InvalidPayload', message: 'a JSON array of objects' } } };
+    const list = standIn.rows.get(decodeURIComponent(stream)) ?? [];
+    list.push(...(rows as Array<Record<string, unknown>>));
+    standIn.rows.set(decodeURIComponent(stream), list);
+    return { status: 204 };
+  });
+  return standIn;
+}

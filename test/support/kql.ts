@@ -19,8 +19,8 @@ const g = globalThis as any;
 const Kusto = g.Kusto;
 const SystemNs = g.System;
 
-/** Columns every Azure Monitor table carries (standard columns). */
-const STANDARD =
+/** Columns every Azure Monitor table carries (standard columns), as KQL schema text. */
+export const STANDARD =
   'TenantId:string, SourceSystem:string, Type:string, _ResourceId:string, _SubscriptionId:string, _BilledSize:real, _IsBillable:string';
 /** Columns of a custom-log (`_CL`) table written through the workspace key (Data Collector API). */
 const CUSTOM_LOG =
@@ -38,14 +38,20 @@ export const LOG_TABLE_SCHEMAS: Readonly<Record<string, string>> = {
 
 const states = new Map<string, any>();
 
-/** The language service's global state with a workspace holding `names` (declared schemas only). */
-function globalState(names: readonly string[] = Object.keys(LOG_TABLE_SCHEMAS)): any {
-  const key = [...names].sort().join(',');
+/**
+ * The language service's global state with a workspace holding `names` (declared schemas only, or those of
+ * `extra`: schemas a test derives, such as acr-guard's custom tables from the Bicep).
+ */
+function globalState(
+  names: readonly string[] = Object.keys(LOG_TABLE_SCHEMAS),
+  extra: Readonly<Record<string, string>> = {},
+): any {
+  const key = JSON.stringify([[...names].sort(), Object.entries(extra).sort()]);
   let state = states.get(key);
   if (state) return state;
   const S = Kusto.Language.Symbols;
   const tables = names.map((name) => {
-    const schema = LOG_TABLE_SCHEMAS[name];
+    const schema = extra[name] ?? LOG_TABLE_SCHEMAS[name];
     if (!schema) throw new Error(`no declared schema for table ${name}`);
     return new S.TableSymbol.$ctor7(name, schema, null);
   });
@@ -64,11 +70,15 @@ export interface KqlDiagnostic {
 
 /**
  * Parses and analyses `query` against the declared schemas (or only those of `tables`, e.g. the tables a
- * deployment really has); returns its errors and warnings. An unknown table is an error (KS204), or a
+ * deployment really has; `extra` adds derived schemas by table name); returns its errors and warnings. An unknown table is an error (KS204), or a
  * warning (KS205) inside `union isfuzzy=true`.
  */
-export function kqlDiagnostics(query: string, tables?: readonly string[]): KqlDiagnostic[] {
-  const code = Kusto.Language.KustoCode.ParseAndAnalyze(query, globalState(tables));
+export function kqlDiagnostics(
+  query: string,
+  tables?: readonly string[],
+  extra?: Readonly<Record<string, string>>,
+): KqlDiagnostic[] {
+  const code = Kusto.Language.KustoCode.ParseAndAnalyze(query, globalState(tables, extra));
   const list = code.GetDiagnostics();
   const n = SystemNs.Array.getCount(list, Kusto.Language.Diagnostic);
   const out: KqlDiagnostic[] = [];

@@ -114,3 +114,63 @@ export function tablesNamed(query: string, known: Iterable<string>): string[] {
   for (const m of query.matchAll(/\b([A-Za-z][A-Za-z0-9_]*_CL)\b/g)) names.add(m[1]);
   return [...names].sort();
 }
+
+/** One column of a custom table as the Bicep declares it. */
+export interface DeclaredColumn {
+  name: string;
+  type: string;
+}
+
+/** The module that declares acr-guard's own tables (Logs Ingestion API). */
+export const LOG_INGESTION_MODULE = 'infra/modules/logIngestion.bicep';
+
+/**
+ * acr-guard's custom tables, read from the `streams` variable of modules/logIngestion.bicep (table name
+ * without `_CL` → columns), checked to be what the module really makes: the tables are named `<key>_CL` and
+ * every data flow sends `Custom-<key>_CL` to `Custom-<key>_CL`. Keyed by the full table name (`…_CL`).
+ */
+export function customTablesFromInfra(files: Map<string, BicepFile>): Map<string, DeclaredColumn[]> {
+  const file = files.get(LOG_INGESTION_MODULE);
+  if (!file) throw new Error(`${LOG_INGESTION_MODULE} is missing`);
+  const tables = declarationBody(file, 'resource', 'tables');
+  if (stringLiteral(at(tables, 'name')) !== undefined || at(tables, 'name')?.text !== "'${s.key}_CL'")
+    throw new Error(`${file.path}: tables are no longer named '\${s.key}_CL'`);
+  if (at(tables, 'properties.schema.columns')?.text !== 's.value')
+    throw new Error(`${file.path}: the tables' columns are no longer the streams' columns`);
+  const out = new Map<string, DeclaredColumn[]>();
+  for (const [key, value] of properties(declarationBody(file, 'var', 'streams'))) {
+    const columns = value.namedChildren
+      .filter((n) => n.type === 'object')
+      .map((o) => {
+        const props = properties(o);
+        const name = stringLiteral(props.get('name'));
+        const type = stringLiteral(props.get('type'));
+        if (!name || !type) throw new Error(`${file.path}: streams.${key}: a column without a literal name and type`);
+        return { name, type };
+      });
+    out.set(`${key}_CL`, columns);
+  }
+  return out;
+}
+
+/** KQL types of the Logs Ingestion column types. */
+const KQL_TYPE: Readonly<Record<string, string>> = {
+  string: 'string',
+  int: 'int',
+  long: 'long',
+  real: 'real',
+  boolean: 'bool',
+  datetime: 'datetime',
+  dynamic: 'dynamic',
+  guid: 'guid',
+};
+
+/** A custom table's KQL schema text: its declared columns and the standard columns of every table. */
+export function kqlSchemaOf(columns: readonly DeclaredColumn[], standard: string): string {
+  const own = columns.map((c) => {
+    const t = KQL_TYPE[c.type];
+    if (!t) throw new Error(`column ${c.name}: unknown type ${c.type}`);
+    return `${c.name}:${t}`;
+  });
+  return `(${own.join(', ')}, ${standard})`;
+}
