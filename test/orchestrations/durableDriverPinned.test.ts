@@ -239,6 +239,82 @@ describe('driver histories in the shapes of the library tests', () => {
   });
 });
 
+describe('fan-out/fan-in in the shape of the library tests (FanOutFanInDiskUsage)', () => {
+  const files = ['a.txt', 'b.txt', 'c.txt'];
+  const sizes: Record<string, number> = { 'a.txt': 1, 'b.txt': 2, 'c.txt': 3 };
+  const diskUsage: Orchestrator = function* (context) {
+    const list: string[] = yield context.df.callActivity('GetFileList', 'C:\\Dev');
+    const each: number[] = yield context.df.Task.all(list.map((file) => context.df.callActivity('GetFileSize', file)));
+    return each.reduce((a, b) => a + b, 0);
+  };
+
+  it('numbers the list task 0 and the fanned-out tasks 1..n, and replays like the host-batched history', async () => {
+    const result = await runOrchestration({
+      name: 'FanOutFanInDiskUsage',
+      orchestrator: diskUsage,
+      activities: {
+        GetFileList: async () => files,
+        GetFileSize: async (file: string) => sizes[file],
+      },
+      instanceId: 'disk-usage',
+      input: null,
+      startTime: START,
+      timers: 'race',
+      // Finishes at 1 s (the list), then 3 s, 3 s and 4 s, as upstream's "Complete" history has them.
+      activityDurationMs: (name, input) => (name === 'GetFileList' ? 1000 : input === 'c.txt' ? 3000 : 2000),
+    });
+    expect(result.output).toBe(6);
+    const scheduledShape = shapeOf(result.history).filter((e) => e.type === EventType.TaskScheduled);
+    expect(scheduledShape).toEqual(
+      shapeOf([ev.scheduled(0, 'GetFileList', 0), ...files.map((_, i) => ev.scheduled(i + 1, 'GetFileSize', 1000))]),
+    );
+    const completions = result.history.filter((e) => e.EventType === EventType.TaskCompleted);
+    expect(completions.map((e) => [e.TaskScheduledId, e.Timestamp])).toEqual([
+      [0, at(1000).toISOString()],
+      [1, at(3000).toISOString()],
+      [2, at(3000).toISOString()],
+      [3, at(4000).toISOString()],
+    ]);
+
+    // The host may hand several completions to one episode (upstream batches tasks 1 and 2); the driver appends
+    // one per episode. The replay must end the same either way.
+    const batched = [
+      ev.started(0),
+      ev.execution('FanOutFanInDiskUsage'),
+      ev.scheduled(0, 'GetFileList', 0),
+      ev.completed(0),
+      ev.started(1000),
+      ev.taskDone(0, 1000, files),
+      ev.completed(1000),
+      ev.started(1000),
+      ...files.map((_, i) => ev.scheduled(i + 1, 'GetFileSize', 1000)),
+      ev.completed(1000),
+      ev.started(3000),
+      ev.taskDone(1, 3000, 1),
+      ev.taskDone(2, 3000, 2),
+      ev.completed(3000),
+      ev.started(4000),
+      ev.taskDone(3, 4000, 3),
+    ];
+    const replayOf = (history: readonly object[]) =>
+      replayHistory({
+        orchestrator: diskUsage,
+        instanceId: 'disk-usage',
+        name: 'FanOutFanInDiskUsage',
+        input: null,
+        history: JSON.parse(JSON.stringify(history)) as HistoryEvent[],
+      });
+    const fromLibrary = await replayOf(batched);
+    const fromDriver = await replayOf(result.history);
+    expect(fromLibrary.status).toBe('Completed');
+    expect(fromLibrary.output).toBe(6);
+    expect({ ...fromDriver, actions: fromDriver.actions.map((a) => a.kind) }).toEqual({
+      ...fromLibrary,
+      actions: fromLibrary.actions.map((a) => a.kind),
+    });
+  });
+});
+
 describe("timers: 'race'", () => {
   /** A gate-like wait: an activity with a deadline; on timeout the orchestrator records it and stops. */
   const withDeadline: Orchestrator = function* (context) {
