@@ -30,13 +30,14 @@
  * - learn.microsoft.com/azure/defender-for-cloud/agentless-vulnerability-assessment-azure: the note on the
  *   transition from grouped to individual recommendations (the transition page itself
  *   transition-grouped-individual-recommendations was not in the stored corpus);
- * - a public migration write-up of a Defender-to-CSV tool (docs/mdvm-individual-migration.md, 2026-08)
- *   with field paths of the individual rows confirmed by a `bag_keys` probe in a real tenant:
+ * - a public migration write-up of a Defender-to-CSV tool (2026-08; read through the search tool, not kept in
+ *   this repository) with field paths of the individual rows confirmed by a `bag_keys` probe in a real tenant:
  *   `recommendationCategory == "SoftwareUpdate"`, `ResourceType == ".containerimage"`,
  *   `Source == "Azure"`, `resourceAdditionalData.{Digest,RepositoryDetails.*}`, `CvesDetails[].{CveId,
  *   Severity,Cvss,FixStatus,FixedVersion}`, `ScannersDetails.mdvm.DetectedSoftwareVersions`.
  * These field names are not formally documented by Microsoft for containers; every path read here is in
- * this file, and the recorded fixtures in test/fixtures/defender/ pin them.
+ * this file, and the recorded fixtures in test/fixtures/defender/ pin them. What the gate makes of them is in
+ * docs/vulnerability-reports.md ("Defender: severity and the fix signal").
  */
 import { describeFound } from './errors';
 import { SEVERITY_RANK, severityFromScore, severityFromText } from './severity';

@@ -1,0 +1,104 @@
+/** The in-memory verdict audit store (dry runs, tests, the benchmark). */
+import type { ImageId, Verdict } from '../../core/types';
+import type { PurgeSummary } from '../../core/purge/summary';
+import type { AuditStore, RuntimeAuditStore, RuntimeState, VerdictListing } from '../ports';
+import type { RuntimeReport } from '../../core/runtime/classify';
+import {
+  checkImage,
+  checkVerdict,
+  checkSummary,
+  purgeSummaryKey,
+  latestOf,
+  newestFirst,
+  latestPerImage,
+  checkMaxRows,
+  normalLimit,
+  sameImage,
+  MAX_RUNTIME_VERDICT_ROWS,
+  checkRuntimeReport,
+  checkRuntimeState,
+  tooManyVerdictRows,
+  latestByDigest,
+  byRepository,
+  latestReport,
+} from './shared';
+
+/** Keeps verdicts in memory (dry runs, tests, the benchmark). */
+export class MemoryAuditStore implements AuditStore, RuntimeAuditStore, VerdictListing {
+  private readonly verdicts: Verdict[] = [];
+  private readonly summaries: PurgeSummary[] = [];
+
+  async latestImageVerdicts(maxRows: number): Promise<{ verdicts: Verdict[]; truncated: boolean }> {
+    checkMaxRows(maxRows);
+    // The newest records when there are more than maxRows (memory keeps them in the order recorded).
+    const read = this.verdicts.slice(-maxRows);
+    return { verdicts: structuredClone(latestPerImage(read)), truncated: this.verdicts.length > maxRows };
+  }
+
+  async recordPurgeSummary(summary: PurgeSummary): Promise<void> {
+    checkSummary(summary);
+    // The same run recorded again replaces its record (see `purgeSummaryKey`).
+    const key = purgeSummaryKey(summary);
+    const same = this.summaries.findIndex((s) => s.registry === summary.registry && purgeSummaryKey(s) === key);
+    if (same >= 0) this.summaries[same] = structuredClone(summary);
+    else this.summaries.push(structuredClone(summary));
+  }
+
+  async latestPurgeSummary(registry: string): Promise<PurgeSummary | undefined> {
+    const latest = latestOf(this.summaries.filter((s) => s.registry === registry));
+    return latest && structuredClone(latest);
+  }
+
+  async recordVerdict(verdict: Verdict): Promise<void> {
+    checkVerdict(verdict);
+    // A copy: later changes to the caller's object must not rewrite history.
+    this.verdicts.push(structuredClone(verdict));
+  }
+
+  async latestVerdict(image: ImageId): Promise<Verdict | undefined> {
+    checkImage(image, 'image');
+    const latest = newestFirst(this.verdicts.filter((v) => sameImage(v.image, image)))[0];
+    return latest && structuredClone(latest);
+  }
+
+  async listVerdicts(registry: string, repository: string, limit?: number): Promise<Verdict[]> {
+    const n = normalLimit(limit);
+    return structuredClone(
+      newestFirst(
+        this.verdicts.filter((v) => v.image.registry === registry && v.image.repository === repository),
+      ).slice(0, n),
+    );
+  }
+
+  private readonly runtimeReports: RuntimeReport[] = [];
+  private runtimeState: RuntimeState = { graceState: {}, lastAlerted: {} };
+
+  async latestVerdicts(images: readonly ImageId[]): Promise<Map<string, Verdict>> {
+    const wanted = new Set([...byRepository(images).values()].flatMap((g) => [...g.keys]));
+    const out = new Map<string, Verdict>();
+    if (this.verdicts.length > MAX_RUNTIME_VERDICT_ROWS) throw tooManyVerdictRows();
+    latestByDigest(this.verdicts, wanted, out);
+    return new Map([...out].map(([k, v]) => [k, structuredClone(v)]));
+  }
+
+  async recordRuntimeReport(report: RuntimeReport): Promise<void> {
+    checkRuntimeReport(report);
+    const same = this.runtimeReports.findIndex((r) => r.generatedAt === report.generatedAt);
+    if (same >= 0) this.runtimeReports[same] = structuredClone(report);
+    else this.runtimeReports.push(structuredClone(report));
+  }
+
+  async latestRuntimeReport(): Promise<RuntimeReport | undefined> {
+    const r = latestReport(this.runtimeReports);
+    return r && structuredClone(r);
+  }
+
+  async readRuntimeState(): Promise<RuntimeState> {
+    return structuredClone(this.runtimeState);
+  }
+
+  async writeRuntimeState(state: RuntimeState): Promise<void> {
+    checkRuntimeState(state);
+    this.runtimeState = structuredClone(state);
+  }
+}

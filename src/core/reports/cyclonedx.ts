@@ -1,0 +1,302 @@
+/** The CycloneDX 1.4–1.7 reader (Trivy, Grype/Syft): findings, rating sources, packages, scan time and named digests. */
+import { FindingsAggregator } from '../findingsSummary';
+import { SEVERITY_RANK, moreSevere, severityFromScore, severityFromText } from '../severity';
+import { cvssVersionOfMethod, scoreCvssVector } from '../cvss';
+import type { Finding, Severity } from '../types';
+import {
+  MAX_REPORT_FINDINGS,
+  ReportErrorCodes,
+  ReportFailure,
+  malformed,
+  type Json,
+  isObject,
+  obj,
+  optObj,
+  arr,
+  optArr,
+  str,
+  optStr,
+  nonEmpty,
+  type Parsed,
+  DIGEST_RE,
+  DIGEST_IN_TEXT,
+  tooMany,
+  splitVersions,
+  joinVersions,
+  versionsFromRecommendation,
+} from './shared';
+
+/** Refuses a CycloneDX media type whose `version` parameter is not 1.4 to 1.7 (no parameter is accepted). */
+export function checkCycloneDxMediaTypeVersion(mediaType: string): void {
+  const params = mediaType.split(';').slice(1);
+  for (const param of params) {
+    const [key, value] = param.split('=').map((s) => s.trim().toLowerCase());
+    if (key === 'version' && !/^1\.[4-7]$/.test(value ?? '')) {
+      throw malformed('mediaType;version', 'CycloneDX version 1.4 to 1.7', value);
+    }
+  }
+}
+
+/** The bom-ref a BOM-Link (`urn:cdx:<serial>/<version>#<bom-ref>`) points at, percent-decoded; undefined otherwise. */
+function bomRefOfLink(ref: string): string | undefined {
+  const m = /^urn:cdx:[^/#]+\/\d+#(.+)$/i.exec(ref);
+  if (!m) return undefined;
+  try {
+    return decodeURIComponent(m[1]);
+  } catch {
+    return m[1];
+  }
+}
+
+/** Name and version of a purl (`pkg:rpm/redhat/openssl-libs@1:3.0.7-27.el9?arch=x86_64`); undefined when not a purl. */
+function purlParts(purl: string): { name: string; version?: string } | undefined {
+  const name = nameFromPurl(purl);
+  if (!name) return undefined;
+  const at = purl.split(/[?#]/)[0].lastIndexOf('@');
+  if (at < 0) return { name };
+  const raw = purl.split(/[?#]/)[0].slice(at + 1);
+  let version = raw;
+  try {
+    version = decodeURIComponent(raw);
+  } catch {
+    /* keep raw */
+  }
+  return version ? { name, version } : { name };
+}
+
+/**
+ * The severity of one vulnerability from its ratings: the most severe, or (with `preferred`) the first listed
+ * source that rated it. Returns the rating source that decided, when the rating names one.
+ */
+function rateVulnerability(
+  ratings: unknown[],
+  path: string,
+  preferred: readonly string[],
+): { severity: Severity; source?: string } {
+  let worst: { severity: Severity; source?: string } = { severity: 'unknown' };
+  const bySource = new Map<string, Severity>();
+  ratings.forEach((rValue, j) => {
+    const rPath = `${path}.ratings[${j}]`;
+    const rating = obj(rValue, rPath);
+    const sourceObj = optObj(rating.source, `${rPath}.source`);
+    const sourceName = sourceObj ? nonEmpty(optStr(sourceObj.name, `${rPath}.source.name`)) : undefined;
+    let s: Severity | undefined;
+    const text = optStr(rating.severity, `${rPath}.severity`);
+    if (text !== undefined) {
+      s = severityFromText(text);
+      if (!s) throw malformed(`${rPath}.severity`, 'critical, high, medium, low, info, none or unknown', text);
+    }
+    // A score is a severity only for CVSS (or an unnamed method): Grype adds EPSS probabilities and the CISA KEV
+    // flag as ratings with method `other` (score 0.03, 1), which say nothing about severity.
+    const method = optStr(rating.method, `${rPath}.method`);
+    if (rating.score !== undefined && rating.score !== null && (method === undefined || /^cvss/i.test(method))) {
+      if (typeof rating.score !== 'number') throw malformed(`${rPath}.score`, 'a number', rating.score);
+      const fromScore = severityFromScore(rating.score);
+      if (fromScore !== 'unknown') s = moreSevere(s ?? 'unknown', fromScore);
+    } else if (
+      rating.vector !== undefined &&
+      rating.vector !== null &&
+      (method === undefined || /^cvss/i.test(method))
+    ) {
+      // A CVSS vector without a score (issue 17 case 5): scored here; a malformed one is ignored (the rating
+      // then says nothing, as a rating without severity or score does), never a failure of the report.
+      const scored = scoreCvssVector(rating.vector, cvssVersionOfMethod(method));
+      if (scored.ok) s = moreSevere(s ?? 'unknown', scored.severity);
+    }
+    if (s === undefined) return;
+    if (
+      SEVERITY_RANK[s] > SEVERITY_RANK[worst.severity] ||
+      (worst.source === undefined && s === worst.severity && sourceName)
+    ) {
+      worst = sourceName ? { severity: s, source: sourceName } : { severity: s };
+    }
+    const key = sourceName?.toLowerCase();
+    // One source may rate twice (Trivy writes NVD's CVSS v2 and v3 ratings): the more severe of its own counts.
+    if (key !== undefined && s !== 'unknown') bySource.set(key, moreSevere(bySource.get(key) ?? 'unknown', s));
+  });
+  for (const want of preferred) {
+    const s = bySource.get(want);
+    if (s !== undefined) return { severity: s, source: want };
+  }
+  return worst;
+}
+
+/** Reads a CycloneDX BOM's vulnerabilities into `sink`; returns the digests it names and its scan time. */
+export function readCycloneDx(
+  doc: unknown,
+  reportDigest: string,
+  sink: FindingsAggregator,
+  ratingSources: readonly string[],
+): Parsed {
+  const root = obj(doc, '$');
+  if (root.bomFormat !== 'CycloneDX') throw malformed('$.bomFormat', '"CycloneDX"', root.bomFormat);
+  const spec = str(root.specVersion, '$.specVersion');
+  if (!/^1\.[4-7]$/.test(spec)) throw malformed('$.specVersion', 'CycloneDX 1.4 to 1.7', spec);
+  const source = `cyclonedx:${reportDigest}`;
+  // An SBOM attached with the same media type is not a scan: "no vulnerabilities key" must never read as
+  // "no vulnerabilities". Scanners write `"vulnerabilities": []` when they found none.
+  if (root.vulnerabilities === undefined) {
+    throw new ReportFailure(
+      ReportErrorCodes.NOT_A_VULNERABILITY_REPORT,
+      '$.vulnerabilities is absent: this CycloneDX document is an SBOM, not a vulnerability scan',
+    );
+  }
+
+  const digests = new Set<string>();
+  let createdAt: string | undefined;
+  const metadata = optObj(root.metadata, '$.metadata');
+  if (metadata) {
+    createdAt = optStr(metadata.timestamp, '$.metadata.timestamp');
+    const component = optObj(metadata.component, '$.metadata.component');
+    if (component) collectComponentDigests(component, '$.metadata.component', digests);
+    collectPropertyDigests(metadata.properties, '$.metadata.properties', digests);
+  }
+
+  // Components by bom-ref, walking nested components without recursion (bounded by the JSON depth check).
+  const components = new Map<string, { name?: string; version?: string; purl?: string }>();
+  const stack: Array<{ value: unknown; path: string }> = optArr(root.components, '$.components').map((value, i) => ({
+    value,
+    path: `$.components[${i}]`,
+  }));
+  while (stack.length > 0) {
+    const { value, path } = stack.pop()!;
+    const c = obj(value, path);
+    const ref = optStr(c['bom-ref'], `${path}["bom-ref"]`);
+    const entry = {
+      name: optStr(c.name, `${path}.name`),
+      version: optStr(c.version, `${path}.version`),
+      purl: optStr(c.purl, `${path}.purl`),
+    };
+    if (ref !== undefined) components.set(ref, entry);
+    optArr(c.components, `${path}.components`).forEach((child, i) =>
+      stack.push({ value: child, path: `${path}.components[${i}]` }),
+    );
+  }
+
+  const vulnerabilities = arr(root.vulnerabilities, '$.vulnerabilities');
+  // Count the entries (vulnerability × affected package) before reading any.
+  let entries = 0;
+  for (let i = 0; i < vulnerabilities.length; i++) {
+    const v = vulnerabilities[i];
+    const affects = isObject(v) && Array.isArray(v.affects) ? v.affects.length : 0;
+    entries += Math.max(1, affects);
+    if (entries > MAX_REPORT_FINDINGS) throw tooMany(entries, `$.vulnerabilities[0..${i}]`);
+  }
+  for (let i = 0; i < vulnerabilities.length; i++) {
+    const path = `$.vulnerabilities[${i}]`;
+    const v = obj(vulnerabilities[i], path);
+    const id = str(v.id, `${path}.id`).trim();
+    if (id === '') throw malformed(`${path}.id`, 'a vulnerability id', v.id);
+    const rated = rateVulnerability(optArr(v.ratings, `${path}.ratings`), path, ratingSources);
+    const severity = rated.severity;
+    const title = nonEmpty(optStr(v.description, `${path}.description`));
+    const recommendation = optStr(v.recommendation, `${path}.recommendation`);
+    const fromRecommendation = versionsFromRecommendation(recommendation);
+    const base = (): Finding => {
+      const f: Finding = { id, severity, source };
+      if (rated.source) f.severitySource = rated.source;
+      return f;
+    };
+    const analysis = optObj(v.analysis, `${path}.analysis`);
+    if (analysis) optStr(analysis.state, `${path}.analysis.state`);
+
+    const affects = optArr(v.affects, `${path}.affects`);
+    if (affects.length === 0) {
+      const f = base();
+      if (title) f.title = title.slice(0, 200);
+      const fixedVersion = joinVersions(fromRecommendation);
+      if (fixedVersion) f.fixedVersion = fixedVersion;
+      sink.add(f);
+      continue;
+    }
+    affects.forEach((aValue, j) => {
+      const aPath = `${path}.affects[${j}]`;
+      const a = obj(aValue, aPath);
+      const ref = str(a.ref, `${aPath}.ref`);
+      // components by bom-ref; else the BOM-Link's bom-ref; else the ref itself read as a purl.
+      const linked = bomRefOfLink(ref);
+      const component = components.get(ref) ?? (linked !== undefined ? components.get(linked) : undefined);
+      const fromPurl = purlParts(component?.purl ?? linked ?? ref);
+      const fixed: string[] = [];
+      let affectedVersion: string | undefined;
+      optArr(a.versions, `${aPath}.versions`).forEach((verValue, k) => {
+        const verPath = `${aPath}.versions[${k}]`;
+        const ver = obj(verValue, verPath);
+        const version = nonEmpty(optStr(ver.version, `${verPath}.version`) ?? optStr(ver.range, `${verPath}.range`));
+        const status = optStr(ver.status, `${verPath}.status`) ?? 'affected';
+        if (status === 'unaffected' && version) fixed.push(...splitVersions(version));
+        if (status === 'affected' && version && !affectedVersion) affectedVersion = version;
+      });
+      const f = base();
+      const pkg = component?.name ?? fromPurl?.name;
+      if (pkg) f.package = pkg;
+      const installed = component?.version ?? fromPurl?.version ?? affectedVersion;
+      if (installed) f.installedVersion = installed;
+      const fixedVersion = joinVersions([...fixed, ...fromRecommendation]);
+      if (fixedVersion) f.fixedVersion = fixedVersion;
+      if (title) f.title = title.slice(0, 200);
+      sink.add(f);
+    });
+  }
+
+  return {
+    digests: [...digests],
+    createdAt,
+    createdPath: createdAt === undefined ? undefined : '$.metadata.timestamp',
+  };
+}
+
+function collectComponentDigests(component: Json, path: string, into: Set<string>): void {
+  const version = optStr(component.version, `${path}.version`);
+  if (version && DIGEST_RE.test(version.toLowerCase())) into.add(version.toLowerCase());
+  for (const key of ['purl', 'bom-ref']) {
+    const value = optStr(component[key], `${path}["${key}"]`);
+    const digest = value ? digestFromPurl(value) : undefined;
+    if (digest) into.add(digest);
+  }
+  optArr(component.hashes, `${path}.hashes`).forEach((hValue, i) => {
+    const h = obj(hValue, `${path}.hashes[${i}]`);
+    const alg = str(h.alg, `${path}.hashes[${i}].alg`).toUpperCase();
+    const content = str(h.content, `${path}.hashes[${i}].content`).toLowerCase();
+    if (alg === 'SHA-256' && /^[a-f0-9]{64}$/.test(content)) into.add(`sha256:${content}`);
+    if (alg === 'SHA-512' && /^[a-f0-9]{128}$/.test(content)) into.add(`sha512:${content}`);
+  });
+  collectPropertyDigests(component.properties, `${path}.properties`, into);
+}
+
+/** `properties: [{ name, value }]`: Trivy's `aquasecurity:trivy:RepoDigest` and any `…digest` property (not `ImageID`). */
+function collectPropertyDigests(value: unknown, path: string, into: Set<string>): void {
+  optArr(value, path).forEach((pValue, i) => {
+    const p = obj(pValue, `${path}[${i}]`);
+    const name = str(p.name, `${path}[${i}].name`);
+    const v = optStr(p.value, `${path}[${i}].value`);
+    if (!v || !/digest/i.test(name)) return;
+    const m = DIGEST_IN_TEXT.exec(v);
+    if (m) into.add(m[1].toLowerCase());
+  });
+}
+
+/** The version of a `pkg:oci/…@<digest>` purl (percent-encoded `sha256%3A…`), when it is a digest. */
+function digestFromPurl(purl: string): string | undefined {
+  if (!/^pkg:oci\//i.test(purl)) return undefined;
+  const at = purl.indexOf('@');
+  if (at < 0) return undefined;
+  let version = purl.slice(at + 1).split(/[?#]/)[0];
+  try {
+    version = decodeURIComponent(version);
+  } catch {
+    return undefined;
+  }
+  version = version.toLowerCase();
+  return DIGEST_RE.test(version) ? version : undefined;
+}
+
+function nameFromPurl(purl: string): string | undefined {
+  const m = /^pkg:[a-z0-9.+-]+\/(?:[^@?#]*\/)?([^/@?#]+)/i.exec(purl);
+  if (!m) return undefined;
+  try {
+    return decodeURIComponent(m[1]);
+  } catch {
+    return m[1];
+  }
+}

@@ -1,0 +1,222 @@
+/**
+ * What the SARIF and CycloneDX readers share: the bounds every report is held to (bytes, nesting, containers,
+ * entries, clock skew, fixed versions), the failure type and its codes, the bounded JSON decoding, the typed
+ * readers that name the JSON path at fault, digest and vulnerability-id patterns, and fixed-version parsing.
+ */
+import { describeFound, ErrorCodes } from '../errors';
+
+/** Largest report acr-guard parses (20 MiB). */
+export const MAX_REPORT_BYTES = 20 * 1024 * 1024;
+/** Deepest JSON nesting accepted; real reports stay well under 20 levels. */
+export const MAX_JSON_DEPTH = 64;
+/** How far in the future a report time may be (clock skew between scanner and gate). */
+export const MAX_CLOCK_SKEW_MS = 10 * 60 * 1000;
+/**
+ * Most entries one report may hold (SARIF results over all runs; CycloneDX vulnerabilities × affected
+ * packages), counted before any is read. Trivy on a large distribution image writes a few thousand.
+ */
+export const MAX_REPORT_FINDINGS = 50_000;
+/**
+ * Most JSON objects and arrays in one report, counted in the pass that checks nesting, before `JSON.parse`
+ * builds them. A real report spends far more than 40 bytes per object (20 MiB / 500,000); a report of a million
+ * `{}` would cost hundreds of MB to parse only to be refused afterwards.
+ */
+export const MAX_JSON_CONTAINERS = 500_000;
+/** Most fixed versions kept per finding (a recommendation text may list many). */
+export const MAX_FIXED_VERSIONS = 16;
+
+/** Stable codes of {@link parseReport} failures. */
+export const ReportErrorCodes = {
+  MALFORMED: 'MALFORMED',
+  REPORT_SUBJECT_MISMATCH: 'REPORT_SUBJECT_MISMATCH',
+  UNSUPPORTED: 'UNSUPPORTED',
+  /** A CycloneDX document without `vulnerabilities`: an SBOM, not a scan result (callers skip it). */
+  NOT_A_VULNERABILITY_REPORT: 'NOT_A_VULNERABILITY_REPORT',
+  /** More entries than {@link MAX_REPORT_FINDINGS}: refused before reading them (the gate blocks). */
+  REPORT_TOO_MANY_FINDINGS: ErrorCodes.REPORT_TOO_MANY_FINDINGS,
+  /** More bytes than {@link MAX_REPORT_BYTES} (declared or read): refused before parsing (the gate blocks). */
+  REPORT_TOO_LARGE: ErrorCodes.REPORT_TOO_LARGE,
+  /** More JSON objects and arrays than {@link MAX_JSON_CONTAINERS}: refused before parsing (the gate blocks). */
+  REPORT_TOO_MANY_VALUES: ErrorCodes.REPORT_TOO_MANY_VALUES,
+} as const;
+
+/** Report formats acr-guard reads. */
+export type ReportFormat = 'sarif' | 'cyclonedx';
+
+/** A refused report: `code` is one of {@link ReportErrorCodes}; caught by `parseReport` and returned as `{ ok: false }`. */
+export class ReportFailure extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A `MALFORMED` failure naming the JSON path, what was expected there and what was found. */
+export function malformed(path: string, expected: string, got?: unknown): ReportFailure {
+  const shown = got === undefined ? '' : `, got ${describeFound(got)}`;
+  return new ReportFailure(ReportErrorCodes.MALFORMED, `${path}: expected ${expected}${shown}`);
+}
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/i;
+
+/** Epoch ms of an RFC 3339 date-time (fractions beyond milliseconds trimmed); `MALFORMED` otherwise. */
+export function parseTime(value: string, path: string): number {
+  if (!RFC3339.test(value)) throw malformed(path, 'an RFC 3339 date-time', value);
+  // Date.parse handles at most millisecond precision; trim longer fractions (.NET writes 7 digits).
+  const ms = Date.parse(value.replace(/(\.\d{3})\d+/, '$1'));
+  if (Number.isNaN(ms)) throw malformed(path, 'an RFC 3339 date-time', value);
+  return ms;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// JSON decoding with limits
+
+/** Decodes UTF-8 JSON after checking nesting and container count, so a hostile document is refused unparsed. */
+export function decodeJson(bytes: Buffer): unknown {
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);
+  } catch {
+    throw malformed('$', 'UTF-8 JSON', 'bytes that are not valid UTF-8');
+  }
+  checkDepth(text);
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw malformed('$', 'JSON', `a syntax error (${err instanceof Error ? err.message.slice(0, 100) : 'unknown'})`);
+  }
+}
+
+/**
+ * Rejects nesting deeper than {@link MAX_JSON_DEPTH} and more than {@link MAX_JSON_CONTAINERS} objects and arrays,
+ * in one linear pass, before JSON.parse sees the text.
+ */
+function checkDepth(text: string): void {
+  let depth = 0;
+  let containers = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+      continue;
+    }
+    if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      depth++;
+      if (++containers > MAX_JSON_CONTAINERS) {
+        throw new ReportFailure(
+          ReportErrorCodes.REPORT_TOO_MANY_VALUES,
+          `$: expected at most ${MAX_JSON_CONTAINERS} JSON objects and arrays, got more (at offset ${i}); refused unparsed`,
+        );
+      }
+      if (depth > MAX_JSON_DEPTH)
+        throw malformed('$', `JSON nested at most ${MAX_JSON_DEPTH} levels deep`, `deeper nesting at offset ${i}`);
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Typed readers that name the path at fault
+
+/** A JSON object. */
+export type Json = Record<string, unknown>;
+
+/** Whether a value is a JSON object (not an array, not null). */
+export function isObject(v: unknown): v is Json {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** The value as an object, or `MALFORMED` at `path`. */
+export function obj(v: unknown, path: string): Json {
+  if (!isObject(v)) throw malformed(path, 'an object', v);
+  return v;
+}
+
+/** The value as an object, undefined when absent, or `MALFORMED` at `path`. */
+export function optObj(v: unknown, path: string): Json | undefined {
+  return v === undefined || v === null ? undefined : obj(v, path);
+}
+
+/** The value as an array, or `MALFORMED` at `path`. */
+export function arr(v: unknown, path: string): unknown[] {
+  if (!Array.isArray(v)) throw malformed(path, 'an array', v);
+  return v;
+}
+
+/** The value as an array, empty when absent, or `MALFORMED` at `path`. */
+export function optArr(v: unknown, path: string): unknown[] {
+  return v === undefined || v === null ? [] : arr(v, path);
+}
+
+/** The value as a string, or `MALFORMED` at `path`. */
+export function str(v: unknown, path: string): string {
+  if (typeof v !== 'string') throw malformed(path, 'a string', v);
+  return v;
+}
+
+/** The value as a string, undefined when absent, or `MALFORMED` at `path`. */
+export function optStr(v: unknown, path: string): string | undefined {
+  return v === undefined || v === null ? undefined : str(v, path);
+}
+
+/** A non-empty trimmed string or undefined (scanners write `""` for "no fixed version"). */
+export function nonEmpty(v: string | undefined): string | undefined {
+  const t = v?.trim();
+  return t ? t : undefined;
+}
+
+/** What a format reader returns besides the findings it put in the sink. */
+export interface Parsed {
+  /** Manifest digests the report names (lower case). */
+  digests: string[];
+  createdAt?: string;
+  createdPath?: string;
+}
+
+/** A whole manifest digest (sha256 or sha512, lower-case hex). */
+export const DIGEST_RE = /^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$/;
+/** A manifest digest anywhere in a text. */
+export const DIGEST_IN_TEXT = /(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})/i;
+
+/** The `REPORT_TOO_MANY_FINDINGS` failure, naming what was counted and how many. */
+export function tooMany(count: number, what: string): ReportFailure {
+  return new ReportFailure(
+    ReportErrorCodes.REPORT_TOO_MANY_FINDINGS,
+    `${what}: expected at most ${MAX_REPORT_FINDINGS} entries per report, got ${count}; refused unread (no scanner writes that many for one image)`,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Fixed versions
+
+/**
+ * The versions in a fix text: `6.0.3.1, 5.2.4.3` (Trivy joins several with ", "), `1.2.3 or 1.3.0`,
+ * `[1.2.3]` (Grype's list form). Empty for absent or blank text.
+ */
+export function splitVersions(text: string | undefined): string[] {
+  if (!text) return [];
+  return text
+    .replace(/^\[|\]$/g, '')
+    .split(/\s*,\s*|\s+or\s+/)
+    .map((v) => v.trim().replace(/\.$/, ''))
+    .filter((v) => v !== '')
+    .slice(0, MAX_FIXED_VERSIONS);
+}
+
+/** Distinct fixed versions as one text (`"6.0.3.1, 5.2.4.3"`), at most {@link MAX_FIXED_VERSIONS}; undefined when none. */
+export function joinVersions(versions: readonly string[]): string | undefined {
+  const unique = [...new Set(versions)].slice(0, MAX_FIXED_VERSIONS);
+  return unique.length > 0 ? unique.join(', ') : undefined;
+}
+
+/** The fixed versions a CycloneDX `recommendation` names: Trivy's "Upgrade <pkg> to version <v>[, <v>…]". */
+export function versionsFromRecommendation(text: string | undefined): string[] {
+  if (!text) return [];
+  const m = /\bto versions?\s+(.+?)\s*\.?\s*$/is.exec(text.trim());
+  return m ? splitVersions(m[1]) : [];
+}
