@@ -78,7 +78,8 @@ function verdictOfVsa(image: ImageId, v: SignedVsa, policy: Policy, accepted: bo
   const extension = (p[VSA_CHECKS_FIELD] ?? {}) as Partial<VsaStatement['predicate'][typeof VSA_CHECKS_FIELD]>;
   const hex = text(p.policy?.digest?.sha256, 128) ?? '';
   // The policy hash in the current policy's own form, so decideDeploy's comparison is a string comparison.
-  const hash = hex === policyHashHex(policy.hash) ? policy.hash : `sha256:${hex}`;
+  const hash =
+    hex === policyHashHex(policy.hash) ? policy.hash : policy.hash.startsWith('sha256:') ? `sha256:${hex}` : hex;
   const passed = p.verificationResult === 'PASSED';
   return {
     image,
