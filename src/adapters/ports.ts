@@ -268,9 +268,9 @@ export interface InUseLookup {
 }
 
 /**
- * Where `deploy` finds the evidence that a digest passed the gate. Today the audit store's verdicts
- * (`auditStoreEvidence` in `jobs/deploy.ts`); a signed verification summary attestation (VSA) attached to the
- * image can be another source behind the same interface. An answer without a verdict means "never gated".
+ * Where `deploy` finds the evidence that a digest passed the gate: the audit store's verdicts
+ * (`auditStoreEvidence` in `jobs/deploy.ts`) or acr-guard's signed verification summary attestation (VSA) attached
+ * to the image in the registry (`vsaEvidence`). An answer without a verdict means "never gated".
  */
 export interface ReleaseEvidenceSource {
   /** Name shown in decisions (`audit-store`, `vsa`). */

@@ -1,6 +1,7 @@
 /**
  * `acr-guard deploy <image> --target <ARM id> --policy <file> [--container <name>] [--dry-run] [--output json]
- *  [--plain-http] [--audit-dir <dir>] [--timeout <duration>] [--trust-policy <file> --trust-store <dir>]`
+ *  [--plain-http] [--audit-dir <dir> | --audit-table <url> | --attestation-key <pub.pem>] [--timeout <duration>]
+ *  [--trust-policy <file> --trust-store <dir>]`
  *
  * The one command a pipeline runs instead of `az containerapp update`: deploys a digest only with a `release`
  * verdict under the current policy, pinned by digest (from the release repository in promote mode), to one
@@ -9,6 +10,7 @@
  * 2 usage or configuration error, 1 runtime error — including a deploy that was sent and then failed or did not
  * run within --timeout (something did change: see the JSON's `rollout`).
  */
+import { createPublicKey } from 'node:crypto';
 import { DefaultAzureCredential } from '@azure/identity';
 import { isAcrHost } from '../core/acrHost';
 import { parseDuration, formatDuration } from '../core/duration';
@@ -17,7 +19,9 @@ import { parseInUseScope } from '../core/inUseScopes';
 import { isLoopbackHost } from '../core/loopback';
 import { loadPolicy } from '../core/policy';
 import { parseImageReference } from '../core/reference';
+import { MAX_KEY_FILE_BYTES } from '../adapters/attestationSigner';
 import { DEFAULT_AUDIT_TABLE, FileAuditStore, MemoryAuditStore } from '../adapters/auditStore';
+import { readBoundedTextSync } from '../adapters/boundedFile';
 import { createSignatureVerifier } from '../adapters/signatureVerifier';
 import { ArmWorkloadDeployer, type WorkloadDeployer, type WorkloadTarget } from '../adapters/workloadDeployer';
 import type { AuditStore, ReleaseEvidenceSource } from '../adapters/ports';
@@ -28,13 +32,15 @@ import {
   decideDeployment,
   DeployUsageError,
   type DeployOutcome,
+  vsaEvidence,
   type Deployment,
 } from '../jobs/deploy';
 import { ExitCodes, UsageError, outputFormat, parseCommandArgs, readPolicyFile, signatureTrustOption } from './args';
 
 export const DEPLOY_USAGE = `usage: acr-guard deploy <registry>/<repository>(:<tag>|@<digest>) --policy <file>
                          (--target <ARM id> | --dry-run) [--container <name>] [--timeout <duration>]
-                         [--audit-dir <dir> | --audit-table <url>] [--plain-http] [--trust-policy <file> --trust-store <dir>]
+                         [--audit-dir <dir> | --audit-table <url> | --attestation-key <pub.pem>] [--plain-http]
+                         [--trust-policy <file> --trust-store <dir>]
                          [--output json|table]
   Deploys an image only if the gate released its digest under the current policy: pinned by digest (from
   the release repository in promote mode), to one container of a Container App (new revision), a Container
@@ -47,6 +53,10 @@ export const DEPLOY_USAGE = `usage: acr-guard deploy <registry>/<repository>(:<t
   --audit-dir <dir>    the verdicts \`acr-guard gate --audit-dir\` recorded there (without it none: refused)
   --audit-table <url>  or: the Functions app's verdict table (https://<account>.table.core.windows.net; table
                        AcrGuardVerdicts), read with DefaultAzureCredential ("Storage Table Data Reader")
+  --attestation-key <pub.pem>  or: no verdict store, the registry alone: acr-guard's signed verdict (SLSA VSA)
+                       on the digest (in the release repository in promote mode), signed by this public key,
+                       PASSED, under the current policy's hash, verified within runtime.regateAfter. A VSA names
+                       the digest, not the tag: by tag, whether the tag moved after its gate is not checked
   --trust-policy <f>, --trust-store <d>  verify signatures now where the policy requires them
   --plain-http         talk http to a loopback registry (127.0.0.0/8, localhost, [::1] only)
   exit codes: 0 deployed (or would deploy), 3 refused (nothing changed), 2 usage or configuration error,
@@ -113,6 +123,38 @@ function deployAuditStore(dir: string | boolean | undefined, table: string | boo
   );
 }
 
+/**
+ * `--attestation-key`: the public key (PEM) the VSA must be signed with, read within bounds; exclusive with the
+ * verdict stores (one source of release evidence). Undefined without the option.
+ */
+function deployAttestationKey(
+  key: string | boolean | undefined,
+  dir: string | boolean | undefined,
+  table: string | boolean | undefined,
+): string | undefined {
+  if (key === undefined) return undefined;
+  if (typeof key !== 'string') throw new UsageError(`--attestation-key <pub.pem> needs a file\n${DEPLOY_USAGE}`);
+  if (dir !== undefined || table !== undefined)
+    throw new UsageError(
+      '--attestation-key and --audit-dir/--audit-table: give one source of release evidence (the signed verdict in the registry, or a verdict store), not both',
+    );
+  const pem = readBoundedTextSync(key, {
+    maxBytes: MAX_KEY_FILE_BYTES,
+    field: '--attestation-key',
+    what: 'public key',
+  });
+  try {
+    createPublicKey(pem);
+  } catch {
+    throw new UsageError(`--attestation-key: ${key} is not a PEM public key (BEGIN PUBLIC KEY)`);
+  }
+  if (/PRIVATE KEY/.test(pem))
+    throw new UsageError(
+      `--attestation-key: ${key} holds a private key; give the public key (openssl ec -in key.pem -pubout)`,
+    );
+  return pem;
+}
+
 /** Runs the `deploy` command; returns the exit code. */
 export async function deployCommand(argv: string[], io: DeployIo): Promise<number> {
   const { values, positionals } = parseCommandArgs(argv, {
@@ -123,6 +165,7 @@ export async function deployCommand(argv: string[], io: DeployIo): Promise<numbe
     timeout: { type: 'string' },
     'audit-dir': { type: 'string' },
     'audit-table': { type: 'string' },
+    'attestation-key': { type: 'string' },
     'plain-http': { type: 'boolean' },
     'trust-policy': { type: 'string' },
     'trust-store': { type: 'string' },
@@ -154,6 +197,7 @@ export async function deployCommand(argv: string[], io: DeployIo): Promise<numbe
     throw new UsageError(
       `--plain-http is allowed only for loopback registries (127.0.0.0/8, localhost, [::1]), not ${ref.registry}`,
     );
+  const attestationKey = deployAttestationKey(values['attestation-key'], values['audit-dir'], values['audit-table']);
   const audit = deployAuditStore(values['audit-dir'], values['audit-table']);
   const signatureTrust = await signatureTrustOption(values);
   const services = composeGateServices({
@@ -172,7 +216,11 @@ export async function deployCommand(argv: string[], io: DeployIo): Promise<numbe
     ref,
     policy,
     registry: services.registry,
-    evidence: io.evidence ?? auditStoreEvidence(audit),
+    evidence:
+      io.evidence ??
+      (attestationKey !== undefined
+        ? vsaEvidence({ registry: services.registry, publicKey: attestationKey, policy })
+        : auditStoreEvidence(audit)),
     verify,
     nowMs,
   });

@@ -1,7 +1,7 @@
 /**
  * `deploy`, pure part: whether an image may be deployed, and as which pinned reference. No I/O and no clock:
- * the edge resolves the reference to a digest now, reads the release evidence (today the latest recorded
- * verdicts; later a signed VSA, see {@link ReleaseEvidence}), verifies signatures when the rule requires them,
+ * the edge resolves the reference to a digest now, reads the release evidence (the latest recorded verdicts, or
+ * acr-guard's signed VSA attached in the registry, see {@link ReleaseEvidence}), verifies signatures when the rule requires them,
  * and passes `nowMs`.
  *
  * A digest is deployed only with a `release` verdict under the current policy (same hash), no older than the
@@ -16,12 +16,16 @@ import type { ImageId, ImageReference, SignatureResult, Verdict } from './types'
 
 /** Where the evidence came from and what it says, for one digest (and the tag it was asked by). */
 export interface ReleaseEvidence {
-  /** Which source answered, e.g. `audit-store` (a VSA source will say `vsa`). */
+  /** Which source answered: `audit-store` or `vsa`. */
   source: string;
   /** The latest verdict recorded for the digest, if any. */
   verdict?: Verdict;
   /** By tag: the latest verdict recorded with this tag in the repository (whatever its digest), if any. */
   tagVerdict?: Verdict;
+  /** Without a verdict: why the source has none (e.g. no VSA signed by the key is attached), for the refusal. */
+  missing?: string;
+  /** What this source cannot check (e.g. a VSA names the digest, not the tag), said in a deploy's reason. */
+  notChecked?: string;
 }
 
 /** The edge's signature answer when the rule requires signatures: the verifier's result now, or why none ran. */
@@ -134,7 +138,8 @@ export function decideDeploy(input: DeployDecisionInput): DeployDecision & { ref
   if (!verdict)
     return refuse(
       'never-gated',
-      `no verdict exists for ${digest} (${evidence.source}): it never passed the gate. Run acr-guard gate on it first`,
+      `no verdict exists for ${digest} (${evidence.source}${evidence.missing ? `: ${evidence.missing}` : ''}): ` +
+        `it never passed the gate. Run acr-guard gate on it first`,
     );
   if (verdict.decision !== 'release')
     return refuse('blocked', `the gate blocked ${digest}: ${verdict.summary}`, verdict);
@@ -170,7 +175,8 @@ export function decideDeploy(input: DeployDecisionInput): DeployDecision & { ref
     reason:
       `released ${verdict.decidedAt} under the current policy (${verdict.rule})` +
       (input.signatures.required ? '; signatures verified now' : '') +
-      (target.promoted ? `; deployed from the release repository ${target.repository}` : ''),
+      (target.promoted ? `; deployed from the release repository ${target.repository}` : '') +
+      (evidence.notChecked ? `; not checked: ${evidence.notChecked}` : ''),
     ...(target.promoted ? { releaseRepository: target.repository } : {}),
   };
 }

@@ -220,6 +220,26 @@ function reject(reason: string): VsaCheck {
  * policy hash. Pure; never throws on hostile input (bounded by {@link MAX_VSA_ENVELOPE_BYTES}).
  */
 export function checkVsa(envelopeBytes: Buffer, want: VsaRequirement): VsaCheck {
+  const opened = openVsa(envelopeBytes, want);
+  if (!opened.ok) return opened;
+  const p = opened.statement.predicate;
+  if (p.verificationResult !== 'PASSED')
+    return reject(`verificationResult is ${JSON.stringify(p.verificationResult)}, not "PASSED"`);
+  if (want.verifierId !== undefined && p.verifier?.id !== want.verifierId)
+    return reject(`verifier.id is ${JSON.stringify(p.verifier?.id)}, not ${JSON.stringify(want.verifierId)}`);
+  if (want.policyHash !== undefined && p.policy?.digest?.sha256 !== policyHashHex(want.policyHash))
+    return reject(
+      `the policy hash is ${JSON.stringify(p.policy?.digest?.sha256)}, not the current ${policyHashHex(want.policyHash)}`,
+    );
+  return opened;
+}
+
+/**
+ * The first half of {@link checkVsa}: the envelope is signed by the key and carries an in-toto statement with the
+ * VSA predicate whose subject names the digest, whatever its `verificationResult` (a consumer that must see a
+ * FAILED verdict newer than a PASSED one reads both). Pure; never throws on hostile input.
+ */
+export function openVsa(envelopeBytes: Buffer, want: Pick<VsaRequirement, 'digest' | 'publicKey'>): VsaCheck {
   if (envelopeBytes.length > MAX_VSA_ENVELOPE_BYTES)
     return reject(`the envelope is ${envelopeBytes.length} bytes, over the ${MAX_VSA_ENVELOPE_BYTES}-byte limit`);
   let envelope: DsseEnvelope;
@@ -266,14 +286,6 @@ export function checkVsa(envelopeBytes: Buffer, want: VsaRequirement): VsaCheck 
   if (!names) return reject(`the statement's subject does not name ${want.digest}`);
   const p = statement.predicate;
   if (!p || typeof p !== 'object') return reject('the statement has no predicate');
-  if (p.verificationResult !== 'PASSED')
-    return reject(`verificationResult is ${JSON.stringify(p.verificationResult)}, not "PASSED"`);
-  if (want.verifierId !== undefined && p.verifier?.id !== want.verifierId)
-    return reject(`verifier.id is ${JSON.stringify(p.verifier?.id)}, not ${JSON.stringify(want.verifierId)}`);
-  if (want.policyHash !== undefined && p.policy?.digest?.sha256 !== policyHashHex(want.policyHash))
-    return reject(
-      `the policy hash is ${JSON.stringify(p.policy?.digest?.sha256)}, not the current ${policyHashHex(want.policyHash)}`,
-    );
   return { ok: true, statement };
 }
 

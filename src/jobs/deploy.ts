@@ -6,11 +6,19 @@
  *
  * Nothing is written anywhere before the decision is `deploy`; a refusal changes nothing.
  */
-import { decideDeploy, type DeployDecision, type RefusalKind, type ReleaseEvidence } from '../core/deploy';
+import {
+  decideDeploy,
+  deployedRepository,
+  type DeployDecision,
+  type RefusalKind,
+  type ReleaseEvidence,
+} from '../core/deploy';
 import { ErrorCodes, isGuardError } from '../core/errors';
 import { findGateRule } from '../core/policy';
 import type { Policy } from '../core/policyTypes';
-import type { ImageId, ImageReference, SignatureResult } from '../core/types';
+import type { ImageId, ImageReference, SignatureResult, Verdict } from '../core/types';
+import { VSA_CHECKS_FIELD, checkVsa, openVsa, policyHashHex, type VsaStatement } from '../core/vsa';
+import { fetchAttestationEnvelopes } from '../adapters/vsaSource';
 import type { FetchedManifest, AuditStore, RegistryClientFactory, ReleaseEvidenceSource } from '../adapters/ports';
 import type { WorkloadDeployer, WorkloadRollout, WorkloadTarget } from '../adapters/workloadDeployer';
 
@@ -33,6 +41,125 @@ export function auditStoreEvidence(audit: Pick<AuditStore, 'latestVerdict' | 'li
         ...(verdict ? { verdict } : {}),
         ...(tagVerdict ? { tagVerdict } : {}),
       };
+    },
+  };
+}
+
+/** Options of {@link vsaEvidence}. */
+export interface VsaEvidenceOptions {
+  registry: RegistryClientFactory;
+  /** acr-guard's attestation public key (PEM). */
+  publicKey: string;
+  /** The current policy: where the image is deployed from (promote mode) and the policy hash a VSA must carry. */
+  policy: Policy;
+}
+
+/** A VSA signed by the key and naming the digest, where it was found. */
+interface SignedVsa {
+  statement: VsaStatement;
+  envelope: Buffer;
+  repository: string;
+}
+
+/** `timeVerified` as epoch ms; an unreadable time counts as the newest (it can then only refuse: stale). */
+function verifiedAt(v: SignedVsa): number {
+  const t = Date.parse(String(v.statement.predicate.timeVerified));
+  return Number.isNaN(t) ? Number.POSITIVE_INFINITY : t;
+}
+
+/** A bounded string field of a signed statement, or undefined. */
+function text(value: unknown, max: number): string | undefined {
+  return typeof value === 'string' ? value.slice(0, max) : undefined;
+}
+
+/** The verdict a signed VSA stands for: `release` only for `PASSED`; its policy hash and time as the verdict's. */
+function verdictOfVsa(image: ImageId, v: SignedVsa, policy: Policy, accepted: boolean): Verdict {
+  const p = v.statement.predicate;
+  const extension = (p[VSA_CHECKS_FIELD] ?? {}) as Partial<VsaStatement['predicate'][typeof VSA_CHECKS_FIELD]>;
+  const hex = text(p.policy?.digest?.sha256, 128) ?? '';
+  // The policy hash in the current policy's own form, so decideDeploy's comparison is a string comparison.
+  const hash =
+    hex === policyHashHex(policy.hash) ? policy.hash : policy.hash.startsWith('sha256:') ? `sha256:${hex}` : hex;
+  const passed = p.verificationResult === 'PASSED';
+  return {
+    image,
+    decision: passed ? 'release' : 'block',
+    summary:
+      text(extension.summary, 500) ??
+      `VSA verificationResult ${text(String(p.verificationResult), 40)}${accepted ? '' : ' (not accepted)'}`,
+    checks: [],
+    findingCounts: {},
+    rule: `${text(extension.rule, 200) ?? '(rule not named)'} (VSA on ${v.repository})`,
+    policy: { version: policy.version, hash },
+    decidedAt: text(p.timeVerified, 64) ?? '',
+  };
+}
+
+/**
+ * Release evidence from acr-guard's signed verdict (SLSA VSA) attached in the registry, for a pipeline that cannot
+ * read the verdict store: no store, pull access only. The VSA is read where acr-guard attaches it after a release
+ * (the release repository in promote mode, else the repository itself); only envelopes signed by `publicKey`
+ * whose subject names the digest count, and the newest of them (by `timeVerified`) is the verdict. In promote
+ * mode a FAILED VSA on the pushed repository counts too (a block after the release is newer than the PASSED one
+ * in the release repository); a PASSED one there does not (a release is deployed from the release repository).
+ * The chosen VSA must pass {@link checkVsa} (PASSED, the current policy hash) to stand as a `release`; otherwise
+ * it is the `block` or the release under another policy it says, and decideDeploy refuses it. Its `timeVerified`
+ * is the verdict's time: older than `runtime.regateAfter` is stale, as with the store.
+ *
+ * Not checked from a VSA alone: whether a tag moved after its gate (a VSA names the digest, not the tag), and
+ * whether a newer verdict exists that is not attached (whoever can push to the repository can remove a FAILED
+ * VSA, though never forge one: a replayed PASSED one is refused once older than `runtime.regateAfter`).
+ */
+export function vsaEvidence(options: VsaEvidenceOptions): ReleaseEvidenceSource {
+  const { policy, publicKey } = options;
+  return {
+    name: 'vsa',
+    async evidenceFor(image: ImageId, tag?: string): Promise<ReleaseEvidence> {
+      const client = options.registry(image.registry);
+      const target = deployedRepository(policy, image);
+      const signed: SignedVsa[] = [];
+      const reasons: string[] = [];
+      let attached = 0;
+      const read = async (repository: string, failedOnly: boolean) => {
+        const envelopes = await fetchAttestationEnvelopes(client, repository, image.digest);
+        attached += envelopes.length;
+        for (const envelope of envelopes) {
+          const opened = openVsa(envelope, { digest: image.digest, publicKey });
+          if (!opened.ok) reasons.push(`${repository}: ${opened.reason}`);
+          else if (!failedOnly || opened.statement.predicate.verificationResult !== 'PASSED')
+            signed.push({ statement: opened.statement, envelope, repository });
+        }
+      };
+      await read(target.repository, false);
+      if (target.promoted) await read(image.repository, true);
+      const notChecked =
+        tag !== undefined
+          ? `whether tag ${tag} moved after its gate (a VSA names the digest, not the tag: deploy by digest to avoid the question)`
+          : undefined;
+      const base = { source: 'vsa', ...(notChecked ? { notChecked } : {}) };
+      if (signed.length === 0) {
+        const where = `${image.registry}/${target.repository}@${image.digest}`;
+        return {
+          ...base,
+          missing:
+            attached === 0
+              ? `no attestation is attached to ${where}`
+              : `no attestation of ${where} is a VSA signed by the key for this digest: ${reasons.slice(0, 5).join('; ')}`,
+        };
+      }
+      // The newest wins; on a tie, a FAILED one (fail closed).
+      const newest = signed.reduce((a, b) => {
+        const d = verifiedAt(b) - verifiedAt(a);
+        if (d > 0 || Number.isNaN(d)) return b;
+        if (d < 0) return a;
+        return b.statement.predicate.verificationResult !== 'PASSED' ? b : a;
+      });
+      const checked = checkVsa(newest.envelope, { digest: image.digest, publicKey, policyHash: policy.hash });
+      const verdict = verdictOfVsa(image, newest, policy, checked.ok);
+      // Belt and braces: only a VSA checkVsa accepts may stand as a release under the current policy.
+      if (!checked.ok && verdict.decision === 'release' && verdict.policy.hash === policy.hash)
+        return { ...base, verdict: { ...verdict, decision: 'block', summary: checked.reason } };
+      return { ...base, verdict };
     },
   };
 }

@@ -7,9 +7,11 @@
  *      AND !(ActionMatches{'Microsoft.ContainerRegistry/registries/repositories/metadata/read'}))
  *    OR (@Request[Microsoft.ContainerRegistry/registries/repositories:name] StringStartsWithIgnoreCase 'team-a/'))
  *
- * Parsed into a tree and evaluated for one action and one repository name. Anything outside these forms (another
- * attribute, another operator, `SubOperationMatches`, a malformed string) is `undefined` ("unknown"), never true:
- * a condition doctor cannot read never passes a check. Pure.
+ * Parsed into a tree and evaluated for one action and one repository name. Also read: `&&`/`||` for AND/OR, and a
+ * `{'a', 'b'}` set after a plain operator (any value matches, as after `ForAnyOfAnyValues:`). Anything outside these
+ * forms (another attribute, another operator, `SubOperationMatches`, a malformed string, nesting deeper than
+ * {@link MAX_CONDITION_DEPTH}) is `undefined` ("unknown"), never true: a condition doctor cannot read never passes a
+ * check. `doctor pull` (conditionAllows) and the road's release-writers check (probeNames) share this reader. Pure.
  */
 
 import { globMatch } from './glob';
@@ -18,6 +20,8 @@ import { globMatch } from './glob';
 export const ACR_REPOSITORY_ATTRIBUTE = '@Request[Microsoft.ContainerRegistry/registries/repositories:name]';
 /** Longest condition parsed (ARM's own limit is 8 KB). */
 export const MAX_CONDITION_CHARS = 8192;
+/** Deepest nesting of parentheses and negations parsed (a bound on recursion, far above real conditions). */
+export const MAX_CONDITION_DEPTH = 64;
 
 /** The string operators Azure conditions define (each with `IgnoreCase` and `Not` forms). */
 type StringOp = 'Equals' | 'StartsWith' | 'Like';
@@ -44,7 +48,12 @@ export interface ConditionRequest {
   repository: string;
 }
 
-class Unreadable extends Error {}
+/** What was not understood (the message names it); caught inside this module only. */
+class Unreadable extends Error {
+  constructor(what = 'a malformed condition') {
+    super(what);
+  }
+}
 
 /** Tokens: parens, `!`, `AND`/`OR`/`NOT`, `ActionMatches{'…'}`, the attribute, an operator word, a string, a list. */
 type Token =
@@ -82,6 +91,11 @@ function tokenize(text: string): Token[] {
       i++;
       continue;
     }
+    if (text.startsWith('&&', i) || text.startsWith('||', i)) {
+      out.push({ t: c === '&' ? 'AND' : 'OR' });
+      i += 2;
+      continue;
+    }
     if (c === '(' || c === ')' || c === '!') {
       out.push({ t: c });
       i++;
@@ -117,16 +131,17 @@ function tokenize(text: string): Token[] {
     }
     if (text.startsWith('@', i)) {
       const end = text.indexOf(']', i);
-      if (end < 0) throw new Unreadable();
+      if (end < 0) throw new Unreadable(`an attribute at ${text.slice(i, i + 40)}`);
       const attr = text.slice(i, end + 1);
       // Only the repository name, as ACR documents it (attribute names compare case-insensitively).
-      if (attr.toLowerCase() !== ACR_REPOSITORY_ATTRIBUTE.toLowerCase()) throw new Unreadable();
+      if (attr.toLowerCase() !== ACR_REPOSITORY_ATTRIBUTE.toLowerCase())
+        throw new Unreadable(`the attribute ${attr.slice(0, 120)}`);
       out.push({ t: 'attr' });
       i = end + 1;
       continue;
     }
-    const word = /^[A-Za-z][A-Za-z:]*/.exec(text.slice(i))?.[0];
-    if (!word) throw new Unreadable();
+    const word = /^[A-Za-z][A-Za-z:]*/.exec(text.slice(i, i + 200))?.[0];
+    if (!word) throw new Unreadable(`the character ${JSON.stringify(c)}`);
     i += word.length;
     const upper = word.toUpperCase();
     if (upper === 'AND' || upper === 'OR' || upper === 'NOT') {
@@ -156,6 +171,7 @@ const OPERATOR = /^(?:(ForAnyOfAnyValues):)?String(Not)?(Equals|StartsWith|Like)
 
 function parseTokens(tokens: Token[]): Condition {
   let pos = 0;
+  let depth = 0;
   const peek = () => tokens[pos];
   const take = () => tokens[pos++];
   const orExpr = (): Condition => {
@@ -175,26 +191,35 @@ function parseTokens(tokens: Token[]): Condition {
     return items.length === 1 ? items[0] : { kind: 'and', items };
   };
   const unary = (): Condition => {
+    if (++depth > MAX_CONDITION_DEPTH) throw new Unreadable(`nesting deeper than ${MAX_CONDITION_DEPTH}`);
+    try {
+      return term();
+    } finally {
+      depth--;
+    }
+  };
+  const term = (): Condition => {
     const tok = take();
-    if (!tok) throw new Unreadable();
+    if (!tok) throw new Unreadable('a condition that ends too early');
     if (tok.t === '!' || tok.t === 'NOT') return { kind: 'not', item: unary() };
     if (tok.t === '(') {
       const inner = orExpr();
-      if (take()?.t !== ')') throw new Unreadable();
+      if (take()?.t !== ')') throw new Unreadable('an unclosed parenthesis');
       return inner;
     }
     if (tok.t === 'action') return { kind: 'action', pattern: tok.value };
     if (tok.t === 'attr') {
       const op = take();
-      if (op?.t !== 'op') throw new Unreadable();
+      if (op?.t !== 'op') throw new Unreadable('an attribute without an operator');
       const m = OPERATOR.exec(op.value);
-      if (!m) throw new Unreadable();
+      if (!m) throw new Unreadable(`the operator ${op.value.slice(0, 60)}`);
       const operand = take();
       const forAny = m[1] !== undefined;
       let values: string[];
-      if (forAny && operand?.t === 'list') values = operand.values;
+      // A set after a plain operator is read as any-of too (the attribute is single-valued).
+      if (operand?.t === 'list') values = operand.values;
       else if (!forAny && operand?.t === 'str') values = [operand.value];
-      else throw new Unreadable();
+      else throw new Unreadable(`the operand of ${op.value.slice(0, 60)}`);
       return {
         kind: 'compare',
         op: OPS[m[3].toLowerCase()],
@@ -203,22 +228,31 @@ function parseTokens(tokens: Token[]): Condition {
         values,
       };
     }
-    throw new Unreadable();
+    throw new Unreadable(`the term ${tok.t}`);
   };
   const tree = orExpr();
-  if (pos !== tokens.length) throw new Unreadable();
+  if (pos !== tokens.length) throw new Unreadable('trailing text after the condition');
   return tree;
+}
+
+/** A condition read, or what in it was not understood (for evidence). */
+export type ConditionReading = { condition: Condition } | { problem: string };
+
+/** Reads a condition; `problem` names what is not in the documented forms doctor reads. */
+export function readCondition(text: string): ConditionReading {
+  if (text.length > MAX_CONDITION_CHARS) return { problem: `a condition over ${MAX_CONDITION_CHARS} characters` };
+  try {
+    return { condition: parseTokens(tokenize(text)) };
+  } catch (err) {
+    if (err instanceof Unreadable) return { problem: err.message };
+    throw err;
+  }
 }
 
 /** Parses a condition; `undefined` when it is not in the documented forms doctor reads. */
 export function parseCondition(text: string): Condition | undefined {
-  if (text.length > MAX_CONDITION_CHARS) return undefined;
-  try {
-    return parseTokens(tokenize(text));
-  } catch (err) {
-    if (err instanceof Unreadable) return undefined;
-    throw err;
-  }
+  const read = readCondition(text);
+  return 'condition' in read ? read.condition : undefined;
 }
 
 function compare(op: StringOp, ignoreCase: boolean, want: string, have: string): boolean {
@@ -261,4 +295,37 @@ export function conditionAllows(condition: string | undefined, req: ConditionReq
 export function repositoryReadCondition(repository: string): string {
   const quoted = repository.replace(/'/g, "''");
   return `((!(ActionMatches{'Microsoft.ContainerRegistry/registries/repositories/content/read'}) AND !(ActionMatches{'Microsoft.ContainerRegistry/registries/repositories/metadata/read'})) OR (${ACR_REPOSITORY_ATTRIBUTE} StringEqualsIgnoreCase '${quoted}'))`;
+}
+
+/** Every string literal of the condition (the names at which its answer can change). */
+export function conditionLiterals(c: Condition): string[] {
+  switch (c.kind) {
+    case 'and':
+    case 'or':
+      return c.items.flatMap(conditionLiterals);
+    case 'not':
+      return conditionLiterals(c.item);
+    case 'action':
+      return [];
+    case 'compare':
+      return c.values;
+  }
+}
+
+/**
+ * Repository names under `prefix` at which the condition's answer may differ: a name of the prefix's own, and
+ * each literal of the condition that lies under the prefix (with `*` and `?` made concrete and a segment appended,
+ * in both letter cases), so a condition granting `release/contoso/api` alone is caught as well as one granting all.
+ */
+export function probeNames(c: Condition, prefix: string): string[] {
+  const p = prefix.toLowerCase();
+  const out = new Set<string>([`${p}zz-probe/zz-probe`, `${prefix}zz-probe/zz-probe`]);
+  for (const lit of conditionLiterals(c)) {
+    for (const v of [lit, lit.toLowerCase()]) {
+      const concrete = v.replace(/\*/g, 'zz').replace(/\?/g, 'z');
+      for (const name of [concrete, `${concrete}zz-probe`, `${concrete}/zz-probe`])
+        if (name.toLowerCase().startsWith(p)) out.add(name);
+    }
+  }
+  return [...out];
 }

@@ -7,7 +7,7 @@
  * and its condition, evaluated on repository names under the prefix, allow a write. Pure.
  */
 import { fail, pass, sh, unknown, type DoctorCheck } from './check';
-import { ConditionNotUnderstood, conditionAllows, parseCondition, probeNames } from './abacRoad';
+import { evaluateCondition, probeNames, readCondition } from './abac';
 import { applyModeFor } from '../policy';
 import type { Policy } from '../policyTypes';
 import { assignmentParameters, evaluatePolicyRule, type PolicyResource } from './policyRule';
@@ -264,17 +264,13 @@ function writesRelease(s: Snapshot, ra: ArmResource, abac: boolean, prefix: stri
   if (dataWrites.length === 0) return undefined;
   const condition = str(ra.properties, 'condition');
   if (!condition) return `${roleName} without a condition writes every repository, ${prefix} included`;
-  let parsed;
-  try {
-    parsed = parseCondition(condition);
-  } catch (err) {
-    if (err instanceof ConditionNotUnderstood)
-      return `${roleName} with a condition doctor does not understand (${err.message}): assumed to write ${prefix}`;
-    throw err;
-  }
+  const read = readCondition(condition);
+  if ('problem' in read)
+    return `${roleName} with a condition doctor does not understand (${read.problem}): assumed to write ${prefix}`;
+  const parsed = read.condition;
   for (const action of dataWrites)
     for (const name of probeNames(parsed, prefix))
-      if (conditionAllows(parsed, action, name))
+      if (evaluateCondition(parsed, { action, repository: name }))
         return `${roleName}: its condition allows ${action.split('/').slice(-2).join('/')} on ${name}`;
   return undefined;
 }
