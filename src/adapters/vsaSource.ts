@@ -9,8 +9,11 @@ import {
   MAX_VSA_ENVELOPE_BYTES,
   checkVsa,
   cosignAttestationTag,
+  newestVsa,
+  openVsa,
   type VsaCheck,
   type VsaRequirement,
+  type VsaStatement,
 } from '../core/vsa';
 import type { RegistryClient } from './ports';
 
@@ -42,7 +45,9 @@ export async function fetchAttestationEnvelopes(
 
 /**
  * Checks that `repository@digest` carries a VSA meeting `want` (signed by the key, naming the digest, `PASSED`,
- * the current policy hash): the first envelope that does wins; otherwise the reasons of each, or "none attached".
+ * the current policy hash). Of the VSAs signed by the key for this digest, the newest (by `timeVerified`; on a
+ * tie a FAILED one) speaks: an older PASSED one never outvotes a later block. Otherwise the reasons of each, or
+ * "none attached".
  */
 export async function checkVsaInRegistry(
   client: RegistryClient,
@@ -50,21 +55,25 @@ export async function checkVsaInRegistry(
   want: VsaRequirement,
 ): Promise<VsaCheck> {
   const envelopes = await fetchAttestationEnvelopes(client, repository, want.digest);
+  const where = `${client.host}/${repository}@${want.digest}`;
   if (envelopes.length === 0)
     return {
       ok: false,
       code: ErrorCodes.VSA_REJECTED,
-      reason: `no attestation is attached to ${client.host}/${repository}@${want.digest} (tag ${cosignAttestationTag(want.digest)})`,
+      reason: `no attestation is attached to ${where} (tag ${cosignAttestationTag(want.digest)})`,
     };
   const reasons: string[] = [];
+  const signed: Array<{ envelope: Buffer; statement: VsaStatement }> = [];
   for (const envelope of envelopes) {
-    const checked = checkVsa(envelope, want);
-    if (checked.ok) return checked;
-    reasons.push(checked.reason);
+    const opened = openVsa(envelope, want);
+    if (opened.ok) signed.push({ envelope, statement: opened.statement });
+    else reasons.push(opened.reason);
   }
+  const newest = newestVsa(signed);
+  if (newest) return checkVsa(newest.envelope, want);
   return {
     ok: false,
     code: ErrorCodes.VSA_REJECTED,
-    reason: `no attestation of ${client.host}/${repository}@${want.digest} is an acceptable VSA: ${reasons.slice(0, 5).join('; ')}`,
+    reason: `no attestation of ${where} is an acceptable VSA: ${reasons.slice(0, 5).join('; ')}`,
   };
 }

@@ -52,7 +52,7 @@ export interface VulnerabilityPolicy {
   /**
    * CycloneDX rating sources in order of preference, e.g. `[debian, nvd]` (the distribution's own rating
    * first, as Trivy shows it): the first listed source that rated a vulnerability decides its severity.
-   * Absent: the most severe rating decides. See docs/rating-sources.md.
+   * Absent: the most severe rating decides. See docs/vulnerability-reports.md (rating sources).
    */
   ratingSources?: string[];
   /**

@@ -210,6 +210,26 @@ export type VsaCheck =
   | { ok: true; statement: VsaStatement }
   | { ok: false; code: typeof ErrorCodes.VSA_REJECTED; reason: string };
 
+/** `timeVerified` as epoch ms; an unreadable time counts as the newest (it can then only refuse: stale). */
+export function vsaVerifiedAt(statement: VsaStatement): number {
+  const t = Date.parse(String(statement.predicate.timeVerified));
+  return Number.isNaN(t) ? Number.POSITIVE_INFINITY : t;
+}
+
+/**
+ * The VSA that speaks for a digest among those signed by the key: the newest by `timeVerified`, and on a tie a
+ * FAILED one (fail closed), so a later block is never outvoted by an older release still attached.
+ */
+export function newestVsa<T extends { statement: VsaStatement }>(signed: readonly T[]): T | undefined {
+  if (signed.length === 0) return undefined;
+  return signed.reduce((a, b) => {
+    const d = vsaVerifiedAt(b.statement) - vsaVerifiedAt(a.statement);
+    if (d > 0 || Number.isNaN(d)) return b;
+    if (d < 0) return a;
+    return b.statement.predicate.verificationResult !== 'PASSED' ? b : a;
+  });
+}
+
 function reject(reason: string): VsaCheck {
   return { ok: false, code: ErrorCodes.VSA_REJECTED, reason };
 }

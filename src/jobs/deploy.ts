@@ -17,7 +17,7 @@ import { ErrorCodes, isGuardError } from '../core/errors';
 import { findGateRule } from '../core/policy';
 import type { Policy } from '../core/policyTypes';
 import type { ImageId, ImageReference, SignatureResult, Verdict } from '../core/types';
-import { VSA_CHECKS_FIELD, checkVsa, openVsa, policyHashHex, type VsaStatement } from '../core/vsa';
+import { VSA_CHECKS_FIELD, checkVsa, newestVsa, openVsa, policyHashHex, type VsaStatement } from '../core/vsa';
 import { fetchAttestationEnvelopes } from '../adapters/vsaSource';
 import type { FetchedManifest, AuditStore, RegistryClientFactory, ReleaseEvidenceSource } from '../adapters/ports';
 import type { WorkloadDeployer, WorkloadRollout, WorkloadTarget } from '../adapters/workloadDeployer';
@@ -59,12 +59,6 @@ interface SignedVsa {
   statement: VsaStatement;
   envelope: Buffer;
   repository: string;
-}
-
-/** `timeVerified` as epoch ms; an unreadable time counts as the newest (it can then only refuse: stale). */
-function verifiedAt(v: SignedVsa): number {
-  const t = Date.parse(String(v.statement.predicate.timeVerified));
-  return Number.isNaN(t) ? Number.POSITIVE_INFINITY : t;
 }
 
 /** A bounded string field of a signed statement, or undefined. */
@@ -148,12 +142,7 @@ export function vsaEvidence(options: VsaEvidenceOptions): ReleaseEvidenceSource 
         };
       }
       // The newest wins; on a tie, a FAILED one (fail closed).
-      const newest = signed.reduce((a, b) => {
-        const d = verifiedAt(b) - verifiedAt(a);
-        if (d > 0 || Number.isNaN(d)) return b;
-        if (d < 0) return a;
-        return b.statement.predicate.verificationResult !== 'PASSED' ? b : a;
-      });
+      const newest = newestVsa(signed) as SignedVsa;
       const checked = checkVsa(newest.envelope, { digest: image.digest, publicKey, policyHash: policy.hash });
       const verdict = verdictOfVsa(image, newest, policy, checked.ok);
       // Belt and braces: only a VSA checkVsa accepts may stand as a release under the current policy.

@@ -47,8 +47,12 @@ describe('acr-guard verify --attestation-key', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  async function withVsa(repository: string, decision: Verdict['decision']): Promise<string> {
-    const pushed = await pushImage(reg.client, repository, { tag: 'v1', seed: `${repository} ${decision}` });
+  async function withVsa(
+    repository: string,
+    decision: Verdict['decision'],
+    decidedAt = '2026-12-07T20:00:00.000Z',
+  ): Promise<string> {
+    const pushed = await pushImage(reg.client, repository, { tag: 'v1', seed: `${repository}` });
     const verdict: Verdict = {
       image: { registry: reg.registry.host, repository, digest: pushed.digest },
       decision,
@@ -57,7 +61,7 @@ describe('acr-guard verify --attestation-key', () => {
       findingCounts: {},
       rule: 'gate[0] scope "**"',
       policy: { version: 1, hash: policyHash },
-      decidedAt: '2026-12-07T20:00:00.000Z',
+      decidedAt,
     };
     const statement = buildVsaStatement({
       verdict,
@@ -110,6 +114,30 @@ describe('acr-guard verify --attestation-key', () => {
         '--plain-http',
       ]),
     ).toMatchObject({ code: 3, out: expect.stringMatching(/no attestation is attached/) });
+  });
+
+  it('whoever can push decides nothing: an older PASSED VSA replayed next to a newer FAILED one does not verify', async () => {
+    const ref = await withVsa('vsa/replayed', 'release', '2026-12-07T20:00:00.000Z');
+    const digest = ref.slice(ref.indexOf('@') + 1);
+    const tag = `sha256-${digest.slice('sha256:'.length)}.att`;
+    const passedLayer = (await reg.client.getManifest('vsa/replayed', tag)).json.layers as unknown[];
+    // A later gate blocks the same digest: its FAILED VSA replaces acr-guard's PASSED one under the tag.
+    await withVsa('vsa/replayed', 'block', '2026-12-07T21:00:00.000Z');
+    expect(await runCli(['verify', ref, '--attestation-key', pub, '--plain-http'])).toMatchObject({ code: 3 });
+    // The pusher puts the old PASSED layer (its blob is still in the repository) back beside the FAILED one.
+    const current = await reg.client.getManifest('vsa/replayed', tag);
+    const replayed = { ...current.json, layers: [...passedLayer, ...(current.json.layers as unknown[])] };
+    await reg.client.putManifest(
+      'vsa/replayed',
+      tag,
+      Buffer.from(JSON.stringify(replayed)),
+      'application/vnd.oci.image.manifest.v1+json',
+    );
+    expect((await reg.client.getManifest('vsa/replayed', tag)).json.layers).toHaveLength(2);
+    expect(await runCli(['verify', ref, '--attestation-key', pub, '--plain-http'])).toMatchObject({
+      code: 3,
+      out: expect.stringMatching(/verificationResult is "FAILED"/),
+    });
   });
 
   it('acr-guard gate --attestation-key promotes and signs; verify --attestation-key --policy accepts the release', async () => {
