@@ -1,0 +1,433 @@
+/**
+ * Every function of both hosts, in one table: the orchestrators, the activity maps, the Event Grid trigger, the
+ * HTTP routes (method, path, Functions auth level, app roles, handler) and the timers (with their schedule
+ * setting). The Azure host (`src/functions/index.ts`) registers exactly what this table says; the local host
+ * (`src/local/serve.ts`, `gateRunner.ts`, `localTimers.ts`) routes and hosts exactly what it says, and
+ * test/unit/functionTable.test.ts fails when either differs from it.
+ *
+ * A function one host deliberately lacks is declared here with `hosts: { only, reason }`, so "forgot one" is a
+ * failing test and "left out on purpose" is a sentence a newcomer can read. Adding a function takes one entry
+ * here plus its handler (a `'host'` handler: the hosts that serve it must provide one, which the compiler checks).
+ *
+ * Pure data and small closures: importing it registers nothing and starts nothing.
+ */
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import {
+  Activities,
+  ORCH_IMAGE_GATE,
+  ORCH_REGISTRY_PURGE,
+  ORCH_REPOSITORY_PURGE,
+  ORCH_RUNTIME_AUDIT,
+  PurgeActivities,
+  RuntimeActivities,
+} from '../orchestrations/names';
+import { gateActivities } from '../orchestrations/activities';
+import { imageGateOrchestrator } from '../orchestrations/imageGate';
+import { registryPurgeOrchestrator, repositoryPurgeOrchestrator } from '../orchestrations/purge';
+import { purgeActivities } from '../orchestrations/purgeActivities';
+import { runtimeActivities, type RuntimeServices } from '../orchestrations/runtimeActivities';
+import { runtimeAuditOrchestrator } from '../orchestrations/runtimeAudit';
+import type { ActivityContext, GateServices } from '../orchestrations/services';
+import { handleAlertQueries } from './alertQueries';
+import type { TIMER_SCHEDULES } from './config';
+import type { OrchestrationStarter } from './gateStarter';
+import { AppRoles, MAX_BODY_BYTES } from './http';
+import { handleImages, type ImagesDeps } from './images';
+import { handleNightlyPurge } from './nightlyPurge';
+import { handleImagePushed, type ImagePushedDeps } from './onImagePushed';
+import { PAGE_READ_ROLES, handlePageFile, type PageDeps } from './page';
+import { handleRescan, handleRescanStatus, type RescanDeps } from './rescan';
+import { handleRotateTokens } from './rotateTokens';
+import { handleRuntimeAuditTimer, handleRuntimeReport, type RuntimeReportDeps } from './runtimeAudit';
+import type { TimerJobDeps } from './timerJobs';
+import { handleVerdict, type VerdictDeps } from './verdicts';
+
+/** The two hosts: the Functions app in Azure and the local service (`acr-guard serve`, `npm start`). */
+export type HostName = 'azure' | 'local';
+
+/** Where a function runs: on both hosts, or on one, with the reason the other deliberately lacks it. */
+export type Hosts = 'both' | { readonly only: HostName; readonly reason: string };
+
+/** Whether `hosts` includes `host`. */
+export function servedBy(hosts: Hosts, host: HostName): boolean {
+  return hosts === 'both' || hosts.only === host;
+}
+
+// ---- orchestrators ----
+
+/** The orchestrators both hosts host, by their registered names (history records them: add, don't rename). */
+export const ORCHESTRATORS = {
+  [ORCH_IMAGE_GATE]: imageGateOrchestrator,
+  [ORCH_REGISTRY_PURGE]: registryPurgeOrchestrator,
+  [ORCH_REPOSITORY_PURGE]: repositoryPurgeOrchestrator,
+  [ORCH_RUNTIME_AUDIT]: runtimeAuditOrchestrator,
+} as const;
+
+/** The registered name of an orchestration. */
+export type OrchestrationName = keyof typeof ORCHESTRATORS;
+
+// ---- activity maps ----
+
+/** Activities by registered name (the context is the Functions `InvocationContext` or the local driver's). */
+export type ActivityMap = Readonly<Record<string, (input: never, context: ActivityContext) => Promise<unknown>>>;
+
+/** What an activity map is built from; `runtime` is only called by a map that needs it. */
+export interface ActivityMapDeps {
+  /** The gate's services (`purgeAlerts` set where held purge plans are alerted: Azure). */
+  services: GateServices;
+  runtime: () => RuntimeServices;
+}
+
+/** One group of activities, built together over the same services. */
+export interface ActivityMapEntry {
+  /** The orchestration(s) the group serves. */
+  name: string;
+  /** The registered activity names (known before the map is built: a host registers them at load). */
+  activities: readonly string[];
+  /**
+   * Needs runtime assurance's services (Resource Graph, sinks): built apart, so a misconfigured alert sink of the
+   * runtime audit never stops a gate or a purge; the local host hosts it only when given an inventory.
+   */
+  needsRuntime: boolean;
+  build(deps: ActivityMapDeps): ActivityMap;
+}
+
+/** The activity maps; both hosts host all three (the gate's retention step needs the purge's). */
+export const ACTIVITY_MAPS: readonly ActivityMapEntry[] = [
+  {
+    name: ORCH_IMAGE_GATE,
+    activities: Object.values(Activities),
+    needsRuntime: false,
+    build: ({ services }) => gateActivities(services),
+  },
+  {
+    name: `${ORCH_REGISTRY_PURGE}, ${ORCH_REPOSITORY_PURGE}`,
+    activities: Object.values(PurgeActivities),
+    needsRuntime: false,
+    build: ({ services }) => purgeActivities(services),
+  },
+  {
+    name: ORCH_RUNTIME_AUDIT,
+    activities: Object.values(RuntimeActivities),
+    needsRuntime: true,
+    build: ({ services, runtime }) => runtimeActivities(services, runtime()),
+  },
+];
+
+// ---- event triggers ----
+
+/** What a host gives an event trigger's handler (built when it runs). */
+export interface EventHostServices {
+  push(): ImagePushedDeps;
+}
+
+/** An Event Grid trigger. */
+export interface EventTrigger {
+  name: string;
+  /** Takes the durable client as an extra input (it starts orchestrations). */
+  durableClient: boolean;
+  hosts: Hosts;
+  handler(event: unknown, host: EventHostServices, context: InvocationContext): Promise<unknown>;
+}
+
+/** The Event Grid triggers. */
+export const EVENT_TRIGGERS = [
+  {
+    name: 'onImagePushed',
+    durableClient: true,
+    hosts: {
+      only: 'azure',
+      reason:
+        'no Event Grid locally: the registry posts its notifications to POST /api/registry/notifications, which feeds the same push path',
+    },
+    handler: (event, host, context) => handleImagePushed(event, host.push(), context),
+  },
+] as const satisfies readonly EventTrigger[];
+
+// ---- HTTP routes ----
+
+/**
+ * What a host gives the HTTP handlers, each built when a request needs it (so a bad setting fails that request,
+ * naming the setting, and a route that needs no policy never loads one).
+ */
+export interface HttpHostServices {
+  rescan(): RescanDeps;
+  rescanStatus(): Pick<RescanDeps, 'starter' | 'auth'>;
+  verdicts(): VerdictDeps;
+  runtimeReport(): RuntimeReportDeps;
+  images(): ImagesDeps;
+  page(): PageDeps;
+}
+
+/** A route handler from this layer, given the host's services. */
+export type HttpHandler = (
+  request: HttpRequest,
+  host: HttpHostServices,
+  context: InvocationContext,
+) => Promise<HttpResponseInit>;
+
+/** One HTTP function. */
+export interface HttpRoute {
+  /** The function name (Azure) and the log's context name (both hosts). */
+  name: string;
+  method: 'GET' | 'POST';
+  /**
+   * The full path, parameters as Functions routes write them: `{name}` one segment (decoded), `{name?}` an
+   * optional one, `{*name}` the rest (passed as sent). Azure's paths start with `/api/` (the host's prefix).
+   */
+  path: string;
+  /** The Functions key level (Azure; the local service has no keys). */
+  authLevel: 'function' | 'anonymous';
+  /** The app roles the handler accepts (any one); empty: no app role (see the route's auth note). */
+  roles: readonly string[];
+  /** How else a caller is authenticated, when the roles do not say it all. */
+  authNote?: string;
+  /** Takes the durable client as an extra input (Azure: it starts or reads orchestrations). */
+  durableClient?: boolean;
+  /** Largest body read (POST); the local host refuses a longer one with 413 before the handler runs. */
+  maxBodyBytes?: number;
+  hosts: Hosts;
+  /** The handler, or `'host'`: each host that serves the route provides its own (a host-specific route). */
+  handler: HttpHandler | 'host';
+}
+
+const READ_ROLES = [AppRoles.read, AppRoles.rescan] as const;
+const RESCAN_ROLES = [AppRoles.rescan] as const;
+const EASY_AUTH =
+  'anonymous at the Functions level because a browser holds no function key: App Service authentication lets the caller in and the handler requires its app role';
+const PAGE_API_LOCALLY =
+  'the local service serves the page at / and its API under /api directly (no Easy Auth login, no function keys to hide)';
+
+const rescan: HttpHandler = (request, host, context) => handleRescan(request, host.rescan(), context);
+const rescanStatus: HttpHandler = (request, host, context) => handleRescanStatus(request, host.rescanStatus(), context);
+const verdicts: HttpHandler = (request, host, context) => handleVerdict(request, host.verdicts(), context);
+const runtimeReport: HttpHandler = (request, host, context) =>
+  handleRuntimeReport(request, host.runtimeReport(), context);
+const images: HttpHandler = (request, host, context) => handleImages(request, host.images(), context);
+const page: HttpHandler = (request, host, context) => handlePageFile(request, host.page(), context);
+
+/**
+ * The HTTP routes. Azure: the API for callers with a function key, and the verdicts page's API under `/api/ui/`
+ * (read-only but for the rescan button: retention runs on its timer there). Locally: the same API, the page at
+ * `/`, on-demand retention and the open-source registry's notifications.
+ */
+export const HTTP_ROUTES = [
+  {
+    name: 'rescan',
+    method: 'POST',
+    path: '/api/rescan',
+    authLevel: 'function',
+    roles: RESCAN_ROLES,
+    durableClient: true,
+    maxBodyBytes: MAX_BODY_BYTES,
+    hosts: 'both',
+    handler: rescan,
+  },
+  {
+    name: 'rescanStatus',
+    method: 'GET',
+    path: '/api/rescan/{instanceId}',
+    authLevel: 'function',
+    roles: READ_ROLES,
+    durableClient: true,
+    hosts: 'both',
+    handler: rescanStatus,
+  },
+  {
+    name: 'verdicts',
+    method: 'GET',
+    path: '/api/verdicts/{*image}',
+    authLevel: 'function',
+    roles: READ_ROLES,
+    hosts: 'both',
+    handler: verdicts,
+  },
+  {
+    name: 'runtime',
+    method: 'GET',
+    path: '/api/runtime',
+    authLevel: 'function',
+    roles: READ_ROLES,
+    hosts: 'both',
+    handler: runtimeReport,
+  },
+  {
+    name: 'uiPage',
+    method: 'GET',
+    // One segment (the literal routes win over it): index.html, app.js, style.css or nothing; others are 404.
+    path: '/api/ui/{file?}',
+    authLevel: 'anonymous',
+    roles: PAGE_READ_ROLES,
+    authNote: EASY_AUTH,
+    hosts: { only: 'azure', reason: PAGE_API_LOCALLY },
+    handler: page,
+  },
+  {
+    name: 'uiImages',
+    method: 'GET',
+    path: '/api/ui/images',
+    authLevel: 'anonymous',
+    roles: PAGE_READ_ROLES,
+    authNote: EASY_AUTH,
+    hosts: { only: 'azure', reason: PAGE_API_LOCALLY },
+    handler: images,
+  },
+  {
+    name: 'uiRescan',
+    method: 'POST',
+    path: '/api/ui/rescan',
+    authLevel: 'anonymous',
+    roles: RESCAN_ROLES,
+    authNote: `${EASY_AUTH}; a JSON body is required, so a cross-site form cannot send it`,
+    durableClient: true,
+    maxBodyBytes: MAX_BODY_BYTES,
+    hosts: { only: 'azure', reason: PAGE_API_LOCALLY },
+    handler: rescan,
+  },
+  {
+    name: 'uiRescanStatus',
+    method: 'GET',
+    path: '/api/ui/rescan/{instanceId}',
+    authLevel: 'anonymous',
+    roles: READ_ROLES,
+    authNote: EASY_AUTH,
+    durableClient: true,
+    hosts: { only: 'azure', reason: PAGE_API_LOCALLY },
+    handler: rescanStatus,
+  },
+  {
+    name: 'uiVerdicts',
+    method: 'GET',
+    path: '/api/ui/verdicts/{*image}',
+    authLevel: 'anonymous',
+    roles: READ_ROLES,
+    authNote: EASY_AUTH,
+    hosts: { only: 'azure', reason: PAGE_API_LOCALLY },
+    handler: verdicts,
+  },
+  {
+    name: 'uiRuntime',
+    method: 'GET',
+    path: '/api/ui/runtime',
+    authLevel: 'anonymous',
+    roles: READ_ROLES,
+    authNote: EASY_AUTH,
+    hosts: { only: 'azure', reason: PAGE_API_LOCALLY },
+    handler: runtimeReport,
+  },
+  {
+    name: 'page',
+    method: 'GET',
+    path: '/{file?}',
+    authLevel: 'anonymous',
+    roles: PAGE_READ_ROLES,
+    hosts: { only: 'local', reason: 'in Azure the page is under /api/ui/ (the Functions host serves /api only)' },
+    handler: page,
+  },
+  {
+    name: 'images',
+    method: 'GET',
+    path: '/api/images',
+    authLevel: 'anonymous',
+    roles: PAGE_READ_ROLES,
+    hosts: { only: 'local', reason: 'in Azure the page reads GET /api/ui/images' },
+    handler: images,
+  },
+  {
+    name: 'purge',
+    method: 'POST',
+    path: '/api/purge',
+    authLevel: 'anonymous',
+    roles: [AppRoles.purge],
+    maxBodyBytes: MAX_BODY_BYTES,
+    hosts: {
+      only: 'local',
+      reason:
+        "retention on demand over the developer's registries; in Azure it runs on the nightlyPurge timer only (no one deletes by request)",
+    },
+    handler: 'host',
+  },
+  {
+    name: 'registryNotifications',
+    method: 'POST',
+    path: '/api/registry/notifications',
+    authLevel: 'anonymous',
+    roles: [],
+    authNote: "the registry's bearer token when the service has one (--notification-token)",
+    hosts: {
+      only: 'local',
+      reason: 'the open-source registry has no Event Grid; in Azure onImagePushed receives the pushes',
+    },
+    handler: 'host',
+  },
+] as const satisfies readonly HttpRoute[];
+
+/** The name of a route whose handler each serving host provides. */
+export type HostHandledRoute<H extends HostName> = Extract<
+  (typeof HTTP_ROUTES)[number],
+  { handler: 'host'; hosts: 'both' | { only: H } }
+>['name'];
+
+// ---- timers ----
+
+/** What a host gives the Functions timers' handlers. */
+export type TimerHandler = (
+  env: Record<string, string | undefined>,
+  deps: TimerJobDeps,
+  context: InvocationContext,
+  starter: () => OrchestrationStarter,
+) => Promise<unknown>;
+
+/** One timer. */
+export interface TimerEntry {
+  name: string;
+  /** The app setting of its NCRONTAB schedule (default in TIMER_SCHEDULES). */
+  scheduleSetting: keyof typeof TIMER_SCHEDULES;
+  /** Takes the durable client as an extra input (Azure: it starts an orchestration). */
+  durableClient: boolean;
+  hosts: Hosts;
+  /**
+   * The Functions timer's handler. The local service runs its own job under the same name
+   * (`src/local/localTimers.ts`: alert state in memory, retention through the local orchestration host).
+   */
+  handler: TimerHandler;
+}
+
+/** The timers. */
+export const TIMERS = [
+  {
+    name: 'alertQueries',
+    scheduleSetting: 'ACR_GUARD_ALERT_SCHEDULE',
+    durableClient: false,
+    hosts: 'both',
+    handler: (env, deps, context) => handleAlertQueries(env, deps, context),
+  },
+  {
+    name: 'rotateTokens',
+    scheduleSetting: 'ACR_GUARD_ROTATION_SCHEDULE',
+    durableClient: false,
+    hosts: 'both',
+    handler: (env, deps, context) => handleRotateTokens(env, deps, context),
+  },
+  {
+    name: 'nightlyPurge',
+    scheduleSetting: 'ACR_GUARD_PURGE_SCHEDULE',
+    durableClient: true,
+    hosts: 'both',
+    handler: (_env, deps, context, starter) => handleNightlyPurge(deps, starter(), context),
+  },
+  {
+    name: 'runtimeAudit',
+    scheduleSetting: 'ACR_GUARD_RUNTIME_SCHEDULE',
+    durableClient: true,
+    hosts: {
+      only: 'azure',
+      reason:
+        'locally runtime assurance runs when asked (LocalService.runRuntimeAudit, which the demo stack calls at start)',
+    },
+    handler: (_env, deps, context, starter) => handleRuntimeAuditTimer(deps, starter(), context),
+  },
+] as const satisfies readonly TimerEntry[];
+
+/** The name of a timer the host `H` runs. */
+export type TimerName<H extends HostName> = Extract<(typeof TIMERS)[number], { hosts: 'both' | { only: H } }>['name'];
