@@ -431,3 +431,39 @@ export const TIMERS = [
 
 /** The name of a timer the host `H` runs. */
 export type TimerName<H extends HostName> = Extract<(typeof TIMERS)[number], { hosts: 'both' | { only: H } }>['name'];
+
+/**
+ * Matches a request path against a route's path (pure): the parameters when it matches, undefined otherwise.
+ * `{name}` takes one segment, decoded (left as sent when it is malformed: the handler refuses it); `{name?}` one
+ * or none; `{*name}` the rest, as sent (the handler parses it).
+ */
+export function matchPath(pattern: string, path: string): Record<string, string> | undefined {
+  const want = pattern.split('/');
+  const got = path.split('/');
+  const params: Record<string, string> = {};
+  for (let i = 0; i < want.length; i++) {
+    const segment = want[i];
+    const param = /^\{(\*?)(\w+)(\??)\}$/.exec(segment);
+    if (!param) {
+      if (got[i] !== segment) return undefined;
+      continue;
+    }
+    const [, rest, name, optional] = param;
+    if (rest) {
+      if (i >= got.length) return undefined;
+      params[name] = got.slice(i).join('/');
+      return params;
+    }
+    if (i >= got.length) {
+      if (!optional) return undefined;
+      params[name] = '';
+      continue;
+    }
+    try {
+      params[name] = decodeURIComponent(got[i]);
+    } catch {
+      params[name] = got[i];
+    }
+  }
+  return got.length === want.length ? params : undefined;
+}
