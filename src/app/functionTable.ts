@@ -193,10 +193,8 @@ export interface HttpRoute {
 
 const READ_ROLES = [AppRoles.read, AppRoles.rescan] as const;
 const RESCAN_ROLES = [AppRoles.rescan] as const;
-const EASY_AUTH =
-  'anonymous at the Functions level because a browser holds no function key: App Service authentication lets the caller in and the handler requires its app role';
-const PAGE_API_LOCALLY =
-  'the local service serves the page at / and its API under /api directly (no Easy Auth login, no function keys to hide)';
+const EASY_AUTH = 'Easy Auth lets the caller in: a browser holds no function key';
+const PAGE_API_LOCALLY = 'locally the page is at / and calls /api directly (no Easy Auth login)';
 
 const rescan: HttpHandler = (request, host, context) => handleRescan(request, host.rescan(), context);
 const rescanStatus: HttpHandler = (request, host, context) => handleRescanStatus(request, host.rescanStatus(), context);
@@ -353,7 +351,7 @@ export const HTTP_ROUTES = [
     path: '/api/registry/notifications',
     authLevel: 'anonymous',
     roles: [],
-    authNote: "the registry's bearer token when the service has one (--notification-token)",
+    authNote: "the registry's bearer token, when the service is given one: --notification-token",
     hosts: {
       only: 'local',
       reason: 'the open-source registry has no Event Grid; in Azure onImagePushed receives the pushes',
@@ -466,4 +464,40 @@ export function matchPath(pattern: string, path: string): Record<string, string>
     }
   }
   return got.length === want.length ? params : undefined;
+}
+
+/** Where a function runs, as the docs' table says it. */
+function hostsCell(hosts: Hosts): string {
+  return hosts === 'both' ? 'both' : `${hosts.only} only: ${hosts.reason}`;
+}
+
+/**
+ * The table as Markdown (docs/architecture.md holds this text between its `function-table` markers;
+ * test/unit/functionTable.test.ts keeps the two equal).
+ */
+export function renderFunctionTable(): string {
+  const cell = (text: string): string => text.replace(/\|/g, '\\|');
+  const lines: string[] = [];
+  lines.push('| Kind | Name | Trigger | Auth | Hosts |', '| --- | --- | --- | --- | --- |');
+  for (const name of Object.keys(ORCHESTRATORS))
+    lines.push(`| orchestration | \`${name}\` | orchestration trigger | - | both |`);
+  for (const entry of ACTIVITY_MAPS)
+    lines.push(
+      `| activities of \`${entry.name}\` | ${entry.activities.map((a) => `\`${a}\``).join(', ')} | activity trigger | - | both${entry.needsRuntime ? ' (locally when given a runtime inventory)' : ''} |`,
+    );
+  for (const trigger of EVENT_TRIGGERS)
+    lines.push(`| event | \`${trigger.name}\` | Event Grid | - | ${cell(hostsCell(trigger.hosts))} |`);
+  for (const route of HTTP_ROUTES as readonly HttpRoute[]) {
+    const roles = route.roles.length > 0 ? route.roles.map((r) => `\`${r}\``).join(' or ') : 'no app role';
+    const auth = `${route.authLevel === 'function' ? 'function key' : 'anonymous'}; ${roles}${route.authNote ? ` (${route.authNote})` : ''}`;
+    const handler = route.handler === 'host' ? ' (handler per host)' : '';
+    lines.push(
+      `| HTTP | \`${route.name}\`${handler} | \`${route.method} ${route.path}\` | ${cell(auth)} | ${cell(hostsCell(route.hosts))} |`,
+    );
+  }
+  for (const timer of TIMERS)
+    lines.push(
+      `| timer | \`${timer.name}\` | schedule \`${timer.scheduleSetting}\` | - | ${cell(hostsCell(timer.hosts))} |`,
+    );
+  return `${lines.join('\n')}\n`;
 }
