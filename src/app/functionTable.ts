@@ -351,7 +351,7 @@ export const HTTP_ROUTES = [
     path: '/api/registry/notifications',
     authLevel: 'anonymous',
     roles: [],
-    authNote: "the registry's bearer token, when the service is given one: --notification-token",
+    authNote: 'the bearer token the service shares with its registry, when it has one (the local stack sets one)',
     hosts: {
       only: 'local',
       reason: 'the open-source registry has no Event Grid; in Azure onImagePushed receives the pushes',

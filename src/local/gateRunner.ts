@@ -190,7 +190,7 @@ export class LocalOrchestrationHost implements OrchestrationStatusStarter {
   async start(orchestrator: string, instanceId: string, input: unknown): Promise<void> {
     if (orchestrator !== ORCH_IMAGE_GATE)
       throw new Error(
-        `the local runner tracks started ${ORCH_IMAGE_GATE} instances only, not ${orchestrator} (use run())`,
+        `the local orchestration host tracks started ${ORCH_IMAGE_GATE} instances only, not ${orchestrator} (use run())`,
       );
     // Like the Durable client: a second start of a running instance does not start a second run.
     if (this.running.has(instanceId)) return;
