@@ -1,6 +1,7 @@
 /**
  * The local service (`acr-guard serve`, what `npm start` runs): the app's HTTP functions, the registry's push
- * notifications, the timers and the gate orchestrations, hosted in one process without the Functions host.
+ * notifications, the timers and the gate orchestrations, hosted in one process without the Functions host. It
+ * serves the function table's routes for this host (`src/app/functionTable.ts` says why a route is local only):
  *
  * - `POST /api/rescan`, `GET /api/rescan/{id}`, `GET /api/verdicts/{*image}`: the same handlers as in Azure,
  *   called with real `HttpRequest`/`InvocationContext` objects built from the node request.
