@@ -192,6 +192,61 @@ describe('the function table', () => {
     });
   });
 
+  describe('the roles a route declares are the ones its handler requires', () => {
+    let service: LocalService;
+    let stateDir: string;
+    beforeAll(async () => {
+      stateDir = mkdtempSync(join(tmpdir(), 'acr-guard-table-roles-'));
+      service = await startService({
+        policy: loadPolicy(
+          'version: 1\nregistries: [{ host: "registry.example.com" }]\ngate: []\nretention: []\n',
+          'test policy',
+        ),
+        stateDir,
+        auth: 'easyauth',
+        env: {},
+      });
+    }, 30_000);
+    afterAll(async () => {
+      await service?.stop();
+      rmSync(stateDir, { recursive: true, force: true });
+    });
+
+    it('locally: a caller without them is refused, naming exactly them', async () => {
+      const outsider = Buffer.from(
+        JSON.stringify({ auth_typ: 'aad', claims: [{ typ: 'roles', val: 'Someone.Else' }] }),
+      ).toString('base64');
+      const refusals = [];
+      for (const route of ROUTES.filter((r) => servedBy(r.hosts, 'local') && r.roles.length > 0)) {
+        const response = await fetch(`${service.url}${samplePath(route.path)}`, {
+          method: route.method,
+          headers: { 'x-ms-client-principal': outsider, 'content-type': 'application/json' },
+          ...(route.method === 'POST' ? { body: '{}' } : {}),
+        });
+        const text = await response.text();
+        refusals.push({
+          name: route.name,
+          status: response.status,
+          namesRoles: text.includes(`the app role ${route.roles.join(' or ')} on`) || route.name === 'page',
+        });
+      }
+      expect(refusals).toEqual(
+        ROUTES.filter((r) => servedBy(r.hosts, 'local') && r.roles.length > 0).map((r) => ({
+          name: r.name,
+          status: 403,
+          namesRoles: true,
+        })),
+      );
+    });
+
+    it('in Azure: a route only Azure serves shares its handler and its roles with a route the local test asks', () => {
+      for (const route of ROUTES.filter((r) => !servedBy(r.hosts, 'local'))) {
+        const twin = ROUTES.find((r) => servedBy(r.hosts, 'local') && r.handler === route.handler);
+        expect({ name: route.name, roles: twin?.roles }).toEqual({ name: route.name, roles: route.roles });
+      }
+    });
+  });
+
   it('declares why a host lacks a function, and hands a host-handled route to a host that has one', () => {
     for (const entry of [...EVENT_TRIGGERS, ...ROUTES, ...TIMERS]) {
       if (entry.hosts !== 'both') expect(entry.hosts.reason.length).toBeGreaterThan(20);
