@@ -17,6 +17,8 @@ import {
   servedBy,
   type ActivityMap,
   type EventHostServices,
+  type HostHandledRoute,
+  type HttpHandler,
   type HttpHostServices,
 } from '../app/functionTable';
 import { azureAuthMode } from '../app/http';
@@ -139,11 +141,12 @@ function httpServices(context: InvocationContext): HttpHostServices {
   };
 }
 
+/** The routes the table leaves to this host (none today; the compiler refuses a missing one). */
+const hostHandlers: Record<HostHandledRoute<'azure'>, HttpHandler> = {};
+
 for (const route of HTTP_ROUTES) {
   if (!servedBy(route.hosts, 'azure')) continue;
-  const handler = route.handler;
-  if (handler === 'host') throw new Error(`${route.name}: the Azure host has no handler of its own for it`);
-  if (!route.path.startsWith('/api/')) throw new Error(`${route.name}: an Azure route is under /api/ (${route.path})`);
+  const handler = route.handler === 'host' ? hostHandlers[route.name as HostHandledRoute<'azure'>] : route.handler;
   app.http(route.name, {
     methods: [route.method],
     authLevel: route.authLevel,

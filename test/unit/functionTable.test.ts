@@ -251,6 +251,12 @@ describe('the function table', () => {
     for (const entry of [...EVENT_TRIGGERS, ...ROUTES, ...TIMERS]) {
       if (entry.hosts !== 'both') expect(entry.hosts.reason.length).toBeGreaterThan(20);
     }
+    // The local host has no Event Grid (its pushes arrive as registry notifications, a route of the table).
+    expect(EVENT_TRIGGERS.filter((t) => servedBy(t.hosts, 'local')).map((t) => t.name)).toEqual([]);
+    // The Functions host serves HTTP under /api/ only.
+    expect(ROUTES.filter((r) => servedBy(r.hosts, 'azure') && !r.path.startsWith('/api/')).map((r) => r.name)).toEqual(
+      [],
+    );
     // A route both hosts serve takes its handler from the table: the hosts never diverge on it.
     expect(ROUTES.filter((r) => r.hosts === 'both' && r.handler === 'host').map((r) => r.name)).toEqual([]);
     // Function names are unique per host (the Functions host refuses a duplicate).
