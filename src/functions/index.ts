@@ -1,6 +1,7 @@
 /**
  * The Functions app's entry point (package.json `main`) and its composition root: the ONLY module that
- * registers anything with the Functions host (`app.*`, `df.app.*`). Every handler lives elsewhere and takes its
+ * registers anything with the Functions host (`app.*`, `df.app.*`). What it registers is the function table's
+ * (`src/app/functionTable.ts`) Azure part, nothing else. Every handler lives elsewhere and takes its
  * dependencies as arguments; here they are bound to the runtime, which is built once, on the first invocation
  * that needs it (a bad setting then fails that invocation, naming the setting, instead of the worker's start).
  * Bundled into one file so the app holds a single copy of @azure/functions and durable-functions.
