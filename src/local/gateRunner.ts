@@ -13,7 +13,7 @@
  * One process owns a history directory at a time. An activity that was running when the process died is run
  * again on resume (Durable's at-least-once activity semantics); the orchestration itself completes once.
  */
-import { ACTIVITY_MAPS, ORCHESTRATORS, type ActivityMap, type OrchestrationName } from '../app/functionTable';
+import { ACTIVITY_MAPS, ORCHESTRATORS, type ActivityMap, type OrchestrationName } from '../app/orchestrationTable';
 import type { InstanceState, InstanceStatus, OrchestrationStatusStarter } from '../app/gateStarter';
 import { gateInstanceId } from '../core/reference';
 import type { ImageId } from '../core/types';
