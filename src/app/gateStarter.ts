@@ -1,7 +1,8 @@
 /**
- * Starting `imageGate` exactly once per image. Shared by the Event Grid trigger, the registry notification
- * receiver and the CLI; the durable client is behind the small {@link GateStarter} interface so the same
- * logic runs against the Functions host's client and the local driver.
+ * Starting orchestrations exactly once: `imageGate` once per image (the Event Grid trigger, the registry
+ * notification receiver, the CLI), rescans, and the timers' scheduled runs (`registryPurge`, `runtimeAudit`).
+ * The durable client is behind the small {@link OrchestrationStarter} interface so the same logic runs against
+ * the Functions host's client and the local orchestration host.
  */
 import { gateInstanceId, formatImage, rescanInstanceId } from '../core/reference';
 import type { ImageId } from '../core/types';
@@ -20,8 +21,8 @@ export type InstanceState =
   | 'Suspended'
   | 'Unknown';
 
-/** The two durable-client operations the triggers need. */
-export interface GateStarter {
+/** The two durable-client operations the triggers need (for every orchestration, not only the gate). */
+export interface OrchestrationStarter {
   /** The instance's state, or undefined when no instance has that id. */
   getState(instanceId: string): Promise<InstanceState | undefined>;
   /** Start `orchestrator` with this instance id and input. */
@@ -49,7 +50,7 @@ export type StartResult =
  * is started again: it produced no verdict, and the image stays quarantined until one exists.
  */
 export async function startGateOnce(
-  starter: GateStarter,
+  starter: OrchestrationStarter,
   request: { image: ImageId; tag?: string; trigger: GateInput['trigger'] },
 ): Promise<StartResult> {
   const instanceId = gateInstanceId(request.image);
@@ -78,8 +79,8 @@ export interface InstanceStatus {
   lastUpdatedTime?: string;
 }
 
-/** A {@link GateStarter} that can also report an instance's status (the rescan status endpoint). */
-export interface GateStatusStarter extends GateStarter {
+/** An {@link OrchestrationStarter} that can also report an instance's status (the rescan status endpoint). */
+export interface OrchestrationStatusStarter extends OrchestrationStarter {
   /** The instance's status, or undefined when no instance has that id. */
   getStatus(instanceId: string): Promise<InstanceStatus | undefined>;
 }
@@ -90,7 +91,7 @@ export interface GateStatusStarter extends GateStarter {
  * state check, so a retried request with the same nonce does not start a second gate.
  */
 export async function startRescan(
-  starter: GateStarter,
+  starter: OrchestrationStarter,
   request: { image: ImageId; tag?: string; nonce: string },
 ): Promise<StartResult> {
   const instanceId = rescanInstanceId(request.image, request.nonce);
@@ -122,7 +123,7 @@ export function scheduledInstanceId(prefix: string, nowMs: number): string {
  * run); `log` gets one line either way, naming `source`.
  */
 export async function startScheduledOnce(
-  starter: GateStarter,
+  starter: OrchestrationStarter,
   run: { source: string; orchestrator: string; instanceId: string; input: unknown; note?: string },
   log: (line: string) => void,
 ): Promise<{ instanceId: string; started: boolean }> {
@@ -135,3 +136,9 @@ export async function startScheduledOnce(
   log(`${run.source}: started ${run.orchestrator} ${run.instanceId}${run.note ?? ''}`);
   return { instanceId: run.instanceId, started: true };
 }
+
+/** @deprecated The former name of {@link OrchestrationStarter} (it starts every orchestration, not only gates). */
+export type GateStarter = OrchestrationStarter;
+
+/** @deprecated The former name of {@link OrchestrationStatusStarter}. */
+export type GateStatusStarter = OrchestrationStatusStarter;

@@ -5,7 +5,7 @@
 import type { InvocationContext } from '@azure/functions';
 import { ORCH_REGISTRY_PURGE } from '../orchestrations/names';
 import type { RegistryPurgeInput } from '../orchestrations/purge';
-import { scheduledInstanceId, startScheduledOnce, type GateStarter } from './gateStarter';
+import { scheduledInstanceId, startScheduledOnce, type OrchestrationStarter } from './gateStarter';
 import type { TimerJobDeps } from './timerJobs';
 
 /** The instance id of the purge started at `nowMs`: `purge-YYYYMMDDHHMM` (one per scheduled minute). */
@@ -16,7 +16,7 @@ export function purgeInstanceId(nowMs: number): string {
 /** Starts `registryPurge` for this run unless it exists already; returns what it did. */
 export async function handleNightlyPurge(
   deps: Pick<TimerJobDeps, 'dryRun' | 'nowMs'>,
-  starter: GateStarter,
+  starter: OrchestrationStarter,
   context: InvocationContext,
 ): Promise<{ instanceId: string; started: boolean }> {
   const input: RegistryPurgeInput = { trigger: 'timer', dryRun: deps.dryRun };

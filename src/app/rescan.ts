@@ -27,7 +27,7 @@ import type { Policy } from '../core/policyTypes';
 import { formatImage, isReferrerTag, parseImageReference } from '../core/reference';
 import type { ImageId } from '../core/types';
 import type { RegistryClientFactory } from '../adapters/ports';
-import { startRescan, type GateStatusStarter } from './gateStarter';
+import { startRescan, type OrchestrationStatusStarter } from './gateStarter';
 import {
   AppRoles,
   HttpErrorCodes,
@@ -45,7 +45,7 @@ export const MAX_REPOSITORY_TAGS = LISTING_BOUNDS.rescanTags.maxEntries;
 /** Dependencies of the rescan handlers. */
 export interface RescanDeps {
   policy: Policy;
-  starter: GateStatusStarter;
+  starter: OrchestrationStatusStarter;
   /** Registry clients (for tag resolution); only called for allowlisted hosts. */
   registry: RegistryClientFactory;
   /** `easyauth` in Azure; the local service may turn it off. */

@@ -8,7 +8,7 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/fu
 import type { RuntimeAuditStore } from '../adapters/ports';
 import { ORCH_RUNTIME_AUDIT } from '../orchestrations/names';
 import type { RuntimeAuditInput } from '../orchestrations/runtimeAudit';
-import { scheduledInstanceId, startScheduledOnce, type GateStarter } from './gateStarter';
+import { scheduledInstanceId, startScheduledOnce, type OrchestrationStarter } from './gateStarter';
 import { AppRoles, HttpErrorCodes, answer, errorResponse, jsonResponse, requireRole, type HttpAuthMode } from './http';
 
 /** The instance id of the audit started at `nowMs`: `runtime-YYYYMMDDHHMM` (one per scheduled minute). */
@@ -19,7 +19,7 @@ export function runtimeAuditInstanceId(nowMs: number): string {
 /** Starts `runtimeAudit` for this run unless it exists already. */
 export async function handleRuntimeAuditTimer(
   deps: { nowMs: number },
-  starter: GateStarter,
+  starter: OrchestrationStarter,
   context: InvocationContext,
 ): Promise<{ instanceId: string; started: boolean }> {
   const input: RuntimeAuditInput = { trigger: 'timer' };

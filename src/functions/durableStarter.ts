@@ -1,8 +1,8 @@
 /**
- * Adapts the Functions host's durable client to {@link GateStarter}.
+ * Adapts the Functions host's durable client to {@link OrchestrationStatusStarter}.
  */
 import type * as df from 'durable-functions';
-import type { GateStatusStarter, InstanceState, InstanceStatus } from '../app/gateStarter';
+import type { InstanceState, InstanceStatus, OrchestrationStatusStarter } from '../app/gateStarter';
 
 /**
  * durable-functions 3.x `getStatus` throws a plain Error for an unknown instance, with no code; its message
@@ -16,8 +16,8 @@ function iso(value: unknown): string | undefined {
   return value instanceof Date ? value.toISOString() : typeof value === 'string' ? value : undefined;
 }
 
-/** A {@link GateStatusStarter} over the real durable client (`df.getClient(context)`). */
-export function durableGateStarter(client: df.DurableClient): GateStatusStarter {
+/** An {@link OrchestrationStatusStarter} over the real durable client (`df.getClient(context)`). */
+export function durableOrchestrationStarter(client: df.DurableClient): OrchestrationStatusStarter {
   return {
     async getStatus(instanceId: string): Promise<InstanceStatus | undefined> {
       try {
@@ -50,3 +50,6 @@ export function durableGateStarter(client: df.DurableClient): GateStatusStarter 
     },
   };
 }
+
+/** @deprecated The former name of {@link durableOrchestrationStarter}. */
+export const durableGateStarter = durableOrchestrationStarter;

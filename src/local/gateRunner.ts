@@ -1,42 +1,27 @@
 /**
- * The one local orchestration runner (the CLI, the local service, the demo, the benchmarks and the tests all
- * use it): it hosts `imageGate`, `registryPurge`, `repositoryPurge` and `runtimeAudit` in this process through the local
- * durable driver (the real orchestrators, replayed), with the activities built from the services it is given.
+ * The one local orchestration host (the CLI, the local service, the demo, the benchmarks and the tests all
+ * use it): it hosts every orchestration of the function table (`src/app/functionTable.ts`: `imageGate`,
+ * `registryPurge`, `repositoryPurge` and `runtimeAudit`) in this process through the local durable driver (the
+ * real orchestrators, replayed), with the table's activity maps built over the services it is given.
  *
  * Started gates are tracked: every history is kept in a {@link HistoryStore} (on disk for the service), and on
- * start-up {@link LocalGateRunner.resume} resumes every instance whose history has no `ExecutionCompleted`.
+ * start-up {@link LocalOrchestrationHost.resume} resumes every instance whose history has no `ExecutionCompleted`.
  * It is the local stand-in for the Durable Task backend: the triggers talk to it through the same
- * {@link GateStatusStarter} interface as to the durable client in Azure. {@link LocalGateRunner.run} runs one
+ * {@link OrchestrationStatusStarter} interface as to the durable client in Azure. {@link LocalOrchestrationHost.run} runs one
  * orchestration to completion instead (the CLI's gate, a purge).
  *
  * One process owns a history directory at a time. An activity that was running when the process died is run
  * again on resume (Durable's at-least-once activity semantics); the orchestration itself completes once.
  */
-import type { GateStatusStarter, InstanceState, InstanceStatus } from '../app/gateStarter';
+import { ACTIVITY_MAPS, ORCHESTRATORS, type ActivityMap, type OrchestrationName } from '../app/orchestrationTable';
+import type { InstanceState, InstanceStatus, OrchestrationStatusStarter } from '../app/gateStarter';
 import { gateInstanceId } from '../core/reference';
 import type { ImageId } from '../core/types';
-import {
-  imageGateOrchestrator,
-  type GateInput,
-  type GateOutcome,
-  type GateProgress,
-} from '../orchestrations/imageGate';
-import { gateActivities } from '../orchestrations/activities';
-import { purgeActivities } from '../orchestrations/purgeActivities';
-import {
-  registryPurgeOrchestrator,
-  repositoryPurgeOrchestrator,
-  type RegistryPurgeInput,
-  type RegistryPurgeOutput,
-} from '../orchestrations/purge';
-import {
-  ORCH_IMAGE_GATE,
-  ORCH_REGISTRY_PURGE,
-  ORCH_REPOSITORY_PURGE,
-  ORCH_RUNTIME_AUDIT,
-} from '../orchestrations/names';
-import { runtimeActivities, type RuntimeServices } from '../orchestrations/runtimeActivities';
-import { runtimeAuditOrchestrator, type RuntimeAuditOutput } from '../orchestrations/runtimeAudit';
+import { type GateInput, type GateOutcome, type GateProgress } from '../orchestrations/imageGate';
+import type { RegistryPurgeInput, RegistryPurgeOutput } from '../orchestrations/purge';
+import { ORCH_IMAGE_GATE, ORCH_REGISTRY_PURGE, ORCH_RUNTIME_AUDIT } from '../orchestrations/names';
+import type { RuntimeServices } from '../orchestrations/runtimeActivities';
+import type { RuntimeAuditOutput } from '../orchestrations/runtimeAudit';
 import type { ActivityContext, GateServices } from '../orchestrations/services';
 import {
   EventType,
@@ -48,16 +33,8 @@ import {
   type OrchestrationResult,
 } from './durableDriver';
 
-/** The orchestrators the local runner hosts, by their registered names. */
-const ORCHESTRATORS = {
-  [ORCH_IMAGE_GATE]: imageGateOrchestrator,
-  [ORCH_REGISTRY_PURGE]: registryPurgeOrchestrator,
-  [ORCH_REPOSITORY_PURGE]: repositoryPurgeOrchestrator,
-  [ORCH_RUNTIME_AUDIT]: runtimeAuditOrchestrator,
-} as const;
-
-/** A name of an orchestration the local runner hosts. */
-export type LocalOrchestration = keyof typeof ORCHESTRATORS;
+/** A name of an orchestration the local host hosts (every one in the function table). */
+export type LocalOrchestration = OrchestrationName;
 
 /** A history store that can list its instances (needed to resume after a restart). */
 export type ListableHistoryStore = HistoryStore & { list(): Promise<string[]> };
@@ -67,8 +44,8 @@ export interface GateInstance extends InstanceStatus {
   input?: GateInput;
 }
 
-/** Options of {@link LocalGateRunner}. */
-export interface LocalGateRunnerOptions {
+/** Options of {@link LocalOrchestrationHost}. */
+export interface LocalOrchestrationHostOptions {
   services: GateServices;
   /** What `runtimeAudit` needs besides the gate's services (absent: that orchestration's activities are not hosted). */
   runtime?: RuntimeServices;
@@ -118,24 +95,30 @@ export function statusFromHistory(instanceId: string, history: readonly HistoryE
   return instance;
 }
 
-/** Runs gates in-process with durable histories. */
-export class LocalGateRunner implements GateStatusStarter {
+/**
+ * Hosts the function table's orchestrations in-process: tracked gates with durable histories (the triggers'
+ * starter), and any orchestration run to completion ({@link LocalOrchestrationHost.run}).
+ */
+export class LocalOrchestrationHost implements OrchestrationStatusStarter {
   private readonly instances = new Map<string, GateInstance>();
   private readonly running = new Map<string, Promise<void>>();
   private readonly history: ListableHistoryStore;
   /** The activities of every hosted orchestration, built once over this runner's services. */
-  private readonly activities: Readonly<Record<string, (input: never, context: ActivityContext) => Promise<unknown>>>;
+  private readonly activities: ActivityMap;
   private readonly activityContext: ActivityContext;
   private stopped = false;
 
-  constructor(private readonly options: LocalGateRunnerOptions) {
+  constructor(private readonly options: LocalOrchestrationHostOptions) {
     this.history = options.history ?? new ListableMemoryHistoryStore();
-    // A push runs its repository's retention after the verdict: the gate needs the purge's activities too.
-    this.activities = {
-      ...gateActivities(options.services),
-      ...purgeActivities(options.services),
-      ...(options.runtime ? runtimeActivities(options.services, options.runtime) : {}),
-    };
+    // Every activity map of the table (a push runs its repository's retention after the verdict: the gate needs
+    // the purge's activities too); runtime assurance's only when given its services.
+    const runtime = options.runtime;
+    this.activities = Object.assign(
+      {},
+      ...ACTIVITY_MAPS.filter((entry) => !entry.needsRuntime || runtime).map((entry) =>
+        entry.build({ services: options.services, runtime: () => runtime as RuntimeServices }),
+      ),
+    ) as ActivityMap;
     const log = options.log ?? (() => undefined);
     this.activityContext = {
       log: (...args) => log(args.map(String).join(' ')),
@@ -207,7 +190,7 @@ export class LocalGateRunner implements GateStatusStarter {
   async start(orchestrator: string, instanceId: string, input: unknown): Promise<void> {
     if (orchestrator !== ORCH_IMAGE_GATE)
       throw new Error(
-        `the local runner tracks started ${ORCH_IMAGE_GATE} instances only, not ${orchestrator} (use run())`,
+        `the local orchestration host tracks started ${ORCH_IMAGE_GATE} instances only, not ${orchestrator} (use run())`,
       );
     // Like the Durable client: a second start of a running instance does not start a second run.
     if (this.running.has(instanceId)) return;
@@ -224,6 +207,16 @@ export class LocalGateRunner implements GateStatusStarter {
     return [...this.instances.values()]
       .map((i) => ({ ...i }))
       .sort((a, b) => String(b.createdTime).localeCompare(String(a.createdTime)));
+  }
+
+  /** The names of the orchestrations this host runs. */
+  orchestrations(): string[] {
+    return Object.keys(ORCHESTRATORS);
+  }
+
+  /** The names of the activities this host runs (runtime assurance's only when it was given its services). */
+  hostedActivities(): string[] {
+    return Object.keys(this.activities);
   }
 
   /** Resolves when every running gate has finished. */
@@ -321,7 +314,7 @@ export interface LocalGateOptions {
 
 /** Gates one image to completion with a runner of its own; throws when the orchestration itself failed. */
 export async function runGateLocally(options: LocalGateOptions): Promise<GateOutcome> {
-  const runner = new LocalGateRunner({
+  const runner = new LocalOrchestrationHost({
     services: options.services,
     timers: options.timers ?? 'real',
     log: options.log,
@@ -361,7 +354,7 @@ export interface LocalPurgeOptions {
 export async function runPurgeLocally(
   options: LocalPurgeOptions,
 ): Promise<{ output: RegistryPurgeOutput; result: OrchestrationResult }> {
-  const runner = new LocalGateRunner({ services: options.services, timers: options.timers ?? 'virtual' });
+  const runner = new LocalOrchestrationHost({ services: options.services, timers: options.timers ?? 'virtual' });
   const { output, result } = await runner.run({
     name: ORCH_REGISTRY_PURGE,
     instanceId: options.instanceId,
@@ -386,7 +379,7 @@ export interface LocalRuntimeAuditOptions {
 export async function runRuntimeAuditLocally(
   options: LocalRuntimeAuditOptions,
 ): Promise<{ output: RuntimeAuditOutput; result: OrchestrationResult }> {
-  const runner = new LocalGateRunner({
+  const runner = new LocalOrchestrationHost({
     services: options.services,
     runtime: options.runtime,
     timers: options.timers ?? 'virtual',
@@ -400,3 +393,10 @@ export async function runRuntimeAuditLocally(
   });
   return { output: output as RuntimeAuditOutput, result };
 }
+
+/** @deprecated The former name of {@link LocalOrchestrationHost} (it hosts every orchestration, not only gates). */
+export const LocalGateRunner = LocalOrchestrationHost;
+/** @deprecated The former name of {@link LocalOrchestrationHost}. */
+export type LocalGateRunner = LocalOrchestrationHost;
+/** @deprecated The former name of {@link LocalOrchestrationHostOptions}. */
+export type LocalGateRunnerOptions = LocalOrchestrationHostOptions;

@@ -1,10 +1,13 @@
 /**
- * The timers of the local service: `alertQueries` and `rotateTokens` on their NCRONTAB schedules, running
- * the same jobs as the Functions timers (`runAlertRules`, `rotateTokens` over `alertRunFor`/`rotationRunFor`),
- * when their settings are present; each one not configured is skipped with one log line. A run still going
- * when its next time comes is not started twice.
+ * The timers of the local service: every timer of the function table (`src/app/functionTable.ts`) the local
+ * host runs (`alertQueries`, `rotateTokens`, `nightlyPurge`), on the NCRONTAB schedule of the table's setting,
+ * running the same jobs as the Functions timers (`runAlertRules`, `rotateTokens` over
+ * `alertRunFor`/`rotationRunFor`, retention through the local orchestration host) when their settings are
+ * present; each one not configured is skipped with one log line. A run still going when its next time comes is
+ * not started twice.
  */
-import { TIMER_SCHEDULES, loadAlertsConfig, loadRotationConfig, timerSchedule } from '../app/config';
+import { loadAlertsConfig, loadRotationConfig, timerSchedule } from '../app/config';
+import { TIMERS, servedBy, type TimerName } from '../app/functionTable';
 import { cronMatches, parseCron, type CronSchedule } from '../core/cron';
 import { ErrorCodes, GuardError, isGuardError } from '../core/errors';
 import { MemoryAlertStateStore } from '../adapters/alertState';
@@ -42,15 +45,9 @@ function configuredTimers(
   extra: LocalTimerJobs,
 ): LocalTimer[] {
   const alertState = new MemoryAlertStateStore();
-  const candidates: Array<{
-    name: string;
-    setting: keyof typeof TIMER_SCHEDULES;
-    check: () => unknown;
-    run: () => Promise<void>;
-  }> = [
-    {
-      name: 'alertQueries',
-      setting: 'ACR_GUARD_ALERT_SCHEDULE',
+  // The local job of each timer the table gives this host (the compiler refuses a missing one).
+  const jobs: Record<TimerName<'local'>, { check: () => unknown; run: () => Promise<void> }> = {
+    alertQueries: {
       check: () => loadAlertsConfig(env),
       run: async () => {
         const report = await runAlertRules({
@@ -64,9 +61,7 @@ function configuredTimers(
         );
       },
     },
-    {
-      name: 'rotateTokens',
-      setting: 'ACR_GUARD_ROTATION_SCHEDULE',
+    rotateTokens: {
       check: () => loadRotationConfig(env),
       run: async () => {
         const outcomes = await rotateTokens({
@@ -76,9 +71,7 @@ function configuredTimers(
         log(`rotateTokens: ${outcomes.map((o) => `${o.secretName ?? o.tokenId}: ${o.result}`).join('; ')}`);
       },
     },
-    {
-      name: 'nightlyPurge',
-      setting: 'ACR_GUARD_PURGE_SCHEDULE',
+    nightlyPurge: {
       // Locally the purge deletes from the developer's registry only when asked: by this setting, or POST /api/purge.
       check: () => {
         if (!env.ACR_GUARD_PURGE_SCHEDULE?.trim())
@@ -94,9 +87,11 @@ function configuredTimers(
       },
       run: async () => log(`nightlyPurge: ${await (extra.purge as () => Promise<string>)()}`),
     },
-  ];
+  };
   const timers: LocalTimer[] = [];
-  for (const c of candidates) {
+  for (const entry of TIMERS) {
+    if (!servedBy(entry.hosts, 'local')) continue;
+    const c = { name: entry.name, setting: entry.scheduleSetting, ...jobs[entry.name as TimerName<'local'>] };
     try {
       c.check();
     } catch (err) {

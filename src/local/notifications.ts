@@ -14,7 +14,7 @@ import type { Policy } from '../core/policyTypes';
 import { isReferrerTag } from '../core/reference';
 import type { PromotionRecord } from '../core/promotions';
 import { startGateForPush } from '../app/onImagePushed';
-import type { GateStarter } from '../app/gateStarter';
+import type { OrchestrationStarter } from '../app/gateStarter';
 import { errorResponse, jsonResponse } from '../app/http';
 
 /** Largest registry notification envelope accepted (bytes). */
@@ -59,7 +59,7 @@ export function checkNotificationHeaders(
 /** Dependencies of {@link receiveNotification}. */
 export interface NotificationDeps {
   policy: Policy;
-  starter: GateStarter;
+  starter: OrchestrationStarter;
   log: (line: string) => void;
   /** acr-guard's own promotion writes (the same record the gate's apply step fills). */
   promotions?: Pick<PromotionRecord, 'wrote'>;

@@ -1,6 +1,7 @@
 /**
  * The local service (`acr-guard serve`, what `npm start` runs): the app's HTTP functions, the registry's push
- * notifications, the timers and the gate orchestrations, hosted in one process without the Functions host.
+ * notifications, the timers and the gate orchestrations, hosted in one process without the Functions host. It
+ * serves the function table's routes for this host (`src/app/functionTable.ts` says why a route is local only):
  *
  * - `POST /api/rescan`, `GET /api/rescan/{id}`, `GET /api/verdicts/{*image}`: the same handlers as in Azure,
  *   called with real `HttpRequest`/`InvocationContext` objects built from the node request.
@@ -8,7 +9,7 @@
  *   push path as Event Grid events (`startGateForPush`: allowlist, one gate per digest).
  * - `GET /api/images`: the latest verdict of every image the service has gated, and the last purge summary
  *   (for the page at `/`).
- * - Gates run through {@link LocalGateRunner}: the real orchestrator replayed by the local durable driver,
+ * - Gates run through {@link LocalOrchestrationHost}: the real orchestrator replayed by the local durable driver,
  *   histories in `<stateDir>/history`, resumed on start. Verdicts in `<stateDir>/audit` (JSON lines, the store
  *   `acr-guard demo` uses).
  * - `GET /api/runtime`: the latest runtime report (what runs, checked against the gate); the service runs the
@@ -32,17 +33,14 @@ import { composeGateServices } from '../app/compose';
 import { DEFAULT_VERIFIER_ID } from '../app/config';
 import { pemFileSigner } from '../adapters/attestationSigner';
 import { PromotionRecord } from '../core/promotions';
-import { handleRuntimeReport } from '../app/runtimeAudit';
 import type { RuntimeAuditOutput } from '../orchestrations/runtimeAudit';
 import type { SignatureTrust } from '../adapters/signatureVerifier';
-import { handleRescan, handleRescanStatus, verdictPath } from '../app/rescan';
-import { handleVerdict } from '../app/verdicts';
-import { handlePageFile } from '../app/page';
-import { handleImages, type ImageRow } from '../app/images';
+import { verdictPath } from '../app/rescan';
+import type { ImageRow } from '../app/images';
+import { HTTP_ROUTES, matchPath, servedBy, type HostHandledRoute, type HttpHostServices } from '../app/functionTable';
 import {
   AppRoles,
   HttpRefusal,
-  MAX_BODY_BYTES,
   answer,
   errorResponse,
   jsonResponse,
@@ -55,7 +53,7 @@ import { inUseLookupFor } from '../app/compose';
 import type { PurgeSummary } from '../core/purge/summary';
 import type { GateOutcome, GateProgress } from '../orchestrations/imageGate';
 import { FileHistoryStore } from './fileHistoryStore';
-import { LocalGateRunner } from './gateRunner';
+import { LocalOrchestrationHost } from './gateRunner';
 import { MAX_NOTIFICATION_BYTES, checkNotificationHeaders, receiveNotification } from './notifications';
 import { startLocalTimers } from './localTimers';
 import { latestPurgeSummaryOf } from './localPurge';
@@ -105,7 +103,7 @@ export interface LocalService {
   port: number;
   /** Where the registry posts its notifications. */
   notificationsUrl: string;
-  runner: LocalGateRunner;
+  runner: LocalOrchestrationHost;
   audit: AuditStore;
   /** Ids of the gates resumed from disk at start. */
   resumed: string[];
@@ -156,6 +154,9 @@ function send(res: ServerResponse, response: HttpResponseInit): void {
   res.end(payload);
 }
 
+/** The function table's routes this host serves (host-specific ones included; see the table for why). */
+const LOCAL_ROUTES = HTTP_ROUTES.filter((route) => servedBy(route.hosts, 'local'));
+
 function context(functionName: string, log: (line: string) => void): InvocationContext {
   return new InvocationContext({
     invocationId: randomUUID(),
@@ -165,7 +166,7 @@ function context(functionName: string, log: (line: string) => void): InvocationC
 }
 
 /** The latest gate and verdict of every image the runner knows (artifacts and ignored pushes left out). */
-export async function listImages(runner: LocalGateRunner, audit: AuditStore): Promise<ImageRow[]> {
+export async function listImages(runner: LocalOrchestrationHost, audit: AuditStore): Promise<ImageRow[]> {
   const rows = new Map<string, ImageRow>();
   for (const instance of runner.list()) {
     const input = instance.input;
@@ -268,7 +269,7 @@ export async function startService(options: ServeOptions): Promise<LocalService>
         sinks: [],
       }
     : undefined;
-  const runner = new LocalGateRunner({
+  const runner = new LocalOrchestrationHost({
     services,
     ...(runtime ? { runtime } : {}),
     history: new FileHistoryStore(join(options.stateDir, 'history')),
@@ -403,6 +404,45 @@ export async function startService(options: ServeOptions): Promise<LocalService>
       ...(body ? { body: { bytes: body } } : {}),
     });
 
+  /** What the function table's handlers get here: the same handlers as in Azure, over this service's parts. */
+  const httpServices: HttpHostServices = {
+    rescan: () => rescanDeps,
+    rescanStatus: () => rescanDeps,
+    verdicts: () => ({ policy, audit, auth }),
+    runtimeReport: () => ({ audit, auth }),
+    images: () => imagesDeps,
+    page: () => ({ auth, apiBase: '/api' }),
+  };
+  /** The routes the table leaves to this host (the compiler refuses a missing one); `body` when the route has one. */
+  const hostHandlers: Record<
+    HostHandledRoute<'local'>,
+    (req: IncomingMessage, body: Buffer | undefined) => Promise<HttpResponseInit>
+  > = {
+    purge: (req, body) => handlePurge(toRequest(req, {}, body)),
+    registryNotifications: async (req) => {
+      const refused = checkNotificationHeaders(headerRecord(req), options.notificationToken);
+      if (refused) return refused;
+      const body = await readBody(req, MAX_NOTIFICATION_BYTES);
+      if (!body)
+        return errorResponse(
+          413,
+          'PAYLOAD_TOO_LARGE',
+          `body: expected at most ${MAX_NOTIFICATION_BYTES} bytes`,
+          'body',
+        );
+      return receiveNotification(body, { policy, starter: runner, log, promotions });
+    },
+    // The public half of the VSA key: what `cosign verify-attestation --key` and `acr-guard verify` are given.
+    attestationKey: async () =>
+      attestationSigner
+        ? {
+            status: 200,
+            headers: { 'content-type': 'application/x-pem-file' },
+            body: await attestationSigner.publicKeyPem(),
+          }
+        : errorResponse(404, 'NOT_FOUND', 'no attestation key is configured (--attestation-key)'),
+  };
+
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     // DNS rebinding: a web page whose name resolves to 127.0.0.1 reaches this port with its own Host header.
     if (!allowedHosts.has((req.headers.host ?? '').toLowerCase())) {
@@ -419,82 +459,36 @@ export async function startService(options: ServeOptions): Promise<LocalService>
     const url = new URL(req.url ?? '/', origin);
     const path = url.pathname;
     const method = req.method ?? 'GET';
-    if (method === 'GET' && (path === '/' || /^\/(index\.html|app\.js|style\.css)$/.test(path))) {
-      return send(
-        res,
-        await handlePageFile(toRequest(req, { file: path.slice(1) }), { auth, apiBase: '/api' }, context('page', log)),
-      );
-    }
-    if (path === '/api/rescan') {
-      if (method !== 'POST') return send(res, errorResponse(405, 'METHOD_NOT_ALLOWED', 'POST /api/rescan'));
-      const body = await readBody(req, MAX_BODY_BYTES);
-      if (!body) {
-        res.setHeader('connection', 'close');
-        return send(
-          res,
-          errorResponse(413, 'PAYLOAD_TOO_LARGE', `body: expected at most ${MAX_BODY_BYTES} bytes of JSON`, 'body'),
-        );
+    // The function table's routes this host serves; a path served under another method is 405.
+    let allowed: (typeof LOCAL_ROUTES)[number] | undefined;
+    for (const route of LOCAL_ROUTES) {
+      const params = matchPath(route.path, path);
+      if (!params) continue;
+      if (route.method !== method) {
+        allowed ??= route;
+        continue;
       }
-      return send(res, await handleRescan(toRequest(req, {}, body), rescanDeps, context('rescan', log)));
-    }
-    if (method === 'GET' && path.startsWith('/api/rescan/')) {
-      let instanceId = path.slice('/api/rescan/'.length);
-      try {
-        instanceId = decodeURIComponent(instanceId);
-      } catch {
-        // Left as sent: the handler refuses it as a malformed id (400).
+      let body: Buffer | undefined;
+      if ('maxBodyBytes' in route) {
+        body = await readBody(req, route.maxBodyBytes);
+        if (!body) {
+          res.setHeader('connection', 'close');
+          return send(
+            res,
+            errorResponse(
+              413,
+              'PAYLOAD_TOO_LARGE',
+              `body: expected at most ${route.maxBodyBytes} bytes of JSON`,
+              'body',
+            ),
+          );
+        }
       }
-      return send(
-        res,
-        await handleRescanStatus(toRequest(req, { instanceId }), rescanDeps, context('rescanStatus', log)),
-      );
+      const handler = route.handler;
+      if (handler === 'host') return send(res, await hostHandlers[route.name as HostHandledRoute<'local'>](req, body));
+      return send(res, await handler(toRequest(req, params, body), httpServices, context(route.name, log)));
     }
-    if (method === 'GET' && path.startsWith('/api/verdicts/')) {
-      const image = path.slice('/api/verdicts/'.length);
-      return send(
-        res,
-        await handleVerdict(toRequest(req, { image }), { policy, audit, auth }, context('verdicts', log)),
-      );
-    }
-    if (path === '/api/purge') {
-      if (method !== 'POST') return send(res, errorResponse(405, 'METHOD_NOT_ALLOWED', 'POST /api/purge'));
-      const body = await readBody(req, MAX_BODY_BYTES);
-      if (!body)
-        return send(
-          res,
-          errorResponse(413, 'PAYLOAD_TOO_LARGE', `body: expected at most ${MAX_BODY_BYTES} bytes of JSON`, 'body'),
-        );
-      return send(res, await handlePurge(toRequest(req, {}, body)));
-    }
-    if (method === 'GET' && path === '/api/runtime') {
-      return send(res, await handleRuntimeReport(toRequest(req, {}), { audit, auth }, context('runtime', log)));
-    }
-    if (method === 'GET' && path === '/api/attestation-key') {
-      // The public half of the VSA key: what `cosign verify-attestation --key` and `acr-guard verify` are given.
-      if (!attestationSigner)
-        return send(res, errorResponse(404, 'NOT_FOUND', 'no attestation key is configured (--attestation-key)'));
-      return send(res, {
-        status: 200,
-        headers: { 'content-type': 'application/x-pem-file' },
-        body: await attestationSigner.publicKeyPem(),
-      });
-    }
-    if (method === 'GET' && path === '/api/images') {
-      return send(res, await handleImages(toRequest(req, {}), imagesDeps, context('images', log)));
-    }
-    if (path === '/api/registry/notifications') {
-      if (method !== 'POST')
-        return send(res, errorResponse(405, 'METHOD_NOT_ALLOWED', 'POST /api/registry/notifications'));
-      const refused = checkNotificationHeaders(headerRecord(req), options.notificationToken);
-      if (refused) return send(res, refused);
-      const body = await readBody(req, MAX_NOTIFICATION_BYTES);
-      if (!body)
-        return send(
-          res,
-          errorResponse(413, 'PAYLOAD_TOO_LARGE', `body: expected at most ${MAX_NOTIFICATION_BYTES} bytes`, 'body'),
-        );
-      return send(res, await receiveNotification(body, { policy, starter: runner, log, promotions }));
-    }
+    if (allowed) return send(res, errorResponse(405, 'METHOD_NOT_ALLOWED', `${allowed.method} ${allowed.path}`));
     return send(res, errorResponse(404, 'NOT_FOUND', `no route ${method} ${path}`));
   }
 
