@@ -11,7 +11,9 @@ import { loadConfig } from '../app/config';
 import { ErrorCodes, GuardError, isGuardError } from '../core/errors';
 import {
   allPassed,
+  allWorkloads,
   buildSnapshot,
+  findWorkload,
   diagnoseIdentities,
   diagnosePlatform,
   parseSnapshot,
@@ -31,6 +33,7 @@ import { createRegistryClient } from '../adapters/registry';
 import { isLoopbackHost } from '../core/loopback';
 import { registryPresence, runDoctorPull } from '../jobs/doctor';
 import { ExitCodes, UsageError, outputFormat, parseCommandArgs, readPolicyFile } from './args';
+import { didYouMean } from './suggest';
 import { loadPolicy } from '../core/policy';
 import type { Policy } from '../core/policyTypes';
 
@@ -173,6 +176,34 @@ export function renderDoctorTable(report: DoctorReport): string {
   return lines.join('\n');
 }
 
+/** How many workload names a "no such workload" error lists before "and N more". */
+const MAX_LISTED_WORKLOADS = 20;
+
+/**
+ * A `doctor pull` workload that names nothing in the snapshot is a typo, not a finding: a usage error (exit 2)
+ * listing the workloads found and the closest name. An ambiguous name (two workloads) stays the check's to report.
+ */
+function checkWorkloadNamed(snapshot: Snapshot, workload: string, from: string): void {
+  if (findWorkload(snapshot, workload).candidates.length > 0) return;
+  const pullable = allWorkloads(snapshot).filter((w) => w.kind !== 'functionApp');
+  const names = [...new Set(pullable.map((w) => w.resource.name))].sort();
+  const hint = workload.startsWith('/')
+    ? didYouMean(
+        workload,
+        pullable.map((w) => w.resource.id),
+      )
+    : didYouMean(workload, names);
+  const listed =
+    names.length === 0
+      ? 'none'
+      : names.slice(0, MAX_LISTED_WORKLOADS).join(', ') +
+        (names.length > MAX_LISTED_WORKLOADS ? ` and ${names.length - MAX_LISTED_WORKLOADS} more` : '');
+  throw new UsageError(
+    `doctor pull: no Container App or container group ${JSON.stringify(workload)} in ${from}${hint}\n` +
+      `workloads found: ${listed}; pass one of them by name or resource id`,
+  );
+}
+
 /** Runs `doctor`; returns the exit code. */
 export async function doctorCommand(
   argv: string[],
@@ -196,7 +227,9 @@ export async function doctorCommand(
     return sub === undefined ? ExitCodes.USAGE : ExitCodes.OK;
   }
   if (!['pull', 'identities', 'platform', 'snapshot'].includes(sub))
-    throw new UsageError(`unknown doctor command ${JSON.stringify(sub)}\n${DOCTOR_USAGE}`);
+    throw new UsageError(
+      `unknown doctor command ${JSON.stringify(sub)}${didYouMean(sub, ['pull', 'identities', 'platform', 'snapshot'])}\n${DOCTOR_USAGE}`,
+    );
   const format = outputFormat(values.output);
   const scope = typeof values.scope === 'string' ? values.scope : undefined;
   const file = typeof values.snapshot === 'string' ? values.snapshot : undefined;
@@ -235,12 +268,13 @@ export async function doctorCommand(
   // With a snapshot file, --scope narrows what identities and platform look at; live, it already did.
   const narrow = file ? scope : undefined;
   let report: DoctorReport;
-  if (sub === 'pull')
+  if (sub === 'pull') {
+    checkWorkloadNamed(snapshot, positionals[0], file ?? (scope as string));
     report = await runDoctorPull(snapshot, positionals[0], {
       audit: auditOf(values, ctx),
       presence: presenceOf(values, ctx),
     });
-  else if (sub === 'identities') report = diagnoseIdentities({ snapshot, scope: narrow });
+  } else if (sub === 'identities') report = diagnoseIdentities({ snapshot, scope: narrow });
   else if (sub === 'platform') report = diagnosePlatform({ snapshot, scope: narrow, road: roadOption(values) });
   else throw new GuardError(ErrorCodes.INVALID_INPUT, 'unreachable');
   io.out(format === 'json' ? JSON.stringify({ checks: report.checks }, null, 2) : renderDoctorTable(report));
