@@ -34,6 +34,7 @@ import { isLoopbackHost } from '../core/loopback';
 import { registryPresence, runDoctorPull } from '../jobs/doctor';
 import { ExitCodes, UsageError, outputFormat, parseCommandArgs, readPolicyFile } from './args';
 import { didYouMean } from './suggest';
+import { plural } from '../core/plural';
 import { loadPolicy } from '../core/policy';
 import type { Policy } from '../core/policyTypes';
 
@@ -171,7 +172,7 @@ export function renderDoctorTable(report: DoctorReport): string {
   }
   const count = (s: string) => report.checks.filter((c) => c.status === s).length;
   lines.push(
-    `${report.checks.length} checks: ${count('pass')} pass, ${count('fail')} fail, ${count('unknown')} unknown`,
+    `${plural(report.checks.length, 'check')}: ${count('pass')} pass, ${count('fail')} fail, ${count('unknown')} unknown`,
   );
   return lines.join('\n');
 }

@@ -7,6 +7,7 @@ import { ExitCodes } from './args';
 import { gateCommand, isUsageError, ACR_GUARD_VERSION, GATE_USAGE } from './gate';
 import { didYouMean } from './suggest';
 import { errorHint } from './hints';
+import { terminalOf, type Terminal } from './term';
 import { demoCommand, DEMO_USAGE } from './demo';
 import { alertsCommand, tokensCommand, ALERTS_USAGE, TOKENS_USAGE } from './timers';
 import { verifyCommand, VERIFY_USAGE } from './verify';
@@ -71,7 +72,14 @@ const COMMAND_USAGE: Record<string, string> = {
 /** The command names, in the order the usage lists them. */
 export const COMMANDS = Object.keys(COMMAND_USAGE);
 
-const defaultIo = { out: (s: string) => console.log(s), err: (s: string) => console.error(s) };
+/** Standard output and error; `term` says whether stdout takes colour and how wide it is (piped: neither). */
+const defaultIo: { out: (s: string) => void; err: (s: string) => void; term?: Terminal } = {
+  out: (s: string) => console.log(s),
+  err: (s: string) => console.error(s),
+  get term() {
+    return terminalOf(process.stdout);
+  },
+};
 
 /** Progress on a terminal: one stderr line rewritten in place. */
 function ttyProgress(s: string): void {

@@ -158,6 +158,25 @@ gate:
     expect(err).toContain(`hint: is the registry running at ${host}? nothing accepted the connection`);
   });
 
+  it('serve with its registry port taken: refused, exit 2, naming the port and --registry-port (not another registry used)', async () => {
+    const port = Number(registry.host.split(':')[1]);
+    const state = mkdtempSync(join(tmpdir(), 'acr-guard-serve-'));
+    const { code, err, out } = await runCli([
+      'serve',
+      '--port',
+      '0',
+      '--registry-port',
+      String(port),
+      '--state-dir',
+      state,
+      '--no-seed',
+    ]);
+    expect(code).toBe(2);
+    expect(out).toBe('');
+    expect(err).toContain(`registry port ${port} on 127.0.0.1 is in use`);
+    expect(err).toContain('nothing was started: stop what listens there or pass another --registry-port');
+  });
+
   it('no hint for an error that has none', () => {
     expect(errorHint(new Error('boom'), [])).toBeUndefined();
   });
