@@ -82,12 +82,18 @@ export function renderVerdictTable(
     ['IMAGE', 'DECISION', 'APPLIED', 'SUMMARY'],
     rows.map(({ verdict, apply }, r) => [labels[r], decision(verdict), appliedText(verdict, apply), verdict.summary]),
     term,
+    { shrinkFirst: [3, 2] },
   );
   if (!options.details) return table;
   // Reasons shared by more than one image: said once, numbered.
+  // A multi-platform image's reasons start "platform linux/amd64 (sha256:…): ": the rest is what repeats.
+  const split = (reason: string): [string, string] => {
+    const m = /^(platform [^\s]+ \(sha256:[0-9a-f]+\): )/.exec(reason);
+    return m ? [m[1], reason.slice(m[1].length)] : ['', reason];
+  };
   const seen = new Map<string, number>();
   for (const { verdict } of rows)
-    for (const reason of new Set(verdict.checks.filter((k) => k.status !== 'pass').map((k) => k.reason)))
+    for (const reason of new Set(verdict.checks.filter((k) => k.status !== 'pass').map((k) => split(k.reason)[1])))
       seen.set(reason, (seen.get(reason) ?? 0) + 1);
   const notes = options.verbose || rows.length < 2 ? [] : [...seen].filter(([, n]) => n > 1).map(([r]) => r);
   const status = (st: string) =>
@@ -97,19 +103,27 @@ export function renderVerdictTable(
     const failing = verdict.checks.filter((k) => k.status !== 'pass');
     if (failing.length === 0) return;
     const checkRows = failing.map((k) => {
-      const note = notes.indexOf(k.reason);
+      const [prefix, rest] = split(k.reason);
+      const note = notes.indexOf(rest);
       return [
         status(k.status),
         `${k.name}${k.manifest ? ` [${k.manifest.slice(0, 19)}]` : ''}`,
-        note >= 0 ? c.dim(`see note ${note + 1}`) : k.reason,
+        note >= 0 ? `${prefix}${c.dim(`see note ${note + 1}`)}` : k.reason,
       ];
     });
-    if (term.columns) lines.push('', c.bold(labels[r]), renderTable(['STATUS', 'CHECK', 'REASON'], checkRows, term));
+    if (term.columns)
+      lines.push(
+        '',
+        c.bold(labels[r]),
+        renderTable(['STATUS', 'CHECK', 'REASON'], checkRows, term, { shrinkFirst: [2] }),
+      );
     else for (const [st, name, reason] of checkRows) lines.push(`    ${st.padEnd(12)} ${name}: ${reason}`);
   });
   if (notes.length > 0) {
-    lines.push('');
-    notes.forEach((n, i) => lines.push(`${c.dim(`note ${i + 1}:`)} ${n} (${plural(seen.get(n) ?? 0, 'image')})`));
+    const noteRows = notes.map((n, i) => [`${i + 1}`, `${n} (${plural(seen.get(n) ?? 0, 'image')})`]);
+    if (term.columns)
+      lines.push('', renderTable(['NOTE', 'SHARED BY SEVERAL IMAGES'], noteRows, term, { shrinkFirst: [1] }));
+    else lines.push('', ...noteRows.map(([i, n]) => `note ${i}: ${n}`));
     lines.push(c.dim('(-v prints each note under every image)'));
   }
   if (rows.length === 1) lines.push(`image: ${formatImage(rows[0].verdict.image)}`);

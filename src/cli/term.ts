@@ -44,7 +44,12 @@ function visibleLength(text: string): number {
  * A table: on a terminal, fitted to its width with long cells wrapped (the widest columns give way first); piped,
  * columns aligned with two spaces and the last column never padded (nothing is cut: scripts and logs keep it all).
  */
-export function renderTable(head: string[], rows: string[][], term: Terminal): string {
+export function renderTable(
+  head: string[],
+  rows: string[][],
+  term: Terminal,
+  options: { shrinkFirst?: number[] } = {},
+): string {
   const c = colorsOf(term);
   if (!term.columns) {
     const widths = head.map((h, i) =>
@@ -66,9 +71,14 @@ export function renderTable(head: string[], rows: string[][], term: Terminal): s
   const budget = term.columns - (head.length + 1);
   const widths = [...natural];
   const minWidth = 6;
+  // The free-text columns (`shrinkFirst`) give way first, down to a third of the width; then the widest of all.
+  const floor = Math.max(minWidth, Math.floor(budget / 3));
+  const shrinkable = (i: number, min: number) => widths[i] > min;
   while (widths.reduce((a, b) => a + b, 0) > budget) {
-    const widest = widths.indexOf(Math.max(...widths));
-    if (widths[widest] <= minWidth) break;
+    const first = (options.shrinkFirst ?? []).filter((i) => shrinkable(i, floor));
+    const pool = first.length > 0 ? first : widths.map((_, i) => i).filter((i) => shrinkable(i, minWidth));
+    if (pool.length === 0) break;
+    const widest = pool.reduce((a, b) => (widths[b] > widths[a] ? b : a));
     widths[widest] -= 1;
   }
   const table = new Table({
