@@ -34,11 +34,11 @@ import { isLoopbackHost } from '../core/loopback';
 import { registryPresence, runDoctorPull } from '../jobs/doctor';
 import { ExitCodes, UsageError, outputFormat, parseCommandArgs, readPolicyFile } from './args';
 import { didYouMean } from './suggest';
-import { plural } from '../core/plural';
+import { PLAIN, colorsOf, plural, type Terminal } from './term';
 import { loadPolicy } from '../core/policy';
 import type { Policy } from '../core/policyTypes';
 
-type Io = { out: (s: string) => void; err: (s: string) => void };
+type Io = { out: (s: string) => void; err: (s: string) => void; term?: Terminal };
 
 /** Settings, identity and (for loopback stand-ins) an extra CA. */
 export interface DoctorContext {
@@ -158,19 +158,22 @@ function presenceOf(
 }
 
 /** A table grouped by check: the check id, then one line per target with its status, evidence and fix. */
-export function renderDoctorTable(report: DoctorReport): string {
+export function renderDoctorTable(report: DoctorReport, term: Terminal = PLAIN): string {
+  const c = colorsOf(term);
+  const paint = (status: string, text: string) =>
+    status === 'pass' ? c.green(text) : status === 'fail' ? c.red(c.bold(text)) : c.yellow(text);
   const groups = new Map<string, DoctorCheck[]>();
   for (const c of report.checks) groups.set(c.id, [...(groups.get(c.id) ?? []), c]);
   const lines: string[] = [];
   for (const [id, checks] of groups) {
-    lines.push(id);
-    for (const c of checks) {
-      lines.push(`  ${c.status.toUpperCase().padEnd(8)}${c.target}`);
-      lines.push(`          ${c.evidence}`);
-      if (c.fix) lines.push(`          fix: ${c.fix}`);
+    lines.push(c.bold(id));
+    for (const k of checks) {
+      lines.push(`  ${paint(k.status, k.status.toUpperCase().padEnd(8))}${k.target}`);
+      lines.push(`          ${k.evidence}`);
+      if (k.fix) lines.push(`          ${c.cyan('fix:')} ${k.fix}`);
     }
   }
-  const count = (s: string) => report.checks.filter((c) => c.status === s).length;
+  const count = (s: string) => report.checks.filter((x) => x.status === s).length;
   lines.push(
     `${plural(report.checks.length, 'check')}: ${count('pass')} pass, ${count('fail')} fail, ${count('unknown')} unknown`,
   );
@@ -278,6 +281,6 @@ export async function doctorCommand(
   } else if (sub === 'identities') report = diagnoseIdentities({ snapshot, scope: narrow });
   else if (sub === 'platform') report = diagnosePlatform({ snapshot, scope: narrow, road: roadOption(values) });
   else throw new GuardError(ErrorCodes.INVALID_INPUT, 'unreachable');
-  io.out(format === 'json' ? JSON.stringify({ checks: report.checks }, null, 2) : renderDoctorTable(report));
+  io.out(format === 'json' ? JSON.stringify({ checks: report.checks }, null, 2) : renderDoctorTable(report, io.term));
   return allPassed(report) ? ExitCodes.OK : ExitCodes.BLOCKED;
 }

@@ -13,7 +13,7 @@ import { DefaultAzureCredential } from '@azure/identity';
 import { loadPolicy } from '../core/policy';
 import { formatImage } from '../core/reference';
 import { humanDuration } from '../core/duration';
-import { plural } from './term';
+import { PLAIN, colorsOf, plural, type Terminal } from './term';
 import {
   RUNTIME_OK_STATUSES,
   RUNTIME_STATUSES,
@@ -54,6 +54,8 @@ export interface RuntimeIo {
   inUse?: InUseLookup;
   /** Epoch ms "now"; default the clock. */
   now?: () => number;
+  /** Colour of stdout (default: plain, as piped). */
+  term?: Terminal;
 }
 
 /** Runs the `runtime` command; returns the exit code. */
@@ -154,7 +156,7 @@ export async function runtimeCommand(argv: string[], io: RuntimeIo): Promise<num
   }
   if (format === 'json') io.out(JSON.stringify(runtimeJson(classification.entries, classification.summary), null, 2));
   else {
-    io.out(runtimeTable(classification.entries, classification.summary, regated, nowMs));
+    io.out(runtimeTable(classification.entries, classification.summary, regated, nowMs, io.term));
     if (regate) io.out(regateSummary(regated.length, notRegated.length));
     if (!auditDir)
       io.err(
@@ -184,7 +186,15 @@ export function runtimeTable(
   summary: Record<string, number>,
   regated: RuntimeReport['regated'],
   nowMs: number,
+  term: Terminal = PLAIN,
 ): string {
+  const c = colorsOf(term);
+  const paint = (status: RuntimeEntry['status'], text: string) =>
+    RUNTIME_OK_STATUSES.includes(status)
+      ? c.green(text)
+      : status === 'blocked' || status === 'unresolved' || status === 'by-tag'
+        ? c.yellow(text)
+        : c.red(c.bold(text));
   const lines: string[] = [];
   for (const r of regated) lines.push(`re-gated ${r.image} (${r.why}): ${r.outcome}`);
   for (const e of entries) {
@@ -193,7 +203,9 @@ export function runtimeTable(
         ? `  [grace ended ${e.graceUntil}]`
         : `  [grace left ${humanDuration(Date.parse(e.graceUntil) - nowMs)}]`
       : '';
-    lines.push(`${e.status.padEnd(17)} ${e.image}${e.byTag ? '  (deployed by tag: pin by digest)' : ''}${grace}`);
+    lines.push(
+      `${paint(e.status, e.status.padEnd(17))} ${e.image}${e.byTag ? '  (deployed by tag: pin by digest)' : ''}${grace}`,
+    );
     lines.push(`${' '.repeat(18)}${e.reason}`);
     for (const w of e.workloads.slice(0, 10)) lines.push(`${' '.repeat(18)}- ${w}`);
     if (e.workloads.length > 10) lines.push(`${' '.repeat(18)}- … ${e.workloads.length - 10} more`);

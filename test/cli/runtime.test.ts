@@ -188,6 +188,14 @@ ${tolerateTags ? '  tolerateTags: true\n' : ''}`,
       status: 'blocked',
       graceUntil: new Date(start + 3 * DAY).toISOString(),
     });
+    // The time left as a person reads it, not `left: 1d23h59m53s435ms`.
+    const nearly = await runtime(
+      ['--policy', policy, '--deployed', list, '--audit-dir', audit, '--plain-http'],
+      start + DAY + 6_565,
+    );
+    expect(nearly.out).toMatch(/\(3d\) left: 2 days\n/);
+    expect(nearly.out).toContain('[grace left 2 days]');
+    expect(nearly.out).not.toMatch(/left: \d+d\d+h/);
     const overdue = await runtime(
       ['--policy', policy, '--deployed', list, '--audit-dir', audit, '--plain-http'],
       start + 3 * DAY + 1,

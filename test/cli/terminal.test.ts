@@ -93,8 +93,10 @@ describeRequiring({
     }
   });
 
-  it('APPLIED says what happened, not the mode', () => {
+  it('APPLIED says what happened, not the mode; plurals agree', () => {
     const text = lines(outputs.piped).join('\n');
+    expect(text).toMatch(/FAIL +vulnerabilities: 1 blocking finding \(/);
+    expect(text).not.toMatch(/\b1 (blocking findings|other findings|checks|images)\b/);
     expect(text).toMatch(/demo\/clean:1\.0 +RELEASE +promoted to release\/demo\/clean/);
     expect(text).toMatch(/demo\/vulnerable:1\.0 +BLOCK +not promoted/);
     expect(text).not.toMatch(/ promote +(released|blocked):/);
