@@ -27,6 +27,17 @@ function retryAfterSeconds(err: RestErrorLike): number | undefined {
  */
 export function sdkError(err: unknown, what: string, onForbidden: string): GuardError {
   if (err instanceof GuardError) return err;
+  // No Azure sign-in at all (@azure/identity found no credential): not "no response", and not the service's fault.
+  // Still TRANSIENT (in Azure a managed identity endpoint can be briefly unavailable); the class is kept as the cause.
+  const name = (err as { name?: unknown } | null)?.name;
+  if (name === 'CredentialUnavailableError' || name === 'AggregateAuthenticationError') {
+    return new GuardError(
+      ErrorCodes.TRANSIENT,
+      `${what} was not sent: no Azure sign-in (DefaultAzureCredential found no credential); ` +
+        'sign in with `az login`, or run with a managed identity or workload identity',
+      { cause: err },
+    );
+  }
   const e = (err ?? {}) as RestErrorLike;
   const status = typeof e.statusCode === 'number' ? e.statusCode : undefined;
   const rawCode =

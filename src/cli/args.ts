@@ -6,6 +6,7 @@ import { readBoundedTextSync } from '../adapters/boundedFile';
 import type { SignatureTrust } from '../adapters/signatureVerifier';
 import { loadSignatureTrust } from '../adapters/trustStoreFiles';
 import { MAX_POLICY_BYTES } from '../core/policy';
+import { didYouMean } from './suggest';
 
 /** Documented exit codes. */
 export const ExitCodes = {
@@ -36,8 +37,49 @@ export function parseCommandArgs<T extends NonNullable<ParseArgsConfig['options'
     const parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
     return { values: parsed.values as Record<string, string | boolean | undefined>, positionals: parsed.positionals };
   } catch (err) {
-    throw new UsageError((err as Error).message);
+    throw new UsageError(argsErrorMessage(err as Error & { code?: string }, argv, options));
   }
+}
+
+/** The option names a command takes, as typed: `--name` and `-x`. */
+function optionSpellings(options: NonNullable<ParseArgsConfig['options']>): string[] {
+  return Object.entries(options).flatMap(([name, o]) => [`--${name}`, ...(o.short ? [`-${o.short}`] : [])]);
+}
+
+/**
+ * node's parseArgs errors, said for a person: an unknown option with the closest known one ("did you mean
+ * --policy?") and the list otherwise; a missing value with the expected form. Keyed on the error codes.
+ */
+function argsErrorMessage(
+  err: Error & { code?: string },
+  argv: string[],
+  options: NonNullable<ParseArgsConfig['options']>,
+): string {
+  const known = optionSpellings(options);
+  if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    // The first option-looking argument (before `--`) that is not one of ours: parseArgs stops at that one.
+    const end = argv.indexOf('--');
+    const typed = (end < 0 ? argv : argv.slice(0, end))
+      .filter((a) => a.startsWith('-') && a !== '-')
+      .map((a) => (a.startsWith('--') ? a.split('=')[0] : a.slice(0, 2)))
+      .find((a) => !known.includes(a));
+    if (typed !== undefined) {
+      const hint = didYouMean(
+        typed,
+        known.filter((k) => k.startsWith('--')),
+      );
+      const list = hint ? '' : ` (options: ${known.filter((k) => k.startsWith('--')).join(', ')})`;
+      return `unknown option ${typed}${hint}${list}; --help lists them`;
+    }
+  }
+  if (err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+    const name = Object.keys(options).find((n) => err.message.includes(`--${n}`));
+    if (name !== undefined)
+      return options[name].type === 'string'
+        ? `--${name} expects a value: --${name} <value>`
+        : `--${name} is a switch and takes no value`;
+  }
+  return err.message;
 }
 
 /** Reads `--output`: `table` (default) or `json`. */

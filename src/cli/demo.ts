@@ -4,20 +4,23 @@
 import { runDemoWithRegistry } from '../local/demo';
 import { ExitCodes, outputFormat, parseCommandArgs } from './args';
 import { renderVerdictTable, verdictJson } from './render';
+import { plural, type Terminal } from './term';
 
-export const DEMO_USAGE = `usage: acr-guard demo [--output json|table] [--keep-data]
+export const DEMO_USAGE = `usage: acr-guard demo [--output json|table] [--keep-data] [-v|--verbose]
   Starts Debian's docker-registry on loopback, pushes sample images with attached vulnerability reports
   (clean, vulnerable, excepted CVE, expired exception, unparseable report, unscanned, multi-arch), gates
-  each through the imageGate orchestration and prints the verdicts. Embedded defaults; nothing in Azure.`;
+  each through the imageGate orchestration and prints the verdicts. Embedded defaults; nothing in Azure.
+  -v, --verbose  print a reason several images share under each of them (default: once, as a numbered note)`;
 
 /** Runs the demo; exit 0 when every sample got a verdict (blocked samples are expected). */
 export async function demoCommand(
   argv: string[],
-  io: { out: (s: string) => void; err: (s: string) => void },
+  io: { out: (s: string) => void; err: (s: string) => void; term?: Terminal },
 ): Promise<number> {
   const { values } = parseCommandArgs(argv, {
     output: { type: 'string' },
     'keep-data': { type: 'boolean' },
+    verbose: { type: 'boolean', short: 'v' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
@@ -39,11 +42,11 @@ export async function demoCommand(
     io.out(
       renderVerdictTable(
         rows.map((r) => ({ label: r.sample, verdict: r.verdict, apply: r.apply })),
-        { details: true },
+        { details: true, verbose: values.verbose === true, term: io.term },
       ),
     );
     const released = rows.filter((r) => r.verdict.decision === 'release').length;
-    io.out(`\n${rows.length} images gated: ${released} released, ${rows.length - released} blocked.`);
+    io.out(`\n${plural(rows.length, 'image')} gated: ${released} released, ${rows.length - released} blocked.`);
   }
   return ExitCodes.OK;
 }

@@ -11,7 +11,9 @@ import { loadConfig } from '../app/config';
 import { ErrorCodes, GuardError, isGuardError } from '../core/errors';
 import {
   allPassed,
+  allWorkloads,
   buildSnapshot,
+  findWorkload,
   diagnoseIdentities,
   diagnosePlatform,
   parseSnapshot,
@@ -31,10 +33,12 @@ import { createRegistryClient } from '../adapters/registry';
 import { isLoopbackHost } from '../core/loopback';
 import { registryPresence, runDoctorPull } from '../jobs/doctor';
 import { ExitCodes, UsageError, outputFormat, parseCommandArgs, readPolicyFile } from './args';
+import { didYouMean } from './suggest';
+import { PLAIN, colorsOf, plural, type Terminal } from './term';
 import { loadPolicy } from '../core/policy';
 import type { Policy } from '../core/policyTypes';
 
-type Io = { out: (s: string) => void; err: (s: string) => void };
+type Io = { out: (s: string) => void; err: (s: string) => void; term?: Terminal };
 
 /** Settings, identity and (for loopback stand-ins) an extra CA. */
 export interface DoctorContext {
@@ -154,23 +158,54 @@ function presenceOf(
 }
 
 /** A table grouped by check: the check id, then one line per target with its status, evidence and fix. */
-export function renderDoctorTable(report: DoctorReport): string {
+export function renderDoctorTable(report: DoctorReport, term: Terminal = PLAIN): string {
+  const c = colorsOf(term);
+  const paint = (status: string, text: string) =>
+    status === 'pass' ? c.green(text) : status === 'fail' ? c.red(c.bold(text)) : c.yellow(text);
   const groups = new Map<string, DoctorCheck[]>();
   for (const c of report.checks) groups.set(c.id, [...(groups.get(c.id) ?? []), c]);
   const lines: string[] = [];
   for (const [id, checks] of groups) {
-    lines.push(id);
-    for (const c of checks) {
-      lines.push(`  ${c.status.toUpperCase().padEnd(8)}${c.target}`);
-      lines.push(`          ${c.evidence}`);
-      if (c.fix) lines.push(`          fix: ${c.fix}`);
+    lines.push(c.bold(id));
+    for (const k of checks) {
+      lines.push(`  ${paint(k.status, k.status.toUpperCase().padEnd(8))}${k.target}`);
+      lines.push(`          ${k.evidence}`);
+      if (k.fix) lines.push(`          ${c.cyan('fix:')} ${k.fix}`);
     }
   }
-  const count = (s: string) => report.checks.filter((c) => c.status === s).length;
+  const count = (s: string) => report.checks.filter((x) => x.status === s).length;
   lines.push(
-    `${report.checks.length} checks: ${count('pass')} pass, ${count('fail')} fail, ${count('unknown')} unknown`,
+    `${plural(report.checks.length, 'check')}: ${count('pass')} pass, ${count('fail')} fail, ${count('unknown')} unknown`,
   );
   return lines.join('\n');
+}
+
+/** How many workload names a "no such workload" error lists before "and N more". */
+const MAX_LISTED_WORKLOADS = 20;
+
+/**
+ * A `doctor pull` workload that names nothing in the snapshot is a typo, not a finding: a usage error (exit 2)
+ * listing the workloads found and the closest name. An ambiguous name (two workloads) stays the check's to report.
+ */
+function checkWorkloadNamed(snapshot: Snapshot, workload: string, from: string): void {
+  if (findWorkload(snapshot, workload).candidates.length > 0) return;
+  const pullable = allWorkloads(snapshot).filter((w) => w.kind !== 'functionApp');
+  const names = [...new Set(pullable.map((w) => w.resource.name))].sort();
+  const hint = workload.startsWith('/')
+    ? didYouMean(
+        workload,
+        pullable.map((w) => w.resource.id),
+      )
+    : didYouMean(workload, names);
+  const listed =
+    names.length === 0
+      ? 'none'
+      : names.slice(0, MAX_LISTED_WORKLOADS).join(', ') +
+        (names.length > MAX_LISTED_WORKLOADS ? ` and ${names.length - MAX_LISTED_WORKLOADS} more` : '');
+  throw new UsageError(
+    `doctor pull: no Container App or container group ${JSON.stringify(workload)} in ${from}${hint}\n` +
+      `workloads found: ${listed}; pass one of them by name or resource id`,
+  );
 }
 
 /** Runs `doctor`; returns the exit code. */
@@ -196,7 +231,9 @@ export async function doctorCommand(
     return sub === undefined ? ExitCodes.USAGE : ExitCodes.OK;
   }
   if (!['pull', 'identities', 'platform', 'snapshot'].includes(sub))
-    throw new UsageError(`unknown doctor command ${JSON.stringify(sub)}\n${DOCTOR_USAGE}`);
+    throw new UsageError(
+      `unknown doctor command ${JSON.stringify(sub)}${didYouMean(sub, ['pull', 'identities', 'platform', 'snapshot'])}\n${DOCTOR_USAGE}`,
+    );
   const format = outputFormat(values.output);
   const scope = typeof values.scope === 'string' ? values.scope : undefined;
   const file = typeof values.snapshot === 'string' ? values.snapshot : undefined;
@@ -235,14 +272,15 @@ export async function doctorCommand(
   // With a snapshot file, --scope narrows what identities and platform look at; live, it already did.
   const narrow = file ? scope : undefined;
   let report: DoctorReport;
-  if (sub === 'pull')
+  if (sub === 'pull') {
+    checkWorkloadNamed(snapshot, positionals[0], file ?? (scope as string));
     report = await runDoctorPull(snapshot, positionals[0], {
       audit: auditOf(values, ctx),
       presence: presenceOf(values, ctx),
     });
-  else if (sub === 'identities') report = diagnoseIdentities({ snapshot, scope: narrow });
+  } else if (sub === 'identities') report = diagnoseIdentities({ snapshot, scope: narrow });
   else if (sub === 'platform') report = diagnosePlatform({ snapshot, scope: narrow, road: roadOption(values) });
   else throw new GuardError(ErrorCodes.INVALID_INPUT, 'unreachable');
-  io.out(format === 'json' ? JSON.stringify({ checks: report.checks }, null, 2) : renderDoctorTable(report));
+  io.out(format === 'json' ? JSON.stringify({ checks: report.checks }, null, 2) : renderDoctorTable(report, io.term));
   return allPassed(report) ? ExitCodes.OK : ExitCodes.BLOCKED;
 }

@@ -19,6 +19,7 @@ import type { GateOutcome, GateProgress } from '../orchestrations/imageGate';
 import { ExitCodes, UsageError, outputFormat, parseCommandArgs, readPolicyFile, signatureTrustOption } from './args';
 import { isLoopbackHost } from '../core/loopback';
 import { renderVerdictTable, verdictJson } from './render';
+import type { Terminal } from './term';
 import { noVerdictSarif, verdictSarif } from './sarif';
 
 /** The tool version SARIF logs name (package.json `version`, kept in step by the release). */
@@ -44,7 +45,7 @@ export const GATE_USAGE = `usage: acr-guard gate <registry>/<repository>(:<tag>|
 /** Runs the `gate` command; returns the exit code. */
 export async function gateCommand(
   argv: string[],
-  io: { out: (s: string) => void; err: (s: string) => void },
+  io: { out: (s: string) => void; err: (s: string) => void; term?: Terminal },
 ): Promise<number> {
   const { values, positionals } = parseCommandArgs(argv, {
     policy: { type: 'string' },
@@ -137,7 +138,8 @@ export async function gateCommand(
   }
   if (format === 'json') io.out(JSON.stringify(verdictJson(outcome.verdict, outcome.apply), null, 2));
   else if (format === 'sarif') io.out(JSON.stringify(verdictSarif(outcome.verdict, ACR_GUARD_VERSION), null, 2));
-  else io.out(renderVerdictTable([{ verdict: outcome.verdict, apply: outcome.apply }], { details: true }));
+  else
+    io.out(renderVerdictTable([{ verdict: outcome.verdict, apply: outcome.apply }], { details: true, term: io.term }));
   return outcome.verdict.decision === 'release' ? ExitCodes.OK : ExitCodes.BLOCKED;
 }
 

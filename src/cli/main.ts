@@ -4,7 +4,10 @@
  */
 import { isGuardError } from '../core/errors';
 import { ExitCodes } from './args';
-import { gateCommand, isUsageError, GATE_USAGE } from './gate';
+import { gateCommand, isUsageError, ACR_GUARD_VERSION, GATE_USAGE } from './gate';
+import { didYouMean } from './suggest';
+import { errorHint } from './hints';
+import { terminalOf, type Terminal } from './term';
 import { demoCommand, DEMO_USAGE } from './demo';
 import { alertsCommand, tokensCommand, ALERTS_USAGE, TOKENS_USAGE } from './timers';
 import { verifyCommand, VERIFY_USAGE } from './verify';
@@ -20,7 +23,7 @@ import { inUseLookupFor } from '../app/compose';
 import type { InUseLookup } from '../adapters/ports';
 import { runtimeInventoryFor } from '../adapters/runtimeInventory';
 
-const USAGE = `usage: acr-guard <command> [options]
+const USAGE = `usage: acr-guard <command> [options]    acr-guard <command> --help    acr-guard --version
 commands:
   gate   gate one image against a policy (exit 0 released, 3 blocked, 2 usage, 1 runtime error)
   serve  run the whole app locally: loopback registry, HTTP API, page, gates that survive restarts (npm start)
@@ -56,7 +59,31 @@ ${RUNTIME_USAGE}
 
 ${DEPLOY_USAGE}`;
 
-const defaultIo = { out: (s: string) => console.log(s), err: (s: string) => console.error(s) };
+/** Each command's own usage text, for `acr-guard help <command>`. */
+const COMMAND_USAGE: Record<string, string> = {
+  gate: GATE_USAGE,
+  serve: SERVE_USAGE,
+  demo: DEMO_USAGE,
+  alerts: ALERTS_USAGE,
+  tokens: TOKENS_USAGE,
+  verify: VERIFY_USAGE,
+  purge: PURGE_USAGE,
+  doctor: DOCTOR_USAGE,
+  runtime: RUNTIME_USAGE,
+  deploy: DEPLOY_USAGE,
+};
+
+/** The command names, in the order the usage lists them. */
+export const COMMANDS = Object.keys(COMMAND_USAGE);
+
+/** Standard output and error; `term` says whether stdout takes colour and how wide it is (piped: neither). */
+const defaultIo: { out: (s: string) => void; err: (s: string) => void; term?: Terminal } = {
+  out: (s: string) => console.log(s),
+  err: (s: string) => console.error(s),
+  get term() {
+    return terminalOf(process.stdout);
+  },
+};
 
 /** Progress on a terminal: one stderr line rewritten in place. */
 function ttyProgress(s: string): void {
@@ -107,15 +134,32 @@ export async function main(argv: string[], io = defaultIo): Promise<number> {
       }
       case 'deploy':
         return await deployCommand(rest, io);
-      case undefined:
+      case '--version':
+      case '-V':
+      case 'version':
+        io.out(`acr-guard ${ACR_GUARD_VERSION}`);
+        return ExitCodes.OK;
       case 'help':
+        // `acr-guard help <command>` is `acr-guard <command> --help`.
+        if (rest.length > 0 && COMMAND_USAGE[rest[0]]) {
+          io.out(COMMAND_USAGE[rest[0]]);
+          return ExitCodes.OK;
+        }
+        io.out(USAGE);
+        return ExitCodes.OK;
+      case undefined:
       case '--help':
       case '-h':
         io.out(USAGE);
         return command === undefined ? ExitCodes.USAGE : ExitCodes.OK;
-      default:
-        io.err(`acr-guard: unknown command ${JSON.stringify(command)}\n${USAGE}`);
+      default: {
+        // Only the command list and the hint: the full usage of every command would bury the one line that matters.
+        const hint = didYouMean(command, COMMANDS);
+        io.err(
+          `acr-guard: unknown command ${JSON.stringify(command)}${hint}\ncommands: ${COMMANDS.join(', ')}; acr-guard --help describes them, acr-guard <command> --help one`,
+        );
         return ExitCodes.USAGE;
+      }
     }
   } catch (err) {
     if (isUsageError(err)) {
@@ -125,7 +169,10 @@ export async function main(argv: string[], io = defaultIo): Promise<number> {
       return ExitCodes.USAGE;
     }
     const code = isGuardError(err) ? ` [${err.code}]` : '';
-    io.err(`acr-guard ${command}: error${code}: ${(err as Error).message}\nNothing was released.`);
+    const hint = errorHint(err, rest);
+    io.err(
+      `acr-guard ${command}: error${code}: ${(err as Error).message}${hint ? `\nhint: ${hint}` : ''}\nNothing was released.`,
+    );
     return ExitCodes.RUNTIME;
   }
 }

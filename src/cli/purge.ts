@@ -20,6 +20,7 @@ import { allowlistedRegistryFactory } from '../app/compose';
 import { isLoopbackHost } from '../core/loopback';
 import { purgeRepository, repositoriesToPurge, type PurgeRepositoryResult } from '../jobs/purge';
 import { ExitCodes, UsageError, outputFormat, parseCommandArgs, readPolicyFile } from './args';
+import { PLAIN, colorsOf, plural, renderTable, type Terminal } from './term';
 
 export const PURGE_USAGE = `usage: acr-guard purge --registry <host> --policy <file> [--dry-run] [--plain-http]
                         [--output json|table] [--repository <name>] [--deployed <file>] [--concurrency <n>]
@@ -46,6 +47,8 @@ export interface PurgeIo {
   inUse?: InUseLookup;
   /** Epoch ms "now"; default the clock. */
   now?: () => number;
+  /** Colour and width of stdout (default: plain, as piped). */
+  term?: Terminal;
 }
 
 /** Most bytes of a `--deployed` file (a JSON list of image references). */
@@ -190,7 +193,7 @@ export async function purgeCommand(argv: string[], io: PurgeIo): Promise<number>
   });
 
   if (format === 'json') io.out(JSON.stringify(purgeJson(results, summary, dryRun), null, 2));
-  else io.out(purgeTable(results, summary.outcomes, dryRun));
+  else io.out(purgeTable(results, summary.outcomes, dryRun, io.term));
   const troubled = results.some(
     (r) =>
       r.outcome.status === 'partial' ||
@@ -231,29 +234,58 @@ export function purgeJson(
   return { ...totals, repositories: outcomes, deleted, kept, failed, held };
 }
 
+/**
+ * A tag as a person scans it: cosign's `sha256-<64 hex>.sig|.att|.sbom` tags (71+ characters) shortened to their
+ * first 12 hex digits, so they do not push every other column out of line.
+ */
+export function displayTag(tag: string): string {
+  const m = /^sha256-([0-9a-f]{12})[0-9a-f]{52}(\..+)?$/.exec(tag);
+  return m ? `sha256-${m[1]}…${m[2] ?? ''}` : tag;
+}
+
+/** One table per repository (ACTION, DIGEST, TAGS, REASON): fitted to a terminal, aligned when piped. */
 function purgeTable(
   results: ReadonlyArray<PurgeRepositoryResult & { repository: string }>,
   outcomes: readonly RepositoryOutcome[],
   dryRun: boolean,
+  term: Terminal = PLAIN,
 ): string {
+  const c = colorsOf(term);
   const lines: string[] = [];
   const short = (d: string): string => d.slice(0, 19);
+  const tags = (t: readonly string[]): string => t.map(displayTag).join(', ') || '<untagged>';
   for (const r of results) {
     const o = outcomes.find((x) => x.repository === r.repository) as RepositoryOutcome;
-    lines.push(`${r.repository}  (${o.rule}): ${o.status}${o.error ? ` — ${o.error.code}: ${o.error.detail}` : ''}`);
+    lines.push(
+      `${c.bold(r.repository)}  (${o.rule}): ${o.status}${o.error ? ` — ${o.error.code}: ${o.error.detail}` : ''}`,
+    );
     const failed = new Set([...(r.execution?.failed ?? []), ...(r.execution?.notAttempted ?? [])].map((f) => f.digest));
-    for (const d of r.plan?.deletes ?? [])
-      lines.push(
-        `  ${dryRun ? (r.cap?.held ? 'held: would ' : 'would delete') : r.cap?.held ? 'HELD, kept  ' : failed.has(d.digest) ? 'NOT deleted ' : 'deleted     '} ${short(d.digest)}  ${(d.tags.join(',') || '<untagged>').padEnd(20)} ${d.reason}: ${d.detail}`,
-      );
+    const rows: string[][] = [];
+    for (const d of r.plan?.deletes ?? []) {
+      const action = dryRun
+        ? r.cap?.held
+          ? 'held: would delete'
+          : 'would delete'
+        : r.cap?.held
+          ? 'HELD, kept'
+          : failed.has(d.digest)
+            ? c.red('NOT deleted')
+            : c.yellow('deleted');
+      rows.push([action, short(d.digest), tags(d.tags), `${d.reason}: ${d.detail}`]);
+    }
     for (const k of r.plan?.keeps ?? [])
+      rows.push([c.green('keep'), short(k.digest), tags(k.tags), `${k.reason}: ${k.detail}`]);
+    if (rows.length > 0)
       lines.push(
-        `  keep         ${short(k.digest)}  ${(k.tags.join(',') || '<untagged>').padEnd(20)} ${k.reason}: ${k.detail}`,
+        renderTable(['ACTION', 'DIGEST', 'TAGS', 'REASON'], rows, term, { shrinkFirst: [3, 2] })
+          .split('\n')
+          .map((l) => (term.columns ? l : `  ${l}`))
+          .join('\n'),
       );
   }
   const total = outcomes.reduce((n, o) => n + o.deleted, 0);
   lines.push(
-    `${dryRun ? 'dry run: would delete' : 'deleted'} ${total} manifest(s) in ${outcomes.length} repositor${outcomes.length === 1 ? 'y' : 'ies'}`,
+    `${dryRun ? 'dry run: would delete' : 'deleted'} ${plural(total, 'manifest')} in ${plural(outcomes.length, 'repository', 'repositories')}`,
   );
   return lines.join('\n');
 }

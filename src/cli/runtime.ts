@@ -12,7 +12,8 @@ import { isAcrHost } from '../core/acrHost';
 import { DefaultAzureCredential } from '@azure/identity';
 import { loadPolicy } from '../core/policy';
 import { formatImage } from '../core/reference';
-import { formatDuration } from '../core/duration';
+import { humanDuration } from '../core/duration';
+import { PLAIN, colorsOf, plural, type Terminal } from './term';
 import {
   RUNTIME_OK_STATUSES,
   RUNTIME_STATUSES,
@@ -53,6 +54,8 @@ export interface RuntimeIo {
   inUse?: InUseLookup;
   /** Epoch ms "now"; default the clock. */
   now?: () => number;
+  /** Colour of stdout (default: plain, as piped). */
+  term?: Terminal;
 }
 
 /** Runs the `runtime` command; returns the exit code. */
@@ -118,6 +121,7 @@ export async function runtimeCommand(argv: string[], io: RuntimeIo): Promise<num
       ...(state.graceSeen ? { graceSeen: state.graceSeen } : {}),
       nowMs,
       ...(resolutions ? { resolutions } : {}),
+      ...(auditDir ? {} : { verdictStore: false }),
     });
   let assessed = await assess();
   const regated: RuntimeReport['regated'] = [];
@@ -140,6 +144,8 @@ export async function runtimeCommand(argv: string[], io: RuntimeIo): Promise<num
     assessed = await assess(assessed.resolutions);
   }
   const { classification } = assessed;
+  // --regate gates again only digests with an old verdict; never-gated ones are named, not passed over silently.
+  const notRegated = regate ? classification.entries.filter((e) => e.status === 'never-gated') : [];
   if (auditDir) {
     await audit.writeRuntimeState({
       graceState: classification.graceState,
@@ -149,8 +155,29 @@ export async function runtimeCommand(argv: string[], io: RuntimeIo): Promise<num
     await audit.recordRuntimeReport(runtimeReportOf({ classification, policy, nowMs, inventory, regated }));
   }
   if (format === 'json') io.out(JSON.stringify(runtimeJson(classification.entries, classification.summary), null, 2));
-  else io.out(runtimeTable(classification.entries, classification.summary, regated, nowMs));
+  else {
+    io.out(runtimeTable(classification.entries, classification.summary, regated, nowMs, io.term));
+    if (regate) io.out(regateSummary(regated.length, notRegated.length));
+    if (!auditDir)
+      io.err(
+        'note: no --audit-dir was given, so no verdict was read and allowlisted images are "unresolved": pass ' +
+          '--audit-dir <dir> (where `acr-guard gate --audit-dir` recorded the verdicts) to check them against the gate',
+      );
+  }
   return classification.entries.every((e) => RUNTIME_OK_STATUSES.includes(e.status)) ? ExitCodes.OK : ExitCodes.BLOCKED;
+}
+
+/**
+ * What `--regate` did: how many digests it gated again, and how many never-gated ones it left (they have no
+ * verdict to renew: they reached a workload around the gate, and gating them is `acr-guard gate`'s, on purpose).
+ */
+export function regateSummary(regated: number, neverGated: number): string {
+  const did = `re-gated ${plural(regated, 'digest')} (stale or made under another policy version)`;
+  return neverGated === 0
+    ? did
+    : `${did}; skipped ${plural(neverGated, 'never-gated digest')}: --regate renews existing verdicts only; gate ` +
+        `${neverGated === 1 ? 'it' : 'them'} with \`acr-guard gate <image> --audit-dir <dir>\` and find out how ` +
+        `${neverGated === 1 ? 'it' : 'they'} got deployed around the gate`;
 }
 
 /** The table: one block per image (status, reference, reason, grace left, workloads), then the counts. */
@@ -159,16 +186,26 @@ export function runtimeTable(
   summary: Record<string, number>,
   regated: RuntimeReport['regated'],
   nowMs: number,
+  term: Terminal = PLAIN,
 ): string {
+  const c = colorsOf(term);
+  const paint = (status: RuntimeEntry['status'], text: string) =>
+    RUNTIME_OK_STATUSES.includes(status)
+      ? c.green(text)
+      : status === 'blocked' || status === 'unresolved' || status === 'by-tag'
+        ? c.yellow(text)
+        : c.red(c.bold(text));
   const lines: string[] = [];
   for (const r of regated) lines.push(`re-gated ${r.image} (${r.why}): ${r.outcome}`);
   for (const e of entries) {
     const grace = e.graceUntil
       ? e.status === 'overdue'
         ? `  [grace ended ${e.graceUntil}]`
-        : `  [grace left ${formatDuration(Date.parse(e.graceUntil) - nowMs)}]`
+        : `  [grace left ${humanDuration(Date.parse(e.graceUntil) - nowMs)}]`
       : '';
-    lines.push(`${e.status.padEnd(17)} ${e.image}${e.byTag ? '  (deployed by tag: pin by digest)' : ''}${grace}`);
+    lines.push(
+      `${paint(e.status, e.status.padEnd(17))} ${e.image}${e.byTag ? '  (deployed by tag: pin by digest)' : ''}${grace}`,
+    );
     lines.push(`${' '.repeat(18)}${e.reason}`);
     for (const w of e.workloads.slice(0, 10)) lines.push(`${' '.repeat(18)}- ${w}`);
     if (e.workloads.length > 10) lines.push(`${' '.repeat(18)}- … ${e.workloads.length - 10} more`);

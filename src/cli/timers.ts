@@ -12,6 +12,7 @@ import { alertRunFor, doctorScopeFrom, rotationRunFor, rulesFor } from '../app/j
 import { runAlertRules } from '../jobs/alertRun';
 import { rotateTokens } from '../jobs/tokenRotation';
 import { ExitCodes, UsageError, outputFormat, parseCommandArgs } from './args';
+import { didYouMean } from './suggest';
 
 type Io = { out: (s: string) => void; err: (s: string) => void };
 
@@ -74,7 +75,8 @@ export async function alertsCommand(
     'dry-run': { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
-  if (values.help || sub === undefined || sub === 'help') {
+  // `alerts --help` and `alerts -h` (the help flag where the subcommand goes) are help too, exit 0.
+  if (values.help || sub === undefined || sub === 'help' || sub === '--help' || sub === '-h') {
     io.out(ALERTS_USAGE);
     return sub === undefined ? ExitCodes.USAGE : ExitCodes.OK;
   }
@@ -92,7 +94,10 @@ export async function alertsCommand(
         );
     return ExitCodes.OK;
   }
-  if (sub !== 'run') throw new UsageError(`unknown alerts subcommand ${JSON.stringify(sub)}\n${ALERTS_USAGE}`);
+  if (sub !== 'run')
+    throw new UsageError(
+      `unknown alerts subcommand ${JSON.stringify(sub)}${didYouMean(sub, ['list', 'run'])}\n${ALERTS_USAGE}`,
+    );
   const dryRun = values['dry-run'] === true;
   const rule = typeof values.rule === 'string' ? values.rule : undefined;
   const run = await asUsage(() => {
@@ -129,11 +134,15 @@ export async function tokensCommand(
     'dry-run': { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
-  if (values.help || sub === undefined || sub === 'help') {
+  // `tokens --help` and `tokens -h` (the help flag where the subcommand goes) are help too, exit 0.
+  if (values.help || sub === undefined || sub === 'help' || sub === '--help' || sub === '-h') {
     io.out(TOKENS_USAGE);
     return sub === undefined ? ExitCodes.USAGE : ExitCodes.OK;
   }
-  if (sub !== 'rotate') throw new UsageError(`unknown tokens subcommand ${JSON.stringify(sub)}\n${TOKENS_USAGE}`);
+  if (sub !== 'rotate')
+    throw new UsageError(
+      `unknown tokens subcommand ${JSON.stringify(sub)}${didYouMean(sub, ['rotate'])}\n${TOKENS_USAGE}`,
+    );
   const format = outputFormat(values.output);
   const dryRun = values['dry-run'] === true;
   const run = await asUsage(() => {

@@ -10,6 +10,7 @@
  * finding that was counted but not listed cannot be matched against exceptions, so when such findings are of a
  * blocking severity they block: `fail` when the rule has no exceptions, `inconclusive` otherwise.
  */
+import { plural } from './plural';
 import {
   type Check,
   type FindingsResult,
@@ -111,7 +112,8 @@ function blockingPhrases(
     const expired = expiredNotes.get(findingKey(f));
     phrases.push(`${shortFinding(f)}${expired ? ' (exception expired)' : ''}`);
   }
-  if (unique.length > MAX_SUMMARY_ITEMS) phrases.push(`${unique.length - MAX_SUMMARY_ITEMS} more blocking findings`);
+  if (unique.length > MAX_SUMMARY_ITEMS)
+    phrases.push(plural(unique.length - MAX_SUMMARY_ITEMS, 'more blocking finding'));
   if (unique.length > 0 && unlistedBlocking > 0)
     phrases.push(`${unlistedBlocking} more of a blocking severity not listed`);
   const seen = new Set<string>();
@@ -213,7 +215,7 @@ export function decide(input: DecideInput): Verdict {
   let summary: string;
   if (release) {
     const total = Object.values(findingCounts).reduce((a, b) => a + (b ?? 0), 0);
-    const parts = [`0 blocking findings`, `${total} other findings`];
+    const parts = [`0 blocking findings`, plural(total, 'other finding')];
     if (excepted.size > 0) parts.push(`${excepted.size} excepted`);
     const sigs = checks.filter((c) => c.name === 'signatures');
     const levels = [

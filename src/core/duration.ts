@@ -59,3 +59,33 @@ export function formatDuration(ms: number): string {
   }
   return out || '0s';
 }
+
+/**
+ * Milliseconds as a person reads them, rounded to the precision that matters at that size: `3 days` (2 days
+ * and more, to the day), `1 day 5 h`, `2 h 59 min`, `12 min`, `4 min 30 s`, `45 s`, `under 1 s`. For display
+ * only (reasons, tables): {@link formatDuration} is the exact form {@link parseDuration} reads back.
+ */
+export function humanDuration(ms: number): string {
+  if (!Number.isFinite(ms) || ms <= 0) return '0 s';
+  if (ms < 500) return 'under 1 s';
+  const round = (unit: number): number => Math.round(ms / unit) * unit;
+  const days = (n: number): string => `${n} day${n === 1 ? '' : 's'}`;
+  if (ms >= 2 * UNIT_MS.d - UNIT_MS.h / 2) return days(Math.round(ms / UNIT_MS.d));
+  if (ms >= UNIT_MS.d - UNIT_MS.m / 2) {
+    const t = round(UNIT_MS.h);
+    const h = (t % UNIT_MS.d) / UNIT_MS.h;
+    return h === 0 ? days(t / UNIT_MS.d) : `${days(Math.floor(t / UNIT_MS.d))} ${h} h`;
+  }
+  if (ms >= UNIT_MS.h - UNIT_MS.s / 2) {
+    const t = round(UNIT_MS.m);
+    const m = (t % UNIT_MS.h) / UNIT_MS.m;
+    return m === 0 ? `${t / UNIT_MS.h} h` : `${Math.floor(t / UNIT_MS.h)} h ${m} min`;
+  }
+  if (ms >= 10 * UNIT_MS.m - UNIT_MS.s / 2) return `${Math.round(ms / UNIT_MS.m)} min`;
+  const t = round(UNIT_MS.s);
+  if (t >= UNIT_MS.m) {
+    const s = (t % UNIT_MS.m) / UNIT_MS.s;
+    return s === 0 ? `${t / UNIT_MS.m} min` : `${Math.floor(t / UNIT_MS.m)} min ${s} s`;
+  }
+  return `${t / UNIT_MS.s} s`;
+}

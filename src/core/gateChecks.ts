@@ -4,6 +4,7 @@
  * {@link signatureCheck} (one `signatures`). Every reason they write is in {@link prose}, so the wording of a
  * verdict is read and reviewed in one place. `decide` (./decision.ts) combines them into the verdict.
  */
+import { plural } from './plural';
 import {
   SEVERITIES,
   type Check,
@@ -193,7 +194,7 @@ export const prose = {
     expiredNotes: ReadonlyMap<string, string>,
   ): string => {
     const expiredText = expiredNotes.size > 0 ? `; ${[...expiredNotes.values()].join('; ')}` : '';
-    return `${w}${blocking.length} blocking findings (${rulePath}.block: ${block.join(', ')}): ${listFindings(blocking)}${unlistedText}${noteText}${expiredText}`;
+    return `${w}${plural(blocking.length, 'blocking finding')} (${rulePath}.block: ${block.join(', ')}): ${listFindings(blocking)}${unlistedText}${noteText}${expiredText}`;
   },
   vulnerabilitiesUnlisted: (w: string, unlistedText: string, rulePath: string, noteText: string): string =>
     `${w}0 listed findings block, but${unlistedText.slice(1)}; they cannot be checked against ${rulePath}.exceptions${noteText}`,

@@ -56,6 +56,8 @@ export interface AssessRuntimeInput {
   nowMs: number;
   /** Resolutions already made in this run (a re-classification after re-gates reuses them: one answer per run). */
   resolutions?: ReadonlyMap<string, Resolution>;
+  /** False when no verdict store was given: a digest without a verdict is `unresolved`, not `never-gated`. */
+  verdictStore?: boolean;
 }
 
 /** Plans, resolves, reads verdicts (batched) and classifies. */
@@ -73,6 +75,7 @@ export async function assessRuntime(
     graceState: input.graceState,
     ...(input.graceSeen ? { graceSeen: input.graceSeen } : {}),
     nowMs: input.nowMs,
+    ...(input.verdictStore === false ? { verdictStore: false } : {}),
   });
   return { plan, resolutions, classification };
 }

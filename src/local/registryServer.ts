@@ -35,6 +35,8 @@ export interface StartRegistryOptions {
   port?: number;
   /** Registry notification endpoints (the registry POSTs push/pull/delete events there). */
   notifications?: Array<{ url: string; token?: string }>;
+  /** How the operator picks another port, for the "port in use" error (default "choose another port"). */
+  portHint?: string;
   /** `storage.delete.enabled` (default true). */
   deleteEnabled?: boolean;
 }
@@ -50,6 +52,30 @@ export async function freePort(): Promise<number> {
       const port = typeof address === 'object' && address ? address.port : 0;
       server.close(() => resolve(port));
     });
+  });
+}
+
+/**
+ * Refuses a port something already listens on (INVALID_CONFIG, field `port`), by binding it and letting go.
+ * Without this, a registry started on a taken port fails to bind, while `/v2/` there answers 200 from whatever
+ * listens (another instance's registry): the caller would push to and gate someone else's registry.
+ */
+export async function assertPortFree(port: number, how = 'choose another port'): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(
+        err.code === 'EADDRINUSE' || err.code === 'EACCES'
+          ? new GuardError(
+              ErrorCodes.INVALID_CONFIG,
+              `registry port ${port} on 127.0.0.1 is ${err.code === 'EACCES' ? 'not allowed to this user' : 'in use (another acr-guard serve, registry or program listens there)'}; nothing was started: stop what listens there or ${how}`,
+              { field: 'port' },
+            )
+          : err,
+      ),
+    );
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve()));
   });
 }
 
@@ -136,6 +162,15 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
   const workDir = mkdtempSync(join(tmpdir(), 'acr-guard-registry-'));
   const dataDir = options.dataDir ?? join(workDir, 'data');
   mkdirSync(dataDir, { recursive: true });
+  // A given port must be free: never take another registry answering there for ours.
+  if (options.port !== undefined) {
+    try {
+      await assertPortFree(options.port, options.portHint);
+    } catch (err) {
+      rmSync(workDir, { recursive: true, force: true });
+      throw err;
+    }
+  }
   const port = options.port ?? (await freePort());
   const configPath = join(workDir, 'config.yml');
   writeFileSync(

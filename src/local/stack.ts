@@ -10,12 +10,14 @@ import { loadPolicy } from '../core/policy';
 import { isGuardError } from '../core/errors';
 import { createRegistryClient } from '../adapters/registry';
 import { DEMO_SAMPLES, demoDeployedLookup, demoPolicyYaml, seedSample } from './demo';
-import { freePort, startRegistry, type RunningRegistry } from './registryServer';
+import { assertPortFree, freePort, startRegistry, type RunningRegistry } from './registryServer';
 import { startService, type LocalService, type ServeOptions } from './serve';
 import type { HttpAuthMode } from '../app/http';
 
 /** Default port of the local service (the Functions host's local default). */
 export const DEFAULT_SERVICE_PORT = 7071;
+/** How `serve` picks another registry port. */
+const REGISTRY_PORT_HINT = 'pass another --registry-port (e.g. --registry-port 7082)';
 /** Default port of the loopback registry. */
 export const DEFAULT_REGISTRY_PORT = 7072;
 
@@ -62,6 +64,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const log = options.log ?? (() => undefined);
   const registryPort =
     options.registryPort === 0 || options.registryPort === undefined ? await freePort() : options.registryPort;
+  // Checked before the service starts, as the service port is: a taken registry port is refused (exit 2), never
+  // silently shared with whatever answers /v2/ there.
+  if (options.registryPort) await assertPortFree(registryPort, REGISTRY_PORT_HINT);
   const registryHost = `127.0.0.1:${registryPort}`;
   const policy = options.policyYaml
     ? loadPolicy(options.policyYaml(registryHost), 'policy given to startLocalStack')
@@ -88,6 +93,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   try {
     registry = await startRegistry({
       port: registryPort,
+      portHint: REGISTRY_PORT_HINT,
       dataDir: join(options.stateDir, 'registry'),
       notifications: [{ url: service.notificationsUrl, token: notificationToken }],
     });

@@ -137,7 +137,7 @@ describe('case 6b: zero checks is unknown (before: exit 0 with 0 checks)', () =>
       const r = await runCli(['doctor', cmd, '--snapshot', file]);
       expect(r.code).toBe(3);
       expect(r.out).toMatch(/UNKNOWN .*\n.*nothing was checked/);
-      expect(r.out).toContain('1 checks: 0 pass, 0 fail, 1 unknown');
+      expect(r.out).toContain('1 check: 0 pass, 0 fail, 1 unknown');
     }
   });
 

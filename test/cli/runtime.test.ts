@@ -188,6 +188,14 @@ ${tolerateTags ? '  tolerateTags: true\n' : ''}`,
       status: 'blocked',
       graceUntil: new Date(start + 3 * DAY).toISOString(),
     });
+    // The time left as a person reads it, not `left: 1d23h59m53s435ms`.
+    const nearly = await runtime(
+      ['--policy', policy, '--deployed', list, '--audit-dir', audit, '--plain-http'],
+      start + DAY + 6_565,
+    );
+    expect(nearly.out).toMatch(/\(3d\) left: 2 days\n/);
+    expect(nearly.out).toContain('[grace left 2 days]');
+    expect(nearly.out).not.toMatch(/left: \d+d\d+h/);
     const overdue = await runtime(
       ['--policy', policy, '--deployed', list, '--audit-dir', audit, '--plain-http'],
       start + 3 * DAY + 1,
@@ -280,6 +288,41 @@ ${tolerateTags ? '  tolerateTags: true\n' : ''}`,
     expect((await new FileAuditStore(audit).latestRuntimeReport())?.regated).toEqual([
       expect.objectContaining({ outcome: 'block', why: expect.stringContaining('regateAfter') }),
     ]);
+  });
+
+  it('without --audit-dir: unresolved (no verdict store was read), with a note saying what to pass; not "reached a workload without passing the gate"', async () => {
+    const policy = policyFile('nostore.yaml');
+    const digest = await push('app/nostore', 'v1');
+    const list = deployed('nostore.json', [[`${registry.host}/app/nostore@${digest}`, 'ca-nostore, container main']]);
+    const { code, out, err } = await runtime(['--policy', policy, '--deployed', list, '--plain-http']);
+    expect(code).toBe(3);
+    expect(out).toMatch(/^unresolved +\S+app\/nostore@sha256:/m);
+    expect(out).toContain(`no verdict store was read, so whether ${digest} passed the gate is not known`);
+    expect(out).not.toMatch(/without passing the gate/);
+    expect(err).toMatch(/note: no --audit-dir was given.*pass --audit-dir <dir>/);
+  });
+
+  it('--regate on a never-gated digest says what it did: re-gated 0, skipped 1 never-gated and why', async () => {
+    const audit = mkdtempSync(join(dir, 'audit-'));
+    const policy = policyFile('never.yaml');
+    const digest = await push('app/never', 'v1');
+    const list = deployed('never.json', [[`${registry.host}/app/never@${digest}`, 'ca-never, container main']]);
+    const { code, out } = await runtime([
+      '--policy',
+      policy,
+      '--deployed',
+      list,
+      '--audit-dir',
+      audit,
+      '--plain-http',
+      '--regate',
+    ]);
+    expect(code).toBe(3);
+    expect(out).toMatch(/^never-gated +\S+app\/never@/m);
+    expect(out).toContain(
+      're-gated 0 digests (stale or made under another policy version); skipped 1 never-gated digest: --regate renews existing verdicts only',
+    );
+    expect(out).toContain('gate it with `acr-guard gate <image> --audit-dir <dir>`');
   });
 
   it('a policy change makes a released image due: not released until re-gated under the new policy', async () => {

@@ -243,9 +243,11 @@ class OciRegistryClient implements RegistryClient {
           (err as Error).name === 'TimeoutError'
             ? `timed out after ${this.timeoutMs} ms`
             : `${(err as Error).message}${cause ? ` (${cause.code ?? cause.message})` : ''}`;
-        throw new GuardError(ErrorCodes.TRANSIENT, `registry ${this.host}: ${options.what} failed: ${why}`, {
-          cause: err,
-        });
+        // Tagged with the host, so the CLI can say what to do (--plain-http, is the registry running?).
+        throw Object.assign(
+          new GuardError(ErrorCodes.TRANSIENT, `registry ${this.host}: ${options.what} failed: ${why}`, { cause: err }),
+          { registryHost: this.host },
+        );
       }
     };
     let res = await send(this.auth.cachedHeader(options.scope));

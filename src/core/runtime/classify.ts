@@ -13,7 +13,7 @@ import { SEVERITIES, type ImageId, type Severity, type Verdict } from '../types'
 import type { GraceKey, Policy } from '../policyTypes';
 import { findGateRule, isRegistryAllowed, runtimePolicyOf } from '../policy';
 import { normaliseDeployedReference, type NormalisedReference } from '../purge/inUse';
-import { formatDuration } from '../duration';
+import { formatDuration, humanDuration } from '../duration';
 import { ErrorCodes, GuardError } from '../errors';
 
 /** The statuses a running image can have; tests and users match these words. */
@@ -211,6 +211,11 @@ export interface ClassifyInput {
   /** When each clock's digest was last seen running (absent in states written before it existed: firstSeen counts). */
   graceSeen?: Readonly<GraceState>;
   nowMs: number;
+  /**
+   * False when no verdict store was read (the CLI without `--audit-dir`): a digest without a verdict is then
+   * `unresolved` ("not known"), not `never-gated` ("reached a workload around the gate"). Default true.
+   */
+  verdictStore?: boolean;
 }
 
 /**
@@ -278,12 +283,21 @@ export function classifyRuntime(input: ClassifyInput): RuntimeClassification {
     running.add(key);
     const verdict = verdicts.get(key);
     if (!verdict) {
-      push({
-        ...base,
-        digest,
-        status: 'never-gated',
-        reason: `no verdict exists for ${digest}: it reached a workload without passing the gate`,
-      });
+      push(
+        input.verdictStore === false
+          ? {
+              ...base,
+              digest,
+              status: 'unresolved',
+              reason: `no verdict store was read, so whether ${digest} passed the gate is not known`,
+            }
+          : {
+              ...base,
+              digest,
+              status: 'never-gated',
+              reason: `no verdict exists for ${digest}: it reached a workload without passing the gate`,
+            },
+      );
       continue;
     }
     const decidedMs = Date.parse(verdict.decidedAt);
@@ -350,7 +364,7 @@ export function classifyRuntime(input: ClassifyInput): RuntimeClassification {
         digest,
         status: 'blocked',
         graceUntil,
-        reason: `${verdict.summary}; grace for ${worst} (${formatDuration(graceMs)}) left: ${formatDuration(untilMs - nowMs)}`,
+        reason: `${verdict.summary}; grace for ${worst} (${formatDuration(graceMs)}) left: ${humanDuration(untilMs - nowMs)}`,
       });
     }
   }
