@@ -1,0 +1,209 @@
+/**
+ * The one result shape (issue 21): every command's `--output json` and every HTTP endpoint that reports checks or
+ * an outcome prints one envelope `{apiVersion, kind, subject, outcome, decision?, summary, checks, counts, errors,
+ * exitCode, data}` (schemas/result.v1.schema.json, docs/cli.md). Pure: builders and the exit-code mapping only.
+ */
+import type { Check } from './types';
+import type { DoctorCheck } from './doctor/check';
+
+/** The envelope's version; a script checks it before reading anything else. */
+export const RESULT_API_VERSION = 'acr-guard.io/v1';
+
+/** What a result is about; one per command (and per HTTP endpoint), `Error` for a failure before any kind applied. */
+export const RESULT_KINDS = [
+  'GateResult',
+  'VerifyResult',
+  'DeployResult',
+  'PurgeResult',
+  'DoctorResult',
+  'RuntimeResult',
+  'AlertsResult',
+  'TokensResult',
+  'DemoResult',
+  'PolicyResult',
+  'RescanResult',
+  'VerdictResult',
+  'ImagesResult',
+  'Error',
+] as const;
+
+/** One of {@link RESULT_KINDS}. */
+export type ResultKind = (typeof RESULT_KINDS)[number];
+
+/**
+ * The one word scripts branch on: `pass` ⇔ exit 0, `fail` ⇔ exit 3, `error` ⇔ exit 1 or 2. `pending` is HTTP
+ * only: a gate that has not decided yet (a rescan started or running); nothing was released, ask again.
+ */
+export type ResultOutcome = 'pass' | 'fail' | 'error' | 'pending';
+
+/** The one status vocabulary of checks (doctor's `unknown` is `inconclusive`). */
+export const CHECK_STATUSES = ['pass', 'fail', 'skip', 'inconclusive'] as const;
+
+/** One of {@link CHECK_STATUSES}. */
+export type ResultCheckStatus = (typeof CHECK_STATUSES)[number];
+
+/** One check, the same shape everywhere. */
+export interface ResultCheck {
+  name: string;
+  /** What the check is about when not the subject itself: a platform manifest, a resource id, a rule. */
+  target?: string;
+  status: ResultCheckStatus;
+  reason: string;
+  details?: Record<string, unknown>;
+  /** What fixes it (e.g. an `az` command); only when the status is not `pass`. */
+  fix?: string;
+}
+
+/** How many checks have each status: always all four keys. */
+export type ResultCounts = Record<ResultCheckStatus, number>;
+
+/** One error: a stable code (src/core/errors.ts or an HTTP refusal code), the message, the field when known. */
+export interface ResultError {
+  code: string;
+  message: string;
+  field?: string;
+}
+
+/** The envelope. */
+export interface Result<D extends object = Record<string, unknown>> {
+  apiVersion: typeof RESULT_API_VERSION;
+  kind: ResultKind;
+  subject: string;
+  outcome: ResultOutcome;
+  /** The kind's own word: release|block (gate), deploy|refuse (deploy), verified|not-verified (verify), … */
+  decision?: string;
+  summary: string;
+  checks: ResultCheck[];
+  counts: ResultCounts;
+  errors: ResultError[];
+  exitCode: number;
+  data: D;
+}
+
+/** The documented exit codes (docs/cli.md). */
+export const RESULT_EXIT_CODES = { pass: 0, runtime: 1, usage: 2, fail: 3 } as const;
+
+/** Which error an `error` outcome is: the caller's to fix (`usage`, exit 2) or not (`runtime`, exit 1). */
+export type ErrorKind = 'usage' | 'runtime';
+
+/** The exit code of an outcome: pass 0, fail 3, error 2 (usage or configuration) or 1 (runtime); pending 3. */
+export function exitCodeOf(outcome: ResultOutcome, errorKind: ErrorKind = 'runtime'): number {
+  if (outcome === 'pass') return RESULT_EXIT_CODES.pass;
+  if (outcome === 'error') return errorKind === 'usage' ? RESULT_EXIT_CODES.usage : RESULT_EXIT_CODES.runtime;
+  // `fail` and a gate not decided yet: nothing was released.
+  return RESULT_EXIT_CODES.fail;
+}
+
+/** Counts of checks by status (all four keys, zero when none). */
+export function countChecks(checks: readonly Pick<ResultCheck, 'status'>[]): ResultCounts {
+  const counts: ResultCounts = { pass: 0, fail: 0, skip: 0, inconclusive: 0 };
+  for (const c of checks) counts[c.status] += 1;
+  return counts;
+}
+
+/** What {@link resultOf} needs; `checks`, `errors` and `data` default to empty. */
+export interface ResultInput<D extends object> {
+  kind: ResultKind;
+  subject: string;
+  outcome: ResultOutcome;
+  decision?: string;
+  summary: string;
+  checks?: readonly ResultCheck[];
+  errors?: readonly ResultError[];
+  /** For `outcome: error`: usage (exit 2) or runtime (exit 1, the default). */
+  errorKind?: ErrorKind;
+  data?: D;
+}
+
+/** Builds an envelope: counts from the checks, the exit code from the outcome. */
+export function resultOf<D extends object = Record<string, unknown>>(input: ResultInput<D>): Result<D> {
+  const checks = (input.checks ?? []).map(cleanCheck);
+  return {
+    apiVersion: RESULT_API_VERSION,
+    kind: input.kind,
+    subject: input.subject,
+    outcome: input.outcome,
+    ...(input.decision !== undefined ? { decision: input.decision } : {}),
+    summary: input.summary,
+    checks,
+    counts: countChecks(checks),
+    errors: (input.errors ?? []).map((e) => ({
+      code: e.code,
+      message: e.message,
+      ...(e.field ? { field: e.field } : {}),
+    })),
+    exitCode: exitCodeOf(input.outcome, input.errorKind),
+    data: input.data ?? ({} as D),
+  };
+}
+
+/** An `error` envelope for one error (usage: exit 2; runtime: exit 1); `kind` defaults to `Error`. */
+export function errorResultOf(input: {
+  kind?: ResultKind;
+  subject: string;
+  error: ResultError;
+  errorKind: ErrorKind;
+  summary?: string;
+  data?: Record<string, unknown>;
+}): Result {
+  return resultOf({
+    kind: input.kind ?? 'Error',
+    subject: input.subject,
+    outcome: 'error',
+    summary: input.summary ?? input.error.message.split('\n')[0],
+    errors: [input.error],
+    errorKind: input.errorKind,
+    data: input.data ?? {},
+  });
+}
+
+/** A check without `fix` when it passes (or when empty), and without undefined keys. */
+function cleanCheck(c: ResultCheck): ResultCheck {
+  return {
+    name: c.name,
+    ...(c.target ? { target: c.target } : {}),
+    status: c.status,
+    reason: c.reason,
+    ...(c.details ? { details: c.details } : {}),
+    ...(c.fix && c.status !== 'pass' ? { fix: c.fix } : {}),
+  };
+}
+
+/** A verdict's check as a result check: the platform manifest (indexes) is the target. */
+export function checkOfVerdict(c: Check): ResultCheck {
+  return {
+    name: c.name,
+    ...(c.manifest ? { target: c.manifest } : {}),
+    status: c.status,
+    reason: c.reason,
+    ...(c.details ? { details: c.details } : {}),
+  };
+}
+
+/** A doctor check as a result check: id → name, evidence → reason, `unknown` → `inconclusive`, fix only when not pass. */
+export function checkOfDoctor(c: DoctorCheck): ResultCheck {
+  const status: ResultCheckStatus = c.status === 'unknown' ? 'inconclusive' : c.status;
+  return {
+    name: c.id,
+    target: c.target,
+    status,
+    reason: c.evidence,
+    ...(c.fix && status !== 'pass' ? { fix: c.fix } : {}),
+  };
+}
+
+/** A signature-verification status in the check vocabulary (`verified` passes, `skipped` skips). */
+export function checkStatusOfSignature(status: 'verified' | 'failed' | 'inconclusive' | 'skipped'): ResultCheckStatus {
+  return status === 'verified' ? 'pass' : status === 'failed' ? 'fail' : status === 'skipped' ? 'skip' : 'inconclusive';
+}
+
+/**
+ * The field a usage message names, from its leading `--flag:` or `field.path:` (e.g. `--output: expected …`,
+ * `gate[0].vulnerabilites: expected …`); undefined when it names none.
+ */
+export function fieldOfMessage(message: string): string | undefined {
+  const flag = /^(--[a-z][a-z0-9-]*)(?: <[^>]+>)?(?::| is required| and | goes with )/.exec(message);
+  if (flag) return flag[1];
+  const path = /^([A-Za-z_$][\w$-]*(?:\[\d+\]|\.[A-Za-z_$][\w$-]*)*):\s/.exec(message);
+  return path ? path[1] : undefined;
+}
