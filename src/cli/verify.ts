@@ -14,6 +14,7 @@ import { createSignatureVerifier } from '../adapters/signatureVerifier';
 import { loadSignatureTrust } from '../adapters/trustStoreFiles';
 import { isLoopbackHost } from '../core/loopback';
 import { ExitCodes, UsageError, outputFormat, parseCommandArgs } from './args';
+import { verifyResult } from './results';
 
 export const VERIFY_USAGE = `usage: acr-guard verify <registry>/<repository>(:<tag>|@<digest>) --trust-policy <file> --trust-store <dir>
                          [--policy-name <name>] [--plain-http] [--output json|table]
@@ -70,7 +71,7 @@ export async function verifyCommand(
   const verify = createSignatureVerifier({ registry: () => client, trust, now });
   const policyName = typeof values['policy-name'] === 'string' ? values['policy-name'] : undefined;
   const result = await verify({ image, manifest, trustPolicy: policyName });
-  if (format === 'json') io.out(JSON.stringify({ image: formatImage(image), ...result }, null, 2));
+  if (format === 'json') io.out(JSON.stringify(verifyResult(image, result), null, 2));
   else io.out(renderSignatureResult(image, result));
   return result.status === 'verified' ? ExitCodes.OK : ExitCodes.BLOCKED;
 }
