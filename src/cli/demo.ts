@@ -26,7 +26,10 @@ export async function demoCommand(
     return ExitCodes.OK;
   }
   const format = outputFormat(values.output);
-  const { rows, registryHost } = await runDemoWithRegistry({ log: (line) => io.err(line), keepData: values['keep-data'] === true });
+  const { rows, registryHost } = await runDemoWithRegistry({
+    log: (line) => io.err(line),
+    keepData: values['keep-data'] === true,
+  });
   if (format === 'json') {
     io.out(JSON.stringify(demoResult(registryHost, rows), null, 2));
   } else {

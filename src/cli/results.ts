@@ -73,7 +73,10 @@ export function verifyResult(image: ImageId, result: SignatureResult): Result {
     outcome: result.status === 'verified' ? 'pass' : 'fail',
     decision: result.status === 'verified' ? 'verified' : 'not-verified',
     summary: `signatures ${result.status}: ${result.reason}`,
-    checks: checks.length > 0 ? checks : [{ name: 'signatures', status: checkStatusOfSignature(result.status), reason: result.reason }],
+    checks:
+      checks.length > 0
+        ? checks
+        : [{ name: 'signatures', status: checkStatusOfSignature(result.status), reason: result.reason }],
     data: { image: formatImage(image), ...result },
   });
 }
