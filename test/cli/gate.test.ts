@@ -90,7 +90,10 @@ gate:
     ]);
     expect(code).toBe(0);
     const json = JSON.parse(out);
-    expect(json.image).toBe(`${registry.host}/app/clean@${digest}`);
+    expect(json).toMatchObject({ apiVersion: 'acr-guard.io/v1', kind: 'GateResult', outcome: 'pass', exitCode: 0 });
+    expect(json.subject).toBe(`${registry.host}/app/clean@${digest}`);
+    expect(json.data.verdict.image).toBe(`${registry.host}/app/clean@${digest}`);
+    expect(json.data.verdict.decision).toBe('release');
     expect(json.decision).toBe('release');
     expect(json.checks.length).toBeGreaterThan(0);
     for (const check of json.checks) {
@@ -135,7 +138,7 @@ gate:
       'json',
     ]);
     expect(code).toBe(0);
-    expect(JSON.parse(out).apply.mode).toBe('dry-run');
+    expect(JSON.parse(out).data.apply.mode).toBe('dry-run');
     await expect(client.getManifest('release/app/dry', digest)).rejects.toMatchObject({ code: 'NOT_FOUND' });
   });
 
@@ -245,6 +248,76 @@ gate:
     const plain = await run(['gate', 'registry.example.com/app/x:v1', '--policy', remote, '--plain-http']);
     expect(plain.code).toBe(2);
     expect(plain.err).toMatch(/loopback/);
+  });
+
+  it('exits 3 for an image that is not there, named by tag or by digest (blocked, nothing released)', async () => {
+    const byTag = await run([
+      'gate',
+      `${registry.host}/app/clean:no-such-tag`,
+      '--policy',
+      policyFile,
+      '--plain-http',
+      '--output',
+      'json',
+    ]);
+    expect(byTag.code).toBe(3);
+    const json = JSON.parse(byTag.out);
+    expect(json).toMatchObject({ kind: 'GateResult', outcome: 'fail', decision: 'block', exitCode: 3 });
+    expect(json.errors).toEqual([expect.objectContaining({ code: 'IMAGE_NOT_FOUND', field: 'image' })]);
+    const table = await run(['gate', `${registry.host}/app/clean:no-such-tag`, '--policy', policyFile, '--plain-http']);
+    expect(table.code).toBe(3);
+    expect(table.err).toMatch(/not-found.*nothing was released/);
+    const missing = `sha256:${'0'.repeat(64)}`;
+    const byDigest = await run([
+      'gate',
+      `${registry.host}/app/clean@${missing}`,
+      '--policy',
+      policyFile,
+      '--plain-http',
+      '--output',
+      'json',
+    ]);
+    expect(byDigest.code).toBe(3);
+    expect(JSON.parse(byDigest.out)).toMatchObject({ outcome: 'fail', decision: 'block' });
+  });
+
+  it('under --output json prints errors as the envelope on stdout, with the code and the field (stderr keeps the line)', async () => {
+    const bad = join(dir, 'bad-json.yaml');
+    writeFileSync(
+      bad,
+      `version: 1\nregistries: ["${registry.host}"]\ngate:\n  - scope: "app/**"\n    vulnerabilites: { block: [critical] }\n`,
+    );
+    const policy = await run(['gate', `${registry.host}/app/x:v1`, '--policy', bad, '--output', 'json']);
+    expect(policy.code).toBe(2);
+    expect(policy.err).toContain('gate[0].vulnerabilites');
+    expect(JSON.parse(policy.out)).toMatchObject({
+      kind: 'GateResult',
+      outcome: 'error',
+      exitCode: 2,
+      errors: [{ code: 'INVALID_POLICY', field: expect.stringContaining('gate[0]') }],
+    });
+    const flag = await run([
+      'gate',
+      `${registry.host}/app/x:v1`,
+      '--policy',
+      policyFile,
+      '--output=json',
+      '--scan-deadline',
+      'soon',
+    ]);
+    expect(flag.code).toBe(2);
+    expect(JSON.parse(flag.out).errors[0]).toMatchObject({ code: 'INVALID_INPUT', field: '--scan-deadline' });
+    const runtime = await run([
+      'gate',
+      `127.0.0.1:1/app/x:v1`,
+      '--policy',
+      policyFile,
+      '--plain-http',
+      '--output',
+      'json',
+    ]);
+    expect(runtime.code).toBe(1);
+    expect(JSON.parse(runtime.out)).toMatchObject({ outcome: 'error', exitCode: 1, errors: [{ code: 'TRANSIENT' }] });
   });
 
   it('exits 1 on a runtime error (registry unreachable), and says nothing was released', async () => {

@@ -105,7 +105,11 @@ describeRequiring(sharedVectors)('acr-guard verify: notation e2e layouts in a re
       'json',
     ]);
     expect(r.code).toBe(3);
-    expect(JSON.parse(r.out)).toMatchObject({ status: 'failed', signatures: [] });
+    expect(JSON.parse(r.out)).toMatchObject({
+      outcome: 'fail',
+      decision: 'not-verified',
+      data: { status: 'failed', signatures: [] },
+    });
   });
 
   it('exits 3 when --policy-name names a policy the file does not define (inconclusive)', async () => {
