@@ -14,8 +14,8 @@ import { isGuardError } from '../core/errors';
 import { validateRegistryHost, validateRepository } from '../core/reference';
 import { isAcrHost } from '../core/acrHost';
 import type { Policy, RetentionRule } from '../core/policyTypes';
-import { summarisePurge, type PurgeSummary, type RepositoryOutcome } from '../core/purge/summary';
-import { resultOf, type Result } from '../core/result';
+import { summarisePurge, type RepositoryOutcome } from '../core/purge/summary';
+import { purgeResultOf } from '../core/result';
 import type { DeployedImage, InUseLookup } from '../adapters/ports';
 import { allowlistedRegistryFactory } from '../app/compose';
 import { isLoopbackHost } from '../core/loopback';
@@ -190,46 +190,11 @@ export async function purgeCommand(argv: string[], io: PurgeIo): Promise<number>
     outcomes: results.map((r) => r.outcome),
   });
 
-  const result = purgeResult(summary, purgeJson(results, summary, dryRun));
+  const result = purgeResultOf([summary], purgeJson(results, summary, dryRun));
   if (format === 'json') io.out(JSON.stringify(result, null, 2));
   else io.out(purgeTable(results, summary.outcomes, dryRun));
   // Deletes that failed or a repository not purged: 1; a plan held past its cap (nothing of it deleted): 3.
   return result.exitCode;
-}
-
-/**
- * The `purge` envelope: one `retention` check per repository (target the repository), `decision`
- * done|partial|held|planned; fail (3) when a plan was held past its deletion cap, error (1) when deletes failed or a
- * repository could not be purged, else pass. `data` is {@link purgeJson}.
- */
-export function purgeResult(summary: PurgeSummary, data: Record<string, unknown>): Result {
-  const troubled = summary.outcomes.some((o) => ['partial', 'failed', 'skipped'].includes(o.status));
-  const held = summary.outcomes.some((o) => o.status === 'held');
-  const outcome = troubled ? 'error' : held ? 'fail' : 'pass';
-  const decision = troubled ? 'partial' : held ? 'held' : summary.dryRun ? 'planned' : 'done';
-  return resultOf({
-    kind: 'PurgeResult',
-    subject: summary.registry,
-    outcome,
-    decision,
-    summary:
-      `${summary.dryRun ? 'dry run: would delete' : 'deleted'} ${summary.deleted} manifest(s) in ${summary.outcomes.length} ` +
-      `repositor${summary.outcomes.length === 1 ? 'y' : 'ies'}` +
-      (held ? '; a plan past its deletion cap was held (nothing of it deleted)' : '') +
-      (troubled ? `; ${summary.errors.length} repositor${summary.errors.length === 1 ? 'y' : 'ies'} with errors` : ''),
-    checks: summary.outcomes.map((o) => ({
-      name: 'retention',
-      target: o.repository,
-      status: o.status === 'done' || o.status === 'dry-run' ? 'pass' : o.status === 'skipped' ? 'inconclusive' : 'fail',
-      reason: `${o.status}${o.rule ? ` (${o.rule})` : ''}: ${o.deleted} deleted${o.error ? `; ${o.error.code}: ${o.error.detail}` : ''}`,
-    })),
-    errors:
-      outcome === 'pass'
-        ? []
-        : summary.errors.map((e) => ({ code: e.code, message: `${e.repository}: ${e.detail}`, field: e.repository })),
-    errorKind: 'runtime',
-    data,
-  });
 }
 
 /**

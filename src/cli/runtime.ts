@@ -28,7 +28,7 @@ import { runGateLocally } from '../local/gateRunner';
 import { assessRuntime, runtimeReportOf } from '../jobs/runtimeAudit';
 import { ExitCodes, UsageError, outputFormat, parseCommandArgs, readPolicyFile, signatureTrustOption } from './args';
 import { readDeployed } from './purge';
-import { resultOf, type Result } from '../core/result';
+import { runtimeResultOf } from '../core/result';
 
 export const RUNTIME_USAGE = `usage: acr-guard runtime --policy <file> [--deployed <file>] [--audit-dir <dir>] [--plain-http]
                           [--regate [--trust-policy <file> --trust-store <dir>]] [--output json|table]
@@ -152,7 +152,7 @@ export async function runtimeCommand(argv: string[], io: RuntimeIo): Promise<num
   if (format === 'json')
     io.out(
       JSON.stringify(
-        runtimeResult(inventory, runtimeJson(classification.entries, classification.summary), regated),
+        runtimeResultOf(inventory, runtimeJson(classification.entries, classification.summary), regated),
         null,
         2,
       ),
@@ -187,34 +187,4 @@ export function runtimeTable(
       .join(', ') || 'nothing runs in the inventory',
   );
   return lines.join('\n');
-}
-
-/**
- * The `runtime` envelope: one check per running image (target the image; released and allowed-external pass,
- * never-gated… fail); pass when every image passes (else fail, 3). `data` keeps `images` and `summary` as before,
- * and `regated` (what `--regate` gated again).
- */
-export function runtimeResult(
-  inventory: string,
-  json: ReturnType<typeof runtimeJson>,
-  regated: RuntimeReport['regated'],
-): Result {
-  const checks = json.images.map((e) => ({
-    name: `runtime:${e.status}`,
-    target: e.image,
-    status: RUNTIME_OK_STATUSES.includes(e.status) ? ('pass' as const) : ('fail' as const),
-    reason: e.reason,
-  }));
-  const summary = json.summary as Record<string, number>;
-  return resultOf({
-    kind: 'RuntimeResult',
-    subject: inventory,
-    outcome: checks.every((c) => c.status === 'pass') ? 'pass' : 'fail',
-    summary:
-      RUNTIME_STATUSES.filter((s) => summary[s] > 0)
-        .map((s) => `${summary[s]} ${s}`)
-        .join(', ') || 'nothing runs in the inventory',
-    checks,
-    data: { ...json, regated },
-  });
 }

@@ -3,8 +3,10 @@
  * an outcome prints one envelope `{apiVersion, kind, subject, outcome, decision?, summary, checks, counts, errors,
  * exitCode, data}` (schemas/result.v1.schema.json, docs/cli.md). Pure: builders and the exit-code mapping only.
  */
-import type { Check } from './types';
+import type { Check, Verdict } from './types';
+import type { PurgeSummary } from './purge/summary';
 import type { DoctorCheck } from './doctor/check';
+import { RUNTIME_OK_STATUSES, RUNTIME_STATUSES, type RuntimeEntry, type RuntimeSummary } from './runtime/classify';
 
 /** The envelope's version; a script checks it before reading anything else. */
 export const RESULT_API_VERSION = 'acr-guard.io/v1';
@@ -206,4 +208,92 @@ export function fieldOfMessage(message: string): string | undefined {
   if (flag) return flag[1];
   const path = /^([A-Za-z_$][\w$-]*(?:\[\d+\]|\.[A-Za-z_$][\w$-]*)*):\s/.exec(message);
   return path ? path[1] : undefined;
+}
+
+/**
+ * The `runtime` envelope (CLI and `GET /api/runtime`): one check per running image (target the image; released and
+ * allowed-external pass, every other status fails); pass when every image passes (else fail, 3). `data` holds
+ * `images` and `summary` (the counts per status) and `regated`.
+ */
+export function runtimeResultOf(
+  inventory: string,
+  json: { images: readonly RuntimeEntry[]; summary: RuntimeSummary },
+  regated: ReadonlyArray<{ image: string; why: string; outcome: string }>,
+): Result {
+  const checks: ResultCheck[] = json.images.map((e) => ({
+    name: `runtime:${e.status}`,
+    target: e.image,
+    status: RUNTIME_OK_STATUSES.includes(e.status) ? 'pass' : 'fail',
+    reason: e.reason,
+  }));
+  const summary = json.summary as Record<string, number>;
+  return resultOf({
+    kind: 'RuntimeResult',
+    subject: inventory,
+    outcome: checks.every((c) => c.status === 'pass') ? 'pass' : 'fail',
+    summary:
+      RUNTIME_STATUSES.filter((s) => summary[s] > 0)
+        .map((s) => `${summary[s]} ${s}`)
+        .join(', ') || 'nothing runs in the inventory',
+    checks,
+    data: { images: json.images, summary: json.summary, regated },
+  });
+}
+
+/** A recorded verdict as an envelope (`GET /api/verdicts/...`): its checks, `data.verdict` the verdict as recorded. */
+export function verdictResultOf(verdict: Verdict, subject: string): Result {
+  return resultOf({
+    kind: 'VerdictResult',
+    subject,
+    outcome: verdict.decision === 'release' ? 'pass' : 'fail',
+    decision: verdict.decision,
+    summary: verdict.summary,
+    checks: verdict.checks.map(checkOfVerdict),
+    data: { verdict },
+  });
+}
+
+/**
+ * The purge envelope (CLI and `POST /api/purge`): one `retention` check per repository (target the repository, or
+ * `<registry>/<repository>` over several registries), `decision` done|partial|held|planned; fail (3) when a plan was
+ * held past its deletion cap, error (1) when deletes failed or a repository could not be purged, else pass.
+ * `data` must hold `repositories` (a list) and `deleted` (a number).
+ */
+export function purgeResultOf(summaries: readonly PurgeSummary[], data: Record<string, unknown>): Result {
+  const many = summaries.length > 1;
+  const outcomes = summaries.flatMap((s) => s.outcomes.map((o) => ({ registry: s.registry, ...o })));
+  const errors = summaries.flatMap((s) => s.errors.map((e) => ({ registry: s.registry, ...e })));
+  const troubled = outcomes.some((o) => ['partial', 'failed', 'skipped'].includes(o.status));
+  const held = outcomes.some((o) => o.status === 'held');
+  const dryRun = summaries.length > 0 && summaries.every((s) => s.dryRun);
+  const deleted = summaries.reduce((n, s) => n + s.deleted, 0);
+  const outcome = troubled ? 'error' : held ? 'fail' : 'pass';
+  const where = (registry: string, repository: string): string => (many ? `${registry}/${repository}` : repository);
+  return resultOf({
+    kind: 'PurgeResult',
+    subject: summaries.map((s) => s.registry).join(', '),
+    outcome,
+    decision: troubled ? 'partial' : held ? 'held' : dryRun ? 'planned' : 'done',
+    summary:
+      `${dryRun ? 'dry run: would delete' : 'deleted'} ${deleted} manifest(s) in ${outcomes.length} ` +
+      `repositor${outcomes.length === 1 ? 'y' : 'ies'}` +
+      (held ? '; a plan past its deletion cap was held (nothing of it deleted)' : '') +
+      (troubled ? `; ${errors.length} repositor${errors.length === 1 ? 'y' : 'ies'} with errors` : ''),
+    checks: outcomes.map((o) => ({
+      name: 'retention',
+      target: where(o.registry, o.repository),
+      status: o.status === 'done' || o.status === 'dry-run' ? 'pass' : o.status === 'skipped' ? 'inconclusive' : 'fail',
+      reason: `${o.status}${o.rule ? ` (${o.rule})` : ''}: ${o.deleted} deleted${o.error ? `; ${o.error.code}: ${o.error.detail}` : ''}`,
+    })),
+    errors:
+      outcome === 'pass'
+        ? []
+        : errors.map((e) => ({
+            code: e.code,
+            message: `${where(e.registry, e.repository)}: ${e.detail}`,
+            field: where(e.registry, e.repository),
+          })),
+    errorKind: 'runtime',
+    data,
+  });
 }
