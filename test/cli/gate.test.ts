@@ -12,6 +12,8 @@ import { pushArtifact, pushImage } from '../../src/local/ociPush';
 import { sampleCycloneDx } from '../../src/local/sampleReports';
 import { startRegistry, type RunningRegistry } from '../../src/local/registryServer';
 import { runDemo } from '../../src/local/demo';
+import { expectValidResult } from '../support/resultSchema';
+import { demoResult } from '../../src/cli/results';
 
 const run = runCli;
 
@@ -336,6 +338,10 @@ describe('npm start (the demo)', () => {
         registryHost: registry.host,
         auditDir: mkdtempSync(join(tmpdir(), 'acr-guard-demo-audit-')),
       });
+      // `acr-guard demo --output json` prints exactly this envelope.
+      const demo = demoResult(registry.host, rows);
+      expectValidResult(demo, 'demo');
+      expect(demo.data.rows).toHaveLength(rows.length);
       const decisions = Object.fromEntries(rows.map((r) => [r.sample, r.verdict.decision]));
       expect(decisions).toEqual({
         'demo/clean:1.0': 'release',

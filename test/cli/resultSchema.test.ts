@@ -164,7 +164,7 @@ retention:
     const url = stack.service.url;
     const get = async (path: string) => {
       const res = await fetch(`${url}${path}`);
-      return { status: res.status, body: await res.json() };
+      return { status: res.status, body: (await res.json()) as any };
     };
     // The stack gated the pushes (registry notifications); wait for the clean image's verdict.
     const route = `/api/verdicts/${clean.registry}/${clean.repository}@${clean.digest}`;
@@ -198,7 +198,7 @@ retention:
       body: JSON.stringify({ image: formatImage(vuln) }),
     });
     expect(started.status).toBe(202);
-    const startedBody = await started.json();
+    const startedBody = (await started.json()) as any;
     expectValidResult(startedBody, 'POST /api/rescan');
     expect(startedBody).toMatchObject({ kind: 'RescanResult', outcome: 'pending' });
     expect(startedBody.rescans).toHaveLength(1);
@@ -226,7 +226,7 @@ retention:
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ dryRun: true }),
     });
-    const purgeBody = await purge.json();
+    const purgeBody = (await purge.json()) as any;
     expect(purge.status).toBe(200);
     expectValidResult(purgeBody, 'POST /api/purge');
     expect(Array.isArray(purgeBody.data.repositories)).toBe(true);
@@ -238,7 +238,7 @@ retention:
       body: JSON.stringify({ dryRun: 'yes' }),
     });
     expect(refused.status).toBe(400);
-    const refusedBody = await refused.json();
+    const refusedBody = (await refused.json()) as any;
     expectValidResult(refusedBody, 'POST /api/purge 400');
     expect(refusedBody.errors[0]).toMatchObject({ code: 'INVALID_INPUT', field: 'dryRun' });
     expectValidResult((await get('/api/nothing-here')).body, 'no route 404');

@@ -19,6 +19,7 @@ import {
   type LogAnalyticsStandIn,
   type SinkStandIn,
 } from '../support/azureStandIns';
+import { expectValidResult } from '../support/resultSchema';
 
 const WORKSPACE = '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d';
 const SUB = '1f4b2c3d-5e6f-4a7b-8c9d-0e1f2a3b4c5d';
@@ -46,6 +47,7 @@ describe('acr-guard alerts list', () => {
     const { code, out } = await run(alertsCommand, ['list', '--output', 'json'], { env: {} });
     expect(code).toBe(0);
     const result = JSON.parse(out);
+    expectValidResult(result, 'alerts list');
     expect(result).toMatchObject({ apiVersion: 'acr-guard.io/v1', kind: 'AlertsResult', outcome: 'pass', exitCode: 0 });
     const rules = result.data.rules as Array<Record<string, unknown>>;
     expect(rules.map((r) => r.name)).toEqual([
@@ -164,6 +166,7 @@ describe('acr-guard alerts run / tokens rotate against stand-ins', () => {
       ctx(alertEnv()),
     );
     expect(code).toBe(0);
+    expectValidResult(JSON.parse(out), 'alerts run');
     expect(JSON.parse(out).data.rules[0]).toMatchObject({ rule: 'image-pull-failures', alerted: 1 });
     expect(hook.received).toEqual([
       expect.objectContaining({
@@ -189,6 +192,7 @@ describe('acr-guard alerts run / tokens rotate against stand-ins', () => {
 
     const real = await run(tokensCommand, ['rotate', '--output', 'json'], { ...ctx(env), ca: arm.server.ca });
     expect(real.code).toBe(0);
+    expectValidResult(JSON.parse(real.out), 'tokens rotate');
     expect(JSON.parse(real.out)).toMatchObject({ kind: 'TokensResult', outcome: 'pass', exitCode: 0 });
     expect(JSON.parse(real.out).data.tokens[0]).toMatchObject({
       result: 'rotated',
