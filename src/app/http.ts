@@ -10,6 +10,7 @@
  */
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import { ErrorCodes, isGuardError } from '../core/errors';
+import { errorResultOf } from '../core/result';
 
 /** Largest request body any acr-guard HTTP function reads (bytes). */
 export const MAX_BODY_BYTES = 4096;
@@ -61,9 +62,17 @@ export function jsonResponse(status: number, body: unknown, headers: Record<stri
   };
 }
 
-/** `{ error: { code, message, field? } }` with `status`. */
+/**
+ * An error answer with `status`: the result envelope (`kind: Error`, `outcome: error`, `errors[0]` the code, message
+ * and field; exit code 2 for a 4xx, the caller's to fix, 1 for a 5xx), and `error: { code, message, field? }` as
+ * before (the page and older scripts read it).
+ */
 export function errorResponse(status: number, code: string, message: string, field?: string): HttpResponseInit {
-  return jsonResponse(status, { error: { code, message, ...(field ? { field } : {}) } });
+  const error = { code, message, ...(field ? { field } : {}) };
+  return jsonResponse(status, {
+    ...errorResultOf({ subject: `HTTP ${status}`, error, errorKind: status < 500 ? 'usage' : 'runtime' }),
+    error,
+  });
 }
 
 /**

@@ -9,6 +9,7 @@
  */
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { formatImage } from '../core/reference';
+import { resultOf } from '../core/result';
 import type { Verdict } from '../core/types';
 import type { PurgeSummary } from '../core/purge/summary';
 import type { VerdictListing } from '../adapters/ports';
@@ -84,7 +85,16 @@ export async function handleImages(
     async () => {
       const principal = requireRole(request, deps.auth, PAGE_READ_ROLES);
       const listing = await deps.list();
+      const decided = listing.images.filter((r) => r.verdict).length;
       return jsonResponse(200, {
+        // The envelope (a listing: no checks of its own, outcome pass), then the listing's fields the page reads.
+        ...resultOf({
+          kind: 'ImagesResult',
+          subject: deps.hostName,
+          outcome: 'pass',
+          summary: `${listing.images.length} image${listing.images.length === 1 ? '' : 's'}, ${decided} with a verdict${listing.truncated ? ' (truncated)' : ''}`,
+          data: { count: listing.images.length, decided },
+        }),
         ...listing,
         host: deps.hostName,
         abilities: pageAbilities(principal, deps.auth, deps.host),

@@ -25,7 +25,8 @@ import { ListingGuard, LISTING_BOUNDS, type ListingBounds } from '../core/listin
 import { isRegistryAllowed } from '../core/policy';
 import type { Policy } from '../core/policyTypes';
 import { formatImage, isReferrerTag, parseImageReference } from '../core/reference';
-import type { ImageId } from '../core/types';
+import type { ImageId, Verdict } from '../core/types';
+import { checkOfVerdict, resultOf } from '../core/result';
 import type { RegistryClientFactory } from '../adapters/ports';
 import { startRescan, type OrchestrationStatusStarter } from './gateStarter';
 import {
@@ -263,7 +264,21 @@ export async function handleRescan(
         });
       }
       const headers: Record<string, string> = rescans.length === 1 ? { location: rescans[0].statusQueryGetUri } : {};
-      return jsonResponse(202, { rescans }, headers);
+      return jsonResponse(
+        202,
+        {
+          // The envelope: the gates are started, not decided (outcome pending); `rescans` as before.
+          ...resultOf({
+            kind: 'RescanResult',
+            subject: target.kind === 'image' ? (rescans[0]?.image ?? '') : `${target.registry}/${target.repository}`,
+            outcome: 'pending',
+            summary: `${rescans.length} gate${rescans.length === 1 ? '' : 's'} started; follow statusQueryGetUri`,
+            data: { rescans },
+          }),
+          rescans,
+        },
+        headers,
+      );
     },
     (line) => context.warn(`rescan: ${line}`),
   );
@@ -286,6 +301,7 @@ export async function handleRescanStatus(
       const status = await deps.starter.getStatus(id);
       if (!status) return errorResponse(404, HttpErrorCodes.NOT_FOUND, `no gate instance ${id}`, 'instanceId');
       return jsonResponse(200, {
+        ...rescanStatusResult(id, status),
         id,
         runtimeStatus: status.runtimeStatus,
         customStatus: status.customStatus ?? null,
@@ -296,4 +312,55 @@ export async function handleRescanStatus(
     },
     (line) => context.warn(`rescanStatus: ${line}`),
   );
+}
+
+/**
+ * The envelope of a gate's status: pending while it runs, then the verdict's outcome (release: pass; block or not
+ * gated: fail); error when the orchestration failed or was terminated (nothing was released).
+ */
+export function rescanStatusResult(
+  id: string,
+  status: { runtimeStatus: string; output?: unknown },
+): ReturnType<typeof resultOf> {
+  const output = (status.output ?? undefined) as { status?: string; verdict?: Verdict; reason?: string } | undefined;
+  const verdict = output?.verdict;
+  const subject = verdict ? formatImage(verdict.image) : id;
+  if (status.runtimeStatus === 'Completed' && verdict)
+    return resultOf({
+      kind: 'RescanResult',
+      subject,
+      outcome: verdict.decision === 'release' ? 'pass' : 'fail',
+      decision: verdict.decision,
+      summary: verdict.summary,
+      checks: verdict.checks.map(checkOfVerdict),
+      data: { id, runtimeStatus: status.runtimeStatus },
+    });
+  if (status.runtimeStatus === 'Completed')
+    return resultOf({
+      kind: 'RescanResult',
+      subject,
+      outcome: 'fail',
+      decision: 'block',
+      summary: `${output?.status ?? 'not gated'}: ${output?.reason ?? 'the gate produced no verdict'}; nothing was released`,
+      data: { id, runtimeStatus: status.runtimeStatus },
+    });
+  if (['Failed', 'Terminated', 'Canceled'].includes(status.runtimeStatus))
+    return resultOf({
+      kind: 'RescanResult',
+      subject,
+      outcome: 'error',
+      summary: `the gate ${status.runtimeStatus.toLowerCase()}; nothing was released`,
+      errors: [
+        { code: ErrorCodes.ACTIVITY_FAILED, message: `gate ${id}: ${status.runtimeStatus}`, field: 'instanceId' },
+      ],
+      errorKind: 'runtime',
+      data: { id, runtimeStatus: status.runtimeStatus },
+    });
+  return resultOf({
+    kind: 'RescanResult',
+    subject,
+    outcome: 'pending',
+    summary: `the gate is ${status.runtimeStatus.toLowerCase()}; ask again`,
+    data: { id, runtimeStatus: status.runtimeStatus },
+  });
 }

@@ -6,6 +6,7 @@
  */
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import type { RuntimeAuditStore } from '../adapters/ports';
+import { runtimeResultOf } from '../core/result';
 import { ORCH_RUNTIME_AUDIT } from '../orchestrations/names';
 import type { RuntimeAuditInput } from '../orchestrations/runtimeAudit';
 import { scheduledInstanceId, startScheduledOnce, type OrchestrationStarter } from './gateStarter';
@@ -52,7 +53,9 @@ export async function handleRuntimeReport(
           HttpErrorCodes.NOT_FOUND,
           'no runtime report recorded yet (the runtimeAudit timer runs hourly by default)',
         );
-      return jsonResponse(200, report);
+      // The report's fields as before, and the envelope; its `summary` is the envelope's sentence, the counts per
+      // status are under `data.summary` (the page reads them there).
+      return jsonResponse(200, { ...report, ...runtimeResultOf(report.inventory, report, report.regated) });
     },
     (line) => context.warn(`runtime: ${line}`),
   );

@@ -11,6 +11,7 @@ import { invalidInput } from '../core/errors';
 import { isRegistryAllowed } from '../core/policy';
 import type { Policy } from '../core/policyTypes';
 import { formatImage, parseImageReference } from '../core/reference';
+import { verdictResultOf } from '../core/result';
 import type { ImageId } from '../core/types';
 import type { AuditStore } from '../adapters/ports';
 import { AppRoles, HttpErrorCodes, answer, errorResponse, jsonResponse, requireRole, type HttpAuthMode } from './http';
@@ -75,7 +76,8 @@ export async function handleVerdict(
       const verdict = await deps.audit.latestVerdict(image);
       if (!verdict)
         return errorResponse(404, HttpErrorCodes.NOT_FOUND, `no verdict recorded for ${formatImage(image)}`, 'image');
-      return jsonResponse(200, verdict);
+      // The verdict's fields as before, and the envelope (its checks in the one shape, the verdict under `data`).
+      return jsonResponse(200, { ...verdict, ...verdictResultOf(verdict, formatImage(image)) });
     },
     (line) => context.warn(`verdicts: ${line}`),
   );

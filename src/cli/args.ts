@@ -7,24 +7,35 @@ import type { SignatureTrust } from '../adapters/signatureVerifier';
 import { loadSignatureTrust } from '../adapters/trustStoreFiles';
 import { MAX_POLICY_BYTES } from '../core/policy';
 import { didYouMean } from './suggest';
+import { fieldOfMessage } from '../core/result';
 
 /** Documented exit codes. */
 export const ExitCodes = {
-  /** Released / verified / plan carried out. */
+  /** Pass: released / verified / deployed / plan carried out (docs/cli.md has the one table). */
   OK: 0,
   /** Runtime error (registry unreachable, unexpected failure). */
   RUNTIME: 1,
   /** Usage or configuration error (bad argument, bad policy, registry not allowed). */
   USAGE: 2,
-  /** Blocked / not verified. */
+  /** Fail: blocked, refused, not verified, a doctor check failed or inconclusive, runtime not all released, purge held. */
   BLOCKED: 3,
 } as const;
 
-/** Raised for usage and configuration errors; `main` prints the message and exits with 2. */
+/**
+ * Raised for usage and configuration errors; `main` prints the message and exits with 2. `field` is the option or
+ * path that was wrong (from the message's leading `--flag:` or `path:` when not given); `code` is the GuardError
+ * code the message ends with (`… [INVALID_POLICY]`) when it wraps one, else `INVALID_INPUT` with a field or `USAGE`.
+ */
 export class UsageError extends Error {
-  constructor(message: string) {
+  readonly field?: string;
+  readonly code: string;
+
+  constructor(message: string, options: { field?: string; code?: string } = {}) {
     super(message);
     this.name = 'UsageError';
+    this.field = options.field ?? fieldOfMessage(message);
+    const wrapped = /\[([A-Z][A-Z0-9_]+)\]\s*$/.exec(message.split('\n')[0]);
+    this.code = options.code ?? wrapped?.[1] ?? (this.field ? 'INVALID_INPUT' : 'USAGE');
   }
 }
 
@@ -37,7 +48,10 @@ export function parseCommandArgs<T extends NonNullable<ParseArgsConfig['options'
     const parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
     return { values: parsed.values as Record<string, string | boolean | undefined>, positionals: parsed.positionals };
   } catch (err) {
-    throw new UsageError(argsErrorMessage(err as Error & { code?: string }, argv, options));
+    const node = err as Error & { code?: string };
+    throw new UsageError(argsErrorMessage(node, argv, options), {
+      field: /'(--?[A-Za-z][\w-]*)/.exec(node.message)?.[1],
+    });
   }
 }
 

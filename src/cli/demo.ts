@@ -3,8 +3,9 @@
  */
 import { runDemoWithRegistry } from '../local/demo';
 import { ExitCodes, outputFormat, parseCommandArgs } from './args';
-import { renderVerdictTable, verdictJson } from './render';
+import { renderVerdictTable } from './render';
 import { plural, type Terminal } from './term';
+import { demoResult } from './results';
 
 export const DEMO_USAGE = `usage: acr-guard demo [--output json|table] [--keep-data] [-v|--verbose]
   Starts Debian's docker-registry on loopback, pushes sample images with attached vulnerability reports
@@ -28,15 +29,12 @@ export async function demoCommand(
     return ExitCodes.OK;
   }
   const format = outputFormat(values.output);
-  const { rows } = await runDemoWithRegistry({ log: (line) => io.err(line), keepData: values['keep-data'] === true });
+  const { rows, registryHost } = await runDemoWithRegistry({
+    log: (line) => io.err(line),
+    keepData: values['keep-data'] === true,
+  });
   if (format === 'json') {
-    io.out(
-      JSON.stringify(
-        rows.map((r) => ({ sample: r.sample, story: r.story, ...verdictJson(r.verdict, r.apply) })),
-        null,
-        2,
-      ),
-    );
+    io.out(JSON.stringify(demoResult(registryHost, rows), null, 2));
   } else {
     io.out('');
     io.out(

@@ -36,6 +36,7 @@ import {
   type Deployment,
 } from '../jobs/deploy';
 import { ExitCodes, UsageError, outputFormat, parseCommandArgs, readPolicyFile, signatureTrustOption } from './args';
+import { resultOf, type Result, type ResultCheck } from '../core/result';
 
 export const DEPLOY_USAGE = `usage: acr-guard deploy <registry>/<repository>(:<tag>|@<digest>) --policy <file>
                          (--target <ARM id> | --dry-run) [--container <name>] [--timeout <duration>]
@@ -212,18 +213,32 @@ export async function deployCommand(argv: string[], io: DeployIo): Promise<numbe
     ...(signatureTrust ? { trust: signatureTrust } : {}),
     now: () => new Date(nowMs),
   });
-  const decision = await decideDeployment({
-    ref,
-    policy,
-    registry: services.registry,
-    evidence:
-      io.evidence ??
-      (attestationKey !== undefined
-        ? vsaEvidence({ registry: services.registry, publicKey: attestationKey, policy })
-        : auditStoreEvidence(audit)),
-    verify,
-    nowMs,
-  });
+  let decision: Deployment;
+  try {
+    decision = await decideDeployment({
+      ref,
+      policy,
+      registry: services.registry,
+      evidence:
+        io.evidence ??
+        (attestationKey !== undefined
+          ? vsaEvidence({ registry: services.registry, publicKey: attestationKey, policy })
+          : auditStoreEvidence(audit)),
+      verify,
+      nowMs,
+    });
+  } catch (err) {
+    // An image that is not there cannot be deployed, named by tag or digest: refused (3), nothing changed.
+    if (!isGuardError(err, ErrorCodes.NOT_FOUND)) throw err;
+    const named = `${ref.registry}/${ref.repository}${ref.digest ? `@${ref.digest}` : `:${ref.tag}`}`;
+    decision = {
+      decision: 'refuse',
+      refusal: 'not-found',
+      image: named,
+      digest: ref.digest ?? '',
+      reason: `${named} is not in the registry (${err.message}); nothing was changed`,
+    } as Deployment;
+  }
 
   if (decision.decision === 'refuse' || dryRun) {
     print(io, format, decision, { dryRun, target });
@@ -265,7 +280,7 @@ function print(
   if (format === 'json') {
     io.out(
       JSON.stringify(
-        {
+        deployResult(decision, extra, {
           decision: decision.decision,
           image: decision.image,
           digest: decision.digest,
@@ -282,7 +297,7 @@ function print(
                 rollout: extra.outcome.rollout,
               }
             : {}),
-        },
+        }),
         null,
         2,
       ),
@@ -302,4 +317,53 @@ function print(
       `  ${extra.outcome.rollout.status}: ${extra.outcome.rollout.detail} (${formatDuration(Math.round((extra.seconds ?? 0) * 1000))})`,
     );
   io.out(lines.join('\n'));
+}
+
+/**
+ * The `deploy` envelope: `decision` deploy|refuse, a `release-evidence` check (and a `rollout` check once sent);
+ * pass when deployed (or, dry, would deploy), fail when refused (3), error when sent and then failed (1).
+ */
+export function deployResult(
+  decision: Deployment,
+  extra: { dryRun: boolean; target?: WorkloadTarget; outcome?: DeployOutcome },
+  data: Record<string, unknown>,
+): Result {
+  const checks: ResultCheck[] = [
+    {
+      name: 'release-evidence',
+      target: decision.digest || undefined,
+      status: decision.decision === 'deploy' ? 'pass' : 'fail',
+      reason: decision.reason,
+      ...(decision.refusal ? { details: { refusal: decision.refusal } } : {}),
+    },
+  ];
+  const rollout = extra.outcome?.rollout;
+  if (rollout && extra.outcome)
+    checks.push({
+      name: 'rollout',
+      target: `${extra.target?.id ?? ''}#${extra.outcome.container}`,
+      status: rollout.status === 'running' ? 'pass' : 'fail',
+      reason: rollout.detail,
+    });
+  const failed = rollout !== undefined && rollout.status !== 'running';
+  return resultOf({
+    kind: 'DeployResult',
+    subject: decision.image,
+    outcome: decision.decision === 'refuse' ? 'fail' : failed ? 'error' : 'pass',
+    decision: decision.decision,
+    summary:
+      decision.decision === 'refuse'
+        ? `refused: ${decision.reason}`
+        : failed
+          ? `deployed ${decision.image}, then the rollout failed: ${rollout.detail}`
+          : extra.dryRun
+            ? `would deploy ${decision.image}${extra.target ? ` to ${extra.target.id}` : ''}`
+            : `deployed ${decision.image} to ${extra.target?.id}`,
+    checks,
+    errors: failed
+      ? [{ code: 'DEPLOY_FAILED', message: `${extra.target?.id}: ${rollout.detail}`, field: '--target' }]
+      : [],
+    errorKind: 'runtime',
+    data,
+  });
 }

@@ -35,6 +35,7 @@ import { registryPresence, runDoctorPull } from '../jobs/doctor';
 import { ExitCodes, UsageError, outputFormat, parseCommandArgs, readPolicyFile } from './args';
 import { didYouMean } from './suggest';
 import { PLAIN, colorsOf, plural, type Terminal } from './term';
+import { checkOfDoctor, resultOf, type Result } from '../core/result';
 import { loadPolicy } from '../core/policy';
 import type { Policy } from '../core/policyTypes';
 
@@ -281,6 +282,32 @@ export async function doctorCommand(
   } else if (sub === 'identities') report = diagnoseIdentities({ snapshot, scope: narrow });
   else if (sub === 'platform') report = diagnosePlatform({ snapshot, scope: narrow, road: roadOption(values) });
   else throw new GuardError(ErrorCodes.INVALID_INPUT, 'unreachable');
-  io.out(format === 'json' ? JSON.stringify({ checks: report.checks }, null, 2) : renderDoctorTable(report, io.term));
+  const subject = sub === 'pull' ? positionals[0] : (scope ?? file ?? '');
+  io.out(
+    format === 'json'
+      ? JSON.stringify(doctorResult(sub, subject, report), null, 2)
+      : renderDoctorTable(report, io.term),
+  );
   return allPassed(report) ? ExitCodes.OK : ExitCodes.BLOCKED;
+}
+
+/**
+ * The `doctor` envelope: its checks as result checks (`id` → name, `evidence` → reason, `unknown` → inconclusive,
+ * `fix` only when not passing); pass only when every check passes and there is at least one (else fail, 3).
+ */
+export function doctorResult(sub: string, subject: string, report: DoctorReport): Result {
+  const checks = report.checks.map(checkOfDoctor);
+  const pass = allPassed(report);
+  const n = (s: string) => checks.filter((c) => c.status === s).length;
+  return resultOf({
+    kind: 'DoctorResult',
+    subject,
+    outcome: pass ? 'pass' : 'fail',
+    summary:
+      checks.length === 0
+        ? 'nothing was checked (zero checks is inconclusive)'
+        : `${checks.length} check${checks.length === 1 ? '' : 's'}: ${n('pass')} pass, ${n('fail')} fail, ${n('inconclusive')} inconclusive`,
+    checks,
+    data: { command: sub },
+  });
 }

@@ -18,8 +18,9 @@ import { runGateLocally } from '../local/gateRunner';
 import type { GateOutcome, GateProgress } from '../orchestrations/imageGate';
 import { ExitCodes, UsageError, outputFormat, parseCommandArgs, readPolicyFile, signatureTrustOption } from './args';
 import { isLoopbackHost } from '../core/loopback';
-import { renderVerdictTable, verdictJson } from './render';
+import { renderVerdictTable } from './render';
 import type { Terminal } from './term';
+import { gateResult, notGatedResult } from './results';
 import { noVerdictSarif, verdictSarif } from './sarif';
 
 /** The tool version SARIF logs name (package.json `version`, kept in step by the release). */
@@ -106,7 +107,33 @@ export async function gateCommand(
       : {}),
   });
   // Act on digests, never tags: a tag is resolved once, here, and the gate works on the digest.
-  const digest = ref.digest ?? (await services.registry(ref.registry).resolveTag(ref.repository, ref.tag as string));
+  let digest: string;
+  try {
+    digest = ref.digest ?? (await services.registry(ref.registry).resolveTag(ref.repository, ref.tag as string));
+  } catch (err) {
+    // A tag that is not there cannot be gated, like a digest that is not there: blocked (3), not a runtime error.
+    if (!isGuardError(err, 'NOT_FOUND')) throw err;
+    const named = `${ref.registry}/${ref.repository}:${ref.tag}`;
+    const reason = `tag ${ref.tag} is not in ${ref.registry}/${ref.repository} (${err.message})`;
+    if (format === 'json')
+      io.out(
+        JSON.stringify(
+          notGatedResult({
+            subject: named,
+            status: 'not-found',
+            reason,
+            checks: [{ name: 'manifest', status: 'fail', reason }],
+            errors: [{ code: 'IMAGE_NOT_FOUND', message: `${named}: ${reason}`, field: 'image' }],
+          }),
+          null,
+          2,
+        ),
+      );
+    else if (format === 'sarif')
+      io.out(JSON.stringify(noVerdictSarif(named, 'not-found', reason, ACR_GUARD_VERSION), null, 2));
+    else io.err(`${named}: not-found: ${reason}; nothing was released`);
+    return ExitCodes.BLOCKED;
+  }
   const image: ImageId = { registry: ref.registry, repository: ref.repository, digest };
   const deadlineFrom =
     typeof values['scan-deadline'] === 'string'
@@ -129,14 +156,14 @@ export async function gateCommand(
   if (outcome.status !== 'decided' || !outcome.verdict) {
     const reason = outcome.reason ?? 'the gate produced no verdict';
     if (format === 'json')
-      io.out(JSON.stringify({ image: formatImage(image), decision: 'block', status: outcome.status, reason }, null, 2));
+      io.out(JSON.stringify(notGatedResult({ subject: formatImage(image), status: outcome.status, reason }), null, 2));
     else if (format === 'sarif')
       io.out(JSON.stringify(noVerdictSarif(formatImage(image), outcome.status, reason, ACR_GUARD_VERSION), null, 2));
     else io.err(`${formatImage(image)}: ${outcome.status}: ${reason}`);
     // An ignored image (e.g. a signature artifact) was not released: not a pass.
     return ExitCodes.BLOCKED;
   }
-  if (format === 'json') io.out(JSON.stringify(verdictJson(outcome.verdict, outcome.apply), null, 2));
+  if (format === 'json') io.out(JSON.stringify(gateResult(outcome.verdict, outcome.apply), null, 2));
   else if (format === 'sarif') io.out(JSON.stringify(verdictSarif(outcome.verdict, ACR_GUARD_VERSION), null, 2));
   else
     io.out(renderVerdictTable([{ verdict: outcome.verdict, apply: outcome.apply }], { details: true, term: io.term }));

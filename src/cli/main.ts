@@ -3,11 +3,12 @@
  * `deploy` (a released image, pinned by digest, to a Container App, job or container group), and the rest below.
  */
 import { isGuardError } from '../core/errors';
-import { ExitCodes } from './args';
+import { ExitCodes, UsageError } from './args';
 import { gateCommand, isUsageError, ACR_GUARD_VERSION, GATE_USAGE } from './gate';
 import { didYouMean } from './suggest';
 import { errorHint } from './hints';
 import { terminalOf, type Terminal } from './term';
+import { errorResultOf, type ResultKind } from '../core/result';
 import { demoCommand, DEMO_USAGE } from './demo';
 import { alertsCommand, tokensCommand, ALERTS_USAGE, TOKENS_USAGE } from './timers';
 import { verifyCommand, VERIFY_USAGE } from './verify';
@@ -96,9 +97,58 @@ function inUseFromEnvironment(env: NodeJS.ProcessEnv): InUseLookup | undefined {
   return settings ? inUseLookupFor({ inUse: settings }, new DefaultAzureCredential()) : undefined;
 }
 
+/** The result kind of each command's `--output json` (docs/cli.md). */
+const KIND_OF_COMMAND: Record<string, ResultKind> = {
+  gate: 'GateResult',
+  verify: 'VerifyResult',
+  deploy: 'DeployResult',
+  purge: 'PurgeResult',
+  doctor: 'DoctorResult',
+  runtime: 'RuntimeResult',
+  alerts: 'AlertsResult',
+  tokens: 'TokensResult',
+  demo: 'DemoResult',
+  policy: 'PolicyResult',
+};
+
+/**
+ * True when `argv` asks for JSON (`--output json` or `--output=json`), read before the command parses it: an error
+ * raised while parsing (or anywhere after) is then printed as the JSON envelope on stdout too.
+ */
+export function wantsJson(argv: readonly string[]): boolean {
+  return argv.some((a, i) => a === '--output=json' || (a === '--output' && argv[i + 1] === 'json'));
+}
+
+/** The first line(s) of an error message without the usage text some of them carry. */
+function messageOf(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  const cut = text.indexOf('\nusage:');
+  return (cut >= 0 ? text.slice(0, cut) : text).trim() || 'error';
+}
+
+/** Prints an error as the `--output json` envelope on stdout (the human line still goes to stderr). */
+function printErrorResult(
+  io: { out: (s: string) => void },
+  command: string | undefined,
+  err: unknown,
+  errorKind: 'usage' | 'runtime',
+): void {
+  const field = err instanceof UsageError || isGuardError(err) ? err.field : undefined;
+  const code = err instanceof UsageError || isGuardError(err) ? err.code : errorKind === 'usage' ? 'USAGE' : 'ERROR';
+  const result = errorResultOf({
+    kind: (command && KIND_OF_COMMAND[command]) || 'Error',
+    subject: `acr-guard${command ? ` ${command}` : ''}`,
+    error: { code, message: messageOf(err), ...(field ? { field } : {}) },
+    errorKind,
+    ...(errorKind === 'runtime' ? { summary: `${messageOf(err).split('\n')[0]}; nothing was released` } : {}),
+  });
+  io.out(JSON.stringify(result, null, 2));
+}
+
 /** Runs the CLI with `argv` (without node and script); resolves to the exit code. */
 export async function main(argv: string[], io = defaultIo): Promise<number> {
   const [command, ...rest] = argv;
+  const json = wantsJson(rest);
   try {
     switch (command) {
       case 'gate':
@@ -155,6 +205,8 @@ export async function main(argv: string[], io = defaultIo): Promise<number> {
       default: {
         // Only the command list and the hint: the full usage of every command would bury the one line that matters.
         const hint = didYouMean(command, COMMANDS);
+        if (json)
+          printErrorResult(io, undefined, new UsageError(`unknown command ${JSON.stringify(command)}${hint}`), 'usage');
         io.err(
           `acr-guard: unknown command ${JSON.stringify(command)}${hint}\ncommands: ${COMMANDS.join(', ')}; acr-guard --help describes them, acr-guard <command> --help one`,
         );
@@ -165,11 +217,13 @@ export async function main(argv: string[], io = defaultIo): Promise<number> {
     if (isUsageError(err)) {
       // An oversized operator file is named by its code too, so scripts can tell it from a typo.
       const tag = isGuardError(err, 'FILE_TOO_LARGE') ? ` [${err.code}]` : '';
+      if (json) printErrorResult(io, command, err, 'usage');
       io.err(`acr-guard ${command}:${tag} ${(err as Error).message}`);
       return ExitCodes.USAGE;
     }
     const code = isGuardError(err) ? ` [${err.code}]` : '';
     const hint = errorHint(err, rest);
+    if (json) printErrorResult(io, command, err, 'runtime');
     io.err(
       `acr-guard ${command}: error${code}: ${(err as Error).message}${hint ? `\nhint: ${hint}` : ''}\nNothing was released.`,
     );

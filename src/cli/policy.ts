@@ -18,7 +18,13 @@ import {
   type TrustEntryExplained,
 } from '../core/policyExplain';
 import { parseImageReference } from '../core/reference';
-import { errorResultOf, resultOf, type Result, type ResultCheck, type CheckStatus } from '../core/result';
+import {
+  errorResultOf,
+  resultOf,
+  type Result,
+  type ResultCheck,
+  type ResultCheckStatus as CheckStatus,
+} from '../core/result';
 import { readBoundedTextSync } from '../adapters/boundedFile';
 import { loadTrustPolicyFile } from '../adapters/trustStoreFiles';
 import { ExitCodes, UsageError, outputFormat, parseCommandArgs } from './args';

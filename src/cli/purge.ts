@@ -4,8 +4,8 @@
  *
  * Plans the retention of every repository a retention rule covers (or one), prints every manifest's fate and
  * why, and, unless `--dry-run`, deletes exactly what it printed. Exit 0 when the plan was carried out (or
- * printed), 1 when some deletes failed, a repository could not be purged or its plan was held past the deletion
- * cap (`maxDeletes`, PURGE_CAP_EXCEEDED), 2 for usage or configuration errors.
+ * printed), 1 when some deletes failed or a repository could not be purged, 2 for usage or configuration errors,
+ * 3 when a plan was held past the deletion cap (`maxDeletes`, PURGE_CAP_EXCEEDED).
  */
 import { DefaultAzureCredential } from '@azure/identity';
 import { loadPolicy, findRetentionRule, isRegistryAllowed } from '../core/policy';
@@ -15,6 +15,7 @@ import { validateRegistryHost, validateRepository } from '../core/reference';
 import { isAcrHost } from '../core/acrHost';
 import type { Policy, RetentionRule } from '../core/policyTypes';
 import { summarisePurge, type RepositoryOutcome } from '../core/purge/summary';
+import { purgeResultOf } from '../core/result';
 import type { DeployedImage, InUseLookup } from '../adapters/ports';
 import { allowlistedRegistryFactory } from '../app/compose';
 import { isLoopbackHost } from '../core/loopback';
@@ -33,9 +34,9 @@ export const PURGE_USAGE = `usage: acr-guard purge --registry <host> --policy <f
                        ACR_GUARD_INUSE_SCOPES names the Container Apps / Container Instances scopes to ask ARM
   --concurrency <n>    most deletes in flight, 1-32 (default 32; adapts down on 429)
   --allow-over-cap     carry out plans past their rule's deletion cap (maxDeletes, default 25% of a repository's
-                       tagged manifests); without it such a repository is held (nothing of it deleted), exit 1
+                       tagged manifests); without it such a repository is held (nothing of it deleted), exit 3
   --plain-http         talk http to a loopback registry (127.0.0.0/8, localhost, [::1] only)
-  exit codes: 0 plan carried out (or printed), 1 some deletes failed or a plan was held, 2 usage or configuration error`;
+  exit codes: 0 plan carried out (or printed), 1 some deletes failed, 2 usage or configuration error, 3 a plan was held`;
 
 /** What the command needs from outside (tests pass their own; the in-use lookup is optional). */
 export interface PurgeIo {
@@ -192,19 +193,18 @@ export async function purgeCommand(argv: string[], io: PurgeIo): Promise<number>
     outcomes: results.map((r) => r.outcome),
   });
 
-  if (format === 'json') io.out(JSON.stringify(purgeJson(results, summary, dryRun), null, 2));
+  const result = purgeResultOf([summary], purgeJson(results, summary, dryRun));
+  if (format === 'json') io.out(JSON.stringify(result, null, 2));
   else io.out(purgeTable(results, summary.outcomes, dryRun, io.term));
-  const troubled = results.some(
-    (r) =>
-      r.outcome.status === 'partial' ||
-      r.outcome.status === 'failed' ||
-      r.outcome.status === 'skipped' ||
-      r.outcome.status === 'held',
-  );
-  return troubled ? ExitCodes.RUNTIME : ExitCodes.OK;
+  // Deletes that failed or a repository not purged: 1; a plan held past its cap (nothing of it deleted): 3.
+  return result.exitCode;
 }
 
-/** The JSON document: `deleted` and `kept` entries with repository, digest, tags, reason (and detail). */
+/**
+ * The purge's `data`: the run's totals (`deleted`, `failed`, … numbers), `repositories` (always the list of
+ * per-repository outcomes), and the manifests by fate: `deletedManifests`, `keptManifests`, `failedManifests`,
+ * `heldManifests` (each with repository, digest, tags, reason or code, and detail).
+ */
 export function purgeJson(
   results: ReadonlyArray<PurgeRepositoryResult & { repository: string }>,
   summary: ReturnType<typeof summarisePurge>,
@@ -231,7 +231,14 @@ export function purgeJson(
       failed.push({ repository: r.repository, digest: f.digest, tags: f.tags, code: f.code, detail: f.detail });
   }
   const { outcomes, ...totals } = summary;
-  return { ...totals, repositories: outcomes, deleted, kept, failed, held };
+  return {
+    ...totals,
+    repositories: outcomes,
+    deletedManifests: deleted,
+    keptManifests: kept,
+    failedManifests: failed,
+    heldManifests: held,
+  };
 }
 
 /**

@@ -29,6 +29,7 @@ import { runGateLocally } from '../local/gateRunner';
 import { assessRuntime, runtimeReportOf } from '../jobs/runtimeAudit';
 import { ExitCodes, UsageError, outputFormat, parseCommandArgs, readPolicyFile, signatureTrustOption } from './args';
 import { readDeployed } from './purge';
+import { runtimeResultOf } from '../core/result';
 
 export const RUNTIME_USAGE = `usage: acr-guard runtime --policy <file> [--deployed <file>] [--audit-dir <dir>] [--plain-http]
                           [--regate [--trust-policy <file> --trust-store <dir>]] [--output json|table]
@@ -154,7 +155,14 @@ export async function runtimeCommand(argv: string[], io: RuntimeIo): Promise<num
     });
     await audit.recordRuntimeReport(runtimeReportOf({ classification, policy, nowMs, inventory, regated }));
   }
-  if (format === 'json') io.out(JSON.stringify(runtimeJson(classification.entries, classification.summary), null, 2));
+  if (format === 'json')
+    io.out(
+      JSON.stringify(
+        runtimeResultOf(inventory, runtimeJson(classification.entries, classification.summary), regated),
+        null,
+        2,
+      ),
+    );
   else {
     io.out(runtimeTable(classification.entries, classification.summary, regated, nowMs, io.term));
     if (regate) io.out(regateSummary(regated.length, notRegated.length));

@@ -13,6 +13,9 @@ import { runAlertRules } from '../jobs/alertRun';
 import { rotateTokens } from '../jobs/tokenRotation';
 import { ExitCodes, UsageError, outputFormat, parseCommandArgs } from './args';
 import { didYouMean } from './suggest';
+import { resultOf, type Result } from '../core/result';
+import type { AlertRunReport } from '../jobs/alertRun';
+import type { TokenOutcome } from '../jobs/tokenRotation';
 
 type Io = { out: (s: string) => void; err: (s: string) => void };
 
@@ -86,7 +89,20 @@ export async function alertsCommand(
       throw new UsageError(`alerts list takes only --output\n${ALERTS_USAGE}`);
     const rules = await asUsage(() => rulesFor({ rulesFile: ctx.env.ACR_GUARD_ALERT_RULES_FILE?.trim() || undefined }));
     const enabled = rules.filter((r) => r.enabled).map(ruleSummary);
-    if (format === 'json') io.out(JSON.stringify(enabled, null, 2));
+    if (format === 'json')
+      io.out(
+        JSON.stringify(
+          resultOf({
+            kind: 'AlertsResult',
+            subject: ctx.env.ACR_GUARD_ALERT_RULES_FILE?.trim() || 'shipped alert rules',
+            outcome: 'pass',
+            summary: `${enabled.length} enabled alert rule${enabled.length === 1 ? '' : 's'}`,
+            data: { rules: enabled },
+          }),
+          null,
+          2,
+        ),
+      );
     else
       for (const r of enabled)
         io.out(
@@ -110,7 +126,7 @@ export async function alertsCommand(
     );
   });
   const report = await runAlertRules({ ...run, nowMs: ctx.nowMs ?? Date.now() });
-  if (format === 'json') io.out(JSON.stringify(report, null, 2));
+  if (format === 'json') io.out(JSON.stringify(alertsRunResult(ctx, report), null, 2));
   else {
     for (const r of report.rules) {
       io.out(
@@ -150,7 +166,7 @@ export async function tokensCommand(
     return rotationRun(config, ctx, io, dryRun);
   });
   const outcomes = await rotateTokens({ ...run, nowMs: ctx.nowMs ?? Date.now() });
-  if (format === 'json') io.out(JSON.stringify(outcomes, null, 2));
+  if (format === 'json') io.out(JSON.stringify(tokensResult(ctx, dryRun, outcomes), null, 2));
   else {
     for (const o of outcomes) {
       const p = o.plan;
@@ -170,4 +186,72 @@ function rotationRun(config: ReturnType<typeof loadRotationConfig>, ctx: TimerCo
     { credential: credentialOf(ctx), ca: ctx.ca, log: (l) => io.err(l) },
     { dryRun },
   );
+}
+
+/**
+ * The `alerts run` envelope: one check per rule (ran completely: pass; partial or failed: inconclusive, since its
+ * incidents are not known); error (1) when any rule did not run completely or an alert could not be sent.
+ */
+export function alertsRunResult(ctx: TimerCommandContext, report: AlertRunReport): Result {
+  const bad = report.rules.filter((r) => r.status !== 'ok' || r.failed > 0);
+  return resultOf({
+    kind: 'AlertsResult',
+    subject: ctx.env.ACR_GUARD_LOG_ANALYTICS_WORKSPACE_ID?.trim() || 'log analytics',
+    outcome: bad.length === 0 ? 'pass' : 'error',
+    summary:
+      `${report.rules.length} rule${report.rules.length === 1 ? '' : 's'} run, ` +
+      `${report.rules.reduce((n, r) => n + r.incidents, 0)} incident(s)` +
+      (bad.length ? `; ${bad.length} did not run completely or could not alert` : ''),
+    checks: report.rules.map((r) => ({
+      name: r.rule,
+      status: r.status === 'ok' && r.failed === 0 ? ('pass' as const) : ('inconclusive' as const),
+      reason:
+        `${r.status}: ${r.incidents} incident(s), ${report.dryRun ? 'would alert' : 'alerted'} ` +
+        `${report.dryRun ? r.alerts.length : r.alerted}, suppressed ${r.suppressed}` +
+        (r.failed ? `, ${r.failed} not sent` : '') +
+        (r.detail ? `; ${r.detail}` : ''),
+    })),
+    errors: bad.map((r) => ({
+      code: 'UPSTREAM',
+      message: `${r.rule}: ${r.detail ?? (r.failed ? `${r.failed} alert(s) could not be sent` : r.status)}`,
+      field: r.rule,
+    })),
+    errorKind: 'runtime',
+    data: { ...report },
+  });
+}
+
+/** The `tokens rotate` envelope: one check per token (failed fails); error (1) when any token failed. */
+export function tokensResult(ctx: TimerCommandContext, dryRun: boolean, outcomes: readonly TokenOutcome[]): Result {
+  const failed = outcomes.filter((o) => o.result === 'failed');
+  return resultOf({
+    kind: 'TokensResult',
+    subject: ctx.env.ACR_GUARD_KEY_VAULT_URL?.trim() || 'key vault',
+    outcome: failed.length === 0 ? 'pass' : 'error',
+    summary: `${outcomes.length} token${outcomes.length === 1 ? '' : 's'}: ${
+      ['rotated', 'kept', 'skipped', 'planned', 'failed']
+        .map((r) => [r, outcomes.filter((o) => o.result === r).length] as const)
+        .filter(([, n]) => n > 0)
+        .map(([r, n]) => `${n} ${r}`)
+        .join(', ') || 'none'
+    }${dryRun ? ' (dry run)' : ''}`,
+    checks: outcomes.map((o) => ({
+      name: 'rotation',
+      target: o.secretName ?? o.tokenId,
+      status:
+        o.result === 'failed' ? ('fail' as const) : o.result === 'skipped' ? ('skip' as const) : ('pass' as const),
+      reason: o.error
+        ? `failed at ${o.error.step}: ${o.error.message}`
+        : o.plan
+          ? `${o.result}: ${o.plan.action}: ${o.plan.reason}`
+          : o.result,
+    })),
+    errors: failed.map((o) => ({
+      code: o.error?.code ?? 'ERROR',
+      message: `${o.secretName ?? o.tokenId}: ${o.error?.message ?? 'failed'}`,
+      field: o.tokenId,
+    })),
+    errorKind: 'runtime',
+    data: { dryRun, tokens: outcomes },
+  });
 }

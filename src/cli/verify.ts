@@ -19,6 +19,7 @@ import { readBoundedTextSync } from '../adapters/boundedFile';
 import { checkVsaInRegistry } from '../adapters/vsaSource';
 import { loadPolicy } from '../core/policy';
 import { ExitCodes, UsageError, outputFormat, parseCommandArgs, readPolicyFile } from './args';
+import { verifyResult, vsaVerifyResult } from './results';
 
 export const VERIFY_USAGE = `usage: acr-guard verify <registry>/<repository>(:<tag>|@<digest>) --trust-policy <file> --trust-store <dir>
                          [--policy-name <name>] [--plain-http] [--output json|table]
@@ -86,7 +87,7 @@ export async function verifyCommand(
   const verify = createSignatureVerifier({ registry: () => client, trust, now });
   const policyName = typeof values['policy-name'] === 'string' ? values['policy-name'] : undefined;
   const result = await verify({ image, manifest, trustPolicy: policyName });
-  if (format === 'json') io.out(JSON.stringify({ image: formatImage(image), ...result }, null, 2));
+  if (format === 'json') io.out(JSON.stringify(verifyResult(image, result), null, 2));
   else io.out(renderSignatureResult(image, result));
   return result.status === 'verified' ? ExitCodes.OK : ExitCodes.BLOCKED;
 }
@@ -134,16 +135,7 @@ async function verifyAttestation(
     ...(policyHash ? { policyHash } : {}),
     ...(typeof values['verifier-id'] === 'string' ? { verifierId: values['verifier-id'] } : {}),
   });
-  if (format === 'json')
-    io.out(
-      JSON.stringify(
-        result.ok
-          ? { image: formatImage(image), status: 'verified', vsa: result.statement.predicate }
-          : { image: formatImage(image), status: 'not verified', code: result.code, reason: result.reason },
-        null,
-        2,
-      ),
-    );
+  if (format === 'json') io.out(JSON.stringify(vsaVerifyResult(image, result), null, 2));
   else
     io.out(
       result.ok

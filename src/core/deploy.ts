@@ -76,7 +76,9 @@ export type RefusalKind =
   | 'stale'
   | 'tag-moved'
   | 'signatures'
-  | 'not-promoted';
+  | 'not-promoted'
+  /** The tag or digest is not in the registry: nothing to deploy (exit 3, like a gate of a missing image). */
+  | 'not-found';
 
 function summaryOf(verdict: Verdict, source: string): DeployVerdictSummary {
   return {

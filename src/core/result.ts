@@ -1,17 +1,17 @@
 /**
- * The one result envelope every command's `--output json` (and every HTTP endpoint that reports checks or an
- * outcome) prints: `{ apiVersion, kind, subject, outcome, decision?, summary, checks, counts, errors, exitCode,
- * data }`. Described by `schemas/result.v1.schema.json` (JSON Schema 2020-12), which the tests
- * validate every command's JSON against. Pure: no I/O, no clock.
- *
- * Scripts branch on `outcome` (or the exit code): `pass` ⇔ 0, `fail` ⇔ 3, `error` ⇔ 1 (runtime) or 2 (usage or
- * configuration). `decision` is the kind's own word (release/block, deploy/refuse, …) where it has one.
+ * The one result shape (issue 21): every command's `--output json` and every HTTP endpoint that reports checks or
+ * an outcome prints one envelope `{apiVersion, kind, subject, outcome, decision?, summary, checks, counts, errors,
+ * exitCode, data}` (schemas/result.v1.schema.json, docs/cli.md). Pure: builders and the exit-code mapping only.
  */
+import type { Check, Verdict } from './types';
+import type { PurgeSummary } from './purge/summary';
+import type { DoctorCheck } from './doctor/check';
+import { RUNTIME_OK_STATUSES, RUNTIME_STATUSES, type RuntimeEntry, type RuntimeSummary } from './runtime/classify';
 
-/** Version of the envelope; bumped only for an incompatible change. */
+/** The envelope's version; a script checks it before reading anything else. */
 export const RESULT_API_VERSION = 'acr-guard.io/v1';
 
-/** What a result is about; `Error` is an error that happened before any command-specific work. */
+/** What a result is about; one per command (and per HTTP endpoint), `Error` for a failure before any kind applied. */
 export const RESULT_KINDS = [
   'GateResult',
   'VerifyResult',
@@ -28,107 +28,98 @@ export const RESULT_KINDS = [
   'ImagesResult',
   'Error',
 ] as const;
+
 /** One of {@link RESULT_KINDS}. */
 export type ResultKind = (typeof RESULT_KINDS)[number];
 
-/** The one check status vocabulary ("don't know" is `inconclusive` everywhere; doctor's `unknown` maps to it). */
+/**
+ * The one word scripts branch on: `pass` ⇔ exit 0, `fail` ⇔ exit 3, `error` ⇔ exit 1 or 2. `pending` is HTTP
+ * only: a gate that has not decided yet (a rescan started or running); nothing was released, ask again.
+ */
+export type ResultOutcome = 'pass' | 'fail' | 'error' | 'pending';
+
+/** The one status vocabulary of checks (doctor's `unknown` is `inconclusive`). */
 export const CHECK_STATUSES = ['pass', 'fail', 'skip', 'inconclusive'] as const;
+
 /** One of {@link CHECK_STATUSES}. */
-export type CheckStatus = (typeof CHECK_STATUSES)[number];
+export type ResultCheckStatus = (typeof CHECK_STATUSES)[number];
 
-/** The one word scripts branch on. */
-export const OUTCOMES = ['pass', 'fail', 'error'] as const;
-/** One of {@link OUTCOMES}. */
-export type Outcome = (typeof OUTCOMES)[number];
-
-/** Which kind of error an `error` outcome is: it picks the exit code (usage/configuration 2, runtime 1). */
-export type ErrorKind = 'usage' | 'runtime';
-
-/** One check, the same shape in every command. */
+/** One check, the same shape everywhere. */
 export interface ResultCheck {
-  /** What was checked: `vulnerabilities`, `gate[1]`, `registry`, … */
   name: string;
-  /** Optional: what it was checked on (a manifest digest, a resource id, a rule scope). */
+  /** What the check is about when not the subject itself: a platform manifest, a resource id, a rule. */
   target?: string;
-  status: CheckStatus;
-  /** One sentence saying why the status is what it is. */
+  status: ResultCheckStatus;
   reason: string;
-  /** Optional structured detail. */
   details?: Record<string, unknown>;
-  /** Optional: what to do about it; only on a check that did not pass. */
+  /** What fixes it (e.g. an `az` command); only when the status is not `pass`. */
   fix?: string;
 }
 
-/** How many checks have each status; always all four keys. */
-export type CheckCounts = Record<CheckStatus, number>;
+/** How many checks have each status: always all four keys. */
+export type ResultCounts = Record<ResultCheckStatus, number>;
 
-/** One error: a stable code (src/core/errors.ts), the message, and the field or option it is about. */
+/** One error: a stable code (src/core/errors.ts or an HTTP refusal code), the message, the field when known. */
 export interface ResultError {
   code: string;
   message: string;
   field?: string;
 }
 
-/** The envelope. `D` is the kind's own payload under `data`. */
+/** The envelope. */
 export interface Result<D extends object = Record<string, unknown>> {
   apiVersion: typeof RESULT_API_VERSION;
   kind: ResultKind;
-  /** What the result is about: an image by digest, a workload id, a registry host, a policy file. */
   subject: string;
-  outcome: Outcome;
-  /** The kind's own word for the outcome, when it has one (release|block, deploy|refuse, …). */
+  outcome: ResultOutcome;
+  /** The kind's own word: release|block (gate), deploy|refuse (deploy), verified|not-verified (verify), … */
   decision?: string;
-  /** One human sentence. */
   summary: string;
   checks: ResultCheck[];
-  counts: CheckCounts;
-  /** Empty when none. */
+  counts: ResultCounts;
   errors: ResultError[];
   exitCode: number;
   data: D;
 }
 
-/** The documented exit codes, shared by every command. */
+/** The documented exit codes (docs/cli.md). */
 export const RESULT_EXIT_CODES = { pass: 0, runtime: 1, usage: 2, fail: 3 } as const;
 
-/** Counts `checks` by status (every status present, zero when absent). */
-export function countChecks(checks: readonly ResultCheck[]): CheckCounts {
-  const counts: CheckCounts = { pass: 0, fail: 0, skip: 0, inconclusive: 0 };
-  for (const check of checks) counts[check.status] += 1;
+/** Which error an `error` outcome is: the caller's to fix (`usage`, exit 2) or not (`runtime`, exit 1). */
+export type ErrorKind = 'usage' | 'runtime';
+
+/** The exit code of an outcome: pass 0, fail 3, error 2 (usage or configuration) or 1 (runtime); pending 3. */
+export function exitCodeOf(outcome: ResultOutcome, errorKind: ErrorKind = 'runtime'): number {
+  if (outcome === 'pass') return RESULT_EXIT_CODES.pass;
+  if (outcome === 'error') return errorKind === 'usage' ? RESULT_EXIT_CODES.usage : RESULT_EXIT_CODES.runtime;
+  // `fail` and a gate not decided yet: nothing was released.
+  return RESULT_EXIT_CODES.fail;
+}
+
+/** Counts of checks by status (all four keys, zero when none). */
+export function countChecks(checks: readonly Pick<ResultCheck, 'status'>[]): ResultCounts {
+  const counts: ResultCounts = { pass: 0, fail: 0, skip: 0, inconclusive: 0 };
+  for (const c of checks) counts[c.status] += 1;
   return counts;
 }
 
-/** The exit code of an outcome: pass 0, fail 3, error 2 for a usage/configuration error else 1. */
-export function exitCodeOf(outcome: Outcome, errorKind: ErrorKind = 'runtime'): number {
-  if (outcome === 'pass') return RESULT_EXIT_CODES.pass;
-  if (outcome === 'fail') return RESULT_EXIT_CODES.fail;
-  return errorKind === 'usage' ? RESULT_EXIT_CODES.usage : RESULT_EXIT_CODES.runtime;
-}
-
-/** What {@link resultOf} needs; everything else is derived. */
+/** What {@link resultOf} needs; `checks`, `errors` and `data` default to empty. */
 export interface ResultInput<D extends object> {
   kind: ResultKind;
   subject: string;
-  outcome: Outcome;
+  outcome: ResultOutcome;
   decision?: string;
   summary: string;
   checks?: readonly ResultCheck[];
   errors?: readonly ResultError[];
-  /** For an `error` outcome: usage (exit 2) or runtime (exit 1, the default). */
+  /** For `outcome: error`: usage (exit 2) or runtime (exit 1, the default). */
   errorKind?: ErrorKind;
   data?: D;
 }
 
-/**
- * Builds an envelope: counts the checks, derives the exit code from the outcome, drops a `fix` from passing
- * checks (a fix is advice for what did not pass) and fills `errors`/`data` with empty values when absent.
- */
+/** Builds an envelope: counts from the checks, the exit code from the outcome. */
 export function resultOf<D extends object = Record<string, unknown>>(input: ResultInput<D>): Result<D> {
-  const checks = (input.checks ?? []).map((check) => {
-    if (check.status !== 'pass' || check.fix === undefined) return { ...check };
-    const { fix: _fix, ...rest } = check;
-    return rest;
-  });
+  const checks = (input.checks ?? []).map(cleanCheck);
   return {
     apiVersion: RESULT_API_VERSION,
     kind: input.kind,
@@ -138,32 +129,174 @@ export function resultOf<D extends object = Record<string, unknown>>(input: Resu
     summary: input.summary,
     checks,
     counts: countChecks(checks),
-    errors: [...(input.errors ?? [])],
+    errors: (input.errors ?? []).map((e) => ({
+      code: e.code,
+      message: e.message,
+      ...(e.field ? { field: e.field } : {}),
+    })),
     exitCode: exitCodeOf(input.outcome, input.errorKind),
     data: input.data ?? ({} as D),
   };
 }
 
-/**
- * The envelope of an error: outcome `error`, the error as `errors[0]`, its message as the summary. `kind` is
- * the command's kind when the command got far enough to know it, else `Error`.
- */
-export function errorResultOf<D extends object = Record<string, unknown>>(input: {
+/** An `error` envelope for one error (usage: exit 2; runtime: exit 1); `kind` defaults to `Error`. */
+export function errorResultOf(input: {
   kind?: ResultKind;
   subject: string;
   error: ResultError;
   errorKind: ErrorKind;
+  summary?: string;
+  /** What was checked before the error, when the command got that far (e.g. a policy's failed sections). */
   checks?: readonly ResultCheck[];
-  data?: D;
-}): Result<D> {
-  return resultOf<D>({
+  data?: Record<string, unknown>;
+}): Result {
+  return resultOf({
     kind: input.kind ?? 'Error',
     subject: input.subject,
     outcome: 'error',
-    summary: input.error.message,
-    checks: input.checks,
+    summary: input.summary ?? input.error.message.split('\n')[0],
+    ...(input.checks ? { checks: input.checks } : {}),
     errors: [input.error],
     errorKind: input.errorKind,
-    data: input.data,
+    data: input.data ?? {},
+  });
+}
+
+/** A check without `fix` when it passes (or when empty), and without undefined keys. */
+function cleanCheck(c: ResultCheck): ResultCheck {
+  return {
+    name: c.name,
+    ...(c.target ? { target: c.target } : {}),
+    status: c.status,
+    reason: c.reason,
+    ...(c.details ? { details: c.details } : {}),
+    ...(c.fix && c.status !== 'pass' ? { fix: c.fix } : {}),
+  };
+}
+
+/** A verdict's check as a result check: the platform manifest (indexes) is the target. */
+export function checkOfVerdict(c: Check): ResultCheck {
+  return {
+    name: c.name,
+    ...(c.manifest ? { target: c.manifest } : {}),
+    status: c.status,
+    reason: c.reason,
+    ...(c.details ? { details: c.details } : {}),
+  };
+}
+
+/** A doctor check as a result check: id → name, evidence → reason, `unknown` → `inconclusive`, fix only when not pass. */
+export function checkOfDoctor(c: DoctorCheck): ResultCheck {
+  const status: ResultCheckStatus = c.status === 'unknown' ? 'inconclusive' : c.status;
+  return {
+    name: c.id,
+    target: c.target,
+    status,
+    reason: c.evidence,
+    ...(c.fix && status !== 'pass' ? { fix: c.fix } : {}),
+  };
+}
+
+/** A signature-verification status in the check vocabulary (`verified` passes, `skipped` skips). */
+export function checkStatusOfSignature(status: 'verified' | 'failed' | 'inconclusive' | 'skipped'): ResultCheckStatus {
+  return status === 'verified' ? 'pass' : status === 'failed' ? 'fail' : status === 'skipped' ? 'skip' : 'inconclusive';
+}
+
+/**
+ * The field a usage message names, from its leading `--flag:` or `field.path:` (e.g. `--output: expected …`,
+ * `gate[0].vulnerabilites: expected …`); undefined when it names none.
+ */
+export function fieldOfMessage(message: string): string | undefined {
+  const flag = /^(--[a-z][a-z0-9-]*)(?: <[^>]+>)?(?::| is required| and | goes with )/.exec(message);
+  if (flag) return flag[1];
+  const path = /^([A-Za-z_$][\w$-]*(?:\[\d+\]|\.[A-Za-z_$][\w$-]*)*):\s/.exec(message);
+  return path ? path[1] : undefined;
+}
+
+/**
+ * The `runtime` envelope (CLI and `GET /api/runtime`): one check per running image (target the image; released and
+ * allowed-external pass, every other status fails); pass when every image passes (else fail, 3). `data` holds
+ * `images` and `summary` (the counts per status) and `regated`.
+ */
+export function runtimeResultOf(
+  inventory: string,
+  json: { images: readonly RuntimeEntry[]; summary: RuntimeSummary },
+  regated: ReadonlyArray<{ image: string; why: string; outcome: string }>,
+): Result {
+  const checks: ResultCheck[] = json.images.map((e) => ({
+    name: `runtime:${e.status}`,
+    target: e.image,
+    status: RUNTIME_OK_STATUSES.includes(e.status) ? 'pass' : 'fail',
+    reason: e.reason,
+  }));
+  const summary = json.summary as Record<string, number>;
+  return resultOf({
+    kind: 'RuntimeResult',
+    subject: inventory,
+    outcome: checks.every((c) => c.status === 'pass') ? 'pass' : 'fail',
+    summary:
+      RUNTIME_STATUSES.filter((s) => summary[s] > 0)
+        .map((s) => `${summary[s]} ${s}`)
+        .join(', ') || 'nothing runs in the inventory',
+    checks,
+    data: { images: json.images, summary: json.summary, regated },
+  });
+}
+
+/** A recorded verdict as an envelope (`GET /api/verdicts/...`): its checks, `data.verdict` the verdict as recorded. */
+export function verdictResultOf(verdict: Verdict, subject: string): Result {
+  return resultOf({
+    kind: 'VerdictResult',
+    subject,
+    outcome: verdict.decision === 'release' ? 'pass' : 'fail',
+    decision: verdict.decision,
+    summary: verdict.summary,
+    checks: verdict.checks.map(checkOfVerdict),
+    data: { verdict },
+  });
+}
+
+/**
+ * The purge envelope (CLI and `POST /api/purge`): one `retention` check per repository (target the repository, or
+ * `<registry>/<repository>` over several registries), `decision` done|partial|held|planned; fail (3) when a plan was
+ * held past its deletion cap, error (1) when deletes failed or a repository could not be purged, else pass.
+ * `data` must hold `repositories` (a list) and `deleted` (a number).
+ */
+export function purgeResultOf(summaries: readonly PurgeSummary[], data: Record<string, unknown>): Result {
+  const many = summaries.length > 1;
+  const outcomes = summaries.flatMap((s) => s.outcomes.map((o) => ({ registry: s.registry, ...o })));
+  const errors = summaries.flatMap((s) => s.errors.map((e) => ({ registry: s.registry, ...e })));
+  const troubled = outcomes.some((o) => ['partial', 'failed', 'skipped'].includes(o.status));
+  const held = outcomes.some((o) => o.status === 'held');
+  const dryRun = summaries.length > 0 && summaries.every((s) => s.dryRun);
+  const deleted = summaries.reduce((n, s) => n + s.deleted, 0);
+  const outcome = troubled ? 'error' : held ? 'fail' : 'pass';
+  const where = (registry: string, repository: string): string => (many ? `${registry}/${repository}` : repository);
+  return resultOf({
+    kind: 'PurgeResult',
+    subject: summaries.map((s) => s.registry).join(', '),
+    outcome,
+    decision: troubled ? 'partial' : held ? 'held' : dryRun ? 'planned' : 'done',
+    summary:
+      `${dryRun ? 'dry run: would delete' : 'deleted'} ${deleted} manifest(s) in ${outcomes.length} ` +
+      `repositor${outcomes.length === 1 ? 'y' : 'ies'}` +
+      (held ? '; a plan past its deletion cap was held (nothing of it deleted)' : '') +
+      (troubled ? `; ${errors.length} repositor${errors.length === 1 ? 'y' : 'ies'} with errors` : ''),
+    checks: outcomes.map((o) => ({
+      name: 'retention',
+      target: where(o.registry, o.repository),
+      status: o.status === 'done' || o.status === 'dry-run' ? 'pass' : o.status === 'skipped' ? 'inconclusive' : 'fail',
+      reason: `${o.status}${o.rule ? ` (${o.rule})` : ''}: ${o.deleted} deleted${o.error ? `; ${o.error.code}: ${o.error.detail}` : ''}`,
+    })),
+    errors:
+      outcome === 'pass'
+        ? []
+        : errors.map((e) => ({
+            code: e.code,
+            message: `${where(e.registry, e.repository)}: ${e.detail}`,
+            field: where(e.registry, e.repository),
+          })),
+    errorKind: 'runtime',
+    data,
   });
 }

@@ -26,6 +26,7 @@ import type { TokenCredential } from '@azure/identity';
 import { ErrorCodes, GuardError } from '../core/errors';
 import type { Policy } from '../core/policyTypes';
 import { formatImage } from '../core/reference';
+import { purgeResultOf } from '../core/result';
 import { FileAuditStore } from '../adapters/auditStore';
 import { WebhookVerdictPublisher } from '../adapters/verdictEvents';
 import type { AuditStore, InUseLookup } from '../adapters/ports';
@@ -359,7 +360,14 @@ export async function startService(options: ServeOptions): Promise<LocalService>
           'CONFLICT',
           'another purge (dry or real, or with another allowOverCap) is running; ask again when it has finished',
         );
-      return jsonResponse(200, { summaries: await running });
+      const summaries = await running;
+      // The envelope (as the CLI's: `data.repositories` a list, `deleted` a number), and `summaries` as before.
+      const repositories = summaries.flatMap((sum) => sum.outcomes.map((o) => ({ registry: sum.registry, ...o })));
+      const deleted = summaries.reduce((n, sum) => n + sum.deleted, 0);
+      return jsonResponse(200, {
+        ...purgeResultOf(summaries, { dryRun, repositories, deleted, registries: summaries.map((x) => x.registry) }),
+        summaries,
+      });
     }, log);
   let auditing: Promise<RuntimeAuditOutput> | undefined;
   const runRuntimeAudit = (): Promise<RuntimeAuditOutput> | undefined => {

@@ -61,7 +61,20 @@ gate:
       'json',
       ...extra,
     ]);
-    return { ...r, json: r.out ? JSON.parse(r.out) : undefined };
+    const out = r.out;
+    const code = r.code;
+    return {
+      ...r,
+      json: out
+        ? (() => {
+            const result = JSON.parse(out);
+            // The envelope: the kind, the exit code it reports, and the decision also at the top.
+            expect(result).toMatchObject({ apiVersion: 'acr-guard.io/v1', kind: 'DeployResult', exitCode: code });
+            expect(result.decision).toBe(result.data.decision);
+            return result.data;
+          })()
+        : undefined,
+    };
   };
 
   it('a released digest would deploy (exit 0), pinned by digest in the release repository', async () => {
@@ -141,8 +154,8 @@ gate:
       { out: (s) => (out += s), err: () => undefined, now: () => Date.now() + 25 * 3_600_000 },
     );
     expect(code).toBe(3);
-    expect(JSON.parse(out)).toMatchObject({ refusal: 'stale' });
-    expect(JSON.parse(out).reason).toContain('runtime.regateAfter (1d)');
+    expect(JSON.parse(out).data).toMatchObject({ refusal: 'stale' });
+    expect(JSON.parse(out).data.reason).toContain('runtime.regateAfter (1d)');
   });
 
   it('refuses a tag that moved after its gate, naming both digests (exit 3)', async () => {

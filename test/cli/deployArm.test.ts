@@ -133,7 +133,20 @@ gate:
       ],
       { out: (s) => (out += s), err: (s) => (err += `${s}\n`), deployer },
     );
-    return { code, out, err, json: out ? JSON.parse(out) : undefined };
+    return {
+      code,
+      out,
+      err,
+      json: out
+        ? (() => {
+            const result = JSON.parse(out);
+            // The envelope: the kind, the exit code it reports, and the decision also at the top.
+            expect(result).toMatchObject({ apiVersion: 'acr-guard.io/v1', kind: 'DeployResult', exitCode: code });
+            expect(result.decision).toBe(result.data.decision);
+            return result.data;
+          })()
+        : undefined,
+    };
   }
 
   it('Container App: PATCHes the template with only the named container pinned, then waits for the new revision to run', async () => {

@@ -99,9 +99,13 @@ describe('scenario 1: ImagePullBackOff after public access is turned off', () =>
     ]);
     expect(r.code).toBe(3);
     const checks = JSON.parse(r.out).checks as Array<Record<string, string>>;
-    expect(Object.keys(checks[0]).sort()).toEqual(['evidence', 'fix', 'id', 'status', 'target']);
+    // The one check shape: {name, target, status, reason}, and `fix` only when the check does not pass.
+    for (const c of checks)
+      expect(Object.keys(c).sort()).toEqual(
+        c.status === 'pass' ? ['name', 'reason', 'status', 'target'] : ['fix', 'name', 'reason', 'status', 'target'],
+      );
     expect(checks.filter((c) => c.status !== 'pass')).toEqual([
-      expect.objectContaining({ id: 'pull.gate-verdict', status: 'fail' }),
+      expect.objectContaining({ name: 'pull.gate-verdict', status: 'fail' }),
     ]);
   });
 
@@ -119,8 +123,8 @@ describe('scenario 1: ImagePullBackOff after public access is turned off', () =>
     expect(
       JSON.parse(r.out)
         .checks.filter((c: R) => c.status !== 'pass')
-        .map((c: R) => `${c.id}:${c.status}`),
-    ).toEqual(['pull.gate-verdict:unknown']);
+        .map((c: R) => `${c.name}:${c.status}`),
+    ).toEqual(['pull.gate-verdict:inconclusive']);
     const ok = await runCli([
       'doctor',
       'pull',
@@ -182,7 +186,7 @@ describe('doctor platform and usage', () => {
     ]);
     expect(
       JSON.parse(narrowed.out)
-        .checks.map((c: R) => c.id)
+        .checks.map((c: R) => c.name)
         .sort(),
     ).toEqual(['platform.keyvault-purge-protection', 'platform.keyvault-rbac']);
   });
@@ -243,8 +247,8 @@ describe('doctor pull --reach-registry: the tag or digest present in the registr
       '--output',
       'json',
     ]);
-    const check = (out: string) => JSON.parse(out).checks.find((c: R) => c.id === 'pull.image-present');
-    expect(check(present.out)).toMatchObject({ status: 'pass', evidence: `the registry holds it (${pushed.digest})` });
+    const check = (out: string) => JSON.parse(out).checks.find((c: R) => c.name === 'pull.image-present');
+    expect(check(present.out)).toMatchObject({ status: 'pass', reason: `the registry holds it (${pushed.digest})` });
     const missing = await snapshotFile('local-registry-missing', (rs) => {
       const out = local(rs);
       const app = out.find((r) => r.id === SeedIds.api) as R & {
@@ -267,7 +271,7 @@ describe('doctor pull --reach-registry: the tag or digest present in the registr
     expect(absent.code).toBe(3);
     expect(check(absent.out)).toMatchObject({
       status: 'fail',
-      evidence: 'the registry has no tag 9.9.9 in contoso/api',
+      reason: 'the registry has no tag 9.9.9 in contoso/api',
     });
     expect(
       check((await runCli(['doctor', 'pull', `ca-api-${SEED.token}`, '--snapshot', file, '--output', 'json'])).out),
@@ -303,7 +307,7 @@ describe('doctor platform: the road (--policy, --guard-principal-id)', () => {
     const args = ['--policy', policyFile(), '--guard-principal-id', SEED.principals.guard, '--output', 'json'];
     const ok = await runCli(['doctor', 'platform', '--snapshot', await promoteSnapshot('promote-ok'), ...args]);
     expect(ok.code).toBe(0);
-    const ids = (JSON.parse(ok.out) as { checks: { id: string }[] }).checks.map((c) => c.id);
+    const ids = (JSON.parse(ok.out) as { checks: { name: string }[] }).checks.map((c) => c.name);
     expect(ids).toEqual(
       expect.arrayContaining(['platform.registry-abac', 'platform.release-writers', 'platform.deploy-policy']),
     );

@@ -110,7 +110,7 @@ describe('case 6a: a custom role is judged by what it allows (before: exit 0)', 
     const failed = json(r.out).filter((c) => c.status === 'fail');
     expect(failed).toHaveLength(1);
     expect(failed[0].target).toBe(SeedIds.apiIdentity);
-    expect(failed[0].evidence).toContain(`custom c000 at subscription scope ${sub}`);
+    expect(failed[0].reason).toContain(`custom c000 at subscription scope ${sub}`);
     expect(failed[0].fix).toMatch(/az role assignment delete --ids .*roleAssignments/);
   });
 
@@ -147,7 +147,7 @@ describe('case 6b: zero checks is unknown (before: exit 0 with 0 checks)', () =>
     for (const cmd of ['platform', 'identities']) {
       const r = await runCli(['doctor', cmd, '--snapshot', file, '--scope', elsewhere, '--output', 'json']);
       expect(r.code).toBe(3);
-      expect(json(r.out)).toEqual([expect.objectContaining({ status: 'unknown', target: elsewhere })]);
+      expect(json(r.out)).toEqual([expect.objectContaining({ status: 'inconclusive', target: elsewhere })]);
     }
   });
 });
@@ -159,11 +159,11 @@ describe('case 6c: custom DNS servers on the workload network (before: the DNS c
     });
     const r = await pull(file);
     expect(r.code).toBe(3);
-    const dns = json(r.out).filter((c) => c.id === 'pull.dns-zone-link' || c.id === 'pull.dns-a-record');
+    const dns = json(r.out).filter((c) => c.name === 'pull.dns-zone-link' || c.name === 'pull.dns-a-record');
     expect(dns).toHaveLength(3);
     for (const c of dns) {
-      expect(c.status).toBe('unknown');
-      expect(c.evidence).toContain('custom DNS servers 10.0.0.4, 10.0.0.5');
+      expect(c.status).toBe('inconclusive');
+      expect(c.reason).toContain('custom DNS servers 10.0.0.4, 10.0.0.5');
     }
   });
 
@@ -188,17 +188,17 @@ describe('case 6c, followed: custom DNS servers that are a DNS private resolver 
   it("the zone not linked to the resolver's network: fail with the link to create there (exit 3)", async () => {
     const r = await pull(await snapshotFile(behindResolver));
     expect(r.code).toBe(3);
-    const c = json(r.out).find((x) => x.id === 'pull.dns-zone-link') as Record<string, string>;
+    const c = json(r.out).find((x) => x.name === 'pull.dns-zone-link') as Record<string, string>;
     expect(c.status).toBe('fail');
-    expect(c.evidence).toContain('the inbound endpoint of DNS private resolver dnspr-hub in vnet-hub');
+    expect(c.reason).toContain('the inbound endpoint of DNS private resolver dnspr-hub in vnet-hub');
     expect(c.fix).toContain(`-v ${SeedIds.hubVnet}`);
   });
 
   it('linked there: the DNS checks are followed and pass (exit 0)', async () => {
     const r = await pull(await snapshotFile((rs) => (behindResolver(rs), linkHub(rs))));
     expect(r.code).toBe(0);
-    const c = json(r.out).find((x) => x.id === 'pull.dns-zone-link') as Record<string, string>;
-    expect(c.evidence).toMatch(/names resolve through vnet-hub's zone links; zone .* is linked to vnet-hub/);
+    const c = json(r.out).find((x) => x.name === 'pull.dns-zone-link') as Record<string, string>;
+    expect(c.reason).toMatch(/names resolve through vnet-hub's zone links; zone .* is linked to vnet-hub/);
   });
 
   it.each([
@@ -236,11 +236,11 @@ describe('case 6c, followed: custom DNS servers that are a DNS private resolver 
       }),
     );
     expect(r.code).toBe(exit);
-    const c = json(r.out).find((x) => x.id === 'pull.dns-zone-link') as Record<string, string>;
+    const c = json(r.out).find((x) => x.name === 'pull.dns-zone-link') as Record<string, string>;
     if (exit === 3) {
-      expect(c.status).toBe('unknown');
-      expect(c.evidence).toContain('sends those names to 192.168.1.53');
-    } else expect(c.evidence).toContain('DNS private resolver dnspr-hub in vnet-hub');
+      expect(c.status).toBe('inconclusive');
+      expect(c.reason).toContain('sends those names to 192.168.1.53');
+    } else expect(c.reason).toContain('DNS private resolver dnspr-hub in vnet-hub');
   });
 });
 
@@ -277,9 +277,9 @@ describe('case 6d: states that are not final-good fail (before: passed, exit 0)'
   ])('%s: fail with its fix (exit 3)', async (_, edit, id, evidence) => {
     const r = await pull(await snapshotFile(edit as (rs: R[]) => void));
     expect(r.code).toBe(3);
-    const c = json(r.out).find((x) => x.id === id) as Record<string, string>;
+    const c = json(r.out).find((x) => x.name === id) as Record<string, string>;
     expect(c.status).toBe('fail');
-    expect(c.evidence).toMatch(evidence);
+    expect(c.reason).toMatch(evidence);
     expect(c.fix).toMatch(/^az network /);
   });
 
@@ -290,7 +290,7 @@ describe('case 6d: states that are not final-good fail (before: passed, exit 0)'
       }),
     );
     expect(r.code).toBe(3);
-    expect(json(r.out).find((x) => x.id === 'pull.dns-zone-link')?.status).toBe('unknown');
+    expect(json(r.out).find((x) => x.name === 'pull.dns-zone-link')?.status).toBe('inconclusive');
   });
 });
 
@@ -329,7 +329,7 @@ describe('case 6f: a registry in ABAC repository-permissions mode (before: AcrPu
     `((!(ActionMatches{'Microsoft.ContainerRegistry/registries/repositories/content/read'}) AND !(ActionMatches{'Microsoft.ContainerRegistry/registries/repositories/metadata/read'})) OR (${expr}))`;
   const role = async (edit: (rs: R[]) => void) => {
     const r = await pull(await snapshotFile(edit));
-    return { code: r.code, check: json(r.out).find((c) => c.id === 'pull.identity-role') as Record<string, string> };
+    return { code: r.code, check: json(r.out).find((c) => c.name === 'pull.identity-role') as Record<string, string> };
   };
 
   it('the legacy AcrPull the Bicep grants is not honoured: fail, with the repository role to create', async () => {
@@ -337,8 +337,8 @@ describe('case 6f: a registry in ABAC repository-permissions mode (before: AcrPu
     expect(code).toBe(3);
     expect(check.status).toBe('fail');
     expect(check.target).toBe(`${SeedIds.registry} (repository contoso/api)`);
-    expect(check.evidence).toContain('AcrPull, AcrPush and AcrDelete are not honoured');
-    expect(check.evidence).toContain(`it holds AcrPull at ${SeedIds.registry}, which this mode does not honour`);
+    expect(check.reason).toContain('AcrPull, AcrPush and AcrDelete are not honoured');
+    expect(check.reason).toContain(`it holds AcrPull at ${SeedIds.registry}, which this mode does not honour`);
     expect(check.fix).toContain(
       `az role assignment create --assignee-object-id ${SEED.principals.api} --assignee-principal-type ServicePrincipal --role "Container Registry Repository Reader" --scope ${SeedIds.registry} --condition '`,
     );
@@ -370,7 +370,7 @@ describe('case 6f: a registry in ABAC repository-permissions mode (before: AcrPu
       grant(rs, SEED.principals.api, SeedIds.registry, reader, condition);
     });
     expect(check.status).toBe('pass');
-    expect(check.evidence).toContain('Container Registry Repository Reader');
+    expect(check.reason).toContain('Container Registry Repository Reader');
     expect(code).toBe(0);
   });
 
@@ -387,7 +387,7 @@ describe('case 6f: a registry in ABAC repository-permissions mode (before: AcrPu
     });
     expect(code).toBe(3);
     expect(check.status).toBe('fail');
-    expect(check.evidence).toContain('does not allow contoso/api');
+    expect(check.reason).toContain('does not allow contoso/api');
   });
 
   it.each([
@@ -410,7 +410,7 @@ describe('case 6f: a registry in ABAC repository-permissions mode (before: AcrPu
       grant(rs, SEED.principals.api, SeedIds.registry, reader, condition);
     });
     expect(code).toBe(3);
-    expect(check.status).toBe('unknown');
+    expect(check.status).toBe('inconclusive');
   });
 
   it('Owner on the subscription grants no repository data in that mode', async () => {

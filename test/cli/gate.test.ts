@@ -12,6 +12,8 @@ import { pushArtifact, pushImage } from '../../src/local/ociPush';
 import { sampleCycloneDx } from '../../src/local/sampleReports';
 import { startRegistry, type RunningRegistry } from '../../src/local/registryServer';
 import { runDemo } from '../../src/local/demo';
+import { expectValidResult } from '../support/resultSchema';
+import { demoResult } from '../../src/cli/results';
 
 const run = runCli;
 
@@ -90,7 +92,10 @@ gate:
     ]);
     expect(code).toBe(0);
     const json = JSON.parse(out);
-    expect(json.image).toBe(`${registry.host}/app/clean@${digest}`);
+    expect(json).toMatchObject({ apiVersion: 'acr-guard.io/v1', kind: 'GateResult', outcome: 'pass', exitCode: 0 });
+    expect(json.subject).toBe(`${registry.host}/app/clean@${digest}`);
+    expect(json.data.verdict.image).toBe(`${registry.host}/app/clean@${digest}`);
+    expect(json.data.verdict.decision).toBe('release');
     expect(json.decision).toBe('release');
     expect(json.checks.length).toBeGreaterThan(0);
     for (const check of json.checks) {
@@ -135,7 +140,7 @@ gate:
       'json',
     ]);
     expect(code).toBe(0);
-    expect(JSON.parse(out).apply.mode).toBe('dry-run');
+    expect(JSON.parse(out).data.apply.mode).toBe('dry-run');
     await expect(client.getManifest('release/app/dry', digest)).rejects.toMatchObject({ code: 'NOT_FOUND' });
   });
 
@@ -247,6 +252,76 @@ gate:
     expect(plain.err).toMatch(/loopback/);
   });
 
+  it('exits 3 for an image that is not there, named by tag or by digest (blocked, nothing released)', async () => {
+    const byTag = await run([
+      'gate',
+      `${registry.host}/app/clean:no-such-tag`,
+      '--policy',
+      policyFile,
+      '--plain-http',
+      '--output',
+      'json',
+    ]);
+    expect(byTag.code).toBe(3);
+    const json = JSON.parse(byTag.out);
+    expect(json).toMatchObject({ kind: 'GateResult', outcome: 'fail', decision: 'block', exitCode: 3 });
+    expect(json.errors).toEqual([expect.objectContaining({ code: 'IMAGE_NOT_FOUND', field: 'image' })]);
+    const table = await run(['gate', `${registry.host}/app/clean:no-such-tag`, '--policy', policyFile, '--plain-http']);
+    expect(table.code).toBe(3);
+    expect(table.err).toMatch(/not-found.*nothing was released/);
+    const missing = `sha256:${'0'.repeat(64)}`;
+    const byDigest = await run([
+      'gate',
+      `${registry.host}/app/clean@${missing}`,
+      '--policy',
+      policyFile,
+      '--plain-http',
+      '--output',
+      'json',
+    ]);
+    expect(byDigest.code).toBe(3);
+    expect(JSON.parse(byDigest.out)).toMatchObject({ outcome: 'fail', decision: 'block' });
+  });
+
+  it('under --output json prints errors as the envelope on stdout, with the code and the field (stderr keeps the line)', async () => {
+    const bad = join(dir, 'bad-json.yaml');
+    writeFileSync(
+      bad,
+      `version: 1\nregistries: ["${registry.host}"]\ngate:\n  - scope: "app/**"\n    vulnerabilites: { block: [critical] }\n`,
+    );
+    const policy = await run(['gate', `${registry.host}/app/x:v1`, '--policy', bad, '--output', 'json']);
+    expect(policy.code).toBe(2);
+    expect(policy.err).toContain('gate[0].vulnerabilites');
+    expect(JSON.parse(policy.out)).toMatchObject({
+      kind: 'GateResult',
+      outcome: 'error',
+      exitCode: 2,
+      errors: [{ code: 'INVALID_POLICY', field: expect.stringContaining('gate[0]') }],
+    });
+    const flag = await run([
+      'gate',
+      `${registry.host}/app/x:v1`,
+      '--policy',
+      policyFile,
+      '--output=json',
+      '--scan-deadline',
+      'soon',
+    ]);
+    expect(flag.code).toBe(2);
+    expect(JSON.parse(flag.out).errors[0]).toMatchObject({ code: 'INVALID_INPUT', field: '--scan-deadline' });
+    const runtime = await run([
+      'gate',
+      `127.0.0.1:1/app/x:v1`,
+      '--policy',
+      policyFile,
+      '--plain-http',
+      '--output',
+      'json',
+    ]);
+    expect(runtime.code).toBe(1);
+    expect(JSON.parse(runtime.out)).toMatchObject({ outcome: 'error', exitCode: 1, errors: [{ code: 'TRANSIENT' }] });
+  });
+
   it('exits 1 on a runtime error (registry unreachable), and says nothing was released', async () => {
     const { code, err } = await run(['gate', `127.0.0.1:1/app/x:v1`, '--policy', policyFile, '--plain-http']);
     expect(code).toBe(1);
@@ -263,6 +338,10 @@ describe('npm start (the demo)', () => {
         registryHost: registry.host,
         auditDir: mkdtempSync(join(tmpdir(), 'acr-guard-demo-audit-')),
       });
+      // `acr-guard demo --output json` prints exactly this envelope.
+      const demo = demoResult(registry.host, rows);
+      expectValidResult(demo, 'demo');
+      expect(demo.data.rows).toHaveLength(rows.length);
       const decisions = Object.fromEntries(rows.map((r) => [r.sample, r.verdict.decision]));
       expect(decisions).toEqual({
         'demo/clean:1.0': 'release',

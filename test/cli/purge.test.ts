@@ -73,22 +73,26 @@ retention:
     const dry = await runCli([...args, '--dry-run']);
     expect(dry.err).toBe('');
     expect(dry.code).toBe(0);
-    const planned = JSON.parse(dry.out) as {
+    const dryResult = JSON.parse(dry.out);
+    expect(dryResult).toMatchObject({ kind: 'PurgeResult', outcome: 'pass', decision: 'planned', exitCode: 0 });
+    const planned = dryResult.data as {
       dryRun: boolean;
-      deleted: Entry[];
-      kept: Entry[];
+      deleted: number;
+      deletedManifests: Entry[];
+      keptManifests: Entry[];
       repositories: Array<{ repository: string }>;
     };
     expect(planned.dryRun).toBe(true);
+    expect(planned.deleted).toBe(planned.deletedManifests.length);
     expect(planned.repositories.map((r) => r.repository)).toEqual(['team/api', 'team/web']);
     expect(reg.requests.some((r) => r.startsWith('DELETE'))).toBe(false);
-    expect(planned.kept).toContainEqual(
+    expect(planned.keptManifests).toContainEqual(
       expect.objectContaining({ repository: 'team/web', digest: web.v2.digest, tags: ['v2'], reason: 'in-use' }),
     );
-    expect(planned.deleted).toContainEqual(
+    expect(planned.deletedManifests).toContainEqual(
       expect.objectContaining({ repository: 'team/api', digest: api.v2.digest, tags: ['v2'], reason: 'rule' }),
     );
-    expect(planned.deleted).toContainEqual(
+    expect(planned.deletedManifests).toContainEqual(
       expect.objectContaining({
         repository: 'team/web',
         digest: web.oldChildren[0].digest,
@@ -99,20 +103,31 @@ retention:
 
     const real = await runCli(args);
     expect(real.code).toBe(0);
-    const done = JSON.parse(real.out) as { dryRun: boolean; deleted: Entry[]; kept: Entry[]; failed: unknown[] };
+    expect(JSON.parse(real.out)).toMatchObject({ outcome: 'pass', decision: 'done' });
+    const done = JSON.parse(real.out).data as {
+      dryRun: boolean;
+      deletedManifests: Entry[];
+      keptManifests: Entry[];
+      failedManifests: unknown[];
+      failed: number;
+    };
     expect(done.dryRun).toBe(false);
-    expect(done.failed).toEqual([]);
+    expect(done.failedManifests).toEqual([]);
+    expect(done.failed).toBe(0);
     const key = (e: Entry): string => `${e.repository}@${e.digest}:${e.reason}`;
-    expect(done.deleted.map(key).sort()).toEqual(planned.deleted.map(key).sort());
-    expect(done.kept.map(key).sort()).toEqual(planned.kept.map(key).sort());
+    expect(done.deletedManifests.map(key).sort()).toEqual(planned.deletedManifests.map(key).sort());
+    expect(done.keptManifests.map(key).sort()).toEqual(planned.keptManifests.map(key).sort());
 
     // Listed afterwards: exactly the kept entries are left, the other repository is untouched.
     for (const repository of ['team/web', 'team/api']) {
-      const kept = planned.kept
+      const kept = planned.keptManifests
         .filter((e) => e.repository === repository)
         .map((e) => e.digest)
         .sort();
-      const all = [...kept, ...planned.deleted.filter((e) => e.repository === repository).map((e) => e.digest)];
+      const all = [
+        ...kept,
+        ...planned.deletedManifests.filter((e) => e.repository === repository).map((e) => e.digest),
+      ];
       expect((await whatIsLeft(reg.client, repository, all)).present).toEqual(kept);
       expect((await listRepositoryManifests(reg.client, repository)).map((m) => m.digest).sort()).toEqual(kept);
     }
@@ -188,7 +203,7 @@ retention:
     expect(table.out).toMatch(/dry run: would delete \d+ manifests? in 1 repository/);
   });
 
-  it('holds a plan past the deletion cap (exit 1, nothing deleted, listed as held) unless --allow-over-cap', async () => {
+  it('holds a plan past the deletion cap (exit 3, nothing deleted, listed as held) unless --allow-over-cap', async () => {
     const capped = join(mkdtempSync(join(tmpdir(), 'acr-guard-purge-cap-')), 'policy.yaml');
     writeFileSync(
       capped,
@@ -197,14 +212,19 @@ retention:
     const s = await seedRepository(reg.client, 'capped/cli', Date.now());
     const args = ['purge', '--registry', reg.registry.host, '--policy', capped, '--plain-http'];
     const held = await runCli([...args, '--output', 'json']);
-    expect(held.code).toBe(1);
-    const json = JSON.parse(held.out) as {
-      deleted: unknown[];
-      held: Array<{ repository: string; reason: string }>;
+    expect(held.code).toBe(3);
+    const heldResult = JSON.parse(held.out);
+    expect(heldResult).toMatchObject({ outcome: 'fail', decision: 'held', exitCode: 3 });
+    expect(heldResult.errors).toEqual([expect.objectContaining({ code: 'PURGE_CAP_EXCEEDED' })]);
+    const json = heldResult.data as {
+      deleted: number;
+      deletedManifests: unknown[];
+      heldManifests: Array<{ repository: string; reason: string }>;
       repositories: Array<{ status: string; error?: { code: string } }>;
     };
-    expect(json.deleted).toEqual([]);
-    expect(json.held.length).toBeGreaterThan(1);
+    expect(json.deleted).toBe(0);
+    expect(json.deletedManifests).toEqual([]);
+    expect(json.heldManifests.length).toBeGreaterThan(1);
     expect(json.repositories).toEqual([
       expect.objectContaining({ status: 'held', error: expect.objectContaining({ code: 'PURGE_CAP_EXCEEDED' }) }),
     ]);
@@ -217,9 +237,9 @@ retention:
 
     const allowed = await runCli([...args, '--allow-over-cap', '--output', 'json']);
     expect(allowed.code).toBe(0);
-    const done = JSON.parse(allowed.out) as { deleted: unknown[]; held: unknown[] };
-    expect(done.held).toEqual([]);
-    expect(done.deleted).toHaveLength(json.held.length);
+    const done = JSON.parse(allowed.out).data as { deletedManifests: unknown[]; heldManifests: unknown[] };
+    expect(done.heldManifests).toEqual([]);
+    expect(done.deletedManifests).toHaveLength(json.heldManifests.length);
   });
 });
 
@@ -245,15 +265,20 @@ describe('acr-guard purge on a registry that refuses deletes', () => {
       'json',
     ]);
     expect(result.code).toBe(1);
-    const json = JSON.parse(result.out) as {
-      failed: Array<{ code: string; digest: string }>;
-      deleted: unknown[];
+    const envelope = JSON.parse(result.out);
+    expect(envelope).toMatchObject({ outcome: 'error', decision: 'partial', exitCode: 1 });
+    expect(envelope.errors).toEqual([expect.objectContaining({ code: 'REGISTRY_REJECTED', field: 'team/locked' })]);
+    const json = envelope.data as {
+      failedManifests: Array<{ code: string; digest: string }>;
+      deletedManifests: unknown[];
       errors: Array<{ repository: string; code: string }>;
     };
-    expect(json.deleted).toEqual([]);
-    expect(json.failed.length).toBeGreaterThan(0);
+    expect(json.deletedManifests).toEqual([]);
+    expect(json.failedManifests.length).toBeGreaterThan(0);
     expect(
-      json.failed.filter((f) => f.code !== 'KEPT_BY_FAILED_DELETE').every((f) => f.code === 'REGISTRY_REJECTED'),
+      json.failedManifests
+        .filter((f) => f.code !== 'KEPT_BY_FAILED_DELETE')
+        .every((f) => f.code === 'REGISTRY_REJECTED'),
     ).toBe(true);
     expect(json.errors).toEqual([expect.objectContaining({ repository: 'team/locked', code: 'REGISTRY_REJECTED' })]);
   });

@@ -23,6 +23,14 @@ jest.setTimeout(60_000);
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 
+/** The `runtime --output json` envelope's data (checking the envelope on the way). */
+function runtimeData(out: string) {
+  const result = JSON.parse(out);
+  expect(result).toMatchObject({ apiVersion: 'acr-guard.io/v1', kind: 'RuntimeResult' });
+  expect(result.checks).toHaveLength(result.data.images.length);
+  return result.data;
+}
+
 describe('acr-guard runtime', () => {
   let registry: RunningRegistry;
   let client: RegistryClient;
@@ -138,7 +146,7 @@ ${tolerateTags ? '  tolerateTags: true\n' : ''}`,
       start,
     );
     expect(first.code).toBe(3);
-    const json = JSON.parse(first.out);
+    const json = runtimeData(first.out);
     const status = (fragment: string) => json.images.find((i: { image: string }) => i.image.includes(fragment));
     expect(status('app/clean')).toMatchObject({
       status: 'released',
@@ -176,7 +184,7 @@ ${tolerateTags ? '  tolerateTags: true\n' : ''}`,
     expect(hostile.requests).toHaveLength(0);
 
     // A later run (a new process: state read back from the audit dir) keeps the first sighting; past the grace: overdue.
-    const later = JSON.parse(
+    const later = runtimeData(
       (
         await runtime(
           ['--policy', policy, '--deployed', list, '--audit-dir', audit, '--plain-http', '--output', 'json'],
@@ -239,10 +247,10 @@ ${tolerateTags ? '  tolerateTags: true\n' : ''}`,
       'json',
     ]);
     expect(byTag.code).toBe(3);
-    const entry = JSON.parse(byTag.out).images[0];
+    const entry = runtimeData(byTag.out).images[0];
     expect(entry).toMatchObject({ status: 'by-tag', digest, byTag: true });
     expect(entry.reason).toContain('Pin by digest');
-    expect(JSON.parse(byTag.out).summary).toMatchObject({ released: 0, 'by-tag': 1 });
+    expect(runtimeData(byTag.out).summary).toMatchObject({ released: 0, 'by-tag': 1 });
     // runtime is outside the policy hash: the same verdict counts under the tolerant file.
     const tolerated = await runtime([
       '--policy',
@@ -256,8 +264,8 @@ ${tolerateTags ? '  tolerateTags: true\n' : ''}`,
       'json',
     ]);
     expect(tolerated.code).toBe(0);
-    expect(JSON.parse(tolerated.out).images[0]).toMatchObject({ status: 'released', byTag: true });
-    expect(JSON.parse(tolerated.out).images[0].reason).toContain('tolerated by runtime.tolerateTags');
+    expect(runtimeData(tolerated.out).images[0]).toMatchObject({ status: 'released', byTag: true });
+    expect(runtimeData(tolerated.out).images[0].reason).toContain('tolerated by runtime.tolerateTags');
   });
 
   it('--regate turns released into blocked when a new report appears, recorded but never applied', async () => {
@@ -280,7 +288,7 @@ ${tolerateTags ? '  tolerateTags: true\n' : ''}`,
       Date.now() + 2 * HOUR,
     );
     expect(code).toBe(3);
-    expect(JSON.parse(out).images[0]).toMatchObject({ status: 'blocked', digest, byTag: true });
+    expect(runtimeData(out).images[0]).toMatchObject({ status: 'blocked', digest, byTag: true });
     const verdicts = await new FileAuditStore(audit).listVerdicts(registry.host, 'app/later');
     expect(verdicts.map((v) => v.decision)).toEqual(['block', 'release']);
     // Never disturbed: the running tag still points at the digest (no untag, no delete).
@@ -335,12 +343,12 @@ ${tolerateTags ? '  tolerateTags: true\n' : ''}`,
     expect((await runtime(['--policy', before, '--deployed', list, '--audit-dir', audit, '--plain-http'])).code).toBe(
       0,
     );
-    const stale = JSON.parse(
+    const stale = runtimeData(
       (await runtime(['--policy', after, '--deployed', list, '--audit-dir', audit, '--plain-http', '--output', 'json']))
         .out,
     );
     expect(stale.images[0]).toMatchObject({ status: 'never-gated', reason: expect.stringContaining('re-gate is due') });
-    const regated = JSON.parse(
+    const regated = runtimeData(
       (
         await runtime([
           '--policy',

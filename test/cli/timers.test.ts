@@ -19,6 +19,7 @@ import {
   type LogAnalyticsStandIn,
   type SinkStandIn,
 } from '../support/azureStandIns';
+import { expectValidResult } from '../support/resultSchema';
 
 const WORKSPACE = '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d';
 const SUB = '1f4b2c3d-5e6f-4a7b-8c9d-0e1f2a3b4c5d';
@@ -45,7 +46,10 @@ describe('acr-guard alerts list', () => {
   it('--output json: every enabled rule with name, query, window, threshold, severity', async () => {
     const { code, out } = await run(alertsCommand, ['list', '--output', 'json'], { env: {} });
     expect(code).toBe(0);
-    const rules = JSON.parse(out) as Array<Record<string, unknown>>;
+    const result = JSON.parse(out);
+    expectValidResult(result, 'alerts list');
+    expect(result).toMatchObject({ apiVersion: 'acr-guard.io/v1', kind: 'AlertsResult', outcome: 'pass', exitCode: 0 });
+    const rules = result.data.rules as Array<Record<string, unknown>>;
     expect(rules.map((r) => r.name)).toEqual([
       'console-errors',
       'image-pull-failures',
@@ -71,7 +75,7 @@ describe('acr-guard alerts list', () => {
     );
     const listed = JSON.parse(
       (await run(alertsCommand, ['list', '--output', 'json'], { env: { ACR_GUARD_ALERT_RULES_FILE: good } })).out,
-    ) as Array<{ name: string }>;
+    ).data.rules as Array<{ name: string }>;
     expect(listed.map((r) => r.name)).toContain('registry-access-outside-allowlist');
     const bad = join(dir, 'bad.yaml');
     writeFileSync(bad, 'rules:\n  - { name: x-y-z, query: T, window: 5m, severity: urgent }\n');
@@ -162,7 +166,8 @@ describe('acr-guard alerts run / tokens rotate against stand-ins', () => {
       ctx(alertEnv()),
     );
     expect(code).toBe(0);
-    expect(JSON.parse(out).rules[0]).toMatchObject({ rule: 'image-pull-failures', alerted: 1 });
+    expectValidResult(JSON.parse(out), 'alerts run');
+    expect(JSON.parse(out).data.rules[0]).toMatchObject({ rule: 'image-pull-failures', alerted: 1 });
     expect(hook.received).toEqual([
       expect.objectContaining({
         '@type': 'MessageCard',
@@ -187,7 +192,12 @@ describe('acr-guard alerts run / tokens rotate against stand-ins', () => {
 
     const real = await run(tokensCommand, ['rotate', '--output', 'json'], { ...ctx(env), ca: arm.server.ca });
     expect(real.code).toBe(0);
-    expect(JSON.parse(real.out)[0]).toMatchObject({ result: 'rotated', secretName: 'acr-contoso-cli-token' });
+    expectValidResult(JSON.parse(real.out), 'tokens rotate');
+    expect(JSON.parse(real.out)).toMatchObject({ kind: 'TokensResult', outcome: 'pass', exitCode: 0 });
+    expect(JSON.parse(real.out).data.tokens[0]).toMatchObject({
+      result: 'rotated',
+      secretName: 'acr-contoso-cli-token',
+    });
     expect(latestSecret(vault, 'acr-contoso-cli-token')!.value).toBe(
       arm.tokens.get(TOKEN_ID)!.passwords.password1!.value,
     );

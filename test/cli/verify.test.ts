@@ -13,6 +13,7 @@ import { runCli } from '../support/cli';
 import { useRegistry } from '../support/registry';
 import { E2E_SUBJECT, VECTORS, sharedVectors, layout, pushLayout, vector } from '../support/vectors';
 import { describeRequiring } from '../support/required';
+import { expectValidResult } from '../support/resultSchema';
 
 const POLICY = join(VECTORS, 'notation/config/trustpolicies/trustpolicy.json');
 const STORE = join(VECTORS, 'notation/derived/truststore');
@@ -105,7 +106,12 @@ describeRequiring(sharedVectors)('acr-guard verify: notation e2e layouts in a re
       'json',
     ]);
     expect(r.code).toBe(3);
-    expect(JSON.parse(r.out)).toMatchObject({ status: 'failed', signatures: [] });
+    expectValidResult(JSON.parse(r.out), 'verify (not verified)');
+    expect(JSON.parse(r.out)).toMatchObject({
+      outcome: 'fail',
+      decision: 'not-verified',
+      data: { status: 'failed', signatures: [] },
+    });
   });
 
   it('exits 3 when --policy-name names a policy the file does not define (inconclusive)', async () => {

@@ -87,7 +87,12 @@ describe('acr-guard verify --attestation-key', () => {
     ]);
     expect(byTag.code).toBe(0);
     const json = await runCli(['verify', ref, '--attestation-key', pub, '--plain-http', '--output', 'json']);
-    expect(JSON.parse(json.out)).toMatchObject({ status: 'verified', vsa: { verificationResult: 'PASSED' } });
+    expect(JSON.parse(json.out)).toMatchObject({
+      kind: 'VerifyResult',
+      outcome: 'pass',
+      decision: 'verified',
+      data: { status: 'verified', vsa: { verificationResult: 'PASSED' } },
+    });
   });
 
   it('exits 3 for another key, another policy, a FAILED VSA, or none at all', async () => {

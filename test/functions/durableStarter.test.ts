@@ -146,7 +146,22 @@ describe('durable client starter', () => {
       context,
     );
     expect(status.status).toBe(200);
-    expect(status.jsonBody).toEqual({
+    // A gate still running: the envelope says pending (nothing released yet), beside the status fields as before.
+    expect(status.jsonBody).toMatchObject({ kind: 'RescanResult', outcome: 'pending', exitCode: 3, errors: [] });
+    const {
+      apiVersion: _v,
+      kind: _k,
+      subject: _s,
+      outcome: _o,
+      summary: _m,
+      checks: _c,
+      counts: _n,
+      errors: _e,
+      exitCode: _x,
+      data: _d,
+      ...fields
+    } = status.jsonBody as Record<string, unknown>;
+    expect(fields).toEqual({
       id: rescan.id,
       runtimeStatus: 'Running',
       customStatus: { step: 'collecting-findings', pending: ['linux/amd64:reports'] },

@@ -216,7 +216,10 @@ maybe('the verdicts page in the Functions app, behind Easy Auth', () => {
       const res = await fetch('/api/ui/images');
       return { status: res.status, body: await res.json() };
     });
-    expect(images403).toEqual({ status: 403, body: { error: expect.objectContaining({ code: 'FORBIDDEN' }) } });
+    expect(images403).toMatchObject({
+      status: 403,
+      body: { error: { code: 'FORBIDDEN' }, outcome: 'error', errors: [{ code: 'FORBIDDEN', field: 'roles' }] },
+    });
     await page.close();
   }, 60_000);
 

@@ -20,6 +20,9 @@ import { composeGateServices } from '../../src/app/compose';
 import { LocalGateRunner } from '../../src/local/gateRunner';
 import { pushWithReport as pushSample, reportsGatePolicy } from '../support/pushSamples';
 import { startRegistry } from '../../src/local/registryServer';
+import { expectValidResult } from '../support/resultSchema';
+import { verdictResultOf } from '../../src/core/result';
+import { formatImage } from '../../src/core/reference';
 
 const ORIGIN = 'http://localhost:7071';
 
@@ -440,9 +443,16 @@ describe('HTTP rescan and verdicts', () => {
     it('returns the latest verdict by full reference, and by repository@digest when the policy has one registry', async () => {
       const full = await read(`${image.registry}/${image.repository}@${image.digest}`);
       expect(full.status).toBe(200);
-      expect(full.jsonBody).toEqual(verdict);
+      // The verdict's fields as recorded beside the envelope (its checks in the one shape, the verdict in `data`).
+      const body = full.jsonBody as Record<string, unknown>;
+      const { checks: _checks, ...fields } = verdict;
+      void _checks;
+      expect(body).toMatchObject({ ...fields, apiVersion: 'acr-guard.io/v1', kind: 'VerdictResult' });
+      expect(body.data).toEqual({ verdict });
+      expect(body.checks).toEqual(verdictResultOf(verdict, formatImage(image)).checks);
+      expectValidResult(body, 'GET /api/verdicts');
       const short = await read(`${image.repository}@${image.digest}`);
-      expect(short.jsonBody).toEqual(verdict);
+      expect(short.jsonBody).toEqual(full.jsonBody);
       const encoded = await read(encodeURIComponent(`${image.registry}/${image.repository}@${image.digest}`));
       expect(encoded.status).toBe(200);
     });

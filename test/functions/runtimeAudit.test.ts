@@ -117,7 +117,24 @@ describe('runtimeAudit in the Functions app', () => {
     await audit.recordRuntimeReport(report);
     const ok = await handleRuntimeReport(get(), { audit, auth: 'off' }, context());
     expect(ok.status).toBe(200);
-    expect(ok.jsonBody).toEqual(report);
+    // The report's fields as recorded, except `summary`: the envelope's sentence; the counts are in `data.summary`.
+    const { summary: counts, ...fields } = report;
+    expect(ok.jsonBody).toMatchObject({ ...fields, apiVersion: 'acr-guard.io/v1', kind: 'RuntimeResult' });
+    expect((ok.jsonBody as { data: { summary: unknown } }).data.summary).toEqual(counts);
+    expect(Object.keys(ok.jsonBody as object).sort()).toEqual(
+      [
+        ...Object.keys(report),
+        'apiVersion',
+        'kind',
+        'subject',
+        'outcome',
+        'checks',
+        'counts',
+        'errors',
+        'exitCode',
+        'data',
+      ].sort(),
+    );
     const principal = Buffer.from(
       JSON.stringify({ auth_typ: 'aad', claims: [{ typ: 'roles', val: 'Other.Role' }] }),
     ).toString('base64');

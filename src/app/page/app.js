@@ -556,7 +556,8 @@ function renderRunning(report) {
       ]),
     );
   }
-  const counts = Object.entries(report.summary)
+  // The counts per status are the result envelope's `data.summary` (its top-level `summary` is a sentence).
+  const counts = Object.entries((report.data && report.data.summary) || report.summary)
     .filter(([, n]) => n > 0)
     .map(([s, n]) => n + ' ' + s)
     .join(', ');
