@@ -82,7 +82,13 @@ gate:
   ];
   const deploy = async (image: string, publicKey = pub) => {
     const r = await runCli(['deploy', ...deployArgs(image, publicKey)]);
-    return { ...r, json: r.out ? JSON.parse(r.out) : undefined };
+    if (!r.out) return { ...r, json: undefined };
+    // The envelope: the kind, the exit code it reports, and the decision also at the top; the deploy's own
+    // fields under data.
+    const result = JSON.parse(r.out);
+    expect(result).toMatchObject({ apiVersion: 'acr-guard.io/v1', kind: 'DeployResult', exitCode: r.code });
+    expect(result.decision).toBe(result.data.decision);
+    return { ...r, json: result.data };
   };
 
   it('a released digest with its VSA would deploy (exit 0) from the release repository; by tag it says what is not checked', async () => {
@@ -147,8 +153,8 @@ gate:
       now: () => Date.now() + 25 * 3_600_000,
     });
     expect(code).toBe(3);
-    expect(JSON.parse(out)).toMatchObject({ refusal: 'stale' });
-    expect(JSON.parse(out).reason).toContain('runtime.regateAfter (1d)');
+    expect(JSON.parse(out).data).toMatchObject({ refusal: 'stale' });
+    expect(JSON.parse(out).data.reason).toContain('runtime.regateAfter (1d)');
   });
 
   it('whoever can push decides nothing: a VSA signed by their own key releases nothing; a newer FAILED one on the pushed digest wins over the release', async () => {
