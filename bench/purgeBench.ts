@@ -5,6 +5,7 @@
  * manifests (the pure plan, no I/O).
  *
  *   BENCH_MANIFESTS=5000 BENCH_CONCURRENCY=32 npm run bench:purge
+ *   BENCH_PLAN_ONLY=1 npm run bench:purge     # only the 100,000-manifest planning, no registry
  */
 import { cpus, totalmem, tmpdir, loadavg } from 'node:os';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -46,7 +47,62 @@ function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)];
 }
 
+/** Plans 100,000 manifests (tagged and untagged, indexes, referrers) 3 times: the median and the deletes. */
+function planBig(now: number): string {
+  // Planning 100,000 manifests (tagged and untagged, indexes, referrers), median of 3.
+  const big: ManifestRecord[] = [];
+  const dg = (i: number): string => `sha256:${i.toString(16).padStart(64, '0')}`;
+  for (let i = 0; i < 100_000; i++) {
+    const m: ManifestRecord = {
+      digest: dg(i + 1),
+      tags: i % 4 === 0 ? [] : [`build-${i}`],
+      mediaType: MediaTypes.ociManifest,
+      createdMs: now - (i % 120) * DAY,
+    };
+    if (i % 10 === 1) m.subject = dg(i); // a signature of the previous manifest
+    if (i % 50 === 2) {
+      m.mediaType = MediaTypes.ociIndex;
+      m.children = [dg(i + 2), dg(i + 3)];
+    }
+    big.push(m);
+  }
+  const bigRule: RetentionRule = {
+    scope: '**',
+    keep: 20,
+    olderThanMs: 30 * DAY,
+    untagged: true,
+    tagPattern: '^build-',
+    protectInUse: true,
+    includeLocked: false,
+    index: 0,
+  };
+  const bigTimes: number[] = [];
+  let bigDeletes = 0;
+  for (let k = 0; k < 3; k++) {
+    const t0 = performance.now();
+    bigDeletes = planPurge({
+      repository: 'bench/big',
+      manifests: big,
+      rule: bigRule,
+      inUse: [{ tag: 'build-5', source: 'bench' }],
+      nowMs: now,
+    }).deletes.length;
+    bigTimes.push(performance.now() - t0);
+  }
+  return `${median(bigTimes).toFixed(0)} ms (median of 3; ${bigDeletes} deletes planned)`;
+}
+
 async function main(): Promise<void> {
+  if (process.env.BENCH_PLAN_ONLY === '1') {
+    // Planning alone: no registry, for profiling (`node --cpu-prof dist/bench/purgeBench.js`).
+    console.log(
+      `load average ${loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')}`,
+    );
+    console.log(`planning 100,000 manifests: ${planBig(Date.now())}`);
+    return;
+  }
   const n = intFromEnv('BENCH_MANIFESTS', 5000, 50_000);
   const concurrency = intFromEnv('BENCH_CONCURRENCY', 32, 32);
   const dir = mkdtempSync(join(tmpdir(), 'acr-guard-purge-bench-'));
@@ -113,46 +169,7 @@ async function main(): Promise<void> {
       throw new Error(`deleted ${executed.deleted.length} of ${n} (${executed.failed.length} failed)`);
     const left = await listRepositoryManifests(client, 'bench/purge');
 
-    // Planning 100,000 manifests (tagged and untagged, indexes, referrers), median of 3.
-    const big: ManifestRecord[] = [];
-    const dg = (i: number): string => `sha256:${i.toString(16).padStart(64, '0')}`;
-    for (let i = 0; i < 100_000; i++) {
-      const m: ManifestRecord = {
-        digest: dg(i + 1),
-        tags: i % 4 === 0 ? [] : [`build-${i}`],
-        mediaType: MediaTypes.ociManifest,
-        createdMs: now - (i % 120) * DAY,
-      };
-      if (i % 10 === 1) m.subject = dg(i); // a signature of the previous manifest
-      if (i % 50 === 2) {
-        m.mediaType = MediaTypes.ociIndex;
-        m.children = [dg(i + 2), dg(i + 3)];
-      }
-      big.push(m);
-    }
-    const bigRule: RetentionRule = {
-      scope: '**',
-      keep: 20,
-      olderThanMs: 30 * DAY,
-      untagged: true,
-      tagPattern: '^build-',
-      protectInUse: true,
-      includeLocked: false,
-      index: 0,
-    };
-    const bigTimes: number[] = [];
-    let bigDeletes = 0;
-    for (let k = 0; k < 3; k++) {
-      const t0 = performance.now();
-      bigDeletes = planPurge({
-        repository: 'bench/big',
-        manifests: big,
-        rule: bigRule,
-        inUse: [{ tag: 'build-5', source: 'bench' }],
-        nowMs: now,
-      }).deletes.length;
-      bigTimes.push(performance.now() - t0);
-    }
+    const big = planBig(now);
 
     const floorRate = n / (floorMs / 1000);
     const purgeRate = n / (executed.elapsedMs / 1000);
@@ -167,9 +184,7 @@ async function main(): Promise<void> {
     console.log(
       `listing ${n} manifests (tags, manifests, referrers, configs): ${(listMs / 1000).toFixed(2)} s; planning them: ${planMs.toFixed(1)} ms`,
     );
-    console.log(
-      `planning 100,000 manifests: ${median(bigTimes).toFixed(0)} ms (median of 3; ${bigDeletes} deletes planned)`,
-    );
+    console.log(`planning 100,000 manifests: ${big}`);
   } finally {
     await registry.stop();
     rmSync(dir, { recursive: true, force: true });

@@ -47,11 +47,18 @@ export function checkDeletionCap(
   allowOverCap: boolean,
 ): CapCheck {
   const cap = rule.maxDeletes ?? DEFAULT_DELETION_CAP;
-  const taggedDeletes = plan.deletes.filter(hasOrdinaryTag).length;
-  const tagged = taggedDeletes + plan.keeps.filter(hasOrdinaryTag).length;
+  const taggedDeletes = countTagged(plan.deletes);
+  const tagged = taggedDeletes + countTagged(plan.keeps);
   const limit = capLimit(cap, tagged);
   const exceeded = taggedDeletes > limit;
   return { cap: formatCap(cap), tagged, taggedDeletes, limit, exceeded, held: exceeded && !allowOverCap };
+}
+
+/** How many entries have an ordinary tag (a count, without building the filtered list). */
+function countTagged(entries: readonly Pick<PurgePlan['keeps'][number], 'tags'>[]): number {
+  let count = 0;
+  for (const e of entries) if (hasOrdinaryTag(e)) count++;
+  return count;
 }
 
 /** The operator-facing text of a held plan: what happened, what was left untouched, what to do next. */
