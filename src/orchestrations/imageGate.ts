@@ -11,7 +11,7 @@
  * Fail closed: when an activity fails for good (after its retries) or reports a permanent failure, the gate
  * builds a block verdict naming the step and the code, applies the block and records it. It never releases.
  */
-import { ErrorCodes } from '../core/errors';
+import { ErrorCodes, type ErrorCode } from '../core/errors';
 import * as df from 'durable-functions';
 import { blockedVerdict, decide, scanComplete, type ManifestEvidence, type PolicyStamp } from '../core/decision';
 import { isAcrHost } from '../core/acrHost';
@@ -107,7 +107,7 @@ export type GateProgress =
     };
 
 /** A step's outcome: its value, or why it failed (after retries, or as a permanent failure). */
-type StepResult<T> = { ok: true; value: T } | { ok: false; code: string; detail: string };
+type StepResult<T> = { ok: true; value: T } | { ok: false; code: ErrorCode; detail: string };
 
 type Gen<T> = Generator<df.Task, T, unknown>;
 
@@ -212,7 +212,7 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
       final = blocked({
         name: 'apply',
         status: 'fail',
-        reason: `applyVerdict (${applyMode}) failed: ${apply.code ?? ErrorCodes.ERROR}: ${apply.detail}`,
+        reason: `applyVerdict (${applyMode}) failed: ${apply.code}: ${apply.detail}`,
         details: { step: 'applyVerdict', code: apply.code },
       });
       const reapplied = yield* step<ApplyVerdictInput, ApplyResult>(context, Activities.applyVerdict, {
@@ -271,7 +271,7 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
   function* failClosed(
     stepName: string,
     checkName: string,
-    failure: { code: string; detail: string },
+    failure: { code: ErrorCode; detail: string },
     manifest?: string,
   ): Gen<GateOutcome> {
     const reason = `${stepName} failed: ${failure.code}: ${failure.detail}`;
