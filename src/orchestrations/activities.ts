@@ -46,17 +46,28 @@ export interface LoadGateContextInput {
   image: ImageId;
 }
 
-/** What the policy says about one image, resolved once at the start of the gate. */
-export interface GateContext {
+/**
+ * What the policy says about one image, resolved once at the start of the gate; on `rule`: a matching gate rule
+ * with its sources, or none (no sources, no promotion target). The JSON is the one older instances wrote.
+ */
+export type GateContext = GateContextCommon &
+  (
+    | {
+        rule: GateRule;
+        sources: FindingsSourceName[];
+        /** Release repository for `promote` mode. */
+        promoteTarget?: string;
+      }
+    | { rule?: undefined; sources: []; promoteTarget?: undefined }
+  );
+
+/** What every {@link GateContext} carries. */
+interface GateContextCommon {
   ok: true;
   registryAllowed: boolean;
-  rule?: GateRule;
   /** `gate[<i>] scope "<glob>"`, or `none` when no rule matches. */
   ruleLabel: string;
-  sources: FindingsSourceName[];
   applyMode: ApplyMode;
-  /** Release repository for `promote` mode. */
-  promoteTarget?: string;
   policyVersion: number;
   policyHash: string;
   scanDeadlineMs: number;
@@ -79,14 +90,19 @@ export async function loadGateContext(
     const { registry, repository } = input.image;
     const rule = findGateRule(policy, repository);
     const applyMode = applyModeFor(policy, registry, rule);
+    const byRule = rule
+      ? {
+          rule,
+          sources: effectiveSources(rule, registry),
+          promoteTarget: applyMode === 'promote' ? promoteTarget(rule, repository) : undefined,
+        }
+      : { rule: undefined, sources: [] as [], promoteTarget: undefined };
     return {
       ok: true as const,
       registryAllowed: isRegistryAllowed(policy, registry),
-      rule,
+      ...byRule,
       ruleLabel: rule ? `gate[${rule.index}] scope "${rule.scope}"` : 'none',
-      sources: rule ? effectiveSources(rule, registry) : [],
       applyMode,
-      promoteTarget: rule && applyMode === 'promote' ? promoteTarget(rule, repository) : undefined,
       policyVersion: policy.version,
       policyHash: policy.hash,
       scanDeadlineMs: rule?.vulnerabilities.scanDeadlineMs ?? 0,

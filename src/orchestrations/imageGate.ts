@@ -51,16 +51,22 @@ export interface GateInput {
   dryRun?: boolean;
 }
 
-/** Output of `imageGate`. */
-export interface GateOutcome {
-  /** `ignored`: not gated (registry outside the allowlist, or a signature/report/SBOM artifact). */
-  status: 'decided' | 'ignored';
-  verdict?: Verdict;
-  apply?: ApplyResult;
-  reason?: string;
-  /** The per-push retention step, when it ran (a failure here never changes the verdict). */
-  retention?: RepositoryOutcome;
-}
+/**
+ * Output of `imageGate`, on `status`: `decided` always carries its verdict; `ignored` (not gated: a registry
+ * outside the allowlist, or a signature/report/SBOM artifact) always its reason and never a verdict. The JSON
+ * is the one older instances wrote (same fields, same values).
+ */
+export type GateOutcome =
+  | {
+      status: 'decided';
+      verdict: Verdict;
+      apply?: ApplyResult;
+      /** Set when the verdict could not be recorded. */
+      reason?: string;
+      /** The per-push retention step, when it ran (a failure here never changes the verdict). */
+      retention?: RepositoryOutcome;
+    }
+  | { status: 'ignored'; reason: string; verdict?: undefined; apply?: undefined; retention?: undefined };
 
 /**
  * What the history of one gate over a single image may grow to (256 KiB), however large its reports: activities
@@ -315,12 +321,14 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
   }
 
   // 3. Findings: every platform × source in parallel; poll only what is still pending, until the deadline.
-  const sources = gate.rule ? gate.sources : [];
+  // `rule` is the discriminant of GateContext: no rule, no sources (and nothing to collect).
+  const rule = gate.rule;
+  const sources = gate.sources;
   const results = new Map<string, FindingsResult>();
   const deadline = startedAt + gate.scanDeadlineMs;
   let deadlinePassed = false;
   let wanted = platforms.flatMap((p) => sources.map((source) => ({ ...p, source })));
-  while (gate.rule && wanted.length > 0) {
+  while (rule && wanted.length > 0) {
     progress({ step: 'collecting-findings', pending: wanted.map((w) => label(w.digest, w.source, w.platform)) });
     const nowMs = context.df.currentUtcDateTime.getTime();
     const tasks = wanted.map((w) =>
@@ -329,12 +337,8 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
         source: w.source,
         maxReportAgeMs: gate.maxReportAgeMs,
         nowMs,
-        ...(gate.rule?.vulnerabilities.ratingSources
-          ? { ratingSources: [...gate.rule.vulnerabilities.ratingSources] }
-          : {}),
-        ...(gate.rule?.vulnerabilities.reportsSignedBy
-          ? { reportsSignedBy: gate.rule.vulnerabilities.reportsSignedBy }
-          : {}),
+        ...(rule.vulnerabilities.ratingSources ? { ratingSources: [...rule.vulnerabilities.ratingSources] } : {}),
+        ...(rule.vulnerabilities.reportsSignedBy ? { reportsSignedBy: rule.vulnerabilities.reportsSignedBy } : {}),
       } satisfies CollectFindingsInput),
     );
     try {
@@ -353,7 +357,6 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
         failedOne.digest,
       );
     }
-    const rule = gate.rule;
     const incomplete = platforms.filter(
       (p) =>
         !scanComplete({
@@ -412,7 +415,7 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
   try {
     decided = decide({
       policy: { version: gate.policyVersion, hash: gate.policyHash },
-      rule: gate.rule,
+      rule,
       image,
       tag,
       sources,
