@@ -17,24 +17,8 @@ import { blockedVerdict, decide, scanComplete, type ManifestEvidence, type Polic
 import { isAcrHost } from '../core/acrHost';
 import type { ApplyMode } from '../core/policyTypes';
 import { withProof } from '../core/releaseProof';
-import type {
-  ApplyResult,
-  Check,
-  FindingsResult,
-  FindingsSourceName,
-  ImageId,
-  SignatureResult,
-  Verdict,
-} from '../core/types';
-import type {
-  ActivityFailure,
-  ApplyVerdictInput,
-  CollectFindingsInput,
-  GateContext,
-  LoadGateContextInput,
-  ResolvedImage,
-  VerifySignaturesActivityInput,
-} from './activities';
+import type { ApplyResult, Check, FindingsResult, FindingsSourceName, ImageId, Verdict } from '../core/types';
+import type { ActivityFailure, gateActivities, ApplyVerdictInput, CollectFindingsInput } from './activities';
 import { Activities, PurgeActivities } from './names';
 import { emptyOutcome, type RepositoryOutcome } from '../core/purge/summary';
 import { failureCode, failureDetail, retryOptionsOf } from './retry';
@@ -121,11 +105,23 @@ function isFailure(value: unknown): value is ActivityFailure {
   return typeof value === 'object' && value !== null && (value as { ok?: unknown }).ok === false;
 }
 
+/** The gate's activities by registered name: their inputs and outputs type {@link step}. */
+type GateActivityMap = ReturnType<typeof gateActivities>;
+
+/** Calls a gate activity by name, its input and output typed from {@link gateActivities}. */
+function* step<N extends keyof GateActivityMap>(
+  context: df.OrchestrationContext,
+  name: N,
+  input: Parameters<GateActivityMap[N]>[0],
+): Gen<StepResult<Exclude<Awaited<ReturnType<GateActivityMap[N]>>, ActivityFailure>>> {
+  return yield* callStep<Awaited<ReturnType<GateActivityMap[N]>>>(context, name, input);
+}
+
 /** Calls an activity with the gate's retry policy and turns every failure into data. */
-function* step<I, T>(
+function* callStep<T>(
   context: df.OrchestrationContext,
   name: string,
-  input: I,
+  input: unknown,
 ): Gen<StepResult<Exclude<T, ActivityFailure>>> {
   try {
     const value = (yield context.df.callActivityWithRetry(name, retryOptions(), input)) as T;
@@ -185,7 +181,7 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
       // Runtime re-gate: the image runs somewhere. Block new images, never disturb running ones — so no
       // quarantine, no promotion, no untagging, no retention: the verdict is recorded and reported only.
       progress({ step: 'recording' });
-      const kept = yield* step<{ verdict: Verdict }, { ok: true }>(context, Activities.recordVerdict, { verdict });
+      const kept = yield* step(context, Activities.recordVerdict, { verdict });
       if (kept.ok) yield* publishStep(verdict);
       progress({ step: 'done' });
       const apply: ApplyResult = {
@@ -208,7 +204,7 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
       dryRun: input.dryRun === true,
       promoteTarget: applyTo.promoteTarget,
     };
-    const applied = yield* step<ApplyVerdictInput, ApplyResult>(context, Activities.applyVerdict, applyInput);
+    const applied = yield* step(context, Activities.applyVerdict, applyInput);
     let apply: ApplyResult = applied.ok
       ? applied.value
       : { mode: applyMode, ok: false, code: applied.code, detail: applied.detail };
@@ -221,7 +217,7 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
         reason: `applyVerdict (${applyMode}) failed: ${apply.code}: ${apply.detail}`,
         details: { step: 'applyVerdict', code: apply.code },
       });
-      const reapplied = yield* step<ApplyVerdictInput, ApplyResult>(context, Activities.applyVerdict, {
+      const reapplied = yield* step(context, Activities.applyVerdict, {
         ...applyInput,
         verdict: final,
       });
@@ -232,7 +228,7 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
     // What the release carries (and whether all of it was copied) is part of the recorded verdict.
     final = withProof(final, apply.proof);
     progress({ step: 'recording' });
-    const recorded = yield* step<{ verdict: Verdict }, { ok: true }>(context, Activities.recordVerdict, {
+    const recorded = yield* step(context, Activities.recordVerdict, {
       verdict: final,
     });
     if (recorded.ok) yield* publishStep(final);
@@ -261,7 +257,11 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
       dryRun: false,
       protect: [image.digest],
     };
-    const ran = yield* step<PurgeRepositoryInput, RepositoryOutcome>(context, PurgeActivities.gateRetention, purge);
+    const ran = yield* callStep<RepositoryOutcome>(
+      context,
+      PurgeActivities.gateRetention,
+      purge satisfies PurgeRepositoryInput,
+    );
     if (ran.ok) return ran.value;
     return emptyOutcome(image.repository, retention.rule, 'failed', { code: ran.code, detail: ran.detail });
   }
@@ -294,7 +294,7 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
 
   // 1. Policy.
   progress({ step: 'loading-policy' });
-  const loaded = yield* step<LoadGateContextInput, GateContext>(context, Activities.loadGateContext, { image });
+  const loaded = yield* step(context, Activities.loadGateContext, { image });
   if (!loaded.ok) return yield* failClosed('loadGateContext', 'policy', loaded);
   const gate = loaded.value;
   if (!gate.registryAllowed)
@@ -310,7 +310,7 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
 
   // 2. What was pushed.
   progress({ step: 'resolving-manifest' });
-  const resolved = yield* step<{ image: ImageId }, ResolvedImage>(context, Activities.resolveManifest, { image });
+  const resolved = yield* step(context, Activities.resolveManifest, { image });
   if (!resolved.ok) return yield* failClosed('resolveManifest', 'manifest', resolved);
   const { kind, manifest, platforms } = resolved.value;
   if (kind === 'artifact') {
@@ -394,7 +394,7 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
 
   // 4. Signatures of the pushed digest (an index's signature signs the index).
   progress({ step: 'verifying-signatures' });
-  const signed = yield* step<VerifySignaturesActivityInput, SignatureResult>(context, Activities.verifySignatures, {
+  const signed = yield* step(context, Activities.verifySignatures, {
     image,
     manifest,
     trustPolicy: gate.trustPolicy,
