@@ -15,7 +15,7 @@
  *   never replaces an older one (whoever can push can attach one); a report superseded by a newer one of the
  *   same format is still named in the detail, with its counts, and its findings still count.
  */
-import { ErrorCodes, GuardError, isGuardError } from '../core/errors';
+import { ErrorCodes, GuardError, isGuardError, type ErrorCode } from '../core/errors';
 import { mergeSummaries } from '../core/findingsSummary';
 import { MAX_REPORT_BYTES, parseReport, ReportErrorCodes, reportFormatOf, type ReportFormat } from '../core/reports';
 import type {
@@ -77,7 +77,7 @@ interface UntrustedReport {
 
 interface ReportProblem {
   digest: string;
-  code: string;
+  code: ErrorCode;
   detail: string;
 }
 
@@ -190,7 +190,7 @@ export class ReportsFindingsSource implements FindingsSource {
     | { kind: 'report'; report: UsableReport }
   > {
     const { image } = query;
-    const problem = (code: string, detail: string) => ({
+    const problem = (code: ErrorCode, detail: string) => ({
       kind: 'problem' as const,
       problem: { digest: descriptor.digest, code, detail },
     });

@@ -9,7 +9,7 @@
  * in front of the app; without it a caller holding the function key could forge it (docs/http-api.md).
  */
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
-import { ErrorCodes, isGuardError } from '../core/errors';
+import { ErrorCodes, isGuardError, type ErrorCode } from '../core/errors';
 import { errorResultOf } from '../core/result';
 
 /** Largest request body any acr-guard HTTP function reads (bytes). */
@@ -44,11 +44,11 @@ export function azureAuthMode(env: Record<string, string | undefined>): HttpAuth
 
 /** Codes of HTTP-level refusals (beside the GuardError codes). */
 export const HttpErrorCodes = {
-  UNAUTHENTICATED: 'UNAUTHENTICATED',
-  FORBIDDEN: 'FORBIDDEN',
-  PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
-  UNSUPPORTED_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
-  NOT_FOUND: 'NOT_FOUND',
+  UNAUTHENTICATED: ErrorCodes.UNAUTHENTICATED,
+  FORBIDDEN: ErrorCodes.FORBIDDEN,
+  PAYLOAD_TOO_LARGE: ErrorCodes.PAYLOAD_TOO_LARGE,
+  UNSUPPORTED_MEDIA_TYPE: ErrorCodes.UNSUPPORTED_MEDIA_TYPE,
+  NOT_FOUND: ErrorCodes.NOT_FOUND,
 } as const;
 
 const SECURITY_HEADERS = { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' } as const;
@@ -67,7 +67,7 @@ export function jsonResponse(status: number, body: unknown, headers: Record<stri
  * and field; exit code 2 for a 4xx, the caller's to fix, 1 for a 5xx), and `error: { code, message, field? }` as
  * before (the page and older scripts read it).
  */
-export function errorResponse(status: number, code: string, message: string, field?: string): HttpResponseInit {
+export function errorResponse(status: number, code: ErrorCode, message: string, field?: string): HttpResponseInit {
   const error = { code, message, ...(field ? { field } : {}) };
   return jsonResponse(status, {
     ...errorResultOf({ subject: `HTTP ${status}`, error, errorKind: status < 500 ? 'usage' : 'runtime' }),

@@ -153,8 +153,8 @@ export async function gateCommand(
     },
   });
 
-  if (outcome.status !== 'decided' || !outcome.verdict) {
-    const reason = outcome.reason ?? 'the gate produced no verdict';
+  if (outcome.status !== 'decided') {
+    const reason = outcome.reason;
     if (format === 'json')
       io.out(JSON.stringify(notGatedResult({ subject: formatImage(image), status: outcome.status, reason }), null, 2));
     else if (format === 'sarif')

@@ -88,9 +88,41 @@ export const ErrorCodes = {
   VSA_REJECTED: 'VSA_REJECTED',
   /** Rows for Log Analytics over the ingestion bounds (rows, bytes per row or per send): the excess is not sent, and logged. */
   LOG_ROWS_TOO_LARGE: 'LOG_ROWS_TOO_LARGE',
+  /** A report names a subject digest other than the image's: it is about something else (the gate blocks). */
+  REPORT_SUBJECT_MISMATCH: 'REPORT_SUBJECT_MISMATCH',
+  /** A CycloneDX document without `vulnerabilities`: an SBOM, not a scan result (callers skip it). */
+  NOT_A_VULNERABILITY_REPORT: 'NOT_A_VULNERABILITY_REPORT',
+  /** The local durable driver: an orchestrator replayed differently from its history (a code change or a bug). */
+  NON_DETERMINISTIC: 'NON_DETERMINISTIC',
+  /** Purge: a delete not attempted because a manifest that lists or refers to it was not deleted. */
+  KEPT_BY_FAILED_DELETE: 'KEPT_BY_FAILED_DELETE',
+  /** HTTP: the caller is not authenticated. */
+  UNAUTHENTICATED: 'UNAUTHENTICATED',
+  /** HTTP: the caller is authenticated but not allowed. */
+  FORBIDDEN: 'FORBIDDEN',
+  /** HTTP: a request body over its bound, refused before it is read. */
+  PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  /** HTTP: a request body of a content type the route does not take. */
+  UNSUPPORTED_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  /** HTTP (local service): the route exists under another method. */
+  METHOD_NOT_ALLOWED: 'METHOD_NOT_ALLOWED',
+  /** Not a GuardError: a bug or an unexpected failure inside acr-guard (its text is not shown: see the log). */
+  INTERNAL: 'INTERNAL',
+  /** HTTP (local service): the request conflicts with one already running (a second purge run, say). */
+  CONFLICT: 'CONFLICT',
+  /** HTTP (local service): a request for a host name the service does not answer for. */
+  MISDIRECTED_REQUEST: 'MISDIRECTED_REQUEST',
 } as const;
 
+/** Every code acr-guard reports (errors, refusals, failures as data): one union, matched by value. */
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+const ALL_CODES: ReadonlySet<string> = new Set(Object.values(ErrorCodes));
+
+/** Whether `value` is one of acr-guard's codes (a code read back from a host's failure details, say). */
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && ALL_CODES.has(value);
+}
 
 /** Options for {@link GuardError}. */
 export interface GuardErrorOptions {

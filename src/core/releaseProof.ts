@@ -3,6 +3,7 @@
  * reports, SBOMs, attestations and their own referrers) and the signed verdict (VSA). Pure data and rules: the
  * bounds of the copy, the cosign tag forms, and how a proof shows in a verdict.
  */
+import type { ErrorCode } from './errors';
 import type { Check, Verdict } from './types';
 
 /** The bounds of a referrers-graph copy; a graph beyond them is not copied in part silently: it is a failure. */
@@ -45,7 +46,7 @@ export interface ProofItem {
 export interface ProofFailure {
   /** The referrer's digest, or the subject whose referrers could not be listed. */
   digest: string;
-  code: string;
+  code: ErrorCode;
   detail: string;
 }
 

@@ -36,7 +36,7 @@
  * The format readers are in ./reports/sarif.ts and ./reports/cyclonedx.ts; the bounds, failure codes, bounded
  * JSON decoding and path-naming readers they share are in ./reports/shared.ts.
  */
-import { describeFound } from './errors';
+import { describeFound, type ErrorCode } from './errors';
 import { FindingsAggregator, MAX_VERDICT_FINDINGS } from './findingsSummary';
 import { severityFromScore, severityFromText } from './severity';
 import type { Finding, FindingsTally } from './types';
@@ -101,7 +101,7 @@ export type ParsedReport =
       /** True when the report itself names the gated digest; false when only the OCI subject ties it. */
       subjectNamed: boolean;
     }
-  | { ok: false; code: string; detail: string };
+  | { ok: false; code: ErrorCode; detail: string };
 
 /** Maps a media type to a report format; undefined for anything else. Parameters are ignored here. */
 export function reportFormatOf(mediaType: string | undefined): ReportFormat | undefined {

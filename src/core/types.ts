@@ -2,6 +2,7 @@
  * Shared data shapes of acr-guard. Everything here is plain JSON-serialisable data, because it crosses
  * Durable activity boundaries and goes into the audit store.
  */
+import type { ErrorCode } from './errors';
 import type { ReleaseProof } from './releaseProof';
 
 /** An image named by digest: what every decision and action works on (never a tag). */
@@ -86,7 +87,7 @@ export type FindingsResult =
       tally?: FindingsTally;
     }
   | { source: FindingsSourceName; status: 'pending'; detail: string }
-  | { source: FindingsSourceName; status: 'error'; code: string; detail: string };
+  | { source: FindingsSourceName; status: 'error'; code: ErrorCode; detail: string };
 
 /** Status of one check in a verdict. */
 export type CheckStatus = 'pass' | 'fail' | 'skip' | 'inconclusive';
@@ -158,22 +159,30 @@ export interface Verdict {
   proof?: ReleaseProof;
 }
 
-/** What applying a verdict did. */
-export interface ApplyResult {
+/** What every {@link ApplyResult} carries. */
+interface ApplyCommon {
   /** `quarantine` (ACR attribute), `promote` (copy into a release repository), `none` (record only), `dry-run`. */
   mode: 'quarantine' | 'promote' | 'none' | 'dry-run';
   /** What was done, e.g. `quarantineState=Passed` or `promoted to release/contoso/api@sha256:…`. */
   detail: string;
-  ok: boolean;
-  code?: string;
-  /**
-   * promote with a tag: whether the release tag was written. It is written only when the source repository's
-   * tag still pointed at the gated digest when the verdict was applied; `reason` says why it was not.
-   */
-  releaseTag?: { tag: string; written: boolean; reason?: string };
   /** What the release carries: referrers copied (`copied`, `failed`), their digests, the signed verdict. */
   proof?: ReleaseProof;
 }
+
+/**
+ * What applying a verdict did, on `ok`: applied (with, on a promotion with a tag, whether the release tag was
+ * written), or not applied with its `code`. The JSON of older histories has the same fields and values.
+ */
+export type ApplyResult =
+  | (ApplyCommon & {
+      ok: true;
+      /**
+       * promote with a tag: whether the release tag was written. It is written only when the source repository's
+       * tag still pointed at the gated digest when the verdict was applied; `reason` says why it was not.
+       */
+      releaseTag?: { tag: string; written: boolean; reason?: string };
+    })
+  | (ApplyCommon & { ok: false; code: ErrorCode });
 
 /** Manifest media types acr-guard understands. */
 export const MediaTypes = {

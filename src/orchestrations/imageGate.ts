@@ -11,30 +11,14 @@
  * Fail closed: when an activity fails for good (after its retries) or reports a permanent failure, the gate
  * builds a block verdict naming the step and the code, applies the block and records it. It never releases.
  */
-import { ErrorCodes } from '../core/errors';
+import { ErrorCodes, type ErrorCode } from '../core/errors';
 import * as df from 'durable-functions';
 import { blockedVerdict, decide, scanComplete, type ManifestEvidence, type PolicyStamp } from '../core/decision';
 import { isAcrHost } from '../core/acrHost';
 import type { ApplyMode } from '../core/policyTypes';
 import { withProof } from '../core/releaseProof';
-import type {
-  ApplyResult,
-  Check,
-  FindingsResult,
-  FindingsSourceName,
-  ImageId,
-  SignatureResult,
-  Verdict,
-} from '../core/types';
-import type {
-  ActivityFailure,
-  ApplyVerdictInput,
-  CollectFindingsInput,
-  GateContext,
-  LoadGateContextInput,
-  ResolvedImage,
-  VerifySignaturesActivityInput,
-} from './activities';
+import type { ApplyResult, Check, FindingsResult, FindingsSourceName, ImageId, Verdict } from '../core/types';
+import type { ActivityFailure, gateActivities, ApplyVerdictInput, CollectFindingsInput } from './activities';
 import { Activities, PurgeActivities } from './names';
 import { emptyOutcome, type RepositoryOutcome } from '../core/purge/summary';
 import { failureCode, failureDetail, retryOptionsOf } from './retry';
@@ -51,16 +35,22 @@ export interface GateInput {
   dryRun?: boolean;
 }
 
-/** Output of `imageGate`. */
-export interface GateOutcome {
-  /** `ignored`: not gated (registry outside the allowlist, or a signature/report/SBOM artifact). */
-  status: 'decided' | 'ignored';
-  verdict?: Verdict;
-  apply?: ApplyResult;
-  reason?: string;
-  /** The per-push retention step, when it ran (a failure here never changes the verdict). */
-  retention?: RepositoryOutcome;
-}
+/**
+ * Output of `imageGate`, on `status`: `decided` always carries its verdict; `ignored` (not gated: a registry
+ * outside the allowlist, or a signature/report/SBOM artifact) always its reason and never a verdict. The JSON
+ * is the one older instances wrote (same fields, same values).
+ */
+export type GateOutcome =
+  | {
+      status: 'decided';
+      verdict: Verdict;
+      apply?: ApplyResult;
+      /** Set when the verdict could not be recorded. */
+      reason?: string;
+      /** The per-push retention step, when it ran (a failure here never changes the verdict). */
+      retention?: RepositoryOutcome;
+    }
+  | { status: 'ignored'; reason: string; verdict?: undefined; apply?: undefined; retention?: undefined };
 
 /**
  * What the history of one gate over a single image may grow to (256 KiB), however large its reports: activities
@@ -107,7 +97,7 @@ export type GateProgress =
     };
 
 /** A step's outcome: its value, or why it failed (after retries, or as a permanent failure). */
-type StepResult<T> = { ok: true; value: T } | { ok: false; code: string; detail: string };
+type StepResult<T> = { ok: true; value: T } | { ok: false; code: ErrorCode; detail: string };
 
 type Gen<T> = Generator<df.Task, T, unknown>;
 
@@ -115,11 +105,23 @@ function isFailure(value: unknown): value is ActivityFailure {
   return typeof value === 'object' && value !== null && (value as { ok?: unknown }).ok === false;
 }
 
+/** The gate's activities by registered name: their inputs and outputs type {@link step}. */
+type GateActivityMap = ReturnType<typeof gateActivities>;
+
+/** Calls a gate activity by name, its input and output typed from {@link gateActivities}. */
+function* step<N extends keyof GateActivityMap>(
+  context: df.OrchestrationContext,
+  name: N,
+  input: Parameters<GateActivityMap[N]>[0],
+): Gen<StepResult<Exclude<Awaited<ReturnType<GateActivityMap[N]>>, ActivityFailure>>> {
+  return yield* callStep<Awaited<ReturnType<GateActivityMap[N]>>>(context, name, input);
+}
+
 /** Calls an activity with the gate's retry policy and turns every failure into data. */
-function* step<I, T>(
+function* callStep<T>(
   context: df.OrchestrationContext,
   name: string,
-  input: I,
+  input: unknown,
 ): Gen<StepResult<Exclude<T, ActivityFailure>>> {
   try {
     const value = (yield context.df.callActivityWithRetry(name, retryOptions(), input)) as T;
@@ -179,7 +181,7 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
       // Runtime re-gate: the image runs somewhere. Block new images, never disturb running ones — so no
       // quarantine, no promotion, no untagging, no retention: the verdict is recorded and reported only.
       progress({ step: 'recording' });
-      const kept = yield* step<{ verdict: Verdict }, { ok: true }>(context, Activities.recordVerdict, { verdict });
+      const kept = yield* step(context, Activities.recordVerdict, { verdict });
       if (kept.ok) yield* publishStep(verdict);
       progress({ step: 'done' });
       const apply: ApplyResult = {
@@ -202,7 +204,7 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
       dryRun: input.dryRun === true,
       promoteTarget: applyTo.promoteTarget,
     };
-    const applied = yield* step<ApplyVerdictInput, ApplyResult>(context, Activities.applyVerdict, applyInput);
+    const applied = yield* step(context, Activities.applyVerdict, applyInput);
     let apply: ApplyResult = applied.ok
       ? applied.value
       : { mode: applyMode, ok: false, code: applied.code, detail: applied.detail };
@@ -212,10 +214,10 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
       final = blocked({
         name: 'apply',
         status: 'fail',
-        reason: `applyVerdict (${applyMode}) failed: ${apply.code ?? ErrorCodes.ERROR}: ${apply.detail}`,
+        reason: `applyVerdict (${applyMode}) failed: ${apply.code}: ${apply.detail}`,
         details: { step: 'applyVerdict', code: apply.code },
       });
-      const reapplied = yield* step<ApplyVerdictInput, ApplyResult>(context, Activities.applyVerdict, {
+      const reapplied = yield* step(context, Activities.applyVerdict, {
         ...applyInput,
         verdict: final,
       });
@@ -226,7 +228,7 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
     // What the release carries (and whether all of it was copied) is part of the recorded verdict.
     final = withProof(final, apply.proof);
     progress({ step: 'recording' });
-    const recorded = yield* step<{ verdict: Verdict }, { ok: true }>(context, Activities.recordVerdict, {
+    const recorded = yield* step(context, Activities.recordVerdict, {
       verdict: final,
     });
     if (recorded.ok) yield* publishStep(final);
@@ -255,7 +257,11 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
       dryRun: false,
       protect: [image.digest],
     };
-    const ran = yield* step<PurgeRepositoryInput, RepositoryOutcome>(context, PurgeActivities.gateRetention, purge);
+    const ran = yield* callStep<RepositoryOutcome>(
+      context,
+      PurgeActivities.gateRetention,
+      purge satisfies PurgeRepositoryInput,
+    );
     if (ran.ok) return ran.value;
     return emptyOutcome(image.repository, retention.rule, 'failed', { code: ran.code, detail: ran.detail });
   }
@@ -271,7 +277,7 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
   function* failClosed(
     stepName: string,
     checkName: string,
-    failure: { code: string; detail: string },
+    failure: { code: ErrorCode; detail: string },
     manifest?: string,
   ): Gen<GateOutcome> {
     const reason = `${stepName} failed: ${failure.code}: ${failure.detail}`;
@@ -288,7 +294,7 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
 
   // 1. Policy.
   progress({ step: 'loading-policy' });
-  const loaded = yield* step<LoadGateContextInput, GateContext>(context, Activities.loadGateContext, { image });
+  const loaded = yield* step(context, Activities.loadGateContext, { image });
   if (!loaded.ok) return yield* failClosed('loadGateContext', 'policy', loaded);
   const gate = loaded.value;
   if (!gate.registryAllowed)
@@ -304,7 +310,7 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
 
   // 2. What was pushed.
   progress({ step: 'resolving-manifest' });
-  const resolved = yield* step<{ image: ImageId }, ResolvedImage>(context, Activities.resolveManifest, { image });
+  const resolved = yield* step(context, Activities.resolveManifest, { image });
   if (!resolved.ok) return yield* failClosed('resolveManifest', 'manifest', resolved);
   const { kind, manifest, platforms } = resolved.value;
   if (kind === 'artifact') {
@@ -315,12 +321,14 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
   }
 
   // 3. Findings: every platform × source in parallel; poll only what is still pending, until the deadline.
-  const sources = gate.rule ? gate.sources : [];
+  // `rule` is the discriminant of GateContext: no rule, no sources (and nothing to collect).
+  const rule = gate.rule;
+  const sources = gate.sources;
   const results = new Map<string, FindingsResult>();
   const deadline = startedAt + gate.scanDeadlineMs;
   let deadlinePassed = false;
   let wanted = platforms.flatMap((p) => sources.map((source) => ({ ...p, source })));
-  while (gate.rule && wanted.length > 0) {
+  while (rule && wanted.length > 0) {
     progress({ step: 'collecting-findings', pending: wanted.map((w) => label(w.digest, w.source, w.platform)) });
     const nowMs = context.df.currentUtcDateTime.getTime();
     const tasks = wanted.map((w) =>
@@ -329,12 +337,8 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
         source: w.source,
         maxReportAgeMs: gate.maxReportAgeMs,
         nowMs,
-        ...(gate.rule?.vulnerabilities.ratingSources
-          ? { ratingSources: [...gate.rule.vulnerabilities.ratingSources] }
-          : {}),
-        ...(gate.rule?.vulnerabilities.reportsSignedBy
-          ? { reportsSignedBy: gate.rule.vulnerabilities.reportsSignedBy }
-          : {}),
+        ...(rule.vulnerabilities.ratingSources ? { ratingSources: [...rule.vulnerabilities.ratingSources] } : {}),
+        ...(rule.vulnerabilities.reportsSignedBy ? { reportsSignedBy: rule.vulnerabilities.reportsSignedBy } : {}),
       } satisfies CollectFindingsInput),
     );
     try {
@@ -353,7 +357,6 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
         failedOne.digest,
       );
     }
-    const rule = gate.rule;
     const incomplete = platforms.filter(
       (p) =>
         !scanComplete({
@@ -391,7 +394,7 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
 
   // 4. Signatures of the pushed digest (an index's signature signs the index).
   progress({ step: 'verifying-signatures' });
-  const signed = yield* step<VerifySignaturesActivityInput, SignatureResult>(context, Activities.verifySignatures, {
+  const signed = yield* step(context, Activities.verifySignatures, {
     image,
     manifest,
     trustPolicy: gate.trustPolicy,
@@ -412,7 +415,7 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
   try {
     decided = decide({
       policy: { version: gate.policyVersion, hash: gate.policyHash },
-      rule: gate.rule,
+      rule,
       image,
       tag,
       sources,

@@ -1,6 +1,7 @@
 /**
- * Names of the `imageGate` orchestration and its activities: the function names the Functions host registers
- * and the history records. Renaming one breaks the replay of instances already in flight; add, don't rename.
+ * Names of every orchestration (`imageGate`, the purge, runtime assurance) and of their activities: the function
+ * names both hosts register from the function table (src/app/orchestrationTable.ts) and the history records.
+ * Renaming one breaks the replay of instances already in flight; add, don't rename.
  */
 
 /** The gate orchestration (one instance per `registry/repository@digest`). */

@@ -3,7 +3,7 @@
  * task. Deterministic helpers only (no I/O, no clock).
  */
 import * as df from 'durable-functions';
-import { ErrorCodes } from '../core/errors';
+import { ErrorCodes, isErrorCode, type ErrorCode } from '../core/errors';
 
 /** A Durable retry policy as plain data (the driver and the docs read the same numbers). */
 export interface RetryPolicyData {
@@ -21,10 +21,13 @@ export function retryOptionsOf(policy: RetryPolicyData): df.RetryOptions {
   return options;
 }
 
-/** The code a failed task carried, when the host passed it through (FailureDetails.Properties). */
-export function failureCode(err: unknown): string {
+/**
+ * The code a failed task carried, when the host passed it through (FailureDetails.Properties) and it is one of
+ * acr-guard's codes; `ACTIVITY_FAILED` otherwise.
+ */
+export function failureCode(err: unknown): ErrorCode {
   const code = (err as df.TaskFailedError | undefined)?.failureDetails?.properties?.code;
-  return typeof code === 'string' ? code : ErrorCodes.ACTIVITY_FAILED;
+  return isErrorCode(code) ? code : ErrorCodes.ACTIVITY_FAILED;
 }
 
 /** The text of a failed task. */

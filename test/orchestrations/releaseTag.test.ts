@@ -92,8 +92,8 @@ describe('release tag at apply time', () => {
     expect(outcome.verdict?.decision).toBe('release');
     expect(await tagOf('release/team/moved', '2.0')).toBeUndefined();
     expect(outcome.apply?.ok).toBe(true);
-    expect(outcome.apply?.releaseTag).toMatchObject({ tag: '2.0', written: false });
-    expect(outcome.apply?.releaseTag?.reason).toContain(`now points at ${b?.digest}`);
+    expect(outcome.apply?.ok ? outcome.apply.releaseTag : undefined).toMatchObject({ tag: '2.0', written: false });
+    expect((outcome.apply?.ok ? outcome.apply.releaseTag : undefined)?.reason).toContain(`now points at ${b?.digest}`);
     expect(outcome.apply?.detail).toContain('by digest only');
     // The digest is in the release repository; the tag is not given to it.
     expect((await reg.client.getManifest('release/team/moved', a.digest)).digest).toBe(a.digest);
@@ -117,7 +117,10 @@ describe('release tag at apply time', () => {
     const a = await pushWithReport(reg.client, 'team/gone', '4.0', false);
     const outcome = await gate(a, 'never-pushed');
     expect(await tagOf('release/team/gone', 'never-pushed')).toBeUndefined();
-    expect(outcome.apply?.releaseTag).toMatchObject({ tag: 'never-pushed', written: false });
-    expect(outcome.apply?.releaseTag?.reason).toContain('no longer exists');
+    expect(outcome.apply?.ok ? outcome.apply.releaseTag : undefined).toMatchObject({
+      tag: 'never-pushed',
+      written: false,
+    });
+    expect((outcome.apply?.ok ? outcome.apply.releaseTag : undefined)?.reason).toContain('no longer exists');
   });
 });

@@ -3,7 +3,7 @@
  * entries, clock skew, fixed versions), the failure type and its codes, the bounded JSON decoding, the typed
  * readers that name the JSON path at fault, digest and vulnerability-id patterns, and fixed-version parsing.
  */
-import { describeFound, ErrorCodes } from '../errors';
+import { describeFound, ErrorCodes, type ErrorCode } from '../errors';
 
 /** Largest report acr-guard parses (20 MiB). */
 export const MAX_REPORT_BYTES = 20 * 1024 * 1024;
@@ -27,11 +27,11 @@ export const MAX_FIXED_VERSIONS = 16;
 
 /** Stable codes of {@link parseReport} failures. */
 export const ReportErrorCodes = {
-  MALFORMED: 'MALFORMED',
-  REPORT_SUBJECT_MISMATCH: 'REPORT_SUBJECT_MISMATCH',
-  UNSUPPORTED: 'UNSUPPORTED',
+  MALFORMED: ErrorCodes.MALFORMED,
+  REPORT_SUBJECT_MISMATCH: ErrorCodes.REPORT_SUBJECT_MISMATCH,
+  UNSUPPORTED: ErrorCodes.UNSUPPORTED,
   /** A CycloneDX document without `vulnerabilities`: an SBOM, not a scan result (callers skip it). */
-  NOT_A_VULNERABILITY_REPORT: 'NOT_A_VULNERABILITY_REPORT',
+  NOT_A_VULNERABILITY_REPORT: ErrorCodes.NOT_A_VULNERABILITY_REPORT,
   /** More entries than {@link MAX_REPORT_FINDINGS}: refused before reading them (the gate blocks). */
   REPORT_TOO_MANY_FINDINGS: ErrorCodes.REPORT_TOO_MANY_FINDINGS,
   /** More bytes than {@link MAX_REPORT_BYTES} (declared or read): refused before parsing (the gate blocks). */
@@ -46,7 +46,7 @@ export type ReportFormat = 'sarif' | 'cyclonedx';
 /** A refused report: `code` is one of {@link ReportErrorCodes}; caught by `parseReport` and returned as `{ ok: false }`. */
 export class ReportFailure extends Error {
   constructor(
-    readonly code: string,
+    readonly code: ErrorCode,
     message: string,
   ) {
     super(message);

@@ -51,7 +51,8 @@ describe('plural', () => {
 
 describe('APPLIED says what happened', () => {
   const verdict = (decision: 'release' | 'block') => ({ decision }) as Verdict;
-  const apply = (a: Partial<ApplyResult>): ApplyResult => ({ mode: 'promote', ok: true, detail: '', ...a });
+  const apply = (a: Partial<ApplyResult>): ApplyResult =>
+    ({ mode: 'promote', ok: true, detail: '', ...a }) as ApplyResult;
   it.each([
     ['release', apply({ detail: 'promoted to release/app/web@sha256:abc and :1.0' }), 'promoted to release/app/web'],
     ['block', apply({ detail: 'blocked: not promoted' }), 'not promoted'],

@@ -6,6 +6,7 @@ import {
   type DecideInput,
   type ManifestEvidence,
 } from '../../../src/core/decision';
+import type { ErrorCode } from '../../../src/core/errors';
 import { loadPolicy } from '../../../src/core/policy';
 import type { Policy } from '../../../src/core/policyTypes';
 import type {
@@ -52,7 +53,7 @@ const ready = (source: FindingsSourceName, findings: Finding[] = []): FindingsRe
   detail: `${source} scanned`,
 });
 const pending = (source: FindingsSourceName): FindingsResult => ({ source, status: 'pending', detail: 'no rows yet' });
-const failed = (source: FindingsSourceName, code = 'UPSTREAM'): FindingsResult => ({
+const failed = (source: FindingsSourceName, code: ErrorCode = 'UPSTREAM'): FindingsResult => ({
   source,
   status: 'error',
   code,
