@@ -35,7 +35,8 @@ export class JsonReader {
   /** The path that stands for the whole value. */
   readonly root: string;
   private readonly code: ErrorCode;
-  private readonly source: string | undefined;
+  /** The name put before every path, if any. */
+  readonly source: string | undefined;
 
   constructor(options: JsonReaderOptions = {}) {
     this.code = options.code ?? ErrorCodes.INVALID_INPUT;
