@@ -10,7 +10,7 @@
  * (a policy file says `INVALID_POLICY`). Readers of events and of the policy use it, so a bad value reads
  * the same wherever it came from.
  */
-import { ErrorCodes, GuardError, describeValue, type ErrorCode } from './errors';
+import { ErrorCodes, GuardError, describeFound, describeValue, type ErrorCode } from './errors';
 
 /** A JSON object (not null, not an array). */
 export type JsonObject = Record<string, unknown>;
@@ -23,6 +23,13 @@ export interface JsonReaderOptions {
   source?: string;
   /** The path that stands for the whole value (default `(body)`); a key under it starts a fresh path. */
   root?: string;
+  /** Between the source and the path (default `": "`; the trust policy's older form writes `" "`). */
+  sourceSeparator?: string;
+  /**
+   * The older dialect of the trust policy and cosign keys file: "found <value>" by {@link describeFound}
+   * instead of "got <value>", kept so the messages operators and tests already know do not change.
+   */
+  found?: boolean;
 }
 
 /** True for a JSON object: not null, not an array. */
@@ -35,6 +42,8 @@ export class JsonReader {
   /** The path that stands for the whole value. */
   readonly root: string;
   private readonly code: ErrorCode;
+  private readonly sourceSeparator: string;
+  private readonly found: boolean;
   /** The name put before every path, if any. */
   readonly source: string | undefined;
 
@@ -42,6 +51,8 @@ export class JsonReader {
     this.code = options.code ?? ErrorCodes.INVALID_INPUT;
     this.source = options.source;
     this.root = options.root ?? '(body)';
+    this.sourceSeparator = options.sourceSeparator ?? ': ';
+    this.found = options.found ?? false;
   }
 
   /**
@@ -50,8 +61,14 @@ export class JsonReader {
    */
   fail(path: string, expected: string, got?: unknown, gotShown = true): GuardError {
     const at = path === '' ? this.root : path;
-    const shown = !gotShown ? '' : got === undefined ? ', got nothing' : `, got ${describeValue(got)}`;
-    const prefix = this.source === undefined ? '' : `${this.source}: `;
+    const shown = !gotShown
+      ? ''
+      : this.found
+        ? `, found ${describeFound(got)}`
+        : got === undefined
+          ? ', got nothing'
+          : `, got ${describeValue(got)}`;
+    const prefix = this.source === undefined ? '' : `${this.source}${this.sourceSeparator}`;
     return new GuardError(this.code, `${prefix}${at}: expected ${expected}${shown}`, { field: at });
   }
 

@@ -59,6 +59,23 @@ describe('JsonReader', () => {
     );
   });
 
+  it('keeps the trust policy dialect ("found", a space after the source) when asked', () => {
+    const trust = new JsonReader({
+      code: ErrorCodes.INVALID_CONFIG,
+      source: 'trust policy',
+      sourceSeparator: ' ',
+      found: true,
+    });
+    expect(thrown(() => trust.requireObject({ x: {} }, 'signatureVerification', 'trustPolicies[0]'))).toEqual({
+      code: ErrorCodes.INVALID_CONFIG,
+      message: 'trust policy trustPolicies[0].signatureVerification: expected an object, found nothing',
+      field: 'trustPolicies[0].signatureVerification',
+    });
+    expect(trust.fail('$', 'a JSON object', [1]).message).toBe(
+      'trust policy $: expected a JSON object, found an array of 1',
+    );
+  });
+
   it('shows a long string cut short, never whole', () => {
     const message = reader.fail('a', 'a short string', 'x'.repeat(5000)).message;
     expect(message.length).toBeLessThan(200);
