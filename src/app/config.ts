@@ -9,6 +9,7 @@ import { parseDuration } from '../core/duration';
 import { parseTokenId, validateRotationSettings } from '../core/rotation';
 import { parseInUseScopes, type InUseScope } from '../core/inUseScopes';
 import { DCR_IMMUTABLE_ID } from '../adapters/logIngestion';
+import { AZURITE_DEV_ACCOUNT } from '../adapters/auditStore';
 
 /** Validated configuration of the Functions app. */
 export interface AppConfig {
@@ -89,8 +90,8 @@ export type AuditConfig =
 type Env = Record<string, string | undefined>;
 
 const DEV_STORAGE = /^\s*UseDevelopmentStorage=true\s*;?\s*$/i;
-/** Azurite's default Table endpoint for `UseDevelopmentStorage=true`. */
-const DEV_TABLE_ENDPOINT = 'http://127.0.0.1:10002/devstoreaccount1';
+/** Azurite's default Table endpoint for `UseDevelopmentStorage=true` (one constant, with the dev account). */
+const DEV_TABLE_ENDPOINT = AZURITE_DEV_ACCOUNT.tableUrl;
 /** Storage account names: 3-24 lower-case letters and digits. */
 const ACCOUNT_NAME = /^[a-z0-9]{3,24}$/;
 

@@ -7,7 +7,7 @@
  * `INVALID_INPUT` whose `field` is the JSON path of the bad value: such an event must fail loudly (so Event
  * Grid retries or dead-letters it), never be dropped or half-read.
  */
-import { GuardError, ErrorCodes, describeValue } from './errors';
+import { JsonReader, isJsonObject, type JsonObject } from './jsonReader';
 import { MediaTypes, type ImageId } from './types';
 import { validateDigest, validateRegistryHost, validateRepository, validateTag } from './reference';
 
@@ -35,21 +35,13 @@ const MANIFEST_MEDIA_TYPES: ReadonlySet<string> = new Set([
   'application/vnd.docker.distribution.manifest.v1+prettyjws',
 ]);
 
-type Json = Record<string, unknown>;
+type Json = JsonObject;
 
-function fail(field: string, expected: string, got?: unknown): GuardError {
-  const shown = got === undefined ? ', got nothing' : `, got ${describeValue(got)}`;
-  return new GuardError(ErrorCodes.INVALID_INPUT, `${field}: expected ${expected}${shown}`, { field });
-}
-
-function isObject(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function join(path: string, key: string | number): string {
-  if (typeof key === 'number') return `${path}[${key}]`;
-  return path === '' ? key : `${path}.${key}`;
-}
+/** The reader of every event: `INVALID_INPUT` at the JSON path, `(body)` for the whole body. */
+const reader = new JsonReader();
+const fail = reader.fail.bind(reader);
+const isObject = isJsonObject;
+const join = reader.join.bind(reader);
 
 /** Rejects over-long strings and absurd nesting anywhere in the body before any field is read. */
 function checkLimits(value: unknown, path: string, depth: number): void {
@@ -70,31 +62,10 @@ function checkLimits(value: unknown, path: string, depth: number): void {
   }
 }
 
-function requireObject(parent: Json, key: string, path: string): Json {
-  const value = parent[key];
-  if (!isObject(value)) throw fail(join(path, key), 'an object', value);
-  return value;
-}
-
-function requireString(parent: Json, key: string, path: string): string {
-  const value = parent[key];
-  if (typeof value !== 'string' || value.length === 0) throw fail(join(path, key), 'a non-empty string', value);
-  return value;
-}
-
-function optionalString(parent: Json, key: string, path: string): string | undefined {
-  const value = parent[key];
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'string') throw fail(join(path, key), 'a string', value);
-  return value;
-}
-
-function optionalSize(parent: Json, key: string, path: string): void {
-  const value = parent[key];
-  if (value === undefined || value === null) return;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0)
-    throw fail(join(path, key), 'a non-negative integer', value);
-}
+const requireObject = reader.requireObject.bind(reader);
+const requireString = reader.requireString.bind(reader);
+const optionalString = reader.optionalString.bind(reader);
+const optionalSize = reader.optionalCount.bind(reader);
 
 /** True when a pushed `mediaType` is a manifest or index (absent counts as a manifest: ACR always sends it). */
 function isManifestMediaType(mediaType: string | undefined): boolean {

@@ -9,7 +9,8 @@
 import { createHash } from 'node:crypto';
 import { parseDocument } from 'yaml';
 import { isAcrHost } from './acrHost';
-import { GuardError, ErrorCodes, describeValue, isGuardError } from './errors';
+import { GuardError, ErrorCodes, isGuardError } from './errors';
+import { JsonReader } from './jsonReader';
 import { SEVERITIES, type FindingsSourceName, type Severity } from './types';
 import type {
   ApplyMode,
@@ -71,15 +72,16 @@ const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
 
 type Json = Record<string, unknown>;
 
-/** Validation context: the source name for messages and the error factory. */
-class Checker {
-  constructor(readonly source: string) {}
+/** The path that stands for the whole policy document. */
+const DOCUMENT = '(document)';
 
-  fail(path: string, expected: string, got?: unknown, gotShown = true): GuardError {
-    const shown = !gotShown ? '' : got === undefined ? ', got nothing' : `, got ${describeValue(got)}`;
-    return new GuardError(ErrorCodes.INVALID_POLICY, `${this.source}: ${path}: expected ${expected}${shown}`, {
-      field: path,
-    });
+/**
+ * Validation context: the core JSON reader speaking `INVALID_POLICY` with the policy's source name before each
+ * path (`policy.yaml: gate[0].name: expected …, got …`), plus the policy's own shapes.
+ */
+class Checker extends JsonReader {
+  constructor(source: string) {
+    super({ code: ErrorCodes.INVALID_POLICY, source, root: DOCUMENT });
   }
 
   /** Re-raises a validator's INVALID_INPUT as INVALID_POLICY at `path`, keeping its expected-form text. */
@@ -167,9 +169,10 @@ function isPlainObject(value: unknown): value is Json {
   return proto === Object.prototype || proto === null;
 }
 
+const paths = new JsonReader({ root: DOCUMENT });
+/** `a.b` / `a[0]`; a key under the document starts a fresh path (one rule with every other reader). */
 function join(path: string, key: string | number): string {
-  if (typeof key === 'number') return `${path}[${key}]`;
-  return path === '' || path === '(document)' ? key : `${path}.${key}`;
+  return paths.join(path, key);
 }
 
 /** Parses `YYYY-MM-DD` (string, or a Date at UTC midnight from a YAML 1.1 timestamp) into the date text. */

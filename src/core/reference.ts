@@ -9,12 +9,12 @@
  */
 import { createHash } from 'node:crypto';
 import { invalidInput } from './errors';
+import { DIGEST_PATTERN as DIGEST_RE } from './digest';
 import type { ImageId, ImageReference } from './types';
 
 /** One repository path component: `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*` (OCI distribution spec). */
 const REPOSITORY_COMPONENT = '[a-z0-9]+(?:(?:\\.|_|__|-+)[a-z0-9]+)*';
 const REPOSITORY_RE = new RegExp(`^${REPOSITORY_COMPONENT}(?:/${REPOSITORY_COMPONENT})*$`);
-const DIGEST_RE = /^(?:sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$/;
 const TAG_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
 const DNS_LABEL_RE = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 const PORT_RE = /^[0-9]{1,5}$/;

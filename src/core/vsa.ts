@@ -9,6 +9,7 @@
  */
 import { createHash, createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { ErrorCodes, GuardError } from './errors';
+import { sha256HexOf } from './digest';
 import type { Check, Verdict } from './types';
 
 /** The VSA predicate type (SLSA v1.0 `docs/spec/v1.0/verification_summary.md`). */
@@ -75,10 +76,10 @@ export interface VsaInput {
 
 /** `sha256:<hex>` → `<hex>`; refuses another algorithm (a VSA subject digest is sha256 here). */
 function sha256Hex(digest: string, field: string): string {
-  const m = /^sha256:([a-f0-9]{64})$/.exec(digest);
-  if (!m)
+  const hex = sha256HexOf(digest);
+  if (hex === undefined)
     throw new GuardError(ErrorCodes.INVALID_INPUT, `${field}: expected a sha256 digest, got ${digest}`, { field });
-  return m[1];
+  return hex;
 }
 
 /** The policy hash of a verdict (`sha256:<hex>` or bare hex) as bare hex. */
@@ -300,7 +301,7 @@ export function openVsa(envelopeBytes: Buffer, want: Pick<VsaRequirement, 'diges
   if (!statement || typeof statement !== 'object') return reject('the signed payload is not a statement');
   if (statement._type !== IN_TOTO_STATEMENT_V1) return reject(`_type is not ${IN_TOTO_STATEMENT_V1}`);
   if (statement.predicateType !== VSA_PREDICATE_TYPE) return reject(`predicateType is not ${VSA_PREDICATE_TYPE}`);
-  const hex = /^sha256:([a-f0-9]{64})$/.exec(want.digest)?.[1];
+  const hex = sha256HexOf(want.digest);
   if (!hex) return reject(`the required digest ${want.digest} is not a sha256 digest`);
   const names = Array.isArray(statement.subject) && statement.subject.some((s) => s?.digest?.sha256 === hex);
   if (!names) return reject(`the statement's subject does not name ${want.digest}`);

@@ -13,10 +13,10 @@ import type { DeployedImageLike } from './types';
 import type { InUseRef } from './plan';
 import { validateRegistryHost } from '../reference';
 import { ErrorCodes, GuardError } from '../errors';
+import { DIGEST_PATTERN as DIGEST_RE } from '../digest';
 
 const DOCKER_HUB_ALIASES = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io']);
 const TAG_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
-const DIGEST_RE = /^sha(256:[a-f0-9]{64}|512:[a-f0-9]{128})$/;
 const REPOSITORY_RE = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
 
 /** A deployed reference, normalised. */

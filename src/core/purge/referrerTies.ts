@@ -16,6 +16,7 @@
  */
 import { CosignNames } from '../signatures/cosign';
 import { isReferrerTag, referrerTagSubject } from '../reference';
+import { isSha256Digest } from '../digest';
 
 /** Bounds of reading a cosign payload, checked on the layer descriptors before any byte is read. */
 export const COSIGN_PAYLOAD_LIMITS = {
@@ -76,7 +77,7 @@ export function digestNamedByPayload(mediaType: string, bytes: Buffer): string |
     const d = (json as { critical?: { image?: { 'docker-manifest-digest'?: unknown } } }).critical?.image?.[
       'docker-manifest-digest'
     ];
-    return typeof d === 'string' && /^sha256:[0-9a-f]{64}$/.test(d) ? d : undefined;
+    return isSha256Digest(d) ? d : undefined;
   }
   if (mediaType === DSSE_ENVELOPE_TYPE) {
     const payload = (json as { payload?: unknown }).payload;

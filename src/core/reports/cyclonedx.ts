@@ -258,8 +258,8 @@ function collectComponentDigests(component: Json, path: string, into: Set<string
     const h = obj(hValue, `${path}.hashes[${i}]`);
     const alg = str(h.alg, `${path}.hashes[${i}].alg`).toUpperCase();
     const content = str(h.content, `${path}.hashes[${i}].content`).toLowerCase();
-    if (alg === 'SHA-256' && /^[a-f0-9]{64}$/.test(content)) into.add(`sha256:${content}`);
-    if (alg === 'SHA-512' && /^[a-f0-9]{128}$/.test(content)) into.add(`sha512:${content}`);
+    const digest = alg === 'SHA-256' ? `sha256:${content}` : alg === 'SHA-512' ? `sha512:${content}` : undefined;
+    if (digest !== undefined && DIGEST_RE.test(digest)) into.add(digest);
   });
   collectPropertyDigests(component.properties, `${path}.properties`, into);
 }

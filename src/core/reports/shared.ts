@@ -178,10 +178,8 @@ export interface Parsed {
   createdPath?: string;
 }
 
-/** A whole manifest digest (sha256 or sha512, lower-case hex). */
-export const DIGEST_RE = /^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$/;
-/** A manifest digest anywhere in a text. */
-export const DIGEST_IN_TEXT = /(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})/i;
+/** A whole manifest digest (sha256 or sha512, lower-case hex): the one pattern in ../digest. */
+export { DIGEST_PATTERN as DIGEST_RE, DIGEST_IN_TEXT } from '../digest';
 
 /** The `REPORT_TOO_MANY_FINDINGS` failure, naming what was counted and how many. */
 export function tooMany(count: number, what: string): ReportFailure {

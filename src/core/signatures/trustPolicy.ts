@@ -7,7 +7,8 @@
  * `policy import` refuses it, so a file using it can no longer be shared with notation).
  * Pure: the file reading lives in `adapters/trustStoreFiles.ts`.
  */
-import { GuardError, ErrorCodes, describeFound } from '../errors';
+import { GuardError, ErrorCodes } from '../errors';
+import { JsonReader } from '../jsonReader';
 import {
   type CertInfo,
   CertificateParseError,
@@ -72,12 +73,17 @@ export interface TrustPolicyDocument {
 
 const NAME_RE = /^[A-Za-z0-9_.-]+$/;
 
+/** The core JSON reader in the trust policy's dialect: `trust policy <path>: expected …, found …`. */
+const reader = new JsonReader({
+  code: ErrorCodes.INVALID_CONFIG,
+  source: 'trust policy',
+  sourceSeparator: ' ',
+  found: true,
+  root: '', // paths are the caller's own ('$' for the document), shown as given
+});
+
 function fail(path: string, expected: string, got: unknown): GuardError {
-  return new GuardError(
-    ErrorCodes.INVALID_CONFIG,
-    `trust policy ${path}: expected ${expected}, found ${describeFound(got)}`,
-    { field: path },
-  );
+  return reader.fail(path, expected, got);
 }
 
 function stringArray(value: unknown, path: string): string[] {
@@ -309,12 +315,16 @@ export function atLevel(policy: TrustPolicy, level: VerificationLevel): TrustPol
 /** acr-guard's cosign keys file: which `cosign/<store>/*.pub` key folders each trust policy entry trusts. */
 export const COSIGN_KEYS_FILE = 'cosign-keys.json';
 
+const keysReader = new JsonReader({
+  code: ErrorCodes.INVALID_CONFIG,
+  source: 'cosign keys file',
+  sourceSeparator: ' ',
+  found: true,
+  root: '', // paths are the caller's own ('$' for the document), shown as given
+});
+
 function keysFail(path: string, expected: string, got: unknown): GuardError {
-  return new GuardError(
-    ErrorCodes.INVALID_CONFIG,
-    `cosign keys file ${path}: expected ${expected}, found ${describeFound(got)}`,
-    { field: path },
-  );
+  return keysReader.fail(path, expected, got);
 }
 
 /**

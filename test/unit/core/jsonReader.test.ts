@@ -1,0 +1,89 @@
+import { ErrorCodes, isGuardError } from '../../../src/core/errors';
+import { JsonReader, isJsonObject } from '../../../src/core/jsonReader';
+
+function thrown(fn: () => unknown): { code: string; message: string; field?: string } {
+  try {
+    fn();
+  } catch (err) {
+    if (!isGuardError(err)) throw err;
+    return { code: err.code, message: err.message, field: err.field };
+  }
+  throw new Error('expected a refusal');
+}
+
+describe('JsonReader', () => {
+  const reader = new JsonReader();
+
+  it('names the path, the expected form and what it got', () => {
+    const body = { data: { target: { digest: 42, tag: ['x'] } } };
+    const target = reader.requireObject(reader.requireObject(body, 'data', ''), 'target', 'data');
+    expect(thrown(() => reader.requireString(target, 'digest', 'data.target'))).toEqual({
+      code: ErrorCodes.INVALID_INPUT,
+      message: 'data.target.digest: expected a non-empty string, got number 42',
+      field: 'data.target.digest',
+    });
+    expect(thrown(() => reader.optionalString(target, 'tag', 'data.target')).message).toBe(
+      'data.target.tag: expected a string, got an array of 1',
+    );
+    expect(thrown(() => reader.requireObject(body.data, 'request', 'data')).message).toBe(
+      'data.request: expected an object, got nothing',
+    );
+  });
+
+  it('joins keys and indexes, a key under the root starting a fresh path', () => {
+    expect(reader.join('', 'events')).toBe('events');
+    expect(reader.join('(body)', 'events')).toBe('events');
+    expect(reader.join('events', 3)).toBe('events[3]');
+    expect(reader.fail('', 'one event object').field).toBe('(body)');
+  });
+
+  it('reads absent and null optional fields as undefined, and refuses negative or fractional counts', () => {
+    expect(reader.optionalString({ a: null }, 'a', '')).toBeUndefined();
+    expect(reader.optionalCount({}, 'size', 't')).toBeUndefined();
+    expect(reader.optionalCount({ size: 7 }, 'size', 't')).toBe(7);
+    expect(thrown(() => reader.optionalCount({ size: -1 }, 'size', 't')).message).toBe(
+      't.size: expected a non-negative integer, got number -1',
+    );
+    expect(thrown(() => reader.optionalCount({ size: 1.5 }, 'size', 't')).field).toBe('t.size');
+  });
+
+  it('speaks a caller-chosen code and source, and can leave the value out', () => {
+    const policy = new JsonReader({ code: ErrorCodes.INVALID_POLICY, source: 'policy.yaml', root: '(document)' });
+    expect(thrown(() => policy.requireObject({}, 'gate', '(document)'))).toEqual({
+      code: ErrorCodes.INVALID_POLICY,
+      message: 'policy.yaml: gate: expected an object, got nothing',
+      field: 'gate',
+    });
+    expect(policy.fail('gate.x', 'no unknown keys', undefined, false).message).toBe(
+      'policy.yaml: gate.x: expected no unknown keys',
+    );
+  });
+
+  it('keeps the trust policy dialect ("found", a space after the source) when asked', () => {
+    const trust = new JsonReader({
+      code: ErrorCodes.INVALID_CONFIG,
+      source: 'trust policy',
+      sourceSeparator: ' ',
+      found: true,
+    });
+    expect(thrown(() => trust.requireObject({ x: {} }, 'signatureVerification', 'trustPolicies[0]'))).toEqual({
+      code: ErrorCodes.INVALID_CONFIG,
+      message: 'trust policy trustPolicies[0].signatureVerification: expected an object, found nothing',
+      field: 'trustPolicies[0].signatureVerification',
+    });
+    expect(trust.fail('$', 'a JSON object', [1]).message).toBe(
+      'trust policy $: expected a JSON object, found an array of 1',
+    );
+  });
+
+  it('shows a long string cut short, never whole', () => {
+    const message = reader.fail('a', 'a short string', 'x'.repeat(5000)).message;
+    expect(message.length).toBeLessThan(200);
+  });
+
+  it('tells objects from arrays and null', () => {
+    expect(isJsonObject({})).toBe(true);
+    expect(isJsonObject([])).toBe(false);
+    expect(isJsonObject(null)).toBe(false);
+  });
+});
