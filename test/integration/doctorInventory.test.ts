@@ -107,7 +107,7 @@ describe('live inventory (Resource Graph + ARM on loopback)', () => {
     expect(
       JSON.parse(live.out)
         .checks.filter((c: { status: string }) => c.status !== 'pass')
-        .map((c: { id: string }) => c.id),
+        .map((c: { name: string }) => c.name),
     ).toEqual(['pull.gate-verdict']);
   });
 
@@ -120,7 +120,7 @@ describe('live inventory (Resource Graph + ARM on loopback)', () => {
     expect(
       JSON.parse(r.out)
         .checks.filter((c: { status: string }) => c.status !== 'pass')
-        .map((c: { id: string }) => c.id),
+        .map((c: { name: string }) => c.name),
     ).toEqual(['pull.dns-zone-link']);
   });
 
@@ -167,11 +167,11 @@ describe('live inventory (Resource Graph + ARM on loopback)', () => {
     expect(r.code).toBe(3);
     const notPassing = JSON.parse(r.out)
       .checks.filter((c: { status: string }) => c.status !== 'pass')
-      .map((c: { id: string; status: string }) => `${c.id} ${c.status}`);
+      .map((c: { name: string; status: string }) => `${c.name} ${c.status}`);
     expect(notPassing).toEqual([
-      'pull.dns-zone-link unknown',
-      'pull.dns-a-record unknown',
-      'pull.dns-a-record unknown',
+      'pull.dns-zone-link inconclusive',
+      'pull.dns-a-record inconclusive',
+      'pull.dns-a-record inconclusive',
       'pull.identity-role fail',
     ]);
     stand.resources = [];
@@ -192,8 +192,8 @@ describe('live inventory (Resource Graph + ARM on loopback)', () => {
     const r = await cli(['pull', SeedIds.api, '--scope', SCOPE, '--audit-dir', audit, '--output', 'json']);
     expect(r.code).toBe(0);
     expect(stand.server.requests.some((q) => q.path.endsWith('/dnsResolvers/dnspr-hub/inboundEndpoints'))).toBe(true);
-    const link = JSON.parse(r.out).checks.find((c: { id: string }) => c.id === 'pull.dns-zone-link');
-    expect(link.evidence).toContain('DNS private resolver dnspr-hub in vnet-hub');
+    const link = JSON.parse(r.out).checks.find((c: { name: string }) => c.name === 'pull.dns-zone-link');
+    expect(link.reason).toContain('DNS private resolver dnspr-hub in vnet-hub');
     // Without the hub's link the followed check fails, naming the hub.
     stand.resources = [...behind, ...hubResolver(false)];
     expect((await cli(['pull', SeedIds.api, '--scope', SCOPE, '--audit-dir', audit])).code).toBe(3);

@@ -287,7 +287,12 @@ d('signatures made by the real notation, cosign and oras', () => {
     const base = ['--trust-policy', home.trustPolicyFile, '--trust-store', home.trustStore, '--plain-http'];
     const pass = await run(['verify', `${reg.registry.host}/${ok.repo}:v1`, ...base, '--output', 'json']);
     expect(pass.code).toBe(0);
-    expect(JSON.parse(pass.out)).toMatchObject({ image: ok.ref, status: 'verified' });
+    expect(JSON.parse(pass.out)).toMatchObject({
+      kind: 'VerifyResult',
+      outcome: 'pass',
+      decision: 'verified',
+      data: { image: ok.ref, status: 'verified' },
+    });
     const bad = await image('cli-unsigned');
     const fail = await run(['verify', bad.ref, ...base]);
     expect(fail.code).toBe(3);
