@@ -153,6 +153,11 @@ maybe('the verdicts page in the Functions app, behind Easy Auth', () => {
       await local
         .locator(`article[data-image="${image.registry}/${image.repository}@${image.digest}"][data-decision="block"]`)
         .waitFor({ timeout: 30_000 });
+    // A multi-platform push also gates each platform manifest on its own: wait until no row is still pending,
+    // so both pages are compared on decided rows only.
+    const settled = Date.now() + 30_000;
+    while ((await rows(local)).some((r) => r.endsWith(' pending')) && Date.now() < settled)
+      await local.waitForTimeout(200);
     const localRows = await rows(local);
     await local.close();
 
