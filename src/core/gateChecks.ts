@@ -17,6 +17,7 @@ import {
 } from './types';
 import type { GateRule, VulnerabilityException } from './policyTypes';
 import { MAX_VERDICT_FINDINGS } from './findingsSummary';
+import type { ErrorCode } from './errors';
 
 /** A finding after de-duplication across sources. */
 export interface MergedFinding extends Finding {
@@ -167,7 +168,7 @@ export const prose = {
     `${w}no results from ${source} yet; ${others.join(', ')} ready and ${rulePath}.require is any`,
   scanPending: (w: string, source: string, deadlinePassed: boolean, detail: string): string =>
     `${w}no results from ${source} ${deadlinePassed ? 'by the deadline' : 'yet'}; unscanned is never clean (${detail})`,
-  scanFailed: (w: string, source: string, code: string, detail: string): string =>
+  scanFailed: (w: string, source: string, code: ErrorCode, detail: string): string =>
     `${w}${source} failed (${code}): ${detail}`,
   exceptionApplies: (w: string, path: string, id: string, e: VulnerabilityException): string =>
     `${w}exception ${path} for ${id} applies until ${e.expires}: ${e.reason}`,
