@@ -11,6 +11,7 @@ import {
   isScanCheck,
   scanCheckName,
   scanCheckSource,
+  type Check,
   type FindingsResult,
   type FindingsSourceName,
   type Verdict,
@@ -121,5 +122,17 @@ describe('check names', () => {
     const again = decide({ ...decideInput([]), extraChecks: [scans[0]] });
     expect(again.decision).toBe('block');
     expect(again.summary).toBe('blocked: defender inconclusive (UPSTREAM)');
+  });
+
+  it('a check name outside the union (a record a later version wrote) is no scan check and renders as it is', () => {
+    const later = JSON.parse(
+      '{ "name": "scan:trivy", "status": "inconclusive", "reason": "trivy failed", "source": "trivy" }',
+    ) as Check;
+    const proto = JSON.parse('{ "name": "constructor", "status": "fail", "reason": "x" }') as Check;
+    expect(isScanCheck(later)).toBe(false);
+    expect(isScanCheck(proto)).toBe(false);
+    const v = decide({ ...decideInput([]), extraChecks: [later] });
+    expect(v.decision).toBe('block');
+    expect(v.summary).toBe('blocked: scan:trivy inconclusive: trivy failed');
   });
 });
