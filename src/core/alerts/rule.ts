@@ -70,7 +70,7 @@ const MAX_LIST = 500;
  */
 export const ruleReader = new JsonReader({ code: ErrorCodes.INVALID_POLICY });
 /** `a.b`, `a[0]`, `a["console-errors"]`: the reader's one way of joining paths. */
-export const join = ruleReader.join.bind(ruleReader);
+const join = ruleReader.join.bind(ruleReader);
 
 function bad(field: string, expected: string, got: unknown): GuardError {
   return ruleReader.fail(field, expected, got);

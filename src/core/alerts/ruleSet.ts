@@ -12,7 +12,7 @@
  */
 import { parse as parseYaml } from 'yaml';
 import { ErrorCodes, GuardError } from '../errors';
-import { join, ruleReader, validateParameter, validateRule, type AlertRule } from './rule';
+import { ruleReader, validateParameter, validateRule, type AlertRule } from './rule';
 import { SHIPPED_RULE_DEFINITIONS } from './shipped';
 
 /** Most bytes of an alert rules file (checked by the reader before parsing, and here for inline text). */
@@ -21,6 +21,7 @@ export const MAX_FILE_BYTES = 256 * 1024;
 function bad(field: string, expected: string, got: unknown): GuardError {
   return ruleReader.fail(field, expected, got);
 }
+const join = ruleReader.join.bind(ruleReader);
 
 function names(value: unknown, field: string, known: Set<string>): string[] {
   if (value === undefined) return [];
