@@ -9,8 +9,9 @@
  * and the error's `field` is the path. The error code is `INVALID_INPUT` unless the caller names another
  * (a policy file says `INVALID_POLICY`, a vulnerability report `MALFORMED`). A key that is not an identifier
  * is written in brackets (`properties["security-severity"]`). Readers of events, the policy, the trust policy,
- * vulnerability reports, Defender's Resource Graph rows and the doctor's snapshot use it, so a bad value reads
- * the same wherever it came from.
+ * vulnerability reports, Defender's Resource Graph rows, the doctor's snapshot and the alert rules use it, so a
+ * bad value reads the same wherever it came from. Bounds (bytes, entries, depth) stay with each reader, checked
+ * before it reads; this module only reads and words refusals.
  *
  * The readers take the parent, the key and the parent's path, and join the path only when they refuse: a
  * report of 50,000 results is read without building a path string per field.
@@ -48,6 +49,7 @@ export interface JsonReaderOptions {
 /** A key written after a dot; any other key is written in brackets as a JSON string. */
 const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
 
+/** `parent[key]`: one keyed read for objects and arrays. */
 function at(parent: JsonParent, key: string | number): unknown {
   return (parent as Record<string | number, unknown>)[key];
 }
