@@ -16,7 +16,7 @@
  * The readers take the parent, the key and the parent's path, and join the path only when they refuse: a
  * report of 50,000 results is read without building a path string per field.
  */
-import { ErrorCodes, GuardError, describeFound, describeValue, type ErrorCode } from './errors';
+import { ErrorCodes, GuardError, describeValue, type ErrorCode } from './errors';
 
 /** A JSON object (not null, not an array). */
 export type JsonObject = Record<string, unknown>;
@@ -32,13 +32,6 @@ export interface JsonReaderOptions {
   source?: string;
   /** The path that stands for the whole value (default `(body)`); a key under it starts a fresh path. */
   root?: string;
-  /** Between the source and the path (default `": "`; the trust policy's older form writes `" "`). */
-  sourceSeparator?: string;
-  /**
-   * The older dialect of the trust policy and cosign keys file: "found <value>" by {@link describeFound}
-   * instead of "got <value>", kept so the messages operators and tests already know do not change.
-   */
-  found?: boolean;
   /**
    * Whether paths under the root start with it, as JSONPath's `$` does (`$.runs[0]`); by default a key under
    * the root starts a fresh path (`gate[0]`).
@@ -64,8 +57,6 @@ export class JsonReader {
   /** The path that stands for the whole value. */
   readonly root: string;
   private readonly code: ErrorCode;
-  private readonly sourceSeparator: string;
-  private readonly found: boolean;
   private readonly rootInPaths: boolean;
   /** The name put before every path, if any. */
   readonly source: string | undefined;
@@ -74,15 +65,13 @@ export class JsonReader {
     this.code = options.code ?? ErrorCodes.INVALID_INPUT;
     this.source = options.source;
     this.root = options.root ?? '(body)';
-    this.sourceSeparator = options.sourceSeparator ?? ': ';
-    this.found = options.found ?? false;
     this.rootInPaths = options.rootInPaths ?? false;
   }
 
   /** `path` as messages show it: the source, if any, in front (`policy.yaml: gate[0]`). */
   where(path: string): string {
     const shown = path === '' ? this.root : path;
-    return this.source === undefined ? shown : `${this.source}${this.sourceSeparator}${shown}`;
+    return this.source === undefined ? shown : `${this.source}: ${shown}`;
   }
 
   /**
@@ -91,13 +80,7 @@ export class JsonReader {
    */
   fail(path: string, expected: string, got?: unknown, gotShown = true): GuardError {
     const field = path === '' ? this.root : path;
-    const shown = !gotShown
-      ? ''
-      : this.found
-        ? `, found ${describeFound(got)}`
-        : got === undefined
-          ? ', got nothing'
-          : `, got ${describeValue(got)}`;
+    const shown = !gotShown ? '' : got === undefined ? ', got nothing' : `, got ${describeValue(got)}`;
     return new GuardError(this.code, `${this.where(field)}: expected ${expected}${shown}`, { field });
   }
 

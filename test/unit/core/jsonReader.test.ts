@@ -59,20 +59,15 @@ describe('JsonReader', () => {
     );
   });
 
-  it('keeps the trust policy dialect ("found", a space after the source) when asked', () => {
-    const trust = new JsonReader({
-      code: ErrorCodes.INVALID_CONFIG,
-      source: 'trust policy',
-      sourceSeparator: ' ',
-      found: true,
-    });
+  it('speaks one dialect for the trust policy too ("got", a colon after the source)', () => {
+    const trust = new JsonReader({ code: ErrorCodes.INVALID_CONFIG, source: 'trust policy', root: '' });
     expect(thrown(() => trust.requireObject({ x: {} }, 'signatureVerification', 'trustPolicies[0]'))).toEqual({
       code: ErrorCodes.INVALID_CONFIG,
-      message: 'trust policy trustPolicies[0].signatureVerification: expected an object, found nothing',
+      message: 'trust policy: trustPolicies[0].signatureVerification: expected an object, got nothing',
       field: 'trustPolicies[0].signatureVerification',
     });
     expect(trust.fail('$', 'a JSON object', [1]).message).toBe(
-      'trust policy $: expected a JSON object, found an array of 1',
+      'trust policy: $: expected a JSON object, got an array of 1',
     );
   });
 
