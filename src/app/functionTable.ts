@@ -2,7 +2,7 @@
  * Every function of both hosts, in one table: the orchestrators, the activity maps, the Event Grid trigger, the
  * HTTP routes (method, path, Functions auth level, app roles, handler) and the timers (with their schedule
  * setting). The Azure host (`src/functions/index.ts`) registers exactly what this table says; the local host
- * (`src/local/serve.ts`, `gateRunner.ts`, `localTimers.ts`) routes and hosts exactly what it says, and
+ * (`src/local/serve.ts`, `orchestrationHost.ts`, `localTimers.ts`) routes and hosts exactly what it says, and
  * test/unit/functionTable.test.ts fails when either differs from it.
  *
  * A function one host deliberately lacks is declared here with `hosts: { only, reason }`, so "forgot one" is a
@@ -15,7 +15,7 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/fu
 import { handleAlertQueries } from './alertQueries';
 import { ACTIVITY_MAPS, ORCHESTRATORS } from './orchestrationTable';
 import type { TIMER_SCHEDULES } from './config';
-import type { OrchestrationStarter } from './gateStarter';
+import type { OrchestrationStarter } from './orchestrationStarter';
 import { AppRoles, MAX_BODY_BYTES } from './http';
 import { handleImages, type ImagesDeps } from './images';
 import { handleNightlyPurge } from './nightlyPurge';

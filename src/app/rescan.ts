@@ -28,7 +28,7 @@ import { formatImage, isReferrerTag, parseImageReference } from '../core/referen
 import type { ImageId, Verdict } from '../core/types';
 import { checkOfVerdict, resultOf } from '../core/result';
 import type { RegistryClientFactory } from '../adapters/ports';
-import { startRescan, type OrchestrationStatusStarter } from './gateStarter';
+import { startRescan, type OrchestrationStatusStarter } from './orchestrationStarter';
 import {
   AppRoles,
   HttpErrorCodes,

@@ -9,7 +9,7 @@ import type { RuntimeAuditStore } from '../adapters/ports';
 import { runtimeResultOf } from '../core/result';
 import { ORCH_RUNTIME_AUDIT } from '../orchestrations/names';
 import type { RuntimeAuditInput } from '../orchestrations/runtimeAudit';
-import { scheduledInstanceId, startScheduledOnce, type OrchestrationStarter } from './gateStarter';
+import { scheduledInstanceId, startScheduledOnce, type OrchestrationStarter } from './orchestrationStarter';
 import { AppRoles, HttpErrorCodes, answer, errorResponse, jsonResponse, requireRole, type HttpAuthMode } from './http';
 
 /** The instance id of the audit started at `nowMs`: `runtime-YYYYMMDDHHMM` (one per scheduled minute). */

@@ -14,7 +14,7 @@ import type { Policy } from '../core/policyTypes';
 import type { ImageId } from '../core/types';
 import { FileAuditStore, MemoryAuditStore } from '../adapters/auditStore';
 import { composeGateServices } from '../app/compose';
-import { runGateLocally } from '../local/gateRunner';
+import { runGateLocally } from '../local/orchestrationHost';
 import type { GateOutcome, GateProgress } from '../orchestrations/imageGate';
 import { ExitCodes, UsageError, outputFormat, parseCommandArgs, readPolicyFile, signatureTrustOption } from './args';
 import { isLoopbackHost } from '../core/loopback';

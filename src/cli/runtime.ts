@@ -25,7 +25,7 @@ import { FileAuditStore, MemoryAuditStore } from '../adapters/auditStore';
 import type { DeployedImage, InUseLookup } from '../adapters/ports';
 import { composeGateServices } from '../app/compose';
 import { isLoopbackHost } from '../core/loopback';
-import { runGateLocally } from '../local/gateRunner';
+import { runGateLocally } from '../local/orchestrationHost';
 import { assessRuntime, runtimeReportOf } from '../jobs/runtimeAudit';
 import { ExitCodes, UsageError, outputFormat, parseCommandArgs, readPolicyFile, signatureTrustOption } from './args';
 import { readDeployed } from './purge';

@@ -1,6 +1,6 @@
 /**
  * The page's last purge summary, read back from the audit store. (Purges themselves run through the one local
- * runner: `runPurgeLocally` in gateRunner.ts.)
+ * runner: `runPurgeLocally` in orchestrationHost.ts.)
  */
 import type { AuditStore } from '../adapters/ports';
 import type { Policy } from '../core/policyTypes';

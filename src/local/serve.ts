@@ -54,7 +54,7 @@ import { inUseLookupFor } from '../app/compose';
 import type { PurgeSummary } from '../core/purge/summary';
 import type { GateOutcome, GateProgress } from '../orchestrations/imageGate';
 import { FileHistoryStore } from './fileHistoryStore';
-import { LocalOrchestrationHost } from './gateRunner';
+import { LocalOrchestrationHost } from './orchestrationHost';
 import { MAX_NOTIFICATION_BYTES, checkNotificationHeaders, receiveNotification } from './notifications';
 import { startLocalTimers } from './localTimers';
 import { latestPurgeSummaryOf } from './localPurge';

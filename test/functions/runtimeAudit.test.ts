@@ -6,7 +6,7 @@
  */
 import { HttpRequest, InvocationContext } from '@azure/functions';
 import { handleRuntimeAuditTimer, handleRuntimeReport, runtimeAuditInstanceId } from '../../src/app/runtimeAudit';
-import type { GateStarter, InstanceState } from '../../src/app/gateStarter';
+import type { OrchestrationStarter, InstanceState } from '../../src/app/orchestrationStarter';
 import { MemoryAuditStore } from '../../src/adapters/auditStore';
 import type { RuntimeReport } from '../../src/core/runtime/classify';
 import { registeredFunctions } from '../support/functionsCore';
@@ -17,7 +17,7 @@ jest.mock('@azure/functions-core', () => require('../support/functionsCore').rec
   virtual: true,
 });
 
-class MemoryStarter implements GateStarter {
+class MemoryStarter implements OrchestrationStarter {
   readonly instances = new Map<string, { orchestrator: string; input: unknown; state: InstanceState }>();
   async getState(instanceId: string): Promise<InstanceState | undefined> {
     return this.instances.get(instanceId)?.state;

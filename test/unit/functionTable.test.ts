@@ -21,7 +21,7 @@ import {
 import { TIMER_SCHEDULES } from '../../src/app/config';
 import { loadPolicy } from '../../src/core/policy';
 import { startService, type LocalService } from '../../src/local/serve';
-import { LocalOrchestrationHost } from '../../src/local/gateRunner';
+import { LocalOrchestrationHost } from '../../src/local/orchestrationHost';
 import { registeredFunctions, type RegisteredFunction } from '../support/functionsCore';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- jest.mock factories cannot use imports

@@ -14,7 +14,7 @@
  * again on resume (Durable's at-least-once activity semantics); the orchestration itself completes once.
  */
 import { ACTIVITY_MAPS, ORCHESTRATORS, type ActivityMap, type OrchestrationName } from '../app/orchestrationTable';
-import type { InstanceState, InstanceStatus, OrchestrationStatusStarter } from '../app/gateStarter';
+import type { InstanceState, InstanceStatus, OrchestrationStatusStarter } from '../app/orchestrationStarter';
 import { gateInstanceId } from '../core/reference';
 import type { ImageId } from '../core/types';
 import { type GateInput, type GateOutcome, type GateProgress } from '../orchestrations/imageGate';
@@ -39,7 +39,7 @@ export type LocalOrchestration = OrchestrationName;
 /** A history store that can list its instances (needed to resume after a restart). */
 export type ListableHistoryStore = HistoryStore & { list(): Promise<string[]> };
 
-/** One instance as the runner knows it. */
+/** One instance as the host knows it. */
 export interface GateInstance extends InstanceStatus {
   input?: GateInput;
 }
@@ -103,7 +103,7 @@ export class LocalOrchestrationHost implements OrchestrationStatusStarter {
   private readonly instances = new Map<string, GateInstance>();
   private readonly running = new Map<string, Promise<void>>();
   private readonly history: ListableHistoryStore;
-  /** The activities of every hosted orchestration, built once over this runner's services. */
+  /** The activities of every hosted orchestration, built once over this host's services. */
   private readonly activities: ActivityMap;
   private readonly activityContext: ActivityContext;
   private stopped = false;
@@ -234,7 +234,7 @@ export class LocalOrchestrationHost implements OrchestrationStatusStarter {
     if (!this.stopped) this.options.onChange?.({ ...instance });
   }
 
-  /** What the driver needs to run `name` with this runner's activities, orchestrators and timer mode. */
+  /** What the driver needs to run `name` with this host's activities, orchestrators and timer mode. */
   private driverOptions(name: LocalOrchestration, instanceId: string, input: unknown, startTime: Date) {
     return {
       name,
@@ -312,16 +312,16 @@ export interface LocalGateOptions {
   onProgress?: (progress: GateProgress) => void;
 }
 
-/** Gates one image to completion with a runner of its own; throws when the orchestration itself failed. */
+/** Gates one image to completion with a host of its own; throws when the orchestration itself failed. */
 export async function runGateLocally(options: LocalGateOptions): Promise<GateOutcome> {
-  const runner = new LocalOrchestrationHost({
+  const host = new LocalOrchestrationHost({
     services: options.services,
     timers: options.timers ?? 'real',
     log: options.log,
   });
   const input: GateInput = { image: options.image, tag: options.tag, trigger: options.trigger, dryRun: options.dryRun };
   const onProgress = options.onProgress;
-  const { output } = await runner.run({
+  const { output } = await host.run({
     name: ORCH_IMAGE_GATE,
     instanceId: options.instanceId ?? gateInstanceId(options.image),
     input,
@@ -350,12 +350,12 @@ export interface LocalPurgeOptions {
   history?: HistoryStore;
 }
 
-/** Runs one `registryPurge` (and its `repositoryPurge` sub-orchestrations) to completion with a runner of its own. */
+/** Runs one `registryPurge` (and its `repositoryPurge` sub-orchestrations) to completion with a host of its own. */
 export async function runPurgeLocally(
   options: LocalPurgeOptions,
 ): Promise<{ output: RegistryPurgeOutput; result: OrchestrationResult }> {
-  const runner = new LocalOrchestrationHost({ services: options.services, timers: options.timers ?? 'virtual' });
-  const { output, result } = await runner.run({
+  const host = new LocalOrchestrationHost({ services: options.services, timers: options.timers ?? 'virtual' });
+  const { output, result } = await host.run({
     name: ORCH_REGISTRY_PURGE,
     instanceId: options.instanceId,
     input: options.input,
@@ -375,16 +375,16 @@ export interface LocalRuntimeAuditOptions {
   history?: HistoryStore;
 }
 
-/** Runs one `runtimeAudit` (and its `imageGate` re-gates) to completion with a runner of its own. */
+/** Runs one `runtimeAudit` (and its `imageGate` re-gates) to completion with a host of its own. */
 export async function runRuntimeAuditLocally(
   options: LocalRuntimeAuditOptions,
 ): Promise<{ output: RuntimeAuditOutput; result: OrchestrationResult }> {
-  const runner = new LocalOrchestrationHost({
+  const host = new LocalOrchestrationHost({
     services: options.services,
     runtime: options.runtime,
     timers: options.timers ?? 'virtual',
   });
-  const { output, result } = await runner.run({
+  const { output, result } = await host.run({
     name: ORCH_RUNTIME_AUDIT,
     instanceId: options.instanceId,
     input: { trigger: 'local' },
@@ -393,10 +393,3 @@ export async function runRuntimeAuditLocally(
   });
   return { output: output as RuntimeAuditOutput, result };
 }
-
-/** @deprecated The former name of {@link LocalOrchestrationHost} (it hosts every orchestration, not only gates). */
-export const LocalGateRunner = LocalOrchestrationHost;
-/** @deprecated The former name of {@link LocalOrchestrationHost}. */
-export type LocalGateRunner = LocalOrchestrationHost;
-/** @deprecated The former name of {@link LocalOrchestrationHostOptions}. */
-export type LocalGateRunnerOptions = LocalOrchestrationHostOptions;

@@ -136,9 +136,3 @@ export async function startScheduledOnce(
   log(`${run.source}: started ${run.orchestrator} ${run.instanceId}${run.note ?? ''}`);
   return { instanceId: run.instanceId, started: true };
 }
-
-/** @deprecated The former name of {@link OrchestrationStarter} (it starts every orchestration, not only gates). */
-export type GateStarter = OrchestrationStarter;
-
-/** @deprecated The former name of {@link OrchestrationStatusStarter}. */
-export type GateStatusStarter = OrchestrationStatusStarter;
