@@ -455,7 +455,7 @@ export const TIMER_SCHEDULES = {
   ACR_GUARD_ROTATION_SCHEDULE: '0 30 3 * * *',
   /** `nightlyPurge` (retention over every repository a rule covers); the Bicep's default is the same. */
   ACR_GUARD_PURGE_SCHEDULE: '0 0 3 * * *',
-  /** `runtimeAudit` (every running image checked against the gate): hourly. */
+  /** Timer `runtimeAudit` (every running image checked against the gate): hourly. */
   ACR_GUARD_RUNTIME_SCHEDULE: '0 0 * * * *',
 } as const;
 

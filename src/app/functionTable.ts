@@ -23,7 +23,7 @@ import { handleImagePushed, type ImagePushedDeps } from './onImagePushed';
 import { PAGE_READ_ROLES, handlePageFile, type PageDeps } from './page';
 import { handleRescan, handleRescanStatus, type RescanDeps } from './rescan';
 import { handleRotateTokens } from './rotateTokens';
-import { handleRuntimeAuditTimer, handleRuntimeReport, type RuntimeReportDeps } from './runtimeAudit';
+import { handleRuntimeAuditTimer, handleRuntimeReport, type RuntimeReportDeps } from './runtimeAssurance';
 import type { TimerJobDeps } from './timerJobs';
 import { handleVerdict, type VerdictDeps } from './verdicts';
 
@@ -369,7 +369,7 @@ export const TIMERS = [
     hosts: {
       only: 'azure',
       reason:
-        'locally runtime assurance runs when asked (LocalService.runRuntimeAudit, which the demo stack calls at start)',
+        'locally runtime assurance runs when asked (LocalService.runRuntimeReconcile, which the demo stack calls at start)',
     },
     handler: (_env, deps, context, starter) => handleRuntimeAuditTimer(deps, starter(), context),
   },

@@ -1,6 +1,6 @@
 /**
  * Starting orchestrations exactly once: `imageGate` once per image (the Event Grid trigger, the registry
- * notification receiver, the CLI), rescans, and the timers' scheduled runs (`registryPurge`, `runtimeAudit`).
+ * notification receiver, the CLI), rescans, and the timers' scheduled runs (`registryPurge`, `runtimeReconcile`).
  * The durable client is behind the small {@link OrchestrationStarter} interface so the same logic runs against
  * the Functions host's client and the local orchestration host.
  */

@@ -26,7 +26,7 @@ import type { DeployedImage, InUseLookup } from '../adapters/ports';
 import { composeGateServices } from '../app/compose';
 import { isLoopbackHost } from '../core/loopback';
 import { runGateLocally } from '../local/orchestrationHost';
-import { assessRuntime, runtimeReportOf } from '../jobs/runtimeAudit';
+import { assessRuntime, runtimeReportOf } from '../jobs/runtimeAssessment';
 import { ExitCodes, UsageError, outputFormat, parseCommandArgs, readPolicyFile, signatureTrustOption } from './args';
 import { readDeployed } from './purge';
 import { runtimeResultOf } from '../core/result';

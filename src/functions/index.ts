@@ -27,11 +27,11 @@ import { imageRowsFromStore } from '../app/images';
 import { isVerdictListing } from '../adapters/ports';
 import { runtimeSinksConfig } from '../app/config';
 import { sinksFor } from '../app/jobCompose';
-import { isRuntimeAuditStore } from '../app/runtimeAudit';
+import { isRuntimeAuditStore } from '../app/runtimeAssurance';
 import { runtimeInventoryFor } from '../adapters/runtimeInventory';
 import { MemoryAlertStateStore } from '../adapters/alertState';
-import type { RuntimeAuditStore } from '../adapters/ports';
-import type { RuntimeServices } from '../orchestrations/runtimeActivities';
+import type { RuntimeAssuranceStore } from '../adapters/ports';
+import type { RuntimeServices } from '../orchestrations/runtimeReconcileActivities';
 import { durableOrchestrationStarter } from './durableStarter';
 import { buildRuntime, buildRuntimeBase, type Runtime, type RuntimeBase } from './runtime';
 
@@ -47,13 +47,13 @@ const base = once((): RuntimeBase => buildRuntimeBase(process.env));
 const runtime = once((): Runtime => buildRuntime(base()));
 
 /** The audit store's runtime side (the three shipped stores have it). */
-function runtimeAuditStore(): RuntimeAuditStore {
+function runtimeAuditStore(): RuntimeAssuranceStore {
   const audit = runtime().services.audit;
   if (!isRuntimeAuditStore(audit)) throw new Error('the configured audit store has no runtime side');
   return audit;
 }
 
-/** What `runtimeAudit` needs besides the gate's services: Resource Graph over the in-use scopes, the store, the sinks. */
+/** What `runtimeReconcile` needs besides the gate's services: Resource Graph over the in-use scopes, the store, the sinks. */
 const runtimeServices = once((): RuntimeServices => {
   const { config, credential } = runtime();
   return {

@@ -1,7 +1,7 @@
 /**
  * The one local orchestration host (the CLI, the local service, the demo, the benchmarks and the tests all
  * use it): it hosts every orchestration of the function table (`src/app/functionTable.ts`: `imageGate`,
- * `registryPurge`, `repositoryPurge` and `runtimeAudit`) in this process through the local durable driver (the
+ * `registryPurge`, `repositoryPurge` and `runtimeReconcile`) in this process through the local durable driver (the
  * real orchestrators, replayed), with the table's activity maps built over the services it is given.
  *
  * Started gates are tracked: every history is kept in a {@link HistoryStore} (on disk for the service), and on
@@ -19,9 +19,9 @@ import { gateInstanceId } from '../core/reference';
 import type { ImageId } from '../core/types';
 import { type GateInput, type GateOutcome, type GateProgress } from '../orchestrations/imageGate';
 import type { RegistryPurgeInput, RegistryPurgeOutput } from '../orchestrations/purge';
-import { ORCH_IMAGE_GATE, ORCH_REGISTRY_PURGE, ORCH_RUNTIME_AUDIT } from '../orchestrations/names';
-import type { RuntimeServices } from '../orchestrations/runtimeActivities';
-import type { RuntimeAuditOutput } from '../orchestrations/runtimeAudit';
+import { ORCH_IMAGE_GATE, ORCH_REGISTRY_PURGE, ORCH_RUNTIME_RECONCILE } from '../orchestrations/names';
+import type { RuntimeServices } from '../orchestrations/runtimeReconcileActivities';
+import type { RuntimeReconcileOutput } from '../orchestrations/runtimeReconcile';
 import type { ActivityContext, GateServices } from '../orchestrations/services';
 import {
   EventType,
@@ -47,7 +47,7 @@ export interface GateInstance extends InstanceStatus {
 /** Options of {@link LocalOrchestrationHost}. */
 export interface LocalOrchestrationHostOptions {
   services: GateServices;
-  /** What `runtimeAudit` needs besides the gate's services (absent: that orchestration's activities are not hosted). */
+  /** What `runtimeReconcile` needs besides the gate's services (absent: that orchestration's activities are not hosted). */
   runtime?: RuntimeServices;
   /** Where histories live (default in memory: nothing survives the process). */
   history?: ListableHistoryStore;
@@ -365,8 +365,8 @@ export async function runPurgeLocally(
   return { output: output as RegistryPurgeOutput, result };
 }
 
-/** Options for {@link runRuntimeAuditLocally}. */
-export interface LocalRuntimeAuditOptions {
+/** Options for {@link runRuntimeReconcileLocally}. */
+export interface LocalRuntimeReconcileOptions {
   services: GateServices;
   runtime: RuntimeServices;
   instanceId: string;
@@ -375,21 +375,21 @@ export interface LocalRuntimeAuditOptions {
   history?: HistoryStore;
 }
 
-/** Runs one `runtimeAudit` (and its `imageGate` re-gates) to completion with a host of its own. */
-export async function runRuntimeAuditLocally(
-  options: LocalRuntimeAuditOptions,
-): Promise<{ output: RuntimeAuditOutput; result: OrchestrationResult }> {
+/** Runs one `runtimeReconcile` (and its `imageGate` re-gates) to completion with a host of its own. */
+export async function runRuntimeReconcileLocally(
+  options: LocalRuntimeReconcileOptions,
+): Promise<{ output: RuntimeReconcileOutput; result: OrchestrationResult }> {
   const host = new LocalOrchestrationHost({
     services: options.services,
     runtime: options.runtime,
     timers: options.timers ?? 'virtual',
   });
   const { output, result } = await host.run({
-    name: ORCH_RUNTIME_AUDIT,
+    name: ORCH_RUNTIME_RECONCILE,
     instanceId: options.instanceId,
     input: { trigger: 'local' },
     startTime: options.startTime,
     history: options.history,
   });
-  return { output: output as RuntimeAuditOutput, result };
+  return { output: output as RuntimeReconcileOutput, result };
 }

@@ -13,7 +13,7 @@
  *   histories in `<stateDir>/history`, resumed on start. Verdicts in `<stateDir>/audit` (JSON lines, the store
  *   `acr-guard demo` uses).
  * - `GET /api/runtime`: the latest runtime report (what runs, checked against the gate); the service runs the
- *   `runtimeAudit` orchestration over `runtimeInventory` (the demo's deployed list) or the ARM lookup.
+ *   `runtimeReconcile` orchestration over `runtimeInventory` (the demo's deployed list) or the ARM lookup.
  * - Timers `alertQueries` and `rotateTokens` run on their NCRONTAB schedules when their settings are present;
  *   otherwise they are skipped with one log line.
  */
@@ -34,7 +34,7 @@ import { composeGateServices } from '../app/compose';
 import { DEFAULT_VERIFIER_ID } from '../app/config';
 import { pemFileSigner } from '../adapters/attestationSigner';
 import { PromotionRecord } from '../core/promotions';
-import type { RuntimeAuditOutput } from '../orchestrations/runtimeAudit';
+import type { RuntimeReconcileOutput } from '../orchestrations/runtimeReconcile';
 import type { SignatureTrust } from '../adapters/signatureVerifier';
 import { verdictPath } from '../app/rescan';
 import type { ImageRow } from '../app/images';
@@ -59,7 +59,7 @@ import { MAX_NOTIFICATION_BYTES, checkNotificationHeaders, receiveNotification }
 import { startLocalTimers } from './localTimers';
 import { latestPurgeSummaryOf } from './localPurge';
 import type { RegistryPurgeOutput } from '../orchestrations/purge';
-import { ORCH_REGISTRY_PURGE, ORCH_RUNTIME_AUDIT } from '../orchestrations/names';
+import { ORCH_REGISTRY_PURGE, ORCH_RUNTIME_RECONCILE } from '../orchestrations/names';
 
 /** Options of {@link startService}. */
 export interface ServeOptions {
@@ -108,8 +108,8 @@ export interface LocalService {
   audit: AuditStore;
   /** Ids of the gates resumed from disk at start. */
   resumed: string[];
-  /** Runs `runtimeAudit` now (one at a time); undefined when there is no inventory. */
-  runRuntimeAudit(): Promise<RuntimeAuditOutput> | undefined;
+  /** Runs `runtimeReconcile` now (one at a time); undefined when there is no inventory. */
+  runRuntimeReconcile(): Promise<RuntimeReconcileOutput> | undefined;
   /** Stops the timers and the server; running gates stop where their histories were last saved. */
   stop(): Promise<void>;
 }
@@ -369,23 +369,23 @@ export async function startService(options: ServeOptions): Promise<LocalService>
         summaries,
       });
     }, log);
-  let auditing: Promise<RuntimeAuditOutput> | undefined;
-  const runRuntimeAudit = (): Promise<RuntimeAuditOutput> | undefined => {
+  let auditing: Promise<RuntimeReconcileOutput> | undefined;
+  const runRuntimeReconcile = (): Promise<RuntimeReconcileOutput> | undefined => {
     if (!runtime) return undefined;
     if (auditing) return auditing;
     const now = new Date();
-    // The real runtimeAudit orchestration (re-gates as imageGate sub-orchestrations), replayed in memory.
+    // The real runtimeReconcile orchestration (re-gates as imageGate sub-orchestrations), replayed in memory.
     auditing = runner
       .run({
-        name: ORCH_RUNTIME_AUDIT,
+        name: ORCH_RUNTIME_RECONCILE,
         input: { trigger: 'local' },
         instanceId: `runtime-local-${now.toISOString().replace(/[^0-9]/g, '')}`,
         startTime: now,
       })
       .then(({ output: raw }) => {
-        const output = raw as RuntimeAuditOutput;
+        const output = raw as RuntimeReconcileOutput;
         log(
-          `runtimeAudit: ${
+          `runtimeReconcile: ${
             output.error ??
             Object.entries(output.summary ?? {})
               .filter(([, n]) => n > 0)
@@ -555,7 +555,7 @@ export async function startService(options: ServeOptions): Promise<LocalService>
     runner,
     audit,
     resumed,
-    runRuntimeAudit,
+    runRuntimeReconcile,
     stop: async () => {
       timers.stop();
       runner.stop();

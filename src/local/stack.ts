@@ -144,6 +144,6 @@ async function auditWhenGated(service: LocalService, log: (line: string) => void
   while (Date.now() < until && service.runner.list().some((i) => i.runtimeStatus === 'Running'))
     await new Promise((resolve) => setTimeout(resolve, 250));
   await service
-    .runRuntimeAudit()
-    ?.catch((err: unknown) => log(`runtimeAudit failed: ${err instanceof Error ? err.message : String(err)}`));
+    .runRuntimeReconcile()
+    ?.catch((err: unknown) => log(`runtimeReconcile failed: ${err instanceof Error ? err.message : String(err)}`));
 }

@@ -10,7 +10,7 @@ import { LogIngestionSink } from '../../src/adapters/logIngestion';
 import { LogRowsAuditStore } from '../../src/app/logRowsStore';
 import { auditStoreFor } from '../../src/app/compose';
 import { loadConfig } from '../../src/app/config';
-import { isRuntimeAuditStore } from '../../src/app/runtimeAudit';
+import { isRuntimeAuditStore } from '../../src/app/runtimeAssurance';
 import { buildRuntime, buildRuntimeBase } from '../../src/functions/runtime';
 import { decide } from '../../src/core/decision';
 import {
