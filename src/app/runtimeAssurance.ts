@@ -65,13 +65,3 @@ export async function handleRuntimeReport(
     (line) => context.warn(`runtime: ${line}`),
   );
 }
-
-/** True when the audit store has the runtime side (the three shipped stores do). */
-export function isRuntimeAuditStore(store: unknown): store is RuntimeAssuranceStore {
-  const s = store as Partial<RuntimeAssuranceStore> | undefined;
-  return (
-    typeof s?.latestVerdicts === 'function' &&
-    typeof s.latestRuntimeReport === 'function' &&
-    typeof s.readRuntimeState === 'function'
-  );
-}
