@@ -72,7 +72,12 @@ function verifyDigest(bytes: Buffer, digest: string, what: string): void {
     throw new GuardError(ErrorCodes.DIGEST_MISMATCH, `${what}: content digest ${actual} does not match ${digest}`);
 }
 
-function isDigest(reference: string): boolean {
+/**
+ * True when a manifest reference starts with a digest algorithm (`sha256:`, `sha512:`): it names a digest, not a
+ * tag (a tag cannot hold `:`). A prefix test only, to choose between the two: the full digest grammar is core's
+ * `isDigest`/`validateDigest`, to which `OciRegistryClient.reference` then holds every digest reference.
+ */
+function hasDigestPrefix(reference: string): boolean {
   return reference.startsWith('sha256:') || reference.startsWith('sha512:');
 }
 
@@ -335,7 +340,7 @@ class OciRegistryClient implements RegistryClient {
   }
 
   private static reference(reference: string): string {
-    return isDigest(reference) ? validateDigest(reference, 'reference') : validateTag(reference, 'reference');
+    return hasDigestPrefix(reference) ? validateDigest(reference, 'reference') : validateTag(reference, 'reference');
   }
 
   async resolveTag(repository: string, tag: string): Promise<string> {
@@ -358,7 +363,7 @@ class OciRegistryClient implements RegistryClient {
   async getManifest(repository: string, reference: string): Promise<FetchedManifest> {
     const repo = OciRegistryClient.repoPath(repository);
     const ref = OciRegistryClient.reference(reference);
-    const what = `manifest ${repo}${isDigest(ref) ? '@' : ':'}${ref}`;
+    const what = `manifest ${repo}${hasDigestPrefix(ref) ? '@' : ':'}${ref}`;
     const res = await this.request({
       method: 'GET',
       path: `/v2/${repo}/manifests/${ref}`,
@@ -367,7 +372,7 @@ class OciRegistryClient implements RegistryClient {
       what,
     });
     const bytes = await this.readLimited(res, this.maxManifestBytes, what);
-    const digest = isDigest(ref)
+    const digest = hasDigestPrefix(ref)
       ? ref
       : validateDigest(res.headers.get('docker-content-digest') ?? digestOf(bytes), 'Docker-Content-Digest');
     verifyDigest(bytes, digest, `registry ${this.host}: ${what}`);
@@ -419,18 +424,18 @@ class OciRegistryClient implements RegistryClient {
   async putManifest(repository: string, reference: string, bytes: Buffer, mediaType: string): Promise<string> {
     const repo = OciRegistryClient.repoPath(repository);
     const ref = OciRegistryClient.reference(reference);
-    if (isDigest(ref)) verifyDigest(bytes, ref, `manifest for ${repo}@${ref}`);
+    if (hasDigestPrefix(ref)) verifyDigest(bytes, ref, `manifest for ${repo}@${ref}`);
     const res = await this.request({
       method: 'PUT',
       path: `/v2/${repo}/manifests/${ref}`,
       scope: `repository:${repo}:pull,push`,
       headers: { 'content-type': mediaType },
       body: bytes,
-      what: `put manifest ${repo}${isDigest(ref) ? '@' : ':'}${ref}`,
+      what: `put manifest ${repo}${hasDigestPrefix(ref) ? '@' : ':'}${ref}`,
     });
     await res.arrayBuffer();
     const reported = res.headers.get('docker-content-digest');
-    if (!reported) return isDigest(ref) ? ref : digestOf(bytes);
+    if (!reported) return hasDigestPrefix(ref) ? ref : digestOf(bytes);
     validateDigest(reported, 'Docker-Content-Digest');
     // The registry must have stored exactly these bytes.
     const algorithm = reported.startsWith('sha512:') ? 'sha512' : 'sha256';
