@@ -14,7 +14,7 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { handleAlertQueries } from './alertQueries';
 import { ACTIVITY_MAPS, ORCHESTRATORS } from './orchestrationTable';
-import type { TIMER_SCHEDULES } from './config';
+import type { TIMER_SCHEDULES } from './timerConfig';
 import type { OrchestrationStarter } from './orchestrationStarter';
 import { AppRoles, MAX_BODY_BYTES } from './http';
 import { handleImages, type ImagesDeps } from './images';

@@ -8,7 +8,7 @@
  */
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext, type Timer } from '@azure/functions';
 import * as df from 'durable-functions';
-import { TIMER_SCHEDULES, timerSchedule } from '../app/config';
+import { TIMER_SCHEDULES, runtimeSinksConfig, timerSchedule } from '../app/timerConfig';
 import {
   ACTIVITY_MAPS,
   EVENT_TRIGGERS,
@@ -24,7 +24,6 @@ import {
 } from '../app/functionTable';
 import { azureAuthMode } from '../app/http';
 import { imageRowsFromStore } from '../app/images';
-import { runtimeSinksConfig } from '../app/config';
 import { sinksFor } from '../app/jobCompose';
 import { runtimeInventoryFor } from '../adapters/runtimeInventory';
 import { MemoryAlertStateStore } from '../adapters/alertState';

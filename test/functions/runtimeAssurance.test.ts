@@ -14,7 +14,7 @@ import type { OrchestrationStarter, InstanceState } from '../../src/app/orchestr
 import { MemoryAuditStore } from '../../src/adapters/auditStore';
 import type { RuntimeReport } from '../../src/core/runtime/classify';
 import { registeredFunctions } from '../support/functionsCore';
-import { TIMER_SCHEDULES } from '../../src/app/config';
+import { TIMER_SCHEDULES } from '../../src/app/timerConfig';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- jest.mock factories cannot use imports
 jest.mock('@azure/functions-core', () => require('../support/functionsCore').recordingFunctionsCore(), {

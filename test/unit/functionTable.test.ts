@@ -18,7 +18,7 @@ import {
   servedBy,
   type HttpRoute,
 } from '../../src/app/functionTable';
-import { TIMER_SCHEDULES } from '../../src/app/config';
+import { TIMER_SCHEDULES } from '../../src/app/timerConfig';
 import { loadPolicy } from '../../src/core/policy';
 import { startService, type LocalService } from '../../src/local/serve';
 import { LocalOrchestrationHost } from '../../src/local/orchestrationHost';
