@@ -6,7 +6,7 @@
  */
 import type { TokenCredential } from '@azure/identity';
 import { GuardError, ErrorCodes } from '../core/errors';
-import { isRegistryAllowed } from '../core/policy';
+import { isRegistryAllowed } from '../core/policyLookup';
 import { isAcrHost } from '../core/acrHost';
 import type { Policy } from '../core/policyTypes';
 import type {

@@ -4,7 +4,7 @@
  */
 import type { InvocationContext } from '@azure/functions';
 import { parseAcrEvent, type PushEventParse } from '../core/events';
-import { isRegistryAllowed } from '../core/policy';
+import { isRegistryAllowed } from '../core/policyLookup';
 import type { Policy } from '../core/policyTypes';
 import { startGateOnce, type OrchestrationStarter, type StartResult } from './orchestrationStarter';
 

@@ -6,7 +6,8 @@
  */
 import { DefaultAzureCredential } from '@azure/identity';
 import { parseImageReference, formatImage } from '../core/reference';
-import { loadPolicy, isRegistryAllowed } from '../core/policy';
+import { loadPolicy } from '../core/policy';
+import { isRegistryAllowed } from '../core/policyLookup';
 import { parseDuration } from '../core/duration';
 import { isGuardError } from '../core/errors';
 import { isAcrHost } from '../core/acrHost';
