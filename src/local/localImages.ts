@@ -10,9 +10,9 @@ import type { GateOutcome, GateProgress } from '../orchestrations/imageGate';
 import type { LocalOrchestrationHost } from './orchestrationHost';
 
 /** The latest gate and verdict of every image the host knows (artifacts and ignored pushes left out). */
-export async function listImages(runner: LocalOrchestrationHost, audit: AuditStore): Promise<ImageRow[]> {
+export async function listImages(host: LocalOrchestrationHost, audit: AuditStore): Promise<ImageRow[]> {
   const rows = new Map<string, ImageRow>();
-  for (const instance of runner.list()) {
+  for (const instance of host.list()) {
     const input = instance.input;
     if (!input) continue;
     const outcome = instance.output as GateOutcome | undefined;

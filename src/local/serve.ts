@@ -94,7 +94,8 @@ export interface LocalService {
   port: number;
   /** Where the registry posts its notifications. */
   notificationsUrl: string;
-  runner: LocalOrchestrationHost;
+  /** The orchestration host that runs every orchestration of this service. */
+  orchestrationHost: LocalOrchestrationHost;
   audit: AuditStore;
   /** Ids of the gates resumed from disk at start. */
   resumed: string[];
@@ -167,7 +168,7 @@ export async function startService(options: ServeOptions): Promise<LocalService>
         sinks: [],
       }
     : undefined;
-  const runner = new LocalOrchestrationHost({
+  const orchestrationHost = new LocalOrchestrationHost({
     services,
     ...(runtime ? { runtime } : {}),
     history: new FileHistoryStore(join(options.stateDir, 'history')),
@@ -175,7 +176,7 @@ export async function startService(options: ServeOptions): Promise<LocalService>
     log,
   });
   const auth = options.auth ?? 'off';
-  const rescanDeps = { policy, starter: runner, registry: services.registry, auth };
+  const rescanDeps = { policy, starter: orchestrationHost, registry: services.registry, auth };
   /**
    * Retention over the local registries (timer and `POST /api/purge`), one run at a time: a request for the
    * same kind of run (dry or real) while one runs gets that run's answer; the other kind gets undefined.
@@ -190,7 +191,7 @@ export async function startService(options: ServeOptions): Promise<LocalService>
     const now = new Date();
     // The real registryPurge orchestration (and its repositoryPurge sub-orchestrations), replayed in memory:
     // a purge cut short by a restart is simply run again next time, so its history need not survive.
-    const done = runner
+    const done = orchestrationHost
       .run({
         name: ORCH_REGISTRY_PURGE,
         input: { dryRun, trigger, ...(allowOverCap ? { allowOverCap } : {}) },
@@ -214,18 +215,18 @@ export async function startService(options: ServeOptions): Promise<LocalService>
     hostName: 'local' as const,
     host: { rescan: true, purge: true },
     list: async () => ({
-      images: await listImages(runner, audit),
+      images: await listImages(orchestrationHost, audit),
       purge: await latestPurgeSummaryOf(policy, audit),
-      gatesRunning: runner.list().filter((i) => i.runtimeStatus === 'Running').length,
+      gatesRunning: orchestrationHost.list().filter((i) => i.runtimeStatus === 'Running').length,
     }),
   };
-  let auditing: Promise<RuntimeReconcileOutput> | undefined;
+  let reconciling: Promise<RuntimeReconcileOutput> | undefined;
   const runRuntimeReconcile = (): Promise<RuntimeReconcileOutput> | undefined => {
     if (!runtime) return undefined;
-    if (auditing) return auditing;
+    if (reconciling) return reconciling;
     const now = new Date();
     // The real runtimeReconcile orchestration (re-gates as imageGate sub-orchestrations), replayed in memory.
-    auditing = runner
+    reconciling = orchestrationHost
       .run({
         name: ORCH_RUNTIME_RECONCILE,
         input: { trigger: 'local' },
@@ -246,9 +247,9 @@ export async function startService(options: ServeOptions): Promise<LocalService>
         return output;
       })
       .finally(() => {
-        auditing = undefined;
+        reconciling = undefined;
       });
-    return auditing;
+    return reconciling;
   };
   let origin = '';
   const allowedHosts = new Set<string>();
@@ -281,7 +282,7 @@ export async function startService(options: ServeOptions): Promise<LocalService>
           `body: expected at most ${MAX_NOTIFICATION_BYTES} bytes`,
           'body',
         );
-      return receiveNotification(body, { policy, starter: runner, log, promotions });
+      return receiveNotification(body, { policy, starter: orchestrationHost, log, promotions });
     },
     // The public half of the VSA key: what `cosign verify-attestation --key` and `acr-guard verify` are given.
     attestationKey: async () =>
@@ -376,7 +377,7 @@ export async function startService(options: ServeOptions): Promise<LocalService>
   origin = `http://${options.host ?? '127.0.0.1'}:${port}`;
   for (const name of [options.host ?? '127.0.0.1', '127.0.0.1', 'localhost', '[::1]'])
     allowedHosts.add(`${name}:${port}`);
-  const resumed = await runner.resume();
+  const resumed = await orchestrationHost.resume();
 
   const timers = startLocalTimers(env, () => ({ credential: getCredential(), ca: options.ca, log }), log, {
     purge: async () => {
@@ -395,13 +396,13 @@ export async function startService(options: ServeOptions): Promise<LocalService>
     url: origin,
     port,
     notificationsUrl: `${origin}/api/registry/notifications`,
-    runner,
+    orchestrationHost,
     audit,
     resumed,
     runRuntimeReconcile,
     stop: async () => {
       timers.stop();
-      runner.stop();
+      orchestrationHost.stop();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

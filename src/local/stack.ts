@@ -141,7 +141,7 @@ async function auditWhenGated(service: LocalService, log: (line: string) => void
   const until = Date.now() + RUNTIME_SEED_WAIT_MS;
   // A gate starts when the registry's notification arrives, a moment after the push.
   await new Promise((resolve) => setTimeout(resolve, 500));
-  while (Date.now() < until && service.runner.list().some((i) => i.runtimeStatus === 'Running'))
+  while (Date.now() < until && service.orchestrationHost.list().some((i) => i.runtimeStatus === 'Running'))
     await new Promise((resolve) => setTimeout(resolve, 250));
   await service
     .runRuntimeReconcile()

@@ -173,8 +173,8 @@ describe('the function table', () => {
     });
 
     it('hosts every orchestrator and, with runtime services, every activity the Azure host registers', () => {
-      expect(service.runner.orchestrations()).toEqual(Object.keys(ORCHESTRATORS));
-      expect(service.runner.hostedActivities().sort()).toEqual(
+      expect(service.orchestrationHost.orchestrations()).toEqual(Object.keys(ORCHESTRATORS));
+      expect(service.orchestrationHost.hostedActivities().sort()).toEqual(
         ACTIVITY_MAPS.filter((m) => !m.needsRuntime)
           .flatMap((m) => m.activities)
           .sort(),
