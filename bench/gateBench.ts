@@ -17,7 +17,7 @@ import { composeGateServices } from '../src/app/compose';
 import { startRegistry } from '../src/local/registryServer';
 import { pushArtifact, pushImage } from '../src/local/ociPush';
 import { sampleSarif } from '../src/local/sampleReports';
-import { runGateLocally } from '../src/local/gateRunner';
+import { runGateLocally } from '../src/local/orchestrationHost';
 import { intFromEnv } from './benchEnv';
 
 const ACCEPT = [

@@ -13,7 +13,7 @@ import { performance } from 'node:perf_hooks';
 import { loadPolicy } from '../src/core/policy';
 import type { ImageId, Verdict } from '../src/core/types';
 import { FileAuditStore } from '../src/adapters/auditStore';
-import { assessRuntime } from '../src/jobs/runtimeAudit';
+import { assessRuntime } from '../src/jobs/runtimeAssessment';
 import type { RegistryClientFactory } from '../src/adapters/ports';
 import { intFromEnv } from './benchEnv';
 

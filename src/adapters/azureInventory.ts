@@ -17,7 +17,7 @@ import type { TokenCredential } from '@azure/identity';
 import type * as ArmResourceGraph from '@azure/arm-resourcegraph';
 import type { ResourceGraphClient, ResourceGraphModels } from '@azure/arm-resourcegraph';
 import { ErrorCodes, GuardError } from '../core/errors';
-import { ACR_ZONE } from '../core/doctor/pull';
+import { ACR_ZONE } from '../core/doctor/pullNetwork';
 import { MAX_SNAPSHOT_RESOURCES } from '../core/doctor/snapshot';
 
 /** `@azure/arm-resourcegraph`, loaded on first use: a cold start that does not reach doctor does not pay for it. */

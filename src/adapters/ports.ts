@@ -157,7 +157,7 @@ export interface RuntimeState {
 }
 
 /** The audit store's side of runtime assurance (the three audit stores implement it beside {@link AuditStore}). */
-export interface RuntimeAuditStore {
+export interface RuntimeAssuranceStore {
   /**
    * The latest verdict of each image, keyed by `registry/repository@digest`; images without one are absent.
    * Batched: at most one (paged) read per repository, never one per image.

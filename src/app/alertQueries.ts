@@ -3,7 +3,7 @@
  * enabled alert rules against Log Analytics, de-duplicates, notifies. Parses settings and delegates.
  */
 import type { InvocationContext } from '@azure/functions';
-import { loadAlertsConfig } from './config';
+import { loadAlertsConfig } from './timerConfig';
 import { alertRunFor, doctorScopeFrom } from './jobCompose';
 import { runAlertRules, type AlertRunReport } from '../jobs/alertRun';
 import { withInvocationLog, type TimerJobDeps } from './timerJobs';

@@ -6,10 +6,18 @@
  */
 import type { TokenCredential } from '@azure/identity';
 import { GuardError, ErrorCodes } from '../core/errors';
-import { isRegistryAllowed } from '../core/policy';
+import { isRegistryAllowed } from '../core/policyLookup';
 import { isAcrHost } from '../core/acrHost';
 import type { Policy } from '../core/policyTypes';
-import type { AuditStore, FindingsSource, InUseLookup, RegistryClient, RegistryClientFactory } from '../adapters/ports';
+import type {
+  AuditStore,
+  FindingsSource,
+  InUseLookup,
+  RegistryClient,
+  RegistryClientFactory,
+  RuntimeAssuranceStore,
+  VerdictListing,
+} from '../adapters/ports';
 import { createRegistryClient } from '../adapters/registry';
 import { FileAuditStore, TableAuditStore, azuriteDevCredential } from '../adapters/auditStore';
 import { ArmInUseLookup } from '../adapters/inUseLookup';
@@ -90,8 +98,17 @@ export function allowlistedRegistryFactory(
   };
 }
 
-/** Builds the services the `imageGate` activities use. */
-export function composeGateServices(options: ComposeOptions): GateServices {
+/**
+ * Every audit store the configuration can name (file, Table, either wrapped for Log Analytics) records the gate's
+ * verdicts, keeps runtime assurance's side and lists verdicts for the page: the type says all three, so no
+ * caller tests a store for a side it might lack.
+ */
+export type ConfiguredAuditStore = AuditStore & RuntimeAssuranceStore & VerdictListing;
+
+/** Builds the services the `imageGate` activities use (`audit` keeps the type it was given). */
+export function composeGateServices<A extends AuditStore>(
+  options: ComposeOptions & { audit: A },
+): GateServices & { audit: A } {
   const registry = allowlistedRegistryFactory(options);
   const verifySignatures =
     options.verifySignatures ?? createSignatureVerifier({ registry, trust: options.signatureTrust });
@@ -105,7 +122,7 @@ export function composeGateServices(options: ComposeOptions): GateServices {
       }),
     );
   }
-  const services: GateServices = {
+  const services: GateServices & { audit: A } = {
     policy: options.policy,
     registry,
     sources,
@@ -138,7 +155,7 @@ export function auditStoreFor(
   audit: AuditConfig,
   credential: TokenCredential,
   options: AuditStoreOptions = {},
-): AuditStore {
+): ConfiguredAuditStore {
   const store = baseAuditStore(audit, credential);
   if (!options.logIngestion) return store;
   const log = options.log ?? ((message: string) => console.warn(message));

@@ -2,7 +2,7 @@
  * Every function of both hosts, in one table: the orchestrators, the activity maps, the Event Grid trigger, the
  * HTTP routes (method, path, Functions auth level, app roles, handler) and the timers (with their schedule
  * setting). The Azure host (`src/functions/index.ts`) registers exactly what this table says; the local host
- * (`src/local/serve.ts`, `gateRunner.ts`, `localTimers.ts`) routes and hosts exactly what it says, and
+ * (`src/local/serve.ts`, `orchestrationHost.ts`, `localTimers.ts`) routes and hosts exactly what it says, and
  * test/unit/functionTable.test.ts fails when either differs from it.
  *
  * A function one host deliberately lacks is declared here with `hosts: { only, reason }`, so "forgot one" is a
@@ -14,8 +14,8 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { handleAlertQueries } from './alertQueries';
 import { ACTIVITY_MAPS, ORCHESTRATORS } from './orchestrationTable';
-import type { TIMER_SCHEDULES } from './config';
-import type { OrchestrationStarter } from './gateStarter';
+import type { TIMER_SCHEDULES } from './timerConfig';
+import type { OrchestrationStarter } from './orchestrationStarter';
 import { AppRoles, MAX_BODY_BYTES } from './http';
 import { handleImages, type ImagesDeps } from './images';
 import { handleNightlyPurge } from './nightlyPurge';
@@ -23,7 +23,7 @@ import { handleImagePushed, type ImagePushedDeps } from './onImagePushed';
 import { PAGE_READ_ROLES, handlePageFile, type PageDeps } from './page';
 import { handleRescan, handleRescanStatus, type RescanDeps } from './rescan';
 import { handleRotateTokens } from './rotateTokens';
-import { handleRuntimeAuditTimer, handleRuntimeReport, type RuntimeReportDeps } from './runtimeAudit';
+import { handleRuntimeAuditTimer, handleRuntimeReport, type RuntimeReportDeps } from './runtimeAssurance';
 import type { TimerJobDeps } from './timerJobs';
 import { handleVerdict, type VerdictDeps } from './verdicts';
 
@@ -369,7 +369,7 @@ export const TIMERS = [
     hosts: {
       only: 'azure',
       reason:
-        'locally runtime assurance runs when asked (LocalService.runRuntimeAudit, which the demo stack calls at start)',
+        'locally runtime assurance runs when asked (LocalService.runRuntimeReconcile, which the demo stack calls at start)',
     },
     handler: (_env, deps, context, starter) => handleRuntimeAuditTimer(deps, starter(), context),
   },

@@ -5,7 +5,8 @@
 import { readBoundedTextSync } from '../adapters/boundedFile';
 import type { TokenCredential } from '@azure/identity';
 import { Agent as HttpsAgent } from 'node:https';
-import { inUseConfig, type AlertsConfig, type AlertSinksConfig, type AuditConfig, type RotationConfig } from './config';
+import { inUseConfig, type AuditConfig } from './config';
+import type { AlertsConfig, AlertSinksConfig, RotationConfig } from './timerConfig';
 import { buildSnapshot } from '../core/doctor/snapshot';
 import { AzureInventory } from '../adapters/azureInventory';
 import { alertDiagnoser } from '../jobs/doctor';

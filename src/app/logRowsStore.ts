@@ -4,16 +4,16 @@
  * outcome is the caller's; the copy is sent after it and can only log: a failed or dropped copy never changes
  * a verdict, a purge or a report (fail closed stays with the audit store).
  */
-import type { AuditStore, LogSink, RuntimeAuditStore, RuntimeState } from '../adapters/ports';
+import type { AuditStore, LogSink, RuntimeAssuranceStore, RuntimeState, VerdictListing } from '../adapters/ports';
 import { purgeRows, runtimeRows, verdictRow, type LogRow, type LogStream } from '../core/logRows';
 import type { ImageId, Verdict } from '../core/types';
 import type { PurgeSummary } from '../core/purge/summary';
 import type { RuntimeReport } from '../core/runtime/classify';
 
 /** An audit store that also copies its records to a {@link LogSink}. */
-export class LogRowsAuditStore implements AuditStore, RuntimeAuditStore {
+export class LogRowsAuditStore implements AuditStore, RuntimeAssuranceStore, VerdictListing {
   constructor(
-    private readonly inner: AuditStore & RuntimeAuditStore,
+    private readonly inner: AuditStore & RuntimeAssuranceStore & VerdictListing,
     private readonly sink: LogSink,
     private readonly log: (message: string) => void,
   ) {}
@@ -43,6 +43,10 @@ export class LogRowsAuditStore implements AuditStore, RuntimeAuditStore {
 
   latestPurgeSummary(registry: string): Promise<PurgeSummary | undefined> {
     return this.inner.latestPurgeSummary(registry);
+  }
+
+  latestImageVerdicts(maxRows: number): Promise<{ verdicts: Verdict[]; truncated: boolean }> {
+    return this.inner.latestImageVerdicts(maxRows);
   }
 
   latestVerdicts(images: readonly ImageId[]): Promise<Map<string, Verdict>> {

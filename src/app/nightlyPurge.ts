@@ -5,7 +5,7 @@
 import type { InvocationContext } from '@azure/functions';
 import { ORCH_REGISTRY_PURGE } from '../orchestrations/names';
 import type { RegistryPurgeInput } from '../orchestrations/purge';
-import { scheduledInstanceId, startScheduledOnce, type OrchestrationStarter } from './gateStarter';
+import { scheduledInstanceId, startScheduledOnce, type OrchestrationStarter } from './orchestrationStarter';
 import type { TimerJobDeps } from './timerJobs';
 
 /** The instance id of the purge started at `nowMs`: `purge-YYYYMMDDHHMM` (one per scheduled minute). */

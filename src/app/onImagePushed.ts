@@ -4,9 +4,9 @@
  */
 import type { InvocationContext } from '@azure/functions';
 import { parseAcrEvent, type PushEventParse } from '../core/events';
-import { isRegistryAllowed } from '../core/policy';
+import { isRegistryAllowed } from '../core/policyLookup';
 import type { Policy } from '../core/policyTypes';
-import { startGateOnce, type OrchestrationStarter, type StartResult } from './gateStarter';
+import { startGateOnce, type OrchestrationStarter, type StartResult } from './orchestrationStarter';
 
 /** What the handler did with one event. */
 export type PushHandling = { outcome: 'ignored'; reason: string } | ({ outcome: 'start' } & StartResult);

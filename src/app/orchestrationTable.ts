@@ -10,14 +10,14 @@ import {
   ORCH_IMAGE_GATE,
   ORCH_REGISTRY_PURGE,
   ORCH_REPOSITORY_PURGE,
-  ORCH_RUNTIME_AUDIT,
+  ORCH_RUNTIME_RECONCILE,
   PurgeActivities,
-  RuntimeActivities,
+  RuntimeReconcileActivities,
 } from '../orchestrations/names';
 import { registryPurgeOrchestrator, repositoryPurgeOrchestrator } from '../orchestrations/purge';
 import { purgeActivities } from '../orchestrations/purgeActivities';
-import { runtimeActivities, type RuntimeServices } from '../orchestrations/runtimeActivities';
-import { runtimeAuditOrchestrator } from '../orchestrations/runtimeAudit';
+import { runtimeReconcileActivities, type RuntimeServices } from '../orchestrations/runtimeReconcileActivities';
+import { runtimeReconcileOrchestrator } from '../orchestrations/runtimeReconcile';
 import type { ActivityContext, GateServices } from '../orchestrations/services';
 
 // ---- orchestrators ----
@@ -27,7 +27,7 @@ export const ORCHESTRATORS = {
   [ORCH_IMAGE_GATE]: imageGateOrchestrator,
   [ORCH_REGISTRY_PURGE]: registryPurgeOrchestrator,
   [ORCH_REPOSITORY_PURGE]: repositoryPurgeOrchestrator,
-  [ORCH_RUNTIME_AUDIT]: runtimeAuditOrchestrator,
+  [ORCH_RUNTIME_RECONCILE]: runtimeReconcileOrchestrator,
 } as const;
 
 /** The registered name of an orchestration. */
@@ -74,9 +74,9 @@ export const ACTIVITY_MAPS: readonly ActivityMapEntry[] = [
     build: ({ services }) => purgeActivities(services),
   },
   {
-    name: ORCH_RUNTIME_AUDIT,
-    activities: Object.values(RuntimeActivities),
+    name: ORCH_RUNTIME_RECONCILE,
+    activities: Object.values(RuntimeReconcileActivities),
     needsRuntime: true,
-    build: ({ services, runtime }) => runtimeActivities(services, runtime()),
+    build: ({ services, runtime }) => runtimeReconcileActivities(services, runtime()),
   },
 ];

@@ -22,13 +22,13 @@ import { randomUUID } from 'node:crypto';
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { ErrorCodes, GuardError, invalidInput, isGuardError } from '../core/errors';
 import { ListingGuard, LISTING_BOUNDS, type ListingBounds } from '../core/listing';
-import { isRegistryAllowed } from '../core/policy';
+import { isRegistryAllowed } from '../core/policyLookup';
 import type { Policy } from '../core/policyTypes';
 import { formatImage, isReferrerTag, parseImageReference } from '../core/reference';
 import type { ImageId, Verdict } from '../core/types';
 import { checkOfVerdict, resultOf } from '../core/result';
 import type { RegistryClientFactory } from '../adapters/ports';
-import { startRescan, type OrchestrationStatusStarter } from './gateStarter';
+import { startRescan, type OrchestrationStatusStarter } from './orchestrationStarter';
 import {
   AppRoles,
   HttpErrorCodes,

@@ -4,7 +4,7 @@
  */
 import type { InvocationContext } from '@azure/functions';
 import { ErrorCodes, GuardError } from '../core/errors';
-import { loadRotationConfig } from './config';
+import { loadRotationConfig } from './timerConfig';
 import { rotationRunFor } from './jobCompose';
 import { rotateTokens, type TokenOutcome } from '../jobs/tokenRotation';
 import { withInvocationLog, type TimerJobDeps } from './timerJobs';

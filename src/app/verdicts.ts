@@ -8,7 +8,7 @@
  */
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { invalidInput } from '../core/errors';
-import { isRegistryAllowed } from '../core/policy';
+import { isRegistryAllowed } from '../core/policyLookup';
 import type { Policy } from '../core/policyTypes';
 import { formatImage, parseImageReference } from '../core/reference';
 import { verdictResultOf } from '../core/result';

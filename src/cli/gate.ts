@@ -6,7 +6,8 @@
  */
 import { DefaultAzureCredential } from '@azure/identity';
 import { parseImageReference, formatImage } from '../core/reference';
-import { loadPolicy, isRegistryAllowed } from '../core/policy';
+import { loadPolicy } from '../core/policy';
+import { isRegistryAllowed } from '../core/policyLookup';
 import { parseDuration } from '../core/duration';
 import { ErrorCodes, isGuardError } from '../core/errors';
 import { isAcrHost } from '../core/acrHost';
@@ -14,7 +15,7 @@ import type { Policy } from '../core/policyTypes';
 import type { ImageId } from '../core/types';
 import { FileAuditStore, MemoryAuditStore } from '../adapters/auditStore';
 import { composeGateServices } from '../app/compose';
-import { runGateLocally } from '../local/gateRunner';
+import { runGateLocally } from '../local/orchestrationHost';
 import type { GateOutcome, GateProgress } from '../orchestrations/imageGate';
 import { ExitCodes, UsageError, outputFormat, parseCommandArgs, readPolicyFile, signatureTrustOption } from './args';
 import { isLoopbackHost } from '../core/loopback';

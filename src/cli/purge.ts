@@ -8,7 +8,8 @@
  * 3 when a plan was held past the deletion cap (`maxDeletes`, PURGE_CAP_EXCEEDED).
  */
 import { DefaultAzureCredential } from '@azure/identity';
-import { loadPolicy, findRetentionRule, isRegistryAllowed } from '../core/policy';
+import { loadPolicy } from '../core/policy';
+import { findRetentionRule, isRegistryAllowed } from '../core/policyLookup';
 import { readBoundedTextSync } from '../adapters/boundedFile';
 import { isGuardError } from '../core/errors';
 import { validateRegistryHost, validateRepository } from '../core/reference';

@@ -5,7 +5,8 @@
  * commands run against loopback stand-ins.
  */
 import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
-import { loadAlertsConfig, loadConfig, loadRotationConfig, type AuditConfig } from '../app/config';
+import { loadConfig, type AuditConfig } from '../app/config';
+import { loadAlertsConfig, loadRotationConfig } from '../app/timerConfig';
 import { ruleSummary } from '../core/alerts/rule';
 import { ErrorCodes, isGuardError } from '../core/errors';
 import { alertRunFor, doctorScopeFrom, rotationRunFor, rulesFor } from '../app/jobCompose';

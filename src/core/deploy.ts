@@ -11,7 +11,7 @@
  */
 import { formatDuration } from './duration';
 import type { Policy } from './policyTypes';
-import { applyModeFor, findGateRule, isRegistryAllowed, promoteTarget, runtimePolicyOf } from './policy';
+import { applyModeFor, findGateRule, isRegistryAllowed, promoteTarget, runtimePolicyOf } from './policyLookup';
 import type { ImageId, ImageReference, SignatureResult, Verdict } from './types';
 
 /** Where the evidence came from and what it says, for one digest (and the tag it was asked by). */

@@ -2,7 +2,7 @@
  * Adapts the Functions host's durable client to {@link OrchestrationStatusStarter}.
  */
 import type * as df from 'durable-functions';
-import type { InstanceState, InstanceStatus, OrchestrationStatusStarter } from '../app/gateStarter';
+import type { InstanceState, InstanceStatus, OrchestrationStatusStarter } from '../app/orchestrationStarter';
 
 /**
  * durable-functions 3.x `getStatus` throws a plain Error for an unknown instance, with no code; its message
@@ -50,6 +50,3 @@ export function durableOrchestrationStarter(client: df.DurableClient): Orchestra
     },
   };
 }
-
-/** @deprecated The former name of {@link durableOrchestrationStarter}. */
-export const durableGateStarter = durableOrchestrationStarter;

@@ -8,7 +8,7 @@
  */
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext, type Timer } from '@azure/functions';
 import * as df from 'durable-functions';
-import { TIMER_SCHEDULES, timerSchedule } from '../app/config';
+import { TIMER_SCHEDULES, runtimeSinksConfig, timerSchedule } from '../app/timerConfig';
 import {
   ACTIVITY_MAPS,
   EVENT_TRIGGERS,
@@ -24,14 +24,10 @@ import {
 } from '../app/functionTable';
 import { azureAuthMode } from '../app/http';
 import { imageRowsFromStore } from '../app/images';
-import { isVerdictListing } from '../adapters/ports';
-import { runtimeSinksConfig } from '../app/config';
 import { sinksFor } from '../app/jobCompose';
-import { isRuntimeAuditStore } from '../app/runtimeAudit';
 import { runtimeInventoryFor } from '../adapters/runtimeInventory';
 import { MemoryAlertStateStore } from '../adapters/alertState';
-import type { RuntimeAuditStore } from '../adapters/ports';
-import type { RuntimeServices } from '../orchestrations/runtimeActivities';
+import type { RuntimeServices } from '../orchestrations/runtimeReconcileActivities';
 import { durableOrchestrationStarter } from './durableStarter';
 import { buildRuntime, buildRuntimeBase, type Runtime, type RuntimeBase } from './runtime';
 
@@ -46,20 +42,13 @@ function once<T>(build: () => T): () => T {
 const base = once((): RuntimeBase => buildRuntimeBase(process.env));
 const runtime = once((): Runtime => buildRuntime(base()));
 
-/** The audit store's runtime side (the three shipped stores have it). */
-function runtimeAuditStore(): RuntimeAuditStore {
-  const audit = runtime().services.audit;
-  if (!isRuntimeAuditStore(audit)) throw new Error('the configured audit store has no runtime side');
-  return audit;
-}
-
-/** What `runtimeAudit` needs besides the gate's services: Resource Graph over the in-use scopes, the store, the sinks. */
+/** What `runtimeReconcile` needs besides the gate's services: Resource Graph over the in-use scopes, the store, the sinks. */
 const runtimeServices = once((): RuntimeServices => {
   const { config, credential } = runtime();
   return {
     inventory: runtimeInventoryFor(config, credential),
     inventoryLabel: 'azure resource graph (ACR_GUARD_INUSE_SCOPES)',
-    audit: runtimeAuditStore(),
+    audit: runtime().services.audit,
     sinks: sinksFor(runtimeSinksConfig(process.env), { credential }),
   };
 });
@@ -127,16 +116,12 @@ function httpServices(context: InvocationContext): HttpHostServices {
       const { policy, services } = runtime();
       return { policy: policy(), audit: services.audit, auth: auth() };
     },
-    runtimeReport: () => ({ audit: runtimeAuditStore(), auth: auth() }),
+    runtimeReport: () => ({ audit: runtime().services.audit, auth: auth() }),
     images: () => ({
       auth: auth(),
       hostName: 'azure',
       host: { rescan: true, purge: false },
-      list: () => {
-        const audit = runtime().services.audit;
-        if (!isVerdictListing(audit)) throw new Error('the configured audit store cannot list verdicts');
-        return imageRowsFromStore(audit);
-      },
+      list: () => imageRowsFromStore(runtime().services.audit),
     }),
     page: () => ({ auth: auth(), apiBase: UI_API, loginUrl: EASY_AUTH_LOGIN }),
   };

@@ -10,7 +10,7 @@ import { keyVaultSigner, pemFileSigner } from '../adapters/attestationSigner';
 import { loadConfig, readPolicyText, type AppConfig } from '../app/config';
 import { MAX_POLICY_BYTES, loadPolicy } from '../core/policy';
 import type { Policy } from '../core/policyTypes';
-import { auditStoreFor, composeGateServices, inUseLookupFor } from '../app/compose';
+import { auditStoreFor, composeGateServices, inUseLookupFor, type ConfiguredAuditStore } from '../app/compose';
 import { loadSignatureTrust } from '../adapters/trustStoreFiles';
 import { loadSignatureTrustFromBlob } from '../adapters/trustStoreBlob';
 import { EventGridVerdictPublisher } from '../adapters/verdictEvents';
@@ -21,7 +21,8 @@ import type { GateServices } from '../orchestrations/services';
 export interface Runtime {
   config: AppConfig;
   policy: () => Policy;
-  services: GateServices;
+  /** The gate's services; their audit store is the configured one, with its runtime side and its listing. */
+  services: GateServices & { audit: ConfiguredAuditStore };
   /** The app's Entra ID credential (managed identity), for the timers' Azure clients. */
   credential: TokenCredential;
 }

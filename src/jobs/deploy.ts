@@ -14,7 +14,7 @@ import {
   type ReleaseEvidence,
 } from '../core/deploy';
 import { ErrorCodes, isGuardError } from '../core/errors';
-import { findGateRule } from '../core/policy';
+import { findGateRule } from '../core/policyLookup';
 import type { Policy } from '../core/policyTypes';
 import type { ImageId, ImageReference, SignatureResult, Verdict } from '../core/types';
 import { VSA_CHECKS_FIELD, checkVsa, newestVsa, openVsa, policyHashHex, type VsaStatement } from '../core/vsa';

@@ -13,7 +13,7 @@ import { matchDeployedImages } from '../core/purge/inUse';
 import { keptByReason, planPurge, ruleLabel, type PurgePlan } from '../core/purge/plan';
 import { emptyOutcome, type RepositoryOutcome } from '../core/purge/summary';
 import { capHeldDetail, checkDeletionCap, type CapCheck } from '../core/purge/cap';
-import { findRetentionRule } from '../core/policy';
+import { findRetentionRule } from '../core/policyLookup';
 import type { Policy, RetentionRule } from '../core/policyTypes';
 import type { DeployedImage, InUseLookup, RegistryClient } from '../adapters/ports';
 import { listRepositoryManifests, type ListingOptions } from '../adapters/registry/manifestListing';

@@ -17,7 +17,7 @@ import { composeGateServices } from '../app/compose';
 import { startRegistry } from './registryServer';
 import { pushArtifact, pushImage, pushIndex } from './ociPush';
 import { sampleCycloneDx, sampleSarif, type SampleVulnerability } from './sampleReports';
-import { runGateLocally } from './gateRunner';
+import { runGateLocally } from './orchestrationHost';
 
 /** The demo's policy: the loopback registry, reports as the findings source, promotion into `release/…`. */
 export function demoPolicyYaml(registryHost: string): string {

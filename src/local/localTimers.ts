@@ -6,7 +6,7 @@
  * present; each one not configured is skipped with one log line. A run still going when its next time comes is
  * not started twice.
  */
-import { loadAlertsConfig, loadRotationConfig, timerSchedule } from '../app/config';
+import { loadAlertsConfig, loadRotationConfig, timerSchedule } from '../app/timerConfig';
 import { TIMERS, servedBy, type TimerName } from '../app/functionTable';
 import { cronMatches, parseCron, type CronSchedule } from '../core/cron';
 import { ErrorCodes, GuardError, isGuardError } from '../core/errors';

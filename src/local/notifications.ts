@@ -14,7 +14,7 @@ import type { Policy } from '../core/policyTypes';
 import { isReferrerTag } from '../core/reference';
 import type { PromotionRecord } from '../core/promotions';
 import { startGateForPush } from '../app/onImagePushed';
-import type { OrchestrationStarter } from '../app/gateStarter';
+import type { OrchestrationStarter } from '../app/orchestrationStarter';
 import { errorResponse, jsonResponse } from '../app/http';
 
 /** Largest registry notification envelope accepted (bytes). */

@@ -13,20 +13,20 @@
  *   histories in `<stateDir>/history`, resumed on start. Verdicts in `<stateDir>/audit` (JSON lines, the store
  *   `acr-guard demo` uses).
  * - `GET /api/runtime`: the latest runtime report (what runs, checked against the gate); the service runs the
- *   `runtimeAudit` orchestration over `runtimeInventory` (the demo's deployed list) or the ARM lookup.
+ *   `runtimeReconcile` orchestration over `runtimeInventory` (the demo's deployed list) or the ARM lookup.
  * - Timers `alertQueries` and `rotateTokens` run on their NCRONTAB schedules when their settings are present;
  *   otherwise they are skipped with one log line.
+ *
+ * This module composes the service and routes; node's request and response meet the handlers' objects in
+ * `httpBridge.ts`, `POST /api/purge` is in `localPurge.ts`, the page's image rows in `localImages.ts`.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
+import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import type { TokenCredential } from '@azure/identity';
 import { ErrorCodes, GuardError } from '../core/errors';
 import type { Policy } from '../core/policyTypes';
-import { formatImage } from '../core/reference';
-import { purgeResultOf } from '../core/result';
 import { FileAuditStore } from '../adapters/auditStore';
 import { WebhookVerdictPublisher } from '../adapters/verdictEvents';
 import type { AuditStore, InUseLookup } from '../adapters/ports';
@@ -34,32 +34,22 @@ import { composeGateServices } from '../app/compose';
 import { DEFAULT_VERIFIER_ID } from '../app/config';
 import { pemFileSigner } from '../adapters/attestationSigner';
 import { PromotionRecord } from '../core/promotions';
-import type { RuntimeAuditOutput } from '../orchestrations/runtimeAudit';
+import type { RuntimeReconcileOutput } from '../orchestrations/runtimeReconcile';
 import type { SignatureTrust } from '../adapters/signatureVerifier';
-import { verdictPath } from '../app/rescan';
-import type { ImageRow } from '../app/images';
 import { HTTP_ROUTES, matchPath, servedBy, type HostHandledRoute, type HttpHostServices } from '../app/functionTable';
-import {
-  AppRoles,
-  HttpRefusal,
-  answer,
-  errorResponse,
-  jsonResponse,
-  readJsonBody,
-  requireRole,
-  type HttpAuthMode,
-} from '../app/http';
+import { errorResponse, type HttpAuthMode } from '../app/http';
 import { inUseConfig } from '../app/config';
 import { inUseLookupFor } from '../app/compose';
 import type { PurgeSummary } from '../core/purge/summary';
-import type { GateOutcome, GateProgress } from '../orchestrations/imageGate';
 import { FileHistoryStore } from './fileHistoryStore';
-import { LocalOrchestrationHost } from './gateRunner';
+import { LocalOrchestrationHost } from './orchestrationHost';
 import { MAX_NOTIFICATION_BYTES, checkNotificationHeaders, receiveNotification } from './notifications';
 import { startLocalTimers } from './localTimers';
-import { latestPurgeSummaryOf } from './localPurge';
+import { handleLocalPurge, latestPurgeSummaryOf } from './localPurge';
+import { listImages } from './localImages';
+import { headerRecord, httpRequestOf, invocationContext, readBody, send } from './httpBridge';
 import type { RegistryPurgeOutput } from '../orchestrations/purge';
-import { ORCH_REGISTRY_PURGE, ORCH_RUNTIME_AUDIT } from '../orchestrations/names';
+import { ORCH_REGISTRY_PURGE, ORCH_RUNTIME_RECONCILE } from '../orchestrations/names';
 
 /** Options of {@link startService}. */
 export interface ServeOptions {
@@ -104,113 +94,21 @@ export interface LocalService {
   port: number;
   /** Where the registry posts its notifications. */
   notificationsUrl: string;
-  runner: LocalOrchestrationHost;
+  /** The orchestration host that runs every orchestration of this service. */
+  orchestrationHost: LocalOrchestrationHost;
   audit: AuditStore;
   /** Ids of the gates resumed from disk at start. */
   resumed: string[];
-  /** Runs `runtimeAudit` now (one at a time); undefined when there is no inventory. */
-  runRuntimeAudit(): Promise<RuntimeAuditOutput> | undefined;
+  /** Runs `runtimeReconcile` now (one at a time); undefined when there is no inventory. */
+  runRuntimeReconcile(): Promise<RuntimeReconcileOutput> | undefined;
   /** Stops the timers and the server; running gates stop where their histories were last saved. */
   stop(): Promise<void>;
 }
 
 export type { ImageRow } from '../app/images';
 
-/** Reads at most `max` bytes of a request body; undefined when it is longer. */
-async function readBody(req: IncomingMessage, max: number): Promise<Buffer | undefined> {
-  const declared = req.headers['content-length'];
-  if (declared !== undefined && Number(declared) > max) return undefined;
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > max) return undefined;
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
-}
-
-function headerRecord(req: IncomingMessage): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (value === undefined) continue;
-    out[name] = Array.isArray(value) ? value.join(', ') : value;
-  }
-  return out;
-}
-
-function send(res: ServerResponse, response: HttpResponseInit): void {
-  const headers: Record<string, string> = {};
-  const given = response.headers as Record<string, string> | undefined;
-  if (given) for (const [k, v] of Object.entries(given)) headers[k.toLowerCase()] = String(v);
-  let payload = '';
-  if (response.jsonBody !== undefined) {
-    payload = JSON.stringify(response.jsonBody);
-    headers['content-type'] ??= 'application/json; charset=utf-8';
-  } else if (typeof response.body === 'string') {
-    payload = response.body;
-  }
-  headers['content-length'] = String(Buffer.byteLength(payload));
-  res.writeHead(response.status ?? 200, headers);
-  res.end(payload);
-}
-
 /** The function table's routes this host serves (host-specific ones included; see the table for why). */
 const LOCAL_ROUTES = HTTP_ROUTES.filter((route) => servedBy(route.hosts, 'local'));
-
-function context(functionName: string, log: (line: string) => void): InvocationContext {
-  return new InvocationContext({
-    invocationId: randomUUID(),
-    functionName,
-    logHandler: (level, ...args) => log(`${level === 'information' ? '' : `[${level}] `}${args.map(String).join(' ')}`),
-  });
-}
-
-/** The latest gate and verdict of every image the runner knows (artifacts and ignored pushes left out). */
-export async function listImages(runner: LocalOrchestrationHost, audit: AuditStore): Promise<ImageRow[]> {
-  const rows = new Map<string, ImageRow>();
-  for (const instance of runner.list()) {
-    const input = instance.input;
-    if (!input) continue;
-    const outcome = instance.output as GateOutcome | undefined;
-    if (outcome?.status === 'ignored') continue;
-    const progress = instance.customStatus as GateProgress | undefined;
-    // A running gate shows up once it is past the manifest (until then it may be an artifact it will ignore).
-    if (
-      instance.runtimeStatus === 'Running' &&
-      (!progress || progress.step === 'loading-policy' || progress.step === 'resolving-manifest')
-    )
-      continue;
-    const key = formatImage(input.image);
-    const existing = rows.get(key);
-    if (existing) {
-      existing.tag ??= input.tag;
-      continue;
-    }
-    rows.set(key, {
-      image: key,
-      ...input.image,
-      ...(input.tag ? { tag: input.tag } : {}),
-      gate: {
-        id: instance.instanceId,
-        runtimeStatus: instance.runtimeStatus,
-        trigger: input.trigger,
-        progress,
-        createdTime: instance.createdTime,
-      },
-      verdictUrl: verdictPath(input.image),
-    });
-  }
-  for (const row of rows.values()) {
-    const verdict = await audit.latestVerdict(row).catch(() => undefined);
-    if (verdict) row.verdict = verdict;
-  }
-  return [...rows.values()].sort(
-    (a, b) =>
-      a.repository.localeCompare(b.repository) ||
-      String(b.gate?.createdTime).localeCompare(String(a.gate?.createdTime)),
-  );
-}
 
 /** Starts the local service. */
 export async function startService(options: ServeOptions): Promise<LocalService> {
@@ -270,7 +168,7 @@ export async function startService(options: ServeOptions): Promise<LocalService>
         sinks: [],
       }
     : undefined;
-  const runner = new LocalOrchestrationHost({
+  const orchestrationHost = new LocalOrchestrationHost({
     services,
     ...(runtime ? { runtime } : {}),
     history: new FileHistoryStore(join(options.stateDir, 'history')),
@@ -278,7 +176,7 @@ export async function startService(options: ServeOptions): Promise<LocalService>
     log,
   });
   const auth = options.auth ?? 'off';
-  const rescanDeps = { policy, starter: runner, registry: services.registry, auth };
+  const rescanDeps = { policy, starter: orchestrationHost, registry: services.registry, auth };
   /**
    * Retention over the local registries (timer and `POST /api/purge`), one run at a time: a request for the
    * same kind of run (dry or real) while one runs gets that run's answer; the other kind gets undefined.
@@ -293,7 +191,7 @@ export async function startService(options: ServeOptions): Promise<LocalService>
     const now = new Date();
     // The real registryPurge orchestration (and its repositoryPurge sub-orchestrations), replayed in memory:
     // a purge cut short by a restart is simply run again next time, so its history need not survive.
-    const done = runner
+    const done = orchestrationHost
       .run({
         name: ORCH_REGISTRY_PURGE,
         input: { dryRun, trigger, ...(allowOverCap ? { allowOverCap } : {}) },
@@ -317,75 +215,28 @@ export async function startService(options: ServeOptions): Promise<LocalService>
     hostName: 'local' as const,
     host: { rescan: true, purge: true },
     list: async () => ({
-      images: await listImages(runner, audit),
+      images: await listImages(orchestrationHost, audit),
       purge: await latestPurgeSummaryOf(policy, audit),
-      gatesRunning: runner.list().filter((i) => i.runtimeStatus === 'Running').length,
+      gatesRunning: orchestrationHost.list().filter((i) => i.runtimeStatus === 'Running').length,
     }),
   };
-  /**
-   * `POST /api/purge` with `{ "dryRun": true|false, "allowOverCap": true|false }`: runs retention now and answers
-   * with the summaries. `allowOverCap` (default false) carries out plans past their rule's deletion cap.
-   */
-  const handlePurge = (request: HttpRequest): Promise<HttpResponseInit> =>
-    answer(async () => {
-      requireRole(request, auth, [AppRoles.purge]);
-      const body = await readJsonBody(request);
-      if (
-        typeof body !== 'object' ||
-        body === null ||
-        Array.isArray(body) ||
-        Object.keys(body).some((k) => k !== 'dryRun' && k !== 'allowOverCap')
-      ) {
-        throw new HttpRefusal(
-          errorResponse(
-            400,
-            'INVALID_INPUT',
-            'body: expected a JSON object { "dryRun": true|false, "allowOverCap": true|false }',
-            'body',
-          ),
-        );
-      }
-      const dryRun = (body as { dryRun?: unknown }).dryRun ?? true;
-      if (typeof dryRun !== 'boolean')
-        throw new HttpRefusal(errorResponse(400, 'INVALID_INPUT', 'dryRun: expected true or false', 'dryRun'));
-      const allowOverCap = (body as { allowOverCap?: unknown }).allowOverCap ?? false;
-      if (typeof allowOverCap !== 'boolean')
-        throw new HttpRefusal(
-          errorResponse(400, 'INVALID_INPUT', 'allowOverCap: expected true or false', 'allowOverCap'),
-        );
-      const running = runPurge(dryRun, 'manual', allowOverCap);
-      if (!running)
-        return errorResponse(
-          409,
-          'CONFLICT',
-          'another purge (dry or real, or with another allowOverCap) is running; ask again when it has finished',
-        );
-      const summaries = await running;
-      // The envelope (as the CLI's: `data.repositories` a list, `deleted` a number), and `summaries` as before.
-      const repositories = summaries.flatMap((sum) => sum.outcomes.map((o) => ({ registry: sum.registry, ...o })));
-      const deleted = summaries.reduce((n, sum) => n + sum.deleted, 0);
-      return jsonResponse(200, {
-        ...purgeResultOf(summaries, { dryRun, repositories, deleted, registries: summaries.map((x) => x.registry) }),
-        summaries,
-      });
-    }, log);
-  let auditing: Promise<RuntimeAuditOutput> | undefined;
-  const runRuntimeAudit = (): Promise<RuntimeAuditOutput> | undefined => {
+  let reconciling: Promise<RuntimeReconcileOutput> | undefined;
+  const runRuntimeReconcile = (): Promise<RuntimeReconcileOutput> | undefined => {
     if (!runtime) return undefined;
-    if (auditing) return auditing;
+    if (reconciling) return reconciling;
     const now = new Date();
-    // The real runtimeAudit orchestration (re-gates as imageGate sub-orchestrations), replayed in memory.
-    auditing = runner
+    // The real runtimeReconcile orchestration (re-gates as imageGate sub-orchestrations), replayed in memory.
+    reconciling = orchestrationHost
       .run({
-        name: ORCH_RUNTIME_AUDIT,
+        name: ORCH_RUNTIME_RECONCILE,
         input: { trigger: 'local' },
         instanceId: `runtime-local-${now.toISOString().replace(/[^0-9]/g, '')}`,
         startTime: now,
       })
       .then(({ output: raw }) => {
-        const output = raw as RuntimeAuditOutput;
+        const output = raw as RuntimeReconcileOutput;
         log(
-          `runtimeAudit: ${
+          `runtimeReconcile: ${
             output.error ??
             Object.entries(output.summary ?? {})
               .filter(([, n]) => n > 0)
@@ -396,21 +247,14 @@ export async function startService(options: ServeOptions): Promise<LocalService>
         return output;
       })
       .finally(() => {
-        auditing = undefined;
+        reconciling = undefined;
       });
-    return auditing;
+    return reconciling;
   };
   let origin = '';
   const allowedHosts = new Set<string>();
-
   const toRequest = (req: IncomingMessage, params: Record<string, string>, body?: Buffer): HttpRequest =>
-    new HttpRequest({
-      method: req.method ?? 'GET',
-      url: `${origin}${req.url ?? '/'}`,
-      headers: headerRecord(req),
-      params,
-      ...(body ? { body: { bytes: body } } : {}),
-    });
+    httpRequestOf(req, origin, params, body);
 
   /** What the function table's handlers get here: the same handlers as in Azure, over this service's parts. */
   const httpServices: HttpHostServices = {
@@ -426,7 +270,7 @@ export async function startService(options: ServeOptions): Promise<LocalService>
     HostHandledRoute<'local'>,
     (req: IncomingMessage, body: Buffer | undefined) => Promise<HttpResponseInit>
   > = {
-    purge: (req, body) => handlePurge(toRequest(req, {}, body)),
+    purge: (req, body) => handleLocalPurge(toRequest(req, {}, body), { auth, runPurge, log }),
     registryNotifications: async (req) => {
       const refused = checkNotificationHeaders(headerRecord(req), options.notificationToken);
       if (refused) return refused;
@@ -438,7 +282,7 @@ export async function startService(options: ServeOptions): Promise<LocalService>
           `body: expected at most ${MAX_NOTIFICATION_BYTES} bytes`,
           'body',
         );
-      return receiveNotification(body, { policy, starter: runner, log, promotions });
+      return receiveNotification(body, { policy, starter: orchestrationHost, log, promotions });
     },
     // The public half of the VSA key: what `cosign verify-attestation --key` and `acr-guard verify` are given.
     attestationKey: async () =>
@@ -494,7 +338,7 @@ export async function startService(options: ServeOptions): Promise<LocalService>
       }
       const handler = route.handler;
       if (handler === 'host') return send(res, await hostHandlers[route.name as HostHandledRoute<'local'>](req, body));
-      return send(res, await handler(toRequest(req, params, body), httpServices, context(route.name, log)));
+      return send(res, await handler(toRequest(req, params, body), httpServices, invocationContext(route.name, log)));
     }
     if (allowed) return send(res, errorResponse(405, 'METHOD_NOT_ALLOWED', `${allowed.method} ${allowed.path}`));
     return send(res, errorResponse(404, 'NOT_FOUND', `no route ${method} ${path}`));
@@ -533,7 +377,7 @@ export async function startService(options: ServeOptions): Promise<LocalService>
   origin = `http://${options.host ?? '127.0.0.1'}:${port}`;
   for (const name of [options.host ?? '127.0.0.1', '127.0.0.1', 'localhost', '[::1]'])
     allowedHosts.add(`${name}:${port}`);
-  const resumed = await runner.resume();
+  const resumed = await orchestrationHost.resume();
 
   const timers = startLocalTimers(env, () => ({ credential: getCredential(), ca: options.ca, log }), log, {
     purge: async () => {
@@ -552,13 +396,13 @@ export async function startService(options: ServeOptions): Promise<LocalService>
     url: origin,
     port,
     notificationsUrl: `${origin}/api/registry/notifications`,
-    runner,
+    orchestrationHost,
     audit,
     resumed,
-    runRuntimeAudit,
+    runRuntimeReconcile,
     stop: async () => {
       timers.stop();
-      runner.stop();
+      orchestrationHost.stop();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

@@ -141,9 +141,9 @@ async function auditWhenGated(service: LocalService, log: (line: string) => void
   const until = Date.now() + RUNTIME_SEED_WAIT_MS;
   // A gate starts when the registry's notification arrives, a moment after the push.
   await new Promise((resolve) => setTimeout(resolve, 500));
-  while (Date.now() < until && service.runner.list().some((i) => i.runtimeStatus === 'Running'))
+  while (Date.now() < until && service.orchestrationHost.list().some((i) => i.runtimeStatus === 'Running'))
     await new Promise((resolve) => setTimeout(resolve, 250));
   await service
-    .runRuntimeAudit()
-    ?.catch((err: unknown) => log(`runtimeAudit failed: ${err instanceof Error ? err.message : String(err)}`));
+    .runRuntimeReconcile()
+    ?.catch((err: unknown) => log(`runtimeReconcile failed: ${err instanceof Error ? err.message : String(err)}`));
 }

@@ -11,7 +11,7 @@ import {
   findRetentionRule,
   isRegistryAllowed,
   promoteTarget,
-} from '../core/policy';
+} from '../core/policyLookup';
 import type { ApplyMode, GateRule, Policy } from '../core/policyTypes';
 import { boundFindingsResult } from '../core/findingsSummary';
 import { classifyIndexChild, distinctIndexChildren, hasFilesystemLayer, MAX_INDEX_DEPTH } from '../core/indexChildren';

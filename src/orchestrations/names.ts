@@ -35,12 +35,16 @@ export const PurgeActivities = {
 
 /**
  * Runtime assurance: one instance per run of the `runtimeAudit` timer; re-gates run as `imageGate`
- * sub-orchestrations. Named apart from the timer: a Functions app's function names are unique.
+ * sub-orchestrations. Named apart from the timer: a Functions app's function names are unique. The code calls
+ * it by this name (`runtimeReconcile`); the timer keeps its deployed name `runtimeAudit`.
  */
-export const ORCH_RUNTIME_AUDIT = 'runtimeReconcile';
+export const ORCH_RUNTIME_RECONCILE = 'runtimeReconcile';
 
-/** Activity names of `runtimeAudit`. */
-export const RuntimeActivities = {
+/**
+ * Activity names of `runtimeReconcile`. They keep the `runtimeAudit_` prefix of the orchestration's first name:
+ * instances in flight replay by these names, so they stay (add, don't rename).
+ */
+export const RuntimeReconcileActivities = {
   assess: 'runtimeAudit_assess',
   report: 'runtimeAudit_report',
 } as const;

@@ -7,7 +7,7 @@
 import { ErrorCodes, GuardError, isGuardError } from '../core/errors';
 import { operationalAlert } from '../core/alerts/evaluate';
 import { notifyOnce } from '../jobs/notify';
-import { findRetentionRule, isRegistryAllowed } from '../core/policy';
+import { findRetentionRule, isRegistryAllowed } from '../core/policyLookup';
 import { emptyOutcome, type RepositoryOutcome, type PurgeSummary } from '../core/purge/summary';
 import { purgeRepository, repositoriesToPurge } from '../jobs/purge';
 import { PurgeActivities } from './names';

@@ -15,7 +15,7 @@ import { pushWithReport } from '../support/pushSamples';
 import { createRegistryClient } from '../../src/adapters/registry';
 import { TableAuditStore } from '../../src/adapters/auditStore';
 import { composeGateServices } from '../../src/app/compose';
-import { runGateLocally } from '../../src/local/gateRunner';
+import { runGateLocally } from '../../src/local/orchestrationHost';
 import { startRegistry, type RunningRegistry } from '../../src/local/registryServer';
 import { loadPolicy } from '../../src/core/policy';
 

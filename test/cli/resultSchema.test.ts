@@ -12,7 +12,7 @@ import { pushWithReport } from '../support/pushSamples';
 import { expectValidResult } from '../support/resultSchema';
 import { createRegistryClient } from '../../src/adapters/registry';
 import { FileAuditStore } from '../../src/adapters/auditStore';
-import { handleRuntimeReport } from '../../src/app/runtimeAudit';
+import { handleRuntimeReport } from '../../src/app/runtimeAssurance';
 import { errorResultOf, resultOf } from '../../src/core/result';
 import { formatImage, gateInstanceId } from '../../src/core/reference';
 import type { ImageId } from '../../src/core/types';

@@ -14,7 +14,7 @@ import { loadPolicy } from '../../src/core/policy';
 import type { Policy } from '../../src/core/policyTypes';
 import { MemoryAuditStore } from '../../src/adapters/auditStore';
 import { composeGateServices } from '../../src/app/compose';
-import { LocalGateRunner } from '../../src/local/gateRunner';
+import { LocalOrchestrationHost } from '../../src/local/orchestrationHost';
 import { receiveNotification } from '../../src/local/notifications';
 import { PromotionRecord } from '../../src/core/promotions';
 import { createSignatureVerifier } from '../../src/adapters/signatureVerifier';
@@ -91,7 +91,7 @@ describe('hostile callers (property-based)', () => {
       audit: new MemoryAuditStore(),
       plainHttpHosts: [host],
     });
-    const runner = new LocalGateRunner({ services, timers: 'virtual' });
+    const runner = new LocalOrchestrationHost({ services, timers: 'virtual' });
     const deps = { policy, starter: runner, registry: services.registry, auth: 'off' as const };
     const str = hostileString(host);
     const payload = fc.oneof(
@@ -139,7 +139,7 @@ describe('hostile callers (property-based)', () => {
     const policy = policyFor(host);
     const audit = new MemoryAuditStore();
     const services = composeGateServices({ policy: () => policy, audit, plainHttpHosts: [host] });
-    const runner = new LocalGateRunner({ services, timers: 'virtual' });
+    const runner = new LocalOrchestrationHost({ services, timers: 'virtual' });
     const str = hostileString(host);
     const digest = fc.oneof(fc.constant(`sha256:${'c'.repeat(64)}`), fc.stringMatching(/^sha256:[0-9a-f]{64}$/), str);
     const event = fc.record(

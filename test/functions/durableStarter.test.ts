@@ -8,7 +8,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { HttpRequest, InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
-import { durableGateStarter } from '../../src/functions/durableStarter';
+import { durableOrchestrationStarter } from '../../src/functions/durableStarter';
 import { handleRescan, handleRescanStatus } from '../../src/app/rescan';
 import { loadPolicy } from '../../src/core/policy';
 import type { RegistryClientFactory } from '../../src/adapters/ports';
@@ -98,7 +98,7 @@ describe('durable client starter', () => {
   }
 
   it('maps an unknown instance to undefined and reads a known one', async () => {
-    const starter = durableGateStarter(df.getClient(contextWithClient()));
+    const starter = durableOrchestrationStarter(df.getClient(contextWithClient()));
     expect(await starter.getState('gate-0000000000000000000000000000000000000000')).toBeUndefined();
     expect(await starter.getStatus('gate-0000000000000000000000000000000000000000')).toBeUndefined();
   });
@@ -114,7 +114,7 @@ describe('durable client starter', () => {
     const context = contextWithClient();
     const deps = {
       policy,
-      starter: durableGateStarter(df.getClient(context)),
+      starter: durableOrchestrationStarter(df.getClient(context)),
       registry: noRegistry,
       auth: 'off' as const,
     };

@@ -4,7 +4,7 @@
  */
 import { InvocationContext } from '@azure/functions';
 import { handleNightlyPurge, purgeInstanceId } from '../../src/app/nightlyPurge';
-import type { GateStarter, InstanceState } from '../../src/app/gateStarter';
+import type { OrchestrationStarter, InstanceState } from '../../src/app/orchestrationStarter';
 import { registeredFunctions } from '../support/functionsCore';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- jest.mock factories cannot use imports
@@ -13,7 +13,7 @@ jest.mock('@azure/functions-core', () => require('../support/functionsCore').rec
 });
 
 /** A starter that keeps instances in memory, as the durable client's store would. */
-class MemoryStarter implements GateStarter {
+class MemoryStarter implements OrchestrationStarter {
   readonly instances = new Map<string, { orchestrator: string; input: unknown; state: InstanceState }>();
   async getState(instanceId: string): Promise<InstanceState | undefined> {
     return this.instances.get(instanceId)?.state;

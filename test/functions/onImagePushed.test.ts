@@ -15,7 +15,7 @@ import { MemoryAuditStore } from '../../src/adapters/auditStore';
 import { createRegistryClient } from '../../src/adapters/registry';
 import type { RegistryClient } from '../../src/adapters/ports';
 import { composeGateServices } from '../../src/app/compose';
-import { LocalGateRunner } from '../../src/local/gateRunner';
+import { LocalOrchestrationHost } from '../../src/local/orchestrationHost';
 import { pushWithReport as pushSample, reportsGatePolicy } from '../support/pushSamples';
 import { startRegistry } from '../../src/local/registryServer';
 
@@ -72,7 +72,7 @@ describe('onImagePushed', () => {
   function setup() {
     const audit = new MemoryAuditStore();
     const services = composeGateServices({ policy: () => policy, audit, plainHttpHosts: [registry.host] });
-    const starter = new LocalGateRunner({ services, timers: 'virtual' });
+    const starter = new LocalOrchestrationHost({ services, timers: 'virtual' });
     return { audit, starter };
   }
 

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
 import { handleRescan, handleRescanStatus, MAX_REPOSITORY_TAGS, parseRescanBody } from '../../src/app/rescan';
 import { handleVerdict } from '../../src/app/verdicts';
-import { startGateOnce } from '../../src/app/gateStarter';
+import { startGateOnce } from '../../src/app/orchestrationStarter';
 import { MAX_BODY_BYTES, type HttpAuthMode } from '../../src/app/http';
 import { gateInstanceId } from '../../src/core/reference';
 import { MediaTypes, type ImageId, type Verdict } from '../../src/core/types';
@@ -17,7 +17,7 @@ import { MemoryAuditStore } from '../../src/adapters/auditStore';
 import { createRegistryClient } from '../../src/adapters/registry';
 import type { RegistryClient, RegistryClientFactory } from '../../src/adapters/ports';
 import { composeGateServices } from '../../src/app/compose';
-import { LocalGateRunner } from '../../src/local/gateRunner';
+import { LocalOrchestrationHost } from '../../src/local/orchestrationHost';
 import { pushWithReport as pushSample, reportsGatePolicy } from '../support/pushSamples';
 import { startRegistry } from '../../src/local/registryServer';
 import { expectValidResult } from '../support/resultSchema';
@@ -87,7 +87,7 @@ describe('HTTP rescan and verdicts', () => {
       asked.push(host);
       return services.registry(host);
     };
-    const runner = new LocalGateRunner({ services, timers: 'virtual' });
+    const runner = new LocalOrchestrationHost({ services, timers: 'virtual' });
     const deps = { policy, starter: runner, registry: countingRegistry, auth };
     return { audit, runner, deps, asked };
   }

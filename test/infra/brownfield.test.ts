@@ -12,7 +12,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { parse as parseYaml } from 'yaml';
-import { loadPolicy, isRegistryAllowed } from '../../src/core/policy';
+import { loadPolicy } from '../../src/core/policy';
+import { isRegistryAllowed } from '../../src/core/policyLookup';
 import { parseInUseScopes } from '../../src/core/inUseScopes';
 import { ROOT, at, declarationBody, declarations, literalMap, objectsWith, parseInfra, properties, resourceBody, stringLiteral, syntaxProblems, type BicepFile, type Node } from '../support/bicep';
 

@@ -12,7 +12,7 @@ import { MediaTypes, type ImageId } from '../../src/core/types';
 import { createRegistryClient } from '../../src/adapters/registry';
 import { MemoryAuditStore } from '../../src/adapters/auditStore';
 import { composeGateServices } from '../../src/app/compose';
-import { runGateLocally } from '../../src/local/gateRunner';
+import { runGateLocally } from '../../src/local/orchestrationHost';
 import { pushArtifact, pushImage } from '../../src/local/ociPush';
 import { sampleSarif } from '../../src/local/sampleReports';
 import { freePort, startRegistry, type RunningRegistry } from '../../src/local/registryServer';

@@ -19,7 +19,7 @@ import { MemoryAuditStore } from '../../src/adapters/auditStore';
 import { createRegistryClient } from '../../src/adapters/registry';
 import { ReportsFindingsSource } from '../../src/adapters/reportsSource';
 import { composeGateServices } from '../../src/app/compose';
-import { LocalGateRunner } from '../../src/local/gateRunner';
+import { LocalOrchestrationHost } from '../../src/local/orchestrationHost';
 import { purgeRepository, repositoriesToPurge } from '../../src/jobs/purge';
 import { runCli } from '../support/cli';
 import { startHostileRegistry, type HostileMode, type HostileRegistry } from '../support/hostileRegistry';
@@ -94,7 +94,7 @@ describe('listings that never end', () => {
         audit: new MemoryAuditStore(),
         plainHttpHosts: [reg.host],
       });
-      const runner = new LocalGateRunner({ services, timers: 'virtual' });
+      const runner = new LocalOrchestrationHost({ services, timers: 'virtual' });
       const started = Date.now();
       const res: HttpResponseInit = await within(
         15_000,

@@ -11,7 +11,7 @@ import { composeGateServices } from '../../src/app/compose';
 import { IN_TOTO_MEDIA_TYPE, MAX_INDEX_ENTRIES, MAX_INDEX_PLATFORMS } from '../../src/core/indexChildren';
 import { loadPolicy } from '../../src/core/policy';
 import { MediaTypes, type Descriptor, type ImageId } from '../../src/core/types';
-import { runGateLocally } from '../../src/local/gateRunner';
+import { runGateLocally } from '../../src/local/orchestrationHost';
 import { pushArtifact, pushImage, pushIndex } from '../../src/local/ociPush';
 import { sampleSarif } from '../../src/local/sampleReports';
 import type { GateOutcome } from '../../src/orchestrations/imageGate';

@@ -10,7 +10,6 @@ import { LogIngestionSink } from '../../src/adapters/logIngestion';
 import { LogRowsAuditStore } from '../../src/app/logRowsStore';
 import { auditStoreFor } from '../../src/app/compose';
 import { loadConfig } from '../../src/app/config';
-import { isRuntimeAuditStore } from '../../src/app/runtimeAudit';
 import { buildRuntime, buildRuntimeBase } from '../../src/functions/runtime';
 import { decide } from '../../src/core/decision';
 import {
@@ -218,6 +217,9 @@ describe('the real LogsIngestionClient against the Logs Ingestion contract', () 
 
     expect(logs).toEqual([]);
     expect(await store.latestVerdict(IMAGE)).toEqual(verdict);
+    // Every side of the store it wraps reads through: the page's listing and runtime assurance's report.
+    expect(await store.latestImageVerdicts(10)).toEqual({ verdicts: [verdict], truncated: false });
+    expect((await store.latestRuntimeReport())?.generatedAt).toBe(runtimeReport(3).generatedAt);
     const uploads = service.server.requests.filter((r) => r.method === 'POST');
     expect(uploads.map((r) => `${r.path}?api-version=${r.query.get('api-version')}`)).toEqual([
       `/dataCollectionRules/${RULE_ID}/streams/Custom-AcrGuardVerdicts_CL?api-version=2023-01-01`,
@@ -376,7 +378,7 @@ describe('configuration (ACR_GUARD_LOG_INGESTION_ENDPOINT + ACR_GUARD_LOG_INGEST
     expect((err as Error).message).toMatch(message);
   });
 
-  it('the Functions runtime wires it: with both settings its audit store copies (and keeps its runtime side); without, it does not', () => {
+  it('the Functions runtime wires it: with both settings its audit store copies; without, it does not', () => {
     const env = { ...base, ACR_GUARD_POLICY_FILE: 'policy/acr-guard.yaml' };
     const wired = buildRuntime(
       buildRuntimeBase({
@@ -386,7 +388,6 @@ describe('configuration (ACR_GUARD_LOG_INGESTION_ENDPOINT + ACR_GUARD_LOG_INGEST
       }),
     );
     expect(wired.services.audit).toBeInstanceOf(LogRowsAuditStore);
-    expect(isRuntimeAuditStore(wired.services.audit)).toBe(true);
     expect(buildRuntime(buildRuntimeBase(env)).services.audit).not.toBeInstanceOf(LogRowsAuditStore);
   });
 

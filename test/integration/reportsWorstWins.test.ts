@@ -6,7 +6,7 @@
 import { MemoryAuditStore } from '../../src/adapters/auditStore';
 import { composeGateServices } from '../../src/app/compose';
 import { MediaTypes, type ImageId } from '../../src/core/types';
-import { runGateLocally } from '../../src/local/gateRunner';
+import { runGateLocally } from '../../src/local/orchestrationHost';
 import { pushArtifact, pushImage, type Pushed } from '../../src/local/ociPush';
 import { sampleCycloneDx } from '../../src/local/sampleReports';
 import type { GateOutcome } from '../../src/orchestrations/imageGate';

@@ -7,7 +7,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileAuditStore, MemoryAuditStore, TableAuditStore } from '../../src/adapters/auditStore';
-import type { AuditStore, RuntimeAuditStore } from '../../src/adapters/ports';
+import type { AuditStore, RuntimeAssuranceStore } from '../../src/adapters/ports';
 import type { RuntimeReport } from '../../src/core/runtime/classify';
 import type { Verdict } from '../../src/core/types';
 import { useAzurite } from '../support/azurite';
@@ -59,7 +59,7 @@ function report(minute: number, images = 1): RuntimeReport {
   };
 }
 
-type Store = AuditStore & RuntimeAuditStore;
+type Store = AuditStore & RuntimeAssuranceStore;
 
 function contract(name: string, make: () => Store, again: (s: Store) => Store) {
   describe(name, () => {

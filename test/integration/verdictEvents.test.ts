@@ -22,7 +22,7 @@ import {
   verdictWebhookUrl,
 } from '../../src/adapters/verdictEvents';
 import { composeGateServices } from '../../src/app/compose';
-import { runGateLocally } from '../../src/local/gateRunner';
+import { runGateLocally } from '../../src/local/orchestrationHost';
 import { startRegistry, type RunningRegistry } from '../../src/local/registryServer';
 import { VERDICT_EVENT_TYPE, verdictEvent, type VerdictCloudEvent } from '../../src/core/verdictEvent';
 import type { Verdict } from '../../src/core/types';

@@ -13,7 +13,7 @@ import { MemoryAuditStore } from '../../src/adapters/auditStore';
 import { composeGateServices } from '../../src/app/compose';
 import { OCI_EMPTY_CONFIG_DIGEST } from '../../src/core/runnable';
 import type { Descriptor, ImageId } from '../../src/core/types';
-import { runGateLocally } from '../../src/local/gateRunner';
+import { runGateLocally } from '../../src/local/orchestrationHost';
 import { pushImage } from '../../src/local/ociPush';
 import { sampleSarif } from '../../src/local/sampleReports';
 import type { GateOutcome } from '../../src/orchestrations/imageGate';

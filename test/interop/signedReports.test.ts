@@ -16,7 +16,7 @@ import { loadSignatureTrust } from '../../src/adapters/trustStoreFiles';
 import { composeGateServices } from '../../src/app/compose';
 import { loadPolicy } from '../../src/core/policy';
 import { MediaTypes, type ImageId } from '../../src/core/types';
-import { runGateLocally } from '../../src/local/gateRunner';
+import { runGateLocally } from '../../src/local/orchestrationHost';
 import { pushArtifact, pushImage, type Pushed } from '../../src/local/ociPush';
 import { sampleCycloneDx } from '../../src/local/sampleReports';
 import type { GateOutcome } from '../../src/orchestrations/imageGate';

@@ -1,6 +1,6 @@
 /**
  * The page's Running section in a real headless Chromium (Debian's `chromium`, driven by playwright-core): the
- * stack `npm start` runs seeds the demo images and the demo's deployed list, runs the real `runtimeAudit`, and
+ * stack `npm start` runs seeds the demo images and the demo's deployed list, runs the real `runtimeReconcile`, and
  * the page shows workload → image → status for every runtime status, with the reason and the grace left.
  * In CI (CI=true) the test runs or fails; elsewhere it skips with one line when chromium is absent.
  */

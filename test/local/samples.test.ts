@@ -118,6 +118,6 @@ describe('samples/rescan.http', () => {
     }
     expect(statuses).toEqual(requests.map((r) => [r.title, r.expect]));
     expect(requests.length).toBeGreaterThanOrEqual(6);
-    await stack.service.runner.settled();
+    await stack.service.orchestrationHost.settled();
   }, 90_000);
 });

@@ -18,10 +18,10 @@ import {
   servedBy,
   type HttpRoute,
 } from '../../src/app/functionTable';
-import { TIMER_SCHEDULES } from '../../src/app/config';
+import { TIMER_SCHEDULES } from '../../src/app/timerConfig';
 import { loadPolicy } from '../../src/core/policy';
 import { startService, type LocalService } from '../../src/local/serve';
-import { LocalOrchestrationHost } from '../../src/local/gateRunner';
+import { LocalOrchestrationHost } from '../../src/local/orchestrationHost';
 import { registeredFunctions, type RegisteredFunction } from '../support/functionsCore';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- jest.mock factories cannot use imports
@@ -173,8 +173,8 @@ describe('the function table', () => {
     });
 
     it('hosts every orchestrator and, with runtime services, every activity the Azure host registers', () => {
-      expect(service.runner.orchestrations()).toEqual(Object.keys(ORCHESTRATORS));
-      expect(service.runner.hostedActivities().sort()).toEqual(
+      expect(service.orchestrationHost.orchestrations()).toEqual(Object.keys(ORCHESTRATORS));
+      expect(service.orchestrationHost.hostedActivities().sort()).toEqual(
         ACTIVITY_MAPS.filter((m) => !m.needsRuntime)
           .flatMap((m) => m.activities)
           .sort(),

@@ -1,7 +1,7 @@
 /**
  * Settings of the alert and rotation timers: defaults, and every bad value named by its setting.
  */
-import { loadAlertsConfig, loadRotationConfig, timerSchedule } from '../../src/app/config';
+import { loadAlertsConfig, loadRotationConfig, timerSchedule } from '../../src/app/timerConfig';
 import { isGuardError } from '../../src/core/errors';
 
 const WS = '6c2f1b8e-2f43-4d61-9a63-3b1a0e5d7c11';

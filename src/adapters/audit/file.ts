@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { ErrorCodes, GuardError } from '../../core/errors';
 import type { ImageId, Verdict } from '../../core/types';
 import { purgeSummaryOfRecord, type PurgeSummary } from '../../core/purge/summary';
-import type { AuditStore, RuntimeAuditStore, RuntimeState, VerdictListing } from '../ports';
+import type { AuditStore, RuntimeAssuranceStore, RuntimeState, VerdictListing } from '../ports';
 import type { RuntimeReport } from '../../core/runtime/classify';
 import {
   checkImage,
@@ -31,7 +31,7 @@ import {
  * `registry/repository`, so no repository name can reach outside `dir`. Appends from one process are
  * serialised per file; a line that does not parse (a write cut short by a crash) is skipped when reading.
  */
-export class FileAuditStore implements AuditStore, RuntimeAuditStore, VerdictListing {
+export class FileAuditStore implements AuditStore, RuntimeAssuranceStore, VerdictListing {
   private readonly writing = new Map<string, Promise<void>>();
 
   constructor(private readonly dir: string) {}

@@ -1,7 +1,7 @@
 /** The in-memory verdict audit store (dry runs, tests, the benchmark). */
 import type { ImageId, Verdict } from '../../core/types';
 import type { PurgeSummary } from '../../core/purge/summary';
-import type { AuditStore, RuntimeAuditStore, RuntimeState, VerdictListing } from '../ports';
+import type { AuditStore, RuntimeAssuranceStore, RuntimeState, VerdictListing } from '../ports';
 import type { RuntimeReport } from '../../core/runtime/classify';
 import {
   checkImage,
@@ -24,7 +24,7 @@ import {
 } from './shared';
 
 /** Keeps verdicts in memory (dry runs, tests, the benchmark). */
-export class MemoryAuditStore implements AuditStore, RuntimeAuditStore, VerdictListing {
+export class MemoryAuditStore implements AuditStore, RuntimeAssuranceStore, VerdictListing {
   private readonly verdicts: Verdict[] = [];
   private readonly summaries: PurgeSummary[] = [];
 

@@ -119,7 +119,7 @@ export function sameImage(a: ImageId, b: ImageId): boolean {
   return a.registry === b.registry && a.repository === b.repository && a.digest === b.digest;
 }
 
-/** Most verdict rows one batched read (`RuntimeAuditStore.latestVerdicts`) scans; more is `VERDICT_SCAN_TOO_LARGE`. */
+/** Most verdict rows one batched read (`RuntimeAssuranceStore.latestVerdicts`) scans; more is `VERDICT_SCAN_TOO_LARGE`. */
 export const MAX_RUNTIME_VERDICT_ROWS = 1_000_000;
 /**
  * Most characters of the runtime state's JSON (grace clocks, last-seen times, alerted statuses), the same in

@@ -9,7 +9,7 @@ import type { TokenCredential } from '@azure/identity';
 import { ErrorCodes, GuardError, invalidInput } from '../../core/errors';
 import type { ImageId, Verdict } from '../../core/types';
 import { purgeSummaryOfRecord, type PurgeSummary } from '../../core/purge/summary';
-import type { AuditStore, RuntimeAuditStore, RuntimeState, VerdictListing } from '../ports';
+import type { AuditStore, RuntimeAssuranceStore, RuntimeState, VerdictListing } from '../ports';
 import type { RuntimeReport } from '../../core/runtime/classify';
 import {
   checkImage,
@@ -180,7 +180,7 @@ function isTableNotFound(err: unknown): boolean {
   return e?.statusCode === 404 && (e.code === undefined || e.code === 'TableNotFound' || e.code === 'ResourceNotFound');
 }
 
-export class TableAuditStore implements AuditStore, RuntimeAuditStore, VerdictListing {
+export class TableAuditStore implements AuditStore, RuntimeAssuranceStore, VerdictListing {
   private readonly client: TableClient;
   private created?: Promise<void>;
 

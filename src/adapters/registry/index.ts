@@ -11,6 +11,7 @@ import { validateDigest, validateRegistryHost, validateRepository, validateTag }
 import { MediaTypes, type Descriptor } from '../../core/types';
 import { isAcrHost } from '../../core/acrHost';
 import type { AcrManifestInfo, FetchedManifest, ManifestAttributes, Page, RegistryClient } from '../ports';
+import { checkedDescriptor, descriptors, nameList, pickAttributes } from './answers';
 import { RegistryAuth } from './auth';
 import { createTlsFetch } from './tlsFetch';
 
@@ -72,7 +73,12 @@ function verifyDigest(bytes: Buffer, digest: string, what: string): void {
     throw new GuardError(ErrorCodes.DIGEST_MISMATCH, `${what}: content digest ${actual} does not match ${digest}`);
 }
 
-function isDigest(reference: string): boolean {
+/**
+ * True when a manifest reference starts with a digest algorithm (`sha256:`, `sha512:`): it names a digest, not a
+ * tag (a tag cannot hold `:`). A prefix test only, to choose between the two: the full digest grammar is core's
+ * `isDigest`/`validateDigest`, to which `OciRegistryClient.reference` then holds every digest reference.
+ */
+function hasDigestPrefix(reference: string): boolean {
   return reference.startsWith('sha256:') || reference.startsWith('sha512:');
 }
 
@@ -80,97 +86,6 @@ function isDigest(reference: string): boolean {
 function pageSize(n: number): number {
   if (!Number.isInteger(n) || n < 1 || n > 10_000) throw invalidInput('pageSize', 'an integer from 1 to 10000', n);
   return n;
-}
-
-/** A listing entry list: an array of valid names, or null/absent-as-null (MALFORMED otherwise, never silently dropped). */
-function nameList(
-  value: unknown,
-  field: string,
-  validate: (name: string, field: string) => string,
-  where: string,
-): string[] {
-  if (value === null) return [];
-  if (!Array.isArray(value))
-    throw new GuardError(
-      ErrorCodes.MALFORMED,
-      `${where}: ${field} is not a list (${describeFound(value)}); the listing was refused`,
-    );
-  return value.map((v, i) => {
-    try {
-      return validate(v as string, `${field}[${i}]`);
-    } catch {
-      throw new GuardError(
-        ErrorCodes.MALFORMED,
-        `${where}: ${field}[${i}] is not a valid name (${describeFound(v)}); the listing was refused`,
-      );
-    }
-  });
-}
-
-function asDescriptor(value: unknown): Descriptor | undefined {
-  if (!value || typeof value !== 'object') return undefined;
-  const d = value as Record<string, unknown>;
-  if (typeof d.mediaType !== 'string' || typeof d.digest !== 'string' || typeof d.size !== 'number') return undefined;
-  return d as unknown as Descriptor;
-}
-
-function descriptors(value: unknown, field: string, where: string): Descriptor[] {
-  if (value === undefined) return [];
-  if (!Array.isArray(value)) throw new GuardError(ErrorCodes.MALFORMED, `${where}: ${field} is not an array`);
-  return value.map((v, i) => checkedDescriptor(v, `${field}[${i}]`, where));
-}
-
-/** One descriptor (`config`, `subject`, an entry of `layers` or `manifests`), checked; a bad one is MALFORMED. */
-function checkedDescriptor(value: unknown, field: string, where: string): Descriptor {
-  const d = asDescriptor(value);
-  if (!d) throw new GuardError(ErrorCodes.MALFORMED, `${where}: ${field} is not a descriptor`);
-  // A bad digest from a registry is a malformed answer, not a caller's bad input. Only the algorithms the OCI
-  // image spec registers (sha256, sha512) name content acr-guard can verify; a size is a byte count.
-  // validateDigest holds the one digest grammar (core/digest.ts): sha256/sha512 at full length, the two
-  // algorithms verifyDigest can check content against.
-  try {
-    validateDigest(d.digest, `${field}.digest`);
-  } catch {
-    throw new GuardError(
-      ErrorCodes.MALFORMED,
-      `${where}: ${field}.digest is not a digest (${describeFound(d.digest)})`,
-    );
-  }
-  if (!Number.isSafeInteger(d.size) || d.size < 0)
-    throw new GuardError(ErrorCodes.MALFORMED, `${where}: ${field}.size is not a byte count (${d.size})`);
-  return d;
-}
-
-const BOOLEAN_ATTRIBUTES = ['deleteEnabled', 'writeEnabled', 'readEnabled', 'listEnabled'] as const;
-const STRING_ATTRIBUTES = ['quarantineState', 'quarantineDetails'] as const;
-
-/** The changeable attributes of a value, typed; wrong types are MALFORMED from a registry, INVALID_INPUT from a caller. */
-function pickAttributes(value: unknown, where: string, input = false): ManifestAttributes {
-  if (value === undefined || value === null) return {};
-  const fail = (field: string, expected: string): GuardError =>
-    input
-      ? new GuardError(ErrorCodes.INVALID_INPUT, `${where}.${field}: expected ${expected}`, {
-          field: `${where}.${field}`,
-        })
-      : new GuardError(ErrorCodes.MALFORMED, `${where}: changeableAttributes.${field} is not ${expected}`);
-  if (typeof value !== 'object' || Array.isArray(value)) {
-    throw input
-      ? new GuardError(ErrorCodes.INVALID_INPUT, `${where}: expected an object`, { field: where })
-      : new GuardError(ErrorCodes.MALFORMED, `${where}: changeableAttributes is not an object`);
-  }
-  const v = value as Record<string, unknown>;
-  const out: ManifestAttributes = {};
-  for (const key of BOOLEAN_ATTRIBUTES) {
-    if (v[key] === undefined) continue;
-    if (typeof v[key] !== 'boolean') throw fail(key, 'a boolean');
-    out[key] = v[key];
-  }
-  for (const key of STRING_ATTRIBUTES) {
-    if (v[key] === undefined) continue;
-    if (typeof v[key] !== 'string') throw fail(key, 'a string');
-    out[key] = v[key];
-  }
-  return out;
 }
 
 class OciRegistryClient implements RegistryClient {
@@ -335,7 +250,7 @@ class OciRegistryClient implements RegistryClient {
   }
 
   private static reference(reference: string): string {
-    return isDigest(reference) ? validateDigest(reference, 'reference') : validateTag(reference, 'reference');
+    return hasDigestPrefix(reference) ? validateDigest(reference, 'reference') : validateTag(reference, 'reference');
   }
 
   async resolveTag(repository: string, tag: string): Promise<string> {
@@ -358,7 +273,7 @@ class OciRegistryClient implements RegistryClient {
   async getManifest(repository: string, reference: string): Promise<FetchedManifest> {
     const repo = OciRegistryClient.repoPath(repository);
     const ref = OciRegistryClient.reference(reference);
-    const what = `manifest ${repo}${isDigest(ref) ? '@' : ':'}${ref}`;
+    const what = `manifest ${repo}${hasDigestPrefix(ref) ? '@' : ':'}${ref}`;
     const res = await this.request({
       method: 'GET',
       path: `/v2/${repo}/manifests/${ref}`,
@@ -367,7 +282,7 @@ class OciRegistryClient implements RegistryClient {
       what,
     });
     const bytes = await this.readLimited(res, this.maxManifestBytes, what);
-    const digest = isDigest(ref)
+    const digest = hasDigestPrefix(ref)
       ? ref
       : validateDigest(res.headers.get('docker-content-digest') ?? digestOf(bytes), 'Docker-Content-Digest');
     verifyDigest(bytes, digest, `registry ${this.host}: ${what}`);
@@ -419,18 +334,18 @@ class OciRegistryClient implements RegistryClient {
   async putManifest(repository: string, reference: string, bytes: Buffer, mediaType: string): Promise<string> {
     const repo = OciRegistryClient.repoPath(repository);
     const ref = OciRegistryClient.reference(reference);
-    if (isDigest(ref)) verifyDigest(bytes, ref, `manifest for ${repo}@${ref}`);
+    if (hasDigestPrefix(ref)) verifyDigest(bytes, ref, `manifest for ${repo}@${ref}`);
     const res = await this.request({
       method: 'PUT',
       path: `/v2/${repo}/manifests/${ref}`,
       scope: `repository:${repo}:pull,push`,
       headers: { 'content-type': mediaType },
       body: bytes,
-      what: `put manifest ${repo}${isDigest(ref) ? '@' : ':'}${ref}`,
+      what: `put manifest ${repo}${hasDigestPrefix(ref) ? '@' : ':'}${ref}`,
     });
     await res.arrayBuffer();
     const reported = res.headers.get('docker-content-digest');
-    if (!reported) return isDigest(ref) ? ref : digestOf(bytes);
+    if (!reported) return hasDigestPrefix(ref) ? ref : digestOf(bytes);
     validateDigest(reported, 'Docker-Content-Digest');
     // The registry must have stored exactly these bytes.
     const algorithm = reported.startsWith('sha512:') ? 'sha512' : 'sha256';

@@ -6,7 +6,8 @@
  * Nothing in scope is `unknown`, never a clean bill. Pure.
  */
 import { fail, pass, unknown, type DoctorCheck, type DoctorReport } from './check';
-import { isAbac, registryFor } from './pull';
+import { registryFor } from './pull';
+import { isAbac } from './pullIdentity';
 import {
   assignmentsOf,
   isPrivileged,

@@ -9,6 +9,8 @@ export * from './abac';
 export * from './glob';
 export * from './workloads';
 export * from './pull';
+export * from './pullNetwork';
+export * from './pullIdentity';
 export * from './identities';
 export * from './platform';
 export * from './road';

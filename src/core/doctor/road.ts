@@ -8,7 +8,7 @@
  */
 import { fail, pass, sh, unknown, type DoctorCheck } from './check';
 import { evaluateCondition, probeNames, readCondition } from './abac';
-import { applyModeFor } from '../policy';
+import { applyModeFor } from '../policyLookup';
 import type { Policy } from '../policyTypes';
 import { assignmentParameters, evaluatePolicyRule, type PolicyResource } from './policyRule';
 import { actionMatches, resolveRole, roleAllows } from './roles';

@@ -11,7 +11,7 @@
  */
 import { SEVERITIES, type ImageId, type Severity, type Verdict } from '../types';
 import type { GraceKey, Policy } from '../policyTypes';
-import { findGateRule, isRegistryAllowed, runtimePolicyOf } from '../policy';
+import { findGateRule, isRegistryAllowed, runtimePolicyOf } from '../policyLookup';
 import { normaliseDeployedReference, type NormalisedReference } from '../purge/inUse';
 import { formatDuration, humanDuration } from '../duration';
 import { ErrorCodes, GuardError } from '../errors';

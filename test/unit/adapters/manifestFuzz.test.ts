@@ -13,7 +13,7 @@ import { ErrorCodes, isGuardError } from '../../../src/core/errors';
 import { IN_TOTO_MEDIA_TYPE, MAX_INDEX_ENTRIES, MAX_INDEX_PLATFORMS } from '../../../src/core/indexChildren';
 import { loadPolicy } from '../../../src/core/policy';
 import { MediaTypes, type FindingsResult, type ImageId } from '../../../src/core/types';
-import { runGateLocally } from '../../../src/local/gateRunner';
+import { runGateLocally } from '../../../src/local/orchestrationHost';
 import { resolveManifest, type ResolvedImage } from '../../../src/orchestrations/activities';
 import type { GateServices } from '../../../src/orchestrations/services';
 import { MemoryAudit, inconclusiveSignatures as notYetVerifySignatures } from '../../support/durableGateFakes';

@@ -7,7 +7,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { ACR_LOGIN_SERVER_SUFFIXES, isAcrHost } from '../../../src/core/acrHost';
-import { applyModeFor, isAcrHost as policyIsAcrHost, loadPolicy } from '../../../src/core/policy';
+import { loadPolicy } from '../../../src/core/policy';
+import { applyModeFor, isAcrHost as policyIsAcrHost } from '../../../src/core/policyLookup';
 
 const ROOT = join(__dirname, '..', '..', '..');
 

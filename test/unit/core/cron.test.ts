@@ -1,5 +1,5 @@
 import { cronMatches, parseCron } from '../../../src/core/cron';
-import { TIMER_SCHEDULES } from '../../../src/app/config';
+import { TIMER_SCHEDULES } from '../../../src/app/timerConfig';
 
 const at = (iso: string) => new Date(iso);
 

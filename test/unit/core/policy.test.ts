@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse, stringify } from 'yaml';
+import { loadPolicy, MAX_POLICY_BYTES } from '../../../src/core/policy';
 import {
   applyModeFor,
   effectiveSources,
@@ -8,10 +9,8 @@ import {
   findRegistry,
   findRetentionRule,
   isRegistryAllowed,
-  loadPolicy,
-  MAX_POLICY_BYTES,
   promoteTarget,
-} from '../../../src/core/policy';
+} from '../../../src/core/policyLookup';
 import { GuardError } from '../../../src/core/errors';
 
 const SHIPPED = readFileSync(path.join(__dirname, '../../../policy/acr-guard.yaml'), 'utf8');

@@ -5,7 +5,8 @@
  */
 import fc from 'fast-check';
 import { explainPolicy, explainScope } from '../../../src/core/policyExplain';
-import { findGateRule, findRetentionRule, isRegistryAllowed, loadPolicy } from '../../../src/core/policy';
+import { loadPolicy } from '../../../src/core/policy';
+import { findGateRule, findRetentionRule, isRegistryAllowed } from '../../../src/core/policyLookup';
 import { matchGlob } from '../../../src/core/glob';
 
 const SCOPES = ['contoso/edge/**', 'contoso/*', 'mirror/**', '**/api', 'team/a?c', 'exact/name'];

@@ -1,7 +1,7 @@
 /**
  * Runtime assurance job: from an inventory of running containers to a classification, over the ports (registry
  * clients for tag resolution, the audit store's batched verdict read). Shared by the CLI, the local service and
- * the `runtimeAudit` orchestration's activities.
+ * the `runtimeReconcile` orchestration's activities.
  *
  * Only tags on allowlisted registries are resolved (a registry outside the allowlist is never contacted), with
  * at most {@link RUNTIME_RESOLVE_CONCURRENCY} requests in flight; verdicts are read in one batched call.
@@ -19,7 +19,7 @@ import {
   type RuntimeClassification,
   type RuntimeReport,
 } from '../core/runtime/classify';
-import type { RegistryClientFactory, RuntimeAuditStore } from '../adapters/ports';
+import type { RegistryClientFactory, RuntimeAssuranceStore } from '../adapters/ports';
 import { mapLimit } from '../core/mapLimit';
 
 /** Tag resolutions in flight at once. */
@@ -50,7 +50,7 @@ export interface AssessRuntimeInput {
   containers: readonly RunningContainer[];
   policy: Policy;
   registry: RegistryClientFactory;
-  audit: Pick<RuntimeAuditStore, 'latestVerdicts'>;
+  audit: Pick<RuntimeAssuranceStore, 'latestVerdicts'>;
   graceState: GraceState;
   graceSeen?: GraceState;
   nowMs: number;

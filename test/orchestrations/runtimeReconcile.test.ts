@@ -1,5 +1,5 @@
 /**
- * `runtimeAudit` through the real durable-functions replay (local driver): the real activities over a loopback
+ * `runtimeReconcile` through the real durable-functions replay (local driver): the real activities over a loopback
  * docker-registry, the Table audit store on Azurite and a webhook sink stand-in. Proves the fan-out of re-gates
  * as `imageGate` sub-orchestrations with trigger `runtime` (recorded, never applied), the de-duplicated alerts,
  * and the grace clock across a restart (a new store instance over the same table).
@@ -12,8 +12,8 @@ import { createTlsFetch } from '../../src/adapters/registry/tlsFetch';
 import type { InUseLookup } from '../../src/adapters/ports';
 import { composeGateServices } from '../../src/app/compose';
 import { EventType } from '../../src/local/durableDriver';
-import { runGateLocally } from '../../src/local/gateRunner';
-import { runRuntimeAuditLocally } from '../../src/local/gateRunner';
+import { runGateLocally } from '../../src/local/orchestrationHost';
+import { runRuntimeReconcileLocally } from '../../src/local/orchestrationHost';
 import { pushArtifact, pushImage } from '../../src/local/ociPush';
 import { sampleCycloneDx } from '../../src/local/sampleReports';
 import { inconclusiveSignatures as notYetVerifySignatures } from '../support/durableGateFakes';
@@ -27,7 +27,7 @@ jest.setTimeout(90_000);
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 
-describe('runtimeAudit through the replay driver', () => {
+describe('runtimeReconcile through the replay driver', () => {
   const reg = useRegistry();
   const azurite = useAzurite();
   let hook: SinkStandIn;
@@ -147,7 +147,7 @@ runtime:
       (await a.latestRuntimeReport())?.images.find((i) => i.image.includes(fragment));
 
     // Run 1: fresh verdicts, nothing due; three images need action, so three alerts.
-    const first = await runRuntimeAuditLocally({
+    const first = await runRuntimeReconcileLocally({
       services: services(audit),
       runtime: runtime(audit),
       instanceId: 'rt-1',
@@ -166,7 +166,7 @@ runtime:
 
     // Run 2, two hours later, after a new report on the released image: both gated digests are due and re-gated.
     await report('app/clean', clean.digest, clean.size, true);
-    const second = await runRuntimeAuditLocally({
+    const second = await runRuntimeReconcileLocally({
       services: services(audit),
       runtime: runtime(audit),
       instanceId: 'rt-2',
@@ -189,7 +189,7 @@ runtime:
 
     // Run 3 after a restart (a new store over the same table), past the critical grace: overdue, alerted once.
     const restarted = store();
-    const third = await runRuntimeAuditLocally({
+    const third = await runRuntimeReconcileLocally({
       services: services(restarted),
       runtime: runtime(restarted),
       instanceId: 'rt-3',

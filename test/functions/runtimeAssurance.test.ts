@@ -1,23 +1,27 @@
 /**
  * Timer `runtimeAudit` and `GET /api/runtime`: registered in the app's entry point (schedule from its setting,
  * hourly by default, with a durable client input; the orchestration and its activities too); the timer starts
- * `runtimeAudit` once per scheduled run; the endpoint serves the latest report from a real audit store and
+ * `runtimeReconcile` once per scheduled run; the endpoint serves the latest report from a real audit store and
  * checks the caller's role.
  */
 import { HttpRequest, InvocationContext } from '@azure/functions';
-import { handleRuntimeAuditTimer, handleRuntimeReport, runtimeAuditInstanceId } from '../../src/app/runtimeAudit';
-import type { GateStarter, InstanceState } from '../../src/app/gateStarter';
+import {
+  handleRuntimeAuditTimer,
+  handleRuntimeReport,
+  runtimeReconcileInstanceId,
+} from '../../src/app/runtimeAssurance';
+import type { OrchestrationStarter, InstanceState } from '../../src/app/orchestrationStarter';
 import { MemoryAuditStore } from '../../src/adapters/auditStore';
 import type { RuntimeReport } from '../../src/core/runtime/classify';
 import { registeredFunctions } from '../support/functionsCore';
-import { TIMER_SCHEDULES } from '../../src/app/config';
+import { TIMER_SCHEDULES } from '../../src/app/timerConfig';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- jest.mock factories cannot use imports
 jest.mock('@azure/functions-core', () => require('../support/functionsCore').recordingFunctionsCore(), {
   virtual: true,
 });
 
-class MemoryStarter implements GateStarter {
+class MemoryStarter implements OrchestrationStarter {
   readonly instances = new Map<string, { orchestrator: string; input: unknown; state: InstanceState }>();
   async getState(instanceId: string): Promise<InstanceState | undefined> {
     return this.instances.get(instanceId)?.state;
@@ -34,7 +38,7 @@ const context = (lines: string[] = []) =>
     logHandler: (_l, ...args) => lines.push(args.join(' ')),
   });
 
-describe('runtimeAudit in the Functions app', () => {
+describe('runtime assurance in the Functions app', () => {
   it('registers the timer (ACR_GUARD_RUNTIME_SCHEDULE, hourly by default), GET /api/runtime, the orchestration and its activities', async () => {
     process.env.ACR_GUARD_RUNTIME_SCHEDULE = '0 30 * * * *';
     try {
@@ -62,7 +66,7 @@ describe('runtimeAudit in the Functions app', () => {
     );
   });
 
-  it('starts runtimeAudit once per scheduled run', async () => {
+  it('starts runtimeReconcile once per scheduled run', async () => {
     const starter = new MemoryStarter();
     const lines: string[] = [];
     const nowMs = Date.parse('2026-12-01T05:00:00.250Z');
@@ -80,7 +84,7 @@ describe('runtimeAudit in the Functions app', () => {
       started: false,
     });
     expect(lines.at(-1)).toContain('already Running');
-    expect(runtimeAuditInstanceId(Date.parse('2026-12-02T06:00:00Z'))).toBe('runtime-202612020600');
+    expect(runtimeReconcileInstanceId(Date.parse('2026-12-02T06:00:00Z'))).toBe('runtime-202612020600');
   });
 
   it('GET /api/runtime: 404 before the first report, then the latest report; a caller without the role gets 403', async () => {

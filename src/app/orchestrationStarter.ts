@@ -1,6 +1,6 @@
 /**
  * Starting orchestrations exactly once: `imageGate` once per image (the Event Grid trigger, the registry
- * notification receiver, the CLI), rescans, and the timers' scheduled runs (`registryPurge`, `runtimeAudit`).
+ * notification receiver, the CLI), rescans, and the timers' scheduled runs (`registryPurge`, `runtimeReconcile`).
  * The durable client is behind the small {@link OrchestrationStarter} interface so the same logic runs against
  * the Functions host's client and the local orchestration host.
  */
@@ -136,9 +136,3 @@ export async function startScheduledOnce(
   log(`${run.source}: started ${run.orchestrator} ${run.instanceId}${run.note ?? ''}`);
   return { instanceId: run.instanceId, started: true };
 }
-
-/** @deprecated The former name of {@link OrchestrationStarter} (it starts every orchestration, not only gates). */
-export type GateStarter = OrchestrationStarter;
-
-/** @deprecated The former name of {@link OrchestrationStatusStarter}. */
-export type GateStatusStarter = OrchestrationStatusStarter;

@@ -1,7 +1,7 @@
 /**
  * The one local orchestration host (the CLI, the local service, the demo, the benchmarks and the tests all
  * use it): it hosts every orchestration of the function table (`src/app/functionTable.ts`: `imageGate`,
- * `registryPurge`, `repositoryPurge` and `runtimeAudit`) in this process through the local durable driver (the
+ * `registryPurge`, `repositoryPurge` and `runtimeReconcile`) in this process through the local durable driver (the
  * real orchestrators, replayed), with the table's activity maps built over the services it is given.
  *
  * Started gates are tracked: every history is kept in a {@link HistoryStore} (on disk for the service), and on
@@ -14,14 +14,14 @@
  * again on resume (Durable's at-least-once activity semantics); the orchestration itself completes once.
  */
 import { ACTIVITY_MAPS, ORCHESTRATORS, type ActivityMap, type OrchestrationName } from '../app/orchestrationTable';
-import type { InstanceState, InstanceStatus, OrchestrationStatusStarter } from '../app/gateStarter';
+import type { InstanceState, InstanceStatus, OrchestrationStatusStarter } from '../app/orchestrationStarter';
 import { gateInstanceId } from '../core/reference';
 import type { ImageId } from '../core/types';
 import { type GateInput, type GateOutcome, type GateProgress } from '../orchestrations/imageGate';
 import type { RegistryPurgeInput, RegistryPurgeOutput } from '../orchestrations/purge';
-import { ORCH_IMAGE_GATE, ORCH_REGISTRY_PURGE, ORCH_RUNTIME_AUDIT } from '../orchestrations/names';
-import type { RuntimeServices } from '../orchestrations/runtimeActivities';
-import type { RuntimeAuditOutput } from '../orchestrations/runtimeAudit';
+import { ORCH_IMAGE_GATE, ORCH_REGISTRY_PURGE, ORCH_RUNTIME_RECONCILE } from '../orchestrations/names';
+import type { RuntimeServices } from '../orchestrations/runtimeReconcileActivities';
+import type { RuntimeReconcileOutput } from '../orchestrations/runtimeReconcile';
 import type { ActivityContext, GateServices } from '../orchestrations/services';
 import {
   EventType,
@@ -39,7 +39,7 @@ export type LocalOrchestration = OrchestrationName;
 /** A history store that can list its instances (needed to resume after a restart). */
 export type ListableHistoryStore = HistoryStore & { list(): Promise<string[]> };
 
-/** One instance as the runner knows it. */
+/** One instance as the host knows it. */
 export interface GateInstance extends InstanceStatus {
   input?: GateInput;
 }
@@ -47,7 +47,7 @@ export interface GateInstance extends InstanceStatus {
 /** Options of {@link LocalOrchestrationHost}. */
 export interface LocalOrchestrationHostOptions {
   services: GateServices;
-  /** What `runtimeAudit` needs besides the gate's services (absent: that orchestration's activities are not hosted). */
+  /** What `runtimeReconcile` needs besides the gate's services (absent: that orchestration's activities are not hosted). */
   runtime?: RuntimeServices;
   /** Where histories live (default in memory: nothing survives the process). */
   history?: ListableHistoryStore;
@@ -103,7 +103,7 @@ export class LocalOrchestrationHost implements OrchestrationStatusStarter {
   private readonly instances = new Map<string, GateInstance>();
   private readonly running = new Map<string, Promise<void>>();
   private readonly history: ListableHistoryStore;
-  /** The activities of every hosted orchestration, built once over this runner's services. */
+  /** The activities of every hosted orchestration, built once over this host's services. */
   private readonly activities: ActivityMap;
   private readonly activityContext: ActivityContext;
   private stopped = false;
@@ -234,7 +234,7 @@ export class LocalOrchestrationHost implements OrchestrationStatusStarter {
     if (!this.stopped) this.options.onChange?.({ ...instance });
   }
 
-  /** What the driver needs to run `name` with this runner's activities, orchestrators and timer mode. */
+  /** What the driver needs to run `name` with this host's activities, orchestrators and timer mode. */
   private driverOptions(name: LocalOrchestration, instanceId: string, input: unknown, startTime: Date) {
     return {
       name,
@@ -312,16 +312,16 @@ export interface LocalGateOptions {
   onProgress?: (progress: GateProgress) => void;
 }
 
-/** Gates one image to completion with a runner of its own; throws when the orchestration itself failed. */
+/** Gates one image to completion with a host of its own; throws when the orchestration itself failed. */
 export async function runGateLocally(options: LocalGateOptions): Promise<GateOutcome> {
-  const runner = new LocalOrchestrationHost({
+  const host = new LocalOrchestrationHost({
     services: options.services,
     timers: options.timers ?? 'real',
     log: options.log,
   });
   const input: GateInput = { image: options.image, tag: options.tag, trigger: options.trigger, dryRun: options.dryRun };
   const onProgress = options.onProgress;
-  const { output } = await runner.run({
+  const { output } = await host.run({
     name: ORCH_IMAGE_GATE,
     instanceId: options.instanceId ?? gateInstanceId(options.image),
     input,
@@ -350,12 +350,12 @@ export interface LocalPurgeOptions {
   history?: HistoryStore;
 }
 
-/** Runs one `registryPurge` (and its `repositoryPurge` sub-orchestrations) to completion with a runner of its own. */
+/** Runs one `registryPurge` (and its `repositoryPurge` sub-orchestrations) to completion with a host of its own. */
 export async function runPurgeLocally(
   options: LocalPurgeOptions,
 ): Promise<{ output: RegistryPurgeOutput; result: OrchestrationResult }> {
-  const runner = new LocalOrchestrationHost({ services: options.services, timers: options.timers ?? 'virtual' });
-  const { output, result } = await runner.run({
+  const host = new LocalOrchestrationHost({ services: options.services, timers: options.timers ?? 'virtual' });
+  const { output, result } = await host.run({
     name: ORCH_REGISTRY_PURGE,
     instanceId: options.instanceId,
     input: options.input,
@@ -365,8 +365,8 @@ export async function runPurgeLocally(
   return { output: output as RegistryPurgeOutput, result };
 }
 
-/** Options for {@link runRuntimeAuditLocally}. */
-export interface LocalRuntimeAuditOptions {
+/** Options for {@link runRuntimeReconcileLocally}. */
+export interface LocalRuntimeReconcileOptions {
   services: GateServices;
   runtime: RuntimeServices;
   instanceId: string;
@@ -375,28 +375,21 @@ export interface LocalRuntimeAuditOptions {
   history?: HistoryStore;
 }
 
-/** Runs one `runtimeAudit` (and its `imageGate` re-gates) to completion with a runner of its own. */
-export async function runRuntimeAuditLocally(
-  options: LocalRuntimeAuditOptions,
-): Promise<{ output: RuntimeAuditOutput; result: OrchestrationResult }> {
-  const runner = new LocalOrchestrationHost({
+/** Runs one `runtimeReconcile` (and its `imageGate` re-gates) to completion with a host of its own. */
+export async function runRuntimeReconcileLocally(
+  options: LocalRuntimeReconcileOptions,
+): Promise<{ output: RuntimeReconcileOutput; result: OrchestrationResult }> {
+  const host = new LocalOrchestrationHost({
     services: options.services,
     runtime: options.runtime,
     timers: options.timers ?? 'virtual',
   });
-  const { output, result } = await runner.run({
-    name: ORCH_RUNTIME_AUDIT,
+  const { output, result } = await host.run({
+    name: ORCH_RUNTIME_RECONCILE,
     instanceId: options.instanceId,
     input: { trigger: 'local' },
     startTime: options.startTime,
     history: options.history,
   });
-  return { output: output as RuntimeAuditOutput, result };
+  return { output: output as RuntimeReconcileOutput, result };
 }
-
-/** @deprecated The former name of {@link LocalOrchestrationHost} (it hosts every orchestration, not only gates). */
-export const LocalGateRunner = LocalOrchestrationHost;
-/** @deprecated The former name of {@link LocalOrchestrationHost}. */
-export type LocalGateRunner = LocalOrchestrationHost;
-/** @deprecated The former name of {@link LocalOrchestrationHostOptions}. */
-export type LocalGateRunnerOptions = LocalOrchestrationHostOptions;

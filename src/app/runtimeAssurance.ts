@@ -1,19 +1,19 @@
 /**
  * Runtime assurance in Azure (registered in `index.ts`, nothing on import):
  * - timer `runtimeAudit` (schedule: app setting ACR_GUARD_RUNTIME_SCHEDULE, default hourly): starts the
- *   orchestration (`ORCH_RUNTIME_AUDIT`, function name `runtimeReconcile`) once per scheduled run;
+ *   orchestration (`ORCH_RUNTIME_RECONCILE`, function name `runtimeReconcile`) once per scheduled run;
  * - `GET /api/runtime`: the latest runtime report (200), or 404 before the first run.
  */
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import type { RuntimeAuditStore } from '../adapters/ports';
+import type { RuntimeAssuranceStore } from '../adapters/ports';
 import { runtimeResultOf } from '../core/result';
-import { ORCH_RUNTIME_AUDIT } from '../orchestrations/names';
-import type { RuntimeAuditInput } from '../orchestrations/runtimeAudit';
-import { scheduledInstanceId, startScheduledOnce, type OrchestrationStarter } from './gateStarter';
+import { ORCH_RUNTIME_RECONCILE } from '../orchestrations/names';
+import type { RuntimeReconcileInput } from '../orchestrations/runtimeReconcile';
+import { scheduledInstanceId, startScheduledOnce, type OrchestrationStarter } from './orchestrationStarter';
 import { AppRoles, HttpErrorCodes, answer, errorResponse, jsonResponse, requireRole, type HttpAuthMode } from './http';
 
 /** The instance id of the audit started at `nowMs`: `runtime-YYYYMMDDHHMM` (one per scheduled minute). */
-export function runtimeAuditInstanceId(nowMs: number): string {
+export function runtimeReconcileInstanceId(nowMs: number): string {
   return scheduledInstanceId('runtime', nowMs);
 }
 
@@ -23,17 +23,22 @@ export async function handleRuntimeAuditTimer(
   starter: OrchestrationStarter,
   context: InvocationContext,
 ): Promise<{ instanceId: string; started: boolean }> {
-  const input: RuntimeAuditInput = { trigger: 'timer' };
+  const input: RuntimeReconcileInput = { trigger: 'timer' };
   return startScheduledOnce(
     starter,
-    { source: 'runtimeAudit', orchestrator: ORCH_RUNTIME_AUDIT, instanceId: runtimeAuditInstanceId(deps.nowMs), input },
+    {
+      source: 'runtimeAudit',
+      orchestrator: ORCH_RUNTIME_RECONCILE,
+      instanceId: runtimeReconcileInstanceId(deps.nowMs),
+      input,
+    },
     (line) => context.log(line),
   );
 }
 
 /** Dependencies of {@link handleRuntimeReport}. */
 export interface RuntimeReportDeps {
-  audit: Pick<RuntimeAuditStore, 'latestRuntimeReport'>;
+  audit: Pick<RuntimeAssuranceStore, 'latestRuntimeReport'>;
   auth: HttpAuthMode;
 }
 
@@ -58,15 +63,5 @@ export async function handleRuntimeReport(
       return jsonResponse(200, { ...report, ...runtimeResultOf(report.inventory, report, report.regated) });
     },
     (line) => context.warn(`runtime: ${line}`),
-  );
-}
-
-/** True when the audit store has the runtime side (the three shipped stores do). */
-export function isRuntimeAuditStore(store: unknown): store is RuntimeAuditStore {
-  const s = store as Partial<RuntimeAuditStore> | undefined;
-  return (
-    typeof s?.latestVerdicts === 'function' &&
-    typeof s.latestRuntimeReport === 'function' &&
-    typeof s.readRuntimeState === 'function'
   );
 }

@@ -9,15 +9,15 @@ import { gateInstanceId } from '../../src/core/reference';
 import { MemoryAuditStore } from '../../src/adapters/auditStore';
 import { createRegistryClient } from '../../src/adapters/registry';
 import { composeGateServices } from '../../src/app/compose';
-import { startGateOnce } from '../../src/app/gateStarter';
+import { startGateOnce } from '../../src/app/orchestrationStarter';
 import { EventType } from '../../src/local/durableDriver';
-import { ListableMemoryHistoryStore, LocalGateRunner } from '../../src/local/gateRunner';
+import { ListableMemoryHistoryStore, LocalOrchestrationHost } from '../../src/local/orchestrationHost';
 import { Activities } from '../../src/orchestrations/names';
 import { pushArtifact, pushImage } from '../../src/local/ociPush';
 import { sampleSarif } from '../../src/local/sampleReports';
 import { startRegistry } from '../../src/local/registryServer';
 
-describe('LocalGateRunner resume', () => {
+describe('LocalOrchestrationHost resume', () => {
   let registry: Awaited<ReturnType<typeof startRegistry>>;
   beforeAll(async () => {
     registry = await startRegistry();
@@ -56,7 +56,7 @@ gate:
     const audit = new MemoryAuditStore();
     const services = composeGateServices({ policy: () => policy, audit, plainHttpHosts: [registry.host] });
     const first = new ListableMemoryHistoryStore();
-    const runner = new LocalGateRunner({ services, history: first, timers: 'virtual' });
+    const runner = new LocalOrchestrationHost({ services, history: first, timers: 'virtual' });
     await startGateOnce(runner, { image, tag: 'v1', trigger: 'push' });
     await runner.settled();
     expect(await audit.listVerdicts(image.registry, image.repository)).toHaveLength(1);
@@ -72,7 +72,7 @@ gate:
     const crashed = new ListableMemoryHistoryStore();
     await crashed.save(id, full.slice(0, cut + 1));
 
-    const restarted = new LocalGateRunner({ services, history: crashed, timers: 'virtual' });
+    const restarted = new LocalOrchestrationHost({ services, history: crashed, timers: 'virtual' });
     expect(await restarted.getState(id)).toBe('Running');
     expect(await restarted.resume()).toEqual([id]);
     await restarted.settled();
@@ -100,7 +100,7 @@ gate:
         e.EventType === EventType.ExecutionCompleted ? { ...e, OrchestrationStatus: 'Failed', Details: 'boom' } : e,
       ),
     );
-    const again = new LocalGateRunner({ services, history: failedHistory, timers: 'virtual' });
+    const again = new LocalOrchestrationHost({ services, history: failedHistory, timers: 'virtual' });
     expect(await again.getState(id)).toBe('Failed');
     expect((await startGateOnce(again, { image, tag: 'v1', trigger: 'push' })).started).toBe(true);
     await again.settled();

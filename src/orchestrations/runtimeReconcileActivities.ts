@@ -1,5 +1,5 @@
 /**
- * The activities of `runtimeAudit`, built from the services they are given (like the gate's): the
+ * The activities of `runtimeReconcile`, built from the services they are given (like the gate's): the
  * inventory of what runs (the in-use lookup: Container Apps revisions and container groups), the audit store's
  * runtime side, and the alert sinks. The registry clients and the policy are the gate's services.
  *
@@ -11,9 +11,9 @@ import { ErrorCodes, GuardError } from '../core/errors';
 import type { ImageId } from '../core/types';
 import type { RuntimeReport, RuntimeSummary } from '../core/runtime/classify';
 import { runtimeAlerts } from '../core/runtime/alerts';
-import type { AlertSink, InUseLookup, RuntimeAuditStore } from '../adapters/ports';
-import { assessRuntime, runtimeReportOf } from '../jobs/runtimeAudit';
-import { RuntimeActivities } from './names';
+import type { AlertSink, InUseLookup, RuntimeAssuranceStore } from '../adapters/ports';
+import { assessRuntime, runtimeReportOf } from '../jobs/runtimeAssessment';
+import { RuntimeReconcileActivities } from './names';
 import type { ActivityContext, GateServices } from './services';
 
 /** How old an inventory answer the two activities of one run may share. */
@@ -25,7 +25,7 @@ export interface RuntimeServices {
   inventory?: InUseLookup;
   /** How the report names the inventory, e.g. `azure (ACR_GUARD_INUSE_SCOPES)` or `demo`. */
   inventoryLabel: string;
-  audit: RuntimeAuditStore;
+  audit: RuntimeAssuranceStore;
   sinks: AlertSink[];
 }
 
@@ -134,12 +134,12 @@ export async function reportActivity(
   };
 }
 
-/** The activities of `runtimeAudit` over the given services, by their registered names. */
-export function runtimeActivities(gate: RuntimeGateServices, runtime: RuntimeServices) {
+/** The activities of `runtimeReconcile` over the given services, by their registered names. */
+export function runtimeReconcileActivities(gate: RuntimeGateServices, runtime: RuntimeServices) {
   return {
-    [RuntimeActivities.assess]: (input: RuntimeAssessInput, _context: ActivityContext) =>
+    [RuntimeReconcileActivities.assess]: (input: RuntimeAssessInput, _context: ActivityContext) =>
       assessActivity(gate, runtime, input),
-    [RuntimeActivities.report]: (input: RuntimeReportInput, context: ActivityContext) =>
+    [RuntimeReconcileActivities.report]: (input: RuntimeReportInput, context: ActivityContext) =>
       reportActivity(gate, runtime, input, context),
   } as const;
 }

@@ -1,5 +1,6 @@
 /**
- * `runtimeAudit` (started by the `runtimeAudit` timer, hourly by default). Control flow only.
+ * `runtimeReconcile` (started by the `runtimeAudit` timer, hourly by default). Control flow only. The timer and
+ * the activities keep their deployed `runtimeAudit` names (see `names.ts`): running instances replay by them.
  *
  * assess → the due digests re-gated as `imageGate` sub-orchestrations with trigger `runtime` (decided and
  * recorded, never applied), at most {@link RUNTIME_REGATE_PARALLEL} at once → report (classify on the new
@@ -10,8 +11,8 @@ import * as df from 'durable-functions';
 import { formatImage } from '../core/reference';
 import type { RuntimeSummary } from '../core/runtime/classify';
 import type { GateInput, GateOutcome } from './imageGate';
-import { ORCH_IMAGE_GATE, RuntimeActivities } from './names';
-import type { RuntimeAssessOutput, RuntimeReportInput, RuntimeReportOutput } from './runtimeActivities';
+import { ORCH_IMAGE_GATE, RuntimeReconcileActivities } from './names';
+import type { RuntimeAssessOutput, RuntimeReportInput, RuntimeReportOutput } from './runtimeReconcileActivities';
 import { failureDetail, retryOptionsOf } from './retry';
 
 /** Re-gates in flight at once. */
@@ -25,13 +26,13 @@ export const RUNTIME_RETRY = {
   maxRetryIntervalMs: 60_000,
 } as const;
 
-/** Input of `runtimeAudit`. */
-export interface RuntimeAuditInput {
+/** Input of `runtimeReconcile`. */
+export interface RuntimeReconcileInput {
   trigger: 'timer' | 'local';
 }
 
-/** Output of `runtimeAudit`. */
-export interface RuntimeAuditOutput {
+/** Output of `runtimeReconcile`. */
+export interface RuntimeReconcileOutput {
   summary?: RuntimeSummary;
   regated: number;
   alerts: number;
@@ -46,11 +47,11 @@ function retry(): df.RetryOptions {
 }
 
 /** The orchestrator. */
-export function* runtimeAuditOrchestrator(context: df.OrchestrationContext): Gen<RuntimeAuditOutput> {
+export function* runtimeReconcileOrchestrator(context: df.OrchestrationContext): Gen<RuntimeReconcileOutput> {
   const now = context.df.currentUtcDateTime.toISOString();
   let assessed: RuntimeAssessOutput;
   try {
-    assessed = (yield context.df.callActivityWithRetry(RuntimeActivities.assess, retry(), {
+    assessed = (yield context.df.callActivityWithRetry(RuntimeReconcileActivities.assess, retry(), {
       now,
     })) as RuntimeAssessOutput;
   } catch (err) {
@@ -84,7 +85,7 @@ export function* runtimeAuditOrchestrator(context: df.OrchestrationContext): Gen
     });
   }
   try {
-    const reported = (yield context.df.callActivityWithRetry(RuntimeActivities.report, retry(), {
+    const reported = (yield context.df.callActivityWithRetry(RuntimeReconcileActivities.report, retry(), {
       now,
       regated,
     } satisfies RuntimeReportInput)) as RuntimeReportOutput;
