@@ -47,6 +47,9 @@ export function sdkError(err: unknown, what: string, onForbidden: string): Guard
     return new GuardError(ErrorCodes.TRANSIENT, `${what} failed (${status ?? 'no response'}${code}); retry later`, {
       status,
       retryAfterSeconds: retryAfterSeconds(e),
+      // No response: only the connection's code is kept as the cause (for the CLI's hints: "is the server
+      // running?"), never the SDK's error with its request.
+      ...(status === undefined && code ? { cause: { code: rawCode } } : {}),
     });
   }
   if (status === 401 || status === 403)

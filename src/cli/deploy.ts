@@ -37,6 +37,8 @@ import {
 } from '../jobs/deploy';
 import { ExitCodes, UsageError, outputFormat, parseCommandArgs, readPolicyFile, signatureTrustOption } from './args';
 import { resultOf, type Result, type ResultCheck } from '../core/result';
+import { renderChecks } from './render';
+import { PLAIN, colorsOf, type Terminal } from './term';
 
 export const DEPLOY_USAGE = `usage: acr-guard deploy <registry>/<repository>(:<tag>|@<digest>) --policy <file>
                          (--target <ARM id> | --dry-run) [--container <name>] [--timeout <duration>]
@@ -76,6 +78,8 @@ export interface DeployIo {
   evidence?: ReleaseEvidenceSource;
   /** Epoch ms "now"; default the clock. */
   now?: () => number;
+  /** Colour and width of stdout (default: piped). */
+  term?: Terminal;
 }
 
 /** Parses `--target` into a Container App, job or container group id. */
@@ -304,19 +308,34 @@ function print(
     );
     return;
   }
+  io.out(deployText(decision, extra, io.term ?? PLAIN));
+}
+
+/**
+ * `deploy` for a person: the decision line (`REFUSED`, `WOULD DEPLOY`, `DEPLOYED` and the image by digest, which
+ * scripts and docs/ci.md grep), the envelope's checks (release-evidence, and rollout once sent) as every command
+ * prints checks, and once sent the container's previous image and how long the rollout took.
+ */
+export function deployText(
+  decision: Deployment,
+  extra: { dryRun: boolean; target?: WorkloadTarget; outcome?: DeployOutcome; seconds?: number },
+  term: Terminal = PLAIN,
+): string {
+  const c = colorsOf(term);
+  const word = (text: string, good: boolean): string => (good ? c.green(c.bold(text)) : c.red(c.bold(text)));
   const head =
     decision.decision === 'refuse'
-      ? `REFUSED  ${decision.image}`
+      ? `${word('REFUSED', false)}  ${decision.image}`
       : extra.dryRun
-        ? `WOULD DEPLOY  ${decision.image}${extra.target ? ` to ${extra.target.id}` : ''}`
-        : `DEPLOYED  ${decision.image} to ${extra.target?.id}`;
-  const lines = [head, `  ${decision.reason}`];
+        ? `${word('WOULD DEPLOY', true)}  ${decision.image}${extra.target ? ` to ${extra.target.id}` : ''}`
+        : `${word('DEPLOYED', extra.outcome?.rollout.status === 'running')}  ${decision.image} to ${extra.target?.id}`;
+  const lines = [head, renderChecks(deployResult(decision, extra, {}).checks, term)];
   if (extra.outcome)
     lines.push(
-      `  container ${extra.outcome.container}: was ${extra.outcome.previousImage}`,
-      `  ${extra.outcome.rollout.status}: ${extra.outcome.rollout.detail} (${formatDuration(Math.round((extra.seconds ?? 0) * 1000))})`,
+      `container ${extra.outcome.container}: was ${extra.outcome.previousImage}; rollout ${extra.outcome.rollout.status} ` +
+        `after ${formatDuration(Math.round(extra.seconds ?? 0) * 1000)}`,
     );
-  io.out(lines.join('\n'));
+  return lines.join('\n');
 }
 
 /**

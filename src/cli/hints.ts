@@ -2,6 +2,7 @@
  * The hint a person needs under a runtime error: what to do next, keyed on the error's codes and classes (the
  * cause chain), never on its message text. Added at the edge (the CLI), so the adapters' errors stay as they are.
  */
+import { causeOf } from '../core/errors';
 import { isLoopbackHost } from '../core/loopback';
 
 /** Names of @azure/identity errors that mean "no usable Azure sign-in" (no login, no managed identity). */
@@ -60,4 +61,20 @@ export function errorHint(err: unknown, argv: readonly string[]): string | undef
       : 'is the server running? nothing accepted the connection';
   if (isAzureSignInError(err)) return `no Azure sign-in was found: ${AZURE_SIGN_IN_FIX}`;
   return undefined;
+}
+
+/**
+ * The hints for failures a command reports inside its own result (the envelope's `errors`) rather than by
+ * throwing: the same {@link errorHint} of each failure's kept error (`withCause`, src/core/errors.ts), each hint
+ * once, in order. `failures` are the recorded failure objects (a purge outcome's `error`, a token's `error`, a rule
+ * outcome); those without a kept error give none.
+ */
+export function hintsForFailures(failures: readonly unknown[], argv: readonly string[]): string[] {
+  const hints: string[] = [];
+  for (const f of failures) {
+    const cause = causeOf(f);
+    const hint = cause === undefined ? undefined : errorHint(cause, argv);
+    if (hint !== undefined && !hints.includes(hint)) hints.push(hint);
+  }
+  return hints;
 }

@@ -3,7 +3,8 @@
  */
 import { formatImage } from '../core/reference';
 import { isScanCheck, scanCheckSource, type ApplyResult, type Check, type Verdict } from '../core/types';
-import { PLAIN, colorsOf, plural, renderTable, type Terminal } from './term';
+import type { ResultCheck } from '../core/result';
+import { PLAIN, colorsOf, plural, renderTable, statusWord, type Terminal } from './term';
 
 /**
  * The CLI's JSON shape: the image by digest, the decision and every check with its structured `details` (and a scan
@@ -101,8 +102,7 @@ export function renderVerdictTable(
     for (const reason of new Set(verdict.checks.filter((k) => k.status !== 'pass').map((k) => split(k.reason)[1])))
       seen.set(reason, (seen.get(reason) ?? 0) + 1);
   const notes = options.verbose || rows.length < 2 ? [] : [...seen].filter(([, n]) => n > 1).map(([r]) => r);
-  const status = (st: string) =>
-    st === 'fail' ? c.red(st.toUpperCase()) : st === 'inconclusive' ? c.yellow(st.toUpperCase()) : st.toUpperCase();
+  const status = (st: Check['status']) => statusWord(st, term);
   const lines: string[] = [table];
   rows.forEach(({ verdict }, r) => {
     const failing = verdict.checks.filter((k) => k.status !== 'pass');
@@ -133,4 +133,21 @@ export function renderVerdictTable(
   }
   if (rows.length === 1) lines.push(`image: ${formatImage(rows[0].verdict.image)}`);
   return lines.join('\n');
+}
+
+/**
+ * A result envelope's checks as every command without a table of its own prints them: STATUS (the envelope's
+ * word, {@link statusWord}), CHECK, TARGET (only when a check has one) and REASON, fitted to a terminal or aligned
+ * when piped. Empty string when there are no checks.
+ */
+export function renderChecks(checks: readonly ResultCheck[], term: Terminal = PLAIN): string {
+  if (checks.length === 0) return '';
+  const targeted = checks.some((k) => k.target !== undefined && k.target !== '');
+  const head = targeted ? ['STATUS', 'CHECK', 'TARGET', 'REASON'] : ['STATUS', 'CHECK', 'REASON'];
+  const rows = checks.map((k) =>
+    targeted
+      ? [statusWord(k.status, term), k.name, k.target ?? '', k.reason]
+      : [statusWord(k.status, term), k.name, k.reason],
+  );
+  return renderTable(head, rows, term, { shrinkFirst: targeted ? [3, 2] : [2] });
 }

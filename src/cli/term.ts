@@ -34,6 +34,22 @@ export function colorsOf(term: Terminal): ReturnType<typeof createColors> {
   return createColors(term.color);
 }
 
+/**
+ * A check's status as every command prints it: the envelope's word (`pass`, `fail`, `skip`, `inconclusive`,
+ * docs/cli.md) in upper case, coloured on a terminal (fail red, inconclusive yellow, pass green, skip dim).
+ */
+export function statusWord(status: 'pass' | 'fail' | 'skip' | 'inconclusive', term: Terminal): string {
+  const c = colorsOf(term);
+  const word = status.toUpperCase();
+  return status === 'fail'
+    ? c.red(word)
+    : status === 'inconclusive'
+      ? c.yellow(word)
+      : status === 'pass'
+        ? c.green(word)
+        : c.dim(word);
+}
+
 /** Printable length: ANSI colour codes do not take columns. */
 function visibleLength(text: string): number {
   // eslint-disable-next-line no-control-regex

@@ -17,8 +17,12 @@ import { didYouMean } from './suggest';
 import { resultOf, type Result } from '../core/result';
 import type { AlertRunReport } from '../jobs/alertRun';
 import type { TokenOutcome } from '../jobs/tokenRotation';
+import { hintsForFailures } from './hints';
+import { renderChecks } from './render';
+import { PLAIN, plural, renderTable, statusWord, type Terminal } from './term';
 
-type Io = { out: (s: string) => void; err: (s: string) => void };
+/** Standard output and error; `term` says whether stdout takes colour and how wide it is (default: piped). */
+type Io = { out: (s: string) => void; err: (s: string) => void; term?: Terminal };
 
 /** Where the commands get settings, identity and (for loopback stand-ins) an extra CA. */
 export interface TimerCommandContext {
@@ -104,11 +108,7 @@ export async function alertsCommand(
           2,
         ),
       );
-    else
-      for (const r of enabled)
-        io.out(
-          `${r.name.padEnd(36)} ${r.severity.padEnd(8)} window ${r.window.padEnd(4)} > ${r.threshold.above}${r.threshold.column ? ` (${r.threshold.column})` : ' rows'}`,
-        );
+    else io.out(alertsListText(enabled, io.term ?? PLAIN));
     return ExitCodes.OK;
   }
   if (sub !== 'run')
@@ -127,14 +127,11 @@ export async function alertsCommand(
     );
   });
   const report = await runAlertRules({ ...run, nowMs: ctx.nowMs ?? Date.now() });
-  if (format === 'json') io.out(JSON.stringify(alertsRunResult(ctx, report), null, 2));
+  const result = alertsRunResult(ctx, report);
+  if (format === 'json') io.out(JSON.stringify(result, null, 2));
   else {
-    for (const r of report.rules) {
-      io.out(
-        `${r.rule.padEnd(36)} ${r.status.padEnd(8)} incidents ${r.incidents}  ${dryRun ? 'would alert' : 'alerted'} ${dryRun ? r.alerts.length : r.alerted}  suppressed ${r.suppressed}${r.detail ? `  ${r.detail}` : ''}`,
-      );
-      for (const a of r.alerts) io.out(`    ${a.kind} ${a.severity}: ${a.title}`);
-    }
+    io.out(alertsRunText(result, report, io.term ?? PLAIN));
+    printHints(io, hintsForFailures(report.rules, rest));
   }
   return report.rules.every((r) => r.status === 'ok' && r.failed === 0) ? ExitCodes.OK : ExitCodes.RUNTIME;
 }
@@ -167,17 +164,81 @@ export async function tokensCommand(
     return rotationRun(config, ctx, io, dryRun);
   });
   const outcomes = await rotateTokens({ ...run, nowMs: ctx.nowMs ?? Date.now() });
-  if (format === 'json') io.out(JSON.stringify(tokensResult(ctx, dryRun, outcomes), null, 2));
+  const result = tokensResult(ctx, dryRun, outcomes);
+  if (format === 'json') io.out(JSON.stringify(result, null, 2));
   else {
-    for (const o of outcomes) {
-      const p = o.plan;
-      io.out(
-        `${(o.secretName ?? o.tokenId).padEnd(40)} ${o.result.padEnd(8)} ${p ? `${p.action}${p.slot ? ` ${p.slot} until ${p.expiry}` : ''}: ${p.reason}` : ''}${o.error ? ` FAILED at ${o.error.step}: ${o.error.message}` : ''}`,
-      );
-      for (const f of p?.flags ?? []) io.out(`    FLAG ${f.code}: ${f.detail}`);
-    }
+    io.out(tokensText(result, outcomes, io.term ?? PLAIN));
+    printHints(
+      io,
+      hintsForFailures(
+        outcomes.map((o) => o.error),
+        rest,
+      ),
+    );
   }
   return outcomes.some((o) => o.result === 'failed') ? ExitCodes.RUNTIME : ExitCodes.OK;
+}
+
+/** The hints for failures reported inside the result, on stderr as `main` prints them under a thrown error. */
+function printHints(io: Io, hints: readonly string[]): void {
+  for (const h of hints) io.err(`hint: ${h}`);
+}
+
+/** `alerts list` for a person: one row per enabled rule (RULE, SEVERITY, WINDOW, THRESHOLD), then the count. */
+export function alertsListText(rules: ReadonlyArray<ReturnType<typeof ruleSummary>>, term: Terminal = PLAIN): string {
+  const rows = rules.map((r) => [
+    r.name,
+    r.severity,
+    r.window,
+    `> ${r.threshold.above}${r.threshold.column ? ` (${r.threshold.column})` : ' rows'}`,
+  ]);
+  return [
+    ...(rows.length > 0 ? [renderTable(['RULE', 'SEVERITY', 'WINDOW', 'THRESHOLD'], rows, term)] : []),
+    `${plural(rules.length, 'enabled alert rule')}`,
+  ].join('\n');
+}
+
+/**
+ * `alerts run` for a person: the envelope's checks (one per rule: PASS when it ran completely, INCONCLUSIVE
+ * otherwise), the alerts sent (or, dry, that would be), then the envelope's summary.
+ */
+export function alertsRunText(result: Result, report: AlertRunReport, term: Terminal = PLAIN): string {
+  const parts: string[] = [];
+  if (result.checks.length > 0) parts.push(renderChecks(result.checks, term), '');
+  const alerts = report.rules.flatMap((r) => r.alerts.map((a) => [r.rule, a.kind, a.severity, a.title]));
+  if (alerts.length > 0) {
+    const head = ['RULE', report.dryRun ? 'WOULD ALERT' : 'ALERTED', 'SEVERITY', 'TITLE'];
+    parts.push(renderTable(head, alerts, term, { shrinkFirst: [3] }), '');
+  }
+  parts.push(result.summary);
+  return parts.join('\n');
+}
+
+/**
+ * `tokens rotate` for a person: one row per token with its envelope status word (PASS, FAIL, SKIP), the secret,
+ * what happened and the plan (slot and expiry) or the failed step, then the plan's flags and the envelope's summary.
+ */
+export function tokensText(result: Result, outcomes: readonly TokenOutcome[], term: Terminal = PLAIN): string {
+  const rows = outcomes.map((o, i) => {
+    const p = o.plan;
+    const plan = p ? `${p.action}${p.slot ? ` ${p.slot} until ${p.expiry}` : ''}: ${p.reason}` : '';
+    const failed = o.error ? `failed at ${o.error.step}: ${o.error.message}` : '';
+    return [
+      statusWord(result.checks[i]?.status ?? 'fail', term),
+      o.secretName ?? o.tokenId,
+      o.result,
+      [failed, plan].filter(Boolean).join('; '),
+    ];
+  });
+  const parts: string[] = [];
+  if (rows.length > 0)
+    parts.push(renderTable(['STATUS', 'SECRET', 'RESULT', 'PLAN'], rows, term, { shrinkFirst: [3] }), '');
+  const flags = outcomes.flatMap((o) =>
+    (o.plan?.flags ?? []).map((f) => [o.secretName ?? o.tokenId, f.code, f.detail]),
+  );
+  if (flags.length > 0) parts.push(renderTable(['SECRET', 'FLAG', 'DETAIL'], flags, term, { shrinkFirst: [2] }), '');
+  parts.push(result.summary);
+  return parts.join('\n');
 }
 
 function rotationRun(config: ReturnType<typeof loadRotationConfig>, ctx: TimerCommandContext, io: Io, dryRun: boolean) {

@@ -224,3 +224,21 @@ export function describeFound(value: unknown): string {
   if (typeof value === 'object') return 'an object';
   return `${typeof value} ${String(value)}`;
 }
+
+/**
+ * Keeps the error behind a failure recorded as data (a purge outcome's `error`, a rotation's `error`, an alert
+ * rule's outcome) on that data, for the CLI's hints (src/cli/hints.ts): as a non-enumerable property, so JSON, the
+ * result envelope, object spreads and activity boundaries never see it, and what is recorded stays as it was.
+ * Returns `data`.
+ */
+export function withCause<T extends object>(data: T, err: unknown): T {
+  Object.defineProperty(data, 'cause', { value: err, enumerable: false, configurable: true, writable: true });
+  return data;
+}
+
+/** The error {@link withCause} kept on `data`, if any. */
+export function causeOf(data: unknown): unknown {
+  if (data === null || typeof data !== 'object') return undefined;
+  const d = Object.getOwnPropertyDescriptor(data, 'cause');
+  return d && !d.enumerable ? d.value : undefined;
+}

@@ -7,7 +7,7 @@
  * Order per incident: send to every sink, then record the state. A failed send leaves the state unchanged
  * so the next run retries (at least once); a failed state write may repeat an alert, never lose one.
  */
-import { describeValue, isGuardError, ErrorCodes, type ErrorCode } from '../core/errors';
+import { describeValue, isGuardError, ErrorCodes, withCause, type ErrorCode } from '../core/errors';
 import { evaluateRule, incidentAlert, operationalAlert, type Alert, type Incident } from '../core/alerts/evaluate';
 import { renderQuery, type AlertRule } from '../core/alerts/rule';
 import type { AlertSink, AlertStateStore, AuditStore, LogQueryClient } from '../adapters/ports';
@@ -175,6 +175,7 @@ async function runRule(rule: AlertRule, o: AlertRunOptions): Promise<RuleOutcome
     const message = isGuardError(err) ? err.message : 'unexpected error';
     outcome.status = 'error';
     outcome.detail = message;
+    withCause(outcome, err);
     try {
       await operational(code, `alert rule ${rule.name} could not run: ${message}`);
     } catch (inner) {

@@ -7,7 +7,7 @@
  * is held unless `allowOverCap`: nothing of the repository is deleted, the outcome is `held` with
  * `PURGE_CAP_EXCEEDED` (a dry run reports the same code, and still shows the whole plan).
  */
-import { ErrorCodes, GuardError, errorCodeOf } from '../core/errors';
+import { ErrorCodes, GuardError, errorCodeOf, withCause } from '../core/errors';
 import { collectListing, LISTING_BOUNDS, type ListingBounds } from '../core/listing';
 import { matchDeployedImages } from '../core/purge/inUse';
 import { keptByReason, planPurge, ruleLabel, type PurgePlan } from '../core/purge/plan';
@@ -70,10 +70,18 @@ export async function purgeRepository(options: PurgeRepositoryOptions): Promise<
     deployed = await deployedImages(options);
   } catch (err) {
     return {
-      outcome: emptyOutcome(repository, label, 'skipped', {
-        code: errorCodeOf(err, ErrorCodes.IN_USE_UNKNOWN),
-        detail: `in-use lookup failed, so the purge of ${repository} did not run (nothing was deleted): ${(err as Error).message}`,
-      }),
+      outcome: emptyOutcome(
+        repository,
+        label,
+        'skipped',
+        withCause(
+          {
+            code: errorCodeOf(err, ErrorCodes.IN_USE_UNKNOWN),
+            detail: `in-use lookup failed, so the purge of ${repository} did not run (nothing was deleted): ${(err as Error).message}`,
+          },
+          err,
+        ),
+      ),
     };
   }
   let plan: PurgePlan;
@@ -83,10 +91,18 @@ export async function purgeRepository(options: PurgeRepositoryOptions): Promise<
     plan = planPurge({ repository, manifests, rule, inUse, protect: options.protect, nowMs: options.nowMs });
   } catch (err) {
     return {
-      outcome: emptyOutcome(repository, label, 'failed', {
-        code: errorCodeOf(err),
-        detail: `listing or planning ${repository} failed (nothing was deleted): ${(err as Error).message}`,
-      }),
+      outcome: emptyOutcome(
+        repository,
+        label,
+        'failed',
+        withCause(
+          {
+            code: errorCodeOf(err),
+            detail: `listing or planning ${repository} failed (nothing was deleted): ${(err as Error).message}`,
+          },
+          err,
+        ),
+      ),
     };
   }
   const kept = keptByReason(plan);

@@ -7,7 +7,7 @@
  * Passwords are held in local variables only: never logged, never in a report, an error or an alert.
  */
 import { timingSafeEqual } from 'node:crypto';
-import { isGuardError, errorCodeOf, ErrorCodes, GuardError, type ErrorCode } from '../core/errors';
+import { isGuardError, errorCodeOf, ErrorCodes, GuardError, withCause, type ErrorCode } from '../core/errors';
 import { operationalAlert, type OperationalAlertCode } from '../core/alerts/evaluate';
 import {
   SLOT_TAG,
@@ -140,7 +140,7 @@ async function rotateOne(tokenId: string, o: RotationRunOptions): Promise<TokenO
   } catch (err) {
     const code = errorCodeOf(err);
     const message = isGuardError(err) ? err.message : 'unexpected error';
-    outcome.error = { step, code, message };
+    outcome.error = withCause({ step, code, message }, err);
     const kept = outcome.plan?.publishedSlot
       ? `the published ${outcome.plan.publishedSlot} is unchanged and still valid`
       : 'nothing was published before';

@@ -103,6 +103,11 @@ gate:
     ]);
     expect(table.code).toBe(0);
     expect(table.out).toContain(`WOULD DEPLOY  ${registry.host}/release/app/clean@${image.digest}`);
+    // The envelope's check under it, as every command prints checks (STATUS CHECK TARGET REASON), no ANSI piped.
+    expect(table.out).toMatch(/\nSTATUS\s+CHECK\s+TARGET\s+REASON\n/);
+    expect(table.out).toMatch(new RegExp(`\\nPASS\\s+release-evidence\\s+${image.digest}\\s+released `));
+    // eslint-disable-next-line no-control-regex
+    expect(table.out).not.toMatch(/\x1b\[/);
   });
 
   it('refuses a blocked digest (exit 3) with the verdict and its reason', async () => {
@@ -117,6 +122,19 @@ gate:
       verdict: { decision: 'block' },
     });
     expect(r.json.reason).toContain('CVE-2024-6119');
+    const human = await runCli([
+      'deploy',
+      `${registry.host}/app/vulnerable:1.0`,
+      '--policy',
+      policyFile,
+      '--plain-http',
+      '--audit-dir',
+      auditDir,
+      '--dry-run',
+    ]);
+    expect(human.code).toBe(3);
+    expect(human.out).toMatch(new RegExp(`^REFUSED  ${registry.host}/app/vulnerable@${image.digest}\\n`));
+    expect(human.out).toMatch(new RegExp(`\\nFAIL\\s+release-evidence\\s+${image.digest}\\s+.*CVE-2024-6119`));
   });
 
   it('refuses a digest that was never gated (exit 3)', async () => {

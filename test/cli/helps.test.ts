@@ -177,6 +177,59 @@ gate:
     expect(err).toContain('nothing was started: stop what listens there or pass another --registry-port');
   });
 
+  describe('purge: a repository that could not be listed is reported in the result, with the same hint', () => {
+    const purgePolicy = (): string => {
+      const file = join(mkdtempSync(join(tmpdir(), 'acr-guard-hints-')), 'policy.yaml');
+      writeFileSync(
+        file,
+        `version: 1\nregistries: ["${registry.host}", "127.0.0.1:${closedPort}"]\ngate: []\n` +
+          'retention:\n  - { scope: "app/**", olderThan: 30d, protectInUse: false }\n',
+      );
+      return file;
+    };
+
+    it('a plain-HTTP loopback registry without --plain-http: exit 1, the failed repository, hint add --plain-http', async () => {
+      const args = [
+        'purge',
+        '--registry',
+        registry.host,
+        '--policy',
+        purgePolicy(),
+        '--repository',
+        'app/x',
+        '--dry-run',
+      ];
+      const { code, out, err } = await runCli(args);
+      expect(code).toBe(1);
+      expect(out).toMatch(/app\/x\s+\(retention\[0\] scope "app\/\*\*"\): failed/);
+      expect(err).toContain(
+        `hint: the registry at ${registry.host} answers plain HTTP: add --plain-http (allowed for loopback registries only)`,
+      );
+      // --output json: the envelope as before (the error in `errors`), no hint anywhere.
+      const json = await runCli([...args, '--output', 'json']);
+      expect(json.code).toBe(1);
+      expect(JSON.parse(json.out)).toMatchObject({ outcome: 'error', errors: [{ field: 'app/x' }] });
+      expect(`${json.out}${json.err}`).not.toContain('hint:');
+    });
+
+    it('a registry that is not running: is it running there?', async () => {
+      const host = `127.0.0.1:${closedPort}`;
+      const { code, err } = await runCli([
+        'purge',
+        '--registry',
+        host,
+        '--policy',
+        purgePolicy(),
+        '--repository',
+        'app/x',
+        '--dry-run',
+        '--plain-http',
+      ]);
+      expect(code).toBe(1);
+      expect(err).toContain(`hint: is the registry running at ${host}? nothing accepted the connection`);
+    });
+  });
+
   it('no hint for an error that has none', () => {
     expect(errorHint(new Error('boom'), [])).toBeUndefined();
   });

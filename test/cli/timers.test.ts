@@ -20,6 +20,10 @@ import {
   type SinkStandIn,
 } from '../support/azureStandIns';
 import { expectValidResult } from '../support/resultSchema';
+import { freePort } from '../../src/local/registryServer';
+
+// eslint-disable-next-line no-control-regex
+const ANSI = /\x1b\[[0-9;]*m/g;
 
 const WORKSPACE = '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d';
 const SUB = '1f4b2c3d-5e6f-4a7b-8c9d-0e1f2a3b4c5d';
@@ -43,6 +47,29 @@ async function run(
 }
 
 describe('acr-guard alerts list', () => {
+  it('for a person: the shared table (RULE, SEVERITY, WINDOW, THRESHOLD) and the count; no padding, no ANSI piped', async () => {
+    const { code, out } = await run(alertsCommand, ['list'], { env: {} });
+    expect(code).toBe(0);
+    expect(out).toMatch(/^RULE\s+SEVERITY\s+WINDOW\s+THRESHOLD\n/);
+    expect(out).toMatch(/\nimage-pull-failures\s+high\s+10m\s+> 3 \(Count\)\n/);
+    expect(out).toMatch(/\n\d+ enabled alert rules\n$/);
+    expect(out).not.toMatch(ANSI);
+    for (const line of out.split('\n')) expect(line).toBe(line.trimEnd());
+  });
+
+  it('on a terminal: coloured, fitted to its width (80 columns)', async () => {
+    let out = '';
+    const code = await alertsCommand(
+      ['list'],
+      { out: (s) => (out += `${s}\n`), err: () => undefined, term: { color: true, columns: 80 } },
+      { env: {} },
+    );
+    expect(code).toBe(0);
+    expect(out).toMatch(ANSI);
+    for (const line of out.replace(ANSI, '').split('\n')) expect(line.length).toBeLessThanOrEqual(80);
+    expect(out.replace(ANSI, '')).toMatch(/│ image-pull-failures\s+│ high\s+│ 10m\s+│/);
+  });
+
   it('--output json: every enabled rule with name, query, window, threshold, severity', async () => {
     const { code, out } = await run(alertsCommand, ['list', '--output', 'json'], { env: {} });
     expect(code).toBe(0);
@@ -148,7 +175,11 @@ describe('acr-guard alerts run / tokens rotate against stand-ins', () => {
       ctx({ ACR_GUARD_LOG_ANALYTICS_WORKSPACE_ID: WORKSPACE, ACR_GUARD_LOG_ANALYTICS_ENDPOINT: logs.endpoint }),
     );
     expect(code).toBe(0);
-    expect(out).toMatch(/image-pull-failures\s+ok\s+incidents 1\s+would alert 1/);
+    // The shared renderer: the envelope's status word and reason, the alerts that would go, the summary.
+    expect(out).toMatch(/^STATUS\s+CHECK\s+REASON\n/);
+    expect(out).toMatch(/\nPASS\s+image-pull-failures\s+ok: 1 incident\(s\), would alert 1, suppressed 0\n/);
+    expect(out).toMatch(/\nimage-pull-failures\s+incident\s+high\s+image-pull-failures: 9 > 3 in 10m \(App=api\)\n/);
+    expect(out).toMatch(/\n1 rule run, 1 incident\(s\)\n$/);
     expect(logs.queries.length - before).toBe(1);
     expect(hook.received).toEqual([]);
   });
@@ -186,7 +217,8 @@ describe('acr-guard alerts run / tokens rotate against stand-ins', () => {
     };
     const dry = await run(tokensCommand, ['rotate', '--dry-run'], { ...ctx(env), ca: arm.server.ca });
     expect(dry.code).toBe(0);
-    expect(dry.out).toMatch(/acr-contoso-cli-token\s+planned\s+rotate password1 until/);
+    expect(dry.out).toMatch(/\nPASS\s+acr-contoso-cli-token\s+planned\s+rotate password1 until /);
+    expect(dry.out).toMatch(/\n1 token: 1 planned \(dry run\)\n$/);
     expect(arm.generated).toEqual([]);
     expect(latestSecret(vault, 'acr-contoso-cli-token')).toBeUndefined();
 
@@ -221,8 +253,43 @@ describe('acr-guard alerts run / tokens rotate against stand-ins', () => {
     const { code, out } = await run(tokensCommand, ['rotate'], later);
     expect(code).toBe(1);
     expect(out).toMatch(
-      /FAILED at generate: generating password2 of token cli-token was refused \(403 AuthorizationFailed\); grant/,
+      /\nFAIL\s+acr-contoso-cli-token\s+failed\s+failed at generate: generating password2 of token cli-token was refused \(403 AuthorizationFailed\); grant/,
     );
+    expect(out).toMatch(/\n1 token: 1 failed\n$/);
     expect(latestSecret(vault, 'acr-contoso-cli-token')!.version).toBe(published);
+  });
+});
+
+describe('hints for failures reported inside the result (not thrown)', () => {
+  const WS = '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d';
+
+  it("alerts run with Log Analytics not running: INCONCLUSIVE, exit 1, and main's hint on stderr; JSON unchanged and hint-free", async () => {
+    const port = await freePort();
+    const env = {
+      ACR_GUARD_LOG_ANALYTICS_WORKSPACE_ID: WS,
+      ACR_GUARD_LOG_ANALYTICS_ENDPOINT: `https://127.0.0.1:${port}`,
+    };
+    const human = await run(alertsCommand, ['run', '--rule', 'image-pull-failures', '--dry-run'], {
+      env,
+      credential: testCredential(),
+    });
+    expect(human.code).toBe(1);
+    expect(human.out).toMatch(/\nINCONCLUSIVE\s+image-pull-failures\s+error: /);
+    expect(human.err).toContain('hint: is the server running? nothing accepted the connection');
+
+    const json = await run(alertsCommand, ['run', '--rule', 'image-pull-failures', '--dry-run', '--output', 'json'], {
+      env,
+      credential: testCredential(),
+    });
+    expect(json.code).toBe(1);
+    const result = JSON.parse(json.out);
+    expectValidResult(result, 'alerts run');
+    expect(result).toMatchObject({ outcome: 'error', exitCode: 1, errors: [{ code: expect.any(String) }] });
+    expect(json.out).not.toContain('hint');
+    expect(json.err).not.toContain('hint:');
+    // The kept error is not data: nothing of it reaches the envelope.
+    expect(Object.keys(result.data.rules[0]).sort()).toEqual(
+      ['alerted', 'alerts', 'detail', 'failed', 'incidents', 'rule', 'status', 'suppressed'].sort(),
+    );
   });
 });

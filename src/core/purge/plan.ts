@@ -19,7 +19,7 @@
  *    EVERY tag matches `tagPattern` (deleting by digest removes all its tags, so one ineligible tag keeps it).
  * 4. Untagged manifests that no index lists: candidates only with `untagged: true`, and older than `olderThan`.
  *    Candidates of 3 and 4 pushed or changed less than {@link SETTLE_MS} ago stay (a push or its gate may still
- *    be running).
+ *    be running); those whose time is not a valid time stay too (`unknown-time`, {@link hasUnknownTime}).
  * 5. Untagged manifests that an index lists follow that index.
  * Then protection spreads to a fixed point: a kept index keeps every manifest it lists (nested indexes too);
  * a kept subject keeps its referrers; a kept referrer (locked, in use, listed by a kept index) keeps its subject. Everything else that
@@ -72,6 +72,7 @@ export type KeepReason =
   | 'within-keep'
   | 'too-recent'
   | 'age-unknown'
+  | 'unknown-time'
   | 'tag-not-eligible'
   | 'untagged-not-selected'
   | 'no-tag-criteria'
@@ -159,6 +160,19 @@ export function manifestTime(m: ManifestRecord): number | undefined {
   return m.updatedMs ?? m.createdMs;
 }
 
+/**
+ * True when a record carries a time that is not one: `createdMs` or `updatedMs` present but not a finite number
+ * (NaN, ±Infinity, null or a string from a record that did not come through the listing, which drops them).
+ * Fail closed: such a manifest is never taken as old; {@link planPurge} keeps it (`unknown-time`) and leaves it
+ * out of the `keep` ranking, so it takes no other manifest's place there either.
+ */
+export function hasUnknownTime(m: Pick<ManifestRecord, 'createdMs' | 'updatedMs'>): boolean {
+  return (
+    (m.createdMs !== undefined && !Number.isFinite(m.createdMs)) ||
+    (m.updatedMs !== undefined && !Number.isFinite(m.updatedMs))
+  );
+}
+
 /** Label of a rule for reasons and summaries. */
 export function ruleLabel(rule: RetentionRule): string {
   return `retention[${rule.index}] scope "${rule.scope}"`;
@@ -206,7 +220,8 @@ export function planPurge(input: PlanInput): PurgePlan {
   const lockedOf: boolean[] = new Array<boolean>(n);
   const ordinary: boolean[] = new Array<boolean>(n);
   const times = new Float64Array(n);
-  const timeKnown = new Uint8Array(n); // manifestTime is not undefined (it may still be NaN, as before)
+  const timeKnown = new Uint8Array(n); // manifestTime is a time (not undefined, not garbage)
+  const timeBad = new Uint8Array(n); // a time is there but is not one (hasUnknownTime): kept, never ranked
   for (let i = 0; i < n; i++) {
     const e = entries[i];
     e.i = i;
@@ -216,7 +231,8 @@ export function planPurge(input: PlanInput): PurgePlan {
     lockedOf[i] = e.locked;
     ordinary[i] = hasOrdinaryTag(e);
     const t = manifestTime(e.m);
-    if (t !== undefined) {
+    if (hasUnknownTime(e.m)) timeBad[i] = 1;
+    else if (t !== undefined) {
       times[i] = t;
       timeKnown[i] = 1;
     }
@@ -269,7 +285,7 @@ export function planPurge(input: PlanInput): PurgePlan {
   const withinKeep = new Uint8Array(n);
   if (rule.keep !== undefined && rule.keep > 0) {
     const tagged: number[] = [];
-    for (let i = 0; i < n; i++) if (ordinary[i]) tagged.push(i);
+    for (let i = 0; i < n; i++) if (ordinary[i] && timeBad[i] === 0) tagged.push(i);
     if (tagged.length <= rule.keep) for (const i of tagged) withinKeep[i] = 1;
     else {
       // Newest first; an unknown time counts as newest (kept rather than guessed old); ties by digest (index).
@@ -310,6 +326,15 @@ export function planPurge(input: PlanInput): PurgePlan {
     if (timeKnown[i] === 1 && nowMs - t < SETTLE_MS) return tagsOf[i].length === 0 ? settlingUntagged : settlingTagged;
     return undefined;
   };
+
+  // A time that is not one (NaN, garbage) is not a guess of "old": kept, whatever the rule.
+  const unknownTime: Decision = {
+    action: 'keep',
+    reason: 'unknown-time',
+    detail: 'its createdMs or updatedMs is not a valid time, so its age is unknown: never deleted on its own',
+  };
+  const timeCheck = (i: number): Decision | undefined =>
+    timeBad[i] === 1 ? unknownTime : (ageCheck(i) ?? settleCheck(i));
 
   const parts: string[] = [];
   if (rule.keep !== undefined) parts.push(`beyond the ${rule.keep} most recent tagged`);
@@ -385,7 +410,7 @@ export function planPurge(input: PlanInput): PurgePlan {
           reason: 'tag-not-eligible',
           detail: `${label}: tag ${ineligible} does not match tagPattern ${rule.tagPattern}`,
         };
-      else decision = ageCheck(i) ?? settleCheck(i) ?? deleteByRule;
+      else decision = timeCheck(i) ?? deleteByRule;
     } else if (parents[i] !== undefined) decision = follow;
     else if (tags.length > 0)
       // Only referrer-style tags and nothing ties it by content: a label alone never decides a deletion.
@@ -394,7 +419,7 @@ export function planPurge(input: PlanInput): PurgePlan {
         reason: 'unverified-referrer-tag',
         detail: `tagged only ${tags[0]}${tags.length > 1 ? ' (and more)' : ''}, but its content names no subject here: a referrer-style tag alone never ties it to another manifest, so it is never deleted`,
       };
-    else if (rule.untagged === true) decision = ageCheck(i) ?? settleCheck(i) ?? deleteUntagged;
+    else if (rule.untagged === true) decision = timeCheck(i) ?? deleteUntagged;
     else decision = untaggedNotSelected;
     own[i] = decision;
   }

@@ -485,3 +485,126 @@ describe('planPurge: safety properties over generated registries', () => {
     );
   });
 });
+
+// ---- a time that is not a time (NaN, ±Infinity, null, a string) in a record passed directly ----
+
+/** Values a record built outside the listing could carry where a time belongs. */
+const GARBAGE_TIMES = [NaN, Infinity, -Infinity, null, 'yesterday', '2026-01-01'] as unknown as number[];
+
+const planOf = (g: Generated): PurgePlan =>
+  planPurge({ repository: 'app', manifests: g.manifests, rule: g.rule, inUse: g.inUse, nowMs: NOW });
+
+describe('planPurge: an unknown time keeps the manifest (fail closed)', () => {
+  it('keeps an old-looking tagged manifest whose time is NaN, under every selecting rule, as unknown-time', () => {
+    const bad = (i: number, tags: string[], extra: Partial<ManifestRecord> = {}): ManifestRecord => ({
+      ...image(i, tags, 90),
+      createdMs: NaN,
+      ...extra,
+    });
+    for (const r of [
+      rule({ olderThanMs: DAY }),
+      rule({ keep: 0, tagPattern: '.' }),
+      rule({ tagPattern: '^dev-' }),
+      rule({ keep: 1, olderThanMs: DAY, untagged: true }),
+    ]) {
+      const plan = planPurge({
+        repository: 'app',
+        manifests: [bad(1, ['dev-1']), bad(2, []), bad(3, ['dev-3'], { createdMs: NOW - 90 * DAY, updatedMs: NaN })],
+        rule: { ...r, untagged: true },
+        inUse: [],
+        nowMs: NOW,
+      });
+      expect(plan.deletes).toEqual([]);
+      expect([1, 2, 3].map((i) => decision(plan, i))).toEqual([
+        'keep:unknown-time',
+        'keep:unknown-time',
+        'keep:unknown-time',
+      ]);
+      expect(plan.keeps[0].detail).toBe(
+        'its createdMs or updatedMs is not a valid time, so its age is unknown: never deleted on its own',
+      );
+    }
+  });
+
+  it('garbage of every kind is unknown; a missing time stays as it was (age-unknown), a valid one is judged', () => {
+    for (const t of GARBAGE_TIMES) {
+      const plan = planPurge({
+        repository: 'app',
+        manifests: [{ ...image(1, ['a'], 0), createdMs: t }],
+        rule: rule({ olderThanMs: DAY }),
+        inUse: [],
+        nowMs: NOW,
+      });
+      expect([String(t), decision(plan, 1)]).toEqual([String(t), 'keep:unknown-time']);
+    }
+    const plan = planPurge({
+      repository: 'app',
+      manifests: [{ digest: dg(1), tags: ['a'], mediaType: MediaTypes.ociManifest }, image(2, ['b'], 90)],
+      rule: rule({ olderThanMs: DAY }),
+      inUse: [],
+      nowMs: NOW,
+    });
+    expect([decision(plan, 1), decision(plan, 2)]).toEqual(['keep:age-unknown', 'delete:rule']);
+  });
+
+  it('takes no keep slot: the most recent valid manifests stay within keep, the unknown one is kept beside them', () => {
+    // keep: 1. Before, NaN in the ranking's comparator placed 1 (NaN) first by digest and so deleted 2, the newest.
+    const plan = planPurge({
+      repository: 'app',
+      manifests: [{ ...image(1, ['a'], 90), createdMs: NaN }, image(2, ['b'], 40), image(3, ['c'], 50)],
+      rule: rule({ keep: 1, olderThanMs: 30 * DAY }),
+      inUse: [],
+      nowMs: NOW,
+    });
+    expect([1, 2, 3].map((i) => decision(plan, i))).toEqual(['keep:unknown-time', 'keep:within-keep', 'delete:rule']);
+  });
+
+  it('a kept unknown-time index keeps what it lists; a referrer follows its subject whatever its own time', () => {
+    const plan = planPurge({
+      repository: 'app',
+      manifests: [
+        { ...image(1, ['v1'], 90, { mediaType: MediaTypes.ociIndex, children: [dg(2)] }), createdMs: NaN },
+        image(2, [], 90),
+        image(3, ['old'], 90),
+        { ...image(4, [], 90, { subject: dg(3) }), createdMs: NaN },
+      ],
+      rule: rule({ olderThanMs: DAY, untagged: true }),
+      inUse: [],
+      nowMs: NOW,
+    });
+    expect([1, 2, 3, 4].map((i) => decision(plan, i))).toEqual([
+      'keep:unknown-time',
+      'keep:listed-by-kept-index',
+      'delete:rule',
+      'delete:referrer-of-deleted-subject',
+    ]);
+  });
+
+  it('replacing any manifest time with NaN or garbage never adds a deletion (property, fixed seed)', () => {
+    fc.assert(
+      fc.property(
+        generated,
+        fc.nat(29),
+        fc.constantFrom(...GARBAGE_TIMES),
+        fc.constantFrom('createdMs', 'updatedMs', 'both'),
+        (g, which, garbage, field) => {
+          const target = which % g.manifests.length;
+          const before = new Set(planOf(g).deletes.map((d) => d.digest));
+          const manifests = g.manifests.map((m, i) => {
+            if (i !== target) return m;
+            const changed = { ...m };
+            if (field !== 'updatedMs') changed.createdMs = garbage;
+            if (field !== 'createdMs') changed.updatedMs = garbage;
+            return changed;
+          });
+          const after = planOf({ ...g, manifests });
+          for (const d of after.deletes) expect(before.has(d.digest)).toBe(true);
+          // And the manifest itself is never deleted on its own (only with an index or subject it follows).
+          const own = after.deletes.find((d) => d.digest === g.manifests[target].digest);
+          if (own) expect(['child-of-deleted-index', 'referrer-of-deleted-subject']).toContain(own.reason);
+        },
+      ),
+      { numRuns: 1000 },
+    );
+  });
+});
