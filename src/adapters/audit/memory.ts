@@ -13,7 +13,6 @@ import {
   latestPerImage,
   checkMaxRows,
   normalLimit,
-  sameImage,
   MAX_RUNTIME_VERDICT_ROWS,
   checkRuntimeReport,
   checkRuntimeState,
@@ -23,10 +22,21 @@ import {
   latestReport,
 } from './shared';
 
+/** A copy of JSON data through its JSON text. */
+function jsonCopy<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value)) as T;
+}
+
+function imageKey(image: ImageId): string {
+  return `${image.registry}/${image.repository}@${image.digest}`;
+}
+
 /** Keeps verdicts in memory (dry runs, tests, the benchmark). */
 export class MemoryAuditStore implements AuditStore, RuntimeAssuranceStore, VerdictListing {
   private readonly verdicts: Verdict[] = [];
   private readonly summaries: PurgeSummary[] = [];
+  /** The same verdicts by image (`registry/repository@digest`), recorded oldest first. */
+  private readonly byImage = new Map<string, Verdict[]>();
 
   async latestImageVerdicts(maxRows: number): Promise<{ verdicts: Verdict[]; truncated: boolean }> {
     checkMaxRows(maxRows);
@@ -51,14 +61,21 @@ export class MemoryAuditStore implements AuditStore, RuntimeAssuranceStore, Verd
 
   async recordVerdict(verdict: Verdict): Promise<void> {
     checkVerdict(verdict);
-    // A copy: later changes to the caller's object must not rewrite history.
-    this.verdicts.push(structuredClone(verdict));
+    // A copy: later changes to the caller's object must not rewrite history. A verdict is JSON data (every other
+    // store keeps its JSON text), so the JSON copy is the faithful one, and cheaper than structuredClone.
+    const copy = jsonCopy(verdict);
+    this.verdicts.push(copy);
+    const key = imageKey(copy.image);
+    const same = this.byImage.get(key);
+    if (same) same.push(copy);
+    else this.byImage.set(key, [copy]);
   }
 
   async latestVerdict(image: ImageId): Promise<Verdict | undefined> {
     checkImage(image, 'image');
-    const latest = newestFirst(this.verdicts.filter((v) => sameImage(v.image, image)))[0];
-    return latest && structuredClone(latest);
+    // Looked up by image (each gate reads its image's latest verdict; a scan of every verdict grew with the store).
+    const latest = newestFirst(this.byImage.get(imageKey(image)) ?? [])[0];
+    return latest && jsonCopy(latest);
   }
 
   async listVerdicts(registry: string, repository: string, limit?: number): Promise<Verdict[]> {

@@ -93,5 +93,32 @@ export function makeEvent(
   fields: Record<string, unknown> = {},
 ): HistoryEvent {
   const event = new durableInternals.history[kind]({ eventId, timestamp: at, isPlayed: false, ...fields });
-  return JSON.parse(JSON.stringify(event)) as HistoryEvent;
+  return jsonShaped(event) as HistoryEvent;
+}
+
+/**
+ * What `JSON.parse(JSON.stringify(value))` gives for the values a history event holds (the library's event
+ * classes: primitives, `Date`s, plain objects and arrays), without the text in between: `undefined` and
+ * functions dropped from objects (`null` in arrays), a `Date` as its ISO string, non-finite numbers as `null`.
+ * The driver builds every event with it, once per event, so it is on the gate's path.
+ */
+export function jsonShaped(value: unknown): unknown {
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
+  if (typeof value === 'number') return Number.isFinite(value) ? value : null;
+  if (value instanceof Date) return value.toJSON();
+  if (Array.isArray(value))
+    return value.map((v) => (v === undefined || typeof v === 'function' ? null : jsonShaped(v)));
+  if (typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const key of Object.keys(value)) {
+      const v = (value as Record<string, unknown>)[key];
+      if (v === undefined || typeof v === 'function' || typeof v === 'symbol') continue;
+      // As JSON.parse does, `__proto__` becomes an own property (an assignment would set the prototype).
+      if (key === '__proto__')
+        Object.defineProperty(out, key, { value: jsonShaped(v), enumerable: true, writable: true, configurable: true });
+      else out[key] = jsonShaped(v);
+    }
+    return out;
+  }
+  return undefined;
 }

@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
+import { gzipSync } from 'node:zlib';
 import { createRegistryClient, MANIFEST_ACCEPT } from '../../../src/adapters/registry';
 import { isGuardError } from '../../../src/core/errors';
 import { MediaTypes } from '../../../src/core/types';
@@ -136,6 +137,41 @@ describe('manifests', () => {
     await expect(client({ maxManifestBytes: 1024 }).getManifest('team/app', 'v1')).rejects.toMatchObject({
       code: 'MALFORMED',
     });
+  });
+
+  it('counts what comes out of a compressed body, not its declared length', async () => {
+    // 1 MiB of spaces gzips to about 1 KiB: the declared length is under the bound, the body is not.
+    const bomb = gzipSync(Buffer.alloc(1024 * 1024, 0x20));
+    expect(bomb.length).toBeLessThan(4096);
+    handler = (_req, res) => {
+      res.writeHead(200, {
+        'content-type': MediaTypes.ociManifest,
+        'content-encoding': 'gzip',
+        'content-length': String(bomb.length),
+      });
+      res.end(bomb);
+    };
+    await expect(client({ maxManifestBytes: 4096 }).getManifest('team/app', 'v1')).rejects.toMatchObject({
+      code: 'MALFORMED',
+      message: expect.stringContaining('4096-byte limit'),
+    });
+  });
+
+  it('reads no more than a declared length, and a body cut short of it is TRANSIENT', async () => {
+    // A registry that sends more than it declares: the client reads what was declared (the digest then fails).
+    handler = (_req, res) => {
+      res.writeHead(200, { 'content-type': MediaTypes.ociManifest, 'content-length': String(MANIFEST.length) });
+      res.end(Buffer.concat([MANIFEST, Buffer.alloc(8192, 0x20)]));
+    };
+    expect((await client({ maxManifestBytes: 1024 }).getManifest('team/app', MANIFEST_DIGEST)).digest).toBe(
+      MANIFEST_DIGEST,
+    );
+    handler = (_req, res) => {
+      res.writeHead(200, { 'content-type': MediaTypes.ociManifest, 'content-length': String(MANIFEST.length + 50) });
+      res.write(MANIFEST);
+      setTimeout(() => res.destroy(), 20);
+    };
+    await expect(client().getManifest('team/app', MANIFEST_DIGEST)).rejects.toMatchObject({ code: 'TRANSIENT' });
   });
 
   it('answers MALFORMED for a manifest that is not a JSON object', async () => {
