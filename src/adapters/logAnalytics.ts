@@ -79,11 +79,16 @@ export class LogAnalyticsQueryClient implements LogQueryClient {
       throw sdkError(err, 'Log Analytics query', ROLE_HINT);
     }
     if (result.status === monitorQueryLogs().LogsQueryResultStatus.PartialFailure) {
-      const code = typeof result.partialError.code === 'string' ? result.partialError.code : 'PartialError';
+      const serviceCode =
+        typeof result.partialError.code === 'string' ? result.partialError.code.slice(0, 100) : 'PartialError';
       return {
         status: 'partial',
         table: toTable(result.partialTables),
-        partialError: { code, message: String(result.partialError.message ?? '').slice(0, 500) },
+        partialError: {
+          code: ErrorCodes.PARTIAL_RESULT,
+          serviceCode,
+          message: String(result.partialError.message ?? '').slice(0, 500),
+        },
       };
     }
     return { status: 'complete', table: toTable(result.tables) };

@@ -10,6 +10,7 @@ import type { PasswordSlot, PublishedInfo, TokenInfo } from '../core/rotation';
 import type { PurgeSummary } from '../core/purge/summary';
 import type { GraceState, RuntimeReport, RuntimeStatus } from '../core/runtime/classify';
 import type { LogRow, LogStream } from '../core/logRows';
+import type { ErrorCode } from '../core/errors';
 
 /** A manifest fetched from a registry, with its raw bytes (needed to verify digests and to copy it). */
 export interface FetchedManifest extends ResolvedManifest {
@@ -180,7 +181,7 @@ export interface LogSendResult {
   dropped: number;
   failed: number;
   /** The error code and message of the first failure or drop (never a row's content). */
-  error?: { code: string; message: string };
+  error?: { code: ErrorCode; message: string };
 }
 
 /**
@@ -199,8 +200,11 @@ export interface LogQueryResult {
   status: 'complete' | 'partial';
   /** The primary result table (empty when the service returned none). */
   table: ResultTable;
-  /** The service's code and message for a partial result (never the query text). */
-  partialError?: { code: string; message: string };
+  /**
+   * Why a result is partial: `PARTIAL_RESULT`, the service's own code (`serviceCode`, e.g. `PartialError`: not one
+   * of acr-guard's codes, so kept apart) and its message (never the query text).
+   */
+  partialError?: { code: ErrorCode; serviceCode: string; message: string };
 }
 
 /** Runs KQL over one Log Analytics workspace. Throws `TRANSIENT` (429/5xx) or `UPSTREAM` (bad query, access). */

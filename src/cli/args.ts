@@ -8,6 +8,7 @@ import { loadSignatureTrust } from '../adapters/trustStoreFiles';
 import { MAX_POLICY_BYTES } from '../core/policy';
 import { didYouMean } from './suggest';
 import { fieldOfMessage } from '../core/result';
+import { ErrorCodes, isErrorCode, type ErrorCode } from '../core/errors';
 
 /** Documented exit codes. */
 export const ExitCodes = {
@@ -24,18 +25,20 @@ export const ExitCodes = {
 /**
  * Raised for usage and configuration errors; `main` prints the message and exits with 2. `field` is the option or
  * path that was wrong (from the message's leading `--flag:` or `path:` when not given); `code` is the GuardError
- * code the message ends with (`… [INVALID_POLICY]`) when it wraps one, else `INVALID_INPUT` with a field or `USAGE`.
+ * code the message ends with (`… [INVALID_POLICY]`) when it wraps one of ours, else `INVALID_INPUT` with a field or
+ * `USAGE`.
  */
 export class UsageError extends Error {
   readonly field?: string;
-  readonly code: string;
+  readonly code: ErrorCode;
 
-  constructor(message: string, options: { field?: string; code?: string } = {}) {
+  constructor(message: string, options: { field?: string; code?: ErrorCode } = {}) {
     super(message);
     this.name = 'UsageError';
     this.field = options.field ?? fieldOfMessage(message);
-    const wrapped = /\[([A-Z][A-Z0-9_]+)\]\s*$/.exec(message.split('\n')[0]);
-    this.code = options.code ?? wrapped?.[1] ?? (this.field ? 'INVALID_INPUT' : 'USAGE');
+    const wrapped = /\[([A-Z][A-Z0-9_]+)\]\s*$/.exec(message.split('\n')[0])?.[1];
+    this.code =
+      options.code ?? (isErrorCode(wrapped) ? wrapped : this.field ? ErrorCodes.INVALID_INPUT : ErrorCodes.USAGE);
   }
 }
 

@@ -9,7 +9,7 @@ import { parseImageReference, formatImage } from '../core/reference';
 import { loadPolicy } from '../core/policy';
 import { isRegistryAllowed } from '../core/policyLookup';
 import { parseDuration } from '../core/duration';
-import { isGuardError } from '../core/errors';
+import { ErrorCodes, isGuardError } from '../core/errors';
 import { isAcrHost } from '../core/acrHost';
 import type { Policy } from '../core/policyTypes';
 import type { ImageId } from '../core/types';
@@ -124,7 +124,7 @@ export async function gateCommand(
             status: 'not-found',
             reason,
             checks: [{ name: 'manifest', status: 'fail', reason }],
-            errors: [{ code: 'IMAGE_NOT_FOUND', message: `${named}: ${reason}`, field: 'image' }],
+            errors: [{ code: ErrorCodes.IMAGE_NOT_FOUND, message: `${named}: ${reason}`, field: 'image' }],
           }),
           null,
           2,

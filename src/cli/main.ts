@@ -2,7 +2,7 @@
  * acr-guard command line: `gate` (one image), `serve` (what `npm start` runs), `demo` (one shot), `verify` (signatures of one image),
  * `deploy` (a released image, pinned by digest, to a Container App, job or container group), and the rest below.
  */
-import { isGuardError } from '../core/errors';
+import { ErrorCodes, isGuardError } from '../core/errors';
 import { ExitCodes, UsageError } from './args';
 import { gateCommand, isUsageError, ACR_GUARD_VERSION, GATE_USAGE } from './gate';
 import { didYouMean } from './suggest';
@@ -134,7 +134,12 @@ function printErrorResult(
   errorKind: 'usage' | 'runtime',
 ): void {
   const field = err instanceof UsageError || isGuardError(err) ? err.field : undefined;
-  const code = err instanceof UsageError || isGuardError(err) ? err.code : errorKind === 'usage' ? 'USAGE' : 'ERROR';
+  const code =
+    err instanceof UsageError || isGuardError(err)
+      ? err.code
+      : errorKind === 'usage'
+        ? ErrorCodes.USAGE
+        : ErrorCodes.ERROR;
   const result = errorResultOf({
     kind: (command && KIND_OF_COMMAND[command]) || 'Error',
     subject: `acr-guard${command ? ` ${command}` : ''}`,

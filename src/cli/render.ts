@@ -2,10 +2,13 @@
  * Human and JSON renderings of verdicts for the CLI and the demo.
  */
 import { formatImage } from '../core/reference';
-import type { ApplyResult, Check, Verdict } from '../core/types';
+import { isScanCheck, scanCheckSource, type ApplyResult, type Check, type Verdict } from '../core/types';
 import { PLAIN, colorsOf, plural, renderTable, type Terminal } from './term';
 
-/** The CLI's JSON shape: the image by digest, the decision and every check with its structured `details`. */
+/**
+ * The CLI's JSON shape: the image by digest, the decision and every check with its structured `details` (and a scan
+ * check's `source`).
+ */
 export function verdictJson(verdict: Verdict, apply?: ApplyResult): Record<string, unknown> {
   return {
     image: formatImage(verdict.image),
@@ -19,6 +22,8 @@ export function verdictJson(verdict: Verdict, apply?: ApplyResult): Record<strin
     ...(verdict.findingsOmitted ? { findingsOmitted: verdict.findingsOmitted } : {}),
     checks: verdict.checks.map((c: Check) => ({
       name: c.name,
+      // Derived for verdicts recorded before scan checks carried their source.
+      ...(isScanCheck(c) ? { source: scanCheckSource(c) } : {}),
       status: c.status,
       reason: c.reason,
       ...(c.manifest ? { manifest: c.manifest } : {}),

@@ -8,7 +8,7 @@ import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
 import { loadConfig, type AuditConfig } from '../app/config';
 import { loadAlertsConfig, loadRotationConfig } from '../app/timerConfig';
 import { ruleSummary } from '../core/alerts/rule';
-import { isGuardError } from '../core/errors';
+import { ErrorCodes, isGuardError } from '../core/errors';
 import { alertRunFor, doctorScopeFrom, rotationRunFor, rulesFor } from '../app/jobCompose';
 import { runAlertRules } from '../jobs/alertRun';
 import { rotateTokens } from '../jobs/tokenRotation';
@@ -248,7 +248,7 @@ export function tokensResult(ctx: TimerCommandContext, dryRun: boolean, outcomes
           : o.result,
     })),
     errors: failed.map((o) => ({
-      code: o.error?.code ?? 'ERROR',
+      code: o.error?.code ?? ErrorCodes.ERROR,
       message: `${o.secretName ?? o.tokenId}: ${o.error?.message ?? 'failed'}`,
       field: o.tokenId,
     })),

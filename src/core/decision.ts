@@ -12,6 +12,8 @@
  */
 import { plural } from './plural';
 import {
+  isScanCheck,
+  scanCheckSource,
   type Check,
   type FindingsResult,
   type FindingsSourceName,
@@ -126,9 +128,9 @@ function blockingPhrases(
         check.details?.auditOnly === true
           ? `signatures audit only: authenticity not enforced (trust policy ${String(check.details.trustPolicy)})`
           : `signatures ${check.status === 'fail' ? 'failed' : 'inconclusive'}`;
-    else if (check.name.startsWith('scan:')) {
+    else if (isScanCheck(check)) {
       const code = typeof check.details?.code === 'string' ? ` (${check.details.code})` : '';
-      phrase = `${check.name.slice(5)} ${check.status === 'fail' ? 'failed' : 'inconclusive'}${code}`;
+      phrase = `${scanCheckSource(check)} ${check.status === 'fail' ? 'failed' : 'inconclusive'}${code}`;
     } else if (
       check.name === 'vulnerabilities' &&
       typeof check.details?.unlistedBlocking === 'number' &&

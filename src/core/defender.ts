@@ -39,10 +39,10 @@
  * this file, and the recorded fixtures in test/fixtures/defender/ pin them. What the gate makes of them is in
  * docs/vulnerability-reports.md ("Defender: severity and the fix signal").
  */
-import { describeFound } from './errors';
 import { SEVERITY_RANK, severityFromScore, severityFromText } from './severity';
 import { scoreCvssVector, severityFromCvss } from './cvss';
-import { GuardError, ErrorCodes, invalidInput } from './errors';
+import { GuardError, ErrorCodes, invalidInput, isGuardError } from './errors';
+import { JsonReader, isJsonObject as isObj, type JsonObject as Json, type JsonParent } from './jsonReader';
 import { validateDigest, validateRegistryHost, validateRepository } from './reference';
 import type { Finding, FindingsResult, ImageId, Severity } from './types';
 
@@ -105,40 +105,38 @@ export function buildDefenderQuery(image: ImageId): { query: string } {
 // ---------------------------------------------------------------------------------------------------------
 // Row mapping
 
-class RowError extends Error {
-  constructor(
-    readonly path: string,
-    expected: string,
-    got?: unknown,
-  ) {
-    super(`${path}: expected ${expected}${got === undefined ? '' : `, got ${describeFound(got)}`}`);
-  }
+/**
+ * The core JSON reader over Resource Graph rows: a row off the documented shape is `MALFORMED`, naming the row and
+ * field (`rows[0].properties.status.code: expected Healthy, Unhealthy or NotApplicable, got "Sick"`).
+ */
+const read = new JsonReader({ code: ErrorCodes.MALFORMED });
+const obj = read.requireObject.bind(read);
+const optObj = read.optionalObject.bind(read);
+
+/** `parent[key]` trimmed; undefined when absent, null or blank (Resource Graph writes `""` for "none"). */
+function optStr(parent: JsonParent, key: string | number, path: string): string | undefined {
+  const value = read.optionalString(parent, key, path)?.trim();
+  return value === '' ? undefined : value;
 }
 
-type Json = Record<string, unknown>;
-const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-function obj(v: unknown, path: string): Json {
-  if (!isObj(v)) throw new RowError(path, 'an object', v);
-  return v;
-}
-function optObj(v: unknown, path: string): Json | undefined {
-  return v === undefined || v === null ? undefined : obj(v, path);
-}
-function optStr(v: unknown, path: string): string | undefined {
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'string') throw new RowError(path, 'a string', v);
-  return v.trim() === '' ? undefined : v.trim();
-}
-/** Fields Resource Graph returns either as objects or as JSON-encoded strings. */
-function jsonish(v: unknown, path: string): unknown {
+/** `parent[key]`, which Resource Graph returns either as a value or as a JSON-encoded string of it. */
+function jsonish(parent: Json, key: string, path: string): unknown {
+  const v = parent[key];
   if (typeof v !== 'string') return v;
   if (v.trim() === '') return undefined;
   try {
     return JSON.parse(v);
   } catch {
-    throw new RowError(path, 'JSON', v);
+    throw read.fail(read.join(path, key), 'JSON', v);
   }
+}
+
+/** {@link jsonish}, which must then be an object; undefined when absent. */
+function optJsonObject(parent: Json, key: string, path: string): Json | undefined {
+  const value = jsonish(parent, key, path);
+  if (value === undefined || value === null) return undefined;
+  if (!isObj(value)) throw read.fail(read.join(path, key), 'an object', value);
+  return value;
 }
 
 function severityOf(text: string | undefined): Severity | undefined {
@@ -182,10 +180,10 @@ function severityOfVector(vector: unknown): Severity | undefined {
 type Status = 'Healthy' | 'Unhealthy' | 'NotApplicable';
 
 function statusOf(props: Json, path: string): Status {
-  const status = obj(props.status, `${path}.status`);
-  const code = optStr(status.code, `${path}.status.code`);
+  const status = obj(props, 'status', path);
+  const code = optStr(status, 'code', `${path}.status`);
   if (code === 'Healthy' || code === 'Unhealthy' || code === 'NotApplicable') return code;
-  throw new RowError(`${path}.status.code`, 'Healthy, Unhealthy or NotApplicable', status.code);
+  throw read.fail(`${path}.status.code`, 'Healthy, Unhealthy or NotApplicable', status.code);
 }
 
 interface RowReading {
@@ -201,24 +199,18 @@ function sameHost(a: string, b: string): boolean {
 }
 
 function readIndividual(row: Json, image: ImageId, path: string): RowReading {
-  const props = obj(row.properties, `${path}.properties`);
-  const status = statusOf(props, `${path}.properties`);
-  const details = obj(props.resourceDetails, `${path}.properties.resourceDetails`);
-  const resourceId = optStr(details.Id ?? details.id, `${path}.properties.resourceDetails.Id`);
-  const rad = optObj(
-    jsonish(props.resourceAdditionalData, `${path}.properties.resourceAdditionalData`),
-    `${path}.properties.resourceAdditionalData`,
-  );
-  const digest = rad ? optStr(rad.Digest, `${path}.properties.resourceAdditionalData.Digest`) : undefined;
-  const repoDetails = rad
-    ? optObj(rad.RepositoryDetails, `${path}.properties.resourceAdditionalData.RepositoryDetails`)
-    : undefined;
-  const host = repoDetails
-    ? optStr(repoDetails.RegistryHost, `${path}.properties.resourceAdditionalData.RepositoryDetails.RegistryHost`)
-    : undefined;
-  const repository = repoDetails
-    ? optStr(repoDetails.RepositoryName, `${path}.properties.resourceAdditionalData.RepositoryDetails.RepositoryName`)
-    : undefined;
+  const propsPath = `${path}.properties`;
+  const props = obj(row, 'properties', path);
+  const status = statusOf(props, propsPath);
+  const details = obj(props, 'resourceDetails', propsPath);
+  const idKey = details.Id === undefined || details.Id === null ? 'id' : 'Id';
+  const resourceId = optStr(details, idKey, `${propsPath}.resourceDetails`);
+  const radPath = `${propsPath}.resourceAdditionalData`;
+  const rad = optJsonObject(props, 'resourceAdditionalData', propsPath);
+  const digest = rad ? optStr(rad, 'Digest', radPath) : undefined;
+  const repoDetails = rad ? optObj(rad, 'RepositoryDetails', radPath) : undefined;
+  const host = repoDetails ? optStr(repoDetails, 'RegistryHost', `${radPath}.RepositoryDetails`) : undefined;
+  const repository = repoDetails ? optStr(repoDetails, 'RepositoryName', `${radPath}.RepositoryDetails`) : undefined;
 
   const digestMatches =
     digest !== undefined
@@ -230,43 +222,36 @@ function readIndividual(row: Json, image: ImageId, path: string): RowReading {
     (repository === undefined || repository === image.repository);
   if (!matches || status === 'Healthy') return { shape: 'individual', matches, status, findings: [] };
 
-  const additional = optObj(props.additionalData, `${path}.properties.additionalData`) ?? {};
-  const metadata = optObj(props.metadata, `${path}.properties.metadata`);
+  const additionalPath = `${propsPath}.additionalData`;
+  const additional = optObj(props, 'additionalData', propsPath) ?? {};
+  const metadata = optObj(props, 'metadata', propsPath);
   const recommendationSeverity = severityOf(
-    metadata ? optStr(metadata.severity, `${path}.properties.metadata.severity`) : undefined,
+    metadata ? optStr(metadata, 'severity', `${propsPath}.metadata`) : undefined,
   );
-  const pkg = optStr(additional.SoftwareName, `${path}.properties.additionalData.SoftwareName`);
-  const scanners = optObj(
-    jsonish(additional.ScannersDetails, `${path}.properties.additionalData.ScannersDetails`),
-    `${path}.properties.additionalData.ScannersDetails`,
-  );
-  const mdvm = scanners ? optObj(scanners.mdvm, `${path}.properties.additionalData.ScannersDetails.mdvm`) : undefined;
+  const pkg = optStr(additional, 'SoftwareName', additionalPath);
+  const scanners = optJsonObject(additional, 'ScannersDetails', additionalPath);
+  const mdvmPath = `${additionalPath}.ScannersDetails.mdvm`;
+  const mdvm = scanners ? optObj(scanners, 'mdvm', `${additionalPath}.ScannersDetails`) : undefined;
   let installed: string | undefined;
   if (mdvm && Array.isArray(mdvm.DetectedSoftwareVersions))
-    installed = optStr(
-      mdvm.DetectedSoftwareVersions[0],
-      `${path}.properties.additionalData.ScannersDetails.mdvm.DetectedSoftwareVersions[0]`,
-    );
-  const scannerFixed = mdvm
-    ? optStr(mdvm.FixedVersion, `${path}.properties.additionalData.ScannersDetails.mdvm.FixedVersion`)
-    : undefined;
-  const scannerFixAvailable = mdvm
-    ? fixAvailableOf(optStr(mdvm.FixStatus, `${path}.properties.additionalData.ScannersDetails.mdvm.FixStatus`))
-    : false;
+    installed = optStr(mdvm.DetectedSoftwareVersions, 0, `${mdvmPath}.DetectedSoftwareVersions`);
+  const scannerFixed = mdvm ? optStr(mdvm, 'FixedVersion', mdvmPath) : undefined;
+  const scannerFixAvailable = mdvm ? fixAvailableOf(optStr(mdvm, 'FixStatus', mdvmPath)) : false;
 
-  const cvesPath = `${path}.properties.additionalData.CvesDetails`;
-  const cvesValue = jsonish(additional.CvesDetails, cvesPath);
-  const cves: unknown[] =
+  const cvesPath = `${additionalPath}.CvesDetails`;
+  const cvesValue = jsonish(additional, 'CvesDetails', additionalPath);
+  const cves: readonly unknown[] =
     cvesValue === undefined || cvesValue === null
       ? []
       : Array.isArray(cvesValue)
         ? cvesValue
-        : [obj(cvesValue, cvesPath)];
+        : [read.expectObject(cvesValue, cvesPath)];
   const findings: Finding[] = [];
-  cves.forEach((cveValue, i) => {
-    const cve = obj(cveValue, `${cvesPath}[${i}]`);
-    const id = optStr(cve.CveId, `${cvesPath}[${i}].CveId`);
-    if (!id) throw new RowError(`${cvesPath}[${i}].CveId`, 'a CVE id', cve.CveId);
+  cves.forEach((_, i) => {
+    const cvePath = `${cvesPath}[${i}]`;
+    const cve = obj(cves, i, cvesPath);
+    const id = optStr(cve, 'CveId', cvePath);
+    if (!id) throw read.fail(`${cvePath}.CveId`, 'a CVE id', cve.CveId);
     let score: unknown;
     let vector: unknown;
     if (Array.isArray(cve.Cvss) && isObj(cve.Cvss[0]) && isObj(cve.Cvss[0].Value)) {
@@ -274,25 +259,22 @@ function readIndividual(row: Json, image: ImageId, path: string): RowReading {
       vector = cve.Cvss[0].Value.CvssVectorString;
     }
     const severity =
-      nonUnknown(severityOf(optStr(cve.Severity, `${cvesPath}[${i}].Severity`))) ??
+      nonUnknown(severityOf(optStr(cve, 'Severity', cvePath))) ??
       severityOfScore(score) ??
       severityOfVector(vector) ??
       recommendationSeverity ??
       'unknown';
-    const fixed = nonEmpty(optStr(cve.FixedVersion, `${cvesPath}[${i}].FixedVersion`)) ?? nonEmpty(scannerFixed);
+    const fixed = nonEmpty(optStr(cve, 'FixedVersion', cvePath)) ?? nonEmpty(scannerFixed);
     // The fix signal is FixStatus (Microsoft's own example says FixAvailable with an empty FixedVersion).
     const fixAvailable =
-      fixAvailableOf(optStr(cve.FixStatus, `${cvesPath}[${i}].FixStatus`)) ||
-      (cve.FixStatus === undefined && scannerFixAvailable);
+      fixAvailableOf(optStr(cve, 'FixStatus', cvePath)) || (cve.FixStatus === undefined && scannerFixAvailable);
     findings.push(finding({ id, severity, pkg, installed, fixed, fixAvailable }));
   });
   if (findings.length === 0) {
     // One row per CVE may carry its id outside CvesDetails; an unhealthy row naming no CVE at all is not
     // something the gate can reason about.
-    const id =
-      optStr(additional.CveId, `${path}.properties.additionalData.CveId`) ??
-      cveLike(optStr(props.displayName, `${path}.properties.displayName`));
-    if (!id) throw new RowError(cvesPath, `CVE details on a row with status ${status}`, additional.CvesDetails);
+    const id = optStr(additional, 'CveId', additionalPath) ?? cveLike(optStr(props, 'displayName', propsPath));
+    if (!id) throw read.fail(cvesPath, `CVE details on a row with status ${status}`, additional.CvesDetails);
     findings.push(
       finding({
         id,
@@ -341,42 +323,36 @@ function fixAvailableOf(status: string | undefined): boolean {
 }
 
 function readGrouped(row: Json, image: ImageId, path: string): RowReading {
-  const props = obj(row.properties, `${path}.properties`);
-  const status = statusOf(props, `${path}.properties`);
-  const additional = obj(props.additionalData, `${path}.properties.additionalData`);
-  const artifact = obj(additional.artifactDetails, `${path}.properties.additionalData.artifactDetails`);
-  const digest = optStr(artifact.digest, `${path}.properties.additionalData.artifactDetails.digest`);
-  const host = optStr(artifact.registryHost, `${path}.properties.additionalData.artifactDetails.registryHost`);
-  const repository = optStr(
-    artifact.repositoryName,
-    `${path}.properties.additionalData.artifactDetails.repositoryName`,
-  );
+  const propsPath = `${path}.properties`;
+  const props = obj(row, 'properties', path);
+  const status = statusOf(props, propsPath);
+  const additionalPath = `${propsPath}.additionalData`;
+  const additional = obj(props, 'additionalData', propsPath);
+  const artifact = obj(additional, 'artifactDetails', additionalPath);
+  const artifactPath = `${additionalPath}.artifactDetails`;
+  const digest = optStr(artifact, 'digest', artifactPath);
+  const host = optStr(artifact, 'registryHost', artifactPath);
+  const repository = optStr(artifact, 'repositoryName', artifactPath);
   const matches =
     digest?.toLowerCase() === image.digest &&
     (host === undefined || sameHost(host, image.registry)) &&
     (repository === undefined || repository === image.repository);
   if (!matches || status === 'Healthy') return { shape: 'grouped', matches, status, findings: [] };
 
-  const vuln = optObj(additional.vulnerabilityDetails, `${path}.properties.additionalData.vulnerabilityDetails`);
-  const software = optObj(additional.softwareDetails, `${path}.properties.additionalData.softwareDetails`);
-  const id =
-    optStr(props.id, `${path}.properties.id`) ??
-    (vuln ? optStr(vuln.cveId, `${path}.properties.additionalData.vulnerabilityDetails.cveId`) : undefined);
-  if (!id) throw new RowError(`${path}.properties.id`, 'a CVE id', props.id);
-  const statusObj = obj(props.status, `${path}.properties.status`);
+  const vulnPath = `${additionalPath}.vulnerabilityDetails`;
+  const vuln = optObj(additional, 'vulnerabilityDetails', additionalPath);
+  const softwarePath = `${additionalPath}.softwareDetails`;
+  const software = optObj(additional, 'softwareDetails', additionalPath);
+  const id = optStr(props, 'id', propsPath) ?? (vuln ? optStr(vuln, 'cveId', vulnPath) : undefined);
+  if (!id) throw read.fail(`${propsPath}.id`, 'a CVE id', props.id);
+  const statusObj = obj(props, 'status', propsPath);
   const severity =
-    nonUnknown(severityOf(optStr(statusObj.severity, `${path}.properties.status.severity`))) ??
-    nonUnknown(
-      severityOf(
-        vuln ? optStr(vuln.severity, `${path}.properties.additionalData.vulnerabilityDetails.severity`) : undefined,
-      ),
-    ) ??
+    nonUnknown(severityOf(optStr(statusObj, 'severity', `${propsPath}.status`))) ??
+    nonUnknown(severityOf(vuln ? optStr(vuln, 'severity', vulnPath) : undefined)) ??
     severityOfScore(additional.cvssV30Score) ??
     groupedVectorSeverity(vuln) ??
     'unknown';
-  const fixStatus = software
-    ? optStr(software.fixStatus, `${path}.properties.additionalData.softwareDetails.fixStatus`)
-    : undefined;
+  const fixStatus = software ? optStr(software, 'fixStatus', softwarePath) : undefined;
   return {
     shape: 'grouped',
     matches,
@@ -385,15 +361,9 @@ function readGrouped(row: Json, image: ImageId, path: string): RowReading {
       finding({
         id,
         severity,
-        pkg: software
-          ? optStr(software.packageName, `${path}.properties.additionalData.softwareDetails.packageName`)
-          : undefined,
-        installed: software
-          ? optStr(software.version, `${path}.properties.additionalData.softwareDetails.version`)
-          : undefined,
-        fixed: software
-          ? nonEmpty(optStr(software.fixedVersion, `${path}.properties.additionalData.softwareDetails.fixedVersion`))
-          : undefined,
+        pkg: software ? optStr(software, 'packageName', softwarePath) : undefined,
+        installed: software ? optStr(software, 'version', softwarePath) : undefined,
+        fixed: software ? nonEmpty(optStr(software, 'fixedVersion', softwarePath)) : undefined,
         fixAvailable: fixAvailableOf(fixStatus),
       }),
     ],
@@ -412,17 +382,18 @@ export function mapDefenderRows(rows: unknown[], image: ImageId): FindingsResult
   validateImage(image);
   const readings: RowReading[] = [];
   try {
-    if (!Array.isArray(rows)) throw new RowError('rows', 'an array', rows);
-    rows.forEach((rowValue, i) => {
+    if (!Array.isArray(rows)) throw read.fail('rows', 'an array', rows);
+    rows.forEach((_, i) => {
       const path = `rows[${i}]`;
-      const row = obj(rowValue, path);
+      const row = obj(rows, i, 'rows');
       const type = typeof row.type === 'string' ? row.type.toLowerCase() : undefined;
       if (type === INDIVIDUAL_TYPE) readings.push(readIndividual(row, image, path));
       else if (type === GROUPED_TYPE) readings.push(readGrouped(row, image, path));
-      else throw new RowError(`${path}.type`, `"${INDIVIDUAL_TYPE}" or "${GROUPED_TYPE}"`, row.type);
+      else throw read.fail(`${path}.type`, `"${INDIVIDUAL_TYPE}" or "${GROUPED_TYPE}"`, row.type);
     });
   } catch (err) {
-    if (err instanceof RowError) {
+    // The reader's refusals are MALFORMED; anything else is a bug and is thrown (the caller fails closed).
+    if (isGuardError(err, ErrorCodes.MALFORMED)) {
       return {
         source: 'defender',
         status: 'error',

@@ -112,6 +112,24 @@ export const ErrorCodes = {
   CONFLICT: 'CONFLICT',
   /** HTTP (local service): a request for a host name the service does not answer for. */
   MISDIRECTED_REQUEST: 'MISDIRECTED_REQUEST',
+  /** CLI: a usage error that names no field and wraps no other code (an unknown command, a missing argument). */
+  USAGE: 'USAGE',
+  /** CLI `gate`: the tag to gate is not in the repository; nothing was gated or released (exit 3, as a block). */
+  IMAGE_NOT_FOUND: 'IMAGE_NOT_FOUND',
+  /** Purge: a manifest's tags or lock changed between the plan and its delete; it was left for the next run. */
+  CHANGED_SINCE_PLAN: 'CHANGED_SINCE_PLAN',
+  /** Purge: the in-use lookup failed without a code of its own; the repository was not purged. */
+  IN_USE_UNKNOWN: 'IN_USE_UNKNOWN',
+  /** Alerts: Log Analytics answered with part of the data (its own code is kept beside); incidents may be missing. */
+  PARTIAL_RESULT: 'PARTIAL_RESULT',
+  /** Token rotation: reading the token or its published secret failed; nothing was changed. */
+  ROTATION_READ_FAILED: 'ROTATION_READ_FAILED',
+  /** Token rotation: ACR did not generate the new password; the published one is unchanged. */
+  ROTATION_GENERATE_FAILED: 'ROTATION_GENERATE_FAILED',
+  /** Token rotation: the new password could not be written to Key Vault; the published one is unchanged. */
+  ROTATION_PUBLISH_FAILED: 'ROTATION_PUBLISH_FAILED',
+  /** Token rotation: the secret read back did not match or could not be read; see `VERIFY_MISMATCH`. */
+  ROTATION_VERIFY_FAILED: 'ROTATION_VERIFY_FAILED',
 } as const;
 
 /** Every code acr-guard reports (errors, refusals, failures as data): one union, matched by value. */
@@ -122,6 +140,23 @@ const ALL_CODES: ReadonlySet<string> = new Set(Object.values(ErrorCodes));
 /** Whether `value` is one of acr-guard's codes (a code read back from a host's failure details, say). */
 export function isErrorCode(value: unknown): value is ErrorCode {
   return typeof value === 'string' && ALL_CODES.has(value);
+}
+
+/**
+ * The one way a code from outside becomes one of ours: `value` itself when it is one of acr-guard's codes (a
+ * record read back, a failure that crossed an activity boundary), else `fallback`. A foreign code (Node's
+ * `ECONNRESET`, an Azure service's `PartialError`, a record a later version wrote) is never passed on as ours;
+ * keep it in a field of its own where it helps.
+ */
+export function toErrorCode(value: unknown, fallback: ErrorCode = ErrorCodes.ERROR): ErrorCode {
+  return isErrorCode(value) ? value : fallback;
+}
+
+/** The code of a failure: a GuardError's, or a `code` property that is one of ours (see {@link toErrorCode}), else `fallback`. */
+export function errorCodeOf(err: unknown, fallback: ErrorCode = ErrorCodes.ERROR): ErrorCode {
+  if (err instanceof GuardError) return err.code;
+  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
+  return toErrorCode(code, fallback);
 }
 
 /** Options for {@link GuardError}. */

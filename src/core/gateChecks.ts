@@ -8,6 +8,7 @@ import { plural } from './plural';
 import {
   SEVERITIES,
   type Check,
+  scanCheckName,
   type Finding,
   type FindingsResult,
   type FindingsSourceName,
@@ -16,6 +17,7 @@ import {
 } from './types';
 import type { GateRule, VulnerabilityException } from './policyTypes';
 import { MAX_VERDICT_FINDINGS } from './findingsSummary';
+import type { ErrorCode } from './errors';
 
 /** A finding after de-duplication across sources. */
 export interface MergedFinding extends Finding {
@@ -166,7 +168,7 @@ export const prose = {
     `${w}no results from ${source} yet; ${others.join(', ')} ready and ${rulePath}.require is any`,
   scanPending: (w: string, source: string, deadlinePassed: boolean, detail: string): string =>
     `${w}no results from ${source} ${deadlinePassed ? 'by the deadline' : 'yet'}; unscanned is never clean (${detail})`,
-  scanFailed: (w: string, source: string, code: string, detail: string): string =>
+  scanFailed: (w: string, source: string, code: ErrorCode, detail: string): string =>
     `${w}${source} failed (${code}): ${detail}`,
   exceptionApplies: (w: string, path: string, id: string, e: VulnerabilityException): string =>
     `${w}exception ${path} for ${id} applies until ${e.expires}: ${e.reason}`,
@@ -263,22 +265,30 @@ export function scanChecks(
   const results = input.sources.map((s) => sourceResult(input.findings, s));
   const ready = results.filter((r): r is ReadyResult => r.status === 'ready');
   for (const r of results) {
-    const name = `scan:${r.source}`;
+    const name = scanCheckName(r.source);
+    const source = r.source;
     if (r.status === 'ready') {
       const total = r.tally?.total ?? r.findings.length;
       checks.push(
-        withManifest({ name, status: 'pass', reason: prose.scanReady(where, r, total), details: { findings: total } }),
+        withManifest({
+          name,
+          source,
+          status: 'pass',
+          reason: prose.scanReady(where, r, total),
+          details: { findings: total },
+        }),
       );
     } else if (r.status === 'pending') {
       const others = ready.filter((o) => o.source !== r.source).map((o) => o.source);
       if (rule.vulnerabilities.require === 'any' && others.length > 0) {
         checks.push(
-          withManifest({ name, status: 'skip', reason: prose.scanSkipped(where, r.source, others, rulePath) }),
+          withManifest({ name, source, status: 'skip', reason: prose.scanSkipped(where, r.source, others, rulePath) }),
         );
       } else {
         checks.push(
           withManifest({
             name,
+            source,
             status: 'inconclusive',
             reason: prose.scanPending(where, r.source, input.deadlinePassed, r.detail),
           }),
@@ -288,6 +298,7 @@ export function scanChecks(
       checks.push(
         withManifest({
           name,
+          source,
           status: 'inconclusive',
           reason: prose.scanFailed(where, r.source, r.code, r.detail),
           details: { code: r.code },

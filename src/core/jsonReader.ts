@@ -7,13 +7,22 @@
  *
  * where `<value>` is {@link describeValue}'s short, safe description (or `nothing` when the field is absent)
  * and the error's `field` is the path. The error code is `INVALID_INPUT` unless the caller names another
- * (a policy file says `INVALID_POLICY`). Readers of events and of the policy use it, so a bad value reads
- * the same wherever it came from.
+ * (a policy file says `INVALID_POLICY`, a vulnerability report `MALFORMED`). A key that is not an identifier
+ * is written in brackets (`properties["security-severity"]`). Readers of events, the policy, the trust policy,
+ * vulnerability reports, Defender's Resource Graph rows, the doctor's snapshot and the alert rules use it, so a
+ * bad value reads the same wherever it came from. Bounds (bytes, entries, depth) stay with each reader, checked
+ * before it reads; this module only reads and words refusals.
+ *
+ * The readers take the parent, the key and the parent's path, and join the path only when they refuse: a
+ * report of 50,000 results is read without building a path string per field.
  */
-import { ErrorCodes, GuardError, describeFound, describeValue, type ErrorCode } from './errors';
+import { ErrorCodes, GuardError, describeValue, type ErrorCode } from './errors';
 
 /** A JSON object (not null, not an array). */
 export type JsonObject = Record<string, unknown>;
+
+/** What a field is read from: an object (by key) or an array (by index). */
+export type JsonParent = JsonObject | readonly unknown[];
 
 /** How a {@link JsonReader} words its errors. */
 export interface JsonReaderOptions {
@@ -23,13 +32,19 @@ export interface JsonReaderOptions {
   source?: string;
   /** The path that stands for the whole value (default `(body)`); a key under it starts a fresh path. */
   root?: string;
-  /** Between the source and the path (default `": "`; the trust policy's older form writes `" "`). */
-  sourceSeparator?: string;
   /**
-   * The older dialect of the trust policy and cosign keys file: "found <value>" by {@link describeFound}
-   * instead of "got <value>", kept so the messages operators and tests already know do not change.
+   * Whether paths under the root start with it, as JSONPath's `$` does (`$.runs[0]`); by default a key under
+   * the root starts a fresh path (`gate[0]`).
    */
-  found?: boolean;
+  rootInPaths?: boolean;
+}
+
+/** A key written after a dot; any other key is written in brackets as a JSON string. */
+const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
+
+/** `parent[key]`: one keyed read for objects and arrays. */
+function at(parent: JsonParent, key: string | number): unknown {
+  return (parent as Record<string | number, unknown>)[key];
 }
 
 /** True for a JSON object: not null, not an array. */
@@ -42,8 +57,7 @@ export class JsonReader {
   /** The path that stands for the whole value. */
   readonly root: string;
   private readonly code: ErrorCode;
-  private readonly sourceSeparator: string;
-  private readonly found: boolean;
+  private readonly rootInPaths: boolean;
   /** The name put before every path, if any. */
   readonly source: string | undefined;
 
@@ -51,8 +65,13 @@ export class JsonReader {
     this.code = options.code ?? ErrorCodes.INVALID_INPUT;
     this.source = options.source;
     this.root = options.root ?? '(body)';
-    this.sourceSeparator = options.sourceSeparator ?? ': ';
-    this.found = options.found ?? false;
+    this.rootInPaths = options.rootInPaths ?? false;
+  }
+
+  /** `path` as messages show it: the source, if any, in front (`policy.yaml: gate[0]`). */
+  where(path: string): string {
+    const shown = path === '' ? this.root : path;
+    return this.source === undefined ? shown : `${this.source}: ${shown}`;
   }
 
   /**
@@ -60,50 +79,77 @@ export class JsonReader {
    * "got" part at all when `gotShown` is false, for a refusal where the value says nothing, like an unknown key).
    */
   fail(path: string, expected: string, got?: unknown, gotShown = true): GuardError {
-    const at = path === '' ? this.root : path;
-    const shown = !gotShown
-      ? ''
-      : this.found
-        ? `, found ${describeFound(got)}`
-        : got === undefined
-          ? ', got nothing'
-          : `, got ${describeValue(got)}`;
-    const prefix = this.source === undefined ? '' : `${this.source}${this.sourceSeparator}`;
-    return new GuardError(this.code, `${prefix}${at}: expected ${expected}${shown}`, { field: at });
+    const field = path === '' ? this.root : path;
+    const shown = !gotShown ? '' : got === undefined ? ', got nothing' : `, got ${describeValue(got)}`;
+    return new GuardError(this.code, `${this.where(field)}: expected ${expected}${shown}`, { field });
   }
 
-  /** `path` joined with a key (`a.b`) or an index (`a[0]`); a key under the root starts a fresh path. */
+  /**
+   * `path` joined with a key (`a.b`, `a["bom-ref"]`) or an index (`a[0]`); a key under the root starts a fresh
+   * path unless {@link JsonReaderOptions.rootInPaths}.
+   */
   join(path: string, key: string | number): string {
     if (typeof key === 'number') return `${path}[${key}]`;
-    return path === '' || path === this.root ? key : `${path}.${key}`;
+    if (!this.rootInPaths && (path === '' || path === this.root)) return key;
+    const parent = path === '' ? this.root : path;
+    return IDENTIFIER.test(key) ? `${parent}.${key}` : `${parent}[${JSON.stringify(key)}]`;
+  }
+
+  /** `value` itself (the document, an element already taken out), which must be an object. */
+  expectObject(value: unknown, path: string): JsonObject {
+    if (!isJsonObject(value)) throw this.fail(path, 'an object', value);
+    return value;
   }
 
   /** `parent[key]`, which must be an object. */
-  requireObject(parent: JsonObject, key: string, path: string): JsonObject {
-    const value = parent[key];
+  requireObject(parent: JsonParent, key: string | number, path: string): JsonObject {
+    const value = at(parent, key);
     if (!isJsonObject(value)) throw this.fail(this.join(path, key), 'an object', value);
     return value;
   }
 
-  /** `parent[key]`, which must be a non-empty string. */
-  requireString(parent: JsonObject, key: string, path: string): string {
-    const value = parent[key];
-    if (typeof value !== 'string' || value.length === 0)
-      throw this.fail(this.join(path, key), 'a non-empty string', value);
+  /** `parent[key]` when it is an object; undefined when absent or null. */
+  optionalObject(parent: JsonParent, key: string | number, path: string): JsonObject | undefined {
+    const value = at(parent, key);
+    if (value === undefined || value === null) return undefined;
+    if (!isJsonObject(value)) throw this.fail(this.join(path, key), 'an object', value);
+    return value;
+  }
+
+  /** `parent[key]`, which must be an array. */
+  requireArray(parent: JsonParent, key: string | number, path: string): readonly unknown[] {
+    const value = at(parent, key);
+    if (!Array.isArray(value)) throw this.fail(this.join(path, key), 'an array', value);
+    return value;
+  }
+
+  /** `parent[key]` when it is an array; empty when absent or null. */
+  optionalArray(parent: JsonParent, key: string | number, path: string): readonly unknown[] {
+    const value = at(parent, key);
+    if (value === undefined || value === null) return [];
+    if (!Array.isArray(value)) throw this.fail(this.join(path, key), 'an array', value);
+    return value;
+  }
+
+  /** `parent[key]`, which must be a non-empty string (any string, `""` too, with `emptyAllowed`). */
+  requireString(parent: JsonParent, key: string | number, path: string, emptyAllowed = false): string {
+    const value = at(parent, key);
+    if (typeof value !== 'string' || (value.length === 0 && !emptyAllowed))
+      throw this.fail(this.join(path, key), emptyAllowed ? 'a string' : 'a non-empty string', value);
     return value;
   }
 
   /** `parent[key]` when it is a string; undefined when absent or null. */
-  optionalString(parent: JsonObject, key: string, path: string): string | undefined {
-    const value = parent[key];
+  optionalString(parent: JsonParent, key: string | number, path: string): string | undefined {
+    const value = at(parent, key);
     if (value === undefined || value === null) return undefined;
     if (typeof value !== 'string') throw this.fail(this.join(path, key), 'a string', value);
     return value;
   }
 
   /** `parent[key]` when it is a non-negative safe integer; undefined when absent or null. */
-  optionalCount(parent: JsonObject, key: string, path: string): number | undefined {
-    const value = parent[key];
+  optionalCount(parent: JsonParent, key: string | number, path: string): number | undefined {
+    const value = at(parent, key);
     if (value === undefined || value === null) return undefined;
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0)
       throw this.fail(this.join(path, key), 'a non-negative integer', value);

@@ -33,10 +33,12 @@
  * - Scanner-side suppressions (CycloneDX `analysis.state` such as `not_affected`) do not drop findings: the
  *   policy's exceptions (with expiry) are the one place where a finding is waived.
  *
- * The format readers are in ./reports/sarif.ts and ./reports/cyclonedx.ts; the bounds, failure codes, bounded
- * JSON decoding and path-naming readers they share are in ./reports/shared.ts.
+ * The format readers are in ./reports/sarif.ts and ./reports/cyclonedx.ts; the bounds, failure codes and bounded
+ * JSON decoding they share are in ./reports/shared.ts. Fields are read with the core JSON reader (./jsonReader.ts),
+ * so a malformed field reads `$.runs[0].results[3].ruleId: expected a string, got number 7` (paths from the
+ * document's `$`, keys that are not identifiers in brackets: `["security-severity"]`).
  */
-import { describeFound, type ErrorCode } from './errors';
+import { GuardError, describeFound, type ErrorCode } from './errors';
 import { FindingsAggregator, MAX_VERDICT_FINDINGS } from './findingsSummary';
 import { severityFromScore, severityFromText } from './severity';
 import type { Finding, FindingsTally } from './types';
@@ -120,7 +122,8 @@ export function parseReport(input: ParseReportInput): ParsedReport {
   try {
     return parseOrThrow(input);
   } catch (err) {
-    if (err instanceof ReportFailure) return { ok: false, code: err.code, detail: err.message };
+    // Every refusal (a field's form from the JSON reader, a bound, the subject) is a GuardError with its code.
+    if (err instanceof GuardError) return { ok: false, code: err.code, detail: err.message };
     // A bug here must not release anything: report it as malformed with the error's message only.
     return {
       ok: false,
@@ -138,7 +141,7 @@ function parseOrThrow(input: ParseReportInput): ParsedReport {
       `media type ${describeFound(input.mediaType)} is not a SARIF or CycloneDX JSON report`,
     );
   }
-  if (!Buffer.isBuffer(input.bytes)) throw malformed('$', 'report bytes');
+  if (!Buffer.isBuffer(input.bytes)) throw malformed('$', 'report bytes', input.bytes);
   if (input.bytes.length > MAX_REPORT_BYTES) {
     throw new ReportFailure(
       ReportErrorCodes.REPORT_TOO_LARGE,

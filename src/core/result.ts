@@ -3,6 +3,7 @@
  * an outcome prints one envelope `{apiVersion, kind, subject, outcome, decision?, summary, checks, counts, errors,
  * exitCode, data}` (schemas/result.v1.schema.json, docs/cli.md). Pure: builders and the exit-code mapping only.
  */
+import type { ErrorCode } from './errors';
 import type { Check, Verdict } from './types';
 import type { PurgeSummary } from './purge/summary';
 import type { DoctorCheck } from './doctor/check';
@@ -61,7 +62,7 @@ export type ResultCounts = Record<ResultCheckStatus, number>;
 
 /** One error: a stable code (src/core/errors.ts or an HTTP refusal code), the message, the field when known. */
 export interface ResultError {
-  code: string;
+  code: ErrorCode;
   message: string;
   field?: string;
 }

@@ -92,10 +92,8 @@ export type FindingsResult =
 /** Status of one check in a verdict. */
 export type CheckStatus = 'pass' | 'fail' | 'skip' | 'inconclusive';
 
-/** One recorded check: every verdict keeps all of them, with a reason for each. */
-export interface Check {
-  /** Stable name, e.g. `vulnerabilities`, `scan:defender`, `scan:reports`, `signatures`, `exceptions`, `manifest`. */
-  name: string;
+/** What every check carries, whatever its name. */
+interface CheckCommon {
   status: CheckStatus;
   /** Human-readable reason: which CVE, which policy line, which source. */
   reason: string;
@@ -104,6 +102,85 @@ export interface Check {
   /** Structured detail (blocking finding ids, expired exceptions, …). */
   details?: Record<string, unknown>;
 }
+
+/** The name of a findings source's check in a verdict: `scan:defender`, `scan:reports`. */
+export type ScanCheckName = `scan:${FindingsSourceName}`;
+
+/** The source of each scan check name: a closed table, so that no code parses a source out of a name. */
+export const SCAN_CHECK_SOURCE: Readonly<Record<ScanCheckName, FindingsSourceName>> = {
+  'scan:defender': 'defender',
+  'scan:reports': 'reports',
+};
+
+/** The scan check name of `source` (the name recorded in verdicts). */
+export function scanCheckName(source: FindingsSourceName): ScanCheckName {
+  return `scan:${source}`;
+}
+
+/**
+ * The names of a verdict's checks other than the scan checks:
+ * - `vulnerabilities`, `exceptions`, `signatures`: the decision over a manifest's evidence (`core/gateChecks.ts`);
+ * - `policy` (no rule or no policy), `manifest` (no evidence, or it could not be resolved), `decision` (the
+ *   decision itself failed), `apply` (a release that could not be carried out): fail-closed checks;
+ * - `proof`: what the release carries (`core/releaseProof.ts`);
+ * - `audit`: the note the audit table adds when it left checks out of an over-long verdict.
+ */
+export type VerdictCheckName =
+  | 'vulnerabilities'
+  | 'exceptions'
+  | 'signatures'
+  | 'policy'
+  | 'manifest'
+  | 'decision'
+  | 'apply'
+  | 'proof'
+  | 'audit';
+
+/** Every name a verdict's check can have. */
+export type CheckName = ScanCheckName | VerdictCheckName;
+
+/**
+ * One recorded check: every verdict keeps all of them, with a reason for each. Matched by `name`; a scan check
+ * also says its `source`. The JSON is the same as before `source` existed plus that field: verdicts recorded
+ * earlier have scan checks without it, so read it with {@link scanCheckSource}, never from the name.
+ */
+export type Check =
+  | (CheckCommon & {
+      name: ScanCheckName;
+      /** The findings source the check is about; absent in verdicts recorded before it was added. */
+      source?: FindingsSourceName;
+    })
+  | (CheckCommon & { name: VerdictCheckName });
+
+/** A scan check: one findings source's answer for a manifest. */
+export type ScanCheck = Extract<Check, { name: ScanCheckName }>;
+
+/** True when `check` is a scan check (`scan:defender`, `scan:reports`). */
+export function isScanCheck(check: Check): check is ScanCheck {
+  return Object.hasOwn(SCAN_CHECK_SOURCE, check.name);
+}
+
+/** The findings source of a scan check: its `source`, or for one recorded before that field, its name's. */
+export function scanCheckSource(check: ScanCheck): FindingsSourceName {
+  return check.source ?? SCAN_CHECK_SOURCE[check.name];
+}
+
+/**
+ * The names of the checks of one signature (`core/signatures/checks.ts`): the Notary Project's validations
+ * (`envelope` and `target` are integrity; `revocation` is always `skip`: it needs the network), cosign's
+ * `envelope` and `target`.
+ */
+export type SignatureCheckName =
+  | 'envelope'
+  | 'target'
+  | 'authenticity'
+  | 'trustedIdentity'
+  | 'authenticTimestamp'
+  | 'expiry'
+  | 'revocation';
+
+/** One check of one signature, inside a {@link SignatureResult}. */
+export type SignatureCheck = CheckCommon & { name: SignatureCheckName };
 
 /** The outcome of a gate. */
 export type Decision = 'release' | 'block';
@@ -120,7 +197,7 @@ export interface SignatureResult {
     /** This signature's own outcome. */
     outcome?: 'verified' | 'failed' | 'inconclusive' | 'skipped';
     reason?: string;
-    checks: Check[];
+    checks: SignatureCheck[];
   }>;
   /**
    * The trust policy entry that decided and what it did with authenticity (who signed). Only `strict` and

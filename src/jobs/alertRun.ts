@@ -7,7 +7,7 @@
  * Order per incident: send to every sink, then record the state. A failed send leaves the state unchanged
  * so the next run retries (at least once); a failed state write may repeat an alert, never lose one.
  */
-import { describeValue, isGuardError, ErrorCodes } from '../core/errors';
+import { describeValue, isGuardError, ErrorCodes, type ErrorCode } from '../core/errors';
 import { evaluateRule, incidentAlert, operationalAlert, type Alert, type Incident } from '../core/alerts/evaluate';
 import { renderQuery, type AlertRule } from '../core/alerts/rule';
 import type { AlertSink, AlertStateStore, AuditStore, LogQueryClient } from '../adapters/ports';
@@ -143,7 +143,7 @@ async function runRule(rule: AlertRule, o: AlertRunOptions): Promise<RuleOutcome
     failed: 0,
     alerts: [],
   };
-  const operational = async (code: string, title: string) => {
+  const operational = async (code: ErrorCode, title: string) => {
     const alert = operationalAlert({
       subject: rule.name,
       code,
@@ -163,10 +163,11 @@ async function runRule(rule: AlertRule, o: AlertRunOptions): Promise<RuleOutcome
     if (result.status === 'partial') {
       // Incidents found in the partial data were alerted above; the gap itself is alerted too.
       outcome.status = 'partial';
-      outcome.detail = `partial result (${result.partialError?.code ?? 'PartialError'}): incidents may be missing`;
+      const serviceCode = result.partialError?.serviceCode ?? 'PartialError';
+      outcome.detail = `partial result (${serviceCode}): incidents may be missing`;
       await operational(
-        'PARTIAL_RESULT',
-        `alert rule ${rule.name} got a partial result from Log Analytics (${result.partialError?.code ?? 'PartialError'}); incidents may have been missed`,
+        ErrorCodes.PARTIAL_RESULT,
+        `alert rule ${rule.name} got a partial result from Log Analytics (${serviceCode}); incidents may have been missed`,
       );
     }
   } catch (err) {

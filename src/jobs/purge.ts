@@ -7,7 +7,7 @@
  * is held unless `allowOverCap`: nothing of the repository is deleted, the outcome is `held` with
  * `PURGE_CAP_EXCEEDED` (a dry run reports the same code, and still shows the whole plan).
  */
-import { ErrorCodes, GuardError } from '../core/errors';
+import { ErrorCodes, GuardError, errorCodeOf } from '../core/errors';
 import { collectListing, LISTING_BOUNDS, type ListingBounds } from '../core/listing';
 import { matchDeployedImages } from '../core/purge/inUse';
 import { keptByReason, planPurge, ruleLabel, type PurgePlan } from '../core/purge/plan';
@@ -47,14 +47,6 @@ export interface PurgeRepositoryResult {
   outcome: RepositoryOutcome;
 }
 
-function codeOf(err: unknown): string {
-  return err instanceof GuardError
-    ? err.code
-    : typeof (err as { code?: unknown })?.code === 'string'
-      ? String((err as { code: string }).code)
-      : ErrorCodes.ERROR;
-}
-
 /** The deployed images: from the run's shared lookup, or this call's; throws (fail closed) when none can be had. */
 async function deployedImages(options: PurgeRepositoryOptions): Promise<readonly DeployedImage[]> {
   if (!options.rule.protectInUse) return [];
@@ -79,7 +71,7 @@ export async function purgeRepository(options: PurgeRepositoryOptions): Promise<
   } catch (err) {
     return {
       outcome: emptyOutcome(repository, label, 'skipped', {
-        code: codeOf(err) === ErrorCodes.ERROR ? 'IN_USE_UNKNOWN' : codeOf(err),
+        code: errorCodeOf(err, ErrorCodes.IN_USE_UNKNOWN),
         detail: `in-use lookup failed, so the purge of ${repository} did not run (nothing was deleted): ${(err as Error).message}`,
       }),
     };
@@ -92,7 +84,7 @@ export async function purgeRepository(options: PurgeRepositoryOptions): Promise<
   } catch (err) {
     return {
       outcome: emptyOutcome(repository, label, 'failed', {
-        code: codeOf(err),
+        code: errorCodeOf(err),
         detail: `listing or planning ${repository} failed (nothing was deleted): ${(err as Error).message}`,
       }),
     };

@@ -17,7 +17,7 @@
  *   whether it was restored, and `leftUnlocked` lists the manifests whose lock could not be.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ErrorCodes, GuardError } from '../core/errors';
+import { ErrorCodes, GuardError, type ErrorCode } from '../core/errors';
 import type { PlanDelete } from '../core/purge/plan';
 import type { ManifestAttributes, RegistryClient } from '../adapters/ports';
 
@@ -58,7 +58,7 @@ export interface ExecuteOptions {
 export interface DeleteFailure {
   digest: string;
   tags: string[];
-  code: string;
+  code: ErrorCode;
   detail: string;
   /** Set when the manifest was unlocked for this delete: whether its lock was put back afterwards. */
   lock?: 'restored' | 'not-restored';
@@ -77,7 +77,7 @@ export interface ExecuteResult {
   /** Manifests unlocked for a delete that did not happen, whose lock could not be put back: lock them by hand. */
   leftUnlocked: string[];
   /** Why the run stopped early (auth refused), when it did. */
-  stopped?: { code: string; detail: string };
+  stopped?: { code: ErrorCode; detail: string };
   /** 429 answers seen, and transient retries made. */
   throttled: number;
   retries: number;
@@ -127,7 +127,7 @@ export async function executePurge(options: ExecuteOptions): Promise<ExecuteResu
     list.push(d);
     waves.set(d.wave, list);
   }
-  const skip = (d: PlanDelete, code: string, detail: string): void => {
+  const skip = (d: PlanDelete, code: ErrorCode, detail: string): void => {
     result.notAttempted.push({ digest: d.digest, tags: d.tags, code, detail });
     done++;
   };
@@ -169,7 +169,7 @@ export async function executePurge(options: ExecuteOptions): Promise<ExecuteResu
     /** ACR: the manifest's tags and attributes read just before its first attempt. */
     let checked: (ManifestAttributes & { tags?: string[] }) | undefined;
     /** Records a delete that did not happen, putting back the lock first if this run removed it. */
-    const give = async (list: DeleteFailure[], code: string, detail: string): Promise<void> => {
+    const give = async (list: DeleteFailure[], code: ErrorCode, detail: string): Promise<void> => {
       const entry: DeleteFailure = { digest: d.digest, tags: d.tags, code, detail };
       if (unlockedFrom) {
         const { lock, note } = await relock(d, unlockedFrom);
@@ -211,7 +211,7 @@ export async function executePurge(options: ExecuteOptions): Promise<ExecuteResu
           if (change)
             return give(
               result.notAttempted,
-              'CHANGED_SINCE_PLAN',
+              ErrorCodes.CHANGED_SINCE_PLAN,
               `not deleted: ${change} since the plan; the next run plans it again`,
             );
         }

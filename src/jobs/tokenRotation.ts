@@ -7,8 +7,8 @@
  * Passwords are held in local variables only: never logged, never in a report, an error or an alert.
  */
 import { timingSafeEqual } from 'node:crypto';
-import { isGuardError, ErrorCodes } from '../core/errors';
-import { operationalAlert } from '../core/alerts/evaluate';
+import { isGuardError, errorCodeOf, ErrorCodes, GuardError, type ErrorCode } from '../core/errors';
+import { operationalAlert, type OperationalAlertCode } from '../core/alerts/evaluate';
 import {
   SLOT_TAG,
   TOKEN_TAG,
@@ -47,7 +47,7 @@ export interface TokenOutcome {
   /** `planned` in a dry run. */
   result: 'rotated' | 'kept' | 'skipped' | 'planned' | 'failed';
   /** Failure: the step that failed and why (never a password). */
-  error?: { step: 'read' | 'generate' | 'publish' | 'verify'; code: string; message: string };
+  error?: { step: 'read' | 'generate' | 'publish' | 'verify'; code: ErrorCode; message: string };
 }
 
 function sameSecret(a: string, b: string): boolean {
@@ -56,6 +56,14 @@ function sameSecret(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
+/** The operational alert code of a rotation that failed at each step. */
+const ROTATION_FAILED: Record<NonNullable<TokenOutcome['error']>['step'], ErrorCode> = {
+  read: ErrorCodes.ROTATION_READ_FAILED,
+  generate: ErrorCodes.ROTATION_GENERATE_FAILED,
+  publish: ErrorCodes.ROTATION_PUBLISH_FAILED,
+  verify: ErrorCodes.ROTATION_VERIFY_FAILED,
+};
+
 /** Flags are re-alerted at most daily; failures at most hourly (per token and code). */
 const FLAG_SUPPRESS_MS = 86_400_000;
 const FAILURE_SUPPRESS_MS = 3_600_000;
@@ -63,7 +71,7 @@ const FAILURE_SUPPRESS_MS = 3_600_000;
 async function alertAll(
   o: RotationRunOptions,
   subject: string,
-  code: string,
+  code: OperationalAlertCode,
   title: string,
   fields: Record<string, unknown>,
   suppressForMs: number,
@@ -122,9 +130,7 @@ async function rotateOne(tokenId: string, o: RotationRunOptions): Promise<TokenO
     step = 'verify';
     const back = await o.secrets.readBack(secretName);
     if (!sameSecret(back.value, password) || back.tags[SLOT_TAG] !== plan.slot) {
-      throw Object.assign(new Error('the secret read back differs from what was written'), {
-        code: ErrorCodes.VERIFY_MISMATCH,
-      });
+      throw new GuardError(ErrorCodes.VERIFY_MISMATCH, 'the secret read back differs from what was written');
     }
     outcome.result = 'rotated';
     o.log?.(
@@ -132,8 +138,8 @@ async function rotateOne(tokenId: string, o: RotationRunOptions): Promise<TokenO
     );
     return outcome;
   } catch (err) {
-    const code = isGuardError(err) ? err.code : String((err as { code?: unknown }).code ?? ErrorCodes.ERROR);
-    const message = isGuardError(err) || code === 'VERIFY_MISMATCH' ? (err as Error).message : 'unexpected error';
+    const code = errorCodeOf(err);
+    const message = isGuardError(err) ? err.message : 'unexpected error';
     outcome.error = { step, code, message };
     const kept = outcome.plan?.publishedSlot
       ? `the published ${outcome.plan.publishedSlot} is unchanged and still valid`
@@ -142,7 +148,7 @@ async function rotateOne(tokenId: string, o: RotationRunOptions): Promise<TokenO
     await alertAll(
       o,
       `token:${tokenId}`,
-      `ROTATION_${step.toUpperCase()}_FAILED`,
+      ROTATION_FAILED[step],
       `ACR token rotation failed at ${step}: ${message}; ${kept}`,
       { tokenId, step, code },
       FAILURE_SUPPRESS_MS,

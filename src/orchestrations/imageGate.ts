@@ -17,7 +17,17 @@ import { blockedVerdict, decide, scanComplete, type ManifestEvidence, type Polic
 import { isAcrHost } from '../core/acrHost';
 import type { ApplyMode } from '../core/policyTypes';
 import { withProof } from '../core/releaseProof';
-import type { ApplyResult, Check, FindingsResult, FindingsSourceName, ImageId, Verdict } from '../core/types';
+import {
+  scanCheckName,
+  type ApplyResult,
+  type Check,
+  type FindingsResult,
+  type FindingsSourceName,
+  type ImageId,
+  type ScanCheckName,
+  type Verdict,
+  type VerdictCheckName,
+} from '../core/types';
 import type { ActivityFailure, gateActivities, ApplyVerdictInput, CollectFindingsInput } from './activities';
 import { Activities, PurgeActivities } from './names';
 import { emptyOutcome, type RepositoryOutcome } from '../core/purge/summary';
@@ -276,14 +286,14 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
 
   function* failClosed(
     stepName: string,
-    checkName: string,
+    named: { name: VerdictCheckName } | { name: ScanCheckName; source: FindingsSourceName },
     failure: { code: ErrorCode; detail: string },
     manifest?: string,
   ): Gen<GateOutcome> {
     const reason = `${stepName} failed: ${failure.code}: ${failure.detail}`;
     return yield* finish(
       blocked({
-        name: checkName,
+        ...named,
         status: 'inconclusive',
         reason,
         ...(manifest ? { manifest } : {}),
@@ -295,7 +305,7 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
   // 1. Policy.
   progress({ step: 'loading-policy' });
   const loaded = yield* step(context, Activities.loadGateContext, { image });
-  if (!loaded.ok) return yield* failClosed('loadGateContext', 'policy', loaded);
+  if (!loaded.ok) return yield* failClosed('loadGateContext', { name: 'policy' }, loaded);
   const gate = loaded.value;
   if (!gate.registryAllowed)
     return {
@@ -311,7 +321,7 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
   // 2. What was pushed.
   progress({ step: 'resolving-manifest' });
   const resolved = yield* step(context, Activities.resolveManifest, { image });
-  if (!resolved.ok) return yield* failClosed('resolveManifest', 'manifest', resolved);
+  if (!resolved.ok) return yield* failClosed('resolveManifest', { name: 'manifest' }, resolved);
   const { kind, manifest, platforms } = resolved.value;
   if (kind === 'artifact') {
     return {
@@ -349,7 +359,7 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
       const failedOne = wanted[Math.max(i, 0)];
       return yield* failClosed(
         `collectFindings(${failedOne.source})`,
-        `scan:${failedOne.source}`,
+        { name: scanCheckName(failedOne.source), source: failedOne.source },
         {
           code: failureCode(err),
           detail: `failed after ${GATE_RETRY.maxNumberOfAttempts} attempts: ${failureDetail(err)}`,
@@ -399,7 +409,7 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
     manifest,
     trustPolicy: gate.trustPolicy,
   });
-  if (!signed.ok) return yield* failClosed('verifySignatures', 'signatures', signed);
+  if (!signed.ok) return yield* failClosed('verifySignatures', { name: 'signatures' }, signed);
 
   // 5. Decide.
   progress({ step: 'deciding' });
@@ -424,7 +434,7 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
       now: context.df.currentUtcDateTime,
     });
   } catch (err) {
-    return yield* failClosed('decide', 'decision', { code: ErrorCodes.ERROR, detail: failureDetail(err) });
+    return yield* failClosed('decide', { name: 'decision' }, { code: ErrorCodes.ERROR, detail: failureDetail(err) });
   }
 
   // 6 + 7. Apply and record.

@@ -9,7 +9,7 @@
  * becomes a `failed` outcome (nothing more is deleted for that repository in this run).
  */
 import * as df from 'durable-functions';
-import { ErrorCodes } from '../core/errors';
+import { ErrorCodes, type ErrorCode } from '../core/errors';
 import { emptyOutcome, summarisePurge, type PurgeSummary, type RepositoryOutcome } from '../core/purge/summary';
 import { failureCode, failureDetail, retryOptionsOf } from './retry';
 import type { PurgeRepositoryInput, PurgeTargets } from './purgeActivities';
@@ -50,7 +50,7 @@ export interface RegistryPurgeOutput {
 
 type Gen<T> = Generator<df.Task, T, unknown>;
 
-function failedOutcome(repository: string, code: string, detail: string): RepositoryOutcome {
+function failedOutcome(repository: string, code: ErrorCode, detail: string): RepositoryOutcome {
   return emptyOutcome(repository, '', 'failed', { code, detail });
 }
 

@@ -223,7 +223,7 @@ describe('doctor platform and usage', () => {
     );
     const r = await runCli(['doctor', 'platform', '--snapshot', file]);
     expect(r.code).toBe(2);
-    expect(r.err).toContain(`${file}.resources[1].id: expected an ARM resource id`);
+    expect(r.err).toContain(`${file}: resources[1].id: expected an ARM resource id`);
   });
 });
 

@@ -314,7 +314,7 @@ describe('case 6e: one resource id named twice (before: read first-wins, exit 0)
     ]) {
       const r = await runCli(argv);
       expect(r.code).toBe(2);
-      expect(r.err).toContain(`${file}.resources[${second}].id: "${SeedIds.registry.toUpperCase()}" is already`);
+      expect(r.err).toContain(`${file}: resources[${second}].id: "${SeedIds.registry.toUpperCase()}" is already`);
       expect(r.err).toContain('SNAPSHOT_DUPLICATE_ID');
     }
   });

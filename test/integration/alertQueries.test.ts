@@ -288,6 +288,11 @@ describe('alert rules against Log Analytics, Azurite and sink stand-ins', () => 
     const report = await runAlertRules(options('AlertsPartial', T0));
     const login = report.rules.find((r) => r.rule === 'registry-login-failures')!;
     expect(login.status).toBe('partial');
+    // Log Analytics' own code is said, and kept apart from acr-guard's (the alert's code is one of ours).
+    expect(login.detail).toBe('partial result (PartialError): incidents may be missing');
+    expect(
+      events().find((e) => e.data.rule === 'registry-login-failures' && e.eventType === 'AcrGuard.Alert.Operational'),
+    ).toMatchObject({ data: { fields: { code: 'PARTIAL_RESULT' } } });
     const kinds = events()
       .filter((e) => e.data.rule === 'registry-login-failures')
       .map((e) => e.eventType);

@@ -165,7 +165,7 @@ describe('TableAuditStore (Azurite)', () => {
     const store = make();
     const many = Array.from({ length: 4000 }, (_, i) =>
       outcome(`team/repository-with-a-long-name-${String(i).padStart(5, '0')}`, 1, {
-        error: { code: 'X', detail: 'y'.repeat(80) },
+        error: { code: 'UPSTREAM', detail: 'y'.repeat(80) },
       }),
     );
     await store.recordPurgeSummary(summary('2026-11-30T03:10:00.000Z', many));

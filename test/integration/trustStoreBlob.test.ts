@@ -105,7 +105,7 @@ d('signature trust from Blob storage (Azurite)', () => {
     ).rejects.toMatchObject({
       code: 'INVALID_CONFIG',
       field: 'ACR_GUARD_TRUST_BLOB_URL',
-      message: expect.stringMatching(/cosign-keys\.json: cosign keys file cosignKeys\[0\]\.trustPolicy/),
+      message: expect.stringMatching(/cosign-keys\.json: cosign keys file: cosignKeys\[0\]\.trustPolicy/),
     });
   });
 

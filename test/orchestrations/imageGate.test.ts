@@ -290,6 +290,7 @@ describe('imageGate orchestration', () => {
     expect(outcome.verdict?.decision).toBe('block');
     const check = outcome.verdict?.checks.find((c) => c.name === 'scan:reports');
     expect(check).toMatchObject({
+      source: 'reports',
       status: 'inconclusive',
       details: { step: 'collectFindings(reports)', code: 'TRANSIENT' },
     });

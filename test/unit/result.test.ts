@@ -40,8 +40,10 @@ describe('result envelope (core)', () => {
       reason: 'e',
       fix: 'az x',
     });
-    expect(checkOfVerdict({ name: 'scan', status: 'fail', reason: 'r', manifest: 'sha256:a' })).toEqual({
-      name: 'scan',
+    expect(
+      checkOfVerdict({ name: 'scan:reports', source: 'reports', status: 'fail', reason: 'r', manifest: 'sha256:a' }),
+    ).toEqual({
+      name: 'scan:reports',
       target: 'sha256:a',
       status: 'fail',
       reason: 'r',

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { ErrorCodes, GuardError } from '../../core/errors';
 import type { ImageId, Verdict } from '../../core/types';
-import type { PurgeSummary } from '../../core/purge/summary';
+import { purgeSummaryOfRecord, type PurgeSummary } from '../../core/purge/summary';
 import type { AuditStore, RuntimeAssuranceStore, RuntimeState, VerdictListing } from '../ports';
 import type { RuntimeReport } from '../../core/runtime/classify';
 import {
@@ -145,7 +145,8 @@ export class FileAuditStore implements AuditStore, RuntimeAssuranceStore, Verdic
         // a partial line from an interrupted write
       }
     }
-    return latestOf(all);
+    const latest = latestOf(all);
+    return latest && purgeSummaryOfRecord(latest);
   }
 
   async recordVerdict(verdict: Verdict): Promise<void> {

@@ -8,7 +8,7 @@ import type { NamedKeyCredential, TableClient, TableEntity, TransactionAction } 
 import type { TokenCredential } from '@azure/identity';
 import { ErrorCodes, GuardError, invalidInput } from '../../core/errors';
 import type { ImageId, Verdict } from '../../core/types';
-import type { PurgeSummary } from '../../core/purge/summary';
+import { purgeSummaryOfRecord, type PurgeSummary } from '../../core/purge/summary';
 import type { AuditStore, RuntimeAssuranceStore, RuntimeState, VerdictListing } from '../ports';
 import type { RuntimeReport } from '../../core/runtime/classify';
 import {
@@ -352,7 +352,7 @@ export class TableAuditStore implements AuditStore, RuntimeAssuranceStore, Verdi
           let json = '';
           for (let i = 0; i < n; i++) json += String(entity[`v${i}`] ?? '');
           try {
-            return JSON.parse(json) as PurgeSummary;
+            return purgeSummaryOfRecord(JSON.parse(json) as PurgeSummary);
           } catch {
             throw new GuardError(
               ErrorCodes.MALFORMED,

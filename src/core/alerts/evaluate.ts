@@ -4,8 +4,9 @@
  * already alerted within the suppression window is not alerted again. Time is passed in.
  */
 import { createHash } from 'node:crypto';
-import { ErrorCodes, GuardError } from '../errors';
+import { ErrorCodes, GuardError, type ErrorCode } from '../errors';
 import type { AlertRule, AlertSeverity } from './rule';
+import type { TokenFlag } from '../rotation';
 
 /** A query result table: column names and rows (values as the query API returns them). */
 export interface ResultTable {
@@ -129,13 +130,16 @@ export function incidentAlert(rule: AlertRule, incident: Incident, nowMs: number
   };
 }
 
+/** The code of an operational alert: one of acr-guard's codes, or a token rotation flag (`expired`, `no-expiry`, …). */
+export type OperationalAlertCode = ErrorCode | TokenFlag['code'];
+
 /**
  * An operational alert: acr-guard could not do its job (a rule's query failed or returned partial results,
  * a token rotation failed). Its id covers the subject and the code, so repeats are suppressed like incidents.
  */
 export function operationalAlert(options: {
   subject: string;
-  code: string;
+  code: OperationalAlertCode;
   title: string;
   severity?: AlertSeverity;
   fields?: Record<string, unknown>;

@@ -7,7 +7,8 @@
  * literal ({@link renderQuery}); the rule's own query text is fixed by whoever wrote the rule.
  */
 import { parseDuration } from '../duration';
-import { describeFound, ErrorCodes, GuardError } from '../errors';
+import { ErrorCodes, GuardError } from '../errors';
+import { JsonReader } from '../jsonReader';
 
 /** Alert severities (the Event Grid/webhook payloads carry the word). */
 export type AlertSeverity = 'critical' | 'high' | 'medium' | 'low';
@@ -63,10 +64,16 @@ const SAFE_STRING = /^[\x20-\x7e\u00a0-\uffff]{0,256}$/u;
 const MAX_QUERY_CHARS = 20_000;
 const MAX_LIST = 500;
 
+/**
+ * The core JSON reader speaking `INVALID_POLICY`: an alert rule's bad key reads as every other bad input does
+ * (`rules[1].threshold.above: expected a number >= 0, got number -1`).
+ */
+export const ruleReader = new JsonReader({ code: ErrorCodes.INVALID_POLICY });
+/** `a.b`, `a[0]`, `a["console-errors"]`: the reader's one way of joining paths. */
+const join = ruleReader.join.bind(ruleReader);
+
 function bad(field: string, expected: string, got: unknown): GuardError {
-  return new GuardError(ErrorCodes.INVALID_POLICY, `${field}: expected ${expected}, got ${describeFound(got)}`, {
-    field,
-  });
+  return ruleReader.fail(field, expected, got);
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -77,7 +84,7 @@ function stringList(value: unknown, field: string, item: RegExp, expected: strin
   if (value === undefined) return [];
   if (!Array.isArray(value)) throw bad(field, `a list of ${expected}`, value);
   return value.map((v, i) => {
-    if (typeof v !== 'string' || !item.test(v)) throw bad(`${field}[${i}]`, expected, v);
+    if (typeof v !== 'string' || !item.test(v)) throw bad(join(field, i), expected, v);
     return v;
   });
 }
@@ -116,60 +123,62 @@ export function validateRule(raw: unknown, field: string): AlertRule {
     'unreleasedImagesOnly',
   ]);
   for (const key of Object.keys(raw))
-    if (!known.has(key)) throw bad(`${field}.${key}`, `one of the keys ${[...known].join(', ')}`, key);
+    if (!known.has(key)) throw bad(join(field, key), `one of the keys ${[...known].join(', ')}`, key);
   const { name, query, severity } = raw;
   if (typeof name !== 'string' || !NAME.test(name))
-    throw bad(`${field}.name`, '3-63 lower-case letters, digits and dashes', name);
+    throw bad(join(field, 'name'), '3-63 lower-case letters, digits and dashes', name);
   if (typeof query !== 'string' || query.trim() === '' || query.length > MAX_QUERY_CHARS)
-    throw bad(`${field}.query`, `a KQL query of at most ${MAX_QUERY_CHARS} characters`, query);
-  if (typeof raw.window !== 'string') throw bad(`${field}.window`, 'a duration like 10m or 1h', raw.window);
-  const windowMs = parseDurationAt(raw.window, `${field}.window`);
+    throw bad(join(field, 'query'), `a KQL query of at most ${MAX_QUERY_CHARS} characters`, query);
+  if (typeof raw.window !== 'string') throw bad(join(field, 'window'), 'a duration like 10m or 1h', raw.window);
+  const windowMs = parseDurationAt(raw.window, join(field, 'window'));
   if (windowMs < 60_000 || windowMs > 7 * 86_400_000)
-    throw bad(`${field}.window`, 'a duration between 1m and 7d', raw.window);
+    throw bad(join(field, 'window'), 'a duration between 1m and 7d', raw.window);
   if (typeof severity !== 'string' || !(ALERT_SEVERITIES as readonly string[]).includes(severity))
-    throw bad(`${field}.severity`, ALERT_SEVERITIES.join(', '), severity);
+    throw bad(join(field, 'severity'), ALERT_SEVERITIES.join(', '), severity);
   const description = raw.description === undefined ? '' : raw.description;
   if (typeof description !== 'string' || description.length > 1000)
-    throw bad(`${field}.description`, 'a string of at most 1000 characters', description);
+    throw bad(join(field, 'description'), 'a string of at most 1000 characters', description);
   const enabled = raw.enabled === undefined ? true : raw.enabled;
-  if (typeof enabled !== 'boolean') throw bad(`${field}.enabled`, 'true or false', enabled);
+  if (typeof enabled !== 'boolean') throw bad(join(field, 'enabled'), 'true or false', enabled);
 
   const t = raw.threshold === undefined ? { above: 0 } : raw.threshold;
-  if (!isRecord(t)) throw bad(`${field}.threshold`, 'an object { above: <number>, column?: <name> }', t);
+  if (!isRecord(t)) throw bad(join(field, 'threshold'), 'an object { above: <number>, column?: <name> }', t);
   for (const key of Object.keys(t))
     if (key !== 'above' && key !== 'column')
-      throw bad(`${field}.threshold.${key}`, 'one of the keys above, column', key);
+      throw bad(join(join(field, 'threshold'), key), 'one of the keys above, column', key);
   if (typeof t.above !== 'number' || !Number.isFinite(t.above) || t.above < 0)
-    throw bad(`${field}.threshold.above`, 'a number >= 0', t.above);
+    throw bad(join(join(field, 'threshold'), 'above'), 'a number >= 0', t.above);
   if (t.column !== undefined && (typeof t.column !== 'string' || !IDENT.test(t.column)))
-    throw bad(`${field}.threshold.column`, 'a column name', t.column);
+    throw bad(join(join(field, 'threshold'), 'column'), 'a column name', t.column);
   const threshold: Threshold = Object.freeze(
     t.column === undefined ? { above: t.above } : { above: t.above, column: t.column as string },
   );
 
-  const dedupKey = stringList(raw.dedupKey, `${field}.dedupKey`, IDENT, 'a column name');
-  const columns = stringList(raw.columns, `${field}.columns`, IDENT, 'a column name');
+  const dedupKey = stringList(raw.dedupKey, join(field, 'dedupKey'), IDENT, 'a column name');
+  const columns = stringList(raw.columns, join(field, 'columns'), IDENT, 'a column name');
   let suppressForMs = windowMs;
   if (raw.suppressFor !== undefined) {
-    if (typeof raw.suppressFor !== 'string') throw bad(`${field}.suppressFor`, 'a duration like 1h', raw.suppressFor);
-    suppressForMs = parseDurationAt(raw.suppressFor, `${field}.suppressFor`);
+    if (typeof raw.suppressFor !== 'string')
+      throw bad(join(field, 'suppressFor'), 'a duration like 1h', raw.suppressFor);
+    suppressForMs = parseDurationAt(raw.suppressFor, join(field, 'suppressFor'));
   }
   const parameters: Record<string, RuleParameter> = {};
   if (raw.parameters !== undefined) {
-    if (!isRecord(raw.parameters)) throw bad(`${field}.parameters`, 'a map of parameter name to value', raw.parameters);
+    if (!isRecord(raw.parameters))
+      throw bad(join(field, 'parameters'), 'a map of parameter name to value', raw.parameters);
     for (const [key, value] of Object.entries(raw.parameters)) {
-      if (!IDENT.test(key)) throw bad(`${field}.parameters`, 'parameter names that are KQL identifiers', key);
-      parameters[key] = validateParameter(value, `${field}.parameters.${key}`);
+      if (!IDENT.test(key)) throw bad(join(field, 'parameters'), 'parameter names that are KQL identifiers', key);
+      parameters[key] = validateParameter(value, join(join(field, 'parameters'), key));
     }
   }
   let unreleasedImagesOnly: AlertRule['unreleasedImagesOnly'];
   if (raw.unreleasedImagesOnly !== undefined) {
     const u = raw.unreleasedImagesOnly;
     if (!isRecord(u))
-      throw bad(`${field}.unreleasedImagesOnly`, 'an object { registryColumn, repositoryColumn, digestColumn }', u);
+      throw bad(join(field, 'unreleasedImagesOnly'), 'an object { registryColumn, repositoryColumn, digestColumn }', u);
     for (const key of ['registryColumn', 'repositoryColumn', 'digestColumn'] as const) {
       if (typeof u[key] !== 'string' || !IDENT.test(u[key] as string))
-        throw bad(`${field}.unreleasedImagesOnly.${key}`, 'a column name', u[key]);
+        throw bad(join(join(field, 'unreleasedImagesOnly'), key), 'a column name', u[key]);
     }
     unreleasedImagesOnly = Object.freeze({
       registryColumn: u.registryColumn as string,

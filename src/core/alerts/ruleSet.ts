@@ -11,32 +11,32 @@
  * ```
  */
 import { parse as parseYaml } from 'yaml';
-import { describeFound, ErrorCodes, GuardError } from '../errors';
-import { validateParameter, validateRule, type AlertRule } from './rule';
+import { ErrorCodes, GuardError } from '../errors';
+import { ruleReader, validateParameter, validateRule, type AlertRule } from './rule';
 import { SHIPPED_RULE_DEFINITIONS } from './shipped';
 
 /** Most bytes of an alert rules file (checked by the reader before parsing, and here for inline text). */
 export const MAX_FILE_BYTES = 256 * 1024;
 
 function bad(field: string, expected: string, got: unknown): GuardError {
-  return new GuardError(ErrorCodes.INVALID_POLICY, `${field}: expected ${expected}, got ${describeFound(got)}`, {
-    field,
-  });
+  return ruleReader.fail(field, expected, got);
 }
+const join = ruleReader.join.bind(ruleReader);
 
 function names(value: unknown, field: string, known: Set<string>): string[] {
   if (value === undefined) return [];
   if (!Array.isArray(value)) throw bad(field, 'a list of rule names', value);
   return value.map((v, i) => {
     if (typeof v !== 'string' || !known.has(v))
-      throw bad(`${field}[${i}]`, `one of the rules ${[...known].join(', ')}`, v);
+      throw bad(join(field, i), `one of the rules ${[...known].join(', ')}`, v);
     return v;
   });
 }
 
 /**
  * Builds the rule set from the optional alerts file text (`source` names it in errors). Every error is
- * `INVALID_POLICY` with the path of the bad key (`rules[1].threshold.above`, `parameters.x.allowedIdentities[0]`).
+ * `INVALID_POLICY` with the path of the bad key in the core reader's form (`rules[1].threshold.above`,
+ * `parameters["registry-access-outside-allowlist"].allowedIdentities[0]`).
  */
 export function loadRuleSet(text: string | undefined, source = 'alerts file'): AlertRule[] {
   let doc: unknown = {};
@@ -81,33 +81,33 @@ export function loadRuleSet(text: string | undefined, source = 'alerts file'): A
     if (disable.has(name)) merged.enabled = false;
     if (params !== undefined) {
       if (typeof params !== 'object' || params === null || Array.isArray(params))
-        throw bad(`parameters.${name}`, 'a map of parameter name to value', params);
+        throw bad(join('parameters', name), 'a map of parameter name to value', params);
       const declared = raw.parameters as Record<string, unknown>;
       const checked: Record<string, unknown> = {};
       for (const [key, value] of Object.entries(params)) {
         if (!(key in declared))
           throw bad(
-            `parameters.${name}.${key}`,
+            join(join('parameters', name), key),
             `one of the rule's parameters ${Object.keys(declared).join(', ')}`,
             key,
           );
-        checked[key] = validateParameter(value, `parameters.${name}.${key}`);
+        checked[key] = validateParameter(value, join(join('parameters', name), key));
       }
       merged.parameters = { ...declared, ...checked };
     }
-    return validateRule(merged, `shipped[${i}]`);
+    return validateRule(merged, join('shipped', i));
   });
   const seen = new Set(rules.map((r) => r.name));
   for (const name of Object.keys(overrides))
     if (!shippedNames.has(name))
       throw bad(
-        `parameters.${name}`,
+        join('parameters', name),
         'the name of a shipped rule (user rules set parameters in their own definition)',
         name,
       );
   userRaw.forEach((raw, i) => {
-    const rule = validateRule(raw, `rules[${i}]`);
-    if (seen.has(rule.name)) throw bad(`rules[${i}].name`, 'a name no other rule uses', rule.name);
+    const rule = validateRule(raw, join('rules', i));
+    if (seen.has(rule.name)) throw bad(join(join('rules', i), 'name'), 'a name no other rule uses', rule.name);
     seen.add(rule.name);
     rules.push(rule);
   });

@@ -3,7 +3,8 @@
  * `authorizationresources` tables) return them, `{"resources": [{id, name, type, location, sku?, identity?,
  * properties}]}`, validated (bounded) and indexed by id and by type. Pure: no I/O.
  */
-import { ErrorCodes, GuardError, describeFound } from '../errors';
+import { ErrorCodes, GuardError } from '../errors';
+import { JsonReader, isJsonObject } from '../jsonReader';
 
 /** Largest snapshot file read (bytes), checked before parsing. */
 export const MAX_SNAPSHOT_BYTES = 64 * 1024 * 1024;
@@ -74,57 +75,60 @@ export function idKey(id: string): string {
 const RESOURCE_FORM =
   'an ARM resource object {id: "/subscriptions/…", name, type: "<Namespace>/<type>", properties: {…}}';
 
-function fail(field: string, expected: string, got: unknown): GuardError {
-  return new GuardError(ErrorCodes.INVALID_INPUT, `${field}: expected ${expected}, found ${describeFound(got)}`, {
-    field,
-  });
+/** The path that stands for the whole snapshot document. */
+const DOCUMENT = '(document)';
+
+/**
+ * The core JSON reader over one snapshot: `INVALID_INPUT`, the file name (when there is one) before the path, so a
+ * bad entry reads `s.json: resources[3].id: expected an ARM resource id …, got "x"` as every other bad input does.
+ */
+function snapshotReader(source: string | undefined): JsonReader {
+  return new JsonReader({ source, root: DOCUMENT });
 }
 
-/** Validates one entry; `field` names it in errors (e.g. `resources[3]`). */
-function validateResource(raw: unknown, field: string): ArmResource {
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw fail(field, RESOURCE_FORM, raw);
-  const r = raw as Record<string, unknown>;
+/** Validates entry `i` of `list` (at `path`, e.g. `resources`); errors name the entry and field (`resources[3].id`). */
+function validateResource(read: JsonReader, list: readonly unknown[], i: number, path: string): ArmResource {
+  const field = read.join(path, i);
+  const raw = list[i];
+  if (!isJsonObject(raw)) throw read.fail(field, RESOURCE_FORM, raw);
+  const r = raw;
   if (typeof r.id !== 'string' || !r.id.startsWith('/') || r.id.length > 2048)
-    throw fail(`${field}.id`, 'an ARM resource id starting with "/" (at most 2048 chars)', r.id);
+    throw read.fail(read.join(field, 'id'), 'an ARM resource id starting with "/" (at most 2048 chars)', r.id);
   if (typeof r.type !== 'string' || !/^[A-Za-z0-9.]+\/[A-Za-z0-9./]+$/.test(r.type))
-    throw fail(`${field}.type`, 'a resource type like Microsoft.ContainerRegistry/registries', r.type);
-  if (r.name !== undefined && typeof r.name !== 'string') throw fail(`${field}.name`, 'a string', r.name);
-  if (
-    r.properties !== undefined &&
-    r.properties !== null &&
-    (typeof r.properties !== 'object' || Array.isArray(r.properties))
-  )
-    throw fail(`${field}.properties`, 'an object', r.properties);
-  for (const key of ['sku', 'identity'] as const) {
-    if (r[key] !== undefined && r[key] !== null && (typeof r[key] !== 'object' || Array.isArray(r[key])))
-      throw fail(`${field}.${key}`, 'an object or nothing', r[key]);
-  }
+    throw read.fail(read.join(field, 'type'), 'a resource type like Microsoft.ContainerRegistry/registries', r.type);
+  if (r.name !== undefined && typeof r.name !== 'string') throw read.fail(read.join(field, 'name'), 'a string', r.name);
   const name = typeof r.name === 'string' ? r.name : (r.id.split('/').pop() ?? '');
+  const properties = read.optionalObject(r, 'properties', field);
+  const sku = read.optionalObject(r, 'sku', field);
+  const identity = read.optionalObject(r, 'identity', field);
   return {
     id: r.id,
     name,
     type: r.type,
     ...(typeof r.location === 'string' ? { location: r.location } : {}),
     ...(typeof r.kind === 'string' ? { kind: r.kind } : {}),
-    ...(r.sku ? { sku: r.sku as ArmResource['sku'] } : {}),
-    ...(r.identity ? { identity: r.identity as ArmIdentity } : {}),
-    properties: (r.properties ?? {}) as Record<string, unknown>,
+    ...(sku ? { sku: sku as ArmResource['sku'] } : {}),
+    ...(identity ? { identity: identity as ArmIdentity } : {}),
+    properties: properties ?? {},
   };
 }
 
 /**
- * Builds the snapshot from already-parsed resources (bounded by {@link MAX_SNAPSHOT_RESOURCES}); an id named twice
- * throws `SNAPSHOT_DUPLICATE_ID`.
+ * Builds the snapshot from already-parsed resources (bounded by {@link MAX_SNAPSHOT_RESOURCES}, counted before any
+ * entry is read); an id named twice throws `SNAPSHOT_DUPLICATE_ID`. `source` (a file name) goes before every path
+ * in errors; the resources are at `resources`.
  */
-export function buildSnapshot(resources: readonly unknown[], field = 'resources'): Snapshot {
+export function buildSnapshot(resources: readonly unknown[], source?: string): Snapshot {
+  const read = snapshotReader(source);
+  const field = 'resources';
   if (resources.length > MAX_SNAPSHOT_RESOURCES) {
     throw new GuardError(
       ErrorCodes.SNAPSHOT_TOO_MANY_RESOURCES,
-      `${field}: ${resources.length} resources, more than the ${MAX_SNAPSHOT_RESOURCES} a snapshot may hold; capture a narrower --scope`,
+      `${read.where(field)}: expected at most ${MAX_SNAPSHOT_RESOURCES} resources, got ${resources.length}; capture a narrower --scope`,
       { field },
     );
   }
-  const list = resources.map((r, i) => validateResource(r, `${field}[${i}]`));
+  const list = resources.map((_, i) => validateResource(read, resources, i, field));
   const byId = new Map<string, ArmResource>();
   const byType = new Map<string, ArmResource[]>();
   const index = new Map<string, number>();
@@ -133,12 +137,14 @@ export function buildSnapshot(resources: readonly unknown[], field = 'resources'
     // Two entries for one id: which one ARM holds is not knowable, and reading either would let a second entry
     // (appended to a file, or a page answered twice) decide a check. Refused, naming both entries.
     const first = index.get(key);
-    if (first !== undefined)
+    if (first !== undefined) {
+      const at = read.join(read.join(field, i), 'id');
       throw new GuardError(
         ErrorCodes.SNAPSHOT_DUPLICATE_ID,
-        `${field}[${i}].id: ${JSON.stringify(r.id.slice(0, 300))} is already ${field}[${first}] (ids compare case-insensitively, as in ARM); nothing was checked: capture the snapshot again or remove one entry`,
-        { field: `${field}[${i}].id` },
+        `${read.where(at)}: ${JSON.stringify(r.id.slice(0, 300))} is already ${read.join(field, first)} (ids compare case-insensitively, as in ARM); nothing was checked: capture the snapshot again or remove one entry`,
+        { field: at },
       );
+    }
     index.set(key, i);
     byId.set(key, r);
     const type = r.type.toLowerCase();
@@ -151,15 +157,17 @@ export function buildSnapshot(resources: readonly unknown[], field = 'resources'
 
 /**
  * Parses a snapshot file's text: `{"resources": [...]}`. Throws `SNAPSHOT_TOO_LARGE` past {@link MAX_SNAPSHOT_BYTES}
- * (checked before parsing), `SNAPSHOT_TOO_MANY_RESOURCES`, or `INVALID_INPUT` naming the entry and field.
+ * (checked before parsing), `SNAPSHOT_TOO_MANY_RESOURCES`, or `INVALID_INPUT` naming the entry and field after
+ * `source` (`s.json: resources[3].id: expected …, got …`).
  */
 export function parseSnapshot(text: string | Buffer, source = 'snapshot'): Snapshot {
+  const read = snapshotReader(source);
   const bytes = typeof text === 'string' ? Buffer.byteLength(text) : text.length;
   if (bytes > MAX_SNAPSHOT_BYTES) {
     throw new GuardError(
       ErrorCodes.SNAPSHOT_TOO_LARGE,
-      `${source}: ${bytes} bytes, more than the ${MAX_SNAPSHOT_BYTES} a snapshot may have; capture a narrower --scope`,
-      { field: source },
+      `${read.where(DOCUMENT)}: expected at most ${MAX_SNAPSHOT_BYTES} bytes, got ${bytes} bytes; capture a narrower --scope`,
+      { field: DOCUMENT },
     );
   }
   let doc: unknown;
@@ -168,18 +176,15 @@ export function parseSnapshot(text: string | Buffer, source = 'snapshot'): Snaps
   } catch (err) {
     throw new GuardError(
       ErrorCodes.INVALID_INPUT,
-      `${source}: not JSON (${(err as Error).message.slice(0, 120)}); expected {"resources": [ARM resource objects]}`,
-      { field: source },
+      `${read.where(DOCUMENT)}: expected JSON {"resources": [ARM resource objects]}, got a syntax error (${(err as Error).message.slice(0, 120)})`,
+      { field: DOCUMENT },
     );
   }
-  if (doc === null || typeof doc !== 'object' || !Array.isArray((doc as { resources?: unknown }).resources)) {
-    throw fail(
-      `${source}.resources`,
-      'an array of ARM resource objects in {"resources": [...]}',
-      (doc as { resources?: unknown } | null)?.resources ?? doc,
-    );
-  }
-  return buildSnapshot((doc as { resources: unknown[] }).resources, `${source}.resources`);
+  if (!isJsonObject(doc)) throw read.fail(DOCUMENT, 'an object {"resources": [ARM resource objects]}', doc);
+  const resources = doc.resources;
+  if (!Array.isArray(resources))
+    throw read.fail('resources', 'an array of ARM resource objects in {"resources": [...]}', resources);
+  return buildSnapshot(resources, source);
 }
 
 /** Resources of one type (lower-cased type). */

@@ -1,4 +1,5 @@
 /** The summary of a purge run, as recorded in the audit store and shown by the CLI. Pure. */
+import { toErrorCode, type ErrorCode } from '../errors';
 import type { KeepReason } from './plan';
 
 /** What one repository's purge did (plain data: it crosses activity boundaries). */
@@ -18,7 +19,17 @@ export interface RepositoryOutcome {
   sizeUnknown: number;
   keptByReason: Partial<Record<KeepReason, number>>;
   /** Why the repository was skipped or failed, or what stopped it. */
-  error?: { code: string; detail: string };
+  error?: PurgeError;
+}
+
+/**
+ * Why a repository's purge did not complete. `foreignCode` is set only on a record read back whose code is not one
+ * of acr-guard's (an earlier version passed some library codes through): `code` is then `ERROR`.
+ */
+export interface PurgeError {
+  code: ErrorCode;
+  detail: string;
+  foreignCode?: string;
 }
 
 /** An outcome in which nothing was done (yet): every count zero; the one constructor of that shape. */
@@ -26,7 +37,7 @@ export function emptyOutcome(
   repository: string,
   rule: string,
   status: RepositoryOutcome['status'],
-  error?: { code: string; detail: string },
+  error?: PurgeError,
 ): RepositoryOutcome {
   return {
     repository,
@@ -58,7 +69,7 @@ export interface PurgeSummary {
   bytesFreed: number;
   sizeUnknown: number;
   keptByReason: Partial<Record<KeepReason, number>>;
-  errors: Array<{ repository: string; code: string; detail: string }>;
+  errors: Array<PurgeError & { repository: string }>;
   /** Per repository, sorted by name. */
   outcomes: RepositoryOutcome[];
 }
@@ -72,9 +83,10 @@ export function summarisePurge(options: {
   finishedAt: string;
   outcomes: readonly RepositoryOutcome[];
 }): PurgeSummary {
-  const outcomes = [...options.outcomes].sort((a, b) =>
-    a.repository < b.repository ? -1 : a.repository > b.repository ? 1 : 0,
-  );
+  // Outcomes come back through orchestration history, possibly written by an earlier version: codes are mapped.
+  const outcomes = options.outcomes
+    .map(outcomeOfRecord)
+    .sort((a, b) => (a.repository < b.repository ? -1 : a.repository > b.repository ? 1 : 0));
   const keptByReason: Partial<Record<KeepReason, number>> = {};
   const summary: PurgeSummary = {
     registry: options.registry,
@@ -103,4 +115,30 @@ export function summarisePurge(options: {
     if (o.error) summary.errors.push({ repository: o.repository, ...o.error });
   }
   return summary;
+}
+
+/** A purge error as read back (history, audit store): its code one of acr-guard's, a foreign one kept apart. */
+export function purgeErrorOfRecord<E extends { code: unknown; detail: unknown }>(
+  e: E,
+): Omit<E, 'code' | 'detail' | 'foreignCode'> & PurgeError {
+  const code = toErrorCode(e.code);
+  const foreign = code !== e.code && typeof e.code === 'string' ? { foreignCode: e.code } : {};
+  return { ...e, code, detail: String(e.detail ?? ''), ...foreign };
+}
+
+/** A repository outcome as read back, its error's code mapped by {@link purgeErrorOfRecord}. */
+export function outcomeOfRecord(o: RepositoryOutcome): RepositoryOutcome {
+  return o.error ? { ...o, error: purgeErrorOfRecord(o.error) } : o;
+}
+
+/**
+ * A purge summary as read back from the audit store: every code one of acr-guard's (a foreign code that an earlier
+ * version recorded becomes `ERROR`, kept in `foreignCode`), so readers match codes without casting.
+ */
+export function purgeSummaryOfRecord(s: PurgeSummary): PurgeSummary {
+  return {
+    ...s,
+    errors: (s.errors ?? []).map(purgeErrorOfRecord),
+    outcomes: (s.outcomes ?? []).map(outcomeOfRecord),
+  };
 }

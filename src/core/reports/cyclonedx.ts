@@ -2,20 +2,14 @@
 import { FindingsAggregator } from '../findingsSummary';
 import { SEVERITY_RANK, moreSevere, severityFromScore, severityFromText } from '../severity';
 import { cvssVersionOfMethod, scoreCvssVector } from '../cvss';
+import { isJsonObject, type JsonObject } from '../jsonReader';
 import type { Finding, Severity } from '../types';
 import {
   MAX_REPORT_FINDINGS,
   ReportErrorCodes,
   ReportFailure,
   malformed,
-  type Json,
-  isObject,
-  obj,
-  optObj,
-  arr,
-  optArr,
-  str,
-  optStr,
+  reportReader as read,
   nonEmpty,
   type Parsed,
   DIGEST_RE,
@@ -69,26 +63,27 @@ function purlParts(purl: string): { name: string; version?: string } | undefined
  * source that rated it. Returns the rating source that decided, when the rating names one.
  */
 function rateVulnerability(
-  ratings: unknown[],
+  ratings: readonly unknown[],
   path: string,
   preferred: readonly string[],
 ): { severity: Severity; source?: string } {
   let worst: { severity: Severity; source?: string } = { severity: 'unknown' };
   const bySource = new Map<string, Severity>();
-  ratings.forEach((rValue, j) => {
-    const rPath = `${path}.ratings[${j}]`;
-    const rating = obj(rValue, rPath);
-    const sourceObj = optObj(rating.source, `${rPath}.source`);
-    const sourceName = sourceObj ? nonEmpty(optStr(sourceObj.name, `${rPath}.source.name`)) : undefined;
+  const ratingsPath = `${path}.ratings`;
+  ratings.forEach((_, j) => {
+    const rPath = `${ratingsPath}[${j}]`;
+    const rating = read.requireObject(ratings, j, ratingsPath);
+    const sourceObj = read.optionalObject(rating, 'source', rPath);
+    const sourceName = sourceObj ? nonEmpty(read.optionalString(sourceObj, 'name', `${rPath}.source`)) : undefined;
     let s: Severity | undefined;
-    const text = optStr(rating.severity, `${rPath}.severity`);
+    const text = read.optionalString(rating, 'severity', rPath);
     if (text !== undefined) {
       s = severityFromText(text);
       if (!s) throw malformed(`${rPath}.severity`, 'critical, high, medium, low, info, none or unknown', text);
     }
     // A score is a severity only for CVSS (or an unnamed method): Grype adds EPSS probabilities and the CISA KEV
     // flag as ratings with method `other` (score 0.03, 1), which say nothing about severity.
-    const method = optStr(rating.method, `${rPath}.method`);
+    const method = read.optionalString(rating, 'method', rPath);
     if (rating.score !== undefined && rating.score !== null && (method === undefined || /^cvss/i.test(method))) {
       if (typeof rating.score !== 'number') throw malformed(`${rPath}.score`, 'a number', rating.score);
       const fromScore = severityFromScore(rating.score);
@@ -128,9 +123,9 @@ export function readCycloneDx(
   sink: FindingsAggregator,
   ratingSources: readonly string[],
 ): Parsed {
-  const root = obj(doc, '$');
+  const root = read.expectObject(doc, '$');
   if (root.bomFormat !== 'CycloneDX') throw malformed('$.bomFormat', '"CycloneDX"', root.bomFormat);
-  const spec = str(root.specVersion, '$.specVersion');
+  const spec = read.requireString(root, 'specVersion', '$', true);
   if (!/^1\.[4-7]$/.test(spec)) throw malformed('$.specVersion', 'CycloneDX 1.4 to 1.7', spec);
   const source = `cyclonedx:${reportDigest}`;
   // An SBOM attached with the same media type is not a scan: "no vulnerabilities key" must never read as
@@ -144,63 +139,62 @@ export function readCycloneDx(
 
   const digests = new Set<string>();
   let createdAt: string | undefined;
-  const metadata = optObj(root.metadata, '$.metadata');
+  const metadata = read.optionalObject(root, 'metadata', '$');
   if (metadata) {
-    createdAt = optStr(metadata.timestamp, '$.metadata.timestamp');
-    const component = optObj(metadata.component, '$.metadata.component');
+    createdAt = read.optionalString(metadata, 'timestamp', '$.metadata');
+    const component = read.optionalObject(metadata, 'component', '$.metadata');
     if (component) collectComponentDigests(component, '$.metadata.component', digests);
-    collectPropertyDigests(metadata.properties, '$.metadata.properties', digests);
+    collectPropertyDigests(metadata, '$.metadata', digests);
   }
 
   // Components by bom-ref, walking nested components without recursion (bounded by the JSON depth check).
   const components = new Map<string, { name?: string; version?: string; purl?: string }>();
-  const stack: Array<{ value: unknown; path: string }> = optArr(root.components, '$.components').map((value, i) => ({
-    value,
-    path: `$.components[${i}]`,
-  }));
+  const stack: Array<{ value: unknown; path: string }> = read
+    .optionalArray(root, 'components', '$')
+    .map((value, i) => ({ value, path: `$.components[${i}]` }));
   while (stack.length > 0) {
     const { value, path } = stack.pop()!;
-    const c = obj(value, path);
-    const ref = optStr(c['bom-ref'], `${path}["bom-ref"]`);
+    const c = read.expectObject(value, path);
+    const ref = read.optionalString(c, 'bom-ref', path);
     const entry = {
-      name: optStr(c.name, `${path}.name`),
-      version: optStr(c.version, `${path}.version`),
-      purl: optStr(c.purl, `${path}.purl`),
+      name: read.optionalString(c, 'name', path),
+      version: read.optionalString(c, 'version', path),
+      purl: read.optionalString(c, 'purl', path),
     };
     if (ref !== undefined) components.set(ref, entry);
-    optArr(c.components, `${path}.components`).forEach((child, i) =>
-      stack.push({ value: child, path: `${path}.components[${i}]` }),
-    );
+    read
+      .optionalArray(c, 'components', path)
+      .forEach((child, i) => stack.push({ value: child, path: `${path}.components[${i}]` }));
   }
 
-  const vulnerabilities = arr(root.vulnerabilities, '$.vulnerabilities');
+  const vulnerabilities = read.requireArray(root, 'vulnerabilities', '$');
   // Count the entries (vulnerability × affected package) before reading any.
   let entries = 0;
   for (let i = 0; i < vulnerabilities.length; i++) {
     const v = vulnerabilities[i];
-    const affects = isObject(v) && Array.isArray(v.affects) ? v.affects.length : 0;
+    const affects = isJsonObject(v) && Array.isArray(v.affects) ? v.affects.length : 0;
     entries += Math.max(1, affects);
     if (entries > MAX_REPORT_FINDINGS) throw tooMany(entries, `$.vulnerabilities[0..${i}]`);
   }
   for (let i = 0; i < vulnerabilities.length; i++) {
     const path = `$.vulnerabilities[${i}]`;
-    const v = obj(vulnerabilities[i], path);
-    const id = str(v.id, `${path}.id`).trim();
+    const v = read.requireObject(vulnerabilities, i, '$.vulnerabilities');
+    const id = read.requireString(v, 'id', path, true).trim();
     if (id === '') throw malformed(`${path}.id`, 'a vulnerability id', v.id);
-    const rated = rateVulnerability(optArr(v.ratings, `${path}.ratings`), path, ratingSources);
+    const rated = rateVulnerability(read.optionalArray(v, 'ratings', path), path, ratingSources);
     const severity = rated.severity;
-    const title = nonEmpty(optStr(v.description, `${path}.description`));
-    const recommendation = optStr(v.recommendation, `${path}.recommendation`);
+    const title = nonEmpty(read.optionalString(v, 'description', path));
+    const recommendation = read.optionalString(v, 'recommendation', path);
     const fromRecommendation = versionsFromRecommendation(recommendation);
     const base = (): Finding => {
       const f: Finding = { id, severity, source };
       if (rated.source) f.severitySource = rated.source;
       return f;
     };
-    const analysis = optObj(v.analysis, `${path}.analysis`);
-    if (analysis) optStr(analysis.state, `${path}.analysis.state`);
+    const analysis = read.optionalObject(v, 'analysis', path);
+    if (analysis) read.optionalString(analysis, 'state', `${path}.analysis`);
 
-    const affects = optArr(v.affects, `${path}.affects`);
+    const affects = read.optionalArray(v, 'affects', path);
     if (affects.length === 0) {
       const f = base();
       if (title) f.title = title.slice(0, 200);
@@ -209,21 +203,25 @@ export function readCycloneDx(
       sink.add(f);
       continue;
     }
-    affects.forEach((aValue, j) => {
-      const aPath = `${path}.affects[${j}]`;
-      const a = obj(aValue, aPath);
-      const ref = str(a.ref, `${aPath}.ref`);
+    const affectsPath = `${path}.affects`;
+    affects.forEach((_, j) => {
+      const aPath = `${affectsPath}[${j}]`;
+      const a = read.requireObject(affects, j, affectsPath);
+      const ref = read.requireString(a, 'ref', aPath, true);
       // components by bom-ref; else the BOM-Link's bom-ref; else the ref itself read as a purl.
       const linked = bomRefOfLink(ref);
       const component = components.get(ref) ?? (linked !== undefined ? components.get(linked) : undefined);
       const fromPurl = purlParts(component?.purl ?? linked ?? ref);
       const fixed: string[] = [];
       let affectedVersion: string | undefined;
-      optArr(a.versions, `${aPath}.versions`).forEach((verValue, k) => {
+      const versions = read.optionalArray(a, 'versions', aPath);
+      versions.forEach((_, k) => {
         const verPath = `${aPath}.versions[${k}]`;
-        const ver = obj(verValue, verPath);
-        const version = nonEmpty(optStr(ver.version, `${verPath}.version`) ?? optStr(ver.range, `${verPath}.range`));
-        const status = optStr(ver.status, `${verPath}.status`) ?? 'affected';
+        const ver = read.requireObject(versions, k, `${aPath}.versions`);
+        const version = nonEmpty(
+          read.optionalString(ver, 'version', verPath) ?? read.optionalString(ver, 'range', verPath),
+        );
+        const status = read.optionalString(ver, 'status', verPath) ?? 'affected';
         if (status === 'unaffected' && version) fixed.push(...splitVersions(version));
         if (status === 'affected' && version && !affectedVersion) affectedVersion = version;
       });
@@ -246,30 +244,37 @@ export function readCycloneDx(
   };
 }
 
-function collectComponentDigests(component: Json, path: string, into: Set<string>): void {
-  const version = optStr(component.version, `${path}.version`);
+function collectComponentDigests(component: JsonObject, path: string, into: Set<string>): void {
+  const version = read.optionalString(component, 'version', path);
   if (version && DIGEST_RE.test(version.toLowerCase())) into.add(version.toLowerCase());
   for (const key of ['purl', 'bom-ref']) {
-    const value = optStr(component[key], `${path}["${key}"]`);
+    const value = read.optionalString(component, key, path);
     const digest = value ? digestFromPurl(value) : undefined;
     if (digest) into.add(digest);
   }
-  optArr(component.hashes, `${path}.hashes`).forEach((hValue, i) => {
-    const h = obj(hValue, `${path}.hashes[${i}]`);
-    const alg = str(h.alg, `${path}.hashes[${i}].alg`).toUpperCase();
-    const content = str(h.content, `${path}.hashes[${i}].content`).toLowerCase();
+  const hashes = read.optionalArray(component, 'hashes', path);
+  hashes.forEach((_, i) => {
+    const hPath = `${path}.hashes[${i}]`;
+    const h = read.requireObject(hashes, i, `${path}.hashes`);
+    const alg = read.requireString(h, 'alg', hPath, true).toUpperCase();
+    const content = read.requireString(h, 'content', hPath, true).toLowerCase();
     const digest = alg === 'SHA-256' ? `sha256:${content}` : alg === 'SHA-512' ? `sha512:${content}` : undefined;
     if (digest !== undefined && DIGEST_RE.test(digest)) into.add(digest);
   });
-  collectPropertyDigests(component.properties, `${path}.properties`, into);
+  collectPropertyDigests(component, path, into);
 }
 
-/** `properties: [{ name, value }]`: Trivy's `aquasecurity:trivy:RepoDigest` and any `…digest` property (not `ImageID`). */
-function collectPropertyDigests(value: unknown, path: string, into: Set<string>): void {
-  optArr(value, path).forEach((pValue, i) => {
-    const p = obj(pValue, `${path}[${i}]`);
-    const name = str(p.name, `${path}[${i}].name`);
-    const v = optStr(p.value, `${path}[${i}].value`);
+/**
+ * `owner.properties: [{ name, value }]`: Trivy's `aquasecurity:trivy:RepoDigest` and any `…digest` property (not
+ * `ImageID`).
+ */
+function collectPropertyDigests(owner: JsonObject, ownerPath: string, into: Set<string>): void {
+  const path = `${ownerPath}.properties`;
+  const properties = read.optionalArray(owner, 'properties', ownerPath);
+  properties.forEach((_, i) => {
+    const p = read.requireObject(properties, i, path);
+    const name = read.requireString(p, 'name', `${path}[${i}]`, true);
+    const v = read.optionalString(p, 'value', `${path}[${i}]`);
     if (!v || !/digest/i.test(name)) return;
     const m = DIGEST_IN_TEXT.exec(v);
     if (m) into.add(m[1].toLowerCase());

@@ -1,19 +1,13 @@
 /** The SARIF 2.1.0 reader (Trivy, Grype): findings, scan time and the image digests a report names. */
 import { FindingsAggregator } from '../findingsSummary';
+import { isJsonObject, type JsonObject } from '../jsonReader';
 import { moreSevere, severityFromScore, severityFromText } from '../severity';
 import type { Finding, Severity } from '../types';
 import {
   MAX_REPORT_FINDINGS,
   malformed,
   parseTime,
-  type Json,
-  isObject,
-  obj,
-  optObj,
-  arr,
-  optArr,
-  str,
-  optStr,
+  reportReader as read,
   nonEmpty,
   type Parsed,
   DIGEST_RE,
@@ -29,15 +23,15 @@ const CVE_OR_GHSA = /^(CVE-\d{4}-\d{4,}|GHSA(-[23456789cfghjmpqrvwx]{4}){3})/i;
 
 /** Reads a SARIF 2.1.0 log's results into `sink`; returns the digests it names and its scan time. */
 export function readSarif(doc: unknown, reportDigest: string, sink: FindingsAggregator): Parsed {
-  const root = obj(doc, '$');
+  const root = read.expectObject(doc, '$');
   if (root.version !== '2.1.0') throw malformed('$.version', 'SARIF version "2.1.0"', root.version);
-  const runs = arr(root.runs, '$.runs');
+  const runs = read.requireArray(root, 'runs', '$');
   // SARIF allows an empty `runs`, but a report that ran nothing says nothing about the image.
   if (runs.length === 0) throw malformed('$.runs', 'at least one run', runs);
   // Count every run's results before reading any (the bound is checked before the work it limits).
   let entries = 0;
   runs.forEach((runValue, r) => {
-    const results = isObject(runValue) ? runValue.results : undefined;
+    const results = isJsonObject(runValue) ? runValue.results : undefined;
     if (Array.isArray(results)) entries += results.length;
     if (entries > MAX_REPORT_FINDINGS) throw tooMany(entries, `$.runs[0..${r}].results`);
   });
@@ -45,29 +39,37 @@ export function readSarif(doc: unknown, reportDigest: string, sink: FindingsAggr
   let newest: { ms: number; value: string; path: string } | undefined;
   const source = `sarif:${reportDigest}`;
 
-  runs.forEach((runValue, r) => {
+  for (let r = 0; r < runs.length; r++) {
     const runPath = `$.runs[${r}]`;
-    const run = obj(runValue, runPath);
-    const driver = obj(obj(run.tool, `${runPath}.tool`).driver, `${runPath}.tool.driver`);
-    str(driver.name, `${runPath}.tool.driver.name`);
-    const rules = optArr(driver.rules, `${runPath}.tool.driver.rules`).map((rule, i) =>
-      obj(rule, `${runPath}.tool.driver.rules[${i}]`),
-    );
-    const rulesById = new Map<string, { rule: Json; index: number }>();
-    rules.forEach((rule, i) => {
-      const id = str(rule.id, `${runPath}.tool.driver.rules[${i}].id`);
-      if (!rulesById.has(id)) rulesById.set(id, { rule, index: i });
-    });
+    const run = read.requireObject(runs, r, '$.runs');
+    const toolPath = `${runPath}.tool`;
+    const driver = read.requireObject(read.requireObject(run, 'tool', runPath), 'driver', toolPath);
+    const driverPath = `${toolPath}.driver`;
+    read.requireString(driver, 'name', driverPath, true);
+    const rulesPath = `${driverPath}.rules`;
+    const ruleValues = read.optionalArray(driver, 'rules', driverPath);
+    const rules: Rule[] = [];
+    const rulesById = new Map<string, Rule>();
+    for (let i = 0; i < ruleValues.length; i++) {
+      const path = `${rulesPath}[${i}]`;
+      const value = read.requireObject(ruleValues, i, rulesPath);
+      const rule = { value, id: read.requireString(value, 'id', path, true), path };
+      rules.push(rule);
+      if (!rulesById.has(rule.id)) rulesById.set(rule.id, rule);
+    }
 
-    const props = optObj(run.properties, `${runPath}.properties`);
+    const props = read.optionalObject(run, 'properties', runPath);
     if (props) collectSarifDigests(props, `${runPath}.properties`, digests);
 
-    optArr(run.invocations, `${runPath}.invocations`).forEach((invValue, i) => {
-      const inv = obj(invValue, `${runPath}.invocations[${i}]`);
+    const invocationsPath = `${runPath}.invocations`;
+    const invocations = read.optionalArray(run, 'invocations', runPath);
+    invocations.forEach((_, i) => {
+      const invPath = `${invocationsPath}[${i}]`;
+      const inv = read.requireObject(invocations, i, invocationsPath);
       for (const key of ['endTimeUtc', 'startTimeUtc'] as const) {
-        const path = `${runPath}.invocations[${i}].${key}`;
-        const value = optStr(inv[key], path);
+        const value = read.optionalString(inv, key, invPath);
         if (value === undefined) continue;
+        const path = `${invPath}.${key}`;
         const ms = parseTime(value, path);
         if (!newest || ms > newest.ms) newest = { ms, value, path };
         break; // end time preferred; start time only when there is no end time
@@ -75,30 +77,39 @@ export function readSarif(doc: unknown, reportDigest: string, sink: FindingsAggr
     });
 
     // Absent `results` means the tool did not run to completion (SARIF §3.14.23); an empty array is "no results".
-    const results = arr(run.results, `${runPath}.results`);
+    const results = read.requireArray(run, 'results', runPath);
+    const resultsPath = `${runPath}.results`;
     for (let i = 0; i < results.length; i++) {
-      const path = `${runPath}.results[${i}]`;
-      const result = obj(results[i], path);
+      const path = `${resultsPath}[${i}]`;
+      const result = read.requireObject(results, i, resultsPath);
       const { rule, ruleId } = resolveRule(result, rules, rulesById, path);
       sink.add(sarifFinding({ result, rule, ruleId, path, source }));
     }
-  });
+  }
 
   return { digests: [...digests], createdAt: newest?.value, createdPath: newest?.path };
 }
 
-function collectSarifDigests(props: Json, path: string, into: Set<string>): void {
+/** A rule of the driver, with its id and its path (a finding's rule fields are named by the rule's own path). */
+interface Rule {
+  value: JsonObject;
+  id: string;
+  path: string;
+}
+
+function collectSarifDigests(props: JsonObject, path: string, into: Set<string>): void {
   // Trivy: repoDigests ["repo@sha256:…"]; others write imageDigest / digest. `imageID` is Trivy's config
   // digest, not a manifest digest, so it is deliberately not read.
-  optArr(props.repoDigests, `${path}.repoDigests`).forEach((v, i) => {
-    const s = str(v, `${path}.repoDigests[${i}]`);
+  const repoDigests = read.optionalArray(props, 'repoDigests', path);
+  repoDigests.forEach((_, i) => {
+    const s = read.requireString(repoDigests, i, `${path}.repoDigests`, true);
     const at = s.lastIndexOf('@');
     const digest = (at >= 0 ? s.slice(at + 1) : s).toLowerCase();
     if (!DIGEST_RE.test(digest)) throw malformed(`${path}.repoDigests[${i}]`, 'name@<digest>', s);
     into.add(digest);
   });
   for (const key of ['imageDigest', 'digest']) {
-    const v = optStr(props[key], `${path}.${key}`);
+    const v = read.optionalString(props, key, path);
     if (v === undefined) continue;
     const digest = v.toLowerCase();
     if (!DIGEST_RE.test(digest)) throw malformed(`${path}.${key}`, 'a digest', v);
@@ -107,14 +118,14 @@ function collectSarifDigests(props: Json, path: string, into: Set<string>): void
 }
 
 function resolveRule(
-  result: Json,
-  rules: Json[],
-  rulesById: Map<string, { rule: Json; index: number }>,
+  result: JsonObject,
+  rules: readonly Rule[],
+  rulesById: ReadonlyMap<string, Rule>,
   path: string,
-): { rule?: Json; ruleId: string } {
-  let ruleId = optStr(result.ruleId, `${path}.ruleId`);
-  const ruleRef = optObj(result.rule, `${path}.rule`);
-  if (ruleId === undefined && ruleRef) ruleId = optStr(ruleRef.id, `${path}.rule.id`);
+): { rule?: Rule; ruleId: string } {
+  let ruleId = read.optionalString(result, 'ruleId', path);
+  const ruleRef = read.optionalObject(result, 'rule', path);
+  if (ruleId === undefined && ruleRef) ruleId = read.optionalString(ruleRef, 'id', `${path}.rule`);
   let index: number | undefined;
   const rawIndex = result.ruleIndex ?? ruleRef?.index;
   if (rawIndex !== undefined && rawIndex !== null) {
@@ -122,17 +133,18 @@ function resolveRule(
       throw malformed(`${path}.ruleIndex`, 'a non-negative integer', rawIndex);
     index = rawIndex;
   }
-  let rule: Json | undefined;
+  let rule: Rule | undefined;
   if (index !== undefined) {
     rule = rules[index];
     if (!rule) throw malformed(`${path}.ruleIndex`, `an index below ${rules.length}`, index);
     if (ruleId !== undefined && rule.id !== ruleId)
       throw malformed(`${path}.ruleIndex`, `the index of rule ${JSON.stringify(ruleId)}`, index);
   } else if (ruleId !== undefined) {
-    rule = rulesById.get(ruleId)?.rule;
+    rule = rulesById.get(ruleId);
   }
-  const id = ruleId ?? (rule ? (rule.id as string) : undefined);
-  if (id === undefined || id.trim() === '') throw malformed(`${path}.ruleId`, 'a rule id (the vulnerability id)');
+  const id = ruleId ?? rule?.id;
+  if (id === undefined || id.trim() === '')
+    throw malformed(`${path}.ruleId`, 'a rule id (the vulnerability id)', ruleId);
   return { rule, ruleId: id };
 }
 
@@ -152,12 +164,19 @@ function vulnerabilityNamedIn(text: string | undefined): string | undefined {
   return text ? /^\W*Vulnerability\s+([A-Za-z][A-Za-z0-9:._-]+)/m.exec(text)?.[1] : undefined;
 }
 
-function messageText(v: unknown, path: string): string | undefined {
-  const m = optObj(v, path);
-  return m ? optStr(m.text, `${path}.text`) : undefined;
+/** `parent[key].text`, the text of a SARIF message object, when there is one. */
+function messageText(parent: JsonObject, key: string, path: string): string | undefined {
+  const m = read.optionalObject(parent, key, path);
+  return m ? read.optionalString(m, 'text', read.join(path, key)) : undefined;
 }
 
-function sarifFinding(options: { result: Json; rule?: Json; ruleId: string; path: string; source: string }): Finding {
+function sarifFinding(options: {
+  result: JsonObject;
+  rule?: Rule;
+  ruleId: string;
+  path: string;
+  source: string;
+}): Finding {
   const { result, rule, path, source } = options;
   let ruleId = options.ruleId.trim();
 
@@ -169,41 +188,44 @@ function sarifFinding(options: { result: Json; rule?: Json; ruleId: string; path
     ruleId = bracket[2].trim();
   }
 
-  const resultProps = optObj(result.properties, `${path}.properties`);
-  const ruleProps = rule ? optObj(rule.properties, `${path}(rule).properties`) : undefined;
-  const message = messageText(result.message, `${path}.message`);
-  const help = rule ? messageText(rule.help, `${path}(rule).help`) : undefined;
+  const resultProps = read.optionalObject(result, 'properties', path);
+  const ruleProps = rule ? read.optionalObject(rule.value, 'properties', rule.path) : undefined;
+  const message = messageText(result, 'message', path);
+  const help = rule ? messageText(rule.value, 'help', rule.path) : undefined;
   const fields = textFields(message);
   for (const [k, v] of textFields(help)) if (!fields.has(k)) fields.set(k, v);
 
   let explicit = severity !== 'unknown';
-  for (const [props, where] of [
-    [resultProps, `${path}.properties`],
-    [ruleProps, `${path}(rule).properties`],
+  for (const [props, owner] of [
+    [resultProps, path],
+    [ruleProps, rule?.path],
   ] as const) {
     if (!props) continue;
+    // Paths under the properties are joined only when a value is refused.
+    const where = `${owner}.properties`;
     const score = props['security-severity'];
     if (score !== undefined && score !== null) {
       const n =
         typeof score === 'number' ? score : typeof score === 'string' && score.trim() !== '' ? Number(score) : NaN;
       if (!Number.isFinite(n) || n < 0 || n > 10)
-        throw malformed(`${where}["security-severity"]`, 'a CVSS score 0.0–10.0', score);
+        throw malformed(read.join(where, 'security-severity'), 'a CVSS score 0.0–10.0', score);
       severity = moreSevere(severity, severityFromScore(n));
       explicit = true;
     }
-    const text = optStr(props.severity, `${where}.severity`);
+    const text = read.optionalString(props, 'severity', where);
     const fromText = text === undefined ? undefined : severityFromText(text);
     if (fromText) {
       severity = moreSevere(severity, fromText);
       explicit = true;
     }
-    optArr(props.tags, `${where}.tags`).forEach((tag, i) => {
-      const fromTag = severityFromText(str(tag, `${where}.tags[${i}]`));
+    const tags = read.optionalArray(props, 'tags', where);
+    for (let i = 0; i < tags.length; i++) {
+      const fromTag = severityFromText(read.requireString(tags, i, `${where}.tags`, true));
       if (fromTag && fromTag !== 'unknown') {
         severity = moreSevere(severity, fromTag);
         explicit = true;
       }
-    });
+    }
   }
   const fromField = fields.get('severity');
   if (fromField && severityFromText(fromField)) {
@@ -211,7 +233,7 @@ function sarifFinding(options: { result: Json; rule?: Json; ruleId: string; path
     explicit = true;
   }
   if (!explicit) {
-    const level = optStr(result.level, `${path}.level`) ?? (rule ? levelOfRule(rule, path) : undefined);
+    const level = read.optionalString(result, 'level', path) ?? (rule ? levelOfRule(rule) : undefined);
     if (level === 'error') severity = 'high';
     else if (level === 'warning') severity = 'medium';
     else if (level === 'note') severity = 'low';
@@ -228,21 +250,18 @@ function sarifFinding(options: { result: Json; rule?: Json; ruleId: string; path
     else if (!named) id = VULN_ID_PREFIX.exec(ruleId)?.[1] ?? ruleId;
   }
 
+  const propsPath = `${path}.properties`;
+  const prop = (key: string): string | undefined =>
+    resultProps ? nonEmpty(read.optionalString(resultProps, key, propsPath)) : undefined;
   const pkg =
-    nonEmpty(optStr(resultProps?.pkgName ?? resultProps?.package, `${path}.properties.pkgName`)) ??
+    (resultProps?.pkgName !== undefined && resultProps.pkgName !== null ? prop('pkgName') : prop('package')) ??
     nonEmpty(fields.get('package'));
   const installed =
-    nonEmpty(optStr(resultProps?.installedVersion, `${path}.properties.installedVersion`)) ??
-    nonEmpty(fields.get('installed version')) ??
-    nonEmpty(fields.get('version'));
+    prop('installedVersion') ?? nonEmpty(fields.get('installed version')) ?? nonEmpty(fields.get('version'));
   const fixed = joinVersions(
-    splitVersions(
-      nonEmpty(optStr(resultProps?.fixedVersion, `${path}.properties.fixedVersion`)) ??
-        nonEmpty(fields.get('fixed version')) ??
-        nonEmpty(fields.get('fix version')),
-    ),
+    splitVersions(prop('fixedVersion') ?? nonEmpty(fields.get('fixed version')) ?? nonEmpty(fields.get('fix version'))),
   );
-  const title = rule ? messageText(rule.shortDescription, `${path}(rule).shortDescription`) : undefined;
+  const title = rule ? messageText(rule.value, 'shortDescription', rule.path) : undefined;
 
   const finding: Finding = { id, severity, source };
   if (pkg) finding.package = pkg;
@@ -252,7 +271,7 @@ function sarifFinding(options: { result: Json; rule?: Json; ruleId: string; path
   return finding;
 }
 
-function levelOfRule(rule: Json, path: string): string | undefined {
-  const config = optObj(rule.defaultConfiguration, `${path}(rule).defaultConfiguration`);
-  return config ? optStr(config.level, `${path}(rule).defaultConfiguration.level`) : undefined;
+function levelOfRule(rule: Rule): string | undefined {
+  const config = read.optionalObject(rule.value, 'defaultConfiguration', rule.path);
+  return config ? read.optionalString(config, 'level', `${rule.path}.defaultConfiguration`) : undefined;
 }

@@ -1,9 +1,11 @@
 /**
  * What the SARIF and CycloneDX readers share: the bounds every report is held to (bytes, nesting, containers,
- * entries, clock skew, fixed versions), the failure type and its codes, the bounded JSON decoding, the typed
- * readers that name the JSON path at fault, digest and vulnerability-id patterns, and fixed-version parsing.
+ * entries, clock skew, fixed versions), the failure type and its codes, the bounded JSON decoding, the core
+ * JSON reader speaking `MALFORMED` with JSONPath paths (`$.runs[0].results[3].ruleId: expected a string, got
+ * number 7`), digest and vulnerability-id patterns, and fixed-version parsing.
  */
-import { describeFound, ErrorCodes, type ErrorCode } from '../errors';
+import { ErrorCodes, GuardError, type ErrorCode } from '../errors';
+import { JsonReader } from '../jsonReader';
 
 /** Largest report acr-guard parses (20 MiB). */
 export const MAX_REPORT_BYTES = 20 * 1024 * 1024;
@@ -43,20 +45,34 @@ export const ReportErrorCodes = {
 /** Report formats acr-guard reads. */
 export type ReportFormat = 'sarif' | 'cyclonedx';
 
-/** A refused report: `code` is one of {@link ReportErrorCodes}; caught by `parseReport` and returned as `{ ok: false }`. */
-export class ReportFailure extends Error {
-  constructor(
-    readonly code: ErrorCode,
-    message: string,
-  ) {
-    super(message);
+/**
+ * A refused report that is not about one field's form (a bound, the subject, an SBOM): `code` is one of
+ * {@link ReportErrorCodes}. Like the reader's refusals it is a GuardError, which `parseReport` returns as
+ * `{ ok: false }`.
+ */
+export class ReportFailure extends GuardError {
+  constructor(code: ErrorCode, message: string) {
+    super(code, message);
   }
 }
 
-/** A `MALFORMED` failure naming the JSON path, what was expected there and what was found. */
-export function malformed(path: string, expected: string, got?: unknown): ReportFailure {
-  const shown = got === undefined ? '' : `, got ${describeFound(got)}`;
-  return new ReportFailure(ReportErrorCodes.MALFORMED, `${path}: expected ${expected}${shown}`);
+/**
+ * The reader of every report field: refusals are `MALFORMED`, paths start at the document (`$.runs[0]`), so a bad
+ * field reads as every other bad input does (`<path>: expected <form>, got <value>`).
+ */
+export const reportReader = new JsonReader({ code: ReportErrorCodes.MALFORMED, root: '$', rootInPaths: true });
+
+/** A `MALFORMED` failure naming the JSON path, what was expected there and what was found (`nothing` when absent). */
+export function malformed(path: string, expected: string, got?: unknown): GuardError {
+  return reportReader.fail(path, expected, got);
+}
+
+/**
+ * A `MALFORMED` failure of the whole document, where what was found is a description (`a syntax error (…)`), not
+ * a value to quote.
+ */
+function malformedDocument(expected: string, found: string): ReportFailure {
+  return new ReportFailure(ReportErrorCodes.MALFORMED, `$: expected ${expected}, got ${found}`);
 }
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/i;
@@ -79,13 +95,13 @@ export function decodeJson(bytes: Buffer): unknown {
   try {
     text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);
   } catch {
-    throw malformed('$', 'UTF-8 JSON', 'bytes that are not valid UTF-8');
+    throw malformedDocument('UTF-8 JSON', 'bytes that are not valid UTF-8');
   }
   checkDepth(text);
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw malformed('$', 'JSON', `a syntax error (${err instanceof Error ? err.message.slice(0, 100) : 'unknown'})`);
+    throw malformedDocument('JSON', `a syntax error (${err instanceof Error ? err.message.slice(0, 100) : 'unknown'})`);
   }
 }
 
@@ -115,54 +131,13 @@ function checkDepth(text: string): void {
         );
       }
       if (depth > MAX_JSON_DEPTH)
-        throw malformed('$', `JSON nested at most ${MAX_JSON_DEPTH} levels deep`, `deeper nesting at offset ${i}`);
+        throw malformedDocument(`JSON nested at most ${MAX_JSON_DEPTH} levels deep`, `deeper nesting at offset ${i}`);
     } else if (c === 0x7d || c === 0x5d) depth--;
   }
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Typed readers that name the path at fault
-
-/** A JSON object. */
-export type Json = Record<string, unknown>;
-
-/** Whether a value is a JSON object (not an array, not null). */
-export function isObject(v: unknown): v is Json {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** The value as an object, or `MALFORMED` at `path`. */
-export function obj(v: unknown, path: string): Json {
-  if (!isObject(v)) throw malformed(path, 'an object', v);
-  return v;
-}
-
-/** The value as an object, undefined when absent, or `MALFORMED` at `path`. */
-export function optObj(v: unknown, path: string): Json | undefined {
-  return v === undefined || v === null ? undefined : obj(v, path);
-}
-
-/** The value as an array, or `MALFORMED` at `path`. */
-export function arr(v: unknown, path: string): unknown[] {
-  if (!Array.isArray(v)) throw malformed(path, 'an array', v);
-  return v;
-}
-
-/** The value as an array, empty when absent, or `MALFORMED` at `path`. */
-export function optArr(v: unknown, path: string): unknown[] {
-  return v === undefined || v === null ? [] : arr(v, path);
-}
-
-/** The value as a string, or `MALFORMED` at `path`. */
-export function str(v: unknown, path: string): string {
-  if (typeof v !== 'string') throw malformed(path, 'a string', v);
-  return v;
-}
-
-/** The value as a string, undefined when absent, or `MALFORMED` at `path`. */
-export function optStr(v: unknown, path: string): string | undefined {
-  return v === undefined || v === null ? undefined : str(v, path);
-}
+// Values
 
 /** A non-empty trimmed string or undefined (scanners write `""` for "no fixed version"). */
 export function nonEmpty(v: string | undefined): string | undefined {

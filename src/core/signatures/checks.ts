@@ -3,7 +3,7 @@
  * enforced, logged or skipped by the trust policy's level, and one function decides the outcome. Every
  * check result is kept, with a reason, in the signature's result.
  */
-import type { Check } from '../types';
+import type { SignatureCheck, SignatureCheckName } from '../types';
 import type { ValidationAction, ValidationName } from './trustPolicy';
 
 /** What a check found before the level is applied. */
@@ -22,12 +22,12 @@ export interface SignatureVerification {
   outcome: SignatureOutcome;
   /** One line: why it verified or the first enforced failure. */
   reason: string;
-  checks: Check[];
+  checks: SignatureCheck[];
 }
 
 /** Collects checks for one signature, applying the policy's actions. */
 export class CheckTable {
-  readonly checks: Check[] = [];
+  readonly checks: SignatureCheck[] = [];
 
   constructor(
     private readonly actions: Record<ValidationName, ValidationAction>,
@@ -35,7 +35,7 @@ export class CheckTable {
   ) {}
 
   /** Records `name` governed by validation `validation`; returns true when the check passed or was not enforced. */
-  record(name: string, validation: ValidationName, finding: Finding): boolean {
+  record(name: SignatureCheckName, validation: ValidationName, finding: Finding): boolean {
     const action = this.actions[validation];
     const details = { validation, action, ...finding.details };
     if (action === 'skip') {
@@ -66,7 +66,7 @@ export class CheckTable {
   }
 
   /** Marks checks that could not run because an earlier enforced one failed. */
-  notEvaluated(names: string[], because: string): void {
+  notEvaluated(names: readonly SignatureCheckName[], because: string): void {
     for (const name of names) this.checks.push({ name, status: 'skip', reason: `not evaluated: ${because}` });
   }
 

@@ -15,6 +15,7 @@
  */
 import { verify as cryptoVerify, constants } from 'node:crypto';
 import { CheckTable, bad, good, type Finding, type SignatureVerification } from './checks';
+import type { SignatureCheckName } from '../types';
 import { parseCoseEnvelope } from './cose';
 import { TimestampError, verifyTimestampToken, type VerifiedTimestamp } from './timestamp';
 import { EnvelopeError, MAX_ENVELOPE_BYTES, type ParsedEnvelope } from './envelope';
@@ -271,7 +272,14 @@ export function verifyNotationSignature(input: NotationVerifyInput): SignatureVe
       checks: [],
     };
   }
-  const later = ['target', 'authenticity', 'trustedIdentity', 'authenticTimestamp', 'expiry', 'revocation'];
+  const later: SignatureCheckName[] = [
+    'target',
+    'authenticity',
+    'trustedIdentity',
+    'authenticTimestamp',
+    'expiry',
+    'revocation',
+  ];
   let env: ParsedEnvelope;
   let header: ProtectedHeader;
   let chain: CertInfo[];

@@ -73,12 +73,10 @@ export interface TrustPolicyDocument {
 
 const NAME_RE = /^[A-Za-z0-9_.-]+$/;
 
-/** The core JSON reader in the trust policy's dialect: `trust policy <path>: expected …, found …`. */
+/** The core JSON reader speaking `INVALID_CONFIG`: `trust policy: <path>: expected …, got …`. */
 const reader = new JsonReader({
   code: ErrorCodes.INVALID_CONFIG,
   source: 'trust policy',
-  sourceSeparator: ' ',
-  found: true,
   root: '', // paths are the caller's own ('$' for the document), shown as given
 });
 
@@ -318,8 +316,6 @@ export const COSIGN_KEYS_FILE = 'cosign-keys.json';
 const keysReader = new JsonReader({
   code: ErrorCodes.INVALID_CONFIG,
   source: 'cosign keys file',
-  sourceSeparator: ' ',
-  found: true,
   root: '', // paths are the caller's own ('$' for the document), shown as given
 });
 

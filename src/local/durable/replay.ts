@@ -4,6 +4,7 @@
  * them with the history (determinism) and schedule what is new.
  */
 import type * as df from 'durable-functions';
+import { ErrorCodes } from '../../core/errors';
 import { EventType, type HistoryEvent } from './history';
 import { durableInternals, type OrchestratorStateLike } from './internals';
 
@@ -176,7 +177,7 @@ export function sameAction(fromHistory: HistoryEvent, replayed: ActionRecord): b
 
 /** The orchestrator did not ask again for what its history says it asked for. Code `NON_DETERMINISTIC`. */
 export class NonDeterminismError extends Error {
-  readonly code = 'NON_DETERMINISTIC';
+  readonly code = ErrorCodes.NON_DETERMINISTIC;
   constructor(
     message: string,
     readonly expected: string,

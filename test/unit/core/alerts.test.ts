@@ -65,6 +65,15 @@ describe('rule validation', () => {
     expect(fieldOf(() => validateRule(raw, 'rules[0]'))).toBe(field);
   });
 
+  it('words a bad key as the core JSON reader does (path, expected form, what it got)', () => {
+    expect(() => validateRule({ ...BASE, threshold: { above: -1 } }, 'rules[0]')).toThrow(
+      'rules[0].threshold.above: expected a number >= 0, got number -1',
+    );
+    expect(() => validateRule({ ...BASE, 'odd-key': 1 }, 'rules[0]')).toThrow(
+      /^rules\[0\]\["odd-key"\]: expected one of/,
+    );
+  });
+
   it('renders parameters as sorted let declarations with escaped literals', () => {
     const text = renderQuery({ query: 'T', parameters: { b: ['x"y', 'a\\b\nc'], a: 3, c: 'plain', d: 1.5 } });
     expect(text).toBe('let a = 3;\nlet b = dynamic(["x\\"y", "a\\\\b\\nc"]);\nlet c = "plain";\nlet d = real(1.5);\nT');
@@ -100,8 +109,8 @@ rules:
 
   it.each([
     ['enable: [nope]', 'enable[0]'],
-    ['parameters: { console-errors: { unknownParam: 1 } }', 'parameters.console-errors.unknownParam'],
-    ['parameters: { console-errors: { errorTerms: [ok, 5] } }', 'parameters.console-errors.errorTerms[1]'],
+    ['parameters: { console-errors: { unknownParam: 1 } }', 'parameters["console-errors"].unknownParam'],
+    ['parameters: { console-errors: { errorTerms: [ok, 5] } }', 'parameters["console-errors"].errorTerms[1]'],
     ['rules: [{ name: console-errors, query: T, window: 5m, severity: low }]', 'rules[0].name'],
     [
       'rules: [{ name: x1y, query: T, window: 5m, severity: low, threshold: { above: "3" } }]',

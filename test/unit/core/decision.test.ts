@@ -557,10 +557,10 @@ describe('decide', () => {
   it('keeps upstream checks, and a failing one blocks', () => {
     const kept: Check = { name: 'manifest', status: 'pass', reason: 'resolved' };
     expect(decide(input({ extraChecks: [kept] })).checks[0]).toEqual(kept);
-    const bad: Check = { name: 'referrers', status: 'inconclusive', reason: 'referrers API answered 500' };
+    const bad: Check = { name: 'manifest', status: 'inconclusive', reason: 'referrers API answered 500' };
     const v = decide(input({ extraChecks: [bad] }));
     expect(v.decision).toBe('block');
-    expect(v.summary).toBe('blocked: referrers inconclusive: referrers API answered 500');
+    expect(v.summary).toBe('blocked: manifest inconclusive: referrers API answered 500');
   });
 });
 

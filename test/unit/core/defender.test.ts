@@ -168,9 +168,13 @@ describe('mapDefenderRows: no rows and bad rows', () => {
   const individual = () => rowsOf('individual-unhealthy.json')[0];
   const grouped = () => rowsOf('grouped.json')[0];
   it.each<[string, () => unknown, string]>([
-    ['a row that is not an object', () => 'row', 'rows[0]'],
+    ['a row that is not an object', () => 'row', 'rows[0]: expected an object, got "row"'],
     ['an unknown row type', () => ({ ...individual(), type: 'microsoft.security/alerts' }), 'rows[0].type'],
-    ['no properties', () => ({ ...individual(), properties: undefined }), 'rows[0].properties'],
+    [
+      'no properties',
+      () => ({ ...individual(), properties: undefined }),
+      'rows[0].properties: expected an object, got nothing',
+    ],
     [
       'no status',
       () => {
@@ -187,7 +191,7 @@ describe('mapDefenderRows: no rows and bad rows', () => {
         r.properties.status.code = 'Broken';
         return r;
       },
-      'rows[0].properties.status.code',
+      'rows[0].properties.status.code: expected Healthy, Unhealthy or NotApplicable, got "Broken"',
     ],
     [
       'resourceAdditionalData not JSON',
@@ -196,7 +200,7 @@ describe('mapDefenderRows: no rows and bad rows', () => {
         r.properties.resourceAdditionalData = '{oops';
         return r;
       },
-      'resourceAdditionalData',
+      'rows[0].properties.resourceAdditionalData: expected JSON, got "{oops"',
     ],
     [
       'CvesDetails entry without CveId',

@@ -302,13 +302,13 @@ describe('parseReport: malformed and hostile input never throws', () => {
       'results absent (scan did not finish)',
       { bytes: mutate('trivy.sarif.json', (d) => void delete d.runs[0].results) },
       'MALFORMED',
-      '$.runs[0].results',
+      '$.runs[0].results: expected an array, got nothing',
     ],
     [
       'ruleId a number',
       { bytes: mutate('trivy.sarif.json', (d) => void (d.runs[0].results[1].ruleId = 7)) },
       'MALFORMED',
-      '$.runs[0].results[1].ruleId',
+      '$.runs[0].results[1].ruleId: expected a string, got number 7',
     ],
     [
       'ruleIndex out of range',
@@ -325,7 +325,8 @@ describe('parseReport: malformed and hostile input never throws', () => {
         ),
       },
       'MALFORMED',
-      'security-severity',
+      // A rule's field is named by the rule's own path (the reader's one dialect, brackets for a dashed key).
+      '$.runs[0].tool.driver.rules[0].properties["security-severity"]: expected a CVSS score 0.0–10.0, got "high!"',
     ],
     [
       'bad repoDigests entry',
@@ -363,7 +364,7 @@ describe('parseReport: malformed and hostile input never throws', () => {
       'vulnerability id missing',
       { mediaType: CDX, bytes: mutate('trivy.cdx.json', (d) => void delete d.vulnerabilities[2].id) },
       'MALFORMED',
-      '$.vulnerabilities[2].id',
+      '$.vulnerabilities[2].id: expected a string, got nothing',
     ],
     [
       'unknown rating severity',
@@ -384,7 +385,13 @@ describe('parseReport: malformed and hostile input never throws', () => {
       'components not an array',
       { mediaType: CDX, bytes: mutate('grype.cdx.json', (d) => void (d.components = {})) },
       'MALFORMED',
-      '$.components',
+      '$.components: expected an array, got an object',
+    ],
+    [
+      'a component bom-ref not a string',
+      { mediaType: CDX, bytes: mutate('grype.cdx.json', (d) => void (d.components[0]['bom-ref'] = 3)) },
+      'MALFORMED',
+      '$.components[0]["bom-ref"]: expected a string, got number 3',
     ],
     ['SARIF without runs', { bytes: mutate('trivy.sarif.json', (d) => void (d.runs = [])) }, 'MALFORMED', '$.runs'],
     [

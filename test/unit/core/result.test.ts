@@ -89,7 +89,7 @@ describe('result envelope', () => {
           const result = errorResultOf({
             kind,
             subject: 's',
-            error: { code: 'SOME_CODE', message: 'm' },
+            error: { code: 'UPSTREAM', message: 'm' },
             errorKind,
             checks,
           });

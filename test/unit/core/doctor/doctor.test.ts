@@ -440,9 +440,19 @@ describe('snapshot validation (bounded)', () => {
   it('names the entry and field of bad input', () => {
     expect(() =>
       parseSnapshot('{"resources": [{"id": "/subscriptions/x", "type": "Microsoft.Web/sites"}, {"id": 3}]}', 's.json'),
-    ).toThrow(/s\.json\.resources\[1\]\.id: expected an ARM resource id/);
-    expect(() => parseSnapshot('[]', 's.json')).toThrow(/s\.json\.resources: expected an array/);
-    expect(() => parseSnapshot('{', 's.json')).toThrow(/s\.json: not JSON/);
+    ).toThrow(
+      's.json: resources[1].id: expected an ARM resource id starting with "/" (at most 2048 chars), got number 3',
+    );
+    expect(() => parseSnapshot('{"resources": {}}', 's.json')).toThrow(
+      's.json: resources: expected an array of ARM resource objects in {"resources": [...]}, got an object',
+    );
+    expect(() => parseSnapshot('[]', 's.json')).toThrow(/s\.json: \(document\): expected an object \{"resources"/);
+    expect(() => parseSnapshot('{', 's.json')).toThrow(/s\.json: \(document\): expected JSON .*, got a syntax error/);
+    expect(() => parseSnapshot('{"resources": [{"id": "/s", "type": "a/b", "sku": "S1"}]}', 's.json')).toThrow(
+      's.json: resources[0].sku: expected an object, got "S1"',
+    );
+    // Without a file (the live inventory), the path alone, as before.
+    expect(() => buildSnapshot([{ id: 'x' }])).toThrow(/^resources\[0\]\.id: expected an ARM resource id/);
   });
 
   it('property: any JSON value either parses into a snapshot or throws INVALID_INPUT or SNAPSHOT_DUPLICATE_ID (never anything else)', () => {

@@ -42,7 +42,7 @@ function verdict(
   decision: 'release' | 'block',
   options: { severity?: 'critical' | 'high'; decidedMs?: number; hash?: string } = {},
 ): Verdict {
-  const failing = options.severity
+  const failing: Verdict['checks'] = options.severity
     ? [
         {
           name: 'vulnerabilities',

@@ -66,7 +66,7 @@ describe('cosign-keys.json', () => {
     expect(merged.trustPolicies[1]).toBe(doc.trustPolicies[1]);
   });
   it.each<[unknown, RegExp]>([
-    [[], /cosign keys file \$: expected a JSON object/],
+    [[], /cosign keys file: \$: expected a JSON object/],
     [{ version: '2', cosignKeys: [] }, /version: expected "1.0"/],
     [{ version: '1.0', cosignKeys: [], extra: 1 }, /extra: expected only "version" and "cosignKeys"/],
     [{ version: '1.0', cosignKeys: {} }, /cosignKeys: expected an array/],
