@@ -363,6 +363,7 @@ export const TIMERS = [
     handler: (_env, deps, context, starter) => handleNightlyPurge(deps, starter(), context),
   },
   {
+    // The deployed timer name, kept (a renamed function is a new function to the host); it starts `runtimeReconcile`.
     name: 'runtimeAudit',
     scheduleSetting: 'ACR_GUARD_RUNTIME_SCHEDULE',
     durableClient: true,
