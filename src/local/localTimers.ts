@@ -18,7 +18,8 @@ import { rotateTokens } from '../jobs/tokenRotation';
 interface LocalTimer {
   name: string;
   schedule: CronSchedule;
-  run: () => Promise<void>;
+  /** One run, as of `nowMs` (the time it was fired for). */
+  run: (nowMs: number) => Promise<void>;
 }
 
 /** Jobs the service itself provides to its timers. */
@@ -31,7 +32,19 @@ export interface LocalTimerJobs {
 export interface LocalTimers {
   /** Names of the timers on a schedule. */
   names: string[];
+  /**
+   * Fires every timer whose schedule matches `at` (to the second, UTC) and is not still running, as of `at`;
+   * resolves to the names started once their runs have finished (a failed run is logged, not thrown). The wall
+   * clock calls it each new second; with `clock: 'manual'` only its caller does (tests drive time with it).
+   */
+  fire(at: Date): Promise<string[]>;
   stop(): void;
+}
+
+/** Options of {@link startLocalTimers}. */
+export interface LocalTimerOptions {
+  /** `wall` (default): fire on the clock; `manual`: only through {@link LocalTimers.fire}. */
+  clock?: 'wall' | 'manual';
 }
 
 /**
@@ -46,14 +59,14 @@ function configuredTimers(
 ): LocalTimer[] {
   const alertState = new MemoryAlertStateStore();
   // The local job of each timer the table gives this host (the compiler refuses a missing one).
-  const jobs: Record<TimerName<'local'>, { check: () => unknown; run: () => Promise<void> }> = {
+  const jobs: Record<TimerName<'local'>, { check: () => unknown; run: (nowMs: number) => Promise<void> }> = {
     alertQueries: {
       check: () => loadAlertsConfig(env),
-      run: async () => {
+      run: async (nowMs) => {
         const report = await runAlertRules({
           ...alertRunFor(loadAlertsConfig(env), undefined, deps(), { dryRun: false }),
           state: alertState,
-          nowMs: Date.now(),
+          nowMs,
         });
         const failed = report.rules.filter((r) => r.status !== 'ok').map((r) => r.rule);
         log(
@@ -63,10 +76,10 @@ function configuredTimers(
     },
     rotateTokens: {
       check: () => loadRotationConfig(env),
-      run: async () => {
+      run: async (nowMs) => {
         const outcomes = await rotateTokens({
           ...rotationRunFor(loadRotationConfig(env), undefined, deps(), { dryRun: false }),
-          nowMs: Date.now(),
+          nowMs,
         });
         log(`rotateTokens: ${outcomes.map((o) => `${o.secretName ?? o.tokenId}: ${o.result}`).join('; ')}`);
       },
@@ -111,28 +124,38 @@ export function startLocalTimers(
   deps: () => TimerDeps,
   log: (line: string) => void,
   extra: LocalTimerJobs = {},
+  options: LocalTimerOptions = {},
 ): LocalTimers {
   const timers = configuredTimers(env, deps, log, extra);
   const busy = new Set<string>();
+  const fire = async (at: Date): Promise<string[]> => {
+    // Which timers start is decided before the first await: a second call for the same time (or while a run
+    // is still going) sees them busy and does not start them twice.
+    const started = timers.filter((t) => cronMatches(t.schedule, at) && !busy.has(t.name));
+    for (const t of started) busy.add(t.name);
+    await Promise.all(
+      started.map((timer) =>
+        timer
+          .run(at.getTime())
+          .catch((err: unknown) =>
+            log(
+              `timer ${timer.name} failed: ${isGuardError(err) ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : String(err)}`,
+            ),
+          )
+          .finally(() => busy.delete(timer.name)),
+      ),
+    );
+    return started.map((t) => t.name);
+  };
+  if (options.clock === 'manual') return { names: timers.map((t) => t.name), fire, stop: () => undefined };
   let lastSecond = -1;
   const tick = setInterval(() => {
     const now = new Date();
     const second = Math.floor(now.getTime() / 1000);
     if (second === lastSecond) return;
     lastSecond = second;
-    for (const timer of timers) {
-      if (!cronMatches(timer.schedule, now) || busy.has(timer.name)) continue;
-      busy.add(timer.name);
-      timer
-        .run()
-        .catch((err: unknown) =>
-          log(
-            `timer ${timer.name} failed: ${isGuardError(err) ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : String(err)}`,
-          ),
-        )
-        .finally(() => busy.delete(timer.name));
-    }
+    void fire(now);
   }, 250);
   tick.unref();
-  return { names: timers.map((t) => t.name), stop: () => clearInterval(tick) };
+  return { names: timers.map((t) => t.name), fire, stop: () => clearInterval(tick) };
 }

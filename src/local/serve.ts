@@ -68,6 +68,11 @@ export interface ServeOptions {
   notificationToken?: string;
   /** `real` (default) waits for durable timers; `virtual` fires them at once (tests). */
   timers?: 'real' | 'virtual';
+  /**
+   * The clock of the service's schedule timers (`alertQueries`, `rotateTokens`, `nightlyPurge`): `wall` (default)
+   * fires them on their NCRONTAB schedules; `manual` only through {@link LocalService.fireTimers} (tests drive time).
+   */
+  timerClock?: 'wall' | 'manual';
   /** Settings for the timers (default `process.env`). */
   env?: Record<string, string | undefined>;
   /** Credential for the timers' Azure clients (default `DefaultAzureCredential`, created only when a timer runs). */
@@ -101,6 +106,11 @@ export interface LocalService {
   resumed: string[];
   /** Runs `runtimeReconcile` now (one at a time); undefined when there is no inventory. */
   runRuntimeReconcile(): Promise<RuntimeReconcileOutput> | undefined;
+  /**
+   * Fires the schedule timers due at `at` as if the clock said `at` (see `LocalTimers.fire`): resolves to the
+   * names started, once their runs have finished.
+   */
+  fireTimers(at: Date): Promise<string[]>;
   /** Stops the timers and the server; running gates stop where their histories were last saved. */
   stop(): Promise<void>;
 }
@@ -379,18 +389,24 @@ export async function startService(options: ServeOptions): Promise<LocalService>
     allowedHosts.add(`${name}:${port}`);
   const resumed = await orchestrationHost.resume();
 
-  const timers = startLocalTimers(env, () => ({ credential: getCredential(), ca: options.ca, log }), log, {
-    purge: async () => {
-      const running = runPurge((env.ACR_GUARD_DRY_RUN ?? '').trim().toLowerCase() === 'true', 'timer');
-      if (!running) return 'skipped: a purge of the other kind (dry or real) is running';
-      return (await running)
-        .map(
-          (s) =>
-            `${s.registry}: ${s.deleted} ${s.dryRun ? 'would be deleted' : 'deleted'}, ${s.failed} failed, ${s.errors.length} error(s) over ${s.repositories} repositories`,
-        )
-        .join('; ');
+  const timers = startLocalTimers(
+    env,
+    () => ({ credential: getCredential(), ca: options.ca, log }),
+    log,
+    {
+      purge: async () => {
+        const running = runPurge((env.ACR_GUARD_DRY_RUN ?? '').trim().toLowerCase() === 'true', 'timer');
+        if (!running) return 'skipped: a purge of the other kind (dry or real) is running';
+        return (await running)
+          .map(
+            (s) =>
+              `${s.registry}: ${s.deleted} ${s.dryRun ? 'would be deleted' : 'deleted'}, ${s.failed} failed, ${s.errors.length} error(s) over ${s.repositories} repositories`,
+          )
+          .join('; ');
+      },
     },
-  });
+    { clock: options.timerClock ?? 'wall' },
+  );
 
   return {
     url: origin,
@@ -400,6 +416,7 @@ export async function startService(options: ServeOptions): Promise<LocalService>
     audit,
     resumed,
     runRuntimeReconcile,
+    fireTimers: (at) => timers.fire(at),
     stop: async () => {
       timers.stop();
       orchestrationHost.stop();
