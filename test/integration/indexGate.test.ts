@@ -12,11 +12,10 @@ import { IN_TOTO_MEDIA_TYPE, MAX_INDEX_ENTRIES, MAX_INDEX_PLATFORMS } from '../.
 import { loadPolicy } from '../../src/core/policy';
 import { MediaTypes, type Descriptor, type ImageId } from '../../src/core/types';
 import { runGateLocally } from '../../src/local/gateRunner';
-import { pushArtifact, pushImage, pushIndex } from '../../src/local/ociPush';
-import { sampleSarif } from '../../src/local/sampleReports';
+import { pushImage, pushIndex } from '../../src/local/ociPush';
 import type { GateOutcome } from '../../src/orchestrations/imageGate';
 import { inconclusiveSignatures as notYetVerifySignatures } from '../support/durableGateFakes';
-import { pushWithReport } from '../support/pushSamples';
+import { attachReport, CRITICAL_OPENSSL, pushWithReport } from '../support/pushSamples';
 import { useRegistry } from '../support/registry';
 
 jest.setTimeout(120_000);
@@ -247,26 +246,12 @@ gate:
       }),
     );
     const digest = await client.putManifest(repo, digestOf(body), body, MediaTypes.ociManifest);
-    const report = sampleSarif({
-      imageName: `${client.host}/${repo}@${digest}`,
-      digest,
-      scannedAt: now.toISOString(),
-      vulnerabilities: [
-        {
-          id: 'CVE-2024-6119',
-          severity: 'critical',
-          package: 'openssl',
-          installedVersion: '3.0.13',
-          fixedVersion: '3.0.14',
-        },
-      ],
-    });
-    await pushArtifact(client, repo, {
-      subject: { mediaType: MediaTypes.ociManifest, digest, size: body.length },
-      artifactType: MediaTypes.sarif,
-      blob: report,
-      blobMediaType: MediaTypes.sarif,
-    });
+    await attachReport(
+      client,
+      repo,
+      { mediaType: MediaTypes.ociManifest, digest, size: body.length },
+      { scannedAt: now.toISOString(), vulnerabilities: [CRITICAL_OPENSSL] },
+    );
 
     const outcome = await gate({ registry: reg.registry.host, repository: repo, digest }, 'dressed');
 
@@ -326,26 +311,12 @@ gate:
         JSON.stringify({ ...real.json, artifactType: 'application/vnd.example.sbom+json', layers }),
       );
       const digest = await client.putManifest(repo, digestOf(body), body, MediaTypes.ociManifest);
-      const report = sampleSarif({
-        imageName: `${client.host}/${repo}@${digest}`,
-        digest,
-        scannedAt: now.toISOString(),
-        vulnerabilities: [
-          {
-            id: 'CVE-2024-6119',
-            severity: 'critical',
-            package: 'openssl',
-            installedVersion: '3.0.13',
-            fixedVersion: '3.0.14',
-          },
-        ],
-      });
-      await pushArtifact(client, repo, {
-        subject: { mediaType: MediaTypes.ociManifest, digest, size: body.length },
-        artifactType: MediaTypes.sarif,
-        blob: report,
-        blobMediaType: MediaTypes.sarif,
-      });
+      await attachReport(
+        client,
+        repo,
+        { mediaType: MediaTypes.ociManifest, digest, size: body.length },
+        { scannedAt: now.toISOString(), vulnerabilities: [CRITICAL_OPENSSL] },
+      );
       const index = await pushIndex(client, repo, {
         tag: '1.0',
         manifests: [
