@@ -66,6 +66,25 @@ export async function attachReport(
 }
 
 /**
+ * A scanner's CycloneDX report on `subject`, scanned and stamped `org.opencontainers.image.created` at `at`:
+ * the critical finding when `critical`, else clean. Returns the referrer.
+ */
+export function attachCycloneDx(
+  client: RegistryClient,
+  repository: string,
+  subject: Descriptor,
+  at: Date,
+  critical: boolean,
+): Promise<Pushed> {
+  return attachReport(client, repository, subject, {
+    format: 'cyclonedx',
+    scannedAt: at.toISOString(),
+    createdAnnotation: true,
+    vulnerabilities: critical ? [CRITICAL_OPENSSL] : [],
+  });
+}
+
+/**
  * Pushes a one-layer image (content `layer`, created `at`) tagged `tag`, and attaches a SARIF report of
  * `vulnerabilities` scanned at the same time; returns the image.
  */
