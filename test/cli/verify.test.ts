@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MediaTypes } from '../../src/core/types';
 import { pushArtifact } from '../../src/local/ociPush';
-import { sampleCycloneDx } from '../../src/local/sampleReports';
 import { runCli } from '../support/cli';
+import { attachReport } from '../support/pushSamples';
 import { useRegistry } from '../support/registry';
 import { E2E_SUBJECT, VECTORS, sharedVectors, layout, pushLayout, vector } from '../support/vectors';
 import { describeRequiring } from '../support/required';
@@ -150,18 +150,7 @@ describeRequiring(sharedVectors)('acr-guard verify: notation e2e layouts in a re
     });
     const now = new Date().toISOString();
     for (const repo of ['gate/signed', 'gate/unsigned']) {
-      const blob = sampleCycloneDx({
-        imageName: `${reg.registry.host}/${repo}@${subject.digest}`,
-        digest: subject.digest,
-        scannedAt: now,
-        vulnerabilities: [],
-      });
-      await pushArtifact(reg.client, repo, {
-        subject,
-        artifactType: MediaTypes.cyclonedx,
-        blob,
-        blobMediaType: MediaTypes.cyclonedx,
-      });
+      await attachReport(reg.client, repo, subject, { format: 'cyclonedx', scannedAt: now, vulnerabilities: [] });
     }
     const policyFile = join(dir, 'policy.yaml');
     writeFileSync(

@@ -28,6 +28,7 @@ import {
   notationHome,
   notationSign,
   signingTools,
+  strictTrustPolicy,
   type NotationHome,
 } from '../support/signingTools';
 
@@ -52,18 +53,7 @@ describeRequiring(signingTools)('reports signed under a named trust policy (real
     home = await notationHome(join(dir, 'home'), {
       keys: { scanner, intruder },
       caStores: { acme: [ca.cert] },
-      trustPolicy: {
-        version: '1.0',
-        trustPolicies: [
-          {
-            name: 'scanner-reports',
-            registryScopes: ['*'],
-            signatureVerification: { level: 'strict' },
-            trustStores: ['ca:acme'],
-            trustedIdentities: [SCANNER_DN],
-          },
-        ],
-      },
+      trustPolicy: strictTrustPolicy('scanner-reports', 'acme', [SCANNER_DN]),
     });
     // acr-guard's trust policy file: notation's entry plus one whose store is the scanner's cosign public key.
     const keys = await cosignKeys(join(dir, 'cosign'));

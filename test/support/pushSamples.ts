@@ -131,18 +131,23 @@ export async function pushVulnerable(host: string, repository: string, tag: stri
   });
 }
 
-/** A policy for `host` (applied nowhere) gating `team/**` on attached reports: critical and high block. */
-export function reportsGatePolicy(host: string): Policy {
-  return loadPolicy(
-    `version: 1
-registries: [{ host: "${host}", apply: none }]
+/** The YAML of {@link reportsGatePolicy}; `apply: promote` adds the copy of a release into `release/{repository}`. */
+export function reportsGatePolicyYaml(host: string, apply: 'none' | 'promote' = 'none'): string {
+  return `version: 1
+registries: [{ host: "${host}", apply: ${apply} }]
 gate:
   - scope: "team/**"
     vulnerabilities: { block: [critical, high], maxReportAge: 7d, sources: [reports], scanDeadline: 2m, pollInterval: 1m }
     signatures: { required: false }
-`,
-    'test policy',
-  );
+${apply === 'promote' ? '    promote: { repository: "release/{repository}" }\n' : ''}`;
+}
+
+/**
+ * A policy for `host` gating `team/**` on attached reports (critical and high block), applied nowhere or, with
+ * `promote`, copying a release into `release/{repository}`.
+ */
+export function reportsGatePolicy(host: string, apply: 'none' | 'promote' = 'none'): Policy {
+  return loadPolicy(reportsGatePolicyYaml(host, apply), 'test policy');
 }
 
 /**
