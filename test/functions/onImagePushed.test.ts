@@ -12,12 +12,10 @@ import { isGuardError } from '../../src/core/errors';
 import type { ImageId } from '../../src/core/types';
 import type { Policy } from '../../src/core/policyTypes';
 import { MemoryAuditStore } from '../../src/adapters/auditStore';
-import { createRegistryClient } from '../../src/adapters/registry';
-import type { RegistryClient } from '../../src/adapters/ports';
 import { composeGateServices } from '../../src/app/compose';
 import { LocalGateRunner } from '../../src/local/gateRunner';
 import { pushWithReport as pushSample, reportsGatePolicy } from '../support/pushSamples';
-import { startRegistry } from '../../src/local/registryServer';
+import { useRegistry } from '../support/registry';
 
 const SAMPLE_EVENT = JSON.parse(readFileSync(join(__dirname, '../../samples/image-pushed.eventgrid.json'), 'utf8'));
 const SAMPLE_CLOUDEVENT = JSON.parse(
@@ -53,25 +51,19 @@ function cloudEventFor(image: ImageId, tag: string, id: string): Record<string, 
 }
 
 describe('onImagePushed', () => {
-  let registry: Awaited<ReturnType<typeof startRegistry>>;
-  let client: RegistryClient;
+  const reg = useRegistry();
   let policy: Policy;
 
-  beforeAll(async () => {
-    registry = await startRegistry();
-    client = createRegistryClient({ host: registry.host, plainHttp: true });
-    policy = reportsGatePolicy(registry.host);
-  });
-  afterAll(async () => {
-    await registry?.stop();
+  beforeAll(() => {
+    policy = reportsGatePolicy(reg.registry.host);
   });
 
   const pushWithReport = (repository: string, tag: string, vulnerable: boolean): Promise<ImageId> =>
-    pushSample(client, repository, tag, vulnerable);
+    pushSample(reg.client, repository, tag, vulnerable);
 
   function setup() {
     const audit = new MemoryAuditStore();
-    const services = composeGateServices({ policy: () => policy, audit, plainHttpHosts: [registry.host] });
+    const services = composeGateServices({ policy: () => policy, audit, plainHttpHosts: [reg.registry.host] });
     const starter = new LocalGateRunner({ services, timers: 'virtual' });
     return { audit, starter };
   }
