@@ -12,13 +12,11 @@ import { startGateOnce } from '../../src/app/gateStarter';
 import { MAX_BODY_BYTES, type HttpAuthMode } from '../../src/app/http';
 import { gateInstanceId } from '../../src/core/reference';
 import { MediaTypes, type ImageId, type Verdict } from '../../src/core/types';
-import type { Policy } from '../../src/core/policyTypes';
 import { MemoryAuditStore } from '../../src/adapters/auditStore';
 import type { RegistryClientFactory } from '../../src/adapters/ports';
 import { composeGateServices } from '../../src/app/compose';
 import { LocalGateRunner } from '../../src/local/gateRunner';
-import { pushWithReport as pushSample, reportsGatePolicy } from '../support/pushSamples';
-import { useRegistry } from '../support/registry';
+import { useReportsRegistry } from '../support/pushSamples';
 import { expectValidResult } from '../support/resultSchema';
 import { verdictResultOf } from '../../src/core/result';
 import { formatImage } from '../../src/core/reference';
@@ -61,27 +59,20 @@ function body(res: HttpResponseInit): Json {
 }
 
 describe('HTTP rescan and verdicts', () => {
-  const reg = useRegistry();
-  let policy: Policy;
-
-  beforeAll(() => {
-    policy = reportsGatePolicy(reg.registry.host);
-  });
-
-  const pushWithReport = (repository: string, tag: string, vulnerable: boolean): Promise<ImageId> =>
-    pushSample(reg.client, repository, tag, vulnerable);
+  const gated = useReportsRegistry();
+  const { reg, pushWithReport } = gated;
 
   /** Services over the real registry; the factory counts the hosts it was asked for. */
   function setup(auth: HttpAuthMode = 'off') {
     const audit = new MemoryAuditStore();
-    const services = composeGateServices({ policy: () => policy, audit, plainHttpHosts: [reg.registry.host] });
+    const services = composeGateServices({ policy: () => gated.policy, audit, plainHttpHosts: [reg.registry.host] });
     const asked: string[] = [];
     const countingRegistry: RegistryClientFactory = (host) => {
       asked.push(host);
       return services.registry(host);
     };
     const runner = new LocalGateRunner({ services, timers: 'virtual' });
-    const deps = { policy, starter: runner, registry: countingRegistry, auth };
+    const deps = { policy: gated.policy, starter: runner, registry: countingRegistry, auth };
     return { audit, runner, deps, asked };
   }
 
@@ -439,7 +430,11 @@ describe('HTTP rescan and verdicts', () => {
     });
 
     const read = (route: string, auth: HttpAuthMode = 'off', headers: Record<string, string> = {}) =>
-      handleVerdict(get(`/api/verdicts/${route}`, { image: route }, headers), { policy, audit, auth }, context());
+      handleVerdict(
+        get(`/api/verdicts/${route}`, { image: route }, headers),
+        { policy: gated.policy, audit, auth },
+        context(),
+      );
 
     it('returns the latest verdict by full reference, and by repository@digest when the policy has one registry', async () => {
       const full = await read(`${image.registry}/${image.repository}@${image.digest}`);

@@ -6,6 +6,7 @@ import type { Policy } from '../../src/core/policyTypes';
 import { MediaTypes, type Descriptor, type ImageId } from '../../src/core/types';
 import { pushArtifact, pushImage, type Pushed } from '../../src/local/ociPush';
 import { sampleCycloneDx, sampleSarif, type SampleVulnerability } from '../../src/local/sampleReports';
+import { useRegistry, type RegistryFixture } from './registry';
 
 /** The critical finding the sample reports carry: openssl 3.0.13, fixed in 3.0.14. */
 export const CRITICAL_OPENSSL: SampleVulnerability = {
@@ -148,6 +149,33 @@ ${apply === 'promote' ? '    promote: { repository: "release/{repository}" }\n' 
  */
 export function reportsGatePolicy(host: string, apply: 'none' | 'promote' = 'none'): Policy {
   return loadPolicy(reportsGatePolicyYaml(host, apply), 'test policy');
+}
+
+/** What {@link useReportsRegistry} gives a test file; read `policy` inside tests (it is set in `beforeAll`). */
+export interface ReportsRegistry {
+  /** The loopback registry and its client. */
+  readonly reg: RegistryFixture;
+  /** {@link reportsGatePolicy} for the registry. */
+  readonly policy: Policy;
+  /** {@link pushWithReport} to the registry. */
+  pushWithReport(repository: string, tag: string, vulnerable: boolean): Promise<ImageId>;
+}
+
+/** Jest helper: a loopback registry for the file's tests ({@link useRegistry}) and the reports policy for it. */
+export function useReportsRegistry(): ReportsRegistry {
+  const reg = useRegistry();
+  let policy: Policy | undefined;
+  beforeAll(() => {
+    policy = reportsGatePolicy(reg.registry.host);
+  });
+  return {
+    reg,
+    get policy(): Policy {
+      if (!policy) throw new Error('useReportsRegistry: the policy is loaded in beforeAll; use it inside a test');
+      return policy;
+    },
+    pushWithReport: (repository, tag, vulnerable) => pushWithReport(reg.client, repository, tag, vulnerable),
+  };
 }
 
 /**
