@@ -7,14 +7,12 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCli } from '../support/cli';
+import { deployResultData, promotePolicyYaml, runCli } from '../support/cli';
 import { pushWithReport } from '../support/pushSamples';
-import { testCredential } from '../support/azureStandIns';
-import { startArmDeploy, type ArmDeployStandIn } from '../support/armDeploy';
-import { createRegistryClient } from '../../src/adapters/registry';
-import { startRegistry, type RunningRegistry } from '../../src/local/registryServer';
+import { useRegistry } from '../support/registry';
+import { armDeployer, startArmDeploy, type ArmDeployStandIn } from '../support/armDeploy';
 import { deployCommand } from '../../src/cli/deploy';
-import { ArmWorkloadDeployer, hiddenGroupValues } from '../../src/adapters/workloadDeployer';
+import { hiddenGroupValues } from '../../src/adapters/workloadDeployer';
 import { UsageError } from '../../src/cli/args';
 import { isUsageError } from '../../src/cli/gate';
 
@@ -27,7 +25,7 @@ const groupId = (name: string) =>
   `/subscriptions/${SUB}/resourceGroups/${RG}/providers/Microsoft.ContainerInstance/containerGroups/${name}`;
 
 describe('acr-guard deploy to ARM (real SDKs, loopback contract server)', () => {
-  let registry: RunningRegistry;
+  const reg = useRegistry();
   let arm: ArmDeployStandIn;
   let dir: string;
   let auditDir: string;
@@ -36,31 +34,19 @@ describe('acr-guard deploy to ARM (real SDKs, loopback contract server)', () => 
   let blocked: string;
 
   beforeAll(async () => {
-    registry = await startRegistry();
-    const client = createRegistryClient({ host: registry.host, plainHttp: true });
+    const { client } = reg;
     dir = mkdtempSync(join(tmpdir(), 'acr-guard-deploy-arm-'));
     auditDir = join(dir, 'verdicts');
     policyFile = join(dir, 'policy.yaml');
-    writeFileSync(
-      policyFile,
-      `version: 1
-registries:
-  - { host: "${registry.host}", apply: promote }
-gate:
-  - scope: "app/**"
-    vulnerabilities: { block: [critical, high], maxReportAge: 7d, sources: [reports], scanDeadline: 0s }
-    signatures: { required: false }
-    promote: { repository: "release/{repository}" }
-`,
-    );
+    writeFileSync(policyFile, promotePolicyYaml(reg.registry.host));
     const clean = await pushWithReport(client, 'app/api', '1.0', false);
     const bad = await pushWithReport(client, 'app/api', '1.1', true);
     const gate = (ref: string) =>
       runCli(['gate', ref, '--policy', policyFile, '--plain-http', '--audit-dir', auditDir]);
-    expect((await gate(`${registry.host}/app/api:1.0`)).code).toBe(0);
-    expect((await gate(`${registry.host}/app/api:1.1`)).code).toBe(3);
-    released = `${registry.host}/release/app/api@${clean.digest}`;
-    blocked = `${registry.host}/app/api@${bad.digest}`;
+    expect((await gate(`${reg.registry.host}/app/api:1.0`)).code).toBe(0);
+    expect((await gate(`${reg.registry.host}/app/api:1.1`)).code).toBe(3);
+    released = `${reg.registry.host}/release/app/api@${clean.digest}`;
+    blocked = `${reg.registry.host}/app/api@${bad.digest}`;
   });
   beforeEach(async () => {
     arm = await startArmDeploy();
@@ -69,17 +55,17 @@ gate:
       resourceGroup: RG,
       name: 'ca-api',
       containers: [
-        { name: 'api', image: `${registry.host}/release/app/api:old` },
+        { name: 'api', image: `${reg.registry.host}/release/app/api:old` },
         { name: 'sidecar', image: 'mcr.microsoft.com/oss/envoy:v1' },
       ],
-      initContainers: [{ name: 'migrate', image: `${registry.host}/release/app/migrate@sha256:${'1'.repeat(64)}` }],
+      initContainers: [{ name: 'migrate', image: `${reg.registry.host}/release/app/migrate@sha256:${'1'.repeat(64)}` }],
       revisions: [
         {
           name: 'ca-api--r1',
           active: true,
           replicas: 1,
           trafficWeight: 100,
-          containers: [{ name: 'api', image: `${registry.host}/release/app/api:old` }],
+          containers: [{ name: 'api', image: `${reg.registry.host}/release/app/api:old` }],
         },
       ],
     });
@@ -87,7 +73,7 @@ gate:
       subscription: SUB,
       resourceGroup: RG,
       name: 'job-nightly',
-      containers: [{ name: 'worker', image: `${registry.host}/release/app/api:old` }],
+      containers: [{ name: 'worker', image: `${reg.registry.host}/release/app/api:old` }],
     });
     arm.groups.push({
       subscription: SUB,
@@ -95,7 +81,7 @@ gate:
       name: 'ci-worker',
       state: 'Running',
       containers: [
-        { name: 'worker', image: `${registry.host}/release/app/api:old` },
+        { name: 'worker', image: `${reg.registry.host}/release/app/api:old` },
         { name: 'logger', image: 'mcr.microsoft.com/oss/fluent-bit:2' },
       ],
     });
@@ -103,20 +89,11 @@ gate:
   afterEach(async () => {
     await arm?.server.close();
   });
-  afterAll(async () => {
-    await registry?.stop();
-  });
 
   async function deploy(image: string, target: string, extra: string[] = []) {
     let out = '';
     let err = '';
-    const deployer = new ArmWorkloadDeployer({
-      credential: testCredential(),
-      endpoint: arm.endpoint,
-      ca: arm.server.ca,
-      pollIntervalMs: 20,
-      retryDelayMs: 10,
-    });
+    const deployer = armDeployer(arm, { retryDelayMs: 10 });
     const code = await deployCommand(
       [
         image,
@@ -133,31 +110,18 @@ gate:
       ],
       { out: (s) => (out += s), err: (s) => (err += `${s}\n`), deployer },
     );
-    return {
-      code,
-      out,
-      err,
-      json: out
-        ? (() => {
-            const result = JSON.parse(out);
-            // The envelope: the kind, the exit code it reports, and the decision also at the top.
-            expect(result).toMatchObject({ apiVersion: 'acr-guard.io/v1', kind: 'DeployResult', exitCode: code });
-            expect(result.decision).toBe(result.data.decision);
-            return result.data;
-          })()
-        : undefined,
-    };
+    return { code, out, err, json: deployResultData(out, code) };
   }
 
   it('Container App: PATCHes the template with only the named container pinned, then waits for the new revision to run', async () => {
-    const r = await deploy(`${registry.host}/app/api:1.0`, appId('ca-api'), ['--container', 'api']);
+    const r = await deploy(`${reg.registry.host}/app/api:1.0`, appId('ca-api'), ['--container', 'api']);
     expect(r.err).toContain('revision ca-api--r2: provisioningState Provisioning, runningState Processing');
     expect(r.code).toBe(0);
     expect(r.json).toMatchObject({
       decision: 'deploy',
       image: released,
       container: 'api',
-      previousImage: `${registry.host}/release/app/api:old`,
+      previousImage: `${reg.registry.host}/release/app/api:old`,
       rollout: { status: 'running', revision: 'ca-api--r2' },
     });
     expect(r.err).toMatch(/operation (InProgress|running)/i);
@@ -174,7 +138,7 @@ gate:
       initContainers: [
         {
           name: 'migrate',
-          image: `${registry.host}/release/app/migrate@sha256:${'1'.repeat(64)}`,
+          image: `${reg.registry.host}/release/app/migrate@sha256:${'1'.repeat(64)}`,
           resources: { cpu: 0.5, memory: '1Gi' },
         },
       ],
@@ -187,10 +151,10 @@ gate:
   });
 
   it('Container App with several containers and no --container, or an unknown name: usage error, nothing written', async () => {
-    await expect(deploy(`${registry.host}/app/api:1.0`, appId('ca-api'))).rejects.toThrow(
+    await expect(deploy(`${reg.registry.host}/app/api:1.0`, appId('ca-api'))).rejects.toThrow(
       new UsageError('the target has 2 containers ("api", "sidecar"): name one with --container <name>'),
     );
-    await expect(deploy(`${registry.host}/app/api:1.0`, appId('ca-api'), ['--container', 'web'])).rejects.toThrow(
+    await expect(deploy(`${reg.registry.host}/app/api:1.0`, appId('ca-api'), ['--container', 'web'])).rejects.toThrow(
       new UsageError('--container: the target has no container named "web"; its containers: "api", "sidecar"'),
     );
     expect(isUsageError(new UsageError('x'))).toBe(true);
@@ -199,22 +163,17 @@ gate:
 
   it('a failed revision: exit 1 (something changed), naming the previous image', async () => {
     arm.failRevision = true;
-    const r = await deploy(`${registry.host}/app/api:1.0`, appId('ca-api'), ['--container', 'api']);
+    const r = await deploy(`${reg.registry.host}/app/api:1.0`, appId('ca-api'), ['--container', 'api']);
     expect(r.code).toBe(1);
     expect(r.json).toMatchObject({ decision: 'deploy', rollout: { status: 'failed' } });
     expect(r.err).toContain('provisioningState Failed, runningState Failed');
-    expect(r.err).toContain(`it was ${registry.host}/release/app/api:old`);
+    expect(r.err).toContain(`it was ${reg.registry.host}/release/app/api:old`);
   });
 
   it('a failed long-running operation: exit 1 with DEPLOY_FAILED', async () => {
     arm.failOperation = true;
     await expect(
-      new ArmWorkloadDeployer({
-        credential: testCredential(),
-        endpoint: arm.endpoint,
-        ca: arm.server.ca,
-        pollIntervalMs: 20,
-      }).update(
+      armDeployer(arm).update(
         {
           kind: 'containerAppJob',
           id: jobId('job-nightly'),
@@ -232,12 +191,7 @@ gate:
   it('a revision that never runs within --timeout: DEPLOY_TIMEOUT (exit 1)', async () => {
     arm.revisionPolls = 1_000_000;
     await expect(
-      new ArmWorkloadDeployer({
-        credential: testCredential(),
-        endpoint: arm.endpoint,
-        ca: arm.server.ca,
-        pollIntervalMs: 20,
-      }).update(
+      armDeployer(arm).update(
         { kind: 'containerApp', id: appId('ca-api'), subscriptionId: SUB, resourceGroup: RG, name: 'ca-api' },
         'api',
         released,
@@ -247,7 +201,7 @@ gate:
   });
 
   it('Container Apps job: PATCHes the template, the only container chosen without --container', async () => {
-    const r = await deploy(`${registry.host}/app/api:1.0`, jobId('job-nightly'));
+    const r = await deploy(`${reg.registry.host}/app/api:1.0`, jobId('job-nightly'));
     expect(r.code).toBe(0);
     expect(r.json).toMatchObject({ container: 'worker', rollout: { status: 'running' } });
     const [w] = arm.writes;
@@ -264,7 +218,7 @@ gate:
   });
 
   it('container group: PUTs the group whole with only the named container pinned, then waits for Running', async () => {
-    const r = await deploy(`${registry.host}/app/api:1.0`, groupId('ci-worker'), ['--container', 'worker']);
+    const r = await deploy(`${reg.registry.host}/app/api:1.0`, groupId('ci-worker'), ['--container', 'worker']);
     expect(r.code).toBe(0);
     expect(r.err).toContain('state Pending');
     expect(r.json).toMatchObject({ container: 'worker', rollout: { status: 'running' } });

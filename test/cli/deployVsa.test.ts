@@ -15,7 +15,7 @@ import type { Verdict } from '../../src/core/types';
 import { buildVsaStatement } from '../../src/core/vsa';
 import { attachVsa } from '../../src/jobs/releaseProof';
 import { pushImage } from '../../src/local/ociPush';
-import { runCli } from '../support/cli';
+import { deployResultData, promotePolicyYaml, runCli } from '../support/cli';
 import { pushWithReport } from '../support/pushSamples';
 import { useRegistry } from '../support/registry';
 
@@ -30,14 +30,7 @@ describe('acr-guard deploy --attestation-key (the signed verdict in the registry
   let policyFile: string;
   let otherPolicyFile: string;
 
-  const policyText = (block: string) => `version: 1
-registries: [{ host: "${reg.registry.host}", apply: promote }]
-gate:
-  - scope: "app/**"
-    vulnerabilities: { block: [${block}], maxReportAge: 7d, sources: [reports], scanDeadline: 0s }
-    signatures: { required: false }
-    promote: { repository: "release/{repository}" }
-`;
+  const policyText = (block: string) => promotePolicyYaml(reg.registry.host, block);
 
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'acr-guard-deploy-vsa-'));
@@ -82,13 +75,7 @@ gate:
   ];
   const deploy = async (image: string, publicKey = pub) => {
     const r = await runCli(['deploy', ...deployArgs(image, publicKey)]);
-    if (!r.out) return { ...r, json: undefined };
-    // The envelope: the kind, the exit code it reports, and the decision also at the top; the deploy's own
-    // fields under data.
-    const result = JSON.parse(r.out);
-    expect(result).toMatchObject({ apiVersion: 'acr-guard.io/v1', kind: 'DeployResult', exitCode: r.code });
-    expect(result.decision).toBe(result.data.decision);
-    return { ...r, json: result.data };
+    return { ...r, json: deployResultData(r.out, r.code) };
   };
 
   it('a released digest with its VSA would deploy (exit 0) from the release repository; by tag it says what is not checked', async () => {

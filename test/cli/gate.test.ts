@@ -5,11 +5,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../support/cli';
-import { MediaTypes } from '../../src/core/types';
+import { attachReport, CRITICAL_OPENSSL } from '../support/pushSamples';
 import { createRegistryClient } from '../../src/adapters/registry';
 import type { RegistryClient } from '../../src/adapters/ports';
-import { pushArtifact, pushImage } from '../../src/local/ociPush';
-import { sampleCycloneDx } from '../../src/local/sampleReports';
+import { pushImage } from '../../src/local/ociPush';
 import { startRegistry, type RunningRegistry } from '../../src/local/registryServer';
 import { runDemo } from '../../src/local/demo';
 import { expectValidResult } from '../support/resultSchema';
@@ -53,28 +52,10 @@ gate:
       layers: [Buffer.from(`${repository}:${tag}`)],
       created: now,
     });
-    const vulnerabilities = critical
-      ? [
-          {
-            id: 'CVE-2024-6119',
-            severity: 'critical' as const,
-            package: 'openssl',
-            installedVersion: '3.0.13',
-            fixedVersion: '3.0.14',
-          },
-        ]
-      : [];
-    const blob = sampleCycloneDx({
-      imageName: `${registry.host}/${repository}@${image.digest}`,
-      digest: image.digest,
+    await attachReport(client, repository, image, {
+      format: 'cyclonedx',
       scannedAt: now,
-      vulnerabilities,
-    });
-    await pushArtifact(client, repository, {
-      subject: image,
-      artifactType: MediaTypes.cyclonedx,
-      blob,
-      blobMediaType: MediaTypes.cyclonedx,
+      vulnerabilities: critical ? [CRITICAL_OPENSSL] : [],
     });
     return image.digest;
   }

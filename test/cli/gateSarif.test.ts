@@ -11,11 +11,11 @@ import { join } from 'node:path';
 import Ajv from 'ajv';
 import addFormats from 'ajv-formats';
 import { runCli as run } from '../support/cli';
-import { MediaTypes, type Verdict } from '../../src/core/types';
+import { attachReport, CRITICAL_OPENSSL, LOW_APT } from '../support/pushSamples';
+import type { Verdict } from '../../src/core/types';
 import { createRegistryClient } from '../../src/adapters/registry';
 import type { RegistryClient } from '../../src/adapters/ports';
-import { pushArtifact, pushImage } from '../../src/local/ociPush';
-import { sampleCycloneDx } from '../../src/local/sampleReports';
+import { pushImage } from '../../src/local/ociPush';
 import { startRegistry, type RunningRegistry } from '../../src/local/registryServer';
 import { ACR_GUARD_VERSION } from '../../src/cli/gate';
 import { imageUri, verdictSarif } from '../../src/cli/sarif';
@@ -85,26 +85,10 @@ gate:
   async function pushVulnerable(repository: string): Promise<string> {
     const now = new Date().toISOString();
     const image = await pushImage(client, repository, { tag: 'v1', layers: [Buffer.from(repository)], created: now });
-    const blob = sampleCycloneDx({
-      imageName: `${registry.host}/${repository}@${image.digest}`,
-      digest: image.digest,
+    await attachReport(client, repository, image, {
+      format: 'cyclonedx',
       scannedAt: now,
-      vulnerabilities: [
-        {
-          id: 'CVE-2024-6119',
-          severity: 'critical',
-          package: 'openssl',
-          installedVersion: '3.0.13',
-          fixedVersion: '3.0.14',
-        },
-        { id: 'CVE-2011-3374', severity: 'low', package: 'apt', installedVersion: '2.6.1' },
-      ],
-    });
-    await pushArtifact(client, repository, {
-      subject: image,
-      artifactType: MediaTypes.cyclonedx,
-      blob,
-      blobMediaType: MediaTypes.cyclonedx,
+      vulnerabilities: [CRITICAL_OPENSSL, LOW_APT],
     });
     return image.digest;
   }

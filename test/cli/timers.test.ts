@@ -9,6 +9,7 @@ import { alertsCommand, tokensCommand, type TimerCommandContext } from '../../sr
 import { main } from '../../src/cli/main';
 import {
   latestSecret,
+  pullFailureAnswer,
   startArm,
   startKeyVault,
   startLogAnalytics,
@@ -130,19 +131,7 @@ describe('acr-guard alerts run / tokens rotate against stand-ins', () => {
 
   beforeAll(async () => {
     [logs, arm, vault, hook] = await Promise.all([
-      startLogAnalytics(WORKSPACE, (q) =>
-        q.includes('ContainerAppSystemLogs')
-          ? {
-              columns: [
-                ['App', 'string'],
-                ['Count', 'long'],
-                ['Sample', 'string'],
-                ['LastSeen', 'datetime'],
-              ],
-              rows: [['api', 9, 'ImagePullBackOff', '2026-11-22T00:00:00Z']],
-            }
-          : { columns: [['x', 'string']], rows: [] },
-      ),
+      startLogAnalytics(WORKSPACE, pullFailureAnswer),
       startArm(),
       startKeyVault(),
       startSink('/teams'),

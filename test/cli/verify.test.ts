@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MediaTypes } from '../../src/core/types';
 import { pushArtifact } from '../../src/local/ociPush';
-import { sampleCycloneDx } from '../../src/local/sampleReports';
 import { runCli } from '../support/cli';
+import { attachReport } from '../support/pushSamples';
 import { useRegistry } from '../support/registry';
 import { E2E_SUBJECT, VECTORS, sharedVectors, layout, pushLayout, vector } from '../support/vectors';
 import { describeRequiring } from '../support/required';
@@ -68,16 +68,12 @@ describeRequiring(sharedVectors)('acr-guard verify: notation e2e layouts in a re
     await pushLayout(reg.client, 'e2e/unsigned', 'e2e');
   });
 
+  /** `acr-guard verify` of `ref` under the e2e trust policy and store, over plain http, with `extra` flags. */
+  const verifyE2e = (ref: string, ...extra: string[]) =>
+    runCli(['verify', ref, '--trust-policy', POLICY, '--trust-store', STORE, '--plain-http', ...extra]);
+
   it('exits 0 for the signed image (by tag, resolved to its digest) and prints every check', async () => {
-    const r = await runCli([
-      'verify',
-      `${reg.registry.host}/e2e/app:v1`,
-      '--trust-policy',
-      POLICY,
-      '--trust-store',
-      STORE,
-      '--plain-http',
-    ]);
+    const r = await verifyE2e(`${reg.registry.host}/e2e/app:v1`);
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     expect(r.out).toMatch(new RegExp(`^${reg.registry.host}/e2e/app@${E2E_SUBJECT.digest}: signatures verified`));
@@ -94,17 +90,7 @@ describeRequiring(sharedVectors)('acr-guard verify: notation e2e layouts in a re
   });
 
   it('exits 3 for the unsigned one (JSON)', async () => {
-    const r = await runCli([
-      'verify',
-      `${reg.registry.host}/e2e/unsigned:v1`,
-      '--trust-policy',
-      POLICY,
-      '--trust-store',
-      STORE,
-      '--plain-http',
-      '--output',
-      'json',
-    ]);
+    const r = await verifyE2e(`${reg.registry.host}/e2e/unsigned:v1`, '--output', 'json');
     expect(r.code).toBe(3);
     expectValidResult(JSON.parse(r.out), 'verify (not verified)');
     expect(JSON.parse(r.out)).toMatchObject({
@@ -115,17 +101,7 @@ describeRequiring(sharedVectors)('acr-guard verify: notation e2e layouts in a re
   });
 
   it('exits 3 when --policy-name names a policy the file does not define (inconclusive)', async () => {
-    const r = await runCli([
-      'verify',
-      `${reg.registry.host}/e2e/app:v1`,
-      '--trust-policy',
-      POLICY,
-      '--trust-store',
-      STORE,
-      '--plain-http',
-      '--policy-name',
-      'nope',
-    ]);
+    const r = await verifyE2e(`${reg.registry.host}/e2e/app:v1`, '--policy-name', 'nope');
     expect(r.code).toBe(3);
     expect(r.out).toMatch(/signatures inconclusive: the gate names trust policy "nope"/);
   });
@@ -150,18 +126,7 @@ describeRequiring(sharedVectors)('acr-guard verify: notation e2e layouts in a re
     });
     const now = new Date().toISOString();
     for (const repo of ['gate/signed', 'gate/unsigned']) {
-      const blob = sampleCycloneDx({
-        imageName: `${reg.registry.host}/${repo}@${subject.digest}`,
-        digest: subject.digest,
-        scannedAt: now,
-        vulnerabilities: [],
-      });
-      await pushArtifact(reg.client, repo, {
-        subject,
-        artifactType: MediaTypes.cyclonedx,
-        blob,
-        blobMediaType: MediaTypes.cyclonedx,
-      });
+      await attachReport(reg.client, repo, subject, { format: 'cyclonedx', scannedAt: now, vulnerabilities: [] });
     }
     const policyFile = join(dir, 'policy.yaml');
     writeFileSync(

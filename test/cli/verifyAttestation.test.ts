@@ -14,7 +14,7 @@ import { buildVsaStatement } from '../../src/core/vsa';
 import { attachVsa } from '../../src/jobs/releaseProof';
 import { pushImage } from '../../src/local/ociPush';
 import { runCli } from '../support/cli';
-import { pushWithReport } from '../support/pushSamples';
+import { pushWithReport, reportsGatePolicyYaml } from '../support/pushSamples';
 import { useRegistry } from '../support/registry';
 
 const reg = useRegistry();
@@ -147,17 +147,7 @@ describe('acr-guard verify --attestation-key', () => {
 
   it('acr-guard gate --attestation-key promotes and signs; verify --attestation-key --policy accepts the release', async () => {
     const policyFile = join(dir, 'gate.yaml');
-    writeFileSync(
-      policyFile,
-      `version: 1
-registries: [{ host: "${reg.registry.host}", apply: promote }]
-gate:
-  - scope: "team/**"
-    vulnerabilities: { block: [critical, high], maxReportAge: 7d, sources: [reports], scanDeadline: 2m, pollInterval: 1m }
-    signatures: { required: false }
-    promote: { repository: "release/{repository}" }
-`,
-    );
+    writeFileSync(policyFile, reportsGatePolicyYaml(reg.registry.host, 'promote'));
     const image = await pushWithReport(reg.client, 'team/cli-vsa', 'v1', false);
     const gated = await runCli([
       'gate',

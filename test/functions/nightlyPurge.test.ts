@@ -4,24 +4,13 @@
  */
 import { InvocationContext } from '@azure/functions';
 import { handleNightlyPurge, purgeInstanceId } from '../../src/app/nightlyPurge';
-import type { OrchestrationStarter, InstanceState } from '../../src/app/orchestrationStarter';
+import { MemoryStarter } from '../support/durableGateFakes';
 import { registeredFunctions } from '../support/functionsCore';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- jest.mock factories cannot use imports
 jest.mock('@azure/functions-core', () => require('../support/functionsCore').recordingFunctionsCore(), {
   virtual: true,
 });
-
-/** A starter that keeps instances in memory, as the durable client's store would. */
-class MemoryStarter implements OrchestrationStarter {
-  readonly instances = new Map<string, { orchestrator: string; input: unknown; state: InstanceState }>();
-  async getState(instanceId: string): Promise<InstanceState | undefined> {
-    return this.instances.get(instanceId)?.state;
-  }
-  async start(orchestrator: string, instanceId: string, input: unknown): Promise<void> {
-    this.instances.set(instanceId, { orchestrator, input, state: 'Running' });
-  }
-}
 
 describe('nightlyPurge', () => {
   it('registers as a timer with its schedule and a durable client input', async () => {

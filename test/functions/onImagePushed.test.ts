@@ -10,14 +10,10 @@ import { handleImagePushed } from '../../src/app/onImagePushed';
 import { gateInstanceId } from '../../src/core/reference';
 import { isGuardError } from '../../src/core/errors';
 import type { ImageId } from '../../src/core/types';
-import type { Policy } from '../../src/core/policyTypes';
 import { MemoryAuditStore } from '../../src/adapters/auditStore';
-import { createRegistryClient } from '../../src/adapters/registry';
-import type { RegistryClient } from '../../src/adapters/ports';
 import { composeGateServices } from '../../src/app/compose';
 import { LocalOrchestrationHost } from '../../src/local/orchestrationHost';
-import { pushWithReport as pushSample, reportsGatePolicy } from '../support/pushSamples';
-import { startRegistry } from '../../src/local/registryServer';
+import { useReportsRegistry } from '../support/pushSamples';
 
 const SAMPLE_EVENT = JSON.parse(readFileSync(join(__dirname, '../../samples/image-pushed.eventgrid.json'), 'utf8'));
 const SAMPLE_CLOUDEVENT = JSON.parse(
@@ -53,25 +49,12 @@ function cloudEventFor(image: ImageId, tag: string, id: string): Record<string, 
 }
 
 describe('onImagePushed', () => {
-  let registry: Awaited<ReturnType<typeof startRegistry>>;
-  let client: RegistryClient;
-  let policy: Policy;
-
-  beforeAll(async () => {
-    registry = await startRegistry();
-    client = createRegistryClient({ host: registry.host, plainHttp: true });
-    policy = reportsGatePolicy(registry.host);
-  });
-  afterAll(async () => {
-    await registry?.stop();
-  });
-
-  const pushWithReport = (repository: string, tag: string, vulnerable: boolean): Promise<ImageId> =>
-    pushSample(client, repository, tag, vulnerable);
+  const gated = useReportsRegistry();
+  const { reg, pushWithReport } = gated;
 
   function setup() {
     const audit = new MemoryAuditStore();
-    const services = composeGateServices({ policy: () => policy, audit, plainHttpHosts: [registry.host] });
+    const services = composeGateServices({ policy: () => gated.policy, audit, plainHttpHosts: [reg.registry.host] });
     const starter = new LocalOrchestrationHost({ services, timers: 'virtual' });
     return { audit, starter };
   }
@@ -79,7 +62,7 @@ describe('onImagePushed', () => {
   it('gates a pushed image end to end and records a release verdict', async () => {
     const image = await pushWithReport('team/api', 'v1', false);
     const { audit, starter } = setup();
-    const handled = await handleImagePushed(eventFor(image, 'v1', 'e-1'), { policy, starter }, context());
+    const handled = await handleImagePushed(eventFor(image, 'v1', 'e-1'), { policy: gated.policy, starter }, context());
     expect(handled).toMatchObject({ outcome: 'start', started: true, instanceId: gateInstanceId(image) });
     await starter.settled();
     const verdict = await audit.latestVerdict(image);
@@ -90,7 +73,7 @@ describe('onImagePushed', () => {
   it('blocks a vulnerable image, naming the CVE', async () => {
     const image = await pushWithReport('team/worker', 'v1', true);
     const { audit, starter } = setup();
-    await handleImagePushed(eventFor(image, 'v1', 'e-2'), { policy, starter }, context());
+    await handleImagePushed(eventFor(image, 'v1', 'e-2'), { policy: gated.policy, starter }, context());
     await starter.settled();
     const verdict = await audit.latestVerdict(image);
     expect(verdict?.decision).toBe('block');
@@ -100,10 +83,18 @@ describe('onImagePushed', () => {
   it('starts one gate for a duplicate delivery and for the same digest pushed under a second tag (CloudEvents)', async () => {
     const image = await pushWithReport('team/web', 'v1', false);
     const { audit, starter } = setup();
-    const first = await handleImagePushed(eventFor(image, 'v1', 'e-3'), { policy, starter }, context());
-    const duplicate = await handleImagePushed(eventFor(image, 'v1', 'e-3'), { policy, starter }, context());
+    const first = await handleImagePushed(eventFor(image, 'v1', 'e-3'), { policy: gated.policy, starter }, context());
+    const duplicate = await handleImagePushed(
+      eventFor(image, 'v1', 'e-3'),
+      { policy: gated.policy, starter },
+      context(),
+    );
     await starter.settled();
-    const secondTag = await handleImagePushed(cloudEventFor(image, 'latest', 'e-4'), { policy, starter }, context());
+    const secondTag = await handleImagePushed(
+      cloudEventFor(image, 'latest', 'e-4'),
+      { policy: gated.policy, starter },
+      context(),
+    );
     expect(first).toMatchObject({ outcome: 'start', started: true });
     expect(duplicate).toMatchObject({ outcome: 'start', started: false });
     expect(secondTag).toMatchObject({ outcome: 'start', started: false });
@@ -114,9 +105,13 @@ describe('onImagePushed', () => {
   it('ignores other event types and registries outside the allowlist without starting anything', async () => {
     const { starter } = setup();
     const deleted = { ...structuredClone(SAMPLE_EVENT), eventType: 'Microsoft.ContainerRegistry.ImageDeleted' };
-    const other = await handleImagePushed(deleted, { policy, starter }, context());
+    const other = await handleImagePushed(deleted, { policy: gated.policy, starter }, context());
     expect(other.outcome).toBe('ignored');
-    const foreign = await handleImagePushed(structuredClone(SAMPLE_EVENT), { policy, starter }, context());
+    const foreign = await handleImagePushed(
+      structuredClone(SAMPLE_EVENT),
+      { policy: gated.policy, starter },
+      context(),
+    );
     expect(foreign).toEqual({
       outcome: 'ignored',
       reason: expect.stringContaining('contosoacrprod.azurecr.io is not in the policy'),
@@ -138,7 +133,7 @@ describe('onImagePushed', () => {
     mutate(event);
     let error: unknown;
     try {
-      await handleImagePushed(event, { policy, starter }, context());
+      await handleImagePushed(event, { policy: gated.policy, starter }, context());
     } catch (err) {
       error = err;
     }

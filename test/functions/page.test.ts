@@ -5,18 +5,17 @@
  * recorded (ACR_GUARD_AUDIT_DIR), so both pages must show the same rows. Screenshots at 1280 px and 390 px go to
  * test-artifacts/, and neither width scrolls sideways.
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
-import { MediaTypes, type ImageId } from '../../src/core/types';
+import type { ImageId } from '../../src/core/types';
 import { AppRoles } from '../../src/app/http';
 import { createRegistryClient } from '../../src/adapters/registry';
-import { pushArtifact, pushImage, pushIndex } from '../../src/local/ociPush';
-import { sampleSarif } from '../../src/local/sampleReports';
-import { startLocalStack, type LocalStack } from '../../src/local/stack';
-import { describeWithChromium as maybe, horizontalOverflow, launchChromium } from '../support/browser';
+import { pushIndex } from '../../src/local/ociPush';
+import type { LocalStack } from '../../src/local/stack';
+import { describeWithChromium as maybe, horizontalOverflow, useStackInChromium } from '../support/browser';
 import { registeredFunctions } from '../support/functionsCore';
+import { pushVulnerable } from '../support/pushSamples';
 import {
   easyAuthPrincipal,
   startEasyAuthStandIn,
@@ -36,38 +35,6 @@ const USERS = {
   operator: [AppRoles.read, AppRoles.rescan],
   stranger: [] as string[],
 };
-
-async function pushVulnerable(host: string, repository: string, tag: string): Promise<ImageId> {
-  const client = createRegistryClient({ host, plainHttp: true });
-  const now = new Date();
-  const pushed = await pushImage(client, repository, {
-    tag,
-    layers: [Buffer.from(`${repository}:${tag}:${now.toISOString()}`)],
-    created: now.toISOString(),
-  });
-  const sarif = sampleSarif({
-    imageName: `${host}/${repository}@${pushed.digest}`,
-    digest: pushed.digest,
-    scannedAt: now.toISOString(),
-    vulnerabilities: [
-      {
-        id: 'CVE-2024-6119',
-        severity: 'critical',
-        package: 'openssl',
-        installedVersion: '3.0.13',
-        fixedVersion: '3.0.14',
-      },
-      { id: 'CVE-2011-3374', severity: 'low', package: 'apt', installedVersion: '2.6.1' },
-    ],
-  });
-  await pushArtifact(client, repository, {
-    subject: { mediaType: pushed.mediaType, digest: pushed.digest, size: pushed.size },
-    artifactType: MediaTypes.sarif,
-    blob: sarif,
-    blobMediaType: MediaTypes.sarif,
-  });
-  return { registry: host, repository, digest: pushed.digest };
-}
 
 /** A two-platform index over a vulnerable amd64 image and another arm64 one, each with its report. */
 async function pushMultiPlatform(host: string, repository: string): Promise<ImageId> {
@@ -93,9 +60,8 @@ async function rows(page: Page): Promise<string[]> {
 }
 
 maybe('the verdicts page in the Functions app, behind Easy Auth', () => {
+  const fixture = useStackInChromium({ prefix: 'acr-guard-azpage-', viewport: { width: 1280, height: 900 } });
   let stack: LocalStack;
-  let stateDir: string;
-  let profile: string;
   let browser: BrowserContext;
   let functions: FunctionsHttp;
   let easyAuth: EasyAuthStandIn;
@@ -103,15 +69,13 @@ maybe('the verdicts page in the Functions app, behind Easy Auth', () => {
   const saved = { ...process.env };
 
   beforeAll(async () => {
-    stateDir = mkdtempSync(join(tmpdir(), 'acr-guard-azpage-'));
-    profile = mkdtempSync(join(tmpdir(), 'acr-guard-chromium-'));
-    stack = await startLocalStack({ stateDir, port: 0, registryPort: 0, seed: false, env: {} });
+    ({ stack, browser } = fixture);
     images.push(await pushVulnerable(stack.registry.host, 'demo/web', '1'));
     images.push(await pushVulnerable(stack.registry.host, 'team/api', '2'));
     images.push(await pushMultiPlatform(stack.registry.host, 'demo/multi'));
     // The app's settings: the verdicts the local service records, the same registry allowlisted, Easy Auth on.
     process.env.WEBSITE_AUTH_ENABLED = 'True';
-    process.env.ACR_GUARD_AUDIT_DIR = join(stateDir, 'audit');
+    process.env.ACR_GUARD_AUDIT_DIR = join(fixture.stateDir, 'audit');
     process.env.ACR_GUARD_POLICY = `version: 1\nregistries: ["${stack.registry.host}"]\ngate: []\n`;
     process.env.ACR_GUARD_PLAIN_HTTP_REGISTRIES = stack.registry.host;
     await jest.isolateModulesAsync(async () => {
@@ -119,16 +83,11 @@ maybe('the verdicts page in the Functions app, behind Easy Auth', () => {
     });
     functions = await startFunctionsHttp(registeredFunctions(), { functionKey: 'test-function-key' });
     easyAuth = await startEasyAuthStandIn(functions.url, USERS);
-    browser = await launchChromium(profile, { width: 1280, height: 900 });
   }, 90_000);
   afterAll(async () => {
     process.env = saved;
-    await browser?.close();
     await easyAuth?.stop();
     await functions?.stop();
-    await stack?.stop();
-    if (stateDir) rmSync(stateDir, { recursive: true, force: true });
-    if (profile) rmSync(profile, { recursive: true, force: true });
   });
 
   it('registers the page routes anonymous at the Functions level (Easy Auth and the app roles guard them)', () => {

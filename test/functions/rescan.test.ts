@@ -12,14 +12,11 @@ import { startGateOnce } from '../../src/app/orchestrationStarter';
 import { MAX_BODY_BYTES, type HttpAuthMode } from '../../src/app/http';
 import { gateInstanceId } from '../../src/core/reference';
 import { MediaTypes, type ImageId, type Verdict } from '../../src/core/types';
-import type { Policy } from '../../src/core/policyTypes';
 import { MemoryAuditStore } from '../../src/adapters/auditStore';
-import { createRegistryClient } from '../../src/adapters/registry';
-import type { RegistryClient, RegistryClientFactory } from '../../src/adapters/ports';
+import type { RegistryClientFactory } from '../../src/adapters/ports';
 import { composeGateServices } from '../../src/app/compose';
 import { LocalOrchestrationHost } from '../../src/local/orchestrationHost';
-import { pushWithReport as pushSample, reportsGatePolicy } from '../support/pushSamples';
-import { startRegistry } from '../../src/local/registryServer';
+import { useReportsRegistry } from '../support/pushSamples';
 import { expectValidResult } from '../support/resultSchema';
 import { verdictResultOf } from '../../src/core/result';
 import { formatImage } from '../../src/core/reference';
@@ -62,33 +59,20 @@ function body(res: HttpResponseInit): Json {
 }
 
 describe('HTTP rescan and verdicts', () => {
-  let registry: Awaited<ReturnType<typeof startRegistry>>;
-  let client: RegistryClient;
-  let policy: Policy;
-
-  beforeAll(async () => {
-    registry = await startRegistry();
-    client = createRegistryClient({ host: registry.host, plainHttp: true });
-    policy = reportsGatePolicy(registry.host);
-  });
-  afterAll(async () => {
-    await registry?.stop();
-  });
-
-  const pushWithReport = (repository: string, tag: string, vulnerable: boolean): Promise<ImageId> =>
-    pushSample(client, repository, tag, vulnerable);
+  const gated = useReportsRegistry();
+  const { reg, pushWithReport } = gated;
 
   /** Services over the real registry; the factory counts the hosts it was asked for. */
   function setup(auth: HttpAuthMode = 'off') {
     const audit = new MemoryAuditStore();
-    const services = composeGateServices({ policy: () => policy, audit, plainHttpHosts: [registry.host] });
+    const services = composeGateServices({ policy: () => gated.policy, audit, plainHttpHosts: [reg.registry.host] });
     const asked: string[] = [];
     const countingRegistry: RegistryClientFactory = (host) => {
       asked.push(host);
       return services.registry(host);
     };
     const runner = new LocalOrchestrationHost({ services, timers: 'virtual' });
-    const deps = { policy, starter: runner, registry: countingRegistry, auth };
+    const deps = { policy: gated.policy, starter: runner, registry: countingRegistry, auth };
     return { audit, runner, deps, asked };
   }
 
@@ -147,7 +131,7 @@ describe('HTTP rescan and verdicts', () => {
       image: `${image.registry}/${image.repository}@${image.digest}`,
       tag: 'v2',
     });
-    expect(asked).toEqual([registry.host]);
+    expect(asked).toEqual([reg.registry.host]);
     await runner.settled();
     const verdict = await audit.latestVerdict(image);
     expect(verdict?.decision).toBe('block');
@@ -156,21 +140,21 @@ describe('HTTP rescan and verdicts', () => {
 
   it('rescans every tagged digest of a repository once (two tags on one digest are one gate)', async () => {
     const a = await pushWithReport('team/multi', 'a', false);
-    await client.putManifest(
+    await reg.client.putManifest(
       'team/multi',
       'a-again',
-      (await client.getManifest('team/multi', a.digest)).bytes,
+      (await reg.client.getManifest('team/multi', a.digest)).bytes,
       MediaTypes.ociManifest,
     );
     const b = await pushWithReport('team/multi', 'b', false);
     const { audit, runner, deps } = setup();
-    const res = await handleRescan(post({ repository: `${registry.host}/team/multi` }), deps, context());
+    const res = await handleRescan(post({ repository: `${reg.registry.host}/team/multi` }), deps, context());
     expect(res.status).toBe(202);
     const images = body(res)
       .rescans.map((r: Json) => r.image)
       .sort();
     expect(images).toEqual(
-      [`${registry.host}/team/multi@${a.digest}`, `${registry.host}/team/multi@${b.digest}`].sort(),
+      [`${reg.registry.host}/team/multi@${a.digest}`, `${reg.registry.host}/team/multi@${b.digest}`].sort(),
     );
     await runner.settled();
     expect(await audit.latestVerdict(a)).toBeDefined();
@@ -181,10 +165,14 @@ describe('HTTP rescan and verdicts', () => {
     it('refuses a tag that points at another digest with 400 on image, checked before anything starts', async () => {
       const older = await pushWithReport('team/pin', 'v1', false);
       const newer = await pushWithReport('team/pin', 'v1-b', false);
-      const manifest = await client.getManifest('team/pin', newer.digest);
-      await client.putManifest('team/pin', 'v1', manifest.bytes, manifest.mediaType);
+      const manifest = await reg.client.getManifest('team/pin', newer.digest);
+      await reg.client.putManifest('team/pin', 'v1', manifest.bytes, manifest.mediaType);
       const { deps, runner } = setup();
-      const res = await handleRescan(post({ image: `${registry.host}/team/pin:v1@${older.digest}` }), deps, context());
+      const res = await handleRescan(
+        post({ image: `${reg.registry.host}/team/pin:v1@${older.digest}` }),
+        deps,
+        context(),
+      );
       expect(res.status).toBe(400);
       expect(body(res).error).toMatchObject({ code: 'INVALID_INPUT', field: 'image' });
       expect(body(res).error.message).toContain(`points at ${newer.digest}`);
@@ -195,7 +183,7 @@ describe('HTTP rescan and verdicts', () => {
       const image = await pushWithReport('team/pin2', 'v1', false);
       const { deps, runner } = setup();
       const res = await handleRescan(
-        post({ image: `${registry.host}/team/pin2:release-9@${image.digest}` }),
+        post({ image: `${reg.registry.host}/team/pin2:release-9@${image.digest}` }),
         deps,
         context(),
       );
@@ -208,10 +196,14 @@ describe('HTTP rescan and verdicts', () => {
     it('accepts the tag when it points at the digest, and gates that digest with the tag', async () => {
       const image = await pushWithReport('team/pin3', 'v1', false);
       const { deps, runner } = setup();
-      const res = await handleRescan(post({ image: `${registry.host}/team/pin3:v1@${image.digest}` }), deps, context());
+      const res = await handleRescan(
+        post({ image: `${reg.registry.host}/team/pin3:v1@${image.digest}` }),
+        deps,
+        context(),
+      );
       expect(res.status).toBe(202);
       expect(body(res).rescans[0]).toMatchObject({
-        image: `${registry.host}/team/pin3@${image.digest}`,
+        image: `${reg.registry.host}/team/pin3@${image.digest}`,
         tag: 'v1',
         started: true,
       });
@@ -221,7 +213,7 @@ describe('HTTP rescan and verdicts', () => {
 
   it('answers 404 for a tag that does not exist, and starts nothing', async () => {
     const { runner, deps } = setup();
-    const res = await handleRescan(post({ image: `${registry.host}/team/api:nope` }), deps, context());
+    const res = await handleRescan(post({ image: `${reg.registry.host}/team/api:nope` }), deps, context());
     expect(res.status).toBe(404);
     expect(body(res).error.code).toBe('NOT_FOUND');
     expect(runner.list()).toEqual([]);
@@ -283,7 +275,7 @@ describe('HTTP rescan and verdicts', () => {
     });
 
     const refused = (): string[] => {
-      const port = Number(registry.host.split(':')[1]);
+      const port = Number(reg.registry.host.split(':')[1]);
       return [
         `${trapHost}/team/api:v1`,
         `${trapHost}/team/api@sha256:${'a'.repeat(64)}`,
@@ -319,7 +311,7 @@ describe('HTTP rescan and verdicts', () => {
 
   it('refuses bodies over the limit with 413 (declared or streamed) and other content types with 415', async () => {
     const { deps } = setup();
-    const big = JSON.stringify({ image: `${registry.host}/team/api:v1`, pad: 'x'.repeat(MAX_BODY_BYTES) });
+    const big = JSON.stringify({ image: `${reg.registry.host}/team/api:v1`, pad: 'x'.repeat(MAX_BODY_BYTES) });
     const declared = await handleRescan(
       post(big, { 'content-length': String(Buffer.byteLength(big)) }),
       deps,
@@ -336,7 +328,7 @@ describe('HTTP rescan and verdicts', () => {
       'multipart/form-data; boundary=x',
     ]) {
       const res = await handleRescan(
-        post({ image: `${registry.host}/team/api:v1` }, { 'content-type': type }),
+        post({ image: `${reg.registry.host}/team/api:v1` }, { 'content-type': type }),
         deps,
         context(),
       );
@@ -414,11 +406,11 @@ describe('HTTP rescan and verdicts', () => {
 
   it(`refuses a repository with more than ${MAX_REPOSITORY_TAGS} tags, starting nothing`, async () => {
     const image = await pushWithReport('team/many', 't0', false);
-    const bytes = (await client.getManifest('team/many', image.digest)).bytes;
+    const bytes = (await reg.client.getManifest('team/many', image.digest)).bytes;
     for (let i = 1; i <= MAX_REPOSITORY_TAGS; i++)
-      await client.putManifest('team/many', `t${i}`, bytes, MediaTypes.ociManifest);
+      await reg.client.putManifest('team/many', `t${i}`, bytes, MediaTypes.ociManifest);
     const { deps, runner } = setup();
-    const res = await handleRescan(post({ repository: `${registry.host}/team/many` }), deps, context());
+    const res = await handleRescan(post({ repository: `${reg.registry.host}/team/many` }), deps, context());
     expect(res.status).toBe(400);
     expect(body(res).error.field).toBe('repository');
     expect(runner.list()).toEqual([]);
@@ -438,7 +430,11 @@ describe('HTTP rescan and verdicts', () => {
     });
 
     const read = (route: string, auth: HttpAuthMode = 'off', headers: Record<string, string> = {}) =>
-      handleVerdict(get(`/api/verdicts/${route}`, { image: route }, headers), { policy, audit, auth }, context());
+      handleVerdict(
+        get(`/api/verdicts/${route}`, { image: route }, headers),
+        { policy: gated.policy, audit, auth },
+        context(),
+      );
 
     it('returns the latest verdict by full reference, and by repository@digest when the policy has one registry', async () => {
       const full = await read(`${image.registry}/${image.repository}@${image.digest}`);

@@ -5,14 +5,10 @@
  * checks the caller's role.
  */
 import { HttpRequest, InvocationContext } from '@azure/functions';
-import {
-  handleRuntimeAuditTimer,
-  handleRuntimeReport,
-  runtimeReconcileInstanceId,
-} from '../../src/app/runtimeAssurance';
-import type { OrchestrationStarter, InstanceState } from '../../src/app/orchestrationStarter';
+import { handleRuntimeAuditTimer, handleRuntimeReport, runtimeReconcileInstanceId } from '../../src/app/runtimeAssurance';
 import { MemoryAuditStore } from '../../src/adapters/auditStore';
 import type { RuntimeReport } from '../../src/core/runtime/classify';
+import { MemoryStarter } from '../support/durableGateFakes';
 import { registeredFunctions } from '../support/functionsCore';
 import { TIMER_SCHEDULES } from '../../src/app/timerConfig';
 
@@ -20,16 +16,6 @@ import { TIMER_SCHEDULES } from '../../src/app/timerConfig';
 jest.mock('@azure/functions-core', () => require('../support/functionsCore').recordingFunctionsCore(), {
   virtual: true,
 });
-
-class MemoryStarter implements OrchestrationStarter {
-  readonly instances = new Map<string, { orchestrator: string; input: unknown; state: InstanceState }>();
-  async getState(instanceId: string): Promise<InstanceState | undefined> {
-    return this.instances.get(instanceId)?.state;
-  }
-  async start(orchestrator: string, instanceId: string, input: unknown): Promise<void> {
-    this.instances.set(instanceId, { orchestrator, input, state: 'Running' });
-  }
-}
 
 const context = (lines: string[] = []) =>
   new InvocationContext({

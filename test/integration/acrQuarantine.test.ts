@@ -13,9 +13,9 @@ import { createRegistryClient } from '../../src/adapters/registry';
 import { MemoryAuditStore } from '../../src/adapters/auditStore';
 import { composeGateServices } from '../../src/app/compose';
 import { runGateLocally } from '../../src/local/orchestrationHost';
-import { pushArtifact, pushImage } from '../../src/local/ociPush';
-import { sampleSarif } from '../../src/local/sampleReports';
+import { pushImage } from '../../src/local/ociPush';
 import { freePort, startRegistry, type RunningRegistry } from '../../src/local/registryServer';
+import { attachReport, CRITICAL_OPENSSL } from '../support/pushSamples';
 
 const AAD_TOKEN = 'aad-token-for-acr-guard';
 const CHANGEABLE = new Set([
@@ -194,27 +194,10 @@ describe('ACR quarantine through the Entra ID exchange', () => {
       layers: [Buffer.from(`${repository} ${critical} ${tag}`)],
       created: now,
     });
-    const report = sampleSarif({
-      imageName: `${acr.host}/${repository}@${image.digest}`,
-      digest: image.digest,
+    await attachReport(client, repository, image, {
+      imageHost: acr.host,
       scannedAt: now,
-      vulnerabilities: critical
-        ? [
-            {
-              id: 'CVE-2024-6119',
-              severity: 'critical',
-              package: 'openssl',
-              installedVersion: '3.0.13',
-              fixedVersion: '3.0.14',
-            },
-          ]
-        : [],
-    });
-    await pushArtifact(client, repository, {
-      subject: image,
-      artifactType: MediaTypes.sarif,
-      blob: report,
-      blobMediaType: MediaTypes.sarif,
+      vulnerabilities: critical ? [CRITICAL_OPENSSL] : [],
     });
     // What ACR does on push with quarantine enabled.
     acr.attributes.set(`${repository}@${image.digest}`, { quarantineState: 'Quarantined', deleteEnabled: true });

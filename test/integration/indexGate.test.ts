@@ -4,19 +4,16 @@
  * label the index gives it), an unreadable child blocks, and a hostile index (10,000 entries, 3,000 distinct,
  * too many platforms, nested) blocks quickly with INDEX_TOO_LARGE, without reading children.
  */
-import { MemoryAuditStore } from '../../src/adapters/auditStore';
 import type { RegistryClient } from '../../src/adapters/ports';
 import { digestOf } from '../../src/adapters/registry';
-import { composeGateServices } from '../../src/app/compose';
 import { IN_TOTO_MEDIA_TYPE, MAX_INDEX_ENTRIES, MAX_INDEX_PLATFORMS } from '../../src/core/indexChildren';
 import { loadPolicy } from '../../src/core/policy';
 import { MediaTypes, type Descriptor, type ImageId } from '../../src/core/types';
-import { runGateLocally } from '../../src/local/orchestrationHost';
-import { pushArtifact, pushImage, pushIndex } from '../../src/local/ociPush';
-import { sampleSarif } from '../../src/local/sampleReports';
+import { pushImage, pushIndex } from '../../src/local/ociPush';
 import type { GateOutcome } from '../../src/orchestrations/imageGate';
 import { inconclusiveSignatures as notYetVerifySignatures } from '../support/durableGateFakes';
-import { pushWithReport } from '../support/pushSamples';
+import { gatePushed } from '../support/localGate';
+import { attachReport, CRITICAL_OPENSSL, pushWithReport } from '../support/pushSamples';
 import { useRegistry } from '../support/registry';
 
 jest.setTimeout(120_000);
@@ -44,11 +41,10 @@ describe('imageGate over indexes (real registry, replay driver)', () => {
   const reg = useRegistry();
   const now = new Date();
 
-  function services(): ReturnType<typeof composeGateServices> {
-    const host = reg.registry.host;
+  function gate(image: ImageId, instanceId: string): Promise<GateOutcome> {
     const policy = loadPolicy(
       `version: 1
-registries: [{ host: "${host}", apply: promote }]
+registries: [{ host: "${reg.registry.host}", apply: promote }]
 gate:
   - scope: "team/**"
     vulnerabilities: { block: [critical, high], maxReportAge: 7d, sources: [reports], scanDeadline: 0s }
@@ -57,24 +53,7 @@ gate:
 `,
       'test policy',
     );
-    return composeGateServices({
-      policy: () => policy,
-      audit: new MemoryAuditStore(),
-      plainHttpHosts: [host],
-      verifySignatures: notYetVerifySignatures,
-    });
-  }
-
-  function gate(image: ImageId, instanceId: string): Promise<GateOutcome> {
-    return runGateLocally({
-      image,
-      tag: '1.0',
-      trigger: 'push',
-      services: services(),
-      timers: 'virtual',
-      startTime: now,
-      instanceId,
-    });
+    return gatePushed(image, instanceId, { policy, startTime: now, verifySignatures: notYetVerifySignatures });
   }
 
   async function promoted(client: RegistryClient, repository: string): Promise<string[]> {
@@ -247,26 +226,12 @@ gate:
       }),
     );
     const digest = await client.putManifest(repo, digestOf(body), body, MediaTypes.ociManifest);
-    const report = sampleSarif({
-      imageName: `${client.host}/${repo}@${digest}`,
-      digest,
-      scannedAt: now.toISOString(),
-      vulnerabilities: [
-        {
-          id: 'CVE-2024-6119',
-          severity: 'critical',
-          package: 'openssl',
-          installedVersion: '3.0.13',
-          fixedVersion: '3.0.14',
-        },
-      ],
-    });
-    await pushArtifact(client, repo, {
-      subject: { mediaType: MediaTypes.ociManifest, digest, size: body.length },
-      artifactType: MediaTypes.sarif,
-      blob: report,
-      blobMediaType: MediaTypes.sarif,
-    });
+    await attachReport(
+      client,
+      repo,
+      { mediaType: MediaTypes.ociManifest, digest, size: body.length },
+      { scannedAt: now.toISOString(), vulnerabilities: [CRITICAL_OPENSSL] },
+    );
 
     const outcome = await gate({ registry: reg.registry.host, repository: repo, digest }, 'dressed');
 
@@ -326,26 +291,12 @@ gate:
         JSON.stringify({ ...real.json, artifactType: 'application/vnd.example.sbom+json', layers }),
       );
       const digest = await client.putManifest(repo, digestOf(body), body, MediaTypes.ociManifest);
-      const report = sampleSarif({
-        imageName: `${client.host}/${repo}@${digest}`,
-        digest,
-        scannedAt: now.toISOString(),
-        vulnerabilities: [
-          {
-            id: 'CVE-2024-6119',
-            severity: 'critical',
-            package: 'openssl',
-            installedVersion: '3.0.13',
-            fixedVersion: '3.0.14',
-          },
-        ],
-      });
-      await pushArtifact(client, repo, {
-        subject: { mediaType: MediaTypes.ociManifest, digest, size: body.length },
-        artifactType: MediaTypes.sarif,
-        blob: report,
-        blobMediaType: MediaTypes.sarif,
-      });
+      await attachReport(
+        client,
+        repo,
+        { mediaType: MediaTypes.ociManifest, digest, size: body.length },
+        { scannedAt: now.toISOString(), vulnerabilities: [CRITICAL_OPENSSL] },
+      );
       const index = await pushIndex(client, repo, {
         tag: '1.0',
         manifests: [

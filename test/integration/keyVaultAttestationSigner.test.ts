@@ -19,7 +19,7 @@ import { testCredential } from '../support/azureStandIns';
 import { startKeyVaultKeys, type KeyVaultKeysStandIn } from '../support/keyVaultKeys';
 import { useRegistry } from '../support/registry';
 import { describeRequiring } from '../support/required';
-import { exec, signingTools, tool } from '../support/signingTools';
+import { cosignVerifyAttestation, signingTools } from '../support/signingTools';
 
 const reg = useRegistry();
 
@@ -94,22 +94,7 @@ describe('Key Vault attestation signer (real SDK, loopback Key Vault keys contra
         otherPub,
         generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey.export({ type: 'spki', format: 'pem' }),
       );
-      const verify = (key: string) =>
-        exec(
-          tool('cosign') as string,
-          [
-            'verify-attestation',
-            '--key',
-            key,
-            '--type',
-            VSA_PREDICATE_TYPE,
-            '--insecure-ignore-tlog=true',
-            '--allow-http-registry',
-            '--allow-insecure-registry',
-            ref,
-          ],
-          { HOME: dir },
-        );
+      const verify = (key: string) => cosignVerifyAttestation(key, VSA_PREDICATE_TYPE, ref, dir);
       await expect(verify(pub)).resolves.toBeDefined();
       await expect(verify(otherPub)).rejects.toThrow(/no matching attestations|invalid signature|verif/i);
     }, 60_000);

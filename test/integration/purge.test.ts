@@ -10,6 +10,8 @@ import {
   pushCosignStyle,
   seedRepository,
   startFaultProxy,
+  listedByDigest,
+  planReasons,
   whatIsLeft,
   type SeededRepository,
   seededDigests,
@@ -143,7 +145,7 @@ describe('purge on a loopback docker-registry', () => {
     const attV3 = await pushCosignStyle(reg.client, repo, v3, { suffix: 'att', created: daysAgo(NOW, 1) });
     const tag = (p: { digest: string }, suffix: string): string => `${p.digest.replace(':', '-')}.${suffix}`;
 
-    const listed = new Map((await listRepositoryManifests(reg.client, repo, { nowMs: NOW })).map((m) => [m.digest, m]));
+    const listed = await listedByDigest(reg.client, repo, NOW);
     expect(listed.get(sigV1.digest)).toMatchObject({ tags: [tag(v1, 'sig')], subject: v1.digest });
     expect(listed.get(sigV2.digest)).toMatchObject({ tags: [tag(v2, 'sig')], subject: v2.digest });
     expect(listed.get(attV3.digest)).toMatchObject({ tags: [tag(v3, 'att')], subject: v3.digest });
@@ -161,7 +163,7 @@ describe('purge on a loopback docker-registry', () => {
       [sigV1.digest, 'referrer-of-deleted-subject', 0],
       [v1.digest, 'rule', 1],
     ]);
-    const keeps = new Map(dry.plan?.keeps.map((k) => [k.digest, k.reason]));
+    const { keeps } = planReasons(dry.plan);
     expect(keeps.get(v2.digest)).toBe('in-use');
     expect(keeps.get(sigV2.digest)).toBe('subject-kept');
     expect(keeps.get(v3.digest)).toBe('within-keep');
@@ -199,7 +201,7 @@ describe('purge on a loopback docker-registry', () => {
       created: daysAgo(NOW, 100),
     });
 
-    const listed = new Map((await listRepositoryManifests(reg.client, repo, { nowMs: NOW })).map((m) => [m.digest, m]));
+    const listed = await listedByDigest(reg.client, repo, NOW);
     expect(listed.get(sigV1.digest)).toMatchObject({ subject: v1.digest });
     expect(listed.get(disguised.digest)?.subject).toBeUndefined();
 
@@ -213,8 +215,7 @@ describe('purge on a loopback docker-registry', () => {
       nowMs: NOW,
       dryRun: true,
     });
-    const deletes = new Map(dry.plan?.deletes.map((e) => [e.digest, e.reason]));
-    const keeps = new Map(dry.plan?.keeps.map((k) => [k.digest, k.reason]));
+    const { deletes, keeps } = planReasons(dry.plan);
     expect(deletes.has(disguised.digest)).toBe(false);
     expect(keeps.get(v2.digest)).toBe('within-keep');
     expect(keeps.get(disguised.digest)).toBe('unverified-referrer-tag');
@@ -234,7 +235,7 @@ describe('purge on a loopback docker-registry', () => {
       created: daysAgo(NOW, 2),
       subject: { mediaType: v1.mediaType, digest: v1.digest, size: v1.size },
     });
-    const listed = new Map((await listRepositoryManifests(reg.client, repo, { nowMs: NOW })).map((m) => [m.digest, m]));
+    const listed = await listedByDigest(reg.client, repo, NOW);
     expect(listed.get(v2.digest)?.subject).toBeUndefined();
     const dry = await purgeRepository({
       client: reg.client,
@@ -243,8 +244,7 @@ describe('purge on a loopback docker-registry', () => {
       nowMs: NOW,
       dryRun: true,
     });
-    const deletes = new Map(dry.plan?.deletes.map((e) => [e.digest, e.reason]));
-    const keeps = new Map(dry.plan?.keeps.map((k) => [k.digest, k.reason]));
+    const { deletes, keeps } = planReasons(dry.plan);
     // v1 is old and beyond keep: deleted by the rule; v2 is young, so the rule keeps it: it does not follow v1.
     expect(deletes.get(v1.digest)).toBe('rule');
     expect(deletes.has(v2.digest)).toBe(false);
@@ -292,7 +292,7 @@ describe('purge on a loopback docker-registry', () => {
     const ahead = await pushImage(reg.client, repo, { tag: 'ahead', seed: 'repro ahead', created: daysAgo(NOW, -2) });
     const old = await pushImage(reg.client, repo, { tag: 'old', seed: 'repro old', created: daysAgo(NOW, 100) });
     const y2k = await pushImage(reg.client, repo, { tag: 'y2k', seed: 'repro y2k', created: '2000-01-01T00:00:00Z' });
-    const listed = new Map((await listRepositoryManifests(reg.client, repo, { nowMs: NOW })).map((m) => [m.digest, m]));
+    const listed = await listedByDigest(reg.client, repo, NOW);
     for (const p of [ko, epoch, ahead]) expect(listed.get(p.digest)?.createdMs).toBeUndefined();
     expect(listed.get(old.digest)?.createdMs).toBe(NOW - 100 * 86_400_000);
     expect(listed.get(y2k.digest)?.createdMs).toBe(Date.UTC(2000, 0, 1));
@@ -304,7 +304,7 @@ describe('purge on a loopback docker-registry', () => {
       dryRun: true,
     });
     expect(dry.plan?.deletes.map((e) => e.digest).sort()).toEqual([old.digest, y2k.digest].sort());
-    const keeps = new Map(dry.plan?.keeps.map((k) => [k.digest, k.reason]));
+    const { keeps } = planReasons(dry.plan);
     for (const p of [ko, epoch, ahead]) expect(keeps.get(p.digest)).toBe('age-unknown');
   });
 

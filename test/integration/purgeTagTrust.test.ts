@@ -4,10 +4,9 @@
  * (push rights only) must not make the purge delete that release along with the old image.
  */
 import { useRegistry } from '../support/registry';
-import { pushCosignStyle, whatIsLeft } from '../support/purgeFixtures';
+import { listedByDigest, planReasons, pushCosignStyle, whatIsLeft } from '../support/purgeFixtures';
 import { pushArtifact, pushImage, pushIndex, type Pushed } from '../../src/local/ociPush';
 import { purgeRepository } from '../../src/jobs/purge';
-import { listRepositoryManifests } from '../../src/adapters/registry/manifestListing';
 import type { RetentionRule } from '../../src/core/policyTypes';
 import { MediaTypes } from '../../src/core/types';
 import { digestOf } from '../../src/adapters/registry';
@@ -31,6 +30,9 @@ const fallbackTag = (p: Pushed): string => p.digest.replace(':', '-');
 
 describe('a referrers-style tag never makes the purge delete a release (issue 17, case 1)', () => {
   const reg = useRegistry();
+  /** The purge of `repo` under RULE at NOW, past the deletion cap (the cap is not what these tests are about). */
+  const purge = (repo: string, options: { dryRun: boolean }) =>
+    purgeRepository({ client: reg.client, repository: repo, rule: RULE, nowMs: NOW, allowOverCap: true, ...options });
 
   /** 0.9 (2023), 1.0 (2024-01) and 2.0, an OCI index of one image (2024-06). */
   async function releases(repo: string): Promise<{ v09: Pushed; v10: Pushed; v20: Pushed; child: Pushed }> {
@@ -51,48 +53,26 @@ describe('a referrers-style tag never makes the purge delete a release (issue 17
   it('re-PUT of the 2.0 index under sha256-<hex of 0.9>: 2.0 and its child are kept, judged as themselves', async () => {
     const repo = 'rel/case1';
     const { v09, v10, v20, child } = await releases(repo);
-    const dryBefore = await purgeRepository({
-      client: reg.client,
-      repository: repo,
-      rule: RULE,
-      nowMs: NOW,
-      dryRun: true,
-      allowOverCap: true,
-    });
+    const dryBefore = await purge(repo, { dryRun: true });
     expect(dryBefore.plan?.keeps.find((k) => k.digest === v20.digest)).toMatchObject({ reason: 'within-keep' });
 
     // The attack: the same index bytes, under a tag that names 0.9 (push rights only).
     const bytes = (await reg.client.getManifest(repo, '2.0')).bytes;
     await reg.client.putManifest(repo, fallbackTag(v09), bytes, MediaTypes.ociIndex);
 
-    const listed = new Map((await listRepositoryManifests(reg.client, repo, { nowMs: NOW })).map((m) => [m.digest, m]));
+    const listed = await listedByDigest(reg.client, repo, NOW);
     expect(listed.get(v20.digest)?.tags).toEqual(['2.0', fallbackTag(v09)].sort());
     expect(listed.get(v20.digest)?.subject).toBeUndefined();
 
-    const dry = await purgeRepository({
-      client: reg.client,
-      repository: repo,
-      rule: RULE,
-      nowMs: NOW,
-      dryRun: true,
-      allowOverCap: true,
-    });
-    const keeps = new Map(dry.plan?.keeps.map((k) => [k.digest, k.reason]));
-    const deletes = new Map(dry.plan?.deletes.map((d) => [d.digest, d.reason]));
+    const dry = await purge(repo, { dryRun: true });
+    const { deletes, keeps } = planReasons(dry.plan);
     expect(keeps.get(v20.digest)).toBe('within-keep');
     expect(keeps.get(child.digest)).toBe('listed-by-kept-index');
     expect(deletes.get(v09.digest)).toBe('rule');
     expect(deletes.get(v10.digest)).toBe('rule');
     expect(dry.plan?.deletes).toHaveLength(2);
 
-    const real = await purgeRepository({
-      client: reg.client,
-      repository: repo,
-      rule: RULE,
-      nowMs: NOW,
-      dryRun: false,
-      allowOverCap: true,
-    });
+    const real = await purge(repo, { dryRun: false });
     expect(real.outcome).toMatchObject({ status: 'done', deleted: 2, failed: 0 });
     const left = await whatIsLeft(
       reg.client,
@@ -113,17 +93,10 @@ describe('a referrers-style tag never makes the purge delete a release (issue 17
       blobMediaType: 'application/jose+json',
     });
     const index = (await reg.client.getManifest(repo, fallbackTag(v09))).digest;
-    const listed = new Map((await listRepositoryManifests(reg.client, repo, { nowMs: NOW })).map((m) => [m.digest, m]));
+    const listed = await listedByDigest(reg.client, repo, NOW);
     expect(listed.get(index)?.subject).toBe(v09.digest);
     expect(listed.get(sig.digest)?.subject).toBe(v09.digest);
-    const dry = await purgeRepository({
-      client: reg.client,
-      repository: repo,
-      rule: RULE,
-      nowMs: NOW,
-      dryRun: true,
-      allowOverCap: true,
-    });
+    const dry = await purge(repo, { dryRun: true });
     const deletes = new Map(dry.plan?.deletes.map((d) => [d.digest, d]));
     expect(deletes.get(sig.digest)?.reason).toBe('referrer-of-deleted-subject');
     expect(deletes.get(index)?.reason).toBe('referrer-of-deleted-subject');
@@ -148,19 +121,11 @@ describe('a referrers-style tag never makes the purge delete a release (issue 17
     const mismatched = `${fallbackTag(v09)}.att`;
     await reg.client.putManifest(repo, mismatched, bytes, MediaTypes.ociManifest);
 
-    const listed = new Map((await listRepositoryManifests(reg.client, repo, { nowMs: NOW })).map((m) => [m.digest, m]));
+    const listed = await listedByDigest(reg.client, repo, NOW);
     expect(listed.get(sig09.digest)?.subject).toBe(v09.digest);
     expect(listed.get(sig10.digest)?.subject).toBeUndefined();
-    const dry = await purgeRepository({
-      client: reg.client,
-      repository: repo,
-      rule: RULE,
-      nowMs: NOW,
-      dryRun: true,
-      allowOverCap: true,
-    });
-    const deletes = new Map(dry.plan?.deletes.map((d) => [d.digest, d.reason]));
-    const keeps = new Map(dry.plan?.keeps.map((k) => [k.digest, k.reason]));
+    const dry = await purge(repo, { dryRun: true });
+    const { deletes, keeps } = planReasons(dry.plan);
     expect(deletes.get(sig09.digest)).toBe('referrer-of-deleted-subject');
     expect(deletes.get(v09.digest)).toBe('rule');
     expect(keeps.get(sig10.digest)).toBe('unverified-referrer-tag');
@@ -189,16 +154,9 @@ describe('a referrers-style tag never makes the purge delete a release (issue 17
     );
     await reg.client.putManifest(repo, `${fallbackTag(v09)}.sig`, manifest, MediaTypes.ociManifest);
     const sig = digestOf(manifest);
-    const listed = new Map((await listRepositoryManifests(reg.client, repo, { nowMs: NOW })).map((m) => [m.digest, m]));
+    const listed = await listedByDigest(reg.client, repo, NOW);
     expect(listed.get(sig)?.subject).toBeUndefined();
-    const dry = await purgeRepository({
-      client: reg.client,
-      repository: repo,
-      rule: RULE,
-      nowMs: NOW,
-      dryRun: true,
-      allowOverCap: true,
-    });
+    const dry = await purge(repo, { dryRun: true });
     expect(dry.plan?.keeps.find((k) => k.digest === sig)?.reason).toBe('unverified-referrer-tag');
     expect(dry.plan?.deletes.find((d) => d.digest === v09.digest)?.reason).toBe('rule');
   });

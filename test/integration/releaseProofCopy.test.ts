@@ -10,11 +10,10 @@ import { ErrorCodes, isGuardError } from '../../src/core/errors';
 import { loadPolicy } from '../../src/core/policy';
 import { MediaTypes, type Descriptor, type ImageId } from '../../src/core/types';
 import { copyReferrerGraph } from '../../src/jobs/releaseProof';
-import { runOrchestration } from '../../src/local/durableDriver';
 import { pushArtifact, pushImage, type Pushed } from '../../src/local/ociPush';
 import { gateActivities } from '../../src/orchestrations/activities';
-import { imageGateOrchestrator, type GateInput, type GateOutcome } from '../../src/orchestrations/imageGate';
-import { ORCH_IMAGE_GATE } from '../../src/orchestrations/names';
+import type { GateInput } from '../../src/orchestrations/imageGate';
+import { replayGate } from '../support/localGate';
 import { pushWithReport } from '../support/pushSamples';
 import { useRegistry } from '../support/registry';
 
@@ -162,15 +161,7 @@ gate:
       plainHttpHosts: [host],
     });
     const input: GateInput = { image, trigger: 'rescan' };
-    const result = await runOrchestration({
-      name: ORCH_IMAGE_GATE,
-      orchestrator: imageGateOrchestrator,
-      activities: gateActivities(services),
-      instanceId: `gate-partial-${pushed.digest.slice(7, 19)}`,
-      input,
-      startTime: new Date(),
-    });
-    const outcome = result.output as GateOutcome;
+    const outcome = await replayGate(gateActivities(services), input, `gate-partial-${pushed.digest.slice(7, 19)}`);
     expect(outcome.verdict?.decision).toBe('release');
     expect(outcome.apply?.proof).toMatchObject({ copied: 2, failed: [{ digest: ghost.digest, code: 'NOT_FOUND' }] });
     expect(outcome.verdict?.checks.find((c) => c.name === 'proof')).toMatchObject({

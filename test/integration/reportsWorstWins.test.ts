@@ -3,26 +3,15 @@
  * through the real replay driver and the real reports source: a newer report never replaces the scanner's.
  * Every fresh report counts and the worst wins; the superseded one is named in the verdict.
  */
-import { MemoryAuditStore } from '../../src/adapters/auditStore';
-import { composeGateServices } from '../../src/app/compose';
 import { MediaTypes, type ImageId } from '../../src/core/types';
-import { runGateLocally } from '../../src/local/orchestrationHost';
-import { pushArtifact, pushImage, type Pushed } from '../../src/local/ociPush';
-import { sampleCycloneDx } from '../../src/local/sampleReports';
+import { pushImage, type Pushed } from '../../src/local/ociPush';
 import type { GateOutcome } from '../../src/orchestrations/imageGate';
 import { inconclusiveSignatures } from '../support/durableGateFakes';
-import { reportsGatePolicy } from '../support/pushSamples';
+import { gatePushed } from '../support/localGate';
+import { attachCycloneDx, reportsGatePolicy } from '../support/pushSamples';
 import { useRegistry } from '../support/registry';
 
 jest.setTimeout(120_000);
-
-const CRITICAL = {
-  id: 'CVE-2024-6119',
-  severity: 'critical' as const,
-  package: 'openssl',
-  installedVersion: '3.0.13',
-  fixedVersion: '3.0.14',
-};
 
 describe('reports: the worst fresh one decides (real registry, fallback tag schema)', () => {
   const reg = useRegistry();
@@ -30,43 +19,17 @@ describe('reports: the worst fresh one decides (real registry, fallback tag sche
 
   function gate(image: ImageId, instanceId: string): Promise<GateOutcome> {
     const policy = reportsGatePolicy(reg.registry.host);
-    return runGateLocally({
-      image,
-      tag: '1.0',
-      trigger: 'push',
-      services: composeGateServices({
-        policy: () => policy,
-        audit: new MemoryAuditStore(),
-        plainHttpHosts: [reg.registry.host],
-        verifySignatures: inconclusiveSignatures,
-      }),
-      timers: 'virtual',
-      startTime: now,
-      instanceId,
-    });
+    return gatePushed(image, instanceId, { policy, startTime: now, verifySignatures: inconclusiveSignatures });
   }
 
-  async function attachCycloneDx(repo: string, image: Pushed, at: Date, critical: boolean): Promise<Pushed> {
-    const bom = sampleCycloneDx({
-      imageName: `${reg.registry.host}/${repo}@${image.digest}`,
-      digest: image.digest,
-      scannedAt: at.toISOString(),
-      vulnerabilities: critical ? [CRITICAL] : [],
-    });
-    return pushArtifact(reg.client, repo, {
-      subject: image,
-      artifactType: MediaTypes.cyclonedx,
-      blob: bom,
-      blobMediaType: MediaTypes.cyclonedx,
-      annotations: { 'org.opencontainers.image.created': at.toISOString() },
-    });
-  }
+  const attach = (repo: string, image: Pushed, at: Date, critical: boolean): Promise<Pushed> =>
+    attachCycloneDx(reg.client, repo, image, at, critical);
 
   it("the scanner's critical CycloneDX, then a clean one a second later: blocks, naming the critical and its report", async () => {
     const repo = 'team/newer-clean';
     const image = await pushImage(reg.client, repo, { tag: '1.0', layers: [Buffer.from(repo)] });
-    const scanner = await attachCycloneDx(repo, image, new Date(now.getTime() - 60_000), true);
-    const clean = await attachCycloneDx(repo, image, new Date(now.getTime() - 59_000), false);
+    const scanner = await attach(repo, image, new Date(now.getTime() - 60_000), true);
+    const clean = await attach(repo, image, new Date(now.getTime() - 59_000), false);
 
     const outcome = await gate({ registry: reg.registry.host, repository: repo, digest: image.digest }, 'newer-clean');
 
@@ -80,7 +43,7 @@ describe('reports: the worst fresh one decides (real registry, fallback tag sche
   it('a clean report alone still releases (the fix does not block everything)', async () => {
     const repo = 'team/only-clean';
     const image = await pushImage(reg.client, repo, { tag: '1.0', layers: [Buffer.from(repo)] });
-    await attachCycloneDx(repo, image, new Date(now.getTime() - 60_000), false);
+    await attach(repo, image, new Date(now.getTime() - 60_000), false);
 
     const outcome = await gate({ registry: reg.registry.host, repository: repo, digest: image.digest }, 'only-clean');
 
@@ -93,8 +56,8 @@ describe('reports: the worst fresh one decides (real registry, fallback tag sche
     // listing); `reports: { signedBy }` stops forged clean reports, Defender as a second source sees the image.
     const repo = 'team/rewritten';
     const image = await pushImage(reg.client, repo, { tag: '1.0', layers: [Buffer.from(repo)] });
-    await attachCycloneDx(repo, image, new Date(now.getTime() - 60_000), true);
-    const clean = await attachCycloneDx(repo, image, new Date(now.getTime() - 59_000), false);
+    await attach(repo, image, new Date(now.getTime() - 60_000), true);
+    const clean = await attach(repo, image, new Date(now.getTime() - 59_000), false);
     const fallback = image.digest.replace(':', '-');
     const index = await reg.client.getManifest(repo, fallback);
     const body = Buffer.from(

@@ -9,16 +9,14 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MemoryAuditStore } from '../../src/adapters/auditStore';
-import { composeGateServices } from '../../src/app/compose';
 import { OCI_EMPTY_CONFIG_DIGEST } from '../../src/core/runnable';
 import type { Descriptor, ImageId } from '../../src/core/types';
-import { runGateLocally } from '../../src/local/orchestrationHost';
 import { pushImage } from '../../src/local/ociPush';
 import { sampleSarif } from '../../src/local/sampleReports';
 import type { GateOutcome } from '../../src/orchestrations/imageGate';
 import { inconclusiveSignatures } from '../support/durableGateFakes';
-import { reportsGatePolicy } from '../support/pushSamples';
+import { gatePushed } from '../support/localGate';
+import { CRITICAL_OPENSSL, reportsGatePolicy } from '../support/pushSamples';
 import { useRegistry } from '../support/registry';
 import { describeRequiring } from '../support/required';
 import { exec, signingTools, tool } from '../support/signingTools';
@@ -37,20 +35,7 @@ describeRequiring(signingTools)('oras attach with its default layer type (real o
 
   function gate(image: ImageId, instanceId: string): Promise<GateOutcome> {
     const policy = reportsGatePolicy(reg.registry.host);
-    return runGateLocally({
-      image,
-      tag: '1.0',
-      trigger: 'push',
-      services: composeGateServices({
-        policy: () => policy,
-        audit: new MemoryAuditStore(),
-        plainHttpHosts: [reg.registry.host],
-        verifySignatures: inconclusiveSignatures,
-      }),
-      timers: 'virtual',
-      startTime: now,
-      instanceId,
-    });
+    return gatePushed(image, instanceId, { policy, startTime: now, verifySignatures: inconclusiveSignatures });
   }
 
   /** Exactly what a user types (plus --plain-http for the loopback registry), from the report's directory. */
@@ -69,17 +54,7 @@ describeRequiring(signingTools)('oras attach with its default layer type (real o
       imageName: `${reg.registry.host}/${repo}@${pushed.digest}`,
       digest: pushed.digest,
       scannedAt: now.toISOString(),
-      vulnerabilities: critical
-        ? [
-            {
-              id: 'CVE-2024-6119',
-              severity: 'critical',
-              package: 'openssl',
-              installedVersion: '3.0.13',
-              fixedVersion: '3.0.14',
-            },
-          ]
-        : [],
+      vulnerabilities: critical ? [CRITICAL_OPENSSL] : [],
     });
     writeFileSync(join(dir, 'trivy.sarif.json'), sarif);
     await orasAttachDefault(`${reg.registry.host}/${repo}@${pushed.digest}`, 'trivy.sarif.json');

@@ -15,21 +15,20 @@ import { pemFileSigner } from '../../src/adapters/attestationSigner';
 import { checkVsaInRegistry, fetchAttestationEnvelopes } from '../../src/adapters/vsaSource';
 import { composeGateServices } from '../../src/app/compose';
 import { ErrorCodes } from '../../src/core/errors';
-import { loadPolicy } from '../../src/core/policy';
 import { MediaTypes, type ImageId } from '../../src/core/types';
 import { VSA_PREDICATE_TYPE, checkVsa } from '../../src/core/vsa';
-import { runOrchestration } from '../../src/local/durableDriver';
 import { pushImage } from '../../src/local/ociPush';
 import { sampleCycloneDx } from '../../src/local/sampleReports';
 import { gateActivities } from '../../src/orchestrations/activities';
-import { imageGateOrchestrator, type GateInput, type GateOutcome } from '../../src/orchestrations/imageGate';
-import { ORCH_IMAGE_GATE } from '../../src/orchestrations/names';
-import { pushWithReport } from '../support/pushSamples';
+import type { GateInput, GateOutcome } from '../../src/orchestrations/imageGate';
+import { replayGate } from '../support/localGate';
+import { pushWithReport, reportsGatePolicy } from '../support/pushSamples';
 import { useRegistry } from '../support/registry';
 import { describeRequiring } from '../support/required';
 import {
   cosignKeys,
   cosignSign,
+  cosignVerifyAttestation as cosignVerifyAttestationOf,
   exec,
   issueLeaf,
   makeCa,
@@ -38,6 +37,7 @@ import {
   notationVerify,
   orasAttach,
   signingTools,
+  strictTrustPolicy,
   tool,
   type NotationHome,
 } from '../support/signingTools';
@@ -75,18 +75,7 @@ describeRequiring(signingTools)(
       home = await notationHome(join(dir, 'home'), {
         keys: { acme: leaf },
         caStores: { acme: [ca.cert] },
-        trustPolicy: {
-          version: '1.0',
-          trustPolicies: [
-            {
-              name: 'acme',
-              registryScopes: ['*'],
-              signatureVerification: { level: 'strict' },
-              trustStores: ['ca:acme'],
-              trustedIdentities: [SIGNER_DN],
-            },
-          ],
-        },
+        trustPolicy: strictTrustPolicy('acme', 'acme', [SIGNER_DN]),
       });
       cosign = await cosignKeys(cosignHome());
       attestation = ecKeyFiles(dir, 'acr-guard');
@@ -96,21 +85,8 @@ describeRequiring(signingTools)(
       if (dir) rmSync(dir, { recursive: true, force: true });
     });
 
-    const policyFor = (host: string) =>
-      loadPolicy(
-        `version: 1
-registries: [{ host: "${host}", apply: promote }]
-gate:
-  - scope: "team/**"
-    vulnerabilities: { block: [critical, high], maxReportAge: 7d, sources: [reports], scanDeadline: 2m, pollInterval: 1m }
-    signatures: { required: false }
-    promote: { repository: "release/{repository}" }
-`,
-        'test policy',
-      );
-
     async function gate(image: ImageId, tag: string): Promise<GateOutcome> {
-      const policy = policyFor(reg.registry.host);
+      const policy = reportsGatePolicy(reg.registry.host, 'promote');
       const services = composeGateServices({
         policy: () => policy,
         audit: new MemoryAuditStore(),
@@ -122,16 +98,7 @@ gate:
         },
       });
       const input: GateInput = { image, tag, trigger: 'rescan' };
-      const result = await runOrchestration({
-        name: ORCH_IMAGE_GATE,
-        orchestrator: imageGateOrchestrator,
-        activities: gateActivities(services),
-        instanceId: `gate-proof-${image.digest.slice(7, 19)}`,
-        input,
-        startTime: new Date(),
-      });
-      if (result.status !== 'Completed') throw new Error(`orchestration failed: ${result.error}`);
-      return result.output as GateOutcome;
+      return replayGate(gateActivities(services), input, `gate-proof-${image.digest.slice(7, 19)}`);
     }
 
     /** Pushes an image with a clean CycloneDX report and an SPDX SBOM attached by oras. */
@@ -161,21 +128,7 @@ gate:
 
     async function cosignVerifyAttestation(key: string, ref: string): Promise<{ ok: boolean; out: string }> {
       try {
-        const { stdout } = await exec(
-          tool('cosign') as string,
-          [
-            'verify-attestation',
-            '--key',
-            key,
-            '--type',
-            VSA_PREDICATE_TYPE,
-            '--insecure-ignore-tlog=true',
-            '--allow-http-registry',
-            '--allow-insecure-registry',
-            ref,
-          ],
-          { HOME: cosignHome() },
-        );
+        const { stdout } = await cosignVerifyAttestationOf(key, VSA_PREDICATE_TYPE, ref, cosignHome());
         return { ok: true, out: stdout };
       } catch (err) {
         return { ok: false, out: (err as Error).message };

@@ -13,14 +13,15 @@ import { runCli } from '../support/cli';
 import { MediaTypes, type SignatureResult } from '../../src/core/types';
 import { createSignatureVerifier, type SignatureTrust } from '../../src/adapters/signatureVerifier';
 import { loadSignatureTrust } from '../../src/adapters/trustStoreFiles';
-import { pushArtifact, pushImage, type Pushed } from '../../src/local/ociPush';
-import { sampleCycloneDx } from '../../src/local/sampleReports';
+import { pushImage, type Pushed } from '../../src/local/ociPush';
+import { attachReport as attachSampleReport } from '../support/pushSamples';
 import { useRegistry } from '../support/registry';
 import {
   buildJws,
   cosignKeys,
   cosignSign,
   signingTools,
+  strictTrustPolicy,
   issueLeaf,
   makeCa,
   notationHome,
@@ -58,18 +59,7 @@ d('signatures made by the real notation, cosign and oras', () => {
     const rogueCa = await makeCa(dir, 'rogue-root', '/C=US/ST=WA/O=Rogue/CN=Rogue Root CA');
     const rogue = await issueLeaf(dir, 'rogue', '/C=US/ST=WA/L=Seattle/O=Acme/CN=acme-signer', rogueCa);
     weak = await issueLeaf(dir, 'weak', '/C=US/ST=WA/L=Seattle/O=Acme/CN=acme-signer', ca, { keyBits: 1024 });
-    const notationPolicy = {
-      version: '1.0',
-      trustPolicies: [
-        {
-          name: 'acme',
-          registryScopes: ['*'],
-          signatureVerification: { level: 'strict' },
-          trustStores: ['ca:acme'],
-          trustedIdentities: [SIGNER_DN],
-        },
-      ],
-    };
+    const notationPolicy = strictTrustPolicy('acme', 'acme', [SIGNER_DN]);
     home = await notationHome(join(dir, 'home'), {
       keys: { acme: leaf, intruder, rogue },
       caStores: { acme: [ca.cert] },
@@ -341,20 +331,8 @@ gate:
 `,
     );
     const now = new Date().toISOString();
-    const attachReport = async (repo: string, pushed: Pushed) => {
-      const blob = sampleCycloneDx({
-        imageName: `${reg.registry.host}/${repo}@${pushed.digest}`,
-        digest: pushed.digest,
-        scannedAt: now,
-        vulnerabilities: [],
-      });
-      await pushArtifact(reg.client, repo, {
-        subject: pushed,
-        artifactType: MediaTypes.cyclonedx,
-        blob,
-        blobMediaType: MediaTypes.cyclonedx,
-      });
-    };
+    const attachReport = (repo: string, pushed: Pushed) =>
+      attachSampleReport(reg.client, repo, pushed, { format: 'cyclonedx', scannedAt: now, vulnerabilities: [] });
     const signed = await image('gate-signed');
     await attachReport(signed.repo, signed.pushed);
     await notationSign(home, signed.ref, { key: 'acme' });

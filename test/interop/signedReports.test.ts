@@ -9,17 +9,15 @@
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MemoryAuditStore } from '../../src/adapters/auditStore';
 import { digestOf } from '../../src/adapters/registry';
 import type { SignatureTrust } from '../../src/adapters/signatureVerifier';
 import { loadSignatureTrust } from '../../src/adapters/trustStoreFiles';
-import { composeGateServices } from '../../src/app/compose';
 import { loadPolicy } from '../../src/core/policy';
 import { MediaTypes, type ImageId } from '../../src/core/types';
-import { runGateLocally } from '../../src/local/orchestrationHost';
-import { pushArtifact, pushImage, type Pushed } from '../../src/local/ociPush';
-import { sampleCycloneDx } from '../../src/local/sampleReports';
+import { pushImage, type Pushed } from '../../src/local/ociPush';
 import type { GateOutcome } from '../../src/orchestrations/imageGate';
+import { gatePushed } from '../support/localGate';
+import { attachCycloneDx } from '../support/pushSamples';
 import { useRegistry } from '../support/registry';
 import { describeRequiring } from '../support/required';
 import {
@@ -30,19 +28,13 @@ import {
   notationHome,
   notationSign,
   signingTools,
+  strictTrustPolicy,
   type NotationHome,
 } from '../support/signingTools';
 
 jest.setTimeout(180_000);
 
 const SCANNER_DN = 'x509.subject:C=US, ST=WA, L=Seattle, O=Acme, CN=acme-scanner';
-const CRITICAL = {
-  id: 'CVE-2024-6119',
-  severity: 'critical' as const,
-  package: 'openssl',
-  installedVersion: '3.0.13',
-  fixedVersion: '3.0.14',
-};
 
 describeRequiring(signingTools)('reports signed under a named trust policy (real notation, real registry)', () => {
   const reg = useRegistry();
@@ -61,18 +53,7 @@ describeRequiring(signingTools)('reports signed under a named trust policy (real
     home = await notationHome(join(dir, 'home'), {
       keys: { scanner, intruder },
       caStores: { acme: [ca.cert] },
-      trustPolicy: {
-        version: '1.0',
-        trustPolicies: [
-          {
-            name: 'scanner-reports',
-            registryScopes: ['*'],
-            signatureVerification: { level: 'strict' },
-            trustStores: ['ca:acme'],
-            trustedIdentities: [SCANNER_DN],
-          },
-        ],
-      },
+      trustPolicy: strictTrustPolicy('scanner-reports', 'acme', [SCANNER_DN]),
     });
     // acr-guard's trust policy file: notation's entry plus one whose store is the scanner's cosign public key.
     const keys = await cosignKeys(join(dir, 'cosign'));
@@ -106,36 +87,11 @@ gate:
 `,
       'test policy',
     );
-    return runGateLocally({
-      image,
-      tag: '1.0',
-      trigger: 'push',
-      services: composeGateServices({
-        policy: () => policy,
-        audit: new MemoryAuditStore(),
-        plainHttpHosts: [reg.registry.host],
-        signatureTrust: trust,
-      }),
-      timers: 'virtual',
-      startTime: now,
-      instanceId,
-    });
+    return gatePushed(image, instanceId, { policy, startTime: now, signatureTrust: trust });
   }
 
-  async function attach(repo: string, image: Pushed, at: Date, critical: boolean): Promise<Pushed> {
-    return pushArtifact(reg.client, repo, {
-      subject: image,
-      artifactType: MediaTypes.cyclonedx,
-      blob: sampleCycloneDx({
-        imageName: `${reg.registry.host}/${repo}@${image.digest}`,
-        digest: image.digest,
-        scannedAt: at.toISOString(),
-        vulnerabilities: critical ? [CRITICAL] : [],
-      }),
-      blobMediaType: MediaTypes.cyclonedx,
-      annotations: { 'org.opencontainers.image.created': at.toISOString() },
-    });
-  }
+  const attach = (repo: string, image: Pushed, at: Date, critical: boolean): Promise<Pushed> =>
+    attachCycloneDx(reg.client, repo, image, at, critical);
 
   async function scanned(repo: string): Promise<Pushed> {
     return pushImage(reg.client, repo, { tag: '1.0', layers: [Buffer.from(repo)] });

@@ -6,71 +6,18 @@
  * and neither width scrolls sideways.
  * In CI (CI=true) the test runs or fails; elsewhere it skips with one line when chromium is absent.
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BrowserContext } from 'playwright-core';
-import { MediaTypes, type ImageId } from '../../src/core/types';
-import { createRegistryClient } from '../../src/adapters/registry';
-import { pushArtifact, pushImage } from '../../src/local/ociPush';
-import { sampleSarif } from '../../src/local/sampleReports';
-import { startLocalStack, type LocalStack } from '../../src/local/stack';
-import { describeWithChromium as maybe, horizontalOverflow, launchChromium } from '../support/browser';
+import { describeWithChromium as maybe, horizontalOverflow, useStackInChromium } from '../support/browser';
+import { pushVulnerable } from '../support/pushSamples';
 
 const ARTIFACTS = join(__dirname, '../../test-artifacts');
 
-async function pushVulnerable(host: string, repository: string, tag: string): Promise<ImageId> {
-  const client = createRegistryClient({ host, plainHttp: true });
-  const now = new Date();
-  const pushed = await pushImage(client, repository, {
-    tag,
-    layers: [Buffer.from(`${repository}:${tag}:${now.toISOString()}`)],
-    created: now.toISOString(),
-  });
-  const sarif = sampleSarif({
-    imageName: `${host}/${repository}@${pushed.digest}`,
-    digest: pushed.digest,
-    scannedAt: now.toISOString(),
-    vulnerabilities: [
-      {
-        id: 'CVE-2024-6119',
-        severity: 'critical',
-        package: 'openssl',
-        installedVersion: '3.0.13',
-        fixedVersion: '3.0.14',
-      },
-      { id: 'CVE-2011-3374', severity: 'low', package: 'apt', installedVersion: '2.6.1' },
-    ],
-  });
-  await pushArtifact(client, repository, {
-    subject: { mediaType: pushed.mediaType, digest: pushed.digest, size: pushed.size },
-    artifactType: MediaTypes.sarif,
-    blob: sarif,
-    blobMediaType: MediaTypes.sarif,
-  });
-  return { registry: host, repository, digest: pushed.digest };
-}
-
 maybe('local service page in headless Chromium', () => {
-  let stack: LocalStack;
-  let stateDir: string;
-  let profile: string;
-  let browser: BrowserContext;
-
-  beforeAll(async () => {
-    stateDir = mkdtempSync(join(tmpdir(), 'acr-guard-page-'));
-    profile = mkdtempSync(join(tmpdir(), 'acr-guard-chromium-'));
-    stack = await startLocalStack({ stateDir, port: 0, registryPort: 0, seed: false, env: {} });
-    browser = await launchChromium(profile, { width: 1400, height: 800 });
-  }, 60_000);
-  afterAll(async () => {
-    await browser?.close();
-    await stack?.stop();
-    if (stateDir) rmSync(stateDir, { recursive: true, force: true });
-    if (profile) rmSync(profile, { recursive: true, force: true });
-  });
+  const fixture = useStackInChromium({ prefix: 'acr-guard-page-', viewport: { width: 1400, height: 800 } });
 
   it('shows a pushed image with its verdict, failed check and findings; a rescan brings a new verdict', async () => {
+    const { stack, browser } = fixture;
     const page = await browser.newPage();
     const errors: string[] = [];
     page.on('pageerror', (err) => errors.push(err.message));

@@ -4,37 +4,23 @@
  * the page shows workload → image → status for every runtime status, with the reason and the grace left.
  * In CI (CI=true) the test runs or fails; elsewhere it skips with one line when chromium is absent.
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BrowserContext } from 'playwright-core';
 import { RUNTIME_STATUSES } from '../../src/core/runtime/classify';
-import { startLocalStack, type LocalStack } from '../../src/local/stack';
 
-import { describeWithChromium as maybe, launchChromium } from '../support/browser';
+import { describeWithChromium as maybe, useStackInChromium } from '../support/browser';
 
 const ARTIFACTS = join(__dirname, '../../test-artifacts');
 
 maybe("the page's Running section in headless Chromium", () => {
-  let stack: LocalStack;
-  let stateDir: string;
-  let profile: string;
-  let browser: BrowserContext;
-
-  beforeAll(async () => {
-    stateDir = mkdtempSync(join(tmpdir(), 'acr-guard-page-running-'));
-    profile = mkdtempSync(join(tmpdir(), 'acr-guard-chromium-'));
-    stack = await startLocalStack({ stateDir, port: 0, registryPort: 0, env: {} });
-    browser = await launchChromium(profile, { width: 1400, height: 900 });
-  }, 60_000);
-  afterAll(async () => {
-    await browser?.close();
-    await stack?.stop();
-    if (stateDir) rmSync(stateDir, { recursive: true, force: true });
-    if (profile) rmSync(profile, { recursive: true, force: true });
+  const fixture = useStackInChromium({
+    prefix: 'acr-guard-page-running-',
+    viewport: { width: 1400, height: 900 },
+    seed: true,
   });
 
   it('shows every runtime status of the seeded deployed list, with reasons and grace', async () => {
+    const { stack, browser } = fixture;
     await stack.seeded;
     const res = await fetch(`${stack.service.url}/api/runtime`);
     expect(res.status).toBe(200);

@@ -11,17 +11,17 @@ import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
-import { MediaTypes, type ImageId } from '../../src/core/types';
+import type { ImageId } from '../../src/core/types';
 import { gateInstanceId } from '../../src/core/reference';
 import { createRegistryClient } from '../../src/adapters/registry';
 import { FileAuditStore } from '../../src/adapters/auditStore';
 import { EventType, type HistoryEvent } from '../../src/local/durableDriver';
-import { pushArtifact, pushImage } from '../../src/local/ociPush';
-import { sampleSarif } from '../../src/local/sampleReports';
+import { pushImage } from '../../src/local/ociPush';
 import { freePort } from '../../src/local/registryServer';
 import { startLocalStack, type LocalStack } from '../../src/local/stack';
 import { startService } from '../../src/local/serve';
 import { loadPolicy } from '../../src/core/policy';
+import { attachReport } from '../support/pushSamples';
 
 const ROOT = join(__dirname, '../..');
 
@@ -33,20 +33,7 @@ async function pushWithReport(host: string, repository: string, tag: string, rep
     layers: [Buffer.from(`${repository}:${tag}:${now.toISOString()}`)],
     created: now.toISOString(),
   });
-  if (report) {
-    const sarif = sampleSarif({
-      imageName: `${host}/${repository}@${pushed.digest}`,
-      digest: pushed.digest,
-      scannedAt: now.toISOString(),
-      vulnerabilities: [],
-    });
-    await pushArtifact(client, repository, {
-      subject: { mediaType: pushed.mediaType, digest: pushed.digest, size: pushed.size },
-      artifactType: MediaTypes.sarif,
-      blob: sarif,
-      blobMediaType: MediaTypes.sarif,
-    });
-  }
+  if (report) await attachReport(client, repository, pushed, { scannedAt: now.toISOString(), vulnerabilities: [] });
   return { registry: host, repository, digest: pushed.digest };
 }
 

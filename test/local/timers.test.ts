@@ -16,6 +16,7 @@ import { loadPolicy } from '../../src/core/policy';
 import { startService, type LocalService } from '../../src/local/serve';
 import { startLocalTimers } from '../../src/local/localTimers';
 import {
+  pullFailureAnswer,
   startKeyVault,
   startLogAnalytics,
   startSink,
@@ -37,19 +38,7 @@ describe('local service timers', () => {
 
   beforeAll(async () => {
     [logs, vault, hook] = await Promise.all([
-      startLogAnalytics(WORKSPACE, (q) =>
-        q.includes('ContainerAppSystemLogs')
-          ? {
-              columns: [
-                ['App', 'string'],
-                ['Count', 'long'],
-                ['Sample', 'string'],
-                ['LastSeen', 'datetime'],
-              ],
-              rows: [['api', 9, 'ImagePullBackOff', '2026-11-22T00:00:00Z']],
-            }
-          : { columns: [['x', 'string']], rows: [] },
-      ),
+      startLogAnalytics(WORKSPACE, pullFailureAnswer),
       startKeyVault(),
       startSink('/teams'),
     ]);

@@ -4,37 +4,21 @@
  * (local driver), the real activities and adapters, a real docker-registry on loopback; the tag is moved in
  * the registry while the gate runs (between the push the event reported and the apply step).
  */
-import { loadPolicy } from '../../src/core/policy';
-import type { Policy } from '../../src/core/policyTypes';
 import type { ImageId } from '../../src/core/types';
 import { MemoryAuditStore } from '../../src/adapters/auditStore';
 import { composeGateServices } from '../../src/app/compose';
-import { runOrchestration } from '../../src/local/durableDriver';
 import { gateActivities } from '../../src/orchestrations/activities';
-import { imageGateOrchestrator, type GateInput, type GateOutcome } from '../../src/orchestrations/imageGate';
-import { Activities, ORCH_IMAGE_GATE } from '../../src/orchestrations/names';
-import { pushWithReport } from '../support/pushSamples';
+import type { GateInput, GateOutcome } from '../../src/orchestrations/imageGate';
+import { Activities } from '../../src/orchestrations/names';
+import { replayGate } from '../support/localGate';
+import { pushWithReport, reportsGatePolicy } from '../support/pushSamples';
 import { useRegistry } from '../support/registry';
 
 const reg = useRegistry();
 
-function promotePolicy(host: string): Policy {
-  return loadPolicy(
-    `version: 1
-registries: [{ host: "${host}", apply: promote }]
-gate:
-  - scope: "team/**"
-    vulnerabilities: { block: [critical, high], maxReportAge: 7d, sources: [reports], scanDeadline: 2m, pollInterval: 1m }
-    signatures: { required: false }
-    promote: { repository: "release/{repository}" }
-`,
-    'test policy',
-  );
-}
-
 /** Runs the gate for `image` (with the tag its event named); `beforeDecide` runs inside the gate, before the verdict. */
 async function gate(image: ImageId, tag: string, beforeDecide?: () => Promise<void>): Promise<GateOutcome> {
-  const policy = promotePolicy(reg.registry.host);
+  const policy = reportsGatePolicy(reg.registry.host, 'promote');
   const real = gateActivities(
     composeGateServices({ policy: () => policy, audit: new MemoryAuditStore(), plainHttpHosts: [reg.registry.host] }),
   );
@@ -48,16 +32,7 @@ async function gate(image: ImageId, tag: string, beforeDecide?: () => Promise<vo
     },
   };
   const input: GateInput = { image, tag, trigger: 'push' };
-  const result = await runOrchestration({
-    name: ORCH_IMAGE_GATE,
-    orchestrator: imageGateOrchestrator,
-    activities,
-    instanceId: `gate-release-tag-${image.digest.slice(7, 19)}`,
-    input,
-    startTime: new Date(),
-  });
-  if (result.status !== 'Completed') throw new Error(`orchestration failed: ${result.error}`);
-  return result.output as GateOutcome;
+  return replayGate(activities, input, `gate-release-tag-${image.digest.slice(7, 19)}`);
 }
 
 async function tagOf(repository: string, tag: string): Promise<string | undefined> {

@@ -14,10 +14,10 @@ import { composeGateServices } from '../../src/app/compose';
 import { EventType } from '../../src/local/durableDriver';
 import { runGateLocally } from '../../src/local/orchestrationHost';
 import { runRuntimeReconcileLocally } from '../../src/local/orchestrationHost';
-import { pushArtifact, pushImage } from '../../src/local/ociPush';
-import { sampleCycloneDx } from '../../src/local/sampleReports';
+import { pushImage } from '../../src/local/ociPush';
 import { inconclusiveSignatures as notYetVerifySignatures } from '../support/durableGateFakes';
 import { ORCH_IMAGE_GATE } from '../../src/orchestrations/names';
+import { attachReport, CRITICAL_OPENSSL } from '../support/pushSamples';
 import { useRegistry } from '../support/registry';
 import { useAzurite } from '../support/azurite';
 import { startSink, type SinkStandIn } from '../support/azureStandIns';
@@ -73,29 +73,16 @@ runtime:
         verifySignatures: notYetVerifySignatures,
       });
     const report = async (repository: string, digest: string, size: number, critical: boolean): Promise<void> => {
-      const vulnerabilities = critical
-        ? [
-            {
-              id: 'CVE-2024-6119',
-              severity: 'critical' as const,
-              package: 'openssl',
-              installedVersion: '3.0.13',
-              fixedVersion: '3.0.14',
-            },
-          ]
-        : [];
-      const blob = sampleCycloneDx({
-        imageName: `${host}/${repository}@${digest}`,
-        digest,
-        scannedAt: new Date().toISOString(),
-        vulnerabilities,
-      });
-      await pushArtifact(reg.client, repository, {
-        subject: { mediaType: MediaTypes.ociManifest, digest, size },
-        artifactType: MediaTypes.cyclonedx,
-        blob,
-        blobMediaType: MediaTypes.cyclonedx,
-      });
+      await attachReport(
+        reg.client,
+        repository,
+        { mediaType: MediaTypes.ociManifest, digest, size },
+        {
+          format: 'cyclonedx',
+          scannedAt: new Date().toISOString(),
+          vulnerabilities: critical ? [CRITICAL_OPENSSL] : [],
+        },
+      );
     };
     const clean = await pushImage(reg.client, 'app/clean', { tag: 'v1', layers: [Buffer.from('clean')] });
     await report('app/clean', clean.digest, clean.size, false);

@@ -13,7 +13,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { RecordedRequest, RouteResponse } from './httpsServer';
-import { TEST_TOKEN } from './azureStandIns';
+import { ArmWorkloadDeployer, type ArmWorkloadDeployerOptions } from '../../src/adapters/workloadDeployer';
+import { TEST_TOKEN, testCredential } from './azureStandIns';
 import { ACI_API, APP_API, startArmInUse, type ArmInUseStandIn, type StandInContainer } from './armInUse';
 
 export interface ArmDeployStandIn extends ArmInUseStandIn {
@@ -167,4 +168,21 @@ export async function startArmDeploy(): Promise<ArmDeployStandIn> {
   state.server.route('PATCH', /^\/subscriptions\//i, write);
   state.server.route('PUT', /^\/subscriptions\//i, write);
   return state;
+}
+
+/**
+ * The REAL deployer (ARM SDKs) pointed at the stand-in `arm`, trusting its CA, with the test credential and a
+ * 20 ms poll; `options` adds or overrides (e.g. `retryDelayMs`).
+ */
+export function armDeployer(
+  arm: ArmDeployStandIn,
+  options: Partial<ArmWorkloadDeployerOptions> = {},
+): ArmWorkloadDeployer {
+  return new ArmWorkloadDeployer({
+    credential: testCredential(),
+    endpoint: arm.endpoint,
+    ca: arm.server.ca,
+    pollIntervalMs: 20,
+    ...options,
+  });
 }

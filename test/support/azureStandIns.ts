@@ -44,6 +44,24 @@ export type LogAnswer =
   | { columns: Array<[string, string]>; rows: unknown[][]; partial?: { code: string; message: string } }
   | RouteResponse;
 
+/**
+ * What the pull-failure alert query finds in the stand-in's workspace: app `api` failing 9 times with
+ * ImagePullBackOff (last seen 2026-11-22); every other query finds nothing.
+ */
+export function pullFailureAnswer(query: string): LogAnswer {
+  return query.includes('ContainerAppSystemLogs')
+    ? {
+        columns: [
+          ['App', 'string'],
+          ['Count', 'long'],
+          ['Sample', 'string'],
+          ['LastSeen', 'datetime'],
+        ],
+        rows: [['api', 9, 'ImagePullBackOff', '2026-11-22T00:00:00Z']],
+      }
+    : { columns: [['x', 'string']], rows: [] };
+}
+
 export interface LogAnalyticsStandIn {
   server: TestHttpsServer;
   endpoint: string;

@@ -3,6 +3,7 @@
  * flow is under test there, not the adapters (those have their own tests against real servers). The registry
  * stores real manifest bytes addressed by their real sha256 digests.
  */
+import type { OrchestrationStarter, InstanceState } from '../../src/app/orchestrationStarter';
 import type { PurgeSummary } from '../../src/core/purge/summary';
 import { createHash } from 'node:crypto';
 import { ErrorCodes, GuardError } from '../../src/core/errors';
@@ -326,4 +327,15 @@ export function pending(source: FindingsSourceName): FindingsResult {
  */
 export async function inconclusiveSignatures(): Promise<SignatureResult> {
   return { status: 'inconclusive', reason: 'no signature verifier in this test', signatures: [] };
+}
+
+/** A starter that keeps instances in memory, as the durable client's store would (every start is Running). */
+export class MemoryStarter implements OrchestrationStarter {
+  readonly instances = new Map<string, { orchestrator: string; input: unknown; state: InstanceState }>();
+  async getState(instanceId: string): Promise<InstanceState | undefined> {
+    return this.instances.get(instanceId)?.state;
+  }
+  async start(orchestrator: string, instanceId: string, input: unknown): Promise<void> {
+    this.instances.set(instanceId, { orchestrator, input, state: 'Running' });
+  }
 }

@@ -6,6 +6,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { RegistryClient } from '../../src/adapters/ports';
 import { digestOf } from '../../src/adapters/registry';
+import { listRepositoryManifests } from '../../src/adapters/registry/manifestListing';
+import type { DeleteReason, KeepReason, ManifestRecord, PurgePlan } from '../../src/core/purge/plan';
 import { pushArtifact, pushImage, pushIndex, type Pushed } from '../../src/local/ociPush';
 import { MediaTypes } from '../../src/core/types';
 
@@ -101,6 +103,26 @@ export async function seedRepository(
   });
   const sigV3 = await sign(v3, 'v3');
   return { v1, v2, v3, dev1, oldIndex, oldChildren, newIndex, newChildren, sigV1, sbomOfSigV1, sigV3 };
+}
+
+/** The manifests of `repository` as the purge lists them at `nowMs`, by digest. */
+export async function listedByDigest(
+  client: RegistryClient,
+  repository: string,
+  nowMs: number,
+): Promise<Map<string, ManifestRecord>> {
+  return new Map((await listRepositoryManifests(client, repository, { nowMs })).map((m) => [m.digest, m]));
+}
+
+/** A plan's deletes and keeps as digest → reason (both empty without a plan). */
+export function planReasons(plan: PurgePlan | undefined): {
+  deletes: Map<string, DeleteReason>;
+  keeps: Map<string, KeepReason>;
+} {
+  return {
+    deletes: new Map(plan?.deletes.map((d) => [d.digest, d.reason])),
+    keeps: new Map(plan?.keeps.map((k) => [k.digest, k.reason])),
+  };
 }
 
 /** Tags of a repository, and which of `digests` still exist (GET by digest). */

@@ -221,6 +221,65 @@ export async function cosignSign(key: string, ref: string, home: string): Promis
   );
 }
 
+/**
+ * `cosign verify-attestation --key` of `ref` for predicates of `type` (offline: no transparency log; plain-http
+ * registry); resolves with cosign's output when it verifies, rejects with its stderr when it does not.
+ */
+export function cosignVerifyAttestation(
+  key: string,
+  type: string,
+  ref: string,
+  home: string,
+): Promise<{ stdout: string; stderr: string }> {
+  return exec(
+    tool('cosign') as string,
+    [
+      'verify-attestation',
+      '--key',
+      key,
+      '--type',
+      type,
+      '--insecure-ignore-tlog=true',
+      '--allow-http-registry',
+      '--allow-insecure-registry',
+      ref,
+    ],
+    { HOME: home },
+  );
+}
+
+/** A notation trust policy entry (trustpolicy.json, version 1.0). */
+export interface NotationTrustPolicy {
+  name: string;
+  registryScopes: string[];
+  signatureVerification: { level: string };
+  trustStores: string[];
+  trustedIdentities: string[];
+}
+
+/**
+ * A notation trust policy document of one strict entry `name` for every registry scope, trusting `identities`
+ * (`x509.subject:…`) certified by the CA store `ca:<caStore>`.
+ */
+export function strictTrustPolicy(
+  name: string,
+  caStore: string,
+  identities: string[],
+): { version: string; trustPolicies: NotationTrustPolicy[] } {
+  return {
+    version: '1.0',
+    trustPolicies: [
+      {
+        name,
+        registryScopes: ['*'],
+        signatureVerification: { level: 'strict' },
+        trustStores: [`ca:${caStore}`],
+        trustedIdentities: identities,
+      },
+    ],
+  };
+}
+
 /** Options of {@link buildJws}. */
 export interface JwsOptions {
   /** Protected header (defaults: PS256, notary.x509, signingTime now, crit [signingScheme]). */
