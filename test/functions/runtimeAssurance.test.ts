@@ -5,7 +5,11 @@
  * checks the caller's role.
  */
 import { HttpRequest, InvocationContext } from '@azure/functions';
-import { handleRuntimeAuditTimer, handleRuntimeReport, runtimeReconcileInstanceId } from '../../src/app/runtimeAssurance';
+import {
+  handleRuntimeAuditTimer,
+  handleRuntimeReport,
+  runtimeReconcileInstanceId,
+} from '../../src/app/runtimeAssurance';
 import { MemoryAuditStore } from '../../src/adapters/auditStore';
 import type { RuntimeReport } from '../../src/core/runtime/classify';
 import { MemoryStarter } from '../support/durableGateFakes';
