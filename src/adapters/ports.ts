@@ -143,11 +143,6 @@ export interface VerdictListing {
   latestImageVerdicts(maxRows: number): Promise<{ verdicts: Verdict[]; truncated: boolean }>;
 }
 
-/** True when the store can list its images' verdicts (the three shipped stores can). */
-export function isVerdictListing(store: unknown): store is VerdictListing {
-  return typeof (store as Partial<VerdictListing> | null)?.latestImageVerdicts === 'function';
-}
-
 /** What runtime assurance keeps between runs: the grace clocks and the last alerted status per image. */
 export interface RuntimeState {
   graceState: GraceState;

@@ -265,7 +265,14 @@ export async function doctorCommand(
     }
   } catch (err) {
     if (
-      isGuardError(err, 'INVALID_INPUT', 'SNAPSHOT_TOO_LARGE', 'SNAPSHOT_TOO_MANY_RESOURCES', 'SNAPSHOT_DUPLICATE_ID')
+      isGuardError(
+        err,
+        'INVALID_INPUT',
+        'SNAPSHOT_TOO_LARGE',
+        'SNAPSHOT_TOO_DEEP',
+        'SNAPSHOT_TOO_MANY_RESOURCES',
+        'SNAPSHOT_DUPLICATE_ID',
+      )
     )
       throw new UsageError(`${err.message} [${err.code}]`);
     throw err;

@@ -59,6 +59,8 @@ export const ErrorCodes = {
   SNAPSHOT_TOO_LARGE: 'SNAPSHOT_TOO_LARGE',
   /** A doctor snapshot holds more than `MAX_SNAPSHOT_RESOURCES` resources. */
   SNAPSHOT_TOO_MANY_RESOURCES: 'SNAPSHOT_TOO_MANY_RESOURCES',
+  /** A doctor snapshot file nests JSON deeper than `MAX_SNAPSHOT_DEPTH`; nothing was parsed or checked. */
+  SNAPSHOT_TOO_DEEP: 'SNAPSHOT_TOO_DEEP',
   /** A doctor snapshot names one resource id twice (compared case-insensitively, as ARM does); nothing was checked. */
   SNAPSHOT_DUPLICATE_ID: 'SNAPSHOT_DUPLICATE_ID',
   /** A live inventory (Resource Graph or ARM) needed more pages than `MAX_INVENTORY_PAGES`; no partial snapshot is used. */

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileAuditStore } from '../../src/adapters/auditStore';
 import { pushImage } from '../../src/local/ociPush';
+import { MAX_SNAPSHOT_DEPTH } from '../../src/core/doctor';
 import { runCli } from '../support/cli';
 import { useRegistry } from '../support/registry';
 import { SEED, SeedIds, seedResources } from '../support/doctorSeeds';
@@ -224,6 +225,19 @@ describe('doctor platform and usage', () => {
     const r = await runCli(['doctor', 'platform', '--snapshot', file]);
     expect(r.code).toBe(2);
     expect(r.err).toContain(`${file}: resources[1].id: expected an ARM resource id`);
+  });
+
+  it('a snapshot nested deeper than MAX_SNAPSHOT_DEPTH exits 2 with SNAPSHOT_TOO_DEEP and checks nothing', async () => {
+    const file = join(dir, 'deep.json');
+    const deep = '['.repeat(MAX_SNAPSHOT_DEPTH);
+    writeFileSync(file, `{"resources": [], "x": ${deep}${']'.repeat(MAX_SNAPSHOT_DEPTH)}}`);
+    const r = await runCli(['doctor', 'platform', '--snapshot', file, '--output', 'json']);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain(`${file}: (document): expected JSON nested at most ${MAX_SNAPSHOT_DEPTH} levels deep`);
+    expect(r.err).toContain('[SNAPSHOT_TOO_DEEP]');
+    const envelope = JSON.parse(r.out) as { checks: unknown[]; errors: Array<{ code: string }> };
+    expect(envelope.checks).toEqual([]);
+    expect(envelope.errors.map((e) => e.code)).toEqual(['SNAPSHOT_TOO_DEEP']);
   });
 });
 

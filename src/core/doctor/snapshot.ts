@@ -4,12 +4,20 @@
  * properties}]}`, validated (bounded) and indexed by id and by type. Pure: no I/O.
  */
 import { ErrorCodes, GuardError } from '../errors';
+import { findJsonNestingExcess } from '../jsonNesting';
 import { JsonReader, isJsonObject } from '../jsonReader';
 
 /** Largest snapshot file read (bytes), checked before parsing. */
 export const MAX_SNAPSHOT_BYTES = 64 * 1024 * 1024;
 /** Most resources one snapshot may hold, checked before indexing. */
 export const MAX_SNAPSHOT_RESOURCES = 200_000;
+/**
+ * Deepest JSON nesting of a snapshot file (the document's object is level 1), checked before parsing. Real ARM
+ * resources stay far under it; the deepest a check reads is an assigned policy rule, whose `MAX_RULE_DEPTH` (64)
+ * levels of conditions take at most 2 JSON levels each (`{"allOf": [ … ]}`) below the 6 levels that hold the
+ * rule, so every rule the evaluator can read still reaches it (a deeper one fails that check, as before).
+ */
+export const MAX_SNAPSHOT_DEPTH = 256;
 
 /** One ARM resource as ARM returns it (only the fields the checks read are typed). */
 export interface ArmResource {
@@ -157,7 +165,7 @@ export function buildSnapshot(resources: readonly unknown[], source?: string): S
 
 /**
  * Parses a snapshot file's text: `{"resources": [...]}`. Throws `SNAPSHOT_TOO_LARGE` past {@link MAX_SNAPSHOT_BYTES}
- * (checked before parsing), `SNAPSHOT_TOO_MANY_RESOURCES`, or `INVALID_INPUT` naming the entry and field after
+ * and `SNAPSHOT_TOO_DEEP` past {@link MAX_SNAPSHOT_DEPTH} (both checked before parsing), `SNAPSHOT_TOO_MANY_RESOURCES`, or `INVALID_INPUT` naming the entry and field after
  * `source` (`s.json: resources[3].id: expected …, got …`).
  */
 export function parseSnapshot(text: string | Buffer, source = 'snapshot'): Snapshot {
@@ -170,9 +178,20 @@ export function parseSnapshot(text: string | Buffer, source = 'snapshot'): Snaps
       { field: DOCUMENT },
     );
   }
+  const json = typeof text === 'string' ? text : text.toString('utf8');
+  // Nesting is bounded before JSON.parse builds anything: a document of `[[[[…` would otherwise be built whole
+  // and then walked by checks that recurse.
+  const excess = findJsonNestingExcess(json, { maxDepth: MAX_SNAPSHOT_DEPTH });
+  if (excess) {
+    throw new GuardError(
+      ErrorCodes.SNAPSHOT_TOO_DEEP,
+      `${read.where(DOCUMENT)}: expected JSON nested at most ${MAX_SNAPSHOT_DEPTH} levels deep, got deeper nesting at offset ${excess.offset}; nothing was checked: capture the snapshot again with \`acr-guard doctor snapshot\``,
+      { field: DOCUMENT },
+    );
+  }
   let doc: unknown;
   try {
-    doc = JSON.parse(typeof text === 'string' ? text : text.toString('utf8'));
+    doc = JSON.parse(json);
   } catch (err) {
     throw new GuardError(
       ErrorCodes.INVALID_INPUT,

@@ -6,6 +6,7 @@
  */
 import { ErrorCodes, GuardError, type ErrorCode } from '../errors';
 import { JsonReader } from '../jsonReader';
+import { findJsonNestingExcess } from '../jsonNesting';
 
 /** Largest report acr-guard parses (20 MiB). */
 export const MAX_REPORT_BYTES = 20 * 1024 * 1024;
@@ -107,33 +108,21 @@ export function decodeJson(bytes: Buffer): unknown {
 
 /**
  * Rejects nesting deeper than {@link MAX_JSON_DEPTH} and more than {@link MAX_JSON_CONTAINERS} objects and arrays,
- * in one linear pass, before JSON.parse sees the text.
+ * in one linear pass ({@link findJsonNestingExcess}), before JSON.parse sees the text.
  */
 function checkDepth(text: string): void {
-  let depth = 0;
-  let containers = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c)
-        i++; // backslash: skip the escaped character
-      else if (c === 0x22) inString = false;
-      continue;
-    }
-    if (c === 0x22) inString = true;
-    else if (c === 0x7b || c === 0x5b) {
-      depth++;
-      if (++containers > MAX_JSON_CONTAINERS) {
-        throw new ReportFailure(
-          ReportErrorCodes.REPORT_TOO_MANY_VALUES,
-          `$: expected at most ${MAX_JSON_CONTAINERS} JSON objects and arrays, got more (at offset ${i}); refused unparsed`,
-        );
-      }
-      if (depth > MAX_JSON_DEPTH)
-        throw malformedDocument(`JSON nested at most ${MAX_JSON_DEPTH} levels deep`, `deeper nesting at offset ${i}`);
-    } else if (c === 0x7d || c === 0x5d) depth--;
+  const excess = findJsonNestingExcess(text, { maxDepth: MAX_JSON_DEPTH, maxContainers: MAX_JSON_CONTAINERS });
+  if (excess?.bound === 'containers') {
+    throw new ReportFailure(
+      ReportErrorCodes.REPORT_TOO_MANY_VALUES,
+      `$: expected at most ${MAX_JSON_CONTAINERS} JSON objects and arrays, got more (at offset ${excess.offset}); refused unparsed`,
+    );
   }
+  if (excess?.bound === 'depth')
+    throw malformedDocument(
+      `JSON nested at most ${MAX_JSON_DEPTH} levels deep`,
+      `deeper nesting at offset ${excess.offset}`,
+    );
 }
 
 // ---------------------------------------------------------------------------------------------------------

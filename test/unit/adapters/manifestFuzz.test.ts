@@ -14,7 +14,7 @@ import { IN_TOTO_MEDIA_TYPE, MAX_INDEX_ENTRIES, MAX_INDEX_PLATFORMS } from '../.
 import { loadPolicy } from '../../../src/core/policy';
 import { MediaTypes, type FindingsResult, type ImageId } from '../../../src/core/types';
 import { runGateLocally } from '../../../src/local/orchestrationHost';
-import { resolveManifest, type ResolvedImage } from '../../../src/orchestrations/activities';
+import { resolveManifest, type ResolvedImage } from '../../../src/orchestrations/resolveManifest';
 import type { GateServices } from '../../../src/orchestrations/services';
 import { MemoryAudit, inconclusiveSignatures as notYetVerifySignatures } from '../../support/durableGateFakes';
 import { startLoopback, type LoopbackServer } from '../../support/loopbackHttp';

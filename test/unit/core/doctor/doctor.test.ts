@@ -9,7 +9,9 @@ import {
   diagnosePlatform,
   diagnosePull,
   parseSnapshot,
+  MAX_RULE_DEPTH,
   MAX_SNAPSHOT_BYTES,
+  MAX_SNAPSHOT_DEPTH,
   MAX_SNAPSHOT_RESOURCES,
   type DoctorCheck,
   type Snapshot,
@@ -435,6 +437,64 @@ describe('snapshot validation (bounded)', () => {
       err = e;
     }
     expect(isGuardError(err, 'SNAPSHOT_TOO_MANY_RESOURCES')).toBe(true);
+  });
+
+  /**
+   * `{"resources": [{id, type, properties: {"p": <value>}}]}` where the value nests one object (`true`) or array
+   * (`false`) per entry of `kinds`: 4 + `kinds.length` levels deep in all.
+   */
+  const nestedWith = (kinds: readonly boolean[]) =>
+    `{"resources": [{"id": "/subscriptions/s/x", "type": "Microsoft.Web/sites", "properties": {"p": ${kinds
+      .map((k) => (k ? '{"k":' : '['))
+      .join('')}0${[...kinds]
+      .reverse()
+      .map((k) => (k ? '}' : ']'))
+      .join('')}}}]}`;
+  const nestedTo = (levels: number) => nestedWith(new Array<boolean>(levels - 4).fill(false));
+  const caught = (f: () => unknown): unknown => {
+    try {
+      f();
+    } catch (e) {
+      return e;
+    }
+    return undefined;
+  };
+
+  it('refuses a snapshot nested deeper than MAX_SNAPSHOT_DEPTH before parsing: SNAPSHOT_TOO_DEEP, nothing checked', () => {
+    expect(parseSnapshot(nestedTo(MAX_SNAPSHOT_DEPTH)).resources).toHaveLength(1);
+    const err = caught(() => parseSnapshot(nestedTo(MAX_SNAPSHOT_DEPTH + 1), 'deep.json'));
+    expect(isGuardError(err, 'SNAPSHOT_TOO_DEEP')).toBe(true);
+    expect((err as Error).message).toMatch(
+      new RegExp(
+        `^deep\\.json: \\(document\\): expected JSON nested at most ${MAX_SNAPSHOT_DEPTH} levels deep, got deeper nesting at offset \\d+; nothing was checked`,
+      ),
+    );
+    // A hostile file as large as a snapshot may be, all brackets: refused by the scan alone, quickly, with no parse.
+    const hostile = Buffer.alloc(MAX_SNAPSHOT_BYTES, 0x5b);
+    const started = process.hrtime.bigint();
+    expect(
+      isGuardError(
+        caught(() => parseSnapshot(hostile, 'h.json')),
+        'SNAPSHOT_TOO_DEEP',
+      ),
+    ).toBe(true);
+    expect(Number(process.hrtime.bigint() - started) / 1e6).toBeLessThan(2000);
+    // Brackets inside strings are not nesting; the bound leaves room for every rule the policy evaluator reads.
+    expect(
+      parseSnapshot(`{"resources": [{"id": "/s", "type": "a/b", "name": "${'['.repeat(1000)}"}]}`).resources,
+    ).toHaveLength(1);
+    expect(2 * MAX_RULE_DEPTH + 6).toBeLessThan(MAX_SNAPSHOT_DEPTH);
+  });
+
+  it('property: a snapshot is refused with SNAPSHOT_TOO_DEEP exactly when it nests deeper than the bound', () => {
+    fc.assert(
+      fc.property(fc.array(fc.boolean(), { maxLength: 2 * MAX_SNAPSHOT_DEPTH }), (kinds) => {
+        const err = caught(() => parseSnapshot(nestedWith(kinds)));
+        if (kinds.length + 4 > MAX_SNAPSHOT_DEPTH) expect(isGuardError(err, 'SNAPSHOT_TOO_DEEP')).toBe(true);
+        else expect(err).toBeUndefined();
+      }),
+      { seed: 22, numRuns: 200 },
+    );
   });
 
   it('names the entry and field of bad input', () => {
