@@ -270,6 +270,7 @@ export async function doctorCommand(
         'INVALID_INPUT',
         'SNAPSHOT_TOO_LARGE',
         'SNAPSHOT_TOO_DEEP',
+        'SNAPSHOT_TOO_MANY_VALUES',
         'SNAPSHOT_TOO_MANY_RESOURCES',
         'SNAPSHOT_DUPLICATE_ID',
       )

@@ -61,6 +61,8 @@ export const ErrorCodes = {
   SNAPSHOT_TOO_MANY_RESOURCES: 'SNAPSHOT_TOO_MANY_RESOURCES',
   /** A doctor snapshot file nests JSON deeper than `MAX_SNAPSHOT_DEPTH`; nothing was parsed or checked. */
   SNAPSHOT_TOO_DEEP: 'SNAPSHOT_TOO_DEEP',
+  /** A doctor snapshot file holds more than `MAX_SNAPSHOT_CONTAINERS` objects and arrays; nothing was parsed or checked. */
+  SNAPSHOT_TOO_MANY_VALUES: 'SNAPSHOT_TOO_MANY_VALUES',
   /** A doctor snapshot names one resource id twice (compared case-insensitively, as ARM does); nothing was checked. */
   SNAPSHOT_DUPLICATE_ID: 'SNAPSHOT_DUPLICATE_ID',
   /** A live inventory (Resource Graph or ARM) needed more pages than `MAX_INVENTORY_PAGES`; no partial snapshot is used. */

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileAuditStore } from '../../src/adapters/auditStore';
 import { pushImage } from '../../src/local/ociPush';
-import { MAX_SNAPSHOT_DEPTH } from '../../src/core/doctor';
+import { MAX_SNAPSHOT_CONTAINERS, MAX_SNAPSHOT_DEPTH } from '../../src/core/doctor';
 import { runCli } from '../support/cli';
 import { useRegistry } from '../support/registry';
 import { SEED, SeedIds, seedResources } from '../support/doctorSeeds';
@@ -238,6 +238,17 @@ describe('doctor platform and usage', () => {
     const envelope = JSON.parse(r.out) as { checks: unknown[]; errors: Array<{ code: string }> };
     expect(envelope.checks).toEqual([]);
     expect(envelope.errors.map((e) => e.code)).toEqual(['SNAPSHOT_TOO_DEEP']);
+  });
+
+  it('a snapshot of more than MAX_SNAPSHOT_CONTAINERS objects and arrays exits 2 with SNAPSHOT_TOO_MANY_VALUES', async () => {
+    const file = join(dir, 'flat.json');
+    writeFileSync(file, `{"resources": [], "x": [${'{},'.repeat(MAX_SNAPSHOT_CONTAINERS)}{}]}`);
+    const r = await runCli(['doctor', 'platform', '--snapshot', file, '--output', 'json']);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain(`expected at most ${MAX_SNAPSHOT_CONTAINERS} objects and arrays`);
+    const envelope = JSON.parse(r.out) as { checks: unknown[]; errors: Array<{ code: string }> };
+    expect(envelope.checks).toEqual([]);
+    expect(envelope.errors.map((e) => e.code)).toEqual(['SNAPSHOT_TOO_MANY_VALUES']);
   });
 });
 

@@ -19,6 +19,14 @@ export const MAX_SNAPSHOT_RESOURCES = 200_000;
  */
 export const MAX_SNAPSHOT_DEPTH = 256;
 
+/**
+ * Most objects and arrays in a snapshot file, counted in the same pass before parsing: the byte bound alone lets
+ * 64 MiB of `[]` become 32 million objects before the resource bound is read. Two million is ten per resource at
+ * the resource bound, and about 90 per resource for a file of 22,000 resources of 3 KB (ARM's largest common
+ * shapes: networks with subnets, role definitions with permissions hold 30 to 80).
+ */
+export const MAX_SNAPSHOT_CONTAINERS = 2_000_000;
+
 /** One ARM resource as ARM returns it (only the fields the checks read are typed). */
 export interface ArmResource {
   id: string;
@@ -165,7 +173,7 @@ export function buildSnapshot(resources: readonly unknown[], source?: string): S
 
 /**
  * Parses a snapshot file's text: `{"resources": [...]}`. Throws `SNAPSHOT_TOO_LARGE` past {@link MAX_SNAPSHOT_BYTES}
- * and `SNAPSHOT_TOO_DEEP` past {@link MAX_SNAPSHOT_DEPTH} (both checked before parsing), `SNAPSHOT_TOO_MANY_RESOURCES`, or `INVALID_INPUT` naming the entry and field after
+ * `SNAPSHOT_TOO_DEEP` past {@link MAX_SNAPSHOT_DEPTH} and `SNAPSHOT_TOO_MANY_VALUES` past {@link MAX_SNAPSHOT_CONTAINERS} (all checked before parsing), `SNAPSHOT_TOO_MANY_RESOURCES`, or `INVALID_INPUT` naming the entry and field after
  * `source` (`s.json: resources[3].id: expected …, got …`).
  */
 export function parseSnapshot(text: string | Buffer, source = 'snapshot'): Snapshot {
@@ -181,7 +189,14 @@ export function parseSnapshot(text: string | Buffer, source = 'snapshot'): Snaps
   const json = typeof text === 'string' ? text : text.toString('utf8');
   // Nesting is bounded before JSON.parse builds anything: a document of `[[[[…` would otherwise be built whole
   // and then walked by checks that recurse.
-  const excess = findJsonNestingExcess(json, { maxDepth: MAX_SNAPSHOT_DEPTH });
+  const excess = findJsonNestingExcess(json, { maxDepth: MAX_SNAPSHOT_DEPTH, maxContainers: MAX_SNAPSHOT_CONTAINERS });
+  if (excess?.bound === 'containers') {
+    throw new GuardError(
+      ErrorCodes.SNAPSHOT_TOO_MANY_VALUES,
+      `${read.where(DOCUMENT)}: expected at most ${MAX_SNAPSHOT_CONTAINERS} objects and arrays, got more (the one past the bound at offset ${excess.offset}); nothing was checked: capture a narrower --scope`,
+      { field: DOCUMENT },
+    );
+  }
   if (excess) {
     throw new GuardError(
       ErrorCodes.SNAPSHOT_TOO_DEEP,

@@ -11,6 +11,7 @@ import {
   parseSnapshot,
   MAX_RULE_DEPTH,
   MAX_SNAPSHOT_BYTES,
+  MAX_SNAPSHOT_CONTAINERS,
   MAX_SNAPSHOT_DEPTH,
   MAX_SNAPSHOT_RESOURCES,
   type DoctorCheck,
@@ -484,6 +485,27 @@ describe('snapshot validation (bounded)', () => {
       parseSnapshot(`{"resources": [{"id": "/s", "type": "a/b", "name": "${'['.repeat(1000)}"}]}`).resources,
     ).toHaveLength(1);
     expect(2 * MAX_RULE_DEPTH + 6).toBeLessThan(MAX_SNAPSHOT_DEPTH);
+  });
+
+  it('refuses a snapshot of more than MAX_SNAPSHOT_CONTAINERS objects and arrays before parsing: SNAPSHOT_TOO_MANY_VALUES', () => {
+    // Within the byte bound, flat: 64 MiB of [] would be 32 million arrays built by JSON.parse.
+    const flat = (n: number) => `{"resources": [], "x": [${'[],'.repeat(n - 4)}[]]}`;
+    expect(parseSnapshot(flat(MAX_SNAPSHOT_CONTAINERS)).resources).toHaveLength(0);
+    const err = caught(() => parseSnapshot(flat(MAX_SNAPSHOT_CONTAINERS + 1), 'flat.json'));
+    expect(isGuardError(err, 'SNAPSHOT_TOO_MANY_VALUES')).toBe(true);
+    expect((err as Error).message).toMatch(
+      new RegExp(
+        `^flat\\.json: \\(document\\): expected at most ${MAX_SNAPSHOT_CONTAINERS} objects and arrays, got more .*nothing was checked`,
+      ),
+    );
+    const hostile = Buffer.from(`[${'[],'.repeat(Math.floor((MAX_SNAPSHOT_BYTES - 8) / 3))}[]]`);
+    expect(hostile.length).toBeLessThanOrEqual(MAX_SNAPSHOT_BYTES);
+    expect(
+      isGuardError(
+        caught(() => parseSnapshot(hostile, 'h.json')),
+        'SNAPSHOT_TOO_MANY_VALUES',
+      ),
+    ).toBe(true);
   });
 
   it('property: a snapshot is refused with SNAPSHOT_TOO_DEEP exactly when it nests deeper than the bound', () => {
