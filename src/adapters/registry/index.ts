@@ -201,23 +201,24 @@ class OciRegistryClient implements RegistryClient {
       );
     }
     if (!res.body) return Buffer.alloc(0);
+    const overLimit = () =>
+      new GuardError(ErrorCodes.MALFORMED, `registry ${this.host}: ${what} is over the ${max}-byte limit`);
+    const readFailed = (err: unknown): GuardError => {
+      const why =
+        (err as Error).name === 'TimeoutError' ? `timed out after ${this.timeoutMs} ms` : (err as Error).message;
+      return new GuardError(ErrorCodes.TRANSIENT, `registry ${this.host}: reading ${what} failed: ${why}`, {
+        cause: err,
+      });
+    };
     const encoding = (res.headers.get('content-encoding') ?? '').trim().toLowerCase();
     if (Number.isFinite(declared) && declared >= 0 && (encoding === '' || encoding === 'identity')) {
       // Declared and within the bound, as sent: the HTTP client reads exactly that many bytes, so the whole body
       // is read at once (a compressed body is not: fetch inflates it, and only the stream below counts what
       // comes out).
-      let body: ArrayBuffer;
-      try {
-        body = await res.arrayBuffer();
-      } catch (err) {
-        const why =
-          (err as Error).name === 'TimeoutError' ? `timed out after ${this.timeoutMs} ms` : (err as Error).message;
-        throw new GuardError(ErrorCodes.TRANSIENT, `registry ${this.host}: reading ${what} failed: ${why}`, {
-          cause: err,
-        });
-      }
-      if (body.byteLength > max)
-        throw new GuardError(ErrorCodes.MALFORMED, `registry ${this.host}: ${what} is over the ${max}-byte limit`);
+      const body = await res.arrayBuffer().catch((err: unknown) => {
+        throw readFailed(err);
+      });
+      if (body.byteLength > max) throw overLimit();
       return Buffer.from(body);
     }
     const reader = res.body.getReader();
@@ -230,17 +231,13 @@ class OciRegistryClient implements RegistryClient {
         total += value.byteLength;
         if (total > max) {
           await reader.cancel().catch(() => undefined);
-          throw new GuardError(ErrorCodes.MALFORMED, `registry ${this.host}: ${what} is over the ${max}-byte limit`);
+          throw overLimit();
         }
         chunks.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
       }
     } catch (err) {
       if (err instanceof GuardError) throw err;
-      const why =
-        (err as Error).name === 'TimeoutError' ? `timed out after ${this.timeoutMs} ms` : (err as Error).message;
-      throw new GuardError(ErrorCodes.TRANSIENT, `registry ${this.host}: reading ${what} failed: ${why}`, {
-        cause: err,
-      });
+      throw readFailed(err);
     }
     return Buffer.concat(chunks);
   }
