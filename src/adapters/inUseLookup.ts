@@ -20,10 +20,7 @@
  * Fail closed: any error (403, 404, 5xx after the SDK's retries, a timeout, a response without the images)
  * throws a GuardError naming the scope; a partial list is never returned.
  */
-import type { TokenCredential } from '@azure/identity';
-import type * as ArmAppContainers from '@azure/arm-appcontainers';
 import type { ContainerAppsAPIClient, ContainerApp, Job, Revision, Template } from '@azure/arm-appcontainers';
-import type * as ArmContainerInstance from '@azure/arm-containerinstance';
 import type { ContainerInstanceManagementClient, ContainerGroup } from '@azure/arm-containerinstance';
 import { ErrorCodes, GuardError } from '../core/errors';
 import { parseInUseScope, type InUseScope } from '../core/inUseScopes';
@@ -31,27 +28,17 @@ import { ListingGuard, LISTING_BOUNDS } from '../core/listing';
 import { mapLimit } from '../core/mapLimit';
 import type { DeployedImage, InUseLookup } from './ports';
 import { sdkError } from './sdkErrors';
-
-/** `@azure/arm-appcontainers`, loaded on first use: a cold start that does not reach this adapter does not pay for it. */
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const armAppContainers = (): typeof ArmAppContainers => require('@azure/arm-appcontainers');
-/** `@azure/arm-containerinstance`, loaded on first use: a cold start that does not reach this adapter does not pay for it. */
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const armContainerInstance = (): typeof ArmContainerInstance => require('@azure/arm-containerinstance');
+import {
+  armAppContainers,
+  armContainerInstance,
+  ArmWorkloadClients,
+  type ArmWorkloadClientOptions,
+} from './armWorkloadClients';
 
 /** Options of {@link ArmInUseLookup}. */
-export interface ArmInUseLookupOptions {
-  credential: TokenCredential;
+export interface ArmInUseLookupOptions extends ArmWorkloadClientOptions {
   /** Validated scopes (see `parseInUseScopes`). */
   scopes: readonly InUseScope[];
-  /** ARM endpoint; default `https://management.azure.com` (tests: a loopback server). */
-  endpoint?: string;
-  /** Extra CA (PEM) to trust, for loopback test servers only. */
-  ca?: string;
-  /** SDK retries of 429/5xx/resets before `TRANSIENT` (default 3). */
-  maxRetries?: number;
-  /** First retry delay of the SDK's exponential back-off (default 1 s; tests use less). */
-  retryDelayMs?: number;
   /** Deadline of one whole lookup (default 120 s); past it the lookup throws `TRANSIENT`. */
   timeoutMs?: number;
   /** Clock for `maxAgeMs` (tests). */
@@ -83,12 +70,10 @@ function sourceOf(
 
 /** {@link InUseLookup} over ARM. One SDK client of each kind per subscription. */
 export class ArmInUseLookup implements InUseLookup {
-  private readonly apps = new Map<string, ContainerAppsAPIClient>();
-  private readonly instances = new Map<string, ContainerInstanceManagementClient>();
-  private readonly endpoint: string;
+  private readonly clients: ArmWorkloadClients;
 
   constructor(private readonly options: ArmInUseLookupOptions) {
-    this.endpoint = (options.endpoint ?? 'https://management.azure.com').replace(/\/+$/, '');
+    this.clients = new ArmWorkloadClients(options);
   }
 
   /** The scopes this lookup reads (for a log line saying what in-use protection covers). */
@@ -96,46 +81,12 @@ export class ArmInUseLookup implements InUseLookup {
     return this.options.scopes;
   }
 
-  private clientOptions(): {
-    endpoint: string;
-    retryOptions: { maxRetries: number; retryDelayInMs: number; maxRetryDelayInMs: number };
-    tlsOptions?: { ca: string };
-  } {
-    return {
-      endpoint: this.endpoint,
-      retryOptions: {
-        maxRetries: this.options.maxRetries ?? 3,
-        retryDelayInMs: this.options.retryDelayMs ?? 1000,
-        maxRetryDelayInMs: 30_000,
-      },
-      ...(this.options.ca ? { tlsOptions: { ca: this.options.ca } } : {}),
-    };
-  }
-
   private appsClient(subscriptionId: string): ContainerAppsAPIClient {
-    let client = this.apps.get(subscriptionId);
-    if (!client) {
-      client = new (armAppContainers().ContainerAppsAPIClient)(
-        this.options.credential,
-        subscriptionId,
-        this.clientOptions(),
-      );
-      this.apps.set(subscriptionId, client);
-    }
-    return client;
+    return this.clients.containerApps(subscriptionId);
   }
 
   private instancesClient(subscriptionId: string): ContainerInstanceManagementClient {
-    let client = this.instances.get(subscriptionId);
-    if (!client) {
-      client = new (armContainerInstance().ContainerInstanceManagementClient)(
-        this.options.credential,
-        subscriptionId,
-        this.clientOptions(),
-      );
-      this.instances.set(subscriptionId, client);
-    }
-    return client;
+    return this.clients.containerGroups(subscriptionId);
   }
 
   /** The last lookup (running or complete) and when it started; dropped when it fails. */

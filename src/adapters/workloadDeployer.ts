@@ -19,19 +19,12 @@
  * `timeoutMs` (`DEPLOY_TIMEOUT`). SDK errors become stable codes (see `sdkErrors.ts`).
  */
 import { setMaxListeners } from 'node:events';
-import type { TokenCredential } from '@azure/identity';
-import type * as ArmAppContainers from '@azure/arm-appcontainers';
 import type { ContainerAppsAPIClient, Template } from '@azure/arm-appcontainers';
-import type * as ArmContainerInstance from '@azure/arm-containerinstance';
 import type { ContainerGroup, ContainerInstanceManagementClient } from '@azure/arm-containerinstance';
 import { ErrorCodes, GuardError } from '../core/errors';
 import type { InUseScope } from '../core/inUseScopes';
 import { sdkError } from './sdkErrors';
-
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const armAppContainers = (): typeof ArmAppContainers => require('@azure/arm-appcontainers');
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const armContainerInstance = (): typeof ArmContainerInstance => require('@azure/arm-containerinstance');
+import { ArmWorkloadClients, type ArmWorkloadClientOptions } from './armWorkloadClients';
 
 /** A deploy target: a Container App, a Container Apps job or a container group (see `parseDeployTarget`). */
 export type WorkloadTarget = Extract<InUseScope, { kind: 'containerApp' | 'containerAppJob' | 'containerGroup' }>;
@@ -67,17 +60,9 @@ export interface WorkloadDeployer {
 }
 
 /** Options of {@link ArmWorkloadDeployer}. */
-export interface ArmWorkloadDeployerOptions {
-  credential: TokenCredential;
-  /** ARM endpoint; default `https://management.azure.com` (tests: a loopback server). */
-  endpoint?: string;
-  /** Extra CA (PEM) to trust, for loopback test servers only. */
-  ca?: string;
+export interface ArmWorkloadDeployerOptions extends ArmWorkloadClientOptions {
   /** How often the operation and the revision/group are polled (default 5 s). */
   pollIntervalMs?: number;
-  /** SDK retries of 429/5xx (default 3) and their first delay (default 1 s). */
-  maxRetries?: number;
-  retryDelayMs?: number;
 }
 
 const ROLE_HINT =
@@ -125,38 +110,18 @@ function writableGroup(group: ContainerGroup): ContainerGroup {
 
 /** {@link WorkloadDeployer} over ARM. */
 export class ArmWorkloadDeployer implements WorkloadDeployer {
-  private readonly endpoint: string;
+  private readonly clients: ArmWorkloadClients;
 
   constructor(private readonly options: ArmWorkloadDeployerOptions) {
-    this.endpoint = (options.endpoint ?? 'https://management.azure.com').replace(/\/+$/, '');
-  }
-
-  private clientOptions() {
-    return {
-      endpoint: this.endpoint,
-      retryOptions: {
-        maxRetries: this.options.maxRetries ?? 3,
-        retryDelayInMs: this.options.retryDelayMs ?? 1000,
-        maxRetryDelayInMs: 30_000,
-      },
-      ...(this.options.ca ? { tlsOptions: { ca: this.options.ca } } : {}),
-    };
+    this.clients = new ArmWorkloadClients(options);
   }
 
   private apps(target: WorkloadTarget): ContainerAppsAPIClient {
-    return new (armAppContainers().ContainerAppsAPIClient)(
-      this.options.credential,
-      target.subscriptionId,
-      this.clientOptions(),
-    );
+    return this.clients.containerApps(target.subscriptionId);
   }
 
   private groups(target: WorkloadTarget): ContainerInstanceManagementClient {
-    return new (armContainerInstance().ContainerInstanceManagementClient)(
-      this.options.credential,
-      target.subscriptionId,
-      this.clientOptions(),
-    );
+    return this.clients.containerGroups(target.subscriptionId);
   }
 
   private get interval(): number {
