@@ -122,10 +122,7 @@ export function verdictSarif(verdict: Verdict, toolVersion: string): Json {
   };
   const locationsFor = (manifest: string | undefined): Json[] => [
     {
-      physicalLocation: {
-        artifactLocation: { uri: imageUri(image) },
-        region: { startLine: 1, startColumn: 1, endLine: 1, endColumn: 1 },
-      },
+      physicalLocation: imageLocation(image),
       logicalLocations: [
         {
           name: verdict.image.repository,
@@ -222,71 +219,56 @@ export function verdictSarif(verdict: Verdict, toolVersion: string): Json {
       properties: { status: check.status, ...(check.manifest ? { manifest: check.manifest } : {}) },
     });
   }
-  return {
-    $schema: SARIF_SCHEMA_URI,
-    version: '2.1.0',
-    runs: [
-      {
-        tool: {
-          driver: {
-            name: 'acr-guard',
-            version: toolVersion,
-            semanticVersion: toolVersion,
-            rules,
-          },
-        },
-        // GitHub keeps one analysis per category: one per repository, so gating two images does not replace alerts.
-        automationDetails: { id: `acr-guard/${verdict.image.registry}/${verdict.image.repository}/` },
-        results,
-        properties: {
-          image,
-          ...(verdict.tag ? { tag: verdict.tag } : {}),
-          decision: verdict.decision,
-          summary: verdict.summary,
-          decidedAt: verdict.decidedAt,
-          rule: verdict.rule,
-          findingCounts: verdict.findingCounts,
-          ...(notListed > 0 ? { findingsNotListed: notListed } : {}),
-          ...(verdict.findingsOmitted ? { findingsOmitted: verdict.findingsOmitted } : {}),
-        },
-      },
-    ],
-  };
+  return sarifLog(toolVersion, rules, {
+    // GitHub keeps one analysis per category: one per repository, so gating two images does not replace alerts.
+    automationDetails: { id: `acr-guard/${verdict.image.registry}/${verdict.image.repository}/` },
+    results,
+    properties: {
+      image,
+      ...(verdict.tag ? { tag: verdict.tag } : {}),
+      decision: verdict.decision,
+      summary: verdict.summary,
+      decidedAt: verdict.decidedAt,
+      rule: verdict.rule,
+      findingCounts: verdict.findingCounts,
+      ...(notListed > 0 ? { findingsNotListed: notListed } : {}),
+      ...(verdict.findingsOmitted ? { findingsOmitted: verdict.findingsOmitted } : {}),
+    },
+  });
 }
 
 /** The SARIF log of a gate that reached no verdict (ignored, failed): one error result saying why. */
 export function noVerdictSarif(image: string, status: string, reason: string, toolVersion: string): Json {
+  const rules = [{ id: 'acr-guard/gate', shortDescription: { text: 'the gate reached no verdict' } }];
+  return sarifLog(toolVersion, rules, {
+    results: [
+      {
+        ruleId: 'acr-guard/gate',
+        ruleIndex: 0,
+        level: 'error',
+        message: { text: `${status}: ${reason}` },
+        locations: [{ physicalLocation: imageLocation(image) }],
+      },
+    ],
+    properties: { image, decision: 'block', status },
+  });
+}
+
+/** A SARIF 2.1.0 log of one run by acr-guard: its rules, then the run's own fields (results, properties, …). */
+function sarifLog(toolVersion: string, rules: Json[], run: Json): Json {
   return {
     $schema: SARIF_SCHEMA_URI,
     version: '2.1.0',
     runs: [
-      {
-        tool: {
-          driver: {
-            name: 'acr-guard',
-            version: toolVersion,
-            semanticVersion: toolVersion,
-            rules: [{ id: 'acr-guard/gate', shortDescription: { text: 'the gate reached no verdict' } }],
-          },
-        },
-        results: [
-          {
-            ruleId: 'acr-guard/gate',
-            ruleIndex: 0,
-            level: 'error',
-            message: { text: `${status}: ${reason}` },
-            locations: [
-              {
-                physicalLocation: {
-                  artifactLocation: { uri: imageUri(image) },
-                  region: { startLine: 1, startColumn: 1, endLine: 1, endColumn: 1 },
-                },
-              },
-            ],
-          },
-        ],
-        properties: { image, decision: 'block', status },
-      },
+      { tool: { driver: { name: 'acr-guard', version: toolVersion, semanticVersion: toolVersion, rules } }, ...run },
     ],
+  };
+}
+
+/** Where a result about the image is: the image's URI, with the one-line region SARIF consumers expect. */
+function imageLocation(image: string): Json {
+  return {
+    artifactLocation: { uri: imageUri(image) },
+    region: { startLine: 1, startColumn: 1, endLine: 1, endColumn: 1 },
   };
 }
