@@ -159,6 +159,24 @@ gate:
     expect(runObj.properties).toMatchObject({ image, decision: 'block' });
   });
 
+  it('an image that is not there still gives a valid SARIF log: one error result saying why, decision block', async () => {
+    const image = `${registry.host}/app/sarif:not-pushed`;
+    const { code, out } = await run(['gate', image, '--policy', policyFile, '--plain-http', '--output', 'sarif']);
+    expect(code).toBe(3);
+    const log = JSON.parse(out);
+    const valid = validate(log);
+    expect(validate.errors ?? []).toEqual([]);
+    expect(valid).toBe(true);
+    const [runObj] = log.runs;
+    expect(runObj.tool.driver).toMatchObject({ name: 'acr-guard', version: ACR_GUARD_VERSION });
+    expect(runObj.tool.driver.rules.map((r: Json) => r.id)).toEqual(['acr-guard/gate']);
+    expect(runObj.results).toHaveLength(1);
+    expect(runObj.results[0]).toMatchObject({ ruleId: 'acr-guard/gate', ruleIndex: 0, level: 'error' });
+    expect(runObj.results[0].message.text).toMatch(/^not-found: /);
+    expect(runObj.results[0].locations[0].physicalLocation.artifactLocation.uri).toBe(imageUri(image));
+    expect(runObj.properties).toMatchObject({ image, decision: 'block', status: 'not-found' });
+  });
+
   it('an unknown --output is a usage error naming the three formats', async () => {
     const { code, err } = await run(['gate', `${registry.host}/app/x:v1`, '--policy', policyFile, '--output', 'xml']);
     expect(code).toBe(2);
