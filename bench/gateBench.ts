@@ -10,7 +10,7 @@
  *
  *   BENCH_IMAGES=200 BENCH_CONCURRENCY=8 BENCH_ROUNDS=5 npm run bench
  */
-import { cpus, totalmem, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -23,7 +23,7 @@ import { startRegistry } from '../src/local/registryServer';
 import { pushArtifact, pushImage } from '../src/local/ociPush';
 import { sampleSarif } from '../src/local/sampleReports';
 import { runGateLocally } from '../src/local/orchestrationHost';
-import { intFromEnv } from './benchEnv';
+import { intFromEnv, machineLine } from './benchEnv';
 
 const ACCEPT = [
   MediaTypes.ociManifest,
@@ -73,9 +73,7 @@ async function main(): Promise<void> {
     const host = registry.host;
     const client = createRegistryClient({ host, plainHttp: true });
     const now = new Date();
-    console.log(
-      `machine: ${cpus()[0]?.model ?? 'unknown cpu'} x${cpus().length}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}, ${process.platform}`,
-    );
+    console.log(machineLine());
     console.log(
       `seeding ${n} images (+${warmup} to warm up with), each with a SARIF report attached as a referrer, into docker-registry at ${host}…`,
     );

@@ -13,7 +13,7 @@
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pemFileSigner } from '../src/adapters/attestationSigner';
@@ -24,7 +24,7 @@ import { buildVsaStatement } from '../src/core/vsa';
 import { attachVsa, copyReferrerGraph } from '../src/jobs/releaseProof';
 import { startRegistry } from '../src/local/registryServer';
 import { pushArtifact, pushImage } from '../src/local/ociPush';
-import { intFromEnv } from './benchEnv';
+import { intFromEnv, machineLine } from './benchEnv';
 
 async function rawCopy(client: RegistryClient, from: string, target: string, digest: string): Promise<void> {
   const manifest = await client.getManifest(from, digest);
@@ -50,9 +50,7 @@ async function main(): Promise<void> {
   const registry = await startRegistry();
   try {
     const client = createRegistryClient({ host: registry.host, plainHttp: true });
-    console.log(
-      `machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}; registry: docker-registry 2.8 on loopback (fallback tag schema)`,
-    );
+    console.log(`${machineLine()}; registry: docker-registry 2.8 on loopback (fallback tag schema)`);
     console.log(`${images} images per row, each promoted into a fresh release repository; median ms per image\n`);
     console.log('referrers |   raw copy | + proof copy (ratio) | + proof + VSA (ratio) | added by proof+VSA');
     for (const referrers of [0, 3, 20]) {

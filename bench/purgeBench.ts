@@ -7,7 +7,7 @@
  *   BENCH_MANIFESTS=5000 BENCH_CONCURRENCY=32 npm run bench:purge
  *   BENCH_PLAN_ONLY=1 npm run bench:purge     # only the 100,000-manifest planning, no registry
  */
-import { cpus, totalmem, tmpdir, loadavg } from 'node:os';
+import { tmpdir, loadavg } from 'node:os';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -19,7 +19,7 @@ import { executePurge } from '../src/jobs/purgeExecute';
 import { startRegistry } from '../src/local/registryServer';
 import { pushImage, type Pushed } from '../src/local/ociPush';
 import { MediaTypes } from '../src/core/types';
-import { intFromEnv } from './benchEnv';
+import { intFromEnv, machineLine } from './benchEnv';
 
 const DAY = 86_400_000;
 
@@ -111,11 +111,7 @@ async function main(): Promise<void> {
     const host = registry.host;
     const client = createRegistryClient({ host, plainHttp: true });
     const now = Date.now();
-    console.log(
-      `machine: ${cpus()[0]?.model ?? 'unknown cpu'} x${cpus().length}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}, ${process.platform}; load average ${loadavg()
-        .map((l) => l.toFixed(1))
-        .join(' ')}`,
-    );
+    console.log(machineLine());
     console.log(`seeding two identical repositories of ${n} tagged manifests each into docker-registry at ${host}…`);
     const seeded: Record<'floor' | 'purge', Pushed[]> = { floor: [], purge: [] };
     const seedStart = performance.now();

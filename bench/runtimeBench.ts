@@ -6,7 +6,7 @@
  *
  *   BENCH_CONTAINERS=10000 npm run bench:runtime
  */
-import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { tmpdir } from 'node:os';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -15,7 +15,7 @@ import type { ImageId, Verdict } from '../src/core/types';
 import { FileAuditStore } from '../src/adapters/auditStore';
 import { assessRuntime } from '../src/jobs/runtimeAssessment';
 import type { RegistryClientFactory } from '../src/adapters/ports';
-import { intFromEnv } from './benchEnv';
+import { intFromEnv, machineLine } from './benchEnv';
 
 const HOST = 'contoso.azurecr.io';
 const REPOSITORIES = 100;
@@ -34,11 +34,7 @@ async function main(): Promise<void> {
   const policy = loadPolicy(`version: 1\nregistries: [${HOST}]\ngate:\n  - scope: "**"\n`, 'bench policy');
   const dir = mkdtempSync(join(tmpdir(), 'acr-guard-runtime-bench-'));
   try {
-    console.log(
-      `machine: ${cpus()[0]?.model ?? 'unknown cpu'} x${cpus().length}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}; load average ${loadavg()
-        .map((l) => l.toFixed(1))
-        .join(' ')}`,
-    );
+    console.log(machineLine());
     const audit = new FileAuditStore(dir);
     const images: ImageId[] = [];
     const now = Date.now();

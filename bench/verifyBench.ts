@@ -11,7 +11,7 @@
  *
  *   BENCH_SIGNED_IMAGES=20 npm run bench:verify
  */
-import { cpus, totalmem, tmpdir, loadavg } from 'node:os';
+import { tmpdir } from 'node:os';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -28,7 +28,7 @@ import { createSignatureVerifier } from '../src/adapters/signatureVerifier';
 import { loadSignatureTrust } from '../src/adapters/trustStoreFiles';
 import { startRegistry } from '../src/local/registryServer';
 import { pushImage } from '../src/local/ociPush';
-import { intFromEnv } from './benchEnv';
+import { intFromEnv, machineLine } from './benchEnv';
 import {
   haveSigningTools,
   issueLeaf,
@@ -173,12 +173,7 @@ async function main(): Promise<void> {
       if (!(await notationVerify(home, ref))) throw new Error(`notation verify refused ${ref}`);
     });
 
-    const cpu = cpus();
-    console.log(
-      `machine: ${cpu.length} x ${cpu[0]?.model ?? 'unknown cpu'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, node ${process.version}, ${process.platform}/${process.arch}; load average ${loadavg()
-        .map((l) => l.toFixed(1))
-        .join(' ')}`,
-    );
+    console.log(machineLine());
     console.log(
       `images: ${n} signed by notation (JWS, RSA-2048 leaf + CA), loopback docker-registry ${registry.host}, sequential`,
     );
