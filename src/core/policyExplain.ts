@@ -86,19 +86,10 @@ export interface GateExplained {
 /** The retention rule that applies to the repository, and what it keeps. */
 export interface RetentionExplained {
   considered: ScopeConsidered[];
-  rule?: {
-    path: string;
-    scope: string;
-    keep?: number;
-    olderThan?: string;
-    untagged?: boolean;
-    tagPattern?: string;
-    protectInUse: boolean;
-    includeLocked: boolean;
-    /** The deletion cap of one run (`25%` or `40`); `maxDeletesDefaulted` when the rule does not set it. */
-    maxDeletes: string;
-    maxDeletesDefaulted: boolean;
-  };
+  rule?: { path: string } & RetentionRuleText & {
+      /** True when the rule does not set `maxDeletes` (the default cap applies). */
+      maxDeletesDefaulted: boolean;
+    };
   /** Sentences, in the order the purge applies them. */
   keeps: string[];
   /** With a tag and a `tagPattern`: whether that tag matches it (may go once old and not among the kept). */
@@ -299,6 +290,32 @@ function retentionKeeps(rule: RetentionRule): string[] {
   return keeps;
 }
 
+/** A retention rule as the explanation and the summary both show it (durations and the cap as text). */
+export interface RetentionRuleText {
+  scope: string;
+  keep?: number;
+  olderThan?: string;
+  untagged?: boolean;
+  tagPattern?: string;
+  protectInUse: boolean;
+  includeLocked: boolean;
+  /** The deletion cap of one run (`25%` or `40`; the default when the rule does not set it). */
+  maxDeletes: string;
+}
+
+function retentionRuleText(rule: Policy['retention'][number]): RetentionRuleText {
+  return {
+    scope: rule.scope,
+    ...(rule.keep !== undefined ? { keep: rule.keep } : {}),
+    ...(rule.olderThanMs !== undefined ? { olderThan: formatDuration(rule.olderThanMs) } : {}),
+    ...(rule.untagged !== undefined ? { untagged: rule.untagged } : {}),
+    ...(rule.tagPattern !== undefined ? { tagPattern: rule.tagPattern } : {}),
+    protectInUse: rule.protectInUse,
+    includeLocked: rule.includeLocked,
+    maxDeletes: capText(rule.maxDeletes ?? DEFAULT_DELETION_CAP),
+  };
+}
+
 function explainRetention(policy: Policy, repository: string, tag: string | undefined): RetentionExplained {
   const { considered, index } = considerScopes(policy.retention, 'retention', repository);
   if (index === undefined)
@@ -308,14 +325,7 @@ function explainRetention(policy: Policy, repository: string, tag: string | unde
     considered,
     rule: {
       path: `retention[${index}]`,
-      scope: rule.scope,
-      ...(rule.keep !== undefined ? { keep: rule.keep } : {}),
-      ...(rule.olderThanMs !== undefined ? { olderThan: formatDuration(rule.olderThanMs) } : {}),
-      ...(rule.untagged !== undefined ? { untagged: rule.untagged } : {}),
-      ...(rule.tagPattern !== undefined ? { tagPattern: rule.tagPattern } : {}),
-      protectInUse: rule.protectInUse,
-      includeLocked: rule.includeLocked,
-      maxDeletes: capText(rule.maxDeletes ?? DEFAULT_DELETION_CAP),
+      ...retentionRuleText(rule),
       maxDeletesDefaulted: rule.maxDeletes === undefined,
     },
     keeps: retentionKeeps(rule),
@@ -416,17 +426,7 @@ export interface PolicyRulesSummary {
     reportsSignedBy?: string;
     promote?: string;
   }>;
-  retention: Array<{
-    rule: string;
-    scope: string;
-    keep?: number;
-    olderThan?: string;
-    untagged?: boolean;
-    tagPattern?: string;
-    protectInUse: boolean;
-    includeLocked: boolean;
-    maxDeletes: string;
-  }>;
+  retention: Array<{ rule: string } & RetentionRuleText>;
   runtime: { grace: Record<string, string>; regateAfter: string; allowRegistries: string[]; tolerateTags: boolean };
 }
 
@@ -451,17 +451,7 @@ export function summarizePolicy(policy: Policy, now: Date): PolicyRulesSummary {
       ...(rule.vulnerabilities.reportsSignedBy ? { reportsSignedBy: rule.vulnerabilities.reportsSignedBy } : {}),
       ...(rule.promote ? { promote: rule.promote.repository } : {}),
     })),
-    retention: policy.retention.map((rule) => ({
-      rule: `retention[${rule.index}]`,
-      scope: rule.scope,
-      ...(rule.keep !== undefined ? { keep: rule.keep } : {}),
-      ...(rule.olderThanMs !== undefined ? { olderThan: formatDuration(rule.olderThanMs) } : {}),
-      ...(rule.untagged !== undefined ? { untagged: rule.untagged } : {}),
-      ...(rule.tagPattern !== undefined ? { tagPattern: rule.tagPattern } : {}),
-      protectInUse: rule.protectInUse,
-      includeLocked: rule.includeLocked,
-      maxDeletes: capText(rule.maxDeletes ?? DEFAULT_DELETION_CAP),
-    })),
+    retention: policy.retention.map((rule) => ({ rule: `retention[${rule.index}]`, ...retentionRuleText(rule) })),
     runtime: {
       grace: Object.fromEntries(Object.entries(runtime.graceMs).map(([k, ms]) => [k, formatDuration(ms)])),
       regateAfter: formatDuration(runtime.regateAfterMs),
