@@ -26,7 +26,7 @@ import { isRegistryAllowed } from '../core/policyLookup';
 import type { Policy } from '../core/policyTypes';
 import { formatImage, isReferrerTag, parseImageReference } from '../core/reference';
 import type { ImageId, Verdict } from '../core/types';
-import { checkOfVerdict, resultOf } from '../core/result';
+import { resultOf, resultOfVerdict } from '../core/result';
 import type { RegistryClientFactory } from '../adapters/ports';
 import { startRescan, type OrchestrationStatusStarter } from './orchestrationStarter';
 import {
@@ -326,15 +326,7 @@ export function rescanStatusResult(
   const verdict = output?.verdict;
   const subject = verdict ? formatImage(verdict.image) : id;
   if (status.runtimeStatus === 'Completed' && verdict)
-    return resultOf({
-      kind: 'RescanResult',
-      subject,
-      outcome: verdict.decision === 'release' ? 'pass' : 'fail',
-      decision: verdict.decision,
-      summary: verdict.summary,
-      checks: verdict.checks.map(checkOfVerdict),
-      data: { id, runtimeStatus: status.runtimeStatus },
-    });
+    return resultOfVerdict(verdict, 'RescanResult', subject, { id, runtimeStatus: status.runtimeStatus });
   if (status.runtimeStatus === 'Completed')
     return resultOf({
       kind: 'RescanResult',

@@ -6,7 +6,7 @@ import { formatImage } from '../core/reference';
 import type { ApplyResult, ImageId, SignatureResult, Verdict } from '../core/types';
 import type { VsaCheck } from '../core/vsa';
 import {
-  checkOfVerdict,
+  resultOfVerdict,
   checkStatusOfSignature,
   resultOf,
   type Result,
@@ -19,14 +19,9 @@ import { verdictJson } from './render';
 export function gateResult(verdict: Verdict, apply?: ApplyResult): Result {
   const { apply: _ignored, ...verdictData } = verdictJson(verdict);
   void _ignored;
-  return resultOf({
-    kind: 'GateResult',
-    subject: formatImage(verdict.image),
-    outcome: verdict.decision === 'release' ? 'pass' : 'fail',
-    decision: verdict.decision,
-    summary: verdict.summary,
-    checks: verdict.checks.map(checkOfVerdict),
-    data: { verdict: verdictData, ...(apply ? { apply } : {}) },
+  return resultOfVerdict(verdict, 'GateResult', formatImage(verdict.image), {
+    verdict: verdictData,
+    ...(apply ? { apply } : {}),
   });
 }
 

@@ -244,17 +244,27 @@ export function runtimeResultOf(
   });
 }
 
-/** A recorded verdict as an envelope (`GET /api/verdicts/...`): its checks, `data.verdict` the verdict as recorded. */
-export function verdictResultOf(verdict: Verdict, subject: string): Result {
+/** A verdict as an envelope of `kind`: pass on release, fail on block, its decision, summary and checks. */
+export function resultOfVerdict<D extends object>(
+  verdict: Verdict,
+  kind: ResultKind,
+  subject: string,
+  data: D,
+): Result<D> {
   return resultOf({
-    kind: 'VerdictResult',
+    kind,
     subject,
     outcome: verdict.decision === 'release' ? 'pass' : 'fail',
     decision: verdict.decision,
     summary: verdict.summary,
     checks: verdict.checks.map(checkOfVerdict),
-    data: { verdict },
+    data,
   });
+}
+
+/** A recorded verdict as an envelope (`GET /api/verdicts/...`): its checks, `data.verdict` the verdict as recorded. */
+export function verdictResultOf(verdict: Verdict, subject: string): Result {
+  return resultOfVerdict(verdict, 'VerdictResult', subject, { verdict });
 }
 
 /**
