@@ -22,7 +22,11 @@ import {
   latestReport,
 } from './shared';
 
-/** A copy of JSON data through its JSON text. */
+/**
+ * A copy of JSON data through its JSON text: what this store keeps and hands out is what every other store
+ * writes and reads back (a later change to the caller's object must not rewrite history), and it is cheaper than
+ * `structuredClone` for these records.
+ */
 function jsonCopy<T>(value: T): T {
   return JSON.parse(JSON.stringify(value)) as T;
 }
@@ -42,7 +46,7 @@ export class MemoryAuditStore implements AuditStore, RuntimeAssuranceStore, Verd
     checkMaxRows(maxRows);
     // The newest records when there are more than maxRows (memory keeps them in the order recorded).
     const read = this.verdicts.slice(-maxRows);
-    return { verdicts: structuredClone(latestPerImage(read)), truncated: this.verdicts.length > maxRows };
+    return { verdicts: jsonCopy(latestPerImage(read)), truncated: this.verdicts.length > maxRows };
   }
 
   async recordPurgeSummary(summary: PurgeSummary): Promise<void> {
@@ -50,19 +54,17 @@ export class MemoryAuditStore implements AuditStore, RuntimeAssuranceStore, Verd
     // The same run recorded again replaces its record (see `purgeSummaryKey`).
     const key = purgeSummaryKey(summary);
     const same = this.summaries.findIndex((s) => s.registry === summary.registry && purgeSummaryKey(s) === key);
-    if (same >= 0) this.summaries[same] = structuredClone(summary);
-    else this.summaries.push(structuredClone(summary));
+    if (same >= 0) this.summaries[same] = jsonCopy(summary);
+    else this.summaries.push(jsonCopy(summary));
   }
 
   async latestPurgeSummary(registry: string): Promise<PurgeSummary | undefined> {
     const latest = latestOf(this.summaries.filter((s) => s.registry === registry));
-    return latest && structuredClone(latest);
+    return latest && jsonCopy(latest);
   }
 
   async recordVerdict(verdict: Verdict): Promise<void> {
     checkVerdict(verdict);
-    // A copy: later changes to the caller's object must not rewrite history. A verdict is JSON data (every other
-    // store keeps its JSON text), so the JSON copy is the faithful one, and cheaper than structuredClone.
     const copy = jsonCopy(verdict);
     this.verdicts.push(copy);
     const key = imageKey(copy.image);
@@ -80,7 +82,7 @@ export class MemoryAuditStore implements AuditStore, RuntimeAssuranceStore, Verd
 
   async listVerdicts(registry: string, repository: string, limit?: number): Promise<Verdict[]> {
     const n = normalLimit(limit);
-    return structuredClone(
+    return jsonCopy(
       newestFirst(
         this.verdicts.filter((v) => v.image.registry === registry && v.image.repository === repository),
       ).slice(0, n),
@@ -95,27 +97,27 @@ export class MemoryAuditStore implements AuditStore, RuntimeAssuranceStore, Verd
     const out = new Map<string, Verdict>();
     if (this.verdicts.length > MAX_RUNTIME_VERDICT_ROWS) throw tooManyVerdictRows();
     latestByDigest(this.verdicts, wanted, out);
-    return new Map([...out].map(([k, v]) => [k, structuredClone(v)]));
+    return new Map([...out].map(([k, v]) => [k, jsonCopy(v)]));
   }
 
   async recordRuntimeReport(report: RuntimeReport): Promise<void> {
     checkRuntimeReport(report);
     const same = this.runtimeReports.findIndex((r) => r.generatedAt === report.generatedAt);
-    if (same >= 0) this.runtimeReports[same] = structuredClone(report);
-    else this.runtimeReports.push(structuredClone(report));
+    if (same >= 0) this.runtimeReports[same] = jsonCopy(report);
+    else this.runtimeReports.push(jsonCopy(report));
   }
 
   async latestRuntimeReport(): Promise<RuntimeReport | undefined> {
     const r = latestReport(this.runtimeReports);
-    return r && structuredClone(r);
+    return r && jsonCopy(r);
   }
 
   async readRuntimeState(): Promise<RuntimeState> {
-    return structuredClone(this.runtimeState);
+    return jsonCopy(this.runtimeState);
   }
 
   async writeRuntimeState(state: RuntimeState): Promise<void> {
     checkRuntimeState(state);
-    this.runtimeState = structuredClone(state);
+    this.runtimeState = jsonCopy(state);
   }
 }
