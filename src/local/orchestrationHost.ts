@@ -20,6 +20,7 @@ import type { ImageId } from '../core/types';
 import { type GateInput, type GateOutcome, type GateProgress } from '../orchestrations/imageGate';
 import type { RegistryPurgeInput, RegistryPurgeOutput } from '../orchestrations/purge';
 import { ORCH_IMAGE_GATE, ORCH_REGISTRY_PURGE, ORCH_RUNTIME_RECONCILE } from '../orchestrations/names';
+import { ORCHESTRATION_VERSION } from '../orchestrations/versions';
 import type { RuntimeServices } from '../orchestrations/runtimeReconcileActivities';
 import type { RuntimeReconcileOutput } from '../orchestrations/runtimeReconcile';
 import type { ActivityContext, GateServices } from '../orchestrations/services';
@@ -245,6 +246,8 @@ export class LocalOrchestrationHost implements OrchestrationStatusStarter {
       instanceId,
       input,
       startTime,
+      // What host.json's durableTask.defaultVersion stamps in Azure.
+      defaultVersion: ORCHESTRATION_VERSION,
       timers: this.options.timers ?? 'real',
     } as const;
   }

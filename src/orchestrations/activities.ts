@@ -1,21 +1,12 @@
 /**
  * The activities of `imageGate`: plain async functions from JSON input to JSON output. {@link gateActivities}
  * maps them by their registered names (src/orchestrations/names.ts); the function table (src/app) hands that map
- * to both hosts. Reading what was pushed (an index's children included) lives in `resolveManifest.ts`, the apply
- * step in `applyVerdict.ts`; failures as data in `activityFailure.ts`.
+ * to both hosts. Reading the policy lives in `gateContext.ts`, reading what was pushed (an index's children
+ * included) in `resolveManifest.ts`, the apply step in `applyVerdict.ts`, recording in `recordVerdict.ts`, version
+ * 2's combined steps in `combinedSteps.ts`; failures as data in `activityFailure.ts`.
  */
 import { ErrorCodes, isGuardError } from '../core/errors';
-import {
-  applyModeFor,
-  effectiveSources,
-  findGateRule,
-  findRetentionRule,
-  isRegistryAllowed,
-  promoteTarget,
-} from '../core/policyLookup';
-import type { ApplyMode, GateRule, Policy } from '../core/policyTypes';
 import { boundFindingsResult } from '../core/findingsSummary';
-import { ruleLabel } from '../core/purge/plan';
 import {
   type FindingsResult,
   type FindingsSourceName,
@@ -26,8 +17,10 @@ import {
 } from '../core/types';
 import { publishVerdictEvent, type PublishReport } from '../adapters/verdictEvents';
 import { verdictEvent } from '../core/verdictEvent';
-import { permanentAsData, type ActivityFailure } from './activityFailure';
 import { applyVerdict, type ApplyVerdictInput } from './applyVerdict';
+import { applyAndRecord, prepareGate } from './combinedSteps';
+import { loadGateContext, type LoadGateContextInput } from './gateContext';
+import { recordVerdict } from './recordVerdict';
 import { resolveManifest } from './resolveManifest';
 import { Activities } from './names';
 import { SILENT_ACTIVITY_CONTEXT, type ActivityContext, type GateServices } from './services';
@@ -35,88 +28,15 @@ import { SILENT_ACTIVITY_CONTEXT, type ActivityContext, type GateServices } from
 export type { ActivityFailure } from './activityFailure';
 export { applyVerdict, MAX_QUARANTINE_DETAILS, quarantineDetails, type ApplyVerdictInput } from './applyVerdict';
 export { INDEX_CHILD_READS, resolveManifest, type PlatformManifest, type ResolvedImage } from './resolveManifest';
-
-// ---- loadGateContext ----
-
-/** Input of {@link loadGateContext}. */
-export interface LoadGateContextInput {
-  image: ImageId;
-}
-
-/**
- * What the policy says about one image, resolved once at the start of the gate; on `rule`: a matching gate rule
- * with its sources, or none (no sources, no promotion target). The JSON is the one older instances wrote.
- */
-export type GateContext = GateContextCommon &
-  (
-    | {
-        rule: GateRule;
-        sources: FindingsSourceName[];
-        /** Release repository for `promote` mode. */
-        promoteTarget?: string;
-      }
-    | { rule?: undefined; sources: []; promoteTarget?: undefined }
-  );
-
-/** What every {@link GateContext} carries. */
-interface GateContextCommon {
-  ok: true;
-  registryAllowed: boolean;
-  /** `gate[<i>] scope "<glob>"`, or `none` when no rule matches. */
-  ruleLabel: string;
-  applyMode: ApplyMode;
-  policyVersion: number;
-  policyHash: string;
-  scanDeadlineMs: number;
-  pollIntervalMs: number;
-  maxReportAgeMs: number;
-  trustPolicy?: string;
-  /** The retention rule covering the repository, when one does: the gate runs it after recording the verdict. */
-  retentionRule?: string;
-  /** Whether verdict events are configured: the gate then publishes the recorded verdict (absent in old histories). */
-  publishVerdicts?: boolean;
-}
-
-/** Reads the policy for an image: allowlist, gate rule, sources, apply mode, wait times. */
-export async function loadGateContext(
-  services: GateServices,
-  input: LoadGateContextInput,
-): Promise<GateContext | ActivityFailure> {
-  return permanentAsData(async () => {
-    const policy = services.policy();
-    const { registry, repository } = input.image;
-    const rule = findGateRule(policy, repository);
-    const applyMode = applyModeFor(policy, registry, rule);
-    const byRule = rule
-      ? {
-          rule,
-          sources: effectiveSources(rule, registry),
-          promoteTarget: applyMode === 'promote' ? promoteTarget(rule, repository) : undefined,
-        }
-      : { rule: undefined, sources: [] as [], promoteTarget: undefined };
-    return {
-      ok: true as const,
-      registryAllowed: isRegistryAllowed(policy, registry),
-      ...byRule,
-      ruleLabel: rule ? `gate[${rule.index}] scope "${rule.scope}"` : 'none',
-      applyMode,
-      policyVersion: policy.version,
-      policyHash: policy.hash,
-      scanDeadlineMs: rule?.vulnerabilities.scanDeadlineMs ?? 0,
-      pollIntervalMs: rule?.vulnerabilities.pollIntervalMs ?? 60_000,
-      maxReportAgeMs: rule?.vulnerabilities.maxReportAgeMs ?? 0,
-      trustPolicy: rule?.signatures.trustPolicy,
-      ...retentionOf(policy, repository),
-      ...(services.verdictEvents && services.verdictEvents.length > 0 ? { publishVerdicts: true } : {}),
-    };
-  });
-}
-
-/** The retention rule covering a repository, as a label (only present when one does: the gate then runs it). */
-function retentionOf(policy: Policy, repository: string): { retentionRule?: string } {
-  const rule = findRetentionRule(policy, repository);
-  return rule ? { retentionRule: ruleLabel(rule) } : {};
-}
+export { loadGateContext, type GateContext, type LoadGateContextInput } from './gateContext';
+export { recordVerdict } from './recordVerdict';
+export {
+  applyAndRecord,
+  prepareGate,
+  type AppliedAndRecorded,
+  type DeferredStep,
+  type PreparedGate,
+} from './combinedSteps';
 
 // ---- collectFindings ----
 
@@ -206,38 +126,6 @@ export async function verifySignatures(
   }
 }
 
-// ---- recordVerdict ----
-
-/**
- * Appends the verdict to the audit store, once. Activities run at least once: a worker (or the local service)
- * that dies after the write but before its completion is recorded runs this again with the same verdict. The
- * gate's verdict is deterministic (decided at orchestration time), so the latest verdict of the image being
- * this one means the write happened: it is not appended twice.
- */
-export async function recordVerdict(
-  services: GateServices,
-  input: { verdict: Verdict },
-  context: ActivityContext = SILENT_ACTIVITY_CONTEXT,
-): Promise<{ ok: true } | ActivityFailure> {
-  return permanentAsData(async () => {
-    const { audit } = services;
-    const v = input.verdict;
-    const latest = await audit.latestVerdict(v.image);
-    const same =
-      latest !== undefined &&
-      latest.decidedAt === v.decidedAt &&
-      latest.decision === v.decision &&
-      latest.summary === v.summary &&
-      latest.policy?.hash === v.policy?.hash;
-    if (!same) await audit.recordVerdict(v);
-    else
-      context.log(
-        `recordVerdict: ${v.image.repository}@${v.image.digest}: this verdict is already the latest (an activity retry); not appended again`,
-      );
-    return { ok: true as const };
-  });
-}
-
 // ---- publishVerdict ----
 
 /** What {@link publishVerdict} reports (never a failure: delivery does not change the verdict). */
@@ -301,5 +189,9 @@ export function gateActivities(services: GateServices) {
       recordVerdict(services, input, context),
     [Activities.publishVerdict]: (input: { verdict: Verdict }, context: ActivityContext) =>
       publishVerdict(services, input, context),
+    [Activities.prepare]: (input: { image: ImageId }, context: ActivityContext) =>
+      prepareGate(services, input, context),
+    [Activities.applyAndRecord]: (input: ApplyVerdictInput, context: ActivityContext) =>
+      applyAndRecord(services, input, context),
   } as const;
 }

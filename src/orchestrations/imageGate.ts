@@ -8,6 +8,10 @@
  * recordVerdict → (on a push, when a retention rule covers the repository) the repository's retention, with the
  * image just gated protected. A retention failure is reported in the outcome and never changes the verdict.
  *
+ * Version 2 instances (src/orchestrations/versions.ts) take the same steps with two pairs in one activity each:
+ * `prepare` (loadGateContext + resolveManifest) and `applyAndRecord` (applyVerdict + recordVerdict); when the
+ * second half of one throws, that half runs again as its own version 1 activity, with the same retries.
+ *
  * Fail closed: when an activity fails for good (after its retries) or reports a permanent failure, the gate
  * builds a block verdict naming the step and the code, applies the block and records it. It never releases.
  */
@@ -29,6 +33,8 @@ import {
   type VerdictCheckName,
 } from '../core/types';
 import type { ActivityFailure, gateActivities, ApplyVerdictInput, CollectFindingsInput } from './activities';
+import type { DeferredStep } from './combinedSteps';
+import { gateShapeOf } from './versions';
 import { Activities, PurgeActivities } from './names';
 import { emptyOutcome, type RepositoryOutcome } from '../core/purge/summary';
 import { failureCode, failureDetail, retryOptionsOf } from './retry';
@@ -115,6 +121,17 @@ function isFailure(value: unknown): value is ActivityFailure {
   return typeof value === 'object' && value !== null && (value as { ok?: unknown }).ok === false;
 }
 
+function isDeferred(value: unknown): value is DeferredStep {
+  return isFailure(value) && (value as { deferred?: unknown }).deferred === true;
+}
+
+/** A value a combined step returned for one of its halves, as that half's own step would have. */
+function asStep<T>(value: T | ActivityFailure): StepResult<Exclude<T, ActivityFailure>> {
+  return isFailure(value)
+    ? { ok: false, code: value.code, detail: value.detail }
+    : { ok: true, value: value as Exclude<T, ActivityFailure> };
+}
+
 /** The gate's activities by registered name: their inputs and outputs type {@link step}. */
 type GateActivityMap = ReturnType<typeof gateActivities>;
 
@@ -156,6 +173,7 @@ function label(digest: string, source: FindingsSourceName, platform?: string): s
 
 /** The gate orchestrator. */
 export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<GateOutcome> {
+  const shape = gateShapeOf(context.df.version);
   const input = context.df.getInput() as GateInput;
   const { image, tag } = input;
   const startedAt = context.df.currentUtcDateTime.getTime();
@@ -214,10 +232,7 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
       dryRun: input.dryRun === true,
       promoteTarget: applyTo.promoteTarget,
     };
-    const applied = yield* step(context, Activities.applyVerdict, applyInput);
-    let apply: ApplyResult = applied.ok
-      ? applied.value
-      : { mode: applyMode, ok: false, code: applied.code, detail: applied.detail };
+    let { apply, recorded } = yield* applyStep(applyInput);
     let final = verdict;
     if (verdict.decision === 'release' && !apply.ok) {
       // The release could not be carried out: block, and keep (or put) the image in quarantine.
@@ -227,20 +242,12 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
         reason: `applyVerdict (${applyMode}) failed: ${apply.code}: ${apply.detail}`,
         details: { step: 'applyVerdict', code: apply.code },
       });
-      const reapplied = yield* step(context, Activities.applyVerdict, {
-        ...applyInput,
-        verdict: final,
-      });
-      apply = reapplied.ok
-        ? reapplied.value
-        : { mode: applyMode, ok: false, code: reapplied.code, detail: reapplied.detail };
+      ({ apply, recorded } = yield* applyStep({ ...applyInput, verdict: final }));
     }
     // What the release carries (and whether all of it was copied) is part of the recorded verdict.
     final = withProof(final, apply.proof);
     progress({ step: 'recording' });
-    const recorded = yield* step(context, Activities.recordVerdict, {
-      verdict: final,
-    });
+    recorded ??= yield* step(context, Activities.recordVerdict, { verdict: final });
     if (recorded.ok) yield* publishStep(final);
     const retained = yield* retentionStep();
     progress({ step: 'done' });
@@ -251,6 +258,27 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
       ...(recorded.ok ? {} : { reason: `verdict not recorded: ${recorded.code}: ${recorded.detail}` }),
       ...(retained ? { retention: retained } : {}),
     };
+  }
+
+  /**
+   * Applies a verdict. Version 2 records it in the same call (`recorded`, the verdict with the release's proof),
+   * except when a release could not be applied; `recorded` is absent when the caller must record it itself.
+   */
+  function* applyStep(applyInput: ApplyVerdictInput): Gen<{ apply: ApplyResult; recorded?: StepResult<{ ok: true }> }> {
+    const failed = (f: { code: ErrorCode; detail: string }): ApplyResult => ({
+      mode: applyInput.mode,
+      ok: false,
+      code: f.code,
+      detail: f.detail,
+    });
+    if (shape === 1) {
+      const applied = yield* step(context, Activities.applyVerdict, applyInput);
+      return { apply: applied.ok ? applied.value : failed(applied) };
+    }
+    const done = yield* step(context, Activities.applyAndRecord, applyInput);
+    if (!done.ok) return { apply: failed(done) };
+    const { apply, recorded } = done.value;
+    return recorded === undefined || isDeferred(recorded) ? { apply } : { apply, recorded: asStep(recorded) };
   }
 
   /**
@@ -302,9 +330,15 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
     );
   }
 
-  // 1. Policy.
+  // 1. Policy (version 2: and what was pushed, in the same call).
   progress({ step: 'loading-policy' });
-  const loaded = yield* step(context, Activities.loadGateContext, { image });
+  const prepared = shape === 2 ? yield* step(context, Activities.prepare, { image }) : undefined;
+  const loaded =
+    prepared === undefined
+      ? yield* step(context, Activities.loadGateContext, { image })
+      : prepared.ok
+        ? asStep(prepared.value.context)
+        : prepared;
   if (!loaded.ok) return yield* failClosed('loadGateContext', { name: 'policy' }, loaded);
   const gate = loaded.value;
   if (!gate.registryAllowed)
@@ -318,9 +352,13 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
   events.publish = gate.publishVerdicts === true;
   policyStamp.value = { version: gate.policyVersion, hash: gate.policyHash };
 
-  // 2. What was pushed.
+  // 2. What was pushed (version 2: read by `prepare` unless that half has to run again on its own).
   progress({ step: 'resolving-manifest' });
-  const resolved = yield* step(context, Activities.resolveManifest, { image });
+  const early = prepared?.ok ? prepared.value.resolved : undefined;
+  const resolved =
+    early !== undefined && !isDeferred(early)
+      ? asStep(early)
+      : yield* step(context, Activities.resolveManifest, { image });
   if (!resolved.ok) return yield* failClosed('resolveManifest', { name: 'manifest' }, resolved);
   const { kind, manifest, platforms } = resolved.value;
   if (kind === 'artifact') {

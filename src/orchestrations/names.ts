@@ -16,6 +16,10 @@ export const Activities = {
   applyVerdict: 'imageGate_applyVerdict',
   recordVerdict: 'imageGate_recordVerdict',
   publishVerdict: 'imageGate_publishVerdict',
+  /** Version 2: loadGateContext and resolveManifest in one call (src/orchestrations/combinedSteps.ts). */
+  prepare: 'imageGate_prepare',
+  /** Version 2: applyVerdict and recordVerdict in one call. */
+  applyAndRecord: 'imageGate_applyAndRecord',
 } as const;
 
 /** One activity name of `imageGate`. */

@@ -84,6 +84,9 @@ interface Harness {
 /** The services of the latest harness: what `gate()` builds its activities from. */
 let services: GateServices | undefined;
 
+/** The orchestration version new instances get in the running `describe` (none: an instance from before versions). */
+let version: string | undefined;
+
 function harness(options: Parameters<typeof policyYaml>[0] & { acr?: boolean } = {}): Harness {
   const policy = loadPolicy(policyYaml(options), 'test policy');
   const registry = new MemoryRegistry(
@@ -123,6 +126,7 @@ async function gate(
     instanceId: `gate-test-${image.digest.slice(7, 19)}`,
     input,
     startTime: START,
+    defaultVersion: version,
     onEvent: (e) => {
       if (e.kind === 'customStatus' && statuses) statuses.push(e.customStatus as GateProgress);
     },
@@ -142,7 +146,24 @@ function ofType(history: HistoryEvent[], type: number): HistoryEvent[] {
 const CRITICAL = { id: 'CVE-2024-6119', severity: 'critical' as const, package: 'openssl', fixedVersion: '3.0.14' };
 const LOW = { id: 'CVE-2011-3374', severity: 'low' as const, package: 'apt' };
 
-describe('imageGate orchestration', () => {
+/** The activities a gate schedules, by shape: version 1's names, or version 2's where it combines two. */
+function steps(...names: Array<string | [v1: string[], v2: string[]]>): string[] {
+  return names.flatMap((n) => (typeof n === 'string' ? [n] : version === '2' ? n[1] : n[0]));
+}
+const PREPARE: [string[], string[]] = [[Activities.loadGateContext, Activities.resolveManifest], [Activities.prepare]];
+const APPLY_RECORD: [string[], string[]] = [
+  [Activities.applyVerdict, Activities.recordVerdict],
+  [Activities.applyAndRecord],
+];
+
+describe.each([
+  ['1 (instances created before versions)', undefined],
+  ['2', '2'],
+])('imageGate orchestration, version %s', (_label, shapeVersion) => {
+  beforeAll(() => {
+    version = shapeVersion;
+  });
+
   it('registers the orchestration and every activity with the host', () => {
     const registered = registeredFunctions().map((r) => r.name);
     expect(registered).toEqual(expect.arrayContaining([ORCH_IMAGE_GATE, ...Object.values(Activities)]));
@@ -165,14 +186,9 @@ describe('imageGate orchestration', () => {
     expect(JSON.parse(String(attrs?.quarantineDetails))).toMatchObject({ scanner: 'acr-guard', decision: 'release' });
     expect(h.audit.verdicts).toHaveLength(1);
     expect(h.audit.verdicts[0].decision).toBe('release');
-    expect(scheduledNames(history)).toEqual([
-      Activities.loadGateContext,
-      Activities.resolveManifest,
-      Activities.collectFindings,
-      Activities.verifySignatures,
-      Activities.applyVerdict,
-      Activities.recordVerdict,
-    ]);
+    expect(scheduledNames(history)).toEqual(
+      steps(PREPARE, Activities.collectFindings, Activities.verifySignatures, APPLY_RECORD),
+    );
   });
 
   it('blocks a vulnerable image, naming the CVE, and keeps it quarantined', async () => {
@@ -416,7 +432,7 @@ describe('imageGate orchestration', () => {
     expect(outcome.status).toBe('ignored');
     expect(outcome.reason).toMatch(/^ignored: artifact/);
     expect(h.audit.verdicts).toHaveLength(0);
-    expect(scheduledNames(history)).toEqual([Activities.loadGateContext, Activities.resolveManifest]);
+    expect(scheduledNames(history)).toEqual(steps(PREPARE));
   });
 
   it('ignores an image on a registry outside the allowlist without touching it', async () => {
@@ -428,7 +444,7 @@ describe('imageGate orchestration', () => {
     });
     expect(outcome).toMatchObject({ status: 'ignored' });
     expect(h.registry.calls).toEqual([]);
-    expect(scheduledNames(history)).toEqual([Activities.loadGateContext]);
+    expect(scheduledNames(history)).toEqual(version === '2' ? [Activities.prepare] : [Activities.loadGateContext]);
   });
 
   it('decides but applies nothing on a dry run', async () => {
@@ -534,9 +550,11 @@ describe('imageGate orchestration', () => {
       instanceId: 'nd-1',
       input: { image: { registry: ACR, repository: 'team/api', digest: pushed.digest }, trigger: 'push' },
       startTime: START,
+      defaultVersion: version,
     });
     await expect(run).rejects.toBeInstanceOf(NonDeterminismError);
-    await expect(run).rejects.toThrow(/imageGate_loadGateContext.*team\/api.*imageGate_loadGateContext.*team\/other/);
+    const first = version === '2' ? 'imageGate_prepare' : 'imageGate_loadGateContext';
+    await expect(run).rejects.toThrow(new RegExp(`${first}.*team/api.*${first}.*team/other`));
   });
 
   it('keeps each set of activities on its own services (two runners in one process)', async () => {

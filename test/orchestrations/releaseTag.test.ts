@@ -23,12 +23,18 @@ async function gate(image: ImageId, tag: string, beforeDecide?: () => Promise<vo
     composeGateServices({ policy: () => policy, audit: new MemoryAuditStore(), plainHttpHosts: [reg.registry.host] }),
   );
   const apply = real[Activities.applyVerdict];
+  const applyAndRecord = real[Activities.applyAndRecord];
   const activities = {
     ...real,
-    // The verdict is decided in the orchestrator; the tag moves after it, before the apply step reads the registry.
+    // The verdict is decided in the orchestrator; the tag moves after it, before the apply step reads the registry
+    // (version 1's applyVerdict, version 2's applyAndRecord).
     [Activities.applyVerdict]: async (...args: Parameters<typeof apply>) => {
       await beforeDecide?.();
       return apply(...args);
+    },
+    [Activities.applyAndRecord]: async (...args: Parameters<typeof applyAndRecord>) => {
+      await beforeDecide?.();
+      return applyAndRecord(...args);
     },
   };
   const input: GateInput = { image, tag, trigger: 'push' };

@@ -13,6 +13,7 @@ import { runGateLocally } from '../../src/local/orchestrationHost';
 import type { gateActivities } from '../../src/orchestrations/activities';
 import { imageGateOrchestrator, type GateInput, type GateOutcome } from '../../src/orchestrations/imageGate';
 import { ORCH_IMAGE_GATE } from '../../src/orchestrations/names';
+import { ORCHESTRATION_VERSION } from '../../src/orchestrations/versions';
 
 /** How {@link gatePushed} gates: the policy, the orchestration's start time, and how signatures are verified. */
 export interface GatePushedOptions extends Pick<ComposeOptions, 'verifySignatures' | 'signatureTrust'> {
@@ -62,6 +63,7 @@ export async function replayGate(
     instanceId,
     input,
     startTime: new Date(),
+    defaultVersion: ORCHESTRATION_VERSION,
   });
   if (result.status !== 'Completed') throw new Error(`orchestration failed: ${result.error}`);
   return result.output as GateOutcome;

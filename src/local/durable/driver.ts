@@ -56,6 +56,12 @@ export interface RunOrchestrationOptions {
   /** Orchestration time of the first episode. */
   startTime: Date;
   /**
+   * The version a new instance is created with (recorded in `ExecutionStarted`, read by `context.df.version`), as
+   * host.json's `durableTask.defaultVersion` does in Azure; sub-orchestrations get it too. Default: none (an
+   * instance from before versions). A resumed instance keeps the version in its saved history.
+   */
+  defaultVersion?: string;
+  /**
    * `virtual` (default): a timer fires as soon as nothing else is running, and the orchestration clock jumps to
    * its fire time. `real`: the driver waits for the fire time; the clock follows the wall clock from `startTime`.
    */
@@ -189,7 +195,13 @@ class OrchestrationRun {
       this.advanceClock();
       this.append(makeEvent('OrchestratorStartedEvent', -1, this.clock));
       const input = options.input === undefined ? undefined : JSON.stringify(options.input);
-      this.append(makeEvent('ExecutionStartedEvent', -1, this.clock, { name: options.name, input }));
+      this.append(
+        makeEvent('ExecutionStartedEvent', -1, this.clock, {
+          name: options.name,
+          input,
+          version: options.defaultVersion,
+        }),
+      );
     }
     // A resumed instance keeps the input it started with.
     const started = this.history.find((e) => e.EventType === EventType.ExecutionStarted);
@@ -341,6 +353,7 @@ class OrchestrationRun {
       instanceId: String(created.InstanceId),
       input,
       startTime: new Date(this.clock.getTime()),
+      defaultVersion: this.options.defaultVersion,
       timers: this.options.timers,
       activityDurationMs: this.options.activityDurationMs,
       history: this.options.history,

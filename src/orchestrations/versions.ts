@@ -1,0 +1,32 @@
+/**
+ * Orchestration versions. host.json's `extensions.durableTask.defaultVersion` stamps every new orchestration
+ * instance (sub-orchestrations included) with {@link ORCHESTRATION_VERSION}; an instance keeps the version it
+ * was created with for its whole life, and `context.df.version` tells the orchestrator which shape to replay.
+ * Instances created before the setting existed have no version: they are version 1. The local host stamps the
+ * same constant (a test checks host.json against it). With `versionMatchStrategy` `CurrentOrOlder` a worker never
+ * takes an instance newer than its own default; an orchestrator that meets one anyway fails it (nothing applied).
+ *
+ * `imageGate`: version 1 calls loadGateContext, resolveManifest, ..., applyVerdict, recordVerdict (7 replays of a
+ * typical gate); version 2 the same steps with two pairs combined (`prepare`, `applyAndRecord`: 5 replays).
+ * The other orchestrations have one shape for every version.
+ */
+
+/** The version new instances get (host.json `durableTask.defaultVersion`). Raise it when an orchestration's shape changes. */
+export const ORCHESTRATION_VERSION = '2';
+
+/** The shapes of `imageGate`. */
+export type GateShape = 1 | 2;
+
+/**
+ * The shape of `imageGate` an instance of `version` replays: no version (or `1`) is 1, `2` is 2. A version this
+ * code does not know throws: the instance fails, and nothing is released or applied.
+ */
+export function gateShapeOf(version: string | undefined): GateShape {
+  if (version === undefined || version === '' || version === '1') return 1;
+  if (version === '2') return 2;
+  throw new Error(
+    `imageGate: this instance has orchestration version "${version}", which this code does not know (it knows 1 and 2): ` +
+      'a newer deployment created it. This instance fails and nothing was applied; a rescan on the newer deployment ' +
+      'gates the image (host.json versionMatchStrategy CurrentOrOlder keeps such instances from older workers).',
+  );
+}
