@@ -61,11 +61,12 @@ gate:
     await runner.settled();
     expect(await audit.listVerdicts(image.registry, image.repository)).toHaveLength(1);
 
-    // The history as it was saved just before recordVerdict ran (its TaskScheduled is the last episode's).
+    // The history as it was saved just before the recording step ran (version 2: applyAndRecord; its TaskScheduled
+    // is the last episode's).
     const id = gateInstanceId(image);
     const full = (await first.load(id)) ?? [];
     const scheduled = full.findIndex(
-      (e) => e.EventType === EventType.TaskScheduled && e.Name === Activities.recordVerdict,
+      (e) => e.EventType === EventType.TaskScheduled && e.Name === Activities.applyAndRecord,
     );
     const cut = full.findIndex((e, i) => i > scheduled && e.EventType === EventType.OrchestratorCompleted);
     expect(scheduled).toBeGreaterThan(0);
@@ -79,7 +80,7 @@ gate:
     expect(await restarted.getState(id)).toBe('Completed');
     const resumed = (await crashed.load(id)) ?? [];
     expect(
-      resumed.filter((e) => e.EventType === EventType.TaskScheduled && e.Name === Activities.recordVerdict),
+      resumed.filter((e) => e.EventType === EventType.TaskScheduled && e.Name === Activities.applyAndRecord),
     ).toHaveLength(1);
     expect(resumed.filter((e) => e.EventType === EventType.TaskCompleted)).toHaveLength(
       full.filter((e) => e.EventType === EventType.TaskCompleted).length,

@@ -472,10 +472,13 @@ describe('local service restart (child process killed mid-gate)', () => {
     const final = histories().find((x) => x.id === id) as { events: HistoryEvent[] };
     expect(final.events.filter((e) => e.EventType === EventType.ExecutionStarted)).toHaveLength(1);
     expect(final.events.filter((e) => e.EventType === EventType.ExecutionCompleted)).toHaveLength(1);
-    // Exactly one record step ran: recordVerdict scheduled once.
+    // Exactly one record step ran: applyAndRecord (version 2's apply and record) scheduled once, no separate one.
+    expect(
+      final.events.filter((e) => e.EventType === EventType.TaskScheduled && e.Name === 'imageGate_applyAndRecord'),
+    ).toHaveLength(1);
     expect(
       final.events.filter((e) => e.EventType === EventType.TaskScheduled && e.Name === 'imageGate_recordVerdict'),
-    ).toHaveLength(1);
+    ).toHaveLength(0);
     // Only one gate instance exists for the image (no duplicate start from a redelivered notification).
     expect(
       histories().filter((h) =>
