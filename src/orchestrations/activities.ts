@@ -1,24 +1,18 @@
 /**
  * The activities of `imageGate`: plain async functions from JSON input to JSON output. {@link gateActivities}
  * maps them by their registered names (src/orchestrations/names.ts); the function table (src/app) hands that map
- * to both hosts. Reading the policy lives in `gateContext.ts`, reading what was pushed (an index's children
- * included) in `resolveManifest.ts`, the apply step in `applyVerdict.ts`, recording in `recordVerdict.ts`, version
- * 2's combined steps in `combinedSteps.ts`; failures as data in `activityFailure.ts`.
+ * to both hosts. Each step lives in a file of its own: reading the policy in `gateContext.ts`, what was pushed (an
+ * index's children included) in `resolveManifest.ts`, findings in `collectFindings.ts`, signatures in
+ * `verifySignatures.ts`, the apply step in `applyVerdict.ts`, recording in `recordVerdict.ts`, version 2's
+ * combined steps in `combinedSteps.ts`; publishing is here; failures as data in `activityFailure.ts`.
  */
-import { ErrorCodes, isGuardError } from '../core/errors';
-import { boundFindingsResult } from '../core/findingsSummary';
-import {
-  type FindingsResult,
-  type FindingsSourceName,
-  type ImageId,
-  type ResolvedManifest,
-  type SignatureResult,
-  type Verdict,
-} from '../core/types';
+import type { ImageId, Verdict } from '../core/types';
 import { publishVerdictEvent, type PublishReport } from '../adapters/verdictEvents';
 import { verdictEvent } from '../core/verdictEvent';
 import { applyVerdict, type ApplyVerdictInput } from './applyVerdict';
-import { applyAndRecord, prepareGate } from './combinedSteps';
+import { applyAndRecord, prepareGate, type PrepareGateInput } from './combinedSteps';
+import { collectFindings, type CollectFindingsInput } from './collectFindings';
+import { verifySignatures, type VerifySignaturesActivityInput } from './verifySignatures';
 import { loadGateContext, type LoadGateContextInput } from './gateContext';
 import { recordVerdict } from './recordVerdict';
 import { resolveManifest } from './resolveManifest';
@@ -30,6 +24,8 @@ export { applyVerdict, MAX_QUARANTINE_DETAILS, quarantineDetails, type ApplyVerd
 export { INDEX_CHILD_READS, resolveManifest, type PlatformManifest, type ResolvedImage } from './resolveManifest';
 export { loadGateContext, type GateContext, type LoadGateContextInput } from './gateContext';
 export { recordVerdict } from './recordVerdict';
+export { collectFindings, type CollectFindingsInput } from './collectFindings';
+export { verifySignatures, type VerifySignaturesActivityInput } from './verifySignatures';
 export {
   applyAndRecord,
   prepareGate,
@@ -37,94 +33,6 @@ export {
   type DeferredStep,
   type PreparedGate,
 } from './combinedSteps';
-
-// ---- collectFindings ----
-
-/** Input of {@link collectFindings}: one platform manifest, one source. */
-export interface CollectFindingsInput {
-  /** The platform manifest (never an index). */
-  image: ImageId;
-  source: FindingsSourceName;
-  maxReportAgeMs: number;
-  /** Orchestration time, epoch ms. */
-  nowMs: number;
-  /** The gate rule's `ratingSources` (CycloneDX rating preference), when it names any. */
-  ratingSources?: string[];
-  /** The gate rule's `reportsSignedBy` (trust policy entry reports must be signed under), when set. */
-  reportsSignedBy?: string;
-}
-
-/**
- * Asks one findings source about one manifest. Never reports a permanent failure as a failure: a source that
- * errs gives a `status: 'error'` result, which the decision treats as inconclusive (never clean).
- *
- * The result goes into Durable history (and is replayed), so it carries at most `MAX_VERDICT_FINDINGS`
- * findings, the worst, with counts of all: never a whole findings list.
- */
-export async function collectFindings(
-  services: GateServices,
-  input: CollectFindingsInput,
-  context: ActivityContext = SILENT_ACTIVITY_CONTEXT,
-): Promise<FindingsResult> {
-  const source = services.sources.find((s) => s.name === input.source);
-  if (!source) {
-    return {
-      source: input.source,
-      status: 'error',
-      code: ErrorCodes.UNSUPPORTED,
-      detail: `findings source "${input.source}" is not configured in this deployment`,
-    };
-  }
-  try {
-    const query = {
-      image: input.image,
-      maxReportAgeMs: input.maxReportAgeMs,
-      nowMs: input.nowMs,
-      ...(input.ratingSources ? { ratingSources: input.ratingSources } : {}),
-      ...(input.reportsSignedBy ? { reportsSignedBy: input.reportsSignedBy } : {}),
-    };
-    return boundFindingsResult(await source.collect(query));
-  } catch (err) {
-    if (isGuardError(err) && err.code !== ErrorCodes.TRANSIENT) {
-      context.warn(
-        `collectFindings: ${input.source} for ${input.image.repository}@${input.image.digest}: ${err.code}: ${err.message}`,
-      );
-      return { source: input.source, status: 'error', code: err.code, detail: err.message };
-    }
-    throw err;
-  }
-}
-
-// ---- verifySignatures ----
-
-/** Input of {@link verifySignatures}. */
-export interface VerifySignaturesActivityInput {
-  /** The pushed digest: an index's signatures sign the index. */
-  image: ImageId;
-  manifest: ResolvedManifest;
-  trustPolicy?: string;
-}
-
-/** Verifies the signatures of the pushed manifest; a permanent error is an inconclusive result, never a pass. */
-export async function verifySignatures(
-  services: GateServices,
-  input: VerifySignaturesActivityInput,
-  context: ActivityContext = SILENT_ACTIVITY_CONTEXT,
-): Promise<SignatureResult> {
-  try {
-    return await services.verifySignatures(input);
-  } catch (err) {
-    if (isGuardError(err) && err.code !== ErrorCodes.TRANSIENT) {
-      context.warn(`verifySignatures: ${input.image.repository}@${input.image.digest}: ${err.code}: ${err.message}`);
-      return {
-        status: 'inconclusive',
-        reason: `signature verification failed to run: ${err.code}: ${err.message}`,
-        signatures: [],
-      };
-    }
-    throw err;
-  }
-}
 
 // ---- publishVerdict ----
 
@@ -189,8 +97,7 @@ export function gateActivities(services: GateServices) {
       recordVerdict(services, input, context),
     [Activities.publishVerdict]: (input: { verdict: Verdict }, context: ActivityContext) =>
       publishVerdict(services, input, context),
-    [Activities.prepare]: (input: { image: ImageId }, context: ActivityContext) =>
-      prepareGate(services, input, context),
+    [Activities.prepare]: (input: PrepareGateInput, context: ActivityContext) => prepareGate(services, input, context),
     [Activities.applyAndRecord]: (input: ApplyVerdictInput, context: ActivityContext) =>
       applyAndRecord(services, input, context),
   } as const;

@@ -1,22 +1,28 @@
 /**
- * The two activities of `imageGate` version 2 (src/orchestrations/versions.ts), each doing two of version 1's
- * steps in one activity call, so a gate replays its history 5 times instead of 7:
- * - `prepare`: loadGateContext, then (when the registry is allowed) resolveManifest;
- * - `applyAndRecord`: applyVerdict, then (unless a release could not be applied) recordVerdict of the verdict
- *   with the release's proof.
+ * The two activities of `imageGate` version 2 (src/orchestrations/versions.ts). A gate reads in one activity and
+ * writes in one, and decides in between, so a typical gate replays its history 3 times instead of 7:
+ * - `prepare` reads: loadGateContext, then (registry allowed) resolveManifest, then (an image under a gate rule)
+ *   the first round of findings for every platform manifest and source, and the pushed digest's signatures;
+ * - `applyAndRecord` writes: applyVerdict, then (unless a release could not be applied) recordVerdict of the
+ *   verdict with the release's proof.
  *
- * The second half of each never fails the activity: when it throws (a transient error, or a bug) the result says
- * so (`deferred`) and the orchestrator runs that half as its own version 1 activity, with the gate's Durable
- * retries. So a transient registry or store error is retried exactly as before, a first half that succeeded is
- * not repeated, and a failure names the step that failed. A transient failure of the first half throws, and the
- * activity is retried whole (the second half has not run).
+ * Every part after the first never fails the activity: when it throws (a transient error, or a bug) the result
+ * says so (`deferred`) and the orchestrator runs that part as its own version 1 activity, with the gate's
+ * Durable retries. So a transient registry or store error is retried as before, a part that succeeded is not
+ * repeated, and a failure names the step that failed. A transient failure of the first part throws, and the
+ * activity is retried whole (nothing after it has run). Findings that are still pending are polled by the
+ * orchestrator with durable timers, as in version 1; signatures read here count only when no findings had to be
+ * waited for or read again (otherwise they are verified after the findings, as in version 1).
  */
 import { toErrorCode, type ErrorCode } from '../core/errors';
 import { withProof } from '../core/releaseProof';
-import type { ApplyResult, ImageId } from '../core/types';
+import { mapLimit } from '../core/mapLimit';
+import type { ApplyResult, FindingsResult, FindingsSourceName, ImageId, SignatureResult } from '../core/types';
+import { collectFindings } from './collectFindings';
+import { verifySignatures } from './verifySignatures';
 import type { ActivityFailure } from './activityFailure';
 import { applyVerdict, type ApplyVerdictInput } from './applyVerdict';
-import { loadGateContext, type GateContext } from './gateContext';
+import { collectFindingsInput, loadGateContext, type GateContext } from './gateContext';
 import { recordVerdict } from './recordVerdict';
 import { resolveManifest, type ResolvedImage } from './resolveManifest';
 import { SILENT_ACTIVITY_CONTEXT, type ActivityContext, type GateServices } from './services';
@@ -29,12 +35,33 @@ export interface DeferredStep {
   detail: string;
 }
 
-/** Output of {@link prepareGate}: the gate's context and, when the registry is allowed, what was pushed. */
+/** Input of {@link prepareGate}. */
+export interface PrepareGateInput {
+  image: ImageId;
+  /** Orchestration time (epoch ms) the findings are judged at, as the orchestrator's own collectFindings calls. */
+  nowMs: number;
+}
+
+/** One platform manifest's answer from one findings source, read by {@link prepareGate}. */
+export interface PreparedFindings {
+  digest: string;
+  source: FindingsSourceName;
+  result: FindingsResult | DeferredStep;
+}
+
+/** Output of {@link prepareGate}: what it read, each part absent when it was not reached. */
 export interface PreparedGate {
   context: GateContext | ActivityFailure;
   /** Absent when the context failed or the registry is not allowed (nothing was read). */
   resolved?: ResolvedImage | ActivityFailure | DeferredStep;
+  /** Every platform × source of the gate rule, when the manifest resolved to an image or index under a rule. */
+  findings?: PreparedFindings[];
+  /** The pushed digest's signatures, read with the findings. */
+  signatures?: SignatureResult | DeferredStep;
 }
+
+/** Findings sources asked at once by {@link prepareGate} (an index's platforms × the rule's sources). */
+export const PREPARE_COLLECT_CONCURRENCY = 8;
 
 /** Output of {@link applyAndRecord}. */
 export interface AppliedAndRecorded {
@@ -51,23 +78,51 @@ function deferred(err: unknown): DeferredStep {
   return { ok: false, deferred: true, code, detail: err instanceof Error ? err.message : String(err) };
 }
 
-/** loadGateContext, then resolveManifest when the registry is allowed: version 2's first activity. */
-export async function prepareGate(
-  services: GateServices,
-  input: { image: ImageId },
-  context: ActivityContext = SILENT_ACTIVITY_CONTEXT,
-): Promise<PreparedGate> {
-  const gate = await loadGateContext(services, input);
-  if (!gate.ok || !gate.registryAllowed) return { context: gate };
+/** Runs `part`; what it throws becomes a {@link DeferredStep} (logged), for the orchestrator to run on its own. */
+async function orDeferred<T>(
+  what: string,
+  context: ActivityContext,
+  part: () => Promise<T>,
+): Promise<T | DeferredStep> {
   try {
-    return { context: gate, resolved: await resolveManifest(services, input) };
+    return await part();
   } catch (err) {
     const later = deferred(err);
-    context.warn(
-      `prepare: resolveManifest ${input.image.repository}@${input.image.digest}: ${later.code}: ${later.detail}; retried as its own step`,
-    );
-    return { context: gate, resolved: later };
+    context.warn(`prepare: ${what}: ${later.code}: ${later.detail}; retried as its own step`);
+    return later;
   }
+}
+
+/**
+ * Version 2's reading activity: loadGateContext; then, when the registry is allowed, resolveManifest; then, for an
+ * image or index under a gate rule, every platform × source's findings and the pushed digest's signatures.
+ */
+export async function prepareGate(
+  services: GateServices,
+  input: PrepareGateInput,
+  context: ActivityContext = SILENT_ACTIVITY_CONTEXT,
+): Promise<PreparedGate> {
+  const { image } = input;
+  const gate = await loadGateContext(services, { image });
+  if (!gate.ok || !gate.registryAllowed) return { context: gate };
+  const where = `${image.repository}@${image.digest}`;
+  const resolved = await orDeferred(`resolveManifest ${where}`, context, () => resolveManifest(services, { image }));
+  if (!resolved.ok || resolved.kind === 'artifact' || !gate.rule) return { context: gate, resolved };
+  const ruled = { ...gate, rule: gate.rule };
+  const pairs = resolved.platforms.flatMap((p) => gate.sources.map((source) => ({ digest: p.digest, source })));
+  const [findings, signatures] = await Promise.all([
+    mapLimit(pairs, PREPARE_COLLECT_CONCURRENCY, async ({ digest, source }) => ({
+      digest,
+      source,
+      result: await orDeferred(`collectFindings(${source}) ${image.repository}@${digest}`, context, () =>
+        collectFindings(services, collectFindingsInput(ruled, image, digest, source, input.nowMs), context),
+      ),
+    })),
+    orDeferred(`verifySignatures ${where}`, context, () =>
+      verifySignatures(services, { image, manifest: resolved.manifest, trustPolicy: gate.trustPolicy }, context),
+    ),
+  ]);
+  return { context: gate, resolved, findings, signatures };
 }
 
 /**

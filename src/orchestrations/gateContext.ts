@@ -13,6 +13,7 @@ import {
 import type { ApplyMode, GateRule, Policy } from '../core/policyTypes';
 import { ruleLabel } from '../core/purge/plan';
 import type { FindingsSourceName, ImageId } from '../core/types';
+import type { CollectFindingsInput } from './collectFindings';
 import { permanentAsData, type ActivityFailure } from './activityFailure';
 import type { GateServices } from './services';
 
@@ -94,4 +95,27 @@ export async function loadGateContext(
 function retentionOf(policy: Policy, repository: string): { retentionRule?: string } {
   const rule = findRetentionRule(policy, repository);
   return rule ? { retentionRule: ruleLabel(rule) } : {};
+}
+
+/**
+ * The input of one collectFindings call: one platform manifest, one source, under the gate rule's report age,
+ * rating preference and report signers, judged at orchestration time `nowMs`. Pure: the orchestrator and
+ * version 2's `prepare` build it the same way.
+ */
+export function collectFindingsInput(
+  gate: GateContext & { rule: GateRule },
+  image: ImageId,
+  digest: string,
+  source: FindingsSourceName,
+  nowMs: number,
+): CollectFindingsInput {
+  const { vulnerabilities } = gate.rule;
+  return {
+    image: { ...image, digest },
+    source,
+    maxReportAgeMs: gate.maxReportAgeMs,
+    nowMs,
+    ...(vulnerabilities.ratingSources ? { ratingSources: [...vulnerabilities.ratingSources] } : {}),
+    ...(vulnerabilities.reportsSignedBy ? { reportsSignedBy: vulnerabilities.reportsSignedBy } : {}),
+  };
 }

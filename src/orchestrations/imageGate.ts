@@ -8,9 +8,11 @@
  * recordVerdict → (on a push, when a retention rule covers the repository) the repository's retention, with the
  * image just gated protected. A retention failure is reported in the outcome and never changes the verdict.
  *
- * Version 2 instances (src/orchestrations/versions.ts) take the same steps with two pairs in one activity each:
- * `prepare` (loadGateContext + resolveManifest) and `applyAndRecord` (applyVerdict + recordVerdict); when the
- * second half of one throws, that half runs again as its own version 1 activity, with the same retries.
+ * Version 2 instances (src/orchestrations/versions.ts) take the same steps with the reads in one activity,
+ * `prepare` (loadGateContext, resolveManifest, the first round of findings, verifySignatures), and the writes in
+ * one, `applyAndRecord` (applyVerdict, recordVerdict); a part of either that throws runs again as its own version
+ * 1 activity, with the same retries; pending findings are polled as in version 1, and signatures read before a
+ * wait are verified again after it.
  *
  * Fail closed: when an activity fails for good (after its retries) or reports a permanent failure, the gate
  * builds a block verdict naming the step and the code, applies the block and records it. It never releases.
@@ -29,10 +31,12 @@ import {
   type FindingsSourceName,
   type ImageId,
   type ScanCheckName,
+  type SignatureResult,
   type Verdict,
   type VerdictCheckName,
 } from '../core/types';
-import type { ActivityFailure, gateActivities, ApplyVerdictInput, CollectFindingsInput } from './activities';
+import type { ActivityFailure, gateActivities, ApplyVerdictInput } from './activities';
+import { collectFindingsInput } from './gateContext';
 import type { DeferredStep } from './combinedSteps';
 import { gateShapeOf } from './versions';
 import { Activities, PurgeActivities } from './names';
@@ -332,7 +336,7 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
 
   // 1. Policy (version 2: and what was pushed, in the same call).
   progress({ step: 'loading-policy' });
-  const prepared = shape === 2 ? yield* step(context, Activities.prepare, { image }) : undefined;
+  const prepared = shape === 2 ? yield* step(context, Activities.prepare, { image, nowMs: startedAt }) : undefined;
   const loaded =
     prepared === undefined
       ? yield* step(context, Activities.loadGateContext, { image })
@@ -369,41 +373,48 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
   }
 
   // 3. Findings: every platform × source in parallel; poll only what is still pending, until the deadline.
-  // `rule` is the discriminant of GateContext: no rule, no sources (and nothing to collect).
+  // `rule` is the discriminant of GateContext: no rule, no sources (and nothing to collect). Version 2: `prepare`
+  // read the first round; only what it could not read (deferred) is collected now, before any wait.
   const rule = gate.rule;
   const sources = gate.sources;
   const results = new Map<string, FindingsResult>();
   const deadline = startedAt + gate.scanDeadlineMs;
   let deadlinePassed = false;
+  let waited = false;
+  const read = prepared?.ok ? prepared.value : undefined;
   let wanted = platforms.flatMap((p) => sources.map((source) => ({ ...p, source })));
-  while (rule && wanted.length > 0) {
-    progress({ step: 'collecting-findings', pending: wanted.map((w) => label(w.digest, w.source, w.platform)) });
-    const nowMs = context.df.currentUtcDateTime.getTime();
-    const tasks = wanted.map((w) =>
-      context.df.callActivityWithRetry(Activities.collectFindings, retryOptions(), {
-        image: { ...image, digest: w.digest },
-        source: w.source,
-        maxReportAgeMs: gate.maxReportAgeMs,
-        nowMs,
-        ...(rule.vulnerabilities.ratingSources ? { ratingSources: [...rule.vulnerabilities.ratingSources] } : {}),
-        ...(rule.vulnerabilities.reportsSignedBy ? { reportsSignedBy: rule.vulnerabilities.reportsSignedBy } : {}),
-      } satisfies CollectFindingsInput),
-    );
-    try {
-      const collected = (yield context.df.Task.all(tasks)) as FindingsResult[];
-      collected.forEach((r, i) => results.set(key(wanted[i].digest, wanted[i].source), r));
-    } catch (err) {
-      const i = tasks.findIndex((t) => t.isFaulted);
-      const failedOne = wanted[Math.max(i, 0)];
-      return yield* failClosed(
-        `collectFindings(${failedOne.source})`,
-        { name: scanCheckName(failedOne.source), source: failedOne.source },
-        {
-          code: failureCode(err),
-          detail: `failed after ${GATE_RETRY.maxNumberOfAttempts} attempts: ${failureDetail(err)}`,
-        },
-        failedOne.digest,
+  if (read?.findings) {
+    for (const f of read.findings) if (!isDeferred(f.result)) results.set(key(f.digest, f.source), f.result);
+    wanted = wanted.filter((w) => !results.has(key(w.digest, w.source)));
+  }
+  const readInFull = read?.findings !== undefined && wanted.length === 0;
+  while (rule) {
+    if (wanted.length > 0) {
+      progress({ step: 'collecting-findings', pending: wanted.map((w) => label(w.digest, w.source, w.platform)) });
+      const nowMs = context.df.currentUtcDateTime.getTime();
+      const tasks = wanted.map((w) =>
+        context.df.callActivityWithRetry(
+          Activities.collectFindings,
+          retryOptions(),
+          collectFindingsInput({ ...gate, rule }, image, w.digest, w.source, nowMs),
+        ),
       );
+      try {
+        const collected = (yield context.df.Task.all(tasks)) as FindingsResult[];
+        collected.forEach((r, i) => results.set(key(wanted[i].digest, wanted[i].source), r));
+      } catch (err) {
+        const i = tasks.findIndex((t) => t.isFaulted);
+        const failedOne = wanted[Math.max(i, 0)];
+        return yield* failClosed(
+          `collectFindings(${failedOne.source})`,
+          { name: scanCheckName(failedOne.source), source: failedOne.source },
+          {
+            code: failureCode(err),
+            detail: `failed after ${GATE_RETRY.maxNumberOfAttempts} attempts: ${failureDetail(err)}`,
+          },
+          failedOne.digest,
+        );
+      }
     }
     const incomplete = platforms.filter(
       (p) =>
@@ -437,16 +448,21 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
         ...(w.platform ? { platform: w.platform } : {}),
       })),
     });
+    waited = true;
     yield context.df.createTimer(until);
   }
 
-  // 4. Signatures of the pushed digest (an index's signature signs the index).
-  progress({ step: 'verifying-signatures' });
-  const signed = yield* step(context, Activities.verifySignatures, {
-    image,
-    manifest,
-    trustPolicy: gate.trustPolicy,
-  });
+  // 4. Signatures of the pushed digest (an index's signature signs the index). Version 2: those `prepare` read
+  // count when it read every finding too and nothing was waited for (they are then as recent as the findings);
+  // otherwise they are verified now, after the findings, as version 1 does.
+  const readSigned = read?.signatures;
+  let signed: StepResult<SignatureResult>;
+  if (readInFull && !waited && readSigned !== undefined && !isDeferred(readSigned))
+    signed = { ok: true, value: readSigned };
+  else {
+    progress({ step: 'verifying-signatures' });
+    signed = yield* step(context, Activities.verifySignatures, { image, manifest, trustPolicy: gate.trustPolicy });
+  }
   if (!signed.ok) return yield* failClosed('verifySignatures', { name: 'signatures' }, signed);
 
   // 5. Decide.

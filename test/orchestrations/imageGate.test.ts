@@ -186,8 +186,11 @@ describe.each([
     expect(JSON.parse(String(attrs?.quarantineDetails))).toMatchObject({ scanner: 'acr-guard', decision: 'release' });
     expect(h.audit.verdicts).toHaveLength(1);
     expect(h.audit.verdicts[0].decision).toBe('release');
+    // Version 2 reads everything in prepare (findings and signatures included) and writes in applyAndRecord.
     expect(scheduledNames(history)).toEqual(
-      steps(PREPARE, Activities.collectFindings, Activities.verifySignatures, APPLY_RECORD),
+      version === '2'
+        ? [Activities.prepare, Activities.applyAndRecord]
+        : [...steps(PREPARE), Activities.collectFindings, Activities.verifySignatures, ...steps(APPLY_RECORD)],
     );
   });
 
@@ -225,6 +228,10 @@ describe.each([
     expect(outcome.verdict?.decision).toBe('release');
     expect(h.defender.callsFor(pushed.digest)).toBe(3);
     expect(h.reports.callsFor(pushed.digest)).toBe(1);
+    // Signatures are verified after the wait (version 2: those prepare read before it do not count).
+    const names = scheduledNames(history);
+    expect(names.filter((n) => n === Activities.verifySignatures)).toHaveLength(1);
+    expect(names.indexOf(Activities.verifySignatures)).toBeGreaterThan(names.lastIndexOf(Activities.collectFindings));
     // Two poll timers, one minute apart, and the decision taken at orchestration time +2 min.
     expect(ofType(history, EventType.TimerCreated).map((e) => e.FireAt)).toEqual([
       '2025-06-01T12:01:00.000Z',
@@ -270,6 +277,8 @@ describe.each([
     const pushed = h.registry.addImage('team/api', { content: 'flaky source' });
     h.reports.script(
       pushed.digest,
+      // Version 2: prepare's own read fails first (deferred), then the collectFindings activity's first attempt.
+      ...(version === '2' ? [new GuardError(ErrorCodes.TRANSIENT, 'registry answered 503')] : []),
       new GuardError(ErrorCodes.TRANSIENT, 'registry answered 503'),
       ready('reports', []),
     );
@@ -286,6 +295,9 @@ describe.each([
     expect(failed[0].FailureDetails?.Properties).toEqual({ code: 'TRANSIENT' });
     expect(ofType(history, EventType.TaskCompleted).some((e) => e.TaskScheduledId === collectIds[1])).toBe(true);
     expect(ofType(history, EventType.TimerCreated).map((e) => e.FireAt)).toEqual(['2025-06-01T12:00:02.000Z']);
+    // Signatures are verified after the findings that had to be read again (version 2 included).
+    const names = scheduledNames(history);
+    expect(names.indexOf(Activities.verifySignatures)).toBeGreaterThan(names.lastIndexOf(Activities.collectFindings));
   });
 
   it('blocks (fail closed) when a findings source keeps failing after every retry', async () => {
@@ -295,7 +307,8 @@ describe.each([
 
     const { outcome, history } = await gate({ registry: ACR, repository: 'team/api', digest: pushed.digest });
 
-    expect(h.reports.callsFor(pushed.digest)).toBe(4);
+    // 4 attempts of the activity (version 2: after prepare's own read, deferred).
+    expect(h.reports.callsFor(pushed.digest)).toBe(version === '2' ? 5 : 4);
     // Retry timers after 2, 4 and 8 s (and one after the last attempt, as Durable Task does).
     expect(ofType(history, EventType.TimerCreated).map((e) => e.FireAt)).toEqual([
       '2025-06-01T12:00:02.000Z',
