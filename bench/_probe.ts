@@ -12,6 +12,7 @@ import { sampleSarif } from '../src/local/sampleReports';
 import { runOrchestration } from '../src/local/durableDriver';
 import { imageGateOrchestrator } from '../src/orchestrations/imageGate';
 import { gateActivities } from '../src/orchestrations/activities';
+import { LocalOrchestrationHost } from '../src/local/orchestrationHost';
 import { readFileSync } from 'node:fs';
 import { execSync } from 'node:child_process';
 function regCpuMs(): number {
@@ -48,8 +49,10 @@ gate:
   let requests = 0;
   const orig = globalThis.fetch;
   const urls: string[] = [];
-  globalThis.fetch = ((...a: Parameters<typeof fetch>) => { requests++; if (urls.length < 20) urls.push(`${(a[1] as any)?.method ?? 'GET'} ${String(a[0])}`); return orig(...a); }) as typeof fetch;
+  globalThis.fetch = ((...a: Parameters<typeof fetch>) => { requests++; if (urls.length < 20) urls.push(`${(a[1] as any)?.method ?? 'GET'} ${String(a[0])} ${JSON.stringify((a[1] as any)?.headers)} redirect=${(a[1] as any)?.redirect}`); return orig(...a); }) as typeof fetch;
+  const hostRunner = new LocalOrchestrationHost({ services, timers: 'virtual' });
   const run = async (set: ImageId[], version: string | undefined, tag: string) => {
+    if (version === 'host') { let next = 0; await Promise.all(Array.from({ length: 8 }, async () => { while (next < set.length) { const image = set[next++]; await hostRunner.run({ name: 'imageGate', instanceId: `${tag}-${image.digest}`, input: { image, trigger: 'cli' }, startTime: now }); } })); return; }
     let next = 0;
     await Promise.all(Array.from({ length: 8 }, async () => {
       while (next < set.length) {
@@ -83,11 +86,11 @@ gate:
     for (let round = 0; round < 2; round++) await run(images, '2', `h${round}`);
     const { profile } = await session.post('HeapProfiler.stopSampling'); require('node:fs').writeFileSync('/tmp/perf/v2.heapprofile', JSON.stringify(profile)); await registry.stop(); return; }
   if (process.env.ONLY) { const { Session } = await import('node:inspector/promises'); const session = new Session(); session.connect(); await session.post('Profiler.enable'); await session.post('Profiler.start');
-    for (let round = 0; round < 3; round++) await run(images, '2', `p${round}`);
+    for (let round = 0; round < 3; round++) await run(images, 'host', `p${round}`);
     const { profile } = await session.post('Profiler.stop'); require('node:fs').writeFileSync('/tmp/perf/v2.cpuprofile', JSON.stringify(profile)); await registry.stop(); return; }
   for (let round = 0; round < 3; round++) {
     await measure('floor', floor);
-    for (const v of [undefined, '2']) await measure(`v${v ?? 1}`, () => run(images, v, `r${round}-${v}`));
+    for (const v of [undefined, '2', 'host']) await measure(`v${v ?? 1}`, () => run(images, v, `r${round}-${v}`));
   }
   await registry.stop();
 }

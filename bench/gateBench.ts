@@ -4,14 +4,15 @@
  * manifests, referrer indexes, report manifests and report blobs, measured in the same run.
  *
  * Both are warmed up first on images of their own (JIT, connections, the client's per-repository referrers-API
- * answer: a running host is warm; its cold start is `npm run bench:coldstart`), then measured in alternating
- * rounds (floor, gate, floor, gate, …) so that a change in the machine's load hits both; the ratio printed is
- * the median of the rounds' ratios, each round's shown too.
+ * answer: a running host is warm; its cold start is `npm run bench:coldstart`), then measured in rounds, each
+ * over all the images in slices, floor and gate alternating slice by slice (the order flipping every slice), so
+ * that a change in the machine's speed hits both; the ratio printed is the median of the rounds' ratios, each
+ * round's shown too, with the CPU time per image of both sides (this process and the registry's).
  *
- *   BENCH_IMAGES=200 BENCH_CONCURRENCY=8 BENCH_ROUNDS=5 npm run bench
+ *   BENCH_IMAGES=200 BENCH_CONCURRENCY=8 BENCH_ROUNDS=5 BENCH_SLICE=25 npm run bench
  */
 import { tmpdir } from 'node:os';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { loadPolicy } from '../src/core/policy';
@@ -22,7 +23,9 @@ import { composeGateServices } from '../src/app/compose';
 import { startRegistry } from '../src/local/registryServer';
 import { pushArtifact, pushImage } from '../src/local/ociPush';
 import { sampleSarif } from '../src/local/sampleReports';
-import { runGateLocally } from '../src/local/orchestrationHost';
+import { LocalOrchestrationHost } from '../src/local/orchestrationHost';
+import type { GateInput, GateOutcome } from '../src/orchestrations/imageGate';
+import { ORCH_IMAGE_GATE } from '../src/orchestrations/names';
 import { intFromEnv, machineLine } from './benchEnv';
 
 const ACCEPT = [
@@ -58,6 +61,20 @@ async function timed<T>(
   return { latencies: latencies.sort((a, b) => a - b), wallMs: performance.now() - start };
 }
 
+/** CPU time (user + system, ms) of process `pid` so far, from /proc; 0 where there is no /proc. */
+function processCpuMs(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return 0;
+  }
+}
+
+/** Linux's USER_HZ, the unit of /proc/<pid>/stat times (100 on every common build). */
+const CLOCK_TICKS_PER_SECOND = 100;
+
 function summary(label: string, n: number, r: { latencies: number[]; wallMs: number }): string {
   return `${label.padEnd(34)} ${(n / (r.wallMs / 1000)).toFixed(1).padStart(8)} images/s   p50 ${percentile(r.latencies, 50).toFixed(2).padStart(7)} ms   p99 ${percentile(r.latencies, 99).toFixed(2).padStart(7)} ms`;
 }
@@ -66,6 +83,7 @@ async function main(): Promise<void> {
   const n = intFromEnv('BENCH_IMAGES', 200, 5000);
   const concurrency = intFromEnv('BENCH_CONCURRENCY', 8, 64);
   const rounds = intFromEnv('BENCH_ROUNDS', 5, 50);
+  const sliceSize = intFromEnv('BENCH_SLICE', 25, 5000);
   const warmup = Math.min(40, n);
   const dir = mkdtempSync(join(tmpdir(), 'acr-guard-bench-'));
   const registry = await startRegistry({ dataDir: join(dir, 'registry') });
@@ -136,6 +154,10 @@ gate:
       audit: new MemoryAuditStore(),
       plainHttpHosts: [host],
     });
+    // One host for every gate, as a running Functions app has (activities built once over its services); a second
+    // one creates version 1 instances (the gate's shape before versions), measured in the same slices.
+    const gates = new LocalOrchestrationHost({ services, timers: 'virtual' });
+    const gatesV1 = new LocalOrchestrationHost({ services, timers: 'virtual', orchestrationVersion: null });
     let released = 0;
     const floorRun = (set: typeof images) =>
       timed(set, concurrency, async ({ image, reportManifest, reportBlob }) => {
@@ -144,44 +166,90 @@ gate:
         await get(`${base}/${image.repository}/manifests/${reportManifest}`, ACCEPT);
         await get(`${base}/${image.repository}/blobs/${reportBlob}`);
       });
-    const gateRun = (set: typeof images, round: string) =>
+    const gateRun = (set: typeof images, round: string, host = gates) =>
       timed(set, concurrency, async ({ image }) => {
-        const outcome = await runGateLocally({
-          image,
-          trigger: 'cli',
-          services,
-          timers: 'virtual',
-          startTime: now,
+        const input: GateInput = { image, trigger: 'cli' };
+        const { output } = await host.run({
+          name: ORCH_IMAGE_GATE,
           instanceId: `bench-${round}-${image.digest.slice(7, 27)}`,
+          input,
+          startTime: now,
         });
-        if (round === '0' && outcome.verdict?.decision === 'release') released++;
+        const outcome = output as GateOutcome;
+        if (round.startsWith('0-') && outcome.verdict?.decision === 'release') released++;
       });
     const warm = images.slice(n);
     const measured = images.slice(0, n);
     await floorRun(warm);
     await gateRun(warm, 'warm');
+    await gateRun(warm, 'warm1', gatesV1);
 
-    console.log(`\n${n} images, concurrency ${concurrency}, ${rounds} alternating rounds after a warm-up of ${warmup}`);
+    // Each round runs the images in slices, floor and gate alternating slice by slice (ABBA: the order flips
+    // every slice), so a change of machine speed within a round hits both sides alike; the round's ratio is the
+    // gate's summed wall time over the floor's. CPU time (this process, and the registry's) is summed per side.
+    const slices: Array<typeof images> = [];
+    for (let i = 0; i < n; i += sliceSize) slices.push(measured.slice(i, i + sliceSize));
+    console.log(
+      `\n${n} images, concurrency ${concurrency}, ${rounds} rounds of ${slices.length} alternating slices of ${sliceSize}, after a warm-up of ${warmup}`,
+    );
     const ratios: number[] = [];
-    let best: { floor: Awaited<ReturnType<typeof timed>>; gate: Awaited<ReturnType<typeof timed>> } | undefined;
+    const sides = {
+      floor: { wallMs: 0, cpuMs: 0, registryCpuMs: 0, latencies: [] as number[] },
+      gate: { wallMs: 0, cpuMs: 0, registryCpuMs: 0, latencies: [] as number[] },
+      gateV1: { wallMs: 0, cpuMs: 0, registryCpuMs: 0, latencies: [] as number[] },
+    };
+    const measure = async (side: keyof typeof sides, work: () => ReturnType<typeof timed>): Promise<number> => {
+      const cpu0 = process.cpuUsage();
+      const reg0 = processCpuMs(registry.pid);
+      const r = await work();
+      const cpu = process.cpuUsage(cpu0);
+      sides[side].cpuMs += (cpu.user + cpu.system) / 1000;
+      sides[side].registryCpuMs += processCpuMs(registry.pid) - reg0;
+      sides[side].wallMs += r.wallMs;
+      sides[side].latencies.push(...r.latencies);
+      return r.wallMs;
+    };
+    const ratiosV1: number[] = [];
     for (let r = 0; r < rounds; r++) {
-      const floor = await floorRun(measured);
-      const gate = await gateRun(measured, String(r));
-      const ratio = gate.wallMs / floor.wallMs;
+      const ms = { floor: 0, gate: 0, gateV1: 0 };
+      for (const [i, slice] of slices.entries()) {
+        const run = {
+          floor: () => floorRun(slice),
+          gate: () => gateRun(slice, `${r}-${i}`),
+          gateV1: () => gateRun(slice, `v1-${r}-${i}`, gatesV1),
+        };
+        // The order turns every slice (floor, gate, v1; gate, v1, floor; v1, floor, gate; …).
+        const order = (['floor', 'gate', 'gateV1'] as const).map((_, k, all) => all[(k + i + r) % all.length]);
+        for (const side of order) ms[side] += await measure(side, run[side]);
+      }
+      const ratio = ms.gate / ms.floor;
       ratios.push(ratio);
+      ratiosV1.push(ms.gateV1 / ms.floor);
       console.log(
-        `round ${r + 1}: floor ${(n / (floor.wallMs / 1000)).toFixed(1)} images/s, gate ${(n / (gate.wallMs / 1000)).toFixed(1)} images/s, ratio ${ratio.toFixed(2)}x`,
+        `round ${r + 1}: floor ${(n / (ms.floor / 1000)).toFixed(1)} images/s, gate ${(n / (ms.gate / 1000)).toFixed(1)} images/s, ratio ${ratio.toFixed(2)}x (version 1: ${(n / (ms.gateV1 / 1000)).toFixed(1)} images/s, ${(ms.gateV1 / ms.floor).toFixed(2)}x)`,
       );
-      if (!best || ratio < best.gate.wallMs / best.floor.wallMs) best = { floor, gate };
     }
     const sorted = [...ratios].sort((a, b) => a - b);
     const median = sorted[Math.floor(sorted.length / 2)];
-    if (best) {
-      console.log(summary('floor (raw registry reads, 4/gate)', n, best.floor) + '   (best round)');
-      console.log(summary('imageGate (orchestration, e2e)', n, best.gate) + '   (best round)');
+    const total = n * rounds;
+    for (const [label, side] of [
+      ['floor (raw registry reads, 4/gate)', sides.floor],
+      ['imageGate (orchestration, e2e)', sides.gate],
+      ['imageGate version 1 (before versions)', sides.gateV1],
+    ] as const) {
+      side.latencies.sort((a, b) => a - b);
+      console.log(
+        `${summary(label, total, side)}   cpu/image: node ${(side.cpuMs / total).toFixed(2)} ms, registry ${(side.registryCpuMs / total).toFixed(2)} ms`,
+      );
     }
     console.log(
       `ratio: gate wall time / floor wall time = ${median.toFixed(2)}x median of ${rounds} rounds (min ${sorted[0].toFixed(2)}x, max ${sorted[sorted.length - 1].toFixed(2)}x; released ${released}, blocked ${n - released})`,
+    );
+    const medianV1 = [...ratiosV1].sort((a, b) => a - b)[Math.floor(ratiosV1.length / 2)];
+    console.log(`version 1 in the same slices: ${medianV1.toFixed(2)}x median`);
+    const cpu = (s: typeof sides.floor): number => s.cpuMs + s.registryCpuMs;
+    console.log(
+      `cpu: gate / floor = ${(cpu(sides.gate) / cpu(sides.floor)).toFixed(2)}x, version 1 ${(cpu(sides.gateV1) / cpu(sides.floor)).toFixed(2)}x (this process's and the registry's CPU time per image, all rounds)`,
     );
   } finally {
     await registry.stop();

@@ -56,6 +56,11 @@ export interface LocalOrchestrationHostOptions {
   timers?: 'real' | 'virtual';
   /** Orchestration start time of new instances (default the wall clock; this is the edge). */
   now?: () => Date;
+  /**
+   * The version new instances are created with (default {@link ORCHESTRATION_VERSION}, what host.json stamps in
+   * Azure; `null`: none, an instance as created before versions, which replays version 1).
+   */
+  orchestrationVersion?: string | null;
   log?: (line: string) => void;
   /** Called whenever an instance changes state or progress (the page's live updates). */
   onChange?: (instance: GateInstance) => void;
@@ -247,7 +252,10 @@ export class LocalOrchestrationHost implements OrchestrationStatusStarter {
       input,
       startTime,
       // What host.json's durableTask.defaultVersion stamps in Azure.
-      defaultVersion: ORCHESTRATION_VERSION,
+      defaultVersion:
+        this.options.orchestrationVersion === null
+          ? undefined
+          : (this.options.orchestrationVersion ?? ORCHESTRATION_VERSION),
       timers: this.options.timers ?? 'real',
     } as const;
   }

@@ -18,6 +18,8 @@ export interface RunningRegistry {
   url: string;
   /** Where the registry stores its content (removed by `stop()` when startRegistry made it). */
   dataDir: string;
+  /** The registry process's id (benchmarks read its CPU time). */
+  pid: number | undefined;
   /** SIGTERM, then SIGKILL after {@link REGISTRY_STOP_GRACE_MS}; resolves when the process has exited. */
   stop(): Promise<void>;
 }
@@ -212,6 +214,7 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
     host,
     url,
     dataDir,
+    pid: child.pid,
     stop: () =>
       new Promise<void>((resolve) => {
         const done = (): void => {
