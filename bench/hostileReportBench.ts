@@ -20,6 +20,7 @@ import { startRegistry } from '../src/local/registryServer';
 import { gateActivities } from '../src/orchestrations/activities';
 import { imageGateOrchestrator, type GateOutcome } from '../src/orchestrations/imageGate';
 import { ORCH_IMAGE_GATE } from '../src/orchestrations/names';
+import { ORCHESTRATION_VERSION } from '../src/orchestrations/versions';
 import { hostileSarif } from '../test/support/pushSamples';
 
 async function main(): Promise<void> {
@@ -62,6 +63,8 @@ async function main(): Promise<void> {
       instanceId: `hostile-${kind}`,
       input: { image: { registry: registry.host, repository: 'team/hostile', digest: pushed.digest }, trigger: 'cli' },
       startTime: now,
+      // As a deployed host creates it (host.json defaultVersion).
+      defaultVersion: ORCHESTRATION_VERSION,
     });
     const ms = performance.now() - t0;
     clearInterval(sampler);

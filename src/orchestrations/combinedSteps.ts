@@ -27,7 +27,7 @@ import { recordVerdict } from './recordVerdict';
 import { resolveManifest, type ResolvedImage } from './resolveManifest';
 import { SILENT_ACTIVITY_CONTEXT, type ActivityContext, type GateServices } from './services';
 
-/** The second half of a combined step threw: the orchestrator runs it again as its own activity. */
+/** A part of a combined step after its first threw: the orchestrator runs that part again as its own activity. */
 export interface DeferredStep {
   ok: false;
   deferred: true;

@@ -16,9 +16,12 @@ export const Activities = {
   applyVerdict: 'imageGate_applyVerdict',
   recordVerdict: 'imageGate_recordVerdict',
   publishVerdict: 'imageGate_publishVerdict',
-  /** Version 2: loadGateContext and resolveManifest in one call (src/orchestrations/combinedSteps.ts). */
+  /**
+   * Version 2's reads in one call: loadGateContext, resolveManifest, the first round of findings and
+   * verifySignatures (src/orchestrations/combinedSteps.ts).
+   */
   prepare: 'imageGate_prepare',
-  /** Version 2: applyVerdict and recordVerdict in one call. */
+  /** Version 2's writes in one call: applyVerdict and recordVerdict. */
   applyAndRecord: 'imageGate_applyAndRecord',
 } as const;
 

@@ -6,8 +6,9 @@
  * same constant (a test checks host.json against it). With `versionMatchStrategy` `CurrentOrOlder` a worker never
  * takes an instance newer than its own default; an orchestrator that meets one anyway fails it (nothing applied).
  *
- * `imageGate`: version 1 calls loadGateContext, resolveManifest, ..., applyVerdict, recordVerdict (7 replays of a
- * typical gate); version 2 the same steps with two pairs combined (`prepare`, `applyAndRecord`: 5 replays).
+ * `imageGate`: version 1 calls loadGateContext, resolveManifest, collectFindings, verifySignatures, applyVerdict,
+ * recordVerdict (7 replays of a typical gate); version 2 reads in one activity (`prepare`) and writes in one
+ * (`applyAndRecord`): 3 replays (src/orchestrations/combinedSteps.ts).
  * The other orchestrations have one shape for every version.
  */
 

@@ -14,6 +14,7 @@ import { runOrchestration } from '../../src/local/durableDriver';
 import { gateActivities } from '../../src/orchestrations/activities';
 import { GATE_HISTORY_BUDGET_BYTES, imageGateOrchestrator, type GateOutcome } from '../../src/orchestrations/imageGate';
 import { ORCH_IMAGE_GATE } from '../../src/orchestrations/names';
+import { ORCHESTRATION_VERSION } from '../../src/orchestrations/versions';
 import { hostileSarif, pushWithSarif, reportsGatePolicy } from '../support/pushSamples';
 import { useRegistry } from '../support/registry';
 
@@ -39,6 +40,8 @@ async function gate(image: ImageId): Promise<{ outcome: GateOutcome; ms: number;
     instanceId: `hostile-${image.digest.slice(7, 19)}`,
     input: { image, trigger: 'cli' },
     startTime: new Date(),
+    // As a deployed host creates it (host.json defaultVersion).
+    defaultVersion: ORCHESTRATION_VERSION,
   });
   const ms = performance.now() - t0;
   if (result.status !== 'Completed') throw new Error(`orchestration ${result.status}: ${result.error}`);

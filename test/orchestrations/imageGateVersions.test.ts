@@ -1,7 +1,7 @@
 /**
  * `imageGate` across orchestration versions (src/orchestrations/versions.ts), replayed by the real
  * durable-functions engine through the local driver with the real activities over in-memory fakes: version 2's
- * combined steps (`prepare`, `applyAndRecord`) when their second half fails, an instance of a version this code
+ * combined steps (`prepare`, `applyAndRecord`) when a part after their first fails, an instance of a version this code
  * does not know, and a version 1 instance in flight resumed by a worker whose default is version 2.
  */
 import { ErrorCodes, GuardError } from '../../src/core/errors';
@@ -192,6 +192,36 @@ describe('imageGate version 2: a failed second half of a combined step runs agai
     expect(h.registry.attributes.get(`team/api@${image.digest}`)?.quarantineState).toBe('Quarantined');
     expect(h.audit.verdicts.map((v) => v.decision)).toEqual(['block']);
     expect(outcome.reason).toBeUndefined();
+  });
+
+  it('verifies signatures on their own when prepare could not (transient), after the findings it read', async () => {
+    const h = harness();
+    const image = cleanImage(h);
+    let calls = 0;
+    const verify = h.services.verifySignatures;
+    h.services.verifySignatures = async (input) => {
+      calls++;
+      if (calls === 1) throw new GuardError(ErrorCodes.TRANSIENT, 'referrers listing answered 503');
+      return verify(input);
+    };
+
+    const { outcome, history } = await gate(h, image, { version: '2' });
+
+    // The findings prepare read stand (no collectFindings); only the signatures are read again.
+    expect(scheduledNames(history)).toEqual([
+      Activities.prepare,
+      Activities.verifySignatures,
+      Activities.applyAndRecord,
+    ]);
+    const [prepare] = scheduled(history);
+    expect(resultOf(history, prepare)).toMatchObject({
+      findings: [{ digest: image.digest, source: 'reports', result: { status: 'ready' } }],
+      signatures: { ok: false, deferred: true, code: 'TRANSIENT' },
+    });
+    expect(calls).toBe(2);
+    expect(h.reports.callsFor(image.digest)).toBe(1);
+    expect(outcome.verdict?.decision).toBe('release');
+    expect(h.audit.verdicts).toHaveLength(1);
   });
 
   it('records the verdict on its own when applyAndRecord could not (transient), exactly once', async () => {
