@@ -3,27 +3,27 @@
  * maps them by their registered names (src/orchestrations/names.ts); the function table (src/app) hands that map
  * to both hosts. Each step lives in a file of its own: reading the policy in `gateContext.ts`, what was pushed (an
  * index's children included) in `resolveManifest.ts`, findings in `collectFindings.ts`, signatures in
- * `verifySignatures.ts`, the apply step in `applyVerdict.ts`, recording in `recordVerdict.ts`, version 2's
- * combined steps in `combinedSteps.ts`; publishing is here; failures as data in `activityFailure.ts`.
+ * `verifySignatures.ts`, the apply step in `applyVerdict.ts`, recording in `recordVerdict.ts`, publishing in
+ * `publishVerdict.ts`, version 2's combined steps in `combinedSteps.ts`; failures as data in `activityFailure.ts`.
  */
 import type { ImageId, Verdict } from '../core/types';
-import { publishVerdictEvent, type PublishReport } from '../adapters/verdictEvents';
-import { verdictEvent } from '../core/verdictEvent';
 import { applyVerdict, type ApplyVerdictInput } from './applyVerdict';
 import { applyAndRecord, prepareGate, type PrepareGateInput } from './combinedSteps';
 import { collectFindings, type CollectFindingsInput } from './collectFindings';
 import { verifySignatures, type VerifySignaturesActivityInput } from './verifySignatures';
 import { loadGateContext, type LoadGateContextInput } from './gateContext';
+import { publishVerdict } from './publishVerdict';
 import { recordVerdict } from './recordVerdict';
 import { resolveManifest } from './resolveManifest';
 import { Activities } from './names';
-import { SILENT_ACTIVITY_CONTEXT, type ActivityContext, type GateServices } from './services';
+import type { ActivityContext, GateServices } from './services';
 
 export type { ActivityFailure } from './activityFailure';
 export { applyVerdict, MAX_QUARANTINE_DETAILS, quarantineDetails, type ApplyVerdictInput } from './applyVerdict';
 export { INDEX_CHILD_READS, resolveManifest, type PlatformManifest, type ResolvedImage } from './resolveManifest';
 export { loadGateContext, type GateContext, type LoadGateContextInput } from './gateContext';
 export { recordVerdict } from './recordVerdict';
+export { publishVerdict, type PublishVerdictResult } from './publishVerdict';
 export { collectFindings, type CollectFindingsInput } from './collectFindings';
 export { verifySignatures, type VerifySignaturesActivityInput } from './verifySignatures';
 export {
@@ -33,49 +33,6 @@ export {
   type DeferredStep,
   type PreparedGate,
 } from './combinedSteps';
-
-// ---- publishVerdict ----
-
-/** What {@link publishVerdict} reports (never a failure: delivery does not change the verdict). */
-export interface PublishVerdictResult {
-  ok: true;
-  reports: PublishReport[];
-}
-
-/**
- * Publishes a recorded verdict as a CloudEvent to every configured publisher, each a bounded number of times.
- * Never fails: an undelivered event is logged (warn) and reported; the verdict stands as recorded.
- */
-export async function publishVerdict(
-  services: GateServices,
-  input: { verdict: Verdict },
-  context: ActivityContext = SILENT_ACTIVITY_CONTEXT,
-): Promise<PublishVerdictResult> {
-  const publishers = services.verdictEvents ?? [];
-  if (publishers.length === 0) return { ok: true, reports: [] };
-  let reports: PublishReport[];
-  try {
-    reports = await publishVerdictEvent(publishers, verdictEvent(input.verdict));
-  } catch (err) {
-    // Building the event from a malformed record: say so, decide nothing.
-    reports = publishers.map((p) => ({
-      publisher: p.name,
-      delivered: false,
-      attempts: 0,
-      error: String((err as Error)?.message),
-    }));
-  }
-  const v = input.verdict;
-  for (const r of reports) {
-    if (r.delivered)
-      context.log(`publishVerdict: ${v.image.repository}@${v.image.digest} ${v.decision}: sent to ${r.publisher}`);
-    else
-      context.warn(
-        `publishVerdict: ${v.image.repository}@${v.image.digest} ${v.decision}: not delivered to ${r.publisher} after ${r.attempts} attempt(s) (${r.error}); the verdict is recorded and unchanged`,
-      );
-  }
-  return { ok: true, reports };
-}
 
 /**
  * The activities of `imageGate` over `services`, by their registered names: what a host registers (Azure) or
