@@ -14,7 +14,7 @@
  * orchestrator with durable timers, as in version 1; signatures read here count only when no findings had to be
  * waited for or read again (otherwise they are verified after the findings, as in version 1).
  */
-import { toErrorCode, type ErrorCode } from '../core/errors';
+import { errorCodeOf, type ErrorCode } from '../core/errors';
 import { withProof } from '../core/releaseProof';
 import { mapLimit } from '../core/mapLimit';
 import type { ApplyResult, FindingsResult, FindingsSourceName, ImageId, SignatureResult } from '../core/types';
@@ -25,6 +25,7 @@ import { applyVerdict, type ApplyVerdictInput } from './applyVerdict';
 import { collectFindingsInput, loadGateContext, type GateContext } from './gateContext';
 import { recordVerdict } from './recordVerdict';
 import { resolveManifest, type ResolvedImage } from './resolveManifest';
+import { failureDetail } from './retry';
 import { SILENT_ACTIVITY_CONTEXT, type ActivityContext, type GateServices } from './services';
 
 /** A part of a combined step after its first threw: the orchestrator runs that part again as its own activity. */
@@ -73,12 +74,10 @@ export interface AppliedAndRecorded {
   recorded?: { ok: true } | ActivityFailure | DeferredStep;
 }
 
-function deferred(err: unknown): DeferredStep {
-  const code = toErrorCode((err as { code?: unknown } | undefined)?.code);
-  return { ok: false, deferred: true, code, detail: err instanceof Error ? err.message : String(err) };
-}
-
-/** Runs `part`; what it throws becomes a {@link DeferredStep} (logged), for the orchestrator to run on its own. */
+/**
+ * Runs `part`; what it throws becomes a {@link DeferredStep}, logged under `what`, for the orchestrator to run
+ * again as its own activity.
+ */
 async function orDeferred<T>(
   what: string,
   context: ActivityContext,
@@ -87,8 +86,8 @@ async function orDeferred<T>(
   try {
     return await part();
   } catch (err) {
-    const later = deferred(err);
-    context.warn(`prepare: ${what}: ${later.code}: ${later.detail}; retried as its own step`);
+    const later: DeferredStep = { ok: false, deferred: true, code: errorCodeOf(err), detail: failureDetail(err) };
+    context.warn(`${what}: ${later.code}: ${later.detail}; retried as its own step`);
     return later;
   }
 }
@@ -106,7 +105,9 @@ export async function prepareGate(
   const gate = await loadGateContext(services, { image });
   if (!gate.ok || !gate.registryAllowed) return { context: gate };
   const where = `${image.repository}@${image.digest}`;
-  const resolved = await orDeferred(`resolveManifest ${where}`, context, () => resolveManifest(services, { image }));
+  const resolved = await orDeferred(`prepare: resolveManifest ${where}`, context, () =>
+    resolveManifest(services, { image }),
+  );
   if (!resolved.ok || resolved.kind === 'artifact' || !gate.rule) return { context: gate, resolved };
   const ruled = { ...gate, rule: gate.rule };
   const pairs = resolved.platforms.flatMap((p) => gate.sources.map((source) => ({ digest: p.digest, source })));
@@ -114,11 +115,11 @@ export async function prepareGate(
     mapLimit(pairs, PREPARE_COLLECT_CONCURRENCY, async ({ digest, source }) => ({
       digest,
       source,
-      result: await orDeferred(`collectFindings(${source}) ${image.repository}@${digest}`, context, () =>
+      result: await orDeferred(`prepare: collectFindings(${source}) ${image.repository}@${digest}`, context, () =>
         collectFindings(services, collectFindingsInput(ruled, image, digest, source, input.nowMs), context),
       ),
     })),
-    orDeferred(`verifySignatures ${where}`, context, () =>
+    orDeferred(`prepare: verifySignatures ${where}`, context, () =>
       verifySignatures(services, { image, manifest: resolved.manifest, trustPolicy: gate.trustPolicy }, context),
     ),
   ]);
@@ -140,16 +141,9 @@ export async function applyAndRecord(
     ? applied
     : { mode: input.mode, ok: false, code: applied.code, detail: applied.detail };
   if (input.verdict.decision === 'release' && !apply.ok) return { apply };
-  try {
-    return {
-      apply,
-      recorded: await recordVerdict(services, { verdict: withProof(input.verdict, apply.proof) }, context),
-    };
-  } catch (err) {
-    const later = deferred(err);
-    context.warn(
-      `applyAndRecord: recordVerdict ${input.verdict.image.repository}@${input.verdict.image.digest}: ${later.code}: ${later.detail}; retried as its own step`,
-    );
-    return { apply, recorded: later };
-  }
+  const { image } = input.verdict;
+  const recorded = await orDeferred(`applyAndRecord: recordVerdict ${image.repository}@${image.digest}`, context, () =>
+    recordVerdict(services, { verdict: withProof(input.verdict, apply.proof) }, context),
+  );
+  return { apply, recorded };
 }

@@ -358,7 +358,8 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
 
   // 2. What was pushed (version 2: read by `prepare` unless that half has to run again on its own).
   progress({ step: 'resolving-manifest' });
-  const early = prepared?.ok ? prepared.value.resolved : undefined;
+  const read = prepared?.ok ? prepared.value : undefined;
+  const early = read?.resolved;
   const resolved =
     early !== undefined && !isDeferred(early)
       ? asStep(early)
@@ -381,7 +382,6 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
   const deadline = startedAt + gate.scanDeadlineMs;
   let deadlinePassed = false;
   let waited = false;
-  const read = prepared?.ok ? prepared.value : undefined;
   let wanted = platforms.flatMap((p) => sources.map((source) => ({ ...p, source })));
   if (read?.findings) {
     for (const f of read.findings) if (!isDeferred(f.result)) results.set(key(f.digest, f.source), f.result);
