@@ -26,7 +26,7 @@ import { sampleSarif } from '../src/local/sampleReports';
 import { LocalOrchestrationHost } from '../src/local/orchestrationHost';
 import type { GateInput, GateOutcome } from '../src/orchestrations/imageGate';
 import { ORCH_IMAGE_GATE } from '../src/orchestrations/names';
-import { intFromEnv, machineLine } from './benchEnv';
+import { intFromEnv, machineLine, median } from './benchEnv';
 
 const ACCEPT = [
   MediaTypes.ociManifest,
@@ -184,9 +184,10 @@ gate:
     await gateRun(warm, 'warm');
     await gateRun(warm, 'warm1', gatesV1);
 
-    // Each round runs the images in slices, floor and gate alternating slice by slice (ABBA: the order flips
-    // every slice), so a change of machine speed within a round hits both sides alike; the round's ratio is the
-    // gate's summed wall time over the floor's. CPU time (this process, and the registry's) is summed per side.
+    // Each round runs the images in slices, the three sides (floor, gate, version 1) taking turns slice by slice
+    // in an order that turns every slice, so a change of machine speed within a round hits them alike; a round's
+    // ratio is a gate's summed wall time over the floor's. CPU time (this process, and the registry's) is summed
+    // per side.
     const slices: Array<typeof images> = [];
     for (let i = 0; i < n; i += sliceSize) slices.push(measured.slice(i, i + sliceSize));
     console.log(
@@ -229,8 +230,6 @@ gate:
         `round ${r + 1}: floor ${(n / (ms.floor / 1000)).toFixed(1)} images/s, gate ${(n / (ms.gate / 1000)).toFixed(1)} images/s, ratio ${ratio.toFixed(2)}x (version 1: ${(n / (ms.gateV1 / 1000)).toFixed(1)} images/s, ${(ms.gateV1 / ms.floor).toFixed(2)}x)`,
       );
     }
-    const sorted = [...ratios].sort((a, b) => a - b);
-    const median = sorted[Math.floor(sorted.length / 2)];
     const total = n * rounds;
     for (const [label, side] of [
       ['floor (raw registry reads, 4/gate)', sides.floor],
@@ -243,10 +242,9 @@ gate:
       );
     }
     console.log(
-      `ratio: gate wall time / floor wall time = ${median.toFixed(2)}x median of ${rounds} rounds (min ${sorted[0].toFixed(2)}x, max ${sorted[sorted.length - 1].toFixed(2)}x; released ${released}, blocked ${n - released})`,
+      `ratio: gate wall time / floor wall time = ${median(ratios).toFixed(2)}x median of ${rounds} rounds (min ${Math.min(...ratios).toFixed(2)}x, max ${Math.max(...ratios).toFixed(2)}x; released ${released}, blocked ${n - released})`,
     );
-    const medianV1 = [...ratiosV1].sort((a, b) => a - b)[Math.floor(ratiosV1.length / 2)];
-    console.log(`version 1 in the same slices: ${medianV1.toFixed(2)}x median`);
+    console.log(`version 1 in the same slices: ${median(ratiosV1).toFixed(2)}x median`);
     const cpu = (s: typeof sides.floor): number => s.cpuMs + s.registryCpuMs;
     console.log(
       `cpu: gate / floor = ${(cpu(sides.gate) / cpu(sides.floor)).toFixed(2)}x, version 1 ${(cpu(sides.gateV1) / cpu(sides.floor)).toFixed(2)}x (this process's and the registry's CPU time per image, all rounds)`,

@@ -24,18 +24,12 @@ import { buildVsaStatement } from '../src/core/vsa';
 import { attachVsa, copyReferrerGraph } from '../src/jobs/releaseProof';
 import { startRegistry } from '../src/local/registryServer';
 import { pushArtifact, pushImage } from '../src/local/ociPush';
-import { intFromEnv, machineLine } from './benchEnv';
+import { intFromEnv, machineLine, median } from './benchEnv';
 
 async function rawCopy(client: RegistryClient, from: string, target: string, digest: string): Promise<void> {
   const manifest = await client.getManifest(from, digest);
   for (const blob of manifest.blobs) await client.mountBlob(target, blob.digest, from);
   await client.putManifest(target, digest, manifest.bytes, manifest.mediaType);
-}
-
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 async function main(): Promise<void> {

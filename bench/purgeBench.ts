@@ -19,7 +19,7 @@ import { executePurge } from '../src/jobs/purgeExecute';
 import { startRegistry } from '../src/local/registryServer';
 import { pushImage, type Pushed } from '../src/local/ociPush';
 import { MediaTypes } from '../src/core/types';
-import { intFromEnv, machineLine } from './benchEnv';
+import { intFromEnv, machineLine, median } from './benchEnv';
 
 const DAY = 86_400_000;
 
@@ -40,11 +40,6 @@ async function pool<T>(
     }),
   );
   return performance.now() - start;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
 }
 
 /** Plans 100,000 manifests (tagged and untagged, indexes, referrers) 3 times: the median and the deletes. */

@@ -15,18 +15,13 @@ import type { ImageId, Verdict } from '../src/core/types';
 import { FileAuditStore } from '../src/adapters/auditStore';
 import { assessRuntime } from '../src/jobs/runtimeAssessment';
 import type { RegistryClientFactory } from '../src/adapters/ports';
-import { intFromEnv, machineLine } from './benchEnv';
+import { intFromEnv, machineLine, median } from './benchEnv';
 
 const HOST = 'contoso.azurecr.io';
 const REPOSITORIES = 100;
 
 function digest(i: number): string {
   return `sha256:${i.toString(16).padStart(64, '0')}`;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
 }
 
 async function main(): Promise<void> {
