@@ -192,7 +192,10 @@ class OciRegistryClient implements RegistryClient {
 
   /** Reads a body, stopping (MALFORMED) as soon as it passes `max` bytes; a stalled or cut body is TRANSIENT. */
   private async readLimited(res: Response, max: number, what: string): Promise<Buffer> {
-    const declared = Number(res.headers.get('content-length'));
+    // No Content-Length (or an empty one) declares nothing: `Number(null)` and `Number('')` would be 0, and a
+    // chunked body of any size would then be read whole below.
+    const header = res.headers.get('content-length');
+    const declared = header === null || header.trim() === '' ? NaN : Number(header);
     if (Number.isFinite(declared) && declared > max) {
       await res.body?.cancel().catch(() => undefined);
       throw new GuardError(

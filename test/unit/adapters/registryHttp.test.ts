@@ -139,6 +139,35 @@ describe('manifests', () => {
     });
   });
 
+  it('stops a streamed body with no declared length at the bound, not after reading it whole', async () => {
+    // A chunked body (no Content-Length) of up to 64 MiB: the client must stop reading once it passes the bound.
+    let sent = 0;
+    let closed: () => void = () => undefined;
+    const done = new Promise<void>((resolve) => (closed = resolve));
+    handler = (_req, res) => {
+      res.writeHead(200, { 'content-type': MediaTypes.ociManifest, 'transfer-encoding': 'chunked' });
+      const chunk = Buffer.alloc(64 * 1024, 0x20);
+      const more = (): void => {
+        if (res.destroyed || sent >= 64 * 1024 * 1024) {
+          res.end();
+          closed();
+          return;
+        }
+        sent += chunk.length;
+        if (res.write(chunk)) setImmediate(more);
+        else res.once('drain', more);
+      };
+      res.on('close', closed);
+      more();
+    };
+    await expect(client({ maxManifestBytes: 1024 }).getManifest('team/app', 'v1')).rejects.toMatchObject({
+      code: 'MALFORMED',
+      message: expect.stringContaining('1024-byte limit'),
+    });
+    await done;
+    expect(sent).toBeLessThan(16 * 1024 * 1024);
+  });
+
   it('counts what comes out of a compressed body, not its declared length', async () => {
     // 1 MiB of spaces gzips to about 1 KiB: the declared length is under the bound, the body is not.
     const bomb = gzipSync(Buffer.alloc(1024 * 1024, 0x20));
