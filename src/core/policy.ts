@@ -98,7 +98,7 @@ class Checker extends JsonReader {
     for (const key of Object.keys(value)) {
       if (!allowed.includes(key)) {
         throw this.fail(
-          join(path, key),
+          this.join(path, key),
           `no unknown keys (allowed here: ${allowed.join(', ')}); check the spelling`,
           undefined,
           false,
@@ -167,12 +167,6 @@ function isPlainObject(value: unknown): value is Json {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
   const proto = Object.getPrototypeOf(value);
   return proto === Object.prototype || proto === null;
-}
-
-const paths = new JsonReader({ root: DOCUMENT });
-/** `a.b` / `a[0]`; a key under the document starts a fresh path (one rule with every other reader). */
-function join(path: string, key: string | number): string {
-  return paths.join(path, key);
 }
 
 /** Parses `YYYY-MM-DD` (string, or a Date at UTC midnight from a YAML 1.1 timestamp) into the date text. */

@@ -8,7 +8,7 @@
  */
 import { parseDuration } from '../duration';
 import { ErrorCodes, GuardError } from '../errors';
-import { JsonReader } from '../jsonReader';
+import { isJsonObject, JsonReader } from '../jsonReader';
 
 /** Alert severities (the Event Grid/webhook payloads carry the word). */
 export type AlertSeverity = 'critical' | 'high' | 'medium' | 'low';
@@ -76,10 +76,6 @@ function bad(field: string, expected: string, got: unknown): GuardError {
   return ruleReader.fail(field, expected, got);
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 function stringList(value: unknown, field: string, item: RegExp, expected: string): string[] {
   if (value === undefined) return [];
   if (!Array.isArray(value)) throw bad(field, `a list of ${expected}`, value);
@@ -107,7 +103,7 @@ export function validateParameter(value: unknown, field: string): RuleParameter 
  * the exact path of the bad key.
  */
 export function validateRule(raw: unknown, field: string): AlertRule {
-  if (!isRecord(raw)) throw bad(field, 'a rule object', raw);
+  if (!isJsonObject(raw)) throw bad(field, 'a rule object', raw);
   const known = new Set([
     'name',
     'description',
@@ -142,7 +138,7 @@ export function validateRule(raw: unknown, field: string): AlertRule {
   if (typeof enabled !== 'boolean') throw bad(join(field, 'enabled'), 'true or false', enabled);
 
   const t = raw.threshold === undefined ? { above: 0 } : raw.threshold;
-  if (!isRecord(t)) throw bad(join(field, 'threshold'), 'an object { above: <number>, column?: <name> }', t);
+  if (!isJsonObject(t)) throw bad(join(field, 'threshold'), 'an object { above: <number>, column?: <name> }', t);
   for (const key of Object.keys(t))
     if (key !== 'above' && key !== 'column')
       throw bad(join(join(field, 'threshold'), key), 'one of the keys above, column', key);
@@ -164,7 +160,7 @@ export function validateRule(raw: unknown, field: string): AlertRule {
   }
   const parameters: Record<string, RuleParameter> = {};
   if (raw.parameters !== undefined) {
-    if (!isRecord(raw.parameters))
+    if (!isJsonObject(raw.parameters))
       throw bad(join(field, 'parameters'), 'a map of parameter name to value', raw.parameters);
     for (const [key, value] of Object.entries(raw.parameters)) {
       if (!IDENT.test(key)) throw bad(join(field, 'parameters'), 'parameter names that are KQL identifiers', key);
@@ -174,7 +170,7 @@ export function validateRule(raw: unknown, field: string): AlertRule {
   let unreleasedImagesOnly: AlertRule['unreleasedImagesOnly'];
   if (raw.unreleasedImagesOnly !== undefined) {
     const u = raw.unreleasedImagesOnly;
-    if (!isRecord(u))
+    if (!isJsonObject(u))
       throw bad(join(field, 'unreleasedImagesOnly'), 'an object { registryColumn, repositoryColumn, digestColumn }', u);
     for (const key of ['registryColumn', 'repositoryColumn', 'digestColumn'] as const) {
       if (typeof u[key] !== 'string' || !IDENT.test(u[key] as string))

@@ -12,6 +12,7 @@
  */
 import { parse as parseYaml } from 'yaml';
 import { ErrorCodes, GuardError } from '../errors';
+import { isJsonObject } from '../jsonReader';
 import { ruleReader, validateParameter, validateRule, type AlertRule } from './rule';
 import { SHIPPED_RULE_DEFINITIONS } from './shipped';
 
@@ -55,9 +56,8 @@ export function loadRuleSet(text: string | undefined, source = 'alerts file'): A
       );
     }
   }
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
-    throw bad(source, 'a map with enable, disable, parameters, rules', doc);
-  const d = doc as Record<string, unknown>;
+  if (!isJsonObject(doc)) throw bad(source, 'a map with enable, disable, parameters, rules', doc);
+  const d = doc;
   for (const key of Object.keys(d))
     if (!['enable', 'disable', 'parameters', 'rules'].includes(key))
       throw bad(key, 'one of the keys enable, disable, parameters, rules', key);
@@ -70,18 +70,16 @@ export function loadRuleSet(text: string | undefined, source = 'alerts file'): A
   const userRaw = d.rules === undefined ? [] : d.rules;
   if (!Array.isArray(userRaw)) throw bad('rules', 'a list of rules', userRaw);
   const overrides = d.parameters === undefined ? {} : d.parameters;
-  if (typeof overrides !== 'object' || overrides === null || Array.isArray(overrides))
-    throw bad('parameters', 'a map of rule name to parameters', overrides);
+  if (!isJsonObject(overrides)) throw bad('parameters', 'a map of rule name to parameters', overrides);
 
   const rules: AlertRule[] = SHIPPED_RULE_DEFINITIONS.map((raw, i) => {
     const name = raw.name as string;
-    const params = (overrides as Record<string, unknown>)[name];
+    const params = overrides[name];
     const merged: Record<string, unknown> = { ...raw };
     if (enable.has(name)) merged.enabled = true;
     if (disable.has(name)) merged.enabled = false;
     if (params !== undefined) {
-      if (typeof params !== 'object' || params === null || Array.isArray(params))
-        throw bad(join('parameters', name), 'a map of parameter name to value', params);
+      if (!isJsonObject(params)) throw bad(join('parameters', name), 'a map of parameter name to value', params);
       const declared = raw.parameters as Record<string, unknown>;
       const checked: Record<string, unknown> = {};
       for (const [key, value] of Object.entries(params)) {

@@ -8,7 +8,7 @@
  * Pure: the file reading lives in `adapters/trustStoreFiles.ts`.
  */
 import { GuardError, ErrorCodes } from '../errors';
-import { JsonReader } from '../jsonReader';
+import { isJsonObject, JsonReader } from '../jsonReader';
 import {
   type CertInfo,
   CertificateParseError,
@@ -102,8 +102,8 @@ const SCOPE_RE = /^[a-z0-9.-]+(:[0-9]+)?\/[a-z0-9]+([._-][a-z0-9]+|__|\/[a-z0-9]
  * identities `*` alone or `x509.subject:` with at least C, ST and O).
  */
 export function parseTrustPolicyDocument(json: unknown): TrustPolicyDocument {
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw fail('$', 'a JSON object', json);
-  const doc = json as Record<string, unknown>;
+  if (!isJsonObject(json)) throw fail('$', 'a JSON object', json);
+  const doc = json;
   if (doc.version !== '1.0') throw fail('version', '"1.0"', doc.version);
   if (!Array.isArray(doc.trustPolicies) || doc.trustPolicies.length === 0)
     throw fail('trustPolicies', 'a non-empty array', doc.trustPolicies);
@@ -112,8 +112,8 @@ export function parseTrustPolicyDocument(json: unknown): TrustPolicyDocument {
   let wildcard: string | undefined;
   const trustPolicies = doc.trustPolicies.map((item, i): TrustPolicy => {
     const path = `trustPolicies[${i}]`;
-    if (typeof item !== 'object' || item === null || Array.isArray(item)) throw fail(path, 'an object', item);
-    const p = item as Record<string, unknown>;
+    if (!isJsonObject(item)) throw fail(path, 'an object', item);
+    const p = item;
     if (typeof p.name !== 'string' || !NAME_RE.test(p.name))
       throw fail(`${path}.name`, 'a name of [A-Za-z0-9_.-]', p.name);
     if (names.has(p.name)) throw fail(`${path}.name`, 'a name used by one policy only', p.name);
@@ -133,9 +133,8 @@ export function parseTrustPolicyDocument(json: unknown): TrustPolicyDocument {
       }
     });
     const sv = p.signatureVerification;
-    if (typeof sv !== 'object' || sv === null || Array.isArray(sv))
-      throw fail(`${path}.signatureVerification`, 'an object with "level"', sv);
-    const v = sv as Record<string, unknown>;
+    if (!isJsonObject(sv)) throw fail(`${path}.signatureVerification`, 'an object with "level"', sv);
+    const v = sv;
     if (typeof v.level !== 'string' || !Object.hasOwn(LEVEL_ACTIONS, v.level))
       throw fail(`${path}.signatureVerification.level`, 'strict, permissive, audit or skip', v.level);
     const level = v.level as VerificationLevel;
@@ -143,9 +142,8 @@ export function parseTrustPolicyDocument(json: unknown): TrustPolicyDocument {
     if (v.override !== undefined) {
       if (level === 'skip')
         throw fail(`${path}.signatureVerification.override`, 'no override with level skip', v.override);
-      if (typeof v.override !== 'object' || v.override === null || Array.isArray(v.override))
-        throw fail(`${path}.signatureVerification.override`, 'an object', v.override);
-      for (const [key, action] of Object.entries(v.override as Record<string, unknown>)) {
+      if (!isJsonObject(v.override)) throw fail(`${path}.signatureVerification.override`, 'an object', v.override);
+      for (const [key, action] of Object.entries(v.override)) {
         const at = `${path}.signatureVerification.override.${key}`;
         if (key === 'integrity') throw fail(at, 'no override of integrity (it is always enforced)', action);
         if (!['authenticity', 'authenticTimestamp', 'expiry', 'revocation'].includes(key))
