@@ -156,10 +156,10 @@ export function errorResultOf(input: {
     subject: input.subject,
     outcome: 'error',
     summary: input.summary ?? input.error.message.split('\n')[0],
-    ...(input.checks ? { checks: input.checks } : {}),
+    checks: input.checks,
     errors: [input.error],
     errorKind: input.errorKind,
-    data: input.data ?? {},
+    data: input.data,
   });
 }
 

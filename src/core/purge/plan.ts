@@ -166,7 +166,7 @@ export function manifestTime(m: ManifestRecord): number | undefined {
  * Fail closed: such a manifest is never taken as old; {@link planPurge} keeps it (`unknown-time`) and leaves it
  * out of the `keep` ranking, so it takes no other manifest's place there either.
  */
-export function hasUnknownTime(m: Pick<ManifestRecord, 'createdMs' | 'updatedMs'>): boolean {
+function hasUnknownTime(m: Pick<ManifestRecord, 'createdMs' | 'updatedMs'>): boolean {
   return (
     (m.createdMs !== undefined && !Number.isFinite(m.createdMs)) ||
     (m.updatedMs !== undefined && !Number.isFinite(m.updatedMs))

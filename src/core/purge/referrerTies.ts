@@ -88,7 +88,7 @@ export function digestNamedByPayload(mediaType: string, bytes: Buffer): string |
     const named = new Set<string>();
     for (const s of subjects as unknown[]) {
       const hex = (s as { digest?: { sha256?: unknown } } | null)?.digest?.sha256;
-      if (typeof hex !== 'string' || !/^[0-9a-f]{64}$/.test(hex)) return undefined;
+      if (typeof hex !== 'string' || !isSha256Digest(`sha256:${hex}`)) return undefined;
       named.add(`sha256:${hex}`);
     }
     return named.size === 1 ? [...named][0] : undefined;
