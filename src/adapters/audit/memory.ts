@@ -2,7 +2,7 @@
 import type { ImageId, Verdict } from '../../core/types';
 import type { PurgeSummary } from '../../core/purge/summary';
 import type { AuditStore, RuntimeAssuranceStore, RuntimeState, VerdictListing } from '../ports';
-import type { RuntimeReport } from '../../core/runtime/classify';
+import { digestKey, type RuntimeReport } from '../../core/runtime/classify';
 import {
   checkImage,
   checkVerdict,
@@ -29,10 +29,6 @@ import {
  */
 function jsonCopy<T>(value: T): T {
   return JSON.parse(JSON.stringify(value)) as T;
-}
-
-function imageKey(image: ImageId): string {
-  return `${image.registry}/${image.repository}@${image.digest}`;
 }
 
 /** Keeps verdicts in memory (dry runs, tests, the benchmark). */
@@ -67,7 +63,7 @@ export class MemoryAuditStore implements AuditStore, RuntimeAssuranceStore, Verd
     checkVerdict(verdict);
     const copy = jsonCopy(verdict);
     this.verdicts.push(copy);
-    const key = imageKey(copy.image);
+    const key = digestKey(copy.image);
     const same = this.byImage.get(key);
     if (same) same.push(copy);
     else this.byImage.set(key, [copy]);
@@ -76,7 +72,7 @@ export class MemoryAuditStore implements AuditStore, RuntimeAssuranceStore, Verd
   async latestVerdict(image: ImageId): Promise<Verdict | undefined> {
     checkImage(image, 'image');
     // Looked up by image (each gate reads its image's latest verdict; a scan of every verdict grew with the store).
-    const latest = newestFirst(this.byImage.get(imageKey(image)) ?? [])[0];
+    const latest = newestFirst(this.byImage.get(digestKey(image)) ?? [])[0];
     return latest && jsonCopy(latest);
   }
 

@@ -114,11 +114,6 @@ export function normalLimit(limit: number | undefined): number {
   return limit;
 }
 
-/** Whether two image ids name the same registry, repository and digest. */
-export function sameImage(a: ImageId, b: ImageId): boolean {
-  return a.registry === b.registry && a.repository === b.repository && a.digest === b.digest;
-}
-
 /** Most verdict rows one batched read (`RuntimeAssuranceStore.latestVerdicts`) scans; more is `VERDICT_SCAN_TOO_LARGE`. */
 export const MAX_RUNTIME_VERDICT_ROWS = 1_000_000;
 /**
