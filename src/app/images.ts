@@ -8,6 +8,7 @@
  *   {@link MAX_PAGE_VERDICT_ROWS} verdict records (`truncated` says when there were more).
  */
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import { plural } from '../core/plural';
 import { formatImage } from '../core/reference';
 import { resultOf } from '../core/result';
 import type { Verdict } from '../core/types';
@@ -92,7 +93,7 @@ export async function handleImages(
           kind: 'ImagesResult',
           subject: deps.hostName,
           outcome: 'pass',
-          summary: `${listing.images.length} image${listing.images.length === 1 ? '' : 's'}, ${decided} with a verdict${listing.truncated ? ' (truncated)' : ''}`,
+          summary: `${plural(listing.images.length, 'image')}, ${decided} with a verdict${listing.truncated ? ' (truncated)' : ''}`,
           data: { count: listing.images.length, decided },
         }),
         ...listing,

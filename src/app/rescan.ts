@@ -23,6 +23,7 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/fu
 import { ErrorCodes, GuardError, invalidInput, isGuardError } from '../core/errors';
 import { ListingGuard, LISTING_BOUNDS, type ListingBounds } from '../core/listing';
 import { isRegistryAllowed } from '../core/policyLookup';
+import { plural } from '../core/plural';
 import type { Policy } from '../core/policyTypes';
 import { formatImage, isReferrerTag, parseImageReference } from '../core/reference';
 import type { ImageId, Verdict } from '../core/types';
@@ -272,7 +273,7 @@ export async function handleRescan(
             kind: 'RescanResult',
             subject: target.kind === 'image' ? (rescans[0]?.image ?? '') : `${target.registry}/${target.repository}`,
             outcome: 'pending',
-            summary: `${rescans.length} gate${rescans.length === 1 ? '' : 's'} started; follow statusQueryGetUri`,
+            summary: `${plural(rescans.length, 'gate')} started; follow statusQueryGetUri`,
             data: { rescans },
           }),
           rescans,

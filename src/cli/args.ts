@@ -106,6 +106,14 @@ export function outputFormat(value: string | boolean | undefined): 'table' | 'js
   throw new UsageError(`--output: expected "json" or "table", got ${JSON.stringify(value)}`);
 }
 
+/**
+ * True when `argv` asks for JSON (`--output json` or `--output=json`), read before the command parses it: an error
+ * raised while parsing (or anywhere after) is then printed as the JSON envelope on stdout too.
+ */
+export function wantsJson(argv: readonly string[]): boolean {
+  return argv.some((a, i) => a === '--output=json' || (a === '--output' && argv[i + 1] === 'json'));
+}
+
 /** Reads `--policy` through the bounded reader: at most {@link MAX_POLICY_BYTES} are read, before parsing. */
 export function readPolicyFile(path: string): string {
   return readBoundedTextSync(path, { maxBytes: MAX_POLICY_BYTES, field: '--policy', what: 'policy file' });

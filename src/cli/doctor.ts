@@ -35,7 +35,7 @@ import { registryPresence, runDoctorPull } from '../jobs/doctor';
 import { ExitCodes, UsageError, outputFormat, parseCommandArgs, readPolicyFile } from './args';
 import { didYouMean } from './suggest';
 import { PLAIN, colorsOf, plural, type Terminal } from './term';
-import { checkOfDoctor, resultOf, type Result } from '../core/result';
+import { checkOfDoctor, countChecks, resultOf, type Result } from '../core/result';
 import { loadPolicy } from '../core/policy';
 import type { Policy } from '../core/policyTypes';
 
@@ -306,7 +306,7 @@ export async function doctorCommand(
 export function doctorResult(sub: string, subject: string, report: DoctorReport): Result {
   const checks = report.checks.map(checkOfDoctor);
   const pass = allPassed(report);
-  const n = (s: string) => checks.filter((c) => c.status === s).length;
+  const counts = countChecks(checks);
   return resultOf({
     kind: 'DoctorResult',
     subject,
@@ -314,7 +314,7 @@ export function doctorResult(sub: string, subject: string, report: DoctorReport)
     summary:
       checks.length === 0
         ? 'nothing was checked (zero checks is inconclusive)'
-        : `${checks.length} check${checks.length === 1 ? '' : 's'}: ${n('pass')} pass, ${n('fail')} fail, ${n('inconclusive')} inconclusive`,
+        : `${plural(checks.length, 'check')}: ${counts.pass} pass, ${counts.fail} fail, ${counts.inconclusive} inconclusive`,
     checks,
     data: { command: sub },
   });

@@ -3,7 +3,7 @@
  * `deploy` (a released image, pinned by digest, to a Container App, job or container group), and the rest below.
  */
 import { ErrorCodes, isGuardError } from '../core/errors';
-import { ExitCodes, UsageError } from './args';
+import { ExitCodes, UsageError, wantsJson } from './args';
 import { gateCommand, isUsageError, ACR_GUARD_VERSION, GATE_USAGE } from './gate';
 import { didYouMean } from './suggest';
 import { errorHint } from './hints';
@@ -110,14 +110,6 @@ const KIND_OF_COMMAND: Record<string, ResultKind> = {
   demo: 'DemoResult',
   policy: 'PolicyResult',
 };
-
-/**
- * True when `argv` asks for JSON (`--output json` or `--output=json`), read before the command parses it: an error
- * raised while parsing (or anywhere after) is then printed as the JSON envelope on stdout too.
- */
-export function wantsJson(argv: readonly string[]): boolean {
-  return argv.some((a, i) => a === '--output=json' || (a === '--output' && argv[i + 1] === 'json'));
-}
 
 /** The first line(s) of an error message without the usage text some of them carry. */
 function messageOf(err: unknown): string {

@@ -27,7 +27,7 @@ import {
 } from '../core/result';
 import { readBoundedTextSync } from '../adapters/boundedFile';
 import { loadTrustPolicyFile } from '../adapters/trustStoreFiles';
-import { ExitCodes, UsageError, outputFormat, parseCommandArgs } from './args';
+import { ExitCodes, UsageError, outputFormat, parseCommandArgs, wantsJson } from './args';
 import { MAX_POLICY_BYTES } from '../core/policy';
 
 export const POLICY_USAGE = `usage: acr-guard policy check <file> [--at <iso time>] [--output json|table]
@@ -265,10 +265,6 @@ function errorEnvelope(subject: string, err: unknown): { result: Result; code: n
     checks: isGuardError(err, ErrorCodes.INVALID_POLICY) ? areaChecks(err) : [],
   });
   return { result, code: result.exitCode };
-}
-
-function wantsJson(argv: string[]): boolean {
-  return argv.some((a, i) => a === '--output=json' || (a === '--output' && argv[i + 1] === 'json'));
 }
 
 /** Runs `acr-guard policy …`; returns the exit code. Every error is handled here (JSON on stdout under --output json). */

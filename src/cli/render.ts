@@ -10,7 +10,7 @@ import { PLAIN, colorsOf, plural, renderTable, statusWord, type Terminal } from 
  * The CLI's JSON shape: the image by digest, the decision and every check with its structured `details` (and a scan
  * check's `source`).
  */
-export function verdictJson(verdict: Verdict, apply?: ApplyResult): Record<string, unknown> {
+export function verdictJson(verdict: Verdict): Record<string, unknown> {
   return {
     image: formatImage(verdict.image),
     tag: verdict.tag,
@@ -30,7 +30,6 @@ export function verdictJson(verdict: Verdict, apply?: ApplyResult): Record<strin
       ...(c.manifest ? { manifest: c.manifest } : {}),
       ...(c.details ? { details: c.details } : {}),
     })),
-    apply,
   };
 }
 

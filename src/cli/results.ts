@@ -17,10 +17,8 @@ import { verdictJson } from './render';
 
 /** `gate`: the verdict's checks at the top level, `data.verdict` (as before, details included) and `data.apply`. */
 export function gateResult(verdict: Verdict, apply?: ApplyResult): Result {
-  const { apply: _ignored, ...verdictData } = verdictJson(verdict);
-  void _ignored;
   return resultOfVerdict(verdict, 'GateResult', formatImage(verdict.image), {
-    verdict: verdictData,
+    verdict: verdictJson(verdict),
     ...(apply ? { apply } : {}),
   });
 }
@@ -118,11 +116,12 @@ export function demoResult(
       reason: r.verdict.summary,
     })),
     data: {
-      rows: rows.map((r) => {
-        const { apply: _ignored, ...verdict } = verdictJson(r.verdict);
-        void _ignored;
-        return { sample: r.sample, story: r.story, verdict, ...(r.apply ? { apply: r.apply } : {}) };
-      }),
+      rows: rows.map((r) => ({
+        sample: r.sample,
+        story: r.story,
+        verdict: verdictJson(r.verdict),
+        ...(r.apply ? { apply: r.apply } : {}),
+      })),
     },
   });
 }

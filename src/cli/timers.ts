@@ -101,7 +101,7 @@ export async function alertsCommand(
             kind: 'AlertsResult',
             subject: ctx.env.ACR_GUARD_ALERT_RULES_FILE?.trim() || 'shipped alert rules',
             outcome: 'pass',
-            summary: `${enabled.length} enabled alert rule${enabled.length === 1 ? '' : 's'}`,
+            summary: plural(enabled.length, 'enabled alert rule'),
             data: { rules: enabled },
           }),
           null,
@@ -261,7 +261,7 @@ export function alertsRunResult(ctx: TimerCommandContext, report: AlertRunReport
     subject: ctx.env.ACR_GUARD_LOG_ANALYTICS_WORKSPACE_ID?.trim() || 'log analytics',
     outcome: bad.length === 0 ? 'pass' : 'error',
     summary:
-      `${report.rules.length} rule${report.rules.length === 1 ? '' : 's'} run, ` +
+      `${plural(report.rules.length, 'rule')} run, ` +
       `${report.rules.reduce((n, r) => n + r.incidents, 0)} incident(s)` +
       (bad.length ? `; ${bad.length} did not run completely or could not alert` : ''),
     checks: report.rules.map((r) => ({
@@ -290,7 +290,7 @@ export function tokensResult(ctx: TimerCommandContext, dryRun: boolean, outcomes
     kind: 'TokensResult',
     subject: ctx.env.ACR_GUARD_KEY_VAULT_URL?.trim() || 'key vault',
     outcome: failed.length === 0 ? 'pass' : 'error',
-    summary: `${outcomes.length} token${outcomes.length === 1 ? '' : 's'}: ${
+    summary: `${plural(outcomes.length, 'token')}: ${
       ['rotated', 'kept', 'skipped', 'planned', 'failed']
         .map((r) => [r, outcomes.filter((o) => o.result === r).length] as const)
         .filter(([, n]) => n > 0)
