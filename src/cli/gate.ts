@@ -44,6 +44,24 @@ export const GATE_USAGE = `usage: acr-guard gate <registry>/<repository>(:<tag>|
   --attestation-key <f> ECDSA P-256 private key (PEM) that signs the verdict (SLSA VSA) attached to the image
   exit codes: 0 released, 3 blocked, 2 usage or configuration error, 1 runtime error`;
 
+/**
+ * Prints an image that was not gated (ignored, or its tag not in the registry) as the JSON envelope, a SARIF log
+ * or a line on stderr (`textSuffix` after the reason); returns blocked: nothing was released.
+ */
+function printNotGated(
+  io: { out: (s: string) => void; err: (s: string) => void },
+  format: 'json' | 'sarif' | 'table',
+  notGated: Parameters<typeof notGatedResult>[0],
+  textSuffix = '',
+): number {
+  const { subject, status, reason } = notGated;
+  if (format === 'json') io.out(JSON.stringify(notGatedResult(notGated), null, 2));
+  else if (format === 'sarif')
+    io.out(JSON.stringify(noVerdictSarif(subject, status, reason, ACR_GUARD_VERSION), null, 2));
+  else io.err(`${subject}: ${status}: ${reason}${textSuffix}`);
+  return ExitCodes.BLOCKED;
+}
+
 /** Runs the `gate` command; returns the exit code. */
 export async function gateCommand(
   argv: string[],
@@ -116,24 +134,18 @@ export async function gateCommand(
     if (!isGuardError(err, 'NOT_FOUND')) throw err;
     const named = `${ref.registry}/${ref.repository}:${ref.tag}`;
     const reason = `tag ${ref.tag} is not in ${ref.registry}/${ref.repository} (${err.message})`;
-    if (format === 'json')
-      io.out(
-        JSON.stringify(
-          notGatedResult({
-            subject: named,
-            status: 'not-found',
-            reason,
-            checks: [{ name: 'manifest', status: 'fail', reason }],
-            errors: [{ code: ErrorCodes.IMAGE_NOT_FOUND, message: `${named}: ${reason}`, field: 'image' }],
-          }),
-          null,
-          2,
-        ),
-      );
-    else if (format === 'sarif')
-      io.out(JSON.stringify(noVerdictSarif(named, 'not-found', reason, ACR_GUARD_VERSION), null, 2));
-    else io.err(`${named}: not-found: ${reason}; nothing was released`);
-    return ExitCodes.BLOCKED;
+    return printNotGated(
+      io,
+      format,
+      {
+        subject: named,
+        status: 'not-found',
+        reason,
+        checks: [{ name: 'manifest', status: 'fail', reason }],
+        errors: [{ code: ErrorCodes.IMAGE_NOT_FOUND, message: `${named}: ${reason}`, field: 'image' }],
+      },
+      '; nothing was released',
+    );
   }
   const image: ImageId = { registry: ref.registry, repository: ref.repository, digest };
   const deadlineFrom =
@@ -154,16 +166,9 @@ export async function gateCommand(
     },
   });
 
-  if (outcome.status !== 'decided') {
-    const reason = outcome.reason;
-    if (format === 'json')
-      io.out(JSON.stringify(notGatedResult({ subject: formatImage(image), status: outcome.status, reason }), null, 2));
-    else if (format === 'sarif')
-      io.out(JSON.stringify(noVerdictSarif(formatImage(image), outcome.status, reason, ACR_GUARD_VERSION), null, 2));
-    else io.err(`${formatImage(image)}: ${outcome.status}: ${reason}`);
-    // An ignored image (e.g. a signature artifact) was not released: not a pass.
-    return ExitCodes.BLOCKED;
-  }
+  // An ignored image (e.g. a signature artifact) was not released: not a pass.
+  if (outcome.status !== 'decided')
+    return printNotGated(io, format, { subject: formatImage(image), status: outcome.status, reason: outcome.reason });
   if (format === 'json') io.out(JSON.stringify(gateResult(outcome.verdict, outcome.apply), null, 2));
   else if (format === 'sarif') io.out(JSON.stringify(verdictSarif(outcome.verdict, ACR_GUARD_VERSION), null, 2));
   else

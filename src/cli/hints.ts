@@ -78,3 +78,15 @@ export function hintsForFailures(failures: readonly unknown[], argv: readonly st
   }
   return hints;
 }
+
+/**
+ * The hints for failures reported inside a result ({@link hintsForFailures}), on stderr as `main` prints the hint
+ * under a thrown error.
+ */
+export function printFailureHints(
+  io: { err: (s: string) => void },
+  failures: readonly unknown[],
+  argv: readonly string[],
+): void {
+  for (const h of hintsForFailures(failures, argv)) io.err(`hint: ${h}`);
+}

@@ -23,7 +23,7 @@ import { isLoopbackHost } from '../core/loopback';
 import { purgeRepository, repositoriesToPurge, type PurgeRepositoryResult } from '../jobs/purge';
 import { ExitCodes, UsageError, outputFormat, parseCommandArgs, readPolicyFile } from './args';
 import { PLAIN, colorsOf, plural, renderTable, type Terminal } from './term';
-import { hintsForFailures } from './hints';
+import { printFailureHints } from './hints';
 
 export const PURGE_USAGE = `usage: acr-guard purge --registry <host> --policy <file> [--dry-run] [--plain-http]
                         [--output json|table] [--repository <name>] [--deployed <file>] [--concurrency <n>]
@@ -200,11 +200,11 @@ export async function purgeCommand(argv: string[], io: PurgeIo): Promise<number>
   else {
     io.out(purgeTable(results, summary.outcomes, dryRun, io.term));
     // A repository that could not be listed or looked up is reported in the result, not thrown: same hints.
-    for (const h of hintsForFailures(
+    printFailureHints(
+      io,
       results.map((r) => r.outcome.error),
       argv,
-    ))
-      io.err(`hint: ${h}`);
+    );
   }
   // Deletes that failed or a repository not purged: 1; a plan held past its cap (nothing of it deleted): 3.
   return result.exitCode;

@@ -17,7 +17,7 @@ import { didYouMean } from './suggest';
 import { resultOf, type Result } from '../core/result';
 import type { AlertRunReport } from '../jobs/alertRun';
 import type { TokenOutcome } from '../jobs/tokenRotation';
-import { hintsForFailures } from './hints';
+import { printFailureHints } from './hints';
 import { renderChecks } from './render';
 import { PLAIN, plural, renderTable, statusWord, type Terminal } from './term';
 
@@ -131,7 +131,7 @@ export async function alertsCommand(
   if (format === 'json') io.out(JSON.stringify(result, null, 2));
   else {
     io.out(alertsRunText(result, report, io.term ?? PLAIN));
-    printHints(io, hintsForFailures(report.rules, rest));
+    printFailureHints(io, report.rules, rest);
   }
   return report.rules.every((r) => r.status === 'ok' && r.failed === 0) ? ExitCodes.OK : ExitCodes.RUNTIME;
 }
@@ -168,20 +168,13 @@ export async function tokensCommand(
   if (format === 'json') io.out(JSON.stringify(result, null, 2));
   else {
     io.out(tokensText(result, outcomes, io.term ?? PLAIN));
-    printHints(
+    printFailureHints(
       io,
-      hintsForFailures(
-        outcomes.map((o) => o.error),
-        rest,
-      ),
+      outcomes.map((o) => o.error),
+      rest,
     );
   }
   return outcomes.some((o) => o.result === 'failed') ? ExitCodes.RUNTIME : ExitCodes.OK;
-}
-
-/** The hints for failures reported inside the result, on stderr as `main` prints them under a thrown error. */
-function printHints(io: Io, hints: readonly string[]): void {
-  for (const h of hints) io.err(`hint: ${h}`);
 }
 
 /** `alerts list` for a person: one row per enabled rule (RULE, SEVERITY, WINDOW, THRESHOLD), then the count. */
