@@ -71,16 +71,7 @@ describe('acr-guard deploy --dry-run', () => {
       verdict: { decision: 'block' },
     });
     expect(r.json.reason).toContain('CVE-2024-6119');
-    const human = await runCli([
-      'deploy',
-      `${reg.registry.host}/app/vulnerable:1.0`,
-      '--policy',
-      policyFile,
-      '--plain-http',
-      '--audit-dir',
-      auditDir,
-      '--dry-run',
-    ]);
+    const human = await runCli(['deploy', `${reg.registry.host}/app/vulnerable:1.0`, ...against(), '--dry-run']);
     expect(human.code).toBe(3);
     expect(human.out).toMatch(new RegExp(`^REFUSED  ${reg.registry.host}/app/vulnerable@${image.digest}\\n`));
     expect(human.out).toMatch(new RegExp(`\\nFAIL\\s+release-evidence\\s+${image.digest}\\s+.*CVE-2024-6119`));

@@ -250,12 +250,10 @@ describe('acr-guard alerts run / tokens rotate against stand-ins', () => {
 });
 
 describe('hints for failures reported inside the result (not thrown)', () => {
-  const WS = '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d';
-
   it("alerts run with Log Analytics not running: INCONCLUSIVE, exit 1, and main's hint on stderr; JSON unchanged and hint-free", async () => {
     const port = await freePort();
     const env = {
-      ACR_GUARD_LOG_ANALYTICS_WORKSPACE_ID: WS,
+      ACR_GUARD_LOG_ANALYTICS_WORKSPACE_ID: WORKSPACE,
       ACR_GUARD_LOG_ANALYTICS_ENDPOINT: `https://127.0.0.1:${port}`,
     };
     const human = await run(alertsCommand, ['run', '--rule', 'image-pull-failures', '--dry-run'], {

@@ -21,7 +21,7 @@ export const describeWithChromium = describeRequiring({
 });
 
 /** A headless chromium with a fresh `--user-data-dir` (`profile`): a persistent context is how playwright takes one. */
-export function launchChromium(profile: string, viewport: { width: number; height: number }): Promise<BrowserContext> {
+function launchChromium(profile: string, viewport: { width: number; height: number }): Promise<BrowserContext> {
   return chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,

@@ -82,10 +82,9 @@ describe('result envelope', () => {
         fc.constantFrom(...RESULT_KINDS.filter((k) => k !== 'Error' && k !== 'PolicyResult')),
         // pass and fail envelopes carry each kind's own data (schema'd per kind, covered by test/unit/result.test.ts
         // and the commands' tests); an error envelope is the same for every kind.
-        fc.constantFrom('error' as const),
         fc.constantFrom('usage' as const, 'runtime' as const),
         fc.array(check, { maxLength: 5 }),
-        (kind, _outcome, errorKind, checks) => {
+        (kind, errorKind, checks) => {
           const result = errorResultOf({
             kind,
             subject: 's',
