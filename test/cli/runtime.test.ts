@@ -8,13 +8,13 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../support/cli';
+import { attachReport } from '../support/pushSamples';
 import { startLoopback, type LoopbackServer } from '../support/loopbackHttp';
 import { MediaTypes } from '../../src/core/types';
 import { createRegistryClient } from '../../src/adapters/registry';
 import { FileAuditStore } from '../../src/adapters/auditStore';
 import type { RegistryClient } from '../../src/adapters/ports';
-import { pushArtifact, pushImage } from '../../src/local/ociPush';
-import { sampleCycloneDx } from '../../src/local/sampleReports';
+import { pushImage } from '../../src/local/ociPush';
 import { startRegistry, type RunningRegistry } from '../../src/local/registryServer';
 import { runtimeCommand } from '../../src/cli/runtime';
 
@@ -83,23 +83,20 @@ ${tolerateTags ? '  tolerateTags: true\n' : ''}`,
   }
 
   async function report(repository: string, digest: string, severity?: 'critical' | 'medium'): Promise<void> {
-    const now = new Date().toISOString();
-    const vulnerabilities = severity
-      ? [{ id: 'CVE-2024-6119', severity, package: 'openssl', installedVersion: '3.0.13', fixedVersion: '3.0.14' }]
-      : [];
-    const blob = sampleCycloneDx({
-      imageName: `${registry.host}/${repository}@${digest}`,
-      digest,
-      scannedAt: now,
-      vulnerabilities,
-    });
     const size = (await client.getManifest(repository, digest)).size;
-    await pushArtifact(client, repository, {
-      subject: { mediaType: MediaTypes.ociManifest, digest, size },
-      artifactType: MediaTypes.cyclonedx,
-      blob,
-      blobMediaType: MediaTypes.cyclonedx,
-    });
+    await attachReport(
+      client,
+      repository,
+      { mediaType: MediaTypes.ociManifest, digest, size },
+      {
+        format: 'cyclonedx',
+        imageHost: registry.host,
+        scannedAt: new Date().toISOString(),
+        vulnerabilities: severity
+          ? [{ id: 'CVE-2024-6119', severity, package: 'openssl', installedVersion: '3.0.13', fixedVersion: '3.0.14' }]
+          : [],
+      },
+    );
   }
 
   async function gate(audit: string, policy: string, reference: string): Promise<number> {
