@@ -28,7 +28,7 @@ import {
   MemoryAudit,
   MemoryRegistry,
   ScriptedSource,
-  inconclusiveSignatures,
+  memoryGateServices,
   pending,
   ready,
 } from '../support/durableGateFakes';
@@ -100,16 +100,7 @@ function harness(options: Parameters<typeof policyYaml>[0] & { acr?: boolean } =
     audit: new MemoryAudit(),
     policy,
   };
-  services = {
-    policy: () => policy,
-    registry: (host) => {
-      if (host !== registry.host) throw new GuardError(ErrorCodes.REGISTRY_NOT_ALLOWED, `unexpected host ${host}`);
-      return registry;
-    },
-    sources: [h.reports, h.defender],
-    audit: h.audit,
-    verifySignatures: inconclusiveSignatures,
-  };
+  services = memoryGateServices(policy, registry, [h.reports, h.defender], h.audit);
   return h;
 }
 

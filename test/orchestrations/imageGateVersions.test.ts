@@ -20,13 +20,7 @@ import { imageGateOrchestrator, type GateInput, type GateOutcome } from '../../s
 import { Activities, ORCH_IMAGE_GATE } from '../../src/orchestrations/names';
 import type { GateServices } from '../../src/orchestrations/services';
 import { ORCHESTRATION_VERSION } from '../../src/orchestrations/versions';
-import {
-  MemoryAudit,
-  MemoryRegistry,
-  ScriptedSource,
-  inconclusiveSignatures,
-  ready,
-} from '../support/durableGateFakes';
+import { MemoryAudit, MemoryRegistry, ScriptedSource, memoryGateServices, ready } from '../support/durableGateFakes';
 
 const START = new Date('2025-06-01T12:00:00.000Z');
 const ACR = 'contoso.azurecr.io';
@@ -60,16 +54,7 @@ function harness(): Harness {
   const registry = new MemoryRegistry(ACR, true);
   const reports = new ScriptedSource('reports');
   const audit = new MemoryAudit();
-  const services: GateServices = {
-    policy: () => policy,
-    registry: (host) => {
-      if (host !== registry.host) throw new GuardError(ErrorCodes.REGISTRY_NOT_ALLOWED, `unexpected host ${host}`);
-      return registry;
-    },
-    sources: [reports, new ScriptedSource('defender')],
-    audit,
-    verifySignatures: inconclusiveSignatures,
-  };
+  const services = memoryGateServices(policy, registry, [reports, new ScriptedSource('defender')], audit);
   return { registry, reports, audit, services };
 }
 

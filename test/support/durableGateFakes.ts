@@ -5,6 +5,8 @@
  */
 import type { OrchestrationStarter, InstanceState } from '../../src/app/orchestrationStarter';
 import type { PurgeSummary } from '../../src/core/purge/summary';
+import type { Policy } from '../../src/core/policyTypes';
+import type { GateServices } from '../../src/orchestrations/services';
 import { createHash } from 'node:crypto';
 import { ErrorCodes, GuardError } from '../../src/core/errors';
 import {
@@ -327,6 +329,28 @@ export function pending(source: FindingsSourceName): FindingsResult {
  */
 export async function inconclusiveSignatures(): Promise<SignatureResult> {
   return { status: 'inconclusive', reason: 'no signature verifier in this test', signatures: [] };
+}
+
+/**
+ * The gate's services over these fakes: `policy`, the one in-memory registry (any other host is refused, as the
+ * allowlist would), the findings `sources`, the in-memory audit store, and signatures that are inconclusive.
+ */
+export function memoryGateServices(
+  policy: Policy,
+  registry: MemoryRegistry,
+  sources: FindingsSource[],
+  audit: MemoryAudit,
+): GateServices {
+  return {
+    policy: () => policy,
+    registry: (host) => {
+      if (host !== registry.host) throw new GuardError(ErrorCodes.REGISTRY_NOT_ALLOWED, `unexpected host ${host}`);
+      return registry;
+    },
+    sources,
+    audit,
+    verifySignatures: inconclusiveSignatures,
+  };
 }
 
 /** A starter that keeps instances in memory, as the durable client's store would (every start is Running). */
