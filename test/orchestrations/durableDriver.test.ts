@@ -72,12 +72,21 @@ describe('runOrchestration', () => {
     let releaseAll!: () => void;
     const allStarted = new Promise<void>((resolve) => (releaseAll = resolve));
     // Each activity waits until all of them have started: only a parallel driver gets past this.
+    const finished = new Map<number, () => void>();
+    const finishedAt = new Map<number, Promise<void>>();
+    for (let x = 1; x <= n; x++) finishedAt.set(x, new Promise<void>((resolve) => finished.set(x, resolve)));
     const square = async (x: number): Promise<number> => {
       started++;
       if (started === n) releaseAll();
       await allStarted;
-      // Finish in reverse order so completion order differs from task order.
-      await new Promise((resolve) => setTimeout(resolve, (n - x) * 5));
+      // Finish in reverse order so completion order differs from task order: each waits for the next one to have
+      // finished, and a turn of the event loop more, so the driver has taken that completion first (not timing
+      // alone, which a loaded machine can reorder).
+      if (x < n) {
+        await finishedAt.get(x + 1);
+        await new Promise((resolve) => setTimeout(resolve, 0));
+      }
+      finished.get(x)?.();
       return x * x;
     };
     const fanOut: Orchestrator = function* (context) {
