@@ -97,6 +97,8 @@ class OciRegistryClient implements RegistryClient {
   private readonly maxManifestBytes: number;
   private readonly userAgent: string;
   private readonly acr: boolean;
+  /** Time limits of answers whose body is still to be read, by answer (see {@link request}). */
+  private readonly limits = new WeakMap<Response, NodeJS.Timeout>();
   /** False once the registry showed it has no referrers API (then only the tag schema is asked). */
   private referrersApi = true;
 
@@ -137,15 +139,27 @@ class OciRegistryClient implements RegistryClient {
     const send = async (authorization?: string): Promise<Response> => {
       const headers: Record<string, string> = { 'user-agent': this.userAgent, ...options.headers };
       if (authorization) headers.authorization = authorization;
+      // The time limit covers the answer and its body; it ends once the body has been read (settle), so no timer
+      // outlives its request.
+      const controller = new AbortController();
+      const limit = setTimeout(
+        () => controller.abort(new DOMException(`timed out after ${this.timeoutMs} ms`, 'TimeoutError')),
+        this.timeoutMs,
+      );
+      limit.unref();
       try {
-        return await this.fetchImpl(`${this.base}${options.path}`, {
+        const res = await this.fetchImpl(`${this.base}${options.path}`, {
           method: options.method,
           headers,
           body: options.body,
           redirect: options.redirect ?? 'follow',
-          signal: AbortSignal.timeout(this.timeoutMs),
+          signal: controller.signal,
         });
+        if (res.body === null) clearTimeout(limit);
+        else this.limits.set(res, limit);
+        return res;
       } catch (err) {
+        clearTimeout(limit);
         // undici reports "fetch failed" and keeps the useful part (ECONNREFUSED, a reset, …) in `cause`.
         const cause = (err as { cause?: { code?: string; message?: string } }).cause;
         const why =
@@ -161,13 +175,34 @@ class OciRegistryClient implements RegistryClient {
     };
     let res = await send(this.auth.cachedHeader(options.scope));
     if (res.status === 401) {
-      await res.arrayBuffer().catch(() => undefined);
+      await this.discard(res);
       const authorization = await this.auth.answer(res.headers.get('www-authenticate'), options.scope);
       if (authorization) res = await send(authorization);
     }
     if (res.ok || options.accept?.includes(res.status)) return res;
-    await res.arrayBuffer().catch(() => undefined);
+    await this.discard(res);
     throw this.httpError(res, options.what);
+  }
+
+  /** Ends the time limit of `res` (set by {@link request} until its body has been read). */
+  private settle(res: Response): void {
+    clearTimeout(this.limits.get(res));
+    this.limits.delete(res);
+  }
+
+  /** Reads and drops a body whose content does not matter (errors included), ending its time limit. */
+  private async discard(res: Response): Promise<void> {
+    await res.arrayBuffer().catch(() => undefined);
+    this.settle(res);
+  }
+
+  /** Reads and drops the body of an answer that succeeded, ending its time limit (a failed read throws). */
+  private async drain(res: Response): Promise<void> {
+    try {
+      await res.arrayBuffer();
+    } finally {
+      this.settle(res);
+    }
   }
 
   private httpError(res: Response, what: string): GuardError {
@@ -192,6 +227,14 @@ class OciRegistryClient implements RegistryClient {
 
   /** Reads a body, stopping (MALFORMED) as soon as it passes `max` bytes; a stalled or cut body is TRANSIENT. */
   private async readLimited(res: Response, max: number, what: string): Promise<Buffer> {
+    try {
+      return await this.readWithin(res, max, what);
+    } finally {
+      this.settle(res);
+    }
+  }
+
+  private async readWithin(res: Response, max: number, what: string): Promise<Buffer> {
     // No Content-Length (or an empty one) declares nothing: `Number(null)` and `Number('')` would be 0, and a
     // chunked body of any size would then be read whole below.
     const header = res.headers.get('content-length');
@@ -362,7 +405,7 @@ class OciRegistryClient implements RegistryClient {
       body: bytes,
       what: `put manifest ${repo}${hasDigestPrefix(ref) ? '@' : ':'}${ref}`,
     });
-    await res.arrayBuffer();
+    await this.drain(res);
     const reported = res.headers.get('docker-content-digest');
     if (!reported) return hasDigestPrefix(ref) ? ref : digestOf(bytes);
     validateDigest(reported, 'Docker-Content-Digest');
@@ -386,7 +429,7 @@ class OciRegistryClient implements RegistryClient {
       what: `delete ${repo}@${digest}`,
       accept: [404],
     });
-    await res.arrayBuffer();
+    await this.drain(res);
     // A 404 counts as done: someone (or an earlier attempt) deleted it already.
     return res.status !== 404;
   }
@@ -433,7 +476,7 @@ class OciRegistryClient implements RegistryClient {
       scope,
       what: `start upload to ${repo}`,
     });
-    await started.arrayBuffer();
+    await this.drain(started);
     const location = this.uploadPath(started.headers.get('location'), repo);
     const sep = location.includes('?') ? '&' : '?';
     const done = await this.request({
@@ -444,7 +487,7 @@ class OciRegistryClient implements RegistryClient {
       body: bytes,
       what: `upload blob to ${repo}`,
     });
-    await done.arrayBuffer();
+    await this.drain(done);
     return digest;
   }
 
@@ -472,7 +515,7 @@ class OciRegistryClient implements RegistryClient {
       scope: `repository:${target}:pull,push repository:${from}:pull`,
       what: `mount ${digest} from ${from} into ${target}`,
     });
-    await res.arrayBuffer();
+    await this.drain(res);
     if (res.status === 201) return;
     // 202: the registry started an upload instead of mounting; copy the blob through it.
     const bytes = await this.getBlob(from, digest);
@@ -486,7 +529,7 @@ class OciRegistryClient implements RegistryClient {
       body: bytes,
       what: `copy blob into ${target}`,
     });
-    await done.arrayBuffer();
+    await this.drain(done);
   }
 
   async listReferrers(repository: string, digest: string, artifactType?: string): Promise<Descriptor[]> {
@@ -541,7 +584,7 @@ class OciRegistryClient implements RegistryClient {
           accept: [404, 405],
         });
         if (!res.ok || !(res.headers.get('content-type') ?? '').startsWith(MediaTypes.ociIndex)) {
-          await res.arrayBuffer().catch(() => undefined);
+          await this.discard(res);
           if (firstPage) {
             none = true;
             return { items: [] };
@@ -759,7 +802,7 @@ class OciRegistryClient implements RegistryClient {
       body: Buffer.from(JSON.stringify(attributes)),
       what: `update attributes of ${repo}@${digest}`,
     });
-    await res.arrayBuffer();
+    await this.drain(res);
   }
 }
 
