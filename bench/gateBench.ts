@@ -5,12 +5,12 @@
  *
  * Both are warmed up first on images of their own (JIT, connections, the client's per-repository referrers-API
  * answer: a running host is warm; its cold start is `npm run bench:coldstart`), then measured in rounds, each
- * over all the images in slices, the floor, the gate and the gate's version 1 taking turns slice by slice (the
+ * over all the images in slices, the floor, the gate and the gate's previous version taking turns slice by slice (the
  * order turning every slice), so that a change in the machine's speed hits all three; the ratio printed is the
  * median of the rounds' ratios, each round's shown too, with the CPU time per image of every side (this process
  * and the registry's).
  *
- *   BENCH_IMAGES=200 BENCH_CONCURRENCY=8 BENCH_ROUNDS=5 BENCH_SLICE=25 npm run bench
+ *   BENCH_IMAGES=200 BENCH_CONCURRENCY=8 BENCH_ROUNDS=5 BENCH_SLICE=25 BENCH_COMPARE_VERSION=2 npm run bench
  */
 import { tmpdir } from 'node:os';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -27,6 +27,7 @@ import { sampleSarif } from '../src/local/sampleReports';
 import { LocalOrchestrationHost } from '../src/local/orchestrationHost';
 import type { GateInput, GateOutcome } from '../src/orchestrations/imageGate';
 import { ORCH_IMAGE_GATE } from '../src/orchestrations/names';
+import { ORCHESTRATION_VERSION } from '../src/orchestrations/versions';
 import { intFromEnv, machineLine, median } from './benchEnv';
 
 const ACCEPT = [
@@ -159,9 +160,16 @@ gate:
       plainHttpHosts: [host],
     });
     // One host for every gate, as a running Functions app has (activities built once over its services); a second
-    // one creates version 1 instances (the gate's shape before versions), measured in the same slices.
+    // one creates instances of an earlier version (BENCH_COMPARE_VERSION: 2, the shape before this one, by default;
+    // 1, the shape before versions), measured in the same slices.
+    const compareVersion = String(intFromEnv('BENCH_COMPARE_VERSION', Number(ORCHESTRATION_VERSION) - 1, 9));
+    const compareLabel = `version ${compareVersion}`;
     const gates = new LocalOrchestrationHost({ services, timers: 'virtual' });
-    const gatesV1 = new LocalOrchestrationHost({ services, timers: 'virtual', orchestrationVersion: null });
+    const gatesBefore = new LocalOrchestrationHost({
+      services,
+      timers: 'virtual',
+      orchestrationVersion: compareVersion === '1' ? null : compareVersion,
+    });
     let released = 0;
     const floorRun = (set: typeof images) =>
       timed(set, concurrency, async ({ image, reportManifest, reportBlob }) => {
@@ -186,9 +194,9 @@ gate:
     const measured = images.slice(0, n);
     await floorRun(warm);
     await gateRun(warm, 'warm');
-    await gateRun(warm, 'warm1', gatesV1);
+    await gateRun(warm, 'warm-before', gatesBefore);
 
-    // Each round runs the images in slices, the three sides (floor, gate, version 1) taking turns slice by slice
+    // Each round runs the images in slices, the three sides (floor, gate, earlier version) taking turns slice by slice
     // in an order that turns every slice, so a change of machine speed within a round hits them alike; a round's
     // ratio is a gate's summed wall time over the floor's. CPU time (this process, and the registry's) is summed
     // per side.
@@ -201,7 +209,7 @@ gate:
     const sides = {
       floor: { wallMs: 0, cpuMs: 0, registryCpuMs: 0, latencies: [] as number[] },
       gate: { wallMs: 0, cpuMs: 0, registryCpuMs: 0, latencies: [] as number[] },
-      gateV1: { wallMs: 0, cpuMs: 0, registryCpuMs: 0, latencies: [] as number[] },
+      before: { wallMs: 0, cpuMs: 0, registryCpuMs: 0, latencies: [] as number[] },
     };
     const measure = async (side: keyof typeof sides, work: () => ReturnType<typeof timed>): Promise<number> => {
       const cpu0 = process.cpuUsage();
@@ -214,31 +222,31 @@ gate:
       sides[side].latencies.push(...r.latencies);
       return r.wallMs;
     };
-    const ratiosV1: number[] = [];
+    const ratiosBefore: number[] = [];
     for (let r = 0; r < rounds; r++) {
-      const ms = { floor: 0, gate: 0, gateV1: 0 };
+      const ms = { floor: 0, gate: 0, before: 0 };
       for (const [i, slice] of slices.entries()) {
         const run = {
           floor: () => floorRun(slice),
           gate: () => gateRun(slice, `${r}-${i}`),
-          gateV1: () => gateRun(slice, `v1-${r}-${i}`, gatesV1),
+          before: () => gateRun(slice, `before-${r}-${i}`, gatesBefore),
         };
-        // The order turns every slice (floor, gate, v1; gate, v1, floor; v1, floor, gate; …).
-        const order = (['floor', 'gate', 'gateV1'] as const).map((_, k, all) => all[(k + i + r) % all.length]);
+        // The order turns every slice (floor, gate, before; gate, before, floor; before, floor, gate; …).
+        const order = (['floor', 'gate', 'before'] as const).map((_, k, all) => all[(k + i + r) % all.length]);
         for (const side of order) ms[side] += await measure(side, run[side]);
       }
       const ratio = ms.gate / ms.floor;
       ratios.push(ratio);
-      ratiosV1.push(ms.gateV1 / ms.floor);
+      ratiosBefore.push(ms.before / ms.floor);
       console.log(
-        `round ${r + 1}: floor ${(n / (ms.floor / 1000)).toFixed(1)} images/s, gate ${(n / (ms.gate / 1000)).toFixed(1)} images/s, ratio ${ratio.toFixed(2)}x (version 1: ${(n / (ms.gateV1 / 1000)).toFixed(1)} images/s, ${(ms.gateV1 / ms.floor).toFixed(2)}x)`,
+        `round ${r + 1}: floor ${(n / (ms.floor / 1000)).toFixed(1)} images/s, gate ${(n / (ms.gate / 1000)).toFixed(1)} images/s, ratio ${ratio.toFixed(2)}x (${compareLabel}: ${(n / (ms.before / 1000)).toFixed(1)} images/s, ${(ms.before / ms.floor).toFixed(2)}x)`,
       );
     }
     const total = n * rounds;
     for (const [label, side] of [
       ['floor (raw registry reads, 4/gate)', sides.floor],
-      ['imageGate (orchestration, e2e)', sides.gate],
-      ['imageGate version 1 (before versions)', sides.gateV1],
+      [`imageGate version ${ORCHESTRATION_VERSION} (e2e)`, sides.gate],
+      [`imageGate ${compareLabel}`, sides.before],
     ] as const) {
       side.latencies.sort((a, b) => a - b);
       console.log(
@@ -248,10 +256,10 @@ gate:
     console.log(
       `ratio: gate wall time / floor wall time = ${median(ratios).toFixed(2)}x median of ${rounds} rounds (min ${Math.min(...ratios).toFixed(2)}x, max ${Math.max(...ratios).toFixed(2)}x; released ${released}, blocked ${n - released})`,
     );
-    console.log(`version 1 in the same slices: ${median(ratiosV1).toFixed(2)}x median`);
+    console.log(`${compareLabel} in the same slices: ${median(ratiosBefore).toFixed(2)}x median`);
     const cpu = (s: typeof sides.floor): number => s.cpuMs + s.registryCpuMs;
     console.log(
-      `cpu: gate / floor = ${(cpu(sides.gate) / cpu(sides.floor)).toFixed(2)}x, version 1 ${(cpu(sides.gateV1) / cpu(sides.floor)).toFixed(2)}x (this process's and the registry's CPU time per image, all rounds)`,
+      `cpu: gate / floor = ${(cpu(sides.gate) / cpu(sides.floor)).toFixed(2)}x, ${compareLabel} ${(cpu(sides.before) / cpu(sides.floor)).toFixed(2)}x (this process's and the registry's CPU time per image, all rounds)`,
     );
   } finally {
     await registry.stop();

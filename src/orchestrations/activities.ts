@@ -4,11 +4,17 @@
  * to both hosts. Each step lives in a file of its own: reading the policy in `gateContext.ts`, what was pushed (an
  * index's children included) in `resolveManifest.ts`, findings in `collectFindings.ts`, signatures in
  * `verifySignatures.ts`, the apply step in `applyVerdict.ts`, recording in `recordVerdict.ts`, publishing in
- * `publishVerdict.ts`, version 2's combined steps in `combinedSteps.ts`; failures as data in `activityFailure.ts`.
+ * `publishVerdict.ts`, the combined steps of versions 2 and 3 in `combinedSteps.ts`; failures as data in `activityFailure.ts`.
  */
 import type { ImageId, Verdict } from '../core/types';
 import { applyVerdict, type ApplyVerdictInput } from './applyVerdict';
-import { applyAndRecord, prepareGate, type PrepareGateInput } from './combinedSteps';
+import {
+  applyAndRecord,
+  prepareAndFinish,
+  prepareGate,
+  type PrepareAndFinishInput,
+  type PrepareGateInput,
+} from './combinedSteps';
 import { collectFindings, type CollectFindingsInput } from './collectFindings';
 import { verifySignatures, type VerifySignaturesActivityInput } from './verifySignatures';
 import { loadGateContext, type LoadGateContextInput } from './gateContext';
@@ -28,9 +34,11 @@ export { collectFindings, type CollectFindingsInput } from './collectFindings';
 export { verifySignatures, type VerifySignaturesActivityInput } from './verifySignatures';
 export {
   applyAndRecord,
+  prepareAndFinish,
   prepareGate,
   type AppliedAndRecorded,
   type DeferredStep,
+  type PreparedAndFinished,
   type PreparedGate,
 } from './combinedSteps';
 
@@ -57,5 +65,7 @@ export function gateActivities(services: GateServices) {
     [Activities.prepare]: (input: PrepareGateInput, context: ActivityContext) => prepareGate(services, input, context),
     [Activities.applyAndRecord]: (input: ApplyVerdictInput, context: ActivityContext) =>
       applyAndRecord(services, input, context),
+    [Activities.prepareAndFinish]: (input: PrepareAndFinishInput, context: ActivityContext) =>
+      prepareAndFinish(services, input, context),
   } as const;
 }

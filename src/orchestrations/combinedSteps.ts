@@ -1,6 +1,9 @@
 /**
- * The two activities of `imageGate` version 2 (src/orchestrations/versions.ts). A gate reads in one activity and
- * writes in one, and decides in between, so a typical gate replays its history 3 times instead of 7:
+ * The combined activities of `imageGate` versions 2 and 3 (src/orchestrations/versions.ts). Version 3's
+ * `prepareAndFinish` is version 2's two in one call when nothing has to be waited for (see its comment below).
+ *
+ * Version 2: a gate reads in one activity and writes in one, and decides in between, so a typical gate replays its
+ * history 3 times instead of 7:
  * - `prepare` reads: loadGateContext, then (registry allowed) resolveManifest, then (an image under a gate rule)
  *   the first round of findings for every platform manifest and source, and the pushed digest's signatures;
  * - `applyAndRecord` writes: applyVerdict, then (unless a release could not be applied) recordVerdict of the
@@ -17,12 +20,13 @@
 import { errorCodeOf, type ErrorCode } from '../core/errors';
 import { withProof } from '../core/releaseProof';
 import { mapLimit } from '../core/mapLimit';
-import type { ApplyResult, FindingsResult, FindingsSourceName, ImageId, SignatureResult } from '../core/types';
+import type { ApplyResult, FindingsResult, FindingsSourceName, ImageId, SignatureResult, Verdict } from '../core/types';
 import { collectFindings } from './collectFindings';
 import { verifySignatures } from './verifySignatures';
 import type { ActivityFailure } from './activityFailure';
 import { applyVerdict, type ApplyVerdictInput } from './applyVerdict';
 import { collectFindingsInput, loadGateContext, type GateContext } from './gateContext';
+import { decideGate, findingsKey, pendingFindings } from './gateDecision';
 import { recordVerdict } from './recordVerdict';
 import { resolveManifest, type ResolvedImage } from './resolveManifest';
 import { failureDetail } from './retry';
@@ -146,4 +150,86 @@ export async function applyAndRecord(
     recordVerdict(services, { verdict: withProof(input.verdict, apply.proof) }, context),
   );
   return { apply, recorded };
+}
+
+/** Input of {@link prepareAndFinish}: {@link prepareGate}'s, and what the verdict and its apply step need. */
+export interface PrepareAndFinishInput extends PrepareGateInput {
+  /** The tag the image was pushed with, when known (in the verdict). */
+  tag?: string;
+  /** Decide and record without applying. */
+  dryRun: boolean;
+}
+
+/** Output of {@link prepareAndFinish}: what {@link prepareGate} read, and the verdict when it was finished here. */
+export interface PreparedAndFinished extends PreparedGate {
+  /**
+   * The verdict, decided over what was read, with what applyAndRecord did with it; a {@link DeferredStep} when
+   * applying or recording threw (the orchestrator then runs applyAndRecord as its own activity); absent when the
+   * gate cannot be finished in one call (see {@link prepareAndFinish}).
+   */
+  finished?: { verdict: Verdict } & (AppliedAndRecorded | { deferred: DeferredStep });
+}
+
+/**
+ * Version 3's first activity: {@link prepareGate}, then, when nothing has to be waited for or read again, the
+ * decision over what it read and {@link applyAndRecord}, so a gate whose reports are there is one activity call
+ * and two replays. It is not finished here (the orchestrator goes on as version 2 from what was read) when: the
+ * context or the manifest failed or was deferred, the registry is not allowed, the image is an artifact or under no
+ * gate rule, a findings read or the signatures were deferred, or a platform's scan is still pending before the
+ * scan deadline (judged at `nowMs`, as the findings are). The decision is the orchestrator's own
+ * (src/orchestrations/gateDecision.ts) at orchestration time `nowMs`; a throw from it (a bug) leaves the decision to
+ * the orchestrator, which blocks naming it.
+ */
+export async function prepareAndFinish(
+  services: GateServices,
+  input: PrepareAndFinishInput,
+  context: ActivityContext = SILENT_ACTIVITY_CONTEXT,
+): Promise<PreparedAndFinished> {
+  const prepared = await prepareGate(services, { image: input.image, nowMs: input.nowMs }, context);
+  const verdict = decideAtOnce(prepared, input);
+  if (!verdict || !prepared.context.ok) return prepared;
+  const gate = prepared.context;
+  const { image } = input;
+  const done = await orDeferred(`prepareAndFinish: applyAndRecord ${image.repository}@${image.digest}`, context, () =>
+    applyAndRecord(
+      services,
+      { verdict, mode: gate.applyMode, dryRun: input.dryRun, promoteTarget: gate.promoteTarget },
+      context,
+    ),
+  );
+  return { ...prepared, finished: isDeferredStep(done) ? { verdict, deferred: done } : { verdict, ...done } };
+}
+
+function isDeferredStep(value: unknown): value is DeferredStep {
+  return (value as Partial<DeferredStep>).deferred === true;
+}
+
+/** The verdict over what `prepared` read, when the gate needs nothing more (see {@link prepareAndFinish}). */
+function decideAtOnce(prepared: PreparedGate, input: PrepareAndFinishInput): Verdict | undefined {
+  const { context: gate, resolved, findings, signatures } = prepared;
+  if (!gate.ok || !gate.rule || !resolved?.ok || resolved.kind === 'artifact') return undefined;
+  if (!findings || !signatures || isDeferredStep(signatures)) return undefined;
+  const results = new Map<string, FindingsResult>();
+  for (const f of findings) {
+    if (isDeferredStep(f.result)) return undefined;
+    results.set(findingsKey(f.digest, f.source), f.result);
+  }
+  // The scan deadline is `nowMs` (the gate's start) + scanDeadlineMs: at `nowMs` it has passed only when it is 0.
+  const pending = pendingFindings(gate.rule, gate.sources, resolved.platforms, results).length > 0;
+  const deadlinePassed = pending && gate.scanDeadlineMs <= 0;
+  if (pending && !deadlinePassed) return undefined;
+  try {
+    return decideGate({
+      gate,
+      image: input.image,
+      tag: input.tag,
+      platforms: resolved.platforms,
+      results,
+      signatures,
+      deadlinePassed,
+      now: new Date(input.nowMs),
+    });
+  } catch {
+    return undefined;
+  }
 }

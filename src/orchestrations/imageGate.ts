@@ -13,13 +13,16 @@
  * one, `applyAndRecord` (applyVerdict, recordVerdict); a part of either that throws runs again as its own version
  * 1 activity, with the same retries; pending findings are polled as in version 1, and signatures read before a
  * wait are verified again after it.
+ * Version 3 instances call `prepareAndFinish` first: `prepare`, then, when nothing has to be waited for, the same
+ * decision (src/orchestrations/gateDecision.ts) and `applyAndRecord` in the same call; otherwise (and for what it
+ * deferred, or a release it could not apply) the gate goes on as version 2.
  *
  * Fail closed: when an activity fails for good (after its retries) or reports a permanent failure, the gate
  * builds a block verdict naming the step and the code, applies the block and records it. It never releases.
  */
 import { ErrorCodes, type ErrorCode } from '../core/errors';
 import * as df from 'durable-functions';
-import { blockedVerdict, decide, scanComplete, type ManifestEvidence, type PolicyStamp } from '../core/decision';
+import { blockedVerdict, type PolicyStamp } from '../core/decision';
 import { isAcrHost } from '../core/acrHost';
 import type { ApplyMode } from '../core/policyTypes';
 import { withProof } from '../core/releaseProof';
@@ -37,7 +40,8 @@ import {
 } from '../core/types';
 import type { ActivityFailure, gateActivities, ApplyVerdictInput } from './activities';
 import { collectFindingsInput } from './gateContext';
-import type { DeferredStep } from './combinedSteps';
+import { decideGate, findingsKey, pendingFindings } from './gateDecision';
+import type { AppliedAndRecorded, DeferredStep, PreparedAndFinished } from './combinedSteps';
 import { gateShapeOf } from './versions';
 import { Activities, PurgeActivities } from './names';
 import { emptyOutcome, type RepositoryOutcome } from '../core/purge/summary';
@@ -167,10 +171,6 @@ function* callStep<T>(
   }
 }
 
-function key(digest: string, source: FindingsSourceName): string {
-  return `${digest}|${source}`;
-}
-
 function label(digest: string, source: FindingsSourceName, platform?: string): string {
   return `${platform ?? digest.slice(0, 19)}:${source}`;
 }
@@ -207,8 +207,11 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
     }
   }
 
-  /** Applies and records a verdict; a release that cannot be applied becomes a block. */
-  function* finish(verdict: Verdict): Gen<GateOutcome> {
+  /**
+   * Applies and records a verdict; a release that cannot be applied becomes a block. `done`: what version 3's
+   * first call already did with this verdict (applied it, and recorded it unless the release failed).
+   */
+  function* finish(verdict: Verdict, done?: AppliedAndRecorded): Gen<GateOutcome> {
     if (input.trigger === 'runtime') {
       // Runtime re-gate: the image runs somewhere. Block new images, never disturb running ones — so no
       // quarantine, no promotion, no untagging, no retention: the verdict is recorded and reported only.
@@ -236,7 +239,7 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
       dryRun: input.dryRun === true,
       promoteTarget: applyTo.promoteTarget,
     };
-    let { apply, recorded } = yield* applyStep(applyInput);
+    let { apply, recorded } = done ? appliedOf(done) : yield* applyStep(applyInput);
     let final = verdict;
     if (verdict.decision === 'release' && !apply.ok) {
       // The release could not be carried out: block, and keep (or put) the image in quarantine.
@@ -280,8 +283,12 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
       return { apply: applied.ok ? applied.value : failed(applied) };
     }
     const done = yield* step(context, Activities.applyAndRecord, applyInput);
-    if (!done.ok) return { apply: failed(done) };
-    const { apply, recorded } = done.value;
+    return done.ok ? appliedOf(done.value) : { apply: failed(done) };
+  }
+
+  /** What applyAndRecord did, with `recorded` absent when the caller must record (not recorded, or deferred). */
+  function appliedOf(done: AppliedAndRecorded): { apply: ApplyResult; recorded?: StepResult<{ ok: true }> } {
+    const { apply, recorded } = done;
     return recorded === undefined || isDeferred(recorded) ? { apply } : { apply, recorded: asStep(recorded) };
   }
 
@@ -334,9 +341,20 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
     );
   }
 
-  // 1. Policy (version 2: and what was pushed, in the same call).
+  // 1. Policy (versions 2 and 3: and what was pushed, in the same call; version 3: the whole gate, when nothing has
+  // to be waited for; a runtime re-gate is only recorded, so it reads as version 2 does).
   progress({ step: 'loading-policy' });
-  const prepared = shape === 2 ? yield* step(context, Activities.prepare, { image, nowMs: startedAt }) : undefined;
+  const prepared =
+    shape === 1
+      ? undefined
+      : shape === 3 && input.trigger !== 'runtime'
+        ? yield* step(context, Activities.prepareAndFinish, {
+            image,
+            nowMs: startedAt,
+            ...(tag === undefined ? {} : { tag }),
+            dryRun: input.dryRun === true,
+          })
+        : yield* step(context, Activities.prepare, { image, nowMs: startedAt });
   const loaded =
     prepared === undefined
       ? yield* step(context, Activities.loadGateContext, { image })
@@ -358,11 +376,11 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
 
   // 2. What was pushed (version 2: read by `prepare` unless that half has to run again on its own).
   progress({ step: 'resolving-manifest' });
-  const read = prepared?.ok ? prepared.value : undefined;
-  const early = read?.resolved;
+  const read: PreparedAndFinished | undefined = prepared?.ok ? prepared.value : undefined;
+  const readManifest = read?.resolved;
   const resolved =
-    early !== undefined && !isDeferred(early)
-      ? asStep(early)
+    readManifest !== undefined && !isDeferred(readManifest)
+      ? asStep(readManifest)
       : yield* step(context, Activities.resolveManifest, { image });
   if (!resolved.ok) return yield* failClosed('resolveManifest', { name: 'manifest' }, resolved);
   const { kind, manifest, platforms } = resolved.value;
@@ -372,6 +390,11 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
       reason: `ignored: artifact (${manifest.artifactType ?? manifest.mediaType}${manifest.subject ? `, refers to ${manifest.subject.digest}` : ''}) is not an image`,
     };
   }
+
+  // Version 3: decided (by the same pure decision, at the gate's start time), applied and recorded in the first
+  // call; only what that call deferred, or a release it could not apply, is done here.
+  const early = read?.finished;
+  if (early) return yield* finish(early.verdict, 'deferred' in early ? undefined : early);
 
   // 3. Findings: every platform × source in parallel; poll only what is still pending, until the deadline.
   // `rule` is the discriminant of GateContext: no rule, no sources (and nothing to collect). Version 2: `prepare`
@@ -384,8 +407,8 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
   let waited = false;
   let wanted = platforms.flatMap((p) => sources.map((source) => ({ ...p, source })));
   if (read?.findings) {
-    for (const f of read.findings) if (!isDeferred(f.result)) results.set(key(f.digest, f.source), f.result);
-    wanted = wanted.filter((w) => !results.has(key(w.digest, w.source)));
+    for (const f of read.findings) if (!isDeferred(f.result)) results.set(findingsKey(f.digest, f.source), f.result);
+    wanted = wanted.filter((w) => !results.has(findingsKey(w.digest, w.source)));
   }
   const readInFull = read?.findings !== undefined && wanted.length === 0;
   while (rule) {
@@ -401,7 +424,7 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
       );
       try {
         const collected = (yield context.df.Task.all(tasks)) as FindingsResult[];
-        collected.forEach((r, i) => results.set(key(wanted[i].digest, wanted[i].source), r));
+        collected.forEach((r, i) => results.set(findingsKey(wanted[i].digest, wanted[i].source), r));
       } catch (err) {
         const i = tasks.findIndex((t) => t.isFaulted);
         const failedOne = wanted[Math.max(i, 0)];
@@ -416,20 +439,8 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
         );
       }
     }
-    const incomplete = platforms.filter(
-      (p) =>
-        !scanComplete({
-          rule,
-          sources,
-          findings: sources
-            .map((s) => results.get(key(p.digest, s)))
-            .filter((r): r is FindingsResult => r !== undefined),
-        }),
-    );
     // Only `pending` answers can change by waiting; an `error` is final for this gate.
-    wanted = incomplete.flatMap((p) =>
-      sources.filter((s) => results.get(key(p.digest, s))?.status === 'pending').map((source) => ({ ...p, source })),
-    );
+    wanted = pendingFindings(rule, sources, platforms, results);
     if (wanted.length === 0) break;
     const now = context.df.currentUtcDateTime.getTime();
     if (now >= deadline) {
@@ -467,23 +478,17 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
 
   // 5. Decide.
   progress({ step: 'deciding' });
-  const manifests: ManifestEvidence[] = platforms.map((p) => ({
-    digest: p.digest,
-    ...(p.platform ? { platform: p.platform } : {}),
-    findings: sources.map((s) => results.get(key(p.digest, s))).filter((r): r is FindingsResult => r !== undefined),
-    signatures: signed.value,
-  }));
-  // Pure core, computed in-line: every input is in history already (the policy's rule came from loadGateContext),
-  // so a replay decides the same. A throw here is a bug; it still blocks, naming it.
+  // Pure, computed in-line: every input is in history already (the policy's rule came from loadGateContext), so a
+  // replay decides the same. A throw here is a bug; it still blocks, naming it.
   let decided: Verdict;
   try {
-    decided = decide({
-      policy: { version: gate.policyVersion, hash: gate.policyHash },
-      rule,
+    decided = decideGate({
+      gate,
       image,
       tag,
-      sources,
-      manifests,
+      platforms,
+      results,
+      signatures: signed.value,
       deadlinePassed,
       now: context.df.currentUtcDateTime,
     });

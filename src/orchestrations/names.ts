@@ -23,6 +23,11 @@ export const Activities = {
   prepare: 'imageGate_prepare',
   /** Version 2's writes in one call: applyVerdict and recordVerdict. */
   applyAndRecord: 'imageGate_applyAndRecord',
+  /**
+   * Version 3's first call: `prepare`, then, when nothing has to be waited for, the decision and `applyAndRecord`
+   * (src/orchestrations/combinedSteps.ts).
+   */
+  prepareAndFinish: 'imageGate_prepareAndFinish',
 } as const;
 
 /** One activity name of `imageGate`. */

@@ -61,15 +61,16 @@ gate:
     await runner.settled();
     expect(await audit.listVerdicts(image.registry, image.repository)).toHaveLength(1);
 
-    // The history as it was saved just before the recording step ran (version 2: applyAndRecord; its TaskScheduled
-    // is the last episode's).
+    // The history as it was saved just before the recording step ran (version 3: prepareAndFinish, which reads,
+    // decides, applies and records; its TaskScheduled is the last episode's).
     const id = gateInstanceId(image);
     const full = (await first.load(id)) ?? [];
     const scheduled = full.findIndex(
-      (e) => e.EventType === EventType.TaskScheduled && e.Name === Activities.applyAndRecord,
+      (e) => e.EventType === EventType.TaskScheduled && e.Name === Activities.prepareAndFinish,
     );
     const cut = full.findIndex((e, i) => i > scheduled && e.EventType === EventType.OrchestratorCompleted);
     expect(scheduled).toBeGreaterThan(0);
+    expect(full.filter((e) => e.EventType === EventType.TaskScheduled)).toHaveLength(1);
     const crashed = new ListableMemoryHistoryStore();
     await crashed.save(id, full.slice(0, cut + 1));
 
@@ -80,7 +81,7 @@ gate:
     expect(await restarted.getState(id)).toBe('Completed');
     const resumed = (await crashed.load(id)) ?? [];
     expect(
-      resumed.filter((e) => e.EventType === EventType.TaskScheduled && e.Name === Activities.applyAndRecord),
+      resumed.filter((e) => e.EventType === EventType.TaskScheduled && e.Name === Activities.prepareAndFinish),
     ).toHaveLength(1);
     expect(resumed.filter((e) => e.EventType === EventType.TaskCompleted)).toHaveLength(
       full.filter((e) => e.EventType === EventType.TaskCompleted).length,

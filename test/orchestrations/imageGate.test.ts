@@ -137,15 +137,34 @@ function ofType(history: HistoryEvent[], type: number): HistoryEvent[] {
 const CRITICAL = { id: 'CVE-2024-6119', severity: 'critical' as const, package: 'openssl', fixedVersion: '3.0.14' };
 const LOW = { id: 'CVE-2011-3374', severity: 'low' as const, package: 'apt' };
 
-/** The activities a gate schedules, by shape: version 1's names, or version 2's where it combines two. */
+/** Whether the running `describe` replays version 2 or 3, which read in one first call (`prepare`, `prepareAndFinish`). */
+function combined(): boolean {
+  return version === '2' || version === '3';
+}
+
+/** The first activity of the running version: loadGateContext, prepare or prepareAndFinish. */
+function firstStep(): string {
+  return version === '3'
+    ? Activities.prepareAndFinish
+    : version === '2'
+      ? Activities.prepare
+      : Activities.loadGateContext;
+}
+
+/** The activities a gate schedules, by shape: version 1's names, or versions 2 and 3's where they combine two. */
 function steps(...names: Array<string | [v1: string[], v2: string[]]>): string[] {
-  return names.flatMap((n) => (typeof n === 'string' ? [n] : version === '2' ? n[1] : n[0]));
+  return names.flatMap((n) => (typeof n === 'string' ? [n] : combined() ? n[1] : n[0]));
 }
 const PREPARE: [string[], string[]] = [[Activities.loadGateContext, Activities.resolveManifest], [Activities.prepare]];
 const APPLY_RECORD: [string[], string[]] = [
   [Activities.applyVerdict, Activities.recordVerdict],
   [Activities.applyAndRecord],
 ];
+
+/** The first steps of the running version: {@link PREPARE}, with version 3's name for prepare. */
+function prepareSteps(): string[] {
+  return version === '3' ? [Activities.prepareAndFinish] : steps(PREPARE);
+}
 
 // Registration is the same for every version.
 it('registers the imageGate orchestration and every activity with the host', () => {
@@ -156,6 +175,7 @@ it('registers the imageGate orchestration and every activity with the host', () 
 describe.each([
   ['1 (instances created before versions)', undefined],
   ['2', '2'],
+  ['3', '3'],
 ])('imageGate orchestration, version %s', (_label, shapeVersion) => {
   beforeAll(() => {
     version = shapeVersion;
@@ -178,11 +198,14 @@ describe.each([
     expect(JSON.parse(String(attrs?.quarantineDetails))).toMatchObject({ scanner: 'acr-guard', decision: 'release' });
     expect(h.audit.verdicts).toHaveLength(1);
     expect(h.audit.verdicts[0].decision).toBe('release');
-    // Version 2 reads everything in prepare (findings and signatures included) and writes in applyAndRecord.
+    // Version 2 reads everything in prepare (findings and signatures included) and writes in applyAndRecord;
+    // version 3 does both in prepareAndFinish.
     expect(scheduledNames(history)).toEqual(
-      version === '2'
-        ? [Activities.prepare, Activities.applyAndRecord]
-        : [...steps(PREPARE), Activities.collectFindings, Activities.verifySignatures, ...steps(APPLY_RECORD)],
+      version === '3'
+        ? [Activities.prepareAndFinish]
+        : version === '2'
+          ? [Activities.prepare, Activities.applyAndRecord]
+          : [...steps(PREPARE), Activities.collectFindings, Activities.verifySignatures, ...steps(APPLY_RECORD)],
     );
   });
 
@@ -270,7 +293,7 @@ describe.each([
     h.reports.script(
       pushed.digest,
       // Version 2: prepare's own read fails first (deferred), then the collectFindings activity's first attempt.
-      ...(version === '2' ? [new GuardError(ErrorCodes.TRANSIENT, 'registry answered 503')] : []),
+      ...(combined() ? [new GuardError(ErrorCodes.TRANSIENT, 'registry answered 503')] : []),
       new GuardError(ErrorCodes.TRANSIENT, 'registry answered 503'),
       ready('reports', []),
     );
@@ -287,7 +310,7 @@ describe.each([
     expect(failed[0].FailureDetails?.Properties).toEqual({ code: 'TRANSIENT' });
     expect(ofType(history, EventType.TaskCompleted).some((e) => e.TaskScheduledId === collectIds[1])).toBe(true);
     expect(ofType(history, EventType.TimerCreated).map((e) => e.FireAt)).toEqual(['2025-06-01T12:00:02.000Z']);
-    // Signatures are verified after the findings that had to be read again (version 2 included).
+    // Signatures are verified after the findings that had to be read again (versions 2 and 3 included).
     const names = scheduledNames(history);
     expect(names.indexOf(Activities.verifySignatures)).toBeGreaterThan(names.lastIndexOf(Activities.collectFindings));
   });
@@ -299,8 +322,8 @@ describe.each([
 
     const { outcome, history } = await gate({ registry: ACR, repository: 'team/api', digest: pushed.digest });
 
-    // 4 attempts of the activity (version 2: after prepare's own read, deferred).
-    expect(h.reports.callsFor(pushed.digest)).toBe(version === '2' ? 5 : 4);
+    // 4 attempts of the activity (versions 2 and 3: after prepare's own read, deferred).
+    expect(h.reports.callsFor(pushed.digest)).toBe(combined() ? 5 : 4);
     // Retry timers after 2, 4 and 8 s (and one after the last attempt, as Durable Task does).
     expect(ofType(history, EventType.TimerCreated).map((e) => e.FireAt)).toEqual([
       '2025-06-01T12:00:02.000Z',
@@ -437,7 +460,7 @@ describe.each([
     expect(outcome.status).toBe('ignored');
     expect(outcome.reason).toMatch(/^ignored: artifact/);
     expect(h.audit.verdicts).toHaveLength(0);
-    expect(scheduledNames(history)).toEqual(steps(PREPARE));
+    expect(scheduledNames(history)).toEqual(prepareSteps());
   });
 
   it('ignores an image on a registry outside the allowlist without touching it', async () => {
@@ -449,7 +472,7 @@ describe.each([
     });
     expect(outcome).toMatchObject({ status: 'ignored' });
     expect(h.registry.calls).toEqual([]);
-    expect(scheduledNames(history)).toEqual(version === '2' ? [Activities.prepare] : [Activities.loadGateContext]);
+    expect(scheduledNames(history)).toEqual([firstStep()]);
   });
 
   it('decides but applies nothing on a dry run', async () => {
@@ -558,7 +581,7 @@ describe.each([
       defaultVersion: version,
     });
     await expect(run).rejects.toBeInstanceOf(NonDeterminismError);
-    const first = version === '2' ? 'imageGate_prepare' : 'imageGate_loadGateContext';
+    const first = firstStep();
     await expect(run).rejects.toThrow(new RegExp(`${first}.*team/api.*${first}.*team/other`));
   });
 

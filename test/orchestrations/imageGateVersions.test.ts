@@ -1,8 +1,9 @@
 /**
  * `imageGate` across orchestration versions (src/orchestrations/versions.ts), replayed by the real
  * durable-functions engine through the local driver with the real activities over in-memory fakes: version 2's
- * combined steps (`prepare`, `applyAndRecord`) when a part after their first fails, an instance of a version this code
- * does not know, and a version 1 instance in flight resumed by a worker whose default is version 2.
+ * combined steps (`prepare`, `applyAndRecord`) when a part after their first fails, version 3's `prepareAndFinish`
+ * (the whole gate in one call, and what it leaves to the orchestrator), an instance of a version this code does not
+ * know, and version 1 and 2 instances in flight resumed by a worker whose default is the current version.
  */
 import { ErrorCodes, GuardError } from '../../src/core/errors';
 import { loadPolicy } from '../../src/core/policy';
@@ -20,7 +21,14 @@ import { imageGateOrchestrator, type GateInput, type GateOutcome } from '../../s
 import { Activities, ORCH_IMAGE_GATE } from '../../src/orchestrations/names';
 import type { GateServices } from '../../src/orchestrations/services';
 import { ORCHESTRATION_VERSION } from '../../src/orchestrations/versions';
-import { MemoryAudit, MemoryRegistry, ScriptedSource, memoryGateServices, ready } from '../support/durableGateFakes';
+import {
+  MemoryAudit,
+  MemoryRegistry,
+  ScriptedSource,
+  memoryGateServices,
+  pending,
+  ready,
+} from '../support/durableGateFakes';
 
 const START = new Date('2025-06-01T12:00:00.000Z');
 const ACR = 'contoso.azurecr.io';
@@ -257,15 +265,152 @@ describe('imageGate version 2: a failed second half of a combined step runs agai
   });
 });
 
+describe('imageGate version 3: the whole gate in one call when nothing has to be waited for', () => {
+  it('reads, decides, applies and records in prepareAndFinish: one activity, two replays', async () => {
+    const h = harness();
+    const image = cleanImage(h);
+
+    const { outcome, history } = await gate(h, image, { version: '3' });
+
+    expect(ofType(history, EventType.ExecutionStarted)[0]).toMatchObject({ Version: '3' });
+    expect(scheduledNames(history)).toEqual([Activities.prepareAndFinish]);
+    expect(ofType(history, EventType.OrchestratorStarted)).toHaveLength(2);
+    const [call] = scheduled(history);
+    expect(JSON.parse(String(call.Input))).toEqual({ image, nowMs: START.getTime(), tag: '1.0', dryRun: false });
+    expect(resultOf(history, call)).toMatchObject({
+      context: { ok: true },
+      finished: { verdict: { decision: 'release' }, apply: { ok: true }, recorded: { ok: true } },
+    });
+    expect(outcome.verdict?.decision).toBe('release');
+    expect(outcome.verdict?.decidedAt).toBe(START.toISOString());
+    expect(outcome.verdict?.tag).toBe('1.0');
+    expect(outcome.apply).toMatchObject({ mode: 'quarantine', ok: true });
+    expect(h.registry.attributes.get(`team/api@${image.digest}`)?.quarantineState).toBe('Passed');
+    expect(h.audit.verdicts).toEqual([outcome.verdict]);
+  });
+
+  it('decides as version 2 does over the same reads (same verdict, same registry state)', async () => {
+    const v2 = harness();
+    const v3 = harness();
+    const image = cleanImage(v2, 'same');
+    cleanImage(v3, 'same');
+
+    const two = await gate(v2, image, { version: '2' });
+    const three = await gate(v3, image, { version: '3' });
+
+    expect(three.outcome).toEqual(two.outcome);
+    expect(v3.audit.verdicts).toEqual(v2.audit.verdicts);
+    expect(v3.registry.attributes).toEqual(v2.registry.attributes);
+  });
+
+  it('leaves a pending scan to the orchestrator: it waits with durable timers and decides after', async () => {
+    const h = harness();
+    const pushed = h.registry.addImage('team/api', { content: 'scan pending', tag: '1.0' });
+    h.reports.script(pushed.digest, pending('reports'), ready('reports', [LOW]));
+    const image = { registry: ACR, repository: 'team/api', digest: pushed.digest };
+
+    const { outcome, history } = await gate(h, image, { version: '3' });
+
+    const [call] = scheduled(history);
+    expect(resultOf(history, call)).not.toHaveProperty('finished');
+    expect(scheduledNames(history)).toEqual([
+      Activities.prepareAndFinish,
+      Activities.collectFindings,
+      Activities.verifySignatures,
+      Activities.applyAndRecord,
+    ]);
+    expect(ofType(history, EventType.TimerCreated).map((e) => e.FireAt)).toEqual(['2025-06-01T12:01:00.000Z']);
+    expect(outcome.verdict?.decision).toBe('release');
+    expect(outcome.verdict?.decidedAt).toBe('2025-06-01T12:01:00.000Z');
+    expect(h.audit.verdicts).toHaveLength(1);
+  });
+
+  it('applies on its own when the apply in prepareAndFinish threw (transient): deferred, then applyAndRecord', async () => {
+    const h = harness();
+    const image = cleanImage(h, 'apply flaky');
+    h.registry.failures.push({
+      method: 'setManifestAttributes',
+      error: new GuardError(ErrorCodes.TRANSIENT, 'PATCH answered 503'),
+    });
+
+    const { outcome, history } = await gate(h, image, { version: '3' });
+
+    expect(scheduledNames(history)).toEqual([Activities.prepareAndFinish, Activities.applyAndRecord]);
+    const [call, apply] = scheduled(history);
+    expect(resultOf(history, call)).toMatchObject({
+      finished: { verdict: { decision: 'release' }, deferred: { ok: false, deferred: true, code: 'TRANSIENT' } },
+    });
+    expect(JSON.parse(String(apply.Input))).toMatchObject({ verdict: { decision: 'release' }, mode: 'quarantine' });
+    expect(outcome.verdict?.decision).toBe('release');
+    expect(h.registry.attributes.get(`team/api@${image.digest}`)?.quarantineState).toBe('Passed');
+    expect(h.audit.verdicts).toEqual([outcome.verdict]);
+  });
+
+  it('records on its own when recording in prepareAndFinish threw (transient), exactly once', async () => {
+    const h = harness();
+    const image = cleanImage(h);
+    failRecording(h.audit, new GuardError(ErrorCodes.TRANSIENT, 'table storage 503'));
+
+    const { outcome, history } = await gate(h, image, { version: '3' });
+
+    expect(scheduledNames(history)).toEqual([Activities.prepareAndFinish, Activities.recordVerdict]);
+    expect(outcome.verdict?.decision).toBe('release');
+    expect(outcome).not.toHaveProperty('reason');
+    expect(h.audit.verdicts).toEqual([outcome.verdict]);
+  });
+
+  it('turns a release it could not apply into a block: applyAndRecord with the block, only the block recorded', async () => {
+    const h = harness();
+    const image = cleanImage(h, 'apply refused');
+    h.registry.failures.push({
+      method: 'setManifestAttributes',
+      error: new GuardError(ErrorCodes.REGISTRY_AUTH, 'PATCH answered 403'),
+    });
+
+    const { outcome, history } = await gate(h, image, { version: '3' });
+
+    expect(scheduledNames(history)).toEqual([Activities.prepareAndFinish, Activities.applyAndRecord]);
+    const [call, again] = scheduled(history);
+    const first = resultOf(history, call) as { finished: { apply: unknown; recorded?: unknown } };
+    expect(first.finished.apply).toMatchObject({ ok: false, code: 'REGISTRY_AUTH' });
+    expect(first.finished).not.toHaveProperty('recorded');
+    expect(JSON.parse(String(again.Input))).toMatchObject({ verdict: { decision: 'block' } });
+    expect(outcome.verdict?.decision).toBe('block');
+    expect(outcome.verdict?.checks.find((c) => c.name === 'apply')?.reason).toContain('REGISTRY_AUTH');
+    expect(h.registry.attributes.get(`team/api@${image.digest}`)?.quarantineState).toBe('Quarantined');
+    expect(h.audit.verdicts.map((v) => v.decision)).toEqual(['block']);
+  });
+
+  it('reads a runtime re-gate with prepare (it is only recorded, never applied)', async () => {
+    const h = harness();
+    const image = cleanImage(h, 'running');
+
+    const result = await runOrchestration({
+      name: ORCH_IMAGE_GATE,
+      orchestrator: imageGateOrchestrator,
+      activities: gateActivities(h.services),
+      instanceId: 'gate-runtime-v3',
+      input: { image, trigger: 'runtime' } satisfies GateInput,
+      startTime: START,
+      defaultVersion: '3',
+    });
+
+    expect(result.status).toBe('Completed');
+    expect(scheduledNames(result.history)).toEqual([Activities.prepare, Activities.recordVerdict]);
+    expect(h.registry.attributes.size).toBe(0);
+    expect(h.audit.verdicts).toHaveLength(1);
+  });
+});
+
 describe('imageGate instance of a version this code does not know', () => {
   it('fails the instance naming the version, touching neither the registry nor the audit store', async () => {
     const h = harness();
     const image = cleanImage(h);
 
-    const result = await run(h, image, { version: '3' });
+    const result = await run(h, image, { version: '4' });
 
     expect(result.status).toBe('Failed');
-    expect(result.error).toContain('"3"');
+    expect(result.error).toContain('"4"');
     expect(scheduledNames(result.history)).toEqual([]);
     expect(h.registry.calls).not.toContain('setManifestAttributes');
     expect(h.registry.calls).toEqual([]);
@@ -274,7 +419,7 @@ describe('imageGate instance of a version this code does not know', () => {
   });
 });
 
-describe('imageGate version 1 instance in flight, resumed by a worker whose default is version 2', () => {
+describe('imageGate version 1 and 2 instances in flight, resumed by a worker whose default is the current version', () => {
   /** A history store that also keeps a copy of every history it was asked to save. */
   class RecordingStore extends MemoryHistoryStore {
     readonly saves: HistoryEvent[][] = [];
@@ -322,6 +467,34 @@ describe('imageGate version 1 instance in flight, resumed by a worker whose defa
     expect(second.registry.calls).not.toContain('getManifest');
     expect(resumed.outcome).toEqual(uninterrupted.outcome);
     expect(resumed.outcome.verdict?.decision).toBe('release');
+    expect(second.audit.verdicts).toEqual([uninterrupted.outcome.verdict]);
+    expect(second.registry.attributes.get(`team/api@${image.digest}`)?.quarantineState).toBe('Passed');
+  });
+
+  it('replays version 2 to the end (applyAndRecord after prepare), not version 3', async () => {
+    const instanceId = 'gate-in-flight-v2';
+    const first = harness();
+    const image = cleanImage(first, 'in flight v2');
+    const store = new RecordingStore();
+    const uninterrupted = await gate(first, image, { instanceId, history: store, version: '2' });
+    expect(scheduledNames(uninterrupted.history)).toEqual([Activities.prepare, Activities.applyAndRecord]);
+
+    // Saved after the episode in which prepare completed (applyAndRecord just scheduled).
+    const snapshot = store.saves.find((h) => scheduledNames(h).at(-1) === Activities.applyAndRecord);
+    expect(snapshot).toBeDefined();
+    expect(ofType(snapshot!, EventType.ExecutionCompleted)).toHaveLength(0);
+
+    const second = harness();
+    cleanImage(second, 'in flight v2');
+    const resumedStore = new MemoryHistoryStore();
+    await resumedStore.save(instanceId, snapshot!);
+    expect(ORCHESTRATION_VERSION).toBe('3');
+    const resumed = await gate(second, image, { instanceId, history: resumedStore, version: ORCHESTRATION_VERSION });
+
+    expect(scheduledNames(resumed.history)).toEqual([Activities.prepare, Activities.applyAndRecord]);
+    expect(ofType(resumed.history, EventType.ExecutionStarted)[0]).toMatchObject({ Version: '2' });
+    expect(second.registry.calls).not.toContain('getManifest');
+    expect(resumed.outcome).toEqual(uninterrupted.outcome);
     expect(second.audit.verdicts).toEqual([uninterrupted.outcome.verdict]);
     expect(second.registry.attributes.get(`team/api@${image.digest}`)?.quarantineState).toBe('Passed');
   });

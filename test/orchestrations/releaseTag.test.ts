@@ -16,7 +16,7 @@ import { useRegistry } from '../support/registry';
 
 const reg = useRegistry();
 
-/** Runs the gate for `image` (with the tag its event named); `beforeDecide` runs inside the gate, before the verdict. */
+/** Runs the gate for `image` (with the tag its event named); `beforeDecide` runs inside the gate, before its apply step. */
 async function gate(image: ImageId, tag: string, beforeDecide?: () => Promise<void>): Promise<GateOutcome> {
   const policy = reportsGatePolicy(reg.registry.host, 'promote');
   const real = gateActivities(
@@ -24,10 +24,12 @@ async function gate(image: ImageId, tag: string, beforeDecide?: () => Promise<vo
   );
   const apply = real[Activities.applyVerdict];
   const applyAndRecord = real[Activities.applyAndRecord];
+  const prepareAndFinish = real[Activities.prepareAndFinish];
   const activities = {
     ...real,
-    // The verdict is decided in the orchestrator; the tag moves after it, before the apply step reads the registry
-    // (version 1's applyVerdict, version 2's applyAndRecord).
+    // The tag moves before the apply step reads the registry: after the decision for version 1's applyVerdict and
+    // version 2's applyAndRecord; before version 3's prepareAndFinish, which reads, decides and applies in one call
+    // (the gate reads by digest, so only the apply step sees the tag).
     [Activities.applyVerdict]: async (...args: Parameters<typeof apply>) => {
       await beforeDecide?.();
       return apply(...args);
@@ -35,6 +37,10 @@ async function gate(image: ImageId, tag: string, beforeDecide?: () => Promise<vo
     [Activities.applyAndRecord]: async (...args: Parameters<typeof applyAndRecord>) => {
       await beforeDecide?.();
       return applyAndRecord(...args);
+    },
+    [Activities.prepareAndFinish]: async (...args: Parameters<typeof prepareAndFinish>) => {
+      await beforeDecide?.();
+      return prepareAndFinish(...args);
     },
   };
   const input: GateInput = { image, tag, trigger: 'push' };

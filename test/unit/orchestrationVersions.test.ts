@@ -29,15 +29,16 @@ describe('gateShapeOf', () => {
     expect(gateShapeOf(version)).toBe(1);
   });
 
-  it('replays "2" as shape 2', () => {
+  it('replays "2" as shape 2 and "3" as shape 3', () => {
     expect(gateShapeOf('2')).toBe(2);
+    expect(gateShapeOf('3')).toBe(3);
   });
 
   it('knows the current version', () => {
     expect(() => gateShapeOf(ORCHESTRATION_VERSION)).not.toThrow();
   });
 
-  it.each(['3', '2.0'])('throws on version "%s", naming it', (version) => {
+  it.each(['4', '3.0'])('throws on version "%s", naming it', (version) => {
     expect(() => gateShapeOf(version)).toThrow(`"${version}"`);
   });
 });
