@@ -69,6 +69,17 @@ describe('HTTP status → GuardError code', () => {
     });
   });
 
+  it('reports a body that stalls after its headers as TRANSIENT (the time limit covers the body)', async () => {
+    handler = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json', 'content-length': '100' });
+      res.write('{"schemaVersion":'); // and nothing more
+    };
+    await expect(client({ timeoutMs: 150 }).getManifest('team/app', 'v1')).rejects.toMatchObject({
+      code: 'TRANSIENT',
+      message: expect.stringMatching(/reading manifest .*timed out after 150 ms/),
+    });
+  });
+
   it('a 404 on delete is done (false), a 202 is deleted (true)', async () => {
     handler = (_req, res) => sendJson(res, 404, { errors: [{ code: 'MANIFEST_UNKNOWN' }] });
     expect(await client().deleteManifest('team/app', MANIFEST_DIGEST)).toBe(false);
