@@ -2,7 +2,7 @@
  * acr-guard command line: `gate` (one image), `serve` (what `npm start` runs), `demo` (one shot), `verify` (signatures of one image),
  * `deploy` (a released image, pinned by digest, to a Container App, job or container group), and the rest below.
  */
-import { ErrorCodes, isGuardError } from '../core/errors';
+import { ErrorCodes, isGuardError, messageOf } from '../core/errors';
 import { ExitCodes, UsageError, wantsJson } from './args';
 import { gateCommand, isUsageError, ACR_GUARD_VERSION, GATE_USAGE } from './gate';
 import { didYouMean } from './suggest';
@@ -112,8 +112,8 @@ const KIND_OF_COMMAND: Record<string, ResultKind> = {
 };
 
 /** The first line(s) of an error message without the usage text some of them carry. */
-function messageOf(err: unknown): string {
-  const text = err instanceof Error ? err.message : String(err);
+function shortMessageOf(err: unknown): string {
+  const text = messageOf(err);
   const cut = text.indexOf('\nusage:');
   return (cut >= 0 ? text.slice(0, cut) : text).trim() || 'error';
 }
@@ -135,9 +135,9 @@ function printErrorResult(
   const result = errorResultOf({
     kind: (command && KIND_OF_COMMAND[command]) || 'Error',
     subject: `acr-guard${command ? ` ${command}` : ''}`,
-    error: { code, message: messageOf(err), ...(field ? { field } : {}) },
+    error: { code, message: shortMessageOf(err), ...(field ? { field } : {}) },
     errorKind,
-    ...(errorKind === 'runtime' ? { summary: `${messageOf(err).split('\n')[0]}; nothing was released` } : {}),
+    ...(errorKind === 'runtime' ? { summary: `${shortMessageOf(err).split('\n')[0]}; nothing was released` } : {}),
   });
   io.out(JSON.stringify(result, null, 2));
 }

@@ -2,6 +2,7 @@
  * `acr-guard serve` (what `npm start` runs): the local service with a loopback registry wired to it, the
  * demo's sample images, the page and the HTTP API; runs until SIGINT/SIGTERM, then stops cleanly.
  */
+import { messageOf } from '../core/errors';
 import { resolve } from 'node:path';
 import { rmSync } from 'node:fs';
 import { DEFAULT_REGISTRY_PORT, DEFAULT_SERVICE_PORT, startLocalStack } from '../local/stack';
@@ -90,7 +91,7 @@ export async function serveCommand(
   io.out('Press Ctrl-C to stop.');
   stack.seeded.then(
     () => io.err('samples seeded (their gates are running; watch the page)'),
-    (err: unknown) => io.err(`seeding the samples failed: ${err instanceof Error ? err.message : String(err)}`),
+    (err: unknown) => io.err(`seeding the samples failed: ${messageOf(err)}`),
   );
   const signal = await new Promise<string>((done) => {
     signals.once('SIGINT', () => done('SIGINT'));

@@ -197,6 +197,11 @@ export class GuardError extends Error {
 }
 
 /** True when `err` is a GuardError with one of `codes` (any code when none given). */
+/** The message of what was thrown: an Error's `message`, anything else as text. */
+export function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
 export function isGuardError(err: unknown, ...codes: ErrorCode[]): err is GuardError {
   return err instanceof GuardError && (codes.length === 0 || codes.includes(err.code));
 }

@@ -38,7 +38,7 @@
  * so a malformed field reads `$.runs[0].results[3].ruleId: expected a string, got number 7` (paths from the
  * document's `$`, keys that are not identifiers in brackets: `["security-severity"]`).
  */
-import { GuardError, describeFound, type ErrorCode } from './errors';
+import { GuardError, describeFound, type ErrorCode, messageOf } from './errors';
 import { FindingsAggregator, MAX_VERDICT_FINDINGS } from './findingsSummary';
 import { severityFromScore, severityFromText } from './severity';
 import type { Finding, FindingsTally } from './types';
@@ -128,7 +128,7 @@ export function parseReport(input: ParseReportInput): ParsedReport {
     return {
       ok: false,
       code: ReportErrorCodes.MALFORMED,
-      detail: `report could not be read: ${err instanceof Error ? err.message : String(err)}`,
+      detail: `report could not be read: ${messageOf(err)}`,
     };
   }
 }

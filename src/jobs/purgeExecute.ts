@@ -17,7 +17,7 @@
  *   whether it was restored, and `leftUnlocked` lists the manifests whose lock could not be.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ErrorCodes, GuardError, type ErrorCode } from '../core/errors';
+import { ErrorCodes, GuardError, type ErrorCode, messageOf } from '../core/errors';
 import type { PlanDelete } from '../core/purge/plan';
 import type { ManifestAttributes, RegistryClient } from '../adapters/ports';
 
@@ -153,7 +153,7 @@ export async function executePurge(options: ExecuteOptions): Promise<ExecuteResu
           continue;
         }
         result.leftUnlocked.push(d.digest);
-        const why = err instanceof Error ? err.message : String(err);
+        const why = messageOf(err);
         return {
           lock: 'not-restored',
           note: `; it had been unlocked for the delete and its lock could NOT be restored (${why}): it is left deleteEnabled=true, writeEnabled=true — set ${shown} by hand`,
@@ -235,7 +235,7 @@ export async function executePurge(options: ExecuteOptions): Promise<ExecuteResu
         return;
       } catch (err) {
         const code = err instanceof GuardError ? err.code : ErrorCodes.ERROR;
-        const detail = err instanceof Error ? err.message : String(err);
+        const detail = messageOf(err);
         if (code === ErrorCodes.REGISTRY_AUTH) {
           result.stopped ??= { code, detail };
           return give(result.failed, code, detail);

@@ -9,7 +9,7 @@
 import { loadAlertsConfig, loadRotationConfig, timerSchedule } from '../app/timerConfig';
 import { TIMERS, servedBy, type TimerName } from '../app/functionTable';
 import { cronMatches, parseCron, type CronSchedule } from '../core/cron';
-import { ErrorCodes, GuardError, isGuardError } from '../core/errors';
+import { ErrorCodes, GuardError, isGuardError, messageOf } from '../core/errors';
 import { MemoryAlertStateStore } from '../adapters/alertState';
 import { alertRunFor, rotationRunFor, type TimerDeps } from '../app/jobCompose';
 import { runAlertRules } from '../jobs/alertRun';
@@ -138,9 +138,7 @@ export function startLocalTimers(
         timer
           .run(at.getTime())
           .catch((err: unknown) =>
-            log(
-              `timer ${timer.name} failed: ${isGuardError(err) ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : String(err)}`,
-            ),
+            log(`timer ${timer.name} failed: ${isGuardError(err) ? `${err.code}: ${err.message}` : messageOf(err)}`),
           )
           .finally(() => busy.delete(timer.name)),
       ),

@@ -13,6 +13,7 @@
  * One process owns a history directory at a time. An activity that was running when the process died is run
  * again on resume (Durable's at-least-once activity semantics); the orchestration itself completes once.
  */
+import { messageOf } from '../core/errors';
 import { ACTIVITY_MAPS, ORCHESTRATORS, type ActivityMap, type OrchestrationName } from '../app/orchestrationTable';
 import type { InstanceState, InstanceStatus, OrchestrationStatusStarter } from '../app/orchestrationStarter';
 import { gateInstanceId } from '../core/reference';
@@ -293,11 +294,9 @@ export class LocalOrchestrationHost implements OrchestrationStatusStarter {
           ...(known ?? { instanceId }),
           instanceId,
           runtimeStatus: 'Failed',
-          output: { error: err instanceof Error ? err.message : String(err) },
+          output: { error: messageOf(err) },
         });
-        this.options.log?.(
-          `gate ${instanceId} failed in the local driver: ${err instanceof Error ? err.message : String(err)}`,
-        );
+        this.options.log?.(`gate ${instanceId} failed in the local driver: ${messageOf(err)}`);
       },
     );
     const tracked = run.finally(() => this.running.delete(instanceId));

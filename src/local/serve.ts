@@ -25,7 +25,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import type { TokenCredential } from '@azure/identity';
-import { ErrorCodes, GuardError } from '../core/errors';
+import { ErrorCodes, GuardError, messageOf } from '../core/errors';
 import type { Policy } from '../core/policyTypes';
 import { FileAuditStore } from '../adapters/auditStore';
 import { WebhookVerdictPublisher } from '../adapters/verdictEvents';
@@ -356,9 +356,7 @@ export async function startService(options: ServeOptions): Promise<LocalService>
 
   const server: Server = createServer((req, res) => {
     route(req, res).catch((err: unknown) => {
-      log(
-        `local service: ${req.method} ${req.url?.split('?')[0]} failed: ${err instanceof Error ? err.message : String(err)}`,
-      );
+      log(`local service: ${req.method} ${req.url?.split('?')[0]} failed: ${messageOf(err)}`);
       if (!res.headersSent)
         send(res, errorResponse(500, 'INTERNAL', 'the local service failed to answer; see its log'));
       else res.destroy();

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadPolicy } from '../core/policy';
-import { isGuardError } from '../core/errors';
+import { isGuardError, messageOf } from '../core/errors';
 import { createRegistryClient } from '../adapters/registry';
 import { DEMO_SAMPLES, demoDeployedLookup, demoPolicyYaml, seedSample } from './demo';
 import { assertPortFree, freePort, startRegistry, type RunningRegistry } from './registryServer';
@@ -143,7 +143,5 @@ async function auditWhenGated(service: LocalService, log: (line: string) => void
   await new Promise((resolve) => setTimeout(resolve, 500));
   while (Date.now() < until && service.orchestrationHost.list().some((i) => i.runtimeStatus === 'Running'))
     await new Promise((resolve) => setTimeout(resolve, 250));
-  await service
-    .runRuntimeReconcile()
-    ?.catch((err: unknown) => log(`runtimeReconcile failed: ${err instanceof Error ? err.message : String(err)}`));
+  await service.runRuntimeReconcile()?.catch((err: unknown) => log(`runtimeReconcile failed: ${messageOf(err)}`));
 }

@@ -3,7 +3,7 @@
  * task. Deterministic helpers only (no I/O, no clock).
  */
 import * as df from 'durable-functions';
-import { ErrorCodes, toErrorCode, type ErrorCode } from '../core/errors';
+import { ErrorCodes, toErrorCode, type ErrorCode, messageOf } from '../core/errors';
 
 /** A Durable retry policy as plain data (the driver and the docs read the same numbers). */
 export interface RetryPolicyData {
@@ -32,5 +32,5 @@ export function failureCode(err: unknown): ErrorCode {
 
 /** The text of a failed task. */
 export function failureDetail(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  return messageOf(err);
 }

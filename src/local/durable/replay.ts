@@ -4,7 +4,7 @@
  * them with the history (determinism) and schedule what is new.
  */
 import type * as df from 'durable-functions';
-import { ErrorCodes } from '../../core/errors';
+import { ErrorCodes, messageOf } from '../../core/errors';
 import { EventType, type HistoryEvent } from './history';
 import { durableInternals, type OrchestratorStateLike } from './internals';
 
@@ -242,7 +242,7 @@ export async function replayHistory(options: ReplayOptions): Promise<ReplayResul
   } catch (err) {
     // The library reports an orchestrator exception as an OrchestrationFailureError whose message carries the
     // state as JSON; the live action objects are still on the executor, and only they keep object identity.
-    const message = err instanceof Error ? err.message : String(err);
+    const message = messageOf(err);
     const cut = message.indexOf(OUT_OF_PROC_LABEL);
     if (cut < 0) throw err;
     const executor = (captured?.df as unknown as { taskOrchestratorExecutor?: { actions?: unknown[] } } | undefined)
