@@ -119,6 +119,11 @@ function resultOf(history: HistoryEvent[], task: HistoryEvent): unknown {
   return done?.Result === undefined ? undefined : JSON.parse(done.Result);
 }
 
+/** Makes the next quarantine PATCH (the apply step's registry write) throw `error`. */
+function failApply(h: Harness, error: Error): void {
+  h.registry.failures.push({ method: 'setManifestAttributes', error });
+}
+
 /** Makes the audit store's recordVerdict throw `error` the next `times` calls. */
 function failRecording(audit: MemoryAudit, error: Error, times = 1): void {
   const record = audit.recordVerdict.bind(audit);
@@ -242,10 +247,7 @@ describe('imageGate version 2: a failed second half of a combined step runs agai
   it('turns a release that cannot be applied into a block: applyAndRecord twice, only the block recorded', async () => {
     const h = harness();
     const image = cleanImage(h, 'apply fails');
-    h.registry.failures.push({
-      method: 'setManifestAttributes',
-      error: new GuardError(ErrorCodes.REGISTRY_AUTH, 'PATCH answered 403'),
-    });
+    failApply(h, new GuardError(ErrorCodes.REGISTRY_AUTH, 'PATCH answered 403'));
 
     const { outcome, history } = await gate(h, image, { version: '2' });
 
@@ -328,10 +330,7 @@ describe('imageGate version 3: the whole gate in one call when nothing has to be
   it('applies on its own when the apply in prepareAndFinish threw (transient): deferred, then applyAndRecord', async () => {
     const h = harness();
     const image = cleanImage(h, 'apply flaky');
-    h.registry.failures.push({
-      method: 'setManifestAttributes',
-      error: new GuardError(ErrorCodes.TRANSIENT, 'PATCH answered 503'),
-    });
+    failApply(h, new GuardError(ErrorCodes.TRANSIENT, 'PATCH answered 503'));
 
     const { outcome, history } = await gate(h, image, { version: '3' });
 
@@ -362,10 +361,7 @@ describe('imageGate version 3: the whole gate in one call when nothing has to be
   it('turns a release it could not apply into a block: applyAndRecord with the block, only the block recorded', async () => {
     const h = harness();
     const image = cleanImage(h, 'apply refused');
-    h.registry.failures.push({
-      method: 'setManifestAttributes',
-      error: new GuardError(ErrorCodes.REGISTRY_AUTH, 'PATCH answered 403'),
-    });
+    failApply(h, new GuardError(ErrorCodes.REGISTRY_AUTH, 'PATCH answered 403'));
 
     const { outcome, history } = await gate(h, image, { version: '3' });
 
