@@ -17,7 +17,7 @@
  * orchestrator with durable timers, as in version 1; signatures read here count only when no findings had to be
  * waited for or read again (otherwise they are verified after the findings, as in version 1).
  */
-import { errorCodeOf, type ErrorCode } from '../core/errors';
+import { errorCodeOf, type ErrorCode, messageOf } from '../core/errors';
 import { withProof } from '../core/releaseProof';
 import { mapLimit } from '../core/mapLimit';
 import type { ApplyResult, FindingsResult, FindingsSourceName, ImageId, SignatureResult, Verdict } from '../core/types';
@@ -29,7 +29,6 @@ import { collectFindingsInput, loadGateContext, type GateContext } from './gateC
 import { decideGate, findingsKey, pendingFindings } from './gateDecision';
 import { recordVerdict } from './recordVerdict';
 import { resolveManifest, type ResolvedImage } from './resolveManifest';
-import { failureDetail } from './retry';
 import { SILENT_ACTIVITY_CONTEXT, type ActivityContext, type GateServices } from './services';
 
 /** A part of a combined step after its first threw: the orchestrator runs that part again as its own activity. */
@@ -90,7 +89,7 @@ async function orDeferred<T>(
   try {
     return await part();
   } catch (err) {
-    const later: DeferredStep = { ok: false, deferred: true, code: errorCodeOf(err), detail: failureDetail(err) };
+    const later: DeferredStep = { ok: false, deferred: true, code: errorCodeOf(err), detail: messageOf(err) };
     context.warn(`${what}: ${later.code}: ${later.detail}; retried as its own step`);
     return later;
   }

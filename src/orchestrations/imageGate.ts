@@ -20,7 +20,7 @@
  * Fail closed: when an activity fails for good (after its retries) or reports a permanent failure, the gate
  * builds a block verdict naming the step and the code, applies the block and records it. It never releases.
  */
-import { ErrorCodes, type ErrorCode } from '../core/errors';
+import { ErrorCodes, type ErrorCode, messageOf } from '../core/errors';
 import * as df from 'durable-functions';
 import { blockedVerdict, type PolicyStamp } from '../core/decision';
 import { isAcrHost } from '../core/acrHost';
@@ -45,7 +45,7 @@ import type { AppliedAndRecorded, DeferredStep, PreparedAndFinished } from './co
 import { gateShapeOf } from './versions';
 import { Activities, PurgeActivities } from './names';
 import { emptyOutcome, type RepositoryOutcome } from '../core/purge/summary';
-import { failureCode, failureDetail, retryOptionsOf } from './retry';
+import { failureCode, retryOptionsOf } from './retry';
 import type { PurgeRepositoryInput } from './purgeActivities';
 
 /** Input of `imageGate`. */
@@ -166,7 +166,7 @@ function* callStep<T>(
     return {
       ok: false,
       code: failureCode(err),
-      detail: `failed after ${GATE_RETRY.maxNumberOfAttempts} attempts: ${failureDetail(err)}`,
+      detail: `failed after ${GATE_RETRY.maxNumberOfAttempts} attempts: ${messageOf(err)}`,
     };
   }
 }
@@ -433,7 +433,7 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
           { name: scanCheckName(failedOne.source), source: failedOne.source },
           {
             code: failureCode(err),
-            detail: `failed after ${GATE_RETRY.maxNumberOfAttempts} attempts: ${failureDetail(err)}`,
+            detail: `failed after ${GATE_RETRY.maxNumberOfAttempts} attempts: ${messageOf(err)}`,
           },
           failedOne.digest,
         );
@@ -493,7 +493,7 @@ export function* imageGateOrchestrator(context: df.OrchestrationContext): Gen<Ga
       now: context.df.currentUtcDateTime,
     });
   } catch (err) {
-    return yield* failClosed('decide', { name: 'decision' }, { code: ErrorCodes.ERROR, detail: failureDetail(err) });
+    return yield* failClosed('decide', { name: 'decision' }, { code: ErrorCodes.ERROR, detail: messageOf(err) });
   }
 
   // 6 + 7. Apply and record.

@@ -9,9 +9,9 @@
  * becomes a `failed` outcome (nothing more is deleted for that repository in this run).
  */
 import * as df from 'durable-functions';
-import { ErrorCodes, type ErrorCode } from '../core/errors';
+import { ErrorCodes, type ErrorCode, messageOf } from '../core/errors';
 import { emptyOutcome, summarisePurge, type PurgeSummary, type RepositoryOutcome } from '../core/purge/summary';
-import { failureCode, failureDetail, retryOptionsOf } from './retry';
+import { failureCode, retryOptionsOf } from './retry';
 import type { PurgeRepositoryInput, PurgeTargets } from './purgeActivities';
 import { ORCH_REPOSITORY_PURGE, PurgeActivities } from './names';
 
@@ -67,7 +67,7 @@ export function* repositoryPurgeOrchestrator(context: df.OrchestrationContext): 
     return failedOutcome(
       input.repository,
       failureCode(err),
-      `failed after ${PURGE_RETRY.maxNumberOfAttempts} attempts (nothing more was deleted in ${input.repository} by this run): ${failureDetail(err)}`,
+      `failed after ${PURGE_RETRY.maxNumberOfAttempts} attempts (nothing more was deleted in ${input.repository} by this run): ${messageOf(err)}`,
     );
   }
 }
@@ -85,7 +85,7 @@ export function* registryPurgeOrchestrator(context: df.OrchestrationContext): Ge
   } catch (err) {
     return {
       summaries: [],
-      error: `listing the repositories to purge failed; nothing was purged: ${failureDetail(err)}`,
+      error: `listing the repositories to purge failed; nothing was purged: ${messageOf(err)}`,
     };
   }
   const summaries: PurgeSummary[] = [];
@@ -140,7 +140,7 @@ export function* registryPurgeOrchestrator(context: df.OrchestrationContext): Ge
       summary.errors.push({
         repository: '',
         code: ErrorCodes.AUDIT_FAILED,
-        detail: `the summary could not be recorded: ${failureDetail(err)}`,
+        detail: `the summary could not be recorded: ${messageOf(err)}`,
       });
     }
     summaries.push(summary);

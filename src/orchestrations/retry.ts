@@ -3,7 +3,7 @@
  * task. Deterministic helpers only (no I/O, no clock).
  */
 import * as df from 'durable-functions';
-import { ErrorCodes, toErrorCode, type ErrorCode, messageOf } from '../core/errors';
+import { ErrorCodes, toErrorCode, type ErrorCode } from '../core/errors';
 
 /** A Durable retry policy as plain data (the driver and the docs read the same numbers). */
 export interface RetryPolicyData {
@@ -28,9 +28,4 @@ export function retryOptionsOf(policy: RetryPolicyData): df.RetryOptions {
 export function failureCode(err: unknown): ErrorCode {
   const code = (err as df.TaskFailedError | undefined)?.failureDetails?.properties?.code;
   return toErrorCode(code, ErrorCodes.ACTIVITY_FAILED);
-}
-
-/** The text of a failed task. */
-export function failureDetail(err: unknown): string {
-  return messageOf(err);
 }

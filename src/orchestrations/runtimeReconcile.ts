@@ -7,13 +7,14 @@
  * verdicts, record the report, alert, keep the grace clocks). A re-gate that fails is named in the report and
  * never changes a status by itself.
  */
+import { messageOf } from '../core/errors';
 import * as df from 'durable-functions';
 import { formatImage } from '../core/reference';
 import type { RuntimeSummary } from '../core/runtime/classify';
 import type { GateInput, GateOutcome } from './imageGate';
 import { ORCH_IMAGE_GATE, RuntimeReconcileActivities } from './names';
 import type { RuntimeAssessOutput, RuntimeReportInput, RuntimeReportOutput } from './runtimeReconcileActivities';
-import { failureDetail, retryOptionsOf } from './retry';
+import { retryOptionsOf } from './retry';
 
 /** Re-gates in flight at once. */
 export const RUNTIME_REGATE_PARALLEL = 4;
@@ -58,7 +59,7 @@ export function* runtimeReconcileOrchestrator(context: df.OrchestrationContext):
     return {
       regated: 0,
       alerts: 0,
-      error: `listing or classifying what runs failed; no report was made: ${failureDetail(err)}`,
+      error: `listing or classifying what runs failed; no report was made: ${messageOf(err)}`,
     };
   }
   const regated: RuntimeReportInput['regated'] = [];
@@ -91,6 +92,6 @@ export function* runtimeReconcileOrchestrator(context: df.OrchestrationContext):
     } satisfies RuntimeReportInput)) as RuntimeReportOutput;
     return { summary: reported.summary, regated: regated.length, alerts: reported.alerts };
   } catch (err) {
-    return { regated: regated.length, alerts: 0, error: `recording the runtime report failed: ${failureDetail(err)}` };
+    return { regated: regated.length, alerts: 0, error: `recording the runtime report failed: ${messageOf(err)}` };
   }
 }
