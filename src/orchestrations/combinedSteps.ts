@@ -39,6 +39,13 @@ export interface DeferredStep {
   detail: string;
 }
 
+/** Whether a combined step's answer for one of its parts is a {@link DeferredStep}. */
+export function isDeferred(value: unknown): value is DeferredStep {
+  if (typeof value !== 'object' || value === null) return false;
+  const step = value as Partial<DeferredStep>;
+  return step.ok === false && step.deferred === true;
+}
+
 /** Input of {@link prepareGate}. */
 export interface PrepareGateInput {
   image: ImageId;
@@ -196,21 +203,17 @@ export async function prepareAndFinish(
       context,
     ),
   );
-  return { ...prepared, finished: isDeferredStep(done) ? { verdict, deferred: done } : { verdict, ...done } };
-}
-
-function isDeferredStep(value: unknown): value is DeferredStep {
-  return (value as Partial<DeferredStep>).deferred === true;
+  return { ...prepared, finished: isDeferred(done) ? { verdict, deferred: done } : { verdict, ...done } };
 }
 
 /** The verdict over what `prepared` read, when the gate needs nothing more (see {@link prepareAndFinish}). */
 function decideAtOnce(prepared: PreparedGate, input: PrepareAndFinishInput): Verdict | undefined {
   const { context: gate, resolved, findings, signatures } = prepared;
   if (!gate.ok || !gate.rule || !resolved?.ok || resolved.kind === 'artifact') return undefined;
-  if (!findings || !signatures || isDeferredStep(signatures)) return undefined;
+  if (!findings || !signatures || isDeferred(signatures)) return undefined;
   const results = new Map<string, FindingsResult>();
   for (const f of findings) {
-    if (isDeferredStep(f.result)) return undefined;
+    if (isDeferred(f.result)) return undefined;
     results.set(findingsKey(f.digest, f.source), f.result);
   }
   // The scan deadline is `nowMs` (the gate's start) + scanDeadlineMs: at `nowMs` it has passed only when it is 0.

@@ -41,7 +41,7 @@ import {
 import type { ActivityFailure, gateActivities, ApplyVerdictInput } from './activities';
 import { collectFindingsInput } from './gateContext';
 import { decideGate, findingsKey, pendingFindings } from './gateDecision';
-import type { AppliedAndRecorded, DeferredStep, PreparedAndFinished } from './combinedSteps';
+import { isDeferred, type AppliedAndRecorded, type PreparedAndFinished } from './combinedSteps';
 import { gateShapeOf } from './versions';
 import { Activities, PurgeActivities } from './names';
 import { emptyOutcome, type RepositoryOutcome } from '../core/purge/summary';
@@ -127,10 +127,6 @@ type Gen<T> = Generator<df.Task, T, unknown>;
 
 function isFailure(value: unknown): value is ActivityFailure {
   return typeof value === 'object' && value !== null && (value as { ok?: unknown }).ok === false;
-}
-
-function isDeferred(value: unknown): value is DeferredStep {
-  return isFailure(value) && (value as { deferred?: unknown }).deferred === true;
 }
 
 /** A value a combined step returned for one of its halves, as that half's own step would have. */
