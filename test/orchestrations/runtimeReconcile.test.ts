@@ -90,30 +90,20 @@ runtime:
     await report('app/vuln', vuln.digest, vuln.size, true);
     const sneaky = await pushImage(reg.client, 'app/sneaky', { tag: 'v1', layers: [Buffer.from('sneaky')] });
     const t0 = Date.now();
-    expect(
+    /** The decision of a push gate of `repository@digest` (tag v1), started at t0. */
+    const pushGate = async (repository: string, digest: string) =>
       (
         await runGateLocally({
-          image: { registry: host, repository: 'app/clean', digest: clean.digest },
+          image: { registry: host, repository, digest },
           tag: 'v1',
           trigger: 'push',
           services: services(audit),
           timers: 'virtual',
           startTime: new Date(t0),
         })
-      ).verdict?.decision,
-    ).toBe('release');
-    expect(
-      (
-        await runGateLocally({
-          image: { registry: host, repository: 'app/vuln', digest: vuln.digest },
-          tag: 'v1',
-          trigger: 'push',
-          services: services(audit),
-          timers: 'virtual',
-          startTime: new Date(t0),
-        })
-      ).verdict?.decision,
-    ).toBe('block');
+      ).verdict?.decision;
+    expect(await pushGate('app/clean', clean.digest)).toBe('release');
+    expect(await pushGate('app/vuln', vuln.digest)).toBe('block');
     expect(await reg.client.resolveTag('release/app/clean', 'v1')).toBe(clean.digest);
 
     const inventory: InUseLookup = {
