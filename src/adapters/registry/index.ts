@@ -190,10 +190,9 @@ class OciRegistryClient implements RegistryClient {
     this.limits.delete(res);
   }
 
-  /** Reads and drops a body whose content does not matter (errors included), ending its time limit. */
+  /** {@link drain}, for a body whose content does not matter: a failed read is ignored too. */
   private async discard(res: Response): Promise<void> {
-    await res.arrayBuffer().catch(() => undefined);
-    this.settle(res);
+    await this.drain(res).catch(() => undefined);
   }
 
   /** Reads and drops the body of an answer that succeeded, ending its time limit (a failed read throws). */
