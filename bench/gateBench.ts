@@ -89,6 +89,8 @@ async function main(): Promise<void> {
   const concurrency = intFromEnv('BENCH_CONCURRENCY', 8, 64);
   const rounds = intFromEnv('BENCH_ROUNDS', 5, 50);
   const sliceSize = intFromEnv('BENCH_SLICE', 25, 5000);
+  const current = Number(ORCHESTRATION_VERSION);
+  const compareVersion = String(intFromEnv('BENCH_COMPARE_VERSION', current - 1, current));
   const warmup = Math.min(40, n);
   const dir = mkdtempSync(join(tmpdir(), 'acr-guard-bench-'));
   const registry = await startRegistry({ dataDir: join(dir, 'registry') });
@@ -162,7 +164,6 @@ gate:
     // One host for every gate, as a running Functions app has (activities built once over its services); a second
     // one creates instances of an earlier version (BENCH_COMPARE_VERSION: 2, the shape before this one, by default;
     // 1, the shape before versions), measured in the same slices.
-    const compareVersion = String(intFromEnv('BENCH_COMPARE_VERSION', Number(ORCHESTRATION_VERSION) - 1, 9));
     const compareLabel = `version ${compareVersion}`;
     const gates = new LocalOrchestrationHost({ services, timers: 'virtual' });
     const gatesBefore = new LocalOrchestrationHost({
